@@ -1,0 +1,3 @@
+from iamd.cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""The ``iamd`` command line. One module per command group."""
+
+from __future__ import annotations
+
+import click
+
+from iamd import __version__
+
+from .policy import policy
+
+
+@click.group()
+@click.version_option(__version__, prog_name="iamd")
+def main() -> None:
+    """iamd: AWS-compatible IAM and STS, self-hosted."""
+
+
+main.add_command(policy)
+
+__all__ = ["main"]

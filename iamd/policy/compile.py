@@ -1,0 +1,245 @@
+"""Compile validated policies into a :class:`PolicySet` that evaluates fast.
+
+Each statement gets matchers built once (action and resource globs, principal names,
+conditions). Statements are indexed by service prefix, and the candidates for an action
+are memoised per set, so a decision costs the same however many statements cannot apply
+to its action.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .conditions import Condition
+from .model import PolicyDocument, Statement
+from .request import GRANT_ACCOUNT, GRANT_ENTITY, GRANT_FINAL, Principal, PrincipalKind
+from .variables import Template, Var, parse_template
+from .wildcard import Matcher, compile_globs, has_wildcard
+
+__all__ = ["CompiledStatement", "Policy", "PolicySet", "PolicyType"]
+
+_MEMO_LIMIT = 4096
+
+
+class PolicyType(StrEnum):
+    IDENTITY = "identity"
+    RESOURCE = "resource"
+    TRUST = "trust"
+    KEY = "key"
+    BOUNDARY = "boundary"
+    SESSION = "session"
+    SCP = "scp"
+    RCP = "rcp"
+    PROTECTED = "protected"
+
+    @property
+    def names_principal(self) -> bool:
+        return self in (PolicyType.RESOURCE, PolicyType.TRUST, PolicyType.KEY, PolicyType.RCP)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A validated document and what the caller knows about it."""
+
+    id: str
+    type: PolicyType
+    document: PolicyDocument
+    level: int = 0  # SCP/RCP level, 0 = organization root
+    kind: str | None = None  # inline | managed
+    owner: str | None = None  # user | group | role
+    arn: str | None = None
+
+
+_RANK = {GRANT_FINAL: 3, GRANT_ENTITY: 2, GRANT_ACCOUNT: 1}
+
+
+class CompiledStatement:
+    __slots__ = (
+        "action_any",
+        "action_negated",
+        "action_test",
+        "conditions",
+        "deny",
+        "level",
+        "not_principal",
+        "policy",
+        "principal_any",
+        "principal_names",
+        "principal_providers",
+        "principal_services",
+        "ptype",
+        "referenced_keys",
+        "resource_negated",
+        "resource_templates",
+        "resource_test",
+        "statement",
+    )  # fmt: skip
+
+    def __init__(self, policy: Policy, st: Statement) -> None:
+        doc = policy.document
+        variables = doc.variables_enabled
+        self.policy = policy
+        self.statement = st
+        self.deny = st.is_deny
+        self.ptype = policy.type
+        self.level = policy.level
+        actions = st.actions if st.actions is not None else st.not_actions or ()
+        self.action_negated = st.actions is None
+        low = [a.lower() for a in actions]
+        self.action_any = "*" in low and not self.action_negated
+        self.action_test: Matcher = compile_globs(low)
+
+        resources = st.resources if st.resources is not None else st.not_resources
+        self.resource_negated = st.resources is None and st.not_resources is not None
+        self.resource_templates: tuple[Template, ...] = ()
+        refs: set[str] = set()
+        if resources is None:  # resource-based policy without Resource: this resource
+            self.resource_test: Matcher | None = compile_globs(["*"])
+        else:
+            templates = [parse_template(r, variables) for r in resources]
+            if any(t.has_vars for t in templates):
+                self.resource_test = None
+                self.resource_templates = tuple(templates)
+                for t in templates:
+                    refs |= t.required_keys
+            else:
+                self.resource_test = compile_globs(resources)
+
+        p = st.principal or st.not_principal
+        self.not_principal = st.not_principal is not None
+        self.principal_any = p is not None and p.wildcard
+        self.principal_names: frozenset[str] = frozenset(p.aws if p else ())
+        self.principal_services: frozenset[str] = frozenset(p.service if p else ())
+        self.principal_providers: frozenset[str] = frozenset(p.federated if p else ())
+        self.conditions = tuple(Condition(c, variables) for c in st.conditions)
+        for c in self.conditions:
+            refs |= c.referenced_keys
+        self.referenced_keys = frozenset(refs)
+
+    # -- matching ------------------------------------------------------------------------
+    def matches_action(self, action_lower: str) -> bool:
+        return bool(self.action_test(action_lower)) != self.action_negated
+
+    def matches_resource(self, resource: str, values: dict[str, tuple[str, ...]] | object) -> bool:
+        test = self.resource_test
+        if test is not None:
+            return bool(test(resource)) != self.resource_negated
+        hit = any(_template_matches(t, resource, values) for t in self.resource_templates)
+        return hit != self.resource_negated
+
+    def grant(self, principal: Principal, has_boundary: bool) -> str | None:
+        """How this statement's Principal binds the caller (None: it does not apply)."""
+        if self.not_principal:
+            if has_boundary:  # AWS's documented quirk: NotPrincipal+Deny hits any boundary
+                return GRANT_FINAL
+            listed = self.principal_names | self.principal_services | self.principal_providers
+            if self.principal_any:
+                return None
+            listed = frozenset(_normalise_account(n, principal.partition) for n in listed)
+            return None if principal.identities <= listed else GRANT_FINAL
+        if self.principal_any:
+            return GRANT_FINAL
+        if principal.kind is PrincipalKind.SERVICE:
+            return GRANT_FINAL if principal.service in self.principal_services else None
+        if principal.kind is PrincipalKind.WEB_IDENTITY:
+            return GRANT_FINAL if principal.provider in self.principal_providers else None
+        best: str | None = None
+        names = principal.names
+        for n in self.principal_names:
+            g = names.get(n)
+            if g is not None and (best is None or _RANK[g] > _RANK[best]):
+                best = g
+        return best
+
+
+def _normalise_account(name: str, partition: str) -> str:
+    return f"arn:{partition}:iam::{name}:root" if name.isdigit() and len(name) == 12 else name
+
+
+def _template_matches(t: Template, resource: str, values: object) -> bool:
+    # Variables are honoured only in the resource part (after the fifth colon).
+    colons = 0
+    for part in t.parts:
+        if isinstance(part, str):
+            colons += part.count(":")
+            if colons >= 5:
+                break
+        elif colons < 5 and isinstance(part, Var):
+            return False
+    src = t.resolve_regex(values)  # type: ignore[arg-type]
+    return src is not None and re.fullmatch(src, resource, re.DOTALL) is not None
+
+
+@dataclass(slots=True)
+class PolicySet:
+    """The policies that apply to one principal and resource, compiled once."""
+
+    identity: tuple[Policy, ...] = ()
+    boundary: Policy | None = None
+    session: tuple[Policy, ...] = ()
+    resource: Policy | None = None
+    scp: tuple[tuple[Policy, ...], ...] = ()
+    rcp: tuple[tuple[Policy, ...], ...] = ()
+    statements: tuple[CompiledStatement, ...] = field(init=False, default=())
+    _by_service: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
+    _global: tuple[CompiledStatement, ...] = field(init=False, default=())
+    _memo: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        compiled: list[CompiledStatement] = []
+        for pol in self.all_policies():
+            compiled.extend(CompiledStatement(pol, st) for st in pol.document.statements)
+        self.statements = tuple(compiled)
+        by_service: dict[str, list[CompiledStatement]] = {}
+        global_: list[CompiledStatement] = []
+        for cs in compiled:
+            acts = cs.statement.actions
+            if acts is None or any(":" not in a or has_wildcard(a.split(":", 1)[0]) for a in acts):
+                global_.append(cs)  # NotAction, "*", "*:Get*": may match any service
+            else:
+                for service in {a.split(":", 1)[0].lower() for a in acts}:
+                    by_service.setdefault(service, []).append(cs)
+        self._by_service = {k: tuple(v) for k, v in by_service.items()}
+        self._global = tuple(global_)
+
+    @classmethod
+    def of(
+        cls,
+        identity: Iterable[Policy] = (),
+        boundary: Policy | None = None,
+        session: Iterable[Policy] = (),
+        resource: Policy | None = None,
+        scp: Sequence[Iterable[Policy]] = (),
+        rcp: Sequence[Iterable[Policy]] = (),
+    ) -> PolicySet:
+        return cls(tuple(identity), boundary, tuple(session), resource,
+                   tuple(tuple(level) for level in scp), tuple(tuple(level) for level in rcp))  # fmt: skip
+
+    def all_policies(self) -> list[Policy]:
+        out = list(self.identity)
+        if self.boundary is not None:
+            out.append(self.boundary)
+        out.extend(self.session)
+        if self.resource is not None:
+            out.append(self.resource)
+        for level in self.scp:
+            out.extend(level)
+        for level in self.rcp:
+            out.extend(level)
+        return out
+
+    def candidates(self, action_lower: str) -> tuple[CompiledStatement, ...]:
+        """Statements whose Action/NotAction matches ``action_lower``."""
+        hit = self._memo.get(action_lower)
+        if hit is not None:
+            return hit
+        service = action_lower.split(":", 1)[0]
+        pool = self._by_service.get(service, ()) + self._global
+        found = tuple(cs for cs in pool if cs.matches_action(action_lower))
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[action_lower] = found
+        return found

@@ -1,0 +1,237 @@
+"""Condition evaluation: every operator, IfExists, set operators, Null, variables.
+
+A :class:`~iamd.policy.model.ConditionEntry` compiles once into a :class:`Condition`
+whose :meth:`Condition.evaluate` answers True, False, or None when the request makes the
+answer ambiguous (the same key given twice in different case); the caller fails closed.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .model import ConditionEntry
+from .operators import (
+    Family,
+    parse_binary,
+    parse_date,
+    parse_ip_address,
+    parse_ip_network,
+    parse_number,
+)
+from .request import Context
+from .variables import Template, parse_template
+from .wildcard import glob_to_regex
+
+__all__ = ["Condition", "ConditionResult", "compile_condition"]
+
+Values = Mapping[str, tuple[str, ...]]
+OneTest = Callable[[str, Values], bool]  # positive operator: one request value vs the policy values
+
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    "eq": operator.eq, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionResult:
+    """What the tracer records about one condition key."""
+
+    operator: str
+    key: str
+    request_values: tuple[str, ...] | None  # None: absent
+    policy_values: tuple[str | None, ...]  # after variable substitution (None: unresolved)
+    result: bool | None
+
+
+def _split_arn(tokens: list[tuple[str, bool]]) -> list[str] | None:
+    """Regexes for the 6 segments of an ARN pattern given as ``(text, is_pattern)`` runs."""
+    segments: list[list[str]] = [[]]
+    for text, is_pattern in tokens:
+        if not is_pattern:
+            segments[-1].append(re.escape(text))
+            continue
+        pieces = text.split(":")
+        for i, piece in enumerate(pieces):
+            if i:
+                if len(segments) < 6:
+                    segments.append([])
+                else:
+                    segments[-1].append(":")
+            segments[-1].append(glob_to_regex(piece))
+    if len(segments) != 6:
+        return None
+    return ["".join(s) for s in segments]
+
+
+def _arn_matcher(segment_regexes: list[str]) -> Callable[[str], bool]:
+    compiled = [re.compile(r, re.DOTALL) for r in segment_regexes]
+
+    def match(value: str) -> bool:
+        parts = value.split(":", 5)
+        if len(parts) != 6:
+            return False
+        return all(c.fullmatch(p) is not None for c, p in zip(compiled, parts, strict=False))
+
+    return match
+
+
+def _string_test(compare: str, templates: list[Template]) -> OneTest:
+    static = not any(t.has_vars for t in templates)
+    if compare == "eq":
+        if static:
+            exact = frozenset(t.raw for t in templates)
+            return lambda r, ctx: r in exact
+        return lambda r, ctx: any(t.resolve_text(ctx) == r for t in templates)
+    if compare == "eq_ci":
+        if static:
+            folded = frozenset(t.raw.lower() for t in templates)
+            return lambda r, ctx: r.lower() in folded
+        return lambda r, ctx: any((v := t.resolve_text(ctx)) is not None and v.lower() == r.lower() for t in templates)
+    # like
+    if static:
+        regex = re.compile("|".join(f"(?:{glob_to_regex(t.raw)})" for t in templates), re.DOTALL)
+        return lambda r, ctx: regex.fullmatch(r) is not None
+    return lambda r, ctx: any(
+        (src := t.resolve_regex(ctx)) is not None and re.fullmatch(src, r, re.DOTALL) is not None for t in templates
+    )
+
+
+def _arn_test(templates: list[Template]) -> OneTest:
+    static: list[Callable[[str], bool]] = []
+    dynamic: list[Template] = []
+    for t in templates:
+        if t.raw == "*" and not t.has_vars:
+            static.append(lambda v: True)
+        elif t.has_vars:
+            dynamic.append(t)
+        else:
+            segs = _split_arn([(t.raw, True)])
+            if segs is not None:
+                static.append(_arn_matcher(segs))
+
+    def test(r: str, ctx: Values) -> bool:
+        if any(m(r) for m in static):
+            return True
+        for t in dynamic:
+            parts = t.resolve_parts(ctx)
+            if parts is None:
+                continue
+            segs = _split_arn(parts)
+            if segs is not None and _arn_matcher(segs)(r):
+                return True
+        return False
+
+    return test
+
+
+def _ordered_test(compare: str, parse: Callable[[str], float | None], raw: tuple[str, ...]) -> OneTest:
+    bounds = [b for b in (parse(v) for v in raw) if b is not None]
+    cmp_ = _ORDER[compare]
+
+    def test(r: str, ctx: Values) -> bool:
+        value = parse(r)
+        return value is not None and any(cmp_(value, b) for b in bounds)
+
+    return test
+
+
+def _make_test(entry: ConditionEntry, variables: bool) -> OneTest:
+    info = entry.operator.info
+    fam = info.family
+    if fam in (Family.STRING, Family.ARN, Family.BOOL):
+        templates = [parse_template(v, variables and info.variables) for v in entry.values]
+        if fam is Family.STRING:
+            return _string_test(info.compare, templates)
+        if fam is Family.ARN:
+            return _arn_test(templates)
+        if not any(t.has_vars for t in templates):
+            wanted = frozenset(t.raw.lower() for t in templates)
+            return lambda r, ctx: r.lower() in wanted
+        return lambda r, ctx: any((v := t.resolve_text(ctx)) is not None and v.lower() == r.lower() for t in templates)
+    if fam is Family.NUMERIC:
+        return _ordered_test(info.compare, parse_number, entry.values)
+    if fam is Family.DATE:
+        return _ordered_test(info.compare, parse_date, entry.values)
+    if fam is Family.IP:
+        nets = [n for n in (parse_ip_network(v) for v in entry.values) if n is not None]
+
+        def ip_test(r: str, ctx: Values) -> bool:
+            addr = parse_ip_address(r)
+            return addr is not None and any(addr.version == n.version and addr in n for n in nets)
+
+        return ip_test
+    if fam is Family.BINARY:
+        blobs = frozenset(b for b in (parse_binary(v) for v in entry.values) if b is not None)
+        return lambda r, ctx: parse_binary(r) in blobs
+    raise AssertionError(f"no test for {fam}")  # pragma: no cover - Null is handled apart
+
+
+class Condition:
+    """One compiled condition key under one operator."""
+
+    __slots__ = (
+        "entry",
+        "if_exists",
+        "is_null",
+        "key",
+        "negated",
+        "null_wants_absent",
+        "set_op",
+        "templates",
+        "test",
+    )  # fmt: skip
+
+    def __init__(self, entry: ConditionEntry, variables: bool) -> None:
+        op = entry.operator
+        self.entry = entry
+        self.key = entry.key_lower
+        self.negated = op.info.negated
+        self.set_op = op.set_op
+        self.if_exists = op.if_exists
+        self.is_null = op.info.family is Family.NULL
+        self.null_wants_absent = frozenset(v.lower() == "true" for v in entry.values)
+        self.templates = [parse_template(v, variables and op.info.variables) for v in entry.values]
+        self.test: OneTest | None = None if self.is_null else _make_test(entry, variables)
+
+    @property
+    def referenced_keys(self) -> frozenset[str]:
+        keys = {self.key}
+        for t in self.templates:
+            keys |= t.required_keys
+        return frozenset(keys)
+
+    def evaluate(self, ctx: Context) -> bool | None:
+        values = ctx.values.get(self.key)
+        if self.is_null:
+            return (not values) in self.null_wants_absent
+        if not values:
+            if self.if_exists or self.set_op == "ForAllValues":
+                return True
+            if self.set_op == "ForAnyValue":
+                return False
+            return self.negated
+        if self.set_op is None and self.key in ctx.ambiguous:
+            return None
+        test = self.test
+        assert test is not None
+        cv = ctx.values
+        if self.set_op == "ForAllValues":
+            return all(test(r, cv) != self.negated for r in values)
+        if self.set_op == "ForAnyValue":
+            return any(test(r, cv) != self.negated for r in values)
+        if self.negated:
+            return not any(test(r, cv) for r in values)
+        return any(test(r, cv) for r in values)
+
+    def explain(self, ctx: Context) -> ConditionResult:
+        resolved = tuple(t.resolve_text(ctx.values) for t in self.templates)
+        return ConditionResult(
+            self.entry.operator.name, self.entry.key, ctx.values.get(self.key) or None, resolved, self.evaluate(ctx)
+        )
+
+
+def compile_condition(entry: ConditionEntry, variables: bool) -> Condition:
+    return Condition(entry, variables)

@@ -1,0 +1,130 @@
+"""Decisions are values: the verdict, the statements that decided, what blocked, why.
+
+AWS's access-denied message and every explanation are rendered from a :class:`Decision`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from .compile import CompiledStatement, PolicyType
+
+if TYPE_CHECKING:
+    from .request import Request
+
+__all__ = ["Blocking", "Decision", "Verdict", "render_denial"]
+
+
+class Verdict(StrEnum):
+    ALLOWED = "allowed"
+    EXPLICIT_DENY = "explicitDeny"
+    IMPLICIT_DENY = "implicitDeny"
+
+
+@dataclass(frozen=True, slots=True)
+class Blocking:
+    type: PolicyType
+    explicit: bool
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.type.value, "effect": "explicit" if self.explicit else "implicit"}
+
+
+# The order in which the message names one blocking type (evaluation-semantics.md §3).
+_EXPLICIT_ORDER = (
+    PolicyType.PROTECTED, PolicyType.SCP, PolicyType.RCP, PolicyType.TRUST, PolicyType.KEY, PolicyType.RESOURCE,
+    PolicyType.IDENTITY, PolicyType.BOUNDARY, PolicyType.SESSION,
+)  # fmt: skip
+_IMPLICIT_ORDER = (
+    PolicyType.RCP, PolicyType.SCP, PolicyType.TRUST, PolicyType.KEY, PolicyType.RESOURCE,
+    PolicyType.IDENTITY, PolicyType.BOUNDARY, PolicyType.SESSION,
+)  # fmt: skip
+_EXPLICIT_PHRASE = {
+    PolicyType.IDENTITY: "an identity-based policy",
+    PolicyType.RESOURCE: "a resource-based policy",
+    PolicyType.KEY: "a resource-based policy",
+    PolicyType.TRUST: "the role trust policy",
+    PolicyType.BOUNDARY: "a permissions boundary",
+    PolicyType.SESSION: "a session policy",
+    PolicyType.SCP: "a service control policy",
+    PolicyType.RCP: "a resource control policy",
+}
+_IMPLICIT_PHRASE = {
+    PolicyType.IDENTITY: "identity-based policy",
+    PolicyType.RESOURCE: "resource-based policy",
+    PolicyType.KEY: "resource-based policy",
+    PolicyType.TRUST: "role trust policy",
+    PolicyType.BOUNDARY: "permissions boundary",
+    PolicyType.SESSION: "session policy",
+    PolicyType.RCP: "resource control policy",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    request: Request
+    matched: tuple[CompiledStatement, ...] = ()
+    blocking: tuple[Blocking, ...] = ()
+    missing_context_keys: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict is Verdict.ALLOWED
+
+    @property
+    def decisive_block(self) -> Blocking | None:
+        """The one blocking type AWS's message names."""
+        explicit = {b.type for b in self.blocking if b.explicit}
+        for t in _EXPLICIT_ORDER:
+            if t in explicit:
+                return Blocking(t, True)
+        implicit = {b.type for b in self.blocking if not b.explicit}
+        for t in _IMPLICIT_ORDER:
+            if t in implicit:
+                return Blocking(t, False)
+        return None
+
+    @property
+    def message(self) -> str | None:
+        return None if self.allowed else render_denial(self)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "decision": self.verdict.value,
+            "message": self.message,
+            "matchedStatements": [_matched_json(cs) for cs in self.matched],
+            "blockingPolicyTypes": [b.to_json() for b in self.blocking],
+            "missingContextKeys": list(self.missing_context_keys),
+            "errors": list(self.errors),
+        }
+
+
+def _matched_json(cs: CompiledStatement) -> dict[str, object]:
+    st = cs.statement
+    return {
+        "policyId": cs.policy.id,
+        "policyType": cs.ptype.value,
+        "statementIndex": st.index,
+        "sid": st.sid,
+        "effect": st.effect,
+        "start": st.start.to_json(),
+        "end": st.end.to_json(),
+    }
+
+
+def render_denial(decision: Decision) -> str:
+    """AWS's access-denied text (spec/errors.md §3)."""
+    req = decision.request
+    head = f"User: {req.principal.arn} is not authorized to perform: {req.action} on resource: {req.resource}"
+    block = decision.decisive_block
+    if block is None:  # fail-closed denial with nothing to name
+        return head
+    if block.type is PolicyType.PROTECTED:
+        return f"{head} because the resource is managed by AWS and cannot be changed"
+    if block.explicit or block.type is PolicyType.SCP:
+        return f"{head} with an explicit deny in {_EXPLICIT_PHRASE[block.type]}"
+    return f"{head} because no {_IMPLICIT_PHRASE[block.type]} allows the {req.action} action"

@@ -1,0 +1,254 @@
+"""What is being asked: the principal, the action, the resource and the request context.
+
+Everything the engine needs arrives here, time included (as ``aws:CurrentTime`` in the
+context); the engine reads no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["Context", "Principal", "PrincipalKind", "Request", "build_context"]
+
+
+class PrincipalKind(StrEnum):
+    ROOT = "root"
+    USER = "user"
+    ROLE = "role"
+    ASSUMED_ROLE = "assumed-role"
+    FEDERATED_USER = "federated-user"
+    SERVICE = "service"
+    WEB_IDENTITY = "federated"  # a web-identity or SAML caller of AssumeRoleWith*
+    ANONYMOUS = "anonymous"
+
+    @property
+    def principal_type(self) -> str:
+        """The value of ``aws:PrincipalType``."""
+        return {
+            "root": "Account",
+            "user": "User",
+            "role": "AssumedRole",
+            "assumed-role": "AssumedRole",
+            "federated-user": "FederatedUser",
+            "service": "Service",
+            "federated": "WebIdentityUser",
+            "anonymous": "Anonymous",
+        }[self.value]
+
+
+# How strongly a name in a resource policy's Principal binds the caller (evaluation.md §4).
+GRANT_FINAL = "final"  # user, session, federated user, *, service, provider: allowed outright
+GRANT_ENTITY = "entity"  # role ARN for its sessions, parent user for a federated user
+GRANT_ACCOUNT = "account"  # delegation to the account's identity policies
+
+
+_ARN = re.compile(r"arn:(?P<partition>[^:]+):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<resource>.+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: PrincipalKind
+    arn: str  # the name in AWS's denial message
+    account: str | None = None
+    partition: str = "aws"
+    entity_arn: str | None = None  # user ARN, role ARN (for a role or its sessions)
+    session_arn: str | None = None  # assumed-role or federated-user ARN
+    unique_id: str | None = None
+    parent_user_arn: str | None = None
+    service: str | None = None
+    provider: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    session_name: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict, compare=False)  # Principal.AWS value -> grant
+
+    @property
+    def is_session(self) -> bool:
+        return self.kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.FEDERATED_USER)
+
+    @property
+    def service_linked(self) -> bool:
+        """A service-linked role (or a session of one): SCPs and RCPs do not apply."""
+        return self.entity_arn is not None and ":role/aws-service-role/" in self.entity_arn
+
+    @property
+    def has_account_side(self) -> bool:
+        """Principals of an account: identity policies and SCPs can concern them."""
+        return self.kind not in (PrincipalKind.SERVICE, PrincipalKind.ANONYMOUS, PrincipalKind.WEB_IDENTITY)
+
+    @property
+    def identities(self) -> frozenset[str]:
+        """What NotPrincipal must list for this caller to escape (evaluation.md §6.1)."""
+        if self.kind is PrincipalKind.SERVICE:
+            return frozenset({self.service or ""})
+        if self.kind is PrincipalKind.WEB_IDENTITY:
+            return frozenset({self.provider or ""})
+        if self.kind is PrincipalKind.ANONYMOUS:
+            return frozenset({"anonymous"})
+        out = {f"arn:{self.partition}:iam::{self.account}:root"}
+        for arn in (self.entity_arn, self.session_arn):
+            if arn:
+                out.add(arn)
+        return frozenset(out)
+
+    @classmethod
+    def service_principal(cls, service: str) -> Principal:
+        return cls(PrincipalKind.SERVICE, service, service=service)
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        return cls(PrincipalKind.ANONYMOUS, "anonymous")
+
+    @classmethod
+    def federated(cls, provider: str, account: str | None = None) -> Principal:
+        return cls(PrincipalKind.WEB_IDENTITY, provider, account=account, provider=provider)
+
+    @classmethod
+    def from_arn(
+        cls,
+        arn: str,
+        *,
+        unique_id: str | None = None,
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        role_arn: str | None = None,
+        parent_user_arn: str | None = None,
+    ) -> Principal:
+        """A principal from its ARN; raise ``ValueError`` for anything else."""
+        m = _ARN.fullmatch(arn)
+        if m is None:
+            raise ValueError(f"{arn!r} is not the ARN of a root user, user, role, role session or federated user")
+        partition, service, account, resource = m["partition"], m["service"], m["account"], m["resource"]
+        tag_items = tuple(tags.items()) if isinstance(tags, Mapping) else tuple(tags)
+        names: dict[str, str] = {account: GRANT_ACCOUNT, f"arn:{partition}:iam::{account}:root": GRANT_ACCOUNT}
+        kw: dict[str, str | None] = {}
+        if service == "iam" and resource == "root":
+            kind = PrincipalKind.ROOT
+        elif service == "iam" and resource.startswith("user/") and len(resource) > 5:
+            kind = PrincipalKind.USER
+            kw["entity_arn"] = arn
+            names[arn] = GRANT_FINAL
+        elif service == "iam" and resource.startswith("role/") and len(resource) > 5:
+            kind = PrincipalKind.ROLE
+            kw["entity_arn"] = arn
+            names[arn] = GRANT_ENTITY
+        elif service == "sts" and resource.startswith("assumed-role/") and resource.count("/") >= 2:
+            kind = PrincipalKind.ASSUMED_ROLE
+            _, role_name, session = resource.split("/", 2)
+            role = role_arn or f"arn:{partition}:iam::{account}:role/{role_name}"
+            if not role.endswith("/" + role_name):
+                raise ValueError(f"roleArn {role!r} does not name the role {role_name!r} of {arn!r}")
+            kw.update(entity_arn=role, session_arn=arn, session_name=session)
+            names[role] = GRANT_ENTITY
+            names[arn] = GRANT_FINAL
+        elif service == "sts" and resource.startswith("federated-user/") and len(resource) > 15:
+            kind = PrincipalKind.FEDERATED_USER
+            kw.update(session_arn=arn, entity_arn=arn, parent_user_arn=parent_user_arn,
+                      session_name=resource.split("/", 1)[1])  # fmt: skip
+            names[arn] = GRANT_FINAL
+            if parent_user_arn:
+                names[parent_user_arn] = GRANT_ENTITY
+        else:
+            raise ValueError(f"{arn!r} is not the ARN of a root user, user, role, role session or federated user")
+        if unique_id:
+            if kind is PrincipalKind.USER:
+                names[unique_id] = GRANT_FINAL
+            elif kind in (PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
+                names[unique_id] = GRANT_ENTITY
+        return cls(
+            kind, arn, account=account, partition=partition, unique_id=unique_id, tags=tag_items,
+            names=names, **kw,
+        )  # fmt: skip
+
+    def derived_context(self) -> list[tuple[str, str | list[str]]]:
+        """The ``aws:Principal*`` keys this principal implies (conditions.md §6.1)."""
+        out: list[tuple[str, str | list[str]]] = [("aws:PrincipalType", self.kind.principal_type)]
+        if self.kind is PrincipalKind.SERVICE:
+            out += [("aws:PrincipalIsAWSService", "true"), ("aws:PrincipalServiceName", self.service or "")]
+            return out
+        if self.kind is PrincipalKind.ANONYMOUS:
+            return [("aws:PrincipalType", "Anonymous"), ("aws:userid", "anonymous")]
+        if self.kind is PrincipalKind.WEB_IDENTITY:
+            return out
+        out.append(("aws:PrincipalIsAWSService", "false"))
+        out.append(("aws:PrincipalAccount", self.account or ""))
+        if self.kind is PrincipalKind.ROOT:
+            out += [("aws:PrincipalArn", self.arn), ("aws:userid", self.account or "")]
+        elif self.kind is PrincipalKind.USER:
+            out += [("aws:PrincipalArn", self.arn), ("aws:username", self.arn.rsplit("/", 1)[1])]
+            if self.unique_id:
+                out.append(("aws:userid", self.unique_id))
+        elif self.kind in (PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
+            out.append(("aws:PrincipalArn", self.entity_arn or self.arn))
+            if self.unique_id:
+                suffix = self.session_name if self.session_name else self.arn.rsplit("/", 1)[1]
+                out.append(("aws:userid", f"{self.unique_id}:{suffix}"))
+        elif self.kind is PrincipalKind.FEDERATED_USER:
+            out += [("aws:PrincipalArn", self.arn), ("aws:userid", f"{self.account}:{self.session_name}")]
+        out += [(f"aws:PrincipalTag/{k}", v) for k, v in self.tags]
+        return out
+
+
+class Context:
+    """Condition keys → values. Keys are lower-case; a key given twice in different case
+    keeps both values and is marked ambiguous (conditions.md §1)."""
+
+    __slots__ = ("ambiguous", "values")
+
+    def __init__(self, values: Mapping[str, tuple[str, ...]], ambiguous: frozenset[str] = frozenset()) -> None:
+        self.values = values
+        self.ambiguous = ambiguous
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str, str | Sequence[str]]]) -> Context:
+        values: dict[str, tuple[str, ...]] = {}
+        spelled: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for key, raw in items:
+            low = key.lower()
+            vals = (raw,) if isinstance(raw, str) else tuple(raw)
+            if low in values and spelled[low] != key:
+                ambiguous.add(low)
+                values[low] = values[low] + vals
+            else:
+                values[low] = vals
+                spelled[low] = key
+        return cls(values, frozenset(ambiguous))
+
+    def __contains__(self, key: str) -> bool:
+        return bool(self.values.get(key))
+
+    def __repr__(self) -> str:
+        return f"Context({dict(self.values)!r})"
+
+
+def build_context(
+    principal: Principal,
+    given: Iterable[tuple[str, str | Sequence[str]]] = (),
+    *,
+    resource_account: str | None = None,
+    resource_tags: Iterable[tuple[str, str]] = (),
+) -> Context:
+    """The request context: derived principal and resource keys, overridden by ``given``."""
+    given = list(given)
+    given_keys = {k.lower() for k, _ in given}
+    derived: list[tuple[str, str | Sequence[str]]] = list(principal.derived_context())
+    if resource_account:
+        derived.append(("aws:ResourceAccount", resource_account))
+    derived += [(f"aws:ResourceTag/{k}", v) for k, v in resource_tags]
+    items = [(k, v) for k, v in derived if k.lower() not in given_keys] + given
+    return Context.build(items)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    principal: Principal
+    action: str
+    resource: str = "*"
+    context: Context = field(default_factory=lambda: Context({}))
+    resource_account: str | None = None  # None: the principal's account
+
+    @property
+    def owner_account(self) -> str | None:
+        return self.resource_account or self.principal.account

@@ -1,0 +1,113 @@
+"""Policy variables: ``${aws:username}``, ``${key, 'default'}``, ``${*}``, ``${?}``, ``${$}``.
+
+A policy string is parsed once into a :class:`Template`. Under Version ``2012-10-17``
+``${…}`` is a variable; under any other version it is plain text (conditions.md §7.2).
+Substituted values are literal: a ``*`` inside a user name is not a wildcard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .wildcard import glob_to_regex
+
+__all__ = ["Literal", "Template", "Var", "parse_template"]
+
+_VAR = re.compile(r"\$\{([^}]*)\}")
+_DEFAULT = re.compile(r"\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*")
+_ESCAPE_VARS = {"*": "*", "?": "?", "$": "$"}
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    key: str  # lower-case context key
+    default: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A character produced by ``${*}``, ``${?}`` or ``${$}``: never a wildcard."""
+
+    text: str
+
+
+Part = str | Var | Literal  # str: policy text, where * and ? are wildcards for globs
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    raw: str
+    parts: tuple[Part, ...]
+
+    @property
+    def has_vars(self) -> bool:
+        return any(not isinstance(p, str) for p in self.parts)
+
+    @property
+    def required_keys(self) -> frozenset[str]:
+        """Keys of variables without a default."""
+        return frozenset(p.key for p in self.parts if isinstance(p, Var) and p.default is None)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(p.key for p in self.parts if isinstance(p, Var))
+
+    def _value(self, part: Var, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
+        values = ctx.get(part.key)
+        if not values:
+            return part.default
+        if len(values) != 1:
+            return None  # multivalued keys cannot be variables
+        return values[0]
+
+    def resolve_parts(self, ctx: Mapping[str, tuple[str, ...]]) -> list[tuple[str, bool]] | None:
+        """``[(text, is_pattern_text)]`` with variables resolved; None if one cannot be."""
+        out: list[tuple[str, bool]] = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append((p, True))
+            elif isinstance(p, Literal):
+                out.append((p.text, False))
+            else:
+                value = self._value(p, ctx)
+                if value is None:
+                    return None
+                out.append((value, False))
+        return out
+
+    def resolve_text(self, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
+        """The substituted string (for equality operators)."""
+        parts = self.resolve_parts(ctx)
+        return None if parts is None else "".join(t for t, _ in parts)
+
+    def resolve_regex(self, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
+        """Regex source for a glob: wildcards only where the policy wrote them."""
+        parts = self.resolve_parts(ctx)
+        if parts is None:
+            return None
+        return "".join(glob_to_regex(t) if pattern else re.escape(t) for t, pattern in parts)
+
+
+def parse_template(text: str, variables_enabled: bool) -> Template:
+    if not variables_enabled or "${" not in text:
+        return Template(text, (text,))
+    parts: list[Part] = []
+    pos = 0
+    for m in _VAR.finditer(text):
+        if m.start() > pos:
+            parts.append(text[pos : m.start()])
+        body = m.group(1)
+        if body in _ESCAPE_VARS:
+            parts.append(Literal(_ESCAPE_VARS[body]))
+        else:
+            d = _DEFAULT.fullmatch(body)
+            if d is not None:
+                parts.append(Var(d.group(1).lower(), d.group(2)))
+            else:
+                parts.append(Var(body.strip().lower(), None))
+        pos = m.end()
+    if pos < len(text):
+        parts.append(text[pos:])
+    return Template(text, tuple(parts))
