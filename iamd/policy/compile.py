@@ -63,7 +63,9 @@ class CompiledStatement:
         "action_test",
         "conditions",
         "deny",
+        "fast_resource",
         "level",
+        "names_principal",
         "not_principal",
         "policy",
         "principal_any",
@@ -85,6 +87,7 @@ class CompiledStatement:
         self.statement = st
         self.deny = st.is_deny
         self.ptype = policy.type
+        self.names_principal = policy.type.names_principal
         self.level = policy.level
         actions = st.actions if st.actions is not None else st.not_actions or ()
         self.action_negated = st.actions is None
@@ -108,6 +111,8 @@ class CompiledStatement:
             else:
                 self.resource_test = compile_globs(resources)
 
+        # The common case, tested inline by the evaluator: a static Resource list.
+        self.fast_resource = self.resource_test if not self.resource_negated else None
         p = st.principal or st.not_principal
         self.not_principal = st.not_principal is not None
         self.principal_any = p is not None and p.wildcard

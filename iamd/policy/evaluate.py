@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .compile import CompiledStatement, PolicySet, PolicyType
 from .decision import Blocking, Decision, Verdict
-from .request import GRANT_ENTITY, GRANT_FINAL, Principal, PrincipalKind, Request
+from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
 
 __all__ = ["evaluate", "protected_reason"]
@@ -60,22 +60,29 @@ def protected_reason(action_lower: str, resource: str) -> str | None:
     return None
 
 
+_BLOCK = {(t, e): Blocking(t, e) for t in PolicyType for e in (True, False)}
+_PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | {"iam:updateroledescription"}
+
+
 def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None) -> Decision:
     action = request.action.lower()
     if action == "sts:getcalleridentity":  # never denied (evaluation.md §2.3)
         return Decision(Verdict.ALLOWED, request)
-    reason = protected_reason(action, request.resource)
-    if reason is not None:
-        return Decision(Verdict.EXPLICIT_DENY, request, (), (Blocking(_T.PROTECTED, True),), (), (reason,))
+    if action in _PROTECTABLE:
+        reason = protected_reason(action, request.resource)
+        if reason is not None:
+            return Decision(Verdict.EXPLICIT_DENY, request, (), (_BLOCK[_T.PROTECTED, True],), (), (reason,))
+    if tracer is not None:
+        return _evaluate_traced(request, policies, action, tracer)
 
     principal = request.principal
     ctx = request.context
     values = ctx.values
     resource = request.resource
     has_boundary = policies.boundary is not None
-
-    allowed_types: set[PolicyType] = set()
-    deny_types: set[PolicyType] = set()
+    skip = _skipped_types(principal)
+    allowed: set[PolicyType] = set()
+    denied: set[PolicyType] = set()
     scp_levels: set[int] = set()
     rcp_levels: set[int] = set()
     denies: list[CompiledStatement] = []
@@ -83,65 +90,28 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     missing: set[str] = set()
     errors: list[str] = []
     grant: str | None = None
-    # SCPs bind principals of a member account, RCPs its resources; neither binds a
-    # service-linked role, and SCPs do not bind service principals or anonymous callers.
-    skip: set[PolicyType] = set()
-    if principal.service_linked:
-        skip = {_T.SCP, _T.RCP}
-    elif not principal.has_account_side:
-        skip = {_T.SCP}
 
-    statements = policies.statements if tracer is not None else policies.candidates(action)
-    for cs in statements:
-        trace: StatementTrace | None = None
-        if tracer is not None:
-            st = cs.statement
-            trace = StatementTrace(cs.policy.id, cs.ptype.value, st.index, st.sid, st.effect, cs.matches_action(action))
-            tracer.record(trace)
-            if not trace.action_matched:
-                continue
-        if skip and cs.ptype in skip:
-            if trace is not None:
-                trace.principal_matched = False
+    for cs in policies.candidates(action):
+        ptype = cs.ptype
+        if skip and ptype in skip:
             continue
         g: str | None = None
-        if cs.ptype.names_principal:
+        if cs.names_principal:
             g = cs.grant(principal, has_boundary)
-            if trace is not None:
-                trace.principal_matched = g is not None
             if g is None:
                 continue
         if cs.referenced_keys:
             missing.update(k for k in cs.referenced_keys if not values.get(k))
-        if not cs.matches_resource(resource, values):
-            if trace is not None:
-                trace.resource_matched = False
+        fast = cs.fast_resource
+        if fast is not None:
+            if not fast(resource):
+                continue
+        elif not cs.matches_resource(resource, values):
             continue
-        if trace is not None:
-            trace.resource_matched = True
-        applies = True
-        for cond in cs.conditions:
-            if trace is not None:
-                trace.conditions.append(cond.explain(ctx))
-            ok = cond.evaluate(ctx)
-            if ok is None:  # ambiguous: fail closed
-                ok = cs.deny
-                errors.append(
-                    f"{cs.policy.id} statement {cs.statement.index}: the request has several keys named "
-                    f"{cond.key} differing only by case; the condition was treated as "
-                    f"{'met (Deny)' if cs.deny else 'not met (Allow)'}"
-                )
-            if not ok:
-                applies = False
-                if trace is None:
-                    break
-        if not applies:
+        if cs.conditions and not _conditions_hold(cs, ctx, errors):
             continue
-        if trace is not None:
-            trace.applied = True
-        ptype = cs.ptype
         if cs.deny:
-            deny_types.add(ptype)
+            denied.add(ptype)
             denies.append(cs)
             continue
         allows.append(cs)
@@ -150,25 +120,129 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         elif ptype is _T.RCP:
             rcp_levels.add(cs.level)
         else:
-            allowed_types.add(ptype)
+            allowed.add(ptype)
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
+    return _conclude(
+        request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant
+    )
 
-    blocking = [Blocking(t, True) for t in _ordered(deny_types)]
-    blocking.extend(_implicit_blocks(request, policies, principal, allowed_types, scp_levels, rcp_levels, grant))
-    missing_keys = tuple(sorted(missing))
-    if deny_types:
-        return Decision(Verdict.EXPLICIT_DENY, request, tuple(denies), tuple(blocking), missing_keys, tuple(errors))
+
+def _skipped_types(principal: Principal) -> frozenset[PolicyType]:
+    """SCPs bind principals of a member account, RCPs its resources; neither binds a
+    service-linked role, and SCPs do not bind service principals or anonymous callers."""
+    if principal.service_linked:
+        return _SCP_RCP
+    if not principal.has_account_side:
+        return _SCP_ONLY
+    return _NONE
+
+
+_SCP_RCP = frozenset({_T.SCP, _T.RCP})
+_SCP_ONLY = frozenset({_T.SCP})
+_NONE: frozenset[PolicyType] = frozenset()
+
+
+def _conditions_hold(cs: CompiledStatement, ctx: Context, errors: list[str]) -> bool:
+    for cond in cs.conditions:
+        ok = cond.evaluate(ctx)
+        if ok is None:  # ambiguous: fail closed
+            ok = cs.deny
+            errors.append(_ambiguity(cs, cond.key))
+        if not ok:
+            return False
+    return True
+
+
+def _ambiguity(cs: CompiledStatement, key: str) -> str:
+    return (
+        f"{cs.policy.id} statement {cs.statement.index}: the request has several keys named {key} differing "
+        f"only by case; the condition was treated as {'met (Deny)' if cs.deny else 'not met (Allow)'}"
+    )
+
+
+def _evaluate_traced(request: Request, policies: PolicySet, action: str, tracer: Tracer) -> Decision:
+    """The same decision, looking at every statement and recording what happened to each."""
+    principal = request.principal
+    ctx = request.context
+    values = ctx.values
+    has_boundary = policies.boundary is not None
+    skip = _skipped_types(principal)
+    allowed: set[PolicyType] = set()
+    denied: set[PolicyType] = set()
+    scp_levels: set[int] = set()
+    rcp_levels: set[int] = set()
+    denies: list[CompiledStatement] = []
+    allows: list[CompiledStatement] = []
+    missing: set[str] = set()
+    errors: list[str] = []
+    grant: str | None = None
+    for cs in policies.statements:
+        st = cs.statement
+        trace = StatementTrace(cs.policy.id, cs.ptype.value, st.index, st.sid, st.effect, cs.matches_action(action))
+        tracer.record(trace)
+        if not trace.action_matched:
+            continue
+        if cs.ptype in skip:
+            trace.principal_matched = False
+            continue
+        g: str | None = None
+        if cs.names_principal:
+            g = cs.grant(principal, has_boundary)
+            trace.principal_matched = g is not None
+            if g is None:
+                continue
+        missing.update(k for k in cs.referenced_keys if not values.get(k))
+        trace.resource_matched = cs.matches_resource(request.resource, values)
+        if not trace.resource_matched:
+            continue
+        trace.conditions = [cond.explain(ctx) for cond in cs.conditions]
+        if cs.conditions and not _conditions_hold(cs, ctx, errors):
+            continue
+        trace.applied = True
+        if cs.deny:
+            denied.add(cs.ptype)
+            denies.append(cs)
+            continue
+        allows.append(cs)
+        if cs.ptype is _T.SCP:
+            scp_levels.add(cs.level)
+        elif cs.ptype is _T.RCP:
+            rcp_levels.add(cs.level)
+        else:
+            allowed.add(cs.ptype)
+            if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
+                grant = g
+    return _conclude(
+        request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant
+    )
+
+
+def _conclude(
+    request: Request,
+    policies: PolicySet,
+    allowed: set[PolicyType],
+    denied: set[PolicyType],
+    scp_levels: set[int],
+    rcp_levels: set[int],
+    denies: list[CompiledStatement],
+    allows: list[CompiledStatement],
+    missing: set[str],
+    errors: list[str],
+    grant: str | None,
+) -> Decision:
+    blocking = _implicit_blocks(request, policies, request.principal, allowed, scp_levels, rcp_levels, grant)
+    missing_keys = tuple(sorted(missing)) if missing else ()
+    errs = tuple(errors) if errors else ()
+    if denied:
+        explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in denied]
+        return Decision(Verdict.EXPLICIT_DENY, request, tuple(denies), (*explicit, *blocking), missing_keys, errs)
     if blocking:
-        return Decision(Verdict.IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, tuple(errors))
-    return Decision(Verdict.ALLOWED, request, tuple(allows), (), missing_keys, tuple(errors))
+        return Decision(Verdict.IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, errs)
+    return Decision(Verdict.ALLOWED, request, tuple(allows), (), missing_keys, errs)
 
 
 _TYPE_ORDER = list(PolicyType)
-
-
-def _ordered(types: set[PolicyType]) -> list[PolicyType]:
-    return sorted(types, key=_TYPE_ORDER.index)
 
 
 def _implicit_blocks(
@@ -183,24 +257,23 @@ def _implicit_blocks(
     out: list[Blocking] = []
     exempt = principal.service_linked
     if policies.rcp and not exempt and len(rcp_levels) < len(policies.rcp):
-        out.append(Blocking(_T.RCP, False))
+        out.append(_BLOCK[_T.RCP, False])
     if policies.scp and not exempt and principal.has_account_side and len(scp_levels) < len(policies.scp):
-        out.append(Blocking(_T.SCP, False))
+        out.append(_BLOCK[_T.SCP, False])
 
     rtype = policies.resource.type if policies.resource is not None else _T.RESOURCE
-    must_allow = rtype in (_T.TRUST, _T.KEY)
     same_account = principal.account is not None and principal.account == request.owner_account
 
     if not principal.has_account_side:  # service, anonymous, web identity: only the resource side
         if grant is None:
-            out.append(Blocking(rtype, False))
+            out.append(_BLOCK[rtype, False])
         return out
     if not same_account:
         if grant is None:
-            out.append(Blocking(rtype, False))
+            out.append(_BLOCK[rtype, False])
         grant = None  # a grant in another account never replaces side P's own policies
-    elif must_allow and grant is None:
-        out.append(Blocking(rtype, False))
+    elif grant is None and (rtype is _T.TRUST or rtype is _T.KEY):
+        out.append(_BLOCK[rtype, False])  # trust and key policies must always allow
     if principal.kind is PrincipalKind.ROOT:
         return out
 
@@ -210,14 +283,14 @@ def _implicit_blocks(
     elif grant == GRANT_ENTITY:
         need_identity = False
     if need_identity and _T.IDENTITY not in allowed:
-        out.append(Blocking(_T.IDENTITY, False))
+        out.append(_BLOCK[_T.IDENTITY, False])
     if need_limits:
         if policies.boundary is not None and _T.BOUNDARY not in allowed:
-            out.append(Blocking(_T.BOUNDARY, False))
+            out.append(_BLOCK[_T.BOUNDARY, False])
         if principal.is_session or principal.kind is PrincipalKind.ROLE:
             if policies.session:
                 if _T.SESSION not in allowed:
-                    out.append(Blocking(_T.SESSION, False))
+                    out.append(_BLOCK[_T.SESSION, False])
             elif principal.kind is PrincipalKind.FEDERATED_USER:
-                out.append(Blocking(_T.SESSION, False))
+                out.append(_BLOCK[_T.SESSION, False])
     return out

@@ -64,19 +64,18 @@ class Principal:
     session_name: str | None = None
     names: Mapping[str, str] = field(default_factory=dict, compare=False)  # Principal.AWS value -> grant
 
-    @property
-    def is_session(self) -> bool:
-        return self.kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.FEDERATED_USER)
+    # Derived once, read on every decision.
+    is_session: bool = field(init=False, compare=False)
+    service_linked: bool = field(init=False, compare=False)  # SCPs and RCPs do not apply
+    has_account_side: bool = field(init=False, compare=False)  # identity policies and SCPs can concern it
 
-    @property
-    def service_linked(self) -> bool:
-        """A service-linked role (or a session of one): SCPs and RCPs do not apply."""
-        return self.entity_arn is not None and ":role/aws-service-role/" in self.entity_arn
-
-    @property
-    def has_account_side(self) -> bool:
-        """Principals of an account: identity policies and SCPs can concern them."""
-        return self.kind not in (PrincipalKind.SERVICE, PrincipalKind.ANONYMOUS, PrincipalKind.WEB_IDENTITY)
+    def __post_init__(self) -> None:
+        kind = self.kind
+        object.__setattr__(self, "is_session", kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.FEDERATED_USER))
+        linked = self.entity_arn is not None and ":role/aws-service-role/" in self.entity_arn
+        object.__setattr__(self, "service_linked", linked)
+        side = kind not in (PrincipalKind.SERVICE, PrincipalKind.ANONYMOUS, PrincipalKind.WEB_IDENTITY)
+        object.__setattr__(self, "has_account_side", side)
 
     @property
     def identities(self) -> frozenset[str]:
@@ -88,7 +87,7 @@ class Principal:
         if self.kind is PrincipalKind.ANONYMOUS:
             return frozenset({"anonymous"})
         out = {f"arn:{self.partition}:iam::{self.account}:root"}
-        for arn in (self.entity_arn, self.session_arn):
+        for arn in (self.entity_arn, self.session_arn, self.parent_user_arn):
             if arn:
                 out.add(arn)
         return frozenset(out)
