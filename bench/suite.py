@@ -8,7 +8,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cedarpy
@@ -134,9 +134,7 @@ def run(settings: Settings, quiet: bool = False) -> dict[str, Any]:
         "requests": len(w1.requests),
         "allowed": allowed,
         "allowed_fraction": allowed / len(w1.requests),
-        "agreement": {"checked": len(w1.requests), "mismatches": [m.__dict__ if hasattr(m, "__dict__") else
-                      {"index": m.index, "action": m.action, "resource": m.resource, "iamd": m.iamd,
-                       "moto": m.moto, "cedar": m.cedar} for m in mismatches]},  # fmt: skip
+        "agreement": {"checked": len(w1.requests), "mismatches": [asdict(m) for m in mismatches]},
         "iamd": iamd_w1.to_json(),
         "iamd_traced": iamd_w1_traced.to_json(),
         "moto": moto_stats.to_json(),

@@ -99,7 +99,7 @@ _IAM_TYPES = (
     "policy/", "sms-mfa/", "saml-provider/", "oidc-provider/", "report/", "access-report/",
 )  # fmt: skip
 _IAM_PATH_MESSAGE = 'IAM resource path must either be "*" or start with ' + ", ".join(_IAM_TYPES) + "."
-_VENDOR = re.compile(r"[A-Za-z0-9*?.\-]+")
+_VENDOR = re.compile(r"[A-Za-z0-9.\-]+")
 _SID = re.compile(r"[A-Za-z0-9]*")
 _TRUST_ACTIONS = {
     "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession",
@@ -268,8 +268,12 @@ class _Validator:
             return
         parts = value.split(":", 5)
         if len(parts) < 6:
-            self.add(Check.LEGACY, LEGACY, pos, f"{value} has fewer than 6 ARN parts")
-            return
+            # A short pattern ending in a wildcard (arn:aws:sqs:*) is a whole-string glob that
+            # policies rely on (evaluation.md §2.2); any other short ARN fails legacy parsing.
+            if "::" in value or not value.endswith(":*"):
+                self.add(Check.LEGACY, LEGACY, pos, f"{value} has fewer than 6 colon-separated parts")
+                return
+            parts += ["*"] * (6 - len(parts))
         _, partition, service, region, _account, resource = parts
         if partition not in _PARTITIONS and not has_wildcard(partition):
             self.add(Check.RESOURCE_FORMAT, f'Partition "{partition}" is not valid for resource "{value}".', pos)

@@ -208,7 +208,8 @@ class Context:
             low = key.lower()
             vals = (raw,) if isinstance(raw, str) else tuple(raw)
             if low in values and spelled[low] != key:
-                ambiguous.add(low)
+                if set(vals) != set(values[low]):  # the same value twice is not ambiguous
+                    ambiguous.add(low)
                 values[low] = values[low] + vals
             else:
                 values[low] = vals
