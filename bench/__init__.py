@@ -1,0 +1,1 @@
+"""The iamd policy engine benchmark: ``python -m bench`` (see bench/README.md)."""

@@ -15,8 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a run of about 10 s")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     parser.add_argument("--quiet", action="store_true", help="no progress messages on standard error")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 if an iamd latency target is missed (engines disagreeing always exits 1)")  # fmt: skip
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 if an iamd target is missed (a W1 disagreement always does)"
+    )
     args = parser.parse_args(argv)
 
     results = run(Settings.quick() if args.quick else Settings(), quiet=args.quiet or args.json)

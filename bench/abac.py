@@ -135,7 +135,8 @@ USERS: dict[str, tuple[str, str]] = {
     "alice": ("red", "apollo"), "bob": ("blue", "gemini"), "carol": ("red", "gemini"), "dave": ("green", "apollo"),
 }  # fmt: skip
 SESSIONS: dict[str, tuple[str, str]] = {
-    "ci-red": ("red", "apollo"), "ci-blue": ("blue", "gemini"), "erin": ("green", "gemini"), "frank": ("blue", "apollo"),
+    "ci-red": ("red", "apollo"), "ci-blue": ("blue", "gemini"),
+    "erin": ("green", "gemini"), "frank": ("blue", "apollo"),
 }  # fmt: skip
 TEAMS = ("red", "blue", "green")
 PROJECTS = ("apollo", "gemini")
@@ -189,8 +190,9 @@ def _policy_sets() -> dict[tuple[bool, bool], PolicySet]:
     scp = [[_policy(f"scp.1.{i + 1}", PolicyType.SCP, d, 0) for i, d in enumerate(SCP_ROOT)],
            [_policy(f"scp.2.{i + 1}", PolicyType.SCP, d, 1) for i, d in enumerate(SCP_WORKLOADS)]]  # fmt: skip
     return {
-        (is_session, has_rp): PolicySet.of(identity, boundary, session if is_session else (),
-                                           bucket if has_rp else None, scp)  # fmt: skip
+        (is_session, has_rp): PolicySet.of(
+            identity, boundary, session if is_session else (), bucket if has_rp else None, scp
+        )
         for is_session in (False, True)
         for has_rp in (False, True)
     }
@@ -232,32 +234,41 @@ def _random_request(rng: random.Random, k: int) -> W2Request:
         return W2Request(name, "s3:ListBucket", "arn:aws:s3:::home-bucket", region,
                          extra=(("s3:prefix", f"home/{owner}/d{k}/"),))  # fmt: skip
     if kind in (3, 4):
-        action = rng.choice(["ec2:StartInstances", "ec2:StopInstances", "ec2:RebootInstances", "ec2:TerminateInstances"])
+        action = rng.choice(
+            ["ec2:StartInstances", "ec2:StopInstances", "ec2:RebootInstances", "ec2:TerminateInstances"]
+        )
         env = rng.choice(["dev", "dev", "prod"])
         tags = (("team", mine_or_other), ("env", env)) if rng.random() < 0.9 else (("env", env),)
         return W2Request(name, action, f"arn:aws:ec2:{region}:{_A}:instance/i-{k:08x}", region, resource_tags=tags)
     if kind == 5:
-        keys = rng.choice([("team",), ("team", "env"), ("team", "project"), ("team", "owner"), ("team", "env", "project")])
+        keys = rng.choice(
+            [("team",), ("team", "env"), ("team", "project"), ("team", "owner"), ("team", "env", "project")]
+        )
         request_tags = tuple((key, mine_or_other if key == "team" else f"v{k}") for key in keys)
         res_tags = () if rng.random() < 0.5 else (("team", mine_or_other),)
         return W2Request(name, "ec2:CreateTags", f"arn:aws:ec2:{region}:{_A}:instance/i-{k:08x}", region,
                          resource_tags=res_tags, request_tags=request_tags)  # fmt: skip
     if kind == 6:
         keys = rng.choice([("owner",), ("env",), ("team",), ("owner", "project")])
-        return W2Request(name, "ec2:DeleteTags", f"arn:aws:ec2:{region}:{_A}:instance/i-{k:08x}", region,
-                         resource_tags=(("team", mine_or_other),), request_tags=tuple((key, "") for key in keys))  # fmt: skip
+        resource = f"arn:aws:ec2:{region}:{_A}:instance/i-{k:08x}"
+        request_tags = tuple((key, "") for key in keys)
+        return W2Request(name, "ec2:DeleteTags", resource, region, (("team", mine_or_other),), request_tags)
     if kind == 7:
         tags = (("team", mine_or_other), ("env", "dev")) if rng.random() < 0.8 else (("env", "dev"),)
-        return W2Request(name, "ec2:RunInstances", f"arn:aws:ec2:{region}:{_A}:instance/i-{k:08x}", region, request_tags=tags)
+        return W2Request(
+            name, "ec2:RunInstances", f"arn:aws:ec2:{region}:{_A}:instance/i-{k:08x}", region, request_tags=tags
+        )
     if kind == 8:
         action = rng.choice(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",
                              "dynamodb:DescribeTable", "dynamodb:DeleteTable"])  # fmt: skip
         return W2Request(name, action, f"arn:aws:dynamodb:{region}:{_A}:table/{mine_or_other}-t{k}", region)
     if kind == 9:
         proj = project if rng.random() < 0.6 else rng.choice(PROJECTS)
-        tags = (("project", proj),) if rng.random() < 0.9 else ()
         action = rng.choice(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
-        return W2Request(name, action, f"arn:aws:secretsmanager:{region}:{_A}:secret:db-{k}", region, resource_tags=tags)
+        secret_tags: tuple[tuple[str, str], ...] = (("project", proj),) if rng.random() < 0.9 else ()
+        return W2Request(
+            name, action, f"arn:aws:secretsmanager:{region}:{_A}:secret:db-{k}", region, resource_tags=secret_tags
+        )
     if kind == 10:
         prefix = rng.choice(["q", "q", "restricted/q"])
         return W2Request(name, "s3:GetObject", f"arn:aws:s3:::shared-reports/{prefix}{k}.csv", region)

@@ -79,9 +79,9 @@ class CompileCost:
 def compile_cost(repeat: int) -> CompileCost:
     texts = [big_policy(v) for v in range(repeat)]
     statements = len(_compile(texts[0]).statements)
-    parse = time_each(lambda t: parse_policy(t, DocumentKind.IDENTITY), texts, 1, 0.0, warmup=0)
+    parse = time_each(lambda t: parse_policy(t, DocumentKind.IDENTITY), texts, 1, 0.0)
     texts = [big_policy(v + repeat) for v in range(repeat)]  # fresh names: nothing cached from the first pass
-    total = time_each(_compile, texts, 1, 0.0, warmup=0)
+    total = time_each(_compile, texts, 1, 0.0)
     return CompileCost(MANAGED_POLICY_LIMIT, statements, parse, total)
 
 

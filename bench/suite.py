@@ -9,17 +9,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from typing import Any
 
 import cedarpy
-import moto
 
 from iamd.policy import PolicySet, Request, Tracer, evaluate
 
 from .abac import build_w2
 from .costs import compile_cost, memory_per_policy
 from .peers import CedarW1, MotoW1, compare_w1
-from .timing import Stats, harness_overhead_ns, time_batches, time_each
+from .timing import Measured, Task, harness_overhead_ns, interleaved, no_gc
 from .workloads import build_w1, extra_policies
 
 __all__ = ["Settings", "run"]
@@ -30,12 +30,15 @@ W2_TARGET_US = 20.0
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """How much to measure. Rounds are per chunk; every timed series runs in ``chunks`` chunks."""
+
     requests: int = 1000
-    iamd_rounds: int = 40
-    w2_rounds: int = 20
-    peer_rounds: int = 4
-    tracer_rounds: int = 4
-    scaling_rounds: int = 20
+    chunks: int = 10
+    iamd_rounds: int = 10
+    w2_rounds: int = 5
+    peer_rounds: int = 1
+    tracer_rounds: int = 1
+    scaling_rounds: int = 4
     scaling_extra: tuple[int, int] = (10, 1000)
     compile_repeat: int = 100
     memory_policies: int = 200
@@ -43,7 +46,7 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(iamd_rounds=8, w2_rounds=5, peer_rounds=1, tracer_rounds=1, scaling_rounds=5,
+        return cls(chunks=4, iamd_rounds=3, w2_rounds=2, peer_rounds=1, tracer_rounds=1, scaling_rounds=3,
                    compile_repeat=20, memory_policies=100)  # fmt: skip
 
 
@@ -60,15 +63,10 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "moto": moto.__version__,
-        "cedarpy": _version("cedarpy"),
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "moto": version("moto"),
+        "cedarpy": version("cedarpy"),
     }
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)
 
 
 def _iamd(ps: PolicySet) -> Callable[[Request], object]:
@@ -87,8 +85,26 @@ def _eval_pair_traced(item: tuple[Request, PolicySet]) -> object:
     return evaluate(item[0], item[1], Tracer())
 
 
-def _ratio(peer: Stats, base: Stats) -> float:
-    return peer.p50 / base.p50 if base.p50 else float("inf")
+def _ratio(peer: Measured, base: Measured) -> float:
+    """Median over chunks of peer p50 / base p50 in the same chunk: robust to a burst of load."""
+    return statistics.median(p / b if b else float("inf") for p, b in zip(peer.chunk_p50, base.chunk_p50, strict=True))
+
+
+def _cedar_core_share(cedar: CedarW1) -> float:
+    """Median share of a cedarpy call that Cedar's own metrics attribute to its authorizer."""
+    clock = time.perf_counter_ns
+    shares: list[float] = []
+    with no_gc():
+        for r in cedar.requests:
+            t0 = clock()
+            result = cedar.is_authorized(r)
+            wall = clock() - t0
+            shares.append(float(result.metrics.get("authz_duration_micros", 0)) * 1000 / wall)
+    return statistics.median(shares)
+
+
+def _spread(m: Measured) -> float:
+    return max(m.chunk_p50) / min(m.chunk_p50) if min(m.chunk_p50) else float("inf")
 
 
 def _log(quiet: bool, msg: str) -> None:
@@ -108,26 +124,31 @@ def run(settings: Settings, quiet: bool = False) -> dict[str, Any]:
     overhead = harness_overhead_ns(w1.requests)
     out["method"] = {
         "harness_overhead_ns": overhead,
-        "clock": "time.perf_counter_ns per decision; harness overhead (no-op call) subtracted; gc disabled",
+        "chunks": settings.chunks,
+        "clock": "time.perf_counter_ns per decision; harness overhead (no-op call) subtracted; gc disabled; "
+        "series timed in interleaved chunks",
     }
 
     _log(quiet, "verifying that iamd, moto and Cedar agree on every W1 request")
     decisions, mismatches = compare_w1(w1, lambda i: evaluate(w1.requests[i], w1.policy_set).allowed, moto_w1, cedar_w1)
     allowed = sum(decisions)
-    cedar_core = [int(cedar_w1.is_authorized(r).metrics.get("authz_duration_micros", 0)) for r in cedar_w1.requests]
+    cedar_core = _cedar_core_share(cedar_w1)
 
-    _log(quiet, "timing W1: iamd")
-    iamd_w1 = time_each(_iamd(w1.policy_set), w1.requests, settings.iamd_rounds, overhead)
-    _log(quiet, "timing W1: moto")
-    moto_stats = time_each(moto_w1.decide, w1.pairs, settings.peer_rounds, overhead)
-    _log(quiet, "timing W1: cedarpy")
-    cedar_stats = time_each(cedar_w1.is_authorized, cedar_w1.requests, settings.peer_rounds, overhead)
-    cedar_batch = time_batches(
-        lambda b: cedarpy.is_authorized_batch(list(b), cedar_w1.policy_set, cedar_w1.entities),
-        cedar_w1.requests, settings.cedar_batch, settings.peer_rounds,
+    _log(quiet, "timing W1: iamd, moto, cedarpy and iamd with a Tracer, in turns")
+    w1_time = interleaved(
+        {
+            "iamd": Task(_iamd(w1.policy_set), w1.requests, settings.iamd_rounds),
+            "moto": Task(moto_w1.decide, w1.pairs, settings.peer_rounds),
+            "cedarpy": Task(cedar_w1.is_authorized, cedar_w1.requests, settings.peer_rounds),
+            "cedarpy_batch": Task(
+                lambda b: cedarpy.is_authorized_batch(b, cedar_w1.policy_set, cedar_w1.entities),
+                cedar_w1.requests, settings.peer_rounds, batch=settings.cedar_batch,
+            ),
+            "iamd_traced": Task(_iamd_traced(w1.policy_set), w1.requests, settings.tracer_rounds),
+        },
+        settings.chunks, overhead,
     )  # fmt: skip
-    _log(quiet, "timing W1: iamd with a Tracer")
-    iamd_w1_traced = time_each(_iamd_traced(w1.policy_set), w1.requests, settings.tracer_rounds, overhead)
+    iamd_w1 = w1_time["iamd"].stats
     out["w1"] = {
         "policies": len(w1.documents),
         "statements": len(w1.policy_set.statements),
@@ -135,17 +156,13 @@ def run(settings: Settings, quiet: bool = False) -> dict[str, Any]:
         "allowed": allowed,
         "allowed_fraction": allowed / len(w1.requests),
         "agreement": {"checked": len(w1.requests), "mismatches": [asdict(m) for m in mismatches]},
-        "iamd": iamd_w1.to_json(),
-        "iamd_traced": iamd_w1_traced.to_json(),
-        "moto": moto_stats.to_json(),
-        "cedarpy": cedar_stats.to_json(),
-        "cedarpy_batch": {**cedar_batch.to_json(), "batch": settings.cedar_batch},
-        "cedar_core_p50_us": float(statistics.median(cedar_core)),
+        **{name: m.to_json() for name, m in w1_time.items()},
+        "cedarpy_batch_size": settings.cedar_batch,
+        "cedar_authorizer_share": cedar_core,
         "ratios": {
-            "moto/iamd": _ratio(moto_stats, iamd_w1),
-            "cedarpy/iamd": _ratio(cedar_stats, iamd_w1),
-            "cedarpy_batch/iamd": _ratio(cedar_batch, iamd_w1),
+            f"{name}/iamd": _ratio(w1_time[name], w1_time["iamd"]) for name in ("moto", "cedarpy", "cedarpy_batch")
         },
+        "chunk_spread": _spread(w1_time["iamd"]),
         "target_p50_us": W1_TARGET_US,
         "target_met": iamd_w1.p50 / 1000 <= W1_TARGET_US,
     }
@@ -154,37 +171,46 @@ def run(settings: Settings, quiet: bool = False) -> dict[str, Any]:
     _log(quiet, "building and timing W2")
     w2 = build_w2(settings.requests)
     verdicts = [evaluate(r, ps).verdict.value for r, ps in w2.items]
-    iamd_w2 = time_each(_eval_pair, w2.items, settings.w2_rounds, overhead)
-    iamd_w2_traced = time_each(_eval_pair_traced, w2.items, settings.tracer_rounds, overhead)
+    w2_time = interleaved(
+        {"iamd": Task(_eval_pair, w2.items, settings.w2_rounds),
+         "iamd_traced": Task(_eval_pair_traced, w2.items, settings.tracer_rounds)},
+        settings.chunks, overhead,
+    )  # fmt: skip
+    iamd_w2 = w2_time["iamd"].stats
     out["w2"] = {
         "requests": len(w2.items),
         "verdicts": {v: verdicts.count(v) for v in ("allowed", "explicitDeny", "implicitDeny")},
         "allowed_fraction": verdicts.count("allowed") / len(verdicts),
-        "statements": {f"{'session' if k[0] else 'user'}{'+bucket' if k[1] else ''}": len(ps.statements)
-                       for k, ps in w2.sets.items()},  # fmt: skip
-        "iamd": iamd_w2.to_json(),
-        "iamd_traced": iamd_w2_traced.to_json(),
+        "statements": {
+            f"{'session' if k[0] else 'user'}{'+bucket' if k[1] else ''}": len(ps.statements)
+            for k, ps in w2.sets.items()
+        },
+        **{name: m.to_json() for name, m in w2_time.items()},
+        "chunk_spread": _spread(w2_time["iamd"]),
         "target_p50_us": W2_TARGET_US,
         "target_met": iamd_w2.p50 / 1000 <= W2_TARGET_US,
     }
-    out["tracer"] = {"w1_on/off": _ratio(iamd_w1_traced, iamd_w1), "w2_on/off": _ratio(iamd_w2_traced, iamd_w2)}
+    out["tracer"] = {
+        "w1_on/off": _ratio(w1_time["iamd_traced"], w1_time["iamd"]),
+        "w2_on/off": _ratio(w2_time["iamd_traced"], w2_time["iamd"]),
+    }
 
     # -- scaling ---------------------------------------------------------------------------
     _log(quiet, "scaling: W1 with extra policies that cannot apply")
     few, many = settings.scaling_extra
     extras = extra_policies(many)
     sets = {few: w1.with_extra(extras[:few]), many: w1.with_extra(extras)}
-    samples: dict[int, list[Stats]] = {few: [], many: []}
-    for chunk in range(4):  # interleaved, so that drift in the machine affects both alike
-        for n, ps in sets.items():
-            samples[n].append(time_each(_iamd(ps), w1.requests, max(1, settings.scaling_rounds // 4), overhead,
-                                        seed=chunk))  # fmt: skip
-    p50 = {n: statistics.median(s.p50 for s in ss) for n, ss in samples.items()}
+    scaled = interleaved(
+        {str(n): Task(_iamd(ps), w1.requests, settings.scaling_rounds) for n, ps in sets.items()},
+        settings.chunks, overhead,
+    )  # fmt: skip
+    p50 = {n: scaled[str(n)].stats.p50 for n in sets}
     out["scaling"] = {
         "extra_policies": [few, many],
         "statements": {str(n): len(ps.statements) for n, ps in sets.items()},
         "p50_us": {str(n): p50[n] / 1000 for n in sets},
-        "ratio": p50[many] / p50[few],
+        "chunk_p50_us": {name: m.to_json()["chunk_p50_us"] for name, m in scaled.items()},
+        "ratio": _ratio(scaled[str(many)], scaled[str(few)]),
     }
 
     # -- compile and memory ----------------------------------------------------------------

@@ -29,7 +29,9 @@ def test_readme_examples_work() -> None:
     exe = [sys.executable, "-m", "iamd"]
     allowed = subprocess.run([*exe, "policy", "eval", "examples/s3-read.json"], cwd=ROOT, capture_output=True)
     assert allowed.returncode == 0, allowed.stderr
-    denied = subprocess.run([*exe, "policy", "eval", "examples/s3-denied.json"], cwd=ROOT, capture_output=True, text=True)
+    denied = subprocess.run(
+        [*exe, "policy", "eval", "examples/s3-denied.json"], cwd=ROOT, capture_output=True, text=True
+    )
     assert denied.returncode == 1
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     message = re.search(r'"message": "([^"]+)"', denied.stdout)

@@ -105,7 +105,8 @@ class CompiledStatement:
             templates = [parse_template(r, variables) for r in resources]
             if any(t.has_vars for t in templates):
                 self.resource_test = None
-                self.resource_templates = tuple(templates)
+                # an entry with a variable outside the resource part matches nothing
+                self.resource_templates = tuple(t for t in templates if variables_in_resource_part(t))
                 for t in templates:
                     refs |= t.required_keys
             else:
@@ -164,16 +165,20 @@ def _normalise_account(name: str, partition: str) -> str:
     return f"arn:{partition}:iam::{name}:root" if name.isdigit() and len(name) == 12 else name
 
 
-def _template_matches(t: Template, resource: str, values: object) -> bool:
-    # Variables are honoured only in the resource part (after the fifth colon).
+def variables_in_resource_part(t: Template) -> bool:
+    """Variables are honoured only in the resource part of an ARN (after the fifth colon)."""
     colons = 0
     for part in t.parts:
         if isinstance(part, str):
             colons += part.count(":")
             if colons >= 5:
-                break
+                return True
         elif colons < 5 and isinstance(part, Var):
             return False
+    return True
+
+
+def _template_matches(t: Template, resource: str, values: object) -> bool:
     src = t.resolve_regex(values)  # type: ignore[arg-type]
     return src is not None and re.fullmatch(src, resource, re.DOTALL) is not None
 

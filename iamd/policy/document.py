@@ -384,10 +384,8 @@ class _Validator:
                         action_nodes.extend(got[1])
                     for text, vn in zip(*got, strict=False):
                         (self.check_action if "Action" in name else self.check_resource)(text, vn.start)
-        if (
-            ("Action" not in st
-            and "NotAction" not in st)
-            or any(n in st and isinstance(st[n].value, list) and not st[n].value for n in ("Action", "NotAction"))
+        if ("Action" not in st and "NotAction" not in st) or any(
+            n in st and isinstance(st[n].value, list) and not st[n].value for n in ("Action", "NotAction")
         ):
             self.add(Check.ACTIONS_PRESENT, "Policy statement must contain actions.", node.start)
         has_resource = "Resource" in st or "NotResource" in st

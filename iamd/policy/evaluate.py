@@ -123,9 +123,7 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             allowed.add(ptype)
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
-    return _conclude(
-        request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant
-    )
+    return _conclude(request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant)
 
 
 def _skipped_types(principal: Principal) -> frozenset[PolicyType]:
@@ -213,9 +211,7 @@ def _evaluate_traced(request: Request, policies: PolicySet, action: str, tracer:
             allowed.add(cs.ptype)
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
-    return _conclude(
-        request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant
-    )
+    return _conclude(request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant)
 
 
 def _conclude(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .wildcard import glob_to_regex
 
@@ -40,6 +40,15 @@ Part = str | Var | Literal  # str: policy text, where * and ? are wildcards for 
 class Template:
     raw: str
     parts: tuple[Part, ...]
+    # Regex source of each part, None for variables: only the values are escaped per request.
+    _regex_parts: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex_parts = tuple(
+            glob_to_regex(p) if isinstance(p, str) else re.escape(p.text) if isinstance(p, Literal) else None
+            for p in self.parts
+        )
+        object.__setattr__(self, "_regex_parts", regex_parts)
 
     @property
     def has_vars(self) -> bool:
@@ -84,10 +93,17 @@ class Template:
 
     def resolve_regex(self, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
         """Regex source for a glob: wildcards only where the policy wrote them."""
-        parts = self.resolve_parts(ctx)
-        if parts is None:
-            return None
-        return "".join(glob_to_regex(t) if pattern else re.escape(t) for t, pattern in parts)
+        out: list[str] = []
+        for part, source in zip(self.parts, self._regex_parts, strict=True):
+            if source is not None:
+                out.append(source)
+                continue
+            assert isinstance(part, Var)
+            value = self._value(part, ctx)
+            if value is None:
+                return None
+            out.append(re.escape(value))
+        return "".join(out)
 
 
 def parse_template(text: str, variables_enabled: bool) -> Template:

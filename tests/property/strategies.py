@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 ACCT, OTHER = "111122223333", "444455556666"
 ACTIONS = ["s3:GetObject", "s3:PutObject", "iam:GetUser", "ec2:RunInstances", "sts:AssumeRole"]
-ACTION_PATTERNS = [*ACTIONS, "s3:*", "*", "s3:Get*", "iam:Get?ser", "ec2:*Instances", "S3:getobject", "*:Get*"]
+ACTION_PATTERNS = [*ACTIONS, "s3:*", "*", "s3:Get*", "iam:Get?ser", "ec2:*Instances", "S3:getobject", "sts:*"]
 RESOURCES = [
     "arn:aws:s3:::reports/q3.csv",
     "arn:aws:s3:::reports/red/x",

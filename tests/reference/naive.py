@@ -261,8 +261,12 @@ class _Context:
             for v in _as_list(raw):
                 if v is not None:
                     vals.append(v)
-        originals = set(orig for orig, _ in entries)
-        return vals, len(originals) > 1
+        # "Two keys differing only by case, with different values" are ambiguous (sem §4)
+        per_key = {}
+        for orig, raw in entries:
+            per_key.setdefault(orig, set()).update(_str(v) for v in _as_list(raw) if v is not None)
+        distinct = set(frozenset(v) for v in per_key.values())
+        return vals, len(per_key) > 1 and len(distinct) > 1
 
     def present(self, key):
         """"An empty list counts as missing" (sem §4)."""
@@ -811,6 +815,10 @@ def _caller_identities(caller):
         ids.append([("AWS", caller["arn"])])
     if kind == "feduser":
         ids.append([("AWS", caller["arn"])])
+        # "for a federated user, the account, its ARN and (when known) the IAM user that
+        # created it"
+        if caller["parent_user_arn"] is not None:
+            ids.append([("AWS", caller["parent_user_arn"])])
     if kind == "service":
         ids.append([("Service", caller["service"])])
     if kind == "webid":
@@ -981,14 +989,19 @@ def _analyse(request):
     slr = _is_service_linked(caller)
 
     # sem §3 step 4: SCPs/RCPs do not apply to service-linked roles; SCPs never apply to
-    # service principals and anonymous callers.
-    scp_applies = bool(pols["scp"]) and not slr and caller["kind"] not in ("service", "anonymous")
+    # service principals and anonymous callers; sem §2: "no identity policy or SCP
+    # concerns" service, anonymous and web-identity/SAML callers.
+    scp_applies = bool(pols["scp"]) and not slr and caller["kind"] not in ("service", "anonymous", "webid")
     rcp_applies = bool(pols["rcp"]) and not slr
 
-    considered = list(pols["identity"])
-    if pols["boundary"] is not None:
-        considered.append(pols["boundary"])
-    considered += pols["session"]
+    considered = []
+    if caller["kind"] not in ("service", "anonymous", "webid"):
+        # sem §2: "no identity policy or SCP concerns" service, anonymous and
+        # web-identity/SAML callers
+        considered += pols["identity"]
+        if pols["boundary"] is not None:
+            considered.append(pols["boundary"])
+        considered += pols["session"]
     if pols["resource"] is not None:
         considered.append(pols["resource"])
     if scp_applies:
@@ -1072,7 +1085,10 @@ def _analyse(request):
             implicit.append(res_kind)
     elif kind == "root":
         if same_account:
-            pass                                   # step 5: root, same account: allowed
+            # step 5: root, same account: allowed -- "except that a trust or key policy
+            # must still allow it (step 6)"
+            if res_kind in ("trust", "key") and not res_allows:
+                implicit.append(res_kind)
         elif not res_allows:
             implicit.append(res_kind)              # step 7 side R; root needs no identity
     elif same_account:
