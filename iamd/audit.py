@@ -1,0 +1,140 @@
+"""Audit events: CloudTrail-shaped records of every call, with secrets redacted.
+
+A record is built from what the API layer knows about one call (spec/api.md §8). Request
+parameters and response elements are converted to lowerCamelCase JSON; every member that
+carries a secret is replaced by ``HIDDEN_DUE_TO_SECURITY_REASONS`` and named in the
+record's ``redacted`` list, so nothing secret reaches the database or a log.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["HIDDEN", "SECRET_MEMBERS", "AuditEvent", "camel", "redact"]
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+# Members (lowerCamelCase) whose values are secrets wherever they appear.
+SECRET_MEMBERS = frozenset(
+    {
+        "secretAccessKey",
+        "sessionToken",
+        "password",
+        "oldPassword",
+        "newPassword",
+        "privateKey",
+        "sAMLAssertion",
+        "samlAssertion",
+        "webIdentityToken",
+        "base32StringSeed",
+        "qRCodePNG",
+        "authenticationCode1",
+        "authenticationCode2",
+        "tokenCode",
+        "serviceSpecificCredential",
+        "servicePassword",
+    }
+)
+
+_READ_PREFIXES = ("Get", "List", "Simulate", "Generate", "Decode")
+
+
+def camel(name: str) -> str:
+    """AWS member name → CloudTrail's lowerCamelCase (``UserName`` → ``userName``)."""
+    if not name:
+        return name
+    if name.isupper():
+        return name.lower()
+    return name[0].lower() + name[1:]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def redact(value: Any, path: str = "", found: list[str] | None = None) -> tuple[Any, list[str]]:
+    """A lowerCamelCase copy of ``value`` with secrets hidden, and the paths hidden."""
+    hidden: list[str] = [] if found is None else found
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = camel(str(key))
+            where = f"{path}.{name}" if path else name
+            if name in SECRET_MEMBERS:
+                out[name] = HIDDEN
+                hidden.append(where)
+            else:
+                out[name] = redact(item, where, hidden)[0]
+        return out, hidden
+    if isinstance(value, (list, tuple)):
+        return [redact(item, f"{path}[{i}]", hidden)[0] for i, item in enumerate(value)], hidden
+    return _plain(value), hidden
+
+
+def is_read_only(event_name: str) -> bool:
+    return event_name.startswith(_READ_PREFIXES) and event_name != "GenerateCredentialReport"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One API call, as CloudTrail records it."""
+
+    request_id: str
+    event_time: datetime
+    event_source: str  # iam.amazonaws.com | sts.amazonaws.com
+    event_name: str
+    aws_region: str
+    source_ip: str
+    user_agent: str
+    user_identity: Mapping[str, Any]
+    account_id: str
+    request_parameters: Mapping[str, Any] | None = None
+    response_elements: Mapping[str, Any] | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def read_only(self) -> bool:
+        return is_read_only(self.event_name)
+
+    def record(self) -> dict[str, Any]:
+        """The CloudTrail JSON record (secrets already redacted)."""
+        hidden: list[str] = []
+        params = redact(self.request_parameters, "requestParameters", hidden)[0] if self.request_parameters else None
+        response = None
+        if self.response_elements and not self.read_only:
+            response = redact(self.response_elements, "responseElements", hidden)[0]
+        rec: dict[str, Any] = {
+            "eventVersion": "1.08",
+            "userIdentity": redact(dict(self.user_identity), "userIdentity", hidden)[0],
+            "eventTime": _plain(self.event_time),
+            "eventSource": self.event_source,
+            "eventName": self.event_name,
+            "awsRegion": self.aws_region,
+            "sourceIPAddress": self.source_ip,
+            "userAgent": self.user_agent,
+            "requestParameters": params,
+            "responseElements": response,
+            "requestID": self.request_id,
+            "eventID": self.event_id,
+            "readOnly": self.read_only,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": self.account_id,
+            "eventCategory": "Management",
+        }
+        if self.error_code is not None:
+            rec["errorCode"] = self.error_code
+            rec["errorMessage"] = (self.error_message or "")[:1024]
+        rec["redacted"] = hidden
+        return rec
