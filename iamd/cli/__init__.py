@@ -7,6 +7,7 @@ import click
 from iamd import __version__
 
 from .policy import policy
+from .server import db, profile, serve, trail
 
 
 @click.group()
@@ -15,6 +16,7 @@ def main() -> None:
     """iamd: AWS-compatible IAM and STS, self-hosted."""
 
 
-main.add_command(policy)
+for command in (policy, serve, db, profile, trail):
+    main.add_command(command)
 
 __all__ = ["main"]

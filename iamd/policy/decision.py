@@ -119,7 +119,8 @@ def _matched_json(cs: CompiledStatement) -> dict[str, object]:
 def render_denial(decision: Decision) -> str:
     """AWS's access-denied text (spec/errors.md §3)."""
     req = decision.request
-    head = f"User: {req.principal.arn} is not authorized to perform: {req.action} on resource: {req.resource}"
+    resource = req.resource_display or req.resource
+    head = f"User: {req.principal.arn} is not authorized to perform: {req.action} on resource: {resource}"
     block = decision.decisive_block
     if block is None:  # fail-closed denial with nothing to name
         return head

@@ -248,6 +248,7 @@ class Request:
     resource: str = "*"
     context: Context = field(default_factory=lambda: Context({}))
     resource_account: str | None = None  # None: the principal's account
+    resource_display: str | None = None  # how denial messages name the resource (IAM: "user Bob")
 
     @property
     def owner_account(self) -> str | None:

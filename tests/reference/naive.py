@@ -33,6 +33,7 @@ RESOURCE_KINDS = ("resource", "trust", "key")
 # small helpers
 # ---------------------------------------------------------------------------
 
+
 def _load(doc):
     """Policy documents (and wrappers) may be JSON strings (offline "policies")."""
     if isinstance(doc, str):
@@ -61,6 +62,7 @@ def _str(value):
 # glob -> regex.  A pattern is a list of (char, is_literal) pairs so that text that came
 # from a policy variable is matched literally (sem §4 "Substituted text is literal").
 # ---------------------------------------------------------------------------
+
 
 def _chars(text, literal=False):
     return [(ch, literal) for ch in text]
@@ -95,15 +97,16 @@ def _chars_text(chars):
 # principal (offline "principal", sem §2)
 # ---------------------------------------------------------------------------
 
+
 def _parse_principal(raw):
     info = {
-        "kind": None,          # root|user|role|session|feduser|service|webid|anonymous
-        "arn": None,           # the ARN as given
+        "kind": None,  # root|user|role|session|feduser|service|webid|anonymous
+        "arn": None,  # the ARN as given
         "partition": "aws",
         "account": None,
         "id": None,
         "tags": {},
-        "role_arn": None,      # role ARN (role used directly, or the session's role)
+        "role_arn": None,  # role ARN (role used directly, or the session's role)
         "session_name": None,
         "username": None,
         "fed_name": None,
@@ -181,7 +184,7 @@ def _role_path(role_arn):
     res = role_arn.split(":", 5)[-1]
     if not res.startswith("role/"):
         return None
-    rest = res[len("role"):]          # "/<path><name>"
+    rest = res[len("role") :]  # "/<path><name>"
     return rest[: rest.rfind("/") + 1]
 
 
@@ -212,6 +215,7 @@ def _account_arn(caller, account):
 # resource (offline "resource")
 # ---------------------------------------------------------------------------
 
+
 def _parse_resource(raw, caller):
     """Returns (resource string for matching, account R, tags, resource as given for the message)."""
     if raw is None:
@@ -237,6 +241,7 @@ def _parse_resource(raw, caller):
 # ---------------------------------------------------------------------------
 # request context (offline "context", cond §6.1)
 # ---------------------------------------------------------------------------
+
 
 class _Context:
     """Keys are case-insensitive.  Each lower-cased key keeps every (original key, raw
@@ -269,7 +274,7 @@ class _Context:
         return vals, len(per_key) > 1 and len(distinct) > 1
 
     def present(self, key):
-        """"An empty list counts as missing" (sem §4)."""
+        """ "An empty list counts as missing" (sem §4)."""
         vals, _ = self.values(key)
         return len(vals) > 0
 
@@ -292,41 +297,53 @@ def _build_context(given, caller, res_account, res_tags):
         ctx.add(key, value)
         given_lower.add(key.lower())
 
-    auto = []   # (key, value) filled "unless you give them yourself" (offline "context")
+    auto = []  # (key, value) filled "unless you give them yourself" (offline "context")
     kind = caller["kind"]
     acct = caller["account"]
     # cond §6.1 table
     if kind == "root":
-        auto += [("aws:PrincipalType", "Account"), ("aws:userid", acct),
-                 ("aws:PrincipalArn", caller["arn"]), ("aws:PrincipalAccount", acct),
-                 ("aws:PrincipalIsAWSService", False)]
+        auto += [
+            ("aws:PrincipalType", "Account"),
+            ("aws:userid", acct),
+            ("aws:PrincipalArn", caller["arn"]),
+            ("aws:PrincipalAccount", acct),
+            ("aws:PrincipalIsAWSService", False),
+        ]
     elif kind == "user":
-        auto += [("aws:PrincipalType", "User"), ("aws:username", caller["username"]),
-                 ("aws:PrincipalArn", caller["arn"]), ("aws:PrincipalAccount", acct),
-                 ("aws:PrincipalIsAWSService", False)]
+        auto += [
+            ("aws:PrincipalType", "User"),
+            ("aws:username", caller["username"]),
+            ("aws:PrincipalArn", caller["arn"]),
+            ("aws:PrincipalAccount", acct),
+            ("aws:PrincipalIsAWSService", False),
+        ]
         if caller["id"] is not None:
             auto.append(("aws:userid", caller["id"]))
     elif kind in ("role", "session"):
         # a role used directly is "a role session with no session policies"
-        auto += [("aws:PrincipalType", "AssumedRole"),
-                 ("aws:PrincipalArn", caller["role_arn"]), ("aws:PrincipalAccount", acct),
-                 ("aws:PrincipalIsAWSService", False)]
+        auto += [
+            ("aws:PrincipalType", "AssumedRole"),
+            ("aws:PrincipalArn", caller["role_arn"]),
+            ("aws:PrincipalAccount", acct),
+            ("aws:PrincipalIsAWSService", False),
+        ]
         if caller["id"] is not None:
             if kind == "session":
                 auto.append(("aws:userid", "%s:%s" % (caller["id"], caller["session_name"])))
             else:
                 auto.append(("aws:userid", caller["id"]))
     elif kind == "feduser":
-        auto += [("aws:PrincipalType", "FederatedUser"),
-                 ("aws:userid", "%s:%s" % (acct, caller["fed_name"])),
-                 ("aws:PrincipalArn", caller["arn"]), ("aws:PrincipalAccount", acct),
-                 ("aws:PrincipalIsAWSService", False)]
+        auto += [
+            ("aws:PrincipalType", "FederatedUser"),
+            ("aws:userid", "%s:%s" % (acct, caller["fed_name"])),
+            ("aws:PrincipalArn", caller["arn"]),
+            ("aws:PrincipalAccount", acct),
+            ("aws:PrincipalIsAWSService", False),
+        ]
     elif kind == "service":
-        auto += [("aws:PrincipalIsAWSService", True),
-                 ("aws:PrincipalServiceName", caller["service"])]
+        auto += [("aws:PrincipalIsAWSService", True), ("aws:PrincipalServiceName", caller["service"])]
     elif kind == "anonymous":
-        auto += [("aws:PrincipalType", "Anonymous"), ("aws:userid", "anonymous"),
-                 ("aws:PrincipalAccount", "anonymous")]
+        auto += [("aws:PrincipalType", "Anonymous"), ("aws:userid", "anonymous"), ("aws:PrincipalAccount", "anonymous")]
     for tkey, tval in caller["tags"].items():
         auto.append(("aws:PrincipalTag/" + tkey, tval))
     if res_account is not None:
@@ -365,11 +382,11 @@ def _substitute(text, ctx):
     out = []
     pos = 0
     for m in _VAR_RE.finditer(text):
-        out += _chars(text[pos:m.start()])
+        out += _chars(text[pos : m.start()])
         pos = m.end()
         var = _parse_var(m.group(1))
         if var[0] == "special":
-            out += _chars(var[1], literal=True)      # ${*} ${?} ${$} -> literal char
+            out += _chars(var[1], literal=True)  # ${*} ${?} ${$} -> literal char
             continue
         _, key, default = var
         status, value = ctx.variable(key)
@@ -394,6 +411,7 @@ def _variable_keys_without_default(text):
 # ---------------------------------------------------------------------------
 # action / resource matching (sem §1, eval §2.1, §2.2)
 # ---------------------------------------------------------------------------
+
 
 def _action_matches(pattern, action):
     # case-insensitive glob
@@ -481,7 +499,7 @@ def _parse_operator(name):
     for p in ("ForAllValues:", "ForAnyValue:"):
         if name.startswith(p):
             prefix = p[:-1]
-            name = name[len(p):]
+            name = name[len(p) :]
     if_exists = False
     if name.endswith("IfExists"):
         if_exists = True
@@ -512,7 +530,8 @@ def _parse_number(v):
 _DATE_RE = re.compile(
     r"(\d{4})(?:-(\d{2})(?:-(\d{2})"
     r"(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|z|[+-]\d{2}:\d{2})?)?"
-    r")?)?")
+    r")?)?"
+)
 
 
 def _parse_date(v):
@@ -531,8 +550,9 @@ def _parse_date(v):
         return None
     year, month, day, hour, minute, second, frac, zone = m.groups()
     try:
-        dt = datetime.datetime(int(year), int(month or 1), int(day or 1),
-                               int(hour or 0), int(minute or 0), int(second or 0))
+        dt = datetime.datetime(
+            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0)
+        )
     except ValueError:
         return None
     seconds = Decimal(calendar.timegm(dt.timetuple()))
@@ -591,7 +611,7 @@ def _arn_match(pattern_chars, value):
     vparts = value.split(":", 5)
     if pparts is None or len(vparts) != 6:
         return False
-    for pp, vp in zip(pparts, vparts):
+    for pp, vp in zip(pparts, vparts, strict=True):
         if not _glob_match(pp, vp):
             return False
     return True
@@ -683,7 +703,7 @@ def _key_test(operator, key, raw_policy_values, ctx, version):
 
     def test(r):
         hit = _positive_match(family, cmp, r, pvals)
-        return (not hit) if negated else hit       # negated = NOR over policy values
+        return (not hit) if negated else hit  # negated = NOR over policy values
 
     if prefix == "ForAllValues":
         return all(test(r) for r in values)
@@ -704,8 +724,8 @@ def _condition_true(condition, ctx, version, effect):
         for key, raw_values in (body or {}).items():
             try:
                 ok = _key_test(operator, key, raw_values, ctx, version)
-            except Exception:   # _Ambiguous or anything unexpected
-                ok = (effect == "Deny")
+            except Exception:  # _Ambiguous or anything unexpected
+                ok = effect == "Deny"
             if not ok:
                 return False
     return True
@@ -750,22 +770,23 @@ def _aws_value_naming(caller, value):
     """How a single `AWS` principal value names the caller (None if it does not)."""
     kind = caller["kind"]
     if value == "*":
-        return _FULL                      # "*" and {"AWS": "*"} match every principal
+        return _FULL  # "*" and {"AWS": "*"} match every principal
     if kind in ("service", "webid", "anonymous"):
         return None
     if _is_account_name(caller, value):
         return _ACCOUNT
     if kind == "user" and (value == caller["arn"] or (caller["id"] is not None and value == caller["id"])):
-        return _FULL                      # the user ARN or id, caller is that user
+        return _FULL  # the user ARN or id, caller is that user
     if kind == "session" and value == caller["arn"]:
-        return _FULL                      # the session ARN
+        return _FULL  # the session ARN
     if kind == "feduser" and value == caller["arn"]:
-        return _FULL                      # the federated-user ARN
-    if kind in ("role", "session") and (value == caller["role_arn"] or
-                                        (caller["id"] is not None and value == caller["id"])):
-        return _PARTIAL                   # the role ARN or id
+        return _FULL  # the federated-user ARN
+    if kind in ("role", "session") and (
+        value == caller["role_arn"] or (caller["id"] is not None and value == caller["id"])
+    ):
+        return _PARTIAL  # the role ARN or id
     if kind == "feduser" and caller["parent_user_arn"] is not None and value == caller["parent_user_arn"]:
-        return _PARTIAL                   # the parent user of a federated user
+        return _PARTIAL  # the parent user of a federated user
     return None
 
 
@@ -777,7 +798,7 @@ def _principal_namings(element, caller):
         return namings
     if not isinstance(element, dict):
         return namings
-    for key, raw in element.items():     # several keys are OR-ed
+    for key, raw in element.items():  # several keys are OR-ed
         for value in _as_list(raw):
             if key == "AWS":
                 n = _aws_value_naming(caller, value)
@@ -824,7 +845,7 @@ def _caller_identities(caller):
     if kind == "webid":
         ids.append([("Federated", caller["provider"])])
     if kind == "anonymous":
-        ids.append([])     # answers only to "*"
+        ids.append([])  # answers only to "*"
     return ids
 
 
@@ -852,6 +873,7 @@ def _not_principal_applies(element, caller, has_boundary):
 # policies
 # ---------------------------------------------------------------------------
 
+
 def _make_policy(entry, ptype, default_id):
     entry = _load(entry)
     kind = None
@@ -870,14 +892,12 @@ def _make_policy(entry, ptype, default_id):
     statements = doc.get("Statement")
     if isinstance(statements, dict):
         statements = [statements]
-    return {"id": pid, "type": ptype, "kind": kind, "version": doc.get("Version"),
-            "statements": statements or []}
+    return {"id": pid, "type": ptype, "kind": kind, "version": doc.get("Version"), "statements": statements or []}
 
 
 def _gather_policies(pols):
     pols = pols or {}
-    out = {"identity": [], "boundary": None, "session": [], "resource": None,
-           "scp": [], "rcp": []}
+    out = {"identity": [], "boundary": None, "session": [], "resource": None, "scp": [], "rcp": []}
     for i, e in enumerate(pols.get("identity") or [], 1):
         out["identity"].append(_make_policy(e, "identity", "identity.%d" % i))
     if pols.get("boundary") is not None:
@@ -888,8 +908,7 @@ def _gather_policies(pols):
         out["resource"] = _make_policy(pols["resource"], "resource", "resource.1")
     for t in ("scp", "rcp"):
         for lv, level in enumerate(pols.get(t) or [], 1):
-            out[t].append([_make_policy(e, t, "%s.%d.%d" % (t, lv, i))
-                           for i, e in enumerate(level or [], 1)])
+            out[t].append([_make_policy(e, t, "%s.%d.%d" % (t, lv, i)) for i, e in enumerate(level or [], 1)])
     return out
 
 
@@ -897,12 +916,12 @@ def _gather_policies(pols):
 # statement evaluation
 # ---------------------------------------------------------------------------
 
+
 def _evaluate_statement(policy, index, stmt, caller, action, resource, ctx, has_boundary):
     """-> record dict: applies, effect, naming, keys (missing-key candidates or [])."""
     version = policy["version"]
     effect = stmt.get("Effect")
-    rec = {"policy": policy, "index": index, "effect": effect, "applies": False,
-           "naming": None, "keys": []}
+    rec = {"policy": policy, "index": index, "effect": effect, "applies": False, "naming": None, "keys": []}
 
     # 1. principal: resource-based policies and RCPs only (sem §1)
     if policy["type"] in ("resource", "rcp"):
@@ -914,9 +933,9 @@ def _evaluate_statement(policy, index, stmt, caller, action, resource, ctx, has_
         elif "NotPrincipal" in stmt:
             if not _not_principal_applies(stmt["NotPrincipal"], caller, has_boundary):
                 return rec
-            rec["naming"] = _ACCOUNT   # choice of this oracle: no shortcut by itself
+            rec["naming"] = _ACCOUNT  # choice of this oracle: no shortcut by itself
         else:
-            rec["naming"] = _FULL      # no Principal element (RCP): everyone
+            rec["naming"] = _FULL  # no Principal element (RCP): everyone
 
     # 2. action (case-insensitive glob); NotAction applies when no pattern matches
     if "Action" in stmt:
@@ -939,11 +958,9 @@ def _evaluate_statement(policy, index, stmt, caller, action, resource, ctx, has_
     # 3. resource (case-sensitive glob); no Resource element in a resource-based policy
     #    or RCP: any resource
     if "Resource" in stmt:
-        resource_ok = any(_resource_entry_matches(e, resource, version, ctx)
-                          for e in _as_list(stmt["Resource"]))
+        resource_ok = any(_resource_entry_matches(e, resource, version, ctx) for e in _as_list(stmt["Resource"]))
     elif "NotResource" in stmt:
-        resource_ok = not any(_resource_entry_matches(e, resource, version, ctx)
-                              for e in _as_list(stmt["NotResource"]))
+        resource_ok = not any(_resource_entry_matches(e, resource, version, ctx) for e in _as_list(stmt["NotResource"]))
     else:
         resource_ok = True
     if not resource_ok:
@@ -963,13 +980,27 @@ def _is_protected(action, resource):
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam":
         return False
     account, res = parts[4], parts[5]
-    policy_actions = ["iam:createpolicyversion", "iam:deletepolicyversion",
-                      "iam:setdefaultpolicyversion", "iam:deletepolicy",
-                      "iam:tagpolicy", "iam:untagpolicy"]
-    role_actions = ["iam:deleterole", "iam:updaterole", "iam:updateassumerolepolicy",
-                    "iam:putrolepolicy", "iam:deleterolepolicy", "iam:attachrolepolicy",
-                    "iam:detachrolepolicy", "iam:putrolepermissionsboundary",
-                    "iam:deleterolepermissionsboundary", "iam:tagrole", "iam:untagrole"]
+    policy_actions = [
+        "iam:createpolicyversion",
+        "iam:deletepolicyversion",
+        "iam:setdefaultpolicyversion",
+        "iam:deletepolicy",
+        "iam:tagpolicy",
+        "iam:untagpolicy",
+    ]
+    role_actions = [
+        "iam:deleterole",
+        "iam:updaterole",
+        "iam:updateassumerolepolicy",
+        "iam:putrolepolicy",
+        "iam:deleterolepolicy",
+        "iam:attachrolepolicy",
+        "iam:detachrolepolicy",
+        "iam:putrolepermissionsboundary",
+        "iam:deleterolepermissionsboundary",
+        "iam:tagrole",
+        "iam:untagrole",
+    ]
     if account == "aws" and res.startswith("policy/") and a in policy_actions:
         return True
     if res.startswith("role/aws-service-role/") and a in role_actions:
@@ -1011,13 +1042,12 @@ def _analyse(request):
         for level in pols["rcp"]:
             considered += level
 
-    records = {}   # id(policy) -> list of records
+    records = {}  # id(policy) -> list of records
     all_records = []
     for policy in considered:
         recs = []
         for index, stmt in enumerate(policy["statements"]):
-            rec = _evaluate_statement(policy, index, stmt, caller, action, resource, ctx,
-                                      has_boundary)
+            rec = _evaluate_statement(policy, index, stmt, caller, action, resource, ctx, has_boundary)
             recs.append(rec)
             all_records.append(rec)
         records[id(policy)] = recs
@@ -1090,14 +1120,14 @@ def _analyse(request):
             if res_kind in ("trust", "key") and not res_allows:
                 implicit.append(res_kind)
         elif not res_allows:
-            implicit.append(res_kind)              # step 7 side R; root needs no identity
+            implicit.append(res_kind)  # step 7 side R; root needs no identity
     elif same_account:
         # step 6
         naming = None
         if res_allows:
             naming = max((r["naming"] for r in res_allows), key=lambda n: _STRENGTH[n])
         if res_kind in ("trust", "key") and not res_allows:
-            implicit.append(res_kind)              # trust/key must always allow the caller
+            implicit.append(res_kind)  # trust/key must always allow the caller
         if naming != _FULL:
             side_p(identity_needed=(naming != _PARTIAL))
     else:
@@ -1183,8 +1213,7 @@ def message(request, result):
         shown = "*"
     else:
         shown = raw_resource
-    head = "User: %s is not authorized to perform: %s on resource: %s " % (
-        _message_arn(a["caller"]), action, shown)
+    head = "User: %s is not authorized to perform: %s on resource: %s " % (_message_arn(a["caller"]), action, shown)
     if a["protected"]:
         return head + "because the resource is managed by AWS and cannot be changed"
     for t in _EXPLICIT_ORDER:

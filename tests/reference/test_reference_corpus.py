@@ -16,11 +16,11 @@ try:
     from . import naive
 except ImportError:  # imported outside its package
     import sys
+
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import naive
 
-CASES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "cases", "evaluation")
+CASES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cases", "evaluation")
 
 
 def _load_cases():

@@ -1,0 +1,164 @@
+"""Everything a running server needs, wired once: no module-level state anywhere.
+
+``Backend.open(...)`` migrates the database, creates the account on first start (with
+the root user's access key, written to ``<data-dir>/root-credentials``, mode 0600) and
+builds the caches. Tests build their own Backend with their own store and clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from iamd.api.audit_writer import AuditWriter
+from iamd.auth import Credential, SigV4Verifier
+from iamd.crypto import SecretBox, key_id_for, load_master_key, new_access_key_id, new_secret_access_key
+from iamd.policy import Principal
+from iamd.protocol import Catalog
+from iamd.service.authorize import PolicyCache
+from iamd.service.call import Caller, Env
+from iamd.store import NotFound, Store, TagTarget, migrate, open_store
+
+__all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
+
+DEV_ACCOUNT = "123456789012"
+ROOT_CREDENTIALS_FILE = "root-credentials"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RootCredentials:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    created: bool  # False when the key already existed (the secret is then read back)
+
+
+@dataclass(eq=False)
+class Backend:
+    store: Store
+    account_id: str
+    secret_box: SecretBox
+    clock: Callable[[], datetime] = utcnow
+    catalog: Catalog = field(default_factory=Catalog)
+    verifier: SigV4Verifier = field(default_factory=SigV4Verifier)
+    policies: PolicyCache = field(default_factory=PolicyCache)
+    dev: bool = False
+    audit: AuditWriter | None = None
+    _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.audit is None:
+            self.audit = AuditWriter(self.store)
+
+    @property
+    def env(self) -> Env:
+        return Env(self.secret_box)
+
+    # -- caches ------------------------------------------------------------------------
+    def changed(self) -> None:
+        """Called after every committed write: drop compiled policies and credentials."""
+        self.policies.invalidate()
+        with self._lock:
+            self._credentials.clear()
+
+    def lookup(self, key_id: str) -> Credential[Caller] | None:
+        """The credential for SigV4; one indexed query on a miss, none in steady state."""
+        if key_id in self._credentials:
+            return self._credentials[key_id]
+        credential = self._load_credential(key_id)
+        with self._lock:
+            if len(self._credentials) > 100_000:
+                self._credentials.clear()
+            self._credentials[key_id] = credential
+        return credential
+
+    def _load_credential(self, key_id: str) -> Credential[Caller] | None:
+        try:
+            with self.store.read() as tx:
+                owner = tx.lookup_access_key(key_id)
+                tags = tx.list_tags(TagTarget.USER, owner.key.account_id, owner.user.name) if owner.user else ()
+        except NotFound:
+            return None
+        key = owner.key
+        secret = self.secret_box.open(key.secret_sealed.decode(), context=f"access-key:{key.id}".encode())
+        if owner.user is None:
+            principal = Principal.from_arn(f"arn:aws:iam::{key.account_id}:root")
+        else:
+            principal = Principal.from_arn(
+                owner.user.arn, unique_id=owner.user.id, tags=[(t.key, t.value) for t in tags]
+            )
+        caller = Caller(key.account_id, principal, key.id, owner.user)
+        return Credential(secret, caller, active=key.status.value == "Active")
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        if self.audit is not None:
+            self.audit.close()
+        self.store.close()
+
+    @classmethod
+    def open(
+        cls,
+        database_url: str,
+        data_dir: Path,
+        *,
+        account_id: str | None = None,
+        dev: bool = False,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> tuple[Backend, RootCredentials]:
+        env = os.environ if env is None else env
+        data_dir.mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(database_url)
+        store = open_store(database_url)
+        master = load_master_key(data_dir, env)
+        box = SecretBox({key_id_for(master): master}, primary=key_id_for(master))
+        with store.read() as tx:
+            accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+        if accounts:
+            acct = accounts[0]
+        else:
+            acct = account_id or (DEV_ACCOUNT if dev else f"{secrets.randbelow(9 * 10**11) + 10**11:012d}")
+            with store.transaction() as tx:
+                tx.create_account(acct)
+        backend = cls(store, acct, box, clock=clock, dev=dev)
+        from iamd.api.managed_policies import install_managed_policies
+
+        install_managed_policies(store)
+        root = backend.ensure_root_key(data_dir, env)
+        return backend, root
+
+    def ensure_root_key(self, data_dir: Path, env: Mapping[str, str]) -> RootCredentials:
+        """The root user's access key: from IAMD_ROOT_* in --dev mode, else created once."""
+        wanted_id = env.get("IAMD_ROOT_ACCESS_KEY_ID") if self.dev else None
+        wanted_secret = env.get("IAMD_ROOT_SECRET_ACCESS_KEY") if self.dev else None
+        with self.store.read() as tx:
+            existing = tx.list_access_keys(self.account_id, None)
+        path = data_dir / ROOT_CREDENTIALS_FILE
+        for key in existing:
+            if wanted_id in (None, key.id):
+                secret = self.secret_box.open(key.secret_sealed.decode(), context=f"access-key:{key.id}".encode())
+                if wanted_secret is None or wanted_secret == secret:
+                    return RootCredentials(key.id, secret, created=False)
+        key_id = wanted_id or new_access_key_id(account_id=self.account_id)
+        secret = wanted_secret or new_secret_access_key()
+        sealed = self.secret_box.seal(secret, context=f"access-key:{key_id}".encode()).encode()
+        with self.store.transaction() as tx:
+            for key in existing:  # --dev with other root credentials: they replace the old ones
+                tx.delete_access_key(self.account_id, None, key.id)
+            tx.create_access_key(self.account_id, None, key_id, sealed)
+        self.changed()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
+        return RootCredentials(key_id, secret, created=True)

@@ -1,0 +1,216 @@
+"""One Query request, from bytes to bytes: parse, authenticate, authorize, run, audit.
+
+The order is AWS's (errors.md §2.3): the Action first (MissingAction / InvalidAction),
+then authentication, then parameter validation, then authorization, then the operation.
+Every outcome, success or failure, becomes one audit event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from iamd import errors as aws
+from iamd.api.backend import Backend
+from iamd.audit import AuditEvent as Record
+from iamd.auth import SignedRequest
+from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
+from iamd.protocol.models import Service
+from iamd.service.authorize import authorize_iam
+from iamd.service.call import Call, Caller
+from iamd.service.errors import aws_error
+from iamd.service.iam import OPERATIONS
+from iamd.service.targets import iam_target
+from iamd.store import NotFound, StoreError, audit_event_from_record
+
+__all__ = ["MAX_BODY", "HttpRequest", "handle"]
+
+log = logging.getLogger("iamd.api")
+
+MAX_BODY = 1 << 20  # AWS's largest IAM parameter is 131,072 characters; a MiB is plenty
+_NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/", "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    client_ip: str
+    secure: bool
+
+    def header(self, name: str) -> str:
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return ""
+
+
+def _service_name(request: HttpRequest, params: Mapping[str, str]) -> str:
+    """IAM or STS: from the signature's scope, else from the API version."""
+    auth = request.header("authorization")
+    scope = auth.split("Credential=", 1)[1].split(",", 1)[0] if "Credential=" in auth else ""
+    scope = scope or params.get("X-Amz-Credential", "")
+    parts = scope.split("/")
+    if len(parts) == 5 and parts[3] in _NAMESPACES:
+        return parts[3]
+    return "sts" if params.get("Version") == "2011-06-15" else "iam"
+
+
+def handle(backend: Backend, request: HttpRequest) -> WireResponse:
+    request_id = str(uuid.uuid4())
+    now = backend.clock()
+    service_name = "iam"
+    state: dict[str, Any] = {}
+    try:
+        if len(request.body) > MAX_BODY:
+            raise aws.ValidationError(f"Request body too large: at most {MAX_BODY} bytes are accepted.")
+        params = decode_form(request.query, request.body)
+        service_name = _service_name(request, params)
+        service = backend.catalog.service(service_name)
+        action = params.get("Action")
+        if not action:
+            raise aws.MissingAction("The request must contain the parameter Action.")
+        state["action"] = action
+        if service.operation(action) is None or params.get("Version") != service.api_version:
+            raise aws.InvalidAction(
+                f"Could not find operation {action} for version {params.get('Version') or 'NO_VERSION_SPECIFIED'}"
+            )
+        signed = SignedRequest.of(request.method, request.path, request.query, request.headers, request.body)
+        verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
+        caller = verified.principal
+        state["caller"] = caller
+        state["key"] = verified.access_key_id
+        assert backend.audit is not None
+        backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
+        operation, payload = parse_request(service, params)
+        state["params"] = payload
+        result = _run(backend, service_name, operation.name, payload, caller, request, request_id, now)
+        body = serialize_result(service, operation, result or {}, request_id)
+        return WireResponse(200, response_headers(request_id), body)
+    except Exception as error:
+        if isinstance(error, StoreError):
+            error = aws_error(error)
+        elif not isinstance(error, aws.AwsError):
+            log.exception("request %s failed", request_id)
+        response = error_response(error, _NAMESPACES[service_name], request_id)
+        _audit_failure(backend, service_name, state, request, request_id, now, error)
+        return response
+
+
+def _run(
+    backend: Backend,
+    service_name: str,
+    operation: str,
+    params: dict[str, Any],
+    caller: Caller,
+    request: HttpRequest,
+    request_id: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    if service_name != "iam":
+        raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
+    op = OPERATIONS.get(operation)
+    if op is None:
+        raise aws.NotImplementedOperation(f"iamd does not implement the IAM operation {operation} yet.")
+    call = Call(
+        request_id, service_name, operation, params, caller, now, request.client_ip,
+        request.header("user-agent"), request.secure, backend.env,
+    )  # fmt: skip
+    user = caller.user
+    caller_user = (user.path, user.name) if user is not None else None
+    if not op.writes:
+        with backend.store.read() as tx:
+            target = iam_target(operation, params, call.account, caller_user, _path_of(tx, call.account))
+            authorize_iam(call, tx, target, backend.policies)
+            result = op.handler(call, tx)
+        _audit(backend, call, result, None)
+        return result
+    with backend.store.transaction() as wtx:
+        target = iam_target(operation, params, call.account, caller_user, _path_of(wtx, call.account))
+        authorize_iam(call, wtx, target, backend.policies)
+        result = op.handler(call, wtx)
+        wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
+    backend.changed()
+    return result
+
+
+def _path_of(tx: Any, account: str) -> Any:
+    getters = {
+        "user": tx.get_user,
+        "group": tx.get_group,
+        "role": tx.get_role,
+        "instance-profile": tx.get_instance_profile,
+    }
+
+    def path_of(kind: str, name: str) -> str | None:
+        getter = getters.get(kind)
+        if getter is None:
+            return None
+        try:
+            return str(getter(account, name).path)
+        except NotFound:
+            return None
+
+    return path_of
+
+
+def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:
+    event = Record(
+        request_id=call.request_id, event_time=call.now, event_source=f"{call.service}.amazonaws.com",
+        event_name=call.operation, aws_region="us-east-1", source_ip=call.source_ip, user_agent=call.user_agent,
+        user_identity=call.caller.user_identity(), account_id=call.account,
+        request_parameters=dict(call.params) or None,
+        response_elements=dict(result) if result else None,
+        error_code=error.code if error else None, error_message=error.message if error else None,
+    )  # fmt: skip
+    return event.record()
+
+
+def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
+    assert backend.audit is not None
+    backend.audit.submit(audit_event_from_record(_record(call, result, error)))
+
+
+def _audit_failure(
+    backend: Backend,
+    service_name: str,
+    state: Mapping[str, Any],
+    request: HttpRequest,
+    request_id: str,
+    now: datetime,
+    error: BaseException,
+) -> None:
+    """Every failed call is recorded too, with whatever was known when it failed."""
+    aws_err = error if isinstance(error, aws.AwsError) else aws.InternalFailure("internal failure")
+    caller: Caller | None = state.get("caller")
+    identity: dict[str, Any] = caller.user_identity() if caller else {"type": "Unknown"}
+    record = Record(
+        request_id=request_id,
+        event_time=now,
+        event_source=f"{service_name}.amazonaws.com",
+        event_name=str(state.get("action") or "Unknown"),
+        aws_region="us-east-1",
+        source_ip=request.client_ip,
+        user_agent=request.header("user-agent"),
+        user_identity=identity,
+        account_id=caller.account_id if caller else backend.account_id,
+        request_parameters=state.get("params"),
+        error_code=aws_err.code,
+        error_message=aws_err.message,
+    ).record()
+    try:
+        assert backend.audit is not None
+        backend.audit.submit(audit_event_from_record(json.loads(json.dumps(record, default=str))))
+    except Exception:
+        log.exception("could not queue the audit event of request %s", request_id)
+
+
+__all__ += ["Service"]

@@ -1,0 +1,123 @@
+"""SigV4's canonical forms (api.md §3.3-§3.4): canonical request, string to sign, keys.
+
+Pure functions over already-located request parts. Nothing here knows about errors,
+credentials or time; :mod:`iamd.auth.sigv4` decides what is acceptable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote, unquote_to_bytes
+
+__all__ = [
+    "ALGORITHM",
+    "EMPTY_SHA256",
+    "TERMINATOR",
+    "UNSIGNED_PAYLOAD",
+    "canonical_headers",
+    "canonical_query",
+    "canonical_request",
+    "canonical_uri",
+    "derive_signing_key",
+    "parse_query",
+    "sign",
+    "string_to_sign",
+    "uri_encode",
+]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+TERMINATOR = "aws4_request"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+QueryPairs = Sequence[tuple[bytes, bytes]]
+
+
+_UNRESERVED = re.compile(rb"[A-Za-z0-9_.~-]*")
+
+
+def uri_encode(octets: bytes) -> str:
+    """RFC 3986 encoding: ``A-Z a-z 0-9 - _ . ~`` as is, every other octet ``%XX`` (uppercase)."""
+    if _UNRESERVED.fullmatch(octets):
+        return octets.decode("ascii")
+    return quote(octets, safe="")
+
+
+def parse_query(raw_query: str) -> list[tuple[bytes, bytes]]:
+    """Split a raw query string into percent-decoded (name, value) octets.
+
+    ``+`` stays ``+`` (it is form encoding, not URI encoding); empty segments are skipped;
+    a segment without ``=`` has an empty value. Malformed escapes are kept literally.
+    """
+    pairs: list[tuple[bytes, bytes]] = []
+    for segment in raw_query.split("&"):
+        if segment:
+            name, _, value = segment.partition("=")
+            pairs.append((_decode(name), _decode(value)))
+    return pairs
+
+
+def _decode(text: str) -> bytes:
+    octets = text.encode("utf-8", "surrogateescape")
+    return unquote_to_bytes(octets) if b"%" in octets else octets
+
+
+def canonical_query(pairs: Iterable[tuple[bytes, bytes]], *, exclude: bytes | None = None) -> str:
+    """Encode each name and value, sort by encoded name then value, join with ``&``."""
+    encoded = sorted((uri_encode(name), uri_encode(value)) for name, value in pairs if name != exclude)
+    return "&".join(f"{name}={value}" for name, value in encoded)
+
+
+def _remove_dot_segments(path: str) -> str:
+    # RFC 3986 §5.2.4, plus AWS's removal of empty segments (as the SDK signers do).
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    first = "/" if path.startswith("/") else ""
+    last = "/" if path.endswith("/") and segments else ""
+    return first + "/".join(segments) + last
+
+
+def canonical_uri(raw_path: str) -> str:
+    """Normalize the raw (still percent-encoded) path and encode it again (non-S3 rule)."""
+    normalized = _remove_dot_segments(raw_path) if raw_path else "/"
+    return quote(normalized or "/", safe="/~", errors="surrogateescape")
+
+
+def canonical_headers(names: Sequence[str], values: Sequence[Sequence[str]]) -> str:
+    """``name:value\\n`` per signed header; values trimmed, whitespace runs folded, repeats joined by ``,``."""
+    lines = [
+        f"{name}:{','.join(' '.join(value.split()) for value in repeated)}\n"
+        for name, repeated in zip(names, values, strict=True)
+    ]
+    return "".join(lines)
+
+
+def canonical_request(method: str, uri: str, query: str, headers: str, signed_headers: str, payload_hash: str) -> str:
+    """The six lines of api.md §3.3 (``headers`` already ends with a newline)."""
+    return f"{method}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}"
+
+
+def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """kSigning = HMAC chain over date, region, service and the terminator."""
+    key = hmac.digest(f"AWS4{secret}".encode(), date.encode(), "sha256")
+    for part in (region, service, TERMINATOR):
+        key = hmac.digest(key, part.encode("utf-8", "surrogatepass"), "sha256")
+    return key
+
+
+def sign(signing_key: bytes, text: str) -> str:
+    """Lowercase hex HMAC-SHA256 of the string to sign."""
+    return hmac.digest(signing_key, text.encode("utf-8", "surrogatepass"), "sha256").hex()

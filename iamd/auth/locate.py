@@ -1,0 +1,236 @@
+"""Locating the signature (api.md §3.1): the Authorization header or the presigned query.
+
+:func:`locate` turns a request into the signature's parts or raises the AWS error for a
+request that carries none (``MissingAuthenticationToken``), both forms, or a malformed one
+(``IncompleteSignature``). Messages follow AWS's observed wording (errors.md §2.3).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from iamd.auth.canonical import ALGORITHM, parse_query
+from iamd.auth.request import SignedRequest
+from iamd.errors import IncompleteSignature, MissingAuthenticationToken
+
+__all__ = ["MAX_EXPIRES", "Located", "carries_signature", "locate"]
+
+MAX_EXPIRES = 604800  # seven days, in seconds
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+
+_ALGORITHM_PARAM = b"X-Amz-Algorithm"
+_CREDENTIAL_PARAM = b"X-Amz-Credential"
+_SIGNATURE_PARAM = b"X-Amz-Signature"
+_QUERY_PARAMS = (
+    _ALGORITHM_PARAM,
+    _CREDENTIAL_PARAM,
+    b"X-Amz-Date",
+    b"X-Amz-Expires",
+    b"X-Amz-SignedHeaders",
+    _SIGNATURE_PARAM,
+)
+_TOKEN_PARAM = b"X-Amz-Security-Token"
+_QUERY_MARKERS = frozenset((_ALGORITHM_PARAM, _CREDENTIAL_PARAM, _SIGNATURE_PARAM))
+_HEADER_PARAMS = ("Credential", "Signature", "SignedHeaders")  # AWS lists missing ones in this order
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """What the request claims: who signed, for which scope, when, over which headers."""
+
+    presigned: bool
+    access_key_id: str
+    scope_date: str
+    region: str
+    service: str
+    terminator: str
+    signed_headers: str  # as sent, ``;``-separated
+    signature: str
+    raw_date: str  # the X-Amz-Date (or Date) value as sent
+    amz_date: str  # the same instant in ISO 8601 basic format, as in the string to sign
+    signed_at: datetime
+    expires: int | None  # presigned only: X-Amz-Expires seconds
+    session_token: str | None = field(repr=False)
+    query_pairs: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+
+    @property
+    def credential_scope(self) -> str:
+        return f"{self.scope_date}/{self.region}/{self.service}/{self.terminator}"
+
+
+def carries_signature(request: SignedRequest) -> bool:
+    """Whether the request attempts SigV4 in either form (unsigned STS operations need not)."""
+    if request.header_values("authorization"):
+        return True
+    return any(name in _QUERY_MARKERS for name, _ in parse_query(request.query))
+
+
+def locate(request: SignedRequest) -> Located:
+    pairs = tuple(parse_query(request.query))
+    in_query = any(name in _QUERY_MARKERS for name, _ in pairs)
+    authorization = request.header_values("authorization")
+    if authorization and in_query:
+        raise IncompleteSignature(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter "
+            "or the Authorization header should be specified."
+        )
+    if authorization:
+        return _from_header(request, authorization, pairs)
+    if in_query:
+        return _from_query(pairs)
+    raise MissingAuthenticationToken("Request is missing Authentication Token")
+
+
+def _from_header(request: SignedRequest, values: tuple[str, ...], pairs: tuple[tuple[bytes, bytes], ...]) -> Located:
+    if len(values) > 1:
+        raise IncompleteSignature("Authorization header must be sent only once.")
+    header = values[0]
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.startswith("AWS4-") and scheme != ALGORITHM:
+        raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{scheme}'.")
+    params: dict[str, str] = {}
+    if scheme == ALGORITHM:
+        for token in _SEPARATORS.split(rest.strip()):
+            if not token:
+                continue
+            if "=" not in token:
+                raise IncompleteSignature(
+                    f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: '{header}'."
+                )
+            key, _, value = token.partition("=")
+            params.setdefault(key, value)
+    raw_date, from_date_header = _date_header(request)
+    problems = [f"Authorization header requires '{name}' parameter." for name in _HEADER_PARAMS if name not in params]
+    if raw_date is None:
+        problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+    if problems or raw_date is None:
+        raise IncompleteSignature(" ".join([*problems, f"Authorization={header}"]))
+    tokens = request.header_values("x-amz-security-token")
+    return _located(
+        presigned=False,
+        credential=params["Credential"],
+        signed_headers=params["SignedHeaders"],
+        signature=params["Signature"],
+        raw_date=raw_date,
+        http_date_allowed=from_date_header,
+        expires=None,
+        session_token=",".join(tokens) if tokens else None,
+        pairs=pairs,
+    )
+
+
+def _date_header(request: SignedRequest) -> tuple[str | None, bool]:
+    amz = request.header_values("x-amz-date")
+    if amz:
+        return ",".join(amz), False
+    date = request.header_values("date")
+    return (",".join(date), True) if date else (None, False)
+
+
+def _from_query(pairs: tuple[tuple[bytes, bytes], ...]) -> Located:
+    found: dict[bytes, str] = {}
+    for name, value in pairs:
+        if name in _QUERY_PARAMS or name == _TOKEN_PARAM:
+            if name in found:
+                raise IncompleteSignature(
+                    f"AWS query-string parameter '{name.decode()}' must appear only once. "
+                    "Re-examine the query-string parameters."
+                )
+            found[name] = value.decode("utf-8", "replace")
+    missing = [f"AWS query-string parameters must include '{n.decode()}'." for n in _QUERY_PARAMS if n not in found]
+    if missing:
+        raise IncompleteSignature(" ".join([*missing, "Re-examine the query-string parameters."]))
+    if found[_ALGORITHM_PARAM] != ALGORITHM:
+        raise IncompleteSignature(f"X-Amz-Algorithm only supports '{ALGORITHM}'.")
+    raw_expires = found[b"X-Amz-Expires"]
+    if not (raw_expires.isascii() and raw_expires.isdigit() and 1 <= int(raw_expires) <= MAX_EXPIRES):
+        raise IncompleteSignature(
+            f"X-Amz-Expires must be a whole number of seconds from 1 to {MAX_EXPIRES}, not '{raw_expires}'."
+        )
+    return _located(
+        presigned=True,
+        credential=found[_CREDENTIAL_PARAM],
+        signed_headers=found[b"X-Amz-SignedHeaders"],
+        signature=found[_SIGNATURE_PARAM],
+        raw_date=found[b"X-Amz-Date"],
+        http_date_allowed=False,
+        expires=int(raw_expires),
+        session_token=found.get(_TOKEN_PARAM),
+        pairs=pairs,
+    )
+
+
+def _located(
+    *,
+    presigned: bool,
+    credential: str,
+    signed_headers: str,
+    signature: str,
+    raw_date: str,
+    http_date_allowed: bool,
+    expires: int | None,
+    session_token: str | None,
+    pairs: tuple[tuple[bytes, bytes], ...],
+) -> Located:
+    parts = credential.split("/")
+    if len(parts) != 5:
+        raise IncompleteSignature(
+            "Credential must have exactly 5 slash-delimited elements, "
+            f"e.g. keyid/date/region/service/term, got '{credential}'"
+        )
+    signed_at, amz_date = _parse_date(raw_date, http_date_allowed)
+    names = {name.lower() for name in signed_headers.split(";")}
+    if "host" not in names and ":authority" not in names:
+        raise IncompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+    access_key_id, scope_date, region, service, terminator = parts
+    return Located(
+        presigned=presigned,
+        access_key_id=access_key_id,
+        scope_date=scope_date,
+        region=region,
+        service=service,
+        terminator=terminator,
+        signed_headers=signed_headers,
+        signature=signature,
+        raw_date=raw_date,
+        amz_date=amz_date,
+        signed_at=signed_at,
+        expires=expires,
+        session_token=session_token,
+        query_pairs=pairs,
+    )
+
+
+def _parse_date(raw: str, http_date_allowed: bool) -> tuple[datetime, str]:
+    """The instant and its ISO 8601 basic form; ``Date`` may also be an HTTP date (botocore sends one)."""
+    if _AMZ_DATE.fullmatch(raw):
+        try:
+            moment = datetime(
+                int(raw[0:4]),
+                int(raw[4:6]),
+                int(raw[6:8]),
+                int(raw[9:11]),
+                int(raw[11:13]),
+                int(raw[13:15]),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            pass
+        else:
+            return moment, raw
+    elif http_date_allowed:
+        try:
+            parsed = parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            pass
+        else:
+            moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            return moment, moment.strftime(AMZ_DATE_FORMAT)
+    raise IncompleteSignature(
+        f"Date must be in ISO-8601 'basic format'. Got '{raw}'. See http://en.wikipedia.org/wiki/ISO_8601"
+    )

@@ -1,0 +1,308 @@
+"""SigV4 verification for IAM and STS (api.md §3): a pure verifier.
+
+:meth:`SigV4Verifier.verify` takes the request, the current time and a credential lookup,
+runs the checks of api.md §3.2 in order and returns a :class:`VerifiedRequest` or raises
+the AWS error (errors.md §2.3, §4)::
+
+    locate (MissingAuthenticationToken, IncompleteSignature)
+    1 scope: terminator, service, region        SignatureDoesNotMatch
+    2 scope date = request date                  SignatureDoesNotMatch
+    3 time: skew (header) / expiry (presigned)   SignatureDoesNotMatch / RequestExpired
+    4 credential: key, status, session token     InvalidClientTokenId / ExpiredToken
+    5 signature, constant-time                   SignatureDoesNotMatch
+
+It reads no clock, does no I/O except through ``lookup``, and logs nothing. Secrets never
+reach a message or a repr; the only state is a bounded cache of derived signing keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from iamd.auth import canonical
+from iamd.auth.locate import AMZ_DATE_FORMAT, Located, locate
+from iamd.auth.request import SignedRequest
+from iamd.errors import (
+    ExpiredToken,
+    IncompleteSignature,
+    InvalidClientTokenId,
+    RequestExpired,
+    SignatureDoesNotMatch,
+)
+
+__all__ = [
+    "DEFAULT_SERVICES",
+    "REGION_SHAPE",
+    "Credential",
+    "SigV4Verifier",
+    "SigningDetails",
+    "VerifiedRequest",
+]
+
+P = TypeVar("P")
+
+REGION_SHAPE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+# Service name -> acceptable scope regions; None means any region of AWS's shape.
+DEFAULT_SERVICES: Mapping[str, frozenset[str] | None] = MappingProxyType({"iam": frozenset({"us-east-1"}), "sts": None})
+
+MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Credential(Generic[P]):
+    """What ``lookup(access_key_id)`` answers: the secret, its state, and who it stands for.
+
+    A temporary (STS) credential carries its session token and expiry; a long-term one
+    carries neither. ``principal`` is opaque to the verifier and handed back verified.
+    """
+
+    secret_access_key: str
+    principal: P
+    active: bool = True
+    session_token: str | None = None
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.session_token is not None and self.expires_at is None:
+            raise ValueError("a temporary credential needs its expiry")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+
+    def __repr__(self) -> str:
+        kind = "temporary" if self.session_token is not None else "long-term"
+        return (
+            f"Credential(<{kind}, secret hidden>, principal={self.principal!r}, active={self.active}, "
+            f"expires_at={self.expires_at!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRequest(Generic[P]):
+    """Who signed the request, for which scope, and when."""
+
+    access_key_id: str
+    principal: P
+    date: str  # credential scope date, YYYYMMDD
+    region: str
+    service: str
+    signed_at: datetime
+    presigned: bool
+    session_token: str | None = field(repr=False)
+    signed_headers: tuple[str, ...]
+    payload_signed: bool  # False for x-amz-content-sha256: UNSIGNED-PAYLOAD
+    url_expires_at: datetime | None  # presigned only
+
+
+@dataclass(frozen=True, slots=True)
+class SigningDetails:
+    """The canonical request and string to sign iamd computes for a request (for debugging)."""
+
+    canonical_request: str
+    string_to_sign: str
+    credential_scope: str
+
+
+class SigV4Verifier:
+    """Verifies SigV4 requests for the configured services; owns the signing-key cache."""
+
+    def __init__(
+        self,
+        services: Mapping[str, frozenset[str] | None] = DEFAULT_SERVICES,
+        *,
+        max_skew: timedelta = timedelta(minutes=15),
+        cache_size: int = 1024,
+        allow_unsigned_payload: bool = True,
+    ) -> None:
+        if not services:
+            raise ValueError("at least one service is required")
+        if cache_size < 1:
+            raise ValueError("cache_size must be positive")
+        if max_skew <= timedelta(0) or max_skew.total_seconds() % 60:
+            raise ValueError("max_skew must be a positive whole number of minutes")
+        self._services = dict(services)
+        self._max_skew = max_skew
+        self._skew_text = f"{int(max_skew.total_seconds() // 60)} min."
+        self._allow_unsigned_payload = allow_unsigned_payload
+        self._cache: OrderedDict[tuple[bytes, str, str, str], bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def verify(
+        self,
+        request: SignedRequest,
+        *,
+        now: datetime,
+        lookup: Callable[[str], Credential[P] | None],
+        service: str | None = None,
+    ) -> VerifiedRequest[P]:
+        """Authenticate ``request`` at time ``now`` (aware); ``service`` narrows the configured ones."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        now = now.astimezone(UTC).replace(microsecond=0)
+        located = locate(request)
+        self._check_scope(located, self._candidates(service))
+        _check_scope_date(located)
+        url_expires_at = self._check_time(located, now)
+        credential = _checked_credential(located, lookup(located.access_key_id), now)
+        payload_hash, payload_signed, declared = self._payload_hash(request)
+        details = _details(request, located, payload_hash)
+        key = self._signing_key(credential.secret_access_key, located)
+        expected = canonical.sign(key, details.string_to_sign)
+        if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
+            raise SignatureDoesNotMatch(MISMATCH)
+        if (
+            declared
+            and payload_signed
+            and not hmac.compare_digest(
+                payload_hash.lower().encode("utf-8", "surrogatepass"), hashlib.sha256(request.body).hexdigest().encode()
+            )
+        ):
+            raise SignatureDoesNotMatch(PAYLOAD_MISMATCH)
+        return VerifiedRequest(
+            access_key_id=located.access_key_id,
+            principal=credential.principal,
+            date=located.scope_date,
+            region=located.region,
+            service=located.service,
+            signed_at=located.signed_at,
+            presigned=located.presigned,
+            session_token=located.session_token,
+            signed_headers=tuple(located.signed_headers.split(";")),
+            payload_signed=payload_signed,
+            url_expires_at=url_expires_at,
+        )
+
+    def describe(self, request: SignedRequest) -> SigningDetails:
+        """The canonical request and string to sign for ``request``; needs no credential."""
+        located = locate(request)
+        return _details(request, located, self._payload_hash(request, strict=False)[0])
+
+    # -- checks, in the order of api.md §3.2 ------------------------------------------------
+
+    def _candidates(self, service: str | None) -> Collection[str]:
+        if service is None:
+            return self._services
+        if service not in self._services:
+            raise ValueError(f"service {service!r} is not configured")
+        return (service,)
+
+    def _check_scope(self, located: Located, candidates: Collection[str]) -> None:
+        if located.terminator != canonical.TERMINATOR:
+            raise SignatureDoesNotMatch(
+                f"Credential should be scoped with a valid terminator: '{canonical.TERMINATOR}', "
+                f"not '{located.terminator}'. "
+            )
+        if located.service not in candidates:
+            expected = "' or '".join(sorted(candidates))
+            raise SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{expected}'. ")
+        regions = self._services[located.service]
+        valid = REGION_SHAPE.fullmatch(located.region) if regions is None else located.region in regions
+        if not valid:
+            raise SignatureDoesNotMatch(f"Credential should be scoped to a valid region, not '{located.region}'. ")
+
+    def _check_time(self, located: Located, now: datetime) -> datetime | None:
+        signed_at, skew = located.signed_at, self._max_skew
+        if signed_at > now + skew:
+            raise SignatureDoesNotMatch(
+                f"Signature not yet current: {located.amz_date} is still later than {_fmt(now + skew)} "
+                f"({_fmt(now)} + {self._skew_text})"
+            )
+        if located.expires is not None:
+            expires_at = signed_at + timedelta(seconds=located.expires)
+            if now > expires_at:
+                raise RequestExpired("Request has expired")
+            return expires_at
+        if signed_at < now - skew:
+            raise SignatureDoesNotMatch(
+                f"Signature expired: {located.amz_date} is now earlier than {_fmt(now - skew)} "
+                f"({_fmt(now)} - {self._skew_text})"
+            )
+        return None
+
+    def _payload_hash(self, request: SignedRequest, *, strict: bool = True) -> tuple[str, bool, bool]:
+        """(hash for the canonical request, whether it covers the body, whether it was declared)."""
+        declared = request.header_values("x-amz-content-sha256")
+        if not declared:
+            return hashlib.sha256(request.body).hexdigest(), True, False
+        value = ",".join(declared)
+        if value == canonical.UNSIGNED_PAYLOAD:
+            if strict and not self._allow_unsigned_payload:
+                raise IncompleteSignature("This service requires a signed payload; UNSIGNED-PAYLOAD is not accepted.")
+            return value, False, True
+        return value, True, True  # the body must then hash to the declared value
+
+    def _signing_key(self, secret: str, located: Located) -> bytes:
+        fingerprint = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+        cache_key = (fingerprint, located.scope_date, located.region, located.service)
+        with self._lock:
+            cached = self._cache.get(cache_key)
+            if cached is not None:
+                self._cache.move_to_end(cache_key)
+                return cached
+        derived = canonical.derive_signing_key(secret, located.scope_date, located.region, located.service)
+        with self._lock:
+            self._cache[cache_key] = derived
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return derived
+
+
+def _check_scope_date(located: Located) -> None:
+    if located.scope_date != located.amz_date[:8]:
+        raise SignatureDoesNotMatch(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{located.scope_date}' != '{located.amz_date[:8]}', from '{located.raw_date}'."
+        )
+
+
+def _checked_credential(located: Located, credential: Credential[P] | None, now: datetime) -> Credential[P]:
+    if credential is None or not credential.active:
+        raise InvalidClientTokenId()
+    presented = located.session_token
+    if credential.session_token is None:
+        # A long-term key takes no token; an ASIA id without a session is refused (fail closed).
+        if presented is not None or located.access_key_id.startswith("ASIA"):
+            raise InvalidClientTokenId()
+        return credential
+    if presented is None or not hmac.compare_digest(
+        presented.encode("utf-8", "surrogatepass"), credential.session_token.encode("utf-8", "surrogatepass")
+    ):
+        raise InvalidClientTokenId()
+    if credential.expires_at is not None and now >= credential.expires_at:
+        raise ExpiredToken()
+    return credential
+
+
+def _details(request: SignedRequest, located: Located, payload_hash: str) -> SigningDetails:
+    names = located.signed_headers.split(";")
+    values = [request.header_values(name.lower()) for name in names]
+    if not all(values):
+        raise SignatureDoesNotMatch(MISMATCH)  # a signed header is absent
+    exclude = b"X-Amz-Signature" if located.presigned else None
+    text = canonical.canonical_request(
+        request.method,
+        canonical.canonical_uri(request.path),
+        canonical.canonical_query(located.query_pairs, exclude=exclude),
+        canonical.canonical_headers(names, values),
+        located.signed_headers,
+        payload_hash,
+    )
+    scope = located.credential_scope
+    return SigningDetails(text, canonical.string_to_sign(located.amz_date, scope, text), scope)
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.strftime(AMZ_DATE_FORMAT)

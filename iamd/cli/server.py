@@ -1,0 +1,147 @@
+"""``iamd serve``, ``iamd db upgrade``, ``iamd profile``, ``iamd trail``."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_DATA_DIR = Path(os.environ.get("IAMD_DATA_DIR", "iamd-data"))
+
+
+def _database_url(data_dir: Path, database: str | None) -> str:
+    return database or os.environ.get("IAMD_DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'iamd.db'}"
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=DEFAULT_DATA_DIR, show_default=True,
+    help="Where iamd keeps its SQLite database, master key and root credentials (env IAMD_DATA_DIR).",
+)  # fmt: skip
+database_option = click.option(
+    "--database", default=None, help="Database URL, e.g. postgresql://user@host/db (env IAMD_DATABASE_URL). "
+    "Default: SQLite in the data directory.",
+)  # fmt: skip
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4566, show_default=True, type=int)
+@data_dir_option
+@database_option
+@click.option("--account-id", default=None, help="12-digit account id for a new data directory (default: random).")
+@click.option("--dev", is_flag=True, help="Test-suite mode: account 123456789012, root keys from IAMD_ROOT_*.")
+def serve(host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool) -> None:
+    """Start the IAM server (AWS Query API over HTTP)."""
+    import uvicorn
+
+    from iamd.api import Backend, create_app
+
+    console = Console(stderr=True)
+    url = _database_url(data_dir, database)
+    backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
+    endpoint = f"http://{host}:{port}"
+    console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]")
+    if root.created:
+        console.print(f"Root access key [cyan]{root.access_key_id}[/cyan] written to {data_dir / 'root-credentials'}")
+    console.print(f"Use it: [bold]iamd profile --data-dir {data_dir} --endpoint {endpoint}[/bold], then "
+                  "[bold]aws --profile iamd iam list-users[/bold]")  # fmt: skip
+    try:
+        uvicorn.run(create_app(backend), host=host, port=port, log_level="warning", lifespan="on")
+    finally:
+        backend.close()
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@data_dir_option
+@database_option
+def db_upgrade(data_dir: Path, database: str | None) -> None:
+    """Apply pending schema migrations."""
+    from iamd.store import migrate
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = _database_url(data_dir, database)
+    revision = migrate.upgrade(url)
+    click.echo(f"database at revision {revision}")
+
+
+@click.command()
+@data_dir_option
+@click.option("--endpoint", default="http://127.0.0.1:4566", show_default=True)
+@click.option("--name", default="iamd", show_default=True, help="Profile name.")
+@click.option("--print", "print_only", is_flag=True, help="Print the profile instead of writing ~/.aws files.")
+def profile(data_dir: Path, endpoint: str, name: str, print_only: bool) -> None:
+    """Write an AWS CLI / boto3 profile that points at iamd with the root credentials."""
+    creds = json.loads((data_dir / "root-credentials").read_text())
+    config_section = {"region": "us-east-1", "endpoint_url": endpoint, "output": "json"}
+    cred_section = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"]}
+    if print_only:
+        click.echo(f"[profile {name}]")
+        for k, v in {**config_section, **cred_section}.items():
+            click.echo(f"{k} = {v}")
+        return
+    aws_dir = Path(os.environ.get("AWS_CONFIG_FILE", Path.home() / ".aws" / "config")).parent
+    aws_dir.mkdir(parents=True, exist_ok=True)
+    config_path = Path(os.environ.get("AWS_CONFIG_FILE", aws_dir / "config"))
+    cred_path = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", aws_dir / "credentials"))
+    for path, section, values in ((config_path, f"profile {name}", config_section), (cred_path, name, cred_section)):
+        parser = configparser.ConfigParser()
+        parser.read(path)
+        parser[section] = values
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            parser.write(f)
+    click.echo(f"profile {name!r} written; try: aws --profile {name} iam list-users")
+
+
+@click.command()
+@data_dir_option
+@database_option
+@click.option("--user", "user_name", default=None, help="Only calls by this user.")
+@click.option("--event", "event_name", default=None, help="Only this event name, e.g. CreateUser.")
+@click.option("--since", type=click.DateTime(), default=None, help="From this time (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="Before this time (UTC).")
+@click.option("--errors", "errors_only", is_flag=True, help="Only failed calls.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (the CloudTrail records).")
+def trail(
+    data_dir: Path, database: str | None, user_name: str | None, event_name: str | None,
+    since: datetime | None, until: datetime | None, errors_only: bool, limit: int, as_json: bool,
+) -> None:  # fmt: skip
+    """Query the audit trail, newest first."""
+    from iamd.store import AuditEvent, open_store
+
+    store = open_store(_database_url(data_dir, database))
+    try:
+        with store.read() as tx:
+            accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+            events: list[AuditEvent] = []
+            start = since.replace(tzinfo=UTC) if since else None
+            end = until.replace(tzinfo=UTC) if until else None
+            for account in accounts:
+                events += tx.list_audit_events(
+                    account, user_name=user_name, event_name=event_name,
+                    start=start, end=end,
+                    errors_only=errors_only, max_items=limit,
+                ).items  # fmt: skip
+    finally:
+        store.close()
+    if as_json:
+        for event in events:
+            click.echo(event.record)
+        return
+    table = Table("time", "event", "user", "error", "request id")
+    for e in events:
+        table.add_row(e.event_time.strftime("%Y-%m-%d %H:%M:%S"), e.event_name, e.user_name or e.user_arn or "",
+                      e.error_code or "", e.request_id or "")  # fmt: skip
+    Console().print(table)

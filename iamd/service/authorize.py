@@ -1,0 +1,146 @@
+"""Authorizing IAM calls with the engine: the caller's policies, compiled and cached.
+
+Policy data is read from the store once and kept compiled in memory; :meth:`PolicyCache.
+invalidate` drops it after every committed write, so a decision never queries the
+database in steady state. Several server processes sharing one PostgreSQL will compare the
+store's generation counter instead (iamd.store.Store.generation).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC
+
+from iamd import errors as aws
+from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType, Request, build_context, evaluate
+from iamd.policy.document import PolicyValidationError, parse_policy
+from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, User
+
+from .call import Call
+from .targets import Target
+
+__all__ = ["PolicyCache", "authorize_iam"]
+
+_EMPTY = PolicySet()
+
+
+class PolicyCache:
+    """Compiled policy sets per IAM user, and parsed managed-policy versions."""
+
+    def __init__(self, max_sets: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._sets: dict[str, PolicySet] = {}
+        self._docs: dict[tuple[str, str], PolicyDocument | None] = {}
+        self._max = max_sets
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._sets.clear()
+            self._docs.clear()
+
+    def for_user(self, tx: ReadTx, user: User) -> PolicySet:
+        key = user.id
+        cached = self._sets.get(key)
+        if cached is not None:
+            return cached
+        built = self._load_user(tx, user)
+        with self._lock:
+            if len(self._sets) >= self._max:
+                self._sets.clear()
+            self._sets[key] = built
+        return built
+
+    def _managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind) -> Policy | None:
+        try:
+            policy = tx.get_policy(arn)
+            version = tx.get_policy_version(arn, policy.default_version_id)
+        except NotFound:
+            return None
+        cache_key = (arn, version.version_id)
+        doc = self._docs.get(cache_key)
+        if cache_key not in self._docs:
+            doc = _parse(version.document, kind)
+            self._docs[cache_key] = doc
+        if doc is None:
+            return None
+        return Policy(policy.name, policy_type, doc, kind="managed", arn=arn)
+
+    def _identity(self, tx: ReadTx, kind: EntityKind, name: str, owner: str) -> list[Policy]:
+        out: list[Policy] = []
+        for inline in tx.list_inline_policies(kind, tx_account(tx, kind, name, owner), name):
+            doc = _parse(inline.document, DocumentKind.IDENTITY)
+            if doc is not None:
+                out.append(Policy(inline.name, PolicyType.IDENTITY, doc, kind="inline", owner=kind.value))
+        marker = None
+        while True:
+            page = tx.list_attached_policies(
+                kind, tx_account(tx, kind, name, owner), name, marker=marker, max_items=1000
+            )
+            for attached in page.items:
+                pol = self._managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY)
+                if pol is not None:
+                    out.append(pol)
+            if page.marker is None:
+                return out
+            marker = page.marker
+
+    def _load_user(self, tx: ReadTx, user: User) -> PolicySet:
+        identity = self._identity(tx, EntityKind.USER, user.name, user.account_id)
+        for group in tx.list_groups_for_user(user.account_id, user.name, max_items=1000).items:
+            identity += self._identity(tx, EntityKind.GROUP, group.name, user.account_id)
+        boundary = None
+        if user.permissions_boundary:
+            boundary = self._managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+            if boundary is None:  # a boundary that cannot be read allows nothing: fail closed
+                boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
+        return PolicySet.of(identity=identity, boundary=boundary)
+
+
+def tx_account(tx: ReadTx, kind: EntityKind, name: str, owner: str) -> str:
+    return owner
+
+
+def _parse(text: str, kind: DocumentKind) -> PolicyDocument | None:
+    try:
+        return parse_policy(text, kind)
+    except PolicyValidationError:
+        return None  # stored documents were validated on write; an unreadable one grants nothing
+
+
+_DENY_ALL = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}', DocumentKind.BOUNDARY
+)
+
+
+def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
+    """The keys every IAM request carries (conditions.md §6.3)."""
+    now = call.now.astimezone(UTC)
+    return [
+        ("aws:CurrentTime", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("aws:EpochTime", str(int(now.timestamp()))),
+        ("aws:SecureTransport", "true" if call.secure else "false"),
+        ("aws:SourceIp", call.source_ip),
+        ("aws:UserAgent", call.user_agent),
+        ("aws:RequestedRegion", "us-east-1"),
+    ]
+
+
+def authorize_iam(call: Call, tx: ReadTx, target: Target, cache: PolicyCache) -> None:
+    """Raise AWS's AccessDenied unless the engine allows the call."""
+    caller = call.caller
+    policies = cache.for_user(tx, caller.user) if caller.user is not None else _EMPTY
+    tags: list[tuple[str, str]] = []
+    if target.kind in ("user", "role") and target.name:
+        try:
+            found = tx.list_tags(TagTarget(target.kind), call.account, target.name)
+            tags = [(t.key, t.value) for t in found]
+        except NotFound:
+            tags = []
+    items = request_context(call) + list(target.context)
+    items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
+    context = build_context(caller.principal, items, resource_account=call.account, resource_tags=tags)
+    request = Request(caller.principal, f"iam:{call.operation}", target.arn, context, call.account, target.display)
+    decision = evaluate(request, policies)
+    if not decision.allowed:
+        raise aws.AccessDenied(decision.message or "Access denied")

@@ -1,0 +1,69 @@
+"""Store errors → AWS errors, with AWS's messages (spec/errors.md §2.4)."""
+
+from __future__ import annotations
+
+from iamd import errors as aws
+from iamd.store import AlreadyExists, Conflict, ConflictReason, LimitExceeded, NotFound, StoreError
+
+__all__ = ["aws_error"]
+
+_NOT_FOUND = {
+    "user": "The user with name {} cannot be found.",
+    "group": "The group with name {} cannot be found.",
+    "role": "The role with name {} cannot be found.",
+    "policy": "Policy {} was not found.",
+    "policy attachment": "Policy {} was not found.",
+    "instance profile": "Instance Profile {} cannot be found.",
+    "access key": "The Access Key with id {} cannot be found",
+    "user policy": "The user policy with name {} cannot be found.",
+    "group policy": "The group policy with name {} cannot be found.",
+    "role policy": "The role policy with name {} cannot be found.",
+}
+_EXISTS = {
+    "user": "User with name {} already exists.",
+    "group": "Group with name {} already exists.",
+    "role": "Role with name {} already exists.",
+    "policy": "A policy called {} already exists. Duplicate names are not allowed.",
+    "instance profile": "Instance Profile {} already exists.",
+    "account alias": "The account alias {} already exists.",
+}
+_CONFLICT = {
+    ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
+    ConflictReason.HAS_INLINE_POLICIES: "Cannot delete entity, must delete policies first.",
+    ConflictReason.HAS_ATTACHED_POLICIES: "Cannot delete entity, must detach all policies first.",
+    ConflictReason.HAS_GROUP_MEMBERSHIPS: "Cannot delete entity, must remove users from group first.",
+    ConflictReason.HAS_MEMBERS: "Cannot delete entity, must remove users from group first.",
+    ConflictReason.IN_INSTANCE_PROFILE: "Cannot delete entity, must remove roles from instance profile first.",
+    ConflictReason.HAS_ROLE: "Cannot delete entity, must remove roles from instance profile first.",
+    ConflictReason.POLICY_ATTACHED: "Cannot delete a policy attached to entities.",
+    ConflictReason.POLICY_USED_AS_BOUNDARY: "Cannot delete a policy attached to entities.",
+    ConflictReason.POLICY_HAS_VERSIONS: (
+        "This policy has more than one version. Before you delete a policy, you must delete the policy's "
+        "versions. The default version is deleted with the policy."
+    ),
+    ConflictReason.DEFAULT_VERSION: "Cannot delete the default version of a policy.",
+}
+
+
+def aws_error(error: StoreError) -> aws.AwsError:
+    if isinstance(error, NotFound):
+        if error.entity == "policy version":
+            arn, _, version = error.name.rpartition(" ")
+            return aws.NoSuchEntity(f"Policy {arn} version {version} does not exist or is not attachable.")
+        template = _NOT_FOUND.get(error.entity, "The {entity} {name} cannot be found.")
+        return aws.NoSuchEntity(template.format(error.name, entity=error.entity, name=error.name))
+    if isinstance(error, AlreadyExists):
+        template = _EXISTS.get(error.entity, "{entity} {name} already exists.")
+        return aws.EntityAlreadyExists(template.format(error.name, entity=error.entity, name=error.name))
+    if isinstance(error, Conflict):
+        if error.reason is ConflictReason.AWS_MANAGED:
+            return aws.UnmodifiableEntity(f"Cannot modify the AWS managed policy {error.name}.")
+        return aws.DeleteConflict(_CONFLICT.get(error.reason, "Cannot delete entity: it is still in use."))
+    if isinstance(error, LimitExceeded):
+        if error.limit == "VersionsPerPolicy":
+            return aws.LimitExceeded(
+                "A managed policy can have up to 5 versions. Before you create a new version, you must delete an "
+                "existing version."
+            )
+        return aws.LimitExceeded(f"Cannot exceed quota for {error.limit}: {error.value}")
+    return aws.ServiceFailure("The request could not be completed.")

@@ -1,0 +1,104 @@
+"""The IAM operations iamd implements: name → (handler, whether it writes).
+
+An operation absent from this table is answered with AWS's error for an operation the
+service does not offer here, never with a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import account, keys, policies, roles, users
+
+__all__ = ["OPERATIONS", "Operation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    handler: Callable[..., dict[str, Any] | None]
+    writes: bool
+
+
+def _w(handler: Callable[..., Any]) -> Operation:
+    return Operation(handler, True)
+
+
+def _r(handler: Callable[..., Any]) -> Operation:
+    return Operation(handler, False)
+
+
+OPERATIONS: dict[str, Operation] = {
+    # users and groups
+    "CreateUser": _w(users.create_user),
+    "GetUser": _r(users.get_user),
+    "ListUsers": _r(users.list_users),
+    "UpdateUser": _w(users.update_user),
+    "DeleteUser": _w(users.delete_user),
+    "TagUser": _w(users.tag_user),
+    "UntagUser": _w(users.untag_user),
+    "ListUserTags": _r(users.list_user_tags),
+    "CreateGroup": _w(users.create_group),
+    "GetGroup": _r(users.get_group),
+    "ListGroups": _r(users.list_groups),
+    "UpdateGroup": _w(users.update_group),
+    "DeleteGroup": _w(users.delete_group),
+    "AddUserToGroup": _w(users.add_user_to_group),
+    "RemoveUserFromGroup": _w(users.remove_user_from_group),
+    "ListGroupsForUser": _r(users.list_groups_for_user),
+    # managed policies
+    "CreatePolicy": _w(policies.create_policy),
+    "GetPolicy": _r(policies.get_policy),
+    "DeletePolicy": _w(policies.delete_policy),
+    "ListPolicies": _r(policies.list_policies),
+    "CreatePolicyVersion": _w(policies.create_policy_version),
+    "GetPolicyVersion": _r(policies.get_policy_version),
+    "ListPolicyVersions": _r(policies.list_policy_versions),
+    "SetDefaultPolicyVersion": _w(policies.set_default_policy_version),
+    "DeletePolicyVersion": _w(policies.delete_policy_version),
+    "TagPolicy": _w(policies.tag_policy),
+    "UntagPolicy": _w(policies.untag_policy),
+    "ListPolicyTags": _r(policies.list_policy_tags),
+    "ListEntitiesForPolicy": _r(policies.list_entities_for_policy),
+    # attachments, inline policies, boundaries
+    **{f"Attach{k}Policy": _w(policies.attach_policy) for k in ("User", "Group", "Role")},
+    **{f"Detach{k}Policy": _w(policies.detach_policy) for k in ("User", "Group", "Role")},
+    **{f"ListAttached{k}Policies": _r(policies.list_attached_policies) for k in ("User", "Group", "Role")},
+    **{f"Put{k}Policy": _w(policies.put_inline_policy) for k in ("User", "Group", "Role")},
+    **{f"Get{k}Policy": _r(policies.get_inline_policy) for k in ("User", "Group", "Role")},
+    **{f"Delete{k}Policy": _w(policies.delete_inline_policy) for k in ("User", "Group", "Role")},
+    **{f"List{k}Policies": _r(policies.list_inline_policies) for k in ("User", "Group", "Role")},
+    **{f"Put{k}PermissionsBoundary": _w(policies.put_boundary) for k in ("User", "Role")},
+    **{f"Delete{k}PermissionsBoundary": _w(policies.delete_boundary) for k in ("User", "Role")},
+    # roles and instance profiles
+    "CreateRole": _w(roles.create_role),
+    "GetRole": _r(roles.get_role),
+    "ListRoles": _r(roles.list_roles),
+    "UpdateRole": _w(roles.update_role),
+    "UpdateRoleDescription": _w(roles.update_role_description),
+    "UpdateAssumeRolePolicy": _w(roles.update_assume_role_policy),
+    "DeleteRole": _w(roles.delete_role),
+    "TagRole": _w(roles.tag_role),
+    "UntagRole": _w(roles.untag_role),
+    "ListRoleTags": _r(roles.list_role_tags),
+    "CreateInstanceProfile": _w(roles.create_instance_profile),
+    "GetInstanceProfile": _r(roles.get_instance_profile),
+    "ListInstanceProfiles": _r(roles.list_instance_profiles),
+    "ListInstanceProfilesForRole": _r(roles.list_instance_profiles_for_role),
+    "DeleteInstanceProfile": _w(roles.delete_instance_profile),
+    "AddRoleToInstanceProfile": _w(roles.add_role_to_instance_profile),
+    "RemoveRoleFromInstanceProfile": _w(roles.remove_role_from_instance_profile),
+    # access keys
+    "CreateAccessKey": _w(keys.create_access_key),
+    "ListAccessKeys": _r(keys.list_access_keys),
+    "UpdateAccessKey": _w(keys.update_access_key),
+    "DeleteAccessKey": _w(keys.delete_access_key),
+    "GetAccessKeyLastUsed": _r(keys.get_access_key_last_used),
+    # account
+    "CreateAccountAlias": _w(account.create_account_alias),
+    "DeleteAccountAlias": _w(account.delete_account_alias),
+    "ListAccountAliases": _r(account.list_account_aliases),
+    "GetAccountSummary": _r(account.get_account_summary),
+    "GetAccountAuthorizationDetails": _r(account.get_account_authorization_details),
+}

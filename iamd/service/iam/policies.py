@@ -1,0 +1,249 @@
+"""Managed policies and versions, attachments, inline policies, boundaries (api.md §5.4-§5.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iamd import errors as aws
+from iamd.policy import DocumentKind
+from iamd.service.call import Call
+from iamd.store import EntityKind, NotFound, PolicyScope, PolicyUsage, ReadTx, TagTarget, Tx
+
+from .checks import (
+    check_document,
+    check_inline_aggregate,
+    check_managed_size,
+    check_tags,
+    tags_of,
+)
+from .shapes import page, policy_shape, tags_shape, version_shape
+
+MAX_ATTACHED = 10
+_KIND = {"User": EntityKind.USER, "Group": EntityKind.GROUP, "Role": EntityKind.ROLE}
+
+
+def _entity(operation: str) -> EntityKind:
+    for word, kind in _KIND.items():
+        if word in operation:
+            return kind
+    raise AssertionError(operation)  # pragma: no cover - the dispatch table only routes these
+
+
+def _name(call: Call, kind: EntityKind) -> str:
+    return str(call.params[f"{kind.value.capitalize()}Name"])
+
+
+def _require_entity(tx: ReadTx, call: Call, kind: EntityKind) -> None:
+    getter = {EntityKind.USER: tx.get_user, EntityKind.GROUP: tx.get_group, EntityKind.ROLE: tx.get_role}[kind]
+    getter(call.account, _name(call, kind))
+
+
+def create_policy(call: Call, tx: Tx) -> dict[str, Any]:
+    p = call.params
+    document = p["PolicyDocument"]
+    check_document(document, DocumentKind.IDENTITY, "PolicyDocument")
+    check_managed_size(document)
+    tags = tags_of(p)
+    check_tags(tags)
+    policy = tx.create_policy(
+        call.account, p["PolicyName"], document, path=p.get("Path") or "/", description=p.get("Description"),
+        tags=tags,
+    )  # fmt: skip
+    return {"Policy": policy_shape(policy, tags)}
+
+
+def get_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
+    policy = tx.get_policy(call.params["PolicyArn"])
+    return {"Policy": policy_shape(policy, tx.list_tags(TagTarget.POLICY, call.account, policy.arn))}
+
+
+def delete_policy(call: Call, tx: Tx) -> None:
+    tx.delete_policy(call.params["PolicyArn"])
+
+
+def list_policies(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    usage = p.get("PolicyUsageFilter")
+    result = tx.list_policies(
+        call.account,
+        scope=PolicyScope(p.get("Scope", "All")),
+        only_attached=bool(p.get("OnlyAttached", False)),
+        usage=PolicyUsage(usage) if usage else None,
+        path_prefix=p.get("PathPrefix") or "/",
+        marker=p.get("Marker"),
+        max_items=p.get("MaxItems", 100),
+    )
+    return page({"Policies": [policy_shape(x, full=False) for x in result.items]}, result)
+
+
+def create_policy_version(call: Call, tx: Tx) -> dict[str, Any]:
+    p = call.params
+    document = p["PolicyDocument"]
+    check_document(document, DocumentKind.IDENTITY, "PolicyDocument")
+    check_managed_size(document)
+    version = tx.create_policy_version(p["PolicyArn"], document, set_as_default=bool(p.get("SetAsDefault", False)))
+    return {"PolicyVersion": version_shape(version, document=False)}
+
+
+def get_policy_version(call: Call, tx: ReadTx) -> dict[str, Any]:
+    version = tx.get_policy_version(call.params["PolicyArn"], call.params["VersionId"])
+    return {"PolicyVersion": version_shape(version)}
+
+
+def list_policy_versions(call: Call, tx: ReadTx) -> dict[str, Any]:
+    tx.get_policy(call.params["PolicyArn"])
+    versions = tx.list_policy_versions(call.params["PolicyArn"])
+    return {"Versions": [version_shape(v, document=False) for v in versions], "IsTruncated": False}
+
+
+def set_default_policy_version(call: Call, tx: Tx) -> None:
+    tx.set_default_policy_version(call.params["PolicyArn"], call.params["VersionId"])
+
+
+def delete_policy_version(call: Call, tx: Tx) -> None:
+    tx.delete_policy_version(call.params["PolicyArn"], call.params["VersionId"])
+
+
+def attach_policy(call: Call, tx: Tx) -> None:
+    kind = _entity(call.operation)
+    name = _name(call, kind)
+    _require_entity(tx, call, kind)
+    arn = call.params["PolicyArn"]
+    try:
+        policy = tx.get_policy(arn)
+    except NotFound:
+        raise aws.NoSuchEntity(f"Policy {arn} does not exist or is not attachable.") from None
+    if not policy.is_attachable:
+        raise aws.NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+    attached = tx.list_attached_policies(kind, call.account, name, max_items=1000).items
+    if len(attached) >= MAX_ATTACHED and all(a.arn != arn for a in attached):
+        quota = {
+            EntityKind.USER: "PoliciesPerUser",
+            EntityKind.GROUP: "PoliciesPerGroup",
+            EntityKind.ROLE: "PoliciesPerRole",
+        }
+        raise aws.LimitExceeded(f"Cannot exceed quota for {quota[kind]}: {MAX_ATTACHED}")
+    tx.attach_policy(kind, call.account, name, arn)
+
+
+def detach_policy(call: Call, tx: Tx) -> None:
+    kind = _entity(call.operation)
+    _require_entity(tx, call, kind)
+    arn = call.params["PolicyArn"]
+    try:
+        tx.detach_policy(kind, call.account, _name(call, kind), arn)
+    except NotFound:
+        raise aws.NoSuchEntity(f"Policy {arn} was not found.") from None
+
+
+def list_attached_policies(call: Call, tx: ReadTx) -> dict[str, Any]:
+    kind = _entity(call.operation)
+    _require_entity(tx, call, kind)
+    p = call.params
+    result = tx.list_attached_policies(
+        kind, call.account, _name(call, kind), path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"),
+        max_items=p.get("MaxItems", 100),
+    )  # fmt: skip
+    items = [{"PolicyName": a.name, "PolicyArn": a.arn} for a in result.items]
+    return page({"AttachedPolicies": items}, result)
+
+
+def list_entities_for_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    tx.get_policy(p["PolicyArn"])
+    entity_filter = p.get("EntityFilter")
+    kind = {"User": EntityKind.USER, "Group": EntityKind.GROUP, "Role": EntityKind.ROLE}.get(entity_filter or "")
+    usage = p.get("PolicyUsageFilter")
+    result = tx.list_entities_for_policy(
+        p["PolicyArn"], account=call.account, entity_filter=kind,
+        usage=PolicyUsage(usage) if usage else PolicyUsage.PERMISSIONS_POLICY,
+        path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100),
+    )  # fmt: skip
+    out: dict[str, list[dict[str, str]]] = {"PolicyGroups": [], "PolicyUsers": [], "PolicyRoles": []}
+    for e in result.items:
+        key = {EntityKind.USER: "User", EntityKind.GROUP: "Group", EntityKind.ROLE: "Role"}[e.kind]
+        out[f"Policy{key}s"].append({f"{key}Name": e.name, f"{key}Id": e.id})
+    return page(dict(out), result)
+
+
+def put_inline_policy(call: Call, tx: Tx) -> None:
+    kind = _entity(call.operation)
+    name = _name(call, kind)
+    _require_entity(tx, call, kind)
+    p = call.params
+    document = p["PolicyDocument"]
+    check_document(document, DocumentKind.IDENTITY, "PolicyDocument")
+    others = [x.document for x in tx.list_inline_policies(kind, call.account, name) if x.name != p["PolicyName"]]
+    check_inline_aggregate(kind.value, name, [*others, document])
+    tx.put_inline_policy(kind, call.account, name, p["PolicyName"], document)
+
+
+def get_inline_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
+    kind = _entity(call.operation)
+    name = _name(call, kind)
+    _require_entity(tx, call, kind)
+    policy_name = call.params["PolicyName"]
+    try:
+        policy = tx.get_inline_policy(kind, call.account, name, policy_name)
+    except NotFound:
+        raise aws.NoSuchEntity(f"The {kind.value} policy with name {policy_name} cannot be found.") from None
+    label = kind.value.capitalize()
+    return {f"{label}Name": name, "PolicyName": policy.name, "PolicyDocument": policy.document}
+
+
+def delete_inline_policy(call: Call, tx: Tx) -> None:
+    kind = _entity(call.operation)
+    name = _name(call, kind)
+    _require_entity(tx, call, kind)
+    policy_name = call.params["PolicyName"]
+    try:
+        tx.delete_inline_policy(kind, call.account, name, policy_name)
+    except NotFound:
+        raise aws.NoSuchEntity(f"The {kind.value} policy with name {policy_name} cannot be found.") from None
+
+
+def list_inline_policies(call: Call, tx: ReadTx) -> dict[str, Any]:
+    kind = _entity(call.operation)
+    _require_entity(tx, call, kind)
+    p = call.params
+    result = tx.list_inline_policy_names(
+        kind, call.account, _name(call, kind), marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
+    )
+    return page({"PolicyNames": list(result.items)}, result)
+
+
+def put_boundary(call: Call, tx: Tx) -> None:
+    kind = _entity(call.operation)
+    _require_entity(tx, call, kind)
+    arn = call.params["PermissionsBoundary"]
+    try:
+        tx.get_policy(arn)
+    except NotFound:
+        raise aws.InvalidInput(f"Value ({arn}) for parameter PermissionsBoundary is invalid.") from None
+    tx.put_permissions_boundary(kind, call.account, _name(call, kind), arn)
+
+
+def delete_boundary(call: Call, tx: Tx) -> None:
+    kind = _entity(call.operation)
+    _require_entity(tx, call, kind)
+    tx.delete_permissions_boundary(kind, call.account, _name(call, kind))
+
+
+def tag_policy(call: Call, tx: Tx) -> None:
+    arn = call.params["PolicyArn"]
+    tx.get_policy(arn)
+    tags = tags_of(call.params)
+    check_tags(tags, tx.list_tags(TagTarget.POLICY, call.account, arn))
+    tx.tag_resource(TagTarget.POLICY, call.account, arn, tags)
+
+
+def untag_policy(call: Call, tx: Tx) -> None:
+    arn = call.params["PolicyArn"]
+    tx.get_policy(arn)
+    tx.untag_resource(TagTarget.POLICY, call.account, arn, call.params["TagKeys"])
+
+
+def list_policy_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
+    arn = call.params["PolicyArn"]
+    tx.get_policy(arn)
+    return {"Tags": tags_shape(tx.list_tags(TagTarget.POLICY, call.account, arn)), "IsTruncated": False}

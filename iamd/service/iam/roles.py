@@ -1,0 +1,174 @@
+"""Roles and instance profiles (api.md §5.3, §5.9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iamd import errors as aws
+from iamd.policy import DocumentKind
+from iamd.service.call import Call
+from iamd.store import NotFound, ReadTx, TagTarget, Tx
+
+from .checks import check_document, check_tags, check_trust_size, tags_of
+from .shapes import instance_profile_shape, page, role_shape, tags_shape
+
+PROTECTED_PATHS = ("/aws-service-role/", "/aws-reserved/")
+
+
+def _check_trust(tx: ReadTx, text: str) -> None:
+    doc = check_document(text, DocumentKind.TRUST, "AssumeRolePolicyDocument")
+    check_trust_size(text)
+    # A trust policy naming a user or role that does not exist is refused (evaluation.md §6).
+    for st in doc.statements:
+        for name in st.principal.aws if st.principal else ():
+            parts = name.split(":", 5)
+            if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith(("user/", "role/")):
+                kind, _, rest = parts[5].partition("/")
+                entity = rest.rsplit("/", 1)[-1]
+                try:
+                    (tx.get_user if kind == "user" else tx.get_role)(parts[4], entity)
+                except NotFound:
+                    raise aws.MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{name}"') from None
+
+
+def _unmodifiable(role_path: str, role_name: str) -> None:
+    if role_path.startswith(PROTECTED_PATHS):
+        raise aws.UnmodifiableEntity(
+            f"Cannot perform the operation on the protected role '{role_name}' - this role is only modifiable by AWS"
+        )
+
+
+def create_role(call: Call, tx: Tx) -> dict[str, Any]:
+    p = call.params
+    path = p.get("Path") or "/"
+    if path.startswith(PROTECTED_PATHS):
+        raise aws.InvalidInput(f"The path {path} is reserved for AWS; choose another path.")
+    _check_trust(tx, p["AssumeRolePolicyDocument"])
+    tags = tags_of(p)
+    check_tags(tags)
+    boundary = p.get("PermissionsBoundary")
+    if boundary is not None:
+        try:
+            tx.get_policy(boundary)
+        except NotFound:
+            raise aws.InvalidInput(f"Value ({boundary}) for parameter PermissionsBoundary is invalid.") from None
+    role = tx.create_role(
+        call.account, p["RoleName"], assume_role_policy=p["AssumeRolePolicyDocument"], path=path,
+        description=p.get("Description"), max_session_duration=p.get("MaxSessionDuration", 3600),
+        permissions_boundary=boundary, tags=tags,
+    )  # fmt: skip
+    return {"Role": role_shape(role, tags, full=False) | ({"Tags": tags_shape(tags)} if tags else {})}
+
+
+def get_role(call: Call, tx: ReadTx) -> dict[str, Any]:
+    role = tx.get_role(call.account, call.params["RoleName"])
+    return {"Role": role_shape(role, tx.list_tags(TagTarget.ROLE, call.account, role.name))}
+
+
+def list_roles(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    result = tx.list_roles(
+        call.account, path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
+    )
+    return page({"Roles": [role_shape(r, full=False) for r in result.items]}, result)
+
+
+def update_role(call: Call, tx: Tx) -> dict[str, Any]:
+    role = tx.get_role(call.account, call.params["RoleName"])
+    _unmodifiable(role.path, role.name)
+    tx.update_role(
+        call.account, role.name, description=call.params.get("Description"),
+        max_session_duration=call.params.get("MaxSessionDuration"),
+    )  # fmt: skip
+    return {}
+
+
+def update_role_description(call: Call, tx: Tx) -> dict[str, Any]:
+    role = tx.get_role(call.account, call.params["RoleName"])
+    if role.path.startswith("/aws-reserved/"):
+        _unmodifiable(role.path, role.name)
+    updated = tx.update_role(call.account, role.name, description=call.params["Description"])
+    return {"Role": role_shape(updated, tx.list_tags(TagTarget.ROLE, call.account, role.name))}
+
+
+def update_assume_role_policy(call: Call, tx: Tx) -> None:
+    role = tx.get_role(call.account, call.params["RoleName"])
+    _unmodifiable(role.path, role.name)
+    _check_trust(tx, call.params["PolicyDocument"])
+    tx.update_assume_role_policy(call.account, role.name, call.params["PolicyDocument"])
+
+
+def delete_role(call: Call, tx: Tx) -> None:
+    role = tx.get_role(call.account, call.params["RoleName"])
+    _unmodifiable(role.path, role.name)
+    tx.delete_role(call.account, role.name)
+
+
+def tag_role(call: Call, tx: Tx) -> None:
+    name = call.params["RoleName"]
+    tx.get_role(call.account, name)
+    tags = tags_of(call.params)
+    check_tags(tags, tx.list_tags(TagTarget.ROLE, call.account, name))
+    tx.tag_resource(TagTarget.ROLE, call.account, name, tags)
+
+
+def untag_role(call: Call, tx: Tx) -> None:
+    tx.get_role(call.account, call.params["RoleName"])
+    tx.untag_resource(TagTarget.ROLE, call.account, call.params["RoleName"], call.params["TagKeys"])
+
+
+def list_role_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
+    tx.get_role(call.account, call.params["RoleName"])
+    return {
+        "Tags": tags_shape(tx.list_tags(TagTarget.ROLE, call.account, call.params["RoleName"])),
+        "IsTruncated": False,
+    }
+
+
+def create_instance_profile(call: Call, tx: Tx) -> dict[str, Any]:
+    p = call.params
+    tags = tags_of(p)
+    check_tags(tags)
+    profile = tx.create_instance_profile(call.account, p["InstanceProfileName"], path=p.get("Path") or "/", tags=tags)
+    return {"InstanceProfile": instance_profile_shape(profile, tags)}
+
+
+def get_instance_profile(call: Call, tx: ReadTx) -> dict[str, Any]:
+    name = call.params["InstanceProfileName"]
+    profile = tx.get_instance_profile(call.account, name)
+    return {
+        "InstanceProfile": instance_profile_shape(profile, tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name))
+    }
+
+
+def list_instance_profiles(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    result = tx.list_instance_profiles(
+        call.account, path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
+    )
+    return page({"InstanceProfiles": [instance_profile_shape(x) for x in result.items]}, result)
+
+
+def list_instance_profiles_for_role(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    tx.get_role(call.account, p["RoleName"])
+    result = tx.list_instance_profiles_for_role(
+        call.account, p["RoleName"], marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
+    )
+    return page({"InstanceProfiles": [instance_profile_shape(x) for x in result.items]}, result)
+
+
+def delete_instance_profile(call: Call, tx: Tx) -> None:
+    tx.delete_instance_profile(call.account, call.params["InstanceProfileName"])
+
+
+def add_role_to_instance_profile(call: Call, tx: Tx) -> None:
+    p = call.params
+    tx.get_role(call.account, p["RoleName"])
+    tx.add_role_to_instance_profile(call.account, p["InstanceProfileName"], p["RoleName"])
+
+
+def remove_role_from_instance_profile(call: Call, tx: Tx) -> None:
+    p = call.params
+    tx.get_role(call.account, p["RoleName"])
+    tx.remove_role_from_instance_profile(call.account, p["InstanceProfileName"], p["RoleName"])

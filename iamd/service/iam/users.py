@@ -1,0 +1,177 @@
+"""Users, groups and membership (spec/api.md §5.1-§5.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iamd import errors as aws
+from iamd.service.call import Call
+from iamd.store import EntityKind, ReadTx, TagTarget, Tx
+
+from .checks import check_tags, tags_of
+from .shapes import group_shape, page, tags_shape, user_shape
+
+MAX_GROUPS_PER_USER = 10
+
+
+def _caller_user_name(call: Call) -> str | None:
+    """``UserName``, or the signing user's when omitted (api.md §5); None for root."""
+    name = call.params.get("UserName")
+    if name is not None:
+        return str(name)
+    if call.caller.user is not None:
+        return call.caller.user.name
+    if call.caller.is_root:
+        return None
+    raise aws.ValidationError("Must specify userName when calling with non-User credentials")
+
+
+def _boundary(tx: ReadTx, arn: str | None) -> None:
+    if arn is None:
+        return
+    try:
+        tx.get_policy(arn)
+    except Exception:
+        raise aws.InvalidInput(f"Value ({arn}) for parameter PermissionsBoundary is invalid.") from None
+
+
+def create_user(call: Call, tx: Tx) -> dict[str, Any]:
+    p = call.params
+    tags = tags_of(p)
+    check_tags(tags)
+    _boundary(tx, p.get("PermissionsBoundary"))
+    user = tx.create_user(
+        call.account, p["UserName"], path=p.get("Path") or "/",
+        permissions_boundary=p.get("PermissionsBoundary"), tags=tags,
+    )  # fmt: skip
+    return {"User": user_shape(user, tags, full=True)}
+
+
+def get_user(call: Call, tx: ReadTx) -> dict[str, Any]:
+    name = _caller_user_name(call)
+    if name is None:  # root: its own identity (api.md §5.1)
+        account = tx.get_account(call.account)
+        return {
+            "User": {
+                "UserId": call.account,
+                "Arn": f"arn:aws:iam::{call.account}:root",
+                "CreateDate": account.create_date,
+            }
+        }  # fmt: skip
+    user = tx.get_user(call.account, name)
+    return {"User": user_shape(user, tx.list_tags(TagTarget.USER, call.account, user.name), full=True)}
+
+
+def list_users(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    result = tx.list_users(
+        call.account, path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
+    )
+    return page({"Users": [user_shape(u) for u in result.items]}, result)
+
+
+def update_user(call: Call, tx: Tx) -> None:
+    p = call.params
+    tx.update_user(call.account, p["UserName"], new_name=p.get("NewUserName"), new_path=p.get("NewPath"))
+
+
+def delete_user(call: Call, tx: Tx) -> None:
+    tx.delete_user(call.account, call.params["UserName"])
+
+
+def tag_user(call: Call, tx: Tx) -> None:
+    name = call.params["UserName"]
+    tx.get_user(call.account, name)
+    tags = tags_of(call.params)
+    check_tags(tags, tx.list_tags(TagTarget.USER, call.account, name))
+    tx.tag_resource(TagTarget.USER, call.account, name, tags)
+
+
+def untag_user(call: Call, tx: Tx) -> None:
+    tx.get_user(call.account, call.params["UserName"])
+    tx.untag_resource(TagTarget.USER, call.account, call.params["UserName"], call.params["TagKeys"])
+
+
+def list_user_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
+    tx.get_user(call.account, call.params["UserName"])
+    return {
+        "Tags": tags_shape(tx.list_tags(TagTarget.USER, call.account, call.params["UserName"])),
+        "IsTruncated": False,
+    }
+
+
+def create_group(call: Call, tx: Tx) -> dict[str, Any]:
+    p = call.params
+    return {"Group": group_shape(tx.create_group(call.account, p["GroupName"], path=p.get("Path") or "/"))}
+
+
+def get_group(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    group = tx.get_group(call.account, p["GroupName"])
+    members = tx.list_group_members(call.account, group.name, marker=p.get("Marker"), max_items=p.get("MaxItems", 100))
+    return page({"Group": group_shape(group), "Users": [user_shape(u) for u in members.items]}, members)
+
+
+def list_groups(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    result = tx.list_groups(
+        call.account, path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
+    )
+    return page({"Groups": [group_shape(g) for g in result.items]}, result)
+
+
+def update_group(call: Call, tx: Tx) -> None:
+    p = call.params
+    tx.update_group(call.account, p["GroupName"], new_name=p.get("NewGroupName"), new_path=p.get("NewPath"))
+
+
+def delete_group(call: Call, tx: Tx) -> None:
+    tx.delete_group(call.account, call.params["GroupName"])
+
+
+def add_user_to_group(call: Call, tx: Tx) -> None:
+    p = call.params
+    tx.get_group(call.account, p["GroupName"])
+    tx.get_user(call.account, p["UserName"])
+    current = tx.list_groups_for_user(call.account, p["UserName"], max_items=1000).items
+    if len(current) >= MAX_GROUPS_PER_USER and all(g.name.lower() != p["GroupName"].lower() for g in current):
+        raise aws.LimitExceeded(f"Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}")
+    tx.add_user_to_group(call.account, p["GroupName"], p["UserName"])
+
+
+def remove_user_from_group(call: Call, tx: Tx) -> None:
+    p = call.params
+    tx.get_group(call.account, p["GroupName"])
+    tx.get_user(call.account, p["UserName"])
+    tx.remove_user_from_group(call.account, p["GroupName"], p["UserName"])
+
+
+def list_groups_for_user(call: Call, tx: ReadTx) -> dict[str, Any]:
+    p = call.params
+    name = _caller_user_name(call)
+    if name is None:
+        raise aws.ValidationError("Must specify userName when calling with non-User credentials")
+    tx.get_user(call.account, name)
+    result = tx.list_groups_for_user(call.account, name, marker=p.get("Marker"), max_items=p.get("MaxItems", 100))
+    return page({"Groups": [group_shape(g) for g in result.items]}, result)
+
+
+__all__ = [
+    "EntityKind",
+    "add_user_to_group",
+    "create_group",
+    "create_user",
+    "delete_group",
+    "delete_user",
+    "get_group",
+    "get_user",
+    "list_groups",
+    "list_groups_for_user",
+    "list_user_tags",
+    "list_users",
+    "remove_user_from_group",
+    "tag_user",
+    "untag_user",
+    "update_group",
+    "update_user",
+]

@@ -1,0 +1,119 @@
+"""Which resource an IAM request is authorized against (spec/evaluation.md §2.3).
+
+The rule is read off the request's parameters, driven by which entity names it carries;
+the few operations that differ are listed explicitly. The resource's path comes from the
+store through ``path_of`` so that ARNs include it, as AWS's do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Target", "iam_target"]
+
+PathOf = Callable[[str, str], str | None]  # (kind, name) -> path, None if the entity does not exist
+
+# Entity parameters, strongest first: AddUserToGroup targets the group, GetMFADevice the user…
+_NAMED = (
+    ("InstanceProfileName", "instance-profile"),
+    ("GroupName", "group"),
+    ("RoleName", "role"),
+    ("UserName", "user"),
+)
+_CREATE = {
+    "CreateUser": ("user", "UserName"),
+    "CreateGroup": ("group", "GroupName"),
+    "CreateRole": ("role", "RoleName"),
+    "CreatePolicy": ("policy", "PolicyName"),
+    "CreateInstanceProfile": ("instance-profile", "InstanceProfileName"),
+    "CreateVirtualMFADevice": ("mfa", "VirtualMFADeviceName"),
+}
+_LIST_BY_PATH = {
+    "ListUsers": "user",
+    "ListGroups": "group",
+    "ListRoles": "role",
+    "ListInstanceProfiles": "instance-profile",
+    "ListVirtualMFADevices": "mfa",
+    "ListServerCertificates": "server-certificate",
+}
+# Operations on a user that default to the caller when UserName is omitted (api.md §5).
+USER_DEFAULTS_TO_CALLER = frozenset(
+    {
+        "GetUser", "ListAccessKeys", "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListMFADevices",
+        "DeactivateMFADevice", "GetLoginProfile", "CreateLoginProfile", "DeleteLoginProfile", "ChangePassword",
+        "ListSigningCertificates", "ListSSHPublicKeys", "ListServiceSpecificCredentials", "GetAccessKeyLastUsed",
+        "ListGroupsForUser",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    arn: str  # what policies match against
+    display: str  # what AWS's denial message shows
+    context: tuple[tuple[str, str | list[str]], ...] = ()  # request-specific condition keys
+    kind: str | None = None  # an existing entity the request names (for aws:ResourceTag)
+    name: str | None = None
+
+
+def _arn(account: str, kind: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:{kind}{path}{name}"
+
+
+def iam_target(
+    operation: str,
+    params: Mapping[str, Any],
+    account: str,
+    caller_user: tuple[str, str] | None,
+    path_of: PathOf,
+) -> Target:
+    """The resource and extra context keys for ``operation`` with ``params``.
+
+    ``caller_user`` is ``(path, name)`` when an IAM user signed the request.
+    """
+    context: list[tuple[str, str | list[str]]] = []
+    tags = params.get("Tags")
+    if tags:
+        for tag in tags:
+            context.append((f"aws:RequestTag/{tag['Key']}", tag["Value"]))
+        context.append(("aws:TagKeys", [t["Key"] for t in tags]))
+    elif params.get("TagKeys"):
+        context.append(("aws:TagKeys", list(params["TagKeys"])))
+    if "PolicyArn" in params and operation.startswith(("Attach", "Detach")):
+        context.append(("iam:PolicyARN", params["PolicyArn"]))
+    if "PermissionsBoundary" in params:
+        context.append(("iam:PermissionsBoundary", params["PermissionsBoundary"]))
+
+    if operation in _CREATE:
+        kind, member = _CREATE[operation]
+        arn = _arn(account, kind, params.get("Path") or "/", params.get(member, ""))
+        return Target(arn, arn, tuple(context))
+    if operation in _LIST_BY_PATH:
+        arn = f"arn:aws:iam::{account}:{_LIST_BY_PATH[operation]}{params.get('PathPrefix') or '/'}"
+        return Target(arn, arn, tuple(context))
+    if operation == "ListPolicies":
+        return Target("*", f"policy path {params.get('PathPrefix') or '/'}", tuple(context))
+    for member, kind in _NAMED:
+        name = params.get(member)
+        if name is None:
+            continue
+        path = path_of(kind, name) or "/"
+        arn = _arn(account, kind, path, name)
+        display = f"{kind} {name}" if kind in ("user", "role") else arn
+        return Target(arn, display, tuple(context), kind, name)
+    if operation in USER_DEFAULTS_TO_CALLER and caller_user is not None:
+        path, name = caller_user
+        return Target(_arn(account, "user", path, name), f"user {name}", tuple(context), "user", name)
+    if "PolicyArn" in params:
+        arn = params["PolicyArn"]
+        return Target(arn, f"policy {arn}", tuple(context), "policy", arn)
+    for member in ("SerialNumber", "OpenIDConnectProviderArn", "SAMLProviderArn"):
+        if member in params:
+            return Target(params[member], params[member], tuple(context))
+    if "ServerCertificateName" in params:
+        name = params["ServerCertificateName"]
+        arn = _arn(account, "server-certificate", path_of("server-certificate", name) or "/", name)
+        return Target(arn, arn, tuple(context))
+    return Target("*", "*", tuple(context))

@@ -1,0 +1,90 @@
+"""iamd's storage layer: one narrow interface (:mod:`iamd.store.api`), SQLite and PostgreSQL.
+
+from iamd.store import migrate, open_store
+
+migrate.upgrade("sqlite:////var/lib/iamd/iamd.db")
+store = open_store("sqlite:////var/lib/iamd/iamd.db")
+with store.transaction() as tx:
+    tx.create_user("123456789012", "Bob")
+with store.read() as r:
+    r.get_user("123456789012", "bob")
+"""
+
+from __future__ import annotations
+
+from iamd.store.api import DEFAULT_MAX_ITEMS, ReadTx, Store, Tx
+from iamd.store.audit import audit_event_from_record
+from iamd.store.errors import (
+    AlreadyExists,
+    Conflict,
+    ConflictReason,
+    InvalidMarker,
+    LimitExceeded,
+    NotFound,
+    ReadOnly,
+    SchemaMismatch,
+    StoreError,
+)
+from iamd.store.records import (
+    AWS_ACCOUNT,
+    AccessKey,
+    AccessKeyOwner,
+    Account,
+    AttachedPolicy,
+    AuditEvent,
+    EntityKind,
+    Group,
+    InlinePolicy,
+    InstanceProfile,
+    KeyStatus,
+    ManagedPolicy,
+    Page,
+    PolicyEntity,
+    PolicyScope,
+    PolicyUsage,
+    PolicyVersion,
+    Role,
+    Tag,
+    TagTarget,
+    User,
+)
+from iamd.store.store import open_store
+
+__all__ = [
+    "AWS_ACCOUNT",
+    "DEFAULT_MAX_ITEMS",
+    "AccessKey",
+    "AccessKeyOwner",
+    "Account",
+    "AlreadyExists",
+    "AttachedPolicy",
+    "AuditEvent",
+    "Conflict",
+    "ConflictReason",
+    "EntityKind",
+    "Group",
+    "InlinePolicy",
+    "InstanceProfile",
+    "InvalidMarker",
+    "KeyStatus",
+    "LimitExceeded",
+    "ManagedPolicy",
+    "NotFound",
+    "Page",
+    "PolicyEntity",
+    "PolicyScope",
+    "PolicyUsage",
+    "PolicyVersion",
+    "ReadOnly",
+    "ReadTx",
+    "Role",
+    "SchemaMismatch",
+    "Store",
+    "StoreError",
+    "Tag",
+    "TagTarget",
+    "Tx",
+    "User",
+    "audit_event_from_record",
+    "open_store",
+]

@@ -1,0 +1,189 @@
+"""Managed-policy attachments, permissions boundaries and inline policies of users, groups, roles.
+
+Inline policy names are unique per owning entity and compared exactly (case-sensitively);
+putting an existing name replaces its document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, literal, select, union_all, update
+
+from iamd.store import schema as s
+from iamd.store.base import Ops, kind_tables
+from iamd.store.errors import NotFound
+from iamd.store.records import (
+    AttachedPolicy,
+    EntityKind,
+    InlinePolicy,
+    Page,
+    PolicyEntity,
+    PolicyUsage,
+)
+
+__all__ = ["AttachmentOps"]
+
+
+class AttachmentOps(Ops):
+    # -- managed policy attachments ------------------------------------------------------
+    def list_attached_policies(
+        self,
+        kind: EntityKind,
+        account: str,
+        name: str,
+        *,
+        path_prefix: str = "/",
+        marker: str | None = None,
+        max_items: int = 100,
+    ) -> Page[AttachedPolicy]:
+        entity_id = self._entity_id(kind, account, name)
+        a, p = kind_tables(kind).attachments, s.policies
+        stmt = select(p.c.name, p.c.name_key, p.c.account_id, p.c.path).join(a, a.c.policy_id == p.c.id)
+        stmt = stmt.where(a.c.entity_id == entity_id)
+        under = self._under(p.c.path, path_prefix)
+        if under is not None:
+            stmt = stmt.where(under)
+
+        def convert(r: Row[Any]) -> AttachedPolicy:
+            return AttachedPolicy(r.name, self._arn(r.account_id, "policy", r.path, r.name))
+
+        keys = [p.c.name_key, p.c.account_id]
+        return self._paged(stmt, keys, f"attached:{kind.value}", marker, max_items, convert)
+
+    def list_entities_for_policy(
+        self,
+        arn: str,
+        *,
+        account: str | None = None,
+        entity_filter: EntityKind | None = None,
+        usage: PolicyUsage = PolicyUsage.PERMISSIONS_POLICY,
+        path_prefix: str = "/",
+        marker: str | None = None,
+        max_items: int = 100,
+    ) -> Page[PolicyEntity]:
+        """Users, groups and roles using the policy, in ``account`` (default: the policy's own)."""
+        policy = self._policy_row(arn)
+        owner = account if account is not None else policy.account_id
+        parts = []
+        for kind in EntityKind:
+            if entity_filter is not None and kind is not entity_filter:
+                continue
+            t = kind_tables(kind)
+            e = t.entity
+            cols = (literal(kind.value).label("kind"), e.c.id, e.c.name, e.c.name_key, e.c.path)
+            if usage is PolicyUsage.PERMISSIONS_POLICY:
+                a = t.attachments
+                part = select(*cols).join(a, a.c.entity_id == e.c.id).where(a.c.policy_id == policy.id)
+            elif kind is EntityKind.GROUP:
+                continue
+            else:
+                part = select(*cols).where(e.c.boundary_policy_id == policy.id)
+            parts.append(part.where(e.c.account_id == owner))
+        if not parts:
+            return Page(())
+        sq = union_all(*parts).subquery()
+        stmt = select(sq)
+        under = self._under(sq.c.path, path_prefix)
+        if under is not None:
+            stmt = stmt.where(under)
+
+        def convert(r: Row[Any]) -> PolicyEntity:
+            return PolicyEntity(EntityKind(r.kind), r.id, r.name)
+
+        return self._paged(stmt, [sq.c.kind, sq.c.name_key], "policy-entities", marker, max_items, convert)
+
+    def attach_policy(self, kind: EntityKind, account: str, name: str, arn: str) -> bool:
+        """Idempotent: returns False when the policy was already attached."""
+        self._write()
+        entity_id = self._entity_id(kind, account, name)
+        policy_id = self._attachable_policy_id(account, arn)
+        a = kind_tables(kind).attachments
+        found = self._first(select(a.c.policy_id).where(a.c.entity_id == entity_id, a.c.policy_id == policy_id))
+        if found is not None:
+            return False
+        self._conn.execute(insert(a).values(entity_id=entity_id, policy_id=policy_id))
+        return True
+
+    def detach_policy(self, kind: EntityKind, account: str, name: str, arn: str) -> None:
+        self._write()
+        entity_id = self._entity_id(kind, account, name)
+        policy_id = str(self._policy_row(arn).id)
+        a = kind_tables(kind).attachments
+        done = self._conn.execute(delete(a).where(a.c.entity_id == entity_id, a.c.policy_id == policy_id))
+        if done.rowcount == 0:
+            raise NotFound("policy attachment", arn)
+
+    # -- permissions boundaries ------------------------------------------------------------
+    def put_permissions_boundary(self, kind: EntityKind, account: str, name: str, arn: str) -> None:
+        self._set_boundary(kind, account, name, arn)
+
+    def delete_permissions_boundary(self, kind: EntityKind, account: str, name: str) -> None:
+        """Removing a boundary that is not set is not an error."""
+        self._set_boundary(kind, account, name, None)
+
+    def _set_boundary(self, kind: EntityKind, account: str, name: str, arn: str | None) -> None:
+        if kind is EntityKind.GROUP:
+            raise ValueError("groups cannot have permissions boundaries")
+        self._write()
+        entity_id = self._entity_id(kind, account, name)
+        policy_id = self._attachable_policy_id(account, arn) if arn is not None else None
+        e = kind_tables(kind).entity
+        self._conn.execute(update(e).where(e.c.id == entity_id).values(boundary_policy_id=policy_id))
+
+    # -- inline policies -----------------------------------------------------------------
+    def get_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> InlinePolicy:
+        entity_id = self._entity_id(kind, account, entity_name)
+        i = kind_tables(kind).inline
+        row = self._first(select(i.c.document).where(i.c.entity_id == entity_id, i.c.name == policy_name))
+        if row is None:
+            raise NotFound(f"{kind.value} policy", policy_name)
+        return InlinePolicy(kind, self._entity_name(kind, entity_id), policy_name, row.document)
+
+    def _entity_name(self, kind: EntityKind, entity_id: str) -> str:
+        e = kind_tables(kind).entity
+        return str(self._conn.execute(select(e.c.name).where(e.c.id == entity_id)).scalar_one())
+
+    def list_inline_policy_names(
+        self,
+        kind: EntityKind,
+        account: str,
+        entity_name: str,
+        *,
+        marker: str | None = None,
+        max_items: int = 100,
+    ) -> Page[str]:
+        entity_id = self._entity_id(kind, account, entity_name)
+        i = kind_tables(kind).inline
+        stmt = select(i.c.name).where(i.c.entity_id == entity_id)
+        return self._paged(stmt, [i.c.name], f"inline:{kind.value}", marker, max_items, lambda r: str(r.name))
+
+    def list_inline_policies(self, kind: EntityKind, account: str, entity_name: str) -> tuple[InlinePolicy, ...]:
+        """Every inline policy of the entity with its document, by name."""
+        entity_id = self._entity_id(kind, account, entity_name)
+        real_name = self._entity_name(kind, entity_id)
+        i = kind_tables(kind).inline
+        rows = self._conn.execute(select(i.c.name, i.c.document).where(i.c.entity_id == entity_id).order_by(i.c.name))
+        return tuple(InlinePolicy(kind, real_name, r.name, r.document) for r in rows)
+
+    def put_inline_policy(
+        self, kind: EntityKind, account: str, entity_name: str, policy_name: str, document: str
+    ) -> bool:
+        """Create or replace; returns True when the name was new."""
+        self._write()
+        entity_id = self._entity_id(kind, account, entity_name)
+        i = kind_tables(kind).inline
+        where = (i.c.entity_id == entity_id, i.c.name == policy_name)
+        if self._first(select(i.c.name).where(*where)) is not None:
+            self._conn.execute(update(i).where(*where).values(document=document))
+            return False
+        self._conn.execute(insert(i).values(entity_id=entity_id, name=policy_name, document=document))
+        return True
+
+    def delete_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> None:
+        self._write()
+        entity_id = self._entity_id(kind, account, entity_name)
+        i = kind_tables(kind).inline
+        done = self._conn.execute(delete(i).where(i.c.entity_id == entity_id, i.c.name == policy_name))
+        if done.rowcount == 0:
+            raise NotFound(f"{kind.value} policy", policy_name)

@@ -1,0 +1,110 @@
+"""Audit events: CloudTrail-shaped JSON records with a few indexed columns.
+
+An event describing a change is added in the change's own transaction
+(:meth:`AuditOps.add_audit_event`); events of failed or read-only requests are appended on
+their own (``Store.append_audit_event``). Neither bumps the generation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select
+
+from iamd.store import schema as s
+from iamd.store.base import Ops
+from iamd.store.records import AuditEvent, Page
+
+__all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event"]
+
+
+def audit_event_from_record(record: Mapping[str, Any]) -> AuditEvent:
+    """Build an :class:`AuditEvent` from a CloudTrail record (``eventTime`` ``…Z``, ``userIdentity`` …)."""
+    identity = record.get("userIdentity") or {}
+    when = datetime.strptime(str(record["eventTime"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    account = record.get("recipientAccountId") or identity.get("accountId") or ""
+    return AuditEvent(
+        event_id=str(record["eventID"]),
+        account_id=str(account),
+        event_time=when,
+        event_name=str(record["eventName"]),
+        event_source=str(record.get("eventSource", "")),
+        read_only=bool(record.get("readOnly", False)),
+        record=json.dumps(record, separators=(",", ":"), sort_keys=True),
+        user_name=identity.get("userName"),
+        user_arn=identity.get("arn"),
+        error_code=record.get("errorCode"),
+        request_id=record.get("requestID"),
+    )
+
+
+def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
+    values = {
+        "event_id": event.event_id,
+        "account_id": event.account_id,
+        "event_time": event.event_time,
+        "event_name": event.event_name,
+        "event_source": event.event_source,
+        "user_name": event.user_name,
+        "user_arn": event.user_arn,
+        "error_code": event.error_code,
+        "request_id": event.request_id,
+        "read_only": event.read_only,
+        "record": event.record,
+    }
+    seq = conn.execute(insert(s.audit_events).values(**values).returning(s.audit_events.c.seq)).scalar_one()
+    return dataclasses.replace(event, sequence=int(seq))
+
+
+def _event(r: Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        event_id=r.event_id,
+        account_id=r.account_id,
+        event_time=r.event_time,
+        event_name=r.event_name,
+        event_source=r.event_source,
+        read_only=bool(r.read_only),
+        record=r.record,
+        user_name=r.user_name,
+        user_arn=r.user_arn,
+        error_code=r.error_code,
+        request_id=r.request_id,
+        sequence=int(r.seq),
+    )
+
+
+class AuditOps(Ops):
+    def add_audit_event(self, event: AuditEvent) -> AuditEvent:
+        self._writes_without_bump()
+        return insert_audit_event(self._conn, event)
+
+    def list_audit_events(
+        self,
+        account: str,
+        *,
+        user_name: str | None = None,
+        event_name: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        errors_only: bool = False,
+        marker: str | None = None,
+        max_items: int = 100,
+    ) -> Page[AuditEvent]:
+        a = s.audit_events
+        stmt = select(a).where(a.c.account_id == account)
+        if user_name is not None:
+            stmt = stmt.where(a.c.user_name == user_name)
+        if event_name is not None:
+            stmt = stmt.where(a.c.event_name == event_name)
+        if start is not None:
+            stmt = stmt.where(a.c.event_time >= start)
+        if end is not None:
+            stmt = stmt.where(a.c.event_time < end)
+        if errors_only:
+            stmt = stmt.where(a.c.error_code.is_not(None))
+        keys = [a.c.event_time, a.c.seq]
+        return self._paged(stmt, keys, "audit", marker, max_items, _event, descending=True)

@@ -1,0 +1,268 @@
+"""What every entity family shares: the connection, the clock, ids, ARNs, paging, lookups."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, Select, bindparam, func, select, tuple_, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from iamd.store import schema as s
+from iamd.store.errors import InvalidMarker, NotFound, ReadOnly
+from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
+
+__all__ = ["Context", "Ops", "name_key", "role_select", "user_select"]
+
+T = TypeVar("T")
+
+MAX_ITEMS_LIMIT = 1000
+_POLICY_ARN = re.compile(r"arn:([^:]+):iam::([^:]+):policy(/(?:.*/)?)([^/]+)")
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive key of a name: ASCII lower-casing, as the databases' ``lower()``."""
+    return name.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Per-store settings every transaction sees."""
+
+    dialect: str
+    partition: str
+    clock: Callable[[], datetime]
+    new_id: Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class KindTables:
+    label: str
+    entity: Any
+    attachments: Any
+    inline: Any
+
+
+def kind_tables(kind: EntityKind) -> KindTables:
+    if kind is EntityKind.USER:
+        return KindTables("user", s.users, s.user_policy_attachments, s.user_inline_policies)
+    if kind is EntityKind.GROUP:
+        return KindTables("group", s.groups, s.group_policy_attachments, s.group_inline_policies)
+    return KindTables("role", s.roles, s.role_policy_attachments, s.role_inline_policies)
+
+
+def _encode_value(value: object) -> object:
+    return {"t": value.isoformat()} if isinstance(value, datetime) else value
+
+
+def _decode_value(value: object) -> object:
+    if isinstance(value, dict) and set(value) == {"t"} and isinstance(value["t"], str):
+        return datetime.fromisoformat(value["t"])
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return value
+    raise ValueError("bad marker value")
+
+
+def encode_marker(listing: str, values: Sequence[object]) -> str:
+    raw = json.dumps([listing, *[_encode_value(v) for v in values]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_marker(listing: str, marker: str, width: int) -> list[object]:
+    try:
+        raw = base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4))
+        data = json.loads(raw)
+        if not isinstance(data, list) or len(data) != width + 1 or data[0] != listing:
+            raise ValueError("marker of another listing")
+        return [_decode_value(v) for v in data[1:]]
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidMarker() from exc
+
+
+def _with_boundary(table: Any) -> Select[Any]:
+    """Rows of ``table`` with their boundary policy's ARN parts (one LEFT JOIN on a key)."""
+    bp = s.policies.alias(f"{table.name}_bp")
+    return select(
+        table,
+        bp.c.account_id.label("bp_account"),
+        bp.c.path.label("bp_path"),
+        bp.c.name.label("bp_name"),
+    ).select_from(table.outerjoin(bp, table.c.boundary_policy_id == bp.c.id))
+
+
+# Built once: constructing aliases and joins costs more than running the query on SQLite.
+_USER_SELECT = _with_boundary(s.users)
+_ROLE_SELECT = _with_boundary(s.roles)
+_BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1)
+_GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
+_ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
+
+
+def user_select() -> Select[Any]:
+    return _USER_SELECT
+
+
+def role_select() -> Select[Any]:
+    return _ROLE_SELECT
+
+
+class Ops:
+    """Base of the per-family mixins; one instance lives for one transaction."""
+
+    def __init__(self, conn: Connection, ctx: Context, *, writable: bool) -> None:
+        self._conn = conn
+        self._ctx = ctx
+        self._writable = writable
+        self._bumped = False
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        return self._ctx.clock()
+
+    def _write(self) -> None:
+        """Every entity write calls this first: refuse in read-only views, bump once per tx."""
+        if not self._writable:
+            raise ReadOnly()
+        if not self._bumped:
+            self._conn.execute(_BUMP)
+            self._bumped = True
+
+    def _writes_without_bump(self) -> None:
+        if not self._writable:
+            raise ReadOnly()
+
+    def generation(self) -> int:
+        return int(self._conn.execute(_GENERATION).scalar_one())
+
+    def _first(self, stmt: Select[Any]) -> Row[Any] | None:
+        return self._conn.execute(stmt).first()
+
+    def _count(self, stmt: Select[Any]) -> int:
+        return int(self._conn.execute(stmt).scalar_one())
+
+    def _arn(self, account: str, kind: str, path: str, name: str) -> str:
+        return f"arn:{self._ctx.partition}:iam::{account}:{kind}{path}{name}"
+
+    # -- paging --------------------------------------------------------------------------
+    def _paged(
+        self,
+        stmt: Select[Any],
+        keys: Sequence[ColumnElement[Any]],
+        listing: str,
+        marker: str | None,
+        max_items: int,
+        convert: Callable[[Row[Any]], T],
+        *,
+        descending: bool = False,
+    ) -> Page[T]:
+        if not 1 <= max_items <= MAX_ITEMS_LIMIT:
+            raise ValueError(f"max_items must be 1..{MAX_ITEMS_LIMIT}, got {max_items}")
+        if marker is not None:
+            values = decode_marker(listing, marker, len(keys))
+            bound = [bindparam(None, v, type_=k.type) for k, v in zip(keys, values, strict=True)]
+            left: ColumnElement[Any] = keys[0] if len(keys) == 1 else tuple_(*keys)
+            right: ColumnElement[Any] = bound[0] if len(keys) == 1 else tuple_(*bound)
+            stmt = stmt.where(left < right if descending else left > right)
+        stmt = stmt.order_by(*(k.desc() if descending else k.asc() for k in keys)).limit(max_items + 1)
+        rows = self._conn.execute(stmt).all()
+        more = len(rows) > max_items
+        rows = rows[:max_items]
+        next_marker = encode_marker(listing, [rows[-1]._mapping[k] for k in keys]) if more else None
+        return Page(tuple(convert(r) for r in rows), next_marker)
+
+    @staticmethod
+    def _under(path_column: ColumnElement[str], prefix: str) -> ColumnElement[bool] | None:
+        """Path-prefix filter (``None`` when it cannot exclude anything)."""
+        if prefix == "/":
+            return None
+        return path_column.startswith(prefix, autoescape=True)
+
+    # -- row conversions shared by several families -------------------------------------------
+    def _user(self, r: Row[Any]) -> User:
+        return User(
+            id=r.id,
+            account_id=r.account_id,
+            name=r.name,
+            path=r.path,
+            arn=self._arn(r.account_id, "user", r.path, r.name),
+            create_date=r.create_date,
+            permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
+            password_last_used=r.password_last_used,
+        )
+
+    def _role(self, r: Row[Any]) -> Role:
+        return Role(
+            id=r.id,
+            account_id=r.account_id,
+            name=r.name,
+            path=r.path,
+            arn=self._arn(r.account_id, "role", r.path, r.name),
+            create_date=r.create_date,
+            assume_role_policy=r.assume_role_policy,
+            description=r.description,
+            max_session_duration=r.max_session_duration,
+            permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
+            last_used_date=r.last_used_date,
+            last_used_region=r.last_used_region,
+        )
+
+    # -- lookups shared by several families ------------------------------------------------
+    def _entity_id(self, kind: EntityKind, account: str, name: str) -> str:
+        t = kind_tables(kind)
+        row = self._first(
+            select(t.entity.c.id).where(t.entity.c.account_id == account, t.entity.c.name_key == name_key(name))
+        )
+        if row is None:
+            raise NotFound(t.label, name)
+        return str(row.id)
+
+    def _require_account(self, account: str) -> None:
+        if self._conn.execute(_ACCOUNT_EXISTS, {"account": account}).first() is None:
+            raise NotFound("account", account)
+
+    def _named_id(self, table: Any, label: str, account: str, name: str) -> str:
+        row = self._first(select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name)))
+        if row is None:
+            raise NotFound(label, name)
+        return str(row.id)
+
+    def _name_taken(self, table: Any, account: str, name: str) -> bool:
+        stmt = select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name))
+        return self._first(stmt) is not None
+
+    def _policy_row(self, arn: str) -> Row[Any]:
+        """The policies row an ARN names (name case-insensitive, path and partition exact)."""
+        match = _POLICY_ARN.fullmatch(arn)
+        if match is None or match.group(1) != self._ctx.partition:
+            raise NotFound("policy", arn)
+        _, account, path, name = match.groups()
+        p = s.policies
+        row = self._first(select(p).where(p.c.account_id == account, p.c.name_key == name_key(name)))
+        if row is None or row.path != path:
+            raise NotFound("policy", arn)
+        return row
+
+    def _attachable_policy(self, account: str, arn: str) -> tuple[str, str]:
+        """(policy id, canonical ARN) of a policy ``account`` may attach: its own or AWS managed."""
+        row = self._policy_row(arn)
+        if row.account_id not in (account, AWS_ACCOUNT):
+            raise NotFound("policy", arn)
+        return str(row.id), self._arn(row.account_id, "policy", row.path, row.name)
+
+    def _attachable_policy_id(self, account: str, arn: str) -> str:
+        return self._attachable_policy(account, arn)[0]
+
+    def _boundary_arn(self, account: str | None, path: str | None, name: str | None) -> str | None:
+        if account is None or path is None or name is None:
+            return None
+        return self._arn(account, "policy", path, name)
+
+    @staticmethod
+    def _count_of(table: Any, *where: ColumnElement[bool]) -> Select[Any]:
+        return select(func.count()).select_from(table).where(*where)

@@ -1,0 +1,76 @@
+"""Engines for the two backends, from a URL.
+
+* ``sqlite:///path/to/iamd.db`` — a file (its directory is created). Every connection runs
+  with foreign keys on, WAL journaling, ``synchronous=NORMAL`` (durable across process
+  crashes; a power loss may drop the last commits) and a busy timeout. SQLite's own
+  transaction handling is switched off so that the store emits ``BEGIN`` itself:
+  ``BEGIN IMMEDIATE`` for write transactions (one writer at a time, waiting up to the busy
+  timeout), a deferred ``BEGIN`` for reads (a WAL snapshot that never blocks).
+* ``postgresql://…`` (psycopg 3). Write transactions serialize on the ``iamd_meta`` row;
+  reads run ``REPEATABLE READ READ ONLY``. Lock waits give up after the same timeout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+__all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "make_engine"]
+
+BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "iamd_write"
+"""Execution option marking a connection whose next transaction writes."""
+
+
+def normalize_url(url: str | URL) -> URL:
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if not u.database or u.database == ":memory:":
+            raise ValueError("the SQLite store needs a file: sqlite:///path/to/iamd.db")
+        return u.set(drivername="sqlite+pysqlite")
+    raise ValueError(f"unsupported store URL scheme {u.drivername!r} (use sqlite:/// or postgresql://)")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    assert url.database is not None
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the store emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def make_engine(url: str | URL, *, pool_size: int = 5) -> Engine:
+    u = normalize_url(url)
+    if u.get_backend_name() == "sqlite":
+        return _sqlite_engine(u)
+    return create_engine(
+        u,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"},
+    )

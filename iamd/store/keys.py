@@ -1,0 +1,140 @@
+"""Access keys of IAM users and of the account root (``user_name`` None).
+
+Key ids are minted by the caller together with the secret; the secret arrives sealed
+(encrypted) and is stored as opaque bytes. Authentication resolves a key id and its owner
+with :meth:`KeyOps.lookup_access_key`: one query on the primary key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, delete, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from iamd.store import schema as s
+from iamd.store.base import Ops
+from iamd.store.errors import AlreadyExists, NotFound
+from iamd.store.records import AccessKey, AccessKeyOwner, KeyStatus, User
+
+__all__ = ["KeyOps"]
+
+
+def _build_key_select() -> Select[Any]:
+    k, u, bp = s.access_keys, s.users, s.policies.alias("key_bp")
+    return select(
+        k,
+        u.c.name.label("u_name"),
+        u.c.path.label("u_path"),
+        u.c.create_date.label("u_create_date"),
+        u.c.password_last_used.label("u_password_last_used"),
+        bp.c.account_id.label("bp_account"),
+        bp.c.path.label("bp_path"),
+        bp.c.name.label("bp_name"),
+    ).select_from(k.outerjoin(u, k.c.user_id == u.c.id).outerjoin(bp, u.c.boundary_policy_id == bp.c.id))
+
+
+_KEY_SELECT = _build_key_select()
+_KEY_BY_ID = _KEY_SELECT.where(s.access_keys.c.id == bindparam("key_id"))
+
+
+def _key_select() -> Select[Any]:
+    return _KEY_SELECT
+
+
+class KeyOps(Ops):
+    def _key(self, r: Row[Any]) -> AccessKey:
+        return AccessKey(
+            id=r.id,
+            account_id=r.account_id,
+            user_id=r.user_id,
+            user_name=r.u_name,
+            status=KeyStatus(r.status),
+            secret_sealed=bytes(r.secret_sealed),
+            create_date=r.create_date,
+            last_used_date=r.last_used_date,
+            last_used_service=r.last_used_service,
+            last_used_region=r.last_used_region,
+        )
+
+    def _key_row(self, key_id: str) -> Row[Any]:
+        row = self._conn.execute(_KEY_BY_ID, {"key_id": key_id}).first()
+        if row is None:
+            raise NotFound("access key", key_id)
+        return row
+
+    def _owned_key(self, account: str, user_name: str | None, key_id: str) -> Row[Any]:
+        user_id = None if user_name is None else self._named_id(s.users, "user", account, user_name)
+        row = self._first(select(s.access_keys).where(s.access_keys.c.id == key_id))
+        if row is None or row.account_id != account or row.user_id != user_id:
+            raise NotFound("access key", key_id)
+        return row
+
+    # -- reads ---------------------------------------------------------------------------
+    def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
+        r = self._key_row(key_id)
+        user = None
+        if r.user_id is not None:
+            user = User(
+                id=r.user_id,
+                account_id=r.account_id,
+                name=r.u_name,
+                path=r.u_path,
+                arn=self._arn(r.account_id, "user", r.u_path, r.u_name),
+                create_date=r.u_create_date,
+                permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
+                password_last_used=r.u_password_last_used,
+            )
+        return AccessKeyOwner(self._key(r), user)
+
+    def get_access_key(self, key_id: str) -> AccessKey:
+        return self._key(self._key_row(key_id))
+
+    def list_access_keys(self, account: str, user_name: str | None) -> tuple[AccessKey, ...]:
+        """Oldest first."""
+        k = s.access_keys
+        owner: ColumnElement[bool]
+        if user_name is None:
+            owner = k.c.user_id.is_(None)
+        else:
+            owner = k.c.user_id == self._named_id(s.users, "user", account, user_name)
+        stmt = _key_select().where(k.c.account_id == account, owner).order_by(k.c.create_date, k.c.id)
+        return tuple(self._key(r) for r in self._conn.execute(stmt))
+
+    # -- writes --------------------------------------------------------------------------
+    def create_access_key(
+        self,
+        account: str,
+        user_name: str | None,
+        key_id: str,
+        secret_sealed: bytes,
+        *,
+        status: KeyStatus = KeyStatus.ACTIVE,
+    ) -> AccessKey:
+        self._write()
+        self._require_account(account)
+        user_id = None if user_name is None else self._named_id(s.users, "user", account, user_name)
+        if self._first(select(s.access_keys.c.id).where(s.access_keys.c.id == key_id)) is not None:
+            raise AlreadyExists("access key", key_id)
+        self._conn.execute(
+            insert(s.access_keys).values(
+                id=key_id,
+                account_id=account,
+                user_id=user_id,
+                status=status.value,
+                secret_sealed=secret_sealed,
+                create_date=self._now(),
+            )
+        )
+        return self.get_access_key(key_id)
+
+    def update_access_key(self, account: str, user_name: str | None, key_id: str, status: KeyStatus) -> AccessKey:
+        self._write()
+        self._owned_key(account, user_name, key_id)
+        self._conn.execute(update(s.access_keys).where(s.access_keys.c.id == key_id).values(status=status.value))
+        return self.get_access_key(key_id)
+
+    def delete_access_key(self, account: str, user_name: str | None, key_id: str) -> None:
+        self._write()
+        self._owned_key(account, user_name, key_id)
+        self._conn.execute(delete(s.access_keys).where(s.access_keys.c.id == key_id))

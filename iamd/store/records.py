@@ -1,0 +1,246 @@
+"""Domain records the store returns: frozen values, no behaviour, no database handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+__all__ = [
+    "AWS_ACCOUNT",
+    "Account",
+    "AccessKey",
+    "AccessKeyOwner",
+    "AttachedPolicy",
+    "AuditEvent",
+    "EntityKind",
+    "Group",
+    "InlinePolicy",
+    "InstanceProfile",
+    "KeyStatus",
+    "ManagedPolicy",
+    "Page",
+    "PolicyEntity",
+    "PolicyScope",
+    "PolicyUsage",
+    "PolicyVersion",
+    "Role",
+    "Tag",
+    "TagTarget",
+    "User",
+]
+
+T = TypeVar("T")
+
+AWS_ACCOUNT = "aws"
+"""The pseudo-account that owns AWS managed policies (``arn:aws:iam::aws:policy/…``)."""
+
+
+class EntityKind(StrEnum):
+    """IAM identities that can carry inline and attached policies."""
+
+    USER = "user"
+    GROUP = "group"
+    ROLE = "role"
+
+
+class TagTarget(StrEnum):
+    """Taggable resources. Users and roles compare tag keys case-insensitively."""
+
+    USER = "user"
+    ROLE = "role"
+    POLICY = "policy"
+    INSTANCE_PROFILE = "instance-profile"
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+class PolicyScope(StrEnum):
+    ALL = "All"
+    AWS = "AWS"
+    LOCAL = "Local"
+
+
+class PolicyUsage(StrEnum):
+    PERMISSIONS_POLICY = "PermissionsPolicy"
+    PERMISSIONS_BOUNDARY = "PermissionsBoundary"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing. ``marker`` is set (and opaque) only when more items follow."""
+
+    items: tuple[T, ...]
+    marker: str | None = None
+
+    @property
+    def is_truncated(self) -> bool:
+        return self.marker is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    alias: str | None
+    password_policy: str | None
+    """JSON text of the account password policy, as the service stored it."""
+    create_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    account_id: str
+    name: str
+    path: str
+    arn: str
+    create_date: datetime
+    permissions_boundary: str | None = None
+    """ARN of the boundary policy."""
+    password_last_used: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    account_id: str
+    name: str
+    path: str
+    arn: str
+    create_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    id: str
+    account_id: str
+    name: str
+    path: str
+    arn: str
+    create_date: datetime
+    assume_role_policy: str
+    """Trust policy document text, exactly as stored by the service."""
+    description: str | None = None
+    max_session_duration: int = 3600
+    permissions_boundary: str | None = None
+    last_used_date: datetime | None = None
+    last_used_region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicy:
+    id: str
+    account_id: str
+    """12-digit account id, or :data:`AWS_ACCOUNT` for AWS managed policies."""
+    name: str
+    path: str
+    arn: str
+    description: str | None
+    default_version_id: str
+    attachment_count: int
+    permissions_boundary_usage_count: int
+    create_date: datetime
+    update_date: datetime
+    is_attachable: bool = True
+
+    @property
+    def is_aws_managed(self) -> bool:
+        return self.account_id == AWS_ACCOUNT
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    policy_id: str
+    policy_arn: str
+    version_id: str
+    document: str
+    """The document text exactly as submitted."""
+    is_default: bool
+    create_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedPolicy:
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEntity:
+    """A user, group or role a policy is attached to (or bounds)."""
+
+    kind: EntityKind
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    kind: EntityKind
+    entity_name: str
+    name: str
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    id: str
+    account_id: str
+    user_id: str | None
+    """``None`` for the account root's keys."""
+    user_name: str | None
+    status: KeyStatus
+    secret_sealed: bytes = field(repr=False)
+    """The secret, sealed (encrypted) by the caller; the store never sees plaintext."""
+    create_date: datetime
+    last_used_date: datetime | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyOwner:
+    """What authentication needs, fetched with one indexed query."""
+
+    key: AccessKey
+    user: User | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceProfile:
+    id: str
+    account_id: str
+    name: str
+    path: str
+    arn: str
+    create_date: datetime
+    role: Role | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """A CloudTrail-shaped record (``record`` is its JSON text) plus its indexed fields."""
+
+    event_id: str
+    account_id: str
+    event_time: datetime
+    event_name: str
+    event_source: str
+    read_only: bool
+    record: str
+    user_name: str | None = None
+    user_arn: str | None = None
+    error_code: str | None = None
+    request_id: str | None = None
+    sequence: int | None = None
+    """Assigned by the store (insertion order); ``None`` on events not yet stored."""

@@ -1,0 +1,239 @@
+"""The current schema as SQLAlchemy Core tables (the migrations build exactly this).
+
+Conventions: entity primary keys are the AWS unique ids (``AIDA…``, ``AROA…``); names are
+unique per account through ``name_key`` (the ASCII-lower-cased name, checked against
+``lower(name)`` by the database); text compares bytewise (``COLLATE "C"`` on PostgreSQL,
+SQLite's default) so ordering and paging agree across backends. Foreign keys restrict by
+default — the store refuses a delete that would orphan anything — and only tags cascade.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+__all__ = ["metadata"]
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+Str = String().with_variant(String(collation="C"), "postgresql")
+"""Identifier text: bytewise comparison everywhere."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in, timezone-aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _named(name: str, *extra: Column[object] | Index | CheckConstraint) -> Table:
+    """An account-scoped entity with a case-insensitively unique name and a path."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Str, primary_key=True),
+        Column("account_id", Str, ForeignKey("accounts.id"), nullable=False),
+        Column("name", Str, nullable=False),
+        Column("name_key", Str, nullable=False),
+        Column("path", Str, nullable=False),
+        Column("create_date", UtcDateTime, nullable=False),
+        *extra,
+        UniqueConstraint("account_id", "name_key"),
+        CheckConstraint("name_key = lower(name)", name="name_key"),
+        Index(None, "account_id", "path"),
+    )
+
+
+meta = Table(
+    "iamd_meta",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("alias", Str, nullable=True, unique=True),
+    Column("password_policy", Text, nullable=True),
+    Column("create_date", UtcDateTime, nullable=False),
+)
+
+users = _named(
+    "users",
+    Column("boundary_policy_id", Str, ForeignKey("policies.id"), nullable=True, index=True),
+    Column("password_last_used", UtcDateTime, nullable=True),
+)
+
+groups = _named("groups")
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Str, ForeignKey("groups.id"), primary_key=True),
+    Column("user_id", Str, ForeignKey("users.id"), primary_key=True, index=True),
+)
+
+roles = _named(
+    "roles",
+    Column("assume_role_policy", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("boundary_policy_id", Str, ForeignKey("policies.id"), nullable=True, index=True),
+    Column("last_used_date", UtcDateTime, nullable=True),
+    Column("last_used_region", Str, nullable=True),
+)
+
+policies = _named(
+    "policies",
+    Column("description", Text, nullable=True),
+    Column("default_version_id", Str, nullable=True),
+    Column("next_version", Integer, nullable=False),
+    Column("update_date", UtcDateTime, nullable=False),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("policy_id", Str, ForeignKey("policies.id"), primary_key=True),
+    Column("version_id", Str, primary_key=True),
+    Column("version_no", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+)
+
+# The default version must exist: deleting it is refused by the database as well.
+policies.append_constraint(
+    ForeignKeyConstraint(
+        ["id", "default_version_id"],
+        ["policy_versions.policy_id", "policy_versions.version_id"],
+        name="fk_policies_default_version",
+        use_alter=True,
+    )
+)
+
+
+def _attachments(kind: str) -> Table:
+    return Table(
+        f"{kind}_policy_attachments",
+        metadata,
+        Column("entity_id", Str, ForeignKey(f"{kind}s.id"), primary_key=True),
+        Column("policy_id", Str, ForeignKey("policies.id"), primary_key=True, index=True),
+    )
+
+
+def _inline(kind: str) -> Table:
+    return Table(
+        f"{kind}_inline_policies",
+        metadata,
+        Column("entity_id", Str, ForeignKey(f"{kind}s.id"), primary_key=True),
+        Column("name", Str, primary_key=True),
+        Column("document", Text, nullable=False),
+    )
+
+
+def _tags(name: str, owner: str) -> Table:
+    return Table(
+        f"{name}_tags",
+        metadata,
+        Column("resource_id", Str, ForeignKey(f"{owner}.id", ondelete="CASCADE"), primary_key=True),
+        Column("key_norm", Str, primary_key=True),
+        Column("key", Str, nullable=False),
+        Column("value", Str, nullable=False),
+    )
+
+
+user_policy_attachments = _attachments("user")
+group_policy_attachments = _attachments("group")
+role_policy_attachments = _attachments("role")
+user_inline_policies = _inline("user")
+group_inline_policies = _inline("group")
+role_inline_policies = _inline("role")
+
+instance_profiles = _named(
+    "instance_profiles",
+    Column("role_id", Str, ForeignKey("roles.id"), nullable=True, index=True),
+)
+
+user_tags = _tags("user", "users")
+role_tags = _tags("role", "roles")
+policy_tags = _tags("policy", "policies")
+instance_profile_tags = _tags("instance_profile", "instance_profiles")
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("user_id", Str, ForeignKey("users.id"), nullable=True, index=True),
+    Column("status", Str, nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+    Column("last_used_date", UtcDateTime, nullable=True),
+    Column("last_used_service", Str, nullable=True),
+    Column("last_used_region", Str, nullable=True),
+    CheckConstraint("status IN ('Active', 'Inactive')", name="status"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", Str, nullable=False, unique=True),
+    Column("account_id", Str, nullable=False),
+    Column("event_time", UtcDateTime, nullable=False),
+    Column("event_name", Str, nullable=False),
+    Column("event_source", Str, nullable=False),
+    Column("user_name", Str, nullable=True),
+    Column("user_arn", Str, nullable=True),
+    Column("error_code", Str, nullable=True),
+    Column("request_id", Str, nullable=True, index=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("record", Text, nullable=False),
+    Index(None, "account_id", "event_time", "seq"),
+    Index(None, "account_id", "user_name", "event_time", "seq"),
+    Index(None, "account_id", "event_name", "event_time", "seq"),
+)

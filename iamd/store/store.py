@@ -1,0 +1,157 @@
+"""The SQL store: one implementation of :class:`iamd.store.api.Store` for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, Update, select, update
+from sqlalchemy.engine import URL
+
+from iamd.store import schema as s
+from iamd.store.accounts import AccountOps
+from iamd.store.api import ReadTx, Store, Tx
+from iamd.store.attachments import AttachmentOps
+from iamd.store.audit import AuditOps, insert_audit_event
+from iamd.store.base import Context
+from iamd.store.engine import WRITE_OPTION, make_engine
+from iamd.store.errors import SchemaMismatch
+from iamd.store.groups import GroupOps
+from iamd.store.ids import new_unique_id
+from iamd.store.keys import KeyOps
+from iamd.store.policies import PolicyOps
+from iamd.store.profiles import InstanceProfileOps
+from iamd.store.records import AuditEvent
+from iamd.store.roles import RoleOps
+from iamd.store.tags import TagOps
+from iamd.store.users import UserOps
+
+__all__ = ["SqlStore", "SqlTx", "open_store"]
+
+
+class SqlTx(
+    AccountOps,
+    UserOps,
+    GroupOps,
+    RoleOps,
+    PolicyOps,
+    AttachmentOps,
+    TagOps,
+    KeyOps,
+    InstanceProfileOps,
+    AuditOps,
+):
+    """All families over one connection and one transaction."""
+
+
+_GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
+_LOCK_WRITERS = _GENERATION.with_for_update()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, ctx: Context) -> None:
+        self._engine = engine
+        self._ctx = ctx
+        self._local = threading.local()
+
+    @property
+    def dialect(self) -> str:
+        return self._ctx.dialect
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        if getattr(self._local, "writing", False):
+            # A second writer in the same thread would wait for the first forever.
+            raise RuntimeError("nested write transaction: use the Tx you already have")
+        self._local.writing = True
+        try:
+            with self._write_tx() as tx:
+                yield tx
+        finally:
+            self._local.writing = False
+
+    @contextmanager
+    def _write_tx(self) -> Iterator[Tx]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                if self._ctx.dialect == "postgresql":
+                    # Serialize writers on the generation row: checks made in this
+                    # transaction hold until it commits.
+                    conn.execute(_LOCK_WRITERS)
+                yield SqlTx(conn, self._ctx, writable=True)
+
+    @contextmanager
+    def read(self) -> Iterator[ReadTx]:
+        with self._engine.connect() as conn:
+            if self._ctx.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield SqlTx(conn, self._ctx, writable=False)
+
+    def generation(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(_GENERATION).scalar_one())
+
+    def append_audit_event(self, event: AuditEvent) -> AuditEvent:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                return insert_audit_event(conn, event)
+
+    def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None:
+        k = s.access_keys
+        stmt = update(k).where(k.c.id == key_id)
+        self._execute(stmt.values(last_used_date=when, last_used_service=service, last_used_region=region))
+
+    def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
+        r = s.roles
+        self._execute(update(r).where(r.c.id == role_id).values(last_used_date=when, last_used_region=region))
+
+    def record_password_use(self, user_id: str, when: datetime) -> None:
+        u = s.users
+        self._execute(update(u).where(u.c.id == user_id).values(password_last_used=when))
+
+    def _execute(self, stmt: Update) -> None:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                conn.execute(stmt)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def open_store(
+    url: str | URL,
+    *,
+    partition: str = "aws",
+    clock: Callable[[], datetime] = _utcnow,
+    new_id: Callable[[str], str] = new_unique_id,
+    check_schema: bool = True,
+) -> Store:
+    """Open the store at ``url`` (``sqlite:///…`` or ``postgresql://…``).
+
+    With ``check_schema`` (the default) the database must already be migrated to this
+    code's head revision (:func:`iamd.store.migrate.upgrade`), else :class:`SchemaMismatch`.
+    """
+    from iamd.store.migrate import current_revision_of, head_revision
+
+    engine = make_engine(url)
+    if check_schema:
+        with engine.connect() as conn:
+            current = current_revision_of(conn)
+        if current != head_revision():
+            engine.dispose()
+            raise SchemaMismatch(current, head_revision())
+    return SqlStore(engine, Context(engine.dialect.name, partition, clock, new_id))

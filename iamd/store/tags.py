@@ -1,0 +1,78 @@
+"""Tags on users, roles, managed policies and instance profiles.
+
+Users and roles compare keys case-insensitively (tagging ``department`` replaces
+``Department``, and the stored spelling becomes the new one); the other resources compare
+keys exactly. Tags are listed by key. Deleting the resource deletes its tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from iamd.store import schema as s
+from iamd.store.base import Ops, name_key
+from iamd.store.errors import NotFound
+from iamd.store.records import Tag, TagTarget
+
+__all__ = ["TagOps", "put_tags"]
+
+
+def _table(target: TagTarget) -> tuple[Any, Any, str, bool]:
+    """(tag table, owner table, label, keys case-insensitive)."""
+    if target is TagTarget.USER:
+        return s.user_tags, s.users, "user", True
+    if target is TagTarget.ROLE:
+        return s.role_tags, s.roles, "role", True
+    if target is TagTarget.POLICY:
+        return s.policy_tags, s.policies, "policy", False
+    return s.instance_profile_tags, s.instance_profiles, "instance profile", False
+
+
+def put_tags(conn: Connection, target: TagTarget, resource_id: str, tags: Sequence[Tag]) -> None:
+    """Add or overwrite ``tags`` on a resource (the caller validated keys and quotas)."""
+    if not tags:
+        return
+    table, _, _, folded = _table(target)
+    norm = [(name_key(t.key) if folded else t.key, t) for t in tags]
+    keys = [k for k, _ in norm]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate tag keys")
+    conn.execute(delete(table).where(table.c.resource_id == resource_id, table.c.key_norm.in_(keys)))
+    conn.execute(
+        insert(table),
+        [{"resource_id": resource_id, "key_norm": k, "key": t.key, "value": t.value} for k, t in norm],
+    )
+
+
+class TagOps(Ops):
+    def _tag_owner(self, target: TagTarget, account: str, ref: str) -> str:
+        if target is TagTarget.POLICY:
+            row = self._policy_row(ref)
+            if row.account_id != account:
+                raise NotFound("policy", ref)
+            return str(row.id)
+        _, owner, label, _ = _table(target)
+        return self._named_id(owner, label, account, ref)
+
+    def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
+        table = _table(target)[0]
+        owner = self._tag_owner(target, account, ref)
+        rows = self._conn.execute(
+            select(table.c.key, table.c.value).where(table.c.resource_id == owner).order_by(table.c.key_norm)
+        )
+        return tuple(Tag(r.key, r.value) for r in rows)
+
+    def tag_resource(self, target: TagTarget, account: str, ref: str, tags: Sequence[Tag]) -> None:
+        self._write()
+        put_tags(self._conn, target, self._tag_owner(target, account, ref), tags)
+
+    def untag_resource(self, target: TagTarget, account: str, ref: str, keys: Sequence[str]) -> None:
+        self._write()
+        table, _, _, folded = _table(target)
+        owner = self._tag_owner(target, account, ref)
+        norm = [name_key(k) if folded else k for k in keys]
+        if norm:
+            self._conn.execute(delete(table).where(table.c.resource_id == owner, table.c.key_norm.in_(norm)))

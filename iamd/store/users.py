@@ -1,0 +1,131 @@
+"""IAM users."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, delete, exists, insert, select, update
+
+from iamd.store import schema as s
+from iamd.store.base import Ops, name_key, user_select
+from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound
+from iamd.store.records import Page, Tag, TagTarget, User
+from iamd.store.tags import put_tags
+
+__all__ = ["UserOps"]
+
+_GET_USER = user_select().where(s.users.c.account_id == bindparam("account"), s.users.c.name_key == bindparam("key"))
+
+
+class UserOps(Ops):
+    # -- reads ---------------------------------------------------------------------------
+    def get_user(self, account: str, name: str) -> User:
+        row = self._conn.execute(_GET_USER, {"account": account, "key": name_key(name)}).first()
+        if row is None:
+            raise NotFound("user", name)
+        return self._user(row)
+
+    def get_user_by_id(self, user_id: str) -> User:
+        row = self._first(user_select().where(s.users.c.id == user_id))
+        if row is None:
+            raise NotFound("user", user_id)
+        return self._user(row)
+
+    def list_users(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = 100
+    ) -> Page[User]:
+        u = s.users
+        stmt = user_select().where(u.c.account_id == account)
+        under = self._under(u.c.path, path_prefix)
+        if under is not None:
+            stmt = stmt.where(under)
+        return self._paged(stmt, [u.c.name_key], "users", marker, max_items, self._user)
+
+    def count_users(self, account: str) -> int:
+        return self._count(self._count_of(s.users, s.users.c.account_id == account))
+
+    # -- writes --------------------------------------------------------------------------
+    def create_user(
+        self,
+        account: str,
+        name: str,
+        *,
+        path: str = "/",
+        permissions_boundary: str | None = None,
+        tags: Sequence[Tag] = (),
+    ) -> User:
+        self._write()
+        self._require_account(account)
+        if self._name_taken(s.users, account, name):
+            raise AlreadyExists("user", name)
+        boundary = self._attachable_policy(account, permissions_boundary) if permissions_boundary else None
+        user = User(
+            id=self._ctx.new_id("AIDA"),
+            account_id=account,
+            name=name,
+            path=path,
+            arn=self._arn(account, "user", path, name),
+            create_date=self._now(),
+            permissions_boundary=boundary[1] if boundary else None,
+        )
+        self._conn.execute(
+            insert(s.users).values(
+                id=user.id,
+                account_id=account,
+                name=name,
+                name_key=name_key(name),
+                path=path,
+                create_date=user.create_date,
+                boundary_policy_id=boundary[0] if boundary else None,
+            )
+        )
+        put_tags(self._conn, TagTarget.USER, user.id, tags)
+        return user
+
+    def bulk_create_users(self, account: str, names: Sequence[str], *, path: str = "/") -> int:
+        """Insert many users in one statement (tests and benchmarks); uniqueness is the database's."""
+        self._write()
+        now = self._now()
+        rows = [
+            {
+                "id": self._ctx.new_id("AIDA"),
+                "account_id": account,
+                "name": n,
+                "name_key": name_key(n),
+                "path": path,
+                "create_date": now,
+            }
+            for n in names
+        ]
+        if rows:
+            self._conn.execute(insert(s.users), rows)
+        return len(rows)
+
+    def update_user(self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None) -> User:
+        self._write()
+        user_id = self._named_id(s.users, "user", account, name)
+        values: dict[str, str] = {}
+        if new_name is not None:
+            if name_key(new_name) != name_key(name) and self._name_taken(s.users, account, new_name):
+                raise AlreadyExists("user", new_name)
+            values.update(name=new_name, name_key=name_key(new_name))
+        if new_path is not None:
+            values["path"] = new_path
+        if values:
+            self._conn.execute(update(s.users).where(s.users.c.id == user_id).values(**values))
+        return self.get_user_by_id(user_id)
+
+    def delete_user(self, account: str, name: str) -> None:
+        """Refused (:class:`Conflict`) while the user has keys, policies or memberships."""
+        self._write()
+        user_id = self._named_id(s.users, "user", account, name)
+        blockers = (
+            (s.access_keys.c.user_id, ConflictReason.HAS_ACCESS_KEYS),
+            (s.user_inline_policies.c.entity_id, ConflictReason.HAS_INLINE_POLICIES),
+            (s.user_policy_attachments.c.entity_id, ConflictReason.HAS_ATTACHED_POLICIES),
+            (s.group_members.c.user_id, ConflictReason.HAS_GROUP_MEMBERSHIPS),
+        )
+        for column, reason in blockers:
+            if self._conn.execute(select(exists().where(column == user_id))).scalar():
+                raise Conflict(reason, "user", name)
+        self._conn.execute(delete(s.users).where(s.users.c.id == user_id))

@@ -1,0 +1,58 @@
+"""A real iamd server on a loopback port, for tests that use real clients."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from iamd.api import Backend, create_app
+
+ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
+ROOT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@dataclass
+class RunningServer:
+    endpoint: str
+    backend: Backend
+    account_id: str
+    root_key: str
+    root_secret: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(data_dir: Path, database_url: str | None = None) -> Iterator[RunningServer]:
+    url = database_url or f"sqlite:///{data_dir / 'iamd.db'}"
+    env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+    backend, root = Backend.open(url, data_dir, dev=True, env=env)
+    port = free_port()
+    config = uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("iamd did not start")
+        time.sleep(0.02)
+    try:
+        yield RunningServer(
+            f"http://127.0.0.1:{port}", backend, backend.account_id, root.access_key_id, root.secret_access_key
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        backend.close()

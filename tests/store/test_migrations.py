@@ -1,0 +1,179 @@
+"""Migrations: ordered, named, transactional, idempotent; the database enforces integrity too."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from iamd.store import EntityKind, SchemaMismatch, Store, Tag, migrate, open_store
+from iamd.store.engine import make_engine
+from iamd.store.schema import metadata
+from tests.store.helpers import DOC
+
+BROKEN = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0099_broken"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    op.execute("UPDATE iamd_meta SET generation = 42")
+    op.execute("SELECT * FROM no_such_table")
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def test_revisions_form_one_ordered_named_chain() -> None:
+    files = sorted(p for p in migrate.MIGRATIONS.joinpath("versions").glob("*.py") if p.name != "__init__.py")
+    assert files, "no migrations"
+    script = ScriptDirectory.from_config(_config())
+    previous = None
+    for number, path in enumerate(files, start=1):
+        assert re.fullmatch(r"\d{4}_[a-z0-9_]+\.py", path.name), path.name
+        assert int(path.name[:4]) == number, "revisions are numbered 0001, 0002, … without gaps"
+        revision = script.get_revision(path.stem)
+        assert revision is not None and revision.down_revision == previous
+        previous = path.stem
+    assert script.get_heads() == [previous] == [migrate.head_revision()]
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+    return cfg
+
+
+def test_upgrade_is_idempotent_and_builds_exactly_the_schema(empty_url: str) -> None:
+    assert migrate.current_revision(empty_url) is None
+    assert migrate.upgrade(empty_url) == migrate.head_revision()
+    assert migrate.upgrade(empty_url) == migrate.head_revision()
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            assert diff == [], diff
+            assert set(inspect(conn).get_table_names()) == {t.name for t in metadata.sorted_tables} | {
+                "alembic_version"
+            }
+            assert conn.execute(text("SELECT generation FROM iamd_meta")).scalar_one() == 0
+            assert conn.execute(text("SELECT id FROM accounts")).scalars().all() == ["aws"]
+    finally:
+        engine.dispose()
+    store = open_store(empty_url)
+    store.close()
+
+
+def test_a_failing_migration_leaves_nothing_behind(empty_url: str, tmp_path: Path) -> None:
+    migrate.upgrade(empty_url)
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0099_broken.py").write_text(BROKEN.format(head=migrate.head_revision()))
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate.upgrade(empty_url, migrations=scripts)
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            assert "half_done" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT generation FROM iamd_meta")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_open_store_refuses_an_unmigrated_database(empty_url: str) -> None:
+    with pytest.raises(SchemaMismatch):
+        open_store(empty_url)
+
+
+def test_bad_urls() -> None:
+    for url in ("sqlite://", "sqlite:///:memory:", "mysql://x/y"):
+        with pytest.raises(ValueError):
+            make_engine(url)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # names are unique case-insensitively per account
+        "INSERT INTO users (id, account_id, name, name_key, path, create_date)"
+        " VALUES ('AIDA2', '123456789012', 'BOB', 'bob', '/', CURRENT_TIMESTAMP)",
+        # the key must be the lower-cased name
+        "INSERT INTO users (id, account_id, name, name_key, path, create_date)"
+        " VALUES ('AIDA3', '123456789012', 'Carol', 'CAROL', '/', CURRENT_TIMESTAMP)",
+        # entities belong to existing accounts
+        "INSERT INTO groups (id, account_id, name, name_key, path, create_date)"
+        " VALUES ('AGPA1', '999999999999', 'g', 'g', '/', CURRENT_TIMESTAMP)",
+        # a user with access keys cannot vanish
+        "DELETE FROM users WHERE name = 'bob'",
+        # the default version cannot be deleted
+        "DELETE FROM policy_versions WHERE version_id = 'v1'",
+        # nor can a policy that is attached
+        "DELETE FROM policies",
+        # access key status is Active or Inactive
+        "UPDATE access_keys SET status = 'Expired'",
+    ],
+    ids=[
+        "unique-lower-name",
+        "name-key-check",
+        "account-fk",
+        "key-fk",
+        "default-version-fk",
+        "attachment-fk",
+        "status",
+    ],
+)
+def test_the_database_enforces_integrity(store: Store, account: str, store_url: str, statement: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+        tx.create_access_key(account, "bob", "AKIAINTEGRITY0000001", b"s")
+        arn = tx.create_policy(account, "p", DOC).arn
+        tx.attach_policy(EntityKind.USER, account, "bob", arn)
+    engine = make_engine(store_url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_tags_cascade_with_their_resource(store: Store, account: str, store_url: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "bob", tags=[Tag("a", "1"), Tag("b", "2")])
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM users"))
+            assert conn.execute(text("SELECT count(*) FROM user_tags")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connection_settings(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'iamd.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        engine.dispose()
+    assert (tmp_path / "data" / "iamd.db").exists()

@@ -1,0 +1,240 @@
+"""Transactions: all-or-nothing, the generation counter, read-only views, concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import cast
+
+import pytest
+
+from iamd.store import (
+    AlreadyExists,
+    EntityKind,
+    KeyStatus,
+    NotFound,
+    ReadOnly,
+    Store,
+    Tag,
+    TagTarget,
+    Tx,
+    audit_event_from_record,
+)
+from tests.store.helpers import DOC, TRUST
+
+
+class Boom(Exception):
+    pass
+
+
+def _snapshot(store: Store, account: str) -> tuple[object, ...]:
+    with store.read() as r:
+        return (
+            r.list_users(account, max_items=1000),
+            r.list_groups(account, max_items=1000),
+            r.list_roles(account, max_items=1000),
+            r.list_policies(account, max_items=1000),
+            r.list_instance_profiles(account, max_items=1000),
+            r.list_access_keys(account, None),
+            r.list_audit_events(account),
+            r.get_account(account),
+        )
+
+
+def test_an_exception_rolls_back_everything(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "existing")
+    before, generation = _snapshot(store, account), store.generation()
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.create_user(account, "u", tags=[Tag("a", "b")])
+        tx.create_group(account, "g")
+        tx.add_user_to_group(account, "g", "u")
+        policy = tx.create_policy(account, "p", DOC)
+        tx.attach_policy(EntityKind.USER, account, "u", policy.arn)
+        tx.create_role(account, "r", assume_role_policy=TRUST)
+        tx.put_inline_policy(EntityKind.ROLE, account, "r", "i", DOC)
+        tx.create_instance_profile(account, "ip")
+        tx.add_role_to_instance_profile(account, "ip", "r")
+        tx.create_access_key(account, None, "AKIAROOT000000000001", b"s")
+        tx.update_user(account, "existing", new_name="renamed")
+        tx.set_account_alias(account, "alias")
+        tx.tag_resource(TagTarget.USER, account, "renamed", [Tag("x", "y")])
+        record = {"eventTime": "2024-01-15T12:00:00Z", "eventName": "CreateUser", "eventID": "e1"}
+        tx.add_audit_event(audit_event_from_record(record | {"recipientAccountId": account}))
+        raise Boom()
+    assert _snapshot(store, account) == before
+    assert store.generation() == generation
+    with store.read() as r:
+        assert r.list_tags(TagTarget.USER, account, "existing") == ()
+
+
+def test_a_store_error_mid_transaction_rolls_back_earlier_writes(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "taken")
+    with pytest.raises(AlreadyExists), store.transaction() as tx:
+        tx.create_user(account, "fresh")
+        tx.create_user(account, "TAKEN")
+    with store.read() as r, pytest.raises(NotFound):
+        r.get_user(account, "fresh")
+
+
+WRITES: list[tuple[str, Callable[[Tx, str], object]]] = [
+    ("create_user", lambda tx, a: tx.create_user(a, "u2")),
+    ("update_user", lambda tx, a: tx.update_user(a, "u", new_path="/p/")),
+    ("create_group", lambda tx, a: tx.create_group(a, "g2")),
+    ("update_group", lambda tx, a: tx.update_group(a, "g", new_path="/p/")),
+    ("add_user_to_group", lambda tx, a: tx.add_user_to_group(a, "g", "u")),
+    ("remove_user_from_group", lambda tx, a: tx.remove_user_from_group(a, "g", "u")),
+    ("create_role", lambda tx, a: tx.create_role(a, "r2", assume_role_policy=TRUST)),
+    ("update_role", lambda tx, a: tx.update_role(a, "r", description="d")),
+    ("update_assume_role_policy", lambda tx, a: tx.update_assume_role_policy(a, "r", TRUST)),
+    ("create_policy", lambda tx, a: tx.create_policy(a, "p2", DOC)),
+    ("create_policy_version", lambda tx, a: tx.create_policy_version(f"arn:aws:iam::{a}:policy/p", DOC)),
+    ("set_default_policy_version", lambda tx, a: tx.set_default_policy_version(f"arn:aws:iam::{a}:policy/p", "v2")),
+    ("delete_policy_version", lambda tx, a: tx.delete_policy_version(f"arn:aws:iam::{a}:policy/p", "v1")),
+    ("attach_policy", lambda tx, a: tx.attach_policy(EntityKind.ROLE, a, "r", f"arn:aws:iam::{a}:policy/p")),
+    ("detach_policy", lambda tx, a: tx.detach_policy(EntityKind.ROLE, a, "r", f"arn:aws:iam::{a}:policy/p")),
+    ("put_boundary", lambda tx, a: tx.put_permissions_boundary(EntityKind.USER, a, "u", f"arn:aws:iam::{a}:policy/p")),
+    ("delete_boundary", lambda tx, a: tx.delete_permissions_boundary(EntityKind.USER, a, "u")),
+    ("put_inline_policy", lambda tx, a: tx.put_inline_policy(EntityKind.GROUP, a, "g", "i", DOC)),
+    ("delete_inline_policy", lambda tx, a: tx.delete_inline_policy(EntityKind.GROUP, a, "g", "i")),
+    ("tag_resource", lambda tx, a: tx.tag_resource(TagTarget.ROLE, a, "r", [Tag("k", "v")])),
+    ("untag_resource", lambda tx, a: tx.untag_resource(TagTarget.ROLE, a, "r", ["k"])),
+    ("create_access_key", lambda tx, a: tx.create_access_key(a, "u", "AKIAU000000000000001", b"s")),
+    ("update_access_key", lambda tx, a: tx.update_access_key(a, "u", "AKIAU000000000000001", KeyStatus.INACTIVE)),
+    ("delete_access_key", lambda tx, a: tx.delete_access_key(a, "u", "AKIAU000000000000001")),
+    ("create_instance_profile", lambda tx, a: tx.create_instance_profile(a, "ip")),
+    ("add_role_to_instance_profile", lambda tx, a: tx.add_role_to_instance_profile(a, "ip", "r")),
+    ("remove_role_from_instance_profile", lambda tx, a: tx.remove_role_from_instance_profile(a, "ip", "r")),
+    ("delete_instance_profile", lambda tx, a: tx.delete_instance_profile(a, "ip")),
+    ("put_aws_managed_policy", lambda tx, a: tx.put_aws_managed_policy("ReadOnlyAccess", DOC)),
+    ("set_account_alias", lambda tx, a: tx.set_account_alias(a, "alias")),
+    ("set_password_policy", lambda tx, a: tx.set_password_policy(a, "{}")),
+    ("bulk_create_users", lambda tx, a: tx.bulk_create_users(a, ["b1", "b2"])),
+    ("delete_user", lambda tx, a: tx.delete_user(a, "u2")),
+    ("delete_group", lambda tx, a: tx.delete_group(a, "g2")),
+    ("delete_role", lambda tx, a: tx.delete_role(a, "r2")),
+    ("delete_policy", lambda tx, a: tx.delete_policy(f"arn:aws:iam::{a}:policy/p2")),
+    ("create_account", lambda tx, a: tx.create_account("555555555555")),
+]
+
+
+def test_every_write_bumps_the_generation_and_reads_do_not(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "u")
+        tx.create_group(account, "g")
+        tx.create_role(account, "r", assume_role_policy=TRUST)
+        tx.create_policy(account, "p", DOC)
+    for name, write in WRITES:
+        before = store.generation()
+        with store.transaction() as tx:
+            write(tx, account)
+        assert store.generation() == before + 1, name
+        with store.read() as r:
+            r.get_user(account, "u")
+            r.list_policies(account)
+        with store.transaction() as tx:  # a write transaction that only reads
+            tx.get_role(account, "r")
+            assert tx.generation() == before + 1
+        assert store.generation() == before + 1, name
+
+
+def test_failed_writes_and_several_writes_in_one_transaction(store: Store, account: str) -> None:
+    before = store.generation()
+    with pytest.raises(NotFound), store.transaction() as tx:
+        tx.delete_user(account, "nobody")
+    assert store.generation() == before
+    with store.transaction() as tx:
+        tx.create_user(account, "a")
+        tx.create_user(account, "b")
+    assert store.generation() == before + 1  # one bump per committed write transaction
+
+
+def test_read_views_refuse_writes(store: Store, account: str) -> None:
+    with store.read() as r, pytest.raises(ReadOnly):
+        cast(Tx, r).create_user(account, "sneaky")
+    with store.read() as r, pytest.raises(ReadOnly):
+        cast(Tx, r).add_audit_event(
+            audit_event_from_record({"eventTime": "2024-01-15T12:00:00Z", "eventName": "X", "eventID": "1"})
+        )
+    with store.read() as r, pytest.raises(NotFound):
+        r.get_user(account, "sneaky")
+
+
+def _run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            work(n)
+        except BaseException as exc:  # collected and asserted on by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_concurrent_writers_do_not_corrupt(store: Store, account: str) -> None:
+    before = store.generation()
+
+    def create(n: int) -> None:
+        for i in range(40):
+            with store.transaction() as tx:
+                tx.create_user(account, f"t{n}-u{i}")
+
+    assert _run_threads(2, create) == []
+    with store.read() as r:
+        assert r.count_users(account) == 80
+        assert len(r.list_users(account, max_items=1000).items) == 80
+    assert store.generation() == before + 80
+
+
+def test_concurrent_creates_of_one_name_leave_exactly_one(store: Store, account: str) -> None:
+    outcomes: list[str] = []
+
+    def create(n: int) -> None:
+        for i in range(20):
+            try:
+                with store.transaction() as tx:
+                    tx.create_user(account, f"User{i}" if n % 2 else f"user{i}")
+                outcomes.append("created")
+            except AlreadyExists:
+                outcomes.append("exists")
+
+    assert _run_threads(4, create) == []
+    assert outcomes.count("created") == 20 and outcomes.count("exists") == 60
+    with store.read() as r:
+        assert r.count_users(account) == 20
+
+
+def test_checks_inside_a_write_transaction_hold_until_commit(store: Store, account: str) -> None:
+    """Writers are serialized: a service-side quota check (2 keys) cannot be raced past."""
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+
+    def create_key(n: int) -> None:
+        with store.transaction() as tx:
+            if len(tx.list_access_keys(account, "bob")) < 2:
+                tx.create_access_key(account, "bob", f"AKIARACE{n:012d}", b"s")
+
+    assert _run_threads(6, create_key) == []
+    with store.read() as r:
+        assert len(r.list_access_keys(account, "bob")) == 2
+
+
+def test_nested_write_transactions_are_refused(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "outer")
+        with pytest.raises(RuntimeError, match="nested"), store.transaction():
+            pass
+        # reading beside a writer is fine (and sees committed data only)
+        with store.read() as r, pytest.raises(NotFound):
+            r.get_user(account, "outer")
+    with store.read() as r:
+        assert r.get_user(account, "outer").name == "outer"
