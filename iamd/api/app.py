@@ -63,6 +63,13 @@ def create_app(backend: Backend) -> Starlette:
         metrics.latency.labels(action).observe(time.perf_counter() - started)
         return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
 
+    async def reset(request: Request) -> Response:
+        """moto's ``POST /moto-api/reset`` (and ``/_iamd/reset``): wipe everything, --dev only."""
+        if not backend.dev:
+            return JSONResponse({"error": "reset is available only when the server runs with --dev"}, 404)
+        backend.reset()
+        return JSONResponse({"status": "ok"})
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "accountId": backend.account_id})
 
@@ -79,6 +86,8 @@ def create_app(backend: Backend) -> Starlette:
         routes=[
             Route("/", query, methods=["GET", "POST"]),
             Route("/_iamd/health", health, methods=["GET"]),
+            Route("/_iamd/reset", reset, methods=["POST"]),
+            Route("/moto-api/reset", reset, methods=["POST"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from iamd.api.audit_writer import AuditWriter
+from iamd.api.managed_policies import install_managed_policies
 from iamd.auth import Credential, SigV4Verifier
 from iamd.crypto import SecretBox, key_id_for, load_master_key, new_access_key_id, new_secret_access_key
 from iamd.policy import Principal
@@ -53,6 +54,8 @@ class Backend:
     policies: PolicyCache = field(default_factory=PolicyCache)
     dev: bool = False
     audit: AuditWriter | None = None
+    data_dir: Path | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,12 +134,23 @@ class Backend:
             acct = account_id or (DEV_ACCOUNT if dev else f"{secrets.randbelow(9 * 10**11) + 10**11:012d}")
             with store.transaction() as tx:
                 tx.create_account(acct)
-        backend = cls(store, acct, box, clock=clock, dev=dev)
-        from iamd.api.managed_policies import install_managed_policies
-
+        backend = cls(store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env))
         install_managed_policies(store)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
+
+    def reset(self) -> RootCredentials:
+        """Wipe all state and start again as on first start (``--dev`` only)."""
+        if not self.dev or self.data_dir is None:
+            raise PermissionError("reset is available only in --dev mode")
+        if self.audit is not None:
+            self.audit.flush()
+        self.store.reset()
+        with self.store.transaction() as tx:
+            tx.create_account(self.account_id)
+        install_managed_policies(self.store)
+        self.changed()
+        return self.ensure_root_key(self.data_dir, self.environ)
 
     def ensure_root_key(self, data_dir: Path, env: Mapping[str, str]) -> RootCredentials:
         """The root user's access key: from IAMD_ROOT_* in --dev mode, else created once."""

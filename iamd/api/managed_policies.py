@@ -7,13 +7,15 @@ installed on start when missing, under the pseudo-account ``aws``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 
 from iamd.policy import DocumentKind, parse_policy
 from iamd.store import NotFound, Store
 
-__all__ = ["install_managed_policies", "shipped_managed_policies"]
+__all__ = ["install_managed_policies", "load_authorization_details", "shipped_managed_policies"]
 
 
 def shipped_managed_policies() -> dict[str, dict[str, Any]]:
@@ -38,3 +40,31 @@ def install_managed_policies(store: Store) -> int:
             tx.put_aws_managed_policy(name, spec["Document"], path=spec["Path"], description=spec["Description"])
         added += 1
     return added
+
+
+def load_authorization_details(store: Store, data: Mapping[str, Any]) -> int:
+    """Load AWS managed policies from a ``GetAccountAuthorizationDetails`` dump.
+
+    ``aws iam get-account-authorization-details --filter AWSManagedPolicy > dump.json``
+    on a real account gives the full current set; each policy's default version is
+    installed (documents may be JSON objects, as the CLI prints them, or URL-encoded
+    text, as the raw API returns them). Returns how many policies were put.
+    """
+    count = 0
+    for entry in data.get("Policies") or ():
+        arn = str(entry.get("Arn", ""))
+        if not arn.startswith("arn:aws:iam::aws:policy/"):
+            continue
+        default = next((v for v in entry.get("PolicyVersionList") or () if v.get("IsDefaultVersion")), None)
+        if default is None:
+            raise ValueError(f"{arn}: no default version in the dump")
+        document = default["Document"]
+        text = json.dumps(document, indent=4) if isinstance(document, Mapping) else unquote(str(document))
+        parse_policy(text, DocumentKind.IDENTITY)  # refuse what iamd could not evaluate
+        with store.transaction() as tx:
+            tx.put_aws_managed_policy(
+                str(entry["PolicyName"]), text, path=str(entry.get("Path", "/")),
+                description=entry.get("Description"), version_id=str(default.get("VersionId", "v1")),
+            )  # fmt: skip
+        count += 1
+    return count

@@ -25,6 +25,7 @@ from iamd.service.authorize import authorize_iam
 from iamd.service.call import Call, Caller
 from iamd.service.errors import aws_error
 from iamd.service.iam import OPERATIONS
+from iamd.service.iam.checks import check_request
 from iamd.service.targets import iam_target
 from iamd.store import NotFound, StoreError, audit_event_from_record
 
@@ -126,15 +127,20 @@ def _run(
     )  # fmt: skip
     user = caller.user
     caller_user = (user.path, user.name) if user is not None else None
+    check_request(operation, params)
     if not op.writes:
         with backend.store.read() as tx:
-            target = iam_target(operation, params, call.account, caller_user, _path_of(tx, call.account))
+            target = iam_target(
+                operation, params, call.account, caller_user, _path_of(tx, call.account), _key_owner(tx, call.account)
+            )
             authorize_iam(call, tx, target, backend.policies)
             result = op.handler(call, tx)
         _audit(backend, call, result, None)
         return result
     with backend.store.transaction() as wtx:
-        target = iam_target(operation, params, call.account, caller_user, _path_of(wtx, call.account))
+        target = iam_target(
+            operation, params, call.account, caller_user, _path_of(wtx, call.account), _key_owner(wtx, call.account)
+        )
         authorize_iam(call, wtx, target, backend.policies)
         result = op.handler(call, wtx)
         wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
@@ -160,6 +166,19 @@ def _path_of(tx: Any, account: str) -> Any:
             return None
 
     return path_of
+
+
+def _key_owner(tx: Any, account: str) -> Any:
+    def key_owner(key_id: str) -> str | None:
+        try:
+            key = tx.get_access_key(key_id)
+        except NotFound:
+            return None
+        if key.account_id != account:
+            return None
+        return str(key.user_name or "")
+
+    return key_owner
 
 
 def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:

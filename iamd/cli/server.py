@@ -7,6 +7,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 from rich.console import Console
@@ -73,6 +74,31 @@ def db_upgrade(data_dir: Path, database: str | None) -> None:
     url = _database_url(data_dir, database)
     revision = migrate.upgrade(url)
     click.echo(f"database at revision {revision}")
+
+
+@db.command("load-managed-policies")
+@click.argument("dump", type=click.File("r", encoding="utf-8"))
+@data_dir_option
+@database_option
+def db_load_managed_policies(dump: TextIO, data_dir: Path, database: str | None) -> None:
+    """Load AWS managed policies from a GetAccountAuthorizationDetails JSON dump.
+
+    On a real account: aws iam get-account-authorization-details --filter AWSManagedPolicy > dump.json
+    """
+    from iamd.api.managed_policies import load_authorization_details
+    from iamd.store import migrate, open_store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = _database_url(data_dir, database)
+    migrate.upgrade(url)
+    store = open_store(url)
+    try:
+        count = load_authorization_details(store, json.load(dump))
+    except (ValueError, KeyError) as e:
+        raise click.ClickException(f"{dump.name}: {e}") from None
+    finally:
+        store.close()
+    click.echo(f"{count} AWS managed policies loaded")
 
 
 @click.command()

@@ -20,7 +20,7 @@ from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, User
 from .call import Call
 from .targets import Target
 
-__all__ = ["PolicyCache", "authorize_iam"]
+__all__ = ["PolicyCache", "authorize_iam", "protected_role_message"]
 
 _EMPTY = PolicySet()
 
@@ -126,21 +126,44 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
     ]
 
 
+def _resource_tags(call: Call, tx: ReadTx, target: Target) -> list[tuple[str, str]]:
+    """Tags of the existing resource a request names, for ``aws:ResourceTag`` / ``iam:ResourceTag``."""
+    if not target.name or target.kind not in _TAGGABLE:
+        return []
+    kind = TagTarget(target.kind)
+    try:
+        if kind is TagTarget.POLICY:
+            policy = tx.get_policy(target.name)
+            found = tx.list_tags(kind, policy.account_id, policy.arn)
+        else:
+            found = tx.list_tags(kind, call.account, target.name)
+    except NotFound:
+        return []
+    return [(t.key, t.value) for t in found]
+
+
+_TAGGABLE = frozenset(t.value for t in TagTarget)
+
+
 def authorize_iam(call: Call, tx: ReadTx, target: Target, cache: PolicyCache) -> None:
-    """Raise AWS's AccessDenied unless the engine allows the call."""
+    """Raise AWS's AccessDenied unless the engine allows the call (and every action it implies)."""
     caller = call.caller
     policies = cache.for_user(tx, caller.user) if caller.user is not None else _EMPTY
-    tags: list[tuple[str, str]] = []
-    if target.kind in ("user", "role") and target.name:
-        try:
-            found = tx.list_tags(TagTarget(target.kind), call.account, target.name)
-            tags = [(t.key, t.value) for t in found]
-        except NotFound:
-            tags = []
-    items = request_context(call) + list(target.context)
-    items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
-    context = build_context(caller.principal, items, resource_account=call.account, resource_tags=tags)
-    request = Request(caller.principal, f"iam:{call.operation}", target.arn, context, call.account, target.display)
-    decision = evaluate(request, policies)
-    if not decision.allowed:
-        raise aws.AccessDenied(decision.message or "Access denied")
+    for operation, resource in ((call.operation, target), *target.also):
+        tags = _resource_tags(call, tx, resource)
+        items = request_context(call) + list(resource.context)
+        items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
+        context = build_context(caller.principal, items, resource_account=call.account, resource_tags=tags)
+        request = Request(caller.principal, f"iam:{operation}", resource.arn, context, call.account, resource.display)
+        decision = evaluate(request, policies)
+        if not decision.allowed:
+            block = decision.decisive_block
+            if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":
+                # The engine refuses changes to service-linked and /aws-reserved/ roles whatever
+                # the policies say; IAM reports that as UnmodifiableEntity (api.md §5.3).
+                raise aws.UnmodifiableEntity(protected_role_message(resource.name or ""))
+            raise aws.AccessDenied(decision.message or "Access denied")
+
+
+def protected_role_message(name: str) -> str:
+    return f"Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from iamd import errors as aws
-from iamd.store import AlreadyExists, Conflict, ConflictReason, LimitExceeded, NotFound, StoreError
+from iamd.store import AlreadyExists, Conflict, ConflictReason, InvalidMarker, LimitExceeded, NotFound, StoreError
 
-__all__ = ["aws_error"]
+__all__ = ["INVALID_MARKER", "aws_error"]
+
+INVALID_MARKER = "Invalid Marker."
 
 _NOT_FOUND = {
     "user": "The user with name {} cannot be found.",
@@ -14,6 +16,7 @@ _NOT_FOUND = {
     "policy": "Policy {} was not found.",
     "policy attachment": "Policy {} was not found.",
     "instance profile": "Instance Profile {} cannot be found.",
+    "role in instance profile": "The role with name {} cannot be found in the instance profile.",
     "access key": "The Access Key with id {} cannot be found",
     "user policy": "The user policy with name {} cannot be found.",
     "group policy": "The group policy with name {} cannot be found.",
@@ -26,6 +29,7 @@ _EXISTS = {
     "policy": "A policy called {} already exists. Duplicate names are not allowed.",
     "instance profile": "Instance Profile {} already exists.",
     "account alias": "The account alias {} already exists.",
+    "role in instance profile": "The role with name {} is already associated with the instance profile.",
 }
 _CONFLICT = {
     ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
@@ -46,6 +50,8 @@ _CONFLICT = {
 
 
 def aws_error(error: StoreError) -> aws.AwsError:
+    if isinstance(error, InvalidMarker):  # a marker this listing did not issue (errors.md §2.4)
+        return aws.ValidationError(INVALID_MARKER)
     if isinstance(error, NotFound):
         if error.entity == "policy version":
             arn, _, version = error.name.rpartition(" ")

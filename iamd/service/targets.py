@@ -14,6 +14,7 @@ from typing import Any
 __all__ = ["Target", "iam_target"]
 
 PathOf = Callable[[str, str], str | None]  # (kind, name) -> path, None if the entity does not exist
+KeyOwner = Callable[[str], str | None]  # access key id -> owning user's name, "" for root, None if unknown
 
 # Entity parameters, strongest first: AddUserToGroup targets the group, GetMFADevice the user…
 _NAMED = (
@@ -43,8 +44,7 @@ USER_DEFAULTS_TO_CALLER = frozenset(
     {
         "GetUser", "ListAccessKeys", "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListMFADevices",
         "DeactivateMFADevice", "GetLoginProfile", "CreateLoginProfile", "DeleteLoginProfile", "ChangePassword",
-        "ListSigningCertificates", "ListSSHPublicKeys", "ListServiceSpecificCredentials", "GetAccessKeyLastUsed",
-        "ListGroupsForUser",
+        "ListSigningCertificates", "ListSSHPublicKeys", "ListServiceSpecificCredentials", "ListGroupsForUser",
     }
 )  # fmt: skip
 
@@ -56,6 +56,20 @@ class Target:
     context: tuple[tuple[str, str | list[str]], ...] = ()  # request-specific condition keys
     kind: str | None = None  # an existing entity the request names (for aws:ResourceTag)
     name: str | None = None
+    # Further actions the request needs, each on its own resource: iam:Tag* when a Create*
+    # carries Tags, the new name's ARN when UpdateUser/UpdateGroup renames or moves.
+    also: tuple[tuple[str, Target], ...] = ()
+
+
+# Create* operations whose Tags also need the Tag* permission (api.md §5.8).
+_TAG_ON_CREATE = {
+    "CreateUser": "TagUser",
+    "CreateRole": "TagRole",
+    "CreatePolicy": "TagPolicy",
+    "CreateInstanceProfile": "TagInstanceProfile",
+}
+# Renames need permission on the old and the new ARN (api.md §5.1).
+_RENAMES = {"UpdateUser": ("user", "UserName", "NewUserName"), "UpdateGroup": ("group", "GroupName", "NewGroupName")}
 
 
 def _arn(account: str, kind: str, path: str, name: str) -> str:
@@ -68,11 +82,36 @@ def iam_target(
     account: str,
     caller_user: tuple[str, str] | None,
     path_of: PathOf,
+    key_owner: KeyOwner | None = None,
 ) -> Target:
     """The resource and extra context keys for ``operation`` with ``params``.
 
     ``caller_user`` is ``(path, name)`` when an IAM user signed the request.
     """
+    target = _target(operation, params, account, caller_user, path_of, key_owner)
+    also: list[tuple[str, Target]] = []
+    if operation in _TAG_ON_CREATE and params.get("Tags"):
+        also.append((_TAG_ON_CREATE[operation], Target(target.arn, target.display, target.context)))
+    if operation in _RENAMES:
+        kind, member, new_member = _RENAMES[operation]
+        if params.get(new_member) is not None or params.get("NewPath") is not None:
+            name = params.get(new_member) or params[member]
+            path = params.get("NewPath") or path_of(kind, params[member]) or "/"
+            arn = _arn(account, kind, path, name)
+            also.append((operation, Target(arn, f"{kind} {name}" if kind == "user" else arn, target.context)))
+    if also:
+        return Target(target.arn, target.display, target.context, target.kind, target.name, tuple(also))
+    return target
+
+
+def _target(
+    operation: str,
+    params: Mapping[str, Any],
+    account: str,
+    caller_user: tuple[str, str] | None,
+    path_of: PathOf,
+    key_owner: KeyOwner | None,
+) -> Target:
     context: list[tuple[str, str | list[str]]] = []
     tags = params.get("Tags")
     if tags:
@@ -103,6 +142,19 @@ def iam_target(
         arn = _arn(account, kind, path, name)
         display = f"{kind} {name}" if kind in ("user", "role") else arn
         return Target(arn, display, tuple(context), kind, name)
+    if operation == "GetAccessKeyLastUsed":
+        # The key's owner is the resource, whoever asks (AWS: a user may be allowed this on
+        # their own user ARN only). An unknown key gets the account's wildcard user resource;
+        # the operation then answers AccessDenied as AWS does (api.md §5.6).
+        key_id = str(params.get("AccessKeyId", ""))
+        owner = key_owner(key_id) if key_owner is not None else None
+        if owner:
+            arn = _arn(account, "user", path_of("user", owner) or "/", owner)
+            return Target(arn, f"user {owner}", tuple(context), "user", owner)
+        if owner == "":
+            arn = f"arn:aws:iam::{account}:root"
+            return Target(arn, arn, tuple(context))
+        return Target(f"arn:aws:iam::{account}:user/*", f"access key {key_id}", tuple(context))
     if operation in USER_DEFAULTS_TO_CALLER and caller_user is not None:
         path, name = caller_user
         return Target(_arn(account, "user", path, name), f"user {name}", tuple(context), "user", name)

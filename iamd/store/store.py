@@ -23,7 +23,7 @@ from iamd.store.ids import new_unique_id
 from iamd.store.keys import KeyOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
-from iamd.store.records import AuditEvent
+from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
 from iamd.store.tags import TagOps
 from iamd.store.users import UserOps
@@ -102,6 +102,27 @@ class SqlStore:
     def generation(self) -> int:
         with self._engine.connect() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
+
+    def reset(self) -> None:
+        """Delete every account, entity and audit event, in one transaction.
+
+        For test suites (``iamd serve --dev``'s reset endpoint); the schema stays.
+        """
+        tables = [t for t in reversed(s.metadata.sorted_tables) if t.name != s.meta.name]
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                if self._ctx.dialect == "postgresql":
+                    conn.execute(_LOCK_WRITERS)
+                    names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
+                    conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+                else:
+                    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # policies <-> versions refer both ways
+                    for table in tables:
+                        conn.execute(table.delete())
+                # The pseudo-account that owns AWS managed policies, as the first migration made it.
+                conn.execute(s.accounts.insert().values(id=AWS_ACCOUNT, create_date=datetime.now(UTC)))
+                conn.execute(update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1))
 
     def append_audit_event(self, event: AuditEvent) -> AuditEvent:
         with self._engine.connect() as conn:

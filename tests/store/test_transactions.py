@@ -238,3 +238,20 @@ def test_nested_write_transactions_are_refused(store: Store, account: str) -> No
             r.get_user(account, "outer")
     with store.read() as r:
         assert r.get_user(account, "outer").name == "outer"
+
+
+def test_reset_wipes_everything_and_bumps_the_generation(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.create_account("111122223333")
+        tx.create_user("111122223333", "alice", tags=[Tag("k", "v")])
+        policy = tx.create_policy("111122223333", "P", DOC)
+        tx.create_policy_version(policy.arn, DOC)
+        tx.attach_policy(EntityKind.USER, "111122223333", "alice", policy.arn)
+    before = store.generation()
+    store.reset()
+    assert store.generation() == before + 1
+    with store.read() as r:
+        assert r.list_accounts() == ()
+    with store.transaction() as tx:  # usable again afterwards
+        tx.create_account("111122223333")
+        tx.create_user("111122223333", "alice")

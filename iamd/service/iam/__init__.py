@@ -89,6 +89,9 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteInstanceProfile": _w(roles.delete_instance_profile),
     "AddRoleToInstanceProfile": _w(roles.add_role_to_instance_profile),
     "RemoveRoleFromInstanceProfile": _w(roles.remove_role_from_instance_profile),
+    "TagInstanceProfile": _w(roles.tag_instance_profile),
+    "UntagInstanceProfile": _w(roles.untag_instance_profile),
+    "ListInstanceProfileTags": _r(roles.list_instance_profile_tags),
     # access keys
     "CreateAccessKey": _w(keys.create_access_key),
     "ListAccessKeys": _r(keys.list_access_keys),

@@ -8,11 +8,23 @@ from iamd import errors as aws
 from iamd.service.call import Call
 from iamd.store import EntityKind, PolicyScope, ReadTx, TagTarget, Tx
 
-from .shapes import group_shape, policy_shape, role_shape, tags_shape, user_shape, version_shape
+from .checks import ENTITY_QUOTAS
+from .shapes import (
+    group_shape,
+    instance_profile_shape,
+    page,
+    page_of,
+    policy_shape,
+    role_shape,
+    tags_shape,
+    user_shape,
+    version_shape,
+)
 
 QUOTAS = {
-    "UsersQuota": 5000, "GroupsQuota": 300, "RolesQuota": 1000, "PoliciesQuota": 1500,
-    "InstanceProfilesQuota": 1000, "ServerCertificatesQuota": 20, "GroupsPerUserQuota": 10,
+    "UsersQuota": ENTITY_QUOTAS["Users"], "GroupsQuota": ENTITY_QUOTAS["Groups"], "RolesQuota": ENTITY_QUOTAS["Roles"],
+    "PoliciesQuota": ENTITY_QUOTAS["Policies"], "InstanceProfilesQuota": ENTITY_QUOTAS["InstanceProfiles"],
+    "ServerCertificatesQuota": 20, "GroupsPerUserQuota": 10,
     "AttachedPoliciesPerUserQuota": 10, "AttachedPoliciesPerGroupQuota": 10, "AttachedPoliciesPerRoleQuota": 10,
     "AccessKeysPerUserQuota": 2, "SigningCertificatesPerUserQuota": 2, "MFADevices": 0, "MFADevicesInUse": 0,
     "UserPolicySizeQuota": 2048, "GroupPolicySizeQuota": 5120, "RolePolicySizeQuota": 10240,
@@ -38,18 +50,24 @@ def delete_account_alias(call: Call, tx: Tx) -> None:
 
 def list_account_aliases(call: Call, tx: ReadTx) -> dict[str, Any]:
     alias = tx.get_account(call.account).alias
-    return {"AccountAliases": [alias] if alias else [], "IsTruncated": False}
+    result = page_of([alias] if alias else [], call.params, "account-aliases")
+    return page({"AccountAliases": list(result.items)}, result)
 
 
 def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
     acct = call.account
     summary = dict(QUOTAS)
+    # PolicyVersionsInUse counts the managed policies (customer and AWS) attached to at least
+    # one user, group or role: only their default versions are in use. Features iamd does not
+    # have yet (MFA, passwords, signing certificates, identity providers) count 0.
     summary.update(
         Users=tx.count_users(acct), Groups=tx.count_groups(acct), Roles=tx.count_roles(acct),
         Policies=tx.count_policies(acct),
-        InstanceProfiles=len(tx.list_instance_profiles(acct, max_items=1000).items),
+        InstanceProfiles=len(_all(lambda m: tx.list_instance_profiles(acct, marker=m, max_items=1000))),
         AccountAccessKeysPresent=int(bool(tx.list_access_keys(acct, None))),
-        AccountMFAEnabled=0, PolicyVersionsInUse=0, ServerCertificates=0,
+        PolicyVersionsInUse=len(_all(lambda m: tx.list_policies(acct, only_attached=True, marker=m, max_items=1000))),
+        AccountMFAEnabled=0, AccountPasswordPresent=0, AccountSigningCertificatesPresent=0, Providers=0,
+        ServerCertificates=0,
     )  # fmt: skip
     return {"SummaryMap": summary}
 
@@ -66,6 +84,11 @@ def _all(fetch: Any) -> list[Any]:
 
 
 def get_account_authorization_details(call: Call, tx: ReadTx) -> dict[str, Any]:
+    """Every detail list, paged as one sequence: users, groups, roles, then policies.
+
+    AWS managed policies are listed only when attached to something (api.md §5.11,
+    observed). The marker is an offset in that sequence (see :func:`.shapes.page_of`).
+    """
     acct = call.account
     wanted = set(call.params.get("Filter") or ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"])
     out: dict[str, Any] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
@@ -101,11 +124,7 @@ def get_account_authorization_details(call: Call, tx: ReadTx) -> dict[str, Any]:
             detail.update(
                 RolePolicyList=inline(EntityKind.ROLE, r.name),
                 AttachedManagedPolicies=attached(EntityKind.ROLE, r.name),
-                InstanceProfileList=[
-                    {"Path": p.path, "InstanceProfileName": p.name, "InstanceProfileId": p.id, "Arn": p.arn,
-                     "CreateDate": p.create_date, "Roles": []}
-                    for p in profiles
-                ],
+                InstanceProfileList=[instance_profile_shape(p) for p in profiles],
             )  # fmt: skip
             out["RoleDetailList"].append(detail)
     scopes = []
@@ -123,8 +142,15 @@ def get_account_authorization_details(call: Call, tx: ReadTx) -> dict[str, Any]:
             detail = policy_shape(pol, full=False)
             detail["PolicyVersionList"] = [version_shape(v) for v in tx.list_policy_versions(pol.arn)]
             out["Policies"].append(detail)
-    out["IsTruncated"] = False
-    return out
+    sequence = [(name, detail) for name in _DETAIL_LISTS for detail in out[name]]
+    result = page_of(sequence, call.params, "authorization-details")
+    paged: dict[str, Any] = {name: [] for name in _DETAIL_LISTS}
+    for name, detail in result.items:
+        paged[name].append(detail)
+    return page(paged, result)
+
+
+_DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
 
 __all__ = ["tags_shape"]

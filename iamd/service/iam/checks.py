@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from iamd import errors as aws
 from iamd.policy import DocumentKind, PolicyDocument, PolicyValidationError, parse_policy, policy_size
 from iamd.policy.document import check_policy_characters
-from iamd.store import Tag
+from iamd.store import NotFound, ReadTx, Tag, TagTarget
 
 __all__ = [
+    "ENTITY_QUOTAS",
     "MANAGED_POLICY_SIZE",
     "TRUST_POLICY_SIZE",
+    "check_arn",
+    "check_boundary",
     "check_document",
+    "check_entity_quota",
+    "check_request",
     "check_tags",
     "tags_of",
 ]
@@ -58,14 +64,94 @@ def tags_of(params: Mapping[str, Any]) -> list[Tag]:
     return [Tag(t["Key"], t.get("Value", "")) for t in params.get("Tags") or ()]
 
 
-def check_tags(new: Sequence[Tag], existing: Sequence[Tag] = ()) -> None:
-    """Duplicate keys (case-insensitive) and the 50-tag quota (api.md §5.8)."""
-    keys = [t.key.lower() for t in new]
+# The quota name of each taggable resource in LimitExceeded messages. AWS's text for the
+# 50-tag quota is unconfirmed (api.md §5.8); iamd uses its usual "Cannot exceed quota for
+# <Name>: <n>" form. Users and roles compare keys case-insensitively, the others exactly
+# (identifiers-and-quotas.md §4.1).
+TAG_QUOTAS = {
+    TagTarget.USER: "TagsPerUser",
+    TagTarget.ROLE: "TagsPerRole",
+    TagTarget.POLICY: "TagsPerPolicy",
+    TagTarget.INSTANCE_PROFILE: "TagsPerInstanceProfile",
+}
+_FOLDED = frozenset({TagTarget.USER, TagTarget.ROLE})
+
+
+def check_tags(target: TagTarget, new: Sequence[Tag], existing: Sequence[Tag] = ()) -> None:
+    """Duplicate keys, reserved ``aws:`` keys and the 50-tag quota (api.md §5.8).
+
+    The whole request fails on any problem, so nothing is tagged (§4.1).
+    """
+    fold: Callable[[str], str] = str.lower if target in _FOLDED else str
+    keys = [fold(t.key) for t in new]
     if len(set(keys)) != len(keys):
-        raise aws.InvalidInput("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+        if target in _FOLDED:
+            raise aws.InvalidInput("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+        raise aws.InvalidInput("Duplicate tag keys found.")
     for t in new:
         if t.key.lower().startswith("aws:"):
             raise aws.InvalidInput("User-defined tag keys can't start with 'aws:'.")
-    merged = {t.key.lower() for t in existing} | set(keys)
+    merged = {fold(t.key) for t in existing} | set(keys)
     if len(merged) > MAX_TAGS:
-        raise aws.LimitExceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
+        raise aws.LimitExceeded(f"Cannot exceed quota for {TAG_QUOTAS[target]}: {MAX_TAGS}")
+
+
+# Entity-count quotas per account (identifiers-and-quotas.md §6.1/§6.2 defaults, the values
+# GetAccountSummary reports). Checked inside the write transaction, which is serialized, so
+# the count still holds at commit.
+ENTITY_QUOTAS = {"Users": 5000, "Groups": 300, "Roles": 1000, "Policies": 1500, "InstanceProfiles": 1000}
+
+
+def check_entity_quota(quota: str, count: int) -> None:
+    """LimitExceeded when creating one more entity would pass the account quota."""
+    limit = ENTITY_QUOTAS[quota]
+    if count >= limit:
+        raise aws.LimitExceeded(f"Cannot exceed quota for {quota}PerAccount: {limit}")
+
+
+_POLICY_ARN = re.compile(r"arn:[a-z-]+:iam::(\d{12}|aws):[^\s]+")
+
+
+def check_arn(value: str) -> None:
+    """A PolicyArn / PermissionsBoundary parameter must at least be an IAM ARN.
+
+    AWS answers InvalidInput "ARN <x> is not valid." for text that is not an ARN
+    (api.md §5.4, observed); an IAM ARN that names no attachable policy is the
+    operation's NoSuchEntity instead.
+    """
+    if not _POLICY_ARN.fullmatch(value):
+        raise aws.InvalidInput(f"ARN {value} is not valid.")
+
+
+def check_request(operation: str, params: Mapping[str, Any]) -> None:
+    """Checks of the parameters alone that the model cannot express, before authorization.
+
+    AWS validates parameters before it authorizes (errors.md §2.3), so a malformed ARN is
+    InvalidInput whoever asks.
+    """
+    for member in ("PolicyArn", "PermissionsBoundary"):
+        value = params.get(member)
+        if isinstance(value, str):
+            check_arn(value)
+    if operation == "UpdateAccessKey" and params.get("Status") not in ("Active", "Inactive"):
+        # The model's enum also has "Expired", which no key can be set to (api.md §5.6).
+        raise aws.ValidationError(
+            f"1 validation error detected: Value '{params.get('Status')}' at 'status' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [Active, Inactive]"
+        )
+
+
+def check_boundary(tx: ReadTx, arn: str | None) -> None:
+    """A permissions boundary must be an existing managed policy (customer or AWS).
+
+    AWS: NoSuchEntity "Scope ARN: <arn> does not exist or is not attachable." (observed).
+    """
+    if arn is None:
+        return
+    check_arn(arn)
+    try:
+        policy = tx.get_policy(arn)
+    except NotFound:
+        policy = None
+    if policy is None or not policy.is_attachable:
+        raise aws.NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")

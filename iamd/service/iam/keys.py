@@ -9,7 +9,7 @@ from iamd.crypto import new_access_key_id, new_secret_access_key
 from iamd.service.call import Call
 from iamd.store import KeyStatus, NotFound, ReadTx, Tx
 
-from .shapes import access_key_metadata
+from .shapes import access_key_metadata, page, page_of
 
 MAX_KEYS = 2
 
@@ -51,8 +51,8 @@ def list_access_keys(call: Call, tx: ReadTx) -> dict[str, Any]:
     owner = _owner(call)
     if owner is not None:
         owner = tx.get_user(call.account, owner).name
-    keys = tx.list_access_keys(call.account, owner)
-    return {"AccessKeyMetadata": [access_key_metadata(k) for k in keys], "IsTruncated": False}
+    result = page_of(tx.list_access_keys(call.account, owner), call.params, "access-keys")
+    return page({"AccessKeyMetadata": [access_key_metadata(k) for k in result.items]}, result)
 
 
 def _known_key(call: Call, tx: ReadTx, owner: str | None) -> str:

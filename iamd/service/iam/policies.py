@@ -7,16 +7,20 @@ from typing import Any
 from iamd import errors as aws
 from iamd.policy import DocumentKind
 from iamd.service.call import Call
-from iamd.store import EntityKind, NotFound, PolicyScope, PolicyUsage, ReadTx, TagTarget, Tx
+from iamd.store import EntityKind, ManagedPolicy, NotFound, PolicyScope, PolicyUsage, ReadTx, Tag, TagTarget, Tx
 
 from .checks import (
+    ENTITY_QUOTAS,
+    check_boundary,
     check_document,
+    check_entity_quota,
     check_inline_aggregate,
     check_managed_size,
     check_tags,
     tags_of,
 )
-from .shapes import page, policy_shape, tags_shape, version_shape
+from .roles import check_modifiable_role
+from .shapes import page, page_of, policy_shape, tags_shape, version_shape
 
 MAX_ATTACHED = 10
 _KIND = {"User": EntityKind.USER, "Group": EntityKind.GROUP, "Role": EntityKind.ROLE}
@@ -33,9 +37,20 @@ def _name(call: Call, kind: EntityKind) -> str:
     return str(call.params[f"{kind.value.capitalize()}Name"])
 
 
-def _require_entity(tx: ReadTx, call: Call, kind: EntityKind) -> None:
-    getter = {EntityKind.USER: tx.get_user, EntityKind.GROUP: tx.get_group, EntityKind.ROLE: tx.get_role}[kind]
+def _require_entity(tx: ReadTx, call: Call, kind: EntityKind, *, modifies: bool = False) -> None:
+    """The named user/group/role must exist; a role changed by the call must not be AWS's."""
+    if kind is EntityKind.ROLE:
+        role = tx.get_role(call.account, _name(call, kind))
+        if modifies:
+            check_modifiable_role(role.path, role.name)
+        return
+    getter = tx.get_user if kind is EntityKind.USER else tx.get_group
     getter(call.account, _name(call, kind))
+
+
+def _policy_tags(tx: ReadTx, policy: ManagedPolicy) -> tuple[Tag, ...]:
+    """Tags of a managed policy; AWS managed policies live in the ``aws`` pseudo-account."""
+    return tx.list_tags(TagTarget.POLICY, policy.account_id, policy.arn)
 
 
 def create_policy(call: Call, tx: Tx) -> dict[str, Any]:
@@ -44,7 +59,10 @@ def create_policy(call: Call, tx: Tx) -> dict[str, Any]:
     check_document(document, DocumentKind.IDENTITY, "PolicyDocument")
     check_managed_size(document)
     tags = tags_of(p)
-    check_tags(tags)
+    check_tags(TagTarget.POLICY, tags)
+    count = tx.count_policies(call.account)
+    if count >= ENTITY_QUOTAS["Policies"] and not _policy_name_taken(tx, call.account, p["PolicyName"]):
+        check_entity_quota("Policies", count)  # a taken name is still EntityAlreadyExists
     policy = tx.create_policy(
         call.account, p["PolicyName"], document, path=p.get("Path") or "/", description=p.get("Description"),
         tags=tags,
@@ -52,9 +70,20 @@ def create_policy(call: Call, tx: Tx) -> dict[str, Any]:
     return {"Policy": policy_shape(policy, tags)}
 
 
+def _policy_name_taken(tx: ReadTx, account: str, name: str) -> bool:
+    marker = None
+    while True:
+        listed = tx.list_policies(account, scope=PolicyScope.LOCAL, marker=marker, max_items=1000)
+        if any(x.name.lower() == name.lower() for x in listed.items):
+            return True
+        if listed.marker is None:
+            return False
+        marker = listed.marker
+
+
 def get_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
     policy = tx.get_policy(call.params["PolicyArn"])
-    return {"Policy": policy_shape(policy, tx.list_tags(TagTarget.POLICY, call.account, policy.arn))}
+    return {"Policy": policy_shape(policy, _policy_tags(tx, policy))}
 
 
 def delete_policy(call: Call, tx: Tx) -> None:
@@ -92,8 +121,8 @@ def get_policy_version(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 def list_policy_versions(call: Call, tx: ReadTx) -> dict[str, Any]:
     tx.get_policy(call.params["PolicyArn"])
-    versions = tx.list_policy_versions(call.params["PolicyArn"])
-    return {"Versions": [version_shape(v, document=False) for v in versions], "IsTruncated": False}
+    result = page_of(tx.list_policy_versions(call.params["PolicyArn"]), call.params, "policy-versions")
+    return page({"Versions": [version_shape(v, document=False) for v in result.items]}, result)
 
 
 def set_default_policy_version(call: Call, tx: Tx) -> None:
@@ -107,7 +136,7 @@ def delete_policy_version(call: Call, tx: Tx) -> None:
 def attach_policy(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
     name = _name(call, kind)
-    _require_entity(tx, call, kind)
+    _require_entity(tx, call, kind, modifies=True)
     arn = call.params["PolicyArn"]
     try:
         policy = tx.get_policy(arn)
@@ -128,7 +157,7 @@ def attach_policy(call: Call, tx: Tx) -> None:
 
 def detach_policy(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
-    _require_entity(tx, call, kind)
+    _require_entity(tx, call, kind, modifies=True)
     arn = call.params["PolicyArn"]
     try:
         tx.detach_policy(kind, call.account, _name(call, kind), arn)
@@ -169,7 +198,7 @@ def list_entities_for_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
 def put_inline_policy(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
     name = _name(call, kind)
-    _require_entity(tx, call, kind)
+    _require_entity(tx, call, kind, modifies=True)
     p = call.params
     document = p["PolicyDocument"]
     check_document(document, DocumentKind.IDENTITY, "PolicyDocument")
@@ -194,7 +223,7 @@ def get_inline_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
 def delete_inline_policy(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
     name = _name(call, kind)
-    _require_entity(tx, call, kind)
+    _require_entity(tx, call, kind, modifies=True)
     policy_name = call.params["PolicyName"]
     try:
         tx.delete_inline_policy(kind, call.account, name, policy_name)
@@ -214,18 +243,15 @@ def list_inline_policies(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 def put_boundary(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
-    _require_entity(tx, call, kind)
+    _require_entity(tx, call, kind, modifies=True)
     arn = call.params["PermissionsBoundary"]
-    try:
-        tx.get_policy(arn)
-    except NotFound:
-        raise aws.InvalidInput(f"Value ({arn}) for parameter PermissionsBoundary is invalid.") from None
+    check_boundary(tx, arn)
     tx.put_permissions_boundary(kind, call.account, _name(call, kind), arn)
 
 
 def delete_boundary(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
-    _require_entity(tx, call, kind)
+    _require_entity(tx, call, kind, modifies=True)
     tx.delete_permissions_boundary(kind, call.account, _name(call, kind))
 
 
@@ -233,7 +259,7 @@ def tag_policy(call: Call, tx: Tx) -> None:
     arn = call.params["PolicyArn"]
     tx.get_policy(arn)
     tags = tags_of(call.params)
-    check_tags(tags, tx.list_tags(TagTarget.POLICY, call.account, arn))
+    check_tags(TagTarget.POLICY, tags, tx.list_tags(TagTarget.POLICY, call.account, arn))
     tx.tag_resource(TagTarget.POLICY, call.account, arn, tags)
 
 
@@ -244,6 +270,6 @@ def untag_policy(call: Call, tx: Tx) -> None:
 
 
 def list_policy_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
-    arn = call.params["PolicyArn"]
-    tx.get_policy(arn)
-    return {"Tags": tags_shape(tx.list_tags(TagTarget.POLICY, call.account, arn)), "IsTruncated": False}
+    policy = tx.get_policy(call.params["PolicyArn"])
+    result = page_of(_policy_tags(tx, policy), call.params, "policy-tags")
+    return page({"Tags": tags_shape(result.items)}, result)

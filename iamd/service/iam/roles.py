@@ -6,11 +6,20 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.policy import DocumentKind
+from iamd.service.authorize import protected_role_message
 from iamd.service.call import Call
 from iamd.store import NotFound, ReadTx, TagTarget, Tx
 
-from .checks import check_document, check_tags, check_trust_size, tags_of
-from .shapes import instance_profile_shape, page, role_shape, tags_shape
+from .checks import (
+    ENTITY_QUOTAS,
+    check_boundary,
+    check_document,
+    check_entity_quota,
+    check_tags,
+    check_trust_size,
+    tags_of,
+)
+from .shapes import instance_profile_shape, page, page_of, role_shape, tags_shape
 
 PROTECTED_PATHS = ("/aws-service-role/", "/aws-reserved/")
 
@@ -31,11 +40,10 @@ def _check_trust(tx: ReadTx, text: str) -> None:
                     raise aws.MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{name}"') from None
 
 
-def _unmodifiable(role_path: str, role_name: str) -> None:
+def check_modifiable_role(role_path: str, role_name: str) -> None:
+    """Service-linked (``/aws-service-role/``) and AWS-reserved roles belong to AWS (api.md §5.3)."""
     if role_path.startswith(PROTECTED_PATHS):
-        raise aws.UnmodifiableEntity(
-            f"Cannot perform the operation on the protected role '{role_name}' - this role is only modifiable by AWS"
-        )
+        raise aws.UnmodifiableEntity(protected_role_message(role_name))
 
 
 def create_role(call: Call, tx: Tx) -> dict[str, Any]:
@@ -45,13 +53,13 @@ def create_role(call: Call, tx: Tx) -> dict[str, Any]:
         raise aws.InvalidInput(f"The path {path} is reserved for AWS; choose another path.")
     _check_trust(tx, p["AssumeRolePolicyDocument"])
     tags = tags_of(p)
-    check_tags(tags)
+    check_tags(TagTarget.ROLE, tags)
     boundary = p.get("PermissionsBoundary")
-    if boundary is not None:
-        try:
-            tx.get_policy(boundary)
-        except NotFound:
-            raise aws.InvalidInput(f"Value ({boundary}) for parameter PermissionsBoundary is invalid.") from None
+    check_boundary(tx, boundary)
+    try:
+        tx.get_role(call.account, p["RoleName"])
+    except NotFound:
+        check_entity_quota("Roles", tx.count_roles(call.account))
     role = tx.create_role(
         call.account, p["RoleName"], assume_role_policy=p["AssumeRolePolicyDocument"], path=path,
         description=p.get("Description"), max_session_duration=p.get("MaxSessionDuration", 3600),
@@ -75,7 +83,7 @@ def list_roles(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 def update_role(call: Call, tx: Tx) -> dict[str, Any]:
     role = tx.get_role(call.account, call.params["RoleName"])
-    _unmodifiable(role.path, role.name)
+    check_modifiable_role(role.path, role.name)
     tx.update_role(
         call.account, role.name, description=call.params.get("Description"),
         max_session_duration=call.params.get("MaxSessionDuration"),
@@ -86,21 +94,21 @@ def update_role(call: Call, tx: Tx) -> dict[str, Any]:
 def update_role_description(call: Call, tx: Tx) -> dict[str, Any]:
     role = tx.get_role(call.account, call.params["RoleName"])
     if role.path.startswith("/aws-reserved/"):
-        _unmodifiable(role.path, role.name)
+        check_modifiable_role(role.path, role.name)
     updated = tx.update_role(call.account, role.name, description=call.params["Description"])
     return {"Role": role_shape(updated, tx.list_tags(TagTarget.ROLE, call.account, role.name))}
 
 
 def update_assume_role_policy(call: Call, tx: Tx) -> None:
     role = tx.get_role(call.account, call.params["RoleName"])
-    _unmodifiable(role.path, role.name)
+    check_modifiable_role(role.path, role.name)
     _check_trust(tx, call.params["PolicyDocument"])
     tx.update_assume_role_policy(call.account, role.name, call.params["PolicyDocument"])
 
 
 def delete_role(call: Call, tx: Tx) -> None:
     role = tx.get_role(call.account, call.params["RoleName"])
-    _unmodifiable(role.path, role.name)
+    check_modifiable_role(role.path, role.name)
     tx.delete_role(call.account, role.name)
 
 
@@ -108,7 +116,7 @@ def tag_role(call: Call, tx: Tx) -> None:
     name = call.params["RoleName"]
     tx.get_role(call.account, name)
     tags = tags_of(call.params)
-    check_tags(tags, tx.list_tags(TagTarget.ROLE, call.account, name))
+    check_tags(TagTarget.ROLE, tags, tx.list_tags(TagTarget.ROLE, call.account, name))
     tx.tag_resource(TagTarget.ROLE, call.account, name, tags)
 
 
@@ -119,16 +127,19 @@ def untag_role(call: Call, tx: Tx) -> None:
 
 def list_role_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
     tx.get_role(call.account, call.params["RoleName"])
-    return {
-        "Tags": tags_shape(tx.list_tags(TagTarget.ROLE, call.account, call.params["RoleName"])),
-        "IsTruncated": False,
-    }
+    result = page_of(tx.list_tags(TagTarget.ROLE, call.account, call.params["RoleName"]), call.params, "role-tags")
+    return page({"Tags": tags_shape(result.items)}, result)
 
 
 def create_instance_profile(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     tags = tags_of(p)
-    check_tags(tags)
+    check_tags(TagTarget.INSTANCE_PROFILE, tags)
+    try:
+        tx.get_instance_profile(call.account, p["InstanceProfileName"])
+    except NotFound:
+        listed = tx.list_instance_profiles(call.account, max_items=ENTITY_QUOTAS["InstanceProfiles"])
+        check_entity_quota("InstanceProfiles", len(listed.items) + (1 if listed.is_truncated else 0))
     profile = tx.create_instance_profile(call.account, p["InstanceProfileName"], path=p.get("Path") or "/", tags=tags)
     return {"InstanceProfile": instance_profile_shape(profile, tags)}
 
@@ -172,3 +183,25 @@ def remove_role_from_instance_profile(call: Call, tx: Tx) -> None:
     p = call.params
     tx.get_role(call.account, p["RoleName"])
     tx.remove_role_from_instance_profile(call.account, p["InstanceProfileName"], p["RoleName"])
+
+
+def tag_instance_profile(call: Call, tx: Tx) -> None:
+    name = call.params["InstanceProfileName"]
+    tx.get_instance_profile(call.account, name)
+    tags = tags_of(call.params)
+    check_tags(TagTarget.INSTANCE_PROFILE, tags, tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name))
+    tx.tag_resource(TagTarget.INSTANCE_PROFILE, call.account, name, tags)
+
+
+def untag_instance_profile(call: Call, tx: Tx) -> None:
+    name = call.params["InstanceProfileName"]
+    tx.get_instance_profile(call.account, name)
+    tx.untag_resource(TagTarget.INSTANCE_PROFILE, call.account, name, call.params["TagKeys"])
+
+
+def list_instance_profile_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
+    name = call.params["InstanceProfileName"]
+    tx.get_instance_profile(call.account, name)
+    tags = tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name)
+    result = page_of(tags, call.params, "instance-profile-tags")
+    return page({"Tags": tags_shape(result.items)}, result)

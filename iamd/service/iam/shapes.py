@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
+from iamd import errors as aws
 from iamd.store import AccessKey, Group, InstanceProfile, ManagedPolicy, Page, PolicyVersion, Role, Tag, User
+
+T = TypeVar("T")
 
 __all__ = [
     "access_key_metadata",
     "group_shape",
     "instance_profile_shape",
     "page",
+    "page_of",
     "policy_shape",
     "role_shape",
     "tags_shape",
@@ -25,7 +32,7 @@ def tags_shape(tags: Iterable[Tag]) -> list[dict[str, str]]:
 
 
 def _boundary(arn: str | None) -> dict[str, str] | None:
-    return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn} if arn else None
+    return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": arn} if arn else None
 
 
 def user_shape(user: User, tags: Iterable[Tag] = (), *, full: bool = False) -> dict[str, Any]:
@@ -121,3 +128,26 @@ def page(result: dict[str, Any], p: Page[Any]) -> dict[str, Any]:
     if p.marker is not None:
         result["Marker"] = p.marker
     return result
+
+
+def page_of(items: Sequence[T], params: Mapping[str, Any], listing: str) -> Page[T]:
+    """A page of a listing the service holds in memory (tags, keys, versions, details).
+
+    The marker is opaque to clients (base64 of ``[listing, offset]``); one issued by
+    another listing, or garbage, is a ValidationError "Invalid Marker." as for the
+    store's listings (errors.md §2.4).
+    """
+    start = 0
+    marker = params.get("Marker")
+    if marker is not None:
+        try:
+            kind, start = json.loads(base64.b64decode(str(marker), validate=True))
+        except (ValueError, TypeError, binascii.Error):
+            kind, start = None, -1
+        if kind != listing or type(start) is not int or not 0 <= start <= len(items):
+            raise aws.ValidationError("Invalid Marker.")
+    end = start + int(params.get("MaxItems") or 100)
+    following = None
+    if end < len(items):
+        following = base64.b64encode(json.dumps([listing, end]).encode()).decode("ascii")
+    return Page(tuple(items[start:end]), following)

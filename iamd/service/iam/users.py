@@ -6,10 +6,10 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.service.call import Call
-from iamd.store import EntityKind, ReadTx, TagTarget, Tx
+from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, Tx
 
-from .checks import check_tags, tags_of
-from .shapes import group_shape, page, tags_shape, user_shape
+from .checks import check_boundary, check_entity_quota, check_tags, tags_of
+from .shapes import group_shape, page, page_of, tags_shape, user_shape
 
 MAX_GROUPS_PER_USER = 10
 
@@ -26,20 +26,15 @@ def _caller_user_name(call: Call) -> str | None:
     raise aws.ValidationError("Must specify userName when calling with non-User credentials")
 
 
-def _boundary(tx: ReadTx, arn: str | None) -> None:
-    if arn is None:
-        return
-    try:
-        tx.get_policy(arn)
-    except Exception:
-        raise aws.InvalidInput(f"Value ({arn}) for parameter PermissionsBoundary is invalid.") from None
-
-
 def create_user(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     tags = tags_of(p)
-    check_tags(tags)
-    _boundary(tx, p.get("PermissionsBoundary"))
+    check_tags(TagTarget.USER, tags)
+    check_boundary(tx, p.get("PermissionsBoundary"))
+    try:  # the name check first: a taken name is EntityAlreadyExists even at the quota
+        tx.get_user(call.account, p["UserName"])
+    except NotFound:
+        check_entity_quota("Users", tx.count_users(call.account))
     user = tx.create_user(
         call.account, p["UserName"], path=p.get("Path") or "/",
         permissions_boundary=p.get("PermissionsBoundary"), tags=tags,
@@ -83,7 +78,7 @@ def tag_user(call: Call, tx: Tx) -> None:
     name = call.params["UserName"]
     tx.get_user(call.account, name)
     tags = tags_of(call.params)
-    check_tags(tags, tx.list_tags(TagTarget.USER, call.account, name))
+    check_tags(TagTarget.USER, tags, tx.list_tags(TagTarget.USER, call.account, name))
     tx.tag_resource(TagTarget.USER, call.account, name, tags)
 
 
@@ -94,14 +89,16 @@ def untag_user(call: Call, tx: Tx) -> None:
 
 def list_user_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
     tx.get_user(call.account, call.params["UserName"])
-    return {
-        "Tags": tags_shape(tx.list_tags(TagTarget.USER, call.account, call.params["UserName"])),
-        "IsTruncated": False,
-    }
+    result = page_of(tx.list_tags(TagTarget.USER, call.account, call.params["UserName"]), call.params, "user-tags")
+    return page({"Tags": tags_shape(result.items)}, result)
 
 
 def create_group(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
+    try:
+        tx.get_group(call.account, p["GroupName"])
+    except NotFound:
+        check_entity_quota("Groups", tx.count_groups(call.account))
     return {"Group": group_shape(tx.create_group(call.account, p["GroupName"], path=p.get("Path") or "/"))}
 
 
@@ -143,7 +140,12 @@ def remove_user_from_group(call: Call, tx: Tx) -> None:
     p = call.params
     tx.get_group(call.account, p["GroupName"])
     tx.get_user(call.account, p["UserName"])
-    tx.remove_user_from_group(call.account, p["GroupName"], p["UserName"])
+    try:
+        tx.remove_user_from_group(call.account, p["GroupName"], p["UserName"])
+    except NotFound:  # not a member; AWS's wording is unconfirmed (api.md §5.2)
+        raise aws.NoSuchEntity(
+            f"The user with name {p['UserName']} cannot be found in the group {p['GroupName']}."
+        ) from None
 
 
 def list_groups_for_user(call: Call, tx: ReadTx) -> dict[str, Any]:

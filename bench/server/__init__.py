@@ -1,0 +1,1 @@
+"""The iamd server benchmark: ``python -m bench.server`` (see bench/README.md)."""

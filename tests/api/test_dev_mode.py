@@ -1,0 +1,49 @@
+"""--dev mode: fixed account, root keys from the environment, reset like moto's server."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.api.server import ROOT_KEY, ROOT_SECRET, running_server
+
+
+def _post(url: str) -> tuple[int, dict[str, str]]:
+    req = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.mark.parametrize("path", ["/moto-api/reset", "/_iamd/reset"])
+def test_reset_wipes_state_and_keeps_root_credentials(tmp_path: Path, path: str) -> None:
+    with running_server(tmp_path) as srv:
+        assert srv.account_id == "123456789012" and srv.root_key == ROOT_KEY
+        iam = boto3.client(
+            "iam", endpoint_url=srv.endpoint, region_name="us-east-1",
+            aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET,
+        )  # fmt: skip
+        iam.create_user(UserName="alice")
+        iam.create_policy(
+            PolicyName="P",
+            PolicyDocument='{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}',
+        )
+        assert _post(srv.endpoint + path) == (200, {"status": "ok"})
+        assert iam.list_users()["Users"] == []
+        assert iam.list_policies(Scope="Local")["Policies"] == []
+        aws = iam.list_policies(Scope="AWS")["Policies"]
+        assert any(p["PolicyName"] == "AdministratorAccess" for p in aws)
+        iam.create_user(UserName="alice")  # usable again, same root key
+
+
+def test_reset_is_refused_outside_dev_mode(tmp_path: Path) -> None:
+    with running_server(tmp_path) as srv:
+        srv.backend.dev = False
+        status, body = _post(srv.endpoint + "/_iamd/reset")
+        assert status == 404 and "--dev" in body["error"]
