@@ -65,7 +65,7 @@ class Backend:
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box)
+        return Env(self.secret_box, self.policies)
 
     # -- caches ------------------------------------------------------------------------
     def changed(self) -> None:

@@ -51,7 +51,7 @@ class PolicyCache:
             self._sets[key] = built
         return built
 
-    def _managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind) -> Policy | None:
+    def managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind) -> Policy | None:
         try:
             policy = tx.get_policy(arn)
             version = tx.get_policy_version(arn, policy.default_version_id)
@@ -66,19 +66,17 @@ class PolicyCache:
             return None
         return Policy(policy.name, policy_type, doc, kind="managed", arn=arn)
 
-    def _identity(self, tx: ReadTx, kind: EntityKind, name: str, owner: str) -> list[Policy]:
+    def identity(self, tx: ReadTx, kind: EntityKind, name: str, owner: str) -> list[Policy]:
         out: list[Policy] = []
-        for inline in tx.list_inline_policies(kind, tx_account(tx, kind, name, owner), name):
+        for inline in tx.list_inline_policies(kind, owner, name):
             doc = _parse(inline.document, DocumentKind.IDENTITY)
             if doc is not None:
                 out.append(Policy(inline.name, PolicyType.IDENTITY, doc, kind="inline", owner=kind.value))
         marker = None
         while True:
-            page = tx.list_attached_policies(
-                kind, tx_account(tx, kind, name, owner), name, marker=marker, max_items=1000
-            )
+            page = tx.list_attached_policies(kind, owner, name, marker=marker, max_items=1000)
             for attached in page.items:
-                pol = self._managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY)
+                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY)
                 if pol is not None:
                     out.append(pol)
             if page.marker is None:
@@ -86,19 +84,15 @@ class PolicyCache:
             marker = page.marker
 
     def _load_user(self, tx: ReadTx, user: User) -> PolicySet:
-        identity = self._identity(tx, EntityKind.USER, user.name, user.account_id)
+        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id)
         for group in tx.list_groups_for_user(user.account_id, user.name, max_items=1000).items:
-            identity += self._identity(tx, EntityKind.GROUP, group.name, user.account_id)
+            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id)
         boundary = None
         if user.permissions_boundary:
-            boundary = self._managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+            boundary = self.managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
             if boundary is None:  # a boundary that cannot be read allows nothing: fail closed
                 boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
         return PolicySet.of(identity=identity, boundary=boundary)
-
-
-def tx_account(tx: ReadTx, kind: EntityKind, name: str, owner: str) -> str:
-    return owner
 
 
 def _parse(text: str, kind: DocumentKind) -> PolicyDocument | None:

@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
 from iamd.policy import Principal, PrincipalKind
 from iamd.store import User
+
+if TYPE_CHECKING:
+    from iamd.service.authorize import PolicyCache
 
 __all__ = ["Call", "Caller", "Env"]
 
 
 @dataclass(frozen=True, slots=True)
 class Env:
-    """What operations need beyond the store: the secret box for access keys."""
+    """What operations need beyond the store: the secret box, the compiled-policy cache."""
 
     secret_box: SecretBox
+    policies: PolicyCache
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,9 @@ def _target(
     if operation in _LIST_BY_PATH:
         arn = f"arn:aws:iam::{account}:{_LIST_BY_PATH[operation]}{params.get('PathPrefix') or '/'}"
         return Target(arn, arn, tuple(context))
+    if "PolicySourceArn" in params:  # SimulatePrincipalPolicy, GetContextKeysForPrincipalPolicy
+        arn = str(params["PolicySourceArn"])
+        return Target(arn, arn, tuple(context))
     if operation == "ListPolicies":
         return Target("*", f"policy path {params.get('PathPrefix') or '/'}", tuple(context))
     for member, kind in _NAMED:

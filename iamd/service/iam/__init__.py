@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import account, keys, policies, roles, users
+from . import account, keys, policies, roles, simulate, users
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -104,4 +104,7 @@ OPERATIONS: dict[str, Operation] = {
     "ListAccountAliases": _r(account.list_account_aliases),
     "GetAccountSummary": _r(account.get_account_summary),
     "GetAccountAuthorizationDetails": _r(account.get_account_authorization_details),
+    # the policy simulator
+    "SimulatePrincipalPolicy": _r(simulate.simulate_principal_policy),
+    "SimulateCustomPolicy": _r(simulate.simulate_custom_policy),
 }
