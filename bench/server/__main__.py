@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="load generator: wrk (if installed) or the built-in Python client")  # fmt: skip
     parser.add_argument("--connections", type=int, nargs="+", metavar="N", help="concurrency levels for GetUser")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurements")
-    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
-                        help="also record iamd with py-spy for this long under GetUser load and list hot spots")  # fmt: skip
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="SECONDS",
+        help="also record iamd with py-spy for this long under GetUser load and list its hot spots",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases, profile)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if an iamd target is missed")
     args = parser.parse_args(argv)

@@ -86,11 +86,10 @@ def _wait_http(server: Server, path: str, timeout: float = 60.0) -> None:
     request = f"GET {path} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nConnection: close\r\n\r\n".encode()
     while True:
         server.check_alive()
-        with contextlib.suppress(OSError):
-            with socket.create_connection((server.host, server.port), timeout=2) as sock:
-                sock.sendall(request)
-                if sock.recv(64).startswith(b"HTTP/1."):
-                    return
+        with contextlib.suppress(OSError), socket.create_connection((server.host, server.port), timeout=2) as sock:
+            sock.sendall(request)
+            if sock.recv(64).startswith(b"HTTP/1."):
+                return
         if time.monotonic() - start > timeout:
             server.stop()
             raise RuntimeError(f"{server.name} did not answer within {timeout:.0f} s; log:\n{server.log_tail()}")
@@ -112,7 +111,9 @@ def _spawn(name: str, command: list[str], env: dict[str, str], log: Path, port: 
     return server
 
 
-def start_iamd(name: str, data_dir: Path, *, database: str | None = None, extra_env: dict[str, str] | None = None) -> Server:
+def start_iamd(
+    name: str, data_dir: Path, *, database: str | None = None, extra_env: dict[str, str] | None = None
+) -> Server:
     """``python -m iamd serve --dev --port P --data-dir D [--database URL]`` with known root keys."""
     port = free_port()
     command = [sys.executable, "-m", "iamd", "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir)]

@@ -30,9 +30,7 @@ from .signing import Key, query_body, sign_query
 __all__ = ["CALLER", "POLICY", "send_one", "setup_iamd", "setup_moto", "target_users", "verify"]
 
 CALLER = "bench-caller"
-POLICY = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}
-)
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})
 TARGETS = [f"bench-user-{i:02d}" for i in range(10)]
 
 

@@ -46,7 +46,7 @@ def sign_query(host: str, port: int, key: Key, bodies: Iterable[str], *, user_ag
         signer.add_auth(request)
         prepared = request.prepare()
         payload = prepared.body if isinstance(prepared.body, bytes) else (prepared.body or "").encode()
-        lines = [f"POST / HTTP/1.1", f"Host: {authority}"]
+        lines = ["POST / HTTP/1.1", f"Host: {authority}"]
         for name, value in prepared.headers.items():
             if name.lower() in ("host", "content-length"):
                 continue

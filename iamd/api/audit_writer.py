@@ -25,7 +25,11 @@ class AuditWriter:
         self._store = store
         self._queue: queue.SimpleQueue[AuditEvent | None] = queue.SimpleQueue()
         self._key_use: dict[str, tuple[datetime, str, str]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _key_use and _submitted
+        self._writing = threading.Lock()  # one writer at a time, from taking key uses to storing them
+        self._stored = threading.Condition()  # guards _done; notified after every batch
+        self._submitted = 0  # events submitted so far
+        self._done = 0  # events stored (or given up on) so far
         self._interval = interval
         self._batch = batch
         self._thread = threading.Thread(target=self._run, name="iamd-audit", daemon=True)
@@ -33,37 +37,54 @@ class AuditWriter:
         self._thread.start()
 
     def submit(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._submitted += 1
         self._queue.put(event)
 
     def key_used(self, key_id: str, when: datetime, service: str, region: str) -> None:
         with self._lock:
             self._key_use[key_id] = (when, service, region)
 
-    def flush(self) -> None:
-        """Write everything queued so far (used by tests and at shutdown)."""
+    def flush(self, timeout: float = 10.0) -> None:
+        """Store everything submitted before the call, including what the writer thread holds.
+
+        The writer thread may have taken a batch off the queue and not stored it yet; flush
+        waits for it (at most ``timeout`` seconds) rather than return early. Key uses
+        recorded before the call are stored too. Used by tests and at shutdown.
+        """
+        with self._lock:
+            target = self._submitted
         events: list[AuditEvent] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not None:
-                events.append(item)
+            if item is None:  # a close() in progress: the sentinel stays the thread's
+                self._queue.put(None)
+                break
+            events.append(item)
         self._write(events)
+        with self._stored:
+            self._stored.wait_for(lambda: self._done >= target, timeout=timeout)
 
     def _write(self, events: list[AuditEvent]) -> None:
-        with self._lock:
-            uses, self._key_use = self._key_use, {}
-        for event in events:
-            try:
-                self._store.append_audit_event(event)
-            except Exception:  # the audit trail must not take the service down; say so loudly
-                log.exception("could not store audit event %s", event.event_id)
-        for key_id, (when, service, region) in uses.items():
-            try:
-                self._store.record_access_key_use(key_id, when, service, region)
-            except Exception:
-                log.exception("could not record the use of access key %s", key_id)
+        with self._writing:
+            with self._lock:
+                uses, self._key_use = self._key_use, {}
+            for event in events:
+                try:
+                    self._store.append_audit_event(event)
+                except Exception:  # the audit trail must not take the service down; say so loudly
+                    log.exception("could not store audit event %s", event.event_id)
+            for key_id, (when, service, region) in uses.items():
+                try:
+                    self._store.record_access_key_use(key_id, when, service, region)
+                except Exception:
+                    log.exception("could not record the use of access key %s", key_id)
+        with self._stored:
+            self._done += len(events)
+            self._stored.notify_all()
 
     def _run(self) -> None:
         while not self._closed:
@@ -71,9 +92,10 @@ class AuditWriter:
             try:
                 item = self._queue.get(timeout=self._interval)
                 if item is None:
-                    break
-                events.append(item)
-                while len(events) < self._batch:
+                    self._closed = True
+                else:
+                    events.append(item)
+                while not self._closed and len(events) < self._batch:
                     nxt = self._queue.get_nowait()
                     if nxt is None:
                         self._closed = True
@@ -87,4 +109,4 @@ class AuditWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=10)
-        self.flush()
+        self.flush(timeout=0)

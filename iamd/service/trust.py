@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from iamd.policy.source import JsonSyntaxError, Position, parse_json
-from iamd.store import NotFound, ReadTx
+from iamd.store import InstanceProfile, NotFound, ReadTx, Role
 
-__all__ = ["render_trust_policy", "store_trust_policy"]
+__all__ = ["render_trust_policy", "shown_profile", "shown_role", "store_trust_policy"]
 
 _ENTITY_ARN = re.compile(r"arn:aws[\w-]*:iam::(\d{12}):(user|role)/(?:[^/]*/)*([^/]+)")
 _UNIQUE_ID = re.compile(r"A(?:IDA|ROA)[A-Z2-7]{17}")
@@ -90,3 +91,12 @@ def render_trust_policy(text: str, tx: ReadTx) -> str:
         return entity.arn
 
     return _replace(text, to_arn)
+
+
+def shown_role(tx: ReadTx, role: Role) -> Role:
+    """The role as the API returns it: its trust policy with ARNs rendered back."""
+    return replace(role, assume_role_policy=render_trust_policy(role.assume_role_policy, tx))
+
+
+def shown_profile(tx: ReadTx, profile: InstanceProfile) -> InstanceProfile:
+    return replace(profile, role=shown_role(tx, profile.role)) if profile.role is not None else profile

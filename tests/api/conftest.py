@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -105,8 +106,13 @@ def signed_request(
 
 
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("iamd")) as server:
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("iamd")
+
+
+@pytest.fixture(scope="module")
+def api_server(data_dir: Path) -> Iterator[RunningServer]:
+    with running_server(data_dir) as server:
         yield server
 
 

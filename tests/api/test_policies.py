@@ -50,7 +50,9 @@ def test_create_and_get_policy_shape(iam: BaseClient, acct: str) -> None:
 
 
 def test_policy_documents_are_stored_as_sent_and_url_encoded(api_server: RunningServer, iam: BaseClient) -> None:
-    document = '{\n  "Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]\n}'
+    document = (
+        '{\n  "Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]\n}'
+    )
     arn = iam.create_policy(PolicyName="Spaced", PolicyDocument=document)["Policy"]["Arn"]
     body = f"Action=GetPolicyVersion&Version=2010-05-08&PolicyArn={arn}&VersionId=v1"
     xml = signed_request(api_server, body).text
@@ -163,9 +165,7 @@ def test_aws_managed_policies_are_present_and_not_modifiable(iam: BaseClient, ac
     document = iam.get_policy_version(PolicyArn=ADMIN, VersionId=admin["DefaultVersionId"])["PolicyVersion"]
     assert document["Document"]["Statement"][0]["Action"] == "*"
     aws_names = {
-        p["PolicyName"]
-        for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
-        for p in page["Policies"]
+        p["PolicyName"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS") for p in page["Policies"]
     }
     assert {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "IAMReadOnlyAccess"} <= aws_names
     assert iam.list_policy_tags(PolicyArn=ADMIN)["Tags"] == []

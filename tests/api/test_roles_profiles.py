@@ -74,7 +74,12 @@ def test_trust_policy_is_validated_as_a_trust_policy(iam: BaseClient, document: 
 
 
 def test_trust_policy_principals_must_exist(iam: BaseClient, acct: str) -> None:
-    for arn in (f"arn:aws:iam::{acct}:user/ghost", f"arn:aws:iam::{acct}:role/nested/ghost-role"):
+    iam.create_user(UserName="Elsewhere", Path="/right/")
+    for arn in (
+        f"arn:aws:iam::{acct}:user/ghost",
+        f"arn:aws:iam::{acct}:role/nested/ghost-role",
+        f"arn:aws:iam::{acct}:user/wrong/Elsewhere",  # exists, but not at that path
+    ):
         document = policy({"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"})
         with pytest.raises(ClientError) as e:
             iam.create_role(RoleName="Haunted", AssumeRolePolicyDocument=document)
@@ -86,6 +91,11 @@ def test_trust_policy_principals_must_exist(iam: BaseClient, acct: str) -> None:
     iam.create_role(RoleName="Trusting", AssumeRolePolicyDocument=document)
     statement = iam.get_role(RoleName="Trusting")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert statement["Principal"] == {"AWS": f"arn:aws:iam::{acct}:user/t/Truster"}
+    # principals of accounts this server does not hold cannot be checked, and are accepted
+    foreign = policy(
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:role/Deployer"}, "Action": "sts:AssumeRole"}
+    )
+    iam.create_role(RoleName="CrossAccount", AssumeRolePolicyDocument=foreign)
 
 
 def test_trust_policy_size_quota(iam: BaseClient) -> None:
@@ -100,9 +110,12 @@ def test_trust_policy_size_quota(iam: BaseClient) -> None:
 
 
 def test_max_session_duration_bounds(iam: BaseClient, raw_iam: BaseClient) -> None:
-    assert iam.create_role(RoleName="Long", AssumeRolePolicyDocument=TRUST, MaxSessionDuration=43200)["Role"][
-        "MaxSessionDuration"
-    ] == 43200
+    assert (
+        iam.create_role(RoleName="Long", AssumeRolePolicyDocument=TRUST, MaxSessionDuration=43200)["Role"][
+            "MaxSessionDuration"
+        ]
+        == 43200
+    )
     for value, phrase in ((100, "greater than or equal to 3600"), (50000, "less than or equal to 43200")):
         with pytest.raises(ClientError) as e:
             raw_iam.create_role(RoleName="Bad", AssumeRolePolicyDocument=TRUST, MaxSessionDuration=value)
@@ -131,7 +144,9 @@ def test_update_role_returns_an_empty_result(iam: BaseClient) -> None:
 
 def test_update_assume_role_policy_validates_and_replaces(iam: BaseClient, acct: str) -> None:
     iam.create_role(RoleName="Retrust", AssumeRolePolicyDocument=TRUST)
-    lambda_trust = policy({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    lambda_trust = policy(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
     assert set(iam.update_assume_role_policy(RoleName="Retrust", PolicyDocument=lambda_trust)) == {"ResponseMetadata"}
     assert iam.get_role(RoleName="Retrust")["Role"]["AssumeRolePolicyDocument"] == json.loads(lambda_trust)
     ghost = f"arn:aws:iam::{acct}:role/ghost"
@@ -229,6 +244,10 @@ def test_service_linked_and_reserved_roles_are_protected(api_server: RunningServ
             RoleName=name, PermissionsBoundary=READ
         ),
         "DeleteRole": lambda: iam.delete_role(RoleName=name),
+        "DeleteRolePolicy": lambda: iam.delete_role_policy(RoleName=name, PolicyName="p"),
+        "DetachRolePolicy": lambda: iam.detach_role_policy(RoleName=name, PolicyArn=READ),
+        "DeleteRolePermissionsBoundary": lambda: iam.delete_role_permissions_boundary(RoleName=name),
+        "TagRole": lambda: iam.tag_role(RoleName=name, Tags=[{"Key": "k", "Value": "v"}]),
     }
     for operation, attempt in attempts.items():
         with pytest.raises(ClientError) as e:
@@ -237,6 +256,9 @@ def test_service_linked_and_reserved_roles_are_protected(api_server: RunningServ
     role = iam.get_role(RoleName=name)["Role"]
     assert role["Path"] == "/aws-service-role/testing.amazonaws.com/" and "Description" not in role
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+    assert iam.list_role_tags(RoleName=name)["Tags"] == []
+    # the description of a service-linked role may change (api.md §5.3)
+    assert iam.update_role_description(RoleName=name, Description="ok")["Role"]["Description"] == "ok"
 
 
 # -- instance profiles ----------------------------------------------------------------------

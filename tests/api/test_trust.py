@@ -55,3 +55,30 @@ def test_deleted_entity_shows_its_raw_id_and_recreation_does_not_restore(store: 
     with store.read() as tx:
         shown = json.loads(render_trust_policy(stored, tx))
     assert shown["Statement"][0]["Principal"]["AWS"][0] == old_id
+
+
+def test_roles_over_the_api_render_ids_back(tmp_path: Path) -> None:
+    import boto3
+
+    from tests.api.server import ROOT_KEY, ROOT_SECRET, running_server
+
+    with running_server(tmp_path) as srv:
+        iam = boto3.client(
+            "iam", endpoint_url=srv.endpoint, region_name="us-east-1",
+            aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET,
+        )  # fmt: skip
+        user = iam.create_user(UserName="alice")["User"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
+        }
+        created = iam.create_role(RoleName="R", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        assert created["AssumeRolePolicyDocument"] == trust
+        assert iam.get_role(RoleName="R")["Role"]["AssumeRolePolicyDocument"] == trust
+        with srv.backend.store.read() as tx:
+            stored = json.loads(tx.get_role(srv.account_id, "R").assume_role_policy)
+        assert stored["Statement"][0]["Principal"]["AWS"] == user["UserId"]
+        iam.delete_user(UserName="alice")
+        iam.create_user(UserName="alice")  # a new alice is not trusted
+        shown = iam.list_roles()["Roles"][0]["AssumeRolePolicyDocument"]
+        assert shown["Statement"][0]["Principal"]["AWS"] == user["UserId"]

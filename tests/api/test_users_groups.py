@@ -194,7 +194,7 @@ def test_user_tags_are_case_insensitive_and_limited_to_50(iam: BaseClient) -> No
     assert failure(e)[:2] == (400, "InvalidInput")
     iam.tag_user(UserName="Tagged", Tags=[{"Key": f"k{i:02}", "Value": "v"} for i in range(48)])
     with pytest.raises(ClientError) as e:  # 51 in all: refused as a whole
-        iam.tag_user(UserName="Tagged", Tags=[{"Key": "one", "Value": "1"}, {"Key": "two", "Value": "2"}, ])
+        iam.tag_user(UserName="Tagged", Tags=[{"Key": "one", "Value": "1"}, {"Key": "two", "Value": "2"}])
     assert failure(e) == (409, "LimitExceeded", "Cannot exceed quota for TagsPerUser: 50")
     iam.tag_user(UserName="Tagged", Tags=[{"Key": "TEAM", "Value": "green"}])  # overwrite still fits
     tags = iam.list_user_tags(UserName="Tagged", MaxItems=20)

@@ -6,6 +6,7 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.service.call import Call
+from iamd.service.trust import shown_profile, shown_role
 from iamd.store import EntityKind, PolicyScope, ReadTx, TagTarget, Tx
 
 from .checks import ENTITY_QUOTAS
@@ -119,12 +120,12 @@ def get_account_authorization_details(call: Call, tx: ReadTx) -> dict[str, Any]:
             out["GroupDetailList"].append(detail)
     if "Role" in wanted:
         for r in _all(lambda m: tx.list_roles(acct, marker=m, max_items=1000)):
-            detail = role_shape(r, tx.list_tags(TagTarget.ROLE, acct, r.name))
+            detail = role_shape(shown_role(tx, r), tx.list_tags(TagTarget.ROLE, acct, r.name))
             profiles = _all(lambda m, n=r.name: tx.list_instance_profiles_for_role(acct, n, marker=m, max_items=1000))
             detail.update(
                 RolePolicyList=inline(EntityKind.ROLE, r.name),
                 AttachedManagedPolicies=attached(EntityKind.ROLE, r.name),
-                InstanceProfileList=[instance_profile_shape(p) for p in profiles],
+                InstanceProfileList=[instance_profile_shape(shown_profile(tx, p)) for p in profiles],
             )  # fmt: skip
             out["RoleDetailList"].append(detail)
     scopes = []

@@ -8,6 +8,7 @@ from iamd import errors as aws
 from iamd.policy import DocumentKind
 from iamd.service.authorize import protected_role_message
 from iamd.service.call import Call
+from iamd.service.trust import shown_profile, shown_role, store_trust_policy
 from iamd.store import NotFound, ReadTx, TagTarget, Tx
 
 from .checks import (
@@ -27,17 +28,25 @@ PROTECTED_PATHS = ("/aws-service-role/", "/aws-reserved/")
 def _check_trust(tx: ReadTx, text: str) -> None:
     doc = check_document(text, DocumentKind.TRUST, "AssumeRolePolicyDocument")
     check_trust_size(text)
-    # A trust policy naming a user or role that does not exist is refused (evaluation.md §6).
+    # A trust policy naming a user or role that does not exist is refused (evaluation.md §6):
+    # the ARN must name an existing entity, path included. Accounts this server does not
+    # hold cannot be checked; their principals are accepted (docs/iam-api.md).
     for st in doc.statements:
         for name in st.principal.aws if st.principal else ():
             parts = name.split(":", 5)
             if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith(("user/", "role/")):
-                kind, _, rest = parts[5].partition("/")
-                entity = rest.rsplit("/", 1)[-1]
                 try:
-                    (tx.get_user if kind == "user" else tx.get_role)(parts[4], entity)
+                    tx.get_account(parts[4])
                 except NotFound:
-                    raise aws.MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{name}"') from None
+                    continue
+                kind, _, rest = parts[5].partition("/")
+                path, _, entity = rest.rpartition("/")
+                try:
+                    found = (tx.get_user if kind == "user" else tx.get_role)(parts[4], entity)
+                except NotFound:
+                    found = None
+                if found is None or found.path != f"/{path}/".replace("//", "/"):
+                    raise aws.MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{name}"')
 
 
 def check_modifiable_role(role_path: str, role_name: str) -> None:
@@ -61,15 +70,17 @@ def create_role(call: Call, tx: Tx) -> dict[str, Any]:
     except NotFound:
         check_entity_quota("Roles", tx.count_roles(call.account))
     role = tx.create_role(
-        call.account, p["RoleName"], assume_role_policy=p["AssumeRolePolicyDocument"], path=path,
+        call.account, p["RoleName"], assume_role_policy=store_trust_policy(p["AssumeRolePolicyDocument"], tx),
+        path=path,
         description=p.get("Description"), max_session_duration=p.get("MaxSessionDuration", 3600),
         permissions_boundary=boundary, tags=tags,
     )  # fmt: skip
+    role = shown_role(tx, role)
     return {"Role": role_shape(role, tags, full=False) | ({"Tags": tags_shape(tags)} if tags else {})}
 
 
 def get_role(call: Call, tx: ReadTx) -> dict[str, Any]:
-    role = tx.get_role(call.account, call.params["RoleName"])
+    role = shown_role(tx, tx.get_role(call.account, call.params["RoleName"]))
     return {"Role": role_shape(role, tx.list_tags(TagTarget.ROLE, call.account, role.name))}
 
 
@@ -78,7 +89,7 @@ def list_roles(call: Call, tx: ReadTx) -> dict[str, Any]:
     result = tx.list_roles(
         call.account, path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
     )
-    return page({"Roles": [role_shape(r, full=False) for r in result.items]}, result)
+    return page({"Roles": [role_shape(shown_role(tx, r), full=False) for r in result.items]}, result)
 
 
 def update_role(call: Call, tx: Tx) -> dict[str, Any]:
@@ -95,7 +106,7 @@ def update_role_description(call: Call, tx: Tx) -> dict[str, Any]:
     role = tx.get_role(call.account, call.params["RoleName"])
     if role.path.startswith("/aws-reserved/"):
         check_modifiable_role(role.path, role.name)
-    updated = tx.update_role(call.account, role.name, description=call.params["Description"])
+    updated = shown_role(tx, tx.update_role(call.account, role.name, description=call.params["Description"]))
     return {"Role": role_shape(updated, tx.list_tags(TagTarget.ROLE, call.account, role.name))}
 
 
@@ -103,7 +114,7 @@ def update_assume_role_policy(call: Call, tx: Tx) -> None:
     role = tx.get_role(call.account, call.params["RoleName"])
     check_modifiable_role(role.path, role.name)
     _check_trust(tx, call.params["PolicyDocument"])
-    tx.update_assume_role_policy(call.account, role.name, call.params["PolicyDocument"])
+    tx.update_assume_role_policy(call.account, role.name, store_trust_policy(call.params["PolicyDocument"], tx))
 
 
 def delete_role(call: Call, tx: Tx) -> None:
@@ -141,14 +152,16 @@ def create_instance_profile(call: Call, tx: Tx) -> dict[str, Any]:
         listed = tx.list_instance_profiles(call.account, max_items=ENTITY_QUOTAS["InstanceProfiles"])
         check_entity_quota("InstanceProfiles", len(listed.items) + (1 if listed.is_truncated else 0))
     profile = tx.create_instance_profile(call.account, p["InstanceProfileName"], path=p.get("Path") or "/", tags=tags)
-    return {"InstanceProfile": instance_profile_shape(profile, tags)}
+    return {"InstanceProfile": instance_profile_shape(shown_profile(tx, profile), tags)}
 
 
 def get_instance_profile(call: Call, tx: ReadTx) -> dict[str, Any]:
     name = call.params["InstanceProfileName"]
     profile = tx.get_instance_profile(call.account, name)
     return {
-        "InstanceProfile": instance_profile_shape(profile, tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name))
+        "InstanceProfile": instance_profile_shape(
+            shown_profile(tx, profile), tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name)
+        )
     }
 
 
@@ -157,7 +170,7 @@ def list_instance_profiles(call: Call, tx: ReadTx) -> dict[str, Any]:
     result = tx.list_instance_profiles(
         call.account, path_prefix=p.get("PathPrefix") or "/", marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
     )
-    return page({"InstanceProfiles": [instance_profile_shape(x) for x in result.items]}, result)
+    return page({"InstanceProfiles": [instance_profile_shape(shown_profile(tx, x)) for x in result.items]}, result)
 
 
 def list_instance_profiles_for_role(call: Call, tx: ReadTx) -> dict[str, Any]:
@@ -166,7 +179,7 @@ def list_instance_profiles_for_role(call: Call, tx: ReadTx) -> dict[str, Any]:
     result = tx.list_instance_profiles_for_role(
         call.account, p["RoleName"], marker=p.get("Marker"), max_items=p.get("MaxItems", 100)
     )
-    return page({"InstanceProfiles": [instance_profile_shape(x) for x in result.items]}, result)
+    return page({"InstanceProfiles": [instance_profile_shape(shown_profile(tx, x)) for x in result.items]}, result)
 
 
 def delete_instance_profile(call: Call, tx: Tx) -> None:
