@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from iamd.store import AuditEvent, Store
@@ -19,11 +21,13 @@ __all__ = ["AuditWriter"]
 
 log = logging.getLogger("iamd.audit")
 
+Pending = AuditEvent | Callable[[], AuditEvent]
+
 
 class AuditWriter:
-    def __init__(self, store: Store, *, interval: float = 0.2, batch: int = 500) -> None:
+    def __init__(self, store: Store, *, interval: float = 0.2, batch: int = 500, window: float = 0.05) -> None:
         self._store = store
-        self._queue: queue.SimpleQueue[AuditEvent | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._key_use: dict[str, tuple[datetime, str, str]] = {}
         self._lock = threading.Lock()  # guards _key_use and _submitted
         self._writing = threading.Lock()  # one writer at a time, from taking key uses to storing them
@@ -32,11 +36,15 @@ class AuditWriter:
         self._done = 0  # events stored (or given up on) so far
         self._interval = interval
         self._batch = batch
+        self._window = window  # how long a batch gathers after its first event
+        self._hurry = threading.Event()  # set by flush(): stop gathering, write now
         self._thread = threading.Thread(target=self._run, name="iamd-audit", daemon=True)
         self._closed = False
         self._thread.start()
 
-    def submit(self, event: AuditEvent) -> None:
+    def submit(self, event: Pending) -> None:
+        """Queue an event, or a function that builds it (run on the writer thread, off the
+        request path)."""
         with self._lock:
             self._submitted += 1
         self._queue.put(event)
@@ -54,7 +62,8 @@ class AuditWriter:
         """
         with self._lock:
             target = self._submitted
-        events: list[AuditEvent] = []
+        self._hurry.set()
+        events: list[Pending] = []
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -68,41 +77,54 @@ class AuditWriter:
         with self._stored:
             self._stored.wait_for(lambda: self._done >= target, timeout=timeout)
 
-    def _write(self, events: list[AuditEvent]) -> None:
+    def _write(self, pending: list[Pending]) -> None:
         with self._writing:
             with self._lock:
                 uses, self._key_use = self._key_use, {}
-            for event in events:
+            events: list[AuditEvent] = []
+            for item in pending:
                 try:
-                    self._store.append_audit_event(event)
+                    events.append(item if isinstance(item, AuditEvent) else item())
                 except Exception:  # the audit trail must not take the service down; say so loudly
-                    log.exception("could not store audit event %s", event.event_id)
+                    log.exception("could not build an audit event")
+            try:
+                self._store.append_audit_events(events)  # one transaction per batch
+            except Exception:
+                for event in events:  # isolate the event that fails, keep the others
+                    try:
+                        self._store.append_audit_event(event)
+                    except Exception:
+                        log.exception("could not store audit event %s", event.event_id)
             for key_id, (when, service, region) in uses.items():
                 try:
                     self._store.record_access_key_use(key_id, when, service, region)
                 except Exception:
                     log.exception("could not record the use of access key %s", key_id)
         with self._stored:
-            self._done += len(events)
+            self._done += len(pending)
             self._stored.notify_all()
 
     def _run(self) -> None:
         while not self._closed:
-            events: list[AuditEvent] = []
+            events: list[Pending] = []
             try:
                 item = self._queue.get(timeout=self._interval)
                 if item is None:
                     self._closed = True
                 else:
                     events.append(item)
+                # Gather for a short window: one transaction for many events, not one each.
+                deadline = time.monotonic() + self._window
                 while not self._closed and len(events) < self._batch:
-                    nxt = self._queue.get_nowait()
+                    remaining = 0.0 if self._hurry.is_set() else deadline - time.monotonic()
+                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                     if nxt is None:
                         self._closed = True
                         break
                     events.append(nxt)
             except queue.Empty:
                 pass
+            self._hurry.clear()
             self._write(events)
 
     def close(self) -> None:

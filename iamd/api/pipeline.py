@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
@@ -27,7 +27,7 @@ from iamd.service.errors import aws_error
 from iamd.service.iam import OPERATIONS
 from iamd.service.iam.checks import check_request
 from iamd.service.targets import iam_target
-from iamd.store import NotFound, StoreError, audit_event_from_record
+from iamd.store import NotFound, ReadTx, StoreError, audit_event_from_record
 
 __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 
@@ -129,7 +129,8 @@ def _run(
     caller_user = (user.path, user.name) if user is not None else None
     check_request(operation, params)
     if not op.writes:
-        with backend.store.read() as tx:
+        with backend.store.read() as raw:
+            tx = cast(ReadTx, _ReadMemo(raw))
             target = iam_target(
                 operation, params, call.account, caller_user, _path_of(tx, call.account), _key_owner(tx, call.account)
             )
@@ -146,6 +147,42 @@ def _run(
         wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
     backend.changed()
     return result
+
+
+class _ReadMemo:
+    """A read transaction that remembers entity lookups for the rest of one request.
+
+    Authorization and the operation both read the target (its path, its tags); in a
+    read-only request nothing changes in between, so the second read is free.
+    """
+
+    _CACHED = frozenset({"get_user", "get_role", "get_group", "get_policy", "get_instance_profile", "list_tags"})
+
+    def __init__(self, tx: ReadTx) -> None:
+        self._tx = tx
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._tx, name)
+        if name not in self._CACHED:
+            return method
+
+        def cached(*args: Any) -> Any:
+            key = (name, *args)
+            if key in self._memo:
+                hit = self._memo[key]
+                if isinstance(hit, NotFound):
+                    raise hit
+                return hit
+            try:
+                value = method(*args)
+            except NotFound as e:
+                self._memo[key] = e
+                raise
+            self._memo[key] = value
+            return value
+
+        return cached
 
 
 def _path_of(tx: Any, account: str) -> Any:
@@ -195,7 +232,7 @@ def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | 
 
 def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
     assert backend.audit is not None
-    backend.audit.submit(audit_event_from_record(_record(call, result, error)))
+    backend.audit.submit(lambda: audit_event_from_record(_record(call, result, error)))
 
 
 def _audit_failure(

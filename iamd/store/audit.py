@@ -42,8 +42,9 @@ def audit_event_from_record(record: Mapping[str, Any]) -> AuditEvent:
     )
 
 
-def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
-    values = {
+def audit_row(event: AuditEvent) -> dict[str, Any]:
+    """The column values of an event (``seq`` is the database's)."""
+    return {
         "event_id": event.event_id,
         "account_id": event.account_id,
         "event_time": event.event_time,
@@ -56,6 +57,10 @@ def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
         "read_only": event.read_only,
         "record": event.record,
     }
+
+
+def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
+    values = audit_row(event)
     seq = conn.execute(insert(s.audit_events).values(**values).returning(s.audit_events.c.seq)).scalar_one()
     return dataclasses.replace(event, sequence=int(seq))
 

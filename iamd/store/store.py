@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Update, select, update
+from sqlalchemy import Engine, Update, insert, select, update
 from sqlalchemy.engine import URL
 
 from iamd.store import schema as s
 from iamd.store.accounts import AccountOps
 from iamd.store.api import ReadTx, Store, Tx
 from iamd.store.attachments import AttachmentOps
-from iamd.store.audit import AuditOps, insert_audit_event
+from iamd.store.audit import AuditOps, audit_row, insert_audit_event
 from iamd.store.base import Context
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
@@ -129,6 +129,15 @@ class SqlStore:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 return insert_audit_event(conn, event)
+
+    def append_audit_events(self, events: Sequence[AuditEvent]) -> None:
+        """Store many events in one transaction (the audit writer's batches)."""
+        if not events:
+            return
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                conn.execute(insert(s.audit_events), [audit_row(e) for e in events])
 
     def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None:
         k = s.access_keys
