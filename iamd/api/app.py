@@ -8,11 +8,13 @@ and SQLite work, cheaper than a hop to a thread pool.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,9 +26,23 @@ from iamd.api.pipeline import MAX_BODY, HttpRequest, handle
 __all__ = ["create_app"]
 
 
+class _Decisions(Collector):
+    """Exports the authorization decision counts kept by the backend."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("iamd_decisions", "Authorization decisions by result", labels=["decision"])
+        for verdict, count in sorted(self._backend.decisions.counts.items()):
+            family.add_metric([verdict], count)
+        yield family
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(_Decisions(backend))
         self.requests = Counter(
             "iamd_requests", "API requests by action and result code", ["action", "code"], registry=self.registry
         )
@@ -37,7 +53,7 @@ class Metrics:
 
 
 def create_app(backend: Backend) -> Starlette:
-    metrics = Metrics()
+    metrics = Metrics(backend)
     known = backend.catalog.iam.operation_names | backend.catalog.sts.operation_names
 
     async def query(request: Request) -> Response:

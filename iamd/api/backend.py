@@ -22,7 +22,7 @@ from iamd.auth import Credential, SigV4Verifier
 from iamd.crypto import SecretBox, key_id_for, load_master_key, new_access_key_id, new_secret_access_key
 from iamd.policy import Principal
 from iamd.protocol import Catalog
-from iamd.service.authorize import PolicyCache
+from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
 
@@ -52,6 +52,7 @@ class Backend:
     catalog: Catalog = field(default_factory=Catalog)
     verifier: SigV4Verifier = field(default_factory=SigV4Verifier)
     policies: PolicyCache = field(default_factory=PolicyCache)
+    decisions: DecisionCounter = field(default_factory=DecisionCounter)
     dev: bool = False
     audit: AuditWriter | None = None
     data_dir: Path | None = None

@@ -134,7 +134,7 @@ def _run(
             target = iam_target(
                 operation, params, call.account, caller_user, _path_of(tx, call.account), _key_owner(tx, call.account)
             )
-            authorize_iam(call, tx, target, backend.policies)
+            authorize_iam(call, tx, target, backend.policies, backend.decisions)
             result = op.handler(call, tx)
         _audit(backend, call, result, None)
         return result
@@ -142,7 +142,7 @@ def _run(
         target = iam_target(
             operation, params, call.account, caller_user, _path_of(wtx, call.account), _key_owner(wtx, call.account)
         )
-        authorize_iam(call, wtx, target, backend.policies)
+        authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
         wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
     backend.changed()

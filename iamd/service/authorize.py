@@ -13,14 +13,24 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from iamd import errors as aws
-from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType, Request, build_context, evaluate
+from iamd.policy import (
+    DocumentKind,
+    Policy,
+    PolicyDocument,
+    PolicySet,
+    PolicyType,
+    Request,
+    Verdict,
+    build_context,
+    evaluate,
+)
 from iamd.policy.document import PolicyValidationError, parse_policy
 from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, User
 
 from .call import Call
 from .targets import Target
 
-__all__ = ["PolicyCache", "authorize_iam", "protected_role_message"]
+__all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message"]
 
 _EMPTY = PolicySet()
 
@@ -139,7 +149,21 @@ def _resource_tags(call: Call, tx: ReadTx, target: Target) -> list[tuple[str, st
 _TAGGABLE = frozenset(t.value for t in TagTarget)
 
 
-def authorize_iam(call: Call, tx: ReadTx, target: Target, cache: PolicyCache) -> None:
+class DecisionCounter:
+    """How many decisions ended allowed, explicitDeny and implicitDeny (for /metrics)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {v.value: 0 for v in Verdict}
+
+    def add(self, verdict: Verdict) -> None:
+        with self._lock:
+            self.counts[verdict.value] += 1
+
+
+def authorize_iam(
+    call: Call, tx: ReadTx, target: Target, cache: PolicyCache, counter: DecisionCounter | None = None
+) -> None:
     """Raise AWS's AccessDenied unless the engine allows the call (and every action it implies)."""
     caller = call.caller
     policies = cache.for_user(tx, caller.user) if caller.user is not None else _EMPTY
@@ -150,6 +174,8 @@ def authorize_iam(call: Call, tx: ReadTx, target: Target, cache: PolicyCache) ->
         context = build_context(caller.principal, items, resource_account=call.account, resource_tags=tags)
         request = Request(caller.principal, f"iam:{operation}", resource.arn, context, call.account, resource.display)
         decision = evaluate(request, policies)
+        if counter is not None:
+            counter.add(decision.verdict)
         if not decision.allowed:
             block = decision.decisive_block
             if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":
