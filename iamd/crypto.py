@@ -266,3 +266,8 @@ def new_unique_id(prefix: str) -> str:
     if not _PREFIX.fullmatch(prefix):
         raise ValueError("prefix must be four uppercase letters, such as AIDA or AROA")
     return prefix + "".join(secrets.choice(_BASE32) for _ in range(17))
+
+
+def access_key_context(key_id: str) -> bytes:
+    """The associated data that binds a sealed secret access key to its key id."""
+    return f"access-key:{key_id}".encode()

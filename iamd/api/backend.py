@@ -19,7 +19,14 @@ from pathlib import Path
 from iamd.api.audit_writer import AuditWriter
 from iamd.api.managed_policies import install_managed_policies
 from iamd.auth import Credential, SigV4Verifier
-from iamd.crypto import SecretBox, key_id_for, load_master_key, new_access_key_id, new_secret_access_key
+from iamd.crypto import (
+    SecretBox,
+    access_key_context,
+    key_id_for,
+    load_master_key,
+    new_access_key_id,
+    new_secret_access_key,
+)
 from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.service.authorize import DecisionCounter, PolicyCache
@@ -94,7 +101,7 @@ class Backend:
         except NotFound:
             return None
         key = owner.key
-        secret = self.secret_box.open(key.secret_sealed.decode(), context=f"access-key:{key.id}".encode())
+        secret = self.secret_box.open(key.secret_sealed.decode(), context=access_key_context(key.id))
         if owner.user is None:
             principal = Principal.from_arn(f"arn:aws:iam::{key.account_id}:root")
         else:
@@ -162,12 +169,12 @@ class Backend:
         path = data_dir / ROOT_CREDENTIALS_FILE
         for key in existing:
             if wanted_id in (None, key.id):
-                secret = self.secret_box.open(key.secret_sealed.decode(), context=f"access-key:{key.id}".encode())
+                secret = self.secret_box.open(key.secret_sealed.decode(), context=access_key_context(key.id))
                 if wanted_secret is None or wanted_secret == secret:
                     return RootCredentials(key.id, secret, created=False)
         key_id = wanted_id or new_access_key_id(account_id=self.account_id)
         secret = wanted_secret or new_secret_access_key()
-        sealed = self.secret_box.seal(secret, context=f"access-key:{key_id}".encode()).encode()
+        sealed = self.secret_box.seal(secret, context=access_key_context(key_id)).encode()
         with self.store.transaction() as tx:
             for key in existing:  # --dev with other root credentials: they replace the old ones
                 tx.delete_access_key(self.account_id, None, key.id)

@@ -9,6 +9,7 @@ from typing import Any
 from iamd import errors as aws
 from iamd.policy import DocumentKind, PolicyDocument, PolicyValidationError, parse_policy, policy_size
 from iamd.policy.document import check_policy_characters
+from iamd.service.call import Call
 from iamd.store import NotFound, ReadTx, Tag, TagTarget
 
 __all__ = [
@@ -155,3 +156,15 @@ def check_boundary(tx: ReadTx, arn: str | None) -> None:
         policy = None
     if policy is None or not policy.is_attachable:
         raise aws.NoSuchEntity(f"Scope ARN: {arn} does not exist or is not attachable.")
+
+
+def target_user_name(call: Call) -> str | None:
+    """``UserName``, or the signing user's when omitted (api.md §5); None for root."""
+    name = call.params.get("UserName")
+    if name is not None:
+        return str(name)
+    if call.caller.user is not None:
+        return call.caller.user.name
+    if call.caller.is_root:
+        return None
+    raise aws.ValidationError("Must specify userName when calling with non-User credentials")

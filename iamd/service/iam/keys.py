@@ -5,40 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from iamd import errors as aws
-from iamd.crypto import new_access_key_id, new_secret_access_key
+from iamd.crypto import access_key_context, new_access_key_id, new_secret_access_key
 from iamd.service.call import Call
 from iamd.store import KeyStatus, NotFound, ReadTx, Tx
 
+from .checks import target_user_name
 from .shapes import access_key_metadata, page, page_of
 
 MAX_KEYS = 2
 
 
-def _owner(call: Call) -> str | None:
-    """The user the key belongs to: ``UserName``, else the signing user, else root (None)."""
-    name = call.params.get("UserName")
-    if name is not None:
-        return str(name)
-    if call.caller.user is not None:
-        return call.caller.user.name
-    if call.caller.is_root:
-        return None
-    raise aws.ValidationError("Must specify userName when calling with non-User credentials")
-
-
-def _key_context(key_id: str) -> bytes:
-    return f"access-key:{key_id}".encode()
-
-
 def create_access_key(call: Call, tx: Tx) -> dict[str, Any]:
-    owner = _owner(call)
+    owner = target_user_name(call)
     if owner is not None:
         owner = tx.get_user(call.account, owner).name
     if len(tx.list_access_keys(call.account, owner)) >= MAX_KEYS:
         raise aws.LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS}")
     key_id = new_access_key_id(account_id=call.account)
     secret = new_secret_access_key()
-    sealed = call.env.secret_box.seal(secret, context=_key_context(key_id)).encode()
+    sealed = call.env.secret_box.seal(secret, context=access_key_context(key_id)).encode()
     key = tx.create_access_key(call.account, owner, key_id, sealed)
     out = access_key_metadata(key)
     out["SecretAccessKey"] = secret
@@ -48,7 +33,7 @@ def create_access_key(call: Call, tx: Tx) -> dict[str, Any]:
 
 
 def list_access_keys(call: Call, tx: ReadTx) -> dict[str, Any]:
-    owner = _owner(call)
+    owner = target_user_name(call)
     if owner is not None:
         owner = tx.get_user(call.account, owner).name
     result = page_of(tx.list_access_keys(call.account, owner), call.params, "access-keys")
@@ -64,7 +49,7 @@ def _known_key(call: Call, tx: ReadTx, owner: str | None) -> str:
 
 
 def update_access_key(call: Call, tx: Tx) -> None:
-    owner = _owner(call)
+    owner = target_user_name(call)
     if owner is not None:
         owner = tx.get_user(call.account, owner).name
     key_id = _known_key(call, tx, owner)
@@ -72,7 +57,7 @@ def update_access_key(call: Call, tx: Tx) -> None:
 
 
 def delete_access_key(call: Call, tx: Tx) -> None:
-    owner = _owner(call)
+    owner = target_user_name(call)
     if owner is not None:
         owner = tx.get_user(call.account, owner).name
     key_id = _known_key(call, tx, owner)

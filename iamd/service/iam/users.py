@@ -8,22 +8,10 @@ from iamd import errors as aws
 from iamd.service.call import Call
 from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, Tx
 
-from .checks import check_boundary, check_entity_quota, check_tags, tags_of
+from .checks import check_boundary, check_entity_quota, check_tags, tags_of, target_user_name
 from .shapes import group_shape, page, page_of, tags_shape, user_shape
 
 MAX_GROUPS_PER_USER = 10
-
-
-def _caller_user_name(call: Call) -> str | None:
-    """``UserName``, or the signing user's when omitted (api.md §5); None for root."""
-    name = call.params.get("UserName")
-    if name is not None:
-        return str(name)
-    if call.caller.user is not None:
-        return call.caller.user.name
-    if call.caller.is_root:
-        return None
-    raise aws.ValidationError("Must specify userName when calling with non-User credentials")
 
 
 def create_user(call: Call, tx: Tx) -> dict[str, Any]:
@@ -43,7 +31,7 @@ def create_user(call: Call, tx: Tx) -> dict[str, Any]:
 
 
 def get_user(call: Call, tx: ReadTx) -> dict[str, Any]:
-    name = _caller_user_name(call)
+    name = target_user_name(call)
     if name is None:  # root: its own identity (api.md §5.1)
         account = tx.get_account(call.account)
         return {
@@ -150,7 +138,7 @@ def remove_user_from_group(call: Call, tx: Tx) -> None:
 
 def list_groups_for_user(call: Call, tx: ReadTx) -> dict[str, Any]:
     p = call.params
-    name = _caller_user_name(call)
+    name = target_user_name(call)
     if name is None:
         raise aws.ValidationError("Must specify userName when calling with non-User credentials")
     tx.get_user(call.account, name)
