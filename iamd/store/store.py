@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, Update, insert, select, update
 from sqlalchemy.engine import URL
 
+from iamd.crypto import new_unique_id
 from iamd.store import schema as s
 from iamd.store.accounts import AccountOps
 from iamd.store.api import ReadTx, Store, Tx
@@ -19,7 +20,6 @@ from iamd.store.base import Context
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
-from iamd.store.ids import new_unique_id
 from iamd.store.keys import KeyOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
