@@ -104,6 +104,14 @@ _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
 
 
+def _named_id_statement(table: Any) -> Select[Any]:
+    return select(table.c.id).where(table.c.account_id == bindparam("account"), table.c.name_key == bindparam("key"))
+
+
+# Built once: the id of a named entity is looked up on hot paths (tags, authorization).
+_NAMED_ID = {t.name: _named_id_statement(t) for t in (s.users, s.groups, s.roles, s.policies, s.instance_profiles)}
+
+
 def user_select() -> Select[Any]:
     return _USER_SELECT
 
@@ -227,7 +235,10 @@ class Ops:
             raise NotFound("account", account)
 
     def _named_id(self, table: Any, label: str, account: str, name: str) -> str:
-        row = self._first(select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name)))
+        stmt = _NAMED_ID.get(table.name)
+        if stmt is None:  # pragma: no cover - every named table is prebuilt below
+            stmt = _named_id_statement(table)
+        row = self._conn.execute(stmt, {"account": account, "key": name_key(name)}).first()
         if row is None:
             raise NotFound(label, name)
         return str(row.id)

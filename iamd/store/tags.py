@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
@@ -47,6 +47,16 @@ def put_tags(conn: Connection, target: TagTarget, resource_id: str, tags: Sequen
     )
 
 
+def _list_tags_statement(target: TagTarget) -> Any:
+    table = _table(target)[0]
+    return (
+        select(table.c.key, table.c.value).where(table.c.resource_id == bindparam("owner")).order_by(table.c.key_norm)
+    )
+
+
+_LIST_TAGS = {target: _list_tags_statement(target) for target in TagTarget}
+
+
 class TagOps(Ops):
     def _tag_owner(self, target: TagTarget, account: str, ref: str) -> str:
         if target is TagTarget.POLICY:
@@ -58,11 +68,8 @@ class TagOps(Ops):
         return self._named_id(owner, label, account, ref)
 
     def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
-        table = _table(target)[0]
         owner = self._tag_owner(target, account, ref)
-        rows = self._conn.execute(
-            select(table.c.key, table.c.value).where(table.c.resource_id == owner).order_by(table.c.key_norm)
-        )
+        rows = self._conn.execute(_LIST_TAGS[target], {"owner": owner})
         return tuple(Tag(r.key, r.value) for r in rows)
 
     def tag_resource(self, target: TagTarget, account: str, ref: str, tags: Sequence[Tag]) -> None:
