@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import account, keys, policies, roles, simulate, users
+from . import account, keys, policies, roles, simulate, tags, users
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -36,9 +36,9 @@ OPERATIONS: dict[str, Operation] = {
     "ListUsers": _r(users.list_users),
     "UpdateUser": _w(users.update_user),
     "DeleteUser": _w(users.delete_user),
-    "TagUser": _w(users.tag_user),
-    "UntagUser": _w(users.untag_user),
-    "ListUserTags": _r(users.list_user_tags),
+    "TagUser": _w(tags.tag),
+    "UntagUser": _w(tags.untag),
+    "ListUserTags": _r(tags.list_tags),
     "CreateGroup": _w(users.create_group),
     "GetGroup": _r(users.get_group),
     "ListGroups": _r(users.list_groups),
@@ -57,9 +57,9 @@ OPERATIONS: dict[str, Operation] = {
     "ListPolicyVersions": _r(policies.list_policy_versions),
     "SetDefaultPolicyVersion": _w(policies.set_default_policy_version),
     "DeletePolicyVersion": _w(policies.delete_policy_version),
-    "TagPolicy": _w(policies.tag_policy),
-    "UntagPolicy": _w(policies.untag_policy),
-    "ListPolicyTags": _r(policies.list_policy_tags),
+    "TagPolicy": _w(tags.tag),
+    "UntagPolicy": _w(tags.untag),
+    "ListPolicyTags": _r(tags.list_tags),
     "ListEntitiesForPolicy": _r(policies.list_entities_for_policy),
     # attachments, inline policies, boundaries
     **{f"Attach{k}Policy": _w(policies.attach_policy) for k in ("User", "Group", "Role")},
@@ -79,9 +79,9 @@ OPERATIONS: dict[str, Operation] = {
     "UpdateRoleDescription": _w(roles.update_role_description),
     "UpdateAssumeRolePolicy": _w(roles.update_assume_role_policy),
     "DeleteRole": _w(roles.delete_role),
-    "TagRole": _w(roles.tag_role),
-    "UntagRole": _w(roles.untag_role),
-    "ListRoleTags": _r(roles.list_role_tags),
+    "TagRole": _w(tags.tag),
+    "UntagRole": _w(tags.untag),
+    "ListRoleTags": _r(tags.list_tags),
     "CreateInstanceProfile": _w(roles.create_instance_profile),
     "GetInstanceProfile": _r(roles.get_instance_profile),
     "ListInstanceProfiles": _r(roles.list_instance_profiles),
@@ -89,9 +89,9 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteInstanceProfile": _w(roles.delete_instance_profile),
     "AddRoleToInstanceProfile": _w(roles.add_role_to_instance_profile),
     "RemoveRoleFromInstanceProfile": _w(roles.remove_role_from_instance_profile),
-    "TagInstanceProfile": _w(roles.tag_instance_profile),
-    "UntagInstanceProfile": _w(roles.untag_instance_profile),
-    "ListInstanceProfileTags": _r(roles.list_instance_profile_tags),
+    "TagInstanceProfile": _w(tags.tag),
+    "UntagInstanceProfile": _w(tags.untag),
+    "ListInstanceProfileTags": _r(tags.list_tags),
     # access keys
     "CreateAccessKey": _w(keys.create_access_key),
     "ListAccessKeys": _r(keys.list_access_keys),

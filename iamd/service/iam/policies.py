@@ -20,7 +20,7 @@ from .checks import (
     tags_of,
 )
 from .roles import check_modifiable_role
-from .shapes import page, page_of, policy_shape, tags_shape, version_shape
+from .shapes import page, page_of, policy_shape, version_shape
 
 MAX_ATTACHED = 10
 _KIND = {"User": EntityKind.USER, "Group": EntityKind.GROUP, "Role": EntityKind.ROLE}
@@ -253,23 +253,3 @@ def delete_boundary(call: Call, tx: Tx) -> None:
     kind = _entity(call.operation)
     _require_entity(tx, call, kind, modifies=True)
     tx.delete_permissions_boundary(kind, call.account, _name(call, kind))
-
-
-def tag_policy(call: Call, tx: Tx) -> None:
-    arn = call.params["PolicyArn"]
-    tx.get_policy(arn)
-    tags = tags_of(call.params)
-    check_tags(TagTarget.POLICY, tags, tx.list_tags(TagTarget.POLICY, call.account, arn))
-    tx.tag_resource(TagTarget.POLICY, call.account, arn, tags)
-
-
-def untag_policy(call: Call, tx: Tx) -> None:
-    arn = call.params["PolicyArn"]
-    tx.get_policy(arn)
-    tx.untag_resource(TagTarget.POLICY, call.account, arn, call.params["TagKeys"])
-
-
-def list_policy_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
-    policy = tx.get_policy(call.params["PolicyArn"])
-    result = page_of(_policy_tags(tx, policy), call.params, "policy-tags")
-    return page({"Tags": tags_shape(result.items)}, result)

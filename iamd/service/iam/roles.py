@@ -20,7 +20,7 @@ from .checks import (
     check_trust_size,
     tags_of,
 )
-from .shapes import instance_profile_shape, page, page_of, role_shape, tags_shape
+from .shapes import instance_profile_shape, page, role_shape, tags_shape
 
 PROTECTED_PATHS = ("/aws-service-role/", "/aws-reserved/")
 
@@ -123,25 +123,6 @@ def delete_role(call: Call, tx: Tx) -> None:
     tx.delete_role(call.account, role.name)
 
 
-def tag_role(call: Call, tx: Tx) -> None:
-    name = call.params["RoleName"]
-    tx.get_role(call.account, name)
-    tags = tags_of(call.params)
-    check_tags(TagTarget.ROLE, tags, tx.list_tags(TagTarget.ROLE, call.account, name))
-    tx.tag_resource(TagTarget.ROLE, call.account, name, tags)
-
-
-def untag_role(call: Call, tx: Tx) -> None:
-    tx.get_role(call.account, call.params["RoleName"])
-    tx.untag_resource(TagTarget.ROLE, call.account, call.params["RoleName"], call.params["TagKeys"])
-
-
-def list_role_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
-    tx.get_role(call.account, call.params["RoleName"])
-    result = page_of(tx.list_tags(TagTarget.ROLE, call.account, call.params["RoleName"]), call.params, "role-tags")
-    return page({"Tags": tags_shape(result.items)}, result)
-
-
 def create_instance_profile(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     tags = tags_of(p)
@@ -196,25 +177,3 @@ def remove_role_from_instance_profile(call: Call, tx: Tx) -> None:
     p = call.params
     tx.get_role(call.account, p["RoleName"])
     tx.remove_role_from_instance_profile(call.account, p["InstanceProfileName"], p["RoleName"])
-
-
-def tag_instance_profile(call: Call, tx: Tx) -> None:
-    name = call.params["InstanceProfileName"]
-    tx.get_instance_profile(call.account, name)
-    tags = tags_of(call.params)
-    check_tags(TagTarget.INSTANCE_PROFILE, tags, tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name))
-    tx.tag_resource(TagTarget.INSTANCE_PROFILE, call.account, name, tags)
-
-
-def untag_instance_profile(call: Call, tx: Tx) -> None:
-    name = call.params["InstanceProfileName"]
-    tx.get_instance_profile(call.account, name)
-    tx.untag_resource(TagTarget.INSTANCE_PROFILE, call.account, name, call.params["TagKeys"])
-
-
-def list_instance_profile_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
-    name = call.params["InstanceProfileName"]
-    tx.get_instance_profile(call.account, name)
-    tags = tx.list_tags(TagTarget.INSTANCE_PROFILE, call.account, name)
-    result = page_of(tags, call.params, "instance-profile-tags")
-    return page({"Tags": tags_shape(result.items)}, result)

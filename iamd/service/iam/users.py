@@ -9,7 +9,7 @@ from iamd.service.call import Call
 from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, Tx
 
 from .checks import check_boundary, check_entity_quota, check_tags, tags_of, target_user_name
-from .shapes import group_shape, page, page_of, tags_shape, user_shape
+from .shapes import group_shape, page, user_shape
 
 MAX_GROUPS_PER_USER = 10
 
@@ -60,25 +60,6 @@ def update_user(call: Call, tx: Tx) -> None:
 
 def delete_user(call: Call, tx: Tx) -> None:
     tx.delete_user(call.account, call.params["UserName"])
-
-
-def tag_user(call: Call, tx: Tx) -> None:
-    name = call.params["UserName"]
-    tx.get_user(call.account, name)
-    tags = tags_of(call.params)
-    check_tags(TagTarget.USER, tags, tx.list_tags(TagTarget.USER, call.account, name))
-    tx.tag_resource(TagTarget.USER, call.account, name, tags)
-
-
-def untag_user(call: Call, tx: Tx) -> None:
-    tx.get_user(call.account, call.params["UserName"])
-    tx.untag_resource(TagTarget.USER, call.account, call.params["UserName"], call.params["TagKeys"])
-
-
-def list_user_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
-    tx.get_user(call.account, call.params["UserName"])
-    result = page_of(tx.list_tags(TagTarget.USER, call.account, call.params["UserName"]), call.params, "user-tags")
-    return page({"Tags": tags_shape(result.items)}, result)
 
 
 def create_group(call: Call, tx: Tx) -> dict[str, Any]:
@@ -157,11 +138,8 @@ __all__ = [
     "get_user",
     "list_groups",
     "list_groups_for_user",
-    "list_user_tags",
     "list_users",
     "remove_user_from_group",
-    "tag_user",
-    "untag_user",
     "update_group",
     "update_user",
 ]

@@ -1,0 +1,61 @@
+"""Tag, Untag and List…Tags for every taggable entity: one set of handlers (api.md §5.8).
+
+The operation's name says which entity (``TagUser``, ``ListInstanceProfileTags``…);
+the entity must exist, tags are checked for duplicates and the 50-tag quota.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iamd.service.call import Call
+from iamd.store import ReadTx, Tag, TagTarget, Tx
+
+from .checks import check_tags, tags_of
+from .shapes import page, page_of, tags_shape
+
+__all__ = ["list_tags", "tag", "untag"]
+
+# entity word in the operation name -> (store target, parameter naming it, marker scope)
+_ENTITIES = {
+    "User": (TagTarget.USER, "UserName", "user-tags"),
+    "Role": (TagTarget.ROLE, "RoleName", "role-tags"),
+    "InstanceProfile": (TagTarget.INSTANCE_PROFILE, "InstanceProfileName", "instance-profile-tags"),
+    "Policy": (TagTarget.POLICY, "PolicyArn", "policy-tags"),
+}
+
+
+def _entity(operation: str) -> tuple[TagTarget, str, str]:
+    word = operation.removeprefix("Untag").removeprefix("Tag").removeprefix("List").removesuffix("Tags")
+    return _ENTITIES[word]
+
+
+def _existing_tags(call: Call, tx: ReadTx, target: TagTarget, ref: str) -> tuple[Tag, ...]:
+    """The entity's tags; NotFound (AWS's NoSuchEntity) when it does not exist."""
+    if target is TagTarget.POLICY:
+        policy = tx.get_policy(ref)  # AWS managed policies live in the "aws" pseudo-account
+        return tx.list_tags(target, policy.account_id, policy.arn)
+    getter = {TagTarget.USER: tx.get_user, TagTarget.ROLE: tx.get_role}.get(target, tx.get_instance_profile)
+    getter(call.account, ref)
+    return tx.list_tags(target, call.account, ref)
+
+
+def tag(call: Call, tx: Tx) -> None:
+    target, member, _ = _entity(call.operation)
+    ref = str(call.params[member])
+    tags = tags_of(call.params)
+    check_tags(target, tags, _existing_tags(call, tx, target, ref))
+    tx.tag_resource(target, call.account, ref, tags)
+
+
+def untag(call: Call, tx: Tx) -> None:
+    target, member, _ = _entity(call.operation)
+    ref = str(call.params[member])
+    _existing_tags(call, tx, target, ref)
+    tx.untag_resource(target, call.account, ref, call.params["TagKeys"])
+
+
+def list_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
+    target, member, scope = _entity(call.operation)
+    result = page_of(_existing_tags(call, tx, target, str(call.params[member])), call.params, scope)
+    return page({"Tags": tags_shape(result.items)}, result)
