@@ -65,6 +65,8 @@ class Backend:
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
+    entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
+    epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -77,10 +79,20 @@ class Backend:
 
     # -- caches ------------------------------------------------------------------------
     def changed(self) -> None:
-        """Called after every committed write: drop compiled policies and credentials."""
+        """Called after every committed write: drop compiled policies, credentials, entities."""
         self.policies.invalidate()
         with self._lock:
+            self.epoch += 1
             self._credentials.clear()
+            self.entity_cache = {}
+
+    def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None:
+        """Cache an entity read in ``epoch``, unless a write has committed since."""
+        with self._lock:
+            if epoch == self.epoch:
+                if len(self.entity_cache) > 200_000:
+                    self.entity_cache = {}
+                self.entity_cache[key] = value
 
     def lookup(self, key_id: str) -> Credential[Caller] | None:
         """The credential for SigV4; one indexed query on a miss, none in steady state."""

@@ -7,6 +7,7 @@ Every outcome, success or failure, becomes one audit event.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -129,8 +130,8 @@ def _run(
     caller_user = (user.path, user.name) if user is not None else None
     check_request(operation, params)
     if not op.writes:
-        with backend.store.read() as raw:
-            tx = cast(ReadTx, _ReadMemo(raw))
+        with _CachedReads(backend) as reads:
+            tx = cast(ReadTx, reads)
             target = iam_target(
                 operation, params, call.account, caller_user, _path_of(tx, call.account), _key_owner(tx, call.account)
             )
@@ -149,38 +150,57 @@ def _run(
     return result
 
 
-class _ReadMemo:
-    """A read transaction that remembers entity lookups for the rest of one request.
+class _CachedReads:
+    """The reads of one read-only request: entity lookups served from the backend's cache.
 
-    Authorization and the operation both read the target (its path, its tags); in a
-    read-only request nothing changes in between, so the second read is free.
+    Users, groups, roles, policies, instance profiles and tags are immutable records,
+    cached by the backend until the next committed write (``Backend.changed``). A read
+    snapshot of the store is opened only when something is not cached, so a warm GetUser
+    touches no database at all. Lookups that found nothing are cached too.
+
+    Anything that changes these records outside a write transaction (last-used times of
+    passwords and roles, which STS and console sign-in will record) must call
+    ``Backend.changed`` too, or those fields go stale; several server processes sharing one
+    PostgreSQL will compare the store's generation instead.
     """
 
     _CACHED = frozenset({"get_user", "get_role", "get_group", "get_policy", "get_instance_profile", "list_tags"})
 
-    def __init__(self, tx: ReadTx) -> None:
-        self._tx = tx
-        self._memo: dict[tuple[Any, ...], Any] = {}
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._epoch = backend.epoch
+        self._stack = contextlib.ExitStack()
+        self._tx: ReadTx | None = None
+
+    def __enter__(self) -> _CachedReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _open(self) -> ReadTx:
+        if self._tx is None:
+            self._tx = self._stack.enter_context(self._backend.store.read())
+        return self._tx
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._tx, name)
         if name not in self._CACHED:
-            return method
+            return getattr(self._open(), name)
+        cache = self._backend.entity_cache
 
         def cached(*args: Any) -> Any:
             key = (name, *args)
-            if key in self._memo:
-                hit = self._memo[key]
-                if isinstance(hit, NotFound):
-                    raise hit
-                return hit
             try:
-                value = method(*args)
-            except NotFound as e:
-                self._memo[key] = e
-                raise
-            self._memo[key] = value
-            return value
+                hit = cache[key]
+            except KeyError:
+                try:
+                    hit = getattr(self._open(), name)(*args)
+                except NotFound as e:
+                    hit = e
+                self._backend.remember(key, hit, self._epoch)
+            if isinstance(hit, NotFound):
+                raise hit
+            return hit
 
         return cached
 
