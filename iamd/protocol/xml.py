@@ -86,6 +86,15 @@ def format_timestamp(value: datetime | float | str) -> str:
     raise TypeError(f"not a timestamp: {value!r}")
 
 
+def format_whole_seconds(value: datetime | float | str) -> str:
+    """IAM's timestamps: whole seconds (``2012-09-21T23:03:13Z``), as IAM returns them."""
+    if isinstance(value, datetime) and value.microsecond:
+        value = value.replace(microsecond=0)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        value = int(value)
+    return format_timestamp(value)
+
+
 def _text(value: Any) -> str:
     return escape(value if type(value) is str else str(value))
 
@@ -232,8 +241,15 @@ def _compile(shape: Any, memo: dict[str, _Node]) -> _Node:
         return node
     if kind not in _FORMATTERS:
         raise ValueError(f"unsupported shape type {kind} ({shape.name})")
-    node = memo[shape.name] = _Scalar(_FORMATTERS[kind])
+    format = _FORMATTERS[kind]
+    if kind == "timestamp" and memo.get(_WHOLE_SECONDS) is not None:
+        format = format_whole_seconds
+    node = memo[shape.name] = _Scalar(format)
     return node
+
+
+# A marker in the compile memo: this service writes timestamps in whole seconds.
+_WHOLE_SECONDS = "\0whole-seconds"
 
 
 class _Plan:
@@ -250,7 +266,9 @@ class _Plan:
         self.middle = ""
         if shape is not None:
             wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
-            node = _compile(shape, {})
+            # IAM answers with whole seconds; STS keeps milliseconds (Expiration), as AWS does.
+            memo: dict[str, _Node] = {_WHOLE_SECONDS: _Scalar(format_whole_seconds)} if service.name == "iam" else {}
+            node = _compile(shape, memo)
             assert isinstance(node, _Struct)
             self.head += f"<{wrapper}>"
             self.body, self.middle = node, f"</{wrapper}>"

@@ -33,21 +33,24 @@ def parse(body: bytes, shape: Any) -> dict[str, Any]:
     return parsed
 
 
-def expected(shape: Any, value: Any) -> Any:
-    """What botocore returns for ``value``: required lists present, policies percent-encoded."""
+def expected(shape: Any, value: Any, whole_seconds: bool = False) -> Any:
+    """What botocore returns for ``value``: required lists present, policies percent-encoded,
+    and for IAM timestamps in whole seconds (IAM's own format; STS keeps milliseconds)."""
     kind = shape.type_name
     if kind == "structure":
-        out = {name: expected(shape.members[name], item) for name, item in value.items()}
+        out = {name: expected(shape.members[name], item, whole_seconds) for name, item in value.items()}
         for name in shape.required_members:
             if name not in out and shape.members[name].type_name == "list":
                 out[name] = []
         return out
     if kind == "list":
-        return [expected(shape.member, item) for item in value]
+        return [expected(shape.member, item, whole_seconds) for item in value]
     if kind == "map":
-        return {key: expected(shape.value, item) for key, item in value.items()}
+        return {key: expected(shape.value, item, whole_seconds) for key, item in value.items()}
     if kind == "string" and shape.name in URL_ENCODED_SHAPES:
         return ("encoded", value)
+    if kind == "timestamp" and whole_seconds:
+        return value.replace(microsecond=0)
     return value
 
 
@@ -79,7 +82,7 @@ def test_botocore_parses_our_output_back(service: str, name: str, data: st.DataO
     result = data.draw(output_values(shape))
     parsed = parse(serialize_result(svc, operation, result, request_id), shape)
     assert parsed.pop("ResponseMetadata")["RequestId"] == request_id
-    assert decoded(shape, parsed) == expected(shape, result)
+    assert decoded(shape, parsed) == expected(shape, result, whole_seconds=service == "iam")
 
 
 @pytest.mark.parametrize("name", ["UpdateRole", "PutAccountProperties"])
@@ -182,3 +185,13 @@ def test_compiled_plans_are_reused(catalog: Catalog) -> None:
     plans = dict(iam._plans)
     serialize_result(iam, operation, {}, "r")
     assert dict(iam._plans) == plans and ("xml-output", "GetUser") in plans
+
+
+def test_iam_writes_whole_seconds_and_sts_milliseconds(iam: Service, sts: Service) -> None:
+    when = datetime(2026, 11, 27, 10, 30, 15, 359000, tzinfo=UTC)
+    user = {"Path": "/", "UserName": "u", "UserId": "AIDAX", "Arn": "arn:aws:iam::1:user/u", "CreateDate": when}
+    body = serialize_result(iam, iam.operation("GetUser"), {"User": user}, "r")
+    assert b"<CreateDate>2026-11-27T10:30:15Z</CreateDate>" in body
+    creds = {"AccessKeyId": "ASIAX", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": when}
+    body = serialize_result(sts, sts.operation("GetSessionToken"), {"Credentials": creds}, "r")
+    assert b"<Expiration>2026-11-27T10:30:15.359Z</Expiration>" in body
