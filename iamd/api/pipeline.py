@@ -27,6 +27,7 @@ from iamd.service.call import Call, Caller
 from iamd.service.errors import aws_error
 from iamd.service.iam import OPERATIONS
 from iamd.service.iam.checks import check_request
+from iamd.service.sts import STS_OPERATIONS
 from iamd.service.targets import iam_target
 from iamd.store import NotFound, ReadTx, StoreError, audit_event_from_record
 
@@ -117,8 +118,8 @@ def _run(
     request_id: str,
     now: datetime,
 ) -> dict[str, Any] | None:
-    if service_name != "iam":
-        raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
+    if service_name == "sts":
+        return _run_sts(backend, operation, params, caller, request, request_id, now)
     op = OPERATIONS.get(operation)
     if op is None:
         raise aws.NotImplementedOperation(f"iamd does not implement the IAM operation {operation} yet.")
@@ -147,6 +148,28 @@ def _run(
         result = op.handler(call, wtx)
         wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
     backend.changed()
+    return result
+
+
+def _run_sts(
+    backend: Backend,
+    operation: str,
+    params: dict[str, Any],
+    caller: Caller,
+    request: HttpRequest,
+    request_id: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    handler = STS_OPERATIONS.get(operation)
+    if handler is None:
+        raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
+    call = Call(
+        request_id, "sts", operation, params, caller, now, request.client_ip,
+        request.header("user-agent"), request.secure, backend.env,
+    )  # fmt: skip
+    with _CachedReads(backend) as reads:
+        result = handler(call, cast(ReadTx, reads))
+    _audit(backend, call, result, None)
     return result
 
 

@@ -203,8 +203,8 @@ def test_real_but_unimplemented_operations_answer_501(
     assert (status, code) == (501, "NotImplemented") and message.startswith("iamd does not implement")
 
 
-def test_sts_actions_are_not_implemented_yet(api_server: RunningServer) -> None:
-    response = signed_request(api_server, "Action=GetCallerIdentity&Version=2011-06-15", service="sts")
+def test_unimplemented_sts_actions_answer_501_in_the_sts_namespace(api_server: RunningServer) -> None:
+    response = signed_request(api_server, "Action=GetSessionToken&Version=2011-06-15", service="sts")
     assert response.status_code == 501
     assert ET.fromstring(response.content).tag == "{https://sts.amazonaws.com/doc/2011-06-15/}ErrorResponse"
 
