@@ -81,19 +81,10 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     resource = request.resource
     has_boundary = policies.boundary is not None
     skip = _skipped_types(principal)
-    allowed: set[PolicyType] = set()
-    denied: set[PolicyType] = set()
-    scp_levels: set[int] = set()
-    rcp_levels: set[int] = set()
-    denies: list[CompiledStatement] = []
-    allows: list[CompiledStatement] = []
-    missing: set[str] = set()
-    errors: list[str] = []
-    grant: str | None = None
+    facts = _Facts()
 
     for cs in policies.candidates(action):
-        ptype = cs.ptype
-        if skip and ptype in skip:
+        if skip and cs.ptype in skip:
             continue
         g: str | None = None
         if cs.names_principal:
@@ -101,29 +92,51 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             if g is None:
                 continue
         if cs.referenced_keys:
-            missing.update(k for k in cs.referenced_keys if not values.get(k))
+            facts.missing.update(k for k in cs.referenced_keys if not values.get(k))
         fast = cs.fast_resource
         if fast is not None:
             if not fast(resource):
                 continue
         elif not cs.matches_resource(resource, values):
             continue
-        if cs.conditions and not _conditions_hold(cs, ctx, errors):
+        if cs.conditions and not _conditions_hold(cs, ctx, facts.errors):
             continue
+        facts.applied(cs, g)
+    return _conclude(request, policies, facts)
+
+
+class _Facts:
+    """What one pass over the statements found, per policy type; ``_conclude`` reads it."""
+
+    __slots__ = ("allowed", "allows", "denied", "denies", "errors", "grant", "missing", "rcp_levels", "scp_levels")
+
+    def __init__(self) -> None:
+        self.allowed: set[PolicyType] = set()
+        self.denied: set[PolicyType] = set()
+        self.scp_levels: set[int] = set()
+        self.rcp_levels: set[int] = set()
+        self.denies: list[CompiledStatement] = []
+        self.allows: list[CompiledStatement] = []
+        self.missing: set[str] = set()
+        self.errors: list[str] = []
+        self.grant: str | None = None  # the strongest way a resource policy named the caller
+
+    def applied(self, cs: CompiledStatement, g: str | None) -> None:
+        """Record a statement whose action, principal, resource and conditions all matched."""
+        ptype = cs.ptype
         if cs.deny:
-            denied.add(ptype)
-            denies.append(cs)
-            continue
-        allows.append(cs)
+            self.denied.add(ptype)
+            self.denies.append(cs)
+            return
+        self.allows.append(cs)
         if ptype is _T.SCP:
-            scp_levels.add(cs.level)
+            self.scp_levels.add(cs.level)
         elif ptype is _T.RCP:
-            rcp_levels.add(cs.level)
+            self.rcp_levels.add(cs.level)
         else:
-            allowed.add(ptype)
-            if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
-                grant = g
-    return _conclude(request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant)
+            self.allowed.add(ptype)
+            if g is not None and (self.grant is None or _RANK[g] > _RANK[self.grant]):
+                self.grant = g
 
 
 def _skipped_types(principal: Principal) -> frozenset[PolicyType]:
@@ -166,15 +179,7 @@ def _evaluate_traced(request: Request, policies: PolicySet, action: str, tracer:
     values = ctx.values
     has_boundary = policies.boundary is not None
     skip = _skipped_types(principal)
-    allowed: set[PolicyType] = set()
-    denied: set[PolicyType] = set()
-    scp_levels: set[int] = set()
-    rcp_levels: set[int] = set()
-    denies: list[CompiledStatement] = []
-    allows: list[CompiledStatement] = []
-    missing: set[str] = set()
-    errors: list[str] = []
-    grant: str | None = None
+    facts = _Facts()
     for cs in policies.statements:
         st = cs.statement
         trace = StatementTrace(cs.policy.id, cs.ptype.value, st.index, st.sid, st.effect, cs.matches_action(action))
@@ -190,52 +195,30 @@ def _evaluate_traced(request: Request, policies: PolicySet, action: str, tracer:
             trace.principal_matched = g is not None
             if g is None:
                 continue
-        missing.update(k for k in cs.referenced_keys if not values.get(k))
+        facts.missing.update(k for k in cs.referenced_keys if not values.get(k))
         trace.resource_matched = cs.matches_resource(request.resource, values)
         if not trace.resource_matched:
             continue
         trace.conditions = [cond.explain(ctx) for cond in cs.conditions]
-        if cs.conditions and not _conditions_hold(cs, ctx, errors):
+        if cs.conditions and not _conditions_hold(cs, ctx, facts.errors):
             continue
         trace.applied = True
-        if cs.deny:
-            denied.add(cs.ptype)
-            denies.append(cs)
-            continue
-        allows.append(cs)
-        if cs.ptype is _T.SCP:
-            scp_levels.add(cs.level)
-        elif cs.ptype is _T.RCP:
-            rcp_levels.add(cs.level)
-        else:
-            allowed.add(cs.ptype)
-            if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
-                grant = g
-    return _conclude(request, policies, allowed, denied, scp_levels, rcp_levels, denies, allows, missing, errors, grant)
+        facts.applied(cs, g)
+    return _conclude(request, policies, facts)
 
 
-def _conclude(
-    request: Request,
-    policies: PolicySet,
-    allowed: set[PolicyType],
-    denied: set[PolicyType],
-    scp_levels: set[int],
-    rcp_levels: set[int],
-    denies: list[CompiledStatement],
-    allows: list[CompiledStatement],
-    missing: set[str],
-    errors: list[str],
-    grant: str | None,
-) -> Decision:
-    blocking = _implicit_blocks(request, policies, request.principal, allowed, scp_levels, rcp_levels, grant)
-    missing_keys = tuple(sorted(missing)) if missing else ()
-    errs = tuple(errors) if errors else ()
-    if denied:
-        explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in denied]
-        return Decision(Verdict.EXPLICIT_DENY, request, tuple(denies), (*explicit, *blocking), missing_keys, errs)
+def _conclude(request: Request, policies: PolicySet, facts: _Facts) -> Decision:
+    blocking = _implicit_blocks(
+        request, policies, request.principal, facts.allowed, facts.scp_levels, facts.rcp_levels, facts.grant
+    )
+    missing_keys = tuple(sorted(facts.missing)) if facts.missing else ()
+    errs = tuple(facts.errors) if facts.errors else ()
+    if facts.denied:
+        explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in facts.denied]
+        return Decision(Verdict.EXPLICIT_DENY, request, tuple(facts.denies), (*explicit, *blocking), missing_keys, errs)
     if blocking:
         return Decision(Verdict.IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, errs)
-    return Decision(Verdict.ALLOWED, request, tuple(allows), (), missing_keys, errs)
+    return Decision(Verdict.ALLOWED, request, tuple(facts.allows), (), missing_keys, errs)
 
 
 _TYPE_ORDER = list(PolicyType)
