@@ -304,10 +304,12 @@ def _audit_failure(
         request_parameters=state.get("params"),
         error_code=aws_err.code,
         error_message=aws_err.message,
-    ).record()
+    )
     try:
         assert backend.audit is not None
-        backend.audit.submit(audit_event_from_record(json.loads(json.dumps(record, default=str))))
+        # Built on the writer thread, like the events of successful reads; the JSON round trip
+        # turns whatever the failed request left (e.g. datetimes in its parameters) into text.
+        backend.audit.submit(lambda: audit_event_from_record(json.loads(json.dumps(record.record(), default=str))))
     except Exception:
         log.exception("could not queue the audit event of request %s", request_id)
 
