@@ -21,6 +21,9 @@ _NOT_FOUND = {
     "user policy": "The user policy with name {} cannot be found.",
     "group policy": "The group policy with name {} cannot be found.",
     "role policy": "The role policy with name {} cannot be found.",
+    # virtual MFA devices (issue 5; AWS's wording unconfirmed, docs/mfa.md)
+    "virtual mfa device": "VirtualMFADevice with serial number {} doesn't exist.",
+    "mfa device assignment": "MFA Device with serial number {} not found.",
 }
 _EXISTS = {
     "user": "User with name {} already exists.",
@@ -30,6 +33,9 @@ _EXISTS = {
     "instance profile": "Instance Profile {} already exists.",
     "account alias": "The account alias {} already exists.",
     "role in instance profile": "The role with name {} is already associated with the instance profile.",
+    # virtual MFA devices (issue 5, errors.md §2.4)
+    "virtual mfa device": "MFADevice entity at the same path and name already exists.",
+    "mfa device assignment": "MFA device is already in use.",
 }
 _CONFLICT = {
     ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
@@ -46,6 +52,9 @@ _CONFLICT = {
         "versions. The default version is deleted with the policy."
     ),
     ConflictReason.DEFAULT_VERSION: "Cannot delete the default version of a policy.",
+    # virtual MFA devices (issue 5, errors.md §2.4; the second text is unconfirmed)
+    ConflictReason.HAS_MFA_DEVICES: "Cannot delete entity, must delete MFA device first.",
+    ConflictReason.MFA_DEVICE_ASSIGNED: "MFA device is still in use.",
 }
 
 

@@ -45,8 +45,12 @@ USER_DEFAULTS_TO_CALLER = frozenset(
         "GetUser", "ListAccessKeys", "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListMFADevices",
         "DeactivateMFADevice", "GetLoginProfile", "CreateLoginProfile", "DeleteLoginProfile", "ChangePassword",
         "ListSigningCertificates", "ListSSHPublicKeys", "ListServiceSpecificCredentials", "ListGroupsForUser",
+        "GetMFADevice",
     }
 )  # fmt: skip
+# Operations on a virtual MFA device by serial number (issue 5): the resource is the device's
+# ARN (its serial), and its tags are aws:ResourceTag.
+_MFA_DEVICE_OPS = frozenset({"DeleteVirtualMFADevice", "TagMFADevice", "UntagMFADevice", "ListMFADeviceTags"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ _TAG_ON_CREATE = {
     "CreateRole": "TagRole",
     "CreatePolicy": "TagPolicy",
     "CreateInstanceProfile": "TagInstanceProfile",
+    "CreateVirtualMFADevice": "TagMFADevice",
 }
 # Renames need permission on the old and the new ARN (api.md §5.1).
 _RENAMES = {"UpdateUser": ("user", "UserName", "NewUserName"), "UpdateGroup": ("group", "GroupName", "NewGroupName")}
@@ -161,6 +166,9 @@ def _target(
     if operation in USER_DEFAULTS_TO_CALLER and caller_user is not None:
         path, name = caller_user
         return Target(_arn(account, "user", path, name), f"user {name}", tuple(context), "user", name)
+    if operation in _MFA_DEVICE_OPS and "SerialNumber" in params:
+        serial = str(params["SerialNumber"])
+        return Target(serial, serial, tuple(context), "mfa", serial)
     if "PolicyArn" in params:
         arn = params["PolicyArn"]
         return Target(arn, f"policy {arn}", tuple(context), "policy", arn)

@@ -30,6 +30,7 @@ from iamd.store.records import (
     AccessKey,
     AccessKeyOwner,
     Account,
+    AssignmentStatus,
     AttachedPolicy,
     AuditEvent,
     EntityKind,
@@ -47,6 +48,7 @@ from iamd.store.records import (
     Tag,
     TagTarget,
     User,
+    VirtualMfaDevice,
 )
 from iamd.store.store import open_store
 
@@ -57,6 +59,7 @@ __all__ = [
     "AccessKeyOwner",
     "Account",
     "AlreadyExists",
+    "AssignmentStatus",
     "AttachedPolicy",
     "AuditEvent",
     "Conflict",
@@ -85,6 +88,7 @@ __all__ = [
     "TagTarget",
     "Tx",
     "User",
+    "VirtualMfaDevice",
     "audit_event_from_record",
     "open_store",
 ]

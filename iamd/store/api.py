@@ -22,6 +22,7 @@ from iamd.store.records import (
     AccessKey,
     AccessKeyOwner,
     Account,
+    AssignmentStatus,
     AttachedPolicy,
     AuditEvent,
     EntityKind,
@@ -39,6 +40,7 @@ from iamd.store.records import (
     Tag,
     TagTarget,
     User,
+    VirtualMfaDevice,
 )
 
 __all__ = ["DEFAULT_MAX_ITEMS", "ReadTx", "Store", "Tx"]
@@ -168,6 +170,21 @@ class ReadTx(Protocol):
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...
 
+    # virtual MFA devices (issue 5); ``serial`` is the device ARN
+    def get_virtual_mfa_device(self, account: str, serial: str) -> VirtualMfaDevice: ...
+    def list_virtual_mfa_devices(
+        self,
+        account: str,
+        *,
+        assignment: AssignmentStatus = AssignmentStatus.ANY,
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[VirtualMfaDevice]: ...
+    def list_mfa_devices(
+        self, account: str, user_name: str, *, marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[VirtualMfaDevice]: ...
+    def count_virtual_mfa_devices(self, account: str, *, assigned_only: bool = False) -> int: ...
+
 
 class Tx(ReadTx, Protocol):
     """Read and write methods; obtained only from :meth:`Store.transaction`."""
@@ -276,6 +293,24 @@ class Tx(ReadTx, Protocol):
     def delete_instance_profile(self, account: str, name: str) -> None: ...
     def add_role_to_instance_profile(self, account: str, profile_name: str, role_name: str) -> InstanceProfile: ...
     def remove_role_from_instance_profile(self, account: str, profile_name: str, role_name: str) -> InstanceProfile: ...
+
+    # virtual MFA devices (issue 5)
+    def create_virtual_mfa_device(
+        self,
+        account: str,
+        name: str,
+        *,
+        serial: str,
+        seed_sealed: bytes,
+        path: str = "/",
+        tags: Sequence[Tag] = (),
+    ) -> VirtualMfaDevice: ...
+    def enable_mfa_device(
+        self, account: str, serial: str, user_name: str, *, step: int, drift: int, when: datetime
+    ) -> VirtualMfaDevice: ...
+    def record_mfa_step(self, account: str, serial: str, step: int, *, drift: int | None = None) -> bool: ...
+    def deactivate_mfa_device(self, account: str, serial: str, user_name: str) -> None: ...
+    def delete_virtual_mfa_device(self, account: str, serial: str) -> None: ...
 
     # audit, in the same transaction as the change the event describes
     def add_audit_event(self, event: AuditEvent) -> AuditEvent: ...

@@ -68,6 +68,8 @@ class ConflictReason(StrEnum):
     POLICY_HAS_VERSIONS = "policy-has-versions"
     DEFAULT_VERSION = "default-version"
     AWS_MANAGED = "aws-managed"
+    HAS_MFA_DEVICES = "has-mfa-devices"  # a user with an assigned MFA device (issue 5)
+    MFA_DEVICE_ASSIGNED = "mfa-device-assigned"  # deleting a virtual MFA device still in use
 
 
 class Conflict(StoreError):

@@ -12,6 +12,7 @@ __all__ = [
     "Account",
     "AccessKey",
     "AccessKeyOwner",
+    "AssignmentStatus",
     "AttachedPolicy",
     "AuditEvent",
     "EntityKind",
@@ -29,6 +30,7 @@ __all__ = [
     "Tag",
     "TagTarget",
     "User",
+    "VirtualMfaDevice",
 ]
 
 T = TypeVar("T")
@@ -52,6 +54,15 @@ class TagTarget(StrEnum):
     ROLE = "role"
     POLICY = "policy"
     INSTANCE_PROFILE = "instance-profile"
+    MFA_DEVICE = "mfa"  # virtual MFA devices, addressed by serial number (issue 5)
+
+
+class AssignmentStatus(StrEnum):
+    """ListVirtualMFADevices' filter (issue 5)."""
+
+    ASSIGNED = "Assigned"
+    UNASSIGNED = "Unassigned"
+    ANY = "Any"
 
 
 class KeyStatus(StrEnum):
@@ -244,3 +255,22 @@ class AuditEvent:
     request_id: str | None = None
     sequence: int | None = None
     """Assigned by the store (insertion order); ``None`` on events not yet stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualMfaDevice:
+    """A virtual MFA device; ``serial`` is its ARN. Assigned when ``user`` is set."""
+
+    serial: str
+    account_id: str
+    name: str
+    path: str
+    create_date: datetime
+    seed_sealed: bytes = field(repr=False)
+    """The Base32 TOTP seed, sealed by the service (context: the serial); never plaintext."""
+    user: User | None = None
+    enable_date: datetime | None = None
+    last_step: int | None = None
+    """The newest TOTP time-step accepted from this device (a code is never accepted twice)."""
+    drift: int = 0
+    """The device clock's offset from the server's, in 30-second steps (set by Enable/Resync)."""

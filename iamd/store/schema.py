@@ -237,3 +237,18 @@ audit_events = Table(
     Index(None, "account_id", "user_name", "event_time", "seq"),
     Index(None, "account_id", "event_name", "event_time", "seq"),
 )
+
+# -- virtual MFA devices (issue 5) -------------------------------------------------------------
+# The id is the serial number (``arn:aws:iam::<acct>:mfa/<path><name>``). Names are unique per
+# account case-insensitively, whatever the path, as for every other named IAM entity. The TOTP
+# seed is sealed (SecretBox, bound to the serial); ``last_step`` is the newest TOTP time-step
+# ever accepted (replay prevention) and ``drift`` the device clock's offset in steps.
+mfa_devices = _named(
+    "mfa_devices",
+    Column("seed_sealed", LargeBinary, nullable=False),
+    Column("user_id", Str, ForeignKey("users.id"), nullable=True, index=True),
+    Column("enable_date", UtcDateTime, nullable=True),
+    Column("last_step", BigInteger, nullable=True),
+    Column("drift", Integer, nullable=False),
+)
+mfa_device_tags = _tags("mfa_device", "mfa_devices")

@@ -1,4 +1,4 @@
-"""Tags on users, roles, managed policies and instance profiles.
+"""Tags on users, roles, managed policies, instance profiles and virtual MFA devices.
 
 Users and roles compare keys case-insensitively (tagging ``department`` replaces
 ``Department``, and the stored spelling becomes the new one); the other resources compare
@@ -28,6 +28,8 @@ def _table(target: TagTarget) -> tuple[Any, Any, str, bool]:
         return s.role_tags, s.roles, "role", True
     if target is TagTarget.POLICY:
         return s.policy_tags, s.policies, "policy", False
+    if target is TagTarget.MFA_DEVICE:  # ref is the serial number (issue 5)
+        return s.mfa_device_tags, s.mfa_devices, "virtual mfa device", False
     return s.instance_profile_tags, s.instance_profiles, "instance profile", False
 
 
@@ -64,6 +66,12 @@ class TagOps(Ops):
             if row.account_id != account:
                 raise NotFound("policy", ref)
             return str(row.id)
+        if target is TagTarget.MFA_DEVICE:
+            d = s.mfa_devices
+            found = self._first(select(d.c.id).where(d.c.id == ref, d.c.account_id == account))
+            if found is None:
+                raise NotFound("virtual mfa device", ref)
+            return str(found.id)
         _, owner, label, _ = _table(target)
         return self._named_id(owner, label, account, ref)
 

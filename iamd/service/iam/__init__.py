@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import account, keys, policies, roles, simulate, tags, users
+from . import account, keys, mfa, policies, roles, simulate, tags, users
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -107,4 +107,16 @@ OPERATIONS: dict[str, Operation] = {
     # the policy simulator
     "SimulatePrincipalPolicy": _r(simulate.simulate_principal_policy),
     "SimulateCustomPolicy": _r(simulate.simulate_custom_policy),
+    # virtual MFA devices (issue 5)
+    "CreateVirtualMFADevice": _w(mfa.create_virtual_mfa_device),
+    "EnableMFADevice": _w(mfa.enable_mfa_device),
+    "ResyncMFADevice": _w(mfa.resync_mfa_device),
+    "DeactivateMFADevice": _w(mfa.deactivate_mfa_device),
+    "DeleteVirtualMFADevice": _w(mfa.delete_virtual_mfa_device),
+    "ListVirtualMFADevices": _r(mfa.list_virtual_mfa_devices),
+    "ListMFADevices": _r(mfa.list_mfa_devices),
+    "GetMFADevice": _r(mfa.get_mfa_device),
+    "TagMFADevice": _w(tags.tag),
+    "UntagMFADevice": _w(tags.untag),
+    "ListMFADeviceTags": _r(tags.list_tags),
 }

@@ -70,6 +70,11 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
         AccountMFAEnabled=0, AccountPasswordPresent=0, AccountSigningCertificatesPresent=0, Providers=0,
         ServerCertificates=0,
     )  # fmt: skip
+    # virtual MFA devices (issue 5): created, and assigned to a user
+    summary.update(
+        MFADevices=tx.count_virtual_mfa_devices(acct),
+        MFADevicesInUse=tx.count_virtual_mfa_devices(acct, assigned_only=True),
+    )
     return {"SummaryMap": summary}
 
 

@@ -74,6 +74,7 @@ TAG_QUOTAS = {
     TagTarget.ROLE: "TagsPerRole",
     TagTarget.POLICY: "TagsPerPolicy",
     TagTarget.INSTANCE_PROFILE: "TagsPerInstanceProfile",
+    TagTarget.MFA_DEVICE: "TagsPerVirtualMFADevice",  # issue 5
 }
 _FOLDED = frozenset({TagTarget.USER, TagTarget.ROLE})
 

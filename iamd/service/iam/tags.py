@@ -22,6 +22,7 @@ _ENTITIES = {
     "Role": (TagTarget.ROLE, "RoleName", "role-tags"),
     "InstanceProfile": (TagTarget.INSTANCE_PROFILE, "InstanceProfileName", "instance-profile-tags"),
     "Policy": (TagTarget.POLICY, "PolicyArn", "policy-tags"),
+    "MFADevice": (TagTarget.MFA_DEVICE, "SerialNumber", "mfa-device-tags"),  # issue 5
 }
 
 
@@ -35,6 +36,9 @@ def _existing_tags(call: Call, tx: ReadTx, target: TagTarget, ref: str) -> tuple
     if target is TagTarget.POLICY:
         policy = tx.get_policy(ref)  # AWS managed policies live in the "aws" pseudo-account
         return tx.list_tags(target, policy.account_id, policy.arn)
+    if target is TagTarget.MFA_DEVICE:
+        tx.get_virtual_mfa_device(call.account, ref)
+        return tx.list_tags(target, call.account, ref)
     getter = {TagTarget.USER: tx.get_user, TagTarget.ROLE: tx.get_role}.get(target, tx.get_instance_profile)
     getter(call.account, ref)
     return tx.list_tags(target, call.account, ref)
