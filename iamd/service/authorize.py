@@ -182,7 +182,22 @@ def authorize_iam(
                 # The engine refuses changes to service-linked and /aws-reserved/ roles whatever
                 # the policies say; IAM reports that as UnmodifiableEntity (api.md §5.3).
                 raise aws.UnmodifiableEntity(protected_role_message(resource.name or ""))
-            raise aws.AccessDenied(decision.message or "Access denied")
+            raise aws.AccessDenied(_legacy_mfa_denial(decision.message or "Access denied", resource.arn))
+
+
+_EXPLICIT = " with an explicit deny"
+
+
+def _legacy_mfa_denial(message: str, resource_arn: str) -> str:
+    """Denials on virtual MFA device resources keep IAM's older text (issue 5).
+
+    AWS's published text for this case (api.md §6.2, the "created but never activated"
+    device) ends with ``with an explicit deny`` and names no policy type; other IAM denials
+    use the newer ``with an explicit deny in <type>`` form (errors.md §3.1). docs/mfa.md.
+    """
+    if ":mfa/" in resource_arn and _EXPLICIT in message:
+        return message[: message.index(_EXPLICIT) + len(_EXPLICIT)]
+    return message
 
 
 def protected_role_message(name: str) -> str:

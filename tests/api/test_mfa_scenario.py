@@ -1,0 +1,133 @@
+"""The IAM guide's MFA scenario over a real socket (spec/api.md §6.2, issue 5).
+
+Diego is governed by AWS's sample policy "allows MFA-authenticated IAM users to manage their
+own credentials" (docs/examples/manage-own-credentials-with-mfa.json). His first MFA
+enrolment was abandoned, leaving an unassigned device named after him; without MFA he is
+explicitly denied deleting it. An administrator lists the unassigned devices and deletes
+the stale one; Diego then creates and enables a new device with real TOTP codes.
+
+The STS part of the scenario (GetSessionToken with SerialNumber + TokenCode, then managing
+his credentials with the session) is appended at the end of
+``test_stale_virtual_mfa_device_is_cleaned_up_by_an_administrator`` once STS is merged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from tests.api.conftest import client_for, failure
+from tests.api.server import RunningServer
+
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "manage-own-credentials-with-mfa.json"
+STEP = 30
+
+
+class Clock:
+    """The server's injectable clock, moved by whole 30-second TOTP steps (no sleeping)."""
+
+    def __init__(self) -> None:
+        self.step = int(datetime.now(UTC).timestamp()) // STEP
+
+    def advance(self, steps: int = 1) -> None:
+        self.step += steps
+
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(self.step * STEP + 10, UTC)
+
+
+@pytest.fixture
+def clock(api_server: RunningServer) -> Iterator[Clock]:
+    clock = Clock()
+    original = api_server.backend.clock
+    api_server.backend.clock = clock
+    try:
+        yield clock
+    finally:
+        api_server.backend.clock = original
+
+
+def test_the_example_policy_is_aws_sample(iam: BaseClient) -> None:
+    """The example is a valid managed policy whose Deny carries the spec's NotAction list (api.md §6.2)."""
+    document = json.loads(EXAMPLE.read_text())
+    deny = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert len(deny) == 1 and deny[0]["Sid"] == "DenyAllExceptListedIfNoMFA"
+    assert set(deny[0]["NotAction"]) == {
+        "iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetUser", "iam:ListMFADevices",
+        "iam:ListVirtualMFADevices", "iam:ResyncMFADevice", "sts:GetSessionToken",
+    }  # fmt: skip
+    assert deny[0]["Condition"] == {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+    arn = iam.create_policy(PolicyName="ExampleCheck", PolicyDocument=EXAMPLE.read_text())["Policy"]["Arn"]
+    iam.delete_policy(PolicyArn=arn)
+
+
+def test_stale_virtual_mfa_device_is_cleaned_up_by_an_administrator(
+    api_server: RunningServer, iam: BaseClient, acct: str, clock: Clock
+) -> None:
+    # -- an administrator (root here) sets Diego up under the sample policy ------------------
+    iam.create_user(UserName="Diego")
+    managed = iam.create_policy(PolicyName="ManageOwnCredentialsWithMFA", PolicyDocument=EXAMPLE.read_text())
+    iam.attach_user_policy(UserName="Diego", PolicyArn=managed["Policy"]["Arn"])
+    key = iam.create_access_key(UserName="Diego")["AccessKey"]
+    diego = client_for(api_server, key["AccessKeyId"], key["SecretAccessKey"])
+    assert diego.get_user()["User"]["UserName"] == "Diego"  # allowed without MFA
+
+    # -- the abandoned enrolment: a device was created, never enabled ---------------------------
+    stale = diego.create_virtual_mfa_device(VirtualMFADeviceName="Diego")["VirtualMFADevice"]["SerialNumber"]
+    assert stale == f"arn:aws:iam::{acct}:mfa/Diego"
+    with pytest.raises(ClientError) as e:  # the console's retry: the name is taken
+        diego.create_virtual_mfa_device(VirtualMFADeviceName="Diego")
+    assert failure(e) == (409, "EntityAlreadyExists", "MFADevice entity at the same path and name already exists.")
+    with pytest.raises(ClientError) as e:  # ... and deleting it is explicitly denied without MFA
+        diego.delete_virtual_mfa_device(SerialNumber=stale)
+    assert failure(e) == (
+        403,
+        "AccessDenied",
+        f"User: arn:aws:iam::{acct}:user/Diego is not authorized to perform: iam:DeleteVirtualMFADevice on "
+        f"resource: arn:aws:iam::{acct}:mfa/Diego with an explicit deny",
+    )
+    with pytest.raises(ClientError) as e:  # so is managing his keys until he authenticates with MFA
+        diego.list_access_keys()
+    assert failure(e) == (
+        403,
+        "AccessDenied",
+        f"User: arn:aws:iam::{acct}:user/Diego is not authorized to perform: iam:ListAccessKeys on resource: "
+        "user Diego with an explicit deny in an identity-based policy",  # the newer form elsewhere (docs/mfa.md)
+    )
+
+    # -- the administrator lists the unassigned devices and deletes the stale one -------------------
+    unassigned = iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
+    assert {"SerialNumber": stale} in unassigned
+    iam.delete_virtual_mfa_device(SerialNumber=stale)
+    assert {"SerialNumber": stale} not in iam.list_virtual_mfa_devices()["VirtualMFADevices"]
+
+    # -- Diego enrols again, with real codes from his authenticator ---------------------------------
+    created = diego.create_virtual_mfa_device(VirtualMFADeviceName="Diego")["VirtualMFADevice"]
+    serial = created["SerialNumber"]
+    authenticator = pyotp.TOTP(created["Base32StringSeed"].decode("ascii"))
+    first = authenticator.generate_otp(clock.step)
+    clock.advance()  # he waits for the next code
+    second = authenticator.generate_otp(clock.step)
+    diego.enable_mfa_device(
+        UserName="Diego", SerialNumber=serial, AuthenticationCode1=first, AuthenticationCode2=second
+    )
+    devices = diego.list_mfa_devices()["MFADevices"]
+    assert [(d["UserName"], d["SerialNumber"]) for d in devices] == [("Diego", serial)]
+    assigned = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
+    assert [d["User"]["UserName"] for d in assigned if d["SerialNumber"] == serial] == ["Diego"]
+
+    # -- STS part (appended after merging STS): the next code for GetSessionToken -----------------
+    clock.advance()
+    token_code = authenticator.generate_otp(clock.step)  # a fresh code: the two above are used up
+    assert token_code.isdigit() and len(token_code) == 6
+    # sts = boto3.client("sts", endpoint_url=api_server.endpoint, ...Diego's key...)
+    # session = sts.get_session_token(SerialNumber=serial, TokenCode=token_code)["Credentials"]
+    # then, signed with the session: list_access_keys / create_access_key succeed, and
+    # delete of a device is no longer explicitly denied (aws:MultiFactorAuthPresent = true).
