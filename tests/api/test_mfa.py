@@ -564,3 +564,18 @@ def test_account_summary_counts_devices(iam: BaseClient, new_device: NewDevice, 
     after = iam.get_account_summary()["SummaryMap"]
     assert after["MFADevices"] == before["MFADevices"] + 2
     assert after["MFADevicesInUse"] == before["MFADevicesInUse"] + 1
+
+
+def test_malformed_codes_and_serials_are_validation_errors(raw_iam: BaseClient, acct: str) -> None:
+    """identifiers-and-quotas.md §4: codes are exactly 6 digits; serials 9-256 of [\\w+=/:,.@-]."""
+    serial = f"arn:aws:iam::{acct}:mfa/Whatever"
+    for codes in (("12345", "123456"), ("1234567", "123456"), ("12a456", "123456")):
+        with pytest.raises(ClientError) as e:
+            raw_iam.enable_mfa_device(
+                UserName="Anyone", SerialNumber=serial, AuthenticationCode1=codes[0], AuthenticationCode2=codes[1]
+            )
+        assert failure(e)[:2] == (400, "ValidationError")
+    for bad in ("short", "arn:aws:iam::1:mfa/with space"):
+        with pytest.raises(ClientError) as e:
+            raw_iam.delete_virtual_mfa_device(SerialNumber=bad)
+        assert failure(e)[:2] == (400, "ValidationError")
