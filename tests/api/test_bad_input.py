@@ -185,7 +185,7 @@ def test_hostile_values_are_escaped(api_server: RunningServer, iam: BaseClient) 
     ("operation", "kwargs"),
     [
         ("create_login_profile", {"UserName": "x", "Password": "Passw0rd!Passw0rd!"}),
-        ("list_mfa_devices", {}),
+        ("list_service_specific_credentials", {}),
         ("get_credential_report", {}),
         ("create_open_id_connect_provider", {"Url": "https://example.com", "ThumbprintList": ["a" * 40]}),
         ("list_ssh_public_keys", {}),
