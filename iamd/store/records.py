@@ -52,6 +52,9 @@ class TagTarget(StrEnum):
     ROLE = "role"
     POLICY = "policy"
     INSTANCE_PROFILE = "instance-profile"
+    # identity providers (issue 4, federation): addressed by ARN, keys case-sensitive
+    OIDC_PROVIDER = "oidc-provider"
+    SAML_PROVIDER = "saml-provider"
 
 
 class KeyStatus(StrEnum):

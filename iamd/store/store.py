@@ -23,6 +23,7 @@ from iamd.store.groups import GroupOps
 from iamd.store.keys import KeyOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
+from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
 from iamd.store.tags import TagOps
@@ -42,6 +43,8 @@ class SqlTx(
     KeyOps,
     InstanceProfileOps,
     AuditOps,
+    # identity providers (issue 4, federation)
+    ProviderOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
 from iamd.store.errors import NotFound
+from iamd.store.provider_arns import provider_id
 from iamd.store.records import Tag, TagTarget
 
 __all__ = ["TagOps", "put_tags"]
@@ -28,6 +29,11 @@ def _table(target: TagTarget) -> tuple[Any, Any, str, bool]:
         return s.role_tags, s.roles, "role", True
     if target is TagTarget.POLICY:
         return s.policy_tags, s.policies, "policy", False
+    # identity providers (issue 4, federation)
+    if target is TagTarget.OIDC_PROVIDER:
+        return s.oidc_provider_tags, s.oidc_providers, "OpenIDConnect provider", False
+    if target is TagTarget.SAML_PROVIDER:
+        return s.saml_provider_tags, s.saml_providers, "SAML provider", False
     return s.instance_profile_tags, s.instance_profiles, "instance profile", False
 
 
@@ -64,6 +70,8 @@ class TagOps(Ops):
             if row.account_id != account:
                 raise NotFound("policy", ref)
             return str(row.id)
+        if target in (TagTarget.OIDC_PROVIDER, TagTarget.SAML_PROVIDER):  # identity providers (issue 4)
+            return provider_id(self._conn, target, account, ref, self._ctx.partition)
         _, owner, label, _ = _table(target)
         return self._named_id(owner, label, account, ref)
 
