@@ -74,6 +74,9 @@ TAG_QUOTAS = {
     TagTarget.ROLE: "TagsPerRole",
     TagTarget.POLICY: "TagsPerPolicy",
     TagTarget.INSTANCE_PROFILE: "TagsPerInstanceProfile",
+    # identity providers (issue 4, federation)
+    TagTarget.OIDC_PROVIDER: "TagsPerOpenIDConnectProvider",
+    TagTarget.SAML_PROVIDER: "TagsPerSAMLProvider",
 }
 _FOLDED = frozenset({TagTarget.USER, TagTarget.ROLE})
 
