@@ -19,7 +19,8 @@ from typing import Any, cast
 from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.audit import AuditEvent as Record
-from iamd.auth import SignedRequest
+from iamd.auth import SignedRequest, carries_signature
+from iamd.policy import Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
 from iamd.protocol.models import Service
 from iamd.service.authorize import authorize_iam
@@ -37,6 +38,8 @@ __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 log = logging.getLogger("iamd.api")
 
 MAX_BODY = 1 << 20  # AWS's largest IAM parameter is 131,072 characters; a MiB is plenty
+# STS operations a request may call without SigV4 (the token / assertion is the credential).
+UNSIGNED_STS_OPERATIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 _NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/", "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 
 
@@ -88,17 +91,24 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
                 f"Could not find operation {action} for version {params.get('Version') or 'NO_VERSION_SPECIFIED'}"
             )
         signed = SignedRequest.of(request.method, request.path, request.query, request.headers, request.body)
-        verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
-        caller = verified.principal
+        region = "us-east-1"
+        if service_name == "sts" and action in UNSIGNED_STS_OPERATIONS and not carries_signature(signed):
+            # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (api.md §7.2, §7.3): the
+            # token or assertion is the credential, and the operation itself verifies it.
+            caller = Caller(backend.account_id, Principal.anonymous(), None, None)
+        else:
+            verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
+            caller = verified.principal
+            state["key"] = verified.access_key_id
+            region = verified.region
+            assert backend.audit is not None
+            if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
+                backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
         state["caller"] = caller
-        state["key"] = verified.access_key_id
-        state["region"] = verified.region
-        assert backend.audit is not None
-        if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
-            backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
+        state["region"] = region
         operation, payload = parse_request(service, params)
         state["params"] = payload
-        result = _run(backend, service_name, operation.name, payload, caller, request, request_id, now, verified.region)
+        result = _run(backend, service_name, operation.name, payload, caller, request, request_id, now, region)
         body = serialize_result(service, operation, result or {}, request_id)
         return WireResponse(200, response_headers(request_id), body)
     except Exception as error:
