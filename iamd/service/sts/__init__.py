@@ -21,6 +21,8 @@ from .operations import (
     get_federation_token,
     get_session_token,
 )
+from .saml import assume_role_with_saml
+from .web_identity import assume_role_with_web_identity
 
 __all__ = ["STS_OPERATIONS", "get_caller_identity"]
 
@@ -35,4 +37,6 @@ STS_OPERATIONS: dict[str, StsHandler] = {
     "GetAccessKeyInfo": get_access_key_info,
     "DecodeAuthorizationMessage": decode_authorization_message,
     # -- issue 4: federation (AssumeRoleWithWebIdentity / AssumeRoleWithSAML) go below --
+    "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
+    "AssumeRoleWithSAML": assume_role_with_saml,
 }
