@@ -450,9 +450,11 @@ def test_transitive_tags_and_source_identity_propagate_through_chaining(server: 
     actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
     first = make_role(iam, "HopOne", trust(f"arn:aws:iam::{ACCT}:user/pat", actions=actions),
                       policy(allow("sts:AssumeRole")))  # fmt: skip
-    second = make_role(iam, "HopTwo", trust(first, actions=actions),
-                       policy(allow("iam:ListUsers", StringEquals={"aws:PrincipalTag/project": "apollo"}),
-                              allow("iam:ListRoles", StringEquals={"aws:SourceIdentity": "pat@example.com"})))  # fmt: skip
+    perms = policy(
+        allow("iam:ListUsers", StringEquals={"aws:PrincipalTag/project": "apollo"}),
+        allow("iam:ListRoles", StringEquals={"aws:SourceIdentity": "pat@example.com"}),
+    )
+    second = make_role(iam, "HopTwo", trust(first, actions=actions), perms)
     no_source = make_role(iam, "NoSourceIdentity", trust(f"arn:aws:iam::{ACCT}:user/pat"))
     sts = client(server, "sts", pat)
     with pytest.raises(ClientError) as info:
