@@ -114,3 +114,20 @@ def test_sources_are_https_or_loopback_http_or_files() -> None:
     with pytest.raises(ValueError):
         parse_source_option("no-source")
     assert issuer_key("HTTPS://a.example/path/") == "a.example/path"
+
+
+def test_serve_option_configures_the_process_resolver(issuer: OidcIssuer, tmp_path: Path) -> None:
+    import click
+
+    from iamd.cli.server import _configure_jwks
+    from iamd.federation.jwks import default_resolver
+
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(issuer.jwks()))
+    _configure_jwks([f"https://cli.example.test={path}"])
+    try:
+        assert default_resolver().key_for("https://cli.example.test", "k1").key_id == "k1"
+    finally:
+        default_resolver().configure("https://cli.example.test", None)
+    with pytest.raises(click.BadParameter):
+        _configure_jwks(["cli.example.test=http://keys.example.com/jwks.json"])  # http only for loopback
