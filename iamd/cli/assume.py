@@ -1,4 +1,5 @@
-"""``iamd assume ROLE``: AssumeRole through botocore, printed for a shell or credential_process."""
+"""``iamd assume ROLE``: AssumeRole through botocore (a dependency already), printed for a shell or
+credential_process."""
 
 from __future__ import annotations
 
@@ -49,11 +50,15 @@ def assume(
         eval "$(iamd assume deploy)"                      # export AWS_* in this shell
         credential_process = iamd assume deploy --credential-process   # in ~/.aws/config
     """
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+    from botocore.session import Session  # type: ignore[import-untyped]
 
-    session = boto3.Session(profile_name=profile)
-    sts = session.client("sts", endpoint_url=endpoint_url, region_name=region or session.region_name or "us-east-1")
+    session = Session(profile=profile)
+    region_name = region or session.get_config_variable("region") or "us-east-1"
+    try:
+        sts = session.create_client("sts", endpoint_url=endpoint_url, region_name=region_name)
+    except BotoCoreError as e:
+        raise click.ClickException(str(e)) from None
     params: dict[str, Any] = {"RoleSessionName": session_name or f"iamd-cli-{int(time.time())}"}
     if duration is not None:
         params["DurationSeconds"] = duration
