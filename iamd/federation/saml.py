@@ -176,8 +176,12 @@ def parse_metadata(text: str) -> IdpMetadata:
 
 
 # -- responses ------------------------------------------------------------------------------
-def _signed_assertion(root: etree._Element, certificates: Sequence[x509.Certificate]) -> etree._Element:
-    config = SignatureConfiguration(signature_methods=_SIGNATURE_METHODS, ignore_ambiguous_key_info=True)
+def _signed_assertion(root: etree._Element, certificates: Sequence[x509.Certificate], now: datetime) -> etree._Element:
+    # The signing certificate must be within its validity dates at ``now`` (signxml checks it;
+    # the safer choice where AWS's behaviour is unconfirmed, docs/federation.md).
+    config = SignatureConfiguration(
+        signature_methods=_SIGNATURE_METHODS, ignore_ambiguous_key_info=True, verification_time=now
+    )
     signed: etree._Element | None = None
     for cert in certificates:
         try:
@@ -270,7 +274,7 @@ def verify_response(encoded: str, metadata: IdpMetadata, now: datetime) -> SamlA
     issuer = root.findtext(f"{{{SAML}}}Issuer") or root.findtext(f"{{{SAML}}}Assertion/{{{SAML}}}Issuer")
     if (issuer or "").strip() != metadata.entity_id:
         raise SamlError("Issuer not present in specified provider")
-    assertion = _signed_assertion(root, metadata.certificates)
+    assertion = _signed_assertion(root, metadata.certificates, now)
     if (assertion.findtext(f"{{{SAML}}}Issuer") or "").strip() != metadata.entity_id:
         raise SamlError("Issuer not present in specified provider")
     _check_times(assertion, now)

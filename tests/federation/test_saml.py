@@ -118,3 +118,25 @@ def test_signature_wrapping_with_a_second_assertion_is_refused(idp: SamlIdp) -> 
     root.insert(1, evil)
     error = _refusal(idp, encoded=base64.b64encode(etree.tostring(root)).decode())
     assert error.message == "Response signature invalid"
+
+
+def test_a_signing_certificate_outside_its_validity_dates_is_refused() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    idp = SamlIdp()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired-idp")])
+    idp.cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(idp.key.public_key())
+        .serial_number(1).not_valid_before(NOW - timedelta(days=400)).not_valid_after(NOW - timedelta(days=1))
+        .sign(idp.key, hashes.SHA256())
+    )  # fmt: skip
+    encoded = idp.response(roles=[f"{ROLE},{PROVIDER}"], now=NOW)
+    with pytest.raises(SamlError, match="Response signature invalid"):
+        verify_response(encoded, parse_metadata(idp.metadata()), NOW)
+    # the same response checked at a time the certificate was valid (injected clock) passes the signature
+    # and then fails on the assertion's own NotBefore (issued two days "later")
+    with pytest.raises(SamlError) as info:
+        verify_response(encoded, parse_metadata(idp.metadata()), NOW - timedelta(days=2))
+    assert info.value.message == "Assertion is not yet valid (NotBefore in the future)"
