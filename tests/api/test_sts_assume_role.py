@@ -583,3 +583,26 @@ def test_sessions_cannot_get_session_or_federation_tokens(server: RunningServer,
         sts.get_federation_token(Name="fed")
     assert denied(info) == "Cannot call GetFederationToken with session credentials"
     assert sts.get_access_key_info(AccessKeyId=sam["AccessKeyId"])["Account"] == ACCT
+
+
+def test_session_principal_context_keys(server: RunningServer, iam: BaseClient) -> None:
+    """conditions.md §6.1: aws:PrincipalArn is the ROLE ARN, aws:userid is <role id>:<session>,
+    aws:PrincipalType is AssumedRole; §6.2: aws:MultiFactorAuthPresent is false without MFA."""
+    tess = make_user(iam, "tess")
+    arn = f"arn:aws:iam::{ACCT}:role/ctx/Context"
+    make_role(iam, "Context", trust(f"arn:aws:iam::{ACCT}:user/tess"), Path="/ctx/")
+    role_id = iam.get_role(RoleName="Context")["Role"]["RoleId"]
+    conditions = {
+        "ArnEquals": {"aws:PrincipalArn": arn},
+        "StringEquals": {"aws:userid": f"{role_id}:ctx-session", "aws:PrincipalType": "AssumedRole"},
+        "Bool": {"aws:MultiFactorAuthPresent": "false"},
+    }
+    iam.put_role_policy(RoleName="Context", PolicyName="ctx", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*", "Condition": conditions}))  # fmt: skip
+    sts = client(server, "sts", tess)
+    good = client(server, "iam", creds_of(sts.assume_role(RoleArn=arn, RoleSessionName="ctx-session")))
+    assert "Users" in good.list_users()
+    other = client(server, "iam", creds_of(sts.assume_role(RoleArn=arn, RoleSessionName="other-session")))
+    with pytest.raises(ClientError) as info:
+        other.list_users()
+    assert f"arn:aws:sts::{ACCT}:assumed-role/Context/other-session" in denied(info)
