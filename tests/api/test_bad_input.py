@@ -204,7 +204,11 @@ def test_real_but_unimplemented_operations_answer_501(
 
 
 def test_unimplemented_sts_actions_answer_501_in_the_sts_namespace(api_server: RunningServer) -> None:
-    response = signed_request(api_server, "Action=GetSessionToken&Version=2011-06-15", service="sts")
+    body = (
+        "Action=AssumeRoot&Version=2011-06-15&TargetPrincipal=123456789012"
+        "&TaskPolicyArn.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2Froot-task%2FIAMAuditRootUserCredentials"
+    )
+    response = signed_request(api_server, body, service="sts")
     assert response.status_code == 501
     assert ET.fromstring(response.content).tag == "{https://sts.amazonaws.com/doc/2011-06-15/}ErrorResponse"
 
