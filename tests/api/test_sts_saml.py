@@ -139,3 +139,25 @@ def test_expired_wrong_role_and_trust_conditions(
         DurationSeconds=900,
     )  # fmt: skip
     assert ok["AssumedRoleUser"]["Arn"].endswith(":assumed-role/SamlOnlyBob/bob")
+
+
+def test_neither_assertions_nor_tokens_nor_secrets_reach_the_audit_trail(
+    api_server: RunningServer, iam: BaseClient, sts: BaseClient, idp: SamlIdp, provider_arn: str
+) -> None:
+    from tests.api.test_audit_trail import events
+
+    role_arn = _role(iam, "SamlAudited", provider_arn)
+    assertion = idp.response(roles=[f"{role_arn},{provider_arn}"], session_name="audited")
+    out = sts.assume_role_with_saml(RoleArn=role_arn, PrincipalArn=provider_arn, SAMLAssertion=assertion)
+    with pytest.raises(ClientError):  # a failed call is recorded too
+        sts.assume_role_with_saml(
+            RoleArn=role_arn, PrincipalArn=provider_arn,
+            SAMLAssertion=idp.response(roles=[f"{role_arn},{provider_arn}"], tamper=True),
+        )  # fmt: skip
+    records = [e.record for e in events(api_server) if e.event_name == "AssumeRoleWithSAML"]
+    assert len(records) >= 2
+    secret = out["Credentials"]["SecretAccessKey"]
+    for record in records:
+        assert assertion[:200] not in record and secret not in record
+        assert out["Credentials"]["SessionToken"] not in record
+        assert "HIDDEN_DUE_TO_SECURITY_REASONS" in record
