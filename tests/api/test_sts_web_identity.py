@@ -185,3 +185,24 @@ def test_the_request_needs_no_signature_and_the_role_must_exist(
     assert failure(e)[1] == "InvalidClientTokenId"
     httpx_missing = httpx.post(api_server.endpoint + "/", data={"Action": "GetCallerIdentity", "Version": "2011-06-15"})
     assert httpx_missing.status_code == 403 and b"MissingAuthenticationToken" in httpx_missing.content
+
+
+def test_the_session_knows_its_federated_provider_and_the_token_stays_out_of_the_audit_trail(
+    api_server: RunningServer, iam: BaseClient, sts: BaseClient, issuer: OidcIssuer, provider_arn: str
+) -> None:
+    from tests.api.test_audit_trail import events
+
+    permissions = policy(allow("iam:ListRoles", StringEquals={"aws:FederatedProvider": provider_arn}))
+    role_arn = _role(
+        iam, "ByProvider", _trust(provider_arn, **{"ForAnyValue:StringEquals": {f"{HOST}:amr": "mfa"}}), permissions
+    )
+    token = issuer.token(ISSUER, {"sub": "u", "aud": "app", "amr": ["pwd", "mfa"]})
+    out = sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="amr", WebIdentityToken=token)
+    _client(api_server, out["Credentials"]).list_roles()  # aws:FederatedProvider is the provider ARN
+    without_mfa = issuer.token(ISSUER, {"sub": "u", "aud": "app", "amr": ["pwd"]})
+    with pytest.raises(ClientError) as e:  # :amr is multivalued; the trust wants "mfa" among them
+        sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="amr", WebIdentityToken=without_mfa)
+    assert failure(e)[1] == "AccessDenied"
+    records = [e.record for e in events(api_server) if e.event_name == "AssumeRoleWithWebIdentity"]
+    assert records and all(token not in r and without_mfa not in r for r in records)
+    assert all(out["Credentials"]["SecretAccessKey"] not in r for r in records)
