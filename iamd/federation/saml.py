@@ -279,11 +279,12 @@ def verify_response(encoded: str, metadata: IdpMetadata, now: datetime) -> SamlA
         raise SamlError("Issuer not present in specified provider")
     _check_times(assertion, now)
     audiences = tuple((a.text or "").strip() for a in assertion.iter(f"{{{SAML}}}Audience"))
-    if audiences and not any(_is_aws_endpoint(a) for a in audiences):
+    # Both are required (AWS's assertion requirements); failing closed when either is missing.
+    if not any(_is_aws_endpoint(a) for a in audiences):
         raise SamlError("SAML assertion audience is not an AWS sign-in endpoint")
     recipients = [d.get("Recipient") for d in assertion.iter(f"{{{SAML}}}SubjectConfirmationData")]
     recipient = next((r for r in recipients if r), None)
-    if recipient is not None and not _is_aws_endpoint(recipient):
+    if recipient is None or not _is_aws_endpoint(recipient):
         raise SamlError("SAML assertion Recipient is not an AWS sign-in endpoint")
     name_id = assertion.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
     if name_id is None or not (name_id.text or "").strip():

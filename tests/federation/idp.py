@@ -91,8 +91,8 @@ class SamlIdp:
         session_name: str = "alice",
         subject: str = "alice@example.test",
         name_format: str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-        audience: str = SAML_AUDIENCE,
-        recipient: str = SAML_AUDIENCE,
+        audience: str | None = SAML_AUDIENCE,
+        recipient: str | None = SAML_AUDIENCE,
         issuer: str | None = None,
         now: datetime | None = None,
         lifetime: timedelta = timedelta(minutes=5),
@@ -115,15 +115,20 @@ class SamlIdp:
             for name, vs in values.items()
         )
         aid, rid = f"_{uuid.uuid4().hex}", f"_{uuid.uuid4().hex}"
+        to = f' Recipient="{recipient}"' if recipient else ""
+        restriction = (
+            f"<saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction>"
+            if audience
+            else ""
+        )
         assertion_xml = (
             f'<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" '
             f'IssueInstant="{issued}"><saml:Issuer>{issuer}</saml:Issuer>'
             f'<saml:Subject><saml:NameID Format="{name_format}">{subject}</saml:NameID>'
             '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
-            f'<saml:SubjectConfirmationData NotOnOrAfter="{until}" Recipient="{recipient}"/>'
+            f'<saml:SubjectConfirmationData NotOnOrAfter="{until}"{to}/>'
             "</saml:SubjectConfirmation></saml:Subject>"
-            f'<saml:Conditions NotBefore="{issued}" NotOnOrAfter="{until}"><saml:AudienceRestriction>'
-            f"<saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>"
+            f'<saml:Conditions NotBefore="{issued}" NotOnOrAfter="{until}">{restriction}</saml:Conditions>'
             f'<saml:AuthnStatement AuthnInstant="{issued}"><saml:AuthnContext><saml:AuthnContextClassRef>'
             "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>"
             "</saml:AuthnContext></saml:AuthnStatement>"
@@ -139,7 +144,7 @@ class SamlIdp:
         response = etree.fromstring(
             f'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
             f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{issued}" '
-            f'Destination="{recipient}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status>'
+            f'Destination="{recipient or SAML_AUDIENCE}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status>'
             '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:Response>'
         )
         response.append(assertion)

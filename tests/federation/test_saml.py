@@ -84,6 +84,9 @@ def test_expiry_audience_recipient_and_issuer_are_checked(idp: SamlIdp) -> None:
     assert "audience" in _refusal(idp, audience="https://elsewhere.example/saml").message
     assert "Recipient" in _refusal(idp, recipient="https://elsewhere.example/saml").message
     assert _refusal(idp, issuer="https://other-idp.example").message == "Issuer not present in specified provider"
+    # an assertion without an audience restriction or without a Recipient is refused (fail closed)
+    assert "audience" in _refusal(idp, audience=None).message
+    assert "Recipient" in _refusal(idp, recipient=None).message
     # a regional sign-in endpoint is an AWS audience too
     regional = idp.response(
         roles=[f"{ROLE},{PROVIDER}"], now=NOW, audience="https://us-east-2.signin.aws.amazon.com/saml"
