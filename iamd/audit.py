@@ -80,8 +80,12 @@ def redact(value: Any, path: str = "", found: list[str] | None = None) -> tuple[
     return _plain(value), hidden
 
 
+# Credential-issuing STS calls are recorded as writes, with their (redacted) response (api.md §8.1).
+_NOT_READS = frozenset({"GenerateCredentialReport", "GetSessionToken", "GetFederationToken"})
+
+
 def is_read_only(event_name: str) -> bool:
-    return event_name.startswith(_READ_PREFIXES) and event_name != "GenerateCredentialReport"
+    return event_name.startswith(_READ_PREFIXES) and event_name not in _NOT_READS
 
 
 @dataclass(frozen=True, slots=True)

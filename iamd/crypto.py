@@ -83,24 +83,31 @@ class SecretBox:
 
     def seal(self, plaintext: str, *, context: bytes) -> str:
         """Encrypt ``plaintext`` bound to ``context`` (for example the access key id)."""
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aeads[self._primary].encrypt(nonce, plaintext.encode(), _aad(self._primary, context))
-        body = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
-        return f"{_VERSION}:{self._primary}:{body}"
+        return self.seal_bytes(plaintext.encode(), context=context)
 
     def open(self, sealed: str, *, context: bytes) -> str:
         """Decrypt a value from :meth:`seal`; the same ``context`` must be given."""
+        return self.open_bytes(sealed, context=context).decode()
+
+    def seal_bytes(self, plaintext: bytes, *, context: bytes) -> str:
+        """:meth:`seal` for binary plaintext (STS session tokens seal compressed JSON)."""
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = self._aeads[self._primary].encrypt(nonce, plaintext, _aad(self._primary, context))
+        body = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
+        return f"{_VERSION}:{self._primary}:{body}"
+
+    def open_bytes(self, sealed: str, *, context: bytes) -> bytes:
+        """Decrypt a value from :meth:`seal_bytes` (or :meth:`seal`), under any known key."""
         key_id, payload = _split(sealed)
         aead = self._aeads.get(key_id)
         if aead is None:
             raise SecretBoxError(f"sealed with unknown key id {key_id!r}")
         try:
-            plaintext = aead.decrypt(payload[:_NONCE_BYTES], payload[_NONCE_BYTES:], _aad(key_id, context))
+            return aead.decrypt(payload[:_NONCE_BYTES], payload[_NONCE_BYTES:], _aad(key_id, context))
         except InvalidTag:
             raise SecretBoxError(
                 "sealed value failed authentication (tampered, or sealed for another context)"
             ) from None
-        return plaintext.decode()
 
     def needs_rewrap(self, sealed: str) -> bool:
         """Whether ``sealed`` was made with a key other than the primary (re-seal it)."""

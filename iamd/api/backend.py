@@ -31,6 +31,8 @@ from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
+from iamd.service.sessions import principal_for_session
+from iamd.sessions import TokenError, open_session_token
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
@@ -75,7 +77,14 @@ class Backend:
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box, self.policies)
+        return Env(self.secret_box, self.policies, role_used=self.record_role_use)
+
+    def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
+        """A role's last use changed outside a write transaction: forget cached entities."""
+        self.store.record_role_use(role_id, when, region)
+        with self._lock:
+            self.epoch += 1
+            self.entity_cache = {}
 
     # -- caches ------------------------------------------------------------------------
     def changed(self) -> None:
@@ -94,8 +103,14 @@ class Backend:
                     self.entity_cache = {}
                 self.entity_cache[key] = value
 
-    def lookup(self, key_id: str) -> Credential[Caller] | None:
-        """The credential for SigV4; one indexed query on a miss, none in steady state."""
+    def lookup(self, key_id: str, session_token: str | None = None) -> Credential[Caller] | None:
+        """The credential for SigV4; one indexed query on a miss, none in steady state.
+
+        Temporary (ASIA) credentials are never stored: the presented session token is opened
+        (authenticated decryption, no database read) and must belong to this key id.
+        """
+        if key_id.startswith("ASIA"):
+            return self._session_credential(key_id, session_token)
         if key_id in self._credentials:
             return self._credentials[key_id]
         credential = self._load_credential(key_id)
@@ -104,6 +119,16 @@ class Backend:
                 self._credentials.clear()
             self._credentials[key_id] = credential
         return credential
+
+    def _session_credential(self, key_id: str, token: str | None) -> Credential[Caller] | None:
+        if token is None:
+            return None  # the verifier answers InvalidClientTokenId
+        try:
+            claims = open_session_token(self.secret_box, key_id, token)
+        except TokenError:
+            return None
+        caller = Caller(claims.account, principal_for_session(claims), key_id, None, claims)
+        return Credential(claims.secret_access_key, caller, session_token=token, expires_at=claims.expires_at)
 
     def _load_credential(self, key_id: str) -> Credential[Caller] | None:
         try:

@@ -19,7 +19,8 @@ from typing import Any, cast
 from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.audit import AuditEvent as Record
-from iamd.auth import SignedRequest
+from iamd.auth import SignedRequest, carries_signature
+from iamd.policy import Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
 from iamd.protocol.models import Service
 from iamd.service.authorize import authorize_iam
@@ -27,6 +28,7 @@ from iamd.service.call import Call, Caller
 from iamd.service.errors import aws_error
 from iamd.service.iam import OPERATIONS
 from iamd.service.iam.checks import check_request
+from iamd.service.sessions import check_iam_allowed, check_sts_allowed, resolve_caller
 from iamd.service.sts import STS_OPERATIONS
 from iamd.service.targets import iam_target
 from iamd.store import NotFound, ReadTx, StoreError, audit_event_from_record
@@ -36,6 +38,8 @@ __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 log = logging.getLogger("iamd.api")
 
 MAX_BODY = 1 << 20  # AWS's largest IAM parameter is 131,072 characters; a MiB is plenty
+# STS operations a request may call without SigV4 (the token / assertion is the credential).
+UNSIGNED_STS_OPERATIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 _NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/", "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 
 
@@ -87,15 +91,24 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
                 f"Could not find operation {action} for version {params.get('Version') or 'NO_VERSION_SPECIFIED'}"
             )
         signed = SignedRequest.of(request.method, request.path, request.query, request.headers, request.body)
-        verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
-        caller = verified.principal
+        region = "us-east-1"
+        if service_name == "sts" and action in UNSIGNED_STS_OPERATIONS and not carries_signature(signed):
+            # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (api.md §7.2, §7.3): the
+            # token or assertion is the credential, and the operation itself verifies it.
+            caller = Caller(backend.account_id, Principal.anonymous(), None, None)
+        else:
+            verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
+            caller = verified.principal
+            state["key"] = verified.access_key_id
+            region = verified.region
+            assert backend.audit is not None
+            if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
+                backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
         state["caller"] = caller
-        state["key"] = verified.access_key_id
-        assert backend.audit is not None
-        backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
+        state["region"] = region
         operation, payload = parse_request(service, params)
         state["params"] = payload
-        result = _run(backend, service_name, operation.name, payload, caller, request, request_id, now)
+        result = _run(backend, service_name, operation.name, payload, caller, request, request_id, now, region)
         body = serialize_result(service, operation, result or {}, request_id)
         return WireResponse(200, response_headers(request_id), body)
     except Exception as error:
@@ -117,12 +130,17 @@ def _run(
     request: HttpRequest,
     request_id: str,
     now: datetime,
+    region: str = "us-east-1",
 ) -> dict[str, Any] | None:
     if service_name == "sts":
-        return _run_sts(backend, operation, params, caller, request, request_id, now)
+        return _run_sts(backend, operation, params, caller, request, request_id, now, region)
     op = OPERATIONS.get(operation)
     if op is None:
         raise aws.NotImplementedOperation(f"iamd does not implement the IAM operation {operation} yet.")
+    check_iam_allowed(caller)
+    if caller.session is not None:
+        with _CachedReads(backend) as reads:
+            caller = resolve_caller(caller, cast(ReadTx, reads))
     call = Call(
         request_id, service_name, operation, params, caller, now, request.client_ip,
         request.header("user-agent"), request.secure, backend.env,
@@ -159,16 +177,21 @@ def _run_sts(
     request: HttpRequest,
     request_id: str,
     now: datetime,
+    region: str = "us-east-1",
 ) -> dict[str, Any] | None:
     handler = STS_OPERATIONS.get(operation)
     if handler is None:
         raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
-    call = Call(
-        request_id, "sts", operation, params, caller, now, request.client_ip,
-        request.header("user-agent"), request.secure, backend.env,
-    )  # fmt: skip
+    if operation != "GetCallerIdentity":  # answered for every credential (api.md §7.6)
+        check_sts_allowed(caller, operation)
     with _CachedReads(backend) as reads:
-        result = handler(call, cast(ReadTx, reads))
+        tx = cast(ReadTx, reads)
+        caller = resolve_caller(caller, tx)
+        call = Call(
+            request_id, "sts", operation, params, caller, now, request.client_ip,
+            request.header("user-agent"), request.secure, backend.env, region,
+        )  # fmt: skip
+        result = handler(call, tx)
     _audit(backend, call, result, None)
     return result
 
@@ -264,7 +287,8 @@ def _key_owner(tx: Any, account: str) -> Any:
 def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:
     event = Record(
         request_id=call.request_id, event_time=call.now, event_source=f"{call.service}.amazonaws.com",
-        event_name=call.operation, aws_region="us-east-1", source_ip=call.source_ip, user_agent=call.user_agent,
+        event_name=call.operation, aws_region=call.region if call.service == "sts" else "us-east-1",
+        source_ip=call.source_ip, user_agent=call.user_agent,
         user_identity=call.caller.user_identity(), account_id=call.account,
         request_parameters=dict(call.params) or None,
         response_elements=dict(result) if result else None,
@@ -296,7 +320,7 @@ def _audit_failure(
         event_time=now,
         event_source=f"{service_name}.amazonaws.com",
         event_name=str(state.get("action") or "Unknown"),
-        aws_region="us-east-1",
+        aws_region=str(state.get("region") or "us-east-1") if service_name == "sts" else "us-east-1",
         source_ip=request.client_ip,
         user_agent=request.header("user-agent"),
         user_identity=identity,

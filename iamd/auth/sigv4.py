@@ -1,6 +1,7 @@
 """SigV4 verification for IAM and STS (api.md §3): a pure verifier.
 
-:meth:`SigV4Verifier.verify` takes the request, the current time and a credential lookup,
+:meth:`SigV4Verifier.verify` takes the request, the current time and a credential lookup
+(``lookup(access_key_id, presented session token or None)``),
 runs the checks of api.md §3.2 in order and returns a :class:`VerifiedRequest` or raises
 the AWS error (errors.md §2.3, §4)::
 
@@ -63,7 +64,9 @@ PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match wh
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Credential(Generic[P]):
-    """What ``lookup(access_key_id)`` answers: the secret, its state, and who it stands for.
+    """What ``lookup(access_key_id, session_token)`` answers: the secret, its state, and who it
+    stands for. The lookup receives the presented session token (or None) so that
+    self-contained session tokens can be opened; the verifier still checks it below.
 
     A temporary (STS) credential carries its session token and expiry; a long-term one
     carries neither. ``principal`` is opaque to the verifier and handed back verified.
@@ -145,7 +148,7 @@ class SigV4Verifier:
         request: SignedRequest,
         *,
         now: datetime,
-        lookup: Callable[[str], Credential[P] | None],
+        lookup: Callable[[str, str | None], Credential[P] | None],
         service: str | None = None,
     ) -> VerifiedRequest[P]:
         """Authenticate ``request`` at time ``now`` (aware); ``service`` narrows the configured ones."""
@@ -156,7 +159,7 @@ class SigV4Verifier:
         self._check_scope(located, self._candidates(service))
         _check_scope_date(located)
         url_expires_at = self._check_time(located, now)
-        credential = _checked_credential(located, lookup(located.access_key_id), now)
+        credential = _checked_credential(located, lookup(located.access_key_id, located.session_token), now)
         payload_hash, payload_signed, declared = self._payload_hash(request)
         details = _details(request, located, payload_hash)
         key = self._signing_key(credential.secret_access_key, located)

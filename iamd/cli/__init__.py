@@ -6,6 +6,7 @@ import click
 
 from iamd import __version__
 
+from .assume import assume
 from .policy import policy
 from .server import db, profile, serve, trail
 
@@ -18,5 +19,6 @@ def main() -> None:
 
 for command in (policy, serve, db, profile, trail):
     main.add_command(command)
+main.add_command(assume)  # issue 4: STS
 
 __all__ = ["main"]

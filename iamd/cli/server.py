@@ -39,13 +39,22 @@ database_option = click.option(
 @database_option
 @click.option("--account-id", default=None, help="12-digit account id for a new data directory (default: random).")
 @click.option("--dev", is_flag=True, help="Test-suite mode: account 123456789012, root keys from IAMD_ROOT_*.")
-def serve(host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool) -> None:
+@click.option(
+    "--oidc-jwks", "oidc_jwks", multiple=True, metavar="ISSUER=URL|FILE",
+    help="Where an OIDC issuer's signing keys are (repeatable; env IAMD_OIDC_JWKS, space-separated). "
+    "Default: OIDC discovery at https://<issuer>/.well-known/openid-configuration. docs/federation.md",
+)  # fmt: skip
+def serve(
+    host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
+    oidc_jwks: tuple[str, ...] = (),
+) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     import uvicorn
 
     from iamd.api import Backend, create_app
 
     console = Console(stderr=True)
+    _configure_jwks([*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks])
     url = _database_url(data_dir, database)
     backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
     endpoint = f"http://{host}:{port}"
@@ -67,6 +76,18 @@ def serve(host: str, port: int, data_dir: Path, database: str | None, account_id
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
     finally:
         backend.close()
+
+
+def _configure_jwks(options: list[str]) -> None:
+    """``ISSUER=URL|FILE`` options → the process's JWKS resolver (identity federation, issue 4)."""
+    from iamd.federation.jwks import KeyUnavailable, default_resolver, parse_source_option
+
+    for option in options:
+        try:
+            issuer, source = parse_source_option(option)
+        except (ValueError, KeyUnavailable) as e:
+            raise click.BadParameter(str(e), param_hint="--oidc-jwks") from None
+        default_resolver().configure(issuer, source)
 
 
 @click.group()

@@ -9,7 +9,7 @@ store's generation counter instead (iamd.store.Store.generation).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC
 
 from iamd import errors as aws
@@ -25,22 +25,24 @@ from iamd.policy import (
     evaluate,
 )
 from iamd.policy.document import PolicyValidationError, parse_policy
-from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, User
+from iamd.sessions import SessionClaims, SessionKind
+from iamd.store import EntityKind, NotFound, ReadTx, Role, TagTarget, User
 
-from .call import Call
+from .call import Call, Caller
+from .sessions import session_context_items
 from .targets import Target
 
-__all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message"]
+__all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message", "request_context"]
 
 _EMPTY = PolicySet()
 
 
 class PolicyCache:
-    """Compiled policy sets per IAM user, and parsed managed-policy versions."""
+    """Compiled policy sets per IAM user, per role, per session policy; parsed managed-policy versions."""
 
     def __init__(self, max_sets: int = 10_000) -> None:
         self._lock = threading.Lock()
-        self._sets: dict[str, PolicySet] = {}
+        self._sets: dict[object, PolicySet] = {}
         self._docs: dict[tuple[str, str], PolicyDocument | None] = {}
         self._max = max_sets
 
@@ -50,16 +52,65 @@ class PolicyCache:
             self._docs.clear()
 
     def for_user(self, tx: ReadTx, user: User) -> PolicySet:
-        key = user.id
+        return self._cached(user.id, lambda: self._load_user(tx, user))
+
+    def for_role(self, tx: ReadTx, role: Role) -> PolicySet:
+        """A role's identity policies (inline + attached) and its permissions boundary."""
+        return self._cached(role.id, lambda: self._load_role(tx, role))
+
+    def for_caller(self, tx: ReadTx, caller: Caller) -> PolicySet:
+        """Every identity-side policy of the caller: entity policies, boundary, session policies.
+
+        A role session whose role was deleted (or recreated: another unique id) has none.
+        """
+        claims = caller.session
+        if claims is None or claims.kind is SessionKind.USER:
+            return self.for_user(tx, caller.user) if caller.user is not None else _EMPTY
+        if claims.kind is SessionKind.ROOT:
+            return _EMPTY
+        base = _EMPTY
+        if claims.kind is SessionKind.ASSUMED_ROLE and claims.role_arn:
+            try:
+                role = tx.get_role(claims.account, claims.role_arn.rsplit("/", 1)[1])
+            except NotFound:
+                return _EMPTY
+            if role.id != claims.role_id:
+                return _EMPTY
+            base = self.for_role(tx, role)
+        elif claims.kind is SessionKind.FEDERATED_USER and claims.user_name is not None:
+            try:
+                user = tx.get_user(claims.account, claims.user_name)
+            except NotFound:
+                return _EMPTY
+            if user.id != claims.user_id:
+                return _EMPTY
+            base = self.for_user(tx, user)
+        if not claims.has_session_policy:
+            return base
+        key = (claims.kind.value, claims.role_id or claims.user_id, claims.policy, claims.policy_arns)
+        return self._cached(key, lambda: self._with_session(tx, base, claims))
+
+    def _cached(self, key: object, build: Callable[[], PolicySet]) -> PolicySet:
         cached = self._sets.get(key)
         if cached is not None:
             return cached
-        built = self._load_user(tx, user)
+        built = build()
         with self._lock:
             if len(self._sets) >= self._max:
                 self._sets.clear()
             self._sets[key] = built
         return built
+
+    def _with_session(self, tx: ReadTx, base: PolicySet, claims: SessionClaims) -> PolicySet:
+        session: list[Policy] = []
+        if claims.policy is not None:
+            doc = _parse(claims.policy, DocumentKind.SESSION)
+            session.append(Policy("SessionPolicy", PolicyType.SESSION, doc if doc is not None else _ALLOW_NOTHING))
+        for arn in claims.policy_arns:
+            pol = self.managed(tx, arn, PolicyType.SESSION, DocumentKind.SESSION)
+            # A managed session policy deleted since the session began grants nothing (fail closed).
+            session.append(pol if pol is not None else Policy(arn, PolicyType.SESSION, _ALLOW_NOTHING))
+        return PolicySet.of(identity=base.identity, boundary=base.boundary, session=session)
 
     def managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind) -> Policy | None:
         try:
@@ -104,6 +155,15 @@ class PolicyCache:
                 boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
         return PolicySet.of(identity=identity, boundary=boundary)
 
+    def _load_role(self, tx: ReadTx, role: Role) -> PolicySet:
+        identity = self.identity(tx, EntityKind.ROLE, role.name, role.account_id)
+        boundary = None
+        if role.permissions_boundary:
+            boundary = self.managed(tx, role.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+            if boundary is None:
+                boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
+        return PolicySet.of(identity=identity, boundary=boundary)
+
 
 def _parse(text: str, kind: DocumentKind) -> PolicyDocument | None:
     try:
@@ -115,10 +175,16 @@ def _parse(text: str, kind: DocumentKind) -> PolicyDocument | None:
 _DENY_ALL = parse_policy(
     '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}', DocumentKind.BOUNDARY
 )
+# A session policy that exists but allows nothing: its presence still narrows the session.
+_ALLOW_NOTHING = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iamd:NoAction","Resource":"*"}]}',
+    DocumentKind.SESSION,
+)
 
 
 def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
-    """The keys every IAM request carries (conditions.md §6.3)."""
+    """The keys every request carries (conditions.md §6.3), and the caller's credential keys
+    (§6.2: token issue time, MFA, source identity) when it signed with temporary credentials."""
     now = call.now.astimezone(UTC)
     return [
         ("aws:CurrentTime", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
@@ -126,7 +192,8 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
         ("aws:SecureTransport", "true" if call.secure else "false"),
         ("aws:SourceIp", call.source_ip),
         ("aws:UserAgent", call.user_agent),
-        ("aws:RequestedRegion", "us-east-1"),
+        ("aws:RequestedRegion", "us-east-1" if call.service == "iam" else call.region),
+        *session_context_items(call.caller, now),
     ]
 
 
@@ -166,7 +233,7 @@ def authorize_iam(
 ) -> None:
     """Raise AWS's AccessDenied unless the engine allows the call (and every action it implies)."""
     caller = call.caller
-    policies = cache.for_user(tx, caller.user) if caller.user is not None else _EMPTY
+    policies = cache.for_caller(tx, caller)
     for operation, resource in ((call.operation, target), *target.also):
         tags = _resource_tags(call, tx, resource)
         items = request_context(call) + list(resource.context)

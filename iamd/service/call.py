@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
 from iamd.policy import Principal, PrincipalKind
+from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import User
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ class Env:
 
     secret_box: SecretBox
     policies: PolicyCache
+    # STS: record a role's last use (store.record_role_use + entity cache invalidation).
+    role_used: Callable[[str, datetime, str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,8 @@ class Caller:
     account_id: str
     principal: Principal
     access_key_id: str | None
-    user: User | None  # the IAM user who signed; None for root
+    user: User | None  # the IAM user who signed (or whose GetSessionToken session signed); None for root
+    session: SessionClaims | None = None  # temporary (ASIA) credentials: what their token carries
 
     @property
     def is_root(self) -> bool:
@@ -41,11 +45,54 @@ class Caller:
         identity: dict[str, Any] = {"accountId": self.account_id, "arn": self.principal.arn}
         if self.access_key_id:
             identity["accessKeyId"] = self.access_key_id
+        session = self.session
+        if session is not None and session.kind in (SessionKind.ASSUMED_ROLE, SessionKind.FEDERATED_USER):
+            identity.update(type=session.kind.value, principalId=session.user_id_string)
+            identity["sessionContext"] = _session_context(session)
+            return identity
         if self.is_root:
             identity.update(type="Root", principalId=self.account_id)
         elif self.user is not None:
             identity.update(type="IAMUser", principalId=self.user.id, userName=self.user.name)
+        elif session is not None:  # a GetSessionToken session of a user deleted since
+            identity.update(type="IAMUser", principalId=session.user_id, userName=session.user_name)
+        if session is not None:
+            identity["sessionContext"] = {"attributes": _attributes(session)}
         return identity
+
+
+def _attributes(session: SessionClaims) -> dict[str, str]:
+    return {
+        "creationDate": session.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mfaAuthenticated": "true" if session.mfa else "false",
+    }
+
+
+def _session_context(session: SessionClaims) -> dict[str, Any]:
+    """CloudTrail's ``sessionContext`` of a role or federated-user session (api.md §8.2)."""
+    if session.kind is SessionKind.ASSUMED_ROLE:
+        role_arn = session.role_arn or ""
+        issuer: dict[str, Any] = {
+            "type": "Role", "principalId": session.role_id, "arn": role_arn,
+            "accountId": session.account, "userName": role_arn.rsplit("/", 1)[-1],
+        }  # fmt: skip
+    elif session.user_arn is not None:
+        issuer = {
+            "type": "IAMUser", "principalId": session.user_id, "arn": session.user_arn,
+            "accountId": session.account, "userName": session.user_name,
+        }  # fmt: skip
+    else:
+        issuer = {
+            "type": "Root", "principalId": session.account, "arn": f"arn:aws:iam::{session.account}:root",
+            "accountId": session.account,
+        }  # fmt: skip
+    out: dict[str, Any] = {"sessionIssuer": issuer, "attributes": _attributes(session)}
+    if session.source_identity:
+        out["sourceIdentity"] = session.source_identity
+    web = session.extra.get("webIdFederationData")
+    if web:
+        out["webIdFederationData"] = web
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +107,7 @@ class Call:
     user_agent: str
     secure: bool
     env: Env
+    region: str = "us-east-1"  # the signing scope's region (STS endpoints are regional)
 
     @property
     def account(self) -> str:

@@ -72,6 +72,9 @@ _TAG_ON_CREATE = {
     "CreatePolicy": "TagPolicy",
     "CreateInstanceProfile": "TagInstanceProfile",
     "CreateVirtualMFADevice": "TagMFADevice",
+    # identity providers (issue 4, federation)
+    "CreateOpenIDConnectProvider": "TagOpenIDConnectProvider",
+    "CreateSAMLProvider": "TagSAMLProvider",
 }
 # Renames need permission on the old and the new ARN (api.md §5.1).
 _RENAMES = {"UpdateUser": ("user", "UserName", "NewUserName"), "UpdateGroup": ("group", "GroupName", "NewGroupName")}
@@ -130,6 +133,9 @@ def _target(
     if "PermissionsBoundary" in params:
         context.append(("iam:PermissionsBoundary", params["PermissionsBoundary"]))
 
+    provider = _provider_target(operation, params, account, tuple(context))
+    if provider is not None:
+        return provider
     if operation in _CREATE:
         kind, member = _CREATE[operation]
         arn = _arn(account, kind, params.get("Path") or "/", params.get(member, ""))
@@ -180,3 +186,26 @@ def _target(
         arn = _arn(account, "server-certificate", path_of("server-certificate", name) or "/", name)
         return Target(arn, arn, tuple(context))
     return Target("*", "*", tuple(context))
+
+
+# -- identity providers (issue 4, federation) -----------------------------------------------
+_PROVIDER_ARNS = {"OpenIDConnectProviderArn": "oidc-provider", "SAMLProviderArn": "saml-provider"}
+
+
+def _provider_target(
+    operation: str, params: Mapping[str, Any], account: str, context: tuple[tuple[str, str | list[str]], ...]
+) -> Target | None:
+    """OIDC/SAML providers: the provider's ARN, with its tags for aws:ResourceTag (kind + ARN)."""
+    if operation == "CreateOpenIDConnectProvider":
+        url = str(params.get("Url", ""))
+        rest = url[len("https://") :] if url.lower().startswith("https://") else url
+        arn = f"arn:aws:iam::{account}:oidc-provider/{rest.rstrip('/')}"
+        return Target(arn, arn, context)
+    if operation == "CreateSAMLProvider":
+        arn = f"arn:aws:iam::{account}:saml-provider/{params.get('Name', '')}"
+        return Target(arn, arn, context)
+    for member, kind in _PROVIDER_ARNS.items():
+        if member in params:
+            arn = str(params[member])
+            return Target(arn, arn, context, kind, arn)
+    return None

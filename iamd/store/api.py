@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from iamd.store.providers import OidcProvider, SamlProvider
 from iamd.store.records import (
     AccessKey,
     AccessKeyOwner,
@@ -184,6 +185,12 @@ class ReadTx(Protocol):
         self, account: str, user_name: str, *, marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
     ) -> Page[VirtualMfaDevice]: ...
     def count_virtual_mfa_devices(self, account: str, *, assigned_only: bool = False) -> int: ...
+    # identity providers (issue 4, federation), addressed by ARN; NotFound when absent
+    def get_oidc_provider(self, account: str, arn: str) -> OidcProvider: ...
+    def find_oidc_provider(self, account: str, url: str) -> OidcProvider | None: ...
+    def list_oidc_providers(self, account: str) -> tuple[OidcProvider, ...]: ...
+    def get_saml_provider(self, account: str, arn: str) -> SamlProvider: ...
+    def list_saml_providers(self, account: str) -> tuple[SamlProvider, ...]: ...
 
 
 class Tx(ReadTx, Protocol):
@@ -314,6 +321,39 @@ class Tx(ReadTx, Protocol):
 
     # audit, in the same transaction as the change the event describes
     def add_audit_event(self, event: AuditEvent) -> AuditEvent: ...
+
+    # identity providers (issue 4, federation)
+    def create_oidc_provider(
+        self,
+        account: str,
+        url: str,
+        *,
+        client_ids: Sequence[str] = (),
+        thumbprints: Sequence[str] = (),
+        tags: Sequence[Tag] = (),
+    ) -> OidcProvider: ...
+    def update_oidc_provider(
+        self,
+        account: str,
+        arn: str,
+        *,
+        client_ids: Sequence[str] | None = None,
+        thumbprints: Sequence[str] | None = None,
+    ) -> OidcProvider: ...
+    def delete_oidc_provider(self, account: str, arn: str) -> None: ...
+    def create_saml_provider(
+        self,
+        account: str,
+        name: str,
+        metadata_document: str,
+        *,
+        valid_until: datetime | None = None,
+        tags: Sequence[Tag] = (),
+    ) -> SamlProvider: ...
+    def update_saml_provider(
+        self, account: str, arn: str, metadata_document: str, *, valid_until: datetime | None = None
+    ) -> SamlProvider: ...
+    def delete_saml_provider(self, account: str, arn: str) -> None: ...
 
 
 class Store(Protocol):

@@ -55,6 +55,9 @@ class TagTarget(StrEnum):
     POLICY = "policy"
     INSTANCE_PROFILE = "instance-profile"
     MFA_DEVICE = "mfa"  # virtual MFA devices, addressed by serial number (issue 5)
+    # identity providers (issue 4, federation): addressed by ARN, keys case-sensitive
+    OIDC_PROVIDER = "oidc-provider"
+    SAML_PROVIDER = "saml-provider"
 
 
 class AssignmentStatus(StrEnum):

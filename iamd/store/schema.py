@@ -252,3 +252,36 @@ mfa_devices = _named(
     Column("drift", Integer, nullable=False),
 )
 mfa_device_tags = _tags("mfa_device", "mfa_devices")
+# -- identity providers (issue 4, federation) ------------------------------------------------
+# OIDC providers are keyed by their URL without the scheme (host[/path]), exactly as the ARN
+# spells it; SAML providers by name (case-insensitively unique, as other IAM names). Client
+# ids and thumbprints are small ordered lists kept as JSON text.
+oidc_providers = Table(
+    "oidc_providers",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False),
+    Column("url", Str, nullable=False),
+    Column("client_ids", Text, nullable=False),
+    Column("thumbprints", Text, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "url"),
+)
+
+saml_providers = Table(
+    "saml_providers",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False),
+    Column("name", Str, nullable=False),
+    Column("name_key", Str, nullable=False),
+    Column("metadata_document", Text, nullable=False),
+    Column("valid_until", UtcDateTime, nullable=True),
+    Column("create_date", UtcDateTime, nullable=False),
+    Column("update_date", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name_key"),
+    CheckConstraint("name_key = lower(name)", name="name_key"),
+)
+
+oidc_provider_tags = _tags("oidc_provider", "oidc_providers")
+saml_provider_tags = _tags("saml_provider", "saml_providers")

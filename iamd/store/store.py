@@ -24,6 +24,7 @@ from iamd.store.keys import KeyOps
 from iamd.store.mfa import MfaOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
+from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
 from iamd.store.tags import TagOps
@@ -45,6 +46,8 @@ class SqlTx(
     AuditOps,
     # virtual MFA devices (issue 5)
     MfaOps,
+    # identity providers (issue 4, federation)
+    ProviderOps,
 ):
     """All families over one connection and one transaction."""
 

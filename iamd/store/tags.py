@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
 from iamd.store.errors import NotFound
+from iamd.store.provider_arns import provider_id
 from iamd.store.records import Tag, TagTarget
 
 __all__ = ["TagOps", "put_tags"]
@@ -30,6 +31,11 @@ def _table(target: TagTarget) -> tuple[Any, Any, str, bool]:
         return s.policy_tags, s.policies, "policy", False
     if target is TagTarget.MFA_DEVICE:  # ref is the serial number (issue 5)
         return s.mfa_device_tags, s.mfa_devices, "virtual mfa device", False
+    # identity providers (issue 4, federation)
+    if target is TagTarget.OIDC_PROVIDER:
+        return s.oidc_provider_tags, s.oidc_providers, "OpenIDConnect provider", False
+    if target is TagTarget.SAML_PROVIDER:
+        return s.saml_provider_tags, s.saml_providers, "SAML provider", False
     return s.instance_profile_tags, s.instance_profiles, "instance profile", False
 
 
@@ -72,6 +78,8 @@ class TagOps(Ops):
             if found is None:
                 raise NotFound("virtual mfa device", ref)
             return str(found.id)
+        if target in (TagTarget.OIDC_PROVIDER, TagTarget.SAML_PROVIDER):  # identity providers (issue 4)
+            return provider_id(self._conn, target, account, ref, self._ctx.partition)
         _, owner, label, _ = _table(target)
         return self._named_id(owner, label, account, ref)
 

@@ -86,16 +86,18 @@ def signed_request(
     headers: Mapping[str, str] | None = None,
     service: str = "iam",
     region: str = "us-east-1",
+    token: str | None = None,
 ) -> httpx.Response:
     """Send raw bytes signed with botocore's own SigV4 signer (root credentials by default).
 
-    ``at`` (naive UTC) signs as of another time, for expired and future signatures.
+    ``at`` (naive UTC) signs as of another time, for expired and future signatures; ``token``
+    adds a session token (X-Amz-Security-Token) for temporary credentials.
     """
     url = server.endpoint + "/" + (f"?{query}" if query else "")
     all_headers = {"Content-Type": FORM} if body else {}
     all_headers.update(headers or {})
     request = AWSRequest(method=method, url=url, data=body, headers=all_headers)
-    signer = SigV4Auth(Credentials(key or server.root_key, secret or server.root_secret), service, region)
+    signer = SigV4Auth(Credentials(key or server.root_key, secret or server.root_secret, token), service, region)
     if at is None:
         signer.add_auth(request)
     else:

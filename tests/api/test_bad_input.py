@@ -184,10 +184,9 @@ def test_hostile_values_are_escaped(api_server: RunningServer, iam: BaseClient) 
 @pytest.mark.parametrize(
     ("operation", "kwargs"),
     [
-        ("create_login_profile", {"UserName": "x", "Password": "Passw0rd!Passw0rd!"}),
         ("list_service_specific_credentials", {}),
-        ("get_credential_report", {}),
-        ("create_open_id_connect_provider", {"Url": "https://example.com", "ThumbprintList": ["a" * 40]}),
+        ("list_server_certificates", {}),
+        ("generate_service_last_accessed_details", {"Arn": "arn:aws:iam::123456789012:user/x"}),
         ("list_ssh_public_keys", {}),
         ("upload_signing_certificate", {"CertificateBody": "-----BEGIN CERTIFICATE-----"}),
     ],
@@ -204,7 +203,11 @@ def test_real_but_unimplemented_operations_answer_501(
 
 
 def test_unimplemented_sts_actions_answer_501_in_the_sts_namespace(api_server: RunningServer) -> None:
-    response = signed_request(api_server, "Action=GetSessionToken&Version=2011-06-15", service="sts")
+    body = (
+        "Action=AssumeRoot&Version=2011-06-15&TargetPrincipal=123456789012"
+        "&TaskPolicyArn.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2Froot-task%2FIAMAuditRootUserCredentials"
+    )
+    response = signed_request(api_server, body, service="sts")
     assert response.status_code == 501
     assert ET.fromstring(response.content).tag == "{https://sts.amazonaws.com/doc/2011-06-15/}ErrorResponse"
 

@@ -69,9 +69,9 @@ def to_signed(prepared: AWSPreparedRequest) -> SignedRequest:
     )
 
 
-def lookup(*entries: tuple[str, Credential[str]]) -> Callable[[str], Credential[str] | None]:
+def lookup(*entries: tuple[str, Credential[str]]) -> Callable[[str, str | None], Credential[str] | None]:
     table = dict(entries)
-    return table.get
+    return lambda key_id, _token: table.get(key_id)
 
 
 def user(secret: str = SECRET, *, active: bool = True) -> Credential[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import account, keys, mfa, policies, roles, simulate, tags, users
+from . import providers as idp
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -119,4 +120,23 @@ OPERATIONS: dict[str, Operation] = {
     "TagMFADevice": _w(tags.tag),
     "UntagMFADevice": _w(tags.untag),
     "ListMFADeviceTags": _r(tags.list_tags),
+    # identity providers (issue 4, federation)
+    "CreateOpenIDConnectProvider": _w(idp.create_oidc_provider),
+    "GetOpenIDConnectProvider": _r(idp.get_oidc_provider),
+    "ListOpenIDConnectProviders": _r(idp.list_oidc_providers),
+    "DeleteOpenIDConnectProvider": _w(idp.delete_oidc_provider),
+    "AddClientIDToOpenIDConnectProvider": _w(idp.add_client_id),
+    "RemoveClientIDFromOpenIDConnectProvider": _w(idp.remove_client_id),
+    "UpdateOpenIDConnectProviderThumbprint": _w(idp.update_thumbprint),
+    "TagOpenIDConnectProvider": _w(idp.tag_provider),
+    "UntagOpenIDConnectProvider": _w(idp.untag_provider),
+    "ListOpenIDConnectProviderTags": _r(idp.list_provider_tags),
+    "CreateSAMLProvider": _w(idp.create_saml_provider),
+    "GetSAMLProvider": _r(idp.get_saml_provider),
+    "ListSAMLProviders": _r(idp.list_saml_providers),
+    "UpdateSAMLProvider": _w(idp.update_saml_provider),
+    "DeleteSAMLProvider": _w(idp.delete_saml_provider),
+    "TagSAMLProvider": _w(idp.tag_provider),
+    "UntagSAMLProvider": _w(idp.untag_provider),
+    "ListSAMLProviderTags": _r(idp.list_provider_tags),
 }

@@ -75,6 +75,9 @@ TAG_QUOTAS = {
     TagTarget.POLICY: "TagsPerPolicy",
     TagTarget.INSTANCE_PROFILE: "TagsPerInstanceProfile",
     TagTarget.MFA_DEVICE: "TagsPerVirtualMFADevice",  # issue 5
+    # identity providers (issue 4, federation)
+    TagTarget.OIDC_PROVIDER: "TagsPerOpenIDConnectProvider",
+    TagTarget.SAML_PROVIDER: "TagsPerSAMLProvider",
 }
 _FOLDED = frozenset({TagTarget.USER, TagTarget.ROLE})
 

@@ -1,20 +1,42 @@
-"""The STS operations iamd implements so far (issue 4 builds the rest on these)."""
+"""The STS operations: name → handler ``(call, tx) -> response members``.
+
+Handlers run on cached reads (pipeline ``_run_sts``) after the caller was authenticated and
+the session-credential restrictions of api.md §4.2 were applied; each handler authorizes
+what AWS authorizes for its operation (GetCallerIdentity: nothing).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from iamd.service.call import Call
 from iamd.store import ReadTx
 
+from .operations import (
+    assume_role,
+    decode_authorization_message,
+    get_access_key_info,
+    get_caller_identity,
+    get_federation_token,
+    get_session_token,
+)
+from .saml import assume_role_with_saml
+from .web_identity import assume_role_with_web_identity
+
 __all__ = ["STS_OPERATIONS", "get_caller_identity"]
 
+StsHandler = Callable[[Call, ReadTx], dict[str, Any]]
 
-def get_caller_identity(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """Who signed the request; never denied, whatever the policies say (evaluation.md §2.3)."""
-    caller = call.caller
-    user_id = caller.user.id if caller.user is not None else caller.account_id
-    return {"UserId": user_id, "Account": caller.account_id, "Arn": caller.principal.arn}
-
-
-STS_OPERATIONS = {"GetCallerIdentity": get_caller_identity}
+STS_OPERATIONS: dict[str, StsHandler] = {
+    "GetCallerIdentity": get_caller_identity,
+    # -- issue 4: temporary credentials (STS core) --
+    "AssumeRole": assume_role,
+    "GetSessionToken": get_session_token,
+    "GetFederationToken": get_federation_token,
+    "GetAccessKeyInfo": get_access_key_info,
+    "DecodeAuthorizationMessage": decode_authorization_message,
+    # -- issue 4: federation (AssumeRoleWithWebIdentity / AssumeRoleWithSAML) go below --
+    "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
+    "AssumeRoleWithSAML": assume_role_with_saml,
+}
