@@ -31,6 +31,7 @@ from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
+from iamd.service.mfa_codes import verify_mfa_code
 from iamd.service.sessions import principal_for_session
 from iamd.sessions import TokenError, open_session_token
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
@@ -77,7 +78,12 @@ class Backend:
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box, self.policies, role_used=self.record_role_use)
+        return Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.consume_mfa_code)
+
+    def consume_mfa_code(self, account: str, user_name: str, serial: str, code: str, now: datetime) -> datetime:
+        """STS's MFA check: verify one TOTP code and record its time-step (never accepted twice)."""
+        with self.store.transaction() as tx:
+            return verify_mfa_code(tx, self.secret_box, account, user_name, serial, code, now).at
 
     def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
         """A role's last use changed outside a write transaction: forget cached entities."""

@@ -26,6 +26,9 @@ class Env:
     policies: PolicyCache
     # STS: record a role's last use (store.record_role_use + entity cache invalidation).
     role_used: Callable[[str, datetime, str], None] | None = None
+    # MFA: check and consume one code of a user's device, in its own write transaction
+    # (account, user name, serial number, code, now) -> when MFA authenticated; raises AWS's AccessDenied.
+    mfa: Callable[[str, str, str, str, datetime], datetime] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,8 @@ enrolment was abandoned, leaving an unassigned device named after him; without M
 explicitly denied deleting it. An administrator lists the unassigned devices and deletes
 the stale one; Diego then creates and enables a new device with real TOTP codes.
 
-The STS part of the scenario (GetSessionToken with SerialNumber + TokenCode, then managing
-his credentials with the session) is appended at the end of
-``test_stale_virtual_mfa_device_is_cleaned_up_by_an_administrator`` once STS is merged.
+Then he gets MFA-authenticated session credentials with GetSessionToken (SerialNumber +
+TokenCode) and manages his own access keys with them.
 """
 
 from __future__ import annotations
@@ -18,12 +17,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pyotp
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from tests.api.conftest import client_for, failure
+from tests.api.conftest import NO_RETRY, client_for, failure
 from tests.api.server import RunningServer
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "manage-own-credentials-with-mfa.json"
@@ -123,11 +123,29 @@ def test_stale_virtual_mfa_device_is_cleaned_up_by_an_administrator(
     assigned = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
     assert [d["User"]["UserName"] for d in assigned if d["SerialNumber"] == serial] == ["Diego"]
 
-    # -- STS part (appended after merging STS): the next code for GetSessionToken -----------------
+    # -- Diego authenticates with MFA through STS and manages his own credentials ---------------
     clock.advance()
     token_code = authenticator.generate_otp(clock.step)  # a fresh code: the two above are used up
-    assert token_code.isdigit() and len(token_code) == 6
-    # sts = boto3.client("sts", endpoint_url=api_server.endpoint, ...Diego's key...)
-    # session = sts.get_session_token(SerialNumber=serial, TokenCode=token_code)["Credentials"]
-    # then, signed with the session: list_access_keys / create_access_key succeed, and
-    # delete of a device is no longer explicitly denied (aws:MultiFactorAuthPresent = true).
+    sts = boto3.client(
+        "sts", endpoint_url=api_server.endpoint, region_name="us-east-1", config=NO_RETRY,
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+    )  # fmt: skip
+    with pytest.raises(ClientError) as e:  # a wrong code first: AWS's exact answer
+        sts.get_session_token(SerialNumber=serial, TokenCode=f"{(int(token_code) + 1) % 1_000_000:06d}")
+    assert failure(e) == (403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+    credentials = sts.get_session_token(SerialNumber=serial, TokenCode=token_code)["Credentials"]
+    with pytest.raises(ClientError) as e:  # the same code cannot be used twice
+        sts.get_session_token(SerialNumber=serial, TokenCode=token_code)
+    assert failure(e)[:2] == (403, "AccessDenied")
+    session = boto3.client(
+        "iam", endpoint_url=api_server.endpoint, region_name="us-east-1", config=NO_RETRY,
+        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )  # fmt: skip
+    assert [k["AccessKeyId"] for k in session.list_access_keys()["AccessKeyMetadata"]] == [key["AccessKeyId"]]
+    second_key = session.create_access_key()["AccessKey"]
+    assert second_key["UserName"] == "Diego"
+    session.delete_access_key(AccessKeyId=second_key["AccessKeyId"])
+    with pytest.raises(ClientError) as e:  # still nobody else's credentials: the sample allows only his own
+        session.list_access_keys(UserName="someone-else")
+    assert failure(e)[:2] in {(403, "AccessDenied"), (404, "NoSuchEntity")}

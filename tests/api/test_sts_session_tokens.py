@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import boto3
+import pyotp
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -17,7 +17,6 @@ from iamd.crypto import new_access_key_id
 from iamd.policy import Request, build_context, evaluate
 from iamd.service.sessions import resolve_caller
 from iamd.service.sts import operations
-from iamd.service.sts.mfa import verify_mfa_code
 from tests.api.conftest import NO_RETRY, allow, failure, policy
 from tests.api.server import RunningServer, running_server
 from tests.api.test_sts_assume_role import client, creds_of, make_role, make_user, trust
@@ -102,22 +101,60 @@ def test_get_session_token_mfa_fails_closed(server: RunningServer, iam: BaseClie
 
 
 def test_mfa_session_may_call_iam_and_carries_mfa_keys(server: RunningServer, iam: BaseClient) -> None:
-    """conditions.md §6.2: MFA present + age in sessions made with a valid code (hook patched at the edge)."""
+    """conditions.md §6.2 / api.md §6.4: a valid code of the caller's enabled virtual MFA device makes a
+    session with aws:MultiFactorAuthPresent; such a session may call IAM (§4.2)."""
     user = make_user(iam, "gst-mfa-ok", policy(allow("iam:ListUsers", Bool={"aws:MultiFactorAuthPresent": "true"})))
-
-    def accept(tx: Any, account: str, who: Any, serial: str, code: str, now: datetime) -> datetime:
-        assert who is not None and who.name == "gst-mfa-ok" and code == "654321"
-        return now
-
-    with mock.patch("iamd.service.sts.mfa.verify_mfa_code", side_effect=accept):
-        out = client(server, "sts", user).get_session_token(SerialNumber="arn:aws:iam::123456789012:mfa/x",
-                                                            TokenCode="654321")  # fmt: skip
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="gst-mfa-ok")["VirtualMFADevice"]
+    totp = pyotp.TOTP(device["Base32StringSeed"].decode("ascii"))
+    step = int(datetime.now(UTC).timestamp()) // 30
+    iam.enable_mfa_device(
+        UserName="gst-mfa-ok", SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp.generate_otp(step - 1), AuthenticationCode2=totp.generate_otp(step),
+    )  # fmt: skip
+    sts = client(server, "sts", user)
+    with pytest.raises(ClientError) as info:  # another user's serial: not associated with the caller
+        sts.get_session_token(SerialNumber=f"arn:aws:iam::{ACCT}:mfa/someone", TokenCode=totp.generate_otp(step + 1))
+    assert denied(info).startswith("MultiFactorAuthentication failed, unable to validate MFA code.")
+    out = sts.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=totp.generate_otp(step + 1))
     session_iam = client(server, "iam", creds_of(out))
     assert "Users" in session_iam.list_users()
     with pytest.raises(ClientError) as info:  # the long-term key has no MFA: the condition fails
         client(server, "iam", user).list_users()
     denied(info)
-    assert verify_mfa_code is operations.mfa.verify_mfa_code  # the hook is back after the patch
+    iam.deactivate_mfa_device(UserName="gst-mfa-ok", SerialNumber=device["SerialNumber"])
+    iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
+
+
+def test_assume_role_with_mfa_satisfies_a_trust_policy_that_demands_it(server: RunningServer, iam: BaseClient) -> None:
+    """api.md §7.1 step 3 / §6.4: SerialNumber + TokenCode on AssumeRole set aws:MultiFactorAuthPresent,
+    which AWS's usual "MFA-protected role" trust condition checks."""
+    user = make_user(iam, "ar-mfa", policy(allow("sts:AssumeRole")))
+    arn = make_role(
+        iam, "mfa-protected", trust(f"arn:aws:iam::{ACCT}:user/ar-mfa", Bool={"aws:MultiFactorAuthPresent": "true"})
+    )
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="ar-mfa")["VirtualMFADevice"]
+    totp = pyotp.TOTP(device["Base32StringSeed"].decode("ascii"))
+    step = int(datetime.now(UTC).timestamp()) // 30
+    iam.enable_mfa_device(
+        UserName="ar-mfa", SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp.generate_otp(step - 1), AuthenticationCode2=totp.generate_otp(step),
+    )  # fmt: skip
+    sts = client(server, "sts", user)
+    with pytest.raises(ClientError) as info:  # no MFA: the trust policy's condition fails
+        sts.assume_role(RoleArn=arn, RoleSessionName="no-mfa")
+    assert "sts:AssumeRole" in denied(info)
+    with pytest.raises(ClientError) as info:  # a wrong code
+        sts.assume_role(RoleArn=arn, RoleSessionName="bad", SerialNumber=device["SerialNumber"], TokenCode="000000"
+                        if totp.generate_otp(step + 1) != "000000" else "111111")  # fmt: skip
+    assert denied(info) == "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+    out = sts.assume_role(
+        RoleArn=arn,
+        RoleSessionName="with-mfa",
+        SerialNumber=device["SerialNumber"],
+        TokenCode=totp.generate_otp(step + 1),
+    )
+    who = client(server, "sts", creds_of(out)).get_caller_identity()
+    assert who["Arn"] == f"arn:aws:sts::{ACCT}:assumed-role/mfa-protected/with-mfa"
 
 
 # -- GetFederationToken ------------------------------------------------------------------------------

@@ -156,9 +156,7 @@ def assume_role_session(
     if params.serial_number is not None or params.token_code is not None:
         if params.serial_number is None or params.token_code is None:
             raise aws.AccessDenied(mfa.INVALID_CODE)
-        mfa_time = mfa.verify_mfa_code(
-            tx, caller.account_id, caller.user, params.serial_number, params.token_code, call.now
-        )
+        mfa_time = mfa.verify_mfa_code(call, caller.user, params.serial_number, params.token_code)
 
     role = _find_role(tx, role_account, role_name, params.role_arn)
     trust = _trust_policy(role)

@@ -1,12 +1,17 @@
 """The MFA check of GetSessionToken and AssumeRole (SerialNumber + TokenCode, api.md §6.4).
 
-MFA devices are built by another engineer in parallel. Until the lead wires the real TOTP
-check in after merging, :func:`verify_mfa_code` FAILS CLOSED: every code is refused with
-AWS's answer for a serial number that is not a device assigned to the caller. The wiring
-must: find the MFA device ``serial`` assigned to ``user`` in ``account`` (else
-:data:`NOT_ASSOCIATED`), check ``code`` against its seed at ``now`` (±1 time step), refuse
-a time step already accepted for that device (AWS rejects reused codes), remember the
-accepted step, and answer :data:`INVALID_CODE` for a wrong code.
+The code is checked against the TOTP seed of the virtual MFA device ``serial`` assigned to
+the calling IAM user (:func:`iamd.service.mfa_codes.verify_mfa_code`, through
+``Env.mfa``, which runs it in its own write transaction because an accepted code's
+time-step is recorded: the same code is never accepted twice). The step is consumed even
+if the STS call fails later (for example on the trust policy): safer than letting a
+code be replayed.
+
+Outcomes are AWS's AccessDenied texts (errors.md §3.5): :data:`NOT_ASSOCIATED` when the
+serial names no device assigned to the caller, :data:`INVALID_CODE` for a wrong, stale or
+replayed code. Root callers and session callers have no IAM user whose device could be
+checked here: they get :data:`NOT_ASSOCIATED` (fail closed; root MFA devices are not
+modelled yet — docs/sts.md).
 """
 
 from __future__ import annotations
@@ -14,22 +19,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from iamd import errors as aws
-from iamd.store import ReadTx, User
+from iamd.service import mfa_codes
+from iamd.service.call import Call
+from iamd.store import User
 
 __all__ = ["INVALID_CODE", "NOT_ASSOCIATED", "verify_mfa_code"]
 
-# errors.md §3.5 / api.md §6.4 (the trailing space and the double space are AWS's)
-INVALID_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
-NOT_ASSOCIATED = (
-    "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is "
-    "valid and associated with this user."
-)
+# errors.md §3.5 / api.md §6.4: the texts the device checks themselves raise
+INVALID_CODE = mfa_codes.INVALID_CODE
+NOT_ASSOCIATED = mfa_codes.NOT_ASSIGNED
 
 
-def verify_mfa_code(tx: ReadTx, account: str, user: User | None, serial: str, code: str, now: datetime) -> datetime:
+def verify_mfa_code(call: Call, user: User | None, serial: str, code: str) -> datetime:
     """The time of a successful MFA authentication, or AWS's AccessDenied.
 
     ``user`` is the IAM user behind the calling credentials (None for the root user).
-    Fails closed until MFA devices exist (see the module docstring).
     """
-    raise aws.AccessDenied(NOT_ASSOCIATED)
+    check = call.env.mfa
+    if user is None or check is None:
+        raise aws.AccessDenied(NOT_ASSOCIATED)
+    return check(call.account, user.name, serial, code, call.now)  # MfaDeviceNotAssigned / MfaCodeInvalid

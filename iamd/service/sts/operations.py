@@ -74,7 +74,7 @@ def _mfa(call: Call, tx: ReadTx) -> datetime | None:
         return None
     if serial is None or code is None:
         raise aws.AccessDenied(mfa.INVALID_CODE)
-    return mfa.verify_mfa_code(tx, call.account, call.caller.user, serial, code, call.now)
+    return mfa.verify_mfa_code(call, call.caller.user, serial, code)
 
 
 def get_session_token(call: Call, tx: ReadTx) -> dict[str, Any]:
