@@ -31,6 +31,8 @@ from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
+from iamd.service.mfa_port import MfaDevices, NoMfaDevices
+from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
@@ -68,6 +70,9 @@ class Backend:
     entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
     epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # issue 5: MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
+    mfa: MfaDevices = field(default_factory=NoMfaDevices)
+    signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
     def __post_init__(self) -> None:
         if self.audit is None:
@@ -75,7 +80,7 @@ class Backend:
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box, self.policies)
+        return Env(self.secret_box, self.policies, self.mfa)
 
     # -- caches ------------------------------------------------------------------------
     def changed(self) -> None:
@@ -122,6 +127,19 @@ class Backend:
             )
         caller = Caller(key.account_id, principal, key.id, owner.user)
         return Credential(secret, caller, active=key.status.value == "Active")
+
+    # -- console sign-in (issue 5; iamd.service.signin) ----------------------------------
+    def sign_in(self, attempt: SigninAttempt) -> SigninResult:
+        """Console sign-in: a session or the precise reason; audited; throttled in the store.
+
+        A success records the password's last use outside a write transaction, so the entity
+        cache is dropped (``changed``) for GetUser's ``PasswordLastUsed``.
+        """
+        service = SigninService(
+            self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
+            default_account=self.account_id, on_password_used=self.changed,
+        )  # fmt: skip
+        return service.sign_in(attempt)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

@@ -28,6 +28,7 @@ from iamd.policy.document import PolicyValidationError, parse_policy
 from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, User
 
 from .call import Call
+from .password_grants import password_self_service_allows
 from .targets import Target
 
 __all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message"]
@@ -176,6 +177,8 @@ def authorize_iam(
         decision = evaluate(request, policies)
         if counter is not None:
             counter.add(decision.verdict)
+        if not decision.allowed and password_self_service_allows(call, tx, operation, resource.arn, decision):
+            continue  # issue 5: AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
         if not decision.allowed:
             block = decision.decisive_block
             if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
 from iamd.policy import Principal, PrincipalKind
+from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.store import User
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ class Env:
 
     secret_box: SecretBox
     policies: PolicyCache
+    # issue 5: who has an MFA device (credential report, sign-in); see iamd.service.mfa_port
+    mfa: MfaDevices = field(default_factory=NoMfaDevices)
 
 
 @dataclass(frozen=True, slots=True)

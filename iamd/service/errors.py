@@ -21,6 +21,7 @@ _NOT_FOUND = {
     "user policy": "The user policy with name {} cannot be found.",
     "group policy": "The group policy with name {} cannot be found.",
     "role policy": "The role policy with name {} cannot be found.",
+    "login profile": "Login Profile for User {} cannot be found.",  # issue 5
 }
 _EXISTS = {
     "user": "User with name {} already exists.",
@@ -30,6 +31,7 @@ _EXISTS = {
     "instance profile": "Instance Profile {} already exists.",
     "account alias": "The account alias {} already exists.",
     "role in instance profile": "The role with name {} is already associated with the instance profile.",
+    "login profile": "Login Profile for user {} already exists.",  # issue 5
 }
 _CONFLICT = {
     ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
@@ -46,6 +48,8 @@ _CONFLICT = {
         "versions. The default version is deleted with the policy."
     ),
     ConflictReason.DEFAULT_VERSION: "Cannot delete the default version of a policy.",
+    # issue 5: login profiles
+    ConflictReason.HAS_LOGIN_PROFILE: "Cannot delete entity, must delete login profile first.",
 }
 
 

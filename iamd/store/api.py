@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 from iamd.store.records import (
     AccessKey,
     AccessKeyOwner,
@@ -168,6 +169,12 @@ class ReadTx(Protocol):
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...
 
+    # login profiles, sign-in throttles, credential reports (issue 5; iamd.store.logins)
+    def get_login_profile(self, account: str, user_name: str) -> LoginProfile: ...
+    def list_login_profiles(self, account: str) -> tuple[LoginProfile, ...]: ...
+    def get_signin_throttle(self, key: str) -> SigninThrottle | None: ...
+    def get_credential_report(self, account: str) -> CredentialReport | None: ...
+
 
 class Tx(ReadTx, Protocol):
     """Read and write methods; obtained only from :meth:`Store.transaction`."""
@@ -279,6 +286,25 @@ class Tx(ReadTx, Protocol):
 
     # audit, in the same transaction as the change the event describes
     def add_audit_event(self, event: AuditEvent) -> AuditEvent: ...
+
+    # login profiles, sign-in throttles, credential reports (issue 5; iamd.store.logins)
+    def create_login_profile(
+        self, account: str, user_name: str, password_hash: str, *, reset_required: bool, now: datetime
+    ) -> LoginProfile: ...
+    def update_login_profile(
+        self,
+        account: str,
+        user_name: str,
+        *,
+        password_hash: str | None = None,
+        reset_required: bool | None = None,
+        now: datetime,
+        keep_history: int = 24,
+    ) -> LoginProfile: ...
+    def delete_login_profile(self, account: str, user_name: str) -> None: ...
+    def put_signin_throttle(self, throttle: SigninThrottle) -> None: ...
+    def clear_signin_throttle(self, key: str) -> None: ...
+    def put_credential_report(self, account: str, generated_time: datetime, content: bytes) -> CredentialReport: ...
 
 
 class Store(Protocol):

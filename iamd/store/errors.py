@@ -68,6 +68,8 @@ class ConflictReason(StrEnum):
     POLICY_HAS_VERSIONS = "policy-has-versions"
     DEFAULT_VERSION = "default-version"
     AWS_MANAGED = "aws-managed"
+    # issue 5: login profiles
+    HAS_LOGIN_PROFILE = "has-login-profile"
 
 
 class Conflict(StoreError):

@@ -21,6 +21,7 @@ from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
 from iamd.store.keys import KeyOps
+from iamd.store.logins import LoginOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
@@ -42,6 +43,8 @@ class SqlTx(
     KeyOps,
     InstanceProfileOps,
     AuditOps,
+    # login profiles, sign-in throttles, credential reports (issue 5)
+    LoginOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import uvicorn
@@ -34,10 +35,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, database_url: str | None = None) -> Iterator[RunningServer]:
+def running_server(
+    data_dir: Path, database_url: str | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Iterator[RunningServer]:
     url = database_url or f"sqlite:///{data_dir / 'iamd.db'}"
     env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
-    backend, root = Backend.open(url, data_dir, dev=True, env=env)
+    backend, root = Backend.open(url, data_dir, dev=True, env=env, **({"clock": clock} if clock else {}))
     port = free_port()
     config = uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
