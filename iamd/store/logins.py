@@ -8,6 +8,7 @@ changes: writing them bumps no generation.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -169,4 +170,6 @@ class LoginOps(Ops):
 
 
 def user_throttle_key(account: str, user_name: str) -> str:
-    return f"user:{account}:{name_key(user_name)}"
+    """The throttle key of a user name: hashed, since a "user name" may be a mistyped password."""
+    digest = hashlib.sha256(f"{account}:{name_key(user_name)}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"user:{digest}"

@@ -253,7 +253,7 @@ login_profiles = Table(
 signin_throttles = Table(
     "signin_throttles",
     metadata,
-    Column("key", Str, primary_key=True),  # "user:<account>:<name key>" or "ip:<address>"
+    Column("key", Str, primary_key=True),  # "user:<sha256 of account:name key>" or "ip:<address>"
     Column("failures", Integer, nullable=False),
     Column("window_start", UtcDateTime, nullable=False),
     Column("locked_until", UtcDateTime, nullable=True),
