@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 
@@ -107,6 +108,18 @@ def test_change_password(api_server: RunningServer, iam: BaseClient, user_client
     with pytest.raises(ClientError) as e:  # the old password no longer is the current one
         me.change_password(OldPassword=GOOD, NewPassword="Y3t-another!")
     assert failure(e)[:2] == (403, "AccessDenied")
+    # the trail shows the calls, never the passwords (CloudTrail: HIDDEN_DUE_TO_SECURITY_REASONS)
+    assert api_server.backend.audit is not None
+    api_server.backend.audit.flush()
+    with api_server.backend.store.read() as tx:
+        events = tx.list_audit_events(api_server.account_id, event_name="ChangePassword").items
+    assert len(events) == 5
+    for event in events:
+        params = json.loads(event.record)["requestParameters"]
+        assert params == {
+            "oldPassword": "HIDDEN_DUE_TO_SECURITY_REASONS",
+            "newPassword": "HIDDEN_DUE_TO_SECURITY_REASONS",
+        }
 
 
 def test_root_cannot_change_password(iam: BaseClient) -> None:
