@@ -184,9 +184,9 @@ def test_hostile_values_are_escaped(api_server: RunningServer, iam: BaseClient) 
 @pytest.mark.parametrize(
     ("operation", "kwargs"),
     [
-        ("create_login_profile", {"UserName": "x", "Password": "Passw0rd!Passw0rd!"}),
+        ("list_service_specific_credentials", {}),  # was create_login_profile (implemented, issue 5)
         ("list_mfa_devices", {}),
-        ("get_credential_report", {}),
+        ("list_server_certificates", {}),  # was get_credential_report (implemented, issue 5)
         ("create_open_id_connect_provider", {"Url": "https://example.com", "ThumbprintList": ["a" * 40]}),
         ("list_ssh_public_keys", {}),
         ("upload_signing_certificate", {"CertificateBody": "-----BEGIN CERTIFICATE-----"}),
