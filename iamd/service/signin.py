@@ -241,9 +241,10 @@ class SigninService:
         address_key = f"ip:{attempt.source_ip}"
         with self._store.transaction() as tx:
             if failure in _COUNTED:
-                tx.put_signin_throttle(self._count(found.user_lock, user_key, now, self._throttle.user_failures))
-                limit = self._throttle.address_failures
-                tx.put_signin_throttle(self._count(found.address_lock, address_key, now, limit))
+                # Read again under the writer lock: concurrent failures are all counted.
+                for key, limit in ((user_key, self._throttle.user_failures),
+                                   (address_key, self._throttle.address_failures)):  # fmt: skip
+                    tx.put_signin_throttle(self._count(tx.get_signin_throttle(key), key, now, limit))
             elif failure is None and found.user_lock is not None:
                 tx.clear_signin_throttle(user_key)
             tx.add_audit_event(audit_event_from_record(self._event(attempt, found, now, failure, mfa_used)))

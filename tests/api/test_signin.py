@@ -190,3 +190,16 @@ def test_no_attempt_leaves_the_password_anywhere(api_server: RunningServer, iam:
         dump = "\n".join(conn.iterdump())
     assert secret.lower() not in dump.lower() and PASSWORD.lower() not in dump.lower()
     assert secret not in repr(SigninAttempt(acct, "Careful", secret, "123456"))
+
+
+def test_concurrent_failures_are_all_counted(api_server: RunningServer, clock: MovableClock, acct: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = SigninService(api_server.backend.store, clock, throttle=ThrottlePolicy(user_failures=100))
+    attempt = SigninAttempt(acct, "Concurrent", "Wrong-pass-1!", source_ip="198.51.100.200")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: service.sign_in(attempt), range(4)))
+    assert all(r.failure is SigninFailure.UNKNOWN_USER for r in results)
+    with api_server.backend.store.read() as tx:
+        counted = tx.get_signin_throttle("ip:198.51.100.200")
+    assert counted is not None and counted.failures == 4
