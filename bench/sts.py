@@ -87,7 +87,11 @@ def _setup(backend: Backend, root: Credentials) -> Credentials:
         {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:user/{USER}"}, "Action": "sts:AssumeRole"}
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{acct}:user/{USER}"},
+                    "Action": "sts:AssumeRole",
+                }
             ],
         }
     )

@@ -31,8 +31,10 @@ from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
-from iamd.service.mfa_codes import verify_mfa_code
+from iamd.service.mfa_codes import StoreMfaDevices
+from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.service.sessions import principal_for_session
+from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
 from iamd.sessions import TokenError, open_session_token
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
 
@@ -71,19 +73,19 @@ class Backend:
     entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
     epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # issue 5: MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
+    mfa: MfaDevices = field(default_factory=NoMfaDevices)
+    signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
     def __post_init__(self) -> None:
         if self.audit is None:
             self.audit = AuditWriter(self.store)
+        if type(self.mfa) is NoMfaDevices:  # the default: the account's real virtual MFA devices
+            self.mfa = StoreMfaDevices(self.store, self.secret_box)
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.consume_mfa_code)
-
-    def consume_mfa_code(self, account: str, user_name: str, serial: str, code: str, now: datetime) -> datetime:
-        """STS's MFA check: verify one TOTP code and record its time-step (never accepted twice)."""
-        with self.store.transaction() as tx:
-            return verify_mfa_code(tx, self.secret_box, account, user_name, serial, code, now).at
+        return Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa)
 
     def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
         """A role's last use changed outside a write transaction: forget cached entities."""
@@ -153,6 +155,19 @@ class Backend:
             )
         caller = Caller(key.account_id, principal, key.id, owner.user)
         return Credential(secret, caller, active=key.status.value == "Active")
+
+    # -- console sign-in (issue 5; iamd.service.signin) ----------------------------------
+    def sign_in(self, attempt: SigninAttempt) -> SigninResult:
+        """Console sign-in: a session or the precise reason; audited; throttled in the store.
+
+        A success records the password's last use outside a write transaction, so the entity
+        cache is dropped (``changed``) for GetUser's ``PasswordLastUsed``.
+        """
+        service = SigninService(
+            self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
+            default_account=self.account_id, on_password_used=self.changed,
+        )  # fmt: skip
+        return service.sign_in(attempt)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

@@ -21,4 +21,10 @@ for command in (policy, serve, db, profile, trail):
     main.add_command(command)
 main.add_command(assume)  # issue 4: STS
 
+# issue 5: credential chores as a client of the server
+from .credentials import key, user  # noqa: E402
+
+main.add_command(user)
+main.add_command(key)
+
 __all__ = ["main"]

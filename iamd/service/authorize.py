@@ -29,6 +29,7 @@ from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import EntityKind, NotFound, ReadTx, Role, TagTarget, User
 
 from .call import Call, Caller
+from .password_grants import password_self_service_allows
 from .sessions import session_context_items
 from .targets import Target
 
@@ -243,6 +244,8 @@ def authorize_iam(
         decision = evaluate(request, policies)
         if counter is not None:
             counter.add(decision.verdict)
+        if not decision.allowed and password_self_service_allows(call, tx, operation, resource.arn, decision):
+            continue  # issue 5: AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
         if not decision.allowed:
             block = decision.decisive_block
             if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
 from iamd.policy import Principal, PrincipalKind
+from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import User
 
@@ -26,9 +27,8 @@ class Env:
     policies: PolicyCache
     # STS: record a role's last use (store.record_role_use + entity cache invalidation).
     role_used: Callable[[str, datetime, str], None] | None = None
-    # MFA: check and consume one code of a user's device, in its own write transaction
-    # (account, user name, serial number, code, now) -> when MFA authenticated; raises AWS's AccessDenied.
-    mfa: Callable[[str, str, str, str, datetime], datetime] | None = None
+    # MFA devices as STS, sign-in and the credential report see them (iamd.service.mfa_port)
+    mfa: MfaDevices = field(default_factory=NoMfaDevices)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ _NOT_FOUND = {
     # virtual MFA devices (issue 5; AWS's wording unconfirmed, docs/mfa.md)
     "virtual mfa device": "VirtualMFADevice with serial number {} doesn't exist.",
     "mfa device assignment": "MFA Device with serial number {} not found.",
+    "login profile": "Login Profile for User {} cannot be found.",  # issue 5
 }
 _EXISTS = {
     "user": "User with name {} already exists.",
@@ -36,6 +37,7 @@ _EXISTS = {
     # virtual MFA devices (issue 5, errors.md §2.4)
     "virtual mfa device": "MFADevice entity at the same path and name already exists.",
     "mfa device assignment": "MFA device is already in use.",
+    "login profile": "Login Profile for user {} already exists.",  # issue 5
 }
 _CONFLICT = {
     ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
@@ -55,6 +57,8 @@ _CONFLICT = {
     # virtual MFA devices (issue 5, errors.md §2.4; the second text is unconfirmed)
     ConflictReason.HAS_MFA_DEVICES: "Cannot delete entity, must delete MFA device first.",
     ConflictReason.MFA_DEVICE_ASSIGNED: "MFA device is still in use.",
+    # issue 5: login profiles
+    ConflictReason.HAS_LOGIN_PROFILE: "Cannot delete entity, must delete login profile first.",
 }
 
 

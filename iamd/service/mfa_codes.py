@@ -31,7 +31,7 @@ import pyotp
 
 from iamd import errors as aws
 from iamd.crypto import SecretBox
-from iamd.store import NotFound, Tx, VirtualMfaDevice
+from iamd.store import NotFound, Store, Tx, VirtualMfaDevice
 
 __all__ = [
     "ENABLE_WINDOW",
@@ -51,6 +51,7 @@ __all__ = [
     "provisioning_uri",
     "time_step",
     "verify_mfa_code",
+    "StoreMfaDevices",
 ]
 
 STEP_SECONDS = 30
@@ -194,3 +195,39 @@ def verify_mfa_code(
     if step is None or not tx.record_mfa_step(account_id, serial_number, step):
         raise MfaCodeInvalid()
     return MfaAuthentication(serial_number, device.user.name, step, now)
+
+
+class StoreMfaDevices:
+    """The account's virtual MFA devices as sign-in, STS and the credential report see them
+    (:class:`iamd.service.mfa_port.MfaDevices`). Each code check runs in its own write
+    transaction, because an accepted code's time-step is recorded."""
+
+    def __init__(self, store: Store, box: SecretBox) -> None:
+        self._store = store
+        self._box = box
+
+    def _serials(self, account: str, user_name: str) -> list[str]:
+        with self._store.read() as tx:
+            try:
+                return [d.serial for d in tx.list_mfa_devices(account, user_name, max_items=100).items]
+            except NotFound:
+                return []
+
+    def has_device(self, account: str, user_name: str | None) -> bool:
+        return user_name is not None and bool(self._serials(account, user_name))
+
+    def verify_code(self, account: str, user_name: str | None, code: str, now: datetime) -> bool:
+        """Console sign-in: a valid, unused code of any of the user's devices."""
+        if user_name is None:
+            return False
+        for serial in self._serials(account, user_name):
+            try:
+                self.authenticate(account, user_name, serial, code, now)
+            except aws.AccessDenied:
+                continue
+            return True
+        return False
+
+    def authenticate(self, account: str, user_name: str, serial: str, code: str, now: datetime) -> datetime:
+        with self._store.transaction() as tx:
+            return verify_mfa_code(tx, self._box, account, user_name, serial, code, now).at

@@ -92,3 +92,8 @@ __all__ = [
     "audit_event_from_record",
     "open_store",
 ]
+
+# login profiles, sign-in throttles, credential reports (issue 5)
+from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
+
+__all__ += ["CredentialReport", "LoginProfile", "SigninThrottle"]

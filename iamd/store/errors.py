@@ -70,6 +70,8 @@ class ConflictReason(StrEnum):
     AWS_MANAGED = "aws-managed"
     HAS_MFA_DEVICES = "has-mfa-devices"  # a user with an assigned MFA device (issue 5)
     MFA_DEVICE_ASSIGNED = "mfa-device-assigned"  # deleting a virtual MFA device still in use
+    # issue 5: login profiles
+    HAS_LOGIN_PROFILE = "has-login-profile"
 
 
 class Conflict(StoreError):

@@ -285,3 +285,31 @@ saml_providers = Table(
 
 oidc_provider_tags = _tags("oidc_provider", "oidc_providers")
 saml_provider_tags = _tags("saml_provider", "saml_providers")
+# -- login profiles, password history, sign-in throttling, credential reports (issue 5) ----
+login_profiles = Table(
+    "login_profiles",
+    metadata,
+    Column("user_id", Str, ForeignKey("users.id"), primary_key=True),
+    Column("password_hash", Text, nullable=False),  # argon2id, never the password
+    Column("password_reset_required", Boolean, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),  # first password creation
+    Column("password_changed", UtcDateTime, nullable=False),  # last time the password was set
+    Column("password_history", Text, nullable=False),  # JSON list of earlier argon2id hashes, newest first
+)
+
+signin_throttles = Table(
+    "signin_throttles",
+    metadata,
+    Column("key", Str, primary_key=True),  # "user:<sha256 of account:name key>" or "ip:<address>"
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime, nullable=True),
+)
+
+credential_reports = Table(
+    "credential_reports",
+    metadata,
+    Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),
+    Column("generated_time", UtcDateTime, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)

@@ -21,6 +21,7 @@ from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
 from iamd.store.keys import KeyOps
+from iamd.store.logins import LoginOps
 from iamd.store.mfa import MfaOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
@@ -48,6 +49,8 @@ class SqlTx(
     MfaOps,
     # identity providers (issue 4, federation)
     ProviderOps,
+    # login profiles, sign-in throttles, credential reports (issue 5)
+    LoginOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -116,7 +116,7 @@ class UserOps(Ops):
         return self.get_user_by_id(user_id)
 
     def delete_user(self, account: str, name: str) -> None:
-        """Refused (:class:`Conflict`) while the user has keys, policies or memberships."""
+        """Refused (:class:`Conflict`) while the user has keys, policies, memberships or a login profile."""
         self._write()
         user_id = self._named_id(s.users, "user", account, name)
         blockers = (
@@ -125,6 +125,7 @@ class UserOps(Ops):
             (s.user_policy_attachments.c.entity_id, ConflictReason.HAS_ATTACHED_POLICIES),
             (s.group_members.c.user_id, ConflictReason.HAS_GROUP_MEMBERSHIPS),
             (s.mfa_devices.c.user_id, ConflictReason.HAS_MFA_DEVICES),  # issue 5
+            (s.login_profiles.c.user_id, ConflictReason.HAS_LOGIN_PROFILE),  # issue 5
         )
         for column, reason in blockers:
             if self._conn.execute(select(exists().where(column == user_id))).scalar():

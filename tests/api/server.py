@@ -50,10 +50,7 @@ def running_server(
 ) -> Iterator[RunningServer]:
     url = database_url or f"sqlite:///{data_dir / 'iamd.db'}"
     env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
-    if clock is None:
-        backend, root = Backend.open(url, data_dir, dev=True, env=env)
-    else:
-        backend, root = Backend.open(url, data_dir, dev=True, env=env, clock=clock)
+    backend, root = Backend.open(url, data_dir, dev=True, env=env, **({"clock": clock} if clock else {}))
     port = free_port()
     config = uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

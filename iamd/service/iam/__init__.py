@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import account, keys, mfa, policies, roles, simulate, tags, users
+from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import providers as idp
 
 __all__ = ["OPERATIONS", "Operation"]
@@ -139,4 +139,15 @@ OPERATIONS: dict[str, Operation] = {
     "TagSAMLProvider": _w(idp.tag_provider),
     "UntagSAMLProvider": _w(idp.untag_provider),
     "ListSAMLProviderTags": _r(idp.list_provider_tags),
+    # -- issue 5: login profiles, passwords, password policy, credential report -------------
+    "CreateLoginProfile": _w(login_profiles.create_login_profile),
+    "GetLoginProfile": _r(login_profiles.get_login_profile),
+    "UpdateLoginProfile": _w(login_profiles.update_login_profile),
+    "DeleteLoginProfile": _w(login_profiles.delete_login_profile),
+    "ChangePassword": _w(login_profiles.change_password),
+    "UpdateAccountPasswordPolicy": _w(login_profiles.update_account_password_policy),
+    "GetAccountPasswordPolicy": _r(login_profiles.get_account_password_policy),
+    "DeleteAccountPasswordPolicy": _w(login_profiles.delete_account_password_policy),
+    "GenerateCredentialReport": _w(credential_report.generate_credential_report),
+    "GetCredentialReport": _r(credential_report.get_credential_report),
 }

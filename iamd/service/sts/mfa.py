@@ -2,7 +2,7 @@
 
 The code is checked against the TOTP seed of the virtual MFA device ``serial`` assigned to
 the calling IAM user (:func:`iamd.service.mfa_codes.verify_mfa_code`, through
-``Env.mfa``, which runs it in its own write transaction because an accepted code's
+``Env.mfa.authenticate``, which runs it in its own write transaction because an accepted code's
 time-step is recorded: the same code is never accepted twice). The step is consumed even
 if the STS call fails later (for example on the trust policy): safer than letting a
 code be replayed.
@@ -35,7 +35,6 @@ def verify_mfa_code(call: Call, user: User | None, serial: str, code: str) -> da
 
     ``user`` is the IAM user behind the calling credentials (None for the root user).
     """
-    check = call.env.mfa
-    if user is None or check is None:
+    if user is None:
         raise aws.AccessDenied(NOT_ASSOCIATED)
-    return check(call.account, user.name, serial, code, call.now)  # MfaDeviceNotAssigned / MfaCodeInvalid
+    return call.env.mfa.authenticate(call.account, user.name, serial, code, call.now)  # or AccessDenied
