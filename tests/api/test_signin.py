@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from botocore.client import BaseClient
 
@@ -174,6 +175,34 @@ def test_mfa_branch_with_a_fake_device(
     done: SigninResult = service.sign_in(SigninAttempt(acct, "MfaUser", PASSWORD, "123456"))
     assert done.session is not None and done.session.mfa_used
     assert _events(api_server, "MfaUser")[0]["additionalEventData"]["MFAUsed"] == "Yes"  # type: ignore[index]
+
+
+def test_mfa_with_a_real_virtual_device(
+    api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str
+) -> None:
+    """The backend's sign-in asks the account's real virtual MFA devices (iamd.service.mfa_codes):
+    a user with an enabled device must give a current code, and a code is never accepted twice."""
+    _user(iam, "RealMfa")
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="RealMfa")["VirtualMFADevice"]
+    totp = pyotp.TOTP(device["Base32StringSeed"].decode("ascii"))
+    step = int(clock().timestamp()) // 30
+    iam.enable_mfa_device(
+        UserName="RealMfa", SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp.generate_otp(step - 1), AuthenticationCode2=totp.generate_otp(step),
+    )  # fmt: skip
+    sign_in = api_server.backend.sign_in
+    assert sign_in(SigninAttempt(acct, "RealMfa", PASSWORD)).failure is SigninFailure.MFA_REQUIRED
+    wrong = f"{(int(totp.generate_otp(step + 1)) + 1) % 1_000_000:06d}"
+    assert sign_in(SigninAttempt(acct, "RealMfa", PASSWORD, wrong)).failure is SigninFailure.WRONG_MFA_CODE
+    code = totp.generate_otp(step + 1)
+    done = sign_in(SigninAttempt(acct, "RealMfa", PASSWORD, code))
+    assert done.session is not None and done.session.mfa_used
+    replayed = sign_in(SigninAttempt(acct, "RealMfa", PASSWORD, code))
+    assert replayed.failure is SigninFailure.WRONG_MFA_CODE
+    report = iam.generate_credential_report() and iam.get_credential_report()["Content"].decode()
+    header, *rows = report.splitlines()
+    row = dict(zip(header.split(","), next(r for r in rows if r.startswith("RealMfa,")).split(","), strict=True))
+    assert row["mfa_active"] == "true"
 
 
 def test_no_attempt_leaves_the_password_anywhere(api_server: RunningServer, iam: BaseClient, acct: str) -> None:

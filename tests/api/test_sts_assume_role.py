@@ -549,7 +549,7 @@ def test_role_last_used_and_audit_records(server: RunningServer, iam: BaseClient
     with server.backend.store.read() as tx:
         assumes = [json.loads(e.record) for e in tx.list_audit_events(ACCT, event_name="AssumeRole").items]
         listing = [json.loads(e.record) for e in tx.list_audit_events(ACCT, event_name="ListUsers").items]
-    assume = next(e for e in assumes if e["requestParameters"]["roleArn"] == arn)
+    assume = next(e for e in assumes if (e.get("requestParameters") or {}).get("roleArn") == arn)
     assert assume["awsRegion"] == "eu-west-1" and assume["readOnly"] is False
     creds = assume["responseElements"]["credentials"]
     assert creds["accessKeyId"] == out["Credentials"]["AccessKeyId"]
