@@ -30,6 +30,7 @@ from iamd.service.iam import OPERATIONS
 from iamd.service.iam.checks import check_request
 from iamd.service.sessions import check_iam_allowed, check_sts_allowed, resolve_caller
 from iamd.service.sts import STS_OPERATIONS
+from iamd.service.sts.audit_identity import federated_user_identity
 from iamd.service.targets import iam_target
 from iamd.store import NotFound, ReadTx, StoreError, audit_event_from_record
 
@@ -289,7 +290,8 @@ def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | 
         request_id=call.request_id, event_time=call.now, event_source=f"{call.service}.amazonaws.com",
         event_name=call.operation, aws_region=call.region if call.service == "sts" else "us-east-1",
         source_ip=call.source_ip, user_agent=call.user_agent,
-        user_identity=call.caller.user_identity(), account_id=call.account,
+        user_identity=federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
+        account_id=call.account,
         request_parameters=dict(call.params) or None,
         response_elements=dict(result) if result else None,
         error_code=error.code if error else None, error_message=error.message if error else None,

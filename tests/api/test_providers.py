@@ -122,6 +122,8 @@ def test_saml_provider_lifecycle(iam: BaseClient, acct: str, idp: SamlIdp) -> No
     assert got["Tags"] == [{"Key": "k", "Value": "v"}]
     listed = iam.list_saml_providers()["SAMLProviderList"]
     assert [(p["Arn"], p["ValidUntil"]) for p in listed] == [(arn, datetime(2049, 1, 1, tzinfo=UTC))]
+    oidc = len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
+    assert iam.get_account_summary()["SummaryMap"]["Providers"] == oidc + 1  # SAML and OIDC together
 
     other = SamlIdp()
     assert (

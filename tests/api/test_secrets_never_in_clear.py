@@ -3,8 +3,9 @@
 One server, every secret-bearing flow — access keys, session credentials, passwords
 (create, change, sign-in, rejected ones), virtual MFA seeds and codes, OIDC tokens — with
 successes and failures (a failing request's parameters are audited too), and every log
-record of the server's loggers (everything but the boto3 client's) captured at DEBUG. Afterwards the SQLite files (database, WAL,
-shared memory), the captured log text and the audit trail are searched for each secret.
+record of the server's loggers (everything but the boto3 client's) captured at DEBUG.
+Afterwards the SQLite files (database, WAL, shared memory), the captured log text and the
+audit trail are searched for each secret.
 The one deliberate exception is ``<data-dir>/root-credentials`` (mode 0600), which exists
 to hand the root key to the person who started the server; it is not scanned.
 """
@@ -25,7 +26,6 @@ from botocore.exceptions import ClientError
 from iamd.service.signin import SigninAttempt
 from tests.api.conftest import NO_RETRY, allow, client_for, policy
 from tests.api.server import RunningServer, running_server
-
 
 CLIENT_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 

@@ -161,3 +161,10 @@ def test_neither_assertions_nor_tokens_nor_secrets_reach_the_audit_trail(
         assert assertion[:200] not in record and secret not in record
         assert out["Credentials"]["SessionToken"] not in record
         assert "HIDDEN_DUE_TO_SECURITY_REASONS" in record
+    parsed = [json.loads(r) for r in records]
+    mine = [r for r in parsed if (r.get("requestParameters") or {}).get("roleArn") == role_arn]
+    ok = next(r["userIdentity"] for r in mine if "errorCode" not in r)  # api.md §8.2: the IdP's user
+    assert ok["type"] == "SAMLUser" and ok["userName"] == out["Subject"]
+    assert ok["identityProvider"] == out["NameQualifier"]
+    assert ok["principalId"] == f"{out['NameQualifier']}:{out['Subject']}"
+    assert all(r["userIdentity"].get("type") != "SAMLUser" for r in parsed if "errorCode" in r)  # unverified

@@ -206,3 +206,8 @@ def test_the_session_knows_its_federated_provider_and_the_token_stays_out_of_the
     records = [e.record for e in events(api_server) if e.event_name == "AssumeRoleWithWebIdentity"]
     assert records and all(token not in r and without_mfa not in r for r in records)
     assert all(out["Credentials"]["SecretAccessKey"] not in r for r in records)
+    ok = next(json.loads(r) for r in records if "errorCode" not in json.loads(r))
+    assert ok["userIdentity"] == {  # api.md §8.2: the IdP's user, from the verified token
+        "type": "WebIdentityUser", "principalId": f"{provider_arn}:app:u", "userName": "u",
+        "identityProvider": provider_arn, "accountId": api_server.account_id,
+    }  # fmt: skip

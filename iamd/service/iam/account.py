@@ -60,7 +60,7 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
     summary = dict(QUOTAS)
     # PolicyVersionsInUse counts the managed policies (customer and AWS) attached to at least
     # one user, group or role: only their default versions are in use. Features iamd does not
-    # have yet (MFA, passwords, signing certificates, identity providers) count 0.
+    # have (root MFA devices and password, signing certificates, server certificates) count 0.
     summary.update(
         Users=tx.count_users(acct), Groups=tx.count_groups(acct), Roles=tx.count_roles(acct),
         Policies=tx.count_policies(acct),
@@ -75,6 +75,8 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
         MFADevices=tx.count_virtual_mfa_devices(acct),
         MFADevicesInUse=tx.count_virtual_mfa_devices(acct, assigned_only=True),
     )
+    # identity providers (issue 4): SAML and OIDC providers together, as AWS counts them
+    summary["Providers"] = len(tx.list_oidc_providers(acct)) + len(tx.list_saml_providers(acct))
     return {"SummaryMap": summary}
 
 
