@@ -38,11 +38,13 @@ __all__ = [
     "SecretBox",
     "SecretBoxError",
     "account_from_access_key_id",
+    "decode_master_key",
     "key_id_for",
     "load_master_key",
     "new_access_key_id",
     "new_secret_access_key",
     "new_unique_id",
+    "read_key_file",
 ]
 
 MASTER_KEY_ENV = "IAMD_MASTER_KEY"
@@ -148,15 +150,15 @@ def _split(sealed: str) -> tuple[str, bytes]:
 def load_master_key(data_dir: Path, env: Mapping[str, str]) -> bytes:
     """``IAMD_MASTER_KEY`` if set, else ``<data_dir>/master.key`` (created on first use)."""
     if MASTER_KEY_ENV in env:
-        return _decode_key(env[MASTER_KEY_ENV], MASTER_KEY_ENV)
+        return decode_master_key(env[MASTER_KEY_ENV], MASTER_KEY_ENV)
     path = data_dir / MASTER_KEY_FILE
     try:
-        return _read_key_file(path)
+        return read_key_file(path)
     except FileNotFoundError:
         return _create_key_file(data_dir, path)
 
 
-def _decode_key(text: str, source: str) -> bytes:
+def decode_master_key(text: str, source: str) -> bytes:
     cleaned = "".join(text.split()).replace("-", "+").replace("_", "/")
     if not cleaned:
         raise MasterKeyError(f"{source} is empty; it must be {_GENERATE_HINT}")
@@ -169,7 +171,7 @@ def _decode_key(text: str, source: str) -> bytes:
     return key
 
 
-def _read_key_file(path: Path) -> bytes:
+def read_key_file(path: Path) -> bytes:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
@@ -188,7 +190,7 @@ def _read_key_file(path: Path) -> bytes:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise MasterKeyError(f"{path} is not base64 text; it must contain {_GENERATE_HINT}") from None
-    return _decode_key(text, str(path))
+    return decode_master_key(text, str(path))
 
 
 def _create_key_file(data_dir: Path, path: Path) -> bytes:
@@ -212,7 +214,7 @@ def _create_key_file(data_dir: Path, path: Path) -> bytes:
         try:
             os.link(temporary, path)
         except FileExistsError:
-            return _read_key_file(path)
+            return read_key_file(path)
     finally:
         temporary.unlink(missing_ok=True)
     _fsync_directory(data_dir)

@@ -22,11 +22,10 @@ from iamd.auth import Credential, SigV4Verifier
 from iamd.crypto import (
     SecretBox,
     access_key_context,
-    key_id_for,
-    load_master_key,
     new_access_key_id,
     new_secret_access_key,
 )
+from iamd.keyring import load_secret_box
 from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.service.authorize import DecisionCounter, PolicyCache
@@ -190,8 +189,7 @@ class Backend:
         data_dir.mkdir(parents=True, exist_ok=True)
         migrate.upgrade(database_url)
         store = open_store(database_url)
-        master = load_master_key(data_dir, env)
-        box = SecretBox({key_id_for(master): master}, primary=key_id_for(master))
+        box = load_secret_box(data_dir, env)  # the primary master key and any retired ones
         with store.read() as tx:
             accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
         if accounts:

@@ -27,4 +27,6 @@ from .credentials import key, user  # noqa: E402
 main.add_command(user)
 main.add_command(key)
 
+from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
+
 __all__ = ["main"]
