@@ -9,11 +9,12 @@ record's ``redacted`` list, so nothing secret reaches the database or a log.
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from iamd.ids import new_uuid4
 
 __all__ = ["HIDDEN", "SECRET_MEMBERS", "AuditEvent", "camel", "redact"]
 
@@ -101,7 +102,7 @@ class AuditEvent:
     response_elements: Mapping[str, Any] | None = None
     error_code: str | None = None
     error_message: str | None = None
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=new_uuid4)
 
     @property
     def read_only(self) -> bool:

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from iamd.api.audit_writer import AuditWriter
+from iamd.api.invalidation import Touched
 from iamd.api.managed_policies import install_managed_policies
+from iamd.api.watcher import GenerationWatcher
 from iamd.auth import Credential, SigV4Verifier
 from iamd.crypto import (
     SecretBox,
@@ -29,6 +31,7 @@ from iamd.crypto import (
 )
 from iamd.policy import Principal
 from iamd.protocol import Catalog
+from iamd.refs import Ref, policy_ref, ref
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
@@ -68,6 +71,9 @@ class Backend:
     entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
     epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
+    _credential_index: dict[Ref, set[str]] = field(default_factory=dict)  # user ref -> key ids
+    watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
 
     def __post_init__(self) -> None:
         if self.audit is None:
@@ -77,14 +83,39 @@ class Backend:
     def env(self) -> Env:
         return Env(self.secret_box, self.policies)
 
-    # -- caches ------------------------------------------------------------------------
+    # -- caches (docs/architecture.md, "Caches") ----------------------------------------
     def changed(self) -> None:
-        """Called after every committed write: drop compiled policies, credentials, entities."""
+        """Drop every cache: compiled policies, credentials, entities (a write that did not
+        say what it touched, a reset, another process's write)."""
         self.policies.invalidate()
         with self._lock:
             self.epoch += 1
             self._credentials.clear()
+            self._credential_index.clear()
             self.entity_cache = {}
+            self._entity_index.clear()
+
+    def invalidate(self, touched: Touched) -> None:
+        """After a committed write: drop only what depends on what it touched."""
+        if touched.everything:
+            self.changed()
+            return
+        refs = touched.refs
+        self.policies.invalidate_refs(refs)
+        roles = {r[1] for r in refs if r[0] == "role"}
+        with self._lock:
+            self.epoch += 1
+            doomed: set[tuple[object, ...]] = set()
+            for r in refs:
+                doomed |= self._entity_index.pop(r, set())
+                if r[0] == "key":
+                    self._credentials.pop(r[2], None)
+                for key_id in self._credential_index.pop(r, ()):
+                    self._credentials.pop(key_id, None)
+            for account in roles:  # instance profiles carry their roles
+                doomed |= self._entity_index.pop(("instance-profiles", account, ""), set())
+            for key in doomed:
+                self.entity_cache.pop(key, None)
 
     def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None:
         """Cache an entity read in ``epoch``, unless a write has committed since."""
@@ -92,17 +123,27 @@ class Backend:
             if epoch == self.epoch:
                 if len(self.entity_cache) > 200_000:
                     self.entity_cache = {}
+                    self._entity_index.clear()
                 self.entity_cache[key] = value
+                for r in _entity_refs(key):
+                    self._entity_index.setdefault(r, set()).add(key)
 
     def lookup(self, key_id: str) -> Credential[Caller] | None:
         """The credential for SigV4; one indexed query on a miss, none in steady state."""
         if key_id in self._credentials:
             return self._credentials[key_id]
+        epoch = self.epoch
         credential = self._load_credential(key_id)
         with self._lock:
+            if epoch != self.epoch:  # a write committed while this was read: don't keep it
+                return credential
             if len(self._credentials) > 100_000:
                 self._credentials.clear()
+                self._credential_index.clear()
             self._credentials[key_id] = credential
+            user = credential.principal.user if credential is not None else None
+            if user is not None:
+                self._credential_index.setdefault(ref("user", user.account_id, user.name), set()).add(key_id)
         return credential
 
     def _load_credential(self, key_id: str) -> Credential[Caller] | None:
@@ -125,6 +166,8 @@ class Backend:
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.audit is not None:
             self.audit.close()
         self.store.close()
@@ -158,6 +201,13 @@ class Backend:
         install_managed_policies(store)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
+
+    def watch(self, interval: float = 0.1) -> GenerationWatcher:
+        """Start noticing other processes' writes (``iamd serve`` does; tests may)."""
+        if self.watcher is None:
+            self.watcher = GenerationWatcher(self.store, self.changed, interval=interval)
+            self.watcher.start()
+        return self.watcher
 
     def reset(self) -> RootCredentials:
         """Wipe all state and start again as on first start (``--dev`` only)."""
@@ -196,3 +246,23 @@ class Backend:
         with os.fdopen(fd, "w") as f:
             json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
         return RootCredentials(key_id, secret, created=True)
+
+
+def _entity_refs(key: tuple[object, ...]) -> list[Ref]:
+    """What a ``_CachedReads`` entry depends on (its key is the store method and arguments)."""
+    method, *args = key
+    if method == "get_policy":
+        return [policy_ref(str(args[0]))]
+    if method == "list_tags":
+        target, account, name = (str(a) for a in args)
+        return [policy_ref(name)] if target == "policy" else [ref(target, account, name)]
+    kind = _KIND_OF.get(str(method))
+    if kind is None:
+        return []
+    account, name = str(args[0]), str(args[1])
+    if kind == "instance-profile":
+        return [ref(kind, account, name), ("instance-profiles", account, "")]
+    return [ref(kind, account, name)]
+
+
+_KIND_OF = {"get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}

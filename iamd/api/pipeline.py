@@ -10,16 +10,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
+from iamd.api.invalidation import touched_by
 from iamd.audit import AuditEvent as Record
 from iamd.auth import SignedRequest
+from iamd.ids import new_uuid4
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
 from iamd.protocol.models import Service
 from iamd.service.authorize import authorize_iam
@@ -68,7 +69,7 @@ def _service_name(request: HttpRequest, params: Mapping[str, str]) -> str:
 
 
 def handle(backend: Backend, request: HttpRequest) -> WireResponse:
-    request_id = str(uuid.uuid4())
+    request_id = new_uuid4()
     now = backend.clock()
     service_name = "iam"
     state: dict[str, Any] = {}
@@ -147,7 +148,10 @@ def _run(
         authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
         wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
-    backend.changed()
+        generation = wtx.bumped_generation() if backend.watcher is not None else None
+    backend.invalidate(touched_by(operation, params, result, call.account, user.name if user is not None else None))
+    if generation is not None and backend.watcher is not None:
+        backend.watcher.own(generation)
     return result
 
 
@@ -275,7 +279,8 @@ def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | 
 
 def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
     assert backend.audit is not None
-    backend.audit.submit(lambda: audit_event_from_record(_record(call, result, error)))
+    when = call.now.astimezone(UTC).replace(microsecond=0)
+    backend.audit.submit(lambda: audit_event_from_record(_record(call, result, error), event_time=when))
 
 
 def _audit_failure(

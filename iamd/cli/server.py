@@ -39,7 +39,14 @@ database_option = click.option(
 @database_option
 @click.option("--account-id", default=None, help="12-digit account id for a new data directory (default: random).")
 @click.option("--dev", is_flag=True, help="Test-suite mode: account 123456789012, root keys from IAMD_ROOT_*.")
-def serve(host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool) -> None:
+@click.option(
+    "--cache-poll", default=0.1, show_default=True, type=click.FloatRange(min=0.001),
+    help="Seconds between checks for other server processes' writes to the same database "
+    "(the propagation bound; docs/architecture.md).",
+)  # fmt: skip
+def serve(
+    host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool, cache_poll: float
+) -> None:
     """Start the IAM server (AWS Query API over HTTP)."""
     import uvicorn
 
@@ -55,6 +62,7 @@ def serve(host: str, port: int, data_dir: Path, database: str | None, account_id
     console.print(f"Use it: [bold]iamd profile --data-dir {data_dir} --endpoint {endpoint}[/bold], then "
                   "[bold]aws --profile iamd iam list-users[/bold]")  # fmt: skip
     app = create_app(backend)
+    backend.watch(cache_poll)
     # Long-lived objects (models, compiled plans, caches) need no scanning by the cyclic GC:
     # freezing them and collecting less often keeps collection pauses out of the latency tail.
     gc.collect()

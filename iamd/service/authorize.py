@@ -1,15 +1,16 @@
 """Authorizing IAM calls with the engine: the caller's policies, compiled and cached.
 
-Policy data is read from the store once and kept compiled in memory; :meth:`PolicyCache.
-invalidate` drops it after every committed write, so a decision never queries the
-database in steady state. Several server processes sharing one PostgreSQL will compare the
-store's generation counter instead (iamd.store.Store.generation).
+Policy data is read from the store once and kept compiled in memory, so a decision never
+queries the database in steady state. Each compiled set remembers what it was built from
+(the user, its groups, the managed policies attached to either, its boundary);
+:meth:`PolicyCache.invalidate_refs` drops the sets built from anything a write touched, and
+:meth:`PolicyCache.invalidate` drops everything (see docs/architecture.md, caches).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 
 from iamd import errors as aws
@@ -25,6 +26,7 @@ from iamd.policy import (
     evaluate,
 )
 from iamd.policy.document import PolicyValidationError, parse_policy
+from iamd.refs import Ref, policy_ref, ref
 from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, User
 
 from .call import Call
@@ -41,27 +43,55 @@ class PolicyCache:
     def __init__(self, max_sets: int = 10_000) -> None:
         self._lock = threading.Lock()
         self._sets: dict[str, PolicySet] = {}
+        self._deps: dict[Ref, set[str]] = {}  # what a set was built from -> the sets' keys
         self._docs: dict[tuple[str, str], PolicyDocument | None] = {}
         self._max = max_sets
+        self._era = 0  # bumped by every invalidation: a set built across one is not kept
+        self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
 
     def invalidate(self) -> None:
         with self._lock:
+            self._era += 1
             self._sets.clear()
+            self._deps.clear()
             self._docs.clear()
+
+    def invalidate_refs(self, refs: Iterable[Ref]) -> None:
+        """Drop the compiled sets built from any of ``refs`` (and parsed versions of touched policies)."""
+        with self._lock:
+            self._era += 1
+            for r in refs:
+                for key in self._deps.pop(r, ()):
+                    self._sets.pop(key, None)
+                if r[0] == "policy":
+                    for doc_key in [k for k in self._docs if k[0].lower() == r[2]]:
+                        del self._docs[doc_key]
 
     def for_user(self, tx: ReadTx, user: User) -> PolicySet:
         key = user.id
         cached = self._sets.get(key)
         if cached is not None:
             return cached
-        built = self._load_user(tx, user)
+        era = self._era
+        self.builds += 1
+        deps: set[Ref] = set()
+        built = self._load_user(tx, user, deps)
         with self._lock:
+            if era != self._era:  # a write committed while this was read: don't keep it
+                return built
             if len(self._sets) >= self._max:
                 self._sets.clear()
+                self._deps.clear()
             self._sets[key] = built
+            for r in deps:
+                self._deps.setdefault(r, set()).add(key)
         return built
 
-    def managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind) -> Policy | None:
+    def managed(
+        self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind, deps: set[Ref] | None = None
+    ) -> Policy | None:
+        if deps is not None:
+            deps.add(policy_ref(arn))
         try:
             policy = tx.get_policy(arn)
             version = tx.get_policy_version(arn, policy.default_version_id)
@@ -76,7 +106,11 @@ class PolicyCache:
             return None
         return Policy(policy.name, policy_type, doc, kind="managed", arn=arn)
 
-    def identity(self, tx: ReadTx, kind: EntityKind, name: str, owner: str) -> list[Policy]:
+    def identity(
+        self, tx: ReadTx, kind: EntityKind, name: str, owner: str, deps: set[Ref] | None = None
+    ) -> list[Policy]:
+        if deps is not None:
+            deps.add(ref(kind.value, owner, name))
         out: list[Policy] = []
         for inline in tx.list_inline_policies(kind, owner, name):
             doc = _parse(inline.document, DocumentKind.IDENTITY)
@@ -86,20 +120,20 @@ class PolicyCache:
         while True:
             page = tx.list_attached_policies(kind, owner, name, marker=marker, max_items=1000)
             for attached in page.items:
-                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY)
+                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY, deps)
                 if pol is not None:
                     out.append(pol)
             if page.marker is None:
                 return out
             marker = page.marker
 
-    def _load_user(self, tx: ReadTx, user: User) -> PolicySet:
-        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id)
+    def _load_user(self, tx: ReadTx, user: User, deps: set[Ref]) -> PolicySet:
+        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id, deps)
         for group in tx.list_groups_for_user(user.account_id, user.name, max_items=1000).items:
-            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id)
+            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id, deps)
         boundary = None
         if user.permissions_boundary:
-            boundary = self.managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+            boundary = self.managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY, deps)
             if boundary is None:  # a boundary that cannot be read allows nothing: fail closed
                 boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
         return PolicySet.of(identity=identity, boundary=boundary)

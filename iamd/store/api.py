@@ -280,6 +280,11 @@ class Tx(ReadTx, Protocol):
     # audit, in the same transaction as the change the event describes
     def add_audit_event(self, event: AuditEvent) -> AuditEvent: ...
 
+    # cache invalidation across processes (iamd.api.watcher)
+    def bumped_generation(self) -> int | None:
+        """The generation this transaction commits as, or None if it changed no entity."""
+        ...
+
 
 class Store(Protocol):
     @property
