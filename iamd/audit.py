@@ -9,6 +9,7 @@ record's ``redacted`` list, so nothing secret reaches the database or a log.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ SECRET_MEMBERS = frozenset(
 _READ_PREFIXES = ("Get", "List", "Simulate", "Generate", "Decode")
 
 
+@functools.lru_cache(maxsize=4096)
 def camel(name: str) -> str:
     """AWS member name → CloudTrail's lowerCamelCase (``UserName`` → ``userName``)."""
     if not name:
@@ -65,7 +67,10 @@ def _plain(value: Any) -> Any:
 def redact(value: Any, path: str = "", found: list[str] | None = None) -> tuple[Any, list[str]]:
     """A lowerCamelCase copy of ``value`` with secrets hidden, and the paths hidden."""
     hidden: list[str] = [] if found is None else found
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common leaves, quickly
+        return value, hidden
+    if kind is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             name = camel(str(key))

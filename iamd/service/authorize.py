@@ -9,9 +9,10 @@ queries the database in steady state. Each compiled set remembers what it was bu
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 
 from iamd import errors as aws
 from iamd.policy import (
@@ -151,12 +152,19 @@ _DENY_ALL = parse_policy(
 )
 
 
+@functools.lru_cache(maxsize=8)
+def _time_keys(epoch_second: int) -> tuple[str, str]:
+    """``aws:CurrentTime`` and ``aws:EpochTime`` of one second: formatted once per second."""
+    now = datetime.fromtimestamp(epoch_second, UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ"), str(epoch_second)
+
+
 def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
     """The keys every IAM request carries (conditions.md §6.3)."""
-    now = call.now.astimezone(UTC)
+    current, epoch = _time_keys(int(call.now.timestamp()))
     return [
-        ("aws:CurrentTime", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ("aws:EpochTime", str(int(now.timestamp()))),
+        ("aws:CurrentTime", current),
+        ("aws:EpochTime", epoch),
         ("aws:SecureTransport", "true" if call.secure else "false"),
         ("aws:SourceIp", call.source_ip),
         ("aws:UserAgent", call.user_agent),
