@@ -44,9 +44,15 @@ database_option = click.option(
     help="Seconds between checks for other server processes' writes to the same database "
     "(the propagation bound; docs/architecture.md).",
 )  # fmt: skip
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Server processes on the one port, each with its own caches, kept in step through the "
+    "database (--cache-poll bounds how soon one sees another's writes).",
+)  # fmt: skip
 def serve(
-    host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool, cache_poll: float
-) -> None:
+    host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
+    cache_poll: float, workers: int,
+) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     import uvicorn
 
@@ -61,8 +67,31 @@ def serve(
         console.print(f"Root access key [cyan]{root.access_key_id}[/cyan] written to {data_dir / 'root-credentials'}")
     console.print(f"Use it: [bold]iamd profile --data-dir {data_dir} --endpoint {endpoint}[/bold], then "
                   "[bold]aws --profile iamd iam list-users[/bold]")  # fmt: skip
+    if workers > 1:
+        # The first start (account, root key, managed policies) is done above, once; each
+        # worker process then opens the same database with its own Backend and watcher.
+        account = backend.account_id
+        backend.close()
+        os.environ.update({
+            _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
+                                     "dev": dev, "cache_poll": cache_poll}),
+        })  # fmt: skip
+        uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", lifespan="on")  # fmt: skip
+        return
     app = create_app(backend)
     backend.watch(cache_poll)
+    _tune_runtime()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+    finally:
+        backend.close()
+
+
+_WORKER_ENV = "IAMD_SERVE_WORKER"
+
+
+def _tune_runtime() -> None:
     # Long-lived objects (models, compiled plans, caches) need no scanning by the cyclic GC:
     # freezing them and collecting less often keeps collection pauses out of the latency tail.
     gc.collect()
@@ -71,10 +100,18 @@ def serve(
     # The audit writer thread builds and stores batches; a short GIL switch interval keeps
     # it from holding up requests for the default 5 ms at a time.
     sys.setswitchinterval(0.0005)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
-    finally:
-        backend.close()
+
+
+def worker_app() -> object:
+    """The ASGI app of one ``iamd serve --workers N`` process (uvicorn calls this in each)."""
+    from iamd.api import Backend, create_app
+
+    spec = json.loads(os.environ[_WORKER_ENV])
+    backend, _ = Backend.open(spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"])
+    backend.watch(float(spec["cache_poll"]))
+    app = create_app(backend)
+    _tune_runtime()
+    return app
 
 
 @click.group()

@@ -42,13 +42,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(data_dir: Path, url: str) -> Iterator[str]:
+def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
     """One ``iamd serve --dev`` process; its endpoint once it answers."""
     env = {**os.environ, "IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
     for attempt in range(3):  # another test may take the free port before the server binds it
         port = _free_port()
         cmd = [sys.executable, "-m", "iamd", "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir),
-               "--database", url, "--cache-poll", str(POLL)]  # fmt: skip
+               "--database", url, "--cache-poll", str(POLL), "--workers", str(workers)]  # fmt: skip
         log = data_dir / f"serve-{port}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out)
@@ -133,6 +133,27 @@ def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
 
 def test_two_processes_on_one_postgresql(pg_databases: PgDatabases, tmp_path: Path) -> None:
     _scenario(tmp_path, pg_databases.create("iamd_two"))
+
+
+def test_one_server_with_two_workers(tmp_path: Path) -> None:
+    """``iamd serve --workers 2``: each new connection may land on either process."""
+    with _serve(tmp_path, f"sqlite:///{tmp_path / 'iamd.db'}", workers=2) as endpoint:
+        root = _client(endpoint)
+        root.create_user(UserName="shared")
+        key = root.create_access_key(UserName="shared")["AccessKey"]
+
+        def fresh_get() -> object:  # a new client, so a new connection
+            return _client(endpoint, key["AccessKeyId"], key["SecretAccessKey"]).get_user(UserName="shared")
+
+        assert {_outcome(fresh_get) for _ in range(8)} == {"AccessDenied"}  # cached wherever it landed
+        for write, wanted in (
+            (lambda: root.put_user_policy(UserName="shared", PolicyName="read", PolicyDocument=POLICY), "ok"),
+            (lambda: root.delete_user_policy(UserName="shared", PolicyName="read"), "AccessDenied"),
+        ):
+            write()
+            _until(fresh_get, wanted)
+            time.sleep(POLL * 3)  # past the bound, every process must agree
+            assert {_outcome(fresh_get) for _ in range(8)} == {wanted}
 
 
 @pytest.mark.parametrize("interval", [0.0, -1.0])
