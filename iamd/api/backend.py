@@ -74,6 +74,7 @@ class Backend:
     _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
     _credential_index: dict[Ref, set[str]] = field(default_factory=dict)  # user ref -> key ids
     watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
+    _env: Env | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.audit is None:
@@ -81,7 +82,10 @@ class Backend:
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box, self.policies)
+        env = self._env
+        if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
+            env = self._env = Env(self.secret_box, self.policies)
+        return env
 
     # -- caches (docs/architecture.md, "Caches") ----------------------------------------
     def changed(self) -> None:
