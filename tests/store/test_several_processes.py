@@ -21,7 +21,6 @@ from pathlib import Path
 
 import boto3
 import httpx
-import pytest
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -154,18 +153,3 @@ def test_one_server_with_two_workers(tmp_path: Path) -> None:
             _until(fresh_get, wanted)
             time.sleep(POLL * 3)  # past the bound, every process must agree
             assert {_outcome(fresh_get) for _ in range(8)} == {wanted}
-
-
-@pytest.mark.parametrize("interval", [0.0, -1.0])
-def test_the_poll_interval_must_be_positive(interval: float, tmp_path: Path) -> None:
-    from iamd.api.watcher import GenerationWatcher
-    from iamd.store import migrate, open_store
-
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    migrate.upgrade(url)
-    store = open_store(url)
-    try:
-        with pytest.raises(ValueError):
-            GenerationWatcher(store, lambda: None, interval=interval)
-    finally:
-        store.close()
