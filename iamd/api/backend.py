@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from iamd.api.audit_process import AuditProcessWriter
 from iamd.api.audit_writer import AuditWriter
 from iamd.api.invalidation import Touched
 from iamd.api.managed_policies import install_managed_policies
@@ -64,7 +65,7 @@ class Backend:
     policies: PolicyCache = field(default_factory=PolicyCache)
     decisions: DecisionCounter = field(default_factory=DecisionCounter)
     dev: bool = False
-    audit: AuditWriter | None = None
+    audit: AuditWriter | AuditProcessWriter | None = None
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
@@ -205,6 +206,12 @@ class Backend:
         install_managed_policies(store)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
+
+    def audit_in_process(self, url: str) -> None:
+        """Move the audit writer to its own process (``iamd serve``; see iamd.api.audit_process)."""
+        if self.audit is not None:
+            self.audit.close()
+        self.audit = AuditProcessWriter(self.store, url)
 
     def watch(self, interval: float = 0.1) -> GenerationWatcher:
         """Start noticing other processes' writes (``iamd serve`` does; tests may)."""

@@ -19,6 +19,7 @@ from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.api.invalidation import touched_by
 from iamd.audit import AuditEvent as Record
+from iamd.audit import is_read_only
 from iamd.auth import SignedRequest
 from iamd.ids import new_uuid4
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
@@ -278,9 +279,17 @@ def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | 
 
 
 def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
+    """Queue the event of a successful read: a plain record, turned into JSON by the writer."""
     assert backend.audit is not None
-    when = call.now.astimezone(UTC).replace(microsecond=0)
-    backend.audit.submit(lambda: audit_event_from_record(_record(call, result, error), event_time=when))
+    event = Record(
+        request_id=call.request_id, event_time=call.now.astimezone(UTC).replace(microsecond=0),
+        event_source=f"{call.service}.amazonaws.com", event_name=call.operation, aws_region="us-east-1",
+        source_ip=call.source_ip, user_agent=call.user_agent, user_identity=call.caller.user_identity(),
+        account_id=call.account, request_parameters=dict(call.params) or None,
+        response_elements=dict(result) if result and not is_read_only(call.operation) else None,
+        error_code=error.code if error else None, error_message=error.message if error else None,
+    )  # fmt: skip
+    backend.audit.submit(event)
 
 
 def _audit_failure(

@@ -49,9 +49,14 @@ database_option = click.option(
     help="Server processes on the one port, each with its own caches, kept in step through the "
     "database (--cache-poll bounds how soon one sees another's writes).",
 )  # fmt: skip
+@click.option(
+    "--audit-writer", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+    help="Where read and failure audit events are turned into JSON and stored: a child process "
+    "(off the server's core) or a thread of the server.",
+)  # fmt: skip
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
-    cache_poll: float, workers: int,
+    cache_poll: float, workers: int, audit_writer: str,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     import uvicorn
@@ -74,13 +79,15 @@ def serve(
         backend.close()
         os.environ.update({
             _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
-                                     "dev": dev, "cache_poll": cache_poll}),
+                                     "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="warning", lifespan="on")  # fmt: skip
         return
     app = create_app(backend)
     backend.watch(cache_poll)
+    if audit_writer == "process":
+        backend.audit_in_process(url)
     _tune_runtime()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
@@ -109,6 +116,8 @@ def worker_app() -> object:
     spec = json.loads(os.environ[_WORKER_ENV])
     backend, _ = Backend.open(spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"])
     backend.watch(float(spec["cache_poll"]))
+    if spec["audit_writer"] == "process":
+        backend.audit_in_process(spec["url"])
     app = create_app(backend)
     _tune_runtime()
     return app

@@ -25,6 +25,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from iamd.store import open_store
 from tests.api.server import ROOT_KEY, ROOT_SECRET
 from tests.store.conftest import PgDatabases
 
@@ -124,6 +125,16 @@ def _scenario(data_dir: Path, url: str) -> None:
         root_b.update_access_key(UserName="shared", AccessKeyId=key["AccessKeyId"], Status="Active")
         user_a = _client(a, key["AccessKeyId"], key["SecretAccessKey"])
         _until(lambda: user_a.get_user(UserName="shared"), "ok")
+        calls = 1 + sum(1 for _ in range(20) if _outcome(get) == "ok")
+    # Both servers stopped cleanly (SIGTERM): their audit writer processes stored every read.
+    store = open_store(url)
+    try:
+        with store.read() as tx:
+            events = tx.list_audit_events("123456789012", user_name="shared", event_name="GetUser", max_items=1000)
+        assert sum(1 for e in events.items if e.error_code is None) >= calls
+        assert any(e.error_code == "AccessDenied" for e in events.items)
+    finally:
+        store.close()
 
 
 def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
