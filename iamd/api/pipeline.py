@@ -182,14 +182,14 @@ class _CachedReads:
     """The reads of one read-only request: entity lookups served from the backend's cache.
 
     Users, groups, roles, policies, instance profiles and tags are immutable records,
-    cached by the backend until the next committed write (``Backend.changed``). A read
+    cached by the backend until a committed write touches them (``Backend.invalidate``,
+    indexed by ``Backend._entity_refs``) or another process writes (``Backend.changed``). A read
     snapshot of the store is opened only when something is not cached, so a warm GetUser
     touches no database at all. Lookups that found nothing are cached too.
 
     Anything that changes these records outside a write transaction (last-used times of
     passwords and roles, which STS and console sign-in will record) must call
-    ``Backend.changed`` too, or those fields go stale; several server processes sharing one
-    PostgreSQL will compare the store's generation instead.
+    ``Backend.changed`` too, or those fields go stale.
     """
 
     _CACHED = frozenset({"get_user", "get_role", "get_group", "get_policy", "get_instance_profile", "list_tags"})
