@@ -183,7 +183,7 @@ class _CachedReads:
 
     Users, groups, roles, policies, instance profiles and tags are immutable records,
     cached by the backend until a committed write touches them (``Backend.invalidate``,
-    indexed by ``Backend._entity_refs``) or another process writes (``Backend.changed``). A read
+    indexed by ``backend._entity_refs``) or another process writes (``Backend.changed``). A read
     snapshot of the store is opened only when something is not cached, so a warm GetUser
     touches no database at all. Lookups that found nothing are cached too.
 
