@@ -9,11 +9,13 @@ record's ``redacted`` list, so nothing secret reaches the database or a log.
 from __future__ import annotations
 
 import base64
-import uuid
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from iamd.ids import new_uuid4
 
 __all__ = ["HIDDEN", "SECRET_MEMBERS", "AuditEvent", "camel", "redact"]
 
@@ -44,6 +46,7 @@ SECRET_MEMBERS = frozenset(
 _READ_PREFIXES = ("Get", "List", "Simulate", "Generate", "Decode")
 
 
+@functools.lru_cache(maxsize=4096)
 def camel(name: str) -> str:
     """AWS member name → CloudTrail's lowerCamelCase (``UserName`` → ``userName``)."""
     if not name:
@@ -64,7 +67,10 @@ def _plain(value: Any) -> Any:
 def redact(value: Any, path: str = "", found: list[str] | None = None) -> tuple[Any, list[str]]:
     """A lowerCamelCase copy of ``value`` with secrets hidden, and the paths hidden."""
     hidden: list[str] = [] if found is None else found
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common leaves, quickly
+        return value, hidden
+    if kind is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             name = camel(str(key))
@@ -105,7 +111,7 @@ class AuditEvent:
     response_elements: Mapping[str, Any] | None = None
     error_code: str | None = None
     error_message: str | None = None
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=new_uuid4)
 
     @property
     def read_only(self) -> bool:

@@ -23,7 +23,7 @@ __all__ = ["summarise"]
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*?)(?::\d+)?\)$")
 _PLACES = (
-    ("request handling (iamd.api.app query)", "create_app.<locals>.query (iamd/api/app.py)"),
+    ("request handling (iamd.api.app query_asgi)", "create_app.<locals>.query_asgi (iamd/api/app.py)"),
     ("audit writer thread", "AuditWriter._run (iamd/api/audit_writer.py)"),
 )
 

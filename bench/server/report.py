@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = ["render"]
@@ -59,6 +60,16 @@ def render(r: dict[str, Any]) -> str:
         add(f"    target GetUser at {tg['connections']} connections: {_mark(g['target_met'])}: "
             f"{i['rps']:,.0f} req/s (≥ {tg['rps']:,.0f}), "
             f"p99 {i['p99_ms']:.2f} ms (≤ {tg['p99_ms']:g} ms)")  # fmt: skip
+        cpu = r.get("cpu")
+        if cpu:
+            ceiling = 1e6 / cpu["cpu_us_per_request"]
+            add(f"    one process: {cpu['cpu_us_per_request']:.0f} µs CPU per warm GetUser in process (app only, "
+                "audit writer in its child process, no "
+                f"HTTP parsing), a ceiling of {ceiling:,.0f} req/s on one core before uvicorn's own work")  # fmt: skip
+        if not g["target_met"]:
+            add(f"    NOT MET by one server process on this machine: measured {i['rps']:,.0f} req/s, "
+                f"p99 {i['p99_ms']:.2f} ms. One Python process is bound to one core (GIL), and wrk shares the "
+                f"machine's {os.cpu_count()} CPUs; `iamd serve --workers N` runs N processes on the port.")  # fmt: skip
     add("")
 
     s = r["storage"]

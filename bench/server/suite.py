@@ -168,6 +168,10 @@ def run(settings: Settings, *, quiet: bool = False) -> dict[str, Any]:
         with _servers() as started:
             _phase_get_user(settings, tmp, started, results, say)
         results["storage"] = _phase_storage(settings, tmp, say)
+        say("CPU per warm GetUser in process (bench.server.cpu)")
+        from .cpu import measure
+
+        results["cpu"] = measure(3000, audit="process")  # as iamd serve runs it
     finally:
         if settings.keep:
             say(f"kept {tmp}")

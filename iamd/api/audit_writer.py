@@ -15,13 +15,23 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from iamd.store import AuditEvent, Store
+from iamd.audit import AuditEvent as Record
+from iamd.store import AuditEvent, Store, audit_event_from_record
 
 __all__ = ["AuditWriter"]
 
 log = logging.getLogger("iamd.audit")
 
-Pending = AuditEvent | Callable[[], AuditEvent]
+Pending = AuditEvent | Record | Callable[[], AuditEvent]
+
+
+def build(item: Pending) -> AuditEvent:
+    """The stored event of a queued item: as is, from a record, or from a function."""
+    if isinstance(item, AuditEvent):
+        return item
+    if isinstance(item, Record):
+        return audit_event_from_record(item.record(), event_time=item.event_time)
+    return item()
 
 
 class AuditWriter:
@@ -43,8 +53,8 @@ class AuditWriter:
         self._thread.start()
 
     def submit(self, event: Pending) -> None:
-        """Queue an event, or a function that builds it (run on the writer thread, off the
-        request path)."""
+        """Queue an event, a record (turned into JSON on the writer thread), or a function
+        that builds the event (run on the writer thread, off the request path)."""
         with self._lock:
             self._submitted += 1
         self._queue.put(event)
@@ -84,7 +94,7 @@ class AuditWriter:
             events: list[AuditEvent] = []
             for item in pending:
                 try:
-                    events.append(item if isinstance(item, AuditEvent) else item())
+                    events.append(build(item))
                 except Exception:  # the audit trail must not take the service down; say so loudly
                     log.exception("could not build an audit event")
             try:

@@ -13,11 +13,14 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from iamd.api.audit_process import AuditProcessWriter
 from iamd.api.audit_writer import AuditWriter
+from iamd.api.invalidation import Touched
 from iamd.api.managed_policies import install_managed_policies
+from iamd.api.watcher import GenerationWatcher
 from iamd.auth import Credential, SigV4Verifier
 from iamd.crypto import (
     SecretBox,
@@ -28,6 +31,7 @@ from iamd.crypto import (
 from iamd.keyring import load_secret_box
 from iamd.policy import Principal
 from iamd.protocol import Catalog
+from iamd.refs import Ref, policy_ref, ref
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.service.mfa_codes import StoreMfaDevices
@@ -40,6 +44,7 @@ from iamd.store import NotFound, Store, TagTarget, migrate, open_store
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
 
 DEV_ACCOUNT = "123456789012"
+ROLE_USE_EVERY = timedelta(minutes=1)  # how often a role's last use is written at most
 ROOT_CREDENTIALS_FILE = "root-credentials"
 
 
@@ -65,7 +70,7 @@ class Backend:
     policies: PolicyCache = field(default_factory=PolicyCache)
     decisions: DecisionCounter = field(default_factory=DecisionCounter)
     dev: bool = False
-    audit: AuditWriter | None = None
+    audit: AuditWriter | AuditProcessWriter | None = None
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
@@ -75,6 +80,12 @@ class Backend:
     # issue 5: MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
+    _credential_index: dict[Ref, set[str]] = field(default_factory=dict)  # user ref -> key ids
+    watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
+    _env: Env | None = field(default=None, repr=False)
+    _sessions: dict[tuple[str, str], Credential[Caller]] = field(default_factory=dict, repr=False)  # opened tokens
+    _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
 
     def __post_init__(self) -> None:
         if self.audit is None:
@@ -84,23 +95,64 @@ class Backend:
 
     @property
     def env(self) -> Env:
-        return Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa)
+        env = self._env
+        if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
+            env = self._env = Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa)
+        return env
 
-    def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
-        """A role's last use changed outside a write transaction: forget cached entities."""
+    def record_role_use(self, account: str, role_name: str, role_id: str, when: datetime, region: str) -> None:
+        """Record a role's last use (GetRole's RoleLastUsed), at most once a minute per role.
+
+        AWS reports RoleLastUsed with a delay too; a write per AssumeRole would cost more than
+        the rest of the call. A use in another region is recorded at once. The store is
+        written outside a write transaction, so the role's cached entries are dropped here.
+        """
+        last = self._role_uses.get(role_id)
+        if last is not None and last[1] == region and timedelta(0) <= when - last[0] < ROLE_USE_EVERY:
+            return
+        if len(self._role_uses) > 100_000:
+            self._role_uses.clear()
+        self._role_uses[role_id] = (when, region)
         self.store.record_role_use(role_id, when, region)
         with self._lock:
             self.epoch += 1
-            self.entity_cache = {}
+            for r in (ref("role", account, role_name), ("instance-profiles", account, "")):
+                for key in self._entity_index.pop(r, set()):
+                    self.entity_cache.pop(key, None)
 
-    # -- caches ------------------------------------------------------------------------
+    # -- caches (docs/architecture.md, "Caches") ----------------------------------------
     def changed(self) -> None:
-        """Called after every committed write: drop compiled policies, credentials, entities."""
+        """Drop every cache: compiled policies, credentials, entities (a write that did not
+        say what it touched, a reset, another process's write)."""
         self.policies.invalidate()
         with self._lock:
             self.epoch += 1
             self._credentials.clear()
+            self._credential_index.clear()
             self.entity_cache = {}
+            self._entity_index.clear()
+
+    def invalidate(self, touched: Touched) -> None:
+        """After a committed write: drop only what depends on what it touched."""
+        if touched.everything:
+            self.changed()
+            return
+        refs = touched.refs
+        self.policies.invalidate_refs(refs)
+        roles = {r[1] for r in refs if r[0] == "role"}
+        with self._lock:
+            self.epoch += 1
+            doomed: set[tuple[object, ...]] = set()
+            for r in refs:
+                doomed |= self._entity_index.pop(r, set())
+                if r[0] == "key":
+                    self._credentials.pop(r[2], None)
+                for key_id in self._credential_index.pop(r, ()):
+                    self._credentials.pop(key_id, None)
+            for account in roles:  # instance profiles carry their roles
+                doomed |= self._entity_index.pop(("instance-profiles", account, ""), set())
+            for key in doomed:
+                self.entity_cache.pop(key, None)
 
     def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None:
         """Cache an entity read in ``epoch``, unless a write has committed since."""
@@ -108,7 +160,10 @@ class Backend:
             if epoch == self.epoch:
                 if len(self.entity_cache) > 200_000:
                     self.entity_cache = {}
+                    self._entity_index.clear()
                 self.entity_cache[key] = value
+                for r in _entity_refs(key):
+                    self._entity_index.setdefault(r, set()).add(key)
 
     def lookup(self, key_id: str, session_token: str | None = None) -> Credential[Caller] | None:
         """The credential for SigV4; one indexed query on a miss, none in steady state.
@@ -120,22 +175,44 @@ class Backend:
             return self._session_credential(key_id, session_token)
         if key_id in self._credentials:
             return self._credentials[key_id]
+        epoch = self.epoch
         credential = self._load_credential(key_id)
         with self._lock:
+            if epoch != self.epoch:  # a write committed while this was read: don't keep it
+                return credential
             if len(self._credentials) > 100_000:
                 self._credentials.clear()
+                self._credential_index.clear()
             self._credentials[key_id] = credential
+            user = credential.principal.user if credential is not None else None
+            if user is not None:
+                self._credential_index.setdefault(ref("user", user.account_id, user.name), set()).add(key_id)
         return credential
 
     def _session_credential(self, key_id: str, token: str | None) -> Credential[Caller] | None:
+        """Open the presented session token (no database read), remembering what it opened to.
+
+        The cache is keyed by the exact (key id, token) pair, so only a token that already
+        passed authenticated decryption for that key id is ever served from it; expiry is
+        checked by the verifier on every request. Master keys change only at a restart.
+        """
         if token is None:
             return None  # the verifier answers InvalidClientTokenId
+        cache_key = (key_id, token)
+        cached = self._sessions.get(cache_key)
+        if cached is not None:
+            return cached
         try:
             claims = open_session_token(self.secret_box, key_id, token)
         except TokenError:
             return None
         caller = Caller(claims.account, principal_for_session(claims), key_id, None, claims)
-        return Credential(claims.secret_access_key, caller, session_token=token, expires_at=claims.expires_at)
+        credential = Credential(claims.secret_access_key, caller, session_token=token, expires_at=claims.expires_at)
+        with self._lock:
+            if len(self._sessions) >= 10_000:
+                self._sessions.clear()
+            self._sessions[cache_key] = credential
+        return credential
 
     def _load_credential(self, key_id: str) -> Credential[Caller] | None:
         try:
@@ -170,6 +247,8 @@ class Backend:
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.audit is not None:
             self.audit.close()
         self.store.close()
@@ -202,6 +281,19 @@ class Backend:
         install_managed_policies(store)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
+
+    def audit_in_process(self, url: str) -> None:
+        """Move the audit writer to its own process (``iamd serve``; see iamd.api.audit_process)."""
+        if self.audit is not None:
+            self.audit.close()
+        self.audit = AuditProcessWriter(self.store, url)
+
+    def watch(self, interval: float = 0.1) -> GenerationWatcher:
+        """Start noticing other processes' writes (``iamd serve`` does; tests may)."""
+        if self.watcher is None:
+            self.watcher = GenerationWatcher(self.store, self.changed, interval=interval)
+            self.watcher.start()
+        return self.watcher
 
     def reset(self) -> RootCredentials:
         """Wipe all state and start again as on first start (``--dev`` only)."""
@@ -240,3 +332,23 @@ class Backend:
         with os.fdopen(fd, "w") as f:
             json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
         return RootCredentials(key_id, secret, created=True)
+
+
+def _entity_refs(key: tuple[object, ...]) -> list[Ref]:
+    """What a ``_CachedReads`` entry depends on (its key is the store method and arguments)."""
+    method, *args = key
+    if method == "get_policy":
+        return [policy_ref(str(args[0]))]
+    if method == "list_tags":
+        target, account, name = (str(a) for a in args)
+        return [policy_ref(name)] if target == "policy" else [ref(target, account, name)]
+    kind = _KIND_OF.get(str(method))
+    if kind is None:
+        return []
+    account, name = str(args[0]), str(args[1])
+    if kind == "instance-profile":
+        return [ref(kind, account, name), ("instance-profiles", account, "")]
+    return [ref(kind, account, name)]
+
+
+_KIND_OF = {"get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}

@@ -1,7 +1,9 @@
 """AWS managed policies (``arn:aws:iam::aws:policy/…``), shipped as package data.
 
 The common ones come with iamd (``iamd/data/aws_managed_policies.json``); they are
-installed on start when missing, under the pseudo-account ``aws``.
+installed on start when missing, under the pseudo-account ``aws``. ReadOnlyAccess is
+derived from AWS's Service Authorization Reference (``scripts/derive_readonly_access.py``;
+its entry's ``Provenance`` says from what and when), not copied: see docs/iam-api.md.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def install_managed_policies(store: Store) -> int:
                 pass
         parse_policy(spec["Document"], DocumentKind.IDENTITY)  # shipped data must be valid
         with store.transaction() as tx:
-            tx.put_aws_managed_policy(name, spec["Document"], path=spec["Path"], description=spec["Description"])
+            tx.put_aws_managed_policy(
+                name, spec["Document"], path=spec["Path"], description=spec["Description"],
+                version_id=spec.get("VersionId", "v1"),
+            )  # fmt: skip
         added += 1
     return added
 

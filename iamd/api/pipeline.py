@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
+from iamd.api.invalidation import touched_by
 from iamd.audit import AuditEvent as Record
+from iamd.audit import is_read_only
 from iamd.auth import SignedRequest, carries_signature
+from iamd.ids import new_uuid4
 from iamd.policy import Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
 from iamd.protocol.models import Service
@@ -73,7 +75,7 @@ def _service_name(request: HttpRequest, params: Mapping[str, str]) -> str:
 
 
 def handle(backend: Backend, request: HttpRequest) -> WireResponse:
-    request_id = str(uuid.uuid4())
+    request_id = new_uuid4()
     now = backend.clock()
     service_name = "iam"
     state: dict[str, Any] = {}
@@ -166,7 +168,10 @@ def _run(
         authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
         wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
-    backend.changed()
+        generation = wtx.bumped_generation() if backend.watcher is not None else None
+    backend.invalidate(touched_by(operation, params, result, call.account, user.name if user is not None else None))
+    if generation is not None and backend.watcher is not None:
+        backend.watcher.own(generation)
     return result
 
 
@@ -201,14 +206,14 @@ class _CachedReads:
     """The reads of one read-only request: entity lookups served from the backend's cache.
 
     Users, groups, roles, policies, instance profiles and tags are immutable records,
-    cached by the backend until the next committed write (``Backend.changed``). A read
+    cached by the backend until a committed write touches them (``Backend.invalidate``,
+    indexed by ``backend._entity_refs``) or another process writes (``Backend.changed``). A read
     snapshot of the store is opened only when something is not cached, so a warm GetUser
     touches no database at all. Lookups that found nothing are cached too.
 
     Anything that changes these records outside a write transaction (last-used times of
     passwords and roles, which STS and console sign-in will record) must call
-    ``Backend.changed`` too, or those fields go stale; several server processes sharing one
-    PostgreSQL will compare the store's generation instead.
+    ``Backend.changed`` too, or those fields go stale.
     """
 
     _CACHED = frozenset({"get_user", "get_role", "get_group", "get_policy", "get_instance_profile", "list_tags"})
@@ -300,8 +305,17 @@ def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | 
 
 
 def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
+    """Queue the event of a successful read: a plain record, turned into JSON by the writer."""
     assert backend.audit is not None
-    backend.audit.submit(lambda: audit_event_from_record(_record(call, result, error)))
+    event = Record(
+        request_id=call.request_id, event_time=call.now.astimezone(UTC).replace(microsecond=0),
+        event_source=f"{call.service}.amazonaws.com", event_name=call.operation, aws_region="us-east-1",
+        source_ip=call.source_ip, user_agent=call.user_agent, user_identity=call.caller.user_identity(),
+        account_id=call.account, request_parameters=dict(call.params) or None,
+        response_elements=dict(result) if result and not is_read_only(call.operation) else None,
+        error_code=error.code if error else None, error_message=error.message if error else None,
+    )  # fmt: skip
+    backend.audit.submit(event)
 
 
 def _audit_failure(

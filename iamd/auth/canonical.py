@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
 __all__ = [
+    "Signer",
     "ALGORITHM",
     "EMPTY_SHA256",
     "TERMINATOR",
@@ -121,3 +122,26 @@ def derive_signing_key(secret: str, date: str, region: str, service: str) -> byt
 def sign(signing_key: bytes, text: str) -> str:
     """Lowercase hex HMAC-SHA256 of the string to sign."""
     return hmac.digest(signing_key, text.encode("utf-8", "surrogatepass"), "sha256").hex()
+
+
+class Signer:
+    """:func:`sign` with one signing key, its HMAC pads hashed once (RFC 2104).
+
+    Per request this is two SHA-256 copies and updates: about half the CPU of
+    ``hmac.digest``, which also releases the GIL for every call (a thread switch under load).
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, signing_key: bytes) -> None:
+        block = signing_key if len(signing_key) <= 64 else hashlib.sha256(signing_key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def sign(self, text: str) -> str:
+        inner = self._inner.copy()
+        inner.update(text.encode("utf-8", "surrogatepass"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()

@@ -139,7 +139,7 @@ class SigV4Verifier:
         self._max_skew = max_skew
         self._skew_text = f"{int(max_skew.total_seconds() // 60)} min."
         self._allow_unsigned_payload = allow_unsigned_payload
-        self._cache: OrderedDict[tuple[bytes, str, str, str], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[bytes, str, str, str], canonical.Signer] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -163,7 +163,7 @@ class SigV4Verifier:
         payload_hash, payload_signed, declared = self._payload_hash(request)
         details = _details(request, located, payload_hash)
         key = self._signing_key(credential.secret_access_key, located)
-        expected = canonical.sign(key, details.string_to_sign)
+        expected = key.sign(details.string_to_sign)
         if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
             raise SignatureDoesNotMatch(MISMATCH)
         if (
@@ -247,7 +247,7 @@ class SigV4Verifier:
             return value, False, True
         return value, True, True  # the body must then hash to the declared value
 
-    def _signing_key(self, secret: str, located: Located) -> bytes:
+    def _signing_key(self, secret: str, located: Located) -> canonical.Signer:
         fingerprint = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
         cache_key = (fingerprint, located.scope_date, located.region, located.service)
         with self._lock:
@@ -255,7 +255,9 @@ class SigV4Verifier:
             if cached is not None:
                 self._cache.move_to_end(cache_key)
                 return cached
-        derived = canonical.derive_signing_key(secret, located.scope_date, located.region, located.service)
+        derived = canonical.Signer(
+            canonical.derive_signing_key(secret, located.scope_date, located.region, located.service)
+        )
         with self._lock:
             self._cache[cache_key] = derived
             while len(self._cache) > self._cache_size:

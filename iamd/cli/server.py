@@ -44,9 +44,24 @@ database_option = click.option(
     help="Where an OIDC issuer's signing keys are (repeatable; env IAMD_OIDC_JWKS, space-separated). "
     "Default: OIDC discovery at https://<issuer>/.well-known/openid-configuration. docs/federation.md",
 )  # fmt: skip
+@click.option(
+    "--cache-poll", default=0.1, show_default=True, type=click.FloatRange(min=0.001),
+    help="Seconds between checks for other server processes' writes to the same database "
+    "(the propagation bound; docs/architecture.md).",
+)  # fmt: skip
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Server processes on the one port, each with its own caches, kept in step through the "
+    "database (--cache-poll bounds how soon one sees another's writes).",
+)  # fmt: skip
+@click.option(
+    "--audit-writer", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+    help="Where read and failure audit events are turned into JSON and stored: a child process "
+    "(off the server's core) or a thread of the server.",
+)  # fmt: skip
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
-    oidc_jwks: tuple[str, ...] = (),
+    oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     import uvicorn
@@ -54,7 +69,8 @@ def serve(
     from iamd.api import Backend, create_app
 
     console = Console(stderr=True)
-    _configure_jwks([*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks])
+    jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
+    _configure_jwks(jwks)
     url = _database_url(data_dir, database)
     backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
     endpoint = f"http://{host}:{port}"
@@ -63,7 +79,34 @@ def serve(
         console.print(f"Root access key [cyan]{root.access_key_id}[/cyan] written to {data_dir / 'root-credentials'}")
     console.print(f"Use it: [bold]iamd profile --data-dir {data_dir} --endpoint {endpoint}[/bold], then "
                   "[bold]aws --profile iamd iam list-users[/bold]")  # fmt: skip
+    if workers > 1:
+        # The first start (account, root key, managed policies) is done above, once; each
+        # worker process then opens the same database with its own Backend and watcher.
+        account = backend.account_id
+        backend.close()
+        os.environ.update({
+            _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
+                                     "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
+                                     "oidc_jwks": jwks}),
+        })  # fmt: skip
+        uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", lifespan="on")  # fmt: skip
+        return
     app = create_app(backend)
+    backend.watch(cache_poll)
+    if audit_writer == "process":
+        backend.audit_in_process(url)
+    _tune_runtime()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+    finally:
+        backend.close()
+
+
+_WORKER_ENV = "IAMD_SERVE_WORKER"
+
+
+def _tune_runtime() -> None:
     # Long-lived objects (models, compiled plans, caches) need no scanning by the cyclic GC:
     # freezing them and collecting less often keeps collection pauses out of the latency tail.
     gc.collect()
@@ -72,10 +115,21 @@ def serve(
     # The audit writer thread builds and stores batches; a short GIL switch interval keeps
     # it from holding up requests for the default 5 ms at a time.
     sys.setswitchinterval(0.0005)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
-    finally:
-        backend.close()
+
+
+def worker_app() -> object:
+    """The ASGI app of one ``iamd serve --workers N`` process (uvicorn calls this in each)."""
+    from iamd.api import Backend, create_app
+
+    spec = json.loads(os.environ[_WORKER_ENV])
+    _configure_jwks(list(spec.get("oidc_jwks", ())))
+    backend, _ = Backend.open(spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"])
+    backend.watch(float(spec["cache_poll"]))
+    if spec["audit_writer"] == "process":
+        backend.audit_in_process(spec["url"])
+    app = create_app(backend)
+    _tune_runtime()
+    return app
 
 
 def _configure_jwks(options: list[str]) -> None:

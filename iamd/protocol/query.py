@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from iamd.errors import InvalidAction, MissingAction
 from iamd.protocol.constraints import Rules, Violations, lower_camel, rules_for
@@ -360,5 +360,20 @@ def decode_form(query: str | bytes = "", body: str | bytes = b"") -> dict[str, s
     for source in (query, body):
         text = source.decode("utf-8", "surrogateescape") if isinstance(source, bytes) else source
         if text:
-            params.update(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"))
+            params.update(_form_pairs(text))
     return params
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, …)``, without its work on the plain parts."""
+    pairs: list[tuple[str, str]] = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name, encoding="utf-8", errors="surrogateescape")
+        if "%" in value or "+" in value:
+            value = unquote_plus(value, encoding="utf-8", errors="surrogateescape")
+        pairs.append((name, value))
+    return pairs

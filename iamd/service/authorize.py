@@ -1,16 +1,17 @@
 """Authorizing IAM calls with the engine: the caller's policies, compiled and cached.
 
-Policy data is read from the store once and kept compiled in memory; :meth:`PolicyCache.
-invalidate` drops it after every committed write, so a decision never queries the
-database in steady state. Several server processes sharing one PostgreSQL will compare the
-store's generation counter instead (iamd.store.Store.generation).
+Policy data is read from the store once and kept compiled in memory, so a decision never
+queries the database in steady state. Each compiled set remembers what it was built from;
+:meth:`PolicyCache.invalidate_refs` drops the sets built from anything a write touched, and
+:meth:`PolicyCache.invalidate` drops everything (see docs/architecture.md, caches).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Sequence
-from datetime import UTC
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 
 from iamd import errors as aws
 from iamd.policy import (
@@ -25,6 +26,7 @@ from iamd.policy import (
     evaluate,
 )
 from iamd.policy.document import PolicyValidationError, parse_policy
+from iamd.refs import Ref, policy_ref, ref
 from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import EntityKind, NotFound, ReadTx, Role, TagTarget, User
 
@@ -39,25 +41,47 @@ _EMPTY = PolicySet()
 
 
 class PolicyCache:
-    """Compiled policy sets per IAM user, per role, per session policy; parsed managed-policy versions."""
+    """Compiled policy sets per IAM user, per role, per session policy; parsed managed-policy versions.
+
+    Each compiled set remembers what it was built from (the user or role, the user's groups,
+    the managed policies attached to any of them, the boundary, managed session policies);
+    :meth:`invalidate_refs` drops the sets built from anything a write touched, and
+    :meth:`invalidate` drops everything (docs/architecture.md, caches).
+    """
 
     def __init__(self, max_sets: int = 10_000) -> None:
         self._lock = threading.Lock()
         self._sets: dict[object, PolicySet] = {}
+        self._deps: dict[Ref, set[object]] = {}  # what a set was built from -> the sets' keys
         self._docs: dict[tuple[str, str], PolicyDocument | None] = {}
         self._max = max_sets
+        self._era = 0  # bumped by every invalidation: a set built across one is not kept
+        self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
 
     def invalidate(self) -> None:
         with self._lock:
+            self._era += 1
             self._sets.clear()
+            self._deps.clear()
             self._docs.clear()
 
+    def invalidate_refs(self, refs: Iterable[Ref]) -> None:
+        """Drop the compiled sets built from any of ``refs`` (and parsed versions of touched policies)."""
+        with self._lock:
+            self._era += 1
+            for r in refs:
+                for key in self._deps.pop(r, ()):
+                    self._sets.pop(key, None)
+                if r[0] == "policy":
+                    for doc_key in [k for k in self._docs if k[0].lower() == r[2]]:
+                        del self._docs[doc_key]
+
     def for_user(self, tx: ReadTx, user: User) -> PolicySet:
-        return self._cached(user.id, lambda: self._load_user(tx, user))
+        return self._cached(user.id, lambda deps: self._load_user(tx, user, deps))
 
     def for_role(self, tx: ReadTx, role: Role) -> PolicySet:
         """A role's identity policies (inline + attached) and its permissions boundary."""
-        return self._cached(role.id, lambda: self._load_role(tx, role))
+        return self._cached(role.id, lambda deps: self._load_role(tx, role, deps))
 
     def for_caller(self, tx: ReadTx, caller: Caller) -> PolicySet:
         """Every identity-side policy of the caller: entity policies, boundary, session policies.
@@ -69,7 +93,7 @@ class PolicyCache:
             return self.for_user(tx, caller.user) if caller.user is not None else _EMPTY
         if claims.kind is SessionKind.ROOT:
             return _EMPTY
-        base = _EMPTY
+        load: Callable[[set[Ref]], PolicySet] | None = None
         if claims.kind is SessionKind.ASSUMED_ROLE and claims.role_arn:
             try:
                 role = tx.get_role(claims.account, claims.role_arn.rsplit("/", 1)[1])
@@ -77,7 +101,9 @@ class PolicyCache:
                 return _EMPTY
             if role.id != claims.role_id:
                 return _EMPTY
-            base = self.for_role(tx, role)
+            if not claims.has_session_policy:
+                return self.for_role(tx, role)
+            load = functools.partial(self._load_role, tx, role)
         elif claims.kind is SessionKind.FEDERATED_USER and claims.user_name is not None:
             try:
                 user = tx.get_user(claims.account, claims.user_name)
@@ -85,35 +111,50 @@ class PolicyCache:
                 return _EMPTY
             if user.id != claims.user_id:
                 return _EMPTY
-            base = self.for_user(tx, user)
-        if not claims.has_session_policy:
-            return base
+            if not claims.has_session_policy:
+                return self.for_user(tx, user)
+            load = functools.partial(self._load_user, tx, user)
+        if load is None:
+            return _EMPTY
         key = (claims.kind.value, claims.role_id or claims.user_id, claims.policy, claims.policy_arns)
-        return self._cached(key, lambda: self._with_session(tx, base, claims))
+        entity_load = load
+        return self._cached(key, lambda deps: self._with_session(tx, entity_load(deps), claims, deps))
 
-    def _cached(self, key: object, build: Callable[[], PolicySet]) -> PolicySet:
+    def _cached(self, key: object, build: Callable[[set[Ref]], PolicySet]) -> PolicySet:
         cached = self._sets.get(key)
         if cached is not None:
             return cached
-        built = build()
+        era = self._era
+        self.builds += 1
+        deps: set[Ref] = set()
+        built = build(deps)
         with self._lock:
+            if era != self._era:  # a write committed while this was read: don't keep it
+                return built
             if len(self._sets) >= self._max:
                 self._sets.clear()
+                self._deps.clear()
             self._sets[key] = built
+            for r in deps:
+                self._deps.setdefault(r, set()).add(key)
         return built
 
-    def _with_session(self, tx: ReadTx, base: PolicySet, claims: SessionClaims) -> PolicySet:
+    def _with_session(self, tx: ReadTx, base: PolicySet, claims: SessionClaims, deps: set[Ref]) -> PolicySet:
         session: list[Policy] = []
         if claims.policy is not None:
             doc = _parse(claims.policy, DocumentKind.SESSION)
             session.append(Policy("SessionPolicy", PolicyType.SESSION, doc if doc is not None else _ALLOW_NOTHING))
         for arn in claims.policy_arns:
-            pol = self.managed(tx, arn, PolicyType.SESSION, DocumentKind.SESSION)
+            pol = self.managed(tx, arn, PolicyType.SESSION, DocumentKind.SESSION, deps)
             # A managed session policy deleted since the session began grants nothing (fail closed).
             session.append(pol if pol is not None else Policy(arn, PolicyType.SESSION, _ALLOW_NOTHING))
         return PolicySet.of(identity=base.identity, boundary=base.boundary, session=session)
 
-    def managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind) -> Policy | None:
+    def managed(
+        self, tx: ReadTx, arn: str, policy_type: PolicyType, kind: DocumentKind, deps: set[Ref] | None = None
+    ) -> Policy | None:
+        if deps is not None:
+            deps.add(policy_ref(arn))
         try:
             policy = tx.get_policy(arn)
             version = tx.get_policy_version(arn, policy.default_version_id)
@@ -128,7 +169,11 @@ class PolicyCache:
             return None
         return Policy(policy.name, policy_type, doc, kind="managed", arn=arn)
 
-    def identity(self, tx: ReadTx, kind: EntityKind, name: str, owner: str) -> list[Policy]:
+    def identity(
+        self, tx: ReadTx, kind: EntityKind, name: str, owner: str, deps: set[Ref] | None = None
+    ) -> list[Policy]:
+        if deps is not None:
+            deps.add(ref(kind.value, owner, name))
         out: list[Policy] = []
         for inline in tx.list_inline_policies(kind, owner, name):
             doc = _parse(inline.document, DocumentKind.IDENTITY)
@@ -138,29 +183,29 @@ class PolicyCache:
         while True:
             page = tx.list_attached_policies(kind, owner, name, marker=marker, max_items=1000)
             for attached in page.items:
-                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY)
+                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, DocumentKind.IDENTITY, deps)
                 if pol is not None:
                     out.append(pol)
             if page.marker is None:
                 return out
             marker = page.marker
 
-    def _load_user(self, tx: ReadTx, user: User) -> PolicySet:
-        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id)
+    def _load_user(self, tx: ReadTx, user: User, deps: set[Ref]) -> PolicySet:
+        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id, deps)
         for group in tx.list_groups_for_user(user.account_id, user.name, max_items=1000).items:
-            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id)
+            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id, deps)
         boundary = None
         if user.permissions_boundary:
-            boundary = self.managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+            boundary = self.managed(tx, user.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY, deps)
             if boundary is None:  # a boundary that cannot be read allows nothing: fail closed
                 boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
         return PolicySet.of(identity=identity, boundary=boundary)
 
-    def _load_role(self, tx: ReadTx, role: Role) -> PolicySet:
-        identity = self.identity(tx, EntityKind.ROLE, role.name, role.account_id)
+    def _load_role(self, tx: ReadTx, role: Role, deps: set[Ref]) -> PolicySet:
+        identity = self.identity(tx, EntityKind.ROLE, role.name, role.account_id, deps)
         boundary = None
         if role.permissions_boundary:
-            boundary = self.managed(tx, role.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+            boundary = self.managed(tx, role.permissions_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY, deps)
             if boundary is None:
                 boundary = Policy("unreadable-boundary", PolicyType.BOUNDARY, _DENY_ALL)
         return PolicySet.of(identity=identity, boundary=boundary)
@@ -183,13 +228,21 @@ _ALLOW_NOTHING = parse_policy(
 )
 
 
+@functools.lru_cache(maxsize=8)
+def _time_keys(epoch_second: int) -> tuple[str, str]:
+    """``aws:CurrentTime`` and ``aws:EpochTime`` of one second: formatted once per second."""
+    moment = datetime.fromtimestamp(epoch_second, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), str(epoch_second)
+
+
 def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
     """The keys every request carries (conditions.md §6.3), and the caller's credential keys
     (§6.2: token issue time, MFA, source identity) when it signed with temporary credentials."""
     now = call.now.astimezone(UTC)
+    current, epoch = _time_keys(int(now.timestamp()))
     return [
-        ("aws:CurrentTime", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ("aws:EpochTime", str(int(now.timestamp()))),
+        ("aws:CurrentTime", current),
+        ("aws:EpochTime", epoch),
         ("aws:SecureTransport", "true" if call.secure else "false"),
         ("aws:SourceIp", call.source_ip),
         ("aws:UserAgent", call.user_agent),

@@ -22,10 +22,13 @@ from iamd.store.records import AuditEvent, Page
 __all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event"]
 
 
-def audit_event_from_record(record: Mapping[str, Any]) -> AuditEvent:
-    """Build an :class:`AuditEvent` from a CloudTrail record (``eventTime`` ``…Z``, ``userIdentity`` …)."""
+def audit_event_from_record(record: Mapping[str, Any], *, event_time: datetime | None = None) -> AuditEvent:
+    """Build an :class:`AuditEvent` from a CloudTrail record (``eventTime`` ``…Z``, ``userIdentity`` …).
+
+    ``event_time``, when the caller has it (aware, whole seconds), saves parsing ``eventTime``.
+    """
     identity = record.get("userIdentity") or {}
-    when = datetime.strptime(str(record["eventTime"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    when = event_time or datetime.strptime(str(record["eventTime"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     account = record.get("recipientAccountId") or identity.get("accountId") or ""
     return AuditEvent(
         event_id=str(record["eventID"]),

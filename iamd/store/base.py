@@ -148,6 +148,10 @@ class Ops:
     def generation(self) -> int:
         return int(self._conn.execute(_GENERATION).scalar_one())
 
+    def bumped_generation(self) -> int | None:
+        """The generation this write transaction will commit as, or None if it changed no entity."""
+        return self.generation() if self._bumped else None
+
     def _first(self, stmt: Select[Any]) -> Row[Any] | None:
         return self._conn.execute(stmt).first()
 

@@ -14,7 +14,7 @@ from iamd.store import migrate, open_store
 
 REQUIRED = {
     "AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "IAMReadOnlyAccess", "IAMUserChangePassword",
-    "IAMSelfManageServiceSpecificCredentials", "AmazonS3FullAccess", "AmazonS3ReadOnlyAccess",
+    "IAMSelfManageServiceSpecificCredentials", "AmazonS3FullAccess", "AmazonS3ReadOnlyAccess", "ReadOnlyAccess",
 }  # fmt: skip
 
 

@@ -218,7 +218,7 @@ def assume_role_session(
     )  # fmt: skip
     issued, claims = issue_credentials(call.env.secret_box, claims)
     if call.env.role_used is not None:
-        call.env.role_used(role.id, call.now, call.region)
+        call.env.role_used(role.account_id, role.name, role.id, call.now, call.region)
     result: dict[str, Any] = {
         "Credentials": issued.response(),
         "AssumedRoleUser": {"AssumedRoleId": claims.user_id_string, "Arn": claims.arn},

@@ -1,0 +1,157 @@
+"""CPU per warm request, in process: ``python -m bench.server.cpu [--requests N] [--profile]``.
+
+Builds a Backend on a temporary SQLite database (the same caller and users as the server
+benchmark), pre-signs GetUser requests, and drives the ASGI app directly (no sockets, no
+uvicorn): the figure is the app's own CPU per request, ``time.process_time`` over N requests
+(all threads, so the audit writer's share is included, with a final flush). Independent of
+machine load, unlike the wrk figures; use it to judge a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from iamd.api import Backend, create_app
+
+from .setup import CALLER, POLICY, TARGETS, get_user_bodies, target_users
+from .signing import Key, sign_query
+
+__all__ = ["measure"]
+
+ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
+ROOT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def _split(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")[1:]
+    headers = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        headers.append((name.strip().lower(), value.strip()))
+    return headers, body
+
+
+def _setup(backend: Backend, app: Any) -> Key:
+    from starlette.testclient import TestClient
+
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        iam = boto3.client("iam", endpoint_url="http://127.0.0.1:8000", region_name="us-east-1",
+                           aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET)  # fmt: skip
+
+        # route botocore through the TestClient (no socket)
+        def send(request: Any, **_: Any) -> Any:
+            response = client.request(request.method, request.url, content=request.body, headers=dict(request.headers))
+            from botocore.awsrequest import AWSResponse
+
+            class Raw:
+                def __init__(self, data: bytes) -> None:
+                    self._data = data
+
+                def stream(self, **_: Any) -> Any:
+                    yield self._data
+
+            return AWSResponse(request.url, response.status_code, dict(response.headers), Raw(response.content))
+
+        iam.meta.events.register_first("before-send.iam.*", send)
+        iam.create_user(UserName=CALLER)
+        iam.put_user_policy(UserName=CALLER, PolicyName="iam-all", PolicyDocument=POLICY)
+        key = iam.create_access_key(UserName=CALLER)["AccessKey"]
+        for name in TARGETS:
+            iam.create_user(UserName=name)
+    return Key(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+async def _drive(app: Any, requests: Sequence[tuple[list[tuple[bytes, bytes]], bytes]]) -> int:
+    ok = 0
+    for headers, body in requests:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        }  # fmt: skip
+        sent = False
+
+        async def receive(body: bytes = body) -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status = 0
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(scope, receive, send)
+        ok += status == 200
+    return ok
+
+
+def measure(
+    requests: int = 5000, *, profile: bool = False, sort: str = "cumulative", audit: str = "thread"
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+        backend, _ = Backend.open(f"sqlite:///{Path(tmp) / 'iamd.db'}", Path(tmp), dev=True, env=env)
+        if audit == "process":
+            backend.audit_in_process(f"sqlite:///{Path(tmp) / 'iamd.db'}")
+        app = create_app(backend)
+        key = _setup(backend, app)
+        # At most 1,000 distinct signed requests, repeated (SigV4 has no nonce): signing is
+        # botocore's work, and the same in every run, so instruction counts can be compared.
+        raws = sign_query("127.0.0.1", 8000, key, get_user_bodies(target_users(TARGETS, min(requests, 1000))))
+        prepared = [_split(raws[i % len(raws)]) for i in range(requests)]
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(_drive(app, prepared[:500]))  # warm the caches
+            assert backend.audit is not None
+            backend.audit.flush()
+            profiler = cProfile.Profile() if profile else None
+            cpu, wall = time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.enable()
+            ok = loop.run_until_complete(_drive(app, prepared))
+            backend.audit.flush()
+            if profiler:
+                profiler.disable()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        finally:
+            loop.close()
+            backend.close()
+        if profiler:
+            pstats.Stats(profiler).sort_stats(sort).print_stats(45)
+    if ok != requests:
+        raise RuntimeError(f"{requests - ok} of {requests} GetUser requests failed")
+    return {"requests": requests, "cpu_us_per_request": cpu / requests * 1e6,
+            "wall_us_per_request": wall / requests * 1e6}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server.cpu", description=__doc__)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed requests")
+    parser.add_argument("--audit", choices=["thread", "process"], default="thread",
+                        help="the audit writer: a thread (counted) or a child process (not counted)")  # fmt: skip
+    args = parser.parse_args(argv)
+    result = measure(args.requests, profile=args.profile, audit=args.audit)
+    print(f"warm GetUser, in process: {result['cpu_us_per_request']:.1f} µs CPU/request "
+          f"({result['wall_us_per_request']:.1f} µs wall) over {result['requests']} requests")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

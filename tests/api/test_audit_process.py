@@ -1,0 +1,59 @@
+"""The audit writer in its own process keeps the thread writer's contract.
+
+Contract (iamd/api/audit_process.py): ``flush`` returns once everything submitted before it
+is stored; ``close`` loses nothing; records, ready events and event-building functions are
+all accepted; key last-used times ride along. The stand-in for a server here is the real
+store on a SQLite file that the child process opens too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from iamd.api.audit_process import AuditProcessWriter
+from iamd.audit import AuditEvent as Record
+from iamd.store import audit_event_from_record, migrate, open_store
+
+ACCOUNT = "123456789012"
+WHEN = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+
+
+def _record(i: int, name: str = "GetUser") -> Record:
+    return Record(
+        request_id=f"req-{i}", event_time=WHEN, event_source="iam.amazonaws.com", event_name=name,
+        aws_region="us-east-1", source_ip="127.0.0.1", user_agent="test",
+        user_identity={"type": "Root", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root"},
+        account_id=ACCOUNT, request_parameters={"UserName": f"u{i}", "Password": "hunter2"},
+    )  # fmt: skip
+
+
+def test_flush_close_and_every_kind_of_item(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate.upgrade(url)
+    store = open_store(url)
+    with store.transaction() as tx:
+        tx.create_account(ACCOUNT)
+        tx.create_access_key(ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"sealed")
+    writer = AuditProcessWriter(store, url, window=60)  # only flush() and close() ship
+    try:
+        for i in range(50):
+            writer.submit(_record(i))
+        writer.submit(audit_event_from_record(_record(50).record(), event_time=WHEN))
+        writer.submit(lambda: audit_event_from_record(_record(51, "ListUsers").record(), event_time=WHEN))
+        writer.key_used("AKIAEXAMPLEROOT00001", WHEN, "iam", "us-east-1")
+        writer.flush()
+        with store.read() as tx:
+            events = tx.list_audit_events(ACCOUNT, max_items=1000).items
+            key = tx.get_access_key("AKIAEXAMPLEROOT00001")
+        assert sorted(e.request_id or "" for e in events) == sorted(f"req-{i}" for i in range(52))
+        assert key.last_used_date == WHEN
+        assert all("hunter2" not in e.record for e in events)  # redacted in the child too
+        for i in range(100, 130):
+            writer.submit(_record(i))
+    finally:
+        writer.close()  # a clean shutdown: the last 30 are stored, not lost
+    with store.read() as tx:
+        events = tx.list_audit_events(ACCOUNT, max_items=1000).items
+    assert len(events) == 82
+    store.close()

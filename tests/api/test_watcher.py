@@ -1,0 +1,83 @@
+"""GenerationWatcher: another process's write drops the caches, this process's own does not.
+
+Unit tests over a stand-in store whose generation the test sets (the edge of the unit);
+the real thing, two ``iamd serve`` processes on one database, is tests/store/
+test_several_processes.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from iamd.api.watcher import GenerationWatcher
+from iamd.store import Store
+
+
+class _Generation:
+    def __init__(self) -> None:
+        self.value = 10
+        self.broken = False
+
+    def generation(self) -> int:
+        if self.broken:
+            raise OSError("database unreachable")
+        return self.value
+
+
+def _watcher() -> tuple[GenerationWatcher, _Generation, list[int]]:
+    store = _Generation()
+    drops: list[int] = []
+    watcher = GenerationWatcher(cast(Store, cast(Any, store)), lambda: drops.append(store.value), interval=60)
+    return watcher, store, drops
+
+
+def test_no_write_no_drop() -> None:
+    watcher, _, drops = _watcher()
+    assert watcher.check() is False
+    assert drops == []
+
+
+def test_own_writes_are_not_foreign() -> None:
+    watcher, store, drops = _watcher()
+    store.value = 12
+    watcher.own(11)
+    watcher.own(12)
+    assert watcher.check() is False
+    assert drops == []
+
+
+def test_a_write_between_own_writes_is_foreign() -> None:
+    watcher, store, drops = _watcher()
+    watcher.own(11)
+    watcher.own(13)
+    store.value = 13  # 12 was another process's
+    assert watcher.check() is True
+    assert drops == [13]
+    assert watcher.foreign_writes == 1
+    assert watcher.check() is False  # seen once, dropped once
+
+
+def test_an_own_generation_reported_late_costs_one_extra_drop_only() -> None:
+    """A poll between the commit and ``own()``: the write looks foreign (safe), once."""
+    watcher, store, drops = _watcher()
+    store.value = 11
+    assert watcher.check() is True
+    watcher.own(11)  # too late: ignored, nothing left to mistake
+    store.value = 12
+    assert watcher.check() is True
+    assert drops == [11, 12]
+
+
+def test_an_unreadable_generation_drops_the_caches() -> None:
+    watcher, store, drops = _watcher()
+    store.broken = True
+    assert watcher.check() is True
+    assert len(drops) == 1
+
+
+@pytest.mark.parametrize("interval", [0.0, -1.0])
+def test_the_interval_must_be_positive(interval: float) -> None:
+    with pytest.raises(ValueError):
+        GenerationWatcher(cast(Store, cast(Any, _Generation())), lambda: None, interval=interval)

@@ -1,0 +1,166 @@
+"""Two ``iamd serve`` processes sharing one database: a write on A is seen on B within the bound.
+
+The bound (docs/architecture.md, "Several processes"): B polls the store's generation every
+``--cache-poll`` seconds and drops its caches when another process wrote, so a write
+committed on A applies to B's requests at most one poll interval (plus one query) later.
+The test polls B and asserts the change showed within the interval plus a generous margin
+for a loaded machine; it checks grants, revokes (policy and access key) and new entities,
+all of which B had cached before the write.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from iamd.store import open_store
+from tests.api.server import ROOT_KEY, ROOT_SECRET
+from tests.store.conftest import PgDatabases
+
+POLL = 0.1  # --cache-poll of both servers
+MARGIN = 2.0  # scheduling slack on a shared, loaded machine; the measured delay is printed
+NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+POLICY = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
+    """One ``iamd serve --dev`` process; its endpoint once it answers."""
+    env = {**os.environ, "IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+    for attempt in range(3):  # another test may take the free port before the server binds it
+        port = _free_port()
+        cmd = [sys.executable, "-m", "iamd", "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir),
+               "--database", url, "--cache-poll", str(POLL), "--workers", str(workers)]  # fmt: skip
+        log = data_dir / f"serve-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out)
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{endpoint}/_iamd/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        if proc.poll() is None:
+            break
+        stderr = log.read_text(errors="replace")
+        if attempt == 2 or "address already in use" not in stderr.lower():
+            raise RuntimeError(f"iamd serve exited: {stderr[-2000:]}")
+    try:
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _client(endpoint: str, key: str = ROOT_KEY, secret: str = ROOT_SECRET) -> BaseClient:
+    return boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=NO_RETRY)  # fmt: skip
+
+
+def _outcome(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except ClientError as e:
+        return str(e.response["Error"]["Code"])
+    return "ok"
+
+
+def _until(call: Callable[[], object], wanted: str) -> float:
+    """Seconds until ``call`` answers ``wanted`` ("ok" or an error code); fails after the bound."""
+    start = time.monotonic()
+    while True:
+        got = _outcome(call)
+        elapsed = time.monotonic() - start
+        if got == wanted:
+            print(f"seen after {elapsed * 1000:.0f} ms")
+            return elapsed
+        assert elapsed <= POLL + MARGIN, f"still {got!r}, not {wanted!r}, {elapsed:.2f} s after the write"
+        time.sleep(0.005)
+
+
+def _scenario(data_dir: Path, url: str) -> None:
+    with _serve(data_dir, url) as a, _serve(data_dir, url) as b:
+        root_a, root_b = _client(a), _client(b)
+        root_a.create_user(UserName="shared")
+        key = root_a.create_access_key(UserName="shared")["AccessKey"]
+        user_b = _client(b, key["AccessKeyId"], key["SecretAccessKey"])
+        get = lambda: user_b.get_user(UserName="shared")
+        assert _outcome(get) == "AccessDenied"  # B has now cached the user's (empty) policies
+        root_a.put_user_policy(UserName="shared", PolicyName="read", PolicyDocument=POLICY)
+        _until(get, "ok")  # a grant on A
+        root_a.delete_user_policy(UserName="shared", PolicyName="read")
+        _until(get, "AccessDenied")  # a revoke on A
+        root_a.put_user_policy(UserName="shared", PolicyName="read", PolicyDocument=POLICY)
+        _until(get, "ok")
+        root_a.update_access_key(UserName="shared", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        _until(get, "InvalidClientTokenId")  # a key deactivated on A
+        assert _outcome(lambda: root_b.get_user(UserName="later")) == "NoSuchEntity"  # cached on B
+        root_a.create_user(UserName="later")
+        _until(lambda: root_b.get_user(UserName="later"), "ok")
+        # and the other way round
+        root_b.update_access_key(UserName="shared", AccessKeyId=key["AccessKeyId"], Status="Active")
+        user_a = _client(a, key["AccessKeyId"], key["SecretAccessKey"])
+        _until(lambda: user_a.get_user(UserName="shared"), "ok")
+        calls = 1 + sum(1 for _ in range(20) if _outcome(get) == "ok")
+    # Both servers stopped cleanly (SIGTERM): their audit writer processes stored every read.
+    store = open_store(url)
+    try:
+        with store.read() as tx:
+            events = tx.list_audit_events("123456789012", user_name="shared", event_name="GetUser", max_items=1000)
+        assert sum(1 for e in events.items if e.error_code is None) >= calls
+        assert any(e.error_code == "AccessDenied" for e in events.items)
+    finally:
+        store.close()
+
+
+def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
+    _scenario(tmp_path, f"sqlite:///{tmp_path / 'iamd.db'}")
+
+
+def test_two_processes_on_one_postgresql(pg_databases: PgDatabases, tmp_path: Path) -> None:
+    _scenario(tmp_path, pg_databases.create("iamd_two"))
+
+
+def test_one_server_with_two_workers(tmp_path: Path) -> None:
+    """``iamd serve --workers 2``: each new connection may land on either process."""
+    with _serve(tmp_path, f"sqlite:///{tmp_path / 'iamd.db'}", workers=2) as endpoint:
+        root = _client(endpoint)
+        root.create_user(UserName="shared")
+        key = root.create_access_key(UserName="shared")["AccessKey"]
+
+        def fresh_get() -> object:  # a new client, so a new connection
+            return _client(endpoint, key["AccessKeyId"], key["SecretAccessKey"]).get_user(UserName="shared")
+
+        assert {_outcome(fresh_get) for _ in range(8)} == {"AccessDenied"}  # cached wherever it landed
+        for write, wanted in (
+            (lambda: root.put_user_policy(UserName="shared", PolicyName="read", PolicyDocument=POLICY), "ok"),
+            (lambda: root.delete_user_policy(UserName="shared", PolicyName="read"), "AccessDenied"),
+        ):
+            write()
+            _until(fresh_get, wanted)
+            time.sleep(POLL * 3)  # past the bound, every process must agree
+            assert {_outcome(fresh_get) for _ in range(8)} == {wanted}
