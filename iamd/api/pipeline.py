@@ -290,32 +290,29 @@ def _key_owner(tx: Any, account: str) -> Any:
     return key_owner
 
 
-def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:
-    event = Record(
-        request_id=call.request_id, event_time=call.now, event_source=f"{call.service}.amazonaws.com",
-        event_name=call.operation, aws_region=call.region if call.service == "sts" else "us-east-1",
+def _event(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> Record:
+    """The CloudTrail-shaped record of a call (api.md §8); read-only calls carry no responseElements."""
+    return Record(
+        request_id=call.request_id, event_time=call.now.astimezone(UTC).replace(microsecond=0),
+        event_source=f"{call.service}.amazonaws.com", event_name=call.operation,
+        aws_region=call.region if call.service == "sts" else "us-east-1",
         source_ip=call.source_ip, user_agent=call.user_agent,
         user_identity=federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
-        account_id=call.account,
-        request_parameters=dict(call.params) or None,
-        response_elements=dict(result) if result else None,
-        error_code=error.code if error else None, error_message=error.message if error else None,
-    )  # fmt: skip
-    return event.record()
-
-
-def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
-    """Queue the event of a successful read: a plain record, turned into JSON by the writer."""
-    assert backend.audit is not None
-    event = Record(
-        request_id=call.request_id, event_time=call.now.astimezone(UTC).replace(microsecond=0),
-        event_source=f"{call.service}.amazonaws.com", event_name=call.operation, aws_region="us-east-1",
-        source_ip=call.source_ip, user_agent=call.user_agent, user_identity=call.caller.user_identity(),
         account_id=call.account, request_parameters=dict(call.params) or None,
         response_elements=dict(result) if result and not is_read_only(call.operation) else None,
         error_code=error.code if error else None, error_message=error.message if error else None,
     )  # fmt: skip
-    backend.audit.submit(event)
+
+
+def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:
+    return _event(call, result, error).record()
+
+
+def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
+    """Queue the event of a call not audited in its own transaction: a plain record, turned
+    into JSON by the writer."""
+    assert backend.audit is not None
+    backend.audit.submit(_event(call, result, error))
 
 
 def _audit_failure(
