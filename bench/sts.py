@@ -241,6 +241,73 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
 
 
+STS_VERSION = "2011-06-15"
+
+
+def _documents(acct: str) -> tuple[str, str]:
+    """The caller's identity policy (sts:AssumeRole) and the role's trust policy (the caller)."""
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:user/{USER}"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return json.dumps(allow), json.dumps(trust)
+
+
+def run_socket(seconds: float, connections: tuple[int, ...]) -> dict[str, Any]:
+    """AssumeRole over a real loopback socket: ``iamd serve`` and moto_server, same client.
+
+    Each server gets a user allowed ``sts:AssumeRole`` and a role trusting it; 2,000
+    distinct AssumeRole requests (one session name each) are signed before timing and
+    replayed by the load client (wrk when installed) in a closed loop.
+    """
+    from bench.server.load import run_load
+    from bench.server.servers import ROOT_KEY, ROOT_SECRET, start_iamd, start_moto
+    from bench.server.setup import _iam, _moto_auth
+    from bench.server.signing import Key, query_body, sign_query
+    from bench.server.wrk import available
+
+    client = "wrk" if available() else "python"
+    out: dict[str, Any] = {"client": client, "seconds": seconds, "servers": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("iamd", "moto"):
+            if name == "iamd":
+                server = start_iamd("iamd", Path(tmp) / "data")
+                iam = _iam(server.endpoint, ROOT_KEY, ROOT_SECRET)
+            else:
+                server = start_moto("moto", Path(tmp) / "moto.log")
+                _moto_auth(server, "inf")
+                iam = _iam(server.endpoint, "AKIAIOSFODNN7EXAMPLE", "setup")
+            try:
+                acct = iam.get_user()["User"]["Arn"].split(":")[4] if name == "iamd" else "123456789012"
+                iam.create_user(UserName=USER)
+                allow, trust = _documents(acct)
+                iam.put_user_policy(UserName=USER, PolicyName="assume", PolicyDocument=allow)
+                iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=trust)
+                created = iam.create_access_key(UserName=USER)["AccessKey"]
+                if name == "moto":
+                    _moto_auth(server, "0")  # every later request authenticated
+                key = Key(created["AccessKeyId"], created["SecretAccessKey"])
+                role_arn = f"arn:aws:iam::{acct}:role/{ROLE}"
+                bodies = [
+                    query_body("AssumeRole", {"RoleArn": role_arn, "RoleSessionName": f"s{i}"}, version=STS_VERSION)
+                    for i in range(2000)
+                ]
+                requests = sign_query(server.host, server.port, key, bodies, service="sts")
+                per_conn = {}
+                for n in connections:
+                    result = run_load(client, server.host, server.port, requests, connections=n, duration=seconds)
+                    if result.bad_status or result.errors:
+                        raise RuntimeError(f"{name}: {result.bad_status} bad statuses, {result.errors} errors")
+                    per_conn[str(n)] = {"rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms}
+                out["servers"][name] = per_conn
+            finally:
+                server.stop()
+    return out
+
+
 def render(r: dict[str, Any]) -> str:
     a, v, d = r["assume_role"], r["authentication"], r["database"]
 
@@ -262,16 +329,36 @@ def render(r: dict[str, Any]) -> str:
             f"on the request thread — target 0: {mark(d['sql_statements_while_serving'] == 0)} "
             "(the audit writer stores their events on its own thread, in batches)",
             f"  session token: {r['token_bytes']} characters",
+            *_render_socket(r.get("socket")),
         ]
     )
+
+
+def _render_socket(s: dict[str, Any] | None) -> list[str]:
+    if not s:
+        return []
+    lines = [f"AssumeRole over a loopback socket ({s['client']}, {s['seconds']:.0f} s per run, pre-signed requests):"]
+    iamd, moto = s["servers"]["iamd"], s["servers"]["moto"]
+    for n, row in iamd.items():
+        peer = moto[n]
+        lines.append(
+            f"  {n:>2} conn: iamd serve {row['rps']:,.0f}/s "
+            f"(p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms)"
+            f" — target ≥ 1,000/s: {'met' if row['rps'] >= 1000 else 'MISSED'}; moto_server {peer['rps']:,.0f}/s"
+            f" → iamd/moto {row['rps'] / peer['rps']:.1f}x"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sts", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--no-socket", action="store_true", help="skip the loopback-socket run against moto_server")
     args = parser.parse_args(argv)
     result = run(quick=args.quick)
+    if not args.no_socket:
+        result["socket"] = run_socket(3.0 if args.quick else 10.0, (1, 8))
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0
 

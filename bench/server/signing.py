@@ -26,14 +26,16 @@ class Key:
     secret_access_key: str
 
 
-def query_body(action: str, params: Mapping[str, str] | None = None) -> str:
-    return urlencode({"Action": action, "Version": IAM_VERSION, **(params or {})})
+def query_body(action: str, params: Mapping[str, str] | None = None, *, version: str = IAM_VERSION) -> str:
+    return urlencode({"Action": action, "Version": version, **(params or {})})
 
 
-def sign_query(host: str, port: int, key: Key, bodies: Iterable[str], *, user_agent: str = "iamd-bench") -> list[bytes]:
-    """One complete raw request (request line, headers, body) per form body, each signed."""
+def sign_query(
+    host: str, port: int, key: Key, bodies: Iterable[str], *, user_agent: str = "iamd-bench", service: str = "iam"
+) -> list[bytes]:
+    """One complete raw request (request line, headers, body) per form body, each signed for ``service``."""
     credentials = Credentials(key.access_key_id, key.secret_access_key)
-    signer = SigV4Auth(credentials, "iam", "us-east-1")
+    signer = SigV4Auth(credentials, service, "us-east-1")
     authority = f"{host}:{port}"
     out: list[bytes] = []
     for body in bodies:
