@@ -144,8 +144,11 @@ def create_app(backend: Backend) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        # Shutdown: store every queued audit event and stop the writer (thread or child
+        # process) here, not only after uvicorn returns: on SIGTERM uvicorn re-raises the
+        # signal once it has shut down, which ends the process before any later cleanup.
         if backend.audit is not None:
-            backend.audit.flush()
+            backend.audit.close()
 
     starlette = Starlette(
         routes=[

@@ -41,7 +41,11 @@ def _child(url: str, conn: Connection) -> None:
     store = open_store(url)
     try:
         while True:
-            message = conn.recv()
+            try:
+                message = conn.recv()
+            except EOFError:  # the server process is gone without saying goodbye
+                log.warning("the iamd server process went away; the audit writer stops")
+                return
             if message is None:
                 return
             kind, payload = message
