@@ -26,7 +26,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from iamd.api.audit_writer import Pending, build
+from iamd.api.audit_writer import Pending, store_batch
 from iamd.store import AuditEvent, Store
 
 __all__ = ["AuditProcessWriter"]
@@ -53,25 +53,7 @@ def _child(url: str, conn: Connection) -> None:
                 conn.send(("flushed", payload))
                 continue
             items, uses = payload
-            events: list[AuditEvent] = []
-            for item in items:
-                try:
-                    events.append(build(item))
-                except Exception:
-                    log.exception("could not build an audit event")
-            try:
-                store.append_audit_events(events)
-            except Exception:
-                for event in events:  # isolate the event that fails, keep the others
-                    try:
-                        store.append_audit_event(event)
-                    except Exception:
-                        log.exception("could not store audit event %s", event.event_id)
-            for key_id, (when, service, region) in uses.items():
-                try:
-                    store.record_access_key_use(key_id, when, service, region)
-                except Exception:
-                    log.exception("could not record the use of access key %s", key_id)
+            store_batch(store, items, uses)
     finally:
         store.close()
 
@@ -129,24 +111,7 @@ class AuditProcessWriter:
                     return
                 except (OSError, ValueError):
                     log.exception("the audit writer process is gone; writing in this process")
-            self._write_here(shipped, uses)
-
-    def _write_here(self, items: list[Any], uses: dict[str, tuple[datetime, str, str]]) -> None:
-        events = []
-        for item in items:
-            try:
-                events.append(build(item))
-            except Exception:
-                log.exception("could not build an audit event")
-        try:
-            self._store.append_audit_events(events)
-        except Exception:
-            log.exception("could not store %d audit events", len(events))
-        for key_id, (when, service, region) in uses.items():
-            try:
-                self._store.record_access_key_use(key_id, when, service, region)
-            except Exception:
-                log.exception("could not record the use of access key %s", key_id)
+            store_batch(self._store, shipped, uses)
 
     def _run(self) -> None:
         while not self._stop.wait(self._window):

@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from iamd.audit import AuditEvent as Record
@@ -32,6 +32,35 @@ def build(item: Pending) -> AuditEvent:
     if isinstance(item, Record):
         return audit_event_from_record(item.record(), event_time=item.event_time)
     return item()
+
+
+def store_batch(store: Store, items: Sequence[Pending], uses: Mapping[str, tuple[datetime, str, str]]) -> None:
+    """Build and store ``items`` in one transaction, then the access-key uses; never raises.
+
+    The audit trail must not take the service down: an item that cannot be built is logged
+    and skipped; if the batch's transaction fails, each event is stored on its own so that
+    only the one that fails is lost (logged). Shared by the thread writer, the writer
+    process and that process's fallback in the server.
+    """
+    events: list[AuditEvent] = []
+    for item in items:
+        try:
+            events.append(build(item))
+        except Exception:
+            log.exception("could not build an audit event")
+    try:
+        store.append_audit_events(events)  # one transaction per batch
+    except Exception:
+        for event in events:  # isolate the event that fails, keep the others
+            try:
+                store.append_audit_event(event)
+            except Exception:
+                log.exception("could not store audit event %s", event.event_id)
+    for key_id, (when, service, region) in uses.items():
+        try:
+            store.record_access_key_use(key_id, when, service, region)
+        except Exception:
+            log.exception("could not record the use of access key %s", key_id)
 
 
 class AuditWriter:
@@ -91,25 +120,7 @@ class AuditWriter:
         with self._writing:
             with self._lock:
                 uses, self._key_use = self._key_use, {}
-            events: list[AuditEvent] = []
-            for item in pending:
-                try:
-                    events.append(build(item))
-                except Exception:  # the audit trail must not take the service down; say so loudly
-                    log.exception("could not build an audit event")
-            try:
-                self._store.append_audit_events(events)  # one transaction per batch
-            except Exception:
-                for event in events:  # isolate the event that fails, keep the others
-                    try:
-                        self._store.append_audit_event(event)
-                    except Exception:
-                        log.exception("could not store audit event %s", event.event_id)
-            for key_id, (when, service, region) in uses.items():
-                try:
-                    self._store.record_access_key_use(key_id, when, service, region)
-                except Exception:
-                    log.exception("could not record the use of access key %s", key_id)
+            store_batch(self._store, pending, uses)
         with self._stored:
             self._done += len(pending)
             self._stored.notify_all()
