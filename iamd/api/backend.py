@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,11 +114,7 @@ class Backend:
             self._role_uses.clear()
         self._role_uses[role_id] = (when, region)
         self.store.record_role_use(role_id, when, region)
-        with self._lock:
-            self.epoch += 1
-            for r in (ref("role", account, role_name), ("instance-profiles", account, "")):
-                for key in self._entity_index.pop(r, set()):
-                    self.entity_cache.pop(key, None)
+        self.entities_changed([ref("role", account, role_name)])
 
     # -- caches (docs/architecture.md, "Caches") ----------------------------------------
     def changed(self) -> None:
@@ -139,20 +135,31 @@ class Backend:
             return
         refs = touched.refs
         self.policies.invalidate_refs(refs)
-        roles = {r[1] for r in refs if r[0] == "role"}
         with self._lock:
             self.epoch += 1
-            doomed: set[tuple[object, ...]] = set()
             for r in refs:
-                doomed |= self._entity_index.pop(r, set())
                 if r[0] == "key":
                     self._credentials.pop(r[2], None)
                 for key_id in self._credential_index.pop(r, ()):
                     self._credentials.pop(key_id, None)
-            for account in roles:  # instance profiles carry their roles
-                doomed |= self._entity_index.pop(("instance-profiles", account, ""), set())
-            for key in doomed:
-                self.entity_cache.pop(key, None)
+            self._drop_entities(refs)
+
+    def entities_changed(self, refs: Iterable[Ref]) -> None:
+        """Records changed outside a write transaction (last-used times of roles and
+        passwords): drop the cached reads of those entities, nothing else."""
+        with self._lock:
+            self.epoch += 1
+            self._drop_entities(refs)
+
+    def _drop_entities(self, refs: Iterable[Ref]) -> None:
+        """Drop the cached entities indexed under ``refs``; the caller holds ``_lock``."""
+        doomed: set[tuple[object, ...]] = set()
+        for r in refs:
+            doomed |= self._entity_index.pop(r, set())
+            if r[0] == "role":  # instance profiles carry their roles
+                doomed |= self._entity_index.pop(("instance-profiles", r[1], ""), set())
+        for key in doomed:
+            self.entity_cache.pop(key, None)
 
     def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None:
         """Cache an entity read in ``epoch``, unless a write has committed since."""
@@ -236,12 +243,13 @@ class Backend:
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         """Console sign-in: a session or the precise reason; audited; throttled in the store.
 
-        A success records the password's last use outside a write transaction, so the entity
-        cache is dropped (``changed``) for GetUser's ``PasswordLastUsed``.
+        A success records the password's last use outside a write transaction, so the user's
+        cached reads are dropped (``entities_changed``) for GetUser's ``PasswordLastUsed``.
         """
         service = SigninService(
             self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
-            default_account=self.account_id, on_password_used=self.changed,
+            default_account=self.account_id,
+            on_password_used=lambda user: self.entities_changed([ref("user", user.account_id, user.name)]),
         )  # fmt: skip
         return service.sign_in(attempt)
 

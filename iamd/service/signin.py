@@ -155,14 +155,14 @@ class SigninService:
         mfa: MfaDevices | None = None,
         throttle: ThrottlePolicy | None = None,
         default_account: str = "",
-        on_password_used: Callable[[], None] = lambda: None,
+        on_password_used: Callable[[User], None] = lambda user: None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._mfa = mfa or NoMfaDevices()
         self._throttle = throttle or ThrottlePolicy()
         self._default_account = default_account
-        self._on_password_used = on_password_used  # e.g. Backend.changed: password_last_used changed
+        self._on_password_used = on_password_used  # e.g. Backend.entities_changed: password_last_used changed
 
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         now = self._clock()
@@ -179,7 +179,7 @@ class SigninService:
         self._record(attempt, found, now, failure, mfa_used)
         if session is not None and found.user is not None:
             self._store.record_password_use(found.user.id, now)
-            self._on_password_used()
+            self._on_password_used(found.user)
         return SigninResult(session, failure)
 
     # -- steps ---------------------------------------------------------------------------
