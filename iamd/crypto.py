@@ -45,6 +45,7 @@ __all__ = [
     "new_secret_access_key",
     "new_unique_id",
     "read_key_file",
+    "write_key_file",
 ]
 
 MASTER_KEY_ENV = "IAMD_MASTER_KEY"
@@ -194,14 +195,25 @@ def read_key_file(path: Path) -> bytes:
 
 
 def _create_key_file(data_dir: Path, path: Path) -> bytes:
-    """Write a new key to a private temporary file, then hard-link it into place.
+    """A new key in ``path``, unless a concurrent starter got there first (then its key).
 
-    ``link`` fails if the name exists, so a concurrent starter either wins with a complete
-    file or reads the winner's key; no reader ever sees a partial file.
+    No reader ever sees a partial file (see :func:`write_key_file`).
     """
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
-    temporary = data_dir / f".{MASTER_KEY_FILE}.{secrets.token_hex(8)}.tmp"
+    if not write_key_file(path, key, replace=False):
+        return read_key_file(path)
+    return key
+
+
+def write_key_file(path: Path, key: bytes, *, replace: bool) -> bool:
+    """Write ``key`` (base64) to ``path`` with mode 0600, atomically; False if it exists and not ``replace``.
+
+    The key goes to a private temporary file (fsynced) first, then into place: hard-linked
+    when ``replace`` is false (``link`` fails if the name exists, so of two concurrent
+    writers one wins with a complete file), renamed over the old file when true.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         try:
@@ -211,14 +223,17 @@ def _create_key_file(data_dir: Path, path: Path) -> bytes:
             os.fsync(fd)
         finally:
             os.close(fd)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return read_key_file(path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return False
     finally:
         temporary.unlink(missing_ok=True)
-    _fsync_directory(data_dir)
-    return key
+    _fsync_directory(path.parent)
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -20,8 +20,6 @@ the keys it started with.
 
 from __future__ import annotations
 
-import base64
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +35,7 @@ from iamd.crypto import (
     key_id_for,
     load_master_key,
     read_key_file,
+    write_key_file,
 )
 
 if TYPE_CHECKING:
@@ -80,31 +79,10 @@ def rotate_master_key(data_dir: Path, env: Mapping[str, str]) -> tuple[str, str]
     old_id = key_id_for(old)
     retired = data_dir / RETIRED_DIR
     retired.mkdir(mode=0o700, exist_ok=True)
-    _write_private(retired / f"{old_id}.key", old)
+    write_key_file(retired / f"{old_id}.key", old, replace=True)
     new = secrets.token_bytes(KEY_BYTES)
-    _write_private(current_path, new)
+    write_key_file(current_path, new, replace=True)
     return old_id, key_id_for(new)
-
-
-def _write_private(path: Path, key: bytes) -> None:
-    """Write ``key`` to ``path`` atomically with mode 0600 (temporary file, fsync, rename)."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        try:
-            os.write(fd, base64.b64encode(key) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    if os.name == "posix":
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def reseal_secrets(store: SqlStore, box: SecretBox) -> dict[str, int]:
