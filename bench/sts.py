@@ -45,6 +45,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from sqlalchemy import event
 
+from bench.server.signing import IAM_VERSION
 from iamd.api.backend import Backend
 from iamd.api.pipeline import HttpRequest, handle
 from iamd.auth import SignedRequest
@@ -52,12 +53,13 @@ from iamd.sessions import open_session_token
 
 HOST = "127.0.0.1:4566"
 ROLE = "bench-role"
+STS_VERSION = "2011-06-15"
 TARGET = "bench-target"  # a role GetRole reads: its trust policy names a service (no unique ids to resolve)
 USER = "bench-user"
 
 
 def _signed(creds: Credentials, service: str, params: dict[str, str]) -> HttpRequest:
-    version = "2011-06-15" if service == "sts" else "2010-05-08"
+    version = STS_VERSION if service == "sts" else IAM_VERSION
     body = urlencode({**params, "Version": version}).encode()
     request = AWSRequest(
         method="POST",
@@ -82,23 +84,20 @@ def _text(body: bytes, tag: str) -> str:
     return body[start : body.index(f"</{tag}>".encode(), start)].decode()
 
 
+def _documents(acct: str) -> tuple[str, str]:
+    """The caller's identity policy (sts:AssumeRole) and the role's trust policy (the caller)."""
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:user/{USER}"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return json.dumps(allow), json.dumps(trust)
+
+
 def _setup(backend: Backend, root: Credentials) -> Credentials:
-    acct = backend.account_id
-    allow = json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
-    )
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{acct}:user/{USER}"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+    allow, trust = _documents(backend.account_id)
     service_trust = json.dumps(
         {
             "Version": "2012-10-17",
@@ -239,21 +238,6 @@ def run(quick: bool = False) -> dict[str, Any]:
         },
         "token_bytes": len(session.token or ""),
     }
-
-
-STS_VERSION = "2011-06-15"
-
-
-def _documents(acct: str) -> tuple[str, str]:
-    """The caller's identity policy (sts:AssumeRole) and the role's trust policy (the caller)."""
-    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:user/{USER}"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    return json.dumps(allow), json.dumps(trust)
 
 
 def run_socket(seconds: float, connections: tuple[int, ...]) -> dict[str, Any]:
