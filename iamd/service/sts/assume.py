@@ -113,7 +113,7 @@ class AssumeRoleParams:
             session_name=params["RoleSessionName"],
             duration=params.get("DurationSeconds"),
             policy=params.get("Policy"),
-            policy_arns=tuple(p.get("arn", "") for p in params.get("PolicyArns") or ()),
+            policy_arns=_policy_arns(params),
             tags=tuple((t["Key"], t.get("Value", "")) for t in params.get("Tags") or ()),
             transitive_keys=tuple(params.get("TransitiveTagKeys") or ()),
             external_id=params.get("ExternalId"),
@@ -121,6 +121,33 @@ class AssumeRoleParams:
             serial_number=params.get("SerialNumber"),
             token_code=params.get("TokenCode"),
         )
+
+    @classmethod
+    def federated(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        session_name: str,
+        tags: tuple[tuple[str, str], ...],
+        transitive_keys: tuple[str, ...],
+        source_identity: str | None,
+    ) -> AssumeRoleParams:
+        """AssumeRoleWithWebIdentity/SAML: the request's RoleArn, DurationSeconds and session
+        policies; the session name, tags and source identity the verified token or assertion gave."""
+        return cls(
+            role_arn=str(params["RoleArn"]),
+            session_name=session_name,
+            duration=params.get("DurationSeconds"),
+            policy=params.get("Policy"),
+            policy_arns=_policy_arns(params),
+            tags=tags,
+            transitive_keys=transitive_keys,
+            source_identity=source_identity,
+        )
+
+
+def _policy_arns(params: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(p.get("arn", "") for p in params.get("PolicyArns") or ())
 
 
 def assume_role_session(

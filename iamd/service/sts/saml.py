@@ -65,16 +65,10 @@ def assume_role_with_saml(call: Call, tx: ReadTx) -> dict[str, Any]:
         raise aws.InvalidIdentityToken("RoleSessionName in AuthnResponse must be 2-64 characters of [\\w+=,.@-]")
     qualifier = name_qualifier(assertion.issuer, account, provider.name)
     audience = assertion.recipient or (assertion.audiences[0] if assertion.audiences else "")
-    params = AssumeRoleParams(
-        role_arn=role_arn,
-        session_name=session_name,
-        duration=p.get("DurationSeconds"),
-        policy=p.get("Policy"),
-        policy_arns=tuple(a.get("arn", "") for a in p.get("PolicyArns") or ()),
-        tags=assertion.principal_tags,
-        transitive_keys=assertion.transitive_tag_keys,
-        source_identity=assertion.source_identity,
-    )
+    params = AssumeRoleParams.federated(
+        p, session_name=session_name, tags=assertion.principal_tags,
+        transitive_keys=assertion.transitive_tag_keys, source_identity=assertion.source_identity,
+    )  # fmt: skip
     context = _context(assertion, audience, qualifier, account, provider.name)
     result = assume_role_session(
         call, tx, Principal.federated(provider.arn, account), params, action=ACTION, extra_context=context,

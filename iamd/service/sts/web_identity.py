@@ -76,16 +76,10 @@ def assume_role_with_web_identity(call: Call, tx: ReadTx) -> dict[str, Any]:
         raise federation_error(e.code, e.message) from None
     host = provider.url
     trusted_as = host if host in WELL_KNOWN_PROVIDERS else provider.arn
-    params = AssumeRoleParams(
-        role_arn=str(p["RoleArn"]),
-        session_name=str(p["RoleSessionName"]),
-        duration=p.get("DurationSeconds"),
-        policy=p.get("Policy"),
-        policy_arns=tuple(a.get("arn", "") for a in p.get("PolicyArns") or ()),
-        tags=identity.principal_tags,
-        transitive_keys=identity.transitive_tag_keys,
-        source_identity=identity.source_identity,
-    )
+    params = AssumeRoleParams.federated(
+        p, session_name=str(p["RoleSessionName"]), tags=identity.principal_tags,
+        transitive_keys=identity.transitive_tag_keys, source_identity=identity.source_identity,
+    )  # fmt: skip
     result = assume_role_session(
         call, tx, Principal.federated(trusted_as, account), params, action=ACTION,
         extra_context=_context(host, identity), federated_provider=trusted_as, denial_message=DENIED,
