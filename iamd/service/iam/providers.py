@@ -16,16 +16,18 @@ from urllib.parse import urlsplit
 from iamd import errors as aws
 from iamd.federation.saml import MetadataError, parse_metadata
 from iamd.service.call import Call
-from iamd.store import NotFound, ReadTx, Tag, TagTarget, Tx
+from iamd.store import NotFound, ReadTx, TagTarget, Tx
 
 from .checks import check_tags, tags_of
-from .shapes import page, page_of, tags_shape
+from .shapes import tags_shape
 
 __all__ = [
     "MAX_CLIENT_IDS",
     "MAX_THUMBPRINTS",
     "PROVIDER_QUOTA",
+    "oidc_provider",
     "oidc_url_key",
+    "saml_provider",
 ]
 
 PROVIDER_QUOTA = 100  # OIDC providers and SAML providers per account, each (quotas §6)
@@ -68,7 +70,8 @@ def _client_ids(values: Sequence[str]) -> list[str]:
     return unique
 
 
-def _oidc(call: Call, tx: ReadTx) -> Any:
+def oidc_provider(call: Call, tx: ReadTx) -> Any:
+    """The provider ``OpenIDConnectProviderArn`` names, or AWS's NoSuchEntity."""
     arn = str(call.params["OpenIDConnectProviderArn"])
     try:
         return tx.get_oidc_provider(call.account, arn)
@@ -76,7 +79,8 @@ def _oidc(call: Call, tx: ReadTx) -> Any:
         raise aws.NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}") from None
 
 
-def _saml(call: Call, tx: ReadTx) -> Any:
+def saml_provider(call: Call, tx: ReadTx) -> Any:
+    """The provider ``SAMLProviderArn`` names, or AWS's NoSuchEntity."""
     arn = str(call.params["SAMLProviderArn"])
     try:
         return tx.get_saml_provider(call.account, arn)
@@ -118,7 +122,7 @@ def create_oidc_provider(call: Call, tx: Tx) -> dict[str, Any]:
 
 
 def get_oidc_provider(call: Call, tx: ReadTx) -> dict[str, Any]:
-    provider = _oidc(call, tx)
+    provider = oidc_provider(call, tx)
     out: dict[str, Any] = {
         "Url": provider.url,  # AWS returns it without the scheme (api.md §5.10)
         "ClientIDList": list(provider.client_ids),
@@ -136,11 +140,11 @@ def list_oidc_providers(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 
 def delete_oidc_provider(call: Call, tx: Tx) -> None:
-    tx.delete_oidc_provider(call.account, _oidc(call, tx).arn)
+    tx.delete_oidc_provider(call.account, oidc_provider(call, tx).arn)
 
 
 def add_client_id(call: Call, tx: Tx) -> None:
-    provider = _oidc(call, tx)
+    provider = oidc_provider(call, tx)
     client_id = str(call.params["ClientID"])
     if client_id in provider.client_ids:
         return  # idempotent, as AWS documents
@@ -149,7 +153,7 @@ def add_client_id(call: Call, tx: Tx) -> None:
 
 
 def remove_client_id(call: Call, tx: Tx) -> None:
-    provider = _oidc(call, tx)
+    provider = oidc_provider(call, tx)
     client_id = str(call.params["ClientID"])
     if client_id in provider.client_ids:  # removing an absent id is not an error (AWS: idempotent)
         ids = [c for c in provider.client_ids if c != client_id]
@@ -157,7 +161,7 @@ def remove_client_id(call: Call, tx: Tx) -> None:
 
 
 def update_thumbprint(call: Call, tx: Tx) -> None:
-    provider = _oidc(call, tx)
+    provider = oidc_provider(call, tx)
     tx.update_oidc_provider(call.account, provider.arn, thumbprints=_thumbprints(call.params["ThumbprintList"]))
 
 
@@ -188,7 +192,7 @@ def create_saml_provider(call: Call, tx: Tx) -> dict[str, Any]:
 
 
 def get_saml_provider(call: Call, tx: ReadTx) -> dict[str, Any]:
-    provider = _saml(call, tx)
+    provider = saml_provider(call, tx)
     out: dict[str, Any] = {
         "SAMLMetadataDocument": provider.metadata_document,
         "CreateDate": provider.create_date,
@@ -215,7 +219,7 @@ def list_saml_providers(call: Call, tx: ReadTx) -> dict[str, Any]:
 def update_saml_provider(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     _check_encryption(p)
-    provider = _saml(call, tx)
+    provider = saml_provider(call, tx)
     document = p.get("SAMLMetadataDocument")
     if document is not None:
         metadata = _metadata(str(document))
@@ -224,31 +228,4 @@ def update_saml_provider(call: Call, tx: Tx) -> dict[str, Any]:
 
 
 def delete_saml_provider(call: Call, tx: Tx) -> None:
-    tx.delete_saml_provider(call.account, _saml(call, tx).arn)
-
-
-# -- tags -------------------------------------------------------------------------------------
-def _tag_target(call: Call, tx: ReadTx) -> tuple[TagTarget, str]:
-    if "OpenIDConnectProviderArn" in call.params:
-        return TagTarget.OIDC_PROVIDER, _oidc(call, tx).arn
-    return TagTarget.SAML_PROVIDER, _saml(call, tx).arn
-
-
-def tag_provider(call: Call, tx: Tx) -> None:
-    target, arn = _tag_target(call, tx)
-    tags = tags_of(call.params)
-    check_tags(target, tags, tx.list_tags(target, call.account, arn))
-    tx.tag_resource(target, call.account, arn, tags)
-
-
-def untag_provider(call: Call, tx: Tx) -> None:
-    target, arn = _tag_target(call, tx)
-    tx.untag_resource(target, call.account, arn, call.params["TagKeys"])
-
-
-def list_provider_tags(call: Call, tx: ReadTx) -> dict[str, Any]:
-    target, arn = _tag_target(call, tx)
-    scope = "oidc-provider-tags" if target is TagTarget.OIDC_PROVIDER else "saml-provider-tags"
-    tags: tuple[Tag, ...] = tx.list_tags(target, call.account, arn)
-    result = page_of(tags, call.params, scope)
-    return page({"Tags": tags_shape(result.items)}, result)
+    tx.delete_saml_provider(call.account, saml_provider(call, tx).arn)

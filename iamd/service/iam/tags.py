@@ -1,6 +1,7 @@
 """Tag, Untag and List…Tags for every taggable entity: one set of handlers (api.md §5.8).
 
-The operation's name says which entity (``TagUser``, ``ListInstanceProfileTags``…);
+The operation's name says which entity (``TagUser``, ``ListInstanceProfileTags``,
+``TagSAMLProvider``…);
 the entity must exist, tags are checked for duplicates and the 50-tag quota.
 """
 
@@ -12,6 +13,7 @@ from iamd.service.call import Call
 from iamd.store import ReadTx, Tag, TagTarget, Tx
 
 from .checks import check_tags, tags_of
+from .providers import oidc_provider, saml_provider
 from .shapes import page, page_of, tags_shape
 
 __all__ = ["list_tags", "tag", "untag"]
@@ -23,7 +25,12 @@ _ENTITIES = {
     "InstanceProfile": (TagTarget.INSTANCE_PROFILE, "InstanceProfileName", "instance-profile-tags"),
     "Policy": (TagTarget.POLICY, "PolicyArn", "policy-tags"),
     "MFADevice": (TagTarget.MFA_DEVICE, "SerialNumber", "mfa-device-tags"),  # issue 5
+    "OpenIDConnectProvider": (TagTarget.OIDC_PROVIDER, "OpenIDConnectProviderArn", "oidc-provider-tags"),  # issue 4
+    "SAMLProvider": (TagTarget.SAML_PROVIDER, "SAMLProviderArn", "saml-provider-tags"),  # issue 4
 }
+
+
+_PROVIDERS = {TagTarget.OIDC_PROVIDER: oidc_provider, TagTarget.SAML_PROVIDER: saml_provider}
 
 
 def _entity(operation: str) -> tuple[TagTarget, str, str]:
@@ -39,6 +46,8 @@ def _existing_tags(call: Call, tx: ReadTx, target: TagTarget, ref: str) -> tuple
     if target is TagTarget.MFA_DEVICE:
         tx.get_virtual_mfa_device(call.account, ref)
         return tx.list_tags(target, call.account, ref)
+    if target in _PROVIDERS:  # their own NoSuchEntity texts (api.md §5.10)
+        return tx.list_tags(target, call.account, _PROVIDERS[target](call, tx).arn)
     getter = {TagTarget.USER: tx.get_user, TagTarget.ROLE: tx.get_role}.get(target, tx.get_instance_profile)
     getter(call.account, ref)
     return tx.list_tags(target, call.account, ref)
