@@ -25,6 +25,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.api.clock import MovableClock
 from tests.api.server import RunningServer, running_server
 
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -113,8 +114,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api_server(data_dir: Path) -> Iterator[RunningServer]:
-    with running_server(data_dir) as server:
+def server_clock() -> MovableClock:
+    """The module server's clock: the real time, which a test may move (tests/api/clock.py)."""
+    return MovableClock()
+
+
+@pytest.fixture(scope="module")
+def api_server(data_dir: Path, server_clock: MovableClock) -> Iterator[RunningServer]:
+    with running_server(data_dir, clock=server_clock) as server:
         yield server
 
 

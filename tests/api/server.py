@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import uvicorn
@@ -32,16 +32,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class ShiftedClock:
-    """The real time plus an adjustable shift: an injectable server clock for tests."""
-
-    def __init__(self) -> None:
-        self.shift = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.shift
 
 
 @contextmanager

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from botocore.client import BaseClient
@@ -15,7 +13,7 @@ from botocore.exceptions import ClientError
 from iamd.service.signin import SigninAttempt
 from tests.api.clock import MovableClock
 from tests.api.conftest import client_for, failure
-from tests.api.server import RunningServer, running_server
+from tests.api.server import RunningServer
 
 # AWS's columns, in AWS's order (api.md §5.13)
 HEADER = (
@@ -28,17 +26,6 @@ HEADER = (
 ISO = "%Y-%m-%dT%H:%M:%S+00:00"
 
 
-@pytest.fixture(scope="module")
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture(scope="module")
-def api_server(data_dir: Path, clock: MovableClock) -> Iterator[RunningServer]:
-    with running_server(data_dir, clock=clock) as server:
-        yield server
-
-
 def _rows(report: dict[str, object]) -> tuple[str, dict[str, dict[str, str]]]:
     content = report["Content"]
     assert isinstance(content, bytes)  # boto3 decodes the base64 blob
@@ -47,7 +34,7 @@ def _rows(report: dict[str, object]) -> tuple[str, dict[str, dict[str, str]]]:
     return text.splitlines()[0], rows
 
 
-def test_report_lifecycle(api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str) -> None:
+def test_report_lifecycle(api_server: RunningServer, iam: BaseClient, server_clock: MovableClock, acct: str) -> None:
     with pytest.raises(ClientError) as e:
         iam.get_credential_report()
     assert failure(e)[:2] == (410, "ReportNotPresent")
@@ -95,7 +82,7 @@ def test_report_lifecycle(api_server: RunningServer, iam: BaseClient, clock: Mov
     ]  # fmt: skip
     assert dave["access_key_1_last_used_date"] == "N/A" and dave["access_key_1_last_used_service"] == "N/A"
 
-    with clock.moved(timedelta(hours=4, minutes=1)):
+    with server_clock.moved(timedelta(hours=4, minutes=1)):
         with pytest.raises(ClientError) as e:
             iam.get_credential_report()
         assert failure(e)[:2] == (410, "ReportExpired")
@@ -105,10 +92,10 @@ def test_report_lifecycle(api_server: RunningServer, iam: BaseClient, clock: Mov
     iam.delete_account_password_policy()
 
 
-def test_a_user_password_never_used_is_no_information(iam: BaseClient, clock: MovableClock) -> None:
+def test_a_user_password_never_used_is_no_information(iam: BaseClient, server_clock: MovableClock) -> None:
     iam.create_user(UserName="Fresh")
     iam.create_login_profile(UserName="Fresh", Password="Fr3sh-pass!")
-    with clock.moved(timedelta(hours=9)):
+    with server_clock.moved(timedelta(hours=9)):
         iam.generate_credential_report()
         fresh = _rows(iam.get_credential_report())[1]["Fresh"]
     assert fresh["password_last_used"] == "no_information" and fresh["password_next_rotation"] == "N/A"

@@ -11,7 +11,6 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,37 +27,18 @@ from iamd.service.mfa_codes import (
     MfaDeviceNotAssigned,
     verify_mfa_code,
 )
+from tests.api.clock import StepClock, installed
 from tests.api.conftest import UserClient, allow, failure, policy
 from tests.api.server import RunningServer
 
 BAD_CODE = (403, "InvalidAuthenticationCode", "Authentication code for device is not valid.")
-STEP = 30
-
-
-class StepClock:
-    """A settable clock: ``at(k)`` puts it ``seconds`` into the k-th 30 s step from its origin."""
-
-    def __init__(self) -> None:
-        now = int(datetime.now(UTC).timestamp())
-        self.origin = now // STEP  # the real current step: requests stay within SigV4's skew
-        self._now = datetime.fromtimestamp(self.origin * STEP + 10, UTC)
-
-    def at(self, steps: int, seconds: int = 10) -> None:
-        self._now = datetime.fromtimestamp((self.origin + steps) * STEP + seconds, UTC)
-
-    def __call__(self) -> datetime:
-        return self._now
 
 
 @pytest.fixture
 def clock(api_server: RunningServer) -> Iterator[StepClock]:
     clock = StepClock()
-    original = api_server.backend.clock
-    api_server.backend.clock = clock
-    try:
+    with installed(api_server.backend, clock):
         yield clock
-    finally:
-        api_server.backend.clock = original
 
 
 class Device:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -23,35 +22,18 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from tests.api.clock import StepClock, installed
 from tests.api.conftest import NO_RETRY, client_for, failure
 from tests.api.server import RunningServer
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "manage-own-credentials-with-mfa.json"
-STEP = 30
-
-
-class Clock:
-    """The server's injectable clock, moved by whole 30-second TOTP steps (no sleeping)."""
-
-    def __init__(self) -> None:
-        self.step = int(datetime.now(UTC).timestamp()) // STEP
-
-    def advance(self, steps: int = 1) -> None:
-        self.step += steps
-
-    def __call__(self) -> datetime:
-        return datetime.fromtimestamp(self.step * STEP + 10, UTC)
 
 
 @pytest.fixture
-def clock(api_server: RunningServer) -> Iterator[Clock]:
-    clock = Clock()
-    original = api_server.backend.clock
-    api_server.backend.clock = clock
-    try:
+def clock(api_server: RunningServer) -> Iterator[StepClock]:
+    clock = StepClock()  # moved by whole 30-second TOTP steps (no sleeping)
+    with installed(api_server.backend, clock):
         yield clock
-    finally:
-        api_server.backend.clock = original
 
 
 def test_the_example_policy_is_aws_sample(iam: BaseClient) -> None:
@@ -69,7 +51,7 @@ def test_the_example_policy_is_aws_sample(iam: BaseClient) -> None:
 
 
 def test_stale_virtual_mfa_device_is_cleaned_up_by_an_administrator(
-    api_server: RunningServer, iam: BaseClient, acct: str, clock: Clock
+    api_server: RunningServer, iam: BaseClient, acct: str, clock: StepClock
 ) -> None:
     # -- an administrator (root here) sets Diego up under the sample policy ------------------
     iam.create_user(UserName="Diego")

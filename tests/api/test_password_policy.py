@@ -6,7 +6,6 @@ import contextlib
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from botocore.client import BaseClient
@@ -15,7 +14,7 @@ from botocore.exceptions import ClientError
 from iamd.service.signin import SigninAttempt, SigninFailure
 from tests.api.clock import MovableClock
 from tests.api.conftest import client_for, failure
-from tests.api.server import RunningServer, running_server
+from tests.api.server import RunningServer
 
 DEFAULTS = {
     "MinimumPasswordLength": 6,
@@ -27,17 +26,6 @@ DEFAULTS = {
     "ExpirePasswords": False,
     "HardExpiry": False,
 }
-
-
-@pytest.fixture(scope="module")
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture(scope="module")
-def api_server(data_dir: Path, clock: MovableClock) -> Iterator[RunningServer]:
-    with running_server(data_dir, clock=clock) as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +113,9 @@ def test_set_policy_relaxes_the_default(iam: BaseClient) -> None:
     iam.create_login_profile(UserName="Relaxed", Password="simple")
 
 
-def test_expiry_soft_and_hard(api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str) -> None:
+def test_expiry_soft_and_hard(
+    api_server: RunningServer, iam: BaseClient, server_clock: MovableClock, acct: str
+) -> None:
     iam.create_user(UserName="Ager")
     iam.create_login_profile(UserName="Ager", Password="Ag3ing-pass!")
     iam.update_account_password_policy(MaxPasswordAge=30)
@@ -133,7 +123,7 @@ def test_expiry_soft_and_hard(api_server: RunningServer, iam: BaseClient, clock:
     attempt = SigninAttempt(acct, "Ager", "Ag3ing-pass!")
     fresh = api_server.backend.sign_in(attempt)
     assert fresh.ok and fresh.session is not None and not fresh.session.password_change_only
-    with clock.moved(timedelta(days=31)):
+    with server_clock.moved(timedelta(days=31)):
         # expired without HardExpiry: a session that may only change the password
         expired = api_server.backend.sign_in(attempt)
         assert expired.session is not None and expired.session.password_change_only

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -22,20 +20,9 @@ from iamd.service.signin import (
     ThrottlePolicy,
 )
 from tests.api.clock import MovableClock
-from tests.api.server import RunningServer, running_server
+from tests.api.server import RunningServer
 
 PASSWORD = "Sign1n-Secret-XYZ!"
-
-
-@pytest.fixture(scope="module")
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture(scope="module")
-def api_server(data_dir: Path, clock: MovableClock) -> Iterator[RunningServer]:
-    with running_server(data_dir, clock=clock) as server:
-        yield server
 
 
 def _user(iam: BaseClient, name: str, *, reset: bool = False) -> None:
@@ -119,7 +106,7 @@ def test_reset_required_gets_a_password_change_only_session(
 
 
 def test_throttling_locks_then_recovers(
-    api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str
+    api_server: RunningServer, iam: BaseClient, server_clock: MovableClock, acct: str
 ) -> None:
     _user(iam, "Target")
     backend = api_server.backend
@@ -130,7 +117,7 @@ def test_throttling_locks_then_recovers(
     # locked: even the right password is refused without being checked
     right = SigninAttempt(acct, "Target", PASSWORD, source_ip="192.0.2.99")
     assert backend.sign_in(right).failure is SigninFailure.THROTTLED
-    with clock.moved(backend.signin_throttle.lockout + timedelta(seconds=1)):
+    with server_clock.moved(backend.signin_throttle.lockout + timedelta(seconds=1)):
         assert backend.sign_in(right).ok
         # a success clears the user's counter
         assert backend.sign_in(replace(right, password="Wrong-again!")).failure is SigninFailure.WRONG_PASSWORD
@@ -138,11 +125,11 @@ def test_throttling_locks_then_recovers(
 
 
 def test_throttling_per_source_address(
-    api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str
+    api_server: RunningServer, iam: BaseClient, server_clock: MovableClock, acct: str
 ) -> None:
     # a second service on the same store, with its own policy: counters live in the store
     service = SigninService(
-        api_server.backend.store, clock, throttle=ThrottlePolicy(user_failures=100, address_failures=3)
+        api_server.backend.store, server_clock, throttle=ThrottlePolicy(user_failures=100, address_failures=3)
     )
     _user(iam, "Sprayed")
     for name in ("Sprayed", "Nobody1", "Nobody2"):
@@ -165,10 +152,10 @@ class _OneDevice:
 
 
 def test_mfa_branch_with_a_fake_device(
-    api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str
+    api_server: RunningServer, iam: BaseClient, server_clock: MovableClock, acct: str
 ) -> None:
     _user(iam, "MfaUser")
-    service = SigninService(api_server.backend.store, clock, mfa=_OneDevice())
+    service = SigninService(api_server.backend.store, server_clock, mfa=_OneDevice())
     needs = service.sign_in(SigninAttempt(acct, "MfaUser", PASSWORD))
     assert needs.failure is SigninFailure.MFA_REQUIRED and needs.public_message != GENERIC_MESSAGE
     assert service.sign_in(SigninAttempt(acct, "MfaUser", PASSWORD, "000000")).failure is SigninFailure.WRONG_MFA_CODE
@@ -178,14 +165,14 @@ def test_mfa_branch_with_a_fake_device(
 
 
 def test_mfa_with_a_real_virtual_device(
-    api_server: RunningServer, iam: BaseClient, clock: MovableClock, acct: str
+    api_server: RunningServer, iam: BaseClient, server_clock: MovableClock, acct: str
 ) -> None:
     """The backend's sign-in asks the account's real virtual MFA devices (iamd.service.mfa_codes):
     a user with an enabled device must give a current code, and a code is never accepted twice."""
     _user(iam, "RealMfa")
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName="RealMfa")["VirtualMFADevice"]
     totp = pyotp.TOTP(device["Base32StringSeed"].decode("ascii"))
-    step = int(clock().timestamp()) // 30
+    step = int(server_clock().timestamp()) // 30
     iam.enable_mfa_device(
         UserName="RealMfa", SerialNumber=device["SerialNumber"],
         AuthenticationCode1=totp.generate_otp(step - 1), AuthenticationCode2=totp.generate_otp(step),
@@ -221,10 +208,10 @@ def test_no_attempt_leaves_the_password_anywhere(api_server: RunningServer, iam:
     assert secret not in repr(SigninAttempt(acct, "Careful", secret, "123456"))
 
 
-def test_concurrent_failures_are_all_counted(api_server: RunningServer, clock: MovableClock, acct: str) -> None:
+def test_concurrent_failures_are_all_counted(api_server: RunningServer, server_clock: MovableClock, acct: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    service = SigninService(api_server.backend.store, clock, throttle=ThrottlePolicy(user_failures=100))
+    service = SigninService(api_server.backend.store, server_clock, throttle=ThrottlePolicy(user_failures=100))
     attempt = SigninAttempt(acct, "Concurrent", "Wrong-pass-1!", source_ip="198.51.100.200")
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: service.sign_in(attempt), range(4)))

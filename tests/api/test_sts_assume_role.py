@@ -1,6 +1,6 @@
 """STS AssumeRole against a real server with unmodified boto3 (api.md §7.1, evaluation.md §3-§5).
 
-Every case names the AWS fact it encodes. The server's clock is a ShiftedClock so sessions
+Every case names the AWS fact it encodes. The server's clock is a MovableClock so sessions
 can be issued "in the past" and expire without sleeping.
 """
 
@@ -19,20 +19,21 @@ from botocore.exceptions import ClientError
 
 from iamd.crypto import SecretBox, access_key_context, key_id_for, load_master_key, new_access_key_id
 from iamd.store import EntityKind
+from tests.api.clock import MovableClock
 from tests.api.conftest import NO_RETRY, allow, failure, policy, signed_request
-from tests.api.server import RunningServer, ShiftedClock, running_server
+from tests.api.server import RunningServer, running_server
 
 ACCT = "123456789012"
 OTHER = "222233334444"
 
 
 @pytest.fixture(scope="module")
-def clock() -> ShiftedClock:
-    return ShiftedClock()
+def clock() -> MovableClock:
+    return MovableClock()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: ShiftedClock) -> Iterator[RunningServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Iterator[RunningServer]:
     with running_server(tmp_path_factory.mktemp("sts-assume"), clock=clock) as srv:
         yield srv
 
@@ -331,16 +332,16 @@ def test_role_changes_apply_to_live_sessions_and_deleted_roles_lose_everything(
 
 
 def test_token_issue_time_deny_revokes_older_sessions_only(
-    server: RunningServer, iam: BaseClient, clock: ShiftedClock
+    server: RunningServer, iam: BaseClient, clock: MovableClock
 ) -> None:
     """api.md §4.3: AWSRevokeOlderSessions = Deny with DateLessThan aws:TokenIssueTime."""
     sts = client(server, "sts", make_user(iam, "leo"))
     arn = make_role(iam, "Revocable", trust(f"arn:aws:iam::{ACCT}:user/leo"), LIST_ALL)
-    clock.shift = timedelta(minutes=-10)  # within the signature's 15-minute skew
+    clock.offset = timedelta(minutes=-10)  # within the signature's 15-minute skew
     try:
         old = client(server, "iam", creds_of(sts.assume_role(RoleArn=arn, RoleSessionName="old")))
     finally:
-        clock.shift = timedelta(0)
+        clock.offset = timedelta(0)
     new = client(server, "iam", creds_of(sts.assume_role(RoleArn=arn, RoleSessionName="new")))
     cutoff = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     iam.put_role_policy(RoleName="Revocable", PolicyName="AWSRevokeOlderSessions", PolicyDocument=policy(
@@ -355,7 +356,7 @@ def test_token_issue_time_deny_revokes_older_sessions_only(
 # -- authentication of session credentials ------------------------------------------------------------
 
 
-def test_expired_tampered_and_mismatched_tokens(server: RunningServer, iam: BaseClient, clock: ShiftedClock) -> None:
+def test_expired_tampered_and_mismatched_tokens(server: RunningServer, iam: BaseClient, clock: MovableClock) -> None:
     """errors.md §4: ExpiredToken for an expired session; InvalidClientTokenId for anything not issued."""
     mia = make_user(iam, "mia")
     arn = make_role(iam, "Short", trust(f"arn:aws:iam::{ACCT}:user/mia"), LIST_ALL)
@@ -365,12 +366,12 @@ def test_expired_tampered_and_mismatched_tokens(server: RunningServer, iam: Base
                         service="sts")  # fmt: skip
     assert ok.status_code == 200
     later = datetime.now(UTC) + timedelta(minutes=16)
-    clock.shift = timedelta(minutes=16)
+    clock.offset = timedelta(minutes=16)
     try:
         expired = signed_request(server, body, key=c["AccessKeyId"], secret=c["SecretAccessKey"],
                                  token=c["SessionToken"], service="sts", at=later.replace(tzinfo=None))  # fmt: skip
     finally:
-        clock.shift = timedelta(0)
+        clock.offset = timedelta(0)
     assert expired.status_code == 403 and "<Code>ExpiredToken</Code>" in expired.text
     assert "The security token included in the request is expired" in expired.text
     token = c["SessionToken"]
