@@ -17,9 +17,8 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.service.call import Call
-from iamd.service.mfa_port import MfaDevices
 from iamd.service.passwords import expires_at
-from iamd.store import AccessKey, KeyStatus, ReadTx, Tx, User
+from iamd.store import AccessKey, AssignmentStatus, KeyStatus, ReadTx, Tx, User
 
 from .login_profiles import account_policy
 
@@ -74,9 +73,26 @@ def _users(tx: ReadTx, account: str) -> Iterator[User]:
         marker = page.marker
 
 
-def build_report(tx: ReadTx, account: str, mfa: MfaDevices) -> bytes:
-    """The CSV, AWS's columns in AWS's order; ``N/A``, ``no_information`` and ``not_supported`` as AWS writes them."""
+def _users_with_mfa(tx: ReadTx, account: str) -> set[str]:
+    """Ids of the users with an assigned (enabled) virtual MFA device, read in this transaction."""
+    found: set[str] = set()
+    marker = None
+    while True:
+        page = tx.list_virtual_mfa_devices(account, assignment=AssignmentStatus.ASSIGNED, marker=marker, max_items=1000)
+        found.update(d.user.id for d in page.items if d.user is not None)
+        if page.marker is None:
+            return found
+        marker = page.marker
+
+
+def build_report(tx: ReadTx, account: str) -> bytes:
+    """The CSV, AWS's columns in AWS's order; ``N/A``, ``no_information`` and ``not_supported`` as AWS writes them.
+
+    ``mfa_active``: the user has an enabled virtual MFA device; root MFA devices are not
+    modelled, so root's is false.
+    """
     policy = account_policy(tx, account)
+    with_mfa = _users_with_mfa(tx, account)
     profiles = {p.user_id: p for p in tx.list_login_profiles(account)}
     acct = tx.get_account(account)
     out = io.StringIO()
@@ -85,7 +101,7 @@ def build_report(tx: ReadTx, account: str, mfa: MfaDevices) -> bytes:
     no_certs = ["false", NA, "false", NA]
     writer.writerow([
         "<root_account>", f"arn:aws:iam::{account}:root", _time(acct.create_date), NOT_SUPPORTED, NO_INFORMATION,
-        NOT_SUPPORTED, NOT_SUPPORTED, _bool(mfa.has_device(account, None)),
+        NOT_SUPPORTED, NOT_SUPPORTED, "false",  # mfa_active: root MFA is not modelled
         *_keys(tx.list_access_keys(account, None)), *no_certs,
     ])  # fmt: skip
     for user in _users(tx, account):
@@ -97,7 +113,7 @@ def build_report(tx: ReadTx, account: str, mfa: MfaDevices) -> bytes:
             last_used = _time(user.password_last_used, NO_INFORMATION)
             password = ["true", last_used, _time(profile.password_changed), _time(rotation)]
         writer.writerow([
-            user.name, user.arn, _time(user.create_date), *password, _bool(mfa.has_device(account, user.name)),
+            user.name, user.arn, _time(user.create_date), *password, _bool(user.id in with_mfa),
             *_keys(tx.list_access_keys(account, user.name)), *no_certs,
         ])  # fmt: skip
     return out.getvalue().encode("utf-8")
@@ -107,7 +123,7 @@ def generate_credential_report(call: Call, tx: Tx) -> dict[str, Any]:
     existing = tx.get_credential_report(call.account)
     if existing is not None and call.now - existing.generated_time < REPORT_LIFETIME:
         return {"State": "COMPLETE"}
-    tx.put_credential_report(call.account, call.now, build_report(tx, call.account, call.env.mfa))
+    tx.put_credential_report(call.account, call.now, build_report(tx, call.account))
     return {"State": "STARTED", "Description": "No report exists. Starting a new report generation task"}
 
 
