@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
@@ -21,16 +19,9 @@ from click.testing import CliRunner
 from iamd.cli import main
 from iamd.crypto import key_id_for, read_key_file
 from iamd.keyring import RETIRED_DIR
-from tests.api.conftest import NO_RETRY, client_for, failure
+from tests.api.conftest import client_for, failure
 from tests.api.server import RunningServer, running_server
-
-
-def _sts(server: RunningServer, creds: dict[str, str]) -> Any:
-    return boto3.client(
-        "sts", endpoint_url=server.endpoint, region_name="us-east-1", config=NO_RETRY,
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken"),
-    )  # fmt: skip
+from tests.api.test_sts_assume_role import client
 
 
 def _sealed_values(server: RunningServer) -> list[str]:
@@ -60,7 +51,7 @@ def test_rotation_keeps_keys_devices_and_live_sessions(tmp_path: Path, monkeypat
         iam.enable_mfa_device(UserName="kept", SerialNumber=device["SerialNumber"],
                               AuthenticationCode1=totp.generate_otp(step - 1),
                               AuthenticationCode2=totp.generate_otp(step))  # fmt: skip
-        session = _sts(server, user).get_session_token(DurationSeconds=3600)["Credentials"]
+        session = client(server, "sts", user).get_session_token(DurationSeconds=3600)["Credentials"]
         old_id = key_id_for(read_key_file(data / "master.key"))
         assert session["SessionToken"].startswith(f"v1:{old_id}:")
 
@@ -73,18 +64,18 @@ def test_rotation_keeps_keys_devices_and_live_sessions(tmp_path: Path, monkeypat
 
     with running_server(data) as server:
         assert all(v.startswith(f"v1:{new_id}:") for v in _sealed_values(server))
-        sts = _sts(server, user)  # the long-term key was re-sealed and still signs
+        sts = client(server, "sts", user)  # the long-term key was re-sealed and still signs
         assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:user/kept"
-        before = _sts(server, session)  # a session issued before the rotation still works
+        before = client(server, "sts", session)  # a session issued before the rotation still works
         assert before.get_caller_identity()["Arn"] == f"arn:aws:iam::{acct}:user/kept"
         mfa = sts.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=totp.generate_otp(step + 1))
         assert mfa["Credentials"]["SessionToken"].startswith(f"v1:{new_id}:")  # the seed opens, new tokens: new key
 
     (data / RETIRED_DIR / f"{old_id}.key").unlink()  # the operator forgets the retired key
     with running_server(data) as server:
-        assert _sts(server, user).get_caller_identity()["Account"] == acct
+        assert client(server, "sts", user).get_caller_identity()["Account"] == acct
         with pytest.raises(ClientError) as e:
-            _sts(server, session).get_caller_identity()
+            client(server, "sts", session).get_caller_identity()
         assert failure(e)[:2] == (403, "InvalidClientTokenId")
 
 

@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
 from iamd.service.signin import SigninAttempt
-from tests.api.conftest import NO_RETRY, allow, client_for, policy
-from tests.api.server import RunningServer, running_server
+from tests.api.conftest import allow, client_for, policy
+from tests.api.server import running_server
+from tests.api.test_sts_assume_role import client
 
 CLIENT_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
@@ -47,13 +47,6 @@ def captured_logs() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
-
-
-def _sts(server: RunningServer, key: str, secret: str, token: str | None = None) -> object:
-    return boto3.client(
-        "sts", endpoint_url=server.endpoint, region_name="us-east-1", config=NO_RETRY,
-        aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token,
-    )  # fmt: skip
 
 
 def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.StringIO) -> None:
@@ -107,10 +100,10 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
         )  # fmt: skip
 
         # session credentials: GetSessionToken with MFA, AssumeRole, a tampered token
-        sts = _sts(server, key["AccessKeyId"], key["SecretAccessKey"])
-        session = sts.get_session_token(  # type: ignore[attr-defined]
-            SerialNumber=device["SerialNumber"], TokenCode=totp.generate_otp(step + 1)
-        )["Credentials"]
+        sts = client(server, "sts", key)
+        session = sts.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=totp.generate_otp(step + 1))[
+            "Credentials"
+        ]
         iam.create_role(
             RoleName="Vault",
             AssumeRolePolicyDocument=policy(
@@ -121,14 +114,14 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
                 }
             ),
         )
-        assumed = sts.assume_role(RoleArn=f"arn:aws:iam::{acct}:role/Vault", RoleSessionName="scan")  # type: ignore[attr-defined]
+        assumed = sts.assume_role(RoleArn=f"arn:aws:iam::{acct}:role/Vault", RoleSessionName="scan")
         for creds in (session, assumed["Credentials"]):
             secrets += [creds["SecretAccessKey"], creds["SessionToken"]]
-            _sts(server, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()  # type: ignore[attr-defined]
+            client(server, "sts", creds).get_caller_identity()
         creds = assumed["Credentials"]
         tampered = creds["SessionToken"][:-4] + ("AAAA" if not creds["SessionToken"].endswith("AAAA") else "BBBB")
         with pytest.raises(ClientError):
-            _sts(server, creds["AccessKeyId"], creds["SecretAccessKey"], tampered).get_caller_identity()  # type: ignore[attr-defined]
+            client(server, "sts", {**creds, "SessionToken": tampered}).get_caller_identity()
 
         # the credential report reads every credential's state
         iam.generate_credential_report()
