@@ -117,6 +117,15 @@ class AuditEvent:
     def read_only(self) -> bool:
         return is_read_only(self.event_name)
 
+    def __reduce__(self) -> tuple[type[AuditEvent], tuple[Any, ...]]:
+        # Pickled by the audit writer on its way to the writer process: one tuple of fields,
+        # not the slots-dataclass default (a Python-level __getstate__ / __setstate__ per event).
+        return AuditEvent, (
+            self.request_id, self.event_time, self.event_source, self.event_name, self.aws_region, self.source_ip,
+            self.user_agent, self.user_identity, self.account_id, self.request_parameters, self.response_elements,
+            self.error_code, self.error_message, self.event_id,
+        )  # fmt: skip
+
     def record(self) -> dict[str, Any]:
         """The CloudTrail JSON record (secrets already redacted)."""
         hidden: list[str] = []

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 
 from iamd.api import Backend, create_app
+from iamd.cli.server import tune_runtime
 
 from .setup import CALLER, POLICY, TARGETS, get_user_bodies, target_users
 from .signing import Key, sign_query
@@ -101,30 +102,98 @@ async def _drive(app: Any, requests: Sequence[tuple[list[tuple[bytes, bytes]], b
     return ok
 
 
+class _Transport:
+    """Enough of an asyncio transport for uvicorn's protocol: keeps what is written."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _feed(protocol: Any, transport: _Transport, raws: Sequence[bytes]) -> int:
+    """Each raw request through the protocol's ``data_received``, as one read each."""
+    ok = 0
+    for raw in raws:
+        protocol.data_received(raw)
+        ok += transport.written[-1].startswith(b"HTTP/1.1 200 ")
+        transport.written.clear()
+    return ok
+
+
+def _protocol(app: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, _Transport]:
+    """iamd's HTTP protocol (what ``iamd serve`` runs) on a fake transport, no socket."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from iamd.api.protocol import QueryProtocol
+
+    config = uvicorn.Config(app, log_level="warning", http=QueryProtocol)
+    config.load()
+    state = ServerState()
+    state.default_headers = [(b"date", b"Sat, 28 Nov 2026 00:00:00 GMT"), (b"server", b"uvicorn")]
+    protocol = QueryProtocol(config, state, {}, loop)
+    transport = _Transport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    return protocol, transport
+
+
 def measure(
-    requests: int = 5000, *, profile: bool = False, sort: str = "cumulative", audit: str = "thread"
+    requests: int = 5000,
+    *,
+    profile: bool = False,
+    sort: str = "cumulative",
+    audit: str = "thread",
+    path: str = "protocol",
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
         backend, _ = Backend.open(f"sqlite:///{Path(tmp) / 'iamd.db'}", Path(tmp), dev=True, env=env)
-        if audit == "process":
-            backend.audit_in_process(f"sqlite:///{Path(tmp) / 'iamd.db'}")
         app = create_app(backend)
         key = _setup(backend, app)
+        if audit == "process":  # after the set-up: its TestClient's lifespan closes the audit writer
+            backend.audit_in_process(f"sqlite:///{Path(tmp) / 'iamd.db'}")
         # At most 1,000 distinct signed requests, repeated (SigV4 has no nonce): signing is
         # botocore's work, and the same in every run, so instruction counts can be compared.
         raws = sign_query("127.0.0.1", 8000, key, get_user_bodies(target_users(TARGETS, min(requests, 1000))))
         prepared = [_split(raws[i % len(raws)]) for i in range(requests)]
+        ordered = [raws[i % len(raws)] for i in range(requests)]
+        tune_runtime()  # the garbage collector and switch interval as under ``iamd serve``
         loop = asyncio.new_event_loop()
+        protocol, transport = _protocol(app, loop)
+
+        def run(count: int) -> int:
+            if path == "protocol":
+                return _feed(protocol, transport, ordered[:count])
+            return loop.run_until_complete(_drive(app, prepared[:count]))
+
         try:
-            loop.run_until_complete(_drive(app, prepared[:500]))  # warm the caches
+            if run(500) != 500:  # warm the caches
+                raise RuntimeError("the warm-up requests failed")
             assert backend.audit is not None
             backend.audit.flush()
             profiler = cProfile.Profile() if profile else None
             cpu, wall = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
-            ok = loop.run_until_complete(_drive(app, prepared))
+            ok = run(requests)
             backend.audit.flush()
             if profiler:
                 profiler.disable()
@@ -146,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed requests")
     parser.add_argument("--audit", choices=["thread", "process"], default="thread",
                         help="the audit writer: a thread (counted) or a child process (not counted)")  # fmt: skip
+    parser.add_argument("--path", choices=["protocol", "asgi"], default="protocol",
+                        help="raw HTTP bytes through iamd serve's protocol (default), or the ASGI app")  # fmt: skip
     args = parser.parse_args(argv)
-    result = measure(args.requests, profile=args.profile, audit=args.audit)
-    print(f"warm GetUser, in process: {result['cpu_us_per_request']:.1f} µs CPU/request "
+    result = measure(args.requests, profile=args.profile, audit=args.audit, path=args.path)
+    print(f"warm GetUser, in process ({args.path}): {result['cpu_us_per_request']:.1f} µs CPU/request "
           f"({result['wall_us_per_request']:.1f} µs wall) over {result['requests']} requests")  # fmt: skip
     return 0
 

@@ -1,4 +1,4 @@
-"""The ASGI application: the Query endpoint at ``/``, health and metrics.
+"""The application: the Query endpoint at ``/``, health and metrics.
 
 ``create_app(backend)`` wires everything from arguments; tests build their own. The
 pipeline runs inline on the event loop: a request is a few hundred microseconds of CPU
@@ -8,24 +8,25 @@ and SQLite work, cheaper than a hop to a thread pool.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from iamd.api.backend import Backend
 from iamd.api.pipeline import MAX_BODY, HttpRequest, handle
+from iamd.protocol.errors import WireResponse
 
-__all__ = ["create_app"]
+__all__ = ["IamdApp", "create_app"]
 
 
 class _Decisions(Collector):
@@ -41,67 +42,92 @@ class _Decisions(Collector):
         yield family
 
 
-class Metrics:
+class RequestMetrics(Collector):
+    """Requests by action and status code, and their latency, kept in plain dictionaries.
+
+    The request path adds to two dictionaries (no locks, no labelled children); the
+    Prometheus families are built when ``/metrics`` is read. The request path runs on one
+    thread (the event loop), so the counts need no lock.
+    """
+
+    def __init__(self, known: frozenset[str]) -> None:
+        self._known = known
+        self._counts: dict[tuple[str, int], int] = {}
+        self._latency: dict[str, list[float]] = {}  # per action: a count per bucket + overflow, then the sum
+
+    def observe(self, body: bytes, query: str, status: int, seconds: float) -> None:
+        action = _action(body, query, self._known)
+        key = (action, status)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        row = self._latency.get(action)
+        if row is None:
+            row = self._latency[action] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        row[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        row[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "iamd_requests", "API requests by action and result code", labels=["action", "code"]
+        )
+        for (action, status), count in sorted(self._counts.items()):
+            requests.add_metric([action, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily("iamd_request_seconds", "API request latency", labels=["action"])
+        for action, row in sorted(self._latency.items()):
+            cumulative = 0.0
+            buckets: list[tuple[str, float]] = []
+            for bound, in_bucket in zip(_BUCKET_LABELS, row[:-1], strict=True):
+                cumulative += in_bucket
+                buckets.append((bound, cumulative))
+            latency.add_metric([action], buckets, row[-1])
+        yield latency
+
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_BUCKET_LABELS = (*(repr(b) for b in LATENCY_BUCKETS), "+Inf")  # Prometheus's ``le`` spelling
+
+
+class IamdApp:
+    """The ASGI application, plus :meth:`query`: the Query endpoint as a plain function.
+
+    ``iamd serve`` runs it under uvicorn with :class:`iamd.api.protocol.QueryProtocol`,
+    which calls :meth:`query` straight from the HTTP parser (no ASGI round trip); every
+    other route, and any ASGI server or test client, goes through ``__call__``.
+    """
+
     def __init__(self, backend: Backend) -> None:
-        self.registry = CollectorRegistry()
-        self.registry.register(_Decisions(backend))
-        self.requests = Counter(
-            "iamd_requests", "API requests by action and result code", ["action", "code"], registry=self.registry
+        self.backend = backend
+        self.metrics = RequestMetrics(backend.catalog.iam.operation_names | backend.catalog.sts.operation_names)
+        registry = CollectorRegistry()
+        registry.register(_Decisions(backend))
+        registry.register(self.metrics)
+        self._registry = registry
+        self._starlette = Starlette(
+            routes=[
+                Route("/", self._query_route, methods=["GET", "POST"]),
+                Route("/_iamd/health", self._health, methods=["GET"]),
+                Route("/_iamd/reset", self._reset, methods=["POST"]),
+                Route("/moto-api/reset", self._reset, methods=["POST"]),
+                Route("/metrics", self._metrics, methods=["GET"]),
+            ],
+            lifespan=self._lifespan,
         )
-        self.latency = Histogram(
-            "iamd_request_seconds", "API request latency", ["action"], registry=self.registry,
-            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-        )  # fmt: skip
 
-
-def create_app(backend: Backend) -> ASGIApp:
-    metrics = Metrics(backend)
-    known = backend.catalog.iam.operation_names | backend.catalog.sts.operation_names
-
-    requests: dict[tuple[str, str], Any] = {}  # labelled children, looked up once each
-    latencies: dict[str, Any] = {}
-
-    def observe(body: bytes, query_string: str, status: int, started: float) -> None:
-        action = _action(body, query_string, known)
-        counter = requests.get((action, str(status)))
-        if counter is None:
-            counter = requests[(action, str(status))] = metrics.requests.labels(action, str(status))
-        histogram = latencies.get(action)
-        if histogram is None:
-            histogram = latencies[action] = metrics.latency.labels(action)
-        counter.inc()
-        histogram.observe(time.perf_counter() - started)
-
-    async def query(request: Request) -> Response:
-        """``/`` through Starlette: methods the raw handler leaves to it (HEAD)."""
+    def query(self, http: HttpRequest) -> WireResponse:
+        """Answer one Query API request (IAM or STS) and count it in the metrics."""
         started = time.perf_counter()
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                break
-        client = request.client
-        query_string = request.scope.get("query_string", b"").decode("latin-1")
-        http = HttpRequest(
-            method=request.method,
-            path=request.url.path,
-            query=query_string,
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
-            body=body,
-            client_ip=client.host if client else "127.0.0.1",
-            secure=request.url.scheme == "https",
-        )
-        wire = handle(backend, http)
-        observe(body, query_string, wire.status, started)
-        return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
+        wire = handle(self.backend, http)
+        self.metrics.observe(http.body, http.query, wire.status, time.perf_counter() - started)
+        return wire
 
-    async def query_asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        """The API endpoint as a raw ASGI handler: no routing, request or response objects.
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("POST", "GET"):
+            await self._query_asgi(scope, receive, send)
+        else:
+            await self._starlette(scope, receive, send)
 
-        Same bytes on the wire as the Starlette route (lower-case header names, a
-        Content-Length), about 25 µs less CPU per request.
-        """
-        started = time.perf_counter()
+    async def _query_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The API endpoint as a raw ASGI handler: no routing, request or response objects."""
         body = b""
         while True:
             message = await receive()
@@ -111,63 +137,68 @@ def create_app(backend: Backend) -> ASGIApp:
             if not message.get("more_body", False) or len(body) > MAX_BODY:
                 break
         client = scope.get("client")
-        query_string = scope.get("query_string", b"").decode("latin-1")
-        http = HttpRequest(
-            method=scope["method"],
-            path=scope["path"],
-            query=query_string,
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-            body=body,
-            client_ip=client[0] if client else "127.0.0.1",
-            secure=scope.get("scheme") == "https",
+        wire = self.query(
+            HttpRequest(
+                method=scope["method"],
+                path=scope["path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+                body=body,
+                client_ip=client[0] if client else "127.0.0.1",
+                secure=scope.get("scheme") == "https",
+            )
         )
-        wire = handle(backend, http)
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in wire.headers]
         headers.append((b"content-length", str(len(wire.body)).encode()))
         await send({"type": "http.response.start", "status": wire.status, "headers": headers})
         await send({"type": "http.response.body", "body": wire.body})
-        observe(body, query_string, wire.status, started)
 
-    async def reset(request: Request) -> Response:
+    async def _query_route(self, request: Request) -> Response:
+        """``/`` through Starlette: methods the raw handler leaves to it (HEAD)."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                break
+        client = request.client
+        wire = self.query(
+            HttpRequest(
+                method=request.method,
+                path=request.url.path,
+                query=request.scope.get("query_string", b"").decode("latin-1"),
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
+                body=body,
+                client_ip=client.host if client else "127.0.0.1",
+                secure=request.url.scheme == "https",
+            )
+        )
+        return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
+
+    async def _reset(self, request: Request) -> Response:
         """moto's ``POST /moto-api/reset`` (and ``/_iamd/reset``): wipe everything, --dev only."""
-        if not backend.dev:
+        if not self.backend.dev:
             return JSONResponse({"error": "reset is available only when the server runs with --dev"}, 404)
-        backend.reset()
+        self.backend.reset()
         return JSONResponse({"status": "ok"})
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "accountId": backend.account_id})
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "accountId": self.backend.account_id})
 
-    async def metrics_endpoint(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def _metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
         # Shutdown: store every queued audit event and stop the writer (thread or child
         # process) here, not only after uvicorn returns: on SIGTERM uvicorn re-raises the
         # signal once it has shut down, which ends the process before any later cleanup.
-        if backend.audit is not None:
-            backend.audit.close()
+        if self.backend.audit is not None:
+            self.backend.audit.close()
 
-    starlette = Starlette(
-        routes=[
-            Route("/", query, methods=["GET", "POST"]),
-            Route("/_iamd/health", health, methods=["GET"]),
-            Route("/_iamd/reset", reset, methods=["POST"]),
-            Route("/moto-api/reset", reset, methods=["POST"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("POST", "GET"):
-            await query_asgi(scope, receive, send)
-        else:
-            await starlette(scope, receive, send)
-
-    return app
+def create_app(backend: Backend) -> IamdApp:
+    return IamdApp(backend)
 
 
 def _action(body: bytes, query: str, known: frozenset[str]) -> str:

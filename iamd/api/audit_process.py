@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -34,10 +36,46 @@ __all__ = ["AuditProcessWriter"]
 log = logging.getLogger("iamd.audit")
 
 
+LAG_LIMIT = 1.0  # seconds a batch may wait for an idle CPU before the writer stops yielding
+
+
+class _Priority:
+    """The writer's CPU priority: idle-only while it keeps up, normal once it falls behind.
+
+    Read events are stored in batches, so nothing waits on the writer but the trail's
+    freshness. As a ``SCHED_IDLE`` process it runs only on a CPU nobody else wants: a batch
+    never delays a request or, on a small machine, the client of one (with the writer at
+    normal priority, wrk at one connection saw a p99 of 3.5 ms instead of 1.2 ms on 2 vCPUs).
+    A machine busy for good would starve it, so a batch that waited more than
+    :data:`LAG_LIMIT` seconds switches it back to normal priority until it has caught up.
+    Best effort: where the scheduler policy cannot be changed, it stays as it is.
+    """
+
+    def __init__(self) -> None:
+        self.idle = False
+        self._set(idle=True)
+
+    def _set(self, *, idle: bool) -> None:
+        try:
+            policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+        except (AttributeError, OSError):  # not Linux, or not permitted: keep the current policy
+            return
+        self.idle = idle
+
+    def batch_waited(self, seconds: float) -> None:
+        if self.idle and seconds > LAG_LIMIT:
+            log.warning("audit writer %.1f s behind: storing at normal priority until it catches up", seconds)
+            self._set(idle=False)
+        elif not self.idle and seconds < LAG_LIMIT / 10:
+            self._set(idle=True)
+
+
 def _child(url: str, conn: Connection) -> None:
     """The writer process: store what arrives, answer flushes, stop on ``None``."""
     from iamd.store import open_store
 
+    priority = _Priority()
     store = open_store(url)
     try:
         while True:
@@ -52,7 +90,8 @@ def _child(url: str, conn: Connection) -> None:
             if kind == "flush":
                 conn.send(("flushed", payload))
                 continue
-            items, uses = payload
+            items, uses, shipped_at = payload
+            priority.batch_waited(time.monotonic() - shipped_at)
             store_batch(store, items, uses)
     finally:
         store.close()
@@ -107,7 +146,7 @@ class AuditProcessWriter:
                 shipped.append(item)
             if self._process.is_alive():
                 try:
-                    self._conn.send(("events", (shipped, uses)))
+                    self._conn.send(("events", (shipped, uses, time.monotonic())))
                     return
                 except (OSError, ValueError):
                     log.exception("the audit writer process is gone; writing in this process")

@@ -6,6 +6,7 @@ credentials or time; :mod:`iamd.auth.sigv4` decides what is acceptable.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -86,6 +87,7 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(segments) + last
 
 
+@functools.lru_cache(maxsize=256)  # an API has few paths (the Query API one: "/")
 def canonical_uri(raw_path: str) -> str:
     """Normalize the raw (still percent-encoded) path and encode it again (non-S3 rule)."""
     normalized = _remove_dot_segments(raw_path) if raw_path else "/"

@@ -45,7 +45,7 @@ database_option = click.option(
     "Default: OIDC discovery at https://<issuer>/.well-known/openid-configuration. docs/federation.md",
 )  # fmt: skip
 @click.option(
-    "--cache-poll", default=0.1, show_default=True, type=click.FloatRange(min=0.001),
+    "--cache-poll", default=0.1, show_default=True, type=click.FloatRange(min=0.001), envvar="IAMD_CACHE_POLL",
     help="Seconds between checks for other server processes' writes to the same database "
     "(the propagation bound; docs/architecture.md).",
 )  # fmt: skip
@@ -56,6 +56,7 @@ database_option = click.option(
 )  # fmt: skip
 @click.option(
     "--audit-writer", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+    envvar="IAMD_AUDIT_WRITER",
     help="Where read and failure audit events are turned into JSON and stored: a child process "
     "(off the server's core) or a thread of the server.",
 )  # fmt: skip
@@ -67,6 +68,7 @@ def serve(
     import uvicorn
 
     from iamd.api import Backend, create_app
+    from iamd.api.protocol import QueryProtocol
 
     console = Console(stderr=True)
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
@@ -90,15 +92,15 @@ def serve(
                                      "oidc_jwks": jwks}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", lifespan="on")  # fmt: skip
+                    log_level="warning", lifespan="on", http=QueryProtocol)  # fmt: skip
         return
     app = create_app(backend)
     backend.watch(cache_poll)
     if audit_writer == "process":
         backend.audit_in_process(url)
-    _tune_runtime()
+    tune_runtime()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", http=QueryProtocol)
     finally:
         backend.close()
 
@@ -106,7 +108,7 @@ def serve(
 _WORKER_ENV = "IAMD_SERVE_WORKER"
 
 
-def _tune_runtime() -> None:
+def tune_runtime() -> None:
     # Long-lived objects (models, compiled plans, caches) need no scanning by the cyclic GC:
     # freezing them and collecting less often keeps collection pauses out of the latency tail.
     gc.collect()
@@ -128,7 +130,7 @@ def worker_app() -> object:
     if spec["audit_writer"] == "process":
         backend.audit_in_process(spec["url"])
     app = create_app(backend)
-    _tune_runtime()
+    tune_runtime()
     return app
 
 

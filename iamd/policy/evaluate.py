@@ -76,8 +76,7 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         return _evaluate_traced(request, policies, action, tracer)
 
     principal = request.principal
-    ctx = request.context
-    values = ctx.values
+    ctx = request.context  # read only where a statement needs it: it may be built on demand
     resource = request.resource
     has_boundary = policies.boundary is not None
     skip = _skipped_types(principal)
@@ -92,12 +91,13 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             if g is None:
                 continue
         if cs.referenced_keys:
+            values = ctx.values
             facts.missing.update(k for k in cs.referenced_keys if not values.get(k))
         fast = cs.fast_resource
         if fast is not None:
             if not fast(resource):
                 continue
-        elif not cs.matches_resource(resource, values):
+        elif not cs.matches_resource(resource, ctx.values):
             continue
         if cs.conditions and not _conditions_hold(cs, ctx, facts.errors):
             continue

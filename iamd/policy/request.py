@@ -7,7 +7,7 @@ context); the engine reads no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -193,11 +193,44 @@ class Context:
     """Condition keys → values. Keys are lower-case; a key given twice in different case
     keeps both values and is marked ambiguous (conditions.md §1)."""
 
-    __slots__ = ("ambiguous", "values")
+    __slots__ = ("_ambiguous", "_pending", "_values")
 
     def __init__(self, values: Mapping[str, tuple[str, ...]], ambiguous: frozenset[str] = frozenset()) -> None:
-        self.values = values
-        self.ambiguous = ambiguous
+        self._values = values
+        self._ambiguous = ambiguous
+        self._pending: Callable[[], Context] | None = None
+
+    @classmethod
+    def deferred(cls, build: Callable[[], Context]) -> Context:
+        """A context that ``build`` makes the first time it is read (``build`` must be pure).
+
+        Evaluation reads the context only for a statement, among those whose action matches,
+        that has conditions, condition keys or policy variables in its resources; a request
+        whose matching statements have none is decided without building it at all.
+        """
+        ctx = cls.__new__(cls)
+        ctx._values = {}
+        ctx._ambiguous = frozenset()
+        ctx._pending = build
+        return ctx
+
+    def _build(self) -> None:
+        build, self._pending = self._pending, None
+        assert build is not None
+        built = build()
+        self._values, self._ambiguous = built.values, built.ambiguous
+
+    @property
+    def values(self) -> Mapping[str, tuple[str, ...]]:
+        if self._pending is not None:
+            self._build()
+        return self._values
+
+    @property
+    def ambiguous(self) -> frozenset[str]:
+        if self._pending is not None:
+            self._build()
+        return self._ambiguous
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, str | Sequence[str]]]) -> Context:

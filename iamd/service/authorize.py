@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from iamd import errors as aws
 from iamd.policy import (
+    Context,
     DocumentKind,
     Policy,
     PolicyDocument,
@@ -251,6 +252,13 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
     ]
 
 
+def _iam_context(call: Call, resource: Target, tags: list[tuple[str, str]]) -> Context:
+    """The request context of an IAM call on one resource (conditions.md §6)."""
+    items = request_context(call) + list(resource.context)
+    items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
+    return build_context(call.caller.principal, items, resource_account=call.account, resource_tags=tags)
+
+
 def _resource_tags(call: Call, tx: ReadTx, target: Target) -> list[tuple[str, str]]:
     """Tags of the existing resource a request names, for ``aws:ResourceTag`` / ``iam:ResourceTag``."""
     if not target.name or target.kind not in _TAGGABLE:
@@ -290,9 +298,8 @@ def authorize_iam(
     policies = cache.for_caller(tx, caller)
     for operation, resource in ((call.operation, target), *target.also):
         tags = _resource_tags(call, tx, resource)
-        items = request_context(call) + list(resource.context)
-        items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
-        context = build_context(caller.principal, items, resource_account=call.account, resource_tags=tags)
+        # Built only if a statement that matches the action reads it (Context.deferred).
+        context = Context.deferred(functools.partial(_iam_context, call, resource, tags))
         request = Request(caller.principal, f"iam:{operation}", resource.arn, context, call.account, resource.display)
         decision = evaluate(request, policies)
         if counter is not None:

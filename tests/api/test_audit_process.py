@@ -57,3 +57,45 @@ def test_flush_close_and_every_kind_of_item(tmp_path: Path) -> None:
         events = tx.list_audit_events(ACCOUNT, max_items=1000).items
     assert len(events) == 82
     store.close()
+
+
+def test_the_writer_runs_only_on_idle_cpu_until_it_falls_behind(tmp_path: Path) -> None:
+    """SCHED_IDLE while it keeps up; a batch that waited over LAG_LIMIT restores normal priority.
+
+    Linux only (the scheduler policy); the checks run in child processes, whose policy may
+    change freely, never in the test process.
+    """
+    import multiprocessing
+    import os
+
+    import pytest
+
+    if not hasattr(os, "SCHED_IDLE"):
+        pytest.skip("no SCHED_IDLE on this platform")
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate.upgrade(url)
+    store = open_store(url)
+    writer = AuditProcessWriter(store, url)
+    try:
+        writer.submit(_record(1))
+        writer.flush()
+        assert os.sched_getscheduler(writer._process.pid) == os.SCHED_IDLE  # type: ignore[arg-type]
+    finally:
+        writer.close()
+        store.close()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        assert pool.apply(_policies_after_lags) == [os.SCHED_IDLE, os.SCHED_IDLE, os.SCHED_OTHER, os.SCHED_IDLE]
+
+
+def _policies_after_lags() -> list[int]:
+    import os
+
+    from iamd.api.audit_process import LAG_LIMIT, _Priority
+
+    priority = _Priority()
+    seen = [os.sched_getscheduler(0)]
+    for lag in (LAG_LIMIT / 2, LAG_LIMIT * 3, LAG_LIMIT / 20):  # keeping up, behind, caught up
+        priority.batch_waited(lag)
+        seen.append(os.sched_getscheduler(0))
+    return seen

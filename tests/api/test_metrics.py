@@ -45,3 +45,6 @@ def test_metrics_count_requests_and_decisions(tmp_path: Path) -> None:
         assert _sample(text, 'iamd_decisions_total{decision="implicitDeny"}') == 1
         assert _sample(text, 'iamd_decisions_total{decision="allowed"}') >= 2
         assert _sample(text, 'iamd_request_seconds_count{action="CreateUser"}') == 1
+        assert _sample(text, 'iamd_request_seconds_bucket{action="CreateUser",le="+Inf"}') == 1
+        assert _sample(text, 'iamd_request_seconds_bucket{action="CreateUser",le="1.0"}') == 1  # cumulative
+        assert 0 < _sample(text, 'iamd_request_seconds_sum{action="CreateUser"}') < 1

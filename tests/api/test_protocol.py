@@ -1,0 +1,237 @@
+"""The HTTP protocol ``iamd serve`` runs (iamd.api.protocol.QueryProtocol), over raw sockets.
+
+Query API requests (``GET``/``POST /``) are answered straight from the HTTP parser, in one
+write; everything else goes through uvicorn's ASGI path. Both must look the same on the
+wire, keep-alive and pipelining must keep their order, and the cases the direct path hands
+to ASGI (Expect: 100-continue, proxy headers, HEAD, other paths) must still be answered.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from iamd.api.pipeline import MAX_BODY
+from tests.api.server import RunningServer
+
+BODY = b"Action=GetUser&Version=2010-05-08"
+
+
+def _signed(server: RunningServer, body: bytes = BODY, extra: dict[str, str] | None = None) -> bytes:
+    """A raw HTTP/1.1 request signed by botocore with the root key."""
+    request = AWSRequest(method="POST", url=server.endpoint + "/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})  # fmt: skip
+    SigV4Auth(Credentials(server.root_key, server.root_secret), "iam", "us-east-1").add_auth(request)
+    headers = dict(request.prepare().headers)
+    headers.update(extra or {})
+    host = urlsplit(server.endpoint).netloc
+    lines = [b"POST / HTTP/1.1", f"Host: {host}".encode()]
+    lines += [f"{k}: {v}".encode() for k, v in headers.items() if k.lower() not in ("host", "content-length")]
+    lines.append(f"Content-Length: {len(body)}".encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _connect(server: RunningServer) -> socket.socket:
+    parts = urlsplit(server.endpoint)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    return sock
+
+
+class _Reader:
+    """Reads whole HTTP/1.1 responses (Content-Length framed) off one socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            assert self._fill(), f"connection closed mid-response: {self.buffer!r}"
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            assert name.lower() not in headers, f"header {name} sent twice"
+            headers[name.lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(self.buffer) < length:
+            assert self._fill()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(status_line.split(" ")[1]), headers, body
+
+    def closed(self) -> bool:
+        """True once the server has closed the connection (nothing more to read)."""
+        return not self.buffer and not self._fill()
+
+
+def test_query_requests_on_one_keep_alive_connection(api_server: RunningServer) -> None:
+    with _connect(api_server) as sock:
+        reader = _Reader(sock)
+        for _ in range(3):
+            sock.sendall(_signed(api_server))
+            status, headers, body = reader.response()
+            assert status == 200
+            assert b"<GetUserResponse" in body and b"<RequestId>" in body
+            assert headers["content-type"] == "text/xml"
+            assert headers["x-amzn-requestid"] in body.decode()
+            assert headers["content-length"] == str(len(body))
+            assert "date" in headers and "connection" not in headers
+
+
+def test_the_direct_and_the_asgi_paths_send_the_same_headers(api_server: RunningServer) -> None:
+    # A proxy header sends the request through uvicorn's ASGI path (its proxy-headers
+    # middleware may rewrite the client address); the answer must look the same.
+    with _connect(api_server) as sock:
+        reader = _Reader(sock)
+        sock.sendall(_signed(api_server))
+        direct_status, direct, direct_body = reader.response()
+        sock.sendall(_signed(api_server, extra={"X-Forwarded-For": "127.0.0.1"}))
+        asgi_status, through_asgi, asgi_body = reader.response()
+    assert direct_status == asgi_status == 200
+    assert sorted(direct) == sorted(through_asgi)
+    assert direct_body.replace(direct["x-amzn-requestid"].encode(), b"ID") == asgi_body.replace(
+        through_asgi["x-amzn-requestid"].encode(), b"ID"
+    )
+
+
+def test_pipelined_requests_are_answered_in_order(api_server: RunningServer) -> None:
+    unsigned = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\nAction=Nope&X"
+    health = b"GET /_iamd/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with _connect(api_server) as sock:
+        reader = _Reader(sock)
+        # signed (direct), health (ASGI), signed again (queued behind the ASGI one), unsigned
+        sock.sendall(_signed(api_server) + health + _signed(api_server) + unsigned)
+        answers = [reader.response() for _ in range(4)]
+    assert [a[0] for a in answers] == [200, 200, 200, 400]
+    assert b"<GetUserResponse" in answers[0][2]
+    assert b'"status"' in answers[1][2]
+    assert b"<GetUserResponse" in answers[2][2]
+    assert b"<Code>InvalidAction</Code>" in answers[3][2]
+
+
+def test_http_1_0_and_connection_close_end_the_connection(api_server: RunningServer) -> None:
+    for raw in (
+        _signed(api_server).replace(b"POST / HTTP/1.1", b"POST / HTTP/1.0", 1),
+        _signed(api_server, extra={"Connection": "close"}),
+    ):
+        with _connect(api_server) as sock:
+            reader = _Reader(sock)
+            sock.sendall(raw)
+            status, headers, _ = reader.response()
+            assert status == 200 and headers["connection"] == "close"
+            assert reader.closed()
+
+
+def test_a_chunked_body_is_read_whole(api_server: RunningServer) -> None:
+    raw = _signed(api_server)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    head = b"\r\n".join(line for line in head.split(b"\r\n") if not line.startswith(b"Content-Length"))
+    chunked = head + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for piece in (body[:10], body[10:]):
+        chunked += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    chunked += b"0\r\n\r\n"
+    with _connect(api_server) as sock:
+        sock.sendall(chunked)
+        status, _, answer = _Reader(sock).response()
+    assert status == 200 and b"<GetUserResponse" in answer
+
+
+def test_a_body_over_the_limit_is_refused_and_the_connection_still_serves(api_server: RunningServer) -> None:
+    big = b"Action=GetUser&Version=2010-05-08&Pad=" + b"x" * MAX_BODY
+    head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(big)}\r\n\r\n".encode()
+    with _connect(api_server) as sock:
+        reader = _Reader(sock)
+        sock.sendall(head + big)
+        status, _, body = reader.response()
+        assert status == 400 and b"Request body too large" in body
+        sock.sendall(_signed(api_server))  # the rest of the large body was read and dropped
+        assert reader.response()[0] == 200
+
+
+def test_expect_100_continue_goes_through_asgi(api_server: RunningServer) -> None:
+    raw = _signed(api_server, extra={"Expect": "100-continue"})
+    head, _, body = raw.partition(b"\r\n\r\n")
+    with _connect(api_server) as sock:
+        reader = _Reader(sock)
+        sock.sendall(head + b"\r\n\r\n")
+        status, _, _ = reader.response()
+        assert status == 100
+        sock.sendall(body)
+        status, _, answer = reader.response()
+    assert status == 200 and b"<GetUserResponse" in answer
+
+
+def test_head_and_malformed_requests(api_server: RunningServer) -> None:
+    with _connect(api_server) as sock:
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 400 ") and b"\r\n\r\n" in data  # MissingAction, no body
+    with _connect(api_server) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        status, _, body = _Reader(sock).response()
+        assert status == 400 and b"Invalid HTTP request" in body
+
+
+class _Transport:
+    """The edge of this unit test: records the protocol's writes instead of sending them."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def test_a_query_answer_is_one_write(api_server: RunningServer) -> None:
+    import asyncio
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from iamd.api.app import IamdApp
+    from iamd.api.protocol import QueryProtocol
+
+    app = IamdApp(api_server.backend)
+    config = uvicorn.Config(app, log_level="warning", http=QueryProtocol)
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = QueryProtocol(config, ServerState(), {}, loop)
+        transport = _Transport()
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.data_received(_signed(api_server) + _signed(api_server))  # two, pipelined
+        assert len(transport.writes) == 2  # answered from the parser, one write each, no task
+        assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and b"<GetUserResponse" in w for w in transport.writes)
+        protocol.data_received(b"GET /_iamd/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert len(transport.writes) == 2  # other paths go through ASGI: a task, not answered inline
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert len(transport.writes) == 4 and b'"status"' in transport.writes[3]  # uvicorn: head, then body
+        protocol.connection_lost(None)
+    finally:
+        loop.close()
