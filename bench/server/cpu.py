@@ -10,6 +10,7 @@ machine load, unlike the wrk figures; use it to judge a change.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import cProfile
 import pstats
@@ -202,7 +203,10 @@ def measure(
             loop.close()
             backend.close()
         if profiler:
-            pstats.Stats(profiler).sort_stats(sort).print_stats(45)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats(sort).print_stats(45)
+            if os.environ.get("IAMD_BENCH_CALLERS"):
+                stats.print_callers(os.environ["IAMD_BENCH_CALLERS"])
     if ok != requests:
         raise RuntimeError(f"{requests - ok} of {requests} GetUser requests failed")
     return {"requests": requests, "cpu_us_per_request": cpu / requests * 1e6,

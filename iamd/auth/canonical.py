@@ -69,6 +69,8 @@ def _decode(text: str) -> bytes:
 
 def canonical_query(pairs: Iterable[tuple[bytes, bytes]], *, exclude: bytes | None = None) -> str:
     """Encode each name and value, sort by encoded name then value, join with ``&``."""
+    if not pairs:  # a form POST's query is usually empty
+        return ""
     encoded = sorted((uri_encode(name), uri_encode(value)) for name, value in pairs if name != exclude)
     return "&".join(f"{name}={value}" for name, value in encoded)
 

@@ -91,6 +91,64 @@ def _from_header(request: SignedRequest, values: tuple[str, ...], pairs: tuple[t
     if len(values) > 1:
         raise IncompleteSignature("Authorization header must be sent only once.")
     header = values[0]
+    # The common shape ends in ``Signature=<64 hex digits>``; everything before it repeats
+    # from one request of a client to the next, so its parse is kept (see _template). Any
+    # other shape, and every malformed one, takes the full parse and its AWS error.
+    cut = len(header) - 64
+    if cut > 0 and header.endswith("Signature=", 0, cut) and _HEX64.fullmatch(header, cut):
+        template = _template(header[: cut - len("Signature=")])
+        raw_date, from_date_header = _date_header(request)
+        if template is not None and raw_date is not None:
+            tokens = request.header_values("x-amz-security-token")
+            signed_at, amz_date = _parse_date(raw_date, from_date_header)
+            return Located(
+                False, template.access_key_id, template.scope_date, template.region, template.service,
+                template.terminator, template.signed_headers, header[cut:], raw_date, amz_date, signed_at, None,
+                ",".join(tokens) if tokens else None, pairs,
+            )  # fmt: skip
+    return _parse_header(request, header, pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """The parse of an Authorization header up to its signature: well formed, host signed."""
+
+    access_key_id: str
+    scope_date: str
+    region: str
+    service: str
+    terminator: str
+    signed_headers: str
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(head: str) -> _Template | None:
+    """What ``head + "Signature=<hex>"`` parses to, or None where the full parse must answer."""
+    scheme, _, rest = head.strip().partition(" ")
+    if scheme != ALGORITHM:
+        return None
+    params: dict[str, str] = {}
+    for token in _SEPARATORS.split(rest.strip()):
+        if not token:
+            continue
+        if "=" not in token:
+            return None
+        key, _, value = token.partition("=")
+        params.setdefault(key, value)
+    if "Signature" in params or "Credential" not in params or "SignedHeaders" not in params:
+        return None  # the signature at the end must be the only one
+    parts = params["Credential"].split("/")
+    names = {name.lower() for name in params["SignedHeaders"].split(";")}
+    if len(parts) != 5 or ("host" not in names and ":authority" not in names):
+        return None
+    access_key_id, scope_date, region, service, terminator = parts
+    return _Template(access_key_id, scope_date, region, service, terminator, params["SignedHeaders"])
+
+
+def _parse_header(request: SignedRequest, header: str, pairs: tuple[tuple[bytes, bytes], ...]) -> Located:
     scheme, _, rest = header.strip().partition(" ")
     if scheme.startswith("AWS4-") and scheme != ALGORITHM:
         raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{scheme}'.")
