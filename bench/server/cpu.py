@@ -10,9 +10,9 @@ machine load, unlike the wrk figures; use it to judge a change.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import cProfile
+import os
 import pstats
 import tempfile
 import time
