@@ -1,10 +1,12 @@
 """CPU per warm request, in process: ``python -m bench.server.cpu [--requests N] [--profile]``.
 
 Builds a Backend on a temporary SQLite database (the same caller and users as the server
-benchmark), pre-signs GetUser requests, and drives the ASGI app directly (no sockets, no
-uvicorn): the figure is the app's own CPU per request, ``time.process_time`` over N requests
-(all threads, so the audit writer's share is included, with a final flush). Independent of
-machine load, unlike the wrk figures; use it to judge a change.
+benchmark), pre-signs GetUser requests, and feeds their raw HTTP bytes to the protocol
+``iamd serve`` runs (``QueryProtocol.data_received``, on a transport that keeps what is
+written; ``--path asgi`` drives the ASGI app instead): no socket, no kernel. The figure is
+``time.process_time`` over N requests (all threads of this process: with ``--audit
+thread`` the audit writer's share is included, with ``--audit process`` it is in the
+child). Independent of machine load, unlike the wrk figures; use it to judge a change.
 """
 
 from __future__ import annotations

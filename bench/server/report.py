@@ -63,9 +63,9 @@ def render(r: dict[str, Any]) -> str:
         cpu = r.get("cpu")
         if cpu:
             ceiling = 1e6 / cpu["cpu_us_per_request"]
-            add(f"    one process: {cpu['cpu_us_per_request']:.0f} µs CPU per warm GetUser in process (app only, "
-                "audit writer in its child process, no "
-                f"HTTP parsing), a ceiling of {ceiling:,.0f} req/s on one core before uvicorn's own work")  # fmt: skip
+            add(f"    one process: {cpu['cpu_us_per_request']:.0f} µs CPU per warm GetUser in process (raw HTTP "
+                "through iamd's protocol, audit writer in its child process, no socket), a ceiling of "
+                f"{ceiling:,.0f} req/s on one core before the kernel's share")  # fmt: skip
         if not g["target_met"]:
             add(f"    NOT MET by one server process on this machine: measured {i['rps']:,.0f} req/s, "
                 f"p99 {i['p99_ms']:.2f} ms. One Python process is bound to one core (GIL), and wrk shares the "
