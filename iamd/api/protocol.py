@@ -41,6 +41,10 @@ _INTERNAL_ERROR = (
 )
 
 
+# HttpToolsProtocol's per-connection state the direct path reads (uvicorn 0.50 to 0.54).
+_UVICORN_STATE = ("parser", "headers", "cycle", "expect_100_continue", "server_state", "flow", "pipeline", "client")
+
+
 def _endpoint(app: Any) -> IamdApp | None:
     """The :class:`IamdApp` under uvicorn's middleware (each keeps the next as ``.app``)."""
     for _ in range(8):
@@ -59,7 +63,8 @@ class QueryProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self._endpoint = _endpoint(self.app)
+        # Without the uvicorn internals this relies on, every request takes uvicorn's own path.
+        self._endpoint = _endpoint(self.app) if all(hasattr(self, a) for a in _UVICORN_STATE) else None
         self._direct = False  # the request being parsed is answered here, not through ASGI
         self._answered = False  # ... and has been answered already (its body was too large)
         self._keep_alive = True
