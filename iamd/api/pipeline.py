@@ -313,7 +313,8 @@ def _event(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | N
     # request id, time, source, name, region, source IP, user agent, identity, account,
     # request parameters, response elements, error code, error message.
     return Record(
-        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), _event_source(call.service),
+        call.request_id, (call.now if call.now.tzinfo is UTC else call.now.astimezone(UTC)).replace(microsecond=0),
+        _event_source(call.service),
         call.operation, call.region if call.service == "sts" else "us-east-1", call.source_ip, call.user_agent,
         federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
         call.account, dict(call.params) or None,

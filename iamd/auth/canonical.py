@@ -98,10 +98,12 @@ def canonical_uri(raw_path: str) -> str:
 
 def canonical_headers(names: Sequence[str], values: Sequence[Sequence[str]]) -> str:
     """``name:value\\n`` per signed header; values trimmed, whitespace runs folded, repeats joined by ``,``."""
-    lines = [
-        f"{name}:{','.join(' '.join(value.split()) for value in repeated)}\n"
-        for name, repeated in zip(names, values, strict=True)
-    ]
+    lines = []
+    for name, repeated in zip(names, values, strict=True):
+        if len(repeated) == 1:  # the usual case: no generator per header
+            lines.append(f"{name}:{' '.join(repeated[0].split())}\n")
+        else:
+            lines.append(f"{name}:{','.join(' '.join(value.split()) for value in repeated)}\n")
     return "".join(lines)
 
 

@@ -72,8 +72,8 @@ def carries_signature(request: SignedRequest) -> bool:
 
 
 def locate(request: SignedRequest) -> Located:
-    pairs = tuple(parse_query(request.query))
-    in_query = any(name in _QUERY_MARKERS for name, _ in pairs)
+    pairs = tuple(parse_query(request.query)) if request.query else ()
+    in_query = bool(pairs) and any(name in _QUERY_MARKERS for name, _ in pairs)
     authorization = request.header_values("authorization")
     if authorization and in_query:
         raise IncompleteSignature(

@@ -27,10 +27,12 @@ class SignedRequest:
     _index: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, list[str]] = {}
+        index: dict[str, tuple[str, ...]] = {}
         for name, value in self.headers:
-            index.setdefault(name.lower(), []).append(value)
-        object.__setattr__(self, "_index", {name: tuple(values) for name, values in index.items()})
+            key = name.lower()
+            seen = index.get(key)
+            index[key] = (value,) if seen is None else (*seen, value)
+        object.__setattr__(self, "_index", index)
 
     @classmethod
     def of(

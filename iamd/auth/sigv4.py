@@ -18,6 +18,7 @@ reach a message or a repr; the only state is a bounded cache of derived signing 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -178,7 +179,7 @@ class SigV4Verifier:
         # presigned, token, signed headers, payload signed, URL expiry): half the cost of keywords.
         return VerifiedRequest(
             located.access_key_id, credential.principal, located.scope_date, located.region, located.service,
-            located.signed_at, located.presigned, located.session_token, tuple(located.signed_headers.split(";")),
+            located.signed_at, located.presigned, located.session_token, _header_names(located.signed_headers)[0],
             payload_signed, url_expires_at,
         )  # fmt: skip
 
@@ -286,9 +287,16 @@ def _checked_credential(located: Located, credential: Credential[P] | None, now:
     return credential
 
 
+@functools.lru_cache(maxsize=256)
+def _header_names(signed_headers: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """SignedHeaders' names as sent and lower-cased (a client sends the same list every time)."""
+    names = tuple(signed_headers.split(";"))
+    return names, tuple(name.lower() for name in names)
+
+
 def _details(request: SignedRequest, located: Located, payload_hash: str) -> SigningDetails:
-    names = located.signed_headers.split(";")
-    values = [request.header_values(name.lower()) for name in names]
+    names, lowered = _header_names(located.signed_headers)
+    values = [request.header_values(name) for name in lowered]
     if not all(values):
         raise SignatureDoesNotMatch(MISMATCH)  # a signed header is absent
     exclude = b"X-Amz-Signature" if located.presigned else None

@@ -39,13 +39,22 @@ class Caller:
     access_key_id: str | None
     user: User | None  # the IAM user who signed (or whose GetSessionToken session signed); None for root
     session: SessionClaims | None = None  # temporary (ASIA) credentials: what their token carries
+    # user_identity(), made once: a Caller is cached with its credential and signs many requests
+    _identity: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_root(self) -> bool:
         return self.principal.kind is PrincipalKind.ROOT
 
     def user_identity(self) -> dict[str, Any]:
-        """CloudTrail's ``userIdentity`` (spec/api.md §8.2)."""
+        """CloudTrail's ``userIdentity`` (spec/api.md §8.2): the same dictionary every time, not
+        to be changed (audit records copy it; a batch of them pickles it once)."""
+        if self._identity is None:
+            object.__setattr__(self, "_identity", self._make_identity())
+        assert self._identity is not None
+        return self._identity
+
+    def _make_identity(self) -> dict[str, Any]:
         identity: dict[str, Any] = {"accountId": self.account_id, "arn": self.principal.arn}
         if self.access_key_id:
             identity["accessKeyId"] = self.access_key_id
