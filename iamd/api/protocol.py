@@ -70,7 +70,7 @@ class QueryProtocol(HttpToolsProtocol):
         self._keep_alive = True
         self._method = ""
         self._query = b""
-        self._body = b""
+        self._body = bytearray()  # amortized appends, however small the chunks a client sends
         self._paused_for_writing = False
 
     # -- parser callbacks ----------------------------------------------------------------------
@@ -84,7 +84,7 @@ class QueryProtocol(HttpToolsProtocol):
                 self._method = self.parser.get_method().decode("ascii")
                 self._query = parsed.query or b""
                 self._keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-                self._body = b""
+                self._body = bytearray()
                 return
         self._direct = False
         super().on_headers_complete()
@@ -134,7 +134,7 @@ class QueryProtocol(HttpToolsProtocol):
             path="/",
             query=self._query.decode("latin-1"),
             headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers),
-            body=self._body,
+            body=bytes(self._body),
             client_ip=client[0] if client else "127.0.0.1",
             secure=self.scheme == "https",
         )

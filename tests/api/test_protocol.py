@@ -146,6 +146,20 @@ def test_a_chunked_body_is_read_whole(api_server: RunningServer) -> None:
     assert status == 200 and b"<GetUserResponse" in answer
 
 
+def test_a_body_sent_a_byte_at_a_time_is_read_whole(api_server: RunningServer) -> None:
+    import time
+
+    head, _, body = _signed(api_server).partition(b"\r\n\r\n")
+    with _connect(api_server) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(head + b"\r\n\r\n")
+        for i in range(len(body)):
+            sock.sendall(body[i : i + 1])
+            time.sleep(0.001)
+        status, _, answer = _Reader(sock).response()
+    assert status == 200 and b"<GetUserResponse" in answer
+
+
 def test_a_body_over_the_limit_is_refused_and_the_connection_still_serves(api_server: RunningServer) -> None:
     big = b"Action=GetUser&Version=2010-05-08&Pad=" + b"x" * MAX_BODY
     head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(big)}\r\n\r\n".encode()
