@@ -30,7 +30,7 @@ from iamd.cli.server import tune_runtime
 from .setup import CALLER, POLICY, TARGETS, get_user_bodies, target_users
 from .signing import Key, sign_query
 
-__all__ = ["measure"]
+__all__ = ["RecordingTransport", "measure", "query_protocol"]
 
 ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
 ROOT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -105,8 +105,9 @@ async def _drive(app: Any, requests: Sequence[tuple[list[tuple[bytes, bytes]], b
     return ok
 
 
-class _Transport:
-    """Enough of an asyncio transport for uvicorn's protocol: keeps what is written."""
+class RecordingTransport:
+    """Enough of an asyncio transport for uvicorn's protocol: keeps what is written (also
+    tests/api/test_protocol.py's edge)."""
 
     def __init__(self) -> None:
         self.written: list[bytes] = []
@@ -131,7 +132,7 @@ class _Transport:
         pass
 
 
-def _feed(protocol: Any, transport: _Transport, raws: Sequence[bytes]) -> int:
+def _feed(protocol: Any, transport: RecordingTransport, raws: Sequence[bytes]) -> int:
     """Each raw request through the protocol's ``data_received``, as one read each."""
     ok = 0
     for raw in raws:
@@ -141,7 +142,7 @@ def _feed(protocol: Any, transport: _Transport, raws: Sequence[bytes]) -> int:
     return ok
 
 
-def _protocol(app: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, _Transport]:
+def query_protocol(app: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, RecordingTransport]:
     """iamd's HTTP protocol (what ``iamd serve`` runs) on a fake transport, no socket."""
     import uvicorn
     from uvicorn.server import ServerState
@@ -153,7 +154,7 @@ def _protocol(app: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, _Transpor
     state = ServerState()
     state.default_headers = [(b"date", b"Sat, 28 Nov 2026 00:00:00 GMT"), (b"server", b"uvicorn")]
     protocol = QueryProtocol(config, state, {}, loop)
-    transport = _Transport()
+    transport = RecordingTransport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     return protocol, transport
 
@@ -180,7 +181,7 @@ def measure(
         ordered = [raws[i % len(raws)] for i in range(requests)]
         tune_runtime()  # the garbage collector and switch interval as under ``iamd serve``
         loop = asyncio.new_event_loop()
-        protocol, transport = _protocol(app, loop)
+        protocol, transport = query_protocol(app, loop)
 
         def run(count: int) -> int:
             if path == "protocol":

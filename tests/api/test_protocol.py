@@ -196,56 +196,23 @@ def test_head_and_malformed_requests(api_server: RunningServer) -> None:
         assert status == 400 and b"Invalid HTTP request" in body
 
 
-class _Transport:
-    """The edge of this unit test: records the protocol's writes instead of sending them."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
 def test_a_query_answer_is_one_write(api_server: RunningServer) -> None:
     import asyncio
 
-    import uvicorn
-    from uvicorn.server import ServerState
-
+    from bench.server.cpu import query_protocol  # the protocol on a transport that records writes
     from iamd.api.app import IamdApp
-    from iamd.api.protocol import QueryProtocol
 
-    app = IamdApp(api_server.backend)
-    config = uvicorn.Config(app, log_level="warning", http=QueryProtocol)
-    config.load()
     loop = asyncio.new_event_loop()
     try:
-        protocol = QueryProtocol(config, ServerState(), {}, loop)
-        transport = _Transport()
-        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol, transport = query_protocol(IamdApp(api_server.backend), loop)
         protocol.data_received(_signed(api_server) + _signed(api_server))  # two, pipelined
-        assert len(transport.writes) == 2  # answered from the parser, one write each, no task
-        assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and b"<GetUserResponse" in w for w in transport.writes)
+        writes = transport.written
+        assert len(writes) == 2  # answered from the parser, one write each, no task
+        assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and b"<GetUserResponse" in w for w in writes)
         protocol.data_received(b"GET /_iamd/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert len(transport.writes) == 2  # other paths go through ASGI: a task, not answered inline
+        assert len(writes) == 2  # other paths go through ASGI: a task, not answered inline
         loop.run_until_complete(asyncio.sleep(0.05))
-        assert len(transport.writes) == 4 and b'"status"' in transport.writes[3]  # uvicorn: head, then body
+        assert len(writes) == 4 and b'"status"' in writes[3]  # uvicorn: head, then body
         protocol.connection_lost(None)
     finally:
         loop.close()
