@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -134,11 +133,13 @@ class AuditWriter:
                     self._closed = True
                 else:
                     events.append(item)
-                # Gather for a short window: one transaction for many events, not one each.
-                deadline = time.monotonic() + self._window
+                    # Gather for a short window: one transaction for many events, not one each.
+                    # Sleep through it (flush() cuts it short), then take what came: waiting
+                    # on the queue instead would wake this thread, and take the GIL from the
+                    # request path, once per event.
+                    self._hurry.wait(self._window)
                 while not self._closed and len(events) < self._batch:
-                    remaining = 0.0 if self._hurry.is_set() else deadline - time.monotonic()
-                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                    nxt = self._queue.get_nowait()
                     if nxt is None:
                         self._closed = True
                         break
