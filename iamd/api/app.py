@@ -136,18 +136,7 @@ class IamdApp:
             body += message.get("body", b"")
             if not message.get("more_body", False) or len(body) > MAX_BODY:
                 break
-        client = scope.get("client")
-        wire = self.query(
-            HttpRequest(
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-                body=body,
-                client_ip=client[0] if client else "127.0.0.1",
-                secure=scope.get("scheme") == "https",
-            )
-        )
+        wire = self.query(_http_request(scope, body))
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in wire.headers]
         headers.append((b"content-length", str(len(wire.body)).encode()))
         await send({"type": "http.response.start", "status": wire.status, "headers": headers})
@@ -160,18 +149,7 @@ class IamdApp:
             body += chunk
             if len(body) > MAX_BODY:
                 break
-        client = request.client
-        wire = self.query(
-            HttpRequest(
-                method=request.method,
-                path=request.url.path,
-                query=request.scope.get("query_string", b"").decode("latin-1"),
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
-                body=body,
-                client_ip=client.host if client else "127.0.0.1",
-                secure=request.url.scheme == "https",
-            )
-        )
+        wire = self.query(_http_request(request.scope, body))
         return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
 
     async def _reset(self, request: Request) -> Response:
@@ -199,6 +177,20 @@ class IamdApp:
 
 def create_app(backend: Backend) -> IamdApp:
     return IamdApp(backend)
+
+
+def _http_request(scope: Scope, body: bytes) -> HttpRequest:
+    """The pipeline's request from an ASGI HTTP scope and the body read from it."""
+    client = scope.get("client")
+    return HttpRequest(
+        method=scope["method"],
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+        body=body,
+        client_ip=client[0] if client else "127.0.0.1",
+        secure=scope.get("scheme") == "https",
+    )
 
 
 def _action(body: bytes, query: str, known: frozenset[str]) -> str:

@@ -313,21 +313,13 @@ def _event(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | N
     # request id, time, source, name, region, source IP, user agent, identity, account,
     # request parameters, response elements, error code, error message.
     return Record(
-        call.request_id, (call.now if call.now.tzinfo is UTC else call.now.astimezone(UTC)).replace(microsecond=0),
-        _event_source(call.service),
+        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
         call.operation, call.region if call.service == "sts" else "us-east-1", call.source_ip, call.user_agent,
         federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
         call.account, dict(call.params) or None,
         dict(result) if result and not is_read_only(call.operation) else None,
         error.code if error else None, error.message if error else None,
     )  # fmt: skip
-
-
-_EVENT_SOURCES = {"iam": "iam.amazonaws.com", "sts": "sts.amazonaws.com"}
-
-
-def _event_source(service: str) -> str:
-    return _EVENT_SOURCES.get(service) or f"{service}.amazonaws.com"
 
 
 def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:

@@ -130,22 +130,35 @@ def _template(head: str) -> _Template | None:
     scheme, _, rest = head.strip().partition(" ")
     if scheme != ALGORITHM:
         return None
+    params, malformed = _header_params(rest)
+    if malformed is not None:
+        return None
+    if "Signature" in params or "Credential" not in params or "SignedHeaders" not in params:
+        return None  # the signature at the end must be the only one
+    parts = params["Credential"].split("/")
+    if len(parts) != 5 or not _signs_host(params["SignedHeaders"]):
+        return None
+    access_key_id, scope_date, region, service, terminator = parts
+    return _Template(access_key_id, scope_date, region, service, terminator, params["SignedHeaders"])
+
+
+def _header_params(rest: str) -> tuple[dict[str, str], str | None]:
+    """The ``key=value`` parameters after the algorithm (the first of a repeated key wins), and
+    the first token without ``=`` (None when there is none)."""
     params: dict[str, str] = {}
     for token in _SEPARATORS.split(rest.strip()):
         if not token:
             continue
         if "=" not in token:
-            return None
+            return params, token
         key, _, value = token.partition("=")
         params.setdefault(key, value)
-    if "Signature" in params or "Credential" not in params or "SignedHeaders" not in params:
-        return None  # the signature at the end must be the only one
-    parts = params["Credential"].split("/")
-    names = {name.lower() for name in params["SignedHeaders"].split(";")}
-    if len(parts) != 5 or ("host" not in names and ":authority" not in names):
-        return None
-    access_key_id, scope_date, region, service, terminator = parts
-    return _Template(access_key_id, scope_date, region, service, terminator, params["SignedHeaders"])
+    return params, None
+
+
+def _signs_host(signed_headers: str) -> bool:
+    names = {name.lower() for name in signed_headers.split(";")}
+    return "host" in names or ":authority" in names
 
 
 def _parse_header(request: SignedRequest, header: str, pairs: tuple[tuple[bytes, bytes], ...]) -> Located:
@@ -154,15 +167,11 @@ def _parse_header(request: SignedRequest, header: str, pairs: tuple[tuple[bytes,
         raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{scheme}'.")
     params: dict[str, str] = {}
     if scheme == ALGORITHM:
-        for token in _SEPARATORS.split(rest.strip()):
-            if not token:
-                continue
-            if "=" not in token:
-                raise IncompleteSignature(
-                    f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: '{header}'."
-                )
-            key, _, value = token.partition("=")
-            params.setdefault(key, value)
+        params, malformed = _header_params(rest)
+        if malformed is not None:
+            raise IncompleteSignature(
+                f"'{malformed}' not a valid key=value pair (missing equal-sign) in Authorization header: '{header}'."
+            )
     raw_date, from_date_header = _date_header(request)
     problems = [f"Authorization header requires '{name}' parameter." for name in _HEADER_PARAMS if name not in params]
     if raw_date is None:
@@ -243,8 +252,7 @@ def _located(
             f"e.g. keyid/date/region/service/term, got '{credential}'"
         )
     signed_at, amz_date = _parse_date(raw_date, http_date_allowed)
-    names = {name.lower() for name in signed_headers.split(";")}
-    if "host" not in names and ":authority" not in names:
+    if not _signs_host(signed_headers):
         raise IncompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
     access_key_id, scope_date, region, service, terminator = parts
     # Positional, in field order: a frozen dataclass built from keywords costs twice as much.
