@@ -27,7 +27,7 @@ import boto3
 from iamd.api import Backend, create_app
 from iamd.cli.server import tune_runtime
 
-from .setup import CALLER, POLICY, TARGETS, get_user_bodies, target_users
+from .setup import TARGETS, get_user_bodies, make_caller, target_users
 from .signing import Key, sign_query
 
 __all__ = ["RecordingTransport", "measure", "query_protocol"]
@@ -68,12 +68,7 @@ def _setup(backend: Backend, app: Any) -> Key:
             return AWSResponse(request.url, response.status_code, dict(response.headers), Raw(response.content))
 
         iam.meta.events.register_first("before-send.iam.*", send)
-        iam.create_user(UserName=CALLER)
-        iam.put_user_policy(UserName=CALLER, PolicyName="iam-all", PolicyDocument=POLICY)
-        key = iam.create_access_key(UserName=CALLER)["AccessKey"]
-        for name in TARGETS:
-            iam.create_user(UserName=name)
-    return Key(key["AccessKeyId"], key["SecretAccessKey"])
+        return make_caller(iam, TARGETS)  # what the server benchmark sets up over its socket
 
 
 async def _drive(app: Any, requests: Sequence[tuple[list[tuple[bytes, bytes]], bytes]]) -> int:
@@ -147,9 +142,9 @@ def query_protocol(app: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, Reco
     import uvicorn
     from uvicorn.server import ServerState
 
-    from iamd.api.protocol import QueryProtocol
+    from iamd.api.protocol import UVICORN_OPTIONS, QueryProtocol
 
-    config = uvicorn.Config(app, log_level="warning", http=QueryProtocol)
+    config = uvicorn.Config(app, **UVICORN_OPTIONS)
     config.load()
     state = ServerState()
     state.default_headers = [(b"date", b"Sat, 28 Nov 2026 00:00:00 GMT"), (b"server", b"uvicorn")]

@@ -27,7 +27,7 @@ from .client import _complete
 from .servers import ROOT_KEY, ROOT_SECRET, Server
 from .signing import Key, query_body, sign_query
 
-__all__ = ["CALLER", "POLICY", "send_one", "setup_iamd", "setup_moto", "target_users", "verify"]
+__all__ = ["CALLER", "POLICY", "make_caller", "send_one", "setup_iamd", "setup_moto", "target_users", "verify"]
 
 CALLER = "bench-caller"
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})
@@ -40,7 +40,7 @@ def _iam(endpoint: str, key: str, secret: str):  # type: ignore[no-untyped-def]
                         region_name="us-east-1", config=config)  # fmt: skip
 
 
-def _make_caller(iam, targets: Sequence[str]) -> Key:  # type: ignore[no-untyped-def]
+def make_caller(iam, targets: Sequence[str]) -> Key:  # type: ignore[no-untyped-def]
     iam.create_user(UserName=CALLER)
     iam.put_user_policy(UserName=CALLER, PolicyName="iam-all", PolicyDocument=POLICY)
     key = iam.create_access_key(UserName=CALLER)["AccessKey"]
@@ -51,7 +51,7 @@ def _make_caller(iam, targets: Sequence[str]) -> Key:  # type: ignore[no-untyped
 
 def setup_iamd(server: Server, targets: Sequence[str] = TARGETS) -> Key:
     """As root (the --dev keys): the caller, its policy and key, and ``targets`` users."""
-    return _make_caller(_iam(server.endpoint, ROOT_KEY, ROOT_SECRET), targets)
+    return make_caller(_iam(server.endpoint, ROOT_KEY, ROOT_SECRET), targets)
 
 
 def _moto_auth(server: Server, count: str) -> None:
@@ -64,7 +64,7 @@ def _moto_auth(server: Server, count: str) -> None:
 def setup_moto(server: Server, targets: Sequence[str] = TARGETS) -> Key:
     _moto_auth(server, "inf")
     try:
-        key = _make_caller(_iam(server.endpoint, "AKIAIOSFODNN7EXAMPLE", "setup"), targets)
+        key = make_caller(_iam(server.endpoint, "AKIAIOSFODNN7EXAMPLE", "setup"), targets)
     finally:
         _moto_auth(server, "0")
     return key

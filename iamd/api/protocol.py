@@ -31,7 +31,7 @@ from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.protocol.errors import WireResponse
 
-__all__ = ["QueryProtocol"]
+__all__ = ["UVICORN_OPTIONS", "QueryProtocol"]
 
 log = logging.getLogger("iamd.http")
 
@@ -170,3 +170,8 @@ class QueryProtocol(HttpToolsProtocol):
         if self._paused_for_writing:
             self._paused_for_writing = False
             self.flow.resume_reading()
+
+
+# How iamd runs under uvicorn (``iamd serve``, its workers, the tests' real server):
+# this protocol, the lifespan (it closes the audit writer), and only warnings logged.
+UVICORN_OPTIONS: dict[str, Any] = {"http": QueryProtocol, "lifespan": "on", "log_level": "warning"}

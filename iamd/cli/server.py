@@ -68,7 +68,7 @@ def serve(
     import uvicorn
 
     from iamd.api import Backend, create_app
-    from iamd.api.protocol import QueryProtocol
+    from iamd.api.protocol import UVICORN_OPTIONS
 
     console = Console(stderr=True)
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
@@ -92,7 +92,7 @@ def serve(
                                      "oidc_jwks": jwks}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", lifespan="on", http=QueryProtocol)  # fmt: skip
+                    **UVICORN_OPTIONS)  # fmt: skip
         return
     app = create_app(backend)
     backend.watch(cache_poll)
@@ -100,7 +100,7 @@ def serve(
         backend.audit_in_process(url)
     tune_runtime()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on", http=QueryProtocol)
+        uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
     finally:
         backend.close()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from iamd.api import Backend, create_app
-from iamd.api.protocol import QueryProtocol
+from iamd.api.protocol import UVICORN_OPTIONS
 
 ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
 ROOT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -43,9 +43,7 @@ def running_server(
     env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
     backend, root = Backend.open(url, data_dir, dev=True, env=env, **({"clock": clock} if clock else {}))
     port = free_port()
-    config = uvicorn.Config(
-        create_app(backend), host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=QueryProtocol
-    )
+    config = uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, **UVICORN_OPTIONS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
