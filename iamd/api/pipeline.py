@@ -159,7 +159,7 @@ def _run(
         with _CachedReads(backend) as reads:
             tx = cast(ReadTx, reads)
             target = iam_target(
-                operation, params, call.account, caller_user, _path_of(tx, call.account), _key_owner(tx, call.account)
+                operation, params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
             )
             authorize_iam(call, tx, target, backend.policies, backend.decisions)
             result = op.handler(call, tx)
@@ -167,7 +167,7 @@ def _run(
         return result
     with backend.store.transaction() as wtx:
         target = iam_target(
-            operation, params, call.account, caller_user, _path_of(wtx, call.account), _key_owner(wtx, call.account)
+            operation, params, call.account, caller_user, _stored(wtx, call.account), _key_owner(wtx, call.account)
         )
         authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
@@ -276,22 +276,30 @@ class _CachedReads:
         return getattr(self._open(), name)
 
 
-_PATH_GETTERS = {
+_NAME_GETTERS = {
     "user": "get_user", "group": "get_group", "role": "get_role", "instance-profile": "get_instance_profile",
 }  # fmt: skip
+_ARN_GETTERS = {"oidc-provider": "get_oidc_provider", "saml-provider": "get_saml_provider"}
 
 
-def _path_of(tx: Any, account: str) -> Any:
-    def path_of(kind: str, name: str) -> str | None:
-        getter = _PATH_GETTERS.get(kind)
-        if getter is None:
-            return None
+def _stored(tx: Any, account: str) -> Any:
+    """``targets.StoredArn`` over ``tx``: the ARN of the entity as stored (its path and name)."""
+
+    def stored_arn(kind: str, ident: str) -> str | None:
         try:
-            return str(getattr(tx, getter)(account, name).path)
+            if kind in _NAME_GETTERS:
+                return str(getattr(tx, _NAME_GETTERS[kind])(account, ident).arn)
+            if kind == "policy":
+                return str(tx.get_policy(ident).arn)
+            if kind in _ARN_GETTERS:
+                return str(getattr(tx, _ARN_GETTERS[kind])(account, ident).arn)
+            if kind == "mfa":
+                return str(tx.get_virtual_mfa_device(account, ident).serial)
         except NotFound:
             return None
+        return None
 
-    return path_of
+    return stored_arn
 
 
 def _key_owner(tx: Any, account: str) -> Any:

@@ -1,8 +1,14 @@
-"""Which resource an IAM request is authorized against (spec/evaluation.md §2.3).
+"""Which resource an IAM request is authorized against (docs/evaluation-semantics.md, resources).
 
 The rule is read off the request's parameters, driven by which entity names it carries;
-the few operations that differ are listed explicitly. The resource's path comes from the
-store through ``path_of`` so that ARNs include it, as AWS's do.
+the few operations that differ are listed explicitly.
+
+IAM looks names up case-insensitively, but policies match resource ARNs case-sensitively.
+So a request is authorized against the ARN of the entity **as stored** (its stored path and
+name, through ``stored_arn``), never against the request's spelling: a Deny on
+``user/Admin`` then also holds for ``UserName=admin``. Only an entity that does not exist
+yet (Create*, the new name of a rename) is authorized under the requested spelling
+(docs/security.md, names and case).
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Target", "iam_target"]
+__all__ = ["StoredArn", "Target", "canonical_arn", "iam_target"]
 
-PathOf = Callable[[str, str], str | None]  # (kind, name) -> path, None if the entity does not exist
+# (kind, name or ARN) -> the ARN of the stored entity, None if there is none. Kinds named by
+# name: user, group, role, instance-profile, server-certificate; by ARN: policy,
+# oidc-provider, saml-provider, mfa (its serial number).
+StoredArn = Callable[[str, str], str | None]
 KeyOwner = Callable[[str], str | None]  # access key id -> owning user's name, "" for root, None if unknown
 
 # Entity parameters, strongest first: AddUserToGroup targets the group, GetMFADevice the user…
@@ -84,29 +93,64 @@ def _arn(account: str, kind: str, path: str, name: str) -> str:
     return f"arn:aws:iam::{account}:{kind}{path}{name}"
 
 
+def _named(stored_arn: StoredArn, account: str, kind: str, name: str) -> tuple[str, str]:
+    """(ARN, name) of the entity ``name`` denotes: the stored one's, else the requested spelling."""
+    arn = stored_arn(kind, name)
+    if arn is None:
+        return _arn(account, kind, "/", name), name
+    return arn, arn.rsplit("/", 1)[1]
+
+
+_BY_NAME = frozenset({"user", "group", "role", "instance-profile", "server-certificate"})
+_BY_ARN = frozenset({"policy", "oidc-provider", "saml-provider", "mfa"})
+
+
+def canonical_arn(stored_arn: StoredArn, account: str, arn: str) -> str:
+    """The stored spelling of an IAM ``arn`` of ``account`` (path and name), else ``arn`` as given.
+
+    Entities named by name are found by their name alone (the last segment), as the
+    operations that take such ARNs (SimulatePrincipalPolicy) find them.
+    """
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam":
+        return arn
+    kind = parts[5].split("/", 1)[0]
+    if kind in _BY_NAME and "/" in parts[5] and parts[4] == account:
+        return stored_arn(kind, parts[5].rsplit("/", 1)[1]) or arn
+    if kind in _BY_ARN:  # the store reads the ARN itself (policies: AWS managed ones too)
+        return stored_arn(kind, arn) or arn
+    return arn
+
+
 def iam_target(
     operation: str,
     params: Mapping[str, Any],
     account: str,
     caller_user: tuple[str, str] | None,
-    path_of: PathOf,
+    stored_arn: StoredArn,
     key_owner: KeyOwner | None = None,
 ) -> Target:
     """The resource and extra context keys for ``operation`` with ``params``.
 
     ``caller_user`` is ``(path, name)`` when an IAM user signed the request.
     """
-    target = _target(operation, params, account, caller_user, path_of, key_owner)
+    target = _target(operation, params, account, caller_user, stored_arn, key_owner)
     also: list[tuple[str, Target]] = []
     if operation in _TAG_ON_CREATE and params.get("Tags"):
         also.append((_TAG_ON_CREATE[operation], Target(target.arn, target.display, target.context)))
     if operation in _RENAMES:
         kind, member, new_member = _RENAMES[operation]
         if params.get(new_member) is not None or params.get("NewPath") is not None:
-            name = params.get(new_member) or params[member]
-            path = params.get("NewPath") or path_of(kind, params[member]) or "/"
+            # The old ARN (the target) is the stored one; the new one keeps whatever the
+            # request does not change from the stored entity.
+            old_arn, old_name = _named(stored_arn, account, kind, params[member])
+            name = params.get(new_member) or old_name
+            path = params.get("NewPath") or old_arn.split(":", 5)[5][len(kind) : -len(old_name)] or "/"
             arn = _arn(account, kind, path, name)
             also.append((operation, Target(arn, f"{kind} {name}" if kind == "user" else arn, target.context)))
+            taken = stored_arn(kind, name) if params.get(new_member) else None
+            if taken is not None and taken not in (arn, old_arn):  # another entity's spelling
+                also.append((operation, Target(taken, taken, target.context)))
     if also:
         return Target(target.arn, target.display, target.context, target.kind, target.name, tuple(also))
     return target
@@ -117,7 +161,7 @@ def _target(
     params: Mapping[str, Any],
     account: str,
     caller_user: tuple[str, str] | None,
-    path_of: PathOf,
+    stored_arn: StoredArn,
     key_owner: KeyOwner | None,
 ) -> Target:
     context: list[tuple[str, str | list[str]]] = []
@@ -128,32 +172,38 @@ def _target(
         context.append(("aws:TagKeys", [t["Key"] for t in tags]))
     elif params.get("TagKeys"):
         context.append(("aws:TagKeys", list(params["TagKeys"])))
+    # The condition keys name the stored policy too: a condition on the ARN of one policy
+    # cannot be sidestepped by spelling its name in another case.
     if "PolicyArn" in params and operation.startswith(("Attach", "Detach")):
-        context.append(("iam:PolicyARN", params["PolicyArn"]))
+        context.append(("iam:PolicyARN", canonical_arn(stored_arn, account, str(params["PolicyArn"]))))
     if "PermissionsBoundary" in params:
-        context.append(("iam:PermissionsBoundary", params["PermissionsBoundary"]))
+        boundary = canonical_arn(stored_arn, account, str(params["PermissionsBoundary"]))
+        context.append(("iam:PermissionsBoundary", boundary))
 
-    provider = _provider_target(operation, params, account, tuple(context))
+    provider = _provider_target(operation, params, account, tuple(context), stored_arn)
     if provider is not None:
         return provider
     if operation in _CREATE:
+        # The requested name, unless an entity of that name exists already (in any case):
+        # then the stored one, so that a Deny on it is answered before EntityAlreadyExists.
         kind, member = _CREATE[operation]
-        arn = _arn(account, kind, params.get("Path") or "/", params.get(member, ""))
+        name = str(params.get(member, ""))
+        existing = stored_arn(kind, name) if kind in _BY_NAME else None
+        arn = existing or _arn(account, kind, params.get("Path") or "/", name)
         return Target(arn, arn, tuple(context))
     if operation in _LIST_BY_PATH:
         arn = f"arn:aws:iam::{account}:{_LIST_BY_PATH[operation]}{params.get('PathPrefix') or '/'}"
         return Target(arn, arn, tuple(context))
     if "PolicySourceArn" in params:  # SimulatePrincipalPolicy, GetContextKeysForPrincipalPolicy
-        arn = str(params["PolicySourceArn"])
+        arn = canonical_arn(stored_arn, account, str(params["PolicySourceArn"]))
         return Target(arn, arn, tuple(context))
     if operation == "ListPolicies":
         return Target("*", f"policy path {params.get('PathPrefix') or '/'}", tuple(context))
     for member, kind in _NAMED:
-        name = params.get(member)
-        if name is None:
+        requested = params.get(member)
+        if requested is None:
             continue
-        path = path_of(kind, name) or "/"
-        arn = _arn(account, kind, path, name)
+        arn, name = _named(stored_arn, account, kind, str(requested))
         display = f"{kind} {name}" if kind in ("user", "role") else arn
         return Target(arn, display, tuple(context), kind, name)
     if operation == "GetAccessKeyLastUsed":
@@ -163,7 +213,7 @@ def _target(
         key_id = str(params.get("AccessKeyId", ""))
         owner = key_owner(key_id) if key_owner is not None else None
         if owner:
-            arn = _arn(account, "user", path_of("user", owner) or "/", owner)
+            arn, owner = _named(stored_arn, account, "user", owner)
             return Target(arn, f"user {owner}", tuple(context), "user", owner)
         if owner == "":
             arn = f"arn:aws:iam::{account}:root"
@@ -173,17 +223,16 @@ def _target(
         path, name = caller_user
         return Target(_arn(account, "user", path, name), f"user {name}", tuple(context), "user", name)
     if operation in _MFA_DEVICE_OPS and "SerialNumber" in params:
-        serial = str(params["SerialNumber"])
+        serial = canonical_arn(stored_arn, account, str(params["SerialNumber"]))
         return Target(serial, serial, tuple(context), "mfa", serial)
     if "PolicyArn" in params:
-        arn = params["PolicyArn"]
+        arn = canonical_arn(stored_arn, account, str(params["PolicyArn"]))
         return Target(arn, f"policy {arn}", tuple(context), "policy", arn)
-    for member in ("SerialNumber", "OpenIDConnectProviderArn", "SAMLProviderArn"):
-        if member in params:
-            return Target(params[member], params[member], tuple(context))
+    if "SerialNumber" in params:
+        serial = canonical_arn(stored_arn, account, str(params["SerialNumber"]))
+        return Target(serial, serial, tuple(context))
     if "ServerCertificateName" in params:
-        name = params["ServerCertificateName"]
-        arn = _arn(account, "server-certificate", path_of("server-certificate", name) or "/", name)
+        arn, _ = _named(stored_arn, account, "server-certificate", str(params["ServerCertificateName"]))
         return Target(arn, arn, tuple(context))
     return Target("*", "*", tuple(context))
 
@@ -193,7 +242,11 @@ _PROVIDER_ARNS = {"OpenIDConnectProviderArn": "oidc-provider", "SAMLProviderArn"
 
 
 def _provider_target(
-    operation: str, params: Mapping[str, Any], account: str, context: tuple[tuple[str, str | list[str]], ...]
+    operation: str,
+    params: Mapping[str, Any],
+    account: str,
+    context: tuple[tuple[str, str | list[str]], ...],
+    stored_arn: StoredArn,
 ) -> Target | None:
     """OIDC/SAML providers: the provider's ARN, with its tags for aws:ResourceTag (kind + ARN)."""
     if operation == "CreateOpenIDConnectProvider":
@@ -206,6 +259,6 @@ def _provider_target(
         return Target(arn, arn, context)
     for member, kind in _PROVIDER_ARNS.items():
         if member in params:
-            arn = str(params[member])
+            arn = canonical_arn(stored_arn, account, str(params[member]))
             return Target(arn, arn, context, kind, arn)
     return None
