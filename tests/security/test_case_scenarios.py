@@ -40,7 +40,7 @@ def test_no_access_key_for_admin_by_spelling_it_admin(iam: BaseClient, acct: str
     )
     for name in ("Admin", "admin", "ADMIN", "aDMIN"):
         message = _denied(hank.create_access_key, UserName=name)
-        assert f"on resource: user Admin with an explicit deny" in message
+        assert "on resource: user Admin with an explicit deny" in message
         _denied(hank.create_login_profile, UserName=name, Password="Pa55word!Pa55word!")
     assert iam.list_access_keys(UserName="Admin")["AccessKeyMetadata"] == []
     with pytest.raises(ClientError, match="NoSuchEntity"):
@@ -110,9 +110,7 @@ def test_renames_are_authorized_on_the_stored_and_the_new_arn(
 ) -> None:
     iam.create_user(UserName="Root2", Path="/p/")
     iam.create_user(UserName="bob")
-    gail = user_client(
-        "gail", policy(allow("iam:UpdateUser"), deny("iam:*", [f"arn:aws:iam::{acct}:user/p/Root2"]))
-    )
+    gail = user_client("gail", policy(allow("iam:UpdateUser"), deny("iam:*", [f"arn:aws:iam::{acct}:user/p/Root2"])))
     _denied(gail.update_user, UserName="root2", NewUserName="x1")  # the old (stored) ARN
     _denied(gail.update_user, UserName="bob", NewUserName="ROOT2")  # another entity's spelling
     assert iam.get_user(UserName="Root2")["User"]["Path"] == "/p/"
@@ -126,11 +124,19 @@ def test_policy_arn_condition_keys_name_the_stored_policy(iam: BaseClient, acct:
         "harry",
         policy(
             allow(["iam:AttachUserPolicy", "iam:PutUserPermissionsBoundary"]),
-            {"Effect": "Deny", "Action": "iam:AttachUserPolicy", "Resource": "*",
-             "Condition": {"ArnEquals": {"iam:PolicyARN": admin}}},
-            {"Effect": "Deny", "Action": "iam:PutUserPermissionsBoundary", "Resource": "*",
-             "Condition": {"ArnEquals": {"iam:PermissionsBoundary": admin}}},
-        ),  # fmt: skip
+            {
+                "Effect": "Deny",
+                "Action": "iam:AttachUserPolicy",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"iam:PolicyARN": admin}},
+            },
+            {
+                "Effect": "Deny",
+                "Action": "iam:PutUserPermissionsBoundary",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"iam:PermissionsBoundary": admin}},
+            },
+        ),
     )
     for spelling in ("arn:aws:iam::aws:policy/administratoraccess", "arn:aws:iam::aws:policy/ADMINISTRATORACCESS"):
         _denied(harry.attach_user_policy, UserName="target3", PolicyArn=spelling)

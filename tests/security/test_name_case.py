@@ -31,7 +31,8 @@ from tests.federation.idp import SamlIdp
 MODEL: ServiceModel = botocore.session.get_session().get_service_model("iam")
 
 # The stored spellings (mixed case, under a path) of the entities the principal is denied.
-USER, GROUP, ROLE, PROFILE, POLICY, SAML, MFA = "Admin", "Admins", "AdminRole", "AdminProfile", "AdminPolicy", "CorpIdP", "AdminMFA"
+USER, GROUP, ROLE, PROFILE, POLICY = "Admin", "Admins", "AdminRole", "AdminProfile", "AdminPolicy"
+SAML, MFA = "CorpIdP", "AdminMFA"
 OIDC_URL = "https://idp.example.com/Tenant"
 PATH = "/ops/"
 
