@@ -51,6 +51,9 @@ class Policy:
     kind: str | None = None  # inline | managed
     owner: str | None = None  # user | group | role
     arn: str | None = None
+    # Set when the stored policy could not be read and ``document`` stands in for it (a Deny
+    # of everything, docs/evaluation-semantics.md): every decision names it in its errors.
+    error: str | None = None
 
 
 _RANK = {GRANT_FINAL: 3, GRANT_ENTITY: 2, GRANT_ACCOUNT: 1}
@@ -197,12 +200,17 @@ class PolicySet:
     _by_service: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
     _global: tuple[CompiledStatement, ...] = field(init=False, default=())
     _memo: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
+    errors: tuple[str, ...] = field(init=False, default=())  # the unreadable policies (Policy.error)
 
     def __post_init__(self) -> None:
         compiled: list[CompiledStatement] = []
+        errors: list[str] = []
         for pol in self.all_policies():
             compiled.extend(CompiledStatement(pol, st) for st in pol.document.statements)
+            if pol.error is not None:
+                errors.append(pol.error)
         self.statements = tuple(compiled)
+        self.errors = tuple(errors)
         by_service: dict[str, list[CompiledStatement]] = {}
         global_: list[CompiledStatement] = []
         for cs in compiled:

@@ -212,7 +212,7 @@ def _conclude(request: Request, policies: PolicySet, facts: _Facts) -> Decision:
         request, policies, request.principal, facts.allowed, facts.scp_levels, facts.rcp_levels, facts.grant
     )
     missing_keys = tuple(sorted(facts.missing)) if facts.missing else ()
-    errs = tuple(facts.errors) if facts.errors else ()
+    errs = (*facts.errors, *policies.errors) if facts.errors or policies.errors else ()
     if facts.denied:
         explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in facts.denied]
         return Decision(Verdict.EXPLICIT_DENY, request, tuple(facts.denies), (*explicit, *blocking), missing_keys, errs)

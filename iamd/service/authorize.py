@@ -9,6 +9,7 @@ queries the database in steady state. Each compiled set remembers what it was bu
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -36,9 +37,10 @@ from .password_grants import password_self_service_allows
 from .sessions import session_context_items
 from .targets import Target
 
-__all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message", "request_context"]
+__all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message", "request_context", "unreadable"]
 
 _EMPTY = PolicySet()
+log = logging.getLogger("iamd.authorize")
 
 
 class PolicyCache:
@@ -54,7 +56,7 @@ class PolicyCache:
         self._lock = threading.Lock()
         self._sets: dict[object, PolicySet] = {}
         self._deps: dict[Ref, set[object]] = {}  # what a set was built from -> the sets' keys
-        self._docs: dict[tuple[str, str], PolicyDocument | None] = {}
+        self._docs: dict[tuple[str, str], PolicyDocument | str] = {}  # a str: why it cannot be read
         self._max = max_sets
         self._era = 0  # bumped by every invalidation: a set built across one is not kept
         self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
@@ -163,11 +165,12 @@ class PolicyCache:
             return None
         cache_key = (arn, version.version_id)
         doc = self._docs.get(cache_key)
-        if cache_key not in self._docs:
-            doc = _parse(version.document, kind)
-            self._docs[cache_key] = doc
         if doc is None:
-            return None
+            doc = _read(version.document, kind)
+            self._docs[cache_key] = doc
+        if isinstance(doc, str):
+            what = f"managed policy {policy.arn} version {version.version_id}"
+            return unreadable(what, doc, policy.name, policy_type, kind="managed", arn=arn)
         return Policy(policy.name, policy_type, doc, kind="managed", arn=arn)
 
     def identity(
@@ -177,8 +180,11 @@ class PolicyCache:
             deps.add(ref(kind.value, owner, name))
         out: list[Policy] = []
         for inline in tx.list_inline_policies(kind, owner, name):
-            doc = _parse(inline.document, DocumentKind.IDENTITY)
-            if doc is not None:
+            doc = _read(inline.document, DocumentKind.IDENTITY)
+            if isinstance(doc, str):
+                what = f"inline policy {inline.name} of {kind.value} {name}"
+                out.append(unreadable(what, doc, inline.name, PolicyType.IDENTITY, kind="inline", owner=kind.value))
+            else:
                 out.append(Policy(inline.name, PolicyType.IDENTITY, doc, kind="inline", owner=kind.value))
         marker = None
         while True:
@@ -213,14 +219,45 @@ class PolicyCache:
 
 
 def _parse(text: str, kind: DocumentKind) -> PolicyDocument | None:
+    doc = _read(text, kind)
+    return None if isinstance(doc, str) else doc
+
+
+def _read(text: str, kind: DocumentKind) -> PolicyDocument | str:
+    """The stored document, or why it cannot be read (it was valid when written: a stricter
+    validator after an upgrade, an imported document or a damaged row)."""
     try:
         return parse_policy(text, kind)
-    except PolicyValidationError:
-        return None  # stored documents were validated on write; an unreadable one grants nothing
+    except PolicyValidationError as e:
+        return e.message
+    except Exception as e:  # fail closed whatever went wrong
+        return type(e).__name__
+
+
+def unreadable(
+    what: str,
+    reason: str,
+    name: str,
+    policy_type: PolicyType,
+    *,
+    kind: str | None = None,
+    owner: str | None = None,
+    arn: str | None = None,
+) -> Policy:
+    """A stored policy that cannot be read denies everything it could have denied: it stands
+    as a Deny of every action on every resource (docs/evaluation-semantics.md, unreadable
+    policies), and every decision names it in its errors. Logged once per compilation."""
+    error = f"{what} cannot be read ({reason}); it is evaluated as a Deny of everything"
+    log.error("stored policy unreadable: %s", error)
+    doc = _DENY_ALL_TRUST if policy_type is PolicyType.TRUST else _DENY_ALL
+    return Policy(name, policy_type, doc, kind=kind, owner=owner, arn=arn, error=error)
 
 
 _DENY_ALL = parse_policy(
     '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}', DocumentKind.BOUNDARY
+)
+_DENY_ALL_TRUST = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}', DocumentKind.TRUST
 )
 # A session policy that exists but allows nothing: its presence still narrows the session.
 _ALLOW_NOTHING = parse_policy(

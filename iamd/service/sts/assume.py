@@ -51,6 +51,7 @@ from iamd.policy import (
     Policy,
     PolicySet,
     PolicyType,
+    PolicyValidationError,
     Principal,
     PrincipalKind,
     Request,
@@ -58,7 +59,7 @@ from iamd.policy import (
     evaluate,
     parse_policy,
 )
-from iamd.service.authorize import request_context
+from iamd.service.authorize import request_context, unreadable
 from iamd.service.call import Call
 from iamd.service.iam.checks import check_document
 from iamd.service.sts import mfa
@@ -352,8 +353,9 @@ def _trust_policy(role: Role | None) -> Policy:
         return Policy("TrustPolicy", PolicyType.TRUST, _TRUSTS_NOBODY)
     try:
         doc = parse_policy(role.assume_role_policy, DocumentKind.TRUST)
-    except Exception:  # stored trust policies were validated on write; fail closed anyway
-        doc = _TRUSTS_NOBODY
+    except Exception as e:  # stored trust policies were validated on write; fail closed anyway
+        reason = e.message if isinstance(e, PolicyValidationError) else type(e).__name__
+        return unreadable(f"trust policy of role {role.arn}", reason, "TrustPolicy", PolicyType.TRUST, arn=role.arn)
     return Policy("TrustPolicy", PolicyType.TRUST, doc, arn=role.arn)
 
 
