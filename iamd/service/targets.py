@@ -1,4 +1,4 @@
-"""Which resource an IAM request is authorized against (docs/evaluation-semantics.md, resources).
+"""Which resource an IAM request is authorized against (docs/iam-api.md, authorization details).
 
 The rule is read off the request's parameters, driven by which entity names it carries;
 the few operations that differ are listed explicitly.
