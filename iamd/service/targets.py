@@ -136,6 +136,14 @@ def iam_target(
     """
     target = _target(operation, params, account, caller_user, stored_arn, key_owner)
     also: list[tuple[str, Target]] = []
+    if operation in _CREATE and _CREATE[operation][0] in _BY_NAME:
+        # The new entity's ARN as requested (as AWS), and, when the name exists already in
+        # another spelling or path, the existing entity's too: a Deny on it answers before
+        # EntityAlreadyExists.
+        kind, member = _CREATE[operation]
+        existing = stored_arn(kind, str(params.get(member, "")))
+        if existing is not None and existing != target.arn:
+            also.append((operation, Target(existing, existing, target.context)))
     if operation in _TAG_ON_CREATE and params.get("Tags"):
         also.append((_TAG_ON_CREATE[operation], Target(target.arn, target.display, target.context)))
     if operation in _RENAMES:
@@ -184,12 +192,8 @@ def _target(
     if provider is not None:
         return provider
     if operation in _CREATE:
-        # The requested name, unless an entity of that name exists already (in any case):
-        # then the stored one, so that a Deny on it is answered before EntityAlreadyExists.
         kind, member = _CREATE[operation]
-        name = str(params.get(member, ""))
-        existing = stored_arn(kind, name) if kind in _BY_NAME else None
-        arn = existing or _arn(account, kind, params.get("Path") or "/", name)
+        arn = _arn(account, kind, params.get("Path") or "/", params.get(member, ""))
         return Target(arn, arn, tuple(context))
     if operation in _LIST_BY_PATH:
         arn = f"arn:aws:iam::{account}:{_LIST_BY_PATH[operation]}{params.get('PathPrefix') or '/'}"
