@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .wildcard import glob_to_regex
+from .wildcard import compile_parts
 
 __all__ = ["Literal", "Template", "Var", "parse_template"]
 
@@ -40,15 +40,6 @@ Part = str | Var | Literal  # str: policy text, where * and ? are wildcards for 
 class Template:
     raw: str
     parts: tuple[Part, ...]
-    # Regex source of each part, None for variables: only the values are escaped per request.
-    _regex_parts: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        regex_parts = tuple(
-            glob_to_regex(p) if isinstance(p, str) else re.escape(p.text) if isinstance(p, Literal) else None
-            for p in self.parts
-        )
-        object.__setattr__(self, "_regex_parts", regex_parts)
 
     @property
     def has_vars(self) -> bool:
@@ -91,19 +82,10 @@ class Template:
         parts = self.resolve_parts(ctx)
         return None if parts is None else "".join(t for t, _ in parts)
 
-    def resolve_regex(self, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
-        """Regex source for a glob: wildcards only where the policy wrote them."""
-        out: list[str] = []
-        for part, source in zip(self.parts, self._regex_parts, strict=True):
-            if source is not None:
-                out.append(source)
-                continue
-            assert isinstance(part, Var)
-            value = self._value(part, ctx)
-            if value is None:
-                return None
-            out.append(re.escape(value))
-        return "".join(out)
+    def matches(self, value: str, ctx: Mapping[str, tuple[str, ...]]) -> bool:
+        """Whether ``value`` matches the glob, wildcards only where the policy wrote them."""
+        parts = self.resolve_parts(ctx)
+        return parts is not None and bool(compile_parts(parts)(value))
 
 
 def parse_template(text: str, variables_enabled: bool) -> Template:
