@@ -7,7 +7,6 @@ Substituted values are literal: a ``*`` inside a user name is not a wildcard.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,8 +14,6 @@ from .wildcard import compile_parts
 
 __all__ = ["Literal", "Template", "Var", "parse_template"]
 
-_VAR = re.compile(r"\$\{([^}]*)\}")
-_DEFAULT = re.compile(r"\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*")
 _ESCAPE_VARS = {"*": "*", "?": "?", "$": "$"}
 
 
@@ -88,24 +85,31 @@ class Template:
         return parts is not None and bool(compile_parts(parts)(value))
 
 
+def _with_default(body: str) -> Var | None:
+    """``key, 'default'`` (spaces allowed around both) as a variable, or None."""
+    key, comma, rest = body.partition(",")
+    key, rest = key.strip(), rest.strip()
+    if not comma or not key or len(rest) < 2 or rest[0] != "'" or rest[-1] != "'" or "'" in rest[1:-1]:
+        return None
+    return Var(key.lower(), rest[1:-1])
+
+
 def parse_template(text: str, variables_enabled: bool) -> Template:
     if not variables_enabled or "${" not in text:
         return Template(text, (text,))
     parts: list[Part] = []
     pos = 0
-    for m in _VAR.finditer(text):
-        if m.start() > pos:
-            parts.append(text[pos : m.start()])
-        body = m.group(1)
+    # Plain string searches, no regex: each '${' pairs with the first '}' after it.
+    while (start := text.find("${", pos)) >= 0 and (end := text.find("}", start + 2)) >= 0:
+        if start > pos:
+            parts.append(text[pos:start])
+        body = text[start + 2 : end]
         if body in _ESCAPE_VARS:
             parts.append(Literal(_ESCAPE_VARS[body]))
         else:
-            d = _DEFAULT.fullmatch(body)
-            if d is not None:
-                parts.append(Var(d.group(1).lower(), d.group(2)))
-            else:
-                parts.append(Var(body.strip().lower(), None))
-        pos = m.end()
+            default = _with_default(body)
+            parts.append(Var(body.strip().lower(), None) if default is None else default)
+        pos = end + 1
     if pos < len(text):
         parts.append(text[pos:])
     return Template(text, tuple(parts))

@@ -1,0 +1,131 @@
+"""The glob matcher's cost is linear in the string, whatever the pattern: counted, not timed.
+
+The subject is a ``str`` subclass that counts what the matcher does with it: every method
+call is a step, and every character a call hands to C (a search, a prefix test) or to a
+Python loop (a slice the matcher iterates over) is charged. A backtracking matcher would
+show work growing with a power of the length; these tests assert that quadrupling the
+string at most quadruples the work (plus a constant), with no clock involved.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from typing import Any, SupportsIndex
+
+import pytest
+
+from iamd.policy.wildcard import compile_glob, compile_globs
+
+
+class Counted(str):
+    """A string that counts the matcher's work on it."""
+
+    work: int
+
+    def _charge(self, amount: int) -> None:
+        self.work = getattr(self, "work", 0) + 1 + amount
+
+    def find(self, sub: str, start: SupportsIndex | None = None, end: SupportsIndex | None = None) -> int:  # type: ignore[override]
+        found = str.find(self, sub, start, end)
+        lo = 0 if start is None else int(start)
+        hi = len(self) if end is None else int(end)
+        self._charge((found + len(sub) if found >= 0 else hi) - lo + len(sub))
+        return found
+
+    def startswith(self, prefix: str | tuple[str, ...], *args: Any) -> bool:  # type: ignore[override]
+        self._charge(len(prefix) if isinstance(prefix, str) else sum(map(len, prefix)))
+        return str.startswith(self, prefix, *args)
+
+    def endswith(self, suffix: str | tuple[str, ...], *args: Any) -> bool:  # type: ignore[override]
+        self._charge(len(suffix) if isinstance(suffix, str) else sum(map(len, suffix)))
+        return str.endswith(self, suffix, *args)
+
+    def __getitem__(self, key: SupportsIndex | slice) -> str:  # type: ignore[override]
+        out = str.__getitem__(self, key)
+        self._charge(len(out))
+        return out
+
+
+def work(pattern: str | list[str], subject: str) -> tuple[bool, int]:
+    matcher = compile_globs(pattern) if isinstance(pattern, list) else compile_glob(pattern)
+    s = Counted(subject)
+    result = bool(matcher(s))
+    return result, getattr(s, "work", 0)
+
+
+ADVERSARIAL = {
+    "stars": ("*a*a*a*a*b", "a"),
+    "stars and ones": ("*a?*a?*a?b", "a"),
+    "ones and stars": ("?*" * 60 + "b", "a"),
+    "many segments": ("*" + "a*" * 500 + "b", "a"),
+    "long ? segment (bit-parallel)": ("*" + "a?" * 40 + "b*", "a"),
+    "short ? segment (anchored)": ("*a?a?b*", "a"),
+    "all ? segment": ("*" + "?" * 70 + "b*", "a"),
+    "long literal segment": ("*" + "a" * 300 + "b*", "a"),
+    "periodic": ("*ab?ab?ab?ab?abc*", "ab"),
+    "first and last with ?": ("a?a*a?a*a?b", "a"),
+    "resource": ("arn:aws:s3:::*a*a*a*a*b", "a"),
+    "list of patterns": (["*a*a*b", "*a?a?b", "x*", "*a*?*c"], "a"),
+}
+
+
+@pytest.mark.parametrize("case", ADVERSARIAL, ids=list(ADVERSARIAL))
+def test_work_grows_linearly_with_the_string(case: str) -> None:
+    pattern, unit = ADVERSARIAL[case]
+    prefix = "arn:aws:s3:::" if case == "resource" else ""
+    small, large = (prefix + unit * (n // len(unit)) for n in (2_500, 10_000))
+    matched_small, work_small = work(pattern, small)
+    matched_large, work_large = work(pattern, large)
+    assert not matched_small and not matched_large
+    assert work_small > 0  # the matcher reads the string through str's methods, nothing else
+    # x4 the string: at most x4 the work, plus the pattern's own size as a constant.
+    budget = 4 * work_small + 256 + 16 * len("".join(pattern))
+    assert work_large <= budget, (work_small, work_large)
+    # and absolutely: a few passes over the string per segment, never n x pattern.
+    assert work_large <= 8 * len(large) + 64 * len("".join(pattern))
+
+
+def test_matches_found_are_linear_too() -> None:
+    # The same adversarial shapes, made to match at the very end.
+    for pattern in ("*a*a*a*a*b", "*a?*a?*a?b", "*" + "a?" * 40 + "b", "?*" * 60 + "b"):
+        _, w1 = work(pattern, "a" * 2_500 + "b")
+        matched, w4 = work(pattern, "a" * 10_000 + "b")
+        assert matched
+        assert w4 <= 4 * w1 + 256 + 16 * len(pattern)
+
+
+def test_ten_thousand_characters_through_the_engine_simply_complete() -> None:
+    """Cases a backtracking regex needs hours for; run apart so the old code fails, not hangs."""
+    script = textwrap.dedent(
+        """
+        import json
+        from iamd.policy import DocumentKind, Policy, PolicySet, PolicyType, Principal, Request
+        from iamd.policy import build_context, evaluate, parse_policy
+        from iamd.policy.wildcard import compile_glob
+
+        a = "a" * 10_000
+        doc = parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*a*a*a*a*b", "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*a*a*a*a*b"},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::${aws:username}*a?*a?*a?b"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*",
+             "Condition": {"StringLike": {"s3:prefix": "*a*a*a*a*b"}}},
+            {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": "*",
+             "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*a*a*a*a*b"}}},
+        ]}), DocumentKind.IDENTITY)
+        policies = PolicySet.of(identity=[Policy("p", PolicyType.IDENTITY, doc)])
+        alice = Principal.from_arn("arn:aws:iam::111122223333:user/alice")
+        ctx = build_context(alice, [("s3:prefix", a), ("aws:SourceArn", "arn:aws:s3:::" + a)])
+        out = [bool(compile_glob("*a*a*a*a*b")(a)), bool(compile_glob("*a?*a?*a?b")(a))]
+        for action, resource in (("s3:" + a, "*"), ("s3:GetObject", "arn:aws:s3:::" + a),
+                                 ("s3:PutObject", "arn:aws:s3:::alice" + a), ("s3:ListBucket", "*"),
+                                 ("s3:DeleteObject", "*")):
+            out.append(evaluate(Request(alice, action, resource, ctx), policies).verdict.value)
+        print(json.dumps(out))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == '[false, false, "implicitDeny", "implicitDeny", "implicitDeny", "implicitDeny", "implicitDeny"]'
