@@ -76,7 +76,10 @@ class _Fixed:
 
     def at(self, s: str, i: int) -> bool:
         """Whether the segment matches ``s`` at ``i`` (the caller checked the length)."""
-        return all(s.startswith(text, i + off) for off, text in self.runs)
+        for off, text in self.runs:
+            if not s.startswith(text, i + off):
+                return False
+        return True
 
     def find(self, s: str, start: int, end: int) -> int:
         """The leftmost ``i >= start`` where the segment matches within ``s[:end]``, or -1."""
@@ -102,7 +105,10 @@ class _Fixed:
         a = s.find(text, start + off, stop)
         while a >= 0:
             i = a - off
-            if all(s.startswith(t, i + o) for o, t in others):
+            for o, t in others:
+                if not s.startswith(t, i + o):
+                    break
+            else:
                 return i
             a = s.find(text, a + 1, stop)
         return -1
@@ -144,21 +150,26 @@ def _segments(parts: Iterable[tuple[str, bool]]) -> list[Segment]:
     return out
 
 
-def _at(seg: Segment, s: str, i: int) -> bool:
-    return s.startswith(seg, i) if isinstance(seg, str) else seg.at(s, i)
-
-
-def _matcher(segments: list[Segment]) -> Callable[[str], bool]:
+def _matcher(segments: list[Segment]) -> Matcher:
     first, last = segments[0], segments[-1]
     if len(segments) == 1:  # no '*': the one segment is the whole string
-        size = _size(first)
-        return lambda s: len(s) == size and _at(first, s, 0)
-    middle = [m for m in segments[1:-1] if _size(m)]
+        if isinstance(first, str):
+            return first.__eq__
+        size, at = first.size, first.at
+        return lambda s: len(s) == size and at(s, 0)
+    middle = tuple(m for m in segments[1:-1] if _size(m))
     head, tail = _size(first), _size(last)
+    need = head + tail
+    if not middle and isinstance(first, str) and isinstance(last, str):
+        return lambda s: len(s) >= need and s.startswith(first) and s.endswith(last)
 
     def match(s: str) -> bool:
         end = len(s) - tail
-        if end < head or not _at(first, s, 0) or not _at(last, s, end):
+        if end < head:
+            return False
+        if not (s.startswith(first) if isinstance(first, str) else first.at(s, 0)):
+            return False
+        if not (s.endswith(last) if isinstance(last, str) else last.at(s, end)):
             return False
         pos = head
         for seg in middle:
@@ -217,6 +228,11 @@ def compile_globs(patterns: Iterable[str]) -> Matcher:
     others = tuple(compile_glob(p) for p in globs if not (p.endswith("*") and not has_wildcard(p[:-1])))
 
     def match(s: str) -> bool:
-        return s in exact or s.startswith(prefixes) or any(m(s) for m in others)
+        if s in exact or s.startswith(prefixes):
+            return True
+        for m in others:
+            if m(s):
+                return True
+        return False
 
     return match

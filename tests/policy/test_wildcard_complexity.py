@@ -9,6 +9,7 @@ string at most quadruples the work (plus a constant), with no clock involved.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -27,22 +28,22 @@ class Counted(str):
     def _charge(self, amount: int) -> None:
         self.work = getattr(self, "work", 0) + 1 + amount
 
-    def find(self, sub: str, start: SupportsIndex | None = None, end: SupportsIndex | None = None) -> int:  # type: ignore[override]
+    def find(self, sub: str, start: SupportsIndex | None = None, end: SupportsIndex | None = None) -> int:
         found = str.find(self, sub, start, end)
         lo = 0 if start is None else int(start)
         hi = len(self) if end is None else int(end)
         self._charge((found + len(sub) if found >= 0 else hi) - lo + len(sub))
         return found
 
-    def startswith(self, prefix: str | tuple[str, ...], *args: Any) -> bool:  # type: ignore[override]
+    def startswith(self, prefix: str | tuple[str, ...], *args: Any) -> bool:
         self._charge(len(prefix) if isinstance(prefix, str) else sum(map(len, prefix)))
         return str.startswith(self, prefix, *args)
 
-    def endswith(self, suffix: str | tuple[str, ...], *args: Any) -> bool:  # type: ignore[override]
+    def endswith(self, suffix: str | tuple[str, ...], *args: Any) -> bool:
         self._charge(len(suffix) if isinstance(suffix, str) else sum(map(len, suffix)))
         return str.endswith(self, suffix, *args)
 
-    def __getitem__(self, key: SupportsIndex | slice) -> str:  # type: ignore[override]
+    def __getitem__(self, key: SupportsIndex | slice) -> str:
         out = str.__getitem__(self, key)
         self._charge(len(out))
         return out
@@ -55,7 +56,7 @@ def work(pattern: str | list[str], subject: str) -> tuple[bool, int]:
     return result, getattr(s, "work", 0)
 
 
-ADVERSARIAL = {
+ADVERSARIAL: dict[str, tuple[str | list[str], str]] = {
     "stars": ("*a*a*a*a*b", "a"),
     "stars and ones": ("*a?*a?*a?b", "a"),
     "ones and stars": ("?*" * 60 + "b", "a"),
@@ -128,4 +129,4 @@ def test_ten_thousand_characters_through_the_engine_simply_complete() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == '[false, false, "implicitDeny", "implicitDeny", "implicitDeny", "implicitDeny", "implicitDeny"]'
+    assert json.loads(done.stdout) == [False, False] + ["implicitDeny"] * 5
