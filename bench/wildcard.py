@@ -14,7 +14,7 @@ Three matchers of IAM globs (``*`` any run, ``?`` one character, everything else
   without ``[`` are compared).
 
 Ordinary cases (actions, ARNs) are timed in process: the best of R repetitions of a loop
-of K matches, per match. Adversarial cases (``*a*a*a*a*b`` against ``a`` × N, ...) are
+of K matches, per match. Adversarial cases (``*a*a*a*a*b`` against ``a`` x N, ...) are
 timed for all three; the regex runs in a child process that is killed after a timeout,
 because a regex stuck in C code cannot be interrupted in process: the table then says
 ``> T s``. The ratios are regex / iamd and fnmatch / iamd (above 1: iamd is faster).
@@ -141,8 +141,8 @@ def _fmt_ns(ns: float | None, timeout: float) -> str:
 
 def _ratio(other: float | None, ours: float, timeout: float) -> str:
     if other is None:
-        return f"> {timeout * 1e9 / ours:,.0f}×"
-    return f"{other / ours:,.1f}×"
+        return f"> {timeout * 1e9 / ours:,.0f}x"
+    return f"{other / ours:,.1f}x"
 
 
 def render(results: dict[str, Any]) -> str:
@@ -154,12 +154,19 @@ def render(results: dict[str, Any]) -> str:
             f"{r['case']:<18} {_fmt_ns(r['iamd'], t):>9} {_fmt_ns(r['regex'], t):>9} {_fmt_ns(r['fnmatch'], t):>9}"
             f" {_ratio(r['regex'], r['iamd'], t):>11} {_ratio(r['fnmatch'], r['iamd'], t):>13}"
         )
-    lines += ["", f"Adversarial patterns against 'a' × n (regex and fnmatch: one match in a child, killed after {t:g} s)", ""]
-    lines.append(f"{'case':<16} {'n':>7} {'iamd':>10} {'regex':>10} {'fnmatch':>10} {'regex/iamd':>12} {'fnmatch/iamd':>13}")
+    lines += [
+        "",
+        f"Adversarial patterns against 'a' x n (regex and fnmatch: one match in a child, killed after {t:g} s)",
+        "",
+    ]
+    lines.append(
+        f"{'case':<16} {'n':>7} {'iamd':>10} {'regex':>10} {'fnmatch':>10} {'regex/iamd':>12} {'fnmatch/iamd':>13}"
+    )
     for r in results["adversarial"]:
         lines.append(
             f"{r['case']:<16} {r['n']:>7,} {_fmt_ns(r['iamd'], t):>10} {_fmt_ns(r['regex'], t):>10}"
-            f" {_fmt_ns(r['fnmatch'], t):>10} {_ratio(r['regex'], r['iamd'], t):>12} {_ratio(r['fnmatch'], r['iamd'], t):>13}"
+            f" {_fmt_ns(r['fnmatch'], t):>10} {_ratio(r['regex'], r['iamd'], t):>12}"
+            f" {_ratio(r['fnmatch'], r['iamd'], t):>13}"
         )
     return "\n".join(lines)
 

@@ -76,10 +76,7 @@ class _Fixed:
 
     def at(self, s: str, i: int) -> bool:
         """Whether the segment matches ``s`` at ``i`` (the caller checked the length)."""
-        for off, text in self.runs:
-            if not s.startswith(text, i + off):
-                return False
-        return True
+        return all(s.startswith(text, i + off) for off, text in self.runs)
 
     def find(self, s: str, start: int, end: int) -> int:
         """The leftmost ``i >= start`` where the segment matches within ``s[:end]``, or -1."""
@@ -228,11 +225,6 @@ def compile_globs(patterns: Iterable[str]) -> Matcher:
     others = tuple(compile_glob(p) for p in globs if not (p.endswith("*") and not has_wildcard(p[:-1])))
 
     def match(s: str) -> bool:
-        if s in exact or s.startswith(prefixes):
-            return True
-        for m in others:
-            if m(s):
-                return True
-        return False
+        return s in exact or s.startswith(prefixes) or any(m(s) for m in others)
 
     return match

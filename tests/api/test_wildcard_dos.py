@@ -61,8 +61,8 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_simulate_custom_policy_with_an_adversarial_resource(endpoint: str) -> None:
     iam = _client(endpoint, "iam")
-    document = {"Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{ADVERSARIAL}"}]}  # fmt: skip
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{ADVERSARIAL}"}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
     resources = ["arn:aws:s3:::" + "a" * 2_000, "arn:aws:s3:::" + "a" * 2_000 + "b"]
     result = _answer(
         lambda: iam.simulate_custom_policy(

@@ -17,6 +17,7 @@ from typing import Any, SupportsIndex
 
 import pytest
 
+from iamd.policy.variables import parse_template
 from iamd.policy.wildcard import compile_glob, compile_globs
 
 
@@ -130,3 +131,16 @@ def test_ten_thousand_characters_through_the_engine_simply_complete() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [False, False] + ["implicitDeny"] * 5
+
+
+@pytest.mark.parametrize("text", ["${" * 5_000, "${a" + " " * 10_000 + "b, 'x}", "${a}" * 2_500, "}${x" * 3_000])
+def test_policy_variables_are_parsed_in_linear_work(text: str) -> None:
+    # '${' with no '}' after it was quadratic under the old regex scan, and so was a
+    # variable body of spaces under the old default-value regex.
+    small = Counted(text[: len(text) // 4])
+    large = Counted(text)
+    parse_template(small, True)
+    parse_template(large, True)
+    work_small, work_large = getattr(small, "work", 0), getattr(large, "work", 0)
+    assert work_small > 0
+    assert work_large <= 4 * work_small + 256
