@@ -45,10 +45,26 @@ def _never(_: str) -> bool:
     return False
 
 
+def _runs_at(runs: tuple[tuple[int, str], ...]) -> Callable[[str, int], bool]:
+    """A test of literal runs at fixed offsets from a position, unrolled for up to three."""
+    if not runs:
+        return lambda s, i: True
+    (o1, t1), *rest = runs
+    if not rest:
+        return lambda s, i: s.startswith(t1, i + o1)
+    (o2, t2), *rest = rest
+    if not rest:
+        return lambda s, i: s.startswith(t1, i + o1) and s.startswith(t2, i + o2)
+    (o3, t3), *rest = rest
+    if not rest:
+        return lambda s, i: s.startswith(t1, i + o1) and s.startswith(t2, i + o2) and s.startswith(t3, i + o3)
+    return lambda s, i: all(s.startswith(t, i + o) for o, t in runs)
+
+
 class _Fixed:
     """A segment with ``?``: a fixed length, literal runs at fixed offsets."""
 
-    __slots__ = ("anchor", "high", "masks", "others", "runs", "scan", "size", "wild")
+    __slots__ = ("anchor", "at", "high", "masks", "others", "runs", "scan", "size", "wild")
 
     def __init__(self, chars: Sequence[str]) -> None:
         self.size = len(chars)
@@ -61,6 +77,7 @@ class _Fixed:
                 runs.append((start, "".join(chars[start:i])))
                 start = -1
         self.runs = tuple(runs)
+        self.at = _runs_at(self.runs)  # (s, i): does the segment match s at i (length checked by the caller)
         self.scan = len(runs) > _FEW_RUNS or self.size > _SHORT
         anchor = max(runs, key=lambda r: len(r[1]), default=None)
         self.anchor = anchor
@@ -73,10 +90,6 @@ class _Fixed:
                 masks[c] = masks.get(c, self.wild) | (1 << i)
         self.masks = masks
         self.high = 1 << (self.size - 1)
-
-    def at(self, s: str, i: int) -> bool:
-        """Whether the segment matches ``s`` at ``i`` (the caller checked the length)."""
-        return all(s.startswith(text, i + off) for off, text in self.runs)
 
     def find(self, s: str, start: int, end: int) -> int:
         """The leftmost ``i >= start`` where the segment matches within ``s[:end]``, or -1."""
@@ -156,9 +169,8 @@ def _matcher(segments: list[Segment]) -> Matcher:
         return lambda s: len(s) == size and at(s, 0)
     middle = tuple(m for m in segments[1:-1] if _size(m))
     head, tail = _size(first), _size(last)
-    need = head + tail
-    if not middle and isinstance(first, str) and isinstance(last, str):
-        return lambda s: len(s) >= need and s.startswith(first) and s.endswith(last)
+    if isinstance(first, str) and isinstance(last, str) and all(isinstance(m, str) for m in middle):
+        return _literal_segments(first, [m for m in middle if isinstance(m, str)], last)
 
     def match(s: str) -> bool:
         end = len(s) - tail
@@ -180,6 +192,33 @@ def _matcher(segments: list[Segment]) -> Matcher:
                 if i < 0:
                     return False
                 pos = i + seg.size
+        return True
+
+    return match
+
+
+def _literal_segments(first: str, middle: list[str], last: str) -> Matcher:
+    """The common case, no '?': ``first*middle…*last`` with string methods only."""
+    head, tail = len(first), len(last)
+    need = head + tail + sum(map(len, middle))
+    if not middle:
+        return lambda s: len(s) >= need and s.startswith(first) and s.endswith(last)
+    if len(middle) == 1:
+        mid = middle[0]
+        return lambda s: (
+            len(s) >= need and s.startswith(first) and s.endswith(last) and s.find(mid, head, len(s) - tail) >= 0
+        )
+
+    def match(s: str) -> bool:
+        end = len(s) - tail
+        if end < head or not s.startswith(first) or not s.endswith(last):
+            return False
+        pos = head
+        for seg in middle:
+            pos = s.find(seg, pos, end)
+            if pos < 0:
+                return False
+            pos += len(seg)
         return True
 
     return match
