@@ -172,26 +172,22 @@ def _matcher(segments: list[Segment]) -> Matcher:
     if isinstance(first, str) and isinstance(last, str) and all(isinstance(m, str) for m in middle):
         return _literal_segments(first, [m for m in middle if isinstance(m, str)], last)
 
+    first_at = first.at if isinstance(first, _Fixed) else (lambda s, i: s.startswith(first))
+    last_at = last.at if isinstance(last, _Fixed) else (lambda s, i: s.endswith(last))
+    searches = tuple(
+        (m, None, len(m)) if isinstance(m, str) else ("", m.find, m.size) for m in middle
+    )  # (literal, fixed-segment search, size)
+
     def match(s: str) -> bool:
         end = len(s) - tail
-        if end < head:
-            return False
-        if not (s.startswith(first) if isinstance(first, str) else first.at(s, 0)):
-            return False
-        if not (s.endswith(last) if isinstance(last, str) else last.at(s, end)):
+        if end < head or not first_at(s, 0) or not last_at(s, end):
             return False
         pos = head
-        for seg in middle:
-            if isinstance(seg, str):
-                i = s.find(seg, pos, end)
-                if i < 0:
-                    return False
-                pos = i + len(seg)
-            else:
-                i = seg.find(s, pos, end)
-                if i < 0:
-                    return False
-                pos = i + seg.size
+        for literal, search, size in searches:
+            i = s.find(literal, pos, end) if search is None else search(s, pos, end)
+            if i < 0:
+                return False
+            pos = i + size
         return True
 
     return match
