@@ -1,6 +1,6 @@
 """Wildcard matching benchmark: iamd's segment matcher vs the regex it replaced vs fnmatch.
 
-    python -m bench.wildcard            # about a minute
+    python -m bench.wildcard            # about 5 minutes (the old regex is given 30 s a case)
     python -m bench.wildcard --quick    # fewer repetitions, shorter timeout for the regex
     python -m bench.wildcard --json
 
