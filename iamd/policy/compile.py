@@ -8,7 +8,6 @@ to its action.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -136,7 +135,7 @@ class CompiledStatement:
         test = self.resource_test
         if test is not None:
             return bool(test(resource)) != self.resource_negated
-        hit = any(_template_matches(t, resource, values) for t in self.resource_templates)
+        hit = any(t.matches(resource, values) for t in self.resource_templates)  # type: ignore[arg-type]
         return hit != self.resource_negated
 
     def grant(self, principal: Principal, has_boundary: bool) -> str | None:
@@ -179,11 +178,6 @@ def variables_in_resource_part(t: Template) -> bool:
         elif colons < 5 and isinstance(part, Var):
             return False
     return True
-
-
-def _template_matches(t: Template, resource: str, values: object) -> bool:
-    src = t.resolve_regex(values)  # type: ignore[arg-type]
-    return src is not None and re.fullmatch(src, resource, re.DOTALL) is not None
 
 
 @dataclass(slots=True)

@@ -8,7 +8,6 @@ answer ambiguous (the same key given twice in different case); the caller fails 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from .operators import (
 )
 from .request import Context
 from .variables import Template, parse_template
-from .wildcard import glob_to_regex
+from .wildcard import compile_globs, compile_parts
 
 __all__ = ["Condition", "ConditionResult", "compile_condition"]
 
@@ -46,12 +45,18 @@ class ConditionResult:
     result: bool | None
 
 
-def _split_arn(tokens: list[tuple[str, bool]]) -> list[str] | None:
-    """Regexes for the 6 segments of an ARN pattern given as ``(text, is_pattern)`` runs."""
-    segments: list[list[str]] = [[]]
+Parts = list[tuple[str, bool]]  # (text, is_pattern): see wildcard.compile_parts
+
+
+def _split_arn(tokens: Parts) -> list[Parts] | None:
+    """The 6 segments of an ARN pattern given as ``(text, is_pattern)`` runs, or None.
+
+    Only colons the policy wrote separate segments; past the fifth they are literal.
+    """
+    segments: list[Parts] = [[]]
     for text, is_pattern in tokens:
         if not is_pattern:
-            segments[-1].append(re.escape(text))
+            segments[-1].append((text, False))
             continue
         pieces = text.split(":")
         for i, piece in enumerate(pieces):
@@ -59,21 +64,21 @@ def _split_arn(tokens: list[tuple[str, bool]]) -> list[str] | None:
                 if len(segments) < 6:
                     segments.append([])
                 else:
-                    segments[-1].append(":")
-            segments[-1].append(glob_to_regex(piece))
+                    segments[-1].append((":", False))
+            segments[-1].append((piece, True))
     if len(segments) != 6:
         return None
-    return ["".join(s) for s in segments]
+    return segments
 
 
-def _arn_matcher(segment_regexes: list[str]) -> Callable[[str], bool]:
-    compiled = [re.compile(r, re.DOTALL) for r in segment_regexes]
+def _arn_matcher(segments: list[Parts]) -> Callable[[str], bool]:
+    tests = [compile_parts(s) for s in segments]
 
     def match(value: str) -> bool:
         parts = value.split(":", 5)
         if len(parts) != 6:
             return False
-        return all(c.fullmatch(p) is not None for c, p in zip(compiled, parts, strict=False))
+        return all(t(p) for t, p in zip(tests, parts, strict=True))
 
     return match
 
@@ -92,11 +97,9 @@ def _string_test(compare: str, templates: list[Template]) -> OneTest:
         return lambda r, ctx: any((v := t.resolve_text(ctx)) is not None and v.lower() == r.lower() for t in templates)
     # like
     if static:
-        regex = re.compile("|".join(f"(?:{glob_to_regex(t.raw)})" for t in templates), re.DOTALL)
-        return lambda r, ctx: regex.fullmatch(r) is not None
-    return lambda r, ctx: any(
-        (src := t.resolve_regex(ctx)) is not None and re.fullmatch(src, r, re.DOTALL) is not None for t in templates
-    )
+        like = compile_globs(t.raw for t in templates)
+        return lambda r, ctx: bool(like(r))
+    return lambda r, ctx: any(t.matches(r, ctx) for t in templates)
 
 
 def _arn_test(templates: list[Template]) -> OneTest:

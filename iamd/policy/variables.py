@@ -7,16 +7,13 @@ Substituted values are literal: a ``*`` inside a user name is not a wildcard.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .wildcard import glob_to_regex
+from .wildcard import compile_parts
 
 __all__ = ["Literal", "Template", "Var", "parse_template"]
 
-_VAR = re.compile(r"\$\{([^}]*)\}")
-_DEFAULT = re.compile(r"\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*")
 _ESCAPE_VARS = {"*": "*", "?": "?", "$": "$"}
 
 
@@ -40,15 +37,6 @@ Part = str | Var | Literal  # str: policy text, where * and ? are wildcards for 
 class Template:
     raw: str
     parts: tuple[Part, ...]
-    # Regex source of each part, None for variables: only the values are escaped per request.
-    _regex_parts: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        regex_parts = tuple(
-            glob_to_regex(p) if isinstance(p, str) else re.escape(p.text) if isinstance(p, Literal) else None
-            for p in self.parts
-        )
-        object.__setattr__(self, "_regex_parts", regex_parts)
 
     @property
     def has_vars(self) -> bool:
@@ -91,19 +79,19 @@ class Template:
         parts = self.resolve_parts(ctx)
         return None if parts is None else "".join(t for t, _ in parts)
 
-    def resolve_regex(self, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
-        """Regex source for a glob: wildcards only where the policy wrote them."""
-        out: list[str] = []
-        for part, source in zip(self.parts, self._regex_parts, strict=True):
-            if source is not None:
-                out.append(source)
-                continue
-            assert isinstance(part, Var)
-            value = self._value(part, ctx)
-            if value is None:
-                return None
-            out.append(re.escape(value))
-        return "".join(out)
+    def matches(self, value: str, ctx: Mapping[str, tuple[str, ...]]) -> bool:
+        """Whether ``value`` matches the glob, wildcards only where the policy wrote them."""
+        parts = self.resolve_parts(ctx)
+        return parts is not None and bool(compile_parts(parts)(value))
+
+
+def _with_default(body: str) -> Var | None:
+    """``key, 'default'`` (spaces allowed around both) as a variable, or None."""
+    key, comma, rest = body.partition(",")
+    key, rest = key.strip(), rest.strip()
+    if not comma or not key or len(rest) < 2 or rest[0] != "'" or rest[-1] != "'" or "'" in rest[1:-1]:
+        return None
+    return Var(key.lower(), rest[1:-1])
 
 
 def parse_template(text: str, variables_enabled: bool) -> Template:
@@ -111,19 +99,17 @@ def parse_template(text: str, variables_enabled: bool) -> Template:
         return Template(text, (text,))
     parts: list[Part] = []
     pos = 0
-    for m in _VAR.finditer(text):
-        if m.start() > pos:
-            parts.append(text[pos : m.start()])
-        body = m.group(1)
+    # Plain string searches, no regex: each '${' pairs with the first '}' after it.
+    while (start := text.find("${", pos)) >= 0 and (end := text.find("}", start + 2)) >= 0:
+        if start > pos:
+            parts.append(text[pos:start])
+        body = text[start + 2 : end]
         if body in _ESCAPE_VARS:
             parts.append(Literal(_ESCAPE_VARS[body]))
         else:
-            d = _DEFAULT.fullmatch(body)
-            if d is not None:
-                parts.append(Var(d.group(1).lower(), d.group(2)))
-            else:
-                parts.append(Var(body.strip().lower(), None))
-        pos = m.end()
+            default = _with_default(body)
+            parts.append(Var(body.strip().lower(), None) if default is None else default)
+        pos = end + 1
     if pos < len(text):
         parts.append(text[pos:])
     return Template(text, tuple(parts))

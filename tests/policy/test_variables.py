@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from iamd.policy.variables import Literal, Var, parse_template
 
 CTX = {"aws:username": ("bob",), "aws:tagkeys": ("a", "b"), "aws:principaltag/team": ("r*d",)}
@@ -26,13 +31,39 @@ def test_resolution() -> None:
 
 
 def test_substituted_values_are_literal_in_globs() -> None:
-    import re
-
-    src = parse_template("team/${aws:PrincipalTag/team}/*", True).resolve_regex(CTX)
-    assert src is not None
-    assert re.fullmatch(src, "team/r*d/file", re.DOTALL)
-    assert not re.fullmatch(src, "team/rod/file", re.DOTALL)
+    template = parse_template("team/${aws:PrincipalTag/team}/*", True)
+    assert template.matches("team/r*d/file", CTX)
+    assert not template.matches("team/rod/file", CTX)
 
 
 def test_unterminated_is_literal() -> None:
     assert parse_template("a${aws:username", True).resolve_text(CTX) == "a${aws:username"
+
+
+_OLD_VAR = re.compile(r"\$\{([^}]*)\}")
+_OLD_DEFAULT = re.compile(r"\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*")
+
+
+def _old_parts(text: str) -> tuple[object, ...]:
+    """What the regex-based parser this one replaced produced."""
+    parts: list[object] = []
+    pos = 0
+    for m in _OLD_VAR.finditer(text):
+        if m.start() > pos:
+            parts.append(text[pos : m.start()])
+        body = m.group(1)
+        if body in ("*", "?", "$"):
+            parts.append(Literal(body))
+        else:
+            d = _OLD_DEFAULT.fullmatch(body)
+            parts.append(Var(d.group(1).lower(), d.group(2)) if d else Var(body.strip().lower(), None))
+        pos = m.end()
+    if pos < len(text):
+        parts.append(text[pos:])
+    return tuple(parts)
+
+
+@given(st.text(alphabet="${}, '\tAb*?\u00a0\u2003x", max_size=24))
+def test_parsing_agrees_with_the_regex_parser_it_replaced(text: str) -> None:
+    if "${" in text:
+        assert parse_template(text, True).parts == _old_parts(text)

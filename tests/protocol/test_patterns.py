@@ -12,10 +12,10 @@ from iamd.protocol import Catalog
 from iamd.protocol.patterns import compile_pattern, translate
 
 
-def model_patterns() -> list[str]:
+def model_patterns(services: tuple[str, ...] = ("iam", "sts", "organizations")) -> list[str]:
     catalog = Catalog()
     found = set()
-    for service in ("iam", "sts", "organizations"):
+    for service in services:
         model = catalog.service(service).model
         for name in model.shape_names:
             pattern = model.shape_for(name).metadata.get("pattern")

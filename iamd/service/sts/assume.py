@@ -82,7 +82,10 @@ MAX_SESSION_POLICY_CHARS = 2048
 MAX_POLICY_ARNS = 10
 PACKED_LIMIT = 2048  # bytes of compressed session policies + tags that make 100 % (docs/sts.md)
 ROOT_REFUSED = "Roles may not be assumed by root accounts."
-_ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})")
+# The path is empty or printable text ending in '/'. Written as one optional component, not
+# a repeated one: a repeated component that may itself contain '/' can split a path in
+# exponentially many ways, and the regex engine tries them all before failing.
+_ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})")
 _EMPTY = PolicySet()
 _TRUSTS_NOBODY = parse_policy(
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iamd.invalid"},'
