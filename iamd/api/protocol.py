@@ -6,10 +6,10 @@ body). The Query API needs none of that: the pipeline is synchronous and answers
 memory in steady state. :class:`QueryProtocol` is that protocol with one change: a
 ``GET`` or ``POST`` to ``/`` is answered from the parser's callbacks, by
 :meth:`iamd.api.app.IamdApp.query`, and written with one ``transport.write``. Everything
-else (other paths and methods, ``Expect: 100-continue``, upgrades, requests carrying
-proxy headers, a request pipelined behind one still running through ASGI) takes
-uvicorn's own path unchanged, so the bytes on the wire, keep-alive, pipelining order,
-timeouts, flow control and graceful shutdown stay uvicorn's.
+else (other paths and methods, ``Expect: 100-continue``, requests carrying proxy headers,
+a request pipelined behind one still running through ASGI) takes uvicorn's own path,
+so the bytes on the wire, keep-alive, pipelining order, flow control and graceful
+shutdown stay uvicorn's.
 
 What this protocol adds to uvicorn's (docs/security.md): limits on every request's head
 (size and number of headers: 431), a deadline for the head (from the connection's start or
@@ -138,6 +138,9 @@ class QueryProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if upgrade:  # answered as HTTP/1.1; the parser reads nothing after it: close once answered
             self.cycle.keep_alive = False
+        if self.pipeline:  # queued behind a request in progress, reading paused: its body waits too
+            self._waiting = _NOTHING
+            self._deadline = math.inf
 
     def _check_head(self) -> None:
         """Refuse a head over the limits, or an upgrade whose body the parser would not read."""
@@ -378,6 +381,13 @@ class QueryProtocol(HttpToolsProtocol):
             self.flow.pause_reading()
         else:
             self._refuse(408, "Request Timeout: the request was not received in time.")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle  # the request the parser is at, if uvicorn has just started it
+        waiting_for_body = cycle is not None and cycle.more_body and not cycle.response_complete
+        if waiting_for_body and self._waiting == _NOTHING and not self.pipeline:
+            self._wait(_BODY, self._limits.body_timeout)
 
     def shutdown(self) -> None:
         if self._direct:  # mid-request: answer it, then close

@@ -6,7 +6,6 @@ the limits are small so that the tests are short, and every read has a generous 
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +49,7 @@ def test_a_head_sent_a_byte_at_a_time_is_cut_off(limited: RunningServer) -> None
         sender.start()
         try:
             reader = _Reader(sock)
-            status, headers, body = reader.response()
+            status, headers, _ = reader.response()
             assert status == 408 and headers["connection"] == "close"
             assert sender.is_alive()  # the client was still sending when it was cut off
             assert reader.closed()
