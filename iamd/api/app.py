@@ -115,7 +115,8 @@ class IamdApp:
         self.metrics = RequestMetrics(self._known)
         # Bounded: at most this many requests off the loop at once; the others wait their turn
         # (how many can wait is bounded by the connection limit: one request per connection).
-        self._pool = ThreadPoolExecutor(self.limits.request_threads, thread_name_prefix="iamd-request")
+        # Made on first use, shut down at the end of the lifespan (which may run again).
+        self._pool: ThreadPoolExecutor | None = None
         registry = CollectorRegistry()
         registry.register(_Decisions(backend))
         registry.register(self.metrics)
@@ -152,8 +153,11 @@ class IamdApp:
         """Answer one Query API request: inline if it is cheap, else on a worker thread."""
         if self.inline(http):
             return self.query(http)
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = ThreadPoolExecutor(self.limits.request_threads, thread_name_prefix="iamd-request")
         started = time.perf_counter()
-        wire = await asyncio.get_running_loop().run_in_executor(self._pool, pipeline.handle, self.backend, http)
+        wire = await asyncio.get_running_loop().run_in_executor(pool, pipeline.handle, self.backend, http)
         self.metrics.observe(http.body, http.query, wire.status, time.perf_counter() - started)
         return wire
 
@@ -205,7 +209,9 @@ class IamdApp:
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
-        self._pool.shutdown(wait=True)  # uvicorn has waited for the requests in progress already
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)  # uvicorn has waited for the requests in progress already
         # Shutdown: store every queued audit event and stop the writer (thread or child
         # process) here, not only after uvicorn returns: on SIGTERM uvicorn re-raises the
         # signal once it has shut down, which ends the process before any later cleanup.
