@@ -143,9 +143,12 @@ class IamdApp:
         """Whether ``http`` is cheap enough to answer on the event loop (see the module doc)."""
         if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
             return False
-        action = _action(http.body, http.query, self._known)
+        action = _plain_action(http.body, http.query)
+        if action is None:
+            return False
         if action not in INLINE_ACTIONS:
-            return action in ("none", "unknown")  # refused before authentication: MissingAction, InvalidAction
+            # Refused before authentication (MissingAction, InvalidAction), or not cheap.
+            return action == "" or action not in self._known
         key_id = _access_key_id(http)
         return key_id is None or key_id.startswith("ASIA") or self.backend.knows_key(key_id)
 
@@ -230,6 +233,28 @@ INLINE_ACTIONS = frozenset({
     "GetInstanceProfile", "GetLoginProfile", "GetAccessKeyLastUsed", "GetCallerIdentity",
 })  # fmt: skip
 INLINE_BODY = 8 * 1024  # a larger request is a policy or a simulation: off the loop
+
+
+def _plain_action(body: bytes, query: str) -> str | None:
+    """The one Action a request names ("" for none), or None if it cannot be told cheaply.
+
+    Every parameter is looked at, as the pipeline reads them all: a name or an Action
+    written with percent-escapes or ``+`` (which the form decoding would turn into an
+    Action), or two different Actions, make it None (not inline).
+    """
+    found = ""
+    for source in (query, body.decode("latin-1")):
+        if not source:
+            continue
+        for part in source.split("&"):
+            name, _, value = part.partition("=")
+            if name == "Action":
+                if "%" in value or "+" in value or (found and value != found):
+                    return None
+                found = value
+            elif "%" in name or "+" in name:
+                return None
+    return found
 
 
 def _access_key_id(http: HttpRequest) -> str | None:

@@ -106,3 +106,17 @@ def test_what_runs_on_the_event_loop(api_server: RunningServer) -> None:
                    "GetCredentialReport"):  # fmt: skip
         assert not app.inline(_request(f"Action={action}&Version=2010-05-08".encode(), api_server.root_key))
     assert not app.inline(_request(b"Action=AssumeRole&Version=2011-06-15", api_server.root_key))
+
+
+def test_a_request_is_inline_only_if_every_spelling_of_its_action_is_cheap(api_server: RunningServer) -> None:
+    app = IamdApp(api_server.backend)
+    api_server.backend.lookup(api_server.root_key)
+    version = b"&Version=2010-05-08"
+    for body in (
+        b"Pad=" + b"x" * 5000 + b"&Action=CreateUser&UserName=a" + version,  # far from the start
+        b"%41ction=CreateUser&UserName=a" + version,  # the form decoding makes it Action
+        b"Action=Create%55ser&UserName=a" + version,
+        b"Action=GetUser&Action=CreateUser&UserName=a" + version,
+    ):
+        assert not app.inline(_request(body, api_server.root_key)), body
+    assert app.inline(_request(b"Action=GetUser&UserName=a%40b" + version, api_server.root_key))
