@@ -136,7 +136,7 @@ class QueryProtocol(HttpToolsProtocol):
                 return
         self._direct = False
         super().on_headers_complete()
-        if upgrade:  # answered as HTTP/1.1; the parser reads nothing after it: close once answered
+        if upgrade and self.cycle is not None:  # answered as HTTP/1.1; nothing after it is parsed: close
             self.cycle.keep_alive = False
         if self.pipeline:  # queued behind a request in progress, reading paused: its body waits too
             self._waiting = _NOTHING
