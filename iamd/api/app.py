@@ -1,15 +1,23 @@
 """The application: the Query endpoint at ``/``, health and metrics.
 
-``create_app(backend)`` wires everything from arguments; tests build their own. The
-pipeline runs inline on the event loop: a request is a few hundred microseconds of CPU
-and SQLite work, cheaper than a hop to a thread pool.
+``create_app(backend)`` wires everything from arguments; tests build their own.
+
+Where a request runs (docs/security.md, "What runs where"): the cheap ones — a single-entity
+read (GetUser, GetRole, GetPolicy, ...) signed with a key whose credential is cached, and
+requests that fail before authentication — run inline on the event loop: a warm read is a
+few hundred microseconds, cheaper than a hop to a thread. Everything else (writes, lists,
+Simulate*, GetAccountAuthorizationDetails, the credential report, STS, large bodies, keys
+not yet cached) runs on a bounded pool of worker threads, so that one slow request never
+holds up the event loop, the health endpoint or the other connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,8 +30,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from iamd.api import pipeline
 from iamd.api.backend import Backend
-from iamd.api.pipeline import MAX_BODY, HttpRequest, handle
+from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 
 __all__ = ["IamdApp", "create_app"]
@@ -46,8 +56,9 @@ class RequestMetrics(Collector):
     """Requests by action and status code, and their latency, kept in plain dictionaries.
 
     The request path adds to two dictionaries (no locks, no labelled children); the
-    Prometheus families are built when ``/metrics`` is read. The request path runs on one
-    thread (the event loop), so the counts need no lock.
+    Prometheus families are built when ``/metrics`` is read. Requests are counted on the
+    event loop's thread only (those run on a worker thread are counted when their answer is
+    back on the loop), so the counts need no lock.
     """
 
     def __init__(self, known: frozenset[str]) -> None:
@@ -56,7 +67,9 @@ class RequestMetrics(Collector):
         self._latency: dict[str, list[float]] = {}  # per action: a count per bucket + overflow, then the sum
 
     def observe(self, body: bytes, query: str, status: int, seconds: float) -> None:
-        action = _action(body, query, self._known)
+        self.observe_action(_action(body, query, self._known), status, seconds)
+
+    def observe_action(self, action: str, status: int, seconds: float) -> None:
         key = (action, status)
         self._counts[key] = self._counts.get(key, 0) + 1
         row = self._latency.get(action)
@@ -95,9 +108,15 @@ class IamdApp:
     other route, and any ASGI server or test client, goes through ``__call__``.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, limits: HttpLimits | None = None) -> None:
         self.backend = backend
-        self.metrics = RequestMetrics(backend.catalog.iam.operation_names | backend.catalog.sts.operation_names)
+        self.limits = limits or HttpLimits()
+        self._known = backend.catalog.iam.operation_names | backend.catalog.sts.operation_names
+        self.metrics = RequestMetrics(self._known)
+        # Bounded: at most this many requests off the loop at once; the others wait their turn
+        # (how many can wait is bounded by the connection limit: one request per connection).
+        # Made on first use, shut down at the end of the lifespan (which may run again).
+        self._pool: ThreadPoolExecutor | None = None
         registry = CollectorRegistry()
         registry.register(_Decisions(backend))
         registry.register(self.metrics)
@@ -114,9 +133,34 @@ class IamdApp:
         )
 
     def query(self, http: HttpRequest) -> WireResponse:
-        """Answer one Query API request (IAM or STS) and count it in the metrics."""
+        """Answer one Query API request (IAM or STS) here, on this thread, and count it."""
         started = time.perf_counter()
-        wire = handle(self.backend, http)
+        wire = pipeline.handle(self.backend, http)
+        self.metrics.observe(http.body, http.query, wire.status, time.perf_counter() - started)
+        return wire
+
+    def inline(self, http: HttpRequest) -> bool:
+        """Whether ``http`` is cheap enough to answer on the event loop (see the module doc)."""
+        if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
+            return False
+        action = _plain_action(http.body, http.query)
+        if action is None:
+            return False
+        if action not in INLINE_ACTIONS:
+            # Refused before authentication (MissingAction, InvalidAction), or not cheap.
+            return action == "" or action not in self._known
+        key_id = _access_key_id(http)
+        return key_id is None or key_id.startswith("ASIA") or self.backend.knows_key(key_id)
+
+    async def query_async(self, http: HttpRequest) -> WireResponse:
+        """Answer one Query API request: inline if it is cheap, else on a worker thread."""
+        if self.inline(http):
+            return self.query(http)
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = ThreadPoolExecutor(self.limits.request_threads, thread_name_prefix="iamd-request")
+        started = time.perf_counter()
+        wire = await asyncio.get_running_loop().run_in_executor(pool, pipeline.handle, self.backend, http)
         self.metrics.observe(http.body, http.query, wire.status, time.perf_counter() - started)
         return wire
 
@@ -136,7 +180,7 @@ class IamdApp:
             body += message.get("body", b"")
             if not message.get("more_body", False) or len(body) > MAX_BODY:
                 break
-        wire = self.query(_http_request(scope, body))
+        wire = await self.query_async(_http_request(scope, body))
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in wire.headers]
         headers.append((b"content-length", str(len(wire.body)).encode()))
         await send({"type": "http.response.start", "status": wire.status, "headers": headers})
@@ -149,7 +193,7 @@ class IamdApp:
             body += chunk
             if len(body) > MAX_BODY:
                 break
-        wire = self.query(_http_request(request.scope, body))
+        wire = await self.query_async(_http_request(request.scope, body))
         return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
 
     async def _reset(self, request: Request) -> Response:
@@ -168,6 +212,9 @@ class IamdApp:
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)  # uvicorn has waited for the requests in progress already
         # Shutdown: store every queued audit event and stop the writer (thread or child
         # process) here, not only after uvicorn returns: on SIGTERM uvicorn re-raises the
         # signal once it has shut down, which ends the process before any later cleanup.
@@ -175,8 +222,49 @@ class IamdApp:
             self.backend.audit.close()
 
 
-def create_app(backend: Backend) -> IamdApp:
-    return IamdApp(backend)
+def create_app(backend: Backend, limits: HttpLimits | None = None) -> IamdApp:
+    return IamdApp(backend, limits)
+
+
+# The reads of one entity (or one of its policies) by name: a few cached lookups. Everything
+# else, however small, may read lists or many rows, write, hash, simulate or call out (STS).
+INLINE_ACTIONS = frozenset({
+    "GetUser", "GetRole", "GetGroupPolicy", "GetUserPolicy", "GetRolePolicy", "GetPolicy", "GetPolicyVersion",
+    "GetInstanceProfile", "GetLoginProfile", "GetAccessKeyLastUsed", "GetCallerIdentity",
+})  # fmt: skip
+INLINE_BODY = 8 * 1024  # a larger request is a policy or a simulation: off the loop
+
+
+def _plain_action(body: bytes, query: str) -> str | None:
+    """The one Action a request names ("" for none), or None if it cannot be told cheaply.
+
+    Every parameter is looked at, as the pipeline reads them all: a name or an Action
+    written with percent-escapes or ``+`` (which the form decoding would turn into an
+    Action), or two different Actions, make it None (not inline).
+    """
+    found = ""
+    for source in (query, body.decode("latin-1")):
+        if not source:
+            continue
+        for part in source.split("&"):
+            name, _, value = part.partition("=")
+            if name == "Action":
+                if "%" in value or "+" in value or (found and value != found):
+                    return None
+                found = value
+            elif "%" in name or "+" in name:
+                return None
+    return found
+
+
+def _access_key_id(http: HttpRequest) -> str | None:
+    """The access key id a request is signed with (header or query string), if any."""
+    auth = http.header("authorization")
+    if "Credential=" in auth:
+        return auth.split("Credential=", 1)[1].split("/", 1)[0]
+    if "X-Amz-Credential=" in http.query:
+        return http.query.split("X-Amz-Credential=", 1)[1].split("%2F", 1)[0].split("/", 1)[0]
+    return None
 
 
 def _http_request(scope: Scope, body: bytes) -> HttpRequest:

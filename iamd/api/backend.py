@@ -28,6 +28,7 @@ from iamd.crypto import (
     new_access_key_id,
     new_secret_access_key,
 )
+from iamd.datadir import make_private
 from iamd.keyring import load_secret_box
 from iamd.policy import Principal
 from iamd.protocol import Catalog
@@ -172,6 +173,10 @@ class Backend:
                 for r in _entity_refs(key):
                     self._entity_index.setdefault(r, set()).add(key)
 
+    def knows_key(self, key_id: str) -> bool:
+        """Whether ``lookup(key_id)`` is answered from the cache (no database read)."""
+        return key_id in self._credentials
+
     def lookup(self, key_id: str, session_token: str | None = None) -> Credential[Caller] | None:
         """The credential for SigV4; one indexed query on a miss, none in steady state.
 
@@ -273,7 +278,7 @@ class Backend:
         clock: Callable[[], datetime] = utcnow,
     ) -> tuple[Backend, RootCredentials]:
         env = os.environ if env is None else env
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(data_dir)
         migrate.upgrade(database_url)
         store = open_store(database_url)
         box = load_secret_box(data_dir, env)  # the primary master key and any retired ones

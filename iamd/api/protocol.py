@@ -6,10 +6,19 @@ body). The Query API needs none of that: the pipeline is synchronous and answers
 memory in steady state. :class:`QueryProtocol` is that protocol with one change: a
 ``GET`` or ``POST`` to ``/`` is answered from the parser's callbacks, by
 :meth:`iamd.api.app.IamdApp.query`, and written with one ``transport.write``. Everything
-else (other paths and methods, ``Expect: 100-continue``, upgrades, requests carrying
-proxy headers, a request pipelined behind one still running through ASGI) takes
-uvicorn's own path unchanged, so the bytes on the wire, keep-alive, pipelining order,
-timeouts, flow control and graceful shutdown stay uvicorn's.
+else (other paths and methods, ``Expect: 100-continue``, requests carrying proxy headers,
+a request pipelined behind one still running through ASGI) takes uvicorn's own path,
+so the bytes on the wire, keep-alive, pipelining order, flow control and graceful
+shutdown stay uvicorn's.
+
+What this protocol adds to uvicorn's (docs/security.md): limits on every request's head
+(size and number of headers: 431), a deadline for the head (from the connection's start or
+the request's first byte) and one for the body (408), the idle keep-alive timeout and the
+connection limit (uvicorn's ``timeout_keep_alive`` and ``limit_concurrency``: 503), and
+``Upgrade`` requests answered as plain HTTP/1.1 (never switched; the connection then
+closes). A request that is not cheap (``IamdApp.inline``) is answered on a worker thread
+through a request/response cycle of uvicorn's, so the requests pipelined behind it wait
+in order, as behind any ASGI request.
 
 Measured with ``python -m bench.server``: see bench/README.md. The protocol subclasses
 uvicorn internals (``HttpToolsProtocol``), so pyproject.toml bounds uvicorn's version and
@@ -19,19 +28,22 @@ tests/api/test_protocol.py checks the wire behaviour through real sockets.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 from typing import Any
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 
-__all__ = ["UVICORN_OPTIONS", "QueryProtocol"]
+__all__ = ["UVICORN_OPTIONS", "QueryProtocol", "uvicorn_options"]
 
 log = logging.getLogger("iamd.http")
 
@@ -42,7 +54,22 @@ _INTERNAL_ERROR = (
 
 
 # HttpToolsProtocol's per-connection state the direct path reads (uvicorn 0.50 to 0.54).
-_UVICORN_STATE = ("parser", "headers", "cycle", "expect_100_continue", "server_state", "flow", "pipeline", "client")
+_UVICORN_STATE = ("parser", "headers", "cycle", "expect_100_continue", "server_state", "flow", "pipeline", "client",
+                  "connections", "tasks", "limit_concurrency", "scope")  # fmt: skip
+
+# What a connection is waiting for, for the deadline sweep (``_sweep``).
+_NOTHING, _HEAD, _BODY = 0, 1, 2
+_LINGER = 1.0  # seconds a refused connection stays open (not read) so that the client can read why
+_SWEEP = "iamd_deadline_sweep"  # the ServerState attribute holding the sweep's timer
+
+
+class _Refusal(Exception):
+    """Raised in a parser callback: answer ``status`` with ``reason`` and close."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 def _endpoint(app: Any) -> IamdApp | None:
@@ -72,10 +99,29 @@ class QueryProtocol(HttpToolsProtocol):
         self._query = b""
         self._body = bytearray()  # amortized appends, however small the chunks a client sends
         self._paused_for_writing = False
+        self._limits = self._endpoint.limits if self._endpoint is not None else HttpLimits()
+        self._in_head = False  # a request's head has begun and is not complete yet
+        self._began = False  # ... and it began in the chunk being parsed
+        self._head_bytes = 0  # bytes received while the head was incomplete (before the chunk it began in)
+        self._waiting = _NOTHING  # what the deadline is for
+        self._deadline = math.inf  # loop time
+        self._closing = False  # refused, timed out or upgraded: nothing more is read or parsed
 
     # -- parser callbacks ----------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._began = True
+        self._head_bytes = 0
+        if self._waiting != _HEAD:  # a new connection's deadline runs from its start
+            self._wait(_HEAD, self._limits.header_timeout)
+
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._check_head()
+        self._wait(_BODY, self._limits.body_timeout)
+        upgrade = self.parser.should_upgrade()
         if self._endpoint is not None and self._takes_direct():
             parsed = httptools.parse_url(self.url)
             if parsed.path == b"/":
@@ -83,20 +129,46 @@ class QueryProtocol(HttpToolsProtocol):
                 self._answered = False
                 self._method = self.parser.get_method().decode("ascii")
                 self._query = parsed.query or b""
-                self._keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+                self._keep_alive = (
+                    self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive() and not upgrade
+                )
                 self._body = bytearray()
                 return
         self._direct = False
         super().on_headers_complete()
+        if upgrade and self.cycle is not None:  # answered as HTTP/1.1; nothing after it is parsed: close
+            self.cycle.keep_alive = False
+        if self.pipeline:  # queued behind a request in progress, reading paused: its body waits too
+            self._waiting = _NOTHING
+            self._deadline = math.inf
+
+    def _check_head(self) -> None:
+        """Refuse a head over the limits, or an upgrade whose body the parser would not read."""
+        limits = self._limits
+        if len(self.headers) > limits.max_headers:
+            raise _Refusal(431, f"Request Header Fields Too Large: at most {limits.max_headers} header fields.")
+        size = len(self.url)
+        for name, value in self.headers:
+            size += len(name) + len(value)
+        if size > limits.max_header_bytes:
+            raise _Refusal(431, f"Request Header Fields Too Large: at most {limits.max_header_bytes} bytes.")
+        if self.parser.should_upgrade() and any(
+            (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding"
+            for name, value in self.headers
+        ):
+            raise _Refusal(400, "Protocol upgrades are not supported: send the request without Upgrade.")
 
     def _takes_direct(self) -> bool:
         method = self.parser.get_method()
         if method != b"POST" and method != b"GET":
             return False
-        if self.expect_100_continue or self.parser.should_upgrade():
+        if self.expect_100_continue:
             return False
         if self.cycle is not None and not self.cycle.response_complete:
             return False  # an ASGI request is still running: keep the order, queue behind it
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            return False  # uvicorn answers it: 503
         # uvicorn's proxy-headers middleware may rewrite the client and scheme: leave those to it.
         return not any(name.startswith(b"x-forwarded-") or name == b"forwarded" for name, _ in self.headers)
 
@@ -108,16 +180,23 @@ class QueryProtocol(HttpToolsProtocol):
             return  # the rest of a body too large to read: parsed and dropped
         self._body += body
         if len(self._body) > MAX_BODY:
-            self._answer()  # the pipeline refuses it (ValidationError) without waiting for the rest
+            self._answer(self._request())  # refused (ValidationError) at once, inline: no waiting for the rest
             self._answered = True
 
     def on_message_complete(self) -> None:
+        self._waiting = _NOTHING
+        self._deadline = math.inf
         if not self._direct:
             super().on_message_complete()
             return
         self._direct = False
         if not self._answered:
-            self._answer()
+            request = self._request()
+            assert self._endpoint is not None
+            if not self._endpoint.inline(request):
+                self._answer_off_loop(request)
+                return
+            self._answer(request)
         if not self._keep_alive:
             self.transport.close()
         self.on_response_complete()
@@ -126,10 +205,9 @@ class QueryProtocol(HttpToolsProtocol):
             self._paused_for_writing = True
             self.flow.pause_reading()
 
-    def _answer(self) -> None:
-        assert self._endpoint is not None
+    def _request(self) -> HttpRequest:
         client = self.client
-        request = HttpRequest(
+        return HttpRequest(
             method=self._method,
             path="/",
             query=self._query.decode("latin-1"),
@@ -138,12 +216,46 @@ class QueryProtocol(HttpToolsProtocol):
             client_ip=client[0] if client else "127.0.0.1",
             secure=self.scheme == "https",
         )
+
+    def _answer(self, request: HttpRequest) -> None:
+        assert self._endpoint is not None
         try:
             wire = self._endpoint.query(request)
         except Exception:  # handle() answers every error itself; this is the last line
             log.exception("the Query API failed")
             wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
         self._write(wire)
+
+    def _answer_off_loop(self, request: HttpRequest) -> None:
+        """Answer on a worker thread, as a uvicorn request/response cycle: the requests
+        pipelined behind it queue behind it (``_takes_direct``), and uvicorn's cycle keeps
+        flow control, keep-alive and graceful shutdown as for any ASGI request."""
+        scope = self.scope
+        scope["method"] = self._method
+        scope["path"] = "/"
+        scope["raw_path"] = b"/"
+        scope["query_string"] = self._query
+        cycle = RequestResponseCycle(
+            scope=scope, transport=self.transport, flow=self.flow, logger=self.logger,
+            access_logger=self.access_logger, access_log=self.access_log,
+            default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
+            expect_100_continue=False, keep_alive=self._keep_alive, on_response=self.on_response_complete,
+        )  # fmt: skip
+        cycle.more_body = False
+        self.cycle = cycle
+        self._start_asgi_task(cycle, functools.partial(self._run_off_loop, request))
+
+    async def _run_off_loop(self, request: HttpRequest, scope: Any, receive: Any, send: Any) -> None:
+        assert self._endpoint is not None
+        try:
+            wire = await self._endpoint.query_async(request)
+        except Exception:  # as in _answer
+            log.exception("the Query API failed")
+            wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in wire.headers]
+        headers.append((b"content-length", str(len(wire.body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": wire.status, "headers": headers})
+        await send({"type": "http.response.body", "body": wire.body})
 
     def _write(self, wire: WireResponse) -> None:
         parts = [STATUS_LINE[wire.status]]
@@ -159,6 +271,124 @@ class QueryProtocol(HttpToolsProtocol):
 
     # -- connection events ---------------------------------------------------------------------
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._wait(_HEAD, self._limits.header_timeout)  # a silent connection is closed too
+        if getattr(self.server_state, _SWEEP, None) is None:
+            self._schedule_sweep()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._unset_keepalive_if_required()
+        self._began = False
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            if isinstance(error.__context__, _Refusal):
+                self._refuse(error.__context__.status, error.__context__.reason)
+            else:
+                self._invalid()
+            return
+        except httptools.HttpParserError:
+            self._invalid()
+            return
+        except httptools.HttpParserUpgrade:
+            # Never switched (iamd speaks HTTP/1.1 only): the request was answered as such,
+            # and the connection closes once it is; what follows is not parsed.
+            self._closing = True
+            self.flow.pause_reading()
+            return
+        if self._in_head:
+            if not self._began:  # the whole chunk is head; the chunk it began in is checked when complete
+                self._head_bytes += len(data)
+            if self._head_bytes > self._limits.max_header_bytes:
+                self._refuse(431, f"Request Header Fields Too Large: at most {self._limits.max_header_bytes} bytes.")
+
+    def _invalid(self) -> None:
+        msg = "Invalid HTTP request received."
+        self.logger.warning(msg)
+        self.send_400_response(msg)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer ``status`` and close: stop reading, and linger a moment so the client can
+        read the answer before the close (unread data would make the kernel reset it)."""
+        self._closing = True
+        self._waiting = _NOTHING
+        self._deadline = math.inf
+        if self.transport.is_closing():
+            return
+        body = reason.encode("ascii")
+        parts = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            parts += (name, b": ", value, b"\r\n")
+        parts += (b"content-type: text/plain; charset=utf-8\r\ncontent-length: ", str(len(body)).encode("ascii"),
+                  b"\r\nconnection: close\r\n\r\n", body)  # fmt: skip
+        self.transport.write(b"".join(parts))
+        self.flow.pause_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER, self.transport.close)
+
+    # -- deadlines -----------------------------------------------------------------------------
+
+    def _wait(self, what: int, seconds: float) -> None:
+        self._waiting = what
+        self._deadline = self.loop.time() + seconds
+
+    def _schedule_sweep(self) -> None:
+        limits = self._limits
+        interval = min(max(min(limits.header_timeout, limits.body_timeout) / 4, 0.05), 1.0)
+        handle = self.loop.call_later(interval, self._sweep_all, self.connections, self.server_state, interval)
+        setattr(self.server_state, _SWEEP, handle)
+
+    @staticmethod
+    def _sweep_all(connections: set[Any], server_state: ServerState, interval: float) -> None:
+        """Every ``interval`` seconds while there are connections: expire the late ones.
+
+        One timer for the server instead of one per request: a request only stores its
+        deadline (a float), so the deadlines cost the request path nothing measurable.
+        """
+        setattr(server_state, _SWEEP, None)
+        if not connections:
+            return
+        now = math.inf
+        for connection in list(connections):
+            if isinstance(connection, QueryProtocol):
+                if now == math.inf:
+                    now = connection.loop.time()
+                if connection._deadline <= now:
+                    connection._expire()
+        for connection in connections:
+            if isinstance(connection, QueryProtocol):
+                connection._schedule_sweep()
+                break
+
+    def _expire(self) -> None:
+        """The head or the body did not arrive in time."""
+        waiting = self._waiting
+        self._waiting = _NOTHING
+        self._deadline = math.inf
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        in_progress = cycle is not None and not cycle.response_complete
+        if waiting == _HEAD and not self._in_head and not in_progress:
+            self.transport.close()  # nothing was sent: nobody to answer
+        elif in_progress and (waiting == _HEAD or cycle.response_started):
+            cycle.keep_alive = False  # an answer is on its way: send it, then close
+            self._closing = True
+            self.flow.pause_reading()
+        else:
+            self._refuse(408, "Request Timeout: the request was not received in time.")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle  # the request the parser is at, if uvicorn has just started it
+        waiting_for_body = cycle is not None and cycle.more_body and not cycle.response_complete
+        if waiting_for_body and self._waiting == _NOTHING and not self.pipeline:
+            self._wait(_BODY, self._limits.body_timeout)
+
     def shutdown(self) -> None:
         if self._direct:  # mid-request: answer it, then close
             self._keep_alive = False
@@ -172,6 +402,15 @@ class QueryProtocol(HttpToolsProtocol):
             self.flow.resume_reading()
 
 
-# How iamd runs under uvicorn (``iamd serve``, its workers, the tests' real server):
-# this protocol, the lifespan (it closes the audit writer), and only warnings logged.
-UVICORN_OPTIONS: dict[str, Any] = {"http": QueryProtocol, "lifespan": "on", "log_level": "warning"}
+def uvicorn_options(limits: HttpLimits | None = None) -> dict[str, Any]:
+    """How iamd runs under uvicorn (``iamd serve``, its workers, the tests' real server):
+    this protocol, the lifespan (it closes the audit writer), only warnings logged, no
+    WebSocket, and uvicorn's own limits from ``limits`` (the others are the app's)."""
+    limits = limits or HttpLimits()
+    return {
+        "http": QueryProtocol, "lifespan": "on", "log_level": "warning", "ws": "none",
+        "timeout_keep_alive": limits.keep_alive_timeout, "limit_concurrency": limits.max_connections,
+    }  # fmt: skip
+
+
+UVICORN_OPTIONS: dict[str, Any] = uvicorn_options()

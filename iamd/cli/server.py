@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import configparser
+import errno
 import gc
 import json
 import os
+import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -14,6 +17,8 @@ from typing import TextIO
 import click
 from rich.console import Console
 from rich.table import Table
+
+from iamd.limits import HttpLimits
 
 DEFAULT_DATA_DIR = Path(os.environ.get("IAMD_DATA_DIR", "iamd-data"))
 
@@ -30,6 +35,58 @@ database_option = click.option(
     "--database", default=None, help="Database URL, e.g. postgresql://user@host/db (env IAMD_DATABASE_URL). "
     "Default: SQLite in the data directory.",
 )  # fmt: skip
+
+
+_DEFAULT_LIMITS = HttpLimits()
+
+
+def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``serve``'s HTTP limits (docs/security.md), each a flag and an environment variable."""
+    options = (
+        ("--max-header-bytes", "IAMD_MAX_HEADER_BYTES", click.IntRange(min=1024),
+         "Largest request head (target plus header names and values) in bytes; larger: 431."),
+        ("--max-headers", "IAMD_MAX_HEADERS", click.IntRange(min=8), "Most header fields in a request; more: 431."),
+        ("--header-timeout", "IAMD_HEADER_TIMEOUT", click.FloatRange(min=0.01),
+         "Seconds for a request's head to arrive, from the connection or the request's first byte; then 408."),
+        ("--body-timeout", "IAMD_BODY_TIMEOUT", click.FloatRange(min=0.01),
+         "Seconds for a request's body to arrive after its head; then 408."),
+        ("--keep-alive-timeout", "IAMD_KEEP_ALIVE_TIMEOUT", click.FloatRange(min=0.01),
+         "Seconds an idle keep-alive connection is kept open."),
+        ("--max-connections", "IAMD_MAX_CONNECTIONS", click.IntRange(min=2),
+         "Open connections (per server process) beyond which requests are answered 503."),
+        ("--request-threads", "IAMD_REQUEST_THREADS", click.IntRange(min=1),
+         "Worker threads (per server process) for the requests not answered on the event loop."),
+    )  # fmt: skip
+    for flag, env, kind, text in reversed(options):
+        default = getattr(_DEFAULT_LIMITS, flag[2:].replace("-", "_"))
+        command = click.option(flag, type=kind, default=default, show_default=True, envvar=env,
+                               help=f"{text} (env {env})")(command)  # fmt: skip
+    return command
+
+
+def _fail(message: str) -> None:
+    click.echo(f"iamd: {message}", err=True)
+    raise SystemExit(1)
+
+
+def check_port(host: str, port: int) -> None:
+    """Exit with one plain line, before anything is opened or announced, if ``host:port``
+    cannot be listened on (uvicorn binds it again, the same way, a moment later)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]  # fmt: skip
+    except socket.gaierror as e:
+        _fail(f"cannot listen on {host} port {port}: {e.strerror}")
+        return
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                _fail(f"port {port} on {host} is already in use (another iamd serve?); "
+                      "stop it or choose another port with --port")  # fmt: skip
+            _fail(f"cannot listen on {host} port {port}: {e.strerror}")
 
 
 @click.command()
@@ -60,15 +117,21 @@ database_option = click.option(
     help="Where read and failure audit events are turned into JSON and stored: a child process "
     "(off the server's core) or a thread of the server.",
 )  # fmt: skip
+@_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
+    **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
+    limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
+    os.umask(0o077)  # everything the server creates is private (docs/security.md, "Files")
+    check_port(host, port)
+
     import uvicorn
 
     from iamd.api import Backend, create_app
-    from iamd.api.protocol import UVICORN_OPTIONS
+    from iamd.api.protocol import uvicorn_options
 
     console = Console(stderr=True)
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
@@ -89,18 +152,18 @@ def serve(
         os.environ.update({
             _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
                                      "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
-                                     "oidc_jwks": jwks}),
+                                     "oidc_jwks": jwks, "limits": limit_values}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
-                    **UVICORN_OPTIONS)  # fmt: skip
+                    **uvicorn_options(limits))  # fmt: skip
         return
-    app = create_app(backend)
+    app = create_app(backend, limits)
     backend.watch(cache_poll)
     if audit_writer == "process":
         backend.audit_in_process(url)
     tune_runtime()
     try:
-        uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
+        uvicorn.run(app, host=host, port=port, **uvicorn_options(limits))
     finally:
         backend.close()
 
@@ -129,7 +192,7 @@ def worker_app() -> object:
     backend.watch(float(spec["cache_poll"]))
     if spec["audit_writer"] == "process":
         backend.audit_in_process(spec["url"])
-    app = create_app(backend)
+    app = create_app(backend, HttpLimits(**spec["limits"]))
     tune_runtime()
     return app
 
@@ -156,9 +219,10 @@ def db() -> None:
 @database_option
 def db_upgrade(data_dir: Path, database: str | None) -> None:
     """Apply pending schema migrations."""
+    from iamd.datadir import make_private
     from iamd.store import migrate
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     url = _database_url(data_dir, database)
     revision = migrate.upgrade(url)
     click.echo(f"database at revision {revision}")
@@ -174,9 +238,10 @@ def db_load_managed_policies(dump: TextIO, data_dir: Path, database: str | None)
     On a real account: aws iam get-account-authorization-details --filter AWSManagedPolicy > dump.json
     """
     from iamd.api.managed_policies import load_authorization_details
+    from iamd.datadir import make_private
     from iamd.store import migrate, open_store
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     url = _database_url(data_dir, database)
     migrate.upgrade(url)
     store = open_store(url)

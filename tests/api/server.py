@@ -14,7 +14,8 @@ from pathlib import Path
 import uvicorn
 
 from iamd.api import Backend, create_app
-from iamd.api.protocol import UVICORN_OPTIONS
+from iamd.api.protocol import uvicorn_options
+from iamd.limits import HttpLimits
 
 ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
 ROOT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -37,13 +38,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    data_dir: Path, database_url: str | None = None, *, clock: Callable[[], datetime] | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    limits: HttpLimits | None = None,
 ) -> Iterator[RunningServer]:
     url = database_url or f"sqlite:///{data_dir / 'iamd.db'}"
     env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
     backend, root = Backend.open(url, data_dir, dev=True, env=env, **({"clock": clock} if clock else {}))
     port = free_port()
-    config = uvicorn.Config(create_app(backend), host="127.0.0.1", port=port, **UVICORN_OPTIONS)
+    config = uvicorn.Config(create_app(backend, limits), host="127.0.0.1", port=port, **uvicorn_options(limits))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
