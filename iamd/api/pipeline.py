@@ -363,10 +363,39 @@ def _audit_failure(
     try:
         assert backend.audit is not None
         # Built on the writer thread, like the events of successful reads; the JSON round trip
-        # turns whatever the failed request left (e.g. datetimes in its parameters) into text.
-        backend.audit.submit(lambda: audit_event_from_record(json.loads(json.dumps(record.record(), default=str))))
+        # turns whatever the failed request left (e.g. datetimes in its parameters) into text,
+        # and _storable what no database column takes (bytes that were not UTF-8, NUL).
+        backend.audit.submit(
+            lambda: audit_event_from_record(_storable(json.loads(json.dumps(record.record(), default=str))))
+        )
     except Exception:
         log.exception("could not queue the audit event of request %s", request_id)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every string made storable text: a byte that was not UTF-8 (kept by the
+    form decoder as a lone surrogate) and NUL become U+FFFD, so the event of a request that
+    carried them is recorded like any other (docs/security.md)."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogateescape" if _escaped_only(value) else "replace").decode(
+                "utf-8", "replace"
+            )
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _escaped_only(text: str) -> bool:
+    """Whether every surrogate in ``text`` is one the ``surrogateescape`` decoder makes."""
+    return all(not ("\ud800" <= c <= "\udfff") or "\udc80" <= c <= "\udcff" for c in text)
 
 
 __all__ += ["Service"]
