@@ -377,25 +377,18 @@ def _storable(value: Any) -> Any:
     form decoder as a lone surrogate) and NUL become U+FFFD, so the event of a request that
     carried them is recorded like any other (docs/security.md)."""
     if isinstance(value, str):
-        if value.isascii() and "\x00" not in value:
-            return value
+        if value.isascii():
+            return value.replace("\x00", "\ufffd")
         try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = value.encode("utf-8", "surrogateescape" if _escaped_only(value) else "replace").decode(
-                "utf-8", "replace"
-            )
-        return value.replace("\x00", "\ufffd")
+            data = value.encode("utf-8", "surrogateescape")  # the request's own bytes back
+        except UnicodeEncodeError:  # other lone surrogates: bytes that are not UTF-8 either
+            data = value.encode("utf-8", "surrogatepass")
+        return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
     if isinstance(value, dict):
         return {_storable(k): _storable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_storable(v) for v in value]
     return value
-
-
-def _escaped_only(text: str) -> bool:
-    """Whether every surrogate in ``text`` is one the ``surrogateescape`` decoder makes."""
-    return all(not ("\ud800" <= c <= "\udfff") or "\udc80" <= c <= "\udcff" for c in text)
 
 
 __all__ += ["Service"]
