@@ -846,6 +846,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{outcome.sent} requests in {outcome.seconds:.1f} s ({rate:.0f}/s), seed {args.seed}")
     print("statuses:", dict(sorted(outcome.statuses.items())))
     print("codes:", dict(outcome.codes.most_common(25)))
+    served = len(fuzzer.operations)
+    print(f"operations answered 200 at least once: {len(outcome.succeeded)} of the {served} served")
     for failure in outcome.failures[:50]:
         print("FAIL", failure)
     print(f"{len(outcome.failures)} answers with a 5xx; {len(missing)} answered requests not in the audit trail")
