@@ -55,6 +55,7 @@ _VERSION = "v1"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # unpadded, URL-safe alphabet: the one encoding seal makes
 _GENERATE_HINT = "the base64 encoding of 32 random bytes (for example: openssl rand -base64 32)"
 
 
@@ -138,8 +139,15 @@ def _split(sealed: str) -> tuple[str, bytes]:
     key_id, _, body = rest.partition(":")
     if version != _VERSION or not _KEY_ID.fullmatch(key_id):
         raise SecretBoxError("not a sealed value (expected v1:<key id>:<data>)")
+    # Exactly the encoding seal_bytes writes: no padding, no standard-alphabet or other
+    # characters (the decoder would skip them), no non-zero trailing bits. A sealed value has
+    # one spelling, so a token cannot be varied and still authenticate (docs/security.md).
     try:
+        if not _BASE64URL.fullmatch(body):
+            raise ValueError("not base64url")
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        if base64.urlsafe_b64encode(payload).rstrip(b"=") != body.encode("ascii"):
+            raise ValueError("not the canonical encoding")
     except (binascii.Error, ValueError):
         raise SecretBoxError("sealed value is not valid base64url") from None
     if len(payload) < _NONCE_BYTES + _TAG_BYTES:

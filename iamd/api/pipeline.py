@@ -371,10 +371,32 @@ def _audit_failure(
     try:
         assert backend.audit is not None
         # Built on the writer thread, like the events of successful reads; the JSON round trip
-        # turns whatever the failed request left (e.g. datetimes in its parameters) into text.
-        backend.audit.submit(lambda: audit_event_from_record(json.loads(json.dumps(record.record(), default=str))))
+        # turns whatever the failed request left (e.g. datetimes in its parameters) into text,
+        # and _storable what no database column takes (bytes that were not UTF-8, NUL).
+        backend.audit.submit(
+            lambda: audit_event_from_record(_storable(json.loads(json.dumps(record.record(), default=str))))
+        )
     except Exception:
         log.exception("could not queue the audit event of request %s", request_id)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every string made storable text: a byte that was not UTF-8 (kept by the
+    form decoder as a lone surrogate) and NUL become U+FFFD, so the event of a request that
+    carried them is recorded like any other (docs/security.md)."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value.replace("\x00", "\ufffd")
+        try:
+            data = value.encode("utf-8", "surrogateescape")  # the request's own bytes back
+        except UnicodeEncodeError:  # other lone surrogates: bytes that are not UTF-8 either
+            data = value.encode("utf-8", "surrogatepass")
+        return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 __all__ += ["Service"]

@@ -98,6 +98,21 @@ def _unescape(raw: str) -> str:
     return "".join(out)
 
 
+def _number(text: str, start: Position) -> int | float:
+    """The value of a JSON number; an integer too long to convert is a syntax error.
+
+    Python refuses to convert integers of more than ``sys.get_int_max_str_digits()`` digits
+    (4,300 by default) to and from text; no policy needs such a number, so the document is
+    malformed (docs/policy-validation.md).
+    """
+    if any(c in text for c in ".eE"):
+        return float(text)
+    try:
+        return int(text)
+    except ValueError:
+        raise JsonSyntaxError("Number too long", start) from None
+
+
 class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -151,8 +166,7 @@ class _Reader:
         if kind == "str":
             return Node(_unescape(text), start, end)
         if kind == "num":
-            number: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-            return Node(number, start, end)
+            return Node(_number(text, start), start, end)
         if kind == "lit":
             return Node({"true": True, "false": False, "null": None}[text], start, end)
         raise JsonSyntaxError(f"Unexpected '{text}'", start)

@@ -32,7 +32,7 @@ from urllib.parse import unquote_plus
 from iamd.errors import InvalidAction, MissingAction
 from iamd.protocol.constraints import Rules, Violations, lower_camel, rules_for
 from iamd.protocol.models import OperationModel, Service
-from iamd.protocol.scalars import CONVERTERS, Mismatch
+from iamd.protocol.scalars import CONVERTERS, SURROGATES, Mismatch
 
 __all__ = ["INDEX_LIMIT", "NO_VERSION", "compile_operation", "decode_form", "parse_request"]
 
@@ -339,9 +339,13 @@ def parse_request(service: Service, params: Mapping[str, str]) -> tuple[Operatio
     if operation is None or version != service.api_version:
         raise InvalidAction(f"Could not find operation {action} for version {version or NO_VERSION}")
     plan = compile_operation(service, operation)
-    if plan.root is None:
-        return operation, {}
     found = Violations()
+    for key, value in params.items():
+        if not key.isascii() and SURROGATES.search(key):  # no member has this name; it is not even text
+            found.add(key, value, "Parameter names must be valid UTF-8")
+    if plan.root is None:
+        found.raise_if_any()
+        return operation, {}
     slots = _collect(plan, plan.root, params, found)
     result = plan.root.finish(slots, "", found)
     found.raise_if_any()

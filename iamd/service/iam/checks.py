@@ -138,11 +138,35 @@ def check_request(operation: str, params: Mapping[str, Any]) -> None:
         value = params.get(member)
         if isinstance(value, str):
             check_arn(value)
+    if operation == "CreateVirtualMFADevice":
+        check_mfa_serial_length(str(params.get("VirtualMFADeviceName") or ""), str(params.get("Path") or "/"))
     if operation == "UpdateAccessKey" and params.get("Status") not in ("Active", "Inactive"):
         # The model's enum also has "Expired", which no key can be set to (api.md §5.6).
         raise aws.ValidationError(
             f"1 validation error detected: Value '{params.get('Status')}' at 'status' failed to satisfy "
             "constraint: Member must satisfy enum value set: [Active, Inactive]"
+        )
+
+
+MAX_SERIAL = 256  # the model's bound on SerialNumber, which every later MFA call passes
+_SERIAL_PREFIX = len("arn:aws:iam::123456789012:mfa")
+MAX_MFA_DEVICE_NAME = MAX_SERIAL - _SERIAL_PREFIX - 1  # with the default path "/"
+
+
+def check_mfa_serial_length(name: str, path: str) -> None:
+    """A virtual MFA device's serial number (its ARN) must fit SerialNumber's 256 characters.
+
+    The model sets no maximum on VirtualMFADeviceName; a device whose serial no later call can
+    name would be useless (and its QR code may not fit): docs/mfa.md.
+    """
+    if len(name) > MAX_MFA_DEVICE_NAME:
+        raise aws.ValidationError(
+            f"1 validation error detected: Value '{name}' at 'virtualMFADeviceName' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_MFA_DEVICE_NAME}"
+        )
+    if _SERIAL_PREFIX + len(path) + len(name) > MAX_SERIAL:
+        raise aws.InvalidInput(
+            f"The serial number of a virtual MFA device (its path and name) may be at most {MAX_SERIAL} characters."
         )
 
 

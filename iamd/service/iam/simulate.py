@@ -54,11 +54,43 @@ def _inputs(call: Call, member: str, kind: DocumentKind, ptype: PolicyType) -> l
 
 def _context(call: Call) -> Context:
     items: list[tuple[str, str | Sequence[str]]] = []
-    for entry in call.params.get("ContextEntries") or ():
+    for i, entry in enumerate(call.params.get("ContextEntries") or (), start=1):
+        name = entry.get("ContextKeyName")
+        if name is None:  # optional in the model, but an entry names its key (docs/iam-api.md)
+            raise aws.ValidationError(
+                f"1 validation error detected: Value null at 'contextEntries.{i}.member.contextKeyName' failed to "
+                "satisfy constraint: Member must not be null"
+            )
         values = [str(v) for v in entry.get("ContextKeyValues") or ()]
         key_type = str(entry.get("ContextKeyType", "string"))
-        items.append((entry["ContextKeyName"], values if key_type.endswith("List") else values[:1]))
+        items.append((str(name), values if key_type.endswith("List") else values[:1]))
     return Context.build(items)
+
+
+def _excluded(call: Call) -> set[str]:
+    """The policies ``PolicyExclusionList`` names: ARNs and inline policy names.
+
+    Older botocore models send plain strings, current ones ``PolicyIdentifier`` structures
+    (an ARN, or an inline policy's name and where it is attached); both are accepted.
+    """
+    out: set[str] = set()
+    for item in call.params.get("PolicyExclusionList") or ():
+        if isinstance(item, str):
+            out.add(item)
+            continue
+        if item.get("PolicyArn"):
+            out.add(str(item["PolicyArn"]))
+        inline = item.get("InlinePolicyIdentifier") or {}
+        if inline.get("PolicyName"):
+            out.add(str(inline["PolicyName"]))
+    return out
+
+
+def _caller(arn: str) -> Principal:
+    try:
+        return Principal.from_arn(arn)
+    except ValueError:
+        raise aws.InvalidInput(f"Invalid ARN for CallerArn: {arn}") from None
 
 
 def _result(action: str, resource: str, decision: Decision, has_boundary: bool, has_orgs: bool) -> dict[str, Any]:
@@ -140,7 +172,7 @@ def simulate_principal_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
             entity = tx.get_role(account, name)
     except NotFound:
         raise aws.NoSuchEntity(f"The {kind.value} with name {name} cannot be found.") from None
-    excluded = set(call.params.get("PolicyExclusionList") or ())
+    excluded = _excluded(call)
     identity = cache.identity(tx, kind, entity.name, account)
     if kind is EntityKind.USER:
         for group in tx.list_groups_for_user(account, entity.name, max_items=1000).items:
@@ -153,7 +185,7 @@ def simulate_principal_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
     if boundary is None and entity_boundary:
         boundary = cache.managed(tx, entity_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
     caller_arn = call.params.get("CallerArn") or (entity.arn if kind is not EntityKind.GROUP else None)
-    principal = Principal.from_arn(caller_arn) if caller_arn else Principal.from_arn(f"arn:aws:iam::{account}:root")
+    principal = _caller(caller_arn) if caller_arn else Principal.from_arn(f"arn:aws:iam::{account}:root")
     policies = PolicySet.of(identity=identity, boundary=boundary, resource=_resource_policy(call))
     return _simulate(call, principal, policies, _owner(call, account))
 
@@ -169,10 +201,7 @@ def simulate_custom_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
             level_policies.append(Policy(f"OrderedOrganizationPolicyInputList.{i}.{j}", PolicyType.SCP, doc, i - 1))
         levels.append(level_policies)
     caller_arn = call.params.get("CallerArn") or f"arn:aws:iam::{call.account}:user/SimulatedUser"
-    try:
-        principal = Principal.from_arn(caller_arn)
-    except ValueError:
-        raise aws.InvalidInput(f"Invalid ARN for CallerArn: {caller_arn}") from None
+    principal = _caller(caller_arn)
     policies = PolicySet.of(
         identity=identity, boundary=boundaries[0] if boundaries else None, resource=_resource_policy(call), scp=levels
     )
