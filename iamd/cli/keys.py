@@ -9,7 +9,8 @@ import click
 
 from iamd.crypto import MasterKeyError, SecretBoxError
 
-from .server import _database_url, data_dir_option, database_option, db
+from .client import data_dir_option
+from .server import _database_url, database_option, db
 
 __all__ = ["db_reseal", "db_rotate_master_key"]
 
