@@ -50,6 +50,7 @@ def assume(
     """Assume ROLE (an ARN, or a role name in the caller's account) and print its credentials.
 
     The calling credentials are an IAM user's or a role session's: AWS lets no root user assume a role.
+    The export lines include AWS_ENDPOINT_URL, the iamd the session belongs to.
 
     \b
         eval "$(iamd assume Deployer --profile alice)"    # export AWS_* in this shell
@@ -79,3 +80,6 @@ def assume(
         ("AWS_SESSION_TOKEN", "SessionToken"),
     ):
         click.echo(f"export {name}={shlex.quote(creds[key])}")
+    # The session works only at this iamd: the endpoint goes with it, so that a shell that evals
+    # these lines sends the session's requests there (and never to AWS).
+    click.echo(f"export AWS_ENDPOINT_URL={shlex.quote(api.endpoint.url)}")
