@@ -50,7 +50,7 @@ def assume(
     """Assume ROLE (an ARN, or a role name in the caller's account) and print its credentials.
 
     The calling credentials are an IAM user's or a role session's: AWS lets no root user assume a role.
-    The export lines include AWS_ENDPOINT_URL, the iamd the session belongs to.
+    The export lines include AWS_ENDPOINT_URL and AWS_DEFAULT_REGION: where the session works.
 
     \b
         eval "$(iamd assume Deployer --profile alice)"    # export AWS_* in this shell
@@ -80,6 +80,7 @@ def assume(
         ("AWS_SESSION_TOKEN", "SessionToken"),
     ):
         click.echo(f"export {name}={shlex.quote(creds[key])}")
-    # The session works only at this iamd: the endpoint goes with it, so that a shell that evals
-    # these lines sends the session's requests there (and never to AWS).
+    # The session works only at this iamd: the endpoint (and the region it was signed for) go
+    # with it, so that a shell that evals these lines sends the session's requests there, never to AWS.
     click.echo(f"export AWS_ENDPOINT_URL={shlex.quote(api.endpoint.url)}")
+    click.echo(f"export AWS_DEFAULT_REGION={shlex.quote(api.region)}")
