@@ -6,6 +6,8 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -32,6 +34,35 @@ if TYPE_CHECKING:
 
 def _database_url(data_dir: Path, database: str | None) -> str:
     return database or os.environ.get("IAMD_DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'iamd.db'}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be reached, read or is of another schema: one error line, no traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from iamd.store import SchemaMismatch
+
+    try:
+        yield
+    except SchemaMismatch as e:
+        where = make_url(url).render_as_string(hide_password=True)
+        raise click.ClickException(f"{where}: {e} (`iamd db upgrade`)") from None
+    except SQLAlchemyError as e:
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise click.ClickException(f"database {where}: {reason}") from None
 
 
 database_option = click.option(
@@ -82,7 +113,8 @@ def serve(
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
     _configure_jwks(jwks)
     url = _database_url(data_dir, database)
-    backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
+    with database_errors(url):
+        backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
     endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
     console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
                   highlight=False)  # fmt: skip
@@ -171,7 +203,8 @@ def db_upgrade(data_dir: Path, database: str | None) -> None:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     url = _database_url(data_dir, database)
-    revision = migrate.upgrade(url)
+    with database_errors(url):
+        revision = migrate.upgrade(url)
     click.echo(f"database at revision {revision}")
 
 
@@ -189,14 +222,15 @@ def db_load_managed_policies(dump: TextIO, data_dir: Path, database: str | None)
 
     data_dir.mkdir(parents=True, exist_ok=True)
     url = _database_url(data_dir, database)
-    migrate.upgrade(url)
-    store = open_store(url)
-    try:
-        count = load_authorization_details(store, json.load(dump))
-    except (ValueError, KeyError) as e:
-        raise click.ClickException(f"{dump.name}: {e}") from None
-    finally:
-        store.close()
+    with database_errors(url):
+        migrate.upgrade(url)
+        store = open_store(url)
+        try:
+            count = load_authorization_details(store, json.load(dump))
+        except (ValueError, KeyError) as e:
+            raise click.ClickException(f"{dump.name}: {e}") from None
+        finally:
+            store.close()
     click.echo(f"{count} AWS managed policies loaded")
 
 
@@ -253,27 +287,22 @@ def trail(
     """Query the audit trail, newest first. Reads only: it never creates or changes a database."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from iamd.store import SchemaMismatch, open_store
+    from iamd.store import open_store
 
     url = _database_url(data_dir, database)
-    if url.startswith("sqlite:///") and not database and not os.environ.get("IAMD_DATABASE_URL"):
-        db_file = data_dir / "iamd.db"
-        if not db_file.is_file():
-            raise click.ClickException(
-                f"no iamd database at {db_file.absolute()} (data directory {data_dir}: {data_dir_source(ctx)}); "
-                "name the server's data directory with --data-dir or IAMD_DATA_DIR, or its database with --database"
-            )
-    sqlite = url.startswith("sqlite:///")
-    where = str(data_dir / "iamd.db") if sqlite else "the database at --database/IAMD_DATABASE_URL"
+    db_file = sqlite_file(url)
+    if db_file is not None and not db_file.is_file():
+        given = database or os.environ.get("IAMD_DATABASE_URL")
+        origin = "--database / IAMD_DATABASE_URL" if given else f"data directory {data_dir}: {data_dir_source(ctx)}"
+        raise click.ClickException(
+            f"no iamd database at {db_file.absolute()} ({origin}); name the server's data directory with "
+            "--data-dir or IAMD_DATA_DIR, or its database with --database"
+        )
     start = since.replace(tzinfo=UTC) if since else None
     end = until.replace(tzinfo=UTC) if until else None
     events: list[AuditEvent] = []
-    try:
+    with database_errors(url):
         store = open_store(url)
-    except SchemaMismatch as e:
-        raise click.ClickException(f"{where}: {e} (`iamd db upgrade`, or the iamd that wrote it)") from None
-    except SQLAlchemyError as e:
-        raise click.ClickException(f"cannot open {where}: {e.__class__.__name__}: {e}") from None
     try:
         with store.read() as tx:
             for account in (a.id for a in tx.list_accounts() if a.id != "aws"):
@@ -291,7 +320,7 @@ def trail(
                         break
                     marker = page.marker
     except SQLAlchemyError as e:
-        raise click.ClickException(f"cannot read {where}: {e.__class__.__name__}: {e}") from None
+        raise click.ClickException(f"cannot read the database: {e.__class__.__name__}: {e}") from None
     finally:
         store.close()
     events = sorted(events, key=lambda e: (e.event_time, e.sequence or 0), reverse=True)[:limit]
