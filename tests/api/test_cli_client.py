@@ -158,3 +158,17 @@ def test_error_lines_are_plain(tmp_path: Path) -> None:
     wrong.write_text("{}")
     result = CliRunner().invoke(main, ["policy", "eval", str(wrong)])
     assert result.exit_code == 2 and "[red]" not in result.output and result.output.startswith(f"{wrong}: ")
+
+
+def test_database_problems_are_one_line_and_create_nothing(tmp_path: Path) -> None:
+    unreachable = f"postgresql://iamd:hunter2@127.0.0.1:{free_port()}/iamd"
+    for args in (["db", "upgrade", "--database", unreachable], ["trail", "--database", unreachable]):
+        result = _invoke(tmp_path, *args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert result.output.startswith("Error: database postgresql://iamd:***@127.0.0.1:")
+        assert "hunter2" not in result.output
+    missing = tmp_path / "none" / "iamd.db"
+    for args in (["trail", "--database", f"sqlite:///{missing}"], ["db", "reseal", "--data-dir", str(missing.parent)]):
+        result = _invoke(tmp_path, *args)
+        assert result.exit_code == 1 and f"no iamd database at {missing}" in result.output, result.output
+    assert not missing.parent.exists()
