@@ -172,3 +172,21 @@ def test_database_problems_are_one_line_and_create_nothing(tmp_path: Path) -> No
         result = _invoke(tmp_path, *args)
         assert result.exit_code == 1 and f"no iamd database at {missing}" in result.output, result.output
     assert not missing.parent.exists()
+
+
+def test_the_order_in_which_the_server_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamd.cli.client import client_host, find_endpoint, record_endpoint
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    data_dir = tmp_path / "data"
+    assert find_endpoint(None, {}, "default", data_dir).url == "http://127.0.0.1:4566"
+    assert record_endpoint(data_dir, "0.0.0.0", 4600) == "http://127.0.0.1:4600"  # what clients here reach
+    assert find_endpoint(None, {}, "default", data_dir).source.endswith("written by `iamd serve`")
+    assert find_endpoint(None, {}, "default", data_dir).url == "http://127.0.0.1:4600"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4601")
+    assert find_endpoint(None, {}, "default", data_dir).url == "http://127.0.0.1:4601"
+    profile = {"endpoint_url": "http://127.0.0.1:4602/"}
+    assert find_endpoint(None, profile, "p", data_dir) == find_endpoint(None, profile, "p", data_dir)
+    assert find_endpoint(None, profile, "p", data_dir).url == "http://127.0.0.1:4602"
+    assert find_endpoint("http://127.0.0.1:4603", profile, "p", data_dir).source == "--endpoint-url"
+    assert (client_host("::"), client_host("::1"), client_host("localhost")) == ("[::1]", "[::1]", "localhost")
