@@ -1,73 +1,19 @@
 """``iamd user create`` and ``iamd key rotate``: credential chores, as a client of the server.
 
 These commands talk to a running iamd through its IAM API with botocore, exactly as any
-client does, so the server authorizes and audits every step. The endpoint comes from
-``--endpoint-url``, ``AWS_ENDPOINT_URL(_IAM)`` or the profile's ``endpoint_url``; without one
-they refuse to run (they must never reach real AWS by accident).
+client does, so the server authorizes and audits every step. They find the server as every
+such command does (:mod:`iamd.cli.client`): never real AWS.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from pathlib import Path
 
 import click
 
+from .client import Client, client_options, write_profile
+
 __all__ = ["key", "user"]
-
-profile_option = click.option("--profile", default=None, help="AWS CLI profile (credentials, endpoint_url).")
-endpoint_option = click.option(
-    "--endpoint-url", default=None, help="iamd's URL, e.g. http://127.0.0.1:4566 (env AWS_ENDPOINT_URL)."
-)
-
-
-class _Api:
-    def __init__(self, profile: str | None, endpoint_url: str | None) -> None:
-        import botocore.session  # type: ignore[import-untyped]
-
-        session = botocore.session.Session(profile=profile)
-        endpoint = (
-            endpoint_url
-            or os.environ.get("AWS_ENDPOINT_URL_IAM")
-            or os.environ.get("AWS_ENDPOINT_URL")
-            or session.get_scoped_config().get("endpoint_url")
-        )
-        if not endpoint:
-            raise click.ClickException(
-                "no iamd endpoint: pass --endpoint-url, set AWS_ENDPOINT_URL, or use a profile with endpoint_url "
-                "(see `iamd profile`)"
-            )
-        self.endpoint = str(endpoint).rstrip("/")
-        region = session.get_config_variable("region") or "us-east-1"
-        self.iam = session.create_client("iam", endpoint_url=self.endpoint, region_name=region)
-        self.sts = session.create_client("sts", endpoint_url=self.endpoint, region_name=region)
-
-    def call(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-
-        try:
-            result: dict[str, Any] = getattr(client, operation)(**params)
-        except ClientError as e:
-            error = e.response.get("Error", {})
-            raise click.ClickException(f"{error.get('Code')}: {error.get('Message')}") from None
-        except BotoCoreError as e:
-            raise click.ClickException(str(e)) from None
-        return result
-
-    def error_code(self, client: Any, operation: str, **params: Any) -> str | None:
-        """Call and return the AWS error code (None on success)."""
-        from botocore.exceptions import ClientError
-
-        try:
-            getattr(client, operation)(**params)
-        except ClientError as e:
-            return str(e.response.get("Error", {}).get("Code"))
-        return None
-
-
-def sign_in_url(endpoint: str, account: str) -> str:
-    """Where a user signs in to iamd's console: the server's own URL + ``/console?account=``."""
-    return f"{endpoint}/console?account={account}"
 
 
 @click.group()
@@ -79,37 +25,59 @@ def user() -> None:
 @click.argument("name")
 @click.option("--path", default="/", show_default=True)
 @click.option("--console-password", is_flag=True, help="Also give a generated console password (reset at first use).")
-@profile_option
-@endpoint_option
-def user_create(name: str, path: str, console_password: bool, profile: str | None, endpoint_url: str | None) -> None:
-    """Create user NAME; with --console-password, a login profile with a generated password shown once."""
-    from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, generate_password
-
-    api = _Api(profile, endpoint_url)
+@click.option(
+    "--save-profile", "save_profile", metavar="PROFILE", default=None,
+    help="Also create an access key for the user and write it to ~/.aws as profile PROFILE (same endpoint).",
+)  # fmt: skip
+@client_options
+def user_create(
+    name: str, path: str, console_password: bool, save_profile: str | None,
+    profile: str | None, endpoint_url: str | None, data_dir: Path,
+) -> None:  # fmt: skip
+    """Create user NAME; with --console-password, a login profile with a generated password shown once;
+    with --save-profile, an access key written as an AWS profile."""
+    api = Client(profile, endpoint_url, data_dir)
+    password = _generated_password(api) if console_password else None
     created = api.call(api.iam, "create_user", UserName=name, Path=path)["User"]
+    try:
+        if password is not None:
+            api.call(api.iam, "create_login_profile", UserName=name, Password=password, PasswordResetRequired=True)
+        new_key = api.call(api.iam, "create_access_key", UserName=name)["AccessKey"] if save_profile else None
+    except click.ClickException:
+        api.error_code(api.iam, "delete_user", UserName=name)  # no half-made user
+        raise
     click.echo(f"Created user {created['UserName']} ({created['Arn']})")
-    if not console_password:
-        return
-    from botocore.exceptions import ClientError
+    if password is not None:
+        account = created["Arn"].split(":")[4]
+        aliases = api.iam.list_account_aliases().get("AccountAliases", []) if _can_list_aliases(api) else []
+        click.echo(f"Account: {account}" + (f" (alias {aliases[0]})" if aliases else ""))
+        click.echo(f"Console password (shown once; it must be changed at first sign-in): {password}")
+    if new_key is not None and save_profile is not None:
+        write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"])
+        click.echo(
+            f"Access key {new_key['AccessKeyId']} written to profile {save_profile!r} "
+            f"(endpoint {api.endpoint.url}); try: aws --profile {save_profile} sts get-caller-identity"
+        )
+
+
+def _generated_password(api: Client) -> str:
+    """A password that satisfies the account's password policy (or the default one)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+    from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, generate_password
 
     try:
         wire = api.iam.get_account_password_policy()["PasswordPolicy"]
         policy = PasswordPolicy.from_params({k: v for k, v in wire.items() if k != "ExpirePasswords"})
     except ClientError:  # no policy set (the default applies), or not allowed to read it
         policy = DEFAULT_POLICY
-    password = generate_password(policy)
-    try:
-        api.call(api.iam, "create_login_profile", UserName=name, Password=password, PasswordResetRequired=True)
-    except click.ClickException:
-        api.error_code(api.iam, "delete_user", UserName=name)  # no half-made user
+    except BotoCoreError:  # the server is not there: say so the usual way
+        api.call(api.iam, "get_account_password_policy")
         raise
-    account = api.call(api.sts, "get_caller_identity")["Account"]
-    aliases = api.iam.list_account_aliases().get("AccountAliases", []) if _can_list_aliases(api) else []
-    click.echo(f"Console password (shown once; it must be changed at first sign-in): {password}")
-    click.echo(f"Sign-in URL: {sign_in_url(api.endpoint, aliases[0] if aliases else account)}")
+    return generate_password(policy)
 
 
-def _can_list_aliases(api: _Api) -> bool:
+def _can_list_aliases(api: Client) -> bool:
     return api.error_code(api.iam, "list_account_aliases") is None
 
 
@@ -122,11 +90,12 @@ def key() -> None:
 @click.argument("user_name")
 @click.option("--delete-old", is_flag=True, help="Delete the old key at once instead of deactivating it.")
 @click.option("--finish", is_flag=True, help="Finish an earlier rotation: delete the user's inactive keys.")
-@profile_option
-@endpoint_option
-def key_rotate(user_name: str, delete_old: bool, finish: bool, profile: str | None, endpoint_url: str | None) -> None:
+@client_options
+def key_rotate(
+    user_name: str, delete_old: bool, finish: bool, profile: str | None, endpoint_url: str | None, data_dir: Path
+) -> None:
     """Give USER_NAME a new access key and retire the old one (deactivated, or deleted with --delete-old)."""
-    api = _Api(profile, endpoint_url)
+    api = Client(profile, endpoint_url, data_dir)
     keys = api.call(api.iam, "list_access_keys", UserName=user_name)["AccessKeyMetadata"]
     if finish:
         inactive = [k for k in keys if k["Status"] == "Inactive"]

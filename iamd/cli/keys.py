@@ -9,7 +9,8 @@ import click
 
 from iamd.crypto import MasterKeyError, SecretBoxError
 
-from .server import _database_url, data_dir_option, database_option, db
+from .client import data_dir_option
+from .server import _database_url, database_errors, database_option, db, sqlite_file
 
 __all__ = ["db_reseal", "db_rotate_master_key"]
 
@@ -20,8 +21,12 @@ def _reseal(data_dir: Path, database: str | None) -> dict[str, int]:
     from iamd.store.store import SqlStore
 
     url = _database_url(data_dir, database)
-    migrate.upgrade(url)
-    store = open_store(url)
+    db_file = sqlite_file(url)
+    if db_file is not None and not db_file.is_file():  # nothing to re-seal: and nothing to create
+        raise click.ClickException(f"no iamd database at {db_file.absolute()} (--data-dir / IAMD_DATA_DIR)")
+    with database_errors(url):
+        migrate.upgrade(url)
+        store = open_store(url)
     try:
         assert isinstance(store, SqlStore)
         return reseal_secrets(store, load_secret_box(data_dir, os.environ))

@@ -35,25 +35,24 @@ def eval_command(file: TextIO, explain: bool) -> None:
 
     Exit status: 0 allowed, 1 denied, 2 bad input. The format is in docs/offline-evaluation.md.
     """
-    err = Console(stderr=True)
     text = _read(file)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        err.print(f"[red]{file.name}:{e.lineno}:{e.colno}: not JSON: {e.msg}[/red]", highlight=False)
+        click.echo(f"{file.name}:{e.lineno}:{e.colno}: not JSON: {e.msg}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     try:
         parsed = parse_offline_request(data)
     except InputError as e:
         for problem in e.problems:
-            err.print(f"[red]{file.name}: {problem}[/red]", highlight=False, markup=False)
+            click.echo(f"{file.name}: {problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     tracer = Tracer() if explain else None
     decision = evaluate(parsed.request, parsed.policies, tracer)
     out = decision.to_json()
     if tracer is not None:
         out["trace"] = tracer.to_json()
-        err.print(tracer.render(), highlight=False, markup=False)
+        Console(stderr=True).print(tracer.render(), highlight=False, markup=False)
     click.echo(json.dumps(out, indent=2))
     sys.exit(EXIT_ALLOWED if decision.allowed else EXIT_DENIED)
 

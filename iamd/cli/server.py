@@ -10,27 +10,67 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from iamd.limits import HttpLimits
 
-DEFAULT_DATA_DIR = Path(os.environ.get("IAMD_DATA_DIR", "iamd-data"))
+from .client import (
+    DEFAULT_ENDPOINT,
+    data_dir_option,
+    data_dir_source,
+    profile_sections,
+    record_endpoint,
+    recorded_endpoint,
+    root_credentials,
+    write_profile,
+)
+
+if TYPE_CHECKING:
+    from iamd.store import AuditEvent
 
 
 def _database_url(data_dir: Path, database: str | None) -> str:
     return database or os.environ.get("IAMD_DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'iamd.db'}"
 
 
-data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=DEFAULT_DATA_DIR, show_default=True,
-    help="Where iamd keeps its SQLite database, master key and root credentials (env IAMD_DATA_DIR).",
-)  # fmt: skip
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be reached, read or is of another schema: one error line, no traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from iamd.store import SchemaMismatch
+
+    try:
+        yield
+    except SchemaMismatch as e:
+        where = make_url(url).render_as_string(hide_password=True)
+        raise click.ClickException(f"{where}: {e} (`iamd db upgrade`)") from None
+    except SQLAlchemyError as e:
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise click.ClickException(f"database {where}: {reason}") from None
+
+
 database_option = click.option(
     "--database", default=None, help="Database URL, e.g. postgresql://user@host/db (env IAMD_DATABASE_URL). "
     "Default: SQLite in the data directory.",
@@ -137,13 +177,17 @@ def serve(
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
     _configure_jwks(jwks)
     url = _database_url(data_dir, database)
-    backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
-    endpoint = f"http://{host}:{port}"
-    console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]")
+    with database_errors(url):
+        backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
+    endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
+    console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
+                  highlight=False)  # fmt: skip
     if root.created:
-        console.print(f"Root access key [cyan]{root.access_key_id}[/cyan] written to {data_dir / 'root-credentials'}")
-    console.print(f"Use it: [bold]iamd profile --data-dir {data_dir} --endpoint {endpoint}[/bold], then "
-                  "[bold]aws --profile iamd iam list-users[/bold]")  # fmt: skip
+        where = escape(str(data_dir / "root-credentials"))
+        console.print(f"Root access key [cyan]{root.access_key_id}[/cyan] written to {where}", highlight=False)
+    profile_command = escape("iamd profile" + ("" if data_dir == Path("iamd-data") else f" --data-dir {data_dir}"))
+    console.print(f"Use it: [bold]{profile_command}[/bold], then [bold]aws --profile iamd iam list-users[/bold]",
+                  highlight=False, markup=True)  # fmt: skip
     if workers > 1:
         # The first start (account, root key, managed policies) is done above, once; each
         # worker process then opens the same database with its own Backend and watcher.
@@ -224,7 +268,8 @@ def db_upgrade(data_dir: Path, database: str | None) -> None:
 
     make_private(data_dir)
     url = _database_url(data_dir, database)
-    revision = migrate.upgrade(url)
+    with database_errors(url):
+        revision = migrate.upgrade(url)
     click.echo(f"database at revision {revision}")
 
 
@@ -243,84 +288,160 @@ def db_load_managed_policies(dump: TextIO, data_dir: Path, database: str | None)
 
     make_private(data_dir)
     url = _database_url(data_dir, database)
-    migrate.upgrade(url)
-    store = open_store(url)
-    try:
-        count = load_authorization_details(store, json.load(dump))
-    except (ValueError, KeyError) as e:
-        raise click.ClickException(f"{dump.name}: {e}") from None
-    finally:
-        store.close()
+    with database_errors(url):
+        migrate.upgrade(url)
+        store = open_store(url)
+        try:
+            count = load_authorization_details(store, json.load(dump))
+        except (ValueError, KeyError) as e:
+            raise click.ClickException(f"{dump.name}: {e}") from None
+        finally:
+            store.close()
     click.echo(f"{count} AWS managed policies loaded")
 
 
 @click.command()
 @data_dir_option
-@click.option("--endpoint", default="http://127.0.0.1:4566", show_default=True)
+@click.option(
+    "--endpoint", default=None,
+    help="iamd's URL (default: the address `iamd serve` recorded in the data directory, else http://127.0.0.1:4566).",
+)  # fmt: skip
 @click.option("--name", default="iamd", show_default=True, help="Profile name.")
 @click.option("--print", "print_only", is_flag=True, help="Print the profile instead of writing ~/.aws files.")
-def profile(data_dir: Path, endpoint: str, name: str, print_only: bool) -> None:
+@click.pass_context
+def profile(ctx: click.Context, data_dir: Path, endpoint: str | None, name: str, print_only: bool) -> None:
     """Write an AWS CLI / boto3 profile that points at iamd with the root credentials."""
-    creds = json.loads((data_dir / "root-credentials").read_text())
-    config_section = {"region": "us-east-1", "endpoint_url": endpoint, "output": "json"}
-    cred_section = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"]}
+    path = data_dir / "root-credentials"
+    try:
+        key_id, secret = root_credentials(data_dir)
+    except FileNotFoundError:
+        raise click.ClickException(
+            f"no root credentials at {path.absolute()} (data directory {data_dir}: {data_dir_source(ctx)}); "
+            "`iamd serve` writes them on its first start"
+        ) from None
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"cannot read the root credentials at {path}: {e}") from None
+    url = (endpoint or recorded_endpoint(data_dir) or DEFAULT_ENDPOINT).rstrip("/")
     if print_only:
+        config_section, cred_section = profile_sections(url, key_id, secret)
         click.echo(f"[profile {name}]")
         for k, v in {**config_section, **cred_section}.items():
             click.echo(f"{k} = {v}")
         return
-    aws_dir = Path(os.environ.get("AWS_CONFIG_FILE", Path.home() / ".aws" / "config")).parent
-    aws_dir.mkdir(parents=True, exist_ok=True)
-    config_path = Path(os.environ.get("AWS_CONFIG_FILE", aws_dir / "config"))
-    cred_path = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", aws_dir / "credentials"))
-    for path, section, values in ((config_path, f"profile {name}", config_section), (cred_path, name, cred_section)):
-        parser = configparser.ConfigParser()
-        parser.read(path)
-        parser[section] = values
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            parser.write(f)
-    click.echo(f"profile {name!r} written; try: aws --profile {name} iam list-users")
+    write_profile(name, url, key_id, secret)
+    click.echo(f"profile {name!r} written (endpoint {url}); try: aws --profile {name} iam list-users")
 
 
 @click.command()
 @data_dir_option
 @database_option
-@click.option("--user", "user_name", default=None, help="Only calls by this user.")
+@click.option(
+    "--user", "user_name", default=None,
+    help="Only calls by this principal: a user name, a role name or role session name, or an ARN.",
+)  # fmt: skip
 @click.option("--event", "event_name", default=None, help="Only this event name, e.g. CreateUser.")
 @click.option("--since", type=click.DateTime(), default=None, help="From this time (UTC).")
 @click.option("--until", type=click.DateTime(), default=None, help="Before this time (UTC).")
 @click.option("--errors", "errors_only", is_flag=True, help="Only failed calls.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="JSON lines (the CloudTrail records).")
+@click.pass_context
 def trail(
-    data_dir: Path, database: str | None, user_name: str | None, event_name: str | None,
+    ctx: click.Context, data_dir: Path, database: str | None, user_name: str | None, event_name: str | None,
     since: datetime | None, until: datetime | None, errors_only: bool, limit: int, as_json: bool,
 ) -> None:  # fmt: skip
-    """Query the audit trail, newest first."""
-    from iamd.store import AuditEvent, open_store
+    """Query the audit trail, newest first. Reads only: it never creates or changes a database."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    store = open_store(_database_url(data_dir, database))
+    from iamd.store import open_store
+
+    url = _database_url(data_dir, database)
+    db_file = sqlite_file(url)
+    if db_file is not None and not db_file.is_file():
+        given = database or os.environ.get("IAMD_DATABASE_URL")
+        origin = "--database / IAMD_DATABASE_URL" if given else f"data directory {data_dir}: {data_dir_source(ctx)}"
+        raise click.ClickException(
+            f"no iamd database at {db_file.absolute()} ({origin}); name the server's data directory with "
+            "--data-dir or IAMD_DATA_DIR, or its database with --database"
+        )
+    start = since.replace(tzinfo=UTC) if since else None
+    end = until.replace(tzinfo=UTC) if until else None
+    events: list[AuditEvent] = []
+    with database_errors(url):
+        store = open_store(url)
     try:
         with store.read() as tx:
-            accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
-            events: list[AuditEvent] = []
-            start = since.replace(tzinfo=UTC) if since else None
-            end = until.replace(tzinfo=UTC) if until else None
-            for account in accounts:
-                events += tx.list_audit_events(
-                    account, user_name=user_name, event_name=event_name,
-                    start=start, end=end,
-                    errors_only=errors_only, max_items=limit,
-                ).items  # fmt: skip
+            for account in (a.id for a in tx.list_accounts() if a.id != "aws"):
+                marker: str | None = None
+                found = 0
+                while found < limit:  # newest first; --user is matched here, to find role sessions too
+                    page = tx.list_audit_events(
+                        account, event_name=event_name, start=start, end=end, errors_only=errors_only,
+                        marker=marker, max_items=limit if user_name is None else 1000,
+                    )  # fmt: skip
+                    matching = [e for e in page.items if user_name is None or _is_by(e, user_name)]
+                    events += matching[: limit - found]
+                    found += len(matching)
+                    if page.marker is None:
+                        break
+                    marker = page.marker
+    except SQLAlchemyError as e:
+        raise click.ClickException(f"cannot read the database: {e.__class__.__name__}: {e}") from None
     finally:
         store.close()
+    events = sorted(events, key=lambda e: (e.event_time, e.sequence or 0), reverse=True)[:limit]
     if as_json:
         for event in events:
             click.echo(event.record)
         return
-    table = Table("time", "event", "user", "error", "request id")
-    for e in events:
-        table.add_row(e.event_time.strftime("%Y-%m-%d %H:%M:%S"), e.event_name, e.user_name or e.user_arn or "",
-                      e.error_code or "", e.request_id or "")  # fmt: skip
-    Console().print(table)
+    if not events:
+        click.echo("no matching audit events", err=True)
+        return
+    several_accounts = len({e.account_id for e in events}) > 1
+    table = Table(box=None, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("event", overflow="fold")
+    table.add_column("who", overflow="fold")
+    table.add_column("error", overflow="fold")
+    for event in events:
+        who = _who(event)
+        if several_accounts:
+            who = f"{event.account_id} {who}"
+        table.add_row(event.event_time.strftime("%Y-%m-%d %H:%M:%S"), event.event_name, who, _error(event))
+    Console(highlight=False).print(table)
+
+
+def _is_by(event: AuditEvent, name: str) -> bool:
+    """Whether ``name`` names the event's principal: its user name, ARN, or a role session's role or session name."""
+    if name in (event.user_name, event.user_arn):
+        return True
+    arn = event.user_arn or ""
+    if ":assumed-role/" in arn:  # arn:aws:sts::<account>:assumed-role/<role>/<session>
+        return name in arn.split(":assumed-role/", 1)[1].split("/", 1)
+    if ":federated-user/" in arn:
+        return name == arn.split(":federated-user/", 1)[1]
+    return name == "root" and arn.endswith(":root")
+
+
+def _who(event: AuditEvent) -> str:
+    """The principal, short: a user's name, ``assumed-role/<role>/<session>``, ``root``; the ARN otherwise."""
+    if event.user_name:
+        return event.user_name
+    arn = event.user_arn or ""
+    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+    if arn.endswith(":root"):
+        return "root"
+    if resource.startswith(("assumed-role/", "federated-user/")):
+        return resource
+    return arn or "-"
+
+
+def _error(event: AuditEvent) -> str:
+    """``Code: message`` of a failed call (the message from its record), or nothing."""
+    if not event.error_code:
+        return ""
+    try:
+        message = str(json.loads(event.record).get("errorMessage") or "")
+    except ValueError:
+        message = ""
+    return f"{event.error_code}: {message}" if message else event.error_code

@@ -45,7 +45,9 @@ def test_assume_prints_exports_that_work(server: RunningServer, iam: BaseClient)
     code, out = run(server, user, "CliRole", "--session-name", "from-cli", "--duration", "900")
     assert code == 0, out
     exported = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in out.splitlines())
-    assert set(exported) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert set(exported) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                            "AWS_DEFAULT_REGION"}  # fmt: skip
+    assert exported["AWS_ENDPOINT_URL"] == server.endpoint  # the session goes with its server
     who = client(server, "sts", {
         "AccessKeyId": exported["AWS_ACCESS_KEY_ID"], "SecretAccessKey": exported["AWS_SECRET_ACCESS_KEY"],
         "SessionToken": exported["AWS_SESSION_TOKEN"],
