@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import configparser
 import errno
 import gc
 import json
 import os
 import socket
 import sys
-from collections.abc import Callable
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
