@@ -109,7 +109,9 @@ class AuditProcessWriter:
         self._pipe_lock = threading.Lock()  # one sender at a time on the pipe
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=_child, args=(url, child_conn, lag_limit), name="iamd-audit", daemon=True)
+        self._process = context.Process(
+            target=_child, args=(url, child_conn, lag_limit), name="iamd-audit", daemon=True
+        )
         self._process.start()
         child_conn.close()
         self._flushes = 0
