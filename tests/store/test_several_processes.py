@@ -55,13 +55,17 @@ def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out)
         endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + DEADLINE  # a loaded machine may take long to start two workers
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 if httpx.get(f"{endpoint}/_iamd/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        else:
+            if proc.poll() is None:  # still starting: never carry on with a server that does not answer yet
+                proc.kill()
+                raise RuntimeError(f"iamd serve did not answer within {DEADLINE} s")
         if proc.poll() is None:
             break
         stderr = log.read_text(errors="replace")
