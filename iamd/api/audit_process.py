@@ -48,14 +48,15 @@ class _Priority:
     normal priority, wrk at one connection saw a p99 of 3.5 ms instead of 1.2 ms on 2 vCPUs).
     A machine busy for good would starve it, so a batch that waited more than
     ``lag_limit`` seconds (:data:`LAG_LIMIT` unless the writer was given another) switches it
-    back to normal priority until it has caught up. Best effort: where the scheduler policy
-    cannot be changed, it stays as it is.
+    back to normal priority until it has caught up; with a limit of 0 it never runs idle-only.
+    Best effort: where the scheduler policy cannot be changed, it stays as it is.
     """
 
     def __init__(self, lag_limit: float = LAG_LIMIT) -> None:
         self.lag_limit = lag_limit
         self.idle = False
-        self._set(idle=True)
+        if lag_limit > 0:
+            self._set(idle=True)
 
     def _set(self, *, idle: bool) -> None:
         try:
