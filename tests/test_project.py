@@ -25,6 +25,46 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one() -> None:
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
+def _closure(name: str, extras: frozenset[str] = frozenset()) -> set[str]:
+    """The distributions ``name[extras]`` needs as installed here, by normalized name."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [(name, extras)]
+    while todo:
+        dist, wanted = todo.pop()
+        try:
+            needs = requires(dist) or []
+        except PackageNotFoundError:  # an optional dependency this platform does not install
+            continue
+        for text in needs:
+            req = Requirement(text)
+            if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in (wanted or {""})):
+                continue
+            key = canonicalize_name(req.name)
+            if key not in seen:
+                seen.add(key)
+                todo.append((req.name, frozenset(req.extras)))
+    return seen
+
+
+def test_installs_are_pinned_by_constraints() -> None:
+    """Both quick-start commands install with constraints.txt, which pins every package the test extra pulls in."""
+    from packaging.utils import canonicalize_name
+
+    assert all(" -c constraints.txt " in command for command in _quick_start())
+    pinned = {
+        canonicalize_name(line.split("==")[0])
+        for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    unpinned = _closure("iamd", frozenset({"test"})) - pinned - {"iamd"}
+    assert not unpinned, f"not in constraints.txt (run scripts/update-constraints): {sorted(unpinned)}"
+
+
 def test_readme_examples_work() -> None:
     exe = [sys.executable, "-m", "iamd"]
     allowed = subprocess.run([*exe, "policy", "eval", "examples/s3-read.json"], cwd=ROOT, capture_output=True)

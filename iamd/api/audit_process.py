@@ -47,13 +47,16 @@ class _Priority:
     never delays a request or, on a small machine, the client of one (with the writer at
     normal priority, wrk at one connection saw a p99 of 3.5 ms instead of 1.2 ms on 2 vCPUs).
     A machine busy for good would starve it, so a batch that waited more than
-    :data:`LAG_LIMIT` seconds switches it back to normal priority until it has caught up.
+    ``lag_limit`` seconds (:data:`LAG_LIMIT` unless the writer was given another) switches it
+    back to normal priority until it has caught up; with a limit of 0 it never runs idle-only.
     Best effort: where the scheduler policy cannot be changed, it stays as it is.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lag_limit: float = LAG_LIMIT) -> None:
+        self.lag_limit = lag_limit
         self.idle = False
-        self._set(idle=True)
+        if lag_limit > 0:
+            self._set(idle=True)
 
     def _set(self, *, idle: bool) -> None:
         try:
@@ -64,18 +67,18 @@ class _Priority:
         self.idle = idle
 
     def batch_waited(self, seconds: float) -> None:
-        if self.idle and seconds > LAG_LIMIT:
+        if self.idle and seconds > self.lag_limit:
             log.warning("audit writer %.1f s behind: storing at normal priority until it catches up", seconds)
             self._set(idle=False)
-        elif not self.idle and seconds < LAG_LIMIT / 10:
+        elif not self.idle and seconds < self.lag_limit / 10:
             self._set(idle=True)
 
 
-def _child(url: str, conn: Connection) -> None:
+def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT) -> None:
     """The writer process: store what arrives, answer flushes, stop on ``None``."""
     from iamd.store import open_store
 
-    priority = _Priority()
+    priority = _Priority(lag_limit)
     store = open_store(url)
     try:
         while True:
@@ -98,7 +101,7 @@ def _child(url: str, conn: Connection) -> None:
 
 
 class AuditProcessWriter:
-    def __init__(self, store: Store, url: str, *, window: float = 0.02) -> None:
+    def __init__(self, store: Store, url: str, *, window: float = 0.02, lag_limit: float = LAG_LIMIT) -> None:
         self._store = store  # the fallback, should the child die
         self._window = window
         self._lock = threading.Lock()  # guards _items, _uses
@@ -107,7 +110,9 @@ class AuditProcessWriter:
         self._pipe_lock = threading.Lock()  # one sender at a time on the pipe
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=_child, args=(url, child_conn), name="iamd-audit", daemon=True)
+        self._process = context.Process(
+            target=_child, args=(url, child_conn, lag_limit), name="iamd-audit", daemon=True
+        )
         self._process.start()
         child_conn.close()
         self._flushes = 0

@@ -118,10 +118,10 @@ def test_saml_provider_lifecycle(iam: BaseClient, acct: str, idp: SamlIdp) -> No
     assert created["SAMLProviderArn"] == arn and created["Tags"] == [{"Key": "k", "Value": "v"}]
     got = iam.get_saml_provider(SAMLProviderArn=arn)
     assert got["SAMLMetadataDocument"] == idp.metadata()
-    assert got["ValidUntil"] == datetime(2049, 1, 1, tzinfo=UTC)  # the metadata's validUntil
+    assert got["ValidUntil"] == idp.valid_until  # the metadata's validUntil
     assert got["Tags"] == [{"Key": "k", "Value": "v"}]
     listed = iam.list_saml_providers()["SAMLProviderList"]
-    assert [(p["Arn"], p["ValidUntil"]) for p in listed] == [(arn, datetime(2049, 1, 1, tzinfo=UTC))]
+    assert [(p["Arn"], p["ValidUntil"]) for p in listed] == [(arn, idp.valid_until)]
     oidc = len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
     assert iam.get_account_summary()["SummaryMap"]["Providers"] == oidc + 1  # SAML and OIDC together
 

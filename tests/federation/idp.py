@@ -26,15 +26,17 @@ from signxml import XMLSigner
 
 SAML_AUDIENCE = "https://signin.aws.amazon.com/saml"
 ATTR = "https://aws.amazon.com/SAML/Attributes/"
+METADATA_LIFETIME = timedelta(days=10 * 365)  # a metadata document's validUntil, from the IdP's clock
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def self_signed(key: rsa.RSAPrivateKey, name: str = "test-idp") -> x509.Certificate:
+def self_signed(key: rsa.RSAPrivateKey, name: str = "test-idp", now: datetime | None = None) -> x509.Certificate:
+    """A certificate valid from a day before ``now`` (the caller's clock; the wall clock by default) for a year."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -48,12 +50,18 @@ def self_signed(key: rsa.RSAPrivateKey, name: str = "test-idp") -> x509.Certific
 
 
 class SamlIdp:
-    """A SAML IdP: metadata naming its signing certificate, and signed responses."""
+    """A SAML IdP: metadata naming its signing certificate, and signed responses.
 
-    def __init__(self, entity_id: str = "https://idp.example.test/saml") -> None:
+    Every date it writes derives from ``now`` (the test's clock; the wall clock by default):
+    the certificate's validity, the metadata's ``validUntil`` (:data:`METADATA_LIFETIME` on).
+    """
+
+    def __init__(self, entity_id: str = "https://idp.example.test/saml", now: datetime | None = None) -> None:
         self.entity_id = entity_id
+        self.now = now or datetime.now(UTC)
         self.key = new_rsa_key()
-        self.cert = self_signed(self.key)
+        self.cert = self_signed(self.key, now=self.now)
+        self.valid_until = (self.now + METADATA_LIFETIME).replace(microsecond=0)
 
     @property
     def key_pem(self) -> bytes:
@@ -65,7 +73,10 @@ class SamlIdp:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def metadata(self, valid_until: str | None = "2049-01-01T00:00:00Z") -> str:
+    def metadata(self, valid_until: str | None = "") -> str:
+        """Its metadata, valid until ``valid_until`` (by default :attr:`valid_until`; ``None``: no date)."""
+        if valid_until == "":
+            valid_until = self.valid_until.strftime("%Y-%m-%dT%H:%M:%SZ")
         der = base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
         valid = f' validUntil="{valid_until}"' if valid_until else ""
         # Padded past CreateSAMLProvider's 1,000-character minimum, as real metadata is.

@@ -8,23 +8,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from iamd.federation.saml import MetadataError, SamlError, parse_metadata, verify_response
-from tests.federation.idp import ATTR, SamlIdp
+from tests.federation.idp import ATTR, METADATA_LIFETIME, SamlIdp
 
 ROLE = "arn:aws:iam::123456789012:role/Admin"
 PROVIDER = "arn:aws:iam::123456789012:saml-provider/Corp"
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # the tests' clock: every date below derives from it
 
 
 @pytest.fixture(scope="module")
 def idp() -> SamlIdp:
-    return SamlIdp()
+    return SamlIdp(now=NOW)
 
 
 def test_metadata_gives_entity_id_certificate_and_valid_until(idp: SamlIdp) -> None:
     md = parse_metadata(idp.metadata())
     assert md.entity_id == idp.entity_id
     assert md.certificates == (idp.cert,)
-    assert md.valid_until == datetime(2049, 1, 1, tzinfo=UTC)
+    assert md.valid_until == NOW + METADATA_LIFETIME == idp.valid_until
     assert parse_metadata(idp.metadata(valid_until=None)).valid_until is None
 
 
@@ -73,7 +73,7 @@ def _refusal(idp: SamlIdp, now: datetime = NOW, **kwargs: object) -> SamlError:
 
 
 def test_unsigned_tampered_or_foreign_signed_responses_are_refused(idp: SamlIdp) -> None:
-    for kwargs in ({"sign": "none"}, {"tamper": True}, {"signer": SamlIdp(idp.entity_id)}):
+    for kwargs in ({"sign": "none"}, {"tamper": True}, {"signer": SamlIdp(idp.entity_id, now=NOW)}):
         error = _refusal(idp, **kwargs)
         assert (error.code, error.message) == ("InvalidIdentityToken", "Response signature invalid")
 
@@ -128,7 +128,7 @@ def test_a_signing_certificate_outside_its_validity_dates_is_refused() -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    idp = SamlIdp()
+    idp = SamlIdp(now=NOW)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired-idp")])
     idp.cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(idp.key.public_key())

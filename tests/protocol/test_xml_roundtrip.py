@@ -16,14 +16,12 @@ from hypothesis import strategies as st
 
 from iamd.protocol import Catalog, Service, serialize_result
 from iamd.protocol.xml import URL_ENCODED_SHAPES, format_timestamp
+from tests.protocol.implemented import PAIRS
 from tests.protocol.strategies import XML_TEXT, output_values
 
 CATALOG = Catalog()
-OPERATIONS = [
-    (service, name)
-    for service in ("iam", "sts")
-    for name in sorted(CATALOG.service(service).operation_names)
-    if CATALOG.service(service).operation(name).output_shape is not None
+OPERATIONS = [  # what iamd implements: a newer botocore's extra operations are not iamd's contract
+    (service, name) for service, name in PAIRS if CATALOG.service(service).operation(name).output_shape is not None
 ]
 PARSER = create_parser("query")
 
@@ -68,8 +66,8 @@ def decoded(shape: Any, value: Any) -> Any:
     return value
 
 
-def test_outputs_cover_most_operations() -> None:
-    assert len(OPERATIONS) > 100
+def test_outputs_cover_the_implemented_operations() -> None:
+    assert len(OPERATIONS) > 60  # every implemented operation with an output; the others answer an empty result
 
 
 @pytest.mark.parametrize(("service", "name"), OPERATIONS, ids=[f"{s}.{n}" for s, n in OPERATIONS])
