@@ -1,4 +1,4 @@
-"""STS benchmark (issue 4): AssumeRole throughput on one process, and what authenticating a
+"""STS benchmark: AssumeRole throughput on one process, and what authenticating a
 request signed with session credentials costs over a long-term key.
 
     python -m bench.sts            # full run

@@ -1,6 +1,7 @@
 """Audit events: CloudTrail-shaped records of every call, with secrets redacted.
 
-A record is built from what the API layer knows about one call (spec/api.md §8). Request
+A record is built from what the API layer knows about one call (AWS "Logging IAM and AWS STS API calls with AWS
+CloudTrail"). Request
 parameters and response elements are converted to lowerCamelCase JSON; every member that
 carries a secret is replaced by ``HIDDEN_DUE_TO_SECURITY_REASONS`` and named in the
 record's ``redacted`` list, so nothing secret reaches the database or a log.
@@ -86,7 +87,8 @@ def redact(value: Any, path: str = "", found: list[str] | None = None) -> tuple[
     return _plain(value), hidden
 
 
-# Credential-issuing STS calls are recorded as writes, with their (redacted) response (api.md §8.1).
+# Credential-issuing STS calls are recorded as writes, with their (redacted) response (AWS "Logging IAM and AWS STS API
+# calls with AWS CloudTrail").
 _NOT_READS = frozenset({"GenerateCredentialReport", "GetSessionToken", "GetFederationToken"})
 
 

@@ -10,7 +10,8 @@
   so the same master key can feed other purposes under other labels.
 * :func:`load_master_key` reads ``IAMD_MASTER_KEY`` or ``<data_dir>/master.key`` (created
   atomically, mode 0600; an existing file open to group or others is refused).
-* Identifiers follow identifiers-and-quotas.md §2-§3; everything random comes from
+* Identifiers follow AWS "IAM identifiers" (unique identifiers); AWS "Manage access keys for IAM users"; everything
+  random comes from
   :mod:`secrets`.
 """
 
@@ -254,7 +255,8 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-# -- identifiers (identifiers-and-quotas.md §2-§3) -------------------------------------------
+# -- identifiers (AWS "IAM identifiers" (unique identifiers); AWS "Manage access keys for IAM users")
+# -------------------------------------------
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _PREFIX = re.compile(r"[A-Z]{4}")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")

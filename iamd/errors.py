@@ -2,7 +2,8 @@
 
 Every AWS error iamd can return is a subclass of :class:`AwsError` carrying AWS's code,
 HTTP status and fault (``Sender`` for 4xx, ``Receiver`` for 5xx) as in botocore's
-models (errors.md §2). ``iamd.protocol`` renders them; nothing else builds error bodies.
+models (IAM API "Common Errors" and each operation's Errors). ``iamd.protocol`` renders them; nothing else builds error
+bodies.
 """
 
 from __future__ import annotations
@@ -334,7 +335,7 @@ class RoleTemplateDisabled(AwsError):
 
 
 # The model gives these (centralized root access) neither a code nor a status: the code is
-# the shape name, and the status is 400 (errors.md §2.1).
+# the shape name, and the status is 400 (the Errors of each operation in the IAM API Reference).
 class ServiceAccessNotEnabledException(AwsError):
     code, status = "ServiceAccessNotEnabledException", 400
 

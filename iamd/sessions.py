@@ -10,11 +10,11 @@ sealed by :class:`iamd.crypto.SecretBox` with the associated data ``sts-session:
 so a token opens only together with the access key id it was issued with, any change to it
 fails authentication, and a token sealed under an older master key still opens as long as
 that key stays listed in the box (rotation). Nothing is stored: sessions are not
-individually revocable, exactly like AWS's (api.md §4.3).
+individually revocable, exactly like AWS's (AWS "Revoke IAM role temporary security credentials").
 
 The claims name the entity (role or user) and the session's own facts; the role's or user's
 policies and tags are read when a request is authorized, so changing them affects live
-sessions immediately (api.md §4.3).
+sessions immediately (AWS "Revoke IAM role temporary security credentials").
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ def test_access_key_ids_encode_their_account(account: str, prefix: str) -> None:
 
 
 def test_the_published_decoding_example() -> None:
-    # The widely reproduced example of the (unofficial) encoding, identifiers-and-quotas.md §3.
+    # The widely reproduced example of the (unofficial) encoding, AWS "Manage access keys for IAM users".
     assert account_from_access_key_id("ASIAY34FZKBOKMUTVV7A") == "609629065308"
 
 

@@ -78,7 +78,7 @@ class Backend:
     entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
     epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # issue 5: MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
+    # MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
@@ -244,7 +244,7 @@ class Backend:
         caller = Caller(key.account_id, principal, key.id, owner.user)
         return Credential(secret, caller, active=key.status.value == "Active")
 
-    # -- console sign-in (issue 5; iamd.service.signin) ----------------------------------
+    # -- console sign-in (iamd.service.signin) ----------------------------------
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         """Console sign-in: a session or the precise reason; audited; throttled in the store.
 

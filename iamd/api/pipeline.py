@@ -1,6 +1,6 @@
 """One Query request, from bytes to bytes: parse, authenticate, authorize, run, audit.
 
-The order is AWS's (errors.md §2.3): the Action first (MissingAction / InvalidAction),
+The order is AWS's (IAM API "Common Errors"): the Action first (MissingAction / InvalidAction),
 then authentication, then parameter validation, then authorization, then the operation.
 Every outcome, success or failure, becomes one audit event.
 """
@@ -97,7 +97,8 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             )
         region = "us-east-1"
         if service_name == "sts" and action in UNSIGNED_STS_OPERATIONS and not carries_signature(signed):
-            # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (api.md §7.2, §7.3): the
+            # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (STS API "AssumeRoleWithWebIdentity"; STS API
+            # "AssumeRoleWithSAML"): the
             # token or assertion is the credential, and the operation itself verifies it.
             caller = Caller(backend.account_id, Principal.anonymous(), None, None)
         else:
@@ -193,7 +194,7 @@ def _run_sts(
     handler = STS_OPERATIONS.get(operation)
     if handler is None:
         raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
-    if operation != "GetCallerIdentity":  # answered for every credential (api.md §7.6)
+    if operation != "GetCallerIdentity":  # answered for every credential (STS API "GetCallerIdentity")
         check_sts_allowed(caller, operation)
     with _CachedReads(backend) as reads:
         tx = cast(ReadTx, reads)
@@ -316,7 +317,9 @@ def _key_owner(tx: Any, account: str) -> Any:
 
 
 def _event(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> Record:
-    """The CloudTrail-shaped record of a call (api.md §8); read-only calls carry no responseElements."""
+    """The CloudTrail-shaped record of a call (AWS "Logging IAM and AWS STS API calls with AWS CloudTrail"); read-only
+    calls carry no responseElements.
+    """
     # Positional, in field order (a frozen dataclass built from keywords costs twice as much):
     # request id, time, source, name, region, source IP, user agent, identity, account,
     # request parameters, response elements, error code, error message.

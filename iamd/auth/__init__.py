@@ -1,4 +1,4 @@
-"""Request authentication: SigV4 verification of IAM and STS requests (api.md §3).
+"""Request authentication: SigV4 verification of IAM and STS requests (AWS "AWS Signature Version 4 for API requests").
 
 The verifier is pure: the caller passes the request, the time and a credential lookup,
 and gets back who signed it or an AWS error from :mod:`iamd.errors`.

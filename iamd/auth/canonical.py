@@ -1,4 +1,4 @@
-"""SigV4's canonical forms (api.md §3.3-§3.4): canonical request, string to sign, keys.
+"""SigV4's canonical forms (AWS "Create a signed AWS API request"): canonical request, string to sign, keys.
 
 Pure functions over already-located request parts. Nothing here knows about errors,
 credentials or time; :mod:`iamd.auth.sigv4` decides what is acceptable.
@@ -108,7 +108,7 @@ def canonical_headers(names: Sequence[str], values: Sequence[Sequence[str]]) -> 
 
 
 def canonical_request(method: str, uri: str, query: str, headers: str, signed_headers: str, payload_hash: str) -> str:
-    """The six lines of api.md §3.3 (``headers`` already ends with a newline)."""
+    """The six lines of AWS "Create a signed AWS API request" (``headers`` already ends with a newline)."""
     return f"{method}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}"
 
 

@@ -1,8 +1,9 @@
-"""Locating the signature (api.md §3.1): the Authorization header or the presigned query.
+"""Locating the signature (AWS "AWS Signature Version 4 for API requests"): the Authorization header or the presigned
+query.
 
 :func:`locate` turns a request into the signature's parts or raises the AWS error for a
 request that carries none (``MissingAuthenticationToken``), both forms, or a malformed one
-(``IncompleteSignature``). Messages follow AWS's observed wording (errors.md §2.3).
+(``IncompleteSignature``). Messages follow AWS's observed wording (IAM API "Common Errors").
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""SigV4 verification for IAM and STS (api.md §3): a pure verifier.
+"""SigV4 verification for IAM and STS (AWS "AWS Signature Version 4 for API requests"): a pure verifier.
 
 :meth:`SigV4Verifier.verify` takes the request, the current time and a credential lookup
 (``lookup(access_key_id, presented session token or None)``),
-runs the checks of api.md §3.2 in order and returns a :class:`VerifiedRequest` or raises
-the AWS error (errors.md §2.3, §4)::
+runs the checks of AWS "AWS Signature Version 4 for API requests" in order and returns a :class:`VerifiedRequest` or
+raises
+the AWS error (IAM API "Common Errors"; AWS "Troubleshoot Signature Version 4 signing")::
 
     locate (MissingAuthenticationToken, IncompleteSignature)
     1 scope: terminator, service, region        SignatureDoesNotMatch
@@ -188,7 +189,8 @@ class SigV4Verifier:
         located = locate(request)
         return _details(request, located, self._payload_hash(request, strict=False)[0])
 
-    # -- checks, in the order of api.md §3.2 ------------------------------------------------
+    # -- checks, in the order of AWS "AWS Signature Version 4 for API requests"
+    # ------------------------------------------------
 
     def _candidates(self, service: str | None) -> Collection[str]:
         if service is None:

@@ -19,9 +19,9 @@ def main() -> None:
 
 for command in (policy, serve, db, profile, trail):
     main.add_command(command)
-main.add_command(assume)  # issue 4: STS
+main.add_command(assume)  # STS
 
-# issue 5: credential chores as a client of the server
+# credential chores as a client of the server
 from .credentials import key, user  # noqa: E402
 
 main.add_command(user)

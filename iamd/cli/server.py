@@ -240,7 +240,7 @@ def worker_app() -> object:
 
 
 def _configure_jwks(options: list[str]) -> None:
-    """``ISSUER=URL|FILE`` options → the process's JWKS resolver (identity federation, issue 4)."""
+    """``ISSUER=URL|FILE`` options → the process's JWKS resolver (identity federation)."""
     from iamd.federation.jwks import KeyUnavailable, default_resolver, parse_source_option
 
     for option in options:

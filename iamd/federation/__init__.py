@@ -1,4 +1,4 @@
-"""Verifying what identity providers issue: OIDC JWTs and SAML responses (issue 4).
+"""Verifying what identity providers issue: OIDC JWTs and SAML responses.
 
 Pure modules: no store, no server; the clock is an argument. ``oidc`` verifies a web
 identity token against a provider's keys (``jwks`` finds and caches those keys); ``saml``

@@ -1,4 +1,4 @@
-"""Verifying an OIDC web identity token for AssumeRoleWithWebIdentity (api.md §7.2).
+"""Verifying an OIDC web identity token for AssumeRoleWithWebIdentity (STS API "AssumeRoleWithWebIdentity").
 
 :func:`token_issuer` reads the (unverified) issuer so STS can find the IAM OIDC provider;
 :func:`verify_token` then checks, in AWS's order: the signature against the provider's

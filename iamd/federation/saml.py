@@ -1,4 +1,4 @@
-"""SAML 2.0 for AssumeRoleWithSAML: IdP metadata and signed responses (api.md §7.3).
+"""SAML 2.0 for AssumeRoleWithSAML: IdP metadata and signed responses (STS API "AssumeRoleWithSAML").
 
 :func:`parse_metadata` reads an IdP's metadata (what CreateSAMLProvider stores): its
 entity id, its signing certificates and ``validUntil``. :func:`verify_response` checks a
@@ -59,7 +59,8 @@ _SIGNATURE_METHODS = frozenset(
         SignatureMethod.SHA256_RSA_MGF1, SignatureMethod.SHA384_RSA_MGF1, SignatureMethod.SHA512_RSA_MGF1,
     }
 )  # fmt: skip
-# Attribute names (OIDs and friendly names) behind the saml:* condition keys (conditions.md §6.6).
+# Attribute names (OIDs and friendly names) behind the saml:* condition keys (AWS "IAM and AWS STS condition context
+# keys" (web identity and SAML keys)).
 SAML_KEY_ATTRIBUTES = {
     "urn:oid:2.5.4.3": "saml:cn",
     "urn:oid:2.5.4.42": "saml:givenName",
@@ -125,7 +126,7 @@ class SamlAssertion:
 
     @property
     def subject_type(self) -> str:
-        """``persistent`` / ``transient``, else the full format URI (api.md §7.3)."""
+        """``persistent`` / ``transient``, else the full format URI (STS API "AssumeRoleWithSAML")."""
         if self.subject_format is None:
             return "unspecified"
         return _NAME_ID_FORMATS.get(self.subject_format, self.subject_format)

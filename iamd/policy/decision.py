@@ -117,7 +117,7 @@ def _matched_json(cs: CompiledStatement) -> dict[str, object]:
 
 
 def render_denial(decision: Decision) -> str:
-    """AWS's access-denied text (spec/errors.md §3)."""
+    """AWS's access-denied text (AWS "Troubleshoot access denied error messages")."""
     req = decision.request
     resource = req.resource_display or req.resource
     head = f"User: {req.principal.arn} is not authorized to perform: {req.action} on resource: {resource}"

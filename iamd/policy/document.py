@@ -269,7 +269,7 @@ class _Validator:
         parts = value.split(":", 5)
         if len(parts) < 6:
             # A short pattern ending in a wildcard (arn:aws:sqs:*) is a whole-string glob that
-            # policies rely on (evaluation.md §2.2); any other short ARN fails legacy parsing.
+            # policies rely on (AWS "IAM JSON policy elements: Resource"); any other short ARN fails legacy parsing.
             if "::" in value or not value.endswith(":*"):
                 self.add(Check.LEGACY, LEGACY, pos, f"{value} has fewer than 6 colon-separated parts")
                 return

@@ -66,7 +66,8 @@ _PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | {"iam:updateroledescription
 
 def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None) -> Decision:
     action = request.action.lower()
-    if action == "sts:getcalleridentity":  # never denied (evaluation.md §2.3)
+    # never denied (AWS "Actions, resources, and condition keys for AWS Identity and Access Management")
+    if action == "sts:getcalleridentity":
         return Decision(Verdict.ALLOWED, request)
     if action in _PROTECTABLE:
         reason = protected_reason(action, request.resource)

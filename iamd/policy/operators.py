@@ -45,7 +45,9 @@ class Family(Enum):
 class OperatorInfo:
     family: Family
     negated: bool
-    variables: bool  # policy variables substituted in values (conditions.md §7.3)
+    # policy variables substituted in values (AWS "IAM policy elements: Variables and tags" (where you can use policy
+    # variables))
+    variables: bool
     compare: str  # the comparison inside the family: eq, eq_ci, like, lt, le, gt, ge
 
 
@@ -135,7 +137,7 @@ def parse_date(text: str) -> float | None:
     """Epoch seconds for a W3C ISO 8601 date/time or an integer epoch; else None.
 
     Missing parts are the start of the period; a missing zone is UTC (iamd's choice;
-    conditions.md §3.3 marks the default unconfirmed).
+    AWS "IAM JSON policy elements: Condition operators" (date) marks the default unconfirmed).
     """
     t = text.strip()
     if _EPOCH.fullmatch(t) and len(t.lstrip("-")) != 4:  # a bare 4-digit number is a year

@@ -39,7 +39,8 @@ class PrincipalKind(StrEnum):
         }[self.value]
 
 
-# How strongly a name in a resource policy's Principal binds the caller (evaluation.md §4).
+# How strongly a name in a resource policy's Principal binds the caller (AWS "Policy evaluation logic" (identity-based
+# policies with resource-based policies)).
 GRANT_FINAL = "final"  # user, session, federated user, *, service, provider: allowed outright
 GRANT_ENTITY = "entity"  # role ARN for its sessions, parent user for a federated user
 GRANT_ACCOUNT = "account"  # delegation to the account's identity policies
@@ -79,7 +80,7 @@ class Principal:
 
     @property
     def identities(self) -> frozenset[str]:
-        """What NotPrincipal must list for this caller to escape (evaluation.md §6.1)."""
+        """What NotPrincipal must list for this caller to escape (AWS "AWS JSON policy elements: NotPrincipal")."""
         if self.kind is PrincipalKind.SERVICE:
             return frozenset({self.service or ""})
         if self.kind is PrincipalKind.WEB_IDENTITY:
@@ -161,7 +162,9 @@ class Principal:
         )  # fmt: skip
 
     def derived_context(self) -> list[tuple[str, str | list[str]]]:
-        """The ``aws:Principal*`` keys this principal implies (conditions.md §6.1)."""
+        """The ``aws:Principal*`` keys this principal implies (AWS "AWS global condition context keys" (properties of
+        the principal)).
+        """
         out: list[tuple[str, str | list[str]]] = [("aws:PrincipalType", self.kind.principal_type)]
         if self.kind is PrincipalKind.SERVICE:
             out += [("aws:PrincipalIsAWSService", "true"), ("aws:PrincipalServiceName", self.service or "")]
@@ -191,7 +194,7 @@ class Principal:
 
 class Context:
     """Condition keys → values. Keys are lower-case; a key given twice in different case
-    keeps both values and is marked ambiguous (conditions.md §1)."""
+    keeps both values and is marked ambiguous (AWS "IAM JSON policy elements: Condition")."""
 
     __slots__ = ("_ambiguous", "_pending", "_values")
 

@@ -1,7 +1,8 @@
 """Policy variables: ``${aws:username}``, ``${key, 'default'}``, ``${*}``, ``${?}``, ``${$}``.
 
 A policy string is parsed once into a :class:`Template`. Under Version ``2012-10-17``
-``${…}`` is a variable; under any other version it is plain text (conditions.md §7.2).
+``${…}`` is a variable; under any other version it is plain text (AWS "IAM policy elements: Variables and tags" (the
+policy Version)).
 Substituted values are literal: a ``*`` inside a user name is not a wildcard.
 """
 

@@ -1,6 +1,6 @@
 """Model constraints (length, range, pattern, enum, required) and AWS's ValidationError text.
 
-AWS reports every violated constraint of a request at once (errors.md §5)::
+AWS reports every violated constraint of a request at once (IAM API "Common Errors" (ValidationError))::
 
     1 validation error detected: Value 'a b' at 'userName' failed to satisfy constraint:
     Member must satisfy regular expression pattern: [\\w+=,.@-]+

@@ -1,6 +1,6 @@
 """AWS Query responses: a result ``Mapping`` shaped like botocore's output in, XML bytes out.
 
-The inverse of botocore's ``QueryParser`` (api.md §2.2, errors.md §1)::
+The inverse of botocore's ``QueryParser`` (IAM API "Making Query requests", IAM API "Common Errors")::
 
     <GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
       <GetUserResult><User><UserName>Bob</UserName>…</User></GetUserResult>
@@ -292,7 +292,7 @@ def serialize_result(service: Service, operation: OperationModel, result: Mappin
 
 
 def serialize_error(error: AwsError, namespace: str, request_id: str) -> bytes:
-    """The ``<ErrorResponse>`` body for ``error`` (errors.md §1)."""
+    """The ``<ErrorResponse>`` body for ``error`` (IAM API "Common Errors")."""
     return (
         f'<ErrorResponse xmlns="{namespace}"><Error><Type>{error.fault}</Type>'
         f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"

@@ -274,8 +274,9 @@ def _time_keys(epoch_second: int) -> tuple[str, str]:
 
 
 def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
-    """The keys every request carries (conditions.md §6.3), and the caller's credential keys
-    (§6.2: token issue time, MFA, source identity) when it signed with temporary credentials."""
+    """The keys every request carries (AWS "AWS global condition context keys" (properties of the network and the
+    request)), and the caller's credential keys
+    (token issue time, MFA, source identity) when it signed with temporary credentials."""
     now = call.now.astimezone(UTC)
     current, epoch = _time_keys(int(now.timestamp()))
     return [
@@ -290,7 +291,7 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
 
 
 def _iam_context(call: Call, resource: Target, tags: list[tuple[str, str]]) -> Context:
-    """The request context of an IAM call on one resource (conditions.md §6)."""
+    """The request context of an IAM call on one resource (AWS "AWS global condition context keys")."""
     items = request_context(call) + list(resource.context)
     items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
     return build_context(call.caller.principal, items, resource_account=call.account, resource_tags=tags)
@@ -342,12 +343,13 @@ def authorize_iam(
         if counter is not None:
             counter.add(decision.verdict)
         if not decision.allowed and password_self_service_allows(call, tx, operation, resource.arn, decision):
-            continue  # issue 5: AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
+            continue  # AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
         if not decision.allowed:
             block = decision.decisive_block
             if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":
                 # The engine refuses changes to service-linked and /aws-reserved/ roles whatever
-                # the policies say; IAM reports that as UnmodifiableEntity (api.md §5.3).
+                # the policies say; IAM reports that as UnmodifiableEntity (IAM API "CreateRole", "UpdateRole",
+                # "DeleteRole").
                 raise aws.UnmodifiableEntity(protected_role_message(resource.name or ""))
             raise aws.AccessDenied(_legacy_mfa_denial(decision.message or "Access denied", resource.arn))
 
@@ -356,11 +358,13 @@ _EXPLICIT = " with an explicit deny"
 
 
 def _legacy_mfa_denial(message: str, resource_arn: str) -> str:
-    """Denials on virtual MFA device resources keep IAM's older text (issue 5).
+    """Denials on virtual MFA device resources keep IAM's older text.
 
-    AWS's published text for this case (api.md §6.2, the "created but never activated"
+    AWS's published text for this case (IAM API "CreateVirtualMFADevice", "EnableMFADevice", the "created but never
+    activated"
     device) ends with ``with an explicit deny`` and names no policy type; other IAM denials
-    use the newer ``with an explicit deny in <type>`` form (errors.md §3.1). docs/mfa.md.
+    use the newer ``with an explicit deny in <type>`` form (AWS "Troubleshoot access denied error messages").
+    docs/mfa.md.
     """
     if ":mfa/" in resource_arn and _EXPLICIT in message:
         return message[: message.index(_EXPLICIT) + len(_EXPLICIT)]

@@ -47,7 +47,7 @@ class Caller:
         return self.principal.kind is PrincipalKind.ROOT
 
     def user_identity(self) -> dict[str, Any]:
-        """CloudTrail's ``userIdentity`` (spec/api.md §8.2): the same dictionary every time, not
+        """CloudTrail's ``userIdentity`` (AWS "CloudTrail userIdentity element"): the same dictionary every time, not
         to be changed (audit records copy it; a batch of them pickles it once)."""
         if self._identity is None:
             object.__setattr__(self, "_identity", self._make_identity())
@@ -82,7 +82,7 @@ def _attributes(session: SessionClaims) -> dict[str, str]:
 
 
 def _session_context(session: SessionClaims) -> dict[str, Any]:
-    """CloudTrail's ``sessionContext`` of a role or federated-user session (api.md §8.2)."""
+    """CloudTrail's ``sessionContext`` of a role or federated-user session (AWS "CloudTrail userIdentity element")."""
     if session.kind is SessionKind.ASSUMED_ROLE:
         role_arn = session.role_arn or ""
         issuer: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Store errors → AWS errors, with AWS's messages (spec/errors.md §2.4)."""
+"""Store errors → AWS errors, with AWS's messages (the Errors of each operation in the IAM API Reference)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ _NOT_FOUND = {
     "user policy": "The user policy with name {} cannot be found.",
     "group policy": "The group policy with name {} cannot be found.",
     "role policy": "The role policy with name {} cannot be found.",
-    # virtual MFA devices (issue 5; AWS's wording unconfirmed, docs/mfa.md)
+    # virtual MFA devices (AWS's wording unconfirmed, docs/mfa.md)
     "virtual mfa device": "VirtualMFADevice with serial number {} doesn't exist.",
     "mfa device assignment": "MFA Device with serial number {} not found.",
-    "login profile": "Login Profile for User {} cannot be found.",  # issue 5
+    "login profile": "Login Profile for User {} cannot be found.",
 }
 _EXISTS = {
     "user": "User with name {} already exists.",
@@ -34,10 +34,10 @@ _EXISTS = {
     "instance profile": "Instance Profile {} already exists.",
     "account alias": "The account alias {} already exists.",
     "role in instance profile": "The role with name {} is already associated with the instance profile.",
-    # virtual MFA devices (issue 5, errors.md §2.4)
+    # virtual MFA devices (the Errors of each operation in the IAM API Reference)
     "virtual mfa device": "MFADevice entity at the same path and name already exists.",
     "mfa device assignment": "MFA device is already in use.",
-    "login profile": "Login Profile for user {} already exists.",  # issue 5
+    "login profile": "Login Profile for user {} already exists.",
 }
 _CONFLICT = {
     ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
@@ -54,16 +54,17 @@ _CONFLICT = {
         "versions. The default version is deleted with the policy."
     ),
     ConflictReason.DEFAULT_VERSION: "Cannot delete the default version of a policy.",
-    # virtual MFA devices (issue 5, errors.md §2.4; the second text is unconfirmed)
+    # virtual MFA devices (the Errors of each operation in the IAM API Reference; the second text is unconfirmed)
     ConflictReason.HAS_MFA_DEVICES: "Cannot delete entity, must delete MFA device first.",
     ConflictReason.MFA_DEVICE_ASSIGNED: "MFA device is still in use.",
-    # issue 5: login profiles
+    # login profiles
     ConflictReason.HAS_LOGIN_PROFILE: "Cannot delete entity, must delete login profile first.",
 }
 
 
 def aws_error(error: StoreError) -> aws.AwsError:
-    if isinstance(error, InvalidMarker):  # a marker this listing did not issue (errors.md §2.4)
+    # a marker this listing did not issue (the Errors of each operation in the IAM API Reference)
+    if isinstance(error, InvalidMarker):
         return aws.ValidationError(INVALID_MARKER)
     if isinstance(error, NotFound):
         if error.entity == "policy version":

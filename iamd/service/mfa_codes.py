@@ -57,7 +57,9 @@ __all__ = [
 STEP_SECONDS = 30
 DIGITS = 6
 SEED_BYTES = 40
-"""40 random bytes = 64 Base32 characters, the length AWS's seeds have (api.md §6.1)."""
+"""40 random bytes = 64 Base32 characters, the length AWS's seeds have (AWS "Assign a virtual MFA device in the AWS
+Management Console").
+"""
 VERIFY_WINDOW = 1
 ENABLE_WINDOW = 1
 RESYNC_WINDOW = 10
@@ -71,14 +73,14 @@ NOT_ASSIGNED = (
 
 
 class MfaCodeInvalid(aws.AccessDenied):
-    """The code is wrong, outside the window, or already used (errors.md §3.5)."""
+    """The code is wrong, outside the window, or already used (AWS "Troubleshoot IAM" (AWS STS and MFA errors))."""
 
     def __init__(self) -> None:
         super().__init__(INVALID_CODE)
 
 
 class MfaDeviceNotAssigned(aws.AccessDenied):
-    """The serial names no device assigned to this user (errors.md §3.5)."""
+    """The serial names no device assigned to this user (AWS "Troubleshoot IAM" (AWS STS and MFA errors))."""
 
     def __init__(self) -> None:
         super().__init__(NOT_ASSIGNED)
@@ -176,7 +178,8 @@ def verify_mfa_code(
     sign-in. Must run in a write transaction: an accepted code's time-step is recorded so
     the same code (or an older one) is never accepted again, also by a concurrent request.
 
-    * :class:`MfaDeviceNotAssigned` (AccessDenied, errors.md §3.5) when ``serial_number``
+    * :class:`MfaDeviceNotAssigned` (AccessDenied, AWS "Troubleshoot IAM" (AWS STS and MFA errors)) when
+      ``serial_number``
       names no device of this account assigned to ``user_name`` (unknown, unassigned, or
       another user's device — indistinguishable on purpose);
     * :class:`MfaCodeInvalid` (AccessDenied) when the code is malformed, wrong, outside the

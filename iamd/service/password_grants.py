@@ -1,4 +1,5 @@
-"""``AllowUsersToChangePassword``: the password policy's implicit grant (api.md §5.7).
+"""``AllowUsersToChangePassword``: the password policy's implicit grant (AWS "Set an account password policy for IAM
+users").
 
 When the account password policy sets ``AllowUsersToChangePassword``, AWS lets every IAM
 user call ``iam:ChangePassword`` on their own user and ``iam:GetAccountPasswordPolicy``

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 SYMBOLS = "!@#$%^&*()_+-=[]{}|'"
-"""The symbols AWS's RequireSymbols counts (api.md §5.7)."""
+"""The symbols AWS's RequireSymbols counts (AWS "Set an account password policy for IAM users")."""
 
 _HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 based) defaults
 
@@ -109,7 +109,8 @@ class PasswordPolicy:
 
 
 DEFAULT_POLICY = PasswordPolicy(MinimumPasswordLength=8, MinimumCharacterClasses=3)
-"""What applies while an account has no password policy: AWS's current default (api.md §5.7):
+"""What applies while an account has no password policy: AWS's current default (AWS "Set an account password policy for
+IAM users"):
 8 to 128 characters, at least 3 of upper case, lower case, digits and symbols, no expiry."""
 
 MAX_LENGTH = 128

@@ -3,7 +3,8 @@
 Authentication opens the session token without touching the store (``Backend.lookup``);
 :func:`resolve_caller` then completes the caller from (cached) reads when the request is
 served: the user behind a GetSessionToken session, and the tags of the role or user that
-``aws:PrincipalTag`` overlays with the session's tags (conditions.md §6.1).
+``aws:PrincipalTag`` overlays with the session's tags (AWS "AWS global condition context keys" (properties of the
+principal)).
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def resolve_caller(caller: Caller, tx: ReadTx) -> Caller:
 
 
 def session_context_items(caller: Caller, now: datetime) -> list[tuple[str, str | Sequence[str]]]:
-    """The credential keys of the caller (conditions.md §6.2): absent for long-term keys."""
+    """The credential keys of the caller (AWS "AWS global condition context keys" (properties of the role session)):
+    absent for long-term keys.
+    """
     claims = caller.session
     if claims is None:
         return []
@@ -86,7 +89,7 @@ def session_context_items(caller: Caller, now: datetime) -> list[tuple[str, str 
     return items
 
 
-# -- what temporary credentials may call (api.md §4.2) ------------------------------------------
+# -- what temporary credentials may call (AWS "Compare AWS STS credentials") ------------------------------------------
 
 _USER_SESSION_STS = frozenset({"AssumeRole", "GetCallerIdentity"})
 _FEDERATED_STS = frozenset({"GetCallerIdentity"})
@@ -94,9 +97,10 @@ _NEVER_WITH_SESSIONS = frozenset({"GetSessionToken", "GetFederationToken"})
 
 
 def check_iam_allowed(caller: Caller) -> None:
-    """GetSessionToken sessions without MFA and federated users cannot call IAM (api.md §4.2).
+    """GetSessionToken sessions without MFA and federated users cannot call IAM (AWS "Compare AWS STS credentials").
 
-    AWS's answer is observed as InvalidClientTokenId (errors.md §3.5); iamd answers the same.
+    AWS's answer is observed as InvalidClientTokenId (AWS "Troubleshoot IAM" (AWS STS and MFA errors)); iamd answers the
+    same.
     """
     claims = caller.session
     if claims is None:
@@ -108,7 +112,7 @@ def check_iam_allowed(caller: Caller) -> None:
 
 
 def check_sts_allowed(caller: Caller, operation: str) -> None:
-    """Which STS operations each kind of session may call (api.md §4.2)."""
+    """Which STS operations each kind of session may call (AWS "Compare AWS STS credentials")."""
     claims = caller.session
     if claims is None:
         return

@@ -48,7 +48,8 @@ _LIST_BY_PATH = {
     "ListVirtualMFADevices": "mfa",
     "ListServerCertificates": "server-certificate",
 }
-# Operations on a user that default to the caller when UserName is omitted (api.md §5).
+# Operations on a user that default to the caller when UserName is omitted (the operation's page in the IAM API
+# Reference).
 USER_DEFAULTS_TO_CALLER = frozenset(
     {
         "GetUser", "ListAccessKeys", "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListMFADevices",
@@ -57,7 +58,7 @@ USER_DEFAULTS_TO_CALLER = frozenset(
         "GetMFADevice",
     }
 )  # fmt: skip
-# Operations on a virtual MFA device by serial number (issue 5): the resource is the device's
+# Operations on a virtual MFA device by serial number: the resource is the device's
 # ARN (its serial), and its tags are aws:ResourceTag.
 _MFA_DEVICE_OPS = frozenset({"DeleteVirtualMFADevice", "TagMFADevice", "UntagMFADevice", "ListMFADeviceTags"})
 
@@ -74,18 +75,19 @@ class Target:
     also: tuple[tuple[str, Target], ...] = ()
 
 
-# Create* operations whose Tags also need the Tag* permission (api.md §5.8).
+# Create* operations whose Tags also need the Tag* permission (AWS "Tags for AWS Identity and Access Management
+# resources").
 _TAG_ON_CREATE = {
     "CreateUser": "TagUser",
     "CreateRole": "TagRole",
     "CreatePolicy": "TagPolicy",
     "CreateInstanceProfile": "TagInstanceProfile",
     "CreateVirtualMFADevice": "TagMFADevice",
-    # identity providers (issue 4, federation)
+    # identity providers (federation)
     "CreateOpenIDConnectProvider": "TagOpenIDConnectProvider",
     "CreateSAMLProvider": "TagSAMLProvider",
 }
-# Renames need permission on the old and the new ARN (api.md §5.1).
+# Renames need permission on the old and the new ARN (IAM API "CreateUser", "UpdateUser", "DeleteUser").
 _RENAMES = {"UpdateUser": ("user", "UserName", "NewUserName"), "UpdateGroup": ("group", "GroupName", "NewGroupName")}
 
 
@@ -213,7 +215,7 @@ def _target(
     if operation == "GetAccessKeyLastUsed":
         # The key's owner is the resource, whoever asks (AWS: a user may be allowed this on
         # their own user ARN only). An unknown key gets the account's wildcard user resource;
-        # the operation then answers AccessDenied as AWS does (api.md §5.6).
+        # the operation then answers AccessDenied as AWS does (AWS "Manage access keys for IAM users").
         key_id = str(params.get("AccessKeyId", ""))
         owner = key_owner(key_id) if key_owner is not None else None
         if owner:
@@ -241,7 +243,7 @@ def _target(
     return Target("*", "*", tuple(context))
 
 
-# -- identity providers (issue 4, federation) -----------------------------------------------
+# -- identity providers (federation) -----------------------------------------------
 _PROVIDER_ARNS = {"OpenIDConnectProviderArn": "oidc-provider", "SAMLProviderArn": "saml-provider"}
 
 

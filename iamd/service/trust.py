@@ -1,4 +1,4 @@
-"""Trust policies name users and roles by unique id, as IAM stores them (evaluation.md §6).
+"""Trust policies name users and roles by unique id, as IAM stores them (AWS "AWS JSON policy elements: Principal").
 
 When a trust policy names ``arn:aws:iam::<acct>:user/<name>`` or ``…:role/<name>``, IAM
 resolves it to the entity's unique id on save and renders the ARN back on read. If the

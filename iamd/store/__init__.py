@@ -93,7 +93,7 @@ __all__ = [
     "open_store",
 ]
 
-# login profiles, sign-in throttles, credential reports (issue 5)
+# login profiles, sign-in throttles, credential reports
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 
 __all__ += ["CredentialReport", "LoginProfile", "SigninThrottle"]

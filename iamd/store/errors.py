@@ -68,9 +68,9 @@ class ConflictReason(StrEnum):
     POLICY_HAS_VERSIONS = "policy-has-versions"
     DEFAULT_VERSION = "default-version"
     AWS_MANAGED = "aws-managed"
-    HAS_MFA_DEVICES = "has-mfa-devices"  # a user with an assigned MFA device (issue 5)
+    HAS_MFA_DEVICES = "has-mfa-devices"  # a user with an assigned MFA device
     MFA_DEVICE_ASSIGNED = "mfa-device-assigned"  # deleting a virtual MFA device still in use
-    # issue 5: login profiles
+    # login profiles
     HAS_LOGIN_PROFILE = "has-login-profile"
 
 

@@ -1,4 +1,4 @@
-"""Login profiles (console passwords), sign-in throttles and credential reports (issue 5).
+"""Login profiles (console passwords), sign-in throttles and credential reports.
 
 The store keeps only argon2id hashes of passwords (hashing is the caller's job, in
 :mod:`iamd.service.passwords`); the history of earlier hashes serves

@@ -1,4 +1,4 @@
-"""Virtual MFA devices (issue 5): sealed TOTP seeds, assignment to a user, used time-steps.
+"""Virtual MFA devices: sealed TOTP seeds, assignment to a user, used time-steps.
 
 A device is addressed by its serial number, its ARN ``arn:<partition>:iam::<acct>:mfa/<path><name>``
 (exact, case-sensitive, as IAM compares ARNs). Names are unique per account

@@ -1,4 +1,4 @@
-"""Identity-provider ARNs → rows (issue 4): shared by the provider family and the tag family."""
+"""Identity-provider ARNs → rows: shared by the provider family and the tag family."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IAM OIDC and SAML identity providers (api.md §5.10; issue 4, federation).
+"""IAM OIDC and SAML identity providers (AWS "Identity providers and federation into AWS").
 
 Providers are addressed by ARN. An OIDC provider is keyed by its URL without the scheme
 (``host[/path]``, as its ARN spells it), one per URL per account; a SAML provider by its

@@ -54,14 +54,14 @@ class TagTarget(StrEnum):
     ROLE = "role"
     POLICY = "policy"
     INSTANCE_PROFILE = "instance-profile"
-    MFA_DEVICE = "mfa"  # virtual MFA devices, addressed by serial number (issue 5)
-    # identity providers (issue 4, federation): addressed by ARN, keys case-sensitive
+    MFA_DEVICE = "mfa"  # virtual MFA devices, addressed by serial number
+    # identity providers (federation): addressed by ARN, keys case-sensitive
     OIDC_PROVIDER = "oidc-provider"
     SAML_PROVIDER = "saml-provider"
 
 
 class AssignmentStatus(StrEnum):
-    """ListVirtualMFADevices' filter (issue 5)."""
+    """ListVirtualMFADevices' filter."""
 
     ASSIGNED = "Assigned"
     UNASSIGNED = "Unassigned"

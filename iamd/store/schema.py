@@ -238,7 +238,7 @@ audit_events = Table(
     Index(None, "account_id", "event_name", "event_time", "seq"),
 )
 
-# -- virtual MFA devices (issue 5) -------------------------------------------------------------
+# -- virtual MFA devices -------------------------------------------------------------
 # The id is the serial number (``arn:aws:iam::<acct>:mfa/<path><name>``). Names are unique per
 # account case-insensitively, whatever the path, as for every other named IAM entity. The TOTP
 # seed is sealed (SecretBox, bound to the serial); ``last_step`` is the newest TOTP time-step
@@ -252,7 +252,7 @@ mfa_devices = _named(
     Column("drift", Integer, nullable=False),
 )
 mfa_device_tags = _tags("mfa_device", "mfa_devices")
-# -- identity providers (issue 4, federation) ------------------------------------------------
+# -- identity providers (federation) ------------------------------------------------
 # OIDC providers are keyed by their URL without the scheme (host[/path]), exactly as the ARN
 # spells it; SAML providers by name (case-insensitively unique, as other IAM names). Client
 # ids and thumbprints are small ordered lists kept as JSON text.
@@ -285,7 +285,7 @@ saml_providers = Table(
 
 oidc_provider_tags = _tags("oidc_provider", "oidc_providers")
 saml_provider_tags = _tags("saml_provider", "saml_providers")
-# -- login profiles, password history, sign-in throttling, credential reports (issue 5) ----
+# -- login profiles, password history, sign-in throttling, credential reports ----
 login_profiles = Table(
     "login_profiles",
     metadata,

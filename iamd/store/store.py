@@ -45,11 +45,11 @@ class SqlTx(
     KeyOps,
     InstanceProfileOps,
     AuditOps,
-    # virtual MFA devices (issue 5)
+    # virtual MFA devices
     MfaOps,
-    # identity providers (issue 4, federation)
+    # identity providers (federation)
     ProviderOps,
-    # login profiles, sign-in throttles, credential reports (issue 5)
+    # login profiles, sign-in throttles, credential reports
     LoginOps,
 ):
     """All families over one connection and one transaction."""

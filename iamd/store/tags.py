@@ -29,9 +29,9 @@ def _table(target: TagTarget) -> tuple[Any, Any, str, bool]:
         return s.role_tags, s.roles, "role", True
     if target is TagTarget.POLICY:
         return s.policy_tags, s.policies, "policy", False
-    if target is TagTarget.MFA_DEVICE:  # ref is the serial number (issue 5)
+    if target is TagTarget.MFA_DEVICE:  # ref is the serial number
         return s.mfa_device_tags, s.mfa_devices, "virtual mfa device", False
-    # identity providers (issue 4, federation)
+    # identity providers (federation)
     if target is TagTarget.OIDC_PROVIDER:
         return s.oidc_provider_tags, s.oidc_providers, "OpenIDConnect provider", False
     if target is TagTarget.SAML_PROVIDER:
@@ -78,7 +78,7 @@ class TagOps(Ops):
             if found is None:
                 raise NotFound("virtual mfa device", ref)
             return str(found.id)
-        if target in (TagTarget.OIDC_PROVIDER, TagTarget.SAML_PROVIDER):  # identity providers (issue 4)
+        if target in (TagTarget.OIDC_PROVIDER, TagTarget.SAML_PROVIDER):  # identity providers
             return provider_id(self._conn, target, account, ref, self._ctx.partition)
         _, owner, label, _ = _table(target)
         return self._named_id(owner, label, account, ref)

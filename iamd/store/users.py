@@ -124,8 +124,8 @@ class UserOps(Ops):
             (s.user_inline_policies.c.entity_id, ConflictReason.HAS_INLINE_POLICIES),
             (s.user_policy_attachments.c.entity_id, ConflictReason.HAS_ATTACHED_POLICIES),
             (s.group_members.c.user_id, ConflictReason.HAS_GROUP_MEMBERSHIPS),
-            (s.mfa_devices.c.user_id, ConflictReason.HAS_MFA_DEVICES),  # issue 5
-            (s.login_profiles.c.user_id, ConflictReason.HAS_LOGIN_PROFILE),  # issue 5
+            (s.mfa_devices.c.user_id, ConflictReason.HAS_MFA_DEVICES),
+            (s.login_profiles.c.user_id, ConflictReason.HAS_LOGIN_PROFILE),
         )
         for column, reason in blockers:
             if self._conn.execute(select(exists().where(column == user_id))).scalar():

@@ -1,4 +1,6 @@
-"""Every call is authorized by the real engine, with AWS's denial texts (errors.md §3, evaluation.md)."""
+"""Every call is authorized by the real engine, with AWS's denial texts (AWS "Troubleshoot access denied error
+messages", AWS "Policy evaluation logic").
+"""
 
 from __future__ import annotations
 
@@ -121,7 +123,7 @@ def test_request_tags_and_tag_keys_on_create_user(user_client: UserClient, iam: 
         message = denied(lambda tags=tags: client.create_user(UserName="NotRed", Tags=tags))
         assert message == implicit(me, "CreateUser", f"arn:aws:iam::{acct}:user/NotRed")
     denied(lambda: client.create_user(UserName="NotRed"))  # no tag: the condition's key is missing
-    # Creating with tags also needs iam:TagUser (api.md §5.8)
+    # Creating with tags also needs iam:TagUser (AWS "Tags for AWS Identity and Access Management resources")
     create_only = user_client("CreateOnly", policy(allow("iam:CreateUser")))
     create_only.create_user(UserName="Untagged")
     message = denied(lambda: create_only.create_user(UserName="Tagged", Tags=[{"Key": "a", "Value": "b"}]))

@@ -1,6 +1,6 @@
 """Every kind of write is visible to the very next request, though caches are dropped selectively.
 
-AWS fact encoded (spec/evaluation.md; IAM is eventually consistent in AWS, iamd promises
+AWS fact encoded (AWS "Policy evaluation logic"; IAM is eventually consistent in AWS, iamd promises
 more): a grant or a revoke made through IAM applies to the caller's next request — via its
 own policies, its groups, a managed policy's new default version, its permissions boundary,
 its tags (``aws:PrincipalTag``) and the state of its access key. And writes unrelated to a

@@ -1,4 +1,6 @@
-"""The credential report (api.md §5.13), with unmodified boto3 and a movable server clock."""
+"""The credential report (AWS "Generate credential reports for your AWS account"), with unmodified boto3 and a movable
+server clock.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from tests.api.clock import MovableClock
 from tests.api.conftest import client_for, failure
 from tests.api.server import RunningServer
 
-# AWS's columns, in AWS's order (api.md §5.13)
+# AWS's columns, in AWS's order (AWS "Generate credential reports for your AWS account")
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
     "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,"

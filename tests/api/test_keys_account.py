@@ -1,4 +1,6 @@
-"""Access keys and account-level operations (api.md §5.6, §5.11)."""
+"""Access keys and account-level operations (AWS "Manage access keys for IAM users"; IAM API "GetAccountSummary",
+"CreateAccountAlias").
+"""
 
 from __future__ import annotations
 

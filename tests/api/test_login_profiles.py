@@ -1,4 +1,6 @@
-"""Login profiles and ChangePassword (api.md §5.7), with unmodified boto3 against a real server."""
+"""Login profiles and ChangePassword (AWS "Set an account password policy for IAM users"), with unmodified boto3 against
+a real server.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +33,10 @@ def test_login_profile_lifecycle(iam: BaseClient) -> None:
     iam.update_login_profile(UserName="Lena", PasswordResetRequired=False)
     assert iam.get_login_profile(UserName="Lena")["LoginProfile"]["PasswordResetRequired"] is False
     iam.update_login_profile(UserName="Lena", Password="An0ther-one!")
-    # CreateDate is the first password's creation (api.md §5.7), not the last change
+    # CreateDate is the first password's creation (AWS "Set an account password policy for IAM users"), not the last
+    # change
     assert iam.get_login_profile(UserName="Lena")["LoginProfile"]["CreateDate"] == created["CreateDate"]
-    # DeleteUser refuses while a login profile exists, as AWS does (api.md §5.1)
+    # DeleteUser refuses while a login profile exists, as AWS does (IAM API "CreateUser", "UpdateUser", "DeleteUser")
     with pytest.raises(ClientError) as e:
         iam.delete_user(UserName="Lena")
     assert failure(e) == (409, "DeleteConflict", "Cannot delete entity, must delete login profile first.")
@@ -54,7 +57,8 @@ def test_login_profile_lifecycle(iam: BaseClient) -> None:
 @pytest.mark.parametrize(
     ("password", "message"),
     [
-        # AWS's default policy (api.md §5.7): at least 8 characters and 3 of 4 character classes
+        # AWS's default policy (AWS "Set an account password policy for IAM users"): at least 8 characters and 3 of 4
+        # character classes
         ("Sh0rt!", "Password should have a minimum length of 8"),
         (
             "alllowercase",
@@ -138,7 +142,7 @@ def test_change_password_needs_permission_or_the_policy_grant(iam: BaseClient, u
         me.get_account_password_policy()
     assert failure(e)[:2] == (403, "AccessDenied")
     # AllowUsersToChangePassword grants iam:ChangePassword on oneself and
-    # iam:GetAccountPasswordPolicy implicitly (api.md §5.7)
+    # iam:GetAccountPasswordPolicy implicitly (AWS "Set an account password policy for IAM users")
     iam.update_account_password_policy(AllowUsersToChangePassword=True, PasswordReusePrevention=2)
     try:
         me.change_password(OldPassword=GOOD, NewPassword="N3w-password!")

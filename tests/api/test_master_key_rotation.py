@@ -1,6 +1,6 @@
 """Rotating the master key (iamd.keyring, ``iamd db rotate-master-key``) breaks nothing live.
 
-Issue 4: "key rotation of the sealing key without breaking live sessions". After a rotation
+The requirement: "key rotation of the sealing key without breaking live sessions". After a rotation
 every stored secret (access key secrets, MFA seeds) is sealed under the new key, the old
 long-term keys and MFA devices keep working, and session tokens issued before the rotation
 stay valid while the retired key is kept; without it they are refused.

@@ -1,4 +1,4 @@
-"""Virtual MFA devices over a real socket with unmodified boto3 (spec/api.md §6, issue 5).
+"""Virtual MFA devices over a real socket with unmodified boto3 (AWS "AWS Multi-factor authentication in IAM").
 
 Codes are real RFC 6238 codes computed by pyotp from the seed the server returned; the
 server's clock is the injectable ``Backend.clock`` (a :class:`StepClock` close to real time,
@@ -90,7 +90,8 @@ def decode_qr(png_bytes: bytes) -> str:
 # -- CreateVirtualMFADevice -------------------------------------------------------------------
 def test_create_returns_the_seed_and_a_qr_code_of_the_otpauth_uri(iam: BaseClient, acct: str, clock: StepClock) -> None:
     created = iam.create_virtual_mfa_device(VirtualMFADeviceName="Phone", Path="/staff/")["VirtualMFADevice"]
-    # api.md §6.1: the serial is the ARN with the path; the seed is Base32 text (64 characters as AWS's)
+    # AWS "Assign a virtual MFA device in the AWS Management Console": the serial is the ARN with the path; the seed is
+    # Base32 text (64 characters as AWS's)
     assert created["SerialNumber"] == f"arn:aws:iam::{acct}:mfa/staff/Phone"
     assert set(created) == {"SerialNumber", "Base32StringSeed", "QRCodePNG"}
     seed = created["Base32StringSeed"].decode("ascii")
@@ -124,7 +125,9 @@ def test_qr_code_names_the_account_alias_when_there_is_one(iam: BaseClient) -> N
 
 
 def test_a_created_never_enabled_device_blocks_its_name(iam: BaseClient, acct: str) -> None:
-    """api.md §6.2: the unassigned device keeps its name; errors.md §2.4's message."""
+    """IAM API "CreateVirtualMFADevice", "EnableMFADevice": the unassigned device keeps its name; IAM API each
+    operation's Errors's message.
+    """
     iam.create_virtual_mfa_device(VirtualMFADeviceName="Abandoned")
     for name, path in (("Abandoned", "/"), ("abandoned", "/"), ("Abandoned", "/other/")):
         with pytest.raises(ClientError) as e:
@@ -197,7 +200,7 @@ def test_enable_errors(iam: BaseClient, acct: str, new_device: NewDevice, clock:
 
 
 def test_a_user_may_have_eight_devices(iam: BaseClient, new_device: NewDevice, clock: StepClock) -> None:
-    """identifiers-and-quotas.md §5: MFA devices in use per user: 8."""
+    """AWS "IAM identifiers": MFA devices in use per user: 8."""
     iam.create_user(UserName="Collector")
     for i in range(8):
         enable(iam, "Collector", new_device(f"Collector{i}"), 0)
@@ -208,7 +211,7 @@ def test_a_user_may_have_eight_devices(iam: BaseClient, new_device: NewDevice, c
 
 
 def test_codes_are_never_accepted_twice(iam: BaseClient, new_device: NewDevice, clock: StepClock) -> None:
-    """api.md §6.4: AWS refuses recently used codes; iamd remembers the newest accepted step."""
+    """AWS "Secure API access with MFA": AWS refuses recently used codes; iamd remembers the newest accepted step."""
     iam.create_user(UserName="Replayer")
     device = new_device("Replayer")
     enable(iam, "Replayer", device, 0)
@@ -297,10 +300,12 @@ def test_deactivate_and_delete(iam: BaseClient, acct: str, new_device: NewDevice
         f"MFA Device with serial number {device.serial} not found for user Leaver.",
     )
     enable(iam, "Leaver", device, 0)
-    with pytest.raises(ClientError) as e:  # api.md §5.1: DeleteUser refuses while a device is assigned
+    # IAM API "CreateUser", "UpdateUser", "DeleteUser": DeleteUser refuses while a device is assigned
+    with pytest.raises(ClientError) as e:
         iam.delete_user(UserName="Leaver")
     assert failure(e) == (409, "DeleteConflict", "Cannot delete entity, must delete MFA device first.")
-    with pytest.raises(ClientError) as e:  # api.md §6.1: only unassigned devices can be deleted
+    # AWS "Assign a virtual MFA device in the AWS Management Console": only unassigned devices can be deleted
+    with pytest.raises(ClientError) as e:
         iam.delete_virtual_mfa_device(SerialNumber=device.serial)
     assert failure(e) == (409, "DeleteConflict", "MFA device is still in use.")
     iam.deactivate_mfa_device(UserName="Leaver", SerialNumber=device.serial)
@@ -313,7 +318,8 @@ def test_deactivate_and_delete(iam: BaseClient, acct: str, new_device: NewDevice
     with pytest.raises(ClientError) as e:
         iam.delete_virtual_mfa_device(SerialNumber=device.serial)
     assert failure(e) == (404, "NoSuchEntity", f"VirtualMFADevice with serial number {device.serial} doesn't exist.")
-    with pytest.raises(ClientError) as e:  # root has no API-managed MFA (api.md §6.1)
+    # root has no API-managed MFA (AWS "Assign a virtual MFA device in the AWS Management Console")
+    with pytest.raises(ClientError) as e:
         iam.deactivate_mfa_device(SerialNumber=device.serial)
     assert failure(e)[:2] == (404, "NoSuchEntity")
 
@@ -321,7 +327,9 @@ def test_deactivate_and_delete(iam: BaseClient, acct: str, new_device: NewDevice
 def test_a_user_manages_their_own_devices_without_naming_themselves(
     iam: BaseClient, user_client: UserClient, new_device: NewDevice, clock: StepClock
 ) -> None:
-    """api.md §5: ListMFADevices / DeactivateMFADevice / GetMFADevice default to the caller."""
+    """the operation's page in the IAM API Reference: ListMFADevices / DeactivateMFADevice / GetMFADevice default to the
+    caller.
+    """
     me = user_client("SelfService", policy(allow(["iam:*MFADevice*", "iam:ListMFADevices"])))
     device = new_device("SelfService")
     enable(iam, "SelfService", device, 0)
@@ -377,7 +385,8 @@ def test_list_mfa_devices_and_get_mfa_device_errors(iam: BaseClient, new_device:
     assert failure(e)[:2] == (404, "NoSuchEntity")
 
 
-# -- tags (api.md §5.8) --------------------------------------------------------------------------
+# -- tags (AWS "Tags for AWS Identity and Access Management resources")
+# --------------------------------------------------------------------------
 def test_tags_on_virtual_mfa_devices(iam: BaseClient, acct: str, new_device: NewDevice) -> None:
     device = new_device("Tagged", Tags=[{"Key": "team", "Value": "blue"}])
     assert iam.list_mfa_device_tags(SerialNumber=device.serial)["Tags"] == [{"Key": "team", "Value": "blue"}]
@@ -410,7 +419,9 @@ def test_tags_on_virtual_mfa_devices(iam: BaseClient, acct: str, new_device: New
 def test_tag_conditions_apply_to_mfa_devices(
     iam: BaseClient, acct: str, user_client: UserClient, new_device: NewDevice
 ) -> None:
-    """conditions.md: aws:RequestTag / aws:TagKeys on Tag*, aws:ResourceTag on the device's tags."""
+    """AWS "IAM JSON policy elements: Condition": aws:RequestTag / aws:TagKeys on Tag*, aws:ResourceTag on the device's
+    tags.
+    """
     tagger = user_client(
         "MfaTagger",
         policy(
@@ -433,7 +444,8 @@ def test_tag_conditions_apply_to_mfa_devices(
         f"User: arn:aws:iam::{acct}:user/MfaTagger is not authorized to perform: iam:ListMFADeviceTags on "
         f"resource: {red.serial} because no identity-based policy allows the iam:ListMFADeviceTags action",
     )  # fmt: skip
-    # creating with tags also needs iam:TagMFADevice for those tags (api.md §5.8)
+    # creating with tags also needs iam:TagMFADevice for those tags (AWS "Tags for AWS Identity and Access Management
+    # resources")
     tagger.create_virtual_mfa_device(VirtualMFADeviceName="TaggerBlue", Tags=[{"Key": "team", "Value": "blue"}])
     with pytest.raises(ClientError) as e:
         tagger.create_virtual_mfa_device(VirtualMFADeviceName="TaggerRed", Tags=[{"Key": "team", "Value": "red"}])
@@ -457,7 +469,7 @@ def test_verify_mfa_code_outcomes(
             return verify_mfa_code(tx, backend.secret_box, acct, user, serial, code, clock())
 
     clock.at(2)
-    # errors.md §3.5: the serial must name a device assigned to that user
+    # AWS "Troubleshoot IAM" (AWS STS and MFA errors): the serial must name a device assigned to that user
     for user, serial in (
         ("Other", device.serial), ("Verified", unassigned.serial), ("Verified", f"arn:aws:iam::{acct}:mfa/None"),
     ):  # fmt: skip
@@ -547,7 +559,7 @@ def test_account_summary_counts_devices(iam: BaseClient, new_device: NewDevice, 
 
 
 def test_malformed_codes_and_serials_are_validation_errors(raw_iam: BaseClient, acct: str) -> None:
-    """identifiers-and-quotas.md §4: codes are exactly 6 digits; serials 9-256 of [\\w+=/:,.@-]."""
+    """AWS "IAM and AWS STS quotas" (name requirements): codes are exactly 6 digits; serials 9-256 of [\\w+=/:,.@-]."""
     serial = f"arn:aws:iam::{acct}:mfa/Whatever"
     for codes in (("12345", "123456"), ("1234567", "123456"), ("12a456", "123456")):
         with pytest.raises(ClientError) as e:

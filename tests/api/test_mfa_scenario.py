@@ -1,4 +1,4 @@
-"""The IAM guide's MFA scenario over a real socket (spec/api.md §6.2, issue 5).
+"""The IAM guide's MFA scenario over a real socket (IAM API "CreateVirtualMFADevice", "EnableMFADevice").
 
 Diego is governed by AWS's sample policy "allows MFA-authenticated IAM users to manage their
 own credentials" (docs/examples/manage-own-credentials-with-mfa.json). His first MFA
@@ -37,7 +37,9 @@ def clock(api_server: RunningServer) -> Iterator[StepClock]:
 
 
 def test_the_example_policy_is_aws_sample(iam: BaseClient) -> None:
-    """The example is a valid managed policy whose Deny carries the spec's NotAction list (api.md §6.2)."""
+    """The example is a valid managed policy whose Deny carries the spec's NotAction list (IAM API
+    "CreateVirtualMFADevice", "EnableMFADevice").
+    """
     document = json.loads(EXAMPLE.read_text())
     deny = [s for s in document["Statement"] if s["Effect"] == "Deny"]
     assert len(deny) == 1 and deny[0]["Sid"] == "DenyAllExceptListedIfNoMFA"

@@ -1,4 +1,6 @@
-"""The account password policy (api.md §5.7) and password expiry, with unmodified boto3."""
+"""The account password policy (AWS "Set an account password policy for IAM users") and password expiry, with unmodified
+boto3.
+"""
 
 from __future__ import annotations
 

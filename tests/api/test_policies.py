@@ -1,4 +1,6 @@
-"""Managed policies and versions, attachments, inline policies, boundaries (api.md §5.4-§5.5)."""
+"""Managed policies and versions, attachments, inline policies, boundaries (AWS "Versioning IAM policies"; IAM API
+"PutUserPolicy", "PutGroupPolicy", "PutRolePolicy").
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""IAM OIDC and SAML identity providers over the wire with boto3 (api.md §5.10, §5.8)."""
+"""IAM OIDC and SAML identity providers over the wire with boto3 (AWS "Identity providers and federation into AWS"; AWS
+"Tags for AWS Identity and Access Management resources").
+"""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def test_oidc_provider_lifecycle(iam: BaseClient, acct: str) -> None:
     assert created["OpenIDConnectProviderArn"] == arn
     assert created["Tags"] == [{"Key": "team", "Value": "blue"}]
     got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    assert got["Url"] == "token.example.com/id/ABC"  # without the scheme (api.md §5.10)
+    # without the scheme (AWS "Identity providers and federation into AWS")
+    assert got["Url"] == "token.example.com/id/ABC"
     assert got["ClientIDList"] == ["app-1", "app-2"] and got["ThumbprintList"] == [THUMB]
     assert got["Tags"] == [{"Key": "team", "Value": "blue"}] and got["CreateDate"] <= datetime.now(UTC)
     assert {"Arn": arn} in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]

@@ -1,4 +1,4 @@
-"""Entity-count quotas per account (identifiers-and-quotas.md §6): LimitExceeded at the limit.
+"""Entity-count quotas per account (AWS "IAM and AWS STS quotas"): LimitExceeded at the limit.
 
 The account is filled to each quota straight through the store (thousands of API calls
 would be slow), then the API is asked for one more.

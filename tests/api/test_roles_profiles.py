@@ -1,4 +1,6 @@
-"""Roles and instance profiles over the wire with boto3 (api.md §5.3, §5.9)."""
+"""Roles and instance profiles over the wire with boto3 (IAM API "CreateRole", "UpdateRole", "DeleteRole"; AWS "Use
+instance profiles").
+"""
 
 from __future__ import annotations
 
@@ -257,7 +259,7 @@ def test_service_linked_and_reserved_roles_are_protected(api_server: RunningServ
     assert role["Path"] == "/aws-service-role/testing.amazonaws.com/" and "Description" not in role
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
     assert iam.list_role_tags(RoleName=name)["Tags"] == []
-    # the description of a service-linked role may change (api.md §5.3)
+    # the description of a service-linked role may change (IAM API "CreateRole", "UpdateRole", "DeleteRole")
     assert iam.update_role_description(RoleName=name, Description="ok")["Role"]["Description"] == "ok"
 
 
@@ -305,7 +307,7 @@ def test_instance_profile_listing_and_tags(iam: BaseClient) -> None:
     assert [p["InstanceProfileName"] for p in first["InstanceProfiles"]] == ["ip-a", "ip-b"]
     rest = iam.list_instance_profiles(PathPrefix="/ips/", Marker=first["Marker"])
     assert [p["InstanceProfileName"] for p in rest["InstanceProfiles"]] == ["ip-c"]
-    # instance profile tag keys are case-sensitive (identifiers-and-quotas.md §4.1)
+    # instance profile tag keys are case-sensitive (AWS "IAM identifiers" (friendly names and paths))
     iam.tag_instance_profile(InstanceProfileName="ip-a", Tags=[{"Key": "Cost", "Value": "1"}])
     iam.tag_instance_profile(InstanceProfileName="ip-a", Tags=[{"Key": "cost", "Value": "2"}])
     assert {t["Key"] for t in iam.list_instance_profile_tags(InstanceProfileName="ip-a")["Tags"]} == {"Cost", "cost"}

@@ -1,4 +1,4 @@
-"""No secret in clear at rest, in the logs or in the audit trail (issue 5; non-negotiable 5).
+"""No secret in clear at rest, in the logs or in the audit trail (non-negotiable 5).
 
 One server, every secret-bearing flow — access keys, session credentials, passwords
 (create, change, sign-in, rejected ones), virtual MFA seeds and codes, OIDC tokens — with

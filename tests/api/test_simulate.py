@@ -1,4 +1,6 @@
-"""SimulatePrincipalPolicy and SimulateCustomPolicy through boto3 (evaluation.md §10)."""
+"""SimulatePrincipalPolicy and SimulateCustomPolicy through boto3 (AWS "Testing IAM policies with the IAM policy
+simulator").
+"""
 
 from __future__ import annotations
 

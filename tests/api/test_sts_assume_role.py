@@ -1,4 +1,5 @@
-"""STS AssumeRole against a real server with unmodified boto3 (api.md §7.1, evaluation.md §3-§5).
+"""STS AssumeRole against a real server with unmodified boto3 (STS API "AssumeRole", AWS "Policy evaluation logic"
+(determining whether a request is allowed or denied within an account); AWS "Cross-account policy evaluation logic").
 
 Every case names the AWS fact it encodes. The server's clock is a MovableClock so sessions
 can be issued "in the past" and expire without sleeping.
@@ -114,7 +115,7 @@ def test_assume_role_response_and_session_identity(server: RunningServer, iam: B
     assert (who["UserId"], who["Account"], who["Arn"]) == (
         f"{role_id}:alice-session", ACCT, f"arn:aws:sts::{ACCT}:assumed-role/Direct/alice-session",
     )  # fmt: skip
-    # Role sessions may call IAM, governed by the role's policies (api.md §4.2).
+    # Role sessions may call IAM, governed by the role's policies (AWS "Compare AWS STS credentials").
     session_iam = client(server, "iam", creds_of(out))
     assert session_iam.get_role(RoleName="Direct")["Role"]["Arn"] == arn
     with pytest.raises(ClientError) as info:
@@ -126,7 +127,9 @@ def test_assume_role_response_and_session_identity(server: RunningServer, iam: B
 
 
 def test_trust_naming_the_account_needs_an_identity_policy(server: RunningServer, iam: BaseClient) -> None:
-    """evaluation.md §5: a trust policy naming only the account delegates to identity policies."""
+    """AWS "Cross-account policy evaluation logic": a trust policy naming only the account delegates to identity
+    policies.
+    """
     arn = make_role(iam, "AccountTrust", trust(ACCT))
     bob = make_user(iam, "bob")
     with pytest.raises(ClientError) as info:
@@ -140,7 +143,7 @@ def test_trust_naming_the_account_needs_an_identity_policy(server: RunningServer
 
 
 def test_trust_not_naming_the_caller_and_unknown_roles_answer_alike(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §7.1 step 3: AWS does not reveal whether a role exists."""
+    """STS API "AssumeRole" step 3: AWS does not reveal whether a role exists."""
     dave = make_user(iam, "dave", policy(allow("sts:AssumeRole")))
     arn = make_role(iam, "OthersOnly", trust(f"arn:aws:iam::{ACCT}:user/alice"))  # alice: created by the first test
     sts = client(server, "sts", dave)
@@ -170,23 +173,24 @@ def test_parameter_errors(server: RunningServer, iam: BaseClient, root: dict[str
         aws_access_key_id=erin["AccessKeyId"], aws_secret_access_key=erin["SecretAccessKey"],
         config=NO_RETRY.merge(boto3.session.Config(parameter_validation=False)),
     )  # fmt: skip
-    with pytest.raises(ClientError) as info:  # api.md §7.1 step 2
+    with pytest.raises(ClientError) as info:  # STS API "AssumeRole" step 2
         raw.assume_role(RoleArn="arn:aws:iam::123:role/x", RoleSessionName="ok-name")
     assert failure(info) == (400, "ValidationError", "arn:aws:iam::123:role/x is invalid")
-    with pytest.raises(ClientError) as info:  # errors.md §5: the model's pattern, AWS's wording
+    # IAM API "Common Errors" (ValidationError): the model's pattern, AWS's wording
+    with pytest.raises(ClientError) as info:
         raw.assume_role(RoleArn=f"arn:aws:iam::{ACCT}:role/x", RoleSessionName="has space")
     assert failure(info)[:2] == (400, "ValidationError")
     assert "at 'roleSessionName' failed to satisfy constraint" in failure(info)[2]
     with pytest.raises(ClientError) as info:
         raw.assume_role(RoleArn=f"arn:aws:iam::{ACCT}:role/x", RoleSessionName="ss", DurationSeconds=899)
     assert failure(info)[:2] == (400, "ValidationError")
-    with pytest.raises(ClientError) as info:  # api.md §4.1: root cannot assume roles
+    with pytest.raises(ClientError) as info:  # AWS "Temporary security credentials in IAM": root cannot assume roles
         client(server, "sts", root).assume_role(RoleArn=f"arn:aws:iam::{ACCT}:role/x", RoleSessionName="ss")
     assert denied(info) == "Roles may not be assumed by root accounts."
 
 
 def test_external_id_condition(server: RunningServer, iam: BaseClient) -> None:
-    """sts:ExternalId is in the context when passed (conditions.md §6.5)."""
+    """sts:ExternalId is in the context when passed (AWS "IAM and AWS STS condition context keys")."""
     sts = client(server, "sts", make_user(iam, "frank"))
     arn = make_role(
         iam, "ThirdParty", trust(f"arn:aws:iam::{ACCT}:user/frank", StringEquals={"sts:ExternalId": "secret-42"})
@@ -202,7 +206,9 @@ def test_external_id_condition(server: RunningServer, iam: BaseClient) -> None:
 
 
 def test_duration_limits_and_role_chaining(server: RunningServer, iam: BaseClient) -> None:
-    """errors.md §2: MaxSessionDuration, and the 1-hour limit of role chaining (api.md §7.1 step 7)."""
+    """IAM API "Common Errors" and each operation's Errors: MaxSessionDuration, and the 1-hour limit of role chaining
+    (STS API "AssumeRole" step 7).
+    """
     gina = make_user(iam, "gina")
     first = make_role(iam, "ChainA", trust(f"arn:aws:iam::{ACCT}:user/gina"), policy(allow("sts:AssumeRole")),
                       MaxSessionDuration=7200)  # fmt: skip
@@ -231,7 +237,9 @@ def test_duration_limits_and_role_chaining(server: RunningServer, iam: BaseClien
 
 
 def test_session_policy_narrows_the_role(server: RunningServer, iam: BaseClient) -> None:
-    """evaluation.md §3 step 7: role policies ∩ session policies."""
+    """AWS "Policy evaluation logic" (determining whether a request is allowed or denied within an account) step 7: role
+    policies ∩ session policies.
+    """
     harry = make_user(iam, "harry")
     arn = make_role(iam, "Wide", trust(f"arn:aws:iam::{ACCT}:user/harry"), LIST_ALL)
     sts = client(server, "sts", harry)
@@ -268,7 +276,7 @@ def test_session_policy_errors(server: RunningServer, iam: BaseClient) -> None:
     with pytest.raises(ClientError) as info:
         sts.assume_role(RoleArn=arn, RoleSessionName="ss", Policy='{"Version": "2012-10-17", "Statement": [')
     assert failure(info)[:2] == (400, "MalformedPolicyDocument")
-    with pytest.raises(ClientError) as info:  # api.md §7.1 step 8: 2,048 characters of session policy
+    with pytest.raises(ClientError) as info:  # STS API "AssumeRole" step 8: 2,048 characters of session policy
         big = policy(*[allow(f"iam:ListUsers{i}") for i in range(60)])
         sts.assume_role(RoleArn=arn, RoleSessionName="ss", Policy=big)
     assert failure(info)[:2] == (400, "ValidationError")
@@ -279,7 +287,8 @@ def test_session_policy_errors(server: RunningServer, iam: BaseClient) -> None:
     with pytest.raises(ClientError) as info:
         sts.assume_role(RoleArn=arn, RoleSessionName="ss", PolicyArns=[{"arn": f"arn:aws:iam::{ACCT}:policy/None"}])
     assert failure(info)[:2] == (400, "InvalidParameterValue")
-    # Tags count in the packed size: 50 long random tags are over the limit (errors.md §2.2).
+    # Tags count in the packed size: 50 long random tags are over the limit (the Errors of each operation in the STS API
+    # Reference).
     tags = [{"Key": f"k{i}-{'x' * 100}"[:128], "Value": secrets.token_hex(128)} for i in range(50)]
     arn_tags = make_role(iam, "PackedTags", trust(f"arn:aws:iam::{ACCT}:user/ivan",
                          actions=["sts:AssumeRole", "sts:TagSession"]))  # fmt: skip
@@ -291,7 +300,9 @@ def test_session_policy_errors(server: RunningServer, iam: BaseClient) -> None:
 
 
 def test_permissions_boundary_narrows_a_session(server: RunningServer, iam: BaseClient) -> None:
-    """evaluation.md §3 step 6: the role's boundary applies to its sessions."""
+    """AWS "Policy evaluation logic" (determining whether a request is allowed or denied within an account) step 6: the
+    role's boundary applies to its sessions.
+    """
     boundary = iam.create_policy(PolicyName="OnlyListUsers", PolicyDocument=policy(allow("iam:ListUsers")))
     judy = make_user(iam, "judy")
     arn = make_role(iam, "Bounded", trust(f"arn:aws:iam::{ACCT}:user/judy"), LIST_ALL,
@@ -307,7 +318,9 @@ def test_permissions_boundary_narrows_a_session(server: RunningServer, iam: Base
 def test_role_changes_apply_to_live_sessions_and_deleted_roles_lose_everything(
     server: RunningServer, iam: BaseClient
 ) -> None:
-    """api.md §4.3: policies are evaluated at request time, not copied into the session."""
+    """AWS "Revoke IAM role temporary security credentials": policies are evaluated at request time, not copied into the
+    session.
+    """
     ken = make_user(iam, "ken")
     arn = make_role(iam, "Live", trust(f"arn:aws:iam::{ACCT}:user/ken"), LIST_ALL)
     session_iam = client(server, "iam", creds_of(
@@ -334,7 +347,9 @@ def test_role_changes_apply_to_live_sessions_and_deleted_roles_lose_everything(
 def test_token_issue_time_deny_revokes_older_sessions_only(
     server: RunningServer, iam: BaseClient, clock: MovableClock
 ) -> None:
-    """api.md §4.3: AWSRevokeOlderSessions = Deny with DateLessThan aws:TokenIssueTime."""
+    """AWS "Revoke IAM role temporary security credentials": AWSRevokeOlderSessions = Deny with DateLessThan
+    aws:TokenIssueTime.
+    """
     sts = client(server, "sts", make_user(iam, "leo"))
     arn = make_role(iam, "Revocable", trust(f"arn:aws:iam::{ACCT}:user/leo"), LIST_ALL)
     clock.offset = timedelta(minutes=-10)  # within the signature's 15-minute skew
@@ -357,7 +372,9 @@ def test_token_issue_time_deny_revokes_older_sessions_only(
 
 
 def test_expired_tampered_and_mismatched_tokens(server: RunningServer, iam: BaseClient, clock: MovableClock) -> None:
-    """errors.md §4: ExpiredToken for an expired session; InvalidClientTokenId for anything not issued."""
+    """AWS "Troubleshoot Signature Version 4 signing": ExpiredToken for an expired session; InvalidClientTokenId for
+    anything not issued.
+    """
     mia = make_user(iam, "mia")
     arn = make_role(iam, "Short", trust(f"arn:aws:iam::{ACCT}:user/mia"), LIST_ALL)
     c = creds_of(client(server, "sts", mia).assume_role(RoleArn=arn, RoleSessionName="ss", DurationSeconds=900))
@@ -411,7 +428,9 @@ def test_sealing_key_rotation_keeps_live_sessions(server: RunningServer, iam: Ba
 
 
 def test_session_tags_need_tag_session_and_become_principal_tags(server: RunningServer, iam: BaseClient) -> None:
-    """conditions.md §6.1: aws:PrincipalTag = role tags overlaid by session tags; §6.5: sts:TagSession."""
+    """AWS "AWS global condition context keys" (properties of the principal): aws:PrincipalTag = role tags overlaid by
+    session tags; sts:TagSession.
+    """
     oscar = make_user(iam, "oscar")
     no_tags = make_role(iam, "NoTagSession", trust(f"arn:aws:iam::{ACCT}:user/oscar"))
     sts = client(server, "sts", oscar)
@@ -446,7 +465,7 @@ def test_session_tags_need_tag_session_and_become_principal_tags(server: Running
 
 
 def test_transitive_tags_and_source_identity_propagate_through_chaining(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §7.1 step 6: transitive tags and the source identity follow the chain."""
+    """STS API "AssumeRole" step 6: transitive tags and the source identity follow the chain."""
     pat = make_user(iam, "pat")
     actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
     first = make_role(iam, "HopOne", trust(f"arn:aws:iam::{ACCT}:user/pat", actions=actions),
@@ -481,7 +500,7 @@ def test_transitive_tags_and_source_identity_propagate_through_chaining(server: 
 
 
 def test_mfa_parameters_fail_closed_until_devices_exist(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §6.4: a serial number not associated with the caller is refused (AWS's message)."""
+    """AWS "Secure API access with MFA": a serial number not associated with the caller is refused (AWS's message)."""
     sts = client(server, "sts", make_user(iam, "quinn"))
     arn = make_role(iam, "NeedsMfa", trust(f"arn:aws:iam::{ACCT}:user/quinn"))
     with pytest.raises(ClientError) as info:
@@ -516,7 +535,7 @@ def _foreign_user(server: RunningServer, name: str, document: str | None) -> dic
 
 
 def test_cross_account_needs_both_sides(server: RunningServer, iam: BaseClient) -> None:
-    """evaluation.md §5: the trust policy AND the caller's identity policy must allow."""
+    """AWS "Cross-account policy evaluation logic": the trust policy AND the caller's identity policy must allow."""
     arn = make_role(iam, "CrossAccount", trust(OTHER), LIST_ALL)
     without = _foreign_user(server, "outsider", None)
     with pytest.raises(ClientError) as info:
@@ -537,7 +556,9 @@ def test_cross_account_needs_both_sides(server: RunningServer, iam: BaseClient) 
 
 
 def test_role_last_used_and_audit_records(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §8.2-§8.3: AssumedRole userIdentity with sessionContext; STS region; secrets redacted."""
+    """AWS "CloudTrail userIdentity element"; AWS "Logging IAM and AWS STS API calls with AWS CloudTrail": AssumedRole
+    userIdentity with sessionContext; STS region; secrets redacted.
+    """
     rita = make_user(iam, "rita")
     arn = make_role(iam, "Audited", trust(f"arn:aws:iam::{ACCT}:user/rita"), LIST_ALL)
     role_id = iam.get_role(RoleName="Audited")["Role"]["RoleId"]
@@ -572,7 +593,7 @@ def test_role_last_used_and_audit_records(server: RunningServer, iam: BaseClient
 
 
 def test_sessions_cannot_get_session_or_federation_tokens(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §4.2: role sessions may call every STS operation but these two."""
+    """AWS "Compare AWS STS credentials": role sessions may call every STS operation but these two."""
     sam = make_user(iam, "sam")
     arn = make_role(iam, "NoTokens", trust(f"arn:aws:iam::{ACCT}:user/sam"), policy(allow("sts:*")))
     sts = client(server, "sts", creds_of(client(server, "sts", sam).assume_role(
@@ -587,8 +608,9 @@ def test_sessions_cannot_get_session_or_federation_tokens(server: RunningServer,
 
 
 def test_session_principal_context_keys(server: RunningServer, iam: BaseClient) -> None:
-    """conditions.md §6.1: aws:PrincipalArn is the ROLE ARN, aws:userid is <role id>:<session>,
-    aws:PrincipalType is AssumedRole; §6.2: aws:MultiFactorAuthPresent is false without MFA."""
+    """AWS "AWS global condition context keys" (properties of the principal): aws:PrincipalArn is the ROLE ARN,
+    aws:userid is <role id>:<session>,
+    aws:PrincipalType is AssumedRole; aws:MultiFactorAuthPresent is false without MFA."""
     tess = make_user(iam, "tess")
     arn = f"arn:aws:iam::{ACCT}:role/ctx/Context"
     make_role(iam, "Context", trust(f"arn:aws:iam::{ACCT}:user/tess"), Path="/ctx/")

@@ -1,4 +1,6 @@
-"""STS GetCallerIdentity: answered for every caller, never denied (evaluation.md §2.3)."""
+"""STS GetCallerIdentity: answered for every caller, never denied (AWS "Actions, resources, and condition keys for AWS
+Identity and Access Management").
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""GetSessionToken, GetFederationToken, GetAccessKeyInfo, DecodeAuthorizationMessage (api.md §7.4-§7.8)."""
+"""GetSessionToken, GetFederationToken, GetAccessKeyInfo, DecodeAuthorizationMessage (STS API "GetSessionToken"; STS API
+"DecodeAuthorizationMessage").
+"""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def denied(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def test_get_session_token_for_a_user(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §7.4: default 12 h, same ARN as the user; no IAM calls without MFA (§4.2)."""
+    """STS API "GetSessionToken": default 12 h, same ARN as the user; no IAM calls without MFA."""
     user = make_user(iam, "gst-user", policy(allow("*")))
     user_id = iam.get_user(UserName="gst-user")["User"]["UserId"]
     before = datetime.now(UTC)
@@ -60,7 +62,7 @@ def test_get_session_token_for_a_user(server: RunningServer, iam: BaseClient) ->
     session = creds_of(out)
     who = client(server, "sts", session).get_caller_identity()
     assert (who["UserId"], who["Arn"]) == (user_id, f"arn:aws:iam::{ACCT}:user/gst-user")
-    with pytest.raises(ClientError) as info:  # errors.md §3.5 (observed answer)
+    with pytest.raises(ClientError) as info:  # AWS "Troubleshoot IAM" (AWS STS and MFA errors) (observed answer)
         client(server, "iam", session).list_users()
     assert failure(info) == (403, "InvalidClientTokenId", "The security token included in the request is invalid.")
     with pytest.raises(ClientError) as info:
@@ -80,7 +82,7 @@ def test_get_session_token_for_a_user(server: RunningServer, iam: BaseClient) ->
 
 
 def test_get_session_token_for_root_is_capped_at_an_hour(server: RunningServer, root: dict[str, str]) -> None:
-    """api.md §7.4: root sessions last at most 1 h, longer requests silently capped."""
+    """STS API "GetSessionToken": root sessions last at most 1 h, longer requests silently capped."""
     out = client(server, "sts", root).get_session_token(DurationSeconds=7200)
     assert out["Credentials"]["Expiration"] - datetime.now(UTC) < timedelta(minutes=61)
     who = client(server, "sts", creds_of(out)).get_caller_identity()
@@ -91,7 +93,7 @@ def test_get_session_token_for_root_is_capped_at_an_hour(server: RunningServer, 
 
 
 def test_get_session_token_mfa_fails_closed(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §6.4: a serial not associated with the caller is refused, with AWS's message."""
+    """AWS "Secure API access with MFA": a serial not associated with the caller is refused, with AWS's message."""
     user = make_user(iam, "gst-mfa")
     with pytest.raises(ClientError) as info:
         client(server, "sts", user).get_session_token(
@@ -101,8 +103,9 @@ def test_get_session_token_mfa_fails_closed(server: RunningServer, iam: BaseClie
 
 
 def test_mfa_session_may_call_iam_and_carries_mfa_keys(server: RunningServer, iam: BaseClient) -> None:
-    """conditions.md §6.2 / api.md §6.4: a valid code of the caller's enabled virtual MFA device makes a
-    session with aws:MultiFactorAuthPresent; such a session may call IAM (§4.2)."""
+    """AWS "AWS global condition context keys" (properties of the role session) / AWS "Secure API access with MFA": a
+    valid code of the caller's enabled virtual MFA device makes a
+    session with aws:MultiFactorAuthPresent; such a session may call IAM."""
     user = make_user(iam, "gst-mfa-ok", policy(allow("iam:ListUsers", Bool={"aws:MultiFactorAuthPresent": "true"})))
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName="gst-mfa-ok")["VirtualMFADevice"]
     totp = pyotp.TOTP(device["Base32StringSeed"].decode("ascii"))
@@ -126,7 +129,7 @@ def test_mfa_session_may_call_iam_and_carries_mfa_keys(server: RunningServer, ia
 
 
 def test_assume_role_with_mfa_satisfies_a_trust_policy_that_demands_it(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §7.1 step 3 / §6.4: SerialNumber + TokenCode on AssumeRole set aws:MultiFactorAuthPresent,
+    """STS API "AssumeRole" step 3: SerialNumber + TokenCode on AssumeRole set aws:MultiFactorAuthPresent,
     which AWS's usual "MFA-protected role" trust condition checks."""
     user = make_user(iam, "ar-mfa", policy(allow("sts:AssumeRole")))
     arn = make_role(
@@ -161,7 +164,7 @@ def test_assume_role_with_mfa_satisfies_a_trust_policy_that_demands_it(server: R
 
 
 def test_get_federation_token(server: RunningServer, iam: BaseClient, root: dict[str, str]) -> None:
-    """api.md §7.5: sts:GetFederationToken on the federated-user ARN; FederatedUser in the response."""
+    """STS API "GetFederationToken": sts:GetFederationToken on the federated-user ARN; FederatedUser in the response."""
     plain = make_user(iam, "fed-none")
     with pytest.raises(ClientError) as info:
         client(server, "sts", plain).get_federation_token(Name="partner")
@@ -180,7 +183,7 @@ def test_get_federation_token(server: RunningServer, iam: BaseClient, root: dict
     fed = creds_of(out)
     who = client(server, "sts", fed).get_caller_identity()
     assert (who["UserId"], who["Arn"]) == (f"{ACCT}:partner", f"arn:aws:sts::{ACCT}:federated-user/partner")
-    with pytest.raises(ClientError) as info:  # api.md §4.2: federated users cannot call IAM
+    with pytest.raises(ClientError) as info:  # AWS "Compare AWS STS credentials": federated users cannot call IAM
         client(server, "iam", fed).list_users()
     assert failure(info)[1] == "InvalidClientTokenId"
     with pytest.raises(ClientError) as info:
@@ -196,9 +199,10 @@ def test_get_federation_token(server: RunningServer, iam: BaseClient, root: dict
 def test_federated_session_permissions_are_user_policies_and_session_policy(
     server: RunningServer, iam: BaseClient
 ) -> None:
-    """api.md §4.1 / evaluation.md §3 step 7: no session policy ⇒ no permissions; else the intersection.
+    """AWS "Temporary security credentials in IAM" / AWS "Policy evaluation logic" (determining whether a request is
+    allowed or denied within an account) step 7: no session policy ⇒ no permissions; else the intersection.
 
-    Federated users cannot call IAM or STS through the API (§4.2), so the decision is read
+    Federated users cannot call IAM or STS through the API, so the decision is read
     from the server's own authorization code for the session the API issued.
     """
     user = make_user(iam, "fed-perm", policy(allow(["sts:GetFederationToken", "iam:ListUsers", "iam:ListRoles"])))
@@ -231,7 +235,7 @@ def test_federated_session_permissions_are_user_policies_and_session_policy(
 
 
 def test_get_access_key_info(server: RunningServer, iam: BaseClient) -> None:
-    """api.md §7.7: any key id's account, decoded from the id; needs sts:GetAccessKeyInfo."""
+    """STS API "GetAccessKeyInfo": any key id's account, decoded from the id; needs sts:GetAccessKeyInfo."""
     allowed = make_user(iam, "aki-yes", policy(allow("sts:GetAccessKeyInfo")))
     sts = client(server, "sts", allowed)
     assert sts.get_access_key_info(AccessKeyId=allowed["AccessKeyId"])["Account"] == ACCT
@@ -254,7 +258,9 @@ def test_get_access_key_info(server: RunningServer, iam: BaseClient) -> None:
 
 
 def test_decode_authorization_message(server: RunningServer, iam: BaseClient) -> None:
-    """errors.md §6: iamd decodes what it encoded; garbage is InvalidAuthorizationMessageException."""
+    """STS API "DecodeAuthorizationMessage": iamd decodes what it encoded; garbage is
+    InvalidAuthorizationMessageException.
+    """
     user = make_user(iam, "decoder", policy(allow("sts:DecodeAuthorizationMessage")))
     credential = server.backend.lookup(user["AccessKeyId"], None)
     assert credential is not None and credential.principal.user is not None
@@ -278,7 +284,7 @@ def test_decode_authorization_message(server: RunningServer, iam: BaseClient) ->
 
 
 def test_raw_client_validation(server: RunningServer, iam: BaseClient) -> None:
-    """The botocore model's constraints answer as AWS's ValidationError (errors.md §5)."""
+    """The botocore model's constraints answer as AWS's ValidationError (IAM API "Common Errors" (ValidationError))."""
     user = make_user(iam, "raw-user", policy(allow("*")))
     raw = boto3.client(
         "sts", endpoint_url=server.endpoint, region_name="us-east-1",

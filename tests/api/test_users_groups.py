@@ -1,4 +1,6 @@
-"""Users, groups and membership over the wire with boto3 (api.md §5.1-§5.2, errors.md §2.4)."""
+"""Users, groups and membership over the wire with boto3 (IAM API "CreateUser", "UpdateUser", "DeleteUser"; IAM API
+"CreateGroup", "UpdateGroup", "DeleteGroup", the Errors of each operation in the IAM API Reference).
+"""
 
 from __future__ import annotations
 

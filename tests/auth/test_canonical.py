@@ -1,4 +1,4 @@
-"""Canonical forms (api.md §3.3) against botocore's signer and by hand."""
+"""Canonical forms (AWS "Create a signed AWS API request") against botocore's signer and by hand."""
 
 from __future__ import annotations
 

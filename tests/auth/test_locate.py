@@ -1,4 +1,4 @@
-"""Locating the signature (api.md §3.1): missing, doubled and malformed forms."""
+"""Locating the signature (AWS "AWS Signature Version 4 for API requests"): missing, doubled and malformed forms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Round trips with botocore's real signers, then one mutation at a time (api.md §3.2)."""
+"""Round trips with botocore's real signers, then one mutation at a time (AWS "AWS Signature Version 4 for API
+requests").
+"""
 
 from __future__ import annotations
 
@@ -227,7 +229,7 @@ def test_scope_terminator_service_and_date() -> None:
         replace_header(request, "X-Amz-Date", "20240116T000000Z"),
         now=datetime(2024, 1, 16, tzinfo=UTC),
     )
-    # The order of api.md §3.2: scope problems are reported before an unknown key.
+    # The order of AWS "AWS Signature Version 4 for API requests": scope problems are reported before an unknown key.
     refused(
         SignatureDoesNotMatch,
         "Credential should be scoped to a valid region, not 'us-west-2'. ",

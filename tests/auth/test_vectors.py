@@ -1,4 +1,4 @@
-"""The three test vectors of api.md §3.5, through the public verifier."""
+"""The three test vectors of AWS "Create a signed AWS API request", through the public verifier."""
 
 from __future__ import annotations
 

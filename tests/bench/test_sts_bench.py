@@ -1,6 +1,6 @@
 """bench.sts measures what it claims. No timing is asserted; the database-read count is a fact.
 
-Issue 4: "authenticating a request signed with session credentials ... does no database
+The requirement: "authenticating a request signed with session credentials ... does no database
 read (show the count)". The benchmark's count comes from a SQLAlchemy engine event on the
 request thread; here it must be exactly zero, and the sessions must be real (every request
 the benchmark makes succeeded, or ``run`` raises).

@@ -1,4 +1,7 @@
-"""OIDC web identity tokens and JWKS sources (api.md §7.2), with a test issuer's own RSA keys."""
+"""OIDC web identity tokens and JWKS sources (STS API "AssumeRoleWithWebIdentity").
+
+Signed with a test issuer's own RSA keys.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SAML metadata and response verification (api.md §7.3), with a self-signed test IdP."""
+"""SAML metadata and response verification (STS API "AssumeRoleWithSAML"), with a self-signed test IdP."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def test_corpus_is_large_enough() -> None:
     names = [c["name"] for c in EVALUATION + VALIDATION]
     assert len(names) == len(set(names)), "case names must be unique"
     for case in EVALUATION + VALIDATION:
-        assert case.get("fact") and case.get("spec"), f"{case['name']} must name the AWS fact it encodes"
+        assert case.get("fact") and case.get("source"), f"{case['name']} must name the AWS fact it encodes"
 
 
 def check_decision(case: dict[str, Any], out: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Operator names and value parsing (conditions.md §3)."""
+"""Operator names and value parsing (AWS "IAM JSON policy elements: Condition operators")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Policy variables (conditions.md §7)."""
+"""Policy variables (AWS "IAM policy elements: Variables and tags")."""
 
 from __future__ import annotations
 

@@ -103,7 +103,8 @@ def test_decode_form_handles_plus_percent_and_blank_values() -> None:
     assert decode_form("A=1&B=1", b"B=2") == {"A": "1", "B": "2"}
 
 
-# -- ValidationError messages (errors.md §5) -------------------------------------------------
+# -- ValidationError messages (IAM API "Common Errors" (ValidationError))
+# -------------------------------------------------
 def test_missing_required_member(iam: Service) -> None:
     assert rejection(iam, "CreateUser") == (
         "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"

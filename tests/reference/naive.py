@@ -4,8 +4,8 @@ Written straight from the rules text, independent of the real engine:
 
 * docs/evaluation-semantics.md  (cited below as "sem §N")
 * docs/offline-evaluation.md    (the request format, cited as "offline")
-* spec/evaluation.md §2-§6      (cited as "eval §N")
-* spec/conditions.md            (cited as "cond §N")
+* AWS "IAM JSON policy element reference"; AWS "AWS JSON policy elements: Principal"
+* AWS "IAM JSON policy elements: Condition"
 
 Everything is recomputed on every call; correctness over speed.  Standard library only.
 
@@ -42,7 +42,9 @@ def _load(doc):
 
 
 def _as_list(value):
-    """An element may be a single value or an array (eval §7, cond §1)."""
+    """An element may be a single value or an array (AWS "IAM JSON policy element reference", AWS "IAM JSON policy
+    elements: Condition").
+    """
     if value is None:
         return []
     if isinstance(value, list):
@@ -52,7 +54,7 @@ def _as_list(value):
 
 def _str(value):
     """String form of a JSON scalar: numbers and booleans compare by their string form
-    (cond §3.1: `10` -> "10", `true` -> "true")."""
+    (AWS "IAM JSON policy elements: Condition operators" (string): `10` -> "10", `true` -> "true")."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -70,7 +72,7 @@ def _chars(text, literal=False):
 
 def _glob_regex(chars):
     """`*` any run of characters including none, `?` exactly one, everything else
-    literal (eval §2.1, §2.2)."""
+    literal (AWS "IAM JSON policy elements: Action"; AWS "IAM JSON policy elements: Resource")."""
     out = []
     for ch, literal in chars:
         if not literal and ch == "*":
@@ -239,7 +241,7 @@ def _parse_resource(raw, caller):
 
 
 # ---------------------------------------------------------------------------
-# request context (offline "context", cond §6.1)
+# request context (offline "context", AWS "AWS global condition context keys" (properties of the principal))
 # ---------------------------------------------------------------------------
 
 
@@ -300,7 +302,7 @@ def _build_context(given, caller, res_account, res_tags):
     auto = []  # (key, value) filled "unless you give them yourself" (offline "context")
     kind = caller["kind"]
     acct = caller["account"]
-    # cond §6.1 table
+    # AWS "AWS global condition context keys" (properties of the principal) table
     if kind == "root":
         auto += [
             ("aws:PrincipalType", "Account"),
@@ -359,7 +361,7 @@ def _build_context(given, caller, res_account, res_tags):
 
 
 # ---------------------------------------------------------------------------
-# policy variables (sem §4 "Policy variables", cond §7)
+# policy variables (sem §4 "Policy variables", AWS "IAM policy elements: Variables and tags")
 # ---------------------------------------------------------------------------
 
 _VAR_RE = re.compile(r"\$\{([^}]*)\}")
@@ -409,7 +411,7 @@ def _variable_keys_without_default(text):
 
 
 # ---------------------------------------------------------------------------
-# action / resource matching (sem §1, eval §2.1, §2.2)
+# action / resource matching (sem §1, AWS "IAM JSON policy elements: Action"; AWS "IAM JSON policy elements: Resource")
 # ---------------------------------------------------------------------------
 
 
@@ -451,7 +453,8 @@ def _resource_part_variable_keys(entry, version):
 
 
 # ---------------------------------------------------------------------------
-# conditions (sem §4, cond §2-§5, §8)
+# conditions (sem §4, AWS "Creating a condition with multiple context keys or values"; AWS "Set operators for
+# multivalued context keys"; AWS "IAM JSON policy elements: Condition")
 # ---------------------------------------------------------------------------
 
 # base operator -> (family, comparison, negated)
@@ -618,7 +621,8 @@ def _arn_match(pattern_chars, value):
 
 
 def _positive_match(family, cmp, request_value, policy_values):
-    """The positive operator for one request value: OR over the policy values (cond §2).
+    """The positive operator for one request value: OR over the policy values (AWS "Creating a condition with multiple
+    context keys or values").
     policy_values are (char, literal) lists, or None for an unresolved variable, which
     never matches (sem §4)."""
     for pchars in policy_values:
@@ -716,7 +720,8 @@ def _key_test(operator, key, raw_policy_values, ctx, version):
 
 
 def _condition_true(condition, ctx, version, effect):
-    """AND over operators and over keys (cond §2).  Fail closed per key test: anything
+    """AND over operators and over keys (AWS "Creating a condition with multiple context keys or values").  Fail closed
+    per key test: anything
     ambiguous or unexpected counts as not met in an Allow and met in a Deny."""
     if not condition:
         return True
@@ -750,7 +755,7 @@ def _condition_keys(condition, version):
 
 
 # ---------------------------------------------------------------------------
-# Principal element (sem §2, eval §6)
+# Principal element (sem §2, AWS "AWS JSON policy elements: Principal")
 # ---------------------------------------------------------------------------
 
 # strength of the name under which a resource policy allowed the caller (sem §3 step 6)

@@ -1,4 +1,4 @@
-"""Virtual MFA devices in the store (issue 5), on SQLite and PostgreSQL."""
+"""Virtual MFA devices in the store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

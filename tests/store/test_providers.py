@@ -1,4 +1,4 @@
-"""OIDC and SAML identity providers and their tags (issue 4), on SQLite and PostgreSQL."""
+"""OIDC and SAML identity providers and their tags, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ OPERATIONS: dict[str, Operation] = {
     # the policy simulator
     "SimulatePrincipalPolicy": _r(simulate.simulate_principal_policy),
     "SimulateCustomPolicy": _r(simulate.simulate_custom_policy),
-    # virtual MFA devices (issue 5)
+    # virtual MFA devices
     "CreateVirtualMFADevice": _w(mfa.create_virtual_mfa_device),
     "EnableMFADevice": _w(mfa.enable_mfa_device),
     "ResyncMFADevice": _w(mfa.resync_mfa_device),
@@ -120,7 +120,7 @@ OPERATIONS: dict[str, Operation] = {
     "TagMFADevice": _w(tags.tag),
     "UntagMFADevice": _w(tags.untag),
     "ListMFADeviceTags": _r(tags.list_tags),
-    # identity providers (issue 4, federation)
+    # identity providers (federation)
     "CreateOpenIDConnectProvider": _w(idp.create_oidc_provider),
     "GetOpenIDConnectProvider": _r(idp.get_oidc_provider),
     "ListOpenIDConnectProviders": _r(idp.list_oidc_providers),
@@ -139,7 +139,7 @@ OPERATIONS: dict[str, Operation] = {
     "TagSAMLProvider": _w(tags.tag),
     "UntagSAMLProvider": _w(tags.untag),
     "ListSAMLProviderTags": _r(tags.list_tags),
-    # -- issue 5: login profiles, passwords, password policy, credential report -------------
+    # -- login profiles, passwords, password policy, credential report -------------
     "CreateLoginProfile": _w(login_profiles.create_login_profile),
     "GetLoginProfile": _r(login_profiles.get_login_profile),
     "UpdateLoginProfile": _w(login_profiles.update_login_profile),

@@ -1,4 +1,4 @@
-"""Account-level operations (api.md §5.11)."""
+"""Account-level operations (IAM API "GetAccountSummary", "CreateAccountAlias")."""
 
 from __future__ import annotations
 
@@ -70,12 +70,12 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
         AccountMFAEnabled=0, AccountPasswordPresent=0, AccountSigningCertificatesPresent=0, Providers=0,
         ServerCertificates=0,
     )  # fmt: skip
-    # virtual MFA devices (issue 5): created, and assigned to a user
+    # virtual MFA devices: created, and assigned to a user
     summary.update(
         MFADevices=tx.count_virtual_mfa_devices(acct),
         MFADevicesInUse=tx.count_virtual_mfa_devices(acct, assigned_only=True),
     )
-    # identity providers (issue 4): SAML and OIDC providers together, as AWS counts them
+    # identity providers: SAML and OIDC providers together, as AWS counts them
     summary["Providers"] = len(tx.list_oidc_providers(acct)) + len(tx.list_saml_providers(acct))
     return {"SummaryMap": summary}
 
@@ -94,7 +94,7 @@ def _all(fetch: Any) -> list[Any]:
 def get_account_authorization_details(call: Call, tx: ReadTx) -> dict[str, Any]:
     """Every detail list, paged as one sequence: users, groups, roles, then policies.
 
-    AWS managed policies are listed only when attached to something (api.md §5.11,
+    AWS managed policies are listed only when attached to something (IAM API "GetAccountSummary", "CreateAccountAlias",
     observed). The marker is an offset in that sequence (see :func:`.shapes.page_of`).
     """
     acct = call.account

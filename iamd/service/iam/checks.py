@@ -66,16 +66,17 @@ def tags_of(params: Mapping[str, Any]) -> list[Tag]:
 
 
 # The quota name of each taggable resource in LimitExceeded messages. AWS's text for the
-# 50-tag quota is unconfirmed (api.md §5.8); iamd uses its usual "Cannot exceed quota for
+# 50-tag quota is unconfirmed (AWS "Tags for AWS Identity and Access Management resources"); iamd uses its usual "Cannot
+# exceed quota for
 # <Name>: <n>" form. Users and roles compare keys case-insensitively, the others exactly
-# (identifiers-and-quotas.md §4.1).
+# (AWS "IAM identifiers" (friendly names and paths)).
 TAG_QUOTAS = {
     TagTarget.USER: "TagsPerUser",
     TagTarget.ROLE: "TagsPerRole",
     TagTarget.POLICY: "TagsPerPolicy",
     TagTarget.INSTANCE_PROFILE: "TagsPerInstanceProfile",
-    TagTarget.MFA_DEVICE: "TagsPerVirtualMFADevice",  # issue 5
-    # identity providers (issue 4, federation)
+    TagTarget.MFA_DEVICE: "TagsPerVirtualMFADevice",
+    # identity providers (federation)
     TagTarget.OIDC_PROVIDER: "TagsPerOpenIDConnectProvider",
     TagTarget.SAML_PROVIDER: "TagsPerSAMLProvider",
 }
@@ -83,9 +84,10 @@ _FOLDED = frozenset({TagTarget.USER, TagTarget.ROLE})
 
 
 def check_tags(target: TagTarget, new: Sequence[Tag], existing: Sequence[Tag] = ()) -> None:
-    """Duplicate keys, reserved ``aws:`` keys and the 50-tag quota (api.md §5.8).
+    """Duplicate keys, reserved ``aws:`` keys and the 50-tag quota (AWS "Tags for AWS Identity and Access Management
+    resources").
 
-    The whole request fails on any problem, so nothing is tagged (§4.1).
+    The whole request fails on any problem, so nothing is tagged.
     """
     fold: Callable[[str], str] = str.lower if target in _FOLDED else str
     keys = [fold(t.key) for t in new]
@@ -101,7 +103,7 @@ def check_tags(target: TagTarget, new: Sequence[Tag], existing: Sequence[Tag] = 
         raise aws.LimitExceeded(f"Cannot exceed quota for {TAG_QUOTAS[target]}: {MAX_TAGS}")
 
 
-# Entity-count quotas per account (identifiers-and-quotas.md §6.1/§6.2 defaults, the values
+# Entity-count quotas per account (AWS "IAM and AWS STS quotas" defaults, the values
 # GetAccountSummary reports). Checked inside the write transaction, which is serialized, so
 # the count still holds at commit.
 ENTITY_QUOTAS = {"Users": 5000, "Groups": 300, "Roles": 1000, "Policies": 1500, "InstanceProfiles": 1000}
@@ -121,7 +123,7 @@ def check_arn(value: str) -> None:
     """A PolicyArn / PermissionsBoundary parameter must at least be an IAM ARN.
 
     AWS answers InvalidInput "ARN <x> is not valid." for text that is not an ARN
-    (api.md §5.4, observed); an IAM ARN that names no attachable policy is the
+    (AWS "Versioning IAM policies", observed); an IAM ARN that names no attachable policy is the
     operation's NoSuchEntity instead.
     """
     if not _POLICY_ARN.fullmatch(value):
@@ -131,7 +133,7 @@ def check_arn(value: str) -> None:
 def check_request(operation: str, params: Mapping[str, Any]) -> None:
     """Checks of the parameters alone that the model cannot express, before authorization.
 
-    AWS validates parameters before it authorizes (errors.md §2.3), so a malformed ARN is
+    AWS validates parameters before it authorizes (IAM API "Common Errors"), so a malformed ARN is
     InvalidInput whoever asks.
     """
     for member in ("PolicyArn", "PermissionsBoundary"):
@@ -141,7 +143,7 @@ def check_request(operation: str, params: Mapping[str, Any]) -> None:
     if operation == "CreateVirtualMFADevice":
         check_mfa_serial_length(str(params.get("VirtualMFADeviceName") or ""), str(params.get("Path") or "/"))
     if operation == "UpdateAccessKey" and params.get("Status") not in ("Active", "Inactive"):
-        # The model's enum also has "Expired", which no key can be set to (api.md §5.6).
+        # The model's enum also has "Expired", which no key can be set to (AWS "Manage access keys for IAM users").
         raise aws.ValidationError(
             f"1 validation error detected: Value '{params.get('Status')}' at 'status' failed to satisfy "
             "constraint: Member must satisfy enum value set: [Active, Inactive]"
@@ -187,7 +189,7 @@ def check_boundary(tx: ReadTx, arn: str | None) -> None:
 
 
 def target_user_name(call: Call) -> str | None:
-    """``UserName``, or the signing user's when omitted (api.md §5); None for root."""
+    """``UserName``, or the signing user's when omitted; None for root."""
     name = call.params.get("UserName")
     if name is not None:
         return str(name)

@@ -1,4 +1,5 @@
-"""The credential report (api.md §5.13): one CSV row per user, the root account first.
+"""The credential report (AWS "Generate credential reports for your AWS account"): one CSV row per user, the root
+account first.
 
 GenerateCredentialReport builds the report synchronously, in its own request, and stores it
 with its generation time; a report younger than 4 hours is not rebuilt (AWS's rule). So the

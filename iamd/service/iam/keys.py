@@ -1,4 +1,7 @@
-"""Access keys (api.md §5.6): at most 2 per user; the secret is returned once, stored sealed."""
+"""Access keys (AWS "Manage access keys for IAM users").
+
+At most 2 per user; the secret is returned once and stored sealed.
+"""
 
 from __future__ import annotations
 

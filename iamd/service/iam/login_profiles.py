@@ -1,4 +1,4 @@
-"""Login profiles, ChangePassword and the account password policy (api.md §5.7).
+"""Login profiles, ChangePassword and the account password policy (AWS "Set an account password policy for IAM users").
 
 Passwords are checked against the account's policy (or the default policy while none is
 set), stored only as argon2id hashes (:mod:`iamd.service.passwords`) and redacted from the
@@ -149,7 +149,9 @@ def _check_reuse(tx: ReadTx, account: str, profile: LoginProfile, password: str)
 
 
 def change_password(call: Call, tx: Tx) -> None:
-    """An IAM user changes their own password (api.md §5.7); clears PasswordResetRequired."""
+    """An IAM user changes their own password (AWS "Set an account password policy for IAM users"); clears
+    PasswordResetRequired.
+    """
     user = call.caller.user
     if user is None:
         raise aws.InvalidUserType("Only IAM users can change their own password with ChangePassword.")
@@ -171,7 +173,7 @@ def _no_policy(account: str) -> aws.NoSuchEntity:
 
 
 def update_account_password_policy(call: Call, tx: Tx) -> None:
-    """A full replace: omitted fields take their defaults (api.md §5.7)."""
+    """A full replace: omitted fields take their defaults (AWS "Set an account password policy for IAM users")."""
     policy = PasswordPolicy.from_params(call.params)
     tx.set_password_policy(call.account, policy.to_json())
 

@@ -1,4 +1,4 @@
-"""Virtual MFA devices (spec/api.md §6, issue 5).
+"""Virtual MFA devices (AWS "AWS Multi-factor authentication in IAM").
 
 CreateVirtualMFADevice returns the TOTP seed once (Base32 text and a QR code of the
 ``otpauth://`` URI); it is stored sealed, bound to the serial number. Enable and Resync
@@ -43,8 +43,8 @@ __all__ = [
     "resync_mfa_device",
 ]
 
-MAX_DEVICES_PER_USER = 8  # identifiers-and-quotas.md §5 "MFA devices in use per user"
-MAX_VIRTUAL_DEVICES = ENTITY_QUOTAS["Users"]  # §6.1: virtual MFA devices (assigned or not) = user quota
+MAX_DEVICES_PER_USER = 8  # AWS "IAM identifiers" "MFA devices in use per user"
+MAX_VIRTUAL_DEVICES = ENTITY_QUOTAS["Users"]  # IAM quotas: virtual MFA devices (assigned or not) = user quota
 INVALID_CODE = "Authentication code for device is not valid."
 
 
@@ -166,7 +166,8 @@ def _mfa_device_shape(device: VirtualMfaDevice) -> dict[str, Any]:
 def list_mfa_devices(call: Call, tx: ReadTx) -> dict[str, Any]:
     p = call.params
     name = target_user_name(call)
-    if name is None:  # root: its MFA is managed in the console only (api.md §6.1)
+    # root: its MFA is managed in the console only (AWS "Assign a virtual MFA device in the AWS Management Console")
+    if name is None:
         return {"MFADevices": [], "IsTruncated": False}
     user = tx.get_user(call.account, name)
     result = tx.list_mfa_devices(call.account, user.name, marker=p.get("Marker"), max_items=p.get("MaxItems", 100))

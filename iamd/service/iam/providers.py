@@ -1,6 +1,6 @@
-"""IAM OIDC and SAML identity providers (api.md §5.10) and their tags (§5.8).
+"""IAM OIDC and SAML identity providers (AWS "Identity providers and federation into AWS") and their tags.
 
-Providers are addressed by ARN. Messages follow AWS where known (errors.md); the rest are
+Providers are addressed by ARN. Messages follow AWS where known (IAM API "Common Errors"); the rest are
 iamd's own, listed in docs/federation.md. Thumbprints are validated and stored as AWS does
 but not used for trust: iamd verifies tokens against the provider's JWKS, fetched over TLS
 or configured by the operator (docs/federation.md).
@@ -30,7 +30,7 @@ __all__ = [
     "saml_provider",
 ]
 
-PROVIDER_QUOTA = 100  # OIDC providers and SAML providers per account, each (quotas §6)
+PROVIDER_QUOTA = 100  # OIDC providers and SAML providers per account, each (AWS "IAM and AWS STS quotas")
 MAX_CLIENT_IDS = 100
 MAX_THUMBPRINTS = 5
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
@@ -39,7 +39,7 @@ _BAD_URL = "Invalid Open ID Connect Provider URL"
 
 # -- helpers ----------------------------------------------------------------------------------
 def oidc_url_key(url: str) -> str:
-    """``https://host[/path]`` → ``host[/path]``; InvalidInput for anything else (quotas §4)."""
+    """``https://host[/path]`` → ``host[/path]``; InvalidInput for anything else ."""
     if not url.lower().startswith("https://"):
         raise aws.InvalidInput(_BAD_URL)
     try:
@@ -124,7 +124,7 @@ def create_oidc_provider(call: Call, tx: Tx) -> dict[str, Any]:
 def get_oidc_provider(call: Call, tx: ReadTx) -> dict[str, Any]:
     provider = oidc_provider(call, tx)
     out: dict[str, Any] = {
-        "Url": provider.url,  # AWS returns it without the scheme (api.md §5.10)
+        "Url": provider.url,  # AWS returns it without the scheme (AWS "Identity providers and federation into AWS")
         "ClientIDList": list(provider.client_ids),
         "ThumbprintList": list(provider.thumbprints),
         "CreateDate": provider.create_date,

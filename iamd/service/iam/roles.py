@@ -1,4 +1,4 @@
-"""Roles and instance profiles (api.md §5.3, §5.9)."""
+"""Roles and instance profiles (IAM API "CreateRole", "UpdateRole", "DeleteRole"; AWS "Use instance profiles")."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ PROTECTED_PATHS = ("/aws-service-role/", "/aws-reserved/")
 def _check_trust(tx: ReadTx, text: str) -> None:
     doc = check_document(text, DocumentKind.TRUST, "AssumeRolePolicyDocument")
     check_trust_size(text)
-    # A trust policy naming a user or role that does not exist is refused (evaluation.md §6):
+    # A trust policy naming a user or role that does not exist is refused (AWS "AWS JSON policy elements: Principal"):
     # the ARN must name an existing entity, path included. Accounts this server does not
     # hold cannot be checked; their principals are accepted (docs/iam-api.md).
     for st in doc.statements:
@@ -50,7 +50,9 @@ def _check_trust(tx: ReadTx, text: str) -> None:
 
 
 def check_modifiable_role(role_path: str, role_name: str) -> None:
-    """Service-linked (``/aws-service-role/``) and AWS-reserved roles belong to AWS (api.md §5.3)."""
+    """Service-linked (``/aws-service-role/``) and AWS-reserved roles belong to AWS (IAM API "CreateRole", "UpdateRole",
+    "DeleteRole").
+    """
     if role_path.startswith(PROTECTED_PATHS):
         raise aws.UnmodifiableEntity(protected_role_message(role_name))
 

@@ -135,7 +135,7 @@ def page_of(items: Sequence[T], params: Mapping[str, Any], listing: str) -> Page
 
     The marker is opaque to clients (base64 of ``[listing, offset]``); one issued by
     another listing, or garbage, is a ValidationError "Invalid Marker." as for the
-    store's listings (errors.md §2.4).
+    store's listings (the Errors of each operation in the IAM API Reference).
     """
     start = 0
     marker = params.get("Marker")

@@ -1,4 +1,5 @@
-"""The policy simulator: SimulatePrincipalPolicy and SimulateCustomPolicy (evaluation.md §10).
+"""The policy simulator: SimulatePrincipalPolicy and SimulateCustomPolicy (AWS "Testing IAM policies with the IAM policy
+simulator").
 
 Each action and resource is evaluated by the engine with the entity's policies (or only the
 given ones), the boundary, an optional resource policy and Organizations levels. Context

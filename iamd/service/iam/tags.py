@@ -1,4 +1,5 @@
-"""Tag, Untag and List…Tags for every taggable entity: one set of handlers (api.md §5.8).
+"""Tag, Untag and List…Tags for every taggable entity: one set of handlers (AWS "Tags for AWS Identity and Access
+Management resources").
 
 The operation's name says which entity (``TagUser``, ``ListInstanceProfileTags``,
 ``TagSAMLProvider``…);
@@ -24,9 +25,9 @@ _ENTITIES = {
     "Role": (TagTarget.ROLE, "RoleName", "role-tags"),
     "InstanceProfile": (TagTarget.INSTANCE_PROFILE, "InstanceProfileName", "instance-profile-tags"),
     "Policy": (TagTarget.POLICY, "PolicyArn", "policy-tags"),
-    "MFADevice": (TagTarget.MFA_DEVICE, "SerialNumber", "mfa-device-tags"),  # issue 5
-    "OpenIDConnectProvider": (TagTarget.OIDC_PROVIDER, "OpenIDConnectProviderArn", "oidc-provider-tags"),  # issue 4
-    "SAMLProvider": (TagTarget.SAML_PROVIDER, "SAMLProviderArn", "saml-provider-tags"),  # issue 4
+    "MFADevice": (TagTarget.MFA_DEVICE, "SerialNumber", "mfa-device-tags"),
+    "OpenIDConnectProvider": (TagTarget.OIDC_PROVIDER, "OpenIDConnectProviderArn", "oidc-provider-tags"),
+    "SAMLProvider": (TagTarget.SAML_PROVIDER, "SAMLProviderArn", "saml-provider-tags"),
 }
 
 
@@ -46,7 +47,7 @@ def _existing_tags(call: Call, tx: ReadTx, target: TagTarget, ref: str) -> tuple
     if target is TagTarget.MFA_DEVICE:
         tx.get_virtual_mfa_device(call.account, ref)
         return tx.list_tags(target, call.account, ref)
-    if target in _PROVIDERS:  # their own NoSuchEntity texts (api.md §5.10)
+    if target in _PROVIDERS:  # their own NoSuchEntity texts (AWS "Identity providers and federation into AWS")
         return tx.list_tags(target, call.account, _PROVIDERS[target](call, tx).arn)
     getter = {TagTarget.USER: tx.get_user, TagTarget.ROLE: tx.get_role}.get(target, tx.get_instance_profile)
     getter(call.account, ref)

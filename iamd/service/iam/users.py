@@ -1,4 +1,6 @@
-"""Users, groups and membership (spec/api.md §5.1-§5.2)."""
+"""Users, groups and membership (IAM API "CreateUser", "UpdateUser", "DeleteUser"; IAM API "CreateGroup", "UpdateGroup",
+"DeleteGroup").
+"""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def create_user(call: Call, tx: Tx) -> dict[str, Any]:
 
 def get_user(call: Call, tx: ReadTx) -> dict[str, Any]:
     name = target_user_name(call)
-    if name is None:  # root: its own identity (api.md §5.1)
+    if name is None:  # root: its own identity (IAM API "CreateUser", "UpdateUser", "DeleteUser")
         account = tx.get_account(call.account)
         return {
             "User": {
@@ -111,7 +113,7 @@ def remove_user_from_group(call: Call, tx: Tx) -> None:
     tx.get_user(call.account, p["UserName"])
     try:
         tx.remove_user_from_group(call.account, p["GroupName"], p["UserName"])
-    except NotFound:  # not a member; AWS's wording is unconfirmed (api.md §5.2)
+    except NotFound:  # not a member; AWS's wording is unconfirmed (IAM API "CreateGroup", "UpdateGroup", "DeleteGroup")
         raise aws.NoSuchEntity(
             f"The user with name {p['UserName']} cannot be found in the group {p['GroupName']}."
         ) from None

@@ -1,7 +1,7 @@
 """The STS operations: name → handler ``(call, tx) -> response members``.
 
 Handlers run on cached reads (pipeline ``_run_sts``) after the caller was authenticated and
-the session-credential restrictions of api.md §4.2 were applied; each handler authorizes
+the session-credential restrictions of AWS "Compare AWS STS credentials" were applied; each handler authorizes
 what AWS authorizes for its operation (GetCallerIdentity: nothing).
 """
 
@@ -30,13 +30,13 @@ StsHandler = Callable[[Call, ReadTx], dict[str, Any]]
 
 STS_OPERATIONS: dict[str, StsHandler] = {
     "GetCallerIdentity": get_caller_identity,
-    # -- issue 4: temporary credentials (STS core) --
+    # -- temporary credentials (STS core) --
     "AssumeRole": assume_role,
     "GetSessionToken": get_session_token,
     "GetFederationToken": get_federation_token,
     "GetAccessKeyInfo": get_access_key_info,
     "DecodeAuthorizationMessage": decode_authorization_message,
-    # -- issue 4: federation (AssumeRoleWithWebIdentity / AssumeRoleWithSAML) go below --
+    # -- federation (AssumeRoleWithWebIdentity / AssumeRoleWithSAML) go below --
     "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
     "AssumeRoleWithSAML": assume_role_with_saml,
 }

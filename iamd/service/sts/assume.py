@@ -1,10 +1,10 @@
 """The shared core of AssumeRole, AssumeRoleWithWebIdentity and AssumeRoleWithSAML.
 
-:func:`assume_role_session` runs api.md §7.1 from step 2 on for any *trusting principal*:
+:func:`assume_role_session` runs STS API "AssumeRole" from step 2 on for any *trusting principal*:
 
 * ``AssumeRole``: the caller's own principal (an IAM user, a user's GetSessionToken session,
   or a role session — role chaining); the caller's identity policies (+ boundary + session
-  policies) are the identity side of the decision (evaluation.md §5).
+  policies) are the identity side of the decision (AWS "Cross-account policy evaluation logic").
 * ``AssumeRoleWithWebIdentity`` / ``AssumeRoleWithSAML`` (engineer P): a federated principal
   (``Principal.federated(provider_arn_or_host, account)``), which has no identity side: only
   the role's trust policy decides. Pass the provider's condition keys (``<provider>:aud``,
@@ -265,7 +265,7 @@ def assume_role_session(
 
 
 def check_session_policies(policy: str | None, policy_arns: Sequence[str]) -> None:
-    """Session-policy parameters as AWS validates them (api.md §7.1 step 8)."""
+    """Session-policy parameters as AWS validates them (STS API "AssumeRole" step 8)."""
     if policy is not None:
         if len(policy) > MAX_SESSION_POLICY_CHARS:
             raise aws.ValidationError(

@@ -1,4 +1,5 @@
-"""CloudTrail's ``userIdentity`` of the unsigned STS calls (api.md §8.2-§8.3).
+"""CloudTrail's ``userIdentity`` of the unsigned STS calls (AWS "CloudTrail userIdentity element"; AWS "Logging IAM and
+AWS STS API calls with AWS CloudTrail").
 
 AssumeRoleWithWebIdentity and AssumeRoleWithSAML carry no AWS credentials: CloudTrail
 records the identity provider's user instead (``WebIdentityUser`` / ``SAMLUser`` with

@@ -1,4 +1,4 @@
-"""The MFA check of GetSessionToken and AssumeRole (SerialNumber + TokenCode, api.md §6.4).
+"""The MFA check of GetSessionToken and AssumeRole (SerialNumber + TokenCode, AWS "Secure API access with MFA").
 
 The code is checked against the TOTP seed of the virtual MFA device ``serial`` assigned to
 the calling IAM user (:func:`iamd.service.mfa_codes.verify_mfa_code`, through
@@ -7,7 +7,7 @@ time-step is recorded: the same code is never accepted twice). The step is consu
 if the STS call fails later (for example on the trust policy): safer than letting a
 code be replayed.
 
-Outcomes are AWS's AccessDenied texts (errors.md §3.5): :data:`NOT_ASSOCIATED` when the
+Outcomes are AWS's AccessDenied texts (AWS "Troubleshoot IAM" (AWS STS and MFA errors)): :data:`NOT_ASSOCIATED` when the
 serial names no device assigned to the caller, :data:`INVALID_CODE` for a wrong, stale or
 replayed code. Root callers and session callers have no IAM user whose device could be
 checked here: they get :data:`NOT_ASSOCIATED` (fail closed; root MFA devices are not
@@ -25,7 +25,8 @@ from iamd.store import User
 
 __all__ = ["INVALID_CODE", "NOT_ASSOCIATED", "verify_mfa_code"]
 
-# errors.md §3.5 / api.md §6.4: the texts the device checks themselves raise
+# AWS "Troubleshoot IAM" (AWS STS and MFA errors) / AWS "Secure API access with MFA": the texts the device checks
+# themselves raise
 INVALID_CODE = mfa_codes.INVALID_CODE
 NOT_ASSOCIATED = mfa_codes.NOT_ASSIGNED
 

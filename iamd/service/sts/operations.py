@@ -1,4 +1,6 @@
-"""STS operations issuing and describing credentials (api.md §7.1, §7.4-§7.8)."""
+"""STS operations issuing and describing credentials (STS API "AssumeRole"; STS API "GetSessionToken"; STS API
+"DecodeAuthorizationMessage").
+"""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ USER_DEFAULT_DURATION = 43200
 
 
 def get_caller_identity(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """Who signed the request; never denied, whatever the policies say (api.md §7.6)."""
+    """Who signed the request; never denied, whatever the policies say (STS API "GetCallerIdentity")."""
     caller = call.caller
     if caller.session is not None:
         user_id = caller.session.user_id_string
@@ -64,7 +66,7 @@ def authorize_sts(
 
 
 def assume_role(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """AssumeRole (api.md §7.1); the work is in :func:`assume_role_session`."""
+    """AssumeRole (STS API "AssumeRole"); the work is in :func:`assume_role_session`."""
     return assume_role_session(call, tx, call.caller.principal, AssumeRoleParams.from_params(call.params))
 
 
@@ -78,7 +80,7 @@ def _mfa(call: Call, tx: ReadTx) -> datetime | None:
 
 
 def get_session_token(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """Temporary credentials for the calling user or root (api.md §7.4); no policy check."""
+    """Temporary credentials for the calling user or root (STS API "GetSessionToken"); no policy check."""
     caller = call.caller
     requested = call.params.get("DurationSeconds")
     if caller.is_root:  # root: at most an hour, longer requests silently capped
@@ -98,7 +100,7 @@ def get_session_token(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 
 def get_federation_token(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """A federated-user session (api.md §7.5): the user's policies ∩ the session policy."""
+    """A federated-user session (STS API "GetFederationToken"): the user's policies ∩ the session policy."""
     caller = call.caller
     params = call.params
     name: str = params["Name"]
@@ -139,7 +141,7 @@ def get_federation_token(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 
 def get_access_key_info(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """The account a key id belongs to, decoded from the id itself (api.md §7.7)."""
+    """The account a key id belongs to, decoded from the id itself (STS API "GetAccessKeyInfo")."""
     authorize_sts(call, tx, "sts:GetAccessKeyInfo", "*")
     key_id: str = call.params["AccessKeyId"]
     try:
@@ -149,14 +151,16 @@ def get_access_key_info(call: Call, tx: ReadTx) -> dict[str, Any]:
     return {"Account": account}
 
 
-# -- encoded authorization messages (errors.md §6) -----------------------------------------------
+# -- encoded authorization messages (STS API "DecodeAuthorizationMessage")
+# -----------------------------------------------
 
 _MESSAGE_CONTEXT = b"sts-authorization-message"
 
 
 def encode_authorization_message(box: SecretBox, decision: Decision, principal_id: str) -> str:
     """An opaque, tamper-evident encoding of a denial, in the shape DecodeAuthorizationMessage
-    returns. IAM and STS never attach one to their own AccessDenied (errors.md §3.1); this is
+    returns. IAM and STS never attach one to their own AccessDenied (AWS "Troubleshoot access denied error messages");
+    this is
     for the services iamd may front later, and for tests."""
     req = decision.request
     explicit = decision.verdict.value == "explicitDeny"
@@ -182,7 +186,7 @@ def encode_authorization_message(box: SecretBox, decision: Decision, principal_i
 
 
 def decode_authorization_message(call: Call, tx: ReadTx) -> dict[str, Any]:
-    """Decode a message iamd encoded (errors.md §6); anything else is not decodable."""
+    """Decode a message iamd encoded (STS API "DecodeAuthorizationMessage"); anything else is not decodable."""
     authorize_sts(call, tx, "sts:DecodeAuthorizationMessage", "*")
     encoded: str = call.params["EncodedMessage"]
     invalid = aws.InvalidAuthorizationMessageException("The encoded authorization message is invalid.")

@@ -1,4 +1,4 @@
-"""AssumeRoleWithSAML (api.md §7.3): a SAML assertion in exchange for a role session.
+"""AssumeRoleWithSAML (STS API "AssumeRoleWithSAML"): a SAML assertion in exchange for a role session.
 
 The request is unsigned; the assertion is the credential. In order: ``PrincipalArn`` must
 be a SAML provider of the role's account, the assertion must verify against the provider's
@@ -34,7 +34,7 @@ _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 
 
 def name_qualifier(issuer: str, account: str, provider_name: str) -> str:
-    """AWS's ``NameQualifier``: BASE64(SHA1(issuer + account + "/" + provider name)) (§7.3)."""
+    """AWS's ``NameQualifier``: BASE64(SHA1(issuer + account + "/" + provider name)) (STS API "AssumeRoleWithSAML")."""
     digest = hashlib.sha1(f"{issuer}{account}/{provider_name}".encode(), usedforsecurity=False).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -84,7 +84,9 @@ def assume_role_with_saml(call: Call, tx: ReadTx) -> dict[str, Any]:
 def _context(
     assertion: SamlAssertion, audience: str, qualifier: str, account: str, provider_name: str
 ) -> list[tuple[str, str | list[str]]]:
-    """The ``saml:*`` condition keys of the trust decision (conditions.md §6.6)."""
+    """The ``saml:*`` condition keys of the trust decision (AWS "IAM and AWS STS condition context keys" (web identity
+    and SAML keys)).
+    """
     items: list[tuple[str, str | list[str]]] = [
         ("saml:aud", audience),
         ("saml:iss", assertion.issuer),

@@ -1,4 +1,4 @@
-"""AssumeRoleWithWebIdentity (api.md §7.2): an OIDC token in exchange for a role session.
+"""AssumeRoleWithWebIdentity (STS API "AssumeRoleWithWebIdentity"): an OIDC token in exchange for a role session.
 
 The request is unsigned; the token is the credential. In AWS's order: the token's issuer
 must be an IAM OIDC provider of the role's account (InvalidIdentityToken), the token is
@@ -90,7 +90,9 @@ def assume_role_with_web_identity(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 
 def _context(host: str, identity: WebIdentity) -> list[tuple[str, str | list[str]]]:
-    """The web identity condition keys of the trust decision (conditions.md §6.6)."""
+    """The web identity condition keys of the trust decision (AWS "IAM and AWS STS condition context keys" (web identity
+    and SAML keys)).
+    """
     items: list[tuple[str, str | list[str]]] = [
         (f"{host}:aud", identity.audience),
         (f"{host}:sub", identity.subject),
@@ -102,7 +104,7 @@ def _context(host: str, identity: WebIdentity) -> list[tuple[str, str | list[str
         items.append((f"{host}:azp", azp))
     aud = identity.claims.get("aud")
     if isinstance(aud, str) and aud != identity.audience:
-        items.append((f"{host}:oaud", aud))  # Google: the original aud when azp matched (§6.6)
+        items.append((f"{host}:oaud", aud))  # Google: the original aud when azp matched
     return items
 
 

@@ -1,4 +1,4 @@
-"""Login profiles (password hashes), password history and sign-in throttling (issue 5).
+"""Login profiles (password hashes), password history and sign-in throttling.
 
 Revision ID: 0002_login_profiles
 Revises: 0001_initial_schema

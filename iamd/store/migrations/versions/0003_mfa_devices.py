@@ -1,4 +1,4 @@
-"""Virtual MFA devices (sealed TOTP seeds), their tags and used codes (issue 5).
+"""Virtual MFA devices (sealed TOTP seeds), their tags and used codes.
 
 Revision ID: 0003_mfa_devices
 Revises: 0002_login_profiles

@@ -1,4 +1,4 @@
-"""IAM OIDC and SAML identity providers and their tags (issue 4).
+"""IAM OIDC and SAML identity providers and their tags.
 
 Revision ID: 0004_identity_providers
 Revises: 0003_mfa_devices
