@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, insert, select
 
@@ -19,7 +19,16 @@ from iamd.store import schema as s
 from iamd.store.base import Ops
 from iamd.store.records import AuditEvent, Page
 
-__all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event"]
+if TYPE_CHECKING:
+    from iamd.audit import CallEvent
+
+__all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event", "stored_audit_event"]
+
+
+def stored_audit_event(event: CallEvent) -> AuditEvent:
+    """The stored form of a call's event: its CloudTrail record (with iamd's decision and
+    authentication members) as JSON text, and the indexed columns."""
+    return audit_event_from_record(event.record(), event_time=event.event_time)
 
 
 def audit_event_from_record(record: Mapping[str, Any], *, event_time: datetime | None = None) -> AuditEvent:
