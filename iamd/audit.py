@@ -18,6 +18,7 @@ from typing import Any
 
 from iamd.ids import new_uuid4
 from iamd.policy import Decision
+from iamd.policy.compile import CompiledStatement
 
 __all__ = [
     "DECISION_FIELD",
@@ -110,37 +111,54 @@ def is_read_only(event_name: str) -> bool:
     return event_name.startswith(_READ_PREFIXES) and event_name not in _NOT_READS
 
 
-def decision_summary(decision: Decision | Mapping[str, Any]) -> dict[str, Any]:
+# The members of ``iamdDecision``, in the order of the compact tuple a decision travels as.
+_DECISION_MEMBERS = (
+    "decision", "action", "resource", "blockingPolicyType", "blockingPolicyTypes", "statements",
+    "missingContextKeys", "errors",
+)  # fmt: skip
+
+Summary = tuple[Any, ...]  # a decision summarized as plain values, in _DECISION_MEMBERS' order
+
+
+def compact_decision(decision: Decision | Summary) -> Summary:
+    """A decision as plain values (what crosses to the writer process): the verdict, the action
+    and resource, the blocking types, the deciding statements, missing keys and errors."""
+    if not isinstance(decision, Decision):
+        return decision
+    block = decision.decisive_block
+    req = decision.request
+    return (
+        decision.verdict.value, req.action, req.resource, block.type.value if block is not None else None,
+        tuple(b.to_json() for b in decision.blocking) if decision.blocking else (),
+        _statements(decision.matched) if decision.matched else (), decision.missing_context_keys, decision.errors,
+    )  # fmt: skip
+
+
+def decision_summary(decision: Decision | Summary) -> dict[str, Any]:
     """The ``iamdDecision`` member: the verdict, what blocked, the statements that decided
     (policy name, ARN, type, Sid, index and position in the document), the context keys the
     deciding statements missed, and evaluation errors (e.g. a stored policy that cannot be read)."""
-    if not isinstance(decision, Decision):
-        return dict(decision)  # summarized already (on its way to the writer process)
-    block = decision.decisive_block
-    req = decision.request
-    return {
-        "decision": decision.verdict.value,
-        "action": req.action,
-        "resource": req.resource,
-        "blockingPolicyType": block.type.value if block is not None else None,
-        "blockingPolicyTypes": [b.to_json() for b in decision.blocking],
-        "statements": [
-            {
-                "policyName": cs.policy.id,
-                "policyArn": cs.policy.arn,
-                "policyType": cs.ptype.value,
-                "policyKind": cs.policy.kind,
-                "policyOwner": cs.policy.owner,
-                "sid": cs.statement.sid,
-                "statementIndex": cs.statement.index,
-                "effect": cs.statement.effect,
-                "start": cs.statement.start.to_json(),
-            }
-            for cs in decision.matched
-        ],
-        "missingContextKeys": list(decision.missing_context_keys),
-        "errors": list(decision.errors),
-    }
+    return dict(zip(_DECISION_MEMBERS, compact_decision(decision), strict=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _statements(matched: tuple[CompiledStatement, ...]) -> tuple[dict[str, Any], ...]:
+    """The deciding statements, described once per compiled set of them (one object, which a
+    batch of events on its way to the writer process pickles once)."""
+    return tuple(
+        {
+            "policyName": cs.policy.id,
+            "policyArn": cs.policy.arn,
+            "policyType": cs.ptype.value,
+            "policyKind": cs.policy.kind,
+            "policyOwner": cs.policy.owner,
+            "sid": cs.statement.sid,
+            "statementIndex": cs.statement.index,
+            "effect": cs.statement.effect,
+            "start": cs.statement.start.to_json(),
+        }
+        for cs in matched
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +184,7 @@ class CallEvent:
     response_elements: Mapping[str, Any] | None = None
     error_code: str | None = None
     error_message: str | None = None
-    decision: Decision | Mapping[str, Any] | None = None
+    decision: Decision | Summary | None = None
     authentication: Mapping[str, Any] | None = None
     event_id: str = field(default_factory=new_uuid4)
 
@@ -178,7 +196,7 @@ class CallEvent:
         # Pickled by the audit writer on its way to the writer process: one tuple of fields,
         # not the slots-dataclass default (a Python-level __getstate__ / __setstate__ per event).
         # The decision travels summarized (plain data; the engine's objects stay here).
-        decision = decision_summary(self.decision) if self.decision is not None else None
+        decision = compact_decision(self.decision) if self.decision is not None else None
         return CallEvent, (
             self.request_id, self.event_time, self.event_source, self.event_name, self.aws_region, self.source_ip,
             self.user_agent, self.user_identity, self.account_id, self.request_parameters, self.response_elements,
