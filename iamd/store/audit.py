@@ -71,9 +71,13 @@ def audit_row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+# One statement, its values bound as parameters: compiled once, not once per event (the events
+# of failed calls are stored one by one, before the answer).
+_INSERT = insert(s.audit_events).returning(s.audit_events.c.seq)
+
+
 def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
-    values = audit_row(event)
-    seq = conn.execute(insert(s.audit_events).values(**values).returning(s.audit_events.c.seq)).scalar_one()
+    seq = conn.execute(_INSERT, audit_row(event)).scalar_one()
     return dataclasses.replace(event, sequence=int(seq))
 
 
