@@ -24,6 +24,7 @@ from tests.api.clock import MovableClock
 from tests.api.conftest import NO_RETRY, client_for, policy
 from tests.api.server import RunningServer, running_server
 from tests.api.test_audit_trail import events, request_id
+from tests.api.test_sts_assume_role import make_role, trust
 
 
 def record_of(server: RunningServer, rid: str) -> dict[str, Any]:
@@ -93,6 +94,23 @@ def test_a_denied_call_names_the_blocking_type_the_statement_and_the_missing_key
     assert [s["sid"] for s in allowed["iamdDecision"]["statements"]] == ["ReadOnly"]
     for record in (explicit, implicit, allowed):
         assert key["SecretAccessKey"] not in json.dumps(record)
+
+
+def test_a_denied_assume_role_names_the_trust_policy(
+    api_server: RunningServer, iam: BaseClient, new_user: tuple[str, dict[str, str]]
+) -> None:
+    _, key = new_user
+    other = "arn:aws:iam::111122223333:root"
+    make_role(iam, "WhyRole", trust(other))
+    try:
+        sts = sts_for(api_server, key["AccessKeyId"], key["SecretAccessKey"])
+        role_arn = f"arn:aws:iam::{api_server.account_id}:role/WhyRole"
+        error = refused(lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="why"))
+        why = record_of(api_server, request_id(error))["iamdDecision"]
+        assert why["decision"] == "implicitDeny" and why["action"] == "sts:AssumeRole"
+        assert "trust" in {b["type"] for b in why["blockingPolicyTypes"]}
+    finally:
+        iam.delete_role(RoleName="WhyRole")
 
 
 def _assert_refused(
