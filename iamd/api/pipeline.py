@@ -8,7 +8,6 @@ Every outcome, success or failure, becomes one audit event.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from iamd.service.sts import STS_OPERATIONS
 from iamd.service.sts.audit_identity import federated_user_identity
 from iamd.service.targets import iam_target
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, ReadTx, StoreError, audit_event_from_record, stored_audit_event
+from iamd.store import NotFound, ReadTx, StoreError, stored_audit_event
 
 __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 
@@ -371,7 +370,7 @@ def _audit_failure(
     caller: Caller | None = state.get("caller")
     identity: dict[str, Any] = caller.user_identity() if caller else {"type": "Unknown"}
     refused: dict[str, Any] | None = None
-    if caller is None:
+    if caller is None and aws_err.code in _AUTHENTICATION_ERRORS:
         try:
             refused = _refused_credential(backend, request, now, aws_err)
         except Exception:
@@ -396,10 +395,7 @@ def _audit_failure(
         authentication=refused,
     )
     try:
-        # The JSON round trip turns whatever the failed request left (e.g. datetimes in its
-        # parameters) into text, and _storable what no database column takes (bytes that were
-        # not UTF-8, NUL).
-        event = audit_event_from_record(_storable(json.loads(json.dumps(record.record(), default=str))))
+        event = stored_audit_event(record, untrusted=True)
     except Exception:
         log.exception("could not build the audit event of request %s", request_id)
         return
@@ -456,30 +452,15 @@ def _refused_credential(
     return info
 
 
+# The errors of a credential that was refused (AWS "Common Errors"; SigV4 verification).
+_AUTHENTICATION_ERRORS = frozenset(
+    {"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "IncompleteSignature", "RequestExpired"}
+)
 _REASONS = {
     "SignatureDoesNotMatch": "the signature does not match (wrong secret, or a request changed on the way)",
     "IncompleteSignature": "the signature is incomplete",
     "RequestExpired": "the presigned request has expired",
 }
-
-
-def _storable(value: Any) -> Any:
-    """``value`` with every string made storable text: a byte that was not UTF-8 (kept by the
-    form decoder as a lone surrogate) and NUL become U+FFFD, so the event of a request that
-    carried them is recorded like any other (docs/security.md)."""
-    if isinstance(value, str):
-        if value.isascii():
-            return value.replace("\x00", "\ufffd")
-        try:
-            data = value.encode("utf-8", "surrogateescape")  # the request's own bytes back
-        except UnicodeEncodeError:  # other lone surrogates: bytes that are not UTF-8 either
-            data = value.encode("utf-8", "surrogatepass")
-        return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    return value
 
 
 __all__ += ["Service"]
