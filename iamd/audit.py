@@ -17,8 +17,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iamd.ids import new_uuid4
+from iamd.policy import Decision
+from iamd.policy.compile import CompiledStatement
 
-__all__ = ["HIDDEN", "SECRET_MEMBERS", "AuditEvent", "camel", "redact"]
+__all__ = [
+    "DECISION_FIELD",
+    "FAILURE_FIELD",
+    "HIDDEN",
+    "SECRET_MEMBERS",
+    "CallEvent",
+    "camel",
+    "decision_summary",
+    "redact",
+]
+
+# iamd's extension fields beside CloudTrail's, which keep their AWS shapes (docs/iam-api.md, audit trail).
+DECISION_FIELD = "iamdDecision"  # why the engine allowed or denied the call
+FAILURE_FIELD = "iamdAuthentication"  # why a credential was refused
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
@@ -96,9 +111,65 @@ def is_read_only(event_name: str) -> bool:
     return event_name.startswith(_READ_PREFIXES) and event_name not in _NOT_READS
 
 
+# The members of ``iamdDecision``, in the order of the compact tuple a decision travels as.
+_DECISION_MEMBERS = (
+    "decision", "action", "resource", "blockingPolicyType", "blockingPolicyTypes", "statements",
+    "missingContextKeys", "errors",
+)  # fmt: skip
+
+Summary = tuple[Any, ...]  # a decision summarized as plain values, in _DECISION_MEMBERS' order
+
+
+def compact_decision(decision: Decision | Summary) -> Summary:
+    """A decision as plain values (what crosses to the writer process): the verdict, the action
+    and resource, the blocking types, the deciding statements, missing keys and errors."""
+    if not isinstance(decision, Decision):
+        return decision
+    block = decision.decisive_block
+    req = decision.request
+    return (
+        decision.verdict.value, req.action, req.resource, block.type.value if block is not None else None,
+        tuple(b.to_json() for b in decision.blocking) if decision.blocking else (),
+        _statements(decision.matched) if decision.matched else (), decision.missing_context_keys, decision.errors,
+    )  # fmt: skip
+
+
+def decision_summary(decision: Decision | Summary) -> dict[str, Any]:
+    """The ``iamdDecision`` member: the verdict, what blocked, the statements that decided
+    (policy name, ARN, type, Sid, index and position in the document), the context keys the
+    deciding statements missed, and evaluation errors (e.g. a stored policy that cannot be read)."""
+    return dict(zip(_DECISION_MEMBERS, compact_decision(decision), strict=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _statements(matched: tuple[CompiledStatement, ...]) -> tuple[dict[str, Any], ...]:
+    """The deciding statements, described once per compiled set of them (one object, which a
+    batch of events on its way to the writer process pickles once)."""
+    return tuple(
+        {
+            "policyName": cs.policy.id,
+            "policyArn": cs.policy.arn,
+            "policyType": cs.ptype.value,
+            "policyKind": cs.policy.kind,
+            "policyOwner": cs.policy.owner,
+            "sid": cs.statement.sid,
+            "statementIndex": cs.statement.index,
+            "effect": cs.statement.effect,
+            "start": cs.statement.start.to_json(),
+        }
+        for cs in matched
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """One API call, as CloudTrail records it."""
+class CallEvent:
+    """One API call, as CloudTrail records it, and why it was allowed, denied or refused.
+
+    The one event type of the audit trail: the pipeline builds it, the writer ships it, and
+    :meth:`record` (called by the store's side only) turns it into the stored record.
+    ``decision`` is the engine's :class:`Decision`, summarized only when the record is built
+    (off the request path); ``authentication`` says why a credential was refused.
+    """
 
     request_id: str
     event_time: datetime
@@ -113,19 +184,23 @@ class AuditEvent:
     response_elements: Mapping[str, Any] | None = None
     error_code: str | None = None
     error_message: str | None = None
+    decision: Decision | Summary | None = None
+    authentication: Mapping[str, Any] | None = None
     event_id: str = field(default_factory=new_uuid4)
 
     @property
     def read_only(self) -> bool:
         return is_read_only(self.event_name)
 
-    def __reduce__(self) -> tuple[type[AuditEvent], tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[type[CallEvent], tuple[Any, ...]]:
         # Pickled by the audit writer on its way to the writer process: one tuple of fields,
         # not the slots-dataclass default (a Python-level __getstate__ / __setstate__ per event).
-        return AuditEvent, (
+        # The decision travels summarized (plain data; the engine's objects stay here).
+        decision = compact_decision(self.decision) if self.decision is not None else None
+        return CallEvent, (
             self.request_id, self.event_time, self.event_source, self.event_name, self.aws_region, self.source_ip,
             self.user_agent, self.user_identity, self.account_id, self.request_parameters, self.response_elements,
-            self.error_code, self.error_message, self.event_id,
+            self.error_code, self.error_message, decision, self.authentication, self.event_id,
         )  # fmt: skip
 
     def record(self) -> dict[str, Any]:
@@ -157,5 +232,9 @@ class AuditEvent:
         if self.error_code is not None:
             rec["errorCode"] = self.error_code
             rec["errorMessage"] = (self.error_message or "")[:1024]
+        if self.decision is not None:
+            rec[DECISION_FIELD] = decision_summary(self.decision)
+        if self.authentication is not None:
+            rec[FAILURE_FIELD] = redact(dict(self.authentication), FAILURE_FIELD, hidden)[0]
         rec["redacted"] = hidden
         return rec

@@ -149,6 +149,10 @@ class ExpiredToken(AwsError):
 class AccessDenied(AwsError):
     code, status = "AccessDenied", 403
 
+    def __init__(self, message: str, decision: object | None = None) -> None:
+        super().__init__(message)
+        self.decision = decision  # the engine's Decision, when a policy evaluation denied (for the audit trail)
+
 
 class InternalFailure(AwsError):
     code, status = "InternalFailure", 500

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from iamd.audit import AuditEvent as Record
-from iamd.store import AuditEvent, Store, audit_event_from_record
+from iamd.audit import CallEvent as Record
+from iamd.store import AuditEvent, Store, stored_audit_event
 
 __all__ = ["AuditWriter"]
 
@@ -29,7 +29,7 @@ def build(item: Pending) -> AuditEvent:
     if isinstance(item, AuditEvent):
         return item
     if isinstance(item, Record):
-        return audit_event_from_record(item.record(), event_time=item.event_time)
+        return stored_audit_event(item)
     return item()
 
 

@@ -8,7 +8,6 @@ Every outcome, success or failure, becomes one audit event.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,11 +17,12 @@ from typing import Any, cast
 from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.api.invalidation import touched_by
-from iamd.audit import AuditEvent as Record
+from iamd.audit import CallEvent as Record
 from iamd.audit import is_read_only
 from iamd.auth import SignedRequest, carries_signature
+from iamd.auth.locate import locate
 from iamd.ids import new_uuid4
-from iamd.policy import Principal
+from iamd.policy import Decision, Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
 from iamd.protocol.models import Service
 from iamd.service.authorize import authorize_iam
@@ -34,7 +34,8 @@ from iamd.service.sessions import check_iam_allowed, check_sts_allowed, resolve_
 from iamd.service.sts import STS_OPERATIONS
 from iamd.service.sts.audit_identity import federated_user_identity
 from iamd.service.targets import iam_target
-from iamd.store import NotFound, ReadTx, StoreError, audit_event_from_record
+from iamd.sessions import TokenError, open_session_token
+from iamd.store import NotFound, ReadTx, StoreError, stored_audit_event
 
 __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 
@@ -162,17 +163,17 @@ def _run(
             target = iam_target(
                 operation, params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
             )
-            authorize_iam(call, tx, target, backend.policies, backend.decisions)
+            decision = authorize_iam(call, tx, target, backend.policies, backend.decisions)
             result = op.handler(call, tx)
-        _audit(backend, call, result, None)
+        _audit(backend, call, result, None, decision)
         return result
     with backend.store.transaction() as wtx:
         target = iam_target(
             operation, params, call.account, caller_user, _stored(wtx, call.account), _key_owner(wtx, call.account)
         )
-        authorize_iam(call, wtx, target, backend.policies, backend.decisions)
+        decision = authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
-        wtx.add_audit_event(audit_event_from_record(_record(call, result, None)))
+        wtx.add_audit_event(stored_audit_event(_event(call, result, None, decision)))
         generation = wtx.bumped_generation() if backend.watcher is not None else None
     backend.invalidate(touched_by(operation, params, result, call.account, user.name if user is not None else None))
     if generation is not None and backend.watcher is not None:
@@ -316,32 +317,37 @@ def _key_owner(tx: Any, account: str) -> Any:
     return key_owner
 
 
-def _event(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> Record:
+def _event(
+    call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None, decision: Decision | None = None
+) -> Record:
     """The CloudTrail-shaped record of a call (AWS "Logging IAM and AWS STS API calls with AWS CloudTrail"); read-only
     calls carry no responseElements.
     """
     # Positional, in field order (a frozen dataclass built from keywords costs twice as much):
     # request id, time, source, name, region, source IP, user agent, identity, account,
-    # request parameters, response elements, error code, error message.
+    # request parameters, response elements, error code, error message, decision (summarized
+    # when the record is built, off the request path).
     return Record(
         call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
         call.operation, call.region if call.service == "sts" else "us-east-1", call.source_ip, call.user_agent,
         federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
         call.account, dict(call.params) or None,
         dict(result) if result and not is_read_only(call.operation) else None,
-        error.code if error else None, error.message if error else None,
+        error.code if error else None, error.message if error else None, decision,
     )  # fmt: skip
 
 
-def _record(call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> dict[str, Any]:
-    return _event(call, result, error).record()
-
-
-def _audit(backend: Backend, call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None) -> None:
-    """Queue the event of a call not audited in its own transaction: a plain record, turned
-    into JSON by the writer."""
+def _audit(
+    backend: Backend,
+    call: Call,
+    result: Mapping[str, Any] | None,
+    error: aws.AwsError | None,
+    decision: Decision | None = None,
+) -> None:
+    """Queue the event of a successful call not audited in its own transaction: turned into
+    JSON by the writer (successful reads may be lost with a crashed writer; failures are not)."""
     assert backend.audit is not None
-    backend.audit.submit(_event(call, result, error))
+    backend.audit.submit(_event(call, result, error, decision))
 
 
 def _audit_failure(
@@ -353,10 +359,25 @@ def _audit_failure(
     now: datetime,
     error: BaseException,
 ) -> None:
-    """Every failed call is recorded too, with whatever was known when it failed."""
+    """Every failed call is recorded too, with whatever was known when it failed, durably.
+
+    A denial carries the engine's decision; a refused credential, the key id presented and
+    why it was refused (never the secret or the token). The event is stored before the
+    response is sent, in its own small transaction, so that no denial or failure is lost with
+    a crashed audit writer (docs/architecture.md, audit trail); only if that fails is it queued.
+    """
     aws_err = error if isinstance(error, aws.AwsError) else aws.InternalFailure("internal failure")
     caller: Caller | None = state.get("caller")
     identity: dict[str, Any] = caller.user_identity() if caller else {"type": "Unknown"}
+    refused: dict[str, Any] | None = None
+    if caller is None and aws_err.code in _AUTHENTICATION_ERRORS:
+        try:
+            refused = _refused_credential(backend, request, now, aws_err)
+        except Exception:
+            log.exception("could not describe the refused credential of request %s", request_id)
+        if refused is not None:
+            identity = {"type": "Unknown", "accessKeyId": refused["accessKeyId"]}
+    decision = getattr(error, "decision", None)
     record = Record(
         request_id=request_id,
         event_time=now,
@@ -370,36 +391,76 @@ def _audit_failure(
         request_parameters=state.get("params"),
         error_code=aws_err.code,
         error_message=aws_err.message,
+        decision=decision if isinstance(decision, Decision) else None,
+        authentication=refused,
     )
     try:
-        assert backend.audit is not None
-        # Built on the writer thread, like the events of successful reads; the JSON round trip
-        # turns whatever the failed request left (e.g. datetimes in its parameters) into text,
-        # and _storable what no database column takes (bytes that were not UTF-8, NUL).
-        backend.audit.submit(
-            lambda: audit_event_from_record(_storable(json.loads(json.dumps(record.record(), default=str))))
-        )
+        event = stored_audit_event(record, untrusted=True)
     except Exception:
-        log.exception("could not queue the audit event of request %s", request_id)
-
-
-def _storable(value: Any) -> Any:
-    """``value`` with every string made storable text: a byte that was not UTF-8 (kept by the
-    form decoder as a lone surrogate) and NUL become U+FFFD, so the event of a request that
-    carried them is recorded like any other (docs/security.md)."""
-    if isinstance(value, str):
-        if value.isascii():
-            return value.replace("\x00", "\ufffd")
+        log.exception("could not build the audit event of request %s", request_id)
+        return
+    try:
+        backend.store.append_audit_event(event)
+    except Exception:
+        log.exception("could not store the audit event of request %s; queued instead", request_id)
         try:
-            data = value.encode("utf-8", "surrogateescape")  # the request's own bytes back
-        except UnicodeEncodeError:  # other lone surrogates: bytes that are not UTF-8 either
-            data = value.encode("utf-8", "surrogatepass")
-        return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    return value
+            assert backend.audit is not None
+            backend.audit.submit(event)
+        except Exception:
+            log.exception("could not queue the audit event of request %s", request_id)
+
+
+def _refused_credential(
+    backend: Backend, request: HttpRequest, now: datetime, error: aws.AwsError
+) -> dict[str, Any] | None:
+    """The ``iamdAuthentication`` member of a request whose credential was refused: the key id
+    presented, the error answered, and why, in iamd's words (the answer itself says only
+    "invalid"); for a session token iamd can still open (e.g. expired), who issued the
+    session and when it expired. ``None`` when the request names no access key."""
+    signed = SignedRequest(request.method, request.path, request.query, request.headers, request.body)
+    try:
+        located = locate(signed)
+    except Exception:  # no readable credential: nothing more to say than the error itself
+        return None
+    key_id = located.access_key_id
+    info: dict[str, Any] = {"accessKeyId": key_id, "errorCode": error.code, "errorMessage": error.message}
+    reason = _REASONS.get(error.code, error.code)
+    token = located.session_token
+    if key_id.startswith("ASIA"):
+        claims = None
+        if token is None:
+            reason = "the temporary access key came without its session token"
+        else:
+            try:
+                claims = open_session_token(backend.secret_box, key_id, token)
+            except TokenError:
+                reason = "the session token cannot be opened: tampered with, or not issued for this access key id"
+        if claims is not None:
+            issuer = claims.role_arn or claims.user_arn or f"arn:aws:iam::{claims.account}:root"
+            info.update(sessionArn=claims.arn, sessionIssuer=issuer, sessionExpiration=claims.expires_at)
+            if now >= claims.expires_at:
+                reason = "the session expired"
+    else:
+        credential = backend.lookup(key_id)
+        if credential is None:
+            reason = "no such access key"
+        elif not credential.active:
+            reason = "the access key is inactive"
+        elif token is not None:
+            reason = "a session token was sent with a long-term access key"
+    info["reason"] = reason
+    return info
+
+
+# The errors of a credential that was refused (AWS "Common Errors"; SigV4 verification).
+_AUTHENTICATION_ERRORS = frozenset(
+    {"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "IncompleteSignature", "RequestExpired"}
+)
+_REASONS = {
+    "SignatureDoesNotMatch": "the signature does not match (wrong secret, or a request changed on the way)",
+    "IncompleteSignature": "the signature is incomplete",
+    "RequestExpired": "the presigned request has expired",
+}
 
 
 __all__ += ["Service"]

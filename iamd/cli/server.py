@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
@@ -435,11 +435,33 @@ def _who(event: AuditEvent) -> str:
 
 
 def _error(event: AuditEvent) -> str:
-    """``Code: message`` of a failed call (the message from its record), or nothing."""
+    """``Code: message`` of a failed call (the message from its record) and why
+    (iamd's decision or authentication members, docs/iam-api.md); nothing for a success."""
     if not event.error_code:
         return ""
     try:
-        message = str(json.loads(event.record).get("errorMessage") or "")
+        record = json.loads(event.record)
     except ValueError:
-        message = ""
-    return f"{event.error_code}: {message}" if message else event.error_code
+        record = {}
+    message = str(record.get("errorMessage") or "")
+    text = f"{event.error_code}: {message}" if message else event.error_code
+    why = _why(record)
+    return f"{text} (why: {why})" if why else text
+
+
+def _why(record: dict[str, Any]) -> str:
+    """A short why: ``explicitDeny by identity: why-policy Sid NoDeletes #1``, or the presented key and reason."""
+    decision = record.get("iamdDecision")
+    if isinstance(decision, dict) and decision.get("decision") not in (None, "allowed"):
+        parts = [f"{decision['decision']} by {decision.get('blockingPolicyType') or '-'}"]
+        for st in decision.get("statements") or ():
+            name = st.get("policyArn") or st.get("policyName") or "?"
+            sid = f" Sid {st['sid']}" if st.get("sid") else ""
+            parts.append(f"{name}{sid} #{st.get('statementIndex')}")
+        if decision.get("missingContextKeys"):
+            parts.append("missing " + ", ".join(decision["missingContextKeys"]))
+        return "; ".join(parts)
+    refused = record.get("iamdAuthentication")
+    if isinstance(refused, dict):
+        return f"key {refused.get('accessKeyId')}: {refused.get('reason')}"
+    return ""

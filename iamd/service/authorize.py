@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from iamd import errors as aws
 from iamd.policy import (
     Context,
+    Decision,
     DocumentKind,
     Policy,
     PolicyDocument,
@@ -330,9 +331,14 @@ class DecisionCounter:
 
 def authorize_iam(
     call: Call, tx: ReadTx, target: Target, cache: PolicyCache, counter: DecisionCounter | None = None
-) -> None:
-    """Raise AWS's AccessDenied unless the engine allows the call (and every action it implies)."""
+) -> Decision | None:
+    """Raise AWS's AccessDenied unless the engine allows the call (and every action it implies).
+
+    Returns the decision on the call's own action (for the audit trail; ``None`` when the
+    password self-service grant allowed it); a denial carries its decision on the error.
+    """
     caller = call.caller
+    allowed: Decision | None = None
     policies = cache.for_caller(tx, caller)
     for operation, resource in ((call.operation, target), *target.also):
         tags = _resource_tags(call, tx, resource)
@@ -344,6 +350,8 @@ def authorize_iam(
             counter.add(decision.verdict)
         if not decision.allowed and password_self_service_allows(call, tx, operation, resource.arn, decision):
             continue  # AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
+        if resource is target:
+            allowed = decision
         if not decision.allowed:
             block = decision.decisive_block
             if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":
@@ -351,7 +359,8 @@ def authorize_iam(
                 # the policies say; IAM reports that as UnmodifiableEntity (IAM API "CreateRole", "UpdateRole",
                 # "DeleteRole").
                 raise aws.UnmodifiableEntity(protected_role_message(resource.name or ""))
-            raise aws.AccessDenied(_legacy_mfa_denial(decision.message or "Access denied", resource.arn))
+            raise aws.AccessDenied(_legacy_mfa_denial(decision.message or "Access denied", resource.arn), decision)
+    return allowed
 
 
 _EXPLICIT = " with an explicit deny"

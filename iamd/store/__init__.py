@@ -13,7 +13,7 @@ with store.read() as r:
 from __future__ import annotations
 
 from iamd.store.api import DEFAULT_MAX_ITEMS, ReadTx, Store, Tx
-from iamd.store.audit import audit_event_from_record
+from iamd.store.audit import audit_event_from_record, stored_audit_event
 from iamd.store.errors import (
     AlreadyExists,
     Conflict,
@@ -90,6 +90,7 @@ __all__ = [
     "User",
     "VirtualMfaDevice",
     "audit_event_from_record",
+    "stored_audit_event",
     "open_store",
 ]
 

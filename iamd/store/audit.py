@@ -11,7 +11,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, insert, select
 
@@ -19,7 +19,42 @@ from iamd.store import schema as s
 from iamd.store.base import Ops
 from iamd.store.records import AuditEvent, Page
 
-__all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event"]
+if TYPE_CHECKING:
+    from iamd.audit import CallEvent
+
+__all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event", "stored_audit_event"]
+
+
+def stored_audit_event(event: CallEvent, *, untrusted: bool = False) -> AuditEvent:
+    """The stored form of a call's event: its CloudTrail record (with iamd's decision and
+    authentication members) as JSON text, and the indexed columns.
+
+    ``untrusted``: the event of a failed request, whose parameters were never validated. A
+    JSON round trip turns whatever it left (e.g. datetimes) into text, and :func:`storable`
+    what no database column takes (bytes that were not UTF-8, NUL).
+    """
+    if untrusted:
+        return audit_event_from_record(storable(json.loads(json.dumps(event.record(), default=str))))
+    return audit_event_from_record(event.record(), event_time=event.event_time)
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable text: a byte that was not UTF-8 (kept by the
+    form decoder as a lone surrogate) and NUL become U+FFFD, so the event of a request that
+    carried them is recorded like any other (docs/security.md)."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value.replace("\x00", "\ufffd")
+        try:
+            data = value.encode("utf-8", "surrogateescape")  # the request's own bytes back
+        except UnicodeEncodeError:  # other lone surrogates: bytes that are not UTF-8 either
+            data = value.encode("utf-8", "surrogatepass")
+        return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
 
 
 def audit_event_from_record(record: Mapping[str, Any], *, event_time: datetime | None = None) -> AuditEvent:
@@ -62,9 +97,13 @@ def audit_row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+# One statement, its values bound as parameters: compiled once, not once per event (the events
+# of failed calls are stored one by one, before the answer).
+_INSERT = insert(s.audit_events).returning(s.audit_events.c.seq)
+
+
 def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
-    values = audit_row(event)
-    seq = conn.execute(insert(s.audit_events).values(**values).returning(s.audit_events.c.seq)).scalar_one()
+    seq = conn.execute(_INSERT, audit_row(event)).scalar_one()
     return dataclasses.replace(event, sequence=int(seq))
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from iamd.api.audit_process import AuditProcessWriter
-from iamd.audit import AuditEvent as Record
+from iamd.audit import CallEvent as Record
 from iamd.store import audit_event_from_record, migrate, open_store
 
 ACCOUNT = "123456789012"

@@ -138,6 +138,8 @@ def test_trail_finds_role_sessions_and_shows_errors(
         records = [json.loads(line) for line in found.output.splitlines()]
         assert [r["eventName"] for r in records] == ["GetUser"], name
         assert records[0]["userIdentity"]["arn"] == arn
+        why = records[0]["iamdDecision"]
+        assert why["decision"] == "implicitDeny" and why["blockingPolicyType"] == "identity"
     table = _trail(tmp_path, "--data-dir", str(data_dir), "--user", "CliTrailRole", COLUMNS="80")
     assert table.exit_code == 0, table.output
     text = re.sub(r"\s+", " ", table.output)
@@ -146,6 +148,25 @@ def test_trail_finds_role_sessions_and_shows_errors(
     )
     assert "AccessDenied: User: " in text and "is not authorized to perform: iam:GetUser" in text
     assert max(len(line) for line in table.output.splitlines()) <= 80
+    wide = _trail(tmp_path, "--data-dir", str(data_dir), "--user", "CliTrailRole", COLUMNS="300")
+    assert "iam:GetUser action (why: implicitDeny by identity)" in re.sub(r"\s+", " ", wide.output)
+
+
+def test_trail_shows_the_key_and_why_it_was_refused(
+    server: tuple[RunningServer, Path], iam: BaseClient, tmp_path: Path
+) -> None:
+    srv, data_dir = server
+    stranger = {"AccessKeyId": "AKIAIOSFODNN7STRANGE", "SecretAccessKey": "z" * 40}
+    with pytest.raises(Exception, match="InvalidClientTokenId"):
+        client(srv, "iam", stranger).list_users()
+    found = _trail(tmp_path, "--data-dir", str(data_dir), "--errors", "--event", "ListUsers", "--json")
+    assert found.exit_code == 0, found.output
+    [record] = [json.loads(line) for line in found.output.splitlines() if "AKIAIOSFODNN7STRANGE" in line]
+    assert record["userIdentity"] == {"type": "Unknown", "accessKeyId": "AKIAIOSFODNN7STRANGE"}
+    assert record["iamdAuthentication"]["reason"] == "no such access key"
+    assert "z" * 40 not in found.output
+    table = _trail(tmp_path, "--data-dir", str(data_dir), "--errors", "--event", "ListUsers", COLUMNS="200")
+    assert "(why: key AKIAIOSFODNN7STRANGE: no such access key)" in re.sub(r"\s+", " ", table.output)
 
 
 def test_error_lines_are_plain(tmp_path: Path) -> None:

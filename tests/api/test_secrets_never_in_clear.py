@@ -122,6 +122,11 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
         tampered = creds["SessionToken"][:-4] + ("AAAA" if not creds["SessionToken"].endswith("AAAA") else "BBBB")
         with pytest.raises(ClientError):
             client(server, "sts", {**creds, "SessionToken": tampered}).get_caller_identity()
+        secrets.append(tampered)  # a refused credential's audit record names its key id, never its token
+        wrong_secret = "Wr0ngSecretWr0ngSecretWr0ngSecretWr0ngSe"
+        with pytest.raises(ClientError):
+            client(server, "sts", {**creds, "SecretAccessKey": wrong_secret}).get_caller_identity()
+        secrets.append(wrong_secret)
 
         # the credential report reads every credential's state
         iam.generate_credential_report()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from iamd.audit import HIDDEN, AuditEvent, camel, redact
+from iamd.audit import HIDDEN, CallEvent, camel, redact
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -31,7 +31,7 @@ def test_secrets_are_redacted_everywhere() -> None:
 
 
 def test_record_shape() -> None:
-    event = AuditEvent(
+    event = CallEvent(
         request_id="req-1",
         event_time=datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC),
         event_source="iam.amazonaws.com",
@@ -53,7 +53,7 @@ def test_record_shape() -> None:
 
 
 def test_reads_and_errors() -> None:
-    event = AuditEvent(
+    event = CallEvent(
         "r", datetime.now(UTC), "iam.amazonaws.com", "GetUser", "us-east-1", "::1", "aws-cli", {}, "1",
         response_elements={"User": {"UserName": "x"}}, error_code="NoSuchEntity", error_message="m" * 2000,
     )  # fmt: skip

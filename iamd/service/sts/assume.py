@@ -215,7 +215,7 @@ def assume_role_session(
         built = build_context(trusting, context, resource_account=role_account, resource_tags=resource_tags)
         decision = evaluate(Request(trusting, act, params.role_arn, built, role_account), policies)
         if not decision.allowed:
-            raise aws.AccessDenied(denial_message or _message(decision))
+            raise aws.AccessDenied(denial_message or _message(decision), decision)
 
     authorize(action)
     if role is None:  # unreachable: a role that does not exist trusts nobody
