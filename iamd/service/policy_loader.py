@@ -32,6 +32,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType
 from iamd.policy.document import PolicyValidationError, parse_policy
@@ -46,6 +47,8 @@ __all__ = ["EMPTY", "DocumentCache", "Levels", "PolicyCache", "PolicyLoader", "u
 log = logging.getLogger("iamd.authorize")
 
 EMPTY = PolicySet()
+K = TypeVar("K")
+V = TypeVar("V")
 Levels = tuple[tuple[Policy, ...], ...]  # SCP or RCP levels, the organization root first
 
 _DOC_KIND = {
@@ -59,6 +62,36 @@ _DOC_KIND = {
 }
 
 
+class _LRU(Generic[K, V]):
+    """A bounded mapping, least recently used dropped first; safe to share between threads."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._max = max_entries
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+
+def digest(text: str) -> bytes:
+    """What a stored document is cached by: the SHA-256 of its text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
 class DocumentCache:
     """Parsed documents by (document kind, SHA-256 of the text), least recently used dropped first.
 
@@ -66,28 +99,20 @@ class DocumentCache:
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._docs: OrderedDict[tuple[DocumentKind, bytes], PolicyDocument | str] = OrderedDict()
-        self._max = max_entries
+        self._docs: _LRU[tuple[DocumentKind, bytes], PolicyDocument | str] = _LRU(max_entries)
         self.parses = 0  # documents parsed so far (tests count them)
 
     def __len__(self) -> int:
         return len(self._docs)
 
-    def get(self, text: str, kind: DocumentKind) -> PolicyDocument | str:
-        key = (kind, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
-        with self._lock:
-            found = self._docs.get(key)
-            if found is not None:
-                self._docs.move_to_end(key)
-                return found
-            self.parses += 1
-        parsed = _read(text, kind)  # outside the lock: parsing is pure and may take a while
-        with self._lock:
-            self._docs[key] = parsed
-            if len(self._docs) > self._max:
-                self._docs.popitem(last=False)
-        return parsed
+    def get(self, text: str, kind: DocumentKind, sha256: bytes | None = None) -> PolicyDocument | str:
+        key = (kind, sha256 if sha256 is not None else digest(text))
+        found = self._docs.get(key)
+        if found is None:
+            self.parses += 1  # two threads may both parse a new document: harmless, both agree
+            found = _read(text, kind)
+            self._docs.put(key, found)
+        return found
 
 
 def _read(text: str, kind: DocumentKind) -> PolicyDocument | str:
@@ -125,6 +150,9 @@ class PolicyLoader:
 
     def __init__(self, max_documents: int = 4096) -> None:
         self.documents = DocumentCache(max_documents)
+        # Compiled policies (Policy.compiled) by document and what the policy is: the same
+        # managed policy in a thousand sets is one object, compiled once.
+        self._policies: _LRU[tuple[object, ...], Policy] = _LRU(max_documents)
 
     # -- one document ------------------------------------------------------------------------
     def stored(
@@ -138,11 +166,18 @@ class PolicyLoader:
         owner: str | None = None,
         arn: str | None = None,
     ) -> Policy:
-        """A stored document as a policy of ``policy_type``; unreadable: a Deny of everything naming ``what``."""
-        doc = self.documents.get(text, _DOC_KIND[policy_type])
+        """A stored document as a compiled policy of ``policy_type``; one that cannot be read
+        is a Deny of everything naming ``what`` (logged each time a set is built with it)."""
+        sha256 = digest(text)
+        doc = self.documents.get(text, _DOC_KIND[policy_type], sha256)
         if isinstance(doc, str):
             return unreadable(what, doc, name, policy_type, kind=kind, owner=owner, arn=arn)
-        return Policy(name, policy_type, doc, kind=kind, owner=owner, arn=arn)
+        key = (policy_type, sha256, name, kind, owner, arn)
+        found = self._policies.get(key)
+        if found is None:
+            found = Policy(name, policy_type, doc, kind=kind, owner=owner, arn=arn)
+            self._policies.put(key, found)
+        return found
 
     def managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, deps: set[Ref] | None = None) -> Policy | None:
         """The default version of a managed policy (None: there is no such policy)."""

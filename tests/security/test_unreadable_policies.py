@@ -232,28 +232,3 @@ def test_an_unreadable_inline_session_policy_denies_everything_and_is_named(
     named = f"session policy of arn:aws:sts::{acct}:assumed-role/Sealed/s cannot be read"
     assert named in caplog.text
     assert any(named in e for e in errors), errors
-
-
-def test_a_shared_managed_policy_is_parsed_once_for_many_principals(
-    iam: BaseClient, acct: str, api_server: RunningServer
-) -> None:
-    shared = policy(allow("iam:Get*"), deny("iam:DeleteUser"))
-    arn = iam.create_policy(PolicyName="SharedByMany", PolicyDocument=shared)["Policy"]["Arn"]
-    names = [f"many-{i}" for i in range(30)]
-    for name in names:
-        iam.create_user(UserName=name)
-        iam.attach_user_policy(UserName=name, PolicyArn=arn)
-        iam.put_user_policy(UserName=name, PolicyName="same-inline", PolicyDocument=policy(allow("iam:List*")))
-
-    loader = PolicyLoader()
-    with api_server.backend.store.read() as tx:
-        sets = [loader.for_user(tx, tx.get_user(acct, name)) for name in names]
-    assert loader.documents.parses == 2  # the managed policy and the (identical) inline one
-    docs = {id(p.document) for s in sets for p in s.identity}
-    assert len(docs) == 2  # every set shares the two parsed documents
-
-    iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy(allow("iam:Get*")), SetAsDefault=True)
-    with api_server.backend.store.read() as tx:
-        for name in names:
-            loader.for_user(tx, tx.get_user(acct, name))
-    assert loader.documents.parses == 3  # a changed document is another key: parsed once more
