@@ -53,6 +53,12 @@ class Policy:
     # Set when the stored policy could not be read and ``document`` stands in for it (a Deny
     # of everything, docs/evaluation-semantics.md): every decision names it in its errors.
     error: str | None = None
+    # The statements compiled once, when the policy is made: every set that includes this
+    # policy object shares them (the policy loader reuses one object per stored document).
+    compiled: tuple[CompiledStatement, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", tuple(CompiledStatement(self, st) for st in self.document.statements))
 
 
 _RANK = {GRANT_FINAL: 3, GRANT_ENTITY: 2, GRANT_ACCOUNT: 1}
@@ -200,7 +206,7 @@ class PolicySet:
         compiled: list[CompiledStatement] = []
         errors: list[str] = []
         for pol in self.all_policies():
-            compiled.extend(CompiledStatement(pol, st) for st in pol.document.statements)
+            compiled.extend(pol.compiled)
             if pol.error is not None:
                 errors.append(pol.error)
         self.statements = tuple(compiled)

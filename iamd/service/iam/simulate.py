@@ -27,6 +27,7 @@ from iamd.policy import (
     evaluate,
 )
 from iamd.service.call import Call
+from iamd.service.policy_loader import PolicyLoader
 from iamd.store import EntityKind, Group, NotFound, ReadTx, Role, User
 
 from .checks import check_document
@@ -162,7 +163,7 @@ def simulate_principal_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
         raise aws.InvalidInput(f"Invalid ARN for PolicySourceArn: {source}")
     name = rest.rsplit("/", 1)[-1]
     account = parts[4]
-    cache = call.env.policies
+    loader = call.env.policies.loader
     entity: User | Group | Role
     try:
         if kind is EntityKind.USER:
@@ -174,20 +175,21 @@ def simulate_principal_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
     except NotFound:
         raise aws.NoSuchEntity(f"The {kind.value} with name {name} cannot be found.") from None
     excluded = _excluded(call)
-    identity = cache.identity(tx, kind, entity.name, account)
-    if kind is EntityKind.USER:
-        for group in tx.list_groups_for_user(account, entity.name, max_items=1000).items:
-            identity += cache.identity(tx, EntityKind.GROUP, group.name, account)
+    if isinstance(entity, User):
+        identity = loader.user_identity(tx, entity)
+    else:
+        identity = loader.identity(tx, kind, entity.name, account)
     identity = [p for p in identity if p.arn not in excluded and p.id not in excluded]
     identity += _inputs(call, "PolicyInputList", DocumentKind.IDENTITY, PolicyType.IDENTITY)
     boundaries = _inputs(call, "PermissionsBoundaryPolicyInputList", DocumentKind.BOUNDARY, PolicyType.BOUNDARY)
     boundary = boundaries[0] if boundaries else None
     entity_boundary = getattr(entity, "permissions_boundary", None)
     if boundary is None and entity_boundary:
-        boundary = cache.managed(tx, entity_boundary, PolicyType.BOUNDARY, DocumentKind.BOUNDARY)
+        boundary = loader.boundary(tx, entity_boundary, f"{kind.value} {entity.name}")
     caller_arn = call.params.get("CallerArn") or (entity.arn if kind is not EntityKind.GROUP else None)
     principal = _caller(caller_arn) if caller_arn else Principal.from_arn(f"arn:aws:iam::{account}:root")
-    policies = PolicySet.of(identity=identity, boundary=boundary, resource=_resource_policy(call))
+    scp, rcp = loader.organizations(tx, account)
+    policies = loader.build(identity, boundary, resource=_resource_policy(call), scp=scp, rcp=rcp)
     return _simulate(call, principal, policies, _owner(call, account))
 
 
@@ -203,8 +205,8 @@ def simulate_custom_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
         levels.append(level_policies)
     caller_arn = call.params.get("CallerArn") or f"arn:aws:iam::{call.account}:user/SimulatedUser"
     principal = _caller(caller_arn)
-    policies = PolicySet.of(
-        identity=identity, boundary=boundaries[0] if boundaries else None, resource=_resource_policy(call), scp=levels
+    policies = PolicyLoader.build(
+        identity, boundaries[0] if boundaries else None, resource=_resource_policy(call), scp=levels
     )
     return _simulate(call, principal, policies, _owner(call, principal.account or call.account))
 

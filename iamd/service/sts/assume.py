@@ -45,23 +45,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from iamd import errors as aws
-from iamd.policy import (
-    Decision,
-    DocumentKind,
-    Policy,
-    PolicySet,
-    PolicyType,
-    PolicyValidationError,
-    Principal,
-    PrincipalKind,
-    Request,
-    build_context,
-    evaluate,
-    parse_policy,
-)
-from iamd.service.authorize import request_context, unreadable
+from iamd.policy import Decision, DocumentKind, Principal, PrincipalKind, Request, build_context, evaluate
+from iamd.service.authorize import request_context
 from iamd.service.call import Call
 from iamd.service.iam.checks import check_document
+from iamd.service.policy_loader import EMPTY
 from iamd.service.sts import mfa
 from iamd.sessions import SessionClaims, SessionKind, issue_credentials
 from iamd.store import NotFound, ReadTx, Role, TagTarget
@@ -86,12 +74,6 @@ ROOT_REFUSED = "Roles may not be assumed by root accounts."
 # a repeated one: a repeated component that may itself contain '/' can split a path in
 # exponentially many ways, and the regex engine tries them all before failing.
 _ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})")
-_EMPTY = PolicySet()
-_TRUSTS_NOBODY = parse_policy(
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iamd.invalid"},'
-    '"Action":"sts:AssumeRole"}]}',
-    DocumentKind.TRUST,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +172,10 @@ def assume_role_session(
         mfa_time = mfa.verify_mfa_code(call, caller.user, params.serial_number, params.token_code)
 
     role = _find_role(tx, role_account, role_name, params.role_arn)
-    trust = _trust_policy(role)
+    loader = call.env.policies.loader
     role_tags = _role_tags(tx, role)
-    identity_side = call.env.policies.for_caller(tx, caller) if trusting.has_account_side else _EMPTY
-    policies = PolicySet.of(identity_side.identity, identity_side.boundary, identity_side.session, resource=trust)
+    identity_side = call.env.policies.for_caller(tx, caller) if trusting.has_account_side else EMPTY
+    policies = loader.with_resource(identity_side, loader.trust(role))
 
     context: list[tuple[str, str | Sequence[str]]] = list(request_context(call))
     context.append(("sts:RoleSessionName", params.session_name))
@@ -349,17 +331,6 @@ def _find_role(tx: ReadTx, account: str, name: str, arn: str) -> Role | None:
     except NotFound:
         return None
     return role if role.arn == arn else None  # a wrong path names another (absent) role
-
-
-def _trust_policy(role: Role | None) -> Policy:
-    if role is None:
-        return Policy("TrustPolicy", PolicyType.TRUST, _TRUSTS_NOBODY)
-    try:
-        doc = parse_policy(role.assume_role_policy, DocumentKind.TRUST)
-    except Exception as e:  # stored trust policies were validated on write; fail closed anyway
-        reason = e.message if isinstance(e, PolicyValidationError) else type(e).__name__
-        return unreadable(f"trust policy of role {role.arn}", reason, "TrustPolicy", PolicyType.TRUST, arn=role.arn)
-    return Policy("TrustPolicy", PolicyType.TRUST, doc, arn=role.arn)
 
 
 def _role_tags(tx: ReadTx, role: Role | None) -> list[tuple[str, str]]:

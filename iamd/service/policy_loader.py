@@ -1,0 +1,414 @@
+"""The policy loader: the one place the policies of a request are gathered and built into a ``PolicySet``.
+
+Every caller that evaluates stored policies — IAM authorization, STS (AssumeRole and its
+federated forms, GetFederationToken and the other STS checks), the policy simulator — gets its
+policies from here (docs/architecture.md, the policy loader):
+
+* **identity**: the principal's inline and attached managed policies, and for an IAM user
+  its groups' inline and attached managed policies;
+* the **permissions boundary**;
+* **session policies**: the inline session policy sealed in the token and the managed
+  session policy ARNs;
+* the **resource policy** of the request (for STS, the role's trust policy);
+* **Organizations** levels (SCPs, RCPs) through :meth:`PolicyLoader.organizations`, the
+  hook where they plug in; iamd has no Organizations store yet, so it returns no level.
+
+Each stored document is parsed once, cached by content: the key is the document kind and the
+SHA-256 of the text, so the same managed policy attached to a thousand users is parsed once,
+and a changed document is simply another key (the parse cache needs no invalidation; it is a
+bounded LRU). A document that cannot be read fails closed, whatever its type: it stands as a
+Deny of everything, named in the decision's errors (``Policy.error``) and logged
+(docs/evaluation-semantics.md, unreadable policies).
+
+:class:`PolicyCache` keeps the compiled set of each user, role and session on top of the loader,
+indexed by the refs it was built from (docs/architecture.md, caches and invalidation).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
+
+from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType
+from iamd.policy.document import PolicyValidationError, parse_policy
+from iamd.refs import Ref, policy_ref, ref
+from iamd.sessions import SessionClaims, SessionKind
+from iamd.store import EntityKind, NotFound, ReadTx, Role, User
+
+from .call import Caller
+
+__all__ = ["EMPTY", "DocumentCache", "Levels", "PolicyCache", "PolicyLoader", "unreadable"]
+
+log = logging.getLogger("iamd.authorize")
+
+EMPTY = PolicySet()
+K = TypeVar("K")
+V = TypeVar("V")
+Levels = tuple[tuple[Policy, ...], ...]  # SCP or RCP levels, the organization root first
+
+_DOC_KIND = {
+    PolicyType.IDENTITY: DocumentKind.IDENTITY,
+    PolicyType.BOUNDARY: DocumentKind.BOUNDARY,
+    PolicyType.SESSION: DocumentKind.SESSION,
+    PolicyType.RESOURCE: DocumentKind.RESOURCE,
+    PolicyType.TRUST: DocumentKind.TRUST,
+    PolicyType.SCP: DocumentKind.SCP,
+    PolicyType.RCP: DocumentKind.RCP,
+}
+
+
+class _LRU(Generic[K, V]):
+    """A bounded mapping, least recently used dropped first; safe to share between threads."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._max = max_entries
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+
+def digest(text: str) -> bytes:
+    """What a stored document is cached by: the SHA-256 of its text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+class DocumentCache:
+    """Parsed documents by (document kind, SHA-256 of the text), least recently used dropped first.
+
+    A value is the parsed document or, for a document that cannot be read, why (a ``str``).
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._docs: _LRU[tuple[DocumentKind, bytes], PolicyDocument | str] = _LRU(max_entries)
+        self.parses = 0  # documents parsed so far (tests count them)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def get(self, text: str, kind: DocumentKind, sha256: bytes | None = None) -> PolicyDocument | str:
+        key = (kind, sha256 if sha256 is not None else digest(text))
+        found = self._docs.get(key)
+        if found is None:
+            self.parses += 1  # two threads may both parse a new document: harmless, both agree
+            found = _read(text, kind)
+            self._docs.put(key, found)
+        return found
+
+
+def _read(text: str, kind: DocumentKind) -> PolicyDocument | str:
+    """The stored document, or why it cannot be read (it was valid when written: a stricter
+    validator after an upgrade, an imported document or a damaged row)."""
+    try:
+        return parse_policy(text, kind)
+    except PolicyValidationError as e:
+        return e.message
+    except Exception as e:  # fail closed whatever went wrong
+        return type(e).__name__
+
+
+def unreadable(
+    what: str,
+    reason: str,
+    name: str,
+    policy_type: PolicyType,
+    *,
+    kind: str | None = None,
+    owner: str | None = None,
+    arn: str | None = None,
+) -> Policy:
+    """A stored policy that cannot be read denies everything it could have denied: it stands
+    as a Deny of every action on every resource (docs/evaluation-semantics.md, unreadable
+    policies), and every decision names it in its errors. Logged once per compilation."""
+    error = f"{what} cannot be read ({reason}); it is evaluated as a Deny of everything"
+    log.error("stored policy unreadable: %s", error)
+    doc = _DENY_ALL_TRUST if policy_type is PolicyType.TRUST else _DENY_ALL
+    return Policy(name, policy_type, doc, kind=kind, owner=owner, arn=arn, error=error)
+
+
+class PolicyLoader:
+    """Gathers the stored policies of a request and builds its ``PolicySet`` (module doc)."""
+
+    def __init__(self, max_documents: int = 4096) -> None:
+        self.documents = DocumentCache(max_documents)
+        # Compiled policies (Policy.compiled) by document and what the policy is: the same
+        # managed policy in a thousand sets is one object, compiled once.
+        self._policies: _LRU[tuple[object, ...], Policy] = _LRU(max_documents)
+
+    # -- one document ------------------------------------------------------------------------
+    def stored(
+        self,
+        text: str,
+        policy_type: PolicyType,
+        name: str,
+        what: str,
+        *,
+        kind: str | None = None,
+        owner: str | None = None,
+        arn: str | None = None,
+    ) -> Policy:
+        """A stored document as a compiled policy of ``policy_type``; one that cannot be read
+        is a Deny of everything naming ``what`` (logged each time a set is built with it)."""
+        sha256 = digest(text)
+        doc = self.documents.get(text, _DOC_KIND[policy_type], sha256)
+        if isinstance(doc, str):
+            return unreadable(what, doc, name, policy_type, kind=kind, owner=owner, arn=arn)
+        key = (policy_type, sha256, name, kind, owner, arn)
+        found = self._policies.get(key)
+        if found is None:
+            found = Policy(name, policy_type, doc, kind=kind, owner=owner, arn=arn)
+            self._policies.put(key, found)
+        return found
+
+    def managed(self, tx: ReadTx, arn: str, policy_type: PolicyType, deps: set[Ref] | None = None) -> Policy | None:
+        """The default version of a managed policy (None: there is no such policy)."""
+        if deps is not None:
+            deps.add(policy_ref(arn))
+        try:
+            policy = tx.get_policy(arn)
+            version = tx.get_policy_version(arn, policy.default_version_id)
+        except NotFound:
+            return None
+        what = f"managed policy {policy.arn} version {version.version_id}"
+        return self.stored(version.document, policy_type, policy.name, what, kind="managed", arn=arn)
+
+    # -- the parts of a set ------------------------------------------------------------------
+    def identity(
+        self, tx: ReadTx, kind: EntityKind, name: str, owner: str, deps: set[Ref] | None = None
+    ) -> list[Policy]:
+        """The inline and attached managed policies of one user, group or role."""
+        if deps is not None:
+            deps.add(ref(kind.value, owner, name))
+        out: list[Policy] = []
+        for inline in tx.list_inline_policies(kind, owner, name):
+            what = f"inline policy {inline.name} of {kind.value} {name}"
+            out.append(self.stored(inline.document, PolicyType.IDENTITY, inline.name, what, kind="inline",
+                                   owner=kind.value))  # fmt: skip
+        marker = None
+        while True:
+            page = tx.list_attached_policies(kind, owner, name, marker=marker, max_items=1000)
+            for attached in page.items:
+                # An attached policy cannot be deleted; one gone between the two reads is skipped.
+                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, deps)
+                if pol is not None:
+                    out.append(pol)
+            if page.marker is None:
+                return out
+            marker = page.marker
+
+    def user_identity(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> list[Policy]:
+        """A user's identity policies: its own and those of every group it is in."""
+        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id, deps)
+        for group in tx.list_groups_for_user(user.account_id, user.name, max_items=1000).items:
+            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id, deps)
+        return identity
+
+    def boundary(self, tx: ReadTx, arn: str | None, whose: str, deps: set[Ref] | None = None) -> Policy | None:
+        """The permissions boundary ``arn`` (None: no boundary). A boundary that cannot be read —
+        its document, or the policy itself (IAM refuses to delete a policy in use as a
+        boundary) — allows nothing: fail closed."""
+        if not arn:
+            return None
+        found = self.managed(tx, arn, PolicyType.BOUNDARY, deps)
+        if found is not None:
+            return found
+        return unreadable(f"permissions boundary {arn} of {whose}", "no such policy", "unreadable-boundary",
+                          PolicyType.BOUNDARY, kind="managed", arn=arn)  # fmt: skip
+
+    def session(self, tx: ReadTx, claims: SessionClaims, deps: set[Ref] | None = None) -> list[Policy]:
+        """The session policies of a session: the inline one sealed in its token, then the managed ones."""
+        out: list[Policy] = []
+        if claims.policy is not None:
+            out.append(self.stored(claims.policy, PolicyType.SESSION, "SessionPolicy",
+                                   f"session policy of {claims.arn}"))  # fmt: skip
+        for arn in claims.policy_arns:
+            pol = self.managed(tx, arn, PolicyType.SESSION, deps)
+            # A managed session policy deleted since the session began grants nothing (fail closed).
+            out.append(pol if pol is not None else Policy(arn, PolicyType.SESSION, _ALLOW_NOTHING))
+        return out
+
+    def trust(self, role: Role | None) -> Policy:
+        """A role's trust policy; a role that does not exist trusts nobody."""
+        if role is None:
+            return Policy("TrustPolicy", PolicyType.TRUST, _TRUSTS_NOBODY)
+        return self.stored(role.assume_role_policy, PolicyType.TRUST, "TrustPolicy", f"trust policy of role {role.arn}",
+                           arn=role.arn)  # fmt: skip
+
+    def organizations(self, tx: ReadTx, account: str, deps: set[Ref] | None = None) -> tuple[Levels, Levels]:
+        """The SCP and RCP levels that apply to ``account`` (organization root first, the
+        account last), each policy read with :meth:`stored` (``PolicyType.SCP``/``RCP`` and
+        its level). This is where AWS Organizations plugs in: add the refs a level was read
+        from to ``deps``. iamd has no Organizations store yet: no level applies."""
+        return (), ()
+
+    # -- sets ---------------------------------------------------------------------------------
+    @staticmethod
+    def build(
+        identity: Iterable[Policy] = (),
+        boundary: Policy | None = None,
+        session: Iterable[Policy] = (),
+        resource: Policy | None = None,
+        scp: Sequence[Iterable[Policy]] = (),
+        rcp: Sequence[Iterable[Policy]] = (),
+    ) -> PolicySet:
+        """The set of the given policies (also for documents given directly: the simulator's inputs)."""
+        return PolicySet.of(identity, boundary, session, resource, scp, rcp)
+
+    @staticmethod
+    def with_resource(base: PolicySet, resource: Policy | None) -> PolicySet:
+        """``base`` (a caller's identity side) evaluated with a resource or trust policy."""
+        return PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp, base.rcp)
+
+    def for_user(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> PolicySet:
+        identity = self.user_identity(tx, user, deps)
+        boundary = self.boundary(tx, user.permissions_boundary, f"user {user.name}", deps)
+        scp, rcp = self.organizations(tx, user.account_id, deps)
+        return self.build(identity, boundary, scp=scp, rcp=rcp)
+
+    def for_role(self, tx: ReadTx, role: Role, deps: set[Ref] | None = None) -> PolicySet:
+        identity = self.identity(tx, EntityKind.ROLE, role.name, role.account_id, deps)
+        boundary = self.boundary(tx, role.permissions_boundary, f"role {role.name}", deps)
+        scp, rcp = self.organizations(tx, role.account_id, deps)
+        return self.build(identity, boundary, scp=scp, rcp=rcp)
+
+    def for_session(
+        self, tx: ReadTx, base: PolicySet, claims: SessionClaims, deps: set[Ref] | None = None
+    ) -> PolicySet:
+        """A session's set: its user's or role's (``base``) narrowed by its session policies."""
+        session = self.session(tx, claims, deps)
+        return PolicySet.of(base.identity, base.boundary, session, base.resource, base.scp, base.rcp)
+
+
+class PolicyCache:
+    """Compiled policy sets per IAM user, per role, per session policy, built by the :class:`PolicyLoader`.
+
+    Each compiled set remembers what it was built from (the user or role, the user's groups,
+    the managed policies attached to any of them, the boundary, managed session policies);
+    :meth:`invalidate_refs` drops the sets built from anything a write touched, and
+    :meth:`invalidate` drops everything (docs/architecture.md, caches). Parsed documents are
+    kept by content in the loader and need no invalidation.
+    """
+
+    def __init__(self, max_sets: int = 10_000, loader: PolicyLoader | None = None) -> None:
+        self.loader = loader if loader is not None else PolicyLoader()
+        self._lock = threading.Lock()
+        self._sets: dict[object, PolicySet] = {}
+        self._deps: dict[Ref, set[object]] = {}  # what a set was built from -> the sets' keys
+        self._max = max_sets
+        self._era = 0  # bumped by every invalidation: a set built across one is not kept
+        self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._era += 1
+            self._sets.clear()
+            self._deps.clear()
+
+    def invalidate_refs(self, refs: Iterable[Ref]) -> None:
+        """Drop the compiled sets built from any of ``refs``."""
+        with self._lock:
+            self._era += 1
+            for r in refs:
+                for key in self._deps.pop(r, ()):
+                    self._sets.pop(key, None)
+
+    def for_user(self, tx: ReadTx, user: User) -> PolicySet:
+        return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
+
+    def for_role(self, tx: ReadTx, role: Role) -> PolicySet:
+        """A role's identity policies (inline + attached) and its permissions boundary."""
+        return self._cached(role.id, lambda deps: self.loader.for_role(tx, role, deps))
+
+    def for_caller(self, tx: ReadTx, caller: Caller) -> PolicySet:
+        """Every identity-side policy of the caller: entity policies, boundary, session policies.
+
+        A role session whose role was deleted (or recreated: another unique id) has none.
+        """
+        claims = caller.session
+        if claims is None or claims.kind is SessionKind.USER:
+            return self.for_user(tx, caller.user) if caller.user is not None else EMPTY
+        if claims.kind is SessionKind.ROOT:
+            return EMPTY
+        load: Callable[[set[Ref]], PolicySet] | None = None
+        if claims.kind is SessionKind.ASSUMED_ROLE and claims.role_arn:
+            try:
+                role = tx.get_role(claims.account, claims.role_arn.rsplit("/", 1)[1])
+            except NotFound:
+                return EMPTY
+            if role.id != claims.role_id:
+                return EMPTY
+            if not claims.has_session_policy:
+                return self.for_role(tx, role)
+            load = functools.partial(self.loader.for_role, tx, role)
+        elif claims.kind is SessionKind.FEDERATED_USER and claims.user_name is not None:
+            try:
+                user = tx.get_user(claims.account, claims.user_name)
+            except NotFound:
+                return EMPTY
+            if user.id != claims.user_id:
+                return EMPTY
+            if not claims.has_session_policy:
+                return self.for_user(tx, user)
+            load = functools.partial(self.loader.for_user, tx, user)
+        if load is None:
+            return EMPTY
+        key = (claims.kind.value, claims.role_id or claims.user_id, claims.policy, claims.policy_arns)
+        entity_load = load
+        return self._cached(key, lambda deps: self.loader.for_session(tx, entity_load(deps), claims, deps))
+
+    def _cached(self, key: object, build: Callable[[set[Ref]], PolicySet]) -> PolicySet:
+        cached = self._sets.get(key)
+        if cached is not None:
+            return cached
+        era = self._era
+        self.builds += 1
+        deps: set[Ref] = set()
+        built = build(deps)
+        with self._lock:
+            if era != self._era:  # a write committed while this was read: don't keep it
+                return built
+            if len(self._sets) >= self._max:
+                self._sets.clear()
+                self._deps.clear()
+            self._sets[key] = built
+            for r in deps:
+                self._deps.setdefault(r, set()).add(key)
+        return built
+
+
+_DENY_ALL = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}', DocumentKind.BOUNDARY
+)
+_DENY_ALL_TRUST = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}', DocumentKind.TRUST
+)
+# A session policy that exists but allows nothing: its presence still narrows the session.
+_ALLOW_NOTHING = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iamd:NoAction","Resource":"*"}]}',
+    DocumentKind.SESSION,
+)
+# The trust policy of a role that does not exist: answered like one that trusts nobody.
+_TRUSTS_NOBODY = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iamd.invalid"},'
+    '"Action":"sts:AssumeRole"}]}',
+    DocumentKind.TRUST,
+)

@@ -1,0 +1,34 @@
+"""The policy loader parses and compiles each stored document once, cached by content
+(docs/architecture.md, the policy loader)."""
+
+from __future__ import annotations
+
+from botocore.client import BaseClient
+
+from iamd.service.policy_loader import PolicyLoader
+from tests.api.conftest import allow, deny, policy
+from tests.api.server import RunningServer
+
+
+def test_a_shared_managed_policy_is_parsed_once_for_many_principals(
+    iam: BaseClient, acct: str, api_server: RunningServer
+) -> None:
+    shared = policy(allow("iam:Get*"), deny("iam:DeleteUser"))
+    arn = iam.create_policy(PolicyName="SharedByMany", PolicyDocument=shared)["Policy"]["Arn"]
+    names = [f"many-{i}" for i in range(30)]
+    for name in names:
+        iam.create_user(UserName=name)
+        iam.attach_user_policy(UserName=name, PolicyArn=arn)
+        iam.put_user_policy(UserName=name, PolicyName="same-inline", PolicyDocument=policy(allow("iam:List*")))
+
+    loader = PolicyLoader()
+    with api_server.backend.store.read() as tx:
+        sets = [loader.for_user(tx, tx.get_user(acct, name)) for name in names]
+    assert loader.documents.parses == 2  # the managed policy and the (identical) inline one
+    assert len({id(p) for s in sets for p in s.identity}) == 2  # and the two compiled policies
+
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy(allow("iam:Get*")), SetAsDefault=True)
+    with api_server.backend.store.read() as tx:
+        for name in names:
+            loader.for_user(tx, tx.get_user(acct, name))
+    assert loader.documents.parses == 3  # a changed document is another key: parsed once more
