@@ -98,9 +98,8 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             )
         region = "us-east-1"
         if service_name == "sts" and action in UNSIGNED_STS_OPERATIONS and not carries_signature(signed):
-            # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (STS API "AssumeRoleWithWebIdentity"; STS API
-            # "AssumeRoleWithSAML"): the
-            # token or assertion is the credential, and the operation itself verifies it.
+            # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (STS API "AssumeRoleWithWebIdentity"
+            # and "AssumeRoleWithSAML"): the token or assertion is the credential, and the operation verifies it.
             caller = Caller(backend.account_id, Principal.anonymous(), None, None)
         else:
             verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)

@@ -31,7 +31,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType
@@ -261,17 +261,8 @@ class PolicyLoader:
         return (), ()
 
     # -- sets ---------------------------------------------------------------------------------
-    @staticmethod
-    def build(
-        identity: Iterable[Policy] = (),
-        boundary: Policy | None = None,
-        session: Iterable[Policy] = (),
-        resource: Policy | None = None,
-        scp: Sequence[Iterable[Policy]] = (),
-        rcp: Sequence[Iterable[Policy]] = (),
-    ) -> PolicySet:
-        """The set of the given policies (also for documents given directly: the simulator's inputs)."""
-        return PolicySet.of(identity, boundary, session, resource, scp, rcp)
+    # The set of the given policies (also for documents given directly: the simulator's inputs).
+    build = staticmethod(PolicySet.of)
 
     @staticmethod
     def with_resource(base: PolicySet, resource: Policy | None) -> PolicySet:

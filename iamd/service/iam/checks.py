@@ -66,10 +66,9 @@ def tags_of(params: Mapping[str, Any]) -> list[Tag]:
 
 
 # The quota name of each taggable resource in LimitExceeded messages. AWS's text for the
-# 50-tag quota is unconfirmed (AWS "Tags for AWS Identity and Access Management resources"); iamd uses its usual "Cannot
-# exceed quota for
-# <Name>: <n>" form. Users and roles compare keys case-insensitively, the others exactly
-# (AWS "IAM identifiers" (friendly names and paths)).
+# 50-tag quota is unconfirmed (AWS "Tags for AWS Identity and Access Management resources");
+# iamd uses its usual "Cannot exceed quota for <Name>: <n>" form. Users and roles compare keys
+# case-insensitively, the others exactly (AWS "IAM identifiers" (friendly names and paths)).
 TAG_QUOTAS = {
     TagTarget.USER: "TagsPerUser",
     TagTarget.ROLE: "TagsPerRole",
