@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import hmac
 import json
 import random
 import sqlite3
@@ -38,6 +37,7 @@ from urllib.parse import quote
 from iamd.api import Backend, create_app
 from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.auth.canonical import canonical_request, derive_signing_key, sign, string_to_sign
 from iamd.protocol.models import load_service_model
 from iamd.protocol.patterns import compile_pattern
 from iamd.service.iam import OPERATIONS
@@ -753,10 +753,7 @@ class Target:
 
 @functools.lru_cache(maxsize=64)
 def _signing_key(secret: str, day: str, service: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (day, "us-east-1", service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
+    return derive_signing_key(secret, day, "us-east-1", service)
 
 
 def sigv4_headers(
@@ -783,19 +780,16 @@ def sigv4_headers(
     signed = sorted((name.lower(), " ".join(value.split())) for name, value in out)
     names = ";".join(name for name, _ in signed)
     pairs = sorted(tuple(pair.partition("=")[::2]) for pair in query.split("&")) if query else []
-    canonical = "\n".join(
-        (
-            method,
-            "/",
-            "&".join(f"{k}={v}" for k, v in pairs),
-            "".join(f"{name}:{value}\n" for name, value in signed),
-            names,
-            hashlib.sha256(body).hexdigest(),
-        )
+    canonical = canonical_request(
+        method,
+        "/",
+        "&".join(f"{k}={v}" for k, v in pairs),
+        "".join(f"{name}:{value}\n" for name, value in signed),
+        names,
+        hashlib.sha256(body).hexdigest(),
     )
     scope = f"{amz_date[:8]}/us-east-1/{service}/aws4_request"
-    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signature = hmac.new(_signing_key(secret, amz_date[:8], service), to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = sign(_signing_key(secret, amz_date[:8], service), string_to_sign(amz_date, scope, canonical))
     out.append(
         ("Authorization", f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={names}, Signature={signature}")
     )
