@@ -93,6 +93,8 @@ class AwsError(Exception):
 
     code: ClassVar[str] = "InternalFailure"
     status: ClassVar[int] = 500
+    # A refused credential: what the request presented (iamd.auth.Presented), for the audit trail.
+    presented: object | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

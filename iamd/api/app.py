@@ -132,18 +132,30 @@ class IamdApp:
             lifespan=self._lifespan,
         )
 
-    def query(self, http: HttpRequest) -> WireResponse:
-        """Answer one Query API request (IAM or STS) here, on this thread, and count it."""
+    def query(self, http: HttpRequest, action: str | None = None) -> WireResponse:
+        """Answer one Query API request (IAM or STS) here, on this thread, and count it.
+
+        ``action``: the request's Action if the caller scanned for it already (``_plain_action``),
+        so that the body is not scanned again for the metrics label."""
         started = time.perf_counter()
         wire = pipeline.handle(self.backend, http)
-        self.metrics.observe(http.body, http.query, wire.status, time.perf_counter() - started)
+        self._observe(http, action, wire.status, time.perf_counter() - started)
         return wire
 
     def inline(self, http: HttpRequest) -> bool:
         """Whether ``http`` is cheap enough to answer on the event loop (see the module doc)."""
+        return self._inline(http, _plain_action(http.body, http.query))
+
+    def answer_inline(self, http: HttpRequest) -> WireResponse | None:
+        """Answer ``http`` here if it is cheap (``inline``), scanning its body once; else None."""
+        action = _plain_action(http.body, http.query)
+        if not self._inline(http, action):
+            return None
+        return self.query(http, action)
+
+    def _inline(self, http: HttpRequest, action: str | None) -> bool:
         if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
             return False
-        action = _plain_action(http.body, http.query)
         if action is None:
             return False
         if action not in INLINE_ACTIONS:
@@ -152,16 +164,23 @@ class IamdApp:
         key_id = _access_key_id(http)
         return key_id is None or key_id.startswith("ASIA") or self.backend.knows_key(key_id)
 
+    def _observe(self, http: HttpRequest, action: str | None, status: int, seconds: float) -> None:
+        if action is None:  # not scanned yet, or not plainly written
+            self.metrics.observe(http.body, http.query, status, seconds)
+        else:
+            self.metrics.observe_action(_label(action, self._known), status, seconds)
+
     async def query_async(self, http: HttpRequest) -> WireResponse:
         """Answer one Query API request: inline if it is cheap, else on a worker thread."""
-        if self.inline(http):
-            return self.query(http)
+        action = _plain_action(http.body, http.query) if len(http.body) <= INLINE_BODY else None
+        if self._inline(http, action):
+            return self.query(http, action)
         pool = self._pool
         if pool is None:
             pool = self._pool = ThreadPoolExecutor(self.limits.request_threads, thread_name_prefix="iamd-request")
         started = time.perf_counter()
         wire = await asyncio.get_running_loop().run_in_executor(pool, pipeline.handle, self.backend, http)
-        self.metrics.observe(http.body, http.query, wire.status, time.perf_counter() - started)
+        self._observe(http, action, wire.status, time.perf_counter() - started)
         return wire
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -279,6 +298,13 @@ def _http_request(scope: Scope, body: bytes) -> HttpRequest:
         client_ip=client[0] if client else "127.0.0.1",
         secure=scope.get("scheme") == "https",
     )
+
+
+def _label(action: str, known: frozenset[str]) -> str:
+    """The metrics label of a plainly written Action (``_plain_action``)."""
+    if not action:
+        return "none"
+    return action if action in known else "unknown"
 
 
 def _action(body: bytes, query: str, known: frozenset[str]) -> str:

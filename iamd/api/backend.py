@@ -1,63 +1,49 @@
 """Everything a running server needs, wired once: no module-level state anywhere.
 
-``Backend.open(...)`` migrates the database, creates the account on first start (with
-the root user's access key, written to ``<data-dir>/root-credentials``, mode 0600) and
-builds the caches. Tests build their own Backend with their own store and clock.
+``Backend`` is the wiring of one process: the store, the master keys, the application core
+(``iamd.core``) it serves every call with, the credential resolver SigV4 looks keys up with
+(``api.credentials``), the caches and their invalidation, the audit writer, the watcher of other
+processes' writes, console sign-in and role-use throttling. ``Backend.open(...)`` runs the first
+start (``api.bootstrap``: migrations, the account, the root user's access key written to
+``<data-dir>/root-credentials``, mode 0600). Tests build their own Backend with their own store
+and clock.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from iamd.api import bootstrap
 from iamd.api.audit_process import AuditProcessWriter
 from iamd.api.audit_writer import AuditWriter
-from iamd.api.invalidation import Touched
-from iamd.api.managed_policies import install_managed_policies
+from iamd.api.bootstrap import DEV_ACCOUNT, RootCredentials
+from iamd.api.credentials import CredentialResolver
 from iamd.api.watcher import GenerationWatcher
 from iamd.auth import Credential, SigV4Verifier
-from iamd.crypto import (
-    SecretBox,
-    access_key_context,
-    new_access_key_id,
-    new_secret_access_key,
-)
-from iamd.datadir import make_private
-from iamd.keyring import load_secret_box
-from iamd.policy import Principal
+from iamd.core import Core, Registry, builtin_registry
+from iamd.core.invalidation import Touched
+from iamd.crypto import SecretBox
 from iamd.protocol import Catalog
 from iamd.refs import Ref, policy_ref, ref
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.service.mfa_codes import StoreMfaDevices
 from iamd.service.mfa_port import MfaDevices, NoMfaDevices
-from iamd.service.sessions import principal_for_session
 from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
-from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, Store, TagTarget, migrate, open_store
+from iamd.store import Store
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
 
-DEV_ACCOUNT = "123456789012"
 ROLE_USE_EVERY = timedelta(minutes=1)  # how often a role's last use is written at most
-ROOT_CREDENTIALS_FILE = "root-credentials"
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class RootCredentials:
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    created: bool  # False when the key already existed (the secret is then read back)
 
 
 @dataclass(eq=False)
@@ -74,21 +60,24 @@ class Backend:
     audit: AuditWriter | AuditProcessWriter | None = None
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
-    _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
-    entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
+    entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see core.reads.CachedReads
     epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
-    _credential_index: dict[Ref, set[str]] = field(default_factory=dict)  # user ref -> key ids
     watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
+    # The services the core serves (IAM, STS; a process may register more before its first call).
+    registry: Registry = field(default_factory=builtin_registry)
     _env: Env | None = field(default=None, repr=False)
-    _sessions: dict[tuple[str, str], Credential[Caller]] = field(default_factory=dict, repr=False)  # opened tokens
     _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
+    credentials: CredentialResolver = field(init=False, repr=False)
+    core: Core = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.credentials = CredentialResolver(self.store, lambda: self.secret_box)
+        self.core = Core(self, self.registry)
         if self.audit is None:
             self.audit = AuditWriter(self.store)
         if type(self.mfa) is NoMfaDevices:  # the default: the account's real virtual MFA devices
@@ -122,10 +111,9 @@ class Backend:
         """Drop every cache: compiled policies, credentials, entities (a write that did not
         say what it touched, a reset, another process's write)."""
         self.policies.invalidate()
+        self.credentials.clear()
         with self._lock:
             self.epoch += 1
-            self._credentials.clear()
-            self._credential_index.clear()
             self.entity_cache = {}
             self._entity_index.clear()
 
@@ -136,13 +124,9 @@ class Backend:
             return
         refs = touched.refs
         self.policies.invalidate_refs(refs)
+        self.credentials.drop(refs)
         with self._lock:
             self.epoch += 1
-            for r in refs:
-                if r[0] == "key":
-                    self._credentials.pop(r[2], None)
-                for key_id in self._credential_index.pop(r, ()):
-                    self._credentials.pop(key_id, None)
             self._drop_entities(refs)
 
     def entities_changed(self, refs: Iterable[Ref]) -> None:
@@ -175,74 +159,11 @@ class Backend:
 
     def knows_key(self, key_id: str) -> bool:
         """Whether ``lookup(key_id)`` is answered from the cache (no database read)."""
-        return key_id in self._credentials
+        return self.credentials.knows(key_id)
 
     def lookup(self, key_id: str, session_token: str | None = None) -> Credential[Caller] | None:
-        """The credential for SigV4; one indexed query on a miss, none in steady state.
-
-        Temporary (ASIA) credentials are never stored: the presented session token is opened
-        (authenticated decryption, no database read) and must belong to this key id.
-        """
-        if key_id.startswith("ASIA"):
-            return self._session_credential(key_id, session_token)
-        if key_id in self._credentials:
-            return self._credentials[key_id]
-        epoch = self.epoch
-        credential = self._load_credential(key_id)
-        with self._lock:
-            if epoch != self.epoch:  # a write committed while this was read: don't keep it
-                return credential
-            if len(self._credentials) > 100_000:
-                self._credentials.clear()
-                self._credential_index.clear()
-            self._credentials[key_id] = credential
-            user = credential.principal.user if credential is not None else None
-            if user is not None:
-                self._credential_index.setdefault(ref("user", user.account_id, user.name), set()).add(key_id)
-        return credential
-
-    def _session_credential(self, key_id: str, token: str | None) -> Credential[Caller] | None:
-        """Open the presented session token (no database read), remembering what it opened to.
-
-        The cache is keyed by the exact (key id, token) pair, so only a token that already
-        passed authenticated decryption for that key id is ever served from it; expiry is
-        checked by the verifier on every request. Master keys change only at a restart.
-        """
-        if token is None:
-            return None  # the verifier answers InvalidClientTokenId
-        cache_key = (key_id, token)
-        cached = self._sessions.get(cache_key)
-        if cached is not None:
-            return cached
-        try:
-            claims = open_session_token(self.secret_box, key_id, token)
-        except TokenError:
-            return None
-        caller = Caller(claims.account, principal_for_session(claims), key_id, None, claims)
-        credential = Credential(claims.secret_access_key, caller, session_token=token, expires_at=claims.expires_at)
-        with self._lock:
-            if len(self._sessions) >= 10_000:
-                self._sessions.clear()
-            self._sessions[cache_key] = credential
-        return credential
-
-    def _load_credential(self, key_id: str) -> Credential[Caller] | None:
-        try:
-            with self.store.read() as tx:
-                owner = tx.lookup_access_key(key_id)
-                tags = tx.list_tags(TagTarget.USER, owner.key.account_id, owner.user.name) if owner.user else ()
-        except NotFound:
-            return None
-        key = owner.key
-        secret = self.secret_box.open(key.secret_sealed.decode(), context=access_key_context(key.id))
-        if owner.user is None:
-            principal = Principal.from_arn(f"arn:aws:iam::{key.account_id}:root")
-        else:
-            principal = Principal.from_arn(
-                owner.user.arn, unique_id=owner.user.id, tags=[(t.key, t.value) for t in tags]
-            )
-        caller = Caller(key.account_id, principal, key.id, owner.user)
-        return Credential(secret, caller, active=key.status.value == "Active")
+        """The credential for SigV4 (``api.credentials.CredentialResolver``)."""
+        return self.credentials.lookup(key_id, session_token)
 
     # -- console sign-in (iamd.service.signin) ----------------------------------
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
@@ -277,21 +198,10 @@ class Backend:
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> tuple[Backend, RootCredentials]:
+        """Start on ``database_url`` and ``data_dir`` (``api.bootstrap``: first start included)."""
         env = os.environ if env is None else env
-        make_private(data_dir)
-        migrate.upgrade(database_url)
-        store = open_store(database_url)
-        box = load_secret_box(data_dir, env)  # the primary master key and any retired ones
-        with store.read() as tx:
-            accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
-        if accounts:
-            acct = accounts[0]
-        else:
-            acct = account_id or (DEV_ACCOUNT if dev else f"{secrets.randbelow(9 * 10**11) + 10**11:012d}")
-            with store.transaction() as tx:
-                tx.create_account(acct)
+        store, box, acct = bootstrap.first_start(database_url, data_dir, env, account_id=account_id, dev=dev)
         backend = cls(store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env))
-        install_managed_policies(store)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
 
@@ -314,37 +224,16 @@ class Backend:
             raise PermissionError("reset is available only in --dev mode")
         if self.audit is not None:
             self.audit.flush()
-        self.store.reset()
-        with self.store.transaction() as tx:
-            tx.create_account(self.account_id)
-        install_managed_policies(self.store)
+        bootstrap.reset(self.store, self.account_id)
         self.changed()
         return self.ensure_root_key(self.data_dir, self.environ)
 
     def ensure_root_key(self, data_dir: Path, env: Mapping[str, str]) -> RootCredentials:
         """The root user's access key: from IAMD_ROOT_* in --dev mode, else created once."""
-        wanted_id = env.get("IAMD_ROOT_ACCESS_KEY_ID") if self.dev else None
-        wanted_secret = env.get("IAMD_ROOT_SECRET_ACCESS_KEY") if self.dev else None
-        with self.store.read() as tx:
-            existing = tx.list_access_keys(self.account_id, None)
-        path = data_dir / ROOT_CREDENTIALS_FILE
-        for key in existing:
-            if wanted_id in (None, key.id):
-                secret = self.secret_box.open(key.secret_sealed.decode(), context=access_key_context(key.id))
-                if wanted_secret is None or wanted_secret == secret:
-                    return RootCredentials(key.id, secret, created=False)
-        key_id = wanted_id or new_access_key_id(account_id=self.account_id)
-        secret = wanted_secret or new_secret_access_key()
-        sealed = self.secret_box.seal(secret, context=access_key_context(key_id)).encode()
-        with self.store.transaction() as tx:
-            for key in existing:  # --dev with other root credentials: they replace the old ones
-                tx.delete_access_key(self.account_id, None, key.id)
-            tx.create_access_key(self.account_id, None, key_id, sealed)
-        self.changed()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
-        return RootCredentials(key_id, secret, created=True)
+        root = bootstrap.ensure_root_key(self.store, self.secret_box, self.account_id, data_dir, env, dev=self.dev)
+        if root.created:
+            self.changed()
+        return root
 
 
 def _entity_refs(key: tuple[object, ...]) -> list[Ref]:

@@ -1,41 +1,28 @@
-"""One Query request, from bytes to bytes: parse, authenticate, authorize, run, audit.
+"""One Query request, from bytes to bytes: decode, authenticate, invoke the core, encode.
 
 The order is AWS's (IAM API "Common Errors"): the Action first (MissingAction / InvalidAction),
-then authentication, then parameter validation, then authorization, then the operation.
-Every outcome, success or failure, becomes one audit event.
+then authentication, then parameter validation; then the core (``iamd.core``) authorizes and
+runs the operation. Every outcome, success or failure, becomes one audit event: the core
+records the calls it runs, and this module has it record the ones refused before it
+(docs/architecture.md, "A request").
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
-from iamd.api.invalidation import touched_by
-from iamd.audit import CallEvent as Record
-from iamd.audit import is_read_only
-from iamd.auth import SignedRequest, carries_signature
-from iamd.auth.locate import locate
+from iamd.auth import Presented, SignedRequest, carries_signature
+from iamd.core import CallContext, Core
 from iamd.ids import new_uuid4
-from iamd.policy import Decision, Principal
+from iamd.policy import Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
-from iamd.protocol.models import Service
-from iamd.service.authorize import authorize_iam
-from iamd.service.call import Call, Caller
-from iamd.service.errors import aws_error
-from iamd.service.iam import OPERATIONS
-from iamd.service.iam.checks import check_request
-from iamd.service.sessions import check_iam_allowed, check_sts_allowed, resolve_caller
-from iamd.service.sts import STS_OPERATIONS
-from iamd.service.sts.audit_identity import federated_user_identity
-from iamd.service.targets import iam_target
-from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, ReadTx, StoreError, stored_audit_event
+from iamd.service.call import Caller
 
 __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 
@@ -76,10 +63,12 @@ def _service_name(request: SignedRequest, params: Mapping[str, str]) -> str:
 
 
 def handle(backend: Backend, request: HttpRequest) -> WireResponse:
-    request_id = new_uuid4()
-    now = backend.clock()
+    """Decode → authenticate → invoke the core → encode."""
+    context = CallContext(new_uuid4(), backend.clock(), request.client_ip)
     service_name = "iam"
-    state: dict[str, Any] = {}
+    action: str | None = None
+    caller: Caller | None = None
+    payload: dict[str, Any] | None = None
     try:
         if len(request.body) > MAX_BODY:
             raise aws.ValidationError(f"Request body too large: at most {MAX_BODY} bytes are accepted.")
@@ -91,362 +80,103 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         action = params.get("Action")
         if not action:
             raise aws.MissingAction("The request must contain the parameter Action.")
-        state["action"] = action
         if service.operation(action) is None or params.get("Version") != service.api_version:
             raise aws.InvalidAction(
                 f"Could not find operation {action} for version {params.get('Version') or 'NO_VERSION_SPECIFIED'}"
             )
-        region = "us-east-1"
+        user_agent = (signed.header_values("user-agent") or ("",))[0]
         if service_name == "sts" and action in UNSIGNED_STS_OPERATIONS and not carries_signature(signed):
             # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (STS API "AssumeRoleWithWebIdentity"
             # and "AssumeRoleWithSAML"): the token or assertion is the credential, and the operation verifies it.
             caller = Caller(backend.account_id, Principal.anonymous(), None, None)
+            context = CallContext(context.request_id, context.now, request.client_ip, user_agent, request.secure)
         else:
-            verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
+            verified = backend.verifier.verify(signed, now=context.now, lookup=backend.lookup, service=service_name)
             caller = verified.principal
-            state["key"] = verified.access_key_id
             region = verified.region
+            context = CallContext(
+                context.request_id, context.now, request.client_ip, user_agent, request.secure, region
+            )
             assert backend.audit is not None
             if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
-                backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
-        state["caller"] = caller
-        state["region"] = region
+                backend.audit.key_used(verified.access_key_id, context.now, service_name, region)
         operation, payload = parse_request(service, params)
-        state["params"] = payload
-        user_agent = (signed.header_values("user-agent") or ("",))[0]
-        result = _run(backend, service_name, operation.name, payload, caller, request, user_agent, request_id, now,
-                      region)  # fmt: skip
-        body = serialize_result(service, operation, result or {}, request_id)
-        return WireResponse(200, response_headers(request_id), body)
     except Exception as error:
-        if isinstance(error, StoreError):
-            error = aws_error(error)
-        elif not isinstance(error, aws.AwsError):
-            log.exception("request %s failed", request_id)
-        response = error_response(error, _NAMESPACES[service_name], request_id)
-        _audit_failure(backend, service_name, state, request, request_id, now, error)
-        return response
-
-
-def _run(
-    backend: Backend,
-    service_name: str,
-    operation: str,
-    params: dict[str, Any],
-    caller: Caller,
-    request: HttpRequest,
-    user_agent: str,
-    request_id: str,
-    now: datetime,
-    region: str = "us-east-1",
-) -> dict[str, Any] | None:
-    if service_name == "sts":
-        return _run_sts(backend, operation, params, caller, request, user_agent, request_id, now, region)
-    op = OPERATIONS.get(operation)
-    if op is None:
-        raise aws.NotImplementedOperation(f"iamd does not implement the IAM operation {operation} yet.")
-    check_iam_allowed(caller)
-    if caller.session is not None:
-        with _CachedReads(backend) as reads:
-            caller = resolve_caller(caller, cast(ReadTx, reads))
-    call = Call(
-        request_id, service_name, operation, params, caller, now, request.client_ip, user_agent, request.secure,
-        backend.env,
-    )  # fmt: skip
-    user = caller.user
-    caller_user = (user.path, user.name) if user is not None else None
-    check_request(operation, params)
-    if not op.writes:
-        with _CachedReads(backend) as reads:
-            tx = cast(ReadTx, reads)
-            target = iam_target(
-                operation, params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
-            )
-            decision = authorize_iam(call, tx, target, backend.policies, backend.decisions)
-            result = op.handler(call, tx)
-        _audit(backend, call, result, None, decision)
-        return result
-    with backend.store.transaction() as wtx:
-        target = iam_target(
-            operation, params, call.account, caller_user, _stored(wtx, call.account), _key_owner(wtx, call.account)
-        )
-        decision = authorize_iam(call, wtx, target, backend.policies, backend.decisions)
-        result = op.handler(call, wtx)
-        wtx.add_audit_event(stored_audit_event(_event(call, result, None, decision)))
-        generation = wtx.bumped_generation() if backend.watcher is not None else None
-    backend.invalidate(touched_by(operation, params, result, call.account, user.name if user is not None else None))
-    if generation is not None and backend.watcher is not None:
-        backend.watcher.own(generation)
-    return result
-
-
-def _run_sts(
-    backend: Backend,
-    operation: str,
-    params: dict[str, Any],
-    caller: Caller,
-    request: HttpRequest,
-    user_agent: str,
-    request_id: str,
-    now: datetime,
-    region: str = "us-east-1",
-) -> dict[str, Any] | None:
-    handler = STS_OPERATIONS.get(operation)
-    if handler is None:
-        raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
-    if operation != "GetCallerIdentity":  # answered for every credential (STS API "GetCallerIdentity")
-        check_sts_allowed(caller, operation)
-    with _CachedReads(backend) as reads:
-        tx = cast(ReadTx, reads)
-        caller = resolve_caller(caller, tx)
-        call = Call(
-            request_id, "sts", operation, params, caller, now, request.client_ip, user_agent, request.secure,
-            backend.env, region,
+        failure = Core.failure(error, context.request_id)
+        refused = _refused(backend, context, failure) if caller is None else None
+        backend.core.record_failure(
+            service_name, action, _with_user_agent(context, request), failure, caller=caller, params=payload,
+            authentication=refused,
         )  # fmt: skip
-        result = handler(call, tx)
-    _audit(backend, call, result, None)
-    return result
+        return error_response(failure, _NAMESPACES[service_name], context.request_id)
+    outcome = backend.core.invoke(caller, service_name, operation.name, payload, context)
+    if outcome.error is not None:
+        return error_response(outcome.error, _NAMESPACES[service_name], context.request_id)
+    try:
+        body = serialize_result(service, operation, outcome.result or {}, context.request_id)
+    except Exception as error:  # the call is done and audited; its answer could not be written
+        failure = Core.failure(error, context.request_id)
+        backend.core.record_failure(service_name, action, context, failure, caller=caller, params=payload)
+        return error_response(failure, _NAMESPACES[service_name], context.request_id)
+    return WireResponse(200, response_headers(context.request_id), body)
 
 
-class _CachedReads:
-    """The reads of one read-only request: entity lookups served from the backend's cache.
-
-    Users, groups, roles, policies, instance profiles and tags are immutable records,
-    cached by the backend until a committed write touches them (``Backend.invalidate``,
-    indexed by ``backend._entity_refs``) or another process writes (``Backend.changed``). A read
-    snapshot of the store is opened only when something is not cached, so a warm GetUser
-    touches no database at all. Lookups that found nothing are cached too.
-
-    Anything that changes these records outside a write transaction (last-used times of
-    passwords and roles, which STS and console sign-in will record) must call
-    ``Backend.changed`` too, or those fields go stale.
-    """
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-        self._epoch = backend.epoch
-        self._stack: contextlib.ExitStack | None = None  # made when a snapshot is opened
-        self._tx: ReadTx | None = None
-
-    def __enter__(self) -> _CachedReads:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stack is not None:
-            self._stack.close()
-
-    def _open(self) -> ReadTx:
-        if self._tx is None:
-            self._stack = contextlib.ExitStack()
-            self._tx = self._stack.enter_context(self._backend.store.read())
-        return self._tx
-
-    def _cached(self, key: tuple[Any, ...]) -> Any:
-        try:
-            hit = self._backend.entity_cache[key]
-        except KeyError:
-            try:
-                hit = getattr(self._open(), key[0])(*key[1:])
-            except NotFound as e:
-                hit = e
-            self._backend.remember(key, hit, self._epoch)
-        if isinstance(hit, NotFound):
-            raise hit
-        return hit
-
-    # The cached lookups (ReadTx's signatures); everything else goes to the snapshot.
-    def get_user(self, *args: Any) -> Any:
-        return self._cached(("get_user", *args))
-
-    def get_role(self, *args: Any) -> Any:
-        return self._cached(("get_role", *args))
-
-    def get_group(self, *args: Any) -> Any:
-        return self._cached(("get_group", *args))
-
-    def get_policy(self, *args: Any) -> Any:
-        return self._cached(("get_policy", *args))
-
-    def get_instance_profile(self, *args: Any) -> Any:
-        return self._cached(("get_instance_profile", *args))
-
-    def list_tags(self, *args: Any) -> Any:
-        return self._cached(("list_tags", *args))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._open(), name)
+def _with_user_agent(context: CallContext, request: HttpRequest) -> CallContext:
+    """The context of a call that failed before (or while) it was authenticated: what is known."""
+    if context.user_agent:
+        return context
+    return CallContext(context.request_id, context.now, request.client_ip, request.header("user-agent"), request.secure)
 
 
-_NAME_GETTERS = {
-    "user": "get_user", "group": "get_group", "role": "get_role", "instance-profile": "get_instance_profile",
-}  # fmt: skip
-_ARN_GETTERS = {"oidc-provider": "get_oidc_provider", "saml-provider": "get_saml_provider"}
-
-
-def _stored(tx: Any, account: str) -> Any:
-    """``targets.StoredArn`` over ``tx``: the ARN of the entity as stored (its path and name)."""
-
-    def stored_arn(kind: str, ident: str) -> str | None:
-        try:
-            if kind in _NAME_GETTERS:
-                return str(getattr(tx, _NAME_GETTERS[kind])(account, ident).arn)
-            if kind == "policy":
-                return str(tx.get_policy(ident).arn)
-            if kind in _ARN_GETTERS:
-                return str(getattr(tx, _ARN_GETTERS[kind])(account, ident).arn)
-            if kind == "mfa":
-                return str(tx.get_virtual_mfa_device(account, ident).serial)
-        except NotFound:
-            return None
+def _refused(backend: Backend, context: CallContext, error: aws.AwsError) -> dict[str, Any] | None:
+    """The ``iamdAuthentication`` member of a refused credential, or None (not an authentication error)."""
+    if error.code not in _AUTHENTICATION_ERRORS:
+        return None
+    try:
+        return _refused_credential(backend, context.now, error)
+    except Exception:
+        log.exception("could not describe the refused credential of request %s", context.request_id)
         return None
 
-    return stored_arn
 
-
-def _key_owner(tx: Any, account: str) -> Any:
-    def key_owner(key_id: str) -> str | None:
-        try:
-            key = tx.get_access_key(key_id)
-        except NotFound:
-            return None
-        if key.account_id != account:
-            return None
-        return str(key.user_name or "")
-
-    return key_owner
-
-
-def _event(
-    call: Call, result: Mapping[str, Any] | None, error: aws.AwsError | None, decision: Decision | None = None
-) -> Record:
-    """The CloudTrail-shaped record of a call (AWS "Logging IAM and AWS STS API calls with AWS CloudTrail"); read-only
-    calls carry no responseElements.
-    """
-    # Positional, in field order (a frozen dataclass built from keywords costs twice as much):
-    # request id, time, source, name, region, source IP, user agent, identity, account,
-    # request parameters, response elements, error code, error message, decision (summarized
-    # when the record is built, off the request path).
-    return Record(
-        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
-        call.operation, call.region if call.service == "sts" else "us-east-1", call.source_ip, call.user_agent,
-        federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
-        call.account, dict(call.params) or None,
-        dict(result) if result and not is_read_only(call.operation) else None,
-        error.code if error else None, error.message if error else None, decision,
-    )  # fmt: skip
-
-
-def _audit(
-    backend: Backend,
-    call: Call,
-    result: Mapping[str, Any] | None,
-    error: aws.AwsError | None,
-    decision: Decision | None = None,
-) -> None:
-    """Queue the event of a successful call not audited in its own transaction: turned into
-    JSON by the writer (successful reads may be lost with a crashed writer; failures are not)."""
-    assert backend.audit is not None
-    backend.audit.submit(_event(call, result, error, decision))
-
-
-def _audit_failure(
-    backend: Backend,
-    service_name: str,
-    state: Mapping[str, Any],
-    request: HttpRequest,
-    request_id: str,
-    now: datetime,
-    error: BaseException,
-) -> None:
-    """Every failed call is recorded too, with whatever was known when it failed, durably.
-
-    A denial carries the engine's decision; a refused credential, the key id presented and
-    why it was refused (never the secret or the token). The event is stored before the
-    response is sent, in its own small transaction, so that no denial or failure is lost with
-    a crashed audit writer (docs/architecture.md, audit trail); only if that fails is it queued.
-    """
-    aws_err = error if isinstance(error, aws.AwsError) else aws.InternalFailure("internal failure")
-    caller: Caller | None = state.get("caller")
-    identity: dict[str, Any] = caller.user_identity() if caller else {"type": "Unknown"}
-    refused: dict[str, Any] | None = None
-    if caller is None and aws_err.code in _AUTHENTICATION_ERRORS:
-        try:
-            refused = _refused_credential(backend, request, now, aws_err)
-        except Exception:
-            log.exception("could not describe the refused credential of request %s", request_id)
-        if refused is not None:
-            identity = {"type": "Unknown", "accessKeyId": refused["accessKeyId"]}
-    decision = getattr(error, "decision", None)
-    record = Record(
-        request_id=request_id,
-        event_time=now,
-        event_source=f"{service_name}.amazonaws.com",
-        event_name=str(state.get("action") or "Unknown"),
-        aws_region=str(state.get("region") or "us-east-1") if service_name == "sts" else "us-east-1",
-        source_ip=request.client_ip,
-        user_agent=request.header("user-agent"),
-        user_identity=identity,
-        account_id=caller.account_id if caller else backend.account_id,
-        request_parameters=state.get("params"),
-        error_code=aws_err.code,
-        error_message=aws_err.message,
-        decision=decision if isinstance(decision, Decision) else None,
-        authentication=refused,
-    )
-    try:
-        event = stored_audit_event(record, untrusted=True)
-    except Exception:
-        log.exception("could not build the audit event of request %s", request_id)
-        return
-    try:
-        backend.store.append_audit_event(event)
-    except Exception:
-        log.exception("could not store the audit event of request %s; queued instead", request_id)
-        try:
-            assert backend.audit is not None
-            backend.audit.submit(event)
-        except Exception:
-            log.exception("could not queue the audit event of request %s", request_id)
-
-
-def _refused_credential(
-    backend: Backend, request: HttpRequest, now: datetime, error: aws.AwsError
-) -> dict[str, Any] | None:
+def _refused_credential(backend: Backend, now: datetime, error: aws.AwsError) -> dict[str, Any] | None:
     """The ``iamdAuthentication`` member of a request whose credential was refused: the key id
     presented, the error answered, and why, in iamd's words (the answer itself says only
-    "invalid"); for a session token iamd can still open (e.g. expired), who issued the
-    session and when it expired. ``None`` when the request names no access key."""
-    signed = SignedRequest(request.method, request.path, request.query, request.headers, request.body)
-    try:
-        located = locate(signed)
-    except Exception:  # no readable credential: nothing more to say than the error itself
+    "invalid"); for a session token iamd could open (e.g. expired), who issued the session and
+    when it expired. ``None`` when the request names no readable access key.
+
+    Built from what authentication learned before it refused (``iamd.auth.Presented``, on the
+    error): the located signature and what the credential lookup answered. Only a request
+    refused before its lookup (a scope or time error) is looked up here (cached, like any).
+    """
+    presented = error.presented
+    if not isinstance(presented, Presented):  # no readable credential: nothing more to say than the error
         return None
+    located = presented.located
     key_id = located.access_key_id
+    token = located.session_token
+    credential = presented.credential if presented.looked_up else backend.lookup(key_id, token)
     info: dict[str, Any] = {"accessKeyId": key_id, "errorCode": error.code, "errorMessage": error.message}
     reason = _REASONS.get(error.code, error.code)
-    token = located.session_token
     if key_id.startswith("ASIA"):
         claims = None
         if token is None:
             reason = "the temporary access key came without its session token"
+        elif credential is None:  # the lookup opens the token: it did not open
+            reason = "the session token cannot be opened: tampered with, or not issued for this access key id"
         else:
-            try:
-                claims = open_session_token(backend.secret_box, key_id, token)
-            except TokenError:
-                reason = "the session token cannot be opened: tampered with, or not issued for this access key id"
+            claims = cast(Caller, credential.principal).session
         if claims is not None:
             issuer = claims.role_arn or claims.user_arn or f"arn:aws:iam::{claims.account}:root"
             info.update(sessionArn=claims.arn, sessionIssuer=issuer, sessionExpiration=claims.expires_at)
             if now >= claims.expires_at:
                 reason = "the session expired"
-    else:
-        credential = backend.lookup(key_id)
-        if credential is None:
-            reason = "no such access key"
-        elif not credential.active:
-            reason = "the access key is inactive"
-        elif token is not None:
-            reason = "a session token was sent with a long-term access key"
+    elif credential is None:
+        reason = "no such access key"
+    elif not credential.active:
+        reason = "the access key is inactive"
+    elif token is not None:
+        reason = "a session token was sent with a long-term access key"
     info["reason"] = reason
     return info
 
@@ -460,6 +190,3 @@ _REASONS = {
     "IncompleteSignature": "the signature is incomplete",
     "RequestExpired": "the presigned request has expired",
 }
-
-
-__all__ += ["Service"]

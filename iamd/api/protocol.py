@@ -193,10 +193,9 @@ class QueryProtocol(HttpToolsProtocol):
         if not self._answered:
             request = self._request()
             assert self._endpoint is not None
-            if not self._endpoint.inline(request):
+            if not self._answer_inline(request):
                 self._answer_off_loop(request)
                 return
-            self._answer(request)
         if not self._keep_alive:
             self.transport.close()
         self.on_response_complete()
@@ -225,6 +224,19 @@ class QueryProtocol(HttpToolsProtocol):
             log.exception("the Query API failed")
             wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
         self._write(wire)
+
+    def _answer_inline(self, request: HttpRequest) -> bool:
+        """Answer a cheap request here (``IamdApp.answer_inline``); False if it is not cheap."""
+        assert self._endpoint is not None
+        try:
+            wire = self._endpoint.answer_inline(request)
+        except Exception:  # as in _answer
+            log.exception("the Query API failed")
+            wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
+        if wire is None:
+            return False
+        self._write(wire)
+        return True
 
     def _answer_off_loop(self, request: HttpRequest) -> None:
         """Answer on a worker thread, as a uvicorn request/response cycle: the requests

@@ -6,11 +6,12 @@ and gets back who signed it or an AWS error from :mod:`iamd.errors`.
 
 from iamd.auth.locate import carries_signature
 from iamd.auth.request import SignedRequest
-from iamd.auth.sigv4 import DEFAULT_SERVICES, Credential, SigningDetails, SigV4Verifier, VerifiedRequest
+from iamd.auth.sigv4 import DEFAULT_SERVICES, Credential, Presented, SigningDetails, SigV4Verifier, VerifiedRequest
 
 __all__ = [
     "DEFAULT_SERVICES",
     "Credential",
+    "Presented",
     "SigV4Verifier",
     "SignedRequest",
     "SigningDetails",

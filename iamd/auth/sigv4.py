@@ -35,6 +35,7 @@ from iamd.auth import canonical
 from iamd.auth.locate import AMZ_DATE_FORMAT, Located, locate
 from iamd.auth.request import SignedRequest
 from iamd.errors import (
+    AwsError,
     ExpiredToken,
     IncompleteSignature,
     InvalidClientTokenId,
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_SERVICES",
     "REGION_SHAPE",
     "Credential",
+    "Presented",
     "SigV4Verifier",
     "SigningDetails",
     "VerifiedRequest",
@@ -112,6 +114,16 @@ class VerifiedRequest(Generic[P]):
 
 
 @dataclass(frozen=True, slots=True)
+class Presented(Generic[P]):
+    """What a refused request presented, as far as verification got: the located signature
+    (key id, scope, session token) and, once looked up, what the lookup answered."""
+
+    located: Located
+    credential: Credential[P] | None
+    looked_up: bool  # False: refused before the lookup (scope, date, time)
+
+
+@dataclass(frozen=True, slots=True)
 class SigningDetails:
     """The canonical request and string to sign iamd computes for a request (for debugging)."""
 
@@ -158,24 +170,34 @@ class SigV4Verifier:
             raise ValueError("now must be timezone-aware")
         now = now.astimezone(UTC).replace(microsecond=0)
         located = locate(request)
-        self._check_scope(located, self._candidates(service))
-        _check_scope_date(located)
-        url_expires_at = self._check_time(located, now)
-        credential = _checked_credential(located, lookup(located.access_key_id, located.session_token), now)
-        payload_hash, payload_signed, declared = self._payload_hash(request)
-        details = _details(request, located, payload_hash)
-        key = self._signing_key(credential.secret_access_key, located)
-        expected = key.sign(details.string_to_sign)
-        if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
-            raise SignatureDoesNotMatch(MISMATCH)
-        if (
-            declared
-            and payload_signed
-            and not hmac.compare_digest(
-                payload_hash.lower().encode("utf-8", "surrogatepass"), hashlib.sha256(request.body).hexdigest().encode()
-            )
-        ):
-            raise SignatureDoesNotMatch(PAYLOAD_MISMATCH)
+        found: Credential[P] | None = None
+        looked_up = False
+        try:
+            self._check_scope(located, self._candidates(service))
+            _check_scope_date(located)
+            url_expires_at = self._check_time(located, now)
+            found, looked_up = lookup(located.access_key_id, located.session_token), True
+            credential = _checked_credential(located, found, now)
+            payload_hash, payload_signed, declared = self._payload_hash(request)
+            details = _details(request, located, payload_hash)
+            key = self._signing_key(credential.secret_access_key, located)
+            expected = key.sign(details.string_to_sign)
+            if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
+                raise SignatureDoesNotMatch(MISMATCH)
+            if (
+                declared
+                and payload_signed
+                and not hmac.compare_digest(
+                    payload_hash.lower().encode("utf-8", "surrogatepass"),
+                    hashlib.sha256(request.body).hexdigest().encode(),
+                )
+            ):
+                raise SignatureDoesNotMatch(PAYLOAD_MISMATCH)
+        except AwsError as refused:
+            # What authentication learned before it refused (for the audit trail: which key was
+            # presented and why it was refused), so that nobody has to locate and look it up again.
+            refused.presented = Presented(located, found, looked_up)
+            raise
         # Positional, in field order (access key, principal, date, region, service, signed at,
         # presigned, token, signed headers, payload signed, URL expiry): half the cost of keywords.
         return VerifiedRequest(

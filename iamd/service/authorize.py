@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from iamd import errors as aws
 from iamd.policy import (
@@ -29,9 +30,18 @@ from .call import Call
 from .password_grants import password_self_service_allows
 from .policy_loader import PolicyCache, unreadable
 from .sessions import session_context_items
-from .targets import Target
+from .targets import Target, iam_target
 
-__all__ = ["DecisionCounter", "PolicyCache", "authorize_iam", "protected_role_message", "request_context", "unreadable"]
+__all__ = [
+    "DecisionCounter",
+    "PolicyCache",
+    "authorize_action",
+    "authorize_iam",
+    "authorize_iam_call",
+    "protected_role_message",
+    "request_context",
+    "unreadable",
+]
 
 
 @functools.lru_cache(maxsize=8)
@@ -149,3 +159,72 @@ def _legacy_mfa_denial(message: str, resource_arn: str) -> str:
 
 def protected_role_message(name: str) -> str:
     return f"Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"
+
+
+def authorize_iam_call(call: Call, tx: ReadTx, counter: DecisionCounter | None = None) -> Decision | None:
+    """The authorization rule of IAM calls (``iamd.core``): the resource the call acts on, as
+    stored (``targets.iam_target``), authorized by :func:`authorize_iam`."""
+    user = call.caller.user
+    caller_user = (user.path, user.name) if user is not None else None
+    target = iam_target(
+        call.operation, call.params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
+    )
+    return authorize_iam(call, tx, target, call.env.policies, counter)
+
+
+def authorize_action(
+    call: Call, tx: ReadTx, action: str, resource: str, extra: Sequence[tuple[str, str | Sequence[str]]] = ()
+) -> Decision:
+    """The caller's identity side must allow ``action`` on ``resource`` (no resource policy).
+
+    For operations that authorize inside their handler (STS): the decision is kept on the call
+    (``call.decisions``) so that the call's audit event carries it; a denial carries it on the error.
+    """
+    caller = call.caller
+    items = request_context(call) + list(extra)
+    context = build_context(caller.principal, items, resource_account=call.account)
+    policies = call.env.policies.for_caller(tx, caller)
+    decision = evaluate(Request(caller.principal, action, resource, context, call.account), policies)
+    if not decision.allowed:
+        raise aws.AccessDenied(decision.message or "Access denied", decision)
+    call.decisions.append(decision)
+    return decision
+
+
+_NAME_GETTERS = {
+    "user": "get_user", "group": "get_group", "role": "get_role", "instance-profile": "get_instance_profile",
+}  # fmt: skip
+_ARN_GETTERS = {"oidc-provider": "get_oidc_provider", "saml-provider": "get_saml_provider"}
+
+
+def _stored(tx: Any, account: str) -> Callable[[str, str], str | None]:
+    """``targets.StoredArn`` over ``tx``: the ARN of the entity as stored (its path and name)."""
+
+    def stored_arn(kind: str, ident: str) -> str | None:
+        try:
+            if kind in _NAME_GETTERS:
+                return str(getattr(tx, _NAME_GETTERS[kind])(account, ident).arn)
+            if kind == "policy":
+                return str(tx.get_policy(ident).arn)
+            if kind in _ARN_GETTERS:
+                return str(getattr(tx, _ARN_GETTERS[kind])(account, ident).arn)
+            if kind == "mfa":
+                return str(tx.get_virtual_mfa_device(account, ident).serial)
+        except NotFound:
+            return None
+        return None
+
+    return stored_arn
+
+
+def _key_owner(tx: Any, account: str) -> Callable[[str], str | None]:
+    def key_owner(key_id: str) -> str | None:
+        try:
+            key = tx.get_access_key(key_id)
+        except NotFound:
+            return None
+        if key.account_id != account:
+            return None
+        return str(key.user_name or "")
+
+    return key_owner

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
-from iamd.policy import Principal, PrincipalKind
+from iamd.policy import Decision, Principal, PrincipalKind
 from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import User
@@ -121,6 +121,9 @@ class Call:
     secure: bool
     env: Env
     region: str = "us-east-1"  # the signing scope's region (STS endpoints are regional)
+    # Decisions a handler that authorizes by itself (STS) allowed, in order; the first is the
+    # call's decision in its audit event (iamd.core).
+    decisions: list[Decision] = field(default_factory=list)
 
     @property
     def account(self) -> str:

@@ -198,6 +198,7 @@ def assume_role_session(
         decision = evaluate(Request(trusting, act, params.role_arn, built, role_account), policies)
         if not decision.allowed:
             raise aws.AccessDenied(denial_message or _message(decision), decision)
+        call.decisions.append(decision)  # the audit event's iamdDecision (iamd.core)
 
     authorize(action)
     if role is None:  # unreachable: a role that does not exist trusts nobody

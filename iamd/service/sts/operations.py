@@ -13,8 +13,8 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.crypto import SecretBox, SecretBoxError, account_from_access_key_id
-from iamd.policy import Decision, Request, build_context, evaluate
-from iamd.service.authorize import request_context
+from iamd.policy import Decision
+from iamd.service.authorize import authorize_action
 from iamd.service.call import Call
 from iamd.service.sts import mfa
 from iamd.service.sts.assume import (
@@ -56,13 +56,7 @@ def authorize_sts(
     call: Call, tx: ReadTx, action: str, resource: str, extra: Sequence[tuple[str, str | Sequence[str]]] = ()
 ) -> None:
     """The caller's identity side must allow ``action`` on ``resource`` (no resource policy)."""
-    caller = call.caller
-    items = list(request_context(call)) + list(extra)
-    context = build_context(caller.principal, items, resource_account=call.account)
-    policies = call.env.policies.for_caller(tx, caller)
-    decision = evaluate(Request(caller.principal, action, resource, context, call.account), policies)
-    if not decision.allowed:
-        raise aws.AccessDenied(decision.message or "Access denied")
+    authorize_action(call, tx, action, resource, extra)
 
 
 def assume_role(call: Call, tx: ReadTx) -> dict[str, Any]:

@@ -1,0 +1,275 @@
+"""One call of any service, whoever makes it: ``Core.invoke(caller, service, operation, input, context)``.
+
+The transport (the HTTP Query endpoint, the command line, a test) decodes and authenticates;
+the core does everything else the same way for every service and every door
+(docs/architecture.md, "The core"):
+
+1. the service's credential restrictions (``ServiceDef.admit``), then the session caller
+   completed from cached reads (``sessions.resolve_caller``);
+2. the service's input checks (``ServiceDef.check``);
+3. a read snapshot (cached reads) or a write transaction, as the operation says;
+4. authorization: the service's rule (IAM) or the handler's own checks (STS), whose decision
+   either way becomes the outcome's and the audit event's;
+5. the handler;
+6. the audit event (one frozen ``CallEvent``): stored in the write's own transaction, queued
+   for a read, stored durably in its own transaction for a failure;
+7. after a write commits: cache invalidation and the generation this process wrote.
+
+A failure never escapes as an exception: the outcome carries the AWS error (an unexpected
+exception is logged and becomes InternalFailure), and its audit event is already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from iamd import errors as aws
+from iamd.audit import CallEvent, is_read_only
+from iamd.core.invalidation import Touched, touched_by
+from iamd.policy import Decision
+from iamd.protocol.errors import INTERNAL_FAILURE_MESSAGE
+from iamd.service.authorize import DecisionCounter, PolicyCache
+from iamd.service.call import Call, Caller, Env
+from iamd.service.errors import aws_error
+from iamd.service.sessions import resolve_caller
+from iamd.store import ReadTx, Store, StoreError, stored_audit_event
+
+from .reads import CachedReads
+from .registry import Registry, ServiceDef
+
+__all__ = ["AuditSink", "CallContext", "Core", "CoreResources", "Outcome"]
+
+log = logging.getLogger("iamd.core")
+
+
+class AuditSink(Protocol):
+    """Where the events of successful reads go (a writer thread or process; it stores them)."""
+
+    def submit(self, event: Any) -> None: ...
+
+
+class Watcher(Protocol):
+    def own(self, generation: int) -> None: ...
+
+
+class CoreResources(Protocol):
+    """What the core uses of the process it runs in (``iamd.api.backend.Backend`` provides it)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def env(self) -> Env: ...
+
+    @property
+    def policies(self) -> PolicyCache: ...
+
+    @property
+    def decisions(self) -> DecisionCounter: ...
+
+    @property
+    def audit(self) -> AuditSink | None: ...
+
+    @property
+    def watcher(self) -> Watcher | None: ...
+
+    @property
+    def epoch(self) -> int: ...
+
+    @property
+    def entity_cache(self) -> dict[tuple[object, ...], object]: ...
+
+    def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None: ...
+
+    def invalidate(self, touched: Touched) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Where a call comes from: what the transport knows besides the caller and the input."""
+
+    request_id: str
+    now: datetime
+    source_ip: str = "127.0.0.1"
+    user_agent: str = ""
+    secure: bool = False
+    region: str = "us-east-1"  # the signing scope's region (regional services: STS)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a call came to: its result or AWS error, the decision that allowed or denied it,
+    what a committed write touched (for the caches; None for reads and failures), and its audit
+    event (None only when the event could not even be built, which is logged)."""
+
+    result: dict[str, Any] | None
+    decision: Decision | None
+    touched: Touched | None
+    event: CallEvent | None
+    error: aws.AwsError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def value(self) -> dict[str, Any]:
+        """The result, or the AWS error raised (for in-process callers that want exceptions)."""
+        if self.error is not None:
+            raise self.error
+        return self.result or {}
+
+
+class Core:
+    """The transport-neutral application core: one ``invoke`` for every service and door."""
+
+    def __init__(self, resources: CoreResources, registry: Registry) -> None:
+        self._r = resources
+        self.registry = registry
+
+    def invoke(
+        self, caller: Caller, service: str, operation: str, input: Mapping[str, Any], context: CallContext
+    ) -> Outcome:
+        """Run ``operation`` of ``service`` for an authenticated ``caller`` with a validated ``input``."""
+        spec = self.registry.get(service)
+        try:
+            op = spec.operations.get(operation)
+            if op is None:
+                message = f"iamd does not implement the {spec.title} operation {operation} yet."
+                raise aws.NotImplementedOperation(message)
+            spec.admit(caller, operation)
+            r = self._r
+            who = caller  # completed from the store for a session (its tags, its user)
+            if caller.session is not None:
+                with CachedReads(r) as reads:
+                    who = resolve_caller(caller, cast(ReadTx, reads))
+            call = Call(
+                context.request_id, service, operation, input, who, context.now, context.source_ip,
+                context.user_agent, context.secure, r.env, context.region,
+            )  # fmt: skip
+            if spec.check is not None:
+                spec.check(operation, input)
+            authorize = spec.authorize
+            if not op.writes:
+                with CachedReads(r) as reads:
+                    tx = cast(ReadTx, reads)
+                    decision = authorize(call, tx, r.decisions) if authorize is not None else None
+                    result = op.handler(call, tx)
+                if decision is None and call.decisions:
+                    decision = call.decisions[0]
+                event = _event(spec, call, result, decision)
+                audit = r.audit
+                assert audit is not None
+                audit.submit(event)
+                return Outcome(result, decision, None, event)
+            watcher = r.watcher
+            with r.store.transaction() as wtx:
+                decision = authorize(call, wtx, r.decisions) if authorize is not None else None
+                result = op.handler(call, wtx)
+                if decision is None and call.decisions:
+                    decision = call.decisions[0]
+                event = _event(spec, call, result, decision)
+                wtx.add_audit_event(stored_audit_event(event))
+                generation = wtx.bumped_generation() if watcher is not None else None
+            user = who.user
+            touched = touched_by(operation, input, result, call.account, user.name if user is not None else None)
+            r.invalidate(touched)
+            if generation is not None and watcher is not None:
+                watcher.own(generation)
+            return Outcome(result, decision, touched, event)
+        except Exception as error:
+            failure = self.failure(error, context.request_id)
+            recorded = self.record_failure(service, operation, context, failure, caller=caller, params=input)
+            denied = getattr(failure, "decision", None)
+            return Outcome(None, denied if isinstance(denied, Decision) else None, None, recorded, failure)
+
+    @staticmethod
+    def failure(error: BaseException, request_id: str) -> aws.AwsError:
+        """The AWS error answered for ``error``: store errors in AWS's words, anything unexpected
+        logged and answered InternalFailure."""
+        if isinstance(error, aws.AwsError):
+            return error
+        if isinstance(error, StoreError):
+            return aws_error(error)
+        log.error("request %s failed", request_id, exc_info=error)
+        return aws.InternalFailure(INTERNAL_FAILURE_MESSAGE)
+
+    def record_failure(
+        self,
+        service: str,
+        operation: str | None,
+        context: CallContext,
+        error: aws.AwsError,
+        *,
+        caller: Caller | None = None,
+        params: Mapping[str, Any] | None = None,
+        authentication: Mapping[str, Any] | None = None,
+    ) -> CallEvent | None:
+        """Store the audit event of a failed call, durably, before the answer is sent.
+
+        Also for calls that failed before they reached :meth:`invoke` (the transport could not
+        decode, authenticate or validate them): whatever was known when it failed. A denial
+        carries the engine's decision; a refused credential, the key id presented and why
+        (``authentication``; never the secret or the token). The event is stored in its own
+        small transaction, so that no denial or failure is lost with a crashed audit writer
+        (docs/iam-api.md, "The why of a call"); only if that fails is it queued.
+        """
+        identity: Mapping[str, Any] = caller.user_identity() if caller else {"type": "Unknown"}
+        if caller is None and authentication is not None:
+            identity = {"type": "Unknown", "accessKeyId": authentication["accessKeyId"]}
+        decision = getattr(error, "decision", None)
+        regional = service in self.registry and self.registry.get(service).regional
+        record = CallEvent(
+            request_id=context.request_id,
+            event_time=context.now,
+            event_source=f"{service}.amazonaws.com",
+            event_name=operation or "Unknown",
+            aws_region=context.region if regional else "us-east-1",
+            source_ip=context.source_ip,
+            user_agent=context.user_agent,
+            user_identity=identity,
+            account_id=caller.account_id if caller else self._r.account_id,
+            request_parameters=params,
+            error_code=error.code,
+            error_message=error.message,
+            decision=decision if isinstance(decision, Decision) else None,
+            authentication=authentication,
+        )
+        try:
+            stored = stored_audit_event(record, untrusted=True)
+        except Exception:
+            log.exception("could not build the audit event of request %s", context.request_id)
+            return None
+        try:
+            self._r.store.append_audit_event(stored)
+        except Exception:
+            log.exception("could not store the audit event of request %s; queued instead", context.request_id)
+            try:
+                audit = self._r.audit
+                assert audit is not None
+                audit.submit(stored)
+            except Exception:
+                log.exception("could not queue the audit event of request %s", context.request_id)
+        return record
+
+
+def _event(spec: ServiceDef, call: Call, result: Mapping[str, Any] | None, decision: Decision | None) -> CallEvent:
+    """The CloudTrail-shaped record of a successful call (AWS "Logging IAM and AWS STS API calls with AWS
+    CloudTrail"); read-only calls carry no responseElements."""
+    identity = spec.audit_identity(call.operation, result, call.account) if spec.audit_identity is not None else None
+    # Positional, in field order (a frozen dataclass built from keywords costs twice as much):
+    # request id, time, source, name, region, source IP, user agent, identity, account,
+    # request parameters, response elements, error code, error message, decision (summarized
+    # when the record is built, off the request path).
+    return CallEvent(
+        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
+        call.operation, call.region if spec.regional else "us-east-1", call.source_ip, call.user_agent,
+        identity or call.caller.user_identity(), call.account, dict(call.params) or None,
+        dict(result) if result and not is_read_only(call.operation) else None, None, None, decision,
+    )  # fmt: skip
