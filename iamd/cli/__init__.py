@@ -27,6 +27,10 @@ from .credentials import key, user  # noqa: E402
 main.add_command(user)
 main.add_command(key)
 
+from .admin import admin  # noqa: E402  (calls of the core in process)
+
+main.add_command(admin)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]

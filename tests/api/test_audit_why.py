@@ -113,6 +113,33 @@ def test_a_denied_assume_role_names_the_trust_policy(
         iam.delete_role(RoleName="WhyRole")
 
 
+def test_allowed_sts_calls_keep_the_decision_their_handlers_made(
+    api_server: RunningServer, iam: BaseClient, new_user: tuple[str, dict[str, str]]
+) -> None:
+    name, key = new_user
+    user_arn = f"arn:aws:iam::{api_server.account_id}:user/{name}"
+    allow = {
+        "Sid": "MayUseSts",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:GetAccessKeyInfo"],
+        "Resource": "*",
+    }
+    iam.put_user_policy(UserName=name, PolicyName="sts", PolicyDocument=policy(allow))
+    make_role(iam, "WhyAllowed", trust(user_arn))
+    try:
+        sts = sts_for(api_server, key["AccessKeyId"], key["SecretAccessKey"])
+        role_arn = f"arn:aws:iam::{api_server.account_id}:role/WhyAllowed"
+        assumed = record_of(api_server, request_id(sts.assume_role(RoleArn=role_arn, RoleSessionName="why")))
+        why = assumed["iamdDecision"]
+        assert why["decision"] == "allowed" and why["action"] == "sts:AssumeRole" and why["resource"] == role_arn
+        assert {s["policyType"] for s in why["statements"]} == {"identity", "trust"}
+        info = record_of(api_server, request_id(sts.get_access_key_info(AccessKeyId=key["AccessKeyId"])))
+        assert info["iamdDecision"]["decision"] == "allowed"
+        assert [s["sid"] for s in info["iamdDecision"]["statements"]] == ["MayUseSts"]
+    finally:
+        iam.delete_role(RoleName="WhyAllowed")
+
+
 def _assert_refused(
     record: dict[str, Any], key_id: str, code: str, reason: str, secrets: tuple[str, ...]
 ) -> dict[str, Any]:
