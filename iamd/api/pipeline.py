@@ -64,11 +64,13 @@ def _service_name(request: SignedRequest, params: Mapping[str, str]) -> str:
 
 def handle(backend: Backend, request: HttpRequest) -> WireResponse:
     """Decode → authenticate → invoke the core → encode."""
-    context = CallContext(new_uuid4(), backend.clock(), request.client_ip)
+    request_id = new_uuid4()
+    now = backend.clock()
     service_name = "iam"
     action: str | None = None
     caller: Caller | None = None
     payload: dict[str, Any] | None = None
+    region = "us-east-1"
     try:
         if len(request.body) > MAX_BODY:
             raise aws.ValidationError(f"Request body too large: at most {MAX_BODY} bytes are accepted.")
@@ -84,48 +86,38 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             raise aws.InvalidAction(
                 f"Could not find operation {action} for version {params.get('Version') or 'NO_VERSION_SPECIFIED'}"
             )
-        user_agent = (signed.header_values("user-agent") or ("",))[0]
         if service_name == "sts" and action in UNSIGNED_STS_OPERATIONS and not carries_signature(signed):
             # AssumeRoleWithWebIdentity / AssumeRoleWithSAML need no SigV4 (STS API "AssumeRoleWithWebIdentity"
             # and "AssumeRoleWithSAML"): the token or assertion is the credential, and the operation verifies it.
             caller = Caller(backend.account_id, Principal.anonymous(), None, None)
-            context = CallContext(context.request_id, context.now, request.client_ip, user_agent, request.secure)
         else:
-            verified = backend.verifier.verify(signed, now=context.now, lookup=backend.lookup, service=service_name)
+            verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
             caller = verified.principal
             region = verified.region
-            context = CallContext(
-                context.request_id, context.now, request.client_ip, user_agent, request.secure, region
-            )
             assert backend.audit is not None
             if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
-                backend.audit.key_used(verified.access_key_id, context.now, service_name, region)
+                backend.audit.key_used(verified.access_key_id, now, service_name, region)
         operation, payload = parse_request(service, params)
     except Exception as error:
-        failure = Core.failure(error, context.request_id)
+        failure = Core.failure(error, request_id)
+        context = CallContext(request_id, now, request.client_ip, request.header("user-agent"), request.secure, region)
         refused = _refused(backend, context, failure) if caller is None else None
         backend.core.record_failure(
-            service_name, action, _with_user_agent(context, request), failure, caller=caller, params=payload,
-            authentication=refused,
-        )  # fmt: skip
-        return error_response(failure, _NAMESPACES[service_name], context.request_id)
+            service_name, action, context, failure, caller=caller, params=payload, authentication=refused
+        )
+        return error_response(failure, _NAMESPACES[service_name], request_id)
+    user_agent = (signed.header_values("user-agent") or ("",))[0]
+    context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region)
     outcome = backend.core.invoke(caller, service_name, operation.name, payload, context)
     if outcome.error is not None:
-        return error_response(outcome.error, _NAMESPACES[service_name], context.request_id)
+        return error_response(outcome.error, _NAMESPACES[service_name], request_id)
     try:
-        body = serialize_result(service, operation, outcome.result or {}, context.request_id)
+        body = serialize_result(service, operation, outcome.result or {}, request_id)
     except Exception as error:  # the call is done and audited; its answer could not be written
-        failure = Core.failure(error, context.request_id)
+        failure = Core.failure(error, request_id)
         backend.core.record_failure(service_name, action, context, failure, caller=caller, params=payload)
-        return error_response(failure, _NAMESPACES[service_name], context.request_id)
-    return WireResponse(200, response_headers(context.request_id), body)
-
-
-def _with_user_agent(context: CallContext, request: HttpRequest) -> CallContext:
-    """The context of a call that failed before (or while) it was authenticated: what is known."""
-    if context.user_agent:
-        return context
-    return CallContext(context.request_id, context.now, request.client_ip, request.header("user-agent"), request.secure)
+        return error_response(failure, _NAMESPACES[service_name], request_id)
+    return WireResponse(200, response_headers(request_id), body)
 
 
 def _refused(backend: Backend, context: CallContext, error: aws.AwsError) -> dict[str, Any] | None:
