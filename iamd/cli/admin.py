@@ -55,7 +55,7 @@ def admin_call(
         raise click.BadParameter("a JSON object is expected", param_hint="PARAMS")
     url = _database_url(data_dir, database)
     db_file = sqlite_file(url)
-    if db_file is not None and not db_file.is_file():  # a door, not a first start: create nothing
+    if db_file is not None and not db_file.is_file():  # a door to an existing database, not a first start
         raise click.ClickException(f"no iamd database at {db_file.absolute()} (--data-dir / IAMD_DATA_DIR)")
     with database_errors(url):
         backend, _ = Backend.open(url, data_dir)

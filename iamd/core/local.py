@@ -1,9 +1,10 @@
 """Calls of the core in this process, without HTTP: the command line's ``iamd admin call``, tests.
 
 A :class:`LocalClient` is a door like the HTTP endpoint: it validates the input against the
-same botocore model and with the same rules (the input is written as the Query protocol
-would carry it and parsed by ``protocol.parse_request``, so a value HTTP refuses is refused
-here with the same ValidationError), names its caller, and hands the call to
+same botocore model (botocore's own parameter validation first, as boto3 does before it
+sends anything, then the input written as the Query protocol carries it and parsed by
+``protocol.parse_request``, so a value the HTTP door refuses is refused here too, as a
+ValidationError), names its caller, and hands the call to
 :meth:`iamd.core.Core.invoke`: the same authorization, the same audit event (with this door's
 user agent and source address), the same cache invalidation.
 
