@@ -1,0 +1,786 @@
+"""The troubleshooter: re-evaluate a request with the policies in force now, walk the checklist,
+propose the smallest fix and check it (docs/troubleshooting.md).
+
+``Explainer.explain(tx, subject, now)`` reads what the request needs from the store (the
+principal, its policies through the one policy loader, the role's trust policy, the tags),
+rebuilds the request's context from the event (time, source IP, user agent, MFA, the
+operation's own keys), evaluates with the tracer, compares with the decision iamd recorded
+at the time, and returns an :class:`Explanation`. Reads only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from iamd.policy import (
+    Decision,
+    Policy,
+    PolicySet,
+    PolicyType,
+    Principal,
+    PrincipalKind,
+    Request,
+    Tracer,
+    build_context,
+    evaluate,
+)
+from iamd.service.policy_loader import EMPTY, PolicyLoader
+from iamd.service.targets import iam_target
+from iamd.store import NotFound, ReadTx, Role, TagTarget, User
+
+from .catalog import Catalog, catalog
+from .checklist import TYPE_NAMES, Finding, Traced, statement_evidence, walk
+from .subject import InputError, Subject, from_event
+
+__all__ = ["Explainer", "Explanation", "subjects_for_request_id"]
+
+_HISTORY_SCAN = 1000  # trail events read at most when looking for a session's origin or later changes
+_FIX_NAME = "iamd-explain-fix"
+_SESSION_ORIGINS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken")
+
+
+@dataclass(slots=True)
+class Explanation:
+    subject: Subject
+    verdict: str  # a short answer in plain words
+    decision: Decision | None = None  # the re-evaluation, now
+    recorded: str | None = None  # allowed | explicitDeny | implicitDeny, as recorded or as the message said
+    findings: list[Finding] = field(default_factory=list)
+    fix: dict[str, Any] | None = None
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool | None:
+        if self.recorded is None or self.decision is None:
+            return None
+        return self.recorded != self.decision.verdict.value
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject.to_json(),
+            "verdict": self.verdict,
+            "now": self.decision.to_json() if self.decision is not None else None,
+            "recorded": self.recorded_json(),
+            "differsNow": self.differs,
+            "findings": [f.to_json() for f in self.findings],
+            "fix": self.fix,
+            "notes": self.notes,
+            "trace": self.trace,
+        }
+
+    def recorded_json(self) -> dict[str, Any] | None:
+        if self.subject.recorded is not None:
+            return dict(self.subject.recorded)
+        if self.recorded is not None:
+            out: dict[str, Any] = {"decision": self.recorded}
+            if self.subject.denial is not None:
+                out["blockingPolicyType"] = self.subject.denial.blocking_type
+            return out
+        return None
+
+
+def subjects_for_request_id(tx: ReadTx, request_id: str, account: str | None = None) -> list[Subject]:
+    """The trail's events of ``request_id`` (of ``account``, when given) as subjects."""
+    rid = request_id.strip()
+    if not rid or len(rid) > 128:
+        raise InputError("a request id is 1 to 128 characters")
+    found = [e for e in tx.find_audit_events(rid) if account is None or e.account_id == account]
+    return [dataclasses.replace(from_event(json.loads(e.record), "request-id"), sequence=e.sequence) for e in found]
+
+
+# -- the principal as it is now ----------------------------------------------------------------
+@dataclass(slots=True)
+class _Side:
+    principal: Principal
+    policies: PolicySet
+    user: User | None = None
+    role: Role | None = None
+    session_policies: list[Policy] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _tags(tx: ReadTx, target: TagTarget, account: str, name: str) -> list[tuple[str, str]]:
+    try:
+        return [(t.key, t.value) for t in tx.list_tags(target, account, name)]
+    except NotFound:
+        return []
+
+
+def _gone(what: str, arn: str) -> Finding:
+    return Finding(
+        "principal-missing",
+        f"The {what} {arn} does not exist now",
+        f"No {what} of that name exists in the account now: it was deleted (or renamed) since, or the ARN is "
+        "misspelled. A deleted principal has no permissions; one recreated under the same name is another principal "
+        "(a trust or resource policy that named the old one by ARN does not name the new one).",
+        {"arn": arn},
+    )
+
+
+class Explainer:
+    """Explains subjects against one store, with the server's (or a private) policy loader."""
+
+    def __init__(self, loader: PolicyLoader, known: Catalog | None = None) -> None:
+        self.loader = loader
+        self._catalog = known
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = catalog()
+        return self._catalog
+
+    # -- entry point -----------------------------------------------------------------------------
+    def explain(self, tx: ReadTx, subject: Subject, now: datetime) -> Explanation:
+        findings: list[Finding] = []
+        notes: list[str] = []
+        if subject.authentication is not None:
+            findings += self._credential(tx, subject)
+        recorded = _recorded_verdict(subject)
+        if subject.principal is None or subject.action is None:
+            verdict = findings[0].detail if findings else "The input names no principal and action to evaluate."
+            return Explanation(subject, verdict, None, recorded, findings, None, [], notes)
+        try:
+            side = self._side(tx, subject)
+        except ValueError as e:
+            findings.append(
+                Finding(
+                    "principal-unknown", "Not a principal iamd can evaluate", str(e), {"principal": subject.principal}
+                )
+            )
+            return Explanation(subject, str(e), None, recorded, findings, None, [], notes)
+        findings += side.findings
+        notes += side.notes
+        principal = side.principal
+        resource = self._resource(tx, subject, principal)
+        resource_account = _arn_account(resource) or principal.account
+        policies = side.policies
+        role_trusted: Role | None = None
+        if subject.action.lower().startswith("sts:assumerole") and ":role/" in resource:
+            role_trusted = _role_of(tx, resource)
+            policies = self.loader.with_resource(policies, self.loader.trust(role_trusted))
+            if role_trusted is None:
+                findings.append(_gone("role", resource))
+        context_items, resource_tags = self._context(tx, subject, side, resource, now)
+        context = build_context(
+            principal, context_items, resource_account=resource_account, resource_tags=resource_tags
+        )
+        request = Request(principal, subject.action, resource, context, resource_account)
+        tracer = Tracer()
+        decision = evaluate(request, policies, tracer)
+        traced: list[Traced] = list(zip(policies.statements, tracer.statements, strict=False))
+        findings += walk(request, policies, decision, traced, self.catalog)
+        if recorded is not None and recorded != decision.verdict.value:
+            findings.insert(0, _changed_outcome(subject, recorded, decision))
+        findings += self._changes_since(tx, subject, side, role_trusted)
+        fix = None
+        if not decision.allowed:
+            fix = self._fix(request, policies, decision, side, role_trusted, traced)
+        explanation = Explanation(subject, "", decision, recorded, findings, fix, tracer.to_json(), notes)
+        explanation.verdict = _verdict(explanation)
+        return explanation
+
+    # -- credentials ---------------------------------------------------------------------------
+    def _credential(self, tx: ReadTx, subject: Subject) -> list[Finding]:
+        auth = subject.authentication or {}
+        key_id = str(auth.get("accessKeyId") or "")
+        reason = str(auth.get("reason") or auth.get("errorCode") or "refused")
+        evidence: dict[str, Any] = {k: v for k, v in auth.items() if k != "errorMessage"}
+        code = "credential-refused"
+        detail = f"The request was signed with access key {key_id}, which was refused: {reason}."
+        if reason == "no such access key":
+            deleted = self._key_deleted(tx, subject, key_id)
+            if deleted is not None:
+                code = "credential-deleted"
+                evidence["deletedBy"] = deleted
+                detail = (
+                    f"Access key {key_id} was deleted at {deleted['eventTime']} by {deleted['by']} "
+                    f"(request {deleted['requestId']}); create a new key for the user."
+                )
+            else:
+                code = "credential-unknown"
+                detail += " iamd never issued it, or the trail no longer shows its deletion: check the profile in use."
+        elif reason == "the access key is inactive":
+            code = "credential-inactive"
+            detail += " Reactivate it (UpdateAccessKey --status Active) or use another active key."
+        elif "expired" in reason:
+            code = "credential-expired"
+            detail += " Temporary credentials cannot be renewed: request new ones (AssumeRole, GetSessionToken…)."
+        elif "signature" in reason:
+            code = "credential-signature"
+            detail += " The secret used to sign does not belong to that key id, or the request changed in transit."
+        if key_id and not key_id.startswith("ASIA"):
+            try:
+                key = tx.get_access_key(key_id)
+                evidence["statusNow"] = key.status.value
+            except NotFound:
+                evidence["statusNow"] = "deleted or unknown"
+        return [Finding(code, f"Credential refused: {reason}", detail, evidence)]
+
+    def _key_deleted(self, tx: ReadTx, subject: Subject, key_id: str) -> dict[str, Any] | None:
+        account = str(subject.user_identity.get("accountId") or "") or _any_account(tx)
+        if not key_id or not account:
+            return None
+        page = tx.list_audit_events(account, event_name="DeleteAccessKey", max_items=_HISTORY_SCAN)
+        for event in page.items:
+            record = json.loads(event.record)
+            params = record.get("requestParameters") or {}
+            if params.get("accessKeyId") == key_id and not record.get("errorCode"):
+                return {
+                    "eventTime": record.get("eventTime"),
+                    "requestId": record.get("requestID"),
+                    "by": (record.get("userIdentity") or {}).get("arn"),
+                }
+        return None
+
+    # -- the principal and its policies ----------------------------------------------------------
+    def _side(self, tx: ReadTx, subject: Subject) -> _Side:
+        arn = subject.principal or ""
+        probe = Principal.from_arn(arn)  # ValueError: not a principal ARN
+        account = probe.account or ""
+        kind = probe.kind
+        if kind is PrincipalKind.ROOT:
+            return _Side(probe, EMPTY)
+        if kind is PrincipalKind.USER:
+            name = arn.rsplit("/", 1)[1]
+            try:
+                user = tx.get_user(account, name)
+            except NotFound:
+                return _Side(probe, EMPTY, findings=[_gone("user", arn)])
+            tags = _tags(tx, TagTarget.USER, account, user.name)
+            principal = Principal.from_arn(user.arn, unique_id=user.id, tags=tags)
+            side = _Side(principal, self.loader.for_user(tx, user), user=user)
+            if user.arn != arn:
+                side.notes.append(f"the user is stored as {user.arn}; the request named {arn}")
+            return side
+        if kind in (PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
+            role_arn = probe.entity_arn or arn
+            role = _role_of(tx, role_arn)
+            if role is None:
+                return _Side(probe, EMPTY, findings=[_gone("role", role_arn)])
+            tags = _tags(tx, TagTarget.ROLE, account, role.name)
+            base = self.loader.for_role(tx, role)
+            session_tags: list[tuple[str, str]] = []
+            side = _Side(probe, base, role=role)
+            if kind is PrincipalKind.ASSUMED_ROLE:
+                origin = self._session_origin(tx, subject, account)
+                if origin is not None:
+                    side.session_policies = self._session_policies(tx, origin)
+                    session_tags = _origin_tags(origin)
+                    side.notes.append(
+                        f"session policies and tags read from the {origin.get('eventName')} that issued the session "
+                        f"(request {origin.get('requestID')})"
+                    )
+                elif subject.user_identity.get("accessKeyId"):
+                    side.notes.append(
+                        "the request that issued the session is not in the trail: its session policies "
+                        "(if any) are not known and were not applied"
+                    )
+            merged = {k.lower(): (k, v) for k, v in tags}
+            merged.update({k.lower(): (k, v) for k, v in session_tags})
+            side.principal = Principal.from_arn(arn, unique_id=role.id, tags=list(merged.values()), role_arn=role.arn)
+            side.policies = self.loader.build(
+                base.identity, base.boundary, side.session_policies, None, base.scp, base.rcp
+            )
+            return side
+        if kind is PrincipalKind.FEDERATED_USER:
+            issuer = (subject.user_identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+            parent = issuer.get("userName") if isinstance(issuer, Mapping) else None
+            if not isinstance(parent, str):
+                raise ValueError(f"{arn} is a federated user; the event does not say which IAM user issued it")
+            try:
+                user = tx.get_user(account, parent)
+            except NotFound:
+                return _Side(probe, EMPTY, findings=[_gone("user", f"arn:aws:iam::{account}:user/{parent}")])
+            base = self.loader.for_user(tx, user)
+            origin = self._session_origin(tx, subject, account)
+            session = self._session_policies(tx, origin) if origin is not None else []
+            principal = Principal.from_arn(arn, parent_user_arn=user.arn)
+            policies = self.loader.build(base.identity, base.boundary, session, None, base.scp, base.rcp)
+            side = _Side(principal, policies, user=user, session_policies=session)
+            if origin is None:
+                side.notes.append(
+                    "the GetFederationToken that issued the session is not in the trail: without its "
+                    "session policy the federated user is evaluated with none (it may do nothing)"
+                )
+            return side
+        raise ValueError(f"{arn}: iamd explains requests of users, roles, role sessions, federated users and root")
+
+    def _session_origin(self, tx: ReadTx, subject: Subject, account: str) -> dict[str, Any] | None:
+        """The trail's record of the AssumeRole* / GetFederationToken that issued the session's key."""
+        key_id = subject.user_identity.get("accessKeyId")
+        if not isinstance(key_id, str) or not key_id.startswith("ASIA"):
+            return None
+        for name in _SESSION_ORIGINS:
+            page = tx.list_audit_events(account, event_name=name, end=None, max_items=_HISTORY_SCAN)
+            for event in page.items:
+                if event.error_code is not None or key_id not in event.record:
+                    continue
+                record: dict[str, Any] = json.loads(event.record)
+                credentials = (record.get("responseElements") or {}).get("credentials") or {}
+                if credentials.get("accessKeyId") == key_id:
+                    return record
+        return None
+
+    def _session_policies(self, tx: ReadTx, origin: Mapping[str, Any]) -> list[Policy]:
+        params = origin.get("requestParameters") or {}
+        out: list[Policy] = []
+        inline = params.get("policy")
+        if isinstance(inline, str) and inline:
+            out.append(
+                self.loader.stored(
+                    inline, PolicyType.SESSION, "SessionPolicy", f"session policy passed to {origin.get('eventName')}"
+                )
+            )
+        for entry in params.get("policyArns") or ():
+            arn = entry.get("arn") if isinstance(entry, Mapping) else None
+            if isinstance(arn, str):
+                found = self.loader.managed(tx, arn, PolicyType.SESSION)
+                if found is not None:
+                    out.append(found)
+        return out
+
+    # -- the resource and the context ------------------------------------------------------------
+    def _resource(self, tx: ReadTx, subject: Subject, principal: Principal) -> str:
+        """The resource ARN; IAM's display forms in messages ("user Bob", "policy arn:…") resolved."""
+        raw = (subject.resource or "*").strip()
+        kind, space, name = raw.partition(" ")
+        if not space or raw.startswith("arn:"):
+            return raw
+        account = principal.account or ""
+        if kind in ("user", "group", "role"):
+            found = _stored_arn(tx, account)(kind, name)
+            if found is not None:
+                return str(found)
+            return f"arn:{principal.partition}:iam::{account}:{kind}/{name}"
+        if kind == "policy" and name.startswith("arn:"):
+            return name
+        return "*"  # "policy path /": ListPolicies is authorized on "*"
+
+    def _context(
+        self, tx: ReadTx, subject: Subject, side: _Side, resource: str, now: datetime
+    ) -> tuple[list[tuple[str, str | Sequence[str]]], list[tuple[str, str]]]:
+        when = (subject.event_time or now).astimezone(UTC)
+        items: list[tuple[str, str | Sequence[str]]] = [
+            ("aws:CurrentTime", when.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ("aws:EpochTime", str(int(when.timestamp()))),
+        ]
+        if subject.source_ip:
+            items.append(("aws:SourceIp", subject.source_ip))
+        if subject.user_agent:
+            items.append(("aws:UserAgent", subject.user_agent))
+        if subject.event_source == "iam.amazonaws.com":
+            items.append(("aws:RequestedRegion", "us-east-1"))  # IAM's one endpoint
+        attributes = (subject.user_identity.get("sessionContext") or {}).get("attributes") or {}
+        if isinstance(attributes, Mapping):
+            if attributes.get("mfaAuthenticated") in ("true", "false"):
+                items.append(("aws:MultiFactorAuthPresent", str(attributes["mfaAuthenticated"])))
+            if isinstance(attributes.get("creationDate"), str):
+                items.append(("aws:TokenIssueTime", attributes["creationDate"]))
+        resource_tags: list[tuple[str, str]] = []
+        params = _pascal(subject.request_parameters)
+        if subject.event_source == "iam.amazonaws.com" and subject.event_name:
+            account = side.principal.account or ""
+            caller_user = (side.user.path, side.user.name) if side.user is not None else None
+            try:
+                target = iam_target(subject.event_name, params, account, caller_user, _stored_arn(tx, account))
+            except Exception:  # a record iamd could not have authorized: no extra keys
+                target = None
+            if target is not None:
+                items += list(target.context)
+                if target.kind in _TAGGABLE and target.name:
+                    resource_tags = _tags(tx, TagTarget(target.kind), account, target.name)
+                    items += [(f"iam:ResourceTag/{k}", v) for k, v in resource_tags]
+        if subject.action is not None and subject.action.lower().startswith("sts:assumerole"):
+            if isinstance(params.get("RoleSessionName"), str):
+                items.append(("sts:RoleSessionName", params["RoleSessionName"]))
+            if isinstance(params.get("ExternalId"), str):
+                items.append(("sts:ExternalId", params["ExternalId"]))
+            tags = [
+                (str(t["Key"]), str(t["Value"]))
+                for t in params.get("Tags") or ()
+                if isinstance(t, Mapping) and isinstance(t.get("Key"), str) and isinstance(t.get("Value"), str)
+            ]
+            if tags:
+                items += [(f"aws:RequestTag/{k}", v) for k, v in tags]
+                items.append(("aws:TagKeys", [k for k, _ in tags]))
+            role = _role_of(tx, resource)
+            if role is not None:
+                resource_tags = _tags(tx, TagTarget.ROLE, role.account_id, role.name)
+        items += list(subject.context)
+        return items, resource_tags
+
+    # -- what changed since ----------------------------------------------------------------------
+    def _changes_since(self, tx: ReadTx, subject: Subject, side: _Side, role: Role | None) -> list[Finding]:
+        """Writes after the event that touched the principal, its groups, its policies or the role."""
+        if subject.event_time is None:
+            return []
+        account = side.principal.account or ""
+        names: set[str] = set()
+        if side.user is not None:
+            names.add(side.user.name.lower())
+            groups = tx.list_groups_for_user(account, side.user.name, max_items=1000).items
+            names |= {g.name.lower() for g in groups}
+        if side.role is not None:
+            names.add(side.role.name.lower())
+        if role is not None:
+            names.add(role.name.lower())
+        arns = {p.arn for p in side.policies.all_policies() if p.arn}
+        when = subject.event_time
+        page = tx.list_audit_events(account, start=when, max_items=_HISTORY_SCAN)
+        changes: list[dict[str, Any]] = []
+        for event in page.items:
+            if event.read_only or event.error_code is not None or event.request_id == subject.request_id:
+                continue
+            if (event.sequence or 0) <= (subject.sequence or 0) if subject.sequence else event.event_time <= when:
+                continue  # the same second as the event: only what the trail stored after it
+            record = json.loads(event.record)
+            params = record.get("requestParameters") or {}
+            touched = {str(params.get(k, "")).lower() for k in ("userName", "groupName", "roleName")} & names
+            if touched or params.get("policyArn") in arns:
+                changes.append(
+                    {
+                        "eventTime": record.get("eventTime"),
+                        "eventName": event.event_name,
+                        "requestId": event.request_id,
+                        "by": event.user_arn,
+                    }
+                )
+        if not changes:
+            return []
+        changes.reverse()  # oldest first
+        return [
+            Finding(
+                "changed-since",
+                f"{len(changes)} change(s) to the policies involved since the event",
+                "These writes came after the request and may explain an outcome that differs from the one recorded: "
+                + "; ".join(f"{c['eventTime']} {c['eventName']}" for c in changes[:10])
+                + ".",
+                {"changes": changes[:50]},
+            )
+        ]
+
+    # -- the smallest fix, checked -----------------------------------------------------------------
+    def _fix(
+        self,
+        request: Request,
+        policies: PolicySet,
+        decision: Decision,
+        side: _Side,
+        role: Role | None,
+        traced: list[Traced],
+    ) -> dict[str, Any] | None:
+        block = decision.decisive_block
+        if block is None or block.type is PolicyType.PROTECTED:
+            return None
+        if decision.verdict.value == "explicitDeny":
+            denies = [cs for cs in decision.matched if cs.deny]
+            return {
+                "kind": "explicit-deny",
+                "summary": "An explicit Deny wins over every Allow: adding an Allow cannot fix this. Look at the "
+                "statement(s) below; the narrowest change excludes exactly this action and resource from the Deny "
+                f"(remove {request.action} from its Action, or list {request.resource} in a NotResource), or meets "
+                "its condition.",
+                "statements": [statement_evidence(cs) for cs in denies],
+                "verified": False,
+            }
+        # A statement that matched but for a condition: meet the condition, don't bypass it.
+        conditional = [
+            (cs, t)
+            for cs, t in traced
+            if not cs.deny
+            and t.action_matched
+            and t.principal_matched is not False
+            and t.resource_matched
+            and not t.applied
+            and any(b.type is cs.ptype for b in decision.blocking)
+        ]
+        if conditional:
+            cs, t = conditional[0]
+            failed = [c for c in t.conditions if c.result is not True]
+            return {
+                "kind": "meet-condition",
+                "summary": f"{statement_evidence(cs)['policyName']} already allows {request.action} on "
+                f"{request.resource} under conditions this request did not meet: meet them (the safe fix) rather "
+                "than add an unconditional Allow.",
+                "statement": statement_evidence(cs),
+                "conditions": [
+                    {
+                        "operator": c.operator,
+                        "key": c.key,
+                        "policyValues": list(c.policy_values),
+                        "requestValues": list(c.request_values) if c.request_values is not None else None,
+                    }
+                    for c in failed
+                ],
+                "verified": False,
+            }
+        statement: dict[str, Any] = {
+            "Sid": "IamdExplainFix",
+            "Effect": "Allow",
+            "Action": request.action,
+            "Resource": request.resource,
+        }
+        changes: list[dict[str, Any]] = []
+        identity = list(policies.identity)
+        boundary, session, resource = policies.boundary, list(policies.session), policies.resource
+        blocked = {b.type for b in decision.blocking}
+        if PolicyType.IDENTITY in blocked:
+            identity.append(self._fix_policy([statement], PolicyType.IDENTITY))
+            changes.append(_identity_change(side, statement))
+        if PolicyType.BOUNDARY in blocked and boundary is not None:
+            boundary = self._extended(boundary, statement, PolicyType.BOUNDARY)
+            changes.append(
+                {
+                    "policyType": "boundary",
+                    "where": f"the permissions boundary {boundary.arn}",
+                    "how": "CreatePolicyVersion --set-as-default with this statement added",
+                    "statement": statement,
+                }
+            )
+        if PolicyType.SESSION in blocked:
+            session.append(self._fix_policy([statement], PolicyType.SESSION))
+            changes.append(
+                {
+                    "policyType": "session",
+                    "where": "the session policy passed when the session is made (AssumeRole --policy / --policy-arns)",
+                    "how": "request a new session with it",
+                    "statement": statement,
+                }
+            )
+        if PolicyType.TRUST in blocked and resource is not None and role is not None:
+            trusted = request.principal.entity_arn or request.principal.arn
+            if request.principal.kind is PrincipalKind.ROOT:
+                trusted = request.principal.arn
+            trust_statement = {
+                "Sid": "IamdExplainFix",
+                "Effect": "Allow",
+                "Principal": {"AWS": trusted},
+                "Action": request.action,
+            }
+            resource = self._extended(resource, trust_statement, PolicyType.TRUST)
+            changes.append(
+                {
+                    "policyType": "trust",
+                    "where": f"the trust policy of role {role.arn}",
+                    "how": "UpdateAssumeRolePolicy with this statement added",
+                    "statement": trust_statement,
+                }
+            )
+        for org in (PolicyType.SCP, PolicyType.RCP):
+            if org in blocked:
+                changes.append(
+                    {
+                        "policyType": org.value,
+                        "where": f"a {TYPE_NAMES[org.value]} of the organization",
+                        "how": "ask the organization's administrator",
+                        "statement": statement,
+                    }
+                )
+        if not changes:
+            return None
+        fixed = self.loader.build(identity, boundary, session, resource, policies.scp, policies.rcp)
+        after = evaluate(request, fixed)
+        return {
+            "kind": "add-allow",
+            "summary": "Add the least-privilege statement(s) below (exactly this action on exactly this resource); "
+            + (
+                "re-evaluated with them, the request is allowed."
+                if after.allowed
+                else f"re-evaluated with them, the request is still denied ({after.verdict.value}): see the findings."
+            ),
+            "changes": changes,
+            "verified": after.allowed,
+            "decisionWithFix": after.verdict.value,
+        }
+
+    def _fix_policy(self, statements: list[dict[str, Any]], ptype: PolicyType) -> Policy:
+        text = json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+        return self.loader.stored(text, ptype, _FIX_NAME, "the proposed fix")
+
+    def _extended(self, policy: Policy, statement: dict[str, Any], ptype: PolicyType) -> Policy:
+        doc = json.loads(policy.document.text)
+        existing = doc.get("Statement")
+        doc["Statement"] = [*(existing if isinstance(existing, list) else [existing]), statement]
+        return self.loader.stored(
+            json.dumps(doc, indent=2),
+            ptype,
+            policy.id,
+            f"{policy.id} with the proposed fix",
+            kind=policy.kind,
+            owner=policy.owner,
+            arn=policy.arn,
+        )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _identity_change(side: _Side, statement: dict[str, Any]) -> dict[str, Any]:
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    if side.user is not None:
+        who, flag, op = f"user {side.user.name}", f"--user-name {side.user.name}", "put-user-policy"
+    elif side.role is not None:
+        who, flag, op = f"role {side.role.name}", f"--role-name {side.role.name}", "put-role-policy"
+    else:
+        return {"policyType": "identity", "where": "an identity-based policy of the principal", "statement": statement}
+    return {
+        "policyType": "identity",
+        "where": f"an inline policy of {who} (or a managed policy attached to it)",
+        "how": f"aws iam {op} {flag} --policy-name {_FIX_NAME} --policy-document '{document}'",
+        "statement": statement,
+    }
+
+
+def _recorded_verdict(subject: Subject) -> str | None:
+    if subject.recorded is not None and isinstance(subject.recorded.get("decision"), str):
+        return str(subject.recorded["decision"])
+    if subject.denial is not None:
+        return "explicitDeny" if subject.denial.explicit else "implicitDeny"
+    if subject.error_code in ("AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation"):
+        return "implicitDeny" if subject.denial is None else None
+    if subject.source in ("event", "request-id") and subject.error_code is None and subject.authentication is None:
+        return "allowed"
+    return None
+
+
+def _changed_outcome(subject: Subject, recorded: str, decision: Decision) -> Finding:
+    when = subject.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if subject.event_time else "the time of the message"
+    return Finding(
+        "outcome-changed",
+        f"The outcome differs now: {recorded} then, {decision.verdict.value} now",
+        f"At {when} the request was {recorded}; evaluated with the policies in force now it is "
+        f"{decision.verdict.value}. The policies (or the principal) changed since: see changed-since.",
+        {
+            "recorded": recorded,
+            "now": decision.verdict.value,
+            "recordedBlocking": (subject.recorded or {}).get("blockingPolicyType")
+            if subject.recorded
+            else (subject.denial.blocking_type if subject.denial else None),
+            "nowBlocking": decision.decisive_block.type.value if decision.decisive_block else None,
+        },
+    )
+
+
+def _verdict(e: Explanation) -> str:
+    d = e.decision
+    if d is None:
+        return e.findings[0].detail if e.findings else "Nothing to evaluate."
+    head = f"{d.request.principal.arn} {d.request.action} on {d.request.resource}: "
+    if d.allowed:
+        if e.recorded is not None and e.recorded != "allowed":
+            return head + f"allowed now, {e.recorded} when it was made: the policies changed since."
+        return head + "allowed."
+    block = d.decisive_block
+    reason = "denied"
+    if block is not None:
+        name = TYPE_NAMES.get(block.type.value, block.type.value)
+        reason = f"denied by an explicit Deny in {_a(name)}" if block.explicit else f"denied: no {name} allows it"
+    first = min(
+        (f for f in e.findings if _RANK.get(f.code, 50) < 50 and _relevant(f)),
+        key=lambda f: _RANK.get(f.code, 50),
+        default=None,
+    )
+    out = head + reason + "."
+    if first is not None:
+        out += f" {first.title}."
+    if e.fix is not None:
+        if e.fix["kind"] == "add-allow":
+            out += " Fix: add the statement shown" + (
+                " (checked: it turns the decision to allowed)."
+                if e.fix["verified"]
+                else " (not enough alone: see the findings)."
+            )
+        elif e.fix["kind"] == "meet-condition":
+            out += " Fix: meet the statement's condition(s)."
+        else:
+            out += " Fix: review the Deny statement; adding an Allow cannot lift it."
+    if e.differs:
+        out += f" (When it was made it was {e.recorded}.)"
+    return out
+
+
+# Which finding the one-line verdict names: the most specific cause first.
+_RANK = {
+    code: i
+    for i, code in enumerate((
+        "principal-missing", "deciding-statement", "trust-policy", "narrowed-by", "wrong-account", "wrong-partition",
+        "mfa-absent", "value-case", "key-case", "variables-without-version", "unknown-action", "unknown-condition-key",
+        "condition-failed", "missing-context-key", "evaluation-error",
+    ))
+}  # fmt: skip
+
+
+def _relevant(f: Finding) -> bool:
+    """A misspelled action far from the requested one is worth listing, not naming in the verdict."""
+    return f.code != "unknown-action" or f.evidence.get("where") == "request" or bool(f.evidence.get("matchesRequest"))
+
+
+def _a(name: str) -> str:
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
+def _pascal(value: Any) -> Any:
+    """CloudTrail's lowerCamelCase parameters back to the API's member names (``userName`` → ``UserName``)."""
+    if isinstance(value, Mapping):
+        return {(k[:1].upper() + k[1:]) if isinstance(k, str) else k: _pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pascal(v) for v in value]
+    return value
+
+
+def _stored_arn(tx: ReadTx, account: str) -> Any:
+    def stored_arn(kind: str, ident: str) -> str | None:
+        try:
+            if kind == "user":
+                return str(tx.get_user(account, ident).arn)
+            if kind == "group":
+                return str(tx.get_group(account, ident).arn)
+            if kind == "role":
+                return str(tx.get_role(account, ident).arn)
+            if kind == "policy":
+                return str(tx.get_policy(ident).arn)
+        except NotFound:
+            return None
+        return None
+
+    return stored_arn
+
+
+_TAGGABLE = frozenset(t.value for t in TagTarget)
+
+
+def _role_of(tx: ReadTx, arn: str) -> Role | None:
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("role/"):
+        return None
+    try:
+        return tx.get_role(parts[4], parts[5].rsplit("/", 1)[1])
+    except NotFound:
+        return None
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and len(parts[4]) == 12 and parts[4].isdigit():
+        return parts[4]
+    return None
+
+
+def _origin_tags(origin: Mapping[str, Any]) -> list[tuple[str, str]]:
+    params = origin.get("requestParameters") or {}
+    out: list[tuple[str, str]] = []
+    for tag in params.get("tags") or ():
+        if isinstance(tag, Mapping) and isinstance(tag.get("key"), str) and isinstance(tag.get("value"), str):
+            out.append((tag["key"], tag["value"]))
+    return out
+
+
+def _any_account(tx: ReadTx) -> str:
+    accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+    return accounts[0] if accounts else ""
