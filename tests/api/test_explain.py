@@ -112,7 +112,7 @@ def test_a_failed_condition_with_the_values_compared(
     api_server: RunningServer, iam: BaseClient, user_client: UserClient
 ) -> None:
     client = user_client(
-        "ex-cond", policy(allow("iam:ListGroups", **{"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
+        "ex-cond", policy(allow("iam:ListGroups", "*", **{"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
     )
     iam.tag_user(UserName="ex-cond", Tags=[{"Key": "team", "Value": "red"}])
     for answer in both(api_server, denied(client.list_groups)):
@@ -128,7 +128,7 @@ def test_a_failed_condition_with_the_values_compared(
 
 def test_a_missing_context_key(api_server: RunningServer, user_client: UserClient) -> None:
     client = user_client(
-        "ex-nokey", policy(allow("iam:ListPolicies", **{"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
+        "ex-nokey", policy(allow("iam:ListPolicies", "*", **{"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
     )
     for answer in both(api_server, denied(client.list_policies)):
         missing = one(answer, "missing-context-key")
@@ -138,7 +138,7 @@ def test_a_missing_context_key(api_server: RunningServer, user_client: UserClien
 
 def test_values_that_differ_only_by_case(api_server: RunningServer, iam: BaseClient, user_client: UserClient) -> None:
     client = user_client(
-        "ex-case", policy(allow("iam:ListInstanceProfiles", **{"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
+        "ex-case", policy(allow("iam:ListInstanceProfiles", "*", **{"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
     )
     iam.tag_user(UserName="ex-case", Tags=[{"Key": "team", "Value": "Blue"}])
     for answer in both(api_server, denied(client.list_instance_profiles)):
@@ -148,7 +148,7 @@ def test_values_that_differ_only_by_case(api_server: RunningServer, iam: BaseCli
 
 
 def test_context_keys_that_differ_only_by_case(api_server: RunningServer, acct: str, user_client: UserClient) -> None:
-    user_client("ex-keycase", policy(allow("s3:GetObject", **{"StringEquals": {"aws:RequestTag/team": "blue"}})))
+    user_client("ex-keycase", policy(allow("s3:GetObject", "*", **{"StringEquals": {"aws:RequestTag/team": "blue"}})))
     answer = explain(api_server, {
         "Principal": f"arn:aws:iam::{acct}:user/ex-keycase", "Action": "s3:GetObject",
         "Resource": "arn:aws:s3:::bucket/key", "Context": {"aws:RequestTag/team": "blue", "aws:RequestTag/Team": "red"},
@@ -159,7 +159,7 @@ def test_context_keys_that_differ_only_by_case(api_server: RunningServer, acct: 
 
 def test_mfa_absent_where_a_condition_wants_it(api_server: RunningServer, user_client: UserClient) -> None:
     client = user_client(
-        "ex-mfa", policy(allow("iam:ListVirtualMFADevices", **{"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
+        "ex-mfa", policy(allow("iam:ListVirtualMFADevices", "*", **{"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
     )
     for answer in both(api_server, denied(client.list_virtual_mfa_devices)):
         found = one(answer, "mfa-absent")
@@ -204,7 +204,8 @@ def test_a_misspelled_condition_key_names_the_nearest_known_one(
     api_server: RunningServer, iam: BaseClient, user_client: UserClient
 ) -> None:
     client = user_client(
-        "ex-keytypo", policy(allow("iam:ListAccountAliases", **{"StringEquals": {"aws:PrincipleTag/team": "blue"}}))
+        "ex-keytypo",
+        policy(allow("iam:ListAccountAliases", "*", **{"StringEquals": {"aws:PrincipleTag/team": "blue"}})),
     )
     iam.tag_user(UserName="ex-keytypo", Tags=[{"Key": "team", "Value": "blue"}])
     for answer in both(api_server, denied(client.list_account_aliases)):
