@@ -205,10 +205,10 @@ def read_events(text: str | bytes) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, Mapping) and isinstance(item.get("Records"), list):
-            records += [r for r in item["Records"] if isinstance(r, dict)]
+            records += [r for r in item["Records"] if isinstance(r, dict) and "eventName" in r]
         elif isinstance(item, list):
-            records += [r for r in item if isinstance(r, dict)]
-        elif isinstance(item, dict):
+            records += [r for r in item if isinstance(r, dict) and "eventName" in r]
+        elif isinstance(item, dict) and "eventName" in item:
             records.append(item)
     if not records:
         raise InputError("no CloudTrail event in the input")
