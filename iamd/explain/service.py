@@ -31,10 +31,11 @@ from iamd.policy import (
 )
 from iamd.service.policy_loader import EMPTY, PolicyLoader
 from iamd.service.targets import iam_target
-from iamd.store import NotFound, ReadTx, Role, TagTarget, User
+from iamd.store import NotFound, PolicyChange, ReadTx, Role, TagTarget, User
 
 from .catalog import Catalog, catalog
 from .checklist import TYPE_NAMES, Finding, Traced, statement_evidence, walk
+from .replay import PROPAGATION_WINDOW, replay
 from .subject import InputError, Subject, from_event
 
 __all__ = ["Explainer", "Explanation", "subjects_for_request_id"]
@@ -54,6 +55,7 @@ class Explanation:
     fix: dict[str, Any] | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    then: Decision | None = None  # replayed from the policy history at the event's time
 
     @property
     def differs(self) -> bool | None:
@@ -67,6 +69,7 @@ class Explanation:
             "verdict": self.verdict,
             "now": self.decision.to_json() if self.decision is not None else None,
             "recorded": self.recorded_json(),
+            "asItWas": self.then.to_json() if self.then is not None else None,
             "differsNow": self.differs,
             "findings": [f.to_json() for f in self.findings],
             "fix": self.fix,
@@ -180,10 +183,11 @@ class Explainer:
         if recorded is not None and recorded != decision.verdict.value:
             findings.insert(0, _changed_outcome(subject, recorded, decision))
         findings += self._changes_since(tx, subject, side, role_trusted)
+        then = self._as_it_was(tx, subject, side, role_trusted, request, recorded, decision, findings, notes)
         fix = None
         if not decision.allowed:
             fix = self._fix(request, policies, decision, side, role_trusted, traced)
-        explanation = Explanation(subject, "", decision, recorded, findings, fix, tracer.to_json(), notes)
+        explanation = Explanation(subject, "", decision, recorded, findings, fix, tracer.to_json(), notes, then)
         explanation.verdict = _verdict(explanation)
         return explanation
 
@@ -417,6 +421,56 @@ class Explainer:
         items += list(subject.context)
         return items, resource_tags
 
+    # -- as it was ----------------------------------------------------------------------------------
+    def _as_it_was(
+        self,
+        tx: ReadTx,
+        subject: Subject,
+        side: _Side,
+        role: Role | None,
+        request: Request,
+        recorded: str | None,
+        now: Decision,
+        findings: list[Finding],
+        notes: list[str],
+    ) -> Decision | None:
+        """The request evaluated with the policies in force at the event's time (replay.py)."""
+        when = subject.event_time
+        if when is None:
+            return None
+        identity = subject.user_identity
+        user_id = side.user.id if side.user is not None else None
+        role_id = side.role.id if side.role is not None else None
+        if user_id is None and role_id is None and identity.get("type") == "IAMUser":
+            principal_id = identity.get("principalId")
+            user_id = principal_id if isinstance(principal_id, str) else None
+        assuming = request.action.lower().startswith("sts:assumerole") and role is not None
+        replayed = replay(
+            tx,
+            self.loader,
+            when,
+            user_id=user_id,
+            role_id=role_id if user_id is None else None,
+            session=side.session_policies,
+            trusting_role_id=role.id if assuming and role is not None else None,
+        )
+        if replayed is None:
+            notes.append(
+                "the policy history does not reach back to the event (the principal predates it): the request is "
+                "evaluated as it is now only"
+            )
+            return None
+        notes += replayed.notes
+        then = evaluate(request, replayed.policies)
+        if recorded is not None and then.verdict.value != recorded:
+            findings.append(_replay_differs(then.verdict.value, recorded, replayed.recent))
+        if then.verdict is not now.verdict and not any(f.code == "outcome-changed" for f in findings):
+            findings.insert(0, _changed_outcome(subject, then.verdict.value, now))
+        for f in findings:
+            if f.code == "outcome-changed":
+                f.evidence["asItWas"] = then.verdict.value
+        return then
+
     # -- what changed since ----------------------------------------------------------------------
     def _changes_since(self, tx: ReadTx, subject: Subject, side: _Side, role: Role | None) -> list[Finding]:
         """Writes after the event that touched the principal, its groups, its policies or the role."""
@@ -649,6 +703,34 @@ def _recorded_verdict(subject: Subject) -> str | None:
     return None
 
 
+def _replay_differs(replayed: str, recorded: str, recent: Sequence[PolicyChange]) -> Finding:
+    """The replay disagrees with the record: a change around the request (propagation), or
+    something the history does not keep."""
+    if recent:
+        changes = [
+            {"changedAt": c.changed_at.isoformat(), "event": c.event, "owner": c.owner_kind, "subject": c.subject}
+            for c in recent
+        ]
+        return Finding(
+            "propagation-window",
+            "A policy change was made around the time of the request",
+            f"{len(changes)} change(s) to the policies involved were made within {PROPAGATION_WINDOW.seconds} s of "
+            f"the request: with them the request is {replayed}, yet it was {recorded}. A change applies at once on "
+            "the process that made it and within the cache poll interval on the others (docs/architecture.md, "
+            "several processes), as AWS's own changes take time to propagate (\"Changes that I make are not always "
+            'immediately visible"): retry, or wait for the change to reach every server.',
+            {"replayed": replayed, "recorded": recorded, "changes": changes},
+        )
+    return Finding(
+        "replay-differs",
+        f"Replayed from the policy history: {replayed}; recorded: {recorded}",
+        "The policies as they were at the event's time give another outcome than the one recorded: something the "
+        "history does not keep differed (the principal's or the resource's tags, or a context key the event does "
+        "not record).",
+        {"replayed": replayed, "recorded": recorded},
+    )
+
+
 def _changed_outcome(subject: Subject, recorded: str, decision: Decision) -> Finding:
     when = subject.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if subject.event_time else "the time of the message"
     return Finding(
@@ -708,12 +790,26 @@ def _verdict(e: Explanation) -> str:
 # Which finding the one-line verdict names: the most specific cause first.
 _RANK = {
     code: i
-    for i, code in enumerate((
-        "principal-missing", "deciding-statement", "trust-policy", "narrowed-by", "wrong-account", "wrong-partition",
-        "mfa-absent", "value-case", "key-case", "variables-without-version", "unknown-action", "unknown-condition-key",
-        "condition-failed", "missing-context-key", "evaluation-error",
-    ))
-}  # fmt: skip
+    for i, code in enumerate(
+        (
+            "principal-missing",
+            "deciding-statement",
+            "trust-policy",
+            "narrowed-by",
+            "wrong-account",
+            "wrong-partition",
+            "mfa-absent",
+            "value-case",
+            "key-case",
+            "variables-without-version",
+            "unknown-action",
+            "unknown-condition-key",
+            "condition-failed",
+            "missing-context-key",
+            "evaluation-error",
+        )
+    )
+}
 
 
 def _relevant(f: Finding) -> bool:

@@ -7,8 +7,10 @@ One test per checklist finding; each names the finding it proves and checks its 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,10 +22,19 @@ from botocore.client import BaseClient
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from iamd.store import EntityKind, open_store
 from tests.api.clock import MovableClock
 from tests.api.conftest import NO_RETRY, UserClient, allow, client_for, policy
 from tests.api.server import RunningServer
 from tests.api.test_sts_assume_role import make_role, trust
+
+
+def next_second() -> None:
+    """Wait until the wall clock's second has changed: what follows is stamped after the
+    second of every request made so far (trail times are whole seconds)."""
+    start = int(time.time())
+    while int(time.time()) <= start:
+        time.sleep(0.05)
 
 
 def explain(
@@ -348,17 +359,74 @@ def test_an_outcome_that_differs_now_and_the_change_since(
 ) -> None:
     client = user_client("ex-later")
     error = denied(client.list_open_id_connect_providers)
+    next_second()
     iam.put_user_policy(
         UserName="ex-later", PolicyName="later", PolicyDocument=policy(allow("iam:ListOpenIDConnectProviders"))
     )
     by_id, _ = both(api_server, error)
     assert by_id["recorded"]["decision"] == "implicitDeny" and by_id["now"]["decision"] == "allowed"
+    assert by_id["asItWas"]["decision"] == "implicitDeny"  # replayed from the policy history
     assert by_id["differsNow"] is True
     assert one(by_id, "outcome-changed")["evidence"] == {
         "recorded": "implicitDeny", "now": "allowed", "recordedBlocking": "identity", "nowBlocking": None,
+        "asItWas": "implicitDeny",
     }  # fmt: skip
     assert [c["eventName"] for c in one(by_id, "changed-since")["evidence"]["changes"]] == ["PutUserPolicy"]
     assert by_id["fix"] is None and "allowed now" in by_id["verdict"]
+    assert not findings(by_id, "propagation-window") and not findings(by_id, "replay-differs")
+
+
+def test_as_it_was_through_a_group_and_an_older_default_version(
+    api_server: RunningServer, iam: BaseClient, user_client: UserClient, acct: str
+) -> None:
+    """Allowed then through a group's managed policy; since, the user left the group and the
+    policy has a new default version: the history replays the allow, today's policies deny."""
+    arn = iam.create_policy(PolicyName="ex-readers", PolicyDocument=policy(allow("iam:ListSAMLProviders")))["Policy"][
+        "Arn"
+    ]
+    iam.create_group(GroupName="ex-readers")
+    iam.attach_group_policy(GroupName="ex-readers", PolicyArn=arn)
+    client = user_client("ex-member")
+    iam.add_user_to_group(GroupName="ex-readers", UserName="ex-member")
+    rid = client.list_saml_providers()["ResponseMetadata"]["RequestId"]
+    next_second()
+    iam.remove_user_from_group(GroupName="ex-readers", UserName="ex-member")
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy(allow("iam:GetUser")), SetAsDefault=True)
+    assert api_server.backend.audit is not None
+    api_server.backend.audit.flush()
+    answer = explain(api_server, {"RequestId": rid}).json()
+    assert (answer["recorded"]["decision"], answer["asItWas"]["decision"], answer["now"]["decision"]) == (
+        "allowed", "allowed", "implicitDeny",
+    )  # fmt: skip
+    assert one(answer, "outcome-changed")["evidence"]["asItWas"] == "allowed"
+    [matched] = answer["asItWas"]["matchedStatements"]
+    assert matched["policyId"] == "ex-readers"
+
+
+def test_a_change_within_the_propagation_window(
+    api_server: RunningServer, data_dir: Path, iam: BaseClient, user_client: UserClient, acct: str
+) -> None:
+    """A grant another process committed a moment before the request, not yet seen where the
+    request was served: written through a second store on the same database whose clock
+    stamps it 1.5 s before the denied request."""
+    client = user_client("ex-racing")
+    error = denied(client.list_virtual_mfa_devices)
+    with api_server.backend.store.read() as reader:
+        [event] = reader.find_audit_events(error.response["ResponseMetadata"]["RequestId"])
+    record = json.loads(event.record)
+    when = datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    other = open_store(f"sqlite:///{data_dir / 'iamd.db'}", clock=lambda: when - timedelta(seconds=1.5))
+    try:
+        with other.transaction() as tx:
+            tx.put_inline_policy(
+                EntityKind.USER, acct, "ex-racing", "grant", policy(allow("iam:ListVirtualMFADevices"))
+            )
+    finally:
+        other.close()
+    by_id, _ = both(api_server, error)
+    found = one(by_id, "propagation-window")
+    assert (found["evidence"]["replayed"], found["evidence"]["recorded"]) == ("allowed", "implicitDeny")
+    assert [(c["event"], c["subject"]) for c in found["evidence"]["changes"]] == [("inline", "grant")]
 
 
 def test_a_deleted_principal(api_server: RunningServer, iam: BaseClient, user_client: UserClient) -> None:
