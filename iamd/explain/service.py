@@ -418,7 +418,8 @@ class Explainer:
             role = _role_of(tx, resource)
             if role is not None:
                 resource_tags = _tags(tx, TagTarget.ROLE, role.account_id, role.name)
-        items += list(subject.context)
+        given = {k.lower() for k, _ in subject.context}  # what the caller gave replaces what iamd derived
+        items = [(k, v) for k, v in items if k.lower() not in given] + list(subject.context)
         return items, resource_tags
 
     # -- as it was ----------------------------------------------------------------------------------

@@ -511,3 +511,16 @@ def test_an_aws_cloudtrail_event_is_explained_offline(
     assert answer["subject"]["action"] == "s3:PutObject" and answer["now"]["decision"] == "implicitDeny"
     assert answer["fix"]["changes"][0]["statement"]["Resource"] == "arn:aws:s3:::reports/q3.csv"
     assert answer["fix"]["verified"] is True
+
+
+def test_a_hypothetical_requests_context_replaces_what_iamd_derives(
+    api_server: RunningServer, acct: str, user_client: UserClient
+) -> None:
+    """A key the caller gives (in any case) replaces iamd's own: no ambiguity with it."""
+    user_client("ex-when", policy(allow("s3:GetObject", "*", DateLessThan={"aws:CurrentTime": "2000-01-01T00:00:00Z"})))
+    body = {"Principal": f"arn:aws:iam::{acct}:user/ex-when", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"}
+    then = explain(api_server, {**body, "Context": {"aws:currenttime": "1999-06-01T00:00:00Z"}}).json()
+    assert then["now"]["decision"] == "allowed" and not findings(then, "key-case")
+    today = explain(api_server, body).json()
+    condition = one(today, "condition-failed")["evidence"]["condition"]
+    assert condition["operator"] == "DateLessThan" and condition["policyValues"] == ["2000-01-01T00:00:00Z"]
