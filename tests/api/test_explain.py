@@ -524,3 +524,39 @@ def test_a_hypothetical_requests_context_replaces_what_iamd_derives(
     today = explain(api_server, body).json()
     condition = one(today, "condition-failed")["evidence"]["condition"]
     assert condition["operator"] == "DateLessThan" and condition["policyValues"] == ["2000-01-01T00:00:00Z"]
+
+
+def test_a_replay_that_differs_from_the_record(
+    api_server: RunningServer, data_dir: Path, iam: BaseClient, user_client: UserClient, acct: str
+) -> None:
+    """Allowed through a principal tag that was removed since: tags have no history, so the
+    replay (today's tags) differs from the record, and the answer says why it may."""
+    client = user_client("ex-tagged")
+    iam.tag_user(UserName="ex-tagged", Tags=[{"Key": "team", "Value": "blue"}])
+    document = policy(allow("iam:ListRoles", "*", StringEquals={"aws:PrincipalTag/team": "blue"}))
+    long_ago = datetime.now(UTC) - timedelta(seconds=30)  # not within the propagation window of the request
+    other = open_store(f"sqlite:///{data_dir / 'iamd.db'}", clock=lambda: long_ago)
+    try:
+        with other.transaction() as tx:
+            tx.put_inline_policy(EntityKind.USER, acct, "ex-tagged", "tagged", document)
+    finally:
+        other.close()
+    rid = client.list_roles()["ResponseMetadata"]["RequestId"]
+    iam.untag_user(UserName="ex-tagged", TagKeys=["team"])
+    assert api_server.backend.audit is not None
+    api_server.backend.audit.flush()
+    answer = explain(api_server, {"RequestId": rid}).json()
+    assert (answer["recorded"]["decision"], answer["asItWas"]["decision"], answer["now"]["decision"]) == (
+        "allowed", "implicitDeny", "implicitDeny",
+    )  # fmt: skip
+    assert one(answer, "replay-differs")["evidence"] == {"replayed": "implicitDeny", "recorded": "allowed"}
+    assert one(answer, "missing-context-key")["evidence"]["key"] == "aws:PrincipalTag/team"
+
+
+def test_a_wrong_secret(api_server: RunningServer, iam: BaseClient) -> None:
+    iam.create_user(UserName="ex-signer")
+    key = iam.create_access_key(UserName="ex-signer")["AccessKey"]
+    answer = _refused(api_server, denied(client_for(api_server, key["AccessKeyId"], "x" * 40).get_user))
+    found = one(answer, "credential-signature")
+    assert found["evidence"]["accessKeyId"] == key["AccessKeyId"] and found["evidence"]["statusNow"] == "Active"
+    assert key["SecretAccessKey"] not in json.dumps(answer)
