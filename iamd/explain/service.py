@@ -235,7 +235,7 @@ class Explainer:
         page = tx.list_audit_events(account, event_name="DeleteAccessKey", max_items=_HISTORY_SCAN)
         for event in page.items:
             record = json.loads(event.record)
-            params = record.get("requestParameters") or {}
+            params = _mapping(record.get("requestParameters"))
             if params.get("accessKeyId") == key_id and not record.get("errorCode"):
                 return {
                     "eventTime": record.get("eventTime"),
@@ -295,8 +295,8 @@ class Explainer:
             )
             return side
         if kind is PrincipalKind.FEDERATED_USER:
-            issuer = (subject.user_identity.get("sessionContext") or {}).get("sessionIssuer") or {}
-            parent = issuer.get("userName") if isinstance(issuer, Mapping) else None
+            issuer = _mapping(_mapping(subject.user_identity.get("sessionContext")).get("sessionIssuer"))
+            parent = issuer.get("userName")
             if not isinstance(parent, str):
                 raise ValueError(f"{arn} is a federated user; the event does not say which IAM user issued it")
             try:
@@ -328,13 +328,13 @@ class Explainer:
                 if event.error_code is not None or key_id not in event.record:
                     continue
                 record: dict[str, Any] = json.loads(event.record)
-                credentials = (record.get("responseElements") or {}).get("credentials") or {}
+                credentials = _mapping(_mapping(record.get("responseElements")).get("credentials"))
                 if credentials.get("accessKeyId") == key_id:
                     return record
         return None
 
     def _session_policies(self, tx: ReadTx, origin: Mapping[str, Any]) -> list[Policy]:
-        params = origin.get("requestParameters") or {}
+        params = _mapping(origin.get("requestParameters"))
         out: list[Policy] = []
         inline = params.get("policy")
         if isinstance(inline, str) and inline:
@@ -382,8 +382,8 @@ class Explainer:
             items.append(("aws:UserAgent", subject.user_agent))
         if subject.event_source == "iam.amazonaws.com":
             items.append(("aws:RequestedRegion", "us-east-1"))  # IAM's one endpoint
-        attributes = (subject.user_identity.get("sessionContext") or {}).get("attributes") or {}
-        if isinstance(attributes, Mapping):
+        attributes = _mapping(_mapping(subject.user_identity.get("sessionContext")).get("attributes"))
+        if attributes:
             if attributes.get("mfaAuthenticated") in ("true", "false"):
                 items.append(("aws:MultiFactorAuthPresent", str(attributes["mfaAuthenticated"])))
             if isinstance(attributes.get("creationDate"), str):
@@ -497,7 +497,7 @@ class Explainer:
             if (event.sequence or 0) <= (subject.sequence or 0) if subject.sequence else event.event_time <= when:
                 continue  # the same second as the event: only what the trail stored after it
             record = json.loads(event.record)
-            params = record.get("requestParameters") or {}
+            params = _mapping(record.get("requestParameters"))
             touched = {str(params.get(k, "")).lower() for k in ("userName", "groupName", "roleName")} & names
             if touched or params.get("policyArn") in arns:
                 changes.append(
@@ -870,12 +870,17 @@ def _arn_account(arn: str) -> str | None:
 
 
 def _origin_tags(origin: Mapping[str, Any]) -> list[tuple[str, str]]:
-    params = origin.get("requestParameters") or {}
+    params = _mapping(origin.get("requestParameters"))
     out: list[tuple[str, str]] = []
     for tag in params.get("tags") or ():
         if isinstance(tag, Mapping) and isinstance(tag.get("key"), str) and isinstance(tag.get("value"), str):
             out.append((tag["key"], tag["value"]))
     return out
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (events come from anywhere)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _any_account(tx: ReadTx) -> str:

@@ -142,8 +142,8 @@ def from_event(record: Mapping[str, Any], source: str = "event") -> Subject:
     assert isinstance(identity, Mapping)
     recorded = record.get("iamdDecision") if isinstance(record.get("iamdDecision"), Mapping) else None
     authentication = record.get("iamdAuthentication")
-    event_source = str(record.get("eventSource") or "")
-    event_name = str(record.get("eventName") or "")
+    event_source = record.get("eventSource") if isinstance(record.get("eventSource"), str) else ""
+    event_name = record.get("eventName") if isinstance(record.get("eventName"), str) else ""
     error_message = record.get("errorMessage") if isinstance(record.get("errorMessage"), str) else None
     denial: ParsedDenial | None = None
     if error_message is not None:
@@ -155,14 +155,18 @@ def from_event(record: Mapping[str, Any], source: str = "event") -> Subject:
     action: str | None = None
     resource: str | None = None
     if recorded is not None:
-        action, resource = recorded.get("action"), recorded.get("resource")
+        recorded_action, recorded_resource = recorded.get("action"), recorded.get("resource")
+        if isinstance(recorded_action, str) and isinstance(recorded_resource, str):
+            action, resource = recorded_action, recorded_resource
     if action is None and denial is not None:
         action, resource = denial.action, denial.resource
-    if action is None and event_source and event_name:
+    if action is None and event_source and event_name and ":" not in event_name:
         action = f"{_service_prefix(event_source)}:{event_name}"
     if resource is None:
-        arns = [r.get("ARN") for r in record.get("resources") or () if isinstance(r, Mapping) and r.get("ARN")]
-        resource = str(arns[0]) if arns else None
+        listed = record.get("resources")
+        arns = [r["ARN"] for r in listed if isinstance(r, Mapping) and isinstance(r.get("ARN"), str)] if isinstance(
+            listed, list) else []  # fmt: skip
+        resource = arns[0] if arns else None
     principal = identity.get("arn") if isinstance(identity.get("arn"), str) else None
     if principal is None and denial is not None:
         principal = denial.principal
