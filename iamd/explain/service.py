@@ -31,61 +31,20 @@ from iamd.policy import (
 )
 from iamd.service.policy_loader import EMPTY, PolicyLoader
 from iamd.service.targets import iam_target
-from iamd.store import NotFound, PolicyChange, ReadTx, Role, TagTarget, User
+from iamd.store import NotFound, ReadTx, Role, TagTarget, User
 
 from .catalog import Catalog, catalog
-from .checklist import TYPE_NAMES, Finding, Traced, statement_evidence, walk
-from .replay import PROPAGATION_WINDOW, replay
-from .subject import InputError, Subject, from_event
+from .checklist import Finding, Traced, walk
+from .credentials import credential_findings
+from .explanation import Explanation, changed_outcome, recorded_verdict, replay_differs, verdict_of
+from .fix import propose_fix
+from .replay import replay
+from .subject import InputError, Subject, as_mapping, from_event
 
 __all__ = ["Explainer", "Explanation", "subjects_for_request_id"]
 
 _HISTORY_SCAN = 1000  # trail events read at most when looking for a session's origin or later changes
-_FIX_NAME = "iamd-explain-fix"
 _SESSION_ORIGINS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken")
-
-
-@dataclass(slots=True)
-class Explanation:
-    subject: Subject
-    verdict: str  # a short answer in plain words
-    decision: Decision | None = None  # the re-evaluation, now
-    recorded: str | None = None  # allowed | explicitDeny | implicitDeny, as recorded or as the message said
-    findings: list[Finding] = field(default_factory=list)
-    fix: dict[str, Any] | None = None
-    trace: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    then: Decision | None = None  # replayed from the policy history at the event's time
-
-    @property
-    def differs(self) -> bool | None:
-        if self.recorded is None or self.decision is None:
-            return None
-        return self.recorded != self.decision.verdict.value
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject.to_json(),
-            "verdict": self.verdict,
-            "now": self.decision.to_json() if self.decision is not None else None,
-            "recorded": self.recorded_json(),
-            "asItWas": self.then.to_json() if self.then is not None else None,
-            "differsNow": self.differs,
-            "findings": [f.to_json() for f in self.findings],
-            "fix": self.fix,
-            "notes": self.notes,
-            "trace": self.trace,
-        }
-
-    def recorded_json(self) -> dict[str, Any] | None:
-        if self.subject.recorded is not None:
-            return dict(self.subject.recorded)
-        if self.recorded is not None:
-            out: dict[str, Any] = {"decision": self.recorded}
-            if self.subject.denial is not None:
-                out["blockingPolicyType"] = self.subject.denial.blocking_type
-            return out
-        return None
 
 
 def subjects_for_request_id(tx: ReadTx, request_id: str, account: str | None = None) -> list[Subject]:
@@ -145,8 +104,8 @@ class Explainer:
         findings: list[Finding] = []
         notes: list[str] = []
         if subject.authentication is not None:
-            findings += self._credential(tx, subject)
-        recorded = _recorded_verdict(subject)
+            findings += credential_findings(tx, subject)
+        recorded = recorded_verdict(subject)
         if subject.principal is None or subject.action is None:
             verdict = findings[0].detail if findings else "The input names no principal and action to evaluate."
             return Explanation(subject, verdict, None, recorded, findings, None, [], notes)
@@ -181,68 +140,15 @@ class Explainer:
         traced: list[Traced] = list(zip(policies.statements, tracer.statements, strict=False))
         findings += walk(request, policies, decision, traced, self.catalog)
         if recorded is not None and recorded != decision.verdict.value:
-            findings.insert(0, _changed_outcome(subject, recorded, decision))
+            findings.insert(0, changed_outcome(subject, recorded, decision))
         findings += self._changes_since(tx, subject, side, role_trusted)
         then = self._as_it_was(tx, subject, side, role_trusted, request, recorded, decision, findings, notes)
         fix = None
         if not decision.allowed:
-            fix = self._fix(request, policies, decision, side, role_trusted, traced)
+            fix = propose_fix(self.loader, request, policies, decision, side.user, side.role, role_trusted, traced)
         explanation = Explanation(subject, "", decision, recorded, findings, fix, tracer.to_json(), notes, then)
-        explanation.verdict = _verdict(explanation)
+        explanation.verdict = verdict_of(explanation)
         return explanation
-
-    # -- credentials ---------------------------------------------------------------------------
-    def _credential(self, tx: ReadTx, subject: Subject) -> list[Finding]:
-        auth = subject.authentication or {}
-        key_id = str(auth.get("accessKeyId") or "")
-        reason = str(auth.get("reason") or auth.get("errorCode") or "refused")
-        evidence: dict[str, Any] = {k: v for k, v in auth.items() if k != "errorMessage"}
-        code = "credential-refused"
-        detail = f"The request was signed with access key {key_id}, which was refused: {reason}."
-        if reason == "no such access key":
-            deleted = self._key_deleted(tx, subject, key_id)
-            if deleted is not None:
-                code = "credential-deleted"
-                evidence["deletedBy"] = deleted
-                detail = (
-                    f"Access key {key_id} was deleted at {deleted['eventTime']} by {deleted['by']} "
-                    f"(request {deleted['requestId']}); create a new key for the user."
-                )
-            else:
-                code = "credential-unknown"
-                detail += " iamd never issued it, or the trail no longer shows its deletion: check the profile in use."
-        elif reason == "the access key is inactive":
-            code = "credential-inactive"
-            detail += " Reactivate it (UpdateAccessKey --status Active) or use another active key."
-        elif "expired" in reason:
-            code = "credential-expired"
-            detail += " Temporary credentials cannot be renewed: request new ones (AssumeRole, GetSessionToken…)."
-        elif "signature" in reason:
-            code = "credential-signature"
-            detail += " The secret used to sign does not belong to that key id, or the request changed in transit."
-        if key_id and not key_id.startswith("ASIA"):
-            try:
-                key = tx.get_access_key(key_id)
-                evidence["statusNow"] = key.status.value
-            except NotFound:
-                evidence["statusNow"] = "deleted or unknown"
-        return [Finding(code, f"Credential refused: {reason}", detail, evidence)]
-
-    def _key_deleted(self, tx: ReadTx, subject: Subject, key_id: str) -> dict[str, Any] | None:
-        account = str(subject.user_identity.get("accountId") or "") or _any_account(tx)
-        if not key_id or not account:
-            return None
-        page = tx.list_audit_events(account, event_name="DeleteAccessKey", max_items=_HISTORY_SCAN)
-        for event in page.items:
-            record = json.loads(event.record)
-            params = _mapping(record.get("requestParameters"))
-            if params.get("accessKeyId") == key_id and not record.get("errorCode"):
-                return {
-                    "eventTime": record.get("eventTime"),
-                    "requestId": record.get("requestID"),
-                    "by": (record.get("userIdentity") or {}).get("arn"),
-                }
-        return None
 
     # -- the principal and its policies ----------------------------------------------------------
     def _side(self, tx: ReadTx, subject: Subject) -> _Side:
@@ -295,7 +201,7 @@ class Explainer:
             )
             return side
         if kind is PrincipalKind.FEDERATED_USER:
-            issuer = _mapping(_mapping(subject.user_identity.get("sessionContext")).get("sessionIssuer"))
+            issuer = as_mapping(as_mapping(subject.user_identity.get("sessionContext")).get("sessionIssuer"))
             parent = issuer.get("userName")
             if not isinstance(parent, str):
                 raise ValueError(f"{arn} is a federated user; the event does not say which IAM user issued it")
@@ -328,13 +234,13 @@ class Explainer:
                 if event.error_code is not None or key_id not in event.record:
                     continue
                 record: dict[str, Any] = json.loads(event.record)
-                credentials = _mapping(_mapping(record.get("responseElements")).get("credentials"))
+                credentials = as_mapping(as_mapping(record.get("responseElements")).get("credentials"))
                 if credentials.get("accessKeyId") == key_id:
                     return record
         return None
 
     def _session_policies(self, tx: ReadTx, origin: Mapping[str, Any]) -> list[Policy]:
-        params = _mapping(origin.get("requestParameters"))
+        params = as_mapping(origin.get("requestParameters"))
         out: list[Policy] = []
         inline = params.get("policy")
         if isinstance(inline, str) and inline:
@@ -382,7 +288,7 @@ class Explainer:
             items.append(("aws:UserAgent", subject.user_agent))
         if subject.event_source == "iam.amazonaws.com":
             items.append(("aws:RequestedRegion", "us-east-1"))  # IAM's one endpoint
-        attributes = _mapping(_mapping(subject.user_identity.get("sessionContext")).get("attributes"))
+        attributes = as_mapping(as_mapping(subject.user_identity.get("sessionContext")).get("attributes"))
         if attributes:
             if attributes.get("mfaAuthenticated") in ("true", "false"):
                 items.append(("aws:MultiFactorAuthPresent", str(attributes["mfaAuthenticated"])))
@@ -464,9 +370,9 @@ class Explainer:
         notes += replayed.notes
         then = evaluate(request, replayed.policies)
         if recorded is not None and then.verdict.value != recorded:
-            findings.append(_replay_differs(then.verdict.value, recorded, replayed.recent))
+            findings.append(replay_differs(then.verdict.value, recorded, replayed.recent))
         if then.verdict is not now.verdict and not any(f.code == "outcome-changed" for f in findings):
-            findings.insert(0, _changed_outcome(subject, then.verdict.value, now))
+            findings.insert(0, changed_outcome(subject, then.verdict.value, now))
         for f in findings:
             if f.code == "outcome-changed":
                 f.evidence["asItWas"] = then.verdict.value
@@ -497,7 +403,7 @@ class Explainer:
             if (event.sequence or 0) <= (subject.sequence or 0) if subject.sequence else event.event_time <= when:
                 continue  # the same second as the event: only what the trail stored after it
             record = json.loads(event.record)
-            params = _mapping(record.get("requestParameters"))
+            params = as_mapping(record.get("requestParameters"))
             touched = {str(params.get(k, "")).lower() for k in ("userName", "groupName", "roleName")} & names
             if touched or params.get("policyArn") in arns:
                 changes.append(
@@ -522,306 +428,8 @@ class Explainer:
             )
         ]
 
-    # -- the smallest fix, checked -----------------------------------------------------------------
-    def _fix(
-        self,
-        request: Request,
-        policies: PolicySet,
-        decision: Decision,
-        side: _Side,
-        role: Role | None,
-        traced: list[Traced],
-    ) -> dict[str, Any] | None:
-        block = decision.decisive_block
-        if block is None or block.type is PolicyType.PROTECTED:
-            return None
-        if decision.verdict.value == "explicitDeny":
-            denies = [cs for cs in decision.matched if cs.deny]
-            return {
-                "kind": "explicit-deny",
-                "summary": "An explicit Deny wins over every Allow: adding an Allow cannot fix this. Look at the "
-                "statement(s) below; the narrowest change excludes exactly this action and resource from the Deny "
-                f"(remove {request.action} from its Action, or list {request.resource} in a NotResource), or meets "
-                "its condition.",
-                "statements": [statement_evidence(cs) for cs in denies],
-                "verified": False,
-            }
-        # A statement that matched but for a condition: meet the condition, don't bypass it.
-        conditional = [
-            (cs, t)
-            for cs, t in traced
-            if not cs.deny
-            and t.action_matched
-            and t.principal_matched is not False
-            and t.resource_matched
-            and not t.applied
-            and any(b.type is cs.ptype for b in decision.blocking)
-        ]
-        if conditional:
-            cs, t = conditional[0]
-            failed = [c for c in t.conditions if c.result is not True]
-            return {
-                "kind": "meet-condition",
-                "summary": f"{statement_evidence(cs)['policyName']} already allows {request.action} on "
-                f"{request.resource} under conditions this request did not meet: meet them (the safe fix) rather "
-                "than add an unconditional Allow.",
-                "statement": statement_evidence(cs),
-                "conditions": [
-                    {
-                        "operator": c.operator,
-                        "key": c.key,
-                        "policyValues": list(c.policy_values),
-                        "requestValues": list(c.request_values) if c.request_values is not None else None,
-                    }
-                    for c in failed
-                ],
-                "verified": False,
-            }
-        statement: dict[str, Any] = {
-            "Sid": "IamdExplainFix",
-            "Effect": "Allow",
-            "Action": request.action,
-            "Resource": request.resource,
-        }
-        changes: list[dict[str, Any]] = []
-        identity = list(policies.identity)
-        boundary, session, resource = policies.boundary, list(policies.session), policies.resource
-        blocked = {b.type for b in decision.blocking}
-        if PolicyType.IDENTITY in blocked:
-            identity.append(self._fix_policy([statement], PolicyType.IDENTITY))
-            changes.append(_identity_change(side, statement))
-        if PolicyType.BOUNDARY in blocked and boundary is not None:
-            boundary = self._extended(boundary, statement, PolicyType.BOUNDARY)
-            changes.append(
-                {
-                    "policyType": "boundary",
-                    "where": f"the permissions boundary {boundary.arn}",
-                    "how": "CreatePolicyVersion --set-as-default with this statement added",
-                    "statement": statement,
-                }
-            )
-        if PolicyType.SESSION in blocked:
-            session.append(self._fix_policy([statement], PolicyType.SESSION))
-            changes.append(
-                {
-                    "policyType": "session",
-                    "where": "the session policy passed when the session is made (AssumeRole --policy / --policy-arns)",
-                    "how": "request a new session with it",
-                    "statement": statement,
-                }
-            )
-        if PolicyType.TRUST in blocked and resource is not None and role is not None:
-            trusted = request.principal.entity_arn or request.principal.arn
-            if request.principal.kind is PrincipalKind.ROOT:
-                trusted = request.principal.arn
-            trust_statement = {
-                "Sid": "IamdExplainFix",
-                "Effect": "Allow",
-                "Principal": {"AWS": trusted},
-                "Action": request.action,
-            }
-            resource = self._extended(resource, trust_statement, PolicyType.TRUST)
-            changes.append(
-                {
-                    "policyType": "trust",
-                    "where": f"the trust policy of role {role.arn}",
-                    "how": "UpdateAssumeRolePolicy with this statement added",
-                    "statement": trust_statement,
-                }
-            )
-        for org in (PolicyType.SCP, PolicyType.RCP):
-            if org in blocked:
-                changes.append(
-                    {
-                        "policyType": org.value,
-                        "where": f"a {TYPE_NAMES[org.value]} of the organization",
-                        "how": "ask the organization's administrator",
-                        "statement": statement,
-                    }
-                )
-        if not changes:
-            return None
-        fixed = self.loader.build(identity, boundary, session, resource, policies.scp, policies.rcp)
-        after = evaluate(request, fixed)
-        return {
-            "kind": "add-allow",
-            "summary": "Add the least-privilege statement(s) below (exactly this action on exactly this resource); "
-            + (
-                "re-evaluated with them, the request is allowed."
-                if after.allowed
-                else f"re-evaluated with them, the request is still denied ({after.verdict.value}): see the findings."
-            ),
-            "changes": changes,
-            "verified": after.allowed,
-            "decisionWithFix": after.verdict.value,
-        }
-
-    def _fix_policy(self, statements: list[dict[str, Any]], ptype: PolicyType) -> Policy:
-        text = json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
-        return self.loader.stored(text, ptype, _FIX_NAME, "the proposed fix")
-
-    def _extended(self, policy: Policy, statement: dict[str, Any], ptype: PolicyType) -> Policy:
-        doc = json.loads(policy.document.text)
-        existing = doc.get("Statement")
-        doc["Statement"] = [*(existing if isinstance(existing, list) else [existing]), statement]
-        return self.loader.stored(
-            json.dumps(doc, indent=2),
-            ptype,
-            policy.id,
-            f"{policy.id} with the proposed fix",
-            kind=policy.kind,
-            owner=policy.owner,
-            arn=policy.arn,
-        )
-
 
 # -- helpers --------------------------------------------------------------------------------------
-def _identity_change(side: _Side, statement: dict[str, Any]) -> dict[str, Any]:
-    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-    if side.user is not None:
-        who, flag, op = f"user {side.user.name}", f"--user-name {side.user.name}", "put-user-policy"
-    elif side.role is not None:
-        who, flag, op = f"role {side.role.name}", f"--role-name {side.role.name}", "put-role-policy"
-    else:
-        return {"policyType": "identity", "where": "an identity-based policy of the principal", "statement": statement}
-    return {
-        "policyType": "identity",
-        "where": f"an inline policy of {who} (or a managed policy attached to it)",
-        "how": f"aws iam {op} {flag} --policy-name {_FIX_NAME} --policy-document '{document}'",
-        "statement": statement,
-    }
-
-
-def _recorded_verdict(subject: Subject) -> str | None:
-    if subject.recorded is not None and isinstance(subject.recorded.get("decision"), str):
-        return str(subject.recorded["decision"])
-    if subject.denial is not None:
-        return "explicitDeny" if subject.denial.explicit else "implicitDeny"
-    if subject.error_code in ("AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation"):
-        return "implicitDeny" if subject.denial is None else None
-    if subject.source in ("event", "request-id") and subject.error_code is None and subject.authentication is None:
-        return "allowed"
-    return None
-
-
-def _replay_differs(replayed: str, recorded: str, recent: Sequence[PolicyChange]) -> Finding:
-    """The replay disagrees with the record: a change around the request (propagation), or
-    something the history does not keep."""
-    if recent:
-        changes = [
-            {"changedAt": c.changed_at.isoformat(), "event": c.event, "owner": c.owner_kind, "subject": c.subject}
-            for c in recent
-        ]
-        return Finding(
-            "propagation-window",
-            "A policy change was made around the time of the request",
-            f"{len(changes)} change(s) to the policies involved were made within {PROPAGATION_WINDOW.seconds} s of "
-            f"the request: with them the request is {replayed}, yet it was {recorded}. A change applies at once on "
-            "the process that made it and within the cache poll interval on the others (docs/architecture.md, "
-            "several processes), as AWS's own changes take time to propagate (\"Changes that I make are not always "
-            'immediately visible"): retry, or wait for the change to reach every server.',
-            {"replayed": replayed, "recorded": recorded, "changes": changes},
-        )
-    return Finding(
-        "replay-differs",
-        f"Replayed from the policy history: {replayed}; recorded: {recorded}",
-        "The policies as they were at the event's time give another outcome than the one recorded: something the "
-        "history does not keep differed (the principal's or the resource's tags, or a context key the event does "
-        "not record).",
-        {"replayed": replayed, "recorded": recorded},
-    )
-
-
-def _changed_outcome(subject: Subject, recorded: str, decision: Decision) -> Finding:
-    when = subject.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if subject.event_time else "the time of the message"
-    return Finding(
-        "outcome-changed",
-        f"The outcome differs now: {recorded} then, {decision.verdict.value} now",
-        f"At {when} the request was {recorded}; evaluated with the policies in force now it is "
-        f"{decision.verdict.value}. The policies (or the principal) changed since: see changed-since.",
-        {
-            "recorded": recorded,
-            "now": decision.verdict.value,
-            "recordedBlocking": (subject.recorded or {}).get("blockingPolicyType")
-            if subject.recorded
-            else (subject.denial.blocking_type if subject.denial else None),
-            "nowBlocking": decision.decisive_block.type.value if decision.decisive_block else None,
-        },
-    )
-
-
-def _verdict(e: Explanation) -> str:
-    d = e.decision
-    if d is None:
-        return e.findings[0].detail if e.findings else "Nothing to evaluate."
-    head = f"{d.request.principal.arn} {d.request.action} on {d.request.resource}: "
-    if d.allowed:
-        if e.recorded is not None and e.recorded != "allowed":
-            return head + f"allowed now, {e.recorded} when it was made: the policies changed since."
-        return head + "allowed."
-    block = d.decisive_block
-    reason = "denied"
-    if block is not None:
-        name = TYPE_NAMES.get(block.type.value, block.type.value)
-        reason = f"denied by an explicit Deny in {_a(name)}" if block.explicit else f"denied: no {name} allows it"
-    first = min(
-        (f for f in e.findings if _RANK.get(f.code, 50) < 50 and _relevant(f)),
-        key=lambda f: _RANK.get(f.code, 50),
-        default=None,
-    )
-    out = head + reason + "."
-    if first is not None:
-        out += f" {first.title}."
-    if e.fix is not None:
-        if e.fix["kind"] == "add-allow":
-            out += " Fix: add the statement shown" + (
-                " (checked: it turns the decision to allowed)."
-                if e.fix["verified"]
-                else " (not enough alone: see the findings)."
-            )
-        elif e.fix["kind"] == "meet-condition":
-            out += " Fix: meet the statement's condition(s)."
-        else:
-            out += " Fix: review the Deny statement; adding an Allow cannot lift it."
-    if e.differs:
-        out += f" (When it was made it was {e.recorded}.)"
-    return out
-
-
-# Which finding the one-line verdict names: the most specific cause first.
-_RANK = {
-    code: i
-    for i, code in enumerate(
-        (
-            "principal-missing",
-            "deciding-statement",
-            "trust-policy",
-            "narrowed-by",
-            "wrong-account",
-            "wrong-partition",
-            "mfa-absent",
-            "value-case",
-            "key-case",
-            "variables-without-version",
-            "unknown-action",
-            "unknown-condition-key",
-            "condition-failed",
-            "missing-context-key",
-            "evaluation-error",
-        )
-    )
-}
-
-
-def _relevant(f: Finding) -> bool:
-    """A misspelled action far from the requested one is worth listing, not naming in the verdict."""
-    return f.code != "unknown-action" or f.evidence.get("where") == "request" or bool(f.evidence.get("matchesRequest"))
-
-
-def _a(name: str) -> str:
-    return ("an " if name[:1] in "aeiou" else "a ") + name
-
-
 def _pascal(value: Any) -> Any:
     """CloudTrail's lowerCamelCase parameters back to the API's member names (``userName`` → ``UserName``)."""
     if isinstance(value, Mapping):
@@ -870,19 +478,9 @@ def _arn_account(arn: str) -> str | None:
 
 
 def _origin_tags(origin: Mapping[str, Any]) -> list[tuple[str, str]]:
-    params = _mapping(origin.get("requestParameters"))
+    params = as_mapping(origin.get("requestParameters"))
     out: list[tuple[str, str]] = []
     for tag in params.get("tags") or ():
         if isinstance(tag, Mapping) and isinstance(tag.get("key"), str) and isinstance(tag.get("value"), str):
             out.append((tag["key"], tag["value"]))
     return out
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    """``value`` if it is a JSON object, else an empty one (events come from anywhere)."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def _any_account(tx: ReadTx) -> str:
-    accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
-    return accounts[0] if accounts else ""

@@ -84,6 +84,11 @@ class Subject:
         return out
 
 
+def as_mapping(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (events come from anywhere)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
         raise InputError(f"{what} must be a string of 1 to {_MAX_TEXT} characters")
