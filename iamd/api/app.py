@@ -32,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from iamd.api import pipeline
 from iamd.api.backend import Backend
+from iamd.api.explain import explain_route
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
@@ -128,6 +129,7 @@ class IamdApp:
                 Route("/_iamd/reset", self._reset, methods=["POST"]),
                 Route("/moto-api/reset", self._reset, methods=["POST"]),
                 Route("/metrics", self._metrics, methods=["GET"]),
+                Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
             ],
             lifespan=self._lifespan,
         )
@@ -221,6 +223,9 @@ class IamdApp:
             return JSONResponse({"error": "reset is available only when the server runs with --dev"}, 404)
         self.backend.reset()
         return JSONResponse({"status": "ok"})
+
+    async def _explain(self, request: Request) -> Response:
+        return await explain_route(self.backend, request)
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "accountId": self.backend.account_id})

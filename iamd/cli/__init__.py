@@ -31,6 +31,10 @@ from .admin import admin  # noqa: E402  (calls of the core in process)
 
 main.add_command(admin)
 
+from .explain import explain  # noqa: E402
+
+main.add_command(explain)  # the troubleshooter (docs/troubleshooting.md)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]

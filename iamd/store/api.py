@@ -34,6 +34,7 @@ from iamd.store.records import (
     KeyStatus,
     ManagedPolicy,
     Page,
+    PolicyChange,
     PolicyEntity,
     PolicyScope,
     PolicyUsage,
@@ -171,6 +172,9 @@ class ReadTx(Protocol):
         marker: str | None = None,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...
+    def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]: ...
+    # policy history (what a principal's policies were at a time), oldest first
+    def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]: ...
 
     # virtual MFA devices; ``serial`` is the device ARN
     def get_virtual_mfa_device(self, account: str, serial: str) -> VirtualMfaDevice: ...

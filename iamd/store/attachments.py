@@ -103,6 +103,7 @@ class AttachmentOps(Ops):
         if found is not None:
             return False
         self._conn.execute(insert(a).values(entity_id=entity_id, policy_id=policy_id))
+        self._history(account, "attach", kind.value, entity_id, self._policy_arn_of(policy_id))
         return True
 
     def detach_policy(self, kind: EntityKind, account: str, name: str, arn: str) -> None:
@@ -113,6 +114,7 @@ class AttachmentOps(Ops):
         done = self._conn.execute(delete(a).where(a.c.entity_id == entity_id, a.c.policy_id == policy_id))
         if done.rowcount == 0:
             raise NotFound("policy attachment", arn)
+        self._history(account, "detach", kind.value, entity_id, self._policy_arn_of(policy_id))
 
     # -- permissions boundaries ------------------------------------------------------------
     def put_permissions_boundary(self, kind: EntityKind, account: str, name: str, arn: str) -> None:
@@ -130,6 +132,7 @@ class AttachmentOps(Ops):
         policy_id = self._attachable_policy_id(account, arn) if arn is not None else None
         e = kind_tables(kind).entity
         self._conn.execute(update(e).where(e.c.id == entity_id).values(boundary_policy_id=policy_id))
+        self._history(account, "boundary", kind.value, entity_id, self._policy_arn_of(policy_id) if policy_id else None)
 
     # -- inline policies -----------------------------------------------------------------
     def get_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> InlinePolicy:
@@ -176,8 +179,10 @@ class AttachmentOps(Ops):
         where = (i.c.entity_id == entity_id, i.c.name == policy_name)
         if self._first(select(i.c.name).where(*where)) is not None:
             self._conn.execute(update(i).where(*where).values(document=document))
+            self._history(account, "inline", kind.value, entity_id, policy_name, document)
             return False
         self._conn.execute(insert(i).values(entity_id=entity_id, name=policy_name, document=document))
+        self._history(account, "inline", kind.value, entity_id, policy_name, document)
         return True
 
     def delete_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> None:
@@ -187,3 +192,4 @@ class AttachmentOps(Ops):
         done = self._conn.execute(delete(i).where(i.c.entity_id == entity_id, i.c.name == policy_name))
         if done.rowcount == 0:
             raise NotFound(f"{kind.value} policy", policy_name)
+        self._history(account, "inline", kind.value, entity_id, policy_name)

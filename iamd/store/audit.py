@@ -155,3 +155,9 @@ class AuditOps(Ops):
             stmt = stmt.where(a.c.error_code.is_not(None))
         keys = [a.c.event_time, a.c.seq]
         return self._paged(stmt, keys, "audit", marker, max_items, _event, descending=True)
+
+    def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
+        """The events of one request id (the ``RequestId`` every answer carries), oldest first."""
+        a = s.audit_events
+        stmt = select(a).where(a.c.request_id == request_id).order_by(a.c.seq).limit(limit)
+        return tuple(_event(r) for r in self._conn.execute(stmt))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
@@ -141,6 +141,23 @@ class Ops:
             self._conn.execute(_BUMP)
             self._bumped = True
 
+    def _history(
+        self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,
+        document: str | None = None,
+    ) -> None:  # fmt: skip
+        """Record one change to a principal's policies (schema: policy_history), in the write's transaction."""
+        self._conn.execute(
+            insert(s.policy_history).values(
+                account_id=account,
+                changed_at=self._now(),
+                event=event,
+                owner_kind=owner_kind,
+                owner_id=owner_id,
+                subject=subject,
+                document=document,
+            )
+        )
+
     def _writes_without_bump(self) -> None:
         if not self._writable:
             raise ReadOnly()
@@ -269,6 +286,19 @@ class Ops:
         if row.account_id not in (account, AWS_ACCOUNT):
             raise NotFound("policy", arn)
         return str(row.id), self._arn(row.account_id, "policy", row.path, row.name)
+
+    def _policy_arn_of(self, policy_id: str) -> str:
+        p = s.policies
+        row = self._first(select(p.c.account_id, p.c.path, p.c.name).where(p.c.id == policy_id))
+        assert row is not None
+        return self._arn(row.account_id, "policy", row.path, row.name)
+
+    def _policy_default_changed(self, policy_id: str, document: str | None) -> None:
+        """History: a managed policy's default document is now ``document`` (None: deleted)."""
+        p = s.policies
+        row = self._first(select(p.c.account_id).where(p.c.id == policy_id))
+        assert row is not None
+        self._history(row.account_id, "default", "policy", self._policy_arn_of(policy_id), document=document)
 
     def _attachable_policy_id(self, account: str, arn: str) -> str:
         return self._attachable_policy(account, arn)[0]

@@ -69,7 +69,9 @@ class GroupOps(Ops):
         if self._name_taken(s.groups, account, name):
             raise AlreadyExists("group", name)
         values = {"account_id": account, "name": name, "name_key": name_key(name), "path": path}
-        self._conn.execute(insert(s.groups).values(id=self._ctx.new_id("AGPA"), create_date=self._now(), **values))
+        group_id = self._ctx.new_id("AGPA")
+        self._conn.execute(insert(s.groups).values(id=group_id, create_date=self._now(), **values))
+        self._history(account, "create", "group", group_id)
         return self.get_group(account, name)
 
     def update_group(
@@ -113,6 +115,7 @@ class GroupOps(Ops):
         if self._first(select(m.c.user_id).where(m.c.group_id == group_id, m.c.user_id == user_id)) is not None:
             return False
         self._conn.execute(insert(m).values(group_id=group_id, user_id=user_id))
+        self._history(account, "join", "user", user_id, group_id)
         return True
 
     def remove_user_from_group(self, account: str, group_name: str, user_name: str) -> None:
@@ -123,3 +126,4 @@ class GroupOps(Ops):
         done = self._conn.execute(delete(m).where(m.c.group_id == group_id, m.c.user_id == user_id))
         if done.rowcount == 0:
             raise NotFound("group membership", f"{user_name} in {group_name}")
+        self._history(account, "leave", "user", user_id, group_id)

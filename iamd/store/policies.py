@@ -174,6 +174,7 @@ class PolicyOps(Ops):
         )
         self._add_version(policy_id, version_id, number, document)
         self._conn.execute(update(s.policies).where(s.policies.c.id == policy_id).values(default_version_id=version_id))
+        self._policy_default_changed(policy_id, document)
         return policy_id
 
     def _add_version(self, policy_id: str, version_id: str, number: int, document: str) -> None:
@@ -220,6 +221,8 @@ class PolicyOps(Ops):
         if match is None:
             raise ValueError(f"bad version id {version_id!r}")
         number = int(match.group(1))
+        current = v.c.policy_id == row.id, v.c.version_id == row.default_version_id
+        before = self._first(select(v.c.document).where(*current)) if row.default_version_id else None
         existing = v.c.policy_id == row.id, v.c.version_id == version_id
         if self._first(select(v.c.version_id).where(*existing)) is None:
             self._add_version(row.id, version_id, number, document)
@@ -238,6 +241,8 @@ class PolicyOps(Ops):
                 update_date=self._now(),
             )
         )
+        if before is None or before.document != document:  # refreshed on start: only real changes are history
+            self._policy_default_changed(row.id, document)
         stale = (
             select(v.c.version_id)
             .where(v.c.policy_id == row.id, v.c.version_id != version_id)
@@ -262,6 +267,7 @@ class PolicyOps(Ops):
             raise Conflict(ConflictReason.POLICY_HAS_VERSIONS, "policy", arn)
         self._conn.execute(update(s.policies).where(s.policies.c.id == row.id).values(default_version_id=None))
         self._conn.execute(delete(v).where(v.c.policy_id == row.id))
+        self._policy_default_changed(row.id, None)
         self._conn.execute(delete(s.policies).where(s.policies.c.id == row.id))
 
     def create_policy_version(self, arn: str, document: str, *, set_as_default: bool = False) -> PolicyVersion:
@@ -276,19 +282,23 @@ class PolicyOps(Ops):
         if set_as_default:
             values.update(default_version_id=version_id, update_date=self._now())
         self._conn.execute(update(s.policies).where(s.policies.c.id == row.id).values(**values))
+        if set_as_default:
+            self._policy_default_changed(row.id, document)
         return self.get_policy_version(arn, version_id)
 
     def set_default_policy_version(self, arn: str, version_id: str) -> ManagedPolicy:
         self._write()
         row = self._customer_policy(arn)
         v = s.policy_versions
-        if self._first(select(v.c.version_id).where(v.c.policy_id == row.id, v.c.version_id == version_id)) is None:
+        chosen = self._first(select(v.c.document).where(v.c.policy_id == row.id, v.c.version_id == version_id))
+        if chosen is None:
             raise NotFound("policy version", f"{arn} {version_id}")
         self._conn.execute(
             update(s.policies)
             .where(s.policies.c.id == row.id)
             .values(default_version_id=version_id, update_date=self._now())
         )
+        self._policy_default_changed(row.id, chosen.document)
         return self._policy_by_id(row.id)
 
     def delete_policy_version(self, arn: str, version_id: str) -> None:

@@ -277,3 +277,16 @@ class VirtualMfaDevice:
     """The newest TOTP time-step accepted from this device (a code is never accepted twice)."""
     drift: int = 0
     """The device clock's offset from the server's, in 30-second steps (set by Enable/Resync)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """One row of the policy history (schema: policy_history; docs/troubleshooting.md)."""
+
+    sequence: int
+    changed_at: datetime
+    event: str  # create | inline | attach | detach | boundary | join | leave | trust | default
+    owner_kind: str  # user | group | role | policy
+    owner_id: str  # the entity's unique id; a managed policy's ARN
+    subject: str | None
+    document: str | None

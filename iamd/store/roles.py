@@ -78,7 +78,12 @@ class RoleOps(Ops):
             )
         )
         put_tags(self._conn, TagTarget.ROLE, role_id, tags)
-        return self.get_role_by_id(role_id)
+        role = self.get_role_by_id(role_id)
+        self._history(account, "create", "role", role_id)
+        self._history(account, "trust", "role", role_id, document=assume_role_policy)
+        if role.permissions_boundary:
+            self._history(account, "boundary", "role", role_id, role.permissions_boundary)
+        return role
 
     def update_role(
         self, account: str, name: str, *, description: str | None = None, max_session_duration: int | None = None
@@ -99,6 +104,7 @@ class RoleOps(Ops):
         self._write()
         role_id = self._named_id(s.roles, "role", account, name)
         self._conn.execute(update(s.roles).where(s.roles.c.id == role_id).values(assume_role_policy=document))
+        self._history(account, "trust", "role", role_id, document=document)
         return self.get_role_by_id(role_id)
 
     def delete_role(self, account: str, name: str) -> None:

@@ -238,6 +238,29 @@ audit_events = Table(
     Index(None, "account_id", "event_name", "event_time", "seq"),
 )
 
+# -- policy history -------------------------------------------------------------------
+# Every change to what a principal's policies are, as it happens, for the troubleshooter's
+# "as it was" replay (docs/troubleshooting.md). One row per change: ``event`` is create
+# (a user, group or role came to be), inline (``subject`` the policy name, ``document`` its
+# text or NULL when deleted), attach / detach (``subject`` the policy ARN), boundary
+# (``subject`` the ARN or NULL), join / leave (a user's group, ``subject`` the group id),
+# trust (a role's trust policy) or default (a managed policy's default document, NULL when the
+# policy is deleted; the owner is the policy, by ARN). Entities are named by their unique id,
+# which survives renames. No foreign keys: history outlives what it describes.
+policy_history = Table(
+    "policy_history",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account_id", Str, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("event", Str, nullable=False),
+    Column("owner_kind", Str, nullable=False),
+    Column("owner_id", Str, nullable=False),
+    Column("subject", Str, nullable=True),
+    Column("document", Text, nullable=True),
+    Index(None, "owner_kind", "owner_id", "seq"),
+)
+
 # -- virtual MFA devices -------------------------------------------------------------
 # The id is the serial number (``arn:aws:iam::<acct>:mfa/<path><name>``). Names are unique per
 # account case-insensitively, whatever the path, as for every other named IAM entity. The TOTP

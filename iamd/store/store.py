@@ -20,6 +20,7 @@ from iamd.store.base import Context
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
+from iamd.store.history import PolicyHistoryOps
 from iamd.store.keys import KeyOps
 from iamd.store.logins import LoginOps
 from iamd.store.mfa import MfaOps
@@ -45,6 +46,8 @@ class SqlTx(
     KeyOps,
     InstanceProfileOps,
     AuditOps,
+    # what principals' policies were, when (the troubleshooter's replay)
+    PolicyHistoryOps,
     # virtual MFA devices
     MfaOps,
     # identity providers (federation)

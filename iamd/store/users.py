@@ -80,6 +80,9 @@ class UserOps(Ops):
             )
         )
         put_tags(self._conn, TagTarget.USER, user.id, tags)
+        self._history(account, "create", "user", user.id)
+        if boundary:
+            self._history(account, "boundary", "user", user.id, boundary[1])
         return user
 
     def bulk_create_users(self, account: str, names: Sequence[str], *, path: str = "/") -> int:

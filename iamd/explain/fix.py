@@ -1,0 +1,188 @@
+"""The smallest safe fix of a denial, checked by evaluating the request again with it
+(docs/troubleshooting.md, the fix). Never applied: proposed, with where and how."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from iamd.policy import Decision, Policy, PolicySet, PolicyType, PrincipalKind, Request, evaluate
+from iamd.service.policy_loader import PolicyLoader
+from iamd.store import Role, User
+
+from .checklist import TYPE_NAMES, Traced, statement_evidence
+
+__all__ = ["FIX_NAME", "propose_fix"]
+
+FIX_NAME = "iamd-explain-fix"
+
+
+def propose_fix(
+    loader: PolicyLoader,
+    request: Request,
+    policies: PolicySet,
+    decision: Decision,
+    user: User | None,
+    entity_role: Role | None,
+    role: Role | None,
+    traced: list[Traced],
+) -> dict[str, Any] | None:
+    block = decision.decisive_block
+    if block is None or block.type is PolicyType.PROTECTED:
+        return None
+    if decision.verdict.value == "explicitDeny":
+        denies = [cs for cs in decision.matched if cs.deny]
+        return {
+            "kind": "explicit-deny",
+            "summary": "An explicit Deny wins over every Allow: adding an Allow cannot fix this. Look at the "
+            "statement(s) below; the narrowest change excludes exactly this action and resource from the Deny "
+            f"(remove {request.action} from its Action, or list {request.resource} in a NotResource), or meets "
+            "its condition.",
+            "statements": [statement_evidence(cs) for cs in denies],
+            "verified": False,
+        }
+    # A statement that matched but for a condition: meet the condition, don't bypass it.
+    conditional = [
+        (cs, t)
+        for cs, t in traced
+        if not cs.deny
+        and t.action_matched
+        and t.principal_matched is not False
+        and t.resource_matched
+        and not t.applied
+        and any(b.type is cs.ptype for b in decision.blocking)
+    ]
+    if conditional:
+        cs, t = conditional[0]
+        failed = [c for c in t.conditions if c.result is not True]
+        return {
+            "kind": "meet-condition",
+            "summary": f"{statement_evidence(cs)['policyName']} already allows {request.action} on "
+            f"{request.resource} under conditions this request did not meet: meet them (the safe fix) rather "
+            "than add an unconditional Allow.",
+            "statement": statement_evidence(cs),
+            "conditions": [
+                {
+                    "operator": c.operator,
+                    "key": c.key,
+                    "policyValues": list(c.policy_values),
+                    "requestValues": list(c.request_values) if c.request_values is not None else None,
+                }
+                for c in failed
+            ],
+            "verified": False,
+        }
+    statement: dict[str, Any] = {
+        "Sid": "IamdExplainFix",
+        "Effect": "Allow",
+        "Action": request.action,
+        "Resource": request.resource,
+    }
+    changes: list[dict[str, Any]] = []
+    identity = list(policies.identity)
+    boundary, session, resource = policies.boundary, list(policies.session), policies.resource
+    blocked = {b.type for b in decision.blocking}
+    if PolicyType.IDENTITY in blocked:
+        identity.append(_fix_policy(loader, [statement], PolicyType.IDENTITY))
+        changes.append(_identity_change(user, entity_role, statement))
+    if PolicyType.BOUNDARY in blocked and boundary is not None:
+        boundary = _extended(loader, boundary, statement, PolicyType.BOUNDARY)
+        changes.append(
+            {
+                "policyType": "boundary",
+                "where": f"the permissions boundary {boundary.arn}",
+                "how": "CreatePolicyVersion --set-as-default with this statement added",
+                "statement": statement,
+            }
+        )
+    if PolicyType.SESSION in blocked:
+        session.append(_fix_policy(loader, [statement], PolicyType.SESSION))
+        changes.append(
+            {
+                "policyType": "session",
+                "where": "the session policy passed when the session is made (AssumeRole --policy / --policy-arns)",
+                "how": "request a new session with it",
+                "statement": statement,
+            }
+        )
+    if PolicyType.TRUST in blocked and resource is not None and role is not None:
+        trusted = request.principal.entity_arn or request.principal.arn
+        if request.principal.kind is PrincipalKind.ROOT:
+            trusted = request.principal.arn
+        trust_statement = {
+            "Sid": "IamdExplainFix",
+            "Effect": "Allow",
+            "Principal": {"AWS": trusted},
+            "Action": request.action,
+        }
+        resource = _extended(loader, resource, trust_statement, PolicyType.TRUST)
+        changes.append(
+            {
+                "policyType": "trust",
+                "where": f"the trust policy of role {role.arn}",
+                "how": "UpdateAssumeRolePolicy with this statement added",
+                "statement": trust_statement,
+            }
+        )
+    for org in (PolicyType.SCP, PolicyType.RCP):
+        if org in blocked:
+            changes.append(
+                {
+                    "policyType": org.value,
+                    "where": f"a {TYPE_NAMES[org.value]} of the organization",
+                    "how": "ask the organization's administrator",
+                    "statement": statement,
+                }
+            )
+    if not changes:
+        return None
+    fixed = loader.build(identity, boundary, session, resource, policies.scp, policies.rcp)
+    after = evaluate(request, fixed)
+    return {
+        "kind": "add-allow",
+        "summary": "Add the least-privilege statement(s) below (exactly this action on exactly this resource); "
+        + (
+            "re-evaluated with them, the request is allowed."
+            if after.allowed
+            else f"re-evaluated with them, the request is still denied ({after.verdict.value}): see the findings."
+        ),
+        "changes": changes,
+        "verified": after.allowed,
+        "decisionWithFix": after.verdict.value,
+    }
+
+
+def _fix_policy(loader: PolicyLoader, statements: list[dict[str, Any]], ptype: PolicyType) -> Policy:
+    text = json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+    return loader.stored(text, ptype, FIX_NAME, "the proposed fix")
+
+
+def _extended(loader: PolicyLoader, policy: Policy, statement: dict[str, Any], ptype: PolicyType) -> Policy:
+    doc = json.loads(policy.document.text)
+    existing = doc.get("Statement")
+    doc["Statement"] = [*(existing if isinstance(existing, list) else [existing]), statement]
+    return loader.stored(
+        json.dumps(doc, indent=2),
+        ptype,
+        policy.id,
+        f"{policy.id} with the proposed fix",
+        kind=policy.kind,
+        owner=policy.owner,
+        arn=policy.arn,
+    )
+
+
+def _identity_change(user: User | None, role: Role | None, statement: dict[str, Any]) -> dict[str, Any]:
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    if user is not None:
+        who, flag, op = f"user {user.name}", f"--user-name {user.name}", "put-user-policy"
+    elif role is not None:
+        who, flag, op = f"role {role.name}", f"--role-name {role.name}", "put-role-policy"
+    else:
+        return {"policyType": "identity", "where": "an identity-based policy of the principal", "statement": statement}
+    return {
+        "policyType": "identity",
+        "where": f"an inline policy of {who} (or a managed policy attached to it)",
+        "how": f"aws iam {op} {flag} --policy-name {FIX_NAME} --policy-document '{document}'",
+        "statement": statement,
+    }
