@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from iamd.api import pipeline
 from iamd.api.backend import Backend
 from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.console import console_routes
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 
@@ -128,6 +129,7 @@ class IamdApp:
                 Route("/_iamd/reset", self._reset, methods=["POST"]),
                 Route("/moto-api/reset", self._reset, methods=["POST"]),
                 Route("/metrics", self._metrics, methods=["GET"]),
+                *console_routes(backend),  # the web console (docs/console.md)
             ],
             lifespan=self._lifespan,
         )

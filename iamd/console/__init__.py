@@ -1,0 +1,22 @@
+"""The web console at ``/console``: sign-in, your own credentials, IAM administration (docs/console.md).
+
+Server-rendered HTML (Jinja2, autoescaped), no scripts; every IAM action goes through
+:func:`iamd.console.actions.run`, authorized and audited as the API's requests are.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from iamd.api.backend import Backend
+
+__all__ = ["console_routes"]
+
+
+def console_routes(backend: Backend) -> list[BaseRoute]:
+    from iamd.console.credential_pages import credential_routes
+    from iamd.console.signin_pages import signin_routes
+    from iamd.console.web import Console
+
+    console = Console(backend)
+    return [*signin_routes(console), *credential_routes(console)]
