@@ -27,6 +27,10 @@ from .credentials import key, user  # noqa: E402
 main.add_command(user)
 main.add_command(key)
 
+from .root import root  # noqa: E402  (the root user's console password)
+
+main.add_command(root)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]

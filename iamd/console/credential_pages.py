@@ -99,7 +99,8 @@ class _CredentialPages:
             keys.append({**k, "CreateDate": _when(k["CreateDate"]),
                          "LastUsed": f"{_when(when)} ({last.get('ServiceName')})" if when else "Never"})  # fmt: skip
         mfa_out = self.c.run(request, signed, "ListMFADevices", UserName=me)
-        devices = [{**d, "EnableDate": _when(d.get("EnableDate"))} for d in (mfa_out.result or {}).get("MFADevices", [])]
+        listed = (mfa_out.result or {}).get("MFADevices", [])
+        devices = [{**d, "EnableDate": _when(d.get("EnableDate"))} for d in listed]
         values = {"keys_error": _failure(keys_out), "mfa_error": _failure(mfa_out), **values}
         return self.c.page(request, "credentials.html", status, title="My security credentials", signed=signed,
                            keys=keys, devices=devices, **values)  # fmt: skip

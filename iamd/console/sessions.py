@@ -105,7 +105,9 @@ class ConsoleSessions:
     def revoke_user(self, account: str, user_id: str) -> int:
         """End every session of one user (e.g. after an administrator's password reset)."""
         with self._lock:
-            keys = [k for k, s in self._sessions.items() if (s.signin.account_id, s.signin.user_id) == (account, user_id)]
+            keys = [
+                k for k, s in self._sessions.items() if (s.signin.account_id, s.signin.user_id) == (account, user_id)
+            ]
             for k in keys:
                 del self._sessions[k]
         return len(keys)

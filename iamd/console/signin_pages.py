@@ -19,8 +19,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iamd.console.sessions import PENDING_LIFETIME, csrf_matches
-from iamd.console.web import PENDING_COOKIE, PRE_COOKIE, SESSION_COOKIE, Console, FormError, read_form, redirect
-from iamd.console.web import client_ip, secure
+from iamd.console.web import (
+    PENDING_COOKIE,
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    Console,
+    FormError,
+    client_ip,
+    read_form,
+    redirect,
+    secure,
+)
 from iamd.service.passwords import DEFAULT_POLICY
 from iamd.service.signin import GENERIC_MESSAGE, SESSION_DURATION, SigninAttempt, SigninFailure, SigninResult
 
@@ -112,7 +121,9 @@ class _SigninPages:
         again = {"account_field": account, "username": user_name, "kind": "root" if root else "iam"}
         return self._finish(request, result, attempt, again)
 
-    def _finish(self, request: Request, result: SigninResult, attempt: SigninAttempt, again: dict[str, str]) -> Response:
+    def _finish(
+        self, request: Request, result: SigninResult, attempt: SigninAttempt, again: dict[str, str]
+    ) -> Response:
         if result.session is not None:
             token, _ = self.c.sessions.open(result.session)  # a new session id at every sign-in
             change = result.session.password_change_only
@@ -193,7 +204,7 @@ class _SigninPages:
         if not csrf_matches(signed.session.csrf, form.get("csrf")):
             return self._stale(request)
         rules = [] if signed.session.signin.root else await run_in_threadpool(self._rules, request, signed)
-        page = {"title": "Change password", "signed": signed, "rules": rules}
+        page: dict[str, Any] = {"title": "Change password", "signed": signed, "rules": rules}
         if form.get("new", "") != form.get("confirm", ""):
             return self.c.page(request, "password.html", 400, error="The new passwords do not match.", **page)
         outcome = await run_in_threadpool(

@@ -74,7 +74,7 @@ class Console:
         self.stylesheet = (Path(__file__).parent / "static" / "console.css").read_bytes()
 
     # -- responses -------------------------------------------------------------------------
-    def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def page(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         signed = values.pop("signed", None)
         html = self.templates.get_template(template).render(
             signed=signed, session=signed.session.signin if signed else None,
