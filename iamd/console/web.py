@@ -64,7 +64,7 @@ class Console:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.sessions = ConsoleSessions(backend.clock)
+        self.sessions = ConsoleSessions(lambda: backend.clock())  # the clock the backend has now (tests move it)
         self._pre_key = secrets.token_bytes(32)
         self.templates = Environment(
             loader=PackageLoader("iamd.console", "templates"),
