@@ -179,13 +179,15 @@ def client_ip(request: Request) -> str:
 
 async def read_form(request: Request) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body, bounded in size and fields (last value wins)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise FormError("unsupported form encoding")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             raise FormError("form too large")
+    if not body:
+        return {}
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise FormError("unsupported form encoding")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError) as e:

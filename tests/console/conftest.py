@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,28 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def http_sign_in(server: RunningServer, user: str, password: str = PASSWORD, **kwargs: Any) -> httpx.Client:
+Clients = Callable[..., httpx.Client]
+
+
+@pytest.fixture
+def clients(server: RunningServer) -> Iterator[Clients]:
+    """Make HTTP clients of the server (each its own browser: its own cookies), closed after the test."""
+    made: list[httpx.Client] = []
+
+    def make(**kwargs: Any) -> httpx.Client:
+        made.append(httpx.Client(base_url=server.endpoint, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def http_sign_in(
+    clients: Clients, server: RunningServer, user: str, password: str = PASSWORD, **kwargs: Any
+) -> httpx.Client:
     """An HTTP client signed in to the console as ``user`` (asserts the redirect of a success)."""
-    client = httpx.Client(base_url=server.endpoint, **kwargs)
+    client = clients(**kwargs)
     form = {"csrf": csrf_of(client.get("/console").text), "kind": "iam", "account": server.account_id,
             "username": user, "password": password}  # fmt: skip
     answer = client.post("/console/signin", data=form)

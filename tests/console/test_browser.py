@@ -135,7 +135,9 @@ def test_diego_enables_mfa_then_manages_his_keys(
     page.click("#verify")
     page.wait_for_url("**/console/home")
     assert page.inner_text("#mfa-used") == "Yes"
-    success = [e for e in _events(server, "ConsoleLogin", "diego") if e["responseElements"]["ConsoleLogin"] == "Success"]
+    success = [
+        e for e in _events(server, "ConsoleLogin", "diego") if e["responseElements"]["ConsoleLogin"] == "Success"
+    ]
     assert [e["additionalEventData"]["MFAUsed"] for e in success] == ["Yes", "No"]  # newest first
 
     page.click("text=My security credentials")

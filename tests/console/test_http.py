@@ -1,0 +1,219 @@
+"""The console over plain HTTP (httpx against a real server): CSRF, cookies, sessions, throttling,
+headers, escaping, and every action as the signed-in user through the API's authorization."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+from botocore.client import BaseClient
+
+from iamd.api import create_app
+from iamd.service.signin import ThrottlePolicy
+from tests.api.server import RunningServer
+from tests.console.conftest import PASSWORD, Clients, csrf_of, http_sign_in, make_user
+
+IAM_FULL = "arn:aws:iam::aws:policy/IAMFullAccess"
+
+
+def _events(server: RunningServer, name: str, user: str) -> list[dict[str, Any]]:
+    with server.backend.store.read() as tx:
+        page = tx.list_audit_events(server.account_id, event_name=name, user_name=user, max_items=100)
+    return [json.loads(e.record) for e in page.items]
+
+
+def test_sign_in_needs_the_form_token(server: RunningServer, clients: Clients, iam: BaseClient) -> None:
+    make_user(iam, "csrf-user")
+    client = clients()
+    token = csrf_of(client.get("/console").text)
+    fields = {"account": server.account_id, "username": "csrf-user", "password": PASSWORD}
+    assert client.post("/console/signin", data=fields).status_code == 403  # no token
+    assert client.post("/console/signin", data={**fields, "csrf": token[:-2] + "xx"}).status_code == 403
+    stranger = clients()  # a token from another browser (cookie) is no good
+    stranger.get("/console")
+    assert stranger.post("/console/signin", data={**fields, "csrf": token}).status_code == 403
+    assert _events(server, "ConsoleLogin", "csrf-user") == []  # refused before any attempt
+    assert client.post("/console/signin", data={**fields, "csrf": token}).status_code == 303
+
+
+def test_every_signed_in_form_needs_the_session_token(server: RunningServer, clients: Clients, iam: BaseClient) -> None:
+    make_user(iam, "form-user", policies=(IAM_FULL,))
+    client = http_sign_in(clients, server, "form-user")
+    token = csrf_of(client.get("/console/credentials").text)
+    for path in ("/console/credentials/keys/create", "/console/credentials/mfa/create", "/console/signout"):
+        assert client.post(path, data={}).status_code == 403, path
+        assert client.post(path, data={"csrf": "x" * len(token)}).status_code == 403, path
+    assert iam.list_access_keys(UserName="form-user")["AccessKeyMetadata"] == []
+    assert client.get("/console/home").status_code == 200  # still signed in: the refused sign-out did nothing
+    created = client.post("/console/credentials/keys/create", data={"csrf": token})
+    assert created.status_code == 200 and "new-secret" in created.text
+
+
+def test_cookies_are_httponly_samesite_strict_and_secure_under_tls(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    make_user(iam, "cookie-user")
+    client = clients()
+    first = client.get("/console")
+    assert re.fullmatch(r"iamd-console-pre=[^;]+; HttpOnly; Path=/console; SameSite=strict",
+                        first.headers["set-cookie"])  # fmt: skip
+    signed = client.post("/console/signin", data={"csrf": csrf_of(first.text), "account": server.account_id,
+                                                   "username": "cookie-user", "password": PASSWORD})  # fmt: skip
+    cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("iamd-console="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=43200" in cookie
+    assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
+    assert "; Secure" in asyncio.run(_tls_cookie(server, "cookie-user"))
+
+
+async def _tls_cookie(server: RunningServer, user: str) -> str:
+    """The session cookie of a sign-in over TLS (the app in-process, as under ``https``)."""
+    transport = httpx.ASGITransport(app=create_app(server.backend))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as tls:
+        page = await tls.get("/console")
+        assert "Secure" in page.headers["set-cookie"]
+        answer = await tls.post("/console/signin", data={"csrf": csrf_of(page.text), "account": server.account_id,
+                                                          "username": user, "password": PASSWORD})  # fmt: skip
+        assert answer.status_code == 303
+        return next(c for c in answer.headers.get_list("set-cookie") if c.startswith("iamd-console="))
+
+
+def test_a_new_session_at_every_sign_in_and_sign_out_revokes_it(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    make_user(iam, "fixation-user")
+    client = http_sign_in(clients, server, "fixation-user")
+    first = client.cookies["iamd-console"]
+    second_client = clients()
+    token = csrf_of(second_client.get("/console").text)
+    second_client.cookies.set("iamd-console", first, domain="127.0.0.1", path="/console")  # carried in
+    answer = second_client.post(
+        "/console/signin",
+        data={"csrf": token, "account": server.account_id, "username": "fixation-user", "password": PASSWORD},
+    )
+    assert answer.status_code == 303
+    second = second_client.cookies.get("iamd-console", domain="127.0.0.1", path="/console")
+    assert second and second != first
+    # the session the browser carried before signing in was ended (no fixation, no leftovers)
+    assert client.get("/console/home").status_code == 303
+    planted = clients(cookies={"iamd-console": "attacker-chosen-value"})
+    assert planted.get("/console/home").headers["location"] == "/console"
+    home = second_client.get("/console/home")
+    assert home.status_code == 200
+    assert second_client.post("/console/signout", data={"csrf": csrf_of(home.text)}).status_code == 303
+    replay = clients(cookies={"iamd-console": second})
+    assert replay.get("/console/home").status_code == 303
+    assert replay.get("/console/credentials").headers["location"] == "/console"
+
+
+def test_throttled_after_repeated_failures_even_with_the_right_password(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    make_user(iam, "throttled-user")
+    backend = server.backend
+    original = backend.signin_throttle
+    backend.signin_throttle = ThrottlePolicy(user_failures=3, address_failures=1000)
+    try:
+        client = clients()
+        token = csrf_of(client.get("/console").text)
+        fields = {"csrf": token, "account": server.account_id, "username": "throttled-user"}
+        for _ in range(3):
+            wrong = client.post("/console/signin", data={**fields, "password": "Wrong-passw0rd"})
+            assert wrong.status_code == 401 and "Your authentication information is incorrect" in wrong.text
+        locked = client.post("/console/signin", data={**fields, "password": PASSWORD})
+        assert locked.status_code == 429 and "Too many failed sign-in attempts" in locked.text
+        assert "iamd-console=" not in locked.headers.get("set-cookie", "")
+    finally:
+        backend.signin_throttle = original
+    reasons = [e["additionalEventData"].get("iamdFailureReason") for e in _events(server, "ConsoleLogin",
+                                                                                  "throttled-user")]  # fmt: skip
+    assert reasons == ["throttled", "wrong-password", "wrong-password", "wrong-password"]  # newest first
+
+
+def test_pages_carry_a_strict_policy_and_escape_what_they_echo(server: RunningServer, clients: Clients) -> None:
+    client = clients()
+    page = client.get("/console?account=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert page.headers["x-frame-options"] == "DENY"
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert page.headers["cache-control"] == "no-store" and page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    failed = client.post(
+        "/console/signin",
+        data={
+            "csrf": csrf_of(page.text),
+            "account": server.account_id,
+            "username": '"><img src=x onerror=alert(1)>',
+            "password": "x",
+        },
+    )
+    assert failed.status_code == 401
+    assert "<img" not in failed.text and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in failed.text
+    assert client.get("/console/static/console.css").headers["content-type"].startswith("text/css")
+
+
+def test_actions_are_the_signed_in_users_own_and_audited(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    """A user reaches only their own credentials: another user's key id is not theirs to delete, and
+    every console action is authorized and recorded as the user's (the API's path)."""
+    make_user(iam, "owner", policies=(IAM_FULL,))
+    make_user(iam, "limited")
+    victim_key = iam.create_access_key(UserName="owner")["AccessKey"]["AccessKeyId"]
+    client = http_sign_in(clients, server, "limited")
+    page = client.get("/console/credentials")
+    assert "is not authorized to perform: iam:ListAccessKeys on resource: user limited" in page.text
+    answer = client.post("/console/credentials/keys/delete", data={"csrf": csrf_of(page.text), "key": victim_key})
+    assert answer.status_code in (403, 404)
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="owner")["AccessKeyMetadata"]] == [victim_key]
+    (denied,) = _events(server, "DeleteAccessKey", "limited")
+    assert denied["errorCode"] == "AccessDenied" and denied["userIdentity"]["userName"] == "limited"
+    assert denied["iamdDecision"]["decision"] == "implicitDeny"
+
+
+def test_a_password_change_only_session_can_do_nothing_else(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    make_user(iam, "reset-user", reset=True, policies=(IAM_FULL,))
+    client = http_sign_in(clients, server, "reset-user")
+    assert client.get("/console/home").headers["location"] == "/console/password"
+    assert client.get("/console/credentials").headers["location"] == "/console/password"
+    page = client.get("/console/password")
+    token = csrf_of(page.text)
+    assert client.post("/console/credentials/keys/create", data={"csrf": token}).status_code == 303
+    assert iam.list_access_keys(UserName="reset-user")["AccessKeyMetadata"] == []
+
+
+def test_forced_change_without_permission_ends_without_a_session(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    """CreateLoginProfile through the API attaches nothing (as AWS's API): with no permission to change
+    the password, the forced change is refused and the browser keeps no session."""
+    make_user(iam, "stuck-user", reset=True)
+    client = http_sign_in(clients, server, "stuck-user")
+    token = csrf_of(client.get("/console/password").text)
+    answer = client.post("/console/password", data={"csrf": token, "old": PASSWORD, "new": "Another-passw0rd",
+                                                      "confirm": "Another-passw0rd"})  # fmt: skip
+    assert answer.status_code == 403 and "permission to change your password" in answer.text
+    assert client.get("/console/home").status_code == 303
+
+
+@pytest.mark.parametrize("path", ["/console/home", "/console/credentials", "/console/password", "/console/mfa"])
+def test_signed_out_pages_go_to_sign_in(server: RunningServer, path: str) -> None:
+    answer = httpx.get(f"{server.endpoint}{path}")
+    assert answer.status_code == 303 and answer.headers["location"] == "/console"
+
+
+def test_root_attempts_are_recorded_as_root(server: RunningServer, clients: Clients) -> None:
+    client = clients()
+    token = csrf_of(client.get("/console").text)
+    fields = {"csrf": token, "kind": "root", "account": server.account_id, "password": "Not-the-r00t"}
+    assert client.post("/console/signin", data=fields).status_code == 401
+    with server.backend.store.read() as tx:
+        events = tx.list_audit_events(server.account_id, event_name="ConsoleLogin", max_items=100).items
+    roots = [json.loads(e.record) for e in events if '"Root"' in e.record]
+    assert roots and roots[0]["userIdentity"]["arn"] == f"arn:aws:iam::{server.account_id}:root"
+    assert roots[0]["responseElements"] == {"ConsoleLogin": "Failure"}
