@@ -14,9 +14,10 @@ __all__ = ["console_routes"]
 
 
 def console_routes(backend: Backend) -> list[BaseRoute]:
+    from iamd.console.admin_pages import admin_routes
     from iamd.console.credential_pages import credential_routes
     from iamd.console.signin_pages import signin_routes
     from iamd.console.web import Console
 
     console = Console(backend)
-    return [*signin_routes(console), *credential_routes(console)]
+    return [*signin_routes(console), *credential_routes(console), *admin_routes(console)]

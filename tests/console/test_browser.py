@@ -177,3 +177,48 @@ def test_root_signs_in_with_the_password_the_operator_set(page: Any, server: Run
     page.click("#signin")
     page.wait_for_url("**/console/home")
     assert page.inner_text("#arn") == f"arn:aws:iam::{server.account_id}:root"
+
+
+def test_root_creates_a_user_securely_in_the_console(page: Any, server: RunningServer, iam: BaseClient) -> None:
+    """The console's Create user with a console password and a required reset: the user's first sign-in
+    changes it (IAMUserChangePassword attached, as AWS's console does)."""
+    assert server.backend.data_dir is not None
+    set_root_password(server.backend.data_dir, "Root-passw0rd-2")
+    page.goto(f"{server.endpoint}/console")
+    page.check("#kind-root")
+    page.fill("#account", server.account_id)
+    page.fill("#password", "Root-passw0rd-2")
+    page.click("#signin")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Users")
+    page.click("#new-user")
+    page.fill("#name", "lena")
+    page.click("#create-user")
+    password = page.inner_text("#new-password")
+    signin_url = page.inner_text("#signin-url")
+    assert "Attached arn:aws:iam::aws:policy/IAMUserChangePassword" in page.inner_text("#created")
+    page.click("#signout")
+    page.goto(signin_url)
+    page.fill("#username", "lena")
+    page.fill("#password", password)
+    page.click("#signin")
+    page.wait_for_url("**/console/password")
+    page.fill("#old", password)
+    page.fill("#new", "Lena-new-passw0rd")
+    page.fill("#confirm", "Lena-new-passw0rd")
+    page.click("#change")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#arn").endswith(":user/lena")
+
+
+def test_a_denied_admin_action_and_its_why(page: Any, server: RunningServer, iam: BaseClient) -> None:
+    make_user(iam, "eve")
+    sign_in(page, server, "eve")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Users")
+    assert "is not authorized to perform: iam:ListUsers" in page.inner_text("#error")
+    page.click("#error >> a")  # the request id links to its "Why?"
+    page.wait_for_url("**/console/why?request_id=*")
+    assert page.inner_text("#why-error").startswith("AccessDenied: User: arn:aws:iam::")
+    assert page.inner_text("#why-decision") == "implicitDeny"
+    assert '"decision": "implicitDeny"' in page.inner_text("#why-detail")

@@ -217,3 +217,39 @@ def test_root_attempts_are_recorded_as_root(server: RunningServer, clients: Clie
     roots = [json.loads(e.record) for e in events if '"Root"' in e.record]
     assert roots and roots[0]["userIdentity"]["arn"] == f"arn:aws:iam::{server.account_id}:root"
     assert roots[0]["responseElements"] == {"ConsoleLogin": "Failure"}
+
+
+def test_admin_pages_escape_stored_values_and_page_through_users(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    make_user(iam, "admin-user", policies=(IAM_FULL,))
+    iam.create_user(UserName="pathy", Path="/<script>alert(1)</script>/")
+    for n in range(55):
+        iam.create_user(UserName=f"bulk-{n:02d}")
+    client = http_sign_in(clients, server, "admin-user")
+    first = client.get("/console/users")
+    assert first.status_code == 200
+    marker = re.search(r'href="/console/users\?marker=([^"]+)" id="next-page"', first.text)
+    assert marker is not None and first.text.count("<tr><td><a href=") == 50
+    second = client.get(f"/console/users?marker={marker.group(1)}")
+    assert second.status_code == 200 and "bulk-54" in second.text and "bulk-54" not in first.text
+    assert "<script>alert(1)" not in second.text and "/&lt;script&gt;alert(1)&lt;/script&gt;/" in second.text
+    detail = client.get("/console/users/pathy")
+    assert "<script>alert(1)" not in detail.text and "Path: /&lt;script&gt;" in detail.text
+    token = csrf_of(client.get("/console/users/new").text)
+    bad = client.post("/console/users/new", data={"csrf": token, "name": '"><img src=x>', "path": "/"})
+    assert bad.status_code == 400 and "<img src=x>" not in bad.text and "&#34;&gt;&lt;img src=x&gt;" in bad.text
+
+
+def test_why_shows_only_your_own_requests(server: RunningServer, clients: Clients, iam: BaseClient) -> None:
+    make_user(iam, "why-a")
+    make_user(iam, "why-b")
+    a = http_sign_in(clients, server, "why-a")
+    denied = a.get("/console/users")
+    request_id = re.search(r"/console/why\?request_id=([0-9a-f-]+)", denied.text)
+    assert denied.status_code == 403 and request_id is not None
+    mine = a.get(f"/console/why?request_id={request_id.group(1)}")
+    assert 'id="why-decision">implicitDeny<' in mine.text
+    b = http_sign_in(clients, server, "why-b")
+    theirs = b.get(f"/console/why?request_id={request_id.group(1)}")
+    assert 'id="why-missing"' in theirs.text and "why-a" not in theirs.text
