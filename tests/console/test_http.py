@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -66,7 +67,9 @@ def test_cookies_are_httponly_samesite_strict_and_secure_under_tls(
     cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("iamd-console="))
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=43200" in cookie
     assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
-    assert "; Secure" in asyncio.run(_tls_cookie(server, "cookie-user"))
+    # (on its own thread: Playwright's sync API keeps an event loop on the main thread)
+    with ThreadPoolExecutor(1) as thread:
+        assert "; Secure" in thread.submit(lambda: asyncio.run(_tls_cookie(server, "cookie-user"))).result()
 
 
 async def _tls_cookie(server: RunningServer, user: str) -> str:
