@@ -78,7 +78,8 @@ def password_rules(wire: dict[str, Any] | None) -> list[str]:
     if wire.get("PasswordReusePrevention"):
         rules.append(f"Not one of your previous {wire['PasswordReusePrevention']} passwords")
     if wire.get("MaxPasswordAge"):
-        rules.append(f"Expires after {wire['MaxPasswordAge']} days")
+        days = wire["MaxPasswordAge"]
+        rules.append(f"Expires {days} day{'' if days == 1 else 's'} after it is set")
     return rules
 
 

@@ -15,6 +15,7 @@ from botocore.client import BaseClient
 
 from iamd.api import create_app
 from iamd.service.signin import ThrottlePolicy
+from tests.api.clock import StepClock
 from tests.api.server import RunningServer
 from tests.console.conftest import PASSWORD, Clients, csrf_of, http_sign_in, make_user
 
@@ -256,3 +257,27 @@ def test_why_shows_only_your_own_requests(server: RunningServer, clients: Client
     b = http_sign_in(clients, server, "why-b")
     theirs = b.get(f"/console/why?request_id={request_id.group(1)}")
     assert 'id="why-missing"' in theirs.text and "why-a" not in theirs.text
+
+
+def test_expired_passwords_must_be_changed_or_hard_expired(
+    server: RunningServer, clients: Clients, iam: BaseClient, clock: StepClock
+) -> None:
+    make_user(iam, "aging-user", policies=("arn:aws:iam::aws:policy/IAMUserChangePassword",))
+    iam.update_account_password_policy(MinimumPasswordLength=8, MaxPasswordAge=1)
+    steps = clock.step - clock.origin
+    try:
+        clock.at(steps + 2 * 2880)  # two days later (2,880 steps a day): the password has expired
+        client = http_sign_in(clients, server, "aging-user")
+        assert client.get("/console/home").headers["location"] == "/console/password"
+        assert "Expires 1 day after it is set" in client.get("/console/password").text
+        clock.at(steps)
+        iam.update_account_password_policy(MinimumPasswordLength=8, MaxPasswordAge=1, HardExpiry=True)
+        clock.at(steps + 2 * 2880)
+        hard = clients()
+        answer = hard.post("/console/signin", data={"csrf": csrf_of(hard.get("/console").text),
+                                                     "account": server.account_id, "username": "aging-user",
+                                                     "password": PASSWORD})  # fmt: skip
+        assert answer.status_code == 401 and "Only your administrator can reset it." in answer.text
+    finally:
+        clock.at(steps)
+        iam.delete_account_password_policy()
