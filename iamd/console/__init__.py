@@ -6,7 +6,9 @@ Server-rendered HTML (Jinja2, autoescaped), no scripts; every IAM action goes th
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from iamd.api.backend import Backend
 
@@ -20,4 +22,9 @@ def console_routes(backend: Backend) -> list[BaseRoute]:
     from iamd.console.web import Console
 
     console = Console(backend)
-    return [*signin_routes(console), *credential_routes(console), *admin_routes(console)]
+
+    async def not_found(request: Request) -> Response:
+        return console.page(request, "refused.html", 404, title="Page not found")
+
+    pages = [*signin_routes(console), *credential_routes(console), *admin_routes(console)]
+    return [*pages, Route("/console/{rest:path}", not_found, methods=["GET", "POST"])]

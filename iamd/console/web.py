@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.console import actions
 from iamd.console.sessions import ConsoleSessions, WebSession, csrf_matches
@@ -153,8 +154,6 @@ class Console:
     def run(self, request: Request, signed: Signed, operation: str, **params: str) -> actions.Outcome:
         """``actions.run`` as the signed-in user; a password-change-only session may do only that."""
         if not signed.session.signin.allows(f"iam:{operation}"):
-            from iamd import errors as aws
-
             message = "You must change your password before you can do anything else."
             return actions.Outcome("", None, aws.AccessDenied(message))
         return actions.run(

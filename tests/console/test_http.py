@@ -281,3 +281,9 @@ def test_expired_passwords_must_be_changed_or_hard_expired(
     finally:
         clock.at(steps)
         iam.delete_account_password_policy()
+
+
+def test_unknown_console_pages_answer_404_with_the_same_headers(server: RunningServer) -> None:
+    answer = httpx.get(f"{server.endpoint}/console/no-such-page")
+    assert answer.status_code == 404 and answer.headers["x-frame-options"] == "DENY"
+    assert "Page not found" in answer.text
