@@ -1,5 +1,5 @@
 """Console fixtures: a real iamd server on a loopback port (one per module), a signed-in browser or
-HTTP client, and Debian's Chromium driven by Playwright (one browser per test session).
+HTTP client, and Debian's Chromium driven by Playwright (one browser for the browser tests' module).
 
 The browser is the system's ``/usr/bin/chromium`` (Debian's ``chromium`` package), never a
 downloaded one. Without it the browser tests are skipped, loudly — unless
@@ -90,8 +90,11 @@ def http_sign_in(
 
 
 # -- the browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests' module (they are one module: one launch). Not for the whole
+    session: while Playwright's sync API is open it holds an event loop on the main thread, and tests of
+    other modules run their own loops there."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install chromium): the console's browser tests cannot run"
         if os.environ.get("IAMD_REQUIRE_BROWSER") == "1":
