@@ -287,3 +287,34 @@ def test_unknown_console_pages_answer_404_with_the_same_headers(server: RunningS
     answer = httpx.get(f"{server.endpoint}/console/no-such-page")
     assert answer.status_code == 404 and answer.headers["x-frame-options"] == "DENY"
     assert "Page not found" in answer.text
+
+
+def test_groups_roles_and_policies_pages(server: RunningServer, clients: Clients, iam: BaseClient) -> None:
+    make_user(iam, "reader", policies=("arn:aws:iam::aws:policy/IAMReadOnlyAccess",))
+    iam.create_group(GroupName="ops")
+    iam.add_user_to_group(GroupName="ops", UserName="reader")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "<script>alert(1)</script>"}}}]})  # fmt: skip
+    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=trust)
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::<b>bucket</b>/*"}],
+        }
+    )
+    arn = iam.create_policy(PolicyName="readers", PolicyDocument=document)["Policy"]["Arn"]
+    client = http_sign_in(clients, server, "reader")
+    assert 'href="/console/groups/ops">ops<' in client.get("/console/groups").text
+    assert "<li>reader</li>" in client.get("/console/groups/ops").text
+    assert 'href="/console/roles/deployer">deployer<' in client.get("/console/roles").text
+    role = client.get("/console/roles/deployer").text
+    assert (
+        "&#34;sts:ExternalId&#34;: &#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;" in role and "<script>" not in role
+    )
+    listed = client.get("/console/policies").text
+    assert "readers" in listed
+    policy = client.get(f"/console/policy?arn={arn}").text
+    assert "arn:aws:s3:::&lt;b&gt;bucket&lt;/b&gt;/*" in policy and "v1 (default)" in policy
+    aws = client.get("/console/policies?scope=AWS")
+    assert aws.status_code == 200 and "arn:aws:iam::aws:policy/IAMReadOnlyAccess" in aws.text
