@@ -147,7 +147,7 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
         secrets += [web_first, web_second, web_wrong, root_password]
         iam.create_login_profile(UserName="Webby", Password=web_first, PasswordResetRequired=True)
         set_root_password(data_dir, root_password)
-        with httpx.Client(base_url=server.endpoint) as browser:
+        with httpx.Client(base_url=server.endpoint, timeout=120) as browser:
             token = _csrf(browser.get("/console").text)
             form = {"csrf": token, "account": acct, "username": "Webby"}
             assert browser.post("/console/signin", data={**form, "password": web_wrong}).status_code == 401

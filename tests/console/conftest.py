@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 PASSWORD = "Console-Passw0rd!"
+TIMEOUT = 120.0  # seconds: what an answer may take on a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,8 @@ def clients(server: RunningServer) -> Iterator[Clients]:
     made: list[httpx.Client] = []
 
     def make(**kwargs: Any) -> httpx.Client:
-        made.append(httpx.Client(base_url=server.endpoint, **kwargs))
+        # a generous timeout: a loaded machine must not fail a test (argon2 hashing takes CPU)
+        made.append(httpx.Client(base_url=server.endpoint, timeout=TIMEOUT, **kwargs))
         return made[-1]
 
     yield make
@@ -115,7 +117,7 @@ def page(browser: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.
     """A fresh browser context (no cookies) and page; a screenshot of the last page is saved after the test
     (in ``IAMD_SCREENSHOTS`` when set, else the test's temporary directory)."""
     context = browser.new_context(accept_downloads=True)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(TIMEOUT * 1000)
     tab = context.new_page()
     try:
         yield tab

@@ -17,7 +17,7 @@ from iamd.api import create_app
 from iamd.service.signin import ThrottlePolicy
 from tests.api.clock import StepClock
 from tests.api.server import RunningServer
-from tests.console.conftest import PASSWORD, Clients, csrf_of, http_sign_in, make_user
+from tests.console.conftest import PASSWORD, TIMEOUT, Clients, csrf_of, http_sign_in, make_user
 
 IAM_FULL = "arn:aws:iam::aws:policy/IAMFullAccess"
 
@@ -76,7 +76,7 @@ def test_cookies_are_httponly_samesite_strict_and_secure_under_tls(
 async def _tls_cookie(server: RunningServer, user: str) -> str:
     """The session cookie of a sign-in over TLS (the app in-process, as under ``https``)."""
     transport = httpx.ASGITransport(app=create_app(server.backend))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as tls:
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver", timeout=TIMEOUT) as tls:
         page = await tls.get("/console")
         assert "Secure" in page.headers["set-cookie"]
         answer = await tls.post("/console/signin", data={"csrf": csrf_of(page.text), "account": server.account_id,
@@ -207,7 +207,7 @@ def test_forced_change_without_permission_ends_without_a_session(
 
 @pytest.mark.parametrize("path", ["/console/home", "/console/credentials", "/console/password", "/console/mfa"])
 def test_signed_out_pages_go_to_sign_in(server: RunningServer, path: str) -> None:
-    answer = httpx.get(f"{server.endpoint}{path}")
+    answer = httpx.get(f"{server.endpoint}{path}", timeout=TIMEOUT)
     assert answer.status_code == 303 and answer.headers["location"] == "/console"
 
 
@@ -284,7 +284,7 @@ def test_expired_passwords_must_be_changed_or_hard_expired(
 
 
 def test_unknown_console_pages_answer_404_with_the_same_headers(server: RunningServer) -> None:
-    answer = httpx.get(f"{server.endpoint}/console/no-such-page")
+    answer = httpx.get(f"{server.endpoint}/console/no-such-page", timeout=TIMEOUT)
     assert answer.status_code == 404 and answer.headers["x-frame-options"] == "DENY"
     assert "Page not found" in answer.text
 
