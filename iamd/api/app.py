@@ -34,6 +34,7 @@ from iamd.api import pipeline
 from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
 from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.console import console_routes
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 
@@ -130,6 +131,7 @@ class IamdApp:
                 Route("/moto-api/reset", self._reset, methods=["POST"]),
                 Route("/metrics", self._metrics, methods=["GET"]),
                 Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
+                *console_routes(backend),  # the web console (docs/console.md)
             ],
             lifespan=self._lifespan,
         )

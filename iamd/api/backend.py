@@ -30,6 +30,7 @@ from iamd.core.invalidation import Touched
 from iamd.crypto import SecretBox
 from iamd.protocol import Catalog
 from iamd.refs import Ref, policy_ref, ref
+from iamd.root_password import read_root_password_hash
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.service.mfa_codes import StoreMfaDevices
@@ -176,6 +177,7 @@ class Backend:
             self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
             default_account=self.account_id,
             on_password_used=lambda user: self.entities_changed([ref("user", user.account_id, user.name)]),
+            root_password=lambda account: read_root_password_hash(self.data_dir),  # iamd root set-password
         )  # fmt: skip
         return service.sign_in(attempt)
 

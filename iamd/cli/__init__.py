@@ -35,6 +35,10 @@ from .explain import explain  # noqa: E402
 
 main.add_command(explain)  # the troubleshooter (docs/troubleshooting.md)
 
+from .root import root  # noqa: E402  (the root user's console password)
+
+main.add_command(root)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]

@@ -37,11 +37,16 @@ def user_create(
     """Create user NAME; with --console-password, a login profile with a generated password shown once;
     with --save-profile, an access key written as an AWS profile."""
     api = Client(profile, endpoint_url, data_dir)
-    password = _generated_password(api) if console_password else None
+    password, users_may_change = _generated_password(api) if console_password else (None, True)
     created = api.call(api.iam, "create_user", UserName=name, Path=path)["User"]
     try:
         if password is not None:
             api.call(api.iam, "create_login_profile", UserName=name, Password=password, PasswordResetRequired=True)
+            if not users_may_change:
+                # As AWS's console does when it creates a user who must reset the password and the account
+                # does not let users change their passwords (AWS "Create an IAM user in your AWS account"):
+                # without it the first sign-in could not get past the password change.
+                api.call(api.iam, "attach_user_policy", UserName=name, PolicyArn=CHANGE_PASSWORD_POLICY)
         new_key = api.call(api.iam, "create_access_key", UserName=name)["AccessKey"] if save_profile else None
     except click.ClickException:
         api.error_code(api.iam, "delete_user", UserName=name)  # no half-made user
@@ -52,6 +57,9 @@ def user_create(
         aliases = api.iam.list_account_aliases().get("AccountAliases", []) if _can_list_aliases(api) else []
         click.echo(f"Account: {account}" + (f" (alias {aliases[0]})" if aliases else ""))
         click.echo(f"Console password (shown once; it must be changed at first sign-in): {password}")
+        click.echo(f"Sign-in URL: {api.endpoint.url.rstrip('/')}/console?account={aliases[0] if aliases else account}")
+        if not users_may_change:
+            click.echo(f"Attached {CHANGE_PASSWORD_POLICY} (the account does not let users change passwords)")
     if new_key is not None and save_profile is not None:
         write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"])
         click.echo(
@@ -60,8 +68,12 @@ def user_create(
         )
 
 
-def _generated_password(api: Client) -> str:
-    """A password that satisfies the account's password policy (or the default one)."""
+CHANGE_PASSWORD_POLICY = "arn:aws:iam::aws:policy/IAMUserChangePassword"
+
+
+def _generated_password(api: Client) -> tuple[str, bool]:
+    """A password that satisfies the account's password policy (or the default one), and whether that
+    policy lets users change their own passwords (``AllowUsersToChangePassword``)."""
     from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, generate_password
@@ -74,7 +86,7 @@ def _generated_password(api: Client) -> str:
     except BotoCoreError:  # the server is not there: say so the usual way
         api.call(api.iam, "get_account_password_policy")
         raise
-    return generate_password(policy)
+    return generate_password(policy), policy.AllowUsersToChangePassword
 
 
 def _can_list_aliases(api: Client) -> bool:

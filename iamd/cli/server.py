@@ -170,6 +170,7 @@ def serve(
 
     from iamd.api import Backend, create_app
     from iamd.api.protocol import uvicorn_options
+    from iamd.root_password import read_root_password_hash
 
     console = Console(stderr=True)
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
@@ -186,6 +187,9 @@ def serve(
     profile_command = escape("iamd profile" + ("" if data_dir == Path("iamd-data") else f" --data-dir {data_dir}"))
     console.print(f"Use it: [bold]{profile_command}[/bold], then [bold]aws --profile iamd iam list-users[/bold]",
                   highlight=False, markup=True)  # fmt: skip
+    console.print(f"Web console: [cyan]{escape(endpoint)}/console[/cyan]", highlight=False)
+    if read_root_password_hash(data_dir) is None:
+        console.print("The root user has no console password yet: [bold]iamd root set-password[/bold]", highlight=False)
     if workers > 1:
         # The first start (account, root key, managed policies) is done above, once; each
         # worker process then opens the same database with its own Backend and watcher.

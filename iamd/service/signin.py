@@ -94,6 +94,7 @@ class SigninAttempt:
     mfa_code: str | None = field(default=None, repr=False)
     source_ip: str = "127.0.0.1"
     user_agent: str = ""
+    root: bool = False  # the account's root user (no user name; its console password is set by an operator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class ConsoleSession:
     expires: datetime
     mfa_used: bool
     password_change_only: bool  # PasswordResetRequired, or expired without HardExpiry
+    root: bool = False
 
     def allows(self, action: str) -> bool:
         """A session that must change its password may do only that (and read the policy)."""
@@ -144,6 +146,7 @@ class _Found:
     policy: PasswordPolicy
     user_lock: SigninThrottle | None
     address_lock: SigninThrottle | None
+    root_hash: str | None = None
 
 
 class SigninService:
@@ -156,6 +159,7 @@ class SigninService:
         throttle: ThrottlePolicy | None = None,
         default_account: str = "",
         on_password_used: Callable[[User], None] = lambda user: None,
+        root_password: Callable[[str], str | None] = lambda account: None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -163,13 +167,21 @@ class SigninService:
         self._throttle = throttle or ThrottlePolicy()
         self._default_account = default_account
         self._on_password_used = on_password_used  # e.g. Backend.entities_changed: password_last_used changed
+        self._root_password = root_password  # account id -> the root user's console password hash, if set
 
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         now = self._clock()
         found = self._find(attempt)
         failure, change_only, mfa_used = self._judge(attempt, found, now)
         session = None
-        if failure is None:
+        if failure is None and attempt.root:
+            assert found.account is not None
+            session = ConsoleSession(
+                session_id=secrets.token_urlsafe(32), account_id=found.account, user_id=found.account,
+                user_name="", user_arn=f"arn:aws:iam::{found.account}:root", created=now,
+                expires=now + SESSION_DURATION, mfa_used=False, password_change_only=False, root=True,
+            )  # fmt: skip
+        elif failure is None:
             assert found.user is not None and found.account is not None
             session = ConsoleSession(
                 session_id=secrets.token_urlsafe(32), account_id=found.account, user_id=found.user.id,
@@ -184,7 +196,8 @@ class SigninService:
 
     # -- steps ---------------------------------------------------------------------------
     def _user_key(self, attempt: SigninAttempt, account: str | None) -> str:
-        return user_throttle_key(account or f"?{attempt.account}", attempt.user_name)
+        # "<root>" is no IAM user name (names have no "<"): root's failures are counted apart.
+        return user_throttle_key(account or f"?{attempt.account}", "<root>" if attempt.root else attempt.user_name)
 
     def _find(self, attempt: SigninAttempt) -> _Found:
         with self._store.read() as tx:
@@ -192,8 +205,11 @@ class SigninService:
                 (a for a in tx.list_accounts() if attempt.account in (a.id, a.alias) and attempt.account), None
             )
             user = profile = None
+            root_hash = None
             policy = DEFAULT_POLICY
-            if account is not None:
+            if account is not None and attempt.root:
+                root_hash = self._root_password(account.id)
+            elif account is not None:
                 if account.password_policy:
                     policy = PasswordPolicy.from_json(account.password_policy)
                 try:
@@ -204,17 +220,23 @@ class SigninService:
             acct = account.id if account else None
             user_lock = tx.get_signin_throttle(self._user_key(attempt, acct))
             address_lock = tx.get_signin_throttle(f"ip:{attempt.source_ip}")
-        return _Found(acct, user, profile, policy, user_lock, address_lock)
+        return _Found(acct, user, profile, policy, user_lock, address_lock, root_hash)
 
     def _judge(self, attempt: SigninAttempt, found: _Found, now: datetime) -> tuple[SigninFailure | None, bool, bool]:
         """(failure, password-change-only, MFA used)."""
         if any(t is not None and t.locked_until is not None and now < t.locked_until
                for t in (found.user_lock, found.address_lock)):  # fmt: skip
             return SigninFailure.THROTTLED, False, False
-        stored = found.profile.password_hash if found.profile else _decoy_hash()
+        stored = found.profile.password_hash if found.profile else found.root_hash or _decoy_hash()
         matches = password_matches(stored, attempt.password)
         if found.account is None:
             return SigninFailure.UNKNOWN_ACCOUNT, False, False
+        if attempt.root:
+            # The password policy never applies to the root user (AWS "Set an account password policy for IAM
+            # users"); root MFA devices are not modelled (iamd.service.mfa_port).
+            if found.root_hash is None:
+                return SigninFailure.NO_LOGIN_PROFILE, False, False
+            return (None if matches else SigninFailure.WRONG_PASSWORD), False, False
         if found.user is None:
             return SigninFailure.UNKNOWN_USER, False, False
         if found.profile is None:
@@ -261,7 +283,10 @@ class SigninService:
     ) -> dict[str, Any]:
         account = found.account or self._default_account
         identity: dict[str, Any]
-        if found.user is not None:
+        if attempt.root:
+            identity = {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root",
+                        "accountId": account, "accessKeyId": ""}  # fmt: skip
+        elif found.user is not None:
             user = found.user
             identity = {"type": "IAMUser", "principalId": user.id, "arn": user.arn, "accountId": account,
                         "userName": user.name}  # fmt: skip
@@ -291,7 +316,12 @@ class SigninService:
             "eventCategory": "Management",
             "redacted": [],
         }
-        if failure is not None:
+        if failure is SigninFailure.MFA_REQUIRED:
+            # The password was right and the flow asks for a code: CloudTrail's CheckMfa sign-in event
+            # (AWS CloudTrail User Guide, "AWS Management Console sign-in events"), not a failed ConsoleLogin.
+            record.update(eventName="CheckMfa", responseElements={"CheckMfa": "Success"},
+                          additionalEventData={"MfaType": "Virtual MFA"})  # fmt: skip
+        elif failure is not None:
             record["errorMessage"] = "Failed authentication"
             # iamd's addition for the troubleshooter: the precise reason (never the password).
             record["additionalEventData"]["iamdFailureReason"] = failure.value

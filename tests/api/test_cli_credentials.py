@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 
 import pytest
 from botocore.client import BaseClient
@@ -32,8 +33,10 @@ def test_user_create_with_console_password(api_server: RunningServer, iam: BaseC
     assert result.exit_code == 0, result.output
     password = re.search(r"Console password .*: (\S+)", result.output)
     assert password is not None and not policy_problems(DEFAULT_POLICY, password.group(1))
-    # no sign-in URL until iamd has a console: nothing printed that does not work
-    assert "http" not in result.output and "/console" not in result.output
+    # the console's sign-in URL, and the permission the forced change needs (as AWS's console attaches it)
+    assert f"Sign-in URL: {api_server.endpoint}/console?account={acct}\n" in result.output
+    attached = iam.list_attached_user_policies(UserName="cli-alice")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/IAMUserChangePassword"]
     assert f"Account: {acct}\n" in result.output
     assert iam.get_user(UserName="cli-alice")["User"]["Path"] == "/people/"
     assert iam.get_login_profile(UserName="cli-alice")["LoginProfile"]["PasswordResetRequired"] is True
@@ -45,8 +48,42 @@ def test_user_create_with_console_password(api_server: RunningServer, iam: BaseC
     try:
         aliased = _run(api_server, "user", "create", "cli-bob", "--console-password")
         assert f"Account: {acct} (alias cli-corp)" in aliased.output
+        assert f"Sign-in URL: {api_server.endpoint}/console?account=cli-corp\n" in aliased.output
     finally:
         iam.delete_account_alias(AccountAlias="cli-corp")
+
+
+def test_user_create_attaches_nothing_when_users_may_change_passwords(
+    api_server: RunningServer, iam: BaseClient, acct: str
+) -> None:
+    iam.update_account_password_policy(MinimumPasswordLength=10, AllowUsersToChangePassword=True)
+    try:
+        result = _run(api_server, "user", "create", "cli-dana", "--console-password")
+        assert result.exit_code == 0, result.output
+        assert iam.list_attached_user_policies(UserName="cli-dana")["AttachedPolicies"] == []
+        assert "IAMUserChangePassword" not in result.output
+    finally:
+        iam.delete_account_password_policy()
+
+
+def test_root_set_password(api_server: RunningServer, acct: str) -> None:
+    """The root user's console password: set by the operator (shown once when generated), kept only as a hash."""
+    assert api_server.backend.data_dir is not None
+    data_dir = api_server.backend.data_dir
+    weak = CliRunner().invoke(main, ["root", "set-password", "--data-dir", str(data_dir)], input="short\nshort\n")
+    assert weak.exit_code == 1 and "Password should have a minimum length of 8" in weak.output
+    made = CliRunner().invoke(main, ["root", "set-password", "--generate", "--data-dir", str(data_dir)])
+    assert made.exit_code == 0, made.output
+    password = re.search(r"Root console password \(shown once\): (\S+)", made.output)
+    assert password is not None
+    stored = data_dir / "root-console-password"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and password.group(1) not in stored.read_text()
+    session = api_server.backend.sign_in(SigninAttempt(acct, "", password.group(1), root=True)).session
+    assert session is not None and session.root and session.user_arn == f"arn:aws:iam::{acct}:root"
+    assert not api_server.backend.sign_in(SigninAttempt(acct, "", "Wrong-passw0rd", root=True)).ok
+    cleared = CliRunner().invoke(main, ["root", "clear-password", "--data-dir", str(data_dir)])
+    assert cleared.exit_code == 0 and not stored.exists()
+    assert not api_server.backend.sign_in(SigninAttempt(acct, "", password.group(1), root=True)).ok
 
 
 def test_user_create_without_password_and_errors(api_server: RunningServer, iam: BaseClient) -> None:

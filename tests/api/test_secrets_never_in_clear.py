@@ -1,7 +1,8 @@
 """No secret in clear at rest, in the logs or in the audit trail (non-negotiable 5).
 
 One server, every secret-bearing flow — access keys, session credentials, passwords
-(create, change, sign-in, rejected ones), virtual MFA seeds and codes, OIDC tokens — with
+(create, change, sign-in, rejected ones, the web console's forms), virtual MFA seeds and codes,
+OIDC tokens — with
 successes and failures (a failing request's parameters are audited too), and every log
 record of the server's loggers (everything but the boto3 client's) captured at DEBUG.
 Afterwards the SQLite files (database, WAL, shared memory), the captured log text and the
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
+from iamd.root_password import set_root_password
 from iamd.service.signin import SigninAttempt
 from tests.api.conftest import allow, client_for, policy
 from tests.api.server import running_server
@@ -47,6 +51,12 @@ def captured_logs() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', html)
+    assert found is not None
+    return found.group(1)
 
 
 def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.StringIO) -> None:
@@ -127,6 +137,31 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
         with pytest.raises(ClientError):
             client(server, "sts", {**creds, "SecretAccessKey": wrong_secret}).get_caller_identity()
         secrets.append(wrong_secret)
+
+        # the web console: sign-in wrong and right, a password changed, a key created, root's password
+        iam.create_user(UserName="Webby")
+        iam.put_user_policy(UserName="Webby", PolicyName="p", PolicyDocument=policy(allow(["iam:*"])))
+        web_first, web_second, web_wrong, root_password = (
+            "Web-First-Passw0rd!", "Web-Second-Passw0rd!", "Web-Wrong-Passw0rd!", "Root-Console-Passw0rd!"
+        )  # fmt: skip
+        secrets += [web_first, web_second, web_wrong, root_password]
+        iam.create_login_profile(UserName="Webby", Password=web_first, PasswordResetRequired=True)
+        set_root_password(data_dir, root_password)
+        with httpx.Client(base_url=server.endpoint, timeout=120) as browser:
+            token = _csrf(browser.get("/console").text)
+            form = {"csrf": token, "account": acct, "username": "Webby"}
+            assert browser.post("/console/signin", data={**form, "password": web_wrong}).status_code == 401
+            assert browser.post("/console/signin", data={"csrf": token, "kind": "root", "account": acct,
+                                                         "password": web_wrong}).status_code == 401  # fmt: skip
+            assert browser.post("/console/signin", data={**form, "password": web_first}).status_code == 303
+            changed = browser.post("/console/password", data={"csrf": _csrf(browser.get("/console/password").text),
+                                                              "old": web_first, "new": web_second,
+                                                              "confirm": web_second})  # fmt: skip
+            assert changed.status_code == 303
+            made = browser.post("/console/credentials/keys/create",
+                                data={"csrf": _csrf(browser.get("/console/credentials").text)})  # fmt: skip
+            secrets.append(re.search(r'id="new-secret">([^<]+)<', made.text).group(1))  # type: ignore[union-attr]
+        assert root_password not in (data_dir / "root-console-password").read_text()
 
         # the credential report reads every credential's state
         iam.generate_credential_report()

@@ -179,6 +179,11 @@ def test_mfa_with_a_real_virtual_device(
     )  # fmt: skip
     sign_in = api_server.backend.sign_in
     assert sign_in(SigninAttempt(acct, "RealMfa", PASSWORD)).failure is SigninFailure.MFA_REQUIRED
+    # the right password of a user with a device is no failed ConsoleLogin: CloudTrail's CheckMfa
+    assert _events(api_server, "RealMfa") == []
+    with api_server.backend.store.read() as tx:
+        (check,) = tx.list_audit_events(acct, event_name="CheckMfa", user_name="RealMfa", max_items=10).items
+    assert json.loads(check.record)["responseElements"] == {"CheckMfa": "Success"}
     wrong = f"{(int(totp.generate_otp(step + 1)) + 1) % 1_000_000:06d}"
     assert sign_in(SigninAttempt(acct, "RealMfa", PASSWORD, wrong)).failure is SigninFailure.WRONG_MFA_CODE
     code = totp.generate_otp(step + 1)

@@ -1,0 +1,65 @@
+"""The console's one door into IAM: :func:`run` an operation as the signed-in caller.
+
+Every page that reads or changes IAM calls :func:`run`, never the store: the operation goes
+through the same parameter validation (botocore's model), authorization (the policy engine,
+with the caller's policies, boundary and MFA context), handler and audit trail as a Query
+API request (docs/console.md, "One path for every action"). It is the single place to move
+to the transport-neutral application core when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iamd import errors as aws
+from iamd.api.backend import Backend
+from iamd.core import CallContext, Core
+from iamd.ids import new_uuid4
+from iamd.protocol import parse_request
+from iamd.service.call import Caller
+
+__all__ = ["Outcome", "run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    request_id: str
+    result: dict[str, Any] | None
+    error: aws.AwsError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run(
+    backend: Backend,
+    caller: Caller,
+    operation: str,
+    params: Mapping[str, str],
+    *,
+    client_ip: str,
+    user_agent: str,
+    secure: bool,
+) -> Outcome:
+    """IAM ``operation`` with Query-style ``params`` (e.g. ``{"UserName": "ana"}``), as ``caller``.
+
+    The call goes through the application core (:meth:`iamd.core.Core.invoke`), as a Query API
+    request does: the same authorization, handler, audit event and cache invalidation. Answers
+    the operation's result or the AWS error it failed with (AccessDenied with the engine's
+    decision, ValidationError, NoSuchEntity, ...); a refused input is audited too.
+    """
+    context = CallContext(new_uuid4(), backend.clock(), client_ip, user_agent, secure, "us-east-1")
+    try:
+        service = backend.catalog.service("iam")
+        _, payload = parse_request(service, {**params, "Action": operation, "Version": service.api_version})
+    except Exception as error:
+        failure = Core.failure(error, context.request_id)
+        backend.core.record_failure("iam", operation, context, failure, caller=caller)
+        return Outcome(context.request_id, None, failure)
+    outcome = backend.core.invoke(caller, "iam", operation, payload, context)
+    if outcome.error is not None:
+        return Outcome(context.request_id, None, outcome.error)
+    return Outcome(context.request_id, outcome.result or {}, None)

@@ -1,0 +1,194 @@
+"""What every console page shares: templates, security headers, cookies, forms, the signed-in caller."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from iamd import errors as aws
+from iamd.api.backend import Backend
+from iamd.console import actions
+from iamd.console.sessions import ConsoleSessions, WebSession, csrf_matches
+from iamd.policy import Principal
+from iamd.service.call import Caller
+from iamd.service.sessions import principal_for_session
+from iamd.sessions import SessionClaims, SessionKind
+from iamd.store import NotFound, TagTarget
+
+__all__ = ["Console", "FormError", "SECURITY_HEADERS"]
+
+SESSION_COOKIE = "iamd-console"
+PENDING_COOKIE = "iamd-console-mfa"
+PRE_COOKIE = "iamd-console-pre"  # the signed-out browser's CSRF nonce (sign-in form)
+MAX_FORM = 64 * 1024
+MAX_FIELDS = 64
+
+# Strict: only this server's stylesheet, QR codes as data: images, forms posting here, no frames, no scripts.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class FormError(Exception):
+    """A form that cannot be accepted (too large, malformed, or without its CSRF token)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """The signed-in browser of one request: its session token, session and IAM caller."""
+
+    token: str
+    session: WebSession
+    caller: Caller
+
+
+class Console:
+    """The console's state: the backend, the sessions and the templates."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.sessions = ConsoleSessions(lambda: backend.clock())  # the clock the backend has now (tests move it)
+        self._pre_key = secrets.token_bytes(32)
+        self.templates = Environment(
+            loader=PackageLoader("iamd.console", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            auto_reload=False,
+        )
+        self.stylesheet = (Path(__file__).parent / "static" / "console.css").read_bytes()
+
+    # -- responses -------------------------------------------------------------------------
+    def page(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
+        signed = values.pop("signed", None)
+        html = self.templates.get_template(template).render(
+            signed=signed, session=signed.session.signin if signed else None,
+            csrf=signed.session.csrf if signed else values.pop("csrf", ""), account=self.backend.account_id,
+            **values,
+        )  # fmt: skip
+        return secure(HTMLResponse(html, status_code=status))
+
+    # -- cookies ---------------------------------------------------------------------------
+    def set_cookie(self, request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path="/console", httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )  # fmt: skip
+
+    def clear_cookie(self, request: Request, response: Response, name: str) -> None:
+        response.delete_cookie(
+            name, path="/console", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
+
+    # -- the signed-out browser's CSRF token (sign-in form) ---------------------------------
+    def pre_token(self, nonce: str) -> str:
+        return hmac.new(self._pre_key, nonce.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    def pre_csrf(self, request: Request) -> tuple[str, str | None]:
+        """(the form's token, a new nonce to set as a cookie or None when the browser has one)."""
+        nonce = request.cookies.get(PRE_COOKIE)
+        if nonce and 20 <= len(nonce) <= 64:
+            return self.pre_token(nonce), None
+        nonce = secrets.token_urlsafe(32)
+        return self.pre_token(nonce), nonce
+
+    def pre_csrf_ok(self, request: Request, form: Mapping[str, str]) -> bool:
+        nonce = request.cookies.get(PRE_COOKIE)
+        return bool(nonce) and csrf_matches(self.pre_token(nonce or ""), form.get("csrf"))
+
+    # -- the signed-in caller --------------------------------------------------------------
+    def signed(self, request: Request) -> Signed | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        session = self.sessions.get(token)
+        if token is None or session is None:
+            return None
+        caller = self.caller_of(session)
+        if caller is None:  # the user was deleted (or recreated) since: the session ends
+            self.sessions.revoke(token)
+            return None
+        return Signed(token, session, caller)
+
+    def caller_of(self, session: WebSession) -> Caller | None:
+        """The IAM caller of a console session, read as stored now (tags included).
+
+        With MFA at sign-in the caller carries an MFA session (``aws:MultiFactorAuthPresent``
+        true, ``aws:MultiFactorAuthAge`` from the sign-in, ``aws:TokenIssueTime``); without,
+        the MFA keys are absent, as for long-term credentials (docs/console.md).
+        """
+        signin = session.signin
+        account = signin.account_id
+        if signin.root:
+            return Caller(account, Principal.from_arn(f"arn:aws:iam::{account}:root"), None, None)
+        try:
+            with self.backend.store.read() as tx:
+                user = tx.get_user(account, signin.user_name)
+                tags = [(t.key, t.value) for t in tx.list_tags(TagTarget.USER, account, user.name)]
+        except NotFound:
+            return None
+        if user.id != signin.user_id:
+            return None
+        if signin.mfa_used:
+            claims = SessionClaims(
+                SessionKind.USER, account, signin.created, signin.expires, "", user_arn=user.arn, user_id=user.id,
+                user_name=user.name, mfa=True, mfa_time=signin.created,
+            )  # fmt: skip
+            return Caller(account, principal_for_session(claims, tags), None, user, claims)
+        return Caller(account, Principal.from_arn(user.arn, unique_id=user.id, tags=tags), None, user)
+
+    def run(self, request: Request, signed: Signed, operation: str, **params: str) -> actions.Outcome:
+        """``actions.run`` as the signed-in user; a password-change-only session may do only that."""
+        if not signed.session.signin.allows(f"iam:{operation}"):
+            message = "You must change your password before you can do anything else."
+            return actions.Outcome("", None, aws.AccessDenied(message))
+        return actions.run(
+            self.backend, signed.caller, operation, params, client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", "")[:1024], secure=request.url.scheme == "https",
+        )  # fmt: skip
+
+
+def secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def redirect(url: str) -> Response:
+    return secure(RedirectResponse(url, status_code=303))
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "127.0.0.1"
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body, bounded in size and fields (last value wins)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise FormError("form too large")
+    if not body:
+        return {}
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise FormError("unsupported form encoding")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise FormError("malformed form") from e
+    return dict(pairs)

@@ -1,0 +1,224 @@
+"""The console in a real browser (Debian's Chromium, driven by Playwright) against a real iamd server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyotp
+from botocore.client import BaseClient
+from click.testing import CliRunner
+
+from iamd.cli import main
+from iamd.root_password import set_root_password
+from tests.api.clock import StepClock
+from tests.api.server import RunningServer
+from tests.console.conftest import PASSWORD, make_user
+
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
+
+
+def sign_in(page: Any, server: RunningServer, user: str, password: str = PASSWORD) -> None:
+    page.goto(f"{server.endpoint}/console")
+    page.fill("#account", server.account_id)
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("#signin")
+
+
+def _events(server: RunningServer, name: str, user: str) -> list[dict[str, Any]]:
+    with server.backend.store.read() as tx:
+        page = tx.list_audit_events(server.account_id, event_name=name, user_name=user, max_items=100)
+    return [json.loads(e.record) for e in page.items]
+
+
+def test_sign_in_fails_with_aws_words_then_succeeds_from_the_keyboard(
+    page: Any, server: RunningServer, iam: BaseClient
+) -> None:
+    make_user(iam, "kim")
+    sign_in(page, server, "kim", "not-the-password")
+    assert page.inner_text("#error") == (
+        "Authentication failed\nYour authentication information is incorrect. Please try again."
+    )
+    # keyboard only: every field has a label, Tab moves through them, Enter submits
+    page.goto(f"{server.endpoint}/console")
+    page.get_by_label("Account ID (12 digits) or account alias").focus()
+    page.keyboard.type(server.account_id)
+    page.keyboard.press("Tab")
+    page.keyboard.type("kim")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#arn") == f"arn:aws:iam::{server.account_id}:user/kim"
+    assert page.inner_text("#mfa-used") == "No"
+    outcomes = [e["responseElements"]["ConsoleLogin"] for e in _events(server, "ConsoleLogin", "kim")]
+    assert sorted(outcomes) == ["Failure", "Success"]
+    page.click("#signout")
+    page.wait_for_url("**/console")
+    assert page.is_visible("#signin-form")
+    page.goto(f"{server.endpoint}/console/home")  # the session is gone
+    assert page.is_visible("#signin-form")
+
+
+def test_created_securely_then_first_sign_in_changes_the_password(
+    page: Any, server: RunningServer, iam: BaseClient
+) -> None:
+    """``iamd user create --console-password``: the URL it prints signs in, and the forced change works
+    (IAMUserChangePassword attached: the account does not let users change passwords)."""
+    env = {"AWS_ACCESS_KEY_ID": server.root_key, "AWS_SECRET_ACCESS_KEY": server.root_secret,
+           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}  # fmt: skip
+    out = CliRunner().invoke(main, ["user", "create", "noor", "--console-password", "--endpoint-url", server.endpoint],
+                             env=env)  # fmt: skip
+    assert out.exit_code == 0, out.output
+    lines = dict(line.split(": ", 1) for line in out.output.splitlines() if ": " in line)
+    password = lines["Console password (shown once; it must be changed at first sign-in)"]
+    page.goto(lines["Sign-in URL"])
+    assert page.input_value("#account") == server.account_id
+    page.fill("#username", "noor")
+    page.fill("#password", password)
+    page.click("#signin")
+    page.wait_for_url("**/console/password")
+    assert page.is_visible("#forced")
+    assert "At least 8 characters (at most 128)" in page.inner_text("#policy")
+    page.goto(f"{server.endpoint}/console/credentials")  # nothing else until the password is changed
+    page.wait_for_url("**/console/password")
+    page.fill("#old", password)
+    page.fill("#new", "short")
+    page.fill("#confirm", "short")
+    page.click("#change")
+    assert "Password should have a minimum length of 8\n" in page.inner_text("#error")
+    page.fill("#old", password)
+    page.fill("#new", "Brand-new-passw0rd")
+    page.fill("#confirm", "Brand-new-passw0rd")
+    page.click("#change")
+    page.wait_for_url("**/console/home")
+    assert iam.get_login_profile(UserName="noor")["LoginProfile"]["PasswordResetRequired"] is False
+    page.click("#signout")
+    sign_in(page, server, "noor", "Brand-new-passw0rd")
+    page.wait_for_url("**/console/home")
+
+
+def test_diego_enables_mfa_then_manages_his_keys(
+    page: Any, server: RunningServer, iam: BaseClient, clock: StepClock
+) -> None:
+    """AWS's "manage your own credentials only with MFA" policy: without MFA the keys are denied (and the
+    page says why); the QR page's seed makes real TOTP codes; with MFA at sign-in, keys can be created
+    (the secret shown once, with its CSV) and deleted."""
+    document = (EXAMPLES / "manage-own-credentials-with-mfa.json").read_text()
+    arn = iam.create_policy(PolicyName="SelfManageWithMfa", PolicyDocument=document)["Policy"]["Arn"]
+    make_user(iam, "diego", policies=(arn,))
+    sign_in(page, server, "diego")
+    page.wait_for_url("**/console/home")
+    page.click("text=My security credentials")
+    assert "is not authorized to perform: iam:ListAccessKeys" in page.inner_text("#keys-error")
+    assert "with an explicit deny in an identity-based policy" in page.inner_text("#keys-error")
+    page.click("#assign-mfa")
+    assert page.get_attribute("#qr", "src").startswith("data:image/png;base64,")
+    totp = pyotp.TOTP(page.inner_text("#seed"))
+    clock.advance()
+    page.fill("#code1", totp.generate_otp(clock.step - 1))
+    page.fill("#code2", totp.generate_otp(clock.step))
+    page.click("#add-mfa")
+    assert "The MFA device was assigned" in page.inner_text("#notice")
+    assert iam.list_mfa_devices(UserName="diego")["MFADevices"][0]["SerialNumber"].endswith(":mfa/diego")
+    page.click("#signout")
+
+    sign_in(page, server, "diego")
+    page.wait_for_url("**/console/mfa")
+    clock.advance()
+    page.fill("#code", f"{(int(totp.generate_otp(clock.step)) + 1) % 1_000_000:06d}")  # a wrong code
+    page.click("#verify")
+    assert "Your authentication information is incorrect" in page.inner_text("#error")
+    page.fill("#code", totp.generate_otp(clock.step))
+    page.click("#verify")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#mfa-used") == "Yes"
+    success = [
+        e for e in _events(server, "ConsoleLogin", "diego") if e["responseElements"]["ConsoleLogin"] == "Success"
+    ]
+    assert [e["additionalEventData"]["MFAUsed"] for e in success] == ["Yes", "No"]  # newest first
+
+    page.click("text=My security credentials")
+    page.click("#create-key")
+    key_id = page.inner_text("#new-key-id")
+    secret = page.inner_text("#new-secret")
+    assert key_id.startswith("AKIA") and len(secret) == 40
+    with page.expect_download() as download:
+        page.click("#download-csv")
+    csv = Path(download.value.path()).read_text()
+    assert csv.splitlines() == ["Access key ID,Secret access key", f"{key_id},{secret}"]
+    page.click("#done")
+    assert page.inner_text(f"#key-{key_id} .status") == "Active"
+    assert secret not in page.content()  # shown once only
+    page.click(f"#key-{key_id} >> text=Deactivate")
+    assert page.inner_text(f"#key-{key_id} .status") == "Inactive"
+    page.click(f"#key-{key_id} >> text=Delete")
+    assert "The access key was deleted." in page.inner_text("#notice")
+    assert iam.list_access_keys(UserName="diego")["AccessKeyMetadata"] == []
+    # every one of those actions is in the trail as diego's, with MFA
+    (created,) = _events(server, "CreateAccessKey", "diego")
+    assert created["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"] == "true"
+    assert secret not in json.dumps(created)
+
+
+def test_root_signs_in_with_the_password_the_operator_set(page: Any, server: RunningServer) -> None:
+    assert server.backend.data_dir is not None
+    page.goto(f"{server.endpoint}/console")
+    page.check("#kind-root")
+    page.fill("#account", server.account_id)
+    page.fill("#password", "Root-passw0rd-1")
+    page.click("#signin")
+    assert "Your authentication information is incorrect" in page.inner_text("#error")  # none set yet
+    set_root_password(server.backend.data_dir, "Root-passw0rd-1")
+    page.check("#kind-root")
+    page.fill("#password", "Root-passw0rd-1")
+    page.click("#signin")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#arn") == f"arn:aws:iam::{server.account_id}:root"
+
+
+def test_root_creates_a_user_securely_in_the_console(page: Any, server: RunningServer, iam: BaseClient) -> None:
+    """The console's Create user with a console password and a required reset: the user's first sign-in
+    changes it (IAMUserChangePassword attached, as AWS's console does)."""
+    assert server.backend.data_dir is not None
+    set_root_password(server.backend.data_dir, "Root-passw0rd-2")
+    page.goto(f"{server.endpoint}/console")
+    page.check("#kind-root")
+    page.fill("#account", server.account_id)
+    page.fill("#password", "Root-passw0rd-2")
+    page.click("#signin")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Users")
+    page.click("#new-user")
+    page.fill("#name", "lena")
+    page.click("#create-user")
+    password = page.inner_text("#new-password")
+    signin_url = page.inner_text("#signin-url")
+    assert "Attached arn:aws:iam::aws:policy/IAMUserChangePassword" in page.inner_text("#created")
+    page.click("#signout")
+    page.goto(signin_url)
+    page.fill("#username", "lena")
+    page.fill("#password", password)
+    page.click("#signin")
+    page.wait_for_url("**/console/password")
+    page.fill("#old", password)
+    page.fill("#new", "Lena-new-passw0rd")
+    page.fill("#confirm", "Lena-new-passw0rd")
+    page.click("#change")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#arn").endswith(":user/lena")
+
+
+def test_a_denied_admin_action_and_its_why(page: Any, server: RunningServer, iam: BaseClient) -> None:
+    make_user(iam, "eve")
+    sign_in(page, server, "eve")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Users")
+    assert "is not authorized to perform: iam:ListUsers" in page.inner_text("#error")
+    page.click("#error >> a")  # the request id links to its "Why?"
+    page.wait_for_url("**/console/why?request_id=*")
+    assert page.inner_text("#why-error").startswith("AccessDenied: User: arn:aws:iam::")
+    assert page.inner_text("#why-decision") == "implicitDeny"
+    assert '"decision": "implicitDeny"' in page.inner_text("#why-detail")
