@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,8 @@ from iamd.crypto import (
 )
 from iamd.datadir import make_private
 from iamd.keyring import load_secret_box
+from iamd.partitions import Partition
+from iamd.partitions import partition as partition_named
 from iamd.policy import Principal
 from iamd.protocol import Catalog
 from iamd.refs import Ref, policy_ref, ref
@@ -41,6 +43,7 @@ from iamd.service.sessions import principal_for_session
 from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
 from iamd.sessions import TokenError, open_session_token
 from iamd.store import NotFound, Store, TagTarget, migrate, open_store
+from iamd.store.settings import settle_partition
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
 
@@ -87,6 +90,8 @@ class Backend:
     _env: Env | None = field(default=None, repr=False)
     _sessions: dict[tuple[str, str], Credential[Caller]] = field(default_factory=dict, repr=False)  # opened tokens
     _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
+    # the partition served and the regions accepted (iamd.partitions; docs/iam-api.md, "Regions and partitions")
+    partition: Partition = field(default_factory=partition_named)
 
     def __post_init__(self) -> None:
         if self.audit is None:
@@ -98,7 +103,9 @@ class Backend:
     def env(self) -> Env:
         env = self._env
         if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
-            env = self._env = Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa)
+            env = self._env = Env(
+                self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa, partition=self.partition
+            )
         return env
 
     def record_role_use(self, account: str, role_name: str, role_id: str, when: datetime, region: str) -> None:
@@ -236,7 +243,7 @@ class Backend:
         key = owner.key
         secret = self.secret_box.open(key.secret_sealed.decode(), context=access_key_context(key.id))
         if owner.user is None:
-            principal = Principal.from_arn(f"arn:aws:iam::{key.account_id}:root")
+            principal = Principal.from_arn(f"arn:{self.partition.name}:iam::{key.account_id}:root")
         else:
             principal = Principal.from_arn(
                 owner.user.arn, unique_id=owner.user.id, tags=[(t.key, t.value) for t in tags]
@@ -276,7 +283,12 @@ class Backend:
         dev: bool = False,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        partition: str | None = None,
+        regions: Collection[str] | None = None,
     ) -> tuple[Backend, RootCredentials]:
+        """``partition`` is recorded on a new database and must match an existing one's;
+        ``regions`` narrows the regions requests may be signed for (default: all of the
+        partition's). Both: docs/iam-api.md, "Regions and partitions"."""
         env = os.environ if env is None else env
         make_private(data_dir)
         migrate.upgrade(database_url)
@@ -284,14 +296,26 @@ class Backend:
         box = load_secret_box(data_dir, env)  # the primary master key and any retired ones
         with store.read() as tx:
             accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+        if partition is not None:
+            partition_named(partition)  # an unknown name fails before anything is recorded
+        settled = settle_partition(database_url, partition, fresh=not accounts)
+        served = partition_named(settled)
+        if regions is not None:
+            served = served.restricted_to(regions)
+        if settled != "aws":
+            store.close()
+            store = open_store(database_url, partition=settled)
         if accounts:
             acct = accounts[0]
         else:
             acct = account_id or (DEV_ACCOUNT if dev else f"{secrets.randbelow(9 * 10**11) + 10**11:012d}")
             with store.transaction() as tx:
                 tx.create_account(acct)
-        backend = cls(store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env))
-        install_managed_policies(store)
+        backend = cls(
+            store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env), partition=served,
+            verifier=SigV4Verifier(served.verifier_regions()),
+        )  # fmt: skip
+        install_managed_policies(store, served.name)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
 
@@ -317,7 +341,7 @@ class Backend:
         self.store.reset()
         with self.store.transaction() as tx:
             tx.create_account(self.account_id)
-        install_managed_policies(self.store)
+        install_managed_policies(self.store, self.partition.name)
         self.changed()
         return self.ensure_root_key(self.data_dir, self.environ)
 

@@ -160,7 +160,13 @@ def _run(
         with _CachedReads(backend) as reads:
             tx = cast(ReadTx, reads)
             target = iam_target(
-                operation, params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
+                operation,
+                params,
+                call.account,
+                caller_user,
+                _stored(tx, call.account),
+                _key_owner(tx, call.account),
+                partition=call.partition,
             )
             decision = authorize_iam(call, tx, target, backend.policies, backend.decisions)
             result = op.handler(call, tx)
@@ -168,7 +174,13 @@ def _run(
         return result
     with backend.store.transaction() as wtx:
         target = iam_target(
-            operation, params, call.account, caller_user, _stored(wtx, call.account), _key_owner(wtx, call.account)
+            operation,
+            params,
+            call.account,
+            caller_user,
+            _stored(wtx, call.account),
+            _key_owner(wtx, call.account),
+            partition=call.partition,
         )
         decision = authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
@@ -328,7 +340,8 @@ def _event(
     # when the record is built, off the request path).
     return Record(
         call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
-        call.operation, call.region if call.service == "sts" else "us-east-1", call.source_ip, call.user_agent,
+        call.operation, call.region if call.service == "sts" else call.env.partition.iam_region, call.source_ip,
+        call.user_agent,
         federated_user_identity(call.operation, result, call.account) or call.caller.user_identity(),
         call.account, dict(call.params) or None,
         dict(result) if result and not is_read_only(call.operation) else None,
@@ -377,12 +390,13 @@ def _audit_failure(
         if refused is not None:
             identity = {"type": "Unknown", "accessKeyId": refused["accessKeyId"]}
     decision = getattr(error, "decision", None)
+    iam_region = backend.partition.iam_region  # IAM's events carry its home region (docs/iam-api.md)
     record = Record(
         request_id=request_id,
         event_time=now,
         event_source=f"{service_name}.amazonaws.com",
         event_name=str(state.get("action") or "Unknown"),
-        aws_region=str(state.get("region") or "us-east-1") if service_name == "sts" else "us-east-1",
+        aws_region=str(state.get("region") or iam_region) if service_name == "sts" else iam_region,
         source_ip=request.client_ip,
         user_agent=request.header("user-agent"),
         user_identity=identity,
@@ -435,7 +449,7 @@ def _refused_credential(
             except TokenError:
                 reason = "the session token cannot be opened: tampered with, or not issued for this access key id"
         if claims is not None:
-            issuer = claims.role_arn or claims.user_arn or f"arn:aws:iam::{claims.account}:root"
+            issuer = claims.role_arn or claims.user_arn or f"arn:{claims.partition}:iam::{claims.account}:root"
             info.update(sessionArn=claims.arn, sessionIssuer=issuer, sessionExpiration=claims.expires_at)
             if now >= claims.expires_at:
                 reason = "the session expired"

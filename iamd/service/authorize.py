@@ -53,7 +53,7 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
         ("aws:SecureTransport", "true" if call.secure else "false"),
         ("aws:SourceIp", call.source_ip),
         ("aws:UserAgent", call.user_agent),
-        ("aws:RequestedRegion", "us-east-1" if call.service == "iam" else call.region),
+        ("aws:RequestedRegion", call.env.partition.iam_region if call.service == "iam" else call.region),
         *session_context_items(call.caller, now),
     ]
 

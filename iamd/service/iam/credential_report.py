@@ -86,7 +86,7 @@ def _users_with_mfa(tx: ReadTx, account: str) -> set[str]:
         marker = page.marker
 
 
-def build_report(tx: ReadTx, account: str) -> bytes:
+def build_report(tx: ReadTx, account: str, partition: str = "aws") -> bytes:
     """The CSV, AWS's columns in AWS's order; ``N/A``, ``no_information`` and ``not_supported`` as AWS writes them.
 
     ``mfa_active``: the user has an enabled virtual MFA device; root MFA devices are not
@@ -101,8 +101,8 @@ def build_report(tx: ReadTx, account: str) -> bytes:
     writer.writerow(COLUMNS)
     no_certs = ["false", NA, "false", NA]
     writer.writerow([
-        "<root_account>", f"arn:aws:iam::{account}:root", _time(acct.create_date), NOT_SUPPORTED, NO_INFORMATION,
-        NOT_SUPPORTED, NOT_SUPPORTED, "false",  # mfa_active: root MFA is not modelled
+        "<root_account>", f"arn:{partition}:iam::{account}:root", _time(acct.create_date), NOT_SUPPORTED,
+        NO_INFORMATION, NOT_SUPPORTED, NOT_SUPPORTED, "false",  # mfa_active: root MFA is not modelled
         *_keys(tx.list_access_keys(account, None)), *no_certs,
     ])  # fmt: skip
     for user in _users(tx, account):
@@ -124,7 +124,7 @@ def generate_credential_report(call: Call, tx: Tx) -> dict[str, Any]:
     existing = tx.get_credential_report(call.account)
     if existing is not None and call.now - existing.generated_time < REPORT_LIFETIME:
         return {"State": "COMPLETE"}
-    tx.put_credential_report(call.account, call.now, build_report(tx, call.account))
+    tx.put_credential_report(call.account, call.now, build_report(tx, call.account, call.partition))
     return {"State": "STARTED", "Description": "No report exists. Starting a new report generation task"}
 
 
