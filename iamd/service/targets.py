@@ -207,6 +207,9 @@ def _target(
     if "PolicySourceArn" in params:  # SimulatePrincipalPolicy, GetContextKeysForPrincipalPolicy
         arn = canonical_arn(stored_arn, account, str(params["PolicySourceArn"]))
         return Target(arn, arn, tuple(context))
+    if operation == "ListPoliciesGrantingServiceAccess":  # the user, group or role asked about
+        arn = canonical_arn(stored_arn, account, str(params["Arn"]))
+        return Target(arn, arn, tuple(context))
     if operation == "ListPolicies":
         return Target("*", f"policy path {params.get('PathPrefix') or '/'}", tuple(context))
     for member, kind in _NAMED:

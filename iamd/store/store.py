@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 
 from iamd.crypto import new_unique_id
 from iamd.store import schema as s
+from iamd.store.account_settings import AccountSettingOps
 from iamd.store.accounts import AccountOps
 from iamd.store.api import ReadTx, Store, Tx
 from iamd.store.attachments import AttachmentOps
@@ -51,6 +52,8 @@ class SqlTx(
     ProviderOps,
     # login profiles, sign-in throttles, credential reports
     LoginOps,
+    # STS preferences, service-linked role deletion tasks
+    AccountSettingOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
+from . import policy_insights as insights
 from . import providers as idp
+from . import sts_preferences as sts_prefs
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -150,4 +152,9 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteAccountPasswordPolicy": _w(login_profiles.delete_account_password_policy),
     "GenerateCredentialReport": _w(credential_report.generate_credential_report),
     "GetCredentialReport": _r(credential_report.get_credential_report),
+    # -- policy insights, STS preferences ---------------------------------------------
+    "GetContextKeysForCustomPolicy": _r(insights.get_context_keys_for_custom_policy),
+    "GetContextKeysForPrincipalPolicy": _r(insights.get_context_keys_for_principal_policy),
+    "ListPoliciesGrantingServiceAccess": _r(insights.list_policies_granting_service_access),
+    "SetSecurityTokenServicePreferences": _w(sts_prefs.set_security_token_service_preferences),
 }
