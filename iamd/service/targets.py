@@ -39,6 +39,7 @@ _CREATE = {
     "CreatePolicy": ("policy", "PolicyName"),
     "CreateInstanceProfile": ("instance-profile", "InstanceProfileName"),
     "CreateVirtualMFADevice": ("mfa", "VirtualMFADeviceName"),
+    "UploadServerCertificate": ("server-certificate", "ServerCertificateName"),
 }
 _LIST_BY_PATH = {
     "ListUsers": "user",
@@ -56,6 +57,9 @@ USER_DEFAULTS_TO_CALLER = frozenset(
         "DeactivateMFADevice", "GetLoginProfile", "CreateLoginProfile", "DeleteLoginProfile", "ChangePassword",
         "ListSigningCertificates", "ListSSHPublicKeys", "ListServiceSpecificCredentials", "ListGroupsForUser",
         "GetMFADevice",
+        # signing certificates and service-specific credentials
+        "UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate",
+        "ResetServiceSpecificCredential", "UpdateServiceSpecificCredential", "DeleteServiceSpecificCredential",
     }
 )  # fmt: skip
 # Operations on a virtual MFA device by serial number: the resource is the device's
@@ -86,9 +90,14 @@ _TAG_ON_CREATE = {
     # identity providers (federation)
     "CreateOpenIDConnectProvider": "TagOpenIDConnectProvider",
     "CreateSAMLProvider": "TagSAMLProvider",
+    "UploadServerCertificate": "TagServerCertificate",
 }
 # Renames need permission on the old and the new ARN (IAM API "CreateUser", "UpdateUser", "DeleteUser").
-_RENAMES = {"UpdateUser": ("user", "UserName", "NewUserName"), "UpdateGroup": ("group", "GroupName", "NewGroupName")}
+_RENAMES = {
+    "UpdateUser": ("user", "UserName", "NewUserName"),
+    "UpdateGroup": ("group", "GroupName", "NewGroupName"),
+    "UpdateServerCertificate": ("server-certificate", "ServerCertificateName", "NewServerCertificateName"),
+}
 
 
 def _arn(partition: str, account: str, kind: str, path: str, name: str) -> str:

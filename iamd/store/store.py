@@ -30,6 +30,7 @@ from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
 from iamd.store.tags import TagOps
+from iamd.store.user_credentials import UserCredentialOps
 from iamd.store.users import UserOps
 
 __all__ = ["SqlStore", "SqlTx", "open_store"]
@@ -54,6 +55,8 @@ class SqlTx(
     LoginOps,
     # STS preferences, service-linked role deletion tasks
     AccountSettingOps,
+    # SSH public keys, signing certificates, service-specific credentials
+    UserCredentialOps,
 ):
     """All families over one connection and one transaction."""
 

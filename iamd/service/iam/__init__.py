@@ -13,6 +13,8 @@ from typing import Any
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import policy_insights as insights
 from . import providers as idp
+from . import signing_certificates as signing
+from . import ssh_keys as ssh
 from . import sts_preferences as sts_prefs
 
 __all__ = ["OPERATIONS", "Operation"]
@@ -157,4 +159,14 @@ OPERATIONS: dict[str, Operation] = {
     "GetContextKeysForPrincipalPolicy": _r(insights.get_context_keys_for_principal_policy),
     "ListPoliciesGrantingServiceAccess": _r(insights.list_policies_granting_service_access),
     "SetSecurityTokenServicePreferences": _w(sts_prefs.set_security_token_service_preferences),
+    # -- SSH public keys, signing certificates -------------------------------------------
+    "UploadSSHPublicKey": _w(ssh.upload_ssh_public_key),
+    "GetSSHPublicKey": _r(ssh.get_ssh_public_key),
+    "ListSSHPublicKeys": _r(ssh.list_ssh_public_keys),
+    "UpdateSSHPublicKey": _w(ssh.update_ssh_public_key),
+    "DeleteSSHPublicKey": _w(ssh.delete_ssh_public_key),
+    "UploadSigningCertificate": _w(signing.upload_signing_certificate),
+    "ListSigningCertificates": _r(signing.list_signing_certificates),
+    "UpdateSigningCertificate": _w(signing.update_signing_certificate),
+    "DeleteSigningCertificate": _w(signing.delete_signing_certificate),
 }

@@ -79,6 +79,7 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
     # identity providers: SAML and OIDC providers together, as AWS counts them
     summary["Providers"] = len(tx.list_oidc_providers(acct)) + len(tx.list_saml_providers(acct))
     summary["GlobalEndpointTokenVersion"] = global_endpoint_token_version(tx, acct)
+    summary["AccountSigningCertificatesPresent"] = int(tx.root_has_signing_certificate(acct))
     return {"SummaryMap": summary}
 
 
