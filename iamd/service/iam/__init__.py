@@ -13,6 +13,7 @@ from typing import Any
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import policy_insights as insights
 from . import providers as idp
+from . import service_credentials as service_creds
 from . import signing_certificates as signing
 from . import ssh_keys as ssh
 from . import sts_preferences as sts_prefs
@@ -169,4 +170,10 @@ OPERATIONS: dict[str, Operation] = {
     "ListSigningCertificates": _r(signing.list_signing_certificates),
     "UpdateSigningCertificate": _w(signing.update_signing_certificate),
     "DeleteSigningCertificate": _w(signing.delete_signing_certificate),
+    # -- service-specific credentials ------------------------------------------------------
+    "CreateServiceSpecificCredential": _w(service_creds.create_service_specific_credential),
+    "ListServiceSpecificCredentials": _r(service_creds.list_service_specific_credentials),
+    "ResetServiceSpecificCredential": _w(service_creds.reset_service_specific_credential),
+    "UpdateServiceSpecificCredential": _w(service_creds.update_service_specific_credential),
+    "DeleteServiceSpecificCredential": _w(service_creds.delete_service_specific_credential),
 }
