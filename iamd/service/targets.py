@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iamd.service import service_linked
+
 __all__ = ["StoredArn", "Target", "canonical_arn", "iam_target"]
 
 # (kind, name or ARN) -> the ARN of the stored entity, None if there is none. Kinds named by
@@ -216,6 +218,8 @@ def _target(
     if "PolicySourceArn" in params:  # SimulatePrincipalPolicy, GetContextKeysForPrincipalPolicy
         arn = canonical_arn(stored_arn, account, str(params["PolicySourceArn"]))
         return Target(arn, arn, tuple(context))
+    if operation in _SERVICE_LINKED:
+        return _service_linked_target(operation, params, partition, account, context)
     if operation == "ListPoliciesGrantingServiceAccess":  # the user, group or role asked about
         arn = canonical_arn(stored_arn, account, str(params["Arn"]))
         return Target(arn, arn, tuple(context))
@@ -257,6 +261,28 @@ def _target(
         arn, _ = _named(stored_arn, partition, account, "server-certificate", str(params["ServerCertificateName"]))
         return Target(arn, arn, tuple(context))
     return Target("*", "*", tuple(context))
+
+
+# -- service-linked roles ----------------------------------------------------------
+_SERVICE_LINKED = frozenset({"CreateServiceLinkedRole", "GetServiceLinkedRoleDeletionStatus"})
+
+
+def _service_linked_target(
+    operation: str, params: Mapping[str, Any], partition: str, account: str, context: list[tuple[str, str | list[str]]]
+) -> Target:
+    """The role a service-linked role request is about (AWS "Actions, resources, and condition keys for AWS Identity
+    and Access Management"): the new role, with ``iam:AWSServiceName``; the role a deletion task deleted."""
+    if operation == "CreateServiceLinkedRole":
+        service = str(params.get("AWSServiceName", ""))
+        name = service_linked.role_name(service, params.get("CustomSuffix"))
+        arn = _arn(partition, account, "role", service_linked.role_path(service), name)
+        return Target(arn, f"role {name}", (*context, ("iam:AWSServiceName", service)))
+    found = service_linked.deletion_task_role(str(params.get("DeletionTaskId", "")))
+    if found is None:
+        return Target("*", "*", tuple(context))
+    service, name = found
+    arn = _arn(partition, account, "role", service_linked.role_path(service), name)
+    return Target(arn, f"role {name}", tuple(context))
 
 
 # -- identity providers (federation) -----------------------------------------------

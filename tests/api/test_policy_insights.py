@@ -48,8 +48,11 @@ def test_context_keys_of_a_principal_include_its_groups_and_given_policies(iam: 
     iam.create_user(UserName="ck-user")
     iam.create_group(GroupName="ck-group")
     iam.add_user_to_group(GroupName="ck-group", UserName="ck-user")
-    iam.put_user_policy(UserName="ck-user", PolicyName="own",
-                        PolicyDocument=policy(allow("s3:*", "*", Bool={"aws:MultiFactorAuthPresent": "true"})))
+    iam.put_user_policy(
+        UserName="ck-user",
+        PolicyName="own",
+        PolicyDocument=policy(allow("s3:*", "*", Bool={"aws:MultiFactorAuthPresent": "true"})),
+    )
     managed = iam.create_policy(PolicyName="ck-managed", PolicyDocument=policy(
         allow("ec2:*", "*", StringEquals={"ec2:Region": "eu-west-1"})))["Policy"]["Arn"]  # fmt: skip
     iam.attach_group_policy(GroupName="ck-group", PolicyArn=managed)
@@ -71,10 +74,16 @@ def test_policies_granting_service_access(iam: BaseClient, acct: str) -> None:
     iam.create_group(GroupName="ga-group")
     iam.add_user_to_group(GroupName="ga-group", UserName="ga-user")
     iam.put_user_policy(UserName="ga-user", PolicyName="s3-read", PolicyDocument=policy(allow("s3:Get*")))
-    iam.put_user_policy(UserName="ga-user", PolicyName="deny-only",
-                        PolicyDocument=policy({"Effect": "Deny", "Action": "iam:*", "Resource": "*"}))
-    iam.put_group_policy(GroupName="ga-group", PolicyName="all-but-iam",
-                         PolicyDocument=policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))
+    iam.put_user_policy(
+        UserName="ga-user",
+        PolicyName="deny-only",
+        PolicyDocument=policy({"Effect": "Deny", "Action": "iam:*", "Resource": "*"}),
+    )
+    iam.put_group_policy(
+        GroupName="ga-group",
+        PolicyName="all-but-iam",
+        PolicyDocument=policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),
+    )
     managed = iam.create_policy(PolicyName="ga-iam", PolicyDocument=policy(allow("iam:List*")))["Policy"]["Arn"]
     iam.attach_user_policy(UserName="ga-user", PolicyArn=managed)
     answer = iam.list_policies_granting_service_access(
@@ -98,9 +107,12 @@ def test_granting_access_is_authorized_on_the_entity(user_client: UserClient, ac
     iam.create_user(UserName="ga-other")
     me = user_client("ga-asker", policy(allow("iam:ListPoliciesGrantingServiceAccess",
                                               f"arn:aws:iam::{acct}:user/ga-asker")))  # fmt: skip
-    assert me.list_policies_granting_service_access(
-        Arn=f"arn:aws:iam::{acct}:user/ga-asker", ServiceNamespaces=["iam"]
-    )["PoliciesGrantingServiceAccess"][0]["Policies"][0]["PolicyName"] == "inline"
+    assert (
+        me.list_policies_granting_service_access(Arn=f"arn:aws:iam::{acct}:user/ga-asker", ServiceNamespaces=["iam"])[
+            "PoliciesGrantingServiceAccess"
+        ][0]["Policies"][0]["PolicyName"]
+        == "inline"
+    )
     with pytest.raises(ClientError) as e:
         me.list_policies_granting_service_access(Arn=f"arn:aws:iam::{acct}:user/ga-other", ServiceNamespaces=["s3"])
     assert failure(e)[1] == "AccessDenied"

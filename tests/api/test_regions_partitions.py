@@ -153,5 +153,3 @@ def test_the_partition_is_chosen_once_per_database(tmp_path: Path) -> None:
     again.close()
     with pytest.raises(PartitionMismatch, match="serves partition 'aws-cn', not 'aws'"):
         Backend.open(url, tmp_path, dev=True, partition="aws")
-
-

@@ -59,12 +59,19 @@ def test_ssh_public_key_lifecycle(iam: BaseClient, rsa_keys: list[rsa.RSAPrivate
     got = iam.get_ssh_public_key(UserName="git-user", SSHPublicKeyId=key_id, Encoding="SSH")["SSHPublicKey"]
     assert got == up
     pem = iam.get_ssh_public_key(UserName="git-user", SSHPublicKeyId=key_id, Encoding="PEM")["SSHPublicKey"]
-    assert pem["SSHPublicKeyBody"] == rsa_keys[0].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    assert (
+        pem["SSHPublicKeyBody"]
+        == rsa_keys[0]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     listed = iam.list_ssh_public_keys(UserName="git-user")
-    assert listed["SSHPublicKeys"] == [{"UserName": "git-user", "SSHPublicKeyId": key_id, "Status": "Active",
-                                        "UploadDate": up["UploadDate"]}] and listed["IsTruncated"] is False
+    assert (
+        listed["SSHPublicKeys"]
+        == [{"UserName": "git-user", "SSHPublicKeyId": key_id, "Status": "Active", "UploadDate": up["UploadDate"]}]
+        and listed["IsTruncated"] is False
+    )
     iam.update_ssh_public_key(UserName="git-user", SSHPublicKeyId=key_id, Status="Inactive")
     assert iam.list_ssh_public_keys(UserName="git-user")["SSHPublicKeys"][0]["Status"] == "Inactive"
     with pytest.raises(ClientError) as conflict:
@@ -80,8 +87,12 @@ def test_ssh_public_key_lifecycle(iam: BaseClient, rsa_keys: list[rsa.RSAPrivate
 
 def test_ssh_keys_as_aws_refuses_them(iam: BaseClient, rsa_keys: list[rsa.RSAPrivateKey]) -> None:
     iam.create_user(UserName="git-bad")
-    pem = rsa_keys[1].public_key().public_bytes(serialization.Encoding.PEM,
-                                                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = (
+        rsa_keys[1]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     up = iam.upload_ssh_public_key(UserName="git-bad", SSHPublicKeyBody=pem)["SSHPublicKey"]
     assert up["SSHPublicKeyBody"] == ssh_body(rsa_keys[1])  # a PEM key is kept in OpenSSH form
     with pytest.raises(ClientError) as dup:
@@ -121,8 +132,9 @@ def test_a_user_manages_only_their_own_keys(
     iam.create_user(UserName="other-git")
     with pytest.raises(ClientError) as denied:
         me.upload_ssh_public_key(UserName="other-git", SSHPublicKeyBody=ssh_body(rsa_keys[1]))
-    assert failure(denied)[1] == "AccessDenied" and "iam:UploadSSHPublicKey on resource: user other-git" in (
-        failure(denied)[2]
+    assert (
+        failure(denied)[1] == "AccessDenied"
+        and "iam:UploadSSHPublicKey on resource: user other-git" in (failure(denied)[2])
     )
 
 

@@ -92,7 +92,11 @@ def test_botocore_presigned_urls_verify(service: str, token: str | None) -> None
 def test_sts_accepts_any_region_shaped_scope_and_iam_only_us_east_1() -> None:
     for region in ("eu-west-1", "ap-southeast-2", "us-gov-west-1", "il-central-1"):
         assert verify(sign("sts", STS_BODY, region=region)).region == region
-    refused(SignatureDoesNotMatch, "Credential should be scoped to a valid region. ", sign("iam", IAM_BODY, region="us-west-2"))
+    refused(
+        SignatureDoesNotMatch,
+        "Credential should be scoped to a valid region. ",
+        sign("iam", IAM_BODY, region="us-west-2"),
+    )
     for region in ("moon", "us-east-\u0661", "US-EAST-1", "us-east-1a", "us-east-"):
         refused(
             SignatureDoesNotMatch,

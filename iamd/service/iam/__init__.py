@@ -14,6 +14,7 @@ from . import account, credential_report, keys, login_profiles, mfa, policies, r
 from . import policy_insights as insights
 from . import providers as idp
 from . import service_credentials as service_creds
+from . import service_linked_roles as slr
 from . import signing_certificates as signing
 from . import ssh_keys as ssh
 from . import sts_preferences as sts_prefs
@@ -176,4 +177,8 @@ OPERATIONS: dict[str, Operation] = {
     "ResetServiceSpecificCredential": _w(service_creds.reset_service_specific_credential),
     "UpdateServiceSpecificCredential": _w(service_creds.update_service_specific_credential),
     "DeleteServiceSpecificCredential": _w(service_creds.delete_service_specific_credential),
+    # -- service-linked roles -------------------------------------------------------------
+    "CreateServiceLinkedRole": _w(slr.create_service_linked_role),
+    "DeleteServiceLinkedRole": _w(slr.delete_service_linked_role),
+    "GetServiceLinkedRoleDeletionStatus": _r(slr.get_service_linked_role_deletion_status),
 }
