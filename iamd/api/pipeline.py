@@ -291,6 +291,7 @@ class _CachedReads:
 
 _NAME_GETTERS = {
     "user": "get_user", "group": "get_group", "role": "get_role", "instance-profile": "get_instance_profile",
+    "server-certificate": "get_server_certificate",
 }  # fmt: skip
 _ARN_GETTERS = {"oidc-provider": "get_oidc_provider", "saml-provider": "get_saml_provider"}
 

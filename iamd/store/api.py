@@ -45,6 +45,7 @@ from iamd.store.records import (
     User,
     VirtualMfaDevice,
 )
+from iamd.store.server_certificates import ServerCertificate
 from iamd.store.user_credentials import ServiceCredential, SigningCertificate, SshPublicKey
 
 __all__ = ["DEFAULT_MAX_ITEMS", "ReadTx", "Store", "Tx"]
@@ -213,6 +214,12 @@ class ReadTx(Protocol):
         self, account: str, user_name: str | None, service_name: str | None = None
     ) -> tuple[ServiceCredential, ...]: ...
     def get_service_credential(self, account: str, user_name: str, cred_id: str) -> ServiceCredential: ...
+    # server certificates (iamd.store.server_certificates)
+    def get_server_certificate(self, account: str, name: str) -> ServerCertificate: ...
+    def list_server_certificates(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = 100
+    ) -> Page[ServerCertificate]: ...
+    def count_server_certificates(self, account: str) -> int: ...
 
 
 class Tx(ReadTx, Protocol):
@@ -417,6 +424,15 @@ class Tx(ReadTx, Protocol):
         self, account: str, user_name: str, cred_id: str, *, status: str | None = None, password_hash: str | None = None
     ) -> ServiceCredential: ...
     def delete_service_credential(self, account: str, user_name: str, cred_id: str) -> None: ...
+    # server certificates (iamd.store.server_certificates)
+    def create_server_certificate(
+        self, account: str, cert_id: str, name: str, *, path: str, body: str, chain: str | None,
+        private_key_sealed: bytes, expiration: datetime, tags: Sequence[Tag] = (),
+    ) -> ServerCertificate: ...  # fmt: skip
+    def update_server_certificate(
+        self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
+    ) -> ServerCertificate: ...
+    def delete_server_certificate(self, account: str, name: str) -> None: ...
     # cache invalidation across processes (iamd.api.watcher)
     def bumped_generation(self) -> int | None:
         """The generation this transaction commits as, or None if it changed no entity."""

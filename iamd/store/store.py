@@ -29,6 +29,7 @@ from iamd.store.profiles import InstanceProfileOps
 from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
+from iamd.store.server_certificates import ServerCertificateOps
 from iamd.store.tags import TagOps
 from iamd.store.user_credentials import UserCredentialOps
 from iamd.store.users import UserOps
@@ -57,6 +58,8 @@ class SqlTx(
     AccountSettingOps,
     # SSH public keys, signing certificates, service-specific credentials
     UserCredentialOps,
+    # server certificates
+    ServerCertificateOps,
 ):
     """All families over one connection and one transaction."""
 

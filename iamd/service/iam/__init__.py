@@ -13,6 +13,7 @@ from typing import Any
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import policy_insights as insights
 from . import providers as idp
+from . import server_certificates as server_certs
 from . import service_credentials as service_creds
 from . import service_linked_roles as slr
 from . import signing_certificates as signing
@@ -181,4 +182,13 @@ OPERATIONS: dict[str, Operation] = {
     "CreateServiceLinkedRole": _w(slr.create_service_linked_role),
     "DeleteServiceLinkedRole": _w(slr.delete_service_linked_role),
     "GetServiceLinkedRoleDeletionStatus": _r(slr.get_service_linked_role_deletion_status),
+    # -- server certificates ------------------------------------------------------------------
+    "UploadServerCertificate": _w(server_certs.upload_server_certificate),
+    "GetServerCertificate": _r(server_certs.get_server_certificate),
+    "ListServerCertificates": _r(server_certs.list_server_certificates),
+    "UpdateServerCertificate": _w(server_certs.update_server_certificate),
+    "DeleteServerCertificate": _w(server_certs.delete_server_certificate),
+    "TagServerCertificate": _w(tags.tag),
+    "UntagServerCertificate": _w(tags.untag),
+    "ListServerCertificateTags": _r(tags.list_tags),
 }

@@ -80,6 +80,7 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
     summary["Providers"] = len(tx.list_oidc_providers(acct)) + len(tx.list_saml_providers(acct))
     summary["GlobalEndpointTokenVersion"] = global_endpoint_token_version(tx, acct)
     summary["AccountSigningCertificatesPresent"] = int(tx.root_has_signing_certificate(acct))
+    summary["ServerCertificates"] = tx.count_server_certificates(acct)
     return {"SummaryMap": summary}
 
 
