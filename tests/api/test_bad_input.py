@@ -184,11 +184,10 @@ def test_hostile_values_are_escaped(api_server: RunningServer, iam: BaseClient) 
 @pytest.mark.parametrize(
     ("operation", "kwargs"),
     [
-        ("list_service_specific_credentials", {}),
-        ("list_server_certificates", {}),
         ("generate_service_last_accessed_details", {"Arn": "arn:aws:iam::123456789012:user/x"}),
-        ("list_ssh_public_keys", {}),
-        ("upload_signing_certificate", {"CertificateBody": "-----BEGIN CERTIFICATE-----"}),
+        ("get_outbound_web_identity_federation_info", {}),
+        ("list_delegation_requests", {}),
+        ("get_account_properties", {}),
     ],
 )
 def test_real_but_unimplemented_operations_answer_501(
