@@ -5,9 +5,8 @@ regions, its own IAM, and its name in every ARN (``arn:aws-cn:iam::…``). One i
 serves one partition (docs/iam-api.md, "Regions and partitions"), chosen when its database
 is first created and recorded there, since every stored ARN carries it.
 
-The regions of a partition, and the region IAM's global endpoint signs with, come from
-botocore's endpoint data (the same data the SDKs resolve endpoints with), so a newer
-botocore brings new regions without a change here.
+The regions of a partition come from botocore's partition data (the same data the SDKs
+resolve endpoints with), so a newer botocore brings new regions without a change here.
 """
 
 from __future__ import annotations
@@ -67,10 +66,16 @@ class Partition:
         return f"arn:{self.name}:{service}::{account}:{resource}"
 
 
-def _endpoint_data() -> dict[str, Any]:
+# IAM's global endpoint in each partition signs with (and records) this region (AWS "AWS
+# Identity and Access Management endpoints and quotas": iam.amazonaws.com, us-east-1;
+# iam.cn-north-1.amazonaws.com.cn; iam.us-gov.amazonaws.com, us-gov-west-1).
+_IAM_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
+
+def _partition_data() -> dict[str, Any]:
     from botocore.loaders import create_loader  # type: ignore[import-untyped]
 
-    data: dict[str, Any] = create_loader().load_data("endpoints")
+    data: dict[str, Any] = create_loader().load_data("partitions")  # small; endpoints.json is 1 MB
     return data
 
 
@@ -79,12 +84,10 @@ def partition(name: str = DEFAULT_PARTITION) -> Partition:
     """The partition called ``name``, accepting all its regions."""
     if name not in SUPPORTED_PARTITIONS:
         raise UnknownPartition(f"iamd serves the partitions {', '.join(SUPPORTED_PARTITIONS)}, not {name!r}")
-    for entry in _endpoint_data()["partitions"]:
-        if entry["partition"] != name:
+    for entry in _partition_data()["partitions"]:
+        if entry["id"] != name:
             continue
-        regions = frozenset(entry["regions"])
-        iam = entry["services"]["iam"]
-        global_endpoint = iam["endpoints"][iam["partitionEndpoint"]]
-        iam_region = str(global_endpoint["credentialScope"]["region"])
-        return Partition(name, regions, iam_region, regions)
+        # "aws-global" and the like name global endpoints, not regions a client configures
+        regions = frozenset(r for r in entry["regions"] if not r.endswith("-global"))
+        return Partition(name, regions, _IAM_REGIONS[name], regions)
     raise UnknownPartition(f"the installed botocore does not describe partition {name!r}")
