@@ -1,7 +1,8 @@
 """No secret in clear at rest, in the logs or in the audit trail (non-negotiable 5).
 
 One server, every secret-bearing flow — access keys, session credentials, passwords
-(create, change, sign-in, rejected ones), virtual MFA seeds and codes, OIDC tokens — with
+(create, change, sign-in, rejected ones), virtual MFA seeds and codes, OIDC tokens,
+service-specific credential passwords, server certificates' private keys — with
 successes and failures (a failing request's parameters are audited too), and every log
 record of the server's loggers (everything but the boto3 client's) captured at DEBUG.
 Afterwards the SQLite files (database, WAL, shared memory), the captured log text and the
@@ -21,11 +22,13 @@ from pathlib import Path
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
 
 from iamd.service.signin import SigninAttempt
 from tests.api.conftest import allow, client_for, policy
 from tests.api.server import running_server
 from tests.api.test_sts_assume_role import client
+from tests.federation.idp import new_rsa_key, self_signed
 
 CLIENT_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
@@ -127,6 +130,24 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
         with pytest.raises(ClientError):
             client(server, "sts", {**creds, "SecretAccessKey": wrong_secret}).get_caller_identity()
         secrets.append(wrong_secret)
+
+        # service-specific credentials (created, reset) and a server certificate's private key
+        iam.create_user(UserName="git")
+        made = iam.create_service_specific_credential(UserName="git", ServiceName="codecommit.amazonaws.com")
+        cred = made["ServiceSpecificCredential"]
+        reset = iam.reset_service_specific_credential(
+            UserName="git", ServiceSpecificCredentialId=cred["ServiceSpecificCredentialId"]
+        )
+        secrets += [cred["ServicePassword"], reset["ServiceSpecificCredential"]["ServicePassword"]]
+        tls_key = new_rsa_key()
+        key_text = tls_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        iam.upload_server_certificate(
+            ServerCertificateName="tls", PrivateKey=key_text,
+            CertificateBody=self_signed(tls_key).public_bytes(serialization.Encoding.PEM).decode(),
+        )  # fmt: skip
+        secrets += [line for line in key_text.splitlines()[1:-1] if len(line) == 64]  # the key's base64 lines
 
         # the credential report reads every credential's state
         iam.generate_credential_report()
