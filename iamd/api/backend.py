@@ -367,7 +367,9 @@ class Backend:
         self.changed()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
+            # Region: the partition's home region, which `iamd profile` puts in the profile it writes
+            json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret,
+                       "Region": self.partition.iam_region}, f, indent=2)  # fmt: skip
         return RootCredentials(key_id, secret, created=True)
 
 

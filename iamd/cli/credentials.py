@@ -53,7 +53,7 @@ def user_create(
         click.echo(f"Account: {account}" + (f" (alias {aliases[0]})" if aliases else ""))
         click.echo(f"Console password (shown once; it must be changed at first sign-in): {password}")
     if new_key is not None and save_profile is not None:
-        write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"])
+        write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"], api.region)
         click.echo(
             f"Access key {new_key['AccessKeyId']} written to profile {save_profile!r} "
             f"(endpoint {api.endpoint.url}); try: aws --profile {save_profile} sts get-caller-identity"

@@ -29,6 +29,7 @@ from .client import (
     profile_sections,
     record_endpoint,
     recorded_endpoint,
+    recorded_region,
     root_credentials,
     write_profile,
 )
@@ -350,13 +351,14 @@ def profile(ctx: click.Context, data_dir: Path, endpoint: str | None, name: str,
     except (OSError, ValueError, KeyError) as e:
         raise click.ClickException(f"cannot read the root credentials at {path}: {e}") from None
     url = (endpoint or recorded_endpoint(data_dir) or DEFAULT_ENDPOINT).rstrip("/")
+    region = recorded_region(data_dir)
     if print_only:
-        config_section, cred_section = profile_sections(url, key_id, secret)
+        config_section, cred_section = profile_sections(url, key_id, secret, region)
         click.echo(f"[profile {name}]")
         for k, v in {**config_section, **cred_section}.items():
             click.echo(f"{k} = {v}")
         return
-    write_profile(name, url, key_id, secret)
+    write_profile(name, url, key_id, secret, region)
     click.echo(f"profile {name!r} written (endpoint {url}); try: aws --profile {name} iam list-users")
 
 

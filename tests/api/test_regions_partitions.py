@@ -12,8 +12,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 
 from iamd.api import Backend
+from iamd.cli import main
 from iamd.store.settings import PartitionMismatch
 from tests.api.conftest import NO_RETRY, allow, failure, policy
 from tests.api.server import RunningServer, running_server
@@ -153,3 +155,13 @@ def test_the_partition_is_chosen_once_per_database(tmp_path: Path) -> None:
     again.close()
     with pytest.raises(PartitionMismatch, match="serves partition 'aws-cn', not 'aws'"):
         Backend.open(url, tmp_path, dev=True, partition="aws")
+
+
+def test_iamd_profile_writes_the_partitions_home_region(cn_server: RunningServer) -> None:
+    data_dir = cn_server.backend.data_dir
+    assert data_dir is not None
+    assert json.loads((data_dir / "root-credentials").read_text())["Region"] == "cn-north-1"
+    printed = CliRunner().invoke(main, ["profile", "--print", "--data-dir", str(data_dir), "--endpoint",
+                                        cn_server.endpoint])  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    assert "region = cn-north-1" in printed.output.splitlines()
