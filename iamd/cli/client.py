@@ -165,7 +165,8 @@ class Client:
         if self.session.get_credentials() is None:
             with contextlib.suppress(OSError, ValueError):  # none at all: call() says so
                 self.session.set_credentials(*root_credentials(data_dir))
-        self.region = region or self.session.get_config_variable("region") or "us-east-1"
+        # the server's home region when nothing names one (cn-north-1 for an aws-cn server)
+        self.region = region or self.session.get_config_variable("region") or recorded_region(data_dir)
         # One attempt, short connect timeout: a server that is not there is said at once.
         retry = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60)
         try:

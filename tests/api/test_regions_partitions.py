@@ -165,3 +165,27 @@ def test_iamd_profile_writes_the_partitions_home_region(cn_server: RunningServer
                                         cn_server.endpoint])  # fmt: skip
     assert printed.exit_code == 0, printed.output
     assert "region = cn-north-1" in printed.output.splitlines()
+
+
+def test_iamd_assume_on_an_aws_cn_server(cn_server: RunningServer, tmp_path: Path) -> None:
+    data_dir = cn_server.backend.data_dir
+    assert data_dir is not None
+    iam = client(cn_server, "iam", "cn-north-1")
+    user = iam.create_user(UserName="cli-user")["User"]["Arn"]
+    trust = policy({"Effect": "Allow", "Principal": {"AWS": user}, "Action": "sts:AssumeRole"})
+    iam.create_role(RoleName="cli-role", AssumeRolePolicyDocument=trust)
+    iam.put_user_policy(UserName="cli-user", PolicyName="p", PolicyDocument=policy(allow(["sts:*", "iam:*"])))
+    key = iam.create_access_key(UserName="cli-user")["AccessKey"]
+    home = tmp_path / "home"
+    home.mkdir()
+    unset = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL")
+    env: dict[str, str | None] = {
+        "HOME": str(home), "AWS_CONFIG_FILE": str(home / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"), **dict.fromkeys(unset),
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }  # fmt: skip
+    done = CliRunner().invoke(
+        main, ["assume", "cli-role", "--data-dir", str(data_dir), "--endpoint-url", cn_server.endpoint], env=env
+    )
+    assert done.exit_code == 0, done.output
+    assert "export AWS_DEFAULT_REGION=cn-north-1" in done.output.splitlines()
