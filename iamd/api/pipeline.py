@@ -160,28 +160,18 @@ def _run(
         with _CachedReads(backend) as reads:
             tx = cast(ReadTx, reads)
             target = iam_target(
-                operation,
-                params,
-                call.account,
-                caller_user,
-                _stored(tx, call.account),
-                _key_owner(tx, call.account),
+                operation, params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account),
                 partition=call.partition,
-            )
+            )  # fmt: skip
             decision = authorize_iam(call, tx, target, backend.policies, backend.decisions)
             result = op.handler(call, tx)
         _audit(backend, call, result, None, decision)
         return result
     with backend.store.transaction() as wtx:
         target = iam_target(
-            operation,
-            params,
-            call.account,
-            caller_user,
-            _stored(wtx, call.account),
-            _key_owner(wtx, call.account),
+            operation, params, call.account, caller_user, _stored(wtx, call.account), _key_owner(wtx, call.account),
             partition=call.partition,
-        )
+        )  # fmt: skip
         decision = authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
         wtx.add_audit_event(stored_audit_event(_event(call, result, None, decision)))
