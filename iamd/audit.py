@@ -56,6 +56,7 @@ SECRET_MEMBERS = frozenset(
         "tokenCode",
         "serviceSpecificCredential",
         "servicePassword",
+        "serviceCredentialSecret",
     }
 )
 

@@ -79,6 +79,7 @@ class SessionClaims:
     chained: bool = False  # a role session assumed with role-session credentials
     federated_provider: str | None = None  # web identity / SAML sessions (P's operations)
     extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. webIdFederationData for CloudTrail
+    partition: str = "aws"  # the server's partition when the session was issued (iamd.partitions)
 
     @property
     def has_session_policy(self) -> bool:
@@ -92,11 +93,11 @@ class SessionClaims:
             partition, role_name = self.role_arn.split(":", 2)[1], self.role_arn.rsplit("/", 1)[1]
             return f"arn:{partition}:sts::{self.account}:assumed-role/{role_name}/{self.session_name}"
         if self.kind is SessionKind.FEDERATED_USER:
-            return f"arn:aws:sts::{self.account}:federated-user/{self.session_name}"
+            return f"arn:{self.partition}:sts::{self.account}:federated-user/{self.session_name}"
         if self.kind is SessionKind.USER:
             assert self.user_arn is not None
             return self.user_arn
-        return f"arn:aws:iam::{self.account}:root"
+        return f"arn:{self.partition}:iam::{self.account}:root"
 
     @property
     def user_id_string(self) -> str:
@@ -120,6 +121,7 @@ class SessionClaims:
             "g": [list(t) for t in self.tags], "tt": list(self.transitive_keys), "si": self.source_identity,
             "m": self.mfa, "mt": _epoch(self.mfa_time) if self.mfa_time else None, "c": self.chained,
             "fp": self.federated_provider, "x": dict(self.extra),
+            "pt": None if self.partition == "aws" else self.partition,
         }  # fmt: skip
         out.update({k: v for k, v in optional.items() if v not in (None, [], {}, False)})
         return out
@@ -138,6 +140,7 @@ class SessionClaims:
             transitive_keys=tuple(data.get("tt", ())), source_identity=data.get("si"),
             mfa=bool(data.get("m", False)), mfa_time=_time(mt) if mt is not None else None,
             chained=bool(data.get("c", False)), federated_provider=data.get("fp"), extra=dict(data.get("x", {})),
+            partition=str(data.get("pt", "aws")),
         )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,8 @@ from iamd.auth import Credential, SigV4Verifier
 from iamd.core import Core, Registry, builtin_registry
 from iamd.core.invalidation import Touched
 from iamd.crypto import SecretBox
+from iamd.partitions import Partition
+from iamd.partitions import partition as partition_named
 from iamd.protocol import Catalog
 from iamd.refs import Ref, policy_ref, ref
 from iamd.root_password import read_root_password_hash
@@ -73,11 +75,13 @@ class Backend:
     registry: Registry = field(default_factory=builtin_registry)
     _env: Env | None = field(default=None, repr=False)
     _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
+    # the partition served and the regions accepted (iamd.partitions; docs/iam-api.md, "Regions and partitions")
+    partition: Partition = field(default_factory=partition_named)
     credentials: CredentialResolver = field(init=False, repr=False)
     core: Core = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.credentials = CredentialResolver(self.store, lambda: self.secret_box)
+        self.credentials = CredentialResolver(self.store, lambda: self.secret_box, self.partition.name)
         self.core = Core(self, self.registry)
         if self.audit is None:
             self.audit = AuditWriter(self.store)
@@ -88,7 +92,9 @@ class Backend:
     def env(self) -> Env:
         env = self._env
         if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
-            env = self._env = Env(self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa)
+            env = self._env = Env(
+                self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa, partition=self.partition
+            )
         return env
 
     def record_role_use(self, account: str, role_name: str, role_id: str, when: datetime, region: str) -> None:
@@ -199,11 +205,25 @@ class Backend:
         dev: bool = False,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        partition: str | None = None,
+        regions: Collection[str] | None = None,
     ) -> tuple[Backend, RootCredentials]:
-        """Start on ``database_url`` and ``data_dir`` (``api.bootstrap``: first start included)."""
+        """Start on ``database_url`` and ``data_dir`` (``api.bootstrap``: first start included).
+
+        ``partition`` is recorded on a new database and must match an existing one's;
+        ``regions`` narrows the regions requests may be signed for (default: all of the
+        partition's). Both: docs/iam-api.md, "Regions and partitions"."""
         env = os.environ if env is None else env
-        store, box, acct = bootstrap.first_start(database_url, data_dir, env, account_id=account_id, dev=dev)
-        backend = cls(store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env))
+        store, box, acct, settled = bootstrap.first_start(
+            database_url, data_dir, env, account_id=account_id, dev=dev, partition=partition
+        )
+        served = partition_named(settled)
+        if regions is not None:
+            served = served.restricted_to(regions)
+        backend = cls(
+            store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env), partition=served,
+            verifier=SigV4Verifier(served.verifier_regions()),
+        )  # fmt: skip
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
 
@@ -226,13 +246,15 @@ class Backend:
             raise PermissionError("reset is available only in --dev mode")
         if self.audit is not None:
             self.audit.flush()
-        bootstrap.reset(self.store, self.account_id)
+        bootstrap.reset(self.store, self.account_id, self.partition.name)
         self.changed()
         return self.ensure_root_key(self.data_dir, self.environ)
 
     def ensure_root_key(self, data_dir: Path, env: Mapping[str, str]) -> RootCredentials:
         """The root user's access key: from IAMD_ROOT_* in --dev mode, else created once."""
-        root = bootstrap.ensure_root_key(self.store, self.secret_box, self.account_id, data_dir, env, dev=self.dev)
+        root = bootstrap.ensure_root_key(
+            self.store, self.secret_box, self.account_id, data_dir, env, dev=self.dev, region=self.partition.iam_region
+        )
         if root.created:
             self.changed()
         return root

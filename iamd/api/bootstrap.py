@@ -18,7 +18,9 @@ from iamd.api.managed_policies import install_managed_policies
 from iamd.crypto import SecretBox, access_key_context, new_access_key_id, new_secret_access_key
 from iamd.datadir import make_private
 from iamd.keyring import load_secret_box
+from iamd.partitions import partition as partition_named
 from iamd.store import Store, migrate, open_store
+from iamd.store.settings import settle_partition
 
 __all__ = ["DEV_ACCOUNT", "ROOT_CREDENTIALS_FILE", "RootCredentials", "ensure_root_key", "first_start", "reset"]
 
@@ -34,36 +36,58 @@ class RootCredentials:
 
 
 def first_start(
-    database_url: str, data_dir: Path, env: Mapping[str, str], *, account_id: str | None, dev: bool
-) -> tuple[Store, SecretBox, str]:
+    database_url: str,
+    data_dir: Path,
+    env: Mapping[str, str],
+    *,
+    account_id: str | None,
+    dev: bool,
+    partition: str | None = None,
+) -> tuple[Store, SecretBox, str, str]:
     """The data directory made private, the database migrated and opened, the master keys
-    loaded, the account created if there is none yet (its id given, the --dev one, or random)."""
+    loaded, the account created if there is none yet (its id given, the --dev one, or random).
+
+    ``partition`` is recorded on a new database and must match an existing one's; the
+    partition settled is answered last (docs/iam-api.md, "Regions and partitions")."""
     make_private(data_dir)
     migrate.upgrade(database_url)
     store = open_store(database_url)
     box = load_secret_box(data_dir, env)  # the primary master key and any retired ones
     with store.read() as tx:
         accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+    if partition is not None:
+        partition_named(partition)  # an unknown name fails before anything is recorded
+    settled = settle_partition(database_url, partition, fresh=not accounts)
+    if settled != "aws":
+        store.close()
+        store = open_store(database_url, partition=settled)
     if accounts:
         acct = accounts[0]
     else:
         acct = account_id or (DEV_ACCOUNT if dev else f"{secrets.randbelow(9 * 10**11) + 10**11:012d}")
         with store.transaction() as tx:
             tx.create_account(acct)
-    install_managed_policies(store)  # every start: a newer iamd brings newer AWS managed policies
-    return store, box, acct
+    install_managed_policies(store, settled)  # every start: a newer iamd brings newer AWS managed policies
+    return store, box, acct, settled
 
 
-def reset(store: Store, account_id: str) -> None:
+def reset(store: Store, account_id: str, partition: str = "aws") -> None:
     """Wipe all state and create the account again (``--dev`` only; the caller checks)."""
     store.reset()
     with store.transaction() as tx:
         tx.create_account(account_id)
-    install_managed_policies(store)
+    install_managed_policies(store, partition)
 
 
 def ensure_root_key(
-    store: Store, box: SecretBox, account_id: str, data_dir: Path, env: Mapping[str, str], *, dev: bool
+    store: Store,
+    box: SecretBox,
+    account_id: str,
+    data_dir: Path,
+    env: Mapping[str, str],
+    *,
+    dev: bool,
+    region: str = "us-east-1",
 ) -> RootCredentials:
     """The root user's access key: from IAMD_ROOT_* in --dev mode, else created once (and
     written to ``<data-dir>/root-credentials``); the caller drops its caches when it was created."""
@@ -86,5 +110,7 @@ def ensure_root_key(
         tx.create_access_key(account_id, None, key_id, sealed)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"AccountId": account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
+        # Region: the partition's home region, which `iamd profile` puts in the profile it writes
+        json.dump({"AccountId": account_id, "AccessKeyId": key_id, "SecretAccessKey": secret, "Region": region},
+                  f, indent=2)  # fmt: skip
     return RootCredentials(key_id, secret, created=True)

@@ -26,8 +26,9 @@ __all__ = ["CredentialResolver"]
 class CredentialResolver:
     """``lookup(key_id, session_token)`` for the verifier, with its two caches."""
 
-    def __init__(self, store: Store, secret_box: Callable[[], SecretBox]) -> None:
+    def __init__(self, store: Store, secret_box: Callable[[], SecretBox], partition: str = "aws") -> None:
         self.store = store
+        self._partition = partition  # root's ARN: arn:<partition>:iam::<account>:root
         self._box = secret_box  # the process's current secret box (a test may swap it)
         self._lock = threading.Lock()
         self._epoch = 0  # bumped by every drop: a credential read while one happened is not kept
@@ -115,7 +116,7 @@ class CredentialResolver:
         key = owner.key
         secret = self._box().open(key.secret_sealed.decode(), context=access_key_context(key.id))
         if owner.user is None:
-            principal = Principal.from_arn(f"arn:aws:iam::{key.account_id}:root")
+            principal = Principal.from_arn(f"arn:{self._partition}:iam::{key.account_id}:root")
         else:
             principal = Principal.from_arn(
                 owner.user.arn, unique_id=owner.user.id, tags=[(t.key, t.value) for t in tags]

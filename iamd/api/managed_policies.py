@@ -26,11 +26,14 @@ def shipped_managed_policies() -> dict[str, dict[str, Any]]:
     return data
 
 
-def install_managed_policies(store: Store) -> int:
-    """Put every shipped policy that the store lacks; return how many were added."""
+def install_managed_policies(store: Store, partition: str = "aws") -> int:
+    """Put every shipped policy that the store lacks; return how many were added.
+
+    ``partition`` is the store's: AWS managed policies are ``arn:<partition>:iam::aws:policy/…``
+    there (the documents are shipped as the ``aws`` partition has them)."""
     added = 0
     for name, spec in shipped_managed_policies().items():
-        arn = f"arn:aws:iam::aws:policy{spec['Path']}{name}"
+        arn = f"arn:{partition}:iam::aws:policy{spec['Path']}{name}"
         with store.read() as tx:
             try:
                 tx.get_policy(arn)

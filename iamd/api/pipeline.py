@@ -159,7 +159,7 @@ def _refused_credential(backend: Backend, now: datetime, error: aws.AwsError) ->
         else:
             claims = cast(Caller, credential.principal).session
         if claims is not None:
-            issuer = claims.role_arn or claims.user_arn or f"arn:aws:iam::{claims.account}:root"
+            issuer = claims.role_arn or claims.user_arn or f"arn:{claims.partition}:iam::{claims.account}:root"
             info.update(sessionArn=claims.arn, sessionIssuer=issuer, sessionExpiration=claims.expires_at)
             if now >= claims.expires_at:
                 reason = "the session expired"

@@ -56,7 +56,8 @@ __all__ = [
 P = TypeVar("P")
 
 REGION_SHAPE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
-# Service name -> acceptable scope regions; None means any region of AWS's shape.
+# Service name -> acceptable scope regions; None means any region of AWS's shape. A server
+# passes its partition's regions (iamd.partitions, Backend); this default is the verifier's own.
 DEFAULT_SERVICES: Mapping[str, frozenset[str] | None] = MappingProxyType({"iam": frozenset({"us-east-1"}), "sts": None})
 
 MISMATCH = (
@@ -233,6 +234,8 @@ class SigV4Verifier:
         regions = self._services[located.service]
         valid = REGION_SHAPE.fullmatch(located.region) if regions is None else located.region in regions
         if not valid:
+            if located.service == "iam":  # IAM's global endpoint does not name the region (errors: SigV4 messages)
+                raise SignatureDoesNotMatch("Credential should be scoped to a valid region. ")
             raise SignatureDoesNotMatch(f"Credential should be scoped to a valid region, not '{located.region}'. ")
 
     def _check_time(self, located: Located, now: datetime) -> datetime | None:

@@ -61,7 +61,7 @@ def admin_call(
         backend, _ = Backend.open(url, data_dir)
     try:
         if as_user is None:
-            caller = root_caller(backend.account_id)
+            caller = root_caller(backend.account_id, backend.partition.name)
         else:
             try:
                 with backend.store.read() as tx:

@@ -21,8 +21,9 @@ def _role_arn(api: Client, role: str) -> str:
     """A role ARN, or the ARN of role ``[path/]name`` in the caller's own account."""
     if role.startswith("arn:"):
         return role
-    account = api.call(api.sts, "get_caller_identity")["Account"]
-    return f"arn:aws:iam::{account}:role/{role.strip('/')}"
+    me = api.call(api.sts, "get_caller_identity")
+    partition = str(me["Arn"]).split(":")[1]  # the server's (aws-cn, aws-us-gov, …)
+    return f"arn:{partition}:iam::{me['Account']}:role/{role.strip('/')}"
 
 
 @click.command()

@@ -165,7 +165,8 @@ class Client:
         if self.session.get_credentials() is None:
             with contextlib.suppress(OSError, ValueError):  # none at all: call() says so
                 self.session.set_credentials(*root_credentials(data_dir))
-        self.region = region or self.session.get_config_variable("region") or "us-east-1"
+        # the server's home region when nothing names one (cn-north-1 for an aws-cn server)
+        self.region = region or self.session.get_config_variable("region") or recorded_region(data_dir)
         # One attempt, short connect timeout: a server that is not there is said at once.
         retry = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60)
         try:
@@ -225,18 +226,31 @@ def aws_config_paths() -> tuple[Path, Path]:
     return config, credentials
 
 
-def profile_sections(endpoint: str, access_key_id: str, secret: str) -> tuple[dict[str, str], ...]:
+def recorded_region(data_dir: Path) -> str:
+    """The region ``iamd serve`` recorded with the root credentials (its partition's home
+    region: cn-north-1 for an aws-cn server), us-east-1 when none is recorded."""
+    try:
+        creds = json.loads((data_dir / ROOT_CREDENTIALS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "us-east-1"
+    region = creds.get("Region") if isinstance(creds, dict) else None
+    return region if isinstance(region, str) and region else "us-east-1"
+
+
+def profile_sections(
+    endpoint: str, access_key_id: str, secret: str, region: str = "us-east-1"
+) -> tuple[dict[str, str], ...]:
     """A profile's config section (region, endpoint, output) and credentials section."""
     return (
-        {"region": "us-east-1", "endpoint_url": endpoint, "output": "json"},
+        {"region": region, "endpoint_url": endpoint, "output": "json"},
         {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret},
     )
 
 
-def write_profile(name: str, endpoint: str, access_key_id: str, secret: str) -> None:
+def write_profile(name: str, endpoint: str, access_key_id: str, secret: str, region: str = "us-east-1") -> None:
     """Write (or replace) profile ``name`` in the AWS CLI's files, both created 0600."""
     config_path, cred_path = aws_config_paths()
-    config_section, cred_section = profile_sections(endpoint, access_key_id, secret)
+    config_section, cred_section = profile_sections(endpoint, access_key_id, secret, region)
     section_name = name if name == "default" else f"profile {name}"
     for path, section, values in ((config_path, section_name, config_section), (cred_path, name, cred_section)):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def user_create(
         if not users_may_change:
             click.echo(f"Attached {CHANGE_PASSWORD_POLICY} (the account does not let users change passwords)")
     if new_key is not None and save_profile is not None:
-        write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"])
+        write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"], api.region)
         click.echo(
             f"Access key {new_key['AccessKeyId']} written to profile {save_profile!r} "
             f"(endpoint {api.endpoint.url}); try: aws --profile {save_profile} sts get-caller-identity"

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from iamd.limits import HttpLimits
+from iamd.partitions import SUPPORTED_PARTITIONS
 
 from .client import (
     DEFAULT_ENDPOINT,
@@ -28,6 +29,7 @@ from .client import (
     profile_sections,
     record_endpoint,
     recorded_endpoint,
+    recorded_region,
     root_credentials,
     write_profile,
 )
@@ -102,6 +104,18 @@ def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+@contextmanager
+def partition_errors() -> Iterator[None]:
+    """A partition or region the server cannot serve: a clear message, not a traceback."""
+    from iamd.partitions import UnknownPartition
+    from iamd.store.settings import PartitionMismatch
+
+    try:
+        yield
+    except (UnknownPartition, PartitionMismatch) as e:
+        _fail(str(e))
+
+
 def _fail(message: str) -> None:
     click.echo(f"iamd: {message}", err=True)
     raise SystemExit(1)
@@ -155,11 +169,21 @@ def check_port(host: str, port: int) -> None:
     help="Where read and failure audit events are turned into JSON and stored: a child process "
     "(off the server's core) or a thread of the server.",
 )  # fmt: skip
+@click.option(
+    "--partition", type=click.Choice(SUPPORTED_PARTITIONS), default=None, envvar="IAMD_PARTITION",
+    help="The AWS partition served (its name is in every ARN). Recorded when the database is created "
+    "[default: aws]; an existing database keeps its own. docs/iam-api.md, Regions and partitions",
+)  # fmt: skip
+@click.option(
+    "--regions", default=None, envvar="IAMD_REGIONS", metavar="REGION,...",
+    help="The regions requests may be signed for (comma-separated) [default: every region of the "
+    "partition]. The partition's home region (us-east-1, cn-north-1, us-gov-west-1) is always accepted.",
+)  # fmt: skip
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
-    **limit_values: float,
+    partition: str | None = None, regions: str | None = None, **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
@@ -176,8 +200,11 @@ def serve(
     jwks = [*os.environ.get("IAMD_OIDC_JWKS", "").split(), *oidc_jwks]
     _configure_jwks(jwks)
     url = _database_url(data_dir, database)
-    with database_errors(url):
-        backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
+    region_list = regions.split(",") if regions else None
+    with database_errors(url), partition_errors():
+        backend, root = Backend.open(
+            url, data_dir, account_id=account_id, dev=dev, partition=partition, regions=region_list
+        )
     endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
     console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
                   highlight=False)  # fmt: skip
@@ -198,7 +225,8 @@ def serve(
         os.environ.update({
             _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
                                      "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
-                                     "oidc_jwks": jwks, "limits": limit_values}),
+                                     "oidc_jwks": jwks, "limits": limit_values, "partition": backend.partition.name,
+                                     "regions": region_list}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
                     **uvicorn_options(limits))  # fmt: skip
@@ -234,7 +262,10 @@ def worker_app() -> object:
 
     spec = json.loads(os.environ[_WORKER_ENV])
     _configure_jwks(list(spec.get("oidc_jwks", ())))
-    backend, _ = Backend.open(spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"])
+    backend, _ = Backend.open(
+        spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"],
+        partition=spec.get("partition"), regions=spec.get("regions"),
+    )  # fmt: skip
     backend.watch(float(spec["cache_poll"]))
     if spec["audit_writer"] == "process":
         backend.audit_in_process(spec["url"])
@@ -324,13 +355,14 @@ def profile(ctx: click.Context, data_dir: Path, endpoint: str | None, name: str,
     except (OSError, ValueError, KeyError) as e:
         raise click.ClickException(f"cannot read the root credentials at {path}: {e}") from None
     url = (endpoint or recorded_endpoint(data_dir) or DEFAULT_ENDPOINT).rstrip("/")
+    region = recorded_region(data_dir)
     if print_only:
-        config_section, cred_section = profile_sections(url, key_id, secret)
+        config_section, cred_section = profile_sections(url, key_id, secret, region)
         click.echo(f"[profile {name}]")
         for k, v in {**config_section, **cred_section}.items():
             click.echo(f"{k} = {v}")
         return
-    write_profile(name, url, key_id, secret)
+    write_profile(name, url, key_id, secret, region)
     click.echo(f"profile {name!r} written (endpoint {url}); try: aws --profile {name} iam list-users")
 
 

@@ -230,7 +230,7 @@ class Core:
             event_time=context.now,
             event_source=f"{service}.amazonaws.com",
             event_name=operation or "Unknown",
-            aws_region=context.region if regional else "us-east-1",
+            aws_region=context.region if regional else self._r.env.partition.iam_region,  # IAM: its home region
             source_ip=context.source_ip,
             user_agent=context.user_agent,
             user_identity=identity,
@@ -269,7 +269,8 @@ def _event(spec: ServiceDef, call: Call, result: Mapping[str, Any] | None, decis
     # when the record is built, off the request path).
     return CallEvent(
         call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
-        call.operation, call.region if spec.regional else "us-east-1", call.source_ip, call.user_agent,
+        call.operation, call.region if spec.regional else call.env.partition.iam_region, call.source_ip,
+        call.user_agent,
         identity or call.caller.user_identity(), call.account, dict(call.params) or None,
         dict(result) if result and not is_read_only(call.operation) else None, None, None, decision,
     )  # fmt: skip

@@ -34,9 +34,9 @@ from .invoke import CallContext, Core, Outcome
 __all__ = ["LocalClient", "caller_for_user", "root_caller"]
 
 
-def root_caller(account_id: str) -> Caller:
+def root_caller(account_id: str, partition: str = "aws") -> Caller:
     """The account's root user, as a door that stands for it names it (no access key)."""
-    return Caller(account_id, Principal.from_arn(f"arn:aws:iam::{account_id}:root"), None, None)
+    return Caller(account_id, Principal.from_arn(f"arn:{partition}:iam::{account_id}:root"), None, None)
 
 
 def caller_for_user(tx: ReadTx, account_id: str, user_name: str) -> Caller:

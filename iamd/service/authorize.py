@@ -63,7 +63,7 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
         ("aws:SecureTransport", "true" if call.secure else "false"),
         ("aws:SourceIp", call.source_ip),
         ("aws:UserAgent", call.user_agent),
-        ("aws:RequestedRegion", "us-east-1" if call.service == "iam" else call.region),
+        ("aws:RequestedRegion", call.env.partition.iam_region if call.service == "iam" else call.region),
         *session_context_items(call.caller, now),
     ]
 
@@ -167,8 +167,9 @@ def authorize_iam_call(call: Call, tx: ReadTx, counter: DecisionCounter | None =
     user = call.caller.user
     caller_user = (user.path, user.name) if user is not None else None
     target = iam_target(
-        call.operation, call.params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
-    )
+        call.operation, call.params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account),
+        partition=call.partition,
+    )  # fmt: skip
     return authorize_iam(call, tx, target, call.env.policies, counter)
 
 
@@ -193,6 +194,7 @@ def authorize_action(
 
 _NAME_GETTERS = {
     "user": "get_user", "group": "get_group", "role": "get_role", "instance-profile": "get_instance_profile",
+    "server-certificate": "get_server_certificate",
 }  # fmt: skip
 _ARN_GETTERS = {"oidc-provider": "get_oidc_provider", "saml-provider": "get_saml_provider"}
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
+from iamd.partitions import Partition, partition
 from iamd.policy import Decision, Principal, PrincipalKind
 from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.sessions import SessionClaims, SessionKind
@@ -30,6 +31,8 @@ class Env:
     role_used: Callable[[str, str, str, datetime, str], None] | None = None
     # MFA devices as STS, sign-in and the credential report see them (iamd.service.mfa_port)
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
+    # the partition the server serves and the regions it accepts (iamd.partitions)
+    partition: Partition = field(default_factory=partition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,8 @@ def _session_context(session: SessionClaims) -> dict[str, Any]:
         }  # fmt: skip
     else:
         issuer = {
-            "type": "Root", "principalId": session.account, "arn": f"arn:aws:iam::{session.account}:root",
-            "accountId": session.account,
+            "type": "Root", "principalId": session.account,
+            "arn": f"arn:{session.partition}:iam::{session.account}:root", "accountId": session.account,
         }  # fmt: skip
     out: dict[str, Any] = {"sessionIssuer": issuer, "attributes": _attributes(session)}
     if session.source_identity:
@@ -128,3 +131,11 @@ class Call:
     @property
     def account(self) -> str:
         return self.caller.account_id
+
+    @property
+    def partition(self) -> str:
+        return self.env.partition.name
+
+    def arn(self, resource: str, service: str = "iam") -> str:
+        """An ARN of the caller's account in the server's partition: ``arn:<p>:iam::<acct>:<resource>``."""
+        return f"arn:{self.env.partition.name}:{service}::{self.caller.account_id}:{resource}"

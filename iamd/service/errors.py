@@ -25,6 +25,11 @@ _NOT_FOUND = {
     "virtual mfa device": "VirtualMFADevice with serial number {} doesn't exist.",
     "mfa device assignment": "MFA Device with serial number {} not found.",
     "login profile": "Login Profile for User {} cannot be found.",
+    # other credentials, server certificates (docs/iam-api.md, "Other credentials")
+    "ssh public key": "The Public Key with id {} cannot be found.",
+    "signing certificate": "The Certificate with id {} cannot be found.",
+    "service specific credential": "No such credential {} exists.",
+    "server certificate": "The Server Certificate with name {} cannot be found.",
 }
 _EXISTS = {
     "user": "User with name {} already exists.",
@@ -38,6 +43,7 @@ _EXISTS = {
     "virtual mfa device": "MFADevice entity at the same path and name already exists.",
     "mfa device assignment": "MFA device is already in use.",
     "login profile": "Login Profile for user {} already exists.",
+    "server certificate": "The Server Certificate with name {} already exists.",
 }
 _CONFLICT = {
     ConflictReason.HAS_ACCESS_KEYS: "Cannot delete entity, must delete access keys first.",
@@ -59,6 +65,11 @@ _CONFLICT = {
     ConflictReason.MFA_DEVICE_ASSIGNED: "MFA device is still in use.",
     # login profiles
     ConflictReason.HAS_LOGIN_PROFILE: "Cannot delete entity, must delete login profile first.",
+    ConflictReason.HAS_SIGNING_CERTIFICATES: "Cannot delete entity, must delete signing certificates first.",
+    ConflictReason.HAS_SSH_PUBLIC_KEYS: "Cannot delete entity, must delete SSH public keys first.",
+    ConflictReason.HAS_SERVICE_SPECIFIC_CREDENTIALS: (
+        "Cannot delete entity, must delete service specific credentials first."
+    ),
 }
 
 

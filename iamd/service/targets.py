@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iamd.service import service_linked
+
 __all__ = ["StoredArn", "Target", "canonical_arn", "iam_target"]
 
 # (kind, name or ARN) -> the ARN of the stored entity, None if there is none. Kinds named by
@@ -39,6 +41,7 @@ _CREATE = {
     "CreatePolicy": ("policy", "PolicyName"),
     "CreateInstanceProfile": ("instance-profile", "InstanceProfileName"),
     "CreateVirtualMFADevice": ("mfa", "VirtualMFADeviceName"),
+    "UploadServerCertificate": ("server-certificate", "ServerCertificateName"),
 }
 _LIST_BY_PATH = {
     "ListUsers": "user",
@@ -56,6 +59,9 @@ USER_DEFAULTS_TO_CALLER = frozenset(
         "DeactivateMFADevice", "GetLoginProfile", "CreateLoginProfile", "DeleteLoginProfile", "ChangePassword",
         "ListSigningCertificates", "ListSSHPublicKeys", "ListServiceSpecificCredentials", "ListGroupsForUser",
         "GetMFADevice",
+        # signing certificates and service-specific credentials
+        "UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate",
+        "ResetServiceSpecificCredential", "UpdateServiceSpecificCredential", "DeleteServiceSpecificCredential",
     }
 )  # fmt: skip
 # Operations on a virtual MFA device by serial number: the resource is the device's
@@ -86,20 +92,25 @@ _TAG_ON_CREATE = {
     # identity providers (federation)
     "CreateOpenIDConnectProvider": "TagOpenIDConnectProvider",
     "CreateSAMLProvider": "TagSAMLProvider",
+    "UploadServerCertificate": "TagServerCertificate",
 }
 # Renames need permission on the old and the new ARN (IAM API "CreateUser", "UpdateUser", "DeleteUser").
-_RENAMES = {"UpdateUser": ("user", "UserName", "NewUserName"), "UpdateGroup": ("group", "GroupName", "NewGroupName")}
+_RENAMES = {
+    "UpdateUser": ("user", "UserName", "NewUserName"),
+    "UpdateGroup": ("group", "GroupName", "NewGroupName"),
+    "UpdateServerCertificate": ("server-certificate", "ServerCertificateName", "NewServerCertificateName"),
+}
 
 
-def _arn(account: str, kind: str, path: str, name: str) -> str:
-    return f"arn:aws:iam::{account}:{kind}{path}{name}"
+def _arn(partition: str, account: str, kind: str, path: str, name: str) -> str:
+    return f"arn:{partition}:iam::{account}:{kind}{path}{name}"
 
 
-def _named(stored_arn: StoredArn, account: str, kind: str, name: str) -> tuple[str, str]:
+def _named(stored_arn: StoredArn, partition: str, account: str, kind: str, name: str) -> tuple[str, str]:
     """(ARN, name) of the entity ``name`` denotes: the stored one's, else the requested spelling."""
     arn = stored_arn(kind, name)
     if arn is None:
-        return _arn(account, kind, "/", name), name
+        return _arn(partition, account, kind, "/", name), name
     return arn, arn.rsplit("/", 1)[1]
 
 
@@ -131,12 +142,15 @@ def iam_target(
     caller_user: tuple[str, str] | None,
     stored_arn: StoredArn,
     key_owner: KeyOwner | None = None,
+    *,
+    partition: str = "aws",
 ) -> Target:
     """The resource and extra context keys for ``operation`` with ``params``.
 
-    ``caller_user`` is ``(path, name)`` when an IAM user signed the request.
+    ``caller_user`` is ``(path, name)`` when an IAM user signed the request; ``partition``
+    is the server's (iamd.partitions).
     """
-    target = _target(operation, params, account, caller_user, stored_arn, key_owner)
+    target = _target(operation, params, partition, account, caller_user, stored_arn, key_owner)
     also: list[tuple[str, Target]] = []
     if operation in _CREATE and _CREATE[operation][0] in _BY_NAME:
         # The new entity's ARN as requested (as AWS), and, when the name exists already in
@@ -153,10 +167,10 @@ def iam_target(
         if params.get(new_member) is not None or params.get("NewPath") is not None:
             # The old ARN (the target) is the stored one; the new one keeps whatever the
             # request does not change from the stored entity.
-            old_arn, old_name = _named(stored_arn, account, kind, params[member])
+            old_arn, old_name = _named(stored_arn, partition, account, kind, params[member])
             name = params.get(new_member) or old_name
             path = params.get("NewPath") or old_arn.split(":", 5)[5][len(kind) : -len(old_name)] or "/"
-            arn = _arn(account, kind, path, name)
+            arn = _arn(partition, account, kind, path, name)
             also.append((operation, Target(arn, f"{kind} {name}" if kind == "user" else arn, target.context)))
             taken = stored_arn(kind, name) if params.get(new_member) else None
             if taken is not None and taken not in (arn, old_arn):  # another entity's spelling
@@ -169,6 +183,7 @@ def iam_target(
 def _target(
     operation: str,
     params: Mapping[str, Any],
+    partition: str,
     account: str,
     caller_user: tuple[str, str] | None,
     stored_arn: StoredArn,
@@ -190,18 +205,23 @@ def _target(
         boundary = canonical_arn(stored_arn, account, str(params["PermissionsBoundary"]))
         context.append(("iam:PermissionsBoundary", boundary))
 
-    provider = _provider_target(operation, params, account, tuple(context), stored_arn)
+    provider = _provider_target(operation, params, partition, account, tuple(context), stored_arn)
     if provider is not None:
         return provider
     if operation in _CREATE:
         kind, member = _CREATE[operation]
-        arn = _arn(account, kind, params.get("Path") or "/", params.get(member, ""))
+        arn = _arn(partition, account, kind, params.get("Path") or "/", params.get(member, ""))
         return Target(arn, arn, tuple(context))
     if operation in _LIST_BY_PATH:
-        arn = f"arn:aws:iam::{account}:{_LIST_BY_PATH[operation]}{params.get('PathPrefix') or '/'}"
+        arn = f"arn:{partition}:iam::{account}:{_LIST_BY_PATH[operation]}{params.get('PathPrefix') or '/'}"
         return Target(arn, arn, tuple(context))
     if "PolicySourceArn" in params:  # SimulatePrincipalPolicy, GetContextKeysForPrincipalPolicy
         arn = canonical_arn(stored_arn, account, str(params["PolicySourceArn"]))
+        return Target(arn, arn, tuple(context))
+    if operation in _SERVICE_LINKED:
+        return _service_linked_target(operation, params, partition, account, context)
+    if operation == "ListPoliciesGrantingServiceAccess":  # the user, group or role asked about
+        arn = canonical_arn(stored_arn, account, str(params["Arn"]))
         return Target(arn, arn, tuple(context))
     if operation == "ListPolicies":
         return Target("*", f"policy path {params.get('PathPrefix') or '/'}", tuple(context))
@@ -209,7 +229,7 @@ def _target(
         requested = params.get(member)
         if requested is None:
             continue
-        arn, name = _named(stored_arn, account, kind, str(requested))
+        arn, name = _named(stored_arn, partition, account, kind, str(requested))
         display = f"{kind} {name}" if kind in ("user", "role") else arn
         return Target(arn, display, tuple(context), kind, name)
     if operation == "GetAccessKeyLastUsed":
@@ -219,15 +239,15 @@ def _target(
         key_id = str(params.get("AccessKeyId", ""))
         owner = key_owner(key_id) if key_owner is not None else None
         if owner:
-            arn, owner = _named(stored_arn, account, "user", owner)
+            arn, owner = _named(stored_arn, partition, account, "user", owner)
             return Target(arn, f"user {owner}", tuple(context), "user", owner)
         if owner == "":
-            arn = f"arn:aws:iam::{account}:root"
+            arn = f"arn:{partition}:iam::{account}:root"
             return Target(arn, arn, tuple(context))
-        return Target(f"arn:aws:iam::{account}:user/*", f"access key {key_id}", tuple(context))
+        return Target(f"arn:{partition}:iam::{account}:user/*", f"access key {key_id}", tuple(context))
     if operation in USER_DEFAULTS_TO_CALLER and caller_user is not None:
         path, name = caller_user
-        return Target(_arn(account, "user", path, name), f"user {name}", tuple(context), "user", name)
+        return Target(_arn(partition, account, "user", path, name), f"user {name}", tuple(context), "user", name)
     if operation in _MFA_DEVICE_OPS and "SerialNumber" in params:
         serial = canonical_arn(stored_arn, account, str(params["SerialNumber"]))
         return Target(serial, serial, tuple(context), "mfa", serial)
@@ -238,9 +258,31 @@ def _target(
         serial = canonical_arn(stored_arn, account, str(params["SerialNumber"]))
         return Target(serial, serial, tuple(context))
     if "ServerCertificateName" in params:
-        arn, _ = _named(stored_arn, account, "server-certificate", str(params["ServerCertificateName"]))
+        arn, _ = _named(stored_arn, partition, account, "server-certificate", str(params["ServerCertificateName"]))
         return Target(arn, arn, tuple(context))
     return Target("*", "*", tuple(context))
+
+
+# -- service-linked roles ----------------------------------------------------------
+_SERVICE_LINKED = frozenset({"CreateServiceLinkedRole", "GetServiceLinkedRoleDeletionStatus"})
+
+
+def _service_linked_target(
+    operation: str, params: Mapping[str, Any], partition: str, account: str, context: list[tuple[str, str | list[str]]]
+) -> Target:
+    """The role a service-linked role request is about (AWS "Actions, resources, and condition keys for AWS Identity
+    and Access Management"): the new role, with ``iam:AWSServiceName``; the role a deletion task deleted."""
+    if operation == "CreateServiceLinkedRole":
+        service = str(params.get("AWSServiceName", ""))
+        name = service_linked.role_name(service, params.get("CustomSuffix"))
+        arn = _arn(partition, account, "role", service_linked.role_path(service), name)
+        return Target(arn, f"role {name}", (*context, ("iam:AWSServiceName", service)))
+    found = service_linked.deletion_task_role(str(params.get("DeletionTaskId", "")))
+    if found is None:
+        return Target("*", "*", tuple(context))
+    service, name = found
+    arn = _arn(partition, account, "role", service_linked.role_path(service), name)
+    return Target(arn, f"role {name}", tuple(context))
 
 
 # -- identity providers (federation) -----------------------------------------------
@@ -250,6 +292,7 @@ _PROVIDER_ARNS = {"OpenIDConnectProviderArn": "oidc-provider", "SAMLProviderArn"
 def _provider_target(
     operation: str,
     params: Mapping[str, Any],
+    partition: str,
     account: str,
     context: tuple[tuple[str, str | list[str]], ...],
     stored_arn: StoredArn,
@@ -258,10 +301,10 @@ def _provider_target(
     if operation == "CreateOpenIDConnectProvider":
         url = str(params.get("Url", ""))
         rest = url[len("https://") :] if url.lower().startswith("https://") else url
-        arn = f"arn:aws:iam::{account}:oidc-provider/{rest.rstrip('/')}"
+        arn = f"arn:{partition}:iam::{account}:oidc-provider/{rest.rstrip('/')}"
         return Target(arn, arn, context)
     if operation == "CreateSAMLProvider":
-        arn = f"arn:aws:iam::{account}:saml-provider/{params.get('Name', '')}"
+        arn = f"arn:{partition}:iam::{account}:saml-provider/{params.get('Name', '')}"
         return Target(arn, arn, context)
     for member, kind in _PROVIDER_ARNS.items():
         if member in params:

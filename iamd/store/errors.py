@@ -72,6 +72,10 @@ class ConflictReason(StrEnum):
     MFA_DEVICE_ASSIGNED = "mfa-device-assigned"  # deleting a virtual MFA device still in use
     # login profiles
     HAS_LOGIN_PROFILE = "has-login-profile"
+    # other credentials of a user
+    HAS_SIGNING_CERTIFICATES = "has-signing-certificates"
+    HAS_SSH_PUBLIC_KEYS = "has-ssh-public-keys"
+    HAS_SERVICE_SPECIFIC_CREDENTIALS = "has-service-specific-credentials"
 
 
 class Conflict(StoreError):

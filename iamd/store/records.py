@@ -58,6 +58,7 @@ class TagTarget(StrEnum):
     # identity providers (federation): addressed by ARN, keys case-sensitive
     OIDC_PROVIDER = "oidc-provider"
     SAML_PROVIDER = "saml-provider"
+    SERVER_CERTIFICATE = "server-certificate"  # addressed by name, keys case-sensitive
 
 
 class AssignmentStatus(StrEnum):

@@ -90,6 +90,8 @@ meta = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
+    # the partition the database's ARNs are in, chosen on first start (iamd.partitions)
+    Column("partition", Str, nullable=False, server_default="aws"),
     CheckConstraint("id = 1", name="single_row"),
 )
 
@@ -100,6 +102,8 @@ accounts = Table(
     Column("alias", Str, nullable=True, unique=True),
     Column("password_policy", Text, nullable=True),
     Column("create_date", UtcDateTime, nullable=False),
+    # SetSecurityTokenServicePreferences: 1 or 2; NULL is AWS's default for the partition
+    Column("sts_token_version", Integer, nullable=True),
 )
 
 users = _named(
@@ -335,4 +339,71 @@ credential_reports = Table(
     Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),
     Column("generated_time", UtcDateTime, nullable=False),
     Column("content", LargeBinary, nullable=False),
+)
+
+# -- SSH public keys, signing certificates, service-specific credentials ------------
+# Per user (signing certificates: also the root user's, user_id NULL). Fingerprints are what
+# duplicates are found by: an SSH key's MD5 fingerprint per user, a certificate's SHA-256 of
+# its DER encoding per account (AWS refuses the same certificate twice in an account).
+ssh_public_keys = Table(
+    "ssh_public_keys",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("user_id", Str, ForeignKey("users.id"), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", Str, nullable=False),
+    Column("status", Str, nullable=False),
+    Column("upload_date", UtcDateTime, nullable=False),
+    UniqueConstraint("user_id", "fingerprint"),
+    CheckConstraint("status IN ('Active', 'Inactive')", name="status"),
+)
+
+signing_certificates = Table(
+    "signing_certificates",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False),
+    Column("user_id", Str, ForeignKey("users.id"), nullable=True, index=True),
+    Column("body", Text, nullable=False),
+    Column("fingerprint", Str, nullable=False),
+    Column("status", Str, nullable=False),
+    Column("upload_date", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "fingerprint"),
+    CheckConstraint("status IN ('Active', 'Inactive')", name="status"),
+)
+
+# The password is a secret: only its argon2id hash is kept (shown once, at creation or reset).
+service_specific_credentials = Table(
+    "service_specific_credentials",
+    metadata,
+    Column("id", Str, primary_key=True),
+    Column("user_id", Str, ForeignKey("users.id"), nullable=False, index=True),
+    Column("service_name", Str, nullable=False),
+    Column("service_user_name", Str, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("status", Str, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('Active', 'Inactive')", name="status"),
+)
+
+# -- server certificates ----------------------------------------------------------------
+# The private key is sealed (SecretBox, bound to the certificate id) and never returned.
+server_certificates = _named(
+    "server_certificates",
+    Column("body", Text, nullable=False),
+    Column("chain", Text, nullable=True),
+    Column("private_key_sealed", LargeBinary, nullable=False),
+    Column("expiration", UtcDateTime, nullable=False),
+)
+server_certificate_tags = _tags("server_certificate", "server_certificates")
+
+# -- service-linked role deletion tasks (DeleteServiceLinkedRole) ---------------------
+service_linked_role_deletions = Table(
+    "service_linked_role_deletions",
+    metadata,
+    Column("id", Str, primary_key=True),  # the DeletionTaskId
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False),
+    Column("status", Str, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("create_date", UtcDateTime, nullable=False),
 )

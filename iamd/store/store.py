@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 
 from iamd.crypto import new_unique_id
 from iamd.store import schema as s
+from iamd.store.account_settings import AccountSettingOps
 from iamd.store.accounts import AccountOps
 from iamd.store.api import ReadTx, Store, Tx
 from iamd.store.attachments import AttachmentOps
@@ -29,7 +30,9 @@ from iamd.store.profiles import InstanceProfileOps
 from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
+from iamd.store.server_certificates import ServerCertificateOps
 from iamd.store.tags import TagOps
+from iamd.store.user_credentials import UserCredentialOps
 from iamd.store.users import UserOps
 
 __all__ = ["SqlStore", "SqlTx", "open_store"]
@@ -54,6 +57,12 @@ class SqlTx(
     ProviderOps,
     # login profiles, sign-in throttles, credential reports
     LoginOps,
+    # STS preferences, service-linked role deletion tasks
+    AccountSettingOps,
+    # SSH public keys, signing certificates, service-specific credentials
+    UserCredentialOps,
+    # server certificates
+    ServerCertificateOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -36,6 +36,8 @@ def _table(target: TagTarget) -> tuple[Any, Any, str, bool]:
         return s.oidc_provider_tags, s.oidc_providers, "OpenIDConnect provider", False
     if target is TagTarget.SAML_PROVIDER:
         return s.saml_provider_tags, s.saml_providers, "SAML provider", False
+    if target is TagTarget.SERVER_CERTIFICATE:
+        return s.server_certificate_tags, s.server_certificates, "server certificate", False
     return s.instance_profile_tags, s.instance_profiles, "instance profile", False
 
 

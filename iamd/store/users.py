@@ -129,6 +129,9 @@ class UserOps(Ops):
             (s.group_members.c.user_id, ConflictReason.HAS_GROUP_MEMBERSHIPS),
             (s.mfa_devices.c.user_id, ConflictReason.HAS_MFA_DEVICES),
             (s.login_profiles.c.user_id, ConflictReason.HAS_LOGIN_PROFILE),
+            (s.signing_certificates.c.user_id, ConflictReason.HAS_SIGNING_CERTIFICATES),
+            (s.ssh_public_keys.c.user_id, ConflictReason.HAS_SSH_PUBLIC_KEYS),
+            (s.service_specific_credentials.c.user_id, ConflictReason.HAS_SERVICE_SPECIFIC_CREDENTIALS),
         )
         for column, reason in blockers:
             if self._conn.execute(select(exists().where(column == user_id))).scalar():

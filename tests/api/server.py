@@ -43,10 +43,14 @@ def running_server(
     *,
     clock: Callable[[], datetime] | None = None,
     limits: HttpLimits | None = None,
+    partition: str | None = None,
+    regions: list[str] | None = None,
 ) -> Iterator[RunningServer]:
     url = database_url or f"sqlite:///{data_dir / 'iamd.db'}"
     env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
-    backend, root = Backend.open(url, data_dir, dev=True, env=env, **({"clock": clock} if clock else {}))
+    backend, root = Backend.open(
+        url, data_dir, dev=True, env=env, partition=partition, regions=regions, **({"clock": clock} if clock else {})
+    )
     port = free_port()
     config = uvicorn.Config(create_app(backend, limits), host="127.0.0.1", port=port, **uvicorn_options(limits))
     server = uvicorn.Server(config)

@@ -2,7 +2,7 @@
 
 One server, every secret-bearing flow — access keys, session credentials, passwords
 (create, change, sign-in, rejected ones, the web console's forms), virtual MFA seeds and codes,
-OIDC tokens — with
+OIDC tokens, service-specific credential passwords, server certificates' private keys — with
 successes and failures (a failing request's parameters are audited too), and every log
 record of the server's loggers (everything but the boto3 client's) captured at DEBUG.
 Afterwards the SQLite files (database, WAL, shared memory), the captured log text and the
@@ -24,12 +24,14 @@ import httpx
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
 
 from iamd.root_password import set_root_password
 from iamd.service.signin import SigninAttempt
 from tests.api.conftest import allow, client_for, policy
 from tests.api.server import running_server
 from tests.api.test_sts_assume_role import client
+from tests.federation.idp import new_rsa_key, self_signed
 
 CLIENT_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
@@ -162,6 +164,23 @@ def test_no_secret_anywhere_after_every_flow(tmp_path: Path, captured_logs: io.S
                                 data={"csrf": _csrf(browser.get("/console/credentials").text)})  # fmt: skip
             secrets.append(re.search(r'id="new-secret">([^<]+)<', made.text).group(1))  # type: ignore[union-attr]
         assert root_password not in (data_dir / "root-console-password").read_text()
+        # service-specific credentials (created, reset) and a server certificate's private key
+        iam.create_user(UserName="git")
+        made = iam.create_service_specific_credential(UserName="git", ServiceName="codecommit.amazonaws.com")
+        cred = made["ServiceSpecificCredential"]
+        reset = iam.reset_service_specific_credential(
+            UserName="git", ServiceSpecificCredentialId=cred["ServiceSpecificCredentialId"]
+        )
+        secrets += [cred["ServicePassword"], reset["ServiceSpecificCredential"]["ServicePassword"]]
+        tls_key = new_rsa_key()
+        key_text = tls_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        iam.upload_server_certificate(
+            ServerCertificateName="tls", PrivateKey=key_text,
+            CertificateBody=self_signed(tls_key).public_bytes(serialization.Encoding.PEM).decode(),
+        )  # fmt: skip
+        secrets += [line for line in key_text.splitlines()[1:-1] if len(line) == 64]  # the key's base64 lines
 
         # the credential report reads every credential's state
         iam.generate_credential_report()

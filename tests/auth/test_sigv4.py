@@ -94,7 +94,7 @@ def test_sts_accepts_any_region_shaped_scope_and_iam_only_us_east_1() -> None:
         assert verify(sign("sts", STS_BODY, region=region)).region == region
     refused(
         SignatureDoesNotMatch,
-        "Credential should be scoped to a valid region, not 'us-west-2'. ",
+        "Credential should be scoped to a valid region. ",
         sign("iam", IAM_BODY, region="us-west-2"),
     )
     for region in ("moon", "us-east-\u0661", "US-EAST-1", "us-east-1a", "us-east-"):
@@ -232,7 +232,7 @@ def test_scope_terminator_service_and_date() -> None:
     # The order of AWS "AWS Signature Version 4 for API requests": scope problems are reported before an unknown key.
     refused(
         SignatureDoesNotMatch,
-        "Credential should be scoped to a valid region, not 'us-west-2'. ",
+        "Credential should be scoped to a valid region. ",
         sign("iam", IAM_BODY, region="us-west-2", key="AKIAUNKNOWNKEY000000"),
     )
 

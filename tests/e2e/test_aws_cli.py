@@ -187,3 +187,15 @@ def test_iamd_profile(aws_cli: Path, server: RunningServer, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert cli("--profile", "other", "iam", "list-users")["Users"][0]["UserName"] == "alice"
     assert cli("--profile", "iamd", "iam", "list-users")["Users"][0]["UserName"] == "alice"
+
+
+def test_the_cli_in_other_regions(root_cli: AwsCli, server: RunningServer) -> None:
+    """`--region` (and AWS_DEFAULT_REGION) sign IAM and STS requests for that region: any region
+    of the server's partition works (docs/iam-api.md, "Regions and partitions")."""
+    for region in ("eu-central-1", "ap-southeast-2", "us-west-2"):
+        assert root_cli("sts", "get-caller-identity", "--region", region)["Account"] == ACCOUNT
+        root_cli("iam", "create-user", "--user-name", f"cli-{region}", "--region", region)
+    users = root_cli("iam", "list-users", "--region", "sa-east-1")["Users"]
+    assert {u["UserName"] for u in users} >= {"cli-eu-central-1", "cli-ap-southeast-2", "cli-us-west-2"}
+    refused = root_cli.run("iam", "list-users", "--region", "cn-north-1")
+    assert refused.returncode != 0 and "SignatureDoesNotMatch" in refused.stderr

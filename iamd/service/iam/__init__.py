@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
+from . import policy_insights as insights
 from . import providers as idp
+from . import server_certificates as server_certs
+from . import service_credentials as service_creds
+from . import service_linked_roles as slr
+from . import signing_certificates as signing
+from . import ssh_keys as ssh
+from . import sts_preferences as sts_prefs
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -150,4 +157,38 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteAccountPasswordPolicy": _w(login_profiles.delete_account_password_policy),
     "GenerateCredentialReport": _w(credential_report.generate_credential_report),
     "GetCredentialReport": _r(credential_report.get_credential_report),
+    # -- policy insights, STS preferences ---------------------------------------------
+    "GetContextKeysForCustomPolicy": _r(insights.get_context_keys_for_custom_policy),
+    "GetContextKeysForPrincipalPolicy": _r(insights.get_context_keys_for_principal_policy),
+    "ListPoliciesGrantingServiceAccess": _r(insights.list_policies_granting_service_access),
+    "SetSecurityTokenServicePreferences": _w(sts_prefs.set_security_token_service_preferences),
+    # -- SSH public keys, signing certificates -------------------------------------------
+    "UploadSSHPublicKey": _w(ssh.upload_ssh_public_key),
+    "GetSSHPublicKey": _r(ssh.get_ssh_public_key),
+    "ListSSHPublicKeys": _r(ssh.list_ssh_public_keys),
+    "UpdateSSHPublicKey": _w(ssh.update_ssh_public_key),
+    "DeleteSSHPublicKey": _w(ssh.delete_ssh_public_key),
+    "UploadSigningCertificate": _w(signing.upload_signing_certificate),
+    "ListSigningCertificates": _r(signing.list_signing_certificates),
+    "UpdateSigningCertificate": _w(signing.update_signing_certificate),
+    "DeleteSigningCertificate": _w(signing.delete_signing_certificate),
+    # -- service-specific credentials ------------------------------------------------------
+    "CreateServiceSpecificCredential": _w(service_creds.create_service_specific_credential),
+    "ListServiceSpecificCredentials": _r(service_creds.list_service_specific_credentials),
+    "ResetServiceSpecificCredential": _w(service_creds.reset_service_specific_credential),
+    "UpdateServiceSpecificCredential": _w(service_creds.update_service_specific_credential),
+    "DeleteServiceSpecificCredential": _w(service_creds.delete_service_specific_credential),
+    # -- service-linked roles -------------------------------------------------------------
+    "CreateServiceLinkedRole": _w(slr.create_service_linked_role),
+    "DeleteServiceLinkedRole": _w(slr.delete_service_linked_role),
+    "GetServiceLinkedRoleDeletionStatus": _r(slr.get_service_linked_role_deletion_status),
+    # -- server certificates ------------------------------------------------------------------
+    "UploadServerCertificate": _w(server_certs.upload_server_certificate),
+    "GetServerCertificate": _r(server_certs.get_server_certificate),
+    "ListServerCertificates": _r(server_certs.list_server_certificates),
+    "UpdateServerCertificate": _w(server_certs.update_server_certificate),
+    "DeleteServerCertificate": _w(server_certs.delete_server_certificate),
+    "TagServerCertificate": _w(tags.tag),
+    "UntagServerCertificate": _w(tags.untag),
+    "ListServerCertificateTags": _r(tags.list_tags),
 }

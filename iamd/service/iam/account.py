@@ -21,6 +21,7 @@ from .shapes import (
     user_shape,
     version_shape,
 )
+from .sts_preferences import global_endpoint_token_version
 
 QUOTAS = {
     "UsersQuota": ENTITY_QUOTAS["Users"], "GroupsQuota": ENTITY_QUOTAS["Groups"], "RolesQuota": ENTITY_QUOTAS["Roles"],
@@ -77,6 +78,9 @@ def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
     )
     # identity providers: SAML and OIDC providers together, as AWS counts them
     summary["Providers"] = len(tx.list_oidc_providers(acct)) + len(tx.list_saml_providers(acct))
+    summary["GlobalEndpointTokenVersion"] = global_endpoint_token_version(tx, acct)
+    summary["AccountSigningCertificatesPresent"] = int(tx.root_has_signing_certificate(acct))
+    summary["ServerCertificates"] = tx.count_server_certificates(acct)
     return {"SummaryMap": summary}
 
 

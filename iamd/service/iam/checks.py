@@ -78,6 +78,7 @@ TAG_QUOTAS = {
     # identity providers (federation)
     TagTarget.OIDC_PROVIDER: "TagsPerOpenIDConnectProvider",
     TagTarget.SAML_PROVIDER: "TagsPerSAMLProvider",
+    TagTarget.SERVER_CERTIFICATE: "TagsPerServerCertificate",
 }
 _FOLDED = frozenset({TagTarget.USER, TagTarget.ROLE})
 

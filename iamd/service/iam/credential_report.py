@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from iamd import errors as aws
 from iamd.service.call import Call
 from iamd.service.passwords import expires_at
 from iamd.store import AccessKey, AssignmentStatus, KeyStatus, ReadTx, Tx, User
+from iamd.store.user_credentials import SigningCertificate
 
 from .login_profiles import account_policy
 
@@ -64,6 +65,16 @@ def _keys(keys: tuple[AccessKey, ...]) -> list[str]:
     return out
 
 
+def _certs(certs: Sequence[SigningCertificate]) -> list[str]:
+    """cert_1_active, cert_1_last_rotated, cert_2_…: the signing certificates in upload order
+    (last rotated = uploaded), ``false``/``N/A`` for an empty slot."""
+    out: list[str] = []
+    for i in range(2):
+        cert = certs[i] if i < len(certs) else None
+        out += ["false", NA] if cert is None else [_bool(cert.status == "Active"), _time(cert.upload_date)]
+    return out
+
+
 def _users(tx: ReadTx, account: str) -> Iterator[User]:
     marker = None
     while True:
@@ -86,7 +97,7 @@ def _users_with_mfa(tx: ReadTx, account: str) -> set[str]:
         marker = page.marker
 
 
-def build_report(tx: ReadTx, account: str) -> bytes:
+def build_report(tx: ReadTx, account: str, partition: str = "aws") -> bytes:
     """The CSV, AWS's columns in AWS's order; ``N/A``, ``no_information`` and ``not_supported`` as AWS writes them.
 
     ``mfa_active``: the user has an enabled virtual MFA device; root MFA devices are not
@@ -99,11 +110,10 @@ def build_report(tx: ReadTx, account: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    no_certs = ["false", NA, "false", NA]
     writer.writerow([
-        "<root_account>", f"arn:aws:iam::{account}:root", _time(acct.create_date), NOT_SUPPORTED, NO_INFORMATION,
-        NOT_SUPPORTED, NOT_SUPPORTED, "false",  # mfa_active: root MFA is not modelled
-        *_keys(tx.list_access_keys(account, None)), *no_certs,
+        "<root_account>", f"arn:{partition}:iam::{account}:root", _time(acct.create_date), NOT_SUPPORTED,
+        NO_INFORMATION, NOT_SUPPORTED, NOT_SUPPORTED, "false",  # mfa_active: root MFA is not modelled
+        *_keys(tx.list_access_keys(account, None)), *_certs(tx.list_signing_certificates(account, None)),
     ])  # fmt: skip
     for user in _users(tx, account):
         profile = profiles.get(user.id)
@@ -115,7 +125,8 @@ def build_report(tx: ReadTx, account: str) -> bytes:
             password = ["true", last_used, _time(profile.password_changed), _time(rotation)]
         writer.writerow([
             user.name, user.arn, _time(user.create_date), *password, _bool(user.id in with_mfa),
-            *_keys(tx.list_access_keys(account, user.name)), *no_certs,
+            *_keys(tx.list_access_keys(account, user.name)),
+            *_certs(tx.list_signing_certificates(account, user.name)),
         ])  # fmt: skip
     return out.getvalue().encode("utf-8")
 
@@ -124,7 +135,7 @@ def generate_credential_report(call: Call, tx: Tx) -> dict[str, Any]:
     existing = tx.get_credential_report(call.account)
     if existing is not None and call.now - existing.generated_time < REPORT_LIFETIME:
         return {"State": "COMPLETE"}
-    tx.put_credential_report(call.account, call.now, build_report(tx, call.account))
+    tx.put_credential_report(call.account, call.now, build_report(tx, call.account, call.partition))
     return {"State": "STARTED", "Description": "No report exists. Starting a new report generation task"}
 
 

@@ -49,7 +49,7 @@ INVALID_CODE = "Authentication code for device is not valid."
 
 
 def _serial(call: Call, path: str, name: str) -> str:
-    return f"arn:aws:iam::{call.account}:mfa{path}{name}"
+    return call.arn(f"mfa{path}{name}")
 
 
 def _qr_png(uri: str) -> bytes:

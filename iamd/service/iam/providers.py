@@ -173,7 +173,7 @@ def create_saml_provider(call: Call, tx: Tx) -> dict[str, Any]:
     tags = tags_of(p)
     check_tags(TagTarget.SAML_PROVIDER, tags)
     name = str(p["Name"])
-    arn = f"arn:aws:iam::{call.account}:saml-provider/{name}"
+    arn = call.arn(f"saml-provider/{name}")
     try:
         tx.get_saml_provider(call.account, arn)
     except NotFound:

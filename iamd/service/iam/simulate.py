@@ -187,7 +187,7 @@ def simulate_principal_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
     if boundary is None and entity_boundary:
         boundary = loader.boundary(tx, entity_boundary, f"{kind.value} {entity.name}")
     caller_arn = call.params.get("CallerArn") or (entity.arn if kind is not EntityKind.GROUP else None)
-    principal = _caller(caller_arn) if caller_arn else Principal.from_arn(f"arn:aws:iam::{account}:root")
+    principal = _caller(caller_arn) if caller_arn else Principal.from_arn(f"arn:{call.partition}:iam::{account}:root")
     scp, rcp = loader.organizations(tx, account)
     policies = loader.build(identity, boundary, resource=_resource_policy(call), scp=scp, rcp=rcp)
     return _simulate(call, principal, policies, _owner(call, account))
@@ -203,7 +203,7 @@ def simulate_custom_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
             doc = check_document(text, DocumentKind.SCP, "OrderedOrganizationPolicyInputList")
             level_policies.append(Policy(f"OrderedOrganizationPolicyInputList.{i}.{j}", PolicyType.SCP, doc, i - 1))
         levels.append(level_policies)
-    caller_arn = call.params.get("CallerArn") or f"arn:aws:iam::{call.account}:user/SimulatedUser"
+    caller_arn = call.params.get("CallerArn") or call.arn("user/SimulatedUser")
     principal = _caller(caller_arn)
     policies = PolicyLoader.build(
         identity, boundaries[0] if boundaries else None, resource=_resource_policy(call), scp=levels

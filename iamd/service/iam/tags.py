@@ -28,6 +28,7 @@ _ENTITIES = {
     "MFADevice": (TagTarget.MFA_DEVICE, "SerialNumber", "mfa-device-tags"),
     "OpenIDConnectProvider": (TagTarget.OIDC_PROVIDER, "OpenIDConnectProviderArn", "oidc-provider-tags"),
     "SAMLProvider": (TagTarget.SAML_PROVIDER, "SAMLProviderArn", "saml-provider-tags"),
+    "ServerCertificate": (TagTarget.SERVER_CERTIFICATE, "ServerCertificateName", "server-certificate-tags"),
 }
 
 
@@ -49,7 +50,10 @@ def _existing_tags(call: Call, tx: ReadTx, target: TagTarget, ref: str) -> tuple
         return tx.list_tags(target, call.account, ref)
     if target in _PROVIDERS:  # their own NoSuchEntity texts (AWS "Identity providers and federation into AWS")
         return tx.list_tags(target, call.account, _PROVIDERS[target](call, tx).arn)
-    getter = {TagTarget.USER: tx.get_user, TagTarget.ROLE: tx.get_role}.get(target, tx.get_instance_profile)
+    getter: Any = {
+        TagTarget.USER: tx.get_user, TagTarget.ROLE: tx.get_role,
+        TagTarget.SERVER_CERTIFICATE: tx.get_server_certificate,
+    }.get(target, tx.get_instance_profile)  # fmt: skip
     getter(call.account, ref)
     return tx.list_tags(target, call.account, ref)
 

@@ -39,7 +39,7 @@ def get_user(call: Call, tx: ReadTx) -> dict[str, Any]:
         return {
             "User": {
                 "UserId": call.account,
-                "Arn": f"arn:aws:iam::{call.account}:root",
+                "Arn": call.arn("root"),
                 "CreateDate": account.create_date,
             }
         }  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from iamd import errors as aws
 from iamd.service.call import Call
 from iamd.store import ReadTx
 
@@ -28,7 +29,7 @@ __all__ = ["STS_OPERATIONS", "get_caller_identity"]
 
 StsHandler = Callable[[Call, ReadTx], dict[str, Any]]
 
-STS_OPERATIONS: dict[str, StsHandler] = {
+_OPERATIONS: dict[str, StsHandler] = {
     "GetCallerIdentity": get_caller_identity,
     # -- temporary credentials (STS core) --
     "AssumeRole": assume_role,
@@ -40,3 +41,24 @@ STS_OPERATIONS: dict[str, StsHandler] = {
     "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
     "AssumeRoleWithSAML": assume_role_with_saml,
 }
+
+
+def _in_active_region(handler: StsHandler) -> StsHandler:
+    """``handler``, answering RegionDisabledException when the request was signed for a region
+    of the partition the server does not accept (AWS "Managing AWS STS in an AWS Region";
+    docs/iam-api.md, "Regions and partitions")."""
+
+    def checked(call: Call, tx: ReadTx) -> dict[str, Any]:
+        if call.region not in call.env.partition.accepted:
+            raise aws.RegionDisabledException(
+                f"STS is not activated in this region for account:{call.account}. Your account administrator "
+                "can activate STS in this region using the IAM Console."
+            )
+        return handler(call, tx)
+
+    checked.__name__ = checked.__qualname__ = handler.__name__
+    checked.__doc__ = handler.__doc__
+    return checked
+
+
+STS_OPERATIONS: dict[str, StsHandler] = {name: _in_active_region(h) for name, h in _OPERATIONS.items()}

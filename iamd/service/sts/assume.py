@@ -228,7 +228,7 @@ def assume_role_session(
         role_arn=role.arn, role_id=role.id, policy=params.policy, policy_arns=params.policy_arns,
         tags=session_tags, transitive_keys=transitive, source_identity=source_identity,
         mfa=mfa_time is not None, mfa_time=mfa_time, chained=chained, federated_provider=federated_provider,
-        extra=dict(extra_claims or {}),
+        extra=dict(extra_claims or {}), partition=call.partition,
     )  # fmt: skip
     issued, claims = issue_credentials(call.env.secret_box, claims)
     if call.env.role_used is not None:

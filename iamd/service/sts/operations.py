@@ -87,7 +87,7 @@ def get_session_token(call: Call, tx: ReadTx) -> dict[str, Any]:
         kind=SessionKind.ROOT if caller.is_root else SessionKind.USER, account=call.account, issued_at=call.now,
         expires_at=call.now + timedelta(seconds=duration), secret_access_key="",
         user_arn=user.arn if user else None, user_id=user.id if user else None, user_name=user.name if user else None,
-        mfa=mfa_time is not None, mfa_time=mfa_time,
+        mfa=mfa_time is not None, mfa_time=mfa_time, partition=call.partition,
     )  # fmt: skip
     issued, _ = issue_credentials(call.env.secret_box, claims)
     return {"Credentials": issued.response()}
@@ -103,7 +103,7 @@ def get_federation_token(call: Call, tx: ReadTx) -> dict[str, Any]:
     tags = tuple((t["Key"], t.get("Value", "")) for t in params.get("Tags") or ())
     check_session_policies(policy, policy_arns)
     check_tags(tags, (), set())
-    arn = f"arn:aws:sts::{call.account}:federated-user/{name}"
+    arn = call.arn(f"federated-user/{name}", "sts")
     if not caller.is_root:
         authorize_sts(call, tx, "sts:GetFederationToken", arn)
         if tags:
@@ -122,7 +122,7 @@ def get_federation_token(call: Call, tx: ReadTx) -> dict[str, Any]:
         kind=SessionKind.FEDERATED_USER, account=call.account, issued_at=call.now,
         expires_at=call.now + timedelta(seconds=duration), secret_access_key="", session_name=name,
         user_arn=user.arn if user else None, user_id=user.id if user else None, user_name=user.name if user else None,
-        policy=policy, policy_arns=policy_arns, tags=tags,
+        policy=policy, policy_arns=policy_arns, tags=tags, partition=call.partition,
     )  # fmt: skip
     issued, claims = issue_credentials(call.env.secret_box, claims)
     result: dict[str, Any] = {

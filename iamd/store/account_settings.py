@@ -1,0 +1,55 @@
+"""Account-wide settings and tasks: the STS global endpoint token version
+(SetSecurityTokenServicePreferences) and service-linked role deletion tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from iamd.store import schema as s
+from iamd.store.base import Ops
+from iamd.store.errors import NotFound
+
+__all__ = ["AccountSettingOps", "DeletionTask"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionTask:
+    id: str
+    account_id: str
+    status: str  # SUCCEEDED | IN_PROGRESS | FAILED | NOT_STARTED
+    reason: str | None
+    create_date: datetime
+
+
+class AccountSettingOps(Ops):
+    def get_sts_token_version(self, account: str) -> int | None:
+        """1 or 2 when SetSecurityTokenServicePreferences chose it, else None (AWS's default)."""
+        a = s.accounts
+        row = self._first(select(a.c.sts_token_version).where(a.c.id == account))
+        if row is None:
+            raise NotFound("account", account)
+        return None if row.sts_token_version is None else int(row.sts_token_version)
+
+    def set_sts_token_version(self, account: str, version: int) -> None:
+        self._write()
+        a = s.accounts
+        self._conn.execute(update(a).where(a.c.id == account).values(sts_token_version=version))
+
+    def add_deletion_task(self, account: str, task_id: str, status: str, reason: str | None = None) -> DeletionTask:
+        self._write()
+        t = s.service_linked_role_deletions
+        now = self._now()
+        self._conn.execute(
+            insert(t).values(id=task_id, account_id=account, status=status, reason=reason, create_date=now)
+        )
+        return DeletionTask(task_id, account, status, reason, now)
+
+    def get_deletion_task(self, account: str, task_id: str) -> DeletionTask:
+        t = s.service_linked_role_deletions
+        row = self._first(select(t).where(t.c.id == task_id, t.c.account_id == account))
+        if row is None:
+            raise NotFound("deletion task", task_id)
+        return DeletionTask(row.id, row.account_id, row.status, row.reason, row.create_date)
