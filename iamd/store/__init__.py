@@ -98,3 +98,16 @@ __all__ = [
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 
 __all__ += ["CredentialReport", "LoginProfile", "SigninThrottle"]
+
+# AWS Organizations
+from iamd.store.organizations import (
+    CreateAccountStatus,
+    Organization,
+    OrgAccount,
+    OrgPolicy,
+    OrgRoot,
+    OrgTree,
+    OrgUnit,
+)
+
+__all__ += ["CreateAccountStatus", "OrgAccount", "OrgPolicy", "OrgRoot", "OrgTree", "OrgUnit", "Organization"]

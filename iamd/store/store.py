@@ -23,6 +23,7 @@ from iamd.store.groups import GroupOps
 from iamd.store.keys import KeyOps
 from iamd.store.logins import LoginOps
 from iamd.store.mfa import MfaOps
+from iamd.store.organizations import OrganizationOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
 from iamd.store.providers import ProviderOps
@@ -51,6 +52,8 @@ class SqlTx(
     ProviderOps,
     # login profiles, sign-in throttles, credential reports
     LoginOps,
+    # AWS Organizations
+    OrganizationOps,
 ):
     """All families over one connection and one transaction."""
 
