@@ -143,6 +143,8 @@ class IamdApp:
         """Whether ``http`` is cheap enough to answer on the event loop (see the module doc)."""
         if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
             return False
+        if http.header("x-amz-target"):  # the JSON protocol (Organizations): on a worker thread
+            return False
         action = _plain_action(http.body, http.query)
         if action is None:
             return False

@@ -283,7 +283,8 @@ class Backend:
         store = open_store(database_url)
         box = load_secret_box(data_dir, env)  # the primary master key and any retired ones
         with store.read() as tx:
-            accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+            # The server's own account; those CreateAccount made are members of its organizations.
+            accounts = [a.id for a in tx.list_accounts() if a.id != "aws" and a.created_by_organization is None]
         if accounts:
             acct = accounts[0]
         else:

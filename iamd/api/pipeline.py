@@ -76,6 +76,10 @@ def _service_name(request: SignedRequest, params: Mapping[str, str]) -> str:
 
 
 def handle(backend: Backend, request: HttpRequest) -> WireResponse:
+    if request.header("x-amz-target"):  # the AWS JSON 1.1 protocol (Organizations): iamd.api.json_api
+        from iamd.api import json_api
+
+        return json_api.handle(backend, request)
     request_id = new_uuid4()
     now = backend.clock()
     service_name = "iam"
@@ -102,13 +106,7 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             # and "AssumeRoleWithSAML"): the token or assertion is the credential, and the operation verifies it.
             caller = Caller(backend.account_id, Principal.anonymous(), None, None)
         else:
-            verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
-            caller = verified.principal
-            state["key"] = verified.access_key_id
-            region = verified.region
-            assert backend.audit is not None
-            if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
-                backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
+            caller, region = authenticate(backend, signed, now, service_name, state)
         state["caller"] = caller
         state["region"] = region
         operation, payload = parse_request(service, params)
@@ -126,6 +124,18 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         response = error_response(error, _NAMESPACES[service_name], request_id)
         _audit_failure(backend, service_name, state, request, request_id, now, error)
         return response
+
+
+def authenticate(
+    backend: Backend, signed: SignedRequest, now: datetime, service_name: str, state: dict[str, Any]
+) -> tuple[Caller, str]:
+    """SigV4 for ``service_name``: the caller and the signing region; the key's last use is recorded."""
+    verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
+    state["key"] = verified.access_key_id
+    assert backend.audit is not None
+    if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
+        backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
+    return verified.principal, verified.region
 
 
 def _run(

@@ -25,6 +25,15 @@ from iamd.store.errors import (
     SchemaMismatch,
     StoreError,
 )
+from iamd.store.organizations import (
+    CreateAccountStatus,
+    OrgAccount,
+    Organization,
+    OrgPolicy,
+    OrgRoot,
+    OrgTree,
+    OrgUnit,
+)
 from iamd.store.records import (
     AWS_ACCOUNT,
     AccessKey,
@@ -53,6 +62,13 @@ from iamd.store.records import (
 from iamd.store.store import open_store
 
 __all__ = [
+    "CreateAccountStatus",
+    "OrgAccount",
+    "OrgPolicy",
+    "OrgRoot",
+    "OrgTree",
+    "OrgUnit",
+    "Organization",
     "AWS_ACCOUNT",
     "DEFAULT_MAX_ITEMS",
     "AccessKey",
@@ -98,16 +114,3 @@ __all__ = [
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 
 __all__ += ["CredentialReport", "LoginProfile", "SigninThrottle"]
-
-# AWS Organizations
-from iamd.store.organizations import (
-    CreateAccountStatus,
-    Organization,
-    OrgAccount,
-    OrgPolicy,
-    OrgRoot,
-    OrgTree,
-    OrgUnit,
-)
-
-__all__ += ["CreateAccountStatus", "OrgAccount", "OrgPolicy", "OrgRoot", "OrgTree", "OrgUnit", "Organization"]

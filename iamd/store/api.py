@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
-from iamd.store.organizations import CreateAccountStatus, Organization, OrgAccount, OrgPolicy, OrgRoot, OrgTree, OrgUnit
+from iamd.store.organizations import CreateAccountStatus, OrgAccount, Organization, OrgPolicy, OrgRoot, OrgTree, OrgUnit
 from iamd.store.providers import OidcProvider, SamlProvider
 from iamd.store.records import (
     AccessKey,

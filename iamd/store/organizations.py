@@ -157,8 +157,16 @@ class OrganizationOps(Ops):
             for u in conn.execute(select(s.org_units).where(s.org_units.c.organization_id == organization_id))
         }
         accounts = {
-            a.account_id: OrgAccount(a.account_id, a.organization_id, a.parent_id, a.name, a.email, a.joined_method,
-                                     a.joined_timestamp, a.status)  # fmt: skip
+            a.account_id: OrgAccount(
+                a.account_id,
+                a.organization_id,
+                a.parent_id,
+                a.name,
+                a.email,
+                a.joined_method,
+                a.joined_timestamp,
+                a.status,
+            )
             for a in conn.execute(select(s.org_accounts).where(s.org_accounts.c.organization_id == organization_id))
         }
         policies = {
@@ -261,8 +269,10 @@ class OrganizationOps(Ops):
         """Create or replace a customer policy (its type never changes)."""
         self._write()
         t = s.org_policies
-        values = {"organization_id": policy.organization_id, "type": policy.type, "name": policy.name,
-                  "description": policy.description, "content": policy.content, "create_date": policy.create_date}  # fmt: skip
+        values = {
+            "organization_id": policy.organization_id, "type": policy.type, "name": policy.name,
+            "description": policy.description, "content": policy.content, "create_date": policy.create_date,
+        }  # fmt: skip
         if self._first(select(t.c.id).where(t.c.id == policy.id)) is None:
             self._conn.execute(insert(t).values(id=policy.id, **values))
         else:
@@ -285,8 +295,9 @@ class OrganizationOps(Ops):
         t = s.org_attachments
         for target_id, policy_id in pairs:
             self._conn.execute(
-                delete(t).where(t.c.organization_id == organization_id, t.c.target_id == target_id,
-                                t.c.policy_id == policy_id)  # fmt: skip
+                delete(t).where(
+                    t.c.organization_id == organization_id, t.c.target_id == target_id, t.c.policy_id == policy_id
+                )
             )
 
     def set_org_tags(self, organization_id: str, resource_id: str, tags: Sequence[tuple[str, str]]) -> None:
