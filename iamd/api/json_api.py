@@ -72,6 +72,10 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         signed = SignedRequest(request.method, request.path, request.query, request.headers, request.body)
         caller, region = authenticate(backend, signed, now, service_name, state)
         state["caller"] = caller
+        if name not in OPERATIONS:  # answered before the input is read: whatever it is, iamd cannot serve it
+            raise aws.NotImplementedOperation(
+                f"iamd does not implement the Organizations operation {name} (see docs/organizations.md)."
+            )
         payload = parse_json_request(service, operation, request.body)
         state["params"] = payload
         user_agent = (signed.header_values("user-agent") or ("",))[0]
@@ -90,11 +94,7 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
 
 
 def _run(backend: Backend, call: Call) -> dict[str, Any] | None:
-    op = OPERATIONS.get(call.operation)
-    if op is None:
-        raise aws.NotImplementedOperation(
-            f"iamd does not implement the Organizations operation {call.operation} (see docs/organizations.md)."
-        )
+    op = OPERATIONS[call.operation]
     caller: Caller = call.caller
     if caller.session is not None:
         with _CachedReads(backend) as reads:

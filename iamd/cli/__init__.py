@@ -27,6 +27,10 @@ from .credentials import key, user  # noqa: E402
 main.add_command(user)
 main.add_command(key)
 
+from .accounts import account  # noqa: E402  (AWS Organizations, as a client of the server)
+
+main.add_command(account)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]

@@ -502,3 +502,26 @@ def test_calls_are_audited(api_server: RunningServer, orgs: Any, org: dict[str, 
     names = {e.event_name for e in mine}
     assert {"CreateOrganization", "CreateAccount", "AttachPolicy", "DescribeOrganization"} <= names
     assert any(e.event_name == "DescribeAccount" and e.error_code == "AccountNotFoundException" for e in mine)
+
+
+def test_every_model_operation_answers_json_and_never_a_500(api_server: RunningServer, org: dict[str, Any]) -> None:
+    """The coverage of the model: each operation works, refuses its input, or says iamd does not implement it."""
+    from iamd.protocol import Catalog  # noqa: PLC0415
+    from iamd.service.organizations import OPERATIONS  # noqa: PLC0415
+
+    model = Catalog().organizations
+    not_implemented = []
+    for name in sorted(model.operation_names):
+        headers = {"X-Amz-Target": f"AWSOrganizationsV20161128.{name}", "Content-Type": "application/x-amz-json-1.1"}
+        response = signed_request(api_server, b"{}", headers=headers, service="organizations")
+        assert response.headers["content-type"] == "application/x-amz-json-1.1", name
+        body = json.loads(response.content)
+        if response.status_code == 200:
+            continue
+        assert "__type" in body and "Message" in body, (name, body)
+        if body["__type"] == "NotImplemented":
+            assert response.status_code == 501 and name not in OPERATIONS, name
+            not_implemented.append(name)
+        else:
+            assert response.status_code < 500, (name, body)
+    assert len(model.operation_names) - len(not_implemented) == len(OPERATIONS)
