@@ -17,6 +17,8 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from iamd.protocol import Catalog
+from iamd.service.organizations import OPERATIONS
 from tests.api.conftest import NO_RETRY, RAW, signed_request
 from tests.api.server import RunningServer
 
@@ -506,9 +508,6 @@ def test_calls_are_audited(api_server: RunningServer, orgs: Any, org: dict[str, 
 
 def test_every_model_operation_answers_json_and_never_a_500(api_server: RunningServer, org: dict[str, Any]) -> None:
     """The coverage of the model: each operation works, refuses its input, or says iamd does not implement it."""
-    from iamd.protocol import Catalog  # noqa: PLC0415
-    from iamd.service.organizations import OPERATIONS  # noqa: PLC0415
-
     model = Catalog().organizations
     not_implemented = []
     for name in sorted(model.operation_names):
