@@ -524,3 +524,75 @@ def test_every_model_operation_answers_json_and_never_a_500(api_server: RunningS
         else:
             assert response.status_code < 500, (name, body)
     assert len(model.operation_names) - len(not_implemented) == len(OPERATIONS)
+
+
+def _in_member(server: RunningServer, member: str, boss: tuple[str, str]) -> Any:
+    """An IAM client in ``member`` through its OrganizationAccountAccessRole, assumed by ``boss``."""
+    creds = client(server, "sts", *boss).assume_role(
+        RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
+    )["Credentials"]
+    return client(server, "iam", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+
+def test_cross_account_assume_role_needs_both_sides(api_server: RunningServer, orgs: Any, acct: str) -> None:
+    member = new_account(orgs, "both-sides")
+    boss = _admin(api_server, "both-boss")
+    member_iam = _in_member(api_server, member, boss)
+    iam = client(api_server, "iam", api_server.root_key, api_server.root_secret)
+    iam.create_user(UserName="crosser")
+    key = iam.create_access_key(UserName="crosser")["AccessKey"]
+    crosser = client(api_server, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{acct}:user/crosser"}}]}  # fmt: skip
+    member_iam.create_role(RoleName="Shared", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = f"arn:aws:iam::{member}:role/Shared"
+    with pytest.raises(ClientError) as excinfo:  # the trust policy allows; the caller's own account does not
+        crosser.assume_role(RoleArn=role_arn, RoleSessionName="ss")
+    assert error(excinfo)[0] == "AccessDenied"
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
+    }
+    iam.put_user_policy(UserName="crosser", PolicyName="assume", PolicyDocument=json.dumps(allow))
+    assumed = crosser.assume_role(RoleArn=role_arn, RoleSessionName="ss")["AssumedRoleUser"]
+    assert assumed["Arn"] == f"arn:aws:sts::{member}:assumed-role/Shared/ss"
+    nobody = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+              "Principal": {"AWS": f"arn:aws:iam::{member}:root"}}]}  # fmt: skip
+    member_iam.update_assume_role_policy(RoleName="Shared", PolicyDocument=json.dumps(nobody))
+    with pytest.raises(ClientError) as excinfo:  # the caller's account allows; the trust policy does not
+        crosser.assume_role(RoleArn=role_arn, RoleSessionName="ss")
+    assert error(excinfo)[0] == "AccessDenied"
+
+
+def test_an_rcp_denies_assuming_a_member_accounts_role(api_server: RunningServer, orgs: Any, root_id: str) -> None:
+    member = new_account(orgs, "rcp-guarded")
+    boss = _admin(api_server, "rcp-boss")
+    member_iam = _in_member(api_server, member, boss)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{api_server.account_id}:root"}}]}  # fmt: skip
+    member_iam.create_role(RoleName="LockedVault", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = f"arn:aws:iam::{member}:role/LockedVault"
+    sts = client(api_server, "sts", *boss)
+    sts.assume_role(RoleArn=role_arn, RoleSessionName="before")
+    orgs.enable_policy_type(RootId=root_id, PolicyType=RCP)
+    try:
+        content = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+                              "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/Locked*"}]})  # fmt: skip
+        rcp = orgs.create_policy(Content=content, Description="", Name="NoLocked", Type=RCP)["Policy"]
+        orgs.attach_policy(PolicyId=rcp["PolicySummary"]["Id"], TargetId=member)
+        with pytest.raises(ClientError) as excinfo:
+            sts.assume_role(RoleArn=role_arn, RoleSessionName="during")
+        code, message, _ = error(excinfo)
+        assert code == "AccessDenied" and message.endswith("with an explicit deny in a resource control policy")
+        # the management account's own roles are never governed by RCPs
+        iam = client(api_server, "iam", api_server.root_key, api_server.root_secret)
+        own = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+               "Principal": {"AWS": f"arn:aws:iam::{api_server.account_id}:root"}}]}  # fmt: skip
+        iam.create_role(RoleName="LockedHome", AssumeRolePolicyDocument=json.dumps(own))
+        orgs.attach_policy(PolicyId=rcp["PolicySummary"]["Id"], TargetId=root_id)
+        sts.assume_role(RoleArn=f"arn:aws:iam::{api_server.account_id}:role/LockedHome", RoleSessionName="home")
+        orgs.detach_policy(PolicyId=rcp["PolicySummary"]["Id"], TargetId=root_id)
+        orgs.detach_policy(PolicyId=rcp["PolicySummary"]["Id"], TargetId=member)
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="after")
+    finally:
+        orgs.disable_policy_type(RootId=root_id, PolicyType=RCP)
