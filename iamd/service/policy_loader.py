@@ -370,6 +370,13 @@ class PolicyCache:
     def for_user(self, tx: ReadTx, user: User) -> PolicySet:
         return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
 
+    def resource_levels(self, tx: ReadTx, account: str) -> Levels:
+        """The RCP levels that govern the resources of ``account`` (cached like the sets; an
+        Organizations write drops them with everything else)."""
+        built = self._cached(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
+                             account, deps)[1]))  # fmt: skip
+        return built.rcp
+
     def for_role(self, tx: ReadTx, role: Role) -> PolicySet:
         """A role's identity policies (inline + attached) and its permissions boundary."""
         return self._cached(role.id, lambda deps: self.loader.for_role(tx, role, deps))
