@@ -97,7 +97,10 @@ def json_error_response(error: BaseException, request_id: str) -> WireResponse:
     extra = getattr(error, "extra", None)
     if isinstance(extra, Mapping):
         body.update(extra)
-    return WireResponse(error.status, json_headers(request_id), json.dumps(body).encode())
+    # Organizations answers every client error with 400, authentication and authorization included
+    # (Organizations API "Common Errors"); server-side statuses (500, 501 for NotImplemented) stay.
+    status = 400 if 400 <= error.status < 500 else error.status
+    return WireResponse(status, json_headers(request_id), json.dumps(body).encode())
 
 
 # -- input -------------------------------------------------------------------------------------

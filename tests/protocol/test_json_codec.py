@@ -89,7 +89,7 @@ def test_errors_are_aws_json() -> None:
     assert body(InvalidInputException("bad", "INVALID_ENUM")) == (
         400, {"__type": "InvalidInputException", "Message": "bad", "Reason": "INVALID_ENUM"},
     )  # fmt: skip
-    assert body(AccessDenied("no"))[1] == {"__type": "AccessDeniedException", "Message": "no"}
+    assert body(AccessDenied("no")) == (400, {"__type": "AccessDeniedException", "Message": "no"})
     assert body(ValidationError("v"))[1]["__type"] == "InvalidInputException"
     assert body(InternalFailure("x"))[1]["__type"] == "ServiceException"
     status, internal = body(RuntimeError("secret internals"))
