@@ -598,3 +598,17 @@ def test_an_rcp_denies_assuming_a_member_accounts_role(api_server: RunningServer
         sts.assume_role(RoleArn=role_arn, RoleSessionName="after")
     finally:
         orgs.disable_policy_type(RootId=root_id, PolicyType=RCP)
+
+
+def test_a_member_account_leaves_and_the_management_account_cannot(api_server: RunningServer, orgs: Any) -> None:
+    member = new_account(orgs, "leaver")
+    key, secret = _member_admin(api_server, member, "leaver-admin")
+    member_orgs = client(api_server, "organizations", key, secret)
+    member_orgs.leave_organization()
+    with pytest.raises(ClientError) as excinfo:
+        member_orgs.describe_organization()
+    assert error(excinfo)[0] == "AWSOrganizationsNotInUseException"
+    assert member not in {a["Id"] for a in orgs.list_accounts()["Accounts"]}
+    with pytest.raises(ClientError) as excinfo:
+        orgs.leave_organization()
+    assert error(excinfo)[0] == "MasterCannotLeaveOrganizationException"
