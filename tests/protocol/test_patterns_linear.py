@@ -196,8 +196,8 @@ def test_linear_equivalents_accept_exactly_what_the_model_patterns_accept(pieces
 
 @pytest.mark.parametrize("pattern", sorted(LINEAR_EQUIVALENTS))
 def test_a_hostile_value_is_answered_at_once(pattern: str) -> None:
-    """200,000 dots or colons: the original would try each split (about 10^10 steps)."""
-    hostile = "a@" + "a." * 100_000 + " " if "@" in pattern else "arn:aws:organizations::" + "a:" * 100_000 + "\n"
+    """20,000 dots or colons: the original would try each split (about 10^8 steps)."""
+    hostile = "a@" + "a." * 20_000 + " " if "@" in pattern else "arn:aws:organizations::" + "a:" * 20_000 + "\n"
     assert compile_pattern(pattern).fullmatch(hostile) is None
 
 
