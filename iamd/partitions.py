@@ -58,8 +58,10 @@ class Partition:
     def verifier_regions(self) -> dict[str, frozenset[str]]:
         """The signing regions SigV4 accepts per service: IAM only the accepted ones; STS every
         region of the partition, so that a deactivated one is answered as AWS answers it
-        (RegionDisabledException, after authentication) rather than as a bad signature."""
-        return {"iam": self.accepted, "sts": self.regions}
+        (RegionDisabledException, after authentication) rather than as a bad signature.
+        Organizations: every accepted region (botocore signs with the client's region when
+        given an endpoint URL; docs/organizations.md)."""
+        return {"iam": self.accepted, "sts": self.regions, "organizations": self.accepted}
 
     def arn(self, service: str, account: str, resource: str) -> str:
         """An IAM or STS ARN of this partition (no region: IAM and STS ARNs have none)."""

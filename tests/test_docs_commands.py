@@ -45,6 +45,8 @@ EXIT_STATUS: dict[str, int] = {
     # regex fully matching the command -> its documented exit status, when not 0
     r"(\.venv/bin/)?iamd policy eval examples/s3-denied\.json": 1,  # 1: denied (README, offline-evaluation.md)
     r"(\.venv/bin/)?iamd policy validate --type identity examples/bad-policy\.json": 1,  # 1: invalid
+    # 255: the AWS CLI's status for an error answered by the service (organizations.md, an SCP's denial)
+    r"aws iam create-user --user-name org-carol": 255,
 }
 
 

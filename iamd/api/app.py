@@ -160,6 +160,8 @@ class IamdApp:
     def _inline(self, http: HttpRequest, action: str | None) -> bool:
         if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
             return False
+        if http.header("x-amz-target"):  # the JSON protocol (Organizations): on a worker thread
+            return False
         if action is None:
             return False
         if action not in INLINE_ACTIONS:

@@ -54,7 +54,8 @@ def first_start(
     store = open_store(database_url)
     box = load_secret_box(data_dir, env)  # the primary master key and any retired ones
     with store.read() as tx:
-        accounts = [a.id for a in tx.list_accounts() if a.id != "aws"]
+        # The server's own account; those CreateAccount made are members of its organizations.
+        accounts = [a.id for a in tx.list_accounts() if a.id != "aws" and a.created_by_organization is None]
     if partition is not None:
         partition_named(partition)  # an unknown name fails before anything is recorded
     settled = settle_partition(database_url, partition, fresh=not accounts)

@@ -64,6 +64,10 @@ def _service_name(request: SignedRequest, params: Mapping[str, str]) -> str:
 
 def handle(backend: Backend, request: HttpRequest) -> WireResponse:
     """Decode → authenticate → invoke the core → encode."""
+    if request.header("x-amz-target"):  # the AWS JSON 1.1 protocol (Organizations): iamd.api.json_api
+        from iamd.api import json_api
+
+        return json_api.handle(backend, request)
     request_id = new_uuid4()
     now = backend.clock()
     service_name = "iam"
@@ -91,12 +95,7 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             # and "AssumeRoleWithSAML"): the token or assertion is the credential, and the operation verifies it.
             caller = Caller(backend.account_id, Principal.anonymous(), None, None)
         else:
-            verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
-            caller = verified.principal
-            region = verified.region
-            assert backend.audit is not None
-            if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
-                backend.audit.key_used(verified.access_key_id, now, service_name, region)
+            caller, region = authenticate(backend, signed, now, service_name)
         operation, payload = parse_request(service, params)
     except Exception as error:
         failure = Core.failure(error, request_id)
@@ -118,6 +117,20 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         backend.core.record_failure(service_name, action, context, failure, caller=caller, params=payload)
         return error_response(failure, _NAMESPACES[service_name], request_id)
     return WireResponse(200, response_headers(request_id), body)
+
+
+def authenticate(backend: Backend, signed: SignedRequest, now: datetime, service_name: str) -> tuple[Caller, str]:
+    """SigV4 for ``service_name``: the caller and the signing region; a long-term key's last use is recorded."""
+    verified = backend.verifier.verify(signed, now=now, lookup=backend.lookup, service=service_name)
+    assert backend.audit is not None
+    if not verified.access_key_id.startswith("ASIA"):  # sessions are not stored: nothing to update
+        backend.audit.key_used(verified.access_key_id, now, service_name, verified.region)
+    return verified.principal, verified.region
+
+
+def refused_authentication(backend: Backend, context: CallContext, error: aws.AwsError) -> dict[str, Any] | None:
+    """The ``iamdAuthentication`` member of a refused credential, or None (not an authentication error)."""
+    return _refused(backend, context, error)
 
 
 def _refused(backend: Backend, context: CallContext, error: aws.AwsError) -> dict[str, Any] | None:

@@ -58,7 +58,10 @@ P = TypeVar("P")
 REGION_SHAPE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 # Service name -> acceptable scope regions; None means any region of AWS's shape. A server
 # passes its partition's regions (iamd.partitions, Backend); this default is the verifier's own.
-DEFAULT_SERVICES: Mapping[str, frozenset[str] | None] = MappingProxyType({"iam": frozenset({"us-east-1"}), "sts": None})
+# Organizations: botocore signs with the client's region when given an endpoint URL (docs/organizations.md).
+DEFAULT_SERVICES: Mapping[str, frozenset[str] | None] = MappingProxyType(
+    {"iam": frozenset({"us-east-1"}), "sts": None, "organizations": None}
+)
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "

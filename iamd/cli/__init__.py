@@ -38,6 +38,9 @@ main.add_command(explain)  # the troubleshooter (docs/troubleshooting.md)
 from .root import root  # noqa: E402  (the root user's console password)
 
 main.add_command(root)
+from .accounts import account  # noqa: E402  (AWS Organizations, as a client of the server)
+
+main.add_command(account)
 
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 

@@ -143,7 +143,8 @@ def find_endpoint(endpoint_url: str | None, profile_config: dict[str, Any], prof
 
 
 class Client:
-    """botocore IAM and STS clients for one iamd; :meth:`call` turns every failure into one clear message."""
+    """botocore IAM, STS and Organizations clients for one iamd; :meth:`call` turns every failure into one clear
+    message."""
 
     def __init__(self, profile: str | None, endpoint_url: str | None, data_dir: Path, region: str | None = None):
         import botocore.session  # type: ignore[import-untyped]
@@ -175,6 +176,9 @@ class Client:
             )
             self.sts = self.session.create_client(
                 "sts", endpoint_url=self.endpoint.url, region_name=self.region, config=retry
+            )
+            self.organizations = self.session.create_client(
+                "organizations", endpoint_url=self.endpoint.url, region_name=self.region, config=retry
             )
         except (BotoCoreError, ValueError) as e:
             raise click.ClickException(f"{e} ({self.endpoint.source})") from None

@@ -19,6 +19,8 @@ from iamd.service.authorize import DecisionCounter, authorize_iam_call
 from iamd.service.call import Call, Caller
 from iamd.service.iam import OPERATIONS as IAM_OPERATIONS
 from iamd.service.iam.checks import check_request
+from iamd.service.organizations import OPERATIONS as ORGANIZATIONS_OPERATIONS
+from iamd.service.organizations.authorize import authorize_organizations
 from iamd.service.sessions import check_iam_allowed, check_sts_allowed
 from iamd.service.sts import STS_OPERATIONS
 from iamd.service.sts.audit_identity import federated_user_identity
@@ -128,6 +130,20 @@ STS = ServiceDef(
 )  # fmt: skip
 
 
+def _authorize_organizations_call(call: Call, tx: ReadTx, counter: DecisionCounter | None) -> Decision | None:
+    """Organizations' rule (``service.organizations.authorize``): the engine on every resource
+    the operation acts on, SCPs included; management-only operations refused to members."""
+    return authorize_organizations(call, tx, ORGANIZATIONS_OPERATIONS[call.operation], call.env.policies, counter)
+
+
+# A committed Organizations write may change what any account's SCPs and RCPs say: its
+# operations are not among those whose writes are described selectively, so the core drops
+# every cache after one (core.invalidation).
+ORGANIZATIONS = ServiceDef(
+    "organizations", "Organizations", ORGANIZATIONS_OPERATIONS, _authorize_organizations_call,
+)  # fmt: skip
+
+
 def builtin_registry() -> Registry:
-    """A new registry with IAM and STS (a process adds its other services to its own)."""
-    return Registry((IAM, STS))
+    """A new registry with IAM, STS and Organizations (a process may add its other services)."""
+    return Registry((IAM, STS, ORGANIZATIONS))

@@ -15,7 +15,12 @@ Everything else (``\\uXXXX`` escapes, classes, groups, quantifiers, lookahead) m
 same in both. The quirk ``\\u10000-\\u10FFFF`` (read by Java as ``\\u1000``, ``0-\\u10FF``,
 ``F``, ``F``) is read the same way by Python, so iamd accepts what AWS accepts. A feature
 neither covered nor shared raises ``ValueError`` at compile time, never at request time:
-the tests compile every pattern of the IAM and STS models.
+the tests compile every pattern of the IAM, STS and Organizations models.
+
+A few model patterns would make Python's backtracking engine quadratic on a hostile value
+(docs/security.md, the audit of every other regex). :data:`LINEAR_EQUIVALENTS` maps each
+to a pattern that accepts exactly the same strings and that the engine runs in linear
+time; :func:`compile_pattern` uses the equivalent, and the tests check both agree.
 """
 
 from __future__ import annotations
@@ -35,6 +40,18 @@ _ASCII_SETS = {
 }
 _PLAIN_ESCAPES = frozenset("tnrfae0123456789bBAzZ")  # escapes Python reads as Java does
 _CATEGORY = re.compile(r"(?:Is)?([A-Z][a-z]?)")
+
+# Model pattern -> a pattern matching exactly the same strings in linear time.
+LINEAR_EQUIVALENTS = {
+    # Organizations' Email. In ``A+\.A+`` (A = ``[^\s@]``, which contains ``.``) the first
+    # repeat may end at any dot of the domain, so a domain of n dots makes the engine try each.
+    # The text matches iff some dot has a character of A before and after it; taking the
+    # first dot after the domain's first character decides at once: ``A[A-.]*\.A+``.
+    r"[^\s@]+@[^\s@]+\.[^\s@]+": r"[^\s@]+@[^\s@][^\s@.]*\.[^\s@]+",
+    # Organizations' GenericArn: ``.+:.+`` tries every colon; the first colon after the first
+    # character decides, as above.
+    r"^arn:aws:organizations::.+:.+": r"^arn:aws:organizations::.[^:\n]*:.+",
+}
 
 
 @functools.cache
@@ -160,4 +177,4 @@ def translate(pattern: str) -> str:
 @functools.cache
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """The compiled Python equivalent of Java regex ``pattern`` (use with ``fullmatch``)."""
-    return re.compile(translate(pattern))
+    return re.compile(translate(LINEAR_EQUIVALENTS.get(pattern, pattern)))

@@ -10,8 +10,9 @@ policies from here (docs/architecture.md, the policy loader):
 * **session policies**: the inline session policy sealed in the token and the managed
   session policy ARNs;
 * the **resource policy** of the request (for STS, the role's trust policy);
-* **Organizations** levels (SCPs, RCPs) through :meth:`PolicyLoader.organizations`, the
-  hook where they plug in; iamd has no Organizations store yet, so it returns no level.
+* **Organizations** levels (SCPs, RCPs) through :meth:`PolicyLoader.organizations`: the
+  policies attached to the root, each OU down to the account, and the account, read from
+  the Organizations store (docs/organizations.md, enforcement).
 
 Each stored document is parsed once, cached by content: the key is the document kind and the
 SHA-256 of the text, so the same managed policy attached to a thousand users is parsed once,
@@ -26,6 +27,7 @@ indexed by the refs it was built from (docs/architecture.md, caches and invalida
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -41,6 +43,7 @@ from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import EntityKind, NotFound, ReadTx, Role, User
 
 from .call import Caller
+from .organizations.model import MANAGED, RCP, SCP, policy_arn
 
 __all__ = ["EMPTY", "DocumentCache", "Levels", "PolicyCache", "PolicyLoader", "unreadable"]
 
@@ -165,17 +168,20 @@ class PolicyLoader:
         kind: str | None = None,
         owner: str | None = None,
         arn: str | None = None,
+        level: int = 0,
     ) -> Policy:
         """A stored document as a compiled policy of ``policy_type``; one that cannot be read
-        is a Deny of everything naming ``what`` (logged each time a set is built with it)."""
+        is a Deny of everything naming ``what`` (logged each time a set is built with it).
+        ``level``: an SCP's or RCP's level, 0 for the organization root."""
         sha256 = digest(text)
         doc = self.documents.get(text, _DOC_KIND[policy_type], sha256)
         if isinstance(doc, str):
-            return unreadable(what, doc, name, policy_type, kind=kind, owner=owner, arn=arn)
-        key = (policy_type, sha256, name, kind, owner, arn)
+            bad = unreadable(what, doc, name, policy_type, kind=kind, owner=owner, arn=arn)
+            return dataclasses.replace(bad, level=level) if level else bad
+        key = (policy_type, sha256, name, kind, owner, arn, level)
         found = self._policies.get(key)
         if found is None:
-            found = Policy(name, policy_type, doc, kind=kind, owner=owner, arn=arn)
+            found = Policy(name, policy_type, doc, level=level, kind=kind, owner=owner, arn=arn)
             self._policies.put(key, found)
         return found
 
@@ -254,32 +260,71 @@ class PolicyLoader:
                            arn=role.arn)  # fmt: skip
 
     def organizations(self, tx: ReadTx, account: str, deps: set[Ref] | None = None) -> tuple[Levels, Levels]:
-        """The SCP and RCP levels that apply to ``account`` (organization root first, the
-        account last), each policy read with :meth:`stored` (``PolicyType.SCP``/``RCP`` and
-        its level). This is where AWS Organizations plugs in: add the refs a level was read
-        from to ``deps``. iamd has no Organizations store yet: no level applies."""
-        return (), ()
+        """The SCP and RCP levels that apply to ``account``: the policies attached to the
+        organization root, each OU down to the account, and the account, each read with
+        :meth:`stored` (``PolicyType.SCP``/``RCP`` and its level).
+
+        None for an account in no organization, in an organization without all features,
+        or for the management account, which SCPs and RCPs never restrict (AWS Organizations
+        User Guide, "Service control policies" and "Resource control policies"); none of a
+        type that is not enabled in the root. The organization's ref goes to ``deps``.
+        """
+        org = tx.organization_of(account)
+        if org is None or org.feature_set != "ALL" or account == org.management_account_id:
+            return (), ()
+        if deps is not None:
+            deps.add(ref("organization", "", org.id))
+        tree = tx.org_tree(org.id)
+        chain = tree.parent_chain(account)
+        found: list[Levels] = []
+        for org_type, policy_type in ((SCP, PolicyType.SCP), (RCP, PolicyType.RCP)):
+            if org_type not in tree.root.policy_types:
+                found.append(())
+                continue
+            levels = []
+            for level, target in enumerate(chain):
+                attached = []
+                for policy_id in tree.attached(target):
+                    stored = MANAGED.get(policy_id) or tree.policies.get(policy_id)
+                    if stored is None or stored.type != org_type:
+                        continue
+                    arn = policy_arn(tree, stored.id, stored.type)
+                    attached.append(self.stored(stored.content, policy_type, stored.name,
+                                                f"{org_type.lower()} {arn}", arn=arn, level=level))  # fmt: skip
+                levels.append(tuple(attached))
+            found.append(tuple(levels))
+        return found[0], found[1]
 
     # -- sets ---------------------------------------------------------------------------------
     # The set of the given policies (also for documents given directly: the simulator's inputs).
     build = staticmethod(PolicySet.of)
 
     @staticmethod
-    def with_resource(base: PolicySet, resource: Policy | None) -> PolicySet:
-        """``base`` (a caller's identity side) evaluated with a resource or trust policy."""
-        return PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp, base.rcp)
+    def with_resource(base: PolicySet, resource: Policy | None, rcp: Levels | None = None) -> PolicySet:
+        """``base`` (a caller's identity side) evaluated with a resource or trust policy, and
+        the RCP levels of the resource's account (``rcp``; None keeps ``base``'s)."""
+        return PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp,
+                            base.rcp if rcp is None else rcp)  # fmt: skip
 
+    # A principal's set carries the SCP levels of its account. RCPs govern the resources of
+    # the services that support them, in iamd the roles STS issues sessions for: the role's
+    # account's levels are added with the trust policy (``with_resource``), not here.
     def for_user(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> PolicySet:
         identity = self.user_identity(tx, user, deps)
         boundary = self.boundary(tx, user.permissions_boundary, f"user {user.name}", deps)
-        scp, rcp = self.organizations(tx, user.account_id, deps)
-        return self.build(identity, boundary, scp=scp, rcp=rcp)
+        scp, _ = self.organizations(tx, user.account_id, deps)
+        return self.build(identity, boundary, scp=scp)
 
     def for_role(self, tx: ReadTx, role: Role, deps: set[Ref] | None = None) -> PolicySet:
         identity = self.identity(tx, EntityKind.ROLE, role.name, role.account_id, deps)
         boundary = self.boundary(tx, role.permissions_boundary, f"role {role.name}", deps)
-        scp, rcp = self.organizations(tx, role.account_id, deps)
-        return self.build(identity, boundary, scp=scp, rcp=rcp)
+        scp, _ = self.organizations(tx, role.account_id, deps)
+        return self.build(identity, boundary, scp=scp)
+
+    def for_root(self, tx: ReadTx, account: str, deps: set[Ref] | None = None) -> PolicySet:
+        """The root user's set: no identity policies, only its account's SCP levels."""
+        scp, _ = self.organizations(tx, account, deps)
+        return self.build(scp=scp) if scp else EMPTY
 
     def for_session(
         self, tx: ReadTx, base: PolicySet, claims: SessionClaims, deps: set[Ref] | None = None
@@ -325,6 +370,13 @@ class PolicyCache:
     def for_user(self, tx: ReadTx, user: User) -> PolicySet:
         return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
 
+    def resource_levels(self, tx: ReadTx, account: str) -> Levels:
+        """The RCP levels that govern the resources of ``account`` (cached like the sets; an
+        Organizations write drops them with everything else)."""
+        built = self._cached(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
+                             account, deps)[1]))  # fmt: skip
+        return built.rcp
+
     def for_role(self, tx: ReadTx, role: Role) -> PolicySet:
         """A role's identity policies (inline + attached) and its permissions boundary."""
         return self._cached(role.id, lambda deps: self.loader.for_role(tx, role, deps))
@@ -336,9 +388,15 @@ class PolicyCache:
         """
         claims = caller.session
         if claims is None or claims.kind is SessionKind.USER:
-            return self.for_user(tx, caller.user) if caller.user is not None else EMPTY
-        if claims.kind is SessionKind.ROOT:
+            if caller.user is not None:
+                return self.for_user(tx, caller.user)
+            if caller.is_root:
+                return self._cached(("root", caller.account_id), lambda deps: self.loader.for_root(tx,
+                                    caller.account_id, deps))  # fmt: skip
             return EMPTY
+        if claims.kind is SessionKind.ROOT:
+            return self._cached(("root", caller.account_id), lambda deps: self.loader.for_root(tx, caller.account_id,
+                                deps))  # fmt: skip
         load: Callable[[set[Ref]], PolicySet] | None = None
         if claims.kind is SessionKind.ASSUMED_ROLE and claims.role_arn:
             try:

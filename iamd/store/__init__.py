@@ -25,6 +25,15 @@ from iamd.store.errors import (
     SchemaMismatch,
     StoreError,
 )
+from iamd.store.organizations import (
+    CreateAccountStatus,
+    OrgAccount,
+    Organization,
+    OrgPolicy,
+    OrgRoot,
+    OrgTree,
+    OrgUnit,
+)
 from iamd.store.records import (
     AWS_ACCOUNT,
     AccessKey,
@@ -54,6 +63,13 @@ from iamd.store.records import (
 from iamd.store.store import open_store
 
 __all__ = [
+    "CreateAccountStatus",
+    "OrgAccount",
+    "OrgPolicy",
+    "OrgRoot",
+    "OrgTree",
+    "OrgUnit",
+    "Organization",
     "AWS_ACCOUNT",
     "DEFAULT_MAX_ITEMS",
     "AccessKey",

@@ -15,7 +15,10 @@ __all__ = ["AccountOps"]
 
 
 def _account(r: Row[Any]) -> Account:
-    return Account(id=r.id, alias=r.alias, password_policy=r.password_policy, create_date=r.create_date)
+    return Account(
+        id=r.id, alias=r.alias, password_policy=r.password_policy, create_date=r.create_date,
+        created_by_organization=r.created_by_organization,
+    )  # fmt: skip
 
 
 class AccountOps(Ops):
@@ -36,12 +39,16 @@ class AccountOps(Ops):
         if owner is not None and owner.id != account_id:
             raise AlreadyExists("account alias", alias)
 
-    def create_account(self, account_id: str, *, alias: str | None = None) -> Account:
+    def create_account(
+        self, account_id: str, *, alias: str | None = None, created_by_organization: str | None = None
+    ) -> Account:
         self._write()
         if self._first(select(s.accounts.c.id).where(s.accounts.c.id == account_id)) is not None:
             raise AlreadyExists("account", account_id)
         self._check_alias(account_id, alias)
-        self._conn.execute(insert(s.accounts).values(id=account_id, alias=alias, create_date=self._now()))
+        self._conn.execute(insert(s.accounts).values(
+            id=account_id, alias=alias, create_date=self._now(), created_by_organization=created_by_organization
+        ))  # fmt: skip
         return self.get_account(account_id)
 
     def set_account_alias(self, account_id: str, alias: str | None) -> Account:

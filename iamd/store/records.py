@@ -110,6 +110,7 @@ class Account:
     password_policy: str | None
     """JSON text of the account password policy, as the service stored it."""
     create_date: datetime
+    created_by_organization: str | None = None  # the organization whose CreateAccount made it
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,8 @@ accounts = Table(
     Column("create_date", UtcDateTime, nullable=False),
     # SetSecurityTokenServicePreferences: 1 or 2; NULL is AWS's default for the partition
     Column("sts_token_version", Integer, nullable=True),
+    # The organization whose CreateAccount made it; NULL for the server's own account(s).
+    Column("created_by_organization", Str, nullable=True),
 )
 
 users = _named(
@@ -406,4 +408,88 @@ service_linked_role_deletions = Table(
     Column("status", Str, nullable=False),
     Column("reason", Text, nullable=True),
     Column("create_date", UtcDateTime, nullable=False),
+)
+# -- AWS Organizations: organizations, roots, OUs, member accounts, SCPs/RCPs, attachments --------
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Str, primary_key=True),  # o-…
+    Column("management_account_id", Str, ForeignKey("accounts.id"), nullable=False, unique=True),
+    Column("feature_set", Str, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+)
+
+org_roots = Table(
+    "org_roots",
+    metadata,
+    Column("id", Str, primary_key=True),  # r-…
+    Column("organization_id", Str, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("name", Str, nullable=False),
+    Column("policy_types", Text, nullable=False),  # JSON list of the enabled policy types
+)
+
+org_units = Table(
+    "org_units",
+    metadata,
+    Column("id", Str, primary_key=True),  # ou-…
+    Column("organization_id", Str, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("parent_id", Str, nullable=False),  # a root or OU id
+    Column("name", Str, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+)
+
+org_accounts = Table(
+    "org_accounts",
+    metadata,
+    Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),  # one organization at most
+    Column("organization_id", Str, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("parent_id", Str, nullable=False),
+    Column("name", Str, nullable=False),
+    Column("email", Str, nullable=False, unique=True),
+    Column("joined_method", Str, nullable=False),
+    Column("joined_timestamp", UtcDateTime, nullable=False),
+    Column("status", Str, nullable=False),
+)
+
+org_policies = Table(
+    "org_policies",
+    metadata,
+    Column("id", Str, primary_key=True),  # p-… (AWS managed ones are not stored)
+    Column("organization_id", Str, ForeignKey("organizations.id"), nullable=False),
+    Column("type", Str, nullable=False),
+    Column("name", Str, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+    UniqueConstraint("organization_id", "type", "name"),
+)
+
+org_attachments = Table(
+    "org_attachments",
+    metadata,
+    Column("organization_id", Str, ForeignKey("organizations.id"), primary_key=True),
+    Column("target_id", Str, primary_key=True),
+    Column("policy_id", Str, primary_key=True),  # a stored policy or an AWS managed one
+)
+
+org_tags = Table(
+    "org_tags",
+    metadata,
+    Column("organization_id", Str, ForeignKey("organizations.id"), primary_key=True),
+    Column("resource_id", Str, primary_key=True),
+    Column("key", Str, primary_key=True),
+    Column("value", Str, nullable=False),
+)
+
+org_create_account_statuses = Table(
+    "org_create_account_statuses",
+    metadata,
+    Column("id", Str, primary_key=True),  # car-…
+    Column("organization_id", Str, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("account_name", Str, nullable=False),
+    Column("state", Str, nullable=False),
+    Column("requested", UtcDateTime, nullable=False),
+    Column("completed", UtcDateTime, nullable=True),
+    Column("account_id", Str, nullable=True),
+    Column("failure_reason", Str, nullable=True),
 )

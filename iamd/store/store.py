@@ -25,6 +25,7 @@ from iamd.store.history import PolicyHistoryOps
 from iamd.store.keys import KeyOps
 from iamd.store.logins import LoginOps
 from iamd.store.mfa import MfaOps
+from iamd.store.organizations import OrganizationOps
 from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
 from iamd.store.providers import ProviderOps
@@ -63,6 +64,8 @@ class SqlTx(
     UserCredentialOps,
     # server certificates
     ServerCertificateOps,
+    # AWS Organizations
+    OrganizationOps,
 ):
     """All families over one connection and one transaction."""
 

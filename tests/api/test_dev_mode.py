@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from iamd.api import Backend
 from tests.api.server import ROOT_KEY, ROOT_SECRET, running_server
 
 
@@ -47,3 +48,20 @@ def test_reset_is_refused_outside_dev_mode(tmp_path: Path) -> None:
         srv.backend.dev = False
         status, body = _post(srv.endpoint + "/_iamd/reset")
         assert status == 404 and "--dev" in body["error"]
+
+
+def test_the_server_keeps_its_own_account_among_the_accounts_organizations_made(tmp_path: Path) -> None:
+    """A member account whose id sorts first is still not the server's account after a restart."""
+    env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+    url = f"sqlite:///{tmp_path / 'iamd.db'}"
+    backend, _ = Backend.open(url, tmp_path, dev=True, env=env)
+    try:
+        with backend.store.transaction() as tx:
+            tx.create_account("100000000000", created_by_organization="o-abcdefghij")
+    finally:
+        backend.close()
+    again, _ = Backend.open(url, tmp_path, dev=True, env=env)
+    try:
+        assert again.account_id == "123456789012"
+    finally:
+        again.close()

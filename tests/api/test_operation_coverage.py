@@ -29,3 +29,10 @@ def test_every_implemented_operation_is_exercised() -> None:
     called = _calls_in_tests()
     missing = sorted(op for op in OPERATIONS if xform_name(op) not in called)
     assert missing == []
+
+
+def test_every_implemented_organizations_operation_is_exercised() -> None:
+    from iamd.service.organizations import OPERATIONS as ORGANIZATIONS
+
+    called = _calls_in_tests()
+    assert sorted(op for op in ORGANIZATIONS if xform_name(op) not in called) == []

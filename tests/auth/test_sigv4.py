@@ -213,7 +213,7 @@ def test_scope_terminator_service_and_date() -> None:
     )
     refused(
         SignatureDoesNotMatch,
-        "Credential should be scoped to correct service: 'iam' or 'sts'. ",
+        "Credential should be scoped to correct service: 'iam' or 'organizations' or 'sts'. ",
         sign("s3", IAM_BODY, url="https://iam.amazonaws.com/"),
     )
     refused(

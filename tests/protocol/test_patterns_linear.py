@@ -1,4 +1,4 @@
-"""Every IAM and STS model pattern applied to request parameters cannot backtrack badly.
+"""Every IAM, STS and Organizations model pattern applied to request parameters cannot backtrack badly.
 
 Python's ``re`` backtracks, so a pattern is only safe if its structure leaves the engine
 (almost) no choices. This test parses each translated pattern with ``re``'s own parser
@@ -29,9 +29,11 @@ from re import _parser as P  # type: ignore[attr-defined]
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import iamd
-from iamd.protocol.patterns import translate
+from iamd.protocol.patterns import LINEAR_EQUIVALENTS, compile_pattern, translate
 from tests.protocol.test_patterns import model_patterns
 
 PROBES = [chr(c) for c in (*range(0x250), 0x2028, 0x3000, 0x4E2D, 0x0416, 0xD7FF, 0xE000, 0xFFFD, 0x10000, 0x10FFFF)]
@@ -165,12 +167,38 @@ def audit(pattern: str, *, java: bool = True, flags: int = 0) -> Audit:
 
 
 def _served_patterns() -> list[str]:
-    return model_patterns(("iam", "sts"))
+    return model_patterns(("iam", "sts", "organizations"))
 
 
 @pytest.mark.parametrize("pattern", _served_patterns())
 def test_model_pattern_is_linear(pattern: str) -> None:
-    assert audit(pattern).problems == []
+    """What is applied: the pattern itself, or its linear equivalent (patterns.LINEAR_EQUIVALENTS)."""
+    assert audit(LINEAR_EQUIVALENTS.get(pattern, pattern)).problems == []
+
+
+def test_the_quadratic_organizations_patterns_are_replaced() -> None:
+    for pattern in (r"[^\s@]+@[^\s@]+\.[^\s@]+", r"^arn:aws:organizations::.+:.+"):
+        assert pattern in _served_patterns()
+        assert audit(pattern).problems != []
+        assert compile_pattern(pattern).pattern == translate(LINEAR_EQUIVALENTS[pattern])
+
+
+_PIECES = st.lists(st.sampled_from(["a", ".", "@", ":", " ", "\n", "é", "arn:aws:organizations::", "x.y"]), max_size=8)
+
+
+@given(_PIECES)
+def test_linear_equivalents_accept_exactly_what_the_model_patterns_accept(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for pattern, linear in LINEAR_EQUIVALENTS.items():
+        original = re.compile(translate(pattern)).fullmatch(text) is not None
+        assert (re.compile(translate(linear)).fullmatch(text) is not None) is original, (pattern, text)
+
+
+@pytest.mark.parametrize("pattern", sorted(LINEAR_EQUIVALENTS))
+def test_a_hostile_value_is_answered_at_once(pattern: str) -> None:
+    """20,000 dots or colons: the original would try each split (about 10^8 steps)."""
+    hostile = "a@" + "a." * 20_000 + " " if "@" in pattern else "arn:aws:organizations::" + "a:" * 20_000 + "\n"
+    assert compile_pattern(pattern).fullmatch(hostile) is None
 
 
 @pytest.mark.parametrize(

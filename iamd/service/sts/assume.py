@@ -175,7 +175,10 @@ def assume_role_session(
     loader = call.env.policies.loader
     role_tags = _role_tags(tx, role)
     identity_side = call.env.policies.for_caller(tx, caller) if trusting.has_account_side else EMPTY
-    policies = loader.with_resource(identity_side, loader.trust(role))
+    # The RCPs of the role's account govern it, whoever asks (docs/organizations.md, enforcement).
+    policies = loader.with_resource(
+        identity_side, loader.trust(role), call.env.policies.resource_levels(tx, role_account)
+    )
 
     context: list[tuple[str, str | Sequence[str]]] = list(request_context(call))
     context.append(("sts:RoleSessionName", params.session_name))

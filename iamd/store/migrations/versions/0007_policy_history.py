@@ -1,7 +1,7 @@
 """The policy history: what principals' policies were, when (docs/troubleshooting.md).
 
 Revision ID: 0007_policy_history
-Revises: 0005_iam_surface
+Revises: 0006_organizations
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_policy_history"
-down_revision: str | None = "0005_iam_surface"
+down_revision: str | None = "0006_organizations"
 branch_labels = None
 depends_on = None
 
