@@ -11,17 +11,17 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iamd.api.audit_process import AuditProcessWriter
 from iamd.api.audit_writer import AuditWriter
-from iamd.api.invalidation import Touched
 from iamd.api.managed_policies import install_managed_policies
 from iamd.api.watcher import GenerationWatcher
 from iamd.auth import Credential, SigV4Verifier
+from iamd.cache import Cache, CacheLimits, Section
 from iamd.crypto import (
     SecretBox,
     access_key_context,
@@ -32,7 +32,7 @@ from iamd.datadir import make_private
 from iamd.keyring import load_secret_box
 from iamd.policy import Principal
 from iamd.protocol import Catalog
-from iamd.refs import Ref, policy_ref, ref
+from iamd.refs import key_ref, ref
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.service.mfa_codes import StoreMfaDevices
@@ -40,7 +40,7 @@ from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.service.sessions import principal_for_session
 from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, Store, TagTarget, migrate, open_store
+from iamd.store import ChangeSet, NotFound, Store, TagTarget, migrate, open_store
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
 
@@ -68,27 +68,29 @@ class Backend:
     clock: Callable[[], datetime] = utcnow
     catalog: Catalog = field(default_factory=Catalog)
     verifier: SigV4Verifier = field(default_factory=SigV4Verifier)
-    policies: PolicyCache = field(default_factory=PolicyCache)
+    cache_limits: CacheLimits = field(default_factory=CacheLimits)  # iamd serve --cache-* (docs/architecture.md)
+    cache: Cache = field(init=False, repr=False)
+    policies: PolicyCache = field(init=False, repr=False)
     decisions: DecisionCounter = field(default_factory=DecisionCounter)
     dev: bool = False
     audit: AuditWriter | AuditProcessWriter | None = None
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
-    _credentials: dict[str, Credential[Caller] | None] = field(default_factory=dict)
-    entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see pipeline._CachedReads
-    epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
-    _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
-    _credential_index: dict[Ref, set[str]] = field(default_factory=dict)  # user ref -> key ids
     watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
     _env: Env | None = field(default=None, repr=False)
     _sessions: dict[tuple[str, str], Credential[Caller]] = field(default_factory=dict, repr=False)  # opened tokens
     _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
 
     def __post_init__(self) -> None:
+        # The one cache (iamd.cache): credentials, entities, compiled policies and sets, kept
+        # coherent by the store's change sets of every committed write of this process.
+        self.cache = Cache(self.cache_limits)
+        self.policies = PolicyCache(cache=self.cache)
+        self._unsubscribe = self.store.subscribe(self._committed)
         if self.audit is None:
             self.audit = AuditWriter(self.store)
         if type(self.mfa) is NoMfaDevices:  # the default: the account's real virtual MFA devices
@@ -105,8 +107,8 @@ class Backend:
         """Record a role's last use (GetRole's RoleLastUsed), at most once a minute per role.
 
         AWS reports RoleLastUsed with a delay too; a write per AssumeRole would cost more than
-        the rest of the call. A use in another region is recorded at once. The store is
-        written outside a write transaction, so the role's cached entries are dropped here.
+        the rest of the call. A use in another region is recorded at once. The store
+        publishes the change (the role's cached record is dropped, nothing else).
         """
         last = self._role_uses.get(role_id)
         if last is not None and last[1] == region and timedelta(0) <= when - last[0] < ROLE_USE_EVERY:
@@ -115,67 +117,25 @@ class Backend:
             self._role_uses.clear()
         self._role_uses[role_id] = (when, region)
         self.store.record_role_use(role_id, when, region)
-        self.entities_changed([ref("role", account, role_name)])
 
     # -- caches (docs/architecture.md, "Caches") ----------------------------------------
     def changed(self) -> None:
-        """Drop every cache: compiled policies, credentials, entities (a write that did not
-        say what it touched, a reset, another process's write)."""
-        self.policies.invalidate()
-        with self._lock:
-            self.epoch += 1
-            self._credentials.clear()
-            self._credential_index.clear()
-            self.entity_cache = {}
-            self._entity_index.clear()
+        """Drop every cache: compiled policies, credentials, entities (another process's write)."""
+        self.cache.clear()
 
-    def invalidate(self, touched: Touched) -> None:
-        """After a committed write: drop only what depends on what it touched."""
-        if touched.everything:
-            self.changed()
-            return
-        refs = touched.refs
-        self.policies.invalidate_refs(refs)
-        with self._lock:
-            self.epoch += 1
-            for r in refs:
-                if r[0] == "key":
-                    self._credentials.pop(r[2], None)
-                for key_id in self._credential_index.pop(r, ()):
-                    self._credentials.pop(key_id, None)
-            self._drop_entities(refs)
+    def invalidate(self, changes: ChangeSet) -> None:
+        """After a committed write: drop only what depends on what it changed."""
+        self.cache.apply(changes)
 
-    def entities_changed(self, refs: Iterable[Ref]) -> None:
-        """Records changed outside a write transaction (last-used times of roles and
-        passwords): drop the cached reads of those entities, nothing else."""
-        with self._lock:
-            self.epoch += 1
-            self._drop_entities(refs)
-
-    def _drop_entities(self, refs: Iterable[Ref]) -> None:
-        """Drop the cached entities indexed under ``refs``; the caller holds ``_lock``."""
-        doomed: set[tuple[object, ...]] = set()
-        for r in refs:
-            doomed |= self._entity_index.pop(r, set())
-            if r[0] == "role":  # instance profiles carry their roles
-                doomed |= self._entity_index.pop(("instance-profiles", r[1], ""), set())
-        for key in doomed:
-            self.entity_cache.pop(key, None)
-
-    def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None:
-        """Cache an entity read in ``epoch``, unless a write has committed since."""
-        with self._lock:
-            if epoch == self.epoch:
-                if len(self.entity_cache) > 200_000:
-                    self.entity_cache = {}
-                    self._entity_index.clear()
-                self.entity_cache[key] = value
-                for r in _entity_refs(key):
-                    self._entity_index.setdefault(r, set()).add(key)
+    def _committed(self, changes: ChangeSet) -> None:
+        """The store's listener: every committed write of this process, whoever wrote it."""
+        self.cache.apply(changes)
+        if changes.generation is not None and self.watcher is not None:
+            self.watcher.own(changes.generation)  # not another process's write
 
     def knows_key(self, key_id: str) -> bool:
         """Whether ``lookup(key_id)`` is answered from the cache (no database read)."""
-        return key_id in self._credentials
+        return self.cache.contains(Section.CREDENTIALS, key_id)
 
     def lookup(self, key_id: str, session_token: str | None = None) -> Credential[Caller] | None:
         """The credential for SigV4; one indexed query on a miss, none in steady state.
@@ -185,20 +145,14 @@ class Backend:
         """
         if key_id.startswith("ASIA"):
             return self._session_credential(key_id, session_token)
-        if key_id in self._credentials:
-            return self._credentials[key_id]
-        epoch = self.epoch
+        cached = self.cache.get(Section.CREDENTIALS, key_id)
+        if cached is not None:
+            return None if cached is _NO_KEY else cached
+        started = self.cache.version
         credential = self._load_credential(key_id)
-        with self._lock:
-            if epoch != self.epoch:  # a write committed while this was read: don't keep it
-                return credential
-            if len(self._credentials) > 100_000:
-                self._credentials.clear()
-                self._credential_index.clear()
-            self._credentials[key_id] = credential
-            user = credential.principal.user if credential is not None else None
-            if user is not None:
-                self._credential_index.setdefault(ref("user", user.account_id, user.name), set()).add(key_id)
+        user = credential.principal.user if credential is not None else None
+        deps = [key_ref(key_id)] if user is None else [key_ref(key_id), ref("user", user.account_id, user.name)]
+        self.cache.put(Section.CREDENTIALS, key_id, _NO_KEY if credential is None else credential, deps, started)
         return credential
 
     def _session_credential(self, key_id: str, token: str | None) -> Credential[Caller] | None:
@@ -248,18 +202,17 @@ class Backend:
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         """Console sign-in: a session or the precise reason; audited; throttled in the store.
 
-        A success records the password's last use outside a write transaction, so the user's
-        cached reads are dropped (``entities_changed``) for GetUser's ``PasswordLastUsed``.
+        A success records the password's last use outside a write transaction; the store
+        publishes it, which drops the user's cached record (GetUser's ``PasswordLastUsed``).
         """
         service = SigninService(
-            self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
-            default_account=self.account_id,
-            on_password_used=lambda user: self.entities_changed([ref("user", user.account_id, user.name)]),
-        )  # fmt: skip
+            self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle, default_account=self.account_id
+        )
         return service.sign_in(attempt)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
+        self._unsubscribe()
         if self.watcher is not None:
             self.watcher.stop()
         if self.audit is not None:
@@ -314,11 +267,10 @@ class Backend:
             raise PermissionError("reset is available only in --dev mode")
         if self.audit is not None:
             self.audit.flush()
-        self.store.reset()
+        self.store.reset()  # published: every cache is dropped
         with self.store.transaction() as tx:
             tx.create_account(self.account_id)
         install_managed_policies(self.store)
-        self.changed()
         return self.ensure_root_key(self.data_dir, self.environ)
 
     def ensure_root_key(self, data_dir: Path, env: Mapping[str, str]) -> RootCredentials:
@@ -340,28 +292,10 @@ class Backend:
             for key in existing:  # --dev with other root credentials: they replace the old ones
                 tx.delete_access_key(self.account_id, None, key.id)
             tx.create_access_key(self.account_id, None, key_id, sealed)
-        self.changed()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump({"AccountId": self.account_id, "AccessKeyId": key_id, "SecretAccessKey": secret}, f, indent=2)
         return RootCredentials(key_id, secret, created=True)
 
 
-def _entity_refs(key: tuple[object, ...]) -> list[Ref]:
-    """What a ``_CachedReads`` entry depends on (its key is the store method and arguments)."""
-    method, *args = key
-    if method == "get_policy":
-        return [policy_ref(str(args[0]))]
-    if method == "list_tags":
-        target, account, name = (str(a) for a in args)
-        return [policy_ref(name)] if target == "policy" else [ref(target, account, name)]
-    kind = _KIND_OF.get(str(method))
-    if kind is None:
-        return []
-    account, name = str(args[0]), str(args[1])
-    if kind == "instance-profile":
-        return [ref(kind, account, name), ("instance-profiles", account, "")]
-    return [ref(kind, account, name)]
-
-
-_KIND_OF = {"get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}
+_NO_KEY = object()  # the credential cache's "no such access key"

@@ -7,16 +7,15 @@ Every outcome, success or failure, becomes one audit event.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
-from iamd.api.invalidation import touched_by
+from iamd.api.reads import CachedReads
 from iamd.audit import CallEvent as Record
 from iamd.audit import is_read_only
 from iamd.auth import SignedRequest, carries_signature
@@ -35,7 +34,7 @@ from iamd.service.sts import STS_OPERATIONS
 from iamd.service.sts.audit_identity import federated_user_identity
 from iamd.service.targets import iam_target
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, ReadTx, StoreError, stored_audit_event
+from iamd.store import NotFound, StoreError, stored_audit_event
 
 __all__ = ["MAX_BODY", "HttpRequest", "handle"]
 
@@ -147,8 +146,8 @@ def _run(
         raise aws.NotImplementedOperation(f"iamd does not implement the IAM operation {operation} yet.")
     check_iam_allowed(caller)
     if caller.session is not None:
-        with _CachedReads(backend) as reads:
-            caller = resolve_caller(caller, cast(ReadTx, reads))
+        with CachedReads(backend.cache, backend.store) as reads:
+            caller = resolve_caller(caller, reads)
     call = Call(
         request_id, service_name, operation, params, caller, now, request.client_ip, user_agent, request.secure,
         backend.env,
@@ -157,8 +156,7 @@ def _run(
     caller_user = (user.path, user.name) if user is not None else None
     check_request(operation, params)
     if not op.writes:
-        with _CachedReads(backend) as reads:
-            tx = cast(ReadTx, reads)
+        with CachedReads(backend.cache, backend.store) as tx:
             target = iam_target(
                 operation, params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
             )
@@ -173,10 +171,7 @@ def _run(
         decision = authorize_iam(call, wtx, target, backend.policies, backend.decisions)
         result = op.handler(call, wtx)
         wtx.add_audit_event(stored_audit_event(_event(call, result, None, decision)))
-        generation = wtx.bumped_generation() if backend.watcher is not None else None
-    backend.invalidate(touched_by(operation, params, result, call.account, user.name if user is not None else None))
-    if generation is not None and backend.watcher is not None:
-        backend.watcher.own(generation)
+    # Committed: the store has published wtx.changes, and the backend's cache dropped what they touched.
     return result
 
 
@@ -196,8 +191,7 @@ def _run_sts(
         raise aws.NotImplementedOperation(f"iamd does not implement the STS operation {operation} yet.")
     if operation != "GetCallerIdentity":  # answered for every credential (STS API "GetCallerIdentity")
         check_sts_allowed(caller, operation)
-    with _CachedReads(backend) as reads:
-        tx = cast(ReadTx, reads)
+    with CachedReads(backend.cache, backend.store) as tx:
         caller = resolve_caller(caller, tx)
         call = Call(
             request_id, "sts", operation, params, caller, now, request.client_ip, user_agent, request.secure,
@@ -206,75 +200,6 @@ def _run_sts(
         result = handler(call, tx)
     _audit(backend, call, result, None)
     return result
-
-
-class _CachedReads:
-    """The reads of one read-only request: entity lookups served from the backend's cache.
-
-    Users, groups, roles, policies, instance profiles and tags are immutable records,
-    cached by the backend until a committed write touches them (``Backend.invalidate``,
-    indexed by ``backend._entity_refs``) or another process writes (``Backend.changed``). A read
-    snapshot of the store is opened only when something is not cached, so a warm GetUser
-    touches no database at all. Lookups that found nothing are cached too.
-
-    Anything that changes these records outside a write transaction (last-used times of
-    passwords and roles, which STS and console sign-in will record) must call
-    ``Backend.changed`` too, or those fields go stale.
-    """
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-        self._epoch = backend.epoch
-        self._stack: contextlib.ExitStack | None = None  # made when a snapshot is opened
-        self._tx: ReadTx | None = None
-
-    def __enter__(self) -> _CachedReads:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stack is not None:
-            self._stack.close()
-
-    def _open(self) -> ReadTx:
-        if self._tx is None:
-            self._stack = contextlib.ExitStack()
-            self._tx = self._stack.enter_context(self._backend.store.read())
-        return self._tx
-
-    def _cached(self, key: tuple[Any, ...]) -> Any:
-        try:
-            hit = self._backend.entity_cache[key]
-        except KeyError:
-            try:
-                hit = getattr(self._open(), key[0])(*key[1:])
-            except NotFound as e:
-                hit = e
-            self._backend.remember(key, hit, self._epoch)
-        if isinstance(hit, NotFound):
-            raise hit
-        return hit
-
-    # The cached lookups (ReadTx's signatures); everything else goes to the snapshot.
-    def get_user(self, *args: Any) -> Any:
-        return self._cached(("get_user", *args))
-
-    def get_role(self, *args: Any) -> Any:
-        return self._cached(("get_role", *args))
-
-    def get_group(self, *args: Any) -> Any:
-        return self._cached(("get_group", *args))
-
-    def get_policy(self, *args: Any) -> Any:
-        return self._cached(("get_policy", *args))
-
-    def get_instance_profile(self, *args: Any) -> Any:
-        return self._cached(("get_instance_profile", *args))
-
-    def list_tags(self, *args: Any) -> Any:
-        return self._cached(("list_tags", *args))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._open(), name)
 
 
 _NAME_GETTERS = {

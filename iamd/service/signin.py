@@ -162,7 +162,7 @@ class SigninService:
         self._mfa = mfa or NoMfaDevices()
         self._throttle = throttle or ThrottlePolicy()
         self._default_account = default_account
-        self._on_password_used = on_password_used  # e.g. Backend.entities_changed: password_last_used changed
+        self._on_password_used = on_password_used  # the store publishes the write itself (iamd.store.changes)
 
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         now = self._clock()
