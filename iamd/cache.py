@@ -47,7 +47,7 @@ class CacheLimits:
     credentials: int = 200_000
     entities: int = 200_000
     managed: int = 4_096
-    sets: int = 100_000
+    sets: int = 200_000
     memory_mib: int = 256
 
     def entries(self, section: Section) -> int:
@@ -87,7 +87,7 @@ class Cache:
         entry = items.get(key)
         if entry is None:
             return None
-        try:
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every hit
             items.move_to_end(key)
         except KeyError:  # dropped by another thread meanwhile: the value read is still valid here
             pass

@@ -66,8 +66,8 @@ def prepare(backend: Backend, callers: int, seed: int = 11) -> list[Key]:
             for name in names[start : start + 2000]:
                 key_id = new_access_key_id(account_id=ACCOUNT)
                 secret = new_secret_access_key()
-                tx.create_access_key(ACCOUNT, name, key_id,
-                                     backend.secret_box.seal(secret, context=access_key_context(key_id)).encode())  # fmt: skip
+                sealed = backend.secret_box.seal(secret, context=access_key_context(key_id)).encode()
+                tx.create_access_key(ACCOUNT, name, key_id, sealed)
                 tx.attach_policy(EntityKind.USER, ACCOUNT, name, shared.arn)
                 tx.attach_policy(EntityKind.USER, ACCOUNT, name, AWS_READ_ONLY)
                 keys.append(Key(key_id, secret))

@@ -229,6 +229,7 @@ class Backend:
         dev: bool = False,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        cache_limits: CacheLimits | None = None,
     ) -> tuple[Backend, RootCredentials]:
         env = os.environ if env is None else env
         make_private(data_dir)
@@ -243,7 +244,8 @@ class Backend:
             acct = account_id or (DEV_ACCOUNT if dev else f"{secrets.randbelow(9 * 10**11) + 10**11:012d}")
             with store.transaction() as tx:
                 tx.create_account(acct)
-        backend = cls(store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env))
+        backend = cls(store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env),
+                      cache_limits=cache_limits or CacheLimits())  # fmt: skip
         install_managed_policies(store)
         root = backend.ensure_root_key(data_dir, env)
         return backend, root

@@ -33,6 +33,7 @@ from .client import (
 )
 
 if TYPE_CHECKING:
+    from iamd.cache import CacheLimits
     from iamd.store import AuditEvent
 
 
@@ -145,6 +146,17 @@ def check_port(host: str, port: int) -> None:
     "(the propagation bound; docs/architecture.md).",
 )  # fmt: skip
 @click.option(
+    "--cache-memory", default=256, show_default=True, type=click.IntRange(min=8), envvar="IAMD_CACHE_MEMORY",
+    metavar="MIB", help="Approximate memory budget of the cache (credentials, entities, compiled policies) "
+    "in MiB; the least recently used entries go first (docs/architecture.md, caches).",
+)  # fmt: skip
+@click.option(
+    "--cache-entries", default=200_000, show_default=True, type=click.IntRange(min=100),
+    envvar="IAMD_CACHE_ENTRIES",
+    help="At most this many credentials, entities and compiled policy sets each in the cache (e.g. the "
+    "active callers to keep warm).",
+)  # fmt: skip
+@click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(min=1),
     help="Server processes on the one port, each with its own caches, kept in step through the "
     "database (--cache-poll bounds how soon one sees another's writes).",
@@ -159,7 +171,7 @@ def check_port(host: str, port: int) -> None:
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
-    **limit_values: float,
+    cache_memory: int = 256, cache_entries: int = 200_000, **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
@@ -176,7 +188,8 @@ def serve(
     _configure_jwks(jwks)
     url = _database_url(data_dir, database)
     with database_errors(url):
-        backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev)
+        backend, root = Backend.open(url, data_dir, account_id=account_id, dev=dev,
+                                     cache_limits=cache_limits(cache_memory, cache_entries))  # fmt: skip
     endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
     console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
                   highlight=False)  # fmt: skip
@@ -194,6 +207,7 @@ def serve(
         os.environ.update({
             _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
                                      "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
+                                     "cache": [cache_memory, cache_entries],
                                      "oidc_jwks": jwks, "limits": limit_values}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
@@ -213,6 +227,13 @@ def serve(
 _WORKER_ENV = "IAMD_SERVE_WORKER"
 
 
+def cache_limits(memory_mib: int, entries: int) -> CacheLimits:
+    """``--cache-memory`` and ``--cache-entries`` as the cache's limits."""
+    from iamd.cache import CacheLimits
+
+    return CacheLimits(credentials=entries, entities=entries, sets=entries, memory_mib=memory_mib)
+
+
 def tune_runtime() -> None:
     # Long-lived objects (models, compiled plans, caches) need no scanning by the cyclic GC:
     # freezing them and collecting less often keeps collection pauses out of the latency tail.
@@ -230,7 +251,8 @@ def worker_app() -> object:
 
     spec = json.loads(os.environ[_WORKER_ENV])
     _configure_jwks(list(spec.get("oidc_jwks", ())))
-    backend, _ = Backend.open(spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"])
+    backend, _ = Backend.open(spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"],
+                              cache_limits=cache_limits(*spec["cache"]))  # fmt: skip
     backend.watch(float(spec["cache_poll"]))
     if spec["audit_writer"] == "process":
         backend.audit_in_process(spec["url"])
