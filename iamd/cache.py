@@ -33,11 +33,13 @@ class Section(StrEnum):
     ENTITIES = "entities"  # (store method, *arguments) -> record | NotFound (the reads of requests)
     MANAGED = "managed"  # (policy ARN, policy type) -> compiled Policy | None (shared by every set)
     SETS = "sets"  # user id, role id or session key -> compiled PolicySet
+    SESSIONS = "sessions"  # (temporary key id, session token) -> Credential opened from the token
 
 
 # Approximate bytes of one entry (measured with tracemalloc on typical entries, rounded up): a
 # credential holds its Caller, Principal, User and tags; a set holds tuples of shared Policies.
-_SIZE = {Section.CREDENTIALS: 3_000, Section.ENTITIES: 1_500, Section.MANAGED: 40_000, Section.SETS: 2_000}
+_SIZE = {Section.CREDENTIALS: 3_000, Section.ENTITIES: 1_500, Section.MANAGED: 40_000, Section.SETS: 2_000,
+         Section.SESSIONS: 4_000}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class CacheLimits:
     entities: int = 200_000
     managed: int = 4_096
     sets: int = 200_000
+    sessions: int = 200_000
     memory_mib: int = 256
 
     def entries(self, section: Section) -> int:

@@ -82,7 +82,6 @@ class Backend:
     signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
     _env: Env | None = field(default=None, repr=False)
-    _sessions: dict[tuple[str, str], Credential[Caller]] = field(default_factory=dict, repr=False)  # opened tokens
     _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
 
     def __post_init__(self) -> None:
@@ -165,19 +164,18 @@ class Backend:
         if token is None:
             return None  # the verifier answers InvalidClientTokenId
         cache_key = (key_id, token)
-        cached = self._sessions.get(cache_key)
+        cached: Credential[Caller] | None = self.cache.get(Section.SESSIONS, cache_key)
         if cached is not None:
             return cached
+        started = self.cache.version
         try:
             claims = open_session_token(self.secret_box, key_id, token)
         except TokenError:
             return None
         caller = Caller(claims.account, principal_for_session(claims), key_id, None, claims)
         credential = Credential(claims.secret_access_key, caller, session_token=token, expires_at=claims.expires_at)
-        with self._lock:
-            if len(self._sessions) >= 10_000:
-                self._sessions.clear()
-            self._sessions[cache_key] = credential
+        # Built from the token alone: nothing a write changes (expiry is checked per request).
+        self.cache.put(Section.SESSIONS, cache_key, credential, (), started, size=3_000 + len(token))
         return credential
 
     def _load_credential(self, key_id: str) -> Credential[Caller] | None:
