@@ -378,7 +378,7 @@ class PolicyCache:
         self.builds += 1
         deps: set[Ref] = set()
         built = build(deps)
-        size = 600 + 120 * (len(built.identity) + len(built.session) + 1)
+        size = 1_200 + 150 * (len(built.identity) + len(built.session) + 1)
         self.cache.put(Section.SETS, key, built, deps, started, size=size)
         return built
 
