@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def signed(keys: list[Key], port: int) -> list[bytes]:
     return [sign_query("127.0.0.1", port, key, [body])[0] for key in keys]
 
 
-def _passes(backend: Backend, raws: list[bytes], rounds: int, seed: int) -> list[dict[str, float]]:
+def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int) -> list[dict[str, Any]]:
     app = create_app(backend)
     tune_runtime()
     loop = asyncio.new_event_loop()
@@ -90,13 +91,14 @@ def _passes(backend: Backend, raws: list[bytes], rounds: int, seed: int) -> list
     out = []
     try:
         for i in range(rounds):
-            order = list(raws)
+            order = list(keys)
             if i:
                 rng.shuffle(order)
+            raws = signed(order, 8000)  # signed per pass: a signature expires 15 minutes after its date
             assert backend.audit is not None
             backend.audit.flush()
             cpu, wall = time.process_time(), time.perf_counter()
-            ok = _feed(protocol, transport, order, loop)
+            ok = _feed(protocol, transport, raws, loop)
             backend.audit.flush()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             if ok != len(order):
@@ -117,6 +119,7 @@ def _socket(data_dir: Path, url: str, keys: list[Key], connections: int, duratio
         port = server.port
         fixed = signed(keys, port)
         cold = run_python("127.0.0.1", port, fixed, connections=connections, duration=None)
+        fixed = signed(keys, port)
         warm = run_python("127.0.0.1", port, fixed, connections=connections, duration=duration)
     finally:
         server.stop()
@@ -136,11 +139,10 @@ def measure(callers: int, *, rounds: int = 3, sockets: bool = False, connections
         try:
             t0 = time.perf_counter()
             keys = prepare(backend, callers)
-            raws = signed(keys, 8000)
             setup_s = time.perf_counter() - t0
             backend.audit_in_process(url)  # as ``iamd serve`` runs: the audit writer's CPU is not this process's
             result: dict[str, Any] = {"callers": callers, "setup_s": round(setup_s, 1)}
-            result["in_process"] = _passes(backend, raws, rounds, seed=callers)
+            result["in_process"] = _passes(backend, keys, rounds, seed=callers)
         finally:
             backend.close()
         if sockets:
@@ -155,14 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", action="store_true", help="also measure over loopback against iamd serve")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the warm socket window")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="one JSON line per caller count")
     args = parser.parse_args(argv)
-    results = [measure(n, rounds=args.rounds, sockets=args.socket, connections=args.connections,
-                       duration=args.duration) for n in args.callers]  # fmt: skip
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return 0
-    for r in results:
+    for n in args.callers:
+        r = measure(n, rounds=args.rounds, sockets=args.socket, connections=args.connections, duration=args.duration)
+        if args.json:
+            print(json.dumps(r), flush=True)
+            continue
         print(f"{r['callers']:,} distinct callers (set-up {r['setup_s']} s)")
         for p in r["in_process"]:
             print(f"  in process, {p['pass']:>5}: {p['cpu_us_per_request']:8.1f} µs CPU/request "
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, s in r.get("socket", {}).items():
             print(f"  socket, {args.connections} conns, {name:>4}: {s['rps']:,.0f} req/s, p50 {s['p50_ms']:.2f} ms, "
                   f"p99 {s['p99_ms']:.2f} ms, {s['bad']} bad")  # fmt: skip
+        sys.stdout.flush()
     return 0
 
 
