@@ -190,7 +190,7 @@ class PolicyLoader:
         if deps is not None:
             deps.add(policy_ref(arn))
         cache = self.cache
-        key = (arn.lower(), policy_type)
+        key = (arn, policy_type)  # as spelled: the store decides which spellings name it
         if cache is not None:
             found = cache.get(Section.MANAGED, key)
             if found is not None:
