@@ -303,10 +303,11 @@ def test_writes_outside_transactions_are_published(store: Store, account: str) -
     store.record_password_use(user.id, START + timedelta(hours=1))
     store.record_access_key_use("AKIAEXAMPLEKEY000002", START + timedelta(hours=1), "iam", "us-east-1")
     store.append_audit_event(replace(_event(), event_id="ev-2"))
+    store.append_audit_events([replace(_event(), event_id="ev-3")])
     seen = [(c.entity.value, c.account, c.name, c.verb) for p in published for c in p.changes]
     assert seen[:3] == [("role", A, "Runner", Verb.USED), ("user", A, "Carol", Verb.USED),
                         ("key", A, "AKIAEXAMPLEKEY000002", Verb.USED)]  # fmt: skip
-    assert seen[3][0] == "audit-event"
+    assert [s[0] for s in seen[3:]] == ["audit-event", "audit-event"]
     published.clear()
     store.reset()
     assert [p.everything for p in published] == [True]
@@ -314,3 +315,11 @@ def test_writes_outside_transactions_are_published(store: Store, account: str) -
     with store.transaction() as tx:
         tx.create_account(A)
     assert len(published) == 1
+
+
+def test_every_write_of_the_store_outside_transactions_is_covered_above() -> None:
+    """A new write method on the store itself must be published and added to the test above."""
+    not_writes = {"dialect", "transaction", "read", "generation", "subscribe", "close"}
+    writes = {n for n in vars(Store) if not n.startswith("_")} - not_writes
+    assert writes == {"append_audit_event", "append_audit_events", "record_access_key_use", "record_role_use",
+                      "record_password_use", "reset"}  # fmt: skip
