@@ -1,7 +1,7 @@
 """References to what a cached value was built from, and to what a write touched.
 
 Caches (the backend's entities and credentials, the compiled policy sets) index their
-entries by these; an invalidation names the refs a write touched (iamd.core.invalidation).
+entries by these; an invalidation names the refs a write touched (iamd.store.changes).
 IAM names are unique case-insensitively and looked up ignoring case, so refs lower-case them.
 """
 

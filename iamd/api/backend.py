@@ -2,7 +2,8 @@
 
 ``Backend`` is the wiring of one process: the store, the master keys, the application core
 (``iamd.core``) it serves every call with, the credential resolver SigV4 looks keys up with
-(``api.credentials``), the caches and their invalidation, the audit writer, the watcher of other
+(``api.credentials``), the one cache (``iamd.cache``) and its invalidation by the store's
+change sets, the audit writer, the watcher of other
 processes' writes, console sign-in and role-use throttling. ``Backend.open(...)`` runs the first
 start (``api.bootstrap``: migrations, the account, the root user's access key written to
 ``<data-dir>/root-credentials``, mode 0600). Tests build their own Backend with their own store
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,20 +26,19 @@ from iamd.api.bootstrap import DEV_ACCOUNT, RootCredentials
 from iamd.api.credentials import CredentialResolver
 from iamd.api.watcher import GenerationWatcher
 from iamd.auth import Credential, SigV4Verifier
+from iamd.cache import Cache, CacheLimits
 from iamd.core import Core, Registry, builtin_registry
-from iamd.core.invalidation import Touched
 from iamd.crypto import SecretBox
 from iamd.partitions import Partition
 from iamd.partitions import partition as partition_named
 from iamd.protocol import Catalog
-from iamd.refs import Ref, policy_ref, ref
 from iamd.root_password import read_root_password_hash
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Caller, Env
 from iamd.service.mfa_codes import StoreMfaDevices
 from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
-from iamd.store import Store
+from iamd.store import ChangeSet, Store
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
 
@@ -57,19 +57,18 @@ class Backend:
     clock: Callable[[], datetime] = utcnow
     catalog: Catalog = field(default_factory=Catalog)
     verifier: SigV4Verifier = field(default_factory=SigV4Verifier)
-    policies: PolicyCache = field(default_factory=PolicyCache)
+    cache_limits: CacheLimits = field(default_factory=CacheLimits)  # iamd serve --cache-* (docs/architecture.md)
+    cache: Cache = field(init=False, repr=False)
+    policies: PolicyCache = field(init=False, repr=False)
     decisions: DecisionCounter = field(default_factory=DecisionCounter)
     dev: bool = False
     audit: AuditWriter | AuditProcessWriter | None = None
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
-    entity_cache: dict[tuple[object, ...], object] = field(default_factory=dict)  # see core.reads.CachedReads
-    epoch: int = 0  # bumped by every committed write; cache entries read in an older epoch are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # MFA devices as sign-in and the credential report see them (iamd.service.mfa_port)
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     signin_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
-    _entity_index: dict[Ref, set[tuple[object, ...]]] = field(default_factory=dict)  # ref -> entity keys
     watcher: GenerationWatcher | None = None  # other processes' writes (see iamd.api.watcher)
     # The services the core serves (IAM, STS; a process may register more before its first call).
     registry: Registry = field(default_factory=builtin_registry)
@@ -81,7 +80,12 @@ class Backend:
     core: Core = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.credentials = CredentialResolver(self.store, lambda: self.secret_box, self.partition.name)
+        # The one cache (iamd.cache): credentials, entities, compiled policies and sets, kept
+        # coherent by the store's change sets of every committed write of this process.
+        self.cache = Cache(self.cache_limits)
+        self.policies = PolicyCache(cache=self.cache)
+        self._unsubscribe = self.store.subscribe(self._committed)
+        self.credentials = CredentialResolver(self.store, lambda: self.secret_box, self.cache, self.partition.name)
         self.core = Core(self, self.registry)
         if self.audit is None:
             self.audit = AuditWriter(self.store)
@@ -101,8 +105,8 @@ class Backend:
         """Record a role's last use (GetRole's RoleLastUsed), at most once a minute per role.
 
         AWS reports RoleLastUsed with a delay too; a write per AssumeRole would cost more than
-        the rest of the call. A use in another region is recorded at once. The store is
-        written outside a write transaction, so the role's cached entries are dropped here.
+        the rest of the call. A use in another region is recorded at once. The store
+        publishes the change (the role's cached record is dropped, nothing else).
         """
         last = self._role_uses.get(role_id)
         if last is not None and last[1] == region and timedelta(0) <= when - last[0] < ROLE_USE_EVERY:
@@ -111,58 +115,21 @@ class Backend:
             self._role_uses.clear()
         self._role_uses[role_id] = (when, region)
         self.store.record_role_use(role_id, when, region)
-        self.entities_changed([ref("role", account, role_name)])
 
     # -- caches (docs/architecture.md, "Caches") ----------------------------------------
     def changed(self) -> None:
-        """Drop every cache: compiled policies, credentials, entities (a write that did not
-        say what it touched, a reset, another process's write)."""
-        self.policies.invalidate()
-        self.credentials.clear()
-        with self._lock:
-            self.epoch += 1
-            self.entity_cache = {}
-            self._entity_index.clear()
+        """Drop every cache: compiled policies, credentials, entities (another process's write)."""
+        self.cache.clear()
 
-    def invalidate(self, touched: Touched) -> None:
-        """After a committed write: drop only what depends on what it touched."""
-        if touched.everything:
-            self.changed()
-            return
-        refs = touched.refs
-        self.policies.invalidate_refs(refs)
-        self.credentials.drop(refs)
-        with self._lock:
-            self.epoch += 1
-            self._drop_entities(refs)
+    def invalidate(self, changes: ChangeSet) -> None:
+        """After a committed write: drop only what depends on what it changed."""
+        self.cache.apply(changes)
 
-    def entities_changed(self, refs: Iterable[Ref]) -> None:
-        """Records changed outside a write transaction (last-used times of roles and
-        passwords): drop the cached reads of those entities, nothing else."""
-        with self._lock:
-            self.epoch += 1
-            self._drop_entities(refs)
-
-    def _drop_entities(self, refs: Iterable[Ref]) -> None:
-        """Drop the cached entities indexed under ``refs``; the caller holds ``_lock``."""
-        doomed: set[tuple[object, ...]] = set()
-        for r in refs:
-            doomed |= self._entity_index.pop(r, set())
-            if r[0] == "role":  # instance profiles carry their roles
-                doomed |= self._entity_index.pop(("instance-profiles", r[1], ""), set())
-        for key in doomed:
-            self.entity_cache.pop(key, None)
-
-    def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None:
-        """Cache an entity read in ``epoch``, unless a write has committed since."""
-        with self._lock:
-            if epoch == self.epoch:
-                if len(self.entity_cache) > 200_000:
-                    self.entity_cache = {}
-                    self._entity_index.clear()
-                self.entity_cache[key] = value
-                for r in _entity_refs(key):
-                    self._entity_index.setdefault(r, set()).add(key)
+    def _committed(self, changes: ChangeSet) -> None:
+        """The store's listener: every committed write of this process, whoever wrote it."""
+        self.cache.apply(changes)
+        if changes.generation is not None and self.watcher is not None:
+            self.watcher.own(changes.generation)  # not another process's write
 
     def knows_key(self, key_id: str) -> bool:
         """Whether ``lookup(key_id)`` is answered from the cache (no database read)."""
@@ -176,19 +143,19 @@ class Backend:
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:
         """Console sign-in: a session or the precise reason; audited; throttled in the store.
 
-        A success records the password's last use outside a write transaction, so the user's
-        cached reads are dropped (``entities_changed``) for GetUser's ``PasswordLastUsed``.
+        A success records the password's last use outside a write transaction; the store
+        publishes it, which drops the user's cached record (GetUser's ``PasswordLastUsed``).
         """
         service = SigninService(
             self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
             default_account=self.account_id,
-            on_password_used=lambda user: self.entities_changed([ref("user", user.account_id, user.name)]),
             root_password=lambda account: read_root_password_hash(self.data_dir),  # iamd root set-password
         )  # fmt: skip
         return service.sign_in(attempt)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
+        self._unsubscribe()
         if self.watcher is not None:
             self.watcher.stop()
         if self.audit is not None:
@@ -207,6 +174,7 @@ class Backend:
         clock: Callable[[], datetime] = utcnow,
         partition: str | None = None,
         regions: Collection[str] | None = None,
+        cache_limits: CacheLimits | None = None,
     ) -> tuple[Backend, RootCredentials]:
         """Start on ``database_url`` and ``data_dir`` (``api.bootstrap``: first start included).
 
@@ -222,7 +190,7 @@ class Backend:
             served = served.restricted_to(regions)
         backend = cls(
             store, acct, box, clock=clock, dev=dev, data_dir=data_dir, environ=dict(env), partition=served,
-            verifier=SigV4Verifier(served.verifier_regions()),
+            verifier=SigV4Verifier(served.verifier_regions()), cache_limits=cache_limits or CacheLimits(),
         )  # fmt: skip
         root = backend.ensure_root_key(data_dir, env)
         return backend, root
@@ -246,8 +214,7 @@ class Backend:
             raise PermissionError("reset is available only in --dev mode")
         if self.audit is not None:
             self.audit.flush()
-        bootstrap.reset(self.store, self.account_id, self.partition.name)
-        self.changed()
+        bootstrap.reset(self.store, self.account_id, self.partition.name)  # published: every cache is dropped
         return self.ensure_root_key(self.data_dir, self.environ)
 
     def ensure_root_key(self, data_dir: Path, env: Mapping[str, str]) -> RootCredentials:
@@ -255,26 +222,4 @@ class Backend:
         root = bootstrap.ensure_root_key(
             self.store, self.secret_box, self.account_id, data_dir, env, dev=self.dev, region=self.partition.iam_region
         )
-        if root.created:
-            self.changed()
-        return root
-
-
-def _entity_refs(key: tuple[object, ...]) -> list[Ref]:
-    """What a ``_CachedReads`` entry depends on (its key is the store method and arguments)."""
-    method, *args = key
-    if method == "get_policy":
-        return [policy_ref(str(args[0]))]
-    if method == "list_tags":
-        target, account, name = (str(a) for a in args)
-        return [policy_ref(name)] if target == "policy" else [ref(target, account, name)]
-    kind = _KIND_OF.get(str(method))
-    if kind is None:
-        return []
-    account, name = str(args[0]), str(args[1])
-    if kind == "instance-profile":
-        return [ref(kind, account, name), ("instance-profiles", account, "")]
-    return [ref(kind, account, name)]
-
-
-_KIND_OF = {"get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}
+        return root  # a key created is published by the store like any write

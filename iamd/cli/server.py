@@ -35,6 +35,7 @@ from .client import (
 )
 
 if TYPE_CHECKING:
+    from iamd.cache import CacheLimits
     from iamd.store import AuditEvent
 
 
@@ -159,6 +160,17 @@ def check_port(host: str, port: int) -> None:
     "(the propagation bound; docs/architecture.md).",
 )  # fmt: skip
 @click.option(
+    "--cache-memory", default=256, show_default=True, type=click.IntRange(min=8), envvar="IAMD_CACHE_MEMORY",
+    metavar="MIB", help="Approximate memory budget of the cache (credentials, entities, compiled policies) "
+    "in MiB; the least recently used entries go first (docs/architecture.md, caches).",
+)  # fmt: skip
+@click.option(
+    "--cache-entries", default=200_000, show_default=True, type=click.IntRange(min=100),
+    envvar="IAMD_CACHE_ENTRIES",
+    help="At most this many credentials, opened sessions, entities and compiled policy sets each in the "
+    "cache (e.g. the active callers to keep warm).",
+)  # fmt: skip
+@click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(min=1),
     help="Server processes on the one port, each with its own caches, kept in step through the "
     "database (--cache-poll bounds how soon one sees another's writes).",
@@ -183,7 +195,8 @@ def check_port(host: str, port: int) -> None:
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
-    partition: str | None = None, regions: str | None = None, **limit_values: float,
+    partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
+    **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
@@ -203,8 +216,9 @@ def serve(
     region_list = regions.split(",") if regions else None
     with database_errors(url), partition_errors():
         backend, root = Backend.open(
-            url, data_dir, account_id=account_id, dev=dev, partition=partition, regions=region_list
-        )
+            url, data_dir, account_id=account_id, dev=dev, partition=partition, regions=region_list,
+            cache_limits=cache_limits(cache_memory, cache_entries),
+        )  # fmt: skip
     endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
     console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
                   highlight=False)  # fmt: skip
@@ -226,7 +240,7 @@ def serve(
             _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
                                      "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
                                      "oidc_jwks": jwks, "limits": limit_values, "partition": backend.partition.name,
-                                     "regions": region_list}),
+                                     "regions": region_list, "cache": [cache_memory, cache_entries]}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
                     **uvicorn_options(limits))  # fmt: skip
@@ -243,6 +257,13 @@ def serve(
 
 
 _WORKER_ENV = "IAMD_SERVE_WORKER"
+
+
+def cache_limits(memory_mib: int, entries: int) -> CacheLimits:
+    """``--cache-memory`` and ``--cache-entries`` as the cache's limits."""
+    from iamd.cache import CacheLimits
+
+    return CacheLimits(credentials=entries, entities=entries, sets=entries, sessions=entries, memory_mib=memory_mib)
 
 
 def tune_runtime() -> None:
@@ -264,7 +285,7 @@ def worker_app() -> object:
     _configure_jwks(list(spec.get("oidc_jwks", ())))
     backend, _ = Backend.open(
         spec["url"], Path(spec["data_dir"]), account_id=spec["account_id"], dev=spec["dev"],
-        partition=spec.get("partition"), regions=spec.get("regions"),
+        partition=spec.get("partition"), regions=spec.get("regions"), cache_limits=cache_limits(*spec["cache"]),
     )  # fmt: skip
     backend.watch(float(spec["cache_poll"]))
     if spec["audit_writer"] == "process":

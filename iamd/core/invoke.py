@@ -13,7 +13,8 @@ the core does everything else the same way for every service and every door
 5. the handler;
 6. the audit event (one frozen ``CallEvent``): stored in the write's own transaction, queued
    for a read, stored durably in its own transaction for a failure;
-7. after a write commits: cache invalidation and the generation this process wrote.
+7. after a write commits: nothing more here; the store publishes the write's change set
+   (``wtx.changes``) to the process's cache and watcher as it commits (``Store.subscribe``).
 
 A failure never escapes as an exception: the outcome carries the AWS error (an unexpected
 exception is logged and becomes InternalFailure), and its audit event is already stored.
@@ -25,18 +26,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from iamd import errors as aws
 from iamd.audit import CallEvent, is_read_only
-from iamd.core.invalidation import Touched, touched_by
+from iamd.cache import Cache
 from iamd.policy import Decision
 from iamd.protocol.errors import INTERNAL_FAILURE_MESSAGE
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Call, Caller, Env
 from iamd.service.errors import aws_error
 from iamd.service.sessions import resolve_caller
-from iamd.store import ReadTx, Store, StoreError, stored_audit_event
+from iamd.store import Change, Store, StoreError, stored_audit_event
 
 from .reads import CachedReads
 from .registry import Registry, ServiceDef
@@ -50,10 +51,6 @@ class AuditSink(Protocol):
     """Where the events of successful reads go (a writer thread or process; it stores them)."""
 
     def submit(self, event: Any) -> None: ...
-
-
-class Watcher(Protocol):
-    def own(self, generation: int) -> None: ...
 
 
 class CoreResources(Protocol):
@@ -78,17 +75,7 @@ class CoreResources(Protocol):
     def audit(self) -> AuditSink | None: ...
 
     @property
-    def watcher(self) -> Watcher | None: ...
-
-    @property
-    def epoch(self) -> int: ...
-
-    @property
-    def entity_cache(self) -> dict[tuple[object, ...], object]: ...
-
-    def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None: ...
-
-    def invalidate(self, touched: Touched) -> None: ...
+    def cache(self) -> Cache: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +93,12 @@ class CallContext:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a call came to: its result or AWS error, the decision that allowed or denied it,
-    what a committed write touched (for the caches; None for reads and failures), and its audit
+    what a committed write changed (the store's change set; None for reads and failures), and its audit
     event (None only when the event could not even be built, which is logged)."""
 
     result: dict[str, Any] | None
     decision: Decision | None
-    touched: Touched | None
+    changes: tuple[Change, ...] | None
     event: CallEvent | None
     error: aws.AwsError | None = None
 
@@ -147,8 +134,8 @@ class Core:
             r = self._r
             who = caller  # completed from the store for a session (its tags, its user)
             if caller.session is not None:
-                with CachedReads(r) as reads:
-                    who = resolve_caller(caller, cast(ReadTx, reads))
+                with CachedReads(r.cache, r.store) as reads:
+                    who = resolve_caller(caller, reads)
             call = Call(
                 context.request_id, service, operation, input, who, context.now, context.source_ip,
                 context.user_agent, context.secure, r.env, context.region,
@@ -157,8 +144,7 @@ class Core:
                 spec.check(operation, input)
             authorize = spec.authorize
             if not op.writes:
-                with CachedReads(r) as reads:
-                    tx = cast(ReadTx, reads)
+                with CachedReads(r.cache, r.store) as tx:
                     decision = authorize(call, tx, r.decisions) if authorize is not None else None
                     result = op.handler(call, tx)
                 if decision is None and call.decisions:
@@ -168,7 +154,6 @@ class Core:
                 assert audit is not None
                 audit.submit(event)
                 return Outcome(result, decision, None, event)
-            watcher = r.watcher
             with r.store.transaction() as wtx:
                 decision = authorize(call, wtx, r.decisions) if authorize is not None else None
                 result = op.handler(call, wtx)
@@ -176,13 +161,8 @@ class Core:
                     decision = call.decisions[0]
                 event = _event(spec, call, result, decision)
                 wtx.add_audit_event(stored_audit_event(event))
-                generation = wtx.bumped_generation() if watcher is not None else None
-            user = who.user
-            touched = touched_by(operation, input, result, call.account, user.name if user is not None else None)
-            r.invalidate(touched)
-            if generation is not None and watcher is not None:
-                watcher.own(generation)
-            return Outcome(result, decision, touched, event)
+            # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
+            return Outcome(result, decision, wtx.changes, event)
         except Exception as error:
             failure = self.failure(error, context.request_id)
             recorded = self.record_failure(service, operation, context, failure, caller=caller, params=input)

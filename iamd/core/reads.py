@@ -1,48 +1,66 @@
-"""The reads of one read-only call, served from the entity cache (moved here unchanged from the
-HTTP pipeline; the core opens it in one place, ``Core._reads``)."""
+"""The reads of one request, entity lookups served from the process's cache.
+
+:class:`CachedReads` is a :class:`iamd.store.ReadTx` with every method written out: the
+lookups of users, groups, roles, managed policies, instance profiles and tags are answered
+from the :class:`iamd.cache.Cache` (found or not found), indexed by the entity they read, and
+dropped when a committed write changes it (docs/architecture.md, "Caches"); every other
+method, and a lookup that is not cached, reads a snapshot of the store, opened only then, so a
+warm GetUser touches no database at all.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
-from iamd.store import NotFound, ReadTx, Store
+from iamd.cache import Cache, Section
+from iamd.refs import Ref, policy_ref, ref
+from iamd.store import DEFAULT_MAX_ITEMS, NotFound, ReadTx, Store
+from iamd.store.account_settings import DeletionTask
+from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
+from iamd.store.organizations import CreateAccountStatus, Organization, OrgTree
+from iamd.store.providers import OidcProvider, SamlProvider
+from iamd.store.records import (
+    AccessKey,
+    AccessKeyOwner,
+    Account,
+    AssignmentStatus,
+    AttachedPolicy,
+    AuditEvent,
+    EntityKind,
+    Group,
+    InlinePolicy,
+    InstanceProfile,
+    ManagedPolicy,
+    Page,
+    PolicyChange,
+    PolicyEntity,
+    PolicyScope,
+    PolicyUsage,
+    PolicyVersion,
+    Role,
+    Tag,
+    TagTarget,
+    User,
+    VirtualMfaDevice,
+)
+from iamd.store.server_certificates import ServerCertificate
+from iamd.store.user_credentials import ServiceCredential, SigningCertificate, SshPublicKey
 
-__all__ = ["CachedReads", "EntityCache"]
+__all__ = ["CachedReads", "entity_refs"]
 
-
-class EntityCache(Protocol):
-    """What :class:`CachedReads` needs of its owner (``iamd.api.backend.Backend``)."""
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def epoch(self) -> int: ...
-
-    @property
-    def entity_cache(self) -> dict[tuple[object, ...], object]: ...
-
-    def remember(self, key: tuple[object, ...], value: object, epoch: int) -> None: ...
+T = TypeVar("T")
 
 
 class CachedReads:
-    """The reads of one read-only request: entity lookups served from the backend's cache.
+    """One request's reads (a context manager: the snapshot, if one was opened, ends with it)."""
 
-    Users, groups, roles, policies, instance profiles and tags are immutable records,
-    cached by the backend until a committed write touches them (``Backend.invalidate``,
-    indexed by ``backend._entity_refs``) or another process writes (``Backend.changed``). A read
-    snapshot of the store is opened only when something is not cached, so a warm GetUser
-    touches no database at all. Lookups that found nothing are cached too.
-
-    Anything that changes these records outside a write transaction (last-used times of
-    passwords and roles, which STS and console sign-in will record) must call
-    ``Backend.changed`` too, or those fields go stale.
-    """
-
-    def __init__(self, backend: EntityCache) -> None:
-        self._backend = backend
-        self._epoch = backend.epoch
+    def __init__(self, cache: Cache, store: Store) -> None:
+        self._cache = cache
+        self._store = store
+        self._version = cache.version  # what is read from here on may be kept (Cache.put)
         self._stack: contextlib.ExitStack | None = None  # made when a snapshot is opened
         self._tx: ReadTx | None = None
 
@@ -56,40 +74,348 @@ class CachedReads:
     def _open(self) -> ReadTx:
         if self._tx is None:
             self._stack = contextlib.ExitStack()
-            self._tx = self._stack.enter_context(self._backend.store.read())
+            self._tx = self._stack.enter_context(self._store.read())
         return self._tx
 
-    def _cached(self, key: tuple[Any, ...]) -> Any:
-        try:
-            hit = self._backend.entity_cache[key]
-        except KeyError:
+    def _cached(self, key: tuple[Any, ...], read: Callable[[], T]) -> T:
+        hit = self._cache.get(Section.ENTITIES, key)
+        if hit is None:
             try:
-                hit = getattr(self._open(), key[0])(*key[1:])
+                hit = read()
             except NotFound as e:
                 hit = e
-            self._backend.remember(key, hit, self._epoch)
+            self._cache.put(Section.ENTITIES, key, hit, entity_refs(key), self._version)
         if isinstance(hit, NotFound):
             raise hit
-        return hit
+        return hit  # type: ignore[no-any-return]
 
-    # The cached lookups (ReadTx's signatures); everything else goes to the snapshot.
-    def get_user(self, *args: Any) -> Any:
-        return self._cached(("get_user", *args))
+    # -- ReadTx, every method ---------------------------------------------------------------
+    def generation(self) -> int:
+        return self._open().generation()
 
-    def get_role(self, *args: Any) -> Any:
-        return self._cached(("get_role", *args))
+    def get_account(self, account_id: str) -> Account:
+        return self._open().get_account(account_id)
 
-    def get_group(self, *args: Any) -> Any:
-        return self._cached(("get_group", *args))
+    def list_accounts(self) -> tuple[Account, ...]:
+        return self._open().list_accounts()
 
-    def get_policy(self, *args: Any) -> Any:
-        return self._cached(("get_policy", *args))
+    def get_user(self, account: str, name: str) -> User:
+        return self._cached(("get_user", account, name), lambda: self._open().get_user(account, name))
 
-    def get_instance_profile(self, *args: Any) -> Any:
-        return self._cached(("get_instance_profile", *args))
+    def get_user_by_id(self, user_id: str) -> User:
+        return self._open().get_user_by_id(user_id)
 
-    def list_tags(self, *args: Any) -> Any:
-        return self._cached(("list_tags", *args))
+    def list_users(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[User]:
+        return self._open().list_users(account, path_prefix=path_prefix, marker=marker, max_items=max_items)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._open(), name)
+    def count_users(self, account: str) -> int:
+        return self._open().count_users(account)
+
+    def get_group(self, account: str, name: str) -> Group:
+        return self._cached(("get_group", account, name), lambda: self._open().get_group(account, name))
+
+    def list_groups(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[Group]:
+        return self._open().list_groups(account, path_prefix=path_prefix, marker=marker, max_items=max_items)
+
+    def list_group_members(
+        self, account: str, group_name: str, *, marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[User]:
+        return self._open().list_group_members(account, group_name, marker=marker, max_items=max_items)
+
+    def list_groups_for_user(
+        self, account: str, user_name: str, *, marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[Group]:
+        return self._open().list_groups_for_user(account, user_name, marker=marker, max_items=max_items)
+
+    def count_groups(self, account: str) -> int:
+        return self._open().count_groups(account)
+
+    def get_role(self, account: str, name: str) -> Role:
+        return self._cached(("get_role", account, name), lambda: self._open().get_role(account, name))
+
+    def get_role_by_id(self, role_id: str) -> Role:
+        return self._open().get_role_by_id(role_id)
+
+    def list_roles(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[Role]:
+        return self._open().list_roles(account, path_prefix=path_prefix, marker=marker, max_items=max_items)
+
+    def count_roles(self, account: str) -> int:
+        return self._open().count_roles(account)
+
+    def get_policy(self, arn: str) -> ManagedPolicy:
+        return self._cached(("get_policy", arn), lambda: self._open().get_policy(arn))
+
+    def list_policies(
+        self,
+        account: str,
+        *,
+        scope: PolicyScope = PolicyScope.ALL,
+        only_attached: bool = False,
+        usage: PolicyUsage | None = None,
+        path_prefix: str = "/",
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[ManagedPolicy]:
+        return self._open().list_policies(
+            account,
+            scope=scope,
+            only_attached=only_attached,
+            usage=usage,
+            path_prefix=path_prefix,
+            marker=marker,
+            max_items=max_items,
+        )
+
+    def count_policies(self, account: str) -> int:
+        return self._open().count_policies(account)
+
+    def get_policy_version(self, arn: str, version_id: str) -> PolicyVersion:
+        return self._open().get_policy_version(arn, version_id)
+
+    def list_policy_versions(self, arn: str) -> tuple[PolicyVersion, ...]:
+        return self._open().list_policy_versions(arn)
+
+    def list_attached_policies(
+        self,
+        kind: EntityKind,
+        account: str,
+        name: str,
+        *,
+        path_prefix: str = "/",
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[AttachedPolicy]:
+        return self._open().list_attached_policies(
+            kind, account, name, path_prefix=path_prefix, marker=marker, max_items=max_items
+        )
+
+    def list_entities_for_policy(
+        self,
+        arn: str,
+        *,
+        account: str | None = None,
+        entity_filter: EntityKind | None = None,
+        usage: PolicyUsage = PolicyUsage.PERMISSIONS_POLICY,
+        path_prefix: str = "/",
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[PolicyEntity]:
+        return self._open().list_entities_for_policy(
+            arn,
+            account=account,
+            entity_filter=entity_filter,
+            usage=usage,
+            path_prefix=path_prefix,
+            marker=marker,
+            max_items=max_items,
+        )
+
+    def get_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> InlinePolicy:
+        return self._open().get_inline_policy(kind, account, entity_name, policy_name)
+
+    def list_inline_policy_names(
+        self,
+        kind: EntityKind,
+        account: str,
+        entity_name: str,
+        *,
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[str]:
+        return self._open().list_inline_policy_names(kind, account, entity_name, marker=marker, max_items=max_items)
+
+    def list_inline_policies(self, kind: EntityKind, account: str, entity_name: str) -> tuple[InlinePolicy, ...]:
+        return self._open().list_inline_policies(kind, account, entity_name)
+
+    def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
+        return self._cached(("list_tags", target, account, ref), lambda: self._open().list_tags(target, account, ref))
+
+    def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
+        return self._open().lookup_access_key(key_id)
+
+    def get_access_key(self, key_id: str) -> AccessKey:
+        return self._open().get_access_key(key_id)
+
+    def list_access_keys(self, account: str, user_name: str | None) -> tuple[AccessKey, ...]:
+        return self._open().list_access_keys(account, user_name)
+
+    def get_instance_profile(self, account: str, name: str) -> InstanceProfile:
+        return self._cached(
+            ("get_instance_profile", account, name), lambda: self._open().get_instance_profile(account, name)
+        )
+
+    def list_instance_profiles(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[InstanceProfile]:
+        return self._open().list_instance_profiles(account, path_prefix=path_prefix, marker=marker, max_items=max_items)
+
+    def list_instance_profiles_for_role(
+        self, account: str, role_name: str, *, marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[InstanceProfile]:
+        return self._open().list_instance_profiles_for_role(account, role_name, marker=marker, max_items=max_items)
+
+    def list_audit_events(
+        self,
+        account: str,
+        *,
+        user_name: str | None = None,
+        event_name: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        errors_only: bool = False,
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[AuditEvent]:
+        return self._open().list_audit_events(
+            account,
+            user_name=user_name,
+            event_name=event_name,
+            start=start,
+            end=end,
+            errors_only=errors_only,
+            marker=marker,
+            max_items=max_items,
+        )
+
+    def get_virtual_mfa_device(self, account: str, serial: str) -> VirtualMfaDevice:
+        return self._open().get_virtual_mfa_device(account, serial)
+
+    def list_virtual_mfa_devices(
+        self,
+        account: str,
+        *,
+        assignment: AssignmentStatus = AssignmentStatus.ANY,
+        marker: str | None = None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> Page[VirtualMfaDevice]:
+        return self._open().list_virtual_mfa_devices(account, assignment=assignment, marker=marker, max_items=max_items)
+
+    def list_mfa_devices(
+        self, account: str, user_name: str, *, marker: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> Page[VirtualMfaDevice]:
+        return self._open().list_mfa_devices(account, user_name, marker=marker, max_items=max_items)
+
+    def count_virtual_mfa_devices(self, account: str, *, assigned_only: bool = False) -> int:
+        return self._open().count_virtual_mfa_devices(account, assigned_only=assigned_only)
+
+    def get_oidc_provider(self, account: str, arn: str) -> OidcProvider:
+        return self._open().get_oidc_provider(account, arn)
+
+    def find_oidc_provider(self, account: str, url: str) -> OidcProvider | None:
+        return self._open().find_oidc_provider(account, url)
+
+    def list_oidc_providers(self, account: str) -> tuple[OidcProvider, ...]:
+        return self._open().list_oidc_providers(account)
+
+    def get_saml_provider(self, account: str, arn: str) -> SamlProvider:
+        return self._open().get_saml_provider(account, arn)
+
+    def list_saml_providers(self, account: str) -> tuple[SamlProvider, ...]:
+        return self._open().list_saml_providers(account)
+
+    def get_login_profile(self, account: str, user_name: str) -> LoginProfile:
+        return self._open().get_login_profile(account, user_name)
+
+    def list_login_profiles(self, account: str) -> tuple[LoginProfile, ...]:
+        return self._open().list_login_profiles(account)
+
+    def get_signin_throttle(self, key: str) -> SigninThrottle | None:
+        return self._open().get_signin_throttle(key)
+
+    def get_credential_report(self, account: str) -> CredentialReport | None:
+        return self._open().get_credential_report(account)
+
+    # Read from the snapshot, never cached: Organizations, the audit trail and policy history,
+    # account settings, SSH keys, signing and server certificates, service-specific credentials.
+    def organization_of(self, account_id: str) -> Organization | None:
+        return self._open().organization_of(account_id)
+
+    def org_tree(self, organization_id: str) -> OrgTree:
+        return self._open().org_tree(organization_id)
+
+    def list_org_tags(self, organization_id: str, resource_id: str) -> tuple[tuple[str, str], ...]:
+        return self._open().list_org_tags(organization_id, resource_id)
+
+    def org_email_taken(self, email: str) -> bool:
+        return self._open().org_email_taken(email)
+
+    def get_create_account_status(self, organization_id: str, request_id: str) -> CreateAccountStatus:
+        return self._open().get_create_account_status(organization_id, request_id)
+
+    def list_create_account_statuses(self, organization_id: str) -> tuple[CreateAccountStatus, ...]:
+        return self._open().list_create_account_statuses(organization_id)
+
+    def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
+        return self._open().find_audit_events(request_id, limit=limit)
+
+    def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]:
+        return self._open().policy_history(owner_kind, owner_id, until)
+
+    def get_sts_token_version(self, account: str) -> int | None:
+        return self._open().get_sts_token_version(account)
+
+    def get_deletion_task(self, account: str, task_id: str) -> DeletionTask:
+        return self._open().get_deletion_task(account, task_id)
+
+    def list_ssh_public_keys(self, account: str, user_name: str) -> tuple[SshPublicKey, ...]:
+        return self._open().list_ssh_public_keys(account, user_name)
+
+    def get_ssh_public_key(self, account: str, user_name: str, key_id: str) -> SshPublicKey:
+        return self._open().get_ssh_public_key(account, user_name, key_id)
+
+    def list_signing_certificates(self, account: str, user_name: str | None) -> tuple[SigningCertificate, ...]:
+        return self._open().list_signing_certificates(account, user_name)
+
+    def count_signing_certificate_owners(self, account: str) -> int:
+        return self._open().count_signing_certificate_owners(account)
+
+    def root_has_signing_certificate(self, account: str) -> bool:
+        return self._open().root_has_signing_certificate(account)
+
+    def get_signing_certificate(self, account: str, user_name: str | None, cert_id: str) -> SigningCertificate:
+        return self._open().get_signing_certificate(account, user_name, cert_id)
+
+    def list_service_credentials(
+        self, account: str, user_name: str | None, service_name: str | None = None
+    ) -> tuple[ServiceCredential, ...]:
+        return self._open().list_service_credentials(account, user_name, service_name)
+
+    def get_service_credential(self, account: str, user_name: str, cred_id: str) -> ServiceCredential:
+        return self._open().get_service_credential(account, user_name, cred_id)
+
+    def get_server_certificate(self, account: str, name: str) -> ServerCertificate:
+        return self._open().get_server_certificate(account, name)
+
+    def list_server_certificates(
+        self, account: str, *, path_prefix: str = "/", marker: str | None = None, max_items: int = 100
+    ) -> Page[ServerCertificate]:
+        return self._open().list_server_certificates(
+            account, path_prefix=path_prefix, marker=marker, max_items=max_items
+        )
+
+    def count_server_certificates(self, account: str) -> int:
+        return self._open().count_server_certificates(account)
+
+
+def entity_refs(key: tuple[Any, ...]) -> list[Ref]:
+    """What a cached lookup depends on (its key is the store method and its arguments)."""
+    method, *args = key
+    if method == "get_policy":
+        return [policy_ref(str(args[0]))]
+    if method == "list_tags":
+        target, account, name = (str(a) for a in args)
+        return [policy_ref(name)] if target == "policy" else [ref(target, account, name)]
+    kind = _KIND_OF[str(method)]
+    account, name = str(args[0]), str(args[1])
+    if kind == "instance-profile":  # it carries its role: any role change of the account drops it
+        return [ref(kind, account, name), ("instance-profiles", account, "")]
+    return [ref(kind, account, name)]
+
+
+_KIND_OF = {"get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}

@@ -136,9 +136,9 @@ def _authorize_organizations_call(call: Call, tx: ReadTx, counter: DecisionCount
     return authorize_organizations(call, tx, ORGANIZATIONS_OPERATIONS[call.operation], call.env.policies, counter)
 
 
-# A committed Organizations write may change what any account's SCPs and RCPs say: its
-# operations are not among those whose writes are described selectively, so the core drops
-# every cache after one (core.invalidation).
+# A committed Organizations write may change what any account's SCPs and RCPs say: the store
+# records each of its writes as an Organizations change, and the cache drops everything after
+# one (iamd.store.changes, ChangeSet.everything).
 ORGANIZATIONS = ServiceDef(
     "organizations", "Organizations", ORGANIZATIONS_OPERATIONS, _authorize_organizations_call,
 )  # fmt: skip

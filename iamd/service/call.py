@@ -26,7 +26,7 @@ class Env:
 
     secret_box: SecretBox
     policies: PolicyCache
-    # STS: record a role's last use (store.record_role_use + entity cache invalidation).
+    # STS: record a role's last use (store.record_role_use; the store publishes the change).
     # (account, role name, role id, when, region)
     role_used: Callable[[str, str, str, datetime, str], None] | None = None
     # MFA devices as STS, sign-in and the credential report see them (iamd.service.mfa_port)

@@ -22,7 +22,9 @@ Deny of everything, named in the decision's errors (``Policy.error``) and logged
 (docs/evaluation-semantics.md, unreadable policies).
 
 :class:`PolicyCache` keeps the compiled set of each user, role and session on top of the loader,
-indexed by the refs it was built from (docs/architecture.md, caches and invalidation).
+and the loader the compiled default version of each managed policy by ARN, both in the
+process's one :class:`iamd.cache.Cache`, indexed by the refs they were built from
+(docs/architecture.md, "Caches").
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from iamd.cache import Cache, CacheLimits, Section
 from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType
 from iamd.policy.document import PolicyValidationError, parse_policy
 from iamd.refs import Ref, policy_ref, ref
@@ -151,8 +154,11 @@ def unreadable(
 class PolicyLoader:
     """Gathers the stored policies of a request and builds its ``PolicySet`` (module doc)."""
 
-    def __init__(self, max_documents: int = 4096) -> None:
+    def __init__(self, max_documents: int = 4096, cache: Cache | None = None) -> None:
         self.documents = DocumentCache(max_documents)
+        # The compiled default version of a managed policy by ARN and type, dropped when the
+        # policy changes: a new principal's set reads only its own attachments.
+        self.cache = cache
         # Compiled policies (Policy.compiled) by document and what the policy is: the same
         # managed policy in a thousand sets is one object, compiled once.
         self._policies: _LRU[tuple[object, ...], Policy] = _LRU(max_documents)
@@ -189,13 +195,25 @@ class PolicyLoader:
         """The default version of a managed policy (None: there is no such policy)."""
         if deps is not None:
             deps.add(policy_ref(arn))
+        cache = self.cache
+        key = (arn, policy_type)  # as spelled: the store decides which spellings name it
+        if cache is not None:
+            found = cache.get(Section.MANAGED, key)
+            if found is not None:
+                return None if found is _NO_POLICY else found
+            started = cache.version
         try:
             policy = tx.get_policy(arn)
             version = tx.get_policy_version(arn, policy.default_version_id)
         except NotFound:
+            if cache is not None:
+                cache.put(Section.MANAGED, key, _NO_POLICY, (policy_ref(arn),), started, size=200)
             return None
         what = f"managed policy {policy.arn} version {version.version_id}"
-        return self.stored(version.document, policy_type, policy.name, what, kind="managed", arn=arn)
+        built = self.stored(version.document, policy_type, policy.name, what, kind="managed", arn=arn)
+        if cache is not None:
+            cache.put(Section.MANAGED, key, built, (policy_ref(arn),), started, size=4_000 + 30 * len(version.document))
+        return built
 
     # -- the parts of a set ------------------------------------------------------------------
     def identity(
@@ -337,35 +355,21 @@ class PolicyLoader:
 class PolicyCache:
     """Compiled policy sets per IAM user, per role, per session policy, built by the :class:`PolicyLoader`.
 
-    Each compiled set remembers what it was built from (the user or role, the user's groups,
-    the managed policies attached to any of them, the boundary, managed session policies);
-    :meth:`invalidate_refs` drops the sets built from anything a write touched, and
-    :meth:`invalidate` drops everything (docs/architecture.md, caches). Parsed documents are
-    kept by content in the loader and need no invalidation.
+    Each compiled set is kept in the :class:`Cache` with what it was built from (the user or
+    role, the user's groups, the managed policies attached to any of them, the boundary,
+    managed session policies), so the change set of a write drops exactly the sets built
+    from what it changed (docs/architecture.md, "Caches"). Parsed documents are kept by
+    content in the loader and need no invalidation.
     """
 
-    def __init__(self, max_sets: int = 10_000, loader: PolicyLoader | None = None) -> None:
-        self.loader = loader if loader is not None else PolicyLoader()
-        self._lock = threading.Lock()
-        self._sets: dict[object, PolicySet] = {}
-        self._deps: dict[Ref, set[object]] = {}  # what a set was built from -> the sets' keys
-        self._max = max_sets
-        self._era = 0  # bumped by every invalidation: a set built across one is not kept
+    def __init__(
+        self, max_sets: int | None = None, loader: PolicyLoader | None = None, cache: Cache | None = None
+    ) -> None:
+        if cache is None:
+            cache = Cache(CacheLimits(sets=max_sets) if max_sets is not None else None)
+        self.cache = cache
+        self.loader = loader if loader is not None else PolicyLoader(cache=cache)
         self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._era += 1
-            self._sets.clear()
-            self._deps.clear()
-
-    def invalidate_refs(self, refs: Iterable[Ref]) -> None:
-        """Drop the compiled sets built from any of ``refs``."""
-        with self._lock:
-            self._era += 1
-            for r in refs:
-                for key in self._deps.pop(r, ()):
-                    self._sets.pop(key, None)
 
     def for_user(self, tx: ReadTx, user: User) -> PolicySet:
         return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
@@ -425,25 +429,19 @@ class PolicyCache:
         return self._cached(key, lambda deps: self.loader.for_session(tx, entity_load(deps), claims, deps))
 
     def _cached(self, key: object, build: Callable[[set[Ref]], PolicySet]) -> PolicySet:
-        cached = self._sets.get(key)
+        cached: PolicySet | None = self.cache.get(Section.SETS, key)
         if cached is not None:
             return cached
-        era = self._era
+        started = self.cache.version  # a write to what it reads, committed meanwhile: not kept
         self.builds += 1
         deps: set[Ref] = set()
         built = build(deps)
-        with self._lock:
-            if era != self._era:  # a write committed while this was read: don't keep it
-                return built
-            if len(self._sets) >= self._max:
-                self._sets.clear()
-                self._deps.clear()
-            self._sets[key] = built
-            for r in deps:
-                self._deps.setdefault(r, set()).add(key)
+        size = 1_200 + 150 * (len(built.identity) + len(built.session) + 1)
+        self.cache.put(Section.SETS, key, built, deps, started, size=size)
         return built
 
 
+_NO_POLICY = object()  # the managed cache's "there is no such policy"
 _DENY_ALL = parse_policy(
     '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}', DocumentKind.BOUNDARY
 )

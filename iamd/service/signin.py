@@ -166,7 +166,7 @@ class SigninService:
         self._mfa = mfa or NoMfaDevices()
         self._throttle = throttle or ThrottlePolicy()
         self._default_account = default_account
-        self._on_password_used = on_password_used  # e.g. Backend.entities_changed: password_last_used changed
+        self._on_password_used = on_password_used  # the store publishes the write itself (iamd.store.changes)
         self._root_password = root_password  # account id -> the root user's console password hash, if set
 
     def sign_in(self, attempt: SigninAttempt) -> SigninResult:

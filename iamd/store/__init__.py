@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from iamd.store.api import DEFAULT_MAX_ITEMS, ReadTx, Store, Tx
 from iamd.store.audit import audit_event_from_record, stored_audit_event
+from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.errors import (
     AlreadyExists,
     Conflict,
@@ -79,8 +80,11 @@ __all__ = [
     "AssignmentStatus",
     "AttachedPolicy",
     "AuditEvent",
+    "Change",
+    "ChangeSet",
     "Conflict",
     "ConflictReason",
+    "Entity",
     "EntityKind",
     "Group",
     "InlinePolicy",
@@ -106,6 +110,7 @@ __all__ = [
     "TagTarget",
     "Tx",
     "User",
+    "Verb",
     "VirtualMfaDevice",
     "audit_event_from_record",
     "stored_audit_event",

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import NotFound
 
 __all__ = ["AccountSettingOps", "DeletionTask"]
@@ -35,11 +36,13 @@ class AccountSettingOps(Ops):
 
     def set_sts_token_version(self, account: str, version: int) -> None:
         self._write()
+        self._changed(Entity.ACCOUNT, account, account, Verb.UPDATED, "sts preferences")
         a = s.accounts
         self._conn.execute(update(a).where(a.c.id == account).values(sts_token_version=version))
 
     def add_deletion_task(self, account: str, task_id: str, status: str, reason: str | None = None) -> DeletionTask:
         self._write()
+        self._changed(Entity.ACCOUNT, account, account, Verb.UPDATED, "service-linked role deletion")
         t = s.service_linked_role_deletions
         now = self._now()
         self._conn.execute(

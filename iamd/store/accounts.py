@@ -8,6 +8,7 @@ from sqlalchemy import Row, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
 from iamd.store.records import AWS_ACCOUNT, Account
 
@@ -49,6 +50,7 @@ class AccountOps(Ops):
         self._conn.execute(insert(s.accounts).values(
             id=account_id, alias=alias, create_date=self._now(), created_by_organization=created_by_organization
         ))  # fmt: skip
+        self._changed(Entity.ACCOUNT, account_id, account_id, Verb.CREATED)
         return self.get_account(account_id)
 
     def set_account_alias(self, account_id: str, alias: str | None) -> Account:
@@ -57,10 +59,12 @@ class AccountOps(Ops):
         self.get_account(account_id)
         self._check_alias(account_id, alias)
         self._conn.execute(update(s.accounts).where(s.accounts.c.id == account_id).values(alias=alias))
+        self._changed(Entity.ACCOUNT, account_id, account_id, Verb.UPDATED, "alias")
         return self.get_account(account_id)
 
     def set_password_policy(self, account_id: str, policy_json: str | None) -> Account:
         self._write()
         self.get_account(account_id)
         self._conn.execute(update(s.accounts).where(s.accounts.c.id == account_id).values(password_policy=policy_json))
+        self._changed(Entity.ACCOUNT, account_id, account_id, Verb.UPDATED, "password policy")
         return self.get_account(account_id)

@@ -13,12 +13,13 @@ lower-cased name and paged with opaque markers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
 from iamd.store.account_settings import DeletionTask
+from iamd.store.changes import Change, ChangeSet
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 from iamd.store.organizations import CreateAccountStatus, OrgAccount, Organization, OrgPolicy, OrgRoot, OrgTree, OrgUnit
 from iamd.store.providers import OidcProvider, SamlProvider
@@ -468,6 +469,10 @@ class Tx(ReadTx, Protocol):
         """The generation this transaction commits as, or None if it changed no entity."""
         ...
 
+    # what this transaction's writes changed (iamd.store.changes), in order
+    @property
+    def changes(self) -> tuple[Change, ...]: ...
+
 
 class Store(Protocol):
     @property
@@ -485,6 +490,11 @@ class Store(Protocol):
 
     def generation(self) -> int:
         """Counter bumped by every committed write transaction that changed an entity."""
+        ...
+
+    def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
+        """After every committed write (a transaction, or one of the writes below), call
+        ``listener`` with what it changed; returns the function that unsubscribes it."""
         ...
 
     # Writes that are not entity changes: they take no writer lock and bump no generation.

@@ -12,6 +12,7 @@ from sqlalchemy import Row, delete, insert, literal, select, union_all, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, kind_tables
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import NotFound
 from iamd.store.records import (
     AttachedPolicy,
@@ -104,6 +105,8 @@ class AttachmentOps(Ops):
             return False
         self._conn.execute(insert(a).values(entity_id=entity_id, policy_id=policy_id))
         self._history(account, "attach", kind.value, entity_id, self._policy_arn_of(policy_id))
+        self._changed(Entity(kind.value), account, name, Verb.ATTACHED, arn)
+        self._changed(Entity.POLICY, "", arn, Verb.ATTACHED, f"{kind.value} {name}")
         return True
 
     def detach_policy(self, kind: EntityKind, account: str, name: str, arn: str) -> None:
@@ -115,6 +118,8 @@ class AttachmentOps(Ops):
         if done.rowcount == 0:
             raise NotFound("policy attachment", arn)
         self._history(account, "detach", kind.value, entity_id, self._policy_arn_of(policy_id))
+        self._changed(Entity(kind.value), account, name, Verb.DETACHED, arn)
+        self._changed(Entity.POLICY, "", arn, Verb.DETACHED, f"{kind.value} {name}")
 
     # -- permissions boundaries ------------------------------------------------------------
     def put_permissions_boundary(self, kind: EntityKind, account: str, name: str, arn: str) -> None:
@@ -131,8 +136,21 @@ class AttachmentOps(Ops):
         entity_id = self._entity_id(kind, account, name)
         policy_id = self._attachable_policy_id(account, arn) if arn is not None else None
         e = kind_tables(kind).entity
+        old = self._conn.execute(select(e.c.boundary_policy_id).where(e.c.id == entity_id)).scalar()
         self._conn.execute(update(e).where(e.c.id == entity_id).values(boundary_policy_id=policy_id))
         self._history(account, "boundary", kind.value, entity_id, self._policy_arn_of(policy_id) if policy_id else None)
+        whose = f"{kind.value} {name}"
+        if arn is not None:
+            self._changed(Entity(kind.value), account, name, Verb.BOUNDARY_SET, arn)
+            self._changed(Entity.POLICY, "", arn, Verb.BOUNDARY_SET, whose)
+        else:
+            self._changed(Entity(kind.value), account, name, Verb.BOUNDARY_REMOVED)
+        if old is not None and old != policy_id:  # the boundary it replaced is used once less
+            p = s.policies
+            row = self._first(select(p.c.account_id, p.c.path, p.c.name).where(p.c.id == old))
+            if row is not None:
+                self._changed(Entity.POLICY, "", self._arn(row.account_id, "policy", row.path, row.name),
+                              Verb.BOUNDARY_REMOVED, whose)  # fmt: skip
 
     # -- inline policies -----------------------------------------------------------------
     def get_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> InlinePolicy:
@@ -180,9 +198,11 @@ class AttachmentOps(Ops):
         if self._first(select(i.c.name).where(*where)) is not None:
             self._conn.execute(update(i).where(*where).values(document=document))
             self._history(account, "inline", kind.value, entity_id, policy_name, document)
+            self._changed(Entity(kind.value), account, entity_name, Verb.POLICY_PUT, policy_name)
             return False
         self._conn.execute(insert(i).values(entity_id=entity_id, name=policy_name, document=document))
         self._history(account, "inline", kind.value, entity_id, policy_name, document)
+        self._changed(Entity(kind.value), account, entity_name, Verb.POLICY_PUT, policy_name)
         return True
 
     def delete_inline_policy(self, kind: EntityKind, account: str, entity_name: str, policy_name: str) -> None:
@@ -193,3 +213,4 @@ class AttachmentOps(Ops):
         if done.rowcount == 0:
             raise NotFound(f"{kind.value} policy", policy_name)
         self._history(account, "inline", kind.value, entity_id, policy_name)
+        self._changed(Entity(kind.value), account, entity_name, Verb.POLICY_DELETED, policy_name)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, insert, select
 
 from iamd.store import schema as s
 from iamd.store.base import Ops
+from iamd.store.changes import Entity, Verb
 from iamd.store.records import AuditEvent, Page
 
 if TYPE_CHECKING:
@@ -127,7 +128,9 @@ def _event(r: Row[Any]) -> AuditEvent:
 class AuditOps(Ops):
     def add_audit_event(self, event: AuditEvent) -> AuditEvent:
         self._writes_without_bump()
-        return insert_audit_event(self._conn, event)
+        stored = insert_audit_event(self._conn, event)
+        self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
+        return stored
 
     def list_audit_events(
         self,

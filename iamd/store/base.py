@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select,
 from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
+from iamd.store.changes import Change, Entity, Verb
 from iamd.store.errors import InvalidMarker, NotFound, ReadOnly
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
@@ -99,7 +100,7 @@ def _with_boundary(table: Any) -> Select[Any]:
 # Built once: constructing aliases and joins costs more than running the query on SQLite.
 _USER_SELECT = _with_boundary(s.users)
 _ROLE_SELECT = _with_boundary(s.roles)
-_BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1)
+_BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
 
@@ -127,19 +128,22 @@ class Ops:
         self._conn = conn
         self._ctx = ctx
         self._writable = writable
-        self._bumped = False
+        self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
+        self._changes: list[Change] = []
 
     # -- plumbing ------------------------------------------------------------------------
     def _now(self) -> datetime:
         return self._ctx.clock()
 
     def _write(self) -> None:
-        """Every entity write calls this first: refuse in read-only views, bump once per tx."""
+        """Every entity write calls this first: refuse in read-only views, bump once per tx.
+
+        Then, once it knows what it changes, it says so with :meth:`_changed` (tests/store
+        check that every write method does)."""
         if not self._writable:
             raise ReadOnly()
-        if not self._bumped:
-            self._conn.execute(_BUMP)
-            self._bumped = True
+        if self._bumped is None:
+            self._bumped = int(self._conn.execute(_BUMP).scalar_one())
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,
@@ -162,12 +166,21 @@ class Ops:
         if not self._writable:
             raise ReadOnly()
 
+    def _changed(self, entity: Entity, account: str, name: str, verb: Verb, detail: str = "") -> None:
+        """Record what this write changed (iamd.store.changes)."""
+        self._changes.append(Change(entity, account, name, verb, detail))
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """What this transaction's writes changed so far, in order (all of it, once the body ran)."""
+        return tuple(self._changes)
+
     def generation(self) -> int:
         return int(self._conn.execute(_GENERATION).scalar_one())
 
     def bumped_generation(self) -> int | None:
         """The generation this write transaction will commit as, or None if it changed no entity."""
-        return self.generation() if self._bumped else None
+        return self._bumped
 
     def _first(self, stmt: Select[Any]) -> Row[Any] | None:
         return self._conn.execute(stmt).first()

@@ -8,6 +8,7 @@ from sqlalchemy import Row, delete, exists, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key, user_select
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound
 from iamd.store.records import Group, Page, User
 
@@ -72,6 +73,7 @@ class GroupOps(Ops):
         group_id = self._ctx.new_id("AGPA")
         self._conn.execute(insert(s.groups).values(id=group_id, create_date=self._now(), **values))
         self._history(account, "create", "group", group_id)
+        self._changed(Entity.GROUP, account, name, Verb.CREATED)
         return self.get_group(account, name)
 
     def update_group(
@@ -88,6 +90,10 @@ class GroupOps(Ops):
             values["path"] = new_path
         if values:
             self._conn.execute(update(s.groups).where(s.groups.c.id == group_id).values(**values))
+        if new_name is not None:
+            self._changed(Entity.GROUP, account, name, Verb.RENAMED, new_name)
+        else:
+            self._changed(Entity.GROUP, account, name, Verb.UPDATED)
         row = self._first(select(s.groups).where(s.groups.c.id == group_id))
         assert row is not None
         return self._group(row)
@@ -105,6 +111,7 @@ class GroupOps(Ops):
             if self._conn.execute(select(exists().where(column == group_id))).scalar():
                 raise Conflict(reason, "group", name)
         self._conn.execute(delete(s.groups).where(s.groups.c.id == group_id))
+        self._changed(Entity.GROUP, account, name, Verb.DELETED)
 
     def add_user_to_group(self, account: str, group_name: str, user_name: str) -> bool:
         """Idempotent: returns False when the user already was a member."""
@@ -116,6 +123,8 @@ class GroupOps(Ops):
             return False
         self._conn.execute(insert(m).values(group_id=group_id, user_id=user_id))
         self._history(account, "join", "user", user_id, group_id)
+        self._changed(Entity.GROUP, account, group_name, Verb.MEMBER_ADDED, f"user {user_name}")
+        self._changed(Entity.USER, account, user_name, Verb.MEMBER_ADDED, f"group {group_name}")
         return True
 
     def remove_user_from_group(self, account: str, group_name: str, user_name: str) -> None:
@@ -127,3 +136,5 @@ class GroupOps(Ops):
         if done.rowcount == 0:
             raise NotFound("group membership", f"{user_name} in {group_name}")
         self._history(account, "leave", "user", user_id, group_id)
+        self._changed(Entity.GROUP, account, group_name, Verb.MEMBER_REMOVED, f"user {user_name}")
+        self._changed(Entity.USER, account, user_name, Verb.MEMBER_REMOVED, f"group {group_name}")

@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
 from iamd.store.base import Ops
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
 from iamd.store.records import AccessKey, AccessKeyOwner, KeyStatus, User
 
@@ -126,15 +127,18 @@ class KeyOps(Ops):
                 create_date=self._now(),
             )
         )
+        self._changed(Entity.ACCESS_KEY, account, key_id, Verb.CREATED, user_name or "")
         return self.get_access_key(key_id)
 
     def update_access_key(self, account: str, user_name: str | None, key_id: str, status: KeyStatus) -> AccessKey:
         self._write()
         self._owned_key(account, user_name, key_id)
         self._conn.execute(update(s.access_keys).where(s.access_keys.c.id == key_id).values(status=status.value))
+        self._changed(Entity.ACCESS_KEY, account, key_id, Verb.UPDATED, status.value)
         return self.get_access_key(key_id)
 
     def delete_access_key(self, account: str, user_name: str | None, key_id: str) -> None:
         self._write()
         self._owned_key(account, user_name, key_id)
         self._conn.execute(delete(s.access_keys).where(s.access_keys.c.id == key_id))
+        self._changed(Entity.ACCESS_KEY, account, key_id, Verb.DELETED)

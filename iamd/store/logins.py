@@ -19,6 +19,7 @@ from sqlalchemy import Row, delete, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
 
 __all__ = ["CredentialReport", "LoginOps", "LoginProfile", "SigninThrottle"]
@@ -98,6 +99,7 @@ class LoginOps(Ops):
                 password_history="[]",
             )
         )
+        self._changed(Entity.LOGIN_PROFILE, account, user_name, Verb.CREATED)
         return self.get_login_profile(account, user_name)
 
     def update_login_profile(
@@ -122,12 +124,14 @@ class LoginOps(Ops):
         if values:
             lp = s.login_profiles
             self._conn.execute(update(lp).where(lp.c.user_id == current.user_id).values(**values))
+        self._changed(Entity.LOGIN_PROFILE, account, user_name, Verb.UPDATED)
         return self.get_login_profile(account, user_name)
 
     def delete_login_profile(self, account: str, user_name: str) -> None:
         self._write()
         profile = self.get_login_profile(account, user_name)
         self._conn.execute(delete(s.login_profiles).where(s.login_profiles.c.user_id == profile.user_id))
+        self._changed(Entity.LOGIN_PROFILE, account, user_name, Verb.DELETED)
 
     # -- sign-in throttles (no generation bump) ------------------------------------------
     def get_signin_throttle(self, key: str) -> SigninThrottle | None:
@@ -148,10 +152,12 @@ class LoginOps(Ops):
                 locked_until=throttle.locked_until,
             )
         )
+        self._changed(Entity.SIGNIN_THROTTLE, "", throttle.key, Verb.UPDATED)
 
     def clear_signin_throttle(self, key: str) -> None:
         self._writes_without_bump()
         self._conn.execute(delete(s.signin_throttles).where(s.signin_throttles.c.key == key))
+        self._changed(Entity.SIGNIN_THROTTLE, "", key, Verb.DELETED)
 
     # -- credential reports (no generation bump) -----------------------------------------
     def get_credential_report(self, account: str) -> CredentialReport | None:
@@ -166,6 +172,7 @@ class LoginOps(Ops):
         c = s.credential_reports
         self._conn.execute(delete(c).where(c.c.account_id == account))
         self._conn.execute(insert(c).values(account_id=account, generated_time=generated_time, content=content))
+        self._changed(Entity.CREDENTIAL_REPORT, account, account, Verb.CREATED)
         return CredentialReport(account, generated_time, content)
 
 

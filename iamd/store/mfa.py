@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key, user_select
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound
 from iamd.store.records import AssignmentStatus, Page, Tag, TagTarget, User, VirtualMfaDevice
 from iamd.store.tags import put_tags
@@ -152,6 +153,7 @@ class MfaOps(Ops):
             )
         )
         put_tags(self._conn, TagTarget.MFA_DEVICE, serial, tags)
+        self._changed(Entity.MFA_DEVICE, account, serial, Verb.CREATED)
         return self.get_virtual_mfa_device(account, serial)
 
     def enable_mfa_device(
@@ -175,6 +177,8 @@ class MfaOps(Ops):
         )
         if done.rowcount != 1:
             raise AlreadyExists("mfa device assignment", serial)
+        self._changed(Entity.MFA_DEVICE, account, serial, Verb.MEMBER_ADDED, f"user {user_name}")
+        self._changed(Entity.USER, account, user_name, Verb.MEMBER_ADDED, f"mfa {serial}")
         return self.get_virtual_mfa_device(account, serial)
 
     def record_mfa_step(self, account: str, serial: str, step: int, *, drift: int | None = None) -> bool:
@@ -193,7 +197,10 @@ class MfaOps(Ops):
             .where(d.c.id == serial, d.c.account_id == account, or_(d.c.last_step.is_(None), d.c.last_step < step))
             .values(**values)
         )
-        return bool(done.rowcount == 1)
+        if done.rowcount != 1:
+            return False
+        self._changed(Entity.MFA_DEVICE, account, serial, Verb.USED, str(step))
+        return True
 
     def deactivate_mfa_device(self, account: str, serial: str, user_name: str) -> None:
         """Unassign a device from a user; :class:`NotFound` unless it is assigned to that user."""
@@ -207,6 +214,8 @@ class MfaOps(Ops):
         )
         if done.rowcount != 1:
             raise NotFound("mfa device assignment", serial)
+        self._changed(Entity.MFA_DEVICE, account, serial, Verb.MEMBER_REMOVED, f"user {user_name}")
+        self._changed(Entity.USER, account, user_name, Verb.MEMBER_REMOVED, f"mfa {serial}")
 
     def delete_virtual_mfa_device(self, account: str, serial: str) -> None:
         """Refused (:class:`Conflict`) while the device is assigned to a user."""
@@ -215,3 +224,4 @@ class MfaOps(Ops):
         if row.user_id is not None:
             raise Conflict(ConflictReason.MFA_DEVICE_ASSIGNED, "virtual mfa device", serial)
         self._conn.execute(delete(s.mfa_devices).where(s.mfa_devices.c.id == serial))
+        self._changed(Entity.MFA_DEVICE, account, serial, Verb.DELETED)

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, LimitExceeded, NotFound
 from iamd.store.records import (
     AWS_ACCOUNT,
@@ -206,6 +207,7 @@ class PolicyOps(Ops):
             raise AlreadyExists("policy", name)
         policy_id = self._insert_policy(account, name, document, path, description, "v1")
         put_tags(self._conn, TagTarget.POLICY, policy_id, tags)
+        self._changed(Entity.POLICY, "", self._arn(account, "policy", path, name), Verb.CREATED)
         return self._policy_by_id(policy_id)
 
     def put_aws_managed_policy(
@@ -215,6 +217,10 @@ class PolicyOps(Ops):
         self._write()
         p, v = s.policies, s.policy_versions
         row = self._first(select(p).where(p.c.account_id == AWS_ACCOUNT, p.c.name_key == name_key(name)))
+        self._changed(Entity.POLICY, "", self._arn(AWS_ACCOUNT, "policy", path, name),
+                      Verb.CREATED if row is None else Verb.DEFAULT_VERSION_SET, version_id)  # fmt: skip
+        if row is not None and row.path != path:  # moved: its old ARN names nothing now
+            self._changed(Entity.POLICY, "", self._arn(AWS_ACCOUNT, "policy", row.path, row.name), Verb.DELETED)
         if row is None:
             return self._policy_by_id(self._insert_policy(AWS_ACCOUNT, name, document, path, description, version_id))
         match = _VERSION.fullmatch(version_id)
@@ -269,6 +275,7 @@ class PolicyOps(Ops):
         self._conn.execute(delete(v).where(v.c.policy_id == row.id))
         self._policy_default_changed(row.id, None)
         self._conn.execute(delete(s.policies).where(s.policies.c.id == row.id))
+        self._changed(Entity.POLICY, "", arn, Verb.DELETED)
 
     def create_policy_version(self, arn: str, document: str, *, set_as_default: bool = False) -> PolicyVersion:
         self._write()
@@ -284,6 +291,8 @@ class PolicyOps(Ops):
         self._conn.execute(update(s.policies).where(s.policies.c.id == row.id).values(**values))
         if set_as_default:
             self._policy_default_changed(row.id, document)
+        self._changed(Entity.POLICY, "", arn, Verb.DEFAULT_VERSION_SET if set_as_default else Verb.VERSION_CREATED,
+                      version_id)  # fmt: skip
         return self.get_policy_version(arn, version_id)
 
     def set_default_policy_version(self, arn: str, version_id: str) -> ManagedPolicy:
@@ -299,6 +308,7 @@ class PolicyOps(Ops):
             .values(default_version_id=version_id, update_date=self._now())
         )
         self._policy_default_changed(row.id, chosen.document)
+        self._changed(Entity.POLICY, "", arn, Verb.DEFAULT_VERSION_SET, version_id)
         return self._policy_by_id(row.id)
 
     def delete_policy_version(self, arn: str, version_id: str) -> None:
@@ -310,3 +320,4 @@ class PolicyOps(Ops):
         if row.default_version_id == version_id:
             raise Conflict(ConflictReason.DEFAULT_VERSION, "policy", arn)
         self._conn.execute(delete(v).where(v.c.policy_id == row.id, v.c.version_id == version_id))
+        self._changed(Entity.POLICY, "", arn, Verb.VERSION_DELETED, version_id)

@@ -9,6 +9,7 @@ from sqlalchemy import Row, delete, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key, role_select
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, LimitExceeded, NotFound
 from iamd.store.records import InstanceProfile, Page, Role, Tag, TagTarget
 from iamd.store.tags import put_tags
@@ -89,6 +90,7 @@ class InstanceProfileOps(Ops):
             )
         )
         put_tags(self._conn, TagTarget.INSTANCE_PROFILE, profile_id, tags)
+        self._changed(Entity.INSTANCE_PROFILE, account, name, Verb.CREATED)
         return self.get_instance_profile(account, name)
 
     def delete_instance_profile(self, account: str, name: str) -> None:
@@ -98,6 +100,7 @@ class InstanceProfileOps(Ops):
         if profile.role is not None:
             raise Conflict(ConflictReason.HAS_ROLE, "instance profile", name)
         self._conn.execute(delete(s.instance_profiles).where(s.instance_profiles.c.id == profile.id))
+        self._changed(Entity.INSTANCE_PROFILE, account, name, Verb.DELETED)
 
     def add_role_to_instance_profile(self, account: str, profile_name: str, role_name: str) -> InstanceProfile:
         self._write()
@@ -109,6 +112,8 @@ class InstanceProfileOps(Ops):
             raise LimitExceeded("InstanceSessionsPerInstanceProfile", 1)
         ip = s.instance_profiles
         self._conn.execute(update(ip).where(ip.c.id == profile.id).values(role_id=role_id))
+        self._changed(Entity.INSTANCE_PROFILE, account, profile_name, Verb.MEMBER_ADDED, f"role {role_name}")
+        self._changed(Entity.ROLE, account, role_name, Verb.MEMBER_ADDED, f"instance-profile {profile_name}")
         return self.get_instance_profile(account, profile_name)
 
     def remove_role_from_instance_profile(self, account: str, profile_name: str, role_name: str) -> InstanceProfile:
@@ -119,4 +124,6 @@ class InstanceProfileOps(Ops):
             raise NotFound("role in instance profile", role_name)
         ip = s.instance_profiles
         self._conn.execute(update(ip).where(ip.c.id == profile.id).values(role_id=None))
+        self._changed(Entity.INSTANCE_PROFILE, account, profile_name, Verb.MEMBER_REMOVED, f"role {role_name}")
+        self._changed(Entity.ROLE, account, role_name, Verb.MEMBER_REMOVED, f"instance-profile {profile_name}")
         return self.get_instance_profile(account, profile_name)

@@ -18,6 +18,7 @@ from sqlalchemy import Row, delete, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
 from iamd.store.provider_arns import OIDC_LABEL, SAML_LABEL, parse_provider_arn, provider_id
 from iamd.store.records import Tag, TagTarget
@@ -121,6 +122,7 @@ class ProviderOps(Ops):
         put_tags(self._conn, TagTarget.OIDC_PROVIDER, pid, tags)
         found = self.find_oidc_provider(account, url)
         assert found is not None
+        self._changed(Entity.OIDC_PROVIDER, account, found.arn, Verb.CREATED)
         return found
 
     def update_oidc_provider(
@@ -142,6 +144,7 @@ class ProviderOps(Ops):
         if values:
             o = s.oidc_providers
             self._conn.execute(update(o).where(o.c.id == provider.id).values(**values))
+        self._changed(Entity.OIDC_PROVIDER, account, provider.arn, Verb.UPDATED)
         return self.get_oidc_provider(account, arn)
 
     def delete_oidc_provider(self, account: str, arn: str) -> None:
@@ -149,6 +152,7 @@ class ProviderOps(Ops):
         provider = self.get_oidc_provider(account, arn)
         self._conn.execute(delete(s.oidc_provider_tags).where(s.oidc_provider_tags.c.resource_id == provider.id))
         self._conn.execute(delete(s.oidc_providers).where(s.oidc_providers.c.id == provider.id))
+        self._changed(Entity.OIDC_PROVIDER, account, provider.arn, Verb.DELETED)
 
     # -- SAML reads ------------------------------------------------------------------------
     def get_saml_provider(self, account: str, arn: str) -> SamlProvider:
@@ -195,7 +199,9 @@ class ProviderOps(Ops):
         put_tags(self._conn, TagTarget.SAML_PROVIDER, pid, tags)
         row = self._first(select(p).where(p.c.id == pid))
         assert row is not None
-        return self._saml(row)
+        created = self._saml(row)
+        self._changed(Entity.SAML_PROVIDER, account, created.arn, Verb.CREATED)
+        return created
 
     def update_saml_provider(
         self, account: str, arn: str, metadata_document: str, *, valid_until: datetime | None = None
@@ -208,6 +214,7 @@ class ProviderOps(Ops):
             .where(p.c.id == provider.id)
             .values(metadata_document=metadata_document, valid_until=valid_until, update_date=self._now())
         )
+        self._changed(Entity.SAML_PROVIDER, account, provider.arn, Verb.UPDATED)
         return self.get_saml_provider(account, arn)
 
     def delete_saml_provider(self, account: str, arn: str) -> None:
@@ -215,6 +222,7 @@ class ProviderOps(Ops):
         provider = self.get_saml_provider(account, arn)
         self._conn.execute(delete(s.saml_provider_tags).where(s.saml_provider_tags.c.resource_id == provider.id))
         self._conn.execute(delete(s.saml_providers).where(s.saml_providers.c.id == provider.id))
+        self._changed(Entity.SAML_PROVIDER, account, provider.arn, Verb.DELETED)
 
 
 __all__ += ["parse_provider_arn"]

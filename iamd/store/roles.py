@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, exists, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key, role_select
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound
 from iamd.store.records import Page, Role, Tag, TagTarget
 from iamd.store.tags import put_tags
@@ -83,6 +84,9 @@ class RoleOps(Ops):
         self._history(account, "trust", "role", role_id, document=assume_role_policy)
         if role.permissions_boundary:
             self._history(account, "boundary", "role", role_id, role.permissions_boundary)
+        self._changed(Entity.ROLE, account, name, Verb.CREATED)
+        if permissions_boundary:
+            self._changed(Entity.POLICY, "", permissions_boundary, Verb.BOUNDARY_SET, f"role {name}")
         return role
 
     def update_role(
@@ -98,6 +102,7 @@ class RoleOps(Ops):
             values["max_session_duration"] = max_session_duration
         if values:
             self._conn.execute(update(s.roles).where(s.roles.c.id == role_id).values(**values))
+        self._changed(Entity.ROLE, account, name, Verb.UPDATED)
         return self.get_role_by_id(role_id)
 
     def update_assume_role_policy(self, account: str, name: str, document: str) -> Role:
@@ -105,6 +110,7 @@ class RoleOps(Ops):
         role_id = self._named_id(s.roles, "role", account, name)
         self._conn.execute(update(s.roles).where(s.roles.c.id == role_id).values(assume_role_policy=document))
         self._history(account, "trust", "role", role_id, document=document)
+        self._changed(Entity.ROLE, account, name, Verb.UPDATED, "trust policy")
         return self.get_role_by_id(role_id)
 
     def delete_role(self, account: str, name: str) -> None:
@@ -120,3 +126,4 @@ class RoleOps(Ops):
             if self._conn.execute(select(exists().where(column == role_id))).scalar():
                 raise Conflict(reason, "role", name)
         self._conn.execute(delete(s.roles).where(s.roles.c.id == role_id))
+        self._changed(Entity.ROLE, account, name, Verb.DELETED)

@@ -14,6 +14,7 @@ from sqlalchemy import Row, delete, func, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
 from iamd.store.records import Page, Tag, TagTarget
 from iamd.store.tags import put_tags
@@ -68,6 +69,7 @@ class ServerCertificateOps(Ops):
         private_key_sealed: bytes, expiration: datetime, tags: Sequence[Tag] = (),
     ) -> ServerCertificate:  # fmt: skip
         self._write()
+        self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.CREATED)
         t = s.server_certificates
         if self._name_taken(t, account, name):
             raise AlreadyExists("server certificate", name)
@@ -84,6 +86,7 @@ class ServerCertificateOps(Ops):
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
     ) -> ServerCertificate:
         self._write()
+        self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.UPDATED)
         current = self.get_server_certificate(account, name)
         t = s.server_certificates
         values: dict[str, Any] = {}
@@ -99,5 +102,6 @@ class ServerCertificateOps(Ops):
 
     def delete_server_certificate(self, account: str, name: str) -> None:
         self._write()
+        self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.DELETED)
         current = self.get_server_certificate(account, name)
         self._conn.execute(delete(s.server_certificates).where(s.server_certificates.c.id == current.id))

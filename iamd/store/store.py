@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Update, insert, select, update
+from sqlalchemy import Engine, Executable, insert, select, update
 from sqlalchemy.engine import URL
 
 from iamd.crypto import new_unique_id
@@ -18,6 +19,7 @@ from iamd.store.api import ReadTx, Store, Tx
 from iamd.store.attachments import AttachmentOps
 from iamd.store.audit import AuditOps, audit_row, insert_audit_event
 from iamd.store.base import Context
+from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
@@ -37,6 +39,9 @@ from iamd.store.user_credentials import UserCredentialOps
 from iamd.store.users import UserOps
 
 __all__ = ["SqlStore", "SqlTx", "open_store"]
+
+log = logging.getLogger("iamd.store")
+Listener = Callable[[ChangeSet], None]
 
 
 class SqlTx(
@@ -72,6 +77,7 @@ class SqlTx(
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 _LOCK_WRITERS = _GENERATION.with_for_update()
+_BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
 
 def _utcnow() -> datetime:
@@ -83,6 +89,8 @@ class SqlStore:
         self._engine = engine
         self._ctx = ctx
         self._local = threading.local()
+        self._listeners: tuple[Listener, ...] = ()
+        self._listeners_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -103,9 +111,31 @@ class SqlStore:
                 yield tx
         finally:
             self._local.writing = False
+        # Committed: say what changed (iamd.store.changes), before the caller goes on.
+        self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+
+    # -- what changed (iamd.store.changes) -------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` after every committed write of this store object, in the writing
+        thread, with what it changed; returns the function that unsubscribes it."""
+        with self._listeners_lock:
+            self._listeners = (*self._listeners, listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                self._listeners = tuple(fn for fn in self._listeners if fn is not listener)
+
+        return unsubscribe
+
+    def _publish(self, changes: ChangeSet) -> None:
+        for listener in self._listeners:
+            try:
+                listener(changes)
+            except Exception:  # the write is committed: a listener's failure must not undo or hide it
+                log.exception("a change listener failed")
 
     @contextmanager
-    def _write_tx(self) -> Iterator[Tx]:
+    def _write_tx(self) -> Iterator[SqlTx]:
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
@@ -146,13 +176,17 @@ class SqlStore:
                         conn.execute(table.delete())
                 # The pseudo-account that owns AWS managed policies, as the first migration made it.
                 conn.execute(s.accounts.insert().values(id=AWS_ACCOUNT, create_date=datetime.now(UTC)))
-                conn.execute(update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1))
+                generation = conn.execute(_BUMP).scalar_one()
+        self._publish(ChangeSet((Change(Entity.ACCOUNT, "", "", Verb.RESET),), int(generation)))
 
     def append_audit_event(self, event: AuditEvent) -> AuditEvent:
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                return insert_audit_event(conn, event)
+                stored = insert_audit_event(conn, event)
+        if self._listeners:
+            self._publish(ChangeSet((Change(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED),)))
+        return stored
 
     def append_audit_events(self, events: Sequence[AuditEvent]) -> None:
         """Store many events in one transaction (the audit writer's batches)."""
@@ -162,25 +196,35 @@ class SqlStore:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 conn.execute(insert(s.audit_events), [audit_row(e) for e in events])
+        if self._listeners:
+            self._publish(ChangeSet(tuple(Change(Entity.AUDIT_EVENT, e.account_id, e.event_id, Verb.CREATED)
+                                          for e in events)))  # fmt: skip
 
+    # Last-used bookkeeping: outside write transactions (no writer lock, no generation bump);
+    # published as ``Verb.USED`` changes, which only the entity's own record depends on.
     def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None:
         k = s.access_keys
         stmt = update(k).where(k.c.id == key_id)
-        self._execute(stmt.values(last_used_date=when, last_used_service=service, last_used_region=region))
+        stmt = stmt.values(last_used_date=when, last_used_service=service, last_used_region=region)
+        self._used(stmt.returning(k.c.account_id, k.c.id), Entity.ACCESS_KEY)
 
     def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
         r = s.roles
-        self._execute(update(r).where(r.c.id == role_id).values(last_used_date=when, last_used_region=region))
+        stmt = update(r).where(r.c.id == role_id).values(last_used_date=when, last_used_region=region)
+        self._used(stmt.returning(r.c.account_id, r.c.name), Entity.ROLE)
 
     def record_password_use(self, user_id: str, when: datetime) -> None:
         u = s.users
-        self._execute(update(u).where(u.c.id == user_id).values(password_last_used=when))
+        stmt = update(u).where(u.c.id == user_id).values(password_last_used=when)
+        self._used(stmt.returning(u.c.account_id, u.c.name), Entity.USER)
 
-    def _execute(self, stmt: Update) -> None:
+    def _used(self, stmt: Executable, entity: Entity) -> None:
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                conn.execute(stmt)
+                rows = conn.execute(stmt).all()
+        if rows:
+            self._publish(ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows)))
 
     def close(self) -> None:
         self._engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import NotFound
 from iamd.store.provider_arns import provider_id
 from iamd.store.records import Tag, TagTarget
@@ -93,11 +94,13 @@ class TagOps(Ops):
     def tag_resource(self, target: TagTarget, account: str, ref: str, tags: Sequence[Tag]) -> None:
         self._write()
         put_tags(self._conn, target, self._tag_owner(target, account, ref), tags)
+        self._changed(Entity(target.value), account, ref, Verb.TAGGED)
 
     def untag_resource(self, target: TagTarget, account: str, ref: str, keys: Sequence[str]) -> None:
         self._write()
         table, _, _, folded = _table(target)
         owner = self._tag_owner(target, account, ref)
         norm = [name_key(k) if folded else k for k in keys]
+        self._changed(Entity(target.value), account, ref, Verb.UNTAGGED)
         if norm:
             self._conn.execute(delete(table).where(table.c.resource_id == owner, table.c.key_norm.in_(norm)))

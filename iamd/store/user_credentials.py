@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from iamd.store import schema as s
 from iamd.store.base import Ops
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
 
 __all__ = ["ServiceCredential", "SigningCertificate", "SshPublicKey", "UserCredentialOps"]
@@ -83,6 +84,7 @@ class UserCredentialOps(Ops):
         self, account: str, user_name: str, key_id: str, body: str, fingerprint: str
     ) -> SshPublicKey:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.CREATED, "ssh public key")
         user_id = self._user_id(account, user_name)
         k = s.ssh_public_keys
         if self._first(select(k.c.id).where(k.c.user_id == user_id, k.c.fingerprint == fingerprint)) is not None:
@@ -96,12 +98,14 @@ class UserCredentialOps(Ops):
 
     def set_ssh_public_key_status(self, account: str, user_name: str, key_id: str, status: str) -> None:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.UPDATED, "ssh public key")
         k = s.ssh_public_keys
         self.get_ssh_public_key(account, user_name, key_id)
         self._conn.execute(update(k).where(k.c.id == key_id).values(status=status))
 
     def delete_ssh_public_key(self, account: str, user_name: str, key_id: str) -> None:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.DELETED, "ssh public key")
         self.get_ssh_public_key(account, user_name, key_id)
         self._conn.execute(delete(s.ssh_public_keys).where(s.ssh_public_keys.c.id == key_id))
 
@@ -145,6 +149,7 @@ class UserCredentialOps(Ops):
         self, account: str, user_name: str | None, cert_id: str, body: str, fingerprint: str
     ) -> SigningCertificate:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.CREATED, "signing certificate")
         c = s.signing_certificates
         user_id = None if user_name is None else self._user_id(account, user_name)
         if self._first(select(c.c.id).where(c.c.account_id == account, c.c.fingerprint == fingerprint)) is not None:
@@ -167,12 +172,14 @@ class UserCredentialOps(Ops):
 
     def set_signing_certificate_status(self, account: str, user_name: str | None, cert_id: str, status: str) -> None:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.UPDATED, "signing certificate")
         self.get_signing_certificate(account, user_name, cert_id)
         c = s.signing_certificates
         self._conn.execute(update(c).where(c.c.id == cert_id).values(status=status))
 
     def delete_signing_certificate(self, account: str, user_name: str | None, cert_id: str) -> None:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.DELETED, "signing certificate")
         self.get_signing_certificate(account, user_name, cert_id)
         self._conn.execute(delete(s.signing_certificates).where(s.signing_certificates.c.id == cert_id))
 
@@ -212,6 +219,7 @@ class UserCredentialOps(Ops):
         self, account: str, user_name: str, cred_id: str, service_name: str, service_user_name: str, password_hash: str
     ) -> ServiceCredential:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.CREATED, "service-specific credential")
         self._conn.execute(
             insert(s.service_specific_credentials).values(
                 id=cred_id,
@@ -229,6 +237,7 @@ class UserCredentialOps(Ops):
         self, account: str, user_name: str, cred_id: str, *, status: str | None = None, password_hash: str | None = None
     ) -> ServiceCredential:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.UPDATED, "service-specific credential")
         self.get_service_credential(account, user_name, cred_id)
         values = {k: v for k, v in (("status", status), ("password_hash", password_hash)) if v is not None}
         c = s.service_specific_credentials
@@ -238,6 +247,7 @@ class UserCredentialOps(Ops):
 
     def delete_service_credential(self, account: str, user_name: str, cred_id: str) -> None:
         self._write()
+        self._changed(Entity.USER_CREDENTIAL, account, user_name or "", Verb.DELETED, "service-specific credential")
         self.get_service_credential(account, user_name, cred_id)
         c = s.service_specific_credentials
         self._conn.execute(delete(c).where(c.c.id == cred_id))

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, exists, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key, user_select
+from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound
 from iamd.store.records import Page, Tag, TagTarget, User
 from iamd.store.tags import put_tags
@@ -83,6 +84,9 @@ class UserOps(Ops):
         self._history(account, "create", "user", user.id)
         if boundary:
             self._history(account, "boundary", "user", user.id, boundary[1])
+        self._changed(Entity.USER, account, name, Verb.CREATED)
+        if boundary:
+            self._changed(Entity.POLICY, "", boundary[1], Verb.BOUNDARY_SET, f"user {name}")
         return user
 
     def bulk_create_users(self, account: str, names: Sequence[str], *, path: str = "/") -> int:
@@ -102,6 +106,8 @@ class UserOps(Ops):
         ]
         if rows:
             self._conn.execute(insert(s.users), rows)
+        for n in names:
+            self._changed(Entity.USER, account, n, Verb.CREATED)
         return len(rows)
 
     def update_user(self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None) -> User:
@@ -116,6 +122,10 @@ class UserOps(Ops):
             values["path"] = new_path
         if values:
             self._conn.execute(update(s.users).where(s.users.c.id == user_id).values(**values))
+        if new_name is not None:
+            self._changed(Entity.USER, account, name, Verb.RENAMED, new_name)
+        else:
+            self._changed(Entity.USER, account, name, Verb.UPDATED)
         return self.get_user_by_id(user_id)
 
     def delete_user(self, account: str, name: str) -> None:
@@ -137,3 +147,4 @@ class UserOps(Ops):
             if self._conn.execute(select(exists().where(column == user_id))).scalar():
                 raise Conflict(reason, "user", name)
         self._conn.execute(delete(s.users).where(s.users.c.id == user_id))
+        self._changed(Entity.USER, account, name, Verb.DELETED)

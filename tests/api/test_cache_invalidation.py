@@ -16,7 +16,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from tests.api.conftest import UserClient, allow, client_for, policy
+from tests.api.conftest import UserClient, allow, client_for, deny, policy
 from tests.api.server import RunningServer
 
 
@@ -180,3 +180,71 @@ def test_resource_tags_of_a_target_follow_tag_writes(iam: BaseClient, user_clien
     reader.get_user(UserName="ci-rt-target")
     iam.untag_user(UserName="ci-rt-target", TagKeys=["open"])
     assert denied(lambda: reader.get_user(UserName="ci-rt-target")) == "AccessDenied"
+
+
+def test_a_deny_added_by_one_request_holds_on_the_very_next(iam: BaseClient, user_client: UserClient) -> None:
+    admin = user_client("ci-denied", policy(allow("iam:*")))
+    admin.get_user(UserName="ci-denied")
+    admin.put_user_policy(UserName="ci-denied", PolicyName="no", PolicyDocument=policy(deny("iam:GetUser")))
+    assert denied(lambda: admin.get_user(UserName="ci-denied")) == "AccessDenied"
+
+
+def test_writes_that_change_no_cached_thing_recompile_nothing(
+    api_server: RunningServer, user_client: UserClient
+) -> None:
+    """Login profiles, MFA devices, providers and the account alias are nothing a cached set,
+    credential or entity is built from: their changes drop none of them (every write of an
+    operation nobody had listed used to drop every cache)."""
+    admin = user_client("ci-quiet", policy(allow("iam:*")))
+    admin.get_user(UserName="ci-quiet")
+    builds = api_server.backend.policies.builds
+    admin.create_login_profile(UserName="ci-quiet", Password="Correct-Horse-9-battery")
+    admin.create_virtual_mfa_device(VirtualMFADeviceName="ci-quiet-mfa")
+    admin.create_open_id_connect_provider(Url="https://ci-quiet.example.com", ClientIDList=["c"])
+    admin.create_account_alias(AccountAlias="ci-quiet-alias")
+    admin.get_user(UserName="ci-quiet")
+    assert api_server.backend.policies.builds == builds
+
+
+def test_a_renamed_user_is_found_under_its_new_name_only(iam: BaseClient, user_client: UserClient) -> None:
+    reader = user_client("ci-reader", policy(allow("iam:GetUser")))
+    iam.create_user(UserName="ci-old-name")
+    reader.get_user(UserName="ci-old-name")
+    assert denied(lambda: reader.get_user(UserName="ci-new-name")) == "NoSuchEntity"  # cached: not found
+    iam.update_user(UserName="ci-old-name", NewUserName="ci-new-name")
+    assert reader.get_user(UserName="ci-new-name")["User"]["UserName"] == "ci-new-name"
+    assert denied(lambda: reader.get_user(UserName="ci-old-name")) == "NoSuchEntity"
+
+
+def test_a_renamed_caller_keeps_its_key_under_its_new_name(api_server: RunningServer, iam: BaseClient) -> None:
+    iam.create_user(UserName="ci-mover")
+    iam.put_user_policy(UserName="ci-mover", PolicyName="g", PolicyDocument=policy(allow("iam:GetUser")))
+    key = iam.create_access_key(UserName="ci-mover")["AccessKey"]
+    user = client_for(api_server, key["AccessKeyId"], key["SecretAccessKey"])
+    assert user.get_user()["User"]["UserName"] == "ci-mover"
+    iam.update_user(UserName="ci-mover", NewUserName="ci-moved")
+    assert user.get_user()["User"]["UserName"] == "ci-moved"
+
+
+def test_a_key_a_user_creates_for_itself_works_at_once(api_server: RunningServer, iam: BaseClient) -> None:
+    iam.create_user(UserName="ci-own-key")
+    iam.put_user_policy(UserName="ci-own-key", PolicyName="g", PolicyDocument=policy(allow("iam:*AccessKey*")))
+    first = iam.create_access_key(UserName="ci-own-key")["AccessKey"]
+    user = client_for(api_server, first["AccessKeyId"], first["SecretAccessKey"])
+    made = user.create_access_key()["AccessKey"]  # no UserName: its own
+    second = client_for(api_server, made["AccessKeyId"], made["SecretAccessKey"])
+    assert len(second.list_access_keys()["AccessKeyMetadata"]) == 2
+    second.delete_access_key(AccessKeyId=first["AccessKeyId"])
+    assert denied(lambda: user.list_access_keys()) == "InvalidClientTokenId"
+
+
+def test_deleting_a_policy_version_and_the_policy(iam: BaseClient, user_client: UserClient) -> None:
+    reader = user_client("ci-pv-reader", policy(allow("iam:GetPolicy*")))
+    arn = iam.create_policy(PolicyName="ci-pv", PolicyDocument=policy(allow("s3:*")))["Policy"]["Arn"]
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy(allow("ec2:*")))
+    assert reader.get_policy_version(PolicyArn=arn, VersionId="v2")["PolicyVersion"]["VersionId"] == "v2"
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
+    assert denied(lambda: reader.get_policy_version(PolicyArn=arn, VersionId="v2")) == "NoSuchEntity"
+    assert reader.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1"
+    iam.delete_policy(PolicyArn=arn)
+    assert denied(lambda: reader.get_policy(PolicyArn=arn)) == "NoSuchEntity"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from botocore.client import BaseClient
 
 from iamd.service.policy_loader import PolicyLoader
@@ -32,3 +33,29 @@ def test_a_shared_managed_policy_is_parsed_once_for_many_principals(
         for name in names:
             loader.for_user(tx, tx.get_user(acct, name))
     assert loader.documents.parses == 3  # a changed document is another key: parsed once more
+
+
+def test_a_new_principal_reads_no_managed_policy_another_one_loaded(
+    iam: BaseClient, acct: str, api_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's loader keeps each managed policy's compiled default version in the cache
+    (dropped when the policy changes): a caller's first request reads only its own
+    attachments, not the policy documents every other principal already loaded."""
+    arn = iam.create_policy(PolicyName="SharedFirst", PolicyDocument=policy(allow("iam:Get*")))["Policy"]["Arn"]
+    for name in ("first-a", "first-b"):
+        iam.create_user(UserName=name)
+        iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    backend = api_server.backend
+    with backend.store.read() as tx:
+        backend.policies.for_user(tx, tx.get_user(acct, "first-a"))
+        reads: list[str] = []
+        real = type(tx).get_policy_version
+        monkeypatch.setattr(type(tx), "get_policy_version", lambda self, *a: reads.append(a[0]) or real(self, *a))
+        second = backend.policies.for_user(tx, tx.get_user(acct, "first-b"))
+    assert reads == []
+    assert [p.arn for p in second.identity] == [arn]
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy(allow("iam:List*")), SetAsDefault=True)
+    reads.clear()  # the server's own reads (the patch is on the class)
+    with backend.store.read() as tx:
+        third = backend.policies.for_user(tx, tx.get_user(acct, "first-b"))
+    assert reads == [arn] and third is not second  # the new default version, read once

@@ -83,7 +83,8 @@ def test_an_allowed_write_returns_its_result_decision_changes_and_event(backend:
     assert outcome.value()["User"]["UserName"] == "Ada"
     assert outcome.decision is not None and outcome.decision.allowed
     assert outcome.decision.request.action == "iam:CreateUser"
-    assert outcome.touched is not None and ref("user", backend.account_id, "Ada") in outcome.touched.refs
+    assert outcome.changes is not None
+    assert ref("user", backend.account_id, "Ada") in {r for change in outcome.changes for r in change.refs}
     assert outcome.event is not None and outcome.event.event_name == "CreateUser"
     stored = record(backend, ctx.request_id)  # in the write's own transaction
     assert stored["eventSource"] == "iam.amazonaws.com" and stored["userAgent"] == "core-test"
@@ -110,7 +111,7 @@ def test_a_denied_call_carries_its_decision_and_is_stored_durably(backend: Backe
     with pytest.raises(aws.AccessDenied):
         outcome.value()
     assert outcome.decision is not None and outcome.decision.verdict.value == "implicitDeny"
-    assert outcome.touched is None
+    assert outcome.changes is None
     assert outcome.event is not None
     # Stored before invoke returned, in its own transaction (not queued): read it without a flush.
     with backend.store.read() as tx:

@@ -35,6 +35,7 @@ POLL = 0.1  # --cache-poll of both servers
 DEADLINE = 60.0
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 POLICY = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}'
+DENY = '{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"iam:GetUser","Resource":"*"}}'
 
 
 def _free_port() -> int:
@@ -118,6 +119,10 @@ def _scenario(data_dir: Path, url: str) -> None:
         assert _outcome(get) == "AccessDenied"  # B has now cached the user's (empty) policies
         root_a.put_user_policy(UserName="shared", PolicyName="read", PolicyDocument=POLICY)
         _until(get, "ok")  # a grant on A
+        root_a.put_user_policy(UserName="shared", PolicyName="deny", PolicyDocument=DENY)
+        _until(get, "AccessDenied")  # an explicit Deny on A, enforced on B through its watcher
+        root_a.delete_user_policy(UserName="shared", PolicyName="deny")
+        _until(get, "ok")
         root_a.delete_user_policy(UserName="shared", PolicyName="read")
         _until(get, "AccessDenied")  # a revoke on A
         root_a.put_user_policy(UserName="shared", PolicyName="read", PolicyDocument=POLICY)

@@ -1,0 +1,325 @@
+"""Every store write says what it changed (iamd.store.changes); caches are invalidated from that alone.
+
+The table below runs each write method of ``Tx`` once and names the refs it must report. The
+first test fails when a write method is added to the interface without a row here, so a new
+write cannot skip invalidation unnoticed; each row fails when its method records no change
+(or not the entity it changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from iamd.refs import Ref, key_ref, policy_ref, ref
+from iamd.store import ChangeSet, EntityKind, KeyStatus, Store, Tag, TagTarget, Tx, Verb
+from iamd.store.api import ReadTx
+from iamd.store.logins import SigninThrottle
+from tests.store.helpers import ACCOUNT, DOC, START, TRUST
+
+A = ACCOUNT
+POLICY = f"arn:aws:iam::{A}:policy/p1"
+BOUNDARY = f"arn:aws:iam::{A}:policy/b1"
+MFA = f"arn:aws:iam::{A}:mfa/dev"
+HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+Row = tuple[str, Callable[[Tx, dict[str, Any]], Any], Callable[[dict[str, Any]], set[Ref]]]
+
+
+def _u(name: str) -> Ref:
+    return ref("user", A, name)
+
+
+# (method, call, the refs its change set must contain); run in this order, one transaction each.
+ROWS: list[Row] = [
+    (
+        "create_account",
+        lambda tx, v: tx.create_account("999988887777"),
+        lambda v: {ref("account", "999988887777", "999988887777")},
+    ),
+    ("set_account_alias", lambda tx, v: tx.set_account_alias(A, "my-alias"), lambda v: {ref("account", A, A)}),
+    ("set_password_policy", lambda tx, v: tx.set_password_policy(A, "{}"), lambda v: {ref("account", A, A)}),
+    ("create_policy", lambda tx, v: tx.create_policy(A, "p1", DOC), lambda v: {policy_ref(POLICY)}),
+    (
+        "put_aws_managed_policy",
+        lambda tx, v: tx.put_aws_managed_policy("AwsOne", DOC),
+        lambda v: {policy_ref("arn:aws:iam::aws:policy/AwsOne")},
+    ),
+    ("create_user", lambda tx, v: tx.create_user(A, "Alice"), lambda v: {_u("alice")}),
+    ("bulk_create_users", lambda tx, v: tx.bulk_create_users(A, ["b1", "b2"]), lambda v: {_u("b1"), _u("b2")}),
+    ("update_user", lambda tx, v: tx.update_user(A, "b2", new_name="Bee"), lambda v: {_u("b2"), _u("bee")}),
+    ("create_group", lambda tx, v: tx.create_group(A, "G"), lambda v: {ref("group", A, "g")}),
+    (
+        "update_group",
+        lambda tx, v: tx.update_group(A, "G", new_name="G2"),
+        lambda v: {ref("group", A, "g"), ref("group", A, "g2")},
+    ),
+    (
+        "add_user_to_group",
+        lambda tx, v: tx.add_user_to_group(A, "G2", "alice"),
+        lambda v: {ref("group", A, "g2"), _u("alice")},
+    ),
+    (
+        "remove_user_from_group",
+        lambda tx, v: tx.remove_user_from_group(A, "G2", "alice"),
+        lambda v: {ref("group", A, "g2"), _u("alice")},
+    ),
+    ("delete_group", lambda tx, v: tx.delete_group(A, "G2"), lambda v: {ref("group", A, "g2")}),
+    ("create_role", lambda tx, v: tx.create_role(A, "R", assume_role_policy=TRUST), lambda v: {ref("role", A, "r")}),
+    ("update_role", lambda tx, v: tx.update_role(A, "R", description="d"), lambda v: {ref("role", A, "r")}),
+    (
+        "update_assume_role_policy",
+        lambda tx, v: tx.update_assume_role_policy(A, "R", TRUST),
+        lambda v: {ref("role", A, "r")},
+    ),
+    (
+        "attach_policy",
+        lambda tx, v: tx.attach_policy(EntityKind.USER, A, "alice", POLICY),
+        lambda v: {_u("alice"), policy_ref(POLICY)},
+    ),
+    (
+        "detach_policy",
+        lambda tx, v: tx.detach_policy(EntityKind.USER, A, "alice", POLICY),
+        lambda v: {_u("alice"), policy_ref(POLICY)},
+    ),
+    (
+        "put_permissions_boundary",
+        lambda tx, v: tx.put_permissions_boundary(EntityKind.ROLE, A, "R", POLICY),
+        lambda v: {ref("role", A, "r"), policy_ref(POLICY)},
+    ),
+    (
+        "delete_permissions_boundary",
+        lambda tx, v: tx.delete_permissions_boundary(EntityKind.ROLE, A, "R"),
+        lambda v: {ref("role", A, "r"), policy_ref(POLICY)},
+    ),  # the boundary it had is used once less
+    (
+        "put_inline_policy",
+        lambda tx, v: tx.put_inline_policy(EntityKind.USER, A, "alice", "in", DOC),
+        lambda v: {_u("alice")},
+    ),
+    (
+        "delete_inline_policy",
+        lambda tx, v: tx.delete_inline_policy(EntityKind.USER, A, "alice", "in"),
+        lambda v: {_u("alice")},
+    ),
+    ("create_policy_version", lambda tx, v: tx.create_policy_version(POLICY, DOC), lambda v: {policy_ref(POLICY)}),
+    (
+        "set_default_policy_version",
+        lambda tx, v: tx.set_default_policy_version(POLICY, "v2"),
+        lambda v: {policy_ref(POLICY)},
+    ),
+    ("delete_policy_version", lambda tx, v: tx.delete_policy_version(POLICY, "v1"), lambda v: {policy_ref(POLICY)}),
+    (
+        "tag_resource",
+        lambda tx, v: tx.tag_resource(TagTarget.USER, A, "alice", [Tag("k", "v")]),
+        lambda v: {_u("alice")},
+    ),
+    (
+        "untag_resource",
+        lambda tx, v: tx.untag_resource(TagTarget.POLICY, A, POLICY, ["k"]),
+        lambda v: {policy_ref(POLICY)},
+    ),
+    (
+        "create_access_key",
+        lambda tx, v: tx.create_access_key(A, "alice", "AKIAEXAMPLEKEY000001", b"sealed"),
+        lambda v: {key_ref("AKIAEXAMPLEKEY000001")},
+    ),
+    (
+        "update_access_key",
+        lambda tx, v: tx.update_access_key(A, "alice", "AKIAEXAMPLEKEY000001", KeyStatus.INACTIVE),
+        lambda v: {key_ref("AKIAEXAMPLEKEY000001")},
+    ),
+    (
+        "delete_access_key",
+        lambda tx, v: tx.delete_access_key(A, "alice", "AKIAEXAMPLEKEY000001"),
+        lambda v: {key_ref("AKIAEXAMPLEKEY000001")},
+    ),
+    (
+        "create_instance_profile",
+        lambda tx, v: tx.create_instance_profile(A, "IP"),
+        lambda v: {ref("instance-profile", A, "ip")},
+    ),
+    (
+        "add_role_to_instance_profile",
+        lambda tx, v: tx.add_role_to_instance_profile(A, "IP", "R"),
+        lambda v: {ref("instance-profile", A, "ip"), ref("role", A, "r")},
+    ),
+    (
+        "remove_role_from_instance_profile",
+        lambda tx, v: tx.remove_role_from_instance_profile(A, "IP", "R"),
+        lambda v: {ref("instance-profile", A, "ip"), ref("role", A, "r")},
+    ),
+    (
+        "delete_instance_profile",
+        lambda tx, v: tx.delete_instance_profile(A, "IP"),
+        lambda v: {ref("instance-profile", A, "ip")},
+    ),
+    (
+        "create_virtual_mfa_device",
+        lambda tx, v: tx.create_virtual_mfa_device(A, "dev", serial=MFA, seed_sealed=b"s"),
+        lambda v: {ref("mfa", A, MFA)},
+    ),
+    (
+        "enable_mfa_device",
+        lambda tx, v: tx.enable_mfa_device(A, MFA, "alice", step=5, drift=0, when=START),
+        lambda v: {ref("mfa", A, MFA), _u("alice")},
+    ),
+    ("record_mfa_step", lambda tx, v: tx.record_mfa_step(A, MFA, 6), lambda v: {ref("mfa", A, MFA)}),
+    (
+        "deactivate_mfa_device",
+        lambda tx, v: tx.deactivate_mfa_device(A, MFA, "alice"),
+        lambda v: {ref("mfa", A, MFA), _u("alice")},
+    ),
+    ("delete_virtual_mfa_device", lambda tx, v: tx.delete_virtual_mfa_device(A, MFA), lambda v: {ref("mfa", A, MFA)}),
+    (
+        "create_oidc_provider",
+        lambda tx, v: v.setdefault("oidc", tx.create_oidc_provider(A, "https://idp.example.com").arn),
+        lambda v: {ref("oidc-provider", A, v["oidc"])},
+    ),
+    (
+        "update_oidc_provider",
+        lambda tx, v: tx.update_oidc_provider(A, v["oidc"], client_ids=["c"]),
+        lambda v: {ref("oidc-provider", A, v["oidc"])},
+    ),
+    (
+        "delete_oidc_provider",
+        lambda tx, v: tx.delete_oidc_provider(A, v["oidc"]),
+        lambda v: {ref("oidc-provider", A, v["oidc"])},
+    ),
+    (
+        "create_saml_provider",
+        lambda tx, v: v.setdefault("saml", tx.create_saml_provider(A, "idp", "<md/>").arn),
+        lambda v: {ref("saml-provider", A, v["saml"])},
+    ),
+    (
+        "update_saml_provider",
+        lambda tx, v: tx.update_saml_provider(A, v["saml"], "<md2/>"),
+        lambda v: {ref("saml-provider", A, v["saml"])},
+    ),
+    (
+        "delete_saml_provider",
+        lambda tx, v: tx.delete_saml_provider(A, v["saml"]),
+        lambda v: {ref("saml-provider", A, v["saml"])},
+    ),
+    (
+        "create_login_profile",
+        lambda tx, v: tx.create_login_profile(A, "alice", HASH, reset_required=False, now=START),
+        lambda v: {ref("login-profile", A, "alice")},
+    ),
+    (
+        "update_login_profile",
+        lambda tx, v: tx.update_login_profile(A, "alice", reset_required=True, now=START),
+        lambda v: {ref("login-profile", A, "alice")},
+    ),
+    (
+        "delete_login_profile",
+        lambda tx, v: tx.delete_login_profile(A, "alice"),
+        lambda v: {ref("login-profile", A, "alice")},
+    ),
+    (
+        "put_signin_throttle",
+        lambda tx, v: tx.put_signin_throttle(SigninThrottle("t1", 1, START, None)),
+        lambda v: {ref("signin-throttle", "", "t1")},
+    ),
+    (
+        "clear_signin_throttle",
+        lambda tx, v: tx.clear_signin_throttle("t1"),
+        lambda v: {ref("signin-throttle", "", "t1")},
+    ),
+    (
+        "put_credential_report",
+        lambda tx, v: tx.put_credential_report(A, START, b"r"),
+        lambda v: {ref("credential-report", A, A)},
+    ),
+    (
+        "add_audit_event",
+        lambda tx, v: v.setdefault("event", tx.add_audit_event(_event()).event_id),
+        lambda v: {ref("audit-event", A, v["event"])},
+    ),
+    ("delete_user", lambda tx, v: tx.delete_user(A, "bee"), lambda v: {_u("bee")}),
+    ("delete_role", lambda tx, v: tx.delete_role(A, "R"), lambda v: {ref("role", A, "r")}),
+    (
+        "delete_policy",
+        lambda tx, v: tx.delete_policy(f"arn:aws:iam::{A}:policy/p2"),
+        lambda v: {policy_ref(f"arn:aws:iam::{A}:policy/p2")},
+    ),
+]
+
+
+def _event() -> Any:
+    from iamd.store import AuditEvent
+
+    return AuditEvent(event_id="ev-1", account_id=A, event_time=START, event_source="iam.amazonaws.com",
+                      event_name="GetUser", read_only=True, record="{}")  # fmt: skip
+
+
+def _write_methods(protocol: type, base: type) -> set[str]:
+    own = {n for n in vars(protocol) if not n.startswith("_") and callable(getattr(protocol, n))}
+    return own - set(vars(base)) - {"bumped_generation"}
+
+
+def test_every_write_method_of_a_transaction_has_a_row() -> None:
+    assert _write_methods(Tx, ReadTx) == {name for name, _, _ in ROWS}
+
+
+def test_every_write_method_reports_what_it_changed(store: Store, account: str) -> None:
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+    with store.transaction() as tx:
+        tx.create_policy(A, "p2", DOC)  # for delete_policy (p1 stays attached as a boundary at times)
+    values: dict[str, Any] = {}
+    for name, call, expected in ROWS:
+        published.clear()
+        with store.transaction() as tx:
+            call(tx, values)
+            changes = tx.changes
+        assert changes, f"{name} recorded no change"
+        refs = {r for c in changes for r in c.refs}
+        assert expected(values) <= refs, f"{name}: {sorted(expected(values) - refs)} missing from {changes}"
+        assert [p.changes for p in published] == [changes], f"{name}: not published on commit"
+
+
+def test_a_rolled_back_transaction_publishes_nothing(store: Store, account: str) -> None:
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+    try:
+        with store.transaction() as tx:
+            tx.create_user(A, "ghost")
+            raise RuntimeError("abort")
+    except RuntimeError:
+        pass
+    assert published == []
+
+
+def test_writes_outside_transactions_are_published(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        user = tx.create_user(A, "Carol")
+        role = tx.create_role(A, "Runner", assume_role_policy=TRUST)
+        tx.create_access_key(A, "Carol", "AKIAEXAMPLEKEY000002", b"sealed")
+    published: list[ChangeSet] = []
+    unsubscribe = store.subscribe(published.append)
+    store.record_role_use(role.id, START + timedelta(hours=1), "eu-west-1")
+    store.record_password_use(user.id, START + timedelta(hours=1))
+    store.record_access_key_use("AKIAEXAMPLEKEY000002", START + timedelta(hours=1), "iam", "us-east-1")
+    store.append_audit_event(replace(_event(), event_id="ev-2"))
+    store.append_audit_events([replace(_event(), event_id="ev-3")])
+    seen = [(c.entity.value, c.account, c.name, c.verb) for p in published for c in p.changes]
+    assert seen[:3] == [("role", A, "Runner", Verb.USED), ("user", A, "Carol", Verb.USED),
+                        ("key", A, "AKIAEXAMPLEKEY000002", Verb.USED)]  # fmt: skip
+    assert [s[0] for s in seen[3:]] == ["audit-event", "audit-event"]
+    published.clear()
+    store.reset()
+    assert [p.everything for p in published] == [True]
+    unsubscribe()
+    with store.transaction() as tx:
+        tx.create_account(A)
+    assert len(published) == 1
+
+
+def test_every_write_of_the_store_outside_transactions_is_covered_above() -> None:
+    """A new write method on the store itself must be published and added to the test above."""
+    not_writes = {"dialect", "transaction", "read", "generation", "subscribe", "close"}
+    writes = {n for n in vars(Store) if not n.startswith("_")} - not_writes
+    assert writes == {"append_audit_event", "append_audit_events", "record_access_key_use", "record_role_use",
+                      "record_password_use", "reset"}  # fmt: skip

@@ -1,0 +1,80 @@
+"""The one cache: bounded LRU sections, a shared memory budget, one staleness rule."""
+
+from __future__ import annotations
+
+from iamd.cache import Cache, CacheLimits, Section
+from iamd.refs import ref
+from iamd.service.policy_loader import PolicyCache
+from iamd.store import Change, ChangeSet, Entity, Verb
+
+
+def _user(name: str) -> Change:
+    return Change(Entity.USER, "1", name, Verb.UPDATED)
+
+
+def test_a_full_section_drops_the_least_recently_used_not_everything() -> None:
+    cache = Cache(CacheLimits(sets=3))
+    for name in ("a", "b", "c"):
+        assert cache.put(Section.SETS, name, name.upper(), [ref("user", "1", name)], cache.version)
+    assert cache.get(Section.SETS, "a") == "A"  # a is now the most recently used
+    cache.put(Section.SETS, "d", "D", [ref("user", "1", "d")], cache.version)
+    assert [cache.get(Section.SETS, k) for k in "abcd"] == ["A", None, "C", "D"]
+    assert cache.evictions == 1
+
+
+def test_policy_sets_beyond_the_limit_keep_the_hot_callers() -> None:
+    """With more callers than fit, the recent ones stay compiled (it used to empty itself)."""
+
+    class Built:
+        identity = session = ()
+
+    policies = PolicyCache(max_sets=3)
+    for key in ("u1", "u2", "u3", "u4"):
+        policies._cached(key, lambda deps: Built())  # type: ignore[arg-type,return-value]
+    builds = policies.builds
+    for key in ("u2", "u3", "u4"):
+        policies._cached(key, lambda deps: Built())  # type: ignore[arg-type,return-value]
+    assert policies.builds == builds
+
+
+def test_the_memory_budget_is_shared_by_all_sections() -> None:
+    cache = Cache(CacheLimits(memory_mib=1))
+    for i in range(100):
+        cache.put(Section.ENTITIES, i, i, [], cache.version, size=100_000)
+    assert cache.approximate_bytes <= 1 << 20
+    assert cache.size(Section.ENTITIES) == 10
+    assert cache.get(Section.ENTITIES, 99) == 99 and cache.get(Section.ENTITIES, 0) is None
+
+
+def test_a_change_drops_what_was_built_from_it_in_every_section() -> None:
+    cache = Cache()
+    alice = ref("user", "1", "alice")
+    cache.put(Section.CREDENTIALS, "AKIA1", "cred", [alice], cache.version)
+    cache.put(Section.SETS, "id-alice", "set", [alice], cache.version)
+    cache.put(Section.ENTITIES, ("get_user", "1", "Alice"), "user", [alice], cache.version)
+    cache.put(Section.ENTITIES, ("get_user", "1", "bob"), "bob", [ref("user", "1", "bob")], cache.version)
+    cache.apply(ChangeSet((_user("ALICE"),)))
+    assert len(cache) == 1 and cache.get(Section.ENTITIES, ("get_user", "1", "bob")) == "bob"
+
+
+def test_a_last_use_drops_only_the_record() -> None:
+    cache = Cache()
+    role = ref("role", "1", "r")
+    cache.put(Section.SETS, "id-r", "set", [role], cache.version)
+    cache.put(Section.ENTITIES, ("get_role", "1", "r"), "role", [role], cache.version)
+    cache.apply(ChangeSet((Change(Entity.ROLE, "1", "R", Verb.USED),)))
+    assert cache.get(Section.SETS, "id-r") == "set"
+    assert cache.get(Section.ENTITIES, ("get_role", "1", "r")) is None
+    version = cache.version
+    cache.apply(ChangeSet((Change(Entity.ACCESS_KEY, "1", "AKIA1", Verb.USED),)))  # every request's
+    assert cache.version == version
+
+
+def test_what_was_read_before_a_change_to_it_committed_is_not_kept() -> None:
+    cache = Cache()
+    started = cache.version
+    cache.apply(ChangeSet((_user("alice"),)))  # committed while the reads below were under way
+    assert not cache.put(Section.SETS, "id-alice", "stale", [ref("user", "1", "alice")], started)
+    assert cache.put(Section.SETS, "id-bob", "fine", [ref("user", "1", "bob")], started)
+    cache.clear()
+    assert not cache.put(Section.SETS, "id-bob", "fine", [ref("user", "1", "bob")], started)
