@@ -17,6 +17,7 @@ from iamd.refs import Ref, key_ref, policy_ref, ref
 from iamd.store import ChangeSet, EntityKind, KeyStatus, Store, Tag, TagTarget, Tx, Verb
 from iamd.store.api import ReadTx
 from iamd.store.logins import SigninThrottle
+from iamd.store.organizations import CreateAccountStatus, OrgAccount, Organization, OrgPolicy, OrgRoot, OrgUnit
 from tests.store.helpers import ACCOUNT, DOC, START, TRUST
 
 A = ACCOUNT
@@ -237,6 +238,116 @@ ROWS: list[Row] = [
         lambda tx, v: v.setdefault("event", tx.add_audit_event(_event()).event_id),
         lambda v: {ref("audit-event", A, v["event"])},
     ),
+    # SSH public keys, signing certificates, service-specific credentials (nothing cached: reported, ignored)
+    (
+        "add_ssh_public_key",
+        lambda tx, v: tx.add_ssh_public_key(A, "alice", "APKAEXAMPLE000000001", "ssh-rsa AAAA", "aa:bb"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "set_ssh_public_key_status",
+        lambda tx, v: tx.set_ssh_public_key_status(A, "alice", "APKAEXAMPLE000000001", "Inactive"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "delete_ssh_public_key",
+        lambda tx, v: tx.delete_ssh_public_key(A, "alice", "APKAEXAMPLE000000001"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "add_signing_certificate",
+        lambda tx, v: tx.add_signing_certificate(A, "alice", "CERTEXAMPLE1", "-----BEGIN CERTIFICATE-----", "f1"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "set_signing_certificate_status",
+        lambda tx, v: tx.set_signing_certificate_status(A, "alice", "CERTEXAMPLE1", "Inactive"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "delete_signing_certificate",
+        lambda tx, v: tx.delete_signing_certificate(A, "alice", "CERTEXAMPLE1"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "add_service_credential",
+        lambda tx, v: tx.add_service_credential(
+            A, "alice", "ACCAEXAMPLE1", "codecommit.amazonaws.com", "alice-at-1", HASH
+        ),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "update_service_credential",
+        lambda tx, v: tx.update_service_credential(A, "alice", "ACCAEXAMPLE1", status="Inactive"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    (
+        "delete_service_credential",
+        lambda tx, v: tx.delete_service_credential(A, "alice", "ACCAEXAMPLE1"),
+        lambda v: {ref("user-credential", A, "alice")},
+    ),
+    # server certificates
+    (
+        "create_server_certificate",
+        lambda tx, v: tx.create_server_certificate(
+            A,
+            "ASCAEXAMPLE1",
+            "tls",
+            path="/",
+            body="-----BEGIN CERTIFICATE-----",
+            chain=None,
+            private_key_sealed=b"sealed",
+            expiration=START + timedelta(days=365),
+        ),
+        lambda v: {ref("server-certificate", A, "tls")},
+    ),
+    (
+        "update_server_certificate",
+        lambda tx, v: tx.update_server_certificate(A, "tls", new_path="/web/"),
+        lambda v: {ref("server-certificate", A, "tls")},
+    ),
+    (
+        "delete_server_certificate",
+        lambda tx, v: tx.delete_server_certificate(A, "tls"),
+        lambda v: {ref("server-certificate", A, "tls")},
+    ),
+    # account settings
+    ("set_sts_token_version", lambda tx, v: tx.set_sts_token_version(A, 2), lambda v: {ref("account", A, A)}),
+    (
+        "add_deletion_task",
+        lambda tx, v: tx.add_deletion_task(A, "task/aws-service-role/x/1", "SUCCEEDED"),
+        lambda v: {ref("account", A, A)},
+    ),
+    # AWS Organizations: every write is an Organizations change (it drops every cache)
+    ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG}),
+    (
+        "set_root_policy_types",
+        lambda tx, v: tx.set_root_policy_types("r-ab12", ["SERVICE_CONTROL_POLICY"]),
+        lambda v: {ORG},
+    ),
+    ("put_org_unit", lambda tx, v: tx.put_org_unit(_ou()), lambda v: {ORG}),
+    (
+        "put_org_account",
+        lambda tx, v: tx.put_org_account(replace(_org()[2], parent_id="ou-ab12-abcdefgh")),
+        lambda v: {ORG},
+    ),
+    ("put_org_policy", lambda tx, v: tx.put_org_policy(_scp()), lambda v: {ORG}),
+    (
+        "attach_org_policy",
+        lambda tx, v: tx.attach_org_policy("o-abcdefghij", "ou-ab12-abcdefgh", "p-abcdefgh"),
+        lambda v: {ORG},
+    ),
+    (
+        "detach_org_policies",
+        lambda tx, v: tx.detach_org_policies("o-abcdefghij", [("ou-ab12-abcdefgh", "p-abcdefgh")]),
+        lambda v: {ORG},
+    ),
+    ("set_org_tags", lambda tx, v: tx.set_org_tags("o-abcdefghij", "p-abcdefgh", [("k", "v")]), lambda v: {ORG}),
+    ("put_create_account_status", lambda tx, v: tx.put_create_account_status(_status()), lambda v: {ORG}),
+    ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
+    ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
+    ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG}),
+    ("delete_organization", lambda tx, v: tx.delete_organization("o-abcdefghij"), lambda v: {ORG}),
     ("delete_user", lambda tx, v: tx.delete_user(A, "bee"), lambda v: {_u("bee")}),
     ("delete_role", lambda tx, v: tx.delete_role(A, "R"), lambda v: {ref("role", A, "r")}),
     (
@@ -245,6 +356,27 @@ ROWS: list[Row] = [
         lambda v: {policy_ref(f"arn:aws:iam::{A}:policy/p2")},
     ),
 ]
+
+
+ORG = ref("organization", "", "")
+
+
+def _org() -> tuple[Organization, OrgRoot, OrgAccount]:
+    org = Organization("o-abcdefghij", A, "ALL", START)
+    root = OrgRoot("r-ab12", org.id, "Root", ())
+    return org, root, OrgAccount(A, org.id, root.id, "management", "m@example.com", "CREATED", START)
+
+
+def _ou() -> OrgUnit:
+    return OrgUnit("ou-ab12-abcdefgh", "o-abcdefghij", "r-ab12", "Prod", START)
+
+
+def _scp() -> OrgPolicy:
+    return OrgPolicy("p-abcdefgh", "o-abcdefghij", "SERVICE_CONTROL_POLICY", "deny", "", DOC, START)
+
+
+def _status() -> CreateAccountStatus:
+    return CreateAccountStatus("car-abcdefgh", "o-abcdefghij", "member", "SUCCEEDED", START, START, "210987654321")
 
 
 def _event() -> Any:
