@@ -75,8 +75,8 @@ def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
         yield endpoint
     finally:
         proc.terminate()
-        try:
-            proc.wait(timeout=20)
+        try:  # liveness only: a clean stop waits up to 60 s for the audit writer process to drain
+            proc.wait(timeout=DEADLINE + 60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
