@@ -24,6 +24,7 @@ writer for a file or PostgreSQL database; tests and in-memory databases use the 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import multiprocessing
@@ -31,6 +32,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -192,6 +194,30 @@ def _group_signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+_open: weakref.WeakSet[AuditProcessWriter] = weakref.WeakSet()
+_exit_hook = threading.Lock()
+_registered: list[bool] = []
+
+
+def _close_at_exit(writer: AuditProcessWriter) -> None:
+    """Close ``writer`` at interpreter exit if nothing did before (an exit without a lifespan).
+
+    Registered after multiprocessing's own exit handler, so it runs first: that handler
+    terminates daemon children with SIGTERM, which the child ignores, and then waits for
+    them; closing the writer first drains the child and ends it through the pipe.
+    """
+    with _exit_hook:
+        if not _registered:
+            atexit.register(_close_all)
+            _registered.append(True)
+        _open.add(writer)
+
+
+def _close_all() -> None:
+    for writer in list(_open):
+        writer.close()
+
+
 _Batch = tuple[float, list[Any], dict[str, tuple[datetime, str, str]]]  # shipped at, items, key uses
 
 
@@ -207,7 +233,7 @@ class AuditProcessWriter:
         self._lock = threading.Lock()  # guards _items, _uses
         self._items: list[Pending] = []
         self._uses: dict[str, tuple[datetime, str, str]] = {}
-        self._pipe_lock = threading.Lock()  # one thread at a time on the pipe; guards _seq, _unacked
+        self._pipe_lock = threading.RLock()  # one thread at a time on the pipe; guards _seq, _unacked
         self._seq = 0
         self._unacked: dict[int, _Batch] = {}  # shipped, not yet acknowledged as stored (in order)
         context = multiprocessing.get_context("spawn")
@@ -218,6 +244,7 @@ class AuditProcessWriter:
         with _group_signals_ignored():  # inherited: the child ignores them from its first instruction
             self._process.start()
         child_conn.close()
+        _close_at_exit(self)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-audit-sender", daemon=True)
         self._thread.start()
@@ -238,6 +265,10 @@ class AuditProcessWriter:
 
     def _send(self) -> None:
         """Ship what is queued (functions are run here: their results are plain events)."""
+        with self._pipe_lock:
+            self._ship()
+
+    def _ship(self) -> None:
         items, uses = self._take()
         if not items and not uses:
             return
@@ -345,6 +376,7 @@ class AuditProcessWriter:
         """
         if self._conn.closed:
             return
+        _open.discard(self)
         deadline = time.monotonic() + self._drain_timeout
         self._stop.set()
         while self._thread.is_alive() and time.monotonic() < deadline:  # it may be blocked on a full pipe
