@@ -4,31 +4,41 @@ Same contract as :class:`iamd.api.audit_writer.AuditWriter` (``submit``, ``key_u
 ``flush``, ``close``): events of successful writes stay in the write's own transaction (the
 pipeline does that); everything else is queued here. The request path appends the queued
 item to a list (no work, no system call); a small sender thread ships the list every
-``window`` seconds to a child process over a pipe, as one pickle. The child turns records
-into CloudTrail JSON and stores each batch in one transaction, with access-key last-used
-times, through its own connection to the same database.
+``window`` seconds to a child process over a pipe, as one numbered batch. The child turns
+records into CloudTrail JSON, stores each batch in one transaction, with access-key
+last-used times, through its own connection to the same database, and acknowledges it.
+The server keeps every batch until it is acknowledged.
 
-Visibility: :meth:`flush` returns once every item submitted before the call is stored (the
-child acknowledges it). :meth:`close` flushes, then stops the child: none is lost on a
-clean shutdown. If the child dies, the items it had not stored are lost with it (logged
-loudly), and later items are written in the server process instead, as the thread writer
-would. ``iamd serve`` uses this writer for a file or PostgreSQL database; tests and
-in-memory databases use the thread writer.
+Visibility: :meth:`flush` returns once every item submitted before the call is stored.
+:meth:`close` (the server's shutdown) lets the child store everything shipped, waiting up
+to ``drain_timeout`` seconds (:data:`DRAIN_TIMEOUT`) with the child at normal priority; a
+child that has not finished by then is stopped and the server stores what it had not
+acknowledged itself, with a warning that counts them. A child that dies is replaced the
+same way: its unacknowledged batches, and later items, are stored in the server process.
+An event is never stored twice (its id is unique; a batch stored again skips the ids
+already there). The child ignores SIGINT and SIGTERM: a Ctrl-C in a terminal or a service
+manager's stop reaches every process of the group, and the server, not the signal, ends
+the child once it has drained (docs/architecture.md, "Audit trail"). ``iamd serve`` uses this
+writer for a file or PostgreSQL database; tests and in-memory databases use the thread writer.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
+import weakref
+from collections.abc import Iterator
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from iamd.api.audit_writer import Pending, store_batch
+from iamd.api.audit_writer import Pending, build_events, store_batch
 from iamd.store import AuditEvent, Store
 
 __all__ = ["AuditProcessWriter"]
@@ -37,6 +47,48 @@ log = logging.getLogger("iamd.audit")
 
 
 LAG_LIMIT = 1.0  # seconds a batch may wait for an idle CPU before the writer stops yielding
+DRAIN_TIMEOUT = 60.0
+"""Seconds :meth:`AuditProcessWriter.close` waits for the child to store what it was sent.
+
+Generous: at normal priority a backlog of thousands of events takes well under a second; a
+child still busy after a minute is stuck (a database lock held elsewhere, a stopped
+process), and the server stores the rest itself. Below systemd's default stop timeout
+(90 s), so that a service manager's stop does not kill the server first.
+"""
+_POLL = 0.1  # seconds between checks while waiting for the child
+
+
+def _can_leave_idle() -> bool:
+    """Whether this process may go back from ``SCHED_IDLE`` to normal priority.
+
+    Linux lets a process leave ``SCHED_IDLE`` only with ``CAP_SYS_NICE`` or a large enough
+    ``RLIMIT_NICE``; an ordinary user has neither by default, and a writer that went
+    idle-only would then stay so for good, however far behind. The scheduler policy is
+    per thread: a short-lived thread tries the round trip, the process itself is untouched.
+    """
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except (AttributeError, OSError):
+            result.append(False)
+        else:
+            result.append(True)
+
+    thread = threading.Thread(target=probe, name="iamd-audit-probe")
+    thread.start()
+    thread.join()
+    return result == [True]
+
+
+def _set_policy(pid: int, *, idle: bool) -> bool:
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, not permitted, or the process is gone
+        return False
+    return True
 
 
 class _Priority:
@@ -49,33 +101,57 @@ class _Priority:
     A machine busy for good would starve it, so a batch that waited more than
     ``lag_limit`` seconds (:data:`LAG_LIMIT` unless the writer was given another) switches it
     back to normal priority until it has caught up; with a limit of 0 it never runs idle-only.
-    Best effort: where the scheduler policy cannot be changed, it stays as it is.
+    The server raises it too, when a batch stays unacknowledged that long and while it shuts
+    down (an idle-only child may not get the CPU even to notice that it is late).
+
+    It never holds a database lock idle-only: :meth:`storing` runs the batch's transaction
+    at normal priority. Otherwise a starved writer holding, say, an access key's row (its
+    last-used time) or SQLite's write lock would stall every writer of that database — the
+    server's own writes and the other processes' audit writers — for as long as the machine
+    stays busy. Where the policy cannot be changed back (see :func:`_can_leave_idle`) the
+    writer never runs idle-only.
     """
 
     def __init__(self, lag_limit: float = LAG_LIMIT) -> None:
         self.lag_limit = lag_limit
         self.idle = False
-        if lag_limit > 0:
+        if lag_limit > 0 and _can_leave_idle():
             self._set(idle=True)
 
     def _set(self, *, idle: bool) -> None:
-        try:
-            policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
-            os.sched_setscheduler(0, policy, os.sched_param(0))
-        except (AttributeError, OSError):  # not Linux, or not permitted: keep the current policy
-            return
-        self.idle = idle
+        if _set_policy(0, idle=idle):
+            self.idle = idle
 
     def batch_waited(self, seconds: float) -> None:
         if self.idle and seconds > self.lag_limit:
             log.warning("audit writer %.1f s behind: storing at normal priority until it catches up", seconds)
             self._set(idle=False)
-        elif not self.idle and seconds < self.lag_limit / 10:
+        elif not self.idle and self.lag_limit > 0 and seconds < self.lag_limit / 10:
             self._set(idle=True)
+
+    @contextlib.contextmanager
+    def storing(self) -> Iterator[None]:
+        """Normal priority for the block (a batch's transaction), then idle-only again if it was."""
+        idle = self.idle
+        if idle:
+            _set_policy(0, idle=False)
+        try:
+            yield
+        finally:
+            if idle and self.idle:
+                _set_policy(0, idle=True)
 
 
 def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT) -> None:
-    """The writer process: store what arrives, answer flushes, stop on ``None``."""
+    """The writer process: store each batch that arrives and acknowledge it; stop on ``None``.
+
+    On end of file (the server is gone without saying goodbye) it has stored every batch
+    sent before, and stops.
+    """
+    # The server ends this process once it has drained; a signal to the whole process group
+    # (Ctrl-C, a service manager's stop) must not end it with batches still unstored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from iamd.store import open_store
 
     priority = _Priority(lag_limit)
@@ -89,33 +165,86 @@ def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT) -> None:
                 return
             if message is None:
                 return
-            kind, payload = message
-            if kind == "flush":
-                conn.send(("flushed", payload))
-                continue
-            items, uses, shipped_at = payload
+            seq, items, uses, shipped_at = message
             priority.batch_waited(time.monotonic() - shipped_at)
-            store_batch(store, items, uses)
+            events = build_events(items)  # CPU work, at the current priority
+            with priority.storing():
+                store_batch(store, events, uses)
+            with contextlib.suppress(OSError):  # the server may be gone: go on storing until EOF
+                conn.send(seq)
     finally:
         store.close()
 
 
+@contextlib.contextmanager
+def _group_signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the child is started, so that it ignores them from
+    the start (an ignored signal stays ignored across exec, and Python then installs no
+    handler of its own): one that reaches it while it still imports would end it too.
+    Signal handlers can be changed only in the main thread; elsewhere the child sets them
+    itself, first thing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+_open: weakref.WeakSet[AuditProcessWriter] = weakref.WeakSet()
+_exit_hook = threading.Lock()
+_registered: list[bool] = []
+
+
+def _close_at_exit(writer: AuditProcessWriter) -> None:
+    """Close ``writer`` at interpreter exit if nothing did before (an exit without a lifespan).
+
+    Registered after multiprocessing's own exit handler, so it runs first: that handler
+    terminates daemon children with SIGTERM, which the child ignores, and then waits for
+    them; closing the writer first drains the child and ends it through the pipe.
+    """
+    with _exit_hook:
+        if not _registered:
+            atexit.register(_close_all)
+            _registered.append(True)
+        _open.add(writer)
+
+
+def _close_all() -> None:
+    for writer in list(_open):
+        writer.close()
+
+
+_Batch = tuple[float, list[Any], dict[str, tuple[datetime, str, str]]]  # shipped at, items, key uses
+
+
 class AuditProcessWriter:
-    def __init__(self, store: Store, url: str, *, window: float = 0.02, lag_limit: float = LAG_LIMIT) -> None:
-        self._store = store  # the fallback, should the child die
+    def __init__(
+        self, store: Store, url: str, *, window: float = 0.02, lag_limit: float = LAG_LIMIT,
+        drain_timeout: float = DRAIN_TIMEOUT,
+    ) -> None:  # fmt: skip
+        self._store = store  # the fallback, should the child die or not finish in time
         self._window = window
+        self._lag_limit = lag_limit
+        self._drain_timeout = drain_timeout
         self._lock = threading.Lock()  # guards _items, _uses
         self._items: list[Pending] = []
         self._uses: dict[str, tuple[datetime, str, str]] = {}
-        self._pipe_lock = threading.Lock()  # one sender at a time on the pipe
+        self._pipe_lock = threading.RLock()  # one thread at a time on the pipe; guards _seq, _unacked
+        self._seq = 0
+        self._unacked: dict[int, _Batch] = {}  # shipped, not yet acknowledged as stored (in order)
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(
             target=_child, args=(url, child_conn, lag_limit), name="iamd-audit", daemon=True
         )
-        self._process.start()
+        with _group_signals_ignored():  # inherited: the child ignores them from its first instruction
+            self._process.start()
         child_conn.close()
-        self._flushes = 0
+        _close_at_exit(self)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-audit-sender", daemon=True)
         self._thread.start()
@@ -137,61 +266,149 @@ class AuditProcessWriter:
     def _send(self) -> None:
         """Ship what is queued (functions are run here: their results are plain events)."""
         with self._pipe_lock:
-            items, uses = self._take()
-            if not items and not uses:
-                return
-            shipped: list[Any] = []
-            for item in items:
-                if callable(item) and not isinstance(item, AuditEvent):
-                    try:
-                        item = item()
-                    except Exception:
-                        log.exception("could not build an audit event")
-                        continue
-                shipped.append(item)
-            if self._process.is_alive():
+            self._ship()
+
+    def _ship(self) -> None:
+        items, uses = self._take()
+        if not items and not uses:
+            return
+        shipped: list[Any] = []
+        for item in items:
+            if callable(item) and not isinstance(item, AuditEvent):
                 try:
-                    self._conn.send(("events", (shipped, uses, time.monotonic())))
-                    return
-                except (OSError, ValueError):
-                    log.exception("the audit writer process is gone; writing in this process")
-            store_batch(self._store, shipped, uses)
+                    item = item()
+                except Exception:
+                    log.exception("could not build an audit event")
+                    continue
+            shipped.append(item)
+        now = time.monotonic()
+        self._seq += 1
+        self._unacked[self._seq] = (now, shipped, uses)
+        if self._process.is_alive():
+            try:
+                self._conn.send((self._seq, shipped, uses, now))
+            except (OSError, ValueError):
+                log.exception("could not ship audit events to the writer process")
+
+    def _collect(self, wait: float = 0.0) -> None:
+        """Take the child's acknowledgements (waiting up to ``wait`` seconds for the first)."""
+        try:
+            while self._conn.poll(wait):
+                self._unacked.pop(self._conn.recv(), None)
+                wait = 0.0
+        except (OSError, EOFError):  # the child is gone: what it did not acknowledge stays
+            if wait:
+                time.sleep(wait)
+
+    def _watch(self) -> None:
+        """Raise a child that lets a batch wait too long; store in this process if it died."""
+        if not self._unacked:
+            return
+        if not self._process.is_alive():
+            self._collect()
+            self._take_over(f"the audit writer process ended (exit code {self._process.exitcode})")
+            return
+        oldest = next(iter(self._unacked.values()))[0]
+        if time.monotonic() - oldest > self._lag_limit:
+            self._urge()
+
+    def _take_over(self, reason: str) -> None:
+        """Store every unacknowledged batch in this process (the child is gone or stopped)."""
+        if not self._unacked:
+            return
+        count = sum(len(items) for _, items, _ in self._unacked.values())
+        log.warning("%s: storing its %d unstored audit events in the server process", reason, count)
+        batches, self._unacked = list(self._unacked.values()), {}
+        for _, items, uses in batches:  # the child may have stored a batch without acknowledging it
+            store_batch(self._store, items, uses, skip_stored=True)
+
+    def _cycle(self) -> None:
+        with self._pipe_lock:
+            self._collect()
+            self._send()
+            self._watch()
+            if not self._process.is_alive():
+                self._take_over("the audit writer process is gone")
 
     def _run(self) -> None:
         while not self._stop.wait(self._window):
             try:
-                self._send()
+                self._cycle()
             except Exception:
                 log.exception("the audit sender failed")
 
-    def flush(self, timeout: float = 10.0) -> None:
-        """Return once everything submitted before the call is stored (or ``timeout`` passed)."""
-        self._send()
-        with self._pipe_lock:
+    def _wait(self, target: int, deadline: float, *, urge: bool) -> bool:
+        """Wait until every batch up to ``target`` is acknowledged; False if ``deadline`` passed."""
+        while any(seq <= target for seq in self._unacked):
             if not self._process.is_alive():
-                return
-            self._flushes += 1
-            token = self._flushes
-            try:
-                self._conn.send(("flush", token))
-                while self._conn.poll(timeout):
-                    kind, got = self._conn.recv()
-                    if kind == "flushed" and got == token:
-                        return
-            except (OSError, EOFError):
-                log.exception("the audit writer process is gone")
-                return
-        log.error("audit flush timed out after %s s", timeout)
+                self._collect()
+                self._take_over(f"the audit writer process ended (exit code {self._process.exitcode})")
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if urge:
+                self._urge()
+            else:
+                self._watch()
+            self._collect(min(_POLL, remaining))
+        return True
+
+    def flush(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Return once everything submitted before the call is stored (or ``timeout`` passed).
+
+        The child is not hurried (it is, by the lag limit); the default timeout is the
+        shutdown's, as generous: on a busy machine a child may take many seconds to start.
+        """
+        deadline = time.monotonic() + timeout
+        with self._pipe_lock:
+            self._collect()
+            self._send()
+            if not self._wait(self._seq, deadline, urge=False):
+                log.error("audit flush timed out after %s s", timeout)
 
     def close(self) -> None:
+        """Store everything submitted, then stop the child (see :data:`DRAIN_TIMEOUT`).
+
+        The child runs at normal priority from here on (re-applied while waiting: the child
+        may switch itself back between batches). If it has not stored everything by the
+        deadline it is killed, and the server stores what it had not acknowledged.
+        """
+        if self._conn.closed:
+            return
+        _open.discard(self)
+        deadline = time.monotonic() + self._drain_timeout
         self._stop.set()
-        self._thread.join(timeout=10)
-        self.flush()
-        with self._pipe_lock:
-            if self._process.is_alive():
-                with contextlib.suppress(OSError):
-                    self._conn.send(None)
-            self._process.join(timeout=10)
-            if self._process.is_alive():
+        while self._thread.is_alive() and time.monotonic() < deadline:  # it may be blocked on a full pipe
+            self._urge()
+            self._thread.join(timeout=_POLL)
+        locked = self._pipe_lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            if locked:
+                self._collect()
+                self._send()
+                drained = self._wait(self._seq, deadline, urge=True)
+                if drained and self._process.is_alive():
+                    with contextlib.suppress(OSError):
+                        self._conn.send(None)
+                    self._process.join(timeout=max(_POLL, deadline - time.monotonic()))
+            killed = self._process.is_alive()
+            if killed:
                 self._process.kill()
+                self._process.join()
+        finally:
+            if locked:
+                self._pipe_lock.release()
+        with self._pipe_lock:  # a sender blocked on the pipe has failed by now (the child is gone)
+            self._collect()
+            self._send()
+            if killed:
+                reason = f"the audit writer process did not finish within {self._drain_timeout:g} s"
+            else:
+                reason = f"the audit writer process ended (exit code {self._process.exitcode})"
+            self._take_over(reason)
             self._conn.close()
+
+    def _urge(self) -> None:
+        if self._process.pid is not None:
+            _set_policy(self._process.pid, idle=False)

@@ -33,26 +33,38 @@ def build(item: Pending) -> AuditEvent:
     return item()
 
 
-def store_batch(store: Store, items: Sequence[Pending], uses: Mapping[str, tuple[datetime, str, str]]) -> None:
-    """Build and store ``items`` in one transaction, then the access-key uses; never raises.
-
-    The audit trail must not take the service down: an item that cannot be built is logged
-    and skipped; if the batch's transaction fails, each event is stored on its own so that
-    only the one that fails is lost (logged). Shared by the thread writer, the writer
-    process and that process's fallback in the server.
-    """
+def build_events(items: Sequence[Pending]) -> list[AuditEvent]:
+    """The stored events of ``items``; an item that cannot be built is logged and skipped."""
     events: list[AuditEvent] = []
     for item in items:
         try:
             events.append(build(item))
         except Exception:
             log.exception("could not build an audit event")
+    return events
+
+
+def store_batch(
+    store: Store, items: Sequence[Pending], uses: Mapping[str, tuple[datetime, str, str]], *, skip_stored: bool = False
+) -> None:
+    """Build and store ``items`` in one transaction, then the access-key uses; never raises.
+
+    The audit trail must not take the service down: an item that cannot be built is logged
+    and skipped; if the batch's transaction fails, each event is stored on its own so that
+    only the one that fails is lost (logged). Shared by the thread writer, the writer
+    process and that process's fallback in the server. ``skip_stored``: events already in
+    the trail (same id) are skipped, for a batch that may have been stored once already.
+    """
+    events = build_events(items)
     try:
-        store.append_audit_events(events)  # one transaction per batch
+        store.append_audit_events(events, skip_stored=skip_stored)  # one transaction per batch
     except Exception:
         for event in events:  # isolate the event that fails, keep the others
             try:
-                store.append_audit_event(event)
+                if skip_stored:
+                    store.append_audit_events([event], skip_stored=True)
+                else:
+                    store.append_audit_event(event)
             except Exception:
                 log.exception("could not store audit event %s", event.event_id)
     for key_id, (when, service, region) in uses.items():

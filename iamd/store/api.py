@@ -502,8 +502,12 @@ class Store(Protocol):
         """Store an event on its own (e.g. a failed or read-only request)."""
         ...
 
-    def append_audit_events(self, events: Sequence[AuditEvent]) -> None:
-        """Store many events in one transaction (no generation bump)."""
+    def append_audit_events(self, events: Sequence[AuditEvent], *, skip_stored: bool = False) -> None:
+        """Store many events in one transaction (no generation bump).
+
+        ``skip_stored``: an event whose id is already stored is skipped, not an error (the
+        audit writer storing again what its child process may have stored just before it died).
+        """
         ...
 
     def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None: ...

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Executable, insert, select, update
+from sqlalchemy import Engine, Executable, Insert, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
 from iamd.crypto import new_unique_id
@@ -188,14 +190,18 @@ class SqlStore:
             self._publish(ChangeSet((Change(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED),)))
         return stored
 
-    def append_audit_events(self, events: Sequence[AuditEvent]) -> None:
+    def append_audit_events(self, events: Sequence[AuditEvent], *, skip_stored: bool = False) -> None:
         """Store many events in one transaction (the audit writer's batches)."""
         if not events:
             return
+        stmt: Insert = insert(s.audit_events)
+        if skip_stored:  # an event id already stored is skipped (both dialects: ON CONFLICT DO NOTHING)
+            dialect_insert = postgresql_insert if self._ctx.dialect == "postgresql" else sqlite_insert
+            stmt = dialect_insert(s.audit_events).on_conflict_do_nothing(index_elements=["event_id"])
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                conn.execute(insert(s.audit_events), [audit_row(e) for e in events])
+                conn.execute(stmt, [audit_row(e) for e in events])
         if self._listeners:
             self._publish(ChangeSet(tuple(Change(Entity.AUDIT_EVENT, e.account_id, e.event_id, Verb.CREATED)
                                           for e in events)))  # fmt: skip

@@ -108,3 +108,39 @@ def _policies_after_lags() -> list[int]:
         priority.batch_waited(lag)
         seen.append(os.sched_getscheduler(0))
     return seen
+
+
+def test_the_writer_holds_database_locks_only_at_normal_priority() -> None:
+    """A batch's transaction runs at normal priority, then the writer is idle-only again.
+
+    An idle-only writer preempted inside a transaction would keep its locks (an access key's
+    row, SQLite's write lock) for as long as the machine stays busy, and every writer of the
+    database would wait on it (docs/architecture.md, "Audit trail").
+    """
+    import multiprocessing
+    import os
+
+    import pytest
+
+    if not hasattr(os, "SCHED_IDLE"):
+        pytest.skip("no SCHED_IDLE on this platform")
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        before, during, after, can_leave = pool.apply(_policies_around_a_store)
+    if not can_leave:  # an unprivileged user: the writer never goes idle-only at all
+        assert (before, during, after) == (os.SCHED_OTHER,) * 3
+    else:
+        assert (before, during, after) == (os.SCHED_IDLE, os.SCHED_OTHER, os.SCHED_IDLE)
+
+
+def _policies_around_a_store() -> tuple[int, int, int, bool]:
+    import os
+
+    from iamd.api.audit_process import _can_leave_idle, _Priority
+
+    can_leave = _can_leave_idle()
+    priority = _Priority()
+    before = os.sched_getscheduler(0)
+    with priority.storing():
+        during = os.sched_getscheduler(0)
+    return before, during, os.sched_getscheduler(0), can_leave

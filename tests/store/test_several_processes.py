@@ -33,6 +33,10 @@ from tests.store.conftest import PgDatabases
 POLL = 0.1  # --cache-poll of both servers
 # Liveness only: a change not seen after this long never will be (a bug, not a slow machine).
 DEADLINE = 60.0
+# Liveness only: starting (imports, migrations check, the audit writer process, a worker per
+# --workers) takes a few seconds of CPU, which a machine busy with other work may spread over
+# minutes; a server that has not answered by then is stuck.
+STARTUP = 300.0
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 POLICY = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}'
 DENY = '{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"iam:GetUser","Resource":"*"}}'
@@ -56,7 +60,7 @@ def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=out)
         endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + DEADLINE  # a loaded machine may take long to start two workers
+        deadline = time.monotonic() + STARTUP  # a loaded machine may take long to start two workers
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 if httpx.get(f"{endpoint}/_iamd/health", timeout=2).status_code == 200:
@@ -66,7 +70,8 @@ def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
         else:
             if proc.poll() is None:  # still starting: never carry on with a server that does not answer yet
                 proc.kill()
-                raise RuntimeError(f"iamd serve did not answer within {DEADLINE} s")
+                proc.wait()  # reaped here, not reported by Popen.__del__ in whichever test runs next
+                raise RuntimeError(f"iamd serve did not answer within {STARTUP} s")
         if proc.poll() is None:
             break
         stderr = log.read_text(errors="replace")
@@ -76,8 +81,8 @@ def _serve(data_dir: Path, url: str, workers: int = 1) -> Iterator[str]:
         yield endpoint
     finally:
         proc.terminate()
-        try:
-            proc.wait(timeout=20)
+        try:  # liveness only: a clean stop waits up to 60 s for the audit writer process to drain
+            proc.wait(timeout=DEADLINE + 60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
