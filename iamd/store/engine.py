@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,13 @@ def _sqlite_engine(url: URL) -> Engine:
     assert url.database is not None
     Path(url.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Created private (an empty file is an empty database): its -wal and -shm files get
-    # the database file's permissions from SQLite (docs/security.md, "Files").
-    os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600))
+    # the database file's permissions from SQLite (docs/security.md, "Files"). Only created:
+    # an existing database file is never opened here, because closing any descriptor of it
+    # would release every POSIX lock this process's SQLite connections hold on it, and another
+    # process would then checkpoint and delete the write-ahead log under them
+    # (docs/architecture.md, "Several processes"; tests/store/test_sqlite_locks.py).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600))
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
