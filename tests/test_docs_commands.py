@@ -177,7 +177,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
 
 
 def _wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # liveness only: a server that has not answered by then is stuck
     while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(f"iamd serve exited {server.returncode}:\n{log.read_text()}")

@@ -56,7 +56,7 @@ def running_server(
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 300  # liveness only: a loaded machine may take long to start a thread
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("iamd did not start")
