@@ -204,7 +204,10 @@ class Core:
         if caller is None and authentication is not None:
             identity = {"type": "Unknown", "accessKeyId": authentication["accessKeyId"]}
         decision = getattr(error, "decision", None)
-        regional = service in self.registry and self.registry.get(service).regional
+        spec = self.registry.get(service) if service in self.registry else None
+        regional = spec is not None and spec.regional
+        if params is not None and spec is not None and spec.audited_input is not None:
+            params = spec.audited_input(params)
         record = CallEvent(
             request_id=context.request_id,
             event_time=context.now,
@@ -251,6 +254,8 @@ def _event(spec: ServiceDef, call: Call, result: Mapping[str, Any] | None, decis
         call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
         call.operation, call.region if spec.regional else call.env.partition.iam_region, call.source_ip,
         call.user_agent,
-        identity or call.caller.user_identity(), call.account, dict(call.params) or None,
-        dict(result) if result and not is_read_only(call.operation) else None, None, None, decision,
+        identity or call.caller.user_identity(), call.account,
+        (spec.audited_input(call.params) if spec.audited_input is not None else dict(call.params)) or None,
+        dict(result) if result and spec.audit_responses and not is_read_only(call.operation) else None, None, None,
+        decision,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from iamd.explain.operation import explain_operation
 from iamd.policy import Decision
 from iamd.service.authorize import DecisionCounter, authorize_iam_call
 from iamd.service.call import Call, Caller
@@ -83,6 +84,10 @@ class ServiceDef:
     regional: bool = False
     # The audit event's userIdentity when the call's result says who called (unsigned STS federation calls).
     audit_identity: Callable[[str, Mapping[str, Any] | None, str], dict[str, Any] | None] | None = None
+    # What the audit trail keeps of a call's input (default: all of it, redacted by the store).
+    audited_input: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
+    # Whether a successful write's result is kept as responseElements (CloudTrail's default).
+    audit_responses: bool = True
 
 
 class Registry:
@@ -144,6 +149,19 @@ ORGANIZATIONS = ServiceDef(
 )  # fmt: skip
 
 
+def _explain_input(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The trail keeps an explain call's question, not a CloudTrail event pasted into it."""
+    return {k: v for k, v in data.items() if k != "Event"} or None
+
+
+# iamd's own operations (docs/troubleshooting.md, the API): the troubleshooter. Its handler
+# authorizes ``iamd:Explain`` on each explained principal itself, like STS's handlers.
+IAMD = ServiceDef(
+    "iamd", "iamd", {"Explain": Operation(explain_operation, False)}, None, admit=_admit_iam,
+    audited_input=_explain_input, audit_responses=False,
+)  # fmt: skip
+
+
 def builtin_registry() -> Registry:
-    """A new registry with IAM, STS and Organizations (a process may add its other services)."""
-    return Registry((IAM, STS, ORGANIZATIONS))
+    """A new registry with IAM, STS, Organizations and iamd's own operations (a process may add others)."""
+    return Registry((IAM, STS, ORGANIZATIONS, IAMD))
