@@ -1,6 +1,6 @@
 """The STS operations: name → handler ``(call, tx) -> response members``.
 
-Handlers run on cached reads (pipeline ``_run_sts``) after the caller was authenticated and
+Handlers run on cached reads (the core, ``iamd.core.Core.invoke``) after the caller was authenticated and
 the session-credential restrictions of AWS "Compare AWS STS credentials" were applied; each handler authorizes
 what AWS authorizes for its operation (GetCallerIdentity: nothing).
 """
