@@ -60,10 +60,10 @@ class CacheLimits:
 
 # Changes nothing cached depends on: a key's last use (every request), audit events, sign-in
 # throttles, credential reports, an MFA code step.
-# Nothing cached is built from these (their reads go to the snapshot: CachedReads).
+# Nothing cached is built from these (their reads go to the snapshot: CachedReads). Server
+# certificates are not among them: their tags are read through the cached list_tags.
 _IGNORED = frozenset({
     Entity.AUDIT_EVENT, Entity.SIGNIN_THROTTLE, Entity.CREDENTIAL_REPORT, Entity.USER_CREDENTIAL,
-    Entity.SERVER_CERTIFICATE,
 })  # fmt: skip
 _LOG = 256  # invalidations remembered for Cache.put's check (older reads are simply not kept)
 

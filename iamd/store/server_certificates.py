@@ -86,7 +86,9 @@ class ServerCertificateOps(Ops):
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
     ) -> ServerCertificate:
         self._write()
-        self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.UPDATED)
+        renamed = new_name is not None and new_name != name
+        self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.RENAMED if renamed else Verb.UPDATED,
+                      new_name if renamed and new_name is not None else "")  # fmt: skip
         current = self.get_server_certificate(account, name)
         t = s.server_certificates
         values: dict[str, Any] = {}
