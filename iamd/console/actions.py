@@ -33,6 +33,11 @@ class Outcome:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def failure(self) -> dict[str, str] | None:
+        """What a page shows of a failed call (the AWS message and the request id), or None."""
+        return None if self.error is None else {"message": self.error.message, "request_id": self.request_id}
+
 
 def run(
     backend: Backend,

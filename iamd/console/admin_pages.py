@@ -14,9 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from iamd.console.actions import Outcome
 from iamd.console.sessions import csrf_matches
-from iamd.console.web import Console, FormError, Signed, read_form, redirect
+from iamd.console.web import Console, FormError, Signed, read_form
 from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, generate_password
 
 __all__ = ["admin_routes"]
@@ -41,21 +40,12 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value or "")
 
 
-def _failure(outcome: Outcome) -> dict[str, str] | None:
-    return None if outcome.error is None else {"message": outcome.error.message, "request_id": outcome.request_id}
-
-
 class _AdminPages:
     def __init__(self, console: Console) -> None:
         self.c = console
 
     async def _signed(self, request: Request) -> Signed | Response:
-        signed = await run_in_threadpool(self.c.signed, request)
-        if signed is None:
-            return redirect("/console")
-        if signed.session.signin.password_change_only:
-            return redirect("/console/password")
-        return signed
+        return await self.c.page_session(request)
 
     # -- users -----------------------------------------------------------------------------
     async def users(self, request: Request) -> Response:
@@ -103,7 +93,7 @@ class _AdminPages:
         ):
             out = self.c.run(request, signed, operation, UserName=user["UserName"])
             rows = [show(item) for item in (out.result or {}).get(member, [])]
-            sections.append({"title": title, "rows": rows, "error": _failure(out)})
+            sections.append({"title": title, "rows": rows, "error": out.failure})
         return self.c.page(request, "user.html", title=user["UserName"], signed=signed, name=user["UserName"],
                            sections=sections)  # fmt: skip
 

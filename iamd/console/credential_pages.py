@@ -40,12 +40,6 @@ def credential_routes(console: Console) -> list[BaseRoute]:
     ]
 
 
-def _failure(outcome: Outcome) -> dict[str, str] | None:
-    if outcome.error is None:
-        return None
-    return {"message": outcome.error.message, "request_id": outcome.request_id}
-
-
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value or "")
 
@@ -55,12 +49,10 @@ class _CredentialPages:
         self.c = console
 
     async def _signed(self, request: Request) -> Signed | Response:
-        signed = await run_in_threadpool(self.c.signed, request)
-        if signed is None:
-            return redirect("/console")
-        if signed.session.signin.password_change_only:
-            return redirect("/console/password")
-        if signed.session.signin.root:  # the root user's credentials are the operator's (docs/console.md)
+        signed = await self.c.page_session(request)
+        if (
+            isinstance(signed, Signed) and signed.session.signin.root
+        ):  # the root user's credentials are the operator's (docs/console.md)
             return redirect("/console/home")
         return signed
 
@@ -101,7 +93,7 @@ class _CredentialPages:
         mfa_out = self.c.run(request, signed, "ListMFADevices", UserName=me)
         listed = (mfa_out.result or {}).get("MFADevices", [])
         devices = [{**d, "EnableDate": _when(d.get("EnableDate"))} for d in listed]
-        values = {"keys_error": _failure(keys_out), "mfa_error": _failure(mfa_out), **values}
+        values = {"keys_error": keys_out.failure, "mfa_error": mfa_out.failure, **values}
         return self.c.page(request, "credentials.html", status, title="My security credentials", signed=signed,
                            keys=keys, devices=devices, **values)  # fmt: skip
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iamd.console.actions import Outcome
-from iamd.console.web import Console, Signed, redirect
+from iamd.console.web import Console, Signed
 
 __all__ = ["entity_routes"]
 
@@ -50,8 +50,7 @@ def _pretty(document: str) -> str:
 
 def _section(title: str, outcome: Outcome, member: str, show: Callable[[Any], str]) -> dict[str, Any]:
     rows = [show(item) for item in (outcome.result or {}).get(member, [])]
-    error = None if outcome.error is None else {"message": outcome.error.message, "request_id": outcome.request_id}
-    return {"title": title, "rows": rows, "error": error}
+    return {"title": title, "rows": rows, "error": outcome.failure}
 
 
 class _EntityPages:
@@ -59,12 +58,7 @@ class _EntityPages:
         self.c = console
 
     async def _signed(self, request: Request) -> Signed | Response:
-        signed = await run_in_threadpool(self.c.signed, request)
-        if signed is None:
-            return redirect("/console")
-        if signed.session.signin.password_change_only:
-            return redirect("/console/password")
-        return signed
+        return await self.c.page_session(request)
 
     async def _list(
         self, request: Request, title: str, operation: str, member: str, columns: list[str],

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -123,6 +124,16 @@ class Console:
             self.sessions.revoke(token)
             return None
         return Signed(token, session, caller)
+
+    async def page_session(self, request: Request) -> Signed | Response:
+        """The signed-in session of a page, or where to go instead: the sign-in page without
+        one, the password page while only the forced change is allowed."""
+        signed = await run_in_threadpool(self.signed, request)
+        if signed is None:
+            return redirect("/console")
+        if signed.session.signin.password_change_only:
+            return redirect("/console/password")
+        return signed
 
     def caller_of(self, session: WebSession) -> Caller | None:
         """The IAM caller of a console session, read as stored now (tags included).
