@@ -26,9 +26,9 @@ from starlette.responses import JSONResponse, Response
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
-from iamd.api.pipeline import authenticate, refused_authentication
+from iamd.api.pipeline import authenticate, refused_at_the_door
 from iamd.auth import SignedRequest
-from iamd.core import CallContext, Core
+from iamd.core import CallContext
 from iamd.explain.operation import ACTION, MAX_BODY, read_body
 from iamd.ids import new_uuid4
 from iamd.service.call import Caller
@@ -68,11 +68,7 @@ def answer(backend: Backend, signed: SignedRequest, source_ip: str, secure: bool
         caller, _ = authenticate(backend, signed, context.now, "iam")
         data = read_body(signed.body)
     except Exception as error:
-        failure = Core.failure(error, request_id)
-        refused = refused_authentication(backend, context, failure) if caller is None else None
-        backend.core.record_failure(
-            "iamd", "Explain", context, failure, caller=caller, params=data, authentication=refused
-        )
+        failure = refused_at_the_door(backend, "iamd", "Explain", context, error, caller, data)
         return _error(failure, request_id)
     outcome = backend.core.invoke(caller, "iamd", "Explain", data, context)
     if outcome.error is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
-from iamd.api.pipeline import MAX_BODY, HttpRequest, authenticate, refused_authentication
+from iamd.api.pipeline import MAX_BODY, HttpRequest, authenticate, refused_at_the_door
 from iamd.auth import SignedRequest
 from iamd.core import CallContext, Core
 from iamd.ids import new_uuid4
@@ -63,12 +63,8 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             )
         payload = parse_json_request(service, operation, request.body)
     except Exception as error:
-        failure = Core.failure(error, request_id)
         context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region)
-        refused = refused_authentication(backend, context, failure) if caller is None else None
-        backend.core.record_failure(
-            service_name, name, context, failure, caller=caller, params=payload, authentication=refused
-        )
+        failure = refused_at_the_door(backend, service_name, name, context, error, caller, payload)
         return json_error_response(failure, request_id)
     context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region)
     outcome = backend.core.invoke(caller, service_name, operation.name, payload, context)

@@ -98,12 +98,8 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
             caller, region = authenticate(backend, signed, now, service_name)
         operation, payload = parse_request(service, params)
     except Exception as error:
-        failure = Core.failure(error, request_id)
         context = CallContext(request_id, now, request.client_ip, request.header("user-agent"), request.secure, region)
-        refused = _refused(backend, context, failure) if caller is None else None
-        backend.core.record_failure(
-            service_name, action, context, failure, caller=caller, params=payload, authentication=refused
-        )
+        failure = refused_at_the_door(backend, service_name, action, context, error, caller, payload)
         return error_response(failure, _NAMESPACES[service_name], request_id)
     user_agent = (signed.header_values("user-agent") or ("",))[0]
     context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region)
@@ -128,9 +124,24 @@ def authenticate(backend: Backend, signed: SignedRequest, now: datetime, service
     return verified.principal, verified.region
 
 
-def refused_authentication(backend: Backend, context: CallContext, error: aws.AwsError) -> dict[str, Any] | None:
-    """The ``iamdAuthentication`` member of a refused credential, or None (not an authentication error)."""
-    return _refused(backend, context, error)
+def refused_at_the_door(
+    backend: Backend,
+    service: str,
+    operation: str | None,
+    context: CallContext,
+    error: BaseException,
+    caller: Caller | None,
+    params: Mapping[str, Any] | None,
+) -> aws.AwsError:
+    """A request refused before it reached the core (not decoded, authenticated or valid): the
+    AWS error to answer, its audit event stored durably (``Core.record_failure``), with the
+    refused credential described when authentication refused it. Every door ends its failures here."""
+    failure = Core.failure(error, context.request_id)
+    refused = _refused(backend, context, failure) if caller is None else None
+    backend.core.record_failure(
+        service, operation, context, failure, caller=caller, params=params, authentication=refused
+    )
+    return failure
 
 
 def _refused(backend: Backend, context: CallContext, error: aws.AwsError) -> dict[str, Any] | None:
