@@ -64,6 +64,7 @@ class CacheLimits:
 # certificates are not among them: their tags are read through the cached list_tags.
 _IGNORED = frozenset({
     Entity.AUDIT_EVENT, Entity.SIGNIN_THROTTLE, Entity.CREDENTIAL_REPORT, Entity.USER_CREDENTIAL,
+    Entity.CONSOLE_SESSION,
 })  # fmt: skip
 _LOG = 256  # invalidations remembered for Cache.put's check (older reads are simply not kept)
 

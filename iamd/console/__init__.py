@@ -19,6 +19,8 @@ def console_routes(backend: Backend) -> list[BaseRoute]:
     from iamd.console.admin_pages import admin_routes
     from iamd.console.credential_pages import credential_routes
     from iamd.console.entity_pages import entity_routes
+    from iamd.console.manage_pages import manage_routes
+    from iamd.console.role_pages import role_routes
     from iamd.console.signin_pages import signin_routes
     from iamd.console.web import Console
 
@@ -27,5 +29,12 @@ def console_routes(backend: Backend) -> list[BaseRoute]:
     async def not_found(request: Request) -> Response:
         return console.page(request, "refused.html", 404, title="Page not found")
 
-    pages = [*signin_routes(console), *credential_routes(console), *admin_routes(console), *entity_routes(console)]
+    pages = [
+        *manage_routes(console),
+        *signin_routes(console),
+        *credential_routes(console),
+        *admin_routes(console),
+        *entity_routes(console),
+        *role_routes(console),
+    ]
     return [*pages, Route("/console/{rest:path}", not_found, methods=["GET", "POST"])]

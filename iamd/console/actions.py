@@ -48,8 +48,9 @@ def run(
     client_ip: str,
     user_agent: str,
     secure: bool,
+    service: str = "iam",
 ) -> Outcome:
-    """IAM ``operation`` with Query-style ``params`` (e.g. ``{"UserName": "ana"}``), as ``caller``.
+    """IAM (or STS) ``operation`` with Query-style ``params`` (e.g. ``{"UserName": "ana"}``), as ``caller``.
 
     The call goes through the application core (:meth:`iamd.core.Core.invoke`), as a Query API
     request does: the same authorization, handler, audit event and cache invalidation. Answers
@@ -58,13 +59,13 @@ def run(
     """
     context = CallContext(new_uuid4(), backend.clock(), client_ip, user_agent, secure, "us-east-1")
     try:
-        service = backend.catalog.service("iam")
-        _, payload = parse_request(service, {**params, "Action": operation, "Version": service.api_version})
+        model = backend.catalog.service(service)
+        _, payload = parse_request(model, {**params, "Action": operation, "Version": model.api_version})
     except Exception as error:
         failure = Core.failure(error, context.request_id)
-        backend.core.record_failure("iam", operation, context, failure, caller=caller)
+        backend.core.record_failure(service, operation, context, failure, caller=caller)
         return Outcome(context.request_id, None, failure)
-    outcome = backend.core.invoke(caller, "iam", operation, payload, context)
+    outcome = backend.core.invoke(caller, service, operation, payload, context)
     if outcome.error is not None:
         return Outcome(context.request_id, None, outcome.error)
     return Outcome(context.request_id, outcome.result or {}, None)

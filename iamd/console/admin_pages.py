@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from iamd.console.entity_pages import action_button, attached_section, item_section, small_form
 from iamd.console.sessions import csrf_matches
 from iamd.console.web import Console, FormError, Signed, read_form
 from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, generate_password
@@ -84,8 +85,27 @@ class _AdminPages:
             {"title": "Summary", "rows": [f"ARN: {user['Arn']}", f"Path: {user['Path']}",
                                           f"Created: {_when(user['CreateDate'])}"]},
         ]  # fmt: skip
+        me = user["UserName"]
+        tags = self.c.run(request, signed, "ListUserTags", UserName=me)
+        tag_section = item_section(
+            "Tags",
+            tags,
+            "Tags",
+            lambda tag: (
+                f"{tag['Key']} = {tag['Value']}",
+                None,
+                [action_button("/console/manage/user/tag", "Remove", user=me, key=tag["Key"], op="untag")],
+            ),
+        )
+        tag_section["forms"] = [small_form("/console/manage/user/tag", "add-tag", "Add tag", user=me, op="tag",
+                                      key=("Key", ""), value=("Value", ""))]  # fmt: skip
+        sections += [
+            tag_section,
+            attached_section("user", me, self.c.run(request, signed, "ListAttachedUserPolicies", UserName=me)),
+            {"title": "Console sessions", "forms": [small_form("/console/manage/user/revoke", "revoke-sessions",
+                                                          "Sign out everywhere", danger=True, user=me)]},
+        ]  # fmt: skip
         for title, operation, member, show in (
-            ("Attached policies", "ListAttachedUserPolicies", "AttachedPolicies", lambda p: p["PolicyArn"]),
             ("Inline policies", "ListUserPolicies", "PolicyNames", str),
             ("Groups", "ListGroupsForUser", "Groups", lambda g: g["GroupName"]),
             ("Access keys", "ListAccessKeys", "AccessKeyMetadata", lambda k: f"{k['AccessKeyId']} ({k['Status']})"),

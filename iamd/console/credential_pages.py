@@ -82,15 +82,15 @@ class _CredentialPages:
 
     def render(self, request: Request, signed: Signed, values: dict[str, Any], status: int = 200) -> Response:
         me = signed.session.signin.user_name
-        keys_out = self.c.run(request, signed, "ListAccessKeys", UserName=me)
+        keys_out = self.c.run_user(request, signed, "ListAccessKeys", UserName=me)
         keys = []
         for k in (keys_out.result or {}).get("AccessKeyMetadata", []):
-            used = self.c.run(request, signed, "GetAccessKeyLastUsed", AccessKeyId=k["AccessKeyId"])
+            used = self.c.run_user(request, signed, "GetAccessKeyLastUsed", AccessKeyId=k["AccessKeyId"])
             last = (used.result or {}).get("AccessKeyLastUsed", {})
             when = last.get("LastUsedDate")
             keys.append({**k, "CreateDate": _when(k["CreateDate"]),
                          "LastUsed": f"{_when(when)} ({last.get('ServiceName')})" if when else "Never"})  # fmt: skip
-        mfa_out = self.c.run(request, signed, "ListMFADevices", UserName=me)
+        mfa_out = self.c.run_user(request, signed, "ListMFADevices", UserName=me)
         listed = (mfa_out.result or {}).get("MFADevices", [])
         devices = [{**d, "EnableDate": _when(d.get("EnableDate"))} for d in listed]
         values = {"keys_error": keys_out.failure, "mfa_error": mfa_out.failure, **values}
@@ -105,7 +105,7 @@ class _CredentialPages:
 
     # -- access keys -----------------------------------------------------------------------
     def create_key(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
-        outcome = self.c.run(request, signed, "CreateAccessKey", UserName=signed.session.signin.user_name)
+        outcome = self.c.run_user(request, signed, "CreateAccessKey", UserName=signed.session.signin.user_name)
         if outcome.result is None:
             return self._after(request, signed, outcome, "")
         key = outcome.result["AccessKey"]
@@ -115,12 +115,12 @@ class _CredentialPages:
 
     def update_key(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
         status = "Inactive" if form.get("status") == "Inactive" else "Active"
-        outcome = self.c.run(request, signed, "UpdateAccessKey", UserName=signed.session.signin.user_name,
+        outcome = self.c.run_user(request, signed, "UpdateAccessKey", UserName=signed.session.signin.user_name,
                              AccessKeyId=form.get("key", "")[:128], Status=status)  # fmt: skip
         return self._after(request, signed, outcome, f"The access key is now {status.lower()}.")
 
     def delete_key(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
-        outcome = self.c.run(request, signed, "DeleteAccessKey", UserName=signed.session.signin.user_name,
+        outcome = self.c.run_user(request, signed, "DeleteAccessKey", UserName=signed.session.signin.user_name,
                              AccessKeyId=form.get("key", "")[:128])  # fmt: skip
         return self._after(request, signed, outcome, "The access key was deleted.")
 
@@ -129,13 +129,13 @@ class _CredentialPages:
         setup = signed.session.mfa_setup
         if setup is None:
             me = signed.session.signin.user_name
-            outcome = self.c.run(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)
+            outcome = self.c.run_user(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)
             if outcome.error is not None and outcome.error.code == "EntityAlreadyExists":
                 # An earlier setup left its device unassigned: start again with a new seed.
                 serial = f"arn:aws:iam::{signed.session.signin.account_id}:mfa/{me}"
-                gone = self.c.run(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
+                gone = self.c.run_user(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
                 if gone.ok:
-                    outcome = self.c.run(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)
+                    outcome = self.c.run_user(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)
             if outcome.result is None:
                 return self._after(request, signed, outcome, "")
             device = outcome.result["VirtualMFADevice"]
@@ -153,7 +153,7 @@ class _CredentialPages:
         setup = signed.session.mfa_setup
         if setup is None:
             return self.render(request, signed, {"error": "Start the MFA setup again."}, 400)
-        outcome = self.c.run(request, signed, "EnableMFADevice", UserName=signed.session.signin.user_name,
+        outcome = self.c.run_user(request, signed, "EnableMFADevice", UserName=signed.session.signin.user_name,
                              SerialNumber=setup[0], AuthenticationCode1=form.get("code1", "").strip()[:16],
                              AuthenticationCode2=form.get("code2", "").strip()[:16])  # fmt: skip
         if outcome.error is not None:
@@ -165,7 +165,7 @@ class _CredentialPages:
     def remove_mfa(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
         serial = form.get("serial", "")[:512]
         me = signed.session.signin.user_name
-        outcome = self.c.run(request, signed, "DeactivateMFADevice", UserName=me, SerialNumber=serial)
+        outcome = self.c.run_user(request, signed, "DeactivateMFADevice", UserName=me, SerialNumber=serial)
         if outcome.ok and ":mfa/" in serial:
-            outcome = self.c.run(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
+            outcome = self.c.run_user(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
         return self._after(request, signed, outcome, "The MFA device was removed.")

@@ -39,13 +39,51 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value or "")
 
 
-def _pretty(document: str) -> str:
+def pretty(document: str) -> str:
     """A policy document as stored (JSON text, possibly URL-encoded by a client), indented for reading."""
     text = document if document.lstrip().startswith("{") else unquote(document)
     try:
         return json.dumps(json.loads(text), indent=2)
     except ValueError:
         return text
+
+
+def action_button(url: str, label: str, *, danger: bool = False, **fields: str) -> dict[str, Any]:
+    """A button that posts ``fields`` (and the CSRF token) to ``url``."""
+    return {"url": url, "label": label, "danger": danger, "fields": list(fields.items())}
+
+
+def small_form(url: str, form_id: str, button: str, *, danger: bool = False, **fields: str | tuple[str, str]) -> (
+    dict[str, Any]
+):  # fmt: skip
+    """A small form: a str value is a hidden field, a (label, value) pair a labelled input."""
+    shown = [{"name": n, "label": v[0], "value": v[1]} if isinstance(v, tuple) else
+             {"name": n, "value": v, "hidden": True} for n, v in fields.items()]  # fmt: skip
+    return {"url": url, "id": form_id, "button": button, "danger": danger, "fields": shown}
+
+
+def item_section(title: str, outcome: Outcome, member: str,
+           show: Callable[[Any], tuple[str, str | None, list[dict[str, Any]]]]) -> dict[str, Any]:  # fmt: skip
+    items = [dict(zip(("text", "href", "actions"), show(item), strict=True))
+             for item in (outcome.result or {}).get(member, [])]  # fmt: skip
+    return {"title": title, "entries": items, "error": outcome.failure}
+
+
+def attached_section(kind: str, name: str, outcome: Outcome) -> dict[str, Any]:
+    """Attached managed policies of a user, group or role: each with Detach, and a form to attach one."""
+    section = item_section(
+        "Attached policies",
+        outcome,
+        "AttachedPolicies",
+        lambda p: (
+            p["PolicyArn"],
+            f"/console/policy?arn={quote(p['PolicyArn'], safe='')}",
+            [action_button("/console/manage/attach", "Detach", kind=kind, name=name, arn=p["PolicyArn"], op="detach")],
+        ),
+    )
+    section["forms"] = [small_form("/console/manage/attach", f"attach-{kind}", "Attach policy", kind=kind, name=name,
+                              op="attach", arn=("Policy ARN", ""))]  # fmt: skip
+    return section
 
 
 def _section(title: str, outcome: Outcome, member: str, show: Callable[[Any], str]) -> dict[str, Any]:
@@ -109,10 +147,15 @@ class _EntityPages:
 
     def _group(self, request: Request, signed: Signed, name: str) -> Response:
         got = self.c.run(request, signed, "GetGroup", GroupName=name)
+        member = "/console/manage/group/member"
+        members = item_section("Members", got, "Users", lambda u: (
+            u["UserName"], f"/console/users/{quote(u['UserName'], safe='')}",
+            [action_button(member, "Remove", group=name, user=u["UserName"], op="remove")]))  # fmt: skip
+        members["forms"] = [small_form(member, "add-member", "Add user to group", group=name, op="add",
+                                  user=("User name", ""))]  # fmt: skip
         sections = [
-            _section("Members", got, "Users", lambda u: u["UserName"]),
-            _section("Attached policies", self.c.run(request, signed, "ListAttachedGroupPolicies", GroupName=name),
-                     "AttachedPolicies", lambda p: p["PolicyArn"]),
+            members,
+            attached_section("group", name, self.c.run(request, signed, "ListAttachedGroupPolicies", GroupName=name)),
             _section("Inline policies", self.c.run(request, signed, "ListGroupPolicies", GroupName=name),
                      "PolicyNames", str),
         ]  # fmt: skip
@@ -142,12 +185,21 @@ class _EntityPages:
                     ],
                 }
             )
-            sections.append({"title": "Trust policy", "document": _pretty(role["AssumeRolePolicyDocument"])})
+            sections.append({"title": "Trust policy", "document": pretty(role["AssumeRolePolicyDocument"]),
+                             "links": [(f"/console/trust?role={quote(name, safe='')}", "Edit trust policy",
+                                        "edit-trust")]})  # fmt: skip
+            account = role["Arn"].split(":")[4]
+            switch = (f"/console/switchrole?account={account}&roleName={quote(role['Path'][1:] + name, safe='/')}"
+                      f"&displayName={quote(name, safe='')}")  # fmt: skip
+            link = (switch, "Link to switch roles in console", "switch-link")
+            revoke = small_form(
+                "/console/manage/role/revoke", "revoke-role", "Revoke active sessions", danger=True, role=name
+            )
+            sections.append({"title": "Sessions", "links": [link], "forms": [revoke]})
         else:
             sections.append(_section("Summary", got, "Role", str))
         sections += [
-            _section("Attached policies", self.c.run(request, signed, "ListAttachedRolePolicies", RoleName=name),
-                     "AttachedPolicies", lambda p: p["PolicyArn"]),
+            attached_section("role", name, self.c.run(request, signed, "ListAttachedRolePolicies", RoleName=name)),
             _section("Inline policies", self.c.run(request, signed, "ListRolePolicies", RoleName=name),
                      "PolicyNames", str),
         ]  # fmt: skip
@@ -160,18 +212,18 @@ class _EntityPages:
         if isinstance(signed, Response):
             return signed
         arn = request.query_params.get("arn", "")[:2048]
-        return await run_in_threadpool(self._policy, request, signed, arn)
+        wanted = request.query_params.get("version", "")[:32]
+        return await run_in_threadpool(self._policy, request, signed, arn, wanted)
 
-    def _policy(self, request: Request, signed: Signed, arn: str) -> Response:
+    def _policy(self, request: Request, signed: Signed, arn: str, wanted: str = "") -> Response:
         got = self.c.run(request, signed, "GetPolicy", PolicyArn=arn)
         sections: list[dict[str, Any]] = []
         name = arn
         if got.result is not None:
             policy = got.result["Policy"]
             name = policy["PolicyName"]
-            version = self.c.run(
-                request, signed, "GetPolicyVersion", PolicyArn=arn, VersionId=policy["DefaultVersionId"]
-            )
+            shown = wanted or policy["DefaultVersionId"]
+            version = self.c.run(request, signed, "GetPolicyVersion", PolicyArn=arn, VersionId=shown)
             sections.append(
                 {
                     "title": "Summary",
@@ -183,17 +235,43 @@ class _EntityPages:
                 }
             )
             if version.result is not None:
-                sections.append({"title": "Document", "document": _pretty(version.result["PolicyVersion"]["Document"])})
+                local = not arn.startswith("arn:aws:iam::aws:")
+                sections.append({"title": f"Document ({shown})",
+                                 "document": pretty(version.result["PolicyVersion"]["Document"]),
+                                 "links": [(f"/console/policy/edit?arn={quote(arn, safe='')}", "Edit (a new version)",
+                                            "edit-policy")] if local else []})  # fmt: skip
             else:
                 sections.append(_section("Document", version, "PolicyVersion", str))
-            sections.append(
-                _section(
-                    "Versions",
-                    self.c.run(request, signed, "ListPolicyVersions", PolicyArn=arn),
-                    "Versions",
-                    lambda v: f"{v['VersionId']}{' (default)' if v['IsDefaultVersion'] else ''}",
-                )
+            here = f"/console/policy?arn={quote(arn, safe='')}"
+            sections.append(item_section("Versions", self.c.run(request, signed, "ListPolicyVersions", PolicyArn=arn),
+                                   "Versions", lambda v: (
+                f"{v['VersionId']}{' (default)' if v['IsDefaultVersion'] else ''}",
+                f"{here}&version={quote(v['VersionId'], safe='')}",
+                [] if v["IsDefaultVersion"] else [
+                    action_button("/console/policy/default", "Set as default", arn=arn, version=v["VersionId"]),
+                    action_button("/console/policy/delete-version", "Delete", danger=True, arn=arn,
+                            version=v["VersionId"])])))  # fmt: skip
+            entities = self.c.run(request, signed, "ListEntitiesForPolicy", PolicyArn=arn)
+            result = entities.result or {}
+            attached = [("user", u["UserName"]) for u in result.get("PolicyUsers", [])] + \
+                [("group", g["GroupName"]) for g in result.get("PolicyGroups", [])] + \
+                [("role", r["RoleName"]) for r in result.get("PolicyRoles", [])]  # fmt: skip
+            attach = "/console/manage/attach"
+            items = [{"text": f"{kind} {n}", "href": f"/console/{kind}s/{quote(n, safe='')}",
+                      "actions": [action_button(attach, "Detach", kind=kind, name=n, arn=arn, op="detach",
+                                                back="policy")]} for kind, n in attached]  # fmt: skip
+            form = small_form(
+                attach,
+                "attach-to",
+                "Attach",
+                arn=arn,
+                op="attach",
+                back="policy",
+                kind=("Attach to (user, group or role)", "user"),
+                name=("Its name", ""),
             )
+            section = {"title": "Attached to", "error": entities.failure, "entries": items, "forms": [form]}
+            sections.append(section)
         else:
             sections.append(_section("Summary", got, "Policy", str))
         status = got.error.status if got.error is not None else 200

@@ -120,7 +120,7 @@ class _SigninPages:
         )  # fmt: skip
         result = await run_in_threadpool(self.c.backend.sign_in, attempt)
         again = {"account_field": account, "username": user_name, "kind": "root" if root else "iam"}
-        return self._finish(request, result, attempt, again)
+        return await run_in_threadpool(self._finish, request, result, attempt, again)
 
     def _finish(
         self, request: Request, result: SigninResult, attempt: SigninAttempt, again: dict[str, str]
@@ -149,24 +149,27 @@ class _SigninPages:
 
     # -- the MFA step ----------------------------------------------------------------------
     async def mfa_form(self, request: Request) -> Response:
-        pending = self.c.sessions.pending(request.cookies.get(PENDING_COOKIE))
+        pending = await run_in_threadpool(self.c.sessions.pending, request.cookies.get(PENDING_COOKIE))
         if pending is None:
             return redirect("/console")
         return self.c.page(request, "mfa.html", title="MFA", csrf=pending.csrf)
 
     async def mfa(self, request: Request) -> Response:
         token = request.cookies.get(PENDING_COOKIE)
-        pending = self.c.sessions.pending(token)
         try:
             form = await read_form(request)
         except FormError:
             return self._stale(request, 400)
+        return await run_in_threadpool(self._mfa, request, token, form)
+
+    def _mfa(self, request: Request, token: str | None, form: dict[str, str]) -> Response:
+        pending = self.c.sessions.pending(token)
         if token is None or pending is None:
             return redirect("/console")
         if not csrf_matches(pending.csrf, form.get("csrf")):
             return self._stale(request)
         attempt = replace(pending.attempt, mfa_code=form.get("code", "").strip()[:16])
-        result = await run_in_threadpool(self.c.backend.sign_in, attempt)
+        result = self.c.backend.sign_in(attempt)
         if result.failure is SigninFailure.WRONG_MFA_CODE:
             self.c.sessions.pending_failed(token)
             if self.c.sessions.pending(token) is not None:
@@ -182,7 +185,7 @@ class _SigninPages:
 
     # -- passwords -------------------------------------------------------------------------
     def _rules(self, request: Request, signed: Any) -> list[str]:
-        outcome = self.c.run(request, signed, "GetAccountPasswordPolicy")
+        outcome = self.c.run_user(request, signed, "GetAccountPasswordPolicy")
         if outcome.result is not None:
             return password_rules(outcome.result["PasswordPolicy"])
         return password_rules(None) if outcome.error is not None and outcome.error.code == "NoSuchEntity" else []
@@ -208,10 +211,11 @@ class _SigninPages:
         page: dict[str, Any] = {"title": "Change password", "signed": signed, "rules": rules}
         if form.get("new", "") != form.get("confirm", ""):
             return self.c.page(request, "password.html", 400, error="The new passwords do not match.", **page)
-        outcome = await run_in_threadpool(
-            lambda: self.c.run(request, signed, "ChangePassword", OldPassword=form.get("old", "")[:1024],
-                               NewPassword=form.get("new", "")[:1024])
-        )  # fmt: skip
+        return await run_in_threadpool(self._change_password, request, signed, form, page)
+
+    def _change_password(self, request: Request, signed: Any, form: dict[str, str], page: dict[str, Any]) -> Response:
+        outcome = self.c.run_user(request, signed, "ChangePassword", OldPassword=form.get("old", "")[:1024],
+                             NewPassword=form.get("new", "")[:1024])  # fmt: skip
         forced = signed.session.signin.password_change_only
         if outcome.error is not None:
             denied = getattr(outcome.error, "decision", None) is not None
@@ -249,7 +253,7 @@ class _SigninPages:
         if signed is not None:
             if not csrf_matches(signed.session.csrf, form.get("csrf")):
                 return self._stale(request)
-            self.c.sessions.revoke(signed.token)
+            await run_in_threadpool(self.c.sessions.revoke, signed.token)
         response = redirect("/console")
         self.c.clear_cookie(request, response, SESSION_COOKIE)
         return response

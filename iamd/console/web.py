@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -37,7 +37,8 @@ MAX_FIELDS = 64
 # Strict: only this server's stylesheet, QR codes as data: images, forms posting here, no frames, no scripts.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -58,7 +59,13 @@ class Signed:
 
     token: str
     session: WebSession
-    caller: Caller
+    caller: Caller  # who the pages act as: the role switched to, or the signed-in user
+    user_caller: Caller | None = None  # the signed-in user (or root) itself, when a role is active
+
+    @property
+    def me(self) -> Caller:
+        """The signed-in identity (never the role): what Switch Role assumes roles as."""
+        return self.user_caller or self.caller
 
 
 class Console:
@@ -66,18 +73,24 @@ class Console:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.sessions = ConsoleSessions(lambda: backend.clock())  # the clock the backend has now (tests move it)
+        self.sessions = ConsoleSessions(
+            backend.store, lambda: backend.clock()
+        )  # the clock the backend has now (tests move it)
         self._pre_key = secrets.token_bytes(32)
         self.templates = Environment(
             loader=PackageLoader("iamd.console", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
             auto_reload=False,
         )
-        self.stylesheet = (Path(__file__).parent / "static" / "console.css").read_bytes()
+        self.static_dir = Path(__file__).parent / "static"
+        self.stylesheet = (self.static_dir / "console.css").read_bytes()
 
     # -- responses -------------------------------------------------------------------------
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         signed = values.pop("signed", None)
+        failed = request.query_params.get("failed", "")[:64]
+        if failed and not values.get("error"):  # a form's call failed: its request id leads to "Why?"
+            values.update(error="The change was not made.", request_id=failed)
         html = self.templates.get_template(template).render(
             signed=signed, session=signed.session.signin if signed else None,
             csrf=signed.session.csrf if signed else values.pop("csrf", ""), account=self.backend.account_id,
@@ -123,7 +136,31 @@ class Console:
         if caller is None:  # the user was deleted (or recreated) since: the session ends
             self.sessions.revoke(token)
             return None
+        if session.role is not None:
+            role_caller = self.role_caller(session)
+            if role_caller is not None:
+                return Signed(token, session, role_caller, caller)
+            session = replace(session, role=None)  # the role session expired: back to the user
+            self.sessions.update(token, session)
         return Signed(token, session, caller)
+
+    def role_caller(self, session: WebSession) -> Caller | None:
+        """The caller of the role session a console session switched to, opened from its token; None once
+        expired. Console-originated: ``sessionCredentialFromConsole``, and the sign-in's MFA (docs/console.md)."""
+        role = session.role
+        if role is None or self.backend.clock() >= role.expires:
+            return None
+        credential = self.backend.lookup(role.access_key_id, role.session_token)
+        if credential is None or credential.principal.session is None:
+            return None
+        caller = credential.principal
+        claims = caller.session
+        assert claims is not None
+        signin = session.signin
+        mfa_time = claims.mfa_time or (signin.created if signin.mfa_used else None)
+        extra = {**claims.extra, "sessionCredentialFromConsole": "true"}
+        claims = replace(claims, mfa=claims.mfa or signin.mfa_used, mfa_time=mfa_time, extra=extra)
+        return Caller(caller.account_id, principal_for_session(claims), caller.access_key_id, None, claims)
 
     async def page_session(self, request: Request) -> Signed | Response:
         """The signed-in session of a page, or where to go instead: the sign-in page without
@@ -158,18 +195,31 @@ class Console:
             claims = SessionClaims(
                 SessionKind.USER, account, signin.created, signin.expires, "", user_arn=user.arn, user_id=user.id,
                 user_name=user.name, mfa=True, mfa_time=signin.created,
+                extra={"sessionCredentialFromConsole": "true"},
             )  # fmt: skip
             return Caller(account, principal_for_session(claims, tags), None, user, claims)
         return Caller(account, Principal.from_arn(user.arn, unique_id=user.id, tags=tags), None, user)
 
     def run(self, request: Request, signed: Signed, operation: str, **params: str) -> actions.Outcome:
-        """``actions.run`` as the signed-in user; a password-change-only session may do only that."""
-        if not signed.session.signin.allows(f"iam:{operation}"):
+        """IAM ``operation`` as the page's caller: the role switched to, or the signed-in user."""
+        return self.call(request, signed, operation, params)
+
+    def run_user(self, request: Request, signed: Signed, operation: str, **params: str) -> actions.Outcome:
+        """IAM ``operation`` as the signed-in user even while a role is active (own credentials, password)."""
+        return self.call(request, signed, operation, params, as_user=True)
+
+    def call(
+        self, request: Request, signed: Signed, operation: str, params: Mapping[str, str], *, service: str = "iam",
+        as_user: bool = False,
+    ) -> actions.Outcome:  # fmt: skip
+        """``actions.run``; a password-change-only session may do only that."""
+        if not signed.session.signin.allows(f"{service}:{operation}"):
             message = "You must change your password before you can do anything else."
             return actions.Outcome("", None, aws.AccessDenied(message))
         return actions.run(
-            self.backend, signed.caller, operation, params, client_ip=client_ip(request),
+            self.backend, signed.me if as_user else signed.caller, operation, params, client_ip=client_ip(request),
             user_agent=request.headers.get("user-agent", "")[:1024], secure=request.url.scheme == "https",
+            service=service,
         )  # fmt: skip
 
 

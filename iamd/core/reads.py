@@ -19,6 +19,7 @@ from iamd.cache import Cache, Section
 from iamd.refs import Ref, policy_ref, ref
 from iamd.store import DEFAULT_MAX_ITEMS, NotFound, ReadTx, Store
 from iamd.store.account_settings import DeletionTask
+from iamd.store.console_sessions import ConsoleSessionRow
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 from iamd.store.organizations import CreateAccountStatus, Organization, OrgTree
 from iamd.store.providers import OidcProvider, SamlProvider
@@ -330,6 +331,9 @@ class CachedReads:
 
     def get_credential_report(self, account: str) -> CredentialReport | None:
         return self._open().get_credential_report(account)
+
+    def get_console_session(self, id_hash: str) -> ConsoleSessionRow | None:
+        return self._open().get_console_session(id_hash)
 
     # Read from the snapshot, never cached: Organizations, the audit trail and policy history,
     # account settings, SSH keys, signing and server certificates, service-specific credentials.

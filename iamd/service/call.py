@@ -65,6 +65,8 @@ class Caller:
         if session is not None and session.kind in (SessionKind.ASSUMED_ROLE, SessionKind.FEDERATED_USER):
             identity.update(type=session.kind.value, principalId=session.user_id_string)
             identity["sessionContext"] = _session_context(session)
+            if session.extra.get("sessionCredentialFromConsole"):  # a web console session (docs/console.md)
+                identity["sessionCredentialFromConsole"] = "true"
             return identity
         if self.is_root:
             identity.update(type="Root", principalId=self.account_id)
@@ -74,6 +76,8 @@ class Caller:
             identity.update(type="IAMUser", principalId=session.user_id, userName=session.user_name)
         if session is not None:
             identity["sessionContext"] = {"attributes": _attributes(session)}
+            if session.extra.get("sessionCredentialFromConsole"):  # a web console session (docs/console.md)
+                identity["sessionCredentialFromConsole"] = "true"
         return identity
 
 

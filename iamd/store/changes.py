@@ -39,6 +39,7 @@ class Entity(StrEnum):
     LOGIN_PROFILE = "login-profile"  # name: the user name
     SIGNIN_THROTTLE = "signin-throttle"  # name: the throttle key
     CREDENTIAL_REPORT = "credential-report"  # name: the account id
+    CONSOLE_SESSION = "console-session"  # name: the session's id hash (or the principal's id)
     AUDIT_EVENT = "audit-event"  # name: the event id
     # SSH public keys, signing certificates, service-specific credentials; name: the user name
     # ("" for the root user's signing certificates), detail: which kind

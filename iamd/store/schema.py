@@ -335,6 +335,22 @@ signin_throttles = Table(
     Column("locked_until", UtcDateTime, nullable=True),
 )
 
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", Str, primary_key=True),  # SHA-256 (hex) of the browser's token, never the token
+    Column("kind", Str, nullable=False),  # "session" or "pending"
+    Column("account_id", Str, nullable=False),
+    Column("principal_id", Str, nullable=False),  # the user's unique id, or "root"
+    Column("created", UtcDateTime, nullable=False),
+    Column("expires", UtcDateTime, nullable=False),
+    Column("revoked", UtcDateTime, nullable=True),
+    Column("tries", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # sealed under a key derived from the token
+    Index(None, "account_id", "principal_id"),
+    Index(None, "expires"),
+)
+
 credential_reports = Table(
     "credential_reports",
     metadata,

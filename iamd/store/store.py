@@ -22,6 +22,7 @@ from iamd.store.attachments import AttachmentOps
 from iamd.store.audit import AuditOps, audit_row, insert_audit_event
 from iamd.store.base import Context
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
+from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
@@ -73,6 +74,8 @@ class SqlTx(
     ServerCertificateOps,
     # AWS Organizations
     OrganizationOps,
+    # web console sessions
+    ConsoleSessionOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from iamd.refs import Ref, key_ref, policy_ref, ref
 from iamd.store import ChangeSet, EntityKind, KeyStatus, Store, Tag, TagTarget, Tx, Verb
 from iamd.store.api import ReadTx
+from iamd.store.console_sessions import ConsoleSessionRow
 from iamd.store.logins import SigninThrottle
 from iamd.store.organizations import CreateAccountStatus, OrgAccount, Organization, OrgPolicy, OrgRoot, OrgUnit
 from tests.store.helpers import ACCOUNT, DOC, START, TRUST
@@ -227,6 +228,31 @@ ROWS: list[Row] = [
         "clear_signin_throttle",
         lambda tx, v: tx.clear_signin_throttle("t1"),
         lambda v: {ref("signin-throttle", "", "t1")},
+    ),
+    (
+        "put_console_session",
+        lambda tx, v: tx.put_console_session(ConsoleSessionRow("h1", "session", A, "AIDA1", START, START, b"x")),
+        lambda v: {ref("console-session", A, "h1")},
+    ),
+    (
+        "update_console_session",
+        lambda tx, v: tx.update_console_session("h1", tries=1),
+        lambda v: {ref("console-session", "", "h1")},
+    ),
+    (
+        "revoke_console_session",
+        lambda tx, v: tx.revoke_console_session("h1", START),
+        lambda v: {ref("console-session", "", "h1")},
+    ),
+    (
+        "revoke_console_sessions",
+        lambda tx, v: tx.revoke_console_sessions(A, "AIDA1", START),
+        lambda v: {ref("console-session", A, "AIDA1")},
+    ),
+    (
+        "purge_console_sessions",
+        lambda tx, v: tx.purge_console_sessions(START),
+        lambda v: {ref("console-session", "", "")},
     ),
     (
         "put_credential_report",
