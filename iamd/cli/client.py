@@ -105,9 +105,9 @@ def client_host(host: str) -> str:
     return f"[{address}]" if address.version == 6 else str(address)
 
 
-def record_endpoint(data_dir: Path, host: str, port: int) -> str:
+def record_endpoint(data_dir: Path, host: str, port: int, scheme: str = "http") -> str:
     """Record where ``iamd serve`` listens, for the commands that look for it; returns the URL."""
-    url = f"http://{client_host(host)}:{port}"
+    url = f"{scheme}://{client_host(host)}:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / ENDPOINT_FILE).write_text(url + "\n", encoding="utf-8")
     return url

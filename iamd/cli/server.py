@@ -191,17 +191,36 @@ def check_port(host: str, port: int) -> None:
     help="The regions requests may be signed for (comma-separated) [default: every region of the "
     "partition]. The partition's home region (us-east-1, cn-north-1, us-gov-west-1) is always accepted.",
 )  # fmt: skip
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key. docs/console.md, TLS",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The PEM private key of --tls-cert.",
+)
+@click.option(
+    "--tls-self-signed",
+    is_flag=True,
+    help="Serve HTTPS with a self-signed certificate made into the data directory (tls-cert.pem).",
+)
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
     partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
+    tls_cert: Path | None = None, tls_key: Path | None = None, tls_self_signed: bool = False,
     **limit_values: float,
 ) -> None:  # fmt: skip
-    """Start the IAM server (AWS Query API over HTTP)."""
+    """Start the IAM server (AWS Query API over HTTP, or HTTPS with --tls-*)."""
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
     os.umask(0o077)  # everything the server creates is private (docs/security.md, "Files")
     check_port(host, port)
+    tls = _tls_options(data_dir, host, tls_cert, tls_key, tls_self_signed)
 
     import uvicorn
 
@@ -219,7 +238,9 @@ def serve(
             url, data_dir, account_id=account_id, dev=dev, partition=partition, regions=region_list,
             cache_limits=cache_limits(cache_memory, cache_entries),
         )  # fmt: skip
-    endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
+    endpoint = record_endpoint(
+        data_dir, host, port, "https" if tls else "http"
+    )  # for iamd profile, assume, user, key (iamd.cli.client)
     console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
                   highlight=False)  # fmt: skip
     if root.created:
@@ -243,7 +264,7 @@ def serve(
                                      "regions": region_list, "cache": [cache_memory, cache_entries]}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
-                    **uvicorn_options(limits))  # fmt: skip
+                    **uvicorn_options(limits), **tls)  # fmt: skip
         return
     app = create_app(backend, limits)
     backend.watch(cache_poll)
@@ -251,12 +272,29 @@ def serve(
         backend.audit_in_process(url)
     tune_runtime()
     try:
-        uvicorn.run(app, host=host, port=port, **uvicorn_options(limits))
+        uvicorn.run(app, host=host, port=port, **uvicorn_options(limits), **tls)
     finally:
         backend.close()
 
 
 _WORKER_ENV = "IAMD_SERVE_WORKER"
+
+
+def _tls_options(data_dir: Path, host: str, cert: Path | None, key: Path | None, self_signed: bool) -> dict[str, Any]:
+    """uvicorn's TLS options from ``--tls-cert/--tls-key`` or ``--tls-self-signed`` (iamd.tls)."""
+    if self_signed and (cert or key):
+        _fail("--tls-self-signed makes its own certificate: give it without --tls-cert and --tls-key")
+    if bool(cert) != bool(key):
+        _fail("--tls-cert and --tls-key go together")
+    if self_signed:
+        from datetime import UTC, datetime
+
+        from iamd.tls import self_signed as make
+
+        cert, key = make(data_dir, host, datetime.now(UTC))
+    if cert is None or key is None:
+        return {}
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
 
 
 def cache_limits(memory_mib: int, entries: int) -> CacheLimits:

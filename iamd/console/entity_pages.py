@@ -182,6 +182,7 @@ class _EntityPages:
                         f"ARN: {role['Arn']}",
                         f"Path: {role['Path']}",
                         f"Maximum session duration: {role['MaxSessionDuration']} s",
+                        f"Description: {role.get('Description', '')}",
                     ],
                 }
             )

@@ -89,8 +89,8 @@ class Console:
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         signed = values.pop("signed", None)
         failed = request.query_params.get("failed", "")[:64]
-        if failed and not values.get("error"):  # a form's call failed: its request id leads to "Why?"
-            values.update(error="The change was not made.", request_id=failed)
+        if failed:  # a form's call failed (first, before what the page itself met): its request id leads to "Why?"
+            values.update(error="The change was not made. Its request ID leads to why.", request_id=failed)
         html = self.templates.get_template(template).render(
             signed=signed, session=signed.session.signin if signed else None,
             csrf=signed.session.csrf if signed else values.pop("csrf", ""), account=self.backend.account_id,
