@@ -222,3 +222,93 @@ def test_a_denied_admin_action_and_its_why(page: Any, server: RunningServer, iam
     assert page.inner_text("#why-error").startswith("AccessDenied: User: arn:aws:iam::")
     assert page.inner_text("#why-decision") == "implicitDeny"
     assert '"decision": "implicitDeny"' in page.inner_text("#why-detail")
+
+
+def test_switch_role_with_its_color_history_and_back(page: Any, server: RunningServer, iam: BaseClient) -> None:
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}}]})  # fmt: skip
+    role = iam.create_role(RoleName="browser-reader", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="browser-reader", PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    make_user(iam, "sam")
+    iam.put_user_policy(UserName="sam", PolicyName="switch", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}]}))  # fmt: skip
+    sign_in(page, server, "sam")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Switch role")
+    page.fill("#sr-account", server.account_id)
+    page.fill("#sr-role", "browser-reader")
+    page.fill("#sr-display", "Reader")
+    page.check("#sr-color-green")
+    page.click("#switch")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#role-banner") == "Reader"
+    assert "role-green" in (page.get_attribute("#role-banner", "class") or "")
+    assert page.inner_text("#acting-as") == f"arn:aws:sts::{server.account_id}:assumed-role/browser-reader/sam"
+    page.click("nav >> text=Users")
+    assert page.is_visible("#users") and not page.is_visible("#error")  # the role may list users
+    page.click("nav >> text=Switch role")
+    assert page.inner_text("#role-history") == "Reader"
+    page.click("#back")
+    page.wait_for_url("**/console/home")
+    assert not page.is_visible("#role-banner")
+    page.click("nav >> text=Users")
+    assert "is not authorized to perform: iam:ListUsers" in page.inner_text("#error")
+    page.click("nav >> text=Switch role")
+    page.click("#role-history >> text=Reader")  # the history fills the form again
+    assert page.input_value("#sr-role") == "browser-reader" and page.is_checked("#sr-color-green")
+    page.click("#switch")
+    page.wait_for_url("**/console/home")
+    assert page.inner_text("#role-banner") == "Reader"
+
+
+def test_the_policy_editor_shows_findings_as_you_type(
+    page: Any, server: RunningServer, iam: BaseClient, tmp_path: Path
+) -> None:
+    make_user(iam, "editor", policies=("arn:aws:iam::aws:policy/IAMFullAccess",))
+    sign_in(page, server, "editor")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Policies")
+    page.click("#new-policy")
+    page.fill("#pe-name", "typed")
+    page.fill("#pe-document", '{\n  "Version": "2012-10-17",\n  "Statement": {"Effect": "Allow", "Action": "s3:*"}\n}')
+    page.type("#pe-document", " ")  # a keystroke: the script asks the server for the findings
+    page.wait_for_selector("#findings li")
+    assert page.inner_text("#findings li") == "Line 3, column 16: Policy statement must contain resources."
+    page.screenshot(path=str(_screens(tmp_path) / "test_the_policy_editor_findings.png"), full_page=True)
+    page.fill("#pe-document", '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", '
+              '"Resource": "*"}}')  # fmt: skip
+    page.type("#pe-document", " ")
+    page.wait_for_selector("#findings-status >> text=No findings")
+    page.click("#save")
+    page.wait_for_url("**/console/policy?arn=*")
+    assert "s3:*" in page.inner_text("pre.document")
+
+
+def test_tls_with_the_self_signed_certificate_sets_secure_cookies(browser: Any, tmp_path: Path, request: Any) -> None:
+    from tests.console.test_processes import _iam, _serve, _user
+
+    with _serve(tmp_path, "--tls-self-signed", scheme="https") as endpoint:
+        _user(_iam(endpoint, verify=str(tmp_path / "tls-cert.pem")), "tls-user")
+        context = browser.new_context(ignore_https_errors=True)
+        try:
+            tab = context.new_page()
+            tab.goto(f"{endpoint}/console")
+            tab.fill("#account", "123456789012")
+            tab.fill("#username", "tls-user")
+            tab.fill("#password", PASSWORD)
+            tab.click("#signin")
+            tab.wait_for_url("**/console/home")
+            cookies = {c["name"]: c for c in context.cookies()}
+            assert cookies["iamd-console"]["secure"] and cookies["iamd-console"]["httpOnly"]
+            assert cookies["iamd-console"]["sameSite"] == "Strict"
+            tab.screenshot(path=str(_screens(tmp_path) / f"{request.node.name}.png"), full_page=True)
+        finally:
+            context.close()
+
+
+def _screens(tmp_path: Path) -> Path:
+    import os
+
+    where = Path(os.environ.get("IAMD_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
