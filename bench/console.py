@@ -32,6 +32,12 @@ def main() -> None:
         with server.backend.store.transaction() as tx:
             for i in range(args.users):
                 tx.create_user(server.account_id, f"user-{i:05d}")
+            trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'  # noqa: E501
+            for i in range(args.users // 10):  # a tenth as many groups and roles, each group with 100 members
+                tx.create_group(server.account_id, f"group-{i:04d}")
+                tx.create_role(server.account_id, f"role-{i:04d}", assume_role_policy=trust)
+            for i in range(100):
+                tx.add_user_to_group(server.account_id, "group-0000", f"user-{i:05d}")
         server.backend.changed()
         iam = boto3.client(
             "iam", endpoint_url=server.endpoint, aws_access_key_id=server.root_key,
@@ -51,6 +57,15 @@ def main() -> None:
                 "/console/credentials",
                 "/console/users",
                 f"/console/users/user-{args.users // 2:05d}",
+                "/console/groups",
+                "/console/groups/group-0000",
+                "/console/roles",
+                "/console/roles/role-0000",
+                "/console/policies",
+                "/console/policies?scope=AWS",
+                "/console/policy?arn=arn:aws:iam::aws:policy/IAMFullAccess",
+                "/console/account",
+                "/console/switchrole",
             ]
             if marker:
                 pages.append(f"/console/users?marker={marker.group(1)}")
