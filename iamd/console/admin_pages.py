@@ -187,12 +187,15 @@ class _AdminPages:
         """The caller's own failed requests (root: the account's), newest first; for one request id, its
         error and the engine's decision as the trail keeps it (``iamdDecision``)."""
         signin = signed.session.signin
+        # yours: as the user, and as the role session switched to (its ARN names the user's session)
+        arns = {signin.user_arn, signed.caller.principal.arn}
+        by_name = None if signin.root or signed.session.role is not None else signin.user_name
         with self.c.backend.store.read() as tx:
-            page = tx.list_audit_events(signin.account_id, user_name=None if signin.root else signin.user_name,
-                                        errors_only=True, max_items=WHY_WINDOW)  # fmt: skip
+            page = tx.list_audit_events(signin.account_id, user_name=by_name, errors_only=True,
+                                        max_items=WHY_WINDOW)  # fmt: skip
         mine = [json.loads(e.record) for e in page.items]
         if not signin.root:
-            mine = [r for r in mine if r.get("userIdentity", {}).get("arn") == signin.user_arn]
+            mine = [r for r in mine if r.get("userIdentity", {}).get("arn") in arns]
         event = next((r for r in mine if wanted and r.get("requestID") == wanted), None)
         decision = event.get("iamdDecision") if event else None
         return self.c.page(request, "why.html", title="Why?", signed=signed, event=event, decision=decision,

@@ -79,6 +79,12 @@ def test_switch_role_acts_as_the_role_until_back(
     # the history: a cookie, as AWS keeps it, echoed escaped
     history = json.loads(base64.urlsafe_b64decode(client.cookies["iamd-console-roles"] + "=="))
     assert history == [{"account": server.account_id, "role": "ops-reader", "display": XSS, "color": "red"}]
+    # denied as the role (read-only): the request id leads to its "Why?", the role session's own request
+    denied = client.post("/console/manage/group/create", data={"csrf": token, "name": "as-role"})
+    request_id = re.search(r"failed=([0-9a-f-]+)", denied.headers["location"])
+    assert request_id is not None
+    why = client.get(f"/console/why?request_id={request_id.group(1)}").text
+    assert "assumed-role/ops-reader/switcher is not authorized to perform: iam:CreateGroup" in why
     again = client.get("/console/switchrole").text
     assert f">{XSS_ESCAPED}</a>" in again and "<script>" not in again
     back = client.post("/console/switchrole/back", data={"csrf": csrf_of(again)})
