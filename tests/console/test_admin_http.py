@@ -336,3 +336,34 @@ def test_every_input_of_every_page_has_a_label(server: RunningServer, clients: C
             named = control["wrapped"] or (control.get("id") in parser.labelled) or control.get("aria-label")
             assert named, f"{path}: an input without a label: {control}"
     assert checked > 40
+
+
+def test_the_management_account_sees_its_organization_and_scps(
+    server: RunningServer, clients: Clients, iam: BaseClient
+) -> None:
+    import boto3
+
+    make_user(iam, "org-viewer", policies=(IAM_FULL,))
+    read_orgs = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["organizations:Describe*", "organizations:List*"], "Resource": "*"}
+        ],
+    }
+    iam.put_user_policy(UserName="org-viewer", PolicyName="orgs", PolicyDocument=json.dumps(read_orgs))
+    make_user(iam, "org-blind")
+    orgs = boto3.client("organizations", endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id=server.root_key, aws_secret_access_key=server.root_secret)  # fmt: skip
+    assert 'id="h-org"' not in http_sign_in(clients, server, "org-viewer").get("/console/account").text
+    org = orgs.create_organization(FeatureSet="ALL")["Organization"]
+    content = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "iam:CreateUser", "Resource": f"arn:aws:iam::*:user/{XSS}"}]})  # fmt: skip
+    scp = orgs.create_policy(Content=content, Description="", Name="NoUsers", Type="SERVICE_CONTROL_POLICY")
+    page = http_sign_in(clients, server, "org-viewer").get("/console/account").text
+    assert f"Organization {org['Id']}" in page
+    policy_id = scp["Policy"]["PolicySummary"]["Id"]
+    assert f'href="/console/account/scp?id={policy_id}">NoUsers</a>' in page
+    shown = http_sign_in(clients, server, "org-viewer").get(f"/console/account/scp?id={policy_id}").text
+    assert "iam:CreateUser" in shown and "<script>" not in shown and "&lt;script&gt;" in shown
+    # without Organizations permissions the section is not shown (DescribeOrganization is denied)
+    assert 'id="h-org"' not in http_sign_in(clients, server, "org-blind").get("/console/account").text
