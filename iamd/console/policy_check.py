@@ -35,10 +35,17 @@ Linter = Callable[[str, DocumentKind], list[Finding]]
 _LINTERS: list[Linter] = []
 
 
-def add_linter(linter: Linter) -> None:
-    """Register a linter whose findings the editor shows as warnings (a valid document only)."""
+def add_linter(linter: Linter) -> Callable[[], None]:
+    """Register a linter whose findings the editor shows as warnings (a valid document only); answers
+    the function that removes it again."""
     if linter not in _LINTERS:
         _LINTERS.append(linter)
+
+    def remove() -> None:
+        if linter in _LINTERS:
+            _LINTERS.remove(linter)
+
+    return remove
 
 
 def findings(text: str, kind: DocumentKind) -> list[Finding]:

@@ -151,10 +151,15 @@ def test_the_editor_reports_findings_at_their_line_and_column(
     assert syntax.json()["findings"][0]["line"] == 2
     assert client.post("/console/policy/validate", data={"kind": "identity", "document": "{}"}).status_code == 403
     # a linter plugged in through the hook: its findings are warnings, shown for valid documents only
-    add_linter(lambda text, kind: [Finding(1, 1, "warning", "lint: wildcard action")] if "s3:*" in text else [])
-    valid = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
-    (lint,) = client.post("/console/policy/validate", data={"csrf": token, "document": valid}).json()["findings"]
-    assert lint == {"line": 1, "column": 1, "severity": "warning", "message": "lint: wildcard action"}
+    remove = add_linter(
+        lambda text, kind: [Finding(1, 1, "warning", "lint: wildcard action")] if "s3:*" in text else []
+    )
+    try:
+        valid = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
+        (lint,) = client.post("/console/policy/validate", data={"csrf": token, "document": valid}).json()["findings"]
+        assert lint == {"line": 1, "column": 1, "severity": "warning", "message": "lint: wildcard action"}
+    finally:
+        remove()
     # saving an invalid document shows the same findings, and creates nothing
     refused = client.post("/console/policy/new", data={"csrf": token, "name": "broken", "document": broken})
     assert refused.status_code == 400 and "Line 3, column" in refused.text
