@@ -1,0 +1,185 @@
+"""The S3-compatible example service as an ASGI application, authorized only by iamd
+(docs/s3.md).
+
+``create_s3_app`` stacks three layers:
+
+1. ``Prefetch``: buffers the two small bodies a check depends on (DeleteObjects' keys,
+   CreateBucket's Region), bounded, for the resolver;
+2. ``iamd.authz.asgi.AuthorizationMiddleware``: asks iamd (over HTTP or in process) the
+   checks ``resolve.Resolver`` derives from the request; a denial is shaped by ``on_deny``
+   into S3's XML error (``deny.py``);
+3. ``S3App``: the operations, on the disk ``Store``. It makes no authorization decision of
+   its own: it reads the caller's account from iamd's answer (to own a new bucket, to list
+   the caller's buckets) and, for DeleteObjects, which keys iamd allowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from iamd.authz.asgi import AuthorizationMiddleware
+from iamd.authz.client import Answer, Authorizer
+
+from .buckets import BUCKET_HANDLERS
+from .deny import access_denied_message, signature_error
+from .errors import S3Error
+from .multipart import MULTIPART_HANDLERS
+from .objects import OBJECT_HANDLERS
+from .request import S3Request, S3Settings
+from .resolve import BODY_KEY, ERROR_KEY, Resolver, request_headers, route_of
+from .route import Route, parse_query
+from .store import Store
+
+__all__ = ["S3App", "create_s3_app"]
+
+log = logging.getLogger("iamd.s3")
+
+
+HANDLERS = {**BUCKET_HANDLERS, **OBJECT_HANDLERS, **MULTIPART_HANDLERS}
+_PREFETCH = {"DeleteObjects", "CreateBucket"}
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def answer_of(scope: Scope) -> Answer | None:
+    found = scope.get("iamd.answer")
+    return found if isinstance(found, Answer) else None
+
+
+def error_response(error: S3Error, request_id: str, method: str) -> Response:
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
+    if method == "HEAD":  # a HEAD error has no body; clients read the status alone
+        return Response(b"", error.status, headers=headers)
+    return Response(error.xml(request_id, request_id), error.status, headers=headers, media_type="application/xml")
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class S3App:
+    """The operations. Behind ``AuthorizationMiddleware`` only (``create_s3_app``)."""
+
+    def __init__(self, store: Store, settings: S3Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or S3Settings()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        answer = answer_of(scope)
+        request_id = answer.request_id if answer is not None and answer.request_id else new_request_id()
+        method = str(scope.get("method", "GET"))
+        try:
+            recorded = scope.get(ERROR_KEY)
+            if isinstance(recorded, S3Error):
+                raise recorded
+            route = route_of(scope)
+            request = S3Request(
+                dict(scope), receive, route, parse_query(bytes(scope.get("query_string", b"")).decode("latin-1")),
+                request_headers(scope), request_id, answer, self.store, self.settings,
+            )  # fmt: skip
+            response = await HANDLERS[route.operation](request)
+        except S3Error as error:
+            response = error_response(error, request_id, method)
+        except Exception:
+            log.exception("S3 request %s failed", request_id)
+            response = error_response(S3Error("InternalError"), request_id, method)
+        response.headers["x-amz-request-id"] = request_id
+        response.headers["x-amz-id-2"] = request_id
+        await response(scope, receive, send)
+
+
+class Prefetch:
+    """Buffer the small bodies the resolver reads (bounded), and replay them to the service."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                route: Route | None = route_of(scope)
+            except S3Error:
+                route = None  # the resolver records the error; the service answers it after authorization
+            if route is not None and route.operation in _PREFETCH:
+                chunks: list[bytes] = []
+                size, more = 0, True
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    chunk = bytes(message.get("body", b""))
+                    size += len(chunk)
+                    if size > self.limit:
+                        await error_response(S3Error("MalformedXML"), new_request_id(), "POST")(scope, receive, send)
+                        return
+                    chunks.append(chunk)
+                    more = bool(message.get("more_body", False))
+                body = b"".join(chunks)
+                scope[BODY_KEY] = body
+                receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class Denials:
+    """``on_deny``: iamd's denial as S3's XML error."""
+
+    def __init__(self, app: S3App) -> None:
+        self.app = app
+
+    def __call__(self, answer: Answer, scope: Scope) -> ASGIApp:
+        method = str(scope.get("method", "GET"))
+        refused = signature_error(answer)
+        if refused is not None:
+            error = S3Error(str(refused.error_code), refused.error_message or None, status=refused.error_status)
+            return error_response(error, answer.request_id or new_request_id(), method)
+        route = scope.get("iamd.s3.route")
+        if isinstance(route, Route) and route.operation == "DeleteObjects" and any(r.allowed for r in answer.results):
+            return self.app  # per-key results: the service deletes what iamd allowed, reports the rest
+        bucket = self.app.store.bucket(route.bucket) if isinstance(route, Route) and route.bucket else None
+        try:
+            owner = bucket.owner if bucket is not None else None
+        except Exception:  # pragma: no cover - defensive
+            owner = None
+        message = access_denied_message(answer.denied, answer, owner)
+        return error_response(S3Error("AccessDenied", message), answer.request_id or new_request_id(), method)
+
+
+def create_s3_app(data_dir: Path, authorizer: Authorizer, settings: S3Settings | None = None) -> ASGIApp:
+    """The service on ``data_dir``, every request authorized by ``authorizer`` (iamd)."""
+    settings = settings or S3Settings()
+    store = Store(data_dir)
+    app = S3App(store, settings)
+    middleware = AuthorizationMiddleware(app, authorizer, Resolver(store), service="s3", on_deny=Denials(app))
+    return Prefetch(middleware, settings.max_xml_body)
