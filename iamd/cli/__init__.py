@@ -42,6 +42,10 @@ from .accounts import account  # noqa: E402  (AWS Organizations, as a client of 
 
 main.add_command(account)
 
+from .s3 import s3  # noqa: E402  (the S3 example service, docs/s3.md)
+
+main.add_command(s3)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]
