@@ -356,7 +356,14 @@ class HttpAuthorizationClient:
             return http.client.HTTPSConnection(host, port, timeout=self._timeout)
         return http.client.HTTPConnection(host, port, timeout=self._timeout)
 
+    def __enter__(self) -> HttpAuthorizationClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the idle connections (those in use close when their call ends)."""
         while True:
             try:
                 self._idle.get_nowait().close()

@@ -441,7 +441,7 @@ def _identity(client: Caller | None, error: tuple[str, str, int] | None) -> dict
     if client is None:
         return {"type": "Unknown"}
     if client.principal.account is None:
-        return {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}  # CloudTrail's anonymous caller
+        return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
     return dict(client.user_identity())
 
 
