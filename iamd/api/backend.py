@@ -25,6 +25,7 @@ from iamd.api.audit_writer import AuditWriter
 from iamd.api.bootstrap import DEV_ACCOUNT, RootCredentials
 from iamd.api.credentials import CredentialResolver
 from iamd.api.watcher import GenerationWatcher
+from iamd.audit import CallEvent
 from iamd.auth import Credential, SigV4Verifier
 from iamd.cache import Cache, CacheLimits
 from iamd.core import Core, Registry, builtin_registry
@@ -97,9 +98,19 @@ class Backend:
         env = self._env
         if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
             env = self._env = Env(
-                self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa, partition=self.partition
+                self.secret_box,
+                self.policies,
+                role_used=self.record_role_use,
+                mfa=self.mfa,
+                partition=self.partition,
+                lookup=self.lookup,
+                submit_event=self._submit_event,
             )
         return env
+
+    def _submit_event(self, event: CallEvent) -> None:
+        if self.audit is not None:  # the writer of the moment (audit_in_process replaces it)
+            self.audit.submit(event)
 
     def record_role_use(self, account: str, role_name: str, role_id: str, when: datetime, region: str) -> None:
         """Record a role's last use (GetRole's RoleLastUsed), at most once a minute per role.

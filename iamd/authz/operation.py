@@ -1,0 +1,499 @@
+"""``iamd:Authorize``: iamd decides for your own service whether its client's request is allowed.
+
+An operation of the ``iamd`` service in the application core (docs/authorization-api.md). The
+calling service is an iamd principal with its own credentials; the core authenticated it and
+completed it as for every call. The handler:
+
+1. authorizes the service itself: ``iamd:Authorize`` on ``arn:<partition>:iamd::<account>:service/<Service>``
+   (a denial is the call's ``AccessDenied``);
+2. verifies the *client's* SigV4 signature, forwarded by the service (header or presigned URL,
+   any region of the partition, the clock skew and expiry as iamd's own endpoints apply them),
+   on the service's behalf, and resolves who the client is (a user, a role or federated-user
+   session, a root user, of any account iamd serves), or takes an unsigned request as anonymous
+   when the service allows it. A refused signature is an answer, not an error: every check is
+   denied with the error the service should return (:mod:`iamd.authz.errors`);
+3. evaluates each check with the engine (:func:`iamd.policy.evaluate`): the client's identity
+   policies, boundary, session policies and its account's SCP levels, the resource policy given
+   and the RCP levels of the resource's account; same-account and cross-account as the engine
+   decides them (docs/evaluation-semantics.md);
+4. records each check as a trail event of the service (``eventSource`` ``<service>.amazonaws.com``,
+   ``eventName`` the action's name) with the client as ``userIdentity``, the decision and who
+   asked; the core records the ``Authorize`` call itself.
+
+Input: the body as :func:`read_body` checked it (bounded sizes, AWS-shaped errors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from iamd import errors as aws
+from iamd.audit import CallEvent
+from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
+from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.policy import (
+    Context,
+    Decision,
+    DocumentKind,
+    Policy,
+    PolicySet,
+    PolicyType,
+    PolicyValidationError,
+    Principal,
+    Request,
+    build_context,
+    evaluate,
+    parse_policy,
+)
+from iamd.service.call import Call, Caller
+from iamd.service.sessions import resolve_caller, session_context_items
+from iamd.store import ReadTx
+
+from .errors import client_error, missing_signature
+
+__all__ = [
+    "ACTION",
+    "MAX_BODY",
+    "MAX_CHECKS",
+    "MAX_POLICY",
+    "audited_input",
+    "authorize_operation",
+    "invoke_local",
+    "read_body",
+]
+
+ACTION = "iamd:Authorize"
+MAX_BODY = 2 * 1024 * 1024
+MAX_CHECKS = 100  # per call (a batch)
+MAX_POLICY = 20 * 1024  # characters of one resource policy (S3's bucket policy limit: 20 KB)
+MAX_HEADERS = 200
+MAX_HEADER_BYTES = 64 * 1024  # every forwarded name and value together
+MAX_CONTEXT_KEYS = 64
+MAX_CONTEXT_VALUES = 64
+MAX_TEXT = 2048  # an action, a resource ARN, a key, a value, a tag
+MAX_TAGS = 50
+MAX_SKEW = timedelta(minutes=15)
+
+_MEMBERS = frozenset({"Request", "PresignedUrl", "Checks", "AllowAnonymous", "Service"})
+_REQUEST_MEMBERS = frozenset({"Method", "Path", "Query", "Headers", "PayloadHash"})
+_CHECK_MEMBERS = frozenset({"Action", "Resource", "ResourcePolicy", "ResourceAccount", "ResourceTags", "Context"})
+_SERVICE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_ACTION = re.compile(r"[A-Za-z0-9-]{1,64}:[A-Za-z0-9_*?-]{1,128}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_HASH = re.compile(r"[0-9a-f]{64}|UNSIGNED-PAYLOAD|STREAMING-[A-Z0-9-]{1,64}")
+_METHOD = re.compile(r"[A-Z]{1,16}")
+# Keys iamd resolves itself and a service may not give: who the client is, its credentials,
+# the time, the resource's account and tags (ResourceTags) and the signing region.
+_RESOLVED_PREFIXES = (
+    "aws:principal", "aws:userid", "aws:username", "aws:multifactorauth", "aws:tokenissuetime",
+    "aws:sourceidentity", "aws:federatedprovider", "aws:resourceaccount", "aws:resourceorg", "aws:resourcetag/",
+    "aws:currenttime", "aws:epochtime", "aws:requestedregion", "aws:useragent", "aws:viaawsservice", "aws:calledvia",
+)  # fmt: skip
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+def _invalid(message: str) -> aws.ValidationError:
+    return aws.ValidationError(message)
+
+
+def _text(value: Any, what: str, *, limit: int = MAX_TEXT, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not empty) or len(value) > limit:
+        raise _invalid(f"{what} must be a {'' if empty else 'non-empty '}string of at most {limit} characters.")
+    return value
+
+
+def read_body(body: bytes) -> dict[str, Any]:
+    """The request's JSON object, checked: its shape, the bounds (ValidationError otherwise)."""
+    if len(body) > MAX_BODY:
+        raise _invalid(f"Request body too large: at most {MAX_BODY} bytes are accepted.")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise _invalid("The body must be a JSON object.") from None
+    if not isinstance(data, dict):
+        raise _invalid("The body must be a JSON object.")
+    return check_input(data)
+
+
+def check_input(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` checked against the wire format (docs/authorization-api.md); the same for every door."""
+    unknown = set(data) - _MEMBERS
+    if unknown:
+        raise _invalid(f"Unknown members: {', '.join(sorted(unknown)[:10])}.")
+    if ("Request" in data) == ("PresignedUrl" in data):
+        raise _invalid("Give exactly one of Request or PresignedUrl.")
+    if "Request" in data:
+        _check_request(data["Request"])
+    else:
+        _text(data["PresignedUrl"], "PresignedUrl", limit=16 * 1024)
+    checks = data.get("Checks")
+    if not isinstance(checks, list) or not checks or len(checks) > MAX_CHECKS:
+        raise _invalid(f"Checks must be a list of 1 to {MAX_CHECKS} checks.")
+    for i, check in enumerate(checks):
+        _check_check(check, i)
+    if not isinstance(data.get("AllowAnonymous", False), bool):
+        raise _invalid("AllowAnonymous must be true or false.")
+    service = data.get("Service")
+    if service is not None and (not isinstance(service, str) or not _SERVICE.fullmatch(service)):
+        raise _invalid("Service must be a service prefix: lower-case letters, digits and hyphens (e.g. s3).")
+    return dict(data)
+
+
+def _check_request(request: Any) -> None:
+    if not isinstance(request, dict):
+        raise _invalid("Request must be an object with Method, Path, Query and Headers.")
+    unknown = set(request) - _REQUEST_MEMBERS
+    if unknown:
+        raise _invalid(f"Unknown members of Request: {', '.join(sorted(unknown)[:10])}.")
+    method = _text(request.get("Method"), "Request.Method", limit=16)
+    if not _METHOD.fullmatch(method):
+        raise _invalid("Request.Method must be an HTTP method in upper case.")
+    path = _text(request.get("Path"), "Request.Path", limit=8192)
+    if not path.startswith("/"):
+        raise _invalid("Request.Path must start with /.")
+    _text(request.get("Query", ""), "Request.Query", limit=16 * 1024, empty=True)
+    headers = request.get("Headers")
+    if not isinstance(headers, list) or len(headers) > MAX_HEADERS:
+        raise _invalid(f"Request.Headers must be a list of at most {MAX_HEADERS} [name, value] pairs.")
+    size = 0
+    for pair in headers:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) and pair[0]):
+            raise _invalid("Each of Request.Headers must be a [name, value] pair of strings.")
+        size += len(pair[0]) + len(pair[1])
+    if size > MAX_HEADER_BYTES:
+        raise _invalid(f"Request.Headers are too large: at most {MAX_HEADER_BYTES} characters together.")
+    payload_hash = request.get("PayloadHash")
+    if payload_hash is not None and not (isinstance(payload_hash, str) and _HASH.fullmatch(payload_hash)):
+        raise _invalid("Request.PayloadHash must be the lower-case hex SHA-256 of the body, or UNSIGNED-PAYLOAD.")
+
+
+def _check_check(check: Any, i: int) -> None:
+    where = f"Checks[{i}]"
+    if not isinstance(check, dict):
+        raise _invalid(f"{where} must be an object with Action and Resource.")
+    unknown = set(check) - _CHECK_MEMBERS
+    if unknown:
+        raise _invalid(f"Unknown members of {where}: {', '.join(sorted(unknown)[:10])}.")
+    action = _text(check.get("Action"), f"{where}.Action", limit=200)
+    if not _ACTION.fullmatch(action) or "*" in action or "?" in action:
+        raise _invalid(f"{where}.Action must be one action, service:Name (e.g. s3:GetObject).")
+    _text(check.get("Resource"), f"{where}.Resource")
+    policy = check.get("ResourcePolicy")
+    if policy is not None and (not isinstance(policy, str) or len(policy) > MAX_POLICY):
+        raise _invalid(
+            f"{where}.ResourcePolicy must be a policy document (JSON text) of at most {MAX_POLICY} characters."
+        )
+    account = check.get("ResourceAccount")
+    if account is not None and not (isinstance(account, str) and _ACCOUNT.fullmatch(account)):
+        raise _invalid(f"{where}.ResourceAccount must be a 12-digit account id.")
+    tags = check.get("ResourceTags")
+    if tags is not None:
+        if not isinstance(tags, dict) or len(tags) > MAX_TAGS:
+            raise _invalid(f"{where}.ResourceTags must be an object of at most {MAX_TAGS} key: value strings.")
+        for k, v in tags.items():
+            _text(k, f"{where}.ResourceTags key", limit=128)
+            _text(v, f"{where}.ResourceTags value", limit=256, empty=True)
+    context = check.get("Context")
+    if context is not None:
+        if not isinstance(context, dict) or len(context) > MAX_CONTEXT_KEYS:
+            raise _invalid(f"{where}.Context must be an object of at most {MAX_CONTEXT_KEYS} keys.")
+        for key, value in context.items():
+            _text(key, f"{where}.Context key", limit=256)
+            if key.lower().startswith(_RESOLVED_PREFIXES):
+                raise _invalid(f"{where}.Context may not give {key}: iamd resolves it from the request.")
+            values = value if isinstance(value, list) else [value]
+            if len(values) > MAX_CONTEXT_VALUES:
+                raise _invalid(f"{where}.Context {key} has too many values (at most {MAX_CONTEXT_VALUES}).")
+            for item in values:
+                _text(item, f"{where}.Context value of {key}", empty=True)
+
+
+def audited_input(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the trail keeps of an Authorize call: the checks asked, never the forwarded headers,
+    query or URL (a signature, a session token) nor the resource policies given."""
+    request = data.get("Request")
+    out: dict[str, Any] = {}
+    if isinstance(request, Mapping):
+        out["request"] = {"method": request.get("Method"), "path": str(request.get("Path", ""))[:1024]}
+    elif "PresignedUrl" in data:
+        out["request"] = {"presigned": True}
+    out["checks"] = [
+        {"action": c.get("Action"), "resource": c.get("Resource")}
+        for c in data.get("Checks") or ()
+        if isinstance(c, Mapping)
+    ]
+    if data.get("Service") is not None:
+        out["service"] = data["Service"]
+    if data.get("AllowAnonymous"):
+        out["allowAnonymous"] = True
+    return out
+
+
+# -- the operation -----------------------------------------------------------------------------
+
+
+def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
+    """Answer the checks of ``call.params`` for the forwarded request (module doc)."""
+    data = call.params
+    service = data.get("Service") or str(data["Checks"][0]["Action"]).split(":", 1)[0].lower()
+    call.decisions.append(_authorize_service(call, tx, service))
+    signed = _signed_request(data)
+    client, error, region = _authenticate(call, tx, signed, service, bool(data.get("AllowAnonymous")))
+    identity = _identity(client, error)
+    results: list[dict[str, Any]] = []
+    resolved: dict[str, Any] = {}
+    user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
+    for check in data["Checks"]:
+        if error is not None:
+            code, message, status = error
+            why: dict[str, Any] = {"decision": "implicitDeny", "authentication": code}
+            results.append(_result(check, "Deny", message, why, (code, message, status)))
+            _record(call, service, check, identity, client, None, (code, message), user_agent)
+            continue
+        assert client is not None
+        decision = _decide(call, tx, client, check, region, user_agent)
+        for key, values in decision.request.context.values.items():
+            resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
+        message = "" if decision.allowed else _message(decision, service, client)
+        denial = None if decision.allowed else ("AccessDenied", message or "Access Denied", 403)
+        results.append(_result(check, "Allow" if decision.allowed else "Deny", message, _why(decision), denial))
+        _record(call, service, check, identity, client, decision, denial[:2] if denial else None, user_agent)
+    return {"Principal": identity, "Results": results, "Context": _public_context(resolved)}
+
+
+def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
+    """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
+    caller = call.caller
+    target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
+    moment = call.now.astimezone(UTC)
+    items: list[tuple[str, str | Sequence[str]]] = [
+        ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("aws:EpochTime", str(int(moment.timestamp()))),
+        ("aws:SecureTransport", "true" if call.secure else "false"),
+        ("aws:SourceIp", call.source_ip),
+        *session_context_items(caller, moment),
+    ]
+    context = build_context(caller.principal, items, resource_account=caller.account_id)
+    decision = evaluate(Request(caller.principal, ACTION, target, context, caller.account_id),
+                        call.env.policies.for_caller(tx, caller))  # fmt: skip
+    if not decision.allowed:
+        raise aws.AccessDenied(decision.message or "Access denied", decision)
+    return decision
+
+
+def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
+    if "PresignedUrl" in data:
+        url = urlsplit(str(data["PresignedUrl"]))
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise _invalid("PresignedUrl must be an http:// or https:// URL.")
+        return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
+    request = data["Request"]
+    headers = tuple((str(n), str(v)) for n, v in request["Headers"])
+    return SignedRequest(str(request["Method"]), str(request["Path"]), str(request.get("Query", "")), headers)
+
+
+def _authenticate(
+    call: Call, tx: ReadTx, signed: SignedRequest, service: str, allow_anonymous: bool
+) -> tuple[Caller | None, tuple[str, str, int] | None, str]:
+    """The client (None for a refused signature, with its error), and the signing region."""
+    region = call.env.partition.iam_region
+    if not carries_signature(signed):
+        if allow_anonymous:
+            return Caller("", Principal.anonymous(), None, None), None, region
+        return None, missing_signature(service), region
+    lookup = call.env.lookup
+    if lookup is None:
+        raise aws.ServiceUnavailable("This iamd process cannot authenticate forwarded requests.")
+    verifier = SigV4Verifier({service: call.env.partition.regions}, max_skew=MAX_SKEW, cache_size=1)
+    try:
+        verified = verifier.verify(signed, now=call.now, lookup=lookup, payload_hash=_payload_hash(call.params, signed))
+    except aws.AwsError as refused:
+        return None, client_error(refused, service), region
+    client: Caller = verified.principal
+    if client.session is not None:
+        client = resolve_caller(client, tx)
+    return client, None, verified.region
+
+
+def _payload_hash(data: Mapping[str, Any], signed: SignedRequest) -> str:
+    """The hashed-payload line: given, else the client's x-amz-content-sha256, else an empty body's;
+    a presigned URL's is UNSIGNED-PAYLOAD (AWS "Authenticating Requests: Using Query Parameters")."""
+    request = data.get("Request")
+    if isinstance(request, Mapping) and request.get("PayloadHash"):
+        return str(request["PayloadHash"])
+    declared = signed.header_values("x-amz-content-sha256")
+    if declared:
+        return ",".join(declared)
+    if "PresignedUrl" in data or (signed.query and "x-amz-signature=" in signed.query.lower()):
+        return UNSIGNED_PAYLOAD if _unsigned_presigned(signed) else hashlib.sha256(b"").hexdigest()
+    return hashlib.sha256(b"").hexdigest()
+
+
+def _unsigned_presigned(signed: SignedRequest) -> bool:
+    # S3's presigned URLs sign UNSIGNED-PAYLOAD; other services' the empty body's hash.
+    credential = next((v for k, v in _pairs(signed.query) if k.lower() == "x-amz-credential"), "")
+    parts = credential.split("/")
+    return len(parts) == 5 and parts[3] == "s3"
+
+
+def _pairs(query: str) -> Iterable[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def _decide(call: Call, tx: ReadTx, client: Caller, check: Mapping[str, Any], region: str, user_agent: str) -> Decision:
+    principal = client.principal
+    resource = str(check["Resource"])
+    owner = check.get("ResourceAccount") or _arn_account(resource) or call.account
+    tags = [(str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items()]
+    given = check.get("Context") or {}
+    moment = call.now.astimezone(UTC)
+    items: list[tuple[str, str | Sequence[str]]] = [
+        ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("aws:EpochTime", str(int(moment.timestamp()))),
+        ("aws:RequestedRegion", region),
+        *session_context_items(client, moment),
+    ]
+    if user_agent:
+        items.append(("aws:UserAgent", user_agent))
+    items += [(str(k), v if isinstance(v, str) else [str(x) for x in v]) for k, v in given.items()]
+    items += _org_keys(tx, principal, owner)
+    context: Context = build_context(principal, items, resource_account=owner, resource_tags=tags)
+    policies = _policy_set(call, tx, client, check, owner)
+    return evaluate(Request(principal, str(check["Action"]), resource, context, owner), policies)
+
+
+def _policy_set(call: Call, tx: ReadTx, client: Caller, check: Mapping[str, Any], owner: str) -> PolicySet:
+    cache = call.env.policies
+    base = PolicySet() if client.principal.account is None else cache.for_caller(tx, client)
+    text = check.get("ResourcePolicy")
+    resource_policy: Policy | None = None
+    if text:
+        try:
+            document = parse_policy(str(text), DocumentKind.RESOURCE)
+        except PolicyValidationError as e:
+            raise aws.MalformedPolicyDocument(f"ResourcePolicy of {str(check['Resource'])[:256]}: {e}") from None
+        resource_policy = Policy("ResourcePolicy", PolicyType.RESOURCE, document, arn=str(check["Resource"]))
+    rcp = cache.resource_levels(tx, owner)
+    return PolicySet.of(base.identity, base.boundary, base.session, resource_policy, base.scp, rcp)
+
+
+def _org_keys(tx: ReadTx, principal: Principal, owner: str) -> list[tuple[str, str | Sequence[str]]]:
+    """``aws:PrincipalOrgID`` and ``aws:ResourceOrgID`` when the accounts are in an organization."""
+    out: list[tuple[str, str | Sequence[str]]] = []
+    for key, account in (("aws:PrincipalOrgID", principal.account), ("aws:ResourceOrgID", owner)):
+        if account:
+            org = tx.organization_of(account)
+            if org is not None:
+                out.append((key, org.id))
+    return out
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]) else None
+
+
+def _message(decision: Decision, service: str, client: Caller) -> str:
+    """AWS's text: S3 names the resource in quotes, and tells callers of other accounts and
+    anonymous callers only "Access Denied" (docs/authorization-api.md)."""
+    if service != "s3":
+        return decision.message or "Access Denied"
+    request = decision.request
+    principal = request.principal
+    if principal.account is None or principal.account != request.owner_account:
+        return "Access Denied"
+    quoted = Request(principal, request.action, request.resource, request.context, request.resource_account,
+                     f'"{request.resource}"')  # fmt: skip
+    return Decision(decision.verdict, quoted, decision.matched, decision.blocking).message or "Access Denied"
+
+
+def _why(decision: Decision) -> dict[str, Any]:
+    block = decision.decisive_block
+    why = decision.to_json()
+    why.pop("message", None)
+    why["blockingPolicyType"] = block.type.value if block is not None else None
+    return why
+
+
+def _result(
+    check: Mapping[str, Any], decision: str, message: str, why: Mapping[str, Any], error: tuple[str, str, int] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Action": check["Action"], "Resource": check["Resource"], "Decision": decision, "Message": message,
+        "Why": dict(why),
+    }  # fmt: skip
+    if error is not None:
+        out["Error"] = {"Code": error[0], "Message": error[1], "Status": error[2]}
+    return out
+
+
+def _identity(client: Caller | None, error: tuple[str, str, int] | None) -> dict[str, Any]:
+    if client is None:
+        return {"type": "Unknown"}
+    if client.principal.account is None:
+        return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
+    return dict(client.user_identity())
+
+
+def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(sorted(values.items()))
+
+
+def _record(
+    call: Call,
+    service: str,
+    check: Mapping[str, Any],
+    identity: Mapping[str, Any],
+    client: Caller | None,
+    decision: Decision | None,
+    error: tuple[str, str] | None,
+    user_agent: str,
+) -> None:
+    """One trail event per check: the client's request to the service, as the service's own event."""
+    submit = call.env.submit_event
+    if submit is None:
+        return
+    action = str(check["Action"])
+    resource = str(check["Resource"])
+    owner = check.get("ResourceAccount") or _arn_account(resource) or call.account
+    context = check.get("Context") or {}
+    source_ip = context.get("aws:SourceIp") if isinstance(context.get("aws:SourceIp"), str) else None
+    event = CallEvent(
+        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com",
+        action.split(":", 1)[1], call.region, source_ip or call.source_ip, user_agent[:1024], identity, owner,
+        {"resource": resource, "iamdAuthorizedBy": {"arn": call.caller.principal.arn, "requestId": call.request_id}},
+        None, error[0] if error else None, error[1] if error else None, decision,
+    )  # fmt: skip
+    submit(event)
+
+
+# -- in process ---------------------------------------------------------------------------------
+
+
+def invoke_local(backend: Any, caller: Caller, body: Mapping[str, Any], user_agent: str) -> dict[str, Any]:
+    """The Authorize operation through ``backend``'s core (``LocalAuthorizationClient``): the
+    same checks, authorization, answer and audit events as ``POST /iamd/authorize``."""
+    from iamd.authz.client import AuthorizationError
+    from iamd.core import CallContext
+    from iamd.ids import new_uuid4
+
+    context = CallContext(new_uuid4(), backend.clock(), "127.0.0.1", user_agent, True, backend.partition.iam_region)
+    try:
+        data = check_input(body)
+    except aws.AwsError as error:
+        backend.core.record_failure("iamd", "Authorize", context, error, caller=caller)
+        raise AuthorizationError(error.code, error.message, error.status) from None
+    outcome = backend.core.invoke(caller, "iamd", "Authorize", data, context)
+    if outcome.error is not None:
+        raise AuthorizationError(outcome.error.code, outcome.error.message, outcome.error.status)
+    return {"RequestId": context.request_id, **(outcome.result or {})}
