@@ -167,12 +167,7 @@ class Denials:
         route = scope.get("iamd.s3.route")
         if isinstance(route, Route) and route.operation == "DeleteObjects" and any(r.allowed for r in answer.results):
             return self.app  # per-key results: the service deletes what iamd allowed, reports the rest
-        bucket = self.app.store.bucket(route.bucket) if isinstance(route, Route) and route.bucket else None
-        try:
-            owner = bucket.owner if bucket is not None else None
-        except Exception:  # pragma: no cover - defensive
-            owner = None
-        message = access_denied_message(answer.denied, answer, owner)
+        message = access_denied_message(answer.denied)
         return error_response(S3Error("AccessDenied", message), answer.request_id or new_request_id(), method)
 
 

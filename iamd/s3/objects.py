@@ -233,7 +233,7 @@ async def delete_object(req: S3Request) -> Response:
 
 async def delete_objects(req: S3Request) -> Response:
     bucket = req.route.bucket
-    owner = req.store.require_bucket(bucket).owner
+    req.store.require_bucket(bucket)
     if "content-md5" not in req.headers and not any(h.startswith("x-amz-checksum-") for h in req.headers) and \
             "x-amz-trailer" not in req.headers:  # fmt: skip
         raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
@@ -246,7 +246,7 @@ async def delete_objects(req: S3Request) -> Response:
     for key in keys:
         result = results.get(object_arn(bucket, key))
         if result is None or not result.allowed:
-            message = access_denied_message(result, req.answer, owner) if result is not None else "Access Denied"
+            message = access_denied_message(result)
             nodes.append(("Error", [("Key", key), ("Code", "AccessDenied"), ("Message", message)]))
             continue
         await run_in_threadpool(req.store.delete_object, bucket, key)

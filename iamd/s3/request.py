@@ -52,8 +52,8 @@ class S3Request:
     def account(self) -> str:
         """The caller's account, as iamd authenticated it."""
         principal = self.answer.principal if self.answer is not None else {}
-        account = principal.get("accountId") or principal.get("account")
-        if not account:
+        account = principal.get("accountId")
+        if not account or account == "ANONYMOUS_PRINCIPAL":
             raise S3Error("AccessDenied")  # anonymous callers own nothing and create nothing
         return str(account)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import uvicorn
@@ -57,10 +58,11 @@ class RunningS3:
     endpoint: str
     data_dir: Path
 
-    def client(self, key: str = "AKIAFAKE", secret: str = "secret", **config: object) -> object:
+    def client(self, key: str = "AKIAFAKE", secret: str = "secret", token: str | None = None, **config: Any) -> Any:
         return boto3.client(
             "s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id=key,
-            aws_secret_access_key=secret, config=Config(s3={"addressing_style": "path"}, **config),  # type: ignore[arg-type]
+            aws_secret_access_key=secret, aws_session_token=token,
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}, **config),
         )  # fmt: skip
 
 
