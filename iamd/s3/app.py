@@ -53,8 +53,33 @@ def answer_of(scope: Scope) -> Answer | None:
     return found if isinstance(found, Answer) else None
 
 
-def error_response(error: S3Error, request_id: str, method: str) -> Response:
+def has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
+
+
+class _Tracked:
+    """``receive`` that notes whether the whole body was read."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.done = False
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.done = True
+        return message
+
+
+def error_response(error: S3Error, request_id: str, method: str, *, close: bool = False) -> Response:
+    """S3's error; ``close``: the request's body was not read, so the connection cannot carry
+    another request (a client that sent ``Expect: 100-continue`` never sends that body)."""
     headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
+    if close:
+        headers["connection"] = "close"
     if method == "HEAD":  # a HEAD error has no body; clients read the status alone
         return Response(b"", error.status, headers=headers)
     return Response(error.xml(request_id, request_id), error.status, headers=headers, media_type="application/xml")
@@ -83,6 +108,7 @@ class S3App:
             return
         if scope["type"] != "http":
             return
+        receive = tracked = _Tracked(receive)
         answer = answer_of(scope)
         request_id = answer.request_id if answer is not None and answer.request_id else new_request_id()
         method = str(scope.get("method", "GET"))
@@ -103,6 +129,8 @@ class S3App:
             response = error_response(S3Error("InternalError"), request_id, method)
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
+        if not tracked.done and has_body(scope):
+            response.headers["connection"] = "close"
         await response(scope, receive, send)
 
 
@@ -129,7 +157,8 @@ class Prefetch:
                     chunk = bytes(message.get("body", b""))
                     size += len(chunk)
                     if size > self.limit:
-                        await error_response(S3Error("MalformedXML"), new_request_id(), "POST")(scope, receive, send)
+                        refused = error_response(S3Error("MalformedXML"), new_request_id(), "POST", close=True)
+                        await refused(scope, receive, send)
                         return
                     chunks.append(chunk)
                     more = bool(message.get("more_body", False))
@@ -163,12 +192,13 @@ class Denials:
         refused = signature_error(answer)
         if refused is not None:
             error = S3Error(str(refused.error_code), refused.error_message or None, status=refused.error_status)
-            return error_response(error, answer.request_id or new_request_id(), method)
+            return error_response(error, answer.request_id or new_request_id(), method, close=has_body(scope))
         route = scope.get("iamd.s3.route")
         if isinstance(route, Route) and route.operation == "DeleteObjects" and any(r.allowed for r in answer.results):
             return self.app  # per-key results: the service deletes what iamd allowed, reports the rest
         message = access_denied_message(answer.denied)
-        return error_response(S3Error("AccessDenied", message), answer.request_id or new_request_id(), method)
+        denied = S3Error("AccessDenied", message)
+        return error_response(denied, answer.request_id or new_request_id(), method, close=has_body(scope))
 
 
 def create_s3_app(data_dir: Path, authorizer: Authorizer, settings: S3Settings | None = None) -> ASGIApp:
