@@ -192,7 +192,7 @@ def check_port(host: str, port: int) -> None:
     "partition]. The partition's home region (us-east-1, cn-north-1, us-gov-west-1) is always accepted.",
 )  # fmt: skip
 @click.option("--s3", "s3_port", type=int, default=None, metavar="PORT",
-              help="Also serve the S3 example service on PORT, authorized in process (DATA_DIR/s3; docs/s3.md).")  # fmt: skip
+              help="Also serve the S3 example service on PORT, authorized in process (docs/s3.md).")  # fmt: skip
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
