@@ -35,6 +35,10 @@ from .explain import explain  # noqa: E402
 
 main.add_command(explain)  # the troubleshooter (docs/troubleshooting.md)
 
+from .authorize import authorize  # noqa: E402
+
+main.add_command(authorize)  # iamd authorizes your own services (docs/authorization-api.md)
+
 from .root import root  # noqa: E402  (the root user's console password)
 
 main.add_command(root)

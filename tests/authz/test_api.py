@@ -77,7 +77,8 @@ def test_a_role_session_is_decided_by_its_role_and_named_as_the_assumed_role(
     api_server: RunningServer, authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], iam: BaseClient,
     acct: str,
 ) -> None:  # fmt: skip
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+    root = f"arn:aws:iam::{acct}:root"
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": root},
              "Action": "sts:AssumeRole"}]}  # fmt: skip
     iam.create_role(RoleName="widget-reader", AssumeRolePolicyDocument=json.dumps(trust))
     iam.put_role_policy(RoleName="widget-reader", PolicyName="read", PolicyDocument=policy(allow(GET, widget(acct))))
@@ -306,14 +307,18 @@ def test_the_service_itself_needs_iamd_authorize(
     api_server: RunningServer, make_user: Callable[..., Key], acct: str
 ) -> None:
     stranger = make_user("not-a-service")
-    with HttpAuthorizationClient(api_server.endpoint, stranger.key, stranger.secret) as client:
-        with pytest.raises(AuthorizationError) as excinfo:
-            client.authorize_sync(sign(stranger), [Check(GET, widget(acct))], service="widgets")
+    with (
+        HttpAuthorizationClient(api_server.endpoint, stranger.key, stranger.secret) as client,
+        pytest.raises(AuthorizationError) as excinfo,
+    ):
+        client.authorize_sync(sign(stranger), [Check(GET, widget(acct))], service="widgets")
     assert excinfo.value.code == "AccessDenied" and excinfo.value.status == 403
     assert "iamd:Authorize" in excinfo.value.message
-    with HttpAuthorizationClient(api_server.endpoint, stranger.key, "y" * 40) as bad:
-        with pytest.raises(AuthorizationError) as excinfo:
-            bad.authorize_sync(sign(stranger), [Check(GET, widget(acct))])
+    with (
+        HttpAuthorizationClient(api_server.endpoint, stranger.key, "y" * 40) as bad,
+        pytest.raises(AuthorizationError) as excinfo,
+    ):
+        bad.authorize_sync(sign(stranger), [Check(GET, widget(acct))])
     assert excinfo.value.code == "SignatureDoesNotMatch"
 
 
@@ -324,7 +329,8 @@ def test_the_service_itself_needs_iamd_authorize(
         (b"[]", "JSON object"),
         (b"{}", "exactly one of Request or PresignedUrl"),
         (json.dumps({"PresignedUrl": "http://x/", "Checks": []}).encode(), "Checks must be a list"),
-        (json.dumps({"PresignedUrl": "http://x/", "Checks": [{"Action": "*", "Resource": "*"}]}).encode(), "one action"),
+        (json.dumps({"PresignedUrl": "http://x/", "Checks": [{"Action": "*", "Resource": "*"}]}).encode(),
+         "one action"),
         (json.dumps({"PresignedUrl": "http://x/", "Checks": [{"Action": "a:B"}] * (MAX_CHECKS + 1)}).encode(),
          "Checks must be a list"),
         (json.dumps({"PresignedUrl": "http://x/", "Checks": [{"Action": "a:B", "Resource": "r", "X": 1}]}).encode(),
