@@ -3,6 +3,7 @@ in-process form that ``iamd serve --s3 PORT`` starts beside the IAM server (docs
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .client import Client, client_options
+from .client import Client
 
 if TYPE_CHECKING:
     from iamd.api import Backend
@@ -28,17 +29,20 @@ def s3() -> None:
 @s3.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_S3_PORT, show_default=True, type=int)
-@click.option("--s3-data-dir", "s3_data_dir", type=click.Path(path_type=Path), default=Path("s3-data"),
-              show_default=True, envvar="IAMD_S3_DATA_DIR", help="Where the buckets and objects are kept.")  # fmt: skip
+@click.option("--data-dir", "s3_data_dir", type=click.Path(path_type=Path), default=Path("s3-data"),
+              show_default=True, envvar="IAMD_S3_DATA_DIR", show_envvar=True,
+              help="Where the buckets and objects are kept.")  # fmt: skip
+@click.option("--endpoint", "--endpoint-url", "endpoint_url", default=None,
+              help="iamd's URL (default: the profile's endpoint_url, AWS_ENDPOINT_URL, the address `iamd serve` "
+              "recorded in IAMD_DATA_DIR, else http://127.0.0.1:4566).")  # fmt: skip
+@click.option("--profile", default=None, help="AWS profile with the service's own credentials (default: the "
+              "environment's, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")  # fmt: skip
 @click.option("--region", default=None, help="The Region to sign the authorization calls for (default: the profile's).")
-@client_options
 def s3_serve(
-    host: str, port: int, s3_data_dir: Path, region: str | None, profile: str | None, endpoint_url: str | None,
-    data_dir: Path,
-) -> None:  # fmt: skip
-    """Serve S3 on HOST:PORT; iamd (--endpoint-url, or found as `iamd profile` does) authorizes each
-    request. The credentials (--profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) are the
-    service's own: a principal allowed iamd:Authorize."""
+    host: str, port: int, s3_data_dir: Path, endpoint_url: str | None, profile: str | None, region: str | None
+) -> None:
+    """Serve S3 on HOST:PORT, every request authorized by iamd at --endpoint. The credentials are
+    the service's own: a principal allowed iamd:Authorize (docs/s3.md)."""
     import uvicorn
 
     from iamd.authz.client import HttpAuthorizationClient
@@ -46,7 +50,7 @@ def s3_serve(
     from iamd.s3 import create_s3_app
 
     check_port(host, port)
-    client = Client(profile, endpoint_url, data_dir, region)
+    client = Client(profile, endpoint_url, Path(os.environ.get("IAMD_DATA_DIR") or "iamd-data"), region)
     credentials = client.session.get_credentials()
     if credentials is None:
         raise click.ClickException(

@@ -5,15 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.conftest import allow, policy
-from tests.api.server import RunningServer
-from tests.e2e.clients import AWS, AwsCli
+from tests.api.server import ROOT_KEY, ROOT_SECRET, RunningServer, free_port
+from tests.e2e.clients import AWS, AwsCli, isolated_env
 
 from .conftest import Key
 from .server import RunningS3
@@ -88,24 +94,12 @@ def test_a_20_mib_file_goes_up_in_8_mib_parts_and_comes_back_the_same(
     assert owner.run("s3", "rb", "--force", "s3://cli-big").returncode == 0
 
 
-def test_iamd_serve_with_s3_in_process(tmp_path: Path, api_server: RunningServer) -> None:
-    """``iamd serve --s3 PORT``: one process; the S3 service asks the core as the account's root."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from tests.api.server import ROOT_KEY, ROOT_SECRET, free_port
-
-    port, s3_port = free_port(), free_port()
-    env = {**os.environ, "IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
-    log = tmp_path / "serve.log"
+@contextmanager
+def serving(argv: list[str], env: dict[str, str], s3_port: int, log: Path) -> Iterator[None]:
+    """A server process started as a reader would, until its S3 port answers."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "iamd", "serve", "--dev", "--port", str(port), "--s3", str(s3_port),
-             "--data-dir", str(tmp_path / "data"), "--audit-writer", "thread"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        proc = subprocess.Popen([sys.executable, "-m", "iamd", *argv], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 300  # liveness only
         while True:
@@ -116,13 +110,44 @@ def test_iamd_serve_with_s3_in_process(tmp_path: Path, api_server: RunningServer
                 break  # the service answers (403: unsigned)
             except OSError:
                 assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline
+                assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
-        root = AwsCli(tmp_path / "home", f"http://127.0.0.1:{s3_port}", (ROOT_KEY, ROOT_SECRET))
-        (tmp_path / "f.txt").write_text("in process\n")
-        assert root.run("s3", "mb", "s3://in-process").returncode == 0
-        assert root.run("s3", "cp", str(tmp_path / "f.txt"), "s3://in-process/f.txt").returncode == 0
-        assert "f.txt" in root.run("s3", "ls", "s3://in-process").stdout
+        yield
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _mb_cp_ls(cli: AwsCli, bucket: str, tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("one file\n")
+    assert cli.run("s3", "mb", f"s3://{bucket}").returncode == 0
+    assert cli.run("s3", "cp", str(tmp_path / "f.txt"), f"s3://{bucket}/f.txt").returncode == 0
+    assert "f.txt" in cli.run("s3", "ls", f"s3://{bucket}").stdout
+
+
+def test_iamd_serve_with_s3_in_process(tmp_path: Path) -> None:
+    """``iamd serve --s3 PORT``: one process; the S3 service asks the core as the account's root."""
+    port, s3_port = free_port(), free_port()
+    env = {**os.environ, "IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+    argv = ["serve", "--dev", "--port", str(port), "--s3", str(s3_port), "--data-dir", str(tmp_path / "data"),
+            "--audit-writer", "thread"]  # fmt: skip
+    with serving(argv, env, s3_port, tmp_path / "serve.log"):
+        root = AwsCli(tmp_path / "home", f"http://127.0.0.1:{s3_port}", (ROOT_KEY, ROOT_SECRET))
+        _mb_cp_ls(root, "in-process", tmp_path)
+
+
+def test_iamd_s3_serve_authorized_by_an_iamd_server(
+    tmp_path: Path, api_server: RunningServer, make_user: Callable[..., Key]
+) -> None:
+    """``iamd s3 serve``: a process of its own, signing its authorization calls as its own user."""
+    service = make_user("s3-service-process", policy(allow("iamd:Authorize", "arn:aws:iamd::*:service/s3")))
+    writer = make_user("s3-process-writer", policy(allow("s3:*")))
+    s3_port = free_port()
+    env = {**isolated_env(tmp_path / "svc-home"), "AWS_ACCESS_KEY_ID": service.key,
+           "AWS_SECRET_ACCESS_KEY": service.secret}  # fmt: skip
+    argv = ["s3", "serve", "--port", str(s3_port), "--data-dir", str(tmp_path / "s3"), "--endpoint",
+            api_server.endpoint]  # fmt: skip
+    with serving(argv, env, s3_port, tmp_path / "s3.log"):
+        cli = AwsCli(tmp_path / "home", f"http://127.0.0.1:{s3_port}", (writer.key, writer.secret))
+        _mb_cp_ls(cli, "own-process", tmp_path)
+    assert (tmp_path / "s3" / "buckets" / "own-process" / "bucket.json").is_file()
