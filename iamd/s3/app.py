@@ -196,9 +196,36 @@ class Denials:
         route = scope.get("iamd.s3.route")
         if isinstance(route, Route) and route.operation == "DeleteObjects" and any(r.allowed for r in answer.results):
             return self.app  # per-key results: the service deletes what iamd allowed, reports the rest
+        if isinstance(route, Route) and _owner_root_locked_out(self.app, answer, route):
+            return self.app
         message = access_denied_message(answer.denied)
         denied = S3Error("AccessDenied", message)
         return error_response(denied, answer.request_id or new_request_id(), method, close=has_body(scope))
+
+
+_POLICY_OPERATIONS = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"})
+
+
+def _owner_root_locked_out(app: S3App, answer: Answer, route: Route) -> bool:
+    """The bucket owner's root user may always get, put and delete the bucket policy, even when
+    the policy denies it; only SCPs and RCPs can stop it (Amazon S3 API Reference,
+    PutBucketPolicy: the root user's lock-out protection). So a denial of such a call whose only
+    blocking policies are resource-based policies lets the request through."""
+    if route.operation not in _POLICY_OPERATIONS:
+        return False
+    principal = answer.principal
+    bucket = app.store.bucket(route.bucket) if route.bucket else None
+    if bucket is None or principal.get("type") != "Root" or principal.get("accountId") != bucket.owner:
+        return False
+    for result in answer.results:
+        if result.allowed:
+            continue
+        if result.error_code not in (None, "", "AccessDenied"):
+            return False
+        blocking = result.why.get("blockingPolicyTypes") if isinstance(result.why, dict) else None
+        if not blocking or any(not isinstance(b, dict) or b.get("type") != "resource" for b in blocking):
+            return False
+    return True
 
 
 def create_s3_app(data_dir: Path, authorizer: Authorizer, settings: S3Settings | None = None) -> ASGIApp:

@@ -109,6 +109,14 @@ class Resolver:
             # implement): still authorized first — as S3, authentication comes before
             # validation — against the bucket or the service, then refused by the service.
             scope[ERROR_KEY] = error
+            route = scope.get(ROUTE_KEY)
+            if isinstance(route, Route) and route.operation in _ACTIONS and _plausible(route.bucket):
+                action, on_object = _ACTIONS[route.operation]
+                resource = object_arn(route.bucket, route.key) if on_object else bucket_arn(route.bucket)
+                bucket = self.store.bucket(route.bucket)
+                owner = bucket.owner if bucket is not None else None
+                policy = self.store.policy(route.bucket) if bucket is not None else None
+                return [Check(action, resource, policy, owner, None, self.common(scope, owner))]
             return [Check("s3:ListAllMyBuckets", "*", context=self.common(scope, None))]
 
     def common(self, scope: Mapping[str, Any], owner: str | None) -> dict[str, str | list[str]]:

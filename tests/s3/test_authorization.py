@@ -257,3 +257,25 @@ def test_the_trail_has_each_s3_decision(api_server: RunningServer, root_s3: Any,
     denied = next(r for r in records if r["eventName"] == "GetObject")
     assert denied["requestParameters"]["resource"] == "arn:aws:s3:::audited/seen.txt"
     assert denied["iamdDecision"]["blockingPolicyType"] == "identity"
+
+
+def test_the_bucket_owners_root_cannot_lock_itself_out_of_the_bucket_policy(
+    root_s3: Any, make_user: MakeUser, s3_for: S3For
+) -> None:
+    root_s3.create_bucket(Bucket="locked")
+    admin = make_user("policy-admin", policy(allow("s3:*")))
+    actions = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetObject"]
+    resources = ["arn:aws:s3:::locked", "arn:aws:s3:::locked/*"]
+    lock = policy({"Effect": "Deny", "Principal": "*", "Action": actions, "Resource": resources})
+    root_s3.put_bucket_policy(Bucket="locked", Policy=lock)
+    with pytest.raises(ClientError) as admin_denied:
+        s3_for(admin).get_bucket_policy(Bucket="locked")
+    assert failure(admin_denied)[:2] == (403, "AccessDenied")
+    with pytest.raises(ClientError) as root_reads:  # the protection covers the policy operations only
+        root_s3.get_object(Bucket="locked", Key="any")
+    assert failure(root_reads)[:2] == (403, "AccessDenied")
+    assert json.loads(root_s3.get_bucket_policy(Bucket="locked")["Policy"]) == json.loads(lock)
+    root_s3.delete_bucket_policy(Bucket="locked")
+    with pytest.raises(ClientError) as gone:
+        s3_for(admin).get_bucket_policy(Bucket="locked")
+    assert failure(gone)[:2] == (404, "NoSuchBucketPolicy")
