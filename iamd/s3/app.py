@@ -143,6 +143,7 @@ class Prefetch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            _presigned_payload(scope)
             try:
                 route: Route | None = route_of(scope)
             except S3Error:
@@ -166,6 +167,19 @@ class Prefetch:
                 scope[BODY_KEY] = body
                 receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+
+def _presigned_payload(scope: Scope) -> None:
+    """A presigned S3 URL signs ``UNSIGNED-PAYLOAD`` as its payload hash (Amazon S3 API
+    Reference, "Authenticating Requests: Using Query Parameters"); say so in the request's
+    ``x-amz-content-sha256`` (a header the URL's signature does not cover), so that iamd and
+    the service both take the body as unsigned."""
+    query = bytes(scope.get("query_string", b"")).lower()
+    if b"x-amz-signature=" not in query:
+        return
+    headers = list(scope.get("headers", ()))
+    if not any(name == b"x-amz-content-sha256" for name, _ in headers):
+        scope["headers"] = [*headers, (b"x-amz-content-sha256", b"UNSIGNED-PAYLOAD")]
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

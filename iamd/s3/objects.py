@@ -180,11 +180,14 @@ async def get_object(req: S3Request) -> Response:
         raise S3Error("NotImplemented", "This service does not implement GetObject by part number.")
     info = req.store.object(bucket, key)
     f: IO[bytes] | None = None
-    if info is not None and req.method == "GET":
+    for _ in range(3):  # an object replaced between reading its metadata and opening its data: read again
+        if info is None or req.method != "GET":
+            break
         try:
             f = open(req.store.object_file(bucket, info), "rb")  # noqa: SIM115 (closed by the stream)
+            break
         except FileNotFoundError:
-            info = None  # replaced or deleted meanwhile
+            info = req.store.object(bucket, key)
     if info is None:
         raise S3Error("NoSuchKey", Key=key)
     try:

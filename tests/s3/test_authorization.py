@@ -279,3 +279,20 @@ def test_the_bucket_owners_root_cannot_lock_itself_out_of_the_bucket_policy(
     with pytest.raises(ClientError) as gone:
         s3_for(admin).get_bucket_policy(Bucket="locked")
     assert failure(gone)[:2] == (404, "NoSuchBucketPolicy")
+
+
+def test_a_presigned_url_is_authorized_as_its_signer(root_s3: Any, make_user: MakeUser, s3_service: RunningS3) -> None:
+    """SigV4 query authentication; its payload is UNSIGNED-PAYLOAD (boto3 presigns with SigV2
+    unless told ``signature_version="s3v4"``, and iamd verifies SigV4 only)."""
+    import httpx
+
+    root_s3.create_bucket(Bucket="presigned")
+    root_s3.put_object(Bucket="presigned", Key="file.txt", Body=b"shared")
+    reader = make_user("presigner", policy(allow("s3:GetObject", "arn:aws:s3:::presigned/*")))
+    client = s3_service.client(reader.key, reader.secret, signature_version="s3v4")
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "file.txt"})
+    assert "X-Amz-Signature=" in url
+    got = httpx.get(url)
+    assert (got.status_code, got.content) == (200, b"shared"), got.text
+    other = client.generate_presigned_url("get_object", Params={"Bucket": "same-account", "Key": "reports/q3.csv"})
+    assert httpx.get(other).status_code == 403
