@@ -126,6 +126,10 @@ def check_input(data: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(data) - _MEMBERS
     if unknown:
         raise _invalid(f"Unknown members: {', '.join(sorted(unknown)[:10])}.")
+    try:  # JSON can spell a lone surrogate (\ud800), which no text on the wire can be
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
+        raise _invalid("The body must be JSON text of valid Unicode (no lone surrogates).") from None
     if ("Request" in data) == ("PresignedUrl" in data):
         raise _invalid("Give exactly one of Request or PresignedUrl.")
     if "Request" in data:
@@ -290,7 +294,10 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
 
 def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
     if "PresignedUrl" in data:
-        url = urlsplit(str(data["PresignedUrl"]))
+        try:
+            url = urlsplit(str(data["PresignedUrl"]))
+        except ValueError:  # e.g. an unclosed [IPv6] host
+            raise _invalid("PresignedUrl must be an http:// or https:// URL.") from None
         if url.scheme not in ("http", "https") or not url.netloc:
             raise _invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
