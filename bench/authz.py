@@ -40,6 +40,8 @@ from botocore.credentials import Credentials
 
 from bench.server.load import LoadResult, run_load
 from bench.server.servers import ROOT_KEY, ROOT_SECRET, start_iamd
+from bench.server.signing import Key as QueryKey
+from bench.server.signing import query_body, sign_query
 
 ACCOUNT = "123456789012"  # --dev
 SERVICE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -215,11 +217,17 @@ def main(argv: list[str] | None = None) -> int:
         verify(server.endpoint, batches, batch_expect)
         host, port = "127.0.0.1", server.port
         run_load(client, host, port, singles, connections=args.connections, duration=2.0)  # warm-up
-        runs: dict[str, list[LoadResult]] = {"single": [], "batch": []}
+        # The same process's IAM GetUser (SigV4 + the engine + an audit event, on iamd's direct
+        # Query path): what one authenticated, authorized, audited call costs here, in the same run.
+        bodies = [query_body("GetUser", {"UserName": f"client-{i % 10}"}) for i in range(200)]
+        get_user = sign_query(host, port, QueryKey(ROOT_KEY, ROOT_SECRET), bodies)
+        runs: dict[str, list[LoadResult]] = {"single": [], "batch": [], "get_user": []}
         for r in range(rounds):
-            say(f"round {r + 1}/{rounds}: single checks, then batches of {args.batch}")
+            say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
             runs["single"].append(run_load(client, host, port, singles, connections=args.connections, duration=window))
             runs["batch"].append(run_load(client, host, port, batches, connections=args.connections, duration=window))
+            runs["get_user"].append(run_load(client, host, port, get_user, connections=args.connections,
+                                             duration=window))  # fmt: skip
         for kind, done in runs.items():
             per_call = args.batch if kind == "batch" else 1
             requests = sum(x.requests for x in done)
@@ -249,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
           f"p99 {single['p99_ms']:.2f} ms   {_met(met)}")  # fmt: skip
     print(f"  batch of {args.batch:<4}: {batch['decisions_per_s']:>8,} decisions/s   p50 {batch['p50_ms']:.2f} ms   "
           f"p99 {batch['p99_ms']:.2f} ms   {_met(batch['decisions_per_s'] >= 50000)}")  # fmt: skip
+    get = results["get_user"]
+    print(f"  IAM GetUser  : {get['decisions_per_s']:>8,} calls/s       p50 {get['p50_ms']:.2f} ms   "
+          f"p99 {get['p99_ms']:.2f} ms   (the same server, same run)")  # fmt: skip
     peer = results.get("cedar_in_process")
     if peer:
         print(f"  Cedar (cedarpy, in process, no HTTP/SigV4/audit): {peer['single_per_s']:,}/s single, "
