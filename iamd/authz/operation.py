@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ from iamd import errors as aws
 from iamd.audit import CallEvent
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.cache import Section
 from iamd.policy import (
     Context,
     Decision,
@@ -44,12 +45,10 @@ from iamd.policy import (
     Policy,
     PolicySet,
     PolicyType,
-    PolicyValidationError,
     Principal,
     Request,
     build_context,
     evaluate,
-    parse_policy,
 )
 from iamd.service.call import Call, Caller
 from iamd.service.sessions import resolve_caller, session_context_items
@@ -78,7 +77,6 @@ MAX_CONTEXT_KEYS = 64
 MAX_CONTEXT_VALUES = 64
 MAX_TEXT = 2048  # an action, a resource ARN, a key, a value, a tag
 MAX_TAGS = 50
-MAX_SKEW = timedelta(minutes=15)
 
 _MEMBERS = frozenset({"Request", "PresignedUrl", "Checks", "AllowAnonymous", "Service"})
 _REQUEST_MEMBERS = frozenset({"Method", "Path", "Query", "Headers", "PayloadHash"})
@@ -128,6 +126,10 @@ def check_input(data: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(data) - _MEMBERS
     if unknown:
         raise _invalid(f"Unknown members: {', '.join(sorted(unknown)[:10])}.")
+    try:  # JSON can spell a lone surrogate (\ud800), which no text on the wire can be
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
+        raise _invalid("The body must be JSON text of valid Unicode (no lone surrogates).") from None
     if ("Request" in data) == ("PresignedUrl" in data):
         raise _invalid("Give exactly one of Request or PresignedUrl.")
     if "Request" in data:
@@ -251,6 +253,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     resolved: dict[str, Any] = {}
     user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
+    memo = _Memo(call, tx, client, region, user_agent) if client is not None else None
     for check in data["Checks"]:
         if error is not None:
             code, message, status = error
@@ -258,8 +261,8 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
             results.append(_result(check, "Deny", message, why, (code, message, status)))
             _record(call, service, check, identity, client, None, (code, message), user_agent)
             continue
-        assert client is not None
-        decision = _decide(call, tx, client, check, region, user_agent)
+        assert client is not None and memo is not None
+        decision = _decide(memo, check)
         for key, values in decision.request.context.values.items():
             resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
         message = "" if decision.allowed else _message(decision, service, client)
@@ -291,7 +294,10 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
 
 def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
     if "PresignedUrl" in data:
-        url = urlsplit(str(data["PresignedUrl"]))
+        try:
+            url = urlsplit(str(data["PresignedUrl"]))
+        except ValueError:  # e.g. an unclosed [IPv6] host
+            raise _invalid("PresignedUrl must be an http:// or https:// URL.") from None
         if url.scheme not in ("http", "https") or not url.netloc:
             raise _invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
@@ -312,7 +318,10 @@ def _authenticate(
     lookup = call.env.lookup
     if lookup is None:
         raise aws.ServiceUnavailable("This iamd process cannot authenticate forwarded requests.")
-    verifier = SigV4Verifier({service: call.env.partition.regions}, max_skew=MAX_SKEW, cache_size=1)
+    made = call.env.client_verifier
+    verifier: SigV4Verifier = (
+        made(service) if made is not None else SigV4Verifier({service: call.env.partition.regions})
+    )
     try:
         verified = verifier.verify(signed, now=call.now, lookup=lookup, payload_hash=_payload_hash(call.params, signed))
     except aws.AwsError as refused:
@@ -350,52 +359,76 @@ def _pairs(query: str) -> Iterable[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True)
 
 
-def _decide(call: Call, tx: ReadTx, client: Caller, check: Mapping[str, Any], region: str, user_agent: str) -> Decision:
-    principal = client.principal
+class _Memo:
+    """What every check of one call shares: the time keys, the client's policies, each resource
+    policy compiled once (by content, in the loader's caches), each account's organization."""
+
+    def __init__(self, call: Call, tx: ReadTx, client: Caller, region: str, user_agent: str) -> None:
+        self.call, self.tx, self.client = call, tx, client
+        moment = call.now.astimezone(UTC)
+        self.base: list[tuple[str, str | Sequence[str]]] = [
+            ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ("aws:EpochTime", str(int(moment.timestamp()))),
+            ("aws:RequestedRegion", region),
+            *session_context_items(client, moment),
+        ]
+        if user_agent:
+            self.base.append(("aws:UserAgent", user_agent))
+        cache = call.env.policies
+        self.identity = PolicySet() if client.principal.account is None else cache.for_caller(tx, client)
+        self._orgs: dict[str, str | None] = {}
+        self._sets: dict[tuple[str, str], PolicySet] = {}
+
+    def org_id(self, account: str) -> str | None:
+        """The organization of ``account`` (None: in none), through the process's one cache: an
+        Organizations write drops every cache entry (docs/architecture.md, "Caches")."""
+        if account in self._orgs:
+            return self._orgs[account]
+        cache = self.call.env.policies.cache
+        key = ("authz.organization_of", account)
+        found = cache.get(Section.ENTITIES, key)
+        if found is None:
+            started = cache.version
+            org = self.tx.organization_of(account)
+            found = org.id if org is not None else ""
+            cache.put(Section.ENTITIES, key, found, (), started, size=300)
+        self._orgs[account] = found or None
+        return found or None
+
+    def policies(self, check: Mapping[str, Any], owner: str) -> PolicySet:
+        text = str(check.get("ResourcePolicy") or "")
+        known = self._sets.get((text, owner))
+        if known is not None:
+            return known
+        cache = self.call.env.policies
+        resource_policy: Policy | None = None
+        if text:
+            document = cache.loader.documents.get(text, DocumentKind.RESOURCE)
+            if isinstance(document, str):
+                where = str(check["Resource"])[:256]
+                raise aws.MalformedPolicyDocument(f"ResourcePolicy of {where}: {document}")
+            resource_policy = cache.loader.stored(text, PolicyType.RESOURCE, "ResourcePolicy", "resource policy")
+        base = self.identity
+        rcp = cache.resource_levels(self.tx, owner)
+        built = PolicySet.of(base.identity, base.boundary, base.session, resource_policy, base.scp, rcp)
+        self._sets[(text, owner)] = built
+        return built
+
+
+def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
+    principal = memo.client.principal
     resource = str(check["Resource"])
-    owner = check.get("ResourceAccount") or _arn_account(resource) or call.account
+    owner = check.get("ResourceAccount") or _arn_account(resource) or memo.call.account
     tags = [(str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items()]
     given = check.get("Context") or {}
-    moment = call.now.astimezone(UTC)
-    items: list[tuple[str, str | Sequence[str]]] = [
-        ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ("aws:EpochTime", str(int(moment.timestamp()))),
-        ("aws:RequestedRegion", region),
-        *session_context_items(client, moment),
-    ]
-    if user_agent:
-        items.append(("aws:UserAgent", user_agent))
+    items = list(memo.base)
     items += [(str(k), v if isinstance(v, str) else [str(x) for x in v]) for k, v in given.items()]
-    items += _org_keys(tx, principal, owner)
-    context: Context = build_context(principal, items, resource_account=owner, resource_tags=tags)
-    policies = _policy_set(call, tx, client, check, owner)
-    return evaluate(Request(principal, str(check["Action"]), resource, context, owner), policies)
-
-
-def _policy_set(call: Call, tx: ReadTx, client: Caller, check: Mapping[str, Any], owner: str) -> PolicySet:
-    cache = call.env.policies
-    base = PolicySet() if client.principal.account is None else cache.for_caller(tx, client)
-    text = check.get("ResourcePolicy")
-    resource_policy: Policy | None = None
-    if text:
-        try:
-            document = parse_policy(str(text), DocumentKind.RESOURCE)
-        except PolicyValidationError as e:
-            raise aws.MalformedPolicyDocument(f"ResourcePolicy of {str(check['Resource'])[:256]}: {e}") from None
-        resource_policy = Policy("ResourcePolicy", PolicyType.RESOURCE, document, arn=str(check["Resource"]))
-    rcp = cache.resource_levels(tx, owner)
-    return PolicySet.of(base.identity, base.boundary, base.session, resource_policy, base.scp, rcp)
-
-
-def _org_keys(tx: ReadTx, principal: Principal, owner: str) -> list[tuple[str, str | Sequence[str]]]:
-    """``aws:PrincipalOrgID`` and ``aws:ResourceOrgID`` when the accounts are in an organization."""
-    out: list[tuple[str, str | Sequence[str]]] = []
     for key, account in (("aws:PrincipalOrgID", principal.account), ("aws:ResourceOrgID", owner)):
-        if account:
-            org = tx.organization_of(account)
-            if org is not None:
-                out.append((key, org.id))
-    return out
+        org = memo.org_id(account) if account else None
+        if org is not None:
+            items.append((key, org))
+    context: Context = build_context(principal, items, resource_account=owner, resource_tags=tags)
+    return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
 
 
 def _arn_account(arn: str) -> str | None:

@@ -37,6 +37,7 @@ class Env:
     # and where the trail events of its checks go (the audit writer)
     lookup: Callable[[str, str | None], Any] | None = None
     submit_event: Callable[[Any], None] | None = None
+    client_verifier: Callable[[str], Any] | None = None  # service name -> its SigV4Verifier
 
 
 @dataclass(frozen=True, slots=True)

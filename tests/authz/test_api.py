@@ -342,6 +342,9 @@ def test_the_service_itself_needs_iamd_authorize(
         (json.dumps({"PresignedUrl": "http://x/", "Checks": [{"Action": "a:B", "Resource": "r",
                      "ResourcePolicy": "x" * 30000}]}).encode(), "at most"),
         (b"{" * 100000, "JSON object"),
+        (json.dumps({"PresignedUrl": "http://[::1/x", "Checks": [{"Action": "a:B", "Resource": "r"}]}).encode(),
+         "http:// or https:// URL"),
+        (b'{"PresignedUrl": "http://x/\\ud800", "Checks": [{"Action": "a:B", "Resource": "r"}]}', "lone surrogates"),
         (b"x" * (3 * 1024 * 1024), "too large"),
     ],
 )  # fmt: skip
