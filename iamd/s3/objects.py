@@ -160,17 +160,29 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-def _stream(f: IO[bytes], length: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    try:
-        left = length
-        while left > 0:
-            data = f.read(min(chunk, left))
-            if not data:
-                return
-            left -= len(data)
-            yield data
-    finally:
-        f.close()
+class _FileStream:
+    """``length`` bytes of an open file, in chunks; the file is closed when the stream ends, is
+    closed, or is dropped unstarted (a client gone before the body was sent)."""
+
+    def __init__(self, f: IO[bytes], length: int, chunk: int = 256 * 1024) -> None:
+        self.f, self.left, self.chunk = f, length, chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        data = self.f.read(min(self.chunk, self.left)) if self.left > 0 else b""
+        if not data:
+            self.close()
+            raise StopIteration
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __del__(self) -> None:
+        self.f.close()
 
 
 async def get_object(req: S3Request) -> Response:
@@ -221,7 +233,7 @@ async def get_object(req: S3Request) -> Response:
         if f is None:  # HEAD
             return Response(b"", status, headers=headers)
         f.seek(start)
-        stream, f = _stream(f, length), None
+        stream, f = _FileStream(f, length), None
         return StreamingResponse(stream, status, headers=headers)
     finally:
         if f is not None:
