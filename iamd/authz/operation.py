@@ -30,7 +30,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
@@ -50,6 +50,7 @@ from iamd.policy import (
     build_context,
     evaluate,
 )
+from iamd.service.authorize import _time_keys as time_keys
 from iamd.service.call import Call, Caller
 from iamd.service.sessions import resolve_caller, session_context_items
 from iamd.store import ReadTx
@@ -118,16 +119,17 @@ def read_body(body: bytes) -> dict[str, Any]:
         raise _invalid("The body must be a JSON object.") from None
     if not isinstance(data, dict):
         raise _invalid("The body must be a JSON object.")
-    return check_input(data)
+    return check_input(data, escapes=b"\\u" in body)
 
 
-def check_input(data: Mapping[str, Any]) -> dict[str, Any]:
+def check_input(data: Mapping[str, Any], *, escapes: bool = True) -> dict[str, Any]:
     """``data`` checked against the wire format (docs/authorization-api.md); the same for every door."""
     unknown = set(data) - _MEMBERS
     if unknown:
         raise _invalid(f"Unknown members: {', '.join(sorted(unknown)[:10])}.")
     try:  # JSON can spell a lone surrogate (\ud800), which no text on the wire can be
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        if escapes:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
         raise _invalid("The body must be JSON text of valid Unicode (no lone surrogates).") from None
     if ("Request" in data) == ("PresignedUrl" in data):
@@ -277,14 +279,19 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     caller = call.caller
     target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
     moment = call.now.astimezone(UTC)
-    items: list[tuple[str, str | Sequence[str]]] = [
-        ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ("aws:EpochTime", str(int(moment.timestamp()))),
-        ("aws:SecureTransport", "true" if call.secure else "false"),
-        ("aws:SourceIp", call.source_ip),
-        *session_context_items(caller, moment),
-    ]
-    context = build_context(caller.principal, items, resource_account=caller.account_id)
+    current, epoch = time_keys(int(moment.timestamp()))
+
+    def build() -> Context:  # only if a statement on iamd:Authorize reads the context
+        items: list[tuple[str, str | Sequence[str]]] = [
+            ("aws:CurrentTime", current),
+            ("aws:EpochTime", epoch),
+            ("aws:SecureTransport", "true" if call.secure else "false"),
+            ("aws:SourceIp", call.source_ip),
+            *session_context_items(caller, moment),
+        ]
+        return build_context(caller.principal, items, resource_account=caller.account_id)
+
+    context = Context.deferred(build)
     decision = evaluate(Request(caller.principal, ACTION, target, context, caller.account_id),
                         call.env.policies.for_caller(tx, caller))  # fmt: skip
     if not decision.allowed:
@@ -366,9 +373,10 @@ class _Memo:
     def __init__(self, call: Call, tx: ReadTx, client: Caller, region: str, user_agent: str) -> None:
         self.call, self.tx, self.client = call, tx, client
         moment = call.now.astimezone(UTC)
+        current, epoch = time_keys(int(moment.timestamp()))
         self.base: list[tuple[str, str | Sequence[str]]] = [
-            ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
-            ("aws:EpochTime", str(int(moment.timestamp()))),
+            ("aws:CurrentTime", current),
+            ("aws:EpochTime", epoch),
             ("aws:RequestedRegion", region),
             *session_context_items(client, moment),
         ]
@@ -410,9 +418,25 @@ class _Memo:
             resource_policy = cache.loader.stored(text, PolicyType.RESOURCE, "ResourcePolicy", "resource policy")
         base = self.identity
         rcp = cache.resource_levels(self.tx, owner)
-        built = PolicySet.of(base.identity, base.boundary, base.session, resource_policy, base.scp, rcp)
+        if resource_policy is None and not rcp and base.resource is None and not base.rcp:
+            built = base  # a principal's set as it is cached: no resource side to add
+        else:
+            built = _combined(cache.cache, base, resource_policy, rcp)
         self._sets[(text, owner)] = built
         return built
+
+
+def _combined(cache: Any, base: PolicySet, resource: Policy | None, rcp: Any) -> PolicySet:
+    """``base`` with a resource policy and RCP levels, built once while its three parts are the
+    cached objects they are (a part rebuilt is another object, another key: nothing stale is
+    served; the entry holds its parts, so an id is never reused while it is kept)."""
+    key = ("authz.set", id(base), id(resource), id(rcp))
+    found = cache.get(Section.SETS, key)
+    if found is not None and found[0] is base and found[1] is resource and found[2] is rcp:
+        return cast(PolicySet, found[3])
+    built = PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp, rcp)
+    cache.put(Section.SETS, key, (base, resource, rcp, built), (), cache.version, size=1_500)
+    return built
 
 
 def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
@@ -479,7 +503,7 @@ def _identity(client: Caller | None, error: tuple[str, str, int] | None) -> dict
 
 
 def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(sorted(values.items()))
+    return dict(values)
 
 
 def _record(

@@ -382,3 +382,20 @@ def test_the_in_process_client_gives_the_same_answers(
     strip: Callable[[Any], Any] = lambda a: [(r.decision, r.message, r.why, r.error_code) for r in a.results]
     assert strip(over_http) == strip(in_process) and over_http.principal == in_process.principal
     assert [r.decision for r in in_process.results] == ["Allow", "Deny", "Deny"]
+
+
+def test_a_change_in_iamd_applies_to_the_very_next_request(
+    authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], iam: BaseClient, acct: str
+) -> None:
+    quinn = make_user("quinn-changes", policy(allow(GET)))
+    shared = policy({"Effect": "Allow", "Principal": {"AWS": quinn.arn}, "Action": GET, "Resource": "*"})
+    check = Check(GET, widget(acct), resource_policy=shared)
+    assert authorizer.authorize_sync(sign(quinn), [check], service="widgets").allowed
+    iam.put_user_policy(UserName="quinn-changes", PolicyName="no", PolicyDocument=policy(deny(GET)))
+    denied = authorizer.authorize_sync(sign(quinn), [check], service="widgets")
+    assert denied.results[0].why["decision"] == "explicitDeny"
+    iam.delete_user_policy(UserName="quinn-changes", PolicyName="no")
+    assert authorizer.authorize_sync(sign(quinn), [check], service="widgets").allowed
+    iam.update_access_key(UserName="quinn-changes", AccessKeyId=quinn.key, Status="Inactive")
+    refused = authorizer.authorize_sync(sign(quinn), [check], service="widgets")
+    assert refused.results[0].error_code == "InvalidClientTokenId"
