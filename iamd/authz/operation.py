@@ -37,6 +37,7 @@ from iamd import errors as aws
 from iamd.audit import CallEvent
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.auth.locate import locate
 from iamd.cache import Section
 from iamd.policy import (
     Context,
@@ -251,7 +252,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     call.decisions.append(_authorize_service(call, tx, service))
     signed = _signed_request(data)
     client, error, region = _authenticate(call, tx, signed, service, bool(data.get("AllowAnonymous")))
-    identity = _identity(client, error)
+    identity = _identity(client, signed)
     results: list[dict[str, Any]] = []
     resolved: dict[str, Any] = {}
     user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
@@ -494,9 +495,12 @@ def _result(
     return out
 
 
-def _identity(client: Caller | None, error: tuple[str, str, int] | None) -> dict[str, Any]:
-    if client is None:
-        return {"type": "Unknown"}
+def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
+    if client is None:  # refused: the access key id presented, as CloudTrail records a failed sign-in's
+        try:
+            return {"type": "Unknown", "accessKeyId": locate(signed).access_key_id[:128]}
+        except aws.AwsError:
+            return {"type": "Unknown"}
     if client.principal.account is None:
         return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
     return dict(client.user_identity())

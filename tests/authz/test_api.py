@@ -199,7 +199,7 @@ def test_a_bad_client_signature_is_a_denial_with_the_error_the_service_answers(
     answer = authorizer.authorize_sync(forwarded, [Check(action, resource), Check(action, resource)], service=service)
     assert [r.decision for r in answer.results] == ["Deny", "Deny"]
     assert {(r.error_code, r.error_status) for r in answer.results} == {(code, status)}
-    assert answer.principal["type"] == "Unknown"
+    assert answer.principal == {"type": "Unknown", "accessKeyId": key.key}
     assert good.secret not in json.dumps(answer.results[0].why) + str(answer.results[0].error_message)
 
 
