@@ -126,6 +126,19 @@ def test_cross_account_needs_the_resource_policy_and_the_callers_own_policies(
     # Without the resource policy the owner's side does not allow: denied.
     alone = authorizer.authorize_sync(sign(partner), [Check(GET, widget(acct))], service="widgets")
     assert not alone.allowed and alone.results[0].why["blockingPolicyType"] == "resource"
+    # The member account's SCP binds its principals here too; the organization's keys are resolved.
+    allowed = authorizer.authorize_sync(sign(partner), [check], service="widgets")
+    org_id = orgs.describe_organization()["Organization"]["Id"]
+    assert allowed.context["aws:principalorgid"] == org_id and allowed.context["aws:resourceorgid"] == org_id
+    scp = policy({"Effect": "Deny", "Action": "widgets:GetWidget", "Resource": "*"})
+    scp_id = orgs.create_policy(Content=scp, Description="", Name="NoWidgets", Type="SERVICE_CONTROL_POLICY")[
+        "Policy"]["PolicySummary"]["Id"]  # fmt: skip
+    orgs.attach_policy(PolicyId=scp_id, TargetId=member)
+    fenced = authorizer.authorize_sync(sign(partner), [check], service="widgets")
+    assert fenced.results[0].why["blockingPolicyType"] == "scp"
+    assert fenced.results[0].message.endswith("with an explicit deny in a service control policy")
+    orgs.detach_policy(PolicyId=scp_id, TargetId=member)
+    assert authorizer.authorize_sync(sign(partner), [check], service="widgets").allowed
     # S3's message to another account is plain.
     s3 = Check("s3:GetObject", "arn:aws:s3:::owned-bucket/k", resource_account=acct)
     s3_answer = authorizer.authorize_sync(sign(partner, service="s3", url="http://s3.example/owned-bucket/k"), [s3],
