@@ -20,23 +20,22 @@ completed it as for every call. The handler:
    ``eventName`` the action's name) with the client as ``userIdentity``, the decision and who
    asked; the core records the ``Authorize`` call itself.
 
-Input: the body as :func:`read_body` checked it (bounded sizes, AWS-shaped errors).
+Input: the body as :func:`iamd.authz.input.read_body` checked it (bounded sizes, AWS-shaped errors).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
 from iamd.audit import CallEvent
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.auth.locate import locate
 from iamd.cache import Section
 from iamd.policy import (
     Context,
@@ -50,11 +49,13 @@ from iamd.policy import (
     build_context,
     evaluate,
 )
+from iamd.service.authorize import _time_keys as time_keys
 from iamd.service.call import Call, Caller
 from iamd.service.sessions import resolve_caller, session_context_items
 from iamd.store import ReadTx
 
 from .errors import client_error, missing_signature
+from .input import ACCOUNT, MAX_BODY, MAX_CHECKS, MAX_POLICY, audited_input, check_input, invalid, read_body
 
 __all__ = [
     "ACTION",
@@ -68,175 +69,6 @@ __all__ = [
 ]
 
 ACTION = "iamd:Authorize"
-MAX_BODY = 2 * 1024 * 1024
-MAX_CHECKS = 100  # per call (a batch)
-MAX_POLICY = 20 * 1024  # characters of one resource policy (S3's bucket policy limit: 20 KB)
-MAX_HEADERS = 200
-MAX_HEADER_BYTES = 64 * 1024  # every forwarded name and value together
-MAX_CONTEXT_KEYS = 64
-MAX_CONTEXT_VALUES = 64
-MAX_TEXT = 2048  # an action, a resource ARN, a key, a value, a tag
-MAX_TAGS = 50
-
-_MEMBERS = frozenset({"Request", "PresignedUrl", "Checks", "AllowAnonymous", "Service"})
-_REQUEST_MEMBERS = frozenset({"Method", "Path", "Query", "Headers", "PayloadHash"})
-_CHECK_MEMBERS = frozenset({"Action", "Resource", "ResourcePolicy", "ResourceAccount", "ResourceTags", "Context"})
-_SERVICE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_ACTION = re.compile(r"[A-Za-z0-9-]{1,64}:[A-Za-z0-9_*?-]{1,128}")
-_ACCOUNT = re.compile(r"[0-9]{12}")
-_HASH = re.compile(r"[0-9a-f]{64}|UNSIGNED-PAYLOAD|STREAMING-[A-Z0-9-]{1,64}")
-_METHOD = re.compile(r"[A-Z]{1,16}")
-# Keys iamd resolves itself and a service may not give: who the client is, its credentials,
-# the time, the resource's account and tags (ResourceTags) and the signing region.
-_RESOLVED_PREFIXES = (
-    "aws:principal", "aws:userid", "aws:username", "aws:multifactorauth", "aws:tokenissuetime",
-    "aws:sourceidentity", "aws:federatedprovider", "aws:resourceaccount", "aws:resourceorg", "aws:resourcetag/",
-    "aws:currenttime", "aws:epochtime", "aws:requestedregion", "aws:useragent", "aws:viaawsservice", "aws:calledvia",
-)  # fmt: skip
-
-
-# -- input -------------------------------------------------------------------------------------
-
-
-def _invalid(message: str) -> aws.ValidationError:
-    return aws.ValidationError(message)
-
-
-def _text(value: Any, what: str, *, limit: int = MAX_TEXT, empty: bool = False) -> str:
-    if not isinstance(value, str) or (not value and not empty) or len(value) > limit:
-        raise _invalid(f"{what} must be a {'' if empty else 'non-empty '}string of at most {limit} characters.")
-    return value
-
-
-def read_body(body: bytes) -> dict[str, Any]:
-    """The request's JSON object, checked: its shape, the bounds (ValidationError otherwise)."""
-    if len(body) > MAX_BODY:
-        raise _invalid(f"Request body too large: at most {MAX_BODY} bytes are accepted.")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise _invalid("The body must be a JSON object.") from None
-    if not isinstance(data, dict):
-        raise _invalid("The body must be a JSON object.")
-    return check_input(data)
-
-
-def check_input(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` checked against the wire format (docs/authorization-api.md); the same for every door."""
-    unknown = set(data) - _MEMBERS
-    if unknown:
-        raise _invalid(f"Unknown members: {', '.join(sorted(unknown)[:10])}.")
-    try:  # JSON can spell a lone surrogate (\ud800), which no text on the wire can be
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
-        raise _invalid("The body must be JSON text of valid Unicode (no lone surrogates).") from None
-    if ("Request" in data) == ("PresignedUrl" in data):
-        raise _invalid("Give exactly one of Request or PresignedUrl.")
-    if "Request" in data:
-        _check_request(data["Request"])
-    else:
-        _text(data["PresignedUrl"], "PresignedUrl", limit=16 * 1024)
-    checks = data.get("Checks")
-    if not isinstance(checks, list) or not checks or len(checks) > MAX_CHECKS:
-        raise _invalid(f"Checks must be a list of 1 to {MAX_CHECKS} checks.")
-    for i, check in enumerate(checks):
-        _check_check(check, i)
-    if not isinstance(data.get("AllowAnonymous", False), bool):
-        raise _invalid("AllowAnonymous must be true or false.")
-    service = data.get("Service")
-    if service is not None and (not isinstance(service, str) or not _SERVICE.fullmatch(service)):
-        raise _invalid("Service must be a service prefix: lower-case letters, digits and hyphens (e.g. s3).")
-    return dict(data)
-
-
-def _check_request(request: Any) -> None:
-    if not isinstance(request, dict):
-        raise _invalid("Request must be an object with Method, Path, Query and Headers.")
-    unknown = set(request) - _REQUEST_MEMBERS
-    if unknown:
-        raise _invalid(f"Unknown members of Request: {', '.join(sorted(unknown)[:10])}.")
-    method = _text(request.get("Method"), "Request.Method", limit=16)
-    if not _METHOD.fullmatch(method):
-        raise _invalid("Request.Method must be an HTTP method in upper case.")
-    path = _text(request.get("Path"), "Request.Path", limit=8192)
-    if not path.startswith("/"):
-        raise _invalid("Request.Path must start with /.")
-    _text(request.get("Query", ""), "Request.Query", limit=16 * 1024, empty=True)
-    headers = request.get("Headers")
-    if not isinstance(headers, list) or len(headers) > MAX_HEADERS:
-        raise _invalid(f"Request.Headers must be a list of at most {MAX_HEADERS} [name, value] pairs.")
-    size = 0
-    for pair in headers:
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) and pair[0]):
-            raise _invalid("Each of Request.Headers must be a [name, value] pair of strings.")
-        size += len(pair[0]) + len(pair[1])
-    if size > MAX_HEADER_BYTES:
-        raise _invalid(f"Request.Headers are too large: at most {MAX_HEADER_BYTES} characters together.")
-    payload_hash = request.get("PayloadHash")
-    if payload_hash is not None and not (isinstance(payload_hash, str) and _HASH.fullmatch(payload_hash)):
-        raise _invalid("Request.PayloadHash must be the lower-case hex SHA-256 of the body, or UNSIGNED-PAYLOAD.")
-
-
-def _check_check(check: Any, i: int) -> None:
-    where = f"Checks[{i}]"
-    if not isinstance(check, dict):
-        raise _invalid(f"{where} must be an object with Action and Resource.")
-    unknown = set(check) - _CHECK_MEMBERS
-    if unknown:
-        raise _invalid(f"Unknown members of {where}: {', '.join(sorted(unknown)[:10])}.")
-    action = _text(check.get("Action"), f"{where}.Action", limit=200)
-    if not _ACTION.fullmatch(action) or "*" in action or "?" in action:
-        raise _invalid(f"{where}.Action must be one action, service:Name (e.g. s3:GetObject).")
-    _text(check.get("Resource"), f"{where}.Resource")
-    policy = check.get("ResourcePolicy")
-    if policy is not None and (not isinstance(policy, str) or len(policy) > MAX_POLICY):
-        raise _invalid(
-            f"{where}.ResourcePolicy must be a policy document (JSON text) of at most {MAX_POLICY} characters."
-        )
-    account = check.get("ResourceAccount")
-    if account is not None and not (isinstance(account, str) and _ACCOUNT.fullmatch(account)):
-        raise _invalid(f"{where}.ResourceAccount must be a 12-digit account id.")
-    tags = check.get("ResourceTags")
-    if tags is not None:
-        if not isinstance(tags, dict) or len(tags) > MAX_TAGS:
-            raise _invalid(f"{where}.ResourceTags must be an object of at most {MAX_TAGS} key: value strings.")
-        for k, v in tags.items():
-            _text(k, f"{where}.ResourceTags key", limit=128)
-            _text(v, f"{where}.ResourceTags value", limit=256, empty=True)
-    context = check.get("Context")
-    if context is not None:
-        if not isinstance(context, dict) or len(context) > MAX_CONTEXT_KEYS:
-            raise _invalid(f"{where}.Context must be an object of at most {MAX_CONTEXT_KEYS} keys.")
-        for key, value in context.items():
-            _text(key, f"{where}.Context key", limit=256)
-            if key.lower().startswith(_RESOLVED_PREFIXES):
-                raise _invalid(f"{where}.Context may not give {key}: iamd resolves it from the request.")
-            values = value if isinstance(value, list) else [value]
-            if len(values) > MAX_CONTEXT_VALUES:
-                raise _invalid(f"{where}.Context {key} has too many values (at most {MAX_CONTEXT_VALUES}).")
-            for item in values:
-                _text(item, f"{where}.Context value of {key}", empty=True)
-
-
-def audited_input(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What the trail keeps of an Authorize call: the checks asked, never the forwarded headers,
-    query or URL (a signature, a session token) nor the resource policies given."""
-    request = data.get("Request")
-    out: dict[str, Any] = {}
-    if isinstance(request, Mapping):
-        out["request"] = {"method": request.get("Method"), "path": str(request.get("Path", ""))[:1024]}
-    elif "PresignedUrl" in data:
-        out["request"] = {"presigned": True}
-    out["checks"] = [
-        {"action": c.get("Action"), "resource": c.get("Resource")}
-        for c in data.get("Checks") or ()
-        if isinstance(c, Mapping)
-    ]
-    if data.get("Service") is not None:
-        out["service"] = data["Service"]
-    if data.get("AllowAnonymous"):
-        out["allowAnonymous"] = True
-    return out
 
 
 # -- the operation -----------------------------------------------------------------------------
@@ -249,7 +81,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     call.decisions.append(_authorize_service(call, tx, service))
     signed = _signed_request(data)
     client, error, region = _authenticate(call, tx, signed, service, bool(data.get("AllowAnonymous")))
-    identity = _identity(client, error)
+    identity = _identity(client, signed)
     results: list[dict[str, Any]] = []
     resolved: dict[str, Any] = {}
     user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
@@ -277,14 +109,19 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     caller = call.caller
     target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
     moment = call.now.astimezone(UTC)
-    items: list[tuple[str, str | Sequence[str]]] = [
-        ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ("aws:EpochTime", str(int(moment.timestamp()))),
-        ("aws:SecureTransport", "true" if call.secure else "false"),
-        ("aws:SourceIp", call.source_ip),
-        *session_context_items(caller, moment),
-    ]
-    context = build_context(caller.principal, items, resource_account=caller.account_id)
+    current, epoch = time_keys(int(moment.timestamp()))
+
+    def build() -> Context:  # only if a statement on iamd:Authorize reads the context
+        items: list[tuple[str, str | Sequence[str]]] = [
+            ("aws:CurrentTime", current),
+            ("aws:EpochTime", epoch),
+            ("aws:SecureTransport", "true" if call.secure else "false"),
+            ("aws:SourceIp", call.source_ip),
+            *session_context_items(caller, moment),
+        ]
+        return build_context(caller.principal, items, resource_account=caller.account_id)
+
+    context = Context.deferred(build)
     decision = evaluate(Request(caller.principal, ACTION, target, context, caller.account_id),
                         call.env.policies.for_caller(tx, caller))  # fmt: skip
     if not decision.allowed:
@@ -297,9 +134,9 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
         try:
             url = urlsplit(str(data["PresignedUrl"]))
         except ValueError:  # e.g. an unclosed [IPv6] host
-            raise _invalid("PresignedUrl must be an http:// or https:// URL.") from None
+            raise invalid("PresignedUrl must be an http:// or https:// URL.") from None
         if url.scheme not in ("http", "https") or not url.netloc:
-            raise _invalid("PresignedUrl must be an http:// or https:// URL.")
+            raise invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
     headers = tuple((str(n), str(v)) for n, v in request["Headers"])
@@ -366,9 +203,10 @@ class _Memo:
     def __init__(self, call: Call, tx: ReadTx, client: Caller, region: str, user_agent: str) -> None:
         self.call, self.tx, self.client = call, tx, client
         moment = call.now.astimezone(UTC)
+        current, epoch = time_keys(int(moment.timestamp()))
         self.base: list[tuple[str, str | Sequence[str]]] = [
-            ("aws:CurrentTime", moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
-            ("aws:EpochTime", str(int(moment.timestamp()))),
+            ("aws:CurrentTime", current),
+            ("aws:EpochTime", epoch),
             ("aws:RequestedRegion", region),
             *session_context_items(client, moment),
         ]
@@ -410,9 +248,25 @@ class _Memo:
             resource_policy = cache.loader.stored(text, PolicyType.RESOURCE, "ResourcePolicy", "resource policy")
         base = self.identity
         rcp = cache.resource_levels(self.tx, owner)
-        built = PolicySet.of(base.identity, base.boundary, base.session, resource_policy, base.scp, rcp)
+        if resource_policy is None and not rcp and base.resource is None and not base.rcp:
+            built = base  # a principal's set as it is cached: no resource side to add
+        else:
+            built = _combined(cache.cache, base, resource_policy, rcp)
         self._sets[(text, owner)] = built
         return built
+
+
+def _combined(cache: Any, base: PolicySet, resource: Policy | None, rcp: Any) -> PolicySet:
+    """``base`` with a resource policy and RCP levels, built once while its three parts are the
+    cached objects they are (a part rebuilt is another object, another key: nothing stale is
+    served; the entry holds its parts, so an id is never reused while it is kept)."""
+    key = ("authz.set", id(base), id(resource), id(rcp))
+    found = cache.get(Section.SETS, key)
+    if found is not None and found[0] is base and found[1] is resource and found[2] is rcp:
+        return cast(PolicySet, found[3])
+    built = PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp, rcp)
+    cache.put(Section.SETS, key, (base, resource, rcp, built), (), cache.version, size=1_500)
+    return built
 
 
 def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
@@ -433,7 +287,7 @@ def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
 
 def _arn_account(arn: str) -> str | None:
     parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]) else None
+    return parts[4] if len(parts) == 6 and ACCOUNT.fullmatch(parts[4]) else None
 
 
 def _message(decision: Decision, service: str, client: Caller) -> str:
@@ -470,16 +324,19 @@ def _result(
     return out
 
 
-def _identity(client: Caller | None, error: tuple[str, str, int] | None) -> dict[str, Any]:
-    if client is None:
-        return {"type": "Unknown"}
+def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
+    if client is None:  # refused: the access key id presented, as CloudTrail records a failed sign-in's
+        try:
+            return {"type": "Unknown", "accessKeyId": locate(signed).access_key_id[:128]}
+        except aws.AwsError:
+            return {"type": "Unknown"}
     if client.principal.account is None:
         return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
     return dict(client.user_identity())
 
 
 def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(sorted(values.items()))
+    return dict(values)
 
 
 def _record(

@@ -126,6 +126,19 @@ def test_cross_account_needs_the_resource_policy_and_the_callers_own_policies(
     # Without the resource policy the owner's side does not allow: denied.
     alone = authorizer.authorize_sync(sign(partner), [Check(GET, widget(acct))], service="widgets")
     assert not alone.allowed and alone.results[0].why["blockingPolicyType"] == "resource"
+    # The member account's SCP binds its principals here too; the organization's keys are resolved.
+    allowed = authorizer.authorize_sync(sign(partner), [check], service="widgets")
+    org_id = orgs.describe_organization()["Organization"]["Id"]
+    assert allowed.context["aws:principalorgid"] == org_id and allowed.context["aws:resourceorgid"] == org_id
+    scp = policy({"Effect": "Deny", "Action": "widgets:GetWidget", "Resource": "*"})
+    scp_id = orgs.create_policy(Content=scp, Description="", Name="NoWidgets", Type="SERVICE_CONTROL_POLICY")[
+        "Policy"]["PolicySummary"]["Id"]  # fmt: skip
+    orgs.attach_policy(PolicyId=scp_id, TargetId=member)
+    fenced = authorizer.authorize_sync(sign(partner), [check], service="widgets")
+    assert fenced.results[0].why["blockingPolicyType"] == "scp"
+    assert fenced.results[0].message.endswith("with an explicit deny in a service control policy")
+    orgs.detach_policy(PolicyId=scp_id, TargetId=member)
+    assert authorizer.authorize_sync(sign(partner), [check], service="widgets").allowed
     # S3's message to another account is plain.
     s3 = Check("s3:GetObject", "arn:aws:s3:::owned-bucket/k", resource_account=acct)
     s3_answer = authorizer.authorize_sync(sign(partner, service="s3", url="http://s3.example/owned-bucket/k"), [s3],
@@ -199,7 +212,7 @@ def test_a_bad_client_signature_is_a_denial_with_the_error_the_service_answers(
     answer = authorizer.authorize_sync(forwarded, [Check(action, resource), Check(action, resource)], service=service)
     assert [r.decision for r in answer.results] == ["Deny", "Deny"]
     assert {(r.error_code, r.error_status) for r in answer.results} == {(code, status)}
-    assert answer.principal["type"] == "Unknown"
+    assert answer.principal == {"type": "Unknown", "accessKeyId": key.key}
     assert good.secret not in json.dumps(answer.results[0].why) + str(answer.results[0].error_message)
 
 
@@ -382,3 +395,20 @@ def test_the_in_process_client_gives_the_same_answers(
     strip: Callable[[Any], Any] = lambda a: [(r.decision, r.message, r.why, r.error_code) for r in a.results]
     assert strip(over_http) == strip(in_process) and over_http.principal == in_process.principal
     assert [r.decision for r in in_process.results] == ["Allow", "Deny", "Deny"]
+
+
+def test_a_change_in_iamd_applies_to_the_very_next_request(
+    authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], iam: BaseClient, acct: str
+) -> None:
+    quinn = make_user("quinn-changes", policy(allow(GET)))
+    shared = policy({"Effect": "Allow", "Principal": {"AWS": quinn.arn}, "Action": GET, "Resource": "*"})
+    check = Check(GET, widget(acct), resource_policy=shared)
+    assert authorizer.authorize_sync(sign(quinn), [check], service="widgets").allowed
+    iam.put_user_policy(UserName="quinn-changes", PolicyName="no", PolicyDocument=policy(deny(GET)))
+    denied = authorizer.authorize_sync(sign(quinn), [check], service="widgets")
+    assert denied.results[0].why["decision"] == "explicitDeny"
+    iam.delete_user_policy(UserName="quinn-changes", PolicyName="no")
+    assert authorizer.authorize_sync(sign(quinn), [check], service="widgets").allowed
+    iam.update_access_key(UserName="quinn-changes", AccessKeyId=quinn.key, Status="Inactive")
+    refused = authorizer.authorize_sync(sign(quinn), [check], service="widgets")
+    assert refused.results[0].error_code == "InvalidClientTokenId"
