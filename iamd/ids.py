@@ -8,15 +8,22 @@ the OS at start and re-seeded after ``fork``) is enough. Secrets use ``secrets``
 
 from __future__ import annotations
 
+import os
 import random
 
 __all__ = ["new_uuid4"]
 
 _VARIANT = "89ab"
+# A generator of its own: the process's global one may be re-seeded by anyone in the process (a
+# test framework does before every example, an application embedding iamd may), and ids drawn
+# from a seed twice repeat: audit events with an id already stored are lost. Seeded from the OS,
+# and again in a forked child.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 def new_uuid4() -> str:
     """``xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx``, as ``str(uuid.uuid4())`` spells it."""
-    n = random.getrandbits(128)
+    n = _ids.getrandbits(128)
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[n & 3]}{h[17:20]}-{h[20:]}"

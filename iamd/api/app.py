@@ -31,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from iamd.api import pipeline
+from iamd.api.authorize import authorize_endpoint
 from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
 from iamd.api.pipeline import MAX_BODY, HttpRequest
@@ -131,6 +132,7 @@ class IamdApp:
                 Route("/moto-api/reset", self._reset, methods=["POST"]),
                 Route("/metrics", self._metrics, methods=["GET"]),
                 Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
+                Route("/iamd/authorize", authorize_endpoint(backend), methods=["POST"]),  # docs/authorization-api.md
                 *console_routes(backend),  # the web console (docs/console.md)
             ],
             lifespan=self._lifespan,

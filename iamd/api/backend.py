@@ -25,6 +25,7 @@ from iamd.api.audit_writer import AuditWriter
 from iamd.api.bootstrap import DEV_ACCOUNT, RootCredentials
 from iamd.api.credentials import CredentialResolver
 from iamd.api.watcher import GenerationWatcher
+from iamd.audit import CallEvent
 from iamd.auth import Credential, SigV4Verifier
 from iamd.cache import Cache, CacheLimits
 from iamd.core import Core, Registry, builtin_registry
@@ -74,6 +75,7 @@ class Backend:
     registry: Registry = field(default_factory=builtin_registry)
     _env: Env | None = field(default=None, repr=False)
     _role_uses: dict[str, tuple[datetime, str]] = field(default_factory=dict, repr=False)  # role id -> last recorded
+    _client_verifiers: dict[str, SigV4Verifier] = field(default_factory=dict, repr=False)  # iamd:Authorize
     # the partition served and the regions accepted (iamd.partitions; docs/iam-api.md, "Regions and partitions")
     partition: Partition = field(default_factory=partition_named)
     credentials: CredentialResolver = field(init=False, repr=False)
@@ -97,9 +99,30 @@ class Backend:
         env = self._env
         if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
             env = self._env = Env(
-                self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa, partition=self.partition
+                self.secret_box,
+                self.policies,
+                role_used=self.record_role_use,
+                mfa=self.mfa,
+                partition=self.partition,
+                lookup=self.lookup,
+                submit_event=self._submit_event,
+                client_verifier=self.client_verifier,
             )
         return env
+
+    def client_verifier(self, service: str) -> SigV4Verifier:
+        """The verifier of client requests forwarded for ``service`` (iamd:Authorize): any region
+        of the partition; kept per service (its signing-key cache), at most 256 services."""
+        found = self._client_verifiers.get(service)
+        if found is None:
+            found = SigV4Verifier({service: self.partition.regions})
+            if len(self._client_verifiers) < 256:
+                self._client_verifiers[service] = found
+        return found
+
+    def _submit_event(self, event: CallEvent) -> None:
+        if self.audit is not None:  # the writer of the moment (audit_in_process replaces it)
+            self.audit.submit(event)
 
     def record_role_use(self, account: str, role_name: str, role_id: str, when: datetime, region: str) -> None:
         """Record a role's last use (GetRole's RoleLastUsed), at most once a minute per role.

@@ -168,8 +168,13 @@ class SigV4Verifier:
         now: datetime,
         lookup: Callable[[str, str | None], Credential[P] | None],
         service: str | None = None,
+        payload_hash: str | None = None,
     ) -> VerifiedRequest[P]:
-        """Authenticate ``request`` at time ``now`` (aware); ``service`` narrows the configured ones."""
+        """Authenticate ``request`` at time ``now`` (aware); ``service`` narrows the configured ones.
+
+        ``payload_hash``: the hashed-payload line of the canonical request, when the caller
+        verifies the body itself (a service forwarding its client's request to iamd without
+        the body; docs/authorization-api.md): the body is then not hashed here."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         now = now.astimezone(UTC).replace(microsecond=0)
@@ -182,7 +187,10 @@ class SigV4Verifier:
             url_expires_at = self._check_time(located, now)
             found, looked_up = lookup(located.access_key_id, located.session_token), True
             credential = _checked_credential(located, found, now)
-            payload_hash, payload_signed, declared = self._payload_hash(request)
+            if payload_hash is None:
+                payload_hash, payload_signed, declared = self._payload_hash(request)
+            else:  # the caller's to check against the body
+                payload_signed, declared = payload_hash != canonical.UNSIGNED_PAYLOAD, False
             details = _details(request, located, payload_hash)
             key = self._signing_key(credential.secret_access_key, located)
             expected = key.sign(details.string_to_sign)
@@ -330,9 +338,12 @@ def _details(request: SignedRequest, located: Located, payload_hash: str) -> Sig
     if not all(values):
         raise SignatureDoesNotMatch(MISMATCH)  # a signed header is absent
     exclude = b"X-Amz-Signature" if located.presigned else None
+    # S3 signs the path as sent, neither normalized nor encoded again (S3 API "Signature Calculations for the
+    # Authorization Header"; docs/authorization-api.md); every other service, the generic rule.
+    uri = (request.path or "/") if located.service == "s3" else canonical.canonical_uri(request.path)
     text = canonical.canonical_request(
         request.method,
-        canonical.canonical_uri(request.path),
+        uri,
         canonical.canonical_query(located.query_pairs, exclude=exclude),
         canonical.canonical_headers(names, values),
         located.signed_headers,

@@ -35,12 +35,20 @@ from .explain import explain  # noqa: E402
 
 main.add_command(explain)  # the troubleshooter (docs/troubleshooting.md)
 
+from .authorize import authorize  # noqa: E402
+
+main.add_command(authorize)  # iamd authorizes your own services (docs/authorization-api.md)
+
 from .root import root  # noqa: E402  (the root user's console password)
 
 main.add_command(root)
 from .accounts import account  # noqa: E402  (AWS Organizations, as a client of the server)
 
 main.add_command(account)
+
+from .s3 import s3  # noqa: E402  (the S3 example service, docs/s3.md)
+
+main.add_command(s3)
 
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 

@@ -208,13 +208,15 @@ def check_port(host: str, port: int) -> None:
     is_flag=True,
     help="Serve HTTPS with a self-signed certificate made into the data directory (tls-cert.pem).",
 )
+@click.option("--s3", "s3_port", type=int, default=None, metavar="PORT",
+              help="Also serve the S3 example service on PORT, authorized in process (docs/s3.md).")  # fmt: skip
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
     partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
     tls_cert: Path | None = None, tls_key: Path | None = None, tls_self_signed: bool = False,
-    **limit_values: float,
+    s3_port: int | None = None, **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP, or HTTPS with --tls-*)."""
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
@@ -252,6 +254,8 @@ def serve(
     console.print(f"Web console: [cyan]{escape(endpoint)}/console[/cyan]", highlight=False)
     if read_root_password_hash(data_dir) is None:
         console.print("The root user has no console password yet: [bold]iamd root set-password[/bold]", highlight=False)
+    if workers > 1 and s3_port is not None:
+        _fail("--s3 runs in one server process: leave out --workers, or run `iamd s3 serve` beside the workers")
     if workers > 1:
         # The first start (account, root key, managed policies) is done above, once; each
         # worker process then opens the same database with its own Backend and watcher.
@@ -267,6 +271,11 @@ def serve(
                     **uvicorn_options(limits), **tls)  # fmt: skip
         return
     app = create_app(backend, limits)
+    if s3_port is not None:  # the S3 example service beside it (docs/s3.md)
+        from .s3 import start_in_process
+
+        start_in_process(backend, host, s3_port, data_dir / "s3")
+        console.print(f"S3 service: [cyan]http://{host}:{s3_port}[/cyan]", highlight=False)
     backend.watch(cache_poll)
     if audit_writer == "process":
         backend.audit_in_process(url)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from iamd.authz.operation import audited_input as _authorize_input
+from iamd.authz.operation import authorize_operation
 from iamd.explain.operation import explain_operation
 from iamd.policy import Decision
 from iamd.service.authorize import DecisionCounter, authorize_iam_call
@@ -151,13 +153,17 @@ ORGANIZATIONS = ServiceDef(
 
 def _explain_input(data: Mapping[str, Any]) -> dict[str, Any] | None:
     """The trail keeps an explain call's question, not a CloudTrail event pasted into it."""
+    if "Checks" in data:  # Authorize (iamd/authz/operation.py): never the forwarded headers
+        return _authorize_input(data)
     return {k: v for k, v in data.items() if k != "Event"} or None
 
 
 # iamd's own operations (docs/troubleshooting.md, the API): the troubleshooter. Its handler
 # authorizes ``iamd:Explain`` on each explained principal itself, like STS's handlers.
 IAMD = ServiceDef(
-    "iamd", "iamd", {"Explain": Operation(explain_operation, False)}, None, admit=_admit_iam,
+    "iamd", "iamd",
+    {"Explain": Operation(explain_operation, False), "Authorize": Operation(authorize_operation, False)},
+    None, admit=_admit_iam,
     audited_input=_explain_input, audit_responses=False,
 )  # fmt: skip
 

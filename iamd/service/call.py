@@ -33,6 +33,11 @@ class Env:
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     # the partition the server serves and the regions it accepts (iamd.partitions)
     partition: Partition = field(default_factory=partition)
+    # iamd:Authorize (iamd.authz.operation): SigV4's credential lookup for a forwarded request,
+    # and where the trail events of its checks go (the audit writer)
+    lookup: Callable[[str, str | None], Any] | None = None
+    submit_event: Callable[[Any], None] | None = None
+    client_verifier: Callable[[str], Any] | None = None  # service name -> its SigV4Verifier
 
 
 @dataclass(frozen=True, slots=True)

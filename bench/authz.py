@@ -1,0 +1,275 @@
+"""``python -m bench.authz``: the authorization API (``POST /iamd/authorize``) over a real socket.
+
+Starts ``iamd serve --dev`` as its own process on a loopback port (bench/server/servers.py),
+creates a service principal allowed ``iamd:Authorize`` and ten client users (half of them
+allowed ``widgets:GetWidget`` on half of the widgets), and signs ahead of time, with botocore's
+``SigV4Auth``: the clients' ``GET /widget/<name>`` requests to the widgets service (service
+``widgets``), each wrapped in a ``POST /iamd/authorize`` body signed by the service (service
+``iamd``). A single request carries one check; a batch request carries ``--batch`` checks
+(different widgets) of one client request. Before timing, every distinct request is sent once
+and its decisions compared with what the policies say (the run fails on a disagreement).
+
+The load is closed-loop over keep-alive connections from another process (wrk when installed,
+else bench/server/client.py), windows in turns like bench.server: decisions/s, p50/p99 of a
+call. The peer, when installed, is Cedar (``cedarpy``, a test dependency) deciding the same
+questions in process: no HTTP, no signature, no audit; it shows what the engine alone costs,
+not an equivalent service (Verified Permissions and OPA are services or binaries that are not
+installable here). Figures: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from bench.server.load import LoadResult, run_load
+from bench.server.servers import ROOT_KEY, ROOT_SECRET, start_iamd
+from bench.server.signing import Key as QueryKey
+from bench.server.signing import query_body, sign_query
+
+ACCOUNT = "123456789012"  # --dev
+SERVICE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iamd:Authorize", "Resource": "*"}]})  # fmt: skip
+READER_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "widgets:GetWidget", "Resource": f"arn:aws:widgets:us-east-1:{ACCOUNT}:widget/w0*"},
+    {"Effect": "Deny", "Action": "widgets:GetWidget",
+     "Resource": f"arn:aws:widgets:us-east-1:{ACCOUNT}:widget/w09"}]})  # fmt: skip
+WIDGETS = [f"w{i:02d}" for i in range(20)]
+
+
+@dataclass(frozen=True)
+class Key:
+    key: str
+    secret: str
+
+
+def widget(name: str) -> str:
+    return f"arn:aws:widgets:us-east-1:{ACCOUNT}:widget/{name}"
+
+
+def expected(reader: bool, name: str) -> str:
+    return "Allow" if reader and name.startswith("w0") and name != "w09" else "Deny"
+
+
+def setup(endpoint: str) -> tuple[Key, list[tuple[Key, bool]]]:
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60)
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ROOT_KEY,
+                       aws_secret_access_key=ROOT_SECRET, config=config)  # fmt: skip
+
+    def user(name: str, document: str | None) -> Key:
+        iam.create_user(UserName=name)
+        if document:
+            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=document)
+        created = iam.create_access_key(UserName=name)["AccessKey"]
+        return Key(created["AccessKeyId"], created["SecretAccessKey"])
+
+    service = user("widgets-service", SERVICE_POLICY)
+    clients = [(user(f"client-{i}", READER_POLICY if i % 2 == 0 else None), i % 2 == 0) for i in range(10)]
+    return service, clients
+
+
+def forwarded(client: Key, name: str) -> dict[str, Any]:
+    request = AWSRequest(method="GET", url=f"http://widgets.example/widget/{name}")
+    SigV4Auth(Credentials(client.key, client.secret), "widgets", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    headers = [["Host", "widgets.example"], *([k, v] for k, v in prepared.headers.items())]
+    return {"Method": "GET", "Path": urlsplit(prepared.url).path, "Query": "", "Headers": headers}
+
+
+def raw_post(endpoint: str, service: Key, body: dict[str, Any]) -> bytes:
+    authority = urlsplit(endpoint).netloc
+    data = json.dumps(body, separators=(",", ":")).encode()
+    request = AWSRequest(method="POST", url=f"{endpoint}/iamd/authorize", data=data,
+                         headers={"Content-Type": "application/json", "User-Agent": "iamd-bench"})  # fmt: skip
+    SigV4Auth(Credentials(service.key, service.secret), "iamd", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    lines = ["POST /iamd/authorize HTTP/1.1", f"Host: {authority}"]
+    for name, value in prepared.headers.items():
+        if name.lower() not in ("host", "content-length"):
+            lines.append(f"{name}: {value if isinstance(value, str) else value.decode()}")
+    lines.append(f"Content-Length: {len(data)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+def workload(endpoint: str, service: Key, clients: list[tuple[Key, bool]], *, distinct: int, batch: int,
+             seed: int = 7) -> tuple[list[bytes], list[list[str]], list[bytes], list[list[str]]]:  # fmt: skip
+    """Signed single-check and batch requests, and the decisions each must get."""
+    rng = random.Random(seed)
+    singles, single_expect, batches, batch_expect = [], [], [], []
+    for _ in range(distinct):
+        client, reader = rng.choice(clients)
+        name = rng.choice(WIDGETS)
+        body = {"Request": forwarded(client, name), "Checks": [{"Action": "widgets:GetWidget",
+                "Resource": widget(name)}], "Service": "widgets"}  # fmt: skip
+        singles.append(raw_post(endpoint, service, body))
+        single_expect.append([expected(reader, name)])
+    for _ in range(max(1, distinct // 10)):
+        client, reader = rng.choice(clients)
+        names = [rng.choice(WIDGETS) for _ in range(batch)]
+        body = {"Request": forwarded(client, names[0]), "Service": "widgets",
+                "Checks": [{"Action": "widgets:GetWidget", "Resource": widget(n)} for n in names]}  # fmt: skip
+        batches.append(raw_post(endpoint, service, body))
+        batch_expect.append([expected(reader, n) for n in names])
+    return singles, single_expect, batches, batch_expect
+
+
+def verify(endpoint: str, requests: list[bytes], expect: list[list[str]]) -> None:
+    """Send each distinct request once; its decisions must be the expected ones."""
+    import socket
+
+    host, port = urlsplit(endpoint).hostname or "", urlsplit(endpoint).port or 80
+    for raw, want in zip(requests, expect, strict=True):
+        with socket.create_connection((host, port), timeout=60) as sock:
+            sock.sendall(raw.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"iamd answered {head.splitlines()[0]!r}: {body[:500]!r}")
+        got = [r["Decision"] for r in json.loads(body)["Results"]]
+        if got != want:
+            raise SystemExit(f"decisions differ: iamd {got}, expected {want}")
+
+
+def cedar_peer(distinct: int, batch: int, seconds: float) -> dict[str, Any] | None:
+    """The same questions to Cedar in process (cedarpy), or None when it is not installed."""
+    try:
+        import cedarpy  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    policies = (
+        'permit(principal in Group::"readers", action == Action::"GetWidget", resource) '
+        'when { resource.name like "w0*" };\n'
+        'forbid(principal, action == Action::"GetWidget", resource) when { resource.name == "w09" };'
+    )
+    entities = [{"uid": {"type": "Group", "id": "readers"}, "attrs": {}, "parents": []}]
+    for i in range(10):
+        parents = [{"type": "Group", "id": "readers"}] if i % 2 == 0 else []
+        entities.append({"uid": {"type": "User", "id": f"client-{i}"}, "attrs": {}, "parents": parents})
+    for name in WIDGETS:
+        entities.append({"uid": {"type": "Widget", "id": name}, "attrs": {"name": name}, "parents": []})
+    rng = random.Random(7)
+    requests, want = [], []
+    for _ in range(distinct):
+        i, name = rng.randrange(10), rng.choice(WIDGETS)
+        requests.append({"principal": f'User::"client-{i}"', "action": 'Action::"GetWidget"',
+                         "resource": f'Widget::"{name}"', "context": {}})  # fmt: skip
+        want.append(expected(i % 2 == 0, name))
+    policy_set = cedarpy.PolicySet.from_str(policies) if hasattr(cedarpy, "PolicySet") else policies
+    entity_set = cedarpy.Entities.from_json_str(json.dumps(entities)) if hasattr(cedarpy, "Entities") else entities
+    for request, w in zip(requests, want, strict=True):
+        got = "Allow" if cedarpy.is_authorized(request, policy_set, entity_set).allowed else "Deny"
+        if got != w:
+            raise SystemExit(f"Cedar disagrees: {request} {got} != {w}")
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for request in requests:
+            cedarpy.is_authorized(request, policy_set, entity_set)
+        count += len(requests)
+    single = count / (time.perf_counter() - started)
+    count, started = 0, time.perf_counter()
+    chunks = [requests[i : i + batch] for i in range(0, len(requests), batch)]
+    while time.perf_counter() - started < seconds:
+        for chunk in chunks:
+            cedarpy.is_authorized_batch(chunk, policy_set, entity_set)
+            count += len(chunk)
+    return {"single_per_s": round(single), "batch_per_s": round(count / (time.perf_counter() - started))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short windows, one round")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100, help="checks per batch request (at most 100)")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
+    window, rounds = (3.0, 1) if args.quick else (6.0, 3)
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    tmp = Path(tempfile.mkdtemp(prefix="iamd-bench-authz-"))
+    server = start_iamd("iamd", tmp / "data")
+    results: dict[str, Any] = {"client": client, "connections": args.connections, "batch": args.batch,
+                               "load_start": os.getloadavg()[0]}  # fmt: skip
+    try:
+        service, clients = setup(server.endpoint)
+        singles, single_expect, batches, batch_expect = workload(server.endpoint, service, clients, distinct=200,
+                                                                 batch=args.batch)  # fmt: skip
+        say(f"verifying {len(singles)} single and {len(batches)} batch requests")
+        verify(server.endpoint, singles, single_expect)
+        verify(server.endpoint, batches, batch_expect)
+        host, port = "127.0.0.1", server.port
+        run_load(client, host, port, singles, connections=args.connections, duration=2.0)  # warm-up
+        # The same process's IAM GetUser (SigV4 + the engine + an audit event, on iamd's direct
+        # Query path): what one authenticated, authorized, audited call costs here, in the same run.
+        bodies = [query_body("GetUser", {"UserName": f"client-{i % 10}"}) for i in range(200)]
+        get_user = sign_query(host, port, QueryKey(ROOT_KEY, ROOT_SECRET), bodies)
+        runs: dict[str, list[LoadResult]] = {"single": [], "batch": [], "get_user": []}
+        for r in range(rounds):
+            say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
+            runs["single"].append(run_load(client, host, port, singles, connections=args.connections, duration=window))
+            runs["batch"].append(run_load(client, host, port, batches, connections=args.connections, duration=window))
+            runs["get_user"].append(run_load(client, host, port, get_user, connections=args.connections,
+                                             duration=window))  # fmt: skip
+        for kind, done in runs.items():
+            per_call = args.batch if kind == "batch" else 1
+            requests = sum(x.requests for x in done)
+            seconds = sum(x.seconds for x in done)
+            results[kind] = {
+                "calls_per_s": round(requests / seconds, 1), "decisions_per_s": round(requests * per_call / seconds),
+                "p50_ms": sorted(x.p50_ms for x in done)[len(done) // 2],
+                "p99_ms": sorted(x.p99_ms for x in done)[len(done) // 2],
+                "bad_status": sum(x.bad_status for x in done), "errors": sum(x.errors for x in done),
+                "server_cpu_s": None,
+            }  # fmt: skip
+        results["server_cpu_s"] = round(server.cpu_s(), 1)
+        say("peer: cedarpy in process")
+        results["cedar_in_process"] = cedar_peer(200, args.batch, 2.0 if args.quick else 5.0)
+        results["load_end"] = os.getloadavg()[0]
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    single, batch = results["single"], results["batch"]
+    print(f"iamd POST /iamd/authorize, {args.connections} connections, {client} client "
+          f"(load average {results['load_start']:.1f} → {results['load_end']:.1f})")  # fmt: skip
+    met = single["decisions_per_s"] >= 5000 and single["p99_ms"] <= 5
+    print(f"  single check : {single['decisions_per_s']:>8,} decisions/s   p50 {single['p50_ms']:.2f} ms   "
+          f"p99 {single['p99_ms']:.2f} ms   {_met(met)}")  # fmt: skip
+    print(f"  batch of {args.batch:<4}: {batch['decisions_per_s']:>8,} decisions/s   p50 {batch['p50_ms']:.2f} ms   "
+          f"p99 {batch['p99_ms']:.2f} ms   {_met(batch['decisions_per_s'] >= 50000)}")  # fmt: skip
+    get = results["get_user"]
+    print(f"  IAM GetUser  : {get['decisions_per_s']:>8,} calls/s       p50 {get['p50_ms']:.2f} ms   "
+          f"p99 {get['p99_ms']:.2f} ms   (the same server, same run)")  # fmt: skip
+    peer = results.get("cedar_in_process")
+    if peer:
+        print(f"  Cedar (cedarpy, in process, no HTTP/SigV4/audit): {peer['single_per_s']:,}/s single, "
+              f"{peer['batch_per_s']:,}/s batched")  # fmt: skip
+    return 0
+
+
+def _met(ok: bool) -> str:
+    return "target MET" if ok else "target MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

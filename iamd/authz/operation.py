@@ -1,0 +1,389 @@
+"""``iamd:Authorize``: iamd decides for your own service whether its client's request is allowed.
+
+An operation of the ``iamd`` service in the application core (docs/authorization-api.md). The
+calling service is an iamd principal with its own credentials; the core authenticated it and
+completed it as for every call. The handler:
+
+1. authorizes the service itself: ``iamd:Authorize`` on ``arn:<partition>:iamd::<account>:service/<Service>``
+   (a denial is the call's ``AccessDenied``);
+2. verifies the *client's* SigV4 signature, forwarded by the service (header or presigned URL,
+   any region of the partition, the clock skew and expiry as iamd's own endpoints apply them),
+   on the service's behalf, and resolves who the client is (a user, a role or federated-user
+   session, a root user, of any account iamd serves), or takes an unsigned request as anonymous
+   when the service allows it. A refused signature is an answer, not an error: every check is
+   denied with the error the service should return (:mod:`iamd.authz.errors`);
+3. evaluates each check with the engine (:func:`iamd.policy.evaluate`): the client's identity
+   policies, boundary, session policies and its account's SCP levels, the resource policy given
+   and the RCP levels of the resource's account; same-account and cross-account as the engine
+   decides them (docs/evaluation-semantics.md);
+4. records each check as a trail event of the service (``eventSource`` ``<service>.amazonaws.com``,
+   ``eventName`` the action's name) with the client as ``userIdentity``, the decision and who
+   asked; the core records the ``Authorize`` call itself.
+
+Input: the body as :func:`iamd.authz.input.read_body` checked it (bounded sizes, AWS-shaped errors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from iamd import errors as aws
+from iamd.audit import CallEvent
+from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
+from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.auth.locate import locate
+from iamd.cache import Section
+from iamd.policy import (
+    Context,
+    Decision,
+    DocumentKind,
+    Policy,
+    PolicySet,
+    PolicyType,
+    Principal,
+    Request,
+    build_context,
+    evaluate,
+)
+from iamd.service.authorize import _time_keys as time_keys
+from iamd.service.call import Call, Caller
+from iamd.service.sessions import resolve_caller, session_context_items
+from iamd.store import ReadTx
+
+from .errors import client_error, missing_signature
+from .input import ACCOUNT, MAX_BODY, MAX_CHECKS, MAX_POLICY, audited_input, check_input, invalid, read_body
+
+__all__ = [
+    "ACTION",
+    "MAX_BODY",
+    "MAX_CHECKS",
+    "MAX_POLICY",
+    "audited_input",
+    "authorize_operation",
+    "invoke_local",
+    "read_body",
+]
+
+ACTION = "iamd:Authorize"
+
+
+# -- the operation -----------------------------------------------------------------------------
+
+
+def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
+    """Answer the checks of ``call.params`` for the forwarded request (module doc)."""
+    data = call.params
+    service = data.get("Service") or str(data["Checks"][0]["Action"]).split(":", 1)[0].lower()
+    call.decisions.append(_authorize_service(call, tx, service))
+    signed = _signed_request(data)
+    client, error, region = _authenticate(call, tx, signed, service, bool(data.get("AllowAnonymous")))
+    identity = _identity(client, signed)
+    results: list[dict[str, Any]] = []
+    resolved: dict[str, Any] = {}
+    user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
+    memo = _Memo(call, tx, client, region, user_agent) if client is not None else None
+    for check in data["Checks"]:
+        if error is not None:
+            code, message, status = error
+            why: dict[str, Any] = {"decision": "implicitDeny", "authentication": code}
+            results.append(_result(check, "Deny", message, why, (code, message, status)))
+            _record(call, service, check, identity, client, None, (code, message), user_agent)
+            continue
+        assert client is not None and memo is not None
+        decision = _decide(memo, check)
+        for key, values in decision.request.context.values.items():
+            resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
+        message = "" if decision.allowed else _message(decision, service, client)
+        denial = None if decision.allowed else ("AccessDenied", message or "Access Denied", 403)
+        results.append(_result(check, "Allow" if decision.allowed else "Deny", message, _why(decision), denial))
+        _record(call, service, check, identity, client, decision, denial[:2] if denial else None, user_agent)
+    return {"Principal": identity, "Results": results, "Context": _public_context(resolved)}
+
+
+def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
+    """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
+    caller = call.caller
+    target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
+    moment = call.now.astimezone(UTC)
+    current, epoch = time_keys(int(moment.timestamp()))
+
+    def build() -> Context:  # only if a statement on iamd:Authorize reads the context
+        items: list[tuple[str, str | Sequence[str]]] = [
+            ("aws:CurrentTime", current),
+            ("aws:EpochTime", epoch),
+            ("aws:SecureTransport", "true" if call.secure else "false"),
+            ("aws:SourceIp", call.source_ip),
+            *session_context_items(caller, moment),
+        ]
+        return build_context(caller.principal, items, resource_account=caller.account_id)
+
+    context = Context.deferred(build)
+    decision = evaluate(Request(caller.principal, ACTION, target, context, caller.account_id),
+                        call.env.policies.for_caller(tx, caller))  # fmt: skip
+    if not decision.allowed:
+        raise aws.AccessDenied(decision.message or "Access denied", decision)
+    return decision
+
+
+def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
+    if "PresignedUrl" in data:
+        try:
+            url = urlsplit(str(data["PresignedUrl"]))
+        except ValueError:  # e.g. an unclosed [IPv6] host
+            raise invalid("PresignedUrl must be an http:// or https:// URL.") from None
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise invalid("PresignedUrl must be an http:// or https:// URL.")
+        return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
+    request = data["Request"]
+    headers = tuple((str(n), str(v)) for n, v in request["Headers"])
+    return SignedRequest(str(request["Method"]), str(request["Path"]), str(request.get("Query", "")), headers)
+
+
+def _authenticate(
+    call: Call, tx: ReadTx, signed: SignedRequest, service: str, allow_anonymous: bool
+) -> tuple[Caller | None, tuple[str, str, int] | None, str]:
+    """The client (None for a refused signature, with its error), and the signing region."""
+    region = call.env.partition.iam_region
+    if not carries_signature(signed):
+        if allow_anonymous:
+            return Caller("", Principal.anonymous(), None, None), None, region
+        return None, missing_signature(service), region
+    lookup = call.env.lookup
+    if lookup is None:
+        raise aws.ServiceUnavailable("This iamd process cannot authenticate forwarded requests.")
+    made = call.env.client_verifier
+    verifier: SigV4Verifier = (
+        made(service) if made is not None else SigV4Verifier({service: call.env.partition.regions})
+    )
+    try:
+        verified = verifier.verify(signed, now=call.now, lookup=lookup, payload_hash=_payload_hash(call.params, signed))
+    except aws.AwsError as refused:
+        return None, client_error(refused, service), region
+    client: Caller = verified.principal
+    if client.session is not None:
+        client = resolve_caller(client, tx)
+    return client, None, verified.region
+
+
+def _payload_hash(data: Mapping[str, Any], signed: SignedRequest) -> str:
+    """The hashed-payload line: given, else the client's x-amz-content-sha256, else an empty body's;
+    a presigned URL's is UNSIGNED-PAYLOAD (AWS "Authenticating Requests: Using Query Parameters")."""
+    request = data.get("Request")
+    if isinstance(request, Mapping) and request.get("PayloadHash"):
+        return str(request["PayloadHash"])
+    declared = signed.header_values("x-amz-content-sha256")
+    if declared:
+        return ",".join(declared)
+    if "PresignedUrl" in data or (signed.query and "x-amz-signature=" in signed.query.lower()):
+        return UNSIGNED_PAYLOAD if _unsigned_presigned(signed) else hashlib.sha256(b"").hexdigest()
+    return hashlib.sha256(b"").hexdigest()
+
+
+def _unsigned_presigned(signed: SignedRequest) -> bool:
+    # S3's presigned URLs sign UNSIGNED-PAYLOAD; other services' the empty body's hash.
+    credential = next((v for k, v in _pairs(signed.query) if k.lower() == "x-amz-credential"), "")
+    parts = credential.split("/")
+    return len(parts) == 5 and parts[3] == "s3"
+
+
+def _pairs(query: str) -> Iterable[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)
+
+
+class _Memo:
+    """What every check of one call shares: the time keys, the client's policies, each resource
+    policy compiled once (by content, in the loader's caches), each account's organization."""
+
+    def __init__(self, call: Call, tx: ReadTx, client: Caller, region: str, user_agent: str) -> None:
+        self.call, self.tx, self.client = call, tx, client
+        moment = call.now.astimezone(UTC)
+        current, epoch = time_keys(int(moment.timestamp()))
+        self.base: list[tuple[str, str | Sequence[str]]] = [
+            ("aws:CurrentTime", current),
+            ("aws:EpochTime", epoch),
+            ("aws:RequestedRegion", region),
+            *session_context_items(client, moment),
+        ]
+        if user_agent:
+            self.base.append(("aws:UserAgent", user_agent))
+        cache = call.env.policies
+        self.identity = PolicySet() if client.principal.account is None else cache.for_caller(tx, client)
+        self._orgs: dict[str, str | None] = {}
+        self._sets: dict[tuple[str, str], PolicySet] = {}
+
+    def org_id(self, account: str) -> str | None:
+        """The organization of ``account`` (None: in none), through the process's one cache: an
+        Organizations write drops every cache entry (docs/architecture.md, "Caches")."""
+        if account in self._orgs:
+            return self._orgs[account]
+        cache = self.call.env.policies.cache
+        key = ("authz.organization_of", account)
+        found = cache.get(Section.ENTITIES, key)
+        if found is None:
+            started = cache.version
+            org = self.tx.organization_of(account)
+            found = org.id if org is not None else ""
+            cache.put(Section.ENTITIES, key, found, (), started, size=300)
+        self._orgs[account] = found or None
+        return found or None
+
+    def policies(self, check: Mapping[str, Any], owner: str) -> PolicySet:
+        text = str(check.get("ResourcePolicy") or "")
+        known = self._sets.get((text, owner))
+        if known is not None:
+            return known
+        cache = self.call.env.policies
+        resource_policy: Policy | None = None
+        if text:
+            document = cache.loader.documents.get(text, DocumentKind.RESOURCE)
+            if isinstance(document, str):
+                where = str(check["Resource"])[:256]
+                raise aws.MalformedPolicyDocument(f"ResourcePolicy of {where}: {document}")
+            resource_policy = cache.loader.stored(text, PolicyType.RESOURCE, "ResourcePolicy", "resource policy")
+        base = self.identity
+        rcp = cache.resource_levels(self.tx, owner)
+        if resource_policy is None and not rcp and base.resource is None and not base.rcp:
+            built = base  # a principal's set as it is cached: no resource side to add
+        else:
+            built = _combined(cache.cache, base, resource_policy, rcp)
+        self._sets[(text, owner)] = built
+        return built
+
+
+def _combined(cache: Any, base: PolicySet, resource: Policy | None, rcp: Any) -> PolicySet:
+    """``base`` with a resource policy and RCP levels, built once while its three parts are the
+    cached objects they are (a part rebuilt is another object, another key: nothing stale is
+    served; the entry holds its parts, so an id is never reused while it is kept)."""
+    key = ("authz.set", id(base), id(resource), id(rcp))
+    found = cache.get(Section.SETS, key)
+    if found is not None and found[0] is base and found[1] is resource and found[2] is rcp:
+        return cast(PolicySet, found[3])
+    built = PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp, rcp)
+    cache.put(Section.SETS, key, (base, resource, rcp, built), (), cache.version, size=1_500)
+    return built
+
+
+def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
+    principal = memo.client.principal
+    resource = str(check["Resource"])
+    owner = check.get("ResourceAccount") or _arn_account(resource) or memo.call.account
+    tags = [(str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items()]
+    given = check.get("Context") or {}
+    items = list(memo.base)
+    items += [(str(k), v if isinstance(v, str) else [str(x) for x in v]) for k, v in given.items()]
+    for key, account in (("aws:PrincipalOrgID", principal.account), ("aws:ResourceOrgID", owner)):
+        org = memo.org_id(account) if account else None
+        if org is not None:
+            items.append((key, org))
+    context: Context = build_context(principal, items, resource_account=owner, resource_tags=tags)
+    return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and ACCOUNT.fullmatch(parts[4]) else None
+
+
+def _message(decision: Decision, service: str, client: Caller) -> str:
+    """AWS's text: S3 names the resource in quotes, and tells callers of other accounts and
+    anonymous callers only "Access Denied" (docs/authorization-api.md)."""
+    if service != "s3":
+        return decision.message or "Access Denied"
+    request = decision.request
+    principal = request.principal
+    if principal.account is None or principal.account != request.owner_account:
+        return "Access Denied"
+    quoted = Request(principal, request.action, request.resource, request.context, request.resource_account,
+                     f'"{request.resource}"')  # fmt: skip
+    return Decision(decision.verdict, quoted, decision.matched, decision.blocking).message or "Access Denied"
+
+
+def _why(decision: Decision) -> dict[str, Any]:
+    block = decision.decisive_block
+    why = decision.to_json()
+    why.pop("message", None)
+    why["blockingPolicyType"] = block.type.value if block is not None else None
+    return why
+
+
+def _result(
+    check: Mapping[str, Any], decision: str, message: str, why: Mapping[str, Any], error: tuple[str, str, int] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Action": check["Action"], "Resource": check["Resource"], "Decision": decision, "Message": message,
+        "Why": dict(why),
+    }  # fmt: skip
+    if error is not None:
+        out["Error"] = {"Code": error[0], "Message": error[1], "Status": error[2]}
+    return out
+
+
+def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
+    if client is None:  # refused: the access key id presented, as CloudTrail records a failed sign-in's
+        try:
+            return {"type": "Unknown", "accessKeyId": locate(signed).access_key_id[:128]}
+        except aws.AwsError:
+            return {"type": "Unknown"}
+    if client.principal.account is None:
+        return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
+    return dict(client.user_identity())
+
+
+def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(values)
+
+
+def _record(
+    call: Call,
+    service: str,
+    check: Mapping[str, Any],
+    identity: Mapping[str, Any],
+    client: Caller | None,
+    decision: Decision | None,
+    error: tuple[str, str] | None,
+    user_agent: str,
+) -> None:
+    """One trail event per check: the client's request to the service, as the service's own event."""
+    submit = call.env.submit_event
+    if submit is None:
+        return
+    action = str(check["Action"])
+    resource = str(check["Resource"])
+    owner = check.get("ResourceAccount") or _arn_account(resource) or call.account
+    context = check.get("Context") or {}
+    source_ip = context.get("aws:SourceIp") if isinstance(context.get("aws:SourceIp"), str) else None
+    event = CallEvent(
+        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com",
+        action.split(":", 1)[1], call.region, source_ip or call.source_ip, user_agent[:1024], identity, owner,
+        {"resource": resource, "iamdAuthorizedBy": {"arn": call.caller.principal.arn, "requestId": call.request_id}},
+        None, error[0] if error else None, error[1] if error else None, decision,
+    )  # fmt: skip
+    submit(event)
+
+
+# -- in process ---------------------------------------------------------------------------------
+
+
+def invoke_local(backend: Any, caller: Caller, body: Mapping[str, Any], user_agent: str) -> dict[str, Any]:
+    """The Authorize operation through ``backend``'s core (``LocalAuthorizationClient``): the
+    same checks, authorization, answer and audit events as ``POST /iamd/authorize``."""
+    from iamd.authz.client import AuthorizationError
+    from iamd.core import CallContext
+    from iamd.ids import new_uuid4
+
+    context = CallContext(new_uuid4(), backend.clock(), "127.0.0.1", user_agent, True, backend.partition.iam_region)
+    try:
+        data = check_input(body)
+    except aws.AwsError as error:
+        backend.core.record_failure("iamd", "Authorize", context, error, caller=caller)
+        raise AuthorizationError(error.code, error.message, error.status) from None
+    outcome = backend.core.invoke(caller, "iamd", "Authorize", data, context)
+    if outcome.error is not None:
+        raise AuthorizationError(outcome.error.code, outcome.error.message, outcome.error.status)
+    return {"RequestId": context.request_id, **(outcome.result or {})}
