@@ -42,6 +42,10 @@ from .accounts import account  # noqa: E402  (AWS Organizations, as a client of 
 
 main.add_command(account)
 
+from .lint import lint  # noqa: E402  (Access Analyzer-style policy findings)
+
+main.add_command(lint)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]
