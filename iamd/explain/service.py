@@ -145,7 +145,9 @@ class Explainer:
         then = self._as_it_was(tx, subject, side, role_trusted, request, recorded, decision, findings, notes)
         fix = None
         if not decision.allowed:
-            fix = propose_fix(self.loader, request, policies, decision, side.user, side.role, role_trusted, traced)
+            fix = propose_fix(
+                self.loader, request, policies, decision, side.user, side.role, role_trusted, traced, self.catalog
+            )
         explanation = Explanation(subject, "", decision, recorded, findings, fix, tracer.to_json(), notes, then)
         explanation.verdict = verdict_of(explanation)
         return explanation
