@@ -191,14 +191,24 @@ def check_port(host: str, port: int) -> None:
     help="The regions requests may be signed for (comma-separated) [default: every region of the "
     "partition]. The partition's home region (us-east-1, cn-north-1, us-gov-west-1) is always accepted.",
 )  # fmt: skip
+@click.option(
+    "--history-retention", default="keep", envvar="IAMD_HISTORY_RETENTION", show_default=True,
+    help="How much policy history to keep for `iamd explain`: keep (all), or an age such as 365d, 52w, 1y.",
+)  # fmt: skip
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
     partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
-    **limit_values: float,
+    history_retention: str = "keep", **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP)."""
+    from iamd.retention import parse_retention
+
+    try:
+        keep_history = parse_retention(history_retention)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--history-retention") from None
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
     os.umask(0o077)  # everything the server creates is private (docs/security.md, "Files")
     check_port(host, port)
@@ -219,6 +229,10 @@ def serve(
             url, data_dir, account_id=account_id, dev=dev, partition=partition, regions=region_list,
             cache_limits=cache_limits(cache_memory, cache_entries),
         )  # fmt: skip
+    if keep_history is not None:  # policy history retention (iamd.retention)
+        from iamd.retention import start as start_retention
+
+        start_retention(backend.store, keep_history, lambda e: console.print(f"history retention: {escape(str(e))}"))
     endpoint = record_endpoint(data_dir, host, port)  # for iamd profile, assume, user, key (iamd.cli.client)
     console.print(f"[bold]iamd[/bold] account [cyan]{backend.account_id}[/cyan] at [cyan]{endpoint}[/cyan]",
                   highlight=False)  # fmt: skip
@@ -325,6 +339,31 @@ def db_upgrade(data_dir: Path, database: str | None) -> None:
     with database_errors(url):
         revision = migrate.upgrade(url)
     click.echo(f"database at revision {revision}")
+
+
+@db.command("prune-history")
+@click.option("--older-than", "older_than", required=True, help="Forget the history older than this: 365d, 52w, 1y.")
+@data_dir_option
+@database_option
+def db_prune_history(older_than: str, data_dir: Path, database: str | None) -> None:
+    """Forget the policy history that only a replay of an older event needs (docs/troubleshooting.md)."""
+    from iamd.retention import parse_retention, prune
+    from iamd.store import open_store
+
+    try:
+        keep = parse_retention(older_than)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--older-than") from None
+    if keep is None:
+        raise click.BadParameter("give an age such as 365d", param_hint="--older-than")
+    url = _database_url(data_dir, database)
+    with database_errors(url):
+        store = open_store(url)
+        try:
+            count = prune(store, keep)
+        finally:
+            store.close()
+    click.echo(f"{count} policy history rows older than {older_than} forgotten")
 
 
 @db.command("load-managed-policies")

@@ -188,6 +188,7 @@ class ReadTx(Protocol):
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]: ...
     # policy history (what a principal's policies were at a time), oldest first
     def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]: ...
+    def policy_history_horizon(self) -> datetime | None: ...  # from when it is complete (retention)
 
     # virtual MFA devices; ``serial`` is the device ARN
     def get_virtual_mfa_device(self, account: str, serial: str) -> VirtualMfaDevice: ...
@@ -238,6 +239,9 @@ class ReadTx(Protocol):
 
 class Tx(ReadTx, Protocol):
     """Read and write methods; obtained only from :meth:`Store.transaction`."""
+
+    # policy history retention (iamd.store.history)
+    def prune_policy_history(self, before: datetime) -> int: ...
 
     # AWS Organizations (iamd.store.organizations)
     def create_organization(self, org: Organization, root: OrgRoot, management: OrgAccount) -> None: ...

@@ -234,6 +234,11 @@ ROWS: list[Row] = [
         lambda v: {ref("credential-report", A, A)},
     ),
     (
+        "prune_policy_history",
+        lambda tx, v: tx.prune_policy_history(START + timedelta(days=1)),
+        lambda v: {ref("account", "", "")},
+    ),
+    (
         "add_audit_event",
         lambda tx, v: v.setdefault("event", tx.add_audit_event(_event()).event_id),
         lambda v: {ref("audit-event", A, v["event"])},
