@@ -243,7 +243,7 @@ def _render(console: Console, answer: dict[str, Any], show_trace: bool) -> None:
         radius = fix.get("blastRadius")
         if radius is not None:
             console.print(
-                f"  blast radius (on {radius['sampledActions']} actions of the service, "
+                f"  blast radius (on {len(radius['sampledActions'])} actions of the service, "
                 f"{len(radius['sampledResources'])} resources): {escape(radius['summary'])}"
             )
             for pair in radius["newlyAllowed"][:20]:

@@ -56,7 +56,7 @@ def blast_radius(request: Request, before: PolicySet, after: PolicySet, known: C
             if evaluate(probe, after).allowed and not evaluate(probe, before).allowed:
                 newly.append({"action": action, "resource": resource})
     return {
-        "sampledActions": len(actions),
+        "sampledActions": actions,
         "sampledResources": resources,
         "newlyAllowed": newly,
         "summary": (
