@@ -46,6 +46,10 @@ from .lint import lint  # noqa: E402  (Access Analyzer-style policy findings)
 
 main.add_command(lint)
 
+from .importer import import_command  # noqa: E402  (a real AWS account's IAM, for iamd explain)
+
+main.add_command(import_command)
+
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 
 __all__ = ["main"]
