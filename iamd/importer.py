@@ -2,9 +2,10 @@
 into an iamd data directory, so that ``iamd explain`` answers for its CloudTrail events offline
 (docs/troubleshooting.md, "Troubleshooting a real AWS account").
 
-One store transaction for the whole dump (all or nothing), written with the store's own write
-methods (so the policy history, the change sets and the uniqueness rules are the same as for the
-API), never request by request through the API. What is loaded: customer managed policies (the
+One store transaction for the whole dump (all or nothing), through the store's bulk path
+(:meth:`iamd.store.Tx.bulk_load_iam`: each table in multi-row statements, with the policy history
+and change sets the single writes record), never request by request through the API.
+What is loaded: customer managed policies (the
 default version's document), AWS managed policies the dump carries and iamd lacks, groups with
 their inline and attached policies, users with theirs, their permissions boundary, tags and
 groups, roles with their trust policy, inline and attached policies, boundary, tags and instance
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from iamd.store import AlreadyExists, EntityKind, NotFound, Store, Tag, Tx
+from iamd.store import AlreadyExists, BulkEntity, BulkPolicy, BulkProfile, IamBundle, NotFound, Store, Tag
 
 __all__ = ["MAX_DUMP", "ImportError_", "Imported", "count_entities", "import_authorization_details"]
 
@@ -113,104 +114,114 @@ def import_authorization_details(
     tick = progress or (lambda n: None)
     out = Imported(account)
     try:
+        bundle, aws_managed = _bundle(data, out, tick)
         with store.transaction() as tx:
             try:
                 tx.get_account(account)
             except NotFound:
                 tx.create_account(account)
                 out.add("account")
-            _policies(tx, data, account, out, tick)
-            _groups(tx, data, account, out, tick)
-            _users(tx, data, account, out, tick)
-            _roles(tx, data, account, out, tick)
+            for name, path, document, version in aws_managed:
+                try:
+                    tx.get_policy(f"arn:{_partition(data)}:iam::aws:policy{path}{name}")
+                except NotFound:
+                    tx.put_aws_managed_policy(name, document, path=path, version_id=version)
+                    out.add("aws managed policies")
+            tx.bulk_load_iam(account, bundle)
     except AlreadyExists as e:
         raise ImportError_(f"{e}: the data directory already has it (import into a new account)") from None
     except NotFound as e:  # an attached policy the dump does not carry: evaluating without it would mislead
         raise ImportError_(f"{e}: attached but not in the dump (dump it with its AWS managed policies)") from None
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ImportError_(f"unexpected shape: {e}") from None
     return out
 
 
-def _policies(tx: Tx, data: Mapping[str, Any], account: str, out: Imported, tick: Progress) -> None:
+def _partition(data: Mapping[str, Any]) -> str:
+    for key in ("UserDetailList", "RoleDetailList", "GroupDetailList", "Policies"):
+        for entry in _list(data, key):
+            parts = str(entry.get("Arn", "")).split(":")
+            if len(parts) > 1 and parts[1]:
+                return parts[1]
+    return "aws"
+
+
+def _inline(entry: Mapping[str, Any], key: str, owner: str) -> list[tuple[str, str]]:
+    return [
+        (_str(p, "PolicyName", owner), _text(p.get("PolicyDocument"), f"{owner}/{p.get('PolicyName')}"))
+        for p in _list(entry, key)
+    ]
+
+
+def _attached(entry: Mapping[str, Any], owner: str) -> list[str]:
+    return [_str(a, "PolicyArn", owner) for a in _list(entry, "AttachedManagedPolicies")]
+
+
+def _boundary(entry: Mapping[str, Any]) -> str | None:
+    boundary = entry.get("PermissionsBoundary")
+    if isinstance(boundary, Mapping) and isinstance(boundary.get("PermissionsBoundaryArn"), str):
+        return str(boundary["PermissionsBoundaryArn"])
+    return None
+
+
+def _bundle(
+    data: Mapping[str, Any], out: Imported, tick: Progress
+) -> tuple[IamBundle, list[tuple[str, str, str, str]]]:
+    """The dump as the store's bulk input, and the AWS managed policies it carries."""
+    bundle = IamBundle()
+    aws_managed: list[tuple[str, str, str, str]] = []
     for entry in _list(data, "Policies"):
         arn = _str(entry, "Arn", "policy")
         name = _str(entry, "PolicyName", arn)
         document = _default_document(entry, arn)
-        tick(1)
         if document is None:
             raise ImportError_(f"{arn}: no default version in PolicyVersionList")
+        path = str(entry.get("Path") or "/")
         if arn.split(":")[4] == "aws":
-            try:
-                tx.get_policy(arn)
-            except NotFound:
-                path = str(entry.get("Path") or "/")
-                tx.put_aws_managed_policy(name, document, path=path, version_id=str(entry.get("DefaultVersionId")))
-                out.add("aws managed policies")
-            continue
-        tx.create_policy(
-            account, name, document, path=str(entry.get("Path") or "/"),
-            description=entry.get("Description") if isinstance(entry.get("Description"), str) else None,
-        )  # fmt: skip
-        out.add("policies")
-
-
-def _attach_all(tx: Tx, kind: EntityKind, account: str, name: str, entry: Mapping[str, Any], inline_key: str,
-                out: Imported) -> None:  # fmt: skip
-    for inline in _list(entry, inline_key):
-        policy_name = _str(inline, "PolicyName", name)
-        tx.put_inline_policy(kind, account, name, policy_name, _text(inline.get("PolicyDocument"), policy_name))
-        out.add("inline policies")
-    for attached in _list(entry, "AttachedManagedPolicies"):
-        tx.attach_policy(kind, account, name, _str(attached, "PolicyArn", name))
-        out.add("attachments")
-    boundary = entry.get("PermissionsBoundary")
-    if isinstance(boundary, Mapping) and isinstance(boundary.get("PermissionsBoundaryArn"), str):
-        tx.put_permissions_boundary(kind, account, name, boundary["PermissionsBoundaryArn"])
-        out.add("boundaries")
-
-
-def _groups(tx: Tx, data: Mapping[str, Any], account: str, out: Imported, tick: Progress) -> None:
+            aws_managed.append((name, path, document, str(entry.get("DefaultVersionId") or "v1")))
+        else:
+            description = entry.get("Description")
+            bundle.policies.append(
+                BulkPolicy(name, path, document, description if isinstance(description, str) else None)
+            )
+            out.add("policies")
+        tick(1)
     for entry in _list(data, "GroupDetailList"):
         name = _str(entry, "GroupName", "group")
-        tx.create_group(account, name, path=str(entry.get("Path") or "/"))
-        _attach_all(tx, EntityKind.GROUP, account, name, entry, "GroupPolicyList", out)
+        bundle.groups.append(BulkEntity(
+            name, str(entry.get("Path") or "/"), _inline(entry, "GroupPolicyList", name), _attached(entry, name),
+        ))  # fmt: skip
         out.add("groups")
         tick(1)
-
-
-def _users(tx: Tx, data: Mapping[str, Any], account: str, out: Imported, tick: Progress) -> None:
     for entry in _list(data, "UserDetailList"):
         name = _str(entry, "UserName", "user")
-        tx.create_user(account, name, path=str(entry.get("Path") or "/"), tags=_tags(entry))
-        _attach_all(tx, EntityKind.USER, account, name, entry, "UserPolicyList", out)
-        for group in entry.get("GroupList") or ():
-            if isinstance(group, str):
-                tx.add_user_to_group(account, group, name)
-                out.add("memberships")
+        groups = [g for g in entry.get("GroupList") or () if isinstance(g, str)]
+        bundle.users.append(BulkEntity(
+            name, str(entry.get("Path") or "/"), _inline(entry, "UserPolicyList", name), _attached(entry, name),
+            _boundary(entry), _tags(entry), groups,
+        ))  # fmt: skip
         out.add("users")
+        out.add("memberships", len(groups))
         tick(1)
-
-
-def _roles(tx: Tx, data: Mapping[str, Any], account: str, out: Imported, tick: Progress) -> None:
-    profiles: set[str] = set()
+    profiles: dict[str, BulkProfile] = {}
     for entry in _list(data, "RoleDetailList"):
         name = _str(entry, "RoleName", "role")
-        trust = _text(entry.get("AssumeRolePolicyDocument"), name)
         description = entry.get("Description")
         duration = entry.get("MaxSessionDuration")
-        tx.create_role(
-            account, name, assume_role_policy=trust, path=str(entry.get("Path") or "/"),
+        bundle.roles.append(BulkEntity(
+            name, str(entry.get("Path") or "/"), _inline(entry, "RolePolicyList", name), _attached(entry, name),
+            _boundary(entry), _tags(entry), trust=_text(entry.get("AssumeRolePolicyDocument"), name),
             description=description if isinstance(description, str) else None,
-            max_session_duration=duration if isinstance(duration, int) else 3600, tags=_tags(entry),
-        )  # fmt: skip
-        _attach_all(tx, EntityKind.ROLE, account, name, entry, "RolePolicyList", out)
+            max_session_duration=duration if isinstance(duration, int) else 3600,
+        ))  # fmt: skip
         for profile in _list(entry, "InstanceProfileList"):
             profile_name = _str(profile, "InstanceProfileName", name)
-            if profile_name not in profiles:
-                tx.create_instance_profile(account, profile_name, path=str(profile.get("Path") or "/"))
-                profiles.add(profile_name)
-                out.add("instance profiles")
-            tx.add_role_to_instance_profile(account, profile_name, name)
+            profiles.setdefault(profile_name, BulkProfile(profile_name, str(profile.get("Path") or "/"), name))
         out.add("roles")
         tick(1)
+    bundle.profiles = list(profiles.values())
+    out.add("instance profiles", len(profiles))
+    for e in (*bundle.groups, *bundle.users, *bundle.roles):
+        out.add("inline policies", len(e.inline))
+        out.add("attachments", len(e.attached))
+    return bundle, aws_managed
