@@ -134,3 +134,24 @@ def test_pruning_keeps_every_replay_from_the_cut_on_and_records_the_horizon(stor
     assert _states(store, owners, later) == before
     with store.transaction() as tx:  # pruning again at the same cut forgets nothing more
         assert tx.prune_policy_history(cut) == 0
+
+
+def test_retention_ages_are_parsed_strictly() -> None:
+    from iamd.retention import parse_retention
+
+    assert parse_retention("keep") is None and parse_retention("KEEP") is None
+    assert parse_retention("365d") == timedelta(days=365) and parse_retention("52w") == timedelta(weeks=52)
+    assert parse_retention("1y") == timedelta(days=365) and parse_retention("48h") == timedelta(hours=48)
+    for bad in ("0d", "-1d", "10", "1m", "d", "9999999d", "101y", "1.5d"):
+        with pytest.raises(ValueError):
+            parse_retention(bad)
+
+
+def test_prune_cuts_at_now_minus_the_age(store: Store, account: str) -> None:
+    from iamd.retention import prune
+
+    with store.transaction() as tx:
+        tx.create_user(account, "old")
+    assert prune(store, timedelta(days=1), now=LATER) == 0  # the creation row is the newest of its slot: kept
+    with store.read() as r:
+        assert r.policy_history_horizon() == LATER - timedelta(days=1)
