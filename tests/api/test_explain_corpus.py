@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from iamd.cli import main
-from iamd.explain import Explainer, subjects_for_request_id
+from iamd.explain import Explainer, from_event, subjects_for_request_id
 from iamd.service.policy_loader import PolicyLoader
 from tests.api.conftest import UserClient
 from tests.api.server import RunningServer
@@ -191,6 +191,11 @@ def test_scp_deny_on_an_ou(member: tuple[Any, str, BaseClient], api_server: Runn
         [deciding] = [f for f in answer["findings"] if f["code"] == "deciding-statement"]
         assert deciding["evidence"]["policyArn"].endswith(policy_id)
         assert "organization's ou level" in deciding["detail"] and "SCP level" in answer["fix"]["summary"]
+        # offline, from the CloudTrail record AWS would have written
+        record = _aws_record(error, f"arn:aws:iam::{account}:user/corpus-admin", account)
+        with api_server.backend.store.read() as tx:
+            offline = Explainer(PolicyLoader()).explain(tx, from_event(record), datetime.now(UTC)).to_json()
+        _check_expectations(offline, case["expect"])
     finally:
         orgs.detach_policy(PolicyId=policy_id, TargetId=unit)
         orgs.move_account(AccountId=account, SourceParentId=unit, DestinationParentId=root)
