@@ -26,7 +26,14 @@ from typing import Any
 
 from iamd.store import AlreadyExists, BulkEntity, BulkPolicy, BulkProfile, IamBundle, NotFound, Store, Tag
 
-__all__ = ["MAX_DUMP", "ImportError_", "Imported", "count_entities", "import_authorization_details"]
+__all__ = [
+    "MAX_DUMP",
+    "ImportError_",
+    "Imported",
+    "OrgPolicyFile",
+    "count_entities",
+    "import_authorization_details",
+]
 
 MAX_DUMP = 512 * 1024 * 1024  # bytes of one dump file
 
@@ -104,9 +111,72 @@ def _default_document(entry: Mapping[str, Any], what: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class OrgPolicyFile:
+    """An SCP or RCP given as a file, and where it is attached: ``root``, ``account`` or ``ou:<Name>`` (the OUs
+    named nest in the order they are first given: the first under the root, the account under the last)."""
+
+    type: str  # SERVICE_CONTROL_POLICY or RESOURCE_CONTROL_POLICY
+    level: str
+    name: str
+    content: str
+
+
+def _organization(tx: Any, account: str, files: list[OrgPolicyFile], management: str, out: Imported) -> None:
+    """An organization for the imported account, with the SCPs and RCPs given: FullAWSAccess (and
+    RCPFullAWSAccess) attached at every level as AWS attaches them by default, each file at its level."""
+    from datetime import UTC, datetime
+
+    from iamd.policy import DocumentKind, PolicyValidationError, parse_policy
+    from iamd.service.organizations.model import DEFAULT_POLICY, new_id
+    from iamd.store.organizations import OrgAccount, Organization, OrgPolicy, OrgRoot, OrgUnit
+
+    if tx.organization_of(account) is not None:
+        raise ImportError_(f"account {account} is already in an organization")
+    if management == account:
+        raise ImportError_("SCPs and RCPs never apply to the management account: give another --org-management")
+    for f in files:
+        try:
+            kind = DocumentKind.SCP if f.type == "SERVICE_CONTROL_POLICY" else DocumentKind.RCP
+            parse_policy(f.content, kind)
+        except PolicyValidationError as e:
+            raise ImportError_(f"{f.name}: {e.problems[0].describe()}") from None
+    try:
+        tx.get_account(management)
+    except NotFound:
+        tx.create_account(management)
+    now = datetime.now(UTC)
+    org = Organization(new_id("o-", 10), management, "ALL", now)
+    types = tuple(sorted({"SERVICE_CONTROL_POLICY", *(f.type for f in files)}))
+    root = OrgRoot(new_id("r-", 4), org.id, "Root", types)
+    email = "@example.invalid"
+    tx.create_organization(org, root, OrgAccount(management, org.id, root.id, management, management + email,
+                                                 "CREATED", now))  # fmt: skip
+    units: dict[str, str] = {}
+    parent = root.id
+    for f in files:
+        if f.level.startswith("ou:") and f.level[3:] not in units:
+            unit = OrgUnit(f"ou-{root.id[2:]}-" + new_id("", 8), org.id, parent, f.level[3:], now)
+            tx.put_org_unit(unit)
+            units[f.level[3:]] = parent = unit.id
+    tx.put_org_account(OrgAccount(account, org.id, parent, account, account + email, "CREATED", now))
+    targets = {"root": root.id, "account": account, **{f"ou:{n}": i for n, i in units.items()}}
+    for policy_type in types:
+        for target in targets.values():
+            tx.attach_org_policy(org.id, target, DEFAULT_POLICY[policy_type])
+    for f in files:
+        if f.level not in targets:
+            raise ImportError_(f"{f.name}: level {f.level!r} is not root, account or ou:<Name>")
+        policy_id = new_id("p-", 8)
+        tx.put_org_policy(OrgPolicy(policy_id, org.id, f.type, f.name, "imported by iamd import", f.content, now))
+        tx.attach_org_policy(org.id, targets[f.level], policy_id)
+        out.add("SCPs" if f.type == "SERVICE_CONTROL_POLICY" else "RCPs")
+
+
 def import_authorization_details(
-    store: Store, data: Any, *, account: str | None = None, progress: Progress | None = None
-) -> Imported:
+    store: Store, data: Any, *, account: str | None = None, progress: Progress | None = None,
+    org_policies: list[OrgPolicyFile] | None = None, org_management: str = "000000000000",
+) -> Imported:  # fmt: skip
     """Load the dump in one transaction; :class:`ImportError_` (nothing written) when it cannot be."""
     if not isinstance(data, Mapping):
         raise ImportError_("not a JSON object (expected the output of aws iam get-account-authorization-details)")
@@ -128,6 +198,8 @@ def import_authorization_details(
                     tx.put_aws_managed_policy(name, document, path=path, version_id=version)
                     out.add("aws managed policies")
             tx.bulk_load_iam(account, bundle)
+            if org_policies:
+                _organization(tx, account, org_policies, org_management, out)
     except AlreadyExists as e:
         raise ImportError_(f"{e}: the data directory already has it (import into a new account)") from None
     except NotFound as e:  # an attached policy the dump does not carry: evaluating without it would mislead

@@ -19,9 +19,26 @@ __all__ = ["import_command"]
 @click.command("import")
 @click.argument("dump", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--account", default=None, help="The 12-digit account to load into (default: the dump's).")
+@click.option(
+    "--scp",
+    "scps",
+    multiple=True,
+    metavar="LEVEL=FILE",
+    help="An SCP of the account's organization: LEVEL is root, account or ou:NAME (repeat it).",
+)
+@click.option("--rcp", "rcps", multiple=True, metavar="LEVEL=FILE", help="An RCP, as --scp.")
+@click.option(
+    "--org-management",
+    default="000000000000",
+    show_default=True,
+    help="With --scp/--rcp: the organization's management account (SCPs never apply to it).",
+)
 @data_dir_option
 @database_option
-def import_command(dump: Path, account: str | None, data_dir: Path, database: str | None) -> None:
+def import_command(
+    dump: Path, account: str | None, scps: tuple[str, ...], rcps: tuple[str, ...], org_management: str,
+    data_dir: Path, database: str | None,
+) -> None:  # fmt: skip
     """Load DUMP, the output of `aws iam get-account-authorization-details`, into the data directory:
     users, groups, roles, customer managed policies, inline policies, attachments, boundaries, tags and
     instance profiles, in one transaction (all or nothing). Then `iamd explain` answers for the account's
@@ -29,7 +46,7 @@ def import_command(dump: Path, account: str | None, data_dir: Path, database: st
     """
     from iamd.api.managed_policies import install_managed_policies
     from iamd.datadir import make_private
-    from iamd.importer import MAX_DUMP, ImportError_, count_entities, import_authorization_details
+    from iamd.importer import MAX_DUMP, ImportError_, OrgPolicyFile, count_entities, import_authorization_details
     from iamd.store import migrate, open_store
 
     if account is not None and not (len(account) == 12 and account.isdigit()):
@@ -42,6 +59,15 @@ def import_command(dump: Path, account: str | None, data_dir: Path, database: st
         raise click.ClickException(f"{dump}: not JSON ({e})") from None
     if not isinstance(data, dict):
         raise click.ClickException(f"{dump}: not the output of aws iam get-account-authorization-details")
+    org_files: list[OrgPolicyFile] = []
+    for option, kind, given in (("--scp", "SERVICE_CONTROL_POLICY", scps), ("--rcp", "RESOURCE_CONTROL_POLICY", rcps)):
+        for item in given:
+            level, eq, name = item.partition("=")
+            path = Path(name)
+            if not eq or not path.is_file() or path.stat().st_size > 65_536:
+                message = f"{item!r}: write LEVEL=FILE, a readable file of at most 64 KiB"
+                raise click.BadParameter(message, param_hint=option)
+            org_files.append(OrgPolicyFile(kind, level, path.stem, path.read_text(encoding="utf-8")))
     make_private(data_dir)
     url = _database_url(data_dir, database)
     console = Console(stderr=True)
@@ -56,8 +82,9 @@ def import_command(dump: Path, account: str | None, data_dir: Path, database: st
             ) as bar:  # fmt: skip
                 task = bar.add_task("import", total=count_entities(data))
                 done = import_authorization_details(
-                    store, data, account=account, progress=lambda n: bar.advance(task, n)
-                )
+                    store, data, account=account, progress=lambda n: bar.advance(task, n), org_policies=org_files,
+                    org_management=org_management,
+                )  # fmt: skip
         except ImportError_ as e:
             raise click.ClickException(f"{dump}: {e} (nothing was imported)") from None
         finally:

@@ -107,3 +107,28 @@ def test_a_realistic_account_and_its_cloudtrail_events(tmp_path: Path) -> None:
     # ci-deployer: the inline policy does not allow DeleteFunction; the boundary would
     assert deployer["now"]["decision"] == "implicitDeny"
     assert [c["policyType"] for c in deployer["fix"]["changes"]] == ["identity"] and deployer["fix"]["verified"]
+
+
+def test_scps_given_as_files_govern_the_imported_account(tmp_path: Path) -> None:
+    deny = tmp_path / "NoDeletes.json"
+    deny.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "NoLambdaDeletes", "Effect": "Deny", "Action": "lambda:Delete*", "Resource": "*"}]}))  # fmt: skip
+    status, out, data_dir = _import(
+        tmp_path, CASES / "authorization-details.json", "--scp", f"ou:Prod={deny}", "--org-management", "111111111111"
+    )
+    assert status == 0, out
+    assert "1 SCPs" in out
+    events = tmp_path / "events.json"
+    records = json.loads((CASES / "cloudtrail-real-account.json").read_text())["Records"]
+    events.write_text(json.dumps(records[1]))  # ci-deployer's lambda:DeleteFunction
+    result = CliRunner().invoke(main, ["explain", str(events), "--json", "--data-dir", str(data_dir)])
+    answer = json.loads(result.output)
+    assert answer["now"]["decision"] == "explicitDeny"
+    [deciding] = [f for f in answer["findings"] if f["code"] == "deciding-statement"]
+    assert (deciding["evidence"]["policyName"], deciding["evidence"]["levelName"]) == ("NoDeletes", "ou")
+    assert answer["fix"]["kind"] == "explicit-deny" and answer["fix"]["guardRail"] is True
+    # a bad SCP fails the whole import: nothing is loaded
+    bad = tmp_path / "Bad.json"
+    bad.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}')
+    status, out, _ = _import(tmp_path / "again", CASES / "authorization-details.json", "--scp", f"root={bad}")
+    assert status == 1 and "nothing was imported" in out
