@@ -48,11 +48,11 @@ def _codes(answer: dict[str, Any]) -> list[str]:
     return [f["code"] for f in answer["findings"]]
 
 
-def _aws_record(error: ClientError, user_arn: str, account: str) -> dict[str, Any]:
-    """The CloudTrail record AWS would write for this denial (no iamd extras)."""
+def _aws_record(error: ClientError, user_arn: str, account: str, when: datetime | None = None) -> dict[str, Any]:
+    """The CloudTrail record AWS would write for this denial (no iamd extras), at ``when`` (default now)."""
     name = user_arn.rsplit("/", 1)[1]
     return {
-        "eventVersion": "1.09", "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventVersion": "1.09", "eventTime": (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "iam.amazonaws.com", "eventName": error.operation_name, "awsRegion": "us-east-1",
         "sourceIPAddress": "203.0.113.7",
         "userIdentity": {"type": "IAMUser", "arn": user_arn, "accountId": account, "userName": name},
@@ -122,15 +122,16 @@ def test_iam_user_cases(
     rid = error.response["ResponseMetadata"]["RequestId"]
     assert api_server.backend.audit is not None
     api_server.backend.audit.flush()
+    with api_server.backend.store.read() as tx:
+        [subject] = subjects_for_request_id(tx, rid)
+    assert subject.event_time is not None
     if case.get("setup") == "prune-history-after-the-call":
-        with api_server.backend.store.read() as tx:
-            [subject] = subjects_for_request_id(tx, rid)
-        assert subject.event_time is not None
         with api_server.backend.store.transaction() as wtx:
             wtx.prune_policy_history(subject.event_time + timedelta(seconds=1))
     user_arn = f"arn:aws:iam::{acct}:user/{caller}"
     by_id = explain(api_server, {"RequestId": rid}).json()
-    offline = explain(api_server, {"Event": {"Records": [_aws_record(error, user_arn, acct)]}}).json()
+    record = _aws_record(error, user_arn, acct, subject.event_time)  # the time the call was made
+    offline = explain(api_server, {"Event": {"Records": [record]}}).json()
     for answer in (by_id, offline):
         _check_expectations(answer, case["expect"])
     if case.get("setup") == "prune-history-after-the-call":
