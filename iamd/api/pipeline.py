@@ -9,6 +9,7 @@ records the calls it runs, and this module has it record the ones refused before
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         failure = refused_at_the_door(backend, service_name, action, context, error, caller, payload)
         return error_response(failure, _NAMESPACES[service_name], request_id)
     user_agent = (signed.header_values("user-agent") or ("",))[0]
-    context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region)
+    lint = request.header("x-iamd-lint").lower() in ("1", "true")  # docs/policy-validation.md, lint on write
+    context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region, lint)
     outcome = backend.core.invoke(caller, service_name, operation.name, payload, context)
     if outcome.error is not None:
         return error_response(outcome.error, _NAMESPACES[service_name], request_id)
@@ -112,7 +114,10 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         failure = Core.failure(error, request_id)
         backend.core.record_failure(service_name, action, context, failure, caller=caller, params=payload)
         return error_response(failure, _NAMESPACES[service_name], request_id)
-    return WireResponse(200, response_headers(request_id), body)
+    headers = response_headers(request_id)
+    if lint:  # the findings beside AWS's answer, never in it (iamd.core.lint_on_write)
+        headers += (("x-iamd-lint-findings", json.dumps(outcome.lint, separators=(",", ":"), ensure_ascii=True)),)
+    return WireResponse(200, headers, body)
 
 
 def authenticate(backend: Backend, signed: SignedRequest, now: datetime, service_name: str) -> tuple[Caller, str]:

@@ -49,6 +49,13 @@ main.add_command(account)
 from .s3 import s3  # noqa: E402  (the S3 example service, docs/s3.md)
 
 main.add_command(s3)
+from .lint import lint  # noqa: E402  (Access Analyzer-style policy findings)
+
+main.add_command(lint)
+
+from .importer import import_command  # noqa: E402  (a real AWS account's IAM, for iamd explain)
+
+main.add_command(import_command)
 
 from . import keys as _master_keys  # noqa: E402, F401  (registers iamd db rotate-master-key / reseal)
 

@@ -63,13 +63,23 @@ def _looks_like_request_id(text: str) -> bool:
 @click.option("--context", "context", multiple=True, help="Hypothetical request: a context key, key=value.")
 @click.option("--trace", "show_trace", is_flag=True, help="Also show what happened to every statement.")
 @click.option("--json", "as_json", is_flag=True, help="The answer as JSON (the API's shape).")
+@click.option(
+    "--apply",
+    "apply",
+    is_flag=True,
+    help="Write the verified fix through the IAM API as the operator (--profile), after confirmation.",
+)
+@click.option("--yes", is_flag=True, help="With --apply: do not ask for confirmation (scripts).")
+@click.option("--profile", default=None, help="With --apply: the AWS profile whose credentials write the fix.")
+@click.option("--endpoint-url", default=None, help="With --apply: iamd's URL (default: as `iamd user` finds it).")
 @data_dir_option
 @database_option
 @click.pass_context
 def explain(
     ctx: click.Context, given: str | None, request_id: str | None, message: str | None, event_file: Any,
     principal: str | None, action: str | None, resource: str | None, context: tuple[str, ...], show_trace: bool,
-    as_json: bool, data_dir: Path, database: str | None,
+    as_json: bool, apply: bool, yes: bool, profile: str | None, endpoint_url: str | None, data_dir: Path,
+    database: str | None,
 ) -> None:  # fmt: skip
     """Explain why a request was (or would be) denied, and the smallest safe fix.
 
@@ -77,7 +87,8 @@ def explain(
     Records file, from iamd or from AWS), or a hypothetical request (--principal, --action,
     --resource, --context). The request is evaluated with the policies in force now and,
     when the event carries iamd's recorded decision, compared with it.
-    Exit status: 0 allowed, 1 denied, 2 bad input.
+    Exit status: 0 allowed, 1 denied, 2 bad input. With --apply, the fix is written through
+    the IAM API with the operator's credentials (never by itself): exit 0 when written.
     """
     from iamd.explain import (
         Explainer,
@@ -156,9 +167,53 @@ def explain(
             if i:
                 console.print()
             _render(console, answer.to_json(), show_trace)
+    if apply:
+        _apply(answers, yes, profile, endpoint_url, data_dir)
+        ctx.exit(0)
     denied = any(a.decision is not None and not a.decision.allowed for a in answers)
     refused = any(a.decision is None for a in answers)
     ctx.exit(1 if denied or refused else 0)
+
+
+def _apply(answers: list[Any], yes: bool, profile: str | None, endpoint_url: str | None, data_dir: Path) -> None:
+    """Write the verified fix with the operator's credentials, after confirmation (docs/troubleshooting.md)."""
+    from botocore import xform_name  # type: ignore[import-untyped]
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+    from iamd.explain.apply import ApplyError, apply_fix, plan
+
+    from .client import Client
+
+    if len(answers) != 1:
+        raise click.UsageError("--apply applies the fix of one request: give one request id, message or event")
+    fix = answers[0].fix
+    try:
+        changes = plan(fix)
+    except ApplyError as e:
+        raise click.ClickException(f"not applied: {e}") from None
+    api = Client(profile, endpoint_url, data_dir)
+    click.echo(f"The fix will be written to iamd at {api.endpoint.url} as profile {api.profile!r}:", err=True)
+    for change in changes:
+        click.echo(f"  {change['apply']['operation']}: {change['where']}", err=True)
+    radius = (fix or {}).get("blastRadius")
+    if radius is not None and radius["newlyAllowed"]:
+        click.echo(f"  blast radius: {radius['summary']}", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("not applied: confirm on a terminal, or pass --yes")
+        click.confirm("Apply it?", abort=True, err=True)
+
+    def call(operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(api.iam, xform_name(operation))(**params)
+            return result
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "NoSuchEntity" and operation.startswith("Get"):
+                raise LookupError(operation) from None
+            return api.call(api.iam, xform_name(operation), **params)  # the one clear message for the rest
+
+    for line in apply_fix(fix, call):
+        click.echo(f"applied: {line}")
 
 
 def _render(console: Console, answer: dict[str, Any], show_trace: bool) -> None:
@@ -185,6 +240,14 @@ def _render(console: Console, answer: dict[str, Any], show_trace: bool) -> None:
             console.print(escape(json.dumps(change["statement"], indent=2)), markup=False)
             if change.get("how"):
                 console.print(f"  {escape(change['how'])}")
+        radius = fix.get("blastRadius")
+        if radius is not None:
+            console.print(
+                f"  blast radius (on {len(radius['sampledActions'])} actions of the service, "
+                f"{len(radius['sampledResources'])} resources): {escape(radius['summary'])}"
+            )
+            for pair in radius["newlyAllowed"][:20]:
+                console.print(f"    + {escape(pair['action'])} on {escape(pair['resource'])}")
         for st in fix.get("statements", ()):
             sid = st.get("sid") or "no Sid"
             console.print(f"  {escape(st['policyName'])} statement {st['statementIndex']} ({escape(sid)}) "

@@ -67,12 +67,19 @@ def eval_command(file: TextIO, explain: bool) -> None:
     show_default=True,
     help="What the document is.",
 )
-def validate_command(file: TextIO, kind: str) -> None:
+@click.option("--lint", "with_lint", is_flag=True, help="Also lint a valid document (iamd lint's findings).")
+@click.option("--json", "as_json", is_flag=True, help="With --lint: the findings as JSON.")
+def validate_command(file: TextIO, kind: str, with_lint: bool, as_json: bool) -> None:
     """Validate the policy document in FILE; print every problem as FILE:LINE:COL: message.
 
     The first line is the message AWS would return (MalformedPolicyDocument).
-    Exit status: 0 valid, 1 invalid, 2 unreadable.
+    Exit status: 0 valid, 1 invalid, 2 unreadable. With --lint, the findings of `iamd lint`
+    (docs/policy-validation.md, "Lint") and its exit status (1 from WARNING up).
     """
+    if with_lint:
+        from .lint import lint_files, print_findings
+
+        print_findings(lint_files((file,), kind), as_json, "warning")
     problems = validate_policy(_read(file), DocumentKind(kind))
     for p in problems:
         click.echo(f"{file.name}:{p.position.line}:{p.position.column}: {p.describe()}")

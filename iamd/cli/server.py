@@ -210,18 +210,32 @@ def check_port(host: str, port: int) -> None:
 )
 @click.option("--s3", "s3_port", type=int, default=None, metavar="PORT",
               help="Also serve the S3 example service on PORT, authorized in process (docs/s3.md).")  # fmt: skip
+@click.option(
+    "--history-retention", default="keep", envvar="IAMD_HISTORY_RETENTION", show_default=True,
+    help="How much policy history to keep for `iamd explain`: keep (all), or an age such as 365d, 52w, 1y.",
+)  # fmt: skip
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
     partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
     tls_cert: Path | None = None, tls_key: Path | None = None, tls_self_signed: bool = False,
-    s3_port: int | None = None, **limit_values: float,
+    s3_port: int | None = None, history_retention: str = "keep", **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP, or HTTPS with --tls-*)."""
+    from iamd.retention import parse_retention
+
+    try:
+        keep_history = parse_retention(history_retention)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--history-retention") from None
     limits = HttpLimits(**limit_values)  # type: ignore[arg-type]
     os.umask(0o077)  # everything the server creates is private (docs/security.md, "Files")
     check_port(host, port)
+    if s3_port is not None:  # checked before anything is announced, like the server's own port
+        if workers > 1:
+            _fail("--s3 runs in one server process: leave out --workers, or run `iamd s3 serve` beside the workers")
+        check_port(host, s3_port)
     tls = _tls_options(data_dir, host, tls_cert, tls_key, tls_self_signed)
 
     import uvicorn
@@ -240,6 +254,10 @@ def serve(
             url, data_dir, account_id=account_id, dev=dev, partition=partition, regions=region_list,
             cache_limits=cache_limits(cache_memory, cache_entries),
         )  # fmt: skip
+    if keep_history is not None:  # policy history retention (iamd.retention)
+        from iamd.retention import start as start_retention
+
+        start_retention(backend.store, keep_history, lambda e: console.print(f"history retention: {escape(str(e))}"))
     endpoint = record_endpoint(
         data_dir, host, port, "https" if tls else "http"
     )  # for iamd profile, assume, user, key (iamd.cli.client)
@@ -254,8 +272,6 @@ def serve(
     console.print(f"Web console: [cyan]{escape(endpoint)}/console[/cyan]", highlight=False)
     if read_root_password_hash(data_dir) is None:
         console.print("The root user has no console password yet: [bold]iamd root set-password[/bold]", highlight=False)
-    if workers > 1 and s3_port is not None:
-        _fail("--s3 runs in one server process: leave out --workers, or run `iamd s3 serve` beside the workers")
     if workers > 1:
         # The first start (account, root key, managed policies) is done above, once; each
         # worker process then opens the same database with its own Backend and watcher.
@@ -372,6 +388,31 @@ def db_upgrade(data_dir: Path, database: str | None) -> None:
     with database_errors(url):
         revision = migrate.upgrade(url)
     click.echo(f"database at revision {revision}")
+
+
+@db.command("prune-history")
+@click.option("--older-than", "older_than", required=True, help="Forget the history older than this: 365d, 52w, 1y.")
+@data_dir_option
+@database_option
+def db_prune_history(older_than: str, data_dir: Path, database: str | None) -> None:
+    """Forget the policy history that only a replay of an older event needs (docs/troubleshooting.md)."""
+    from iamd.retention import parse_retention, prune
+    from iamd.store import open_store
+
+    try:
+        keep = parse_retention(older_than)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--older-than") from None
+    if keep is None:
+        raise click.BadParameter("give an age such as 365d", param_hint="--older-than")
+    url = _database_url(data_dir, database)
+    with database_errors(url):
+        store = open_store(url)
+        try:
+            count = prune(store, keep)
+        finally:
+            store.close()
+    click.echo(f"{count} policy history rows older than {older_than} forgotten")
 
 
 @db.command("load-managed-policies")

@@ -39,6 +39,7 @@ from iamd.service.errors import aws_error
 from iamd.service.sessions import resolve_caller
 from iamd.store import Change, Store, StoreError, stored_audit_event
 
+from .lint_on_write import lint_written
 from .reads import CachedReads
 from .registry import Registry, ServiceDef
 
@@ -88,6 +89,7 @@ class CallContext:
     user_agent: str = ""
     secure: bool = False
     region: str = "us-east-1"  # the signing scope's region (regional services: STS)
+    lint: bool = False  # the caller asked for lint findings of the documents it writes (iamd.core.lint_on_write)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class Outcome:
     changes: tuple[Change, ...] | None
     event: CallEvent | None
     error: aws.AwsError | None = None
+    lint: tuple[dict[str, Any], ...] = ()  # lint findings of a written document, when asked (CallContext.lint)
 
     @property
     def ok(self) -> bool:
@@ -162,7 +165,8 @@ class Core:
                 event = _event(spec, call, result, decision)
                 wtx.add_audit_event(stored_audit_event(event))
             # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
-            return Outcome(result, decision, wtx.changes, event)
+            lint = lint_written(service, operation, input) if context.lint else ()
+            return Outcome(result, decision, wtx.changes, event, lint=lint)
         except Exception as error:
             failure = self.failure(error, context.request_id)
             recorded = self.record_failure(service, operation, context, failure, caller=caller, params=input)

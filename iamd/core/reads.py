@@ -361,6 +361,9 @@ class CachedReads:
     def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]:
         return self._open().policy_history(owner_kind, owner_id, until)
 
+    def policy_history_horizon(self) -> datetime | None:
+        return self._open().policy_history_horizon()
+
     def get_sts_token_version(self, account: str) -> int | None:
         return self._open().get_sts_token_version(account)
 

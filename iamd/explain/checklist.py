@@ -89,6 +89,35 @@ def statement_evidence(cs: CompiledStatement) -> dict[str, Any]:
         out["policyKind"] = cs.policy.kind
     if cs.policy.owner:
         out["policyOwner"] = cs.policy.owner
+    if cs.ptype in (PolicyType.SCP, PolicyType.RCP):
+        out["level"] = cs.policy.level  # 0: the organization root; then each OU down to the account
+    return out
+
+
+def level_name(levels: int, level: int) -> str:
+    """``root``, ``ou`` or ``account``: where in the organization an SCP/RCP level is attached (the levels are the
+    root, each OU down to the account, and the account)."""
+    if level == 0:
+        return "root"
+    return "account" if level == levels - 1 else "ou"
+
+
+def org_levels(policies: PolicySet, traced: list[Traced], ptype: PolicyType) -> list[dict[str, Any]]:
+    """Each SCP (or RCP) level with no applied Allow for the request: where the organization's guard rail
+    stops it (AWS Organizations User Guide, "SCP evaluation": every level must allow)."""
+    levels = policies.scp if ptype is PolicyType.SCP else policies.rcp
+    allowed = {cs.policy.level for cs, t in traced if cs.ptype is ptype and t.applied and not cs.deny}
+    out: list[dict[str, Any]] = []
+    for i, level in enumerate(levels):
+        if i in allowed:
+            continue
+        out.append(
+            {
+                "level": i,
+                "levelName": level_name(len(levels), i),
+                "policies": [{"policyName": p.id, **({"policyArn": p.arn} if p.arn else {})} for p in level],
+            }
+        )
     return out
 
 
@@ -145,6 +174,7 @@ def walk(
     findings += _unknown_keys(traced, catalog)
     if not decision.allowed:
         findings += _wrong_account(request, traced)
+    findings = [_located(f, policies, traced) for f in findings]
     if decision.errors:
         findings.append(
             Finding(
@@ -155,6 +185,29 @@ def walk(
             )
         )
     return findings
+
+
+def _located(f: Finding, policies: PolicySet, traced: list[Traced]) -> Finding:
+    """Says where in the organization an SCP/RCP finding sits (root, OU or account level)."""
+    evidence = f.evidence
+    if evidence.get("policyType") not in ("scp", "rcp"):
+        return f
+    detail = f.detail
+    ptype = PolicyType(evidence["policyType"])
+    if isinstance(evidence.get("level"), int):
+        levels = policies.scp if ptype is PolicyType.SCP else policies.rcp
+        evidence["levelName"] = level_name(len(levels), evidence["level"])
+        if f.code == "deciding-statement":
+            detail += (
+                f" It is attached at the organization's {evidence['levelName']} level: the fix is at the "
+                f"{ptype.value.upper()} level, by the organization's administrator."
+            )
+    if f.code == "narrowed-by" and not evidence["explicit"]:
+        evidence["levelsWithoutAllow"] = org_levels(policies, traced, ptype)
+        for lv in evidence["levelsWithoutAllow"][:1]:
+            names = ", ".join(p["policyName"] for p in lv["policies"]) or "no policy"
+            detail += f" The {lv['levelName']} level (level {lv['level']}: {names}) allows none of it."
+    return Finding(f.code, f.title, detail, evidence)
 
 
 def _blocking(request: Request, decision: Decision) -> list[Finding]:

@@ -10,11 +10,61 @@ from iamd.policy import Decision, Policy, PolicySet, PolicyType, PrincipalKind, 
 from iamd.service.policy_loader import PolicyLoader
 from iamd.store import Role, User
 
-from .checklist import TYPE_NAMES, Traced, statement_evidence
+from .catalog import Catalog
+from .checklist import TYPE_NAMES, Traced, level_name, org_levels, statement_evidence
 
-__all__ = ["FIX_NAME", "propose_fix"]
+__all__ = ["FIX_NAME", "RADIUS_ACTIONS", "blast_radius", "propose_fix", "radius_sample"]
 
 FIX_NAME = "iamd-explain-fix"
+RADIUS_ACTIONS = 120  # actions of the service sampled for the blast radius (bounded work: 2 evaluations each)
+
+
+def radius_sample(request: Request, known: Catalog) -> tuple[list[str], list[str]]:
+    """The actions and resources the blast radius is measured on: the service's actions (all, or an even
+    sample of :data:`RADIUS_ACTIONS` with the requested one), and the requested resource, ``*`` and siblings
+    of the resource (another name in its path, another account's)."""
+    prefix = request.action.partition(":")[0].lower()
+    actions = sorted(known.actions_of(prefix), key=str.lower)
+    if len(actions) > RADIUS_ACTIONS:
+        step = len(actions) / RADIUS_ACTIONS
+        actions = [actions[int(i * step)] for i in range(RADIUS_ACTIONS)]
+    if request.action.lower() not in {a.lower() for a in actions}:
+        actions.append(request.action)
+    resources = [request.resource, "*"]
+    parts = request.resource.split(":", 5)
+    if len(parts) == 6 and parts[5] not in ("", "*"):
+        head, slash, _ = parts[5].rpartition("/")
+        sibling = f"{head}{slash}iamd-radius-other" if slash else f"{parts[5]}-iamd-radius-other"
+        resources.append(":".join([*parts[:5], sibling]))
+        resources.append(":".join([*parts[:5], f"{parts[5]}/iamd-radius-child"]))
+        if parts[4].isdigit():
+            other_account = "000000000000" if parts[4] != "000000000000" else "999999999999"
+            resources.append(":".join([*parts[:4], other_account, parts[5]]))
+    return actions, list(dict.fromkeys(resources))
+
+
+def blast_radius(request: Request, before: PolicySet, after: PolicySet, known: Catalog) -> dict[str, Any]:
+    """What the fixed policies allow that the policies before did not, on the sample of :func:`radius_sample`
+    (the same principal and context): the request itself excluded."""
+    actions, resources = radius_sample(request, known)
+    newly: list[dict[str, str]] = []
+    for action in actions:
+        for resource in resources:
+            if action.lower() == request.action.lower() and resource == request.resource:
+                continue
+            probe = Request(request.principal, action, resource, request.context, request.resource_account)
+            if evaluate(probe, after).allowed and not evaluate(probe, before).allowed:
+                newly.append({"action": action, "resource": resource})
+    return {
+        "sampledActions": actions,
+        "sampledResources": resources,
+        "newlyAllowed": newly,
+        "summary": (
+            "nothing else on the sample: the fix allows exactly the request"
+            if not newly
+            else f"{len(newly)} other action/resource pair(s) of the sample become allowed"
+        ),
+    }
 
 
 def propose_fix(
@@ -26,12 +76,32 @@ def propose_fix(
     entity_role: Role | None,
     role: Role | None,
     traced: list[Traced],
+    known: Catalog | None = None,
 ) -> dict[str, Any] | None:
     block = decision.decisive_block
     if block is None or block.type is PolicyType.PROTECTED:
         return None
     if decision.verdict.value == "explicitDeny":
         denies = [cs for cs in decision.matched if cs.deny]
+        guards = [cs for cs in denies if cs.ptype in (PolicyType.SCP, PolicyType.RCP)]
+        if guards and len(guards) == len(denies):
+            cs = guards[0]
+            levels = policies.scp if cs.ptype is PolicyType.SCP else policies.rcp
+            where = level_name(len(levels), cs.policy.level)
+            kind = cs.ptype.value.upper()
+            return {
+                "kind": "explicit-deny",
+                "level": cs.ptype.value,
+                "levelName": where,
+                "guardRail": True,
+                "summary": f"The Deny is in the {TYPE_NAMES[cs.ptype.value]} {cs.policy.id} attached at the "
+                f"organization's {where} level: a guard rail of the organization, which no policy of this account "
+                f"can lift. The fix is at the {kind} level, by the organization's administrator (exempt this "
+                f"principal or action in the {kind}'s Deny, or move the account out of its reach) — if the guard "
+                "rail should not apply at all.",
+                "statements": [statement_evidence(c) for c in denies],
+                "verified": False,
+            }
         return {
             "kind": "explicit-deny",
             "summary": "An explicit Deny wins over every Allow: adding an Allow cannot fix this. Look at the "
@@ -93,6 +163,7 @@ def propose_fix(
                 "where": f"the permissions boundary {boundary.arn}",
                 "how": "CreatePolicyVersion --set-as-default with this statement added",
                 "statement": statement,
+                "apply": {"operation": "CreatePolicyVersion", "PolicyArn": boundary.arn},
             }
         )
     if PolicyType.SESSION in blocked:
@@ -122,22 +193,34 @@ def propose_fix(
                 "where": f"the trust policy of role {role.arn}",
                 "how": "UpdateAssumeRolePolicy with this statement added",
                 "statement": trust_statement,
+                "apply": {"operation": "UpdateAssumeRolePolicy", "RoleName": role.name},
             }
         )
     for org in (PolicyType.SCP, PolicyType.RCP):
         if org in blocked:
+            missing = org_levels(policies, traced, org)
+            at = (
+                "; ".join(
+                    f"the {lv['levelName']} level ({', '.join(p['policyName'] for p in lv['policies']) or 'none'})"
+                    for lv in missing
+                )
+                or "every level"
+            )
             changes.append(
                 {
                     "policyType": org.value,
-                    "where": f"a {TYPE_NAMES[org.value]} of the organization",
-                    "how": "ask the organization's administrator",
+                    "where": f"a {TYPE_NAMES[org.value]} of the organization at {at}",
+                    "how": f"ask the organization's administrator: a change at the {org.value.upper()} level",
                     "statement": statement,
+                    "levels": missing,
+                    "guardRail": True,
                 }
             )
     if not changes:
         return None
     fixed = loader.build(identity, boundary, session, resource, policies.scp, policies.rcp)
     after = evaluate(request, fixed)
+    radius = blast_radius(request, policies, fixed, known) if known is not None else None
     return {
         "kind": "add-allow",
         "summary": "Add the least-privilege statement(s) below (exactly this action on exactly this resource); "
@@ -149,6 +232,7 @@ def propose_fix(
         "changes": changes,
         "verified": after.allowed,
         "decisionWithFix": after.verdict.value,
+        **({"blastRadius": radius} if radius is not None else {}),
     }
 
 
@@ -176,8 +260,10 @@ def _identity_change(user: User | None, role: Role | None, statement: dict[str, 
     document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     if user is not None:
         who, flag, op = f"user {user.name}", f"--user-name {user.name}", "put-user-policy"
+        target = {"operation": "PutUserPolicy", "UserName": user.name, "PolicyName": FIX_NAME}
     elif role is not None:
         who, flag, op = f"role {role.name}", f"--role-name {role.name}", "put-role-policy"
+        target = {"operation": "PutRolePolicy", "RoleName": role.name, "PolicyName": FIX_NAME}
     else:
         return {"policyType": "identity", "where": "an identity-based policy of the principal", "statement": statement}
     return {
@@ -185,4 +271,5 @@ def _identity_change(user: User | None, role: Role | None, statement: dict[str, 
         "where": f"an inline policy of {who} (or a managed policy attached to it)",
         "how": f"aws iam {op} {flag} --policy-name {FIX_NAME} --policy-document '{document}'",
         "statement": statement,
+        "apply": target,
     }

@@ -145,7 +145,9 @@ class Explainer:
         then = self._as_it_was(tx, subject, side, role_trusted, request, recorded, decision, findings, notes)
         fix = None
         if not decision.allowed:
-            fix = propose_fix(self.loader, request, policies, decision, side.user, side.role, role_trusted, traced)
+            fix = propose_fix(
+                self.loader, request, policies, decision, side.user, side.role, role_trusted, traced, self.catalog
+            )
         explanation = Explanation(subject, "", decision, recorded, findings, fix, tracer.to_json(), notes, then)
         explanation.verdict = verdict_of(explanation)
         return explanation
@@ -351,6 +353,19 @@ class Explainer:
         if user_id is None and role_id is None and identity.get("type") == "IAMUser":
             principal_id = identity.get("principalId")
             user_id = principal_id if isinstance(principal_id, str) else None
+        horizon = tx.policy_history_horizon()
+        if horizon is not None and when < horizon:
+            findings.append(
+                Finding(
+                    "history-retention",
+                    "The event is older than the kept policy history",
+                    f"The event ({when:%Y-%m-%dT%H:%M:%SZ}) is older than the policy history iamd keeps (complete "
+                    f"from {horizon:%Y-%m-%dT%H:%M:%SZ}; the server's --history-retention): it is not replayed as it "
+                    "was, only evaluated with the policies in force now.",
+                    {"eventTime": when.isoformat(), "historyFrom": horizon.isoformat()},
+                )
+            )
+            return None
         assuming = request.action.lower().startswith("sts:assumerole") and role is not None
         replayed = replay(
             tx,

@@ -121,3 +121,7 @@ __all__ = [
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 
 __all__ += ["CredentialReport", "LoginProfile", "SigninThrottle"]
+
+from iamd.store.bulk import BulkEntity, BulkPolicy, BulkProfile, IamBundle  # noqa: E402  (iamd import)
+
+__all__ += ["BulkEntity", "BulkPolicy", "BulkProfile", "IamBundle"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from iamd.store.account_settings import DeletionTask
 from iamd.store.changes import Change, ChangeSet
@@ -51,6 +51,9 @@ from iamd.store.records import (
 )
 from iamd.store.server_certificates import ServerCertificate
 from iamd.store.user_credentials import ServiceCredential, SigningCertificate, SshPublicKey
+
+if TYPE_CHECKING:  # the bulk load's input (iamd.store.bulk imports the store's base)
+    from iamd.store.bulk import IamBundle
 
 __all__ = ["DEFAULT_MAX_ITEMS", "ReadTx", "Store", "Tx"]
 
@@ -189,6 +192,7 @@ class ReadTx(Protocol):
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]: ...
     # policy history (what a principal's policies were at a time), oldest first
     def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]: ...
+    def policy_history_horizon(self) -> datetime | None: ...  # from when it is complete (retention)
 
     # virtual MFA devices; ``serial`` is the device ARN
     def get_virtual_mfa_device(self, account: str, serial: str) -> VirtualMfaDevice: ...
@@ -241,6 +245,11 @@ class ReadTx(Protocol):
 
 class Tx(ReadTx, Protocol):
     """Read and write methods; obtained only from :meth:`Store.transaction`."""
+
+    # policy history retention (iamd.store.history)
+    def prune_policy_history(self, before: datetime) -> int: ...
+    # the bulk load of an account's IAM (iamd.store.bulk; iamd import)
+    def bulk_load_iam(self, account: str, bundle: IamBundle) -> int: ...
 
     # AWS Organizations (iamd.store.organizations)
     def create_organization(self, org: Organization, root: OrgRoot, management: OrgAccount) -> None: ...

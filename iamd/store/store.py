@@ -21,6 +21,7 @@ from iamd.store.api import ReadTx, Store, Tx
 from iamd.store.attachments import AttachmentOps
 from iamd.store.audit import AuditOps, audit_row, insert_audit_event
 from iamd.store.base import Context
+from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.engine import WRITE_OPTION, make_engine
@@ -76,6 +77,8 @@ class SqlTx(
     OrganizationOps,
     # web console sessions
     ConsoleSessionOps,
+    # the bulk load of an account's IAM (iamd import)
+    IamBulkOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -38,7 +38,11 @@ def test_an_scp_level_without_an_allow_narrows_the_identity_allow() -> None:
     })  # fmt: skip
     assert verdict == "implicitDeny"
     [narrowed] = [f for f in found if f.code == "narrowed-by"]
-    assert narrowed.evidence == {"policyType": "scp", "explicit": False}
+    assert (narrowed.evidence["policyType"], narrowed.evidence["explicit"]) == ("scp", False)
+    # the level that allows none of it: the second of two levels, the account's
+    [level] = narrowed.evidence["levelsWithoutAllow"]
+    assert (level["level"], level["levelName"]) == (1, "account")
+    assert "The account level (level 1" in narrowed.detail
 
 
 def test_an_rcp_deny_is_the_deciding_statement_and_a_guard_rail() -> None:

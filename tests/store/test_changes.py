@@ -14,7 +14,20 @@ from datetime import timedelta
 from typing import Any
 
 from iamd.refs import Ref, key_ref, policy_ref, ref
-from iamd.store import ChangeSet, EntityKind, KeyStatus, Store, Tag, TagTarget, Tx, Verb
+from iamd.store import (
+    BulkEntity,
+    BulkPolicy,
+    BulkProfile,
+    ChangeSet,
+    EntityKind,
+    IamBundle,
+    KeyStatus,
+    Store,
+    Tag,
+    TagTarget,
+    Tx,
+    Verb,
+)
 from iamd.store.api import ReadTx
 from iamd.store.console_sessions import ConsoleSessionRow
 from iamd.store.logins import SigninThrottle
@@ -258,6 +271,31 @@ ROWS: list[Row] = [
         "put_credential_report",
         lambda tx, v: tx.put_credential_report(A, START, b"r"),
         lambda v: {ref("credential-report", A, A)},
+    ),
+    (
+        "bulk_load_iam",
+        lambda tx, v: tx.bulk_load_iam(
+            A,
+            IamBundle(
+                policies=[BulkPolicy("bulk-p", "/", DOC)],
+                groups=[BulkEntity("bulk-g")],
+                users=[BulkEntity("bulk-u", groups=["bulk-g"], attached=[f"arn:aws:iam::{A}:policy/bulk-p"])],
+                roles=[BulkEntity("bulk-r", trust=TRUST)],
+                profiles=[BulkProfile("bulk-ip", "/", "bulk-r")],
+            ),
+        ),
+        lambda v: {
+            _u("bulk-u"),
+            ref("group", A, "bulk-g"),
+            ref("role", A, "bulk-r"),
+            policy_ref(f"arn:aws:iam::{A}:policy/bulk-p"),
+            ref("instance-profile", A, "bulk-ip"),
+        },
+    ),
+    (
+        "prune_policy_history",
+        lambda tx, v: tx.prune_policy_history(START + timedelta(days=1)),
+        lambda v: {ref("account", "", "")},
     ),
     (
         "add_audit_event",
