@@ -2,8 +2,9 @@
 
 :func:`findings` runs the validator of ``iamd policy validate`` (:func:`iamd.policy.validate_policy`,
 AWS's MalformedPolicyDocument checks) and then every registered linter. The hook for lint
-findings (e.g. the troubleshooter's ``lint``): :func:`add_linter` with a function
-``(text, kind) -> list[Finding]``; its findings are shown as warnings after the errors.
+findings: :func:`add_linter` with a function ``(text, kind) -> list[Finding]``; its findings are
+shown as warnings after the errors. ``iamd lint``'s checks (:func:`access_analyzer_lint`) are
+registered from the start.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from iamd.policy import DocumentKind, validate_policy
 
-__all__ = ["MAX_DOCUMENT", "Finding", "add_linter", "findings"]
+__all__ = ["MAX_DOCUMENT", "Finding", "access_analyzer_lint", "add_linter", "findings"]
 
 MAX_DOCUMENT = 131_072  # characters: larger than any IAM policy AWS accepts
 MAX_FINDINGS = 100
@@ -32,7 +33,19 @@ class Finding:
 
 
 Linter = Callable[[str, DocumentKind], list[Finding]]
-_LINTERS: list[Linter] = []
+
+
+def access_analyzer_lint(text: str, kind: DocumentKind) -> list[Finding]:
+    """``iamd lint``'s findings (docs/policy-validation.md), each a warning with its type and issue code."""
+    from iamd.lint import lint_policy
+
+    return [
+        Finding(f.position.line, f.position.column, "warning", f"{f.severity.value} {f.code}: {f.detail}")
+        for f in lint_policy(text, kind)
+    ]
+
+
+_LINTERS: list[Linter] = [access_analyzer_lint]
 
 
 def add_linter(linter: Linter) -> Callable[[], None]:

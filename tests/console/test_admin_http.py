@@ -156,10 +156,14 @@ def test_the_editor_reports_findings_at_their_line_and_column(
     )
     try:
         valid = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
-        (lint,) = client.post("/console/policy/validate", data={"csrf": token, "document": valid}).json()["findings"]
-        assert lint == {"line": 1, "column": 1, "severity": "warning", "message": "lint: wildcard action"}
+        linted = client.post("/console/policy/validate", data={"csrf": token, "document": valid}).json()["findings"]
+        assert {"line": 1, "column": 1, "severity": "warning", "message": "lint: wildcard action"} in linted
     finally:
         remove()
+    # iamd lint's own findings are there from the start: a misspelled action, at its line and column
+    typo = '{"Version": "2012-10-17",\n "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}'
+    (unknown,) = client.post("/console/policy/validate", data={"csrf": token, "document": typo}).json()["findings"]
+    assert unknown["severity"] == "warning" and unknown["line"] == 2 and "s3:GetObject" in unknown["message"]
     # saving an invalid document shows the same findings, and creates nothing
     refused = client.post("/console/policy/new", data={"csrf": token, "name": "broken", "document": broken})
     assert refused.status_code == 400 and "Line 3, column" in refused.text
