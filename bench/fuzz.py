@@ -37,6 +37,7 @@ from urllib.parse import quote
 from iamd.api import Backend, create_app
 from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.store.audit_codec import id_text
 from iamd.auth.canonical import canonical_request, derive_signing_key, sign, string_to_sign
 from iamd.protocol.models import load_service_model
 from iamd.protocol.patterns import compile_pattern
@@ -748,7 +749,8 @@ class Target:
         assert self.backend.audit is not None
         self.backend.audit.flush(timeout=60)
         with sqlite3.connect(self.database) as db:
-            return {row[0] for row in db.execute("SELECT request_id FROM audit_events")}
+            rows = db.execute("SELECT request_id FROM audit_events WHERE request_id IS NOT NULL")
+            return {id_text(bytes(row[0])) for row in rows}
 
 
 @functools.lru_cache(maxsize=64)

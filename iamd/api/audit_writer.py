@@ -15,27 +15,28 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from iamd.audit import CallEvent as Record
-from iamd.store import AuditEvent, Store, stored_audit_event
+from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
 
 __all__ = ["AuditWriter"]
 
 log = logging.getLogger("iamd.audit")
 
-Pending = AuditEvent | Record | Callable[[], AuditEvent]
+Stored = AuditEvent | CompactEvent
+Pending = Stored | Record | Callable[[], AuditEvent]
 
 
-def build(item: Pending) -> AuditEvent:
-    """The stored event of a queued item: as is, from a record, or from a function."""
-    if isinstance(item, AuditEvent):
-        return item
+def build(item: Pending) -> Stored:
+    """The stored event of a queued item: as is, from a record (its compact form), or from a function."""
     if isinstance(item, Record):
-        return stored_audit_event(item)
+        return compact_audit_event(item)
+    if isinstance(item, AuditEvent | CompactEvent):
+        return item
     return item()
 
 
-def build_events(items: Sequence[Pending]) -> list[AuditEvent]:
+def build_events(items: Sequence[Pending]) -> list[Stored]:
     """The stored events of ``items``; an item that cannot be built is logged and skipped."""
-    events: list[AuditEvent] = []
+    events: list[Stored] = []
     for item in items:
         try:
             events.append(build(item))
