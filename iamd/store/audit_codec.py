@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from iamd.store.records import AuditEvent
 
 __all__ = [
+    "NO_REQUEST_ID",
     "READ_ONLY",
     "WHOLE",
     "CompactEvent",
@@ -42,6 +43,7 @@ __all__ = [
 
 READ_ONLY = 1  # flags: the event is a read
 WHOLE = 2  # flags: ``extra`` is the record's JSON text, kept whole
+NO_REQUEST_ID = 4  # flags: the record has no requestID member (a console sign-in's)
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _CONSTANTS = {"eventVersion": "1.08", "eventType": "AwsApiCall", "managementEvent": True, "eventCategory": "Management"}
@@ -180,6 +182,10 @@ def _text(value: Any) -> str | None:
 def _parts(record: dict[str, Any], event: AuditEvent, identity: str, seconds: int) -> CompactEvent | None:
     """``record`` taken apart as :func:`rebuild` puts it together; None if it cannot be."""
     rest = dict(record)
+    flags = READ_ONLY if event.read_only else 0
+    if "requestID" not in rest and event.request_id is None:
+        flags |= NO_REQUEST_ID
+        rest["requestID"] = None
     for key in ("userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
                 "userAgent", "requestParameters", "responseElements", "requestID", "eventID", "readOnly",
                 "recipientAccountId", "redacted"):  # fmt: skip
@@ -207,8 +213,7 @@ def _parts(record: dict[str, Any], event: AuditEvent, identity: str, seconds: in
         event.user_name, identity, _text(record["awsRegion"]), _text(record["sourceIPAddress"]),
         _text(record["userAgent"]), error_code, message, decision, resource,
         None if params is None else _dumps(params), None if response is None else _dumps(response),
-        authentication, _dumps(redacted) if redacted else None, _dumps(rest) if rest else None,
-        READ_ONLY if event.read_only else 0,
+        authentication, _dumps(redacted) if redacted else None, _dumps(rest) if rest else None, flags,
     )  # fmt: skip
 
 
@@ -240,6 +245,8 @@ def rebuild(event: CompactEvent) -> str:
         "recipientAccountId": event.account_id,
         "eventCategory": "Management",
     }
+    if event.flags & NO_REQUEST_ID:
+        del rec["requestID"]
     if event.error_code is not None:
         rec["errorCode"] = event.error_code
         rec["errorMessage"] = event.error_message
