@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from iamd.audit import CallEvent as Record
+from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
 
 __all__ = ["AuditWriter"]
@@ -62,10 +63,7 @@ def store_batch(
     except Exception:
         for event in events:  # isolate the event that fails, keep the others
             try:
-                if skip_stored:
-                    store.append_audit_events([event], skip_stored=True)
-                else:
-                    store.append_audit_event(event)
+                store.append_audit_events([event], skip_stored=skip_stored)
             except Exception:
                 log.exception("could not store audit event %s", event.event_id)
     for key_id, (when, service, region) in uses.items():
@@ -73,6 +71,13 @@ def store_batch(
             store.record_access_key_use(key_id, when, service, region)
         except Exception:
             log.exception("could not record the use of access key %s", key_id)
+
+
+def kept(sampling: ReadSampling, item: Pending) -> bool:
+    """Whether the read policy keeps ``item``: only a successful read's event may be left out."""
+    if type(item) is not Record or item.error_code is not None or not item.read_only:
+        return True
+    return sampling.keep()
 
 
 class AuditWriter:
@@ -91,11 +96,20 @@ class AuditWriter:
         self._hurry = threading.Event()  # set by flush(): stop gathering, write now
         self._thread = threading.Thread(target=self._run, name="iamd-audit", daemon=True)
         self._closed = False
+        self._sampling: ReadSampling | None = None
+        self._retention: Retention | None = None
         self._thread.start()
+
+    def configure(self, budget: AuditBudget) -> None:
+        """The trail's budget (iamd.audit_budget): which reads are kept, retention between batches."""
+        self._sampling = ReadSampling(budget.reads) if budget.reads != 1 else None
+        self._retention = Retention(self._store, budget) if budget.retains else None
 
     def submit(self, event: Pending) -> None:
         """Queue an event, a record (turned into JSON on the writer thread), or a function
         that builds the event (run on the writer thread, off the request path)."""
+        if self._sampling is not None and not kept(self._sampling, event):
+            return
         with self._lock:
             self._submitted += 1
         self._queue.put(event)
@@ -161,6 +175,8 @@ class AuditWriter:
                 pass
             self._hurry.clear()
             self._write(events)
+            if self._retention is not None:
+                self._retention.run()
 
     def close(self) -> None:
         if self._thread.is_alive():

@@ -513,9 +513,7 @@ class Store(Protocol):
         """Store an event on its own (e.g. a failed or read-only request)."""
         ...
 
-    def append_audit_events(
-        self, events: Sequence[AuditEvent | CompactEvent], *, skip_stored: bool = False
-    ) -> None:
+    def append_audit_events(self, events: Sequence[AuditEvent | CompactEvent], *, skip_stored: bool = False) -> None:
         """Store many events in one transaction (no generation bump).
 
         ``skip_stored``: an event whose id is already stored is skipped, not an error (the

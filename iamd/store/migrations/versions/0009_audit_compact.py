@@ -74,12 +74,9 @@ def upgrade() -> None:
     assert new is not None
     conn = op.get_bind()
     dialect = conn.dialect.name
-    old = sa.table(
-        "audit_events",
-        *(sa.column(n) for n in ("seq", "event_id", "account_id", "event_name", "event_source", "user_name",
-                                 "user_arn", "error_code", "request_id", "read_only", "record")),  # fmt: skip
-        sa.column("event_time", sa.DateTime(timezone=True)),
-    )
+    names = ("seq", "event_id", "account_id", "event_name", "event_source", "user_name", "user_arn", "error_code",
+             "request_id", "read_only", "record")  # fmt: skip
+    old = sa.table("audit_events", *(sa.column(n) for n in names), sa.column("event_time", sa.DateTime(timezone=True)))
     strings = AuditStrings()
     after = -1
     while True:
@@ -104,7 +101,9 @@ def upgrade() -> None:
         op.execute("ALTER TABLE audit_events RENAME CONSTRAINT pk_audit_events_new TO pk_audit_events")
         op.execute("ALTER SEQUENCE audit_events_new_seq_seq RENAME TO audit_events_seq_seq")
         op.execute("SELECT setval('audit_events_seq_seq', COALESCE((SELECT max(seq) FROM audit_events), 0) + 1, false)")
-    op.create_index(op.f("ix_audit_events_account_id_event_time_seq"), "audit_events", ["account_id", "event_time", "seq"])
+    op.create_index(
+        op.f("ix_audit_events_account_id_event_time_seq"), "audit_events", ["account_id", "event_time", "seq"]
+    )
     op.create_index(
         op.f("ix_audit_events_account_id_user_name_event_time_seq"), "audit_events",
         ["account_id", "user_name", "event_time", "seq"],
