@@ -26,10 +26,11 @@ Stored = AuditEvent | CompactEvent
 Pending = Stored | Record | Callable[[], AuditEvent]
 
 
-def build(item: Pending) -> Stored:
-    """The stored event of a queued item: as is, from a record (its compact form), or from a function."""
+def build(item: Pending, memo: dict[object, object] | None = None) -> Stored:
+    """The stored event of a queued item: as is, from a record (its compact form; ``memo``: one per
+    batch), or from a function."""
     if isinstance(item, Record):
-        return compact_audit_event(item)
+        return compact_audit_event(item, memo)
     if isinstance(item, AuditEvent | CompactEvent):
         return item
     return item()
@@ -38,9 +39,10 @@ def build(item: Pending) -> Stored:
 def build_events(items: Sequence[Pending]) -> list[Stored]:
     """The stored events of ``items``; an item that cannot be built is logged and skipped."""
     events: list[Stored] = []
+    memo: dict[object, object] = {}  # what the batch's events share (the callers' identities, decisions)
     for item in items:
         try:
-            events.append(build(item))
+            events.append(build(item, memo))
         except Exception:
             log.exception("could not build an audit event")
     return events
@@ -63,7 +65,10 @@ def store_batch(
     except Exception:
         for event in events:  # isolate the event that fails, keep the others
             try:
-                store.append_audit_events([event], skip_stored=skip_stored)
+                if isinstance(event, AuditEvent) and not skip_stored:
+                    store.append_audit_event(event)
+                else:
+                    store.append_audit_events([event], skip_stored=skip_stored)
             except Exception:
                 log.exception("could not store audit event %s", event.event_id)
     for key_id, (when, service, region) in uses.items():

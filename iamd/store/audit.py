@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Row, insert, select
 
 from iamd.store import schema as s
-from iamd.store.audit_codec import CompactEvent, compact_call_event, compact_stored_event, id_key, id_text, rebuild
+from iamd.store.audit_codec import (
+    CompactEvent,
+    Memo,
+    compact_call_event,
+    compact_stored_event,
+    id_key,
+    id_text,
+    rebuild,
+)
 from iamd.store.base import Context, Ops, decode_marker
 from iamd.store.changes import Entity, Verb
 from iamd.store.records import AuditEvent, Page
@@ -91,10 +99,11 @@ def audit_event_from_record(record: Mapping[str, Any], *, event_time: datetime |
     )
 
 
-def compact_audit_event(event: CallEvent) -> CompactEvent:
+def compact_audit_event(event: CallEvent, memo: Memo | None = None) -> CompactEvent:
     """The stored form of a call's event, built straight from the call (the fast path: the
-    writer's batches and a write's own event); :func:`stored_audit_event` is its JSON form."""
-    return compact_call_event(event)
+    writer's batches and a write's own event); :func:`stored_audit_event` is its JSON form.
+    ``memo``: one per batch, what its events share (:data:`iamd.store.audit_codec.Memo`)."""
+    return compact_call_event(event, memo)
 
 
 Storable = AuditEvent | CompactEvent
@@ -156,7 +165,29 @@ def _stored_ids(conn: Connection, events: Sequence[CompactEvent]) -> set[bytes]:
     return found
 
 
-_INSERT = insert(s.audit_events)
+_COLUMNS = ("event_id", "request_id", "event_time", "account_id", "event_name", "event_source", "user_name", "identity",
+            "region", "source_ip", "user_agent", "error_code", "error_message", "decision", "resource", "params",
+            "response", "authentication", "redacted", "extra", "flags")  # fmt: skip
+# The writer's batches go to the driver's executemany as they are (no per-row work in SQLAlchemy).
+_INSERT_MANY = {
+    paramstyle: f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    for paramstyle, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
+
+
+def _values(c: CompactEvent, ids: Mapping[str, int]) -> tuple[Any, ...]:
+    """The column values of an event, in :data:`_COLUMNS`' order (KeyError: a string not interned)."""
+    (event_id, request_id, account, time, name, source, user, identity, region, ip, agent, code, message, decision,
+     resource, params, response, authentication, redacted, extra, flags) = c  # fmt: skip
+    return (
+        id_key(event_id), None if request_id is None else id_key(request_id), time, ids[account], ids[name],
+        ids[source], None if user is None else ids[user], ids[identity], None if region is None else ids[region],
+        None if ip is None else ids[ip], None if agent is None else ids[agent], None if code is None else ids[code],
+        message, None if decision is None else ids[decision], None if resource is None else ids[resource], params,
+        response, authentication, redacted, extra, flags,
+    )  # fmt: skip
+
+
 _INSERT_ONE = insert(s.audit_events).returning(s.audit_events.c.seq)
 
 
@@ -171,8 +202,13 @@ def insert_audit_events(
         compact = [c for c in compact if id_key(c.event_id) not in stored]
     if not compact:
         return [], {}
-    ids, new = ctx.strings.ids(conn, ctx.dialect, (v for c in compact for v in _interned(c)))
-    conn.execute(_INSERT, [_row(c, ids) for c in compact])
+    try:  # the usual case: every string of the batch interned before (no query, no intermediate map)
+        rows = [_values(c, ctx.strings.known) for c in compact]
+        new: dict[str, int] = {}
+    except KeyError:
+        ids, new = ctx.strings.ids(conn, ctx.dialect, (v for c in compact for v in _interned(c)))
+        rows = [_values(c, ids) for c in compact]
+    conn.exec_driver_sql(_INSERT_MANY[conn.dialect.paramstyle], rows)
     return compact, new
 
 

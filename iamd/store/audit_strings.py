@@ -36,6 +36,11 @@ class AuditStrings:
         self._ids: dict[str, int] = {}
         self._values: dict[int, str] = {}
 
+    @property
+    def known(self) -> dict[str, int]:
+        """The ids remembered (value → id), to be read only."""
+        return self._ids
+
     def remember(self, ids: dict[str, int]) -> None:
         """Keep ``ids`` (value → id), once what interned them has committed."""
         if len(self._ids) + len(ids) > _MAX_REMEMBERED:

@@ -38,9 +38,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
     compact_call = store_audit.compact_call_event
     compact_stored = store_audit.compact_stored_event
 
-    def from_call(event: CallEvent) -> CompactEvent:
+    def from_call(event: CallEvent, memo: dict[object, object] | None = None) -> CompactEvent:
         seen.old[event.event_id] = audit_event_from_record(event.record(), event_time=event.event_time).record
-        return compact_call(event)
+        return compact_call(event, memo)
 
     def from_stored(event: AuditEvent) -> CompactEvent:
         seen.old[event.event_id] = event.record
