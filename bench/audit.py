@@ -124,6 +124,39 @@ def worker(events: int, rounds: int) -> dict[str, float]:
     return {"server_us": best_server * 1e6, "writer_us": best_writer * 1e6, "bytes": size / events}
 
 
+def instructions(events: int) -> None:
+    """What ``--callgrind`` runs under valgrind: a warm store, then ``events`` events queued,
+    pickled and stored as under ``iamd serve`` (0: only the warm-up, to subtract)."""
+    from iamd.api.audit_writer import store_batch
+    from iamd.store import migrate, open_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'iamd.db'}"
+        migrate.upgrade(url)
+        store = open_store(url)
+        warm = _events(BATCH)
+        store_batch(store, pickle.loads(pickle.dumps(warm)), {})  # strings interned, code warm
+        corpus = _events(events)
+        for i in range(0, events, BATCH):
+            store_batch(store, pickle.loads(pickle.dumps(corpus[i : i + BATCH], protocol=pickle.HIGHEST_PROTOCOL)), {})
+        store.close()
+
+
+def _callgrind(root: Path, events: int) -> float:
+    """Instructions per event (queue, pickle, unpickle, build, store): two runs under callgrind, subtracted."""
+    counts = []
+    for n in (0, events):
+        code = f"import sys; sys.path.insert(0, {str(root)!r}); from bench.audit import instructions; instructions({n})"
+        with tempfile.TemporaryDirectory() as tmp:
+            out = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out", sys.executable, "-c", code],
+                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0"}, check=True,
+                capture_output=True, text=True,
+            )  # fmt: skip
+        counts.append(int(next(ln for ln in out.stderr.splitlines() if "Collected" in ln).split()[-1]))
+    return (counts[1] - counts[0]) / events
+
+
 def _side(root: Path, events: int, rounds: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(root)}
     code = f"import sys; sys.path.insert(0, {str(root)!r}); import json; from bench.audit import worker; " \
@@ -150,10 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--callgrind", type=int, default=0, metavar="N",
+                        help="also count instructions per event under valgrind, N events (slow: minutes)")  # fmt: skip
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        base = _side(_extract(args.base, Path(tmp)), args.events, args.rounds)
+        base_root = _extract(args.base, Path(tmp))
+        base = _side(base_root, args.events, args.rounds)
+        if args.callgrind:
+            base["instructions"] = _callgrind(base_root, args.callgrind)
     this = _side(ROOT, args.events, args.rounds)
+    if args.callgrind:
+        this["instructions"] = _callgrind(ROOT, args.callgrind)
     results = {args.base: base, "this tree": this}
     if args.json:
         print(json.dumps(results, indent=2))
@@ -162,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':12} {'server µs/event':>16} {'writer µs/event':>16} {'total µs':>9} {'bytes/event':>12}")
     for name, r in results.items():
         total = r["server_us"] + r["writer_us"]
-        print(f"{name:12} {r['server_us']:16.1f} {r['writer_us']:16.1f} {total:9.1f} {r['bytes']:12.0f}")
+        extra = f" {r['instructions']:14,.0f} instructions/event" if "instructions" in r else ""
+        print(f"{name:12} {r['server_us']:16.1f} {r['writer_us']:16.1f} {total:9.1f} {r['bytes']:12.0f}{extra}")
     return 0
 
 
