@@ -37,12 +37,12 @@ from urllib.parse import quote
 from iamd.api import Backend, create_app
 from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
-from iamd.store.audit_codec import id_text
 from iamd.auth.canonical import canonical_request, derive_signing_key, sign, string_to_sign
 from iamd.protocol.models import load_service_model
 from iamd.protocol.patterns import compile_pattern
 from iamd.service.iam import OPERATIONS
 from iamd.service.sts import STS_OPERATIONS
+from iamd.store.audit_codec import id_text
 
 __all__ = ["ACCOUNT", "Case", "Fuzzer", "Outcome", "Target", "in_process", "main", "run", "sigv4_headers"]
 

@@ -45,7 +45,7 @@ def call_events() -> list[CallEvent]:
                 "ListUsers",
                 SESSION,
                 {"error_code": "AccessDenied", "error_message": "User: ... is not authorized", "decision": IMPLICIT},
-            ),  # fmt: skip
+            ),
             (
                 "DeleteUser",
                 ALICE,
@@ -55,7 +55,7 @@ def call_events() -> list[CallEvent]:
                     "error_message": "explicit deny " * 100,
                     "decision": DENIED,
                 },
-            ),  # fmt: skip
+            ),
             (
                 "CreateAccessKey",
                 ROOT,
@@ -70,7 +70,7 @@ def call_events() -> list[CallEvent]:
                         }
                     },
                 },
-            ),  # fmt: skip
+            ),
             ("CreateLoginProfile", ROOT, {"request_parameters": {"UserName": "bob", "Password": "pw"}}),
             (
                 "GetUser",
@@ -80,7 +80,7 @@ def call_events() -> list[CallEvent]:
                     "error_message": "The security token is invalid.",
                     "authentication": {"accessKeyId": "AKIAUNKNOWN", "reason": "no such key"},
                 },
-            ),  # fmt: skip
+            ),
             ("GetUser", FEDERATED, {"request_parameters": {"UserName": "é ünïcode ☃"}, "decision": ALLOWED}),
             ("GetCallerIdentity", SESSION, {"event_source": "sts.amazonaws.com", "aws_region": "eu-west-1"}),
             (
@@ -102,17 +102,20 @@ def call_events() -> list[CallEvent]:
                         }
                     },
                 },
-            ),  # fmt: skip
+            ),
             ("DescribeOrganization", ROOT, {"event_source": "organizations.amazonaws.com"}),
             (
                 "ListRoots",
                 {**ROOT, "accountId": OTHER_ACCOUNT},
                 {"event_source": "organizations.amazonaws.com", "account_id": OTHER_ACCOUNT},
-            ),  # fmt: skip
+            ),
         ]
     ):
-        fields = base | {"request_id": f"{n:08x}-0000-4000-8000-000000000000", "event_id": f"{n:08x}-1111-4000-8000-000000000000", "event_time": START + timedelta(minutes=n),
-                         "event_name": name, "user_identity": identity} | extra  # fmt: skip
+        ids = {"request_id": f"{n:08x}-0000-4000-8000-000000000000", "event_id": f"{n:08x}-1111-4000-8000-000000000000"}
+        fields = (
+            base | ids | {"event_time": START + timedelta(minutes=n), "event_name": name, "user_identity": identity}
+        )
+        fields |= extra
         out.append(CallEvent(**fields))
     return out
 

@@ -29,7 +29,7 @@ def _events(count: int, *, minutes: int = 1) -> list[CallEvent]:
             event_time=START + timedelta(minutes=n * minutes),
             request_id=f"r-{n}",
             event_id=f"{n:08x}-2222-4000-8000-000000000000",
-        )  # fmt: skip
+        )
         for n in range(count)
     ]
 

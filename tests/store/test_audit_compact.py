@@ -122,7 +122,8 @@ def test_every_query_of_the_readers_uses_an_index(store: Store, account: str) ->
     queries = {
         "account": "SELECT * FROM audit_events WHERE account_id = 1 ORDER BY event_time DESC, seq DESC LIMIT 10",
         "user": "SELECT * FROM audit_events WHERE account_id = 1 AND user_name = 2 ORDER BY event_time DESC, seq DESC",
-        "event": "SELECT * FROM audit_events WHERE account_id = 1 AND event_name = 3 ORDER BY event_time DESC, seq DESC",
+        "event": "SELECT * FROM audit_events WHERE account_id = 1 AND event_name = 3"
+        " ORDER BY event_time DESC, seq DESC",
         "request": "SELECT * FROM audit_events WHERE request_id = x'00'",
         "scan": "SELECT * FROM audit_events WHERE seq > 5 ORDER BY seq LIMIT 10",
     }
