@@ -6,15 +6,20 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-from datetime import timedelta
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from iamd.api.audit_process import AuditProcessWriter
 from iamd.api.audit_writer import AuditWriter
 from iamd.audit import CallEvent
 from iamd.audit_budget import AuditBudget, Retention, parse_age, parse_reads, parse_size
 from iamd.audit_export import export_trail
+from iamd.cli import main
 from iamd.explain import read_events
 from iamd.store import AuditEvent, Store, compact_audit_event
 from tests.store.audit_corpus import ALICE, call_events
@@ -134,3 +139,49 @@ def test_identity_is_interned_once(store: Store, account: str) -> None:
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
         values = [r[0] for r in conn.exec_driver_sql("SELECT value FROM audit_strings")]
     assert values.count(json.dumps(ALICE, separators=(",", ":"), sort_keys=True)) == 1
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 120.0) -> bool:
+    """A liveness bound, not a timing: the writer gets to it when the machine lets it."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_the_writer_process_enforces_the_size_limit_between_batches(store: Store, store_url: str) -> None:
+    store.append_audit_events([compact_audit_event(e) for e in _events(3000)])
+    _, size = store.audit_size()
+    writer = AuditProcessWriter(store, store_url, budget=AuditBudget(max_bytes=size // 2))
+    try:
+        fresh = dataclasses.replace(_events(1)[0], event_id="ffffffff-2222-4000-8000-000000000000", request_id="new")
+        writer.submit(fresh)
+        writer.flush()
+        assert _wait_for(lambda: len(_trail(store)) <= 1501)
+    finally:
+        writer.close()
+    kept = _trail(store)
+    assert kept[-1].event_id == fresh.event_id and kept[0].request_id != "r-0"  # the oldest went, the newest stayed
+
+
+def test_the_writer_thread_enforces_the_age_limit(store: Store, account: str) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    old = [dataclasses.replace(e, event_time=now - timedelta(days=3)) for e in _events(10)]
+    store.append_audit_events([compact_audit_event(e) for e in old])
+    writer = AuditWriter(store)
+    writer.configure(AuditBudget(max_age=timedelta(days=1)))
+    try:
+        fresh = dataclasses.replace(_events(1)[0], event_time=now, event_id="ffffffff-2222-4000-8000-000000000001")
+        writer.submit(fresh)
+        writer.flush()
+        assert _wait_for(lambda: [e.event_id for e in _trail(store)] == [fresh.event_id])
+    finally:
+        writer.close()
+
+
+def test_serve_refuses_a_budget_it_cannot_read() -> None:
+    for args in (["--audit-retention", "90"], ["--audit-max-size", "1 GB"], ["--audit-reads", "some"]):
+        result = CliRunner().invoke(main, ["serve", *args])
+        assert result.exit_code == 2 and "Invalid value" in result.output, result.output
