@@ -175,6 +175,18 @@ def _params(request: Mapping[str, Any], hidden: list[str]) -> str:
     return got[0]
 
 
+def _text_column(value: str | None) -> bool:
+    """Whether a text that is interned as it is (not as JSON) can go into a text column of either
+    database: no NUL, no lone surrogate (a user agent is whatever the client sent)."""
+    if value is None or (value.isascii() and "\x00" not in value):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def compact_call_event(event: CallEvent, memo: Memo | None = None) -> CompactEvent:
     """The stored form of a call's event, built straight from it (no record dict, no JSON of the
     whole): the same record :meth:`CallEvent.record` describes, as :func:`rebuild` gives it back.
@@ -204,11 +216,27 @@ def compact_call_event(event: CallEvent, memo: Memo | None = None) -> CompactEve
     message = None
     if event.error_code is not None:
         message = (event.error_message or "")[:1024]
+    if not (_text_column(event.user_agent) and _text_column(event.source_ip) and _text_column(event.aws_region)
+            and (resource is None or _text_column(resource))):  # fmt: skip
+        return _whole(event)
     return CompactEvent(
         event.event_id, event.request_id, event.account_id, int(event.event_time.timestamp()), event.event_name,
         event.event_source, user_name, identity, event.aws_region, event.source_ip, event.user_agent,
         event.error_code, message, decision, resource, params, response, authentication,
         _dumps(hidden) if hidden else None, None, READ_ONLY if read_only else 0,
+    )  # fmt: skip
+
+
+def _whole(event: CallEvent) -> CompactEvent:
+    """The event of a call kept as its record's JSON text (what cannot be interned as it is)."""
+    from iamd.store.audit import audit_event_from_record
+
+    stored = audit_event_from_record(event.record(), event_time=event.event_time)
+    identity = _dumps(json.loads(stored.record).get("userIdentity") or {})
+    return CompactEvent(
+        stored.event_id, stored.request_id, stored.account_id, _seconds(stored.event_time), stored.event_name,
+        stored.event_source, stored.user_name, identity, error_code=stored.error_code, extra=stored.record,
+        flags=WHOLE | (READ_ONLY if stored.read_only else 0),
     )  # fmt: skip
 
 
@@ -270,6 +298,9 @@ def _parts(record: dict[str, Any], event: AuditEvent, identity: str, seconds: in
         decision = _dumps(summary)
     authentication = _dumps(rest.pop(FAILURE_FIELD)) if FAILURE_FIELD in rest else None
     params, response = record["requestParameters"], record["responseElements"]
+    for text in (record["awsRegion"], record["sourceIPAddress"], record["userAgent"], resource):
+        if isinstance(text, str) and not _text_column(text):
+            return None
     redacted = record["redacted"]
     return CompactEvent(
         event.event_id, event.request_id, event.account_id, seconds, event.event_name, event.event_source,

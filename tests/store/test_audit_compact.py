@@ -134,3 +134,16 @@ def test_every_query_of_the_readers_uses_an_index(store: Store, account: str) ->
             assert "TEMP B-TREE" not in plan, (name, plan)
         indexes = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(audit_events)")}
     assert len(indexes) == 4  # was 5, with the event id's unique index
+
+
+def test_a_user_agent_no_text_column_takes_is_kept_in_the_record(store: Store, account: str) -> None:
+    base = call_events()[0]
+    odd = [
+        dataclasses.replace(base, user_agent=agent, event_id=f"{n:08x}-4444-4000-8000-000000000000")
+        for n, agent in enumerate(["nul\x00agent", "lone \udcff surrogate", "ünïcödé agent"])
+    ]
+    for event in odd:
+        assert bool(compact_audit_event(event).flags & WHOLE) == (event.user_agent != "ünïcödé agent")
+    store.append_audit_events([compact_audit_event(e) for e in odd])
+    got = _trail(store)
+    assert [g.record for g in got] == [audit_event_from_record(e.record()).record for e in odd]
