@@ -42,6 +42,7 @@ from iamd.protocol.models import load_service_model
 from iamd.protocol.patterns import compile_pattern
 from iamd.service.iam import OPERATIONS
 from iamd.service.sts import STS_OPERATIONS
+from iamd.store.audit_codec import id_text
 
 __all__ = ["ACCOUNT", "Case", "Fuzzer", "Outcome", "Target", "in_process", "main", "run", "sigv4_headers"]
 
@@ -748,7 +749,8 @@ class Target:
         assert self.backend.audit is not None
         self.backend.audit.flush(timeout=60)
         with sqlite3.connect(self.database) as db:
-            return {row[0] for row in db.execute("SELECT request_id FROM audit_events")}
+            rows = db.execute("SELECT request_id FROM audit_events WHERE request_id IS NOT NULL")
+            return {id_text(bytes(row[0])) for row in rows}
 
 
 @functools.lru_cache(maxsize=64)

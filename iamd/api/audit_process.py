@@ -38,7 +38,8 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from iamd.api.audit_writer import Pending, build_events, store_batch
+from iamd.api.audit_writer import Pending, build_events, kept, store_batch
+from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import AuditEvent, Store
 
 __all__ = ["AuditProcessWriter"]
@@ -142,7 +143,7 @@ class _Priority:
                 _set_policy(0, idle=True)
 
 
-def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT) -> None:
+def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT, budget: AuditBudget | None = None) -> None:
     """The writer process: store each batch that arrives and acknowledge it; stop on ``None``.
 
     On end of file (the server is gone without saying goodbye) it has stored every batch
@@ -156,8 +157,13 @@ def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT) -> None:
 
     priority = _Priority(lag_limit)
     store = open_store(url)
+    retention = Retention(store, budget) if budget is not None and budget.retains else None
     try:
         while True:
+            if retention is not None and not conn.poll(Retention.IDLE_RECHECK / 10):
+                with priority.storing():  # a delete transaction, like a batch's: at normal priority
+                    retention.run()
+                continue
             try:
                 message = conn.recv()
             except EOFError:  # the server process is gone without saying goodbye
@@ -170,6 +176,8 @@ def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT) -> None:
             events = build_events(items)  # CPU work, at the current priority
             with priority.storing():
                 store_batch(store, events, uses)
+                if retention is not None:
+                    retention.run()
             with contextlib.suppress(OSError):  # the server may be gone: go on storing until EOF
                 conn.send(seq)
     finally:
@@ -224,9 +232,10 @@ _Batch = tuple[float, list[Any], dict[str, tuple[datetime, str, str]]]  # shippe
 class AuditProcessWriter:
     def __init__(
         self, store: Store, url: str, *, window: float = 0.02, lag_limit: float = LAG_LIMIT,
-        drain_timeout: float = DRAIN_TIMEOUT,
+        drain_timeout: float = DRAIN_TIMEOUT, budget: AuditBudget | None = None,
     ) -> None:  # fmt: skip
         self._store = store  # the fallback, should the child die or not finish in time
+        self._sampling = ReadSampling(budget.reads) if budget is not None and budget.reads != 1 else None
         self._window = window
         self._lag_limit = lag_limit
         self._drain_timeout = drain_timeout
@@ -239,7 +248,7 @@ class AuditProcessWriter:
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(
-            target=_child, args=(url, child_conn, lag_limit), name="iamd-audit", daemon=True
+            target=_child, args=(url, child_conn, lag_limit, budget), name="iamd-audit", daemon=True
         )
         with _group_signals_ignored():  # inherited: the child ignores them from its first instruction
             self._process.start()
@@ -250,6 +259,8 @@ class AuditProcessWriter:
         self._thread.start()
 
     def submit(self, event: Pending) -> None:
+        if self._sampling is not None and not kept(self._sampling, event):
+            return
         with self._lock:
             self._items.append(event)
 

@@ -15,30 +15,34 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from iamd.audit import CallEvent as Record
-from iamd.store import AuditEvent, Store, stored_audit_event
+from iamd.audit_budget import AuditBudget, ReadSampling, Retention
+from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
 
 __all__ = ["AuditWriter"]
 
 log = logging.getLogger("iamd.audit")
 
-Pending = AuditEvent | Record | Callable[[], AuditEvent]
+Stored = AuditEvent | CompactEvent
+Pending = Stored | Record | Callable[[], AuditEvent]
 
 
-def build(item: Pending) -> AuditEvent:
-    """The stored event of a queued item: as is, from a record, or from a function."""
-    if isinstance(item, AuditEvent):
-        return item
+def build(item: Pending, memo: dict[object, object] | None = None) -> Stored:
+    """The stored event of a queued item: as is, from a record (its compact form; ``memo``: one per
+    batch), or from a function."""
     if isinstance(item, Record):
-        return stored_audit_event(item)
+        return compact_audit_event(item, memo)
+    if isinstance(item, AuditEvent | CompactEvent):
+        return item
     return item()
 
 
-def build_events(items: Sequence[Pending]) -> list[AuditEvent]:
+def build_events(items: Sequence[Pending]) -> list[Stored]:
     """The stored events of ``items``; an item that cannot be built is logged and skipped."""
-    events: list[AuditEvent] = []
+    events: list[Stored] = []
+    memo: dict[object, object] = {}  # what the batch's events share (the callers' identities, decisions)
     for item in items:
         try:
-            events.append(build(item))
+            events.append(build(item, memo))
         except Exception:
             log.exception("could not build an audit event")
     return events
@@ -61,10 +65,10 @@ def store_batch(
     except Exception:
         for event in events:  # isolate the event that fails, keep the others
             try:
-                if skip_stored:
-                    store.append_audit_events([event], skip_stored=True)
-                else:
+                if isinstance(event, AuditEvent) and not skip_stored:
                     store.append_audit_event(event)
+                else:
+                    store.append_audit_events([event], skip_stored=skip_stored)
             except Exception:
                 log.exception("could not store audit event %s", event.event_id)
     for key_id, (when, service, region) in uses.items():
@@ -72,6 +76,13 @@ def store_batch(
             store.record_access_key_use(key_id, when, service, region)
         except Exception:
             log.exception("could not record the use of access key %s", key_id)
+
+
+def kept(sampling: ReadSampling, item: Pending) -> bool:
+    """Whether the read policy keeps ``item``: only a successful read's event may be left out."""
+    if type(item) is not Record or item.error_code is not None or not item.read_only:
+        return True
+    return sampling.keep()
 
 
 class AuditWriter:
@@ -90,11 +101,20 @@ class AuditWriter:
         self._hurry = threading.Event()  # set by flush(): stop gathering, write now
         self._thread = threading.Thread(target=self._run, name="iamd-audit", daemon=True)
         self._closed = False
+        self._sampling: ReadSampling | None = None
+        self._retention: Retention | None = None
         self._thread.start()
+
+    def configure(self, budget: AuditBudget) -> None:
+        """The trail's budget (iamd.audit_budget): which reads are kept, retention between batches."""
+        self._sampling = ReadSampling(budget.reads) if budget.reads != 1 else None
+        self._retention = Retention(self._store, budget) if budget.retains else None
 
     def submit(self, event: Pending) -> None:
         """Queue an event, a record (turned into JSON on the writer thread), or a function
         that builds the event (run on the writer thread, off the request path)."""
+        if self._sampling is not None and not kept(self._sampling, event):
+            return
         with self._lock:
             self._submitted += 1
         self._queue.put(event)
@@ -160,6 +180,8 @@ class AuditWriter:
                 pass
             self._hurry.clear()
             self._write(events)
+            if self._retention is not None:
+                self._retention.run()
 
     def close(self) -> None:
         if self._thread.is_alive():

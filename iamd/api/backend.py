@@ -26,6 +26,7 @@ from iamd.api.bootstrap import DEV_ACCOUNT, RootCredentials
 from iamd.api.credentials import CredentialResolver
 from iamd.api.watcher import GenerationWatcher
 from iamd.audit import CallEvent
+from iamd.audit_budget import AuditBudget
 from iamd.auth import Credential, SigV4Verifier
 from iamd.cache import Cache, CacheLimits
 from iamd.core import Core, Registry, builtin_registry
@@ -64,6 +65,7 @@ class Backend:
     decisions: DecisionCounter = field(default_factory=DecisionCounter)
     dev: bool = False
     audit: AuditWriter | AuditProcessWriter | None = None
+    audit_budget: AuditBudget = field(default_factory=AuditBudget)  # iamd serve --audit-* (docs/audit.md)
     data_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -222,7 +224,13 @@ class Backend:
         """Move the audit writer to its own process (``iamd serve``; see iamd.api.audit_process)."""
         if self.audit is not None:
             self.audit.close()
-        self.audit = AuditProcessWriter(self.store, url)
+        self.audit = AuditProcessWriter(self.store, url, budget=self.audit_budget)
+
+    def configure_audit(self, budget: AuditBudget) -> None:
+        """The trail's retention and read policy (docs/audit.md); before ``audit_in_process``."""
+        self.audit_budget = budget
+        if isinstance(self.audit, AuditWriter):
+            self.audit.configure(budget)
 
     def watch(self, interval: float = 0.1) -> GenerationWatcher:
         """Start noticing other processes' writes (``iamd serve`` does; tests may)."""

@@ -19,6 +19,9 @@ def main() -> None:
 
 for command in (policy, serve, db, profile, trail):
     main.add_command(command)
+from .audit import export as _trail_export  # noqa: E402
+
+trail.add_command(_trail_export)  # iamd trail export (docs/audit.md)
 main.add_command(assume)  # STS
 
 # credential chores as a client of the server

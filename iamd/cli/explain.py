@@ -93,6 +93,7 @@ def explain(
     from iamd.explain import (
         Explainer,
         InputError,
+        decompressed,
         from_event,
         from_message,
         hypothetical,
@@ -127,7 +128,7 @@ def explain(
         elif given is not None:
             if given == "-" or Path(given).is_file():
                 data = sys.stdin.buffer.read() if given == "-" else Path(given).read_bytes()
-                text = data.decode("utf-8", "replace").strip()
+                text = decompressed(data).decode("utf-8", "replace").strip()
                 if text.startswith(("{", "[")):
                     subjects = [from_event(r) for r in read_events(text)]
                 else:

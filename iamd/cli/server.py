@@ -22,6 +22,7 @@ from rich.table import Table
 from iamd.limits import HttpLimits
 from iamd.partitions import SUPPORTED_PARTITIONS
 
+from .audit import audit_budget, audit_options
 from .client import (
     DEFAULT_ENDPOINT,
     data_dir_option,
@@ -214,13 +215,16 @@ def check_port(host: str, port: int) -> None:
     "--history-retention", default="keep", envvar="IAMD_HISTORY_RETENTION", show_default=True,
     help="How much policy history to keep for `iamd explain`: keep (all), or an age such as 365d, 52w, 1y.",
 )  # fmt: skip
+@audit_options  # --audit-retention, --audit-max-size, --audit-archive, --audit-reads (docs/audit.md)
 @_limit_options
 def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
     partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
     tls_cert: Path | None = None, tls_key: Path | None = None, tls_self_signed: bool = False,
-    s3_port: int | None = None, history_retention: str = "keep", **limit_values: float,
+    s3_port: int | None = None, history_retention: str = "keep",
+    audit_retention: str = "off", audit_max_size: str = "off", audit_archive: Path | None = None,
+    audit_reads: str = "all", **limit_values: float,
 ) -> None:  # fmt: skip
     """Start the IAM server (AWS Query API over HTTP, or HTTPS with --tls-*)."""
     from iamd.retention import parse_retention
@@ -258,6 +262,8 @@ def serve(
         from iamd.retention import start as start_retention
 
         start_retention(backend.store, keep_history, lambda e: console.print(f"history retention: {escape(str(e))}"))
+    audit_spec = [audit_retention, audit_max_size, str(audit_archive) if audit_archive else None, audit_reads]
+    backend.configure_audit(audit_budget(*audit_spec))
     endpoint = record_endpoint(
         data_dir, host, port, "https" if tls else "http"
     )  # for iamd profile, assume, user, key (iamd.cli.client)
@@ -281,7 +287,8 @@ def serve(
             _WORKER_ENV: json.dumps({"url": url, "data_dir": str(data_dir.resolve()), "account_id": account,
                                      "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
                                      "oidc_jwks": jwks, "limits": limit_values, "partition": backend.partition.name,
-                                     "regions": region_list, "cache": [cache_memory, cache_entries]}),
+                                     "regions": region_list, "cache": [cache_memory, cache_entries],
+                                     "audit": audit_spec}),
         })  # fmt: skip
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
                     **uvicorn_options(limits), **tls)  # fmt: skip
@@ -351,6 +358,7 @@ def worker_app() -> object:
         partition=spec.get("partition"), regions=spec.get("regions"), cache_limits=cache_limits(*spec["cache"]),
     )  # fmt: skip
     backend.watch(float(spec["cache_poll"]))
+    backend.configure_audit(audit_budget(*spec["audit"]))
     if spec["audit_writer"] == "process":
         backend.audit_in_process(spec["url"])
     app = create_app(backend, HttpLimits(**spec["limits"]))
@@ -475,7 +483,7 @@ def profile(ctx: click.Context, data_dir: Path, endpoint: str | None, name: str,
     click.echo(f"profile {name!r} written (endpoint {url}); try: aws --profile {name} iam list-users")
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @data_dir_option
 @database_option
 @click.option(
@@ -493,7 +501,11 @@ def trail(
     ctx: click.Context, data_dir: Path, database: str | None, user_name: str | None, event_name: str | None,
     since: datetime | None, until: datetime | None, errors_only: bool, limit: int, as_json: bool,
 ) -> None:  # fmt: skip
-    """Query the audit trail, newest first. Reads only: it never creates or changes a database."""
+    """Query the audit trail, newest first. Reads only: it never creates or changes a database.
+
+    iamd trail export --since ... --to FILE.jsonl.gz: the trail as JSON lines (docs/audit.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sqlalchemy.exc import SQLAlchemyError
 
     from iamd.store import open_store

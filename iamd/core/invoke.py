@@ -37,7 +37,7 @@ from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Call, Caller, Env
 from iamd.service.errors import aws_error
 from iamd.service.sessions import resolve_caller
-from iamd.store import Change, Store, StoreError, stored_audit_event
+from iamd.store import Change, Store, StoreError, compact_audit_event, stored_audit_event
 
 from .lint_on_write import lint_written
 from .reads import CachedReads
@@ -163,7 +163,7 @@ class Core:
                 if decision is None and call.decisions:
                     decision = call.decisions[0]
                 event = _event(spec, call, result, decision)
-                wtx.add_audit_event(stored_audit_event(event))
+                wtx.add_audit_event(compact_audit_event(event))
             # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
             lint = lint_written(service, operation, input) if context.lint else ()
             return Outcome(result, decision, wtx.changes, event, lint=lint)

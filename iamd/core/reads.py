@@ -358,6 +358,12 @@ class CachedReads:
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
         return self._open().find_audit_events(request_id, limit=limit)
 
+    def scan_audit_events(
+        self, *, after: int = 0, start: datetime | None = None, end: datetime | None = None,
+        account: str | None = None, limit: int = 1000,
+    ) -> tuple[AuditEvent, ...]:  # fmt: skip
+        return self._open().scan_audit_events(after=after, start=start, end=end, account=account, limit=limit)
+
     def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]:
         return self._open().policy_history(owner_kind, owner_id, until)
 

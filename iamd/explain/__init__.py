@@ -16,7 +16,7 @@
 
 from .message import MessageError, ParsedDenial, parse_denial
 from .service import Explainer, Explanation, subjects_for_request_id
-from .subject import InputError, Subject, from_event, from_message, hypothetical, read_events
+from .subject import InputError, Subject, decompressed, from_event, from_message, hypothetical, read_events
 
 __all__ = [
     "Explainer",
@@ -29,6 +29,7 @@ __all__ = [
     "from_message",
     "hypothetical",
     "parse_denial",
+    "decompressed",
     "read_events",
     "subjects_for_request_id",
 ]

@@ -11,6 +11,8 @@ Each becomes a :class:`Subject`. Sizes are bounded: an event file of at most
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ __all__ = [
     "from_event",
     "from_message",
     "hypothetical",
+    "decompressed",
     "read_events",
 ]
 
@@ -197,9 +200,26 @@ def from_event(record: Mapping[str, Any], source: str = "event") -> Subject:
     )
 
 
+def decompressed(data: bytes) -> bytes:
+    """``data`` itself, or its content if it is gzip (``iamd trail export --to FILE.gz``, the
+    trail's archive), at most :data:`MAX_EVENT_BYTES` of it."""
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            content = f.read(MAX_EVENT_BYTES + 1)
+    except (OSError, EOFError) as e:
+        raise InputError(f"not a readable gzip file: {e}") from None
+    if len(content) > MAX_EVENT_BYTES:
+        raise InputError(f"the event file is larger than {MAX_EVENT_BYTES} bytes")
+    return content
+
+
 def read_events(text: str | bytes) -> list[dict[str, Any]]:
     """The records of a CloudTrail JSON text: one event, a ``{"Records": [...]}`` file, or a
-    list; several one-per-line events (``iamd trail --json``) too."""
+    list; several one-per-line events (``iamd trail --json``, ``iamd trail export``) too, gzip or not."""
+    if isinstance(text, bytes):
+        text = decompressed(text)
     if len(text) > MAX_EVENT_BYTES:
         raise InputError(f"the event file is larger than {MAX_EVENT_BYTES} bytes")
     raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text

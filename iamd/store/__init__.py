@@ -13,7 +13,8 @@ with store.read() as r:
 from __future__ import annotations
 
 from iamd.store.api import DEFAULT_MAX_ITEMS, ReadTx, Store, Tx
-from iamd.store.audit import audit_event_from_record, stored_audit_event
+from iamd.store.audit import audit_event_from_record, compact_audit_event, stored_audit_event
+from iamd.store.audit_codec import CompactEvent
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.errors import (
     AlreadyExists,
@@ -80,6 +81,7 @@ __all__ = [
     "AssignmentStatus",
     "AttachedPolicy",
     "AuditEvent",
+    "CompactEvent",
     "Change",
     "ChangeSet",
     "Conflict",
@@ -113,6 +115,7 @@ __all__ = [
     "Verb",
     "VirtualMfaDevice",
     "audit_event_from_record",
+    "compact_audit_event",
     "stored_audit_event",
     "open_store",
 ]

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from iamd.store.account_settings import DeletionTask
+from iamd.store.audit_codec import CompactEvent
 from iamd.store.changes import Change, ChangeSet
 from iamd.store.console_sessions import ConsoleSessionRow
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
@@ -190,6 +191,16 @@ class ReadTx(Protocol):
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]: ...
+    # the whole trail in the order it was stored (export, archiving, last-accessed data; docs/audit.md)
+    def scan_audit_events(
+        self,
+        *,
+        after: int = 0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        account: str | None = None,
+        limit: int = 1000,
+    ) -> tuple[AuditEvent, ...]: ...
     # policy history (what a principal's policies were at a time), oldest first
     def policy_history(self, owner_kind: str, owner_id: str, until: datetime) -> tuple[PolicyChange, ...]: ...
     def policy_history_horizon(self) -> datetime | None: ...  # from when it is complete (retention)
@@ -392,7 +403,7 @@ class Tx(ReadTx, Protocol):
     def delete_virtual_mfa_device(self, account: str, serial: str) -> None: ...
 
     # audit, in the same transaction as the change the event describes
-    def add_audit_event(self, event: AuditEvent) -> AuditEvent: ...
+    def add_audit_event(self, event: AuditEvent | CompactEvent) -> int: ...
 
     # identity providers (federation)
     def create_oidc_provider(
@@ -520,7 +531,7 @@ class Store(Protocol):
         """Store an event on its own (e.g. a failed or read-only request)."""
         ...
 
-    def append_audit_events(self, events: Sequence[AuditEvent], *, skip_stored: bool = False) -> None:
+    def append_audit_events(self, events: Sequence[AuditEvent | CompactEvent], *, skip_stored: bool = False) -> None:
         """Store many events in one transaction (no generation bump).
 
         ``skip_stored``: an event whose id is already stored is skipped, not an error (the
@@ -531,6 +542,19 @@ class Store(Protocol):
     def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None: ...
     def record_role_use(self, role_id: str, when: datetime, region: str) -> None: ...
     def record_password_use(self, user_id: str, when: datetime) -> None: ...
+
+    # The trail's retention (docs/audit.md): outside write transactions, no generation bump.
+    def oldest_audit_events(self, limit: int) -> tuple[AuditEvent, ...]:
+        """The ``limit`` events stored first (every account)."""
+        ...
+
+    def delete_audit_events(self, sequences: Sequence[int]) -> int:
+        """Delete the events of these sequence numbers in one small transaction; how many went."""
+        ...
+
+    def audit_size(self) -> tuple[int, int]:
+        """(events, estimated bytes on disk) of the trail."""
+        ...
 
     def reset(self) -> None:
         """Delete every account, entity and audit event (test suites only)."""

@@ -1,4 +1,4 @@
-"""Audit events: CloudTrail-shaped JSON records with a few indexed columns.
+"""Audit events: CloudTrail-shaped records, stored compact (:mod:`iamd.store.audit_codec`).
 
 An event describing a change is added in the change's own transaction
 (:meth:`AuditOps.add_audit_event`); events of failed or read-only requests are appended on
@@ -9,21 +9,39 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, insert, select
 
 from iamd.store import schema as s
-from iamd.store.base import Ops
+from iamd.store.audit_codec import (
+    CompactEvent,
+    Memo,
+    compact_call_event,
+    compact_stored_event,
+    id_key,
+    id_text,
+    rebuild,
+)
+from iamd.store.base import Context, Ops, decode_marker
 from iamd.store.changes import Entity, Verb
 from iamd.store.records import AuditEvent, Page
 
 if TYPE_CHECKING:
     from iamd.audit import CallEvent
 
-__all__ = ["AuditOps", "audit_event_from_record", "insert_audit_event", "stored_audit_event"]
+__all__ = [
+    "AuditOps",
+    "Storable",
+    "audit_event_from_record",
+    "compact_audit_event",
+    "insert_audit_event",
+    "insert_audit_events",
+    "stored_audit_event",
+]
 
 
 def stored_audit_event(event: CallEvent, *, untrusted: bool = False) -> AuditEvent:
@@ -81,56 +99,189 @@ def audit_event_from_record(record: Mapping[str, Any], *, event_time: datetime |
     )
 
 
-def audit_row(event: AuditEvent) -> dict[str, Any]:
+def compact_audit_event(event: CallEvent, memo: Memo | None = None) -> CompactEvent:
+    """The stored form of a call's event, built straight from the call (the fast path: the
+    writer's batches and a write's own event); :func:`stored_audit_event` is its JSON form.
+    ``memo``: one per batch, what its events share (:data:`iamd.store.audit_codec.Memo`)."""
+    return compact_call_event(event, memo)
+
+
+Storable = AuditEvent | CompactEvent
+
+
+def _compact(event: Storable) -> CompactEvent:
+    return event if isinstance(event, CompactEvent) else compact_stored_event(event)
+
+
+def _ref(ids: dict[str, int], value: str | None) -> int | None:
+    return None if value is None else ids[value]
+
+
+def _interned(c: CompactEvent) -> tuple[str | None, ...]:
+    return (c.account_id, c.event_name, c.event_source, c.user_name, c.identity, c.region, c.source_ip,
+            c.user_agent, c.error_code, c.decision, c.resource)  # fmt: skip
+
+
+def _row(c: CompactEvent, ids: dict[str, int]) -> dict[str, Any]:
     """The column values of an event (``seq`` is the database's)."""
     return {
-        "event_id": event.event_id,
-        "account_id": event.account_id,
-        "event_time": event.event_time,
-        "event_name": event.event_name,
-        "event_source": event.event_source,
-        "user_name": event.user_name,
-        "user_arn": event.user_arn,
-        "error_code": event.error_code,
-        "request_id": event.request_id,
-        "read_only": event.read_only,
-        "record": event.record,
+        "event_id": id_key(c.event_id),
+        "request_id": None if c.request_id is None else id_key(c.request_id),
+        "event_time": c.event_time,
+        "account_id": ids[c.account_id],
+        "event_name": ids[c.event_name],
+        "event_source": ids[c.event_source],
+        "user_name": _ref(ids, c.user_name),
+        "identity": ids[c.identity],
+        "region": _ref(ids, c.region),
+        "source_ip": _ref(ids, c.source_ip),
+        "user_agent": _ref(ids, c.user_agent),
+        "error_code": _ref(ids, c.error_code),
+        "error_message": c.error_message,
+        "decision": _ref(ids, c.decision),
+        "resource": _ref(ids, c.resource),
+        "params": c.params,
+        "response": c.response,
+        "authentication": c.authentication,
+        "redacted": c.redacted,
+        "extra": c.extra,
+        "flags": c.flags,
     }
 
 
-# One statement, its values bound as parameters: compiled once, not once per event (the events
-# of failed calls are stored one by one, before the answer).
-_INSERT = insert(s.audit_events).returning(s.audit_events.c.seq)
+def _stored_ids(conn: Connection, events: Sequence[CompactEvent]) -> set[bytes]:
+    """The event ids of ``events`` already in the trail (found through their request ids)."""
+    a = s.audit_events
+    found: set[bytes] = set()
+    requests = sorted({id_key(e.request_id) for e in events if e.request_id is not None})
+    for i in range(0, len(requests), 500):
+        stmt = select(a.c.event_id).where(a.c.request_id.in_(requests[i : i + 500]))
+        found.update(bytes(r.event_id) for r in conn.execute(stmt))
+    loose = [id_key(e.event_id) for e in events if e.request_id is None]  # none from a call: no index needed
+    for i in range(0, len(loose), 500):
+        found.update(
+            bytes(r.event_id) for r in conn.execute(select(a.c.event_id).where(a.c.event_id.in_(loose[i : i + 500])))
+        )
+    return found
 
 
-def insert_audit_event(conn: Connection, event: AuditEvent) -> AuditEvent:
-    seq = conn.execute(_INSERT, audit_row(event)).scalar_one()
-    return dataclasses.replace(event, sequence=int(seq))
+_COLUMNS = ("event_id", "request_id", "event_time", "account_id", "event_name", "event_source", "user_name", "identity",
+            "region", "source_ip", "user_agent", "error_code", "error_message", "decision", "resource", "params",
+            "response", "authentication", "redacted", "extra", "flags")  # fmt: skip
+# The writer's batches go to the driver's executemany as they are (no per-row work in SQLAlchemy).
+_INSERT_MANY = {
+    paramstyle: f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    for paramstyle, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
 
 
-def _event(r: Row[Any]) -> AuditEvent:
-    return AuditEvent(
-        event_id=r.event_id,
-        account_id=r.account_id,
-        event_time=r.event_time,
-        event_name=r.event_name,
-        event_source=r.event_source,
-        read_only=bool(r.read_only),
-        record=r.record,
-        user_name=r.user_name,
-        user_arn=r.user_arn,
-        error_code=r.error_code,
-        request_id=r.request_id,
-        sequence=int(r.seq),
-    )
+def _values(c: CompactEvent, ids: Mapping[str, int]) -> tuple[Any, ...]:
+    """The column values of an event, in :data:`_COLUMNS`' order (KeyError: a string not interned)."""
+    (event_id, request_id, account, time, name, source, user, identity, region, ip, agent, code, message, decision,
+     resource, params, response, authentication, redacted, extra, flags) = c  # fmt: skip
+    return (
+        id_key(event_id), None if request_id is None else id_key(request_id), time, ids[account], ids[name],
+        ids[source], None if user is None else ids[user], ids[identity], None if region is None else ids[region],
+        None if ip is None else ids[ip], None if agent is None else ids[agent], None if code is None else ids[code],
+        message, None if decision is None else ids[decision], None if resource is None else ids[resource], params,
+        response, authentication, redacted, extra, flags,
+    )  # fmt: skip
+
+
+_INSERT_ONE = insert(s.audit_events).returning(s.audit_events.c.seq)
+
+
+def insert_audit_events(
+    conn: Connection, ctx: Context, events: Sequence[Storable], *, skip_stored: bool = False
+) -> tuple[list[CompactEvent], dict[str, int]]:
+    """Store ``events`` in ``conn``'s transaction (one executemany); returns what was stored and
+    the interned ids to remember once the transaction has committed."""
+    compact = [_compact(e) for e in events]
+    if skip_stored and compact:
+        stored = _stored_ids(conn, compact)
+        compact = [c for c in compact if id_key(c.event_id) not in stored]
+    if not compact:
+        return [], {}
+    try:  # the usual case: every string of the batch interned before (no query, no intermediate map)
+        rows = [_values(c, ctx.strings.known) for c in compact]
+        new: dict[str, int] = {}
+    except KeyError:
+        ids, new = ctx.strings.ids(conn, ctx.dialect, (v for c in compact for v in _interned(c)))
+        rows = [_values(c, ids) for c in compact]
+    conn.exec_driver_sql(_INSERT_MANY[conn.dialect.paramstyle], rows)
+    return compact, new
+
+
+def insert_audit_event(conn: Connection, ctx: Context, event: Storable) -> tuple[int, dict[str, int]]:
+    """Store one event; its sequence number and the interned ids to remember after the commit."""
+    c = _compact(event)
+    ids, new = ctx.strings.ids(conn, ctx.dialect, _interned(c))
+    return int(conn.execute(_INSERT_ONE, _row(c, ids)).scalar_one()), new
+
+
+def as_stored(event: AuditEvent, sequence: int) -> AuditEvent:
+    """``event`` as the trail gives it back (whole seconds, its sequence number)."""
+    when = event.event_time.replace(microsecond=0)
+    return dataclasses.replace(event, event_time=when, sequence=sequence)
+
+
+def read_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]], *, remember: bool) -> list[AuditEvent]:
+    r"""Stored rows as :class:`AuditEvent`\ s, their records rebuilt (docs/audit.md)."""
+    refs = ("account_id", "event_name", "event_source", "user_name", "identity", "region", "source_ip",
+            "user_agent", "error_code", "decision", "resource")  # fmt: skip
+    values = ctx.strings.values(conn, (getattr(r, k) for r in rows for k in refs), remember=remember)
+    arns: dict[int, str | None] = {}
+    out: list[AuditEvent] = []
+    for r in rows:
+
+        def text(i: int | None) -> str | None:
+            return None if i is None else values[i]
+
+        request_id = None if r.request_id is None else id_text(bytes(r.request_id))
+        c = CompactEvent(
+            id_text(bytes(r.event_id)), request_id, values[r.account_id], int(r.event_time), values[r.event_name],
+            values[r.event_source], text(r.user_name), values[r.identity], text(r.region), text(r.source_ip),
+            text(r.user_agent), text(r.error_code), r.error_message, text(r.decision), text(r.resource), r.params,
+            r.response, r.authentication, r.redacted, r.extra, int(r.flags),
+        )  # fmt: skip
+        if r.identity not in arns:
+            identity = json.loads(c.identity)
+            arn = identity.get("arn") if isinstance(identity, dict) else None
+            arns[r.identity] = arn if isinstance(arn, str) else None
+        out.append(
+            AuditEvent(
+                event_id=c.event_id,
+                account_id=c.account_id,
+                event_time=datetime.fromtimestamp(c.event_time, UTC),
+                event_name=c.event_name,
+                event_source=c.event_source,
+                read_only=c.read_only,
+                record=rebuild(c),
+                user_name=c.user_name,
+                user_arn=arns[r.identity],
+                error_code=c.error_code,
+                request_id=request_id,
+                sequence=int(r.seq),
+            )
+        )
+    return out
+
+
+def _ceil_seconds(when: datetime) -> int:
+    return math.ceil(when.timestamp())
 
 
 class AuditOps(Ops):
-    def add_audit_event(self, event: AuditEvent) -> AuditEvent:
+    def add_audit_event(self, event: Storable) -> int:
+        """Store ``event`` in this transaction; its sequence number."""
         self._writes_without_bump()
-        stored = insert_audit_event(self._conn, event)
+        seq, _ = insert_audit_event(self._conn, self._ctx, event)  # ids remembered by committed writers only
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
-        return stored
+        return seq
+
+    def _ids(self, values: Sequence[str]) -> dict[str, int]:
+        """The interned ids of ``values`` that are stored (a value never stored matches no event)."""
+        return self._ctx.strings.lookup(self._conn, values, remember=not self._writable)
 
     def list_audit_events(
         self,
@@ -145,22 +296,57 @@ class AuditOps(Ops):
         max_items: int = 100,
     ) -> Page[AuditEvent]:
         a = s.audit_events
-        stmt = select(a).where(a.c.account_id == account)
+        wanted = [account] + [v for v in (user_name, event_name) if v is not None]
+        ids = self._ids(wanted)
+        if any(v not in ids for v in wanted):
+            if marker is not None:
+                decode_marker("audit", marker, 2)
+            return Page((), None)
+        stmt = select(a).where(a.c.account_id == ids[account])
         if user_name is not None:
-            stmt = stmt.where(a.c.user_name == user_name)
+            stmt = stmt.where(a.c.user_name == ids[user_name])
         if event_name is not None:
-            stmt = stmt.where(a.c.event_name == event_name)
+            stmt = stmt.where(a.c.event_name == ids[event_name])
         if start is not None:
-            stmt = stmt.where(a.c.event_time >= start)
+            stmt = stmt.where(a.c.event_time >= _ceil_seconds(start))
         if end is not None:
-            stmt = stmt.where(a.c.event_time < end)
+            stmt = stmt.where(a.c.event_time < _ceil_seconds(end))
         if errors_only:
             stmt = stmt.where(a.c.error_code.is_not(None))
         keys = [a.c.event_time, a.c.seq]
-        return self._paged(stmt, keys, "audit", marker, max_items, _event, descending=True)
+        page = self._paged(stmt, keys, "audit", marker, max_items, lambda r: r, descending=True)
+        return Page(tuple(read_events(self._conn, self._ctx, page.items, remember=not self._writable)), page.marker)
 
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
         """The events of one request id (the ``RequestId`` every answer carries), oldest first."""
         a = s.audit_events
-        stmt = select(a).where(a.c.request_id == request_id).order_by(a.c.seq).limit(limit)
-        return tuple(_event(r) for r in self._conn.execute(stmt))
+        stmt = select(a).where(a.c.request_id == id_key(request_id)).order_by(a.c.seq).limit(limit)
+        rows = self._conn.execute(stmt).all()
+        return tuple(read_events(self._conn, self._ctx, rows, remember=not self._writable))
+
+    def scan_audit_events(
+        self,
+        *,
+        after: int = 0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        account: str | None = None,
+        limit: int = 1000,
+    ) -> tuple[AuditEvent, ...]:
+        """Events in the order they were stored (every account, or one), from sequence number
+        ``after`` (exclusive), at most ``limit``; ``start`` inclusive, ``end`` exclusive. For
+        readers of the whole trail (export, archiving, last-accessed data): page on with the
+        last event's ``sequence``."""
+        a = s.audit_events
+        stmt = select(a).where(a.c.seq > after)
+        if account is not None:
+            ids = self._ids([account])
+            if account not in ids:
+                return ()
+            stmt = stmt.where(a.c.account_id == ids[account])
+        if start is not None:
+            stmt = stmt.where(a.c.event_time >= _ceil_seconds(start))
+        if end is not None:
+            stmt = stmt.where(a.c.event_time < _ceil_seconds(end))
+        rows = self._conn.execute(stmt.order_by(a.c.seq).limit(limit)).all()
+        return tuple(read_events(self._conn, self._ctx, rows, remember=not self._writable))

@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select,
 from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
+from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
 from iamd.store.errors import InvalidMarker, NotFound, ReadOnly
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
@@ -40,6 +41,7 @@ class Context:
     partition: str
     clock: Callable[[], datetime]
     new_id: Callable[[str], str]
+    strings: AuditStrings = field(default_factory=AuditStrings)  # the audit trail's interned strings
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,21 +224,45 @@ access_keys = Table(
     CheckConstraint("status IN ('Active', 'Inactive')", name="status"),
 )
 
+# The audit trail (docs/audit.md, "The stored record"): one row per event, its CloudTrail
+# record kept as its parts (iamd/store/audit_codec.py), the repeating strings interned in
+# audit_strings. Indexes: what the trail's readers ask (an account's events by time, by event
+# name, by user; a request id's events); the event id has none.
+audit_strings = Table(
+    "audit_strings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("digest", LargeBinary, nullable=False, unique=True),
+    Column("value", Text, nullable=False),
+)
+
+_Ref = BigInteger().with_variant(Integer, "sqlite")  # an audit_strings id
+
 audit_events = Table(
     "audit_events",
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("event_id", Str, nullable=False, unique=True),
-    Column("account_id", Str, nullable=False),
-    Column("event_time", UtcDateTime, nullable=False),
-    Column("event_name", Str, nullable=False),
-    Column("event_source", Str, nullable=False),
-    Column("user_name", Str, nullable=True),
-    Column("user_arn", Str, nullable=True),
-    Column("error_code", Str, nullable=True),
-    Column("request_id", Str, nullable=True, index=True),
-    Column("read_only", Boolean, nullable=False),
-    Column("record", Text, nullable=False),
+    Column("event_id", LargeBinary, nullable=False),
+    Column("request_id", LargeBinary, nullable=True, index=True),
+    Column("event_time", BigInteger, nullable=False),  # seconds since the epoch
+    Column("account_id", _Ref, nullable=False),
+    Column("event_name", _Ref, nullable=False),
+    Column("event_source", _Ref, nullable=False),
+    Column("user_name", _Ref, nullable=True),
+    Column("identity", _Ref, nullable=False),
+    Column("region", _Ref, nullable=True),
+    Column("source_ip", _Ref, nullable=True),
+    Column("user_agent", _Ref, nullable=True),
+    Column("error_code", _Ref, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("decision", _Ref, nullable=True),
+    Column("resource", _Ref, nullable=True),
+    Column("params", Text, nullable=True),
+    Column("response", Text, nullable=True),
+    Column("authentication", Text, nullable=True),
+    Column("redacted", Text, nullable=True),
+    Column("extra", Text, nullable=True),
+    Column("flags", Integer, nullable=False),
     Index(None, "account_id", "event_time", "seq"),
     Index(None, "account_id", "user_name", "event_time", "seq"),
     Index(None, "account_id", "event_name", "event_time", "seq"),

@@ -8,9 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Executable, Insert, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, Executable, delete, func, select, update
 from sqlalchemy.engine import URL
 
 from iamd.crypto import new_unique_id
@@ -19,7 +17,7 @@ from iamd.store.account_settings import AccountSettingOps
 from iamd.store.accounts import AccountOps
 from iamd.store.api import ReadTx, Store, Tx
 from iamd.store.attachments import AttachmentOps
-from iamd.store.audit import AuditOps, audit_row, insert_audit_event
+from iamd.store.audit import AuditOps, Storable, as_stored, insert_audit_event, insert_audit_events
 from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
@@ -82,6 +80,10 @@ class SqlTx(
 ):
     """All families over one connection and one transaction."""
 
+
+# A PostgreSQL row's cost beyond its columns: the tuple header and line pointer (28 bytes) and
+# an entry in each of the trail's four indexes (about 28 bytes each).
+_PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 _LOCK_WRITERS = _GENERATION.with_for_update()
@@ -170,7 +172,9 @@ class SqlStore:
 
         For test suites (``iamd serve --dev``'s reset endpoint); the schema stays.
         """
-        tables = [t for t in reversed(s.metadata.sorted_tables) if t.name != s.meta.name]
+        # Interned audit strings stay: their ids never change meaning (iamd/store/audit_strings.py).
+        kept = (s.meta.name, s.audit_strings.name)
+        tables = [t for t in reversed(s.metadata.sorted_tables) if t.name not in kept]
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
@@ -191,26 +195,68 @@ class SqlStore:
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                stored = insert_audit_event(conn, event)
+                seq, new = insert_audit_event(conn, self._ctx, event)
+        self._ctx.strings.remember(new)
         if self._listeners:
             self._publish(ChangeSet((Change(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED),)))
-        return stored
+        return as_stored(event, seq)
 
-    def append_audit_events(self, events: Sequence[AuditEvent], *, skip_stored: bool = False) -> None:
+    def append_audit_events(self, events: Sequence[Storable], *, skip_stored: bool = False) -> None:
         """Store many events in one transaction (the audit writer's batches)."""
         if not events:
             return
-        stmt: Insert = insert(s.audit_events)
-        if skip_stored:  # an event id already stored is skipped (both dialects: ON CONFLICT DO NOTHING)
-            dialect_insert = postgresql_insert if self._ctx.dialect == "postgresql" else sqlite_insert
-            stmt = dialect_insert(s.audit_events).on_conflict_do_nothing(index_elements=["event_id"])
         with self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                conn.execute(stmt, [audit_row(e) for e in events])
-        if self._listeners:
+                stored, new = insert_audit_events(conn, self._ctx, events, skip_stored=skip_stored)
+        self._ctx.strings.remember(new)
+        if self._listeners and stored:
             self._publish(ChangeSet(tuple(Change(Entity.AUDIT_EVENT, e.account_id, e.event_id, Verb.CREATED)
-                                          for e in events)))  # fmt: skip
+                                          for e in stored)))  # fmt: skip
+
+    # -- the trail's retention (docs/audit.md, "Retention") ----------------------------------
+    def oldest_audit_events(self, limit: int) -> tuple[AuditEvent, ...]:
+        """The ``limit`` events stored first (every account)."""
+        with self.read() as tx:
+            return tx.scan_audit_events(limit=limit)
+
+    def delete_audit_events(self, sequences: Sequence[int]) -> int:
+        """Delete the events of these sequence numbers (one small transaction); how many went."""
+        if not sequences:
+            return 0
+        a = s.audit_events
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                deleted = int(conn.execute(delete(a).where(a.c.seq.in_(list(sequences)))).rowcount or 0)
+        if self._listeners:  # nothing cached is built from the trail; said all the same
+            self._publish(ChangeSet((Change(Entity.AUDIT_EVENT, "", f"{deleted} events", Verb.DELETED),)))
+        return deleted
+
+    def audit_size(self) -> tuple[int, int]:
+        """(events, bytes on disk) of the trail, estimated cheaply: the events from the first and
+        last sequence numbers, the bytes from the bytes per event the database reports for the
+        trail's table and indexes (SQLite: ``dbstat``, every page of them; PostgreSQL: the
+        average row of the newest 1,000 plus the tuple and index overhead)."""
+        a = s.audit_events
+        with self._engine.connect() as conn:
+            low, high = conn.execute(select(func.min(a.c.seq), func.max(a.c.seq))).one()
+            if low is None:
+                return 0, 0
+            events = int(high) - int(low) + 1
+            if self._ctx.dialect == "postgresql":
+                row_bytes = conn.exec_driver_sql(
+                    "SELECT avg(pg_column_size(a.*)) FROM (SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1000) a"
+                ).scalar()
+                per_event = float(row_bytes or 0) + _PG_ROW_OVERHEAD
+            else:
+                used = conn.exec_driver_sql(
+                    "SELECT SUM(pgsize - unused) FROM dbstat"
+                    " WHERE name = 'audit_events' OR name LIKE 'ix_audit_events%'"
+                ).scalar()
+                count = conn.execute(select(func.count()).select_from(a)).scalar_one()
+                per_event = float(used or 0) / max(int(count), 1)
+        return events, int(events * per_event)
 
     # Last-used bookkeeping: outside write transactions (no writer lock, no generation bump);
     # published as ``Verb.USED`` changes, which only the entity's own record depends on.

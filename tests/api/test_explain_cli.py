@@ -4,6 +4,7 @@ answer as ``POST /iamd/explain`` (docs/troubleshooting.md)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,16 @@ def test_an_unknown_request_id_or_data_dir(data_dir: Path, tmp_path: Path) -> No
     assert status == 1 and "no audit event with request id" in out
     status, out = run(tmp_path / "nowhere", "00000000-0000-0000-0000-000000000000")
     assert status == 1 and "no iamd database" in out
+
+
+def test_from_a_gzip_export_of_the_trail(data_dir: Path, denial: ClientError, tmp_path: Path) -> None:
+    target = tmp_path / "trail.jsonl.gz"
+    export = CliRunner().invoke(main, ["trail", "export", "--data-dir", str(data_dir), "--to", str(target)])
+    assert export.exit_code == 0, export.output
+    rid = denial.response["ResponseMetadata"]["RequestId"]
+    assert target.read_bytes()[:2] == b"\x1f\x8b" and any(
+        json.loads(line)["requestID"] == rid for line in gzip.decompress(target.read_bytes()).splitlines()
+    )
+    for args in (["--event", str(target)], [str(target)]):
+        status, out = run(data_dir, *args)
+        assert status == 1 and "Misspelled action" in out, out

@@ -178,8 +178,9 @@ def test_passwords_are_never_stored_or_audited_in_clear(api_server: RunningServe
     db = api_server.backend.store.engine.url.database  # type: ignore[attr-defined]
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
-        rows = conn.execute("SELECT record FROM audit_events WHERE event_name LIKE '%LoginProfile'")
-        records = [r for (r,) in rows if '"userName":"Hidden"' in r]
+    with api_server.backend.store.read() as tx:
+        events = tx.list_audit_events(api_server.account_id, max_items=1000).items
+    records = [e.record for e in events if e.event_name.endswith("LoginProfile") and '"userName":"Hidden"' in e.record]
     assert secret not in dump
     assert len(records) == 3 and all("HIDDEN_DUE_TO_SECURITY_REASONS" in r and secret not in r for r in records)
     hashes = dump.count("$argon2id$")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -18,10 +17,10 @@ V = "Version=2010-05-08"
 def _stored(target: Target, request_id: str) -> dict[str, object]:
     assert target.backend.audit is not None
     target.backend.audit.flush(timeout=30)
-    with sqlite3.connect(target.database) as db:
-        rows = db.execute("SELECT record FROM audit_events WHERE request_id = ?", (request_id,)).fetchall()
+    with target.backend.store.read() as tx:
+        rows = tx.find_audit_events(request_id)
     assert len(rows) == 1, f"request {request_id} is not in the audit trail"
-    record: dict[str, object] = json.loads(rows[0][0])
+    record: dict[str, object] = json.loads(rows[0].record)
     return record
 
 

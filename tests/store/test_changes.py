@@ -299,7 +299,7 @@ ROWS: list[Row] = [
     ),
     (
         "add_audit_event",
-        lambda tx, v: v.setdefault("event", tx.add_audit_event(_event()).event_id),
+        lambda tx, v: v.setdefault("event", _event().event_id if tx.add_audit_event(_event()) else ""),
         lambda v: {ref("audit-event", A, v["event"])},
     ),
     # SSH public keys, signing certificates, service-specific credentials (nothing cached: reported, ignored)
@@ -505,6 +505,10 @@ def test_writes_outside_transactions_are_published(store: Store, account: str) -
                         ("key", A, "AKIAEXAMPLEKEY000002", Verb.USED)]  # fmt: skip
     assert [s[0] for s in seen[3:]] == ["audit-event", "audit-event"]
     published.clear()
+    oldest = store.oldest_audit_events(10)
+    assert store.delete_audit_events([e.sequence for e in oldest if e.sequence is not None]) == 2
+    assert [(c.entity.value, c.verb) for p in published for c in p.changes] == [("audit-event", Verb.DELETED)]
+    published.clear()
     store.reset()
     assert [p.everything for p in published] == [True]
     unsubscribe()
@@ -515,7 +519,8 @@ def test_writes_outside_transactions_are_published(store: Store, account: str) -
 
 def test_every_write_of_the_store_outside_transactions_is_covered_above() -> None:
     """A new write method on the store itself must be published and added to the test above."""
-    not_writes = {"dialect", "transaction", "read", "generation", "subscribe", "close"}
+    not_writes = {"dialect", "transaction", "read", "generation", "subscribe", "close", "oldest_audit_events",
+                  "audit_size"}  # fmt: skip
     writes = {n for n in vars(Store) if not n.startswith("_")} - not_writes
     assert writes == {"append_audit_event", "append_audit_events", "record_access_key_use", "record_role_use",
-                      "record_password_use", "reset"}  # fmt: skip
+                      "record_password_use", "reset", "delete_audit_events"}  # fmt: skip

@@ -1,0 +1,357 @@
+"""The audit trail's compact record: what is kept of an event, and its CloudTrail JSON rebuilt.
+
+An event is stored as the parts its CloudTrail record is made of (docs/audit.md, "The stored
+record"), not as the record's JSON text: the strings that repeat from event to event (the
+account, event name and source, region, source address, user agent, the caller's whole
+``userIdentity``, the error code, the decision's statements and its resource) are interned
+(:mod:`iamd.store.audit_strings`, one small integer each), the event and request ids are kept
+as 16 bytes, the time as whole seconds, and what varies per event (parameters, response,
+error message, why a credential was refused) as compact JSON text. The constant members
+(``eventVersion``, ``eventType``, ``managementEvent``, ``eventCategory``) are not stored.
+
+:func:`rebuild` gives back exactly the JSON text the trail stored before (sorted keys, no
+spaces): every reader sees the same record. A record that does not fit the usual shape (a
+member missing, one more, another constant) is kept whole (:data:`WHOLE`), so nothing is
+ever changed by storing it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from iamd.audit import DECISION_FIELD, FAILURE_FIELD, compact_decision, decision_summary, redact
+
+if TYPE_CHECKING:
+    from iamd.audit import CallEvent
+    from iamd.store.records import AuditEvent
+
+__all__ = [
+    "NO_REQUEST_ID",
+    "READ_ONLY",
+    "WHOLE",
+    "CompactEvent",
+    "compact_call_event",
+    "compact_stored_event",
+    "id_key",
+    "id_text",
+    "rebuild",
+]
+
+READ_ONLY = 1  # flags: the event is a read
+WHOLE = 2  # flags: ``extra`` is the record's JSON text, kept whole
+NO_REQUEST_ID = 4  # flags: the record has no requestID member (a console sign-in's)
+
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
+_CONSTANTS = {"eventVersion": "1.08", "eventType": "AwsApiCall", "managementEvent": True, "eventCategory": "Management"}
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # as json.dumps(..., sort_keys=True)
+
+
+def id_key(text: str) -> bytes:
+    """An event or request id as stored: a canonical (lower-case) UUID as its 16 bytes, any other
+    text as its UTF-8 bytes behind a prefix that keeps it from being 16 bytes long."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+        digits = text.replace("-", "")
+        if len(digits) == 32 and digits == digits.lower():
+            try:
+                return bytes.fromhex(digits)
+            except ValueError:
+                pass
+    data = text.encode("utf-8", "surrogatepass")
+    return (b"\x01\x01" if len(data) == 15 else b"\x00") + data
+
+
+def id_text(key: bytes) -> str:
+    """The id :func:`id_key` stored as ``key``."""
+    if len(key) == 16:
+        h = key.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return key[2 if key[:1] == b"\x01" else 1 :].decode("utf-8", "surrogatepass")
+
+
+class CompactEvent(NamedTuple):
+    """An audit event as stored (before interning: the interned members are their text here).
+
+    A named tuple: the writer makes one per event, and a tuple is made in a fraction of the time
+    of a frozen dataclass."""
+
+    event_id: str
+    request_id: str | None
+    account_id: str
+    event_time: int  # seconds since the epoch (the record's eventTime has whole seconds)
+    event_name: str
+    event_source: str
+    user_name: str | None  # userIdentity.userName: what ``list_audit_events(user_name=...)`` matches
+    identity: str  # userIdentity, JSON
+    region: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    decision: str | None = None  # iamdDecision without its resource, JSON
+    resource: str | None = None
+    params: str | None = None  # requestParameters, JSON (None: null)
+    response: str | None = None  # responseElements, JSON (None: null)
+    authentication: str | None = None  # iamdAuthentication, JSON
+    redacted: str | None = None  # the redacted paths, JSON (None: none)
+    extra: str | None = None  # members beyond the usual ones, JSON; the whole record with WHOLE
+    flags: int = 0
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.flags & READ_ONLY)
+
+    @property
+    def is_failure(self) -> bool:
+        return self.error_code is not None
+
+
+def _seconds(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+Memo = dict[Any, Any]
+"""What the events of one batch share, by object: the caller's ``userIdentity`` dictionary (the
+same object for every call of a caller, and once per batch after pickling) and the deciding
+statements (described once per compiled set). Valid while the batch's events are alive."""
+
+
+def _identity(identity: Mapping[str, Any], memo: Memo | None) -> tuple[str, list[str], str | None]:
+    key = ("identity", id(identity))
+    got = memo.get(key) if memo is not None else None
+    if got is None or got[0] is not identity:
+        hidden: list[str] = []
+        value = redact(dict(identity), "userIdentity", hidden)[0]
+        user_name = value.get("userName")
+        got = (identity, _dumps(value), hidden, user_name if isinstance(user_name, str) else None)
+        if memo is not None:
+            memo[key] = got
+    return got[1], got[2], got[3]
+
+
+def _decision(decision: Any, memo: Memo | None) -> tuple[str, Any]:
+    """iamdDecision as its template (JSON, without the resource) and its resource."""
+    compact = compact_decision(decision)
+    verdict, action, resource, block, blocking, statements, missing, errors = compact
+    key = None
+    if memo is not None and not blocking:
+        key = ("decision", verdict, action, block, id(statements), missing, errors)
+        got = memo.get(key)
+        if got is not None and got[0] is statements:
+            return got[1], resource
+    summary = decision_summary(compact)
+    del summary["resource"]
+    template = _dumps(summary)
+    if key is not None and memo is not None:
+        memo[key] = (statements, template)
+    return template, resource
+
+
+_PARAMS: dict[tuple[tuple[str, Any], ...], tuple[str, list[str]]] = {}  # flat parameters -> JSON, hidden paths
+_PARAMS_MAX = 4096
+
+
+def _params(request: Mapping[str, Any], hidden: list[str]) -> str:
+    """requestParameters as JSON; the flat ones of plain values (most reads: a name, a marker) are
+    remembered by value (a process-wide table of at most :data:`_PARAMS_MAX`)."""
+    try:
+        key = tuple(request.items())
+        got = _PARAMS.get(key)
+    except TypeError:  # a value that is a list or a mapping: not kept
+        key, got = None, None
+    if got is None:
+        found: list[str] = []
+        got = (_dumps(redact(request, "requestParameters", found)[0]), found)
+        if key is not None and all(type(k) is str and type(v) is str for k, v in key):  # 1 == True: text only
+            if len(_PARAMS) >= _PARAMS_MAX:
+                _PARAMS.clear()
+            _PARAMS[key] = got
+    if got[1]:
+        hidden += got[1]
+    return got[0]
+
+
+def _text_column(value: str | None) -> bool:
+    """Whether a text that is interned as it is (not as JSON) can go into a text column of either
+    database: no NUL, no lone surrogate (a user agent is whatever the client sent)."""
+    if value is None or (value.isascii() and "\x00" not in value):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
+def compact_call_event(event: CallEvent, memo: Memo | None = None) -> CompactEvent:
+    """The stored form of a call's event, built straight from it (no record dict, no JSON of the
+    whole): the same record :meth:`CallEvent.record` describes, as :func:`rebuild` gives it back.
+    ``memo``: shared by the events of one batch (:data:`Memo`)."""
+    hidden: list[str] = []
+    params = None
+    request = event.request_parameters
+    if request:
+        params = _params(request, hidden)
+    response = None
+    read_only = event.read_only
+    if event.response_elements and not read_only:
+        response = _dumps(redact(event.response_elements, "responseElements", hidden)[0])
+    identity, identity_hidden, user_name = _identity(event.user_identity, memo)
+    if identity_hidden:
+        hidden += identity_hidden
+    decision = resource = None
+    if event.decision is not None:
+        decision, resource = _decision(event.decision, memo)
+        if resource is not None and not isinstance(resource, str):  # not the usual shape: keep it as it is
+            summary = json.loads(decision)
+            summary["resource"] = resource
+            decision, resource = _dumps(summary), None
+    authentication = None
+    if event.authentication is not None:
+        authentication = _dumps(redact(dict(event.authentication), FAILURE_FIELD, hidden)[0])
+    message = None
+    if event.error_code is not None:
+        message = (event.error_message or "")[:1024]
+    if not (_text_column(event.user_agent) and _text_column(event.source_ip) and _text_column(event.aws_region)
+            and (resource is None or _text_column(resource))):  # fmt: skip
+        return _whole(event)
+    return CompactEvent(
+        event.event_id, event.request_id, event.account_id, int(event.event_time.timestamp()), event.event_name,
+        event.event_source, user_name, identity, event.aws_region, event.source_ip, event.user_agent,
+        event.error_code, message, decision, resource, params, response, authentication,
+        _dumps(hidden) if hidden else None, None, READ_ONLY if read_only else 0,
+    )  # fmt: skip
+
+
+def _whole(event: CallEvent) -> CompactEvent:
+    """The event of a call kept as its record's JSON text (what cannot be interned as it is)."""
+    from iamd.store.audit import audit_event_from_record
+
+    stored = audit_event_from_record(event.record(), event_time=event.event_time)
+    identity = _dumps(json.loads(stored.record).get("userIdentity") or {})
+    return CompactEvent(
+        stored.event_id, stored.request_id, stored.account_id, _seconds(stored.event_time), stored.event_name,
+        stored.event_source, stored.user_name, identity, error_code=stored.error_code, extra=stored.record,
+        flags=WHOLE | (READ_ONLY if stored.read_only else 0),
+    )  # fmt: skip
+
+
+def compact_stored_event(event: AuditEvent) -> CompactEvent:
+    """The stored form of an event given as its record's JSON text (sign-in events, a failed
+    call's event, the rows the migration converts): taken apart, and kept whole if putting it
+    back together would not give exactly the same text."""
+    record = json.loads(event.record)
+    seconds = _seconds(event.event_time)
+    identity_value = record.get("userIdentity") if isinstance(record, dict) else None
+    identity = _dumps(identity_value) if isinstance(identity_value, dict) else "{}"
+    whole = CompactEvent(
+        event.event_id, event.request_id, event.account_id, seconds, event.event_name, event.event_source,
+        event.user_name, identity, error_code=event.error_code, extra=event.record,
+        flags=WHOLE | (READ_ONLY if event.read_only else 0),
+    )  # fmt: skip
+    if not isinstance(record, dict):
+        return whole
+    try:
+        parts = _parts(record, event, identity, seconds)
+    except (KeyError, TypeError, ValueError):
+        return whole
+    if parts is None or rebuild(parts) != event.record:
+        return whole
+    return parts
+
+
+def _text(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _parts(record: dict[str, Any], event: AuditEvent, identity: str, seconds: int) -> CompactEvent | None:
+    """``record`` taken apart as :func:`rebuild` puts it together; None if it cannot be."""
+    rest = dict(record)
+    flags = READ_ONLY if event.read_only else 0
+    if "requestID" not in rest and event.request_id is None:
+        flags |= NO_REQUEST_ID
+        rest["requestID"] = None
+    for key in ("userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
+                "userAgent", "requestParameters", "responseElements", "requestID", "eventID", "readOnly",
+                "recipientAccountId", "redacted"):  # fmt: skip
+        if key not in rest:
+            return None
+        del rest[key]
+    for key, value in _CONSTANTS.items():
+        if rest.get(key) == value and type(rest.get(key)) is type(value):
+            del rest[key]
+        elif key not in rest:
+            return None  # absent: rebuild would add it
+    error_code = message = None
+    if "errorCode" in rest:
+        error_code, message = _text(rest.pop("errorCode")), _text(rest.pop("errorMessage"))
+    decision = resource = None
+    if DECISION_FIELD in rest:
+        summary = dict(rest.pop(DECISION_FIELD))
+        resource = _text(summary.pop("resource"))
+        decision = _dumps(summary)
+    authentication = _dumps(rest.pop(FAILURE_FIELD)) if FAILURE_FIELD in rest else None
+    params, response = record["requestParameters"], record["responseElements"]
+    for text in (record["awsRegion"], record["sourceIPAddress"], record["userAgent"], resource):
+        if isinstance(text, str) and not _text_column(text):
+            return None
+    redacted = record["redacted"]
+    return CompactEvent(
+        event.event_id, event.request_id, event.account_id, seconds, event.event_name, event.event_source,
+        event.user_name, identity, _text(record["awsRegion"]), _text(record["sourceIPAddress"]),
+        _text(record["userAgent"]), error_code, message, decision, resource,
+        None if params is None else _dumps(params), None if response is None else _dumps(response),
+        authentication, _dumps(redacted) if redacted else None, _dumps(rest) if rest else None, flags,
+    )  # fmt: skip
+
+
+def _time_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime(_TIME)
+
+
+def rebuild(event: CompactEvent) -> str:
+    """The record's CloudTrail JSON text, exactly as the trail stored it before it was compact."""
+    if event.flags & WHOLE:
+        assert event.extra is not None
+        return event.extra
+    rec: dict[str, Any] = {
+        "eventVersion": "1.08",
+        "userIdentity": json.loads(event.identity),
+        "eventTime": _time_text(event.event_time),
+        "eventSource": event.event_source,
+        "eventName": event.event_name,
+        "awsRegion": event.region,
+        "sourceIPAddress": event.source_ip,
+        "userAgent": event.user_agent,
+        "requestParameters": None if event.params is None else json.loads(event.params),
+        "responseElements": None if event.response is None else json.loads(event.response),
+        "requestID": event.request_id,
+        "eventID": event.event_id,
+        "readOnly": event.read_only,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": event.account_id,
+        "eventCategory": "Management",
+    }
+    if event.flags & NO_REQUEST_ID:
+        del rec["requestID"]
+    if event.error_code is not None:
+        rec["errorCode"] = event.error_code
+        rec["errorMessage"] = event.error_message
+    if event.decision is not None:
+        summary = json.loads(event.decision)
+        summary["resource"] = event.resource
+        rec[DECISION_FIELD] = summary
+    if event.authentication is not None:
+        rec[FAILURE_FIELD] = json.loads(event.authentication)
+    rec["redacted"] = json.loads(event.redacted) if event.redacted else []
+    if event.extra:
+        extra: Mapping[str, Any] = json.loads(event.extra)
+        rec.update(extra)
+    return _dumps(rec)

@@ -1,0 +1,149 @@
+"""The compact audit record: exact JSON back, on both databases, and old rows converted by the migration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sqlalchemy as sa
+
+from iamd.store import AuditEvent, Store, audit_event_from_record, compact_audit_event, migrate, open_store
+from iamd.store.audit_codec import WHOLE, compact_stored_event, id_key, id_text, rebuild
+from iamd.store.engine import make_engine
+from tests.store.audit_corpus import call_events, stored_events
+from tests.store.helpers import ACCOUNT, OTHER_ACCOUNT
+
+
+def _trail(store: Store) -> list[AuditEvent]:
+    with store.read() as tx:
+        return list(tx.scan_audit_events())
+
+
+def _same(got: AuditEvent, want: AuditEvent) -> None:
+    assert dataclasses.replace(got, sequence=None) == dataclasses.replace(want, sequence=None), want.event_name
+
+
+def test_ids_are_16_bytes_when_they_are_uuids_and_any_text_comes_back() -> None:
+    for text in ("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60", "req-1",
+                 "fifteen-chars-x", "", "\x01\x01x", "é"):  # fmt: skip
+        assert id_text(id_key(text)) == text
+    assert len(id_key("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60")) == 16
+    assert all(
+        len(id_key(t)) != 16 for t in ("fifteen-chars-x", "sixteen-chars-xx", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60")
+    )
+
+
+def test_the_compact_record_rebuilds_exactly_the_json_stored_before() -> None:
+    for event in call_events():
+        compact = compact_audit_event(event)
+        assert rebuild(compact) == audit_event_from_record(event.record()).record, event.event_name
+        assert not compact.flags & WHOLE
+    kept_whole = []
+    for stored in stored_events():
+        compact = compact_stored_event(stored)
+        assert rebuild(compact) == stored.record
+        if compact.flags & WHOLE:
+            kept_whole.append(stored.event_id)
+    assert kept_whole == ["not-a-uuid", "fifteen-chars-x"]  # no region, address, agent: not the usual shape
+
+
+def test_the_store_gives_back_what_the_trail_gave_before(store: Store, account: str) -> None:
+    want = stored_events()
+    calls = call_events()
+    store.append_audit_events([compact_audit_event(e) for e in calls[:6]])  # the writer's batches
+    store.append_audit_events(want[6:9])
+    for event in want[9:12]:
+        store.append_audit_event(event)  # a failure's own transaction
+    with store.transaction() as tx:
+        for event in calls[12:]:
+            tx.add_audit_event(compact_audit_event(event))  # a write's own event
+        for event in want[12:]:
+            tx.add_audit_event(event)
+    got = _trail(store)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        _same(g, w)
+    with store.read() as tx:
+        for w in want:
+            if w.request_id is not None:
+                assert [e.record for e in tx.find_audit_events(w.request_id)] == [w.record]
+        alice = tx.list_audit_events(ACCOUNT, user_name="alice").items
+        assert {e.event_id for e in alice} == {w.event_id for w in want if w.user_name == "alice"
+                                              and w.account_id == ACCOUNT}  # fmt: skip
+        denied = tx.list_audit_events(ACCOUNT, event_name="DeleteUser", errors_only=True).items
+        assert [e.error_code for e in denied] == ["AccessDenied"]
+        assert [e.event_name for e in tx.list_audit_events(OTHER_ACCOUNT).items] == ["ListRoots"]
+        assert (
+            tx.list_audit_events("000000000000").items == ()
+            and tx.list_audit_events(ACCOUNT, user_name="x").items == ()
+        )
+    # stored again (a writer process that died before it acknowledged): nothing twice
+    store.append_audit_events([compact_audit_event(e) for e in calls[:6]], skip_stored=True)
+    store.append_audit_events(want[12:], skip_stored=True)
+    assert len(_trail(store)) == len(want)
+
+
+def test_the_migration_converts_the_rows_of_the_old_trail(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "0007_policy_history")
+    want = stored_events()
+    engine = make_engine(empty_url)
+    old = sa.table(
+        "audit_events", *(sa.column(n) for n in ("event_id", "account_id", "event_name", "event_source", "user_name",
+                                                 "user_arn", "error_code", "request_id", "read_only", "record")),
+        sa.column("event_time", sa.DateTime(timezone=True)),
+    )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(old.insert(), [{
+            "event_id": e.event_id, "account_id": e.account_id, "event_time": e.event_time, "event_name": e.event_name,
+            "event_source": e.event_source, "user_name": e.user_name, "user_arn": e.user_arn,
+            "error_code": e.error_code, "request_id": e.request_id, "read_only": e.read_only, "record": e.record,
+        } for e in want])  # fmt: skip
+    engine.dispose()
+    assert migrate.upgrade(empty_url) == migrate.head_revision()
+    store = open_store(empty_url)
+    try:
+        got = _trail(store)
+        assert [g.sequence for g in got] == list(range(1, len(want) + 1))
+        for g, w in zip(got, want, strict=True):
+            _same(g, w)
+        store.append_audit_events([compact_audit_event(call_events()[0])])
+        assert _trail(store)[-1].sequence == len(want) + 1  # numbering goes on after the converted rows
+        with store.read() as tx:
+            assert [e.event_name for e in tx.list_audit_events(ACCOUNT, event_name="DeleteUser").items] == [
+                "DeleteUser"
+            ]
+    finally:
+        store.close()
+
+
+def test_every_query_of_the_readers_uses_an_index(store: Store, account: str) -> None:
+    if store.dialect != "sqlite":
+        return  # the query plans checked are SQLite's; PostgreSQL's depend on its statistics
+    store.append_audit_events([compact_audit_event(e) for e in call_events()])
+    queries = {
+        "account": "SELECT * FROM audit_events WHERE account_id = 1 ORDER BY event_time DESC, seq DESC LIMIT 10",
+        "user": "SELECT * FROM audit_events WHERE account_id = 1 AND user_name = 2 ORDER BY event_time DESC, seq DESC",
+        "event": "SELECT * FROM audit_events WHERE account_id = 1 AND event_name = 3"
+        " ORDER BY event_time DESC, seq DESC",
+        "request": "SELECT * FROM audit_events WHERE request_id = x'00'",
+        "scan": "SELECT * FROM audit_events WHERE seq > 5 ORDER BY seq LIMIT 10",
+    }
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        for name, query in queries.items():
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}"))
+            assert "USING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (name, plan)
+            assert "TEMP B-TREE" not in plan, (name, plan)
+        indexes = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(audit_events)")}
+    assert len(indexes) == 4  # was 5, with the event id's unique index
+
+
+def test_a_user_agent_no_text_column_takes_is_kept_in_the_record(store: Store, account: str) -> None:
+    base = call_events()[0]
+    odd = [
+        dataclasses.replace(base, user_agent=agent, event_id=f"{n:08x}-4444-4000-8000-000000000000")
+        for n, agent in enumerate(["nul\x00agent", "lone \udcff surrogate", "ünïcödé agent"])
+    ]
+    for event in odd:
+        assert bool(compact_audit_event(event).flags & WHOLE) == (event.user_agent != "ünïcödé agent")
+    store.append_audit_events([compact_audit_event(e) for e in odd])
+    got = _trail(store)
+    assert [g.record for g in got] == [audit_event_from_record(e.record()).record for e in odd]
