@@ -7,7 +7,7 @@ event id's unique index goes (a batch stored again is recognised through its req
 so do the datetime and text columns that the indexes were built on.
 
 Revision ID: 0009_audit_compact
-Revises: 0007_policy_history
+Revises: 0008_console_sessions
 """
 
 from __future__ import annotations
