@@ -49,7 +49,15 @@ MAX_BUFFERED_BODY = 1 << 20
 
 def signed(headers: Sequence[tuple[str, str]], query: str) -> bool:
     """Whether the request carries a SigV4 signature (header or presigned query)."""
-    return any(n.lower() == "authorization" for n, _ in headers) or "x-amz-signature=" in query.lower()
+    return signed_in_header(headers) or "x-amz-signature=" in query.lower()
+
+
+def signed_in_header(headers: Sequence[tuple[str, str]]) -> bool:
+    """Whether the request is signed in its Authorization header: only then does the signature
+    cover the body's hash. A presigned URL's payload hash is fixed by the URL (S3's
+    ``UNSIGNED-PAYLOAD``, other services' empty body), which iamd derives itself (AWS "Authenticating
+    Requests: Using Query Parameters"): the middleware must not hash the body for it."""
+    return any(n.lower() == "authorization" for n, _ in headers)
 
 
 def default_denial(answer: Answer) -> DenyResponse:
@@ -100,7 +108,7 @@ class AuthorizationMiddleware:
             return
         request = forwarded_request(scope)
         body: bytes | None = None
-        if request.payload_hash is None and signed(request.headers, request.query) and not _declared(request):
+        if request.payload_hash is None and signed_in_header(request.headers) and not _declared(request):
             body, complete = await _read_body(receive, self.max_buffered_body)
             if not complete:
                 await _send(send, _error(413, "EntityTooLarge", "The request body is too large to authorize."))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from .asgi import MAX_BUFFERED_BODY, DenyResponse, _error, default_denial, signed
+from .asgi import MAX_BUFFERED_BODY, DenyResponse, _error, default_denial, signed_in_header
 from .client import Answer, AuthorizationError, Authorizer, Check, ForwardedRequest
 
 __all__ = ["AuthorizationMiddleware", "forwarded_request"]
@@ -62,7 +62,7 @@ class AuthorizationMiddleware:
         request = forwarded_request(environ)
         body: bytes | None = None
         declared = any(n.lower() == "x-amz-content-sha256" for n, _ in request.headers)
-        if signed(request.headers, request.query) and not declared:
+        if signed_in_header(request.headers) and not declared:
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
             except ValueError:

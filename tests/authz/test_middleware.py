@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from iamd.authz.asgi import AuthorizationMiddleware, Scope
 from iamd.authz.wsgi import AuthorizationMiddleware as WsgiMiddleware
 from tests.api.conftest import allow, policy
 from tests.api.server import RunningServer, free_port
-from tests.authz.conftest import Key, sign, widget
+from tests.authz.conftest import Key, presign, sign, widget
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BASE = "http://widgets.example"
@@ -194,3 +195,23 @@ def test_the_wsgi_middleware_decides_the_same(
     tampered = call(sign(leo, method="PUT", url=BASE + "/widget/w", body=b"new"), b"old")
     assert tampered.status_code == 403 and tampered.json()["__type"] == "SignatureDoesNotMatch"
     client.close()
+
+
+def test_a_presigned_s3_url_passes_without_a_payload_hash_header(
+    authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], acct: str
+) -> None:
+    # A presigned S3 URL signs UNSIGNED-PAYLOAD (AWS "Authenticating Requests: Using Query
+    # Parameters") and sends no x-amz-content-sha256: the middleware must leave the payload hash to
+    # iamd rather than hash the (empty) body, which would not match what the URL signed.
+    kim = make_user("kim-presigned", policy(allow("s3:GetObject")))
+    url = presign(kim, service="s3", url=BASE + "/bucket/report.csv")
+    split = urlsplit(url)
+    request = ForwardedRequest("GET", split.path, split.query, [("Host", split.netloc)])
+
+    def checks(scope: Scope, body: bytes | None) -> Sequence[Check]:
+        return [Check("s3:GetObject", "arn:aws:s3:::bucket/report.csv", resource_account=acct)]
+
+    app = AuthorizationMiddleware(_echo_app(), authorizer, checks, service="s3")
+    response = send(app, request)
+    assert response.status_code == 200, response.text
+    assert response.json()["caller"] == kim.arn
