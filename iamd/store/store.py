@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Executable, Insert, insert, select, update
+from sqlalchemy import Connection, Engine, Executable, Insert, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -25,6 +25,7 @@ from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
+from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
 from iamd.store.keys import KeyOps
 from iamd.store.logins import LoginOps
@@ -102,6 +103,10 @@ class SqlStore:
     def engine(self) -> Engine:
         return self._engine
 
+    def _connect(self) -> Connection:
+        check_database_allowed()  # not on the event loop (iamd/store/guard.py)
+        return self._engine.connect()
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         if getattr(self._local, "writing", False):
@@ -138,7 +143,7 @@ class SqlStore:
 
     @contextmanager
     def _write_tx(self) -> Iterator[SqlTx]:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 if self._ctx.dialect == "postgresql":
@@ -149,14 +154,14 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             if self._ctx.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             with conn.begin():
                 yield SqlTx(conn, self._ctx, writable=False)
 
     def generation(self) -> int:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
 
     def reset(self) -> None:
@@ -165,7 +170,7 @@ class SqlStore:
         For test suites (``iamd serve --dev``'s reset endpoint); the schema stays.
         """
         tables = [t for t in reversed(s.metadata.sorted_tables) if t.name != s.meta.name]
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 if self._ctx.dialect == "postgresql":
@@ -182,7 +187,7 @@ class SqlStore:
         self._publish(ChangeSet((Change(Entity.ACCOUNT, "", "", Verb.RESET),), int(generation)))
 
     def append_audit_event(self, event: AuditEvent) -> AuditEvent:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 stored = insert_audit_event(conn, event)
@@ -198,7 +203,7 @@ class SqlStore:
         if skip_stored:  # an event id already stored is skipped (both dialects: ON CONFLICT DO NOTHING)
             dialect_insert = postgresql_insert if self._ctx.dialect == "postgresql" else sqlite_insert
             stmt = dialect_insert(s.audit_events).on_conflict_do_nothing(index_elements=["event_id"])
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 conn.execute(stmt, [audit_row(e) for e in events])
@@ -225,7 +230,7 @@ class SqlStore:
         self._used(stmt.returning(u.c.account_id, u.c.name), Entity.USER)
 
     def _used(self, stmt: Executable, entity: Entity) -> None:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 rows = conn.execute(stmt).all()
