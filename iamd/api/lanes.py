@@ -32,10 +32,7 @@ class Lanes:
         self.write_threads = 1 if dialect == "sqlite" else self._threads
         registry = backend.registry
         self.writes = frozenset(
-            name
-            for service in registry.names
-            for name, op in registry.get(service).operations.items()
-            if op.writes
+            name for service in registry.names for name, op in registry.get(service).operations.items() if op.writes
         )
         self._lock = threading.Lock()
         self._read: ThreadPoolExecutor | None = None

@@ -419,4 +419,7 @@ def entity_refs(key: tuple[Any, ...]) -> list[Ref]:
     return [ref(kind, account, name)]
 
 
-_KIND_OF = {"get_account": "account", "get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}
+_KIND_OF = {
+    "get_account": "account", "get_user": "user", "get_group": "group", "get_role": "role",
+    "get_instance_profile": "instance-profile",
+}  # fmt: skip

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 __all__ = ["NeedsDatabase", "check_database_allowed", "no_database"]
 
 
-class NeedsDatabase(BaseException):  # noqa: N818 - a signal to the caller, like StopIteration
+class NeedsDatabase(BaseException):
     """Raised instead of opening a connection inside :func:`no_database`."""
 
 
