@@ -117,7 +117,6 @@ def reads_with_writer(
             keys[version] = setup_iamd(server)
             verify(server, keys[version], get_user_bodies(TARGETS[:1])[0])
         reads = get_user_bodies(target_users(TARGETS, 200))
-        writes = write_bodies("churn", 200)
         rows: dict[str, dict[str, list[float]]] = {
             v: {"alone": [], "with": [], "writer": [], "writer_alone": []} for v in versions
         }
@@ -126,10 +125,11 @@ def reads_with_writer(
             for version in order:
                 server, key = servers[version], keys[version]
                 signed_reads = sign_query(server.host, server.port, key, reads)
-                signed_writes = sign_query(server.host, server.port, key, writes)
+                signed_writes = sign_query(server.host, server.port, key, write_bodies(f"r{r}w", 200))
                 run_python(server.host, server.port, signed_reads, connections=READERS, duration=1)  # warm-up
                 _say(f"  round {r + 1}/{rounds} {version}: the writer alone")
-                lone = run_python(server.host, server.port, signed_writes, connections=1, duration=duration)
+                lone_writes = sign_query(server.host, server.port, key, write_bodies(f"r{r}a", 200))
+                lone = run_python(server.host, server.port, lone_writes, connections=1, duration=duration)
                 rows[version]["writer_alone"].append(lone.rps)
                 _say(f"  round {r + 1}/{rounds} {version}: GetUser alone")
                 alone = run_python(server.host, server.port, signed_reads, connections=READERS, duration=duration)
@@ -173,14 +173,14 @@ def write_scaling(
             _say(f"writes: starting {version} on postgresql")
             server = servers[version] = _start(version, source, tmp, "postgresql", pg)
             keys[version] = setup_iamd(server)
-        writes = write_bodies("scale", 400)
         rows: dict[str, dict[int, list[float]]] = {v: {1: [], 8: []} for v in versions}
         for r in range(rounds):
             order = list(versions) if r % 2 == 0 else list(versions)[::-1]
             for version in order:
                 server, key = servers[version], keys[version]
-                signed = sign_query(server.host, server.port, key, writes)
                 for conns in (1, 8):
+                    # New names per window: a window ends between a CreateUser and its DeleteUser.
+                    signed = sign_query(server.host, server.port, key, write_bodies(f"r{r}c{conns}n", 400))
                     _say(f"  round {r + 1}/{rounds} {version}: CreateUser/DeleteUser, {conns} connection(s)")
                     result = run_python(server.host, server.port, signed, connections=conns, duration=duration,
                                         own_slice=True)  # fmt: skip

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, Executable, Insert, insert, select, update
+from sqlalchemy import Connection, Engine, Executable, Insert, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -79,6 +79,8 @@ class SqlTx(
 
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
+_FLUSH = text("SELECT pg_current_xact_id()")
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -118,8 +120,21 @@ class SqlStore:
                 yield tx
         finally:
             self._local.writing = False
-        # Committed: say what changed (iamd.store.changes), before the caller goes on.
-        self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+        try:
+            self._durable()
+        finally:
+            # Committed: say what changed (iamd.store.changes), before the caller goes on.
+            self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+
+    def _durable(self) -> None:
+        """PostgreSQL: wait until the write transaction just committed (asynchronously, see
+        ``_write_tx``) is on disk. A transaction with an id commits synchronously, which flushes
+        the log up to its own commit record, and so up to the earlier one (the log is written in
+        order); concurrent writers share their flushes. Only then is the write's caller answered."""
+        if self._ctx.dialect != "postgresql":
+            return
+        with self._connect() as conn, conn.begin():
+            conn.execute(_FLUSH)
 
     # -- what changed (iamd.store.changes) -------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -150,6 +165,10 @@ class SqlStore:
                     # Serialize writers on the generation row: checks made in this
                     # transaction hold until it commits.
                     conn.execute(_LOCK_WRITERS)
+                    # ... but not while the commit waits for the disk: the commit releases the
+                    # row at once, and ``transaction`` makes the write durable (``_durable``)
+                    # outside the lock, before it returns (docs/architecture.md, "Writes on PostgreSQL").
+                    conn.execute(_ASYNC_COMMIT)
                 yield SqlTx(conn, self._ctx, writable=True)
 
     @contextmanager
