@@ -100,9 +100,15 @@ class _Postgres:
         self.cluster.stop()
 
 
+WORKERS: dict[str, int] = {}  # version -> iamd serve --workers (default 1)
+
+
 def _start(version: str, source: Path | None, tmp: Path, backend: str, pg: _Postgres | None) -> Server:
     database = pg.database() if backend == "postgresql" and pg is not None else None
-    return start_iamd(f"iamd-{version}-{backend}", tmp / f"{version}-{backend}", database=database, source=source)
+    workers = WORKERS.get(version, 1)
+    args = ("--workers", str(workers)) if workers > 1 else ()
+    return start_iamd(f"iamd-{version}-{backend}", tmp / f"{version}-{backend}", database=database, source=source,
+                      args=args)  # fmt: skip
 
 
 def reads_with_writer(
@@ -253,11 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per load window")
     parser.add_argument("--callers", type=int, default=2000, help="first request: distinct callers")
+    parser.add_argument("--workers", type=int, nargs="+", metavar="N",
+                        help="no baseline: the working tree under iamd serve --workers N, for each N")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="iamd-contention-"))
-    old = None if args.no_baseline else checkout(args.baseline)
+    old = None if args.no_baseline or args.workers else checkout(args.baseline)
     versions: dict[str, Path | None] = {"new": None} if old is None else {"old": old, "new": None}
+    if args.workers:
+        versions = {f"workers={n}": None for n in args.workers}
+        WORKERS.update({f"workers={n}": n for n in args.workers})
     results: dict[str, Any] = {"baseline": "none" if old is None else args.baseline}
     load0 = os.getloadavg()[0]
     pg: _Postgres | None = None
