@@ -251,8 +251,7 @@ def render(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server.contention", description=__doc__)
-    parser.add_argument("scenarios", nargs="*", default=["reads", "writes", "first"],
-                        choices=["reads", "writes", "first"])  # fmt: skip
+    parser.add_argument("scenarios", nargs="*", help="reads, writes, first (default: all three)")
     parser.add_argument("--baseline", default="main", help="the git ref measured beside the working tree")
     parser.add_argument("--no-baseline", action="store_true", help="measure the working tree only")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
@@ -263,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="no baseline: the working tree under iamd serve --workers N, for each N")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    args.scenarios = args.scenarios or ["reads", "writes", "first"]
+    if not set(args.scenarios) <= {"reads", "writes", "first"}:
+        parser.error(f"unknown scenario in {args.scenarios}: reads, writes, first")
     tmp = Path(tempfile.mkdtemp(prefix="iamd-contention-"))
     old = None if args.no_baseline or args.workers else checkout(args.baseline)
     versions: dict[str, Path | None] = {"new": None} if old is None else {"old": old, "new": None}
