@@ -271,12 +271,10 @@ def create_app(backend: Backend, limits: HttpLimits | None = None) -> IamdApp:
     return IamdApp(backend, limits)
 
 
-# The reads of one entity (or one of its policies) by name: a few cached lookups. Everything
-# else, however small, may read lists or many rows, write, hash, simulate or call out (STS).
-INLINE_ACTIONS = frozenset({
-    "GetUser", "GetRole", "GetGroupPolicy", "GetUserPolicy", "GetRolePolicy", "GetPolicy", "GetPolicyVersion",
-    "GetInstanceProfile", "GetLoginProfile", "GetAccessKeyLastUsed", "GetCallerIdentity",
-})  # fmt: skip
+# The reads of one entity by name that the cache answers (iamd/core/reads.py): once warm, no
+# database. Everything else, however small, reads what is not cached (inline policies, policy
+# versions, login profiles, last-used times), lists, writes, hashes, simulates or calls out (STS).
+INLINE_ACTIONS = frozenset({"GetUser", "GetRole", "GetPolicy", "GetInstanceProfile", "GetCallerIdentity"})
 INLINE_BODY = 8 * 1024  # a larger request is a policy or a simulation: off the loop
 
 

@@ -242,10 +242,40 @@ def test_a_read_on_the_event_loop_that_needs_the_database_runs_again_off_it(serv
     lines = head.decode().split("\r\n")[1:]
     headers = tuple((k, v.strip()) for k, _, v in (line.partition(":") for line in lines))
     http = HttpRequest("POST", "/", "", headers, body, "127.0.0.1", False)
+    decisions = server.backend.decisions.counts
+    before = dict(decisions)
     assert app.inline(http)
     assert app.answer_inline(http) is None
     assert app.inline_retries == 1
+    assert decisions == before  # the abandoned try counted no decision
     wire = app.query(http)  # what the worker thread runs
     assert wire.status == 200 and b"<UserName>cold</UserName>" in wire.body
+    assert decisions["allowed"] == before["allowed"] + 1  # the call's one decision, once
     assert app.answer_inline(http) is not None  # now cached: answered on the loop
     assert app.inline_retries == 1
+    assert decisions["allowed"] == before["allowed"] + 2
+
+
+def test_a_read_given_up_on_the_event_loop_counts_no_decision(server: RunningServer) -> None:
+    """Authorized, then given up because its handler needs the database (an inline policy is not
+    cached): the decision is counted once, by the try that answers."""
+    iam = client_for(server, server.root_key, server.root_secret)
+    iam.create_user(UserName="owner")
+    document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
+    iam.put_user_policy(UserName="owner", PolicyName="p", PolicyDocument=document)
+    iam.get_user(UserName="owner")  # the user (the call's target) is cached; its inline policy is not
+    app = IamdApp(server.backend)
+    http = _http(server, b"Action=GetUserPolicy&UserName=owner&PolicyName=p&Version=2010-05-08")
+    decisions = server.backend.decisions.counts
+    before = dict(decisions)
+    assert app._try_inline(http, "GetUserPolicy") is None  # authorized, then the handler needed the database
+    assert decisions == before
+    assert app.query(http).status == 200
+    assert sum(decisions.values()) - sum(before.values()) == 1
+
+
+def _http(server: RunningServer, body: bytes) -> HttpRequest:
+    head, _, payload = _signed(server, body).partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")[1:]
+    headers = tuple((k, v.strip()) for k, _, v in (line.partition(":") for line in lines))
+    return HttpRequest("POST", "/", "", headers, payload, "127.0.0.1", False)
