@@ -7,8 +7,10 @@ arrived in full (``Content-Length`` or chunked). Each request is timed from just
 file (4-byte big-endian length + bytes, repeated); prints one JSON object.
 
 Modes: ``--duration S`` cycles the requests for S seconds (each connection starts at its own
-offset); ``--once`` sends every request exactly once, spread over the connections (for
-writes such as CreateUser, whose requests cannot be repeated).
+offset; with ``--own-slice`` each connection cycles through its own slice only, so that
+connections never share a request: CreateUser/DeleteUser pairs of distinct names);
+``--once`` sends every request exactly once, spread over the connections (for writes such
+as CreateUser, whose requests cannot be repeated).
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ def read_requests(path: Path) -> list[bytes]:
 
 
 class _Conn:
-    __slots__ = ("buf", "next_index", "sock", "t0")
+    __slots__ = ("buf", "first", "last", "next_index", "sock", "t0")
 
-    def __init__(self, sock: socket.socket, next_index: int) -> None:
+    def __init__(self, sock: socket.socket, next_index: int, first: int, last: int) -> None:
         self.sock = sock
         self.buf = bytearray()
         self.t0 = 0
         self.next_index = next_index
+        self.first = first  # the slice the connection cycles through: [first, last)
+        self.last = last
 
 
 def _complete(buf: bytearray) -> tuple[int, int, bool] | None:
@@ -80,7 +84,9 @@ def _complete(buf: bytearray) -> tuple[int, int, bool] | None:
     return (status, total, close) if len(buf) >= total else None
 
 
-def run(host: str, port: int, requests: list[bytes], connections: int, duration: float | None) -> dict[str, object]:
+def run(
+    host: str, port: int, requests: list[bytes], connections: int, duration: float | None, own_slice: bool = False
+) -> dict[str, object]:
     once = duration is None
     connections = min(connections, len(requests)) if once else connections
     sel = selectors.DefaultSelector()
@@ -91,11 +97,11 @@ def run(host: str, port: int, requests: list[bytes], connections: int, duration:
     n = len(requests)
     queue = iter(range(n)) if once else None
 
-    def connect(index: int) -> _Conn:
+    def connect(index: int, first: int = 0, last: int = n) -> _Conn:
         sock = socket.create_connection((host, port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
-        conn = _Conn(sock, index)
+        conn = _Conn(sock, index, first, last)
         sel.register(sock, selectors.EVENT_READ, conn)
         return conn
 
@@ -107,7 +113,7 @@ def run(host: str, port: int, requests: list[bytes], connections: int, duration:
                 return False
         else:
             index = conn.next_index
-            conn.next_index = (index + 1) % n
+            conn.next_index = index + 1 if index + 1 < conn.last else conn.first
         data = requests[index]
         conn.t0 = clock()
         sent = conn.sock.send(data)
@@ -121,7 +127,9 @@ def run(host: str, port: int, requests: list[bytes], connections: int, duration:
     deadline = start + int((duration or 0) * 1e9)
     active = 0
     for c in range(connections):
-        if send(connect(c * n // max(1, connections))):
+        offset = c * n // max(1, connections)
+        end = (c + 1) * n // max(1, connections) if own_slice else n
+        if send(connect(offset, offset if own_slice else 0, end)):
             active += 1
     while active:
         for key, _ in sel.select(timeout=30):
@@ -149,7 +157,7 @@ def run(host: str, port: int, requests: list[bytes], connections: int, duration:
                 reconnects += 1
                 sel.unregister(conn.sock)
                 conn.sock.close()
-                conn = connect(conn.next_index)
+                conn = connect(conn.next_index, conn.first, conn.last)
             if (not once and now >= deadline) or not send(conn):
                 sel.unregister(conn.sock)
                 conn.sock.close()
@@ -184,8 +192,9 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--duration", type=float, help="cycle the requests for this many seconds")
     mode.add_argument("--once", action="store_true", help="send every request exactly once")
+    parser.add_argument("--own-slice", action="store_true", help="with --duration: each connection its own slice")
     args = parser.parse_args()
-    result = run(args.host, args.port, read_requests(args.requests), args.connections, args.duration)
+    result = run(args.host, args.port, read_requests(args.requests), args.connections, args.duration, args.own_slice)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -43,13 +43,20 @@ class LoadResult:
 
 
 def run_python(
-    host: str, port: int, requests: Sequence[bytes], *, connections: int, duration: float | None
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    connections: int,
+    duration: float | None,
+    own_slice: bool = False,
 ) -> LoadResult:
-    """``duration=None``: every request exactly once (``--once``)."""
+    """``duration=None``: every request exactly once (``--once``); ``own_slice``: see the client."""
     with tempfile.TemporaryDirectory(prefix="iamd-load-") as tmp:
         path = Path(tmp) / "requests.bin"
         write_requests(path, list(requests))
         mode = ["--once"] if duration is None else ["--duration", str(duration)]
+        mode += ["--own-slice"] if own_slice else []
         command = [sys.executable, "-m", "bench.server.client", "--host", host, "--port", str(port),
                    "--requests", str(path), "--connections", str(connections), *mode]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

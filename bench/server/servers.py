@@ -96,11 +96,14 @@ def _wait_http(server: Server, path: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def _spawn(name: str, command: list[str], env: dict[str, str], log: Path, port: int, ready_path: str) -> Server:
+def _spawn(
+    name: str, command: list[str], env: dict[str, str], log: Path, port: int, ready_path: str, cwd: Path | None = None
+) -> Server:
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     with log.open("ab") as out:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   cwd=cwd)  # fmt: skip
     server = Server(name, process, port, log)
     try:
         _wait_http(server, ready_path)
@@ -112,18 +115,29 @@ def _spawn(name: str, command: list[str], env: dict[str, str], log: Path, port: 
 
 
 def start_iamd(
-    name: str, data_dir: Path, *, database: str | None = None, extra_env: dict[str, str] | None = None
+    name: str,
+    data_dir: Path,
+    *,
+    database: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    source: Path | None = None,
+    args: tuple[str, ...] = (),
 ) -> Server:
-    """``python -m iamd serve --dev --port P --data-dir D [--database URL]`` with known root keys."""
+    """``python -m iamd serve --dev --port P --data-dir D [--database URL]`` with known root keys.
+
+    ``source``: run the iamd of that source tree instead (another commit's, bench/server/baseline.py)."""
     port = free_port()
     command = [sys.executable, "-m", "iamd", "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir)]
     if database:
         command += ["--database", database]
+    command += list(args)
     env = {**os.environ, "IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET,
            **(extra_env or {})}  # fmt: skip
     env.pop("IAMD_DATABASE_URL", None)
     env.pop("IAMD_MASTER_KEY", None)
-    return _spawn(name, command, env, data_dir.parent / f"{data_dir.name}.log", port, "/_iamd/health")
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    return _spawn(name, command, env, data_dir.parent / f"{data_dir.name}.log", port, "/_iamd/health", cwd=source)
 
 
 def start_moto(name: str, log: Path) -> Server:

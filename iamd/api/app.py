@@ -2,13 +2,16 @@
 
 ``create_app(backend)`` wires everything from arguments; tests build their own.
 
-Where a request runs (docs/security.md, "What runs where"): the cheap ones — a single-entity
-read (GetUser, GetRole, GetPolicy, ...) signed with a key whose credential is cached, and
-requests that fail before authentication — run inline on the event loop: a warm read is a
-few hundred microseconds, cheaper than a hop to a thread. Everything else (writes, lists,
-Simulate*, GetAccountAuthorizationDetails, the credential report, STS, large bodies, keys
-not yet cached) runs on a bounded pool of worker threads, so that one slow request never
-holds up the event loop, the health endpoint or the other connections.
+Where a request runs (docs/architecture.md, "Threads"; docs/security.md, "What runs where"):
+the cheap ones — a single-entity read (GetUser, GetRole, GetPolicy, ...) signed with a key
+whose credential is cached, and requests that fail before authentication — are tried inline
+on the event loop, where no database work is allowed (``iamd.store.guard``): a warm read is a
+few hundred microseconds, cheaper than a hop to a thread, and one that turns out to need the
+database (not cached, or a failure to store) is run again on a worker thread. Everything
+else runs on bounded worker threads in two lanes (``iamd.api.lanes``): reads (lists,
+Simulate*, GetAccountAuthorizationDetails, the credential report, STS, large bodies, keys not
+yet cached) on the read lane, writes on the write lane, so that no write — however slow, or
+however many — holds up the event loop, the health endpoint, or the reads.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import asyncio
 import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -34,10 +36,12 @@ from iamd.api import pipeline
 from iamd.api.authorize import authorize_endpoint
 from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
+from iamd.api.lanes import Lanes
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.console import console_routes
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
+from iamd.store.guard import NeedsDatabase, no_database
 
 __all__ = ["IamdApp", "create_app"]
 
@@ -116,10 +120,11 @@ class IamdApp:
         self.limits = limits or HttpLimits()
         self._known = backend.catalog.iam.operation_names | backend.catalog.sts.operation_names
         self.metrics = RequestMetrics(self._known)
-        # Bounded: at most this many requests off the loop at once; the others wait their turn
-        # (how many can wait is bounded by the connection limit: one request per connection).
+        # Bounded: at most this many requests off the loop at once, per lane; the others wait their
+        # turn (how many can wait is bounded by the connection limit: one request per connection).
         # Made on first use, shut down at the end of the lifespan (which may run again).
-        self._pool: ThreadPoolExecutor | None = None
+        self.lanes = Lanes(backend, self.limits.request_threads)
+        self.inline_retries = 0  # requests tried on the loop that needed the database (run again off it)
         registry = CollectorRegistry()
         registry.register(_Decisions(backend))
         registry.register(self.metrics)
@@ -153,11 +158,24 @@ class IamdApp:
         return self._inline(http, _plain_action(http.body, http.query))
 
     def answer_inline(self, http: HttpRequest) -> WireResponse | None:
-        """Answer ``http`` here if it is cheap (``inline``), scanning its body once; else None."""
+        """Answer ``http`` here if it is cheap (``inline``) and needs no database, scanning its
+        body once; else None (then answer it with ``query_async(http, inline=False)``)."""
         action = _plain_action(http.body, http.query)
         if not self._inline(http, action):
             return None
-        return self.query(http, action)
+        return self._try_inline(http, action)
+
+    def _try_inline(self, http: HttpRequest, action: str | None) -> WireResponse | None:
+        """The answer, if it needed no database (``iamd.store.guard``); else None, nothing done."""
+        started = time.perf_counter()
+        try:
+            with no_database():
+                wire = pipeline.handle(self.backend, http)
+        except NeedsDatabase:
+            self.inline_retries += 1
+            return None
+        self._observe(http, action, wire.status, time.perf_counter() - started)
+        return wire
 
     def _inline(self, http: HttpRequest, action: str | None) -> bool:
         if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
@@ -178,14 +196,15 @@ class IamdApp:
         else:
             self.metrics.observe_action(_label(action, self._known), status, seconds)
 
-    async def query_async(self, http: HttpRequest) -> WireResponse:
-        """Answer one Query API request: inline if it is cheap, else on a worker thread."""
+    async def query_async(self, http: HttpRequest, *, inline: bool = True) -> WireResponse:
+        """Answer one Query API request: inline if it is cheap and needs no database, else on a
+        worker thread of its lane (``inline=False``: the loop was tried already)."""
         action = _plain_action(http.body, http.query) if len(http.body) <= INLINE_BODY else None
-        if self._inline(http, action):
-            return self.query(http, action)
-        pool = self._pool
-        if pool is None:
-            pool = self._pool = ThreadPoolExecutor(self.limits.request_threads, thread_name_prefix="iamd-request")
+        if inline and self._inline(http, action):
+            wire_inline = self._try_inline(http, action)
+            if wire_inline is not None:
+                return wire_inline
+        pool = self.lanes.for_request(http, action)
         started = time.perf_counter()
         wire = await asyncio.get_running_loop().run_in_executor(pool, pipeline.handle, self.backend, http)
         self._observe(http, action, wire.status, time.perf_counter() - started)
@@ -242,9 +261,7 @@ class IamdApp:
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)  # uvicorn has waited for the requests in progress already
+        self.lanes.shutdown()  # uvicorn has waited for the requests in progress already
         # Shutdown: store every queued audit event and stop the writer (thread or child
         # process) here, not only after uvicorn returns: on SIGTERM uvicorn re-raises the
         # signal once it has shut down, which ends the process before any later cleanup.
@@ -256,12 +273,10 @@ def create_app(backend: Backend, limits: HttpLimits | None = None) -> IamdApp:
     return IamdApp(backend, limits)
 
 
-# The reads of one entity (or one of its policies) by name: a few cached lookups. Everything
-# else, however small, may read lists or many rows, write, hash, simulate or call out (STS).
-INLINE_ACTIONS = frozenset({
-    "GetUser", "GetRole", "GetGroupPolicy", "GetUserPolicy", "GetRolePolicy", "GetPolicy", "GetPolicyVersion",
-    "GetInstanceProfile", "GetLoginProfile", "GetAccessKeyLastUsed", "GetCallerIdentity",
-})  # fmt: skip
+# The reads of one entity by name that the cache answers (iamd/core/reads.py): once warm, no
+# database. Everything else, however small, reads what is not cached (inline policies, policy
+# versions, login profiles, last-used times), lists, writes, hashes, simulates or calls out (STS).
+INLINE_ACTIONS = frozenset({"GetUser", "GetRole", "GetPolicy", "GetInstanceProfile", "GetCallerIdentity"})
 INLINE_BODY = 8 * 1024  # a larger request is a policy or a simulation: off the loop
 
 

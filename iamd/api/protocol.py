@@ -260,7 +260,7 @@ class QueryProtocol(HttpToolsProtocol):
     async def _run_off_loop(self, request: HttpRequest, scope: Any, receive: Any, send: Any) -> None:
         assert self._endpoint is not None
         try:
-            wire = await self._endpoint.query_async(request)
+            wire = await self._endpoint.query_async(request, inline=False)  # the loop was tried
         except Exception:  # as in _answer
             log.exception("the Query API failed")
             wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from iamd import errors as aws
 from iamd.audit import CallEvent, is_read_only
 from iamd.cache import Cache
-from iamd.policy import Decision
+from iamd.policy import Decision, Verdict
 from iamd.protocol.errors import INTERNAL_FAILURE_MESSAGE
 from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Call, Caller, Env
@@ -147,9 +147,17 @@ class Core:
                 spec.check(operation, input)
             authorize = spec.authorize
             if not op.writes:
-                with CachedReads(r.cache, r.store) as tx:
-                    decision = authorize(call, tx, r.decisions) if authorize is not None else None
-                    result = op.handler(call, tx)
+                # Counted once the call is done, allowed or denied: a read tried on the event loop that
+                # needs the database is given up (NeedsDatabase, iamd/store/guard.py) and run again.
+                counted = _Decisions()
+                try:
+                    with CachedReads(r.cache, r.store) as tx:
+                        decision = authorize(call, tx, counted) if authorize is not None else None
+                        result = op.handler(call, tx)
+                except Exception:
+                    counted.report(r.decisions)
+                    raise
+                counted.report(r.decisions)
                 if decision is None and call.decisions:
                     decision = call.decisions[0]
                 event = _event(spec, call, result, decision)
@@ -244,6 +252,20 @@ class Core:
             except Exception:
                 log.exception("could not queue the audit event of request %s", context.request_id)
         return record
+
+
+class _Decisions(DecisionCounter):
+    """The verdicts of one call, reported to the process's counter when the call is done."""
+
+    def __init__(self) -> None:
+        self.verdicts: list[Verdict] = []
+
+    def add(self, verdict: Verdict) -> None:
+        self.verdicts.append(verdict)
+
+    def report(self, counter: DecisionCounter) -> None:
+        for verdict in self.verdicts:
+            counter.add(verdict)
 
 
 def _event(spec: ServiceDef, call: Call, result: Mapping[str, Any] | None, decision: Decision | None) -> CallEvent:

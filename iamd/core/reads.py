@@ -95,7 +95,8 @@ class CachedReads:
         return self._open().generation()
 
     def get_account(self, account_id: str) -> Account:
-        return self._open().get_account(account_id)
+        # Cached like an entity (the root user's GetUser reads it): its writes report Entity.ACCOUNT.
+        return self._cached(("get_account", account_id, account_id), lambda: self._open().get_account(account_id))
 
     def list_accounts(self) -> tuple[Account, ...]:
         return self._open().list_accounts()
@@ -431,4 +432,7 @@ def entity_refs(key: tuple[Any, ...]) -> list[Ref]:
     return [ref(kind, account, name)]
 
 
-_KIND_OF = {"get_user": "user", "get_group": "group", "get_role": "role", "get_instance_profile": "instance-profile"}
+_KIND_OF = {
+    "get_account": "account", "get_user": "user", "get_group": "group", "get_role": "role",
+    "get_instance_profile": "instance-profile",
+}  # fmt: skip

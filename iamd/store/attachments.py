@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, literal, select, union_all, update
+from sqlalchemy import Row, bindparam, delete, insert, literal, select, union_all, update
 
 from iamd.store import schema as s
-from iamd.store.base import Ops, kind_tables
+from iamd.store.base import MAX_ITEMS_LIMIT, Ops, encode_marker, kind_tables
 from iamd.store.changes import Entity, Verb
 from iamd.store.errors import NotFound
 from iamd.store.records import (
@@ -24,6 +24,24 @@ from iamd.store.records import (
 )
 
 __all__ = ["AttachmentOps"]
+
+
+def _inline_policies(kind: EntityKind) -> Any:
+    i = kind_tables(kind).inline
+    return select(i.c.name, i.c.document).where(i.c.entity_id == bindparam("entity")).order_by(i.c.name)
+
+
+def _attached(kind: EntityKind) -> Any:
+    """The first page of an entity's attached policies (``list_attached_policies``' order)."""
+    a, p = kind_tables(kind).attachments, s.policies
+    stmt = select(p.c.name, p.c.name_key, p.c.account_id, p.c.path).join(a, a.c.policy_id == p.c.id)
+    stmt = stmt.where(a.c.entity_id == bindparam("entity")).order_by(p.c.name_key.asc(), p.c.account_id.asc())
+    return stmt.limit(bindparam("limit"))
+
+
+# Built once (a statement built per call costs more than the query itself on SQLite).
+_INLINE_POLICIES = {kind: _inline_policies(kind) for kind in EntityKind}
+_ATTACHED = {kind: _attached(kind) for kind in EntityKind}
 
 
 class AttachmentOps(Ops):
@@ -40,16 +58,25 @@ class AttachmentOps(Ops):
     ) -> Page[AttachedPolicy]:
         entity_id = self._entity_id(kind, account, name)
         a, p = kind_tables(kind).attachments, s.policies
-        stmt = select(p.c.name, p.c.name_key, p.c.account_id, p.c.path).join(a, a.c.policy_id == p.c.id)
-        stmt = stmt.where(a.c.entity_id == entity_id)
-        under = self._under(p.c.path, path_prefix)
-        if under is not None:
-            stmt = stmt.where(under)
 
         def convert(r: Row[Any]) -> AttachedPolicy:
             return AttachedPolicy(r.name, self._arn(r.account_id, "policy", r.path, r.name))
 
         keys = [p.c.name_key, p.c.account_id]
+        if path_prefix == "/" and marker is None and 1 <= max_items <= MAX_ITEMS_LIMIT:
+            # The common case (every policy set a caller's first request builds): prebuilt.
+            rows = self._conn.execute(_ATTACHED[kind], {"entity": entity_id, "limit": max_items + 1}).all()
+            more = len(rows) > max_items
+            rows = rows[:max_items]
+            last = rows[-1] if more else None
+            listing = f"attached:{kind.value}"
+            next_marker = None if last is None else encode_marker(listing, [last.name_key, last.account_id])
+            return Page(tuple(convert(r) for r in rows), next_marker)
+        stmt = select(p.c.name, p.c.name_key, p.c.account_id, p.c.path).join(a, a.c.policy_id == p.c.id)
+        stmt = stmt.where(a.c.entity_id == entity_id)
+        under = self._under(p.c.path, path_prefix)
+        if under is not None:
+            stmt = stmt.where(under)
         return self._paged(stmt, keys, f"attached:{kind.value}", marker, max_items, convert)
 
     def list_entities_for_policy(
@@ -181,10 +208,8 @@ class AttachmentOps(Ops):
 
     def list_inline_policies(self, kind: EntityKind, account: str, entity_name: str) -> tuple[InlinePolicy, ...]:
         """Every inline policy of the entity with its document, by name."""
-        entity_id = self._entity_id(kind, account, entity_name)
-        real_name = self._entity_name(kind, entity_id)
-        i = kind_tables(kind).inline
-        rows = self._conn.execute(select(i.c.name, i.c.document).where(i.c.entity_id == entity_id).order_by(i.c.name))
+        entity_id, real_name = self._entity_named(kind, account, entity_name)
+        rows = self._conn.execute(_INLINE_POLICIES[kind], {"entity": entity_id})
         return tuple(InlinePolicy(kind, real_name, r.name, r.document) for r in rows)
 
     def put_inline_policy(

@@ -279,7 +279,7 @@ class AuditOps(Ops):
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
         return seq
 
-    def _ids(self, values: Sequence[str]) -> dict[str, int]:
+    def _string_ids(self, values: Sequence[str]) -> dict[str, int]:
         """The interned ids of ``values`` that are stored (a value never stored matches no event)."""
         return self._ctx.strings.lookup(self._conn, values, remember=not self._writable)
 
@@ -297,7 +297,7 @@ class AuditOps(Ops):
     ) -> Page[AuditEvent]:
         a = s.audit_events
         wanted = [account] + [v for v in (user_name, event_name) if v is not None]
-        ids = self._ids(wanted)
+        ids = self._string_ids(wanted)
         if any(v not in ids for v in wanted):
             if marker is not None:
                 decode_marker("audit", marker, 2)
@@ -340,7 +340,7 @@ class AuditOps(Ops):
         a = s.audit_events
         stmt = select(a).where(a.c.seq > after)
         if account is not None:
-            ids = self._ids([account])
+            ids = self._string_ids([account])
             if account not in ids:
                 return ()
             stmt = stmt.where(a.c.account_id == ids[account])

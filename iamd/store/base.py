@@ -108,7 +108,10 @@ _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("ac
 
 
 def _named_id_statement(table: Any) -> Select[Any]:
-    return select(table.c.id).where(table.c.account_id == bindparam("account"), table.c.name_key == bindparam("key"))
+    # The stored name too: a read of an entity's policies reports its name as stored.
+    return select(table.c.id, table.c.name).where(
+        table.c.account_id == bindparam("account"), table.c.name_key == bindparam("key")
+    )
 
 
 # Built once: the id of a named entity is looked up on hot paths (tags, authorization).
@@ -132,6 +135,10 @@ class Ops:
         self._writable = writable
         self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
         self._changes: list[Change] = []
+        # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
+        # (a caller's first request asks for its user's id five times); never in a write transaction,
+        # whose own writes may rename or delete what it looked up.
+        self._ids: dict[tuple[str, str, str], tuple[str, str]] | None = None if writable else {}
 
     # -- plumbing ------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -259,25 +266,37 @@ class Ops:
     # -- lookups shared by several families ------------------------------------------------
     def _entity_id(self, kind: EntityKind, account: str, name: str) -> str:
         t = kind_tables(kind)
-        row = self._first(
-            select(t.entity.c.id).where(t.entity.c.account_id == account, t.entity.c.name_key == name_key(name))
-        )
-        if row is None:
-            raise NotFound(t.label, name)
-        return str(row.id)
+        return self._named(t.entity, t.label, account, name)[0]
+
+    def _entity_named(self, kind: EntityKind, account: str, name: str) -> tuple[str, str]:
+        """(id, stored name) of a user, group or role."""
+        t = kind_tables(kind)
+        return self._named(t.entity, t.label, account, name)
 
     def _require_account(self, account: str) -> None:
         if self._conn.execute(_ACCOUNT_EXISTS, {"account": account}).first() is None:
             raise NotFound("account", account)
 
     def _named_id(self, table: Any, label: str, account: str, name: str) -> str:
+        return self._named(table, label, account, name)[0]
+
+    def _named(self, table: Any, label: str, account: str, name: str) -> tuple[str, str]:
+        key = name_key(name)
+        ids = self._ids
+        if ids is not None:
+            found = ids.get((table.name, account, key))
+            if found is not None:
+                return found
         stmt = _NAMED_ID.get(table.name)
         if stmt is None:  # pragma: no cover - every named table is prebuilt below
             stmt = _named_id_statement(table)
-        row = self._conn.execute(stmt, {"account": account, "key": name_key(name)}).first()
+        row = self._conn.execute(stmt, {"account": account, "key": key}).first()
         if row is None:
             raise NotFound(label, name)
-        return str(row.id)
+        found = (str(row.id), str(row.name))
+        if ids is not None:
+            ids[(table.name, account, key)] = found
+        return found
 
     def _name_taken(self, table: Any, account: str, name: str) -> bool:
         stmt = select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, Executable, delete, func, select, update
+from sqlalchemy import Connection, Engine, Executable, delete, func, select, text, update
 from sqlalchemy.engine import URL
 
 from iamd.crypto import new_unique_id
@@ -25,6 +25,7 @@ from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.engine import WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch
 from iamd.store.groups import GroupOps
+from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
 from iamd.store.keys import KeyOps
 from iamd.store.logins import LoginOps
@@ -86,6 +87,8 @@ class SqlTx(
 _PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
+_FLUSH = text("SELECT pg_current_xact_id()")
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -110,6 +113,10 @@ class SqlStore:
     def engine(self) -> Engine:
         return self._engine
 
+    def _connect(self) -> Connection:
+        check_database_allowed()  # not on the event loop (iamd/store/guard.py)
+        return self._engine.connect()
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         if getattr(self._local, "writing", False):
@@ -121,8 +128,21 @@ class SqlStore:
                 yield tx
         finally:
             self._local.writing = False
-        # Committed: say what changed (iamd.store.changes), before the caller goes on.
-        self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+        try:
+            self._durable()
+        finally:
+            # Committed: say what changed (iamd.store.changes), before the caller goes on.
+            self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+
+    def _durable(self) -> None:
+        """PostgreSQL: wait until the write transaction just committed (asynchronously, see
+        ``_write_tx``) is on disk. A transaction with an id commits synchronously, which flushes
+        the log up to its own commit record, and so up to the earlier one (the log is written in
+        order); concurrent writers share their flushes. Only then is the write's caller answered."""
+        if self._ctx.dialect != "postgresql":
+            return
+        with self._connect() as conn, conn.begin():
+            conn.execute(_FLUSH)
 
     # -- what changed (iamd.store.changes) -------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -146,25 +166,29 @@ class SqlStore:
 
     @contextmanager
     def _write_tx(self) -> Iterator[SqlTx]:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 if self._ctx.dialect == "postgresql":
                     # Serialize writers on the generation row: checks made in this
                     # transaction hold until it commits.
                     conn.execute(_LOCK_WRITERS)
+                    # ... but not while the commit waits for the disk: the commit releases the
+                    # row at once, and ``transaction`` makes the write durable (``_durable``)
+                    # outside the lock, before it returns (docs/architecture.md, "Writes on PostgreSQL").
+                    conn.execute(_ASYNC_COMMIT)
                 yield SqlTx(conn, self._ctx, writable=True)
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             if self._ctx.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             with conn.begin():
                 yield SqlTx(conn, self._ctx, writable=False)
 
     def generation(self) -> int:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
 
     def reset(self) -> None:
@@ -175,7 +199,7 @@ class SqlStore:
         # Interned audit strings stay: their ids never change meaning (iamd/store/audit_strings.py).
         kept = (s.meta.name, s.audit_strings.name)
         tables = [t for t in reversed(s.metadata.sorted_tables) if t.name not in kept]
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 if self._ctx.dialect == "postgresql":
@@ -192,7 +216,7 @@ class SqlStore:
         self._publish(ChangeSet((Change(Entity.ACCOUNT, "", "", Verb.RESET),), int(generation)))
 
     def append_audit_event(self, event: AuditEvent) -> AuditEvent:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 seq, new = insert_audit_event(conn, self._ctx, event)
@@ -205,7 +229,7 @@ class SqlStore:
         """Store many events in one transaction (the audit writer's batches)."""
         if not events:
             return
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 stored, new = insert_audit_events(conn, self._ctx, events, skip_stored=skip_stored)
@@ -225,7 +249,7 @@ class SqlStore:
         if not sequences:
             return 0
         a = s.audit_events
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 deleted = int(conn.execute(delete(a).where(a.c.seq.in_(list(sequences)))).rowcount or 0)
@@ -239,7 +263,7 @@ class SqlStore:
         trail's table and indexes (SQLite: ``dbstat``, every page of them; PostgreSQL: the
         average row of the newest 1,000 plus the tuple and index overhead)."""
         a = s.audit_events
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             low, high = conn.execute(select(func.min(a.c.seq), func.max(a.c.seq))).one()
             if low is None:
                 return 0, 0
@@ -277,7 +301,7 @@ class SqlStore:
         self._used(stmt.returning(u.c.account_id, u.c.name), Entity.USER)
 
     def _used(self, stmt: Executable, entity: Entity) -> None:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 rows = conn.execute(stmt).all()

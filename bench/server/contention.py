@@ -1,0 +1,300 @@
+"""Reads beside writes, and writes side by side: ``python -m bench.server.contention``.
+
+Each scenario runs the working tree's ``iamd serve --dev`` and another commit's (``--baseline``,
+default ``main``, exported by ``bench/server/baseline.py``) in the same run, in turns, and
+prints new/old ratios; the machine's load weighs on both alike.
+
+* ``reads`` (SQLite and PostgreSQL): signed GetUser at 8 connections for a window, alone and
+  then with one more connection doing CreateUser/DeleteUser pairs back to back (a writer in a
+  closed loop). The figure is GetUser's requests per second with the writer over without it
+  (the target: at least 0.8), and the writer's rate.
+* ``writes`` (PostgreSQL, fsync on): CreateUser/DeleteUser pairs of distinct names at 1 and at
+  8 connections (each connection cycles through its own names), requests per second.
+
+Requests are signed by the benchmark's caller (``bench-caller``: an inline policy allowing
+``iam:*``) and sent by the Python client (``bench.server.client``), pre-signed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .baseline import ROOT, checkout
+from .client import write_requests
+from .load import run_python
+from .servers import Server, start_iamd
+from .setup import TARGETS, get_user_bodies, setup_iamd, target_users, verify
+from .signing import Key, query_body, sign_query
+
+__all__ = ["main"]
+
+READERS = 8
+TARGET_READ_RATIO = 0.8
+TARGET_WRITES_8 = 1500.0
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def write_bodies(prefix: str, pairs: int) -> list[str]:
+    """CreateUser then DeleteUser of the same name, ``pairs`` names: cycling them never conflicts."""
+    out: list[str] = []
+    for i in range(pairs):
+        name = f"{prefix}{i:05d}"
+        out += [query_body("CreateUser", {"UserName": name}), query_body("DeleteUser", {"UserName": name})]
+    return out
+
+
+@contextlib.contextmanager
+def _writer(server: Server, requests: Sequence[bytes], seconds: float, tmp: Path) -> Iterator[None]:
+    """One connection of CreateUser/DeleteUser pairs, in a closed loop, while the block runs."""
+    path = tmp / f"writer-{server.port}.bin"
+    write_requests(path, list(requests))
+    command = [sys.executable, "-m", "bench.server.client", "--port", str(server.port), "--requests", str(path),
+               "--connections", "1", "--duration", str(seconds)]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(0.5)  # the writer's first requests are in flight before the readers start
+    _writer.last = {}  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        out, err = proc.communicate(timeout=seconds + 120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"writer failed: {err[-2000:]}")
+        _writer.last = json.loads(out)  # type: ignore[attr-defined]
+
+
+class _Postgres:
+    """One throwaway cluster (fsync on); a new database per server."""
+
+    def __init__(self) -> None:
+        sys.path.insert(0, str(ROOT))
+        from tests.store.postgres import start_cluster
+
+        self.cluster = start_cluster(durable=True)
+        self._n = 0
+
+    def database(self) -> str:
+        import psycopg
+
+        self._n += 1
+        name = f"bench{self._n}"
+        with psycopg.connect(self.cluster.url(), autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        return self.cluster.url(name)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+
+WORKERS: dict[str, int] = {}  # version -> iamd serve --workers (default 1)
+
+
+def _start(version: str, source: Path | None, tmp: Path, backend: str, pg: _Postgres | None) -> Server:
+    database = pg.database() if backend == "postgresql" and pg is not None else None
+    workers = WORKERS.get(version, 1)
+    args = ("--workers", str(workers)) if workers > 1 else ()
+    return start_iamd(f"iamd-{version}-{backend}", tmp / f"{version}-{backend}", database=database, source=source,
+                      args=args)  # fmt: skip
+
+
+def reads_with_writer(
+    versions: dict[str, Path | None], backend: str, rounds: int, duration: float, tmp: Path, pg: _Postgres | None
+) -> dict[str, Any]:
+    servers: dict[str, Server] = {}
+    keys: dict[str, Key] = {}
+    try:
+        for version, source in versions.items():
+            _say(f"reads: starting {version} on {backend}")
+            server = servers[version] = _start(version, source, tmp, backend, pg)
+            keys[version] = setup_iamd(server)
+            verify(server, keys[version], get_user_bodies(TARGETS[:1])[0])
+        reads = get_user_bodies(target_users(TARGETS, 200))
+        rows: dict[str, dict[str, list[float]]] = {
+            v: {"alone": [], "with": [], "writer": [], "writer_alone": []} for v in versions
+        }
+        for r in range(rounds):
+            order = list(versions) if r % 2 == 0 else list(versions)[::-1]
+            for version in order:
+                server, key = servers[version], keys[version]
+                signed_reads = sign_query(server.host, server.port, key, reads)
+                signed_writes = sign_query(server.host, server.port, key, write_bodies(f"r{r}w", 200))
+                run_python(server.host, server.port, signed_reads, connections=READERS, duration=1)  # warm-up
+                _say(f"  round {r + 1}/{rounds} {version}: the writer alone")
+                lone_writes = sign_query(server.host, server.port, key, write_bodies(f"r{r}a", 200))
+                lone = run_python(server.host, server.port, lone_writes, connections=1, duration=duration)
+                rows[version]["writer_alone"].append(lone.rps)
+                _say(f"  round {r + 1}/{rounds} {version}: GetUser alone")
+                alone = run_python(server.host, server.port, signed_reads, connections=READERS, duration=duration)
+                _say(f"  round {r + 1}/{rounds} {version}: GetUser with a writer")
+                with _writer(server, signed_writes, duration + 1.0, tmp):
+                    beside = run_python(server.host, server.port, signed_reads, connections=READERS,
+                                        duration=duration)  # fmt: skip
+                writer = _writer.last  # type: ignore[attr-defined]
+                bad = alone.bad_status + beside.bad_status + alone.errors + beside.errors
+                bad_writes = sum(v for k, v in writer["statuses"].items() if not 200 <= int(k) < 300)
+                if bad or bad_writes:
+                    raise RuntimeError(f"{version}: {bad} failed reads, {bad_writes} failed writes")
+                rows[version]["alone"].append(alone.rps)
+                rows[version]["with"].append(beside.rps)
+                rows[version]["writer"].append(writer["requests"] / writer["seconds"])
+                rows[version].setdefault("p99_with", []).append(beside.p99_ms)
+    finally:
+        for server in servers.values():
+            server.stop()
+    out: dict[str, Any] = {}
+    for version, row in rows.items():
+        ratios = [w / a for w, a in zip(row["with"], row["alone"], strict=True) if a]
+        out[version] = {
+            "alone_rps": round(statistics.median(row["alone"]), 1),
+            "with_writer_rps": round(statistics.median(row["with"]), 1),
+            "ratio": round(statistics.median(ratios), 3),
+            "writer_rps": round(statistics.median(row["writer"]), 1),
+            "writer_alone_rps": round(statistics.median(row["writer_alone"]), 1),
+            "p99_with_writer_ms": round(statistics.median(row["p99_with"]), 2),
+        }
+    return out
+
+
+def write_scaling(
+    versions: dict[str, Path | None], rounds: int, duration: float, tmp: Path, pg: _Postgres
+) -> dict[str, Any]:
+    servers: dict[str, Server] = {}
+    keys: dict[str, Key] = {}
+    try:
+        for version, source in versions.items():
+            _say(f"writes: starting {version} on postgresql")
+            server = servers[version] = _start(version, source, tmp, "postgresql", pg)
+            keys[version] = setup_iamd(server)
+        rows: dict[str, dict[int, list[float]]] = {v: {1: [], 8: []} for v in versions}
+        for r in range(rounds):
+            order = list(versions) if r % 2 == 0 else list(versions)[::-1]
+            for version in order:
+                server, key = servers[version], keys[version]
+                for conns in (1, 8):
+                    # New names per window: a window ends between a CreateUser and its DeleteUser.
+                    signed = sign_query(server.host, server.port, key, write_bodies(f"r{r}c{conns}n", 400))
+                    _say(f"  round {r + 1}/{rounds} {version}: CreateUser/DeleteUser, {conns} connection(s)")
+                    result = run_python(server.host, server.port, signed, connections=conns, duration=duration,
+                                        own_slice=True)  # fmt: skip
+                    if result.bad_status or result.errors:
+                        raise RuntimeError(f"{version}: {result.statuses} ({result.errors} errors)")
+                    rows[version][conns].append(result.rps)
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {
+        version: {f"rps_{c}": round(statistics.median(v), 1) for c, v in row.items()} for version, row in rows.items()
+    }
+
+
+def first_request(versions: dict[str, Path | None], callers: int) -> dict[str, Any]:
+    """CPU of a caller's first request, in process: ``bench.server.callers``' cold pass, per version."""
+    out: dict[str, Any] = {}
+    for version, source in versions.items():
+        _say(f"first request: {version}, {callers} callers")
+        env = dict(os.environ)
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
+        command = [sys.executable, "-m", "bench.server.callers", "--callers", str(callers), "--rounds", "2", "--json"]
+        proc = subprocess.run(command, cwd=source or ROOT, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{version}: {proc.stderr[-2000:]}")
+        passes = json.loads(proc.stdout.strip().splitlines()[-1])["in_process"]
+        out[version] = {p["pass"]: round(p["cpu_us_per_request"], 1) for p in passes}
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [f"baseline: {results['baseline']}; load average {results['load']}"]
+    for backend in ("sqlite", "postgresql"):
+        r = results.get(f"reads_{backend}")
+        if not r:
+            continue
+        lines.append(f"\nGetUser at {READERS} connections, alone and beside one writer ({backend}):")
+        lines.append("  version   alone req/s   with writer   ratio (target >= 0.8)   p99 with writer"
+                     "   writer req/s: alone, beside reads")  # fmt: skip
+        for version, v in r.items():
+            lines.append(f"  {version:8} {v['alone_rps']:12,.0f} {v['with_writer_rps']:13,.0f} {v['ratio']:8.2f}"
+                         f"{'':15}{v['p99_with_writer_ms']:8.2f} ms {v['writer_alone_rps']:14,.0f} "
+                         f"{v['writer_rps']:8,.0f}")  # fmt: skip
+        if "new" in r and "old" in r:
+            lines.append(f"  new/old: with a writer {r['new']['with_writer_rps'] / r['old']['with_writer_rps']:.2f}x")
+    w = results.get("writes")
+    if w:
+        lines.append("\nPostgreSQL (fsync on) CreateUser/DeleteUser, requests per second:")
+        for version, v in w.items():
+            lines.append(f"  {version:8} 1 connection {v['rps_1']:8,.0f}   8 connections {v['rps_8']:8,.0f}"
+                         f"   (8/1 {v['rps_8'] / v['rps_1']:.2f}x; target at 8: {TARGET_WRITES_8:,.0f})")  # fmt: skip
+        if "new" in w and "old" in w:
+            lines.append(f"  new/old at 8 connections: {w['new']['rps_8'] / w['old']['rps_8']:.2f}x")
+    f = results.get("first")
+    if f:
+        lines.append("\nCPU per request, in process (bench.server.callers), µs: cold (each caller's first) / warm")
+        for version, v in f.items():
+            lines.append(f"  {version:8} cold {v['cold']:8,.0f}   warm {v.get('warm1', 0):8,.0f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server.contention", description=__doc__)
+    parser.add_argument("scenarios", nargs="*", help="reads, writes, first (default: all three)")
+    parser.add_argument("--baseline", default="main", help="the git ref measured beside the working tree")
+    parser.add_argument("--no-baseline", action="store_true", help="measure the working tree only")
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load window")
+    parser.add_argument("--callers", type=int, default=2000, help="first request: distinct callers")
+    parser.add_argument("--workers", type=int, nargs="+", metavar="N",
+                        help="no baseline: the working tree under iamd serve --workers N, for each N")  # fmt: skip
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    args.scenarios = args.scenarios or ["reads", "writes", "first"]
+    if not set(args.scenarios) <= {"reads", "writes", "first"}:
+        parser.error(f"unknown scenario in {args.scenarios}: reads, writes, first")
+    tmp = Path(tempfile.mkdtemp(prefix="iamd-contention-"))
+    old = None if args.no_baseline or args.workers else checkout(args.baseline)
+    versions: dict[str, Path | None] = {"new": None} if old is None else {"old": old, "new": None}
+    if args.workers:
+        versions = {f"workers={n}": None for n in args.workers}
+        WORKERS.update({f"workers={n}": n for n in args.workers})
+    results: dict[str, Any] = {"baseline": "none" if old is None else args.baseline}
+    load0 = os.getloadavg()[0]
+    pg: _Postgres | None = None
+    try:
+        if "postgresql" in args.backends and ("writes" in args.scenarios or "reads" in args.scenarios):
+            _say("starting a throwaway PostgreSQL cluster (fsync on)")
+            pg = _Postgres()
+        if "reads" in args.scenarios:
+            for backend in args.backends:
+                results[f"reads_{backend}"] = reads_with_writer(versions, backend, args.rounds, args.duration, tmp, pg)
+        if "writes" in args.scenarios and pg is not None:
+            results["writes"] = write_scaling(versions, args.rounds, args.duration, tmp, pg)
+        if "first" in args.scenarios:
+            results["first"] = first_request(versions, args.callers)
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    results["load"] = f"{load0:.1f} → {os.getloadavg()[0]:.1f}"
+    print(json.dumps(results, indent=2) if args.json else render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""The event loop's promise: no database work there (docs/architecture.md, "Threads").
+
+A request answered on the event loop (``iamd.api.app.IamdApp``: a warm read of one entity)
+runs inside :func:`no_database`. Should it need the database after all — an entity not
+cached, a failure whose audit event is stored durably — the store raises
+:class:`NeedsDatabase` *before* it opens a connection, and the request is run again from the
+start on a worker thread. Nothing is lost by the first try: a read's side effects (its
+audit event) come after its last database access, and a write never runs on the loop.
+
+``NeedsDatabase`` is a ``BaseException``, like ``KeyboardInterrupt``: the ``except Exception``
+handlers on the way (the core's failure handling, the door's) let it through untouched, so
+the abandoned try records nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["NeedsDatabase", "check_database_allowed", "no_database"]
+
+
+class NeedsDatabase(BaseException):
+    """Raised instead of opening a connection inside :func:`no_database`."""
+
+
+_state = threading.local()
+
+
+@contextmanager
+def no_database() -> Iterator[None]:
+    """Refuse database work on this thread for the block (not reentrant-safe across threads)."""
+    previous = getattr(_state, "forbidden", False)
+    _state.forbidden = True
+    try:
+        yield
+    finally:
+        _state.forbidden = previous
+
+
+def check_database_allowed() -> None:
+    """Raise :class:`NeedsDatabase` inside :func:`no_database`; else nothing."""
+    if getattr(_state, "forbidden", False):
+        raise NeedsDatabase()
