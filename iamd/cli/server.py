@@ -118,6 +118,9 @@ def partition_errors() -> Iterator[None]:
         _fail(str(e))
 
 
+WORKER_HEALTHCHECK_SECONDS = 60  # how long a worker may take to answer uvicorn's supervisor (--workers)
+
+
 def _fail(message: str) -> None:
     click.echo(f"iamd: {message}", err=True)
     raise SystemExit(1)
@@ -290,7 +293,11 @@ def serve(
                                      "regions": region_list, "cache": [cache_memory, cache_entries],
                                      "audit": audit_spec}),
         })  # fmt: skip
+        # uvicorn's supervisor kills a worker that does not answer its health ping within
+        # timeout_worker_healthcheck (5 s by default); a worker importing iamd and opening its
+        # database on a busy machine can take longer, and was killed and restarted in a loop.
         uvicorn.run("iamd.cli.server:worker_app", factory=True, host=host, port=port, workers=workers,
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
                     **uvicorn_options(limits), **tls)  # fmt: skip
         return
     app = create_app(backend, limits)
