@@ -36,6 +36,7 @@ from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
 from iamd.store.server_certificates import ServerCertificateOps
+from iamd.store.surface import SurfaceOps
 from iamd.store.tags import TagOps
 from iamd.store.user_credentials import UserCredentialOps
 from iamd.store.users import UserOps
@@ -73,6 +74,8 @@ class SqlTx(
     ServerCertificateOps,
     # AWS Organizations
     OrganizationOps,
+    # last-accessed jobs, outbound web identity federation, root-access features
+    SurfaceOps,
 ):
     """All families over one connection and one transaction."""
 
