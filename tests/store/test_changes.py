@@ -352,8 +352,11 @@ ROWS: list[Row] = [
     ),
     ("set_org_tags", lambda tx, v: tx.set_org_tags("o-abcdefghij", "p-abcdefgh", [("k", "v")]), lambda v: {ORG}),
     ("put_create_account_status", lambda tx, v: tx.put_create_account_status(_status()), lambda v: {ORG}),
-    ("set_org_root_features", lambda tx, v: tx.set_org_root_features("o-abcdefghij", ["RootSessions"]),
-     lambda v: {ORG}),  # fmt: skip
+    (
+        "set_org_root_features",
+        lambda tx, v: tx.set_org_root_features("o-abcdefghij", ["RootSessions"]),
+        lambda v: {ORG},
+    ),  # fmt: skip
     ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
     ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
     ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG}),

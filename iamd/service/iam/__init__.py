@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
+from . import last_accessed as last
 from . import policy_insights as insights
 from . import providers as idp
 from . import server_certificates as server_certs
@@ -191,4 +192,8 @@ OPERATIONS: dict[str, Operation] = {
     "TagServerCertificate": _w(tags.tag),
     "UntagServerCertificate": _w(tags.untag),
     "ListServerCertificateTags": _r(tags.list_tags),
+    # -- last-accessed data (from the audit trail) ----------------------------------------------
+    "GenerateServiceLastAccessedDetails": _w(last.generate_service_last_accessed_details),
+    "GetServiceLastAccessedDetails": _r(last.get_service_last_accessed_details),
+    "GetServiceLastAccessedDetailsWithEntities": _r(last.get_service_last_accessed_details_with_entities),
 }

@@ -32,7 +32,9 @@ def upgrade() -> None:
         sa.Column("create_date", TS, nullable=False),
         sa.Column("completion_date", TS, nullable=True),
         sa.Column("report", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_access_report_jobs_account_id_accounts")),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_access_report_jobs_account_id_accounts")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_report_jobs")),
     )
     op.create_index(op.f("ix_access_report_jobs_account_id"), "access_report_jobs", ["account_id"])
