@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from iamd.api import pipeline
 from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
+from iamd.api.outbound import outbound_routes
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.console import console_routes
 from iamd.limits import HttpLimits
@@ -132,6 +133,7 @@ class IamdApp:
                 Route("/metrics", self._metrics, methods=["GET"]),
                 Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
                 *console_routes(backend),  # the web console (docs/console.md)
+                *outbound_routes(backend),  # outbound federation's discovery documents (iamd/api/outbound.py)
             ],
             lifespan=self._lifespan,
         )

@@ -97,9 +97,20 @@ class Backend:
         env = self._env
         if env is None or env.secret_box is not self.secret_box or env.policies is not self.policies:
             env = self._env = Env(
-                self.secret_box, self.policies, role_used=self.record_role_use, mfa=self.mfa, partition=self.partition
+                self.secret_box,
+                self.policies,
+                role_used=self.record_role_use,
+                mfa=self.mfa,
+                partition=self.partition,
+                public_url=self.public_url,
             )
         return env
+
+    def public_url(self) -> str:
+        """Where relying parties reach this server (outbound federation's issuer URLs; iamd.api.outbound)."""
+        from iamd.api.outbound import public_url
+
+        return public_url(self.environ, self.data_dir)
 
     def record_role_use(self, account: str, role_name: str, role_id: str, when: datetime, region: str) -> None:
         """Record a role's last use (GetRole's RoleLastUsed), at most once a minute per role.

@@ -33,6 +33,8 @@ class Env:
     mfa: MfaDevices = field(default_factory=NoMfaDevices)
     # the partition the server serves and the regions it accepts (iamd.partitions)
     partition: Partition = field(default_factory=partition)
+    # the URL relying parties reach this server at (outbound federation's issuer; iamd.api.outbound)
+    public_url: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

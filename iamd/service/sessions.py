@@ -91,7 +91,7 @@ def session_context_items(caller: Caller, now: datetime) -> list[tuple[str, str 
 
 # -- what temporary credentials may call (AWS "Compare AWS STS credentials") ------------------------------------------
 
-_USER_SESSION_STS = frozenset({"AssumeRole", "GetCallerIdentity"})
+_USER_SESSION_STS = frozenset({"AssumeRole", "GetCallerIdentity", "GetWebIdentityToken"})
 _FEDERATED_STS = frozenset({"GetCallerIdentity"})
 _NEVER_WITH_SESSIONS = frozenset({"GetSessionToken", "GetFederationToken"})
 

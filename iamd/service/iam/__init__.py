@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from iamd.service import outbound
+
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import last_accessed as last
 from . import policy_insights as insights
@@ -196,4 +198,8 @@ OPERATIONS: dict[str, Operation] = {
     "GenerateServiceLastAccessedDetails": _w(last.generate_service_last_accessed_details),
     "GetServiceLastAccessedDetails": _r(last.get_service_last_accessed_details),
     "GetServiceLastAccessedDetailsWithEntities": _r(last.get_service_last_accessed_details_with_entities),
+    # -- outbound web identity federation (STS GetWebIdentityToken's issuer and keys) ----------
+    "EnableOutboundWebIdentityFederation": _w(outbound.enable_outbound_web_identity_federation),
+    "DisableOutboundWebIdentityFederation": _w(outbound.disable_outbound_web_identity_federation),
+    "GetOutboundWebIdentityFederationInfo": _r(outbound.get_outbound_web_identity_federation_info),
 }
