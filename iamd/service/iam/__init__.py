@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from iamd.service import outbound
+from iamd.service import outbound, root_access
 
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import last_accessed as last
@@ -202,4 +202,10 @@ OPERATIONS: dict[str, Operation] = {
     "EnableOutboundWebIdentityFederation": _w(outbound.enable_outbound_web_identity_federation),
     "DisableOutboundWebIdentityFederation": _w(outbound.disable_outbound_web_identity_federation),
     "GetOutboundWebIdentityFederationInfo": _r(outbound.get_outbound_web_identity_federation_info),
+    # -- centralized root access for member accounts (Organizations) ------------------------------
+    "EnableOrganizationsRootCredentialsManagement": _w(root_access.enable_organizations_root_credentials_management),
+    "DisableOrganizationsRootCredentialsManagement": _w(root_access.disable_organizations_root_credentials_management),
+    "EnableOrganizationsRootSessions": _w(root_access.enable_organizations_root_sessions),
+    "DisableOrganizationsRootSessions": _w(root_access.disable_organizations_root_sessions),
+    "ListOrganizationsFeatures": _r(root_access.list_organizations_features),
 }
