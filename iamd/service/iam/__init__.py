@@ -14,6 +14,7 @@ from iamd.service import outbound, root_access
 
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
 from . import last_accessed as last
+from . import org_access_report as org_report
 from . import policy_insights as insights
 from . import providers as idp
 from . import server_certificates as server_certs
@@ -198,6 +199,8 @@ OPERATIONS: dict[str, Operation] = {
     "GenerateServiceLastAccessedDetails": _w(last.generate_service_last_accessed_details),
     "GetServiceLastAccessedDetails": _r(last.get_service_last_accessed_details),
     "GetServiceLastAccessedDetailsWithEntities": _r(last.get_service_last_accessed_details_with_entities),
+    "GenerateOrganizationsAccessReport": _w(org_report.generate_organizations_access_report),
+    "GetOrganizationsAccessReport": _r(org_report.get_organizations_access_report),
     # -- outbound web identity federation (STS GetWebIdentityToken's issuer and keys) ----------
     "EnableOutboundWebIdentityFederation": _w(outbound.enable_outbound_web_identity_federation),
     "DisableOutboundWebIdentityFederation": _w(outbound.disable_outbound_web_identity_federation),

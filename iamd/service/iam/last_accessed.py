@@ -34,11 +34,15 @@ from .shapes import page, page_of
 __all__ = [
     "TRACKING_PERIOD",
     "Trail",
+    "dates",
+    "job_members",
     "generate_service_last_accessed_details",
     "get_service_last_accessed_details",
     "get_service_last_accessed_details_with_entities",
     "scan_trail",
+    "service_job",
     "service_names",
+    "stamp",
 ]
 
 TRACKING_PERIOD = timedelta(days=400)  # AWS: the trailing 400 days
@@ -104,14 +108,15 @@ def _events(tx: ReadTx, account: str, start: datetime, end: datetime) -> Iterato
             return
 
 
-def scan_trail(tx: ReadTx, account: str, keys: set[str], now: datetime, *, actions: bool) -> Trail:
-    """The newest attempt per principal (of ``keys``) and service, and per action of the
-    action-tracked services when ``actions``, within the tracking period before ``now``."""
+def scan_trail(tx: ReadTx, account: str, keys: set[str] | None, now: datetime, *, actions: bool) -> Trail:
+    """The newest attempt per principal (of ``keys``; None: every authenticated principal) and
+    service, and per action of the action-tracked services when ``actions``, within the tracking
+    period before ``now``."""
     found = Trail()
     for record in _events(tx, account, now - TRACKING_PERIOD, now + timedelta(seconds=1)):
         identity = record.get("userIdentity") or {}
         key = principal_key(identity)
-        if key is None or key not in keys:
+        if key is None or (keys is not None and key not in keys):
             continue
         source = str(record.get("eventSource", ""))
         namespace = source.removesuffix(".amazonaws.com")
@@ -233,7 +238,7 @@ def _newest(trail: Trail, keys: Sequence[str], namespace: str) -> tuple[Access |
     return newest, count
 
 
-def _stamp(when: datetime) -> str:
+def stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -252,7 +257,7 @@ def _report(call: Call, tx: ReadTx, arn: str, granularity: str) -> dict[str, Any
         entry: dict[str, Any] = {"ServiceName": names[namespace], "ServiceNamespace": namespace,
                                  "TotalAuthenticatedEntities": count}  # fmt: skip
         if newest is not None:
-            entry.update(LastAuthenticated=_stamp(newest.when), LastAuthenticatedEntity=newest.entity,
+            entry.update(LastAuthenticated=stamp(newest.when), LastAuthenticatedEntity=newest.entity,
                          LastAuthenticatedRegion=newest.region)  # fmt: skip
         if action_level and namespace in ACTION_TRACKED:
             tracked_actions = _actions(trail, principals, namespace)
@@ -264,7 +269,7 @@ def _report(call: Call, tx: ReadTx, arn: str, granularity: str) -> dict[str, Any
             newest_of, _ = _newest(trail, list(t.members or (t.key,)), namespace)
             detail: dict[str, Any] = {"EntityInfo": t.info}
             if newest_of is not None:
-                detail["LastAuthenticated"] = _stamp(newest_of.when)
+                detail["LastAuthenticated"] = stamp(newest_of.when)
             details.append(detail)
         entities[namespace] = details
     return {"services": services, "entities": entities}
@@ -277,7 +282,7 @@ def _actions(trail: Trail, keys: Sequence[str], namespace: str) -> list[dict[str
             if action.startswith(f"{namespace}:") and (action not in newest or newest[action].when < access.when):
                 newest[action] = access
     return [
-        {"ActionName": action.partition(":")[2], "LastAccessedEntity": a.entity, "LastAccessedTime": _stamp(a.when),
+        {"ActionName": action.partition(":")[2], "LastAccessedEntity": a.entity, "LastAccessedTime": stamp(a.when),
          "LastAccessedRegion": a.region}
         for action, a in sorted(newest.items())
     ]  # fmt: skip
@@ -306,12 +311,12 @@ def service_job(tx: ReadTx, account: str, job_id: str, kind: str = "service") ->
     return job
 
 
-def _dates(value: Any) -> Any:
+def dates(value: Any) -> Any:
     """The report's timestamps back as datetimes (the serializer writes them as AWS does)."""
     if isinstance(value, dict):
-        return {k: (_parse(v) if k in _DATE_MEMBERS else _dates(v)) for k, v in value.items()}
+        return {k: (_parse(v) if k in _DATE_MEMBERS else dates(v)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_dates(v) for v in value]
+        return [dates(v) for v in value]
     return value
 
 
@@ -322,7 +327,7 @@ def _parse(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def _job_members(job: AccessReportJob) -> dict[str, Any]:
+def job_members(job: AccessReportJob) -> dict[str, Any]:
     out: dict[str, Any] = {"JobStatus": job.status, "JobCreationDate": job.create_date}
     if job.completion_date is not None:
         out["JobCompletionDate"] = job.completion_date
@@ -333,7 +338,7 @@ def get_service_last_accessed_details(call: Call, tx: ReadTx) -> dict[str, Any]:
     job = service_job(tx, call.account, str(call.params["JobId"]))
     report = json.loads(job.report)
     result = page_of(report["services"], call.params, "service-last-accessed")
-    out = {**_job_members(job), "JobType": job.granularity, "ServicesLastAccessed": _dates(list(result.items))}
+    out = {**job_members(job), "JobType": job.granularity, "ServicesLastAccessed": dates(list(result.items))}
     return page(out, result)
 
 
@@ -344,4 +349,4 @@ def get_service_last_accessed_details_with_entities(call: Call, tx: ReadTx) -> d
     if namespace not in report["entities"]:
         raise aws.InvalidInput(f"The service namespace {namespace} is not in the report of job {job.id}.")
     result = page_of(report["entities"][namespace], call.params, "service-last-accessed-entities")
-    return page({**_job_members(job), "EntityDetailsList": _dates(list(result.items))}, result)
+    return page({**job_members(job), "EntityDetailsList": dates(list(result.items))}, result)
