@@ -356,7 +356,7 @@ ROWS: list[Row] = [
         "set_org_root_features",
         lambda tx, v: tx.set_org_root_features("o-abcdefghij", ["RootSessions"]),
         lambda v: {ORG},
-    ),  # fmt: skip
+    ),
     ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
     ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
     ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG}),
@@ -395,8 +395,8 @@ def _status() -> CreateAccountStatus:
 def _job() -> Any:
     from iamd.store.surface import AccessReportJob
 
-    return AccessReportJob("00000000-0000-4000-8000-000000000000", A, "service", f"arn:aws:iam::{A}:root",
-                           f"arn:aws:iam::{A}:user/alice", "SERVICE_LEVEL", "COMPLETED", START, START, "{}")  # fmt: skip
+    who, about = f"arn:aws:iam::{A}:root", f"arn:aws:iam::{A}:user/alice"
+    return AccessReportJob("0" * 36, A, "service", who, about, "SERVICE_LEVEL", "COMPLETED", START, START, "{}")
 
 
 def _web_key() -> Any:
