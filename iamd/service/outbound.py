@@ -180,8 +180,10 @@ def get_web_identity_token(call: Call, tx: ReadTx) -> dict[str, Any]:
         "jti": new_uuid4(),
         NAMESPACE: aws_claims,
     }
-    token = jwt.encode(claims, serialization.load_pem_private_key(pem.encode("ascii"), None), algorithm=algorithm,
-                       headers={"kid": key.kid, "typ": "JWT"})  # fmt: skip
+    private = serialization.load_pem_private_key(pem.encode("ascii"), None)
+    if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):  # only these are ever made
+        raise aws.ServiceFailure("The account's signing key cannot be used.")
+    token = jwt.encode(claims, private, algorithm=algorithm, headers={"kid": key.kid, "typ": "JWT"})
     return {"WebIdentityToken": token, "Expiration": expires.replace(microsecond=0)}
 
 

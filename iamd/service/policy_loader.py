@@ -403,8 +403,8 @@ class PolicyCache:
             if not claims.has_session_policy:
                 return self._cached(("root", caller.account_id), root)
             # an AssumeRoot session: root narrowed by its task policy (docs/organizations.md, "Root access")
-            key = ("root-session", caller.account_id, claims.policy, claims.policy_arns)
-            return self._cached(key, lambda deps: self.loader.for_session(tx, root(deps), claims, deps))
+            scoped = ("root-session", caller.account_id, claims.policy, claims.policy_arns)
+            return self._cached(scoped, lambda deps: self.loader.for_session(tx, root(deps), claims, deps))
         load: Callable[[set[Ref]], PolicySet] | None = None
         if claims.kind is SessionKind.ASSUMED_ROLE and claims.role_arn:
             try:
