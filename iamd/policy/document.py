@@ -94,6 +94,7 @@ _STMT_KEYS = {
     "Condition",
 }
 _PARTITIONS = {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
+_S3_REGIONAL = ("accesspoint/", "job/", "storage-lens/", "storage-lens-group/", "access-grants/")
 _IAM_TYPES = (
     "user/", "federated-user/", "role/", "group/", "instance-profile/", "mfa/", "server-certificate/",
     "policy/", "sms-mfa/", "saml-provider/", "oidc-provider/", "report/", "access-report/",
@@ -281,7 +282,9 @@ class _Validator:
             self.add(Check.RESOURCE_FORMAT, "Resource vendor must be fully qualified and cannot contain regexes.", pos)
         elif service == "iam" and region:
             self.add(Check.RESOURCE_FORMAT, f"IAM resource {value} cannot contain region information.", pos)
-        elif service == "s3" and region:
+        elif service == "s3" and region and not resource.startswith(_S3_REGIONAL):
+            # Access points, batch jobs, Storage Lens and Access Grants are regional S3 resources
+            # (Service Authorization Reference, "Actions, resources, and condition keys for Amazon S3").
             self.add(Check.RESOURCE_FORMAT, f"Resource {value} can not contain region information.", pos)
         elif service == "iam" and not (
             resource in ("*", "root") or resource.startswith(_IAM_TYPES) or resource[:1] in ("*", "?", "$")
