@@ -224,12 +224,8 @@ class _Validator:
                     self.syntax(vnode.start, f"the value of {key} must be a string, number, boolean or a list of them")
                     continue
                 values = tuple(t for t in texts if t is not None)
-                if ":" not in key:
-                    self.add(
-                        Check.ACTION_FORMAT,
-                        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
-                        key_pos,
-                    )
+                # A condition key needs no vendor prefix: AWS accepts "username" (it matches no
+                # context key, so the condition is false unless ...IfExists): docs/policy-validation.md.
                 for text, n in zip(values, items, strict=False):
                     self.check_condition_value(op.info.family, op_name, text, n.start)
                 entries.append(ConditionEntry(op, key, values, key_pos))
