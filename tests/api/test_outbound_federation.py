@@ -127,3 +127,16 @@ def test_disable_stops_vending_but_keeps_the_issuer_and_its_keys(api_server: Run
     assert len(httpx.get(f"{issuer}/.well-known/jwks.json").json()["keys"]) == 2
     assert iam.enable_outbound_web_identity_federation()["IssuerIdentifier"] == issuer  # the same issuer again
     assert httpx.get(f"{api_server.endpoint}/outbound/no-such-issuer/.well-known/jwks.json").status_code == 404
+
+
+def test_the_token_is_never_in_the_audit_trail(api_server: RunningServer, iam: BaseClient) -> None:
+    iam.enable_outbound_web_identity_federation()
+    sts = _sts(api_server, api_server.root_key, api_server.root_secret)
+    token = sts.get_web_identity_token(Audience=[AUDIENCE], SigningAlgorithm="RS256")["WebIdentityToken"]
+    assert api_server.backend.audit is not None
+    api_server.backend.audit.flush()
+    with api_server.backend.store.read() as tx:
+        records = [e.record for e in tx.list_audit_events(api_server.account_id, max_items=1000).items]
+    assert any('"eventName":"GetWebIdentityToken"' in r for r in records)
+    signature = token.rsplit(".", 1)[1]
+    assert not any(signature in r for r in records)
