@@ -37,6 +37,7 @@ from iamd.api.authorize import authorize_endpoint
 from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
 from iamd.api.lanes import Lanes
+from iamd.api.outbound import outbound_routes
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.console import console_routes
 from iamd.limits import HttpLimits
@@ -139,6 +140,7 @@ class IamdApp:
                 Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
                 Route("/iamd/authorize", authorize_endpoint(backend), methods=["POST"]),  # docs/authorization-api.md
                 *console_routes(backend),  # the web console (docs/console.md)
+                *outbound_routes(backend),  # outbound federation's discovery documents (iamd/api/outbound.py)
             ],
             lifespan=self._lifespan,
         )

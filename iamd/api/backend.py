@@ -109,8 +109,15 @@ class Backend:
                 lookup=self.lookup,
                 submit_event=self._submit_event,
                 client_verifier=self.client_verifier,
+                public_url=self.public_url,
             )
         return env
+
+    def public_url(self) -> str:
+        """Where relying parties reach this server (outbound federation's issuer URLs; iamd.api.outbound)."""
+        from iamd.api.outbound import public_url
+
+        return public_url(self.environ, self.data_dir)
 
     def client_verifier(self, service: str) -> SigV4Verifier:
         """The verifier of client requests forwarded for ``service`` (iamd:Authorize): any region

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from iamd.policy import DocumentKind, parse_policy
 from iamd.store import NotFound, Store
 
-__all__ = ["install_managed_policies", "load_authorization_details", "shipped_managed_policies"]
+__all__ = ["in_partition", "install_managed_policies", "load_authorization_details", "shipped_managed_policies"]
 
 
 def shipped_managed_policies() -> dict[str, dict[str, Any]]:
@@ -26,24 +26,44 @@ def shipped_managed_policies() -> dict[str, dict[str, Any]]:
     return data
 
 
+def in_partition(document: str, partition: str) -> str:
+    """An AWS managed policy's document as the partition has it: AWS writes each partition's own
+    name into the ARNs of its managed policies (``arn:aws-cn:iam::*:user/${aws:username}``), and a
+    document naming ``arn:aws:`` would match nothing there (docs/iam-api.md, "Regions and
+    partitions")."""
+    return document if partition == "aws" else document.replace('"arn:aws:', f'"arn:{partition}:')
+
+
 def install_managed_policies(store: Store, partition: str = "aws") -> int:
     """Put every shipped policy that the store lacks; return how many were added.
 
     ``partition`` is the store's: AWS managed policies are ``arn:<partition>:iam::aws:policy/…``
-    there (the documents are shipped as the ``aws`` partition has them)."""
+    there, and their documents name that partition (the documents are shipped as the ``aws``
+    partition has them and rewritten here; a database made before this was done is mended)."""
     added = 0
     for name, spec in shipped_managed_policies().items():
         arn = f"arn:{partition}:iam::aws:policy{spec['Path']}{name}"
+        document = in_partition(spec["Document"], partition)
         with store.read() as tx:
             try:
-                tx.get_policy(arn)
-                continue
+                policy = tx.get_policy(arn)
             except NotFound:
-                pass
-        parse_policy(spec["Document"], DocumentKind.IDENTITY)  # shipped data must be valid
+                policy = None
+            stale = None
+            if policy is not None and partition != "aws":
+                current = tx.get_policy_version(arn, policy.default_version_id)
+                if in_partition(current.document, partition) != current.document:
+                    stale = (policy.default_version_id, in_partition(current.document, partition))
+        if policy is not None and stale is None:
+            continue
+        parse_policy(document, DocumentKind.IDENTITY)  # shipped data must be valid
         with store.transaction() as tx:
+            if stale is not None:  # the shipped document once installed unchanged in this partition
+                tx.put_aws_managed_policy(name, stale[1], path=spec["Path"], description=spec["Description"],
+                                          version_id=stale[0])  # fmt: skip
+                continue
             tx.put_aws_managed_policy(
-                name, spec["Document"], path=spec["Path"], description=spec["Description"],
+                name, document, path=spec["Path"], description=spec["Description"],
                 version_id=spec.get("VersionId", "v1"),
             )  # fmt: skip
         added += 1

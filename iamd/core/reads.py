@@ -48,6 +48,7 @@ from iamd.store.records import (
     VirtualMfaDevice,
 )
 from iamd.store.server_certificates import ServerCertificate
+from iamd.store.surface import AccessReportJob, OutboundFederation, WebIdentityKey
 from iamd.store.user_credentials import ServiceCredential, SigningCertificate, SshPublicKey
 
 __all__ = ["CachedReads", "entity_refs"]
@@ -376,6 +377,22 @@ class CachedReads:
 
     def get_deletion_task(self, account: str, task_id: str) -> DeletionTask:
         return self._open().get_deletion_task(account, task_id)
+
+    # last-accessed jobs, outbound web identity federation, root-access features: not cached
+    def get_access_report_job(self, account: str, job_id: str) -> AccessReportJob:
+        return self._open().get_access_report_job(account, job_id)
+
+    def get_outbound_federation(self, account: str) -> OutboundFederation | None:
+        return self._open().get_outbound_federation(account)
+
+    def find_outbound_issuer(self, issuer_id: str) -> OutboundFederation | None:
+        return self._open().find_outbound_issuer(issuer_id)
+
+    def list_web_identity_keys(self, account: str) -> tuple[WebIdentityKey, ...]:
+        return self._open().list_web_identity_keys(account)
+
+    def list_org_root_features(self, organization_id: str) -> tuple[str, ...]:
+        return self._open().list_org_root_features(organization_id)
 
     def list_ssh_public_keys(self, account: str, user_name: str) -> tuple[SshPublicKey, ...]:
         return self._open().list_ssh_public_keys(account, user_name)

@@ -94,6 +94,21 @@ _STMT_KEYS = {
     "Condition",
 }
 _PARTITIONS = {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
+_S3_REGIONAL = ("accesspoint/", "job/", "storage-lens/", "storage-lens-group/", "access-grants/")
+
+
+def _as_read(value: str) -> str:
+    """A resource with a colon as AWS's validator reads it: ``arn:``, the field after the first
+    colon as the partition, then service, region, account and the rest, a missing one as ``*``
+    (``a:b:c`` → ``arn:b:c:*:*:*``)."""
+    _, partition, *rest = value.split(":")
+    service = rest[0] if rest and (rest[0] or len(rest) > 1) else "*"
+    region = rest[1] if len(rest) > 1 else "*"
+    account = rest[2] if len(rest) > 2 else "*"
+    resource = ":".join(rest[3:]) if len(rest) > 3 else "*"
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
 _IAM_TYPES = (
     "user/", "federated-user/", "role/", "group/", "instance-profile/", "mfa/", "server-certificate/",
     "policy/", "sms-mfa/", "saml-provider/", "oidc-provider/", "report/", "access-report/",
@@ -223,12 +238,8 @@ class _Validator:
                     self.syntax(vnode.start, f"the value of {key} must be a string, number, boolean or a list of them")
                     continue
                 values = tuple(t for t in texts if t is not None)
-                if ":" not in key:
-                    self.add(
-                        Check.ACTION_FORMAT,
-                        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
-                        key_pos,
-                    )
+                # A condition key needs no vendor prefix: AWS accepts "username" (it matches no
+                # context key, so the condition is false unless ...IfExists): docs/policy-validation.md.
                 for text, n in zip(values, items, strict=False):
                     self.check_condition_value(op.info.family, op_name, text, n.start)
                 entries.append(ConditionEntry(op, key, values, key_pos))
@@ -263,25 +274,40 @@ class _Validator:
     def check_resource(self, value: str, pos: Position) -> None:
         if value == "*":
             return
-        if ":" not in value or not value.startswith("arn:"):
+        if ":" not in value:
             self.add(Check.RESOURCE_FORMAT, f'Resource {value} must be in ARN format or "*".', pos)
+            return
+        if not value.startswith("arn:"):
+            # AWS reads the second field as the partition whatever the first one says, and names
+            # the resource as it read it (docs/policy-validation.md, row 8); a valid partition
+            # after another prefix is refused all the same (iamd's choice: fail closed).
+            shown = _as_read(value)
+            partition = shown.split(":", 2)[1]
+            if partition not in _PARTITIONS and not has_wildcard(partition):
+                self.add(Check.RESOURCE_FORMAT, f'Partition "{partition}" is not valid for resource "{shown}".', pos)
+            else:
+                self.add(Check.RESOURCE_FORMAT, f'Resource {value} must be in ARN format or "*".', pos)
             return
         parts = value.split(":", 5)
         if len(parts) < 6:
-            # A short pattern ending in a wildcard (arn:aws:sqs:*) is a whole-string glob that
-            # policies rely on (AWS "IAM JSON policy elements: Resource"); any other short ARN fails legacy parsing.
-            if "::" in value or not value.endswith(":*"):
+            # A short ARN is read with its missing fields as "*" (arn:aws:sqs:* is a whole-string glob
+            # policies rely on, AWS "IAM JSON policy elements: Resource"); one with an empty field
+            # ("::") fails legacy parsing, as AWS answers (docs/policy-validation.md).
+            if "::" in value:
                 self.add(Check.LEGACY, LEGACY, pos, f"{value} has fewer than 6 colon-separated parts")
                 return
             parts += ["*"] * (6 - len(parts))
         _, partition, service, region, _account, resource = parts
         if partition not in _PARTITIONS and not has_wildcard(partition):
-            self.add(Check.RESOURCE_FORMAT, f'Partition "{partition}" is not valid for resource "{value}".', pos)
+            message = f'Partition "{partition}" is not valid for resource "{_as_read(value)}".'
+            self.add(Check.RESOURCE_FORMAT, message, pos)
         elif not service or has_wildcard(service) or "$" in service:
             self.add(Check.RESOURCE_FORMAT, "Resource vendor must be fully qualified and cannot contain regexes.", pos)
         elif service == "iam" and region:
             self.add(Check.RESOURCE_FORMAT, f"IAM resource {value} cannot contain region information.", pos)
-        elif service == "s3" and region:
+        elif service == "s3" and region and not resource.startswith(_S3_REGIONAL):
+            # Access points, batch jobs, Storage Lens and Access Grants are regional S3 resources
+            # (Service Authorization Reference, "Actions, resources, and condition keys for Amazon S3").
             self.add(Check.RESOURCE_FORMAT, f"Resource {value} can not contain region information.", pos)
         elif service == "iam" and not (
             resource in ("*", "root") or resource.startswith(_IAM_TYPES) or resource[:1] in ("*", "?", "$")

@@ -255,6 +255,9 @@ def _implicit_blocks(
     elif grant is None and (rtype is _T.TRUST or rtype is _T.KEY):
         out.append(_BLOCK[rtype, False])  # trust and key policies must always allow
     if principal.kind is PrincipalKind.ROOT:
+        # A privileged root session (STS AssumeRoot) is scoped by its task policy, a session policy.
+        if policies.session and _T.SESSION not in allowed:
+            out.append(_BLOCK[_T.SESSION, False])
         return out
 
     need_identity = need_limits = True

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from .legacy_dates import MAX_EPOCH, lenient_epoch
+
 __all__ = [
     "BASE_OPERATORS",
     "Family",
@@ -140,11 +142,15 @@ def parse_date(text: str) -> float | None:
     AWS "IAM JSON policy elements: Condition operators" (date) marks the default unconfirmed).
     """
     t = text.strip()
+    if len(t) > 64:
+        return None
     if _EPOCH.fullmatch(t) and len(t.lstrip("-")) != 4:  # a bare 4-digit number is a year
-        return float(int(t))
+        epoch = int(t)
+        return float(epoch) if abs(epoch) <= MAX_EPOCH else None  # AWS: a signed 64-bit epoch
     m = _DATE.fullmatch(t)
     if m is None:
-        return None
+        # The forms IAM's parser also accepts (01T, one-digit hours, +hh offsets): legacy_dates.
+        return lenient_epoch(t)
     year = int(m["y"])
     month = int(m["mo"] or 1)
     day = int(m["d"] or 1)

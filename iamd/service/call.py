@@ -38,6 +38,8 @@ class Env:
     lookup: Callable[[str, str | None], Any] | None = None
     submit_event: Callable[[Any], None] | None = None
     client_verifier: Callable[[str], Any] | None = None  # service name -> its SigV4Verifier
+    # the URL relying parties reach this server at (outbound federation's issuer; iamd.api.outbound)
+    public_url: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

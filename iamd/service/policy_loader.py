@@ -399,8 +399,12 @@ class PolicyCache:
                                     caller.account_id, deps))  # fmt: skip
             return EMPTY
         if claims.kind is SessionKind.ROOT:
-            return self._cached(("root", caller.account_id), lambda deps: self.loader.for_root(tx, caller.account_id,
-                                deps))  # fmt: skip
+            root = functools.partial(self.loader.for_root, tx, caller.account_id)
+            if not claims.has_session_policy:
+                return self._cached(("root", caller.account_id), root)
+            # an AssumeRoot session: root narrowed by its task policy (docs/organizations.md, "Root access")
+            scoped = ("root-session", caller.account_id, claims.policy, claims.policy_arns)
+            return self._cached(scoped, lambda deps: self.loader.for_session(tx, root(deps), claims, deps))
         load: Callable[[set[Ref]], PolicySet] | None = None
         if claims.kind is SessionKind.ASSUMED_ROLE and claims.role_arn:
             try:

@@ -86,12 +86,14 @@ def session_context_items(caller: Caller, now: datetime) -> list[tuple[str, str 
         items.append(("aws:SourceIdentity", claims.source_identity))
     if claims.federated_provider:
         items.append(("aws:FederatedProvider", claims.federated_provider))
+    if claims.extra.get("assumedRoot"):  # a privileged root session (STS AssumeRoot)
+        items.append(("aws:AssumedRoot", "true"))
     return items
 
 
 # -- what temporary credentials may call (AWS "Compare AWS STS credentials") ------------------------------------------
 
-_USER_SESSION_STS = frozenset({"AssumeRole", "GetCallerIdentity"})
+_USER_SESSION_STS = frozenset({"AssumeRole", "GetCallerIdentity", "GetWebIdentityToken"})
 _FEDERATED_STS = frozenset({"GetCallerIdentity"})
 _NEVER_WITH_SESSIONS = frozenset({"GetSessionToken", "GetFederationToken"})
 
@@ -106,8 +108,8 @@ def check_iam_allowed(caller: Caller) -> None:
     if claims is None:
         return
     if claims.kind is SessionKind.FEDERATED_USER or (
-        claims.kind in (SessionKind.USER, SessionKind.ROOT) and not claims.mfa
-    ):
+        claims.kind in (SessionKind.USER, SessionKind.ROOT) and not claims.mfa and not claims.extra.get("assumedRoot")
+    ):  # an AssumeRoot session exists to call IAM (its task policy scopes it)
         raise aws.InvalidClientTokenId()
 
 

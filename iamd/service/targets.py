@@ -220,7 +220,7 @@ def _target(
         return Target(arn, arn, tuple(context))
     if operation in _SERVICE_LINKED:
         return _service_linked_target(operation, params, partition, account, context)
-    if operation == "ListPoliciesGrantingServiceAccess":  # the user, group or role asked about
+    if operation in ("ListPoliciesGrantingServiceAccess", "GenerateServiceLastAccessedDetails"):  # the entity asked of
         arn = canonical_arn(stored_arn, account, str(params["Arn"]))
         return Target(arn, arn, tuple(context))
     if operation == "ListPolicies":

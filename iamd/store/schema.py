@@ -533,3 +533,46 @@ org_create_account_statuses = Table(
     Column("account_id", Str, nullable=True),
     Column("failure_reason", Str, nullable=True),
 )
+
+# -- last-accessed report jobs, outbound web identity federation, root-access features ---------
+access_report_jobs = Table(
+    "access_report_jobs",
+    metadata,
+    Column("id", Str, primary_key=True),  # the JobId (a UUID)
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", Str, nullable=False),  # service | organizations
+    Column("creator_arn", Str, nullable=False),
+    Column("subject", Str, nullable=False),
+    Column("granularity", Str, nullable=True),
+    Column("status", Str, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+    Column("completion_date", UtcDateTime, nullable=True),
+    Column("report", Text, nullable=False),
+)
+
+outbound_federation = Table(
+    "outbound_federation",
+    metadata,
+    Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),
+    Column("issuer_id", Str, nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+)
+
+web_identity_keys = Table(
+    "web_identity_keys",
+    metadata,
+    Column("kid", Str, primary_key=True),
+    Column("account_id", Str, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("algorithm", Str, nullable=False),
+    Column("private_sealed", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("create_date", UtcDateTime, nullable=False),
+)
+
+org_root_features = Table(
+    "org_root_features",
+    metadata,
+    Column("organization_id", Str, primary_key=True),  # no foreign key: a deleted organization's rows are inert
+    Column("feature", Str, primary_key=True),  # RootCredentialsManagement | RootSessions
+)

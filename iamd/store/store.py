@@ -37,6 +37,7 @@ from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
 from iamd.store.roles import RoleOps
 from iamd.store.server_certificates import ServerCertificateOps
+from iamd.store.surface import SurfaceOps
 from iamd.store.tags import TagOps
 from iamd.store.user_credentials import UserCredentialOps
 from iamd.store.users import UserOps
@@ -78,6 +79,8 @@ class SqlTx(
     ConsoleSessionOps,
     # the bulk load of an account's IAM (iamd import)
     IamBulkOps,
+    # last-accessed jobs, outbound web identity federation, root-access features
+    SurfaceOps,
 ):
     """All families over one connection and one transaction."""
 

@@ -52,6 +52,7 @@ def running_server(
         url, data_dir, dev=True, env=env, partition=partition, regions=regions, **({"clock": clock} if clock else {})
     )
     port = free_port()
+    backend.environ = {**backend.environ, "IAMD_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # outbound issuer URLs
     config = uvicorn.Config(create_app(backend, limits), host="127.0.0.1", port=port, **uvicorn_options(limits))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -184,8 +184,8 @@ def test_hostile_values_are_escaped(api_server: RunningServer, iam: BaseClient) 
 @pytest.mark.parametrize(
     ("operation", "kwargs"),
     [
-        ("generate_service_last_accessed_details", {"Arn": "arn:aws:iam::123456789012:user/x"}),
-        ("get_outbound_web_identity_federation_info", {}),
+        ("get_delegation_request", {"DelegationRequestId": "dr-0123456789abcdef"}),
+        ("get_human_readable_summary", {"EntityArn": "arn:aws:iam::123456789012:role/x"}),
         ("list_delegation_requests", {}),
         ("get_account_properties", {}),
     ],
@@ -202,10 +202,7 @@ def test_real_but_unimplemented_operations_answer_501(
 
 
 def test_unimplemented_sts_actions_answer_501_in_the_sts_namespace(api_server: RunningServer) -> None:
-    body = (
-        "Action=AssumeRoot&Version=2011-06-15&TargetPrincipal=123456789012"
-        "&TaskPolicyArn.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2Froot-task%2FIAMAuditRootUserCredentials"
-    )
+    body = "Action=GetDelegatedAccessToken&Version=2011-06-15&TradeInToken=abcdefgh"
     response = signed_request(api_server, body, service="sts")
     assert response.status_code == 501
     assert ET.fromstring(response.content).tag == "{https://sts.amazonaws.com/doc/2011-06-15/}ErrorResponse"

@@ -44,7 +44,9 @@ def test_the_entry_says_where_it_comes_from() -> None:
 
 # iamd stores a report when this runs, but AWS's Service Authorization Reference gives it the
 # Read access level, and AWS's own ReadOnlyAccess allows iam:Generate*.
-READ_LEVEL_BUT_STORES = frozenset({"GenerateCredentialReport"})
+READ_LEVEL_BUT_STORES = frozenset(
+    {"GenerateCredentialReport", "GenerateServiceLastAccessedDetails", "GenerateOrganizationsAccessReport"}
+)
 # Reads AWS's ReadOnlyAccess leaves out on purpose (its document lists iam:Get* actions one by
 # one, and GetSSHPublicKey is not among them).
 READS_NOT_IN_READONLY = frozenset({"GetSSHPublicKey"})

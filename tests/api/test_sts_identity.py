@@ -55,10 +55,7 @@ def test_bad_signature_and_unimplemented_sts_operations(server: RunningServer) -
         _client(server, "sts", ROOT_KEY, "wrong" + ROOT_SECRET[5:]).get_caller_identity()
     assert info.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     with pytest.raises(ClientError) as info:
-        _client(server, "sts", ROOT_KEY, ROOT_SECRET).assume_root(
-            TargetPrincipal="123456789012",
-            TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"},
-        )
+        _client(server, "sts", ROOT_KEY, ROOT_SECRET).get_delegated_access_token(TradeInToken="abcdefgh")
     assert info.value.response["Error"]["Code"] == "NotImplemented"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 

@@ -382,6 +382,14 @@ ROWS: list[Row] = [
         lambda tx, v: tx.add_deletion_task(A, "task/aws-service-role/x/1", "SUCCEEDED"),
         lambda v: {ref("account", A, A)},
     ),
+    # last-accessed jobs, outbound web identity federation (account settings)
+    ("put_access_report_job", lambda tx, v: tx.put_access_report_job(_job()), lambda v: {ref("account", A, A)}),
+    (
+        "set_outbound_federation",
+        lambda tx, v: tx.set_outbound_federation(A, "issuer-1", True),
+        lambda v: {ref("account", A, A)},
+    ),
+    ("add_web_identity_key", lambda tx, v: tx.add_web_identity_key(_web_key()), lambda v: {ref("account", A, A)}),
     # AWS Organizations: every write is an Organizations change (it drops every cache)
     ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG}),
     (
@@ -408,6 +416,11 @@ ROWS: list[Row] = [
     ),
     ("set_org_tags", lambda tx, v: tx.set_org_tags("o-abcdefghij", "p-abcdefgh", [("k", "v")]), lambda v: {ORG}),
     ("put_create_account_status", lambda tx, v: tx.put_create_account_status(_status()), lambda v: {ORG}),
+    (
+        "set_org_root_features",
+        lambda tx, v: tx.set_org_root_features("o-abcdefghij", ["RootSessions"]),
+        lambda v: {ORG},
+    ),
     ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
     ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
     ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG}),
@@ -441,6 +454,19 @@ def _scp() -> OrgPolicy:
 
 def _status() -> CreateAccountStatus:
     return CreateAccountStatus("car-abcdefgh", "o-abcdefghij", "member", "SUCCEEDED", START, START, "210987654321")
+
+
+def _job() -> Any:
+    from iamd.store.surface import AccessReportJob
+
+    who, about = f"arn:aws:iam::{A}:root", f"arn:aws:iam::{A}:user/alice"
+    return AccessReportJob("0" * 36, A, "service", who, about, "SERVICE_LEVEL", "COMPLETED", START, START, "{}")
+
+
+def _web_key() -> Any:
+    from iamd.store.surface import WebIdentityKey
+
+    return WebIdentityKey("kid-1", A, "RS256", b"sealed", "{}", START)
 
 
 def _event() -> Any:

@@ -10,7 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from iamd.service import outbound, root_access
+
 from . import account, credential_report, keys, login_profiles, mfa, policies, roles, simulate, tags, users
+from . import last_accessed as last
+from . import org_access_report as org_report
 from . import policy_insights as insights
 from . import providers as idp
 from . import server_certificates as server_certs
@@ -191,4 +195,20 @@ OPERATIONS: dict[str, Operation] = {
     "TagServerCertificate": _w(tags.tag),
     "UntagServerCertificate": _w(tags.untag),
     "ListServerCertificateTags": _r(tags.list_tags),
+    # -- last-accessed data (from the audit trail) ----------------------------------------------
+    "GenerateServiceLastAccessedDetails": _w(last.generate_service_last_accessed_details),
+    "GetServiceLastAccessedDetails": _r(last.get_service_last_accessed_details),
+    "GetServiceLastAccessedDetailsWithEntities": _r(last.get_service_last_accessed_details_with_entities),
+    "GenerateOrganizationsAccessReport": _w(org_report.generate_organizations_access_report),
+    "GetOrganizationsAccessReport": _r(org_report.get_organizations_access_report),
+    # -- outbound web identity federation (STS GetWebIdentityToken's issuer and keys) ----------
+    "EnableOutboundWebIdentityFederation": _w(outbound.enable_outbound_web_identity_federation),
+    "DisableOutboundWebIdentityFederation": _w(outbound.disable_outbound_web_identity_federation),
+    "GetOutboundWebIdentityFederationInfo": _r(outbound.get_outbound_web_identity_federation_info),
+    # -- centralized root access for member accounts (Organizations) ------------------------------
+    "EnableOrganizationsRootCredentialsManagement": _w(root_access.enable_organizations_root_credentials_management),
+    "DisableOrganizationsRootCredentialsManagement": _w(root_access.disable_organizations_root_credentials_management),
+    "EnableOrganizationsRootSessions": _w(root_access.enable_organizations_root_sessions),
+    "DisableOrganizationsRootSessions": _w(root_access.disable_organizations_root_sessions),
+    "ListOrganizationsFeatures": _r(root_access.list_organizations_features),
 }

@@ -151,22 +151,35 @@ def check_request(operation: str, params: Mapping[str, Any]) -> None:
 
 
 MAX_SERIAL = 256  # the model's bound on SerialNumber, which every later MFA call passes
-_SERIAL_PREFIX = len("arn:aws:iam::123456789012:mfa")
-MAX_MFA_DEVICE_NAME = MAX_SERIAL - _SERIAL_PREFIX - 1  # with the default path "/"
 
 
-def check_mfa_serial_length(name: str, path: str) -> None:
+def _serial_prefix(partition: str) -> int:
+    return len(f"arn:{partition}:iam::123456789012:mfa")
+
+
+MAX_MFA_DEVICE_NAME = MAX_SERIAL - _serial_prefix("aws") - 1  # with the default path "/", in the aws partition
+
+
+def max_mfa_device_name(partition: str) -> int:
+    """The longest device name whose serial (``arn:<partition>:iam::<acct>:mfa/<name>``) fits."""
+    return MAX_SERIAL - _serial_prefix(partition) - 1
+
+
+def check_mfa_serial_length(name: str, path: str, partition: str = "aws") -> None:
     """A virtual MFA device's serial number (its ARN) must fit SerialNumber's 256 characters.
 
     The model sets no maximum on VirtualMFADeviceName; a device whose serial no later call can
-    name would be useless (and its QR code may not fit): docs/mfa.md.
+    name would be useless (and its QR code may not fit): docs/mfa.md. The ARN carries the
+    partition, so the bound depends on it: the check before authorization knows no partition and
+    uses ``aws``'s (the loosest); CreateVirtualMFADevice checks again with the server's.
     """
-    if len(name) > MAX_MFA_DEVICE_NAME:
+    longest = max_mfa_device_name(partition)
+    if len(name) > longest:
         raise aws.ValidationError(
             f"1 validation error detected: Value '{name}' at 'virtualMFADeviceName' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_MFA_DEVICE_NAME}"
+            f"Member must have length less than or equal to {longest}"
         )
-    if _SERIAL_PREFIX + len(path) + len(name) > MAX_SERIAL:
+    if _serial_prefix(partition) + len(path) + len(name) > MAX_SERIAL:
         raise aws.InvalidInput(
             f"The serial number of a virtual MFA device (its path and name) may be at most {MAX_SERIAL} characters."
         )

@@ -28,7 +28,7 @@ from iamd.service.mfa_codes import (
 )
 from iamd.store import AssignmentStatus, NotFound, ReadTx, TagTarget, Tx, VirtualMfaDevice
 
-from .checks import ENTITY_QUOTAS, check_tags, tags_of, target_user_name
+from .checks import ENTITY_QUOTAS, check_mfa_serial_length, check_tags, tags_of, target_user_name
 from .shapes import page, tags_shape, user_shape
 
 __all__ = [
@@ -61,6 +61,7 @@ def _qr_png(uri: str) -> bytes:
 def create_virtual_mfa_device(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     name, path = str(p["VirtualMFADeviceName"]), p.get("Path") or "/"
+    check_mfa_serial_length(name, path, call.partition)  # the serial carries the partition's name
     tags = tags_of(p)
     check_tags(TagTarget.MFA_DEVICE, tags)
     if tx.count_virtual_mfa_devices(call.account) >= MAX_VIRTUAL_DEVICES:

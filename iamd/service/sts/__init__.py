@@ -12,6 +12,8 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.service.call import Call
+from iamd.service.outbound import get_web_identity_token
+from iamd.service.root_access import assume_root
 from iamd.store import ReadTx
 
 from .operations import (
@@ -40,6 +42,10 @@ _OPERATIONS: dict[str, StsHandler] = {
     # -- federation (AssumeRoleWithWebIdentity / AssumeRoleWithSAML) go below --
     "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
     "AssumeRoleWithSAML": assume_role_with_saml,
+    # -- outbound web identity federation (iamd.service.outbound) --
+    "GetWebIdentityToken": get_web_identity_token,
+    # -- privileged root sessions on member accounts (iamd.service.root_access) --
+    "AssumeRoot": assume_root,
 }
 
 
