@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Context", "Principal", "PrincipalKind", "Request", "build_context"]
+__all__ = ["Context", "OrgMembership", "Principal", "PrincipalKind", "Request", "build_context"]
 
 
 class PrincipalKind(StrEnum):
@@ -259,19 +259,48 @@ class Context:
         return f"Context({dict(self.values)!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class OrgMembership:
+    """Where an account sits in an AWS Organizations organization: the organization's id and the
+    path of the account's parent, ``o-…/r-…/ou-…/`` (docs/organizations.md, "Condition keys").
+
+    The caller reads it from wherever organizations are kept; an account in no organization has
+    none, and then the organization keys are absent from the context (not empty).
+    """
+
+    org_id: str
+    paths: tuple[str, ...]
+
+    def items(self, side: str) -> list[tuple[str, str | Sequence[str]]]:
+        """``aws:<side>OrgID`` and the multivalued ``aws:<side>OrgPaths`` (side: Principal or Resource)."""
+        return [(f"aws:{side}OrgID", self.org_id), (f"aws:{side}OrgPaths", list(self.paths))]
+
+
 def build_context(
     principal: Principal,
     given: Iterable[tuple[str, str | Sequence[str]]] = (),
     *,
     resource_account: str | None = None,
     resource_tags: Iterable[tuple[str, str]] = (),
+    principal_org: OrgMembership | None = None,
+    resource_org: OrgMembership | None = None,
 ) -> Context:
-    """The request context: derived principal and resource keys, overridden by ``given``."""
+    """The request context: derived principal and resource keys, overridden by ``given``.
+
+    ``principal_org``: the organization of the principal's account (``aws:PrincipalOrgID``,
+    ``aws:PrincipalOrgPaths``; only for a principal of an account: not a service, web identity or
+    anonymous caller); ``resource_org``: that of the resource's account (``aws:ResourceOrgID``,
+    ``aws:ResourceOrgPaths``). None: the account is in no organization, the keys are absent.
+    """
     given = list(given)
     given_keys = {k.lower() for k, _ in given}
     derived: list[tuple[str, str | Sequence[str]]] = list(principal.derived_context())
+    if principal_org is not None and principal.has_account_side:
+        derived += principal_org.items("Principal")
     if resource_account:
         derived.append(("aws:ResourceAccount", resource_account))
+    if resource_org is not None:
+        derived += resource_org.items("Resource")
     derived += [(f"aws:ResourceTag/{k}", v) for k, v in resource_tags]
     items = [(k, v) for k, v in derived if k.lower() not in given_keys] + given
     return Context.build(items)
