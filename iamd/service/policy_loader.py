@@ -285,12 +285,14 @@ class PolicyLoader:
         None for an account in no organization, in an organization without all features,
         or for the management account, which SCPs and RCPs never restrict (AWS Organizations
         User Guide, "Service control policies" and "Resource control policies"); none of a
-        type that is not enabled in the root. The organization's ref goes to ``deps``.
+        type that is not enabled in the root. What they were built from goes to ``deps``: the
+        account's membership, and the organization of an account its levels govern.
         """
         org = tx.organization_of(account)
-        if deps is not None:
-            deps.update(org_refs(account, org.id if org is not None else None))
-        if org is None or org.feature_set != "ALL" or account == org.management_account_id:
+        governed = org is not None and org.feature_set == "ALL" and account != org.management_account_id
+        if deps is not None:  # the management account's levels stay empty whatever its organization does
+            deps.update(org_refs(account, org.id if org is not None and governed else None))
+        if org is None or not governed:
             return (), ()
         tree = tx.org_tree(org.id)
         chain = tree.parent_chain(account)
@@ -365,8 +367,8 @@ class PolicyLoader:
 
 def org_refs(account: str, org_id: str | None) -> tuple[Ref, ...]:
     """What a value built from an account's place in Organizations depends on: the account's
-    membership and, if it is in one, the organization (an Organizations write drops every cache
-    today, docs/organizations.md; the refs say what a narrower invalidation would need)."""
+    membership (an account joins, moves or leaves) and, if given, its organization (any write to
+    it); the store's Organizations writes name both (docs/organizations.md, "Caches")."""
     mine = ref("org-account", "", account)
     return (mine, ref("organization", "", org_id)) if org_id is not None else (mine,)
 

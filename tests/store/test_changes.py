@@ -318,8 +318,8 @@ ROWS: list[Row] = [
         lambda tx, v: tx.add_deletion_task(A, "task/aws-service-role/x/1", "SUCCEEDED"),
         lambda v: {ref("account", A, A)},
     ),
-    # AWS Organizations: every write is an Organizations change (it drops every cache)
-    ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG}),
+    # AWS Organizations: every write names its organization, and the account that joins, moves or leaves
+    ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG, MEMBER}),
     (
         "set_root_policy_types",
         lambda tx, v: tx.set_root_policy_types("r-ab12", ["SERVICE_CONTROL_POLICY"]),
@@ -329,7 +329,7 @@ ROWS: list[Row] = [
     (
         "put_org_account",
         lambda tx, v: tx.put_org_account(replace(_org()[2], parent_id="ou-ab12-abcdefgh")),
-        lambda v: {ORG},
+        lambda v: {ORG, MEMBER},
     ),
     ("put_org_policy", lambda tx, v: tx.put_org_policy(_scp()), lambda v: {ORG}),
     (
@@ -346,7 +346,7 @@ ROWS: list[Row] = [
     ("put_create_account_status", lambda tx, v: tx.put_create_account_status(_status()), lambda v: {ORG}),
     ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
     ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
-    ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG}),
+    ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG, MEMBER}),
     ("delete_organization", lambda tx, v: tx.delete_organization("o-abcdefghij"), lambda v: {ORG}),
     ("delete_user", lambda tx, v: tx.delete_user(A, "bee"), lambda v: {_u("bee")}),
     ("delete_role", lambda tx, v: tx.delete_role(A, "R"), lambda v: {ref("role", A, "r")}),
@@ -358,7 +358,8 @@ ROWS: list[Row] = [
 ]
 
 
-ORG = ref("organization", "", "")
+ORG = ref("organization", "", "o-abcdefghij")
+MEMBER = ref("org-account", "", A)
 
 
 def _org() -> tuple[Organization, OrgRoot, OrgAccount]:
