@@ -396,15 +396,15 @@ class PolicyCache:
         return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
 
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
-        """The RCP levels that govern the resources of ``account`` (cached like the sets; an
-        Organizations write drops them with everything else)."""
+        """The RCP levels that govern the resources of ``account`` (cached like the sets; a write
+        to the account's organization or membership drops them)."""
         built = self._cached(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
                              account, deps)[1]))  # fmt: skip
         return built.rcp
 
     def org_membership(self, tx: ReadTx, account: str) -> OrgMembership | None:
         """:meth:`PolicyLoader.org_membership`, cached per account like the sets (one lookup on a
-        warm request; an Organizations write drops it with everything else)."""
+        warm request; a write to the account's organization or membership drops it)."""
         key = ("org-membership", account)
         found = self.cache.get(Section.SETS, key)
         if found is not None:
