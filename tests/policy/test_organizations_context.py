@@ -110,3 +110,30 @@ def test_an_rcp_denial_names_the_policy_only_to_its_own_organization() -> None:
     assert inside is not None and inside.endswith(f"with an explicit deny in a resource control policy: {RCP_ARN}")
     for outside in (message(OTHER), message(None)):
         assert outside is not None and outside.endswith("with an explicit deny in a resource control policy")
+
+
+def test_an_scp_outcome_kept_for_one_request_is_not_reused_for_other_facts() -> None:
+    """A set evaluates its SCPs once per action, resource and values of the keys they read
+    (PolicySet.split): another value, another resource or a missing key is evaluated afresh."""
+    org_only = _doc(DocumentKind.SCP, Effect="Deny", Action="*", Resource="*",
+                    Condition={"StringNotEquals": {"aws:PrincipalOrgID": ORG.org_id}})  # fmt: skip
+    own_name = _doc(DocumentKind.SCP, Effect="Deny", Action="iam:DeleteUser",
+                    Resource="arn:aws:iam::*:user/${aws:username, 'nobody'}")  # fmt: skip
+    policies = PolicySet.of(
+        identity=[Policy("admin", PolicyType.IDENTITY, ALLOW_ALL)],
+        scp=[[Policy("Full", PolicyType.SCP, FULL, 0), Policy("OrgOnly", PolicyType.SCP, org_only, 0, arn=SCP_ARN),
+              Policy("OwnName", PolicyType.SCP, own_name, 0)]],
+    )  # fmt: skip
+    bob = Principal.from_arn("arn:aws:iam::111122223333:user/bob")
+
+    def decide(who: Principal, org: OrgMembership | None, action: str, resource: str) -> tuple[str, tuple[str, ...]]:
+        decision = evaluate(Request(who, action, resource, build_context(who, principal_org=org)), policies)
+        return decision.verdict.value, decision.missing_context_keys
+
+    for _ in range(2):  # the second time from what was kept
+        assert decide(ALICE, ORG, "iam:GetUser", "*") == ("allowed", ())
+        assert decide(ALICE, OTHER, "iam:GetUser", "*") == ("explicitDeny", ())
+        assert decide(ALICE, None, "iam:GetUser", "*") == ("explicitDeny", ("aws:principalorgid",))
+        assert decide(ALICE, ORG, "iam:DeleteUser", "arn:aws:iam::111122223333:user/alice")[0] == "explicitDeny"
+        assert decide(ALICE, ORG, "iam:DeleteUser", "arn:aws:iam::111122223333:user/bob")[0] == "allowed"
+        assert decide(bob, ORG, "iam:DeleteUser", "arn:aws:iam::111122223333:user/bob")[0] == "explicitDeny"
