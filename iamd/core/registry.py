@@ -143,9 +143,9 @@ def _authorize_organizations_call(call: Call, tx: ReadTx, counter: DecisionCount
     return authorize_organizations(call, tx, ORGANIZATIONS_OPERATIONS[call.operation], call.env.policies, counter)
 
 
-# A committed Organizations write may change what any account's SCPs and RCPs say: the store
-# records each of its writes as an Organizations change, and the cache drops everything after
-# one (iamd.store.changes, ChangeSet.everything).
+# A committed Organizations write names the organization it changed (and any account that
+# joined, moved or left); the cache drops what was built from them (iamd.store.changes,
+# docs/organizations.md "Caches").
 ORGANIZATIONS = ServiceDef(
     "organizations", "Organizations", ORGANIZATIONS_OPERATIONS, _authorize_organizations_call,
 )  # fmt: skip

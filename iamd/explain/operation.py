@@ -110,7 +110,9 @@ def _authorize(call: Call, tx: ReadTx, subject: Subject) -> Decision:
         ("aws:SourceIp", call.source_ip),
         *session_context_items(caller, moment),
     ]
-    context = build_context(caller.principal, items, resource_account=caller.account_id)
+    org = call.env.policies.org_membership(tx, caller.account_id)
+    context = build_context(caller.principal, items, resource_account=caller.account_id, principal_org=org,
+                            resource_org=org)  # fmt: skip
     request = Request(caller.principal, ACTION, target, context, caller.account_id)
     decision = evaluate(request, call.env.policies.for_caller(tx, caller))
     if not decision.allowed:

@@ -132,8 +132,10 @@ class Explainer:
                 findings.append(_gone("role", resource))
         context_items, resource_tags = self._context(tx, subject, side, resource, now)
         context = build_context(
-            principal, context_items, resource_account=resource_account, resource_tags=resource_tags
-        )
+            principal, context_items, resource_account=resource_account, resource_tags=resource_tags,
+            principal_org=self.loader.org_membership(tx, principal.account) if principal.account else None,
+            resource_org=self.loader.org_membership(tx, resource_account) if resource_account else None,
+        )  # fmt: skip
         request = Request(principal, subject.action, resource, context, resource_account)
         tracer = Tracer()
         decision = evaluate(request, policies, tracer)

@@ -26,7 +26,7 @@ from .document import (
 )
 from .evaluate import evaluate, protected_reason
 from .model import DocumentKind, PolicyDocument, Statement
-from .request import Context, Principal, PrincipalKind, Request, build_context
+from .request import Context, OrgMembership, Principal, PrincipalKind, Request, build_context
 from .trace import StatementTrace, Tracer
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Context",
     "Decision",
     "DocumentKind",
+    "OrgMembership",
     "Policy",
     "PolicyDocument",
     "PolicySet",

@@ -70,6 +70,7 @@ class CompiledStatement:
         "action_negated",
         "action_test",
         "conditions",
+        "context_keys",
         "deny",
         "fast_resource",
         "level",
@@ -132,6 +133,11 @@ class CompiledStatement:
         for c in self.conditions:
             refs |= c.referenced_keys
         self.referenced_keys = frozenset(refs)
+        # Every key whose value can change what the statement does (variables with a default too).
+        reads = {c.key for c in self.conditions}
+        for t in (*self.resource_templates, *(t for c in self.conditions for t in c.templates)):
+            reads |= t.keys
+        self.context_keys = frozenset(reads | refs)
 
     # -- matching ------------------------------------------------------------------------
     def matches_action(self, action_lower: str) -> bool:
@@ -186,6 +192,16 @@ def variables_in_resource_part(t: Template) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class ScpOutcome:
+    """What a set's SCP statements did for one action, resource and context (``PolicySet.split``):
+    the statements that applied, in order, the keys they missed, the ambiguity errors."""
+
+    applied: tuple[CompiledStatement, ...]
+    missing: frozenset[str]
+    errors: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class PolicySet:
     """The policies that apply to one principal and resource, compiled once."""
@@ -200,6 +216,12 @@ class PolicySet:
     _by_service: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
     _global: tuple[CompiledStatement, ...] = field(init=False, default=())
     _memo: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
+    # SCP statements apart, per action: (the others, the SCPs, the context keys the SCPs read)
+    _split: dict[str, tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]] = field(
+        init=False, default_factory=dict
+    )
+    # what the SCP statements did for one request's facts (ScpOutcome), see evaluate
+    _scp_outcomes: dict[tuple[object, ...], ScpOutcome] = field(init=False, default_factory=dict)
     errors: tuple[str, ...] = field(init=False, default=())  # the unreadable policies (Policy.error)
 
     def __post_init__(self) -> None:
@@ -248,6 +270,38 @@ class PolicySet:
         for level in self.rcp:
             out.extend(level)
         return out
+
+    def split(
+        self, action_lower: str
+    ) -> tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]:
+        """:meth:`candidates` with the SCP statements apart, and every context key those read.
+
+        An SCP names no principal, so what its statements do for a request depends only on the
+        action, the resource and the values of these keys: the evaluator keeps that outcome
+        (:meth:`scp_outcome`), and a principal's many requests with the same facts evaluate its
+        organization's SCPs once.
+        """
+        hit = self._split.get(action_lower)
+        if hit is None:
+            found = self.candidates(action_lower)
+            scps = tuple(cs for cs in found if cs.ptype is PolicyType.SCP)
+            others = tuple(cs for cs in found if cs.ptype is not PolicyType.SCP) if scps else found
+            keys: set[str] = set()
+            for cs in scps:
+                keys |= cs.context_keys
+            hit = (others, scps, tuple(sorted(keys)))
+            if len(self._split) >= _MEMO_LIMIT:
+                self._split.clear()
+            self._split[action_lower] = hit
+        return hit
+
+    def scp_outcome(self, key: tuple[object, ...]) -> ScpOutcome | None:
+        return self._scp_outcomes.get(key)
+
+    def keep_scp_outcome(self, key: tuple[object, ...], outcome: ScpOutcome) -> None:
+        if len(self._scp_outcomes) >= _MEMO_LIMIT:
+            self._scp_outcomes.clear()
+        self._scp_outcomes[key] = outcome
 
     def candidates(self, action_lower: str) -> tuple[CompiledStatement, ...]:
         """Statements whose Action/NotAction matches ``action_lower``."""

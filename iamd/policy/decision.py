@@ -127,5 +127,26 @@ def render_denial(decision: Decision) -> str:
     if block.type is PolicyType.PROTECTED:
         return f"{head} because the resource is managed by AWS and cannot be changed"
     if block.explicit or block.type is PolicyType.SCP:
-        return f"{head} with an explicit deny in {_EXPLICIT_PHRASE[block.type]}"
+        text = f"{head} with an explicit deny in {_EXPLICIT_PHRASE[block.type]}"
+        arn = _denying_arn(decision, block.type) if block.explicit else None
+        return f"{text}: {arn}" if arn else text
     return f"{head} because no {_IMPLICIT_PHRASE[block.type]} allows the {req.action} action"
+
+
+def _denying_arn(decision: Decision, block: PolicyType) -> str | None:
+    """The ARN AWS appends to an explicit deny in an SCP or RCP (AWS "Troubleshoot access denied
+    error messages"): the denying policy nearest the organization root (docs/organizations.md,
+    "Denials"). An SCP's principal is always in the policy's organization; an RCP's ARN is shown
+    only to a principal of the resource's own organization. None for other policy types.
+    """
+    if block is PolicyType.RCP:
+        values = decision.request.context.values
+        mine, theirs = values.get("aws:principalorgid"), values.get("aws:resourceorgid")
+        if not mine or mine != theirs:
+            return None
+    elif block is not PolicyType.SCP:
+        return None
+    denying = [cs for cs in decision.matched if cs.ptype is block and cs.deny and cs.policy.arn]
+    if not denying:
+        return None
+    return min(denying, key=lambda cs: cs.level).policy.arn

@@ -8,7 +8,7 @@ read those facts. Anything that cannot be evaluated denies.
 
 from __future__ import annotations
 
-from .compile import CompiledStatement, PolicySet, PolicyType
+from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
 from .decision import Blocking, Decision, Verdict
 from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
@@ -83,7 +83,10 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     skip = _skipped_types(principal)
     facts = _Facts()
 
-    for cs in policies.candidates(action):
+    others, scps, scp_keys = policies.split(action)
+    if scps and _T.SCP not in skip:
+        _scp_facts(policies, action, resource, ctx, scps, scp_keys, facts)
+    for cs in others:
         if skip and cs.ptype in skip:
             continue
         g: str | None = None
@@ -104,6 +107,50 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             continue
         facts.applied(cs, g)
     return _conclude(request, policies, facts)
+
+
+def _scp_facts(
+    policies: PolicySet,
+    action: str,
+    resource: str,
+    ctx: Context,
+    scps: tuple[CompiledStatement, ...],
+    keys: tuple[str, ...],
+    facts: _Facts,
+) -> None:
+    """The SCP statements' part of the facts, evaluated once per action, resource and values of
+    the keys they read (``PolicySet.split``): the same statements on the same facts apply alike."""
+    if keys:
+        values, ambiguous = ctx.values, ctx.ambiguous
+        key: tuple[object, ...] = (action, resource, tuple(values.get(k) for k in keys),
+                                   tuple(k in ambiguous for k in keys) if ambiguous else ())  # fmt: skip
+    else:
+        key = (action, resource)
+    outcome = policies.scp_outcome(key)
+    if outcome is None:
+        applied: list[CompiledStatement] = []
+        missing: set[str] = set()
+        errors: list[str] = []
+        for cs in scps:
+            if cs.referenced_keys:
+                missing.update(k for k in cs.referenced_keys if not ctx.values.get(k))
+            fast = cs.fast_resource
+            if fast is not None:
+                if not fast(resource):
+                    continue
+            elif not cs.matches_resource(resource, ctx.values):
+                continue
+            if cs.conditions and not _conditions_hold(cs, ctx, errors):
+                continue
+            applied.append(cs)
+        outcome = ScpOutcome(tuple(applied), frozenset(missing), tuple(errors))
+        policies.keep_scp_outcome(key, outcome)
+    for cs in outcome.applied:
+        facts.applied(cs, None)
+    if outcome.missing:
+        facts.missing.update(outcome.missing)
+    if outcome.errors:
+        facts.errors.extend(outcome.errors)
 
 
 class _Facts:

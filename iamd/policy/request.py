@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Context", "Principal", "PrincipalKind", "Request", "build_context"]
+__all__ = ["Context", "OrgMembership", "Principal", "PrincipalKind", "Request", "build_context"]
 
 
 class PrincipalKind(StrEnum):
@@ -66,6 +66,7 @@ class Principal:
     names: Mapping[str, str] = field(default_factory=dict, compare=False)  # Principal.AWS value -> grant
 
     # Derived once, read on every decision.
+    _context: Context | None = field(default=None, init=False, repr=False, compare=False)  # derived_context, built
     is_session: bool = field(init=False, compare=False)
     service_linked: bool = field(init=False, compare=False)  # SCPs and RCPs do not apply
     has_account_side: bool = field(init=False, compare=False)  # identity policies and SCPs can concern it
@@ -160,6 +161,16 @@ class Principal:
             kind, arn, account=account, partition=partition, unique_id=unique_id, tags=tag_items,
             names=names, **kw,
         )  # fmt: skip
+
+    @property
+    def context(self) -> Context:
+        """:meth:`derived_context` as a :class:`Context`, built the first time it is read: a
+        principal signs many requests (it is kept with its credential), its keys never change."""
+        built = self._context
+        if built is None:
+            built = Context.build(self.derived_context())
+            object.__setattr__(self, "_context", built)
+        return built
 
     def derived_context(self) -> list[tuple[str, str | list[str]]]:
         """The ``aws:Principal*`` keys this principal implies (AWS "AWS global condition context keys" (properties of
@@ -259,22 +270,66 @@ class Context:
         return f"Context({dict(self.values)!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class OrgMembership:
+    """Where an account sits in an AWS Organizations organization: the organization's id and the
+    path of the account's parent, ``o-…/r-…/ou-…/`` (docs/organizations.md, "Condition keys").
+
+    The caller reads it from wherever organizations are kept; an account in no organization has
+    none, and then the organization keys are absent from the context (not empty).
+    """
+
+    org_id: str
+    paths: tuple[str, ...]
+    # the keys, lower-cased as a Context keeps them, made once: (principal side, resource side)
+    _keys: tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ids, paths = (self.org_id,), self.paths
+        keys = tuple({f"aws:{side}orgid": ids, f"aws:{side}orgpaths": paths} for side in ("principal", "resource"))
+        object.__setattr__(self, "_keys", keys)
+
+    def items(self, side: str) -> list[tuple[str, str | Sequence[str]]]:
+        """``aws:<side>OrgID`` and the multivalued ``aws:<side>OrgPaths`` (side: Principal or Resource)."""
+        return [(f"aws:{side}OrgID", self.org_id), (f"aws:{side}OrgPaths", list(self.paths))]
+
+
 def build_context(
     principal: Principal,
     given: Iterable[tuple[str, str | Sequence[str]]] = (),
     *,
     resource_account: str | None = None,
     resource_tags: Iterable[tuple[str, str]] = (),
+    principal_org: OrgMembership | None = None,
+    resource_org: OrgMembership | None = None,
 ) -> Context:
-    """The request context: derived principal and resource keys, overridden by ``given``."""
-    given = list(given)
-    given_keys = {k.lower() for k, _ in given}
-    derived: list[tuple[str, str | Sequence[str]]] = list(principal.derived_context())
+    """The request context: derived principal and resource keys, overridden by ``given``.
+
+    ``principal_org``: the organization of the principal's account (``aws:PrincipalOrgID``,
+    ``aws:PrincipalOrgPaths``; only for a principal of an account: not a service, web identity or
+    anonymous caller); ``resource_org``: that of the resource's account (``aws:ResourceOrgID``,
+    ``aws:ResourceOrgPaths``). None: the account is in no organization, the keys are absent.
+    """
+    # The principal's keys are built once per principal (Principal.context) and the organization
+    # keys once per membership; only the request's own keys are read here each time.
+    base = principal.context
+    values = dict(base.values)
+    ambiguous = set(base.ambiguous)
+    if principal_org is not None and principal.has_account_side:
+        values.update(principal_org._keys[0])
     if resource_account:
-        derived.append(("aws:ResourceAccount", resource_account))
-    derived += [(f"aws:ResourceTag/{k}", v) for k, v in resource_tags]
-    items = [(k, v) for k, v in derived if k.lower() not in given_keys] + given
-    return Context.build(items)
+        values["aws:resourceaccount"] = (resource_account,)
+    if resource_org is not None:
+        values.update(resource_org._keys[1])
+    for layer in (resource_tags, given):  # given keys replace derived ones of the same name, in any case
+        items = [(f"aws:ResourceTag/{k}", v) for k, v in layer] if layer is resource_tags else list(layer)
+        if not items:
+            continue
+        built = Context.build(items)
+        ambiguous.difference_update(built.values)
+        values.update(built.values)
+        ambiguous.update(built.ambiguous)
+    return Context(values, frozenset(ambiguous))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from iamd import errors as aws
 from iamd.policy import (
     Context,
     Decision,
+    OrgMembership,
     PolicyType,
     Request,
     Verdict,
@@ -68,11 +69,16 @@ def request_context(call: Call) -> list[tuple[str, str | Sequence[str]]]:
     ]
 
 
-def _iam_context(call: Call, resource: Target, tags: list[tuple[str, str]]) -> Context:
-    """The request context of an IAM call on one resource (AWS "AWS global condition context keys")."""
+def _iam_context(call: Call, resource: Target, tags: list[tuple[str, str]], org: OrgMembership | None) -> Context:
+    """The request context of an IAM call on one resource (AWS "AWS global condition context keys").
+
+    IAM resources are the caller's account's: ``aws:ResourceAccount`` and the resource
+    organization keys are the caller's own (``org``: its account's organization, if any).
+    """
     items = request_context(call) + list(resource.context)
     items += [(f"iam:ResourceTag/{k}", v) for k, v in tags]
-    return build_context(call.caller.principal, items, resource_account=call.account, resource_tags=tags)
+    return build_context(call.caller.principal, items, resource_account=call.account, resource_tags=tags,
+                         principal_org=org, resource_org=org)  # fmt: skip
 
 
 def _resource_tags(call: Call, tx: ReadTx, target: Target) -> list[tuple[str, str]]:
@@ -117,10 +123,11 @@ def authorize_iam(
     caller = call.caller
     allowed: Decision | None = None
     policies = cache.for_caller(tx, caller)
+    org = cache.org_membership(tx, call.account)
     for operation, resource in ((call.operation, target), *target.also):
         tags = _resource_tags(call, tx, resource)
         # Built only if a statement that matches the action reads it (Context.deferred).
-        context = Context.deferred(functools.partial(_iam_context, call, resource, tags))
+        context = Context.deferred(functools.partial(_iam_context, call, resource, tags, org))
         request = Request(caller.principal, f"iam:{operation}", resource.arn, context, call.account, resource.display)
         decision = evaluate(request, policies)
         if counter is not None:
@@ -183,7 +190,9 @@ def authorize_action(
     """
     caller = call.caller
     items = request_context(call) + list(extra)
-    context = build_context(caller.principal, items, resource_account=call.account)
+    org = call.env.policies.org_membership(tx, call.account)
+    context = build_context(caller.principal, items, resource_account=call.account, principal_org=org,
+                            resource_org=org)  # fmt: skip
     policies = call.env.policies.for_caller(tx, caller)
     decision = evaluate(Request(caller.principal, action, resource, context, call.account), policies)
     if not decision.allowed:

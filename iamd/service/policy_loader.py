@@ -39,14 +39,14 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from iamd.cache import Cache, CacheLimits, Section
-from iamd.policy import DocumentKind, Policy, PolicyDocument, PolicySet, PolicyType
+from iamd.policy import DocumentKind, OrgMembership, Policy, PolicyDocument, PolicySet, PolicyType
 from iamd.policy.document import PolicyValidationError, parse_policy
 from iamd.refs import Ref, policy_ref, ref
 from iamd.sessions import SessionClaims, SessionKind
 from iamd.store import EntityKind, NotFound, ReadTx, Role, User
 
 from .call import Caller
-from .organizations.model import MANAGED, RCP, SCP, policy_arn
+from .organizations.model import MANAGED, RCP, SCP, membership, policy_arn
 
 __all__ = ["EMPTY", "DocumentCache", "Levels", "PolicyCache", "PolicyLoader", "unreadable"]
 
@@ -285,13 +285,15 @@ class PolicyLoader:
         None for an account in no organization, in an organization without all features,
         or for the management account, which SCPs and RCPs never restrict (AWS Organizations
         User Guide, "Service control policies" and "Resource control policies"); none of a
-        type that is not enabled in the root. The organization's ref goes to ``deps``.
+        type that is not enabled in the root. What they were built from goes to ``deps``: the
+        account's membership, and the organization of an account its levels govern.
         """
         org = tx.organization_of(account)
-        if org is None or org.feature_set != "ALL" or account == org.management_account_id:
+        governed = org is not None and org.feature_set == "ALL" and account != org.management_account_id
+        if deps is not None:  # the management account's levels stay empty whatever its organization does
+            deps.update(org_refs(account, org.id if org is not None and governed else None))
+        if org is None or not governed:
             return (), ()
-        if deps is not None:
-            deps.add(ref("organization", "", org.id))
         tree = tx.org_tree(org.id)
         chain = tree.parent_chain(account)
         found: list[Levels] = []
@@ -312,6 +314,17 @@ class PolicyLoader:
                 levels.append(tuple(attached))
             found.append(tuple(levels))
         return found[0], found[1]
+
+    def org_membership(self, tx: ReadTx, account: str, deps: set[Ref] | None = None) -> OrgMembership | None:
+        """The organization ``account`` is in and the path of its parent, for the organization
+        condition keys (``aws:PrincipalOrgID``/``OrgPaths``, ``aws:ResourceOrgID``/``OrgPaths``);
+        None for an account in no organization (docs/organizations.md, "Condition keys")."""
+        org = tx.organization_of(account)
+        if deps is not None:
+            deps.update(org_refs(account, org.id if org is not None else None))
+        if org is None:
+            return None
+        return membership(tx.org_tree(org.id), account)
 
     # -- sets ---------------------------------------------------------------------------------
     # The set of the given policies (also for documents given directly: the simulator's inputs).
@@ -352,6 +365,14 @@ class PolicyLoader:
         return PolicySet.of(base.identity, base.boundary, session, base.resource, base.scp, base.rcp)
 
 
+def org_refs(account: str, org_id: str | None) -> tuple[Ref, ...]:
+    """What a value built from an account's place in Organizations depends on: the account's
+    membership (an account joins, moves or leaves) and, if given, its organization (any write to
+    it); the store's Organizations writes name both (docs/organizations.md, "Caches")."""
+    mine = ref("org-account", "", account)
+    return (mine, ref("organization", "", org_id)) if org_id is not None else (mine,)
+
+
 class PolicyCache:
     """Compiled policy sets per IAM user, per role, per session policy, built by the :class:`PolicyLoader`.
 
@@ -375,11 +396,24 @@ class PolicyCache:
         return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
 
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
-        """The RCP levels that govern the resources of ``account`` (cached like the sets; an
-        Organizations write drops them with everything else)."""
+        """The RCP levels that govern the resources of ``account`` (cached like the sets; a write
+        to the account's organization or membership drops them)."""
         built = self._cached(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
                              account, deps)[1]))  # fmt: skip
         return built.rcp
+
+    def org_membership(self, tx: ReadTx, account: str) -> OrgMembership | None:
+        """:meth:`PolicyLoader.org_membership`, cached per account like the sets (one lookup on a
+        warm request; a write to the account's organization or membership drops it)."""
+        key = ("org-membership", account)
+        found = self.cache.get(Section.SETS, key)
+        if found is not None:
+            return None if found is _NO_POLICY else found
+        started = self.cache.version
+        deps: set[Ref] = set()
+        built = self.loader.org_membership(tx, account, deps)
+        self.cache.put(Section.SETS, key, _NO_POLICY if built is None else built, deps, started, size=400)
+        return built
 
     def for_role(self, tx: ReadTx, role: Role) -> PolicySet:
         """A role's identity policies (inline + attached) and its permissions boundary."""

@@ -45,9 +45,11 @@ class Entity(StrEnum):
     # ("" for the root user's signing certificates), detail: which kind
     USER_CREDENTIAL = "user-credential"
     SERVER_CERTIFICATE = "server-certificate"  # name: the certificate's name
-    # AWS Organizations (the organization, OUs, accounts, SCPs and RCPs, attachments): what any
-    # account's SCP and RCP levels say may change, so a change of it drops every cached thing.
+    # AWS Organizations: name: the organization's id (its root, OUs, accounts, SCPs and RCPs,
+    # attachments: what its accounts' SCP and RCP levels and organization keys are built from)
     ORGANIZATION = "organization"
+    # an account joined, moved in or left an organization; name: the account id (account "")
+    ORG_ACCOUNT = "org-account"
 
 
 class Verb(StrEnum):
@@ -102,5 +104,5 @@ class ChangeSet:
 
     @property
     def everything(self) -> bool:
-        """A reset, or an Organizations write (SCP and RCP levels): every cached thing is gone."""
-        return any(c.verb is Verb.RESET or c.entity is Entity.ORGANIZATION for c in self.changes)
+        """A reset: every cached thing is gone."""
+        return any(c.verb is Verb.RESET for c in self.changes)

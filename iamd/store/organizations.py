@@ -201,9 +201,23 @@ class OrganizationOps(Ops):
         return tuple(_status(r) for r in self._conn.execute(stmt))
 
     # -- writes --------------------------------------------------------------------------------
+    # Every write names the organization it changes (what any of its accounts' SCP and RCP levels
+    # and organization keys are built from) and, when an account joins, moves or leaves, the
+    # account (what an account in no organization's values are built from): iamd.store.changes.
+    def _org_changed(self, organization_id: str | None, what: str) -> None:
+        if organization_id is not None:
+            self._changed(Entity.ORGANIZATION, "", organization_id, Verb.UPDATED, what)
+
+    def _member_changed(self, account_id: str, what: str) -> None:
+        self._changed(Entity.ORG_ACCOUNT, "", account_id, Verb.UPDATED, what)
+
+    def _org_of(self, table: Any, column: Any, ident: str) -> str | None:
+        row = self._first(select(table.c.organization_id).where(column == ident))
+        return str(row.organization_id) if row is not None else None
+
     def create_organization(self, org: Organization, root: OrgRoot, management: OrgAccount) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "create_organization")
+        self._org_changed(org.id, "create_organization")
         if self.organization_of(org.management_account_id) is not None:
             raise AlreadyExists("organization member", org.management_account_id)
         self._conn.execute(insert(s.organizations).values(
@@ -217,7 +231,10 @@ class OrganizationOps(Ops):
 
     def delete_organization(self, organization_id: str) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "delete_organization")
+        self._org_changed(organization_id, "delete_organization")
+        a = s.org_accounts
+        for row in self._conn.execute(select(a.c.account_id).where(a.c.organization_id == organization_id)):
+            self._member_changed(row.account_id, "delete_organization")
         for table in (s.org_tags, s.org_attachments, s.org_create_account_statuses, s.org_policies, s.org_accounts,
                       s.org_units, s.org_roots):  # fmt: skip
             self._conn.execute(delete(table).where(table.c.organization_id == organization_id))
@@ -225,14 +242,14 @@ class OrganizationOps(Ops):
 
     def set_root_policy_types(self, root_id: str, types: Sequence[str]) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "set_root_policy_types")
+        self._org_changed(self._org_of(s.org_roots, s.org_roots.c.id, root_id), "set_root_policy_types")
         stmt = update(s.org_roots).where(s.org_roots.c.id == root_id)
         self._conn.execute(stmt.values(policy_types=json.dumps(list(types))))
 
     def put_org_unit(self, unit: OrgUnit) -> None:
         """Create or replace (rename) an OU."""
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "put_org_unit")
+        self._org_changed(unit.organization_id, "put_org_unit")
         values = {"organization_id": unit.organization_id, "parent_id": unit.parent_id, "name": unit.name,
                   "create_date": unit.create_date}  # fmt: skip
         t = s.org_units
@@ -243,14 +260,15 @@ class OrganizationOps(Ops):
 
     def delete_org_unit(self, unit_id: str) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "delete_org_unit")
+        self._org_changed(self._org_of(s.org_units, s.org_units.c.id, unit_id), "delete_org_unit")
         self._conn.execute(delete(s.org_units).where(s.org_units.c.id == unit_id))
         self._forget_target(unit_id)
 
     def put_org_account(self, account: OrgAccount) -> None:
         """Add an account to its organization, or move or rename it there."""
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "put_org_account")
+        self._org_changed(account.organization_id, "put_org_account")
+        self._member_changed(account.account_id, "put_org_account")
         values = {
             "organization_id": account.organization_id, "parent_id": account.parent_id, "name": account.name,
             "email": account.email, "joined_method": account.joined_method,
@@ -265,7 +283,8 @@ class OrganizationOps(Ops):
     def delete_org_account(self, account_id: str) -> None:
         """The account leaves its organization (it stays an account of the server)."""
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "delete_org_account")
+        self._org_changed(self._org_of(s.org_accounts, s.org_accounts.c.account_id, account_id), "delete_org_account")
+        self._member_changed(account_id, "delete_org_account")
         self._conn.execute(delete(s.org_accounts).where(s.org_accounts.c.account_id == account_id))
         self._forget_target(account_id)
 
@@ -276,7 +295,7 @@ class OrganizationOps(Ops):
     def put_org_policy(self, policy: OrgPolicy) -> None:
         """Create or replace a customer policy (its type never changes)."""
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "put_org_policy")
+        self._org_changed(policy.organization_id, "put_org_policy")
         t = s.org_policies
         values = {
             "organization_id": policy.organization_id, "type": policy.type, "name": policy.name,
@@ -289,13 +308,13 @@ class OrganizationOps(Ops):
 
     def delete_org_policy(self, policy_id: str) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "delete_org_policy")
+        self._org_changed(self._org_of(s.org_policies, s.org_policies.c.id, policy_id), "delete_org_policy")
         self._conn.execute(delete(s.org_policies).where(s.org_policies.c.id == policy_id))
         self._conn.execute(delete(s.org_tags).where(s.org_tags.c.resource_id == policy_id))
 
     def attach_org_policy(self, organization_id: str, target_id: str, policy_id: str) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "attach_org_policy")
+        self._org_changed(organization_id, "attach_org_policy")
         self._conn.execute(
             insert(s.org_attachments).values(organization_id=organization_id, target_id=target_id, policy_id=policy_id)
         )
@@ -303,7 +322,7 @@ class OrganizationOps(Ops):
     def detach_org_policies(self, organization_id: str, pairs: Sequence[tuple[str, str]]) -> None:
         """Remove the (target id, policy id) attachments ``pairs``."""
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "detach_org_policies")
+        self._org_changed(organization_id, "detach_org_policies")
         t = s.org_attachments
         for target_id, policy_id in pairs:
             self._conn.execute(
@@ -315,7 +334,7 @@ class OrganizationOps(Ops):
     def set_org_tags(self, organization_id: str, resource_id: str, tags: Sequence[tuple[str, str]]) -> None:
         """Replace the tags of ``resource_id`` with ``tags``."""
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "set_org_tags")
+        self._org_changed(organization_id, "set_org_tags")
         t = s.org_tags
         self._conn.execute(delete(t).where(t.c.organization_id == organization_id, t.c.resource_id == resource_id))
         if tags:
@@ -326,7 +345,7 @@ class OrganizationOps(Ops):
 
     def put_create_account_status(self, status: CreateAccountStatus) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "put_create_account_status")
+        self._org_changed(status.organization_id, "put_create_account_status")
         t = s.org_create_account_statuses
         values = {
             "organization_id": status.organization_id, "account_name": status.account_name, "state": status.state,

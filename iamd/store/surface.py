@@ -139,7 +139,7 @@ class SurfaceOps(Ops):
 
     def set_org_root_features(self, organization_id: str, features: Sequence[str]) -> None:
         self._write()
-        self._changed(Entity.ORGANIZATION, "", "", Verb.UPDATED, "root access features")
+        self._changed(Entity.ORGANIZATION, "", organization_id, Verb.UPDATED, "root access features")
         t = s.org_root_features
         self._conn.execute(delete(t).where(t.c.organization_id == organization_id))
         for feature in dict.fromkeys(features):

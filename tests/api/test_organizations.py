@@ -354,9 +354,10 @@ def test_scp_deny_on_an_ou_blocks_a_member_accounts_admin_until_detached(
     member_iam.create_user(UserName="before")  # allowed: FullAWSAccess only
     unit = orgs.create_organizational_unit(ParentId=root_id, Name="Locked")["OrganizationalUnit"]["Id"]
     orgs.move_account(AccountId=member, SourceParentId=root_id, DestinationParentId=unit)
-    policy_id = orgs.create_policy(Content=DENY_CREATE_USER, Description="", Name="DenyCreateUser", Type=SCP)["Policy"][
+    summary = orgs.create_policy(Content=DENY_CREATE_USER, Description="", Name="DenyCreateUser", Type=SCP)["Policy"][
         "PolicySummary"
-    ]["Id"]
+    ]
+    policy_id = summary["Id"]
     orgs.attach_policy(PolicyId=policy_id, TargetId=unit)
     with pytest.raises(ClientError) as excinfo:
         member_iam.create_user(UserName="during")
@@ -364,7 +365,7 @@ def test_scp_deny_on_an_ou_blocks_a_member_accounts_admin_until_detached(
     assert code == "AccessDenied"
     assert message == (
         f"User: arn:aws:iam::{member}:user/member-admin is not authorized to perform: iam:CreateUser on resource: "
-        f"arn:aws:iam::{member}:user/during with an explicit deny in a service control policy"
+        f"arn:aws:iam::{member}:user/during with an explicit deny in a service control policy: {summary['Arn']}"
     )
     member_iam.get_user(UserName="before")  # other actions still allowed
     # the management account is never restricted by SCPs, even attached to it
@@ -585,7 +586,9 @@ def test_an_rcp_denies_assuming_a_member_accounts_role(api_server: RunningServer
         with pytest.raises(ClientError) as excinfo:
             sts.assume_role(RoleArn=role_arn, RoleSessionName="during")
         code, message, _ = error(excinfo)
-        assert code == "AccessDenied" and message.endswith("with an explicit deny in a resource control policy")
+        # the caller is of the organization: AWS names the denying RCP
+        assert code == "AccessDenied"
+        assert message.endswith(f"with an explicit deny in a resource control policy: {rcp['PolicySummary']['Arn']}")
         # the management account's own roles are never governed by RCPs
         iam = client(api_server, "iam", api_server.root_key, api_server.root_secret)
         own = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",

@@ -41,3 +41,86 @@ def test_an_organization_an_account_and_an_scp(root_cli: AwsCli, tmp_path: Path)
     assert [a["Id"] for a in accounts] == [member]
     refused = root_cli.run("organizations", "delete-policy", "--policy-id", policy_id)
     assert refused.returncode in (254, 255) and "(PolicyInUseException)" in refused.stderr, refused.describe()
+
+
+GUARDRAIL = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}]}
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def _admin(cli: AwsCli, name: str) -> AwsCli:
+    """A user ``name`` with AdministratorAccess in ``cli``'s account, and the CLI signed as it."""
+    cli("iam", "create-user", "--user-name", name)
+    cli.run("iam", "attach-user-policy", "--user-name", name, "--policy-arn", ADMIN).json()
+    key = cli("iam", "create-access-key", "--user-name", name)["AccessKey"]
+    return AwsCli(cli.home, cli.endpoint, (key["AccessKeyId"], key["SecretAccessKey"]))
+
+
+def _session(boss: AwsCli, role_arn: str, name: str) -> AwsCli:
+    creds = boss("sts", "assume-role", "--role-arn", role_arn, "--role-session-name", name)["Credentials"]
+    return AwsCli(boss.home, boss.endpoint, (creds["AccessKeyId"], creds["SecretAccessKey"]),
+                  {"AWS_SESSION_TOKEN": creds["SessionToken"]})  # fmt: skip
+
+
+def test_the_organizations_scenario(root_cli: AwsCli, tmp_path: Path) -> None:
+    """Two OUs, three accounts, an SCP at one OU: the member account's user is denied with AWS's
+    message and the management account's same-named user is not; moving the account out lifts it;
+    an RCP on aws:PrincipalOrgID keeps a member account's role to the organization."""
+    orgs = ("organizations",)
+    org_id = root_cli(*orgs, "create-organization")["Organization"]["Id"]
+    root = root_cli(*orgs, "list-roots")["Roots"][0]["Id"]
+    units = {name: root_cli(*orgs, "create-organizational-unit", "--parent-id", root, "--name", name)
+             ["OrganizationalUnit"]["Id"] for name in ("Workloads", "Sandbox")}  # fmt: skip
+    accounts = {}
+    for name in ("dev", "prod", "outsider"):
+        status = root_cli(*orgs, "create-account", "--email", f"{name}@example.com", "--account-name", name)
+        request_id = status["CreateAccountStatus"]["Id"]
+        done = root_cli(*orgs, "describe-create-account-status", "--create-account-request-id", request_id)
+        accounts[name] = done["CreateAccountStatus"]["AccountId"]
+    dev, prod, outsider = accounts["dev"], accounts["prod"], accounts["outsider"]
+    root_cli.run(*orgs, "move-account", "--account-id", dev, "--source-parent-id", root, "--destination-parent-id",
+                 units["Workloads"]).json()  # fmt: skip
+    boss = _admin(root_cli, "boss")
+    member = {a: _session(boss, f"arn:aws:iam::{accounts[a]}:role/OrganizationAccountAccessRole", "setup")
+              for a in accounts}  # fmt: skip
+    dev_alice, mgmt_alice, visitor = _admin(member["dev"], "alice"), _admin(root_cli, "alice"), _admin(
+        member["outsider"], "visitor")  # fmt: skip
+    root_cli.run(*orgs, "remove-account-from-organization", "--account-id", outsider).json()
+
+    document = tmp_path / "guardrail.json"
+    document.write_text(json.dumps(GUARDRAIL))
+    scp = root_cli(*orgs, "create-policy", "--name", "NoNewUsers", "--description", "", "--type",
+                   "SERVICE_CONTROL_POLICY", "--content", f"file://{document}")["Policy"]["PolicySummary"]  # fmt: skip
+    root_cli.run(*orgs, "attach-policy", "--policy-id", scp["Id"], "--target-id", units["Workloads"]).json()
+    denied = dev_alice.run("iam", "create-user", "--user-name", "bob")
+    assert denied.returncode in (254, 255), denied.describe()
+    assert denied.stderr.strip() == (
+        "An error occurred (AccessDenied) when calling the CreateUser operation: "
+        f"User: arn:aws:iam::{dev}:user/alice is not authorized to perform: iam:CreateUser on resource: "
+        f"arn:aws:iam::{dev}:user/bob with an explicit deny in a service control policy: {scp['Arn']}"
+    )
+    assert mgmt_alice("iam", "create-user", "--user-name", "bob")["User"]["UserName"] == "bob"
+    root_cli.run(*orgs, "move-account", "--account-id", dev, "--source-parent-id", units["Workloads"],
+                 "--destination-parent-id", units["Sandbox"]).json()  # fmt: skip
+    assert dev_alice("iam", "create-user", "--user-name", "bob")["User"]["UserName"] == "bob"
+
+    root_cli(*orgs, "enable-policy-type", "--root-id", root, "--policy-type", "RESOURCE_CONTROL_POLICY")
+    org_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action":
+                "sts:AssumeRole", "Resource": "*", "Condition": {"StringNotEqualsIfExists": {
+                    "aws:PrincipalOrgID": org_id}}}]}  # fmt: skip
+    document.write_text(json.dumps(org_only))
+    rcp = root_cli(*orgs, "create-policy", "--name", "OrgOnly", "--description", "", "--type",
+                   "RESOURCE_CONTROL_POLICY", "--content", f"file://{document}")["Policy"]["PolicySummary"]  # fmt: skip
+    root_cli.run(*orgs, "attach-policy", "--policy-id", rcp["Id"], "--target-id", root).json()
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                     "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in (dev, outsider)]}}]}))  # fmt: skip
+    member["prod"]("iam", "create-role", "--role-name", "Shared", "--assume-role-policy-document", f"file://{trust}")
+    shared = f"arn:aws:iam::{prod}:role/Shared"
+    refused = visitor.run("sts", "assume-role", "--role-arn", shared, "--role-session-name", "visit")
+    assert refused.returncode in (254, 255) and refused.stderr.strip() == (
+        "An error occurred (AccessDenied) when calling the AssumeRole operation: "
+        f"User: arn:aws:iam::{outsider}:user/visitor is not authorized to perform: sts:AssumeRole on resource: "
+        f"{shared} with an explicit deny in a resource control policy"
+    ), refused.describe()
+    inside = dev_alice("sts", "assume-role", "--role-arn", shared, "--role-session-name", "alice")
+    assert inside["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{prod}:assumed-role/Shared/alice"

@@ -390,8 +390,8 @@ ROWS: list[Row] = [
         lambda v: {ref("account", A, A)},
     ),
     ("add_web_identity_key", lambda tx, v: tx.add_web_identity_key(_web_key()), lambda v: {ref("account", A, A)}),
-    # AWS Organizations: every write is an Organizations change (it drops every cache)
-    ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG}),
+    # AWS Organizations: every write names its organization, and the account that joins, moves or leaves
+    ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG, MEMBER}),
     (
         "set_root_policy_types",
         lambda tx, v: tx.set_root_policy_types("r-ab12", ["SERVICE_CONTROL_POLICY"]),
@@ -401,7 +401,7 @@ ROWS: list[Row] = [
     (
         "put_org_account",
         lambda tx, v: tx.put_org_account(replace(_org()[2], parent_id="ou-ab12-abcdefgh")),
-        lambda v: {ORG},
+        lambda v: {ORG, MEMBER},
     ),
     ("put_org_policy", lambda tx, v: tx.put_org_policy(_scp()), lambda v: {ORG}),
     (
@@ -423,7 +423,7 @@ ROWS: list[Row] = [
     ),
     ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
     ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
-    ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG}),
+    ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG, MEMBER}),
     ("delete_organization", lambda tx, v: tx.delete_organization("o-abcdefghij"), lambda v: {ORG}),
     ("delete_user", lambda tx, v: tx.delete_user(A, "bee"), lambda v: {_u("bee")}),
     ("delete_role", lambda tx, v: tx.delete_role(A, "R"), lambda v: {ref("role", A, "r")}),
@@ -435,7 +435,8 @@ ROWS: list[Row] = [
 ]
 
 
-ORG = ref("organization", "", "")
+ORG = ref("organization", "", "o-abcdefghij")
+MEMBER = ref("org-account", "", A)
 
 
 def _org() -> tuple[Organization, OrgRoot, OrgAccount]:

@@ -121,7 +121,9 @@ def _result(action: str, resource: str, decision: Decision, has_boundary: bool, 
     return out
 
 
-def _simulate(call: Call, principal: Principal, policies: PolicySet, owner: str) -> dict[str, Any]:
+def _simulate(call: Call, principal: Principal, policies: PolicySet, owner: str, in_org: bool) -> dict[str, Any]:
+    """``in_org``: the simulated principal's account is in an organization (or the custom simulation
+    was given SCP levels), so each result says whether Organizations allowed it."""
     p = call.params
     context = _context(call)
     results = []
@@ -131,7 +133,7 @@ def _simulate(call: Call, principal: Principal, policies: PolicySet, owner: str)
         for resource in p.get("ResourceArns") or ["*"]:
             request = Request(principal, action, resource, context, owner)
             decision = evaluate(request, policies)
-            results.append(_result(action, resource, decision, policies.boundary is not None, bool(policies.scp)))
+            results.append(_result(action, resource, decision, policies.boundary is not None, in_org))
     return {"EvaluationResults": results, "IsTruncated": False}
 
 
@@ -190,7 +192,10 @@ def simulate_principal_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
     principal = _caller(caller_arn) if caller_arn else Principal.from_arn(f"arn:{call.partition}:iam::{account}:root")
     scp, rcp = loader.organizations(tx, account)
     policies = loader.build(identity, boundary, resource=_resource_policy(call), scp=scp, rcp=rcp)
-    return _simulate(call, principal, policies, _owner(call, account))
+    # OrganizationsDecisionDetail for any account of an organization (IAM API "EvaluationResult");
+    # the management account's is always allowed: SCPs never restrict it (docs/organizations.md).
+    in_org = call.env.policies.org_membership(tx, account) is not None
+    return _simulate(call, principal, policies, _owner(call, account), in_org)
 
 
 def simulate_custom_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
@@ -208,7 +213,7 @@ def simulate_custom_policy(call: Call, tx: ReadTx) -> dict[str, Any]:
     policies = PolicyLoader.build(
         identity, boundaries[0] if boundaries else None, resource=_resource_policy(call), scp=levels
     )
-    return _simulate(call, principal, policies, _owner(call, principal.account or call.account))
+    return _simulate(call, principal, policies, _owner(call, principal.account or call.account), bool(levels))
 
 
 __all__ = ["Verdict", "simulate_custom_policy", "simulate_principal_policy"]

@@ -26,7 +26,7 @@ from iamd.store import OrgTree, ReadTx
 from . import OrgOperation
 from .common import NO_PERMISSION, NOT_IN_USE, policy_of, target_kind
 from .errors import AccessDeniedException, AWSOrganizationsNotInUseException
-from .model import policy_arn, target_arn
+from .model import membership, policy_arn, target_arn
 
 __all__ = ["authorize_organizations", "resource_arns"]
 
@@ -94,7 +94,18 @@ def _context_items(call: Call, tree: OrgTree | None) -> list[tuple[str, str | Se
 
 
 def _context(call: Call, tree: OrgTree | None) -> PolicyContext:
-    return build_context(call.caller.principal, _context_items(call, tree), resource_account=call.account)
+    """The request context. An organization's resources (its root, OUs, accounts and policies)
+    belong to its management account, whose id their ARNs carry: ``aws:ResourceAccount`` is that
+    account and ``aws:ResourceOrgID``/``OrgPaths`` its organization's keys; with no organization
+    yet (CreateOrganization) the resource is the caller's account (docs/organizations.md,
+    "Condition keys")."""
+    if tree is None:
+        return build_context(call.caller.principal, _context_items(call, tree), resource_account=call.account)
+    management = tree.organization.management_account_id
+    return build_context(
+        call.caller.principal, _context_items(call, tree), resource_account=management,
+        principal_org=membership(tree, call.account), resource_org=membership(tree, management),
+    )  # fmt: skip
 
 
 def authorize_organizations(

@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from iamd.policy import OrgMembership
 from iamd.store import CreateAccountStatus, OrgAccount, OrgPolicy, OrgTree, OrgUnit
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ManagedPolicy",
     "account_arn",
     "account_shape",
+    "membership",
     "new_id",
     "org_arn",
     "policy_arn",
@@ -122,6 +124,14 @@ def path_of(tree: OrgTree, target_id: str) -> str:
     """The entity path ``o-…/r-…/ou-…/`` down to ``target_id``, included (``OrganizationalUnit.Path``,
     ``Account.Paths``; the condition keys use the path of an account's parent, docs/organizations.md)."""
     return "/".join([tree.organization.id, *tree.parent_chain(target_id)]) + "/"
+
+
+def membership(tree: OrgTree, account_id: str) -> OrgMembership:
+    """The organization condition keys' values for an account of ``tree``: the organization's id
+    and the path of the account's parent, ``o-…/r-…/`` for an account under the root
+    (``aws:PrincipalOrgPaths``, ``aws:ResourceOrgPaths``; docs/organizations.md, "Condition keys")."""
+    chain = tree.parent_chain(account_id)[:-1] or [tree.root.id]
+    return OrgMembership(tree.organization.id, ("/".join([tree.organization.id, *chain]) + "/",))
 
 
 # -- shapes ------------------------------------------------------------------------------------

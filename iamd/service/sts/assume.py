@@ -195,9 +195,14 @@ def assume_role_session(
         context += [("aws:MultiFactorAuthPresent", "true"), ("aws:MultiFactorAuthAge", "0")]
     context += list(extra_context)
     resource_tags = _overlay(role_tags, inherited)
+    # The organization keys: the caller's account's organization and the role's account's.
+    memberships = call.env.policies
+    principal_org = memberships.org_membership(tx, trusting.account) if trusting.account else None
+    role_org = memberships.org_membership(tx, role_account)
 
     def authorize(act: str) -> None:
-        built = build_context(trusting, context, resource_account=role_account, resource_tags=resource_tags)
+        built = build_context(trusting, context, resource_account=role_account, resource_tags=resource_tags,
+                              principal_org=principal_org, resource_org=role_org)  # fmt: skip
         decision = evaluate(Request(trusting, act, params.role_arn, built, role_account), policies)
         if not decision.allowed:
             raise aws.AccessDenied(denial_message or _message(decision), decision)
