@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_PARTITION", "SUPPORTED_PARTITIONS", "Partition", "UnknownPartition", "partition"]
+__all__ = ["DEFAULT_PARTITION", "SUPPORTED_PARTITIONS", "Partition", "UnknownPartition", "partition", "partition_of"]
 
 DEFAULT_PARTITION = "aws"
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
@@ -93,3 +93,9 @@ def partition(name: str = DEFAULT_PARTITION) -> Partition:
         regions = frozenset(r for r in entry["regions"] if not r.endswith("-global"))
         return Partition(name, regions, _IAM_REGIONS[name], regions)
     raise UnknownPartition(f"the installed botocore does not describe partition {name!r}")
+
+
+def partition_of(region: str | None) -> str:
+    """The name of the partition ``region`` belongs to (``cn-north-1``: ``aws-cn``); ``aws`` for
+    a region iamd does not know. Clients of a server use it: they sign for its regions."""
+    return next((name for name in SUPPORTED_PARTITIONS if region in partition(name).regions), DEFAULT_PARTITION)

@@ -180,7 +180,7 @@ class Backend:
         """
         service = SigninService(
             self.store, self.clock, mfa=self.mfa, throttle=self.signin_throttle,
-            default_account=self.account_id,
+            default_account=self.account_id, partition=self.partition.name,
             root_password=lambda account: read_root_password_hash(self.data_dir),  # iamd root set-password
         )  # fmt: skip
         return service.sign_in(attempt)

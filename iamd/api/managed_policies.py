@@ -70,24 +70,28 @@ def install_managed_policies(store: Store, partition: str = "aws") -> int:
     return added
 
 
-def load_authorization_details(store: Store, data: Mapping[str, Any]) -> int:
+def load_authorization_details(store: Store, data: Mapping[str, Any], partition: str = "aws") -> int:
     """Load AWS managed policies from a ``GetAccountAuthorizationDetails`` dump.
 
     ``aws iam get-account-authorization-details --filter AWSManagedPolicy > dump.json``
     on a real account gives the full current set; each policy's default version is
     installed (documents may be JSON objects, as the CLI prints them, or URL-encoded
     text, as the raw API returns them). Returns how many policies were put.
+
+    ``partition`` is the store's: a dump from it is taken as is, one from the ``aws`` partition
+    is rewritten to it as the shipped set is (:func:`in_partition`); others' policies are skipped.
     """
     count = 0
     for entry in data.get("Policies") or ():
         arn = str(entry.get("Arn", ""))
-        if not arn.startswith("arn:aws:iam::aws:policy/"):
+        if not arn.startswith((f"arn:{partition}:iam::aws:policy/", "arn:aws:iam::aws:policy/")):
             continue
         default = next((v for v in entry.get("PolicyVersionList") or () if v.get("IsDefaultVersion")), None)
         if default is None:
             raise ValueError(f"{arn}: no default version in the dump")
         document = default["Document"]
         text = json.dumps(document, indent=4) if isinstance(document, Mapping) else unquote(str(document))
+        text = in_partition(text, partition) if arn.startswith("arn:aws:") else text
         parse_policy(text, DocumentKind.IDENTITY)  # refuse what iamd could not evaluate
         with store.transaction() as tx:
             tx.put_aws_managed_policy(

@@ -52,6 +52,8 @@ def account_create(
     profile: str | None, endpoint_url: str | None, data_dir: Path,
 ) -> None:  # fmt: skip
     """Create account NAME in the caller's organization, with the role its administrators assume."""
+    from iamd.partitions import partition_of
+
     api = Client(profile, endpoint_url, data_dir)
     if create_organization and api.error_code(api.organizations, "describe_organization") is not None:
         org = api.call(api.organizations, "create_organization", FeatureSet="ALL")["Organization"]
@@ -72,5 +74,6 @@ def account_create(
     account_id = status["AccountId"]
     click.echo(f"Created account {account_id} ({name})")
     click.echo(
-        f"Its administrators' role: arn:aws:iam::{account_id}:role/{role_name or 'OrganizationAccountAccessRole'}"
+        f"Its administrators' role: arn:{partition_of(api.region)}:iam::{account_id}:role/"
+        f"{role_name or 'OrganizationAccountAccessRole'}"
     )

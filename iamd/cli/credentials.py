@@ -36,9 +36,12 @@ def user_create(
 ) -> None:  # fmt: skip
     """Create user NAME; with --console-password, a login profile with a generated password shown once;
     with --save-profile, an access key written as an AWS profile."""
+    from iamd.service.passwords import change_password_policy
+
     api = Client(profile, endpoint_url, data_dir)
     password, users_may_change = _generated_password(api) if console_password else (None, True)
     created = api.call(api.iam, "create_user", UserName=name, Path=path)["User"]
+    change_password = change_password_policy(created["Arn"])
     try:
         if password is not None:
             api.call(api.iam, "create_login_profile", UserName=name, Password=password, PasswordResetRequired=True)
@@ -46,7 +49,7 @@ def user_create(
                 # As AWS's console does when it creates a user who must reset the password and the account
                 # does not let users change their passwords (AWS "Create an IAM user in your AWS account"):
                 # without it the first sign-in could not get past the password change.
-                api.call(api.iam, "attach_user_policy", UserName=name, PolicyArn=CHANGE_PASSWORD_POLICY)
+                api.call(api.iam, "attach_user_policy", UserName=name, PolicyArn=change_password)
         new_key = api.call(api.iam, "create_access_key", UserName=name)["AccessKey"] if save_profile else None
     except click.ClickException:
         api.error_code(api.iam, "delete_user", UserName=name)  # no half-made user
@@ -59,16 +62,13 @@ def user_create(
         click.echo(f"Console password (shown once; it must be changed at first sign-in): {password}")
         click.echo(f"Sign-in URL: {api.endpoint.url.rstrip('/')}/console?account={aliases[0] if aliases else account}")
         if not users_may_change:
-            click.echo(f"Attached {CHANGE_PASSWORD_POLICY} (the account does not let users change passwords)")
+            click.echo(f"Attached {change_password} (the account does not let users change passwords)")
     if new_key is not None and save_profile is not None:
         write_profile(save_profile, api.endpoint.url, new_key["AccessKeyId"], new_key["SecretAccessKey"], api.region)
         click.echo(
             f"Access key {new_key['AccessKeyId']} written to profile {save_profile!r} "
             f"(endpoint {api.endpoint.url}); try: aws --profile {save_profile} sts get-caller-identity"
         )
-
-
-CHANGE_PASSWORD_POLICY = "arn:aws:iam::aws:policy/IAMUserChangePassword"
 
 
 def _generated_password(api: Client) -> tuple[str, bool]:

@@ -47,7 +47,9 @@ def s3_serve(
 
     from iamd.authz.client import HttpAuthorizationClient
     from iamd.cli.server import check_port
+    from iamd.partitions import partition_of
     from iamd.s3 import create_s3_app
+    from iamd.s3.request import S3Settings
 
     check_port(host, port)
     client = Client(profile, endpoint_url, Path(os.environ.get("IAMD_DATA_DIR") or "iamd-data"), region)
@@ -60,7 +62,8 @@ def s3_serve(
     frozen = credentials.get_frozen_credentials()
     authorizer = HttpAuthorizationClient(client.endpoint.url, frozen.access_key, frozen.secret_key, frozen.token,
                                          client.region)  # fmt: skip
-    app = create_s3_app(s3_data_dir, authorizer)
+    settings = S3Settings(partition=partition_of(client.region))  # iamd's (docs/s3.md, "Partitions")
+    app = create_s3_app(s3_data_dir, authorizer, settings)
     click.echo(f"iamd S3 service at http://{host}:{port}, data in {s3_data_dir}, authorized by iamd at "
                f"{client.endpoint.url} ({client.endpoint.source})", err=True)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
@@ -77,7 +80,10 @@ def start_in_process(backend: Backend, host: str, port: int, s3_data_dir: Path) 
     from iamd.s3 import create_s3_app
 
     caller = root_caller(backend.account_id, backend.partition.name)
-    app = create_s3_app(s3_data_dir, LocalAuthorizationClient(backend, caller, user_agent="iamd-s3"))
+    from iamd.s3.request import S3Settings
+
+    settings = S3Settings(partition=backend.partition.name)
+    app = create_s3_app(s3_data_dir, LocalAuthorizationClient(backend, caller, user_agent="iamd-s3"), settings)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="iamd-s3", daemon=True)
     thread.start()

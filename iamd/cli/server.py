@@ -442,14 +442,16 @@ def db_load_managed_policies(dump: TextIO, data_dir: Path, database: str | None)
     from iamd.api.managed_policies import load_authorization_details
     from iamd.datadir import make_private
     from iamd.store import migrate, open_store
+    from iamd.store.settings import settle_partition
 
     make_private(data_dir)
     url = _database_url(data_dir, database)
     with database_errors(url):
         migrate.upgrade(url)
-        store = open_store(url)
+        served = settle_partition(url, None, fresh=False)  # a dump of the database's own partition
+        store = open_store(url, partition=served)
         try:
-            count = load_authorization_details(store, json.load(dump))
+            count = load_authorization_details(store, json.load(dump), served)
         except (ValueError, KeyError) as e:
             raise click.ClickException(f"{dump.name}: {e}") from None
         finally:

@@ -17,11 +17,10 @@ from starlette.routing import BaseRoute, Route
 from iamd.console.entity_pages import action_button, attached_section, item_section, small_form
 from iamd.console.sessions import csrf_matches
 from iamd.console.web import Console, FormError, Signed, read_form
-from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, generate_password
+from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, change_password_policy, generate_password
 
 __all__ = ["admin_routes"]
 
-CHANGE_PASSWORD_POLICY = "arn:aws:iam::aws:policy/IAMUserChangePassword"
 PAGE_SIZE = 50
 WHY_WINDOW = 1000  # the most recent failed requests searched for a request id
 
@@ -162,11 +161,10 @@ class _AdminPages:
                 steps.append(f"No console password: {profile.error.message}")
                 password = None
             elif reset and not policy.AllowUsersToChangePassword:
-                attach = self.c.run(
-                    request, signed, "AttachUserPolicy", UserName=name, PolicyArn=CHANGE_PASSWORD_POLICY
-                )
+                change_password = change_password_policy(created["Arn"])
+                attach = self.c.run(request, signed, "AttachUserPolicy", UserName=name, PolicyArn=change_password)
                 steps.append(
-                    f"Attached {CHANGE_PASSWORD_POLICY} so that the user can change the password."
+                    f"Attached {change_password} so that the user can change the password."
                     if attach.ok
                     else f"IAMUserChangePassword could not be attached: {attach.error and attach.error.message}"
                 )

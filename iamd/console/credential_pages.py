@@ -132,7 +132,7 @@ class _CredentialPages:
             outcome = self.c.run_user(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)
             if outcome.error is not None and outcome.error.code == "EntityAlreadyExists":
                 # An earlier setup left its device unassigned: start again with a new seed.
-                serial = f"arn:aws:iam::{signed.session.signin.account_id}:mfa/{me}"
+                serial = f"arn:{self.c.backend.partition.name}:iam::{signed.session.signin.account_id}:mfa/{me}"
                 gone = self.c.run_user(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
                 if gone.ok:
                     outcome = self.c.run_user(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)

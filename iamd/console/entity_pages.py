@@ -236,7 +236,7 @@ class _EntityPages:
                 }
             )
             if version.result is not None:
-                local = not arn.startswith("arn:aws:iam::aws:")
+                local = ":iam::aws:policy/" not in arn  # AWS managed policies are not edited
                 sections.append({"title": f"Document ({shown})",
                                  "document": pretty(version.result["PolicyVersion"]["Document"]),
                                  "links": [(f"/console/policy/edit?arn={quote(arn, safe='')}", "Edit (a new version)",

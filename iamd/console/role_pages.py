@@ -120,7 +120,7 @@ class _RolePages:
         account_id = self._account_id(account)
         if account_id is None or not _role_ok(role_name):
             return self._page(request, signed, 400, error=INVALID, **again)
-        role_arn = f"arn:aws:iam::{account_id}:role/{role_name}"
+        role_arn = f"arn:{self.c.backend.partition.name}:iam::{account_id}:role/{role_name}"
         left = int((signin.expires - self.c.backend.clock()).total_seconds())
         duration = max(900, min(DEFAULT_DURATION, left))
         params = {"RoleArn": role_arn, "RoleSessionName": signin.user_name[:64], "DurationSeconds": str(duration)}

@@ -182,7 +182,9 @@ class Console:
         signin = session.signin
         account = signin.account_id
         if signin.root:
-            return Caller(account, Principal.from_arn(f"arn:aws:iam::{account}:root"), None, None)
+            return Caller(
+                account, Principal.from_arn(f"arn:{self.backend.partition.name}:iam::{account}:root"), None, None
+            )
         try:
             with self.backend.store.read() as tx:
                 user = tx.get_user(account, signin.user_name)

@@ -212,7 +212,9 @@ class Explainer:
             try:
                 user = tx.get_user(account, parent)
             except NotFound:
-                return _Side(probe, EMPTY, findings=[_gone("user", f"arn:aws:iam::{account}:user/{parent}")])
+                return _Side(
+                    probe, EMPTY, findings=[_gone("user", f"arn:{probe.partition}:iam::{account}:user/{parent}")]
+                )
             base = self.loader.for_user(tx, user)
             origin = self._session_origin(tx, subject, account)
             session = self._session_policies(tx, origin) if origin is not None else []

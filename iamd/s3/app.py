@@ -247,5 +247,7 @@ def create_s3_app(data_dir: Path, authorizer: Authorizer, settings: S3Settings |
     settings = settings or S3Settings()
     store = Store(data_dir)
     app = S3App(store, settings)
-    middleware = AuthorizationMiddleware(app, authorizer, Resolver(store), service="s3", on_deny=Denials(app))
+    middleware = AuthorizationMiddleware(
+        app, authorizer, Resolver(store, settings.partition), service="s3", on_deny=Denials(app)
+    )
     return Prefetch(middleware, settings.max_xml_body)

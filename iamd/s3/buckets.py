@@ -14,6 +14,7 @@ from .listing import decode_token, encode_token, list_page, url_encode
 from .names import check_bucket_name
 from .policy import is_public, validate_bucket_policy
 from .request import S3Request
+from .resolve import bucket_arn
 from .xmlio import NS, Node, iso_time, parse_create_bucket, xml_document
 
 __all__ = ["BUCKET_HANDLERS", "canonical_id", "xml"]
@@ -186,11 +187,12 @@ async def put_bucket_policy(req: S3Request) -> Response:
         text = body.data.decode("utf-8")
     except UnicodeDecodeError:
         raise S3Error("MalformedPolicy", "This policy contains invalid Json") from None
-    doc = validate_bucket_policy(text, req.route.bucket)
+    doc = validate_bucket_policy(text, req.route.bucket, req.settings.partition)
     if is_public(doc):
         # Block Public Access is on for every bucket of this service (docs/s3.md).
+        arn = bucket_arn(req.route.bucket, req.settings.partition)
         raise S3Error("AccessDenied", f"User: {req.caller_arn} is not authorized to perform: s3:PutBucketPolicy on "
-                      f'resource: "arn:aws:s3:::{req.route.bucket}" because public policies are blocked by the '
+                      f'resource: "{arn}" because public policies are blocked by the '
                       "BlockPublicPolicy block public access setting.")  # fmt: skip
     req.store.put_policy(req.route.bucket, text)
     return empty(204)
@@ -215,7 +217,7 @@ async def get_bucket_policy_status(req: S3Request) -> Response:
     text = req.store.policy(req.route.bucket)
     if text is None:
         raise S3Error("NoSuchBucketPolicy", BucketName=req.route.bucket)
-    public = is_public(validate_bucket_policy(text, req.route.bucket))
+    public = is_public(validate_bucket_policy(text, req.route.bucket, req.settings.partition))
     return xml(xml_document("PolicyStatus", [("IsPublic", public)]))
 
 

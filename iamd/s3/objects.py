@@ -259,7 +259,7 @@ async def delete_objects(req: S3Request) -> Response:
         results = {r.resource: r for r in req.answer.results}
     nodes: list[Node] = []
     for key in keys:
-        result = results.get(object_arn(bucket, key))
+        result = results.get(object_arn(bucket, key, req.settings.partition))
         if result is None or not result.allowed:
             message = access_denied_message(result)
             nodes.append(("Error", [("Key", key), ("Code", "AccessDenied"), ("Message", message)]))

@@ -39,7 +39,7 @@ def _bucket_action(name: str) -> bool:
     return "bucket" in low and low != "listallmybuckets"
 
 
-def validate_bucket_policy(text: str, bucket: str) -> PolicyDocument:
+def validate_bucket_policy(text: str, bucket: str, partition: str = "aws") -> PolicyDocument:
     if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
         raise S3Error("PolicyTooLarge", "Policy exceeds the maximum allowed document size.")
     if not text.lstrip().startswith("{"):
@@ -51,7 +51,7 @@ def validate_bucket_policy(text: str, bucket: str) -> PolicyDocument:
     if not doc.statements:
         raise _malformed("Could not parse the policy: Statement is empty!")
     for statement in doc.statements:
-        _check_statement(statement, bucket)
+        _check_statement(statement, bucket, partition)
     return doc
 
 
@@ -81,7 +81,7 @@ def _message(error: PolicyValidationError) -> str:
     return first.message
 
 
-def _check_statement(st: Statement, bucket: str) -> None:
+def _check_statement(st: Statement, bucket: str, partition: str) -> None:
     cat = catalog()
     actions = st.actions if st.actions is not None else st.not_actions or ()
     for action in actions:
@@ -93,7 +93,7 @@ def _check_statement(st: Statement, bucket: str) -> None:
     resources = st.resources if st.resources is not None else st.not_resources
     if not resources:
         raise _malformed("Policy has invalid resource")
-    bucket_arn = f"arn:aws:s3:::{bucket}"
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
     kinds = set()
     for resource in resources:
         if resource == bucket_arn:

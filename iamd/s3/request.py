@@ -30,6 +30,7 @@ class S3Settings:
     max_xml_body: int = 2 * MiB  # DeleteObjects (1,000 keys), CompleteMultipartUpload
     max_object_size_total: int = 5 * 1024 * GiB  # a multipart object (S3: 5 TiB)
     region: str = "us-east-1"
+    partition: str = "aws"  # the iamd server's, named by every ARN (docs/s3.md, "Partitions")
 
 
 @dataclass(slots=True)

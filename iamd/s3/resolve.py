@@ -23,7 +23,6 @@ from .xmlio import parse_create_bucket, parse_delete
 
 __all__ = ["Resolver", "bucket_arn", "object_arn", "request_headers"]
 
-PARTITION = "aws"
 ROUTE_KEY = "iamd.s3.route"
 ERROR_KEY = "iamd.s3.error"
 BODY_KEY = "iamd.s3.body"
@@ -65,12 +64,12 @@ _HEADER_KEYS = {
 _LIST_KEYS = {"prefix": "s3:prefix", "delimiter": "s3:delimiter", "max-keys": "s3:max-keys"}
 
 
-def bucket_arn(bucket: str) -> str:
-    return f"arn:{PARTITION}:s3:::{bucket}"
+def bucket_arn(bucket: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{bucket}"
 
 
-def object_arn(bucket: str, key: str) -> str:
-    return f"arn:{PARTITION}:s3:::{bucket}/{key}"
+def object_arn(bucket: str, key: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{bucket}/{key}"
 
 
 def request_headers(scope: Mapping[str, Any]) -> dict[str, str]:
@@ -98,8 +97,9 @@ def route_of(scope: MutableMapping[str, Any]) -> Route:
 class Resolver:
     """``resolve(scope, body)`` for ``AuthorizationMiddleware``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, partition: str = "aws") -> None:
         self.store = store
+        self.partition = partition  # of every resource ARN (docs/s3.md, "Partitions")
 
     def __call__(self, scope: MutableMapping[str, Any], body: bytes | None) -> Sequence[Check]:
         try:
@@ -112,7 +112,11 @@ class Resolver:
             route = scope.get(ROUTE_KEY)
             if isinstance(route, Route) and route.operation in _ACTIONS and _plausible(route.bucket):
                 action, on_object = _ACTIONS[route.operation]
-                resource = object_arn(route.bucket, route.key) if on_object else bucket_arn(route.bucket)
+                resource = (
+                    object_arn(route.bucket, route.key, self.partition)
+                    if on_object
+                    else bucket_arn(route.bucket, self.partition)
+                )
                 bucket = self.store.bucket(route.bucket)
                 owner = bucket.owner if bucket is not None else None
                 policy = self.store.policy(route.bucket) if bucket is not None else None
@@ -153,30 +157,30 @@ class Resolver:
 
         if r.operation in ("ListObjects", "ListObjectsV2"):
             keys = {key: query[param] for param, key in _LIST_KEYS.items() if param in query}
-            return [check(action, bucket_arn(r.bucket), keys)]
+            return [check(action, bucket_arn(r.bucket, self.partition), keys)]
         if r.operation == "CreateBucket":
             extra = {key: headers[h] for h, key in _HEADER_KEYS.items() if h in headers}
             body = scope.get(BODY_KEY)
             region = parse_create_bucket(body) if isinstance(body, bytes) and body.strip() else None
             extra["s3:LocationConstraint"] = region or "us-east-1"
-            return [check(action, bucket_arn(r.bucket), extra)]
+            return [check(action, bucket_arn(r.bucket, self.partition), extra)]
         if r.operation == "DeleteObjects":
             body = scope.get(BODY_KEY)
             names, _ = parse_delete(body if isinstance(body, bytes) else b"")
-            return [check("s3:DeleteObject", object_arn(r.bucket, name)) for name in names]
+            return [check("s3:DeleteObject", object_arn(r.bucket, name, self.partition)) for name in names]
         if not on_object:
-            return [check(action, bucket_arn(r.bucket))]
+            return [check(action, bucket_arn(r.bucket, self.partition))]
         extra = {key: headers[h] for h, key in _HEADER_KEYS.items() if h in headers}
-        found = [check(action, object_arn(r.bucket, r.key), extra)]
+        found = [check(action, object_arn(r.bucket, r.key, self.partition), extra)]
         if r.operation == "CopyObject":
             found.append(self.copy_source(scope, headers["x-amz-copy-source"]))
-            found[0] = check(action, object_arn(r.bucket, r.key),
+            found[0] = check(action, object_arn(r.bucket, r.key, self.partition),
                              {**extra, "s3:x-amz-copy-source": headers["x-amz-copy-source"]})  # fmt: skip
         missing = bucket is not None and self.store.object(r.bucket, r.key) is None
         if r.operation in ("GetObject", "HeadObject") and missing:
             # A missing key is 404 only to a caller who may list the bucket, else 403 (Amazon S3
             # API Reference, GetObject "Permissions"): ask, only when the key is missing.
-            found.append(check("s3:ListBucket", bucket_arn(r.bucket)))
+            found.append(check("s3:ListBucket", bucket_arn(r.bucket, self.partition)))
         return found
 
     def copy_source(self, scope: Mapping[str, Any], header: str) -> Check:
@@ -184,7 +188,9 @@ class Resolver:
         source = self.store.bucket(bucket) if _plausible(bucket) else None
         owner = source.owner if source is not None else None
         policy = self.store.policy(bucket) if source is not None else None
-        return Check("s3:GetObject", object_arn(bucket, key), policy, owner, None, self.common(scope, owner))
+        return Check(
+            "s3:GetObject", object_arn(bucket, key, self.partition), policy, owner, None, self.common(scope, owner)
+        )
 
 
 def split_copy_source(header: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "SYMBOLS",
     "PasswordPolicy",
+    "change_password_policy",
     "check_password",
     "expires_at",
     "generate_password",
@@ -197,3 +198,9 @@ def generate_password(policy: PasswordPolicy, length: int | None = None) -> str:
     password = "".join(chars)
     assert not policy_problems(policy, password)
     return password
+
+
+def change_password_policy(user_arn: str) -> str:
+    """The AWS managed policy that lets a user change their own password (``IAMUserChangePassword``),
+    in the partition of ``user_arn`` (the server's: docs/iam-api.md, "Regions and partitions")."""
+    return f"arn:{user_arn.split(':')[1]}:iam::aws:policy/IAMUserChangePassword"

@@ -158,6 +158,7 @@ class SigninService:
         mfa: MfaDevices | None = None,
         throttle: ThrottlePolicy | None = None,
         default_account: str = "",
+        partition: str = "aws",
         on_password_used: Callable[[User], None] = lambda user: None,
         root_password: Callable[[str], str | None] = lambda account: None,
     ) -> None:
@@ -166,6 +167,7 @@ class SigninService:
         self._mfa = mfa or NoMfaDevices()
         self._throttle = throttle or ThrottlePolicy()
         self._default_account = default_account
+        self._partition = partition  # root's ARN names it (docs/iam-api.md, "Regions and partitions")
         self._on_password_used = on_password_used  # the store publishes the write itself (iamd.store.changes)
         self._root_password = root_password  # account id -> the root user's console password hash, if set
 
@@ -178,7 +180,7 @@ class SigninService:
             assert found.account is not None
             session = ConsoleSession(
                 session_id=secrets.token_urlsafe(32), account_id=found.account, user_id=found.account,
-                user_name="", user_arn=f"arn:aws:iam::{found.account}:root", created=now,
+                user_name="", user_arn=f"arn:{self._partition}:iam::{found.account}:root", created=now,
                 expires=now + SESSION_DURATION, mfa_used=False, password_change_only=False, root=True,
             )  # fmt: skip
         elif failure is None:
@@ -284,7 +286,7 @@ class SigninService:
         account = found.account or self._default_account
         identity: dict[str, Any]
         if attempt.root:
-            identity = {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root",
+            identity = {"type": "Root", "principalId": account, "arn": f"arn:{self._partition}:iam::{account}:root",
                         "accountId": account, "accessKeyId": ""}  # fmt: skip
         elif found.user is not None:
             user = found.user

@@ -104,6 +104,7 @@ class OrgTree:
     accounts: Mapping[str, OrgAccount] = field(default_factory=dict)
     policies: Mapping[str, OrgPolicy] = field(default_factory=dict)
     attachments: frozenset[tuple[str, str]] = frozenset()  # (target id, policy id)
+    partition: str = "aws"  # the server's, which every ARN of the organization names
 
     def parent_chain(self, target_id: str) -> list[str]:
         """The ids from the root down to ``target_id`` (an account or OU), both included."""
@@ -178,7 +179,7 @@ class OrganizationOps(Ops):
         attachments = frozenset(
             (x.target_id, x.policy_id) for x in conn.execute(select(t).where(t.c.organization_id == organization_id))
         )
-        return OrgTree(_org(row), root, units, accounts, policies, attachments)
+        return OrgTree(_org(row), root, units, accounts, policies, attachments, self._ctx.partition)
 
     def list_org_tags(self, organization_id: str, resource_id: str) -> tuple[tuple[str, str], ...]:
         t = s.org_tags

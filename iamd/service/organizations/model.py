@@ -64,9 +64,8 @@ class ManagedPolicy:
     description: str
     content: str
 
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:organizations::aws:policy/{self.type.lower()}/{self.id}"
+    def arn(self, partition: str = "aws") -> str:
+        return f"arn:{partition}:organizations::aws:policy/{self.type.lower()}/{self.id}"
 
 
 MANAGED = {
@@ -87,29 +86,31 @@ DEFAULT_POLICY = {SCP: "p-FullAWSAccess", RCP: "p-RCPFullAWSAccess"}
 # -- ARNs ------------------------------------------------------------------------------------
 def org_arn(tree: OrgTree) -> str:
     o = tree.organization
-    return f"arn:aws:organizations::{o.management_account_id}:organization/{o.id}"
+    return f"arn:{tree.partition}:organizations::{o.management_account_id}:organization/{o.id}"
 
 
 def root_arn(tree: OrgTree) -> str:
     o = tree.organization
-    return f"arn:aws:organizations::{o.management_account_id}:root/{o.id}/{tree.root.id}"
+    return f"arn:{tree.partition}:organizations::{o.management_account_id}:root/{o.id}/{tree.root.id}"
 
 
 def unit_arn(tree: OrgTree, unit_id: str) -> str:
     o = tree.organization
-    return f"arn:aws:organizations::{o.management_account_id}:ou/{o.id}/{unit_id}"
+    return f"arn:{tree.partition}:organizations::{o.management_account_id}:ou/{o.id}/{unit_id}"
 
 
 def account_arn(tree: OrgTree, account_id: str) -> str:
     o = tree.organization
-    return f"arn:aws:organizations::{o.management_account_id}:account/{o.id}/{account_id}"
+    return f"arn:{tree.partition}:organizations::{o.management_account_id}:account/{o.id}/{account_id}"
 
 
 def policy_arn(tree: OrgTree, policy_id: str, policy_type: str) -> str:
     if policy_id in MANAGED:
-        return MANAGED[policy_id].arn
+        return MANAGED[policy_id].arn(tree.partition)
     o = tree.organization
-    return f"arn:aws:organizations::{o.management_account_id}:policy/{o.id}/{policy_type.lower()}/{policy_id}"
+    return (
+        f"arn:{tree.partition}:organizations::{o.management_account_id}:policy/{o.id}/{policy_type.lower()}/{policy_id}"
+    )
 
 
 def target_arn(tree: OrgTree, target_id: str) -> str:

@@ -299,7 +299,8 @@ def create_account(call: Call, tx: Tx) -> dict[str, Any]:
     # "Accessing a member account that has a management account access role").
     management = tree.organization.management_account_id
     trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{management}:root"}, "Action": "sts:AssumeRole"}
+        {"Effect": "Allow", "Principal": {"AWS": call.env.partition.arn("iam", management, "root")},
+         "Action": "sts:AssumeRole"}
     ]}  # fmt: skip
     tx.create_role(account_id, role_name, assume_role_policy=json.dumps(trust))
     tx.put_inline_policy(EntityKind.ROLE, account_id, role_name, "AdministratorAccess", ADMINISTRATOR)
