@@ -112,6 +112,7 @@ def test_s3_resource_arns_name_the_partition(cn: RunningServer, tmp_path: Path) 
 
     authorizer = LocalAuthorizationClient(cn.backend, root_caller(cn.account_id, "aws-cn"), user_agent="iamd-s3")
     with running_s3(tmp_path, authorizer, S3Settings(partition="aws-cn")) as s3:
+
         def s3_client(key: str, secret: str) -> Any:
             return boto3.client(
                 "s3", endpoint_url=s3.endpoint, region_name=CN, aws_access_key_id=key, aws_secret_access_key=secret,
