@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
@@ -36,11 +36,11 @@ from iamd.audit import CallEvent
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
-from iamd.cache import Section
 from iamd.policy import (
     Context,
     Decision,
     DocumentKind,
+    OrgMembership,
     Policy,
     PolicySet,
     PolicyType,
@@ -51,6 +51,7 @@ from iamd.policy import (
 )
 from iamd.service.authorize import _time_keys as time_keys
 from iamd.service.call import Call, Caller
+from iamd.service.policy_loader import EMPTY
 from iamd.service.sessions import resolve_caller, session_context_items
 from iamd.store import ReadTx
 
@@ -213,25 +214,19 @@ class _Memo:
         if user_agent:
             self.base.append(("aws:UserAgent", user_agent))
         cache = call.env.policies
-        self.identity = PolicySet() if client.principal.account is None else cache.for_caller(tx, client)
-        self._orgs: dict[str, str | None] = {}
+        self.identity = EMPTY if client.principal.account is None else cache.for_caller(tx, client)
+        self._orgs: dict[str, OrgMembership | None] = {}
         self._sets: dict[tuple[str, str], PolicySet] = {}
 
-    def org_id(self, account: str) -> str | None:
-        """The organization of ``account`` (None: in none), through the process's one cache: an
-        Organizations write drops every cache entry (docs/architecture.md, "Caches")."""
-        if account in self._orgs:
-            return self._orgs[account]
-        cache = self.call.env.policies.cache
-        key = ("authz.organization_of", account)
-        found = cache.get(Section.ENTITIES, key)
-        if found is None:
-            started = cache.version
-            org = self.tx.organization_of(account)
-            found = org.id if org is not None else ""
-            cache.put(Section.ENTITIES, key, found, (), started, size=300)
-        self._orgs[account] = found or None
-        return found or None
+    def org(self, account: str | None) -> OrgMembership | None:
+        """The organization membership of ``account`` (None: in none), cached per account by the
+        policy cache: an Organizations write to the account or its organization drops it
+        (docs/architecture.md, "Caches")."""
+        if not account:
+            return None
+        if account not in self._orgs:
+            self._orgs[account] = self.call.env.policies.org_membership(self.tx, account)
+        return self._orgs[account]
 
     def policies(self, check: Mapping[str, Any], owner: str) -> PolicySet:
         text = str(check.get("ResourcePolicy") or "")
@@ -251,22 +246,9 @@ class _Memo:
         if resource_policy is None and not rcp and base.resource is None and not base.rcp:
             built = base  # a principal's set as it is cached: no resource side to add
         else:
-            built = _combined(cache.cache, base, resource_policy, rcp)
+            built = cache.with_resource(base, resource_policy, rcp)
         self._sets[(text, owner)] = built
         return built
-
-
-def _combined(cache: Any, base: PolicySet, resource: Policy | None, rcp: Any) -> PolicySet:
-    """``base`` with a resource policy and RCP levels, built once while its three parts are the
-    cached objects they are (a part rebuilt is another object, another key: nothing stale is
-    served; the entry holds its parts, so an id is never reused while it is kept)."""
-    key = ("authz.set", id(base), id(resource), id(rcp))
-    found = cache.get(Section.SETS, key)
-    if found is not None and found[0] is base and found[1] is resource and found[2] is rcp:
-        return cast(PolicySet, found[3])
-    built = PolicySet.of(base.identity, base.boundary, base.session, resource, base.scp, rcp)
-    cache.put(Section.SETS, key, (base, resource, rcp, built), (), cache.version, size=1_500)
-    return built
 
 
 def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
@@ -277,11 +259,14 @@ def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
     given = check.get("Context") or {}
     items = list(memo.base)
     items += [(str(k), v if isinstance(v, str) else [str(x) for x in v]) for k, v in given.items()]
-    for key, account in (("aws:PrincipalOrgID", principal.account), ("aws:ResourceOrgID", owner)):
-        org = memo.org_id(account) if account else None
-        if org is not None:
-            items.append((key, org))
-    context: Context = build_context(principal, items, resource_account=owner, resource_tags=tags)
+    context: Context = build_context(
+        principal,
+        items,
+        resource_account=owner,
+        resource_tags=tags,
+        principal_org=memo.org(principal.account),
+        resource_org=memo.org(owner),
+    )
     return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
 
 

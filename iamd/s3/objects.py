@@ -8,7 +8,6 @@ import shutil
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from typing import IO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -161,17 +160,21 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 class _FileStream:
-    """``length`` bytes of an open file, in chunks; the file is closed when the stream ends, is
-    closed, or is dropped unstarted (a client gone before the body was sent)."""
+    """``length`` bytes of an open file descriptor from ``start``, in chunks; the descriptor is
+    closed when the stream ends, is closed, or is dropped unfinished (a client gone before the
+    body was sent). A bare descriptor, not a file object: a stream dropped inside a reference
+    cycle is finalized in any order, and a file object finalized first would only warn."""
 
-    def __init__(self, f: IO[bytes], length: int, chunk: int = 256 * 1024) -> None:
-        self.f, self.left, self.chunk = f, length, chunk
+    def __init__(self, fd: int, start: int, length: int, chunk: int = 256 * 1024) -> None:
+        self.fd: int | None = fd
+        self.left, self.chunk = length, chunk
+        os.lseek(fd, start, os.SEEK_SET)
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
-        data = self.f.read(min(self.chunk, self.left)) if self.left > 0 else b""
+        data = os.read(self.fd, min(self.chunk, self.left)) if self.fd is not None and self.left > 0 else b""
         if not data:
             self.close()
             raise StopIteration
@@ -179,10 +182,12 @@ class _FileStream:
         return data
 
     def close(self) -> None:
-        self.f.close()
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
 
     def __del__(self) -> None:
-        self.f.close()
+        self.close()
 
 
 async def get_object(req: S3Request) -> Response:
@@ -191,12 +196,12 @@ async def get_object(req: S3Request) -> Response:
     if "partNumber" in req.query:
         raise S3Error("NotImplemented", "This service does not implement GetObject by part number.")
     info = req.store.object(bucket, key)
-    f: IO[bytes] | None = None
+    fd: int | None = None
     for _ in range(3):  # an object replaced between reading its metadata and opening its data: read again
         if info is None or req.method != "GET":
             break
         try:
-            f = open(req.store.object_file(bucket, info), "rb")  # noqa: SIM115 (closed by the stream)
+            fd = os.open(req.store.object_file(bucket, info), os.O_RDONLY | getattr(os, "O_BINARY", 0))
             break
         except FileNotFoundError:
             info = req.store.object(bucket, key)
@@ -230,14 +235,13 @@ async def get_object(req: S3Request) -> Response:
         elif info.checksum_algorithm and req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
             headers[f"x-amz-checksum-{info.checksum_algorithm.lower()}"] = info.checksum
         headers["content-length"] = str(length)
-        if f is None:  # HEAD
+        if fd is None:  # HEAD
             return Response(b"", status, headers=headers)
-        f.seek(start)
-        stream, f = _FileStream(f, length), None
+        stream, fd = _FileStream(fd, start, length), None
         return StreamingResponse(stream, status, headers=headers)
     finally:
-        if f is not None:
-            f.close()
+        if fd is not None:
+            os.close(fd)
 
 
 async def delete_object(req: S3Request) -> Response:

@@ -36,7 +36,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from iamd.cache import Cache, CacheLimits, Section
 from iamd.policy import DocumentKind, OrgMembership, Policy, PolicyDocument, PolicySet, PolicyType
@@ -465,6 +465,20 @@ class PolicyCache:
         key = (claims.kind.value, claims.role_id or claims.user_id, claims.policy, claims.policy_arns)
         entity_load = load
         return self._cached(key, lambda deps: self.loader.for_session(tx, entity_load(deps), claims, deps))
+
+    def with_resource(self, base: PolicySet, resource: Policy | None, rcp: Levels) -> PolicySet:
+        """``base`` with a resource policy and the RCP levels of the resource's account, built
+        once while its three parts are the cached objects they are (a part rebuilt is another
+        object, another key: nothing stale is served; the entry holds its parts, so an id is
+        never reused while it is kept)."""
+        key = ("with-resource", id(base), id(resource), id(rcp))
+        found = self.cache.get(Section.SETS, key)
+        if found is not None and found[0] is base and found[1] is resource and found[2] is rcp:
+            return cast(PolicySet, found[3])
+        started = self.cache.version
+        built = self.loader.with_resource(base, resource, rcp)
+        self.cache.put(Section.SETS, key, (base, resource, rcp, built), (), started, size=1_500)
+        return built
 
     def _cached(self, key: object, build: Callable[[set[Ref]], PolicySet]) -> PolicySet:
         cached: PolicySet | None = self.cache.get(Section.SETS, key)

@@ -136,7 +136,10 @@ def test_cross_account_needs_the_resource_policy_and_the_callers_own_policies(
     orgs.attach_policy(PolicyId=scp_id, TargetId=member)
     fenced = authorizer.authorize_sync(sign(partner), [check], service="widgets")
     assert fenced.results[0].why["blockingPolicyType"] == "scp"
-    assert fenced.results[0].message.endswith("with an explicit deny in a service control policy")
+    # The message names the SCP that denied, like AWS's "... in a service control policy: arn:aws:organizations::…".
+    message = fenced.results[0].message
+    assert f"with an explicit deny in a service control policy: arn:aws:organizations::{acct}:policy/o-" in message
+    assert message.endswith(f"/service_control_policy/{scp_id}")
     orgs.detach_policy(PolicyId=scp_id, TargetId=member)
     assert authorizer.authorize_sync(sign(partner), [check], service="widgets").allowed
     # S3's message to another account is plain.
