@@ -50,9 +50,8 @@ class _CredentialPages:
 
     async def _signed(self, request: Request) -> Signed | Response:
         signed = await self.c.page_session(request)
-        if (
-            isinstance(signed, Signed) and signed.session.signin.root
-        ):  # the root user's credentials are the operator's (docs/console.md)
+        # the root user's credentials are the operator's (docs/console.md)
+        if isinstance(signed, Signed) and signed.session.signin.root:
             return redirect("/console/home")
         return signed
 

@@ -86,9 +86,10 @@ class ServerCertificateOps(Ops):
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
     ) -> ServerCertificate:
         self._write()
-        renamed = new_name is not None and new_name != name
-        self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.RENAMED if renamed else Verb.UPDATED,
-                      new_name if renamed and new_name is not None else "")  # fmt: skip
+        if new_name is not None and new_name != name:
+            self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.RENAMED, new_name)
+        else:
+            self._changed(Entity.SERVER_CERTIFICATE, account, name, Verb.UPDATED)
         current = self.get_server_certificate(account, name)
         t = s.server_certificates
         values: dict[str, Any] = {}
