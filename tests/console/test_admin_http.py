@@ -86,7 +86,8 @@ def test_switch_role_acts_as_the_role_until_back(
     why = client.get(f"/console/why?request_id={request_id.group(1)}").text
     assert "assumed-role/ops-reader/switcher is not authorized to perform: iam:CreateGroup" in why
     again = client.get("/console/switchrole").text
-    assert f">{XSS_ESCAPED}</a>" in again and "<script>" not in again
+    assert f">{XSS_ESCAPED}</button>" in again and "<script>" not in again  # one click switches back to it
+    assert f'name="display" value="{XSS_ESCAPED}"' in again
     back = client.post("/console/switchrole/back", data={"csrf": csrf_of(again)})
     assert back.status_code == 303
     assert client.get("/console/users").status_code == 403  # the user's own permissions again

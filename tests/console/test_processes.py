@@ -4,6 +4,7 @@
   database, and a sign-out or an administrator's revocation on one ends it on every other
   (two processes, so which one answers is the test's choice); with ``--workers 2`` every new
   connection, wherever it lands, sees the session, and none sees it after sign-out.
+* The MFA step of a sign-in can finish on another process than its password step.
 * ``--tls-self-signed``: boto3 trusts the generated certificate (``verify=``), calls carry
   ``aws:SecureTransport`` true, and the console's cookies are ``Secure``.
 """
@@ -25,10 +26,12 @@ from typing import Any
 
 import boto3
 import httpx
+import pyotp
 import pytest
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from iamd.store import open_store
 from iamd.tls import CERT_FILE, KEY_FILE
 from tests.api.server import ROOT_KEY, ROOT_SECRET, free_port
 from tests.console.conftest import PASSWORD, TIMEOUT, csrf_of
@@ -192,3 +195,71 @@ def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
         made = cert.read_bytes()
     with _serve(tmp_path, "--tls-self-signed", scheme="https"):  # a second start reuses the certificate
         assert cert.read_bytes() == made
+
+
+def _enable_virtual_mfa(iam: BaseClient, user: str) -> str:
+    """A virtual MFA device enabled for ``user`` with two consecutive codes one and two steps old
+    (the device's last used step is then the previous one: the current step's code is fresh)."""
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    totp = pyotp.TOTP(seed)
+    for _ in range(3):  # a 30-second boundary crossed between the codes and the server's check: again
+        step = int(time.time()) // 30
+        try:
+            iam.enable_mfa_device(UserName=user, SerialNumber=device["SerialNumber"],
+                                  AuthenticationCode1=totp.generate_otp(step - 2),
+                                  AuthenticationCode2=totp.generate_otp(step - 1))  # fmt: skip
+            return seed
+        except iam.exceptions.InvalidAuthenticationCodeException:
+            time.sleep(1)
+    raise AssertionError("EnableMFADevice refused three pairs of fresh codes")
+
+
+def test_the_mfa_step_can_finish_on_another_process(tmp_path: Path) -> None:
+    """The password step on one process, the MFA step on another: the pending sign-in is in the
+    store (sealed under the browser's token), with its wrong-code count, not in one process's memory."""
+    with _serve(tmp_path) as a, _serve(tmp_path) as b:
+        iam = _iam(a)
+        _user(iam, "mfa-roamer")
+        totp = pyotp.TOTP(_enable_virtual_mfa(iam, "mfa-roamer"))
+        on_a = _client(a)
+        form = {"csrf": csrf_of(on_a.get("/console").text), "kind": "iam", "account": "123456789012",
+                "username": "mfa-roamer", "password": PASSWORD}  # fmt: skip
+        started = on_a.post("/console/signin", data=form)
+        assert started.status_code == 303 and started.headers["location"] == "/console/mfa"
+        on_b = _client(b)
+        on_b.cookies.set("iamd-console-mfa", on_a.cookies["iamd-console-mfa"], path="/console")
+        step_page = on_b.get("/console/mfa")  # B never saw the password step
+        assert step_page.status_code == 200 and 'name="code"' in step_page.text
+        token = csrf_of(step_page.text)
+        wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
+        refused = on_b.post("/console/mfa", data={"csrf": token, "code": wrong})
+        assert refused.status_code == 401 and "iamd-console" not in refused.cookies
+        # the right code on A finishes the sign-in B refused a code for; the session is everywhere
+        on_a.cookies.set("iamd-console-mfa", on_b.cookies["iamd-console-mfa"], path="/console")
+        done = on_a.post("/console/mfa", data={"csrf": token, "code": totp.now()})
+        assert done.status_code == 303 and done.headers["location"] == "/console/home", done.text
+        assert _signed_in(on_a) and _signed_in(_with_cookie(b, on_a))
+        # the pending step is spent: B sends the browser back to the password step
+        assert on_b.get("/console/mfa").headers.get("location") == "/console"
+        tried = [(r["responseElements"]["ConsoleLogin"], r["additionalEventData"].get("MFAUsed"),
+                  r["additionalEventData"].get("iamdFailureReason")) for r in _console_logins(tmp_path)]  # fmt: skip
+        # the wrong code, refused by B, and the sign-in A finished: one trail, whichever process answered
+        assert sorted(tried, key=str) == [("Failure", "No", "wrong-mfa-code"), ("Success", "Yes", None)]
+
+
+def _console_logins(data_dir: Path) -> list[dict[str, Any]]:
+    """The ``ConsoleLogin`` records both processes wrote to the shared database (read once they stopped
+    writing: each serve's audit writer flushes within its flush interval, so this polls briefly)."""
+    store = open_store(f"sqlite:///{data_dir / 'iamd.db'}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with store.read() as tx:
+                page = tx.list_audit_events("123456789012", event_name="ConsoleLogin", max_items=100)
+            records = [json.loads(e.record) for e in page.items]
+            if len(records) >= 2 or time.monotonic() > deadline:  # the refused code and the sign-in
+                return records
+            time.sleep(0.2)
+    finally:
+        store.close()
