@@ -22,6 +22,7 @@ def console_routes(backend: Backend) -> list[BaseRoute]:
     from iamd.console.manage_pages import manage_routes
     from iamd.console.role_pages import role_routes
     from iamd.console.signin_pages import signin_routes
+    from iamd.console.trail_pages import trail_routes
     from iamd.console.web import Console
 
     console = Console(backend)
@@ -36,5 +37,6 @@ def console_routes(backend: Backend) -> list[BaseRoute]:
         *admin_routes(console),
         *entity_routes(console),
         *role_routes(console),
+        *trail_routes(console),
     ]
     return [*pages, Route("/console/{rest:path}", not_found, methods=["GET", "POST"])]

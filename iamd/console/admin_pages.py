@@ -196,6 +196,21 @@ class _AdminPages:
             mine = [r for r in mine if r.get("userIdentity", {}).get("arn") in arns]
         event = next((r for r in mine if wanted and r.get("requestID") == wanted), None)
         decision = event.get("iamdDecision") if event else None
+        answer, refused = _troubleshooter(self.c.explain(request, signed, wanted) if event else None)
         return self.c.page(request, "why.html", title="Why?", signed=signed, event=event, decision=decision,
                            decision_json=json.dumps(decision, indent=2) if decision else "", looked_up=bool(wanted),
-                           request_id_field=wanted, recent=mine[:20], window=WHY_WINDOW)  # fmt: skip
+                           request_id_field=wanted, recent=mine[:20], window=WHY_WINDOW, answer=answer,
+                           answer_refused=refused, fix_json=json.dumps((answer or {}).get("fix"),
+                           indent=2))  # fmt: skip
+
+
+def _troubleshooter(outcome: Any) -> tuple[dict[str, Any] | None, str]:
+    """The troubleshooter's answer for the page (its first explanation), or why it was refused: it is
+    ``iamd:Explain`` as the page's caller, authorized like every call (docs/console.md, "Why?")."""
+    if outcome is None:
+        return None, ""
+    if outcome.result is None:
+        return None, outcome.error.message if outcome.error is not None else ""
+    result = outcome.result
+    answers = result.get("Explanations") or [result]
+    return (answers[0] if answers and isinstance(answers[0], dict) else None), ""

@@ -210,6 +210,17 @@ class Console:
         """IAM ``operation`` as the signed-in user even while a role is active (own credentials, password)."""
         return self.call(request, signed, operation, params, as_user=True)
 
+    def explain(self, request: Request, signed: Signed, request_id: str) -> actions.Outcome:
+        """The troubleshooter's answer for one request id (``iamd:Explain``), as the page's caller."""
+        if not signed.session.signin.allows("iamd:Explain"):
+            return actions.Outcome(
+                "", None, aws.AccessDenied("You must change your password before you can do anything else.")
+            )
+        return actions.run_json(
+            self.backend, signed.caller, "iamd", "Explain", {"RequestId": request_id}, client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", "")[:1024], secure=request.url.scheme == "https",
+        )  # fmt: skip
+
     def call(
         self, request: Request, signed: Signed, operation: str, params: Mapping[str, str], *, service: str = "iam",
         as_user: bool = False,

@@ -335,7 +335,8 @@ def test_every_input_of_every_page_has_a_label(server: RunningServer, clients: C
                  "/console/users/labels", "/console/groups", "/console/groups/labelled", "/console/roles",
                  "/console/roles/labelled-role", "/console/policies", f"/console/policy?arn={quote(arn)}",
                  "/console/policy/new", f"/console/policy/edit?arn={quote(arn)}", "/console/trust?role=labelled-role",
-                 "/console/account", "/console/why", "/console/switchrole"):  # fmt: skip
+                 "/console/account", "/console/why", "/console/switchrole", "/console/trail",
+                 "/console/simulate"):  # fmt: skip
         pages[path] = client.get(path).text
     checked = 0
     for path, html in pages.items():

@@ -222,6 +222,43 @@ def test_a_denied_admin_action_and_its_why(page: Any, server: RunningServer, iam
     assert page.inner_text("#why-error").startswith("AccessDenied: User: arn:aws:iam::")
     assert page.inner_text("#why-decision") == "implicitDeny"
     assert '"decision": "implicitDeny"' in page.inner_text("#why-detail")
+    # the troubleshooter's answer is iamd:Explain, authorized like any call: refused, and said so
+    assert "iamd:Explain" in page.inner_text("#why-refused")
+    # allowed to explain her own requests (docs/troubleshooting.md), she gets the answer and a fix
+    own = {"Effect": "Allow", "Action": "iamd:Explain", "Resource": "arn:aws:iam::*:user/${aws:username}"}
+    iam.put_user_policy(UserName="eve", PolicyName="explain-own",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [own]}))  # fmt: skip
+    page.reload()
+    assert "denied: no identity-based policy allows it" in page.inner_text("#why-verdict")
+    assert "Blocked by the identity-based policy (no allow)" in page.inner_text("#why-findings")
+    assert "the request is allowed" in page.inner_text("#why-fix")  # the fix, verified by re-evaluation
+    assert '"iam:ListUsers"' in (page.text_content("#why-fix-detail") or "")
+
+
+def test_the_simulator_form_and_the_trail_table(page: Any, server: RunningServer, iam: BaseClient) -> None:
+    make_user(iam, "quinn")
+    arn = f"arn:aws:iam::{server.account_id}:user/quinn"
+    iam.put_user_policy(UserName="quinn", PolicyName="sim", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": ["iam:SimulatePrincipalPolicy", "iam:GetUser"],
+                                       "Resource": arn}]}))  # fmt: skip
+    sign_in(page, server, "quinn")
+    page.wait_for_url("**/console/home")
+    page.click("nav >> text=Simulator")
+    assert page.input_value("#sim-source") == arn
+    page.fill("#sim-actions", "iam:GetUser\niam:ListUsers")
+    page.fill("#sim-resources", arn)
+    page.click("#simulate")
+    assert page.inner_text("#simulation tbody tr:nth-child(1) td:nth-child(3)") == "allowed"
+    assert page.inner_text("#simulation tbody tr:nth-child(2) td:nth-child(3)") == "implicitDeny"
+    page.click("nav >> text=Users")  # denied: ListUsers
+    server.backend.audit.flush()
+    page.click("nav >> text=Trail")
+    page.check("#tr-errors")
+    page.click("#trail-apply")
+    assert page.inner_text("#trail tbody tr:nth-child(1) td:nth-child(3)") == "ListUsers"
+    page.click("#trail tbody tr:nth-child(1) a")  # its request id: "Why?"
+    page.wait_for_url("**/console/why?request_id=*")
+    assert "iam:ListUsers" in page.inner_text("#why-error")
 
 
 def test_switch_role_with_its_color_history_and_back(page: Any, server: RunningServer, iam: BaseClient) -> None:
