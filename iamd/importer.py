@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from iamd.policy import DocumentKind
+from iamd.policy.document import validate_policy
 from iamd.store import AlreadyExists, BulkEntity, BulkPolicy, BulkProfile, IamBundle, NotFound, Store, Tag
 
 __all__ = [
@@ -111,6 +113,26 @@ def _default_document(entry: Mapping[str, Any], what: str) -> str | None:
     return None
 
 
+def _versions(entry: Mapping[str, Any], what: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The default version's id and every other version (id, document) of a customer managed policy:
+    the dump lists them all (``PolicyVersionList``), and they are imported with their ids so that the
+    account's versions are AWS's (a fix may be "make v2 the default again")."""
+    versions = _list(entry, "PolicyVersionList")
+    default = next((str(v.get("VersionId")) for v in versions if v.get("IsDefaultVersion")), None)
+    default = default or str(entry.get("DefaultVersionId") or "v1")
+    if len(versions) > 5:
+        raise ImportError_(f"{what}: {len(versions)} versions (a managed policy has at most 5)")
+    others = tuple(
+        (_str(v, "VersionId", what), _text(v.get("Document"), f"{what} {v.get('VersionId')}"))
+        for v in versions
+        if str(v.get("VersionId")) != default
+    )
+    ids = [default, *(v for v, _ in others)]
+    if len(set(ids)) != len(ids):
+        raise ImportError_(f"{what}: a version id appears twice in PolicyVersionList")
+    return default, others
+
+
 @dataclass(frozen=True, slots=True)
 class OrgPolicyFile:
     """An SCP or RCP given as a file, and where it is attached: ``root``, ``account`` or ``ou:<Name>`` (the OUs
@@ -176,6 +198,7 @@ def _organization(tx: Any, account: str, files: list[OrgPolicyFile], management:
 def import_authorization_details(
     store: Store, data: Any, *, account: str | None = None, progress: Progress | None = None,
     org_policies: list[OrgPolicyFile] | None = None, org_management: str = "000000000000",
+    resource_policies: list[tuple[str, str]] | None = None,
 ) -> Imported:  # fmt: skip
     """Load the dump in one transaction; :class:`ImportError_` (nothing written) when it cannot be."""
     if not isinstance(data, Mapping):
@@ -200,6 +223,9 @@ def import_authorization_details(
             tx.bulk_load_iam(account, bundle)
             if org_policies:
                 _organization(tx, account, org_policies, org_management, out)
+            for arn, document in _resource_policies(resource_policies or [], _partition(data)):
+                tx.put_imported_resource_policy(account, arn, document)
+                out.add("resource policies")
     except AlreadyExists as e:
         raise ImportError_(f"{e}: the data directory already has it (import into a new account)") from None
     except NotFound as e:  # an attached policy the dump does not carry: evaluating without it would mislead
@@ -207,6 +233,21 @@ def import_authorization_details(
     except (KeyError, TypeError, ValueError) as e:
         raise ImportError_(f"unexpected shape: {e}") from None
     return out
+
+
+def _resource_policies(given: list[tuple[str, str]], partition: str) -> list[tuple[str, str]]:
+    """Each (resource ARN, document) given, checked: an ARN of the dump's partition with six parts, and a
+    document that is a valid resource-based policy (AWS's rules: it names a Principal)."""
+    checked = []
+    for arn, document in given:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[1] != partition or not parts[2] or not parts[5]:
+            raise ImportError_(f"{arn[:256]}: not a resource ARN of partition {partition}")
+        problems = validate_policy(document, DocumentKind.RESOURCE)
+        if problems:
+            raise ImportError_(f"the resource policy of {arn[:256]}: {problems[0].describe()}")
+        checked.append((arn, document))
+    return checked
 
 
 def _partition(data: Mapping[str, Any]) -> str:
@@ -253,10 +294,12 @@ def _bundle(
             aws_managed.append((name, path, document, str(entry.get("DefaultVersionId") or "v1")))
         else:
             description = entry.get("Description")
-            bundle.policies.append(
-                BulkPolicy(name, path, document, description if isinstance(description, str) else None)
-            )
+            default, others = _versions(entry, arn)
+            bundle.policies.append(BulkPolicy(name, path, document,
+                                              description if isinstance(description, str) else None, default,
+                                              others))  # fmt: skip
             out.add("policies")
+            out.add("non-default versions", len(others))
         tick(1)
     for entry in _list(data, "GroupDetailList"):
         name = _str(entry, "GroupName", "group")

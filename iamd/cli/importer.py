@@ -28,6 +28,13 @@ __all__ = ["import_command"]
 )
 @click.option("--rcp", "rcps", multiple=True, metavar="LEVEL=FILE", help="An RCP, as --scp.")
 @click.option(
+    "--resource-policy",
+    "resource_policies",
+    multiple=True,
+    metavar="ARN=FILE",
+    help="A resource-based policy of the account (a bucket, key or queue policy) for the resource ARN (repeat it).",
+)
+@click.option(
     "--org-management",
     default="000000000000",
     show_default=True,
@@ -36,8 +43,8 @@ __all__ = ["import_command"]
 @data_dir_option
 @database_option
 def import_command(
-    dump: Path, account: str | None, scps: tuple[str, ...], rcps: tuple[str, ...], org_management: str,
-    data_dir: Path, database: str | None,
+    dump: Path, account: str | None, scps: tuple[str, ...], rcps: tuple[str, ...],
+    resource_policies: tuple[str, ...], org_management: str, data_dir: Path, database: str | None,
 ) -> None:  # fmt: skip
     """Load DUMP, the output of `aws iam get-account-authorization-details`, into the data directory:
     users, groups, roles, customer managed policies, inline policies, attachments, boundaries, tags and
@@ -68,6 +75,14 @@ def import_command(
                 message = f"{item!r}: write LEVEL=FILE, a readable file of at most 64 KiB"
                 raise click.BadParameter(message, param_hint=option)
             org_files.append(OrgPolicyFile(kind, level, path.stem, path.read_text(encoding="utf-8")))
+    resource_files: list[tuple[str, str]] = []
+    for item in resource_policies:
+        arn, eq, name = item.rpartition("=")
+        path = Path(name)
+        if not eq or not arn.startswith("arn:") or not path.is_file() or path.stat().st_size > 65_536:
+            message = f"{item!r}: write ARN=FILE, a resource ARN and a readable file of at most 64 KiB"
+            raise click.BadParameter(message, param_hint="--resource-policy")
+        resource_files.append((arn, path.read_text(encoding="utf-8")))
     make_private(data_dir)
     url = _database_url(data_dir, database)
     console = Console(stderr=True)
@@ -83,7 +98,7 @@ def import_command(
                 task = bar.add_task("import", total=count_entities(data))
                 done = import_authorization_details(
                     store, data, account=account, progress=lambda n: bar.advance(task, n), org_policies=org_files,
-                    org_management=org_management,
+                    org_management=org_management, resource_policies=resource_files,
                 )  # fmt: skip
         except ImportError_ as e:
             raise click.ClickException(f"{dump}: {e} (nothing was imported)") from None

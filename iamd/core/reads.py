@@ -385,6 +385,9 @@ class CachedReads:
     def get_outbound_federation(self, account: str) -> OutboundFederation | None:
         return self._open().get_outbound_federation(account)
 
+    def imported_resource_policy(self, account: str, resource_arn: str) -> str | None:
+        return self._open().imported_resource_policy(account, resource_arn)
+
     def find_outbound_issuer(self, issuer_id: str) -> OutboundFederation | None:
         return self._open().find_outbound_issuer(issuer_id)
 

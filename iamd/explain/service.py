@@ -130,6 +130,17 @@ class Explainer:
             policies = self.loader.with_resource(policies, self.loader.trust(role_trusted))
             if role_trusted is None:
                 findings.append(_gone("role", resource))
+        else:
+            imported = _imported_resource_policy(tx, resource_account, resource) if resource_account else None
+            if imported is not None:
+                governed, document = imported
+                name = f"resource policy of {governed}"
+                policies = self.loader.with_resource(
+                    policies, self.loader.stored(document, PolicyType.RESOURCE, name, name, arn=governed)
+                )
+                notes.append(
+                    f"Evaluated with the imported resource policy of {governed} (iamd import --resource-policy)."
+                )
         context_items, resource_tags = self._context(tx, subject, side, resource, now)
         context = build_context(
             principal, context_items, resource_account=resource_account, resource_tags=resource_tags,
@@ -503,3 +514,17 @@ def _origin_tags(origin: Mapping[str, Any]) -> list[tuple[str, str]]:
         if isinstance(tag, Mapping) and isinstance(tag.get("key"), str) and isinstance(tag.get("value"), str):
             out.append((tag["key"], tag["value"]))
     return out
+
+
+def _imported_resource_policy(tx: ReadTx, account: str, resource: str) -> tuple[str, str] | None:
+    """The resource policy imported for ``resource`` (exactly), or for an S3 object its bucket's (a
+    bucket policy governs the bucket's objects): the governed ARN and the document, or None."""
+    candidates = [resource]
+    parts = resource.split(":", 5)
+    if len(parts) == 6 and parts[2] == "s3" and "/" in parts[5]:
+        candidates.append(":".join(parts[:5]) + ":" + parts[5].split("/", 1)[0])
+    for arn in candidates:
+        document = tx.imported_resource_policy(account, arn)
+        if document is not None:
+            return arn, document
+    return None

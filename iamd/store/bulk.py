@@ -28,12 +28,15 @@ _CHUNK = 500  # rows per multi-row statement
 
 @dataclass(frozen=True, slots=True)
 class BulkPolicy:
-    """A customer managed policy (its default version becomes ``v1``)."""
+    """A customer managed policy: its default version's document (``default_version``, ``v1``
+    unless given) and its other versions (id, document), each keeping its id."""
 
     name: str
     path: str
     document: str
     description: str | None = None
+    default_version: str = "v1"
+    other_versions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +92,20 @@ class IamBulkOps(Ops):
         policy_ids: dict[str, str] = {}
         policy_rows: list[dict[str, Any]] = []
         version_rows: list[dict[str, Any]] = []
+        defaults: dict[str, str] = {}  # policy id: its default version id
         for p in bundle.policies:
             pid = new_id("ANPA")
             arn = self._arn(account, "policy", p.path, p.name)
             policy_ids[arn] = pid
+            versions = [(p.default_version, p.document), *p.other_versions]
+            numbers = [_version_no(v) for v, _ in versions]
             policy_rows.append({"id": pid, "account_id": account, "name": p.name, "name_key": name_key(p.name),
                                 "path": p.path, "description": p.description, "default_version_id": None,
-                                "next_version": 2, "create_date": now, "update_date": now})  # fmt: skip
-            version_rows.append({"policy_id": pid, "version_id": "v1", "version_no": 1, "document": p.document,
-                                 "create_date": now})  # fmt: skip
+                                "next_version": max(numbers) + 1, "create_date": now, "update_date": now})  # fmt: skip
+            defaults[pid] = p.default_version
+            for (version_id, document), number in zip(versions, numbers, strict=True):
+                version_rows.append({"policy_id": pid, "version_id": version_id, "version_no": number,
+                                     "document": document, "create_date": now})  # fmt: skip
             hist("default", "policy", arn, document=p.document)
         wanted = {a for e in (*bundle.groups, *bundle.users, *bundle.roles) for a in e.attached}
         wanted |= {e.boundary for e in (*bundle.users, *bundle.roles) if e.boundary}
@@ -167,9 +175,15 @@ class IamBulkOps(Ops):
         try:
             self._insert_many(s.policies, policy_rows)
             self._insert_many(s.policy_versions, version_rows)
-            for start in range(0, len(policy_rows), _CHUNK):
-                chunk = [r["id"] for r in policy_rows[start : start + _CHUNK]]
-                self._conn.execute(update(s.policies).where(s.policies.c.id.in_(chunk)).values(default_version_id="v1"))
+            by_default: dict[str, list[str]] = {}
+            for pid, version_id in defaults.items():
+                by_default.setdefault(version_id, []).append(pid)
+            for version_id, pids in by_default.items():
+                for start in range(0, len(pids), _CHUNK):
+                    chunk = pids[start : start + _CHUNK]
+                    self._conn.execute(
+                        update(s.policies).where(s.policies.c.id.in_(chunk)).values(default_version_id=version_id)
+                    )
             self._insert_many(s.groups, entity_rows["group"])
             self._insert_many(s.users, entity_rows["user"])
             self._insert_many(s.roles, entity_rows["role"])
@@ -195,3 +209,10 @@ class IamBulkOps(Ops):
         for created in profile_rows:
             self._changed(Entity.INSTANCE_PROFILE, account, str(created["name"]), Verb.CREATED)
         return sum(len(v) for v in entity_rows.values()) + len(policy_rows) + len(profile_rows)
+
+
+def _version_no(version_id: str) -> int:
+    """``v3`` → 3: AWS's policy version ids (ValueError for another shape: the import refuses it)."""
+    if len(version_id) < 2 or version_id[0] != "v" or not version_id[1:].isdigit() or len(version_id) > 6:
+        raise ValueError(f"policy version id {version_id[:16]!r} is not v1, v2, …")
+    return int(version_id[1:])

@@ -576,3 +576,14 @@ org_root_features = Table(
     Column("organization_id", Str, primary_key=True),  # no foreign key: a deleted organization's rows are inert
     Column("feature", Str, primary_key=True),  # RootCredentialsManagement | RootSessions
 )
+
+# Resource-based policies imported with an account (iamd import --resource-policy): bucket, key,
+# queue policies of the real account, read by the troubleshooter only (docs/troubleshooting.md).
+imported_resource_policies = Table(
+    "imported_resource_policies",
+    metadata,
+    Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),
+    Column("resource_arn", Str, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("import_date", UtcDateTime, nullable=False),
+)

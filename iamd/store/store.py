@@ -35,6 +35,7 @@ from iamd.store.policies import PolicyOps
 from iamd.store.profiles import InstanceProfileOps
 from iamd.store.providers import ProviderOps
 from iamd.store.records import AWS_ACCOUNT, AuditEvent
+from iamd.store.resource_policies import ResourcePolicyOps
 from iamd.store.roles import RoleOps
 from iamd.store.server_certificates import ServerCertificateOps
 from iamd.store.surface import SurfaceOps
@@ -81,6 +82,8 @@ class SqlTx(
     IamBulkOps,
     # last-accessed jobs, outbound web identity federation, root-access features
     SurfaceOps,
+    # resource policies imported with a real account (the troubleshooter)
+    ResourcePolicyOps,
 ):
     """All families over one connection and one transaction."""
 

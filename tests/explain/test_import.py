@@ -132,3 +132,71 @@ def test_scps_given_as_files_govern_the_imported_account(tmp_path: Path) -> None
     bad.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}')
     status, out, _ = _import(tmp_path / "again", CASES / "authorization-details.json", "--scp", f"root={bad}")
     assert status == 1 and "nothing was imported" in out
+
+
+def test_every_version_of_a_customer_managed_policy_is_imported_with_its_id(tmp_path: Path) -> None:
+    """The dump lists every version (``PolicyVersionList``); iamd keeps them with AWS's ids and default, so the
+    account's versions are the real one's and the next CreatePolicyVersion is the next id."""
+    status, out, data_dir = _import(tmp_path, CASES / "authorization-details.json")
+    assert status == 0, out
+    assert "1 non-default versions" in out
+    store = open_store(f"sqlite:///{data_dir / 'iamd.db'}")
+    try:
+        with store.read() as tx:
+            arn = "arn:aws:iam::210987654321:policy/PaymentsData"
+            versions = {v.version_id: v for v in tx.list_policy_versions(arn)}
+            assert sorted(versions) == ["v2", "v3"] and versions["v3"].is_default and not versions["v2"].is_default
+            assert json.loads(versions["v2"].document)["Statement"][0]["Action"] == "s3:*"  # the old, broad one
+            assert tx.get_policy(arn).default_version_id == "v3"
+            boundary = tx.get_policy("arn:aws:iam::210987654321:policy/DeployBoundary")
+            assert boundary.default_version_id == "v1"
+    finally:
+        store.close()
+    # a version list that cannot be AWS's: refused, nothing imported
+    data = json.loads((CASES / "authorization-details.json").read_text())
+    versions = data["Policies"][0]["PolicyVersionList"]
+    versions.append({**versions[1]})  # v2 twice
+    (tmp_path / "dup").mkdir()
+    status, out, _ = _import(tmp_path / "dup", data)
+    assert status == 1 and "a version id appears twice" in out and "nothing was imported" in out
+    versions[-1] = {**versions[1], "VersionId": "version-9"}
+    (tmp_path / "odd").mkdir()
+    status, out, _ = _import(tmp_path / "odd", data)
+    assert status == 1 and "is not v1, v2" in out
+
+
+def test_resource_policies_given_as_files_are_evaluated_by_explain(tmp_path: Path) -> None:
+    """``--resource-policy ARN=FILE``: a bucket policy governs its bucket's objects (same account: its
+    Allow suffices; its Deny wins), and the explanation says it was evaluated with it."""
+    user = f"arn:aws:iam::{ACCOUNT}:user/people/user-2"
+    bucket_policy = tmp_path / "bucket-2.json"
+    bucket_policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "WritersByBucket", "Effect": "Allow", "Principal": {"AWS": user}, "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::bucket-2/*"},
+        {"Sid": "NoReadsOfSecrets", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::bucket-2/secret/*"},
+    ]}))  # fmt: skip
+    data = dump(users=10, roles=2, groups=4, policies=5)
+    status, out, data_dir = _import(tmp_path, data, "--resource-policy", f"arn:aws:s3:::bucket-2={bucket_policy}")
+    assert status == 0, out
+    assert "1 resource policies" in out
+    # without the bucket policy (test_a_generated_dump_is_loaded_whole) this PutObject is an implicit deny
+    writes = _explain(data_dir, _aws_event(user, "s3:PutObject", "arn:aws:s3:::bucket-2/k"), tmp_path)
+    assert writes["now"]["decision"] == "allowed"
+    assert any("imported resource policy of arn:aws:s3:::bucket-2" in n for n in writes["notes"])
+    secret = _explain(data_dir, _aws_event(user, "s3:GetObject", "arn:aws:s3:::bucket-2/secret/k"), tmp_path)
+    assert secret["now"]["decision"] == "explicitDeny"
+    assert any(f["code"] == "deciding-statement" and f["evidence"]["sid"] == "NoReadsOfSecrets"
+               for f in secret["findings"])  # fmt: skip
+    other = _explain(data_dir, _aws_event(user, "s3:GetObject", "arn:aws:s3:::bucket-20/secret/k"), tmp_path)
+    assert not any("imported resource policy" in n for n in other["notes"])  # another bucket: not governed
+
+    # a document that is not a resource policy (no Principal): refused, nothing imported
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))  # fmt: skip
+    (tmp_path / "again").mkdir()
+    status, out, _ = _import(tmp_path / "again", data, "--resource-policy", f"arn:aws:s3:::bucket-2={bad}")
+    assert status == 1 and "the resource policy of arn:aws:s3:::bucket-2" in out and "nothing was imported" in out
+    status, out, _ = _import(tmp_path / "again", data, "--resource-policy", f"bucket-2={bucket_policy}")
+    assert status == 2 and "ARN=FILE" in out

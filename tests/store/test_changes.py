@@ -390,6 +390,11 @@ ROWS: list[Row] = [
         lambda v: {ref("account", A, A)},
     ),
     ("add_web_identity_key", lambda tx, v: tx.add_web_identity_key(_web_key()), lambda v: {ref("account", A, A)}),
+    (
+        "put_imported_resource_policy",
+        lambda tx, v: tx.put_imported_resource_policy(A, "arn:aws:s3:::bucket", "{}"),
+        lambda v: {ref("account", A, A)},
+    ),
     # AWS Organizations: every write names its organization, and the account that joins, moves or leaves
     ("create_organization", lambda tx, v: tx.create_organization(*_org()), lambda v: {ORG, MEMBER}),
     (
