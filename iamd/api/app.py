@@ -126,6 +126,7 @@ class IamdApp:
         # Made on first use, shut down at the end of the lifespan (which may run again).
         self.lanes = Lanes(backend, self.limits.request_threads)
         self.inline_retries = 0  # requests tried on the loop that needed the database (run again off it)
+        self._no_auth_action_count = float("inf")  # moto's INITIAL_NO_AUTH_ACTION_COUNT (kept, never applied)
         registry = CollectorRegistry()
         registry.register(_Decisions(backend))
         registry.register(self.metrics)
@@ -136,6 +137,7 @@ class IamdApp:
                 Route("/_iamd/health", self._health, methods=["GET"]),
                 Route("/_iamd/reset", self._reset, methods=["POST"]),
                 Route("/moto-api/reset", self._reset, methods=["POST"]),
+                Route("/moto-api/reset-auth", self._reset_auth, methods=["GET", "POST"]),
                 Route("/metrics", self._metrics, methods=["GET"]),
                 Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
                 Route("/iamd/authorize", authorize_endpoint(backend), methods=["POST"]),  # docs/authorization-api.md
@@ -250,6 +252,23 @@ class IamdApp:
             return JSONResponse({"error": "reset is available only when the server runs with --dev"}, 404)
         self.backend.reset()
         return JSONResponse({"status": "ok"})
+
+    async def _reset_auth(self, request: Request) -> Response:
+        """moto's ``/moto-api/reset-auth``, answered as moto answers it, --dev only. moto lets the
+        first N requests through unauthenticated (N: the body, a number); iamd always
+        authenticates and authorizes, so it only keeps the number (docs/iam-api.md, "--dev mode")."""
+        if not self.backend.dev:
+            return JSONResponse({"error": "reset-auth is available only when the server runs with --dev"}, 404)
+        if request.method != "POST":
+            return JSONResponse({"Error": "Need to POST to reset Moto Auth"}, 400)
+        body = (await request.body())[:64]
+        try:
+            count = float(body.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            return JSONResponse({"Error": "The body must be a number: the requests moto lets through unauthenticated"},
+                                400)  # fmt: skip
+        previous, self._no_auth_action_count = self._no_auth_action_count, count
+        return JSONResponse({"status": "ok", "PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT": str(previous)})
 
     async def _explain(self, request: Request) -> Response:
         return await explain_route(self.backend, request)

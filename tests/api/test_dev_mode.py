@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from iamd.api import Backend
 from tests.api.server import ROOT_KEY, ROOT_SECRET, running_server
@@ -41,6 +42,34 @@ def test_reset_wipes_state_and_keeps_root_credentials(tmp_path: Path, path: str)
         aws = iam.list_policies(Scope="AWS")["Policies"]
         assert any(p["PolicyName"] == "AdministratorAccess" for p in aws)
         iam.create_user(UserName="alice")  # usable again, same root key
+
+
+def test_reset_auth_answers_as_moto_and_iamd_keeps_authenticating(tmp_path: Path) -> None:
+    """moto's ``POST /moto-api/reset-auth`` (body: how many requests run unauthenticated) answers
+    ``{"status": "ok", "PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT": "<previous>"}`` (moto's default: inf);
+    iamd answers the same, and an unsigned or wrongly signed request is still refused."""
+    with running_server(tmp_path) as srv:
+
+        def send(body: bytes, method: str = "POST") -> tuple[int, dict[str, str]]:
+            req = urllib.request.Request(srv.endpoint + "/moto-api/reset-auth", data=body or None, method=method)
+            try:
+                with urllib.request.urlopen(req) as resp:
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        assert send(b"4") == (200, {"status": "ok", "PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT": "inf"})
+        assert send(b"0") == (200, {"status": "ok", "PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT": "4.0"})
+        assert send(b"", method="GET") == (400, {"Error": "Need to POST to reset Moto Auth"})
+        status, body = send(b"lots")
+        assert status == 400 and "must be a number" in body["Error"]
+        wrong = boto3.client("iam", endpoint_url=srv.endpoint, region_name="us-east-1",
+                             aws_access_key_id=ROOT_KEY, aws_secret_access_key="not-the-secret")  # fmt: skip
+        with pytest.raises(ClientError) as refused:
+            wrong.list_users()
+        assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+        srv.backend.dev = False
+        assert send(b"1")[0] == 404
 
 
 def test_reset_is_refused_outside_dev_mode(tmp_path: Path) -> None:
