@@ -33,6 +33,7 @@ _CHECK_MEMBERS = frozenset({"Action", "Resource", "ResourcePolicy", "ResourceAcc
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _ACTION = re.compile(r"[A-Za-z0-9-]{1,64}:[A-Za-z0-9_*?-]{1,128}")
 ACCOUNT = re.compile(r"[0-9]{12}")
+CALLER = "Caller"  # ResourceAccount: the client's own account (a resource the request creates)
 _HASH = re.compile(r"[0-9a-f]{64}|UNSIGNED-PAYLOAD|STREAMING-[A-Z0-9-]{1,64}")
 _METHOD = re.compile(r"[A-Z]{1,16}")
 # Keys iamd resolves itself and a service may not give: who the client is, its credentials,
@@ -141,8 +142,8 @@ def _check_check(check: Any, i: int) -> None:
             f"{where}.ResourcePolicy must be a policy document (JSON text) of at most {MAX_POLICY} characters."
         )
     account = check.get("ResourceAccount")
-    if account is not None and not (isinstance(account, str) and ACCOUNT.fullmatch(account)):
-        raise invalid(f"{where}.ResourceAccount must be a 12-digit account id.")
+    if account is not None and not (isinstance(account, str) and (ACCOUNT.fullmatch(account) or account == CALLER)):
+        raise invalid(f'{where}.ResourceAccount must be a 12-digit account id, or "{CALLER}".')
     tags = check.get("ResourceTags")
     if tags is not None:
         if not isinstance(tags, dict) or len(tags) > MAX_TAGS:

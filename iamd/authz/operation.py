@@ -56,7 +56,7 @@ from iamd.service.sessions import resolve_caller, session_context_items
 from iamd.store import ReadTx
 
 from .errors import client_error, missing_signature
-from .input import ACCOUNT, MAX_BODY, MAX_CHECKS, MAX_POLICY, audited_input, check_input, invalid, read_body
+from .input import ACCOUNT, CALLER, MAX_BODY, MAX_CHECKS, MAX_POLICY, audited_input, check_input, invalid, read_body
 
 __all__ = [
     "ACTION",
@@ -254,7 +254,7 @@ class _Memo:
 def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
     principal = memo.client.principal
     resource = str(check["Resource"])
-    owner = check.get("ResourceAccount") or _arn_account(resource) or memo.call.account
+    owner = _owner(check, resource, principal.account, memo.call.account)
     tags = [(str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items()]
     given = check.get("Context") or {}
     items = list(memo.base)
@@ -268,6 +268,16 @@ def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
         resource_org=memo.org(owner),
     )
     return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
+
+
+def _owner(check: Mapping[str, Any], resource: str, client_account: str | None, service_account: str) -> str:
+    """The resource's account: ``ResourceAccount`` as given (``"Caller"``: the client's own, for a
+    resource the request creates, as S3 makes the account that creates a bucket its owner), else
+    the ARN's account, else the service's (docs/authorization-api.md)."""
+    given = check.get("ResourceAccount")
+    if given == CALLER:
+        return client_account or service_account
+    return str(given) if given else _arn_account(resource) or service_account
 
 
 def _arn_account(arn: str) -> str | None:
@@ -340,7 +350,7 @@ def _record(
         return
     action = str(check["Action"])
     resource = str(check["Resource"])
-    owner = check.get("ResourceAccount") or _arn_account(resource) or call.account
+    owner = _owner(check, resource, client.principal.account if client is not None else None, call.account)
     context = check.get("Context") or {}
     source_ip = context.get("aws:SourceIp") if isinstance(context.get("aws:SourceIp"), str) else None
     event = CallEvent(

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from iamd.authz.client import Check
+from iamd.authz.input import CALLER
 
 from .errors import S3Error
 from .route import Route, parse_query, route
@@ -163,6 +164,8 @@ class Resolver:
             body = scope.get(BODY_KEY)
             region = parse_create_bucket(body) if isinstance(body, bytes) and body.strip() else None
             extra["s3:LocationConstraint"] = region or "us-east-1"
+            if bucket is None:  # the new bucket is the creating account's (Amazon S3 User Guide, "Bucket ownership")
+                return [Check(action, bucket_arn(r.bucket, self.partition), None, CALLER, None, {**context, **extra})]
             return [check(action, bucket_arn(r.bucket, self.partition), extra)]
         if r.operation == "DeleteObjects":
             body = scope.get(BODY_KEY)

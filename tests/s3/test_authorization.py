@@ -3,6 +3,7 @@ is iamd's (the seed's bucket scenario, docs/s3.md "Authorization")."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -296,3 +297,32 @@ def test_a_presigned_url_is_authorized_as_its_signer(root_s3: Any, make_user: Ma
     assert (got.status_code, got.content) == (200, b"shared"), got.text
     other = client.generate_presigned_url("get_object", Params={"Bucket": "same-account", "Key": "reports/q3.csv"})
     assert httpx.get(other).status_code == 403
+
+
+def test_another_account_creates_its_own_bucket_with_its_own_policies(
+    api_server: RunningServer, root_s3: Any, s3_for: S3For
+) -> None:
+    """S3 makes the account that creates a bucket its owner: CreateBucket is authorized in the
+    creator's account (its own policies suffice, no bucket policy exists yet), and the bucket is
+    then the creator's — the service's account is the other account for it."""
+    from tests.api.test_organizations import _member_admin, client, new_account
+
+    orgs = client(api_server, "organizations", api_server.root_key, api_server.root_secret)
+    with contextlib.suppress(orgs.exceptions.AlreadyInOrganizationException):  # the module's server may have one
+        orgs.create_organization(FeatureSet="ALL")
+    member = new_account(orgs, "s3-creator")
+    member_iam = client(api_server, "iam", *_member_admin(api_server, member, "s3-creator-admin"))
+    member_iam.create_user(UserName="creator")
+    created = member_iam.create_access_key(UserName="creator")["AccessKey"]
+    creator = s3_for(Key(created["AccessKeyId"], created["SecretAccessKey"], arn=f"arn:aws:iam::{member}:user/creator"))
+    with pytest.raises(ClientError) as no_policy:  # its own account does not allow it yet
+        creator.create_bucket(Bucket="made-by-member")
+    assert failure(no_policy)[:2] == (403, "AccessDenied")
+    assert f"arn:aws:iam::{member}:user/creator is not authorized to perform: s3:CreateBucket" in failure(no_policy)[2]
+    member_iam.put_user_policy(UserName="creator", PolicyName="s3", PolicyDocument=policy(allow("s3:*")))
+    creator.create_bucket(Bucket="made-by-member")
+    creator.put_object(Bucket="made-by-member", Key="k", Body=b"mine")  # same account: no bucket policy needed
+    assert creator.get_object(Bucket="made-by-member", Key="k")["Body"].read() == b"mine"
+    with pytest.raises(ClientError) as foreign:  # the service's root is another account for this bucket
+        root_s3.get_object(Bucket="made-by-member", Key="k")
+    assert failure(foreign) == (403, "AccessDenied", "Access Denied")
