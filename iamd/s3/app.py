@@ -143,6 +143,10 @@ class Prefetch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if _signature_version_2(scope):
+                refused = error_response(S3Error("InvalidRequest", SIGV2_REFUSED), new_request_id(), scope["method"])
+                await refused(scope, receive, send)
+                return
             _presigned_payload(scope)
             try:
                 route: Route | None = route_of(scope)
@@ -167,6 +171,25 @@ class Prefetch:
                 scope[BODY_KEY] = body
                 receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+
+SIGV2_REFUSED = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+
+
+def _signature_version_2(scope: Scope) -> bool:
+    """A request signed with Signature Version 2: an ``Authorization: AWS <key>:<signature>`` header, or a
+    presigned URL with ``AWSAccessKeyId`` and ``Signature`` (boto3's S3 default without ``s3v4``). S3 answers
+    those in the Regions that accept only Signature Version 4 with 400 ``InvalidRequest`` and this text
+    (Amazon S3 API Reference, "Authenticating Requests (AWS Signature Version 4)"); iamd verifies only SigV4
+    (docs/s3.md, "Presigned URLs")."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" and value[:4] == b"AWS ":
+            return True
+    query = bytes(scope.get("query_string", b""))
+    if b"Signature=" not in query or b"AWSAccessKeyId=" not in query:
+        return False
+    names = {pair.split(b"=", 1)[0] for pair in query.split(b"&")}
+    return b"AWSAccessKeyId" in names and b"Signature" in names
 
 
 def _presigned_payload(scope: Scope) -> None:

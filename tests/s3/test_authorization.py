@@ -297,6 +297,18 @@ def test_a_presigned_url_is_authorized_as_its_signer(root_s3: Any, make_user: Ma
     assert (got.status_code, got.content) == (200, b"shared"), got.text
     other = client.generate_presigned_url("get_object", Params={"Bucket": "same-account", "Key": "reports/q3.csv"})
     assert httpx.get(other).status_code == 403
+    # Signature Version 2 (boto3's S3 presigning without s3v4, and the AWS header form): S3's answer in
+    # the Regions that accept only SigV4, 400 InvalidRequest, before any authorization.
+    v2 = s3_service.client(reader.key, reader.secret, signature_version="s3")
+    url_v2 = v2.generate_presigned_url("get_object", Params={"Bucket": "presigned", "Key": "file.txt"})
+    assert "AWSAccessKeyId=" in url_v2 and "Signature=" in url_v2
+    v2_header = {"Authorization": f"AWS {reader.key}:c2lnbmF0dXJl"}
+    for answer in (httpx.get(url_v2), httpx.get(f"{s3_service.endpoint}/presigned/file.txt", headers=v2_header)):
+        assert answer.status_code == 400, answer.text
+        assert "<Code>InvalidRequest</Code>" in answer.text
+        assert "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256." in (
+            answer.text
+        )
 
 
 def test_another_account_creates_its_own_bucket_with_its_own_policies(
