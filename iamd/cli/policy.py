@@ -30,10 +30,17 @@ def policy() -> None:
 @policy.command("eval")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--explain", is_flag=True, help="Add a trace of every statement (JSON key 'trace', readable on stderr).")
-def eval_command(file: TextIO, explain: bool) -> None:
+@click.option(
+    "--resource-pattern",
+    is_flag=True,
+    help="The request's resource is a pattern (* and ?): answer whether it is allowed for all, some or none of "
+    "the resources it names.",
+)
+def eval_command(file: TextIO, explain: bool, resource_pattern: bool) -> None:
     """Evaluate the request in FILE ('-' for stdin) and print the decision as JSON.
 
-    Exit status: 0 allowed, 1 denied, 2 bad input. The format is in docs/offline-evaluation.md.
+    Exit status: 0 allowed, 1 denied, 2 bad input; with --resource-pattern, 0 only when allowed for
+    every resource of the pattern. The format is in docs/offline-evaluation.md.
     """
     text = _read(file)
     try:
@@ -47,6 +54,12 @@ def eval_command(file: TextIO, explain: bool) -> None:
         for problem in e.problems:
             click.echo(f"{file.name}: {problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    if resource_pattern:
+        from iamd.policy.scope import Scope, evaluate_scope
+
+        answer = evaluate_scope(parsed.request, parsed.policies)
+        click.echo(json.dumps(answer.to_json(), indent=2))
+        sys.exit(EXIT_ALLOWED if answer.scope is Scope.ALL else EXIT_DENIED)
     tracer = Tracer() if explain else None
     decision = evaluate(parsed.request, parsed.policies, tracer)
     out = decision.to_json()
