@@ -47,8 +47,15 @@ _ROLE_CHANGES = frozenset(
 )
 
 
+# AWS KMS Developer Guide, "Create aliases": "The alias/aws/ prefix is reserved for AWS managed key",
+# and aliases of AWS managed keys cannot be managed.
+_KMS_ALIAS_CHANGES = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
+
+
 def protected_reason(action_lower: str, resource: str) -> str | None:
     """Why AWS refuses this change whatever the policies say (None: it does not)."""
+    if action_lower in _KMS_ALIAS_CHANGES and ":alias/aws/" in resource and ":kms:" in resource:
+        return "the alias/aws/ prefix is reserved for AWS managed keys"
     if action_lower in _AWS_POLICY_CHANGES and ":iam::aws:policy/" in resource:
         return "AWS managed policies cannot be changed"
     if ":role/aws-service-role/" in resource and action_lower in _ROLE_CHANGES:
@@ -61,7 +68,7 @@ def protected_reason(action_lower: str, resource: str) -> str | None:
 
 
 _BLOCK = {(t, e): Blocking(t, e) for t in PolicyType for e in (True, False)}
-_PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | {"iam:updateroledescription"}
+_PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | _KMS_ALIAS_CHANGES | {"iam:updateroledescription"}
 
 
 def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None) -> Decision:
