@@ -115,6 +115,12 @@ def test_iam_user_cases(
     names = {"account": acct, "caller": caller}
     document = case.get("policy")
     client_ = user_client(caller, json.dumps(_fill(document, names)) if document is not None else None)
+    if case.get("tags"):
+        iam.tag_user(UserName=caller, Tags=[{"Key": k, "Value": v} for k, v in case["tags"].items()])
+    if case.get("boundary") is not None:
+        boundary = json.dumps(_fill(case["boundary"], names))
+        bound = iam.create_policy(PolicyName=f"{caller}-boundary", PolicyDocument=boundary)["Policy"]["Arn"]
+        iam.put_user_permissions_boundary(UserName=caller, PermissionsBoundary=bound)
     call = case["call"]
     operation = getattr(client_, call["operation"])
     params = _fill(call["params"], names)
@@ -133,7 +139,7 @@ def test_iam_user_cases(
     record = _aws_record(error, user_arn, acct, subject.event_time)  # the time the call was made
     offline = explain(api_server, {"Event": {"Records": [record]}}).json()
     for answer in (by_id, offline):
-        _check_expectations(answer, case["expect"])
+        _check_expectations(answer, _fill(case["expect"], names))
     if case.get("setup") == "prune-history-after-the-call":
         assert "asItWas" not in by_id or by_id["asItWas"] is None
     fix = by_id["fix"]
@@ -154,7 +160,9 @@ def test_iam_user_cases(
         env=env,
     )  # fmt: skip
     assert applied.exit_code == 0, applied.output
-    assert "applied: PutUserPolicy" in applied.output
+    # an identity-side fix is an inline policy of the user; a boundary's, a new default version of the boundary
+    verb = {"identity": "PutUserPolicy", "boundary": "CreatePolicyVersion"}[fix["changes"][0]["policyType"]]
+    assert f"applied: {verb}" in applied.output, applied.output
     operation(**params)  # the fix, written through the API, allows the call for real
     after = _allowed(iam, user_arn, actions, resources)
     requested = (call_action(error), fix["changes"][0]["statement"]["Resource"])  # exactly the request's resource
