@@ -61,10 +61,16 @@ def test_oidc_provider_lifecycle(iam: BaseClient, acct: str) -> None:
         "Provider with url https://token.example.com/id/ABC already exists.",
     )
     iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    for call in (iam.get_open_id_connect_provider, iam.delete_open_id_connect_provider):
-        with pytest.raises(ClientError) as e:
-            call(OpenIDConnectProviderArn=arn)
-        assert failure(e) == (404, "NoSuchEntity", f"OpenIDConnect Provider not found for arn {arn}")
+    with pytest.raises(ClientError) as e:
+        iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert failure(e) == (404, "NoSuchEntity", f"OpenIDConnect Provider not found for arn {arn}")
+    # "This operation is idempotent; it does not fail or return an error if you call the operation for a
+    # provider that does not exist" (IAM API Reference, DeleteOpenIDConnectProvider)
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    other = arn.replace(f":{acct}:", ":999999999999:")  # not a provider ARN of this account: still NoSuchEntity
+    with pytest.raises(ClientError) as e:
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=other)
+    assert failure(e)[:2] == (404, "NoSuchEntity")
 
 
 @pytest.mark.parametrize(

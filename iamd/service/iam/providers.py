@@ -140,7 +140,16 @@ def list_oidc_providers(call: Call, tx: ReadTx) -> dict[str, Any]:
 
 
 def delete_oidc_provider(call: Call, tx: Tx) -> None:
-    tx.delete_oidc_provider(call.account, oidc_provider(call, tx).arn)
+    """Idempotent, as AWS documents it (IAM API Reference, DeleteOpenIDConnectProvider): a provider ARN of
+    the caller's account that names no provider is not an error; any other ARN still is."""
+    arn = str(call.params["OpenIDConnectProviderArn"])
+    try:
+        found = tx.get_oidc_provider(call.account, arn)
+    except NotFound:
+        if arn.startswith(f"arn:{call.partition}:iam::{call.account}:oidc-provider/"):
+            return
+        raise aws.NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}") from None
+    tx.delete_oidc_provider(call.account, found.arn)
 
 
 def add_client_id(call: Call, tx: Tx) -> None:
