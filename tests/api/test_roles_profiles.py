@@ -47,6 +47,15 @@ def test_create_role_shape_and_trust_policy_round_trip(iam: BaseClient, acct: st
     with pytest.raises(ClientError) as e:
         iam.create_role(RoleName="APP", AssumeRolePolicyDocument=TRUST)
     assert failure(e) == (409, "EntityAlreadyExists", "Role with name APP already exists.")
+    assert "PermissionsBoundary" not in role and "RoleLastUsed" not in role
+
+
+def test_create_role_answers_the_boundary_it_set(iam: BaseClient) -> None:
+    """CreateRole's Role carries PermissionsBoundary when one was set, as AWS answers it."""
+    role = iam.create_role(RoleName="Bounded", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=READ)["Role"]
+    assert role["PermissionsBoundary"] == {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+                                           "PermissionsBoundaryArn": READ}  # fmt: skip
+    assert iam.get_role(RoleName="Bounded")["Role"]["PermissionsBoundary"] == role["PermissionsBoundary"]
 
 
 def test_trust_policy_travels_url_encoded_and_keeps_whitespace(api_server: RunningServer, iam: BaseClient) -> None:

@@ -78,7 +78,10 @@ def create_role(call: Call, tx: Tx) -> dict[str, Any]:
         permissions_boundary=boundary, tags=tags,
     )  # fmt: skip
     role = shown_role(tx, role)
-    return {"Role": role_shape(role, tags, full=False) | ({"Tags": tags_shape(tags)} if tags else {})}
+    shape = role_shape(role, tags, full=False) | ({"Tags": tags_shape(tags)} if tags else {})
+    if role.permissions_boundary:  # AWS's CreateRole answers the boundary it set (not RoleLastUsed)
+        shape["PermissionsBoundary"] = role_shape(role)["PermissionsBoundary"]
+    return {"Role": shape}
 
 
 def get_role(call: Call, tx: ReadTx) -> dict[str, Any]:
