@@ -54,8 +54,11 @@ _KMS_ALIAS_CHANGES = frozenset({"kms:createalias", "kms:updatealias", "kms:delet
 
 def protected_reason(action_lower: str, resource: str) -> str | None:
     """Why AWS refuses this change whatever the policies say (None: it does not)."""
-    if action_lower in _KMS_ALIAS_CHANGES and ":alias/aws/" in resource and ":kms:" in resource:
-        return "the alias/aws/ prefix is reserved for AWS managed keys"
+    if action_lower in _KMS_ALIAS_CHANGES:
+        parts = resource.split(":", 5)
+        if len(parts) == 6 and parts[2] == "kms" and parts[5].startswith("alias/aws/"):
+            return "the alias/aws/ prefix is reserved for AWS managed keys"
+        return None
     if action_lower in _AWS_POLICY_CHANGES and ":iam::aws:policy/" in resource:
         return "AWS managed policies cannot be changed"
     if ":role/aws-service-role/" in resource and action_lower in _ROLE_CHANGES:

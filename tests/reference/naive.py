@@ -982,6 +982,9 @@ def _is_protected(action, resource):
     """sem §3 step 1, guard rails."""
     a = action.lower()
     parts = resource.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "kms":
+        # KMS keeps the alias/aws/ prefix for AWS managed keys (AWS KMS Developer Guide, "Create aliases")
+        return parts[5].startswith("alias/aws/") and a in ("kms:createalias", "kms:updatealias", "kms:deletealias")
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam":
         return False
     account, res = parts[4], parts[5]
