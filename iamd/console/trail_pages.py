@@ -1,8 +1,8 @@
 """The trail as a table (filtered by user, event and error) and the policy simulator as a form.
 
 The trail page reads the audit trail like "Why?" does: your own requests (as the user and as
-the role sessions you switched to), the whole account's for root (docs/console.md, "The
-trail"). The simulator is ``iam:SimulatePrincipalPolicy`` through the application core as
+the role sessions you switched to), the whole account's for root (docs/console.md,
+"Administration and \"Why?\""). The simulator is ``iam:SimulatePrincipalPolicy`` through the application core as
 the page's caller, so the console's simulator answers exactly what the API's does.
 """
 
@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from iamd.console.sessions import csrf_matches
 from iamd.console.web import Console, FormError, Signed, read_form
+from iamd.store import InvalidMarker
 
 __all__ = ["trail_routes"]
 
@@ -60,7 +61,7 @@ class _TrailPages:
         event = q.get("event", "").strip()[:64]
         user = q.get("user", "").strip()[:64]
         errors = q.get("errors", "") == "on"
-        marker = q.get("marker", "")[:256] or None
+        marker = q.get("marker", "")[:1024] or None
         error = ""
         if event and not _EVENT.fullmatch(event):
             error, event = "An event name has letters and digits only (e.g. CreateUser).", ""
@@ -71,8 +72,13 @@ class _TrailPages:
         next_marker = None
         with self.c.backend.store.read() as tx:
             if signin.root:
-                page = tx.list_audit_events(signin.account_id, user_name=user or None, event_name=event or None,
-                                            errors_only=errors, marker=marker, max_items=PAGE_SIZE)  # fmt: skip
+                try:
+                    page = tx.list_audit_events(signin.account_id, user_name=user or None, event_name=event or None,
+                                                errors_only=errors, marker=marker, max_items=PAGE_SIZE)  # fmt: skip
+                except InvalidMarker:  # a link edited by hand, or of another listing: from the newest again
+                    error = "That page link is not valid (any more): showing the newest requests."
+                    page = tx.list_audit_events(signin.account_id, user_name=user or None, event_name=event or None,
+                                                errors_only=errors, max_items=PAGE_SIZE)  # fmt: skip
                 rows, next_marker = [json.loads(e.record) for e in page.items], page.marker
             else:
                 # yours only: as the user and as the role sessions switched to (their ARN names your session)

@@ -78,6 +78,10 @@ def test_root_sees_the_accounts_trail_and_filters_by_user(
     assert "ListPolicies" in {r[2] for r in rows}
     everyone = {r[1] for r in _cells(root.get("/console/trail").text, "trail")}
     assert len(everyone) >= 2  # not only one caller's
+    # a page link edited by hand: a message and the newest requests, never a server error
+    forged = root.get("/console/trail", params={"marker": "not-a-marker"})
+    assert forged.status_code == 200 and "That page link is not valid" in forged.text
+    assert _cells(forged.text, "trail")
 
 
 def test_the_simulator_is_the_apis_simulator_as_you(server: RunningServer, clients: Clients, iam: BaseClient) -> None:
