@@ -15,8 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iamd.console.entity_pages import action_button, attached_section, item_section, small_form
-from iamd.console.sessions import csrf_matches
-from iamd.console.web import Console, FormError, Signed, read_form
+from iamd.console.web import Console, Signed
 from iamd.service.passwords import DEFAULT_POLICY, PasswordPolicy, change_password_policy, generate_password
 
 __all__ = ["admin_routes"]
@@ -30,7 +29,7 @@ def admin_routes(console: Console) -> list[BaseRoute]:
     return [
         Route("/console/users", pages.users, methods=["GET"]),
         Route("/console/users/new", pages.new_user_form, methods=["GET"]),
-        Route("/console/users/new", pages.new_user, methods=["POST"]),
+        Route("/console/users/new", console.posted(pages.create_user), methods=["POST"]),
         Route("/console/users/{name}", pages.user, methods=["GET"]),
         Route("/console/why", pages.why, methods=["GET"]),
     ]
@@ -122,20 +121,7 @@ class _AdminPages:
             return signed
         return self.c.page(request, "user_new.html", title="Create user", signed=signed, console=True)
 
-    async def new_user(self, request: Request) -> Response:
-        signed = await self._signed(request)
-        try:
-            form = await read_form(request)
-        except FormError:
-            return self.c.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
-        if isinstance(signed, Response):
-            return signed
-        if not csrf_matches(signed.session.csrf, form.get("csrf")):
-            return self.c.page(request, "refused.html", 403, title="Request refused",
-                               error="This form has expired. Reload the page and try again.")  # fmt: skip
-        return await run_in_threadpool(self._create_user, request, signed, form)
-
-    def _create_user(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
+    def create_user(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
         """CreateUser, then (optionally) a generated console password; with a required reset and an account
         that does not let users change passwords, IAMUserChangePassword attached — as AWS's console does
         (docs/console.md, "Creating users securely")."""

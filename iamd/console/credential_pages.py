@@ -19,8 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iamd.console.actions import Outcome
-from iamd.console.sessions import csrf_matches
-from iamd.console.web import Console, FormError, Signed, read_form, redirect
+from iamd.console.web import Console, Signed, redirect
 
 __all__ = ["credential_routes"]
 
@@ -62,22 +61,8 @@ class _CredentialPages:
         return await run_in_threadpool(self.render, request, signed, {})
 
     def post(self, action: _Handler) -> Callable[[Request], Awaitable[Response]]:
-        """A form handler: signed in, the session's CSRF token, then ``action`` on a worker thread."""
-
-        async def endpoint(request: Request) -> Response:
-            signed = await self._signed(request)
-            try:
-                form = await read_form(request)
-            except FormError:
-                return self.c.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
-            if isinstance(signed, Response):
-                return signed
-            if not csrf_matches(signed.session.csrf, form.get("csrf")):
-                return self.c.page(request, "refused.html", 403, title="Request refused",
-                                   error="This form has expired. Reload the page and try again.")  # fmt: skip
-            return await run_in_threadpool(action, request, signed, form)
-
-        return endpoint
+        """A form handler: signed in (not root), the session's CSRF token, then ``action`` on a worker thread."""
+        return self.c.posted(action, self._signed)
 
     def render(self, request: Request, signed: Signed, values: dict[str, Any], status: int = 200) -> Response:
         me = signed.session.signin.user_name

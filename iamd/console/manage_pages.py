@@ -102,20 +102,8 @@ class _ManagePages:
         return endpoint
 
     def post(self, action: _Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            signed = await self.c.page_session(request)
-            try:
-                form = await read_form(request)
-            except FormError:
-                return self.c.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
-            if isinstance(signed, Response):
-                return signed
-            if not csrf_matches(signed.session.csrf, form.get("csrf")):
-                return self.c.page(request, "refused.html", 403, title="Request refused",
-                                   error="This form has expired. Reload the page and try again.")  # fmt: skip
-            return await run_in_threadpool(action, request, signed, form)
-
-        return endpoint
+        """A form handler: signed in, the session's CSRF token, then ``action`` on a worker thread."""
+        return self.c.posted(action)
 
     async def script(self, request: Request) -> Response:
         response = secure(Response(self.script_body, media_type="text/javascript"))

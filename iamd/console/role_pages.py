@@ -16,13 +16,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from iamd.console.sessions import RoleSwitch, csrf_matches
-from iamd.console.web import Console, FormError, Signed, read_form, redirect
+from iamd.console.sessions import RoleSwitch
+from iamd.console.web import Console, Signed, redirect
 
 __all__ = ["COLORS", "role_routes"]
 
@@ -47,8 +46,8 @@ def role_routes(console: Console) -> list[BaseRoute]:
     pages = _RolePages(console)
     return [
         Route("/console/switchrole", pages.form, methods=["GET"]),
-        Route("/console/switchrole", pages.switch, methods=["POST"]),
-        Route("/console/switchrole/back", pages.back, methods=["POST"]),
+        Route("/console/switchrole", console.posted(pages.switch), methods=["POST"]),
+        Route("/console/switchrole/back", console.posted(pages.back), methods=["POST"]),
     ]
 
 
@@ -93,20 +92,7 @@ class _RolePages:
             return signed
         return self._page(request, signed)
 
-    async def switch(self, request: Request) -> Response:
-        signed = await self.c.page_session(request)
-        try:
-            form = await read_form(request)
-        except FormError:
-            return self.c.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
-        if isinstance(signed, Response):
-            return signed
-        if not csrf_matches(signed.session.csrf, form.get("csrf")):
-            return self.c.page(request, "refused.html", 403, title="Request refused",
-                               error="This form has expired. Reload the page and try again.")  # fmt: skip
-        return await run_in_threadpool(self._switch, request, signed, form)
-
-    def _switch(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
+    def switch(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
         signin = signed.session.signin
         account = form.get("account", "").strip()[:63]
         if re.fullmatch(r"[0-9]{4}-[0-9]{4}-[0-9]{4}", account):
@@ -149,17 +135,7 @@ class _RolePages:
         with self.c.backend.store.read() as tx:
             return next((a.id for a in tx.list_accounts() if account and a.alias == account), None)
 
-    async def back(self, request: Request) -> Response:
-        signed = await self.c.page_session(request)
-        try:
-            form = await read_form(request)
-        except FormError:
-            return self.c.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
-        if isinstance(signed, Response):
-            return signed
-        if not csrf_matches(signed.session.csrf, form.get("csrf")):
-            return self.c.page(request, "refused.html", 403, title="Request refused",
-                               error="This form has expired. Reload the page and try again.")  # fmt: skip
+    def back(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
         if signed.session.role is not None:
-            await run_in_threadpool(self.c.sessions.update, signed.token, replace(signed.session, role=None))
+            self.c.sessions.update(signed.token, replace(signed.session, role=None))
         return redirect("/console/home")

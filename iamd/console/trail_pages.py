@@ -17,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from iamd.console.sessions import csrf_matches
-from iamd.console.web import Console, FormError, Signed, read_form
+from iamd.console.web import Console, Signed
 from iamd.store import InvalidMarker
 
 __all__ = ["trail_routes"]
@@ -35,7 +34,7 @@ def trail_routes(console: Console) -> list[BaseRoute]:
     return [
         Route("/console/trail", pages.trail, methods=["GET"]),
         Route("/console/simulate", pages.simulate_form, methods=["GET"]),
-        Route("/console/simulate", pages.simulate, methods=["POST"]),
+        Route("/console/simulate", console.posted(pages.simulate), methods=["POST"]),
     ]
 
 
@@ -104,20 +103,7 @@ class _TrailPages:
         return self.c.page(request, "simulate.html", status, title="Policy simulator", signed=signed,
                            **{**defaults, **values})  # fmt: skip
 
-    async def simulate(self, request: Request) -> Response:
-        signed = await self.c.page_session(request)
-        try:
-            form = await read_form(request)
-        except FormError:
-            return self.c.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
-        if isinstance(signed, Response):
-            return signed
-        if not csrf_matches(signed.session.csrf, form.get("csrf")):
-            return self.c.page(request, "refused.html", 403, title="Request refused",
-                               error="This form has expired. Reload the page and try again.")  # fmt: skip
-        return await run_in_threadpool(self._simulate, request, signed, form)
-
-    def _simulate(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
+    def simulate(self, request: Request, signed: Signed, form: dict[str, str]) -> Response:
         fields = {k: form.get(k, "")[:20_000] for k in ("source", "actions", "resources", "context")}
         params: dict[str, str] = {"PolicySourceArn": fields["source"].strip()}
         for n, action in enumerate(_lines(fields["actions"]), start=1):

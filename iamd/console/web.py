@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,11 @@ class Signed:
     def me(self) -> Caller:
         """The signed-in identity (never the role): what Switch Role assumes roles as."""
         return self.user_caller or self.caller
+
+
+FormAction = Callable[[Request, "Signed", dict[str, str]], Response]
+"""A form handler, run on a worker thread once the session and its CSRF token are checked."""
+SessionOf = Callable[[Request], Awaitable["Signed | Response"]]
 
 
 class Console:
@@ -171,6 +176,27 @@ class Console:
         if signed.session.signin.password_change_only:
             return redirect("/console/password")
         return signed
+
+    def posted(self, action: FormAction, session: SessionOf | None = None) -> Callable[[Request], Awaitable[Response]]:
+        """A form's endpoint: the page's session (``session``, or :meth:`page_session`), a bounded
+        form, the session's CSRF token, then ``action`` on a worker thread. The form is read
+        before the session is judged, so a malformed body is refused the same way signed in or not."""
+        session_of = session or self.page_session
+
+        async def endpoint(request: Request) -> Response:
+            signed = await session_of(request)
+            try:
+                form = await read_form(request)
+            except FormError:
+                return self.page(request, "refused.html", 400, title="Request refused", error="Malformed form.")
+            if isinstance(signed, Response):
+                return signed
+            if not csrf_matches(signed.session.csrf, form.get("csrf")):
+                return self.page(request, "refused.html", 403, title="Request refused",
+                                 error="This form has expired. Reload the page and try again.")  # fmt: skip
+            return await run_in_threadpool(action, request, signed, form)
+
+        return endpoint
 
     def caller_of(self, session: WebSession) -> Caller | None:
         """The IAM caller of a console session, read as stored now (tags included).
