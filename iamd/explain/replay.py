@@ -3,7 +3,8 @@ event's time (the store's ``policy_history``; docs/troubleshooting.md, as it was
 
 What is replayed: the user's or role's inline policies, attached managed policies (each with
 its default document at that time), the permissions boundary, the user's groups and theirs,
-and a role's trust policy. What is not: tags (the principal's and the resource's are today's),
+and a role's trust policy. What is not: tags (the principal's and the resource's are today's), the
+organization's SCPs and RCPs (today's are used: their history is not kept),
 and anything before the history began — a principal created before this version of iamd has
 no ``create`` row, and is not replayed (the answer says so).
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from iamd.policy import Policy, PolicySet, PolicyType
-from iamd.service.policy_loader import PolicyLoader, unreadable
+from iamd.service.policy_loader import Levels, PolicyLoader, unreadable
 from iamd.store import PolicyChange, ReadTx
 
 __all__ = ["PROPAGATION_WINDOW", "Replayed", "replay"]
@@ -125,6 +126,7 @@ def replay(
     role_id: str | None = None,
     session: list[Policy] | None = None,
     trusting_role_id: str | None = None,
+    org: tuple[Levels, Levels] = ((), ()),
 ) -> Replayed | None:
     """The principal's policy set as of ``when`` (None: the history does not reach back that far)."""
     b = _Builder(tx, loader, _cutoff(when))
@@ -161,5 +163,5 @@ def replay(
         target = b.owner("role", trusting_role_id)
         if target.trust is not None:
             trust = loader.stored(target.trust, PolicyType.TRUST, "TrustPolicy", "trust policy as it was")
-    policies = loader.build(identity, boundary, session or [], trust)
+    policies = loader.build(identity, boundary, session or [], trust, org[0], org[1])
     return Replayed(policies, trust, b.notes, b.recent)

@@ -29,7 +29,7 @@ from iamd.policy import (
     build_context,
     evaluate,
 )
-from iamd.service.policy_loader import EMPTY, PolicyLoader
+from iamd.service.policy_loader import EMPTY, Levels, PolicyLoader
 from iamd.service.targets import iam_target
 from iamd.store import NotFound, ReadTx, Role, TagTarget, User
 
@@ -73,6 +73,17 @@ def _tags(tx: ReadTx, target: TagTarget, account: str, name: str) -> list[tuple[
         return [(t.key, t.value) for t in tx.list_tags(target, account, name)]
     except NotFound:
         return []
+
+
+# The services whose resources RCPs govern (AWS Organizations User Guide, "Resource control policies";
+# docs/organizations.md): in a served account the roles STS issues sessions for; in an imported
+# account also these services' resources.
+RCP_SERVICES = frozenset({"s3", "sts", "kms", "sqs", "secretsmanager"})
+
+
+def _service_of(arn: str) -> str:
+    parts = arn.split(":", 3)
+    return parts[2] if len(parts) > 3 and parts[0] == "arn" else ""
 
 
 def _gone(what: str, arn: str) -> Finding:
@@ -127,20 +138,28 @@ class Explainer:
         role_trusted: Role | None = None
         if subject.action.lower().startswith("sts:assumerole") and ":role/" in resource:
             role_trusted = _role_of(tx, resource)
-            policies = self.loader.with_resource(policies, self.loader.trust(role_trusted))
+            # the RCPs of the role's account govern it, as when the server authorized the call
+            _, role_rcp = self.loader.organizations(tx, resource_account or "")
+            policies = self.loader.with_resource(policies, self.loader.trust(role_trusted), role_rcp)
             if role_trusted is None:
                 findings.append(_gone("role", resource))
         else:
             imported = _imported_resource_policy(tx, resource_account, resource) if resource_account else None
+            governing: Policy | None = None
             if imported is not None:
                 governed, document = imported
                 name = f"resource policy of {governed}"
-                policies = self.loader.with_resource(
-                    policies, self.loader.stored(document, PolicyType.RESOURCE, name, name, arn=governed)
-                )
+                governing = self.loader.stored(document, PolicyType.RESOURCE, name, name, arn=governed)
                 notes.append(
                     f"Evaluated with the imported resource policy of {governed} (iamd import --resource-policy)."
                 )
+            if _service_of(resource) in RCP_SERVICES and resource_account:
+                # an (imported) account's S3, KMS, SQS, Secrets Manager resources: its RCPs govern them
+                _, resource_rcp = self.loader.organizations(tx, resource_account)
+                if governing is not None or resource_rcp:
+                    policies = self.loader.with_resource(policies, governing, resource_rcp)
+            elif governing is not None:
+                policies = self.loader.with_resource(policies, governing)
         context_items, resource_tags = self._context(tx, subject, side, resource, now)
         context = build_context(
             principal, context_items, resource_account=resource_account, resource_tags=resource_tags,
@@ -155,7 +174,9 @@ class Explainer:
         if recorded is not None and recorded != decision.verdict.value:
             findings.insert(0, changed_outcome(subject, recorded, decision))
         findings += self._changes_since(tx, subject, side, role_trusted)
-        then = self._as_it_was(tx, subject, side, role_trusted, request, recorded, decision, findings, notes)
+        then = self._as_it_was(
+            tx, subject, side, role_trusted, request, recorded, decision, findings, notes, (policies.scp, policies.rcp)
+        )
         fix = None
         if not decision.allowed:
             fix = propose_fix(
@@ -357,8 +378,11 @@ class Explainer:
         now: Decision,
         findings: list[Finding],
         notes: list[str],
+        org: tuple[Levels, Levels],
     ) -> Decision | None:
-        """The request evaluated with the policies in force at the event's time (replay.py)."""
+        """The request evaluated with the policies in force at the event's time (replay.py); the SCP and
+        RCP levels are today's (``org``): their history is not kept, and leaving them out would report
+        an outcome as changed when only the organization's policies explain it."""
         when = subject.event_time
         if when is None:
             return None
@@ -390,6 +414,7 @@ class Explainer:
             role_id=role_id if user_id is None else None,
             session=side.session_policies,
             trusting_role_id=role.id if assuming and role is not None else None,
+            org=org,
         )
         if replayed is None:
             notes.append(
@@ -398,6 +423,8 @@ class Explainer:
             )
             return None
         notes += replayed.notes
+        if org[0] or org[1]:
+            notes.append("as it was uses the organization's SCPs and RCPs as they are now (their history is not kept)")
         then = evaluate(request, replayed.policies)
         if recorded is not None and then.verdict.value != recorded:
             findings.append(replay_differs(then.verdict.value, recorded, replayed.recent))
