@@ -28,6 +28,7 @@ tests/api/test_protocol.py checks the wire behaviour through real sockets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -60,6 +61,10 @@ _UVICORN_STATE = ("parser", "headers", "cycle", "expect_100_continue", "server_s
 # What a connection is waiting for, for the deadline sweep (``_sweep``).
 _NOTHING, _HEAD, _BODY = 0, 1, 2
 _LINGER = 1.0  # seconds a refused connection stays open (not read) so that the client can read why
+# Seconds an idle TLS connection closed at shutdown waits for the client's close_notify before it is
+# dropped. asyncio waits up to 30 s for it, and a client idling on a keep-alive connection (an SDK's
+# pool) sends it only when it next reads: a stop would otherwise take 30 s (docs/console.md, "TLS").
+_TLS_CLOSE_WAIT = 1.0
 _SWEEP = "iamd_deadline_sweep"  # the ServerState attribute holding the sweep's timer
 
 
@@ -406,6 +411,13 @@ class QueryProtocol(HttpToolsProtocol):
             self._keep_alive = False
             return
         super().shutdown()
+        if self.transport.is_closing() and self.transport.get_extra_info("sslcontext") is not None:
+            self.loop.call_later(_TLS_CLOSE_WAIT, self._drop)
+
+    def _drop(self) -> None:
+        """Drop a TLS connection whose client did not answer our close_notify (see _TLS_CLOSE_WAIT)."""
+        with contextlib.suppress(Exception):  # closed meanwhile: nothing to do
+            self.transport.abort()
 
     def resume_writing(self) -> None:
         super().resume_writing()
