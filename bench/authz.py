@@ -260,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     get = results["get_user"]
     print(f"  IAM GetUser  : {get['decisions_per_s']:>8,} calls/s       p50 {get['p50_ms']:.2f} ms   "
           f"p99 {get['p99_ms']:.2f} ms   (the same server, same run)")  # fmt: skip
+    print(f"  ratios       : single / GetUser {single['decisions_per_s'] / max(1, get['decisions_per_s']):.2f}, "
+          f"batch / GetUser {batch['decisions_per_s'] / max(1, get['decisions_per_s']):.2f} "
+          "(what this machine allows: both targets assume GetUser near 10,000/s)")  # fmt: skip
     peer = results.get("cedar_in_process")
     if peer:
         print(f"  Cedar (cedarpy, in process, no HTTP/SigV4/audit): {peer['single_per_s']:,}/s single, "

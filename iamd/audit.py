@@ -26,6 +26,7 @@ __all__ = [
     "HIDDEN",
     "SECRET_MEMBERS",
     "CallEvent",
+    "CheckEvents",
     "camel",
     "decision_summary",
     "redact",
@@ -239,3 +240,65 @@ class CallEvent:
             rec[FAILURE_FIELD] = redact(dict(self.authentication), FAILURE_FIELD, hidden)[0]
         rec["redacted"] = hidden
         return rec
+
+
+# One check of an authorization (iamd/authz/operation.py): its event name, resource, the resource's
+# account, the error answered (code, message), the engine's decision, and the client's address when
+# the check's context gives one (``aws:SourceIp``; None: the shared one).
+Check = tuple[str, str, str, str | None, str | None, "Decision | Summary | None", str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvents:
+    """The trail events of one authorization's checks, one :class:`CallEvent` per check, in the
+    compact form they travel in: what the checks share once (the client's request, the
+    authorizing service), then a small tuple per check. The writer expands them
+    (:meth:`events`); a batch of a hundred checks pickles as one object, not a hundred events
+    (docs/authorization-api.md, "The trail")."""
+
+    request_id: str
+    event_time: datetime
+    event_source: str
+    aws_region: str
+    source_ip: str
+    user_agent: str
+    user_identity: Mapping[str, Any]
+    authorized_by: str  # the service's ARN (``iamdAuthorizedBy``)
+    checks: tuple[Check, ...]
+    event_ids: tuple[str, ...]
+
+    def events(self) -> list[CallEvent]:
+        by = {"arn": self.authorized_by, "requestId": self.request_id}
+        out: list[CallEvent] = []
+        for (name, resource, owner, code, message, decision, ip), event_id in zip(
+            self.checks, self.event_ids, strict=True
+        ):
+            params = {"resource": resource, "iamdAuthorizedBy": by}
+            event = CallEvent(
+                self.request_id, self.event_time, self.event_source, name, self.aws_region, ip or self.source_ip,
+                self.user_agent, self.user_identity, owner, params, None, code, message, decision, None, event_id,
+            )  # fmt: skip
+            out.append(event)
+        return out
+
+    def sampled(self, keep: Any) -> CheckEvents | None:
+        """The events a read-sampling policy keeps (``keep()``: keep one more successful read);
+        a check that failed, or whose event is not a read, is always kept. None: none kept."""
+        picked = [i for i, c in enumerate(self.checks) if c[3] is not None or not is_read_only(c[0]) or keep()]
+        if len(picked) == len(self.checks):
+            return self
+        if not picked:
+            return None
+        return CheckEvents(
+            self.request_id, self.event_time, self.event_source, self.aws_region, self.source_ip, self.user_agent,
+            self.user_identity, self.authorized_by, tuple(self.checks[i] for i in picked),
+            tuple(self.event_ids[i] for i in picked),
+        )  # fmt: skip
+
+    def __reduce__(self) -> tuple[type[CheckEvents], tuple[Any, ...]]:
+        # Decisions travel summarized (plain data), as a CallEvent's do.
+        checks = tuple(c if c[5] is None else (*c[:5], compact_decision(c[5]), c[6]) for c in self.checks)
+        return CheckEvents, (
+            self.request_id, self.event_time, self.event_source, self.aws_region, self.source_ip, self.user_agent,
+            self.user_identity, self.authorized_by, checks, self.event_ids,
+        )  # fmt: skip

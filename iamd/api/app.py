@@ -131,6 +131,7 @@ class IamdApp:
         registry.register(_Decisions(backend))
         registry.register(self.metrics)
         self._registry = registry
+        self._authorize = authorize_endpoint(backend)
         self._starlette = Starlette(
             routes=[
                 Route("/", self._query_route, methods=["GET", "POST"]),
@@ -140,7 +141,7 @@ class IamdApp:
                 Route("/moto-api/reset-auth", self._reset_auth, methods=["GET", "POST"]),
                 Route("/metrics", self._metrics, methods=["GET"]),
                 Route("/iamd/explain", self._explain, methods=["POST"]),  # the troubleshooter (iamd/api/explain.py)
-                Route("/iamd/authorize", authorize_endpoint(backend), methods=["POST"]),  # docs/authorization-api.md
+                Route("/iamd/authorize", self._authorize, methods=["POST"]),  # docs/authorization-api.md
                 *console_routes(backend),  # the web console (docs/console.md)
                 *outbound_routes(backend),  # outbound federation's discovery documents (iamd/api/outbound.py)
             ],
@@ -217,6 +218,8 @@ class IamdApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("POST", "GET"):
             await self._query_asgi(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == "/iamd/authorize" and scope["method"] == "POST":
+            await self._authorize(scope, receive, send)  # docs/authorization-api.md (raw ASGI, as the Query API)
         else:
             await self._starlette(scope, receive, send)
 

@@ -259,8 +259,11 @@ class AuditProcessWriter:
         self._thread.start()
 
     def submit(self, event: Pending) -> None:
-        if self._sampling is not None and not kept(self._sampling, event):
-            return
+        if self._sampling is not None:
+            sampled = kept(self._sampling, event)
+            if sampled is None:
+                return
+            event = sampled
         with self._lock:
             self._items.append(event)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from iamd.audit import CallEvent as Record
+from iamd.audit import CheckEvents
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
 
@@ -23,26 +24,24 @@ __all__ = ["AuditWriter"]
 log = logging.getLogger("iamd.audit")
 
 Stored = AuditEvent | CompactEvent
-Pending = Stored | Record | Callable[[], AuditEvent]
-
-
-def build(item: Pending, memo: dict[object, object] | None = None) -> Stored:
-    """The stored event of a queued item: as is, from a record (its compact form; ``memo``: one per
-    batch), or from a function."""
-    if isinstance(item, Record):
-        return compact_audit_event(item, memo)
-    if isinstance(item, AuditEvent | CompactEvent):
-        return item
-    return item()
+Pending = Stored | Record | CheckEvents | Callable[[], AuditEvent]
 
 
 def build_events(items: Sequence[Pending]) -> list[Stored]:
-    """The stored events of ``items``; an item that cannot be built is logged and skipped."""
+    """The stored events of ``items``: as they are, from a record (its compact form), one per check
+    of an authorization, or from a function; an item that cannot be built is logged and skipped."""
     events: list[Stored] = []
     memo: dict[object, object] = {}  # what the batch's events share (the callers' identities, decisions)
     for item in items:
         try:
-            events.append(build(item, memo))
+            if isinstance(item, Record):
+                events.append(compact_audit_event(item, memo))
+            elif isinstance(item, AuditEvent | CompactEvent):
+                events.append(item)
+            elif isinstance(item, CheckEvents):
+                events += [compact_audit_event(e, memo) for e in item.events()]
+            else:
+                events.append(item())
         except Exception:
             log.exception("could not build an audit event")
     return events
@@ -78,11 +77,14 @@ def store_batch(
             log.exception("could not record the use of access key %s", key_id)
 
 
-def kept(sampling: ReadSampling, item: Pending) -> bool:
-    """Whether the read policy keeps ``item``: only a successful read's event may be left out."""
+def kept(sampling: ReadSampling, item: Pending) -> Pending | None:
+    """What the read policy keeps of ``item`` (None: nothing): only a successful read's event may
+    be left out; of an authorization's checks, those of successful reads each by the policy."""
+    if type(item) is CheckEvents:
+        return item.sampled(sampling.keep)
     if type(item) is not Record or item.error_code is not None or not item.read_only:
-        return True
-    return sampling.keep()
+        return item
+    return item if sampling.keep() else None
 
 
 class AuditWriter:
@@ -113,8 +115,11 @@ class AuditWriter:
     def submit(self, event: Pending) -> None:
         """Queue an event, a record (turned into JSON on the writer thread), or a function
         that builds the event (run on the writer thread, off the request path)."""
-        if self._sampling is not None and not kept(self._sampling, event):
-            return
+        if self._sampling is not None:
+            sampled = kept(self._sampling, event)
+            if sampled is None:
+                return
+            event = sampled
         with self._lock:
             self._submitted += 1
         self._queue.put(event)

@@ -32,10 +32,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
-from iamd.audit import CallEvent
+from iamd.audit import Check, CheckEvents
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
+from iamd.ids import new_uuid4
 from iamd.policy import (
     Context,
     Decision,
@@ -87,21 +88,31 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
     memo = _Memo(call, tx, client, region, user_agent) if client is not None else None
+    # The trail events are submitted once every check is answered: nothing is recorded by a try
+    # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
+    checks: list[Check] = []
+    last_context: Context | None = None
     for check in data["Checks"]:
         if error is not None:
             code, message, status = error
             why: dict[str, Any] = {"decision": "implicitDeny", "authentication": code}
             results.append(_result(check, "Deny", message, why, (code, message, status)))
-            _record(call, service, check, identity, client, None, (code, message), user_agent)
+            checks.append(_check(call, check, client, None, (code, message)))
             continue
         assert client is not None and memo is not None
         decision = _decide(memo, check)
-        for key, values in decision.request.context.values.items():
-            resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
+        context = decision.request.context
+        if context is not last_context:  # each distinct context merged once
+            last_context = context
+            for key, values in context.values.items():
+                resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
         message = "" if decision.allowed else _message(decision, service, client)
         denial = None if decision.allowed else ("AccessDenied", message or "Access Denied", 403)
         results.append(_result(check, "Allow" if decision.allowed else "Deny", message, _why(decision), denial))
-        _record(call, service, check, identity, client, decision, denial[:2] if denial else None, user_agent)
+        checks.append(_check(call, check, client, decision, denial[:2] if denial else None))
+    submit = call.env.submit_event
+    if submit is not None:
+        submit(_events(call, service, identity, user_agent, checks))
     return {"Principal": identity, "Results": results, "Context": _public_context(resolved)}
 
 
@@ -217,6 +228,7 @@ class _Memo:
         self.identity = EMPTY if client.principal.account is None else cache.for_caller(tx, client)
         self._orgs: dict[str, OrgMembership | None] = {}
         self._sets: dict[tuple[str, str], PolicySet] = {}
+        self.contexts: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, Any], ...]], Context] = {}
 
     def org(self, account: str | None) -> OrgMembership | None:
         """The organization membership of ``account`` (None: in none), cached per account by the
@@ -255,18 +267,24 @@ def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
     principal = memo.client.principal
     resource = str(check["Resource"])
     owner = _owner(check, resource, principal.account, memo.call.account)
-    tags = [(str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items()]
-    given = check.get("Context") or {}
-    items = list(memo.base)
-    items += [(str(k), v if isinstance(v, str) else [str(x) for x in v]) for k, v in given.items()]
-    context: Context = build_context(
-        principal,
-        items,
-        resource_account=owner,
-        resource_tags=tags,
-        principal_org=memo.org(principal.account),
-        resource_org=memo.org(owner),
+    tags = tuple((str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items())
+    given = tuple(
+        (str(k), v if isinstance(v, str) else tuple(str(x) for x in v)) for k, v in (check.get("Context") or {}).items()
     )
+    # Checks of one request that name the same account, tags and keys share one context (it is
+    # immutable): a batch over one bucket's objects builds it once.
+    key = (owner, tags, given)
+    context = memo.contexts.get(key)
+    if context is None:
+        context = build_context(
+            principal,
+            [*memo.base, *given],
+            resource_account=owner,
+            resource_tags=tags,
+            principal_org=memo.org(principal.account),
+            resource_org=memo.org(owner),
+        )
+        memo.contexts[key] = context
     return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
 
 
@@ -334,32 +352,29 @@ def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
 
-def _record(
+def _check(
     call: Call,
-    service: str,
     check: Mapping[str, Any],
-    identity: Mapping[str, Any],
     client: Caller | None,
     decision: Decision | None,
     error: tuple[str, str] | None,
-    user_agent: str,
-) -> None:
-    """One trail event per check: the client's request to the service, as the service's own event."""
-    submit = call.env.submit_event
-    if submit is None:
-        return
+) -> Check:
+    """What one check's trail event needs beyond what the call's checks share."""
     action = str(check["Action"])
     resource = str(check["Resource"])
     owner = _owner(check, resource, client.principal.account if client is not None else None, call.account)
-    context = check.get("Context") or {}
-    source_ip = context.get("aws:SourceIp") if isinstance(context.get("aws:SourceIp"), str) else None
-    event = CallEvent(
-        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com",
-        action.split(":", 1)[1], call.region, source_ip or call.source_ip, user_agent[:1024], identity, owner,
-        {"resource": resource, "iamdAuthorizedBy": {"arn": call.caller.principal.arn, "requestId": call.request_id}},
-        None, error[0] if error else None, error[1] if error else None, decision,
+    given_ip = (check.get("Context") or {}).get("aws:SourceIp")  # the client's address, as the service saw it
+    return (action.split(":", 1)[1], resource, owner, error[0] if error else None, error[1] if error else None,
+            decision, given_ip if isinstance(given_ip, str) else None)  # fmt: skip
+
+
+def _events(call: Call, service: str, identity: Mapping[str, Any], user_agent: str, checks: list[Check]) -> CheckEvents:
+    """One trail event per check: the client's request to the service, as the service's own event."""
+    return CheckEvents(
+        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com", call.region,
+        call.source_ip, user_agent[:1024], identity,
+        call.caller.principal.arn, tuple(checks), tuple(new_uuid4() for _ in checks),
     )  # fmt: skip
-    submit(event)
 
 
 # -- in process ---------------------------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""The trail events of an authorization's checks travel as one compact object (``CheckEvents``) to
+the audit writer, which expands them into one CloudTrail-shaped event per check
+(docs/authorization-api.md, "The trail"). What is stored must be what one event per check was."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+
+from iamd.api.audit_writer import build_events, kept
+from iamd.audit import CallEvent, CheckEvents
+from iamd.audit_budget import ReadSampling
+from iamd.policy import (
+    Decision,
+    DocumentKind,
+    Policy,
+    PolicySet,
+    PolicyType,
+    Principal,
+    Request,
+    build_context,
+    evaluate,
+    parse_policy,
+)
+
+ARN = "arn:aws:iam::111122223333:user/alice"
+
+
+def _decision(resource: str) -> Decision:
+    principal = Principal.from_arn(ARN)
+    text = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"widgets:GetWidget","Resource":"*"}]}'
+    policy = Policy("p", PolicyType.IDENTITY, parse_policy(text, DocumentKind.IDENTITY))
+    request = Request(principal, "widgets:GetWidget", resource, build_context(principal, []), "111122223333")
+    return evaluate(request, PolicySet.of([policy]))
+
+
+def _events() -> CheckEvents:
+    when = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
+    identity = {"type": "IAMUser", "arn": ARN, "accountId": "111122223333"}
+    checks = (
+        ("GetWidget", "arn:aws:widgets:us-east-1:111122223333:widget/w1", "111122223333", None, None,
+         _decision("arn:aws:widgets:us-east-1:111122223333:widget/w1"), None),
+        ("DeleteWidget", "arn:aws:widgets:us-east-1:111122223333:widget/w2", "111122223333", "AccessDenied",
+         "User: … is not authorized", None, "203.0.113.9"),
+    )  # fmt: skip
+    return CheckEvents("req-1", when, "widgets.amazonaws.com", "us-east-1", "127.0.0.1", "sdk/1", identity,
+                       "arn:aws:iam::111122223333:user/widgets-service", checks, ("ev-1", "ev-2"))  # fmt: skip
+
+
+def test_one_event_per_check_with_the_shared_parts_and_its_own() -> None:
+    events = _events().events()
+    assert [e.event_name for e in events] == ["GetWidget", "DeleteWidget"]
+    assert all(isinstance(e, CallEvent) and e.request_id == "req-1" for e in events)
+    assert [e.event_id for e in events] == ["ev-1", "ev-2"]
+    assert [e.source_ip for e in events] == ["127.0.0.1", "203.0.113.9"]  # the check's aws:SourceIp wins
+    record = events[1].record()
+    assert record["errorCode"] == "AccessDenied" and record["readOnly"] is False
+    assert record["requestParameters"] == {
+        "resource": "arn:aws:widgets:us-east-1:111122223333:widget/w2",
+        "iamdAuthorizedBy": {"arn": "arn:aws:iam::111122223333:user/widgets-service", "requestId": "req-1"},
+    }
+    assert events[0].record()["iamdDecision"]["decision"] == "allowed"
+
+
+def test_pickled_for_the_writer_process_the_records_are_the_same() -> None:
+    original = _events()
+    travelled = pickle.loads(pickle.dumps(original))
+    assert [e.record() for e in travelled.events()] == [e.record() for e in original.events()]
+    assert len(build_events([travelled])) == 2
+
+
+def test_read_sampling_leaves_out_only_successful_reads() -> None:
+    never = ReadSampling(0)
+    sampled = kept(never, _events())
+    assert isinstance(sampled, CheckEvents)
+    assert [c[0] for c in sampled.checks] == ["DeleteWidget"] and sampled.event_ids == ("ev-2",)
+    only_reads = CheckEvents(*[getattr(_events(), f) for f in ("request_id", "event_time", "event_source",
+                             "aws_region", "source_ip", "user_agent", "user_identity", "authorized_by")],
+                             _events().checks[:1], ("ev-1",))  # fmt: skip
+    assert kept(never, only_reads) is None
+    assert kept(ReadSampling(1), _events()) is not None
