@@ -37,7 +37,7 @@ from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Call, Caller, Env
 from iamd.service.errors import aws_error
 from iamd.service.sessions import resolve_caller
-from iamd.store import Change, Store, StoreError, compact_audit_event, stored_audit_event
+from iamd.store import Change, Store, StoreBusy, StoreError, compact_audit_event, stored_audit_event
 
 from .lint_on_write import lint_written
 from .reads import CachedReads
@@ -46,6 +46,11 @@ from .registry import Registry, ServiceDef
 __all__ = ["AuditSink", "CallContext", "Core", "CoreResources", "Outcome"]
 
 log = logging.getLogger("iamd.core")
+
+# Seconds a failed call's audit event waits for a lock another writer holds (SQLite's one write
+# lock) before it is queued for the audit writer instead: a slow write must not hold up every
+# denial and failure behind it (docs/iam-api.md, "Audit writes").
+FAILURE_LOCK_WAIT = 0.25
 
 
 class AuditSink(Protocol):
@@ -242,9 +247,14 @@ class Core:
             log.exception("could not build the audit event of request %s", context.request_id)
             return None
         try:
-            self._r.store.append_audit_event(stored)
-        except Exception:
-            log.exception("could not store the audit event of request %s; queued instead", context.request_id)
+            # Not held up by another writer's lock for long (a slow write must not stall every
+            # failure and denial behind it, on SQLite): past FAILURE_LOCK_WAIT it is queued.
+            self._r.store.append_audit_event(stored, lock_wait=FAILURE_LOCK_WAIT)
+        except Exception as error:
+            if isinstance(error, StoreBusy):
+                log.warning("the audit event of request %s waited for another writer: queued", context.request_id)
+            else:
+                log.exception("could not store the audit event of request %s; queued instead", context.request_id)
             try:
                 audit = self._r.audit
                 assert audit is not None

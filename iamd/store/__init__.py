@@ -25,6 +25,7 @@ from iamd.store.errors import (
     NotFound,
     ReadOnly,
     SchemaMismatch,
+    StoreBusy,
     StoreError,
 )
 from iamd.store.organizations import (
@@ -106,6 +107,7 @@ __all__ = [
     "ReadTx",
     "Role",
     "SchemaMismatch",
+    "StoreBusy",
     "Store",
     "StoreError",
     "Tag",

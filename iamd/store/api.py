@@ -541,8 +541,10 @@ class Store(Protocol):
         ...
 
     # Writes that are not entity changes: they take no writer lock and bump no generation.
-    def append_audit_event(self, event: AuditEvent) -> AuditEvent:
-        """Store an event on its own (e.g. a failed or read-only request)."""
+    def append_audit_event(self, event: AuditEvent, *, lock_wait: float | None = None) -> AuditEvent:
+        """Store an event on its own (e.g. a failed or read-only request). ``lock_wait``: give up
+        (the store's error) after waiting this many seconds for a lock another writer holds,
+        instead of the store's own timeout."""
         ...
 
     def append_audit_events(self, events: Sequence[AuditEvent | CompactEvent], *, skip_stored: bool = False) -> None:

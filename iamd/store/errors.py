@@ -103,6 +103,13 @@ class ReadOnly(StoreError):
         super().__init__("write attempted in a read-only transaction")
 
 
+class StoreBusy(StoreError):
+    """A lock another writer holds was not released within the wait the caller allowed."""
+
+    def __init__(self) -> None:
+        super().__init__("another writer holds the lock")
+
+
 class SchemaMismatch(StoreError):
     def __init__(self, current: str | None, expected: str) -> None:
         super().__init__(f"database schema is at {current!r}, this code needs {expected!r}; run migrations")

@@ -7,9 +7,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, delete, func, select, text, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
 from iamd.crypto import new_unique_id
 from iamd.store import schema as s
@@ -22,8 +24,8 @@ from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
-from iamd.store.engine import WRITE_OPTION, make_engine
-from iamd.store.errors import SchemaMismatch
+from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, make_engine
+from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
 from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
@@ -221,11 +223,26 @@ class SqlStore:
                 generation = conn.execute(_BUMP).scalar_one()
         self._publish(ChangeSet((Change(Entity.ACCOUNT, "", "", Verb.RESET),), int(generation)))
 
-    def append_audit_event(self, event: AuditEvent) -> AuditEvent:
+    def append_audit_event(self, event: AuditEvent, *, lock_wait: float | None = None) -> AuditEvent:
+        wait_ms = None if lock_wait is None else max(1, int(lock_wait * 1000))
         with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                seq, new = insert_audit_event(conn, self._ctx, event)
+            dbapi: Any = conn.connection.dbapi_connection
+            sqlite_wait = wait_ms is not None and self._ctx.dialect == "sqlite"
+            if sqlite_wait:  # on the DB-API connection: a statement through ``conn`` would begin the transaction
+                dbapi.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            try:
+                with conn.begin():
+                    if wait_ms is not None and self._ctx.dialect == "postgresql":
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                    seq, new = insert_audit_event(conn, self._ctx, event)
+            except OperationalError as error:
+                if wait_ms is not None and _lock_timed_out(error):
+                    raise StoreBusy() from error
+                raise
+            finally:
+                if sqlite_wait:
+                    dbapi.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._ctx.strings.remember(new)
         if self._listeners:
             self._publish(ChangeSet((Change(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED),)))
@@ -341,3 +358,9 @@ def open_store(
             engine.dispose()
             raise SchemaMismatch(current, head_revision())
     return SqlStore(engine, Context(engine.dialect.name, partition, clock, new_id))
+
+
+def _lock_timed_out(error: OperationalError) -> bool:
+    """SQLite's "database is locked" (its busy timeout) or PostgreSQL's lock_not_available (55P03)."""
+    original = error.orig
+    return "database is locked" in str(original) or getattr(original, "sqlstate", None) == "55P03"

@@ -10,6 +10,7 @@ only there so that a regression fails instead of hanging.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -85,9 +86,13 @@ def test_reads_go_on_while_writes_wait_for_the_database(server: RunningServer, i
             assert _wait(pool.submit(iam.get_user, UserName="present"))["User"]["UserName"] == "present"
             listed = _wait(pool.submit(iam.list_users))["Users"]
             assert [u["UserName"] for u in listed] == ["present"]  # the committed snapshot: no queued user
+            started = time.monotonic()
             with pytest.raises(ClientError) as missing:
                 _wait(pool.submit(iam.get_user, UserName="queued0"))
             assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
+            # A failure's audit event waits a quarter second for the writers' lock, then is queued:
+            # not the store's 30-second lock timeout (docs/iam-api.md, "Audit writes").
+            assert time.monotonic() - started < 10
             assert not any(f.done() for f in creates)  # the writers were waiting all along
         # The lock is released: the writes go through, the refused request is answered.
         for future in creates:
@@ -95,6 +100,11 @@ def test_reads_go_on_while_writes_wait_for_the_database(server: RunningServer, i
         assert _Reader(refused).response()[0] == 400
     names = sorted(u["UserName"] for u in iam.list_users()["Users"])
     assert names == ["present", "queued0", "queued1", "queued2", "queued3"]
+    assert server.backend.audit is not None
+    server.backend.audit.flush()  # the queued failure is in the trail once the lock is free
+    with server.backend.store.read() as tx:
+        (event,) = tx.find_audit_events(missing.value.response["ResponseMetadata"]["RequestId"])
+    assert (event.event_name, event.error_code) == ("GetUser", "NoSuchEntity")
     assert iam.get_user(UserName="queued0")["User"]["UserName"] == "queued0"  # the cached "no such" is gone
 
 
