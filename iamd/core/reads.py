@@ -272,6 +272,7 @@ class CachedReads:
         start: datetime | None = None,
         end: datetime | None = None,
         errors_only: bool = False,
+        writes_only: bool = False,
         marker: str | None = None,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]:
@@ -282,6 +283,7 @@ class CachedReads:
             start=start,
             end=end,
             errors_only=errors_only,
+            writes_only=writes_only,
             marker=marker,
             max_items=max_items,
         )

@@ -452,7 +452,8 @@ class Explainer:
             names.add(role.name.lower())
         arns = {p.arn for p in side.policies.all_policies() if p.arn}
         when = subject.event_time
-        page = tx.list_audit_events(account, start=when, max_items=_HISTORY_SCAN)
+        # successful writes only, filtered by the store: the trail's reads never crowd them out of the scan
+        page = tx.list_audit_events(account, start=when, writes_only=True, max_items=_HISTORY_SCAN)
         changes: list[dict[str, Any]] = []
         for event in page.items:
             if event.read_only or event.error_code is not None or event.request_id == subject.request_id:

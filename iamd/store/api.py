@@ -188,6 +188,7 @@ class ReadTx(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         errors_only: bool = False,
+        writes_only: bool = False,
         marker: str | None = None,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, insert, select
 
 from iamd.store import schema as s
 from iamd.store.audit_codec import (
+    READ_ONLY,
     CompactEvent,
     Memo,
     compact_call_event,
@@ -292,6 +293,7 @@ class AuditOps(Ops):
         start: datetime | None = None,
         end: datetime | None = None,
         errors_only: bool = False,
+        writes_only: bool = False,
         marker: str | None = None,
         max_items: int = 100,
     ) -> Page[AuditEvent]:
@@ -313,6 +315,8 @@ class AuditOps(Ops):
             stmt = stmt.where(a.c.event_time < _ceil_seconds(end))
         if errors_only:
             stmt = stmt.where(a.c.error_code.is_not(None))
+        if writes_only:  # successful writes: what changed something (the troubleshooter's "changed since")
+            stmt = stmt.where(a.c.error_code.is_(None), a.c.flags.op("&")(READ_ONLY) == 0)
         keys = [a.c.event_time, a.c.seq]
         page = self._paged(stmt, keys, "audit", marker, max_items, lambda r: r, descending=True)
         return Page(tuple(read_events(self._conn, self._ctx, page.items, remember=not self._writable)), page.marker)

@@ -376,6 +376,24 @@ def test_an_outcome_that_differs_now_and_the_change_since(
     assert not findings(by_id, "propagation-window") and not findings(by_id, "replay-differs")
 
 
+def test_reads_after_the_event_do_not_crowd_a_later_change_out(
+    api_server: RunningServer, iam: BaseClient, user_client: UserClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trail is scanned for later writes only (the store filters): more reads since the event
+    than the scan reads must not hide the write that changed the outcome."""
+    monkeypatch.setattr("iamd.explain.service._HISTORY_SCAN", 5)
+    client = user_client("ex-crowded")
+    error = denied(client.list_open_id_connect_providers)
+    next_second()
+    iam.put_user_policy(
+        UserName="ex-crowded", PolicyName="later", PolicyDocument=policy(allow("iam:ListOpenIDConnectProviders"))
+    )
+    for _ in range(8):  # successful reads stored after the change, more than the scan's 5
+        iam.get_user(UserName="ex-crowded")
+    by_id, _ = both(api_server, error)
+    assert [c["eventName"] for c in one(by_id, "changed-since")["evidence"]["changes"]] == ["PutUserPolicy"]
+
+
 def test_as_it_was_through_a_group_and_an_older_default_version(
     api_server: RunningServer, iam: BaseClient, user_client: UserClient, acct: str
 ) -> None:
