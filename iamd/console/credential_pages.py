@@ -9,6 +9,7 @@ list, and may still assign an MFA device (docs/console.md, "My security credenti
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -118,8 +119,10 @@ class _CredentialPages:
                 # An earlier setup left its device unassigned: start again with a new seed.
                 serial = f"arn:{self.c.backend.partition.name}:iam::{signed.session.signin.account_id}:mfa/{me}"
                 gone = self.c.run_user(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
-                if gone.ok:
-                    outcome = self.c.run_user(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=me)
+                # Not allowed to delete it (AWS's "manage your own credentials with MFA" policy allows only
+                # CreateVirtualMFADevice): a new device under a new name, as AWS's console lets users name theirs.
+                name = me if gone.ok else f"{me}-{secrets.token_hex(3)}"
+                outcome = self.c.run_user(request, signed, "CreateVirtualMFADevice", VirtualMFADeviceName=name)
             if outcome.result is None:
                 return self._after(request, signed, outcome, "")
             device = outcome.result["VirtualMFADevice"]
@@ -151,5 +154,8 @@ class _CredentialPages:
         me = signed.session.signin.user_name
         outcome = self.c.run_user(request, signed, "DeactivateMFADevice", UserName=me, SerialNumber=serial)
         if outcome.ok and ":mfa/" in serial:
-            outcome = self.c.run_user(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
+            deleted = self.c.run_user(request, signed, "DeleteVirtualMFADevice", SerialNumber=serial)
+            if not deleted.ok:  # removed from the user all the same; the device itself stays, unassigned
+                return self.render(request, signed, {"notice": "The MFA device was removed. (Its virtual device "
+                                   "stays in the account, unassigned: you may not delete it.)"})  # fmt: skip
         return self._after(request, signed, outcome, "The MFA device was removed.")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -118,9 +119,13 @@ def page(browser: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.
     (in ``IAMD_SCREENSHOTS`` when set, else the test's temporary directory)."""
     context = browser.new_context(accept_downloads=True)
     context.set_default_timeout(TIMEOUT * 1000)
+    asked: list[str] = []  # every request the pages made: none may leave this server (docs/console.md)
+    context.on("request", lambda r: asked.append(r.url))
     tab = context.new_page()
     try:
         yield tab
+        elsewhere = [u for u in asked if urlsplit(u).hostname not in ("127.0.0.1", None) and not u.startswith("data:")]
+        assert asked and not elsewhere, f"requests to other hosts: {elsewhere}"
     finally:
         where = Path(os.environ.get("IAMD_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
         where.mkdir(parents=True, exist_ok=True)

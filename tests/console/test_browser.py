@@ -157,6 +157,14 @@ def test_diego_enables_mfa_then_manages_his_keys(
     page.click(f"#key-{key_id} >> text=Delete")
     assert "The access key was deleted." in page.inner_text("#notice")
     assert iam.list_access_keys(UserName="diego")["AccessKeyMetadata"] == []
+    page.click("#remove-mfa")  # the device can go too (with MFA, as the policy wants)
+    assert page.inner_text("#notice").startswith("The MFA device was removed.")
+    assert not page.is_visible("#error") and page.is_visible("#assign-mfa")
+    assert iam.list_mfa_devices(UserName="diego")["MFADevices"] == []
+    # the policy allows no DeleteVirtualMFADevice: the unassigned device stays, and a new one gets a new name
+    page.click("#assign-mfa")
+    assert page.get_attribute("#qr", "src").startswith("data:image/png;base64,")
+    assert page.inner_text("#seed") != totp.secret  # a new seed
     # every one of those actions is in the trail as diego's, with MFA
     (created,) = _events(server, "CreateAccessKey", "diego")
     assert created["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"] == "true"
