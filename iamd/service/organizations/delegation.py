@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from iamd.policy import DocumentKind
-from iamd.policy.document import PolicyValidationError, parse_policy
+from iamd.policy.document import Check, PolicyValidationError, parse_policy
 from iamd.policy.model import PolicyDocument
 from iamd.policy.wildcard import compile_glob
 from iamd.protocol.json_codec import InvalidInputException
@@ -255,7 +255,9 @@ def check_delegation_policy(tree: OrgTree, content: str) -> PolicyDocument:
     refused (AWS Organizations User Guide, "Update a resource-based delegation policy")."""
     try:
         doc = parse_policy(content, DocumentKind.RESOURCE)
-    except PolicyValidationError:
+    except PolicyValidationError as problem:
+        if problem.problems[0].check in _PRINCIPAL_CHECKS:
+            raise _invalid_principal() from None
         raise InvalidInputException("The provided resource policy document isn't a valid policy.",
                                     "INVALID_RESOURCE_POLICY_JSON") from None  # fmt: skip
     for st in doc.statements:
@@ -263,8 +265,7 @@ def check_delegation_policy(tree: OrgTree, content: str) -> PolicyDocument:
         if (st.not_principal is not None or principal is None or principal.wildcard or principal.service
                 or principal.federated or principal.canonical_user or not principal.aws
                 or not all(_aws_principal(p, tree.partition) for p in principal.aws)):  # fmt: skip
-            raise InvalidInputException("You specified an invalid principal element in the policy.",
-                                        "INVALID_PRINCIPAL")  # fmt: skip
+            raise _invalid_principal()
         if st.not_actions is not None or not _delegable(st.actions or ()):
             raise InvalidInputException("The provided policy contains an action that can't be delegated.",
                                         "UNSUPPORTED_ACTION_IN_RESOURCE_POLICY")  # fmt: skip
@@ -273,6 +274,13 @@ def check_delegation_policy(tree: OrgTree, content: str) -> PolicyDocument:
             raise InvalidInputException("The provided policy contains a resource that can't be delegated.",
                                         "UNSUPPORTED_RESOURCE_IN_RESOURCE_POLICY")  # fmt: skip
     return doc
+
+
+_PRINCIPAL_CHECKS = frozenset({Check.PRINCIPAL_MISSING, Check.PRINCIPAL_INVALID, Check.NOT_PRINCIPAL_ALLOW})
+
+
+def _invalid_principal() -> InvalidInputException:
+    return InvalidInputException("You specified an invalid principal element in the policy.", "INVALID_PRINCIPAL")
 
 
 def _delegable(actions: Iterable[str]) -> bool:
