@@ -302,6 +302,9 @@ def test_the_delegation_policy_lets_a_member_account_manage_policies(
     delegate.attach_policy(PolicyId=scp["PolicySummary"]["Id"], TargetId=unit)
     assert unit in {t["TargetId"] for t in orgs.list_targets_for_policy(PolicyId=scp["PolicySummary"]["Id"])["Targets"]}
     delegate.detach_policy(PolicyId=scp["PolicySummary"]["Id"], TargetId=unit)
+    # tags on a new policy need organizations:TagResource, which the delegation policy does not give
+    tagged = {"Content": deny, "Description": "", "Name": "Tagged", "Type": SCP, "Tags": [{"Key": "k", "Value": "v"}]}
+    assert _fails(delegate.create_policy, **tagged)[:2] == NO_PERMISSION
     # not delegated: another policy type, deleting, OUs, accounts, the delegation policy itself
     rcp = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
                       "Resource": "*"}]})  # fmt: skip

@@ -124,7 +124,8 @@ def authorize_organizations(
 
     In order: an account in no organization may only create one (``AWSOrganizationsNotInUseException``);
     the engine must allow ``organizations:<Operation>`` on every resource (``AccessDenied``, SCPs
-    included); a member account may not call a management-account operation (``AccessDeniedException``).
+    included); a member account may call a management-account operation only as a delegated
+    administrator (``AccessDeniedException``; :func:`_member_may_call`).
     """
     org = tx.organization_of(call.account)
     if org is None and operation.who != "anyone":
@@ -177,7 +178,10 @@ def _member_may_call(
         combined = cache.loader.with_resource(policies, delegation, ())
         management = tree.organization.management_account_id
         action = f"organizations:{call.operation}"
-        if all(evaluate(Request(call.caller.principal, action, resource, context, management), combined).allowed
-               for resource in resource_arns(call.operation, call.params, tree)):  # fmt: skip
+        asked = [(action, resource) for resource in resource_arns(call.operation, call.params, tree)]
+        if call.operation in _TAGGED and call.params.get("Tags"):
+            asked.append(("organizations:TagResource", "*"))  # delegated too, as for the caller's own policies
+        if all(evaluate(Request(call.caller.principal, a, r, context, management), combined).allowed
+               for a, r in asked):  # fmt: skip
             return
     raise AccessDeniedException(NO_PERMISSION)
