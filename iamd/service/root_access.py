@@ -5,6 +5,10 @@ privileged task session on a member account (IAM User Guide, "Centrally manage r
 member accounts", "Perform a privileged task on an AWS Organizations member account"; STS API
 "AssumeRoot"; docs/organizations.md, "Root access in member accounts").
 
+A member account registered as the delegated administrator for ``iam.amazonaws.com``
+(Organizations RegisterDelegatedAdministrator) may do what the management account does here
+except enable a feature: list and disable them, and call AssumeRoot on the other member accounts.
+
 An AssumeRoot session is a root session of the member account whose task policy (an AWS managed
 policy under ``/root-task/``) is its session policy: the engine lets root do only what the task
 policy allows, and the member account's SCPs still apply.
@@ -40,6 +44,12 @@ ROOT_TASK_POLICIES = frozenset({
     "S3UnlockBucketPolicy", "SQSUnlockQueuePolicy",
 })  # fmt: skip
 MAX_DURATION = 900  # seconds (STS API "AssumeRoot")
+IAM_SERVICE = "iam.amazonaws.com"
+
+
+def _delegated_for_iam(tx: ReadTx, org: Organization, account: str) -> bool:
+    """Whether ``account`` is the organization's delegated administrator for IAM."""
+    return (account, IAM_SERVICE) in tx.org_tree(org.id).delegated_admins
 
 
 def _organization(call: Call, tx: ReadTx, *, enabling: bool) -> Organization:
@@ -57,6 +67,8 @@ def _organization(call: Call, tx: ReadTx, *, enabling: bool) -> Organization:
             raise aws.CallerIsNotManagementAccountException(
                 "The request was rejected because the caller is not the management account of the organization."
             )
+        if _delegated_for_iam(tx, org, call.account):
+            return org
         raise aws.AccountNotManagementOrDelegatedAdministratorException(
             "The request was rejected because the account is neither the management account nor a delegated "
             "administrator for IAM."
@@ -133,11 +145,17 @@ def assume_root(call: Call, tx: ReadTx) -> dict[str, Any]:
     authorize_action(call, tx, "sts:AssumeRoot", resource, [("sts:TaskPolicyArn", task_arn)])
     org = tx.organization_of(call.account)
     denied = None
-    if org is None or org.feature_set != "ALL" or org.management_account_id != call.account:
-        denied = "the caller's account is not the management account of an organization"
+    managing = org is not None and (
+        org.management_account_id == call.account or _delegated_for_iam(tx, org, call.account)
+    )
+    if org is None or org.feature_set != "ALL" or not managing:
+        denied = (
+            "the caller's account is neither the management account of an organization nor its delegated "
+            "administrator for IAM"
+        )
     elif SESSIONS not in tx.list_org_root_features(org.id):
         denied = f"root sessions are not enabled for the organization {org.id}"
-    elif account == call.account or tx.organization_of(account) != org:
+    elif account in (call.account, org.management_account_id) or tx.organization_of(account) != org:
         denied = f"account {account} is not a member account of the organization {org.id}"
     if denied is not None:
         raise _refused(call, resource, denied)

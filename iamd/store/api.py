@@ -23,7 +23,16 @@ from iamd.store.audit_codec import CompactEvent
 from iamd.store.changes import Change, ChangeSet
 from iamd.store.console_sessions import ConsoleSessionRow
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
-from iamd.store.organizations import CreateAccountStatus, OrgAccount, Organization, OrgPolicy, OrgRoot, OrgTree, OrgUnit
+from iamd.store.organizations import (
+    CreateAccountStatus,
+    OrgAccount,
+    Organization,
+    OrgPolicy,
+    OrgResourcePolicy,
+    OrgRoot,
+    OrgTree,
+    OrgUnit,
+)
 from iamd.store.providers import OidcProvider, SamlProvider
 from iamd.store.records import (
     AccessKey,
@@ -285,6 +294,15 @@ class Tx(ReadTx, Protocol):
     def detach_org_policies(self, organization_id: str, pairs: Sequence[tuple[str, str]]) -> None: ...
     def set_org_tags(self, organization_id: str, resource_id: str, tags: Sequence[tuple[str, str]]) -> None: ...
     def put_create_account_status(self, status: CreateAccountStatus) -> None: ...
+    def set_org_service_access(
+        self, organization_id: str, service_principal: str, enabled: datetime | None
+    ) -> None: ...
+    def put_org_delegated_admin(
+        self, organization_id: str, account_id: str, service_principal: str, enabled: datetime
+    ) -> None: ...
+    def delete_org_delegated_admins(self, organization_id: str, pairs: Sequence[tuple[str, str]]) -> None: ...
+    def put_org_resource_policy(self, policy: OrgResourcePolicy) -> None: ...
+    def delete_org_resource_policy(self, organization_id: str) -> None: ...
     # last-accessed jobs, outbound web identity federation, root-access features (iamd.store.surface)
     def put_access_report_job(self, job: AccessReportJob) -> None: ...
     def set_outbound_federation(self, account: str, issuer_id: str, enabled: bool) -> OutboundFederation: ...

@@ -26,6 +26,7 @@ __all__ = [
     "CreateAccountStatus",
     "OrgAccount",
     "OrgPolicy",
+    "OrgResourcePolicy",
     "OrgRoot",
     "OrgTree",
     "OrgUnit",
@@ -95,6 +96,15 @@ class CreateAccountStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class OrgResourcePolicy:
+    """The organization's delegation policy (PutResourcePolicy): at most one per organization."""
+
+    id: str
+    organization_id: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrgTree:
     """One organization, whole, as read in one snapshot."""
 
@@ -105,6 +115,10 @@ class OrgTree:
     policies: Mapping[str, OrgPolicy] = field(default_factory=dict)
     attachments: frozenset[tuple[str, str]] = frozenset()  # (target id, policy id)
     partition: str = "aws"  # the server's, which every ARN of the organization names
+    service_access: Mapping[str, datetime] = field(default_factory=dict)  # service principal -> date enabled
+    # (account id, service principal) -> the date the account became its delegated administrator
+    delegated_admins: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    resource_policy: OrgResourcePolicy | None = None
 
     def parent_chain(self, target_id: str) -> list[str]:
         """The ids from the root down to ``target_id`` (an account or OU), both included."""
@@ -179,7 +193,19 @@ class OrganizationOps(Ops):
         attachments = frozenset(
             (x.target_id, x.policy_id) for x in conn.execute(select(t).where(t.c.organization_id == organization_id))
         )
-        return OrgTree(_org(row), root, units, accounts, policies, attachments, self._ctx.partition)
+        sa, da, rp = s.org_service_access, s.org_delegated_admins, s.org_resource_policies
+        access = {
+            x.service_principal: x.date_enabled
+            for x in conn.execute(select(sa).where(sa.c.organization_id == organization_id))
+        }
+        delegated = {
+            (x.account_id, x.service_principal): x.delegation_enabled_date
+            for x in conn.execute(select(da).where(da.c.organization_id == organization_id))
+        }
+        found = self._first(select(rp).where(rp.c.organization_id == organization_id))
+        resource_policy = OrgResourcePolicy(found.id, organization_id, found.content) if found is not None else None
+        return OrgTree(_org(row), root, units, accounts, policies, attachments, self._ctx.partition, access,
+                       delegated, resource_policy)  # fmt: skip
 
     def list_org_tags(self, organization_id: str, resource_id: str) -> tuple[tuple[str, str], ...]:
         t = s.org_tags
@@ -236,7 +262,8 @@ class OrganizationOps(Ops):
         a = s.org_accounts
         for row in self._conn.execute(select(a.c.account_id).where(a.c.organization_id == organization_id)):
             self._member_changed(row.account_id, "delete_organization")
-        for table in (s.org_tags, s.org_attachments, s.org_create_account_statuses, s.org_policies, s.org_accounts,
+        for table in (s.org_tags, s.org_attachments, s.org_create_account_statuses, s.org_policies,
+                      s.org_delegated_admins, s.org_service_access, s.org_resource_policies, s.org_accounts,
                       s.org_units, s.org_roots):  # fmt: skip
             self._conn.execute(delete(table).where(table.c.organization_id == organization_id))
         self._conn.execute(delete(s.organizations).where(s.organizations.c.id == organization_id))
@@ -286,6 +313,7 @@ class OrganizationOps(Ops):
         self._write()
         self._org_changed(self._org_of(s.org_accounts, s.org_accounts.c.account_id, account_id), "delete_org_account")
         self._member_changed(account_id, "delete_org_account")
+        self._conn.execute(delete(s.org_delegated_admins).where(s.org_delegated_admins.c.account_id == account_id))
         self._conn.execute(delete(s.org_accounts).where(s.org_accounts.c.account_id == account_id))
         self._forget_target(account_id)
 
@@ -357,3 +385,58 @@ class OrganizationOps(Ops):
             self._conn.execute(insert(t).values(id=status.id, **values))
         else:
             self._conn.execute(update(t).where(t.c.id == status.id).values(**values))
+
+    # -- trusted access, delegated administrators, the delegation policy ----------------------
+    def set_org_service_access(self, organization_id: str, service_principal: str, enabled: datetime | None) -> None:
+        """Enable trusted access for ``service_principal`` (at ``enabled``), or disable it (None)."""
+        self._write()
+        self._org_changed(organization_id, "set_org_service_access")
+        t = s.org_service_access
+        self._conn.execute(
+            delete(t).where(t.c.organization_id == organization_id, t.c.service_principal == service_principal)
+        )
+        if enabled is not None:
+            self._conn.execute(insert(t).values(organization_id=organization_id, service_principal=service_principal,
+                                                date_enabled=enabled))  # fmt: skip
+
+    def put_org_delegated_admin(
+        self, organization_id: str, account_id: str, service_principal: str, enabled: datetime
+    ) -> None:
+        self._write()
+        self._org_changed(organization_id, "put_org_delegated_admin")
+        self._conn.execute(insert(s.org_delegated_admins).values(
+            organization_id=organization_id, account_id=account_id, service_principal=service_principal,
+            delegation_enabled_date=enabled,
+        ))  # fmt: skip
+
+    def delete_org_delegated_admins(self, organization_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Remove the (account id, service principal) registrations ``pairs``."""
+        self._write()
+        self._org_changed(organization_id, "delete_org_delegated_admins")
+        t = s.org_delegated_admins
+        for account_id, service_principal in pairs:
+            self._conn.execute(delete(t).where(
+                t.c.organization_id == organization_id, t.c.account_id == account_id,
+                t.c.service_principal == service_principal,
+            ))  # fmt: skip
+
+    def put_org_resource_policy(self, policy: OrgResourcePolicy) -> None:
+        """Create or replace the organization's delegation policy."""
+        self._write()
+        self._org_changed(policy.organization_id, "put_org_resource_policy")
+        t = s.org_resource_policies
+        self._conn.execute(delete(t).where(t.c.organization_id == policy.organization_id))
+        self._conn.execute(insert(t).values(organization_id=policy.organization_id, id=policy.id,
+                                            content=policy.content))  # fmt: skip
+
+    def delete_org_resource_policy(self, organization_id: str) -> None:
+        """Delete the delegation policy and its tags."""
+        self._write()
+        self._org_changed(organization_id, "delete_org_resource_policy")
+        t = s.org_resource_policies
+        row = self._first(select(t.c.id).where(t.c.organization_id == organization_id))
+        if row is None:
+            return
+        self._conn.execute(delete(t).where(t.c.organization_id == organization_id))
+        self._conn.execute(delete(s.org_tags).where(s.org_tags.c.organization_id == organization_id,
+                                                     s.org_tags.c.resource_id == row.id))  # fmt: skip

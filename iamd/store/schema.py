@@ -587,3 +587,30 @@ imported_resource_policies = Table(
     Column("document", Text, nullable=False),
     Column("import_date", UtcDateTime, nullable=False),
 )
+
+
+# -- Organizations: trusted access, delegated administrators, the delegation policy -----------
+org_service_access = Table(
+    "org_service_access",
+    metadata,
+    Column("organization_id", Str, ForeignKey("organizations.id"), primary_key=True),
+    Column("service_principal", Str, primary_key=True),
+    Column("date_enabled", UtcDateTime, nullable=False),
+)
+
+org_delegated_admins = Table(
+    "org_delegated_admins",
+    metadata,
+    Column("organization_id", Str, ForeignKey("organizations.id"), primary_key=True),
+    Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),
+    Column("service_principal", Str, primary_key=True),
+    Column("delegation_enabled_date", UtcDateTime, nullable=False),
+)
+
+org_resource_policies = Table(
+    "org_resource_policies",
+    metadata,
+    Column("organization_id", Str, ForeignKey("organizations.id"), primary_key=True),  # one per organization
+    Column("id", Str, nullable=False, unique=True),  # rp-…
+    Column("content", Text, nullable=False),
+)

@@ -104,3 +104,36 @@ def _plain_user(iam: BaseClient, name: str) -> tuple[str, str]:
     iam.create_user(UserName=name)
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def test_the_delegated_administrator_for_iam(api_server: RunningServer, iam: BaseClient, orgs: Any,
+                                             acct: str) -> None:  # fmt: skip
+    """Registered for iam.amazonaws.com, a member account lists and disables the features and
+    calls AssumeRoot on the other member accounts; it may not enable a feature."""
+    delegate, other = new_account(orgs, "iam-delegate"), new_account(orgs, "iam-other")
+    admin = _member_admin(api_server, delegate, "iam-delegate-admin")
+    delegate_iam, delegate_sts = client(api_server, "iam", *admin), client(api_server, "sts", *admin)
+    with pytest.raises(ClientError) as before:
+        delegate_sts.assume_root(TargetPrincipal=other, TaskPolicyArn={"arn": AUDIT})
+    status, code, message = failure(before)
+    assert (status, code) == (403, "AccessDenied") and "nor its delegated administrator for IAM" in message
+    orgs.enable_aws_service_access(ServicePrincipal="iam.amazonaws.com")
+    orgs.register_delegated_administrator(AccountId=delegate, ServicePrincipal="iam.amazonaws.com")
+    assert delegate_iam.list_organizations_features()["EnabledFeatures"] == iam.list_organizations_features()[
+        "EnabledFeatures"] == ["RootCredentialsManagement", "RootSessions"]  # fmt: skip
+    assert delegate_iam.disable_organizations_root_credentials_management()["EnabledFeatures"] == ["RootSessions"]
+    with pytest.raises(ClientError) as enabling:
+        delegate_iam.enable_organizations_root_credentials_management()
+    assert _code(enabling) == "CallerIsNotManagementAccountException"
+    creds = delegate_sts.assume_root(TargetPrincipal=other, TaskPolicyArn={"arn": AUDIT})["Credentials"]
+    who = client(api_server, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert who.get_caller_identity()["Arn"] == f"arn:aws:iam::{other}:root"
+    for target in (acct, delegate):  # never the management account, nor itself
+        with pytest.raises(ClientError) as refused:
+            delegate_sts.assume_root(TargetPrincipal=target, TaskPolicyArn={"arn": AUDIT})
+        status, code, message = failure(refused)
+        assert (status, code) == (403, "AccessDenied") and "is not a member account of the organization" in message
+    orgs.deregister_delegated_administrator(AccountId=delegate, ServicePrincipal="iam.amazonaws.com")
+    with pytest.raises(ClientError) as listing:
+        delegate_iam.list_organizations_features()
+    assert _code(listing) == "AccountNotManagementOrDelegatedAdministratorException"

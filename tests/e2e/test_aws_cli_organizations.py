@@ -124,3 +124,46 @@ def test_the_organizations_scenario(root_cli: AwsCli, tmp_path: Path) -> None:
     ), refused.describe()
     inside = dev_alice("sts", "assume-role", "--role-arn", shared, "--role-session-name", "alice")
     assert inside["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{prod}:assumed-role/Shared/alice"
+
+
+def test_a_delegated_administrator_reads_the_organization(root_cli: AwsCli, tmp_path: Path) -> None:
+    """Trusted access, a registration and the delegation policy with the CLI's own botocore: the
+    delegated administrator lists the accounts; its delegation lets it create an SCP, nothing more."""
+    orgs = ("organizations",)
+    root_cli(*orgs, "create-organization")
+    accounts = {}
+    for name in ("security", "platform"):
+        status = root_cli(*orgs, "create-account", "--email", f"{name}@example.com", "--account-name", name)
+        request_id = status["CreateAccountStatus"]["Id"]
+        done = root_cli(*orgs, "describe-create-account-status", "--create-account-request-id", request_id)
+        accounts[name] = done["CreateAccountStatus"]["AccountId"]
+    root_cli.run(*orgs, "enable-aws-service-access", "--service-principal", "guardduty.amazonaws.com").json()
+    root_cli.run(*orgs, "register-delegated-administrator", "--account-id", accounts["security"],
+                 "--service-principal", "guardduty.amazonaws.com").json()  # fmt: skip
+    listed = root_cli(*orgs, "list-delegated-administrators")["DelegatedAdministrators"]
+    assert [a["Id"] for a in listed] == [accounts["security"]]
+    boss = _admin(root_cli, "boss")
+    security = _admin(_session(boss, f"arn:aws:iam::{accounts['security']}:role/OrganizationAccountAccessRole",
+                               "setup"), "auditor")  # fmt: skip
+    seen = {a["Id"] for a in security(*orgs, "list-accounts")["Accounts"]}
+    assert seen == {"123456789012", *accounts.values()}
+    refused = security.run(*orgs, "create-organizational-unit", "--parent-id", "r-abcd", "--name", "Mine")
+    assert refused.returncode in (254, 255) and "(AccessDeniedException)" in refused.stderr, refused.describe()
+
+    platform = _admin(_session(boss, f"arn:aws:iam::{accounts['platform']}:role/OrganizationAccountAccessRole",
+                               "setup"), "policies")  # fmt: skip
+    delegation = tmp_path / "delegation.json"
+    delegation.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{accounts['platform']}:root"},
+        "Action": ["organizations:List*", "organizations:Describe*", "organizations:CreatePolicy"], "Resource": "*",
+        "Condition": {"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}}]}))  # fmt: skip
+    put = root_cli(*orgs, "put-resource-policy", "--content", f"file://{delegation}")["ResourcePolicy"]
+    assert put["ResourcePolicySummary"]["Id"].startswith("rp-")
+    document = tmp_path / "scp.json"
+    document.write_text(json.dumps(DENY))
+    made = platform(*orgs, "create-policy", "--name", "FromPlatform", "--description", "", "--type",
+                    "SERVICE_CONTROL_POLICY", "--content", f"file://{document}")["Policy"]  # fmt: skip
+    assert made["PolicySummary"]["Arn"].startswith("arn:aws:organizations::123456789012:policy/o-")
+    refused = platform.run(*orgs, "create-policy", "--name", "Tags", "--description", "", "--type", "TAG_POLICY",
+                           "--content", "{}")  # fmt: skip
+    assert refused.returncode in (254, 255) and "(AccessDeniedException)" in refused.stderr, refused.describe()

@@ -31,7 +31,15 @@ from iamd.store import (
 from iamd.store.api import ReadTx
 from iamd.store.console_sessions import ConsoleSessionRow
 from iamd.store.logins import SigninThrottle
-from iamd.store.organizations import CreateAccountStatus, OrgAccount, Organization, OrgPolicy, OrgRoot, OrgUnit
+from iamd.store.organizations import (
+    CreateAccountStatus,
+    OrgAccount,
+    Organization,
+    OrgPolicy,
+    OrgResourcePolicy,
+    OrgRoot,
+    OrgUnit,
+)
 from tests.store.helpers import ACCOUNT, DOC, START, TRUST
 
 A = ACCOUNT
@@ -426,6 +434,27 @@ ROWS: list[Row] = [
         lambda tx, v: tx.set_org_root_features("o-abcdefghij", ["RootSessions"]),
         lambda v: {ORG},
     ),
+    (
+        "set_org_service_access",
+        lambda tx, v: tx.set_org_service_access("o-abcdefghij", "config.amazonaws.com", START),
+        lambda v: {ORG},
+    ),
+    (
+        "put_org_delegated_admin",
+        lambda tx, v: tx.put_org_delegated_admin("o-abcdefghij", A, "config.amazonaws.com", START),
+        lambda v: {ORG},
+    ),
+    (
+        "delete_org_delegated_admins",
+        lambda tx, v: tx.delete_org_delegated_admins("o-abcdefghij", [(A, "config.amazonaws.com")]),
+        lambda v: {ORG},
+    ),
+    (
+        "put_org_resource_policy",
+        lambda tx, v: tx.put_org_resource_policy(OrgResourcePolicy("rp-abcdefgh", "o-abcdefghij", DOC)),
+        lambda v: {ORG},
+    ),
+    ("delete_org_resource_policy", lambda tx, v: tx.delete_org_resource_policy("o-abcdefghij"), lambda v: {ORG}),
     ("delete_org_policy", lambda tx, v: tx.delete_org_policy("p-abcdefgh"), lambda v: {ORG}),
     ("delete_org_unit", lambda tx, v: tx.delete_org_unit("ou-ab12-abcdefgh"), lambda v: {ORG}),
     ("delete_org_account", lambda tx, v: tx.delete_org_account(A), lambda v: {ORG, MEMBER}),

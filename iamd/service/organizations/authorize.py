@@ -18,13 +18,14 @@ from typing import Any
 
 from iamd import errors as aws
 from iamd.policy import Context as PolicyContext
-from iamd.policy import Decision, Request, build_context, evaluate
+from iamd.policy import Decision, PolicySet, PolicyType, Request, build_context, evaluate
 from iamd.service.authorize import DecisionCounter, PolicyCache, request_context
 from iamd.service.call import Call
 from iamd.store import OrgTree, ReadTx
 
 from . import OrgOperation
 from .common import NO_PERMISSION, NOT_IN_USE, policy_of, target_kind
+from .delegation import DELEGABLE, delegated_services, resource_policy_arn
 from .errors import AccessDeniedException, AWSOrganizationsNotInUseException
 from .model import membership, policy_arn, target_arn
 
@@ -35,18 +36,22 @@ _PARENT = frozenset(
     {"CreateOrganizationalUnit", "ListChildren", "ListOrganizationalUnitsForParent", "ListAccountsForParent"}
 )
 _UNIT = frozenset({"DescribeOrganizationalUnit", "UpdateOrganizationalUnit", "DeleteOrganizationalUnit"})
-_ACCOUNT = frozenset({"DescribeAccount", "RemoveAccountFromOrganization"})
+_ACCOUNT = frozenset({"DescribeAccount", "RemoveAccountFromOrganization", "RegisterDelegatedAdministrator",
+                      "DeregisterDelegatedAdministrator", "ListDelegatedServicesForAccount"})  # fmt: skip
+_RESOURCE_POLICY = frozenset({"PutResourcePolicy", "DescribeResourcePolicy", "DeleteResourcePolicy"})
 _TARGET = {"ListPoliciesForTarget": "TargetId", "TagResource": "ResourceId", "UntagResource": "ResourceId",
            "ListTagsForResource": "ResourceId", "ListParents": "ChildId"}  # fmt: skip
 _TAGGED = frozenset({"CreateAccount", "CreateOrganizationalUnit", "CreatePolicy", "TagResource"})
 
 
 def _arn(tree: OrgTree, ident: str | None) -> str:
-    """The ARN of a root, OU, account or policy id of this organization; ``*`` if it names none."""
+    """The ARN of a root, OU, account, policy or resource policy id of this organization; ``*`` if it names none."""
     if not ident:
         return "*"
     if target_kind(tree, ident) is not None:
         return target_arn(tree, ident)
+    if tree.resource_policy is not None and ident == tree.resource_policy.id:
+        return resource_policy_arn(tree, ident)
     policy = policy_of(tree, ident)
     return policy_arn(tree, policy.id, policy.type) if policy is not None else "*"
 
@@ -71,6 +76,8 @@ def resource_arns(operation: str, params: Mapping[str, Any], tree: OrgTree | Non
         return [_arn(tree, params.get("RootId"))]
     if operation in _TARGET:
         return [_arn(tree, params.get(_TARGET[operation]))]
+    if operation in _RESOURCE_POLICY and tree.resource_policy is not None:
+        return [resource_policy_arn(tree, tree.resource_policy.id)]
     return ["*"]
 
 
@@ -84,6 +91,8 @@ def _context_items(call: Call, tree: OrgTree | None) -> list[tuple[str, str | Se
         policy_type = found.type if found is not None else None
     if isinstance(policy_type, str):
         items.append(("organizations:PolicyType", policy_type))
+    if isinstance(params.get("ServicePrincipal"), str):
+        items.append(("organizations:ServicePrincipal", params["ServicePrincipal"]))
     tags = params.get("Tags") or ()
     if tags:
         items += [(f"aws:RequestTag/{t['Key']}", t.get("Value", "")) for t in tags]
@@ -115,7 +124,8 @@ def authorize_organizations(
 
     In order: an account in no organization may only create one (``AWSOrganizationsNotInUseException``);
     the engine must allow ``organizations:<Operation>`` on every resource (``AccessDenied``, SCPs
-    included); a member account may not call a management-account operation (``AccessDeniedException``).
+    included); a member account may call a management-account operation only as a delegated
+    administrator (``AccessDeniedException``; :func:`_member_may_call`).
     """
     org = tx.organization_of(call.account)
     if org is None and operation.who != "anyone":
@@ -137,7 +147,41 @@ def authorize_organizations(
                            policies)  # fmt: skip
         if not tagging.allowed:
             raise aws.AccessDenied(tagging.message or "Access denied", tagging)
-    if operation.who == "management" and tree is not None and call.account != tree.organization.management_account_id:
-        raise AccessDeniedException(NO_PERMISSION)
+    if tree is not None and call.account != tree.organization.management_account_id:
+        _member_may_call(call, operation, tree, cache, policies, context)
     assert first is not None
     return first
+
+
+def _member_may_call(
+    call: Call,
+    operation: OrgOperation,
+    tree: OrgTree,
+    cache: PolicyCache,
+    policies: PolicySet,
+    context: PolicyContext,
+) -> None:
+    """A member account's call, its own policies having allowed it: a ``member`` operation is its
+    own; a ``reader`` one is allowed to a delegated administrator of any service; a ``reader`` or
+    ``delegable`` one to an account the delegation policy allows it to, evaluated as a cross-account
+    request to the management account (both sides must allow; docs/organizations.md, "Delegation").
+    Anything else is ``AccessDeniedException``, as AWS answers a member account."""
+    if operation.who == "member":
+        return
+    if operation.who == "reader" and delegated_services(tree, call.account):
+        return
+    found = tree.resource_policy
+    if operation.who in ("reader", "delegable") and found is not None and call.operation in DELEGABLE:
+        arn = resource_policy_arn(tree, found.id)
+        delegation = cache.loader.stored(found.content, PolicyType.RESOURCE, "ResourcePolicy",
+                                         f"delegation policy {arn}", arn=arn)  # fmt: skip
+        combined = cache.loader.with_resource(policies, delegation, ())
+        management = tree.organization.management_account_id
+        action = f"organizations:{call.operation}"
+        asked = [(action, resource) for resource in resource_arns(call.operation, call.params, tree)]
+        if call.operation in _TAGGED and call.params.get("Tags"):
+            asked.append(("organizations:TagResource", "*"))  # delegated too, as for the caller's own policies
+        if all(evaluate(Request(call.caller.principal, a, r, context, management), combined).allowed
+               for a, r in asked):  # fmt: skip
+            return
+    raise AccessDeniedException(NO_PERMISSION)

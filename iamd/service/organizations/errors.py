@@ -13,7 +13,9 @@ from iamd.protocol.json_codec import InvalidInputException
 __all__ = [
     "AccessDeniedException",
     "AWSOrganizationsNotInUseException",
+    "AccountAlreadyRegisteredException",
     "AccountNotFoundException",
+    "AccountNotRegisteredException",
     "AlreadyInOrganizationException",
     "ChildNotFoundException",
     "ConstraintViolationException",
@@ -31,6 +33,7 @@ __all__ = [
     "OrganizationalUnitNotFoundException",
     "OrganizationsError",
     "ParentNotFoundException",
+    "ResourcePolicyNotFoundException",
     "PolicyInUseException",
     "PolicyNotAttachedException",
     "PolicyNotFoundException",
@@ -161,3 +164,15 @@ class AccessDeniedException(OrganizationsError):
     """A member account calling a management-account operation (the engine's denials are ``AccessDenied``)."""
 
     code = "AccessDeniedException"
+
+
+class AccountAlreadyRegisteredException(OrganizationsError):
+    code = "AccountAlreadyRegisteredException"
+
+
+class AccountNotRegisteredException(OrganizationsError):
+    code = "AccountNotRegisteredException"
+
+
+class ResourcePolicyNotFoundException(OrganizationsError):
+    code = "ResourcePolicyNotFoundException"

@@ -214,7 +214,8 @@ def _target_shape(tree: OrgTree, target_id: str) -> dict[str, Any]:
 
 # -- tags ----------------------------------------------------------------------------------------
 def _taggable(tree: OrgTree, resource_id: str) -> str:
-    if target_kind(tree, resource_id) is None and resource_id not in tree.policies:
+    delegation = tree.resource_policy.id if tree.resource_policy is not None else None
+    if target_kind(tree, resource_id) is None and resource_id not in tree.policies and resource_id != delegation:
         raise e.TargetNotFoundException("We can't find a root, OU, account, or policy with the TargetId you specified.")
     return resource_id
 

@@ -95,6 +95,7 @@ def leave_organization(call: Call, tx: Tx) -> None:
         raise e.MasterCannotLeaveOrganizationException(
             "You can't remove the management account from an organization. Delete the organization instead."
         )
+    _not_delegated(tree, call.account)
     tx.delete_org_account(call.account)
     tx.set_org_tags(tree.organization.id, call.account, ())
 
@@ -364,4 +365,15 @@ def remove_account_from_organization(call: Call, tx: Tx) -> None:
         raise e.MasterCannotLeaveOrganizationException(
             "You can't remove the management account from an organization. Delete the organization instead."
         )
+    _not_delegated(tree, account.account_id)
     tx.delete_org_account(account.account_id)
+
+
+def _not_delegated(tree: OrgTree, account_id: str) -> None:
+    """A delegated administrator must be deregistered before it leaves (Organizations API
+    "RemoveAccountFromOrganization", ``CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG``)."""
+    if any(account == account_id for account, _ in tree.delegated_admins):
+        raise e.ConstraintViolationException(
+            "You can't remove an account that is a delegated administrator. Deregister it first.",
+            "CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG",
+        )
