@@ -153,6 +153,8 @@ class IamdApp:
 
         ``action``: the request's Action if the caller scanned for it already (``_plain_action``),
         so that the body is not scanned again for the metrics label."""
+        if http.path == AUTHORIZE:
+            return self._authorize.answer_now(http)
         started = time.perf_counter()
         wire = pipeline.handle(self.backend, http)
         self._observe(http, action, wire.status, time.perf_counter() - started)
@@ -165,6 +167,8 @@ class IamdApp:
     def answer_inline(self, http: HttpRequest) -> WireResponse | None:
         """Answer ``http`` here if it is cheap (``inline``) and needs no database, scanning its
         body once; else None (then answer it with ``query_async(http, inline=False)``)."""
+        if http.path == AUTHORIZE:
+            return self._authorize.inline(http)
         action = _plain_action(http.body, http.query)
         if not self._inline(http, action):
             return None
@@ -204,6 +208,8 @@ class IamdApp:
     async def query_async(self, http: HttpRequest, *, inline: bool = True) -> WireResponse:
         """Answer one Query API request: inline if it is cheap and needs no database, else on a
         worker thread of its lane (``inline=False``: the loop was tried already)."""
+        if http.path == AUTHORIZE:  # a read: the read lane
+            return await self._authorize.off_loop(http, self.lanes.read)
         action = _plain_action(http.body, http.query) if len(http.body) <= INLINE_BODY else None
         if inline and self._inline(http, action):
             wire_inline = self._try_inline(http, action)
@@ -300,6 +306,7 @@ def create_app(backend: Backend, limits: HttpLimits | None = None) -> IamdApp:
 # The reads of one entity by name that the cache answers (iamd/core/reads.py): once warm, no
 # database. Everything else, however small, reads what is not cached (inline policies, policy
 # versions, login profiles, last-used times), lists, writes, hashes, simulates or calls out (STS).
+AUTHORIZE = "/iamd/authorize"  # the authorization API, also answered on the direct path (iamd/api/protocol.py)
 INLINE_ACTIONS = frozenset({"GetUser", "GetRole", "GetPolicy", "GetInstanceProfile", "GetCallerIdentity"})
 INLINE_BODY = 8 * 1024  # a larger request is a policy or a simulation: off the loop
 

@@ -12,6 +12,8 @@ signature is not one of them but a denied result.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import Executor
 from typing import Any
 
 import orjson
@@ -21,11 +23,12 @@ from starlette.types import Receive, Scope, Send
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
-from iamd.api.pipeline import refused_at_the_door
+from iamd.api.pipeline import HttpRequest, refused_at_the_door
 from iamd.auth import SignedRequest, SigV4Verifier
 from iamd.authz.operation import MAX_BODY, read_body
 from iamd.core import CallContext
 from iamd.ids import new_uuid4
+from iamd.protocol.errors import WireResponse
 from iamd.service.call import Caller
 from iamd.store.guard import NeedsDatabase, no_database
 
@@ -38,16 +41,17 @@ def authorize_endpoint(backend: Backend) -> AuthorizeDoor:
 
 
 class AuthorizeDoor:
-    """``POST /iamd/authorize`` as a raw ASGI application: no request or response objects on the
-    way, as for the Query endpoint. The application calls it directly for a POST (iamd/api/app.py);
-    as a Starlette route's app it also gets Starlette's 405 for other methods."""
+    """``POST /iamd/authorize``. Under ``iamd serve`` it is answered on iamd's direct path, as the
+    Query API is (iamd/api/protocol.py: :meth:`inline` from the parser's callbacks, else
+    :meth:`off_loop` on the read lane); under any other ASGI server it is a raw ASGI application
+    (no request or response objects on the way), which the application calls directly for a
+    POST (iamd/api/app.py) and Starlette's routing answers 405 for other methods."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.verifier = SigV4Verifier({"iamd": backend.partition.accepted})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        backend, verifier = self.backend, self.verifier
         body = b""
         while True:
             message = await receive()
@@ -56,40 +60,68 @@ class AuthorizeDoor:
             body += message.get("body", b"")
             if not message.get("more_body", False) or len(body) > MAX_BODY:
                 break
-        signed = SignedRequest(
-            "POST",
-            (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0],
-            scope.get("query_string", b"").decode("latin-1"),
-            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-            body,
-        )
         client = scope.get("client")
-        ip = client[0] if client else "127.0.0.1"
-        secure = scope.get("scheme") == "https"
-        response: Response | None = None
-        if len(body) <= INLINE_BODY and _key_known(backend, signed):
-            # A few checks by a service whose key is cached: answered here on the event loop, where
-            # no database work is allowed; one that needs the database after all (a client's key
-            # or policies not cached yet) is run again, from the start, on a worker thread. Nothing
-            # is lost by the try: the audit events are submitted after the last database access.
-            try:
-                with no_database():
-                    response = answer(backend, verifier, signed, ip, secure)
-            except NeedsDatabase:
-                response = None
+        http = HttpRequest(
+            method="POST",
+            path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+            body=body,
+            client_ip=client[0] if client else "127.0.0.1",
+            secure=scope.get("scheme") == "https",
+        )
+        response = self._inline(http)
         if response is None:
-            response = await run_in_threadpool(answer, backend, verifier, signed, ip, secure)
+            response = await run_in_threadpool(self._answer, http)
         await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
+
+    # -- iamd's own HTTP protocol calls these (iamd/api/protocol.py, through IamdApp) -------------
+    def inline(self, http: HttpRequest) -> WireResponse | None:
+        """The answer, if it could be given here on the event loop (module doc); else None."""
+        response = self._inline(http)
+        return None if response is None else _wire(response)
+
+    def answer_now(self, http: HttpRequest) -> WireResponse:
+        """The answer, given on this thread (a body over the limit: refused at once)."""
+        return _wire(self._answer(http))
+
+    async def off_loop(self, http: HttpRequest, executor: Executor | None) -> WireResponse:
+        """The answer, given on a worker thread of ``executor``."""
+        return _wire(await asyncio.get_running_loop().run_in_executor(executor, self._answer, http))
+
+    def _inline(self, http: HttpRequest) -> Response | None:
+        if len(http.body) > INLINE_BODY or not _key_known(self.backend, http.headers):
+            return None
+        # A few checks by a service whose key is cached: answered here on the event loop, where
+        # no database work is allowed; one that needs the database after all (a client's key
+        # or policies not cached yet) is run again, from the start, on a worker thread. Nothing
+        # is lost by the try: the audit events are submitted after the last database access.
+        try:
+            with no_database():
+                return self._answer(http)
+        except NeedsDatabase:
+            return None
+
+    def _answer(self, http: HttpRequest) -> Response:
+        signed = SignedRequest("POST", http.path, http.query, http.headers, http.body)
+        return answer(self.backend, self.verifier, signed, http.client_ip, http.secure)
+
+
+def _wire(response: Response) -> WireResponse:
+    headers = tuple(
+        (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers if k != b"content-length"
+    )
+    return WireResponse(response.status_code, headers, bytes(response.body))
 
 
 # A body this small carries at most a few dozen checks: at most about a millisecond on the loop.
 INLINE_BODY = 4 * 1024
 
 
-def _key_known(backend: Backend, signed: SignedRequest) -> bool:
+def _key_known(backend: Backend, headers: tuple[tuple[str, str], ...]) -> bool:
     """Whether the service's access key is in the credential cache (no database read to verify it)."""
-    auth = next((v for k, v in signed.headers if k.lower() == "authorization"), "")
+    auth = next((v for k, v in headers if k.lower() == "authorization"), "")
     if "Credential=" not in auth:
         return False
     key_id = auth.split("Credential=", 1)[1].split("/", 1)[0]

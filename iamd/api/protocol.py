@@ -4,7 +4,8 @@ uvicorn's httptools protocol turns every request into an ASGI cycle: a scope, an
 task, ``receive``/``send`` coroutines and two socket writes (status and headers, then the
 body). The Query API needs none of that: the pipeline is synchronous and answers from
 memory in steady state. :class:`QueryProtocol` is that protocol with one change: a
-``GET`` or ``POST`` to ``/`` is answered from the parser's callbacks, by
+``GET`` or ``POST`` to ``/``, and a ``POST`` to ``/iamd/authorize`` (the authorization API,
+docs/authorization-api.md), is answered from the parser's callbacks, by
 :meth:`iamd.api.app.IamdApp.query`, and written with one ``transport.write``. Everything
 else (other paths and methods, ``Expect: 100-continue``, requests carrying proxy headers,
 a request pipelined behind one still running through ASGI) takes uvicorn's own path,
@@ -41,6 +42,7 @@ from uvicorn.server import ServerState
 
 from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.authz.input import MAX_BODY as AUTHORIZE_MAX_BODY
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 
@@ -60,6 +62,7 @@ _UVICORN_STATE = ("parser", "headers", "cycle", "expect_100_continue", "server_s
 
 # What a connection is waiting for, for the deadline sweep (``_sweep``).
 _NOTHING, _HEAD, _BODY = 0, 1, 2
+AUTHORIZE_PATH = b"/iamd/authorize"  # the authorization API takes the direct path too (docs/authorization-api.md)
 _LINGER = 1.0  # seconds a refused connection stays open (not read) so that the client can read why
 # Seconds an idle TLS connection closed at shutdown waits for the client's close_notify before it is
 # dropped. asyncio waits up to 30 s for it, and a client idling on a keep-alive connection (an SDK's
@@ -103,6 +106,8 @@ class QueryProtocol(HttpToolsProtocol):
         self._method = ""
         self._query = b""
         self._body = bytearray()  # amortized appends, however small the chunks a client sends
+        self._path = "/"  # the direct request's path: the Query API's, or the authorization API's
+        self._max_body = MAX_BODY
         self._paused_for_writing = False
         self._limits = self._endpoint.limits if self._endpoint is not None else HttpLimits()
         self._in_head = False  # a request's head has begun and is not complete yet
@@ -129,8 +134,10 @@ class QueryProtocol(HttpToolsProtocol):
         upgrade = self.parser.should_upgrade()
         if self._endpoint is not None and self._takes_direct():
             parsed = httptools.parse_url(self.url)
-            if parsed.path == b"/":
+            if parsed.path == b"/" or (parsed.path == AUTHORIZE_PATH and self.parser.get_method() == b"POST"):
                 self._direct = True
+                self._path = parsed.path.decode("ascii")
+                self._max_body = AUTHORIZE_MAX_BODY if parsed.path == AUTHORIZE_PATH else MAX_BODY
                 self._answered = False
                 self._method = self.parser.get_method().decode("ascii")
                 self._query = parsed.query or b""
@@ -184,7 +191,7 @@ class QueryProtocol(HttpToolsProtocol):
         if self._answered:
             return  # the rest of a body too large to read: parsed and dropped
         self._body += body
-        if len(self._body) > MAX_BODY:
+        if len(self._body) > self._max_body:
             self._answer(self._request())  # refused (ValidationError) at once, inline: no waiting for the rest
             self._answered = True
 
@@ -213,7 +220,7 @@ class QueryProtocol(HttpToolsProtocol):
         client = self.client
         return HttpRequest(
             method=self._method,
-            path="/",
+            path=self._path,
             query=self._query.decode("latin-1"),
             headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers),
             body=bytes(self._body),
@@ -249,8 +256,8 @@ class QueryProtocol(HttpToolsProtocol):
         flow control, keep-alive and graceful shutdown as for any ASGI request."""
         scope = self.scope
         scope["method"] = self._method
-        scope["path"] = "/"
-        scope["raw_path"] = b"/"
+        scope["path"] = request.path
+        scope["raw_path"] = request.path.encode("ascii")
         scope["query_string"] = self._query
         cycle = RequestResponseCycle(
             scope=scope, transport=self.transport, flow=self.flow, logger=self.logger,
