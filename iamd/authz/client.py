@@ -287,6 +287,16 @@ class HttpAuthorizationClient:
         def run() -> Answer:
             return self.authorize_sync(request, checks, allow_anonymous=allow_anonymous, service=service)
 
+        from iamd.store.guard import NeedsDatabase, no_database
+
+        if len(checks) <= INLINE_CHECKS:
+            # Answered here on the event loop when it needs no database (the keys and policies are
+            # cached), as iamd's own HTTP door does; else run again, from the start, on a thread.
+            try:
+                with no_database():
+                    return run()
+            except NeedsDatabase:
+                pass
         return await anyio.to_thread.run_sync(run)
 
     def authorize_sync(
@@ -374,6 +384,9 @@ class HttpAuthorizationClient:
 # -- in process ---------------------------------------------------------------------------------
 
 
+INLINE_CHECKS = 25  # at most this many checks are tried on the event loop (about a millisecond)
+
+
 class LocalAuthorizationClient:
     """The same operation through the application core of this process (no HTTP).
 
@@ -397,6 +410,16 @@ class LocalAuthorizationClient:
         def run() -> Answer:
             return self.authorize_sync(request, checks, allow_anonymous=allow_anonymous, service=service)
 
+        from iamd.store.guard import NeedsDatabase, no_database
+
+        if len(checks) <= INLINE_CHECKS:
+            # Answered here on the event loop when it needs no database (the keys and policies are
+            # cached), as iamd's own HTTP door does; else run again, from the start, on a thread.
+            try:
+                with no_database():
+                    return run()
+            except NeedsDatabase:
+                pass
         return await anyio.to_thread.run_sync(run)
 
     def authorize_sync(
