@@ -260,6 +260,23 @@ def test_why_shows_only_your_own_requests(server: RunningServer, clients: Client
     assert 'id="why-missing"' in theirs.text and "why-a" not in theirs.text
 
 
+def test_why_finds_an_old_request_by_its_id(
+    server: RunningServer, clients: Clients, iam: BaseClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request id is looked up by its index, not among the newest failures listed on the page."""
+    monkeypatch.setattr("iamd.console.admin_pages.WHY_WINDOW", 2)
+    make_user(iam, "why-old")
+    client = http_sign_in(clients, server, "why-old")
+    first = re.search(r"/console/why\?request_id=([0-9a-f-]+)", client.get("/console/users").text)
+    assert first is not None
+    for _ in range(3):  # newer failures push it out of the listed window
+        client.get("/console/groups")
+    assert server.backend.audit is not None
+    server.backend.audit.flush()
+    old = client.get(f"/console/why?request_id={first.group(1)}")
+    assert 'id="why-decision">implicitDeny<' in old.text
+
+
 def test_expired_passwords_must_be_changed_or_hard_expired(
     server: RunningServer, clients: Clients, iam: BaseClient, clock: StepClock
 ) -> None:
