@@ -235,13 +235,25 @@ def _blocking(request: Request, decision: Decision) -> list[Finding]:
     ]
 
 
+def guard_rail(cs: CompiledStatement) -> bool:
+    """Whether a Deny looks deliberate: its conditions test MFA, the source network, the Region, TLS or the
+    organization, or it sits in an SCP, RCP or permissions boundary."""
+    keys = {c.key for c in cs.conditions}
+    return bool(keys & _GUARD_KEYS) or cs.ptype in (PolicyType.SCP, PolicyType.RCP, PolicyType.BOUNDARY)
+
+
+def protects_mfa(cs: CompiledStatement) -> bool:
+    """Whether a Deny's conditions test MFA (AWS's MFA self-service policies)."""
+    return bool({c.key for c in cs.conditions} & _MFA_KEYS)
+
+
 def _explicit_denies(decision: Decision) -> list[Finding]:
     out: list[Finding] = []
     for cs in decision.matched:
         if not cs.deny:
             continue
         keys = {c.key for c in cs.conditions}
-        guard = bool(keys & _GUARD_KEYS) or cs.ptype in (PolicyType.SCP, PolicyType.RCP, PolicyType.BOUNDARY)
+        guard = guard_rail(cs)
         detail = f"{where(cs)} denies it."
         if guard:
             detail += (

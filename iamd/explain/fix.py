@@ -11,7 +11,7 @@ from iamd.service.policy_loader import PolicyLoader
 from iamd.store import Role, User
 
 from .catalog import Catalog
-from .checklist import TYPE_NAMES, Traced, level_name, org_levels, statement_evidence
+from .checklist import TYPE_NAMES, Traced, guard_rail, level_name, org_levels, protects_mfa, statement_evidence
 
 __all__ = ["FIX_NAME", "RADIUS_ACTIONS", "blast_radius", "propose_fix", "radius_sample"]
 
@@ -102,12 +102,33 @@ def propose_fix(
                 "statements": [statement_evidence(c) for c in denies],
                 "verified": False,
             }
-        return {
-            "kind": "explicit-deny",
-            "summary": "An explicit Deny wins over every Allow: adding an Allow cannot fix this. Look at the "
+        summary = (
+            "An explicit Deny wins over every Allow: adding an Allow cannot fix this. Look at the "
             "statement(s) below; the narrowest change excludes exactly this action and resource from the Deny "
             f"(remove {request.action} from its Action, or list {request.resource} in a NotResource), or meets "
-            "its condition.",
+            "its condition."
+        )
+        guard = any(guard_rail(cs) for cs in denies)
+        if any(protects_mfa(cs) for cs in denies):
+            # AWS's MFA self-service policies deny everything but setting up MFA until the caller signs in with it
+            # (IAM User Guide, "Troubleshoot IAM", "I am not authorized to perform: iam:DeleteVirtualMFADevice").
+            summary = (
+                "The Deny protects the account until the caller uses MFA: it is a guard rail, keep it. Sign in "
+                "with MFA (sts get-session-token --serial-number … --token-code …) and repeat the request."
+            )
+            if request.action.lower() == "iam:deletevirtualmfadevice":
+                summary += (
+                    " A device that was created but never enabled (an abandoned setup) cannot be deleted by its "
+                    "user without MFA: an administrator deletes it (aws iam list-virtual-mfa-devices "
+                    f"--assignment-status Unassigned, then aws iam delete-virtual-mfa-device --serial-number "
+                    f"{request.resource}), and the user starts the setup again."
+                )
+        elif guard:
+            summary += " It looks like a deliberate guard rail: ask whoever owns it before changing it."
+        return {
+            "kind": "explicit-deny",
+            "guardRail": guard,
+            "summary": summary,
             "statements": [statement_evidence(cs) for cs in denies],
             "verified": False,
         }
