@@ -287,16 +287,6 @@ class HttpAuthorizationClient:
         def run() -> Answer:
             return self.authorize_sync(request, checks, allow_anonymous=allow_anonymous, service=service)
 
-        from iamd.store.guard import NeedsDatabase, no_database
-
-        if len(checks) <= INLINE_CHECKS:
-            # Answered here on the event loop when it needs no database (the keys and policies are
-            # cached), as iamd's own HTTP door does; else run again, from the start, on a thread.
-            try:
-                with no_database():
-                    return run()
-            except NeedsDatabase:
-                pass
         return await anyio.to_thread.run_sync(run)
 
     def authorize_sync(

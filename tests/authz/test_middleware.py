@@ -215,3 +215,22 @@ def test_a_presigned_s3_url_passes_without_a_payload_hash_header(
     response = send(app, request)
     assert response.status_code == 200, response.text
     assert response.json()["caller"] == kim.arn
+
+
+def test_the_http_client_never_calls_iamd_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its call is network I/O: on the loop it would stall every request of the service while it waits
+    (only the in-process client tries a few checks on the loop, where no I/O happens)."""
+    client = HttpAuthorizationClient(f"http://127.0.0.1:{free_port()}", "AKIAIOSFODNN7EXAMPLE", "x" * 40)
+    where: list[str] = []
+
+    def authorize_sync(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            where.append("event loop")
+        except RuntimeError:
+            where.append("worker thread")
+        return None
+
+    monkeypatch.setattr(client, "authorize_sync", authorize_sync)
+    asyncio.run(client.authorize("http://widgets.example/w", [Check("widgets:GetWidget", "*")]))
+    assert where == ["worker thread"]
