@@ -38,7 +38,7 @@ from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
 from iamd.api.lanes import Lanes
 from iamd.api.outbound import outbound_routes
-from iamd.api.pipeline import MAX_BODY, HttpRequest
+from iamd.api.pipeline import MAX_BODY, HttpRequest, receive_request
 from iamd.console import console_routes
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
@@ -231,15 +231,10 @@ class IamdApp:
 
     async def _query_asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The API endpoint as a raw ASGI handler: no routing, request or response objects."""
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # http.disconnect: nobody to answer
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False) or len(body) > MAX_BODY:
-                break
-        wire = await self.query_async(_http_request(scope, body))
+        http = await receive_request(scope, receive, MAX_BODY)
+        if http is None:
+            return
+        wire = await self.query_async(http)
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in wire.headers]
         headers.append((b"content-length", str(len(wire.body)).encode()))
         await send({"type": "http.response.start", "status": wire.status, "headers": headers})
@@ -252,7 +247,7 @@ class IamdApp:
             body += chunk
             if len(body) > MAX_BODY:
                 break
-        wire = await self.query_async(_http_request(request.scope, body))
+        wire = await self.query_async(HttpRequest.of_scope(request.scope, body))
         return Response(wire.body, status_code=wire.status, headers=dict(wire.headers))
 
     async def _reset(self, request: Request) -> Response:
@@ -341,20 +336,6 @@ def _access_key_id(http: HttpRequest) -> str | None:
     if "X-Amz-Credential=" in http.query:
         return http.query.split("X-Amz-Credential=", 1)[1].split("%2F", 1)[0].split("/", 1)[0]
     return None
-
-
-def _http_request(scope: Scope, body: bytes) -> HttpRequest:
-    """The pipeline's request from an ASGI HTTP scope and the body read from it."""
-    client = scope.get("client")
-    return HttpRequest(
-        method=scope["method"],
-        path=scope["path"],
-        query=scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-        body=body,
-        client_ip=client[0] if client else "127.0.0.1",
-        secure=scope.get("scheme") == "https",
-    )
 
 
 def _label(action: str, known: frozenset[str]) -> str:

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from iamd import errors as aws
 from iamd.api.backend import Backend
-from iamd.api.pipeline import HttpRequest, refused_at_the_door
+from iamd.api.pipeline import HttpRequest, receive_request, refused_at_the_door
 from iamd.auth import SignedRequest, SigV4Verifier
 from iamd.authz.operation import MAX_BODY, read_body
 from iamd.core import CallContext
@@ -52,24 +52,9 @@ class AuthorizeDoor:
         self.verifier = SigV4Verifier({"iamd": backend.partition.accepted})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # http.disconnect: nobody to answer
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False) or len(body) > MAX_BODY:
-                break
-        client = scope.get("client")
-        http = HttpRequest(
-            method="POST",
-            path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-            body=body,
-            client_ip=client[0] if client else "127.0.0.1",
-            secure=scope.get("scheme") == "https",
-        )
+        http = await receive_request(scope, receive, MAX_BODY)
+        if http is None:
+            return
         response = self._inline(http)
         if response is None:
             response = await run_in_threadpool(self._answer, http)

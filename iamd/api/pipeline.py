@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -25,7 +25,7 @@ from iamd.policy import Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
 from iamd.service.call import Caller
 
-__all__ = ["MAX_BODY", "HttpRequest", "handle"]
+__all__ = ["MAX_BODY", "HttpRequest", "handle", "receive_request"]
 
 log = logging.getLogger("iamd.api")
 
@@ -50,6 +50,36 @@ class HttpRequest:
             if k.lower() == name:
                 return v
         return ""
+
+    @classmethod
+    def of_scope(cls, scope: Mapping[str, Any], body: bytes) -> HttpRequest:
+        """The request of an ASGI HTTP scope and the body read from it; the path as the client
+        spelled it (``raw_path``: what its signature covers)."""
+        client = scope.get("client")
+        return cls(
+            method=scope["method"],
+            path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+            body=body,
+            client_ip=client[0] if client else "127.0.0.1",
+            secure=scope.get("scheme") == "https",
+        )
+
+
+async def receive_request(
+    scope: Mapping[str, Any], receive: Callable[[], Awaitable[Mapping[str, Any]]], limit: int
+) -> HttpRequest | None:
+    """An ASGI HTTP request whole, its body read until it ends or passes ``limit`` bytes (the
+    caller refuses what is over); None when the client went away before the end."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: nobody to answer
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body", False) or len(body) > limit:
+            return HttpRequest.of_scope(scope, body)
 
 
 def _service_name(request: SignedRequest, params: Mapping[str, str]) -> str:
