@@ -196,7 +196,7 @@ class IamdApp:
         if action not in INLINE_ACTIONS:
             # Refused before authentication (MissingAction, InvalidAction), or not cheap.
             return action == "" or action not in self._known
-        key_id = _access_key_id(http)
+        key_id = http.access_key_id()
         return key_id is None or key_id.startswith("ASIA") or self.backend.knows_key(key_id)
 
     def _observe(self, http: HttpRequest, action: str | None, status: int, seconds: float) -> None:
@@ -326,16 +326,6 @@ def _plain_action(body: bytes, query: str) -> str | None:
             elif "%" in name or "+" in name:
                 return None
     return found
-
-
-def _access_key_id(http: HttpRequest) -> str | None:
-    """The access key id a request is signed with (header or query string), if any."""
-    auth = http.header("authorization")
-    if "Credential=" in auth:
-        return auth.split("Credential=", 1)[1].split("/", 1)[0]
-    if "X-Amz-Credential=" in http.query:
-        return http.query.split("X-Amz-Credential=", 1)[1].split("%2F", 1)[0].split("/", 1)[0]
-    return None
 
 
 def _label(action: str, known: frozenset[str]) -> str:

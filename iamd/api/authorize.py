@@ -76,7 +76,7 @@ class AuthorizeDoor:
         return _wire(await asyncio.get_running_loop().run_in_executor(executor, self._answer, http))
 
     def _inline(self, http: HttpRequest) -> Response | None:
-        if len(http.body) > INLINE_BODY or not _key_known(self.backend, http.headers):
+        if len(http.body) > INLINE_BODY or not _key_known(self.backend, http):
             return None
         # A few checks by a service whose key is cached: answered here on the event loop, where
         # no database work is allowed; one that needs the database after all (a client's key
@@ -104,13 +104,10 @@ def _wire(response: Response) -> WireResponse:
 INLINE_BODY = 4 * 1024
 
 
-def _key_known(backend: Backend, headers: tuple[tuple[str, str], ...]) -> bool:
+def _key_known(backend: Backend, http: HttpRequest) -> bool:
     """Whether the service's access key is in the credential cache (no database read to verify it)."""
-    auth = next((v for k, v in headers if k.lower() == "authorization"), "")
-    if "Credential=" not in auth:
-        return False
-    key_id = auth.split("Credential=", 1)[1].split("/", 1)[0]
-    return key_id.startswith("ASIA") or backend.knows_key(key_id)
+    key_id = http.access_key_id()
+    return key_id is not None and (key_id.startswith("ASIA") or backend.knows_key(key_id))
 
 
 def answer(backend: Backend, verifier: SigV4Verifier, signed: SignedRequest, source_ip: str, secure: bool) -> Response:

@@ -51,6 +51,16 @@ class HttpRequest:
                 return v
         return ""
 
+    def access_key_id(self) -> str | None:
+        """The access key id the request is signed with (header or query string), if any: a
+        cheap look, not a parse (the verifier parses and checks the signature)."""
+        auth = self.header("authorization")
+        if "Credential=" in auth:
+            return auth.split("Credential=", 1)[1].split("/", 1)[0]
+        if "X-Amz-Credential=" in self.query:
+            return self.query.split("X-Amz-Credential=", 1)[1].split("%2F", 1)[0].split("/", 1)[0]
+        return None
+
     @classmethod
     def of_scope(cls, scope: Mapping[str, Any], body: bytes) -> HttpRequest:
         """The request of an ASGI HTTP scope and the body read from it; the path as the client
