@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -281,7 +281,7 @@ class CheckEvents:
             out.append(event)
         return out
 
-    def sampled(self, keep: Any) -> CheckEvents | None:
+    def sampled(self, keep: Callable[[], bool]) -> CheckEvents | None:
         """The events a read-sampling policy keeps (``keep()``: keep one more successful read);
         a check that failed, or whose event is not a read, is always kept. None: none kept."""
         picked = [i for i, c in enumerate(self.checks) if c[3] is not None or not is_read_only(c[0]) or keep()]
