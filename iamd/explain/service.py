@@ -153,13 +153,12 @@ class Explainer:
                 notes.append(
                     f"Evaluated with the imported resource policy of {governed} (iamd import --resource-policy)."
                 )
-            if _service_of(resource) in RCP_SERVICES and resource_account:
+            resource_rcp = None
+            if resource_account and _service_of(resource) in RCP_SERVICES:
                 # an (imported) account's S3, KMS, SQS, Secrets Manager resources: its RCPs govern them
-                _, resource_rcp = self.loader.organizations(tx, resource_account)
-                if governing is not None or resource_rcp:
-                    policies = self.loader.with_resource(policies, governing, resource_rcp)
-            elif governing is not None:
-                policies = self.loader.with_resource(policies, governing)
+                resource_rcp = self.loader.organizations(tx, resource_account)[1]
+            if governing is not None or resource_rcp:
+                policies = self.loader.with_resource(policies, governing, resource_rcp)
         context_items, resource_tags = self._context(tx, subject, side, resource, now)
         context = build_context(
             principal, context_items, resource_account=resource_account, resource_tags=resource_tags,
@@ -456,7 +455,7 @@ class Explainer:
         page = tx.list_audit_events(account, start=when, writes_only=True, max_items=_HISTORY_SCAN)
         changes: list[dict[str, Any]] = []
         for event in page.items:
-            if event.read_only or event.error_code is not None or event.request_id == subject.request_id:
+            if event.request_id == subject.request_id:
                 continue
             if (event.sequence or 0) <= (subject.sequence or 0) if subject.sequence else event.event_time <= when:
                 continue  # the same second as the event: only what the trail stored after it
