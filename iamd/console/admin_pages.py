@@ -170,22 +170,13 @@ class _AdminPages:
     def _why_page(self, request: Request, signed: Signed, wanted: str) -> Response:
         """The caller's own failed requests (root: the account's), newest first; for one request id, its
         error and the engine's decision as the trail keeps it (``iamdDecision``)."""
-        signin = signed.session.signin
-        # yours: as the user, and as the role session switched to (its ARN names the user's session)
-        arns = {signin.user_arn, signed.caller.principal.arn}
-        by_name = None if signin.root or signed.session.role is not None else signin.user_name
-
-        def yours(record: dict[str, Any]) -> bool:
-            return signin.root or record.get("userIdentity", {}).get("arn") in arns
-
+        account = signed.session.signin.account_id
         with self.c.backend.store.read() as tx:
-            page = tx.list_audit_events(signin.account_id, user_name=by_name, errors_only=True,
-                                        max_items=WHY_WINDOW)  # fmt: skip
+            mine = signed.own_records(tx, WHY_WINDOW, errors_only=True)
             found = tx.find_audit_events(wanted) if wanted else ()  # a request id: one indexed lookup
-        mine = [r for r in (json.loads(e.record) for e in page.items) if yours(r)]
         # the request asked about, however old: a failure of this account that is the caller's own
-        failed = (json.loads(e.record) for e in found if e.account_id == signin.account_id and e.error_code)
-        event = next((r for r in failed if yours(r)), None)
+        failed = (json.loads(e.record) for e in found if e.account_id == account and e.error_code)
+        event = next((r for r in failed if signed.owns(r)), None)
         decision = event.get("iamdDecision") if event else None
         answer, refused = _troubleshooter(self.c.explain(request, signed, wanted) if event else None)
         return self.c.page(request, "why.html", title="Why?", signed=signed, event=event, decision=decision,

@@ -80,13 +80,7 @@ class _TrailPages:
                                                 errors_only=errors, max_items=PAGE_SIZE)  # fmt: skip
                 rows, next_marker = [json.loads(e.record) for e in page.items], page.marker
             else:
-                # yours only: as the user and as the role sessions switched to (their ARN names your session)
-                arns = {signin.user_arn, signed.caller.principal.arn}
-                by_name = None if signed.session.role is not None else signin.user_name
-                page = tx.list_audit_events(signin.account_id, user_name=by_name, event_name=event or None,
-                                            errors_only=errors, max_items=SCAN)  # fmt: skip
-                records = [json.loads(e.record) for e in page.items]
-                rows = [r for r in records if r.get("userIdentity", {}).get("arn") in arns][:PAGE_SIZE]
+                rows = signed.own_records(tx, SCAN, event_name=event or None, errors_only=errors)[:PAGE_SIZE]
         return self.c.page(request, "trail.html", title="Trail", signed=signed, rows=rows, event_field=event,
                            user_field=user, errors_field=errors, next_marker=next_marker, error=error or None,
                            scan=SCAN)  # fmt: skip

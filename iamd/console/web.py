@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from iamd.policy import Principal
 from iamd.service.call import Caller
 from iamd.service.sessions import principal_for_session
 from iamd.sessions import SessionClaims, SessionKind
-from iamd.store import NotFound, TagTarget
+from iamd.store import NotFound, ReadTx, TagTarget
 
 __all__ = ["Console", "FormError", "SECURITY_HEADERS"]
 
@@ -66,6 +67,25 @@ class Signed:
     def me(self) -> Caller:
         """The signed-in identity (never the role): what Switch Role assumes roles as."""
         return self.user_caller or self.caller
+
+    def owns(self, record: Mapping[str, Any]) -> bool:
+        """Whether a trail record is one this browser may see (decision, docs/console.md "Why?"): the
+        root user, any of the account's; a user, their own, as themselves and as the role sessions
+        they switched to (a role session's ARN names the user's session)."""
+        signin = self.session.signin
+        arn = record.get("userIdentity", {}).get("arn")
+        return signin.root or arn in (signin.user_arn, self.caller.principal.arn)
+
+    def own_records(
+        self, tx: ReadTx, scan: int, *, event_name: str | None = None, errors_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The trail records this browser owns (:meth:`owns`) among the newest ``scan`` that match,
+        newest first; a user's own are looked for by user name, a role session's among the account's."""
+        signin = self.session.signin
+        by_name = None if signin.root or self.session.role is not None else signin.user_name
+        page = tx.list_audit_events(signin.account_id, user_name=by_name, event_name=event_name,
+                                    errors_only=errors_only, max_items=scan)  # fmt: skip
+        return [r for r in (json.loads(e.record) for e in page.items) if self.owns(r)]
 
 
 FormAction = Callable[[Request, "Signed", dict[str, str]], Response]
