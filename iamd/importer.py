@@ -31,6 +31,7 @@ from iamd.store import AlreadyExists, BulkEntity, BulkPolicy, BulkProfile, IamBu
 __all__ = [
     "MAX_DUMP",
     "ImportError_",
+    "bundle_of",
     "Imported",
     "OrgPolicyFile",
     "count_entities",
@@ -207,7 +208,7 @@ def import_authorization_details(
     tick = progress or (lambda n: None)
     out = Imported(account)
     try:
-        bundle, aws_managed = _bundle(data, out, tick)
+        bundle, aws_managed = bundle_of(data, out, tick)
         with store.transaction() as tx:
             try:
                 tx.get_account(account)
@@ -277,10 +278,12 @@ def _boundary(entry: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _bundle(
-    data: Mapping[str, Any], out: Imported, tick: Progress
+def bundle_of(
+    data: Mapping[str, Any], out: Imported, tick: Progress | None = None
 ) -> tuple[IamBundle, list[tuple[str, str, str, str]]]:
-    """The dump as the store's bulk input, and the AWS managed policies it carries."""
+    """The dump as the store's bulk input, and the AWS managed policies it carries (also for
+    ``iamd db load``'s chunks, iamd/bulk_load.py)."""
+    tick = tick or (lambda n: None)
     bundle = IamBundle()
     aws_managed: list[tuple[str, str, str, str]] = []
     for entry in _list(data, "Policies"):

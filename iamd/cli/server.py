@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import json
@@ -428,6 +429,53 @@ def db_prune_history(older_than: str, data_dir: Path, database: str | None) -> N
         finally:
             store.close()
     click.echo(f"{count} policy history rows older than {older_than} forgotten")
+
+
+@db.command("load")
+@click.argument("source", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--account", required=True, help="The 12-digit account to load into (created if new).")
+@data_dir_option
+@database_option
+def db_load(source: Path, account: str, data_dir: Path, database: str | None) -> None:
+    """Load users, groups, roles, managed policies and access keys from SOURCE, a JSON Lines
+    file (- for standard input), in one transaction through the store's bulk path
+    (docs/bulk-load.md). Nothing is written if a line cannot be loaded.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from iamd.api.managed_policies import install_managed_policies
+    from iamd.bulk_load import LoadError, load_lines
+    from iamd.datadir import make_private
+    from iamd.keyring import load_secret_box
+    from iamd.store import migrate, open_store
+    from iamd.store.settings import settle_partition
+
+    if not (len(account) == 12 and account.isdigit()):
+        raise click.BadParameter("a 12-digit account id", param_hint="--account")
+    make_private(data_dir)
+    url = _database_url(data_dir, database)
+    console = Console(stderr=True)
+    with database_errors(url), contextlib.ExitStack() as stack:
+        box = load_secret_box(data_dir, os.environ)
+        migrate.upgrade(url)
+        served = settle_partition(url, None, fresh=False)
+        store = open_store(url, partition=served)
+        stack.callback(store.close)
+        install_managed_policies(store, served)  # the AWS managed policies the lines may attach
+        stream = sys.stdin.buffer if str(source) == "-" else stack.enter_context(source.open("rb"))
+        total = None if str(source) == "-" else source.stat().st_size
+        bar = stack.enter_context(Progress(
+            TextColumn("loading"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=console,
+            disable=not console.is_terminal and not os.environ.get("IAMD_PROGRESS"),
+        ))  # fmt: skip
+        task = bar.add_task("load", total=total)
+        try:
+            done = load_lines(store, stream, account=account, partition=served, progress=lambda n: bar.advance(task, n),
+                              seal=lambda secret, context: box.seal(secret, context=context).encode())  # fmt: skip
+        except LoadError as e:
+            raise click.ClickException(f"{source}: {e} (nothing was loaded)") from None
+    counts = ", ".join(f"{n} {what}" for what, n in done.counts.items() if n)
+    click.echo(f"account {done.account}: {counts or 'nothing to load'}")
 
 
 @db.command("load-managed-policies")

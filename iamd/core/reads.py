@@ -11,7 +11,7 @@ warm GetUser touches no database at all.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -241,6 +241,9 @@ class CachedReads:
 
     def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
         return self._open().lookup_access_key(key_id)
+
+    def existing_names(self, account: str, kind: str, names: Sequence[str]) -> dict[str, str]:
+        return self._open().existing_names(account, kind, names)
 
     def get_access_key(self, key_id: str) -> AccessKey:
         return self._open().get_access_key(key_id)

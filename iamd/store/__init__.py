@@ -129,6 +129,6 @@ from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 
 __all__ += ["CredentialReport", "LoginProfile", "SigninThrottle"]
 
-from iamd.store.bulk import BulkEntity, BulkPolicy, BulkProfile, IamBundle  # noqa: E402  (iamd import)
+from iamd.store.bulk import BulkEntity, BulkKey, BulkPolicy, BulkProfile, IamBundle  # noqa: E402  (iamd import, iamd db load)
 
-__all__ += ["BulkEntity", "BulkPolicy", "BulkProfile", "IamBundle"]
+__all__ += ["BulkEntity", "BulkKey", "BulkPolicy", "BulkProfile", "IamBundle"]

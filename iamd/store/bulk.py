@@ -12,16 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
 from iamd.store.changes import Entity, Verb
-from iamd.store.errors import AlreadyExists, NotFound
+from iamd.store.errors import AlreadyExists, LimitExceeded, NotFound
 from iamd.store.records import Tag
 
-__all__ = ["BulkEntity", "BulkPolicy", "BulkProfile", "IamBundle", "IamBulkOps"]
+__all__ = ["BulkEntity", "BulkKey", "BulkPolicy", "BulkProfile", "IamBundle", "IamBulkOps"]
 
 _CHUNK = 500  # rows per multi-row statement
 
@@ -62,6 +62,19 @@ class BulkProfile:
     role: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class BulkKey:
+    """An access key of a user (of this bundle or already stored), its secret sealed by the caller."""
+
+    user: str
+    key_id: str
+    secret_sealed: bytes
+    status: str = "Active"
+
+
+MAX_KEYS_PER_USER = 2  # AWS "IAM and AWS STS quotas": access keys per user
+
+
 @dataclass(slots=True)
 class IamBundle:
     policies: list[BulkPolicy] = field(default_factory=list)
@@ -69,6 +82,7 @@ class IamBundle:
     users: list[BulkEntity] = field(default_factory=list)
     roles: list[BulkEntity] = field(default_factory=list)
     profiles: list[BulkProfile] = field(default_factory=list)
+    keys: list[BulkKey] = field(default_factory=list)
 
 
 class IamBulkOps(Ops):
@@ -76,8 +90,12 @@ class IamBulkOps(Ops):
         for i in range(0, len(rows), _CHUNK):
             self._conn.execute(insert(table), rows[i : i + _CHUNK])
 
-    def bulk_load_iam(self, account: str, bundle: IamBundle) -> int:
-        """Insert ``bundle`` into ``account`` (which must exist); returns the number of entities."""
+    def bulk_load_iam(self, account: str, bundle: IamBundle, *, coarse: bool = False) -> int:
+        """Insert ``bundle`` into ``account`` (which must exist); returns the number of entities.
+
+        ``coarse``: record one change that drops every cache (``Verb.RESET``) instead of one per
+        entity: for loads of millions of entities (``iamd db load``), whose per-entity change list
+        would only hold memory until the commit."""
         self._write()
         self._require_account(account)
         now = self._now()
@@ -164,6 +182,7 @@ class IamBulkOps(Ops):
                 gid = ids.get(("group", g)) or self._named_id(s.groups, "group", account, g)
                 members.append({"group_id": gid, "user_id": uid})
                 hist("join", "user", uid, gid)
+        key_rows = self._key_rows(account, bundle.keys, ids)
         profile_rows: list[dict[str, Any]] = []
         for profile in bundle.profiles:
             role_id = ids.get(("role", name_key(profile.role))) if profile.role else None
@@ -198,9 +217,13 @@ class IamBulkOps(Ops):
             self._insert_many(s.role_tags, tag_rows["role"])
             self._insert_many(s.group_members, members)
             self._insert_many(s.instance_profiles, profile_rows)
+            self._insert_many(s.access_keys, key_rows)
             self._insert_many(s.policy_history, history)
         except IntegrityError as e:
             raise AlreadyExists("entity", str(e.orig).split("\n")[0][:200]) from None
+        if coarse:
+            self._changed(Entity.ACCOUNT, "", "", Verb.RESET)
+            return sum(len(v) for v in entity_rows.values()) + len(policy_rows) + len(profile_rows)
         for p in bundle.policies:
             self._changed(Entity.POLICY, "", self._arn(account, "policy", p.path, p.name), Verb.CREATED)
         for kind, entity in (("group", Entity.GROUP), ("user", Entity.USER), ("role", Entity.ROLE)):
@@ -208,7 +231,50 @@ class IamBulkOps(Ops):
                 self._changed(entity, account, str(created["name"]), Verb.CREATED)
         for created in profile_rows:
             self._changed(Entity.INSTANCE_PROFILE, account, str(created["name"]), Verb.CREATED)
+        for key in key_rows:
+            self._changed(Entity.ACCESS_KEY, account, str(key["id"]), Verb.CREATED)
         return sum(len(v) for v in entity_rows.values()) + len(policy_rows) + len(profile_rows)
+
+    def existing_names(self, account: str, kind: str, names: Sequence[str]) -> dict[str, str]:
+        """Of ``names`` (``kind``: policy, group, user or role), those ``account`` already has,
+        case-insensitively: name key -> the stored name."""
+        table = {"policy": s.policies, "group": s.groups, "user": s.users, "role": s.roles}[kind]
+        keys = sorted({name_key(n) for n in names})
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            stmt = select(table.c.name_key, table.c.name).where(table.c.account_id == account,
+                                                                table.c.name_key.in_(chunk))  # fmt: skip
+            found.update((str(k), str(n)) for k, n in self._conn.execute(stmt))
+        return found
+
+    def _key_rows(self, account: str, keys: Sequence[BulkKey], ids: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+        """The access_keys rows of ``keys``: each user this bundle's or stored (NotFound), at most
+        :data:`MAX_KEYS_PER_USER` keys per user with the ones it has (LimitExceeded), a key id
+        used once (the primary key: AlreadyExists)."""
+        if not keys:
+            return []
+        now = self._now()
+        rows: list[dict[str, Any]] = []
+        per_user: dict[str, int] = {}
+        names: dict[str, str] = {}  # user id: the name the key gave
+        for key in keys:
+            uid = ids.get(("user", name_key(key.user))) or self._named_id(s.users, "user", account, key.user)
+            per_user[uid] = per_user.get(uid, 0) + 1
+            names.setdefault(uid, key.user)
+            rows.append({"id": key.key_id, "account_id": account, "user_id": uid, "status": key.status,
+                         "secret_sealed": key.secret_sealed, "create_date": now})  # fmt: skip
+        mine = set(ids.values())
+        stored = [uid for uid in per_user if uid not in mine]
+        for start in range(0, len(stored), _CHUNK):
+            chunk = stored[start : start + _CHUNK]
+            counted = select(s.access_keys.c.user_id, func.count()).where(s.access_keys.c.user_id.in_(chunk))
+            for uid, n in self._conn.execute(counted.group_by(s.access_keys.c.user_id)):
+                per_user[uid] += int(n)
+        over = next((uid for uid, n in per_user.items() if n > MAX_KEYS_PER_USER), None)
+        if over is not None:
+            raise LimitExceeded(f"AccessKeysPerUser of user {names[over]}", MAX_KEYS_PER_USER)
+        return rows
 
 
 def _version_no(version_id: str) -> int:
