@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -307,11 +307,22 @@ class SqlStore:
 
     # Last-used bookkeeping: outside write transactions (no writer lock, no generation bump);
     # published as ``Verb.USED`` changes, which only the entity's own record depends on.
-    def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None:
+    def record_access_key_uses(self, uses: Mapping[str, tuple[datetime, str, str]]) -> None:
+        """The last use (when, service, region) of each access key of ``uses``, in one transaction:
+        the audit writer's batch of a few hundred callers costs one commit, not one each."""
+        if not uses:
+            return
         k = s.access_keys
-        stmt = update(k).where(k.c.id == key_id)
-        stmt = stmt.values(last_used_date=when, last_used_service=service, last_used_region=region)
-        self._used(stmt.returning(k.c.account_id, k.c.id), Entity.ACCESS_KEY)
+        rows: list[Any] = []
+        with self._connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                for key_id, (when, service, region) in uses.items():
+                    stmt = update(k).where(k.c.id == key_id)
+                    stmt = stmt.values(last_used_date=when, last_used_service=service, last_used_region=region)
+                    rows += conn.execute(stmt.returning(k.c.account_id, k.c.id)).all()
+        if rows:
+            self._publish(ChangeSet(tuple(Change(Entity.ACCESS_KEY, r[0], r[1], Verb.USED) for r in rows)))
 
     def record_role_use(self, role_id: str, when: datetime, region: str) -> None:
         r = s.roles

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,9 +123,9 @@ class _SlowStore:
         self.events.append(event.event_id)
         return event
 
-    def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None:
+    def record_access_key_uses(self, uses: Mapping[str, tuple[datetime, str, str]]) -> None:
         time.sleep(0.01)
-        self.uses.append(key_id)
+        self.uses += uses
 
 
 def test_flush_waits_for_the_batch_the_writer_thread_holds() -> None:

@@ -558,7 +558,8 @@ def test_writes_outside_transactions_are_published(store: Store, account: str) -
     unsubscribe = store.subscribe(published.append)
     store.record_role_use(role.id, START + timedelta(hours=1), "eu-west-1")
     store.record_password_use(user.id, START + timedelta(hours=1))
-    store.record_access_key_use("AKIAEXAMPLEKEY000002", START + timedelta(hours=1), "iam", "us-east-1")
+    store.record_access_key_uses({"AKIAEXAMPLEKEY000002": (START + timedelta(hours=1), "iam", "us-east-1"),
+                                  "AKIANOSUCHKEY0000002": (START, "iam", "us-east-1")})  # fmt: skip
     store.append_audit_event(replace(_event(), event_id="ev-2"))
     store.append_audit_events([replace(_event(), event_id="ev-3")])
     seen = [(c.entity.value, c.account, c.name, c.verb) for p in published for c in p.changes]
@@ -583,5 +584,5 @@ def test_every_write_of_the_store_outside_transactions_is_covered_above() -> Non
     not_writes = {"dialect", "transaction", "read", "generation", "subscribe", "close", "oldest_audit_events",
                   "audit_size"}  # fmt: skip
     writes = {n for n in vars(Store) if not n.startswith("_")} - not_writes
-    assert writes == {"append_audit_event", "append_audit_events", "record_access_key_use", "record_role_use",
+    assert writes == {"append_audit_event", "append_audit_events", "record_access_key_uses", "record_role_use",
                       "record_password_use", "reset", "delete_audit_events"}  # fmt: skip

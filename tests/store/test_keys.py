@@ -62,7 +62,7 @@ def test_last_use_is_recorded_without_bumping_the_generation(store: Store, accou
         key = tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000001", SECRET)
     assert (key.last_used_date, key.last_used_service, key.last_used_region) == (None, None, None)
     before = store.generation()
-    store.record_access_key_use(key.id, START, "iam", "us-east-1")
+    store.record_access_key_uses({key.id: (START, "iam", "us-east-1")})
     assert store.generation() == before
     with store.read() as r:
         used = r.get_access_key(key.id)
