@@ -60,12 +60,16 @@ def generate(path: Path, users: int, callers: int, seed: int = 7) -> list[Key]:
     rng = random.Random(seed)
     picked = set(rng.sample(range(users), callers))
     keys: list[Key] = []
+    ids: set[str] = set()  # a key id has 39 random bits: a million of them repeat one about once
     attached = json.dumps(ATTACHED)
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps({"Policy": {"PolicyName": "bench-callers", "PolicyDocument": SHARED}}) + "\n")
         for i in range(users):
             name = f"caller{i:07d}"
             key_id, secret = new_access_key_id(account_id=ACCOUNT), new_secret_access_key()
+            while key_id in ids:
+                key_id = new_access_key_id(account_id=ACCOUNT)
+            ids.add(key_id)
             out.write(
                 f'{{"User": {{"UserName": "{name}", "Path": "/bench/", "AttachedManagedPolicies": {attached}}}}}\n'
             )

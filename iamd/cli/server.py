@@ -478,6 +478,50 @@ def db_load(source: Path, account: str, data_dir: Path, database: str | None) ->
     click.echo(f"account {done.account}: {counts or 'nothing to load'}")
 
 
+@db.command("quota")
+@click.argument("settings", nargs=-1, metavar="[NAME=VALUE|NAME=default ...]")
+@click.option("--account", required=True, help="The 12-digit account.")
+@data_dir_option
+@database_option
+def db_quota(settings: tuple[str, ...], account: str, data_dir: Path, database: str | None) -> None:
+    """Show or set the account's entity quotas: Users, Groups, Roles, Policies, InstanceProfiles
+    (AWS's defaults unless set; `default` puts one back). The API refuses a create past its quota
+    with AWS's LimitExceeded; GetAccountSummary reports them (docs/iam-api.md, "Quotas").
+    """
+    from iamd.service.iam.checks import ENTITY_QUOTAS, MAX_ENTITY_QUOTA, entity_quotas
+    from iamd.store import NotFound, migrate, open_store
+
+    if not (len(account) == 12 and account.isdigit()):
+        raise click.BadParameter("a 12-digit account id", param_hint="--account")
+    wanted: dict[str, int | None] = {}
+    for item in settings:
+        name, eq, value = item.partition("=")
+        if not eq or name not in ENTITY_QUOTAS or not (value == "default" or value.isdigit()):
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE or NAME=default, NAME one of "
+                                     f"{', '.join(ENTITY_QUOTAS)}", param_hint="SETTINGS")  # fmt: skip
+        if value != "default" and not 1 <= int(value) <= MAX_ENTITY_QUOTA:
+            raise click.BadParameter(f"{item!r}: a quota is between 1 and {MAX_ENTITY_QUOTA:,}", param_hint="SETTINGS")
+        wanted[name] = None if value == "default" else int(value)
+    url = _database_url(data_dir, database)
+    with database_errors(url):
+        migrate.upgrade(url)
+        store = open_store(url)
+        try:
+            if wanted:
+                with store.transaction() as tx:
+                    for name, number in wanted.items():
+                        tx.set_entity_quota(account, name, number)
+            with store.read() as read:
+                read.get_account(account)
+                quotas, own = entity_quotas(read, account), read.get_entity_quotas(account)
+        except NotFound:
+            raise click.ClickException(f"the data directory has no account {account}") from None
+        finally:
+            store.close()
+    for name, value in quotas.items():
+        click.echo(f"{name:<17} {value:>11,}  {'set' if name in own else 'AWS default'}")
+
+
 @db.command("load-managed-policies")
 @click.argument("dump", type=click.File("r", encoding="utf-8"))
 @data_dir_option

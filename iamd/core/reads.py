@@ -113,8 +113,8 @@ class CachedReads:
     ) -> Page[User]:
         return self._open().list_users(account, path_prefix=path_prefix, marker=marker, max_items=max_items)
 
-    def count_users(self, account: str) -> int:
-        return self._open().count_users(account)
+    def count_users(self, account: str, *, at_most: int | None = None) -> int:
+        return self._open().count_users(account, at_most=at_most)
 
     def get_group(self, account: str, name: str) -> Group:
         return self._cached(("get_group", account, name), lambda: self._open().get_group(account, name))
@@ -134,8 +134,8 @@ class CachedReads:
     ) -> Page[Group]:
         return self._open().list_groups_for_user(account, user_name, marker=marker, max_items=max_items)
 
-    def count_groups(self, account: str) -> int:
-        return self._open().count_groups(account)
+    def count_groups(self, account: str, *, at_most: int | None = None) -> int:
+        return self._open().count_groups(account, at_most=at_most)
 
     def get_role(self, account: str, name: str) -> Role:
         return self._cached(("get_role", account, name), lambda: self._open().get_role(account, name))
@@ -148,8 +148,8 @@ class CachedReads:
     ) -> Page[Role]:
         return self._open().list_roles(account, path_prefix=path_prefix, marker=marker, max_items=max_items)
 
-    def count_roles(self, account: str) -> int:
-        return self._open().count_roles(account)
+    def count_roles(self, account: str, *, at_most: int | None = None) -> int:
+        return self._open().count_roles(account, at_most=at_most)
 
     def get_policy(self, arn: str) -> ManagedPolicy:
         return self._cached(("get_policy", arn), lambda: self._open().get_policy(arn))
@@ -175,8 +175,8 @@ class CachedReads:
             max_items=max_items,
         )
 
-    def count_policies(self, account: str) -> int:
-        return self._open().count_policies(account)
+    def count_policies(self, account: str, *, at_most: int | None = None) -> int:
+        return self._open().count_policies(account, at_most=at_most)
 
     def get_policy_version(self, arn: str, version_id: str) -> PolicyVersion:
         return self._open().get_policy_version(arn, version_id)
@@ -241,6 +241,9 @@ class CachedReads:
 
     def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
         return self._open().lookup_access_key(key_id)
+
+    def get_entity_quotas(self, account: str) -> dict[str, int]:
+        return self._open().get_entity_quotas(account)
 
     def existing_names(self, account: str, kind: str, names: Sequence[str]) -> dict[str, str]:
         return self._open().existing_names(account, kind, names)

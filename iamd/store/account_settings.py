@@ -1,12 +1,13 @@
 """Account-wide settings and tasks: the STS global endpoint token version
-(SetSecurityTokenServicePreferences) and service-linked role deletion tasks."""
+(SetSecurityTokenServicePreferences), service-linked role deletion tasks, and entity quotas other
+than AWS's defaults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from iamd.store import schema as s
 from iamd.store.base import Ops
@@ -39,6 +40,22 @@ class AccountSettingOps(Ops):
         self._changed(Entity.ACCOUNT, account, account, Verb.UPDATED, "sts preferences")
         a = s.accounts
         self._conn.execute(update(a).where(a.c.id == account).values(sts_token_version=version))
+
+    def get_entity_quotas(self, account: str) -> dict[str, int]:
+        """The entity quotas set for ``account`` (name -> value); AWS's defaults apply to the others."""
+        q = s.account_quotas
+        rows = self._conn.execute(select(q.c.name, q.c.value).where(q.c.account_id == account))
+        return {str(name): int(value) for name, value in rows}
+
+    def set_entity_quota(self, account: str, name: str, value: int | None) -> None:
+        """Set quota ``name`` of ``account`` to ``value`` (None: back to AWS's default)."""
+        self._write()
+        self._require_account(account)
+        self._changed(Entity.ACCOUNT, account, account, Verb.UPDATED, "quotas")
+        q = s.account_quotas
+        self._conn.execute(delete(q).where(q.c.account_id == account, q.c.name == name))
+        if value is not None:
+            self._conn.execute(insert(q).values(account_id=account, name=name, value=value))
 
     def add_deletion_task(self, account: str, task_id: str, status: str, reason: str | None = None) -> DeletionTask:
         self._write()

@@ -345,3 +345,12 @@ class Ops:
     @staticmethod
     def _count_of(table: Any, *where: ColumnElement[bool]) -> Select[Any]:
         return select(func.count()).select_from(table).where(*where)
+
+    def _count_up_to(self, table: Any, account: str, at_most: int | None) -> int:
+        """The number of ``table``'s rows of ``account``, counted up to ``at_most`` (None: all):
+        a quota check reads at most the quota's rows, not an account of a million users'."""
+        where = table.c.account_id == account
+        if at_most is None:
+            return self._count(self._count_of(table, where))
+        bounded = select(table.c.account_id).where(where).limit(at_most).subquery()
+        return self._count(select(func.count()).select_from(bounded))

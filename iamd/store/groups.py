@@ -60,8 +60,8 @@ class GroupOps(Ops):
         stmt = select(g).join(m, m.c.group_id == g.c.id).where(m.c.user_id == user_id)
         return self._paged(stmt, [g.c.name_key], "groups-for-user", marker, max_items, self._group)
 
-    def count_groups(self, account: str) -> int:
-        return self._count(self._count_of(s.groups, s.groups.c.account_id == account))
+    def count_groups(self, account: str, *, at_most: int | None = None) -> int:
+        return self._count_up_to(s.groups, account, at_most)
 
     # -- writes --------------------------------------------------------------------------
     def create_group(self, account: str, name: str, *, path: str = "/") -> Group:

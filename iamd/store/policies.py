@@ -133,8 +133,8 @@ class PolicyOps(Ops):
         keys = [p.c.name_key, p.c.account_id]
         return self._paged(stmt, keys, f"policies:{scope.value}", marker, max_items, self._policy)
 
-    def count_policies(self, account: str) -> int:
-        return self._count(self._count_of(s.policies, s.policies.c.account_id == account))
+    def count_policies(self, account: str, *, at_most: int | None = None) -> int:
+        return self._count_up_to(s.policies, account, at_most)
 
     def get_policy_version(self, arn: str, version_id: str) -> PolicyVersion:
         policy = self._policy_row(arn)

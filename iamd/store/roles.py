@@ -42,8 +42,8 @@ class RoleOps(Ops):
             stmt = stmt.where(under)
         return self._paged(stmt, [r.c.name_key], "roles", marker, max_items, self._role)
 
-    def count_roles(self, account: str) -> int:
-        return self._count(self._count_of(s.roles, s.roles.c.account_id == account))
+    def count_roles(self, account: str, *, at_most: int | None = None) -> int:
+        return self._count_up_to(s.roles, account, at_most)
 
     # -- writes --------------------------------------------------------------------------
     def create_role(

@@ -589,6 +589,16 @@ imported_resource_policies = Table(
 )
 
 
+# Entity quotas of an account other than AWS's defaults (docs/iam-api.md, "Quotas").
+account_quotas = Table(
+    "account_quotas",
+    metadata,
+    Column("account_id", Str, ForeignKey("accounts.id"), primary_key=True),
+    Column("name", Str, primary_key=True),  # Users, Groups, Roles, Policies, InstanceProfiles
+    Column("value", BigInteger, nullable=False),
+)
+
+
 # -- Organizations: trusted access, delegated administrators, the delegation policy -----------
 org_service_access = Table(
     "org_service_access",

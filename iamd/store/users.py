@@ -42,8 +42,8 @@ class UserOps(Ops):
             stmt = stmt.where(under)
         return self._paged(stmt, [u.c.name_key], "users", marker, max_items, self._user)
 
-    def count_users(self, account: str) -> int:
-        return self._count(self._count_of(s.users, s.users.c.account_id == account))
+    def count_users(self, account: str, *, at_most: int | None = None) -> int:
+        return self._count_up_to(s.users, account, at_most)
 
     # -- writes --------------------------------------------------------------------------
     def create_user(

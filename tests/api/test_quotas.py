@@ -67,3 +67,38 @@ def test_entity_count_quotas(
         create(iam, "BULK-0007")
     assert failure(e)[:2] == (409, "EntityAlreadyExists")
     assert api_server.backend.store.generation() == generation
+
+
+@pytest.mark.parametrize(("summary", "quota", "limit", "populate", "create"), CASES, ids=[c[0] for c in CASES])
+def test_an_account_s_own_quota_raises_or_lowers_aws_s(
+    api_server: RunningServer,
+    iam: BaseClient,
+    summary: str,
+    quota: str,
+    limit: int,
+    populate: Callable[[Tx, str], Any],
+    create: Callable[[BaseClient, str], Any],
+) -> None:
+    """``iamd db quota`` (docs/iam-api.md, "Quotas"): AWS raises these quotas on request; a self-hosted
+    account sets its own, which the API checks and GetAccountSummary reports."""
+    store, account = api_server.backend.store, api_server.account_id
+    with store.read() as tx:  # filled by the test above in this module, or now
+        filled = tx.get_entity_quotas(account) == {} and iam.get_account_summary()["SummaryMap"][summary] == limit
+    if not filled:
+        fill(api_server, populate)
+    with store.transaction() as tx:
+        tx.set_entity_quota(account, summary, limit + 1)
+    assert iam.get_account_summary()["SummaryMap"][f"{summary}Quota"] == limit + 1
+    create(iam, "one-more")  # now within the account's quota
+    with pytest.raises(ClientError) as e:
+        create(iam, "two-more")
+    assert failure(e) == (409, "LimitExceeded", f"Cannot exceed quota for {quota}: {limit + 1}")
+    with store.transaction() as tx:  # lowered below the count: no more creates
+        tx.set_entity_quota(account, summary, 10)
+    with pytest.raises(ClientError) as e:
+        create(iam, "three-more")
+    assert failure(e) == (409, "LimitExceeded", f"Cannot exceed quota for {quota}: 10")
+    with store.transaction() as tx:
+        tx.set_entity_quota(account, summary, None)  # back to AWS's default
+        assert tx.get_entity_quotas(account) == {}
+    assert iam.get_account_summary()["SummaryMap"][f"{summary}Quota"] == limit

@@ -204,3 +204,26 @@ def test_standard_input_and_an_oversized_line(tmp_path: Path, monkeypatch: pytes
     assert result.exit_code == 1 and "-: line 1: over 64 bytes (nothing was loaded)" in result.output
     result = CliRunner().invoke(main, [*args[:4], "1234"], input="")
     assert result.exit_code == 2 and "a 12-digit account id" in result.output
+
+
+def test_a_loaded_account_s_quota_is_set_offline(tmp_path: Path) -> None:
+    status, out, data_dir = _load(tmp_path, [{"User": {"UserName": f"q{i}"}} for i in range(3)])
+    assert status == 0, out
+    quota = ["db", "quota", "--account", ACCOUNT, "--data-dir", str(data_dir)]
+    shown = CliRunner().invoke(main, [*quota, "Users=3", "Roles=2000"])
+    assert shown.exit_code == 0, shown.output
+    lines = {line.split()[0]: line.split()[1:] for line in shown.output.splitlines()}
+    assert lines["Users"] == ["3", "set"] and lines["Roles"] == ["2,000", "set"]
+    assert lines["Groups"] == ["300", "AWS", "default"]
+    with running_server(data_dir) as server:
+        iam = client_for(server, server.root_key, server.root_secret)
+        assert server.account_id == ACCOUNT  # --dev's account: the root user of the loaded account
+        with pytest.raises(ClientError) as over:
+            iam.create_user(UserName="q3")
+        assert over.value.response["Error"]["Message"] == "Cannot exceed quota for UsersPerAccount: 3"
+    for bad, message in (("Users=x", "write NAME=VALUE or NAME=default"), ("Widgets=3", "NAME one of Users"),
+                         ("Users=0", "a quota is between 1 and 100,000,000")):  # fmt: skip
+        refused = CliRunner().invoke(main, [*quota, bad])
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+    missing = CliRunner().invoke(main, ["db", "quota", "--account", "999999999999", "--data-dir", str(data_dir)])
+    assert missing.exit_code == 1 and "the data directory has no account 999999999999" in missing.output

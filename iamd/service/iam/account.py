@@ -9,7 +9,7 @@ from iamd.service.call import Call
 from iamd.service.trust import shown_profile, shown_role
 from iamd.store import EntityKind, PolicyScope, ReadTx, TagTarget, Tx
 
-from .checks import ENTITY_QUOTAS
+from .checks import ENTITY_QUOTAS, entity_quotas
 from .shapes import (
     group_shape,
     instance_profile_shape,
@@ -59,6 +59,7 @@ def list_account_aliases(call: Call, tx: ReadTx) -> dict[str, Any]:
 def get_account_summary(call: Call, tx: ReadTx) -> dict[str, Any]:
     acct = call.account
     summary = dict(QUOTAS)
+    summary.update({f"{name}Quota": value for name, value in entity_quotas(tx, acct).items()})
     # PolicyVersionsInUse counts the managed policies (customer and AWS) attached to at least
     # one user, group or role: only their default versions are in use. Features iamd does not
     # have (root MFA devices and password, signing certificates, server certificates) count 0.

@@ -105,14 +105,22 @@ def check_tags(target: TagTarget, new: Sequence[Tag], existing: Sequence[Tag] = 
 
 # Entity-count quotas per account (AWS "IAM and AWS STS quotas" defaults, the values
 # GetAccountSummary reports). Checked inside the write transaction, which is serialized, so
-# the count still holds at commit.
+# the count still holds at commit. AWS raises them on request; a self-hosted account sets its
+# own with ``iamd db quota`` (docs/iam-api.md, "Quotas").
 ENTITY_QUOTAS = {"Users": 5000, "Groups": 300, "Roles": 1000, "Policies": 1500, "InstanceProfiles": 1000}
+MAX_ENTITY_QUOTA = 100_000_000  # the largest value ``iamd db quota`` sets
 
 
-def check_entity_quota(quota: str, count: int) -> None:
-    """LimitExceeded when creating one more entity would pass the account quota."""
-    limit = ENTITY_QUOTAS[quota]
-    if count >= limit:
+def entity_quotas(tx: ReadTx, account: str) -> dict[str, int]:
+    """The account's entity quotas: AWS's defaults, with the ones set for the account."""
+    return {**ENTITY_QUOTAS, **{k: v for k, v in tx.get_entity_quotas(account).items() if k in ENTITY_QUOTAS}}
+
+
+def check_entity_quota(tx: ReadTx, account: str, quota: str, count: Callable[[int], int]) -> None:
+    """LimitExceeded when creating one more entity would pass the account's quota; ``count(limit)``
+    counts the account's entities up to ``limit`` (no need to count an account of a million users)."""
+    limit = entity_quotas(tx, account)[quota]
+    if count(limit) >= limit:
         raise aws.LimitExceeded(f"Cannot exceed quota for {quota}PerAccount: {limit}")
 
 

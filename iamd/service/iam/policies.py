@@ -12,13 +12,13 @@ from iamd.service.call import Call
 from iamd.store import EntityKind, ManagedPolicy, NotFound, PolicyScope, PolicyUsage, ReadTx, Tag, TagTarget, Tx
 
 from .checks import (
-    ENTITY_QUOTAS,
     check_boundary,
     check_document,
     check_entity_quota,
     check_inline_aggregate,
     check_managed_size,
     check_tags,
+    entity_quotas,
     tags_of,
 )
 from .roles import check_modifiable_role
@@ -62,9 +62,11 @@ def create_policy(call: Call, tx: Tx) -> dict[str, Any]:
     check_managed_size(document)
     tags = tags_of(p)
     check_tags(TagTarget.POLICY, tags)
-    count = tx.count_policies(call.account)
-    if count >= ENTITY_QUOTAS["Policies"] and not _policy_name_taken(tx, call.account, p["PolicyName"]):
-        check_entity_quota("Policies", count)  # a taken name is still EntityAlreadyExists
+    limit = entity_quotas(tx, call.account)["Policies"]
+    if tx.count_policies(call.account, at_most=limit) >= limit and not _policy_name_taken(
+        tx, call.account, p["PolicyName"]
+    ):  # a taken name is still EntityAlreadyExists
+        check_entity_quota(tx, call.account, "Policies", lambda _: limit)
     policy = tx.create_policy(
         call.account, p["PolicyName"], document, path=p.get("Path") or "/", description=p.get("Description"),
         tags=tags,

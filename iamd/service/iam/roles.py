@@ -12,7 +12,6 @@ from iamd.service.trust import shown_profile, shown_role, store_trust_policy
 from iamd.store import NotFound, ReadTx, TagTarget, Tx
 
 from .checks import (
-    ENTITY_QUOTAS,
     check_boundary,
     check_document,
     check_entity_quota,
@@ -70,7 +69,7 @@ def create_role(call: Call, tx: Tx) -> dict[str, Any]:
     try:
         tx.get_role(call.account, p["RoleName"])
     except NotFound:
-        check_entity_quota("Roles", tx.count_roles(call.account))
+        check_entity_quota(tx, call.account, "Roles", lambda limit: tx.count_roles(call.account, at_most=limit))
     role = tx.create_role(
         call.account, p["RoleName"], assume_role_policy=store_trust_policy(p["AssumeRolePolicyDocument"], tx),
         path=path,
@@ -135,8 +134,18 @@ def create_instance_profile(call: Call, tx: Tx) -> dict[str, Any]:
     try:
         tx.get_instance_profile(call.account, p["InstanceProfileName"])
     except NotFound:
-        listed = tx.list_instance_profiles(call.account, max_items=ENTITY_QUOTAS["InstanceProfiles"])
-        check_entity_quota("InstanceProfiles", len(listed.items) + (1 if listed.is_truncated else 0))
+
+        def profiles(limit: int) -> int:  # counted a page at a time, up to the quota
+            counted, marker = 0, None
+            while counted < limit:
+                listed = tx.list_instance_profiles(call.account, marker=marker, max_items=min(limit - counted, 1000))
+                counted += len(listed.items)
+                if listed.marker is None:
+                    break
+                marker = listed.marker
+            return counted
+
+        check_entity_quota(tx, call.account, "InstanceProfiles", profiles)
     profile = tx.create_instance_profile(call.account, p["InstanceProfileName"], path=p.get("Path") or "/", tags=tags)
     return {"InstanceProfile": instance_profile_shape(shown_profile(tx, profile), tags)}
 

@@ -56,7 +56,7 @@ def create_service_linked_role(call: Call, tx: Tx) -> dict[str, Any]:
     try:
         tx.get_role(call.account, name)
     except NotFound:
-        check_entity_quota("Roles", tx.count_roles(call.account))
+        check_entity_quota(tx, call.account, "Roles", lambda limit: tx.count_roles(call.account, at_most=limit))
     else:
         raise aws.InvalidInput(
             f"Service role name {name} has been taken in this account, please try a different suffix."

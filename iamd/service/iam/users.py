@@ -24,7 +24,7 @@ def create_user(call: Call, tx: Tx) -> dict[str, Any]:
     try:  # the name check first: a taken name is EntityAlreadyExists even at the quota
         tx.get_user(call.account, p["UserName"])
     except NotFound:
-        check_entity_quota("Users", tx.count_users(call.account))
+        check_entity_quota(tx, call.account, "Users", lambda limit: tx.count_users(call.account, at_most=limit))
     user = tx.create_user(
         call.account, p["UserName"], path=p.get("Path") or "/",
         permissions_boundary=p.get("PermissionsBoundary"), tags=tags,
@@ -69,7 +69,7 @@ def create_group(call: Call, tx: Tx) -> dict[str, Any]:
     try:
         tx.get_group(call.account, p["GroupName"])
     except NotFound:
-        check_entity_quota("Groups", tx.count_groups(call.account))
+        check_entity_quota(tx, call.account, "Groups", lambda limit: tx.count_groups(call.account, at_most=limit))
     return {"Group": group_shape(tx.create_group(call.account, p["GroupName"], path=p.get("Path") or "/"))}
 
 
