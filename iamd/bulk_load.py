@@ -170,6 +170,12 @@ class _Loader:
         if kind in ("User", "Role"):
             self.tags(label, name, body.get("Tags") or [])
         if kind == "Role":
+            duration = body.get("MaxSessionDuration", 3600)
+            if not isinstance(duration, int) or not 3600 <= duration <= 43200:
+                raise LoadError(f"role {name}: MaxSessionDuration must be 3600 to 43200 seconds")
+            description = body.get("Description")
+            if description is not None and (not isinstance(description, str) or len(description) > 1000):
+                raise LoadError(f"role {name}: Description must be a string of at most 1000 characters")
             trust = _text(body.get("AssumeRolePolicyDocument"), f"role {name}")
             self.check.document(trust, DocumentKind.TRUST, f"role {name}, trust policy")
         chunk.detail[{"Group": "GroupDetailList", "User": "UserDetailList", "Role": "RoleDetailList"}[kind]].append(

@@ -144,6 +144,8 @@ def test_list_user_tags_of_a_loaded_user(tmp_path: Path) -> None:
          "line 2: user u: tag key 'aws:team' starts with 'aws:'"),
         ([{"Role": {"RoleName": "r", "AssumeRolePolicyDocument": READ_IAM}}], "line 2: role r, trust policy: "),
         (["{not json"], "line 2: not JSON"),
+        ([{"Role": {"RoleName": "r", "AssumeRolePolicyDocument": TRUST, "MaxSessionDuration": 60}}],
+         "line 2: role r: MaxSessionDuration must be 3600 to 43200 seconds"),
         ([{"Widget": {}}], "line 2: 'Widget' is not one of Policy, Group, User, Role, AccessKey"),
         ([{"User": {"UserName": "u", "AttachedManagedPolicies": [
             {"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/p{i}"} for i in range(11)]}}],
