@@ -36,10 +36,12 @@ class Section(StrEnum):
     SESSIONS = "sessions"  # (temporary key id, session token) -> Credential opened from the token
 
 
-# Approximate bytes of one entry, index included (tracemalloc over 1,000 entries of the
-# many-callers benchmark, rounded up: a credential 2.3 KB, a user with its tags 1.4 KB, a set of
-# two shared managed policies 1.5 KB); callers pass a better estimate where they have one.
-_SIZE = {Section.CREDENTIALS: 3_000, Section.ENTITIES: 1_500, Section.MANAGED: 40_000, Section.SETS: 2_000,
+# Approximate bytes of one entry, its share of the index included (tracemalloc over 3,000 callers
+# of the many-callers benchmark, each a user with a key and two shared managed policies, rounded
+# up: a credential 1.7 KB, a user or its tags 0.9 KB, a set 0.9 KB — the set's statements are
+# shared with every principal of the same policies); callers pass a better estimate where they
+# have one.
+_SIZE = {Section.CREDENTIALS: 2_200, Section.ENTITIES: 1_100, Section.MANAGED: 40_000, Section.SETS: 1_100,
          Section.SESSIONS: 4_000}  # fmt: skip
 
 
@@ -81,7 +83,10 @@ class Cache:
         self.limits = limits or CacheLimits()
         self._lock = threading.Lock()
         self._sections: dict[Section, OrderedDict[Any, _Entry]] = {s: OrderedDict() for s in Section}
-        self._index: dict[Ref, set[tuple[Section, Any]]] = {}
+        # ref -> the (section, key) of the entries built from it: the one pair itself while it is
+        # the only one (most refs: a caller's own user, its key), a set from the second on;
+        # each entry's pair is one tuple shared by all its refs (docs/architecture.md, "Caches").
+        self._index: dict[Ref, tuple[Section, Any] | set[tuple[Section, Any]]] = {}
         self._bytes = 0
         self._section_bytes: dict[Section, int] = dict.fromkeys(Section, 0)
         self._budget = self.limits.memory_mib << 20
@@ -131,8 +136,16 @@ class Cache:
             items[key] = _Entry(value, deps, size)
             self._bytes += size
             self._section_bytes[section] += size
+            pair = (section, key)
+            index = self._index
             for r in deps:
-                self._index.setdefault(r, set()).add((section, key))
+                found = index.get(r)
+                if found is None:
+                    index[r] = pair
+                elif isinstance(found, set):
+                    found.add(pair)
+                elif found != pair:
+                    index[r] = {found, pair}
             limit = self.limits.entries(section)
             while len(items) > limit:
                 self._evict(section)
@@ -159,18 +172,27 @@ class Cache:
     def _unindex(self, section: Section, key: Any, entry: _Entry) -> None:
         self._bytes -= entry.size
         self._section_bytes[section] -= entry.size
+        pair = (section, key)
+        index = self._index
         for r in entry.deps:
-            keys = self._index.get(r)
-            if keys is not None:
-                keys.discard((section, key))
-                if not keys:
-                    del self._index[r]
+            found = index.get(r)
+            if found is None:
+                continue
+            if isinstance(found, set):
+                found.discard(pair)
+                if len(found) == 1:
+                    index[r] = next(iter(found))
+                elif not found:
+                    del index[r]
+            elif found == pair:
+                del index[r]
 
     def _drop(self, r: Ref, sections: frozenset[Section] | None = None) -> None:
-        keys = self._index.get(r)
-        if not keys:
+        found = self._index.get(r)
+        if not found:
             return
-        for section, key in list(keys):
+        pairs: list[tuple[Section, Any]] = list(found) if isinstance(found, set) else [found]
+        for section, key in pairs:
             if sections is not None and section not in sections:
                 continue
             entry = self._sections[section].pop(key, None)

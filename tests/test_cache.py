@@ -78,3 +78,31 @@ def test_what_was_read_before_a_change_to_it_committed_is_not_kept() -> None:
     assert cache.put(Section.SETS, "id-bob", "fine", [ref("user", "1", "bob")], started)
     cache.clear()
     assert not cache.put(Section.SETS, "id-bob", "fine", [ref("user", "1", "bob")], started)
+
+
+def test_the_index_names_exactly_the_live_entries_built_from_each_ref() -> None:
+    """Random puts, overwrites, evictions and changes against the rule: a ref's index entry lists
+    every live entry built from it and nothing else (one pair alone, a set from the second on)."""
+    import random
+
+    rng = random.Random(5)
+    refs = [ref("user", "1", f"u{i}") for i in range(6)]
+    cache = Cache(CacheLimits(credentials=4, entities=5, sets=3))
+    sections = (Section.CREDENTIALS, Section.ENTITIES, Section.SETS)
+    for step in range(3000):
+        roll = rng.random()
+        if roll < 0.8:
+            deps = rng.sample(refs, rng.randint(0, 3))
+            cache.put(rng.choice(sections), rng.randint(0, 7), step, deps, cache.version)
+        elif roll < 0.95:
+            cache.apply(ChangeSet((_user(rng.choice(refs)[2].upper()),)))
+        else:
+            cache.apply(ChangeSet((Change(Entity.USER, "1", "u0", Verb.USED),)))  # records only
+        expected: dict[object, set[tuple[Section, object]]] = {}
+        for section in sections:
+            for key, entry in cache._sections[section].items():
+                for r in entry.deps:
+                    expected.setdefault(r, set()).add((section, key))
+        actual = {r: (set(v) if isinstance(v, set) else {v}) for r, v in cache._index.items()}
+        assert actual == expected, step
+        assert all(len(v) > 1 for v in cache._index.values() if isinstance(v, set)), step

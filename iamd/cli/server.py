@@ -518,8 +518,8 @@ def db_quota(settings: tuple[str, ...], account: str, data_dir: Path, database: 
             raise click.ClickException(f"the data directory has no account {account}") from None
         finally:
             store.close()
-    for name, value in quotas.items():
-        click.echo(f"{name:<17} {value:>11,}  {'set' if name in own else 'AWS default'}")
+    for name, quota in quotas.items():
+        click.echo(f"{name:<17} {quota:>11,}  {'set' if name in own else 'AWS default'}")
 
 
 @db.command("load-managed-policies")

@@ -10,8 +10,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 __all__ = ["Context", "OrgMembership", "Principal", "PrincipalKind", "Request", "build_context"]
+
+
+_NO_NAMES: Mapping[str, str] = MappingProxyType({})  # one read-only empty mapping for every principal
 
 
 class PrincipalKind(StrEnum):
@@ -63,7 +67,7 @@ class Principal:
     provider: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     session_name: str | None = None
-    names: Mapping[str, str] = field(default_factory=dict, compare=False)  # Principal.AWS value -> grant
+    names: Mapping[str, str] = field(default_factory=lambda: _NO_NAMES, compare=False)  # Principal.AWS value -> grant
 
     # Derived once, read on every decision.
     _context: Context | None = field(default=None, init=False, repr=False, compare=False)  # derived_context, built

@@ -35,7 +35,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar, cast
 
 from iamd.cache import Cache, CacheLimits, Section
@@ -162,6 +162,11 @@ class PolicyLoader:
         # Compiled policies (Policy.compiled) by document and what the policy is: the same
         # managed policy in a thousand sets is one object, compiled once.
         self._policies: _LRU[tuple[object, ...], Policy] = _LRU(max_documents)
+        # Principals' sets by the policy objects they are made of: the thousand users who attach
+        # the same managed policies (and the same inline ones) share one set, its statements
+        # indexed and its per-action memos filled once (docs/architecture.md, "Caches"). A key
+        # holds ids, never reused while the set in the value keeps those objects alive.
+        self._sets: _LRU[tuple[object, ...], PolicySet] = _LRU(max_documents)
 
     # -- one document ------------------------------------------------------------------------
     def stored(
@@ -340,22 +345,32 @@ class PolicyLoader:
     # A principal's set carries the SCP levels of its account. RCPs govern the resources of
     # the services that support them, in iamd the roles STS issues sessions for: the role's
     # account's levels are added with the trust policy (``with_resource``), not here.
+    def shared(self, identity: Sequence[Policy], boundary: Policy | None, scp: Levels) -> PolicySet:
+        """The set of a principal's policies, one object for every principal whose policies are
+        the same objects (the loader makes one object per stored document: :meth:`stored`)."""
+        key = (tuple(map(id, identity)), id(boundary), tuple(tuple(map(id, level)) for level in scp))
+        found = self._sets.get(key)
+        if found is None:
+            found = self.build(identity, boundary, scp=scp)
+            self._sets.put(key, found)
+        return found
+
     def for_user(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> PolicySet:
         identity = self.user_identity(tx, user, deps)
         boundary = self.boundary(tx, user.permissions_boundary, f"user {user.name}", deps)
         scp, _ = self.organizations(tx, user.account_id, deps)
-        return self.build(identity, boundary, scp=scp)
+        return self.shared(identity, boundary, scp)
 
     def for_role(self, tx: ReadTx, role: Role, deps: set[Ref] | None = None) -> PolicySet:
         identity = self.identity(tx, EntityKind.ROLE, role.name, role.account_id, deps)
         boundary = self.boundary(tx, role.permissions_boundary, f"role {role.name}", deps)
         scp, _ = self.organizations(tx, role.account_id, deps)
-        return self.build(identity, boundary, scp=scp)
+        return self.shared(identity, boundary, scp)
 
     def for_root(self, tx: ReadTx, account: str, deps: set[Ref] | None = None) -> PolicySet:
         """The root user's set: no identity policies, only its account's SCP levels."""
         scp, _ = self.organizations(tx, account, deps)
-        return self.build(scp=scp) if scp else EMPTY
+        return self.shared((), None, scp) if scp else EMPTY
 
     def for_session(
         self, tx: ReadTx, base: PolicySet, claims: SessionClaims, deps: set[Ref] | None = None
@@ -488,7 +503,8 @@ class PolicyCache:
         self.builds += 1
         deps: set[Ref] = set()
         built = build(deps)
-        size = 1_200 + 150 * (len(built.identity) + len(built.session) + 1)
+        # the entry and its index share; the set itself is shared by the principals of the same policies
+        size = 1_100 + 100 * (len(built.identity) + len(built.session))
         self.cache.put(Section.SETS, key, built, deps, started, size=size)
         return built
 

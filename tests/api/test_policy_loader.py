@@ -27,12 +27,19 @@ def test_a_shared_managed_policy_is_parsed_once_for_many_principals(
         sets = [loader.for_user(tx, tx.get_user(acct, name)) for name in names]
     assert loader.documents.parses == 2  # the managed policy and the (identical) inline one
     assert len({id(p) for s in sets for p in s.identity}) == 2  # and the two compiled policies
+    assert len({id(s) for s in sets}) == 1  # and one set for the thirty of them, its memos shared
+    iam.put_user_policy(UserName="many-3", PolicyName="own", PolicyDocument=policy(allow("iam:Tag*")))
+    with api_server.backend.store.read() as tx:
+        other = loader.for_user(tx, tx.get_user(acct, "many-3"))
+        again = loader.for_user(tx, tx.get_user(acct, "many-4"))
+    assert other is not sets[0] and len(other.identity) == 3 and again is sets[0]
 
     iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy(allow("iam:Get*")), SetAsDefault=True)
     with api_server.backend.store.read() as tx:
-        for name in names:
-            loader.for_user(tx, tx.get_user(acct, name))
-    assert loader.documents.parses == 3  # a changed document is another key: parsed once more
+        changed = [loader.for_user(tx, tx.get_user(acct, name)) for name in names]
+    assert loader.documents.parses == 4  # a changed document is another key: parsed once more
+    assert changed[0] is not sets[0] and changed[0] is changed[1]  # a new shared set, with the new version
+    assert "iam:DeleteUser" not in str([cs.statement.actions for cs in changed[0].statements])
 
 
 def test_a_new_principal_reads_no_managed_policy_another_one_loaded(
