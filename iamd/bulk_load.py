@@ -102,6 +102,16 @@ def _one(entry: object) -> tuple[str, Mapping[str, Any]]:
     return kind, body
 
 
+def _listed(body: Mapping[str, Any], key: str, what: str) -> list[Any]:
+    """``body[key]``: absent or null is empty; anything but a list is refused."""
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise LoadError(f"{what}: {key} must be a list")
+    return value
+
+
 def _text(document: object, what: str) -> str:
     if isinstance(document, str):
         return document
@@ -148,17 +158,19 @@ class _Loader:
         self.check.value("path", body.get("Path", "/"))
         self.unique(label, name)
         chunk.named[label][name_key(name)] = (line, name)
-        for group in body.get("GroupList") or () if kind == "User" else ():
+        for group in _listed(body, "GroupList", f"{label} {name}") if kind == "User" else ():
             chunk.refs.append((line, "group", self.check.value("group", group)))
-        for attached in body.get("AttachedManagedPolicies") or ():
+        for attached in _listed(body, "AttachedManagedPolicies", f"{label} {name}"):
             arn = attached.get("PolicyArn") if isinstance(attached, Mapping) else None
             if not isinstance(arn, str):
                 raise LoadError(f"{label} {name}: an attached policy has no PolicyArn")
             chunk.refs.append((line, "policy", arn))
         boundary = body.get("PermissionsBoundary")
-        if isinstance(boundary, Mapping) and isinstance(boundary.get("PermissionsBoundaryArn"), str):
+        if boundary is not None:
+            if not isinstance(boundary, Mapping) or not isinstance(boundary.get("PermissionsBoundaryArn"), str):
+                raise LoadError(f"{label} {name}: PermissionsBoundary must be an object with a PermissionsBoundaryArn")
             chunk.refs.append((line, "policy", boundary["PermissionsBoundaryArn"]))
-        for policy in body.get(f"{kind}PolicyList") or ():
+        for policy in _listed(body, f"{kind}PolicyList", f"{label} {name}"):
             if not isinstance(policy, Mapping):
                 raise LoadError(f"{label} {name}: {kind}PolicyList has an entry that is not an object")
             policy_name = self.check.value("policy", policy.get("PolicyName"))
@@ -187,11 +199,11 @@ class _Loader:
         path = self.check.value("path", body.get("Path", "/"))
         self.unique("policy", name)
         if "PolicyVersionList" in body:  # a ManagedPolicyDetail from a dump
-            versions = body.get("PolicyVersionList") or ()
-            for v in versions if isinstance(versions, list) else ():
-                if isinstance(v, Mapping):
-                    what = f"policy {name} version {v.get('VersionId')}"
-                    self.check.document(_text(v.get("Document"), what), DocumentKind.IDENTITY, what)
+            for v in _listed(body, "PolicyVersionList", f"policy {name}"):
+                if not isinstance(v, Mapping):
+                    raise LoadError(f"policy {name}: PolicyVersionList has an entry that is not an object")
+                what = f"policy {name} version {v.get('VersionId')}"
+                self.check.document(_text(v.get("Document"), what), DocumentKind.IDENTITY, what)
             detail = dict(body)
         else:  # CreatePolicy's parameters
             document = _text(body.get("PolicyDocument"), f"policy {name}")

@@ -68,6 +68,26 @@ def test_loaded_users_sign_with_their_keys_and_their_policies_decide(tmp_path: P
         ),
         "",  # a blank line is skipped
         {"User": {"UserName": "nogroup"}},
+        {
+            "Policy": {
+                "PolicyName": "OnlyGet",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}],
+                },
+            }
+        },
+        {
+            "User": {
+                "UserName": "bounded",
+                "GroupList": ["devs"],
+                "PermissionsBoundary": {
+                    "PermissionsBoundaryType": "Policy",
+                    "PermissionsBoundaryArn": f"arn:aws:iam::{ACCOUNT}:policy/OnlyGet",
+                },
+            }
+        },
+        _key("bounded")[0],
         *(line for line, _, _ in keys),
         {
             "Role": {
@@ -79,7 +99,7 @@ def test_loaded_users_sign_with_their_keys_and_their_policies_decide(tmp_path: P
     ]
     status, out, data_dir = _load(tmp_path, lines)
     assert status == 0, out
-    assert f"account {ACCOUNT}: " in out and "4 users" in out and "3 access keys" in out and "1 roles" in out
+    assert f"account {ACCOUNT}: " in out and "5 users" in out and "4 access keys" in out and "1 roles" in out
     for _, _, secret in keys:  # sealed at rest, never the plain secret
         assert secret.encode() not in (data_dir / "iamd.db").read_bytes()
     with running_server(data_dir) as server:
@@ -101,6 +121,13 @@ def test_loaded_users_sign_with_their_keys_and_their_policies_decide(tmp_path: P
         assert [g["GroupName"] for g in groups] == ["devs"]
         role = dev1.get_role(RoleName="deployer")["Role"]
         assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+        bounded_key = next(json.loads(line)["AccessKey"] for line in (tmp_path / "load.jsonl").read_text().splitlines()
+                           if line.startswith('{"AccessKey": {"UserName": "bounded"'))  # fmt: skip
+        bounded = client_for(server, bounded_key["AccessKeyId"], bounded_key["SecretAccessKey"])
+        assert bounded.get_user()["User"]["UserName"] == "bounded"
+        with pytest.raises(ClientError) as outside:  # the group allows List*, the loaded boundary does not
+            bounded.list_groups_for_user(UserName="bounded")
+        assert "because no permissions boundary allows the iam:ListGroupsForUser action" in str(outside.value)
         with pytest.raises(ClientError) as wrong:  # a loaded key signs only with its own secret
             client_for(server, key_id, keys[0][2]).get_user()
         assert wrong.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
@@ -144,6 +171,10 @@ def test_list_user_tags_of_a_loaded_user(tmp_path: Path) -> None:
          "line 2: user u: tag key 'aws:team' starts with 'aws:'"),
         ([{"Role": {"RoleName": "r", "AssumeRolePolicyDocument": READ_IAM}}], "line 2: role r, trust policy: "),
         (["{not json"], "line 2: not JSON"),
+        ([{"Group": {"GroupName": "devs"}}, {"User": {"UserName": "u", "GroupList": "devs"}}],
+         "line 3: user u: GroupList must be a list"),
+        ([{"User": {"UserName": "u", "PermissionsBoundary": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}}],
+         "line 2: user u: PermissionsBoundary must be an object with a PermissionsBoundaryArn"),
         ([{"Role": {"RoleName": "r", "AssumeRolePolicyDocument": TRUST, "MaxSessionDuration": 60}}],
          "line 2: role r: MaxSessionDuration must be 3600 to 43200 seconds"),
         ([{"Widget": {}}], "line 2: 'Widget' is not one of Policy, Group, User, Role, AccessKey"),
