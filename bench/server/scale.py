@@ -115,11 +115,11 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _serve(data_dir: Path, keys: list[Key], connections: int, duration: float) -> dict[str, Any]:
-    first = start_iamd("iamd-scale", data_dir)  # the first start after the load, then a restart
+def _serve(data_dir: Path, keys: list[Key], connections: int, duration: float, args: tuple[str, ...]) -> dict[str, Any]:
+    first = start_iamd("iamd-scale", data_dir, args=args)  # the first start after the load, then a restart
     first_s = first.started_s
     first.stop()
-    server: Server = start_iamd("iamd-scale", data_dir)
+    server: Server = start_iamd("iamd-scale", data_dir, args=args)
     try:
         out: dict[str, Any] = {"first_start_s": round(first_s, 2), "start_s": round(server.started_s, 2),
                                "rss_idle_mib": _rss_mib(server.pid)}  # fmt: skip
@@ -145,7 +145,7 @@ def _serve(data_dir: Path, keys: list[Key], connections: int, duration: float) -
 
 
 def measure(users: int, callers: int, *, connections: int = 8, duration: float = 10.0,
-            keep: Path | None = None) -> dict[str, Any]:  # fmt: skip
+            keep: Path | None = None, cache_memory: int | None = None) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="iamd-scale-") as tmp:
         root = keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -167,7 +167,9 @@ def measure(users: int, callers: int, *, connections: int = 8, duration: float =
                 saved.write_text(json.dumps({"result": result, "keys": [[k.access_key_id, k.secret_access_key]
                                                                           for k in keys]}))  # fmt: skip
         _say(f"loaded in {result['load']['wall_s']} s; serving {callers:,} callers")
-        result["serve"] = _serve(data_dir, keys, connections, duration)
+        args = ("--cache-memory", str(cache_memory)) if cache_memory else ()
+        result["cache_memory_mib"] = cache_memory or 256
+        result["serve"] = _serve(data_dir, keys, connections, duration, args)
     return result
 
 
@@ -190,7 +192,8 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"  {name:>12}: {w['rps']:>8,.0f} req/s  p50 {w['p50_ms']:.2f} ms  p99 {w['p99_ms']:.2f} ms"
                      + (f"  ({w['bad']} failed)" if w["bad"] else ""))  # fmt: skip
     lines.append(f"  warm / single: {s['warm_over_single']}   (target ≥ 0.8, p99 ≤ 10 ms)")
-    lines.append(f"  RSS after the windows: server {s['rss_mib']} MiB, its children {s['rss_children_mib']} MiB"
+    lines.append(f"  RSS after the windows (--cache-memory {r['cache_memory_mib']}): server {s['rss_mib']} MiB, "
+                 f"its children {s['rss_children_mib']} MiB"
                  "   (target ≤ 400 MiB)")  # fmt: skip
     return "\n".join(lines)
 
@@ -205,11 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the file, data directory and callers' keys here; a later run with the same "
                         "--keep serves them again without loading")  # fmt: skip
+    parser.add_argument("--cache-memory", type=int, default=None, help="iamd serve --cache-memory MIB (default 256)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not 0 < args.callers <= args.users:
         parser.error("--callers must be between 1 and --users")
-    result = measure(args.users, args.callers, connections=args.connections, duration=args.duration, keep=args.keep)
+    result = measure(args.users, args.callers, connections=args.connections, duration=args.duration, keep=args.keep,
+                     cache_memory=args.cache_memory)  # fmt: skip
     print(json.dumps(result) if args.json else report(result))
     return 0
 
