@@ -39,6 +39,7 @@ from iamd.store.records import (
     PolicyChange,
     PolicyEntity,
     PolicyScope,
+    PolicySources,
     PolicyUsage,
     PolicyVersion,
     Role,
@@ -235,6 +236,9 @@ class CachedReads:
 
     def list_inline_policies(self, kind: EntityKind, account: str, entity_name: str) -> tuple[InlinePolicy, ...]:
         return self._open().list_inline_policies(kind, account, entity_name)
+
+    def policy_sources(self, kind: EntityKind, account: str, name: str) -> PolicySources:
+        return self._open().policy_sources(kind, account, name)
 
     def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
         return self._cached(("list_tags", target, account, ref), lambda: self._open().list_tags(target, account, ref))

@@ -51,6 +51,7 @@ from iamd.store.records import (
     PolicyChange,
     PolicyEntity,
     PolicyScope,
+    PolicySources,
     PolicyUsage,
     PolicyVersion,
     Role,
@@ -169,6 +170,10 @@ class ReadTx(Protocol):
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[str]: ...
     def list_inline_policies(self, kind: EntityKind, account: str, entity_name: str) -> tuple[InlinePolicy, ...]: ...
+
+    # everything an entity's identity policies are built from, in one statement (raises NotFound
+    # if there is no such entity; a user's groups too)
+    def policy_sources(self, kind: EntityKind, account: str, name: str) -> PolicySources: ...
 
     # tags (``ref`` is the name, or the ARN for a policy)
     def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]: ...

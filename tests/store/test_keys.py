@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from iamd.store import AlreadyExists, KeyStatus, NotFound, Store
+from iamd.store import AlreadyExists, KeyStatus, NotFound, Store, Tag, TagTarget
 from iamd.store.store import SqlStore
 from tests.store.helpers import OTHER_ACCOUNT, START
 
@@ -91,3 +91,24 @@ def test_lookup_is_one_indexed_query(store: Store, account: str) -> None:
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0], ("AKIAEXAMPLEBOB000001",)).fetchall()
         details = " ".join(str(row[-1]) for row in plan)
         assert "SCAN access_keys" not in details and "SEARCH access_keys" in details, details
+        assert "SCAN user_tags" not in details, details
+
+
+def test_lookup_carries_the_users_tags(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "bob", tags=[Tag("team", "a"), Tag("Cost", "1"), Tag("b", "")])
+        tx.create_user(account, "eve")
+        tx.create_user(OTHER_ACCOUNT, "bob", tags=[Tag("elsewhere", "x")])
+        bob = tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000001", SECRET)
+        tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000002", SECRET)
+        tx.create_access_key(account, "eve", "AKIAEXAMPLEEVE000001", SECRET)
+        tx.create_access_key(account, None, "AKIAEXAMPLEROOT00001", b"root")
+    with store.read() as r:
+        found = r.lookup_access_key(bob.id)
+        assert found.user_tags == r.list_tags(TagTarget.USER, account, "bob")
+        assert found.user_tags == (Tag("b", ""), Tag("Cost", "1"), Tag("team", "a"))  # by key, case-insensitively
+        assert found.key == bob and found.user == r.get_user(account, "bob")
+        assert r.lookup_access_key("AKIAEXAMPLEBOB000002").user_tags == found.user_tags
+        assert r.lookup_access_key("AKIAEXAMPLEEVE000001").user_tags == ()
+        root = r.lookup_access_key("AKIAEXAMPLEROOT00001")
+        assert root.user is None and root.user_tags == ()
