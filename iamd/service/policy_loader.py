@@ -294,7 +294,27 @@ class PolicyLoader:
         User Guide, "Service control policies" and "Resource control policies"); none of a
         type that is not enabled in the root. What they were built from goes to ``deps``: the
         account's membership, and the organization of an account its levels govern.
+
+        With a cache, an account's levels are kept per account with those refs (docs/architecture.md,
+        "Caches"): a new caller of an account already seen reads no Organizations table.
         """
+        cache = self.cache
+        if cache is None:
+            return self._organizations(tx, account, deps)
+        key = ("org-levels", account)
+        found = cache.get(Section.SETS, key)
+        if found is None:
+            started = cache.version
+            refs: set[Ref] = set()
+            levels = self._organizations(tx, account, refs)
+            found = (levels, tuple(refs))
+            size = 600 + 150 * sum(len(level) for kind in levels for level in kind)
+            cache.put(Section.SETS, key, found, refs, started, size=size)
+        if deps is not None:
+            deps.update(found[1])
+        return cast(tuple[Levels, Levels], found[0])
+
+    def _organizations(self, tx: ReadTx, account: str, deps: set[Ref] | None) -> tuple[Levels, Levels]:
         org = tx.organization_of(account)
         governed = org is not None and org.feature_set == "ALL" and account != org.management_account_id
         if deps is not None:  # the management account's levels stay empty whatever its organization does
