@@ -13,7 +13,7 @@ lower-cased name and paged with opaque markers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -580,6 +580,11 @@ class Store(Protocol):
         ...
 
     def record_access_key_use(self, key_id: str, when: datetime, service: str, region: str) -> None: ...
+    def record_access_key_uses(self, uses: Mapping[str, tuple[datetime, str, str]]) -> None:
+        """``record_access_key_use`` of many keys (key id -> when, service, region), in one
+        transaction (the audit writer's batch); unknown keys are skipped."""
+        ...
+
     def record_role_use(self, role_id: str, when: datetime, region: str) -> None: ...
     def record_password_use(self, user_id: str, when: datetime) -> None: ...
 

@@ -3,7 +3,7 @@
 A cold GetUser reads the caller's key, user and tags in one statement (the credential) and its
 identity policies in one more (``ReadTx.policy_sources``); the user and tags the credential read
 are kept as the answers of the entity lookups of that user, under the one staleness rule
-(docs/architecture.md, "Caches"), and an account's Organizations levels are cached per account.
+(docs/architecture.md, "Caches and invalidation"), and an account's Organizations levels are cached per account.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bench.server.callers import ACCOUNT, prepare, signed
 from bench.server.cpu import _feed, query_protocol
 from bench.server.servers import ROOT_KEY, ROOT_SECRET
 from iamd.api import Backend, create_app
+from iamd.api.audit_writer import store_batch
 from iamd.cache import Section
 from iamd.store import ReadTx, Tag, TagTarget
 from iamd.store.store import SqlStore
@@ -114,3 +116,37 @@ def test_nothing_read_in_passing_is_kept_if_a_write_to_it_committed_meanwhile(
     credential = backend.lookup(key)
     assert credential is not None and credential.principal.principal.tags == (("team", "new"),)
     assert _entities(backend, "caller000000")[1] == (Tag("team", "new"),)
+
+
+def test_the_key_uses_of_a_batch_of_first_requests_are_one_write_transaction(backend: Backend) -> None:
+    keys = [k.access_key_id for k in prepare(backend, 5)]
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    uses = {key: (when, "iam", "us-east-1") for key in keys}
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.current_thread() is threading.main_thread():  # not the audit writer's own
+            statements.append(statement.split()[0])
+
+    assert isinstance(backend.store, SqlStore)
+    event.listen(backend.store.engine, "before_cursor_execute", record)
+    try:
+        store_batch(backend.store, [], uses)
+    finally:
+        event.remove(backend.store.engine, "before_cursor_execute", record)
+    assert statements == ["BEGIN", "UPDATE", "SELECT"]  # BEGIN IMMEDIATE, all keys at once, their accounts
+    with backend.store.read() as r:
+        assert {r.get_access_key(key).last_used_date for key in keys} == {when}
+
+
+def test_a_batch_of_key_uses_that_fails_is_stored_key_by_key(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [k.access_key_id for k in prepare(backend, 3)]
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def broken(uses: object) -> None:
+        raise RuntimeError("no batch today")
+
+    monkeypatch.setattr(backend.store, "record_access_key_uses", broken)
+    store_batch(backend.store, [], {key: (when, "iam", "us-east-1") for key in keys})
+    with backend.store.read() as r:
+        assert {r.get_access_key(key).last_used_date for key in keys} == {when}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from iamd.store import AlreadyExists, KeyStatus, NotFound, Store, Tag, TagTarget
+from iamd.store import AlreadyExists, ChangeSet, Entity, KeyStatus, NotFound, Store, Tag, TagTarget, Verb
 from iamd.store.store import SqlStore
 from tests.store.helpers import OTHER_ACCOUNT, START
 
@@ -67,6 +68,36 @@ def test_last_use_is_recorded_without_bumping_the_generation(store: Store, accou
     with store.read() as r:
         used = r.get_access_key(key.id)
     assert (used.last_used_date, used.last_used_service, used.last_used_region) == (START, "iam", "us-east-1")
+
+
+def test_the_uses_of_many_keys_are_recorded_in_one_transaction(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+        keys = [tx.create_access_key(account, "bob", f"AKIAEXAMPLEBOB00000{i}", SECRET).id for i in range(3)]
+        tx.create_access_key(OTHER_ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"root")
+    before = store.generation()
+    later = START + timedelta(days=1, microseconds=5)
+    uses = {keys[0]: (START, "iam", "us-east-1"), keys[2]: (later.astimezone(timezone(timedelta(hours=2))), "sts",
+            "eu-west-1"), "AKIAEXAMPLEROOT00001": (START, "s3", "ap-south-1"), "AKIANOSUCHKEY0000000": (START, "iam",
+            "us-east-1")}  # fmt: skip
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+    store.record_access_key_uses(uses)
+    store.record_access_key_uses({})
+    assert store.generation() == before
+    with store.read() as r:
+        got = {k: r.get_access_key(k) for k in (*keys, "AKIAEXAMPLEROOT00001")}
+    assert [(g.last_used_date, g.last_used_service, g.last_used_region) for g in got.values()] == [
+        (START, "iam", "us-east-1"),
+        (None, None, None),
+        (later, "sts", "eu-west-1"),
+        (START, "s3", "ap-south-1"),
+    ]
+    assert got[keys[2]].last_used_date is not None and got[keys[2]].last_used_date.tzinfo == UTC
+    assert len(published) == 1
+    assert sorted((c.entity, c.account, c.name, c.verb) for c in published[0].changes) == sorted([
+        (Entity.ACCESS_KEY, account, keys[0], Verb.USED), (Entity.ACCESS_KEY, account, keys[2], Verb.USED),
+        (Entity.ACCESS_KEY, OTHER_ACCOUNT, "AKIAEXAMPLEROOT00001", Verb.USED)])  # fmt: skip
 
 
 def test_lookup_is_one_indexed_query(store: Store, account: str) -> None:
