@@ -296,7 +296,7 @@ class PolicyLoader:
         account's membership, and the organization of an account its levels govern.
 
         With a cache, an account's levels are kept per account with those refs (docs/architecture.md,
-        "Caches"): a new caller of an account already seen reads no Organizations table.
+        "Caches and invalidation"): a new caller of an account already seen reads no Organizations table.
         """
         cache = self.cache
         if cache is None:

@@ -72,7 +72,7 @@ def _sqlite_engine(url: URL) -> Engine:
         else:
             # A deferred BEGIN takes no lock, so it neither waits nor fails busy: it goes to the
             # driver directly (SQLAlchemy's execution path cost a third of a read snapshot's
-            # overhead; docs/architecture.md, "Caches", a caller's first request).
+            # overhead; docs/architecture.md, "Caches and invalidation").
             driver = conn.connection.driver_connection
             assert driver is not None  # a checked-out connection has its driver connection
             driver.execute("BEGIN")
