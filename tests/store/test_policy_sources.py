@@ -74,6 +74,13 @@ def populated(store: Store, account: str) -> Store:
             tx.add_user_to_group(account, group, "ALICE")
         tx.add_user_to_group(account, "ops", "bob")
         tx.put_inline_policy(EntityKind.USER, OTHER_ACCOUNT, "alice", "elsewhere", DOC)
+        # names whose order differs between bytewise ("C") and ICU collations: '-' < '_' bytewise
+        tx.create_user(account, "dave")
+        for group in ("g_b", "g-b", "gb", "G.b"):
+            tx.create_group(account, group)
+            tx.add_user_to_group(account, group, "dave")
+            for inline in ("x_y", "x-y", "xy", "X.y"):
+                tx.put_inline_policy(EntityKind.GROUP, account, group, inline, DOC)
     return store
 
 
@@ -82,6 +89,8 @@ CASES = [
     (EntityKind.USER, "ALICE"),
     (EntityKind.USER, "bob"),
     (EntityKind.USER, "carol"),
+    (EntityKind.USER, "dave"),
+    (EntityKind.GROUP, "g_b"),
     (EntityKind.GROUP, "admins"),
     (EntityKind.GROUP, "Empty"),
     (EntityKind.GROUP, "zed"),
@@ -116,6 +125,13 @@ def test_what_it_returns(populated: Store, account: str) -> None:
     assert empty.inline == empty.attached == empty.groups == ()
     assert ops.attached == (AttachedPolicy("ReadOnly", "arn:aws:iam::aws:policy/job-function/ReadOnly"),)
     assert zed.inline == (InlinePolicy(EntityKind.GROUP, "Zed", "only", DOC),)
+
+
+def test_bytewise_order_whatever_the_databases_collation(populated: Store, account: str) -> None:
+    with populated.read() as r:
+        dave = r.policy_sources(EntityKind.USER, account, "dave")
+    assert [g.name for g in dave.groups] == ["g-b", "G.b", "g_b", "gb"]  # by name key, bytewise
+    assert [p.name for p in dave.groups[0].inline] == ["X.y", "x-y", "x_y", "xy"]
 
 
 @pytest.mark.parametrize("kind", list(EntityKind))
