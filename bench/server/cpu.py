@@ -133,7 +133,7 @@ def _feed(protocol: Any, transport: RecordingTransport, raws: Sequence[bytes], l
     A request not answered inline (the first with a key not yet cached runs on a worker
     thread) is waited for on ``loop``; warm GetUser requests are all answered inline. The loop
     waits for the request's tasks as ``iamd serve``'s does for its worker threads (woken by
-    the thread when it is done): polling every millisecond instead cost the harness 150–350 µs
+    the thread when it is done): polling every millisecond instead cost the harness 150 to 350 µs
     of CPU per request answered on a worker thread (more on a loaded machine), counted as the
     server's (bench/README.md, "First requests in two statements").
     """
