@@ -70,10 +70,16 @@ def store_batch(
                     store.append_audit_events([event], skip_stored=skip_stored)
             except Exception:
                 log.exception("could not store audit event %s", event.event_id)
+    if not uses:
+        return
     try:
         store.record_access_key_uses(uses)  # one transaction for the batch's keys
     except Exception:
-        log.exception("could not record the use of %d access keys", len(uses))
+        for key_id, (when, service, region) in uses.items():  # one at a time: only the one that fails is lost
+            try:
+                store.record_access_key_use(key_id, when, service, region)
+            except Exception:
+                log.exception("could not record the use of access key %s", key_id)
 
 
 def kept(sampling: ReadSampling, item: Pending) -> Pending | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from iamd.auth import Credential
 from iamd.cache import Cache, Section
+from iamd.core.reads import remember
 from iamd.crypto import SecretBox, access_key_context
 from iamd.policy import Principal
 from iamd.refs import key_ref, ref
@@ -47,7 +48,7 @@ class CredentialResolver:
         if cached is not None:
             return None if cached is _NO_KEY else cached
         started = self._cache.version
-        credential = self._load_credential(key_id)
+        credential = self._load_credential(key_id, started)
         user = credential.principal.user if credential is not None else None
         deps = [key_ref(key_id)] if user is None else [key_ref(key_id), ref("user", user.account_id, user.name)]
         self._cache.put(Section.CREDENTIALS, key_id, _NO_KEY if credential is None else credential, deps, started)
@@ -77,20 +78,23 @@ class CredentialResolver:
         self._cache.put(Section.SESSIONS, cache_key, credential, (), started, size=3_000 + len(token))
         return credential
 
-    def _load_credential(self, key_id: str) -> Credential[Caller] | None:
+    def _load_credential(self, key_id: str, started: int) -> Credential[Caller] | None:
+        """The key, its user and the user's tags: one statement (``ReadTx.lookup_access_key``).
+        The user and its tags are also what the entity lookups ``get_user`` and ``list_tags`` of
+        that user answer, read in the same snapshot: they are kept as those answers too (same
+        refs, same staleness rule), so the caller's first request does not read them again."""
         try:
             with self.store.read() as tx:
                 owner = tx.lookup_access_key(key_id)
-                tags = tx.list_tags(TagTarget.USER, owner.key.account_id, owner.user.name) if owner.user else ()
         except NotFound:
             return None
-        key = owner.key
+        key, user, tags = owner.key, owner.user, owner.user_tags
         secret = self._box().open(key.secret_sealed.decode(), context=access_key_context(key.id))
-        if owner.user is None:
+        if user is None:
             principal = Principal.from_arn(f"arn:{self._partition}:iam::{key.account_id}:root")
         else:
-            principal = Principal.from_arn(
-                owner.user.arn, unique_id=owner.user.id, tags=[(t.key, t.value) for t in tags]
-            )
-        caller = Caller(key.account_id, principal, key.id, owner.user)
+            principal = Principal.from_arn(user.arn, unique_id=user.id, tags=[(t.key, t.value) for t in tags])
+            remember(self._cache, ("get_user", user.account_id, user.name), user, started)
+            remember(self._cache, ("list_tags", TagTarget.USER, user.account_id, user.name), tags, started)
+        caller = Caller(key.account_id, principal, key.id, user)
         return Credential(secret, caller, active=key.status.value == "Active")

@@ -39,6 +39,7 @@ from iamd.store.records import (
     PolicyChange,
     PolicyEntity,
     PolicyScope,
+    PolicySources,
     PolicyUsage,
     PolicyVersion,
     Role,
@@ -51,7 +52,7 @@ from iamd.store.server_certificates import ServerCertificate
 from iamd.store.surface import AccessReportJob, OutboundFederation, WebIdentityKey
 from iamd.store.user_credentials import ServiceCredential, SigningCertificate, SshPublicKey
 
-__all__ = ["CachedReads", "entity_refs"]
+__all__ = ["CachedReads", "entity_refs", "remember"]
 
 T = TypeVar("T")
 
@@ -86,7 +87,7 @@ class CachedReads:
                 hit = read()
             except NotFound as e:
                 hit = e
-            self._cache.put(Section.ENTITIES, key, hit, entity_refs(key), self._version)
+            remember(self._cache, key, hit, self._version)
         if isinstance(hit, NotFound):
             raise hit
         return hit  # type: ignore[no-any-return]
@@ -235,6 +236,9 @@ class CachedReads:
 
     def list_inline_policies(self, kind: EntityKind, account: str, entity_name: str) -> tuple[InlinePolicy, ...]:
         return self._open().list_inline_policies(kind, account, entity_name)
+
+    def policy_sources(self, kind: EntityKind, account: str, name: str) -> PolicySources:
+        return self._open().policy_sources(kind, account, name)
 
     def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
         return self._cached(("list_tags", target, account, ref), lambda: self._open().list_tags(target, account, ref))
@@ -443,6 +447,14 @@ class CachedReads:
 
     def count_server_certificates(self, account: str) -> int:
         return self._open().count_server_certificates(account)
+
+
+def remember(cache: Cache, key: tuple[Any, ...], value: object, version: int) -> None:
+    """Keep ``value`` as the answer of the cached lookup ``key`` (the store method and its
+    arguments, as :class:`CachedReads` keys them), read by reads that began at ``version``:
+    indexed by what it depends on and subject to the one staleness rule (``Cache.put``). Also
+    for a lookup's answer another read returned in passing (the credential's user and tags)."""
+    cache.put(Section.ENTITIES, key, value, entity_refs(key), version)
 
 
 def entity_refs(key: tuple[Any, ...]) -> list[Ref]:

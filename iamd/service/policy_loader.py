@@ -43,7 +43,7 @@ from iamd.policy import DocumentKind, OrgMembership, Policy, PolicyDocument, Pol
 from iamd.policy.document import PolicyValidationError, parse_policy
 from iamd.refs import Ref, policy_ref, ref
 from iamd.sessions import SessionClaims, SessionKind
-from iamd.store import EntityKind, NotFound, ReadTx, Role, User
+from iamd.store import EntityKind, NotFound, PolicySources, ReadTx, Role, User
 
 from .call import Caller
 from .organizations.model import MANAGED, RCP, SCP, membership, policy_arn
@@ -227,29 +227,36 @@ class PolicyLoader:
         """The inline and attached managed policies of one user, group or role."""
         if deps is not None:
             deps.add(ref(kind.value, owner, name))
+        return self._identity(tx, tx.policy_sources(kind, owner, name), name, deps)
+
+    def user_identity(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> list[Policy]:
+        """A user's identity policies: its own and those of every group it is in (one read:
+        ``ReadTx.policy_sources``)."""
+        if deps is not None:
+            deps.add(ref(EntityKind.USER.value, user.account_id, user.name))
+        sources = tx.policy_sources(EntityKind.USER, user.account_id, user.name)
+        identity = self._identity(tx, sources, user.name, deps)
+        for group in sources.groups:
+            if deps is not None:
+                deps.add(ref(EntityKind.GROUP.value, user.account_id, group.name))
+            identity += self._identity(tx, group, group.name, deps)
+        return identity
+
+    def _identity(self, tx: ReadTx, sources: PolicySources, name: str, deps: set[Ref] | None) -> list[Policy]:
+        """The inline and attached managed policies of one entity, from what the store read
+        (``name``: the entity as the caller named it, in the messages of unreadable policies)."""
+        kind = sources.kind
         out: list[Policy] = []
-        for inline in tx.list_inline_policies(kind, owner, name):
+        for inline in sources.inline:
             what = f"inline policy {inline.name} of {kind.value} {name}"
             out.append(self.stored(inline.document, PolicyType.IDENTITY, inline.name, what, kind="inline",
                                    owner=kind.value))  # fmt: skip
-        marker = None
-        while True:
-            page = tx.list_attached_policies(kind, owner, name, marker=marker, max_items=1000)
-            for attached in page.items:
-                # An attached policy cannot be deleted; one gone between the two reads is skipped.
-                pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, deps)
-                if pol is not None:
-                    out.append(pol)
-            if page.marker is None:
-                return out
-            marker = page.marker
-
-    def user_identity(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> list[Policy]:
-        """A user's identity policies: its own and those of every group it is in."""
-        identity = self.identity(tx, EntityKind.USER, user.name, user.account_id, deps)
-        for group in tx.list_groups_for_user(user.account_id, user.name, max_items=1000).items:
-            identity += self.identity(tx, EntityKind.GROUP, group.name, user.account_id, deps)
-        return identity
+        for attached in sources.attached:
+            # An attached policy cannot be deleted; one gone between the two reads is skipped.
+            pol = self.managed(tx, attached.arn, PolicyType.IDENTITY, deps)
+            if pol is not None:
+                out.append(pol)
+        return out
 
     def boundary(self, tx: ReadTx, arn: str | None, whose: str, deps: set[Ref] | None = None) -> Policy | None:
         """The permissions boundary ``arn`` (None: no boundary). A boundary that cannot be read —
@@ -292,7 +299,27 @@ class PolicyLoader:
         User Guide, "Service control policies" and "Resource control policies"); none of a
         type that is not enabled in the root. What they were built from goes to ``deps``: the
         account's membership, and the organization of an account its levels govern.
+
+        With a cache, an account's levels are kept per account with those refs (docs/architecture.md,
+        "Caches and invalidation"): a new caller of an account already seen reads no Organizations table.
         """
+        cache = self.cache
+        if cache is None:
+            return self._organizations(tx, account, deps)
+        key = ("org-levels", account)
+        found = cache.get(Section.SETS, key)
+        if found is None:
+            started = cache.version
+            refs: set[Ref] = set()
+            levels = self._organizations(tx, account, refs)
+            found = (levels, tuple(refs))
+            size = 600 + 150 * sum(len(level) for kind in levels for level in kind)
+            cache.put(Section.SETS, key, found, refs, started, size=size)
+        if deps is not None:
+            deps.update(found[1])
+        return cast(tuple[Levels, Levels], found[0])
+
+    def _organizations(self, tx: ReadTx, account: str, deps: set[Ref] | None) -> tuple[Levels, Levels]:
         org = tx.organization_of(account)
         governed = org is not None and org.feature_set == "ALL" and account != org.management_account_id
         if deps is not None:  # the management account's levels stay empty whatever its organization does

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, literal, select, union_all, update
+from sqlalchemy import Row, bindparam, delete, insert, literal, literal_column, null, select, union_all, update
 
 from iamd.store import schema as s
-from iamd.store.base import MAX_ITEMS_LIMIT, Ops, encode_marker, kind_tables
+from iamd.store.base import MAX_ITEMS_LIMIT, Ops, encode_marker, kind_tables, name_key
 from iamd.store.changes import Entity, Verb
 from iamd.store.errors import NotFound
 from iamd.store.records import (
@@ -20,6 +20,7 @@ from iamd.store.records import (
     InlinePolicy,
     Page,
     PolicyEntity,
+    PolicySources,
     PolicyUsage,
 )
 
@@ -39,9 +40,58 @@ def _attached(kind: EntityKind) -> Any:
     return stmt.limit(bindparam("limit"))
 
 
+def _policy_sources(kind: EntityKind) -> Any:
+    """Every row :meth:`AttachmentOps.policy_sources` needs, in one statement (``UNION ALL``).
+
+    Each row is (part, owner_key, owner, a, b, c): part 0 names an entity (the one asked for,
+    ``owner_key`` empty, then each group of a user, ``owner_key`` its name key), part 1 is one of
+    its inline policies (a = name, b = document), part 2 one of its attached managed policies
+    (a, b, c = the policy's account, path and name). Ordered as the per-piece reads are: the
+    entity, then each group by name key; each one's inline policies by name, then its attached
+    policies by (name key, account). The entity is found by its name key (no id lookup first);
+    no row at all means there is no such entity.
+    """
+    t = kind_tables(kind)
+    e, p = t.entity, s.policies
+    owner = (
+        select(e.c.id, e.c.name)
+        .where(e.c.account_id == bindparam("account"), e.c.name_key == bindparam("key"))
+        .cte("sources_owner")
+    )
+    empty: Any = literal_column("''")
+    none: Any = null()
+
+    def row(part: int, key: Any, name: Any, sort1: Any, sort2: Any, a: Any, b: Any, c: Any) -> list[Any]:
+        cols: tuple[Any, ...] = (literal_column(str(part)), key, name, sort1, sort2, a, b, c)
+        return [col.label(label) for col, label in zip(cols, _SOURCE_COLUMNS, strict=True)]
+
+    def parts(key: Any, name: Any, inline: Any, attachments: Any, entity_id: Any, base: Any) -> list[Any]:
+        return [
+            select(*row(0, key, name, empty, empty, none, none, none)).select_from(base),
+            select(*row(1, key, name, inline.c.name, empty, inline.c.name, inline.c.document, none)).select_from(
+                base.join(inline, inline.c.entity_id == entity_id)
+            ),
+            select(*row(2, key, name, p.c.name_key, p.c.account_id, p.c.account_id, p.c.path, p.c.name)).select_from(
+                base.join(attachments, attachments.c.entity_id == entity_id).join(p, p.c.id == attachments.c.policy_id)
+            ),
+        ]
+
+    selects = parts(empty, owner.c.name, t.inline, t.attachments, owner.c.id, owner)
+    if kind is EntityKind.USER:
+        m, g = s.group_members, s.groups
+        member_of = owner.join(m, m.c.user_id == owner.c.id).join(g, g.c.id == m.c.group_id)
+        selects += parts(g.c.name_key, g.c.name, s.group_inline_policies, s.group_policy_attachments, g.c.id,
+                         member_of)  # fmt: skip
+    order: list[Any] = [literal_column(c) for c in ("owner_key", "part", "sort1", "sort2")]
+    return union_all(*selects).order_by(*order)
+
+
+_SOURCE_COLUMNS = ("part", "owner_key", "owner", "sort1", "sort2", "a", "b", "c")
+
 # Built once (a statement built per call costs more than the query itself on SQLite).
 _INLINE_POLICIES = {kind: _inline_policies(kind) for kind in EntityKind}
 _ATTACHED = {kind: _attached(kind) for kind in EntityKind}
+_POLICY_SOURCES = {kind: _policy_sources(kind) for kind in EntityKind}
 
 
 class AttachmentOps(Ops):
@@ -211,6 +261,30 @@ class AttachmentOps(Ops):
         entity_id, real_name = self._entity_named(kind, account, entity_name)
         rows = self._conn.execute(_INLINE_POLICIES[kind], {"entity": entity_id})
         return tuple(InlinePolicy(kind, real_name, r.name, r.document) for r in rows)
+
+    def policy_sources(self, kind: EntityKind, account: str, name: str) -> PolicySources:
+        """What the entity's identity policies are built from (``PolicySources``), in one statement:
+        the same policies, in the same order, as ``list_inline_policies``, ``list_attached_policies``
+        and, for a user, ``list_groups_for_user`` and theirs for each group."""
+        rows = self._conn.execute(_POLICY_SOURCES[kind], {"account": account, "key": name_key(name)}).all()
+        if not rows:
+            raise NotFound(kind_tables(kind).label, name)
+        found: list[PolicySources] = []
+        inline: list[InlinePolicy] = []
+        attached: list[AttachedPolicy] = []
+        for r in rows:
+            if r.part == 0:  # the next entity: the one asked for first, then each of its groups
+                if found:
+                    found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
+                found.append(PolicySources(kind if r.owner_key == "" else EntityKind.GROUP, r.owner))
+                inline, attached = [], []
+            elif r.part == 1:
+                inline.append(InlinePolicy(found[-1].kind, found[-1].name, r.a, r.b))
+            else:
+                attached.append(AttachedPolicy(r.c, self._arn(r.a, "policy", r.b, r.c)))
+        found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
+        entity, *groups = found
+        return PolicySources(entity.kind, entity.name, entity.inline, entity.attached, tuple(groups))
 
     def put_inline_policy(
         self, kind: EntityKind, account: str, entity_name: str, policy_name: str, document: str

@@ -67,8 +67,15 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if conn.get_execution_options().get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # may wait for the write lock: errors as SQLAlchemy's
+        else:
+            # A deferred BEGIN takes no lock, so it neither waits nor fails busy: it goes to the
+            # driver directly (SQLAlchemy's execution path cost a third of a read snapshot's
+            # overhead; docs/architecture.md, "Caches and invalidation").
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a checked-out connection has its driver connection
+            driver.execute("BEGIN")
 
     return engine
 

@@ -2,7 +2,7 @@
 
 Key ids are minted by the caller together with the secret; the secret arrives sealed
 (encrypted) and is stored as opaque bytes. Authentication resolves a key id and its owner
-with :meth:`KeyOps.lookup_access_key`: one query on the primary key.
+with :meth:`KeyOps.lookup_access_key`: one query on the primary key (with the user's tags).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from iamd.store import schema as s
 from iamd.store.base import Ops
 from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, NotFound
-from iamd.store.records import AccessKey, AccessKeyOwner, KeyStatus, User
+from iamd.store.records import AccessKey, AccessKeyOwner, KeyStatus, Tag, User
 
 __all__ = ["KeyOps"]
 
@@ -35,8 +35,35 @@ def _build_key_select() -> Select[Any]:
     ).select_from(k.outerjoin(u, k.c.user_id == u.c.id).outerjoin(bp, u.c.boundary_policy_id == bp.c.id))
 
 
+def _build_key_owner() -> Select[Any]:
+    """A key, its user and the user's tags by key (one row per tag; one row if it has none)."""
+    k, u, bp, t = s.access_keys, s.users, s.policies.alias("key_bp"), s.user_tags
+    return (
+        select(
+            k,
+            u.c.name.label("u_name"),
+            u.c.path.label("u_path"),
+            u.c.create_date.label("u_create_date"),
+            u.c.password_last_used.label("u_password_last_used"),
+            bp.c.account_id.label("bp_account"),
+            bp.c.path.label("bp_path"),
+            bp.c.name.label("bp_name"),
+            t.c.key.label("tag_key"),
+            t.c.value.label("tag_value"),
+        )
+        .select_from(
+            k.outerjoin(u, k.c.user_id == u.c.id)
+            .outerjoin(bp, u.c.boundary_policy_id == bp.c.id)
+            .outerjoin(t, t.c.resource_id == u.c.id)
+        )
+        .where(k.c.id == bindparam("key_id"))
+        .order_by(t.c.key_norm)
+    )
+
+
 _KEY_SELECT = _build_key_select()
 _KEY_BY_ID = _KEY_SELECT.where(s.access_keys.c.id == bindparam("key_id"))
+_KEY_OWNER = _build_key_owner()  # authentication's one statement (lookup_access_key)
 
 
 def _key_select() -> Select[Any]:
@@ -73,7 +100,11 @@ class KeyOps(Ops):
 
     # -- reads ---------------------------------------------------------------------------
     def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
-        r = self._key_row(key_id)
+        """The key, its user and the user's tags, in one statement."""
+        rows = self._conn.execute(_KEY_OWNER, {"key_id": key_id}).all()
+        if not rows:
+            raise NotFound("access key", key_id)
+        r = rows[0]
         user = None
         if r.user_id is not None:
             user = User(
@@ -86,7 +117,8 @@ class KeyOps(Ops):
                 permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
                 password_last_used=r.u_password_last_used,
             )
-        return AccessKeyOwner(self._key(r), user)
+        tags = tuple(Tag(row.tag_key, row.tag_value) for row in rows if row.tag_key is not None)
+        return AccessKeyOwner(self._key(r), user, tags)
 
     def get_access_key(self, key_id: str) -> AccessKey:
         return self._key(self._key_row(key_id))

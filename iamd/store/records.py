@@ -209,6 +209,20 @@ class InlinePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicySources:
+    """What a user's, group's or role's identity policies are built from, read with one statement
+    (:meth:`iamd.store.ReadTx.policy_sources`): its inline policies (by name), the managed
+    policies attached to it (``list_attached_policies``' order) and, for a user, the same for each
+    of its groups (by name). ``name`` is the entity's name as stored."""
+
+    kind: EntityKind
+    name: str
+    inline: tuple[InlinePolicy, ...] = ()
+    attached: tuple[AttachedPolicy, ...] = ()
+    groups: tuple[PolicySources, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AccessKey:
     id: str
     account_id: str
@@ -230,6 +244,8 @@ class AccessKeyOwner:
 
     key: AccessKey
     user: User | None
+    user_tags: tuple[Tag, ...] = ()
+    """The user's tags (its principal tags), by key; none for the root's keys."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,6 +182,21 @@ def test_resource_tags_of_a_target_follow_tag_writes(iam: BaseClient, user_clien
     assert denied(lambda: reader.get_user(UserName="ci-rt-target")) == "AccessDenied"
 
 
+def test_the_callers_own_record_and_tags_as_a_resource_follow_writes(iam: BaseClient, user_client: UserClient) -> None:
+    """The user and tags a caller's credential read are also its entity lookups' answers
+    (iamd/api/credentials.py): a write to the caller drops them with the credential."""
+    condition = {"StringEquals": {"aws:ResourceTag/open": "yes"}}
+    user = user_client("ci-self-rt", policy(allow("iam:GetUser", **condition)))
+    iam.tag_user(UserName="ci-self-rt", Tags=[{"Key": "open", "Value": "no"}])
+    assert denied(lambda: user.get_user()) == "AccessDenied"  # its first request
+    iam.tag_user(UserName="ci-self-rt", Tags=[{"Key": "open", "Value": "yes"}])
+    assert user.get_user()["User"]["Tags"] == [{"Key": "open", "Value": "yes"}]
+    iam.update_user(UserName="ci-self-rt", NewPath="/moved/")
+    assert user.get_user()["User"]["Path"] == "/moved/"
+    iam.untag_user(UserName="ci-self-rt", TagKeys=["open"])
+    assert denied(lambda: user.get_user()) == "AccessDenied"
+
+
 def test_a_deny_added_by_one_request_holds_on_the_very_next(iam: BaseClient, user_client: UserClient) -> None:
     admin = user_client("ci-denied", policy(allow("iam:*")))
     admin.get_user(UserName="ci-denied")

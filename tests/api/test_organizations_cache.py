@@ -118,3 +118,25 @@ def test_the_organization_keys_follow_an_account_out_of_its_organization(api_ser
     assert _code(drifter.get_user) == "AccessDenied"
     orgs.remove_account_from_organization(AccountId=member)
     assert _code(drifter.get_user) == "ok"
+
+
+def test_a_new_caller_of_a_governed_account_sees_its_levels_as_they_are_now(
+    api_server: RunningServer, orgs: Any
+) -> None:
+    """An account's SCP levels are cached per account (a new caller of it reads no Organizations
+    table): a write drops them, and the next new caller's first request sees the write."""
+    member = new_account(orgs, "newcomers")
+    member_iam = _in_member(api_server, member, _admin(api_server, "newcomers-boss"))
+
+    def first_request(name: str) -> str:
+        caller: Any = client(api_server, "iam", *_admin(api_server, name, member_iam))
+        return _code(caller.get_user)
+
+    assert first_request("early") == "ok"
+    scp = orgs.create_policy(Content=DENY_READS, Description="", Name="NoNewcomerReads", Type=SCP)
+    scp_id = scp["Policy"]["PolicySummary"]["Id"]
+    assert first_request("before-attach") == "ok"
+    orgs.attach_policy(PolicyId=scp_id, TargetId=member)
+    assert first_request("late") == "AccessDenied"
+    orgs.detach_policy(PolicyId=scp_id, TargetId=member)
+    assert first_request("later") == "ok"

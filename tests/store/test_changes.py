@@ -385,6 +385,7 @@ ROWS: list[Row] = [
     ),
     # account settings
     ("set_sts_token_version", lambda tx, v: tx.set_sts_token_version(A, 2), lambda v: {ref("account", A, A)}),
+    ("set_entity_quota", lambda tx, v: tx.set_entity_quota(A, "Users", 10), lambda v: {ref("account", A, A)}),
     (
         "add_deletion_task",
         lambda tx, v: tx.add_deletion_task(A, "task/aws-service-role/x/1", "SUCCEEDED"),
@@ -558,14 +559,15 @@ def test_writes_outside_transactions_are_published(store: Store, account: str) -
     unsubscribe = store.subscribe(published.append)
     store.record_role_use(role.id, START + timedelta(hours=1), "eu-west-1")
     store.record_password_use(user.id, START + timedelta(hours=1))
-    store.record_access_key_uses({"AKIAEXAMPLEKEY000002": (START + timedelta(hours=1), "iam", "us-east-1"),
-                                  "AKIANOSUCHKEY0000002": (START, "iam", "us-east-1")})  # fmt: skip
+    store.record_access_key_use("AKIAEXAMPLEKEY000002", START + timedelta(hours=1), "iam", "us-east-1")
+    store.record_access_key_uses({"AKIAEXAMPLEKEY000002": (START + timedelta(hours=2), "sts", "eu-west-1"),
+                                  "AKIANOSUCHKEY0000000": (START, "iam", "us-east-1")})  # fmt: skip
     store.append_audit_event(replace(_event(), event_id="ev-2"))
     store.append_audit_events([replace(_event(), event_id="ev-3")])
     seen = [(c.entity.value, c.account, c.name, c.verb) for p in published for c in p.changes]
-    assert seen[:3] == [("role", A, "Runner", Verb.USED), ("user", A, "Carol", Verb.USED),
-                        ("key", A, "AKIAEXAMPLEKEY000002", Verb.USED)]  # fmt: skip
-    assert [s[0] for s in seen[3:]] == ["audit-event", "audit-event"]
+    used = ("key", A, "AKIAEXAMPLEKEY000002", Verb.USED)
+    assert seen[:4] == [("role", A, "Runner", Verb.USED), ("user", A, "Carol", Verb.USED), used, used]
+    assert [s[0] for s in seen[4:]] == ["audit-event", "audit-event"]
     published.clear()
     oldest = store.oldest_audit_events(10)
     assert store.delete_audit_events([e.sequence for e in oldest if e.sequence is not None]) == 2
@@ -584,5 +586,5 @@ def test_every_write_of_the_store_outside_transactions_is_covered_above() -> Non
     not_writes = {"dialect", "transaction", "read", "generation", "subscribe", "close", "oldest_audit_events",
                   "audit_size"}  # fmt: skip
     writes = {n for n in vars(Store) if not n.startswith("_")} - not_writes
-    assert writes == {"append_audit_event", "append_audit_events", "record_access_key_uses", "record_role_use",
-                      "record_password_use", "reset", "delete_audit_events"}  # fmt: skip
+    assert writes == {"append_audit_event", "append_audit_events", "record_access_key_use", "record_access_key_uses",
+                      "record_role_use", "record_password_use", "reset", "delete_audit_events"}  # fmt: skip

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from iamd.store import AlreadyExists, KeyStatus, NotFound, Store
+from iamd.store import AlreadyExists, ChangeSet, Entity, KeyStatus, NotFound, Store, Tag, TagTarget, Verb
 from iamd.store.store import SqlStore
 from tests.store.helpers import OTHER_ACCOUNT, START
 
@@ -62,11 +63,41 @@ def test_last_use_is_recorded_without_bumping_the_generation(store: Store, accou
         key = tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000001", SECRET)
     assert (key.last_used_date, key.last_used_service, key.last_used_region) == (None, None, None)
     before = store.generation()
-    store.record_access_key_uses({key.id: (START, "iam", "us-east-1")})
+    store.record_access_key_use(key.id, START, "iam", "us-east-1")
     assert store.generation() == before
     with store.read() as r:
         used = r.get_access_key(key.id)
     assert (used.last_used_date, used.last_used_service, used.last_used_region) == (START, "iam", "us-east-1")
+
+
+def test_the_uses_of_many_keys_are_recorded_in_one_transaction(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+        keys = [tx.create_access_key(account, "bob", f"AKIAEXAMPLEBOB00000{i}", SECRET).id for i in range(3)]
+        tx.create_access_key(OTHER_ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"root")
+    before = store.generation()
+    later = START + timedelta(days=1, microseconds=5)
+    uses = {keys[0]: (START, "iam", "us-east-1"), keys[2]: (later.astimezone(timezone(timedelta(hours=2))), "sts",
+            "eu-west-1"), "AKIAEXAMPLEROOT00001": (START, "s3", "ap-south-1"), "AKIANOSUCHKEY0000000": (START, "iam",
+            "us-east-1")}  # fmt: skip
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+    store.record_access_key_uses(uses)
+    store.record_access_key_uses({})
+    assert store.generation() == before
+    with store.read() as r:
+        got = {k: r.get_access_key(k) for k in (*keys, "AKIAEXAMPLEROOT00001")}
+    assert [(g.last_used_date, g.last_used_service, g.last_used_region) for g in got.values()] == [
+        (START, "iam", "us-east-1"),
+        (None, None, None),
+        (later, "sts", "eu-west-1"),
+        (START, "s3", "ap-south-1"),
+    ]
+    assert got[keys[2]].last_used_date is not None and got[keys[2]].last_used_date.tzinfo == UTC
+    assert len(published) == 1
+    assert sorted((c.entity, c.account, c.name, c.verb) for c in published[0].changes) == sorted([
+        (Entity.ACCESS_KEY, account, keys[0], Verb.USED), (Entity.ACCESS_KEY, account, keys[2], Verb.USED),
+        (Entity.ACCESS_KEY, OTHER_ACCOUNT, "AKIAEXAMPLEROOT00001", Verb.USED)])  # fmt: skip
 
 
 def test_lookup_is_one_indexed_query(store: Store, account: str) -> None:
@@ -91,3 +122,24 @@ def test_lookup_is_one_indexed_query(store: Store, account: str) -> None:
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0], ("AKIAEXAMPLEBOB000001",)).fetchall()
         details = " ".join(str(row[-1]) for row in plan)
         assert "SCAN access_keys" not in details and "SEARCH access_keys" in details, details
+        assert "SCAN user_tags" not in details, details
+
+
+def test_lookup_carries_the_users_tags(store: Store, account: str) -> None:
+    with store.transaction() as tx:
+        tx.create_user(account, "bob", tags=[Tag("team", "a"), Tag("Cost", "1"), Tag("b", "")])
+        tx.create_user(account, "eve")
+        tx.create_user(OTHER_ACCOUNT, "bob", tags=[Tag("elsewhere", "x")])
+        bob = tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000001", SECRET)
+        tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000002", SECRET)
+        tx.create_access_key(account, "eve", "AKIAEXAMPLEEVE000001", SECRET)
+        tx.create_access_key(account, None, "AKIAEXAMPLEROOT00001", b"root")
+    with store.read() as r:
+        found = r.lookup_access_key(bob.id)
+        assert found.user_tags == r.list_tags(TagTarget.USER, account, "bob")
+        assert found.user_tags == (Tag("b", ""), Tag("Cost", "1"), Tag("team", "a"))  # by key, case-insensitively
+        assert found.key == bob and found.user == r.get_user(account, "bob")
+        assert r.lookup_access_key("AKIAEXAMPLEBOB000002").user_tags == found.user_tags
+        assert r.lookup_access_key("AKIAEXAMPLEEVE000001").user_tags == ()
+        root = r.lookup_access_key("AKIAEXAMPLEROOT00001")
+        assert root.user is None and root.user_tags == ()
