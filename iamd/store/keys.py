@@ -21,9 +21,11 @@ from iamd.store.records import AccessKey, AccessKeyOwner, KeyStatus, Tag, User
 __all__ = ["KeyOps"]
 
 
-def _build_key_select() -> Select[Any]:
-    k, u, bp = s.access_keys, s.users, s.policies.alias("key_bp")
-    return select(
+def _build_key_select(*, with_tags: bool = False) -> Select[Any]:
+    """A key with its user's columns and boundary; ``with_tags``: and the user's tags too (one row
+    per tag, one row if it has none)."""
+    k, u, bp, t = s.access_keys, s.users, s.policies.alias("key_bp"), s.user_tags
+    columns: list[Any] = [
         k,
         u.c.name.label("u_name"),
         u.c.path.label("u_path"),
@@ -32,38 +34,20 @@ def _build_key_select() -> Select[Any]:
         bp.c.account_id.label("bp_account"),
         bp.c.path.label("bp_path"),
         bp.c.name.label("bp_name"),
-    ).select_from(k.outerjoin(u, k.c.user_id == u.c.id).outerjoin(bp, u.c.boundary_policy_id == bp.c.id))
-
-
-def _build_key_owner() -> Select[Any]:
-    """A key, its user and the user's tags by key (one row per tag; one row if it has none)."""
-    k, u, bp, t = s.access_keys, s.users, s.policies.alias("key_bp"), s.user_tags
-    return (
-        select(
-            k,
-            u.c.name.label("u_name"),
-            u.c.path.label("u_path"),
-            u.c.create_date.label("u_create_date"),
-            u.c.password_last_used.label("u_password_last_used"),
-            bp.c.account_id.label("bp_account"),
-            bp.c.path.label("bp_path"),
-            bp.c.name.label("bp_name"),
-            t.c.key.label("tag_key"),
-            t.c.value.label("tag_value"),
-        )
-        .select_from(
-            k.outerjoin(u, k.c.user_id == u.c.id)
-            .outerjoin(bp, u.c.boundary_policy_id == bp.c.id)
-            .outerjoin(t, t.c.resource_id == u.c.id)
-        )
-        .where(k.c.id == bindparam("key_id"))
-        .order_by(t.c.key_norm)
-    )
+    ]
+    joined = k.outerjoin(u, k.c.user_id == u.c.id).outerjoin(bp, u.c.boundary_policy_id == bp.c.id)
+    if with_tags:
+        columns += [t.c.key.label("tag_key"), t.c.value.label("tag_value")]
+        joined = joined.outerjoin(t, t.c.resource_id == u.c.id)
+    return select(*columns).select_from(joined)
 
 
 _KEY_SELECT = _build_key_select()
 _KEY_BY_ID = _KEY_SELECT.where(s.access_keys.c.id == bindparam("key_id"))
-_KEY_OWNER = _build_key_owner()  # authentication's one statement (lookup_access_key)
+# authentication's one statement (lookup_access_key): a key, its user and the user's tags
+_KEY_OWNER = (
+    _build_key_select(with_tags=True).where(s.access_keys.c.id == bindparam("key_id")).order_by(s.user_tags.c.key_norm)
+)
 
 
 def _key_select() -> Select[Any]:
