@@ -18,7 +18,6 @@ from .checks import (
     check_inline_aggregate,
     check_managed_size,
     check_tags,
-    entity_quotas,
     tags_of,
 )
 from .roles import check_modifiable_role
@@ -62,11 +61,12 @@ def create_policy(call: Call, tx: Tx) -> dict[str, Any]:
     check_managed_size(document)
     tags = tags_of(p)
     check_tags(TagTarget.POLICY, tags)
-    limit = entity_quotas(tx, call.account)["Policies"]
-    if tx.count_policies(call.account, at_most=limit) >= limit and not _policy_name_taken(
-        tx, call.account, p["PolicyName"]
-    ):  # a taken name is still EntityAlreadyExists
-        check_entity_quota(tx, call.account, "Policies", lambda _: limit)
+
+    def policies(limit: int) -> int:  # at the quota, a taken name is still EntityAlreadyExists
+        count = tx.count_policies(call.account, at_most=limit)
+        return 0 if count >= limit and _policy_name_taken(tx, call.account, p["PolicyName"]) else count
+
+    check_entity_quota(tx, call.account, "Policies", policies)
     policy = tx.create_policy(
         call.account, p["PolicyName"], document, path=p.get("Path") or "/", description=p.get("Description"),
         tags=tags,
