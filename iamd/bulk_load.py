@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from iamd.crypto import access_key_context, account_from_access_key_id
-from iamd.importer import Imported, ImportError_, bundle_of
+from iamd.importer import Imported, ImportError_, bundle_of, ensure_account
 from iamd.policy import DocumentKind
 from iamd.policy.document import validate_policy
 from iamd.protocol import load_service_model
@@ -271,11 +271,7 @@ def load_lines(
     tick = progress or (lambda n: None)
     number = 0
     with store.transaction() as tx:
-        try:
-            tx.get_account(account)
-        except NotFound:
-            tx.create_account(account)
-            out.add("account")
+        ensure_account(tx, account, out)
         chunk = _Chunk()
         first = 1  # the first line of the chunk
         for number, line in enumerate(lines, start=1):

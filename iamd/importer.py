@@ -26,12 +26,13 @@ from typing import Any
 
 from iamd.policy import DocumentKind
 from iamd.policy.document import validate_policy
-from iamd.store import AlreadyExists, BulkEntity, BulkPolicy, BulkProfile, IamBundle, NotFound, Store, Tag
+from iamd.store import AlreadyExists, BulkEntity, BulkPolicy, BulkProfile, IamBundle, NotFound, Store, Tag, Tx
 
 __all__ = [
     "MAX_DUMP",
     "ImportError_",
     "bundle_of",
+    "ensure_account",
     "Imported",
     "OrgPolicyFile",
     "count_entities",
@@ -196,6 +197,15 @@ def _organization(tx: Any, account: str, files: list[OrgPolicyFile], management:
         out.add("SCPs" if f.type == "SERVICE_CONTROL_POLICY" else "RCPs")
 
 
+def ensure_account(tx: Tx, account: str, out: Imported) -> None:
+    """Create ``account`` if the database lacks it (counted in ``out``); also ``iamd db load``'s."""
+    try:
+        tx.get_account(account)
+    except NotFound:
+        tx.create_account(account)
+        out.add("account")
+
+
 def import_authorization_details(
     store: Store, data: Any, *, account: str | None = None, progress: Progress | None = None,
     org_policies: list[OrgPolicyFile] | None = None, org_management: str = "000000000000",
@@ -210,11 +220,7 @@ def import_authorization_details(
     try:
         bundle, aws_managed = bundle_of(data, out, tick)
         with store.transaction() as tx:
-            try:
-                tx.get_account(account)
-            except NotFound:
-                tx.create_account(account)
-                out.add("account")
+            ensure_account(tx, account, out)
             for name, path, document, version in aws_managed:
                 try:
                     tx.get_policy(f"arn:{_partition(data)}:iam::aws:policy{path}{name}")
