@@ -35,6 +35,7 @@ from typing import Any
 
 from iamd.crypto import new_access_key_id, new_secret_access_key
 
+from .callers import SHARED_POLICY
 from .load import LoadResult, run_python
 from .servers import Server, start_iamd
 from .signing import Key, query_body, sign_query
@@ -42,15 +43,6 @@ from .signing import Key, query_body, sign_query
 __all__ = ["generate", "main", "measure"]
 
 ACCOUNT = "123456789012"
-SHARED = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Sid": "ReadIam", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
-        {"Sid": "OwnKeys", "Effect": "Allow", "Action": ["iam:*AccessKey*"],
-         "Resource": "arn:aws:iam::*:user/${aws:username}"},
-        {"Sid": "NoAdmins", "Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::*:user/admin/*"},
-    ],
-}  # fmt: skip
 ATTACHED = [{"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/bench-callers"},
             {"PolicyArn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}]  # fmt: skip
 
@@ -63,7 +55,7 @@ def generate(path: Path, users: int, callers: int, seed: int = 7) -> list[Key]:
     ids: set[str] = set()  # a key id has 39 random bits: a million of them repeat one about once
     attached = json.dumps(ATTACHED)
     with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"Policy": {"PolicyName": "bench-callers", "PolicyDocument": SHARED}}) + "\n")
+        out.write(json.dumps({"Policy": {"PolicyName": "bench-callers", "PolicyDocument": SHARED_POLICY}}) + "\n")
         for i in range(users):
             name = f"caller{i:07d}"
             key_id, secret = new_access_key_id(account_id=ACCOUNT), new_secret_access_key()
