@@ -37,6 +37,8 @@ from iamd.policy import DocumentKind
 from iamd.policy.document import validate_policy
 from iamd.protocol import load_service_model
 from iamd.protocol.constraints import rules_for
+from iamd.service.iam.checks import MAX_TAGS  # the API's limits, checked here too
+from iamd.service.iam.policies import MAX_ATTACHED
 from iamd.store import AlreadyExists, BulkKey, LimitExceeded, NotFound, Store
 from iamd.store.base import name_key
 
@@ -44,8 +46,6 @@ __all__ = ["CHUNK", "MAX_LINE", "Loaded", "LoadError", "load_lines"]
 
 CHUNK = 5_000  # lines per bulk insert
 MAX_LINE = 1024 * 1024  # bytes of one line (a role with ten 10 KiB inline policies fits)
-MAX_TAGS = 50  # AWS: tags per user or role
-MAX_ATTACHED = 10  # AWS: managed policies attached to one user, group or role (default quota)
 
 Seal = Callable[[str, bytes], bytes]  # (secret, context) -> sealed secret
 Progress = Callable[[int], None]  # called with the bytes just read

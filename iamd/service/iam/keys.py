@@ -11,11 +11,12 @@ from iamd import errors as aws
 from iamd.crypto import access_key_context, new_access_key_id, new_secret_access_key
 from iamd.service.call import Call
 from iamd.store import KeyStatus, NotFound, ReadTx, Tx
+from iamd.store.bulk import MAX_KEYS_PER_USER
 
 from .checks import target_user_name
 from .shapes import access_key_metadata, page, page_of
 
-MAX_KEYS = 2
+MAX_KEYS = MAX_KEYS_PER_USER  # one definition with the bulk load's (iamd db load)
 
 
 def create_access_key(call: Call, tx: Tx) -> dict[str, Any]:
