@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = run(Settings.quick() if args.quick else Settings(), quiet=args.quiet or args.json)
     print(json.dumps(results, indent=2) if args.json else render(results))
-    if results["w1"]["agreement"]["mismatches"]:
+    if results["w1"]["agreement"]["mismatches"] or not results["w2"]["context_path_agrees"]:
         return 1
     if args.strict and not (results["w1"]["target_met"] and results["w2"]["target_met"]):
         return 1

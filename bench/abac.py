@@ -31,17 +31,29 @@ What the policies mean (the tests check requests against this):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from iamd.policy import DocumentKind, Policy, PolicySet, PolicyType, Principal, Request, build_context, parse_policy
+from iamd.policy import (
+    Decision,
+    DocumentKind,
+    Policy,
+    PolicySet,
+    PolicyType,
+    Principal,
+    Request,
+    build_context,
+    evaluate,
+    parse_policy,
+)
 
 from .workloads import ACCOUNT
 
-__all__ = ["USERS", "W2", "SESSIONS", "W2Request", "build_w2"]
+__all__ = ["USERS", "W2", "SESSIONS", "W2Input", "W2Request", "build_w2", "decide_with_context", "decision_digest"]
 
 _A = ACCOUNT
 _DOC_KIND = {PolicyType.IDENTITY: DocumentKind.IDENTITY, PolicyType.BOUNDARY: DocumentKind.BOUNDARY,
@@ -172,10 +184,32 @@ class W2Request:
 
 
 @dataclass(frozen=True, slots=True)
+class W2Input:
+    """One W2 request as a server has it before deciding: the principal (kept with its
+    credential), the context keys the request itself supplies, the resource's tags, and the
+    policy set. :func:`decide_with_context` builds the context and decides, as a server does
+    for every request."""
+
+    principal: Principal
+    action: str
+    resource: str
+    given: tuple[tuple[str, str | Sequence[str]], ...]
+    resource_tags: tuple[tuple[str, str], ...]
+    policy_set: PolicySet
+
+
+def decide_with_context(item: W2Input) -> Decision:
+    """``build_context`` + ``Request`` + ``evaluate``: the per-request work of a server."""
+    ctx = build_context(item.principal, item.given, resource_account=_A, resource_tags=item.resource_tags)
+    return evaluate(Request(item.principal, item.action, item.resource, ctx), item.policy_set)
+
+
+@dataclass(frozen=True, slots=True)
 class W2:
     sets: dict[tuple[bool, bool], PolicySet]  # (is_session, has_bucket_policy) -> set
     specs: tuple[W2Request, ...]
-    items: tuple[tuple[Request, PolicySet], ...]
+    items: tuple[tuple[Request, PolicySet], ...]  # context built beforehand
+    inputs: tuple[W2Input, ...]  # the same requests, context to be built per decision
 
     def to_iamd(self, spec: W2Request) -> tuple[Request, PolicySet]:
         return _to_iamd(spec, self.sets, {})
@@ -198,9 +232,7 @@ def _policy_sets() -> dict[tuple[bool, bool], PolicySet]:
     }
 
 
-def _to_iamd(
-    spec: W2Request, sets: dict[tuple[bool, bool], PolicySet], principals: dict[str, Principal]
-) -> tuple[Request, PolicySet]:
+def _to_input(spec: W2Request, sets: dict[tuple[bool, bool], PolicySet], principals: dict[str, Principal]) -> W2Input:
     principal = principals.get(spec.principal) or principal_for(spec.principal)
     principals[spec.principal] = principal
     given: list[tuple[str, str | Sequence[str]]] = [("aws:RequestedRegion", spec.region)]
@@ -208,10 +240,17 @@ def _to_iamd(
     if spec.request_tags:
         given.append(("aws:TagKeys", [k for k, _ in spec.request_tags]))
     given += [(k, list(v) if isinstance(v, tuple) else v) for k, v in spec.extra]
-    ctx = build_context(principal, given, resource_account=_A, resource_tags=spec.resource_tags)
-    request = Request(principal, spec.action, spec.resource, ctx)
     has_rp = spec.resource.startswith("arn:aws:s3:::shared-reports/")
-    return request, sets[(principal.is_session, has_rp)]
+    return W2Input(principal, spec.action, spec.resource, tuple(given), spec.resource_tags,
+                   sets[(principal.is_session, has_rp)])  # fmt: skip
+
+
+def _to_iamd(
+    spec: W2Request, sets: dict[tuple[bool, bool], PolicySet], principals: dict[str, Principal]
+) -> tuple[Request, PolicySet]:
+    i = _to_input(spec, sets, principals)
+    ctx = build_context(i.principal, i.given, resource_account=_A, resource_tags=i.resource_tags)
+    return Request(i.principal, i.action, i.resource, ctx), i.policy_set
 
 
 def _random_request(rng: random.Random, k: int) -> W2Request:
@@ -290,4 +329,17 @@ def build_w2(n_requests: int = 1000, seed: int = 2) -> W2:
     specs = tuple(seen)
     principals: dict[str, Principal] = {}
     items = tuple(_to_iamd(s, sets, principals) for s in specs)
-    return W2(sets, specs, items)
+    inputs = tuple(_to_input(s, sets, principals) for s in specs)
+    return W2(sets, specs, items, inputs)
+
+
+def decision_digest(decisions: Iterable[Decision]) -> str:
+    """A SHA-256 over everything a decision says (verdict, deciding statements, blocking types,
+    missing keys, errors), in order: equal digests, identical decisions."""
+    h = hashlib.sha256()
+    for d in decisions:
+        body = [d.verdict.value, d.message, [(cs.policy.id, cs.statement.index) for cs in d.matched],
+                [b.to_json() for b in d.blocking], d.missing_context_keys, d.errors]  # fmt: skip
+        h.update(json.dumps(body).encode())
+        h.update(b"\n")
+    return h.hexdigest()

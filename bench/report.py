@@ -93,8 +93,21 @@ def render(r: dict[str, Any]) -> str:
     )
     add(_HEAD)
     add(_row("iamd evaluate()", w2["iamd"]))
+    add(_row("iamd build_context() + evaluate()", w2["iamd_context"]))
     add(_row("iamd evaluate(tracer=Tracer())", w2["iamd_traced"]))
+    add(_row("cedarpy is_authorized, W1's requests", w2["cedarpy_w1"]))
+    add(
+        f"    decisions sha256 {w2['decisions_sha256'][:16]}…; the build_context path decides "
+        + ("identically" if w2["context_path_agrees"] else "DIFFERENTLY  <-- MISMATCH")
+    )
     add(f"    target W2 {_target(w2['target_met'], w2['iamd']['p50_us'], w2['target_p50_us'])}")
+    ctx_target = _target(w2["context_target_met"], w2["iamd_context"]["p50_us"], w2["context_target_p50_us"])
+    add(f"    target W2 with context {ctx_target}")
+    wr = w2["ratios"]
+    add(
+        f"    cedarpy (W1's requests, no conditions) / iamd W2: {wr['cedarpy_w1/iamd']:.1f}{X} evaluate(), "
+        f"{wr['cedarpy_w1/iamd_context']:.1f}{X} with build_context (median of per-chunk ratios, same chunks)"
+    )
     lines.extend(_noisy(w2))
     add("")
 

@@ -16,7 +16,7 @@ import cedarpy
 
 from iamd.policy import PolicySet, Request, Tracer, evaluate
 
-from .abac import build_w2
+from .abac import build_w2, decide_with_context, decision_digest
 from .costs import compile_cost, memory_per_policy
 from .peers import CedarW1, MotoW1, compare_w1
 from .timing import Measured, Task, harness_overhead_ns, interleaved, no_gc
@@ -26,6 +26,7 @@ __all__ = ["Settings", "run"]
 
 W1_TARGET_US = 5.0
 W2_TARGET_US = 20.0
+W2_CONTEXT_TARGET_US = 8.0  # W2 with build_context inside the timed call (issue 17)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +171,20 @@ def run(settings: Settings, quiet: bool = False) -> dict[str, Any]:
     # -- W2 --------------------------------------------------------------------------------
     _log(quiet, "building and timing W2")
     w2 = build_w2(settings.requests)
-    verdicts = [evaluate(r, ps).verdict.value for r, ps in w2.items]
+    decided = [evaluate(r, ps) for r, ps in w2.items]
+    verdicts = [d.verdict.value for d in decided]
+    digest = decision_digest(decided)
+    digest_with_context = decision_digest(decide_with_context(i) for i in w2.inputs)
     w2_time = interleaved(
         {"iamd": Task(_eval_pair, w2.items, settings.w2_rounds),
-         "iamd_traced": Task(_eval_pair_traced, w2.items, settings.tracer_rounds)},
+         "iamd_context": Task(decide_with_context, w2.inputs, settings.w2_rounds),
+         "iamd_traced": Task(_eval_pair_traced, w2.items, settings.tracer_rounds),
+         # Cedar on W1's questions again, in the same chunks: the ratio below pairs like with like in time
+         "cedarpy_w1": Task(cedar_w1.is_authorized, cedar_w1.requests, settings.peer_rounds)},
         settings.chunks, overhead,
     )  # fmt: skip
     iamd_w2 = w2_time["iamd"].stats
+    iamd_w2_context = w2_time["iamd_context"].stats
     out["w2"] = {
         "requests": len(w2.items),
         "verdicts": {v: verdicts.count(v) for v in ("allowed", "explicitDeny", "implicitDeny")},
@@ -189,6 +197,15 @@ def run(settings: Settings, quiet: bool = False) -> dict[str, Any]:
         "chunk_spread": _spread(w2_time["iamd"]),
         "target_p50_us": W2_TARGET_US,
         "target_met": iamd_w2.p50 / 1000 <= W2_TARGET_US,
+        # every decision's verdict, deciding statements, blocking types, missing keys and errors, hashed
+        "decisions_sha256": digest,
+        "context_path_agrees": digest_with_context == digest,
+        "context_target_p50_us": W2_CONTEXT_TARGET_US,
+        "context_target_met": iamd_w2_context.p50 / 1000 <= W2_CONTEXT_TARGET_US,
+        "ratios": {
+            "cedarpy_w1/iamd": _ratio(w2_time["cedarpy_w1"], w2_time["iamd"]),
+            "cedarpy_w1/iamd_context": _ratio(w2_time["cedarpy_w1"], w2_time["iamd_context"]),
+        },
     }
     out["tracer"] = {
         "w1_on/off": _ratio(w1_time["iamd_traced"], w1_time["iamd"]),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.abac import W2, W2Request, build_w2
+from bench.abac import W2, W2Request, build_w2, decide_with_context, decision_digest
 from bench.costs import MANAGED_POLICY_LIMIT, big_policy, memory_per_policy
 from bench.peers import CedarW1, MotoW1, compare_w1
 from bench.timing import Stats, Task, harness_overhead_ns, interleaved, time_each
@@ -177,6 +177,26 @@ def test_w2_hand_checked_decisions(w2: W2, spec: W2Request, expected: str, why: 
     decision = evaluate(request, ps)
     assert decision.verdict.value == expected, (why, decision.to_json())
     assert not decision.errors
+
+
+# Every decision of the default W2 (verdict, deciding statements, blocking types, missing keys, errors), as the
+# engine decided them before the session-10 speed work (computed on 86be7e9): a faster engine decides the same.
+W2_DECISIONS_SHA256 = "c5d2dba190d11dabf40fac06206821a7b606cdd9a4f045d325cadef49d70287d"
+
+
+def test_w2_decisions_are_unchanged() -> None:
+    w = build_w2()
+    assert decision_digest(evaluate(r, ps) for r, ps in w.items) == W2_DECISIONS_SHA256
+    assert decision_digest(decide_with_context(i) for i in w.inputs) == W2_DECISIONS_SHA256
+
+
+def test_context_built_per_decision_decides_as_prebuilt(w2: W2) -> None:
+    assert len(w2.inputs) == len(w2.items)
+    for item, (request, ps) in zip(w2.inputs, w2.items, strict=True):
+        once, per_call = evaluate(request, ps), decide_with_context(item)
+        assert per_call.to_json() == once.to_json()
+        assert dict(per_call.request.context.values) == dict(request.context.values)
+    assert decision_digest([evaluate(*w2.items[0])]) != decision_digest([evaluate(*w2.items[1])])
 
 
 # -- costs and timing helpers ----------------------------------------------------------------
