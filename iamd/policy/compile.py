@@ -147,7 +147,11 @@ class CompiledStatement:
         test = self.resource_test
         if test is not None:
             return bool(test(resource)) != self.resource_negated
-        hit = any(t.matches(resource, values) for t in self.resource_templates)  # type: ignore[arg-type]
+        hit = False
+        for t in self.resource_templates:
+            if t.matches(resource, values):  # type: ignore[arg-type]
+                hit = True
+                break
         return hit != self.resource_negated
 
     def grant(self, principal: Principal, has_boundary: bool) -> str | None:
@@ -200,6 +204,16 @@ class ScpOutcome:
     applied: tuple[CompiledStatement, ...]
     missing: frozenset[str]
     errors: tuple[str, ...]
+    # ``applied`` as the evaluator records it: the Allow and the Deny statements (each in order)
+    # and the SCP levels an Allow applied at
+    allows: tuple[CompiledStatement, ...] = field(init=False, repr=False, compare=False)
+    denies: tuple[CompiledStatement, ...] = field(init=False, repr=False, compare=False)
+    levels: frozenset[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allows", tuple(cs for cs in self.applied if not cs.deny))
+        object.__setattr__(self, "denies", tuple(cs for cs in self.applied if cs.deny))
+        object.__setattr__(self, "levels", frozenset(cs.level for cs in self.applied if not cs.deny))
 
 
 @dataclass(slots=True)

@@ -89,6 +89,9 @@ def _string_test(compare: str, templates: list[Template]) -> OneTest:
         if static:
             exact = frozenset(t.raw for t in templates)
             return lambda r, ctx: r in exact
+        if len(templates) == 1:
+            one = templates[0]
+            return lambda r, ctx: one.resolve_text(ctx) == r
         return lambda r, ctx: any(t.resolve_text(ctx) == r for t in templates)
     if compare == "eq_ci":
         if static:
@@ -207,7 +210,8 @@ class Condition:
         return frozenset(keys)
 
     def evaluate(self, ctx: Context) -> bool | None:
-        values = ctx.values.get(self.key)
+        cv = ctx.values
+        values = cv.get(self.key)
         if self.is_null:
             return (not values) in self.null_wants_absent
         if not values:
@@ -216,18 +220,21 @@ class Condition:
             if self.set_op == "ForAnyValue":
                 return False
             return self.negated
-        if self.set_op is None and self.key in ctx.ambiguous:
-            return None
         test = self.test
         assert test is not None
-        cv = ctx.values
-        if self.set_op == "ForAllValues":
+        set_op = self.set_op
+        if set_op is None:
+            ambiguous = ctx.ambiguous
+            if ambiguous and self.key in ambiguous:
+                return None
+            if len(values) == 1:
+                return test(values[0], cv) != self.negated
+            if self.negated:
+                return not any(test(r, cv) for r in values)
+            return any(test(r, cv) for r in values)
+        if set_op == "ForAllValues":
             return all(test(r, cv) != self.negated for r in values)
-        if self.set_op == "ForAnyValue":
-            return any(test(r, cv) != self.negated for r in values)
-        if self.negated:
-            return not any(test(r, cv) for r in values)
-        return any(test(r, cv) for r in values)
+        return any(test(r, cv) != self.negated for r in values)  # ForAnyValue
 
     def explain(self, ctx: Context) -> ConditionResult:
         resolved = tuple(t.resolve_text(ctx.values) for t in self.templates)

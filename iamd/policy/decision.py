@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from .compile import CompiledStatement, PolicyType
+from .request import frozen_setattr
 
 if TYPE_CHECKING:
     from .request import Request
@@ -62,7 +63,7 @@ _IMPLICIT_PHRASE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Decision:
     verdict: Verdict
     request: Request
@@ -70,6 +71,23 @@ class Decision:
     blocking: tuple[Blocking, ...] = ()
     missing_context_keys: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        request: Request,
+        matched: tuple[CompiledStatement, ...] = (),
+        blocking: tuple[Blocking, ...] = (),
+        missing_context_keys: tuple[str, ...] = (),
+        errors: tuple[str, ...] = (),
+    ) -> None:
+        # the dataclass's own __init__, with object.__setattr__ bound once (request.frozen_setattr)
+        frozen_setattr(self, "verdict", verdict)
+        frozen_setattr(self, "request", request)
+        frozen_setattr(self, "matched", matched)
+        frozen_setattr(self, "blocking", blocking)
+        frozen_setattr(self, "missing_context_keys", missing_context_keys)
+        frozen_setattr(self, "errors", errors)
 
     @property
     def allowed(self) -> bool:

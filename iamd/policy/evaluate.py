@@ -104,9 +104,12 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             g = cs.grant(principal, has_boundary)
             if g is None:
                 continue
-        if cs.referenced_keys:
+        refs = cs.referenced_keys
+        if refs:
             values = ctx.values
-            facts.missing.update(k for k in cs.referenced_keys if not values.get(k))
+            for k in refs:
+                if not values.get(k):
+                    facts.missing.add(k)
         fast = cs.fast_resource
         if fast is not None:
             if not fast(resource):
@@ -132,7 +135,7 @@ def _scp_facts(
     the keys they read (``PolicySet.split``): the same statements on the same facts apply alike."""
     if keys:
         values, ambiguous = ctx.values, ctx.ambiguous
-        key: tuple[object, ...] = (action, resource, tuple(values.get(k) for k in keys),
+        key: tuple[object, ...] = (action, resource, tuple(map(values.get, keys)),
                                    tuple(k in ambiguous for k in keys) if ambiguous else ())  # fmt: skip
     else:
         key = (action, resource)
@@ -155,8 +158,13 @@ def _scp_facts(
             applied.append(cs)
         outcome = ScpOutcome(tuple(applied), frozenset(missing), tuple(errors))
         policies.keep_scp_outcome(key, outcome)
-    for cs in outcome.applied:
-        facts.applied(cs, None)
+    # what facts.applied records for each applied statement, in the same order
+    if outcome.allows:
+        facts.allows.extend(outcome.allows)
+        facts.scp_levels.update(outcome.levels)
+    if outcome.denies:
+        facts.denied.add(_T.SCP)
+        facts.denies.extend(outcome.denies)
     if outcome.missing:
         facts.missing.update(outcome.missing)
     if outcome.errors:
@@ -269,10 +277,13 @@ def _conclude(request: Request, policies: PolicySet, facts: _Facts) -> Decision:
     blocking = _implicit_blocks(
         request, policies, request.principal, facts.allowed, facts.scp_levels, facts.rcp_levels, facts.grant
     )
-    missing_keys = tuple(sorted(facts.missing)) if facts.missing else ()
-    errs = (*facts.errors, *policies.errors) if facts.errors or policies.errors else ()
-    if facts.denied:
-        explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in facts.denied]
+    missing = facts.missing
+    missing_keys = tuple(sorted(missing)) if missing else ()
+    errors = facts.errors
+    errs = (*errors, *policies.errors) if errors or policies.errors else ()
+    denied = facts.denied
+    if denied:
+        explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in denied]
         return Decision(Verdict.EXPLICIT_DENY, request, tuple(facts.denies), (*explicit, *blocking), missing_keys, errs)
     if blocking:
         return Decision(Verdict.IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, errs)
@@ -292,14 +303,17 @@ def _implicit_blocks(
     grant: str | None,
 ) -> list[Blocking]:
     out: list[Blocking] = []
-    exempt = principal.service_linked
-    if policies.rcp and not exempt and len(rcp_levels) < len(policies.rcp):
-        out.append(_BLOCK[_T.RCP, False])
-    if policies.scp and not exempt and principal.has_account_side and len(scp_levels) < len(policies.scp):
-        out.append(_BLOCK[_T.SCP, False])
+    if not principal.service_linked:
+        rcp, scp = policies.rcp, policies.scp
+        if rcp and len(rcp_levels) < len(rcp):
+            out.append(_BLOCK[_T.RCP, False])
+        if scp and principal.has_account_side and len(scp_levels) < len(scp):
+            out.append(_BLOCK[_T.SCP, False])
 
-    rtype = policies.resource.type if policies.resource is not None else _T.RESOURCE
-    same_account = principal.account is not None and principal.account == request.owner_account
+    resource_policy = policies.resource
+    rtype = resource_policy.type if resource_policy is not None else _T.RESOURCE
+    account = principal.account
+    same_account = account is not None and account == (request.resource_account or account)  # Request.owner_account
 
     if not principal.has_account_side:  # service, anonymous, web identity: only the resource side
         if grant is None:

@@ -318,25 +318,55 @@ def build_context(
     # keys once per membership; only the request's own keys are read here each time.
     base = principal.context
     values = dict(base.values)
-    ambiguous = set(base.ambiguous)
+    ambiguous: set[str] | frozenset[str] = base.ambiguous
     if principal_org is not None and principal.has_account_side:
         values.update(principal_org._keys[0])
     if resource_account:
         values["aws:resourceaccount"] = (resource_account,)
     if resource_org is not None:
         values.update(resource_org._keys[1])
-    for layer in (resource_tags, given):  # given keys replace derived ones of the same name, in any case
-        items = [(f"aws:ResourceTag/{k}", v) for k, v in layer] if layer is resource_tags else list(layer)
-        if not items:
-            continue
-        built = Context.build(items)
-        ambiguous.difference_update(built.values)
-        values.update(built.values)
-        ambiguous.update(built.ambiguous)
-    return Context(values, frozenset(ambiguous))
+    # given keys replace derived ones of the same name, in any case
+    if resource_tags:
+        ambiguous = _layer(values, ambiguous, [("aws:ResourceTag/" + k, v) for k, v in resource_tags])
+    if given:
+        ambiguous = _layer(values, ambiguous, given)
+    return Context(values, ambiguous if isinstance(ambiguous, frozenset) else frozenset(ambiguous))
 
 
-@dataclass(frozen=True, slots=True)
+def _layer(
+    values: dict[str, tuple[str, ...]],
+    ambiguous: set[str] | frozenset[str],
+    items: Iterable[tuple[str, str | Sequence[str]]],
+) -> set[str] | frozenset[str]:
+    """``values`` updated with ``Context.build(items)``, in place: a key of the layer replaces the
+    value and the ambiguity it had before. Returns the ambiguous keys (a new set only if they change)."""
+    spelled: dict[str, str] = {}  # this layer's keys, lower-cased -> as first written
+    layer_ambiguous: list[str] = []
+    for key, raw in items:
+        low = key.lower()
+        vals = (raw,) if isinstance(raw, str) else tuple(raw)
+        first = spelled.get(low)
+        if first is not None and first != key:
+            if set(vals) != set(values[low]):  # the same value twice is not ambiguous
+                layer_ambiguous.append(low)
+            values[low] = values[low] + vals
+        else:
+            values[low] = vals
+            if first is None:
+                spelled[low] = key
+    if ambiguous and not ambiguous.isdisjoint(spelled):
+        ambiguous = set(ambiguous).difference(spelled)
+    if layer_ambiguous:
+        ambiguous = set(ambiguous).union(layer_ambiguous)
+    return ambiguous
+
+
+# object.__setattr__ bound once: a frozen dataclass's generated __init__ looks it up on ``object``
+# for every field, which costs several times the assignment (Request and Decision are made per decision).
+frozen_setattr = object.__setattr__
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Request:
     principal: Principal
     action: str
@@ -344,6 +374,23 @@ class Request:
     context: Context = field(default_factory=lambda: Context({}))
     resource_account: str | None = None  # None: the principal's account
     resource_display: str | None = None  # how denial messages name the resource (IAM: "user Bob")
+
+    def __init__(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str = "*",
+        context: Context | None = None,
+        resource_account: str | None = None,
+        resource_display: str | None = None,
+    ) -> None:
+        # the dataclass's own __init__, with object.__setattr__ bound once (frozen_setattr)
+        frozen_setattr(self, "principal", principal)
+        frozen_setattr(self, "action", action)
+        frozen_setattr(self, "resource", resource)
+        frozen_setattr(self, "context", Context({}) if context is None else context)
+        frozen_setattr(self, "resource_account", resource_account)
+        frozen_setattr(self, "resource_display", resource_display)
 
     @property
     def owner_account(self) -> str | None:

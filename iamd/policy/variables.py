@@ -9,9 +9,9 @@ Substituted values are literal: a ``*`` inside a user name is not a wildcard.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .wildcard import compile_parts
+from .wildcard import compile_parts, star_match
 
 __all__ = ["Literal", "Template", "Var", "parse_template"]
 
@@ -38,6 +38,27 @@ Part = str | Var | Literal  # str: policy text, where * and ? are wildcards for 
 class Template:
     raw: str
     parts: tuple[Part, ...]
+    # No ${*}/${?}/${$} and no '?' in the policy text: with variable values free of wildcard
+    # characters, the substituted text is itself the glob (matches needs no compile_parts).
+    _star_only: bool = field(init=False, repr=False, compare=False)
+    _stars: int = field(init=False, repr=False, compare=False)  # the '*'s of the policy text
+    # One variable: (text before it, its key, its default, text after it), for resolve_text
+    _one: tuple[str, str, str | None, str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        star_only = all(isinstance(p, Var) or (isinstance(p, str) and "?" not in p) for p in self.parts)
+        object.__setattr__(self, "_star_only", star_only)
+        object.__setattr__(self, "_stars", sum(p.count("*") for p in self.parts if isinstance(p, str)))
+        var_at = [i for i, p in enumerate(self.parts) if isinstance(p, Var)]
+        one: tuple[str, str, str | None, str] | None = None
+        if len(var_at) == 1:
+            i = var_at[0]
+            var = self.parts[i]
+            assert isinstance(var, Var)
+            before = "".join(p if isinstance(p, str) else p.text for p in self.parts[:i] if not isinstance(p, Var))
+            after = "".join(p if isinstance(p, str) else p.text for p in self.parts[i + 1 :] if not isinstance(p, Var))
+            one = (before, var.key, var.default, after)
+        object.__setattr__(self, "_one", one)
 
     @property
     def has_vars(self) -> bool:
@@ -77,11 +98,40 @@ class Template:
 
     def resolve_text(self, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
         """The substituted string (for equality operators)."""
-        parts = self.resolve_parts(ctx)
-        return None if parts is None else "".join(t for t, _ in parts)
+        one = self._one
+        if one is not None:
+            values = ctx.get(one[1])
+            if not values:
+                return None if one[2] is None else one[0] + one[2] + one[3]
+            if len(values) != 1:
+                return None  # multivalued keys cannot be variables
+            return one[0] + values[0] + one[3]
+        out: list[str] = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+            elif isinstance(p, Literal):
+                out.append(p.text)
+            else:
+                values = ctx.get(p.key)
+                if not values:
+                    if p.default is None:
+                        return None
+                    out.append(p.default)
+                elif len(values) != 1:
+                    return None  # multivalued keys cannot be variables
+                else:
+                    out.append(values[0])
+        return "".join(out)
 
     def matches(self, value: str, ctx: Mapping[str, tuple[str, ...]]) -> bool:
         """Whether ``value`` matches the glob, wildcards only where the policy wrote them."""
+        if self._star_only:
+            text = self.resolve_text(ctx)
+            if text is None:
+                return False
+            if text.count("*") == self._stars and "?" not in text:  # the values added no wildcard character
+                return star_match(text, value)
         parts = self.resolve_parts(ctx)
         return parts is not None and bool(compile_parts(parts)(value))
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["Matcher", "compile_glob", "compile_globs", "compile_parts", "has_wildcard"]
+__all__ = ["Matcher", "compile_glob", "compile_globs", "compile_parts", "has_wildcard", "star_match"]
 
 Matcher = Callable[[str], object]  # truthy when the string matches
 
@@ -218,6 +218,28 @@ def _literal_segments(first: str, middle: list[str], last: str) -> Matcher:
         return True
 
     return match
+
+
+def star_match(pattern: str, s: str) -> bool:
+    """Whether ``s`` matches ``pattern``, a glob whose only wildcard is ``*`` (no ``?``), without
+    compiling it: the same greedy leftmost placement as :func:`compile_glob`'s matchers, for a
+    pattern made per request (a policy variable substituted) and used once."""
+    if "*" not in pattern:
+        return s == pattern
+    segments = pattern.split("*")
+    first, last = segments[0], segments[-1]
+    head = len(first)
+    end = len(s) - len(last)
+    if end < head or not s.startswith(first) or not s.endswith(last):
+        return False
+    pos = head
+    for seg in segments[1:-1]:
+        if seg:
+            pos = s.find(seg, pos, end)
+            if pos < 0:
+                return False
+            pos += len(seg)
+    return True
 
 
 def compile_parts(parts: Iterable[tuple[str, bool]]) -> Matcher:
