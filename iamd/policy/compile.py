@@ -237,8 +237,14 @@ class PolicySet:
     # what the SCP statements did for one request's facts (ScpOutcome), see evaluate
     _scp_outcomes: dict[tuple[object, ...], ScpOutcome] = field(init=False, default_factory=dict)
     errors: tuple[str, ...] = field(init=False, default=())  # the unreadable policies (Policy.error)
+    # the type of the resource-side policy (RESOURCE when there is none), and whether it must allow
+    resource_type: PolicyType = field(init=False, default=PolicyType.RESOURCE)
+    resource_must_allow: bool = field(init=False, default=False)  # trust and key policies
 
     def __post_init__(self) -> None:
+        if self.resource is not None:
+            self.resource_type = self.resource.type
+            self.resource_must_allow = self.resource.type in (PolicyType.TRUST, PolicyType.KEY)
         compiled: list[CompiledStatement] = []
         errors: list[str] = []
         for pol in self.all_policies():

@@ -210,7 +210,10 @@ class Condition:
         return frozenset(keys)
 
     def evaluate(self, ctx: Context) -> bool | None:
-        cv = ctx.values
+        return self.check(ctx.values, ctx.ambiguous)
+
+    def check(self, cv: Values, ambiguous: frozenset[str]) -> bool | None:
+        """:meth:`evaluate` on a context's values and ambiguous keys, read once by the caller."""
         values = cv.get(self.key)
         if self.is_null:
             return (not values) in self.null_wants_absent
@@ -224,7 +227,6 @@ class Condition:
         assert test is not None
         set_op = self.set_op
         if set_op is None:
-            ambiguous = ctx.ambiguous
             if ambiguous and self.key in ambiguous:
                 return None
             if len(values) == 1:

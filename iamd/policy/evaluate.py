@@ -8,10 +8,13 @@ read those facts. Anything that cannot be evaluated denies.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
 from .decision import Blocking, Decision, Verdict
 from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
+from .wildcard import always
 
 __all__ = ["evaluate", "protected_reason"]
 
@@ -71,6 +74,10 @@ def protected_reason(action_lower: str, resource: str) -> str | None:
 
 
 _BLOCK = {(t, e): Blocking(t, e) for t in PolicyType for e in (True, False)}
+# Module constants for the hot paths: a global read instead of an enum class attribute (and a dict lookup).
+_SCP, _RCP, _IDENTITY, _BOUNDARY, _SESSION = _T.SCP, _T.RCP, _T.IDENTITY, _T.BOUNDARY, _T.SESSION
+_NO_RCP, _NO_SCP = _BLOCK[_RCP, False], _BLOCK[_SCP, False]
+_NO_IDENTITY, _NO_BOUNDARY, _NO_SESSION = _BLOCK[_IDENTITY, False], _BLOCK[_BOUNDARY, False], _BLOCK[_SESSION, False]
 _PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | _KMS_ALIAS_CHANGES | {"iam:updateroledescription"}
 
 
@@ -88,14 +95,17 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
 
     principal = request.principal
     ctx = request.context  # read only where a statement needs it: it may be built on demand
+    values: Mapping[str, tuple[str, ...]] | None = None
     resource = request.resource
     has_boundary = policies.boundary is not None
     skip = _skipped_types(principal)
     facts = _Facts()
 
-    others, scps, scp_keys = policies.split(action)
-    if scps and _T.SCP not in skip:
-        _scp_facts(policies, action, resource, ctx, scps, scp_keys, facts)
+    others, scps, scp_keys = policies._split.get(action) or policies.split(action)
+    if scps and _SCP not in skip:
+        if scp_keys:
+            values = ctx.values
+        _scp_facts(policies, action, resource, ctx, values, scps, scp_keys, facts)
     for cs in others:
         if skip and cs.ptype in skip:
             continue
@@ -106,18 +116,25 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
                 continue
         refs = cs.referenced_keys
         if refs:
-            values = ctx.values
+            if values is None:
+                values = ctx.values
             for k in refs:
                 if not values.get(k):
                     facts.missing.add(k)
         fast = cs.fast_resource
         if fast is not None:
-            if not fast(resource):
+            if fast is not always and not fast(resource):  # Resource "*" needs no call
                 continue
-        elif not cs.matches_resource(resource, ctx.values):
-            continue
-        if cs.conditions and not _conditions_hold(cs, ctx, facts.errors):
-            continue
+        else:
+            if values is None:
+                values = ctx.values
+            if not cs.matches_resource(resource, values):
+                continue
+        if cs.conditions:
+            if values is None:
+                values = ctx.values
+            if not _conditions_hold(cs, values, ctx.ambiguous, facts.errors):
+                continue
         facts.applied(cs, g)
     return _conclude(request, policies, facts)
 
@@ -127,19 +144,22 @@ def _scp_facts(
     action: str,
     resource: str,
     ctx: Context,
+    values: Mapping[str, tuple[str, ...]] | None,
     scps: tuple[CompiledStatement, ...],
     keys: tuple[str, ...],
     facts: _Facts,
 ) -> None:
     """The SCP statements' part of the facts, evaluated once per action, resource and values of
-    the keys they read (``PolicySet.split``): the same statements on the same facts apply alike."""
+    the keys they read (``PolicySet.split``): the same statements on the same facts apply alike.
+    ``values``: the context's values, read by the caller when there are ``keys``."""
     if keys:
-        values, ambiguous = ctx.values, ctx.ambiguous
+        assert values is not None
+        ambiguous = ctx.ambiguous
         key: tuple[object, ...] = (action, resource, tuple(map(values.get, keys)),
                                    tuple(k in ambiguous for k in keys) if ambiguous else ())  # fmt: skip
     else:
         key = (action, resource)
-    outcome = policies.scp_outcome(key)
+    outcome = policies._scp_outcomes.get(key)  # PolicySet.scp_outcome
     if outcome is None:
         applied: list[CompiledStatement] = []
         missing: set[str] = set()
@@ -153,7 +173,7 @@ def _scp_facts(
                     continue
             elif not cs.matches_resource(resource, ctx.values):
                 continue
-            if cs.conditions and not _conditions_hold(cs, ctx, errors):
+            if cs.conditions and not _conditions_hold(cs, ctx.values, ctx.ambiguous, errors):
                 continue
             applied.append(cs)
         outcome = ScpOutcome(tuple(applied), frozenset(missing), tuple(errors))
@@ -163,7 +183,7 @@ def _scp_facts(
         facts.allows.extend(outcome.allows)
         facts.scp_levels.update(outcome.levels)
     if outcome.denies:
-        facts.denied.add(_T.SCP)
+        facts.denied.add(_SCP)
         facts.denies.extend(outcome.denies)
     if outcome.missing:
         facts.missing.update(outcome.missing)
@@ -195,9 +215,9 @@ class _Facts:
             self.denies.append(cs)
             return
         self.allows.append(cs)
-        if ptype is _T.SCP:
+        if ptype is _SCP:
             self.scp_levels.add(cs.level)
-        elif ptype is _T.RCP:
+        elif ptype is _RCP:
             self.rcp_levels.add(cs.level)
         else:
             self.allowed.add(ptype)
@@ -220,9 +240,11 @@ _SCP_ONLY = frozenset({_T.SCP})
 _NONE: frozenset[PolicyType] = frozenset()
 
 
-def _conditions_hold(cs: CompiledStatement, ctx: Context, errors: list[str]) -> bool:
+def _conditions_hold(
+    cs: CompiledStatement, values: Mapping[str, tuple[str, ...]], ambiguous: frozenset[str], errors: list[str]
+) -> bool:
     for cond in cs.conditions:
-        ok = cond.evaluate(ctx)
+        ok = cond.check(values, ambiguous)
         if ok is None:  # ambiguous: fail closed
             ok = cs.deny
             errors.append(_ambiguity(cs, cond.key))
@@ -266,7 +288,7 @@ def _evaluate_traced(request: Request, policies: PolicySet, action: str, tracer:
         if not trace.resource_matched:
             continue
         trace.conditions = [cond.explain(ctx) for cond in cs.conditions]
-        if cs.conditions and not _conditions_hold(cs, ctx, facts.errors):
+        if cs.conditions and not _conditions_hold(cs, values, ctx.ambiguous, facts.errors):
             continue
         trace.applied = True
         facts.applied(cs, g)
@@ -291,6 +313,7 @@ def _conclude(request: Request, policies: PolicySet, facts: _Facts) -> Decision:
 
 
 _TYPE_ORDER = list(PolicyType)
+_ROOT, _ROLE, _FEDERATED_USER = PrincipalKind.ROOT, PrincipalKind.ROLE, PrincipalKind.FEDERATED_USER
 
 
 def _implicit_blocks(
@@ -304,47 +327,38 @@ def _implicit_blocks(
 ) -> list[Blocking]:
     out: list[Blocking] = []
     if not principal.service_linked:
-        rcp, scp = policies.rcp, policies.scp
-        if rcp and len(rcp_levels) < len(rcp):
-            out.append(_BLOCK[_T.RCP, False])
-        if scp and principal.has_account_side and len(scp_levels) < len(scp):
-            out.append(_BLOCK[_T.SCP, False])
-
-    resource_policy = policies.resource
-    rtype = resource_policy.type if resource_policy is not None else _T.RESOURCE
-    account = principal.account
-    same_account = account is not None and account == (request.resource_account or account)  # Request.owner_account
-
+        if policies.rcp and len(rcp_levels) < len(policies.rcp):
+            out.append(_NO_RCP)
+        if policies.scp and principal.has_account_side and len(scp_levels) < len(policies.scp):
+            out.append(_NO_SCP)
     if not principal.has_account_side:  # service, anonymous, web identity: only the resource side
         if grant is None:
-            out.append(_BLOCK[rtype, False])
+            out.append(_BLOCK[policies.resource_type, False])
         return out
-    if not same_account:
+    account = principal.account
+    if account is None or account != (request.resource_account or account):  # not Request.owner_account
         if grant is None:
-            out.append(_BLOCK[rtype, False])
+            out.append(_BLOCK[policies.resource_type, False])
         grant = None  # a grant in another account never replaces side P's own policies
-    elif grant is None and (rtype is _T.TRUST or rtype is _T.KEY):
-        out.append(_BLOCK[rtype, False])  # trust and key policies must always allow
-    if principal.kind is PrincipalKind.ROOT:
+    elif grant is None and policies.resource_must_allow:
+        out.append(_BLOCK[policies.resource_type, False])  # trust and key policies must always allow
+    kind = principal.kind
+    if kind is _ROOT:
         # A privileged root session (STS AssumeRoot) is scoped by its task policy, a session policy.
-        if policies.session and _T.SESSION not in allowed:
-            out.append(_BLOCK[_T.SESSION, False])
+        if policies.session and _SESSION not in allowed:
+            out.append(_NO_SESSION)
         return out
 
-    need_identity = need_limits = True
-    if grant == GRANT_FINAL:
-        need_identity = need_limits = False
-    elif grant == GRANT_ENTITY:
-        need_identity = False
-    if need_identity and _T.IDENTITY not in allowed:
-        out.append(_BLOCK[_T.IDENTITY, False])
-    if need_limits:
-        if policies.boundary is not None and _T.BOUNDARY not in allowed:
-            out.append(_BLOCK[_T.BOUNDARY, False])
-        if principal.is_session or principal.kind is PrincipalKind.ROLE:
-            if policies.session:
-                if _T.SESSION not in allowed:
-                    out.append(_BLOCK[_T.SESSION, False])
-            elif principal.kind is PrincipalKind.FEDERATED_USER:
-                out.append(_BLOCK[_T.SESSION, False])
+    if grant == GRANT_FINAL:  # neither the identity side nor its limits are needed
+        return out
+    if grant != GRANT_ENTITY and _IDENTITY not in allowed:  # GRANT_ENTITY: the identity side is not needed
+        out.append(_NO_IDENTITY)
+    if policies.boundary is not None and _BOUNDARY not in allowed:
+        out.append(_NO_BOUNDARY)
+    if principal.is_session or kind is _ROLE:
+        if policies.session:
+            if _SESSION not in allowed:
+                out.append(_NO_SESSION)
+        elif kind is _FEDERATED_USER:
+            out.append(_NO_SESSION)
     return out

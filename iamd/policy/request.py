@@ -316,9 +316,9 @@ def build_context(
     """
     # The principal's keys are built once per principal (Principal.context) and the organization
     # keys once per membership; only the request's own keys are read here each time.
-    base = principal.context
-    values = dict(base.values)
-    ambiguous: set[str] | frozenset[str] = base.ambiguous
+    base = principal.context  # built by Context.build: never deferred
+    values = dict(base._values)
+    ambiguous: set[str] | frozenset[str] = base._ambiguous
     if principal_org is not None and principal.has_account_side:
         values.update(principal_org._keys[0])
     if resource_account:
@@ -327,7 +327,7 @@ def build_context(
         values.update(resource_org._keys[1])
     # given keys replace derived ones of the same name, in any case
     if resource_tags:
-        ambiguous = _layer(values, ambiguous, [("aws:ResourceTag/" + k, v) for k, v in resource_tags])
+        ambiguous = _layer(values, ambiguous, resource_tags, "aws:resourcetag/")
     if given:
         ambiguous = _layer(values, ambiguous, given)
     return Context(values, ambiguous if isinstance(ambiguous, frozenset) else frozenset(ambiguous))
@@ -337,13 +337,15 @@ def _layer(
     values: dict[str, tuple[str, ...]],
     ambiguous: set[str] | frozenset[str],
     items: Iterable[tuple[str, str | Sequence[str]]],
+    prefix: str = "",
 ) -> set[str] | frozenset[str]:
-    """``values`` updated with ``Context.build(items)``, in place: a key of the layer replaces the
-    value and the ambiguity it had before. Returns the ambiguous keys (a new set only if they change)."""
+    """``values`` updated in place with ``Context.build`` of ``items`` (each key after a lower-case
+    ``prefix``): a key of the layer replaces the value and the ambiguity it had before. Returns the
+    ambiguous keys (a new set only if they change)."""
     spelled: dict[str, str] = {}  # this layer's keys, lower-cased -> as first written
     layer_ambiguous: list[str] = []
     for key, raw in items:
-        low = key.lower()
+        low = prefix + key.lower()
         vals = (raw,) if isinstance(raw, str) else tuple(raw)
         first = spelled.get(low)
         if first is not None and first != key:
