@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iamd.policy.variables import Literal, Var, parse_template
+from iamd.policy.wildcard import compile_parts
 
 CTX = {"aws:username": ("bob",), "aws:tagkeys": ("a", "b"), "aws:principaltag/team": ("r*d",)}
 
@@ -67,3 +68,20 @@ def _old_parts(text: str) -> tuple[object, ...]:
 def test_parsing_agrees_with_the_regex_parser_it_replaced(text: str) -> None:
     if "${" in text:
         assert parse_template(text, True).parts == _old_parts(text)
+
+
+_PIECES = st.sampled_from(["a", "b", "*", "?", "/", "${aws:username}", "${k}", "${k, 'a*'}", "${*}", "${?}"])
+
+
+@settings(max_examples=500)
+@given(st.lists(_PIECES, max_size=6).map("".join), st.sampled_from(["a", "ab", "a*b", "?", "", "b?a"]),
+       st.text("ab*?/", max_size=8))  # fmt: skip
+def test_matches_is_the_glob_of_the_resolved_parts(text: str, username: str, value: str) -> None:
+    # Template.matches skips compiling when the substituted text is itself the glob: it must say what the
+    # compiled glob of the resolved parts (substituted values literal) says.
+    template = parse_template(text, True)
+    ctx = {"aws:username": (username,)} if username else {}
+    parts = template.resolve_parts(ctx)
+    expected = parts is not None and bool(compile_parts(parts)(value))
+    assert template.matches(value, ctx) == expected
+    assert template.resolve_text(ctx) == (None if parts is None else "".join(t for t, _ in parts))

@@ -1,0 +1,39 @@
+"""build_context: the request context from the principal's keys, the resource's tags and the given keys."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from iamd.policy import Principal, build_context
+from iamd.policy.request import Context
+
+_KEYS = st.sampled_from(
+    ["aws:SourceIp", "aws:sourceip", "AWS:SourceIP", "aws:username", "s3:prefix", "S3:Prefix", "aws:PrincipalTag/team"]
+)
+_TAGS = st.sampled_from(["team", "Team", "env"])
+_VALUES = st.one_of(st.sampled_from(["x", "y"]), st.lists(st.sampled_from(["x", "y"]), max_size=2))
+
+
+@given(
+    st.lists(st.tuples(_TAGS, st.sampled_from(["x", "y"])), max_size=3), st.lists(st.tuples(_KEYS, _VALUES), max_size=4)
+)
+def test_build_context_layers_as_context_build(
+    tags: list[tuple[str, str]], given_items: list[tuple[str, str | list[str]]]
+) -> None:
+    # build_context folds each layer into one dict; it must mean what building a Context per layer and
+    # overlaying it did: a layer's key replaces the value and the ambiguity it had, case collisions within a
+    # layer are ambiguous unless the values are the same.
+    principal = Principal.from_arn("arn:aws:iam::111122223333:user/alice", tags={"team": "red", "Team": "blue"})
+    got = build_context(principal, given_items, resource_account="111122223333", resource_tags=tags)
+    values = dict(principal.context.values)
+    ambiguous = set(principal.context.ambiguous)
+    values["aws:resourceaccount"] = ("111122223333",)
+    for items in ([(f"aws:ResourceTag/{k}", v) for k, v in tags], given_items):
+        built = Context.build(items)
+        ambiguous.difference_update(built.values)
+        values.update(built.values)
+        ambiguous.update(built.ambiguous)
+    assert dict(got.values) == values
+    assert list(got.values) == list(values)
+    assert got.ambiguous == frozenset(ambiguous)
