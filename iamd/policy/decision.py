@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from .compile import CompiledStatement, PolicyType
-from .request import frozen_setattr
+from .request import slot_setters
 
 if TYPE_CHECKING:
     from .request import Request
@@ -81,13 +81,13 @@ class Decision:
         missing_context_keys: tuple[str, ...] = (),
         errors: tuple[str, ...] = (),
     ) -> None:
-        # the dataclass's own __init__, with object.__setattr__ bound once (request.frozen_setattr)
-        frozen_setattr(self, "verdict", verdict)
-        frozen_setattr(self, "request", request)
-        frozen_setattr(self, "matched", matched)
-        frozen_setattr(self, "blocking", blocking)
-        frozen_setattr(self, "missing_context_keys", missing_context_keys)
-        frozen_setattr(self, "errors", errors)
+        # the dataclass's own __init__, assigning through the slots' descriptors (request.slot_setters)
+        _set_verdict(self, verdict)
+        _set_request(self, request)
+        _set_matched(self, matched)
+        _set_blocking(self, blocking)
+        _set_missing(self, missing_context_keys)
+        _set_errors(self, errors)
 
     @property
     def allowed(self) -> bool:
@@ -119,6 +119,11 @@ class Decision:
             "missingContextKeys": list(self.missing_context_keys),
             "errors": list(self.errors),
         }
+
+
+_set_verdict, _set_request, _set_matched, _set_blocking, _set_missing, _set_errors = slot_setters(
+    Decision, "verdict", "request", "matched", "blocking", "missing_context_keys", "errors"
+)
 
 
 def _matched_json(cs: CompiledStatement) -> dict[str, object]:

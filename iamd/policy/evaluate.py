@@ -98,7 +98,7 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     values: Mapping[str, tuple[str, ...]] | None = None
     resource = request.resource
     has_boundary = policies.boundary is not None
-    skip = _skipped_types(principal)
+    skip = _NONE if principal.has_account_side and not principal.service_linked else _skipped_types(principal)
     facts = _Facts()
 
     others, scps, scp_keys = policies._split.get(action) or policies.split(action)

@@ -316,7 +316,7 @@ def build_context(
     """
     # The principal's keys are built once per principal (Principal.context) and the organization
     # keys once per membership; only the request's own keys are read here each time.
-    base = principal.context  # built by Context.build: never deferred
+    base = principal._context or principal.context  # built once, by Context.build: never deferred
     values = dict(base._values)
     ambiguous: set[str] | frozenset[str] = base._ambiguous
     if principal_org is not None and principal.has_account_side:
@@ -363,11 +363,6 @@ def _layer(
     return ambiguous
 
 
-# object.__setattr__ bound once: a frozen dataclass's generated __init__ looks it up on ``object``
-# for every field, which costs several times the assignment (Request and Decision are made per decision).
-frozen_setattr = object.__setattr__
-
-
 @dataclass(frozen=True, slots=True, init=False)
 class Request:
     principal: Principal
@@ -386,14 +381,26 @@ class Request:
         resource_account: str | None = None,
         resource_display: str | None = None,
     ) -> None:
-        # the dataclass's own __init__, with object.__setattr__ bound once (frozen_setattr)
-        frozen_setattr(self, "principal", principal)
-        frozen_setattr(self, "action", action)
-        frozen_setattr(self, "resource", resource)
-        frozen_setattr(self, "context", Context({}) if context is None else context)
-        frozen_setattr(self, "resource_account", resource_account)
-        frozen_setattr(self, "resource_display", resource_display)
+        # the dataclass's own __init__, assigning through the slots' descriptors (slot_setters)
+        _set_principal(self, principal)
+        _set_action(self, action)
+        _set_resource(self, resource)
+        _set_context(self, Context({}) if context is None else context)
+        _set_resource_account(self, resource_account)
+        _set_resource_display(self, resource_display)
 
     @property
     def owner_account(self) -> str | None:
         return self.resource_account or self.principal.account
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The ``__set__`` of each named slot of a frozen slotted dataclass, for its hand-written
+    ``__init__``: the generated one calls ``object.__setattr__``, looked up on ``object`` for every
+    field, which costs several times the assignment (Request and Decision are made per decision)."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+(_set_principal, _set_action, _set_resource, _set_context, _set_resource_account, _set_resource_display) = slot_setters(
+    Request, "principal", "action", "resource", "context", "resource_account", "resource_display"
+)
