@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iamd.policy import Principal, build_context
+from iamd.policy import Decision, Principal, Request, Verdict, build_context
 from iamd.policy.request import Context
 
 _KEYS = st.sampled_from(
@@ -37,3 +41,19 @@ def test_build_context_layers_as_context_build(
     assert dict(got.values) == values
     assert list(got.values) == list(values)
     assert got.ambiguous == frozenset(ambiguous)
+
+
+@pytest.mark.parametrize("cls", [Request, Decision])
+def test_hand_written_init_sets_every_field(cls: type) -> None:
+    # Request and Decision write their __init__ by hand (slot_setters): a field added to the class must be added
+    # there too, with the same default.
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [f.name for f in dataclasses.fields(cls)]
+    for p, f in zip(params, dataclasses.fields(cls), strict=True):
+        if f.default is not dataclasses.MISSING:
+            assert p.default == f.default
+    principal = Principal.from_arn("arn:aws:iam::111122223333:user/alice")
+    request = Request(principal, "s3:GetObject")
+    made = request if cls is Request else Decision(Verdict.ALLOWED, request)
+    assert all(hasattr(made, f.name) for f in dataclasses.fields(cls))
+    assert request.context.values == {} and request.resource == "*"
