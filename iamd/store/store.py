@@ -95,7 +95,6 @@ class SqlTx(
 _PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
 _FLUSH = text("SELECT pg_current_xact_id()")
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
@@ -140,18 +139,19 @@ class SqlStore:
         return self._engine.connect()
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, lock_later: bool = False) -> Iterator[Tx]:
         if getattr(self._local, "writing", False):
             # A second writer in the same thread would wait for the first forever.
             raise RuntimeError("nested write transaction: use the Tx you already have")
         self._local.writing = True
         try:
-            with self._write_tx() as tx:
+            with self._write_tx(lock_later=lock_later) as tx:
                 yield tx
         finally:
             self._local.writing = False
         try:
-            self._durable()
+            if not tx._unlocked:  # never locked: wrote nothing, committed synchronously
+                self._durable()
         finally:
             # Committed: say what changed (iamd.store.changes), before the caller goes on.
             self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
@@ -187,19 +187,21 @@ class SqlStore:
                 log.exception("a change listener failed")
 
     @contextmanager
-    def _write_tx(self) -> Iterator[SqlTx]:
+    def _write_tx(self, *, lock_later: bool = False) -> Iterator[SqlTx]:
         with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                if self._ctx.dialect == "postgresql":
-                    # Serialize writers on the generation row: checks made in this
-                    # transaction hold until it commits.
-                    conn.execute(_LOCK_WRITERS)
-                    # ... but not while the commit waits for the disk: the commit releases the
-                    # row at once, and ``transaction`` makes the write durable (``_durable``)
-                    # outside the lock, before it returns (docs/architecture.md, "Writes on PostgreSQL").
-                    conn.execute(_ASYNC_COMMIT)
-                yield SqlTx(conn, self._ctx, writable=True)
+                tx = SqlTx(conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql")
+                if not lock_later:
+                    # PostgreSQL: serialize writers on the generation row, so that checks made
+                    # in this transaction hold until it commits; but not while the commit waits
+                    # for the disk: the commit is asynchronous and releases the row at once, and
+                    # ``transaction`` makes the write durable (``_durable``) outside the lock,
+                    # before it returns (docs/architecture.md, "Writes on PostgreSQL").
+                    # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
+                    # the reads that need not hold (the caller's authorization).
+                    tx.lock_writers()
+                yield tx
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:

@@ -228,6 +228,64 @@ def test_checks_inside_a_write_transaction_hold_until_commit(store: Store, accou
         assert len(r.list_access_keys(account, "bob")) == 2
 
 
+def test_checks_after_lock_writers_hold_until_commit(store: Store, account: str) -> None:
+    """``transaction(lock_later=True)``: what is read after ``lock_writers`` holds, as above; and
+    a write in the body takes the lock at the latest (the second check here never raced past)."""
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+
+    def create_key(n: int) -> None:
+        with store.transaction(lock_later=True) as tx:
+            tx.get_user(account, "bob")  # a read before the lock: not a check
+            tx.lock_writers()
+            if len(tx.list_access_keys(account, "bob")) < 2:
+                tx.create_access_key(account, "bob", f"AKIALATE{n:012d}", b"s")
+
+    assert _run_threads(6, create_key) == []
+    with store.read() as r:
+        assert len(r.list_access_keys(account, "bob")) == 2
+
+
+def test_reads_before_lock_writers_do_not_wait_for_another_writer(store: Store, account: str) -> None:
+    """PostgreSQL: a ``lock_later`` transaction reads beside a writer holding the lock, and waits
+    for it only at ``lock_writers`` (SQLite's write transaction begins with its lock)."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer: BEGIN IMMEDIATE takes the lock")
+    with store.transaction() as tx:
+        tx.create_user(account, "early")
+    read, locked, release = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def late() -> None:
+        try:
+            with store.transaction(lock_later=True) as tx:
+                assert tx.get_user(account, "early").name == "early"
+                read.set()
+                tx.lock_writers()
+                locked.set()
+                tx.create_user(account, "late")
+        except BaseException as exc:  # asserted on below
+            errors.append(exc)
+
+    def holder() -> None:
+        with store.transaction() as tx:
+            tx.create_user(account, "holder")
+            started.start()
+            release.wait(60)
+
+    started = threading.Thread(target=late)
+    held = threading.Thread(target=holder)
+    held.start()
+    assert read.wait(60), errors  # read while the other writer held the lock
+    assert not locked.wait(0.3)  # ... and waits for it at lock_writers
+    release.set()
+    held.join(60)
+    started.join(60)
+    assert errors == [] and locked.is_set()
+    with store.read() as r:
+        assert {u.name for u in r.list_users(account, max_items=10).items} == {"early", "holder", "late"}
+
+
 def test_nested_write_transactions_are_refused(store: Store, account: str) -> None:
     with store.transaction() as tx:
         tx.create_user(account, "outer")
