@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import cast
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from iamd.store import (
     AlreadyExists,
@@ -19,7 +20,10 @@ from iamd.store import (
     TagTarget,
     Tx,
     audit_event_from_record,
+    open_store,
 )
+from iamd.store.migrate import upgrade
+from tests.store.conftest import PgDatabases
 from tests.store.helpers import DOC, TRUST
 
 
@@ -313,3 +317,36 @@ def test_reset_wipes_everything_and_bumps_the_generation(store: Store) -> None:
     with store.transaction() as tx:  # usable again afterwards
         tx.create_account("111122223333")
         tx.create_user("111122223333", "alice")
+
+
+def test_a_write_is_on_disk_when_its_transaction_returns(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the write commits asynchronously (releasing the writers' lock before the log
+    flush), and the store flushes the log before it returns (docs/architecture.md, "Writes on
+    PostgreSQL"). The test cluster runs without durability, so this database asks for
+    synchronous commits and the log writer is slowed down: only the store's flush moves the
+    flushed position past the write's records."""
+    import psycopg
+
+    url = pg_databases.create("iamd_durable")
+    name = make_url(url).database
+    upgrade(url)
+    admin = psycopg.connect(pg_databases.cluster.url(), autocommit=True)
+    try:
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = on")
+        admin.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
+        admin.execute("SELECT pg_reload_conf()")
+        store = open_store(url)
+        try:
+            for n in range(3):
+                with store.transaction() as tx:
+                    tx.create_account(f"11112222333{n}")
+                    # where the log ends while the write is in progress: its commit record comes after
+                    written = admin.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+                flushed = admin.execute("SELECT pg_current_wal_flush_lsn() - %s::pg_lsn", written).fetchone()
+                assert flushed is not None and flushed[0] >= 0, n
+        finally:
+            store.close()
+    finally:
+        admin.execute("ALTER SYSTEM RESET wal_writer_delay")
+        admin.execute("SELECT pg_reload_conf()")
+        admin.close()
