@@ -3,7 +3,9 @@
 Reads go through :meth:`Store.read` (a consistent, read-only snapshot); writes through
 :meth:`Store.transaction`, whose body commits or rolls back as a whole. Write transactions
 are serialized (one writer at a time per database), so checks made inside one still hold
-at commit; every write transaction that changes an entity bumps :meth:`Store.generation`.
+at commit (on PostgreSQL, those made once it holds the writers' lock: from its ``BEGIN``, or
+from :meth:`Tx.lock_writers` when begun with ``lock_later``); every write transaction that
+changes an entity bumps :meth:`Store.generation`.
 
 Names of users, groups, roles, managed policies and instance profiles are unique
 case-insensitively per account; lookups are case-insensitive and records keep the
