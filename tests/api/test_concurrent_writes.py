@@ -16,12 +16,14 @@ the lock (it never needed it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy import event
 
 from iamd.limits import HttpLimits
 from iamd.store.changes import ChangeSet, Entity, Verb
@@ -31,6 +33,7 @@ from tests.api.test_lanes import writers_held
 from tests.store.conftest import PgDatabases, pg_cluster, pg_databases  # noqa: F401 - fixtures
 
 WAIT = 60.0  # liveness only
+ALLOW_IAM = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}'
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -132,3 +135,45 @@ def test_a_denied_write_does_not_wait_for_the_writers_lock(server: RunningServer
     assert allowed.result(timeout=WAIT)["User"]["UserName"] == "waits"
     names = sorted(u["UserName"] for u in root.list_users()["Users"])
     assert names == ["nobody", "waits"]
+
+
+def test_what_a_write_does_under_the_writers_lock(server: RunningServer) -> None:
+    """PostgreSQL: the authorization's reads come before the lock, and CreateUser and DeleteUser
+    hold it for few statements (bench/README.md, "Writes side by side on PostgreSQL": 14 and 20
+    before session 10). A bound, not a timing: another statement under the lock is a choice
+    to make knowingly."""
+    store: Any = server.backend.store
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's write transaction begins with its write lock (one writer)")
+    root = client_for(server, server.root_key, server.root_secret)
+    root.create_user(UserName="caller")
+    root.put_user_policy(UserName="caller", PolicyName="all", PolicyDocument=ALLOW_IAM)
+    key = root.create_access_key(UserName="caller")["AccessKey"]
+    iam = client_for(server, key["AccessKeyId"], key["SecretAccessKey"])
+    iam.create_user(UserName="warm")  # the caller's key and policies are cached from here on
+    iam.delete_user(UserName="warm")
+    seen: list[tuple[int, str]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append((id(conn.connection.dbapi_connection), statement))
+
+    def under_lock(call: Callable[[], object]) -> tuple[list[str], list[str]]:
+        seen.clear()
+        event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            call()
+        finally:
+            event.remove(store.engine, "before_cursor_execute", record)
+        locks = [i for i, (_, sql) in enumerate(seen) if "FOR UPDATE" in sql and "iamd_meta" in sql]
+        assert len(locks) == 1, seen
+        conn = seen[locks[0]][0]
+        before = [sql for c, sql in seen[: locks[0]] if c == conn]
+        return before, [sql for c, sql in seen[locks[0] + 1 :] if c == conn]
+
+    before, after = under_lock(lambda: iam.create_user(UserName="target"))
+    assert before, "the authorization reads the target before the lock"
+    assert len(after) <= 10, after  # + the lock: 11 (was 14)
+    before, after = under_lock(lambda: iam.delete_user(UserName="target"))
+    assert any("user_tags" in sql for sql in before), before  # the target's tags, for authorization
+    assert len(after) <= 6, after  # + the lock: 7 (was 20)
+    assert not any("user_tags" in sql for sql in after), after
