@@ -96,6 +96,13 @@ class _Postgres:
             c.execute(f"CREATE DATABASE {name}")
         return self.cluster.url(name)
 
+    def postmaster(self) -> int | None:
+        """The cluster's server process (the parent of its backends), or None."""
+        try:
+            return int((self.cluster.datadir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
         self.cluster.stop()
 
@@ -180,6 +187,8 @@ def write_scaling(
             server = servers[version] = _start(version, source, tmp, "postgresql", pg)
             keys[version] = setup_iamd(server)
         rows: dict[str, dict[int, list[float]]] = {v: {1: [], 8: []} for v in versions}
+        cpu: dict[str, dict[int, list[tuple[float, float]]]] = {v: {1: [], 8: []} for v in versions}
+        postmaster = pg.postmaster()
         for r in range(rounds):
             order = list(versions) if r % 2 == 0 else list(versions)[::-1]
             for version in order:
@@ -188,17 +197,45 @@ def write_scaling(
                     # New names per window: a window ends between a CreateUser and its DeleteUser.
                     signed = sign_query(server.host, server.port, key, write_bodies(f"r{r}c{conns}n", 400))
                     _say(f"  round {r + 1}/{rounds} {version}: CreateUser/DeleteUser, {conns} connection(s)")
+                    before = _cpu_seconds(server.pid), _cpu_seconds(postmaster)
                     result = run_python(server.host, server.port, signed, connections=conns, duration=duration,
                                         own_slice=True)  # fmt: skip
+                    after = _cpu_seconds(server.pid), _cpu_seconds(postmaster)
                     if result.bad_status or result.errors:
                         raise RuntimeError(f"{version}: {result.statuses} ({result.errors} errors)")
                     rows[version][conns].append(result.rps)
+                    done = max(result.rps * duration, 1.0)
+                    cpu[version][conns].append(
+                        ((after[0] - before[0]) / done * 1e3, (after[1] - before[1]) / done * 1e3)
+                    )
     finally:
         for server in servers.values():
             server.stop()
     return {
-        version: {f"rps_{c}": round(statistics.median(v), 1) for c, v in row.items()} for version, row in rows.items()
+        version: {
+            **{f"rps_{c}": round(statistics.median(v), 1) for c, v in row.items()},
+            **{f"server_ms_{c}": round(statistics.median(x[0] for x in v), 2) for c, v in cpu[version].items()},
+            **{f"postgres_ms_{c}": round(statistics.median(x[1] for x in v), 2) for c, v in cpu[version].items()},
+        }
+        for version, row in rows.items()
     }
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live children (a server's workers, the
+    cluster's backends); 0 where /proc cannot tell."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def first_request(versions: dict[str, Path | None], callers: int) -> dict[str, Any]:
@@ -239,6 +276,10 @@ def render(results: dict[str, Any]) -> str:
         for version, v in w.items():
             lines.append(f"  {version:8} 1 connection {v['rps_1']:8,.0f}   8 connections {v['rps_8']:8,.0f}"
                          f"   (8/1 {v['rps_8'] / v['rps_1']:.2f}x; target at 8: {TARGET_WRITES_8:,.0f})")  # fmt: skip
+            if "server_ms_8" in v:
+                lines.append(f"  {'':8} CPU ms per request at 1 / 8 connections: iamd {v['server_ms_1']:.2f} / "
+                             f"{v['server_ms_8']:.2f}, PostgreSQL {v['postgres_ms_1']:.2f} / "
+                             f"{v['postgres_ms_8']:.2f}")  # fmt: skip
         if "new" in w and "old" in w:
             lines.append(f"  new/old at 8 connections: {w['new']['rps_8'] / w['old']['rps_8']:.2f}x")
     f = results.get("first")

@@ -170,8 +170,12 @@ class Core:
                 assert audit is not None
                 audit.submit(event)
                 return Outcome(result, decision, None, event)
-            with r.store.transaction() as wtx:
+            # The writers' lock (PostgreSQL) is taken after the authorization's reads, not before:
+            # writers wait for each other only for what must hold until the commit
+            # (docs/architecture.md, "Writes on PostgreSQL").
+            with r.store.transaction(lock_later=True) as wtx:
                 decision = authorize(call, wtx, r.decisions) if authorize is not None else None
+                wtx.lock_writers()
                 result = op.handler(call, wtx)
                 if decision is None and call.decisions:
                     decision = call.decisions[0]

@@ -3,7 +3,9 @@
 Reads go through :meth:`Store.read` (a consistent, read-only snapshot); writes through
 :meth:`Store.transaction`, whose body commits or rolls back as a whole. Write transactions
 are serialized (one writer at a time per database), so checks made inside one still hold
-at commit; every write transaction that changes an entity bumps :meth:`Store.generation`.
+at commit (on PostgreSQL, those made once it holds the writers' lock: from its ``BEGIN``, or
+from :meth:`Tx.lock_writers` when begun with ``lock_later``); every write transaction that
+changes an entity bumps :meth:`Store.generation`.
 
 Names of users, groups, roles, managed policies and instance profiles are unique
 case-insensitively per account; lookups are case-insensitive and records keep the
@@ -535,6 +537,13 @@ class Tx(ReadTx, Protocol):
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
     ) -> ServerCertificate: ...
     def delete_server_certificate(self, account: str, name: str) -> None: ...
+    def lock_writers(self) -> None:
+        """Take the writers' lock now, if the transaction was begun without it
+        (``Store.transaction(lock_later=True)``): what the transaction reads from here on holds
+        until it commits. A no-op when the lock is held already (and on SQLite, where the
+        transaction began with it)."""
+        ...
+
     # cache invalidation across processes (iamd.api.watcher)
     def bumped_generation(self) -> int | None:
         """The generation this transaction commits as, or None if it changed no entity."""
@@ -551,8 +560,13 @@ class Store(Protocol):
         """``sqlite`` or ``postgresql``."""
         ...
 
-    def transaction(self) -> AbstractContextManager[Tx]:
-        """A serialized write transaction; an exception in the body rolls everything back."""
+    def transaction(self, *, lock_later: bool = False) -> AbstractContextManager[Tx]:
+        """A serialized write transaction; an exception in the body rolls everything back.
+
+        ``lock_later``: on PostgreSQL, begin without the writers' lock; the body takes it with
+        :meth:`Tx.lock_writers` once it has done the reads that need not hold until the commit
+        (the caller's authorization), and its first entity write takes it at the latest. What
+        the body read before then is only as of when it read it."""
         ...
 
     def read(self) -> AbstractContextManager[ReadTx]:

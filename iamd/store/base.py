@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
-from iamd.store.errors import InvalidMarker, NotFound, ReadOnly
+from iamd.store.errors import AlreadyExists, InvalidMarker, NotFound, ReadOnly
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
 __all__ = ["Context", "Ops", "name_key", "role_select", "user_select"]
@@ -104,6 +104,9 @@ _USER_SELECT = _with_boundary(s.users)
 _ROLE_SELECT = _with_boundary(s.roles)
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
+# PostgreSQL's writers' lock, and the asynchronous commit that releases it before the log flush
+# (docs/architecture.md, "Writes on PostgreSQL"), in one round trip.
+LOCK_WRITERS = text("SELECT set_config('synchronous_commit', 'off', true) FROM iamd_meta WHERE id = 1 FOR UPDATE")
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
 
 
@@ -116,6 +119,14 @@ def _named_id_statement(table: Any) -> Select[Any]:
 
 # Built once: the id of a named entity is looked up on hot paths (tags, authorization).
 _NAMED_ID = {t.name: _named_id_statement(t) for t in (s.users, s.groups, s.roles, s.policies, s.instance_profiles)}
+# Whether an account exists and whether a name is taken in it, in one round trip (a create's checks).
+_ACCOUNT_AND_NAME = {
+    t.name: select(
+        exists().where(s.accounts.c.id == bindparam("account")),
+        exists().where(t.c.account_id == bindparam("account"), t.c.name_key == bindparam("key")),
+    )
+    for t in (s.users, s.groups, s.roles, s.policies, s.instance_profiles)
+}
 
 
 def user_select() -> Select[Any]:
@@ -129,10 +140,13 @@ def role_select() -> Select[Any]:
 class Ops:
     """Base of the per-family mixins; one instance lives for one transaction."""
 
-    def __init__(self, conn: Connection, ctx: Context, *, writable: bool) -> None:
+    def __init__(self, conn: Connection, ctx: Context, *, writable: bool, unlocked: bool = False) -> None:
         self._conn = conn
         self._ctx = ctx
         self._writable = writable
+        # A PostgreSQL write transaction begun without the writers' lock (``lock_later``): taken by
+        # ``lock_writers``, at the latest by the first write.
+        self._unlocked = unlocked
         self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
         self._changes: list[Change] = []
         # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
@@ -151,8 +165,16 @@ class Ops:
         check that every write method does)."""
         if not self._writable:
             raise ReadOnly()
+        if self._unlocked:
+            self.lock_writers()
         if self._bumped is None:
             self._bumped = int(self._conn.execute(_BUMP).scalar_one())
+
+    def lock_writers(self) -> None:
+        """Take the writers' lock if this transaction was begun without it (Store.transaction)."""
+        if self._unlocked:
+            self._conn.execute(LOCK_WRITERS)
+            self._unlocked = False
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,
@@ -174,6 +196,8 @@ class Ops:
     def _writes_without_bump(self) -> None:
         if not self._writable:
             raise ReadOnly()
+        if self._unlocked:
+            self.lock_writers()
 
     def _changed(self, entity: Entity, account: str, name: str, verb: Verb, detail: str = "") -> None:
         """Record what this write changed (iamd.store.changes)."""
@@ -297,6 +321,16 @@ class Ops:
         if ids is not None:
             ids[(table.name, account, key)] = found
         return found
+
+    def _require_account_and_free_name(self, table: Any, label: str, account: str, name: str) -> None:
+        """:meth:`_require_account`, then AlreadyExists if ``name`` is taken in ``table``: one statement."""
+        known, taken = self._conn.execute(
+            _ACCOUNT_AND_NAME[table.name], {"account": account, "key": name_key(name)}
+        ).one()
+        if not known:
+            raise NotFound("account", account)
+        if taken:
+            raise AlreadyExists(label, name)
 
     def _name_taken(self, table: Any, account: str, name: str) -> bool:
         stmt = select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, Executable, bindparam, delete, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
@@ -95,8 +95,7 @@ class SqlTx(
 _PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
-_FLUSH = text("SELECT pg_current_xact_id()")
+_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'iamd', '')"
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -140,31 +139,39 @@ class SqlStore:
         return self._engine.connect()
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, lock_later: bool = False) -> Iterator[Tx]:
         if getattr(self._local, "writing", False):
             # A second writer in the same thread would wait for the first forever.
             raise RuntimeError("nested write transaction: use the Tx you already have")
         self._local.writing = True
         try:
-            with self._write_tx() as tx:
+            with self._write_tx(self._committed, lock_later=lock_later) as tx:
                 yield tx
         finally:
             self._local.writing = False
-        try:
-            self._durable()
-        finally:
-            # Committed: say what changed (iamd.store.changes), before the caller goes on.
-            self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
 
-    def _durable(self) -> None:
-        """PostgreSQL: wait until the write transaction just committed (asynchronously, see
-        ``_write_tx``) is on disk. A transaction with an id commits synchronously, which flushes
-        the log up to its own commit record, and so up to the earlier one (the log is written in
-        order); concurrent writers share their flushes. Only then is the write's caller answered."""
-        if self._ctx.dialect != "postgresql":
-            return
-        with self._connect() as conn, conn.begin():
-            conn.execute(_FLUSH)
+    def _committed(self, tx: SqlTx) -> None:
+        # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
+        # before the caller goes on.
+        self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+
+    @staticmethod
+    def _durable(conn: Connection) -> None:
+        """PostgreSQL: wait until the write transaction just committed on ``conn`` (asynchronously,
+        see ``_write_tx``) is on disk. A transaction that wrote to the log commits synchronously,
+        which flushes the log up to its own commit record, and so up to the earlier one (the log
+        is written in order); concurrent writers share their flushes. Only then is the write's
+        caller answered. The transaction writes a transactional logical message: a log record
+        and a transaction id, no table, no lock, allowed to any user. (A transaction id alone,
+        ``pg_current_xact_id()``, commits without a flush: PostgreSQL flushes only a transaction
+        that wrote to the log.) One statement in autocommit on the same connection: one round
+        trip (was a second connection's BEGIN, statement and COMMIT)."""
+        driver: Any = conn.connection.driver_connection
+        driver.autocommit = True
+        try:
+            driver.execute(_FLUSH_SQL)
+        finally:
+            driver.autocommit = False
 
     # -- what changed (iamd.store.changes) -------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -187,19 +194,29 @@ class SqlStore:
                 log.exception("a change listener failed")
 
     @contextmanager
-    def _write_tx(self) -> Iterator[SqlTx]:
+    def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
         with self._connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                if self._ctx.dialect == "postgresql":
-                    # Serialize writers on the generation row: checks made in this
-                    # transaction hold until it commits.
-                    conn.execute(_LOCK_WRITERS)
-                    # ... but not while the commit waits for the disk: the commit releases the
-                    # row at once, and ``transaction`` makes the write durable (``_durable``)
-                    # outside the lock, before it returns (docs/architecture.md, "Writes on PostgreSQL").
-                    conn.execute(_ASYNC_COMMIT)
-                yield SqlTx(conn, self._ctx, writable=True)
+                tx = SqlTx(conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql")
+                if not lock_later:
+                    # PostgreSQL: serialize writers on the generation row, so that checks made
+                    # in this transaction hold until it commits; but not while the commit waits
+                    # for the disk: the commit is asynchronous and releases the row at once, and
+                    # the write is made durable (``_durable``) outside the lock, before it
+                    # returns (docs/architecture.md, "Writes on PostgreSQL").
+                    # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
+                    # the reads that need not hold (the caller's authorization).
+                    tx.lock_writers()
+                yield tx
+                # Locked on PostgreSQL: committed asynchronously, made durable below. Never
+                # locked: wrote nothing (or committed synchronously on SQLite).
+                durable = self._ctx.dialect == "postgresql" and not tx._unlocked
+            try:
+                if durable:  # committed: the connection is out of its transaction
+                    self._durable(conn)
+            finally:
+                committed(tx)
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import cast
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from iamd.store import (
     AlreadyExists,
@@ -19,7 +20,10 @@ from iamd.store import (
     TagTarget,
     Tx,
     audit_event_from_record,
+    open_store,
 )
+from iamd.store.migrate import upgrade
+from tests.store.conftest import PgDatabases
 from tests.store.helpers import DOC, TRUST
 
 
@@ -228,6 +232,64 @@ def test_checks_inside_a_write_transaction_hold_until_commit(store: Store, accou
         assert len(r.list_access_keys(account, "bob")) == 2
 
 
+def test_checks_after_lock_writers_hold_until_commit(store: Store, account: str) -> None:
+    """``transaction(lock_later=True)``: what is read after ``lock_writers`` holds, as above; and
+    a write in the body takes the lock at the latest (the second check here never raced past)."""
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+
+    def create_key(n: int) -> None:
+        with store.transaction(lock_later=True) as tx:
+            tx.get_user(account, "bob")  # a read before the lock: not a check
+            tx.lock_writers()
+            if len(tx.list_access_keys(account, "bob")) < 2:
+                tx.create_access_key(account, "bob", f"AKIALATE{n:012d}", b"s")
+
+    assert _run_threads(6, create_key) == []
+    with store.read() as r:
+        assert len(r.list_access_keys(account, "bob")) == 2
+
+
+def test_reads_before_lock_writers_do_not_wait_for_another_writer(store: Store, account: str) -> None:
+    """PostgreSQL: a ``lock_later`` transaction reads beside a writer holding the lock, and waits
+    for it only at ``lock_writers`` (SQLite's write transaction begins with its lock)."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer: BEGIN IMMEDIATE takes the lock")
+    with store.transaction() as tx:
+        tx.create_user(account, "early")
+    read, locked, release = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def late() -> None:
+        try:
+            with store.transaction(lock_later=True) as tx:
+                assert tx.get_user(account, "early").name == "early"
+                read.set()
+                tx.lock_writers()
+                locked.set()
+                tx.create_user(account, "late")
+        except BaseException as exc:  # asserted on below
+            errors.append(exc)
+
+    def holder() -> None:
+        with store.transaction() as tx:
+            tx.create_user(account, "holder")
+            started.start()
+            release.wait(60)
+
+    started = threading.Thread(target=late)
+    held = threading.Thread(target=holder)
+    held.start()
+    assert read.wait(60), errors  # read while the other writer held the lock
+    assert not locked.wait(0.3)  # ... and waits for it at lock_writers
+    release.set()
+    held.join(60)
+    started.join(60)
+    assert errors == [] and locked.is_set()
+    with store.read() as r:
+        assert {u.name for u in r.list_users(account, max_items=10).items} == {"early", "holder", "late"}
+
+
 def test_nested_write_transactions_are_refused(store: Store, account: str) -> None:
     with store.transaction() as tx:
         tx.create_user(account, "outer")
@@ -255,3 +317,36 @@ def test_reset_wipes_everything_and_bumps_the_generation(store: Store) -> None:
     with store.transaction() as tx:  # usable again afterwards
         tx.create_account("111122223333")
         tx.create_user("111122223333", "alice")
+
+
+def test_a_write_is_on_disk_when_its_transaction_returns(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the write commits asynchronously (releasing the writers' lock before the log
+    flush), and the store flushes the log before it returns (docs/architecture.md, "Writes on
+    PostgreSQL"). The test cluster runs without durability, so this database asks for
+    synchronous commits and the log writer is slowed down: only the store's flush moves the
+    flushed position past the write's records."""
+    import psycopg
+
+    url = pg_databases.create("iamd_durable")
+    name = make_url(url).database
+    upgrade(url)
+    admin = psycopg.connect(pg_databases.cluster.url(), autocommit=True)
+    try:
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = on")
+        admin.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
+        admin.execute("SELECT pg_reload_conf()")
+        store = open_store(url)
+        try:
+            for n in range(3):
+                with store.transaction() as tx:
+                    tx.create_account(f"11112222333{n}")
+                    # where the log ends while the write is in progress: its commit record comes after
+                    written = admin.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+                flushed = admin.execute("SELECT pg_current_wal_flush_lsn() - %s::pg_lsn", written).fetchone()
+                assert flushed is not None and flushed[0] >= 0, n
+        finally:
+            store.close()
+    finally:
+        admin.execute("ALTER SYSTEM RESET wal_writer_delay")
+        admin.execute("SELECT pg_reload_conf()")
+        admin.close()
