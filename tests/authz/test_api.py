@@ -415,3 +415,32 @@ def test_a_change_in_iamd_applies_to_the_very_next_request(
     iam.update_access_key(UserName="quinn-changes", AccessKeyId=quinn.key, Status="Inactive")
     refused = authorizer.authorize_sync(sign(quinn), [check], service="widgets")
     assert refused.results[0].error_code == "InvalidClientTokenId"
+
+
+def test_the_services_own_allow_follows_every_change_and_its_conditions(
+    api_server: RunningServer, make_user: Callable[..., Key], iam: BaseClient, server_clock: MovableClock, acct: str
+) -> None:
+    """The service's ``iamd:Authorize`` is decided again after a change to its policies, and on
+    every call when a statement reads the request (here the time): no allow outlives either."""
+    reader = make_user("reader-of-timed", policy(allow(GET)))
+    timed = make_user("widgets-timed", policy(allow("iamd:Authorize")))
+    check = [Check(GET, widget(acct))]
+    with HttpAuthorizationClient(api_server.endpoint, timed.key, timed.secret) as client:
+        for _ in range(2):  # asked twice: the second is answered as the first was
+            assert client.authorize_sync(sign(reader), check, service="widgets").allowed
+        iam.put_user_policy(UserName="widgets-timed", PolicyName="no", PolicyDocument=policy(deny("iamd:Authorize")))
+        with pytest.raises(AuthorizationError) as excinfo:
+            client.authorize_sync(sign(reader), check, service="widgets")
+        assert excinfo.value.code == "AccessDenied" and "iamd:Authorize" in excinfo.value.message
+        iam.delete_user_policy(UserName="widgets-timed", PolicyName="no")
+        assert client.authorize_sync(sign(reader), check, service="widgets").allowed
+
+        until = int(server_clock().timestamp()) + 60
+        until_then = {"Effect": "Allow", "Action": "iamd:Authorize", "Resource": "*",
+                      "Condition": {"NumericLessThan": {"aws:EpochTime": str(until)}}}  # fmt: skip
+        iam.put_user_policy(UserName="widgets-timed", PolicyName="inline", PolicyDocument=policy(until_then))
+        for _ in range(2):
+            assert client.authorize_sync(sign(reader), check, service="widgets").allowed
+        with server_clock.moved(timedelta(minutes=2)), pytest.raises(AuthorizationError) as excinfo:
+            client.authorize_sync(sign(reader), check, service="widgets")
+        assert excinfo.value.code == "AccessDenied"
