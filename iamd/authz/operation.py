@@ -144,7 +144,8 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     context = Context.deferred(build)
     request = Request(caller.principal, ACTION, target, context, caller.account_id)
     policies = call.env.policies.for_caller(tx, caller)
-    known = _SERVICE_ALLOWS.get((id(policies), target))
+    entry = (id(policies), target, caller.principal.arn)
+    known = _SERVICE_ALLOWS.get(entry)
     if known is not None and known[0] is policies and known[1] == caller.principal:
         # The same principal, action and resource against the very same policy set (the cache
         # builds a new one when anything in it changes), decided without reading the context.
@@ -155,15 +156,16 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     if context.unread and not decision.errors:
         if len(_SERVICE_ALLOWS) >= _SERVICE_ALLOWS_MAX:
             _SERVICE_ALLOWS.clear()
-        _SERVICE_ALLOWS[(id(policies), target)] = (policies, caller.principal, decision)
+        _SERVICE_ALLOWS[entry] = (policies, caller.principal, decision)
     return decision
 
 
-# The services' own iamd:Authorize allows that read no condition key, by (policy set, target): the
-# policy set is held, so its id is not reused while it is here, and is compared by identity. The
-# policy cache builds a new set when anything in it changes (the change feed drops the old one), so
-# an entry outlives no change in iamd; it only saves re-evaluating an unchanged question.
-_SERVICE_ALLOWS: dict[tuple[int, str], tuple[PolicySet, Principal, Decision]] = {}
+# The services' own iamd:Authorize allows that read no condition key, by (policy set, target,
+# service principal): the policy set is held, so its id is not reused while it is here, and is
+# compared by identity, the principal by value. The policy cache builds a new set when anything in
+# it changes (the change feed drops the old one), so an entry outlives no change in iamd; it only
+# saves evaluating an unchanged question again (docs/architecture.md, "Caches and invalidation").
+_SERVICE_ALLOWS: dict[tuple[int, str, str], tuple[PolicySet, Principal, Decision]] = {}
 _SERVICE_ALLOWS_MAX = 1024
 
 
@@ -292,9 +294,12 @@ class _Memo:
 def _decide(memo: _Memo, check: Mapping[str, Any], resource: str, owner: str) -> Decision:
     """The engine's decision on one check (``owner``: the resource's account, :func:`_owner`)."""
     principal = memo.client.principal
-    tags = tuple((str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items())
-    given = tuple(
-        (str(k), v if isinstance(v, str) else tuple(str(x) for x in v)) for k, v in (check.get("Context") or {}).items()
+    given_tags, given_context = check.get("ResourceTags"), check.get("Context")
+    tags = tuple((str(k), str(v)) for k, v in given_tags.items()) if given_tags else ()
+    given = (
+        tuple((str(k), v if isinstance(v, str) else tuple(str(x) for x in v)) for k, v in given_context.items())
+        if given_context
+        else ()
     )
     # Checks of one request that name the same account, tags and keys share one context (it is
     # immutable): a batch over one bucket's objects builds it once.
