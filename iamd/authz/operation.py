@@ -144,7 +144,7 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     context = Context.deferred(build)
     request = Request(caller.principal, ACTION, target, context, caller.account_id)
     policies = call.env.policies.for_caller(tx, caller)
-    entry = (id(policies), target, caller.principal.arn)
+    entry = (target, caller.principal.arn)
     known = _SERVICE_ALLOWS.get(entry)
     if known is not None and known[0] is policies and known[1] == caller.principal:
         # The same principal, action and resource against the very same policy set (the cache
@@ -160,12 +160,13 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     return decision
 
 
-# The services' own iamd:Authorize allows that read no condition key, by (policy set, target,
-# service principal): the policy set is held, so its id is not reused while it is here, and is
-# compared by identity, the principal by value. The policy cache builds a new set when anything in
-# it changes (the change feed drops the old one), so an entry outlives no change in iamd; it only
-# saves evaluating an unchanged question again (docs/architecture.md, "Caches and invalidation").
-_SERVICE_ALLOWS: dict[tuple[int, str, str], tuple[PolicySet, Principal, Decision]] = {}
+# The services' own iamd:Authorize allows that read no condition key, by (target, service ARN),
+# with the policy set they were decided against: used only for that very set (compared by
+# identity) and principal (by value). The policy cache builds a new set when anything in it
+# changes (the change feed drops the old one), so an entry outlives no change in iamd; the next
+# decision against the new set replaces it. It only saves evaluating an unchanged question again
+# (docs/architecture.md, "Caches and invalidation").
+_SERVICE_ALLOWS: dict[tuple[str, str], tuple[PolicySet, Principal, Decision]] = {}
 _SERVICE_ALLOWS_MAX = 1024
 
 
