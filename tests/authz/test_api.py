@@ -281,6 +281,37 @@ def test_a_batch_answers_each_check_in_order_with_its_own_context(
     assert answer.results[5].why["missingContextKeys"] == ["aws:sourceip"]
 
 
+def test_each_check_of_a_batch_has_its_own_why_and_message(
+    authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], acct: str
+) -> None:
+    """Checks with the same outcome share an explanation; each different one is its own."""
+    erin = make_user("erin-whys", policy(
+        {"Sid": "ReadA", "Effect": "Allow", "Action": GET, "Resource": widget(acct, "a*")},
+        {"Sid": "ReadB", "Effect": "Allow", "Action": GET, "Resource": widget(acct, "b*")},
+        {"Sid": "NotB2", "Effect": "Deny", "Action": GET, "Resource": widget(acct, "b2")},
+    ))  # fmt: skip
+    names = ["a1", "b1", "a2", "b2", "c1", "b2", "c2"]
+    answer = authorizer.authorize_sync(sign(erin), [Check(GET, widget(acct, n)) for n in names], service="widgets")
+    sids = [[m["sid"] for m in r.why["matchedStatements"]] for r in answer.results]
+    assert sids == [["ReadA"], ["ReadB"], ["ReadA"], ["NotB2"], [], ["NotB2"], []]
+    assert [r.why["decision"] for r in answer.results] == [
+        "allowed", "allowed", "allowed", "explicitDeny", "implicitDeny", "explicitDeny", "implicitDeny"]  # fmt: skip
+    assert [r.why["blockingPolicyType"] for r in answer.results] == [
+        None, None, None, "identity", "identity", "identity", "identity"]  # fmt: skip
+    assert all("message" not in r.why for r in answer.results)
+    for name, result in zip(names, answer.results, strict=True):
+        if result.allowed:
+            assert result.message == ""
+        else:  # AWS's text names this check's own resource
+            assert result.message.endswith(
+                (
+                    "explicit deny in an identity-based policy",
+                    "because no identity-based policy allows the widgets:GetWidget action",
+                )
+            )
+            assert f"on resource: {widget(acct, name)} " in result.message
+
+
 def test_a_forwarded_source_ip_header_is_not_trusted(
     authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], acct: str
 ) -> None:
