@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from iamd import errors as aws
@@ -58,24 +57,25 @@ class AuthorizeDoor:
         response = self._inline(http)
         if response is None:
             response = await run_in_threadpool(self._answer, http)
-        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
     # -- iamd's own HTTP protocol calls these (iamd/api/protocol.py, through IamdApp) -------------
     def inline(self, http: HttpRequest) -> WireResponse | None:
         """The answer, if it could be given here on the event loop (module doc); else None."""
-        response = self._inline(http)
-        return None if response is None else _wire(response)
+        return self._inline(http)
 
     def answer_now(self, http: HttpRequest) -> WireResponse:
         """The answer, given on this thread (a body over the limit: refused at once)."""
-        return _wire(self._answer(http))
+        return self._answer(http)
 
     async def off_loop(self, http: HttpRequest, executor: Executor | None) -> WireResponse:
         """The answer, given on a worker thread of ``executor``."""
-        return _wire(await asyncio.get_running_loop().run_in_executor(executor, self._answer, http))
+        return await asyncio.get_running_loop().run_in_executor(executor, self._answer, http)
 
-    def _inline(self, http: HttpRequest) -> Response | None:
+    def _inline(self, http: HttpRequest) -> WireResponse | None:
         if len(http.body) > INLINE_BODY or not _key_known(self.backend, http):
             return None
         # A few checks by a service whose key is cached: answered here on the event loop, where
@@ -88,16 +88,9 @@ class AuthorizeDoor:
         except NeedsDatabase:
             return None
 
-    def _answer(self, http: HttpRequest) -> Response:
+    def _answer(self, http: HttpRequest) -> WireResponse:
         signed = SignedRequest("POST", http.path, http.query, http.headers, http.body)
         return answer(self.backend, self.verifier, signed, http.client_ip, http.secure)
-
-
-def _wire(response: Response) -> WireResponse:
-    headers = tuple(
-        (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers if k != b"content-length"
-    )
-    return WireResponse(response.status_code, headers, bytes(response.body))
 
 
 # A body this small carries at most a few dozen checks: at most about a millisecond on the loop.
@@ -110,7 +103,9 @@ def _key_known(backend: Backend, http: HttpRequest) -> bool:
     return key_id is not None and (key_id.startswith("ASIA") or backend.knows_key(key_id))
 
 
-def answer(backend: Backend, verifier: SigV4Verifier, signed: SignedRequest, source_ip: str, secure: bool) -> Response:
+def answer(
+    backend: Backend, verifier: SigV4Verifier, signed: SignedRequest, source_ip: str, secure: bool
+) -> WireResponse:
     """Decode → authenticate the service → invoke the core → encode."""
     request_id = new_uuid4()
     user_agent = (signed.header_values("user-agent") or ("",))[0]
@@ -132,19 +127,20 @@ def answer(backend: Backend, verifier: SigV4Verifier, signed: SignedRequest, sou
     outcome = backend.core.invoke(caller, "iamd", "Authorize", data, context)
     if outcome.error is not None:
         return _error(outcome.error, request_id)
-    return _json(200, {"RequestId": request_id, **(outcome.result or {})}, {"x-amzn-RequestId": request_id})
+    return _json(200, {"RequestId": request_id, **(outcome.result or {})}, (("x-amzn-RequestId", request_id),))
 
 
-def _error(error: aws.AwsError, request_id: str) -> Response:
+def _error(error: aws.AwsError, request_id: str) -> WireResponse:
     return _json(
         error.status,
         {"__type": error.code, "message": error.message, "RequestId": request_id},
-        {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code},
+        (("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.code)),
     )
 
 
-def _json(status: int, content: dict[str, Any], headers: dict[str, str]) -> Response:
-    """A JSON answer, as Starlette's JSONResponse writes one (UTF-8, compact), encoded by orjson: a
-    batch's answer is tens of kilobytes of small objects. The input was checked to be valid Unicode
-    (no lone surrogates: iamd/authz/input.py), so every text in it encodes."""
-    return Response(orjson.dumps(content), status, headers, media_type="application/json")
+def _json(status: int, content: dict[str, Any], headers: tuple[tuple[str, str], ...]) -> WireResponse:
+    """A JSON answer, as Starlette's JSONResponse writes one (UTF-8, compact, ``content-type:
+    application/json``), encoded by orjson (a batch's answer is tens of kilobytes of small objects)
+    and built as the wire answer directly, with no response object to convert. The input was
+    checked to be valid Unicode (no lone surrogates: iamd/authz/input.py), so every text in it encodes."""
+    return WireResponse(status, (*headers, ("content-type", "application/json")), orjson.dumps(content))

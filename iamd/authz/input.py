@@ -62,6 +62,17 @@ def read_body(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY:
         raise invalid(f"Request body too large: at most {MAX_BODY} bytes are accepted.")
     try:
+        # orjson parses what json does, several times faster, and refuses what it cannot make
+        # valid Unicode of (a lone surrogate): text it parses needs no second look. What it
+        # refuses (also NaN, an object nested too deep) is read by json, as before, for the same answer.
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not isinstance(parsed, dict):
+            raise invalid("The body must be a JSON object.")
+        return check_input(parsed, escapes=False)
+    try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise invalid("The body must be a JSON object.") from None

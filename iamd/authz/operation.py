@@ -57,7 +57,7 @@ from iamd.service.sessions import resolve_caller, session_context_items
 from iamd.store import ReadTx
 
 from .errors import client_error, missing_signature
-from .input import ACCOUNT, CALLER, MAX_BODY, MAX_CHECKS, MAX_POLICY, audited_input, check_input, invalid, read_body
+from .input import CALLER, MAX_BODY, MAX_CHECKS, MAX_POLICY, audited_input, check_input, invalid, read_body
 
 __all__ = [
     "ACTION",
@@ -92,24 +92,32 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
     checks: list[Check] = []
     last_context: Context | None = None
+    whys: dict[tuple[Any, ...], dict[str, Any]] = {}  # each distinct explanation built once per call
+    client_account = client.principal.account if client is not None else None
     for check in data["Checks"]:
+        resource = str(check["Resource"])
+        owner = _owner(check, resource, client_account, call.account)
         if error is not None:
             code, message, status = error
             why: dict[str, Any] = {"decision": "implicitDeny", "authentication": code}
             results.append(_result(check, "Deny", message, why, (code, message, status)))
-            checks.append(_check(call, check, client, None, (code, message)))
+            checks.append(_check(check, resource, owner, None, (code, message)))
             continue
         assert client is not None and memo is not None
-        decision = _decide(memo, check)
+        decision = _decide(memo, check, resource, owner)
         context = decision.request.context
         if context is not last_context:  # each distinct context merged once
             last_context = context
             for key, values in context.values.items():
                 resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
-        message = "" if decision.allowed else _message(decision, service, client)
-        denial = None if decision.allowed else ("AccessDenied", message or "Access Denied", 403)
-        results.append(_result(check, "Allow" if decision.allowed else "Deny", message, _why(decision), denial))
-        checks.append(_check(call, check, client, decision, denial[:2] if denial else None))
+        if decision.allowed:
+            results.append(_result(check, "Allow", "", _why(decision, whys), None))
+            checks.append(_check(check, resource, owner, decision, None))
+            continue
+        message = _message(decision, service, client)
+        denial = ("AccessDenied", message or "Access Denied", 403)
+        results.append(_result(check, "Deny", message, _why(decision, whys), denial))
+        checks.append(_check(check, resource, owner, decision, denial[:2]))
     submit = call.env.submit_event
     if submit is not None:
         submit(_events(call, service, identity, user_agent, checks))
@@ -134,11 +142,32 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
         return build_context(caller.principal, items, resource_account=caller.account_id)
 
     context = Context.deferred(build)
-    decision = evaluate(Request(caller.principal, ACTION, target, context, caller.account_id),
-                        call.env.policies.for_caller(tx, caller))  # fmt: skip
+    request = Request(caller.principal, ACTION, target, context, caller.account_id)
+    policies = call.env.policies.for_caller(tx, caller)
+    entry = (target, caller.principal.arn)
+    known = _SERVICE_ALLOWS.get(entry)
+    if known is not None and known[0] is policies and known[1] == caller.principal:
+        # The same principal, action and resource against the very same policy set (the cache
+        # builds a new one when anything in it changes), decided without reading the context.
+        return Decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys)
+    decision = evaluate(request, policies)
     if not decision.allowed:
         raise aws.AccessDenied(decision.message or "Access denied", decision)
+    if context.unread and not decision.errors:
+        if len(_SERVICE_ALLOWS) >= _SERVICE_ALLOWS_MAX:
+            _SERVICE_ALLOWS.clear()
+        _SERVICE_ALLOWS[entry] = (policies, caller.principal, decision)
     return decision
+
+
+# The services' own iamd:Authorize allows that read no condition key, by (target, service ARN),
+# with the policy set they were decided against: used only for that very set (compared by
+# identity) and principal (by value). The policy cache builds a new set when anything in it
+# changes (the change feed drops the old one), so an entry outlives no change in iamd; the next
+# decision against the new set replaces it. It only saves evaluating an unchanged question again
+# (docs/architecture.md, "Caches and invalidation").
+_SERVICE_ALLOWS: dict[tuple[str, str], tuple[PolicySet, Principal, Decision]] = {}
+_SERVICE_ALLOWS_MAX = 1024
 
 
 def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
@@ -263,13 +292,15 @@ class _Memo:
         return built
 
 
-def _decide(memo: _Memo, check: Mapping[str, Any]) -> Decision:
+def _decide(memo: _Memo, check: Mapping[str, Any], resource: str, owner: str) -> Decision:
+    """The engine's decision on one check (``owner``: the resource's account, :func:`_owner`)."""
     principal = memo.client.principal
-    resource = str(check["Resource"])
-    owner = _owner(check, resource, principal.account, memo.call.account)
-    tags = tuple((str(k), str(v)) for k, v in (check.get("ResourceTags") or {}).items())
-    given = tuple(
-        (str(k), v if isinstance(v, str) else tuple(str(x) for x in v)) for k, v in (check.get("Context") or {}).items()
+    given_tags, given_context = check.get("ResourceTags"), check.get("Context")
+    tags = tuple((str(k), str(v)) for k, v in given_tags.items()) if given_tags else ()
+    given = (
+        tuple((str(k), v if isinstance(v, str) else tuple(str(x) for x in v)) for k, v in given_context.items())
+        if given_context
+        else ()
     )
     # Checks of one request that name the same account, tags and keys share one context (it is
     # immutable): a batch over one bucket's objects builds it once.
@@ -300,7 +331,11 @@ def _owner(check: Mapping[str, Any], resource: str, client_account: str | None, 
 
 def _arn_account(arn: str) -> str | None:
     parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and ACCOUNT.fullmatch(parts[4]) else None
+    if len(parts) != 6:
+        return None
+    account = parts[4]
+    # ACCOUNT's [0-9]{12}, without the regex (once per check): isdigit alone would take other scripts' digits.
+    return account if len(account) == 12 and account.isascii() and account.isdigit() else None
 
 
 def _message(decision: Decision, service: str, client: Caller) -> str:
@@ -317,11 +352,18 @@ def _message(decision: Decision, service: str, client: Caller) -> str:
     return Decision(decision.verdict, quoted, decision.matched, decision.blocking).message or "Access Denied"
 
 
-def _why(decision: Decision) -> dict[str, Any]:
-    block = decision.decisive_block
-    why = decision.to_json()
-    why.pop("message", None)
-    why["blockingPolicyType"] = block.type.value if block is not None else None
+def _why(decision: Decision, known: dict[tuple[Any, ...], dict[str, Any]]) -> dict[str, Any]:
+    """The decision's explanation (its JSON without the message, which is the result's own), built
+    once per call for each distinct outcome: checks decided by the same statements and blocks
+    have the same one (``known``: by verdict, the deciding statements, blocks, keys and errors)."""
+    key = (decision.verdict, *map(id, decision.matched), decision.blocking, decision.missing_context_keys,
+           decision.errors)  # fmt: skip
+    why = known.get(key)
+    if why is None:
+        block = decision.decisive_block
+        why = decision.to_json(message=False)
+        why["blockingPolicyType"] = block.type.value if block is not None else None
+        known[key] = why
     return why
 
 
@@ -353,16 +395,10 @@ def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check(
-    call: Call,
-    check: Mapping[str, Any],
-    client: Caller | None,
-    decision: Decision | None,
-    error: tuple[str, str] | None,
+    check: Mapping[str, Any], resource: str, owner: str, decision: Decision | None, error: tuple[str, str] | None
 ) -> Check:
     """What one check's trail event needs beyond what the call's checks share."""
     action = str(check["Action"])
-    resource = str(check["Resource"])
-    owner = _owner(check, resource, client.principal.account if client is not None else None, call.account)
     given_ip = (check.get("Context") or {}).get("aws:SourceIp")  # the client's address, as the service saw it
     return (action.split(":", 1)[1], resource, owner, error[0] if error else None, error[1] if error else None,
             decision, given_ip if isinstance(given_ip, str) else None)  # fmt: skip

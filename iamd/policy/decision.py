@@ -42,6 +42,8 @@ _IMPLICIT_ORDER = (
     PolicyType.RCP, PolicyType.SCP, PolicyType.TRUST, PolicyType.KEY, PolicyType.RESOURCE,
     PolicyType.IDENTITY, PolicyType.BOUNDARY, PolicyType.SESSION,
 )  # fmt: skip
+_EXPLICIT_NAMED = frozenset(_EXPLICIT_ORDER)
+_IMPLICIT_NAMED = frozenset(_IMPLICIT_ORDER)
 _EXPLICIT_PHRASE = {
     PolicyType.IDENTITY: "an identity-based policy",
     PolicyType.RESOURCE: "a resource-based policy",
@@ -96,11 +98,17 @@ class Decision:
     @property
     def decisive_block(self) -> Blocking | None:
         """The one blocking type AWS's message names."""
-        explicit = {b.type for b in self.blocking if b.explicit}
+        blocking = self.blocking
+        if len(blocking) < 2:  # most denials: one block, which names itself if its type is named
+            if not blocking:
+                return None
+            only = blocking[0]
+            return only if only.type in (_EXPLICIT_NAMED if only.explicit else _IMPLICIT_NAMED) else None
+        explicit = {b.type for b in blocking if b.explicit}
         for t in _EXPLICIT_ORDER:
             if t in explicit:
                 return Blocking(t, True)
-        implicit = {b.type for b in self.blocking if not b.explicit}
+        implicit = {b.type for b in blocking if not b.explicit}
         for t in _IMPLICIT_ORDER:
             if t in implicit:
                 return Blocking(t, False)
@@ -110,15 +118,18 @@ class Decision:
     def message(self) -> str | None:
         return None if self.allowed else render_denial(self)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "decision": self.verdict.value,
-            "message": self.message,
+    def to_json(self, *, message: bool = True) -> dict[str, object]:
+        """The decision as JSON; ``message=False`` leaves the denial text out (not rendered)."""
+        out: dict[str, object] = {"decision": self.verdict.value}
+        if message:
+            out["message"] = self.message
+        out |= {
             "matchedStatements": [_matched_json(cs) for cs in self.matched],
             "blockingPolicyTypes": [b.to_json() for b in self.blocking],
             "missingContextKeys": list(self.missing_context_keys),
             "errors": list(self.errors),
         }
+        return out
 
 
 _set_verdict, _set_request, _set_matched, _set_blocking, _set_missing, _set_errors = slot_setters(

@@ -232,6 +232,12 @@ class Context:
         ctx._pending = build
         return ctx
 
+    @property
+    def unread(self) -> bool:
+        """Whether this is a deferred context that nothing has read (so never built): a decision
+        made with it depended on no condition key."""
+        return self._pending is not None
+
     def _build(self) -> None:
         build, self._pending = self._pending, None
         assert build is not None

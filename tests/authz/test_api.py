@@ -281,6 +281,37 @@ def test_a_batch_answers_each_check_in_order_with_its_own_context(
     assert answer.results[5].why["missingContextKeys"] == ["aws:sourceip"]
 
 
+def test_each_check_of_a_batch_has_its_own_why_and_message(
+    authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], acct: str
+) -> None:
+    """Checks with the same outcome share an explanation; each different one is its own."""
+    erin = make_user("erin-whys", policy(
+        {"Sid": "ReadA", "Effect": "Allow", "Action": GET, "Resource": widget(acct, "a*")},
+        {"Sid": "ReadB", "Effect": "Allow", "Action": GET, "Resource": widget(acct, "b*")},
+        {"Sid": "NotB2", "Effect": "Deny", "Action": GET, "Resource": widget(acct, "b2")},
+    ))  # fmt: skip
+    names = ["a1", "b1", "a2", "b2", "c1", "b2", "c2"]
+    answer = authorizer.authorize_sync(sign(erin), [Check(GET, widget(acct, n)) for n in names], service="widgets")
+    sids = [[m["sid"] for m in r.why["matchedStatements"]] for r in answer.results]
+    assert sids == [["ReadA"], ["ReadB"], ["ReadA"], ["NotB2"], [], ["NotB2"], []]
+    assert [r.why["decision"] for r in answer.results] == [
+        "allowed", "allowed", "allowed", "explicitDeny", "implicitDeny", "explicitDeny", "implicitDeny"]  # fmt: skip
+    assert [r.why["blockingPolicyType"] for r in answer.results] == [
+        None, None, None, "identity", "identity", "identity", "identity"]  # fmt: skip
+    assert all("message" not in r.why for r in answer.results)
+    for name, result in zip(names, answer.results, strict=True):
+        if result.allowed:
+            assert result.message == ""
+        else:  # AWS's text names this check's own resource
+            assert result.message.endswith(
+                (
+                    "explicit deny in an identity-based policy",
+                    "because no identity-based policy allows the widgets:GetWidget action",
+                )
+            )
+            assert f"on resource: {widget(acct, name)} " in result.message
+
+
 def test_a_forwarded_source_ip_header_is_not_trusted(
     authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], acct: str
 ) -> None:
@@ -415,3 +446,32 @@ def test_a_change_in_iamd_applies_to_the_very_next_request(
     iam.update_access_key(UserName="quinn-changes", AccessKeyId=quinn.key, Status="Inactive")
     refused = authorizer.authorize_sync(sign(quinn), [check], service="widgets")
     assert refused.results[0].error_code == "InvalidClientTokenId"
+
+
+def test_the_services_own_allow_follows_every_change_and_its_conditions(
+    api_server: RunningServer, make_user: Callable[..., Key], iam: BaseClient, server_clock: MovableClock, acct: str
+) -> None:
+    """The service's ``iamd:Authorize`` is decided again after a change to its policies, and on
+    every call when a statement reads the request (here the time): no allow outlives either."""
+    reader = make_user("reader-of-timed", policy(allow(GET)))
+    timed = make_user("widgets-timed", policy(allow("iamd:Authorize")))
+    check = [Check(GET, widget(acct))]
+    with HttpAuthorizationClient(api_server.endpoint, timed.key, timed.secret) as client:
+        for _ in range(2):  # asked twice: the second is answered as the first was
+            assert client.authorize_sync(sign(reader), check, service="widgets").allowed
+        iam.put_user_policy(UserName="widgets-timed", PolicyName="no", PolicyDocument=policy(deny("iamd:Authorize")))
+        with pytest.raises(AuthorizationError) as excinfo:
+            client.authorize_sync(sign(reader), check, service="widgets")
+        assert excinfo.value.code == "AccessDenied" and "iamd:Authorize" in excinfo.value.message
+        iam.delete_user_policy(UserName="widgets-timed", PolicyName="no")
+        assert client.authorize_sync(sign(reader), check, service="widgets").allowed
+
+        until = int(server_clock().timestamp()) + 60
+        until_then = {"Effect": "Allow", "Action": "iamd:Authorize", "Resource": "*",
+                      "Condition": {"NumericLessThan": {"aws:EpochTime": str(until)}}}  # fmt: skip
+        iam.put_user_policy(UserName="widgets-timed", PolicyName="inline", PolicyDocument=policy(until_then))
+        for _ in range(2):
+            assert client.authorize_sync(sign(reader), check, service="widgets").allowed
+        with server_clock.moved(timedelta(minutes=2)), pytest.raises(AuthorizationError) as excinfo:
+            client.authorize_sync(sign(reader), check, service="widgets")
+        assert excinfo.value.code == "AccessDenied"

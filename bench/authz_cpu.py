@@ -1,0 +1,147 @@
+"""CPU per authorization call, in process: ``python -m bench.authz_cpu [--singles N] [--batches N]``.
+
+The workload of ``python -m bench.authz`` (the same service, clients, policies and signed
+requests, built by its functions) fed as raw HTTP bytes to the protocol ``iamd serve`` runs
+(``QueryProtocol.data_received`` on a transport that keeps what is written, as
+``bench.server.cpu`` does for GetUser): no socket, no kernel, no load generator. The audit
+writer is a child process, as under ``iamd serve``: its sender thread's pickling is in this
+process's figure, the child's storing is not. Every answer is checked (status 200 and the
+expected decisions) during the warm-up.
+
+The figure is ``time.process_time`` per call over blocks of calls, each block ending with
+the audit sender's flush: the fastest block (least disturbed by other processes on a shared
+machine) and the median block. Run it in the old tree and the new one, one after the other,
+to compare (bench/README.md, "The authorization API").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+import bench.authz as workload_module
+from bench.server.cpu import ROOT_KEY, ROOT_SECRET, query_protocol
+from iamd.api import Backend, create_app
+from iamd.cli.server import tune_runtime
+
+ENDPOINT = "http://127.0.0.1:8000"
+
+
+def _set_up(app: Any) -> tuple[workload_module.Key, list[tuple[workload_module.Key, bool]]]:
+    """bench.authz's set-up, its boto3 calls routed through a TestClient (no socket)."""
+    from botocore.awsrequest import AWSResponse
+    from starlette.testclient import TestClient
+
+    with TestClient(app, base_url=ENDPOINT) as client:
+        make = boto3.client
+
+        def routed(*args: Any, **kwargs: Any) -> Any:
+            made = make(*args, **kwargs)
+
+            def send(request: Any, **_: Any) -> Any:
+                answer = client.request(request.method, request.url, content=request.body,
+                                        headers=dict(request.headers))  # fmt: skip
+
+                class Raw:
+                    def stream(self, **_: Any) -> Any:
+                        yield answer.content
+
+                return AWSResponse(request.url, answer.status_code, dict(answer.headers), Raw())
+
+            made.meta.events.register_first("before-send.iam.*", send)
+            return made
+
+        workload_module.boto3.client = routed  # type: ignore[assignment]
+        try:
+            return workload_module.setup(ENDPOINT)
+        finally:
+            workload_module.boto3.client = make  # type: ignore[assignment]
+
+
+def measure(singles: int = 3600, batches: int = 360, blocks: int = 12) -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'iamd.db'}"
+        env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+        backend, _ = Backend.open(url, Path(tmp), dev=True, env=env)
+        app = create_app(backend)
+        service, clients = _set_up(app)
+        backend.audit_in_process(url)  # after the set-up: its TestClient's lifespan closes the audit writer
+        single, single_expect, batch, batch_expect = workload_module.workload(
+            ENDPOINT, service, clients, distinct=200, batch=100
+        )
+        tune_runtime()
+        loop = asyncio.new_event_loop()
+        protocol, transport = query_protocol(app, loop)
+
+        def feed(raws: Sequence[bytes], expect: Sequence[list[str]] | None) -> None:
+            for i, raw in enumerate(raws):
+                protocol.data_received(raw)
+                while protocol.tasks:  # a batch (over 4 KiB) is answered on a worker thread
+                    loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+                out = b"".join(transport.written)
+                transport.written.clear()
+                if not out.startswith(b"HTTP/1.1 200 "):
+                    raise SystemExit(f"iamd answered {out[:300]!r}")
+                if expect is not None:
+                    got = [r["Decision"] for r in json.loads(out.partition(b"\r\n\r\n")[2])["Results"]]
+                    if got != expect[i]:
+                        raise SystemExit(f"decisions differ: iamd {got}, expected {expect[i]}")
+
+        results: dict[str, dict[str, float]] = {}
+        try:
+            for _ in range(2):  # warm every cache; each answer checked
+                feed(single, single_expect)
+                feed(batch, batch_expect)
+            assert backend.audit is not None
+            backend.audit.flush()
+            runs: list[tuple[str, list[bytes], int, int]] = [("single", single, singles, 1),
+                                                             ("batch", batch, batches, 100)]  # fmt: skip
+            for name, raws, count, checks in runs:
+                calls = [raws[i % len(raws)] for i in range(count)]
+                step = max(1, count // blocks)
+                per_call: list[float] = []
+                for start in range(0, count, step):
+                    part = calls[start : start + step]
+                    cpu = time.process_time()
+                    feed(part, None)
+                    backend.audit.flush()
+                    per_call.append((time.process_time() - cpu) / len(part) * 1e6)
+                per_call.sort()
+                results[name] = {
+                    "calls": count, "checks_per_call": checks, "fastest_block_us_per_call": round(per_call[0], 1),
+                    "median_block_us_per_call": round(per_call[len(per_call) // 2], 1),
+                    "fastest_block_us_per_decision": round(per_call[0] / checks, 1),
+                }  # fmt: skip
+        finally:
+            loop.close()
+            backend.close()
+    return results
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.authz_cpu", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--singles", type=int, default=3600, help="single-check calls timed")
+    parser.add_argument("--batches", type=int, default=360, help="batch calls (100 checks each) timed")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = measure(args.singles, args.batches)
+    if args.json:
+        out(json.dumps(results, indent=2))
+        return 0
+    for name, r in results.items():
+        out(f"{name:6}: {r['fastest_block_us_per_call']:8.0f} µs CPU per call in the fastest block "
+            f"({r['fastest_block_us_per_decision']:.1f} µs per decision), median block "
+            f"{r['median_block_us_per_call']:.0f} µs, over {r['calls']:.0f} calls")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
