@@ -86,6 +86,7 @@ class _Entry:
         self.deps: tuple[Ref, ...] = ()
 
 
+_SIZES: dict[int, int] = {}  # the sizes given to put, one object each (at most 4,096 of them)
 _MANY = 16  # a ref's entries are a list up to this many, a set beyond (a managed policy's thousands of sets)
 
 
@@ -93,11 +94,12 @@ class _Shared:
     """The index's value for a ref more than one entry was built from: the ref object itself
     (every entry's deps hold this one object, not a copy each) and those entries."""
 
-    __slots__ = ("entries", "ref")
+    __slots__ = ("alone", "entries", "ref")
 
     def __init__(self, r: Ref, entries: list[_Entry] | set[_Entry]) -> None:
         self.ref = r
         self.entries = entries
+        self.alone: tuple[Ref, ...] | None = None  # the deps of an entry built from this ref alone, shared
 
     def add(self, entry: _Entry) -> None:
         entries = self.entries
@@ -167,7 +169,8 @@ class Cache:
         """Keep ``value`` (built from ``deps``, by reads that began at ``version``) unless one of
         ``deps`` changed since; False when it was not kept."""
         deps = tuple(deps)
-        size = size or _SIZE[section]
+        # one int object per size (a computed size is a new int each time: 28 bytes per entry)
+        size = _SIZES.setdefault(size, size) if size and len(_SIZES) < 4096 else size or _SIZE[section]
         with self._lock:
             if version != self.version and self._changed_since(version, deps):
                 return False
@@ -212,8 +215,16 @@ class Cache:
             elif found is not entry:  # the one entry so far: its deps hold the index's ref object
                 assert isinstance(found, _Entry)
                 r = next((d for d in found.deps if d == r), r)
-                index[r] = _Shared(r, [found, entry])
+                shared = index[r] = _Shared(r, [found, entry])
+                if len(found.deps) == 1:
+                    shared.alone = found.deps
             canonical.append(r)
+        if len(canonical) == 1:  # a user's record and its tags: one deps tuple for both
+            only = index[canonical[0]]
+            if isinstance(only, _Shared):
+                if only.alone is None:
+                    only.alone = (canonical[0],)
+                return only.alone
         return tuple(canonical)
 
     def _evict(self, section: Section) -> None:
