@@ -36,12 +36,13 @@ class Section(StrEnum):
     SESSIONS = "sessions"  # (temporary key id, session token) -> Credential opened from the token
 
 
-# Approximate bytes of one entry, its share of the index included (tracemalloc over 3,000 callers
-# of the many-callers benchmark, each a user with a key and two shared managed policies, rounded
-# up: a credential 1.7 KB, a user or its tags 0.9 KB, a set 0.9 KB — the set's statements are
-# shared with every principal of the same policies); callers pass a better estimate where they
-# have one.
-_SIZE = {Section.CREDENTIALS: 2_200, Section.ENTITIES: 1_100, Section.MANAGED: 40_000, Section.SETS: 1_100,
+# Approximate bytes of one entry, its share of the index and of the tables included (tracemalloc
+# over 3,000 callers of the many-callers benchmark, each a user with a key and two shared managed
+# policies, rounded up: a credential 0.64 KB, a user record or its tags 0.42 KB, a set 0.54 KB —
+# the set's statements are shared with every principal of the same policies — and about 0.1 KB
+# per entry of the sections' and the index's tables); callers pass a better estimate where they
+# have one. Re-measure when what an entry holds changes (bench/README.md, "A large account").
+_SIZE = {Section.CREDENTIALS: 800, Section.ENTITIES: 550, Section.MANAGED: 40_000, Section.SETS: 650,
          Section.SESSIONS: 4_000}  # fmt: skip
 
 
@@ -71,11 +72,53 @@ _IGNORED = frozenset({
 _LOG = 256  # invalidations remembered for Cache.put's check (older reads are simply not kept)
 
 
-@dataclass(slots=True)
 class _Entry:
-    value: Any
-    deps: tuple[Ref, ...]
-    size: int
+    """One cached value, what it was built from (``deps``, the index's own ref objects), its
+    estimated size, and where it is kept (the index holds entries, not (section, key) pairs)."""
+
+    __slots__ = ("deps", "key", "section", "size", "value")
+
+    def __init__(self, value: Any, section: Section, key: Any, size: int) -> None:
+        self.value = value
+        self.section = section
+        self.key = key
+        self.size = size
+        self.deps: tuple[Ref, ...] = ()
+
+
+_SIZES: dict[int, int] = {}  # the sizes given to put, one object each (at most 4,096 of them)
+_MANY = 16  # a ref's entries are a list up to this many, a set beyond (a managed policy's thousands of sets)
+
+
+class _Shared:
+    """The index's value for a ref more than one entry was built from: the ref object itself
+    (every entry's deps hold this one object, not a copy each) and those entries."""
+
+    __slots__ = ("alone", "entries", "ref")
+
+    def __init__(self, r: Ref, entries: list[_Entry] | set[_Entry]) -> None:
+        self.ref = r
+        self.entries = entries
+        self.alone: tuple[Ref, ...] | None = None  # the deps of an entry built from this ref alone, shared
+
+    def add(self, entry: _Entry) -> None:
+        entries = self.entries
+        if isinstance(entries, set):
+            entries.add(entry)
+        elif entry not in entries:
+            entries.append(entry)
+            if len(entries) > _MANY:
+                self.entries = set(entries)
+
+    def discard(self, entry: _Entry) -> None:
+        entries = self.entries
+        if isinstance(entries, set):
+            entries.discard(entry)
+        else:
+            try:  # noqa: SIM105
+                entries.remove(entry)
+            except ValueError:
+                pass
 
 
 class Cache:
@@ -83,10 +126,11 @@ class Cache:
         self.limits = limits or CacheLimits()
         self._lock = threading.Lock()
         self._sections: dict[Section, OrderedDict[Any, _Entry]] = {s: OrderedDict() for s in Section}
-        # ref -> the (section, key) of the entries built from it: the one pair itself while it is
-        # the only one (most refs: a caller's own user, its key), a set from the second on;
-        # each entry's pair is one tuple shared by all its refs (docs/architecture.md, "Caches").
-        self._index: dict[Ref, tuple[Section, Any] | set[tuple[Section, Any]]] = {}
+        # ref -> the entries built from it: the entry itself while it is the only one (a caller's
+        # key), a _Shared from the second on (its user, a managed policy). An entry's deps are
+        # the index's ref objects, so the same ref is one tuple however many entries name it
+        # (docs/architecture.md, "Caches").
+        self._index: dict[Ref, _Entry | _Shared] = {}
         self._bytes = 0
         self._section_bytes: dict[Section, int] = dict.fromkeys(Section, 0)
         self._budget = self.limits.memory_mib << 20
@@ -125,27 +169,20 @@ class Cache:
         """Keep ``value`` (built from ``deps``, by reads that began at ``version``) unless one of
         ``deps`` changed since; False when it was not kept."""
         deps = tuple(deps)
-        size = size or _SIZE[section]
+        # one int object per size (a computed size is a new int each time: 28 bytes per entry)
+        size = _SIZES.setdefault(size, size) if size and len(_SIZES) < 4096 else size or _SIZE[section]
         with self._lock:
             if version != self.version and self._changed_since(version, deps):
                 return False
             items = self._sections[section]
             old = items.pop(key, None)
             if old is not None:
-                self._unindex(section, key, old)
-            items[key] = _Entry(value, deps, size)
+                self._unindex(old)
+            entry = _Entry(value, section, key, size)
+            items[key] = entry
             self._bytes += size
             self._section_bytes[section] += size
-            pair = (section, key)
-            index = self._index
-            for r in deps:
-                found = index.get(r)
-                if found is None:
-                    index[r] = pair
-                elif isinstance(found, set):
-                    found.add(pair)
-                elif found != pair:
-                    index[r] = {found, pair}
+            entry.deps = self._index_refs(entry, deps)
             limit = self.limits.entries(section)
             while len(items) > limit:
                 self._evict(section)
@@ -164,40 +201,68 @@ class Cache:
                 return True
         return False
 
+    def _index_refs(self, entry: _Entry, deps: tuple[Ref, ...]) -> tuple[Ref, ...]:
+        """Index ``entry`` under each of ``deps``; the deps as the index's own ref objects."""
+        index = self._index
+        canonical: list[Ref] = []
+        for r in deps:
+            found = index.get(r)
+            if found is None:
+                index[r] = entry
+            elif type(found) is _Shared:
+                r = found.ref
+                found.add(entry)
+            elif found is not entry:  # the one entry so far: its deps hold the index's ref object
+                assert isinstance(found, _Entry)
+                r = next((d for d in found.deps if d == r), r)
+                shared = index[r] = _Shared(r, [found, entry])
+                if len(found.deps) == 1:
+                    shared.alone = found.deps
+            canonical.append(r)
+        if len(canonical) == 1:  # a user's record and its tags: one deps tuple for both
+            only = index[canonical[0]]
+            if isinstance(only, _Shared):
+                if only.alone is None:
+                    only.alone = (canonical[0],)
+                return only.alone
+        return tuple(canonical)
+
     def _evict(self, section: Section) -> None:
-        key, entry = self._sections[section].popitem(last=False)
-        self._unindex(section, key, entry)
+        _, entry = self._sections[section].popitem(last=False)
+        self._unindex(entry)
         self.evictions += 1
 
-    def _unindex(self, section: Section, key: Any, entry: _Entry) -> None:
+    def _unindex(self, entry: _Entry) -> None:
         self._bytes -= entry.size
-        self._section_bytes[section] -= entry.size
-        pair = (section, key)
+        self._section_bytes[entry.section] -= entry.size
         index = self._index
         for r in entry.deps:
             found = index.get(r)
             if found is None:
                 continue
-            if isinstance(found, set):
-                found.discard(pair)
-                if len(found) == 1:
-                    index[r] = next(iter(found))
-                elif not found:
+            if type(found) is _Shared:
+                found.discard(entry)
+                left = found.entries
+                if len(left) == 1:
+                    index[r] = next(iter(left))
+                elif not left:
                     del index[r]
-            elif found == pair:
+            elif found is entry:
                 del index[r]
 
     def _drop(self, r: Ref, sections: frozenset[Section] | None = None) -> None:
         found = self._index.get(r)
-        if not found:
+        if found is None:
             return
-        pairs: list[tuple[Section, Any]] = list(found) if isinstance(found, set) else [found]
-        for section, key in pairs:
-            if sections is not None and section not in sections:
+        entries = list(found.entries) if type(found) is _Shared else [found]
+        for entry in entries:
+            assert isinstance(entry, _Entry)
+            if sections is not None and entry.section not in sections:
                 continue
-            entry = self._sections[section].pop(key, None)
-            if entry is not None:
-                self._unindex(section, key, entry)
+            items = self._sections[entry.section]
+            if items.get(entry.key) is entry:
+                del items[entry.key]
+                self._unindex(entry)
 
     # -- invalidation ------------------------------------------------------------------------
     def clear(self) -> None:

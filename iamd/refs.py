@@ -14,11 +14,13 @@ Ref = tuple[str, str, str]  # (kind, account, lower-cased name); ("policy", "", 
 
 def ref(kind: str, account: str, name: str) -> Ref:
     """``kind``: user, group, role or instance-profile."""
-    return (kind, account, name.lower())
+    low = name.lower()
+    return (kind, account, name if low == name else low)  # a name already lower case: the one string, not a copy
 
 
 def policy_ref(arn: str) -> Ref:
-    return ("policy", "", arn.lower())
+    low = arn.lower()
+    return ("policy", "", arn if low == arn else low)
 
 
 def key_ref(key_id: str) -> Ref:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iamd.cache import Cache, CacheLimits, Section
+from iamd.cache import Cache, CacheLimits, Section, _Shared
 from iamd.refs import ref
 from iamd.service.policy_loader import PolicyCache
 from iamd.store import Change, ChangeSet, Entity, Verb
@@ -82,7 +82,7 @@ def test_what_was_read_before_a_change_to_it_committed_is_not_kept() -> None:
 
 def test_the_index_names_exactly_the_live_entries_built_from_each_ref() -> None:
     """Random puts, overwrites, evictions and changes against the rule: a ref's index entry lists
-    every live entry built from it and nothing else (one pair alone, a set from the second on)."""
+    every live entry built from it and nothing else (the entry alone, a _Shared from the second on)."""
     import random
 
     rng = random.Random(5)
@@ -92,7 +92,7 @@ def test_the_index_names_exactly_the_live_entries_built_from_each_ref() -> None:
     for step in range(3000):
         roll = rng.random()
         if roll < 0.8:
-            deps = rng.sample(refs, rng.randint(0, 3))
+            deps = [tuple(list(r)) for r in rng.sample(refs, rng.randint(0, 3))]  # equal refs, other objects
             cache.put(rng.choice(sections), rng.randint(0, 7), step, deps, cache.version)
         elif roll < 0.95:
             cache.apply(ChangeSet((_user(rng.choice(refs)[2].upper()),)))
@@ -103,6 +103,14 @@ def test_the_index_names_exactly_the_live_entries_built_from_each_ref() -> None:
             for key, entry in cache._sections[section].items():
                 for r in entry.deps:
                     expected.setdefault(r, set()).add((section, key))
-        actual = {r: (set(v) if isinstance(v, set) else {v}) for r, v in cache._index.items()}
+        actual = {
+            r: {(e.section, e.key) for e in (v.entries if isinstance(v, _Shared) else [v])}
+            for r, v in cache._index.items()
+        }
         assert actual == expected, step
-        assert all(len(v) > 1 for v in cache._index.values() if isinstance(v, set)), step
+        assert all(len(v.entries) > 1 for v in cache._index.values() if isinstance(v, _Shared)), step
+        # every live entry's deps are the index's own ref objects (one tuple per ref, not a copy per entry)
+        own = {r: r for r in cache._index}
+        for section in sections:
+            for entry in cache._sections[section].values():
+                assert all(own[r] is r for r in entry.deps), step

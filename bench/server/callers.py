@@ -14,17 +14,22 @@ protocol on a fake transport (as ``bench.server.cpu``) and the figure is CPU per
 (``time.process_time``: every thread of the process); ``--socket`` also starts ``iamd serve``
 on the same database and replays the pre-signed requests over loopback connections (the
 cold pass once each, then the warm windows cycling them): requests per second and latency.
+``--memory`` traces Python's memory from before the cold pass (``tracemalloc``, which also slows
+the CPU figures of that run): the bytes per caller the cache held after the last pass (what
+clearing it freed), beside the cache's own estimate of them and what the process grew by.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +87,8 @@ def signed(keys: list[Key], port: int) -> list[bytes]:
     return [sign_query("127.0.0.1", port, key, [body])[0] for key in keys]
 
 
-def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int) -> list[dict[str, Any]]:
+def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int, memory: dict[str, Any] | None = None
+            ) -> list[dict[str, Any]]:  # fmt: skip
     app = create_app(backend)
     tune_runtime()
     loop = asyncio.new_event_loop()
@@ -90,6 +96,10 @@ def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int) -> list[d
     rng = random.Random(seed)
     out = []
     try:
+        if memory is not None:  # what the callers' entries hold: traced from before the cold pass
+            gc.collect()
+            tracemalloc.start()
+            start = tracemalloc.get_traced_memory()[0]
         for i in range(rounds):
             order = list(keys)
             if i:
@@ -105,6 +115,18 @@ def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int) -> list[d
                 raise RuntimeError(f"{len(order) - ok} of {len(order)} requests failed")
             out.append({"pass": "cold" if i == 0 else f"warm{i}", "cpu_us_per_request": cpu / len(order) * 1e6,
                         "one_core_rps": len(order) / cpu if cpu else 0.0})  # fmt: skip
+        if memory is not None:
+            transport.written.clear()  # the responses, not the server's
+            gc.collect()
+            warm = tracemalloc.get_traced_memory()[0]
+            estimate = backend.cache.approximate_bytes
+            backend.cache.clear()
+            gc.collect()
+            left = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+            memory["grown_bytes_per_caller"] = round((warm - start) / len(keys))
+            memory["cache_bytes_per_caller"] = round((warm - left) / len(keys))
+            memory["cache_estimate_bytes_per_caller"] = round(estimate / len(keys))  # the cache's _SIZE estimates
     finally:
         loop.close()
     return out
@@ -130,7 +152,7 @@ def _socket(data_dir: Path, url: str, keys: list[Key], connections: int, duratio
 
 
 def measure(callers: int, *, rounds: int = 3, sockets: bool = False, connections: int = 8,
-            duration: float = 10.0) -> dict[str, Any]:  # fmt: skip
+            duration: float = 10.0, memory: bool = False) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="iamd-callers-") as tmp:
         data_dir = Path(tmp) / "data"
         url = f"sqlite:///{Path(tmp) / 'iamd.db'}"
@@ -142,7 +164,10 @@ def measure(callers: int, *, rounds: int = 3, sockets: bool = False, connections
             setup_s = time.perf_counter() - t0
             backend.audit_in_process(url)  # as ``iamd serve`` runs: the audit writer's CPU is not this process's
             result: dict[str, Any] = {"callers": callers, "setup_s": round(setup_s, 1)}
-            result["in_process"] = _passes(backend, keys, rounds, seed=callers)
+            traced: dict[str, Any] | None = {} if memory else None
+            result["in_process"] = _passes(backend, keys, rounds, seed=callers, memory=traced)
+            if traced is not None:
+                result["memory"] = traced
         finally:
             backend.close()
         if sockets:
@@ -158,9 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the warm socket window")
     parser.add_argument("--json", action="store_true", help="one JSON line per caller count")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also trace Python memory (tracemalloc, which slows the CPU figures): bytes per warm caller",
+    )
     args = parser.parse_args(argv)
     for n in args.callers:
-        r = measure(n, rounds=args.rounds, sockets=args.socket, connections=args.connections, duration=args.duration)
+        r = measure(n, rounds=args.rounds, sockets=args.socket, connections=args.connections, duration=args.duration,
+                    memory=args.memory)  # fmt: skip
         if args.json:
             print(json.dumps(r), flush=True)
             continue
@@ -168,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         for p in r["in_process"]:
             print(f"  in process, {p['pass']:>5}: {p['cpu_us_per_request']:8.1f} µs CPU/request "
                   f"({p['one_core_rps']:,.0f} req/s on one core)")  # fmt: skip
+        if "memory" in r:
+            m = r["memory"]
+            print(f"  memory (tracemalloc): {m['cache_bytes_per_caller']:,} bytes per warm caller held by the cache "
+                  f"(its estimate {m['cache_estimate_bytes_per_caller']:,}); the process grew "
+                  f"{m['grown_bytes_per_caller']:,} per caller")  # fmt: skip
         for name, s in r.get("socket", {}).items():
             print(f"  socket, {args.connections} conns, {name:>4}: {s['rps']:,.0f} req/s, p50 {s['p50_ms']:.2f} ms, "
                   f"p99 {s['p99_ms']:.2f} ms, {s['bad']} bad")  # fmt: skip

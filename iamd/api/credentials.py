@@ -96,5 +96,7 @@ class CredentialResolver:
             principal = Principal.from_arn(user.arn, unique_id=user.id, tags=[(t.key, t.value) for t in tags])
             remember(self._cache, ("get_user", user.account_id, user.name), user, started)
             remember(self._cache, ("list_tags", TagTarget.USER, user.account_id, user.name), tags, started)
-        caller = Caller(key.account_id, principal, key.id, user)
+        # the principal's (interned) account and the presented key id, which the cache is keyed by:
+        # the same string objects, not one more copy each per cached caller
+        caller = Caller(principal.account or key.account_id, principal, key_id if key_id == key.id else key.id, user)
         return Credential(secret, caller, active=key.status.value == "Active")

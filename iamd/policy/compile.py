@@ -171,9 +171,9 @@ class CompiledStatement:
         if principal.kind is PrincipalKind.WEB_IDENTITY:
             return GRANT_FINAL if principal.provider in self.principal_providers else None
         best: str | None = None
-        names = principal.names
+        grant = principal.grant
         for n in self.principal_names:
-            g = names.get(n)
+            g = grant(n)
             if g is not None and (best is None or _RANK[g] > _RANK[best]):
                 best = g
         return best

@@ -7,6 +7,7 @@ context); the engine reads no clock.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -67,7 +68,6 @@ class Principal:
     provider: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     session_name: str | None = None
-    names: Mapping[str, str] = field(default_factory=lambda: _NO_NAMES, compare=False)  # Principal.AWS value -> grant
 
     # Derived once, read on every decision.
     _context: Context | None = field(default=None, init=False, repr=False, compare=False)  # derived_context, built
@@ -126,18 +126,15 @@ class Principal:
             raise ValueError(f"{arn!r} is not the ARN of a root user, user, role, role session or federated user")
         partition, service, account, resource = m["partition"], m["service"], m["account"], m["resource"]
         tag_items = tuple(tags.items()) if isinstance(tags, Mapping) else tuple(tags)
-        names: dict[str, str] = {account: GRANT_ACCOUNT, f"arn:{partition}:iam::{account}:root": GRANT_ACCOUNT}
         kw: dict[str, str | None] = {}
         if service == "iam" and resource == "root":
             kind = PrincipalKind.ROOT
         elif service == "iam" and resource.startswith("user/") and len(resource) > 5:
             kind = PrincipalKind.USER
             kw["entity_arn"] = arn
-            names[arn] = GRANT_FINAL
         elif service == "iam" and resource.startswith("role/") and len(resource) > 5:
             kind = PrincipalKind.ROLE
             kw["entity_arn"] = arn
-            names[arn] = GRANT_ENTITY
         elif service == "sts" and resource.startswith("assumed-role/") and resource.count("/") >= 2:
             kind = PrincipalKind.ASSUMED_ROLE
             _, role_name, session = resource.split("/", 2)
@@ -145,26 +142,58 @@ class Principal:
             if not role.endswith("/" + role_name):
                 raise ValueError(f"roleArn {role!r} does not name the role {role_name!r} of {arn!r}")
             kw.update(entity_arn=role, session_arn=arn, session_name=session)
-            names[role] = GRANT_ENTITY
-            names[arn] = GRANT_FINAL
         elif service == "sts" and resource.startswith("federated-user/") and len(resource) > 15:
             kind = PrincipalKind.FEDERATED_USER
             kw.update(session_arn=arn, entity_arn=arn, parent_user_arn=parent_user_arn,
                       session_name=resource.split("/", 1)[1])  # fmt: skip
-            names[arn] = GRANT_FINAL
-            if parent_user_arn:
-                names[parent_user_arn] = GRANT_ENTITY
         else:
             raise ValueError(f"{arn!r} is not the ARN of a root user, user, role, role session or federated user")
-        if unique_id:
-            if kind is PrincipalKind.USER:
-                names[unique_id] = GRANT_FINAL
-            elif kind in (PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
-                names[unique_id] = GRANT_ENTITY
-        return cls(
-            kind, arn, account=account, partition=partition, unique_id=unique_id, tags=tag_items,
-            names=names, **kw,
-        )  # fmt: skip
+        # The account and partition are the same few strings in every principal: one object each
+        # (a principal is kept with its credential, one per active caller).
+        return cls(kind, arn, account=sys.intern(account), partition=sys.intern(partition), unique_id=unique_id,
+                   tags=tag_items, **kw)  # fmt: skip
+
+    def grant(self, name: str) -> str | None:
+        """How strongly ``name``, a value of a resource policy's ``Principal.AWS``, binds this
+        principal (``GRANT_*``; None: it does not name it). Derived from the principal's fields on
+        each call rather than kept as a mapping: most principals are cached for their signatures
+        and never meet a resource policy."""
+        kind = self.kind
+        if self.account is None or kind in (PrincipalKind.SERVICE, PrincipalKind.ANONYMOUS, PrincipalKind.WEB_IDENTITY):
+            return None
+        if name == self.arn:  # the root user's ARN is its account's; a role's binds its sessions too
+            if kind is PrincipalKind.ROOT:
+                return GRANT_ACCOUNT
+            return GRANT_ENTITY if kind is PrincipalKind.ROLE else GRANT_FINAL
+        if name and name == self.unique_id and kind in (PrincipalKind.USER, PrincipalKind.ROLE,
+                                                        PrincipalKind.ASSUMED_ROLE):  # fmt: skip
+            return GRANT_FINAL if kind is PrincipalKind.USER else GRANT_ENTITY
+        if kind is PrincipalKind.ASSUMED_ROLE and name == self.entity_arn:  # the session's role
+            return GRANT_ENTITY
+        if kind is PrincipalKind.FEDERATED_USER and name and name == self.parent_user_arn:
+            return GRANT_ENTITY
+        if name == self.account or (
+            name.endswith(":root") and name == f"arn:{self.partition}:iam::{self.account}:root"
+        ):
+            return GRANT_ACCOUNT
+        return None
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """Every ``Principal.AWS`` value that names this principal and its grant (:meth:`grant`),
+        built on each read (tests and diagnostics; evaluation asks :meth:`grant`)."""
+        if self.account is None or self.kind in (PrincipalKind.SERVICE, PrincipalKind.ANONYMOUS,
+                                                 PrincipalKind.WEB_IDENTITY):  # fmt: skip
+            return _NO_NAMES
+        candidates = (self.account, f"arn:{self.partition}:iam::{self.account}:root", self.arn, self.entity_arn,
+                      self.unique_id, self.parent_user_arn)  # fmt: skip
+        out = {}
+        for n in candidates:
+            if n:
+                g = self.grant(n)
+                if g is not None:
+                    out[n] = g
+        return MappingProxyType(out)
 
     @property
     def context(self) -> Context:

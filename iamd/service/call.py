@@ -49,7 +49,9 @@ class Caller:
     access_key_id: str | None
     user: User | None  # the IAM user who signed (or whose GetSessionToken session signed); None for root
     session: SessionClaims | None = None  # temporary (ASIA) credentials: what their token carries
-    # user_identity(), made once: a Caller is cached with its credential and signs many requests
+    # user_identity() of a session, made once (its session context is the costly part); an IAM
+    # user's or root's is made on each call: one small dictionary of strings the Caller already
+    # holds, not kept beside each of the many cached callers (docs/architecture.md, "Caches")
     _identity: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -57,8 +59,10 @@ class Caller:
         return self.principal.kind is PrincipalKind.ROOT
 
     def user_identity(self) -> dict[str, Any]:
-        """CloudTrail's ``userIdentity`` (AWS "CloudTrail userIdentity element"): the same dictionary every time, not
-        to be changed (audit records copy it; a batch of them pickles it once)."""
+        """CloudTrail's ``userIdentity`` (AWS "CloudTrail userIdentity element"), not to be changed
+        (a session's is the same dictionary every time: audit records copy it)."""
+        if self.session is None:
+            return self._make_identity()
         if self._identity is None:
             object.__setattr__(self, "_identity", self._make_identity())
         assert self._identity is not None

@@ -531,7 +531,7 @@ class PolicyCache:
         deps: set[Ref] = set()
         built = build(deps)
         # the entry and its index share; the set itself is shared by the principals of the same policies
-        size = 1_100 + 100 * (len(built.identity) + len(built.session))
+        size = 550 + 50 * (len(built.identity) + len(built.session))  # iamd.cache's _SIZE
         self.cache.put(Section.SETS, key, built, deps, started, size=size)
         return built
 

@@ -7,6 +7,7 @@ with :meth:`KeyOps.lookup_access_key`: one query on the primary key (with the us
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, delete, insert, select, update
@@ -91,11 +92,13 @@ class KeyOps(Ops):
         r = rows[0]
         user = None
         if r.user_id is not None:
+            # A credential keeps its user (one per active caller, docs/architecture.md "Caches"):
+            # its account and path are the same few strings in every one, so one object each.
             user = User(
                 id=r.user_id,
-                account_id=r.account_id,
+                account_id=sys.intern(r.account_id),
                 name=r.u_name,
-                path=r.u_path,
+                path=sys.intern(r.u_path),
                 arn=self._arn(r.account_id, "user", r.u_path, r.u_name),
                 create_date=r.u_create_date,
                 permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
