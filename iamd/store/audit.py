@@ -23,6 +23,7 @@ from iamd.store.audit_codec import (
     Memo,
     compact_call_event,
     compact_stored_event,
+    id_blob,
     id_key,
     id_text,
     rebuild,
@@ -111,7 +112,7 @@ Storable = AuditEvent | CompactEvent
 
 
 def _compact(event: Storable) -> CompactEvent:
-    return event if isinstance(event, CompactEvent) else compact_stored_event(event)
+    return event if type(event) is CompactEvent or isinstance(event, CompactEvent) else compact_stored_event(event)
 
 
 def _ref(ids: dict[str, int], value: str | None) -> int | None:
@@ -203,7 +204,7 @@ def _sqlite_values(c: CompactEvent, ids: Mapping[str, int]) -> tuple[Any, ...]:
     (event_id, request_id, account, time, name, source, user, identity, region, ip, agent, code, message, decision,
      resource, params, response, authentication, redacted, extra, flags) = c  # fmt: skip
     return (
-        bytearray(id_key(event_id)), 0 if request_id is None else bytearray(id_key(request_id)), time, ids[account],
+        id_blob(event_id), 0 if request_id is None else id_blob(request_id), time, ids[account],
         ids[name], ids[source], 0 if user is None else ids[user], ids[identity], 0 if region is None else ids[region],
         0 if ip is None else ids[ip], 0 if agent is None else ids[agent], 0 if code is None else ids[code],
         0 if message is None else message, 0 if decision is None else ids[decision],

@@ -47,6 +47,7 @@ __all__ = [
     "compact_call_event",
     "compact_stored_event",
     "compact_wire_event",
+    "id_blob",
     "id_key",
     "id_text",
     "rebuild",
@@ -66,7 +67,7 @@ _dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # as js
 def id_key(text: str) -> bytes:
     """An event or request id as stored: a canonical (lower-case) UUID as its 16 bytes, any other
     text as its UTF-8 bytes behind a prefix that keeps it from being 16 bytes long."""
-    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+    if len(text) == 36 and text[8:24:5] == "----":  # the dashes at 8, 13, 18 and 23
         digits = text.replace("-", "")
         if len(digits) == 32 and digits == digits.lower():
             try:
@@ -75,6 +76,18 @@ def id_key(text: str) -> bytes:
                 pass
     data = text.encode("utf-8", "surrogatepass")
     return (b"\x01\x01" if len(data) == 15 else b"\x00") + data
+
+
+def id_blob(text: str) -> bytearray:
+    """:func:`id_key` as a bytearray (what Python's sqlite3 binds without looking for an adapter)."""
+    if len(text) == 36 and text[8:24:5] == "----":
+        digits = text.replace("-", "")
+        if len(digits) == 32 and digits == digits.lower():
+            try:
+                return bytearray.fromhex(digits)
+            except ValueError:
+                pass
+    return bytearray(id_key(text))
 
 
 def id_text(key: bytes) -> str:
@@ -276,8 +289,14 @@ def compact_wire_event(wire: Wire, memo: Memo | None = None) -> CompactEvent:
         authentication = _dumps(redact(dict(authentication), FAILURE_FIELD, hidden)[0])
     message = None if code is None else (message or "")[:1024]
     # What is interned as it is must be storable text: one check of all of them joined (the usual case).
-    texts = f"{region or ''}{ip or ''}{agent or ''}{resource or ''}"
-    if (not texts.isascii() or "\x00" in texts) and not _texts_ok(region, ip, agent, resource):
+    client = (region, ip, agent)  # the same for many events of a batch: checked once
+    if memo is None or client not in memo:
+        texts = f"{region or ''}{ip or ''}{agent or ''}"
+        if (not texts.isascii() or "\x00" in texts) and not _texts_ok(region, ip, agent):
+            return _whole(wired(wire))
+        if memo is not None:
+            memo[client] = True
+    if resource is not None and (not resource.isascii() or "\x00" in resource) and not _text_column(resource):
         return _whole(wired(wire))
     return _new(CompactEvent, (
         event_id, request_id, account, seconds, name, source, user_name, identity, region, ip, agent, code, message,

@@ -20,7 +20,7 @@ from iamd.store import (
     migrate,
     open_store,
 )
-from iamd.store.audit_codec import WHOLE, compact_stored_event, id_key, id_text, rebuild
+from iamd.store.audit_codec import WHOLE, compact_stored_event, id_blob, id_key, id_text, rebuild
 from iamd.store.engine import make_engine
 from tests.store.audit_corpus import call_events, stored_events
 from tests.store.helpers import ACCOUNT, OTHER_ACCOUNT
@@ -37,8 +37,10 @@ def _same(got: AuditEvent, want: AuditEvent) -> None:
 
 def test_ids_are_16_bytes_when_they_are_uuids_and_any_text_comes_back() -> None:
     for text in ("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60", "req-1",
-                 "fifteen-chars-x", "", "\x01\x01x", "é"):  # fmt: skip
+                 "fifteen-chars-x", "", "\x01\x01x", "é", "3f2b8a52-0d6e-4c3a-9a5-71b2c3d4e5f60",
+                 "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f6 ", "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f6g"):  # fmt: skip
         assert id_text(id_key(text)) == text
+        assert id_blob(text) == bytearray(id_key(text))  # what the SQLite batch insert binds
     assert len(id_key("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60")) == 16
     assert all(
         len(id_key(t)) != 16 for t in ("fifteen-chars-x", "sixteen-chars-xx", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60")
