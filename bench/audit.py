@@ -9,9 +9,10 @@ read events of 50 IAM users (``GetUser``, the engine's deciding statement, param
 ten denied (``AccessDenied`` with the decision). Measured per event, best of ``--rounds``:
 
 * **server**: the request path's share, as under ``iamd serve``: queueing the event and the
-  sender thread pickling its batch for the writer process (``pickle.dumps`` of the batch);
-* **writer**: the writer process's share: the events of a batch (500) built and stored in one
-  transaction (``store_batch``, the writer's own function, on each side);
+  sender thread shipping its batch to the writer process (``wire``, where the side has it, then
+  pickled as the pipe does; before ``wire``, the events pickled as they were);
+* **writer**: the writer process's share: a batch (500) unpickled, its events built and stored in
+  one transaction (``store_batch``, the writer's own function, on each side);
 * **bytes**: the trail's tables and indexes on disk (SQLite ``dbstat``: every page in use)
   divided by the events stored.
 

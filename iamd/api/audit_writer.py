@@ -59,6 +59,8 @@ def build_events(items: Sequence[Pending | Shipped]) -> list[Stored]:
         try:
             if type(item) is tuple:  # a wire tuple (a CompactEvent is a tuple of its own type)
                 events.append(compact_wire_event(item, memo))
+            elif type(item) is CompactEvent:  # built already (the writer process builds, then stores)
+                events.append(item)
             elif isinstance(item, Record):
                 events.append(compact_audit_event(item, memo))
             elif isinstance(item, AuditEvent | CompactEvent):
