@@ -16,13 +16,16 @@ ten denied (``AccessDenied`` with the decision). Measured per event, best of ``-
 * **bytes**: the trail's tables and indexes on disk (SQLite ``dbstat``: every page in use)
   divided by the events stored.
 
-CPU is ``time.process_time`` of the measuring process, so another process's load only adds
-noise, not its own CPU; compare both sides of one run (docs/audit.md, "Cost").
+The events are made first and frozen (``gc.freeze``): under ``iamd serve`` they are not in the
+writer process, and no garbage collection there walks them. CPU is ``time.process_time`` of the
+measuring process, so another process's load only adds noise, not its own CPU; compare both
+sides of one run (docs/audit.md, "Cost").
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -105,6 +108,7 @@ def worker(events: int, rounds: int) -> dict[str, float]:
 
     assert str(Path(iamd.__file__).resolve()).startswith(sys.path[0]), iamd.__file__
     corpus = _events(events)
+    gc.freeze()  # the corpus is no part of either process under iamd serve: no collection walks it
     best_writer = best_server = float("inf")
     size = 0
     for _ in range(rounds):
@@ -150,8 +154,10 @@ def instructions(events: int) -> None:
         warm = _events(BATCH)
         store_batch(store, ForkingPickler.loads(ship(warm)), {})  # strings interned, code warm
         corpus = _events(events)
+        gc.freeze()
         for i in range(0, events, BATCH):
-            store_batch(store, ForkingPickler.loads(ship(corpus[i : i + BATCH])), {})
+            data = ship(corpus[i : i + BATCH])
+            store_batch(store, ForkingPickler.loads(data), {})
         store.close()
 
 
