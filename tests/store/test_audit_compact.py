@@ -207,6 +207,13 @@ def test_a_batch_from_the_writer_process_reads_back_exactly(store: Store, accoun
     calls = _batch()
     store_batch(store, _shipped(calls), {})
     got = _trail(store)
+    built = build_events(_shipped(calls))
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        for n, column in enumerate(CompactEvent._fields):  # a NULL is NULL in the row, not 0 or "0"
+            if column == "flags":
+                continue
+            nulls = conn.exec_driver_sql(f"SELECT COUNT(*) FROM audit_events WHERE {column} IS NULL").scalar()
+            assert nulls == sum(c[n] is None for c in built), column
     assert [g.record for g in got] == [audit_event_from_record(e.record()).record for e in calls]
     messages = [json.loads(g.record).get("errorMessage") for g in got[-4:-1]]
     assert messages[1:] == ["0", ""]
