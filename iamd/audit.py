@@ -26,10 +26,13 @@ __all__ = [
     "HIDDEN",
     "SECRET_MEMBERS",
     "CallEvent",
+    "Wire",
     "CheckEvents",
     "camel",
     "decision_summary",
     "redact",
+    "wire_event",
+    "wired",
 ]
 
 # iamd's extension fields beside CloudTrail's, which keep their AWS shapes (docs/iam-api.md, audit trail).
@@ -195,9 +198,9 @@ class CallEvent:
         return is_read_only(self.event_name)
 
     def __reduce__(self) -> tuple[type[CallEvent], tuple[Any, ...]]:
-        # Pickled by the audit writer on its way to the writer process: one tuple of fields,
-        # not the slots-dataclass default (a Python-level __getstate__ / __setstate__ per event).
-        # The decision travels summarized (plain data; the engine's objects stay here).
+        # One tuple of fields, not the slots-dataclass default (a Python-level __getstate__ /
+        # __setstate__ per event); the decision summarized (plain data). The writer process is
+        # sent the cheaper :func:`wire_event` instead.
         decision = compact_decision(self.decision) if self.decision is not None else None
         return CallEvent, (
             self.request_id, self.event_time, self.event_source, self.event_name, self.aws_region, self.source_ip,
@@ -240,6 +243,32 @@ class CallEvent:
             rec[FAILURE_FIELD] = redact(dict(self.authentication), FAILURE_FIELD, hidden)[0]
         rec["redacted"] = hidden
         return rec
+
+
+Wire = tuple[Any, ...]
+"""A :class:`CallEvent` as it travels to the writer process (:func:`wire_event`): a plain tuple of
+its fields in their order, the time as whole seconds since the epoch and the decision summarized.
+Pickle writes and reads a tuple of plain values in C: no class to look up, no ``__reduce__`` to
+call, no frozen dataclass to build again on the other side."""
+
+
+def wire_event(event: CallEvent) -> Wire:
+    """``event`` as it travels to the writer process (:data:`Wire`)."""
+    decision = event.decision
+    return (
+        event.request_id, int(event.event_time.timestamp()), event.event_source, event.event_name, event.aws_region,
+        event.source_ip, event.user_agent, event.user_identity, event.account_id, event.request_parameters,
+        event.response_elements, event.error_code, event.error_message,
+        None if decision is None else compact_decision(decision), event.authentication, event.event_id,
+    )  # fmt: skip
+
+
+def wired(wire: Wire) -> CallEvent:
+    """The :class:`CallEvent` a :data:`Wire` tuple came from (its time in whole seconds, as every
+    record has it)."""
+    fields = list(wire)
+    fields[1] = datetime.fromtimestamp(wire[1], UTC)
+    return CallEvent(*fields)
 
 
 # One check of an authorization (iamd/authz/operation.py): its event name, resource, the resource's

@@ -38,9 +38,9 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from iamd.api.audit_writer import Pending, build_events, kept, store_batch
+from iamd.api.audit_writer import Pending, build_events, kept, store_batch, wire
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
-from iamd.store import AuditEvent, Store
+from iamd.store import Store
 
 __all__ = ["AuditProcessWriter"]
 
@@ -286,15 +286,7 @@ class AuditProcessWriter:
         items, uses = self._take()
         if not items and not uses:
             return
-        shipped: list[Any] = []
-        for item in items:
-            if callable(item) and not isinstance(item, AuditEvent):
-                try:
-                    item = item()
-                except Exception:
-                    log.exception("could not build an audit event")
-                    continue
-            shipped.append(item)
+        shipped = wire(items)  # plain tuples, functions run: what pickles cheaply on either side
         now = time.monotonic()
         self._seq += 1
         self._unacked[self._seq] = (now, shipped, uses)

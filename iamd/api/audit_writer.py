@@ -15,40 +15,73 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from iamd.audit import CallEvent as Record
-from iamd.audit import CheckEvents
+from iamd.audit import CheckEvents, Wire, wire_event
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
+from iamd.store.audit_codec import compact_wire_event
 
-__all__ = ["AuditWriter"]
+__all__ = ["AuditWriter", "build_events", "store_batch", "wire"]
 
 log = logging.getLogger("iamd.audit")
 
 Stored = AuditEvent | CompactEvent
 Pending = Stored | Record | CheckEvents | Callable[[], AuditEvent]
+Shipped = Stored | Wire | CheckEvents  # what the writer process is sent (:func:`wire`)
 
 
-def build_events(items: Sequence[Pending]) -> list[Stored]:
-    """The stored events of ``items``: as they are, from a record (its compact form), one per check
-    of an authorization, or from a function; an item that cannot be built is logged and skipped."""
+def wire(items: Sequence[Pending]) -> list[Shipped]:
+    """``items`` as the writer process is sent them: a record as a plain tuple (:func:`iamd.audit.wire_event`),
+    a function run here (its result is a plain event), the rest as they are; an item that cannot be
+    made so is logged and left out. What the sender thread does per batch, in the server process."""
+    out: list[Shipped] = []
+    for item in items:
+        try:
+            if type(item) is Record:
+                out.append(wire_event(item))
+            elif isinstance(item, AuditEvent | CompactEvent | CheckEvents):
+                out.append(item)
+            elif isinstance(item, Record):
+                out.append(wire_event(item))
+            else:
+                out.append(item())
+        except Exception:
+            log.exception("could not build an audit event")
+    return out
+
+
+def build_events(items: Sequence[Pending | Shipped]) -> list[Stored]:
+    """The stored events of ``items``: as they are, from a record or its wire tuple (their compact
+    form), one per check of an authorization, or from a function; an item that cannot be built is
+    logged and skipped."""
     events: list[Stored] = []
     memo: dict[object, object] = {}  # what the batch's events share (the callers' identities, decisions)
     for item in items:
         try:
-            if isinstance(item, Record):
+            if type(item) is tuple:  # a wire tuple (a CompactEvent is a tuple of its own type)
+                events.append(compact_wire_event(item, memo))
+            elif type(item) is CompactEvent:  # built already (the writer process builds, then stores)
+                events.append(item)
+            elif isinstance(item, Record):
                 events.append(compact_audit_event(item, memo))
             elif isinstance(item, AuditEvent | CompactEvent):
                 events.append(item)
             elif isinstance(item, CheckEvents):
                 events += [compact_audit_event(e, memo) for e in item.events()]
-            else:
+            elif callable(item):
                 events.append(item())
+            else:
+                raise TypeError(f"not an audit event: {type(item).__name__}")
         except Exception:
             log.exception("could not build an audit event")
     return events
 
 
 def store_batch(
-    store: Store, items: Sequence[Pending], uses: Mapping[str, tuple[datetime, str, str]], *, skip_stored: bool = False
+    store: Store,
+    items: Sequence[Pending | Shipped],
+    uses: Mapping[str, tuple[datetime, str, str]],
+    *,
+    skip_stored: bool = False,
 ) -> None:
     """Build and store ``items`` in one transaction, then the access-key uses; never raises.
 

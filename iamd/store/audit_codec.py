@@ -17,12 +17,23 @@ ever changed by storing it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from iamd.audit import DECISION_FIELD, FAILURE_FIELD, compact_decision, decision_summary, redact
+from iamd.audit import (
+    DECISION_FIELD,
+    FAILURE_FIELD,
+    Wire,
+    compact_decision,
+    decision_summary,
+    is_read_only,
+    redact,
+    wire_event,
+    wired,
+)
 
 if TYPE_CHECKING:
     from iamd.audit import CallEvent
@@ -35,6 +46,8 @@ __all__ = [
     "CompactEvent",
     "compact_call_event",
     "compact_stored_event",
+    "compact_wire_event",
+    "id_blob",
     "id_key",
     "id_text",
     "rebuild",
@@ -54,7 +67,7 @@ _dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # as js
 def id_key(text: str) -> bytes:
     """An event or request id as stored: a canonical (lower-case) UUID as its 16 bytes, any other
     text as its UTF-8 bytes behind a prefix that keeps it from being 16 bytes long."""
-    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+    if len(text) == 36 and text[8:24:5] == "----":  # the dashes at 8, 13, 18 and 23
         digits = text.replace("-", "")
         if len(digits) == 32 and digits == digits.lower():
             try:
@@ -63,6 +76,18 @@ def id_key(text: str) -> bytes:
                 pass
     data = text.encode("utf-8", "surrogatepass")
     return (b"\x01\x01" if len(data) == 15 else b"\x00") + data
+
+
+def id_blob(text: str) -> bytearray:
+    """:func:`id_key` as a bytearray (what Python's sqlite3 binds without looking for an adapter)."""
+    if len(text) == 36 and text[8:24:5] == "----":
+        digits = text.replace("-", "")
+        if len(digits) == 32 and digits == digits.lower():
+            try:
+                return bytearray.fromhex(digits)
+            except ValueError:
+                pass
+    return bytearray(id_key(text))
 
 
 def id_text(key: bytes) -> str:
@@ -120,14 +145,37 @@ same object for every call of a caller, and once per batch after pickling) and t
 statements (described once per compiled set). Valid while the batch's events are alive."""
 
 
+_IDENTITIES: dict[tuple[tuple[str, str], ...], tuple[str, list[str], str | None]] = {}  # flat ones, by value
+_IDENTITIES_MAX = 4096
+
+
+def _flat_text(items: tuple[tuple[Any, Any], ...]) -> bool:
+    """Whether every key and value is text (what may be remembered by value: 1 == True)."""
+    return all(type(k) is str and type(v) is str for k, v in items)
+
+
 def _identity(identity: Mapping[str, Any], memo: Memo | None) -> tuple[str, list[str], str | None]:
+    """``userIdentity`` as JSON, the paths hidden in it, its ``userName``: once per object in a batch
+    (:data:`Memo`), and a flat one of text (an IAM user's, the root's) once per process, by value
+    (a table of at most :data:`_IDENTITIES_MAX`): every batch has its own copies after pickling."""
     key = ("identity", id(identity))
     got = memo.get(key) if memo is not None else None
     if got is None or got[0] is not identity:
-        hidden: list[str] = []
-        value = redact(dict(identity), "userIdentity", hidden)[0]
-        user_name = value.get("userName")
-        got = (identity, _dumps(value), hidden, user_name if isinstance(user_name, str) else None)
+        try:
+            flat: tuple[tuple[str, str], ...] | None = tuple(identity.items())
+            known = _IDENTITIES.get(flat)  # type: ignore[arg-type]
+        except TypeError:  # a value that is a mapping (a role session's sessionContext): not kept
+            flat = known = None
+        if known is None:
+            hidden: list[str] = []
+            value = redact(dict(identity), "userIdentity", hidden)[0]
+            user_name = value.get("userName")
+            known = (_dumps(value), hidden, user_name if isinstance(user_name, str) else None)
+            if flat is not None and _flat_text(flat):
+                if len(_IDENTITIES) >= _IDENTITIES_MAX:
+                    _IDENTITIES.clear()
+                _IDENTITIES[flat] = known
+        got = (identity, *known)
         if memo is not None:
             memo[key] = got
     return got[1], got[2], got[3]
@@ -137,12 +185,22 @@ def _decision(decision: Any, memo: Memo | None) -> tuple[str, Any]:
     """iamdDecision as its template (JSON, without the resource) and its resource."""
     compact = compact_decision(decision)
     verdict, action, resource, block, blocking, statements, missing, errors = compact
-    key = None
-    if memo is not None and not blocking:
-        key = ("decision", verdict, action, block, id(statements), missing, errors)
-        got = memo.get(key)
-        if got is not None and got[0] is statements:
-            return got[1], resource
+    key: tuple[Any, ...] | None = None
+    if memo is not None:
+        # What blocked (a denial's: flat dictionaries of text), by value: every event has its own.
+        blocked: tuple[Any, ...] | None = ()
+        if blocking:
+            blocked = tuple(tuple(b.items()) for b in blocking) if all(type(b) is dict for b in blocking) else None
+            if blocked is not None and not all(_flat_text(b) for b in blocked):
+                blocked = None
+        if blocked is not None:
+            key = ("decision", verdict, action, block, blocked, id(statements), missing, errors)
+            try:
+                got = memo.get(key)
+            except TypeError:  # not the usual shape (a list of missing keys): not kept
+                got = key = None
+            if got is not None and got[0] is statements:
+                return got[1], resource
     summary = decision_summary(compact)
     del summary["resource"]
     template = _dumps(summary)
@@ -187,44 +245,64 @@ def _text_column(value: str | None) -> bool:
     return "\x00" not in value
 
 
+def _texts_ok(*values: str | None) -> bool:
+    return all(_text_column(v) for v in values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_only(event_name: str) -> bool:
+    return is_read_only(event_name)
+
+
+_new = tuple.__new__  # a CompactEvent made in C (its generated ``__new__`` is a Python function)
+
+
 def compact_call_event(event: CallEvent, memo: Memo | None = None) -> CompactEvent:
     """The stored form of a call's event, built straight from it (no record dict, no JSON of the
     whole): the same record :meth:`CallEvent.record` describes, as :func:`rebuild` gives it back.
     ``memo``: shared by the events of one batch (:data:`Memo`)."""
+    return compact_wire_event(wire_event(event), memo)
+
+
+def compact_wire_event(wire: Wire, memo: Memo | None = None) -> CompactEvent:
+    """:func:`compact_call_event` of the event that travelled as ``wire`` (:func:`iamd.audit.wire_event`:
+    what the writer process is sent)."""
+    (request_id, seconds, source, name, region, ip, agent, user_identity, account, request, response_elements,
+     code, message, decision, authentication, event_id) = wire  # fmt: skip
     hidden: list[str] = []
-    params = None
-    request = event.request_parameters
-    if request:
-        params = _params(request, hidden)
+    params = _params(request, hidden) if request else None
+    read_only = _read_only(name)
     response = None
-    read_only = event.read_only
-    if event.response_elements and not read_only:
-        response = _dumps(redact(event.response_elements, "responseElements", hidden)[0])
-    identity, identity_hidden, user_name = _identity(event.user_identity, memo)
+    if response_elements and not read_only:
+        response = _dumps(redact(response_elements, "responseElements", hidden)[0])
+    identity, identity_hidden, user_name = _identity(user_identity, memo)
     if identity_hidden:
         hidden += identity_hidden
-    decision = resource = None
-    if event.decision is not None:
-        decision, resource = _decision(event.decision, memo)
+    summary = resource = None
+    if decision is not None:
+        summary, resource = _decision(decision, memo)
         if resource is not None and not isinstance(resource, str):  # not the usual shape: keep it as it is
-            summary = json.loads(decision)
-            summary["resource"] = resource
-            decision, resource = _dumps(summary), None
-    authentication = None
-    if event.authentication is not None:
-        authentication = _dumps(redact(dict(event.authentication), FAILURE_FIELD, hidden)[0])
-    message = None
-    if event.error_code is not None:
-        message = (event.error_message or "")[:1024]
-    if not (_text_column(event.user_agent) and _text_column(event.source_ip) and _text_column(event.aws_region)
-            and (resource is None or _text_column(resource))):  # fmt: skip
-        return _whole(event)
-    return CompactEvent(
-        event.event_id, event.request_id, event.account_id, int(event.event_time.timestamp()), event.event_name,
-        event.event_source, user_name, identity, event.aws_region, event.source_ip, event.user_agent,
-        event.error_code, message, decision, resource, params, response, authentication,
-        _dumps(hidden) if hidden else None, None, READ_ONLY if read_only else 0,
-    )  # fmt: skip
+            whole = json.loads(summary)
+            whole["resource"] = resource
+            summary, resource = _dumps(whole), None
+    if authentication is not None:
+        authentication = _dumps(redact(dict(authentication), FAILURE_FIELD, hidden)[0])
+    message = None if code is None else (message or "")[:1024]
+    # What is interned as it is must be storable text: one check of all of them joined (the usual case).
+    client = (region, ip, agent)  # the same for many events of a batch: checked once
+    if memo is None or client not in memo:
+        texts = f"{region or ''}{ip or ''}{agent or ''}"
+        if (not texts.isascii() or "\x00" in texts) and not _texts_ok(region, ip, agent):
+            return _whole(wired(wire))
+        if memo is not None:
+            memo[client] = True
+    if resource is not None and (not resource.isascii() or "\x00" in resource) and not _text_column(resource):
+        return _whole(wired(wire))
+    return _new(CompactEvent, (
+        event_id, request_id, account, seconds, name, source, user_name, identity, region, ip, agent, code, message,
+        summary, resource, params, response, authentication, _dumps(hidden) if hidden else None, None,
+        READ_ONLY if read_only else 0,
+    ))  # fmt: skip
 
 
 def _whole(event: CallEvent) -> CompactEvent:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
 
 import sqlalchemy as sa
 
-from iamd.store import AuditEvent, Store, audit_event_from_record, compact_audit_event, migrate, open_store
-from iamd.store.audit_codec import WHOLE, compact_stored_event, id_key, id_text, rebuild
+from iamd.api.audit_writer import build_events, store_batch, wire
+from iamd.audit import CallEvent
+from iamd.store import (
+    AuditEvent,
+    CompactEvent,
+    Store,
+    audit_event_from_record,
+    compact_audit_event,
+    migrate,
+    open_store,
+)
+from iamd.store.audit_codec import WHOLE, compact_stored_event, id_blob, id_key, id_text, rebuild
 from iamd.store.engine import make_engine
 from tests.store.audit_corpus import call_events, stored_events
 from tests.store.helpers import ACCOUNT, OTHER_ACCOUNT
@@ -24,8 +37,10 @@ def _same(got: AuditEvent, want: AuditEvent) -> None:
 
 def test_ids_are_16_bytes_when_they_are_uuids_and_any_text_comes_back() -> None:
     for text in ("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60", "req-1",
-                 "fifteen-chars-x", "", "\x01\x01x", "é"):  # fmt: skip
+                 "fifteen-chars-x", "", "\x01\x01x", "é", "3f2b8a52-0d6e-4c3a-9a5-71b2c3d4e5f60",
+                 "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f6 ", "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f6g"):  # fmt: skip
         assert id_text(id_key(text)) == text
+        assert id_blob(text) == bytearray(id_key(text))  # what the SQLite batch insert binds
     assert len(id_key("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60")) == 16
     assert all(
         len(id_key(t)) != 16 for t in ("fifteen-chars-x", "sixteen-chars-xx", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60")
@@ -147,3 +162,67 @@ def test_a_user_agent_no_text_column_takes_is_kept_in_the_record(store: Store, a
     store.append_audit_events([compact_audit_event(e) for e in odd])
     got = _trail(store)
     assert [g.record for g in got] == [audit_event_from_record(e.record()).record for e in odd]
+
+
+def _shipped(events: list[CallEvent]) -> list[Any]:
+    """``events`` as the server's sender thread sends them to the writer process, received there."""
+    return list(ForkingPickler.loads(bytes(ForkingPickler.dumps(wire(events)))))
+
+
+def _batch() -> list[CallEvent]:
+    """The corpus, and what one batch shares or nearly shares: a caller's identity as one object
+    and as an equal copy, denials that differ only in what blocked them, an error message that is
+    "0" or empty, a user agent no text column takes."""
+    calls = call_events()
+    denied = next(e for e in calls if e.event_name == "DeleteUser")
+    assert isinstance(denied.decision, tuple)
+    by_scp = (*denied.decision[:3], "scp", ({"type": "scp", "effect": "explicit"},), *denied.decision[5:])
+    more = [
+        dataclasses.replace(denied, decision=by_scp),
+        dataclasses.replace(denied, user_identity=dict(denied.user_identity), error_message="0"),
+        dataclasses.replace(denied, user_identity={**denied.user_identity, "userName": "carol"}, error_message=""),
+        dataclasses.replace(calls[0], user_agent="lone \udcff surrogate", request_parameters={"UserName": "x\x00"}),
+    ]
+    return [*calls, *(dataclasses.replace(e, event_id=f"{n:08x}-5555-4000-8000-000000000000") for n, e in
+                      enumerate(more))]  # fmt: skip
+
+
+def test_events_sent_to_the_writer_process_are_stored_as_the_record_of_the_call() -> None:
+    """The wire tuples (iamd.audit.wire_event) carry every member of the record: each is built
+    into the same compact event as the call itself, in a batch whose events share what they can."""
+    calls = _batch()
+    built = build_events(_shipped(calls))
+    assert len(built) == len(calls)
+    for event, compact in zip(calls, built, strict=True):
+        assert isinstance(compact, CompactEvent)
+        assert rebuild(compact) == audit_event_from_record(event.record()).record, event.event_name
+        assert compact == compact_audit_event(event), event.event_name
+    assert [bool(c.flags & WHOLE) for c in built[-1:]] == [True]
+    assert built[0] == build_events(_shipped(calls))[0]  # a second batch: remembered values give the same
+
+
+def test_a_batch_from_the_writer_process_reads_back_exactly(store: Store, account: str) -> None:
+    """Stored through the batch insert (on SQLite, NULLs and blobs bound as 0 and bytearrays): NULL,
+    empty and "0" come back as they went in, on both databases."""
+    calls = _batch()
+    store_batch(store, _shipped(calls), {})
+    got = _trail(store)
+    built = build_events(_shipped(calls))
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        for n, column in enumerate(CompactEvent._fields):  # a NULL is NULL in the row, not 0 or "0"
+            if column == "flags":
+                continue
+            nulls = conn.exec_driver_sql(f"SELECT COUNT(*) FROM audit_events WHERE {column} IS NULL").scalar()
+            assert nulls == sum(c[n] is None for c in built), column
+    assert [g.record for g in got] == [audit_event_from_record(e.record()).record for e in calls]
+    messages = [json.loads(g.record).get("errorMessage") for g in got[-4:-1]]
+    assert messages[1:] == ["0", ""]
+    with store.read() as tx:
+        no_request = [e for e in tx.scan_audit_events() if e.request_id is None]
+        assert no_request == []
+        assert [e.event_id for e in tx.find_audit_events(calls[0].request_id)] == [calls[0].event_id, got[-1].event_id]
+    stored = stored_events()
+    signins = [e for e in stored if e.request_id is None]
+    assert signins  # a record without a request id: its column NULL
+    store.append_audit_events(signins)
+    assert [g.request_id for g in _trail(store)[-len(signins) :]] == [None] * len(signins)
