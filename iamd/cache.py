@@ -51,11 +51,17 @@ class CacheLimits:
     """Entry limits per section and the approximate memory budget they share (in MiB)."""
 
     credentials: int = 200_000
-    entities: int = 200_000
+    entities: int = 400_000  # a caller's user record and its tags are two entries
     managed: int = 4_096
     sets: int = 200_000
     sessions: int = 200_000
     memory_mib: int = 256
+
+    @classmethod
+    def per_caller(cls, entries: int, memory_mib: int) -> CacheLimits:
+        """``iamd serve --cache-entries N --cache-memory MIB``: room for N callers in every section
+        (an IAM user caller holds a credential, a set and two entities: its record and its tags)."""
+        return cls(credentials=entries, entities=2 * entries, sets=entries, sessions=entries, memory_mib=memory_mib)
 
     def entries(self, section: Section) -> int:
         return int(getattr(self, section.value))

@@ -114,3 +114,23 @@ def test_the_index_names_exactly_the_live_entries_built_from_each_ref() -> None:
         for section in sections:
             for entry in cache._sections[section].values():
                 assert all(own[r] is r for r in entry.deps), step
+
+
+def test_cache_entries_is_room_for_that_many_callers_in_every_section() -> None:
+    """``iamd serve --cache-entries N``: an IAM user caller holds a credential, a policy set and two
+    entities (its record and its tags), so N callers must fit without the entities section dropping
+    the least recently used records (100,000 callers at the default 200,000 used to fill it exactly;
+    a few more and every request read its user again)."""
+    n = 150
+    cache = Cache(CacheLimits.per_caller(n, memory_mib=256))
+    for i in range(n):
+        user = ref("user", "1", f"u{i}")
+        cache.put(Section.CREDENTIALS, f"AKIA{i}", i, [user], cache.version)
+        cache.put(Section.SETS, f"id-u{i}", i, [user], cache.version)
+        cache.put(Section.ENTITIES, ("get_user", "1", f"u{i}"), i, [user], cache.version)
+        cache.put(Section.ENTITIES, ("list_tags", "user", "1", f"u{i}"), i, [user], cache.version)
+    assert cache.evictions == 0
+    assert cache.get(Section.ENTITIES, ("get_user", "1", "u0")) == 0
+    assert (cache.size(Section.CREDENTIALS), cache.size(Section.SETS), cache.size(Section.ENTITIES)) == (n, n, 2 * n)
+    cache.put(Section.CREDENTIALS, "one-more", -1, [], cache.version)  # and no more than N of a kind
+    assert cache.size(Section.CREDENTIALS) == n and cache.evictions == 1

@@ -172,8 +172,8 @@ def check_port(host: str, port: int) -> None:
 @click.option(
     "--cache-entries", default=200_000, show_default=True, type=click.IntRange(min=100),
     envvar="IAMD_CACHE_ENTRIES",
-    help="At most this many credentials, opened sessions, entities and compiled policy sets each in the "
-    "cache (e.g. the active callers to keep warm).",
+    help="Active callers to keep warm: at most this many credentials, opened sessions and compiled policy "
+    "sets each in the cache, and twice as many entities (a user's record and its tags).",
 )  # fmt: skip
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(min=1),
@@ -341,7 +341,7 @@ def cache_limits(memory_mib: int, entries: int) -> CacheLimits:
     """``--cache-memory`` and ``--cache-entries`` as the cache's limits."""
     from iamd.cache import CacheLimits
 
-    return CacheLimits(credentials=entries, entities=entries, sets=entries, sessions=entries, memory_mib=memory_mib)
+    return CacheLimits.per_caller(entries, memory_mib)
 
 
 def tune_runtime() -> None:
