@@ -6,28 +6,37 @@ both have transactional DDL — so a failing migration leaves the previous revis
 On SQLite foreign keys are switched off for the run (table rebuilds in batch mode need
 that) and ``PRAGMA foreign_key_check`` must pass before each migration commits. On
 PostgreSQL an advisory lock keeps two processes from migrating at once.
+
+Every ``iamd serve`` upgrades and then checks the schema: when the database is at the head
+already, neither loads alembic (its import and its reading of every revision file were a
+tenth of the server's start-up). The head is the last revision file's name: revisions are
+numbered ``0001``, ``0002``, … and each one's id is its file's name (tests/store/test_migrations.py
+checks both against alembic's own script directory).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlalchemy.engine import URL
 
 from iamd.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["current_revision", "current_revision_of", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_ID = 0x1A4D_5701  # pg_advisory_lock key for "iamd store migrations"
+_VERSION_TABLE = "alembic_version"  # alembic's default, which migrations/env.py keeps
 
 
 def _config(connection: Connection | None = None, migrations: Path = MIGRATIONS) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
     if connection is not None:
@@ -36,13 +45,22 @@ def _config(connection: Connection | None = None, migrations: Path = MIGRATIONS)
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revision: the name of the highest-numbered file in ``migrations/versions``."""
+    names = sorted(p.stem for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    assert names, "no migrations"
+    return names[-1]
 
 
 def current_revision_of(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The database's revision, read as alembic does (its ``alembic_version`` table)."""
+    if not inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    rows = conn.exec_driver_sql(f"SELECT version_num FROM {_VERSION_TABLE}").scalars().all()
+    if len(rows) > 1:  # several heads: alembic's own error
+        from alembic.runtime.migration import MigrationContext
+
+        return MigrationContext.configure(conn).get_current_revision()
+    return str(rows[0]) if rows else None
 
 
 def current_revision(url: str | URL) -> str | None:
@@ -62,6 +80,13 @@ def upgrade(url: str | URL, revision: str = "head", *, migrations: Path = MIGRAT
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
+            if revision == "head" and migrations == MIGRATIONS:
+                current = current_revision_of(conn)
+                conn.rollback()
+                if current == head_revision():
+                    return current  # nothing to run: alembic is not loaded
+            from alembic import command
+
             postgres = conn.dialect.name == "postgresql"
             if postgres:
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock({_LOCK_ID})")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,40 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert (tmp_path / "data" / "iamd.db").exists()
+
+
+def _alembic_revision(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_part_way_is_read_as_alembic_reads_it_and_upgraded(empty_url: str) -> None:
+    assert migrate.current_revision(empty_url) is None is _alembic_revision(empty_url)
+    assert migrate.upgrade(empty_url, "0012_orgs_delegation") == "0012_orgs_delegation"
+    assert migrate.current_revision(empty_url) == "0012_orgs_delegation" == _alembic_revision(empty_url)
+    with pytest.raises(SchemaMismatch):
+        open_store(empty_url)
+    assert migrate.upgrade(empty_url) == migrate.head_revision() == _alembic_revision(empty_url)
+    open_store(empty_url).close()
+
+
+def test_a_database_at_the_head_is_checked_without_loading_alembic(tmp_path: Path) -> None:
+    """Every `iamd serve` upgrades and opens its store: at the head, neither imports alembic."""
+    url = f"sqlite:///{tmp_path / 'iamd.db'}"
+    migrate.upgrade(url)
+    script = (
+        "import sys\n"
+        "from iamd.store import migrate, open_store\n"
+        f"assert migrate.upgrade({url!r}) == migrate.head_revision()\n"
+        f"open_store({url!r}).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
