@@ -8,6 +8,9 @@ store on a SQLite file that the child process opens too.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -144,3 +147,22 @@ def _policies_around_a_store() -> tuple[int, int, int, bool]:
     with priority.storing():
         during = os.sched_getscheduler(0)
     return before, during, os.sched_getscheduler(0), can_leave
+
+
+def test_the_writer_process_does_not_import_the_app() -> None:
+    """The child imports `iamd.api.audit_process`: the package's app and pipeline stay out of it
+    (they were most of its start-up, beside the server's own), and still resolve when asked."""
+    script = (
+        "import sys\n"
+        "import iamd.api.audit_process\n"
+        "print(sorted(m for m in ('iamd.api.app', 'iamd.api.backend', 'iamd.api.pipeline') if m in sys.modules))\n"
+        "from iamd.api import Backend, create_app\n"
+        "from iamd.api.app import create_app as app_factory\n"
+        "from iamd.api.backend import Backend as backend_class\n"
+        "assert (Backend, create_app) == (backend_class, app_factory)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
