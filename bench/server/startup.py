@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="starts of each kind per side (default 5)")
     parser.add_argument("--base", metavar="REF", help="also measure this git ref's tree (git archive), in turns")
     parser.add_argument("--no-bytecode-cache", action="store_true",
-                        help="no bytecode cache of the servers' own: PYTHONDONTWRITEBYTECODE as the environment sets it")  # fmt: skip
+                        help="no bytecode cache of the servers' own (PYTHONDONTWRITEBYTECODE as set)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     parser.add_argument("--quiet", action="store_true", help="no progress messages on standard error")
     args = parser.parse_args(argv)
