@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from iamd.store import schema as s
 
@@ -77,7 +75,14 @@ class AuditStrings:
             for row in conn.execute(select(t.c.id, t.c.digest).where(t.c.digest.in_(digests[i : i + _CHUNK]))):
                 value = by_digest.pop(bytes(row.digest))
                 out[value] = new[value] = int(row.id)
-        insert: Any = postgresql_insert(t) if dialect == "postgresql" else sqlite_insert(t)
+        if dialect == "postgresql":  # imported here: the PostgreSQL dialect (and asyncpg's) stays out of SQLite servers
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            insert: Any = postgresql_insert(t)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            insert = sqlite_insert(t)
         stmt = insert.on_conflict_do_nothing(index_elements=["digest"]).returning(t.c.id)
         for digest, value in by_digest.items():
             got = conn.execute(stmt, {"digest": digest, "value": value}).scalar()
