@@ -21,7 +21,7 @@ Medians of ``--rounds``.
 
 **Bytecode.** An installed iamd has its modules compiled (pip writes ``__pycache__``); a
 source tree run with ``PYTHONDONTWRITEBYTECODE=1`` (as this project's shared VM sets it)
-compiles every iamd module again at every start (0.2–0.7 s of CPU in this VM's runs). By default each side's
+compiles every iamd module again at every start (0.2 to 0.7 s of CPU in this VM's runs). By default each side's
 servers write and read their bytecode in a cache directory of their own
 (``PYTHONPYCACHEPREFIX``), filled by one start that is not counted; ``--no-bytecode-cache``
 measures the environment as it is instead.
