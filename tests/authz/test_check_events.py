@@ -79,3 +79,51 @@ def test_read_sampling_leaves_out_only_successful_reads() -> None:
                              _events().checks[:1], ("ev-1",))  # fmt: skip
     assert kept(never, only_reads) is None
     assert kept(ReadSampling(1), _events()) is not None
+
+
+def test_one_id_drawn_per_call_gives_each_check_its_own_uuid4_the_same_each_time() -> None:
+    import uuid
+
+    from iamd.ids import new_uuid4
+
+    first = new_uuid4()
+    many = CheckEvents(*[getattr(_events(), f) for f in ("request_id", "event_time", "event_source", "aws_region",
+                       "source_ip", "user_agent", "user_identity", "authorized_by")],
+                       _events().checks * 500, first)  # fmt: skip
+    ids = [e.event_id for e in many.events()]
+    assert ids[0] == first and len(set(ids)) == 1000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 and str(uuid.UUID(i)) == i
+               for i in ids)  # fmt: skip
+    # Built again (the server storing a batch the writer process may have stored), and after the
+    # trip to the writer process: the same ids, so the events stored already are recognised.
+    assert [e.event_id for e in many.events()] == ids
+    assert [e.event_id for e in pickle.loads(pickle.dumps(many)).events()] == ids
+    sampled = kept(ReadSampling(0), many)
+    assert isinstance(sampled, CheckEvents)
+    assert [e.event_id for e in sampled.events()] == ids[1::2]  # the denied checks keep their ids
+
+
+def test_checks_decided_alike_travel_as_one_summary() -> None:
+    base = _events()
+    principal = Principal.from_arn(ARN)
+    text = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"widgets:GetWidget","Resource":"*"}]}'
+    policies = PolicySet.of([Policy("p", PolicyType.IDENTITY, parse_policy(text, DocumentKind.IDENTITY))])
+    context = build_context(principal, [])
+
+    def decided(resource: str) -> Decision:
+        return evaluate(Request(principal, "widgets:GetWidget", resource, context, "111122223333"), policies)
+
+    alike = tuple(
+        ("GetWidget", f"arn:aws:widgets:us-east-1:111122223333:widget/w{i}", "111122223333", None, None,
+         decided(f"arn:aws:widgets:us-east-1:111122223333:widget/w{i}"), None)
+        for i in range(6)
+    )  # fmt: skip
+    events = CheckEvents(*[getattr(base, f) for f in ("request_id", "event_time", "event_source", "aws_region",
+                         "source_ip", "user_agent", "user_identity", "authorized_by")], alike,
+                         tuple(f"ev-{i}" for i in range(6)))  # fmt: skip
+    travelling = events.__reduce__()[1][8]
+    assert all(c[5] is travelling[0][5] for c in travelling)  # one object: pickled once
+    assert "widget/w" not in str(travelling[0][5])  # without the resource, which each check carries
+    travelled = pickle.loads(pickle.dumps(events))
+    assert [e.record() for e in travelled.events()] == [e.record() for e in events.events()]
+    assert [e.record()["iamdDecision"]["resource"] for e in travelled.events()] == [c[1] for c in alike]
