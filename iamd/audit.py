@@ -31,6 +31,7 @@ __all__ = [
     "camel",
     "decision_summary",
     "redact",
+    "summary_without_resource",
     "wire_event",
     "wired",
 ]
@@ -278,7 +279,8 @@ def wired(wire: Wire) -> CallEvent:
 
 
 # One check of an authorization (iamd/authz/operation.py): its event name, resource, the resource's
-# account, the error answered (code, message), the engine's decision, and the client's address when
+# account, the error answered (code, message), the engine's decision (or its summary, whole or without
+# the resource, which is then the check's: summary_without_resource), and the client's address when
 # the check's context gives one (``aws:SourceIp``; None: the shared one).
 Check = tuple[str, str, str, str | None, str | None, "Decision | Summary | None", str | None]
 
@@ -320,6 +322,8 @@ class CheckEvents:
         out: list[CallEvent] = []
         for (name, resource, owner, code, message, decision, ip), event_id in zip(self.checks, self.ids(), strict=True):
             params = {"resource": resource, "iamdAuthorizedBy": by}
+            if decision is not None:
+                decision = _with_resource(decision, resource)
             event = CallEvent(
                 self.request_id, self.event_time, self.event_source, name, self.aws_region, ip or self.source_ip,
                 self.user_agent, self.user_identity, owner, params, None, code, message, decision, None, event_id,
@@ -342,48 +346,25 @@ class CheckEvents:
             tuple(ids[i] for i in picked),
         )  # fmt: skip
 
-    def __reduce__(self) -> tuple[Callable[..., CheckEvents], tuple[Any, ...]]:
-        # Decisions travel summarized (plain data), as a CallEvent's do, and without the check's
-        # resource, which the check carries already (:func:`_with_resources` puts it back): the
-        # summary of checks decided alike (the same verdict, action, statements, blocks, keys and
-        # errors: most of a batch) is then one object, built once and pickled once.
-        summaries: dict[tuple[Any, ...], Summary] = {}
-        checks: list[Check] = []
-        for c in self.checks:
-            decision = c[5]
-            if isinstance(decision, Decision) and decision.request.resource == c[1]:
-                key = (decision.verdict, decision.request.action, *map(id, decision.matched), decision.blocking,
-                       decision.missing_context_keys, decision.errors)  # fmt: skip
-                summary = summaries.get(key)
-                if summary is None:
-                    full = compact_decision(decision)
-                    summary = summaries[key] = (*full[:2], *full[3:])
-                c = (*c[:5], summary, c[6])
-            elif decision is not None:
-                c = (*c[:5], compact_decision(decision), c[6])  # travels whole
-            checks.append(c)
-        return _with_resources, (
+    def __reduce__(self) -> tuple[type[CheckEvents], tuple[Any, ...]]:
+        # Decisions travel summarized (plain data), as a CallEvent's do; the Authorize operation
+        # gives its checks' summaries so already (without the resource, one object for the checks
+        # decided alike: pickled once).
+        checks = self.checks
+        if any(isinstance(c[5], Decision) for c in checks):
+            checks = tuple(c if not isinstance(c[5], Decision) else (*c[:5], compact_decision(c[5]), c[6])
+                           for c in checks)  # fmt: skip
+        return CheckEvents, (
             self.request_id, self.event_time, self.event_source, self.aws_region, self.source_ip, self.user_agent,
-            self.user_identity, self.authorized_by, tuple(checks), self.event_ids,
+            self.user_identity, self.authorized_by, checks, self.event_ids,
         )  # fmt: skip
 
 
-def _with_resources(
-    request_id: str,
-    event_time: datetime,
-    event_source: str,
-    aws_region: str,
-    source_ip: str,
-    user_agent: str,
-    user_identity: Mapping[str, Any],
-    authorized_by: str,
-    checks: tuple[Check, ...],
-    event_ids: str | tuple[str, ...],
-) -> CheckEvents:
-    """A pickled :class:`CheckEvents` again, each decision's summary with its check's resource."""
-    whole = tuple(c if c[5] is None else (*c[:5], _with_resource(c[5], c[1]), c[6]) for c in checks)
-    return CheckEvents(request_id, event_time, event_source, aws_region, source_ip, user_agent, user_identity,
-                       authorized_by, whole, event_ids)  # fmt: skip
+def summary_without_resource(decision: Decision) -> Summary:
+    """:func:`compact_decision` without the resource (7 members): what a check of
+    :class:`CheckEvents` may carry, whose resource is the check's own."""
+    full = compact_decision(decision)
+    return (*full[:2], *full[3:])
 
 
 def _with_resource(summary: Decision | Summary, resource: str) -> Decision | Summary:

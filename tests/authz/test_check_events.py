@@ -4,12 +4,15 @@ the audit writer, which expands them into one CloudTrail-shaped event per check
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from datetime import UTC, datetime
+from typing import Any
 
 from iamd.api.audit_writer import build_events, kept
 from iamd.audit import CallEvent, CheckEvents
 from iamd.audit_budget import ReadSampling
+from iamd.authz.operation import _why
 from iamd.policy import (
     Decision,
     DocumentKind,
@@ -121,9 +124,16 @@ def test_checks_decided_alike_travel_as_one_summary() -> None:
     events = CheckEvents(*[getattr(base, f) for f in ("request_id", "event_time", "event_source", "aws_region",
                          "source_ip", "user_agent", "user_identity", "authorized_by")], alike,
                          tuple(f"ev-{i}" for i in range(6)))  # fmt: skip
-    travelling = events.__reduce__()[1][8]
-    assert all(c[5] is travelling[0][5] for c in travelling)  # one object: pickled once
-    assert "widget/w" not in str(travelling[0][5])  # without the resource, which each check carries
     travelled = pickle.loads(pickle.dumps(events))
     assert [e.record() for e in travelled.events()] == [e.record() for e in events.events()]
     assert [e.record()["iamdDecision"]["resource"] for e in travelled.events()] == [c[1] for c in alike]
+    # As the Authorize operation gives them: one summary, without the resource, for the checks
+    # decided alike (pickled once); each event's record the same as from the decision itself.
+    whys: dict[Any, Any] = {}
+    summaries = [_why(c[5], whys)[1] for c in alike]  # type: ignore[arg-type]
+    assert all(s is summaries[0] for s in summaries) and "widget/w" not in str(summaries[0])
+    compact = dataclasses.replace(
+        events, checks=tuple((*c[:5], s, c[6]) for c, s in zip(alike, summaries, strict=True))
+    )
+    assert [e.record() for e in pickle.loads(pickle.dumps(compact)).events()] == [e.record() for e in events.events()]
+    assert len(pickle.dumps(compact)) < len(pickle.dumps(events))
