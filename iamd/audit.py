@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from iamd.ids import new_uuid4
-from iamd.policy import Decision
+from iamd.ids import derived_uuid4, new_uuid4
+from iamd.policy import Blocking, Decision
 from iamd.policy.compile import CompiledStatement
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "camel",
     "decision_summary",
     "redact",
+    "summary_without_resource",
     "wire_event",
     "wired",
 ]
@@ -134,7 +135,7 @@ def compact_decision(decision: Decision | Summary) -> Summary:
     req = decision.request
     return (
         decision.verdict.value, req.action, req.resource, block.type.value if block is not None else None,
-        tuple(b.to_json() for b in decision.blocking) if decision.blocking else (),
+        _blocking(decision.blocking) if decision.blocking else (),
         _statements(decision.matched) if decision.matched else (), decision.missing_context_keys, decision.errors,
     )  # fmt: skip
 
@@ -144,6 +145,12 @@ def decision_summary(decision: Decision | Summary) -> dict[str, Any]:
     (policy name, ARN, type, Sid, index and position in the document), the context keys the
     deciding statements missed, and evaluation errors (e.g. a stored policy that cannot be read)."""
     return dict(zip(_DECISION_MEMBERS, compact_decision(decision), strict=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _blocking(blocking: tuple[Blocking, ...]) -> tuple[dict[str, str], ...]:
+    """What blocked, as JSON, once per distinct set of blocks (a handful: the types and effects)."""
+    return tuple(b.to_json() for b in blocking)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -272,7 +279,8 @@ def wired(wire: Wire) -> CallEvent:
 
 
 # One check of an authorization (iamd/authz/operation.py): its event name, resource, the resource's
-# account, the error answered (code, message), the engine's decision, and the client's address when
+# account, the error answered (code, message), the engine's decision (or its summary, whole or without
+# the resource, which is then the check's: summary_without_resource), and the client's address when
 # the check's context gives one (``aws:SourceIp``; None: the shared one).
 Check = tuple[str, str, str, str | None, str | None, "Decision | Summary | None", str | None]
 
@@ -283,7 +291,13 @@ class CheckEvents:
     compact form they travel in: what the checks share once (the client's request, the
     authorizing service), then a small tuple per check. The writer expands them
     (:meth:`events`); a batch of a hundred checks pickles as one object, not a hundred events
-    (docs/authorization-api.md, "The trail")."""
+    (docs/authorization-api.md, "The trail").
+
+    ``event_ids``: each check's event id, or one id (a :func:`~iamd.ids.new_uuid4`) from which
+    check ``i``'s is derived (:func:`~iamd.ids.derived_uuid4`): one random draw per call, not
+    one per check, and the same ids however often the events are built (a batch stored again
+    by the server after the writer process died skips the events stored already).
+    """
 
     request_id: str
     event_time: datetime
@@ -294,15 +308,22 @@ class CheckEvents:
     user_identity: Mapping[str, Any]
     authorized_by: str  # the service's ARN (``iamdAuthorizedBy``)
     checks: tuple[Check, ...]
-    event_ids: tuple[str, ...]
+    event_ids: str | tuple[str, ...]
+
+    def ids(self) -> tuple[str, ...]:
+        """Each check's event id."""
+        given = self.event_ids
+        if isinstance(given, tuple):
+            return given
+        return tuple(derived_uuid4(given, i) for i in range(len(self.checks)))
 
     def events(self) -> list[CallEvent]:
         by = {"arn": self.authorized_by, "requestId": self.request_id}
         out: list[CallEvent] = []
-        for (name, resource, owner, code, message, decision, ip), event_id in zip(
-            self.checks, self.event_ids, strict=True
-        ):
+        for (name, resource, owner, code, message, decision, ip), event_id in zip(self.checks, self.ids(), strict=True):
             params = {"resource": resource, "iamdAuthorizedBy": by}
+            if decision is not None:
+                decision = _with_resource(decision, resource)
             event = CallEvent(
                 self.request_id, self.event_time, self.event_source, name, self.aws_region, ip or self.source_ip,
                 self.user_agent, self.user_identity, owner, params, None, code, message, decision, None, event_id,
@@ -318,16 +339,36 @@ class CheckEvents:
             return self
         if not picked:
             return None
+        ids = self.ids()
         return CheckEvents(
             self.request_id, self.event_time, self.event_source, self.aws_region, self.source_ip, self.user_agent,
             self.user_identity, self.authorized_by, tuple(self.checks[i] for i in picked),
-            tuple(self.event_ids[i] for i in picked),
+            tuple(ids[i] for i in picked),
         )  # fmt: skip
 
     def __reduce__(self) -> tuple[type[CheckEvents], tuple[Any, ...]]:
-        # Decisions travel summarized (plain data), as a CallEvent's do.
-        checks = tuple(c if c[5] is None else (*c[:5], compact_decision(c[5]), c[6]) for c in self.checks)
+        # Decisions travel summarized (plain data), as a CallEvent's do; the Authorize operation
+        # gives its checks' summaries so already (without the resource, one object for the checks
+        # decided alike: pickled once).
+        checks = self.checks
+        if any(isinstance(c[5], Decision) for c in checks):
+            checks = tuple(c if not isinstance(c[5], Decision) else (*c[:5], compact_decision(c[5]), c[6])
+                           for c in checks)  # fmt: skip
         return CheckEvents, (
             self.request_id, self.event_time, self.event_source, self.aws_region, self.source_ip, self.user_agent,
             self.user_identity, self.authorized_by, checks, self.event_ids,
         )  # fmt: skip
+
+
+def summary_without_resource(decision: Decision) -> Summary:
+    """:func:`compact_decision` without the resource (7 members): what a check of
+    :class:`CheckEvents` may carry, whose resource is the check's own."""
+    full = compact_decision(decision)
+    return (*full[:2], *full[3:])
+
+
+def _with_resource(summary: Decision | Summary, resource: str) -> Decision | Summary:
+    """A summary without its resource (7 members) with ``resource`` put back; a whole one as it is."""
+    if isinstance(summary, Decision) or len(summary) == len(_DECISION_MEMBERS):
+        return summary
+    return (*summary[:2], resource, *summary[2:])

@@ -203,7 +203,7 @@ def audited_input(data: Mapping[str, Any]) -> dict[str, Any]:
     out["checks"] = [
         {"action": c.get("Action"), "resource": c.get("Resource")}
         for c in data.get("Checks") or ()
-        if isinstance(c, Mapping)
+        if type(c) is dict or isinstance(c, Mapping)  # parsed JSON's dicts without the ABC's check
     ]
     if data.get("Service") is not None:
         out["service"] = data["Service"]

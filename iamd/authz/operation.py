@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
-from iamd.audit import Check, CheckEvents
+from iamd.audit import Check, CheckEvents, Summary, summary_without_resource
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
@@ -92,7 +92,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
     checks: list[Check] = []
     last_context: Context | None = None
-    whys: dict[tuple[Any, ...], dict[str, Any]] = {}  # each distinct explanation built once per call
+    whys: dict[tuple[Any, ...], tuple[dict[str, Any], Summary]] = {}  # each distinct explanation built once per call
     client_account = client.principal.account if client is not None else None
     for check in data["Checks"]:
         resource = str(check["Resource"])
@@ -110,14 +110,15 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
             last_context = context
             for key, values in context.values.items():
                 resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
+        why, summary = _why(decision, whys)
         if decision.allowed:
-            results.append(_result(check, "Allow", "", _why(decision, whys), None))
-            checks.append(_check(check, resource, owner, decision, None))
+            results.append(_result(check, "Allow", "", why, None))
+            checks.append(_check(check, resource, owner, summary, None))
             continue
         message = _message(decision, service, client)
         denial = ("AccessDenied", message or "Access Denied", 403)
-        results.append(_result(check, "Deny", message, _why(decision, whys), denial))
-        checks.append(_check(check, resource, owner, decision, denial[:2]))
+        results.append(_result(check, "Deny", message, why, denial))
+        checks.append(_check(check, resource, owner, summary, denial[:2]))
     submit = call.env.submit_event
     if submit is not None:
         submit(_events(call, service, identity, user_agent, checks))
@@ -352,19 +353,23 @@ def _message(decision: Decision, service: str, client: Caller) -> str:
     return Decision(decision.verdict, quoted, decision.matched, decision.blocking).message or "Access Denied"
 
 
-def _why(decision: Decision, known: dict[tuple[Any, ...], dict[str, Any]]) -> dict[str, Any]:
-    """The decision's explanation (its JSON without the message, which is the result's own), built
-    once per call for each distinct outcome: checks decided by the same statements and blocks
-    have the same one (``known``: by verdict, the deciding statements, blocks, keys and errors)."""
-    key = (decision.verdict, *map(id, decision.matched), decision.blocking, decision.missing_context_keys,
-           decision.errors)  # fmt: skip
-    why = known.get(key)
-    if why is None:
+def _why(
+    decision: Decision, known: dict[tuple[Any, ...], tuple[dict[str, Any], Summary]]
+) -> tuple[dict[str, Any], Summary]:
+    """The decision's explanation (its JSON without the message, which is the result's own) and
+    its trail summary without the resource (:func:`iamd.audit.summary_without_resource`; the
+    check's event carries the resource), built once per call for each distinct outcome: checks
+    of one action decided by the same statements and blocks have the same ones (``known``: by
+    verdict, action, the deciding statements, blocks, keys and errors)."""
+    key = (decision.verdict, decision.request.action, *map(id, decision.matched), decision.blocking,
+           decision.missing_context_keys, decision.errors)  # fmt: skip
+    got = known.get(key)
+    if got is None:
         block = decision.decisive_block
         why = decision.to_json(message=False)
         why["blockingPolicyType"] = block.type.value if block is not None else None
-        known[key] = why
-    return why
+        got = known[key] = (why, summary_without_resource(decision))
+    return got
 
 
 def _result(
@@ -395,7 +400,7 @@ def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check(
-    check: Mapping[str, Any], resource: str, owner: str, decision: Decision | None, error: tuple[str, str] | None
+    check: Mapping[str, Any], resource: str, owner: str, decision: Summary | None, error: tuple[str, str] | None
 ) -> Check:
     """What one check's trail event needs beyond what the call's checks share."""
     action = str(check["Action"])
@@ -409,7 +414,7 @@ def _events(call: Call, service: str, identity: Mapping[str, Any], user_agent: s
     return CheckEvents(
         call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com", call.region,
         call.source_ip, user_agent[:1024], identity,
-        call.caller.principal.arn, tuple(checks), tuple(new_uuid4() for _ in checks),
+        call.caller.principal.arn, tuple(checks), new_uuid4(),
     )  # fmt: skip
 
 

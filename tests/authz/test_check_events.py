@@ -4,12 +4,15 @@ the audit writer, which expands them into one CloudTrail-shaped event per check
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from datetime import UTC, datetime
+from typing import Any
 
 from iamd.api.audit_writer import build_events, kept
 from iamd.audit import CallEvent, CheckEvents
 from iamd.audit_budget import ReadSampling
+from iamd.authz.operation import _why
 from iamd.policy import (
     Decision,
     DocumentKind,
@@ -79,3 +82,58 @@ def test_read_sampling_leaves_out_only_successful_reads() -> None:
                              _events().checks[:1], ("ev-1",))  # fmt: skip
     assert kept(never, only_reads) is None
     assert kept(ReadSampling(1), _events()) is not None
+
+
+def test_one_id_drawn_per_call_gives_each_check_its_own_uuid4_the_same_each_time() -> None:
+    import uuid
+
+    from iamd.ids import new_uuid4
+
+    first = new_uuid4()
+    many = CheckEvents(*[getattr(_events(), f) for f in ("request_id", "event_time", "event_source", "aws_region",
+                       "source_ip", "user_agent", "user_identity", "authorized_by")],
+                       _events().checks * 500, first)  # fmt: skip
+    ids = [e.event_id for e in many.events()]
+    assert ids[0] == first and len(set(ids)) == 1000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 and str(uuid.UUID(i)) == i
+               for i in ids)  # fmt: skip
+    # Built again (the server storing a batch the writer process may have stored), and after the
+    # trip to the writer process: the same ids, so the events stored already are recognised.
+    assert [e.event_id for e in many.events()] == ids
+    assert [e.event_id for e in pickle.loads(pickle.dumps(many)).events()] == ids
+    sampled = kept(ReadSampling(0), many)
+    assert isinstance(sampled, CheckEvents)
+    assert [e.event_id for e in sampled.events()] == ids[1::2]  # the denied checks keep their ids
+
+
+def test_checks_decided_alike_travel_as_one_summary() -> None:
+    base = _events()
+    principal = Principal.from_arn(ARN)
+    text = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"widgets:GetWidget","Resource":"*"}]}'
+    policies = PolicySet.of([Policy("p", PolicyType.IDENTITY, parse_policy(text, DocumentKind.IDENTITY))])
+    context = build_context(principal, [])
+
+    def decided(resource: str) -> Decision:
+        return evaluate(Request(principal, "widgets:GetWidget", resource, context, "111122223333"), policies)
+
+    alike = tuple(
+        ("GetWidget", f"arn:aws:widgets:us-east-1:111122223333:widget/w{i}", "111122223333", None, None,
+         decided(f"arn:aws:widgets:us-east-1:111122223333:widget/w{i}"), None)
+        for i in range(6)
+    )  # fmt: skip
+    events = CheckEvents(*[getattr(base, f) for f in ("request_id", "event_time", "event_source", "aws_region",
+                         "source_ip", "user_agent", "user_identity", "authorized_by")], alike,
+                         tuple(f"ev-{i}" for i in range(6)))  # fmt: skip
+    travelled = pickle.loads(pickle.dumps(events))
+    assert [e.record() for e in travelled.events()] == [e.record() for e in events.events()]
+    assert [e.record()["iamdDecision"]["resource"] for e in travelled.events()] == [c[1] for c in alike]
+    # As the Authorize operation gives them: one summary, without the resource, for the checks
+    # decided alike (pickled once); each event's record the same as from the decision itself.
+    whys: dict[Any, Any] = {}
+    summaries = [_why(c[5], whys)[1] for c in alike]  # type: ignore[arg-type]
+    assert all(s is summaries[0] for s in summaries) and "widget/w" not in str(summaries[0])
+    compact = dataclasses.replace(
+        events, checks=tuple((*c[:5], s, c[6]) for c, s in zip(alike, summaries, strict=True))
+    )
+    assert [e.record() for e in pickle.loads(pickle.dumps(compact)).events()] == [e.record() for e in events.events()]
+    assert len(pickle.dumps(compact)) < len(pickle.dumps(events))
