@@ -119,9 +119,9 @@ def test_concurrent_writes_commit_as_consecutive_generations(server: RunningServ
     assert iam[0].list_users()["Users"] == []
 
 
+@pytest.mark.parametrize("server", ["postgresql"], indirect=True)  # SQLite's write transaction begins with its lock
 def test_a_denied_write_does_not_wait_for_the_writers_lock(server: RunningServer) -> None:
-    if server.backend.store.dialect != "postgresql":
-        pytest.skip("SQLite's write transaction begins with its write lock (one writer)")
+    assert server.backend.store.dialect == "postgresql"
     root = client_for(server, server.root_key, server.root_secret)
     root.create_user(UserName="nobody")
     key = root.create_access_key(UserName="nobody")["AccessKey"]
@@ -137,14 +137,14 @@ def test_a_denied_write_does_not_wait_for_the_writers_lock(server: RunningServer
     assert names == ["nobody", "waits"]
 
 
+@pytest.mark.parametrize("server", ["postgresql"], indirect=True)  # SQLite: one writer, locked at BEGIN
 def test_what_a_write_does_under_the_writers_lock(server: RunningServer) -> None:
     """PostgreSQL: the authorization's reads come before the lock, and CreateUser and DeleteUser
     hold it for few statements (bench/README.md, "Writes side by side on PostgreSQL": 14 and 20
     before session 10). A bound, not a timing: another statement under the lock is a choice
     to make knowingly."""
     store: Any = server.backend.store
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite's write transaction begins with its write lock (one writer)")
+    assert store.dialect == "postgresql"
     root = client_for(server, server.root_key, server.root_secret)
     root.create_user(UserName="caller")
     root.put_user_policy(UserName="caller", PolicyName="all", PolicyDocument=ALLOW_IAM)

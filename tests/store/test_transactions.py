@@ -250,11 +250,11 @@ def test_checks_after_lock_writers_hold_until_commit(store: Store, account: str)
         assert len(r.list_access_keys(account, "bob")) == 2
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has one writer: BEGIN IMMEDIATE takes the lock
 def test_reads_before_lock_writers_do_not_wait_for_another_writer(store: Store, account: str) -> None:
     """PostgreSQL: a ``lock_later`` transaction reads beside a writer holding the lock, and waits
     for it only at ``lock_writers`` (SQLite's write transaction begins with its lock)."""
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite has one writer: BEGIN IMMEDIATE takes the lock")
+    assert store.dialect == "postgresql"
     with store.transaction() as tx:
         tx.create_user(account, "early")
     read, locked, release = threading.Event(), threading.Event(), threading.Event()
