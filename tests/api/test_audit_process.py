@@ -8,15 +8,13 @@ store on a SQLite file that the child process opens too.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from iamd.api.audit_process import AuditProcessWriter
 from iamd.audit import CallEvent as Record
 from iamd.store import audit_event_from_record, migrate, open_store
+from tests.fresh_process import run_fresh
 
 ACCOUNT = "123456789012"
 WHEN = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -161,8 +159,4 @@ def test_the_writer_process_does_not_import_the_app() -> None:
         "from iamd.api.backend import Backend as backend_class\n"
         "assert (Backend, create_app) == (backend_class, app_factory)\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=root)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert run_fresh(script).strip() == "[]"

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from iamd.store import EntityKind, SchemaMismatch, Store, Tag, migrate, open_store
 from iamd.store.engine import make_engine
 from iamd.store.schema import metadata
+from tests.fresh_process import run_fresh
 from tests.store.helpers import DOC
 
 BROKEN = """
@@ -212,8 +210,4 @@ def test_a_database_at_the_head_is_checked_without_loading_alembic(tmp_path: Pat
         f"open_store({url!r}).close()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=root)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert run_fresh(script).strip() == "[]"
