@@ -9,9 +9,10 @@ read those facts. Anything that cannot be evaluated denies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
-from .decision import Blocking, Decision, Verdict
+from .decision import Blocking, Decision, Verdict, make_decision
 from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
 from .wildcard import always
@@ -99,14 +100,35 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     resource = request.resource
     has_boundary = policies.boundary is not None
     skip = _NONE if principal.has_account_side and not principal.service_linked else _skipped_types(principal)
-    facts = _Facts()
+    # What the pass finds (the fields of _Facts, as locals: no object, no method call per statement).
+    # The sets and lists that most decisions leave empty are made when first needed.
+    allowed: set[PolicyType] = set()
+    denied: set[PolicyType] | None = None
+    allows: list[CompiledStatement] = []
+    denies: list[CompiledStatement] | None = None
+    missing: set[str] | None = None
+    errors: list[str] = []
+    scp_levels: frozenset[int] | set[int] = _NO_LEVELS
+    rcp_levels: set[int] | None = None
+    grant: str | None = None
 
     others, scps, scp_keys = policies._split.get(action) or policies.split(action)
     if scps and _SCP not in skip:
         if scp_keys:
             values = ctx.values
-        _scp_facts(policies, action, resource, ctx, values, scps, scp_keys, facts)
-    for cs in others:
+        outcome = _scp_outcome(policies, action, resource, ctx, values, scps, scp_keys)
+        # what recording each applied statement would do, in the same order
+        if outcome.allows:
+            allows.extend(outcome.allows)
+            scp_levels = outcome.levels
+        if outcome.denies:
+            denied = {_SCP}
+            denies = list(outcome.denies)
+        if outcome.missing:
+            missing = set(outcome.missing)
+        if outcome.errors:
+            errors.extend(outcome.errors)
+    for cs in others:  # never an SCP statement (PolicySet.split)
         if skip and cs.ptype in skip:
             continue
         g: str | None = None
@@ -120,7 +142,9 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
                 values = ctx.values
             for k in refs:
                 if not values.get(k):
-                    facts.missing.add(k)
+                    if missing is None:
+                        missing = set()
+                    missing.add(k)
         fast = cs.fast_resource
         if fast is not None:
             if fast is not always and not fast(resource):  # Resource "*" needs no call
@@ -133,13 +157,35 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         if cs.conditions:
             if values is None:
                 values = ctx.values
-            if not _conditions_hold(cs, values, ctx.ambiguous, facts.errors):
+            if not _conditions_hold(cs, values, ctx.ambiguous, errors):
                 continue
-        facts.applied(cs, g)
-    return _conclude(request, policies, facts)
+        # applied: _Facts.applied, inline
+        if cs.deny:
+            if denied is None:
+                denied, denies = set(), []
+            assert denies is not None
+            denied.add(cs.ptype)
+            denies.append(cs)
+            continue
+        allows.append(cs)
+        ptype = cs.ptype
+        if ptype is _RCP:
+            if rcp_levels is None:
+                rcp_levels = set()
+            rcp_levels.add(cs.level)
+        else:
+            allowed.add(ptype)
+            if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
+                grant = g
+    return _conclude(
+        request, policies, allowed, denied, allows, denies, missing, errors, scp_levels, rcp_levels or _NO_LEVELS, grant
+    )
 
 
-def _scp_facts(
+_NO_LEVELS: frozenset[int] = frozenset()
+
+
+def _scp_outcome(
     policies: PolicySet,
     action: str,
     resource: str,
@@ -147,10 +193,9 @@ def _scp_facts(
     values: Mapping[str, tuple[str, ...]] | None,
     scps: tuple[CompiledStatement, ...],
     keys: tuple[str, ...],
-    facts: _Facts,
-) -> None:
-    """The SCP statements' part of the facts, evaluated once per action, resource and values of
-    the keys they read (``PolicySet.split``): the same statements on the same facts apply alike.
+) -> ScpOutcome:
+    """What the SCP statements do, evaluated once per action, resource and values of the keys
+    they read (``PolicySet.split``): the same statements on the same facts apply alike.
     ``values``: the context's values, read by the caller when there are ``keys``."""
     if keys:
         assert values is not None
@@ -178,17 +223,7 @@ def _scp_facts(
             applied.append(cs)
         outcome = ScpOutcome(tuple(applied), frozenset(missing), tuple(errors))
         policies.keep_scp_outcome(key, outcome)
-    # what facts.applied records for each applied statement, in the same order
-    if outcome.allows:
-        facts.allows.extend(outcome.allows)
-        facts.scp_levels.update(outcome.levels)
-    if outcome.denies:
-        facts.denied.add(_SCP)
-        facts.denies.extend(outcome.denies)
-    if outcome.missing:
-        facts.missing.update(outcome.missing)
-    if outcome.errors:
-        facts.errors.extend(outcome.errors)
+    return outcome
 
 
 class _Facts:
@@ -292,26 +327,36 @@ def _evaluate_traced(request: Request, policies: PolicySet, action: str, tracer:
             continue
         trace.applied = True
         facts.applied(cs, g)
-    return _conclude(request, policies, facts)
+    return _conclude(request, policies, facts.allowed, facts.denied, facts.allows, facts.denies, facts.missing,
+                     facts.errors, facts.scp_levels, facts.rcp_levels, facts.grant)  # fmt: skip
 
 
-def _conclude(request: Request, policies: PolicySet, facts: _Facts) -> Decision:
-    blocking = _implicit_blocks(
-        request, policies, request.principal, facts.allowed, facts.scp_levels, facts.rcp_levels, facts.grant
-    )
-    missing = facts.missing
+def _conclude(
+    request: Request,
+    policies: PolicySet,
+    allowed: set[PolicyType],
+    denied: set[PolicyType] | None,
+    allows: list[CompiledStatement],
+    denies: list[CompiledStatement] | None,
+    missing: set[str] | None,
+    errors: list[str],
+    scp_levels: AbstractSet[int],
+    rcp_levels: AbstractSet[int],
+    grant: str | None,
+) -> Decision:
+    blocking = _implicit_blocks(request, policies, request.principal, allowed, scp_levels, rcp_levels, grant)
     missing_keys = tuple(sorted(missing)) if missing else ()
-    errors = facts.errors
     errs = (*errors, *policies.errors) if errors or policies.errors else ()
-    denied = facts.denied
     if denied:
+        assert denies is not None
         explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in denied]
-        return Decision(Verdict.EXPLICIT_DENY, request, tuple(facts.denies), (*explicit, *blocking), missing_keys, errs)
+        return make_decision(_EXPLICIT_DENY, request, tuple(denies), (*explicit, *blocking), missing_keys, errs)
     if blocking:
-        return Decision(Verdict.IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, errs)
-    return Decision(Verdict.ALLOWED, request, tuple(facts.allows), (), missing_keys, errs)
+        return make_decision(_IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, errs)
+    return make_decision(_ALLOWED, request, tuple(allows), (), missing_keys, errs)
 
 
+_ALLOWED, _EXPLICIT_DENY, _IMPLICIT_DENY = Verdict.ALLOWED, Verdict.EXPLICIT_DENY, Verdict.IMPLICIT_DENY
 _TYPE_ORDER = list(PolicyType)
 _ROOT, _ROLE, _FEDERATED_USER = PrincipalKind.ROOT, PrincipalKind.ROLE, PrincipalKind.FEDERATED_USER
 
@@ -321,8 +366,8 @@ def _implicit_blocks(
     policies: PolicySet,
     principal: Principal,
     allowed: set[PolicyType],
-    scp_levels: set[int],
-    rcp_levels: set[int],
+    scp_levels: AbstractSet[int],
+    rcp_levels: AbstractSet[int],
     grant: str | None,
 ) -> list[Blocking]:
     out: list[Blocking] = []

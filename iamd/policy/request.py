@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any, final
 
 __all__ = ["Context", "OrgMembership", "Principal", "PrincipalKind", "Request", "build_context"]
 
@@ -398,6 +399,7 @@ def _layer(
     return ambiguous
 
 
+@final
 @dataclass(frozen=True, slots=True, init=False)
 class Request:
     principal: Principal
@@ -416,13 +418,17 @@ class Request:
         resource_account: str | None = None,
         resource_display: str | None = None,
     ) -> None:
-        # the dataclass's own __init__, assigning through the slots' descriptors (slot_setters)
-        _set_principal(self, principal)
-        _set_action(self, action)
-        _set_resource(self, resource)
-        _set_context(self, Context({}) if context is None else context)
-        _set_resource_account(self, resource_account)
-        _set_resource_display(self, resource_display)
+        # The dataclass's own __init__, without its cost (see draft_class): made a draft, the
+        # fields are plain slot stores, then it is a Request again.
+        d: Any = self
+        _object_setattr(d, "__class__", _RequestDraft)
+        d.principal = principal
+        d.action = action
+        d.resource = resource
+        d.context = Context({}) if context is None else context
+        d.resource_account = resource_account
+        d.resource_display = resource_display
+        d.__class__ = Request
 
     @property
     def owner_account(self) -> str | None:
@@ -436,6 +442,15 @@ def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], Non
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-(_set_principal, _set_action, _set_resource, _set_context, _set_resource_account, _set_resource_display) = slot_setters(
-    Request, "principal", "action", "resource", "context", "resource_account", "resource_display"
-)
+def draft_class(cls: type) -> type:
+    """A class with the slots of ``cls``, a frozen slotted dataclass, and no ``__setattr__`` of its
+    own. An object of either class can be made the other by assigning its ``__class__`` (CPython
+    allows it between classes whose slots, hence memory layout, are the same). Request and Decision
+    are made per decision: filled in as a draft with plain slot stores, then made frozen, costs about
+    half of the generated ``__init__`` (``object.__setattr__`` looked up for every field) or of a
+    descriptor call per field. A test checks that both make the same objects."""
+    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__dict__["__slots__"]})
+
+
+_RequestDraft = draft_class(Request)
+_object_setattr = object.__setattr__  # the first assignment: Request's own __setattr__ refuses it

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
+import pickle
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iamd.policy import Decision, Principal, Request, Verdict, build_context
+from iamd.policy import Decision, PolicyType, Principal, Request, Verdict, build_context
+from iamd.policy.decision import Blocking, make_decision
 from iamd.policy.request import Context
 
 _KEYS = st.sampled_from(
@@ -57,3 +60,31 @@ def test_hand_written_init_sets_every_field(cls: type) -> None:
     made = request if cls is Request else Decision(Verdict.ALLOWED, request)
     assert all(hasattr(made, f.name) for f in dataclasses.fields(cls))
     assert request.context.values == {} and request.resource == "*"
+
+
+def test_drafts_become_the_frozen_classes() -> None:
+    # Request.__init__ and make_decision fill in a draft (request.draft_class) and make it the frozen class: the
+    # objects must be those the dataclass would make, frozen, hashable, copyable and picklable like any other.
+    principal = Principal.from_arn("arn:aws:iam::111122223333:user/alice")
+    request = Request(principal, "s3:GetObject", "arn:aws:s3:::b/k", None, "444455556666", "bucket b")
+    assert type(request) is Request
+    assert (
+        request.principal,
+        request.action,
+        request.resource,
+        request.resource_account,
+        request.resource_display,
+    ) == (principal, "s3:GetObject", "arn:aws:s3:::b/k", "444455556666", "bucket b")
+    assert dataclasses.replace(request, resource="arn:aws:s3:::b/other").resource == "arn:aws:s3:::b/other"
+    made = make_decision(Verdict.IMPLICIT_DENY, request, (), (Blocking(PolicyType.IDENTITY, False),), ("k",), ("e",))
+    plain = Decision(Verdict.IMPLICIT_DENY, request, (), (Blocking(PolicyType.IDENTITY, False),), ("k",), ("e",))
+    assert type(made) is Decision
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert made != Decision(Verdict.IMPLICIT_DENY, request, (), (), ("k",), ("e",))
+    for obj, name in ((request, "action"), (made, "verdict")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, "x")
+    assert copy.copy(made) == made and copy.deepcopy(made).verdict is Verdict.IMPLICIT_DENY
+    assert pickle.loads(pickle.dumps(made.blocking)) == made.blocking
+    travelled = pickle.loads(pickle.dumps(dataclasses.replace(request, context=None)))
+    assert type(travelled) is Request and travelled.action == "s3:GetObject"
