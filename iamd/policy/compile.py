@@ -234,6 +234,10 @@ class PolicySet:
     _split: dict[str, tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]] = field(
         init=False, default_factory=dict
     )
+    # split's answer per action as the request spells it, with the action lower-cased: (action, *split)
+    _plans: dict[str, tuple[str, tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]] = (
+        field(init=False, default_factory=dict)
+    )
     # what the SCP statements did for one request's facts (ScpOutcome), see evaluate
     _scp_outcomes: dict[tuple[object, ...], ScpOutcome] = field(init=False, default_factory=dict)
     errors: tuple[str, ...] = field(init=False, default=())  # the unreadable policies (Policy.error)
@@ -313,6 +317,20 @@ class PolicySet:
             if len(self._split) >= _MEMO_LIMIT:
                 self._split.clear()
             self._split[action_lower] = hit
+        return hit
+
+    def plan(
+        self, action: str
+    ) -> tuple[str, tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]:
+        """``(action.lower(), *split(action.lower()))``, kept per action as the request spells it: the
+        evaluator neither lower-cases nor hashes a new string for an action it has seen."""
+        hit = self._plans.get(action)
+        if hit is None:
+            lowered = action.lower()
+            hit = (lowered, *self.split(lowered))
+            if len(self._plans) >= _MEMO_LIMIT:
+                self._plans.clear()
+            self._plans[action] = hit
         return hit
 
     def scp_outcome(self, key: tuple[object, ...]) -> ScpOutcome | None:

@@ -185,9 +185,11 @@ class Condition:
         "key",
         "negated",
         "null_wants_absent",
+        "same_as",
         "set_op",
         "templates",
         "test",
+        "within",
     )  # fmt: skip
 
     def __init__(self, entry: ConditionEntry, variables: bool) -> None:
@@ -201,6 +203,17 @@ class Condition:
         self.null_wants_absent = frozenset(v.lower() == "true" for v in entry.values)
         self.templates = [parse_template(v, variables and op.info.variables) for v in entry.values]
         self.test: OneTest | None = None if self.is_null else _make_test(entry, variables)
+        # Two common shapes of StringEquals/StringNotEquals, tested by check itself for a single
+        # request value (no call of test): the policy's values without variables (``within``), or
+        # one value with one variable, ``before${key}after`` (``same_as``, resolved as
+        # Template.resolve_text does when the key has one value; otherwise test decides).
+        self.within: frozenset[str] | None = None
+        self.same_as: tuple[str, str, str | None, str] | None = None
+        if op.info.family is Family.STRING and op.info.compare == "eq":
+            if not any(t.has_vars for t in self.templates):
+                self.within = frozenset(t.raw for t in self.templates)
+            elif len(self.templates) == 1:
+                self.same_as = self.templates[0]._one
 
     @property
     def referenced_keys(self) -> frozenset[str]:
@@ -230,6 +243,14 @@ class Condition:
             if ambiguous and self.key in ambiguous:
                 return None
             if len(values) == 1:
+                within = self.within
+                if within is not None:
+                    return (values[0] in within) != self.negated
+                one = self.same_as
+                if one is not None:
+                    got = cv.get(one[1])
+                    if got and len(got) == 1:
+                        return (values[0] == one[0] + got[0] + one[3]) != self.negated
                 return test(values[0], cv) != self.negated
             if self.negated:
                 return not any(test(r, cv) for r in values)

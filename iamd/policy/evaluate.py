@@ -8,7 +8,7 @@ read those facts. Anything that cannot be evaluated denies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
@@ -83,7 +83,7 @@ _PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | _KMS_ALIAS_CHANGES | {"iam:
 
 
 def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None) -> Decision:
-    action = request.action.lower()
+    action, others, scps, scp_keys = policies._plans.get(request.action) or policies.plan(request.action)
     # never denied (AWS "Actions, resources, and condition keys for AWS Identity and Access Management")
     if action == "sts:getcalleridentity":
         return Decision(Verdict.ALLOWED, request)
@@ -95,8 +95,13 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         return _evaluate_traced(request, policies, action, tracer)
 
     principal = request.principal
-    ctx = request.context  # read only where a statement needs it: it may be built on demand
+    ctx = request.context
+    # A context built beforehand is read now; a deferred one (Context.deferred) only where a
+    # statement needs it (values is None until then). The slots, not the properties: no call.
     values: Mapping[str, tuple[str, ...]] | None = None
+    ambiguous: frozenset[str] = _NO_KEYS
+    if ctx._pending is None:
+        values, ambiguous = ctx._values, ctx._ambiguous
     resource = request.resource
     has_boundary = policies.boundary is not None
     skip = _NONE if principal.has_account_side and not principal.service_linked else _skipped_types(principal)
@@ -104,22 +109,27 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     # The sets and lists that most decisions leave empty are made when first needed.
     allowed: set[PolicyType] = set()
     denied: set[PolicyType] | None = None
-    allows: list[CompiledStatement] = []
+    allows: list[CompiledStatement]
     denies: list[CompiledStatement] | None = None
     missing: set[str] | None = None
-    errors: list[str] = []
-    scp_levels: frozenset[int] | set[int] = _NO_LEVELS
+    errors: list[str] | None = None
+    scp_levels: AbstractSet[int] = _NO_LEVELS
     rcp_levels: set[int] | None = None
     grant: str | None = None
 
-    others, scps, scp_keys = policies._split.get(action) or policies.split(action)
     if scps and _SCP not in skip:
         if scp_keys:
-            values = ctx.values
-        outcome = _scp_outcome(policies, action, resource, ctx, values, scps, scp_keys)
+            if values is None:
+                values, ambiguous = ctx.values, ctx._ambiguous
+            # the SCP statements' outcome for the same action, resource and values of the keys they read
+            key: tuple[object, ...] = (action, resource, tuple(map(values.get, scp_keys)),
+                                       tuple([k in ambiguous for k in scp_keys]) if ambiguous else ())  # fmt: skip
+        else:
+            key = (action, resource)
+        outcome = policies._scp_outcomes.get(key) or _scp_outcome(policies, key, resource, ctx, scps)
         # what recording each applied statement would do, in the same order
-        if outcome.allows:
-            allows.extend(outcome.allows)
+        allows = list(outcome.allows)
+        if allows:
             scp_levels = outcome.levels
         if outcome.denies:
             denied = {_SCP}
@@ -127,7 +137,9 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         if outcome.missing:
             missing = set(outcome.missing)
         if outcome.errors:
-            errors.extend(outcome.errors)
+            errors = list(outcome.errors)
+    else:
+        allows = []
     for cs in others:  # never an SCP statement (PolicySet.split)
         if skip and cs.ptype in skip:
             continue
@@ -139,7 +151,7 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         refs = cs.referenced_keys
         if refs:
             if values is None:
-                values = ctx.values
+                values, ambiguous = ctx.values, ctx._ambiguous
             for k in refs:
                 if not values.get(k):
                     if missing is None:
@@ -151,19 +163,29 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
                 continue
         else:
             if values is None:
-                values = ctx.values
+                values, ambiguous = ctx.values, ctx._ambiguous
             if not cs.matches_resource(resource, values):
                 continue
-        if cs.conditions:
+        conditions = cs.conditions
+        if conditions:  # _conditions_hold, inline
             if values is None:
-                values = ctx.values
-            if not _conditions_hold(cs, values, ctx.ambiguous, errors):
+                values, ambiguous = ctx.values, ctx._ambiguous
+            held: bool | None = True
+            for cond in conditions:
+                held = cond.check(values, ambiguous)
+                if held is None:  # ambiguous: fail closed
+                    held = cs.deny
+                    if errors is None:
+                        errors = []
+                    errors.append(_ambiguity(cs, cond.key))
+                if not held:
+                    break
+            if not held:
                 continue
         # applied: _Facts.applied, inline
         if cs.deny:
-            if denied is None:
+            if denied is None or denies is None:
                 denied, denies = set(), []
-            assert denies is not None
             denied.add(cs.ptype)
             denies.append(cs)
             continue
@@ -177,52 +199,36 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             allowed.add(ptype)
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
-    return _conclude(
-        request, policies, allowed, denied, allows, denies, missing, errors, scp_levels, rcp_levels or _NO_LEVELS, grant
-    )
+    return _conclude(request, policies, allowed, denied, allows, denies, missing, errors or (), scp_levels,
+                     rcp_levels or _NO_LEVELS, grant)  # fmt: skip
 
 
+_NO_KEYS: frozenset[str] = frozenset()
 _NO_LEVELS: frozenset[int] = frozenset()
 
 
 def _scp_outcome(
-    policies: PolicySet,
-    action: str,
-    resource: str,
-    ctx: Context,
-    values: Mapping[str, tuple[str, ...]] | None,
-    scps: tuple[CompiledStatement, ...],
-    keys: tuple[str, ...],
+    policies: PolicySet, key: tuple[object, ...], resource: str, ctx: Context, scps: tuple[CompiledStatement, ...]
 ) -> ScpOutcome:
-    """What the SCP statements do, evaluated once per action, resource and values of the keys
-    they read (``PolicySet.split``): the same statements on the same facts apply alike.
-    ``values``: the context's values, read by the caller when there are ``keys``."""
-    if keys:
-        assert values is not None
-        ambiguous = ctx.ambiguous
-        key: tuple[object, ...] = (action, resource, tuple(map(values.get, keys)),
-                                   tuple(k in ambiguous for k in keys) if ambiguous else ())  # fmt: skip
-    else:
-        key = (action, resource)
-    outcome = policies._scp_outcomes.get(key)  # PolicySet.scp_outcome
-    if outcome is None:
-        applied: list[CompiledStatement] = []
-        missing: set[str] = set()
-        errors: list[str] = []
-        for cs in scps:
-            if cs.referenced_keys:
-                missing.update(k for k in cs.referenced_keys if not ctx.values.get(k))
-            fast = cs.fast_resource
-            if fast is not None:
-                if not fast(resource):
-                    continue
-            elif not cs.matches_resource(resource, ctx.values):
+    """What the SCP statements do, evaluated once per ``key``: the action, the resource and the values
+    of the keys they read (``PolicySet.split``); the same statements on the same facts apply alike."""
+    applied: list[CompiledStatement] = []
+    missing: set[str] = set()
+    errors: list[str] = []
+    for cs in scps:
+        if cs.referenced_keys:
+            missing.update(k for k in cs.referenced_keys if not ctx.values.get(k))
+        fast = cs.fast_resource
+        if fast is not None:
+            if not fast(resource):
                 continue
-            if cs.conditions and not _conditions_hold(cs, ctx.values, ctx.ambiguous, errors):
-                continue
-            applied.append(cs)
-        outcome = ScpOutcome(tuple(applied), frozenset(missing), tuple(errors))
-        policies.keep_scp_outcome(key, outcome)
+        elif not cs.matches_resource(resource, ctx.values):
+            continue
+        if cs.conditions and not _conditions_hold(cs, ctx.values, ctx.ambiguous, errors):
+            continue
+        applied.append(cs)
+    outcome = ScpOutcome(tuple(applied), frozenset(missing), tuple(errors))
+    policies.keep_scp_outcome(key, outcome)
     return outcome
 
 
@@ -339,25 +345,38 @@ def _conclude(
     allows: list[CompiledStatement],
     denies: list[CompiledStatement] | None,
     missing: set[str] | None,
-    errors: list[str],
+    errors: Sequence[str],
     scp_levels: AbstractSet[int],
     rcp_levels: AbstractSet[int],
     grant: str | None,
 ) -> Decision:
     blocking = _implicit_blocks(request, policies, request.principal, allowed, scp_levels, rcp_levels, grant)
-    missing_keys = tuple(sorted(missing)) if missing else ()
-    errs = (*errors, *policies.errors) if errors or policies.errors else ()
-    if denied:
-        assert denies is not None
-        explicit = [_BLOCK[t, True] for t in _TYPE_ORDER if t in denied]
-        return make_decision(_EXPLICIT_DENY, request, tuple(denies), (*explicit, *blocking), missing_keys, errs)
-    if blocking:
-        return make_decision(_IMPLICIT_DENY, request, (), tuple(blocking), missing_keys, errs)
-    return make_decision(_ALLOWED, request, tuple(allows), (), missing_keys, errs)
+    explicit: tuple[Blocking, ...]
+    if denied and denies is not None:
+        if len(denied) == 1:
+            (only,) = denied
+            explicit = _EXPLICIT_BLOCK[only]
+        else:
+            explicit = tuple([_BLOCK[t, True] for t in _TYPE_ORDER if t in denied])
+        verdict, matched, blocks = _EXPLICIT_DENY, tuple(denies), (explicit + tuple(blocking) if blocking else explicit)
+    elif blocking:
+        verdict, matched, blocks = _IMPLICIT_DENY, (), tuple(blocking)
+    else:
+        verdict, matched, blocks = _ALLOWED, tuple(allows), ()
+    policy_errors = policies.errors
+    return make_decision(
+        verdict,
+        request,
+        matched,
+        blocks,
+        tuple(sorted(missing)) if missing else (),
+        ((*errors, *policy_errors) if policy_errors else tuple(errors)) if errors or policy_errors else (),
+    )
 
 
 _ALLOWED, _EXPLICIT_DENY, _IMPLICIT_DENY = Verdict.ALLOWED, Verdict.EXPLICIT_DENY, Verdict.IMPLICIT_DENY
 _TYPE_ORDER = list(PolicyType)
+_EXPLICIT_BLOCK = {t: (_BLOCK[t, True],) for t in PolicyType}
 _ROOT, _ROLE, _FEDERATED_USER = PrincipalKind.ROOT, PrincipalKind.ROLE, PrincipalKind.FEDERATED_USER
 
 

@@ -366,7 +366,14 @@ def build_context(
         ambiguous = _layer(values, ambiguous, resource_tags, "aws:resourcetag/")
     if given:
         ambiguous = _layer(values, ambiguous, given)
-    return Context(values, ambiguous if isinstance(ambiguous, frozenset) else frozenset(ambiguous))
+    ctx = _new_context(Context)  # Context(values, ambiguous) without a Python __init__ frame
+    ctx._values = values
+    ctx._ambiguous = ambiguous if isinstance(ambiguous, frozenset) else frozenset(ambiguous)
+    ctx._pending = None
+    return ctx
+
+
+_new_context = object.__new__
 
 
 def _layer(
