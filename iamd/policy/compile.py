@@ -84,6 +84,7 @@ class CompiledStatement:
         "ptype",
         "referenced_keys",
         "resource_negated",
+        "resource_template",
         "resource_templates",
         "resource_test",
         "statement",
@@ -123,6 +124,11 @@ class CompiledStatement:
 
         # The common case, tested inline by the evaluator: a static Resource list.
         self.fast_resource = self.resource_test if not self.resource_negated else None
+        # The next: one Resource with a variable (not NotResource), whose Template.matches the
+        # evaluator calls itself. Otherwise matches_resource decides.
+        self.resource_template: Template | None = None
+        if self.resource_test is None and not self.resource_negated and len(self.resource_templates) == 1:
+            self.resource_template = self.resource_templates[0]
         p = st.principal or st.not_principal
         self.not_principal = st.not_principal is not None
         self.principal_any = p is not None and p.wildcard

@@ -164,7 +164,11 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         else:
             if values is None:
                 values, ambiguous = ctx.values, ctx._ambiguous
-            if not cs.matches_resource(resource, values):
+            template = cs.resource_template
+            if template is not None:
+                if not template.matches(resource, values):
+                    continue
+            elif not cs.matches_resource(resource, values):
                 continue
         conditions = cs.conditions
         if conditions:  # _conditions_hold, inline
@@ -350,7 +354,27 @@ def _conclude(
     rcp_levels: AbstractSet[int],
     grant: str | None,
 ) -> Decision:
-    blocking = _implicit_blocks(request, policies, request.principal, allowed, scp_levels, rcp_levels, grant)
+    principal = request.principal
+    kind = principal.kind
+    if (
+        grant is None
+        and (kind is _USER or kind is _ASSUMED_ROLE)
+        and not principal.service_linked
+        and principal.account is not None
+        and not policies.rcp
+        and (not policies.scp or len(scp_levels) == len(policies.scp))
+        and not policies.resource_must_allow
+        and (request.resource_account is None or request.resource_account == principal.account)
+    ):
+        # _implicit_blocks for the usual caller, inline: an IAM user or role session of the resource's
+        # account, its SCP levels all allowing, no RCPs, no resource-side policy naming it
+        blocking = [] if _IDENTITY in allowed else [_NO_IDENTITY]
+        if policies.boundary is not None and _BOUNDARY not in allowed:
+            blocking.append(_NO_BOUNDARY)
+        if kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
+            blocking.append(_NO_SESSION)
+    else:
+        blocking = _implicit_blocks(request, policies, principal, allowed, scp_levels, rcp_levels, grant)
     explicit: tuple[Blocking, ...]
     if denied and denies is not None:
         if len(denied) == 1:
@@ -378,6 +402,7 @@ _ALLOWED, _EXPLICIT_DENY, _IMPLICIT_DENY = Verdict.ALLOWED, Verdict.EXPLICIT_DEN
 _TYPE_ORDER = list(PolicyType)
 _EXPLICIT_BLOCK = {t: (_BLOCK[t, True],) for t in PolicyType}
 _ROOT, _ROLE, _FEDERATED_USER = PrincipalKind.ROOT, PrincipalKind.ROLE, PrincipalKind.FEDERATED_USER
+_USER, _ASSUMED_ROLE = PrincipalKind.USER, PrincipalKind.ASSUMED_ROLE
 
 
 def _implicit_blocks(

@@ -386,13 +386,15 @@ def _layer(
     ``prefix``): a key of the layer replaces the value and the ambiguity it had before. Returns the
     ambiguous keys (a new set only if they change)."""
     spelled: dict[str, str] = {}  # this layer's keys, lower-cased -> as first written
-    layer_ambiguous: list[str] = []
+    layer_ambiguous: list[str] | None = None  # made for the first key written twice
     for key, raw in items:
         low = prefix + key.lower()
         vals = (raw,) if isinstance(raw, str) else tuple(raw)
         first = spelled.get(low)
         if first is not None and first != key:
             if set(vals) != set(values[low]):  # the same value twice is not ambiguous
+                if layer_ambiguous is None:
+                    layer_ambiguous = []
                 layer_ambiguous.append(low)
             values[low] = values[low] + vals
         else:

@@ -191,6 +191,7 @@ def _bound(policies: PolicySet, pattern: str, allow_everywhere: bool) -> PolicyS
             test = _constant(applies != cs.resource_negated)  # matches_resource negates it back
             bounded.resource_test = test
             bounded.resource_templates = ()
+            bounded.resource_template = None
             bounded.fast_resource = None if cs.resource_negated else test
             statements.append(bounded)
         copied = copy.copy(policy)

@@ -127,6 +127,13 @@ class Template:
     def matches(self, value: str, ctx: Mapping[str, tuple[str, ...]]) -> bool:
         """Whether ``value`` matches the glob, wildcards only where the policy wrote them."""
         if self._star_only:
+            one = self._one
+            if one is not None:  # one variable: resolve_text, inline, for a key with one value
+                got = ctx.get(one[1])
+                if got and len(got) == 1:
+                    value_text = got[0]
+                    if "*" not in value_text and "?" not in value_text:  # it adds no wildcard character
+                        return star_match(one[0] + value_text + one[3], value)
             text = self.resolve_text(ctx)
             if text is None:
                 return False

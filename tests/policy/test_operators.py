@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import copy
+import json
 
 import pytest
 
+from iamd.policy import DocumentKind, Policy, PolicyType, parse_policy
 from iamd.policy.operators import Family, parse_date, parse_ip_address, parse_ip_network, parse_number, parse_operator
 
 
@@ -75,3 +78,29 @@ def test_numbers_and_ips() -> None:
     single = parse_ip_network("203.0.113.7")
     assert single is not None and single.num_addresses == 1
     assert parse_ip_address("300.1.1.1") is None
+
+
+@pytest.mark.parametrize("op", ["StringEquals", "StringNotEquals", "StringEqualsIfExists", "ForAnyValue:StringEquals"])
+@pytest.mark.parametrize(
+    "policy_values",
+    [["red"], ["red", "blue"], ["${aws:PrincipalTag/team}"], ["t-${aws:PrincipalTag/team}-x"],
+     ["${aws:PrincipalTag/team, 'red'}"], ["${aws:PrincipalTag/team}", "blue"]],
+)  # fmt: skip
+def test_string_equals_shortcuts_decide_as_the_operator_test(op: str, policy_values: list[str]) -> None:
+    # Condition.check tests two StringEquals shapes itself (within: static values; same_as: one value with one
+    # variable) instead of calling the operator's test: both ways must give the same answer on every context.
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+           "Condition": {op: {"aws:ResourceTag/team": policy_values}}}]}  # fmt: skip
+    compiled = Policy("p", PolicyType.IDENTITY, parse_policy(json.dumps(doc), DocumentKind.IDENTITY)).compiled
+    cond = compiled[0].conditions[0]
+    if len(policy_values) == 1 or "${" not in "".join(policy_values):
+        assert cond.within is not None or cond.same_as is not None  # the shortcut is taken
+    general = copy.copy(cond)
+    general.within = general.same_as = None
+    checked = 0
+    for request_value in [("red",), ("blue",), ("t-red-x",), ("red", "blue"), ()]:
+        for team in [("red",), ("blue",), ("red", "blue"), ()]:
+            cv = {k: v for k, v in (("aws:resourcetag/team", request_value), ("aws:principaltag/team", team)) if v}
+            assert cond.check(cv, frozenset()) == general.check(cv, frozenset()), (request_value, team)
+            checked += 1
+    assert checked == 20
