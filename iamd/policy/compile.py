@@ -236,11 +236,8 @@ class PolicySet:
     _by_service: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
     _global: tuple[CompiledStatement, ...] = field(init=False, default=())
     _memo: dict[str, tuple[CompiledStatement, ...]] = field(init=False, default_factory=dict)
-    # SCP statements apart, per action: (the others, the SCPs, the context keys the SCPs read)
-    _split: dict[str, tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]] = field(
-        init=False, default_factory=dict
-    )
-    # split's answer per action as the request spells it, with the action lower-cased: (action, *split)
+    # split's answer per action as the request spells it, with the action lower-cased: (action, *split),
+    # kept for the evaluator (plan)
     _plans: dict[str, tuple[str, tuple[CompiledStatement, ...], tuple[CompiledStatement, ...], tuple[str, ...]]] = (
         field(init=False, default_factory=dict)
     )
@@ -309,21 +306,15 @@ class PolicySet:
         An SCP names no principal, so what its statements do for a request depends only on the
         action, the resource and the values of these keys: the evaluator keeps that outcome
         (:meth:`scp_outcome`), and a principal's many requests with the same facts evaluate its
-        organization's SCPs once.
+        organization's SCPs once. Not kept here: :meth:`plan` keeps it, per action as spelled.
         """
-        hit = self._split.get(action_lower)
-        if hit is None:
-            found = self.candidates(action_lower)
-            scps = tuple(cs for cs in found if cs.ptype is PolicyType.SCP)
-            others = tuple(cs for cs in found if cs.ptype is not PolicyType.SCP) if scps else found
-            keys: set[str] = set()
-            for cs in scps:
-                keys |= cs.context_keys
-            hit = (others, scps, tuple(sorted(keys)))
-            if len(self._split) >= _MEMO_LIMIT:
-                self._split.clear()
-            self._split[action_lower] = hit
-        return hit
+        found = self.candidates(action_lower)
+        scps = tuple(cs for cs in found if cs.ptype is PolicyType.SCP)
+        others = tuple(cs for cs in found if cs.ptype is not PolicyType.SCP) if scps else found
+        keys: set[str] = set()
+        for cs in scps:
+            keys |= cs.context_keys
+        return others, scps, tuple(sorted(keys))
 
     def plan(
         self, action: str
