@@ -48,8 +48,8 @@ def test_build_context_layers_as_context_build(
 
 @pytest.mark.parametrize("cls", [Request, Decision])
 def test_hand_written_init_sets_every_field(cls: type) -> None:
-    # Request and Decision write their __init__ by hand (slot_setters): a field added to the class must be added
-    # there too, with the same default.
+    # Request and Decision write their __init__ by hand (draft_class, slot_setters): a field added to the class must
+    # be added there too, with the same default (and to make_decision: test_drafts_become_the_frozen_classes).
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     assert [p.name for p in params] == [f.name for f in dataclasses.fields(cls)]
     for p, f in zip(params, dataclasses.fields(cls), strict=True):
