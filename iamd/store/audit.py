@@ -298,10 +298,11 @@ def read_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]], *, rem
     return out
 
 
-# A request's events are queued together (an authorization: its own event, then one per check, at
-# most iamd.authz.input.MAX_CHECKS) and stored in one batch or the next: their sequence numbers
-# lie within this many of each other, whatever else the writer stored around them.
-_REQUEST_SEQ_SPAN = 10_000
+# A request's events are queued together (an authorization's: its own event and its checks', at
+# most iamd.authz.input.MAX_CHECKS, one queue item) and stored in one batch or the next: their
+# sequence numbers lie within this many of each other (what other requests' events come between
+# two of its queue items: the few queued in the same instant).
+_REQUEST_SEQ_SPAN = 1_000
 _NOTABLE = text(f"({s.NOTABLE.text})")  # the partial index's condition, as the query repeats it
 _SUCCESSFUL_READ = text("(error_code IS NULL AND (flags & 1) = 1)")  # what schema.NOTABLE is not
 
@@ -362,22 +363,33 @@ class AuditOps(Ops):
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
         """The events of one request id (the ``RequestId`` every answer carries), oldest first.
 
-        The request id's index holds the events that are not successful reads (:data:`schema.NOTABLE`).
-        A request's successful reads (an authorization's allowed checks) were stored beside its
-        other events (:data:`_REQUEST_SEQ_SPAN`); a request that has no other event (a successful
-        read: ``GetUser``), or no event at all, is looked for in the whole trail (docs/audit.md, "Indexes")."""
+        The request id's index holds the events that are not successful reads (``schema.NOTABLE``).
+        A request's events are stored side by side (:data:`_REQUEST_SEQ_SPAN`): its successful
+        reads (an authorization's allowed checks) are looked for beside its other events; a
+        request that has no other event (a successful ``GetUser``) is looked for from the newest
+        event back, and then beside the one found (docs/audit.md, "Indexes")."""
         a = s.audit_events
         key = id_key(request_id)
         rows = list(self._conn.execute(select(a).where(a.c.request_id == key, _NOTABLE).order_by(a.c.seq).limit(limit)))
         if rows:
+            wanted = _SUCCESSFUL_READ
+        else:  # not indexed: the newest of its events, from the trail's end back (a whole scan if there is none)
+            newest = self._conn.execute(
+                select(a.c.seq).where(a.c.request_id == key).order_by(a.c.seq.desc()).limit(1)
+            ).scalar()
+            if newest is None:
+                return ()
+            rows, wanted = [], None
+            low = high = int(newest)
+        if rows:
             low, high = min(int(r.seq) for r in rows), max(int(r.seq) for r in rows)
-            near = a.c.seq.between(low - _REQUEST_SEQ_SPAN, high + _REQUEST_SEQ_SPAN)
-            rows += self._conn.execute(
-                select(a).where(near, a.c.request_id == key, _SUCCESSFUL_READ).order_by(a.c.seq).limit(limit)
-            )
-            rows = sorted(rows, key=lambda r: int(r.seq))[:limit]
-        else:  # successful reads only, or no such request: not indexed
-            rows = list(self._conn.execute(select(a).where(a.c.request_id == key).order_by(a.c.seq).limit(limit)))
+        near = select(a).where(
+            a.c.seq.between(low - _REQUEST_SEQ_SPAN, high + _REQUEST_SEQ_SPAN), a.c.request_id == key
+        )
+        if wanted is not None:
+            near = near.where(wanted)
+        rows += self._conn.execute(near.order_by(a.c.seq).limit(limit))
+        rows = sorted(rows, key=lambda r: int(r.seq))[:limit]
         return tuple(read_events(self._conn, self._ctx, rows, remember=not self._writable))
 
     def scan_audit_events(
