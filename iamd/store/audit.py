@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, insert, select, text
 
 from iamd.store import schema as s
 from iamd.store.audit_codec import (
@@ -151,19 +151,22 @@ def _row(c: CompactEvent, ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _stored_ids(conn: Connection, events: Sequence[CompactEvent]) -> set[bytes]:
-    """The event ids of ``events`` already in the trail (found through their request ids)."""
+def _stored_ids(conn: Connection, ctx: Context, events: Sequence[CompactEvent]) -> set[bytes]:
+    """The event ids of ``events`` already in the trail: those of each account's events stored
+    within the batch's seconds (the trail's index; a batch stored once is stored again as it was)."""
     a = s.audit_events
+    spans: dict[str, tuple[int, int]] = {}
+    for e in events:
+        low, high = spans.get(e.account_id, (e.event_time, e.event_time))
+        spans[e.account_id] = (min(low, e.event_time), max(high, e.event_time))
+    ids = ctx.strings.lookup(conn, list(spans), remember=False)  # an account never interned has none stored
     found: set[bytes] = set()
-    requests = sorted({id_key(e.request_id) for e in events if e.request_id is not None})
-    for i in range(0, len(requests), 500):
-        stmt = select(a.c.event_id).where(a.c.request_id.in_(requests[i : i + 500]))
-        found.update(bytes(r.event_id) for r in conn.execute(stmt))
-    loose = [id_key(e.event_id) for e in events if e.request_id is None]  # none from a call: no index needed
-    for i in range(0, len(loose), 500):
-        found.update(
-            bytes(r.event_id) for r in conn.execute(select(a.c.event_id).where(a.c.event_id.in_(loose[i : i + 500])))
-        )
+    for account, (low, high) in spans.items():
+        if account in ids:
+            stmt = select(a.c.event_id).where(
+                a.c.account_id == ids[account], a.c.event_time >= low, a.c.event_time <= high
+            )
+            found.update(bytes(r.event_id) for r in conn.execute(stmt))
     return found
 
 
@@ -224,7 +227,7 @@ def insert_audit_events(
     the interned ids to remember once the transaction has committed."""
     compact = [_compact(e) for e in events]
     if skip_stored and compact:
-        stored = _stored_ids(conn, compact)
+        stored = _stored_ids(conn, ctx, compact)
         compact = [c for c in compact if id_key(c.event_id) not in stored]
     if not compact:
         return [], {}
@@ -295,6 +298,15 @@ def read_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]], *, rem
     return out
 
 
+# A request's events are queued together (an authorization's: its own event and its checks', at
+# most iamd.authz.input.MAX_CHECKS, one queue item) and stored in one batch or the next: their
+# sequence numbers lie within this many of each other (what other requests' events come between
+# two of its queue items: the few queued in the same instant).
+_REQUEST_SEQ_SPAN = 1_000
+_NOTABLE = text(f"({s.NOTABLE.text})")  # the partial index's condition, as the query repeats it
+_SUCCESSFUL_READ = text("(error_code IS NULL AND (flags & 1) = 1)")  # what schema.NOTABLE is not
+
+
 def _ceil_seconds(when: datetime) -> int:
     return math.ceil(when.timestamp())
 
@@ -349,10 +361,35 @@ class AuditOps(Ops):
         return Page(tuple(read_events(self._conn, self._ctx, page.items, remember=not self._writable)), page.marker)
 
     def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
-        """The events of one request id (the ``RequestId`` every answer carries), oldest first."""
+        """The events of one request id (the ``RequestId`` every answer carries), oldest first.
+
+        The request id's index holds the events that are not successful reads (``schema.NOTABLE``).
+        A request's events are stored side by side (:data:`_REQUEST_SEQ_SPAN`): its successful
+        reads (an authorization's allowed checks) are looked for beside its other events; a
+        request that has no other event (a successful ``GetUser``) is looked for from the newest
+        event back, and then beside the one found (docs/audit.md, "Indexes")."""
         a = s.audit_events
-        stmt = select(a).where(a.c.request_id == id_key(request_id)).order_by(a.c.seq).limit(limit)
-        rows = self._conn.execute(stmt).all()
+        key = id_key(request_id)
+        rows = list(self._conn.execute(select(a).where(a.c.request_id == key, _NOTABLE).order_by(a.c.seq).limit(limit)))
+        if rows:
+            wanted = _SUCCESSFUL_READ
+        else:  # not indexed: the newest of its events, from the trail's end back (a whole scan if there is none)
+            newest = self._conn.execute(
+                select(a.c.seq).where(a.c.request_id == key).order_by(a.c.seq.desc()).limit(1)
+            ).scalar()
+            if newest is None:
+                return ()
+            rows, wanted = [], None
+            low = high = int(newest)
+        if rows:
+            low, high = min(int(r.seq) for r in rows), max(int(r.seq) for r in rows)
+        near = select(a).where(
+            a.c.seq.between(low - _REQUEST_SEQ_SPAN, high + _REQUEST_SEQ_SPAN), a.c.request_id == key
+        )
+        if wanted is not None:
+            near = near.where(wanted)
+        rows += self._conn.execute(near.order_by(a.c.seq).limit(limit))
+        rows = sorted(rows, key=lambda r: int(r.seq))[:limit]
         return tuple(read_events(self._conn, self._ctx, rows, remember=not self._writable))
 
     def scan_audit_events(
