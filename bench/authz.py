@@ -193,22 +193,62 @@ def cedar_peer(distinct: int, batch: int, seconds: float) -> dict[str, Any] | No
     return {"single_per_s": round(single), "batch_per_s": round(count / (time.perf_counter() - started))}
 
 
+def pin_tree(pid: int, cpus: set[int]) -> list[int]:
+    """Pin process ``pid``, every thread of it and every process below it to ``cpus`` (threads and
+    processes made later inherit it); the pinned process ids."""
+    pinned = []
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").iterdir():
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+            except OSError:  # a thread that has just ended
+                continue
+        pinned.append(current)
+        todo += children.get(current, [])
+    return pinned
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows, one round")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100, help="checks per batch request (at most 100)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server (its threads and audit writer) on the last CPU, this process and the load "
+                             "generator on the others: they do not compete for a CPU")  # fmt: skip
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="serve the iamd of this source tree (e.g. the old tree, for a same-run pair)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
     window, rounds = (3.0, 1) if args.quick else (6.0, 3)
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     tmp = Path(tempfile.mkdtemp(prefix="iamd-bench-authz-"))
-    server = start_iamd("iamd", tmp / "data")
+    server = start_iamd("iamd", tmp / "data", source=args.source.resolve() if args.source else None)
     results: dict[str, Any] = {"client": client, "connections": args.connections, "batch": args.batch,
-                               "load_start": os.getloadavg()[0]}  # fmt: skip
+                               "source": str(args.source or "this tree"), "load_start": os.getloadavg()[0]}  # fmt: skip
     try:
+        if args.pin:
+            cpus = sorted(os.sched_getaffinity(0))
+            if len(cpus) < 2:
+                raise SystemExit("--pin needs at least two CPUs")
+            pids = pin_tree(server.pid, {cpus[-1]})
+            os.sched_setaffinity(0, set(cpus[:-1]))  # and the load generator, started from here
+            results["pinned"] = {"server": [cpus[-1]], "load_generator": cpus[:-1], "server_processes": len(pids)}
         service, clients = setup(server.endpoint)
         singles, single_expect, batches, batch_expect = workload(server.endpoint, service, clients, distinct=200,
                                                                  batch=args.batch)  # fmt: skip
@@ -250,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
         return 0
     single, batch = results["single"], results["batch"]
-    print(f"iamd POST /iamd/authorize, {args.connections} connections, {client} client "
+    pinned = results.get("pinned")
+    where = (f", server ({pinned['server_processes']} processes) pinned to CPU {pinned['server'][0]}, load generator "
+             "to the others" if pinned else "")  # fmt: skip
+    where += f", iamd of {args.source}" if args.source else ""
+    print(f"iamd POST /iamd/authorize, {args.connections} connections, {client} client{where} "
           f"(load average {results['load_start']:.1f} → {results['load_end']:.1f})")  # fmt: skip
     met = single["decisions_per_s"] >= 5000 and single["p99_ms"] <= 5
     print(f"  single check : {single['decisions_per_s']:>8,} decisions/s   p50 {single['p50_ms']:.2f} ms   "
