@@ -130,10 +130,10 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
     caller = call.caller
     target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
-    moment = call.now.astimezone(UTC)
-    current, epoch = time_keys(int(moment.timestamp()))
 
     def build() -> Context:  # only if a statement on iamd:Authorize reads the context
+        moment = call.now.astimezone(UTC)
+        current, epoch = time_keys(int(moment.timestamp()))
         items: list[tuple[str, str | Sequence[str]]] = [
             ("aws:CurrentTime", current),
             ("aws:EpochTime", epoch),
@@ -440,8 +440,9 @@ def _check(
 ) -> Check:
     """What one check's trail event needs beyond what the call's checks share."""
     action = str(check["Action"])
-    given_ip = (check.get("Context") or {}).get("aws:SourceIp")  # the client's address, as the service saw it
-    return (action.split(":", 1)[1], resource, owner, error[0] if error else None, error[1] if error else None,
+    given = check.get("Context")
+    given_ip = given.get("aws:SourceIp") if given else None  # the client's address, as the service saw it
+    return (action.partition(":")[2], resource, owner, error[0] if error else None, error[1] if error else None,
             decision, given_ip if isinstance(given_ip, str) else None)  # fmt: skip
 
 
