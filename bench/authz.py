@@ -217,6 +217,24 @@ def pin_tree(pid: int, cpus: set[int]) -> list[int]:
     return pinned
 
 
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of process ``pid`` and of the processes below it, by /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, cpu)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    below, todo = 0.0, [p for p, (parent, _) in stats.items() if parent == pid]
+    while todo:
+        current = todo.pop()
+        below += stats[current][1]
+        todo += [p for p, (parent, _) in stats.items() if parent == current]
+    return stats.get(pid, (0, 0.0))[1], below
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows, one round")
@@ -262,12 +280,17 @@ def main(argv: list[str] | None = None) -> int:
         bodies = [query_body("GetUser", {"UserName": f"client-{i % 10}"}) for i in range(200)]
         get_user = sign_query(host, port, QueryKey(ROOT_KEY, ROOT_SECRET), bodies)
         runs: dict[str, list[LoadResult]] = {"single": [], "batch": [], "get_user": []}
+        cpu: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in runs}  # the server's, its children's
+        loads = {"single": singles, "batch": batches, "get_user": get_user}
         for r in range(rounds):
             say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
-            runs["single"].append(run_load(client, host, port, singles, connections=args.connections, duration=window))
-            runs["batch"].append(run_load(client, host, port, batches, connections=args.connections, duration=window))
-            runs["get_user"].append(run_load(client, host, port, get_user, connections=args.connections,
-                                             duration=window))  # fmt: skip
+            for kind, requests in loads.items():
+                before = tree_cpu(server.pid)
+                runs[kind].append(run_load(client, host, port, requests, connections=args.connections,
+                                           duration=window))  # fmt: skip
+                after = tree_cpu(server.pid)
+                cpu[kind][0] += after[0] - before[0]
+                cpu[kind][1] += after[1] - before[1]
         for kind, done in runs.items():
             per_call = args.batch if kind == "batch" else 1
             requests = sum(x.requests for x in done)
@@ -277,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
                 "p50_ms": sorted(x.p50_ms for x in done)[len(done) // 2],
                 "p99_ms": sorted(x.p99_ms for x in done)[len(done) // 2],
                 "bad_status": sum(x.bad_status for x in done), "errors": sum(x.errors for x in done),
-                "server_cpu_s": None,
+                # CPU of the server process (every thread) and of its children (the audit writer,
+                # which may still be storing the window before's events) per decision, by /proc.
+                "server_cpu_us_per_decision": round(cpu[kind][0] / (requests * per_call) * 1e6, 1),
+                "children_cpu_us_per_decision": round(cpu[kind][1] / (requests * per_call) * 1e6, 1),
             }  # fmt: skip
         results["server_cpu_s"] = round(server.cpu_s(), 1)
         say("peer: cedarpy in process")
@@ -299,8 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     met = single["decisions_per_s"] >= 5000 and single["p99_ms"] <= 5
     print(f"  single check : {single['decisions_per_s']:>8,} decisions/s   p50 {single['p50_ms']:.2f} ms   "
           f"p99 {single['p99_ms']:.2f} ms   {_met(met)}")  # fmt: skip
+    print(f"                 server CPU {single['server_cpu_us_per_decision']} µs/decision, audit writer "
+          f"{single['children_cpu_us_per_decision']} µs/decision")  # fmt: skip
     print(f"  batch of {args.batch:<4}: {batch['decisions_per_s']:>8,} decisions/s   p50 {batch['p50_ms']:.2f} ms   "
           f"p99 {batch['p99_ms']:.2f} ms   {_met(batch['decisions_per_s'] >= 50000)}")  # fmt: skip
+    print(f"                 server CPU {batch['server_cpu_us_per_decision']} µs/decision, audit writer "
+          f"{batch['children_cpu_us_per_decision']} µs/decision")  # fmt: skip
     get = results["get_user"]
     print(f"  IAM GetUser  : {get['decisions_per_s']:>8,} calls/s       p50 {get['p50_ms']:.2f} ms   "
           f"p99 {get['p99_ms']:.2f} ms   (the same server, same run)")  # fmt: skip
