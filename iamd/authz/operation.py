@@ -182,7 +182,7 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
             raise invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
-    headers = tuple((str(n), str(v)) for n, v in request["Headers"])
+    headers = tuple([(str(n), str(v)) for n, v in request["Headers"]])
     return SignedRequest(str(request["Method"]), str(request["Path"]), str(request.get("Query", "")), headers)
 
 
@@ -216,8 +216,10 @@ def _payload_hash(data: Mapping[str, Any], signed: SignedRequest) -> str:
     """The hashed-payload line: given, else the client's x-amz-content-sha256, else an empty body's;
     a presigned URL's is UNSIGNED-PAYLOAD (AWS "Authenticating Requests: Using Query Parameters")."""
     request = data.get("Request")
-    if isinstance(request, Mapping) and request.get("PayloadHash"):
-        return str(request["PayloadHash"])
+    if type(request) is dict or isinstance(request, Mapping):  # parsed JSON's dict: no ABC check
+        given = request.get("PayloadHash")
+        if given:
+            return str(given)
     declared = signed.header_values("x-amz-content-sha256")
     if declared:
         return ",".join(declared)
@@ -428,7 +430,9 @@ def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
             return {"type": "Unknown"}
     if client.principal.account is None:
         return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
-    return dict(client.user_identity())
+    identity = client.user_identity()
+    # A session's is one dictionary kept by its Caller (copied here); any other caller's is made anew.
+    return identity if client.session is None else dict(identity)
 
 
 def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
