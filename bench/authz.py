@@ -193,22 +193,80 @@ def cedar_peer(distinct: int, batch: int, seconds: float) -> dict[str, Any] | No
     return {"single_per_s": round(single), "batch_per_s": round(count / (time.perf_counter() - started))}
 
 
+def pin_tree(pid: int, cpus: set[int]) -> list[int]:
+    """Pin process ``pid``, every thread of it and every process below it to ``cpus`` (threads and
+    processes made later inherit it); the pinned process ids."""
+    pinned = []
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").iterdir():
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+            except OSError:  # a thread that has just ended
+                continue
+        pinned.append(current)
+        todo += children.get(current, [])
+    return pinned
+
+
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of process ``pid`` and of the processes below it, by /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, cpu)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    below, todo = 0.0, [p for p, (parent, _) in stats.items() if parent == pid]
+    while todo:
+        current = todo.pop()
+        below += stats[current][1]
+        todo += [p for p, (parent, _) in stats.items() if parent == current]
+    return stats.get(pid, (0, 0.0))[1], below
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows, one round")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100, help="checks per batch request (at most 100)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server (its threads and audit writer) on the last CPU, this process and the load "
+                             "generator on the others: they do not compete for a CPU")  # fmt: skip
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="serve the iamd of this source tree (e.g. the old tree, for a same-run pair)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
     window, rounds = (3.0, 1) if args.quick else (6.0, 3)
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     tmp = Path(tempfile.mkdtemp(prefix="iamd-bench-authz-"))
-    server = start_iamd("iamd", tmp / "data")
+    server = start_iamd("iamd", tmp / "data", source=args.source.resolve() if args.source else None)
     results: dict[str, Any] = {"client": client, "connections": args.connections, "batch": args.batch,
-                               "load_start": os.getloadavg()[0]}  # fmt: skip
+                               "source": str(args.source or "this tree"), "load_start": os.getloadavg()[0]}  # fmt: skip
     try:
+        if args.pin:
+            cpus = sorted(os.sched_getaffinity(0))
+            if len(cpus) < 2:
+                raise SystemExit("--pin needs at least two CPUs")
+            pids = pin_tree(server.pid, {cpus[-1]})
+            os.sched_setaffinity(0, set(cpus[:-1]))  # and the load generator, started from here
+            results["pinned"] = {"server": [cpus[-1]], "load_generator": cpus[:-1], "server_processes": len(pids)}
         service, clients = setup(server.endpoint)
         singles, single_expect, batches, batch_expect = workload(server.endpoint, service, clients, distinct=200,
                                                                  batch=args.batch)  # fmt: skip
@@ -222,12 +280,17 @@ def main(argv: list[str] | None = None) -> int:
         bodies = [query_body("GetUser", {"UserName": f"client-{i % 10}"}) for i in range(200)]
         get_user = sign_query(host, port, QueryKey(ROOT_KEY, ROOT_SECRET), bodies)
         runs: dict[str, list[LoadResult]] = {"single": [], "batch": [], "get_user": []}
+        cpu: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in runs}  # the server's, its children's
+        loads = {"single": singles, "batch": batches, "get_user": get_user}
         for r in range(rounds):
             say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
-            runs["single"].append(run_load(client, host, port, singles, connections=args.connections, duration=window))
-            runs["batch"].append(run_load(client, host, port, batches, connections=args.connections, duration=window))
-            runs["get_user"].append(run_load(client, host, port, get_user, connections=args.connections,
-                                             duration=window))  # fmt: skip
+            for kind, requests in loads.items():
+                before = tree_cpu(server.pid)
+                runs[kind].append(run_load(client, host, port, requests, connections=args.connections,
+                                           duration=window))  # fmt: skip
+                after = tree_cpu(server.pid)
+                cpu[kind][0] += after[0] - before[0]
+                cpu[kind][1] += after[1] - before[1]
         for kind, done in runs.items():
             per_call = args.batch if kind == "batch" else 1
             requests = sum(x.requests for x in done)
@@ -237,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
                 "p50_ms": sorted(x.p50_ms for x in done)[len(done) // 2],
                 "p99_ms": sorted(x.p99_ms for x in done)[len(done) // 2],
                 "bad_status": sum(x.bad_status for x in done), "errors": sum(x.errors for x in done),
-                "server_cpu_s": None,
+                # CPU of the server process (every thread) and of its children (the audit writer,
+                # which may still be storing the window before's events) per decision, by /proc.
+                "server_cpu_us_per_decision": round(cpu[kind][0] / (requests * per_call) * 1e6, 1),
+                "children_cpu_us_per_decision": round(cpu[kind][1] / (requests * per_call) * 1e6, 1),
             }  # fmt: skip
         results["server_cpu_s"] = round(server.cpu_s(), 1)
         say("peer: cedarpy in process")
@@ -250,13 +316,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
         return 0
     single, batch = results["single"], results["batch"]
-    print(f"iamd POST /iamd/authorize, {args.connections} connections, {client} client "
+    pinned = results.get("pinned")
+    where = (f", server ({pinned['server_processes']} processes) pinned to CPU {pinned['server'][0]}, load generator "
+             "to the others" if pinned else "")  # fmt: skip
+    where += f", iamd of {args.source}" if args.source else ""
+    print(f"iamd POST /iamd/authorize, {args.connections} connections, {client} client{where} "
           f"(load average {results['load_start']:.1f} → {results['load_end']:.1f})")  # fmt: skip
     met = single["decisions_per_s"] >= 5000 and single["p99_ms"] <= 5
     print(f"  single check : {single['decisions_per_s']:>8,} decisions/s   p50 {single['p50_ms']:.2f} ms   "
           f"p99 {single['p99_ms']:.2f} ms   {_met(met)}")  # fmt: skip
+    print(f"                 server CPU {single['server_cpu_us_per_decision']} µs/decision, audit writer "
+          f"{single['children_cpu_us_per_decision']} µs/decision")  # fmt: skip
     print(f"  batch of {args.batch:<4}: {batch['decisions_per_s']:>8,} decisions/s   p50 {batch['p50_ms']:.2f} ms   "
           f"p99 {batch['p99_ms']:.2f} ms   {_met(batch['decisions_per_s'] >= 50000)}")  # fmt: skip
+    print(f"                 server CPU {batch['server_cpu_us_per_decision']} µs/decision, audit writer "
+          f"{batch['children_cpu_us_per_decision']} µs/decision")  # fmt: skip
     get = results["get_user"]
     print(f"  IAM GetUser  : {get['decisions_per_s']:>8,} calls/s       p50 {get['p50_ms']:.2f} ms   "
           f"p99 {get['p99_ms']:.2f} ms   (the same server, same run)")  # fmt: skip

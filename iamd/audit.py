@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from iamd.frozen import fast_init
 from iamd.ids import derived_uuid4, new_uuid4
 from iamd.policy import Blocking, Decision
 from iamd.policy.compile import CompiledStatement
@@ -173,6 +174,7 @@ def _statements(matched: tuple[CompiledStatement, ...]) -> tuple[dict[str, Any],
     )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CallEvent:
     """One API call, as CloudTrail records it, and why it was allowed, denied or refused.
@@ -285,6 +287,7 @@ def wired(wire: Wire) -> CallEvent:
 Check = tuple[str, str, str, str | None, str | None, "Decision | Summary | None", str | None]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CheckEvents:
     """The trail events of one authorization's checks, one :class:`CallEvent` per check, in the

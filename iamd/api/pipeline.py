@@ -20,6 +20,7 @@ from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.auth import Presented, SignedRequest, carries_signature
 from iamd.core import CallContext, Core
+from iamd.frozen import fast_init
 from iamd.ids import new_uuid4
 from iamd.policy import Principal
 from iamd.protocol import WireResponse, decode_form, error_response, parse_request, response_headers, serialize_result
@@ -35,6 +36,7 @@ UNSIGNED_STS_OPERATIONS = frozenset({"AssumeRoleWithWebIdentity", "AssumeRoleWit
 _NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/", "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str

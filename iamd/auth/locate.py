@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from iamd.auth.canonical import ALGORITHM, parse_query
 from iamd.auth.request import SignedRequest
 from iamd.errors import IncompleteSignature, MissingAuthenticationToken
+from iamd.frozen import fast_init
 
 __all__ = ["MAX_EXPIRES", "Located", "carries_signature", "locate"]
 
@@ -41,6 +42,7 @@ _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Located:
     """What the request claims: who signed, for which scope, when, over which headers."""
@@ -110,6 +112,7 @@ def _from_header(request: SignedRequest, values: tuple[str, ...], pairs: tuple[t
     return _parse_header(request, header, pairs)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Template:
     """The parse of an Authorization header up to its signature: well formed, host signed."""

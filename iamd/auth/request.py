@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from iamd.frozen import fast_init
+
 __all__ = ["SignedRequest"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
     """Method, raw path and query as sent, headers as (name, value) pairs, body octets.

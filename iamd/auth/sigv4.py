@@ -42,6 +42,7 @@ from iamd.errors import (
     RequestExpired,
     SignatureDoesNotMatch,
 )
+from iamd.frozen import fast_init
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -100,6 +101,7 @@ class Credential(Generic[P]):
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class VerifiedRequest(Generic[P]):
     """Who signed the request, for which scope, and when."""
@@ -127,6 +129,7 @@ class Presented(Generic[P]):
     looked_up: bool  # False: refused before the lookup (scope, date, time)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SigningDetails:
     """The canonical request and string to sign iamd computes for a request (for debugging)."""

@@ -25,6 +25,7 @@ Input: the body as :func:`iamd.authz.input.read_body` checked it (bounded sizes,
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
@@ -92,7 +93,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
     checks: list[Check] = []
     last_context: Context | None = None
-    whys: dict[tuple[Any, ...], tuple[dict[str, Any], Summary]] = {}  # each distinct explanation built once per call
+    messages: dict[tuple[Any, ...], tuple[bool, str]] = {}  # each distinct denial's text rendered once per call
     client_account = client.principal.account if client is not None else None
     for check in data["Checks"]:
         resource = str(check["Resource"])
@@ -110,12 +111,12 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
             last_context = context
             for key, values in context.values.items():
                 resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
-        why, summary = _why(decision, whys)
+        why, summary, outcome = _why(decision)
         if decision.allowed:
             results.append(_result(check, "Allow", "", why, None))
             checks.append(_check(check, resource, owner, summary, None))
             continue
-        message = _message(decision, service, client)
+        message = _denial_message(decision, service, client, (outcome, id(context)), messages)
         denial = ("AccessDenied", message or "Access Denied", 403)
         results.append(_result(check, "Deny", message, why, denial))
         checks.append(_check(check, resource, owner, summary, denial[:2]))
@@ -129,10 +130,10 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
     caller = call.caller
     target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
-    moment = call.now.astimezone(UTC)
-    current, epoch = time_keys(int(moment.timestamp()))
 
     def build() -> Context:  # only if a statement on iamd:Authorize reads the context
+        moment = call.now.astimezone(UTC)
+        current, epoch = time_keys(int(moment.timestamp()))
         items: list[tuple[str, str | Sequence[str]]] = [
             ("aws:CurrentTime", current),
             ("aws:EpochTime", epoch),
@@ -181,7 +182,7 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
             raise invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
-    headers = tuple((str(n), str(v)) for n, v in request["Headers"])
+    headers = tuple([(str(n), str(v)) for n, v in request["Headers"]])
     return SignedRequest(str(request["Method"]), str(request["Path"]), str(request.get("Query", "")), headers)
 
 
@@ -215,8 +216,10 @@ def _payload_hash(data: Mapping[str, Any], signed: SignedRequest) -> str:
     """The hashed-payload line: given, else the client's x-amz-content-sha256, else an empty body's;
     a presigned URL's is UNSIGNED-PAYLOAD (AWS "Authenticating Requests: Using Query Parameters")."""
     request = data.get("Request")
-    if isinstance(request, Mapping) and request.get("PayloadHash"):
-        return str(request["PayloadHash"])
+    if type(request) is dict or isinstance(request, Mapping):  # parsed JSON's dict: no ABC check
+        given = request.get("PayloadHash")
+        if given:
+            return str(given)
     declared = signed.header_values("x-amz-content-sha256")
     if declared:
         return ",".join(declared)
@@ -353,23 +356,58 @@ def _message(decision: Decision, service: str, client: Caller) -> str:
     return Decision(decision.verdict, quoted, decision.matched, decision.blocking).message or "Access Denied"
 
 
-def _why(
-    decision: Decision, known: dict[tuple[Any, ...], tuple[dict[str, Any], Summary]]
-) -> tuple[dict[str, Any], Summary]:
-    """The decision's explanation (its JSON without the message, which is the result's own) and
-    its trail summary without the resource (:func:`iamd.audit.summary_without_resource`; the
-    check's event carries the resource), built once per call for each distinct outcome: checks
-    of one action decided by the same statements and blocks have the same ones (``known``: by
-    verdict, action, the deciding statements, blocks, keys and errors)."""
-    key = (decision.verdict, decision.request.action, *map(id, decision.matched), decision.blocking,
-           decision.missing_context_keys, decision.errors)  # fmt: skip
+def _denial_message(
+    decision: Decision,
+    service: str,
+    client: Caller,
+    key: tuple[Any, ...],
+    known: dict[tuple[Any, ...], tuple[bool, str]],
+) -> str:
+    """:func:`_message`, rendered once per call for each distinct outcome and context (``key``):
+    the checks decided alike differ only by the resource the text names, which is spliced into
+    the text rendered for the first of them (the rest of it names the principal, the action, the
+    blocking type and, for an SCP or RCP, the denying policy: all fixed by ``key``)."""
+    request = decision.request
+    shown = f'"{request.resource}"' if service == "s3" else request.resource
     got = known.get(key)
+    if got is None:
+        message = _message(decision, service, client)
+        head = f"User: {request.principal.arn} is not authorized to perform: {request.action} on resource: {shown}"
+        # AWS's text names the resource right after the head; S3's "Access Denied" names none.
+        known[key] = (True, message[len(head) :]) if message.startswith(head) else (False, message)
+        return message
+    spliced, text = got
+    if not spliced:
+        return text
+    return f"User: {request.principal.arn} is not authorized to perform: {request.action} on resource: {shown}{text}"
+
+
+def _why(decision: Decision) -> tuple[dict[str, Any], Summary, tuple[Any, ...]]:
+    """The decision's explanation (its JSON without the message, which is the result's own), its
+    trail summary without the resource (:func:`iamd.audit.summary_without_resource`; the check's
+    event carries the resource), and the outcome's key: built once for each distinct outcome
+    (verdict, action, the deciding statements, blocks, keys and errors), which is all they are
+    made of, and kept in a bounded table (``_OUTCOMES``) for the calls after. The table holds the
+    compiled statements it is keyed by, so their identities stay theirs; a changed policy is
+    compiled anew, a new key. It keeps renderings, never a decision: every check is evaluated."""
+    key = (decision.verdict, decision.request.action, decision.matched, decision.blocking,
+           decision.missing_context_keys, decision.errors)  # fmt: skip
+    got = _OUTCOMES.get(key)
     if got is None:
         block = decision.decisive_block
         why = decision.to_json(message=False)
         why["blockingPolicyType"] = block.type.value if block is not None else None
-        got = known[key] = (why, summary_without_resource(decision))
+        if len(_OUTCOMES) >= _OUTCOMES_MAX:
+            _OUTCOMES.clear()
+        got = _OUTCOMES[key] = (why, summary_without_resource(decision), key)
     return got
+
+
+# The explanations and trail summaries of the outcomes seen, by _why's key (a few per policy set:
+# the statements that decide the checks of one action). Read and written without a lock: one
+# dict operation is atomic, and two threads building the same entry build equal values.
+_OUTCOMES: dict[tuple[Any, ...], tuple[dict[str, Any], Summary, tuple[Any, ...]]] = {}
+_OUTCOMES_MAX = 4096
 
 
 def _result(
@@ -377,7 +415,7 @@ def _result(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Action": check["Action"], "Resource": check["Resource"], "Decision": decision, "Message": message,
-        "Why": dict(why),
+        "Why": why,  # shared by the checks decided alike, and encoded as it is (invoke_local copies it)
     }  # fmt: skip
     if error is not None:
         out["Error"] = {"Code": error[0], "Message": error[1], "Status": error[2]}
@@ -392,7 +430,9 @@ def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
             return {"type": "Unknown"}
     if client.principal.account is None:
         return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}  # CloudTrail: anonymous
-    return dict(client.user_identity())
+    identity = client.user_identity()
+    # A session's is one dictionary kept by its Caller (copied here); any other caller's is made anew.
+    return identity if client.session is None else dict(identity)
 
 
 def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -404,8 +444,9 @@ def _check(
 ) -> Check:
     """What one check's trail event needs beyond what the call's checks share."""
     action = str(check["Action"])
-    given_ip = (check.get("Context") or {}).get("aws:SourceIp")  # the client's address, as the service saw it
-    return (action.split(":", 1)[1], resource, owner, error[0] if error else None, error[1] if error else None,
+    given = check.get("Context")
+    given_ip = given.get("aws:SourceIp") if given else None  # the client's address, as the service saw it
+    return (action.partition(":")[2], resource, owner, error[0] if error else None, error[1] if error else None,
             decision, given_ip if isinstance(given_ip, str) else None)  # fmt: skip
 
 
@@ -437,4 +478,8 @@ def invoke_local(backend: Any, caller: Caller, body: Mapping[str, Any], user_age
     outcome = backend.core.invoke(caller, "iamd", "Authorize", data, context)
     if outcome.error is not None:
         raise AuthorizationError(outcome.error.code, outcome.error.message, outcome.error.status)
-    return {"RequestId": context.request_id, **(outcome.result or {})}
+    result = dict(outcome.result or {})
+    # Each result's own Why: the operation shares one object between the checks decided alike
+    # (and across calls, _OUTCOMES), which the door only encodes but an in-process caller may change.
+    result["Results"] = [{**r, "Why": copy.deepcopy(r["Why"])} for r in result.get("Results") or ()]
+    return {"RequestId": context.request_id, **result}

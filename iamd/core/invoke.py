@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from iamd import errors as aws
 from iamd.audit import CallEvent, is_read_only
 from iamd.cache import Cache
+from iamd.frozen import fast_init
 from iamd.policy import Decision, Verdict
 from iamd.protocol.errors import INTERNAL_FAILURE_MESSAGE
 from iamd.service.authorize import DecisionCounter, PolicyCache
@@ -84,6 +85,7 @@ class CoreResources(Protocol):
     def cache(self) -> Cache: ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """Where a call comes from: what the transport knows besides the caller and the input."""

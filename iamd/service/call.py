@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iamd.crypto import SecretBox
+from iamd.frozen import fast_init
 from iamd.partitions import Partition, partition
 from iamd.policy import Decision, Principal, PrincipalKind
 from iamd.service.mfa_port import MfaDevices, NoMfaDevices
@@ -126,6 +127,7 @@ def _session_context(session: SessionClaims) -> dict[str, Any]:
     return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Call:
     request_id: str

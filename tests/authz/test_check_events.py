@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from datetime import UTC, datetime
-from typing import Any
 
 from iamd.api.audit_writer import build_events, kept
 from iamd.audit import CallEvent, CheckEvents
@@ -129,8 +128,7 @@ def test_checks_decided_alike_travel_as_one_summary() -> None:
     assert [e.record()["iamdDecision"]["resource"] for e in travelled.events()] == [c[1] for c in alike]
     # As the Authorize operation gives them: one summary, without the resource, for the checks
     # decided alike (pickled once); each event's record the same as from the decision itself.
-    whys: dict[Any, Any] = {}
-    summaries = [_why(c[5], whys)[1] for c in alike]  # type: ignore[arg-type]
+    summaries = [_why(c[5])[1] for c in alike]  # type: ignore[arg-type]
     assert all(s is summaries[0] for s in summaries) and "widget/w" not in str(summaries[0])
     compact = dataclasses.replace(
         events, checks=tuple((*c[:5], s, c[6]) for c, s in zip(alike, summaries, strict=True))

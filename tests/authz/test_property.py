@@ -97,3 +97,61 @@ def test_the_api_decides_as_the_engine_offline(
         assert (result.message or None) == offline.message, example
 
     check()
+
+
+def test_a_batch_decides_each_check_as_the_engine_offline(
+    authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], iam: BaseClient, acct: str
+) -> None:
+    """Every action on every resource (this account's and another's) in one call: the checks
+    decided alike share their explanation and their message's text but for the resource it
+    names, and each check still gets the engine's own decision, message and blocking types."""
+    pablo = make_user("pablo-property")
+    user = iam.get_user(UserName="pablo-property")["User"]
+    principal = Principal.from_arn(user["Arn"], unique_id=user["UserId"])
+    pairs = [(action, resource) for action in ACTIONS for resource in resources(acct)]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+              HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(case(acct, user["Arn"]), st.sampled_from(["widgets", "s3"]))
+    def check(example: dict[str, Any], service: str) -> None:
+        identity_text = json.dumps({"Version": "2012-10-17", "Statement": example["identity"]})
+        if example["identity"]:
+            iam.put_user_policy(UserName="pablo-property", PolicyName="p", PolicyDocument=identity_text)
+        else:
+            for name in iam.list_user_policies(UserName="pablo-property")["PolicyNames"]:
+                iam.delete_user_policy(UserName="pablo-property", PolicyName=name)
+        rp = example["resource_policy"]
+        rp_text = json.dumps({"Version": "2012-10-17", "Statement": rp}) if rp is not None else None
+        answer = authorizer.authorize_sync(
+            sign(pablo, service=service),
+            [Check(action, resource, resource_policy=rp_text) for action, resource in pairs],
+            service=service,
+        )
+        policies = PolicySet.of(
+            identity=[Policy("p", PolicyType.IDENTITY, parse_policy(identity_text, DocumentKind.IDENTITY))]
+            if example["identity"] else [],
+            resource=Policy("r", PolicyType.RESOURCE, parse_policy(rp_text, DocumentKind.RESOURCE))
+            if rp_text else None,
+        )  # fmt: skip
+        assert len(answer.results) == len(pairs)
+        for (action, resource), result in zip(pairs, answer.results, strict=True):
+            owner = resource.split(":")[4]
+            shown = f'"{resource}"' if service == "s3" else resource
+            offline = evaluate(Request(principal, action, resource, build_context(principal, resource_account=owner),
+                                       owner, shown), policies)  # fmt: skip
+            assert (result.action, result.resource) == (action, resource)
+            assert result.why["decision"] == offline.verdict.value, (example, action, resource)
+            assert result.why["blockingPolicyTypes"] == [b.to_json() for b in offline.blocking]
+            # The deciding statements of this very version of the policies (each example writes new ones).
+            named = [{k: v for k, v in m.items() if k != "policyId"} for m in result.why["matchedStatements"]]
+            assert named == [
+                {k: v for k, v in m.items() if k != "policyId"}
+                for m in offline.to_json(message=False)["matchedStatements"]
+            ]  # type: ignore[attr-defined]
+            if service == "s3" and owner != acct:  # S3 tells another account's caller only this
+                expected = None if offline.allowed else "Access Denied"
+            else:
+                expected = offline.message
+            assert (result.message or None) == expected, (example, action, resource)
+
+    check()
