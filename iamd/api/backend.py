@@ -89,7 +89,9 @@ class Backend:
         self.cache = Cache(self.cache_limits)
         self.policies = PolicyCache(cache=self.cache)
         self._unsubscribe = self.store.subscribe(self._committed)
-        self.credentials = CredentialResolver(self.store, lambda: self.secret_box, self.cache, self.partition.name)
+        self.credentials = CredentialResolver(
+            self.store, lambda: self.secret_box, self.cache, self.partition.name, lambda: self.policies
+        )
         self.core = Core(self, self.registry)
         if self.audit is None:
             self.audit = AuditWriter(self.store)

@@ -9,6 +9,7 @@ token) pair (section ``sessions``). docs/architecture.md, "Caches and invalidati
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from iamd.auth import Credential
@@ -18,11 +19,14 @@ from iamd.crypto import SecretBox, access_key_context
 from iamd.policy import Principal
 from iamd.refs import key_ref, ref
 from iamd.service.call import Caller
+from iamd.service.policy_loader import PolicyCache
 from iamd.service.sessions import principal_for_session
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, Store, TagTarget
+from iamd.store import NotFound, ReadTx, Store, TagTarget, User
 
 __all__ = ["CredentialResolver"]
+
+log = logging.getLogger("iamd.auth")
 
 _NO_KEY = object()  # the credential section's "no such access key"
 
@@ -30,11 +34,20 @@ _NO_KEY = object()  # the credential section's "no such access key"
 class CredentialResolver:
     """``lookup(key_id, session_token)`` for the verifier, through the one cache."""
 
-    def __init__(self, store: Store, secret_box: Callable[[], SecretBox], cache: Cache, partition: str = "aws") -> None:
+    def __init__(
+        self,
+        store: Store,
+        secret_box: Callable[[], SecretBox],
+        cache: Cache,
+        partition: str = "aws",
+        policies: Callable[[], PolicyCache | None] | None = None,
+    ) -> None:
         self.store = store
         self._box = secret_box  # the process's current secret box (a test may swap it)
         self._cache = cache
         self._partition = partition  # root's ARN: arn:<partition>:iam::<account>:root
+        # The process's policy sets (``Backend.policies``): a user's is built in its credential's snapshot.
+        self._policies = policies
 
     def knows(self, key_id: str) -> bool:
         """Whether ``lookup(key_id)`` is answered from the cache (no database read)."""
@@ -86,6 +99,8 @@ class CredentialResolver:
         try:
             with self.store.read() as tx:
                 owner = tx.lookup_access_key(key_id)
+                if owner.user is not None and owner.key.status.value == "Active":
+                    self._user_set(tx, owner.user, started)
         except NotFound:
             return None
         key, user, tags = owner.key, owner.user, owner.user_tags
@@ -100,3 +115,17 @@ class CredentialResolver:
         # the same string objects, not one more copy each per cached caller
         caller = Caller(principal.account or key.account_id, principal, key_id if key_id == key.id else key.id, user)
         return Credential(secret, caller, active=key.status.value == "Active")
+
+    def _user_set(self, tx: ReadTx, user: User, started: int) -> None:
+        """Build the user's policy set in its credential's snapshot (one snapshot per first
+        request instead of two: the request's authorization then finds it cached). Kept under the
+        one staleness rule with the credential's ``started`` (taken before the snapshot began). A
+        failure here is left to the request's authorization, which builds the set again and
+        answers it as before."""
+        policies = self._policies() if self._policies is not None else None
+        if policies is None:
+            return
+        try:
+            policies.for_user(tx, user, started=started)
+        except Exception:
+            log.warning("could not build the policy set of %s with its credential", user.arn, exc_info=True)

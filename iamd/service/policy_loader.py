@@ -434,8 +434,11 @@ class PolicyCache:
         self.loader = loader if loader is not None else PolicyLoader(cache=cache)
         self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
 
-    def for_user(self, tx: ReadTx, user: User) -> PolicySet:
-        return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps))
+    def for_user(self, tx: ReadTx, user: User, *, started: int | None = None) -> PolicySet:
+        """``started``: the cache version before ``tx``'s snapshot began, if it began earlier
+        than this call (a caller's credential and its set read in one snapshot:
+        ``iamd.api.credentials``); by default, the version now."""
+        return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps), started)
 
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
         """The RCP levels that govern the resources of ``account`` (cached like the sets; a write
@@ -522,11 +525,12 @@ class PolicyCache:
         self.cache.put(Section.SETS, key, (base, resource, rcp, built), (), started, size=1_500)
         return built
 
-    def _cached(self, key: object, build: Callable[[set[Ref]], PolicySet]) -> PolicySet:
+    def _cached(self, key: object, build: Callable[[set[Ref]], PolicySet], started: int | None = None) -> PolicySet:
         cached: PolicySet | None = self.cache.get(Section.SETS, key)
         if cached is not None:
             return cached
-        started = self.cache.version  # a write to what it reads, committed meanwhile: not kept
+        if started is None:
+            started = self.cache.version  # a write to what it reads, committed meanwhile: not kept
         self.builds += 1
         deps: set[Ref] = set()
         built = build(deps)

@@ -13,6 +13,7 @@ from sqlalchemy import Row, bindparam, delete, insert, literal, literal_column, 
 from iamd.store import schema as s
 from iamd.store.base import MAX_ITEMS_LIMIT, Ops, encode_marker, kind_tables, name_key
 from iamd.store.changes import Entity, Verb
+from iamd.store.driver import DriverQuery
 from iamd.store.errors import NotFound
 from iamd.store.records import (
     AttachedPolicy,
@@ -91,7 +92,7 @@ _SOURCE_COLUMNS = ("part", "owner_key", "owner", "sort1", "sort2", "a", "b", "c"
 # Built once (a statement built per call costs more than the query itself on SQLite).
 _INLINE_POLICIES = {kind: _inline_policies(kind) for kind in EntityKind}
 _ATTACHED = {kind: _attached(kind) for kind in EntityKind}
-_POLICY_SOURCES = {kind: _policy_sources(kind) for kind in EntityKind}
+_POLICY_SOURCES = {kind: DriverQuery(_policy_sources(kind)) for kind in EntityKind}  # on the driver's cursor
 
 
 class AttachmentOps(Ops):
@@ -266,22 +267,24 @@ class AttachmentOps(Ops):
         """What the entity's identity policies are built from (``PolicySources``), in one statement:
         the same policies, in the same order, as ``list_inline_policies``, ``list_attached_policies``
         and, for a user, ``list_groups_for_user`` and theirs for each group."""
-        rows = self._conn.execute(_POLICY_SOURCES[kind], {"account": account, "key": name_key(name)}).all()
+        # a caller's first request: on the driver's cursor (iamd/store/driver.py); rows are
+        # (part, owner_key, owner, sort1, sort2, a, b, c): _SOURCE_COLUMNS
+        rows = _POLICY_SOURCES[kind].rows(self._conn, {"account": account, "key": name_key(name)})
         if not rows:
             raise NotFound(kind_tables(kind).label, name)
         found: list[PolicySources] = []
         inline: list[InlinePolicy] = []
         attached: list[AttachedPolicy] = []
-        for r in rows:
-            if r.part == 0:  # the next entity: the one asked for first, then each of its groups
+        for part, owner_key, owner, _, _, a, b, c in rows:
+            if part == 0:  # the next entity: the one asked for first, then each of its groups
                 if found:
                     found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
-                found.append(PolicySources(kind if r.owner_key == "" else EntityKind.GROUP, r.owner))
+                found.append(PolicySources(kind if owner_key == "" else EntityKind.GROUP, owner))
                 inline, attached = [], []
-            elif r.part == 1:
-                inline.append(InlinePolicy(found[-1].kind, found[-1].name, r.a, r.b))
+            elif part == 1:
+                inline.append(InlinePolicy(found[-1].kind, found[-1].name, a, b))
             else:
-                attached.append(AttachedPolicy(r.c, self._arn(r.a, "policy", r.b, r.c)))
+                attached.append(AttachedPolicy(c, self._arn(a, "policy", b, c)))
         found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
         entity, *groups = found
         return PolicySources(entity.kind, entity.name, entity.inline, entity.attached, tuple(groups))

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bench.server.callers import ACCOUNT, prepare, signed
+from bench.server.callers import ACCOUNT, AWS_READ_ONLY, prepare, signed
 from bench.server.cpu import _feed, query_protocol
 from bench.server.servers import ROOT_KEY, ROOT_SECRET
 from iamd.api import Backend, create_app
 from iamd.api.audit_writer import store_batch
 from iamd.cache import Section
-from iamd.store import ReadTx, Tag, TagTarget
+from iamd.store import EntityKind, ReadTx, Tag, TagTarget
 from iamd.store.store import SqlStore
 
 
@@ -67,6 +67,80 @@ def test_a_cold_get_user_runs_two_statements(backend: Backend) -> None:
             assert statements == []  # warm: nothing
     finally:
         event.remove(backend.store.engine, "before_cursor_execute", record)
+        loop.close()
+
+
+def test_a_cold_get_user_is_one_snapshot(backend: Backend) -> None:
+    """The credential and the caller's policy set are read in one snapshot: one BEGIN and one
+    COMMIT at the driver per first request (there were two of each), none for a warm one."""
+    keys = prepare(backend, 4)
+    loop = asyncio.new_event_loop()
+    protocol, transport = query_protocol(create_app(backend), loop)
+    sent: list[str] = []
+
+    def trace(statement: str) -> None:
+        if threading.current_thread().name != "iamd-audit":
+            sent.append(statement.split()[0].upper())
+
+    def traced(dbapi_connection: Any, *args: Any) -> None:
+        dbapi_connection.set_trace_callback(trace)
+
+    def untraced(dbapi_connection: Any, *args: Any) -> None:
+        dbapi_connection.set_trace_callback(None)
+
+    assert isinstance(backend.store, SqlStore)
+    event.listen(backend.store.engine, "checkout", traced)
+    event.listen(backend.store.engine, "checkin", untraced)
+    try:
+        for i, raw in enumerate(signed(keys, 8000)):
+            sent.clear()
+            assert _feed(protocol, transport, [raw], loop) == 1
+            if i == 0:  # the account's first caller also reads the shared managed policies
+                continue
+            assert sent == ["BEGIN", "WITH", "SELECT", "COMMIT"] or sent == ["BEGIN", "SELECT", "WITH", "COMMIT"], sent
+            sent.clear()
+            assert _feed(protocol, transport, [raw], loop) == 1
+            assert sent == []
+    finally:
+        event.remove(backend.store.engine, "checkout", traced)
+        event.remove(backend.store.engine, "checkin", untraced)
+        loop.close()
+
+
+def test_a_set_read_with_the_credential_is_not_kept_if_a_write_to_it_committed_meanwhile(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The set built in the credential's snapshot is kept under the credential's cache version,
+    taken before the snapshot began: a write to the user's policies committed after the snapshot
+    began (which the snapshot does not see) leaves nothing stale behind, and the request is
+    authorized against the policies as stored."""
+    key = prepare(backend, 1)[0]
+    store = backend.store
+    real_read = store.read
+
+    @contextmanager
+    def racing_read() -> Iterator[ReadTx]:
+        with real_read() as tx:
+            tx.generation()  # the snapshot has begun (SQLite's deferred BEGIN)
+            with store.transaction() as w:  # and then the caller loses its read-only policy
+                w.detach_policy(EntityKind.USER, ACCOUNT, "caller000000", AWS_READ_ONLY)
+                w.detach_policy(EntityKind.USER, ACCOUNT, "caller000000", shared_arn)
+            yield tx
+
+    with store.read() as r:
+        shared_arn = next(p.arn for p in r.list_attached_policies(EntityKind.USER, ACCOUNT, "caller000000").items
+                          if p.arn != AWS_READ_ONLY)  # fmt: skip
+    monkeypatch.setattr(store, "read", racing_read)
+    credential = backend.lookup(key.access_key_id)
+    monkeypatch.undo()
+    assert credential is not None and credential.principal.user is not None
+    assert backend.cache.get(Section.SETS, credential.principal.user.id) is None  # read before the write: not kept
+    assert not backend.credentials.knows(key.access_key_id)
+    loop = asyncio.new_event_loop()
+    protocol, transport = query_protocol(create_app(backend), loop)
+    try:
+        assert _feed(protocol, transport, signed([key], 8000), loop) == 0  # denied: no policy left
+    finally:
         loop.close()
 
 

@@ -1,0 +1,59 @@
+"""Cold requests only, for instruction counts: ``python -m bench.server.first N [--callers C]``.
+
+``bench.server.callers``' set-up (C callers, default 200, each with its key and the two shared
+managed policies; the audit writer in its child process, as ``iamd serve`` runs it), then the
+first N callers' first GetUser (cold: key, user and set not cached) fed through ``iamd serve``'s
+HTTP protocol, as the callers benchmark's cold pass. Run it twice under callgrind with two values
+of N: the difference of the two totals over the difference of N is the instructions of one
+cold request, set-up and start-up cancelled out (bench/README.md, "A first request in one
+snapshot")::
+
+    valgrind --tool=callgrind python -m bench.server.first 30
+    valgrind --tool=callgrind python -m bench.server.first 130
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+from iamd.api import Backend, create_app
+from iamd.cli.server import tune_runtime
+
+from .callers import prepare, signed
+from .cpu import _feed, query_protocol
+from .servers import ROOT_KEY, ROOT_SECRET
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server.first", description=__doc__)
+    parser.add_argument("requests", type=int, help="cold requests (at most --callers)")
+    parser.add_argument("--callers", type=int, default=200)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="iamd-first-") as tmp:
+        url = f"sqlite:///{tmp}/iamd.db"
+        env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+        backend, _ = Backend.open(url, Path(tmp) / "data", dev=True, env=env)
+        try:
+            keys = prepare(backend, args.callers)
+            backend.audit_in_process(url)
+            tune_runtime()
+            loop = asyncio.new_event_loop()
+            protocol, transport = query_protocol(create_app(backend), loop)
+            raws = signed(keys, 8000)[: args.requests]
+            ok = _feed(protocol, transport, raws, loop)
+            assert backend.audit is not None
+            backend.audit.flush()
+            loop.close()
+        finally:
+            backend.close()
+    if ok != len(raws):
+        raise SystemExit(f"{len(raws) - ok} of {len(raws)} requests failed")
+    print(f"{ok} cold requests answered")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
