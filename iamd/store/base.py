@@ -8,12 +8,13 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
@@ -110,6 +111,27 @@ LOCK_WRITERS = text("SELECT set_config('synchronous_commit', 'off', true) FROM i
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
 
 
+# One change to a principal's policies (Ops._history), prebuilt: run through the driver on PostgreSQL.
+_HISTORY = insert(s.policy_history).values(
+    account_id=bindparam("account_id"),
+    changed_at=bindparam("changed_at", type_=s.policy_history.c.changed_at.type),
+    event=bindparam("event"),
+    owner_kind=bindparam("owner_kind"),
+    owner_id=bindparam("owner_id"),
+    subject=bindparam("subject"),
+    document=bindparam("document"),
+)
+
+
+def _count_up_to_statement(table: Any) -> Select[Any]:
+    bounded = select(table.c.account_id).where(table.c.account_id == bindparam("account")).limit(bindparam("at_most"))
+    return select(func.count()).select_from(bounded.subquery())
+
+
+# A quota check's count of an account's entities, up to the quota (Ops._count_up_to), prebuilt.
+_COUNT_UP_TO = {t.name: _count_up_to_statement(t) for t in (s.users, s.groups, s.roles, s.policies)}
+
+
 def _named_id_statement(table: Any) -> Select[Any]:
     # The stored name too: a read of an entity's policies reports its name as stored.
     return select(table.c.id, table.c.name).where(
@@ -127,6 +149,15 @@ _ACCOUNT_AND_NAME = {
     )
     for t in (s.users, s.groups, s.roles, s.policies, s.instance_profiles)
 }
+
+
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+def _utc(value: datetime | None) -> datetime | None:
+    """A stored time as UTC (the driver's ``timestamptz`` is in the session's time zone)."""
+    return value if value is None or value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def user_select() -> Select[Any]:
@@ -149,6 +180,9 @@ class Ops:
         self._unlocked = unlocked
         self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
         self._changes: list[Change] = []
+        # Audit strings this transaction interned or found (value -> id): the process remembers
+        # them once the transaction is committed and durable, not before (iamd/store/audit_strings.py).
+        self._interned: dict[str, int] = {}
         # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
         # (a caller's first request asks for its user's id five times); never in a write transaction,
         # whose own writes may rename or delete what it looked up.
@@ -168,12 +202,12 @@ class Ops:
         if self._unlocked:
             self.lock_writers()
         if self._bumped is None:
-            self._bumped = int(self._conn.execute(_BUMP).scalar_one())
+            self._bumped = int(driver.scalar(self._conn, _BUMP))
 
     def lock_writers(self) -> None:
         """Take the writers' lock if this transaction was begun without it (Store.transaction)."""
         if self._unlocked:
-            self._conn.execute(LOCK_WRITERS)
+            driver.run(self._conn, LOCK_WRITERS)
             self._unlocked = False
 
     def _history(
@@ -181,17 +215,16 @@ class Ops:
         document: str | None = None,
     ) -> None:  # fmt: skip
         """Record one change to a principal's policies (schema: policy_history), in the write's transaction."""
-        self._conn.execute(
-            insert(s.policy_history).values(
-                account_id=account,
-                changed_at=self._now(),
-                event=event,
-                owner_kind=owner_kind,
-                owner_id=owner_id,
-                subject=subject,
-                document=document,
-            )
-        )
+        values = {
+            "account_id": account,
+            "changed_at": self._now(),
+            "event": event,
+            "owner_kind": owner_kind,
+            "owner_id": owner_id,
+            "subject": subject,
+            "document": document,
+        }
+        driver.run(self._conn, _HISTORY, values)
 
     def _writes_without_bump(self) -> None:
         if not self._writable:
@@ -266,9 +299,9 @@ class Ops:
             name=r.name,
             path=r.path,
             arn=self._arn(r.account_id, "user", r.path, r.name),
-            create_date=r.create_date,
+            create_date=_utc(r.create_date),
             permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
-            password_last_used=r.password_last_used,
+            password_last_used=_utc(r.password_last_used),
         )
 
     def _role(self, r: Row[Any]) -> Role:
@@ -314,7 +347,7 @@ class Ops:
         stmt = _NAMED_ID.get(table.name)
         if stmt is None:  # pragma: no cover - every named table is prebuilt below
             stmt = _named_id_statement(table)
-        row = self._conn.execute(stmt, {"account": account, "key": key}).first()
+        row = driver.first(self._conn, stmt, {"account": account, "key": key})
         if row is None:
             raise NotFound(label, name)
         found = (str(row.id), str(row.name))
@@ -324,9 +357,9 @@ class Ops:
 
     def _require_account_and_free_name(self, table: Any, label: str, account: str, name: str) -> None:
         """:meth:`_require_account`, then AlreadyExists if ``name`` is taken in ``table``: one statement."""
-        known, taken = self._conn.execute(
-            _ACCOUNT_AND_NAME[table.name], {"account": account, "key": name_key(name)}
-        ).one()
+        known, taken = driver.first(
+            self._conn, _ACCOUNT_AND_NAME[table.name], {"account": account, "key": name_key(name)}
+        )
         if not known:
             raise NotFound("account", account)
         if taken:
@@ -386,5 +419,8 @@ class Ops:
         where = table.c.account_id == account
         if at_most is None:
             return self._count(self._count_of(table, where))
+        prebuilt = _COUNT_UP_TO.get(table.name)
+        if prebuilt is not None:
+            return int(driver.scalar(self._conn, prebuilt, {"account": account, "at_most": at_most}))
         bounded = select(table.c.account_id).where(where).limit(at_most).subquery()
         return self._count(select(func.count()).select_from(bounded))

@@ -215,6 +215,10 @@ class SqlStore:
             try:
                 if durable:  # committed: the connection is out of its transaction
                     self._durable(conn)
+                # Committed (and on disk): the audit strings it interned may be referred to by id
+                # from here on; a write's next event then needs no lookup of them.
+                if tx._interned:
+                    self._ctx.strings.remember(tx._interned)
             finally:
                 committed(tx)
 
