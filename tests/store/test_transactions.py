@@ -371,7 +371,8 @@ def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_
         with store.read() as rtx:  # a second pooled connection, idle from here on
             assert rtx.get_account("111122223333").id == "111122223333"
         killed = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
         ).fetchone()
         assert killed is not None and killed[0] >= 1
