@@ -105,9 +105,15 @@ _USER_SELECT = _with_boundary(s.users)
 _ROLE_SELECT = _with_boundary(s.roles)
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
-# PostgreSQL's writers' lock, and the asynchronous commit that releases it before the log flush
-# (docs/architecture.md, "Writes on PostgreSQL"), in one round trip.
-LOCK_WRITERS = text("SELECT set_config('synchronous_commit', 'off', true) FROM iamd_meta WHERE id = 1 FOR UPDATE")
+# PostgreSQL's writers' lock, the generation the transaction commits as, and the asynchronous
+# commit that releases the lock before the log flush (docs/architecture.md, "Writes on
+# PostgreSQL"), in one round trip: the generation row's update is the lock.
+LOCK_WRITERS = text(
+    "UPDATE iamd_meta SET generation = generation + 1 WHERE id = 1"
+    " RETURNING generation, set_config('synchronous_commit', 'off', true)"
+)
+# A transaction that took the lock and changed no entity gives its generation back before it commits.
+_UNBUMP = text("UPDATE iamd_meta SET generation = generation - 1 WHERE id = 1")
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
 
 
@@ -179,6 +185,7 @@ class Ops:
         # ``lock_writers``, at the latest by the first write.
         self._unlocked = unlocked
         self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
+        self._taken: int | None = None  # PostgreSQL: the generation the writers' lock bumped to (maybe unused)
         self._changes: list[Change] = []
         # Audit strings this transaction interned or found (value -> id): the process remembers
         # them once the transaction is committed and durable, not before (iamd/store/audit_strings.py).
@@ -202,13 +209,21 @@ class Ops:
         if self._unlocked:
             self.lock_writers()
         if self._bumped is None:
-            self._bumped = int(driver.scalar(self._conn, _BUMP))
+            self._bumped = self._taken if self._taken is not None else int(driver.scalar(self._conn, _BUMP))
 
     def lock_writers(self) -> None:
         """Take the writers' lock if this transaction was begun without it (Store.transaction)."""
         if self._unlocked:
-            driver.run(self._conn, LOCK_WRITERS)
+            self._taken = int(driver.scalar(self._conn, LOCK_WRITERS))
             self._unlocked = False
+
+    def settle_generation(self) -> None:
+        """Before the commit: give back the generation the writers' lock took if no entity write
+        used it (writes of only audit events, sign-in throttles, ...): the generation moves only
+        with entity changes, as the processes' watchers expect (iamd/api/watcher.py)."""
+        if self._taken is not None and self._bumped is None:
+            driver.run(self._conn, _UNBUMP)
+            self._taken = None
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,
@@ -242,7 +257,10 @@ class Ops:
         return tuple(self._changes)
 
     def generation(self) -> int:
-        return int(self._conn.execute(_GENERATION).scalar_one())
+        current = int(self._conn.execute(_GENERATION).scalar_one())
+        if self._taken is not None and self._bumped is None:
+            return current - 1  # the lock's bump, given back at the commit unless a write uses it
+        return current
 
     def bumped_generation(self) -> int | None:
         """The generation this write transaction will commit as, or None if it changed no entity."""

@@ -209,6 +209,7 @@ class SqlStore:
                     # the reads that need not hold (the caller's authorization).
                     tx.lock_writers()
                 yield tx
+                tx.settle_generation()
                 # Locked on PostgreSQL: committed asynchronously, made durable below. Never
                 # locked: wrote nothing (or committed synchronously on SQLite).
                 durable = self._ctx.dialect == "postgresql" and not tx._unlocked
