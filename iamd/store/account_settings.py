@@ -7,14 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
+from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.base import Ops
 from iamd.store.changes import Entity, Verb
 from iamd.store.errors import NotFound
 
 __all__ = ["AccountSettingOps", "DeletionTask"]
+
+# An account's entity quotas (every CreateUser, CreateGroup, ... reads them).
+_ENTITY_QUOTAS = select(s.account_quotas.c.name, s.account_quotas.c.value).where(
+    s.account_quotas.c.account_id == bindparam("account")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +49,7 @@ class AccountSettingOps(Ops):
 
     def get_entity_quotas(self, account: str) -> dict[str, int]:
         """The entity quotas set for ``account`` (name -> value); AWS's defaults apply to the others."""
-        q = s.account_quotas
-        rows = self._conn.execute(select(q.c.name, q.c.value).where(q.c.account_id == account))
+        rows = driver.rows(self._conn, _ENTITY_QUOTAS, {"account": account})
         return {str(name): int(value) for name, value in rows}
 
     def set_entity_quota(self, account: str, name: str, value: int | None) -> None:

@@ -30,6 +30,7 @@ from iamd.store.audit_codec import (
 )
 from iamd.store.base import Context, Ops, decode_marker
 from iamd.store.changes import Entity, Verb
+from iamd.store.driver import execute_sql
 from iamd.store.records import AuditEvent, Page
 
 if TYPE_CHECKING:
@@ -218,6 +219,7 @@ def _sqlite_values(c: CompactEvent, ids: Mapping[str, int]) -> tuple[Any, ...]:
 
 
 _INSERT_ONE = insert(s.audit_events).returning(s.audit_events.c.seq)
+_INSERT_ONE_PG = _INSERT_MANY["pyformat"] + " RETURNING seq"
 
 
 def insert_audit_events(
@@ -247,6 +249,8 @@ def insert_audit_event(conn: Connection, ctx: Context, event: Storable) -> tuple
     """Store one event; its sequence number and the interned ids to remember after the commit."""
     c = _compact(event)
     ids, new = ctx.strings.ids(conn, ctx.dialect, _interned(c))
+    if ctx.dialect == "postgresql":  # the driver's statement, as the writer's batches (iamd/store/driver.py)
+        return int(execute_sql(conn, _INSERT_ONE_PG, _values(c, ids)).fetchone()[0]), new
     return int(conn.execute(_INSERT_ONE, _row(c, ids)).scalar_one()), new
 
 
@@ -315,7 +319,9 @@ class AuditOps(Ops):
     def add_audit_event(self, event: Storable) -> int:
         """Store ``event`` in this transaction; its sequence number."""
         self._writes_without_bump()
-        seq, _ = insert_audit_event(self._conn, self._ctx, event)  # ids remembered by committed writers only
+        seq, new = insert_audit_event(self._conn, self._ctx, event)
+        if new:  # remembered by the store once this transaction is committed and durable (SqlStore._write_tx)
+            self._interned.update(new)
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
         return seq
 

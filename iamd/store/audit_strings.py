@@ -16,11 +16,20 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from iamd.store import schema as s
+from iamd.store.driver import execute_sql
 
 __all__ = ["AuditStrings"]
 
 _MAX_REMEMBERED = 200_000  # values per process; past that the memory starts afresh
 _CHUNK = 500  # values per IN (...) query
+# PostgreSQL: intern values in one statement (the inserted rows, and those already stored; a
+# row another transaction stored after this statement's snapshot is read again after it).
+_INTERN_PG = (
+    "WITH v(digest, value) AS (VALUES {}), "
+    "ins AS (INSERT INTO audit_strings (digest, value) SELECT digest, value FROM v "
+    "ON CONFLICT (digest) DO NOTHING RETURNING id, digest) "
+    "SELECT id, digest FROM ins UNION ALL SELECT a.id, a.digest FROM audit_strings a JOIN v ON a.digest = v.digest"
+)
 
 
 def _digest(value: str) -> bytes:
@@ -70,6 +79,20 @@ class AuditStrings:
         new: dict[str, int] = {}
         by_digest = {_digest(v): v for v in missing}
         t = s.audit_strings
+        if dialect == "postgresql" and len(by_digest) <= _CHUNK:
+            # One round trip: insert those not stored, read the ids of those that are (in the
+            # digests' order, as every writer: two never wait for each other's rows crosswise).
+            ordered = sorted(by_digest)
+            sql = _INTERN_PG.format(", ".join(["(%s::bytea, %s::text)"] * len(ordered)))
+            bound = [x for d in ordered for x in (d, by_digest[d])]
+            for got, digest in execute_sql(conn, sql, bound).fetchall():
+                value = by_digest.pop(bytes(digest), None)
+                if value is not None:
+                    out[value] = new[value] = int(got)
+            for digest, value in by_digest.items():  # inserted meanwhile by a transaction this one did not see
+                got = conn.execute(select(t.c.id).where(t.c.digest == digest)).scalar_one()
+                out[value] = new[value] = int(got)
+            return out, new
         digests = list(by_digest)
         for i in range(0, len(digests), _CHUNK):
             for row in conn.execute(select(t.c.id, t.c.digest).where(t.c.digest.in_(digests[i : i + _CHUNK]))):

@@ -8,12 +8,13 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
@@ -104,10 +105,37 @@ _USER_SELECT = _with_boundary(s.users)
 _ROLE_SELECT = _with_boundary(s.roles)
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
-# PostgreSQL's writers' lock, and the asynchronous commit that releases it before the log flush
-# (docs/architecture.md, "Writes on PostgreSQL"), in one round trip.
-LOCK_WRITERS = text("SELECT set_config('synchronous_commit', 'off', true) FROM iamd_meta WHERE id = 1 FOR UPDATE")
+# PostgreSQL's writers' lock, the generation the transaction commits as, and the asynchronous
+# commit that releases the lock before the log flush (docs/architecture.md, "Writes on
+# PostgreSQL"), in one round trip: the generation row's update is the lock.
+LOCK_WRITERS = text(
+    "UPDATE iamd_meta SET generation = generation + 1 WHERE id = 1"
+    " RETURNING generation, set_config('synchronous_commit', 'off', true)"
+)
+# A transaction that took the lock and changed no entity gives its generation back before it commits.
+_UNBUMP = text("UPDATE iamd_meta SET generation = generation - 1 WHERE id = 1")
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
+
+
+# One change to a principal's policies (Ops._history), prebuilt: run through the driver on PostgreSQL.
+_HISTORY = insert(s.policy_history).values(
+    account_id=bindparam("account_id"),
+    changed_at=bindparam("changed_at", type_=s.policy_history.c.changed_at.type),
+    event=bindparam("event"),
+    owner_kind=bindparam("owner_kind"),
+    owner_id=bindparam("owner_id"),
+    subject=bindparam("subject"),
+    document=bindparam("document"),
+)
+
+
+def _count_up_to_statement(table: Any) -> Select[Any]:
+    bounded = select(table.c.account_id).where(table.c.account_id == bindparam("account")).limit(bindparam("at_most"))
+    return select(func.count()).select_from(bounded.subquery())
+
+
+# A quota check's count of an account's entities, up to the quota (Ops._count_up_to), prebuilt.
+_COUNT_UP_TO = {t.name: _count_up_to_statement(t) for t in (s.users, s.groups, s.roles, s.policies)}
 
 
 def _named_id_statement(table: Any) -> Select[Any]:
@@ -129,6 +157,15 @@ _ACCOUNT_AND_NAME = {
 }
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+def _utc(value: datetime | None) -> datetime | None:
+    """A stored time as UTC (the driver's ``timestamptz`` is in the session's time zone)."""
+    return value if value is None or value.tzinfo is UTC else value.astimezone(UTC)
+
+
 def user_select() -> Select[Any]:
     return _USER_SELECT
 
@@ -148,7 +185,11 @@ class Ops:
         # ``lock_writers``, at the latest by the first write.
         self._unlocked = unlocked
         self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
+        self._taken: int | None = None  # PostgreSQL: the generation the writers' lock bumped to (maybe unused)
         self._changes: list[Change] = []
+        # Audit strings this transaction interned or found (value -> id): the process remembers
+        # them once the transaction is committed and durable, not before (iamd/store/audit_strings.py).
+        self._interned: dict[str, int] = {}
         # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
         # (a caller's first request asks for its user's id five times); never in a write transaction,
         # whose own writes may rename or delete what it looked up.
@@ -168,30 +209,37 @@ class Ops:
         if self._unlocked:
             self.lock_writers()
         if self._bumped is None:
-            self._bumped = int(self._conn.execute(_BUMP).scalar_one())
+            self._bumped = self._taken if self._taken is not None else int(driver.scalar(self._conn, _BUMP))
 
     def lock_writers(self) -> None:
         """Take the writers' lock if this transaction was begun without it (Store.transaction)."""
         if self._unlocked:
-            self._conn.execute(LOCK_WRITERS)
+            self._taken = int(driver.scalar(self._conn, LOCK_WRITERS))
             self._unlocked = False
+
+    def settle_generation(self) -> None:
+        """Before the commit: give back the generation the writers' lock took if no entity write
+        used it (writes of only audit events, sign-in throttles, ...): the generation moves only
+        with entity changes, as the processes' watchers expect (iamd/api/watcher.py)."""
+        if self._taken is not None and self._bumped is None:
+            driver.run(self._conn, _UNBUMP)
+            self._taken = None
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,
         document: str | None = None,
     ) -> None:  # fmt: skip
         """Record one change to a principal's policies (schema: policy_history), in the write's transaction."""
-        self._conn.execute(
-            insert(s.policy_history).values(
-                account_id=account,
-                changed_at=self._now(),
-                event=event,
-                owner_kind=owner_kind,
-                owner_id=owner_id,
-                subject=subject,
-                document=document,
-            )
-        )
+        values = {
+            "account_id": account,
+            "changed_at": self._now(),
+            "event": event,
+            "owner_kind": owner_kind,
+            "owner_id": owner_id,
+            "subject": subject,
+            "document": document,
+        }
+        driver.run(self._conn, _HISTORY, values)
 
     def _writes_without_bump(self) -> None:
         if not self._writable:
@@ -209,7 +257,10 @@ class Ops:
         return tuple(self._changes)
 
     def generation(self) -> int:
-        return int(self._conn.execute(_GENERATION).scalar_one())
+        current = int(self._conn.execute(_GENERATION).scalar_one())
+        if self._taken is not None and self._bumped is None:
+            return current - 1  # the lock's bump, given back at the commit unless a write uses it
+        return current
 
     def bumped_generation(self) -> int | None:
         """The generation this write transaction will commit as, or None if it changed no entity."""
@@ -266,9 +317,9 @@ class Ops:
             name=r.name,
             path=r.path,
             arn=self._arn(r.account_id, "user", r.path, r.name),
-            create_date=r.create_date,
+            create_date=_utc(r.create_date),
             permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
-            password_last_used=r.password_last_used,
+            password_last_used=_utc(r.password_last_used),
         )
 
     def _role(self, r: Row[Any]) -> Role:
@@ -314,7 +365,7 @@ class Ops:
         stmt = _NAMED_ID.get(table.name)
         if stmt is None:  # pragma: no cover - every named table is prebuilt below
             stmt = _named_id_statement(table)
-        row = self._conn.execute(stmt, {"account": account, "key": key}).first()
+        row = driver.first(self._conn, stmt, {"account": account, "key": key})
         if row is None:
             raise NotFound(label, name)
         found = (str(row.id), str(row.name))
@@ -324,9 +375,9 @@ class Ops:
 
     def _require_account_and_free_name(self, table: Any, label: str, account: str, name: str) -> None:
         """:meth:`_require_account`, then AlreadyExists if ``name`` is taken in ``table``: one statement."""
-        known, taken = self._conn.execute(
-            _ACCOUNT_AND_NAME[table.name], {"account": account, "key": name_key(name)}
-        ).one()
+        known, taken = driver.first(
+            self._conn, _ACCOUNT_AND_NAME[table.name], {"account": account, "key": name_key(name)}
+        )
         if not known:
             raise NotFound("account", account)
         if taken:
@@ -386,5 +437,8 @@ class Ops:
         where = table.c.account_id == account
         if at_most is None:
             return self._count(self._count_of(table, where))
+        prebuilt = _COUNT_UP_TO.get(table.name)
+        if prebuilt is not None:
+            return int(driver.scalar(self._conn, prebuilt, {"account": account, "at_most": at_most}))
         bounded = select(table.c.account_id).where(where).limit(at_most).subquery()
         return self._count(select(func.count()).select_from(bounded))

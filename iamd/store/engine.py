@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 
 __all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "make_engine"]
 
@@ -84,10 +86,32 @@ def make_engine(url: str | URL, *, pool_size: int = 5) -> Engine:
     u = normalize_url(url)
     if u.get_backend_name() == "sqlite":
         return _sqlite_engine(u)
-    return create_engine(
+    engine = create_engine(
         u,
         pool_size=pool_size,
         max_overflow=10,
-        pool_pre_ping=True,
         connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"},
     )
+    # No pre-ping (a round trip to the server on every checkout: one per read snapshot and per
+    # write). A pooled connection the server closed (a restart, pg_terminate_backend, an idle
+    # timeout) is found without one: the server says so on the socket before it closes it, so
+    # an idle connection with something to read, or one the driver knows is closed or broken,
+    # is replaced at checkout (SQLAlchemy retries the checkout with a new connection).
+    event.listen(engine, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    if dbapi_connection.closed or dbapi_connection.broken or _readable(dbapi_connection.pgconn.socket):
+        raise DisconnectionError("the server closed this pooled connection")
+
+
+def _readable(fd: int) -> bool:
+    """Whether an idle connection's socket has something to read (or its end): an idle session
+    is sent nothing but a termination notice (iamd never LISTENs)."""
+    poller = select.poll()
+    try:
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True

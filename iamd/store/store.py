@@ -209,12 +209,17 @@ class SqlStore:
                     # the reads that need not hold (the caller's authorization).
                     tx.lock_writers()
                 yield tx
+                tx.settle_generation()
                 # Locked on PostgreSQL: committed asynchronously, made durable below. Never
                 # locked: wrote nothing (or committed synchronously on SQLite).
                 durable = self._ctx.dialect == "postgresql" and not tx._unlocked
             try:
                 if durable:  # committed: the connection is out of its transaction
                     self._durable(conn)
+                # Committed (and on disk): the audit strings it interned may be referred to by id
+                # from here on; a write's next event then needs no lookup of them.
+                if tx._interned:
+                    self._ctx.strings.remember(tx._interned)
             finally:
                 committed(tx)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key
 from iamd.store.changes import Entity, Verb
@@ -88,8 +89,8 @@ class TagOps(Ops):
 
     def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
         owner = self._tag_owner(target, account, ref)
-        rows = self._conn.execute(_LIST_TAGS[target], {"owner": owner})
-        return tuple(Tag(r.key, r.value) for r in rows)
+        rows = driver.rows(self._conn, _LIST_TAGS[target], {"owner": owner})
+        return tuple(Tag(key, value) for key, value in rows)
 
     def tag_resource(self, target: TagTarget, account: str, ref: str, tags: Sequence[Tag]) -> None:
         self._write()

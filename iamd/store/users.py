@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import bindparam, delete, exists, insert, select, update
 
+from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.base import Ops, name_key, user_select
 from iamd.store.changes import Entity, Verb
@@ -29,6 +30,16 @@ _BLOCKERS = (
     (s.ssh_public_keys.c.user_id, ConflictReason.HAS_SSH_PUBLIC_KEYS),
     (s.service_specific_credentials.c.user_id, ConflictReason.HAS_SERVICE_SPECIFIC_CREDENTIALS),
 )
+_INSERT_USER = insert(s.users).values(
+    id=bindparam("id"),
+    account_id=bindparam("account_id"),
+    name=bindparam("name"),
+    name_key=bindparam("name_key"),
+    path=bindparam("path"),
+    create_date=bindparam("create_date", type_=s.users.c.create_date.type),
+    boundary_policy_id=bindparam("boundary_policy_id"),
+)
+_DELETE_USER = delete(s.users).where(s.users.c.id == bindparam("user"))
 _USER_BLOCKERS = tuple(reason for _, reason in _BLOCKERS)
 _USER_BLOCKED = select(
     *(exists().where(column == bindparam("user")).label(f"b{i}") for i, (column, _) in enumerate(_BLOCKERS))
@@ -38,7 +49,7 @@ _USER_BLOCKED = select(
 class UserOps(Ops):
     # -- reads ---------------------------------------------------------------------------
     def get_user(self, account: str, name: str) -> User:
-        row = self._conn.execute(_GET_USER, {"account": account, "key": name_key(name)}).first()
+        row = driver.first(self._conn, _GET_USER, {"account": account, "key": name_key(name)})
         if row is None:
             raise NotFound("user", name)
         return self._user(row)
@@ -84,17 +95,16 @@ class UserOps(Ops):
             create_date=self._now(),
             permissions_boundary=boundary[1] if boundary else None,
         )
-        self._conn.execute(
-            insert(s.users).values(
-                id=user.id,
-                account_id=account,
-                name=name,
-                name_key=name_key(name),
-                path=path,
-                create_date=user.create_date,
-                boundary_policy_id=boundary[0] if boundary else None,
-            )
-        )
+        values = {
+            "id": user.id,
+            "account_id": account,
+            "name": name,
+            "name_key": name_key(name),
+            "path": path,
+            "create_date": user.create_date,
+            "boundary_policy_id": boundary[0] if boundary else None,
+        }
+        driver.run(self._conn, _INSERT_USER, values)
         put_tags(self._conn, TagTarget.USER, user.id, tags)
         self._history(account, "create", "user", user.id)
         if boundary:
@@ -148,9 +158,9 @@ class UserOps(Ops):
         self._write()
         user_id = self._named_id(s.users, "user", account, name)
         # One statement, one round trip under the writers' lock (was one per kind of blocker).
-        blocked = self._conn.execute(_USER_BLOCKED, {"user": user_id}).one()
+        blocked = driver.first(self._conn, _USER_BLOCKED, {"user": user_id})
         for reason, found in zip(_USER_BLOCKERS, blocked, strict=True):
             if found:
                 raise Conflict(reason, "user", name)
-        self._conn.execute(delete(s.users).where(s.users.c.id == user_id))
+        driver.run(self._conn, _DELETE_USER, {"user": user_id})
         self._changed(Entity.USER, account, name, Verb.DELETED)

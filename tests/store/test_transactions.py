@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -350,3 +351,37 @@ def test_a_write_is_on_disk_when_its_transaction_returns(pg_databases: PgDatabas
         admin.execute("ALTER SYSTEM RESET wal_writer_delay")
         admin.execute("SELECT pg_reload_conf()")
         admin.close()
+
+
+def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the pool does not ping the server at every checkout (a round trip per read
+    snapshot and per write); a pooled connection the server has closed (a restart, an
+    administrator's pg_terminate_backend, an idle timeout) is replaced at checkout all the same,
+    so the next reads and writes succeed instead of failing on a dead connection."""
+    import psycopg
+
+    url = pg_databases.create("iamd_stale")
+    name = make_url(url).database
+    upgrade(url)
+    store = open_store(url)
+    admin = psycopg.connect(pg_databases.cluster.url(), autocommit=True)
+    try:
+        with store.transaction() as tx:
+            tx.create_account("111122223333")
+        with store.read() as rtx:  # a second pooled connection, idle from here on
+            assert rtx.get_account("111122223333").id == "111122223333"
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchone()
+        assert killed is not None and killed[0] >= 1
+        time.sleep(0.2)  # the terminated backends' notices reach the pooled sockets
+        for n in range(3):  # every pooled connection is dead: each checkout must get a live one
+            with store.transaction() as tx:
+                tx.create_user("111122223333", f"after{n}")
+            with store.read() as rtx:
+                assert rtx.get_user("111122223333", f"after{n}").name == f"after{n}"
+    finally:
+        admin.close()
+        store.close()

@@ -1,0 +1,123 @@
+"""CPU per PostgreSQL write, in process: ``python -m bench.server.write_cpu [--writes N] [--profile]``.
+
+Starts a throwaway PostgreSQL cluster with fsync on (``tests/store/postgres.py``), builds a
+Backend on it with the server benchmark's caller (``bench-caller``, an inline policy allowing
+``iam:*``), pre-signs CreateUser/DeleteUser pairs of distinct names and feeds their raw HTTP
+bytes, one at a time, to the protocol ``iamd serve`` runs (``bench.server.cpu``'s fake
+transport: no socket). Prints, per write: the CPU of this process (``time.process_time``, every
+thread), of the thread that ran the request (``time.thread_time`` around ``pipeline.handle``)
+and of the cluster's processes (``/proc``), and the wall time. CPU figures barely move with the
+machine's load; ``--profile`` prints a cProfile of the requests' thread in CPU time.
+
+Run it in two trees for a before/after pair (``cd <tree> && PYTHONPATH=$PWD python -m ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from iamd.api import Backend, create_app
+from iamd.cli.server import tune_runtime
+
+from .baseline import ROOT
+from .contention import _cpu_seconds, write_bodies
+from .cpu import ROOT_KEY, ROOT_SECRET, _feed, _setup, query_protocol
+from .signing import sign_query
+
+__all__ = ["main", "measure"]
+
+WARM = 400  # requests before the measured ones (connections, prepared statements, caches)
+
+
+def measure(writes: int, *, profile: bool = False, sort: str = "cumulative") -> dict[str, float]:
+    import psycopg
+
+    import iamd.api.pipeline as pipeline
+
+    sys.path.insert(0, str(ROOT))
+    from tests.store.postgres import start_cluster
+
+    cluster = start_cluster(durable=True)
+    try:
+        with psycopg.connect(cluster.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE bench_writes")
+        postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+            backend, _ = Backend.open(cluster.url("bench_writes"), Path(tmp), dev=True, env=env)
+            app = create_app(backend)
+            key = _setup(backend, app)
+            raws = sign_query("127.0.0.1", 8000, key, write_bodies("w", (WARM + writes) // 2 + 1))
+            tune_runtime()
+            loop = asyncio.new_event_loop()
+            protocol, transport = query_protocol(app, loop)
+            handle = pipeline.handle
+            thread_cpu = [0.0]
+            profiler = cProfile.Profile(time.thread_time) if profile else None
+
+            def timed(backend: Any, request: Any) -> Any:
+                start = time.thread_time()
+                if profiler is not None:
+                    profiler.enable()
+                try:
+                    return handle(backend, request)
+                finally:
+                    if profiler is not None:
+                        profiler.disable()
+                    thread_cpu[0] += time.thread_time() - start
+
+            try:
+                if _feed(protocol, transport, raws[:WARM], loop) != WARM:
+                    raise RuntimeError("the warm-up writes failed")
+                assert backend.audit is not None
+                backend.audit.flush()
+                pipeline.handle = timed  # type: ignore[assignment]
+                pg, cpu, wall = _cpu_seconds(postmaster), time.process_time(), time.perf_counter()
+                ok = _feed(protocol, transport, raws[WARM : WARM + writes], loop)
+                backend.audit.flush()
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                pg = _cpu_seconds(postmaster) - pg
+            finally:
+                pipeline.handle = handle  # type: ignore[assignment]
+                loop.close()
+                backend.close()
+    finally:
+        cluster.stop()
+    if ok != writes:
+        raise RuntimeError(f"{writes - ok} of {writes} writes failed")
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats(sort).print_stats(int(os.environ.get("IAMD_BENCH_LINES", "50")))
+    return {
+        "writes": writes,
+        "iamd_us": cpu / writes * 1e6,
+        "thread_us": thread_cpu[0] / writes * 1e6,
+        "postgres_us": pg / writes * 1e6,
+        "wall_us": wall / writes * 1e6,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server.write_cpu", description=__doc__)
+    parser.add_argument("--writes", type=int, default=1500)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile (CPU time) of the requests")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime, ...)")
+    args = parser.parse_args(argv)
+    r = measure(args.writes, profile=args.profile, sort=args.sort)
+    print(f"CreateUser/DeleteUser on PostgreSQL (fsync on), one at a time, {r['writes']} writes: "
+          f"iamd {r['iamd_us']:.0f} µs CPU/write (the request's thread {r['thread_us']:.0f}), "
+          f"PostgreSQL {r['postgres_us']:.0f} µs CPU/write, wall {r['wall_us']:.0f} µs; "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
