@@ -24,6 +24,7 @@ from iamd.limits import HttpLimits
 from iamd.partitions import SUPPORTED_PARTITIONS
 
 from .audit import audit_budget, audit_options
+from .audit import export as trail_export
 from .client import (
     DEFAULT_ENDPOINT,
     data_dir_option,
@@ -723,3 +724,6 @@ def _why(record: dict[str, Any]) -> str:
     if isinstance(refused, dict):
         return f"key {refused.get('accessKeyId')}: {refused.get('reason')}"
     return ""
+
+
+trail.add_command(trail_export)  # iamd trail export (docs/audit.md)
