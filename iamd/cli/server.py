@@ -377,6 +377,8 @@ def worker_app() -> object:
 
 def _configure_jwks(options: list[str]) -> None:
     """``ISSUER=URL|FILE`` options → the process's JWKS resolver (identity federation)."""
+    if not options:
+        return  # PyJWT is not loaded at start-up unless a JWKS source is given
     from iamd.federation.jwks import KeyUnavailable, default_resolver, parse_source_option
 
     for option in options:
