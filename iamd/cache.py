@@ -92,6 +92,15 @@ class _Entry:
         self.deps: tuple[Ref, ...] = ()
 
 
+class _Marked(_Entry):
+    """An entry that also answers a second lookup with nothing (:meth:`Cache.marked`): a user
+    record read with its tags when it has none stands for the empty ``list_tags`` answer too,
+    without an entry of its own (about 250 bytes per untagged caller). It is indexed by the
+    same refs, so whatever would drop that answer (a TagUser: the user's ref) drops it."""
+
+    __slots__ = ()
+
+
 _SIZES: dict[int, int] = {}  # the sizes given to put, one object each (at most 4,096 of them)
 _MANY = 16  # a ref's entries are a list up to this many, a set beyond (a managed policy's thousands of sets)
 
@@ -160,6 +169,10 @@ class Cache:
     def contains(self, section: Section, key: Any) -> bool:
         return key in self._sections[section]
 
+    def marked(self, section: Section, key: Any) -> bool:
+        """Whether the entry at ``key`` was put with ``marked=True`` (and is still cached)."""
+        return type(self._sections[section].get(key)) is _Marked
+
     def __len__(self) -> int:
         return sum(len(s) for s in self._sections.values())
 
@@ -171,9 +184,13 @@ class Cache:
         return self._bytes
 
     # -- writes ------------------------------------------------------------------------------
-    def put(self, section: Section, key: Any, value: Any, deps: Iterable[Ref], version: int, size: int = 0) -> bool:
+    def put(
+        self, section: Section, key: Any, value: Any, deps: Iterable[Ref], version: int, size: int = 0,
+        *, marked: bool = False,
+    ) -> bool:  # fmt: skip
         """Keep ``value`` (built from ``deps``, by reads that began at ``version``) unless one of
-        ``deps`` changed since; False when it was not kept."""
+        ``deps`` changed since; False when it was not kept. ``marked``: the entry also answers
+        :meth:`marked` (what that means is the caller's: ``iamd.core.reads``)."""
         deps = tuple(deps)
         # one int object per size (a computed size is a new int each time: 28 bytes per entry)
         size = _SIZES.setdefault(size, size) if size and len(_SIZES) < 4096 else size or _SIZE[section]
@@ -184,7 +201,7 @@ class Cache:
             old = items.pop(key, None)
             if old is not None:
                 self._unindex(old)
-            entry = _Entry(value, section, key, size)
+            entry = (_Marked if marked else _Entry)(value, section, key, size)
             items[key] = entry
             self._bytes += size
             self._section_bytes[section] += size

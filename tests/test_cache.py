@@ -134,3 +134,24 @@ def test_cache_entries_is_room_for_that_many_callers_in_every_section() -> None:
     assert (cache.size(Section.CREDENTIALS), cache.size(Section.SETS), cache.size(Section.ENTITIES)) == (n, n, 2 * n)
     cache.put(Section.CREDENTIALS, "one-more", -1, [], cache.version)  # and no more than N of a kind
     assert cache.size(Section.CREDENTIALS) == n and cache.evictions == 1
+
+
+def test_a_marked_entry_is_marked_until_it_is_dropped_or_put_again_unmarked() -> None:
+    """``Cache.put(marked=True)``: what an untagged user's record says of its tags (iamd.core.reads)."""
+    cache = Cache()
+    key = ("get_user", "1", "alice")
+    assert not cache.marked(Section.ENTITIES, key)
+    assert cache.put(Section.ENTITIES, key, "record", [ref("user", "1", "alice")], cache.version, marked=True)
+    assert cache.marked(Section.ENTITIES, key) and cache.get(Section.ENTITIES, key) == "record"
+    assert not cache.marked(Section.CREDENTIALS, key)
+    cache.apply(ChangeSet((_user("bob"),)))
+    assert cache.marked(Section.ENTITIES, key)
+    cache.apply(ChangeSet((_user("alice"),)))  # a change to the user (a TagUser is one) drops it
+    assert not cache.marked(Section.ENTITIES, key) and cache.get(Section.ENTITIES, key) is None
+    cache.put(Section.ENTITIES, key, "again", [ref("user", "1", "alice")], cache.version, marked=True)
+    cache.put(Section.ENTITIES, key, "unmarked", [ref("user", "1", "alice")], cache.version)
+    assert not cache.marked(Section.ENTITIES, key)
+    stale = cache.version
+    cache.apply(ChangeSet((_user("alice"),)))
+    assert not cache.put(Section.ENTITIES, key, "stale", [ref("user", "1", "alice")], stale, marked=True)
+    assert not cache.marked(Section.ENTITIES, key)

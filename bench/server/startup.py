@@ -25,6 +25,11 @@ compiles every iamd module again at every start (0.2 to 0.7 s of CPU in this VM'
 servers write and read their bytecode in a cache directory of their own
 (``PYTHONPYCACHEPREFIX``), filled by one start that is not counted; ``--no-bytecode-cache``
 measures the environment as it is instead.
+
+**Instructions** (``--callgrind``): each side's start run once under callgrind (valgrind), first
+and second, up to ``uvicorn.run`` (replaced by a function that returns at once: no socket, no
+request), after one start that fills the bytecode cache. Instruction counts do not move with
+the machine's load, which the wall figures do (minutes per start under valgrind).
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,6 +140,55 @@ def measure(
     return out
 
 
+# ``iamd serve`` up to uvicorn.run, which returns at once: a start's own work, nothing served.
+_SERVE_ONCE = """
+import sys
+import uvicorn
+
+def run(app, **options):
+    raise SystemExit(0)
+
+uvicorn.run = run
+if __name__ == "__main__":
+    from iamd.cli import main
+    sys.argv = ["iamd", "serve", "--dev", "--port", "0", "--data-dir", sys.argv[1]]
+    main()
+"""
+
+
+def callgrind(sides: dict[str, Path | None]) -> dict[str, Any]:
+    """Instructions of a first and a second start of each side (``--callgrind``)."""
+    from .servers import ROOT_KEY, ROOT_SECRET
+
+    out: dict[str, Any] = {"load": [round(x, 2) for x in os.getloadavg()], "instructions": {}}
+    here = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory(prefix="iamd-startup-cg-") as tmp:
+        script = Path(tmp) / "serve_once.py"
+        script.write_text(_SERVE_ONCE)
+        for name, source in sides.items():
+            tree = source or here
+            env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "",
+                   "PYTHONPYCACHEPREFIX": str(Path(tmp) / f"pycache-{name}"),
+                   "IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}  # fmt: skip
+            python = [sys.executable, str(script)]
+            subprocess.run(
+                [*python, str(Path(tmp) / f"{name}-warm")], env=env, cwd=tree, capture_output=True, check=True
+            )
+            data = Path(tmp) / f"{name}-data"
+            counts = {}
+            for which in ("first", "second"):
+                done = subprocess.run(
+                    ["valgrind", "--tool=callgrind", f"--callgrind-out-file={Path(tmp) / f'{name}-{which}.out'}",
+                     *python, str(data)], env=env, cwd=tree, capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                found = re.search(r"Collected : (\d+)", done.stderr)
+                if found is None:
+                    raise RuntimeError(f"no instruction count from callgrind: {done.stderr[-2000:]}")
+                counts[which] = int(found.group(1))
+            out["instructions"][name] = counts
+    return out
+
+
 def render(results: dict[str, Any]) -> str:
     cache = "bytecode cached" if results["bytecode_cache"] else "bytecode as the environment has it"
     lines = [f"iamd serve start-up, median of {results['rounds']} rounds, {cache} (load average {results['load']})", ""]
@@ -154,12 +210,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="no bytecode cache of the servers' own (PYTHONDONTWRITEBYTECODE as set)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     parser.add_argument("--quiet", action="store_true", help="no progress messages on standard error")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="instructions of one first and one second start per side, under callgrind")  # fmt: skip
     args = parser.parse_args(argv)
     base = checkout(args.base) if args.base else None
     try:
         sides: dict[str, Path | None] = {"new": None}
         if base is not None:
             sides = {"base": base, "new": None}
+        if args.callgrind:
+            counted = callgrind(sides)
+            print(json.dumps(counted, indent=2) if args.json else "\n".join(
+                [f"iamd serve start-up, instructions under callgrind (load average {counted['load']})"]
+                + [f"{name:<6} first {c['first']:>15,}  second {c['second']:>15,}"
+                   for name, c in counted["instructions"].items()]))  # fmt: skip
+            return 0
         results = measure(args.rounds, sides, bytecode_cache=not args.no_bytecode_cache, quiet=args.quiet)
         if base is not None:
             results["base"] = args.base

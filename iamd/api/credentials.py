@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from iamd.auth import Credential
 from iamd.cache import Cache, Section
-from iamd.core.reads import remember
+from iamd.core.reads import remember_user
 from iamd.crypto import SecretBox, access_key_context
 from iamd.policy import Principal
 from iamd.refs import key_ref, ref
@@ -22,7 +22,7 @@ from iamd.service.call import Caller
 from iamd.service.policy_loader import PolicyCache
 from iamd.service.sessions import principal_for_session
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, ReadTx, Store, TagTarget, User
+from iamd.store import NotFound, ReadTx, Store, User
 
 __all__ = ["CredentialResolver"]
 
@@ -109,8 +109,7 @@ class CredentialResolver:
             principal = Principal.from_arn(f"arn:{self._partition}:iam::{key.account_id}:root")
         else:
             principal = Principal.from_arn(user.arn, unique_id=user.id, tags=[(t.key, t.value) for t in tags])
-            remember(self._cache, ("get_user", user.account_id, user.name), user, started)
-            remember(self._cache, ("list_tags", TagTarget.USER, user.account_id, user.name), tags, started)
+            remember_user(self._cache, user, tags, started)
         # the principal's (interned) account and the presented key id, which the cache is keyed by:
         # the same string objects, not one more copy each per cached caller
         caller = Caller(principal.account or key.account_id, principal, key_id if key_id == key.id else key.id, user)

@@ -24,6 +24,7 @@ from iamd.limits import HttpLimits
 from iamd.partitions import SUPPORTED_PARTITIONS
 
 from .audit import audit_budget, audit_options
+from .audit import export as trail_export
 from .client import (
     DEFAULT_ENDPOINT,
     data_dir_option,
@@ -376,6 +377,8 @@ def worker_app() -> object:
 
 def _configure_jwks(options: list[str]) -> None:
     """``ISSUER=URL|FILE`` options → the process's JWKS resolver (identity federation)."""
+    if not options:
+        return  # PyJWT is not loaded at start-up unless a JWKS source is given
     from iamd.federation.jwks import KeyUnavailable, default_resolver, parse_source_option
 
     for option in options:
@@ -723,3 +726,6 @@ def _why(record: dict[str, Any]) -> str:
     if isinstance(refused, dict):
         return f"key {refused.get('accessKeyId')}: {refused.get('reason')}"
     return ""
+
+
+trail.add_command(trail_export)  # iamd trail export (docs/audit.md)

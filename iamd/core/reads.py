@@ -52,7 +52,7 @@ from iamd.store.server_certificates import ServerCertificate
 from iamd.store.surface import AccessReportJob, OutboundFederation, WebIdentityKey
 from iamd.store.user_credentials import ServiceCredential, SigningCertificate, SshPublicKey
 
-__all__ = ["CachedReads", "entity_refs", "remember"]
+__all__ = ["CachedReads", "entity_refs", "remember", "remember_user", "untagged"]
 
 T = TypeVar("T")
 
@@ -241,7 +241,10 @@ class CachedReads:
         return self._open().policy_sources(kind, account, name)
 
     def list_tags(self, target: TagTarget, account: str, ref: str) -> tuple[Tag, ...]:
-        return self._cached(("list_tags", target, account, ref), lambda: self._open().list_tags(target, account, ref))
+        key = ("list_tags", target, account, ref)
+        if target is TagTarget.USER and self._cache.get(Section.ENTITIES, key) is None and untagged(self._cache, key):
+            return ()
+        return self._cached(key, lambda: self._open().list_tags(target, account, ref))
 
     def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
         return self._open().lookup_access_key(key_id)
@@ -455,6 +458,27 @@ def remember(cache: Cache, key: tuple[Any, ...], value: object, version: int) ->
     indexed by what it depends on and subject to the one staleness rule (``Cache.put``). Also
     for a lookup's answer another read returned in passing (the credential's user and tags)."""
     cache.put(Section.ENTITIES, key, value, entity_refs(key), version)
+
+
+def remember_user(cache: Cache, user: User, tags: Sequence[Tag], version: int) -> None:
+    """Keep a user record and its tags, read together (in one snapshot, by reads that began at
+    ``version``) as the answers of ``get_user`` and ``list_tags`` of that user. A user without
+    tags (most callers) is one entry, marked as having none (``Cache.put(marked=True)``): the
+    empty ``list_tags`` answer needs no entry of its own. Both depend on the user's ref alone,
+    which every change to the user or its tags drops (docs/architecture.md, "Caches")."""
+    user_key = ("get_user", user.account_id, user.name)
+    if tags:
+        remember(cache, user_key, user, version)
+        remember(cache, ("list_tags", TagTarget.USER, user.account_id, user.name), tags, version)
+    else:
+        cache.put(Section.ENTITIES, user_key, user, entity_refs(user_key), version, marked=True)
+
+
+def untagged(cache: Cache, list_tags_key: tuple[Any, ...]) -> bool:
+    """Whether ``list_tags`` of a user (``list_tags_key``) is known to be empty from the user's
+    cached record (:func:`remember_user`)."""
+    _, _, account, name = list_tags_key
+    return cache.marked(Section.ENTITIES, ("get_user", account, name))
 
 
 def entity_refs(key: tuple[Any, ...]) -> list[Ref]:

@@ -17,12 +17,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from typing import TYPE_CHECKING, Any
 
 from iamd import errors as aws
 from iamd.crypto import SecretBox
@@ -31,6 +26,13 @@ from iamd.service.authorize import authorize_action
 from iamd.service.call import Call
 from iamd.store import ReadTx, Tx
 from iamd.store.surface import WebIdentityKey
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+# PyJWT and cryptography's key types are imported by the two functions that sign or make keys,
+# not at start-up: a server that issues no web identity token never loads them (bench/README.md,
+# "Start-up").
 
 __all__ = [
     "ALGORITHMS",
@@ -65,6 +67,10 @@ def _public_url(call: Call) -> str:
 
 # -- keys ------------------------------------------------------------------------------------
 def _new_key(box: SecretBox, account: str, algorithm: str, now: Any) -> WebIdentityKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
     kid = secrets.token_hex(16)
     private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if algorithm == "RS256":
@@ -180,6 +186,10 @@ def get_web_identity_token(call: Call, tx: ReadTx) -> dict[str, Any]:
         "jti": new_uuid4(),
         NAMESPACE: aws_claims,
     }
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     private = serialization.load_pem_private_key(pem.encode("ascii"), None)
     if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):  # only these are ever made
         raise aws.ServiceFailure("The account's signing key cannot be used.")

@@ -12,10 +12,18 @@ already, neither loads alembic (its import and its reading of every revision fil
 tenth of the server's start-up). The head is the last revision file's name: revisions are
 numbered ``0001``, ``0002``, … and each one's id is its file's name (tests/store/test_migrations.py
 checks both against alembic's own script directory).
+
+A new, empty SQLite database (every first ``iamd serve``) is made at the head in one script,
+``iamd.store.sqlite_head`` (what the migrations build, generated from them by
+``scripts/sqlite_head_schema.py``), without alembic: loading alembic and running the thirteen
+revisions one by one was about a third of a first start's CPU. The script is used only while
+its revision is the head (a new revision without a new script falls back to alembic), and
+tests/store/test_migrations.py checks that it builds exactly what the migrations build.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,10 +80,13 @@ def current_revision(url: str | URL) -> str | None:
         engine.dispose()
 
 
-def upgrade(url: str | URL, revision: str = "head", *, migrations: Path = MIGRATIONS) -> str | None:
+def upgrade(
+    url: str | URL, revision: str = "head", *, migrations: Path = MIGRATIONS, head_script: bool = True
+) -> str | None:
     """Migrate the database at ``url`` to ``revision``; running it again does nothing.
 
-    ``migrations`` is the script directory (tests point it at a copy with extra revisions).
+    ``migrations`` is the script directory (tests point it at a copy with extra revisions);
+    ``head_script=False`` builds a new SQLite database through alembic's revisions too (tests).
     """
     engine = make_engine(url)
     try:
@@ -85,6 +96,8 @@ def upgrade(url: str | URL, revision: str = "head", *, migrations: Path = MIGRAT
                 conn.rollback()
                 if current == head_revision():
                     return current  # nothing to run: alembic is not loaded
+                if current is None and head_script and _create_sqlite_head(conn):
+                    return head_revision()
             from alembic import command
 
             postgres = conn.dialect.name == "postgresql"
@@ -106,3 +119,28 @@ def upgrade(url: str | URL, revision: str = "head", *, migrations: Path = MIGRAT
             return current_revision_of(conn)
     finally:
         engine.dispose()
+
+
+def _create_sqlite_head(conn: Connection) -> bool:
+    """A new, empty SQLite database made at the head by ``iamd.store.sqlite_head``'s script, in
+    one transaction; False (nothing done) for another database, one with any table, or a script
+    of an older revision."""
+    if conn.dialect.name != "sqlite":
+        return False
+    from iamd.store import sqlite_head
+
+    if head_revision() != sqlite_head.REVISION:
+        return False  # a revision newer than the script: alembic builds it
+    if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar_one():
+        conn.rollback()
+        return False
+    conn.rollback()
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        dbapi.executescript(sqlite_head.SCRIPT)  # BEGIN IMMEDIATE … COMMIT: all of it or nothing
+    except sqlite3.Error:
+        if dbapi.in_transaction:
+            dbapi.execute("ROLLBACK")
+        return False  # another process made it meanwhile: upgrade as before
+    return True

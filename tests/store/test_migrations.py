@@ -211,3 +211,83 @@ def test_a_database_at_the_head_is_checked_without_loading_alembic(tmp_path: Pat
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
     )
     assert run_fresh(script).strip() == "[]"
+
+
+def _sqlite_contents(
+    path: Path,
+) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[tuple[object, ...]]], list[int]]:
+    """A SQLite file's schema (SQLite's own text of every object, its lines sorted: alembic's batch
+    mode writes a rebuilt table's constraints in an order that varies from run to run), every
+    table's rows, and its pragmas."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        objects = [
+            (kind, name, sorted(line.strip().rstrip(",").strip() for line in (sql or "").splitlines()))
+            for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        ]
+        rows = {
+            name: conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+            for kind, name, _ in objects
+            if kind == "table"
+        }
+        pragmas = [conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("user_version", "auto_vacuum", "page_size")]
+        return objects, rows, pragmas
+    finally:
+        conn.close()
+
+
+def test_a_new_sqlite_database_is_made_at_the_head_in_one_script_as_the_migrations_make_it(tmp_path: Path) -> None:
+    """`iamd.store.sqlite_head` (scripts/sqlite_head_schema.py) builds exactly what the revisions
+    build, without alembic; a new revision needs the script written again (its REVISION is the head)."""
+    from iamd.store import sqlite_head
+
+    assert migrate.head_revision() == sqlite_head.REVISION, "run scripts/sqlite_head_schema.py"
+    by_revisions, by_script = tmp_path / "revisions.db", tmp_path / "script.db"
+    assert migrate.upgrade(f"sqlite:///{by_revisions}", head_script=False) == migrate.head_revision()
+    script = (
+        "import sys\n"
+        "from iamd.store import migrate, open_store\n"
+        f"assert migrate.upgrade('sqlite:///{by_script}') == migrate.head_revision()\n"
+        f"open_store('sqlite:///{by_script}').close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    assert run_fresh(script).strip() == "[]"
+    objects, rows, pragmas = _sqlite_contents(by_script)
+    assert (objects, pragmas) == _sqlite_contents(by_revisions)[::2]
+    expected_rows = _sqlite_contents(by_revisions)[1]
+    # the aws pseudo-account's creation time is the database's own, in both
+    made = [r for r in rows["accounts"]] + [r for r in expected_rows["accounts"]]
+    assert [r[0] for r in made] == ["aws", "aws"] and all(
+        re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r[3]) for r in made
+    )
+    assert {k: v for k, v in rows.items() if k != "accounts"} == {
+        k: v for k, v in expected_rows.items() if k != "accounts"
+    }
+    assert [r[:3] + r[4:] for r in rows["accounts"]] == [r[:3] + r[4:] for r in expected_rows["accounts"]]
+
+
+def test_the_head_script_is_used_only_on_an_empty_sqlite_database_at_its_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iamd.store import sqlite_head
+
+    def tables(name: str) -> set[str]:
+        engine = make_engine(f"sqlite:///{tmp_path / name}")
+        try:
+            with engine.connect() as conn:
+                return set(inspect(conn).get_table_names())
+        finally:
+            engine.dispose()
+
+    monkeypatch.setattr(sqlite_head, "SCRIPT", "BEGIN; CREATE TABLE made_by_the_script (x); COMMIT;")
+    migrate.upgrade(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert tables("empty.db") == {"made_by_the_script"}  # the script, alone
+    migrate.upgrade(f"sqlite:///{tmp_path / 'partway.db'}", "0012_orgs_delegation")
+    assert migrate.upgrade(f"sqlite:///{tmp_path / 'partway.db'}") == migrate.head_revision()  # alembic, from 0012
+    monkeypatch.setattr(sqlite_head, "REVISION", "0012_orgs_delegation")  # as if 0013 were newer than the script
+    assert migrate.upgrade(f"sqlite:///{tmp_path / 'older.db'}") == migrate.head_revision()
+    for name in ("partway.db", "older.db"):
+        assert "made_by_the_script" not in tables(name)
+        assert tables(name) == {t.name for t in metadata.sorted_tables} | {"alembic_version"}

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
-from iamd.federation.saml import MetadataError, parse_metadata
 from iamd.service.call import Call
 from iamd.store import NotFound, ReadTx, TagTarget, Tx
 
@@ -89,6 +88,9 @@ def saml_provider(call: Call, tx: ReadTx) -> Any:
 
 
 def _metadata(text: str) -> Any:
+    # imported here, not at start-up: lxml, signxml and cryptography's X.509 (bench/README.md, "Start-up")
+    from iamd.federation.saml import MetadataError, parse_metadata
+
     try:
         return parse_metadata(text)
     except MetadataError:

@@ -7,12 +7,12 @@ what AWS authorizes for its operation (GetCallerIdentity: nothing).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 from iamd import errors as aws
 from iamd.service.call import Call
-from iamd.service.outbound import get_web_identity_token
 from iamd.service.root_access import assume_root
 from iamd.store import ReadTx
 
@@ -24,12 +24,28 @@ from .operations import (
     get_federation_token,
     get_session_token,
 )
-from .saml import assume_role_with_saml
-from .web_identity import assume_role_with_web_identity
 
 __all__ = ["STS_OPERATIONS", "get_caller_identity"]
 
 StsHandler = Callable[[Call, ReadTx], dict[str, Any]]
+
+
+def _on_first_call(module: str, name: str) -> StsHandler:
+    """The handler ``module.name``, its module imported when it is first called: the federation
+    handlers need PyJWT, cryptography's X.509, lxml and signxml, which a server that is never
+    asked for them should not load at start-up (bench/README.md, "Start-up")."""
+
+    def handler(call: Call, tx: ReadTx) -> dict[str, Any]:
+        found: StsHandler = getattr(importlib.import_module(module), name)
+        return found(call, tx)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
+assume_role_with_web_identity = _on_first_call("iamd.service.sts.web_identity", "assume_role_with_web_identity")
+assume_role_with_saml = _on_first_call("iamd.service.sts.saml", "assume_role_with_saml")
+get_web_identity_token = _on_first_call("iamd.service.outbound", "get_web_identity_token")
 
 _OPERATIONS: dict[str, StsHandler] = {
     "GetCallerIdentity": get_caller_identity,
