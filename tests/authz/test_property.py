@@ -59,6 +59,17 @@ def case(acct: str, user_arn: str) -> st.SearchStrategy[dict[str, Any]]:
     })  # fmt: skip
 
 
+def offline_policies(example: dict[str, Any], identity_text: str, rp_text: str | None) -> PolicySet:
+    """The policies the engine decides ``example`` with offline: the user's inline policy (when the
+    example has statements for it) and the resource's policy (when it has one)."""
+    return PolicySet.of(
+        identity=[Policy("p", PolicyType.IDENTITY, parse_policy(identity_text, DocumentKind.IDENTITY))]
+        if example["identity"] else [],
+        resource=Policy("r", PolicyType.RESOURCE, parse_policy(rp_text, DocumentKind.RESOURCE))
+        if rp_text else None,
+    )  # fmt: skip
+
+
 def test_the_api_decides_as_the_engine_offline(
     authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], iam: BaseClient, acct: str
 ) -> None:
@@ -83,12 +94,7 @@ def test_the_api_decides_as_the_engine_offline(
             sign(paula), [Check(example["action"], example["resource"], resource_policy=rp_text)], service="widgets"
         )
         owner = example["resource"].split(":")[4]
-        policies = PolicySet.of(
-            identity=[Policy("p", PolicyType.IDENTITY, parse_policy(identity_text, DocumentKind.IDENTITY))]
-            if example["identity"] else [],
-            resource=Policy("r", PolicyType.RESOURCE, parse_policy(rp_text, DocumentKind.RESOURCE))
-            if rp_text else None,
-        )  # fmt: skip
+        policies = offline_policies(example, identity_text, rp_text)
         offline = evaluate(Request(principal, example["action"], example["resource"],
                                    build_context(principal, resource_account=owner), owner), policies)  # fmt: skip
         [result] = answer.results
@@ -127,12 +133,7 @@ def test_a_batch_decides_each_check_as_the_engine_offline(
             [Check(action, resource, resource_policy=rp_text) for action, resource in pairs],
             service=service,
         )
-        policies = PolicySet.of(
-            identity=[Policy("p", PolicyType.IDENTITY, parse_policy(identity_text, DocumentKind.IDENTITY))]
-            if example["identity"] else [],
-            resource=Policy("r", PolicyType.RESOURCE, parse_policy(rp_text, DocumentKind.RESOURCE))
-            if rp_text else None,
-        )  # fmt: skip
+        policies = offline_policies(example, identity_text, rp_text)
         assert len(answer.results) == len(pairs)
         for (action, resource), result in zip(pairs, answer.results, strict=True):
             owner = resource.split(":")[4]
