@@ -71,9 +71,11 @@ def id_key(text: str) -> bytes:
         digits = text.replace("-", "")
         if len(digits) == 32 and digits == digits.lower():
             try:
-                return bytes.fromhex(digits)
+                key = bytes.fromhex(digits)
             except ValueError:
-                pass
+                key = b""
+            if len(key) == 16:  # fromhex skips blanks: "…5f  " is 15 bytes, and stays text
+                return key
     data = text.encode("utf-8", "surrogatepass")
     return (b"\x01\x01" if len(data) == 15 else b"\x00") + data
 
@@ -84,18 +86,27 @@ def id_blob(text: str) -> bytearray:
     less), and a lower-case check of the whole text (the dashes have no case)."""
     if len(text) == 36 and text[8:24:5] == "----" and text == text.lower():
         try:
-            return bytearray.fromhex(text.replace("-", " "))
+            blob = bytearray.fromhex(text.replace("-", " "))
         except ValueError:  # not hex, or a dash elsewhere too (id_key's text form)
-            pass
+            blob = bytearray()
+        if len(blob) == 16:  # blanks in the text are skipped too: id_key's text form then
+            return blob
     return bytearray(id_key(text))
 
 
 def id_text(key: bytes) -> str:
-    """The id :func:`id_key` stored as ``key``."""
+    """The id :func:`id_key` stored as ``key``. A key no version of :func:`id_key` makes that way
+    (before session 11, a UUID-shaped id with blanks was stored as its 15 bytes of hex) reads
+    back as its bytes in hex rather than failing the trail's reader."""
     if len(key) == 16:
         h = key.hex()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return key[2 if key[:1] == b"\x01" else 1 :].decode("utf-8", "surrogatepass")
+    if key[:1] not in (b"\x00", b"\x01"):
+        return key.hex()
+    try:
+        return key[2 if key[:1] == b"\x01" else 1 :].decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return key.hex()
 
 
 class CompactEvent(NamedTuple):

@@ -39,10 +39,18 @@ def test_ids_are_16_bytes_when_they_are_uuids_and_any_text_comes_back() -> None:
     for text in ("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60", "req-1",
                  "fifteen-chars-x", "", "\x01\x01x", "é", "3f2b8a52-0d6e-4c3a-9a5-71b2c3d4e5f60",
                  "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f6 ", "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f6g",
-                 "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e-f60", "3f2b8a52-0d6e-4c3A-9a57-1b2c3d4e5f60"):  # fmt: skip
+                 "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e-f60", "3f2b8a52-0d6e-4c3A-9a57-1b2c3d4e5f60",
+                 # blanks, which bytes.fromhex skips: 15 bytes of hex, kept as text (not a 15-byte "UUID")
+                 "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f  ", "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e  60",
+                 "3f2b8a52-0d6e-4c3a-9a57-1b2c3d\t\n5f60"):  # fmt: skip
         assert id_text(id_key(text)) == text
         assert id_blob(text) == bytearray(id_key(text))  # what the SQLite batch insert binds
     assert len(id_key("3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f60")) == 16
+    # what the old id_key stored for "3f2b8a52-0d6e-4c3a-9a57-1b2c3d4e5f  " (its 15 bytes of hex)
+    # reads back as text, not as a decoding error in the trail's reader
+    legacy = bytes.fromhex("3f2b8a520d6e4c3a9a571b2c3d4e5f")
+    assert id_text(legacy) == legacy.hex()
+    assert id_text(b"\x00\xff\xfe") == "00fffe"
     assert all(
         len(id_key(t)) != 16 for t in ("fifteen-chars-x", "sixteen-chars-xx", "3F2B8A52-0D6E-4C3A-9A57-1B2C3D4E5F60")
     )
