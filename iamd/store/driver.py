@@ -61,8 +61,9 @@ def _execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | 
 
 
 def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
-    """PostgreSQL: ``sql`` (the driver's parameter style) with ``bound``, on ``conn``'s driver
-    connection, seen by ``before_cursor_execute`` listeners; the driver's cursor."""
+    """``sql`` (the driver's parameter style) with ``bound``, on ``conn``'s driver connection, seen
+    by ``before_cursor_execute`` listeners; the driver's cursor. The write statements use it on
+    PostgreSQL only, :class:`DriverQuery` on both backends."""
     driver: Any = conn.connection.driver_connection
     cursor = driver.cursor()
     if conn._has_events or conn.engine._has_events:
@@ -134,7 +135,9 @@ class DriverQuery:
 
     def __init__(self, statement: Any) -> None:
         self._statement = statement
-        self.columns: dict[str, int] = {c.key: i for i, c in enumerate(statement.selected_columns)}
+        # rows as :func:`rows` gives them: the column labels as attributes
+        row: Any = namedtuple("Row", [c.key for c in statement.selected_columns], rename=True)  # type: ignore[misc]
+        self._make: Callable[[Any], Any] = row._make
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -153,21 +156,22 @@ class DriverQuery:
                 self._compiled[dialect.name] = found
         return found
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row, as tuples (``columns`` maps a column's label to its index)."""
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Every row (attribute access by column label)."""
         compiled = self._compile(conn.dialect)
         bound: Any = params if compiled.order is None else tuple(params[name] for name in compiled.order)
         cursor = execute_sql(conn, compiled.sql, bound)
         try:
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            found: list[tuple[Any, ...]] = cursor.fetchall()
         finally:
             cursor.close()
-        if not compiled.processors or not rows:
-            return rows
+        make = self._make
+        if not compiled.processors:
+            return [make(row) for row in found]
         out = []
-        for row in rows:
+        for row in found:
             values = list(row)
             for i, process in compiled.processors:
                 values[i] = process(values[i])
-            out.append(tuple(values))
+            out.append(make(values))
         return out

@@ -50,19 +50,6 @@ _KEY_BY_ID = _KEY_SELECT.where(s.access_keys.c.id == bindparam("key_id"))
 _KEY_OWNER = DriverQuery(
     _build_key_select(with_tags=True).where(s.access_keys.c.id == bindparam("key_id")).order_by(s.user_tags.c.key_norm)
 )
-_O = _KEY_OWNER.columns  # the columns' indexes in its rows
-_O_ID, _O_ACCOUNT, _O_USER, _O_STATUS, _O_SECRET, _O_CREATED = (
-    _O["id"], _O["account_id"], _O["user_id"], _O["status"], _O["secret_sealed"], _O["create_date"]
-)  # fmt: skip
-_O_LAST_DATE, _O_LAST_SERVICE, _O_LAST_REGION = _O["last_used_date"], _O["last_used_service"], _O["last_used_region"]
-_O_NAME, _O_PATH, _O_USER_CREATED, _O_PASSWORD = (
-    _O["u_name"],
-    _O["u_path"],
-    _O["u_create_date"],
-    _O["u_password_last_used"],
-)
-_O_BP = (_O["bp_account"], _O["bp_path"], _O["bp_name"])
-_O_TAG_KEY, _O_TAG_VALUE = _O["tag_key"], _O["tag_value"]
 
 
 def _key_select() -> Select[Any]:
@@ -105,36 +92,22 @@ class KeyOps(Ops):
         if not rows:
             raise NotFound("access key", key_id)
         r = rows[0]
-        account = sys.intern(r[_O_ACCOUNT])
         user = None
-        if r[_O_USER] is not None:
+        if r.user_id is not None:
             # A credential keeps its user (one per active caller, docs/architecture.md "Caches"):
             # its account and path are the same few strings in every one, so one object each.
-            name, path = r[_O_NAME], sys.intern(r[_O_PATH])
             user = User(
-                id=r[_O_USER],
-                account_id=account,
-                name=name,
-                path=path,
-                arn=self._arn(account, "user", path, name),
-                create_date=r[_O_USER_CREATED],
-                permissions_boundary=self._boundary_arn(*(r[i] for i in _O_BP)),
-                password_last_used=r[_O_PASSWORD],
+                id=r.user_id,
+                account_id=sys.intern(r.account_id),
+                name=r.u_name,
+                path=sys.intern(r.u_path),
+                arn=self._arn(r.account_id, "user", r.u_path, r.u_name),
+                create_date=r.u_create_date,
+                permissions_boundary=self._boundary_arn(r.bp_account, r.bp_path, r.bp_name),
+                password_last_used=r.u_password_last_used,
             )
-        tags = tuple(Tag(row[_O_TAG_KEY], row[_O_TAG_VALUE]) for row in rows if row[_O_TAG_KEY] is not None)
-        key = AccessKey(
-            id=r[_O_ID],
-            account_id=account,
-            user_id=r[_O_USER],
-            user_name=r[_O_NAME],
-            status=KeyStatus(r[_O_STATUS]),
-            secret_sealed=bytes(r[_O_SECRET]),
-            create_date=r[_O_CREATED],
-            last_used_date=r[_O_LAST_DATE],
-            last_used_service=r[_O_LAST_SERVICE],
-            last_used_region=r[_O_LAST_REGION],
-        )
-        return AccessKeyOwner(key, user, tags)
+        tags = tuple(Tag(row.tag_key, row.tag_value) for row in rows if row.tag_key is not None)
+        return AccessKeyOwner(self._key(r), user, tags)
 
     def get_access_key(self, key_id: str) -> AccessKey:
         return self._key(self._key_row(key_id))
