@@ -377,23 +377,18 @@ class AuditOps(Ops):
         a = s.audit_events
         key = id_key(request_id)
         rows = list(self._conn.execute(select(a).where(a.c.request_id == key, _NOTABLE).order_by(a.c.seq).limit(limit)))
-        if rows:
-            wanted = _SUCCESSFUL_READ
+        near = select(a).where(a.c.request_id == key)
+        if rows:  # its successful reads, beside its indexed events (ordered by seq)
+            low, high = int(rows[0].seq), int(rows[-1].seq)
+            near = near.where(_SUCCESSFUL_READ)
         else:  # not indexed: the newest of its events, from the trail's end back (a whole scan if there is none)
             newest = self._conn.execute(
                 select(a.c.seq).where(a.c.request_id == key).order_by(a.c.seq.desc()).limit(1)
             ).scalar()
             if newest is None:
                 return ()
-            rows, wanted = [], None
             low = high = int(newest)
-        if rows:
-            low, high = min(int(r.seq) for r in rows), max(int(r.seq) for r in rows)
-        near = select(a).where(
-            a.c.seq.between(low - _REQUEST_SEQ_SPAN, high + _REQUEST_SEQ_SPAN), a.c.request_id == key
-        )
-        if wanted is not None:
-            near = near.where(wanted)
+        near = near.where(a.c.seq.between(low - _REQUEST_SEQ_SPAN, high + _REQUEST_SEQ_SPAN))
         rows += self._conn.execute(near.order_by(a.c.seq).limit(limit))
         rows = sorted(rows, key=lambda r: int(r.seq))[:limit]
         return tuple(read_events(self._conn, self._ctx, rows, remember=not self._writable))
