@@ -173,7 +173,7 @@ class _AdminPages:
         account = signed.session.signin.account_id
         with self.c.backend.store.read() as tx:
             mine = signed.own_records(tx, WHY_WINDOW, errors_only=True)
-            found = tx.find_audit_events(wanted) if wanted else ()  # a failure: by its index (docs/audit.md)
+            found = tx.find_audit_events(wanted, notable_only=True) if wanted else ()  # a failure: its index alone
         # the request asked about, however old: a failure of this account that is the caller's own
         failed = (json.loads(e.record) for e in found if e.account_id == account and e.error_code)
         event = next((r for r in failed if signed.owns(r)), None)

@@ -372,8 +372,10 @@ class CachedReads:
     def list_create_account_statuses(self, organization_id: str) -> tuple[CreateAccountStatus, ...]:
         return self._open().list_create_account_statuses(organization_id)
 
-    def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
-        return self._open().find_audit_events(request_id, limit=limit)
+    def find_audit_events(
+        self, request_id: str, *, limit: int = 10, notable_only: bool = False
+    ) -> tuple[AuditEvent, ...]:
+        return self._open().find_audit_events(request_id, limit=limit, notable_only=notable_only)
 
     def scan_audit_events(
         self, *, after: int = 0, start: datetime | None = None, end: datetime | None = None,

@@ -210,7 +210,9 @@ class ReadTx(Protocol):
         marker: str | None = None,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...
-    def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]: ...
+    def find_audit_events(
+        self, request_id: str, *, limit: int = 10, notable_only: bool = False
+    ) -> tuple[AuditEvent, ...]: ...
     # the whole trail in the order it was stored (export, archiving, last-accessed data; docs/audit.md)
     def scan_audit_events(
         self,

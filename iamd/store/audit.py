@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, insert, select, text
 
+from iamd.audit import is_read_only
 from iamd.store import schema as s
 from iamd.store.audit_codec import (
     READ_ONLY,
@@ -309,6 +310,7 @@ def read_events(conn: Connection, ctx: Context, rows: Sequence[Row[Any]], *, rem
 _REQUEST_SEQ_SPAN = 1_000
 _NOTABLE = text(f"({s.NOTABLE.text})")  # the partial index's condition, as the query repeats it
 _SUCCESSFUL_READ = text("(error_code IS NULL AND (flags & 1) = 1)")  # what schema.NOTABLE is not
+_LISTED = text(f"({s.LISTED.text})")  # the partial indexes by event name and user, as the query repeats it
 
 
 def _ceil_seconds(when: datetime) -> int:
@@ -362,12 +364,20 @@ class AuditOps(Ops):
             stmt = stmt.where(a.c.error_code.is_not(None))
         if writes_only:  # successful writes: what changed something (the troubleshooter's "changed since")
             stmt = stmt.where(a.c.error_code.is_(None), a.c.flags.op("&")(READ_ONLY) == 0)
+        if (user_name is not None or event_name is not None) and (
+            errors_only or writes_only or (event_name is not None and not is_read_only(event_name))
+        ):  # no successful read is asked for: the partial index by name or user holds every event that matches
+            stmt = stmt.where(_LISTED)
         keys = [a.c.event_time, a.c.seq]
         page = self._paged(stmt, keys, "audit", marker, max_items, lambda r: r, descending=True)
         return Page(tuple(read_events(self._conn, self._ctx, page.items, remember=not self._writable)), page.marker)
 
-    def find_audit_events(self, request_id: str, *, limit: int = 10) -> tuple[AuditEvent, ...]:
-        """The events of one request id (the ``RequestId`` every answer carries), oldest first.
+    def find_audit_events(
+        self, request_id: str, *, limit: int = 10, notable_only: bool = False
+    ) -> tuple[AuditEvent, ...]:
+        """The events of one request id (the ``RequestId`` every answer carries), oldest first;
+        ``notable_only``: only those that are not successful reads (failures, denials, writes:
+        the request id's index alone, never a scan).
 
         The request id's index holds the events that are not successful reads (``schema.NOTABLE``).
         A request's events are stored side by side (:data:`_REQUEST_SEQ_SPAN`): its successful
@@ -377,6 +387,8 @@ class AuditOps(Ops):
         a = s.audit_events
         key = id_key(request_id)
         rows = list(self._conn.execute(select(a).where(a.c.request_id == key, _NOTABLE).order_by(a.c.seq).limit(limit)))
+        if notable_only:
+            return tuple(read_events(self._conn, self._ctx, rows, remember=not self._writable))
         near = select(a).where(a.c.request_id == key)
         if rows:  # its successful reads, beside its indexed events (ordered by seq)
             low, high = int(rows[0].seq), int(rows[-1].seq)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_REQUEST_ID",
+    "ODD_READ",
     "READ_ONLY",
     "WHOLE",
     "CompactEvent",
@@ -50,12 +51,18 @@ __all__ = [
     "id_blob",
     "id_key",
     "id_text",
+    "read_flags",
     "rebuild",
 ]
 
 READ_ONLY = 1  # flags: the event is a read
 WHOLE = 2  # flags: ``extra`` is the record's JSON text, kept whole
 NO_REQUEST_ID = 4  # flags: the record has no requestID member (a console sign-in's)
+# flags: a read (READ_ONLY) although its event name is not a read's (iamd.audit.is_read_only): an
+# event given as its record, never a call's own (a call's readOnly is its name's). It keeps the
+# event in the partial indexes by event name and user (schema.LISTED), which a listing of a name
+# that is not a read's uses without looking for its successful reads (docs/audit.md, "Indexes").
+ODD_READ = 8
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _CONSTANTS = {"eventVersion": "1.08", "eventType": "AwsApiCall", "managementEvent": True, "eventCategory": "Management"}
@@ -265,6 +272,14 @@ def _read_only(event_name: str) -> bool:
     return is_read_only(event_name)
 
 
+def read_flags(read_only: bool, event_name: str) -> int:
+    """The flags of an event given as its record: :data:`READ_ONLY`, and :data:`ODD_READ` when
+    its name is not a read's."""
+    if not read_only:
+        return 0
+    return READ_ONLY if _read_only(event_name) else READ_ONLY | ODD_READ
+
+
 _new = tuple.__new__  # a CompactEvent made in C (its generated ``__new__`` is a Python function)
 
 
@@ -325,7 +340,7 @@ def _whole(event: CallEvent) -> CompactEvent:
     return CompactEvent(
         stored.event_id, stored.request_id, stored.account_id, _seconds(stored.event_time), stored.event_name,
         stored.event_source, stored.user_name, identity, error_code=stored.error_code, extra=stored.record,
-        flags=WHOLE | (READ_ONLY if stored.read_only else 0),
+        flags=WHOLE | read_flags(stored.read_only, stored.event_name),
     )  # fmt: skip
 
 
@@ -340,7 +355,7 @@ def compact_stored_event(event: AuditEvent) -> CompactEvent:
     whole = CompactEvent(
         event.event_id, event.request_id, event.account_id, seconds, event.event_name, event.event_source,
         event.user_name, identity, error_code=event.error_code, extra=event.record,
-        flags=WHOLE | (READ_ONLY if event.read_only else 0),
+        flags=WHOLE | read_flags(event.read_only, event.event_name),
     )  # fmt: skip
     if not isinstance(record, dict):
         return whole
@@ -362,7 +377,7 @@ def _text(value: Any) -> str | None:
 def _parts(record: dict[str, Any], event: AuditEvent, identity: str, seconds: int) -> CompactEvent | None:
     """``record`` taken apart as :func:`rebuild` puts it together; None if it cannot be."""
     rest = dict(record)
-    flags = READ_ONLY if event.read_only else 0
+    flags = read_flags(event.read_only, event.event_name)
     if "requestID" not in rest and event.request_id is None:
         flags |= NO_REQUEST_ID
         rest["requestID"] = None

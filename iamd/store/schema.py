@@ -243,6 +243,10 @@ _Ref = BigInteger().with_variant(Integer, "sqlite")  # an audit_strings id
 # The events that are not successful reads (flags & 1: READ_ONLY, iamd/store/audit_codec.py):
 # what the request id's partial index holds. Queries that use the index repeat this text.
 NOTABLE = text("error_code IS NOT NULL OR (flags & 1) = 0")
+# What the partial indexes by event name and by user hold: the events that are not successful
+# reads, and the reads whose event name is not a read's (flags & 8: ODD_READ), so that every event
+# of a name that is not a read's is in them (migration 0015). Queries that use them repeat this text.
+LISTED = text("error_code IS NOT NULL OR (flags & 9) <> 1")
 
 audit_events = Table(
     "audit_events",
@@ -274,6 +278,26 @@ audit_events = Table(
     Index("ix_audit_events_trail", "account_id", "event_time", "seq", "event_name", "user_name", "error_code", "flags"),
     # A request's events, of the calls that failed, were denied or wrote (not a successful read).
     Index("ix_audit_events_notable_request_id", "request_id", sqlite_where=NOTABLE, postgresql_where=NOTABLE),
+    # A rare event name's or user's events, when the listing asks for none of the successful reads:
+    # failures, denials, writes, a name that is not a read's (migration 0015).
+    Index(
+        "ix_audit_events_listed_name",
+        "account_id",
+        "event_name",
+        "event_time",
+        "seq",
+        sqlite_where=LISTED,
+        postgresql_where=LISTED,
+    ),
+    Index(
+        "ix_audit_events_listed_user",
+        "account_id",
+        "user_name",
+        "event_time",
+        "seq",
+        sqlite_where=LISTED,
+        postgresql_where=LISTED,
+    ),
 )
 
 # -- policy history -------------------------------------------------------------------

@@ -145,11 +145,15 @@ def test_every_query_of_the_readers_uses_an_index(store: Store, account: str) ->
     store.append_audit_events([compact_audit_event(e) for e in call_events()])
     notable = "(error_code IS NOT NULL OR (flags & 1) = 0)"  # the partial index's condition, as the store repeats it
     order = " ORDER BY event_time DESC, seq DESC"
+    listed = "(error_code IS NOT NULL OR (flags & 9) <> 1)"  # the name's and user's partial indexes', as repeated
     queries = {
         "account": f"SELECT * FROM audit_events WHERE account_id = 1{order} LIMIT 10",
         "user": f"SELECT * FROM audit_events WHERE account_id = 1 AND user_name = 2{order}",
         "event": f"SELECT * FROM audit_events WHERE account_id = 1 AND event_name = 3{order}",
         "errors": f"SELECT * FROM audit_events WHERE account_id = 1 AND error_code IS NOT NULL{order}",
+        "write event": f"SELECT * FROM audit_events WHERE account_id = 1 AND event_name = 3 AND {listed}{order}",
+        "user's errors": "SELECT * FROM audit_events WHERE account_id = 1 AND user_name = 2"
+        f" AND error_code IS NOT NULL AND {listed}{order}",
         "request": f"SELECT * FROM audit_events WHERE request_id = x'00' AND {notable} ORDER BY seq LIMIT 10",
         "request reads": "SELECT * FROM audit_events WHERE seq BETWEEN 1 AND 20000 AND request_id = x'00'"
         " AND (error_code IS NULL AND (flags & 1) = 1) ORDER BY seq LIMIT 10",
@@ -163,7 +167,10 @@ def test_every_query_of_the_readers_uses_an_index(store: Store, account: str) ->
             assert "TEMP B-TREE" not in plan, (name, plan)
             used[name] = plan
         indexes = {r[1]: r[4] for r in conn.exec_driver_sql("PRAGMA index_list(audit_events)")}  # name: partial
-    assert indexes == {"ix_audit_events_trail": 0, "ix_audit_events_notable_request_id": 1}  # was 4, all whole
+    assert indexes == {"ix_audit_events_trail": 0, "ix_audit_events_notable_request_id": 1,
+                       "ix_audit_events_listed_name": 1, "ix_audit_events_listed_user": 1}  # fmt: skip
+    assert "ix_audit_events_listed_name" in used["write event"]
+    assert "ix_audit_events_listed_user" in used["user's errors"]
     assert "ix_audit_events_notable_request_id" in used["request"]
     assert all("ix_audit_events_trail" in used[n] for n in ("account", "user", "event", "errors"))
 
