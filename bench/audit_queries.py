@@ -6,7 +6,7 @@
 A trail of ``--events`` events is stored by the base revision's own store (its schema, its
 indexes): 50 IAM users' ``GetUser`` calls, one in ten denied, random request ids (``uuid4``, as
 the server draws them), three seconds apart in all; one event in 10,000 a ``CreateUser`` (a write)
-and one in 100,000 a read by a rare user. A copy is then upgraded by this tree's migrations
+and one in 100,000 a read by a rare user (one in 200,000 denied). A copy is then upgraded by this tree's migrations
 (timed), and every reader's query runs on each side with that side's store (``list_audit_events``
 with each filter, ``find_audit_events``, ``scan_audit_events``): the median of ``--repeat`` runs
 after one to warm the caches, in ms, wall time and (in brackets) the measuring process's CPU
@@ -60,6 +60,8 @@ def build(url: str, events: int) -> dict[str, Any]:
                 if n % 100_000 == 50_001:
                     changes |= {"user_identity": {**event.user_identity, "userName": "carol",
                                                   "arn": f"arn:aws:iam::{ACCOUNT}:user/carol"}}  # fmt: skip
+                    if n % 200_000 == 50_001:  # half of them denied
+                        changes |= {"error_code": "AccessDenied", "error_message": "denied"}
                 event = dataclasses.replace(event, **changes)
                 if n == events // 2:
                     picks["read"] = event.request_id
@@ -96,12 +98,21 @@ def queries(url: str, picks: dict[str, str], repeat: int) -> dict[str, float]:
             ACCOUNT, event_name="CreateUser", max_items=100
         ),
         "errors, 100": lambda tx: tx.list_audit_events(ACCOUNT, errors_only=True, max_items=100),
+        "errors of a user (2%), 100": lambda tx: tx.list_audit_events(
+            ACCOUNT, user_name="user-07", errors_only=True, max_items=100
+        ),
+        "errors of a user with 10 events": lambda tx: tx.list_audit_events(
+            ACCOUNT, user_name="carol", errors_only=True, max_items=100
+        ),
         "writes in the last hour, 1,000": lambda tx: tx.list_audit_events(
             ACCOUNT, start=since, writes_only=True, max_items=1000
         ),
         "last hour, page of 1,000": lambda tx: tx.list_audit_events(ACCOUNT, start=since, max_items=1000),
         "request id of a denied read": lambda tx: tx.find_audit_events(picks["denied"]),
+        "request id of a denied read, failures only": lambda tx: _find(tx, picks["denied"], notable_only=True),
         "request id of a successful read": lambda tx: tx.find_audit_events(picks["read"]),
+        "unknown request id, failures only": lambda tx: _find(tx, UNKNOWN, notable_only=True) or [None],
+        "unknown request id": lambda tx: tx.find_audit_events(UNKNOWN) or [None],
         "oldest 1,000 (retention)": lambda tx: tx.scan_audit_events(limit=1000),
     }
     out: dict[str, float] = {}
@@ -122,6 +133,18 @@ def queries(url: str, picks: dict[str, str], repeat: int) -> dict[str, float]:
     finally:
         store.close()
     return out
+
+
+UNKNOWN = "00000000-dead-4000-8000-000000000000"  # a request id that is not in the trail
+
+
+def _find(tx: Any, request_id: str, **kwargs: Any) -> Any:
+    """``find_audit_events`` with this tree's keywords; the base revision's without the ones it lacks
+    (before ``notable_only``, the whole lookup: what the console's why page asked)."""
+    try:
+        return tx.find_audit_events(request_id, **kwargs)
+    except TypeError:
+        return tx.find_audit_events(request_id)
 
 
 def upgrade(url: str) -> float:
