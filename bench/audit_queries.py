@@ -99,7 +99,7 @@ def queries(url: str, picks: dict[str, str], repeat: int) -> dict[str, float]:
         ),
         "errors, 100": lambda tx: tx.list_audit_events(ACCOUNT, errors_only=True, max_items=100),
         "errors of a user (2%), 100": lambda tx: tx.list_audit_events(
-            ACCOUNT, user_name="user-07", errors_only=True, max_items=100
+            ACCOUNT, user_name="user-09", errors_only=True, max_items=100
         ),
         "errors of a user with 10 events": lambda tx: tx.list_audit_events(
             ACCOUNT, user_name="carol", errors_only=True, max_items=100
