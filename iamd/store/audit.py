@@ -219,6 +219,45 @@ def _sqlite_values(c: CompactEvent, ids: Mapping[str, int]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+# Most events have no response, authentication failure, redaction or extra (a read, a denial): a
+# batch of only such events is inserted without those four columns (NULL by default), four
+# parameters fewer to bind and four NULLIFs fewer per event (SQLite; the rows are the same).
+_RARE = ("response", "authentication", "redacted", "extra")
+_INSERT_PLAIN = (
+    f"INSERT INTO audit_events ({', '.join(c for c in _COLUMNS if c not in _RARE)}) VALUES "
+    f"({', '.join('NULLIF(?, 0)' if c in _NULLABLE else '?' for c in _COLUMNS if c not in _RARE)})"
+)
+
+
+class _NotPlain(Exception):
+    """An event of the batch has one of the :data:`_RARE` columns."""
+
+
+def _sqlite_plain_values(c: CompactEvent, ids: Mapping[str, int]) -> tuple[Any, ...]:
+    """:func:`_sqlite_values` for :data:`_INSERT_PLAIN` (_NotPlain: the event has a :data:`_RARE` column)."""
+    (event_id, request_id, account, time, name, source, user, identity, region, ip, agent, code, message, decision,
+     resource, params, response, authentication, redacted, extra, flags) = c  # fmt: skip
+    if response is not None or authentication is not None or redacted is not None or extra is not None:
+        raise _NotPlain
+    return (
+        id_blob(event_id), 0 if request_id is None else id_blob(request_id), time, ids[account],
+        ids[name], ids[source], 0 if user is None else ids[user], ids[identity], 0 if region is None else ids[region],
+        0 if ip is None else ids[ip], 0 if agent is None else ids[agent], 0 if code is None else ids[code],
+        0 if message is None else message, 0 if decision is None else ids[decision],
+        0 if resource is None else ids[resource], 0 if params is None else params, flags,
+    )  # fmt: skip
+
+
+def _rows(compact: Sequence[CompactEvent], ids: Mapping[str, int], paramstyle: str) -> tuple[str, list[Any]]:
+    """The statement and its rows for ``compact`` (KeyError: a string not interned)."""
+    if paramstyle != "qmark":
+        return _INSERT_MANY[paramstyle], [_values(c, ids) for c in compact]
+    try:
+        return _INSERT_PLAIN, [_sqlite_plain_values(c, ids) for c in compact]
+    except _NotPlain:
+        return _INSERT_MANY[paramstyle], [_sqlite_values(c, ids) for c in compact]
+
+
 _INSERT_ONE = insert(s.audit_events).returning(s.audit_events.c.seq)
 _INSERT_ONE_PG = _INSERT_MANY["pyformat"] + " RETURNING seq"
 
@@ -235,14 +274,13 @@ def insert_audit_events(
     if not compact:
         return [], {}
     paramstyle = conn.dialect.paramstyle
-    values = _sqlite_values if paramstyle == "qmark" else _values
     try:  # the usual case: every string of the batch interned before (no query, no intermediate map)
-        rows = [values(c, ctx.strings.known) for c in compact]
+        statement, rows = _rows(compact, ctx.strings.known, paramstyle)
         new: dict[str, int] = {}
     except KeyError:
         ids, new = ctx.strings.ids(conn, ctx.dialect, (v for c in compact for v in _interned(c)))
-        rows = [values(c, ids) for c in compact]
-    conn.exec_driver_sql(_INSERT_MANY[paramstyle], rows)
+        statement, rows = _rows(compact, ids, paramstyle)
+    conn.exec_driver_sql(statement, rows)
     return compact, new
 
 

@@ -250,3 +250,36 @@ def test_a_batch_from_the_writer_process_reads_back_exactly(store: Store, accoun
     assert signins  # a record without a request id: its column NULL
     store.append_audit_events(signins)
     assert [g.request_id for g in _trail(store)[-len(signins) :]] == [None] * len(signins)
+
+
+def test_a_batch_without_responses_failures_or_redactions_is_stored_without_those_columns(
+    store: Store, account: str, monkeypatch: Any
+) -> None:
+    """Reads and denials (no response, refused credential, redaction or extra): on SQLite the batch is
+    inserted without those four columns, and reads back exactly as the whole statement's rows."""
+    from iamd.store import audit as audit_store
+
+    def plain(c: CallEvent) -> bool:
+        e = compact_audit_event(c)
+        return e.response is None and e.authentication is None and e.redacted is None and e.extra is None
+
+    calls = [c for c in _batch() if plain(c)]
+    assert len(calls) >= 5 and any(c.error_code for c in calls) and any(not c.error_code for c in calls)
+    statements: list[str] = []
+    rows = audit_store._rows
+
+    def spy(*args: Any) -> tuple[str, list[Any]]:
+        statements.append(rows(*args)[0])
+        return rows(*args)
+
+    monkeypatch.setattr(audit_store, "_rows", spy)
+    store_batch(store, _shipped(calls), {})
+    if store.dialect == "sqlite":
+        assert len(statements) == 1 and "params, flags)" in statements[0] and "extra" not in statements[0]
+    got = _trail(store)
+    assert [g.record for g in got] == [audit_event_from_record(e.record()).record for e in calls]
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        for column in ("response", "authentication", "redacted", "extra"):
+            assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM audit_events WHERE {column} IS NULL").scalar() == len(
+                calls
+            )
