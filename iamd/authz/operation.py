@@ -26,7 +26,6 @@ Input: the body as :func:`iamd.authz.input.read_body` checked it (bounded sizes,
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
@@ -35,7 +34,7 @@ from urllib.parse import urlsplit
 from iamd import errors as aws
 from iamd.audit import Check, CheckEvents, Summary, summary_without_resource
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
-from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.auth.canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
 from iamd.ids import new_uuid4
 from iamd.policy import (
@@ -182,8 +181,10 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
             raise invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
-    headers = tuple([(str(n), str(v)) for n, v in request["Headers"]])
-    return SignedRequest(str(request["Method"]), str(request["Path"]), str(request.get("Query", "")), headers)
+    # check_input made sure every header is a [name, value] pair of strings (and the method, path
+    # and query strings): no str() of each.
+    headers = tuple([(n, v) for n, v in request["Headers"]])
+    return SignedRequest(request["Method"], request["Path"], request.get("Query", ""), headers)
 
 
 def _authenticate(
@@ -224,8 +225,8 @@ def _payload_hash(data: Mapping[str, Any], signed: SignedRequest) -> str:
     if declared:
         return ",".join(declared)
     if "PresignedUrl" in data or (signed.query and "x-amz-signature=" in signed.query.lower()):
-        return UNSIGNED_PAYLOAD if _unsigned_presigned(signed) else hashlib.sha256(b"").hexdigest()
-    return hashlib.sha256(b"").hexdigest()
+        return UNSIGNED_PAYLOAD if _unsigned_presigned(signed) else EMPTY_SHA256
+    return EMPTY_SHA256  # an empty body's, as a constant: not hashed on every call
 
 
 def _unsigned_presigned(signed: SignedRequest) -> bool:
