@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
     window, rounds = (3.0, 1) if args.quick else (6.0, 3)
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    if args.client == "auto" and client == "python":
+        say("wrk is not installed (Debian: apt-get install wrk): the load comes from bench/server/client.py, "
+            "a Python process that needs more CPU per call than wrk (its figure is printed per phase)")  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="iamd-bench-authz-"))
     server = start_iamd("iamd", tmp / "data", source=args.source.resolve() if args.source else None)
     results: dict[str, Any] = {"client": client, "connections": args.connections, "batch": args.batch,
@@ -304,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                 # which may still be storing the window before's events) per decision, by /proc.
                 "server_cpu_us_per_decision": round(cpu[kind][0] / (requests * per_call) * 1e6, 1),
                 "children_cpu_us_per_decision": round(cpu[kind][1] / (requests * per_call) * 1e6, 1),
+                # The load generator's own CPU (wrk's or bench/server/client.py's, by getrusage)
+                # per call: what it takes from the machine beside the server.
+                "load_generator_cpu_us_per_call": round(sum(x.client_cpu_s for x in done) / requests * 1e6, 1),
             }  # fmt: skip
         results["server_cpu_s"] = round(server.cpu_s(), 1)
         say("peer: cedarpy in process")
@@ -326,11 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  single check : {single['decisions_per_s']:>8,} decisions/s   p50 {single['p50_ms']:.2f} ms   "
           f"p99 {single['p99_ms']:.2f} ms   {_met(met)}")  # fmt: skip
     print(f"                 server CPU {single['server_cpu_us_per_decision']} µs/decision, audit writer "
-          f"{single['children_cpu_us_per_decision']} µs/decision")  # fmt: skip
+          f"{single['children_cpu_us_per_decision']} µs/decision, load generator "
+          f"{single['load_generator_cpu_us_per_call']} µs/call")  # fmt: skip
     print(f"  batch of {args.batch:<4}: {batch['decisions_per_s']:>8,} decisions/s   p50 {batch['p50_ms']:.2f} ms   "
           f"p99 {batch['p99_ms']:.2f} ms   {_met(batch['decisions_per_s'] >= 50000)}")  # fmt: skip
     print(f"                 server CPU {batch['server_cpu_us_per_decision']} µs/decision, audit writer "
-          f"{batch['children_cpu_us_per_decision']} µs/decision")  # fmt: skip
+          f"{batch['children_cpu_us_per_decision']} µs/decision, load generator "
+          f"{batch['load_generator_cpu_us_per_call']} µs/call")  # fmt: skip
     get = results["get_user"]
     print(f"  IAM GetUser  : {get['decisions_per_s']:>8,} calls/s       p50 {get['p50_ms']:.2f} ms   "
           f"p99 {get['p99_ms']:.2f} ms   (the same server, same run)")  # fmt: skip

@@ -26,16 +26,16 @@ Input: the body as :func:`iamd.authz.input.read_body` checked it (bounded sizes,
 from __future__ import annotations
 
 import copy
-import hashlib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from iamd import errors as aws
 from iamd.audit import Check, CheckEvents, Summary, summary_without_resource
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
-from iamd.auth.canonical import UNSIGNED_PAYLOAD
+from iamd.auth.canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
 from iamd.ids import new_uuid4
 from iamd.policy import (
@@ -126,24 +126,30 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     return {"Principal": identity, "Results": results, "Context": _public_context(resolved)}
 
 
+def _service_context(caller: Caller, now: datetime, secure: bool, source_ip: str) -> Context:
+    """The context of the service's own ``iamd:Authorize``: built only if a statement on it reads it."""
+    moment = now.astimezone(UTC)
+    current, epoch = time_keys(int(moment.timestamp()))
+    items: list[tuple[str, str | Sequence[str]]] = [
+        ("aws:CurrentTime", current),
+        ("aws:EpochTime", epoch),
+        ("aws:SecureTransport", "true" if secure else "false"),
+        ("aws:SourceIp", source_ip),
+        *session_context_items(caller, moment),
+    ]
+    return build_context(caller.principal, items, resource_account=caller.account_id)
+
+
 def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
     caller = call.caller
     target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
 
-    def build() -> Context:  # only if a statement on iamd:Authorize reads the context
-        moment = call.now.astimezone(UTC)
-        current, epoch = time_keys(int(moment.timestamp()))
-        items: list[tuple[str, str | Sequence[str]]] = [
-            ("aws:CurrentTime", current),
-            ("aws:EpochTime", epoch),
-            ("aws:SecureTransport", "true" if call.secure else "false"),
-            ("aws:SourceIp", call.source_ip),
-            *session_context_items(caller, moment),
-        ]
-        return build_context(caller.principal, items, resource_account=caller.account_id)
-
-    context = Context.deferred(build)
+    # The builder holds what it reads, not the call: the decision goes into call.decisions, and a
+    # builder holding the call would make a reference cycle (call → decision → request → context
+    # → builder → call) that keeps each call's objects (its parsed body, its checks, its answer)
+    # alive until the cyclic GC finds them, which then has every call's leftovers to scan.
+    context = Context.deferred(functools.partial(_service_context, caller, call.now, call.secure, call.source_ip))
     request = Request(caller.principal, ACTION, target, context, caller.account_id)
     policies = call.env.policies.for_caller(tx, caller)
     entry = (target, caller.principal.arn)
@@ -182,8 +188,10 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
             raise invalid("PresignedUrl must be an http:// or https:// URL.")
         return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
-    headers = tuple([(str(n), str(v)) for n, v in request["Headers"]])
-    return SignedRequest(str(request["Method"]), str(request["Path"]), str(request.get("Query", "")), headers)
+    # check_input made sure every header is a [name, value] pair of strings (and the method, path
+    # and query strings): no str() of each.
+    headers = tuple([(n, v) for n, v in request["Headers"]])
+    return SignedRequest(request["Method"], request["Path"], request.get("Query", ""), headers)
 
 
 def _authenticate(
@@ -224,8 +232,8 @@ def _payload_hash(data: Mapping[str, Any], signed: SignedRequest) -> str:
     if declared:
         return ",".join(declared)
     if "PresignedUrl" in data or (signed.query and "x-amz-signature=" in signed.query.lower()):
-        return UNSIGNED_PAYLOAD if _unsigned_presigned(signed) else hashlib.sha256(b"").hexdigest()
-    return hashlib.sha256(b"").hexdigest()
+        return UNSIGNED_PAYLOAD if _unsigned_presigned(signed) else EMPTY_SHA256
+    return EMPTY_SHA256  # an empty body's, as a constant: not hashed on every call
 
 
 def _unsigned_presigned(signed: SignedRequest) -> bool:

@@ -431,6 +431,42 @@ def test_the_in_process_client_gives_the_same_answers(
     assert [r.decision for r in in_process.results] == ["Allow", "Deny", "Deny"]
 
 
+def test_an_authorization_leaves_no_reference_cycle(
+    api_server: RunningServer, service_key: Key, make_user: Callable[..., Key], acct: str
+) -> None:
+    """A call's objects (its Call, decisions, parsed body) are freed when it is answered, not left
+    in a reference cycle for the cyclic GC: a cycle kept every call's leftovers until the next
+    collection, which then took tens of milliseconds to scan them (bench/README.md, session 12)."""
+    import gc
+
+    from iamd.core.local import caller_for_user
+    from iamd.policy import Decision
+    from iamd.service.call import Call
+
+    ida = make_user("ida-cycles", policy(allow(GET, widget(acct, "a"))))
+    with api_server.backend.store.read() as tx:
+        service: Caller = caller_for_user(tx, acct, "widgets-service")
+    local = LocalAuthorizationClient(api_server.backend, service)
+    checks = [Check(GET, widget(acct, n)) for n in ("a", "b")]
+    forwarded = sign(ida)
+    assert [r.decision for r in local.authorize_sync(forwarded, checks, service="widgets").results] == ["Allow", "Deny"]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            local.authorize_sync(forwarded, checks, service="widgets")
+        assert api_server.backend.audit is not None
+        api_server.backend.audit.flush()  # the queued trail events hold their calls' decisions until then
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (Call, Decision))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
+
+
 def test_a_change_in_iamd_applies_to_the_very_next_request(
     authorizer: HttpAuthorizationClient, make_user: Callable[..., Key], iam: BaseClient, acct: str
 ) -> None:
