@@ -373,9 +373,9 @@ class CachedReads:
         return self._open().list_create_account_statuses(organization_id)
 
     def find_audit_events(
-        self, request_id: str, *, limit: int = 10, notable_only: bool = False
+        self, request_id: str, *, limit: int = 10, notable_only: bool = False, reach: int | None = None
     ) -> tuple[AuditEvent, ...]:
-        return self._open().find_audit_events(request_id, limit=limit, notable_only=notable_only)
+        return self._open().find_audit_events(request_id, limit=limit, notable_only=notable_only, reach=reach)
 
     def scan_audit_events(
         self, *, after: int = 0, start: datetime | None = None, end: datetime | None = None,

@@ -24,10 +24,14 @@ from iamd.store import ReadTx
 from .service import Explainer, subjects_for_request_id
 from .subject import InputError, Subject, from_event, from_message, hypothetical, read_events
 
-__all__ = ["ACTION", "MAX_BODY", "explain_operation", "read_body"]
+__all__ = ["ACTION", "API_REQUEST_ID_REACH", "MAX_BODY", "explain_operation", "read_body"]
 
 ACTION = "iamd:Explain"
 MAX_BODY = 4 * 1024 * 1024  # a CloudTrail Records object; read_events bounds the records explained
+# A request id whose events are all successful reads is not in the request id's index: the API looks
+# for it among this many of the newest events, a bounded walk of the table's key (about 10 ms on
+# SQLite), so no caller can make the server read a whole trail per call (docs/audit.md, "Indexes").
+API_REQUEST_ID_REACH = 100_000
 _MEMBERS = frozenset({"RequestId", "Message", "Event", "Principal", "Action", "Resource", "Context", "Trace"})
 
 
@@ -69,9 +73,13 @@ def _subjects(tx: ReadTx, data: Mapping[str, Any], account: str) -> list[Subject
         if "RequestId" in data:
             if not isinstance(data["RequestId"], str):
                 raise InputError("RequestId must be a string")
-            found = subjects_for_request_id(tx, data["RequestId"], account)
+            found = subjects_for_request_id(tx, data["RequestId"], account, reach=API_REQUEST_ID_REACH)
             if not found:
-                raise aws.NoSuchEntity(f"No audit event with the request id {data['RequestId'][:128]}.")
+                raise aws.NoSuchEntity(
+                    f"No audit event with the request id {data['RequestId'][:128]}: failures, denials and writes"
+                    f" are found in the whole trail, a request of successful reads only among the newest"
+                    f" {API_REQUEST_ID_REACH:,} events (iamd explain on the server looks further)."
+                )
             return found
         if "Message" in data:
             if not isinstance(data["Message"], str):

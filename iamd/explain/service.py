@@ -47,12 +47,16 @@ _HISTORY_SCAN = 1000  # trail events read at most when looking for a session's o
 _SESSION_ORIGINS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken")
 
 
-def subjects_for_request_id(tx: ReadTx, request_id: str, account: str | None = None) -> list[Subject]:
-    """The trail's events of ``request_id`` (of ``account``, when given) as subjects."""
+def subjects_for_request_id(
+    tx: ReadTx, request_id: str, account: str | None = None, *, reach: int | None = None
+) -> list[Subject]:
+    """The trail's events of ``request_id`` (of ``account``, when given) as subjects; ``reach``:
+    a request whose only events are successful reads is looked for among the newest ``reach``
+    events (None: the whole trail; docs/audit.md, "Indexes")."""
     rid = request_id.strip()
     if not rid or len(rid) > 128:
         raise InputError("a request id is 1 to 128 characters")
-    found = [e for e in tx.find_audit_events(rid) if account is None or e.account_id == account]
+    found = [e for e in tx.find_audit_events(rid, reach=reach) if account is None or e.account_id == account]
     return [dataclasses.replace(from_event(json.loads(e.record), "request-id"), sequence=e.sequence) for e in found]
 
 

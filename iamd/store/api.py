@@ -211,7 +211,7 @@ class ReadTx(Protocol):
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Page[AuditEvent]: ...
     def find_audit_events(
-        self, request_id: str, *, limit: int = 10, notable_only: bool = False
+        self, request_id: str, *, limit: int = 10, notable_only: bool = False, reach: int | None = None
     ) -> tuple[AuditEvent, ...]: ...
     # the whole trail in the order it was stored (export, archiving, last-accessed data; docs/audit.md)
     def scan_audit_events(

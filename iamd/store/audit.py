@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, insert, select, text
+from sqlalchemy import Connection, Row, func, insert, select, text
 
 from iamd.audit import is_read_only
 from iamd.store import schema as s
@@ -411,7 +411,7 @@ class AuditOps(Ops):
         return Page(tuple(read_events(self._conn, self._ctx, page.items, remember=not self._writable)), page.marker)
 
     def find_audit_events(
-        self, request_id: str, *, limit: int = 10, notable_only: bool = False
+        self, request_id: str, *, limit: int = 10, notable_only: bool = False, reach: int | None = None
     ) -> tuple[AuditEvent, ...]:
         """The events of one request id (the ``RequestId`` every answer carries), oldest first;
         ``notable_only``: only those that are not successful reads (failures, denials, writes:
@@ -432,9 +432,13 @@ class AuditOps(Ops):
             low, high = int(rows[0].seq), int(rows[-1].seq)
             near = near.where(_SUCCESSFUL_READ)
         else:  # not indexed: the newest of its events, from the trail's end back (a whole scan if there is none)
-            newest = self._conn.execute(
-                select(a.c.seq).where(a.c.request_id == key).order_by(a.c.seq.desc()).limit(1)
-            ).scalar()
+            search = select(a.c.seq).where(a.c.request_id == key)
+            if reach is not None:  # a bounded walk of the table's key: the newest ``reach`` events
+                last = self._conn.execute(select(func.max(a.c.seq))).scalar()
+                if last is None:
+                    return ()
+                search = search.where(a.c.seq > int(last) - reach)
+            newest = self._conn.execute(search.order_by(a.c.seq.desc()).limit(1)).scalar()
             if newest is None:
                 return ()
             low = high = int(newest)

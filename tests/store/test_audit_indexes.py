@@ -186,6 +186,22 @@ def test_a_request_s_events_are_found_whether_or_not_the_index_holds_them(store:
     assert len(_trail(store)) == len(events) + len(asked) + 41
 
 
+def test_a_lone_read_is_looked_for_within_reach(store: Store, account: str) -> None:
+    """A request whose only event is a successful read is not in the request id's index: with
+    ``reach`` (the Explain API's bound) it is looked for among the newest ``reach`` events only,
+    so an old one or an unknown id never makes a caller read the whole trail."""
+    reads = _reads(100, 30)
+    store.append_audit_events([compact_audit_event(e) for e in reads])
+    with store.read() as tx:
+        newest, oldest = reads[-1], reads[0]
+        assert [e.event_id for e in tx.find_audit_events(newest.request_id, reach=5)] == [newest.event_id]
+        assert [e.event_id for e in tx.find_audit_events(reads[-5].request_id, reach=5)] == [reads[-5].event_id]
+        assert tx.find_audit_events(reads[-6].request_id, reach=5) == ()  # the sixth newest: out of reach
+        assert tx.find_audit_events(oldest.request_id, reach=5) == ()
+        assert [e.event_id for e in tx.find_audit_events(oldest.request_id)] == [oldest.event_id]  # no bound
+        assert tx.find_audit_events("00000000-dead-4000-8000-000000000000", reach=5) == ()
+
+
 def test_postgresql_uses_the_partial_indexes(store: Store, account: str) -> None:
     """The store's query repeats the partial index's condition as text: PostgreSQL proves the
     index applies (SQLite's plans: test_audit_compact.py)."""
