@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
-from .decision import Blocking, Decision, Verdict, make_decision
+from .decision import Blocking, Decision, Verdict, _DecisionDraft
 from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
 from .wildcard import always
@@ -79,6 +80,7 @@ _BLOCK = {(t, e): Blocking(t, e) for t in PolicyType for e in (True, False)}
 _SCP, _RCP, _IDENTITY, _BOUNDARY, _SESSION = _T.SCP, _T.RCP, _T.IDENTITY, _T.BOUNDARY, _T.SESSION
 _NO_RCP, _NO_SCP = _BLOCK[_RCP, False], _BLOCK[_SCP, False]
 _NO_IDENTITY, _NO_BOUNDARY, _NO_SESSION = _BLOCK[_IDENTITY, False], _BLOCK[_BOUNDARY, False], _BLOCK[_SESSION, False]
+_NO_IDENTITY_ONLY, _NO_BOUNDARY_ONLY, _NO_SESSION_ONLY = (_NO_IDENTITY,), (_NO_BOUNDARY,), (_NO_SESSION,)
 _PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | _KMS_ALIAS_CHANGES | {"iam:updateroledescription"}
 
 
@@ -143,6 +145,10 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
     for cs in others:  # never an SCP statement (PolicySet.split)
         if skip and cs.ptype in skip:
             continue
+        if cs.plain:  # an Allow that applies as it stands (CompiledStatement.plain): applied, inline
+            allows.append(cs)
+            allowed.add(cs.ptype)
+            continue
         g: str | None = None
         if cs.names_principal:
             g = cs.grant(principal, has_boundary)
@@ -203,8 +209,44 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             allowed.add(ptype)
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
-    return _conclude(request, policies, allowed, denied, allows, denies, missing, errors or (), scp_levels,
-                     rcp_levels or _NO_LEVELS, grant)  # fmt: skip
+    # _conclude, inline (the traced path calls it; tests/property/test_laws.py compares the two paths)
+    blocking: tuple[Blocking, ...]
+    if (
+        grant is None
+        and principal.usual_caller  # an IAM user or role session, not service-linked
+        and len(scp_levels) == policies.inline_scp_levels  # no RCPs, no resource policy that must allow
+        and (request.resource_account is None or request.resource_account == principal.account)
+    ):
+        blocking = () if _IDENTITY in allowed else _NO_IDENTITY_ONLY
+        if has_boundary and _BOUNDARY not in allowed:
+            blocking += _NO_BOUNDARY_ONLY
+        if principal.kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
+            blocking += _NO_SESSION_ONLY
+    else:
+        blocking = tuple(_implicit_blocks(request, policies, principal, allowed, scp_levels, rcp_levels or _NO_LEVELS,
+                                          grant))  # fmt: skip
+    d: Any = _new_object(_DecisionDraft)  # make_decision, inline
+    explicit: tuple[Blocking, ...]
+    if denied and denies is not None:
+        if len(denied) == 1:
+            (only,) = denied
+            explicit = _EXPLICIT_BLOCK[only]
+        else:
+            explicit = tuple([_BLOCK[t, True] for t in _TYPE_ORDER if t in denied])
+        d.verdict, d.matched, d.blocking = _EXPLICIT_DENY, tuple(denies), explicit + blocking if blocking else explicit
+    elif blocking:
+        d.verdict, d.matched, d.blocking = _IMPLICIT_DENY, (), blocking
+    else:
+        d.verdict, d.matched, d.blocking = _ALLOWED, tuple(allows), ()
+    d.request = request
+    d.missing_context_keys = tuple(sorted(missing)) if missing else ()
+    if errors:
+        d.errors = (*errors, *policies.errors) if policies.errors else tuple(errors)
+    else:
+        d.errors = policies.errors  # a tuple, () for most
+    d.__class__ = Decision
+    made: Decision = d
+    return made
 
 
 _NO_KEYS: frozenset[str] = frozenset()
@@ -355,15 +397,10 @@ def _conclude(
     grant: str | None,
 ) -> Decision:
     principal = request.principal
-    kind = principal.kind
     if (
         grant is None
-        and (kind is _USER or kind is _ASSUMED_ROLE)
-        and not principal.service_linked
-        and principal.account is not None
-        and not policies.rcp
-        and (not policies.scp or len(scp_levels) == len(policies.scp))
-        and not policies.resource_must_allow
+        and principal.usual_caller  # an IAM user or role session, not service-linked
+        and len(scp_levels) == policies.inline_scp_levels  # no RCPs, no resource policy that must allow
         and (request.resource_account is None or request.resource_account == principal.account)
     ):
         # _implicit_blocks for the usual caller, inline: an IAM user or role session of the resource's
@@ -371,7 +408,7 @@ def _conclude(
         blocking = [] if _IDENTITY in allowed else [_NO_IDENTITY]
         if policies.boundary is not None and _BOUNDARY not in allowed:
             blocking.append(_NO_BOUNDARY)
-        if kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
+        if principal.kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
             blocking.append(_NO_SESSION)
     else:
         blocking = _implicit_blocks(request, policies, principal, allowed, scp_levels, rcp_levels, grant)
@@ -388,14 +425,20 @@ def _conclude(
     else:
         verdict, matched, blocks = _ALLOWED, tuple(allows), ()
     policy_errors = policies.errors
-    return make_decision(
-        verdict,
-        request,
-        matched,
-        blocks,
-        tuple(sorted(missing)) if missing else (),
-        ((*errors, *policy_errors) if policy_errors else tuple(errors)) if errors or policy_errors else (),
-    )
+    # make_decision, inline (one call fewer per decision)
+    d: Any = _new_object(_DecisionDraft)
+    d.verdict = verdict
+    d.request = request
+    d.matched = matched
+    d.blocking = blocks
+    d.missing_context_keys = tuple(sorted(missing)) if missing else ()
+    d.errors = ((*errors, *policy_errors) if policy_errors else tuple(errors)) if errors or policy_errors else ()
+    d.__class__ = Decision
+    made: Decision = d
+    return made
+
+
+_new_object = object.__new__
 
 
 _ALLOWED, _EXPLICIT_DENY, _IMPLICIT_DENY = Verdict.ALLOWED, Verdict.EXPLICIT_DENY, Verdict.IMPLICIT_DENY
