@@ -39,6 +39,10 @@ class PolicyType(StrEnum):
         return self in (PolicyType.RESOURCE, PolicyType.TRUST, PolicyType.KEY, PolicyType.RCP)
 
 
+# One bit per policy type: the evaluator keeps the types an Allow applied from as an int (CompiledStatement.type_bit)
+TYPE_BITS: dict[PolicyType, int] = {t: 1 << i for i, t in enumerate(PolicyType)}
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A validated document and what the caller knows about it."""
@@ -89,6 +93,7 @@ class CompiledStatement:
         "resource_templates",
         "resource_test",
         "statement",
+        "type_bit",
     )  # fmt: skip
 
     def __init__(self, policy: Policy, st: Statement) -> None:
@@ -98,6 +103,7 @@ class CompiledStatement:
         self.statement = st
         self.deny = st.is_deny
         self.ptype = policy.type
+        self.type_bit = TYPE_BITS[policy.type]
         self.names_principal = policy.type.names_principal
         self.level = policy.level
         actions = st.actions if st.actions is not None else st.not_actions or ()

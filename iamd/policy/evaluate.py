@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
+from .compile import TYPE_BITS, CompiledStatement, PolicySet, PolicyType, ScpOutcome
 from .decision import Blocking, Decision, Verdict, _DecisionDraft
 from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
@@ -106,10 +106,10 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         values, ambiguous = ctx._values, ctx._ambiguous
     resource = request.resource
     has_boundary = policies.boundary is not None
-    skip = _NONE if principal.has_account_side and not principal.service_linked else _skipped_types(principal)
+    skip = _NONE if principal.usual_caller else _skipped_types(principal)
     # What the pass finds (the fields of _Facts, as locals: no object, no method call per statement).
     # The sets and lists that most decisions leave empty are made when first needed.
-    allowed: set[PolicyType] = set()
+    allowed = 0  # the policy types an Allow applied from, as their CompiledStatement.type_bit
     denied: set[PolicyType] | None = None
     allows: list[CompiledStatement]
     denies: list[CompiledStatement] | None = None
@@ -123,9 +123,13 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         if scp_keys:
             if values is None:
                 values, ambiguous = ctx.values, ctx._ambiguous
-            # the SCP statements' outcome for the same action, resource and values of the keys they read
-            key: tuple[object, ...] = (action, resource, tuple(map(values.get, scp_keys)),
-                                       tuple([k in ambiguous for k in scp_keys]) if ambiguous else ())  # fmt: skip
+            # the SCP statements' outcome for the same action, resource and values of the keys they read (a
+            # value tuple or None per key; then, if any key is ambiguous, a bool per key: a longer key)
+            key: tuple[object, ...] = (
+                (action, resource, *map(values.get, scp_keys), *[k in ambiguous for k in scp_keys])
+                if ambiguous
+                else (action, resource, *map(values.get, scp_keys))
+            )
         else:
             key = (action, resource)
         outcome = policies._scp_outcomes.get(key) or _scp_outcome(policies, key, resource, ctx, scps)
@@ -147,7 +151,7 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
             continue
         if cs.plain:  # an Allow that applies as it stands (CompiledStatement.plain): applied, inline
             allows.append(cs)
-            allowed.add(cs.ptype)
+            allowed |= cs.type_bit
             continue
         g: str | None = None
         if cs.names_principal:
@@ -206,7 +210,7 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
                 rcp_levels = set()
             rcp_levels.add(cs.level)
         else:
-            allowed.add(ptype)
+            allowed |= cs.type_bit
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
     # _conclude, inline (the traced path calls it; tests/property/test_laws.py compares the two paths)
@@ -217,14 +221,14 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         and len(scp_levels) == policies.inline_scp_levels  # no RCPs, no resource policy that must allow
         and (request.resource_account is None or request.resource_account == principal.account)
     ):
-        blocking = () if _IDENTITY in allowed else _NO_IDENTITY_ONLY
-        if has_boundary and _BOUNDARY not in allowed:
+        blocking = () if allowed & _IDENTITY_BIT else _NO_IDENTITY_ONLY
+        if has_boundary and not allowed & _BOUNDARY_BIT:
             blocking += _NO_BOUNDARY_ONLY
-        if principal.kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
+        if principal.kind is _ASSUMED_ROLE and policies.session and not allowed & _SESSION_BIT:
             blocking += _NO_SESSION_ONLY
     else:
-        blocking = tuple(_implicit_blocks(request, policies, principal, allowed, scp_levels, rcp_levels or _NO_LEVELS,
-                                          grant))  # fmt: skip
+        blocking = tuple(_implicit_blocks(request, policies, principal, _types(allowed), scp_levels,
+                                          rcp_levels or _NO_LEVELS, grant))  # fmt: skip
     d: Any = _new_object(_DecisionDraft)  # make_decision, inline
     explicit: tuple[Blocking, ...]
     if denied and denies is not None:
@@ -250,6 +254,14 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
 
 
 _NO_KEYS: frozenset[str] = frozenset()
+_IDENTITY_BIT, _BOUNDARY_BIT, _SESSION_BIT = TYPE_BITS[_IDENTITY], TYPE_BITS[_BOUNDARY], TYPE_BITS[_SESSION]
+
+
+def _types(bits: int) -> set[PolicyType]:
+    """The policy types whose ``TYPE_BITS`` are set in ``bits``."""
+    return {t for t, bit in TYPE_BITS.items() if bits & bit}
+
+
 _NO_LEVELS: frozenset[int] = frozenset()
 
 

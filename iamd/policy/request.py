@@ -396,18 +396,18 @@ def build_context(
     if resource_tags:
         if resource_tags.__class__ is not tuple and resource_tags.__class__ is not list:
             resource_tags = tuple(resource_tags)  # len() and, maybe, read twice
-        n = len(values)
+        n = len(values) + len(resource_tags)
         for key, raw in resource_tags:
             values["aws:resourcetag/" + key.lower()] = (raw,) if isinstance(raw, str) else tuple(raw)
-        if len(values) - n != len(resource_tags):
+        if len(values) != n:
             ambiguous = _layer(values, ambiguous, resource_tags, "aws:resourcetag/")
     if given:
         if given.__class__ is not tuple and given.__class__ is not list:
             given = tuple(given)
-        n = len(values)
+        n = len(values) + len(given)
         for key, raw in given:
             values[key.lower()] = (raw,) if isinstance(raw, str) else tuple(raw)
-        if len(values) - n != len(given):
+        if len(values) != n:
             ambiguous = _layer(values, ambiguous, given)
     ctx = _new_context(Context)  # Context(values, ambiguous) without a Python __init__ frame
     ctx._values = values
