@@ -16,7 +16,7 @@ from .conditions import Condition
 from .model import PolicyDocument, Statement
 from .request import GRANT_ACCOUNT, GRANT_ENTITY, GRANT_FINAL, Principal, PrincipalKind
 from .variables import Template, Var, parse_template
-from .wildcard import Matcher, compile_globs, has_wildcard
+from .wildcard import Matcher, always, compile_globs, has_wildcard
 
 __all__ = ["CompiledStatement", "Policy", "PolicySet", "PolicyType"]
 
@@ -37,6 +37,10 @@ class PolicyType(StrEnum):
     @property
     def names_principal(self) -> bool:
         return self in (PolicyType.RESOURCE, PolicyType.TRUST, PolicyType.KEY, PolicyType.RCP)
+
+
+# One bit per policy type: the evaluator keeps the types an Allow applied from as an int (CompiledStatement.type_bit)
+TYPE_BITS: dict[PolicyType, int] = {t: 1 << i for i, t in enumerate(PolicyType)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class CompiledStatement:
         "level",
         "names_principal",
         "not_principal",
+        "plain",
         "policy",
         "principal_any",
         "principal_names",
@@ -88,6 +93,7 @@ class CompiledStatement:
         "resource_templates",
         "resource_test",
         "statement",
+        "type_bit",
     )  # fmt: skip
 
     def __init__(self, policy: Policy, st: Statement) -> None:
@@ -97,6 +103,7 @@ class CompiledStatement:
         self.statement = st
         self.deny = st.is_deny
         self.ptype = policy.type
+        self.type_bit = TYPE_BITS[policy.type]
         self.names_principal = policy.type.names_principal
         self.level = policy.level
         actions = st.actions if st.actions is not None else st.not_actions or ()
@@ -144,6 +151,17 @@ class CompiledStatement:
         for t in (*self.resource_templates, *(t for c in self.conditions for t in c.templates)):
             reads |= t.keys
         self.context_keys = frozenset(reads | refs)
+        # Applies to any request whose action it matches, and what it adds is an Allow of its type:
+        # an Allow of an identity, boundary or session policy with Resource "*", no Principal, no
+        # condition and no key to read. The evaluator records it without its other tests.
+        self.plain = (
+            not self.deny
+            and not self.names_principal
+            and self.ptype in (PolicyType.IDENTITY, PolicyType.BOUNDARY, PolicyType.SESSION)
+            and self.fast_resource is always
+            and not self.conditions
+            and not self.referenced_keys
+        )
 
     # -- matching ------------------------------------------------------------------------
     def matches_action(self, action_lower: str) -> bool:
@@ -247,11 +265,15 @@ class PolicySet:
     # the type of the resource-side policy (RESOURCE when there is none), and whether it must allow
     resource_type: PolicyType = field(init=False, default=PolicyType.RESOURCE)
     resource_must_allow: bool = field(init=False, default=False)  # trust and key policies
+    # The number of SCP levels when the evaluator's inline implicit-deny rules can apply (no RCPs, no
+    # resource policy that must allow); -1 otherwise (evaluate._conclude)
+    inline_scp_levels: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         if self.resource is not None:
             self.resource_type = self.resource.type
             self.resource_must_allow = self.resource.type in (PolicyType.TRUST, PolicyType.KEY)
+        self.inline_scp_levels = len(self.scp) if not self.rcp and not self.resource_must_allow else -1
         compiled: list[CompiledStatement] = []
         errors: list[str] = []
         for pol in self.all_policies():

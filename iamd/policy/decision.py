@@ -137,9 +137,9 @@ _set_verdict, _set_request, _set_matched, _set_blocking, _set_missing, _set_erro
     Decision, "verdict", "request", "matched", "blocking", "missing_context_keys", "errors"
 )
 
-# Decision's slots without the frozen ``__setattr__`` (request.draft_class): ``make_decision`` fills
-# one in with plain slot stores, then makes it a Decision. Half the cost of ``Decision(...)``, whose
-# ``__init__`` is a Python frame entered from C and six descriptor calls.
+# Decision's slots without the frozen ``__setattr__`` (request.draft_class): ``make_decision`` (and
+# evaluate._conclude, inline) fills one in with plain slot stores, then makes it a Decision. Half the
+# cost of ``Decision(...)``, whose ``__init__`` is a Python frame entered from C and six descriptor calls.
 _DecisionDraft = draft_class(Decision)
 _new = object.__new__
 

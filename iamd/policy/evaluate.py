@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from typing import Any
 
-from .compile import CompiledStatement, PolicySet, PolicyType, ScpOutcome
-from .decision import Blocking, Decision, Verdict, make_decision
+from .compile import TYPE_BITS, CompiledStatement, PolicySet, PolicyType, ScpOutcome
+from .decision import Blocking, Decision, Verdict, _DecisionDraft
 from .request import GRANT_ENTITY, GRANT_FINAL, Context, Principal, PrincipalKind, Request
 from .trace import StatementTrace, Tracer
 from .wildcard import always
@@ -79,6 +80,7 @@ _BLOCK = {(t, e): Blocking(t, e) for t in PolicyType for e in (True, False)}
 _SCP, _RCP, _IDENTITY, _BOUNDARY, _SESSION = _T.SCP, _T.RCP, _T.IDENTITY, _T.BOUNDARY, _T.SESSION
 _NO_RCP, _NO_SCP = _BLOCK[_RCP, False], _BLOCK[_SCP, False]
 _NO_IDENTITY, _NO_BOUNDARY, _NO_SESSION = _BLOCK[_IDENTITY, False], _BLOCK[_BOUNDARY, False], _BLOCK[_SESSION, False]
+_NO_IDENTITY_ONLY, _NO_BOUNDARY_ONLY, _NO_SESSION_ONLY = (_NO_IDENTITY,), (_NO_BOUNDARY,), (_NO_SESSION,)
 _PROTECTABLE = _AWS_POLICY_CHANGES | _ROLE_CHANGES | _KMS_ALIAS_CHANGES | {"iam:updateroledescription"}
 
 
@@ -104,10 +106,10 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         values, ambiguous = ctx._values, ctx._ambiguous
     resource = request.resource
     has_boundary = policies.boundary is not None
-    skip = _NONE if principal.has_account_side and not principal.service_linked else _skipped_types(principal)
+    skip = _NONE if principal.usual_caller else _skipped_types(principal)
     # What the pass finds (the fields of _Facts, as locals: no object, no method call per statement).
     # The sets and lists that most decisions leave empty are made when first needed.
-    allowed: set[PolicyType] = set()
+    allowed = 0  # the policy types an Allow applied from, as their CompiledStatement.type_bit
     denied: set[PolicyType] | None = None
     allows: list[CompiledStatement]
     denies: list[CompiledStatement] | None = None
@@ -121,9 +123,13 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         if scp_keys:
             if values is None:
                 values, ambiguous = ctx.values, ctx._ambiguous
-            # the SCP statements' outcome for the same action, resource and values of the keys they read
-            key: tuple[object, ...] = (action, resource, tuple(map(values.get, scp_keys)),
-                                       tuple([k in ambiguous for k in scp_keys]) if ambiguous else ())  # fmt: skip
+            # the SCP statements' outcome for the same action, resource and values of the keys they read (a
+            # value tuple or None per key; then, if any key is ambiguous, a bool per key: a longer key)
+            key: tuple[object, ...] = (
+                (action, resource, *map(values.get, scp_keys), *[k in ambiguous for k in scp_keys])
+                if ambiguous
+                else (action, resource, *map(values.get, scp_keys))
+            )
         else:
             key = (action, resource)
         outcome = policies._scp_outcomes.get(key) or _scp_outcome(policies, key, resource, ctx, scps)
@@ -142,6 +148,10 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
         allows = []
     for cs in others:  # never an SCP statement (PolicySet.split)
         if skip and cs.ptype in skip:
+            continue
+        if cs.plain:  # an Allow that applies as it stands (CompiledStatement.plain): applied, inline
+            allows.append(cs)
+            allowed |= cs.type_bit
             continue
         g: str | None = None
         if cs.names_principal:
@@ -200,14 +210,58 @@ def evaluate(request: Request, policies: PolicySet, tracer: Tracer | None = None
                 rcp_levels = set()
             rcp_levels.add(cs.level)
         else:
-            allowed.add(ptype)
+            allowed |= cs.type_bit
             if g is not None and (grant is None or _RANK[g] > _RANK[grant]):
                 grant = g
-    return _conclude(request, policies, allowed, denied, allows, denies, missing, errors or (), scp_levels,
-                     rcp_levels or _NO_LEVELS, grant)  # fmt: skip
+    # _conclude, inline (the traced path calls it; tests/property/test_laws.py compares the two paths)
+    blocking: tuple[Blocking, ...]
+    if (
+        grant is None
+        and principal.usual_caller  # an IAM user or role session, not service-linked
+        and len(scp_levels) == policies.inline_scp_levels  # no RCPs, no resource policy that must allow
+        and (request.resource_account is None or request.resource_account == principal.account)
+    ):
+        blocking = () if allowed & _IDENTITY_BIT else _NO_IDENTITY_ONLY
+        if has_boundary and not allowed & _BOUNDARY_BIT:
+            blocking += _NO_BOUNDARY_ONLY
+        if principal.kind is _ASSUMED_ROLE and policies.session and not allowed & _SESSION_BIT:
+            blocking += _NO_SESSION_ONLY
+    else:
+        blocking = tuple(_implicit_blocks(request, policies, principal, _types(allowed), scp_levels,
+                                          rcp_levels or _NO_LEVELS, grant))  # fmt: skip
+    d: Any = _new_object(_DecisionDraft)  # make_decision, inline
+    explicit: tuple[Blocking, ...]
+    if denied and denies is not None:
+        if len(denied) == 1:
+            (only,) = denied
+            explicit = _EXPLICIT_BLOCK[only]
+        else:
+            explicit = tuple([_BLOCK[t, True] for t in _TYPE_ORDER if t in denied])
+        d.verdict, d.matched, d.blocking = _EXPLICIT_DENY, tuple(denies), explicit + blocking if blocking else explicit
+    elif blocking:
+        d.verdict, d.matched, d.blocking = _IMPLICIT_DENY, (), blocking
+    else:
+        d.verdict, d.matched, d.blocking = _ALLOWED, tuple(allows), ()
+    d.request = request
+    d.missing_context_keys = tuple(sorted(missing)) if missing else ()
+    if errors:
+        d.errors = (*errors, *policies.errors) if policies.errors else tuple(errors)
+    else:
+        d.errors = policies.errors  # a tuple, () for most
+    d.__class__ = Decision
+    made: Decision = d
+    return made
 
 
 _NO_KEYS: frozenset[str] = frozenset()
+_IDENTITY_BIT, _BOUNDARY_BIT, _SESSION_BIT = TYPE_BITS[_IDENTITY], TYPE_BITS[_BOUNDARY], TYPE_BITS[_SESSION]
+
+
+def _types(bits: int) -> set[PolicyType]:
+    """The policy types whose ``TYPE_BITS`` are set in ``bits``."""
+    return {t for t, bit in TYPE_BITS.items() if bits & bit}
+
+
 _NO_LEVELS: frozenset[int] = frozenset()
 
 
@@ -355,15 +409,10 @@ def _conclude(
     grant: str | None,
 ) -> Decision:
     principal = request.principal
-    kind = principal.kind
     if (
         grant is None
-        and (kind is _USER or kind is _ASSUMED_ROLE)
-        and not principal.service_linked
-        and principal.account is not None
-        and not policies.rcp
-        and (not policies.scp or len(scp_levels) == len(policies.scp))
-        and not policies.resource_must_allow
+        and principal.usual_caller  # an IAM user or role session, not service-linked
+        and len(scp_levels) == policies.inline_scp_levels  # no RCPs, no resource policy that must allow
         and (request.resource_account is None or request.resource_account == principal.account)
     ):
         # _implicit_blocks for the usual caller, inline: an IAM user or role session of the resource's
@@ -371,7 +420,7 @@ def _conclude(
         blocking = [] if _IDENTITY in allowed else [_NO_IDENTITY]
         if policies.boundary is not None and _BOUNDARY not in allowed:
             blocking.append(_NO_BOUNDARY)
-        if kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
+        if principal.kind is _ASSUMED_ROLE and policies.session and _SESSION not in allowed:
             blocking.append(_NO_SESSION)
     else:
         blocking = _implicit_blocks(request, policies, principal, allowed, scp_levels, rcp_levels, grant)
@@ -388,14 +437,20 @@ def _conclude(
     else:
         verdict, matched, blocks = _ALLOWED, tuple(allows), ()
     policy_errors = policies.errors
-    return make_decision(
-        verdict,
-        request,
-        matched,
-        blocks,
-        tuple(sorted(missing)) if missing else (),
-        ((*errors, *policy_errors) if policy_errors else tuple(errors)) if errors or policy_errors else (),
-    )
+    # make_decision, inline (one call fewer per decision)
+    d: Any = _new_object(_DecisionDraft)
+    d.verdict = verdict
+    d.request = request
+    d.matched = matched
+    d.blocking = blocks
+    d.missing_context_keys = tuple(sorted(missing)) if missing else ()
+    d.errors = ((*errors, *policy_errors) if policy_errors else tuple(errors)) if errors or policy_errors else ()
+    d.__class__ = Decision
+    made: Decision = d
+    return made
+
+
+_new_object = object.__new__
 
 
 _ALLOWED, _EXPLICIT_DENY, _IMPLICIT_DENY = Verdict.ALLOWED, Verdict.EXPLICIT_DENY, Verdict.IMPLICIT_DENY

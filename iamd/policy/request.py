@@ -75,6 +75,8 @@ class Principal:
     is_session: bool = field(init=False, compare=False)
     service_linked: bool = field(init=False, compare=False)  # SCPs and RCPs do not apply
     has_account_side: bool = field(init=False, compare=False)  # identity policies and SCPs can concern it
+    # an IAM user or role session of an account, not service-linked: the evaluator's usual caller (evaluate._conclude)
+    usual_caller: bool = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         kind = self.kind
@@ -83,6 +85,8 @@ class Principal:
         object.__setattr__(self, "service_linked", linked)
         side = kind not in (PrincipalKind.SERVICE, PrincipalKind.ANONYMOUS, PrincipalKind.WEB_IDENTITY)
         object.__setattr__(self, "has_account_side", side)
+        usual = kind in (PrincipalKind.USER, PrincipalKind.ASSUMED_ROLE) and not linked and self.account is not None
+        object.__setattr__(self, "usual_caller", usual)
 
     @property
     def identities(self) -> frozenset[str]:
@@ -203,6 +207,7 @@ class Principal:
         built = self._context
         if built is None:
             built = Context.build(self.derived_context())
+            built._values = _roomy(built._values)
             object.__setattr__(self, "_context", built)
         return built
 
@@ -235,6 +240,27 @@ class Principal:
             out += [("aws:PrincipalArn", self.arn), ("aws:userid", f"{self.account}:{self.session_name}")]
         out += [(f"aws:PrincipalTag/{k}", v) for k, v in self.tags]
         return out
+
+
+def _roomy(values: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """A dict equal to ``values`` whose table has room for more keys, for ``build_context`` to copy.
+
+    ``build_context`` copies the principal's keys and adds the request's: with a table just large
+    enough for the principal's, the second or third key added makes the copy grow (a new table,
+    every key placed again), on every decision. ``dict.copy`` clones a table as it is (CPython, while
+    at most a third of its entries are deleted ones): so this dict is grown one key past its table
+    and the extra keys are deleted; its copies start with the larger table. The content is
+    ``values``'s, in the same order; only the size differs (and nothing if it cannot be done)."""
+    out = dict(values)
+    size, n, pads = sys.getsizeof(out), len(out), 0
+    while sys.getsizeof(out) == size and pads <= n // 2:
+        out[f"\0pad{pads}"] = ()
+        pads += 1
+    if sys.getsizeof(out) == size or n < (2 * (n + pads)) // 3:
+        return dict(values)  # growing would leave too many deleted entries for copy() to clone the table
+    for i in range(pads):
+        del out[f"\0pad{i}"]
+    return out
 
 
 class Context:
@@ -353,35 +379,53 @@ def build_context(
     # The principal's keys are built once per principal (Principal.context) and the organization
     # keys once per membership; only the request's own keys are read here each time.
     base = principal._context or principal.context  # built once, by Context.build: never deferred
-    values = dict(base._values)
-    ambiguous: set[str] | frozenset[str] = base._ambiguous
+    values = _copy(base._values)  # a dict with room for the request's keys (_roomy): no resize below
+    ambiguous = base._ambiguous
     if principal_org is not None and principal.has_account_side:
         values.update(principal_org._keys[0])
     if resource_account:
         values["aws:resourceaccount"] = (resource_account,)
     if resource_org is not None:
         values.update(resource_org._keys[1])
-    # given keys replace derived ones of the same name, in any case
+    # Given keys replace derived ones of the same name, in any case. Each layer is first written as
+    # if all its keys were new once lower-cased (the usual request: none was there before, none comes
+    # twice); if the dict did not grow by one key per item, _layer writes the layer again the general
+    # way (each key's first write there overwrites, so what this pass wrote does not matter). While
+    # only new keys are written, no ambiguous key is replaced. tests/policy/test_context.py compares
+    # both with Context.build.
     if resource_tags:
-        ambiguous = _layer(values, ambiguous, resource_tags, "aws:resourcetag/")
+        if resource_tags.__class__ is not tuple and resource_tags.__class__ is not list:
+            resource_tags = tuple(resource_tags)  # len() and, maybe, read twice
+        n = len(values) + len(resource_tags)
+        for key, raw in resource_tags:
+            values["aws:resourcetag/" + key.lower()] = (raw,) if isinstance(raw, str) else tuple(raw)
+        if len(values) != n:
+            ambiguous = _layer(values, ambiguous, resource_tags, "aws:resourcetag/")
     if given:
-        ambiguous = _layer(values, ambiguous, given)
+        if given.__class__ is not tuple and given.__class__ is not list:
+            given = tuple(given)
+        n = len(values) + len(given)
+        for key, raw in given:
+            values[key.lower()] = (raw,) if isinstance(raw, str) else tuple(raw)
+        if len(values) != n:
+            ambiguous = _layer(values, ambiguous, given)
     ctx = _new_context(Context)  # Context(values, ambiguous) without a Python __init__ frame
     ctx._values = values
-    ctx._ambiguous = ambiguous if isinstance(ambiguous, frozenset) else frozenset(ambiguous)
+    ctx._ambiguous = ambiguous
     ctx._pending = None
     return ctx
 
 
 _new_context = object.__new__
+_copy: Callable[[Mapping[str, tuple[str, ...]]], dict[str, tuple[str, ...]]] = dict.copy  # type: ignore[assignment]
 
 
 def _layer(
     values: dict[str, tuple[str, ...]],
-    ambiguous: set[str] | frozenset[str],
+    ambiguous: frozenset[str],
     items: Iterable[tuple[str, str | Sequence[str]]],
     prefix: str = "",
-) -> set[str] | frozenset[str]:
+) -> frozenset[str]:
     """``values`` updated in place with ``Context.build`` of ``items`` (each key after a lower-case
     ``prefix``): a key of the layer replaces the value and the ambiguity it had before. Returns the
     ambiguous keys (a new set only if they change)."""
@@ -402,9 +446,9 @@ def _layer(
             if first is None:
                 spelled[low] = key
     if ambiguous and not ambiguous.isdisjoint(spelled):
-        ambiguous = set(ambiguous).difference(spelled)
+        ambiguous = ambiguous.difference(spelled)
     if layer_ambiguous:
-        ambiguous = set(ambiguous).union(layer_ambiguous)
+        ambiguous = ambiguous.union(layer_ambiguous)
     return ambiguous
 
 
@@ -418,19 +462,19 @@ class Request:
     resource_account: str | None = None  # None: the principal's account
     resource_display: str | None = None  # how denial messages name the resource (IAM: "user Bob")
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         principal: Principal,
         action: str,
         resource: str = "*",
         context: Context | None = None,
         resource_account: str | None = None,
         resource_display: str | None = None,
-    ) -> None:
-        # The dataclass's own __init__, without its cost (see draft_class): made a draft, the
-        # fields are plain slot stores, then it is a Request again.
-        d: Any = self
-        _object_setattr(d, "__class__", _RequestDraft)
+    ) -> Request:
+        # The dataclass's own __init__, without its cost (see draft_class): made a draft, the fields
+        # are plain slot stores, then it is a Request. A __new__ rather than an __init__: the object is
+        # made here (one class assignment, not two) and type() calls no Python __init__ after it.
+        d: Any = _new_object(_RequestDraft)
         d.principal = principal
         d.action = action
         d.resource = resource
@@ -438,6 +482,14 @@ class Request:
         d.resource_account = resource_account
         d.resource_display = resource_display
         d.__class__ = Request
+        made: Request = d
+        return made
+
+    def __reduce__(self) -> tuple[type[Request], tuple[object, ...]]:
+        # copy and pickle remake a Request through __new__, with its fields (the default reduction
+        # would call __new__ without them)
+        return (Request, (self.principal, self.action, self.resource, self.context, self.resource_account,
+                          self.resource_display))  # fmt: skip
 
     @property
     def owner_account(self) -> str | None:
@@ -462,4 +514,4 @@ def draft_class(cls: type) -> type:
 
 
 _RequestDraft = draft_class(Request)
-_object_setattr = object.__setattr__  # the first assignment: Request's own __setattr__ refuses it
+_new_object = object.__new__

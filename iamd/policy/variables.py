@@ -44,6 +44,9 @@ class Template:
     _stars: int = field(init=False, repr=False, compare=False)  # the '*'s of the policy text
     # One variable: (text before it, its key, its default, text after it), for resolve_text
     _one: tuple[str, str, str | None, str] | None = field(init=False, repr=False, compare=False)
+    # One variable in a glob ``before${key}after*`` with no other wildcard (the usual ARN prefix with a
+    # variable, ``arn:aws:s3:::bucket/${aws:username}/*``): ``after`` without its '*', for matches
+    _prefix_tail: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         star_only = all(isinstance(p, Var) or (isinstance(p, str) and "?" not in p) for p in self.parts)
@@ -59,6 +62,10 @@ class Template:
             after = "".join(p if isinstance(p, str) else p.text for p in self.parts[i + 1 :] if not isinstance(p, Var))
             one = (before, var.key, var.default, after)
         object.__setattr__(self, "_one", one)
+        tail = None
+        if star_only and one is not None and "*" not in one[0] and one[3].endswith("*") and one[3].count("*") == 1:
+            tail = one[3][:-1]
+        object.__setattr__(self, "_prefix_tail", tail)
 
     @property
     def has_vars(self) -> bool:
@@ -133,6 +140,9 @@ class Template:
                 if got and len(got) == 1:
                     value_text = got[0]
                     if "*" not in value_text and "?" not in value_text:  # it adds no wildcard character
+                        tail = self._prefix_tail
+                        if tail is not None:  # the glob is a literal prefix and '*'
+                            return value.startswith(one[0] + value_text + tail)
                         return star_match(one[0] + value_text + one[3], value)
             text = self.resolve_text(ctx)
             if text is None:

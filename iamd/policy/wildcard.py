@@ -200,10 +200,16 @@ def _literal_segments(first: str, middle: list[str], last: str) -> Matcher:
     """The common case, no '?': ``first*middle…*last`` with string methods only."""
     head, tail = len(first), len(last)
     need = head + tail + sum(map(len, middle))
+    # A pattern ending in '*' (most ARNs in policies) needs no endswith and no length test: each str
+    # method call costs an argument tuple and its parsing.
     if not middle:
+        if not last:
+            return lambda s: s.startswith(first)
         return lambda s: len(s) >= need and s.startswith(first) and s.endswith(last)
     if len(middle) == 1:
         mid = middle[0]
+        if not last:  # the search from head fails where the string is too short
+            return lambda s: s.startswith(first) and s.find(mid, head) >= 0
         return lambda s: (
             len(s) >= need and s.startswith(first) and s.endswith(last) and s.find(mid, head, len(s) - tail) >= 0
         )

@@ -85,3 +85,16 @@ def test_matches_is_the_glob_of_the_resolved_parts(text: str, username: str, val
     expected = parts is not None and bool(compile_parts(parts)(value))
     assert template.matches(value, ctx) == expected
     assert template.resolve_text(ctx) == (None if parts is None else "".join(t for t, _ in parts))
+
+
+@settings(max_examples=1000)
+@given(
+    st.text("ab/*", max_size=4), st.text("ab/", max_size=3), st.text("ab/*", max_size=4), st.text("ab/", max_size=10)
+)
+def test_prefix_templates_match_as_their_glob(before: str, username: str, after: str, value: str) -> None:
+    # before${aws:username}after: when the glob is a literal prefix and '*' (Template._prefix_tail), matches
+    # tests startswith; it must say what the compiled glob of the resolved parts says, for every shape around it
+    template = parse_template(f"{before}${{aws:username}}{after}", True)
+    ctx = {"aws:username": (username,)} if username else {}
+    parts = template.resolve_parts(ctx)
+    assert template.matches(value, ctx) == (parts is not None and bool(compile_parts(parts)(value)))

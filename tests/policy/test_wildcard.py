@@ -163,3 +163,15 @@ def test_fast_paths_and_lists() -> None:
 def test_star_match_is_compile_glob_without_compiling(pattern: str, s: str) -> None:
     # star_match serves globs made per request (a policy variable substituted): no '?' in them
     assert star_match(pattern, s) == bool(compile_glob(pattern)(s))
+
+
+_AB = st.text(alphabet="ab", max_size=4)
+
+
+@settings(max_examples=1000)
+@given(_AB, st.lists(_AB, max_size=2), _AB, st.text(alphabet="ab", max_size=12))
+def test_literal_segment_shapes_agree_with_the_oracle(first: str, middle: list[str], last: str, subject: str) -> None:
+    # compile_glob's matchers for first*middle*last without '?', among them the shapes ending in '*'
+    # (no endswith, no length test): a short alphabet makes matches and near-misses common
+    pattern = "*".join([first, *middle, last])
+    assert bool(compile_glob(pattern)(subject)) == dp_oracle(pattern, subject)
