@@ -336,6 +336,7 @@ class Tx(ReadTx, Protocol):
         path: str = "/",
         permissions_boundary: str | None = None,
         tags: Sequence[Tag] = (),
+        quota: int | None = None,
     ) -> User: ...
     def update_user(
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None

@@ -18,7 +18,7 @@ from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
-from iamd.store.errors import AlreadyExists, InvalidMarker, NotFound, ReadOnly
+from iamd.store.errors import AlreadyExists, InvalidMarker, LimitExceeded, NotFound, ReadOnly
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
 __all__ = ["Context", "Ops", "name_key", "role_select", "user_select"]
@@ -155,6 +155,26 @@ _ACCOUNT_AND_NAME = {
     )
     for t in (s.users, s.groups, s.roles, s.policies, s.instance_profiles)
 }
+
+
+def _create_checks_statement(table: Any) -> Select[Any]:
+    """A create's checks in one statement: whether the account exists, whether the name is taken
+    in ``table``, the account's quota of ``table``'s entities (the one set for it, ``quota_name``,
+    or ``default_limit``) and their count up to that quota (never more rows than the quota)."""
+    q = s.account_quotas
+    stored = select(q.c.value).where(q.c.account_id == bindparam("account"), q.c.name == bindparam("quota_name"))
+    limit = func.coalesce(stored.scalar_subquery(), bindparam("default_limit"))
+    bounded = select(table.c.account_id).where(table.c.account_id == bindparam("account")).limit(limit)
+    return select(
+        exists().where(s.accounts.c.id == bindparam("account")).label("known"),
+        exists().where(table.c.account_id == bindparam("account"), table.c.name_key == bindparam("key")).label("taken"),
+        limit.label("quota"),
+        select(func.count()).select_from(bounded.subquery()).scalar_subquery().label("count"),
+    )
+
+
+# The four tables with a quota: a create's account, name and quota checks in one round trip.
+CREATE_CHECKS = {t.name: _create_checks_statement(t) for t in (s.users, s.groups, s.roles, s.policies)}
 
 
 @overload
@@ -382,6 +402,29 @@ class Ops:
             raise NotFound("account", account)
         if taken:
             raise AlreadyExists(label, name)
+
+    def _checked_for_create(
+        self, table: Any, label: str, account: str, name: str, quota: tuple[str, int], found: Any
+    ) -> None:
+        """Raise what a create's checks found (``found``: a row of :data:`CREATE_CHECKS`' columns):
+        NotFound for an unknown account, AlreadyExists for a taken name (even at the quota), then
+        LimitExceeded ("Cannot exceed quota for <name>PerAccount: <n>") when one more would pass
+        the account's quota ``quota`` (its name and AWS's default, which a value set for the
+        account replaces)."""
+        if not found.known:
+            raise NotFound("account", account)
+        if found.taken:
+            raise AlreadyExists(label, name)
+        if int(found.count) >= int(found.quota):
+            raise LimitExceeded(f"{quota[0]}PerAccount", int(found.quota))
+
+    def _require_account_free_name_and_room(
+        self, table: Any, label: str, account: str, name: str, quota: tuple[str, int]
+    ) -> None:
+        """:meth:`_require_account_and_free_name` and the quota check, in one statement."""
+        params = {"account": account, "key": name_key(name), "quota_name": quota[0], "default_limit": quota[1]}
+        found = driver.first(self._conn, CREATE_CHECKS[table.name], params)
+        self._checked_for_create(table, label, account, name, quota, found)
 
     def _name_taken(self, table: Any, account: str, name: str) -> bool:
         stmt = select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name))

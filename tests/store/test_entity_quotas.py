@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
 import pytest
 
-from iamd.store import NotFound, Store
+from iamd.store import AlreadyExists, LimitExceeded, NotFound, Store, Tag, TagTarget
 
 from .helpers import OTHER_ACCOUNT
 
@@ -29,3 +33,60 @@ def test_quotas_are_per_account_and_counts_stop_at_the_bound(store: Store, accou
         assert tx.get_entity_quotas(account) == {"Roles": 7}
     with pytest.raises(NotFound), store.transaction() as tx:
         tx.set_entity_quota("999999999999", "Users", 1)
+
+
+def test_create_user_checks_the_name_then_the_account_s_users_quota(store: Store, account: str) -> None:
+    """create_user(quota=...): AlreadyExists for a taken name even at the quota, then LimitExceeded
+    at the account's Users quota (the one set for it, else the default given), in the write's
+    transaction; a refused create writes nothing (no user, no history row, no generation)."""
+    with store.transaction() as tx:
+        tx.bulk_create_users(account, ["u0", "u1"])
+    with store.transaction() as tx:
+        created = tx.create_user(account, "u2", quota=3)
+    with store.read() as tx:
+        assert tx.get_user(account, "U2").id == created.id
+        history = tx.policy_history("user", created.id, created.create_date + timedelta(days=1))
+        assert [(h.event, h.subject, h.document) for h in history] == [("create", None, None)]
+    generation = store.generation()
+    with pytest.raises(AlreadyExists), store.transaction() as tx:
+        tx.create_user(account, "U1", quota=3)
+    with pytest.raises(LimitExceeded) as raised, store.transaction() as tx:
+        tx.create_user(account, "u3", quota=3)
+    assert (raised.value.limit, raised.value.value) == ("UsersPerAccount", 3)
+    with store.transaction() as tx:
+        tx.set_entity_quota(account, "Users", 4)  # the account's own quota replaces the default
+    generation = store.generation()
+    with store.transaction() as tx:
+        tx.create_user(account, "u3", quota=3, tags=[Tag("team", "a")])
+    with pytest.raises(LimitExceeded) as raised, store.transaction() as tx:
+        tx.create_user(account, "u4", quota=3)
+    assert (raised.value.limit, raised.value.value) == ("UsersPerAccount", 4)
+    with pytest.raises(NotFound), store.transaction() as tx:
+        tx.create_user("999999999999", "u9", quota=3)
+    assert store.generation() == generation + 1
+    with store.read() as tx:
+        assert tx.count_users(account) == 4
+        assert tx.count_users(OTHER_ACCOUNT) == 0
+        assert tx.list_tags(TagTarget.USER, account, "u3") == (Tag("team", "a"),)
+
+
+def test_concurrent_creates_at_the_quota_create_exactly_one(store: Store, account: str) -> None:
+    """The quota holds under concurrency: eight writers at one below the quota, one user created."""
+    with store.transaction() as tx:
+        tx.bulk_create_users(account, [f"u{i}" for i in range(9)])
+    start = threading.Barrier(8)
+
+    def create(n: int) -> str:
+        start.wait(timeout=30)
+        try:
+            with store.transaction() as tx:
+                tx.create_user(account, f"racer{n}", quota=10)
+            return "created"
+        except LimitExceeded:
+            return "LimitExceeded"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(create, range(8)))
+    assert outcomes == ["LimitExceeded"] * 7 + ["created"]
+    with store.read() as tx:
+        assert tx.count_users(account) == 10
