@@ -156,22 +156,37 @@ class SqlStore:
         self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
 
     @staticmethod
-    def _durable(conn: Connection) -> None:
-        """PostgreSQL: wait until the write transaction just committed on ``conn`` (asynchronously,
-        see ``_write_tx``) is on disk. A transaction that wrote to the log commits synchronously,
-        which flushes the log up to its own commit record, and so up to the earlier one (the log
-        is written in order); concurrent writers share their flushes. Only then is the write's
-        caller answered. The transaction writes a transactional logical message: a log record
-        and a transaction id, no table, no lock, allowed to any user. (A transaction id alone,
-        ``pg_current_xact_id()``, commits without a flush: PostgreSQL flushes only a transaction
-        that wrote to the log.) One statement in autocommit on the same connection: one round
-        trip (was a second connection's BEGIN, statement and COMMIT)."""
+    def _commit_durably(conn: Connection) -> Exception | None:
+        """PostgreSQL: commit the write transaction on ``conn`` (asynchronously: the writers' lock
+        is released at once) and wait until it is on disk, in one round trip: the ``COMMIT`` and
+        the flush's statement sent together in psycopg's pipeline mode (were two round trips).
+
+        The flush: a transaction that wrote to the log commits synchronously, which flushes the
+        log up to its own commit record, and so up to the earlier one (the log is written in
+        order); concurrent writers share their flushes. Only then is the write's caller
+        answered. The flush's statement runs after the ``COMMIT``, in a transaction of its own
+        (committed at the pipeline's sync) that writes a transactional logical message: a log
+        record and a transaction id, no table, no lock, allowed to any user. (A transaction id
+        alone, ``pg_current_xact_id()``, commits without a flush: PostgreSQL flushes only a
+        transaction that wrote to the log.)
+
+        Raises what the ``COMMIT`` raised (the write did not commit, as SQLAlchemy's commit
+        would); returns the error of a flush that failed after the ``COMMIT`` succeeded (the
+        write is committed, not known to be on disk), None when it is durable."""
         driver: Any = conn.connection.driver_connection
-        driver.autocommit = True
+        commit: Any = None
         try:
-            driver.execute(_FLUSH_SQL)
-        finally:
-            driver.autocommit = False
+            with driver.pipeline():
+                commit = driver.execute("COMMIT")
+                driver.execute(_FLUSH_SQL)
+        except Exception as error:
+            from psycopg import pq
+
+            result = getattr(commit, "pgresult", None)
+            if result is not None and result.status == pq.ExecStatus.COMMAND_OK:
+                return error
+            raise
+        return None
 
     # -- what changed (iamd.store.changes) -------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -203,19 +218,22 @@ class SqlStore:
                     # PostgreSQL: serialize writers on the generation row, so that checks made
                     # in this transaction hold until it commits; but not while the commit waits
                     # for the disk: the commit is asynchronous and releases the row at once, and
-                    # the write is made durable (``_durable``) outside the lock, before it
+                    # the write is made durable (``_commit_durably``) outside the lock, before it
                     # returns (docs/architecture.md, "Writes on PostgreSQL").
                     # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
                     # the reads that need not hold (the caller's authorization).
                     tx.lock_writers()
                 yield tx
                 tx.settle_generation()
-                # Locked on PostgreSQL: committed asynchronously, made durable below. Never
+                # Locked on PostgreSQL: committed asynchronously and made durable in the same round
+                # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
                 # locked: wrote nothing (or committed synchronously on SQLite).
-                durable = self._ctx.dialect == "postgresql" and not tx._unlocked
+                flush_failed = None
+                if self._ctx.dialect == "postgresql" and not tx._unlocked:
+                    flush_failed = self._commit_durably(conn)
             try:
-                if durable:  # committed: the connection is out of its transaction
-                    self._durable(conn)
+                if flush_failed is not None:  # committed, not known to be on disk: said, and raised
+                    raise flush_failed
                 # Committed (and on disk): the audit strings it interned may be referred to by id
                 # from here on; a write's next event then needs no lookup of them.
                 if tx._interned:
