@@ -6,10 +6,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -194,6 +194,21 @@ def role_select() -> Select[Any]:
     return _ROLE_SELECT
 
 
+class _LockFirst:
+    """A write transaction's connection while its writers' lock is pending (``Ops.lock_writers``):
+    any use of it takes the lock first, then is the connection's."""
+
+    __slots__ = ("_ops", "real")
+
+    def __init__(self, ops: Ops, real: Connection) -> None:
+        self._ops = ops
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        self._ops._take_lock()
+        return getattr(self.real, name)
+
+
 class Ops:
     """Base of the per-family mixins; one instance lives for one transaction."""
 
@@ -206,6 +221,10 @@ class Ops:
         self._unlocked = unlocked
         self._bumped: int | None = None  # the generation this transaction commits as, once it bumped it
         self._taken: int | None = None  # PostgreSQL: the generation the writers' lock bumped to (maybe unused)
+        # PostgreSQL: lock_writers was called and the lock is taken with the next statement
+        # (``_LockFirst``); ``_bump_wanted``: a write then uses the lock's bump as its generation.
+        self._lock_pending = False
+        self._bump_wanted = False
         self._changes: list[Change] = []
         # Audit strings this transaction interned or found (value -> id): the process remembers
         # them once the transaction is committed and durable, not before (iamd/store/audit_strings.py).
@@ -229,18 +248,56 @@ class Ops:
         if self._unlocked:
             self.lock_writers()
         if self._bumped is None:
-            self._bumped = self._taken if self._taken is not None else int(driver.scalar(self._conn, _BUMP))
+            if self._lock_pending:
+                self._bump_wanted = True  # the lock's bump, once it is taken
+            else:
+                self._bumped = self._taken if self._taken is not None else int(driver.scalar(self._conn, _BUMP))
 
     def lock_writers(self) -> None:
-        """Take the writers' lock if this transaction was begun without it (Store.transaction)."""
+        """Take the writers' lock if this transaction was begun without it (Store.transaction).
+
+        Taken with the transaction's next statement, before it runs: whatever this transaction
+        reads from here on holds until it commits. Until then ``self._conn`` is a
+        :class:`_LockFirst`, which takes the lock at its first use; a write's own first statement
+        may instead be sent with the lock in one round trip (:meth:`_first_locked`)."""
         if self._unlocked:
-            self._taken = int(driver.scalar(self._conn, LOCK_WRITERS))
             self._unlocked = False
+            self._lock_pending = True
+            self._conn = cast(Connection, _LockFirst(self, self._conn))
+
+    def _take_lock(self, generation: int | None = None) -> None:
+        """Take the pending writers' lock now (``generation``: it was, by a statement run with it)."""
+        if not self._lock_pending:
+            return
+        self._lock_pending = False
+        conn = self._conn = cast(_LockFirst, self._conn).real
+        self._taken = int(driver.scalar(conn, LOCK_WRITERS)) if generation is None else generation
+        if self._bump_wanted:
+            self._bumped = self._taken
+
+    def _first_locked(self, stmt: Any, params: Mapping[str, Any]) -> Any:
+        """``driver.first`` of ``stmt``; with the pending writers' lock taken before it, in the same
+        round trip (``driver.firsts``: the lock's statement, then ``stmt`` in a snapshot taken
+        after the lock was granted)."""
+        if not self._lock_pending:
+            return driver.first(self._conn, stmt, params)
+        lock, found = driver.firsts(cast(_LockFirst, self._conn).real, [(LOCK_WRITERS, None), (stmt, params)])
+        self._take_lock(int(lock[0]))
+        return found
 
     def settle_generation(self) -> None:
         """Before the commit: give back the generation the writers' lock took if no entity write
         used it (writes of only audit events, sign-in throttles, ...): the generation moves only
-        with entity changes, as the processes' watchers expect (iamd/api/watcher.py)."""
+        with entity changes, as the processes' watchers expect (iamd/api/watcher.py). A lock
+        still pending was never needed: nothing ran after it (the transaction is then one that
+        never locked: it wrote nothing)."""
+        if self._lock_pending:
+            if self._bump_wanted:  # pragma: no cover - every write runs a statement after _write
+                self._take_lock()
+            else:
+                self._lock_pending = False
+                self._conn = cast(_LockFirst, self._conn).real
+                self._unlocked = True
         if self._taken is not None and self._bumped is None:
             driver.run(self._conn, _UNBUMP)
             self._taken = None

@@ -180,7 +180,7 @@ class UserOps(Ops):
             "create_date": user.create_date,
             "changed_at": self._now(),  # the history's own reading of the clock, as Ops._history's
         }
-        found = driver.first(self._conn, _CREATE_USER_PG, values)
+        found = self._first_locked(_CREATE_USER_PG, values)  # with the writers' lock if still pending
         self._checked_for_create(s.users, "user", account, name, quota, found)
         put_tags(self._conn, TagTarget.USER, user.id, tags)
         self._changed(Entity.USER, account, name, Verb.CREATED)
@@ -229,7 +229,7 @@ class UserOps(Ops):
         """Refused (:class:`Conflict`) while the user has keys, policies, memberships or a login profile."""
         self._write()
         if self._ctx.dialect == "postgresql":
-            row = driver.first(self._conn, _DELETE_USER_PG, {"account": account, "key": name_key(name)})
+            row = self._first_locked(_DELETE_USER_PG, {"account": account, "key": name_key(name)})
             if row is None:
                 raise NotFound("user", name)
             blocked = row[1:]
