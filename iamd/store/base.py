@@ -256,34 +256,32 @@ class Ops:
     def lock_writers(self) -> None:
         """Take the writers' lock if this transaction was begun without it (Store.transaction).
 
-        Taken with the transaction's next statement, before it runs: whatever this transaction
-        reads from here on holds until it commits. Until then ``self._conn`` is a
-        :class:`_LockFirst`, which takes the lock at its first use; a write's own first statement
-        may instead be sent with the lock in one round trip (:meth:`_first_locked`)."""
+        Taken before the transaction's next statement runs: whatever this transaction reads
+        from here on holds until it commits. Until then ``self._conn`` is a :class:`_LockFirst`,
+        which takes the lock at its first use; a transaction that runs nothing more never takes
+        it."""
         if self._unlocked:
             self._unlocked = False
             self._lock_pending = True
             self._conn = cast(Connection, _LockFirst(self, self._conn))
 
-    def _take_lock(self, generation: int | None = None) -> None:
-        """Take the pending writers' lock now (``generation``: it was, by a statement run with it)."""
+    def _take_lock(self) -> None:
+        """Take the pending writers' lock now."""
         if not self._lock_pending:
             return
         self._lock_pending = False
         conn = self._conn = cast(_LockFirst, self._conn).real
-        self._taken = int(driver.scalar(conn, LOCK_WRITERS)) if generation is None else generation
+        self._taken = int(driver.scalar(conn, LOCK_WRITERS))
         if self._bump_wanted:
             self._bumped = self._taken
 
     def _first_locked(self, stmt: Any, params: Mapping[str, Any]) -> Any:
-        """``driver.first`` of ``stmt``; with the pending writers' lock taken before it, in the same
-        round trip (``driver.firsts``: the lock's statement, then ``stmt`` in a snapshot taken
-        after the lock was granted)."""
-        if not self._lock_pending:
-            return driver.first(self._conn, stmt, params)
-        lock, found = driver.firsts(cast(_LockFirst, self._conn).real, [(LOCK_WRITERS, None), (stmt, params)])
-        self._take_lock(int(lock[0]))
-        return found
+        """``driver.first`` of ``stmt``, the writers' lock taken first if it is still pending. (Sent
+        in one round trip with it through psycopg's pipeline mode, it cost about 50 to 100 µs more
+        of iamd's CPU than two round trips: bench/README.md, "PostgreSQL writes in fewer round
+        trips".)"""
+        self._take_lock()
+        return driver.first(self._conn, stmt, params)
 
     def settle_generation(self) -> None:
         """Before the commit: give back the generation the writers' lock took if no entity write

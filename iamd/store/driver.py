@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 
-__all__ = ["DriverQuery", "execute_sql", "first", "firsts", "rows", "run", "scalar"]
+__all__ = ["DriverQuery", "execute_sql", "first", "rows", "run", "scalar"]
 
 # id(statement) -> (statement, SQL text, bound defaults, row class or None): the statement is
 # kept so that its id is never reused for another (all are module-level constants).
@@ -121,39 +121,6 @@ def run(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | None 
         conn.execute(stmt, params)  # type: ignore[call-overload]
         return
     _execute(conn, stmt, params)
-
-
-def firsts(conn: Connection, statements: Sequence[tuple[ClauseElement, Mapping[str, Any] | None]]) -> list[Any]:
-    """The first row (or None) of each of ``statements``, run in order. On PostgreSQL they are sent
-    together, in one round trip (psycopg's pipeline mode): each runs when the one before it is
-    done, in the transaction SQLAlchemy began, and sees what it did (a statement's snapshot is
-    taken when it starts). An error fails them all, as the first error of a transaction does."""
-    if conn.dialect.name != "postgresql":
-        return [first(conn, stmt, params) for stmt, params in statements]
-    driver: Any = conn.connection.driver_connection
-    entries = []
-    for stmt, params in statements:
-        _, sql, defaults, row_class = _compiled(stmt, conn)
-        entries.append((sql, {**defaults, **params} if params else defaults, row_class))
-    listeners = conn.dispatch.before_cursor_execute if conn._has_events or conn.engine._has_events else ()
-    cursors = []
-    try:
-        with driver.pipeline():
-            for sql, bound, _ in entries:
-                cursor = driver.cursor()
-                for listener in listeners:
-                    listener(conn, cursor, sql, bound, None, False)
-                cursor.execute(sql, bound)
-                cursors.append(cursor)
-    except conn.dialect.loaded_dbapi.Error as error:
-        sql = "; ".join(entry[0] for entry in entries)
-        conn._handle_dbapi_exception(error, sql, [entry[1] for entry in entries], None, None)
-        raise  # pragma: no cover - _handle_dbapi_exception always raises
-    out = []
-    for cursor, (_, _, row_class) in zip(cursors, entries, strict=True):
-        found = cursor.fetchone()
-        out.append(None if found is None else _named(cursor, row_class)._make(found))
-    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,9 @@ class SqlTx(
 _PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
-_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'iamd', '')"
+# A write's COMMIT and its durable flush (SqlStore._commit_durably), one query string.
+_COMMIT_AND_FLUSH = "COMMIT; SELECT pg_logical_emit_message(true, 'iamd', '')"
+_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR (psycopg is imported only with PostgreSQL)
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -158,34 +160,34 @@ class SqlStore:
     @staticmethod
     def _commit_durably(conn: Connection) -> Exception | None:
         """PostgreSQL: commit the write transaction on ``conn`` (asynchronously: the writers' lock
-        is released at once) and wait until it is on disk, in one round trip: the ``COMMIT`` and
-        the flush's statement sent together in psycopg's pipeline mode (were two round trips).
+        is released at once) and wait until it is on disk, in one round trip: ``COMMIT`` and the
+        flush's statement in one query string (the simple query protocol; were two round trips,
+        SQLAlchemy's commit and the flush in autocommit). SQLAlchemy's commit then finds the
+        connection out of its transaction and sends nothing.
 
         The flush: a transaction that wrote to the log commits synchronously, which flushes the
         log up to its own commit record, and so up to the earlier one (the log is written in
         order); concurrent writers share their flushes. Only then is the write's caller
         answered. The flush's statement runs after the ``COMMIT``, in a transaction of its own
-        (committed at the pipeline's sync) that writes a transactional logical message: a log
+        (the rest of the query string) that writes a transactional logical message: a log
         record and a transaction id, no table, no lock, allowed to any user. (A transaction id
         alone, ``pg_current_xact_id()``, commits without a flush: PostgreSQL flushes only a
         transaction that wrote to the log.)
 
-        Raises what the ``COMMIT`` raised (the write did not commit, as SQLAlchemy's commit
-        would); returns the error of a flush that failed after the ``COMMIT`` succeeded (the
-        write is committed, not known to be on disk), None when it is durable."""
+        Raises when the write did not commit, or may not have: a connection lost on the way (as
+        a commit whose connection was lost always did). An error the server reported came from
+        the flush: this schema defers no check to the commit and writes run READ COMMITTED, so
+        the ``COMMIT`` itself reports none; the write is committed, not known to be on disk, and
+        that error is returned (said and raised by the caller, as a failed flush was)."""
         driver: Any = conn.connection.driver_connection
-        commit: Any = None
+        if driver.info.transaction_status == _IN_ERROR:  # a COMMIT would roll back without an error
+            raise RuntimeError("the write transaction failed: not committed")
         try:
-            with driver.pipeline():
-                commit = driver.execute("COMMIT")
-                driver.execute(_FLUSH_SQL)
+            driver.execute(_COMMIT_AND_FLUSH)
         except Exception as error:
-            from psycopg import pq
-
-            result = getattr(commit, "pgresult", None)
-            if result is not None and result.status == pq.ExecStatus.COMMAND_OK:
-                return error
-            raise
+            if driver.closed or driver.broken:
+                raise
+            return error
         return None
 
     # -- what changed (iamd.store.changes) -------------------------------------------------

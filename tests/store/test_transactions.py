@@ -23,6 +23,7 @@ from iamd.store import (
     audit_event_from_record,
     open_store,
 )
+from iamd.store.changes import ChangeSet
 from iamd.store.migrate import upgrade
 from tests.store.conftest import PgDatabases
 from tests.store.helpers import DOC, TRUST
@@ -424,3 +425,25 @@ def test_a_transaction_that_runs_nothing_after_lock_writers_never_waits_for_the_
         thread.join(60)
     with store.read() as r:
         assert r.get_user(account, "holder").name == "holder"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_flush_that_fails_after_the_commit_is_raised_and_the_write_published(
+    store: Store, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: COMMIT and the durable flush are one query string; an error the server reports
+    for the flush comes after the COMMIT, so the write is committed: its changes are published
+    (the process's caches drop what it touched) and the error is raised."""
+    import iamd.store.store as store_module
+
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+    monkeypatch.setattr(store_module, "_COMMIT_AND_FLUSH", "COMMIT; SELECT 1 / 0")
+    with pytest.raises(Exception, match="division by zero"), store.transaction() as tx:
+        tx.create_user(account, "flushed")
+    monkeypatch.undo()
+    assert [c.name for cs in published for c in cs.changes] == ["flushed"]
+    with store.read() as r:
+        assert r.get_user(account, "flushed").name == "flushed"
+    with store.transaction() as tx:  # the connection went back to the pool usable
+        tx.create_user(account, "after")
