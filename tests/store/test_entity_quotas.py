@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -90,3 +91,36 @@ def test_concurrent_creates_at_the_quota_create_exactly_one(store: Store, accoun
     assert outcomes == ["LimitExceeded"] * 7 + ["created"]
     with store.read() as tx:
         assert tx.count_users(account) == 10
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_user_s_create_and_delete_are_one_statement_each_under_the_lock(store: Store, account: str) -> None:
+    """PostgreSQL: CreateUser's checks, insert and history are one statement after the writers'
+    lock, and so are DeleteUser's lookup, blockers and delete (were 6 and 4 with the lock)."""
+    from sqlalchemy import event
+
+    from iamd.store.store import SqlStore
+
+    engine = cast(SqlStore, store).engine
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with store.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            tx.create_user(account, "counted", quota=5000)
+        created = list(seen)
+        seen.clear()
+        with store.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            tx.delete_user(account, "COUNTED")
+        deleted = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(created) == 2 and created[0].startswith("UPDATE iamd_meta"), created
+    assert len(deleted) == 2 and deleted[0].startswith("UPDATE iamd_meta"), deleted
+    with store.read() as tx:
+        assert tx.count_users(account) == 0
