@@ -11,7 +11,7 @@ import pytest
 
 from iamd.store import AlreadyExists, LimitExceeded, NotFound, Store, Tag, TagTarget
 
-from .helpers import OTHER_ACCOUNT
+from .helpers import DOC, OTHER_ACCOUNT
 
 
 def test_quotas_are_per_account_and_counts_stop_at_the_bound(store: Store, account: str) -> None:
@@ -124,3 +124,21 @@ def test_a_user_s_create_and_delete_are_one_statement_each_under_the_lock(store:
     assert len(deleted) == 2 and deleted[0].startswith("UPDATE iamd_meta"), deleted
     with store.read() as tx:
         assert tx.count_users(account) == 0
+
+
+def test_create_user_with_a_boundary_checks_the_quota_too(store: Store, account: str) -> None:
+    """A boundary takes create_user's other way on PostgreSQL (the checks' SELECT, the boundary's
+    lookup, then the insert): the same checks, in the same order, and the boundary recorded."""
+    with store.transaction() as tx:
+        boundary = tx.create_policy(account, "edge", DOC)
+        tx.bulk_create_users(account, ["u0"])
+    with pytest.raises(AlreadyExists), store.transaction() as tx:
+        tx.create_user(account, "U0", permissions_boundary=boundary.arn, quota=1)
+    with pytest.raises(LimitExceeded), store.transaction() as tx:
+        tx.create_user(account, "u1", permissions_boundary=boundary.arn, quota=1)
+    with store.transaction() as tx:
+        user = tx.create_user(account, "u1", permissions_boundary=boundary.arn, quota=2)
+    assert user.permissions_boundary == boundary.arn
+    with store.read() as tx:
+        assert tx.get_user(account, "u1").permissions_boundary == boundary.arn
+        assert tx.count_users(account) == 2
