@@ -299,7 +299,10 @@ def new_unique_id(prefix: str) -> str:
     """An entity id: ``prefix`` (AIDA, AROA, ANPA, …) + 17 base32 characters (85 random bits)."""
     if not _PREFIX.fullmatch(prefix):
         raise ValueError("prefix must be four uppercase letters, such as AIDA or AROA")
-    return prefix + "".join(secrets.choice(_BASE32) for _ in range(17))
+    # The first 85 bits of 11 random bytes in base32 (_BASE32 is RFC 4648's alphabet): one read
+    # of the system's random source, where a choice per character was 17 (about 80 µs of a
+    # CreateUser's CPU).
+    return prefix + base64.b32encode(secrets.token_bytes(11)).decode("ascii")[:17]
 
 
 def access_key_context(key_id: str) -> bytes:

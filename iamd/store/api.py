@@ -338,6 +338,7 @@ class Tx(ReadTx, Protocol):
         path: str = "/",
         permissions_boundary: str | None = None,
         tags: Sequence[Tag] = (),
+        quota: int | None = None,
     ) -> User: ...
     def update_user(
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
@@ -540,9 +541,11 @@ class Tx(ReadTx, Protocol):
     ) -> ServerCertificate: ...
     def delete_server_certificate(self, account: str, name: str) -> None: ...
     def lock_writers(self) -> None:
-        """Take the writers' lock now, if the transaction was begun without it
+        """Take the writers' lock, if the transaction was begun without it
         (``Store.transaction(lock_later=True)``): what the transaction reads from here on holds
-        until it commits. A no-op when the lock is held already (and on SQLite, where the
+        until it commits. On PostgreSQL the lock is taken before the transaction's next
+        statement runs, not by a round trip of its own (a transaction that runs none never
+        waits for it). A no-op when the lock is held already (and on SQLite, where the
         transaction began with it)."""
         ...
 

@@ -95,7 +95,9 @@ class SqlTx(
 _PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
-_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'iamd', '')"
+# A write's COMMIT and its durable flush (SqlStore._commit_durably), one query string.
+_COMMIT_AND_FLUSH = "COMMIT; SELECT pg_logical_emit_message(true, 'iamd', '')"
+_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR (psycopg is imported only with PostgreSQL)
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -156,22 +158,37 @@ class SqlStore:
         self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
 
     @staticmethod
-    def _durable(conn: Connection) -> None:
-        """PostgreSQL: wait until the write transaction just committed on ``conn`` (asynchronously,
-        see ``_write_tx``) is on disk. A transaction that wrote to the log commits synchronously,
-        which flushes the log up to its own commit record, and so up to the earlier one (the log
-        is written in order); concurrent writers share their flushes. Only then is the write's
-        caller answered. The transaction writes a transactional logical message: a log record
-        and a transaction id, no table, no lock, allowed to any user. (A transaction id alone,
-        ``pg_current_xact_id()``, commits without a flush: PostgreSQL flushes only a transaction
-        that wrote to the log.) One statement in autocommit on the same connection: one round
-        trip (was a second connection's BEGIN, statement and COMMIT)."""
+    def _commit_durably(conn: Connection) -> Exception | None:
+        """PostgreSQL: commit the write transaction on ``conn`` (asynchronously: the writers' lock
+        is released at once) and wait until it is on disk, in one round trip: ``COMMIT`` and the
+        flush's statement in one query string (the simple query protocol; were two round trips,
+        SQLAlchemy's commit and the flush in autocommit). SQLAlchemy's commit then finds the
+        connection out of its transaction and sends nothing.
+
+        The flush: a transaction that wrote to the log commits synchronously, which flushes the
+        log up to its own commit record, and so up to the earlier one (the log is written in
+        order); concurrent writers share their flushes. Only then is the write's caller
+        answered. The flush's statement runs after the ``COMMIT``, in a transaction of its own
+        (the rest of the query string) that writes a transactional logical message: a log
+        record and a transaction id, no table, no lock, allowed to any user. (A transaction id
+        alone, ``pg_current_xact_id()``, commits without a flush: PostgreSQL flushes only a
+        transaction that wrote to the log.)
+
+        Raises when the write did not commit, or may not have: a connection lost on the way (as
+        a commit whose connection was lost always did). An error the server reported came from
+        the flush: this schema defers no check to the commit and writes run READ COMMITTED, so
+        the ``COMMIT`` itself reports none; the write is committed, not known to be on disk, and
+        that error is returned (said and raised by the caller, as a failed flush was)."""
         driver: Any = conn.connection.driver_connection
-        driver.autocommit = True
+        if driver.info.transaction_status == _IN_ERROR:  # a COMMIT would roll back without an error
+            raise RuntimeError("the write transaction failed: not committed")
         try:
-            driver.execute(_FLUSH_SQL)
-        finally:
-            driver.autocommit = False
+            driver.execute(_COMMIT_AND_FLUSH)
+        except Exception as error:
+            if driver.closed or driver.broken:
+                raise
+            return error
+        return None
 
     # -- what changed (iamd.store.changes) -------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -203,19 +220,22 @@ class SqlStore:
                     # PostgreSQL: serialize writers on the generation row, so that checks made
                     # in this transaction hold until it commits; but not while the commit waits
                     # for the disk: the commit is asynchronous and releases the row at once, and
-                    # the write is made durable (``_durable``) outside the lock, before it
+                    # the write is made durable (``_commit_durably``) outside the lock, before it
                     # returns (docs/architecture.md, "Writes on PostgreSQL").
                     # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
                     # the reads that need not hold (the caller's authorization).
                     tx.lock_writers()
                 yield tx
                 tx.settle_generation()
-                # Locked on PostgreSQL: committed asynchronously, made durable below. Never
+                # Locked on PostgreSQL: committed asynchronously and made durable in the same round
+                # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
                 # locked: wrote nothing (or committed synchronously on SQLite).
-                durable = self._ctx.dialect == "postgresql" and not tx._unlocked
+                flush_failed = None
+                if self._ctx.dialect == "postgresql" and not tx._unlocked:
+                    flush_failed = self._commit_durably(conn)
             try:
-                if durable:  # committed: the connection is out of its transaction
-                    self._durable(conn)
+                if flush_failed is not None:  # committed, not known to be on disk: said, and raised
+                    raise flush_failed
                 # Committed (and on disk): the audit strings it interned may be referred to by id
                 # from here on; a write's next event then needs no lookup of them.
                 if tx._interned:

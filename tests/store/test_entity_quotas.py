@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, cast
+
 import pytest
 
-from iamd.store import NotFound, Store
+from iamd.store import AlreadyExists, LimitExceeded, NotFound, Store, Tag, TagTarget
 
-from .helpers import OTHER_ACCOUNT
+from .helpers import DOC, OTHER_ACCOUNT
 
 
 def test_quotas_are_per_account_and_counts_stop_at_the_bound(store: Store, account: str) -> None:
@@ -29,3 +34,111 @@ def test_quotas_are_per_account_and_counts_stop_at_the_bound(store: Store, accou
         assert tx.get_entity_quotas(account) == {"Roles": 7}
     with pytest.raises(NotFound), store.transaction() as tx:
         tx.set_entity_quota("999999999999", "Users", 1)
+
+
+def test_create_user_checks_the_name_then_the_account_s_users_quota(store: Store, account: str) -> None:
+    """create_user(quota=...): AlreadyExists for a taken name even at the quota, then LimitExceeded
+    at the account's Users quota (the one set for it, else the default given), in the write's
+    transaction; a refused create writes nothing (no user, no history row, no generation)."""
+    with store.transaction() as tx:
+        tx.bulk_create_users(account, ["u0", "u1"])
+    with store.transaction() as tx:
+        created = tx.create_user(account, "u2", quota=3)
+    with store.read() as tx:
+        assert tx.get_user(account, "U2").id == created.id
+        history = tx.policy_history("user", created.id, created.create_date + timedelta(days=1))
+        assert [(h.event, h.subject, h.document) for h in history] == [("create", None, None)]
+    generation = store.generation()
+    with pytest.raises(AlreadyExists), store.transaction() as tx:
+        tx.create_user(account, "U1", quota=3)
+    with pytest.raises(LimitExceeded) as raised, store.transaction() as tx:
+        tx.create_user(account, "u3", quota=3)
+    assert (raised.value.limit, raised.value.value) == ("UsersPerAccount", 3)
+    with store.transaction() as tx:
+        tx.set_entity_quota(account, "Users", 4)  # the account's own quota replaces the default
+    generation = store.generation()
+    with store.transaction() as tx:
+        tx.create_user(account, "u3", quota=3, tags=[Tag("team", "a")])
+    with pytest.raises(LimitExceeded) as raised, store.transaction() as tx:
+        tx.create_user(account, "u4", quota=3)
+    assert (raised.value.limit, raised.value.value) == ("UsersPerAccount", 4)
+    with pytest.raises(NotFound), store.transaction() as tx:
+        tx.create_user("999999999999", "u9", quota=3)
+    assert store.generation() == generation + 1
+    with store.read() as tx:
+        assert tx.count_users(account) == 4
+        assert tx.count_users(OTHER_ACCOUNT) == 0
+        assert tx.list_tags(TagTarget.USER, account, "u3") == (Tag("team", "a"),)
+
+
+def test_concurrent_creates_at_the_quota_create_exactly_one(store: Store, account: str) -> None:
+    """The quota holds under concurrency: eight writers at one below the quota, one user created."""
+    with store.transaction() as tx:
+        tx.bulk_create_users(account, [f"u{i}" for i in range(9)])
+    start = threading.Barrier(8)
+
+    def create(n: int) -> str:
+        start.wait(timeout=30)
+        try:
+            with store.transaction() as tx:
+                tx.create_user(account, f"racer{n}", quota=10)
+            return "created"
+        except LimitExceeded:
+            return "LimitExceeded"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(create, range(8)))
+    assert outcomes == ["LimitExceeded"] * 7 + ["created"]
+    with store.read() as tx:
+        assert tx.count_users(account) == 10
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_user_s_create_and_delete_are_one_statement_each_under_the_lock(store: Store, account: str) -> None:
+    """PostgreSQL: CreateUser's checks, insert and history are one statement after the writers'
+    lock, and so are DeleteUser's lookup, blockers and delete (were 6 and 4 with the lock)."""
+    from sqlalchemy import event
+
+    from iamd.store.store import SqlStore
+
+    engine = cast(SqlStore, store).engine
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with store.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            tx.create_user(account, "counted", quota=5000)
+        created = list(seen)
+        seen.clear()
+        with store.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            tx.delete_user(account, "COUNTED")
+        deleted = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(created) == 2 and created[0].startswith("UPDATE iamd_meta"), created
+    assert len(deleted) == 2 and deleted[0].startswith("UPDATE iamd_meta"), deleted
+    with store.read() as tx:
+        assert tx.count_users(account) == 0
+
+
+def test_create_user_with_a_boundary_checks_the_quota_too(store: Store, account: str) -> None:
+    """A boundary takes create_user's other way on PostgreSQL (the checks' SELECT, the boundary's
+    lookup, then the insert): the same checks, in the same order, and the boundary recorded."""
+    with store.transaction() as tx:
+        boundary = tx.create_policy(account, "edge", DOC)
+        tx.bulk_create_users(account, ["u0"])
+    with pytest.raises(AlreadyExists), store.transaction() as tx:
+        tx.create_user(account, "U0", permissions_boundary=boundary.arn, quota=1)
+    with pytest.raises(LimitExceeded), store.transaction() as tx:
+        tx.create_user(account, "u1", permissions_boundary=boundary.arn, quota=1)
+    with store.transaction() as tx:
+        user = tx.create_user(account, "u1", permissions_boundary=boundary.arn, quota=2)
+    assert user.permissions_boundary == boundary.arn
+    with store.read() as tx:
+        assert tx.get_user(account, "u1").permissions_boundary == boundary.arn
+        assert tx.count_users(account) == 2

@@ -23,6 +23,7 @@ from iamd.store import (
     audit_event_from_record,
     open_store,
 )
+from iamd.store.changes import ChangeSet
 from iamd.store.migrate import upgrade
 from tests.store.conftest import PgDatabases
 from tests.store.helpers import DOC, TRUST
@@ -254,7 +255,8 @@ def test_checks_after_lock_writers_hold_until_commit(store: Store, account: str)
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has one writer: BEGIN IMMEDIATE takes the lock
 def test_reads_before_lock_writers_do_not_wait_for_another_writer(store: Store, account: str) -> None:
     """PostgreSQL: a ``lock_later`` transaction reads beside a writer holding the lock, and waits
-    for it only at ``lock_writers`` (SQLite's write transaction begins with its lock)."""
+    for it only from ``lock_writers`` on: at its next statement, which takes the lock before it
+    runs (SQLite's write transaction begins with its lock)."""
     assert store.dialect == "postgresql"
     with store.transaction() as tx:
         tx.create_user(account, "early")
@@ -267,6 +269,7 @@ def test_reads_before_lock_writers_do_not_wait_for_another_writer(store: Store, 
                 assert tx.get_user(account, "early").name == "early"
                 read.set()
                 tx.lock_writers()
+                tx.get_user(account, "early")  # the lock's first statement: waits for the holder
                 locked.set()
                 tx.create_user(account, "late")
         except BaseException as exc:  # asserted on below
@@ -282,7 +285,7 @@ def test_reads_before_lock_writers_do_not_wait_for_another_writer(store: Store, 
     held = threading.Thread(target=holder)
     held.start()
     assert read.wait(60), errors  # read while the other writer held the lock
-    assert not locked.wait(0.3)  # ... and waits for it at lock_writers
+    assert not locked.wait(0.3)  # ... and waits for it after lock_writers
     release.set()
     held.join(60)
     started.join(60)
@@ -385,3 +388,62 @@ def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_
     finally:
         admin.close()
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite's write transaction begins with its lock
+def test_a_transaction_that_runs_nothing_after_lock_writers_never_waits_for_the_lock(
+    store: Store, account: str
+) -> None:
+    """PostgreSQL: ``lock_writers`` takes the lock with the transaction's next statement (in the
+    same round trip as a write's first); one that runs none (a call refused by its own checks
+    before reading anything) never waits for another writer and moves no generation."""
+    release, held = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.transaction() as tx:
+            tx.create_user(account, "holder")
+            held.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(60)
+        generation = store.generation()
+        done = threading.Event()
+
+        def idle() -> None:
+            with store.transaction(lock_later=True) as tx:
+                tx.lock_writers()
+            done.set()
+
+        threading.Thread(target=idle).start()
+        assert done.wait(10)  # without waiting for the holder
+        assert store.generation() == generation
+    finally:
+        release.set()
+        thread.join(60)
+    with store.read() as r:
+        assert r.get_user(account, "holder").name == "holder"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_flush_that_fails_after_the_commit_is_raised_and_the_write_published(
+    store: Store, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: COMMIT and the durable flush are one query string; an error the server reports
+    for the flush comes after the COMMIT, so the write is committed: its changes are published
+    (the process's caches drop what it touched) and the error is raised."""
+    import iamd.store.store as store_module
+
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+    monkeypatch.setattr(store_module, "_COMMIT_AND_FLUSH", "COMMIT; SELECT 1 / 0")
+    with pytest.raises(Exception, match="division by zero"), store.transaction() as tx:
+        tx.create_user(account, "flushed")
+    monkeypatch.undo()
+    assert [c.name for cs in published for c in cs.changes] == ["flushed"]
+    with store.read() as r:
+        assert r.get_user(account, "flushed").name == "flushed"
+    with store.transaction() as tx:  # the connection went back to the pool usable
+        tx.create_user(account, "after")

@@ -10,7 +10,7 @@ from iamd import errors as aws
 from iamd.service.call import Call
 from iamd.store import EntityKind, NotFound, ReadTx, TagTarget, Tx
 
-from .checks import check_boundary, check_entity_quota, check_tags, tags_of, target_user_name
+from .checks import ENTITY_QUOTAS, check_boundary, check_entity_quota, check_tags, tags_of, target_user_name
 from .shapes import group_shape, page, user_shape
 
 MAX_GROUPS_PER_USER = 10
@@ -21,13 +21,11 @@ def create_user(call: Call, tx: Tx) -> dict[str, Any]:
     tags = tags_of(p)
     check_tags(TagTarget.USER, tags)
     check_boundary(tx, p.get("PermissionsBoundary"))
-    try:  # the name check first: a taken name is EntityAlreadyExists even at the quota
-        tx.get_user(call.account, p["UserName"])
-    except NotFound:
-        check_entity_quota(tx, call.account, "Users", lambda limit: tx.count_users(call.account, at_most=limit))
+    # The name check, then the account's Users quota (a taken name is EntityAlreadyExists even at
+    # the quota), in the store's transaction: one statement with the insert on PostgreSQL.
     user = tx.create_user(
         call.account, p["UserName"], path=p.get("Path") or "/",
-        permissions_boundary=p.get("PermissionsBoundary"), tags=tags,
+        permissions_boundary=p.get("PermissionsBoundary"), tags=tags, quota=ENTITY_QUOTAS["Users"],
     )  # fmt: skip
     return {"User": user_shape(user, tags, full=True)}
 
