@@ -107,12 +107,16 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.written: list[bytes] = []
         self.closed = False
+        self.waiter: asyncio.Future[None] | None = None  # set by the next write (``_feed``)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self) -> None:
         self.closed = True
@@ -142,6 +146,9 @@ def _feed(protocol: Any, transport: RecordingTransport, raws: Sequence[bytes], l
         protocol.data_received(raw)
         while protocol.tasks:  # answered through a task: run it to its end
             loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        if not transport.written:  # answered on a worker thread, handed back to the loop without a task
+            transport.waiter = loop.create_future()
+            loop.run_until_complete(transport.waiter)
         ok += transport.written[0].startswith(b"HTTP/1.1 200 ")
         transport.written.clear()
     return ok
