@@ -136,10 +136,11 @@ def _feed(protocol: Any, transport: RecordingTransport, raws: Sequence[bytes], l
 
     A request not answered inline (the first with a key not yet cached runs on a worker
     thread) is waited for on ``loop``; warm GetUser requests are all answered inline. The loop
-    waits for the request's tasks as ``iamd serve``'s does for its worker threads (woken by
-    the thread when it is done): polling every millisecond instead cost the harness 150 to 350 µs
-    of CPU per request answered on a worker thread (more on a loaded machine), counted as the
-    server's (bench/README.md, "First requests in two statements").
+    waits for the request's tasks, or (a request handed back by its thread without a task,
+    ``IamdApp.answer_off_loop``) for the transport's next write, as ``iamd serve``'s does for
+    its worker threads (woken by the thread when it is done): polling every millisecond instead
+    cost the harness 150 to 350 µs of CPU per request answered on a worker thread (more on a
+    loaded machine), counted as the server's (bench/README.md, "First requests in two statements").
     """
     ok = 0
     for raw in raws:

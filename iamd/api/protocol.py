@@ -17,9 +17,10 @@ What this protocol adds to uvicorn's (docs/security.md): limits on every request
 the request's first byte) and one for the body (408), the idle keep-alive timeout and the
 connection limit (uvicorn's ``timeout_keep_alive`` and ``limit_concurrency``: 503), and
 ``Upgrade`` requests answered as plain HTTP/1.1 (never switched; the connection then
-closes). A request that is not cheap (``IamdApp.inline``) is answered on a worker thread
-through a request/response cycle of uvicorn's, so the requests pipelined behind it wait
-in order, as behind any ASGI request.
+closes). A request that is not cheap (``IamdApp.inline``) is answered on a worker thread,
+which hands the answer back to the loop itself (``IamdApp.answer_off_loop``: no task); the
+connection keeps a request/response cycle of uvicorn's meanwhile, so the requests pipelined
+behind it wait in order, as behind any ASGI request.
 
 Measured with ``python -m bench.server``: see bench/README.md. The protocol subclasses
 uvicorn internals (``HttpToolsProtocol``), so pyproject.toml bounds uvicorn's version and
@@ -246,9 +247,9 @@ class QueryProtocol(HttpToolsProtocol):
         return True
 
     def _answer_off_loop(self, request: HttpRequest) -> None:
-        """Answer on a worker thread, as a uvicorn request/response cycle: the requests
-        pipelined behind it queue behind it (``_takes_direct``), and uvicorn's cycle keeps
-        flow control, keep-alive and graceful shutdown as for any ASGI request."""
+        """Answer on a worker thread, under a uvicorn request/response cycle: the requests
+        pipelined behind it queue behind it (``_takes_direct``), and the cycle's state keeps
+        keep-alive and graceful shutdown as for any ASGI request (``_answered_off_loop``)."""
         scope = self.scope
         scope["method"] = self._method
         scope["path"] = request.path
