@@ -107,12 +107,16 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.written: list[bytes] = []
         self.closed = False
+        self.waiter: asyncio.Future[None] | None = None  # set by the next write (``_feed``)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self) -> None:
         self.closed = True
@@ -132,16 +136,20 @@ def _feed(protocol: Any, transport: RecordingTransport, raws: Sequence[bytes], l
 
     A request not answered inline (the first with a key not yet cached runs on a worker
     thread) is waited for on ``loop``; warm GetUser requests are all answered inline. The loop
-    waits for the request's tasks as ``iamd serve``'s does for its worker threads (woken by
-    the thread when it is done): polling every millisecond instead cost the harness 150 to 350 µs
-    of CPU per request answered on a worker thread (more on a loaded machine), counted as the
-    server's (bench/README.md, "First requests in two statements").
+    waits for the request's tasks, or (a request handed back by its thread without a task,
+    ``IamdApp.answer_off_loop``) for the transport's next write, as ``iamd serve``'s does for
+    its worker threads (woken by the thread when it is done): polling every millisecond instead
+    cost the harness 150 to 350 µs of CPU per request answered on a worker thread (more on a
+    loaded machine), counted as the server's (bench/README.md, "First requests in two statements").
     """
     ok = 0
     for raw in raws:
         protocol.data_received(raw)
         while protocol.tasks:  # answered through a task: run it to its end
             loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        if not transport.written:  # answered on a worker thread, handed back to the loop without a task
+            transport.waiter = loop.create_future()
+            loop.run_until_complete(transport.waiter)
         ok += transport.written[0].startswith(b"HTTP/1.1 200 ")
         transport.written.clear()
     return ok

@@ -17,10 +17,11 @@ however many — holds up the event loop, the health endpoint, or the reads.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -44,7 +45,14 @@ from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 from iamd.store.guard import NeedsDatabase, no_database
 
-__all__ = ["IamdApp", "create_app"]
+__all__ = ["INTERNAL_ERROR", "IamdApp", "create_app"]
+
+log = logging.getLogger("iamd.http")
+
+INTERNAL_ERROR = (
+    b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
+    b"<Message>The request processing has failed because of an unknown error.</Message></Error></ErrorResponse>"
+)
 
 
 class _Decisions(Collector):
@@ -204,6 +212,34 @@ class IamdApp:
             self.metrics.observe(http.body, http.query, status, seconds)
         else:
             self.metrics.observe_action(_label(action, self._known), status, seconds)
+
+    def answer_off_loop(
+        self, http: HttpRequest, deliver: Callable[[WireResponse], None], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """Answer ``http`` on a worker thread of its lane, then ``deliver(wire)`` on ``loop`` (the event loop's).
+
+        The direct path's hop (``iamd.api.protocol``): one job on the lane's pool, whose thread
+        hands the answer back with one ``call_soon_threadsafe`` (no asyncio future chained to
+        the pool's, no task): bench/README.md, "A lighter hop to the read lane". The loop only
+        queues the job; the answer is counted on the loop when it is back, as ``query_async``'s."""
+        action = _plain_action(http.body, http.query) if len(http.body) <= INLINE_BODY else None
+        pool = self.lanes.for_request(http, action)
+        started = time.perf_counter()
+
+        def back(wire: WireResponse) -> None:  # on the loop
+            self._observe(http, action, wire.status, time.perf_counter() - started)
+            deliver(wire)
+
+        def job() -> None:  # on the lane's thread
+            try:
+                wire = pipeline.handle(self.backend, http)
+            except Exception:  # handle() answers every error itself; this is the last line
+                log.exception("the Query API failed")
+                wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
+            with suppress(RuntimeError):  # the loop is closed: the server is gone, nobody to answer
+                loop.call_soon_threadsafe(back, wire)
+
+        pool.submit(job)
 
     async def query_async(self, http: HttpRequest, *, inline: bool = True) -> WireResponse:
         """Answer one Query API request: inline if it is cheap and needs no database, else on a

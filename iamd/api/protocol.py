@@ -17,9 +17,10 @@ What this protocol adds to uvicorn's (docs/security.md): limits on every request
 the request's first byte) and one for the body (408), the idle keep-alive timeout and the
 connection limit (uvicorn's ``timeout_keep_alive`` and ``limit_concurrency``: 503), and
 ``Upgrade`` requests answered as plain HTTP/1.1 (never switched; the connection then
-closes). A request that is not cheap (``IamdApp.inline``) is answered on a worker thread
-through a request/response cycle of uvicorn's, so the requests pipelined behind it wait
-in order, as behind any ASGI request.
+closes). A request that is not cheap (``IamdApp.inline``) is answered on a worker thread,
+which hands the answer back to the loop itself (``IamdApp.answer_off_loop``: no task); the
+connection keeps a request/response cycle of uvicorn's meanwhile, so the requests pipelined
+behind it wait in order, as behind any ASGI request.
 
 Measured with ``python -m bench.server``: see bench/README.md. The protocol subclasses
 uvicorn internals (``HttpToolsProtocol``), so pyproject.toml bounds uvicorn's version and
@@ -40,7 +41,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from iamd.api.app import IamdApp
+from iamd.api.app import AUTHORIZE, INTERNAL_ERROR, IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.authz.input import MAX_BODY as AUTHORIZE_MAX_BODY
 from iamd.limits import HttpLimits
@@ -49,11 +50,6 @@ from iamd.protocol.errors import WireResponse
 __all__ = ["UVICORN_OPTIONS", "QueryProtocol", "uvicorn_options"]
 
 log = logging.getLogger("iamd.http")
-
-_INTERNAL_ERROR = (
-    b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
-    b"<Message>The request processing has failed because of an unknown error.</Message></Error></ErrorResponse>"
-)
 
 
 # HttpToolsProtocol's per-connection state the direct path reads (uvicorn 0.50 to 0.54).
@@ -234,7 +230,7 @@ class QueryProtocol(HttpToolsProtocol):
             wire = self._endpoint.query(request)
         except Exception:  # handle() answers every error itself; this is the last line
             log.exception("the Query API failed")
-            wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
+            wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
         self._write(wire)
 
     def _answer_inline(self, request: HttpRequest) -> bool:
@@ -244,16 +240,16 @@ class QueryProtocol(HttpToolsProtocol):
             wire = self._endpoint.answer_inline(request)
         except Exception:  # as in _answer
             log.exception("the Query API failed")
-            wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
+            wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
         if wire is None:
             return False
         self._write(wire)
         return True
 
     def _answer_off_loop(self, request: HttpRequest) -> None:
-        """Answer on a worker thread, as a uvicorn request/response cycle: the requests
-        pipelined behind it queue behind it (``_takes_direct``), and uvicorn's cycle keeps
-        flow control, keep-alive and graceful shutdown as for any ASGI request."""
+        """Answer on a worker thread, under a uvicorn request/response cycle: the requests
+        pipelined behind it queue behind it (``_takes_direct``), and the cycle's state keeps
+        keep-alive and graceful shutdown as for any ASGI request (``_answered_off_loop``)."""
         scope = self.scope
         scope["method"] = self._method
         scope["path"] = request.path
@@ -267,7 +263,26 @@ class QueryProtocol(HttpToolsProtocol):
         )  # fmt: skip
         cycle.more_body = False
         self.cycle = cycle
-        self._start_asgi_task(cycle, functools.partial(self._run_off_loop, request))
+        if request.path == AUTHORIZE:  # the authorization API's own off-loop path (iamd.api.authorize)
+            self._start_asgi_task(cycle, functools.partial(self._run_off_loop, request))
+            return
+        assert self._endpoint is not None
+        self._endpoint.answer_off_loop(request, functools.partial(self._answered_off_loop, cycle), self.loop)
+
+    def _answered_off_loop(self, cycle: RequestResponseCycle, wire: WireResponse) -> None:
+        """The answer of a request run on a worker thread, back on the loop: written as the
+        cycle's ``send`` would (no task, no coroutines: bench/README.md, "A lighter hop to the
+        read lane"), then the requests pipelined behind it go on (``on_response_complete``)."""
+        if cycle.disconnected or cycle.response_complete:  # the client went away meanwhile
+            return
+        cycle.response_started = cycle.response_complete = True
+        self._write(wire, keep_alive=cycle.keep_alive)  # False if shutdown() or a deadline closed it meanwhile
+        if not cycle.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+        if self.flow.write_paused and not self._paused_for_writing:  # as for an answer written inline
+            self._paused_for_writing = True
+            self.flow.pause_reading()
 
     async def _run_off_loop(self, request: HttpRequest, scope: Any, receive: Any, send: Any) -> None:
         assert self._endpoint is not None
@@ -275,20 +290,20 @@ class QueryProtocol(HttpToolsProtocol):
             wire = await self._endpoint.query_async(request, inline=False)  # the loop was tried
         except Exception:  # as in _answer
             log.exception("the Query API failed")
-            wire = WireResponse(500, (("Content-Type", "text/xml"),), _INTERNAL_ERROR)
+            wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in wire.headers]
         headers.append((b"content-length", str(len(wire.body)).encode("ascii")))
         await send({"type": "http.response.start", "status": wire.status, "headers": headers})
         await send({"type": "http.response.body", "body": wire.body})
 
-    def _write(self, wire: WireResponse) -> None:
+    def _write(self, wire: WireResponse, *, keep_alive: bool | None = None) -> None:
         parts = [STATUS_LINE[wire.status]]
         for name, value in self.server_state.default_headers:
             parts += (name, b": ", value, b"\r\n")
         for text_name, text_value in wire.headers:
             parts += (text_name.lower().encode("latin-1"), b": ", text_value.encode("latin-1"), b"\r\n")
         parts += (b"content-length: ", str(len(wire.body)).encode("ascii"), b"\r\n")
-        if not self._keep_alive:
+        if not (self._keep_alive if keep_alive is None else keep_alive):
             parts.append(b"connection: close\r\n")
         parts += (b"\r\n", wire.body)
         self.transport.write(b"".join(parts))

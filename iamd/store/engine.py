@@ -52,7 +52,12 @@ def _sqlite_engine(url: URL) -> Engine:
     # (docs/architecture.md, "Several processes"; tests/store/test_sqlite_locks.py).
     with contextlib.suppress(FileExistsError):
         os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600))
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+    # No cap on the pool's connections (max_overflow=-1; SQLAlchemy's default, 5 + 10, made a
+    # 16th thread wait up to 30 s for one): each thread that reads keeps one for its read
+    # snapshots (``SqlStore.read``), and SQLite's writers wait for its lock, not for the pool.
+    engine = create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, max_overflow=-1
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

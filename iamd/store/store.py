@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,11 +121,30 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _Kept:
+    """A thread's kept read connection (``SqlStore.read``): back to the pool when the thread
+    ends (its ``threading.local`` is dropped) or the store closes."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        with suppress(Exception):  # the interpreter may be shutting down
+            self.conn.close()
+
+
 class SqlStore:
     def __init__(self, engine: Engine, ctx: Context) -> None:
         self._engine = engine
         self._ctx = ctx
         self._local = threading.local()
+        # SQLite: each thread's read snapshots run on a connection it keeps (``read``); every
+        # kept connection, to close them with the store.
+        self._keeps_readers = ctx.dialect == "sqlite"
+        self._kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
+        self._kept_lock = threading.Lock()
         self._listeners: tuple[Listener, ...] = ()
         self._listeners_lock = threading.Lock()
 
@@ -245,11 +265,34 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:
+        if self._keeps_readers:
+            kept = getattr(self._local, "reader", None)
+            conn = None if kept is None else kept.conn
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._keep_reader()
+            if not conn.in_transaction():  # else a read inside this thread's read: a pooled connection
+                check_database_allowed()  # not on the event loop (iamd/store/guard.py)
+                with conn.begin():
+                    yield SqlTx(conn, self._ctx, writable=False)
+                return
         with self._connect() as conn:
             if self._ctx.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             with conn.begin():
                 yield SqlTx(conn, self._ctx, writable=False)
+
+    def _keep_reader(self) -> Connection:
+        """The connection this thread keeps for its read snapshots (SQLite).
+
+        A snapshot is a deferred ``BEGIN`` (WAL: it takes no lock and waits for no writer) on it,
+        as on a pooled one, without the pool's checkout and check-in around each snapshot (bench/README.md,
+        "A lighter hop to the read lane"). Between snapshots it holds no transaction, so it
+        keeps no checkpoint from running. Closed with the store, or with its thread."""
+        conn = self._connect()
+        kept = self._local.reader = _Kept(conn)
+        with self._kept_lock:
+            self._kept.add(kept)
+        return conn
 
     def generation(self) -> int:
         with self._connect() as conn:
@@ -406,6 +449,10 @@ class SqlStore:
             self._publish(ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows)))
 
     def close(self) -> None:
+        with self._kept_lock:
+            kept, self._kept = list(self._kept), weakref.WeakSet()
+        for holder in kept:
+            holder.conn.close()
         self._engine.dispose()
 
 

@@ -216,3 +216,58 @@ def test_a_query_answer_is_one_write(api_server: RunningServer) -> None:
         protocol.connection_lost(None)
     finally:
         loop.close()
+
+
+def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: RunningServer) -> None:
+    """A request answered on a worker thread (ListUsers: never inline) is handed back to the
+    loop by the thread itself (``IamdApp.answer_off_loop``): no asyncio task, no ASGI
+    coroutines. The request pipelined behind it still waits for it; a client gone meanwhile
+    gets nothing written; a shutdown meanwhile closes the connection after the answer."""
+    import asyncio
+
+    from bench.server.cpu import query_protocol
+    from iamd.api.app import IamdApp
+
+    list_users = b"Action=ListUsers&Version=2010-05-08"
+    loop = asyncio.new_event_loop()
+    app = IamdApp(api_server.backend)
+
+    def answered(transport: object, count: int) -> None:
+        written = transport.written  # type: ignore[attr-defined]
+        while len(written) < count:
+            transport.waiter = loop.create_future()  # type: ignore[attr-defined]
+            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))  # type: ignore[attr-defined]
+
+    try:
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(_signed(api_server, list_users) + _signed(api_server))  # GetUser pipelined behind
+        assert not protocol.tasks  # on the worker thread, with no task on the loop
+        assert transport.written == []  # the GetUser behind it waits for it
+        answered(transport, 1)
+        while protocol.tasks:  # the GetUser queued behind it takes uvicorn's path (head, then body)
+            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        first, *second = transport.written
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"<ListUsersResponse" in first
+        assert second[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"<GetUserResponse" in b"".join(second)
+        assert b"connection: close" not in first and not transport.closed
+
+        # shut down while it runs: answered, then closed
+        transport.written.clear()
+        protocol.data_received(_signed(api_server, list_users))
+        protocol.shutdown()
+        answered(transport, 1)
+        assert b"<ListUsersResponse" in transport.written[0] and b"connection: close\r\n" in transport.written[0]
+        assert transport.closed
+        protocol.connection_lost(None)
+
+        # the client goes away while it runs: nothing is written, nothing fails
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(_signed(api_server, list_users))
+        protocol.connection_lost(None)
+        done = app.lanes.read.submit(lambda: None)  # queued behind the job on the read lane's one thread
+        done.result(10)
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert transport.written == []
+    finally:
+        app.lanes.shutdown()
+        loop.close()

@@ -447,3 +447,43 @@ def test_a_flush_that_fails_after_the_commit_is_raised_and_the_write_published(
         assert r.get_user(account, "flushed").name == "flushed"
     with store.transaction() as tx:  # the connection went back to the pool usable
         tx.create_user(account, "after")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL reads take a pooled connection each
+def test_a_thread_reads_sqlite_on_the_connection_it_keeps(store: Store, account: str) -> None:
+    """SQLite: a thread's read snapshots run on one connection it keeps (no pool checkout per
+    snapshot), each a new snapshot that sees what was committed before it began; a read inside
+    a read takes a pooled connection; closing the store closes the kept connections."""
+    assert store.dialect == "sqlite"
+    from sqlalchemy import event
+
+    engine = store.engine  # type: ignore[attr-defined]
+    checkouts: list[object] = []
+    event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    with store.read() as r:
+        r.list_users(account, max_items=10)
+    with store.transaction() as tx:
+        tx.create_user(account, "between")
+    checkouts.clear()
+    with store.read() as r:
+        assert r.get_user(account, "between").name == "between"  # a new snapshot
+        with store.read() as inner:  # the kept connection is in its snapshot: a pooled one
+            assert inner.get_user(account, "between").name == "between"
+        assert len(checkouts) == 1
+    with store.read() as r:
+        r.list_users(account, max_items=10)
+    assert len(checkouts) == 1  # the outer reads checked nothing out
+    seen: list[object] = []
+
+    def other() -> None:
+        with store.read() as r:
+            seen.append(r.get_user(account, "between").name)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(60)
+    assert seen == ["between"] and len(checkouts) == 2  # its own, kept while it ran
+    kept = [holder.conn for holder in store._kept]  # type: ignore[attr-defined]
+    assert len(kept) == 1 and not kept[0].closed  # the other thread's went back to the pool when it ended
+    store.close()
+    assert kept[0].closed
