@@ -130,6 +130,10 @@ def sign(signing_key: bytes, text: str) -> str:
     return hmac.digest(signing_key, text.encode("utf-8", "surrogatepass"), "sha256").hex()
 
 
+_IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104's ipad and opad, XORed into any byte
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
 class Signer:
     """:func:`sign` with one signing key, its HMAC pads hashed once (RFC 2104).
 
@@ -142,8 +146,10 @@ class Signer:
     def __init__(self, signing_key: bytes) -> None:
         block = signing_key if len(signing_key) <= 64 else hashlib.sha256(signing_key).digest()
         block = block.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        # the pads by table (bytes.translate): a generator over the 64 bytes was about 10 µs, paid
+        # on every signing-key cache miss (each request of a caller beyond the cache's 1,024)
+        self._inner = hashlib.sha256(block.translate(_IPAD))
+        self._outer = hashlib.sha256(block.translate(_OPAD))
 
     def sign(self, text: str) -> str:
         inner = self._inner.copy()
