@@ -10,10 +10,16 @@ Issue "Performance at scale"'s figures, in one run (bench/README.md, "A large ac
    answered request.
 3. **Many callers.** ``--callers`` of the users (default 100,000, a random sample) each send a
    signed ``GetUser`` of themselves over loopback at 8 connections from another process: a
-   cold pass (every caller's first request, once each) and a warm window cycling them in
-   another random order; beside it, the same window from one caller (the single-caller
-   figure of the same server and client). The ratio warm / single is the figure of merit
-   (target ≥ 0.8, p99 ≤ 10 ms).
+   cold pass (every caller's first request, once each), then ``--windows`` single-caller and
+   as many warm windows of ``--duration`` seconds, interleaved (S W, W S, S W, ...: a drift
+   of the machine's load falls on both alike); the warm windows go on through the callers in
+   another random order where the one before stopped. Each window's requests per second,
+   latency and the CPU the server (and apart, its children: the audit writer) spent per
+   request; the medians of each kind. The ratios warm / single in requests per second and
+   single / warm in server CPU per request are the figures of merit (target ≥ 0.8, p99 ≤ 10
+   ms); the CPU one is what the shared VM's other load moves least. ``--old TREE`` serves the
+   same load with the iamd of another source tree first (one server at a time: the old
+   tree's figures in the same run).
 4. **Memory.** ``VmRSS`` of the server (and of its audit writer) after the windows.
 
 Targets (issue "Performance at scale"): load ≤ 10 minutes, start-up ≤ 2 s, RSS ≤ 400 MiB.
