@@ -110,18 +110,19 @@ def measure(keep: Path, callers: int, requests: int, rounds: int, profile: str |
 def _in_child(tree: Path | None, argv: list[str], tmp: Path) -> dict[str, Any]:
     """This module's figures in a new process whose ``iamd`` is ``tree``'s (None: this tree's)."""
     here = Path(__file__).resolve().parents[2]
-    path = [str(here)]
-    if tree is not None:  # only iamd from the other tree: a directory holding a link to it, first
-        link = tmp / "iamd"
-        link.symlink_to(tree.resolve() / "iamd")
-        path.insert(0, str(tmp))
+    path, cwd = [str(here)], here  # ``-m`` puts the working directory first on the path
+    if tree is not None:  # only iamd from the other tree: run in a directory holding a link to it
+        (tmp / "iamd").symlink_to(tree.resolve() / "iamd")
+        cwd = tmp
     env = {k: v for k, v in os.environ.items() if k not in ("IAMD_DATABASE_URL", "IAMD_MASTER_KEY")}
     env["PYTHONPATH"] = os.pathsep.join(path)
-    proc = subprocess.run([sys.executable, "-m", "bench.server.scale_cpu", *argv, "--json"], cwd=here, env=env,
+    proc = subprocess.run([sys.executable, "-m", "bench.server.scale_cpu", *argv, "--json", "--check-iamd",
+                           str((tree or here).resolve() / "iamd")], cwd=cwd, env=env,
                           capture_output=True, text=True)  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"bench.server.scale_cpu ({tree or 'this tree'}) failed: {proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["iamd"] = str(tree or here)
     return result
 
 
@@ -143,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="cProfile the last round to PREFIX-{single,warm}.prof")
     parser.add_argument("--old", type=Path, default=None, help="first the same with this source tree's iamd")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--check-iamd", type=Path, default=None, help=argparse.SUPPRESS)  # --old's children
     args = parser.parse_args(argv)
+    if args.check_iamd is not None:
+        import iamd
+
+        if Path(iamd.__file__).resolve().parent != args.check_iamd.resolve():
+            parser.error(f"iamd is {iamd.__file__}, not from {args.check_iamd}")
     if args.old is not None:
         own = ["--keep", str(args.keep.resolve()), "--callers", str(args.callers), "--requests", str(args.requests),
                "--rounds", str(args.rounds)]  # fmt: skip
