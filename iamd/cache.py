@@ -102,38 +102,34 @@ class _Marked(_Entry):
 
 
 _SIZES: dict[int, int] = {}  # the sizes given to put, one object each (at most 4,096 of them)
-_MANY = 16  # a ref's entries are a list up to this many, a set beyond (a managed policy's thousands of sets)
+_MANY = 16  # a ref's list of entries is kept exact up to this many; beyond, dropped entries leave lazily
+_DEAD = 8  # beyond _MANY, a list is compacted once more than 1/_DEAD of it is dropped entries
 
 
 class _Shared:
     """The index's value for a ref more than one entry was built from: the ref object itself
-    (every entry's deps hold this one object, not a copy each) and those entries."""
+    (every entry's deps hold this one object, not a copy each) and those entries.
 
-    __slots__ = ("alone", "entries", "ref")
+    Up to ``_MANY`` entries the list is exact. Beyond (a managed policy every caller's set was
+    built from: 100,000 entries), an entry that leaves the cache stays in the list, counted in
+    ``dead``, until more than 1/``_DEAD`` of it has left, and the live ones are then kept
+    (:meth:`Cache._unindex`): a list costs 8 bytes per entry where a set cost about 40, and
+    removing one entry from a list of 100,000 would be a scan. Dropping the ref's entries
+    (:meth:`Cache._drop`) skips the dead ones: an entry is live while its section holds it."""
 
-    def __init__(self, r: Ref, entries: list[_Entry] | set[_Entry]) -> None:
+    __slots__ = ("alone", "dead", "entries", "ref")
+
+    def __init__(self, r: Ref, entries: list[_Entry]) -> None:
         self.ref = r
         self.entries = entries
+        self.dead = 0  # entries in the list no longer cached (0 while it has at most _MANY)
         self.alone: tuple[Ref, ...] | None = None  # the deps of an entry built from this ref alone, shared
 
     def add(self, entry: _Entry) -> None:
         entries = self.entries
-        if isinstance(entries, set):
-            entries.add(entry)
-        elif entry not in entries:
+        # put's deps are distinct: an entry is indexed once per ref (the scan only while short)
+        if len(entries) > _MANY or entry not in entries:
             entries.append(entry)
-            if len(entries) > _MANY:
-                self.entries = set(entries)
-
-    def discard(self, entry: _Entry) -> None:
-        entries = self.entries
-        if isinstance(entries, set):
-            entries.discard(entry)
-        else:
-            try:  # noqa: SIM105
-                entries.remove(entry)
-            except ValueError:
-                pass
 
 
 class Cache:
@@ -191,7 +187,7 @@ class Cache:
         """Keep ``value`` (built from ``deps``, by reads that began at ``version``) unless one of
         ``deps`` changed since; False when it was not kept. ``marked``: the entry also answers
         :meth:`marked` (what that means is the caller's: ``iamd.core.reads``)."""
-        deps = tuple(deps)
+        deps = tuple(dict.fromkeys(deps))  # each ref once (the index lists an entry once per ref)
         # one int object per size (a computed size is a new int each time: 28 bytes per entry)
         size = _SIZES.setdefault(size, size) if size and len(_SIZES) < 4096 else size or _SIZE[section]
         with self._lock:
@@ -255,7 +251,11 @@ class Cache:
         self._unindex(entry)
         self.evictions += 1
 
+    def _live(self, entry: _Entry) -> bool:
+        return self._sections[entry.section].get(entry.key) is entry
+
     def _unindex(self, entry: _Entry) -> None:
+        """Take ``entry``, already out of its section, out of the index."""
         self._bytes -= entry.size
         self._section_bytes[entry.section] -= entry.size
         index = self._index
@@ -264,10 +264,19 @@ class Cache:
             if found is None:
                 continue
             if type(found) is _Shared:
-                found.discard(entry)
                 left = found.entries
+                if len(left) <= _MANY:
+                    try:  # noqa: SIM105
+                        left.remove(entry)
+                    except ValueError:
+                        pass
+                else:
+                    found.dead += 1
+                    if found.dead * _DEAD > len(left) or len(left) - found.dead <= 1:
+                        left = found.entries = [e for e in left if self._live(e)]
+                        found.dead = 0
                 if len(left) == 1:
-                    index[r] = next(iter(left))
+                    index[r] = left[0]
                 elif not left:
                     del index[r]
             elif found is entry:
@@ -277,7 +286,7 @@ class Cache:
         found = self._index.get(r)
         if found is None:
             return
-        entries = list(found.entries) if type(found) is _Shared else [found]
+        entries = list(found.entries) if type(found) is _Shared else [found]  # dead ones are skipped below
         for entry in entries:
             assert isinstance(entry, _Entry)
             if sections is not None and entry.section not in sections:

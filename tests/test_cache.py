@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from iamd.cache import Cache, CacheLimits, Section, _Shared
-from iamd.refs import ref
+from iamd.cache import _DEAD, _MANY, Cache, CacheLimits, Section, _Shared
+from iamd.refs import policy_ref, ref
 from iamd.service.policy_loader import PolicyCache
 from iamd.store import Change, ChangeSet, Entity, Verb
 
@@ -114,6 +114,57 @@ def test_the_index_names_exactly_the_live_entries_built_from_each_ref() -> None:
         for section in sections:
             for entry in cache._sections[section].values():
                 assert all(own[r] is r for r in entry.deps), step
+
+
+def test_a_ref_of_many_entries_drops_every_live_one_and_holds_few_dead() -> None:
+    """A ref thousands of entries were built from (a managed policy attached to every caller) is
+    a list in the index whose dropped entries leave lazily: random puts, overwrites, evictions and
+    changes, and after each the list holds every live entry built from the ref, once; its dead
+    count is exact and at most 1/_DEAD of it; and a change to the ref leaves no live entry built
+    from it (a list that lost a live entry, or a drop that skipped one, fails here)."""
+    import random
+
+    rng = random.Random(7)
+    arns = [f"arn:aws:iam::1:policy/p{i}" for i in range(3)]
+    shared = [policy_ref(arn) for arn in arns]
+    users = [ref("user", "1", f"u{i}") for i in range(400)]
+    cache = Cache(CacheLimits(credentials=150, entities=150, sets=300))
+    sections = (Section.CREDENTIALS, Section.ENTITIES, Section.SETS)
+    big = 0
+    for step in range(2500):
+        roll = rng.random()
+        if roll < 0.9:
+            i = rng.randrange(400)
+            deps = [users[i], *rng.sample(shared, rng.randint(0, 3))]
+            deps += [tuple(list(deps[-1]))]  # the same ref twice, as another object: indexed once
+            cache.put(rng.choice(sections), (i, rng.randrange(2)), step, deps, cache.version)
+        elif roll < 0.99:
+            cache.apply(ChangeSet((_user(f"U{rng.randrange(400)}"),)))
+        else:
+            arn = rng.choice(arns)
+            gone = policy_ref(arn)
+            cache.apply(ChangeSet((Change(Entity.POLICY, "", arn, Verb.UPDATED),)))
+            for section in sections:
+                assert not any(gone in e.deps for e in cache._sections[section].values()), step
+        live: dict[object, list[object]] = {}
+        for section in sections:
+            for entry in cache._sections[section].values():
+                for r in entry.deps:
+                    live.setdefault(r, []).append(entry)
+        assert set(cache._index) == set(live), step
+        for r, value in cache._index.items():
+            if not isinstance(value, _Shared):
+                assert live[r] == [value], step
+                continue
+            entries = value.entries
+            assert isinstance(entries, list), step
+            alive = [e for e in entries if cache._live(e)]
+            assert sorted(map(id, alive)) == sorted(map(id, live[r])), step  # each live entry once
+            assert len(entries) - len(alive) == value.dead, step
+            assert value.dead * _DEAD <= len(entries) and len(alive) > 1, step
+            assert value.dead == 0 or len(entries) > _MANY, step
+            big = max(big, len(entries))
+    assert big > 10 * _MANY  # the lists did grow past the exact ones
 
 
 def test_cache_entries_is_room_for_that_many_callers_in_every_section() -> None:

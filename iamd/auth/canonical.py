@@ -117,12 +117,32 @@ def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
+_IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104's ipad and opad, XORed into any byte
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+_SHA256 = hashlib.sha256()  # never updated: copied
+
+
 def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """kSigning = HMAC chain over date, region, service and the terminator."""
-    key = hmac.digest(f"AWS4{secret}".encode(), date.encode(), "sha256")
+    """kSigning = HMAC chain over date, region, service and the terminator.
+
+    Each step is HMAC-SHA256 by hashlib (:func:`_hmac`), not ``hmac.digest``: that one releases
+    the GIL on every call, four times per derivation, and a derivation is on every request of a
+    caller beyond the verifier's 1,024 kept signing keys (bench/README.md, "A large account").
+    """
+    key = _hmac(f"AWS4{secret}".encode(), date.encode())
     for part in (region, service, TERMINATOR):
-        key = hmac.digest(key, part.encode("utf-8", "surrogatepass"), "sha256")
+        key = _hmac(key, part.encode("utf-8", "surrogatepass"))
     return key
+
+
+def _hmac(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104) of a short message; hashlib keeps the GIL below 2,048 bytes."""
+    block = (key if len(key) <= 64 else hashlib.sha256(key).digest()).ljust(64, b"\0")
+    inner = _SHA256.copy()  # a copy of an empty hash: cheaper than a new one (no digest look-up)
+    inner.update(block.translate(_IPAD) + message)
+    outer = _SHA256.copy()
+    outer.update(block.translate(_OPAD) + inner.digest())
+    return outer.digest()
 
 
 def sign(signing_key: bytes, text: str) -> str:
@@ -142,8 +162,10 @@ class Signer:
     def __init__(self, signing_key: bytes) -> None:
         block = signing_key if len(signing_key) <= 64 else hashlib.sha256(signing_key).digest()
         block = block.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        # the pads by table (bytes.translate): a generator over the 64 bytes was about 10 µs, paid
+        # on every signing-key cache miss (each request of a caller beyond the cache's 1,024)
+        self._inner = hashlib.sha256(block.translate(_IPAD))
+        self._outer = hashlib.sha256(block.translate(_OPAD))
 
     def sign(self, text: str) -> str:
         inner = self._inner.copy()

@@ -20,6 +20,7 @@ SIGNATURE = "0123456789abcdef" * 4
 PREFIX = "AWS4-HMAC-SHA256 "
 CREDENTIAL = "Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request"
 SIGNED = "SignedHeaders=content-type;host;x-amz-date"
+KEY = "AKIAIOSFODNN7EXAMPLE"
 
 HEADERS = [
     f"{PREFIX}{CREDENTIAL}, {SIGNED}, Signature={SIGNATURE}",  # botocore's shape
@@ -37,6 +38,17 @@ HEADERS = [
     f"AWS4-HMAC-SHA512 {CREDENTIAL}, {SIGNED}, Signature={SIGNATURE}",  # another algorithm
     f"Bearer {CREDENTIAL}, {SIGNED}, Signature={SIGNATURE}",  # another scheme
     f"Signature={SIGNATURE}",  # nothing else
+    # a key id of the common shape (16+ upper-case letters and digits first): cut out of the kept parse
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE', KEY)}, {SIGNED}, Signature={SIGNATURE}",
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE', KEY)}, Credential=ASIA{KEY[4:]}/20150830/us-east-1/iam/aws4_request, "
+    f"{SIGNED}, Signature={SIGNATURE}",  # two Credentials: the first wins
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE', KEY.lower())}, {SIGNED}, Signature={SIGNATURE}",  # lower case
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE', KEY + ',X')}, {SIGNED}, Signature={SIGNATURE}",  # a separator
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE', KEY + '=X')}, {SIGNED}, Signature={SIGNATURE}",
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE', 'A' * 129)}, {SIGNED}, Signature={SIGNATURE}",  # too long
+    f"{PREFIX}{CREDENTIAL.replace('AKIDEXAMPLE/', KEY)}, {SIGNED}, Signature={SIGNATURE}",  # no '/' after it
+    f"{PREFIX}Credential={KEY}/20150830/us-east-1, {SIGNED}, Signature={SIGNATURE}",  # 3 parts
+    f"{PREFIX} {CREDENTIAL.replace('AKIDEXAMPLE', KEY)}, {SIGNED}, Signature={SIGNATURE}",  # two spaces
 ]
 
 
@@ -70,3 +82,19 @@ def test_the_parse_is_kept_per_header_prefix() -> None:
     info = _template.cache_info()
     assert info.misses == 1 and info.hits == 2  # one parse for two different signatures
     assert isinstance(request, SignedRequest)
+
+
+def test_one_parse_serves_every_key_id() -> None:
+    """The key id, the part that differs between callers, is not in the kept parse's key: with
+    100,000 callers the 1,024 kept parses no longer miss on every request."""
+    _template.cache_clear()
+    request = sign("iam", "Action=ListUsers&Version=2010-05-08")
+    header = dict(request.headers)["Authorization"]
+    key_id = header.split("Credential=", 1)[1].split("/", 1)[0]
+    ids = [f"AKIA{n:016d}" for n in range(3)] + [f"ASIA{n:016d}" for n in range(3)]
+    for other in ids:
+        changed = replace_header(request, "Authorization", header.replace(key_id, other))
+        assert locate(changed).access_key_id == other
+        assert locate(changed) == _parse_header(changed, header.replace(key_id, other), ())
+    info = _template.cache_info()
+    assert info.misses == 1 and info.currsize == 1

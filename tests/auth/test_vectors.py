@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 
 import pytest
 
 from iamd.auth import SignedRequest, SigV4Verifier
-from iamd.auth.canonical import derive_signing_key, sign
+from iamd.auth.canonical import _hmac, derive_signing_key, sign
 from iamd.errors import SignatureDoesNotMatch
 from tests.auth.signing import FORM, KEY, NOW, SECRET, TEMP_KEY, TOKEN, lookup, session, user
 
@@ -117,3 +119,12 @@ def test_vector_1_any_changed_signature_digit_is_refused(flip: int) -> None:
     )
     with pytest.raises(SignatureDoesNotMatch, match=r"^The request signature we calculated does not match"):
         SigV4Verifier().verify(request, now=NOW, lookup=lookup((KEY, user())))
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+def test_the_hashlib_hmac_is_hmac_sha256(key_length: int) -> None:
+    """derive_signing_key's steps (hashlib, holding the GIL) give what ``hmac.digest`` gives,
+    keys longer than a block (hashed first) included."""
+    for message in (b"", b"20240115", b"aws4_request", os.urandom(300)):
+        key = os.urandom(key_length)
+        assert _hmac(key, message) == hmac.digest(key, message, "sha256")
