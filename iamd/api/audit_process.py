@@ -38,7 +38,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from iamd.api.audit_writer import Pending, build_events, kept, store_batch, wire
+from iamd.api.audit_writer import KeyUses, Pending, build_events, kept, store_batch, wire
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import Store
 
@@ -158,6 +158,7 @@ def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT, budget: Aud
     priority = _Priority(lag_limit)
     store = open_store(url)
     retention = Retention(store, budget) if budget is not None and budget.retains else None
+    written = KeyUses()  # the key uses this writer wrote: a key's at most once a minute
     try:
         while True:
             if retention is not None and not conn.poll(Retention.IDLE_RECHECK / 10):
@@ -175,7 +176,7 @@ def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT, budget: Aud
             priority.batch_waited(time.monotonic() - shipped_at)
             events = build_events(items)  # CPU work, at the current priority
             with priority.storing():
-                store_batch(store, events, uses)
+                store_batch(store, events, uses, written=written)
                 if retention is not None:
                     retention.run()
             with contextlib.suppress(OSError):  # the server may be gone: go on storing until EOF

@@ -143,3 +143,38 @@ def test_lookup_carries_the_users_tags(store: Store, account: str) -> None:
         assert r.lookup_access_key("AKIAEXAMPLEEVE000001").user_tags == ()
         root = r.lookup_access_key("AKIAEXAMPLEROOT00001")
         assert root.user is None and root.user_tags == ()
+
+
+def test_a_writer_writes_a_key_s_use_at_most_once_a_minute(store: Store, account: str) -> None:
+    """The audit writer's ``KeyUses``: a key's first use is written, a use within a minute of the
+    one written with the same service and region is not (each would be one more database update
+    per request), one a minute later or of another service or region is; a write that failed
+    is not taken as written."""
+    from iamd.api.audit_writer import KeyUses, store_batch
+
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+        key = tx.create_access_key(account, "bob", "AKIAEXAMPLEBOB000001", SECRET).id
+    written = KeyUses()
+    stored: list[tuple[Any, ...]] = []
+
+    def use(when: Any, service: str = "iam", region: str = "us-east-1") -> tuple[Any, ...]:
+        store_batch(store, [], {key: (when, service, region)}, written=written)
+        with store.read() as r:
+            k = r.get_access_key(key)
+        stored.append((k.last_used_date, k.last_used_service, k.last_used_region))
+        return stored[-1]
+
+    assert use(START) == (START, "iam", "us-east-1")
+    assert use(START + timedelta(seconds=59)) == (START, "iam", "us-east-1")  # within the minute: not written
+    assert use(START + timedelta(seconds=59), "sts") == (START + timedelta(seconds=59), "sts", "us-east-1")
+    assert use(START + timedelta(seconds=70), "sts", "eu-west-1")[2] == "eu-west-1"
+    assert use(START + timedelta(seconds=200), "sts", "eu-west-1")[0] == START + timedelta(seconds=200)
+    assert use(START, "sts", "eu-west-1")[0] == START  # earlier than the one written (a clock set back)
+    store_batch(store, [], {key: (START + timedelta(seconds=1), "iam", "us-east-1")})  # no record: always written
+    with store.read() as r:
+        assert r.get_access_key(key).last_used_date == START + timedelta(seconds=1)
+    bounded = KeyUses(limit=2)
+    bounded.wrote({"A": (START, "iam", "r"), "B": (START, "iam", "r")})
+    bounded.wrote({"C": (START, "iam", "r")})  # past the limit: emptied first, so "A" is due again
+    assert set(bounded.due({"A": (START, "iam", "r"), "C": (START, "iam", "r")})) == {"A"}
