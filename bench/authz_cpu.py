@@ -8,6 +8,11 @@ writer is a child process, as under ``iamd serve``: its sender thread's pickling
 process's figure, the child's storing is not. Every answer is checked (status 200 and the
 expected decisions) during the warm-up.
 
+The trail's figure ("trail"): a further ``--singles`` calls' audit items captured as the server
+submits them, shipped as its sender thread does (``wire``, pickled, 60 calls a batch), then
+unpickled, built and stored as the writer process does, in this process: the writer's CPU per
+call with none of the scheduling of a second process.
+
 The figure is ``time.process_time`` per call over blocks of calls, each block ending with
 the audit sender's flush: the fastest block (least disturbed by other processes on a shared
 machine) and the median block. Run it in the old tree and the new one, one after the other,
@@ -120,10 +125,67 @@ def measure(singles: int = 3600, batches: int = 360, blocks: int = 12) -> dict[s
                     "median_block_us_per_call": round(per_call[len(per_call) // 2], 1),
                     "fastest_block_us_per_decision": round(per_call[0] / checks, 1),
                 }  # fmt: skip
+            results["writer"] = _writer(backend, url, lambda raws: feed(raws, None), single, singles)
         finally:
             loop.close()
             backend.close()
     return results
+
+
+def _writer(backend: Any, url: str, feed: Callable[[Sequence[bytes]], None], single: Sequence[bytes],
+            count: int, per_batch: int = 60) -> dict[str, float]:  # fmt: skip
+    """The audit trail's cost of a single-check call, in this process: its items captured as the
+    server submits them, shipped as the sender thread ships them (``wire``, pickled; batches of
+    ``per_batch`` calls: a 20 ms window at 3,000 calls a second), then unpickled, built and stored
+    (``build_events``, ``store_batch``) as the writer process does, through a store of its own on
+    the same database. CPU per call of the fastest batch and the median one."""
+    import pickle
+
+    from iamd.api.audit_writer import KeyUses, build_events, store_batch, wire
+    from iamd.store import open_store
+
+    writer = backend.audit
+    items: list[Any] = []
+    uses: dict[str, Any] = {}
+
+    class Capture:  # what the call submits, kept here instead of shipped
+        def submit(self, event: Any) -> None:
+            items.append(event)
+
+        def key_used(self, key_id: str, when: Any, service: str, region: str) -> None:
+            uses[key_id] = (when, service, region)
+
+    backend.audit = Capture()
+    try:
+        feed([single[i % len(single)] for i in range(count)])
+    finally:
+        backend.audit = writer
+    step = len(items) // count * per_batch
+    sent: list[float] = []
+    messages: list[bytes] = []
+    for start in range(0, len(items), step):
+        cpu = time.process_time()
+        messages.append(pickle.dumps((0, wire(items[start : start + step]), dict(uses), 0.0)))
+        sent.append((time.process_time() - cpu) / per_batch * 1e6)
+    store = open_store(url)
+    written = KeyUses()
+    stored: list[float] = []
+    try:
+        for message in messages:
+            cpu = time.process_time()
+            _, shipped, used, _ = pickle.loads(message)
+            store_batch(store, build_events(shipped), used, written=written)
+            stored.append((time.process_time() - cpu) / per_batch * 1e6)
+    finally:
+        store.close()
+    sent.sort()
+    stored.sort()
+    return {
+        "calls": count, "checks_per_call": 1, "events_per_call": len(items) / count,
+        "sender_fastest_us_per_call": round(sent[0], 1), "sender_median_us_per_call": round(sent[len(sent) // 2], 1),
+        "writer_fastest_us_per_call": round(stored[0], 1),
+        "writer_median_us_per_call": round(stored[len(stored) // 2], 1),
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
@@ -136,10 +198,15 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     if args.json:
         out(json.dumps(results, indent=2))
         return 0
+    trail = results.pop("writer")
     for name, r in results.items():
         out(f"{name:6}: {r['fastest_block_us_per_call']:8.0f} µs CPU per call in the fastest block "
             f"({r['fastest_block_us_per_decision']:.1f} µs per decision), median block "
             f"{r['median_block_us_per_call']:.0f} µs, over {r['calls']:.0f} calls")  # fmt: skip
+    out(f"trail : {trail['writer_fastest_us_per_call']:8.1f} µs CPU per single call in the audit writer's work "
+        f"(unpickle, build, store; fastest batch of 60 calls, median {trail['writer_median_us_per_call']:.1f} µs), "
+        f"{trail['sender_fastest_us_per_call']:.1f} µs in the server's sender (wire, pickle; median "
+        f"{trail['sender_median_us_per_call']:.1f} µs), {trail['events_per_call']:.0f} events a call")  # fmt: skip
     return 0
 
 

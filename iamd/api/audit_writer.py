@@ -19,7 +19,7 @@ from iamd.audit import CallEvent as Record
 from iamd.audit import CheckEvents, Wire, wire_event
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
-from iamd.store.audit_codec import compact_wire_event
+from iamd.store.audit_codec import compact_check_events, compact_wire_event
 
 __all__ = ["KEY_USE_EVERY", "AuditWriter", "KeyUses", "build_events", "store_batch", "wire"]
 
@@ -67,7 +67,7 @@ def build_events(items: Sequence[Pending | Shipped]) -> list[Stored]:
             elif isinstance(item, AuditEvent | CompactEvent):
                 events.append(item)
             elif isinstance(item, CheckEvents):
-                events += [compact_audit_event(e, memo) for e in item.events()]
+                events += compact_check_events(item, memo)
             elif callable(item):
                 events.append(item())
             else:

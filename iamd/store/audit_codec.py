@@ -26,7 +26,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from iamd.audit import (
     DECISION_FIELD,
     FAILURE_FIELD,
+    SECRET_MEMBERS,
+    CheckEvents,
     Wire,
+    _with_resource,
+    camel,
     compact_decision,
     decision_summary,
     is_read_only,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from iamd.store.records import AuditEvent
 
 __all__ = [
+    "compact_check_events",
     "NO_REQUEST_ID",
     "ODD_READ",
     "READ_ONLY",
@@ -231,6 +236,23 @@ _PARAMS: dict[tuple[tuple[str, Any], ...], tuple[str, list[str]]] = {}  # flat p
 _PARAMS_MAX = 4096
 
 
+def _clean(value: Any) -> bool:
+    """Whether ``redact`` leaves ``value`` as it is, as JSON: plain dictionaries (keys already
+    lowerCamelCase text, none a secret), lists and tuples of them and of text, numbers, booleans
+    and None. Checked without building the copy ``redact`` makes (nor its paths)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None or kind is float:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or key in SECRET_MEMBERS or camel(key) != key or not _clean(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_clean(item) for item in value)
+    return False
+
+
 def _params(request: Mapping[str, Any], hidden: list[str]) -> str:
     """requestParameters as JSON; the flat ones of plain values (most reads: a name, a marker) are
     remembered by value (a process-wide table of at most :data:`_PARAMS_MAX`)."""
@@ -239,6 +261,8 @@ def _params(request: Mapping[str, Any], hidden: list[str]) -> str:
         got = _PARAMS.get(key)
     except TypeError:  # a value that is a list or a mapping: not kept
         key, got = None, None
+    if got is None and key is None and _clean(request):  # nested, nothing to rename or hide (an Authorize's)
+        return _dumps(request)
     if got is None:
         found: list[str] = []
         got = (_dumps(redact(request, "requestParameters", found)[0]), found)
@@ -329,6 +353,55 @@ def compact_wire_event(wire: Wire, memo: Memo | None = None) -> CompactEvent:
         summary, resource, params, response, authentication, _dumps(hidden) if hidden else None, None,
         READ_ONLY if read_only else 0,
     ))  # fmt: skip
+
+
+def compact_check_events(item: CheckEvents, memo: Memo | None = None) -> list[CompactEvent]:
+    """``[compact_call_event(e, memo) for e in item.events()]``, the same events field for field,
+    built straight from the checks: no :class:`CallEvent`, wire tuple, or ``redact`` of each
+    check's ``requestParameters`` (``resource`` and ``iamdAuthorizedBy``: fixed members, none a
+    secret; their JSON is the service's part once per call, then the resource). A check not of
+    the usual shape (a resource that is not a string, a decision's resource or a client's address
+    that cannot be interned as text) is built the general way."""
+    by, request_id, region, agent = item.authorized_by, item.request_id, item.aws_region, item.user_agent
+    if type(by) is not str or type(request_id) is not str:
+        return [compact_call_event(e, memo) for e in item.events()]
+    seconds = int(item.event_time.timestamp())
+    source = item.event_source
+    identity, identity_hidden, user_name = _identity(item.user_identity, memo)
+    redacted = _dumps(identity_hidden) if identity_hidden else None
+    prefix = f'{{"iamdAuthorizedBy":{{"arn":{_dumps(by)},"requestId":{_dumps(request_id)}}},"resource":'
+    account_checked: dict[Any, bool] = {} if memo is None else memo
+    out: list[CompactEvent] = []
+    general: list[CallEvent] | None = None
+    for i, ((name, resource, owner, code, message, decision, ip), event_id) in enumerate(
+        zip(item.checks, item.ids(), strict=True)
+    ):
+        ip = ip or item.source_ip
+        usual = type(resource) is str
+        summary = where = None
+        if usual and decision is not None:
+            summary, where = _decision(_with_resource(decision, resource), memo)
+            usual = where is None or (
+                isinstance(where, str) and ((where.isascii() and "\x00" not in where) or _text_column(where))
+            )
+        client = (region, ip, agent)
+        if usual and client not in account_checked:
+            texts = f"{region or ''}{ip or ''}{agent or ''}"
+            usual = (texts.isascii() and "\x00" not in texts) or _texts_ok(region, ip, agent)
+            if usual:
+                account_checked[client] = True
+        if not usual:
+            if general is None:
+                general = item.events()
+            out.append(compact_call_event(general[i], memo))
+            continue
+        read_only = _read_only(name)
+        out.append(_new(CompactEvent, (
+            event_id, request_id, owner, seconds, name, source, user_name, identity, region, ip, agent, code,
+            None if code is None else (message or "")[:1024], summary, where, f"{prefix}{_dumps(resource)}}}",
+            None, None, redacted, None, READ_ONLY if read_only else 0,
+        )))  # fmt: skip
+    return out
 
 
 def _whole(event: CallEvent) -> CompactEvent:

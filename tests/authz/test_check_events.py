@@ -135,3 +135,66 @@ def test_checks_decided_alike_travel_as_one_summary() -> None:
     )
     assert [e.record() for e in pickle.loads(pickle.dumps(compact)).events()] == [e.record() for e in events.events()]
     assert len(pickle.dumps(compact)) < len(pickle.dumps(events))
+
+
+def _general(item: CheckEvents, memo: dict[object, object] | None) -> list[object]:
+    from iamd.store.audit_codec import compact_call_event
+
+    return [compact_call_event(e, memo) for e in item.events()]
+
+
+def test_the_writer_builds_each_checks_stored_event_as_the_general_way_does() -> None:
+    from iamd.store.audit_codec import compact_check_events
+
+    base = _events()
+    odd = (
+        ("GetWidget", "arn:aws:widgets:us-east-1:111122223333:widget/wé\u2603", "111122223333", None, None,
+         _decision("arn:aws:widgets:us-east-1:111122223333:widget/wé\u2603"), None),  # not ASCII
+        ("GetWidget", "arn:aws:widgets:us-east-1:111122223333:widget/\udcff", "111122223333", None, None,
+         _decision("arn:aws:widgets:us-east-1:111122223333:widget/\udcff"), None),  # a lone surrogate: whole
+        ("GetWidget", "arn:x", "111122223333", "AccessDenied", "m" * 2000, None, "bad\x00ip"),  # NUL in the address
+    )  # fmt: skip
+    cases = [
+        base,
+        pickle.loads(pickle.dumps(base)),  # summaries without the resource, as the writer process gets them
+        dataclasses.replace(base, checks=base.checks + odd, event_ids="6f1c1c5e-93c4-4d27-9a4f-3b0f5e8f2a11"),
+        dataclasses.replace(base, user_identity={**base.user_identity, "sessionContext": {"a": {"b": "c"}}}),
+        dataclasses.replace(base, user_agent="agent \u00e9", request_id="req \u2603"),
+    ]
+    for item in cases:
+        for memo in (None, {}):
+            built = compact_check_events(item, memo)
+            assert built == _general(item, None if memo is None else {}), item
+            assert build_events([item]) == built
+
+
+def test_an_authorizations_events_are_stored_without_redacting_what_has_nothing_to_hide(monkeypatch: object) -> None:
+    """The check events' parameters and the Authorize event's (already lowerCamelCase, no secret)
+    are written as JSON as they are: no ``redact`` copy of them per event (the writer's CPU)."""
+    import pytest
+
+    import iamd.store.audit_codec as codec
+    from iamd.audit import redact
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    authorize = CallEvent(
+        "req-1", datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC), "iamd.amazonaws.com", "Authorize", "us-east-1",
+        "127.0.0.1", "sdk/1", {"type": "IAMUser", "arn": ARN, "accountId": "111122223333"}, "111122223333",
+        {"service": "widgets", "request": {"method": "GET", "path": "/widget/w1"},
+         "checks": [{"action": "widgets:GetWidget", "resource": "arn:aws:widgets:us-east-1:111122223333:widget/w1"}]},
+        None, None, None, None, None, "ev-0",
+    )  # fmt: skip
+    expected = build_events([authorize, _events()])
+    calls: list[object] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[0])
+        return redact(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codec, "redact", counted)
+    assert build_events([authorize, _events()]) == expected
+    assert not [c for c in calls if isinstance(c, dict) and ("checks" in c or "iamdAuthorizedBy" in c)]
+    # What has something to rename or hide is still redacted.
+    secret = dataclasses.replace(authorize, request_parameters={"request": {"Password": "x"}}, event_id="ev-9")
+    (event,) = build_events([secret])
+    assert "x" not in (event.params or "") and event.redacted
