@@ -164,7 +164,9 @@ def test_what_a_write_does_under_the_writers_lock(server: RunningServer) -> None
             call()
         finally:
             event.remove(store.engine, "before_cursor_execute", record)
-        locks = [i for i, (_, sql) in enumerate(seen) if sql.startswith("UPDATE iamd_meta") and "set_config" in sql]
+        locks = [
+            i for i, (_, sql) in enumerate(seen) if sql.startswith("BEGIN; UPDATE iamd_meta") and "set_config" in sql
+        ]
         assert len(locks) == 1, seen
         conn = seen[locks[0]][0]
         before = [sql for c, sql in seen[: locks[0]] if c == conn]
