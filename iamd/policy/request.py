@@ -276,7 +276,8 @@ class Context:
 
     @classmethod
     def deferred(cls, build: Callable[[], Context]) -> Context:
-        """A context that ``build`` makes the first time it is read (``build`` must be pure).
+        """A context that ``build`` makes the first time it is read (``build`` must answer the
+        same whenever it is called: iamd's authorization reads the resource's tags in it).
 
         Evaluation reads the context only for a statement, among those whose action matches,
         that has conditions, condition keys or policy variables in its resources; a request
@@ -295,9 +296,10 @@ class Context:
         return self._pending is not None
 
     def _build(self) -> None:
-        build, self._pending = self._pending, None
+        build = self._pending
         assert build is not None
-        built = build()
+        built = build()  # a build that fails leaves the context unbuilt (never empty)
+        self._pending = None
         self._values, self._ambiguous = built.values, built.ambiguous
 
     @property

@@ -81,6 +81,12 @@ def _iam_context(call: Call, resource: Target, tags: list[tuple[str, str]], org:
                          principal_org=org, resource_org=org)  # fmt: skip
 
 
+def _tagged_context(call: Call, tx: ReadTx, resource: Target, org: OrgMembership | None) -> Context:
+    """:func:`_iam_context` with the tags of ``resource`` as stored, read from ``tx`` (in the
+    authorization's transaction: :func:`authorize_iam` builds it before it returns, or never)."""
+    return _iam_context(call, resource, _resource_tags(call, tx, resource), org)
+
+
 def _resource_tags(call: Call, tx: ReadTx, target: Target) -> list[tuple[str, str]]:
     """Tags of the existing resource a request names, for ``aws:ResourceTag`` / ``iam:ResourceTag``."""
     if not target.name or target.kind not in _TAGGABLE:
@@ -125,13 +131,18 @@ def authorize_iam(
     policies = cache.for_caller(tx, caller)
     org = cache.org_membership(tx, call.account)
     for operation, resource in ((call.operation, target), *target.also):
-        tags = _resource_tags(call, tx, resource)
-        # Built only if a statement that matches the action reads it (Context.deferred).
-        context = Context.deferred(functools.partial(_iam_context, call, resource, tags, org))
+        # Built only if a statement that matches the action reads it (Context.deferred), and
+        # the resource's tags read from ``tx`` only then: a write whose policies read no
+        # condition key is authorized without its target's tag reads (one or two statements).
+        context = Context.deferred(functools.partial(_tagged_context, call, tx, resource, org))
         request = Request(caller.principal, f"iam:{operation}", resource.arn, context, call.account, resource.display)
         decision = evaluate(request, policies)
         if counter is not None:
             counter.add(decision.verdict)
+        if not decision.allowed and context.unread:
+            # A denial's message may read the context later (an RCP's ARN), after ``tx`` is
+            # done: built now, from the resource as stored in this transaction.
+            context.values  # noqa: B018
         if not decision.allowed and password_self_service_allows(call, tx, operation, resource.arn, decision):
             continue  # AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
         if resource is target:

@@ -108,10 +108,14 @@ _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 # PostgreSQL's writers' lock, the generation the transaction commits as, and the asynchronous
 # commit that releases the lock before the log flush (docs/architecture.md, "Writes on
 # PostgreSQL"), in one round trip: the generation row's update is the lock.
-LOCK_WRITERS = text(
+_LOCK_WRITERS_SQL = (
     "UPDATE iamd_meta SET generation = generation + 1 WHERE id = 1"
     " RETURNING generation, set_config('synchronous_commit', 'off', true)"
 )
+LOCK_WRITERS = text(_LOCK_WRITERS_SQL)
+# The same, beginning the transaction (``Ops(begins=True)``: its statements so far ran outside
+# one): ``BEGIN`` and the lock in one query string, one round trip instead of two.
+_BEGIN_AND_LOCK = "BEGIN; " + _LOCK_WRITERS_SQL
 # A transaction that took the lock and changed no entity gives its generation back before it commits.
 _UNBUMP = text("UPDATE iamd_meta SET generation = generation - 1 WHERE id = 1")
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
@@ -212,10 +216,18 @@ class _LockFirst:
 class Ops:
     """Base of the per-family mixins; one instance lives for one transaction."""
 
-    def __init__(self, conn: Connection, ctx: Context, *, writable: bool, unlocked: bool = False) -> None:
+    def __init__(
+        self, conn: Connection, ctx: Context, *, writable: bool, unlocked: bool = False, begins: bool = False
+    ) -> None:
         self._conn = conn
         self._ctx = ctx
         self._writable = writable
+        # PostgreSQL, ``Store.transaction(lock_later=True)``: the connection runs its statements in
+        # autocommit until the writers' lock, whose statement begins the transaction
+        # (``_BEGIN_AND_LOCK``). Before the lock only reads run (the authorization's, typed
+        # ``ReadTx``; a write takes the lock first, ``_write``), each seeing what is committed as
+        # any statement of a READ COMMITTED transaction does.
+        self._begins = begins
         # A PostgreSQL write transaction begun without the writers' lock (``lock_later``): taken by
         # ``lock_writers``, at the latest by the first write.
         self._unlocked = unlocked
@@ -271,7 +283,13 @@ class Ops:
             return
         self._lock_pending = False
         conn = self._conn = cast(_LockFirst, self._conn).real
-        self._taken = int(driver.scalar(conn, LOCK_WRITERS))
+        if self._begins:
+            self._begins = False
+            cursor = driver.execute_sql(conn, _BEGIN_AND_LOCK, None)
+            cursor.nextset()  # past BEGIN's result, to the lock's
+            self._taken = int(cursor.fetchone()[0])
+        else:
+            self._taken = int(driver.scalar(conn, LOCK_WRITERS))
         if self._bump_wanted:
             self._bumped = self._taken
 

@@ -150,6 +150,25 @@ def test_resource_tag_of_the_target_user(user_client: UserClient, acct: str, tar
     )
 
 
+def test_a_write_decided_by_the_target_s_stored_tags(user_client: UserClient, iam: BaseClient, acct: str) -> None:
+    """A write's target tags are read only when a statement reads a condition key (iamd.service.authorize,
+    ``_tagged_context``): a Deny on them still decides, against the tags as stored when the write runs."""
+    iam.create_user(UserName="RedDoomed", Tags=[{"Key": "team", "Value": "red"}])
+    iam.create_user(UserName="BlueDoomed", Tags=[{"Key": "team", "Value": "blue"}])
+    red_deny = {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "red"}}}  # fmt: skip
+    client = user_client("Cleaner", policy(allow("iam:DeleteUser"), red_deny))
+    client.delete_user(UserName="BlueDoomed")
+    message = denied(lambda: client.delete_user(UserName="RedDoomed"))
+    assert message.startswith(f"User: arn:aws:iam::{acct}:user/Cleaner is not authorized to perform: iam:DeleteUser")
+    assert "with an explicit deny" in message
+    assert iam.get_user(UserName="RedDoomed")["User"]["UserName"] == "RedDoomed"
+    iam.tag_user(UserName="RedDoomed", Tags=[{"Key": "team", "Value": "blue"}])  # as stored now: blue
+    client.delete_user(UserName="RedDoomed")
+    with pytest.raises(ClientError):
+        iam.get_user(UserName="RedDoomed")
+
+
 def test_resource_tag_of_a_managed_policy(user_client: UserClient, iam: BaseClient, acct: str) -> None:
     tagged = iam.create_policy(
         PolicyName="TeamPolicy", PolicyDocument=policy(allow("s3:*")), Tags=[{"Key": "team", "Value": "red"}]

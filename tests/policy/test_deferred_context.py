@@ -81,3 +81,22 @@ def test_reading_builds_once_and_keeps_the_values() -> None:
     assert context.values["aws:sourceip"] == ("10.0.0.1",)
     assert "aws:securetransport" in context and not context.ambiguous
     assert build.calls == 1
+
+
+def test_a_build_that_fails_leaves_the_context_unbuilt_not_empty() -> None:
+    """The service's builder reads the resource's tags from the database: were a failed read to
+    leave an empty context behind, a later read of it would see no tags (a condition on them
+    would then decide as if the resource had none)."""
+    calls = [0]
+
+    def flaky() -> Context:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("the database went away")
+        return build_context(ALICE, _items())
+
+    context = Context.deferred(flaky)
+    with pytest.raises(RuntimeError):
+        context.values  # noqa: B018
+    assert context.unread
+    assert context.values["aws:sourceip"] == ("10.0.0.1",)

@@ -120,8 +120,9 @@ def test_a_user_s_create_and_delete_are_one_statement_each_under_the_lock(store:
         deleted = list(seen)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(created) == 2 and created[0].startswith("UPDATE iamd_meta"), created
-    assert len(deleted) == 2 and deleted[0].startswith("UPDATE iamd_meta"), deleted
+    # The lock begins the transaction (lock_later: BEGIN in the lock's query string).
+    assert len(created) == 2 and created[0].startswith("BEGIN; UPDATE iamd_meta"), created
+    assert len(deleted) == 2 and deleted[0].startswith("BEGIN; UPDATE iamd_meta"), deleted
     with store.read() as tx:
         assert tx.count_users(account) == 0
 
@@ -142,3 +143,30 @@ def test_create_user_with_a_boundary_checks_the_quota_too(store: Store, account:
     with store.read() as tx:
         assert tx.get_user(account, "u1").permissions_boundary == boundary.arn
         assert tx.count_users(account) == 2
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_write_begun_by_its_lock_is_one_transaction_from_the_lock_and_leaves_its_connection_as_found(
+    store: Store, account: str
+) -> None:
+    """PostgreSQL, ``lock_later``: the reads before the writers' lock run outside a transaction
+    (psycopg's autocommit, no BEGIN of their own); the lock's statement begins it, so that what
+    follows commits or rolls back as one; the connection goes back to the pool out of autocommit."""
+    with store.transaction(lock_later=True) as tx:
+        driver: Any = tx._conn.connection.driver_connection  # type: ignore[attr-defined]
+        tx.count_users(account)  # a read before the lock
+        assert driver.info.transaction_status == 0  # idle: the read was its own transaction
+        tx.lock_writers()
+        tx.create_user(account, "kept", quota=5000)
+        assert driver.info.transaction_status == 2  # in the transaction the lock began
+    assert driver.autocommit is False
+    with pytest.raises(RuntimeError), store.transaction(lock_later=True) as tx:
+        driver = tx._conn.connection.driver_connection  # type: ignore[attr-defined]
+        tx.count_users(account)
+        tx.lock_writers()
+        tx.create_user(account, "undone", quota=5000)
+        tx.create_user(account, "undone-too", quota=5000)
+        raise RuntimeError("the request failed after its writes")
+    assert driver.autocommit is False
+    with store.read() as tx:
+        assert [u.name for u in tx.list_users(account).items] == ["kept"]
