@@ -15,7 +15,7 @@ event loop and on the read lane. A request whose Action cannot be told cheaply (
 repeated) goes to the write lane: it might write. Both lanes are bounded; what waits for a
 thread is bounded by the connection limit (one request per connection).
 
-A lane is a :class:`Lane`: up to N plain threads fed through a ``SimpleQueue``. The direct
+A lane is a :class:`Lane`: up to N plain threads, each handed its next job directly. The direct
 path's hop (``IamdApp.answer_off_loop``) posts its job as it is (:meth:`Lane.post`: no
 ``Future``, no work item, no executor lock); ``run_in_executor`` and tests use it as any
 ``Executor`` (:meth:`Lane.submit`). bench/README.md, "A first request with less around it".
@@ -26,9 +26,9 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from queue import SimpleQueue
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["Lane", "Lanes"]
@@ -38,27 +38,52 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+class _Worker:
+    """A lane's thread's slot: the job handed to it, and the lock it sleeps on while idle."""
+
+    __slots__ = ("job", "wake")
+
+    def __init__(self) -> None:
+        self.job: Callable[[], object] | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()  # released by the one that hands it a job (or ends the lane)
+
+
 class Lane(Executor):
     """Up to ``threads`` worker threads, started as they are needed (a job posted while none is
-    idle starts one, as ``ThreadPoolExecutor`` does), each taking the next job of one queue."""
+    idle starts one, as ``ThreadPoolExecutor`` does). A job goes to the thread that became idle
+    last (LIFO), not to any of them in turn: in sequence, one thread answers, with its CPU caches
+    and its SQLite read connection's page cache warm (the others' caches go stale while they sleep:
+    bench/README.md, "A first request with less around it"). Jobs posted while every thread is
+    busy wait in a backlog, taken in order by the next thread done."""
 
     def __init__(self, threads: int, name: str) -> None:
         self._max = max(1, threads)
         self._name = name
-        self._jobs: SimpleQueue[Callable[[], object] | None] = SimpleQueue()
-        self._idle = threading.Semaphore(0)  # released by a thread each time it waits for a job
-        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._idle: list[_Worker] = []  # the most recently idle last
+        self._backlog: deque[Callable[[], object]] = deque()
+        self._threads: list[threading.Thread] = []
         self._closed = False
         atexit.register(self.shutdown)  # its threads are daemons: let them finish their jobs at exit
 
     def post(self, job: Callable[[], object]) -> None:
         """Run ``job()`` on a thread of the lane; it answers its own errors (one that escapes is logged)."""
-        if self._closed:
-            raise RuntimeError("cannot post a job after shutdown")
-        self._jobs.put(job)
-        if not self._idle.acquire(blocking=False) and len(self._threads) < self._max:
-            self._start()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot post a job after shutdown")
+            if self._idle:
+                worker = self._idle.pop()
+                worker.job = job
+                worker.wake.release()
+                return
+            self._backlog.append(job)
+            if len(self._threads) < self._max:
+                worker = _Worker()
+                thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
+                                          name=f"{self._name}_{len(self._threads)}")  # fmt: skip
+                thread.start()
+                self._threads.append(thread)
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         future: Future[_T] = Future()
@@ -76,35 +101,35 @@ class Lane(Executor):
         self.post(job)
         return future
 
-    def _start(self) -> None:
-        with self._lock:
-            if len(self._threads) >= self._max or self._closed:
-                return
-            thread = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _work(self) -> None:
-        jobs, idle = self._jobs, self._idle
+    def _work(self, worker: _Worker) -> None:
+        job: Callable[[], object] | None = None
         while True:
-            job = jobs.get()
-            if job is None:
-                jobs.put(None)  # for the lane's next thread
+            if job is not None:
+                try:
+                    job()
+                except BaseException:
+                    log.exception("a job on %s failed", self._name)
+                job = None
+            with self._lock:
+                if self._backlog:
+                    job = self._backlog.popleft()
+                    continue
+                if self._closed:
+                    return
+                self._idle.append(worker)
+            worker.wake.acquire()
+            job, worker.job = worker.job, None
+            if job is None:  # the lane ended
                 return
-            try:
-                job()
-            except BaseException:
-                log.exception("a job on %s failed", self._name)
-            del job
-            idle.release()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No more jobs; the threads finish the queued ones, then end (joined if ``wait``)."""
         with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._jobs.put(None)
+            self._closed = True
+            idle, self._idle = self._idle, []
             threads = list(self._threads)
+        for worker in idle:
+            worker.wake.release()  # with no job: it ends
         atexit.unregister(self.shutdown)
         if wait:
             for thread in threads:
