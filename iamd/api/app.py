@@ -239,7 +239,7 @@ class IamdApp:
             with suppress(RuntimeError):  # the loop is closed: the server is gone, nobody to answer
                 loop.call_soon_threadsafe(back, wire)
 
-        pool.submit(job)
+        pool.post(job)
 
     async def query_async(self, http: HttpRequest, *, inline: bool = True) -> WireResponse:
         """Answer one Query API request: inline if it is cheap and needs no database, else on a

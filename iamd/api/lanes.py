@@ -14,15 +14,127 @@ So a slow write, or a burst of them, fills only the write lane's queue: reads go
 event loop and on the read lane. A request whose Action cannot be told cheaply (escaped,
 repeated) goes to the write lane: it might write. Both lanes are bounded; what waits for a
 thread is bounded by the connection limit (one request per connection).
+
+A lane is a :class:`Lane`: up to N plain threads, each handed its next job directly. The direct
+path's hop (``IamdApp.answer_off_loop``) posts its job as it is (:meth:`Lane.post`: no
+``Future``, no work item, no executor lock); ``run_in_executor`` and tests use it as any
+``Executor`` (:meth:`Lane.submit`). bench/README.md, "A first request with less around it".
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["Lanes"]
+__all__ = ["Lane", "Lanes"]
+
+log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class _Worker:
+    """A lane's thread's slot: the job handed to it, and the lock it sleeps on while idle."""
+
+    __slots__ = ("job", "wake")
+
+    def __init__(self) -> None:
+        self.job: Callable[[], object] | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()  # released by the one that hands it a job (or ends the lane)
+
+
+class Lane(Executor):
+    """Up to ``threads`` worker threads, started as they are needed (a job posted while none is
+    idle starts one, as ``ThreadPoolExecutor`` does). A job goes to the thread that became idle
+    last (LIFO), not to any of them in turn: in sequence, one thread answers, with its CPU caches
+    and its SQLite read connection's page cache warm (the others' caches go stale while they sleep:
+    bench/README.md, "A first request with less around it"). Jobs posted while every thread is
+    busy wait in a backlog, taken in order by the next thread done."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        self._max = max(1, threads)
+        self._name = name
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []  # the most recently idle last
+        self._backlog: deque[Callable[[], object]] = deque()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        atexit.register(self.shutdown)  # its threads are daemons: let them finish their jobs at exit
+
+    def post(self, job: Callable[[], object]) -> None:
+        """Run ``job()`` on a thread of the lane; it answers its own errors (one that escapes is logged)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot post a job after shutdown")
+            if self._idle:
+                worker = self._idle.pop()
+                worker.job = job
+                worker.wake.release()
+                return
+            self._backlog.append(job)
+            if len(self._threads) < self._max:
+                worker = _Worker()
+                thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
+                                          name=f"{self._name}_{len(self._threads)}")  # fmt: skip
+                thread.start()
+                self._threads.append(thread)
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future: Future[_T] = Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        self.post(job)
+        return future
+
+    def _work(self, worker: _Worker) -> None:
+        job: Callable[[], object] | None = None
+        while True:
+            if job is not None:
+                try:
+                    job()
+                except BaseException:
+                    log.exception("a job on %s failed", self._name)
+                job = None
+            with self._lock:
+                if self._backlog:
+                    job = self._backlog.popleft()
+                    continue
+                if self._closed:
+                    return
+                self._idle.append(worker)
+            worker.wake.acquire()
+            job, worker.job = worker.job, None
+            if job is None:  # the lane ended
+                return
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No more jobs; the threads finish the queued ones, then end (joined if ``wait``)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            threads = list(self._threads)
+        for worker in idle:
+            worker.wake.release()  # with no job: it ends
+        atexit.unregister(self.shutdown)
+        if wait:
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join()
 
 
 class Lanes:
@@ -35,10 +147,10 @@ class Lanes:
             name for service in registry.names for name, op in registry.get(service).operations.items() if op.writes
         )
         self._lock = threading.Lock()
-        self._read: ThreadPoolExecutor | None = None
-        self._write: ThreadPoolExecutor | None = None
+        self._read: Lane | None = None
+        self._write: Lane | None = None
 
-    def for_request(self, http: Any, action: str | None) -> ThreadPoolExecutor:
+    def for_request(self, http: Any, action: str | None) -> Lane:
         """The lane of a Query or JSON request; ``action``: its plainly written Action, or None."""
         target = http.header("x-amz-target")
         if target:  # the JSON protocol names its operation in the header: "Prefix.Operation"
@@ -46,22 +158,22 @@ class Lanes:
         return self.write if action is None or action in self.writes else self.read
 
     @property
-    def read(self) -> ThreadPoolExecutor:
+    def read(self) -> Lane:
         pool = self._read
         if pool is None:
             with self._lock:
                 if self._read is None:
-                    self._read = ThreadPoolExecutor(self._threads, thread_name_prefix="iamd-request")
+                    self._read = Lane(self._threads, "iamd-request")
                 pool = self._read
         return pool
 
     @property
-    def write(self) -> ThreadPoolExecutor:
+    def write(self) -> Lane:
         pool = self._write
         if pool is None:
             with self._lock:
                 if self._write is None:
-                    self._write = ThreadPoolExecutor(self.write_threads, thread_name_prefix="iamd-request-write")
+                    self._write = Lane(self.write_threads, "iamd-request-write")
                 pool = self._write
         return pool
 

@@ -82,7 +82,8 @@ def _sqlite_engine(url: URL) -> Engine:
             # overhead; docs/architecture.md, "Caches and invalidation").
             driver = conn.connection.driver_connection
             assert driver is not None  # a checked-out connection has its driver connection
-            driver.execute("BEGIN")
+            if not driver.in_transaction:  # else a kept read connection's snapshot, begun on the driver (SqlStore.read)
+                driver.execute("BEGIN")
 
     return engine
 

@@ -290,10 +290,24 @@ class SqlStore:
             conn = None if kept is None else kept.conn
             if conn is None or conn.closed or conn.invalidated:
                 conn = self._keep_reader()
-            if not conn.in_transaction():  # else a read inside this thread's read: a pooled connection
+            driver: Any = conn.connection.driver_connection
+            # else a read inside this thread's read: on a pooled connection
+            if not driver.in_transaction and not conn.in_transaction():
                 check_database_allowed()  # not on the event loop (iamd/store/guard.py)
-                with conn.begin():
+                # The snapshot is a deferred BEGIN and a COMMIT on the driver itself, without
+                # SQLAlchemy's transaction object and its begin and commit events (half of an
+                # empty snapshot's CPU; bench/README.md, "A first request with less around it").
+                # A statement run through SQLAlchemy inside it begins SQLAlchemy's transaction on
+                # this one (the engine's begin listener sees the driver in one and emits nothing),
+                # which then ends it. The driver is never left in a transaction.
+                driver.execute("BEGIN")
+                try:
                     yield SqlTx(conn, self._ctx, writable=False)
+                finally:
+                    if conn.in_transaction():
+                        conn.rollback()  # SQLAlchemy's, begun inside: ends the driver's transaction too
+                    elif not conn.invalidated and driver.in_transaction:
+                        driver.execute("COMMIT")
                 return
         with self._connect() as conn:
             if self._ctx.dialect == "postgresql":

@@ -289,3 +289,18 @@ def _http(server: RunningServer, body: bytes) -> HttpRequest:
     lines = head.decode().split("\r\n")[1:]
     headers = tuple((k, v.strip()) for k, _, v in (line.partition(":") for line in lines))
     return HttpRequest("POST", "/", "", headers, payload, "127.0.0.1", False)
+
+
+def test_jobs_in_sequence_run_on_the_thread_idle_last(server: RunningServer) -> None:
+    """The read lane hands a job to the thread that became idle last: after a burst started all
+    of its threads, requests one at a time run on one thread (its caches and its SQLite read
+    connection's page cache warm), not on each in turn; all of them still run at once."""
+    app = IamdApp(server.backend, HttpLimits(request_threads=4))
+    read = app.lanes.read
+    gate = threading.Barrier(4, timeout=WAIT)
+    burst = [read.submit(lambda: (gate.wait(), threading.current_thread().name)[1]) for _ in range(4)]
+    assert len({f.result(WAIT) for f in burst}) == 4  # four threads, all busy at once
+    time.sleep(0.2)  # every thread back to idle
+    names = [read.submit(lambda: threading.current_thread().name).result(WAIT) for _ in range(12)]
+    assert len(set(names)) == 1, names
+    app.lanes.shutdown()

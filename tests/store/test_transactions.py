@@ -487,3 +487,36 @@ def test_a_thread_reads_sqlite_on_the_connection_it_keeps(store: Store, account:
     assert len(kept) == 1 and not kept[0].closed  # the other thread's went back to the pool when it ended
     store.close()
     assert kept[0].closed
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL reads take a pooled connection each
+def test_a_kept_sqlite_snapshot_begins_on_the_driver_and_ends_clean(store: Store, account: str) -> None:
+    """SQLite: a snapshot on the kept connection is a BEGIN and a COMMIT on the driver (no
+    SQLAlchemy transaction or begin event); statements through SQLAlchemy and through the driver
+    inside it read one snapshot, and it leaves the connection in no transaction of either."""
+    assert store.dialect == "sqlite"
+    from sqlalchemy import event
+
+    engine = store.engine  # type: ignore[attr-defined]
+    with store.read() as r:  # the thread's kept connection, opened
+        r.list_users(account, max_items=10)
+    begins: list[object] = []
+    event.listen(engine, "begin", begins.append)
+    with store.read() as r:
+        assert [u.name for u in r.list_users(account, max_items=10).items] == []  # through SQLAlchemy
+        with store.transaction() as tx:  # committed while the snapshot is open
+            tx.create_user(account, "meanwhile")
+        assert [u.name for u in r.list_users(account, max_items=10).items] == []  # the same snapshot
+        with pytest.raises(NotFound):
+            r.get_user(account, "meanwhile")
+    kept = store._local.reader.conn  # type: ignore[attr-defined]
+    assert not kept.in_transaction() and not kept.connection.driver_connection.in_transaction
+    with store.read() as r:  # a new snapshot sees the write
+        assert r.get_user(account, "meanwhile").name == "meanwhile"
+    with pytest.raises(NotFound), store.read() as r:  # an error inside ends the snapshot too
+        r.get_user(account, "nobody")
+    assert not kept.in_transaction() and not kept.connection.driver_connection.in_transaction
+    before = len(begins)
+    with store.read() as r:  # nothing through SQLAlchemy: no SQLAlchemy transaction at all
+        assert kept.connection.driver_connection.in_transaction
+    assert len(begins) == before and not kept.connection.driver_connection.in_transaction
