@@ -476,9 +476,7 @@ class Ops:
         if taken:
             raise AlreadyExists(label, name)
 
-    def _checked_for_create(
-        self, table: Any, label: str, account: str, name: str, quota: tuple[str, int], found: Any
-    ) -> None:
+    def _checked_for_create(self, label: str, account: str, name: str, quota: tuple[str, int], found: Any) -> None:
         """Raise what a create's checks found (``found``: a row of :data:`CREATE_CHECKS`' columns):
         NotFound for an unknown account, AlreadyExists for a taken name (even at the quota), then
         LimitExceeded ("Cannot exceed quota for <name>PerAccount: <n>") when one more would pass
@@ -497,7 +495,7 @@ class Ops:
         """:meth:`_require_account_and_free_name` and the quota check, in one statement."""
         params = {"account": account, "key": name_key(name), "quota_name": quota[0], "default_limit": quota[1]}
         found = driver.first(self._conn, CREATE_CHECKS[table.name], params)
-        self._checked_for_create(table, label, account, name, quota, found)
+        self._checked_for_create(label, account, name, quota, found)
 
     def _name_taken(self, table: Any, account: str, name: str) -> bool:
         stmt = select(table.c.id).where(table.c.account_id == account, table.c.name_key == name_key(name))

@@ -131,15 +131,7 @@ class UserOps(Ops):
         else:
             self._require_account_and_free_name(s.users, "user", account, name)
         boundary = self._attachable_policy(account, permissions_boundary) if permissions_boundary else None
-        user = User(
-            id=self._ctx.new_id("AIDA"),
-            account_id=account,
-            name=name,
-            path=path,
-            arn=self._arn(account, "user", path, name),
-            create_date=self._now(),
-            permissions_boundary=boundary[1] if boundary else None,
-        )
+        user = self._new_user(account, name, path, boundary[1] if boundary else None)
         values = {
             "id": user.id,
             "account_id": account,
@@ -159,16 +151,21 @@ class UserOps(Ops):
             self._changed(Entity.POLICY, "", boundary[1], Verb.BOUNDARY_SET, f"user {name}")
         return user
 
-    def _create_user_pg(self, account: str, name: str, path: str, tags: Sequence[Tag], quota: tuple[str, int]) -> User:
-        """create_user without a boundary on PostgreSQL: checks, insert and history in one statement."""
-        user = User(
+    def _new_user(self, account: str, name: str, path: str, boundary_arn: str | None) -> User:
+        """The record of a user about to be inserted: a new id, its ARN, created now."""
+        return User(
             id=self._ctx.new_id("AIDA"),
             account_id=account,
             name=name,
             path=path,
             arn=self._arn(account, "user", path, name),
             create_date=self._now(),
+            permissions_boundary=boundary_arn,
         )
+
+    def _create_user_pg(self, account: str, name: str, path: str, tags: Sequence[Tag], quota: tuple[str, int]) -> User:
+        """create_user without a boundary on PostgreSQL: checks, insert and history in one statement."""
+        user = self._new_user(account, name, path, None)
         values = {
             "account": account,
             "key": name_key(name),
@@ -181,7 +178,7 @@ class UserOps(Ops):
             "changed_at": self._now(),  # the history's own reading of the clock, as Ops._history's
         }
         found = self._first_locked(_CREATE_USER_PG, values)  # with the writers' lock if still pending
-        self._checked_for_create(s.users, "user", account, name, quota, found)
+        self._checked_for_create("user", account, name, quota, found)
         put_tags(self._conn, TagTarget.USER, user.id, tags)
         self._changed(Entity.USER, account, name, Verb.CREATED)
         return user
