@@ -285,9 +285,7 @@ class Ops:
         conn = self._conn = cast(_LockFirst, self._conn).real
         if self._begins:
             self._begins = False
-            cursor = driver.execute_sql(conn, _BEGIN_AND_LOCK, None)
-            cursor.nextset()  # past BEGIN's result, to the lock's
-            self._taken = int(cursor.fetchone()[0])
+            self._taken = int(driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()[0])  # the lock's row
         else:
             self._taken = int(driver.scalar(conn, LOCK_WRITERS))
         if self._bump_wanted:

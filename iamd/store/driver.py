@@ -29,6 +29,7 @@ processors (the stored UTC datetimes come back aware, as through SQLAlchemy).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,9 +63,42 @@ def _execute(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | 
 
 def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
     """``sql`` (the driver's parameter style) with ``bound``, on ``conn``'s driver connection, seen
-    by ``before_cursor_execute`` listeners; the driver's cursor. The write statements use it on
-    PostgreSQL only, :class:`DriverQuery` on both backends."""
+    by ``before_cursor_execute`` listeners; a cursor, or on PostgreSQL a :class:`_Result` (its
+    rows, read: ``fetchone``, ``fetchall``, ``description``). The write statements use it on
+    PostgreSQL only, :class:`DriverQuery` on both backends. ``bound`` None: ``sql`` may be several
+    statements (PostgreSQL's simple query protocol, one round trip), and the result is the last
+    one's.
+
+    PostgreSQL: the statement runs on libpq directly (psycopg's ``pgconn``): with parameters as a
+    prepared statement of iamd's own (:class:`_Prepared`), without as a simple query. psycopg's
+    cursor, its query conversion and its prepared-statement bookkeeping cost about 25 µs of CPU
+    per statement beyond libpq's own 14 (bench/README.md, "Session 13: PostgreSQL statements on
+    libpq"). Only when the connection is in a transaction or in autocommit: psycopg sends its own
+    ``BEGIN`` before the first statement of a transaction, so that one still goes through
+    psycopg's cursor, as does any statement while iamd's prepared statements may have been
+    dropped (:func:`rolled_back`) and the connection is in a transaction."""
     driver: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        pgconn = driver.pgconn
+        idle = pgconn.transaction_status == _IDLE
+        prepared = _PREPARED.get(driver)
+        if prepared is None:
+            prepared = _prepared(driver)
+        if prepared.suspect and idle:
+            try:
+                prepared.check()
+            except conn.dialect.loaded_dbapi.Error as error:
+                conn._handle_dbapi_exception(error, "DESCRIBE", None, None, None)
+                raise  # pragma: no cover - _handle_dbapi_exception always raises
+        if (driver.autocommit or not idle) and (bound is None or (prepared.room and not prepared.suspect)):
+            if conn._has_events or conn.engine._has_events:
+                for listener in conn.dispatch.before_cursor_execute:
+                    listener(conn, None, sql, bound, None, False)
+            try:
+                return prepared.simple(sql) if bound is None else prepared.run(sql, bound)
+            except conn.dialect.loaded_dbapi.Error as error:
+                conn._handle_dbapi_exception(error, sql, bound, None, None)
+                raise  # pragma: no cover - _handle_dbapi_exception always raises
     cursor = driver.cursor()
     if conn._has_events or conn.engine._has_events:
         for listener in conn.dispatch.before_cursor_execute:
@@ -75,7 +109,214 @@ def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
         # As SQLAlchemy's own statements: wrapped, and a lost connection invalidated (raises).
         conn._handle_dbapi_exception(error, sql, bound, cursor, None)
         raise  # pragma: no cover - _handle_dbapi_exception always raises
+    if bound is None:
+        while cursor.nextset():  # to the last statement's result, as on libpq
+            pass
     return cursor
+
+
+def simple_query(driver: Any, sql: str) -> None:
+    """PostgreSQL: ``sql`` (statements without parameters, one round trip) on the psycopg
+    connection ``driver`` through libpq, unseen by listeners; raises psycopg's error for a
+    statement that failed (the rest of the string is then not run)."""
+    prepared = _PREPARED.get(driver)
+    if prepared is None:
+        prepared = _prepared(driver)
+    prepared.simple(sql)
+
+
+def rolled_back(driver: Any) -> None:
+    """PostgreSQL: the psycopg connection ``driver`` is about to be rolled back. psycopg then
+    forgets its prepared statements, and if it had any, deallocates them all (``DEALLOCATE ALL``):
+    iamd's with them. Until checked (:meth:`_Prepared.check`, outside a transaction), iamd's
+    are not used."""
+    prepared = _PREPARED.get(driver)
+    if prepared is not None and prepared.names and driver.pgconn.transaction_status != _IDLE:
+        prepared.suspect = True
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported only with PostgreSQL)
+_MAX_PREPARED = 200  # prepared statements per connection (then psycopg's own, which has its own bound)
+_COMMAND_OK = 1  # psycopg.pq.ExecStatus
+_TUPLES_OK = 2
+_EMPTY_QUERY = 0
+_UNDEFINED_STATEMENT = "26000"  # invalid_sql_statement_name: no such prepared statement
+
+
+def _to_pg(sql: str) -> tuple[bytes, tuple[str, ...] | None]:
+    """``sql`` in psycopg's parameter style (``%(name)s`` or ``%s``, ``%%`` a percent sign) as
+    PostgreSQL's (``$1``…), and the names in order (None: positional). A name used twice is one
+    parameter."""
+    parts = sql.split("%")
+    out = [parts[0]]
+    names: list[str] = []
+    positional = 0
+    i = 1
+    while i < len(parts):
+        part = parts[i]
+        if part == "" and i + 1 < len(parts):  # "%%"
+            out.append("%" + parts[i + 1])
+            i += 2
+            continue
+        if part.startswith("s"):
+            positional += 1
+            out.append(f"${positional}{part[1:]}")
+        elif part.startswith("("):
+            name, sep, rest = part[1:].partition(")")
+            if not sep or not rest.startswith("s"):
+                raise ValueError(f"unsupported placeholder in {sql!r}")
+            if name not in names:
+                names.append(name)
+            out.append(f"${names.index(name) + 1}{rest[1:]}")
+        else:
+            raise ValueError(f"unsupported placeholder in {sql!r}")
+        i += 1
+    if names and positional:
+        raise ValueError(f"mixed placeholders in {sql!r}")
+    return "".join(out).encode(), (tuple(names) if names else None)
+
+
+class _Description:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Result:
+    """A statement's rows, read at once (as a psycopg cursor's, for the few uses here)."""
+
+    __slots__ = ("_names", "_rows")
+
+    def __init__(self, rows: list[Any], names: list[str]) -> None:
+        self._rows = rows
+        self._names = names
+
+    @property
+    def description(self) -> list[_Description]:
+        return [_Description(name) for name in self._names]
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def close(self) -> None:
+        pass
+
+
+_NO_ROWS = _Result([], [])
+
+
+class _Prepared:
+    """One psycopg connection's statements prepared by iamd (named ``iamd_<n>``, apart from
+    psycopg's ``_pg3_<n>``), by SQL text and parameter types, and the Transformer that dumps
+    parameters and loads rows as psycopg's cursors do (text results, psycopg's types for the
+    parameters: a statement is prepared with the types of its first execution, as psycopg does).
+    Used by one thread at a time, as its connection is; a connection the pool replaces has a new
+    one."""
+
+    def __init__(self, driver: Any) -> None:
+        from psycopg.adapt import PyFormat, Transformer
+
+        self._pgconn = driver.pgconn
+        self._encoding = driver.info.encoding
+        self._tx = Transformer(driver)
+        self._auto = PyFormat.AUTO
+        self._sql: dict[str, tuple[bytes, tuple[str, ...] | None]] = {}
+        self.names: dict[tuple[str, tuple[int, ...]], tuple[bytes, list[str]]] = {}
+        self._count = 0  # names are never reused on a connection
+        self.room = True
+        self.suspect = False  # rolled back since: psycopg may have deallocated every prepared statement
+
+    def run(self, sql: str, bound: Any) -> _Result:
+        converted = self._sql.get(sql)
+        if converted is None:
+            converted = self._sql[sql] = _to_pg(sql)
+        pgsql, order = converted
+        values = bound if order is None else [bound[name] for name in order]
+        tx = self._tx
+        params = tx.dump_sequence(values, [self._auto] * len(values))
+        types = tuple(tx.types or ())
+        key = (sql, types)
+        found = self.names.get(key)
+        if found is None:
+            found = self._prepare(key, pgsql, types)
+        result = self._pgconn.exec_prepared(found[0], params, param_formats=tx.formats)
+        status = result.status
+        if status == _TUPLES_OK:
+            tx.set_pgresult(result)
+            rows = tx.load_rows(0, result.ntuples, tuple) if result.ntuples else []
+            names = found[1]
+            if not names and result.nfields:
+                names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
+            return _Result(rows, names)
+        if status != _COMMAND_OK:
+            self._raise(result)
+        return _NO_ROWS
+
+    def _prepare(
+        self, key: tuple[str, tuple[int, ...]], pgsql: bytes, types: tuple[int, ...]
+    ) -> tuple[bytes, list[str]]:
+        name = f"iamd_{self._count}".encode()
+        self._count += 1
+        result = self._pgconn.prepare(name, pgsql, param_types=types or None)
+        if result.status != _COMMAND_OK:
+            self._raise(result)
+        found: tuple[bytes, list[str]] = (name, [])
+        self.names[key] = found
+        self.room = len(self.names) < _MAX_PREPARED
+        return found
+
+    def simple(self, sql: str) -> _Result:
+        """``sql`` in the simple query protocol (several statements: the last one's result)."""
+        result = self._pgconn.exec_(sql.encode(self._encoding))
+        status = result.status
+        if status == _TUPLES_OK:
+            tx = self._tx
+            tx.set_pgresult(result)
+            rows = tx.load_rows(0, result.ntuples, tuple) if result.ntuples else []
+            return _Result(rows, [result.fname(i).decode(self._encoding) for i in range(result.nfields)])
+        if status != _COMMAND_OK and status != _EMPTY_QUERY:
+            self._raise(result)
+        return _NO_ROWS
+
+    def check(self) -> None:
+        """Outside a transaction, after a rollback: are iamd's prepared statements still there
+        (one of them described: all or none are, as only a ``DEALLOCATE ALL`` drops them)?"""
+        self.suspect = False
+        if not self.names:
+            return
+        name = next(iter(self.names.values()))[0]
+        result = self._pgconn.describe_prepared(name)
+        if result.status == _COMMAND_OK:
+            return
+        if result.error_field(_SQLSTATE) == _UNDEFINED_STATEMENT.encode():
+            self.names.clear()
+            self.room = True
+            return
+        self.suspect = True
+        self._raise(result)
+
+    def _raise(self, result: Any) -> None:
+        from psycopg import errors
+
+        if self._pgconn.status == _BAD:  # as psycopg: the connection is lost
+            raise errors.OperationalError(result.error_message.decode(self._encoding, "replace").strip())
+        raise errors.error_from_result(result, encoding=self._encoding)
+
+
+_BAD = 1  # psycopg.pq.ConnStatus.BAD
+_SQLSTATE = ord("C")  # psycopg.pq.DiagnosticField.SQLSTATE (PG_DIAG_SQLSTATE)
+_PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
+
+
+def _prepared(driver: Any) -> _Prepared:
+    prepared = _Prepared(driver)
+    with _LOCK:
+        _PREPARED[driver] = prepared
+    return prepared
 
 
 def _named(cursor: Any, row_class: list[Any]) -> Any:

@@ -22,6 +22,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 
+from iamd.store.driver import rolled_back
+
 __all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "make_engine"]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -104,7 +106,19 @@ def make_engine(url: str | URL, *, pool_size: int = 5) -> Engine:
     # an idle connection with something to read, or one the driver knows is closed or broken,
     # is replaced at checkout (SQLAlchemy retries the checkout with a new connection).
     event.listen(engine, "checkout", _replace_if_closed)
+    # iamd's prepared statements (iamd/store/driver.py) may be dropped by psycopg's rollback.
+    event.listen(engine, "rollback", _on_rollback)
+    event.listen(engine, "reset", _on_reset)
     return engine
+
+
+def _on_rollback(conn: Connection) -> None:
+    if not conn.invalidated:
+        rolled_back(conn.connection.driver_connection)
+
+
+def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+    rolled_back(dbapi_connection)
 
 
 def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:

@@ -25,6 +25,7 @@ from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
+from iamd.store.driver import simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
@@ -203,7 +204,7 @@ class SqlStore:
         if driver.info.transaction_status == _IN_ERROR:  # a COMMIT would roll back without an error
             raise RuntimeError("the write transaction failed: not committed")
         try:
-            driver.execute(_COMMIT_AND_FLUSH)
+            simple_query(driver, _COMMIT_AND_FLUSH)  # on libpq: psycopg's cursor cost more CPU than the round trip
         except Exception as error:
             if driver.closed or driver.broken:
                 raise
