@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, Engine, bindparam, exc, select, text
 
@@ -107,3 +108,27 @@ def test_placeholders_in_postgresql_style(backend: str) -> None:
     for bad in ("SELECT %d", "SELECT %(a)s, %s", "SELECT %(a"):
         with pytest.raises(ValueError):
             _to_pg(bad)
+
+
+def test_the_statement_after_begin_or_commit_is_prepared_outside_a_transaction(engine: Engine) -> None:
+    """The writers' lock (``BEGIN; UPDATE iamd_meta …``) and the commit's flush (``COMMIT; SELECT
+    pg_logical_emit_message(…)``) run as ``EXECUTE`` of a statement planned once per connection."""
+
+    def statements(conn: Connection) -> set[str]:
+        return set(conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars())
+
+    with engine.connect() as conn:
+        driver_conn = conn.connection.driver_connection
+        assert driver_conn is not None
+        driver_conn.autocommit = True  # as a write transaction's reads before the lock (Store.transaction)
+        try:
+            for _ in range(2):
+                assert driver.execute_sql(conn, "BEGIN; SELECT 7 AS seven", None).fetchall() == [(7,)]
+                driver.simple_query(driver_conn, "COMMIT; SELECT 8")
+            assert {"SELECT 7 AS seven", "SELECT 8"} <= statements(conn)
+            driver.execute_sql(conn, "BEGIN; SELECT 9", None)
+            with pytest.raises(psycopg.errors.DivisionByZero):  # the statement after COMMIT fails: the error is raised
+                driver.simple_query(driver_conn, "COMMIT; SELECT 1 / 0")
+            assert driver_conn.pgconn.transaction_status == 0  # committed, idle
+        finally:
+            driver_conn.autocommit = False
