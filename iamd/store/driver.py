@@ -140,7 +140,7 @@ _MAX_PREPARED = 200  # prepared statements per connection (then psycopg's own, w
 _COMMAND_OK = 1  # psycopg.pq.ExecStatus
 _TUPLES_OK = 2
 _EMPTY_QUERY = 0
-_UNDEFINED_STATEMENT = "26000"  # invalid_sql_statement_name: no such prepared statement
+_IS_PREPARED = b"SELECT 1 FROM pg_prepared_statements WHERE name = $1"
 
 
 def _to_pg(sql: str) -> tuple[bytes, tuple[str, ...] | None]:
@@ -317,22 +317,22 @@ class _Prepared:
         return query
 
     def check(self) -> None:
-        """Outside a transaction, after a rollback: are iamd's prepared statements still there
-        (one of them described: all or none are, as only a ``DEALLOCATE ALL`` drops them)?"""
+        """Outside a transaction, after a rollback: are iamd's prepared statements still there?
+        One of them is looked up (all or none are: only a ``DEALLOCATE ALL`` drops them), in
+        ``pg_prepared_statements`` rather than described (a missing one is an error in the
+        server's log)."""
         self.suspect = False
         if not self.names:
             return
         name = next(iter(self.names.values()))[0]
-        result = self._pgconn.describe_prepared(name)
-        if result.status == _COMMAND_OK:
-            return
-        if result.error_field(_SQLSTATE) == _UNDEFINED_STATEMENT.encode():
+        result = self._pgconn.exec_params(_IS_PREPARED, [name])
+        if result.status != _TUPLES_OK:
+            self.suspect = True
+            self._raise(result)
+        if result.ntuples == 0:
             self.names.clear()
             self._simple.clear()
             self.room = True
-            return
-        self.suspect = True
-        self._raise(result)
 
     def _raise(self, result: Any) -> None:
         from psycopg import errors
@@ -345,7 +345,6 @@ class _Prepared:
 _BAD = 1  # psycopg.pq.ConnStatus.BAD
 _HEADS = frozenset({"BEGIN", "COMMIT"})
 _FATAL_ERROR = 7  # psycopg.pq.ExecStatus
-_SQLSTATE = ord("C")  # psycopg.pq.DiagnosticField.SQLSTATE (PG_DIAG_SQLSTATE)
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
 
 
