@@ -8,8 +8,10 @@ writes, driver-level"), and a write runs about ten of them. The statements stay 
 constructs, written once beside the tables they use; each is compiled once per process for
 the connection's dialect (the SQL text SQLAlchemy would send, its bound defaults) and, on
 PostgreSQL, executed on the connection's psycopg connection in the SQLAlchemy transaction
-already begun. Listeners of ``before_cursor_execute`` still see every statement (tests count
-them), and a driver error is handled as SQLAlchemy handles its own (wrapped in
+already begun — since session 13 on its libpq connection, as iamd's own prepared statements
+(:func:`execute_sql`, :class:`_Prepared`; docs/architecture.md, "Session 13: the statements on
+libpq"). Listeners of ``before_cursor_execute`` still see every statement (tests count them;
+the cursor they are given is None on libpq), and a driver error is handled as SQLAlchemy handles its own (wrapped in
 ``sqlalchemy.exc``'s classes; a lost connection invalidated). SQLite runs them through
 SQLAlchemy as before (its statements cost less, and its types need SQLAlchemy's processing).
 
