@@ -328,8 +328,20 @@ class SqlStore:
             self._kept.add(kept)
         return conn
 
-    def generation(self) -> int:
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A pooled connection for a few reads outside a snapshot, its transaction ended with a
+        ``COMMIT``: left open, the pool would roll it back at the check-in, and psycopg forgets
+        every statement it prepared on a connection that rolls back (``DEALLOCATE ALL``). The
+        generation watcher reads here ten times a second: each rollback made one pooled
+        connection parse and plan the write path's statements again (bench/README.md,
+        "Session 13: PostgreSQL writes side by side")."""
         with self._connect() as conn:
+            yield conn
+            conn.commit()  # read only: what a rollback would do, keeping the prepared statements
+
+    def generation(self) -> int:
+        with self._reading() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
 
     def reset(self) -> None:
@@ -419,7 +431,7 @@ class SqlStore:
         trail's table and indexes (SQLite: ``dbstat``, every page of them; PostgreSQL: the
         average row of the newest 1,000 plus the tuple and index overhead)."""
         a = s.audit_events
-        with self._connect() as conn:
+        with self._reading() as conn:
             low, high = conn.execute(select(func.min(a.c.seq), func.max(a.c.seq))).one()
             if low is None:
                 return 0, 0

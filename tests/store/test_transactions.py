@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -354,6 +354,39 @@ def test_a_write_is_on_disk_when_its_transaction_returns(pg_databases: PgDatabas
         admin.execute("ALTER SYSTEM RESET wal_writer_delay")
         admin.execute("SELECT pg_reload_conf()")
         admin.close()
+
+
+def test_reading_the_generation_keeps_what_pooled_connections_prepared(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: psycopg forgets every statement it prepared on a connection that rolls back
+    (``DEALLOCATE ALL``), and the pool rolls back a connection checked in inside a transaction.
+    The generation watcher reads the generation ten times a second in every process (and the
+    audit budget the trail's size): those reads end with a ``COMMIT``, so the write path's
+    statements stay prepared and planned on the pooled connections."""
+    url = pg_databases.create("iamd_prepared")
+    upgrade(url)
+    store = open_store(url)
+
+    def prepared() -> tuple[int, int]:
+        with store.engine.connect() as conn:
+            driver = cast(Any, conn.connection.driver_connection)
+            row = driver.execute("SELECT pg_backend_pid(), count(*) FROM pg_prepared_statements").fetchone()
+            driver.commit()
+            return int(row[0]), int(row[1])
+
+    try:
+        with store.transaction() as tx:
+            tx.create_account("111122223333")
+        for n in range(8):  # psycopg prepares a statement at its sixth run on a connection
+            with store.transaction() as tx:
+                tx.create_user("111122223333", f"user{n}")
+        backend, before = prepared()
+        assert before > 0
+        for _ in range(3):
+            store.generation()
+            store.audit_size()
+        assert prepared() == (backend, before)  # the same pooled connection, its statements kept
+    finally:
+        store.close()
 
 
 def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_databases: PgDatabases) -> None:
