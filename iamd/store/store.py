@@ -147,6 +147,10 @@ class SqlStore:
         self._kept_lock = threading.Lock()
         self._listeners: tuple[Listener, ...] = ()
         self._listeners_lock = threading.Lock()
+        # Generations this store object's write transactions are committing: from just before
+        # their commit until their change set is published (``committing``).
+        self._committing: dict[int, int] = {}
+        self._committing_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -176,6 +180,20 @@ class SqlStore:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
         # before the caller goes on.
         self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+
+    def committing(self) -> frozenset[int]:
+        """The generations this store object's write transactions are committing now: each from
+        just before its commit until its change set has been published (listeners called)."""
+        with self._committing_lock:
+            return frozenset(self._committing)
+
+    def _count_committing(self, generation: int, step: int) -> None:
+        with self._committing_lock:
+            left = self._committing.get(generation, 0) + step
+            if left > 0:
+                self._committing[generation] = left
+            else:
+                self._committing.pop(generation, None)
 
     @staticmethod
     def _commit_durably(conn: Connection) -> Exception | None:
@@ -232,36 +250,48 @@ class SqlStore:
 
     @contextmanager
     def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
-        with self._connect() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                tx = SqlTx(conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins)
-                if not lock_later:
-                    # PostgreSQL: serialize writers on the generation row, so that checks made
-                    # in this transaction hold until it commits; but not while the commit waits
-                    # for the disk: the commit is asynchronous and releases the row at once, and
-                    # the write is made durable (``_commit_durably``) outside the lock, before it
-                    # returns (docs/architecture.md, "Writes on PostgreSQL").
-                    # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
-                    # the reads that need not hold (the caller's authorization).
-                    tx.lock_writers()
-                yield tx
-                tx.settle_generation()
-                # Locked on PostgreSQL: committed asynchronously and made durable in the same round
-                # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
-                # locked: wrote nothing (or committed synchronously on SQLite).
-                flush_failed = None
-                if self._ctx.dialect == "postgresql" and not tx._unlocked:
-                    flush_failed = self._commit_durably(conn)
-            try:
-                if flush_failed is not None:  # committed, not known to be on disk: said, and raised
-                    raise flush_failed
-                # Committed (and on disk): the audit strings it interned may be referred to by id
-                # from here on; a write's next event then needs no lookup of them.
-                if tx._interned:
-                    self._ctx.strings.remember(tx._interned)
-            finally:
-                committed(tx)
+        committing: int | None = None  # the generation the transaction commits as, from just before its commit
+        try:
+            with self._connect() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    tx = SqlTx(
+                        conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
+                    )
+                    if not lock_later:
+                        # PostgreSQL: serialize writers on the generation row, so that checks made
+                        # in this transaction hold until it commits; but not while the commit waits
+                        # for the disk: the commit is asynchronous and releases the row at once, and
+                        # the write is made durable (``_commit_durably``) outside the lock, before it
+                        # returns (docs/architecture.md, "Writes on PostgreSQL").
+                        # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
+                        # the reads that need not hold (the caller's authorization).
+                        tx.lock_writers()
+                    yield tx
+                    tx.settle_generation()
+                    # Other connections see the generation from the commit on; this process's
+                    # watcher takes it for its own until it is published (``committing``).
+                    committing = tx.bumped_generation()
+                    if committing is not None:
+                        self._count_committing(committing, 1)
+                    # Locked on PostgreSQL: committed asynchronously and made durable in the same round
+                    # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
+                    # locked: wrote nothing (or committed synchronously on SQLite).
+                    flush_failed = None
+                    if self._ctx.dialect == "postgresql" and not tx._unlocked:
+                        flush_failed = self._commit_durably(conn)
+                try:
+                    if flush_failed is not None:  # committed, not known to be on disk: said, and raised
+                        raise flush_failed
+                    # Committed (and on disk): the audit strings it interned may be referred to by id
+                    # from here on; a write's next event then needs no lookup of them.
+                    if tx._interned:
+                        self._ctx.strings.remember(tx._interned)
+                finally:
+                    committed(tx)
+        finally:
+            if committing is not None:  # published, or failed (then to the watcher another's)
+                self._count_committing(committing, -1)
 
     @contextmanager
     def _begun_by_the_lock(self, conn: Connection, lock_later: bool) -> Iterator[bool]:

@@ -356,6 +356,27 @@ def test_a_write_is_on_disk_when_its_transaction_returns(pg_databases: PgDatabas
         admin.close()
 
 
+def test_a_write_is_committing_until_its_change_set_is_published(store: Store, account: str) -> None:
+    """``Store.committing``: the generation a write commits as, from before its commit (other
+    connections may see it from then on) until its change set is published, so the process's
+    watcher (iamd/api/watcher.py) does not take it for another process's write meanwhile."""
+    published: list[tuple[int | None, frozenset[int]]] = []
+    unsubscribe = store.subscribe(lambda changes: published.append((changes.generation, store.committing())))
+    try:
+        with store.transaction() as tx:
+            tx.create_user(account, "committing")
+            assert store.committing() == frozenset()
+        generation = store.generation()
+        assert published == [(generation, frozenset({generation}))]
+        assert store.committing() == frozenset()
+        with pytest.raises(Boom), store.transaction() as tx:
+            tx.create_user(account, "rolled-back")
+            raise Boom()
+        assert store.committing() == frozenset()
+    finally:
+        unsubscribe()
+
+
 def test_reading_the_generation_keeps_what_pooled_connections_prepared(pg_databases: PgDatabases) -> None:
     """PostgreSQL: psycopg forgets every statement it prepared on a connection that rolls back
     (``DEALLOCATE ALL``), and the pool rolls back a connection checked in inside a transaction.
