@@ -98,7 +98,8 @@ _PG_ROW_OVERHEAD = 140
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 # A write's COMMIT and its durable flush (SqlStore._commit_durably), one query string.
 _COMMIT_AND_FLUSH = "COMMIT; SELECT pg_logical_emit_message(true, 'iamd', '')"
-_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR (psycopg is imported only with PostgreSQL)
+_IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS (psycopg is imported only with PostgreSQL)
+_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -342,8 +343,18 @@ class SqlStore:
         with self._connect() as conn:
             if self._ctx.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            with conn.begin():
-                yield SqlTx(conn, self._ctx, writable=False)
+            with conn.begin() as snapshot:
+                try:
+                    yield SqlTx(conn, self._ctx, writable=False)
+                except BaseException:
+                    # A read-only snapshot that raised (a NotFound, most often): a COMMIT ends it
+                    # as the rollback would, and keeps what psycopg prepared on the connection
+                    # (a ROLLBACK makes it forget all of it: ``_reading``). One whose statement
+                    # failed, or whose connection is gone, is rolled back as before.
+                    if self._ctx.dialect == "postgresql" and snapshot.is_active and _in_transaction(conn):
+                        with suppress(Exception):
+                            snapshot.commit()
+                    raise
 
     def _keep_reader(self) -> Connection:
         """The connection this thread keeps for its read snapshots (SQLite).
@@ -555,6 +566,12 @@ def open_store(
             engine.dispose()
             raise SchemaMismatch(current, head_revision())
     return SqlStore(engine, Context(engine.dialect.name, partition, clock, new_id))
+
+
+def _in_transaction(conn: Connection) -> bool:
+    """PostgreSQL: whether ``conn``'s driver is in a transaction, idle, no statement failed in it."""
+    driver: Any = conn.connection.driver_connection
+    return not (driver.closed or driver.broken) and driver.info.transaction_status == _IN_TRANSACTION
 
 
 def _lock_timed_out(error: OperationalError) -> bool:

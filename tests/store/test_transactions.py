@@ -383,31 +383,56 @@ def test_reading_the_generation_keeps_what_pooled_connections_prepared(pg_databa
     The generation watcher reads the generation ten times a second in every process (and the
     audit budget the trail's size): those reads end with a ``COMMIT``, so the write path's
     statements stay prepared and planned on the pooled connections."""
-    url = pg_databases.create("iamd_prepared")
-    upgrade(url)
-    store = open_store(url)
-
-    def prepared() -> tuple[int, int]:
-        with store.engine.connect() as conn:
-            driver = cast(Any, conn.connection.driver_connection)
-            row = driver.execute("SELECT pg_backend_pid(), count(*) FROM pg_prepared_statements").fetchone()
-            driver.commit()
-            return int(row[0]), int(row[1])
-
+    store = _store_with_prepared_writes(pg_databases, "iamd_prepared")
     try:
-        with store.transaction() as tx:
-            tx.create_account("111122223333")
-        for n in range(8):  # psycopg prepares a statement at its sixth run on a connection
-            with store.transaction() as tx:
-                tx.create_user("111122223333", f"user{n}")
-        backend, before = prepared()
+        backend, before = _prepared(store)
         assert before > 0
         for _ in range(3):
             store.generation()
             store.audit_size()
-        assert prepared() == (backend, before)  # the same pooled connection, its statements kept
+        assert _prepared(store) == (backend, before)  # the same pooled connection, its statements kept
     finally:
         store.close()
+
+
+def test_a_read_snapshot_that_raises_keeps_what_its_connection_prepared(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a snapshot that raises (GetUser of an unknown user: NotFound) ends with a
+    ``COMMIT`` (read only, the same as a rollback) rather than a ``ROLLBACK``, which would make
+    psycopg forget the connection's prepared statements; the connection is clean after it."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_prepared_reads")
+    try:
+        backend, before = _prepared(store)
+        for _ in range(3):
+            with pytest.raises(NotFound), store.read() as tx:
+                tx.get_user("111122223333", "nobody")
+        after = _prepared(store)
+        assert after[0] == backend and after[1] >= before
+        with store.read() as tx:
+            assert tx.get_user("111122223333", "user0").name == "user0"
+    finally:
+        store.close()
+
+
+def _store_with_prepared_writes(pg_databases: PgDatabases, name: str) -> Store:
+    """A PostgreSQL store whose one pooled connection has prepared a CreateUser's statements."""
+    url = pg_databases.create(name)
+    upgrade(url)
+    store = open_store(url)
+    with store.transaction() as tx:
+        tx.create_account("111122223333")
+    for n in range(8):  # psycopg prepares a statement at its sixth run on a connection
+        with store.transaction() as tx:
+            tx.create_user("111122223333", f"user{n}")
+    return store
+
+
+def _prepared(store: Store) -> tuple[int, int]:
+    """(backend pid, statements prepared on it) of the store's next pooled connection."""
+    with cast(Any, store).engine.connect() as conn:
+        driver = cast(Any, conn.connection.driver_connection)
+        row = driver.execute("SELECT pg_backend_pid(), count(*) FROM pg_prepared_statements").fetchone()
+        driver.commit()
+        return int(row[0]), int(row[1])
 
 
 def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_databases: PgDatabases) -> None:
