@@ -78,6 +78,10 @@ class GenerationWatcher:
                 # that failed, whose generation another process may have committed since).
                 foreign = any(g not in committing or g in self._deferred for g in undecided)
                 if undecided and not foreign:
+                    # Decided up to the first of them: a steady stream of writes keeps one
+                    # committing at nearly every poll, and the range checked must not grow.
+                    self._seen = undecided[0] - 1
+                    self._own = {g for g in self._own if g > self._seen}
                     self._deferred = frozenset(undecided)
                     return False
             self._seen = current

@@ -100,6 +100,21 @@ def test_an_own_write_committed_but_not_yet_published_is_not_foreign() -> None:
     assert drops == [14]
 
 
+def test_a_steady_stream_of_own_writes_is_never_foreign_and_keeps_little() -> None:
+    """Every poll finds a write of this process committing: none is foreign, and what the
+    watcher keeps (its own generations, the range it checks) does not grow with the stream."""
+    watcher, store, drops = _watcher()
+    for generation in range(11, 5011):
+        store.value = generation
+        store.now_committing = {generation}
+        assert watcher.check() is False
+        watcher.own(generation)
+        store.now_committing = set()
+    assert drops == []
+    assert len(watcher._own) <= 1  # decided up to the last poll's write
+    assert watcher.check() is False
+
+
 def test_a_generation_still_committing_at_the_next_poll_is_taken_for_another() -> None:
     """A commit not published by the next poll (a lost connection: the generation may since be
     another process's): the caches are dropped then, one poll late at most."""
