@@ -6,6 +6,10 @@ transaction. A process's own writes invalidate its caches selectively as they co
 (:meth:`GenerationWatcher.own`). A thread reads the counter every ``interval`` seconds
 (one indexed single-row query: no database read per request); a generation the process did
 not write itself means another process wrote, and the process then drops all its caches.
+A write of this process that other connections can already see but that is not published
+yet (its commit, then its durable flush, then the change set: ``Store.committing``) is decided
+at the next poll, not taken for another's: under a steady stream of writes nearly every poll
+found one, and dropped every cache of the process up to ten times a second.
 A write on one process is thus seen by the others within ``interval`` plus one query
 (docs/architecture.md, "Several processes"). If the counter cannot be read, the caches are
 dropped too: a process that cannot tell whether others wrote does not keep serving from them.
@@ -33,6 +37,9 @@ class GenerationWatcher:
         self.interval = interval
         self._lock = threading.Lock()
         self._own: set[int] = set()
+        # Generations left undecided at the last poll: being committed by this process then
+        # (``Store.committing``), decided at the next poll (``check``).
+        self._deferred: frozenset[int] = frozenset()
         self._seen = store.generation()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-generation", daemon=True)
@@ -51,6 +58,9 @@ class GenerationWatcher:
         """Poll once; True if another process wrote since the last poll (caches then dropped)."""
         try:
             current = self._store.generation()
+            # Read after the generation: a write of this process that committed before the read
+            # is either still being committed here, or has been published (``own``) by now.
+            committing = self._store.committing()
         except Exception:
             log.exception("could not read the store generation; dropping the caches")
             self._on_foreign_write()
@@ -59,9 +69,24 @@ class GenerationWatcher:
             seen = self._seen
             if current <= seen:
                 return False
-            foreign = current - seen > len(self._own) or any(g not in self._own for g in range(seen + 1, current + 1))
+            if current - seen > len(self._own) + len(committing):
+                foreign = True
+            else:
+                undecided = [g for g in range(seen + 1, current + 1) if g not in self._own]
+                # A generation this process is committing (committed, not yet published) is
+                # decided at the next poll: its own by then, or taken for another's (a commit
+                # that failed, whose generation another process may have committed since).
+                foreign = any(g not in committing or g in self._deferred for g in undecided)
+                if undecided and not foreign:
+                    # Decided up to the first of them: a steady stream of writes keeps one
+                    # committing at nearly every poll, and the range checked must not grow.
+                    self._seen = undecided[0] - 1
+                    self._own = {g for g in self._own if g > self._seen}
+                    self._deferred = frozenset(undecided)
+                    return False
             self._seen = current
             self._own = {g for g in self._own if g > current}
+            self._deferred = frozenset()
         if foreign:
             self.foreign_writes += 1
             self._on_foreign_write()

@@ -582,6 +582,12 @@ class Store(Protocol):
         """Counter bumped by every committed write transaction that changed an entity."""
         ...
 
+    def committing(self) -> frozenset[int]:
+        """The generations this store object's write transactions are committing: each from just
+        before its commit (when other connections may see it) until its change set has been
+        published to the subscribers (iamd/api/watcher.py takes them for this process's own)."""
+        ...
+
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
         """After every committed write (a transaction, or one of the writes below), call
         ``listener`` with what it changed; returns the function that unsubscribes it."""

@@ -99,7 +99,8 @@ _PG_ROW_OVERHEAD = 140
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 # A write's COMMIT and its durable flush (SqlStore._commit_durably), one query string.
 _COMMIT_AND_FLUSH = "COMMIT; SELECT pg_logical_emit_message(true, 'iamd', '')"
-_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR (psycopg is imported only with PostgreSQL)
+_IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS (psycopg is imported only with PostgreSQL)
+_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -148,6 +149,10 @@ class SqlStore:
         self._kept_lock = threading.Lock()
         self._listeners: tuple[Listener, ...] = ()
         self._listeners_lock = threading.Lock()
+        # Generations this store object's write transactions are committing: from just before
+        # their commit until their change set is published (``committing``).
+        self._committing: dict[int, int] = {}
+        self._committing_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -177,6 +182,20 @@ class SqlStore:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
         # before the caller goes on.
         self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+
+    def committing(self) -> frozenset[int]:
+        """The generations this store object's write transactions are committing now: each from
+        just before its commit until its change set has been published (listeners called)."""
+        with self._committing_lock:
+            return frozenset(self._committing)
+
+    def _count_committing(self, generation: int, step: int) -> None:
+        with self._committing_lock:
+            left = self._committing.get(generation, 0) + step
+            if left > 0:
+                self._committing[generation] = left
+            else:
+                self._committing.pop(generation, None)
 
     @staticmethod
     def _commit_durably(conn: Connection) -> Exception | None:
@@ -233,36 +252,48 @@ class SqlStore:
 
     @contextmanager
     def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
-        with self._connect() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                tx = SqlTx(conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins)
-                if not lock_later:
-                    # PostgreSQL: serialize writers on the generation row, so that checks made
-                    # in this transaction hold until it commits; but not while the commit waits
-                    # for the disk: the commit is asynchronous and releases the row at once, and
-                    # the write is made durable (``_commit_durably``) outside the lock, before it
-                    # returns (docs/architecture.md, "Writes on PostgreSQL").
-                    # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
-                    # the reads that need not hold (the caller's authorization).
-                    tx.lock_writers()
-                yield tx
-                tx.settle_generation()
-                # Locked on PostgreSQL: committed asynchronously and made durable in the same round
-                # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
-                # locked: wrote nothing (or committed synchronously on SQLite).
-                flush_failed = None
-                if self._ctx.dialect == "postgresql" and not tx._unlocked:
-                    flush_failed = self._commit_durably(conn)
-            try:
-                if flush_failed is not None:  # committed, not known to be on disk: said, and raised
-                    raise flush_failed
-                # Committed (and on disk): the audit strings it interned may be referred to by id
-                # from here on; a write's next event then needs no lookup of them.
-                if tx._interned:
-                    self._ctx.strings.remember(tx._interned)
-            finally:
-                committed(tx)
+        committing: int | None = None  # the generation the transaction commits as, from just before its commit
+        try:
+            with self._connect() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    tx = SqlTx(
+                        conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
+                    )
+                    if not lock_later:
+                        # PostgreSQL: serialize writers on the generation row, so that checks made
+                        # in this transaction hold until it commits; but not while the commit waits
+                        # for the disk: the commit is asynchronous and releases the row at once, and
+                        # the write is made durable (``_commit_durably``) outside the lock, before it
+                        # returns (docs/architecture.md, "Writes on PostgreSQL").
+                        # ``lock_later``: the body takes the lock itself (Tx.lock_writers), after
+                        # the reads that need not hold (the caller's authorization).
+                        tx.lock_writers()
+                    yield tx
+                    tx.settle_generation()
+                    # Other connections see the generation from the commit on; this process's
+                    # watcher takes it for its own until it is published (``committing``).
+                    committing = tx.bumped_generation()
+                    if committing is not None:
+                        self._count_committing(committing, 1)
+                    # Locked on PostgreSQL: committed asynchronously and made durable in the same round
+                    # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
+                    # locked: wrote nothing (or committed synchronously on SQLite).
+                    flush_failed = None
+                    if self._ctx.dialect == "postgresql" and not tx._unlocked:
+                        flush_failed = self._commit_durably(conn)
+                try:
+                    if flush_failed is not None:  # committed, not known to be on disk: said, and raised
+                        raise flush_failed
+                    # Committed (and on disk): the audit strings it interned may be referred to by id
+                    # from here on; a write's next event then needs no lookup of them.
+                    if tx._interned:
+                        self._ctx.strings.remember(tx._interned)
+                finally:
+                    committed(tx)
+        finally:
+            if committing is not None:  # published, or failed (then to the watcher another's)
+                self._count_committing(committing, -1)
 
     @contextmanager
     def _begun_by_the_lock(self, conn: Connection, lock_later: bool) -> Iterator[bool]:
@@ -313,8 +344,18 @@ class SqlStore:
         with self._connect() as conn:
             if self._ctx.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            with conn.begin():
-                yield SqlTx(conn, self._ctx, writable=False)
+            with conn.begin() as snapshot:
+                try:
+                    yield SqlTx(conn, self._ctx, writable=False)
+                except BaseException:
+                    # A read-only snapshot that raised (a NotFound, most often): a COMMIT ends it
+                    # as the rollback would, and keeps what psycopg prepared on the connection
+                    # (a ROLLBACK makes it forget all of it: ``_reading``). One whose statement
+                    # failed, or whose connection is gone, is rolled back as before.
+                    if self._ctx.dialect == "postgresql" and snapshot.is_active and _in_transaction(conn):
+                        with suppress(Exception):
+                            snapshot.commit()
+                    raise
 
     def _keep_reader(self) -> Connection:
         """The connection this thread keeps for its read snapshots (SQLite).
@@ -329,8 +370,20 @@ class SqlStore:
             self._kept.add(kept)
         return conn
 
-    def generation(self) -> int:
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A pooled connection for a few reads outside a snapshot, its transaction ended with a
+        ``COMMIT``: left open, the pool would roll it back at the check-in, and psycopg forgets
+        every statement it prepared on a connection that rolls back (``DEALLOCATE ALL``). The
+        generation watcher reads here ten times a second: each rollback made one pooled
+        connection parse and plan the write path's statements again (bench/README.md,
+        "Session 13: PostgreSQL writes side by side")."""
         with self._connect() as conn:
+            yield conn
+            conn.commit()  # read only: what a rollback would do, keeping the prepared statements
+
+    def generation(self) -> int:
+        with self._reading() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
 
     def reset(self) -> None:
@@ -420,7 +473,7 @@ class SqlStore:
         trail's table and indexes (SQLite: ``dbstat``, every page of them; PostgreSQL: the
         average row of the newest 1,000 plus the tuple and index overhead)."""
         a = s.audit_events
-        with self._connect() as conn:
+        with self._reading() as conn:
             low, high = conn.execute(select(func.min(a.c.seq), func.max(a.c.seq))).one()
             if low is None:
                 return 0, 0
@@ -514,6 +567,12 @@ def open_store(
             engine.dispose()
             raise SchemaMismatch(current, head_revision())
     return SqlStore(engine, Context(engine.dialect.name, partition, clock, new_id))
+
+
+def _in_transaction(conn: Connection) -> bool:
+    """PostgreSQL: whether ``conn``'s driver is in a transaction, idle, no statement failed in it."""
+    driver: Any = conn.connection.driver_connection
+    return not (driver.closed or driver.broken) and driver.info.transaction_status == _IN_TRANSACTION
 
 
 def _lock_timed_out(error: OperationalError) -> bool:

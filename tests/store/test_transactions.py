@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -354,6 +354,85 @@ def test_a_write_is_on_disk_when_its_transaction_returns(pg_databases: PgDatabas
         admin.execute("ALTER SYSTEM RESET wal_writer_delay")
         admin.execute("SELECT pg_reload_conf()")
         admin.close()
+
+
+def test_a_write_is_committing_until_its_change_set_is_published(store: Store, account: str) -> None:
+    """``Store.committing``: the generation a write commits as, from before its commit (other
+    connections may see it from then on) until its change set is published, so the process's
+    watcher (iamd/api/watcher.py) does not take it for another process's write meanwhile."""
+    published: list[tuple[int | None, frozenset[int]]] = []
+    unsubscribe = store.subscribe(lambda changes: published.append((changes.generation, store.committing())))
+    try:
+        with store.transaction() as tx:
+            tx.create_user(account, "committing")
+            assert store.committing() == frozenset()
+        generation = store.generation()
+        assert published == [(generation, frozenset({generation}))]
+        assert store.committing() == frozenset()
+        with pytest.raises(Boom), store.transaction() as tx:
+            tx.create_user(account, "rolled-back")
+            raise Boom()
+        assert store.committing() == frozenset()
+    finally:
+        unsubscribe()
+
+
+def test_reading_the_generation_keeps_what_pooled_connections_prepared(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: psycopg forgets every statement it prepared on a connection that rolls back
+    (``DEALLOCATE ALL``), and the pool rolls back a connection checked in inside a transaction.
+    The generation watcher reads the generation ten times a second in every process (and the
+    audit budget the trail's size): those reads end with a ``COMMIT``, so the write path's
+    statements stay prepared and planned on the pooled connections."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_prepared")
+    try:
+        backend, before = _prepared(store)
+        assert before > 0
+        for _ in range(3):
+            store.generation()
+            store.audit_size()
+        assert _prepared(store) == (backend, before)  # the same pooled connection, its statements kept
+    finally:
+        store.close()
+
+
+def test_a_read_snapshot_that_raises_keeps_what_its_connection_prepared(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a snapshot that raises (GetUser of an unknown user: NotFound) ends with a
+    ``COMMIT`` (read only, the same as a rollback) rather than a ``ROLLBACK``, which would make
+    psycopg forget the connection's prepared statements; the connection is clean after it."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_prepared_reads")
+    try:
+        backend, before = _prepared(store)
+        for _ in range(3):
+            with pytest.raises(NotFound), store.read() as tx:
+                tx.get_user("111122223333", "nobody")
+        after = _prepared(store)
+        assert after[0] == backend and after[1] >= before
+        with store.read() as tx:
+            assert tx.get_user("111122223333", "user0").name == "user0"
+    finally:
+        store.close()
+
+
+def _store_with_prepared_writes(pg_databases: PgDatabases, name: str) -> Store:
+    """A PostgreSQL store whose one pooled connection has prepared a CreateUser's statements."""
+    url = pg_databases.create(name)
+    upgrade(url)
+    store = open_store(url)
+    with store.transaction() as tx:
+        tx.create_account("111122223333")
+    for n in range(8):  # psycopg prepares a statement at its sixth run on a connection
+        with store.transaction() as tx:
+            tx.create_user("111122223333", f"user{n}")
+    return store
+
+
+def _prepared(store: Store) -> tuple[int, int]:
+    """(backend pid, statements prepared on it) of the store's next pooled connection."""
+    with cast(Any, store).engine.connect() as conn:
+        driver = cast(Any, conn.connection.driver_connection)
+        row = driver.execute("SELECT pg_backend_pid(), count(*) FROM pg_prepared_statements").fetchone()
+        driver.commit()
+        return int(row[0]), int(row[1])
 
 
 def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_databases: PgDatabases) -> None:
