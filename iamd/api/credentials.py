@@ -22,7 +22,7 @@ from iamd.service.call import Caller
 from iamd.service.policy_loader import PolicyCache
 from iamd.service.sessions import principal_for_session
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import AccessKeyOwner, NotFound, ReadTx, Store
+from iamd.store import NotFound, ReadTx, Store, User
 
 __all__ = ["CredentialResolver"]
 
@@ -96,13 +96,11 @@ class CredentialResolver:
         The user and its tags are also what the entity lookups ``get_user`` and ``list_tags`` of
         that user answer, read in the same snapshot: they are kept as those answers too (same
         refs, same staleness rule), so the caller's first request does not read them again."""
-        policies = self._policies() if self._policies is not None else None
         try:
             with self.store.read() as tx:
-                # with the user's policy sources when its set is built here: one statement, not two
-                owner = tx.lookup_access_key(key_id, sources=policies is not None)
+                owner = tx.lookup_access_key(key_id)
                 if owner.user is not None and owner.key.status.value == "Active":
-                    self._user_set(tx, owner, started, policies)
+                    self._user_set(tx, owner.user, started)
         except NotFound:
             return None
         key, user, tags = owner.key, owner.user, owner.user_tags
@@ -117,16 +115,16 @@ class CredentialResolver:
         caller = Caller(principal.account or key.account_id, principal, key_id if key_id == key.id else key.id, user)
         return Credential(secret, caller, active=key.status.value == "Active")
 
-    def _user_set(self, tx: ReadTx, owner: AccessKeyOwner, started: int, policies: PolicyCache | None) -> None:
+    def _user_set(self, tx: ReadTx, user: User, started: int) -> None:
         """Build the user's policy set in its credential's snapshot (one snapshot per first
         request instead of two: the request's authorization then finds it cached). Kept under the
         one staleness rule with the credential's ``started`` (taken before the snapshot began). A
         failure here is left to the request's authorization, which builds the set again and
         answers it as before."""
-        user = owner.user
-        if policies is None or user is None:
+        policies = self._policies() if self._policies is not None else None
+        if policies is None:
             return
         try:
-            policies.for_user(tx, user, started=started, sources=owner.sources)
+            policies.for_user(tx, user, started=started)
         except Exception:
             log.warning("could not build the policy set of %s with its credential", user.arn, exc_info=True)

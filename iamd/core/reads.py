@@ -246,8 +246,8 @@ class CachedReads:
             return ()
         return self._cached(key, lambda: self._open().list_tags(target, account, ref))
 
-    def lookup_access_key(self, key_id: str, *, sources: bool = False) -> AccessKeyOwner:
-        return self._open().lookup_access_key(key_id, sources=sources)
+    def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
+        return self._open().lookup_access_key(key_id)
 
     def get_entity_quotas(self, account: str) -> dict[str, int]:
         return self._open().get_entity_quotas(account)

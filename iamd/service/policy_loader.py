@@ -229,16 +229,12 @@ class PolicyLoader:
             deps.add(ref(kind.value, owner, name))
         return self._identity(tx, tx.policy_sources(kind, owner, name), name, deps)
 
-    def user_identity(
-        self, tx: ReadTx, user: User, deps: set[Ref] | None = None, sources: PolicySources | None = None
-    ) -> list[Policy]:
+    def user_identity(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> list[Policy]:
         """A user's identity policies: its own and those of every group it is in (one read:
-        ``ReadTx.policy_sources``; none if ``sources`` are given, read in ``tx`` with the user's
-        key: ``lookup_access_key(sources=True)``)."""
+        ``ReadTx.policy_sources``)."""
         if deps is not None:
             deps.add(ref(EntityKind.USER.value, user.account_id, user.name))
-        if sources is None:
-            sources = tx.policy_sources(EntityKind.USER, user.account_id, user.name)
+        sources = tx.policy_sources(EntityKind.USER, user.account_id, user.name)
         identity = self._identity(tx, sources, user.name, deps)
         for group in sources.groups:
             if deps is not None:
@@ -386,10 +382,8 @@ class PolicyLoader:
             self._sets.put(key, found)
         return found
 
-    def for_user(
-        self, tx: ReadTx, user: User, deps: set[Ref] | None = None, sources: PolicySources | None = None
-    ) -> PolicySet:
-        identity = self.user_identity(tx, user, deps, sources)
+    def for_user(self, tx: ReadTx, user: User, deps: set[Ref] | None = None) -> PolicySet:
+        identity = self.user_identity(tx, user, deps)
         boundary = self.boundary(tx, user.permissions_boundary, f"user {user.name}", deps)
         scp, _ = self.organizations(tx, user.account_id, deps)
         return self.shared(identity, boundary, scp)
@@ -440,14 +434,11 @@ class PolicyCache:
         self.loader = loader if loader is not None else PolicyLoader(cache=cache)
         self.builds = 0  # sets compiled so far (tests check that unrelated writes cause none)
 
-    def for_user(
-        self, tx: ReadTx, user: User, *, started: int | None = None, sources: PolicySources | None = None
-    ) -> PolicySet:
+    def for_user(self, tx: ReadTx, user: User, *, started: int | None = None) -> PolicySet:
         """``started``: the cache version before ``tx``'s snapshot began, if it began earlier
         than this call (a caller's credential and its set read in one snapshot:
-        ``iamd.api.credentials``); by default, the version now. ``sources``: the user's policy
-        sources, read in ``tx`` (with its key), if they were."""
-        return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps, sources), started)
+        ``iamd.api.credentials``); by default, the version now."""
+        return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps), started)
 
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
         """The RCP levels that govern the resources of ``account`` (cached like the sets; a write

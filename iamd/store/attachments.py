@@ -6,8 +6,6 @@ putting an existing name replaces its document.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, literal, literal_column, null, select, union_all, update
@@ -27,7 +25,7 @@ from iamd.store.records import (
     PolicyUsage,
 )
 
-__all__ = ["SOURCE_COLUMNS", "AttachmentOps", "source_selects", "sources_of"]
+__all__ = ["AttachmentOps"]
 
 
 def _inline_policies(kind: EntityKind) -> Any:
@@ -54,29 +52,19 @@ def _policy_sources(kind: EntityKind) -> Any:
     policies by (name key, account). The entity is found by its name key (no id lookup first);
     no row at all means there is no such entity.
     """
-    e = kind_tables(kind).entity
+    t = kind_tables(kind)
+    e, p = t.entity, s.policies
     owner = (
         select(e.c.id, e.c.name)
         .where(e.c.account_id == bindparam("account"), e.c.name_key == bindparam("key"))
         .cte("sources_owner")
     )
-    order: list[Any] = [literal_column(c) for c in ("owner_key", "part", "sort1", "sort2")]
-    return union_all(*source_selects(kind, owner)).order_by(*order)
-
-
-def source_selects(kind: EntityKind, owner: Any, after: tuple[str, ...] = ()) -> list[Any]:
-    """The ``UNION ALL`` parts of :func:`_policy_sources` for the entity ``owner`` (a CTE of its
-    ``id`` and ``name``), each row the columns :data:`SOURCE_COLUMNS`, then a NULL labelled with
-    each of ``after`` (where the credential's statement has its own columns: iamd/store/keys.py)."""
-    t = kind_tables(kind)
-    p = s.policies
     empty: Any = literal_column("''")
     none: Any = null()
 
     def row(part: int, key: Any, name: Any, sort1: Any, sort2: Any, a: Any, b: Any, c: Any) -> list[Any]:
         cols: tuple[Any, ...] = (literal_column(str(part)), key, name, sort1, sort2, a, b, c)
-        labelled = [col.label(label) for col, label in zip(cols, SOURCE_COLUMNS, strict=True)]
-        return labelled + [null().label(label) for label in after]
+        return [col.label(label) for col, label in zip(cols, _SOURCE_COLUMNS, strict=True)]
 
     def parts(key: Any, name: Any, inline: Any, attachments: Any, entity_id: Any, base: Any) -> list[Any]:
         return [
@@ -95,33 +83,11 @@ def source_selects(kind: EntityKind, owner: Any, after: tuple[str, ...] = ()) ->
         member_of = owner.join(m, m.c.user_id == owner.c.id).join(g, g.c.id == m.c.group_id)
         selects += parts(g.c.name_key, g.c.name, s.group_inline_policies, s.group_policy_attachments, g.c.id,
                          member_of)  # fmt: skip
-    return selects
+    order: list[Any] = [literal_column(c) for c in ("owner_key", "part", "sort1", "sort2")]
+    return union_all(*selects).order_by(*order)
 
 
-SOURCE_COLUMNS = ("part", "owner_key", "owner", "sort1", "sort2", "a", "b", "c")
-_PICK = itemgetter(0, 1, 2, 5, 6, 7)  # part, owner_key, owner, a, b, c
-
-
-def sources_of(kind: EntityKind, rows: Any, arn: Callable[[str, str, str, str], str]) -> PolicySources:
-    """The ``PolicySources`` of rows of :func:`source_selects` (at least the entity's own), in order;
-    ``arn`` makes a policy's ARN of its account, kind, path and name (``Ops._arn``)."""
-    found: list[PolicySources] = []
-    inline: list[InlinePolicy] = []
-    attached: list[AttachedPolicy] = []
-    for part, owner_key, owner, a, b, c in map(_PICK, rows):
-        if part == 0:  # the next entity: the one asked for first, then each of its groups
-            if found:
-                found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
-            found.append(PolicySources(kind if owner_key == "" else EntityKind.GROUP, owner))
-            inline, attached = [], []
-        elif part == 1:
-            inline.append(InlinePolicy(found[-1].kind, found[-1].name, a, b))
-        else:
-            attached.append(AttachedPolicy(c, arn(a, "policy", b, c)))
-    found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
-    entity, *groups = found
-    return PolicySources(entity.kind, entity.name, entity.inline, entity.attached, tuple(groups))
-
+_SOURCE_COLUMNS = ("part", "owner_key", "owner", "sort1", "sort2", "a", "b", "c")
 
 # Built once (a statement built per call costs more than the query itself on SQLite).
 _INLINE_POLICIES = {kind: _inline_policies(kind) for kind in EntityKind}
@@ -306,7 +272,22 @@ class AttachmentOps(Ops):
         rows = _POLICY_SOURCES[kind].rows(self._conn, {"account": account, "key": name_key(name)})
         if not rows:
             raise NotFound(kind_tables(kind).label, name)
-        return sources_of(kind, rows, self._arn)
+        found: list[PolicySources] = []
+        inline: list[InlinePolicy] = []
+        attached: list[AttachedPolicy] = []
+        for part, owner_key, owner, _, _, a, b, c in rows:
+            if part == 0:  # the next entity: the one asked for first, then each of its groups
+                if found:
+                    found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
+                found.append(PolicySources(kind if owner_key == "" else EntityKind.GROUP, owner))
+                inline, attached = [], []
+            elif part == 1:
+                inline.append(InlinePolicy(found[-1].kind, found[-1].name, a, b))
+            else:
+                attached.append(AttachedPolicy(c, self._arn(a, "policy", b, c)))
+        found[-1] = PolicySources(found[-1].kind, found[-1].name, tuple(inline), tuple(attached))
+        entity, *groups = found
+        return PolicySources(entity.kind, entity.name, entity.inline, entity.attached, tuple(groups))
 
     def put_inline_policy(
         self, kind: EntityKind, account: str, entity_name: str, policy_name: str, document: str

@@ -10,16 +10,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, delete, insert, literal_column, null, select, union_all, update
+from sqlalchemy import Row, Select, bindparam, delete, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
-from iamd.store.attachments import SOURCE_COLUMNS, source_selects, sources_of
 from iamd.store.base import Ops
 from iamd.store.changes import Entity, Verb
 from iamd.store.driver import DriverQuery
 from iamd.store.errors import AlreadyExists, NotFound
-from iamd.store.records import AccessKey, AccessKeyOwner, EntityKind, KeyStatus, Tag, User
+from iamd.store.records import AccessKey, AccessKeyOwner, KeyStatus, Tag, User
 
 __all__ = ["KeyOps"]
 
@@ -45,37 +44,12 @@ def _build_key_select(*, with_tags: bool = False) -> Select[Any]:
     return select(*columns).select_from(joined)
 
 
-def _build_key_owner(*, with_sources: bool) -> DriverQuery:
-    """Authentication's one statement (``lookup_access_key``): a key, its user and the user's tags
-    (by key); ``with_sources``: then, in the same statement, what the user's identity policies are
-    built from (``policy_sources``' rows, ``UNION ALL``), so that a caller's first request reads
-    its credential and its policies with one statement, not two. Each row is the sources' columns
-    (``part`` -1 for the key's own rows, NULL elsewhere), then the key's (NULL in the sources' rows)."""
-    key = _build_key_select(with_tags=True).where(s.access_keys.c.id == bindparam("key_id"))
-    if not with_sources:
-        return DriverQuery(key.order_by(s.user_tags.c.key_norm))
-    empty: Any = literal_column("''")
-    none: Any = null()
-    own: list[Any] = [literal_column("-1"), empty, none, s.user_tags.c.key_norm, empty, none, none, none]
-    head = [col.label(label) for col, label in zip(own, SOURCE_COLUMNS, strict=True)]
-    key = key.with_only_columns(*head, *key.selected_columns, maintain_column_froms=True)
-    u, k = s.users, s.access_keys
-    owner = (
-        select(u.c.id, u.c.name)
-        .select_from(k.join(u, u.c.id == k.c.user_id))
-        .where(k.c.id == bindparam("key_id"))
-        .cte("sources_owner")
-    )
-    labels = tuple(str(c.key) for c in key.selected_columns)[len(SOURCE_COLUMNS) :]
-    order: list[Any] = [literal_column(c) for c in ("owner_key", "part", "sort1", "sort2")]
-    return DriverQuery(union_all(key, *source_selects(EntityKind.USER, owner, labels)).order_by(*order))
-
-
 _KEY_SELECT = _build_key_select()
 _KEY_BY_ID = _KEY_SELECT.where(s.access_keys.c.id == bindparam("key_id"))
 # authentication's one statement (lookup_access_key): a key, its user and the user's tags
-_KEY_OWNER = _build_key_owner(with_sources=False)
-_KEY_OWNER_SOURCES = _build_key_owner(with_sources=True)  # and the user's policy sources
+_KEY_OWNER = DriverQuery(
+    _build_key_select(with_tags=True).where(s.access_keys.c.id == bindparam("key_id")).order_by(s.user_tags.c.key_norm)
+)
 
 
 def _key_select() -> Select[Any]:
@@ -111,18 +85,12 @@ class KeyOps(Ops):
         return row
 
     # -- reads ---------------------------------------------------------------------------
-    def lookup_access_key(self, key_id: str, *, sources: bool = False) -> AccessKeyOwner:
+    def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
         """The key, its user and the user's tags, in one statement (on the driver's cursor:
-        authentication's read of a caller's first request, iamd/store/driver.py); ``sources``: and,
-        in the same statement, what the user's identity policies are built from (``sources`` of the
-        answer: what ``policy_sources`` of the user gives; None for a root's key)."""
-        found = (_KEY_OWNER_SOURCES if sources else _KEY_OWNER).rows(self._conn, {"key_id": key_id})
-        if not found:
+        authentication's read of a caller's first request, iamd/store/driver.py)."""
+        rows = _KEY_OWNER.rows(self._conn, {"key_id": key_id})
+        if not rows:
             raise NotFound("access key", key_id)
-        rows = found
-        if sources:  # the key's own rows first (part -1), then the sources' (ordered as policy_sources')
-            first = next((i for i, row in enumerate(found) if row.part != -1), len(found))
-            rows = found[:first]
         r = rows[0]
         user = None
         if r.user_id is not None:
@@ -139,9 +107,7 @@ class KeyOps(Ops):
                 password_last_used=r.u_password_last_used,
             )
         tags = tuple(Tag(row.tag_key, row.tag_value) for row in rows if row.tag_key is not None)
-        if not sources or user is None:
-            return AccessKeyOwner(self._key(r), user, tags)
-        return AccessKeyOwner(self._key(r), user, tags, sources_of(EntityKind.USER, found[first:], self._arn))
+        return AccessKeyOwner(self._key(r), user, tags)
 
     def get_access_key(self, key_id: str) -> AccessKey:
         return self._key(self._key_row(key_id))

@@ -246,9 +246,6 @@ class AccessKeyOwner:
     user: User | None
     user_tags: tuple[Tag, ...] = ()
     """The user's tags (its principal tags), by key; none for the root's keys."""
-    sources: PolicySources | None = None
-    """What the user's identity policies are built from, when asked for with the key
-    (``lookup_access_key(sources=True)``: the same statement); else None."""
 
 
 @dataclass(frozen=True, slots=True)

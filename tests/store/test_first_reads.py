@@ -1,8 +1,7 @@
 """A caller's first reads, on random entity graphs, both backends: the fast path is the old one.
 
 The credential (``lookup_access_key``) and the sources of the caller's identity policies
-(``policy_sources``; both in one statement with ``lookup_access_key(sources=True)``) run on the
-DB-API cursor (iamd/store/driver.py), and the credential resolver
+(``policy_sources``) run on the DB-API cursor (iamd/store/driver.py), and the credential resolver
 builds the caller's policy set in the credential's own snapshot (iamd/api/credentials.py). Over
 random users, groups, tags, boundaries, inline and attached policies and keys, each must give
 exactly what the entity reads piece by piece give, and the set it caches must be the set the
@@ -106,12 +105,6 @@ def test_first_reads_are_the_reads_piece_by_piece(store: Store, account: str, se
                 assert owner.user.create_date.tzinfo is not None and owner.key.create_date.tzinfo is not None
                 sources = r.policy_sources(EntityKind.USER, account, owner.user.name)
                 assert sources == _piecewise(r, EntityKind.USER, account, owner.user.name)
-            # with the user's policy sources, in the same statement (a first request's one statement)
-            both = r.lookup_access_key(key_id, sources=True)
-            assert (both.key, both.user, both.user_tags) == (owner.key, owner.user, owner.user_tags)
-            assert both.sources == (None if owner.user is None else sources)
-            if owner.user is not None:
-                assert both.user is not None and both.user.create_date.tzinfo is not None
 
 
 @pytest.mark.parametrize("seed", [4, 5])
