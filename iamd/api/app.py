@@ -230,14 +230,18 @@ class IamdApp:
             self._observe(http, action, wire.status, time.perf_counter() - started)
             deliver(wire)
 
-        def job() -> None:  # on the lane's thread
+        def job() -> Callable[[], None]:  # on the lane's thread
             try:
                 wire = pipeline.handle(self.backend, http)
             except Exception:  # handle() answers every error itself; this is the last line
                 log.exception("the Query API failed")
                 wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
-            with suppress(RuntimeError):  # the loop is closed: the server is gone, nobody to answer
-                loop.call_soon_threadsafe(back, wire)
+
+            def hand_back() -> None:  # on the lane's thread, once it is idle again (Lane.post)
+                with suppress(RuntimeError):  # the loop is closed: the server is gone, nobody to answer
+                    loop.call_soon_threadsafe(back, wire)
+
+            return hand_back
 
         pool.post(job)
 

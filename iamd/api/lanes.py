@@ -36,6 +36,8 @@ __all__ = ["Lane", "Lanes"]
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+# A lane's job: what it returns, if not None, is called once its thread is idle again (:meth:`Lane.post`).
+Job = Callable[[], "Callable[[], object] | None"]
 
 
 class _Worker:
@@ -44,7 +46,7 @@ class _Worker:
     __slots__ = ("job", "wake")
 
     def __init__(self) -> None:
-        self.job: Callable[[], object] | None = None
+        self.job: Job | None = None
         self.wake = threading.Lock()
         self.wake.acquire()  # released by the one that hands it a job (or ends the lane)
 
@@ -62,13 +64,18 @@ class Lane(Executor):
         self._name = name
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []  # the most recently idle last
-        self._backlog: deque[Callable[[], object]] = deque()
+        self._backlog: deque[Job] = deque()
         self._threads: list[threading.Thread] = []
         self._closed = False
         atexit.register(self.shutdown)  # its threads are daemons: let them finish their jobs at exit
 
-    def post(self, job: Callable[[], object]) -> None:
-        """Run ``job()`` on a thread of the lane; it answers its own errors (one that escapes is logged)."""
+    def post(self, job: Job) -> None:
+        """Run ``job()`` on a thread of the lane; it answers its own errors (one that escapes is logged).
+
+        What the job returns, if not None, is its hand-back (the answer handed to whoever waits
+        for it), called on the same thread once the thread is idle again, or has taken its next
+        job: a job posted as soon as the answer is back finds this thread, warm, not another
+        one (bench/README.md, "Session 13: the hand-back after the thread is idle")."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot post a job after shutdown")
@@ -88,35 +95,44 @@ class Lane(Executor):
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         future: Future[_T] = Future()
 
-        def job() -> None:
+        def job() -> Callable[[], None] | None:
             if not future.set_running_or_notify_cancel():
-                return
+                return None
             try:
                 result = fn(*args, **kwargs)
             except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
+                failure = error  # ``error`` itself is unbound when the except clause ends
+                return lambda: future.set_exception(failure)
+            return lambda: future.set_result(result)  # the hand-back: once this thread is idle
 
         self.post(job)
         return future
 
     def _work(self, worker: _Worker) -> None:
-        job: Callable[[], object] | None = None
+        job: Job | None = None
         while True:
+            back: Callable[[], object] | None = None
             if job is not None:
                 try:
-                    job()
+                    back = job()
                 except BaseException:
                     log.exception("a job on %s failed", self._name)
-                job = None
             with self._lock:
-                if self._backlog:
-                    job = self._backlog.popleft()
-                    continue
-                if self._closed:
-                    return
-                self._idle.append(worker)
+                job = self._backlog.popleft() if self._backlog else None
+                closed = self._closed
+                if job is None and not closed:
+                    self._idle.append(worker)
+            if back is not None:
+                # Handed back only now: whoever it wakes may post its next job at once, and finds
+                # this thread idle (the last to be), not busy, which would send the job to another.
+                try:
+                    back()
+                except BaseException:
+                    log.exception("a job's hand-back on %s failed", self._name)
+            if job is not None:
+                continue
+            if closed:
+                return
             worker.wake.acquire()
             job, worker.job = worker.job, None
             if job is None:  # the lane ended

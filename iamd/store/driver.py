@@ -451,6 +451,8 @@ class DriverQuery:
         for row in found:
             values = list(row)
             for i, process in compiled.processors:
-                values[i] = process(values[i])
+                value = values[i]
+                if value is not None:  # NULL stays None: iamd's types' processors all keep it
+                    values[i] = process(value)
             out.append(make(values))
         return out

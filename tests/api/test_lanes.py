@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from iamd.api.app import IamdApp
+from iamd.api.lanes import Lane
 from iamd.api.pipeline import HttpRequest
 from iamd.limits import HttpLimits
 from iamd.store import schema as s
@@ -304,3 +305,37 @@ def test_jobs_in_sequence_run_on_the_thread_idle_last(server: RunningServer) -> 
     names = [read.submit(lambda: threading.current_thread().name).result(WAIT) for _ in range(12)]
     assert len(set(names)) == 1, names
     app.lanes.shutdown()
+
+
+def test_a_job_posted_by_its_predecessors_hand_back_runs_on_the_same_thread() -> None:
+    """A lane hands a job's answer back only once its thread is idle again: a caller that posts
+    its next job as soon as the answer arrives (a client's next request, the harness's next feed)
+    finds that thread, warm, not another. Each job here is submitted by the done callback of the
+    one before, which runs where the answer is handed back; handed back before the thread was
+    idle (until session 13), every job found its thread busy and went to another one. A failure
+    is handed back the same way, and the thread goes on."""
+    lane = Lane(4, "lane-test")
+    names: list[str] = []
+    finished = threading.Event()
+
+    def name() -> str:
+        return threading.current_thread().name
+
+    def next_one(future: Future[str]) -> None:
+        names.append(future.result())
+        if len(names) == 10:
+            finished.set()
+            return
+        lane.submit(name).add_done_callback(next_one)
+
+    lane.submit(name).add_done_callback(next_one)
+    assert finished.wait(WAIT)
+    assert len(set(names)) == 1, names
+
+    def fail() -> None:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):  # a failure is handed back the same way
+        lane.submit(fail).result(WAIT)
+    assert lane.submit(name).result(WAIT) == names[0]
+    lane.shutdown()
