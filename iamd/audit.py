@@ -318,6 +318,8 @@ class CheckEvents:
         given = self.event_ids
         if isinstance(given, tuple):
             return given
+        if len(self.checks) == 1:  # a single check's: the family's first id (derived_uuid4(given, 0))
+            return (given,)
         return tuple(derived_uuid4(given, i) for i in range(len(self.checks)))
 
     def events(self) -> list[CallEvent]:
