@@ -27,16 +27,20 @@ from iamd.audit import (
     DECISION_FIELD,
     FAILURE_FIELD,
     SECRET_MEMBERS,
+    Check,
     CheckEvents,
     Wire,
+    WireChecks,
     _with_resource,
     camel,
+    check_ids,
     compact_decision,
     decision_summary,
     is_read_only,
     redact,
     wire_event,
     wired,
+    wired_checks,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +48,9 @@ if TYPE_CHECKING:
     from iamd.store.records import AuditEvent
 
 __all__ = [
+    "WIRE_CHECKS",
     "compact_check_events",
+    "compact_wire_checks",
     "NO_REQUEST_ID",
     "ODD_READ",
     "READ_ONLY",
@@ -421,21 +427,39 @@ def compact_check_events(item: CheckEvents, memo: Memo | None = None) -> list[Co
     secret; their JSON is the service's part once per call, then the resource). A check not of
     the usual shape (a resource that is not a string, a decision's resource or a client's address
     that cannot be interned as text) is built the general way."""
-    by, request_id, region, agent = item.authorized_by, item.request_id, item.aws_region, item.user_agent
+    return _compact_checks(
+        item.request_id, int(item.event_time.timestamp()), item.event_source, item.aws_region, item.source_ip,
+        item.user_agent, item.user_identity, item.authorized_by, item.checks, item.ids(), item.events, memo,
+    )  # fmt: skip
+
+
+WIRE_CHECKS = 10
+"""The members of a :data:`iamd.audit.WireChecks` tuple (a :data:`iamd.audit.Wire` has 16)."""
+
+
+def compact_wire_checks(wire: WireChecks, memo: Memo | None = None) -> list[CompactEvent]:
+    """:func:`compact_check_events` of the checks that travelled as ``wire`` (:func:`iamd.audit.wire_checks`)."""
+    request_id, seconds, source, region, ip, agent, user_identity, by, checks, event_ids = wire
+    return _compact_checks(
+        request_id, seconds, source, region, ip, agent, user_identity, by, checks, check_ids(event_ids, len(checks)),
+        lambda: wired_checks(wire).events(), memo,
+    )  # fmt: skip
+
+
+def _compact_checks(
+    request_id: Any, seconds: int, source: str, region: str, shared_ip: str, agent: str, user_identity: Any, by: Any,
+    checks: tuple[Check, ...], ids: tuple[str, ...], events: Callable[[], list[CallEvent]], memo: Memo | None,
+) -> list[CompactEvent]:  # fmt: skip
     if type(by) is not str or type(request_id) is not str:
-        return [compact_call_event(e, memo) for e in item.events()]
-    seconds = int(item.event_time.timestamp())
-    source = item.event_source
-    identity, identity_hidden, user_name = _identity(item.user_identity, memo)
+        return [compact_call_event(e, memo) for e in events()]
+    identity, identity_hidden, user_name = _identity(user_identity, memo)
     redacted = _dumps(identity_hidden) if identity_hidden else None
     prefix = f'{{"iamdAuthorizedBy":{{"arn":{_dumps(by)},"requestId":{_dumps(request_id)}}},"resource":'
     account_checked: dict[Any, bool] = {} if memo is None else memo
     out: list[CompactEvent] = []
     general: list[CallEvent] | None = None
-    for i, ((name, resource, owner, code, message, decision, ip), event_id) in enumerate(
-        zip(item.checks, item.ids(), strict=True)
-    ):
-        ip = ip or item.source_ip
+    for i, ((name, resource, owner, code, message, decision, ip), event_id) in enumerate(zip(checks, ids, strict=True)):
+        ip = ip or shared_ip
         usual = type(resource) is str
         summary = where = None
         if usual and decision is not None:
@@ -451,7 +475,7 @@ def compact_check_events(item: CheckEvents, memo: Memo | None = None) -> list[Co
                 account_checked[client] = True
         if not usual:
             if general is None:
-                general = item.events()
+                general = events()
             out.append(compact_call_event(general[i], memo))
             continue
         read_only = _read_only(name)

@@ -152,3 +152,26 @@ def test_an_authorize_events_record_is_the_general_ways() -> None:
                       "00000000-0000-4000-8000-000000000001")  # fmt: skip
     (built,) = build_events(pickle.loads(pickle.dumps([event])))
     assert json.loads(audit_codec.rebuild(built)) == json.loads(json.dumps(event.record()))
+
+
+def test_an_authorizations_checks_travel_as_a_plain_tuple_and_are_stored_the_same() -> None:
+    """The sender ships a ``CheckEvents`` as a plain tuple (no class, no ``__reduce__``, no datetime
+    to pickle, no object built again in the writer); the events built from it are the object's."""
+    from iamd.api.audit_writer import wire
+    from iamd.audit import wire_checks, wired_checks
+    from iamd.store.audit_codec import WIRE_CHECKS, compact_check_events
+
+    items = _checks(6)
+    several = CheckEvents("req-m", WHEN, "widgets.amazonaws.com", "us-east-1", "127.0.0.1", "sdk", _identity("m"),
+                          f"arn:aws:iam::{ACCOUNT}:user/svc", items[0].checks + items[1].checks + items[2].checks,
+                          "00000000-0000-4000-8000-00000000abcd")  # fmt: skip
+    odd = CheckEvents("req-o", WHEN, "widgets.amazonaws.com", "us-east-1", "127.0.0.1", "a\x00gent", _identity("o"),
+                      f"arn:aws:iam::{ACCOUNT}:user/svc", items[3].checks,
+                      ("00000000-0000-4000-8000-0000000000ff",))  # fmt: skip
+    batch = [*items, several, odd]
+    shipped = pickle.loads(pickle.dumps(wire(batch)))
+    assert all(type(item) is tuple and len(item) == WIRE_CHECKS for item in shipped)
+    assert [wired_checks(wire_checks(item)).ids() for item in batch] == [item.ids() for item in batch]
+    expected = [event for item in batch for event in compact_check_events(item)]
+    assert build_events(shipped) == expected
+    assert len(expected) == 6 + 3 + 1 and len({e.event_id for e in expected}) == len(expected)
