@@ -5,7 +5,7 @@ builds a ``UUID`` object: about 4 µs, on every request and every audit event. T
 identify; they authorize nothing, so the standard library's Mersenne Twister (seeded from
 the OS at start and re-seeded after ``fork``) is enough. Secrets use ``secrets``/``os.urandom``.
 
-The first 48 bits are the milliseconds since the epoch, the rest random (74 bits, with the
+The first 48 bits are the milliseconds since the epoch, the rest random (72 bits, with the
 version and variant of a version-4 UUID): what the text looks like is unchanged, but the ids
 of one moment are near each other. The trail's index by request id (docs/audit.md, "Indexes")
 then takes each new id beside the last ones instead of at a random place among millions: with
