@@ -30,9 +30,11 @@ __all__ = [
     "Wire",
     "CheckEvents",
     "camel",
+    "check_ids",
     "decision_summary",
     "redact",
     "summary_without_resource",
+    "wire_checks",
     "wire_event",
     "wired",
 ]
@@ -315,10 +317,7 @@ class CheckEvents:
 
     def ids(self) -> tuple[str, ...]:
         """Each check's event id."""
-        given = self.event_ids
-        if isinstance(given, tuple):
-            return given
-        return tuple(derived_uuid4(given, i) for i in range(len(self.checks)))
+        return check_ids(self.event_ids, len(self.checks))
 
     def events(self) -> list[CallEvent]:
         by = {"arn": self.authorized_by, "requestId": self.request_id}
@@ -350,17 +349,50 @@ class CheckEvents:
         )  # fmt: skip
 
     def __reduce__(self) -> tuple[type[CheckEvents], tuple[Any, ...]]:
-        # Decisions travel summarized (plain data), as a CallEvent's do; the Authorize operation
-        # gives its checks' summaries so already (without the resource, one object for the checks
-        # decided alike: pickled once).
-        checks = self.checks
-        if any(isinstance(c[5], Decision) for c in checks):
-            checks = tuple(c if not isinstance(c[5], Decision) else (*c[:5], compact_decision(c[5]), c[6])
-                           for c in checks)  # fmt: skip
         return CheckEvents, (
             self.request_id, self.event_time, self.event_source, self.aws_region, self.source_ip, self.user_agent,
-            self.user_identity, self.authorized_by, checks, self.event_ids,
+            self.user_identity, self.authorized_by, _summarized(self.checks), self.event_ids,
         )  # fmt: skip
+
+
+def check_ids(given: str | tuple[str, ...], count: int) -> tuple[str, ...]:
+    """The event ids of ``count`` checks given as :attr:`CheckEvents.event_ids`."""
+    if isinstance(given, tuple):
+        return given
+    if count == 1:  # a single check's: the family's first id (derived_uuid4(given, 0))
+        return (given,)
+    return tuple(derived_uuid4(given, i) for i in range(count))
+
+
+def _summarized(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    """Decisions travel summarized (plain data), as a CallEvent's do; the Authorize operation
+    gives its checks' summaries so already (without the resource, one object for the checks
+    decided alike: pickled once)."""
+    for c in checks:
+        if isinstance(c[5], Decision):
+            return tuple(c if not isinstance(c[5], Decision) else (*c[:5], compact_decision(c[5]), c[6])
+                         for c in checks)  # fmt: skip
+    return checks
+
+
+WireChecks = tuple[Any, ...]
+"""A :class:`CheckEvents` as it travels to the writer process (:func:`wire_checks`): a plain tuple
+of its ten fields, the time as whole seconds since the epoch and the decisions summarized (a
+:data:`Wire` has sixteen). Pickled without a class to look up or ``__reduce__`` to call, and no
+``datetime``; unpickled without the object built again."""
+
+
+def wire_checks(item: CheckEvents) -> WireChecks:
+    """``item`` as it travels to the writer process (:data:`WireChecks`)."""
+    return (
+        item.request_id, int(item.event_time.timestamp()), item.event_source, item.aws_region, item.source_ip,
+        item.user_agent, item.user_identity, item.authorized_by, _summarized(item.checks), item.event_ids,
+    )  # fmt: skip
+
+
+def wired_checks(wire: WireChecks) -> CheckEvents:
+    """The :class:`CheckEvents` a :data:`WireChecks` tuple came from (its time in whole seconds)."""
+    return CheckEvents(wire[0], datetime.fromtimestamp(wire[1], UTC), *wire[2:])
 
 
 def summary_without_resource(decision: Decision) -> Summary:

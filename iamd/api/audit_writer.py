@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from iamd.audit import CallEvent as Record
-from iamd.audit import CheckEvents, Wire, wire_event
+from iamd.audit import CheckEvents, Wire, WireChecks, wire_checks, wire_event
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import AuditEvent, CompactEvent, Store, compact_audit_event
-from iamd.store.audit_codec import compact_check_events, compact_wire_event
+from iamd.store.audit_codec import WIRE_CHECKS, compact_check_events, compact_wire_checks, compact_wire_event
 
 __all__ = ["KEY_USE_EVERY", "AuditWriter", "KeyUses", "build_events", "store_batch", "wire"]
 
@@ -27,11 +27,12 @@ log = logging.getLogger("iamd.audit")
 
 Stored = AuditEvent | CompactEvent
 Pending = Stored | Record | CheckEvents | Callable[[], AuditEvent]
-Shipped = Stored | Wire | CheckEvents  # what the writer process is sent (:func:`wire`)
+Shipped = Stored | Wire | WireChecks | CheckEvents  # what the writer process is sent (:func:`wire`)
 
 
 def wire(items: Sequence[Pending]) -> list[Shipped]:
-    """``items`` as the writer process is sent them: a record as a plain tuple (:func:`iamd.audit.wire_event`),
+    """``items`` as the writer process is sent them: a record or an authorization's checks as a plain tuple
+    (:func:`iamd.audit.wire_event`, :func:`iamd.audit.wire_checks`),
     a function run here (its result is a plain event), the rest as they are; an item that cannot be
     made so is logged and left out. What the sender thread does per batch, in the server process."""
     out: list[Shipped] = []
@@ -39,6 +40,8 @@ def wire(items: Sequence[Pending]) -> list[Shipped]:
         try:
             if type(item) is Record:
                 out.append(wire_event(item))
+            elif type(item) is CheckEvents:
+                out.append(wire_checks(item))
             elif isinstance(item, AuditEvent | CompactEvent | CheckEvents):
                 out.append(item)
             elif isinstance(item, Record):
@@ -59,7 +62,10 @@ def build_events(items: Sequence[Pending | Shipped]) -> list[Stored]:
     for item in items:
         try:
             if type(item) is tuple:  # a wire tuple (a CompactEvent is a tuple of its own type)
-                events.append(compact_wire_event(item, memo))
+                if len(item) == WIRE_CHECKS:  # an authorization's checks (iamd.audit.wire_checks)
+                    events += compact_wire_checks(item, memo)
+                else:
+                    events.append(compact_wire_event(item, memo))
             elif type(item) is CompactEvent:  # built already (the writer process builds, then stores)
                 events.append(item)
             elif isinstance(item, Record):
