@@ -38,6 +38,7 @@ from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
 from iamd.ids import new_uuid4
+from iamd.moment import whole_second_utc
 from iamd.policy import (
     Context,
     Decision,
@@ -461,7 +462,7 @@ def _check(
 def _events(call: Call, service: str, identity: Mapping[str, Any], user_agent: str, checks: list[Check]) -> CheckEvents:
     """One trail event per check: the client's request to the service, as the service's own event."""
     return CheckEvents(
-        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com", call.region,
+        call.request_id, whole_second_utc(call.now), f"{service}.amazonaws.com", call.region,
         call.source_ip, user_agent[:1024], identity,
         call.caller.principal.arn, tuple(checks), new_uuid4(),
     )  # fmt: skip
