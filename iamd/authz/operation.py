@@ -110,8 +110,13 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
         context = decision.request.context
         if context is not last_context:  # each distinct context merged once
             last_context = context
-            for key, values in context.values.items():
-                resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
+            if not resolved:  # the first (a single check's only one): taken whole
+                resolved = {
+                    key: values[0] if len(values) == 1 else list(values) for key, values in context.values.items()
+                }
+            else:
+                for key, values in context.values.items():
+                    resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
         why, summary, outcome = _why(decision)
         if decision.allowed:
             results.append(_result(check, "Allow", "", why, None))
@@ -124,7 +129,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     submit = call.env.submit_event
     if submit is not None:
         submit(_events(call, service, identity, user_agent, checks))
-    return {"Principal": identity, "Results": results, "Context": _public_context(resolved)}
+    return {"Principal": identity, "Results": results, "Context": resolved}  # made here for this answer: no copy
 
 
 def _service_context(caller: Caller, now: datetime, secure: bool, source_ip: str) -> Context:
@@ -442,10 +447,6 @@ def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
     identity = client.user_identity()
     # A session's is one dictionary kept by its Caller (copied here); any other caller's is made anew.
     return identity if client.session is None else dict(identity)
-
-
-def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(values)
 
 
 def _check(
