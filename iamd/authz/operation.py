@@ -160,7 +160,9 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     policies = call.env.policies.for_caller(tx, caller)
     entry = (target, caller.principal.arn)
     known = _SERVICE_ALLOWS.get(entry)
-    if known is not None and known[0] is policies and known[1] == caller.principal:
+    # (The principal compared by identity first: a cached caller's is the same object each call,
+    # and the dataclass's __eq__ builds a tuple of every field on both sides.)
+    if known is not None and known[0] is policies and (known[1] is caller.principal or known[1] == caller.principal):
         # The same principal, action and resource against the very same policy set (the cache
         # builds a new one when anything in it changes), decided without reading the context.
         return Decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys)
