@@ -13,6 +13,12 @@ submits them, shipped as its sender thread does (``wire``, pickled, 60 calls a b
 unpickled, built and stored as the writer process does, in this process: the writer's CPU per
 call with none of the scheduling of a second process.
 
+``--callgrind N``: after the same warm-up, only N single-check calls and the audit sender's flush,
+inside ``functools.reduce`` (nothing else of the run calls it), for instruction counts:
+``valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce python -m
+bench.authz_cpu --callgrind N``, run with two values of N; the difference of the totals over the
+difference of N is the instructions per call, without the fixed costs (bench/README.md, "Session 13").
+
 The figure is ``time.process_time`` per call over blocks of calls, each block ending with
 the audit sender's flush: the fastest block (least disturbed by other processes on a shared
 machine) and the median block. Run it in the old tree and the new one, one after the other,
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import tempfile
 import time
@@ -71,7 +78,9 @@ def _set_up(app: Any) -> tuple[workload_module.Key, list[tuple[workload_module.K
             workload_module.boto3.client = make  # type: ignore[assignment]
 
 
-def measure(singles: int = 3600, batches: int = 360, blocks: int = 12) -> dict[str, dict[str, float]]:
+def measure(
+    singles: int = 3600, batches: int = 360, blocks: int = 12, callgrind: int = 0
+) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'iamd.db'}"
         env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
@@ -107,6 +116,16 @@ def measure(singles: int = 3600, batches: int = 360, blocks: int = 12) -> dict[s
                 feed(batch, batch_expect)
             assert backend.audit is not None
             backend.audit.flush()
+            if callgrind:
+                calls = [single[i % len(single)] for i in range(callgrind)]
+                audit = backend.audit
+
+                def counted(_: None, __: int) -> None:  # the only functools.reduce of the run: callgrind's toggle
+                    feed(calls, None)
+                    audit.flush()
+
+                functools.reduce(counted, [0], None)
+                return {"callgrind": {"calls": callgrind}}
             runs: list[tuple[str, list[bytes], int, int]] = [("single", single, singles, 1),
                                                              ("batch", batch, batches, 100)]  # fmt: skip
             for name, raws, count, checks in runs:
@@ -192,9 +211,14 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser = argparse.ArgumentParser(prog="python -m bench.authz_cpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--singles", type=int, default=3600, help="single-check calls timed")
     parser.add_argument("--batches", type=int, default=360, help="batch calls (100 checks each) timed")
+    parser.add_argument("--callgrind", type=int, default=0, metavar="N",
+                        help="only N single calls and the flush, inside functools.reduce (module doc)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = measure(args.singles, args.batches)
+    results = measure(args.singles, args.batches, callgrind=args.callgrind)
+    if args.callgrind:
+        out(f"callgrind: {args.callgrind} single calls and the audit flush inside functools.reduce")
+        return 0
     if args.json:
         out(json.dumps(results, indent=2))
         return 0

@@ -56,8 +56,9 @@ log = logging.getLogger("iamd.http")
 _UVICORN_STATE = ("parser", "headers", "cycle", "expect_100_continue", "server_state", "flow", "pipeline", "client",
                   "connections", "tasks", "limit_concurrency", "scope")  # fmt: skip
 
-# What a connection is waiting for, for the deadline sweep (``_sweep``).
-_NOTHING, _HEAD, _BODY = 0, 1, 2
+# What a connection is waiting for, for the deadline sweep (``_sweep``): nothing, a request's head,
+# its body, or (idle between requests) the next request before the keep-alive timeout.
+_NOTHING, _HEAD, _BODY, _IDLE = 0, 1, 2, 3
 AUTHORIZE_PATH = b"/iamd/authorize"  # the authorization API takes the direct path too (docs/authorization-api.md)
 _LINGER = 1.0  # seconds a refused connection stays open (not read) so that the client can read why
 # Seconds an idle TLS connection closed at shutdown waits for the client's close_notify before it is
@@ -112,6 +113,8 @@ class QueryProtocol(HttpToolsProtocol):
         self._waiting = _NOTHING  # what the deadline is for
         self._deadline = math.inf  # loop time
         self._closing = False  # refused, timed out or upgraded: nothing more is read or parsed
+        self._proxied = False  # the request's head carries proxy headers (uvicorn's middleware rewrites them)
+        self._defaults: tuple[object, bytes] = (None, b"")  # the server's default headers, encoded once a second
 
     # -- parser callbacks ----------------------------------------------------------------------
 
@@ -156,8 +159,12 @@ class QueryProtocol(HttpToolsProtocol):
         if len(self.headers) > limits.max_headers:
             raise _Refusal(431, f"Request Header Fields Too Large: at most {limits.max_headers} header fields.")
         size = len(self.url)
+        proxied = False
         for name, value in self.headers:
             size += len(name) + len(value)
+            if name == b"forwarded" or name.startswith(b"x-forwarded-"):
+                proxied = True
+        self._proxied = proxied
         if size > limits.max_header_bytes:
             raise _Refusal(431, f"Request Header Fields Too Large: at most {limits.max_header_bytes} bytes.")
         if self.parser.should_upgrade() and any(
@@ -177,8 +184,9 @@ class QueryProtocol(HttpToolsProtocol):
         limit = self.limit_concurrency
         if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
             return False  # uvicorn answers it: 503
-        # uvicorn's proxy-headers middleware may rewrite the client and scheme: leave those to it.
-        return not any(name.startswith(b"x-forwarded-") or name == b"forwarded" for name, _ in self.headers)
+        # uvicorn's proxy-headers middleware may rewrite the client and scheme: leave those to it
+        # (_check_head looked for the headers as it summed their sizes).
+        return not self._proxied
 
     def on_body(self, body: bytes) -> None:
         if not self._direct:
@@ -218,7 +226,7 @@ class QueryProtocol(HttpToolsProtocol):
             method=self._method,
             path=self._path,
             query=self._query.decode("latin-1"),
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers),
+            headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]),
             body=bytes(self._body),
             client_ip=client[0] if client else "127.0.0.1",
             secure=self.scheme == "https",
@@ -297,9 +305,7 @@ class QueryProtocol(HttpToolsProtocol):
         await send({"type": "http.response.body", "body": wire.body})
 
     def _write(self, wire: WireResponse, *, keep_alive: bool | None = None) -> None:
-        parts = [STATUS_LINE[wire.status]]
-        for name, value in self.server_state.default_headers:
-            parts += (name, b": ", value, b"\r\n")
+        parts = [STATUS_LINE[wire.status], self._default_headers()]
         for text_name, text_value in wire.headers:
             parts += (text_name.lower().encode("latin-1"), b": ", text_value.encode("latin-1"), b"\r\n")
         parts += (b"content-length: ", str(len(wire.body)).encode("ascii"), b"\r\n")
@@ -307,6 +313,16 @@ class QueryProtocol(HttpToolsProtocol):
             parts.append(b"connection: close\r\n")
         parts += (b"\r\n", wire.body)
         self.transport.write(b"".join(parts))
+
+    def _default_headers(self) -> bytes:
+        """The server's default headers (``date``, ``server``) as bytes: uvicorn replaces their
+        list once a second (the date), so they are encoded once per list, not per answer."""
+        defaults = self.server_state.default_headers
+        cached_list, encoded = self._defaults
+        if cached_list is not defaults:
+            encoded = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+            self._defaults = (defaults, encoded)
+        return encoded
 
     # -- connection events ---------------------------------------------------------------------
 
@@ -377,7 +393,7 @@ class QueryProtocol(HttpToolsProtocol):
 
     def _schedule_sweep(self) -> None:
         limits = self._limits
-        interval = min(max(min(limits.header_timeout, limits.body_timeout) / 4, 0.05), 1.0)
+        interval = min(max(min(limits.header_timeout, limits.body_timeout, limits.keep_alive_timeout) / 4, 0.05), 1.0)
         handle = self.loop.call_later(interval, self._sweep_all, self.connections, self.server_state, interval)
         setattr(self.server_state, _SWEEP, handle)
 
@@ -412,8 +428,8 @@ class QueryProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle
         in_progress = cycle is not None and not cycle.response_complete
-        if waiting == _HEAD and not self._in_head and not in_progress:
-            self.transport.close()  # nothing was sent: nobody to answer
+        if waiting in (_HEAD, _IDLE) and not self._in_head and not in_progress:
+            self.transport.close()  # nothing was sent (or nothing more, idle): nobody to answer
         elif in_progress and (waiting == _HEAD or cycle.response_started):
             cycle.keep_alive = False  # an answer is on its way: send it, then close
             self._closing = True
@@ -422,10 +438,23 @@ class QueryProtocol(HttpToolsProtocol):
             self._refuse(408, "Request Timeout: the request was not received in time.")
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        # uvicorn's, but for the keep-alive timeout: not a timer armed per answer (``call_later``)
+        # and cancelled by the next request's first bytes, but the idle deadline of the sweep
+        # (``_IDLE``: a float stored), as the head's and the body's are (bench/README.md, "Session 13").
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:  # a request pipelined behind the one answered: it runs now
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        if self._waiting != _NOTHING or self.pipeline:
+            return
         cycle = self.cycle  # the request the parser is at, if uvicorn has just started it
-        waiting_for_body = cycle is not None and cycle.more_body and not cycle.response_complete
-        if waiting_for_body and self._waiting == _NOTHING and not self.pipeline:
+        if cycle is None or cycle.response_complete:
+            self._wait(_IDLE, self.timeout_keep_alive)
+        elif cycle.more_body:
             self._wait(_BODY, self._limits.body_timeout)
 
     def shutdown(self) -> None:

@@ -27,7 +27,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
@@ -43,6 +43,7 @@ from iamd.errors import (
     SignatureDoesNotMatch,
 )
 from iamd.frozen import fast_init
+from iamd.moment import whole_second_utc
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -180,7 +181,7 @@ class SigV4Verifier:
         the body; docs/authorization-api.md): the body is then not hashed here."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        now = now.astimezone(UTC).replace(microsecond=0)
+        now = whole_second_utc(now)
         located = locate(request)
         found: Credential[P] | None = None
         looked_up = False

@@ -38,6 +38,7 @@ from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
 from iamd.ids import new_uuid4
+from iamd.moment import whole_second_utc
 from iamd.policy import (
     Context,
     Decision,
@@ -109,8 +110,13 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
         context = decision.request.context
         if context is not last_context:  # each distinct context merged once
             last_context = context
-            for key, values in context.values.items():
-                resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
+            if not resolved:  # the first (a single check's only one): taken whole
+                resolved = {
+                    key: values[0] if len(values) == 1 else list(values) for key, values in context.values.items()
+                }
+            else:
+                for key, values in context.values.items():
+                    resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
         why, summary, outcome = _why(decision)
         if decision.allowed:
             results.append(_result(check, "Allow", "", why, None))
@@ -123,7 +129,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     submit = call.env.submit_event
     if submit is not None:
         submit(_events(call, service, identity, user_agent, checks))
-    return {"Principal": identity, "Results": results, "Context": _public_context(resolved)}
+    return {"Principal": identity, "Results": results, "Context": resolved}  # made here for this answer: no copy
 
 
 def _service_context(caller: Caller, now: datetime, secure: bool, source_ip: str) -> Context:
@@ -154,7 +160,9 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     policies = call.env.policies.for_caller(tx, caller)
     entry = (target, caller.principal.arn)
     known = _SERVICE_ALLOWS.get(entry)
-    if known is not None and known[0] is policies and known[1] == caller.principal:
+    # (The principal compared by identity first: a cached caller's is the same object each call,
+    # and the dataclass's __eq__ builds a tuple of every field on both sides.)
+    if known is not None and known[0] is policies and (known[1] is caller.principal or known[1] == caller.principal):
         # The same principal, action and resource against the very same policy set (the cache
         # builds a new one when anything in it changes), decided without reading the context.
         return Decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys)
@@ -443,10 +451,6 @@ def _identity(client: Caller | None, signed: SignedRequest) -> dict[str, Any]:
     return identity if client.session is None else dict(identity)
 
 
-def _public_context(values: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(values)
-
-
 def _check(
     check: Mapping[str, Any], resource: str, owner: str, decision: Summary | None, error: tuple[str, str] | None
 ) -> Check:
@@ -461,7 +465,7 @@ def _check(
 def _events(call: Call, service: str, identity: Mapping[str, Any], user_agent: str, checks: list[Check]) -> CheckEvents:
     """One trail event per check: the client's request to the service, as the service's own event."""
     return CheckEvents(
-        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{service}.amazonaws.com", call.region,
+        call.request_id, whole_second_utc(call.now), f"{service}.amazonaws.com", call.region,
         call.source_ip, user_agent[:1024], identity,
         call.caller.principal.arn, tuple(checks), new_uuid4(),
     )  # fmt: skip

@@ -25,13 +25,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from iamd import errors as aws
 from iamd.audit import CallEvent, is_read_only
 from iamd.cache import Cache
 from iamd.frozen import fast_init
+from iamd.moment import whole_second_utc
 from iamd.policy import Decision, Verdict
 from iamd.protocol.errors import INTERNAL_FAILURE_MESSAGE
 from iamd.service.authorize import DecisionCounter, PolicyCache
@@ -293,7 +294,7 @@ def _event(spec: ServiceDef, call: Call, result: Mapping[str, Any] | None, decis
     # request parameters, response elements, error code, error message, decision (summarized
     # when the record is built, off the request path).
     return CallEvent(
-        call.request_id, call.now.astimezone(UTC).replace(microsecond=0), f"{call.service}.amazonaws.com",
+        call.request_id, whole_second_utc(call.now), f"{call.service}.amazonaws.com",
         call.operation, call.region if spec.regional else call.env.partition.iam_region, call.source_ip,
         call.user_agent,
         identity or call.caller.user_identity(), call.account,

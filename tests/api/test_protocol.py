@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
+import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -213,6 +214,44 @@ def test_a_query_answer_is_one_write(api_server: RunningServer) -> None:
         assert len(writes) == 2  # other paths go through ASGI: a task, not answered inline
         loop.run_until_complete(asyncio.sleep(0.05))
         assert len(writes) == 4 and b'"status"' in writes[3]  # uvicorn: head, then body
+        protocol.connection_lost(None)
+    finally:
+        loop.close()
+
+
+def test_an_answer_arms_no_keep_alive_timer_and_the_idle_deadline_closes(api_server: RunningServer) -> None:
+    """After an answer the connection waits for the next request under the deadline sweep's idle
+    deadline (a float stored), not a keep-alive timer armed per answer and cancelled by the next
+    request (``call_later``); the deadline closes it once passed, and a new request replaces it."""
+    import asyncio
+
+    from bench.server.cpu import query_protocol
+    from iamd.api import protocol as module
+    from iamd.api.app import IamdApp
+
+    loop = asyncio.new_event_loop()
+    try:
+        protocol, transport = query_protocol(IamdApp(api_server.backend), loop)
+
+        def answered(count: int) -> None:  # inline, or on a worker thread if the key is not cached yet
+            while len(transport.written) < count:
+                transport.waiter = loop.create_future()
+                loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+
+        protocol.data_received(_signed(api_server))
+        answered(1)
+        assert transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert protocol.timeout_keep_alive_task is None  # no timer per answer
+        assert protocol._waiting == module._IDLE
+        assert protocol._deadline == pytest.approx(loop.time() + protocol.timeout_keep_alive, abs=1.0)
+        protocol.data_received(_signed(api_server)[:20])  # the next request's first bytes: its head's deadline
+        assert protocol._waiting == module._HEAD and not transport.closed
+        protocol.data_received(_signed(api_server)[20:])
+        answered(2)
+        assert protocol._waiting == module._IDLE
+        protocol._deadline = loop.time() - 1  # as if idle for the keep-alive timeout
+        module.QueryProtocol._sweep_all(protocol.connections, protocol.server_state, 60.0)
+        assert transport.closed and len(transport.written) == 2  # closed, nothing written: nobody asked
         protocol.connection_lost(None)
     finally:
         loop.close()

@@ -1,0 +1,41 @@
+"""iamd.moment: a request's time in UTC to the whole second, converted once per request."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+from iamd.moment import whole_second_utc
+
+
+def test_it_answers_as_astimezone_and_replace_for_each_moment_however_asked() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    moments = [
+        datetime(2026, 12, 7, 7, 31, 29, 999_999, tzinfo=UTC),
+        datetime(2026, 12, 7, 9, 31, 29, 5, tzinfo=plus_two),  # the same second, another zone
+        datetime(2026, 12, 7, 7, 31, 30, tzinfo=UTC),
+        datetime(2026, 12, 7, 7, 31, 29, 999_999, tzinfo=UTC),  # equal to the first, another object
+    ]
+    for moment in [*moments, *reversed(moments), moments[0], moments[0], moments[1], moments[1]]:
+        got = whole_second_utc(moment)
+        assert got == moment.astimezone(UTC).replace(microsecond=0)
+        assert got.tzinfo is UTC and got.microsecond == 0
+    first = moments[0]
+    assert whole_second_utc(first) is whole_second_utc(first)  # kept for the same object: converted once
+
+
+def test_threads_asking_about_different_moments_each_get_their_own() -> None:
+    wrong: list[datetime] = []
+
+    def ask(base: datetime) -> None:
+        for i in range(2000):
+            moment = base + timedelta(seconds=i, microseconds=i)
+            if whole_second_utc(moment) != moment.replace(microsecond=0):
+                wrong.append(moment)
+
+    threads = [threading.Thread(target=ask, args=(datetime(2026, 1, 1 + n, tzinfo=UTC),)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
