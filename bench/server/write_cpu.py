@@ -31,14 +31,32 @@ from iamd.cli.server import tune_runtime
 from .baseline import ROOT
 from .contention import _cpu_seconds, write_bodies
 from .cpu import ROOT_KEY, ROOT_SECRET, _feed, _setup, query_protocol
-from .signing import sign_query
+from .signing import query_body, sign_query
 
 __all__ = ["main", "measure"]
 
 WARM = 400  # requests before the measured ones (connections, prepared statements, caches)
 
 
-def measure(writes: int, *, profile: bool = False, sort: str = "cumulative", watch: bool = False) -> dict[str, float]:
+def with_failures(bodies: list[str], every: int) -> tuple[list[str], int]:
+    """``bodies`` (CreateUser/DeleteUser pairs) with, after every ``every`` pairs, a CreateUser of
+    the caller's own name (``bench-caller``): authorized, then EntityAlreadyExists after the
+    writers' lock — a write that fails and rolls back. Returns the bodies and how many fail."""
+    if every <= 0:
+        return bodies, 0
+    out: list[str] = []
+    failing = 0
+    for i in range(0, len(bodies), 2):
+        out += bodies[i : i + 2]
+        if (i // 2 + 1) % every == 0:
+            out.append(query_body("CreateUser", {"UserName": "bench-caller"}))
+            failing += 1
+    return out, failing
+
+
+def measure(
+    writes: int, *, profile: bool = False, sort: str = "cumulative", watch: bool = False, failing: int = 0
+) -> dict[str, float]:
     import psycopg
 
     import iamd.api.pipeline as pipeline
@@ -58,7 +76,9 @@ def measure(writes: int, *, profile: bool = False, sort: str = "cumulative", wat
             if watch:  # as ``iamd serve`` does: the generation watcher's thread, polling every 0.1 s
                 backend.watch(0.1)
             key = _setup(backend, app)
-            raws = sign_query("127.0.0.1", 8000, key, write_bodies("w", (WARM + writes) // 2 + 1))
+            warm_bodies = write_bodies("v", WARM // 2)
+            bodies, failed = with_failures(write_bodies("w", writes // 2 + 1)[:writes], failing)
+            raws = sign_query("127.0.0.1", 8000, key, [*warm_bodies, *bodies])
             tune_runtime()
             loop = asyncio.new_event_loop()
             protocol, transport = query_protocol(app, loop)
@@ -85,7 +105,7 @@ def measure(writes: int, *, profile: bool = False, sort: str = "cumulative", wat
                 pipeline.handle = timed  # type: ignore[assignment]
                 drops = backend.watcher.foreign_writes if backend.watcher is not None else 0
                 pg, cpu, wall = _cpu_seconds(postmaster), time.process_time(), time.perf_counter()
-                ok = _feed(protocol, transport, raws[WARM : WARM + writes], loop)
+                ok = _feed(protocol, transport, raws[WARM:], loop)
                 backend.audit.flush()
                 if backend.watcher is not None:  # how often it took a write of its own for another's
                     drops = backend.watcher.foreign_writes - drops
@@ -99,10 +119,12 @@ def measure(writes: int, *, profile: bool = False, sort: str = "cumulative", wat
         cluster.stop()
     if ok != writes:
         raise RuntimeError(f"{writes - ok} of {writes} writes failed")
+    writes += failed  # each failed write counted as a request
     if profiler is not None:
         pstats.Stats(profiler).sort_stats(sort).print_stats(int(os.environ.get("IAMD_BENCH_LINES", "50")))
     return {
         "writes": writes,
+        "failed": failed,
         "cache_drops": drops,
         "iamd_us": cpu / writes * 1e6,
         "thread_us": thread_cpu[0] / writes * 1e6,
@@ -117,9 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print a cProfile (CPU time) of the requests")
     parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime, ...)")
     parser.add_argument("--watch", action="store_true", help="run the generation watcher, as iamd serve does")
+    parser.add_argument(
+        "--failing", type=int, default=0, metavar="N",
+        help="after every N pairs, a CreateUser of a taken name (fails after the writers' lock, rolls back)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    r = measure(args.writes, profile=args.profile, sort=args.sort, watch=args.watch)
-    print(f"CreateUser/DeleteUser on PostgreSQL (fsync on), one at a time, {r['writes']} writes: "
+    r = measure(args.writes, profile=args.profile, sort=args.sort, watch=args.watch, failing=args.failing)
+    print(f"CreateUser/DeleteUser on PostgreSQL (fsync on), one at a time, {r['writes']} writes"
+          + (f" ({r['failed']:.0f} failing)" if r["failed"] else "") + ": "
           f"iamd {r['iamd_us']:.0f} µs CPU/write (the request's thread {r['thread_us']:.0f}), "
           f"PostgreSQL {r['postgres_us']:.0f} µs CPU/write, wall {r['wall_us']:.0f} µs; "
           + (f"the watcher dropped the caches {r['cache_drops']:.0f} times; " if args.watch else "")

@@ -176,10 +176,19 @@ class Core:
             # The writers' lock (PostgreSQL) is taken after the authorization's reads, not before:
             # writers wait for each other only for what must hold until the commit
             # (docs/architecture.md, "Writes on PostgreSQL").
+            if spec.authorize_write is not None:
+                authorize = spec.authorize_write
             with r.store.transaction(lock_later=True) as wtx:
                 decision = authorize(call, wtx, r.decisions) if authorize is not None else None
                 wtx.lock_writers()
-                result = op.handler(call, wtx)
+                try:
+                    result = op.handler(call, wtx)
+                except Exception:
+                    # Its denial is answered instead of the handler's error; so is its own failure
+                    # (fail closed: the handler's error might tell what the denial would hide).
+                    if spec.authorize_failed is not None:
+                        spec.authorize_failed(call, wtx, r.decisions)
+                    raise
                 if decision is None and call.decisions:
                     decision = call.decisions[0]
                 event = _event(spec, call, result, decision)

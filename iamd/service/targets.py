@@ -19,7 +19,7 @@ from typing import Any
 
 from iamd.service import service_linked
 
-__all__ = ["StoredArn", "Target", "canonical_arn", "iam_target"]
+__all__ = ["StoredArn", "Target", "canonical_arn", "creates_by_name", "iam_target", "taken_target"]
 
 # (kind, name or ARN) -> the ARN of the stored entity, None if there is none. Kinds named by
 # name: user, group, role, instance-profile, server-certificate; by ARN: policy,
@@ -144,15 +144,18 @@ def iam_target(
     key_owner: KeyOwner | None = None,
     *,
     partition: str = "aws",
+    taken_name: bool = True,
 ) -> Target:
     """The resource and extra context keys for ``operation`` with ``params``.
 
     ``caller_user`` is ``(path, name)`` when an IAM user signed the request; ``partition``
-    is the server's (iamd.partitions).
+    is the server's (iamd.partitions). ``taken_name`` False: a create by name leaves out the entity
+    that may have the name already (no read of it); the caller then authorizes it with
+    :func:`taken_target` if the create fails (the core does, inside the write's transaction).
     """
     target = _target(operation, params, partition, account, caller_user, stored_arn, key_owner)
     also: list[tuple[str, Target]] = []
-    if operation in _CREATE and _CREATE[operation][0] in _BY_NAME:
+    if taken_name and creates_by_name(operation):
         # The new entity's ARN as requested (as AWS), and, when the name exists already in
         # another spelling or path, the existing entity's too: a Deny on it answers before
         # EntityAlreadyExists.
@@ -178,6 +181,38 @@ def iam_target(
     if also:
         return Target(target.arn, target.display, target.context, target.kind, target.name, tuple(also))
     return target
+
+
+def creates_by_name(operation: str) -> bool:
+    """Whether ``operation`` creates an entity named by name (whose name may be taken already,
+    in another spelling or path: :func:`taken_target`)."""
+    return operation in _CREATE and _CREATE[operation][0] in _BY_NAME
+
+
+def taken_target(
+    operation: str,
+    params: Mapping[str, Any],
+    account: str,
+    caller_user: tuple[str, str] | None,
+    stored_arn: StoredArn,
+    key_owner: KeyOwner | None = None,
+    *,
+    partition: str = "aws",
+) -> Target | None:
+    """A create by name: the entity that has the requested name already in another spelling or
+    path, as stored (the resource :func:`iam_target` adds to the target unless ``taken_name``
+    is False), with the request's context keys; None if there is none (or the operation creates
+    nothing by name). A Deny on it answers before EntityAlreadyExists."""
+    if not creates_by_name(operation):
+        return None
+    kind, member = _CREATE[operation]
+    existing = stored_arn(kind, str(params.get(member, "")))
+    if existing is None:
+        return None
+    target = _target(operation, params, partition, account, caller_user, stored_arn, key_owner)
+    if existing == target.arn:  # the request's own spelling and path: authorized as the target
+        return None
+    return Target(existing, existing, target.context)
 
 
 def _target(

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 
-__all__ = ["DriverQuery", "execute_sql", "first", "rows", "run", "scalar"]
+__all__ = ["DriverQuery", "execute_sql", "first", "roll_back", "rows", "run", "scalar"]
 
 # id(statement) -> (statement, SQL text, bound defaults, row class or None): the statement is
 # kept so that its id is never reused for another (all are module-level constants).
@@ -137,6 +137,29 @@ def rolled_back(driver: Any) -> None:
         prepared.suspect = True
 
 
+def roll_back(driver: Any) -> None:
+    """PostgreSQL: end the failed write transaction of the psycopg connection ``driver`` with a
+    ``ROLLBACK`` sent on libpq. psycopg's own rollback (SQLAlchemy's, after it) then finds the
+    connection idle and sends nothing: no ``DEALLOCATE ALL``, so the failed write (a name taken,
+    an entity not found, a denial after the lock) leaves the connection's prepared statements,
+    psycopg's and iamd's, as they were (bench/README.md, "Session 13: failed writes keep their
+    statements"). Only for transactions that ran no DDL: a statement prepared against an object
+    the rolled-back transaction created would be left pointing at nothing, which is why psycopg
+    forgets them all (iamd's write transactions change rows only; prepared statements are not
+    transactional in PostgreSQL, they outlive the rollback). Never raises: on any failure (a
+    lost connection) the connection is left to psycopg's rollback, as before."""
+    try:
+        if driver.closed or driver.broken:
+            return
+        pgconn = driver.pgconn
+        if pgconn.transaction_status not in _IN_A_TRANSACTION:
+            return
+        pgconn.exec_(b"ROLLBACK")
+    except Exception:  # psycopg's rollback runs next and says what is wrong
+        return
+
+
+_IN_A_TRANSACTION = frozenset({2, 3})  # psycopg.pq.TransactionStatus.INTRANS, INERROR
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported only with PostgreSQL)
 _MAX_PREPARED = 200  # prepared statements per connection (then psycopg's own, which has its own bound)
 _COMMAND_OK = 1  # psycopg.pq.ExecStatus

@@ -25,7 +25,7 @@ from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
-from iamd.store.driver import simple_query
+from iamd.store.driver import roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
@@ -256,7 +256,7 @@ class SqlStore:
         try:
             with self._connect() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
                 conn.execution_options(**{WRITE_OPTION: True})
-                with conn.begin():
+                with conn.begin(), self._failed_writes_roll_back(conn):
                     tx = SqlTx(
                         conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
                     )
@@ -294,6 +294,23 @@ class SqlStore:
         finally:
             if committing is not None:  # published, or failed (then to the watcher another's)
                 self._count_committing(committing, -1)
+
+    @contextmanager
+    def _failed_writes_roll_back(self, conn: Connection) -> Iterator[None]:
+        """PostgreSQL: a write transaction that raises ends with a ``ROLLBACK`` of iamd's on
+        libpq, before SQLAlchemy's rollback (which then finds the driver idle): psycopg's would
+        deallocate every statement prepared on the connection (``DEALLOCATE ALL``), and the next
+        writes there would parse and plan them again (``driver.roll_back``)."""
+        if self._ctx.dialect != "postgresql":
+            yield
+            return
+        try:
+            yield
+        except BaseException:
+            if not conn.invalidated:  # else lost: nothing to roll back
+                with suppress(Exception):
+                    roll_back(conn.connection.driver_connection)
+            raise
 
     @contextmanager
     def _begun_by_the_lock(self, conn: Connection, lock_later: bool) -> Iterator[bool]:

@@ -75,6 +75,33 @@ def test_no_policies_means_implicit_denial_with_aws_display_forms(
     assert [u["UserName"] for u in iam.list_users(PathPrefix="/p/")["Users"]] == []  # nothing created
 
 
+def test_a_create_of_a_taken_name_is_authorized_against_the_entity_as_stored(
+    user_client: UserClient, iam: BaseClient, acct: str, targets: None
+) -> None:
+    """A create whose name is taken in another spelling or path: a Deny on the entity as stored
+    answers AccessDenied, before EntityAlreadyExists or any other error of the create (the
+    entity is authorized in the write's transaction once the create failed, no longer read
+    before every create: docs/architecture.md, "Session 13: the taken name authorized when the
+    create fails")."""
+    target = f"arn:aws:iam::{acct}:user/people/Target"
+    guarded = user_client(
+        "Guarded",
+        policy(allow("iam:*"), deny("iam:Create*", target), deny("iam:Create*", f"arn:aws:iam::{acct}:group/g/Crew")),
+    )
+    assert target in denied(lambda: guarded.create_user(UserName="TARGET"))
+    assert target in denied(lambda: guarded.create_user(UserName="target", Path="/people/"))
+    assert "group/g/Crew" in denied(lambda: guarded.create_group(GroupName="crew"))
+    missing = f"arn:aws:iam::{acct}:policy/Missing"  # the create fails before its statement: NoSuchEntity
+    assert target in denied(lambda: guarded.create_user(UserName="Target", PermissionsBoundary=missing))
+    free = user_client("Free", policy(allow("iam:*")))
+    with pytest.raises(ClientError) as taken:
+        free.create_user(UserName="TARGET")
+    assert failure(taken)[1] == "EntityAlreadyExists"
+    assert guarded.create_user(UserName="Fresh")["User"]["Arn"] == f"arn:aws:iam::{acct}:user/Fresh"
+    guarded.delete_user(UserName="Fresh")
+    assert [u["UserName"] for u in iam.list_users(PathPrefix="/people/")["Users"]] == ["Target"]
+
+
 def test_explicit_deny_wins_over_allow(user_client: UserClient, acct: str, targets: None) -> None:
     client = user_client("Denied", policy(allow("iam:*"), deny("iam:DeleteUser", f"arn:aws:iam::{acct}:user/*")))
     assert client.get_user(UserName="Target")["User"]["UserName"] == "Target"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from iamd.store import (
@@ -413,6 +414,45 @@ def test_a_read_snapshot_that_raises_keeps_what_its_connection_prepared(pg_datab
         store.close()
 
 
+def test_a_failed_write_keeps_what_its_connection_prepared(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a write that fails after the writers' lock (CreateUser of a name taken,
+    DeleteUser of a user not there) ends with a ``ROLLBACK`` of iamd's on libpq, so psycopg's
+    rollback sends none and does not deallocate every statement prepared on the connection
+    (``DEALLOCATE ALL``); iamd's own prepared statements are used at once, not checked first."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_prepared_failed")
+    try:
+        before = _prepared_names(store)
+        assert any(name.startswith("_pg3_") for name in before)  # psycopg's own: its rollback would drop all
+        for lock_later in (False, True):  # as tests do; as the server's calls do
+            with pytest.raises(AlreadyExists), store.transaction(lock_later=lock_later) as tx:
+                tx.create_user("111122223333", "user0")
+            with pytest.raises(NotFound), store.transaction(lock_later=lock_later) as tx:
+                tx.delete_user("111122223333", "nobody")
+        with pytest.raises(Boom), store.transaction() as tx:
+            tx.create_user("111122223333", "rolled-back")
+            raise Boom()
+        assert _prepared_names(store) >= before  # the same pooled connection, nothing deallocated
+        statements: list[str] = []
+        engine = cast(Any, store).engine
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            with store.transaction() as tx:
+                tx.create_user("111122223333", "after")
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert not any("pg_prepared_statements" in sql for sql in statements)
+        with store.read() as r:
+            assert r.get_user("111122223333", "after").name == "after"
+            with pytest.raises(NotFound):
+                r.get_user("111122223333", "rolled-back")
+    finally:
+        store.close()
+
+
 def _store_with_prepared_writes(pg_databases: PgDatabases, name: str) -> Store:
     """A PostgreSQL store whose one pooled connection has prepared a CreateUser's statements."""
     url = pg_databases.create(name)
@@ -424,6 +464,15 @@ def _store_with_prepared_writes(pg_databases: PgDatabases, name: str) -> Store:
         with store.transaction() as tx:
             tx.create_user("111122223333", f"user{n}")
     return store
+
+
+def _prepared_names(store: Store) -> set[str]:
+    """The statements prepared on the store's next pooled connection."""
+    with cast(Any, store).engine.connect() as conn:
+        driver = cast(Any, conn.connection.driver_connection)
+        names = {row[0] for row in driver.execute("SELECT name FROM pg_prepared_statements").fetchall()}
+        driver.commit()
+        return names
 
 
 def _prepared(store: Store) -> tuple[int, int]:
