@@ -154,12 +154,11 @@ def measure(
 def _writer(backend: Any, url: str, feed: Callable[[Sequence[bytes]], None], single: Sequence[bytes],
             count: int, per_batch: int = 60) -> dict[str, float]:  # fmt: skip
     """The audit trail's cost of a single-check call, in this process: its items captured as the
-    server submits them, shipped as the sender thread ships them (``wire``, pickled; batches of
-    ``per_batch`` calls: a 20 ms window at 3,000 calls a second), then unpickled, built and stored
+    server submits them, shipped as the sender thread ships them (``wire``, encoded; batches of
+    ``per_batch`` calls: a 20 ms window at 3,000 calls a second), then decoded, built and stored
     (``build_events``, ``store_batch``) as the writer process does, through a store of its own on
     the same database. CPU per call of the fastest batch and the median one."""
-    import pickle
-
+    from iamd.api.audit_process import decode, encode
     from iamd.api.audit_writer import KeyUses, build_events, store_batch, wire
     from iamd.store import open_store
 
@@ -184,7 +183,7 @@ def _writer(backend: Any, url: str, feed: Callable[[Sequence[bytes]], None], sin
     messages: list[bytes] = []
     for start in range(0, len(items), step):
         cpu = time.process_time()
-        messages.append(pickle.dumps((0, wire(items[start : start + step]), dict(uses), 0.0)))
+        messages.append(encode((0, wire(items[start : start + step]), dict(uses), 0.0)))
         sent.append((time.process_time() - cpu) / per_batch * 1e6)
     store = open_store(url)
     written = KeyUses()
@@ -192,7 +191,7 @@ def _writer(backend: Any, url: str, feed: Callable[[Sequence[bytes]], None], sin
     try:
         for message in messages:
             cpu = time.process_time()
-            _, shipped, used, _ = pickle.loads(message)
+            _, shipped, used, _ = decode(message)
             store_batch(store, build_events(shipped), used, written=written)
             stored.append((time.process_time() - cpu) / per_batch * 1e6)
     finally:
@@ -228,8 +227,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
             f"({r['fastest_block_us_per_decision']:.1f} µs per decision), median block "
             f"{r['median_block_us_per_call']:.0f} µs, over {r['calls']:.0f} calls")  # fmt: skip
     out(f"trail : {trail['writer_fastest_us_per_call']:8.1f} µs CPU per single call in the audit writer's work "
-        f"(unpickle, build, store; fastest batch of 60 calls, median {trail['writer_median_us_per_call']:.1f} µs), "
-        f"{trail['sender_fastest_us_per_call']:.1f} µs in the server's sender (wire, pickle; median "
+        f"(decode, build, store; fastest batch of 60 calls, median {trail['writer_median_us_per_call']:.1f} µs), "
+        f"{trail['sender_fastest_us_per_call']:.1f} µs in the server's sender (wire, encode; median "
         f"{trail['sender_median_us_per_call']:.1f} µs), {trail['events_per_call']:.0f} events a call")  # fmt: skip
     return 0
 

@@ -160,3 +160,77 @@ def test_the_writer_process_does_not_import_the_app() -> None:
         "assert (Backend, create_app) == (backend_class, app_factory)\n"
     )
     assert run_fresh(script).strip() == "[]"
+
+
+def test_a_batch_of_plain_tuples_travels_marshalled_and_is_stored_the_same(tmp_path: Path) -> None:
+    """The sender marshals a batch of wire tuples (cheaper than pickling, both ends): it reaches the
+    child whole, the key's last use to the microsecond, and is stored as before."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate.upgrade(url)
+    store = open_store(url)
+    with store.transaction() as tx:
+        tx.create_account(ACCOUNT)
+        tx.create_access_key(ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"sealed")
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    sent: list[int] = []
+    conn = writer._conn
+    send_bytes = conn.send_bytes
+
+    def spy(data: bytes) -> None:
+        sent.append(bytes(data)[0])
+        send_bytes(data)
+
+    conn.send_bytes = spy  # type: ignore[method-assign]
+    used = WHEN.replace(microsecond=123457)
+    try:
+        for i in range(20):
+            writer.submit(_record(i))
+        writer.key_used("AKIAEXAMPLEROOT00001", used, "iam", "us-east-1")
+        writer.flush()
+        with store.read() as tx:
+            events = tx.list_audit_events(ACCOUNT, max_items=1000).items
+            key = tx.get_access_key("AKIAEXAMPLEROOT00001")
+    finally:
+        writer.close()
+        store.close()
+    assert sent and sent[0] != 0x80  # not a pickle
+    assert sorted(e.request_id or "" for e in events) == sorted(f"req-{i}" for i in range(20))
+    assert all("hunter2" not in e.record for e in events)
+    assert key.last_used_date == used
+
+
+class Name(str):
+    """A subclass of ``str``: marshal would not keep it."""
+
+
+def test_the_pipe_encoding_keeps_types_sharing_and_falls_back_to_pickle() -> None:
+    from datetime import timedelta, timezone
+
+    from iamd.api.audit_process import decode, encode
+
+    shared = {"type": "Root", "accountId": ACCOUNT}
+    used = datetime(2026, 12, 7, 8, 0, 0, 999999, tzinfo=UTC)
+    plain = (
+        3,
+        [("a", 1, shared, None, 1.5, True), ("b", 2, shared, b"x", (), False)],
+        {"AKIA1": (used, "iam", "r")},
+        9.25,
+    )
+    data = encode(plain)
+    assert data[0] != 0x80
+    got = decode(data)
+    assert got == plain
+    assert got[1][0][2] is got[1][1][2]  # shared as it was shipped
+    assert got[2]["AKIA1"][0].tzinfo is UTC
+    odd = [
+        (1, [("a", Name("n"))], {}, 0.0),  # a subclass of str arrives as itself
+        (1, [("a", used)], {}, 0.0),  # a datetime in an item
+        (1, [], {"AKIA1": (used.astimezone(timezone(timedelta(hours=1))), "iam", "r")}, 0.0),  # a time not in UTC
+    ]
+    for message in odd:
+        data = encode(message)
+        assert data[0] == 0x80
+        back = decode(data)
+        assert back == message
+        assert [type(x) for item in back[1] for x in item] == [type(x) for item in message[1] for x in item]
+        assert {k: v[0].tzinfo for k, v in back[2].items()} == {k: v[0].tzinfo for k, v in message[2].items()}
