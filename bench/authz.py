@@ -250,10 +250,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="serve the iamd of this source tree (e.g. the old tree, for a same-run pair)",
     )
+    parser.add_argument("--window", type=float, default=None, help="seconds per window (3 with --quick, else 6)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of windows (1 with --quick, else 3)")
+    parser.add_argument(
+        "--only",
+        choices=["single", "batch", "get_user"],
+        default=None,
+        help="time only this phase (with --rounds: the single check's tail over many windows)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
     window, rounds = (3.0, 1) if args.quick else (6.0, 3)
+    window, rounds = args.window or window, args.rounds or rounds
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     if args.client == "auto" and client == "python":
         say("wrk is not installed (Debian: apt-get install wrk): the load comes from bench/server/client.py, "
@@ -285,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[LoadResult]] = {"single": [], "batch": [], "get_user": []}
         cpu: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in runs}  # the server's, its children's
         loads = {"single": singles, "batch": batches, "get_user": get_user}
+        if args.only:
+            runs, loads = {args.only: []}, {args.only: loads[args.only]}
         for r in range(rounds):
             say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
             for kind, requests in loads.items():
@@ -294,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
                 after = tree_cpu(server.pid)
                 cpu[kind][0] += after[0] - before[0]
                 cpu[kind][1] += after[1] - before[1]
+                last = runs[kind][-1]
+                load = os.getloadavg()[0]
+                say(f"  {kind}: {last.requests / last.seconds:,.0f} calls/s, p50 {last.p50_ms:.2f} ms, p99 "
+                    f"{last.p99_ms:.2f} ms, max {last.max_ms:.1f} ms (load average {load:.1f})")  # fmt: skip
         for kind, done in runs.items():
             per_call = args.batch if kind == "batch" else 1
             requests = sum(x.requests for x in done)
@@ -312,14 +327,24 @@ def main(argv: list[str] | None = None) -> int:
                 "load_generator_cpu_us_per_call": round(sum(x.client_cpu_s for x in done) / requests * 1e6, 1),
             }  # fmt: skip
         results["server_cpu_s"] = round(server.cpu_s(), 1)
-        say("peer: cedarpy in process")
-        results["cedar_in_process"] = cedar_peer(200, args.batch, 2.0 if args.quick else 5.0)
+        if not args.only:
+            say("peer: cedarpy in process")
+            results["cedar_in_process"] = cedar_peer(200, args.batch, 2.0 if args.quick else 5.0)
         results["load_end"] = os.getloadavg()[0]
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
+        return 0
+    if args.only:
+        only = results[args.only]
+        p99s = ", ".join(f"{x.p99_ms:.2f}" for x in runs[args.only])
+        print(f"iamd {args.only}, {args.connections} connections, {client} client, {rounds} windows of {window:g} s "
+              f"(load average {results['load_start']:.1f} → {results['load_end']:.1f}): {only['decisions_per_s']:,} "
+              f"decisions/s, p50 {only['p50_ms']:.2f} ms, p99 {only['p99_ms']:.2f} ms (median of windows: {p99s}); "
+              f"server {only['server_cpu_us_per_decision']} + audit writer {only['children_cpu_us_per_decision']} "
+              f"µs CPU per decision")  # fmt: skip
         return 0
     single, batch = results["single"], results["batch"]
     pinned = results.get("pinned")
