@@ -41,6 +41,7 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from iamd.api.audit_writer import KeyUses, Pending, build_events, kept, store_batch, wire
+from iamd.audit import CheckEvents
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import Store
 
@@ -59,6 +60,16 @@ process), and the server stores the rest itself. Below systemd's default stop ti
 (90 s), so that a service manager's stop does not kill the server first.
 """
 _POLL = 0.1  # seconds between checks while waiting for the child
+MESSAGE_EVENTS = 256
+"""Events a message down the pipe holds at most (an authorization's checks count one each).
+
+A window's queue normally fits in one message (a single check is two events: about 200 a
+window at 5,000 calls a second). After the child has fallen behind, the pipe is full and the
+sender waits in its write while the queue grows; shipped as one message, thousands of events
+held the GIL in one ``marshal.dumps`` for milliseconds and made the child store them in one
+transaction at normal priority, CPU the request path then shared (bench/README.md, "Session 13:
+the single check's tail"). In messages of this size each hold and each transaction is short.
+"""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -332,6 +343,16 @@ class AuditProcessWriter:
         items, uses = self._take()
         if not items and not uses:
             return
+        start, count = 0, 0
+        for i, item in enumerate(items):  # messages of at most MESSAGE_EVENTS events; the key uses with the last
+            weight = len(item.checks) if type(item) is CheckEvents else 1
+            if count and count + weight > MESSAGE_EVENTS:
+                self._ship_message(items[start:i], {})
+                start, count = i, 0
+            count += weight
+        self._ship_message(items[start:], uses)
+
+    def _ship_message(self, items: list[Pending], uses: dict[str, tuple[datetime, str, str]]) -> None:
         shipped = wire(items)  # plain tuples, functions run: what pickles cheaply on either side
         now = time.monotonic()
         self._seq += 1

@@ -234,3 +234,43 @@ def test_the_pipe_encoding_keeps_types_sharing_and_falls_back_to_pickle() -> Non
         assert back == message
         assert [type(x) for item in back[1] for x in item] == [type(x) for item in message[1] for x in item]
         assert {k: v[0].tzinfo for k, v in back[2].items()} == {k: v[0].tzinfo for k, v in message[2].items()}
+
+
+def test_a_long_queue_goes_down_the_pipe_in_bounded_messages(tmp_path: Path) -> None:
+    """A queue grown while the sender waited (the child behind, the pipe full) is shipped as several
+    messages of at most MESSAGE_EVENTS events, each acknowledged; every event and the key use are stored."""
+    from iamd.api.audit_process import MESSAGE_EVENTS, decode
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate.upgrade(url)
+    store = open_store(url)
+    with store.transaction() as tx:
+        tx.create_account(ACCOUNT)
+        tx.create_access_key(ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"sealed")
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    sent: list[tuple[int, int]] = []  # (events, key uses) per message
+    conn = writer._conn
+    send_bytes = conn.send_bytes
+
+    def spy(data: bytes) -> None:
+        _, items, uses, _ = decode(bytes(data))
+        sent.append((len(items), len(uses)))
+        send_bytes(data)
+
+    conn.send_bytes = spy  # type: ignore[method-assign]
+    count = 2 * MESSAGE_EVENTS + 88
+    try:
+        for i in range(count):
+            writer.submit(_record(i))
+        writer.key_used("AKIAEXAMPLEROOT00001", WHEN, "iam", "us-east-1")
+        writer.flush()
+        assert not writer._unacked
+        with store.read() as tx:
+            events = tx.list_audit_events(ACCOUNT, max_items=1000).items
+            key = tx.get_access_key("AKIAEXAMPLEROOT00001")
+    finally:
+        writer.close()
+        store.close()
+    assert sent == [(MESSAGE_EVENTS, 0), (MESSAGE_EVENTS, 0), (88, 1)]
+    assert sorted(e.request_id or "" for e in events) == sorted(f"req-{i}" for i in range(count))
+    assert key.last_used_date == WHEN
