@@ -299,6 +299,7 @@ class AuditProcessWriter:
         self._lock = threading.Lock()  # guards _items, _uses
         self._items: list[Pending] = []
         self._uses: dict[str, tuple[datetime, str, str]] = {}
+        self._since = time.monotonic()  # when _items began to fill: no item in it was queued before
         self._pipe_lock = threading.RLock()  # one thread at a time on the pipe; guards _seq, _unacked
         self._seq = 0
         self._unacked: dict[int, _Batch] = {}  # shipped, not yet acknowledged as stored (in order)
@@ -328,11 +329,13 @@ class AuditProcessWriter:
         with self._lock:
             self._uses[key_id] = (when, service, region)
 
-    def _take(self) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]]]:
+    def _take(self) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]], float]:
+        """The queue, the key uses, and since when they were gathered (the previous take)."""
         with self._lock:
             items, self._items = self._items, []
             uses, self._uses = self._uses, {}
-        return items, uses
+            since, self._since = self._since, time.monotonic()
+        return items, uses, since
 
     def _send(self) -> None:
         """Ship what is queued (functions are run here: their results are plain events)."""
@@ -340,26 +343,28 @@ class AuditProcessWriter:
             self._ship()
 
     def _ship(self) -> None:
-        items, uses = self._take()
+        items, uses, since = self._take()
         if not items and not uses:
             return
+        # Each message carries since when its items may have waited (the previous take), not when it
+        # is sent: while the sender waited on a full pipe the queue grew, and that wait is the trail's
+        # lag too, which the child's priority and the server's urging go by (LAG_LIMIT).
         start, count = 0, 0
         for i, item in enumerate(items):  # messages of at most MESSAGE_EVENTS events; the key uses with the last
             weight = len(item.checks) if type(item) is CheckEvents else 1
             if count and count + weight > MESSAGE_EVENTS:
-                self._ship_message(items[start:i], {})
+                self._ship_message(items[start:i], {}, since)
                 start, count = i, 0
             count += weight
-        self._ship_message(items[start:], uses)
+        self._ship_message(items[start:], uses, since)
 
-    def _ship_message(self, items: list[Pending], uses: dict[str, tuple[datetime, str, str]]) -> None:
+    def _ship_message(self, items: list[Pending], uses: dict[str, tuple[datetime, str, str]], since: float) -> None:
         shipped = wire(items)  # plain tuples, functions run: what pickles cheaply on either side
-        now = time.monotonic()
         self._seq += 1
-        self._unacked[self._seq] = (now, shipped, uses)
+        self._unacked[self._seq] = (since, shipped, uses)
         if self._process.is_alive():
             try:
-                self._conn.send_bytes(encode((self._seq, shipped, uses, now)))
+                self._conn.send_bytes(encode((self._seq, shipped, uses, since)))
             except (OSError, ValueError):
                 log.exception("could not ship audit events to the writer process")
 

@@ -274,3 +274,34 @@ def test_a_long_queue_goes_down_the_pipe_in_bounded_messages(tmp_path: Path) -> 
     assert sent == [(MESSAGE_EVENTS, 0), (MESSAGE_EVENTS, 0), (88, 1)]
     assert sorted(e.request_id or "" for e in events) == sorted(f"req-{i}" for i in range(count))
     assert key.last_used_date == WHEN
+
+
+def test_a_message_carries_since_when_its_events_waited_not_when_it_was_sent(tmp_path: Path) -> None:
+    """The lag the child's priority and the server's urging go by counts the time events waited in the
+    server's queue (e.g. while the sender waited on a full pipe), not only the time in the pipe."""
+    import time
+
+    from iamd.api.audit_process import decode
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate.upgrade(url)
+    store = open_store(url)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    stamps: list[float] = []
+    conn = writer._conn
+    send_bytes = conn.send_bytes
+
+    def spy(data: bytes) -> None:
+        stamps.append(decode(bytes(data))[3])
+        send_bytes(data)
+
+    conn.send_bytes = spy  # type: ignore[method-assign]
+    try:
+        writer.submit(_record(1))
+        queued = time.monotonic()
+        time.sleep(0.2)  # the sender does not ship (a long window): the event waits in the queue
+        writer.flush()
+    finally:
+        writer.close()
+        store.close()
+    assert stamps and stamps[0] <= queued
