@@ -68,7 +68,8 @@ window at 5,000 calls a second). After the child has fallen behind, the pipe is 
 sender waits in its write while the queue grows; shipped as one message, thousands of events
 held the GIL in one ``marshal.dumps`` for milliseconds and made the child store them in one
 transaction at normal priority, CPU the request path then shared (bench/README.md, "Session 13:
-the single check's tail"). In messages of this size each hold and each transaction is short.
+the single check's tail, and the audit writer's backlog"). In messages of this size each hold and
+each transaction is short.
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
