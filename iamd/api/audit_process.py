@@ -41,7 +41,6 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from iamd.api.audit_writer import KeyUses, Pending, build_events, kept, store_batch, wire
-from iamd.audit import CheckEvents
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import Store
 
@@ -60,17 +59,6 @@ process), and the server stores the rest itself. Below systemd's default stop ti
 (90 s), so that a service manager's stop does not kill the server first.
 """
 _POLL = 0.1  # seconds between checks while waiting for the child
-MESSAGE_EVENTS = 256
-"""Events a message down the pipe holds at most (an authorization's checks count one each).
-
-A window's queue normally fits in one message (a single check is two events: about 200 a
-window at 5,000 calls a second). After the child has fallen behind, the pipe is full and the
-sender waits in its write while the queue grows; shipped as one message, thousands of events
-held the GIL in one ``marshal.dumps`` for milliseconds and made the child store them in one
-transaction at normal priority, CPU the request path then shared (bench/README.md, "Session 13:
-the single check's tail, and the audit writer's backlog"). In messages of this size each hold and
-each transaction is short.
-"""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -300,7 +288,6 @@ class AuditProcessWriter:
         self._lock = threading.Lock()  # guards _items, _uses
         self._items: list[Pending] = []
         self._uses: dict[str, tuple[datetime, str, str]] = {}
-        self._since = time.monotonic()  # when _items began to fill: no item in it was queued before
         self._pipe_lock = threading.RLock()  # one thread at a time on the pipe; guards _seq, _unacked
         self._seq = 0
         self._unacked: dict[int, _Batch] = {}  # shipped, not yet acknowledged as stored (in order)
@@ -330,13 +317,11 @@ class AuditProcessWriter:
         with self._lock:
             self._uses[key_id] = (when, service, region)
 
-    def _take(self) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]], float]:
-        """The queue, the key uses, and since when they were gathered (the previous take)."""
+    def _take(self) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]]]:
         with self._lock:
             items, self._items = self._items, []
             uses, self._uses = self._uses, {}
-            since, self._since = self._since, time.monotonic()
-        return items, uses, since
+        return items, uses
 
     def _send(self) -> None:
         """Ship what is queued (functions are run here: their results are plain events)."""
@@ -344,28 +329,16 @@ class AuditProcessWriter:
             self._ship()
 
     def _ship(self) -> None:
-        items, uses, since = self._take()
+        items, uses = self._take()
         if not items and not uses:
             return
-        # Each message carries since when its items may have waited (the previous take), not when it
-        # is sent: while the sender waited on a full pipe the queue grew, and that wait is the trail's
-        # lag too, which the child's priority and the server's urging go by (LAG_LIMIT).
-        start, count = 0, 0
-        for i, item in enumerate(items):  # messages of at most MESSAGE_EVENTS events; the key uses with the last
-            weight = len(item.checks) if type(item) is CheckEvents else 1
-            if count and count + weight > MESSAGE_EVENTS:
-                self._ship_message(items[start:i], {}, since)
-                start, count = i, 0
-            count += weight
-        self._ship_message(items[start:], uses, since)
-
-    def _ship_message(self, items: list[Pending], uses: dict[str, tuple[datetime, str, str]], since: float) -> None:
         shipped = wire(items)  # plain tuples, functions run: what pickles cheaply on either side
+        now = time.monotonic()
         self._seq += 1
-        self._unacked[self._seq] = (since, shipped, uses)
+        self._unacked[self._seq] = (now, shipped, uses)
         if self._process.is_alive():
             try:
-                self._conn.send_bytes(encode((self._seq, shipped, uses, since)))
+                self._conn.send_bytes(encode((self._seq, shipped, uses, now)))
             except (OSError, ValueError):
                 log.exception("could not ship audit events to the writer process")
 
