@@ -155,14 +155,13 @@ def iam_target(
     """
     target = _target(operation, params, partition, account, caller_user, stored_arn, key_owner)
     also: list[tuple[str, Target]] = []
-    if taken_name and creates_by_name(operation):
+    if taken_name:
         # The new entity's ARN as requested (as AWS), and, when the name exists already in
         # another spelling or path, the existing entity's too: a Deny on it answers before
         # EntityAlreadyExists.
-        kind, member = _CREATE[operation]
-        existing = stored_arn(kind, str(params.get(member, "")))
-        if existing is not None and existing != target.arn:
-            also.append((operation, Target(existing, existing, target.context)))
+        holder = _taken(operation, params, stored_arn, target)
+        if holder is not None:
+            also.append((operation, holder))
     if operation in _TAG_ON_CREATE and params.get("Tags"):
         also.append((_TAG_ON_CREATE[operation], Target(target.arn, target.display, target.context)))
     if operation in _RENAMES:
@@ -205,12 +204,18 @@ def taken_target(
     nothing by name). A Deny on it answers before EntityAlreadyExists."""
     if not creates_by_name(operation):
         return None
+    target = _target(operation, params, partition, account, caller_user, stored_arn, key_owner)
+    return _taken(operation, params, stored_arn, target)
+
+
+def _taken(operation: str, params: Mapping[str, Any], stored_arn: StoredArn, target: Target) -> Target | None:
+    """The stored entity holding the name ``operation`` creates (``target``: the request's),
+    when it differs from the request's spelling or path; None otherwise (or no create by name)."""
+    if not creates_by_name(operation):
+        return None
     kind, member = _CREATE[operation]
     existing = stored_arn(kind, str(params.get(member, "")))
-    if existing is None:
-        return None
-    target = _target(operation, params, partition, account, caller_user, stored_arn, key_owner)
-    if existing == target.arn:  # the request's own spelling and path: authorized as the target
+    if existing is None or existing == target.arn:  # none, or the request's own: authorized as the target
         return None
     return Target(existing, existing, target.context)
 
