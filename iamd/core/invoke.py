@@ -176,8 +176,6 @@ class Core:
             # The writers' lock (PostgreSQL) is taken after the authorization's reads, not before:
             # writers wait for each other only for what must hold until the commit
             # (docs/architecture.md, "Writes on PostgreSQL").
-            if spec.authorize_write is not None:
-                authorize = spec.authorize_write
             with r.store.transaction(lock_later=True) as wtx:
                 decision = authorize(call, wtx, r.decisions) if authorize is not None else None
                 wtx.lock_writers()

@@ -18,7 +18,7 @@ from iamd.authz.operation import audited_input as _authorize_input
 from iamd.authz.operation import authorize_operation
 from iamd.explain.operation import explain_operation
 from iamd.policy import Decision
-from iamd.service.authorize import DecisionCounter, authorize_iam_call, authorize_iam_taken, authorize_iam_write
+from iamd.service.authorize import DecisionCounter, authorize_iam_call, authorize_iam_taken
 from iamd.service.call import Call, Caller
 from iamd.service.iam import OPERATIONS as IAM_OPERATIONS
 from iamd.service.iam.checks import check_request
@@ -90,11 +90,9 @@ class ServiceDef:
     audited_input: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
     # Whether a successful write's result is kept as responseElements (CloudTrail's default).
     audit_responses: bool = True
-    # Writes: the rule run before the writers' lock instead of ``authorize`` when set; and the
-    # rule run when a write's handler fails, in its transaction, before the failure is answered
-    # (IAM: a create by name authorized against the entity that has the name already only then;
-    # its denial is answered instead of the handler's error).
-    authorize_write: Authorizer | None = None
+    # Writes: the rule run when a write's handler fails, in its transaction, before the failure
+    # is answered (IAM: a create by name authorized against the entity that has the name already
+    # only then; its denial is answered instead of the handler's error).
     authorize_failed: Authorizer | None = None
 
 
@@ -136,7 +134,7 @@ def _admit_iam(caller: Caller, operation: str) -> None:
 
 IAM = ServiceDef(
     "iam", "IAM", IAM_OPERATIONS, authorize_iam_call, admit=_admit_iam, check=check_request,
-    authorize_write=authorize_iam_write, authorize_failed=authorize_iam_taken,
+    authorize_failed=authorize_iam_taken,
 )  # fmt: skip
 STS = ServiceDef(
     "sts", "STS", {name: Operation(handler, False) for name, handler in STS_OPERATIONS.items()}, None,

@@ -31,7 +31,7 @@ from .call import Call
 from .password_grants import password_self_service_allows
 from .policy_loader import PolicyCache, unreadable
 from .sessions import session_context_items
-from .targets import Target, creates_by_name, iam_target, taken_target
+from .targets import KeyOwner, StoredArn, Target, creates_by_name, iam_target, taken_target
 
 __all__ = [
     "DecisionCounter",
@@ -40,7 +40,6 @@ __all__ = [
     "authorize_iam",
     "authorize_iam_call",
     "authorize_iam_taken",
-    "authorize_iam_write",
     "protected_role_message",
     "request_context",
     "unreadable",
@@ -181,50 +180,38 @@ def protected_role_message(name: str) -> str:
     return f"Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"
 
 
-def authorize_iam_call(
-    call: Call, tx: ReadTx, counter: DecisionCounter | None = None, *, taken: bool = True
-) -> Decision | None:
+def authorize_iam_call(call: Call, tx: ReadTx, counter: DecisionCounter | None = None) -> Decision | None:
     """The authorization rule of IAM calls (``iamd.core``): the resource the call acts on, as
-    stored (``targets.iam_target``), authorized by :func:`authorize_iam`. ``taken`` False: a
-    create by name without the entity that may have its name already (one read less per
-    create), which the caller must authorize with :func:`authorize_iam_taken` if the create
-    fails (:func:`authorize_iam_write`)."""
-    user = call.caller.user
-    caller_user = (user.path, user.name) if user is not None else None
-    target = iam_target(
-        call.operation, call.params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account),
-        partition=call.partition, taken_name=taken,
-    )  # fmt: skip
+    stored (``targets.iam_target``), authorized by :func:`authorize_iam`. A create by name is
+    authorized against the requested ARN only: the entity that may have the name already (in
+    another spelling or path) is authorized by :func:`authorize_iam_taken`, only if the create
+    fails, in its transaction (a create that succeeds found none: names are unique; its read
+    was spent for nothing on every successful create: docs/architecture.md, "Session 13: the
+    taken name authorized when the create fails")."""
+    lookups = _lookups(call, tx)
+    target = iam_target(call.operation, call.params, call.account, *lookups, partition=call.partition, taken_name=False)
     return authorize_iam(call, tx, target, call.env.policies, counter)
-
-
-def authorize_iam_write(call: Call, tx: ReadTx, counter: DecisionCounter | None = None) -> Decision | None:
-    """IAM writes, before the writers' lock (``iamd.core``): :func:`authorize_iam_call` without the
-    entity a create by name may find under its name, which is authorized only if the write's
-    handler fails (:func:`authorize_iam_taken`, in the same transaction). A create that succeeds
-    found no such entity (names are unique in any case: the create would have failed), so its
-    read was spent for nothing on every successful create (docs/architecture.md, "Session 13:
-    the taken name authorized when the create fails")."""
-    return authorize_iam_call(call, tx, counter, taken=False)
 
 
 def authorize_iam_taken(call: Call, tx: ReadTx, counter: DecisionCounter | None = None) -> Decision | None:
     """After the handler of an IAM write failed (inside its transaction, under the writers' lock):
     a create by name whose name is taken, in another spelling or path, is authorized against the
-    entity as stored, as :func:`authorize_iam_call` does before the handler; a Deny on it raises
-    AccessDenied, which the core answers instead of the handler's error (EntityAlreadyExists, or
-    any other), as before. None: nothing to authorize, or allowed."""
+    entity as stored; a Deny on it raises AccessDenied, which the core answers instead of the
+    handler's error (EntityAlreadyExists, or any other). None: nothing to authorize, or allowed."""
     if not creates_by_name(call.operation):
         return None
-    user = call.caller.user
-    caller_user = (user.path, user.name) if user is not None else None
-    existing = taken_target(
-        call.operation, call.params, call.account, caller_user, _stored(tx, call.account), _key_owner(tx, call.account),
-        partition=call.partition,
-    )  # fmt: skip
+    existing = taken_target(call.operation, call.params, call.account, *_lookups(call, tx), partition=call.partition)
     if existing is None:
         return None
     return authorize_iam(call, tx, existing, call.env.policies, counter)
+
+
+def _lookups(call: Call, tx: ReadTx) -> tuple[tuple[str, str] | None, StoredArn, KeyOwner]:
+    """What :func:`iam_target` and :func:`taken_target` take after the account: the calling IAM
+    user's path and name (None for anyone else), and the stored entities' lookups in ``tx``."""
+    user = call.caller.user
+    caller_user = (user.path, user.name) if user is not None else None
+    return caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
 
 
 def authorize_action(

@@ -19,7 +19,7 @@ from typing import Any
 
 from iamd.service import service_linked
 
-__all__ = ["StoredArn", "Target", "canonical_arn", "creates_by_name", "iam_target", "taken_target"]
+__all__ = ["KeyOwner", "StoredArn", "Target", "canonical_arn", "creates_by_name", "iam_target", "taken_target"]
 
 # (kind, name or ARN) -> the ARN of the stored entity, None if there is none. Kinds named by
 # name: user, group, role, instance-profile, server-certificate; by ARN: policy,
