@@ -35,12 +35,23 @@ import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 
-__all__ = ["DriverQuery", "execute_sql", "first", "roll_back", "rows", "run", "scalar"]
+__all__ = [
+    "IDLE",
+    "IN_ERROR",
+    "IN_TRANSACTION",
+    "DriverQuery",
+    "execute_sql",
+    "first",
+    "roll_back",
+    "rows",
+    "run",
+    "scalar",
+]
 
 # id(statement) -> (statement, SQL text, bound defaults, row class or None): the statement is
 # kept so that its id is never reused for another (all are module-level constants).
@@ -82,10 +93,8 @@ def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
     driver: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         pgconn = driver.pgconn
-        idle = pgconn.transaction_status == _IDLE
-        prepared = _PREPARED.get(driver)
-        if prepared is None:
-            prepared = _prepared(driver)
+        idle = pgconn.transaction_status == IDLE
+        prepared = _prepared(driver)
         if prepared.suspect and idle:
             try:
                 prepared.check()
@@ -121,10 +130,7 @@ def simple_query(driver: Any, sql: str) -> None:
     """PostgreSQL: ``sql`` (statements without parameters, one round trip) on the psycopg
     connection ``driver`` through libpq, unseen by listeners; raises psycopg's error for a
     statement that failed (the rest of the string is then not run)."""
-    prepared = _PREPARED.get(driver)
-    if prepared is None:
-        prepared = _prepared(driver)
-    prepared.simple(sql)
+    _prepared(driver).simple(sql)
 
 
 def rolled_back(driver: Any) -> None:
@@ -133,7 +139,7 @@ def rolled_back(driver: Any) -> None:
     iamd's with them. Until checked (:meth:`_Prepared.check`, outside a transaction), iamd's
     are not used."""
     prepared = _PREPARED.get(driver)
-    if prepared is not None and prepared.names and driver.pgconn.transaction_status != _IDLE:
+    if prepared is not None and prepared.names and driver.pgconn.transaction_status != IDLE:
         prepared.suspect = True
 
 
@@ -152,15 +158,18 @@ def roll_back(driver: Any) -> None:
         if driver.closed or driver.broken:
             return
         pgconn = driver.pgconn
-        if pgconn.transaction_status not in _IN_A_TRANSACTION:
+        if pgconn.transaction_status not in (IN_TRANSACTION, IN_ERROR):
             return
         pgconn.exec_(b"ROLLBACK")
     except Exception:  # psycopg's rollback runs next and says what is wrong
         return
 
 
-_IN_A_TRANSACTION = frozenset({2, 3})  # psycopg.pq.TransactionStatus.INTRANS, INERROR
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported only with PostgreSQL)
+# psycopg.pq.TransactionStatus (psycopg is imported only with PostgreSQL): a driver connection
+# idle, in a transaction, in a transaction whose statement failed.
+IDLE = 0
+IN_TRANSACTION = 2
+IN_ERROR = 3
 _MAX_PREPARED = 200  # prepared statements per connection (then psycopg's own, which has its own bound)
 _COMMAND_OK = 1  # psycopg.pq.ExecStatus
 _TUPLES_OK = 2
@@ -272,8 +281,7 @@ class _Prepared:
         result = self._pgconn.exec_prepared(found[0], params, param_formats=tx.formats)
         status = result.status
         if status == _TUPLES_OK:
-            tx.set_pgresult(result)
-            rows = tx.load_rows(0, result.ntuples, tuple) if result.ntuples else []
+            rows = self._rows(result)
             names = found[1]
             if not names and result.nfields:
                 names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
@@ -285,15 +293,30 @@ class _Prepared:
     def _prepare(
         self, key: tuple[str, tuple[int, ...]], pgsql: bytes, types: tuple[int, ...]
     ) -> tuple[bytes, list[str]]:
+        found, result = self._new(key, pgsql, types)
+        if found is None:
+            self._raise(result)
+        return found
+
+    def _new(
+        self, key: tuple[str, tuple[int, ...]], pgsql: bytes, types: tuple[int, ...]
+    ) -> tuple[tuple[bytes, list[str]] | None, Any]:
+        """``pgsql`` prepared under a new name and kept as ``key``'s; (None, the result) if it failed."""
         name = f"iamd_{self._count}".encode()
         self._count += 1
         result = self._pgconn.prepare(name, pgsql, param_types=types or None)
         if result.status != _COMMAND_OK:
-            self._raise(result)
+            return None, result
         found: tuple[bytes, list[str]] = (name, [])
         self.names[key] = found
         self.room = len(self.names) < _MAX_PREPARED
-        return found
+        return found, result
+
+    def _rows(self, result: Any) -> list[Any]:
+        """The rows of ``result`` (a TUPLES_OK one), loaded as a psycopg cursor loads them."""
+        tx = self._tx
+        tx.set_pgresult(result)
+        return tx.load_rows(0, result.ntuples, tuple) if result.ntuples else []
 
     def simple(self, sql: str) -> _Result:
         """``sql`` in the simple query protocol (several statements: the last one's result).
@@ -310,18 +333,15 @@ class _Prepared:
             head, _, rest = sql.partition("; ")
             if head in _HEADS and rest and ";" not in rest and not self.suspect:
                 tail = rest
-                if self._pgconn.transaction_status == _IDLE:
+                if self._pgconn.transaction_status == IDLE:
                     query = self._prepare_tail(sql, head, tail) or query
                     tail = None
         result = self._pgconn.exec_(query)
         status = result.status
-        if tail is not None and status != _FATAL_ERROR and self._pgconn.transaction_status == _IDLE:
+        if tail is not None and status != _FATAL_ERROR and self._pgconn.transaction_status == IDLE:
             self._prepare_tail(sql, head, tail)
         if status == _TUPLES_OK:
-            tx = self._tx
-            tx.set_pgresult(result)
-            rows = tx.load_rows(0, result.ntuples, tuple) if result.ntuples else []
-            return _Result(rows, [result.fname(i).decode(self._encoding) for i in range(result.nfields)])
+            return _Result(self._rows(result), [result.fname(i).decode(self._encoding) for i in range(result.nfields)])
         if status != _COMMAND_OK and status != _EMPTY_QUERY:
             self._raise(result)
         return _NO_ROWS
@@ -329,15 +349,12 @@ class _Prepared:
     def _prepare_tail(self, sql: str, head: str, tail: str) -> bytes | None:
         """Outside a transaction: ``tail`` prepared, and ``sql`` as sent from now on (None: it
         could not be prepared, and is sent as it is)."""
-        key = (tail, ())
+        key: tuple[str, tuple[int, ...]] = (tail, ())
         found = self.names.get(key)
         if found is None:
-            name = f"iamd_{self._count}".encode()
-            self._count += 1
-            if self._pgconn.prepare(name, tail.encode(self._encoding)).status != _COMMAND_OK:
+            found = self._new(key, tail.encode(self._encoding), ())[0]
+            if found is None:
                 return None
-            found = self.names[key] = (name, [])
-            self.room = len(self.names) < _MAX_PREPARED
         query = self._simple[sql] = f"{head}; EXECUTE {found[0].decode()}".encode()
         return query
 
@@ -359,7 +376,7 @@ class _Prepared:
             self._simple.clear()
             self.room = True
 
-    def _raise(self, result: Any) -> None:
+    def _raise(self, result: Any) -> NoReturn:
         from psycopg import errors
 
         if self._pgconn.status == _BAD:  # as psycopg: the connection is lost
@@ -374,9 +391,12 @@ _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary
 
 
 def _prepared(driver: Any) -> _Prepared:
-    prepared = _Prepared(driver)
-    with _LOCK:
-        _PREPARED[driver] = prepared
+    """The statements iamd prepared on the psycopg connection ``driver`` (none yet at its first use)."""
+    prepared = _PREPARED.get(driver)
+    if prepared is None:
+        prepared = _Prepared(driver)
+        with _LOCK:
+            _PREPARED[driver] = prepared
     return prepared
 
 

@@ -25,7 +25,7 @@ from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
-from iamd.store.driver import roll_back, simple_query
+from iamd.store.driver import IN_ERROR, IN_TRANSACTION, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
@@ -99,8 +99,6 @@ _PG_ROW_OVERHEAD = 140
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 # A write's COMMIT and its durable flush (SqlStore._commit_durably), one query string.
 _COMMIT_AND_FLUSH = "COMMIT; SELECT pg_logical_emit_message(true, 'iamd', '')"
-_IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS (psycopg is imported only with PostgreSQL)
-_IN_ERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -220,7 +218,7 @@ class SqlStore:
         the ``COMMIT`` itself reports none; the write is committed, not known to be on disk, and
         that error is returned (said and raised by the caller, as a failed flush was)."""
         driver: Any = conn.connection.driver_connection
-        if driver.info.transaction_status == _IN_ERROR:  # a COMMIT would roll back without an error
+        if driver.info.transaction_status == IN_ERROR:  # a COMMIT would roll back without an error
             raise RuntimeError("the write transaction failed: not committed")
         try:
             simple_query(driver, _COMMIT_AND_FLUSH)  # on libpq: psycopg's cursor cost more CPU than the round trip
@@ -589,7 +587,7 @@ def open_store(
 def _in_transaction(conn: Connection) -> bool:
     """PostgreSQL: whether ``conn``'s driver is in a transaction, idle, no statement failed in it."""
     driver: Any = conn.connection.driver_connection
-    return not (driver.closed or driver.broken) and driver.info.transaction_status == _IN_TRANSACTION
+    return not (driver.closed or driver.broken) and driver.info.transaction_status == IN_TRANSACTION
 
 
 def _lock_timed_out(error: OperationalError) -> bool:
