@@ -13,7 +13,7 @@ from pathlib import Path
 
 from iamd.api.audit_process import AuditProcessWriter
 from iamd.audit import CallEvent as Record
-from iamd.store import audit_event_from_record, migrate, open_store
+from iamd.store import Store, audit_event_from_record, migrate, open_store
 from tests.fresh_process import run_fresh
 
 ACCOUNT = "123456789012"
@@ -29,13 +29,20 @@ def _record(i: int, name: str = "GetUser") -> Record:
     )  # fmt: skip
 
 
-def test_flush_close_and_every_kind_of_item(tmp_path: Path) -> None:
+def _store_with_a_key(tmp_path: Path) -> tuple[str, Store]:
+    """A new SQLite store (and its URL) holding the account and a root access key (whose last use
+    the events' key uses update)."""
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     migrate.upgrade(url)
     store = open_store(url)
     with store.transaction() as tx:
         tx.create_account(ACCOUNT)
         tx.create_access_key(ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"sealed")
+    return url, store
+
+
+def test_flush_close_and_every_kind_of_item(tmp_path: Path) -> None:
+    url, store = _store_with_a_key(tmp_path)
     # only flush() and close() ship; normal priority (no lag allowed), so that a busy machine
     # cannot starve the child past flush's timeout: this test is about the contract, not priority
     writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
@@ -165,12 +172,7 @@ def test_the_writer_process_does_not_import_the_app() -> None:
 def test_a_batch_of_plain_tuples_travels_marshalled_and_is_stored_the_same(tmp_path: Path) -> None:
     """The sender marshals a batch of wire tuples (cheaper than pickling, both ends): it reaches the
     child whole, the key's last use to the microsecond, and is stored as before."""
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    migrate.upgrade(url)
-    store = open_store(url)
-    with store.transaction() as tx:
-        tx.create_account(ACCOUNT)
-        tx.create_access_key(ACCOUNT, None, "AKIAEXAMPLEROOT00001", b"sealed")
+    url, store = _store_with_a_key(tmp_path)
     writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
     sent: list[int] = []
     conn = writer._conn
