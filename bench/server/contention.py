@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -33,10 +34,11 @@ from typing import Any
 
 from .baseline import ROOT, checkout
 from .client import write_requests
-from .load import run_python
+from .load import run_load, run_python
 from .servers import Server, start_iamd
 from .setup import TARGETS, get_user_bodies, setup_iamd, target_users, verify
 from .signing import Key, query_body, sign_query
+from .wrk import available as wrk_available
 
 __all__ = ["main"]
 
@@ -177,48 +179,64 @@ def reads_with_writer(
 
 
 def write_scaling(
-    versions: dict[str, Path | None], rounds: int, duration: float, tmp: Path, pg: _Postgres
+    versions: dict[str, Path | None], rounds: int, duration: float, tmp: Path, pg: _Postgres, clients: Sequence[str]
 ) -> dict[str, Any]:
+    """Per version and load generator (a row each, labelled ``version`` or ``version client``
+    when there are several clients): rates at 1 and 8 connections, and per window where the
+    CPU went (ms per request: iamd, PostgreSQL, the client; iamd's cores in use; the
+    machine's idle share, and its iowait part, from /proc/stat)."""
     servers: dict[str, Server] = {}
     keys: dict[str, Key] = {}
+    label = {(v, c): v if len(clients) == 1 else f"{v} {c}" for v in versions for c in clients}
+    rows: dict[str, dict[int, list[dict[str, float]]]] = {name: {1: [], 8: []} for name in label.values()}
     try:
         for version, source in versions.items():
             _say(f"writes: starting {version} on postgresql")
             server = servers[version] = _start(version, source, tmp, "postgresql", pg)
             keys[version] = setup_iamd(server)
-        rows: dict[str, dict[int, list[float]]] = {v: {1: [], 8: []} for v in versions}
-        cpu: dict[str, dict[int, list[tuple[float, float]]]] = {v: {1: [], 8: []} for v in versions}
         postmaster = pg.postmaster()
         for r in range(rounds):
             order = list(versions) if r % 2 == 0 else list(versions)[::-1]
-            for version in order:
+            for version, client, conns in itertools.product(order, clients, (1, 8)):
                 server, key = servers[version], keys[version]
-                for conns in (1, 8):
-                    # New names per window: a window ends between a CreateUser and its DeleteUser.
-                    signed = sign_query(server.host, server.port, key, write_bodies(f"r{r}c{conns}n", 400))
-                    _say(f"  round {r + 1}/{rounds} {version}: CreateUser/DeleteUser, {conns} connection(s)")
-                    before = _cpu_seconds(server.pid), _cpu_seconds(postmaster)
-                    result = run_python(server.host, server.port, signed, connections=conns, duration=duration,
-                                        own_slice=True)  # fmt: skip
-                    after = _cpu_seconds(server.pid), _cpu_seconds(postmaster)
-                    if result.bad_status or result.errors:
-                        raise RuntimeError(f"{version}: {result.statuses} ({result.errors} errors)")
-                    rows[version][conns].append(result.rps)
-                    done = max(result.rps * duration, 1.0)
-                    cpu[version][conns].append(
-                        ((after[0] - before[0]) / done * 1e3, (after[1] - before[1]) / done * 1e3)
-                    )
+                # New names per window: a window ends between a CreateUser and its DeleteUser.
+                signed = sign_query(server.host, server.port, key, write_bodies(f"r{r}{client[0]}{conns}n", 400))
+                _say(f"  round {r + 1}/{rounds} {version}: CreateUser/DeleteUser, {conns} connection(s), {client}")
+                before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_jiffies()
+                result = run_load(client, server.host, server.port, signed, connections=conns, duration=duration,
+                                  unit=2)  # fmt: skip
+                after = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_jiffies()
+                if result.bad_status or result.errors:
+                    raise RuntimeError(f"{version}, {client}: {result.bad_status} answers not 200 {result.statuses} "
+                                       f"{result.first_bad[:300]}, {result.errors} errors")  # fmt: skip
+                done = max(result.requests, 1) / 1e3  # CPU seconds per thousand: ms per request
+                idle, iowait, total = (a - b for a, b in zip(after[2], before[2], strict=True))
+                rows[label[version, client]][conns].append({
+                    "rps": result.rps,
+                    "server_ms": (after[0] - before[0]) / done,
+                    "postgres_ms": (after[1] - before[1]) / done,
+                    "client_ms": result.client_cpu_s / done,
+                    "server_cores": (after[0] - before[0]) / result.seconds,
+                    "idle": idle / total,
+                    "iowait": iowait / total,
+                })  # fmt: skip
     finally:
         for server in servers.values():
             server.stop()
     return {
-        version: {
-            **{f"rps_{c}": round(statistics.median(v), 1) for c, v in row.items()},
-            **{f"server_ms_{c}": round(statistics.median(x[0] for x in v), 2) for c, v in cpu[version].items()},
-            **{f"postgres_ms_{c}": round(statistics.median(x[1] for x in v), 2) for c, v in cpu[version].items()},
+        name: {
+            f"{k}_{c}": round(statistics.median(w[k] for w in windows), 3)
+            for c, windows in row.items()
+            for k in windows[0]
         }
-        for version, row in rows.items()
+        for name, row in rows.items()
     }
+
+
+def _machine_jiffies() -> tuple[int, int, int]:
+    """All CPUs' idle, iowait and total time so far (/proc/stat's first line, in ticks)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[3], fields[4], sum(fields)
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -272,16 +290,21 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"  new/old: with a writer {r['new']['with_writer_rps'] / r['old']['with_writer_rps']:.2f}x")
     w = results.get("writes")
     if w:
-        lines.append("\nPostgreSQL (fsync on) CreateUser/DeleteUser, requests per second:")
-        for version, v in w.items():
-            lines.append(f"  {version:8} 1 connection {v['rps_1']:8,.0f}   8 connections {v['rps_8']:8,.0f}"
+        lines.append("\nPostgreSQL (fsync on) CreateUser/DeleteUser, requests per second; at 1 / 8 connections:"
+                     " CPU ms per request (iamd, PostgreSQL, load generator), iamd's cores in use,"
+                     " the machine's idle (iowait) share")  # fmt: skip
+        for name, v in w.items():
+            lines.append(f"  {name:12} 1 connection {v['rps_1']:8,.0f}   8 connections {v['rps_8']:8,.0f}"
                          f"   (8/1 {v['rps_8'] / v['rps_1']:.2f}x; target at 8: {TARGET_WRITES_8:,.0f})")  # fmt: skip
-            if "server_ms_8" in v:
-                lines.append(f"  {'':8} CPU ms per request at 1 / 8 connections: iamd {v['server_ms_1']:.2f} / "
-                             f"{v['server_ms_8']:.2f}, PostgreSQL {v['postgres_ms_1']:.2f} / "
-                             f"{v['postgres_ms_8']:.2f}")  # fmt: skip
-        if "new" in w and "old" in w:
-            lines.append(f"  new/old at 8 connections: {w['new']['rps_8'] / w['old']['rps_8']:.2f}x")
+            lines.append(f"  {'':12} iamd {v['server_ms_1']:.2f} / {v['server_ms_8']:.2f}, PostgreSQL "
+                         f"{v['postgres_ms_1']:.2f} / {v['postgres_ms_8']:.2f}, client {v['client_ms_1']:.2f} / "
+                         f"{v['client_ms_8']:.2f}; iamd cores {v['server_cores_1']:.2f} / "
+                         f"{v['server_cores_8']:.2f}; idle {v['idle_1']:.0%} ({v['iowait_1']:.0%}) / "
+                         f"{v['idle_8']:.0%} ({v['iowait_8']:.0%})")  # fmt: skip
+        for suffix in ("", " wrk", " python"):
+            new, old = w.get(f"new{suffix}"), w.get(f"old{suffix}")
+            if new and old:
+                lines.append(f"  new/old at 8 connections{suffix}: {new['rps_8'] / old['rps_8']:.2f}x")
     f = results.get("first")
     if f:
         lines.append("\nCPU per request, in process (bench.server.callers), µs: cold (each caller's first) / warm")
@@ -301,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--callers", type=int, default=2000, help="first request: distinct callers")
     parser.add_argument("--workers", type=int, nargs="+", metavar="N",
                         help="no baseline: the working tree under iamd serve --workers N, for each N")  # fmt: skip
+    parser.add_argument("--client", nargs="+", choices=["wrk", "python"],
+                        default=["wrk"] if wrk_available() else ["python"],
+                        help="writes: the load generator(s), each measured in the same run (default: wrk)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     args.scenarios = args.scenarios or ["reads", "writes", "first"]
@@ -323,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             for backend in args.backends:
                 results[f"reads_{backend}"] = reads_with_writer(versions, backend, args.rounds, args.duration, tmp, pg)
         if "writes" in args.scenarios and pg is not None:
-            results["writes"] = write_scaling(versions, args.rounds, args.duration, tmp, pg)
+            results["writes"] = write_scaling(versions, args.rounds, args.duration, tmp, pg, args.client)
         if "first" in args.scenarios:
             results["first"] = first_request(versions, args.callers)
     finally:

@@ -31,6 +31,7 @@ class LoadResult:
     errors: int  # connection errors, timeouts
     client_cpu_s: float
     statuses: dict[str, int] = field(default_factory=dict)
+    first_bad: str = ""  # wrk with slices: the first answer that was not 200 (status and body)
 
     @property
     def rps(self) -> float:
@@ -84,10 +85,11 @@ def run_python(
 
 
 def run_load(
-    client: str, host: str, port: int, requests: Sequence[bytes], *, connections: int, duration: float
+    client: str, host: str, port: int, requests: Sequence[bytes], *, connections: int, duration: float, unit: int = 0
 ) -> LoadResult:
+    """``unit`` > 0: each connection cycles its own slice, in whole groups of ``unit`` requests."""
     if client == "wrk":
         from .wrk import run_wrk
 
-        return run_wrk(host, port, requests, connections=connections, duration=duration)
-    return run_python(host, port, requests, connections=connections, duration=duration)
+        return run_wrk(host, port, requests, connections=connections, duration=duration, unit=unit)
+    return run_python(host, port, requests, connections=connections, duration=duration, own_slice=unit > 0)
