@@ -35,6 +35,7 @@ from typing import Any
 from .baseline import ROOT, checkout
 from .client import write_requests
 from .load import run_load, run_python
+from .pg_waits import KINDS, WaitSampler
 from .servers import Server, start_iamd
 from .setup import TARGETS, get_user_bodies, setup_iamd, target_users, verify
 from .signing import Key, query_body, sign_query
@@ -105,6 +106,20 @@ class _Postgres:
         except (OSError, ValueError, IndexError):
             return None
 
+    def configure(self, settings: dict[str, str]) -> None:
+        """``ALTER SYSTEM SET`` each of ``settings`` (``RESET ALL`` first) and reload: the
+        settings a reload applies (``commit_delay``, ``commit_siblings``, …) take effect for
+        the servers' existing connections."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.cluster.url(), autocommit=True) as c:
+            c.execute("ALTER SYSTEM RESET ALL")
+            for name, value in settings.items():
+                c.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            c.execute("SELECT pg_reload_conf()")
+        time.sleep(0.2)  # the backends apply a reload at their next command
+
     def stop(self) -> None:
         self.cluster.stop()
 
@@ -116,8 +131,11 @@ def _start(version: str, source: Path | None, tmp: Path, backend: str, pg: _Post
     database = pg.database() if backend == "postgresql" and pg is not None else None
     workers = WORKERS.get(version, 1)
     args = ("--workers", str(workers)) if workers > 1 else ()
-    return start_iamd(f"iamd-{version}-{backend}", tmp / f"{version}-{backend}", database=database, source=source,
-                      args=args)  # fmt: skip
+    server = start_iamd(f"iamd-{version}-{backend}", tmp / f"{version}-{backend}", database=database, source=source,
+                        args=args)  # fmt: skip
+    if database is not None:
+        server.extra["database"] = database.rpartition("/")[2]
+    return server
 
 
 def reads_with_writer(
@@ -179,16 +197,27 @@ def reads_with_writer(
 
 
 def write_scaling(
-    versions: dict[str, Path | None], rounds: int, duration: float, tmp: Path, pg: _Postgres, clients: Sequence[str]
+    versions: dict[str, Path | None],
+    rounds: int,
+    duration: float,
+    tmp: Path,
+    pg: _Postgres,
+    clients: Sequence[str],
+    tuned: dict[str, str],
 ) -> dict[str, Any]:
-    """Per version and load generator (a row each, labelled ``version`` or ``version client``
-    when there are several clients): rates at 1 and 8 connections, and per window where the
-    CPU went (ms per request: iamd, PostgreSQL, the client; iamd's cores in use; the
-    machine's idle share, and its iowait part, from /proc/stat)."""
+    """A row per version, load generator and PostgreSQL configuration (the cluster's defaults,
+    and ``tuned`` if given), labelled by what varies: rates at 1 and 8 connections and, per
+    window, where the time went: CPU ms per request (iamd, PostgreSQL, the load generator),
+    the cores iamd and everything else on the machine used, the machine's idle share
+    (/proc/stat), and what the server's PostgreSQL backends were doing (``pg_waits``)."""
     servers: dict[str, Server] = {}
     keys: dict[str, Key] = {}
-    label = {(v, c): v if len(clients) == 1 else f"{v} {c}" for v in versions for c in clients}
-    rows: dict[str, dict[int, list[dict[str, float]]]] = {name: {1: [], 8: []} for name in label.values()}
+    configs = {"default": {}, "tuned": tuned} if tuned else {"default": {}}
+    rows: dict[str, dict[int, list[dict[str, float]]]] = {}
+
+    def label(version: str, client: str, config: str) -> str:
+        return " ".join([version, *([client] if len(clients) > 1 else []), *([config] if tuned else [])])
+
     try:
         for version, source in versions.items():
             _say(f"writes: starting {version} on postgresql")
@@ -197,32 +226,39 @@ def write_scaling(
         postmaster = pg.postmaster()
         for r in range(rounds):
             order = list(versions) if r % 2 == 0 else list(versions)[::-1]
-            for version, client, conns in itertools.product(order, clients, (1, 8)):
+            for config, version, client, conns in itertools.product(configs, order, clients, (1, 8)):
+                pg.configure(configs[config])
                 server, key = servers[version], keys[version]
                 # New names per window: a window ends between a CreateUser and its DeleteUser.
-                signed = sign_query(server.host, server.port, key, write_bodies(f"r{r}{client[0]}{conns}n", 400))
-                _say(f"  round {r + 1}/{rounds} {version}: CreateUser/DeleteUser, {conns} connection(s), {client}")
-                before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_jiffies()
-                result = run_load(client, server.host, server.port, signed, connections=conns, duration=duration,
-                                  unit=2)  # fmt: skip
-                after = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_jiffies()
+                names = f"r{r}{config[0]}{client[0]}{conns}n"
+                signed = sign_query(server.host, server.port, key, write_bodies(names, 400))
+                _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
+                waits = WaitSampler(pg.cluster.url(), server.extra["database"])
+                before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
+                with waits:
+                    result = run_load(client, server.host, server.port, signed, connections=conns,
+                                      duration=duration, unit=2)  # fmt: skip
+                after = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
                 if result.bad_status or result.errors:
                     raise RuntimeError(f"{version}, {client}: {result.bad_status} answers not 200 {result.statuses} "
                                        f"{result.first_bad[:300]}, {result.errors} errors")  # fmt: skip
-                done = max(result.requests, 1) / 1e3  # CPU seconds per thousand: ms per request
-                idle, iowait, total = (a - b for a, b in zip(after[2], before[2], strict=True))
-                rows[label[version, client]][conns].append({
+                iamd, postgres = after[0] - before[0], after[1] - before[1]
+                (idle, busy), wall = (a - b for a, b in zip(after[2], before[2], strict=True)), after[3] - before[3]
+                per = max(result.requests, 1) / 1e3  # CPU seconds per thousand requests: ms per request
+                rows.setdefault(label(version, client, config), {1: [], 8: []})[conns].append({
                     "rps": result.rps,
-                    "server_ms": (after[0] - before[0]) / done,
-                    "postgres_ms": (after[1] - before[1]) / done,
-                    "client_ms": result.client_cpu_s / done,
-                    "server_cores": (after[0] - before[0]) / result.seconds,
-                    "idle": idle / total,
-                    "iowait": iowait / total,
+                    "server_ms": iamd / per,
+                    "postgres_ms": postgres / per,
+                    "client_ms": result.client_cpu_s / per,
+                    "server_cores": iamd / result.seconds,
+                    "others_cores": (busy - iamd - postgres - result.client_cpu_s) / wall,
+                    "idle": idle / wall,
+                    **{f"pg_{k}": v for k, v in waits.shares().items()},
                 })  # fmt: skip
     finally:
         for server in servers.values():
             server.stop()
+        pg.configure({})
     return {
         name: {
             f"{k}_{c}": round(statistics.median(w[k] for w in windows), 3)
@@ -233,10 +269,12 @@ def write_scaling(
     }
 
 
-def _machine_jiffies() -> tuple[int, int, int]:
-    """All CPUs' idle, iowait and total time so far (/proc/stat's first line, in ticks)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return fields[3], fields[4], sum(fields)
+def _machine_seconds() -> tuple[float, float]:
+    """All CPUs' idle (with iowait) and busy seconds so far (/proc/stat's first line)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return idle / tick, (sum(ticks) - idle) / tick
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -290,21 +328,31 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"  new/old: with a writer {r['new']['with_writer_rps'] / r['old']['with_writer_rps']:.2f}x")
     w = results.get("writes")
     if w:
-        lines.append("\nPostgreSQL (fsync on) CreateUser/DeleteUser, requests per second; at 1 / 8 connections:"
-                     " CPU ms per request (iamd, PostgreSQL, load generator), iamd's cores in use,"
-                     " the machine's idle (iowait) share")  # fmt: skip
+        cores = os.cpu_count() or 1
+        lines.append("\nPostgreSQL (fsync on) CreateUser/DeleteUser, requests per second, and per window at 1 / 8 "
+                     "connections: CPU ms per request, the cores iamd and everything else used, the machine's idle "
+                     f"cores; at 8, a CPU-bound ceiling ({cores} cores / CPU per request) and the shares of the "
+                     "PostgreSQL backends' samples (bench/server/pg_waits.py)")  # fmt: skip
         for name, v in w.items():
-            lines.append(f"  {name:12} 1 connection {v['rps_1']:8,.0f}   8 connections {v['rps_8']:8,.0f}"
+            cpu_8 = v["server_ms_8"] + v["postgres_ms_8"] + v["client_ms_8"]
+            lines.append(f"  {name:20} 1 connection {v['rps_1']:7,.0f}   8 connections {v['rps_8']:7,.0f}"
                          f"   (8/1 {v['rps_8'] / v['rps_1']:.2f}x; target at 8: {TARGET_WRITES_8:,.0f})")  # fmt: skip
-            lines.append(f"  {'':12} iamd {v['server_ms_1']:.2f} / {v['server_ms_8']:.2f}, PostgreSQL "
+            lines.append(f"  {'':20} iamd {v['server_ms_1']:.2f} / {v['server_ms_8']:.2f}, PostgreSQL "
                          f"{v['postgres_ms_1']:.2f} / {v['postgres_ms_8']:.2f}, client {v['client_ms_1']:.2f} / "
-                         f"{v['client_ms_8']:.2f}; iamd cores {v['server_cores_1']:.2f} / "
-                         f"{v['server_cores_8']:.2f}; idle {v['idle_1']:.0%} ({v['iowait_1']:.0%}) / "
-                         f"{v['idle_8']:.0%} ({v['iowait_8']:.0%})")  # fmt: skip
-        for suffix in ("", " wrk", " python"):
-            new, old = w.get(f"new{suffix}"), w.get(f"old{suffix}")
-            if new and old:
-                lines.append(f"  new/old at 8 connections{suffix}: {new['rps_8'] / old['rps_8']:.2f}x")
+                         f"{v['client_ms_8']:.2f} ms; cores: iamd {v['server_cores_1']:.2f} / "
+                         f"{v['server_cores_8']:.2f}, others {v['others_cores_1']:.2f} / {v['others_cores_8']:.2f}, "
+                         f"idle {v['idle_1']:.2f} / {v['idle_8']:.2f}")  # fmt: skip
+            shares = ", ".join(f"{k} {v[f'pg_{k}_8']:.0%}" for k in KINDS)
+            lines.append(f"  {'':20} at 8: ceiling {cores * 1e3 / cpu_8:,.0f}/s; backends ({v['pg_backends_8']:.1f}) "
+                         f"{shares}")  # fmt: skip
+        for name, new in w.items():
+            old = w.get("old" + name[3:]) if name.startswith("new") else None
+            if old:
+                lines.append(f"  {name}/old at 8 connections: {new['rps_8'] / old['rps_8']:.2f}x")
+        for name, tuned in w.items():
+            default = w.get(name[: -len("tuned")] + "default") if name.endswith(" tuned") else None
+            if default:
+                lines.append(f"  {name}/default at 8 connections: {tuned['rps_8'] / default['rps_8']:.2f}x")
     f = results.get("first")
     if f:
         lines.append("\nCPU per request, in process (bench.server.callers), µs: cold (each caller's first) / warm")
@@ -327,8 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", nargs="+", choices=["wrk", "python"],
                         default=["wrk"] if wrk_available() else ["python"],
                         help="writes: the load generator(s), each measured in the same run (default: wrk)")  # fmt: skip
+    parser.add_argument("--postgres-set", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="writes: also measure with these PostgreSQL settings (ALTER SYSTEM, reloaded), "
+                        "e.g. commit_delay=200 commit_siblings=2")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    tuned = dict(setting.split("=", 1) for setting in args.postgres_set)
     args.scenarios = args.scenarios or ["reads", "writes", "first"]
     if not set(args.scenarios) <= {"reads", "writes", "first"}:
         parser.error(f"unknown scenario in {args.scenarios}: reads, writes, first")
@@ -349,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             for backend in args.backends:
                 results[f"reads_{backend}"] = reads_with_writer(versions, backend, args.rounds, args.duration, tmp, pg)
         if "writes" in args.scenarios and pg is not None:
-            results["writes"] = write_scaling(versions, args.rounds, args.duration, tmp, pg, args.client)
+            results["writes"] = write_scaling(versions, args.rounds, args.duration, tmp, pg, args.client, tuned)
         if "first" in args.scenarios:
             results["first"] = first_request(versions, args.callers)
     finally:
