@@ -234,11 +234,13 @@ def write_scaling(
                 signed = sign_query(server.host, server.port, key, write_bodies(names, 400))
                 _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
                 waits = WaitSampler(pg.cluster.url(), server.extra["database"])
+                threads = _thread_seconds(server.pid)
                 before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
                 with waits:
                     result = run_load(client, server.host, server.port, signed, connections=conns,
                                       duration=duration, unit=2)  # fmt: skip
                 after = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
+                busiest = max((cpu - threads.get(t, 0.0) for t, cpu in _thread_seconds(server.pid).items()), default=0)
                 if result.bad_status or result.errors:
                     raise RuntimeError(f"{version}, {client}: {result.bad_status} answers not 200 {result.statuses} "
                                        f"{result.first_bad[:300]}, {result.errors} errors")  # fmt: skip
@@ -251,6 +253,7 @@ def write_scaling(
                     "postgres_ms": postgres / per,
                     "client_ms": result.client_cpu_s / per,
                     "server_cores": iamd / result.seconds,
+                    "busiest_thread_cores": busiest / result.seconds,
                     "others_cores": (busy - iamd - postgres - result.client_cpu_s) / wall,
                     "idle": idle / wall,
                     **{f"pg_{k}": v for k, v in waits.shares().items()},
@@ -275,6 +278,20 @@ def _machine_seconds() -> tuple[float, float]:
     idle = ticks[3] + ticks[4]
     tick = os.sysconf("SC_CLK_TCK")
     return idle / tick, (sum(ticks) - idle) / tick
+
+
+def _thread_seconds(pid: int) -> dict[int, float]:
+    """Thread id -> CPU seconds so far, for every thread of ``pid`` and of its children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for process in [pid, *map(int, children)]:
+            for stat in Path(f"/proc/{process}/task").glob("*/stat"):
+                with contextlib.suppress(OSError):
+                    fields = stat.read_text().rpartition(")")[2].split()
+                    out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -331,8 +348,8 @@ def render(results: dict[str, Any]) -> str:
         cores = os.cpu_count() or 1
         lines.append("\nPostgreSQL (fsync on) CreateUser/DeleteUser, requests per second, and per window at 1 / 8 "
                      "connections: CPU ms per request, the cores iamd and everything else used, the machine's idle "
-                     f"cores; at 8, a CPU-bound ceiling ({cores} cores / CPU per request) and the shares of the "
-                     "PostgreSQL backends' samples (bench/server/pg_waits.py)")  # fmt: skip
+                     "cores; at 8, the rates that CPU alone allows and the shares of the PostgreSQL backends' samples "
+                     "(bench/server/pg_waits.py)")  # fmt: skip
         for name, v in w.items():
             cpu_8 = v["server_ms_8"] + v["postgres_ms_8"] + v["client_ms_8"]
             lines.append(f"  {name:20} 1 connection {v['rps_1']:7,.0f}   8 connections {v['rps_8']:7,.0f}"
@@ -343,8 +360,10 @@ def render(results: dict[str, Any]) -> str:
                          f"{v['server_cores_8']:.2f}, others {v['others_cores_1']:.2f} / {v['others_cores_8']:.2f}, "
                          f"idle {v['idle_1']:.2f} / {v['idle_8']:.2f}")  # fmt: skip
             shares = ", ".join(f"{k} {v[f'pg_{k}_8']:.0%}" for k in KINDS)
-            lines.append(f"  {'':20} at 8: ceiling {cores * 1e3 / cpu_8:,.0f}/s; backends ({v['pg_backends_8']:.1f}) "
-                         f"{shares}")  # fmt: skip
+            lines.append(f"  {'':20} at 8: ceilings {1e3 / v['server_ms_8']:,.0f}/s (one core for iamd's CPU), "
+                         f"{cores * 1e3 / cpu_8:,.0f}/s ({cores} cores for all three); iamd's busiest thread "
+                         f"{v['busiest_thread_cores_8']:.2f} cores")  # fmt: skip
+            lines.append(f"  {'':20} PostgreSQL backends ({v['pg_backends_8']:.1f}): {shares}")
         for name, new in w.items():
             old = w.get("old" + name[3:]) if name.startswith("new") else None
             if old:
