@@ -234,13 +234,15 @@ def write_scaling(
                 signed = sign_query(server.host, server.port, key, write_bodies(names, 400))
                 _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
                 waits = WaitSampler(pg.cluster.url(), server.extra["database"])
-                threads = _thread_seconds(server.pid)
+                processes = _process_seconds(server.pid)
                 before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
                 with waits:
                     result = run_load(client, server.host, server.port, signed, connections=conns,
                                       duration=duration, unit=2)  # fmt: skip
                 after = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
-                busiest = max((cpu - threads.get(t, 0.0) for t, cpu in _thread_seconds(server.pid).items()), default=0)
+                busiest = max(
+                    (cpu - processes.get(p, 0.0) for p, cpu in _process_seconds(server.pid).items()), default=0.0
+                )
                 if result.bad_status or result.errors:
                     raise RuntimeError(f"{version}, {client}: {result.bad_status} answers not 200 {result.statuses} "
                                        f"{result.first_bad[:300]}, {result.errors} errors")  # fmt: skip
@@ -253,7 +255,7 @@ def write_scaling(
                     "postgres_ms": postgres / per,
                     "client_ms": result.client_cpu_s / per,
                     "server_cores": iamd / result.seconds,
-                    "busiest_thread_cores": busiest / result.seconds,
+                    "busiest_process_cores": busiest / result.seconds,
                     "others_cores": (busy - iamd - postgres - result.client_cpu_s) / wall,
                     "idle": idle / wall,
                     **{f"pg_{k}": v for k, v in waits.shares().items()},
@@ -280,35 +282,27 @@ def _machine_seconds() -> tuple[float, float]:
     return idle / tick, (sum(ticks) - idle) / tick
 
 
-def _thread_seconds(pid: int) -> dict[int, float]:
-    """Thread id -> CPU seconds so far, for every thread of ``pid`` and of its children."""
+def _process_seconds(pid: int | None) -> dict[int, float]:
+    """CPU seconds (user + system) so far of ``pid`` and of each of its live children (a
+    server's workers and audit writer, the cluster's backends), by process; {} where /proc
+    cannot tell."""
+    if pid is None:
+        return {}
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[int, float] = {}
-    with contextlib.suppress(OSError):
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        for process in [pid, *map(int, children)]:
-            for stat in Path(f"/proc/{process}/task").glob("*/stat"):
-                with contextlib.suppress(OSError):
-                    fields = stat.read_text().rpartition(")")[2].split()
-                    out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """CPU seconds (user + system) of ``pid`` and its live children (a server's workers, the
-    cluster's backends); 0 where /proc cannot tell."""
-    if pid is None:
-        return 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
         if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU seconds of ``pid`` and its live children together."""
+    return sum(_process_seconds(pid).values())
 
 
 def first_request(versions: dict[str, Path | None], callers: int) -> dict[str, Any]:
@@ -360,9 +354,9 @@ def render(results: dict[str, Any]) -> str:
                          f"{v['server_cores_8']:.2f}, others {v['others_cores_1']:.2f} / {v['others_cores_8']:.2f}, "
                          f"idle {v['idle_1']:.2f} / {v['idle_8']:.2f}")  # fmt: skip
             shares = ", ".join(f"{k} {v[f'pg_{k}_8']:.0%}" for k in KINDS)
-            lines.append(f"  {'':20} at 8: ceilings {1e3 / v['server_ms_8']:,.0f}/s (one core for iamd's CPU), "
-                         f"{cores * 1e3 / cpu_8:,.0f}/s ({cores} cores for all three); iamd's busiest thread "
-                         f"{v['busiest_thread_cores_8']:.2f} cores")  # fmt: skip
+            lines.append(f"  {'':20} at 8: ceilings {1e3 / v['server_ms_8']:,.0f}/s (iamd's CPU on one core), "
+                         f"{cores * 1e3 / cpu_8:,.0f}/s ({cores} cores for all three); iamd's busiest process "
+                         f"{v['busiest_process_cores_8']:.2f} cores (one GIL)")  # fmt: skip
             lines.append(f"  {'':20} PostgreSQL backends ({v['pg_backends_8']:.1f}): {shares}")
         for name, new in w.items():
             old = w.get("old" + name[3:]) if name.startswith("new") else None
