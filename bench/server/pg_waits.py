@@ -53,6 +53,7 @@ class WaitSampler:
         self.url, self.database, self.interval = url, database, interval
         self.counts: Counter[str] = Counter()
         self.samples = 0
+        self.backend = 0  # the sampler's own backend: not the server's PostgreSQL CPU
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pg-waits", daemon=True)
 
@@ -60,6 +61,7 @@ class WaitSampler:
         import psycopg
 
         with psycopg.connect(self.url, autocommit=True) as conn:
+            self.backend = conn.info.backend_pid
             while not self._stop.wait(self.interval):
                 # pg_stat_activity is a snapshot per transaction: each autocommit query sees a new one.
                 rows = conn.execute(_QUERY, (self.database,)).fetchall()
