@@ -9,10 +9,14 @@ prints new/old ratios; the machine's load weighs on both alike.
   closed loop). The figure is GetUser's requests per second with the writer over without it
   (the target: at least 0.8), and the writer's rate.
 * ``writes`` (PostgreSQL, fsync on): CreateUser/DeleteUser pairs of distinct names at 1 and at
-  8 connections (each connection cycles through its own names), requests per second.
+  8 connections (each connection cycles through its own names), requests per second; per
+  window the CPU per request of iamd, PostgreSQL and the load generator, the cores iamd and
+  the rest of the machine used, the machine's idle time, and what the server's PostgreSQL
+  backends were doing (``pg_waits``); ``--postgres-set`` measures settings beside the defaults.
 
 Requests are signed by the benchmark's caller (``bench-caller``: an inline policy allowing
-``iam:*``) and sent by the Python client (``bench.server.client``), pre-signed.
+``iam:*``), pre-signed, and sent by the Python client (``bench.server.client``); the writes by
+wrk by default (``bench.server.wrk``; ``--client python`` or both).
 """
 
 from __future__ import annotations
