@@ -1,6 +1,7 @@
 """bench/server/wrk.py's write load (``unit``): one wrk thread per connection, each sending its
 own slice of the requests in order from its first (a CreateUser before its DeleteUser), and
-every answer that is not a 200 counted, 2xx included."""
+every answer that is not a 200 counted, 2xx included; and how bench/server/pg_waits.py tells
+what a PostgreSQL backend is doing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import ClassVar
 import pytest
 
 from bench.server.load import LoadResult
+from bench.server.pg_waits import kind
 from bench.server.wrk import own_slices, run_wrk
 
 pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
@@ -85,3 +87,21 @@ def test_slices_are_whole_groups() -> None:
     assert own_slices(20, 3, 2) == [(0, 6), (6, 12), (12, 20)]
     with pytest.raises(ValueError):
         own_slices(4, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("state", "wait_type", "wait_event", "expected"),
+    [
+        ("active", None, None, "cpu"),
+        ("active", "IO", "WALSync", "flush"),
+        ("active", "LWLock", "WALWrite", "flush"),
+        ("active", "Lock", "transactionid", "lock"),
+        ("idle in transaction", "Client", "ClientRead", "iamd_in_tx"),
+        ("idle", "Client", "ClientRead", "iamd_idle"),
+        ("active", "IO", "DataFileRead", "other"),
+    ],
+)
+def test_a_backend_sample_is_told_by_state_and_wait(
+    state: str, wait_type: str | None, wait_event: str | None, expected: str
+) -> None:
+    assert kind(state, wait_type, wait_event) == expected
