@@ -124,6 +124,18 @@ class _Postgres:
             c.execute("SELECT pg_reload_conf()")
         time.sleep(0.2)  # the backends apply a reload at their next command
 
+    def wal_syncs(self) -> tuple[int, float]:
+        """The log's syncs so far and their ms (``pg_stat_wal``), once the backends' pending
+        statistics are in: a backend reports them at most once a second while busy and 10 s
+        after it went idle, so this waits 11 s first."""
+        import psycopg
+
+        time.sleep(11)
+        with psycopg.connect(self.cluster.url(), autocommit=True) as c:
+            row = c.execute("SELECT wal_sync, wal_sync_time FROM pg_stat_wal").fetchone()
+        assert row is not None
+        return int(row[0]), float(row[1])
+
     def stop(self) -> None:
         self.cluster.stop()
 
@@ -208,15 +220,19 @@ def write_scaling(
     pg: _Postgres,
     clients: Sequence[str],
     tuned: dict[str, str],
+    wal_syncs: bool = False,
 ) -> dict[str, Any]:
     """A row per version, load generator and PostgreSQL configuration (the cluster's defaults,
     and ``tuned`` if given), labelled by what varies: rates at 1 and 8 connections and, per
     window, where the time went: CPU ms per request (iamd, PostgreSQL, the load generator),
     the cores iamd and everything else on the machine used, the machine's idle share
-    (/proc/stat), and what the server's PostgreSQL backends were doing (``pg_waits``)."""
+    (/proc/stat), and what the server's PostgreSQL backends were doing (``pg_waits``).
+    ``wal_syncs``: also the log's syncs per write and their mean time (``pg_stat_wal``, read
+    after the backends' statistics have settled: 11 s of quiet before and after each window)."""
     servers: dict[str, Server] = {}
     keys: dict[str, Key] = {}
-    configs = {"default": {}, "tuned": tuned} if tuned else {"default": {}}
+    timing = {"track_wal_io_timing": "on"} if wal_syncs else {}
+    configs = {"default": timing, "tuned": {**timing, **tuned}} if tuned else {"default": timing}
     rows: dict[str, dict[int, list[dict[str, float]]]] = {}
 
     def label(version: str, client: str, config: str) -> str:
@@ -239,6 +255,7 @@ def write_scaling(
                 _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
                 waits = WaitSampler(pg.cluster.url(), server.extra["database"])
                 processes = _process_seconds(server.pid)
+                wal = pg.wal_syncs() if wal_syncs else (0, 0.0)
                 before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
                 with waits:
                     result = run_load(client, server.host, server.port, signed, connections=conns,
@@ -246,6 +263,7 @@ def write_scaling(
                 cluster = _process_seconds(postmaster)
                 cluster.pop(waits.backend, None)  # the sampler's backend, if it has not exited yet
                 after = _cpu_seconds(server.pid), sum(cluster.values()), _machine_seconds(), time.monotonic()
+                syncs, sync_ms = (a - b for a, b in zip(pg.wal_syncs(), wal, strict=True)) if wal_syncs else (0, 0.0)
                 busiest = max(
                     (cpu - processes.get(p, 0.0) for p, cpu in _process_seconds(server.pid).items()), default=0.0
                 )
@@ -265,6 +283,8 @@ def write_scaling(
                     "others_cores": (busy - iamd - postgres - result.client_cpu_s) / wall,
                     "idle": idle / wall,
                     **{f"pg_{k}": v for k, v in waits.shares().items()},
+                    **({"writes_per_sync": result.requests / max(syncs, 1), "sync_ms": sync_ms / max(syncs, 1)}
+                       if wal_syncs else {}),
                 })  # fmt: skip
     finally:
         for server in servers.values():
@@ -365,6 +385,9 @@ def render(results: dict[str, Any]) -> str:
                          f"{v['busiest_process_cores_8']:.2f} cores, on one core: one GIL), "
                          f"{cores * 1e3 / cpu_8:,.0f}/s ({cores} cores for all three)")  # fmt: skip
             lines.append(f"  {'':20} PostgreSQL backends ({v['pg_backends_8']:.1f}): {shares}")
+            if "writes_per_sync_8" in v:
+                lines.append(f"  {'':20} the log's syncs: {v['writes_per_sync_1']:.2f} / {v['writes_per_sync_8']:.2f} "
+                             f"writes per sync, {v['sync_ms_1']:.2f} / {v['sync_ms_8']:.2f} ms each")  # fmt: skip
         for name, new in w.items():
             old = w.get("old" + name[3:]) if name.startswith("new") else None
             if old:
@@ -398,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-set", nargs="+", default=[], metavar="NAME=VALUE",
                         help="writes: also measure with these PostgreSQL settings (ALTER SYSTEM, reloaded), "
                         "e.g. commit_delay=200 commit_siblings=2")  # fmt: skip
+    parser.add_argument("--wal-syncs", action="store_true",
+                        help="writes: also the log's syncs per write (pg_stat_wal; 22 s more per window)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     tuned = dict(setting.split("=", 1) for setting in args.postgres_set)
@@ -421,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
             for backend in args.backends:
                 results[f"reads_{backend}"] = reads_with_writer(versions, backend, args.rounds, args.duration, tmp, pg)
         if "writes" in args.scenarios and pg is not None:
-            results["writes"] = write_scaling(versions, args.rounds, args.duration, tmp, pg, args.client, tuned)
+            results["writes"] = write_scaling(
+                versions, args.rounds, args.duration, tmp, pg, args.client, tuned, args.wal_syncs
+            )
         if "first" in args.scenarios:
             results["first"] = first_request(versions, args.callers)
     finally:
