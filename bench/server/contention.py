@@ -254,24 +254,23 @@ def write_scaling(
                 signed = sign_query(server.host, server.port, key, write_bodies(names, 400))
                 _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
                 waits = WaitSampler(pg.cluster.url(), server.extra["database"])
-                processes = _process_seconds(server.pid)
                 wal = pg.wal_syncs() if wal_syncs else (0, 0.0)
-                before = _cpu_seconds(server.pid), _cpu_seconds(postmaster), _machine_seconds(), time.monotonic()
+                iamd_before, cluster_before = _process_seconds(server.pid), _cpu_seconds(postmaster)
+                machine_before, start = _machine_seconds(), time.monotonic()
                 with waits:
                     result = run_load(client, server.host, server.port, signed, connections=conns,
                                       duration=duration, unit=2)  # fmt: skip
-                cluster = _process_seconds(postmaster)
-                cluster.pop(waits.backend, None)  # the sampler's backend, if it has not exited yet
-                after = _cpu_seconds(server.pid), sum(cluster.values()), _machine_seconds(), time.monotonic()
+                iamd_after, cluster_after = _process_seconds(server.pid), _process_seconds(postmaster)
+                machine_after, wall = _machine_seconds(), time.monotonic() - start
+                cluster_after.pop(waits.backend, None)  # the sampler's backend, if it has not exited yet
                 syncs, sync_ms = (a - b for a, b in zip(pg.wal_syncs(), wal, strict=True)) if wal_syncs else (0, 0.0)
-                busiest = max(
-                    (cpu - processes.get(p, 0.0) for p, cpu in _process_seconds(server.pid).items()), default=0.0
-                )
                 if result.bad_status or result.errors:
                     raise RuntimeError(f"{version}, {client}: {result.bad_status} answers not 200 {result.statuses} "
                                        f"{result.first_bad[:300]}, {result.errors} errors")  # fmt: skip
-                iamd, postgres = after[0] - before[0], after[1] - before[1]
-                (idle, busy), wall = (a - b for a, b in zip(after[2], before[2], strict=True)), after[3] - before[3]
+                by_process = [cpu - iamd_before.get(p, 0.0) for p, cpu in iamd_after.items()]
+                iamd, busiest = sum(by_process), max(by_process, default=0.0)
+                postgres = sum(cluster_after.values()) - cluster_before
+                idle, busy = (a - b for a, b in zip(machine_after, machine_before, strict=True))
                 per = max(result.requests, 1) / 1e3  # CPU seconds per thousand requests: ms per request
                 rows.setdefault(label(version, client, config), {1: [], 8: []})[conns].append({
                     "rps": result.rps,
