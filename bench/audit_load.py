@@ -157,6 +157,9 @@ def worker(rate: int, seconds: float, busy: float, cpu: int, stored: int = 0) ->
             child = writer._process.pid
             sender = writer._thread.native_id
             assert child is not None and sender is not None
+            longest = _longest_cycle(writer)
+            submitted = [0]  # calls submitted so far
+            behind = _behind(Path(tmp) / "iamd.db", submitted, rate)
             child_ns, sender_ns = _ns(child), _ns(os.getpid(), sender)
             started = time.monotonic()
             for i, (call, checks) in enumerate(calls[100:]):
@@ -168,7 +171,11 @@ def worker(rate: int, seconds: float, busy: float, cpu: int, stored: int = 0) ->
                     time.sleep(max(0.0, min(0.001 - tick, due - now)))
                 writer.submit(call)
                 writer.submit(checks)
-            writer.flush()
+                submitted[0] = i + 1
+            submitted[0] = -1  # the sampler stops
+            flush = time.thread_time()
+            writer.flush()  # what is still queued is shipped from this thread
+            flush = time.thread_time() - flush
             child_ns, sender_ns = _ns(child) - child_ns, _ns(os.getpid(), sender) - sender_ns
             elapsed = time.monotonic() - started
         finally:
@@ -176,7 +183,46 @@ def worker(rate: int, seconds: float, busy: float, cpu: int, stored: int = 0) ->
             store.close()
     done = count - 100
     return {"calls": done, "calls_per_s": done / elapsed, "writer_us": child_ns / done / 1e3,
-            "sender_us": sender_ns / done / 1e3}  # fmt: skip
+            "sender_us": sender_ns / done / 1e3, "flush_us": flush / done * 1e6, "cycle_ms": longest[0] * 1e3,
+            "behind_s": max(behind)}  # fmt: skip
+
+
+def _longest_cycle(writer: Any) -> list[float]:
+    """The sender thread's longest cycle in CPU seconds (the GIL held in one go at most), kept in the
+    list returned: the writer's ``_cycle`` timed by its thread's CPU clock."""
+    longest = [0.0]
+    cycle = writer._cycle
+
+    def timed() -> None:
+        start = time.thread_time()
+        cycle()
+        longest[0] = max(longest[0], time.thread_time() - start)
+
+    writer._cycle = timed
+    return longest
+
+
+def _behind(path: Path, submitted: list[int], rate: int) -> list[float]:
+    """How far the trail lags the calls submitted, in seconds of calls (two events each, from the
+    100th call's on), sampled every 50 ms by a thread until ``submitted[0]`` is -1: the list it fills."""
+    import sqlite3
+    import threading
+
+    seen = [0.0]
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+    first = db.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()[0]
+
+    def sample() -> None:
+        try:
+            while (calls := submitted[0]) >= 0:
+                stored = db.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()[0] - first
+                seen.append(max(0, 2 * calls - stored) / 2 / rate)
+                time.sleep(0.05)
+        finally:
+            db.close()
+
+    threading.Thread(target=sample, daemon=True).start()
+    return seen
 
 
 def _side(root: Path, rate: int, seconds: float, busy: float, cpu: int, stored: int) -> dict[str, float]:
@@ -213,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].append(got)
                 if not args.json:
                     print(f"round {r + 1} {name:4}: writer {got['writer_us']:6.1f} µs/call, sender "
-                          f"{got['sender_us']:5.1f} µs/call ({got['calls_per_s']:,.0f} calls/s)",
+                          f"{got['sender_us']:5.1f} µs/call + {got['flush_us']:.1f} in the final flush "
+                          f"({got['calls_per_s']:,.0f} calls/s); longest sender "
+                          f"cycle {got['cycle_ms']:.2f} ms CPU; trail behind by {got['behind_s']:.2f} s at most",
                           file=sys.stderr)  # fmt: skip
     best = {name: {k: min(r[k] for r in runs) for k in ("writer_us", "sender_us")} for name, runs in results.items()}
     if args.json:

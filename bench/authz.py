@@ -20,10 +20,13 @@ installable here). Figures: bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import shutil
+import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -235,6 +238,35 @@ def tree_cpu(pid: int) -> tuple[float, float]:
     return stats.get(pid, (0, 0.0))[1], below
 
 
+def stored_events(trail: Path) -> int:
+    """The number of the last event stored in the server's trail (the SQLite file), read aside."""
+    with contextlib.closing(sqlite3.connect(f"file:{trail}?mode=ro", uri=True, timeout=10)) as db:
+        return int(db.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()[0])
+
+
+def writer_behind(
+    final: int, timeline: list[tuple[str, LoadResult, int]], per_call: dict[str, int]
+) -> list[tuple[int, float]]:
+    """How far behind the audit writer was at the end of each window: the events not yet stored
+    then (the complete trail's length ``final`` less the windows' after it, ``per_call`` events a
+    call, less the length then) and the age of the oldest of them (the windows back to back)."""
+    out: list[tuple[int, float]] = []
+    later = 0  # events of the windows after this one
+    for i in range(len(timeline) - 1, -1, -1):
+        kind, result, at_end = timeline[i]
+        unstored = max(0, final - later - at_end)
+        later += result.requests * per_call[kind]
+        age, left = 0.0, unstored
+        for earlier, window, _ in reversed(timeline[: i + 1]):  # from this window back
+            events = window.requests * per_call[earlier]
+            if left <= events:
+                age += window.seconds * left / max(1, events)
+                break
+            age, left = age + window.seconds, left - events
+        out.append((unstored, age))
+    return out[::-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows, one round")
@@ -296,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         loads = {"single": singles, "batch": batches, "get_user": get_user}
         if args.only:
             runs, loads = {args.only: []}, {args.only: loads[args.only]}
+        trail = tmp / "data" / "iamd.db"
+        timeline: list[tuple[str, LoadResult, int]] = []  # each window, with the trail's length at its end
         for r in range(rounds):
             say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
             for kind, requests in loads.items():
@@ -306,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                 cpu[kind][0] += after[0] - before[0]
                 cpu[kind][1] += after[1] - before[1]
                 last = runs[kind][-1]
+                timeline.append((kind, last, stored_events(trail)))
                 load = os.getloadavg()[0]
                 say(f"  {kind}: {last.requests / last.seconds:,.0f} calls/s, p50 {last.p50_ms:.2f} ms, p99 "
                     f"{last.p99_ms:.2f} ms, max {last.max_ms:.1f} ms (load average {load:.1f})")  # fmt: skip
@@ -327,6 +362,18 @@ def main(argv: list[str] | None = None) -> int:
                 "load_generator_cpu_us_per_call": round(sum(x.client_cpu_s for x in done) / requests * 1e6, 1),
             }  # fmt: skip
         results["server_cpu_s"] = round(server.cpu_s(), 1)
+        server.process.send_signal(signal.SIGTERM)  # a clean stop stores the whole trail (within 60 s)
+        server.process.wait(timeout=90)
+        behind = writer_behind(stored_events(trail), timeline, {"single": 2, "batch": args.batch + 1, "get_user": 1})
+        for kind in runs:
+            lags = [
+                (events, seconds) for (k, _, _), (events, seconds) in zip(timeline, behind, strict=True) if k == kind
+            ]
+            say(
+                f"  {kind}: the trail behind at each window's end by "
+                + ", ".join(f"{n:,} events ({x:.2f} s)" for n, x in lags)
+            )
+            results.setdefault("writer_behind", {})[kind] = lags
         if not args.only:
             say("peer: cedarpy in process")
             results["cedar_in_process"] = cedar_peer(200, args.batch, 2.0 if args.quick else 5.0)

@@ -9,6 +9,13 @@ records into CloudTrail JSON, stores each batch in one transaction, with access-
 last-used times, through its own connection to the same database, and acknowledges it.
 The server keeps every batch until it is acknowledged.
 
+Flow: a batch holds at most :data:`MESSAGE_EVENTS` events (a long queue goes as several), and
+the sender writes to the pipe only what its buffer holds besides the batches not yet
+acknowledged (:func:`_pipe_budget`); the rest waits in the server, in order. So no batch's
+encoding holds the GIL long, no transaction of the child is long, and the sender is never
+stuck in a write to a full pipe: it goes on watching the lag. A batch carries when its oldest
+event was queued (the sender's take before), and the lag limit counts from then.
+
 Visibility: :meth:`flush` returns once every item submitted before the call is stored.
 :meth:`close` (the server's shutdown) lets the child store everything shipped, waiting up
 to ``drain_timeout`` seconds (:data:`DRAIN_TIMEOUT`) with the child at normal priority; a
@@ -31,16 +38,19 @@ import marshal
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from iamd.api.audit_writer import KeyUses, Pending, build_events, kept, store_batch, wire
+from iamd.api.audit_writer import KeyUses, Pending, Shipped, build_events, kept, store_batch, wire
+from iamd.audit import CheckEvents
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import Store
 
@@ -59,6 +69,8 @@ process), and the server stores the rest itself. Below systemd's default stop ti
 (90 s), so that a service manager's stop does not kill the server first.
 """
 _POLL = 0.1  # seconds between checks while waiting for the child
+MESSAGE_EVENTS = 256  # events a batch holds at most (an authorization's checks count one each)
+PIPE_BYTES = 4 << 20  # the pipe's buffer asked for (Linux caps it at net.core.wmem_max)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -101,6 +113,35 @@ def _uses_wire(uses: dict[str, tuple[datetime, str, str]]) -> dict[str, tuple[in
         if type(when) is not datetime or when.tzinfo is not UTC:
             return None
         out[key] = ((when - _EPOCH) // _MICROSECOND, service, region)
+    return out
+
+
+def _pipe_budget(conn: Connection) -> int:
+    """Bytes of batches the sender may have in the pipe unacknowledged: half the socket's send
+    buffer (:data:`PIPE_BYTES` asked for; the buffer counts the kernel's bookkeeping too: a
+    default one of 208 KiB held 166 KiB of batches), so that a write never waits for the child."""
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PIPE_BYTES)
+            return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)) // 2
+    except OSError:  # not a socket (another platform's pipe)
+        return 1 << 16
+
+
+def _chunks(items: list[Pending]) -> list[list[Pending]]:
+    """``items`` in order, in lists of at most :data:`MESSAGE_EVENTS` events (an item of more, alone)."""
+    out: list[list[Pending]] = []
+    chunk: list[Pending] = []
+    size = 0
+    for item in items:
+        count = len(item.checks) if type(item) is CheckEvents else 1
+        if chunk and size + count > MESSAGE_EVENTS:
+            out.append(chunk)
+            chunk, size = [], 0
+        chunk.append(item)
+        size += count
+    out.append(chunk)
     return out
 
 
@@ -217,8 +258,8 @@ def _child(url: str, conn: Connection, lag_limit: float = LAG_LIMIT, budget: Aud
                 return
             if message is None:
                 return
-            seq, items, uses, shipped_at = message
-            priority.batch_waited(time.monotonic() - shipped_at)
+            seq, items, uses, queued_at = message
+            priority.batch_waited(time.monotonic() - queued_at)
             events = build_events(items)  # CPU work, at the current priority
             with priority.storing():
                 store_batch(store, events, uses, written=written)
@@ -272,7 +313,7 @@ def _close_all() -> None:
         writer.close()
 
 
-_Batch = tuple[float, list[Any], dict[str, tuple[datetime, str, str]]]  # shipped at, items, key uses
+_Batch = tuple[float, list[Shipped], dict[str, tuple[datetime, str, str]]]  # queued since, items, key uses
 
 
 class AuditProcessWriter:
@@ -288,11 +329,15 @@ class AuditProcessWriter:
         self._lock = threading.Lock()  # guards _items, _uses
         self._items: list[Pending] = []
         self._uses: dict[str, tuple[datetime, str, str]] = {}
-        self._pipe_lock = threading.RLock()  # one thread at a time on the pipe; guards _seq, _unacked
+        self._pipe_lock = threading.RLock()  # one thread at a time on the pipe; guards the five below
         self._seq = 0
-        self._unacked: dict[int, _Batch] = {}  # shipped, not yet acknowledged as stored (in order)
+        self._unacked: dict[int, _Batch] = {}  # taken, not yet acknowledged as stored (in order)
+        self._unsent: deque[tuple[int, bytes]] = deque()  # of those, the ones waiting for room in the pipe
+        self._in_pipe: dict[int, int] = {}  # of those, the ones sent: their bytes
+        self._taken = time.monotonic()  # when the sender last took the queue
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
+        self._budget = _pipe_budget(self._conn)
         self._process = context.Process(
             target=_child, args=(url, child_conn, lag_limit, budget), name="iamd-audit", daemon=True
         )
@@ -330,15 +375,29 @@ class AuditProcessWriter:
 
     def _ship(self) -> None:
         items, uses = self._take()
-        if not items and not uses:
-            return
-        shipped = wire(items)  # plain tuples, functions run: what pickles cheaply on either side
-        now = time.monotonic()
-        self._seq += 1
-        self._unacked[self._seq] = (now, shipped, uses)
-        if self._process.is_alive():
+        since, self._taken = self._taken, time.monotonic()  # what was queued came after the last take
+        if items or uses:
+            for chunk in _chunks(items):
+                shipped = wire(chunk)  # plain tuples, functions run: what pickles cheaply on either side
+                self._seq += 1
+                self._unacked[self._seq] = (since, shipped, uses)
+                try:
+                    self._unsent.append((self._seq, encode((self._seq, shipped, uses, since))))
+                except Exception:  # stays unacknowledged: stored by the server if the child goes
+                    log.exception("could not encode audit events for the writer process")
+                uses = {}
+        self._send_unsent()
+
+    def _send_unsent(self) -> None:
+        """Write the batches waiting, in order, while the pipe has room for them (see :func:`_pipe_budget`)."""
+        while self._unsent and self._process.is_alive():
+            seq, data = self._unsent[0]
+            if self._in_pipe and sum(self._in_pipe.values()) + len(data) > self._budget:
+                return
+            self._unsent.popleft()
+            self._in_pipe[seq] = len(data)
             try:
-                self._conn.send_bytes(encode((self._seq, shipped, uses, now)))
+                self._conn.send_bytes(data)
             except (OSError, ValueError):
                 log.exception("could not ship audit events to the writer process")
 
@@ -346,7 +405,9 @@ class AuditProcessWriter:
         """Take the child's acknowledgements (waiting up to ``wait`` seconds for the first)."""
         try:
             while self._conn.poll(wait):
-                self._unacked.pop(self._conn.recv(), None)
+                seq = self._conn.recv()
+                self._unacked.pop(seq, None)
+                self._in_pipe.pop(seq, None)
                 wait = 0.0
         except (OSError, EOFError):  # the child is gone: what it did not acknowledge stays
             if wait:
@@ -371,6 +432,8 @@ class AuditProcessWriter:
         count = sum(len(items) for _, items, _ in self._unacked.values())
         log.warning("%s: storing its %d unstored audit events in the server process", reason, count)
         batches, self._unacked = list(self._unacked.values()), {}
+        self._unsent.clear()
+        self._in_pipe.clear()
         for _, items, uses in batches:  # the child may have stored a batch without acknowledging it
             store_batch(self._store, items, uses, skip_stored=True)
 
@@ -383,7 +446,12 @@ class AuditProcessWriter:
                 self._take_over("the audit writer process is gone")
 
     def _run(self) -> None:
-        while not self._stop.wait(self._window):
+        while not self._stop.is_set():
+            if self._unsent:  # batches wait for room in the pipe: the child's acknowledgement makes some
+                with contextlib.suppress(OSError, EOFError):
+                    self._conn.poll(self._window)
+            elif self._stop.wait(self._window):
+                return
             try:
                 self._cycle()
             except Exception:
@@ -404,6 +472,7 @@ class AuditProcessWriter:
             else:
                 self._watch()
             self._collect(min(_POLL, remaining))
+            self._send_unsent()
         return True
 
     def flush(self, timeout: float = DRAIN_TIMEOUT) -> None:

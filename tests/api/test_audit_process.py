@@ -236,3 +236,67 @@ def test_the_pipe_encoding_keeps_types_sharing_and_falls_back_to_pickle() -> Non
         assert back == message
         assert [type(x) for item in back[1] for x in item] == [type(x) for item in message[1] for x in item]
         assert {k: v[0].tzinfo for k, v in back[2].items()} == {k: v[0].tzinfo for k, v in message[2].items()}
+
+
+def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_full_pipe(tmp_path: Path) -> None:
+    """With the child stopped (as a starved idle-only child is), a queue far larger than the pipe
+    is taken at once: it leaves as batches of at most MESSAGE_EVENTS events (no long GIL hold, no
+    long transaction), the sender writes only what the pipe holds and returns (it can still watch
+    the lag and raise the child), and once the child runs again everything is stored, once."""
+    import os
+    import signal
+    import threading
+
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    pid = writer._process.pid
+    assert pid is not None
+    writer._budget = 1 << 16  # room for a batch or two, whatever the system's socket buffers
+    count = 12 * MESSAGE_EVENTS  # over 1 MB: more than a default socket buffer holds
+    try:
+        writer.flush()  # the child is up
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for i in range(count):
+                writer.submit(_record(i))
+            sender = threading.Thread(target=writer._send)
+            sender.start()
+            sender.join(timeout=30)
+            stuck = sender.is_alive()
+            sizes = [len(items) for _, items, _ in writer._unacked.values()]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        sender.join()
+        assert not stuck
+        assert sum(sizes) == count
+        assert max(sizes) == MESSAGE_EVENTS
+        assert writer._unsent  # what the pipe could not hold waits in the server
+        writer.flush()
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_batch_is_stamped_with_when_its_events_were_queued_not_when_it_was_sent(tmp_path: Path) -> None:
+    """The lag limit counts from the queueing: time spent in the server's queue (behind a full pipe,
+    or a slow cycle) counts against it, so a starved child is raised in time."""
+    import time
+
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    try:
+        queued = time.monotonic()
+        writer.submit(_record(1))
+        time.sleep(0.3)
+        with writer._pipe_lock:
+            writer._send()
+            stamps = [since for since, _, _ in writer._unacked.values()]
+        assert stamps and all(since <= queued for since in stamps)
+    finally:
+        writer.close()
+        store.close()
