@@ -290,7 +290,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append("\nCPU per request, in process (bench.server.callers), µs: cold (each caller's first) / warm")
         for version, v in f.items():
             index = f"   (bulk load first: {v['preload']:,.0f} per credential)" if "preload" in v else ""
-            lines.append(f"  {version:8} cold {v['cold']:8,.0f}   warm {v.get('warm1', 0):8,.0f}{index}")
+            lines.append(f"  {version:10} cold {v['cold']:8,.0f}   warm {v.get('warm1', 0):8,.0f}{index}")
     return "\n".join(lines)
 
 

@@ -71,3 +71,32 @@ def test_every_command_resolves_by_its_name() -> None:
     assert {"upgrade", "rotate-master-key", "reseal"} <= set(db.commands)  # iamd.cli.keys adds its two
     assert "export" in trail.commands  # iamd.cli.audit's
     assert main.get_command(ctx, "no-such-command") is None
+
+
+# ``iamd serve`` up to ``uvicorn.run``: the credential index's bulk load runs on its own thread
+# (iamd serve --cache-preload; docs/architecture.md, "The credential index").
+_PRELOAD = """
+import json, sys, threading
+import uvicorn
+
+def run(app, **options):
+    loads = [t for t in threading.enumerate() if t.name == "iamd-preload"]
+    for t in loads:
+        t.join(timeout=30)
+    from iamd.cache import Section
+
+    print(json.dumps({"loads": len(loads), "credentials": app.backend.cache.size(Section.CREDENTIALS)}))
+    raise SystemExit(0)
+
+uvicorn.run = run
+from iamd.cli import main
+sys.argv = ["iamd", "serve", "--dev", "--port", "0", "--data-dir", DATA_DIR, "--audit-writer", "thread", *ARGS]
+main()
+"""
+
+
+def test_serve_loads_the_credential_index_in_the_background_unless_told_not_to(tmp_path: Path) -> None:
+    for args, loaded in (([], True), (["--cache-preload", "0"], False)):
+        script = f"DATA_DIR = {str(tmp_path / 'data')!r}\nARGS = {args!r}\n" + _PRELOAD
+        result = json.loads(run_fresh(script).strip().splitlines()[-1])
+        assert result == {"loads": int(loaded), "credentials": int(loaded)}  # the root's key
