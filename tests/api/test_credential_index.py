@@ -23,10 +23,14 @@ from iamd.store import EntityKind, KeyStatus, ReadTx
 from iamd.store.store import SqlStore
 
 
+def _open(tmp_path: Path, limits: CacheLimits | None = None) -> Backend:
+    env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
+    return Backend.open(f"sqlite:///{tmp_path}/iamd.db", tmp_path / "data", dev=True, env=env, cache_limits=limits)[0]
+
+
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
-    env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
-    opened, _ = Backend.open(f"sqlite:///{tmp_path}/iamd.db", tmp_path / "data", dev=True, env=env)
+    opened = _open(tmp_path)
     yield opened
     opened.close()
 
@@ -66,9 +70,7 @@ def test_more_keys_than_the_limit_are_left_to_their_first_use(backend: Backend) 
 
 
 def test_the_bulk_load_stops_when_the_cache_is_full(tmp_path: Path) -> None:
-    env = {"IAMD_ROOT_ACCESS_KEY_ID": ROOT_KEY, "IAMD_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET}
-    limits = CacheLimits(sets=3)  # room for fewer sets than there are callers
-    small, _ = Backend.open(f"sqlite:///{tmp_path}/iamd.db", tmp_path / "data", dev=True, env=env, cache_limits=limits)
+    small = _open(tmp_path, CacheLimits(sets=3))  # room for fewer sets than there are callers
     try:
         prepare(small, 8)
         assert small.credentials.preload(100, page=2) < 9
