@@ -87,14 +87,20 @@ def signed(keys: list[Key], port: int) -> list[bytes]:
     return [sign_query("127.0.0.1", port, key, [body])[0] for key in keys]
 
 
-def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int, memory: dict[str, Any] | None = None
-            ) -> list[dict[str, Any]]:  # fmt: skip
+def _passes(backend: Backend, keys: list[Key], rounds: int, seed: int, memory: dict[str, Any] | None = None,
+            preload: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     app = create_app(backend)
     tune_runtime()
     loop = asyncio.new_event_loop()
     protocol, transport = query_protocol(app, loop)
     rng = random.Random(seed)
     out = []
+    if preload:  # the credential index's bulk load, as iamd serve --cache-preload runs it, timed on its own
+        cpu, wall = time.process_time(), time.perf_counter()
+        loaded = backend.credentials.preload(len(keys) + 1)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        out.append({"pass": "preload", "cpu_us_per_request": cpu / max(loaded, 1) * 1e6, "credentials": loaded,
+                    "one_core_rps": loaded / cpu if cpu else 0.0, "wall_s": round(wall, 2)})  # fmt: skip
     try:
         if memory is not None:  # what the callers' entries hold: traced from before the cold pass
             gc.collect()
@@ -152,7 +158,7 @@ def _socket(data_dir: Path, url: str, keys: list[Key], connections: int, duratio
 
 
 def measure(callers: int, *, rounds: int = 3, sockets: bool = False, connections: int = 8,
-            duration: float = 10.0, memory: bool = False) -> dict[str, Any]:  # fmt: skip
+            duration: float = 10.0, memory: bool = False, preload: bool = False) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="iamd-callers-") as tmp:
         data_dir = Path(tmp) / "data"
         url = f"sqlite:///{Path(tmp) / 'iamd.db'}"
@@ -165,7 +171,7 @@ def measure(callers: int, *, rounds: int = 3, sockets: bool = False, connections
             backend.audit_in_process(url)  # as ``iamd serve`` runs: the audit writer's CPU is not this process's
             result: dict[str, Any] = {"callers": callers, "setup_s": round(setup_s, 1)}
             traced: dict[str, Any] | None = {} if memory else None
-            result["in_process"] = _passes(backend, keys, rounds, seed=callers, memory=traced)
+            result["in_process"] = _passes(backend, keys, rounds, seed=callers, memory=traced, preload=preload)
             if traced is not None:
                 result["memory"] = traced
         finally:
@@ -188,16 +194,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also trace Python memory (tracemalloc, which slows the CPU figures): bytes per warm caller",
     )
+    parser.add_argument("--preload", action="store_true", help="load the credential index before the cold pass "
+                        "(iamd serve --cache-preload; its CPU per credential is the pass 'preload')")  # fmt: skip
     args = parser.parse_args(argv)
     for n in args.callers:
         r = measure(n, rounds=args.rounds, sockets=args.socket, connections=args.connections, duration=args.duration,
-                    memory=args.memory)  # fmt: skip
+                    memory=args.memory, preload=args.preload)  # fmt: skip
         if args.json:
             print(json.dumps(r), flush=True)
             continue
         print(f"{r['callers']:,} distinct callers (set-up {r['setup_s']} s)")
         for p in r["in_process"]:
-            print(f"  in process, {p['pass']:>5}: {p['cpu_us_per_request']:8.1f} µs CPU/request "
+            per = "credential" if p["pass"] == "preload" else "request"
+            print(f"  in process, {p['pass']:>5}: {p['cpu_us_per_request']:8.1f} µs CPU/{per} "
                   f"({p['one_core_rps']:,.0f} req/s on one core)")  # fmt: skip
         if "memory" in r:
             m = r["memory"]

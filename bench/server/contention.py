@@ -334,16 +334,19 @@ def first_request(versions: dict[str, Path | None], callers: int) -> dict[str, A
     """CPU of a caller's first request, in process: ``bench.server.callers``' cold pass, per version."""
     out: dict[str, Any] = {}
     for version, source in versions.items():
-        _say(f"first request: {version}, {callers} callers")
         env = dict(os.environ)
         if source is not None:
             env["PYTHONPATH"] = str(source)
         command = [sys.executable, "-m", "bench.server.callers", "--callers", str(callers), "--rounds", "2", "--json"]
-        proc = subprocess.run(command, cwd=source or ROOT, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{version}: {proc.stderr[-2000:]}")
-        passes = json.loads(proc.stdout.strip().splitlines()[-1])["in_process"]
-        out[version] = {p["pass"]: round(p["cpu_us_per_request"], 1) for p in passes}
+        # a tree with the credential index is measured without it and with it (its bulk load first)
+        indexed = "--preload" in ((source or ROOT) / "bench" / "server" / "callers.py").read_text()
+        for name, extra in ((version, []), (f"{version}+index", ["--preload"]))[: 2 if indexed else 1]:
+            _say(f"first request: {name}, {callers} callers")
+            proc = subprocess.run(command + extra, cwd=source or ROOT, env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{name}: {proc.stderr[-2000:]}")
+            passes = json.loads(proc.stdout.strip().splitlines()[-1])["in_process"]
+            out[name] = {p["pass"]: round(p["cpu_us_per_request"], 1) for p in passes}
     return out
 
 
@@ -399,7 +402,8 @@ def render(results: dict[str, Any]) -> str:
     if f:
         lines.append("\nCPU per request, in process (bench.server.callers), µs: cold (each caller's first) / warm")
         for version, v in f.items():
-            lines.append(f"  {version:8} cold {v['cold']:8,.0f}   warm {v.get('warm1', 0):8,.0f}")
+            index = f"   (bulk load first: {v['preload']:,.0f} per credential)" if "preload" in v else ""
+            lines.append(f"  {version:10} cold {v['cold']:8,.0f}   warm {v.get('warm1', 0):8,.0f}{index}")
     return "\n".join(lines)
 
 

@@ -19,6 +19,13 @@ run to run but for the GIL's hand-offs to the audit sender, and one run counts o
 
     valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
         python -m bench.server.first 200 --callers 300 --direct
+
+``--preload``: instead, the credential index's bulk load of the ``--callers`` callers' keys (and
+the root's), inside one ``functools.reduce`` call likewise: its instructions per credential
+against ``--direct``'s per cold request (bench/README.md, "Session 14: the credential index")::
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
+        python -m bench.server.first 0 --callers 300 --preload
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("requests", type=int, help="cold requests (at most --callers)")
     parser.add_argument("--callers", type=int, default=200)
     parser.add_argument("--direct", action="store_true", help="through pipeline.handle on this thread, in reduce()")
+    parser.add_argument("--preload", action="store_true", help="the credential index's bulk load only, in reduce()")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="iamd-first-") as tmp:
         url = f"sqlite:///{tmp}/iamd.db"
@@ -62,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             keys = prepare(backend, args.callers)
             backend.audit_in_process(url)
             tune_runtime()
-            if args.direct:
+            if args.preload:
+                load = backend.credentials.preload
+                raws, ok = [], 0
+                print(functools.reduce(lambda n, _: n + load(args.callers + 1), [0], 0), "credentials loaded")
+            elif args.direct:
                 requests = [_request(raw) for raw in signed(keys, 8000)]
                 for request in requests[:10]:  # the account's first callers compile the shared policies
                     handle(backend, request)

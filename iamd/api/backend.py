@@ -12,6 +12,7 @@ and clock.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -41,6 +42,8 @@ from iamd.service.mfa_codes import StoreMfaDevices
 from iamd.service.mfa_port import MfaDevices, NoMfaDevices
 from iamd.service.signin import SigninAttempt, SigninResult, SigninService, ThrottlePolicy
 from iamd.store import ChangeSet, Store
+
+log = logging.getLogger("iamd.cache")
 
 __all__ = ["DEV_ACCOUNT", "Backend", "RootCredentials"]
 
@@ -164,6 +167,22 @@ class Backend:
         self.cache.apply(changes)
         if changes.generation is not None and self.watcher is not None:
             self.watcher.own(changes.generation)  # not another process's write
+
+    def preload(self, limit: int) -> threading.Thread:
+        """Start the credential index's bulk load on a thread of its own (``iamd serve
+        --cache-preload``; ``CredentialResolver.preload``). A load that fails leaves the callers
+        to the lazy path, as before."""
+
+        def load() -> None:
+            try:
+                self.credentials.preload(limit)
+            except Exception:
+                log.warning("the credential index's bulk load failed; credentials are loaded on first use",
+                            exc_info=True)  # fmt: skip
+
+        thread = threading.Thread(target=load, name="iamd-preload", daemon=True)
+        thread.start()
+        return thread
 
     def knows_key(self, key_id: str) -> bool:
         """Whether ``lookup(key_id)`` is answered from the cache (no database read)."""

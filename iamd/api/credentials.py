@@ -22,7 +22,7 @@ from iamd.service.call import Caller
 from iamd.service.policy_loader import PolicyCache
 from iamd.service.sessions import principal_for_session
 from iamd.sessions import TokenError, open_session_token
-from iamd.store import NotFound, ReadTx, Store, User
+from iamd.store import AccessKeyOwner, NotFound, ReadTx, Store, User
 
 __all__ = ["CredentialResolver"]
 
@@ -62,10 +62,51 @@ class CredentialResolver:
             return None if cached is _NO_KEY else cached
         started = self._cache.version
         credential = self._load_credential(key_id, started)
+        self._keep(key_id, credential, started)
+        return credential
+
+    def _keep(self, key_id: str, credential: Credential[Caller] | None, started: int) -> bool:
+        """Cache ``credential`` (None: no such key) under the one staleness rule."""
         user = credential.principal.user if credential is not None else None
         deps = [key_ref(key_id)] if user is None else [key_ref(key_id), ref("user", user.account_id, user.name)]
-        self._cache.put(Section.CREDENTIALS, key_id, _NO_KEY if credential is None else credential, deps, started)
-        return credential
+        return self._cache.put(
+            Section.CREDENTIALS, key_id, _NO_KEY if credential is None else credential, deps, started
+        )
+
+    def preload(self, limit: int, page: int = 500) -> int:
+        """The credential index's bulk load (docs/architecture.md, "The credential index"): what
+        every stored key's first request would keep — its credential, and for an active key of a
+        user the user's policy set, record and tags, and its account's place in Organizations —
+        kept the same way, ``page`` keys per snapshot (one statement for the keys, users and tags;
+        one per user for its policy sources), under the one staleness rule: each page's
+        ``started`` is taken before its snapshot, so an entry that a write committed meanwhile may
+        have changed is left out and its caller's first request reads it as before. From then on
+        the entries are invalidated as any other. Nothing is loaded when the store has more than
+        ``limit`` keys, or more than the cache holds credentials; the load stops when the cache
+        starts evicting (its memory budget is full): the rest are loaded on first use. A key
+        already cached is left alone. Returns how many credentials were kept."""
+        with self.store.read() as tx:
+            if tx.count_access_keys() > min(limit, self._cache.limits.credentials):
+                return 0
+        kept, after, evictions = 0, "", self._cache.evictions
+        while True:
+            started = self._cache.version
+            with self.store.read() as tx:
+                owners = tx.access_key_owners(after, page)
+                for owner in owners:
+                    key_id = owner.key.id
+                    if self.knows(key_id):
+                        continue
+                    if owner.user is not None and owner.key.status.value == "Active":
+                        self._user_set(tx, owner.user, started)
+                    kept += self._keep(key_id, self._credential(owner, key_id, started), started)
+                policies = self._policies() if self._policies is not None else None
+                for account in {owner.key.account_id for owner in owners}:
+                    if policies is not None:  # what each request of the account reads (cached per account)
+                        policies.org_membership(tx, account)
+            if len(owners) < page or self._cache.evictions != evictions:
+                return kept
+            after = owners[-1].key.id
 
     def _session_credential(self, key_id: str, token: str | None) -> Credential[Caller] | None:
         """Open the presented session token (no database read), remembering what it opened to.
@@ -103,6 +144,11 @@ class CredentialResolver:
                     self._user_set(tx, owner.user, started)
         except NotFound:
             return None
+        return self._credential(owner, key_id, started)
+
+    def _credential(self, owner: AccessKeyOwner, key_id: str, started: int) -> Credential[Caller]:
+        """The credential of ``owner`` as read (its secret opened), its user and tags kept as
+        entity lookups (``started``: the cache version before the snapshot that read them)."""
         key, user, tags = owner.key, owner.user, owner.user_tags
         secret = self._box().open(key.secret_sealed.decode(), context=access_key_context(key.id))
         if user is None:

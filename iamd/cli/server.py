@@ -177,6 +177,13 @@ def check_port(host: str, port: int) -> None:
     "sets each in the cache, and twice as many entities (a user's record and its tags).",
 )  # fmt: skip
 @click.option(
+    "--cache-preload", default=100_000, show_default=True, type=click.IntRange(min=0),
+    envvar="IAMD_CACHE_PRELOAD", metavar="KEYS",
+    help="At start-up, load every access key's credential and its user's policy set into the cache in the "
+    "background, if the database has at most this many keys (0: never); above it, on first use only "
+    "(docs/architecture.md, the credential index).",
+)  # fmt: skip
+@click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(min=1),
     help="Server processes on the one port, each with its own caches, kept in step through the "
     "database (--cache-poll bounds how soon one sees another's writes).",
@@ -226,8 +233,8 @@ def serve(
     host: str, port: int, data_dir: Path, database: str | None, account_id: str | None, dev: bool,
     oidc_jwks: tuple[str, ...] = (), cache_poll: float = 0.1, workers: int = 1, audit_writer: str = "process",
     partition: str | None = None, regions: str | None = None, cache_memory: int = 256, cache_entries: int = 200_000,
-    tls_cert: Path | None = None, tls_key: Path | None = None, tls_self_signed: bool = False,
-    s3_port: int | None = None, history_retention: str = "keep",
+    cache_preload: int = 100_000, tls_cert: Path | None = None, tls_key: Path | None = None,
+    tls_self_signed: bool = False, s3_port: int | None = None, history_retention: str = "keep",
     audit_retention: str = "off", audit_max_size: str = "off", audit_archive: Path | None = None,
     audit_reads: str = "all", **limit_values: float,
 ) -> None:  # fmt: skip
@@ -293,6 +300,7 @@ def serve(
                                      "dev": dev, "cache_poll": cache_poll, "audit_writer": audit_writer,
                                      "oidc_jwks": jwks, "limits": limit_values, "partition": backend.partition.name,
                                      "regions": region_list, "cache": [cache_memory, cache_entries],
+                                     "cache_preload": cache_preload,
                                      "audit": audit_spec}),
         })  # fmt: skip
         # uvicorn's supervisor kills a worker that does not answer its health ping within
@@ -312,6 +320,8 @@ def serve(
     if audit_writer == "process":
         backend.audit_in_process(url)
     tune_runtime()
+    if cache_preload:
+        backend.preload(cache_preload)
     try:
         uvicorn.run(app, host=host, port=port, **uvicorn_options(limits), **tls)
     finally:
@@ -372,6 +382,8 @@ def worker_app() -> object:
         backend.audit_in_process(spec["url"])
     app = create_app(backend, HttpLimits(**spec["limits"]))
     tune_runtime()
+    if spec.get("cache_preload"):
+        backend.preload(int(spec["cache_preload"]))
     return app
 
 

@@ -249,6 +249,12 @@ class CachedReads:
     def lookup_access_key(self, key_id: str) -> AccessKeyOwner:
         return self._open().lookup_access_key(key_id)
 
+    def access_key_owners(self, after: str, limit: int) -> list[AccessKeyOwner]:
+        return self._open().access_key_owners(after, limit)
+
+    def count_access_keys(self) -> int:
+        return self._open().count_access_keys()
+
     def get_entity_quotas(self, account: str) -> dict[str, int]:
         return self._open().get_entity_quotas(account)
 

@@ -7,10 +7,11 @@ with :meth:`KeyOps.lookup_access_key`: one query on the primary key (with the us
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, delete, insert, select, update
+from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from iamd.store import schema as s
@@ -52,6 +53,24 @@ _KEY_OWNER = DriverQuery(
 )
 
 
+# every key, its user and tags, a page at a time in key id order (access_key_owners: the
+# credential index's bulk load, iamd/api/credentials.py)
+_KEY_PAGE = DriverQuery(
+    _build_key_select(with_tags=True)
+    .where(
+        s.access_keys.c.id.in_(
+            select(s.access_keys.c.id)
+            .where(s.access_keys.c.id > bindparam("after"))
+            .order_by(s.access_keys.c.id)
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))  # named: SQLite's LIMIT ? would add an unnamed OFFSET ?
+        )
+    )
+    .order_by(s.access_keys.c.id, s.user_tags.c.key_norm)
+)
+_KEY_COUNT = select(func.count()).select_from(s.access_keys)
+
+
 def _key_select() -> Select[Any]:
     return _KEY_SELECT
 
@@ -91,6 +110,19 @@ class KeyOps(Ops):
         rows = _KEY_OWNER.rows(self._conn, {"key_id": key_id})
         if not rows:
             raise NotFound("access key", key_id)
+        return self._owner(rows)
+
+    def access_key_owners(self, after: str, limit: int) -> list[AccessKeyOwner]:
+        """The next ``limit`` keys by id after ``after``, each as ``lookup_access_key`` gives it,
+        in one statement (the credential index's bulk load: iamd/api/credentials.py)."""
+        rows = _KEY_PAGE.rows(self._conn, {"after": after, "limit": limit, "offset": 0})
+        return [self._owner(list(group)) for _, group in itertools.groupby(rows, key=lambda r: r.id)]
+
+    def count_access_keys(self) -> int:
+        return int(self._conn.execute(_KEY_COUNT).scalar_one())
+
+    def _owner(self, rows: list[Any]) -> AccessKeyOwner:
+        """One key's rows (one per tag of its user, one if it has none) as its owner."""
         r = rows[0]
         user = None
         if r.user_id is not None:

@@ -11,9 +11,18 @@ import click
 
 from tests.fresh_process import run_fresh
 
-# Run ``iamd serve`` in a new process up to ``uvicorn.run``, which is replaced by a function that
-# records the modules imported by then and sends three console requests to the app it was given.
-_SERVE = """
+# ``iamd serve --dev`` in a new process (DATA_DIR, ARGS: set before it) up to ``uvicorn.run``,
+# which the script before it replaces by its ``run``.
+_RUN = """
+uvicorn.run = run
+from iamd.cli import main
+sys.argv = ["iamd", "serve", "--dev", "--port", "0", "--data-dir", DATA_DIR, "--audit-writer", "thread", *ARGS]
+main()
+"""
+
+# ``run`` records the modules imported by then and sends three console requests to the app it was given.
+_SERVE = (
+    """
 import json, sys
 import uvicorn
 
@@ -29,11 +38,9 @@ def run(app, **options):
                       "not_found_page": "Page not found" in page}))
     raise SystemExit(0)
 
-uvicorn.run = run
-from iamd.cli import main
-sys.argv = ["iamd", "serve", "--dev", "--port", "0", "--data-dir", DATA_DIR, "--audit-writer", "thread"]
-main()
 """
+    + _RUN
+)
 
 NOT_AT_START = (
     "jinja2", "iamd.console.web", "iamd.console.signin_pages",  # the console
@@ -45,7 +52,7 @@ NOT_AT_START = (
 
 
 def test_serve_starts_without_the_console_or_the_other_commands(tmp_path: Path) -> None:
-    out = run_fresh(f"DATA_DIR = {str(tmp_path / 'data')!r}\n" + _SERVE).strip().splitlines()[-1]
+    out = run_fresh(f"DATA_DIR = {str(tmp_path / 'data')!r}\nARGS = []\n" + _SERVE).strip().splitlines()[-1]
     result = json.loads(out)
     assert [m for m in NOT_AT_START if m in result["before"]] == []
     assert "iamd.cli.server" in result["before"] and "iamd.console" in result["before"]
@@ -71,3 +78,30 @@ def test_every_command_resolves_by_its_name() -> None:
     assert {"upgrade", "rotate-master-key", "reseal"} <= set(db.commands)  # iamd.cli.keys adds its two
     assert "export" in trail.commands  # iamd.cli.audit's
     assert main.get_command(ctx, "no-such-command") is None
+
+
+# ``iamd serve`` up to ``uvicorn.run``: the credential index's bulk load runs on its own thread
+# (iamd serve --cache-preload; docs/architecture.md, "The credential index").
+_PRELOAD = (
+    """
+import json, sys, threading
+import uvicorn
+
+def run(app, **options):
+    loads = [t for t in threading.enumerate() if t.name == "iamd-preload"]
+    for t in loads:
+        t.join(timeout=30)
+    from iamd.cache import Section
+
+    print(json.dumps({"loads": len(loads), "credentials": app.backend.cache.size(Section.CREDENTIALS)}))
+    raise SystemExit(0)
+"""
+    + _RUN
+)
+
+
+def test_serve_loads_the_credential_index_in_the_background_unless_told_not_to(tmp_path: Path) -> None:
+    for args, loaded in (([], True), (["--cache-preload", "0"], False)):
+        script = f"DATA_DIR = {str(tmp_path / 'data')!r}\nARGS = {args!r}\n" + _PRELOAD
+        result = json.loads(run_fresh(script).strip().splitlines()[-1])
+        assert result == {"loads": int(loaded), "credentials": int(loaded)}  # the root's key

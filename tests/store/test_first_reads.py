@@ -127,3 +127,41 @@ def test_the_credentials_policy_set_is_the_loaders(store: Store, account: str, s
             assert policies.builds == builds
             fresh = PolicyCache(cache=Cache()).for_user(r, r.get_user(account, user.name))  # the old way
         assert kept.identity == fresh.identity and kept.boundary == fresh.boundary and kept.scp == fresh.scp
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_key_owners_in_pages_are_the_lookups(store: Store, account: str, seed: int) -> None:
+    """The credential index's bulk read (``access_key_owners``, a page of keys by id with their
+    users and tags) gives each key as ``lookup_access_key`` does, every key once."""
+    keys = _graph(store, account, seed)
+    with store.read() as r:
+        paged: list[AccessKeyOwner] = []
+        while True:
+            page = r.access_key_owners(paged[-1].key.id if paged else "", 3)
+            paged += page
+            if len(page) < 3:
+                break
+        ids = [owner.key.id for owner in paged]
+        assert ids == sorted(set(ids)) and set(keys) <= set(ids) and len(ids) == r.count_access_keys()
+        assert paged == [r.lookup_access_key(key_id) for key_id in ids]
+
+
+def test_the_bulk_load_keeps_what_the_lookups_would(store: Store, account: str) -> None:
+    keys = _graph(store, account, 8)
+    cache = Cache()
+    policies = PolicyCache(cache=cache)
+    resolver = CredentialResolver(store, lambda: BOX, cache, "aws", lambda: policies)
+    assert resolver.preload(1_000, page=4) >= len(keys)
+    lazy = CredentialResolver(store, lambda: BOX, Cache(), "aws")
+    for key_id in keys:
+        assert resolver.knows(key_id)
+        loaded, read = resolver.lookup(key_id), lazy.lookup(key_id)
+        assert loaded is not None and read is not None
+        assert (loaded.secret_access_key, loaded.active, loaded.principal) == (
+            read.secret_access_key, read.active, read.principal)  # fmt: skip
+        user = loaded.principal.user
+        if user is not None and loaded.active:
+            with store.read() as r:
+                fresh = PolicyCache(cache=Cache()).for_user(r, r.get_user(account, user.name))
+            kept = cache.get(Section.SETS, user.id)
+            assert kept.identity == fresh.identity and kept.boundary == fresh.boundary
