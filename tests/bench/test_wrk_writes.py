@@ -18,7 +18,7 @@ from bench.server.load import LoadResult
 from bench.server.pg_waits import kind
 from bench.server.wrk import own_slices, run_wrk
 
-pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -61,6 +61,7 @@ def _run(server: ThreadingHTTPServer, bodies: list[str], connections: int) -> Lo
                    unit=2)  # fmt: skip
 
 
+@needs_wrk
 def test_each_connection_cycles_its_own_slice_in_order_from_its_first(recorder: ThreadingHTTPServer) -> None:
     bodies = [f"{verb}{i}" for i in range(12) for verb in ("create", "delete")]
     result = _run(recorder, bodies, 3)
@@ -75,6 +76,7 @@ def test_each_connection_cycles_its_own_slice_in_order_from_its_first(recorder: 
     assert result.requests >= sum(len(got) for got in sent) - 3  # wrk counts all but those cut at the end
 
 
+@needs_wrk
 def test_every_answer_that_is_not_200_is_counted(recorder: ThreadingHTTPServer) -> None:
     result = _run(recorder, ["create0", "delete0", "create1", "status=201"], 2)
     assert result.bad_status > 0
