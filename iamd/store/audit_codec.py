@@ -319,22 +319,29 @@ def _clean(value: Any) -> bool:
 
 
 def _params(request: Mapping[str, Any], hidden: list[str]) -> str:
-    """requestParameters as JSON; the flat ones of plain values (most reads: a name, a marker) are
-    remembered by value (a process-wide table of at most :data:`_PARAMS_MAX`)."""
-    try:
+    """requestParameters as JSON; the flat ones of text (most reads: a name, a marker) are
+    remembered by value (a process-wide table of at most :data:`_PARAMS_MAX`: only those of text,
+    so one with another value, nested or not, is not looked up: no tuple hashed, no ``TypeError``
+    of a nested one caught, the third of an ``Authorize`` event's parameters' cost)."""
+    for value in request.values():
+        if type(value) is not str:
+            if _clean(request):  # nothing to rename or hide (an Authorize's): dumped as it is
+                return _dumps(request)
+            key = None
+            break
+    else:
         key = tuple(request.items())
         got = _PARAMS.get(key)
-    except TypeError:  # a value that is a list or a mapping: not kept
-        key, got = None, None
-    if got is None and key is None and _clean(request):  # nested, nothing to rename or hide (an Authorize's)
-        return _dumps(request)
-    if got is None:
-        found: list[str] = []
-        got = (_dumps(redact(request, "requestParameters", found)[0]), found)
-        if key is not None and all(type(k) is str and type(v) is str for k, v in key):  # 1 == True: text only
-            if len(_PARAMS) >= _PARAMS_MAX:
-                _PARAMS.clear()
-            _PARAMS[key] = got
+        if got is not None:
+            if got[1]:
+                hidden += got[1]
+            return got[0]
+    found: list[str] = []
+    got = (_dumps(redact(request, "requestParameters", found)[0]), found)
+    if key is not None and all(type(k) is str for k, _ in key):  # text only (1 == True)
+        if len(_PARAMS) >= _PARAMS_MAX:
+            _PARAMS.clear()
+        _PARAMS[key] = got
     if got[1]:
         hidden += got[1]
     return got[0]

@@ -83,6 +83,44 @@ def test_clean_parameters_are_told_apart_as_before_and_a_key_checked_once(monkey
     assert not _clean({"srv": {"Srv": 1}})
 
 
+PARAMS: list[dict[Any, Any]] = [
+    {"userName": "a"}, {"userName": "a", "marker": "m"}, {"maxItems": 100, "marker": "m"}, {"durationSeconds": 1.5},
+    {"flag": True, "none": None}, {"UserName": "a", "n": 1}, {"password": "p"}, {"password": 5}, {1: "a"}, {2: 3},
+    {"checks": [{"action": "a:B", "resource": "r"}], "request": {"method": "GET", "path": "/"}, "service": "w"},
+    {"policy": {"Statement": []}}, {"tags": [{"key": "k", "value": "v"}]}, {"nested": {"sessionToken": "t"}},
+    {"list": ("a", 1)}, {"when": WHEN}, {"data": b"x"}, {},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("request_parameters", PARAMS, ids=range(len(PARAMS)))
+def test_request_parameters_are_the_redacted_ones_json_and_hidden_paths(request_parameters: dict[Any, Any]) -> None:
+    found: list[str] = []
+    expected = _dumps(iamd.audit.redact(request_parameters, "requestParameters", found)[0])
+    for _ in range(2):  # the second time from the table of flat ones, if kept
+        hidden: list[str] = []
+        assert audit_codec._params(request_parameters, hidden) == expected
+        assert hidden == found
+
+
+def test_parameters_not_all_text_are_not_looked_up_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only flat parameters of text are kept by value: an ``Authorize`` event's (nested) or a
+    listing's with a number are not looked up (a tuple hashed, a ``TypeError`` caught per event)."""
+    asked: list[object] = []
+
+    class Table(dict[Any, Any]):
+        def get(self, key: Any, default: Any = None) -> Any:
+            asked.append(key)
+            return super().get(key, default)
+
+    monkeypatch.setattr(audit_codec, "_PARAMS", Table())
+    authorize = {"checks": [{"action": "a:B", "resource": "r"}], "request": {"method": "GET", "path": "/"}}
+    for value in (authorize, {"maxItems": 100}, {"password": 5}):
+        audit_codec._params(value, [])
+    assert asked == []
+    audit_codec._params({"userName": "a"}, [])
+    assert asked == [(("userName", "a"),)]
+
+
 def _checks(count: int) -> list[CheckEvents]:
     """Single-check authorizations decided alike, as the server queues them: each its own summary
     tuple, what blocked and the deciding statements one object each (the engine's caches)."""
