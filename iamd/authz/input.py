@@ -203,7 +203,7 @@ def audited_input(data: Mapping[str, Any]) -> dict[str, Any]:
     query or URL (a signature, a session token) nor the resource policies given."""
     request = data.get("Request")
     out: dict[str, Any] = {}
-    if isinstance(request, Mapping):
+    if type(request) is dict or isinstance(request, Mapping):  # parsed JSON's dict: no ABC check
         out["request"] = {"method": request.get("Method"), "path": str(request.get("Path", ""))[:1024]}
     elif "PresignedUrl" in data:
         out["request"] = {"presigned": True}
