@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
+from iamd.policy.request import draft_class
+
 __all__ = ["fast_init"]
 
 T = TypeVar("T")
@@ -56,10 +58,8 @@ def fast_init(cls: type[T]) -> type[T]:
             param = f.name
         (keyword if f.kw_only else positional).append(param)
         body.append(f"    self.{f.name} = {f.name}\n")
-    # The draft: the same bases and slots, no __setattr__ (the frozen class's refuses every
-    # assignment); a generic class's draft is declared with its type parameters as it was.
-    declared = {k: cls.__dict__[k] for k in ("__slots__", "__orig_bases__") if k in cls.__dict__}
-    draft = type(f"_{cls.__name__}Draft", cls.__bases__, declared)
+    # The draft: the same bases and slots, no __setattr__ (the frozen class's refuses every assignment).
+    draft = draft_class(cls)
     set_class = object.__dict__["__class__"].__set__
     set_class(object.__new__(cls), draft)  # a class whose layout differs from its slots' fails here, not per call
     namespace.update(_set_class=set_class, _draft=draft)
