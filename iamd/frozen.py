@@ -5,16 +5,22 @@ name, value)`` (its own ``__setattr__`` refuses), which looks ``object.__setattr
 goes through the generic attribute machinery for every field: on the request path of one
 authorization (a dozen such objects, up to 16 fields each) that is several percent of the call.
 :func:`fast_init` gives the class an ``__init__`` of the same signature (positional and keyword
-arguments, defaults, default factories, ``__post_init__``) that assigns through the slots'
-own descriptors instead, as :class:`iamd.policy.Request` and :class:`iamd.policy.Decision`
-do by hand (``iamd.policy.request.slot_setters``): about half the instructions per object
-(callgrind). The instances are the same: frozen, equal, hashed, pickled and repr'd as before.
+arguments, defaults, default factories, ``__post_init__``) that makes the object, for the time of
+its ``__init__``, one of a draft class with the same slots and no ``__setattr__`` of its own
+(CPython allows assigning ``__class__`` between classes whose slots, hence memory layout, are the
+same), assigns every field as a plain slot store, and makes it the frozen class again: two
+``__class__`` assignments per object instead of a descriptor call per field, as
+:class:`iamd.policy.Request` and :class:`iamd.policy.Decision` are made
+(``iamd.policy.request.draft_class``). The instances are the same: frozen, equal, hashed,
+pickled and repr'd as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, TypeVar
+
+from iamd.policy.request import draft_class
 
 __all__ = ["fast_init"]
 
@@ -34,28 +40,36 @@ def fast_init(cls: type[T]) -> type[T]:
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     positional: list[str] = []
     keyword: list[str] = []
+    made: list[str] = []  # the default factories' calls, before the object is a draft
     body: list[str] = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if not f.init:
             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                 raise TypeError(f"{cls.__name__}.{f.name}: a field outside __init__ with a default")
             continue
-        namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
         if f.default is not dataclasses.MISSING:
             namespace[f"_default_{f.name}"] = f.default
             param = f"{f.name}=_default_{f.name}"
         elif f.default_factory is not dataclasses.MISSING:
             namespace[f"_factory_{f.name}"] = f.default_factory
             param = f"{f.name}=_FACTORY"
-            body.append(f"    if {f.name} is _FACTORY:\n        {f.name} = _factory_{f.name}()\n")
+            made.append(f"    if {f.name} is _FACTORY:\n        {f.name} = _factory_{f.name}()\n")
         else:
             param = f.name
         (keyword if f.kw_only else positional).append(param)
-        body.append(f"    _set_{f.name}(self, {f.name})\n")
+        body.append(f"    self.{f.name} = {f.name}\n")
+    # The draft: the same bases and slots, no __setattr__ (the frozen class's refuses every assignment).
+    draft = draft_class(cls)
+    set_class = object.__dict__["__class__"].__set__
+    set_class(object.__new__(cls), draft)  # a class whose layout differs from its slots' fails here, not per call
+    namespace.update(_set_class=set_class, _draft=draft)
+    # (made the class it was, not cls: a subclass's object stays one, or fails at the first
+    # assignment if its slots differ; never turned into another class)
+    body = [*made, "    frozen = type(self)\n    _set_class(self, _draft)\n", *body, "    _set_class(self, frozen)\n"]
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()\n")
     signature = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
-    source = f"def __init__({signature}):\n" + ("".join(body) or "    pass\n")
+    source = f"def __init__({signature}):\n" + "".join(body)
     exec(source, namespace)
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"

@@ -79,12 +79,14 @@ class AuthorizeDoor:
         if len(http.body) > INLINE_BODY:
             return None
         signed = SignedRequest("POST", http.path, http.query, http.headers, http.body)
-        if not _key_known(self.backend, signed):
-            return None
-        # A few checks by a service whose key is cached: answered here on the event loop, where
-        # no database work is allowed; one that needs the database after all (a client's key
-        # or policies not cached yet) is run again, from the start, on a worker thread. Nothing
-        # is lost by the try: the audit events are submitted after the last database access.
+        # A few checks: answered here on the event loop, where no database work is allowed; one
+        # that needs the database after all (the service's or a client's key or policies not
+        # cached yet, a refusal's audit event stored durably) is run again, from the start, on a
+        # worker thread. Nothing is lost by the try: the audit events are submitted after the
+        # last database access, and a key not cached is looked up before the signature is
+        # computed (the verifier's order), so a first call wastes only the parse of its header.
+        # (No look at the key in the cache before the try: it parsed the header once more on
+        # every call, for that one saving on a key's first.)
         try:
             with no_database():
                 return answer(self.backend, self.verifier, signed, http.client_ip, http.secure)
@@ -98,19 +100,6 @@ class AuthorizeDoor:
 
 # A body this small carries at most a few dozen checks: at most about a millisecond on the loop.
 INLINE_BODY = 4 * 1024
-
-
-def _key_known(backend: Backend, signed: SignedRequest) -> bool:
-    """Whether the service's access key is in the credential cache (no database read to verify it):
-    a cheap look at the header or query, as ``HttpRequest.access_key_id``'s (the verifier parses)."""
-    auth = signed.header_values("authorization")
-    if auth and "Credential=" in auth[0]:
-        key_id = auth[0].split("Credential=", 1)[1].split("/", 1)[0]
-    elif "X-Amz-Credential=" in signed.query:
-        key_id = signed.query.split("X-Amz-Credential=", 1)[1].split("%2F", 1)[0].split("/", 1)[0]
-    else:
-        return False
-    return key_id.startswith("ASIA") or backend.knows_key(key_id)
 
 
 def answer(

@@ -35,7 +35,7 @@ class SignedRequest:
             key = name.lower()
             seen = index.get(key)
             index[key] = (value,) if seen is None else (*seen, value)
-        object.__setattr__(self, "_index", index)
+        _set_index(self, index)
 
     @classmethod
     def of(
@@ -72,3 +72,8 @@ class SignedRequest:
             f"SignedRequest(method={self.method!r}, path={self.path!r}, query=<{len(self.query)} chars>, "
             f"headers={names!r}, body=<{len(self.body)} bytes>)"
         )
+
+
+# The slot's own setter: ``object.__setattr__`` looks itself up and goes through the generic
+# attribute machinery (the frozen class's __setattr__ refuses); two requests are made per authorization.
+_set_index = SignedRequest.__dict__["_index"].__set__

@@ -195,9 +195,9 @@ class SigV4Verifier:
                 payload_hash, payload_signed, declared = self._payload_hash(request)
             else:  # the caller's to check against the body
                 payload_signed, declared = payload_hash != canonical.UNSIGNED_PAYLOAD, False
-            details = _details(request, located, payload_hash)
+            text = _canonical_request(request, located, payload_hash)  # (no SigningDetails object per request)
             key = self._signing_key(credential.secret_access_key, located)
-            expected = key.sign(details.string_to_sign)
+            expected = key.sign(canonical.string_to_sign(located.amz_date, located.credential_scope, text))
             if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
                 raise SignatureDoesNotMatch(MISMATCH)
             if (
@@ -225,7 +225,9 @@ class SigV4Verifier:
     def describe(self, request: SignedRequest) -> SigningDetails:
         """The canonical request and string to sign for ``request``; needs no credential."""
         located = locate(request)
-        return _details(request, located, self._payload_hash(request, strict=False)[0])
+        text = _canonical_request(request, located, self._payload_hash(request, strict=False)[0])
+        scope = located.credential_scope
+        return SigningDetails(text, canonical.string_to_sign(located.amz_date, scope, text), scope)
 
     # -- checks, in the order of AWS "AWS Signature Version 4 for API requests"
     # ------------------------------------------------
@@ -336,7 +338,7 @@ def _header_names(signed_headers: str) -> tuple[tuple[str, ...], tuple[str, ...]
     return names, tuple(name.lower() for name in names)
 
 
-def _details(request: SignedRequest, located: Located, payload_hash: str) -> SigningDetails:
+def _canonical_request(request: SignedRequest, located: Located, payload_hash: str) -> str:
     names, lowered = _header_names(located.signed_headers)
     values = [request.header_values(name) for name in lowered]
     if not all(values):
@@ -345,7 +347,7 @@ def _details(request: SignedRequest, located: Located, payload_hash: str) -> Sig
     # S3 signs the path as sent, neither normalized nor encoded again (S3 API "Signature Calculations for the
     # Authorization Header"; docs/authorization-api.md); every other service, the generic rule.
     uri = (request.path or "/") if located.service == "s3" else canonical.canonical_uri(request.path)
-    text = canonical.canonical_request(
+    return canonical.canonical_request(
         request.method,
         uri,
         canonical.canonical_query(located.query_pairs, exclude=exclude),
@@ -353,8 +355,6 @@ def _details(request: SignedRequest, located: Located, payload_hash: str) -> Sig
         located.signed_headers,
         payload_hash,
     )
-    scope = located.credential_scope
-    return SigningDetails(text, canonical.string_to_sign(located.amz_date, scope, text), scope)
 
 
 def _fmt(moment: datetime) -> str:

@@ -51,9 +51,13 @@ def invalid(message: str) -> aws.ValidationError:
     return aws.ValidationError(message)
 
 
-def _text(value: Any, what: str, *, limit: int = MAX_TEXT, empty: bool = False) -> str:
+def _text(value: Any, what: str, *names: object, limit: int = MAX_TEXT, empty: bool = False) -> str:
+    """``value`` if it is a string within the bounds; else the ValidationError naming the member:
+    ``what`` with ``names`` formatted in (``str.format``), only then (a check's member names
+    would otherwise be formatted for every check of every call)."""
     if not isinstance(value, str) or (not value and not empty) or len(value) > limit:
-        raise invalid(f"{what} must be a {'' if empty else 'non-empty '}string of at most {limit} characters.")
+        member = what.format(*names) if names else what
+        raise invalid(f"{member} must be a {'' if empty else 'non-empty '}string of at most {limit} characters.")
     return value
 
 
@@ -98,9 +102,8 @@ def _valid_unicode(data: Mapping[str, Any]) -> bool:
 
 def check_input(data: Mapping[str, Any], *, escapes: bool = True) -> dict[str, Any]:
     """``data`` checked against the wire format (docs/authorization-api.md); the same for every door."""
-    unknown = set(data) - _MEMBERS
-    if unknown:
-        raise invalid(f"Unknown members: {', '.join(sorted(unknown)[:10])}.")
+    if not _MEMBERS.issuperset(data):  # (no set made for a body without unknown members)
+        raise invalid(f"Unknown members: {', '.join(sorted(set(data) - _MEMBERS)[:10])}.")
     if escapes and not _valid_unicode(data):  # JSON can spell a lone surrogate (\ud800), which no text can be
         raise invalid("The body must be JSON text of valid Unicode (no lone surrogates).")
     if ("Request" in data) == ("PresignedUrl" in data):
@@ -125,9 +128,8 @@ def check_input(data: Mapping[str, Any], *, escapes: bool = True) -> dict[str, A
 def _check_request(request: Any) -> None:
     if not isinstance(request, dict):
         raise invalid("Request must be an object with Method, Path, Query and Headers.")
-    unknown = set(request) - _REQUEST_MEMBERS
-    if unknown:
-        raise invalid(f"Unknown members of Request: {', '.join(sorted(unknown)[:10])}.")
+    if not _REQUEST_MEMBERS.issuperset(request):
+        raise invalid(f"Unknown members of Request: {', '.join(sorted(set(request) - _REQUEST_MEMBERS)[:10])}.")
     method = _text(request.get("Method"), "Request.Method", limit=16)
     if not _METHOD.fullmatch(method):
         raise invalid("Request.Method must be an HTTP method in upper case.")
@@ -140,9 +142,12 @@ def _check_request(request: Any) -> None:
         raise invalid(f"Request.Headers must be a list of at most {MAX_HEADERS} [name, value] pairs.")
     size = 0
     for pair in headers:
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) and pair[0]):
+        if not (isinstance(pair, list) and len(pair) == 2):
             raise invalid("Each of Request.Headers must be a [name, value] pair of strings.")
-        size += len(pair[0]) + len(pair[1])
+        name, value = pair
+        if not (isinstance(name, str) and isinstance(value, str) and name):
+            raise invalid("Each of Request.Headers must be a [name, value] pair of strings.")
+        size += len(name) + len(value)
     if size > MAX_HEADER_BYTES:
         raise invalid(f"Request.Headers are too large: at most {MAX_HEADER_BYTES} characters together.")
     payload_hash = request.get("PayloadHash")
@@ -151,16 +156,18 @@ def _check_request(request: Any) -> None:
 
 
 def _check_check(check: Any, i: int) -> None:
-    where = f"Checks[{i}]"
+    # Member names (Checks[i]...) are formatted only for an error: a batch has a hundred checks.
     if not isinstance(check, dict):
-        raise invalid(f"{where} must be an object with Action and Resource.")
-    unknown = set(check) - _CHECK_MEMBERS
-    if unknown:
-        raise invalid(f"Unknown members of {where}: {', '.join(sorted(unknown)[:10])}.")
-    action = _text(check.get("Action"), f"{where}.Action", limit=200)
+        raise invalid(f"Checks[{i}] must be an object with Action and Resource.")
+    if not _CHECK_MEMBERS.issuperset(check):
+        raise invalid(f"Unknown members of Checks[{i}]: {', '.join(sorted(set(check) - _CHECK_MEMBERS)[:10])}.")
+    action = _text(check.get("Action"), "Checks[{}].Action", i, limit=200)
     if not _ACTION.fullmatch(action) or "*" in action or "?" in action:
-        raise invalid(f"{where}.Action must be one action, service:Name (e.g. s3:GetObject).")
-    _text(check.get("Resource"), f"{where}.Resource")
+        raise invalid(f"Checks[{i}].Action must be one action, service:Name (e.g. s3:GetObject).")
+    _text(check.get("Resource"), "Checks[{}].Resource", i)
+    if len(check) == 2:  # Action and Resource only (the members are known): nothing else to check
+        return
+    where = f"Checks[{i}]"
     policy = check.get("ResourcePolicy")
     if policy is not None and (not isinstance(policy, str) or len(policy) > MAX_POLICY):
         raise invalid(
@@ -174,21 +181,21 @@ def _check_check(check: Any, i: int) -> None:
         if not isinstance(tags, dict) or len(tags) > MAX_TAGS:
             raise invalid(f"{where}.ResourceTags must be an object of at most {MAX_TAGS} key: value strings.")
         for k, v in tags.items():
-            _text(k, f"{where}.ResourceTags key", limit=128)
-            _text(v, f"{where}.ResourceTags value", limit=256, empty=True)
+            _text(k, "{}.ResourceTags key", where, limit=128)
+            _text(v, "{}.ResourceTags value", where, limit=256, empty=True)
     context = check.get("Context")
     if context is not None:
         if not isinstance(context, dict) or len(context) > MAX_CONTEXT_KEYS:
             raise invalid(f"{where}.Context must be an object of at most {MAX_CONTEXT_KEYS} keys.")
         for key, value in context.items():
-            _text(key, f"{where}.Context key", limit=256)
+            _text(key, "{}.Context key", where, limit=256)
             if key.lower().startswith(_RESOLVED_PREFIXES):
                 raise invalid(f"{where}.Context may not give {key}: iamd resolves it from the request.")
             values = value if isinstance(value, list) else [value]
             if len(values) > MAX_CONTEXT_VALUES:
                 raise invalid(f"{where}.Context {key} has too many values (at most {MAX_CONTEXT_VALUES}).")
             for item in values:
-                _text(item, f"{where}.Context value of {key}", empty=True)
+                _text(item, "{}.Context value of {}", where, key, empty=True)
 
 
 def audited_input(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,7 +203,7 @@ def audited_input(data: Mapping[str, Any]) -> dict[str, Any]:
     query or URL (a signature, a session token) nor the resource policies given."""
     request = data.get("Request")
     out: dict[str, Any] = {}
-    if isinstance(request, Mapping):
+    if type(request) is dict or isinstance(request, Mapping):  # parsed JSON's dict: no ABC check
         out["request"] = {"method": request.get("Method"), "path": str(request.get("Path", ""))[:1024]}
     elif "PresignedUrl" in data:
         out["request"] = {"presigned": True}

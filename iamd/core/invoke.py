@@ -100,6 +100,7 @@ class CallContext:
     lint: bool = False  # the caller asked for lint findings of the documents it writes (iamd.core.lint_on_write)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a call came to: its result or AWS error, the decision that allowed or denied it,

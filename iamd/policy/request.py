@@ -511,8 +511,11 @@ def draft_class(cls: type) -> type:
     allows it between classes whose slots, hence memory layout, are the same). Request and Decision
     are made per decision: filled in as a draft with plain slot stores, then made frozen, costs about
     half of the generated ``__init__`` (``object.__setattr__`` looked up for every field) or of a
-    descriptor call per field. A test checks that both make the same objects."""
-    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__dict__["__slots__"]})
+    descriptor call per field. A test checks that both make the same objects. The draft has the
+    class's bases (a generic class's declared with its type parameters, as it was): CPython compares
+    the layouts from the first base that adds slots. (``iamd.frozen.fast_init`` makes its drafts here.)"""
+    declared = {k: cls.__dict__[k] for k in ("__slots__", "__orig_bases__") if k in cls.__dict__}
+    return type(f"_{cls.__name__}Draft", cls.__bases__, declared)
 
 
 _RequestDraft = draft_class(Request)
