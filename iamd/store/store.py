@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Executable, bindparam, delete, func, select, update
 from sqlalchemy.engine import URL
@@ -146,6 +146,11 @@ class SqlStore:
         self._keeps_readers = ctx.dialect == "sqlite"
         self._kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
         self._kept_lock = threading.Lock()
+        # PostgreSQL: the kept write connections, at most one fewer than the pool keeps open: the
+        # rest of the pool (its overflow too) stays for the reads, the watcher and threads beyond.
+        self._writers: weakref.WeakSet[_Kept] = weakref.WeakSet()
+        self._max_writers = max(1, cast(Any, engine.pool).size() - 1) if ctx.dialect == "postgresql" else 0
+        self._keeping = 0  # places taken by threads connecting to keep one
         self._listeners: tuple[Listener, ...] = ()
         self._listeners_lock = threading.Lock()
         # Generations this store object's write transactions are committing: from just before
@@ -385,6 +390,8 @@ class SqlStore:
         setattr(self._local, use, kept)
         with self._kept_lock:
             self._kept.add(kept)
+            if use == "writer":
+                self._writers.add(kept)
         return conn
 
     @contextmanager
@@ -393,8 +400,10 @@ class SqlStore:
         writes, without the pool's checkout and check-in around each write (about 20 µs of CPU
         per write: bench/README.md, "Session 14: a write's connection kept by its thread"). It is
         idle between writes (each ends with its commit or rollback) and holds one of the pool's
-        connections, as the thread would while it writes. Replaced when it is closed or
-        invalidated (lost), or the server closed it (``closed_by_server``, as the pool's
+        connections, as the thread would while it writes; at most one fewer than the pool's size
+        are kept (``_max_writers``: a thread beyond checks one out for each write, as before), so
+        that reads never wait for a connection only idle writers hold. Replaced when it is closed
+        or invalidated (lost), or the server closed it (``closed_by_server``, as the pool's
         checkout does). SQLite: a pooled one, whose transaction the engine's ``begin`` listener
         begins with the write lock (``BEGIN IMMEDIATE``)."""
         if self._ctx.dialect != "postgresql":
@@ -404,14 +413,27 @@ class SqlStore:
             return
         check_database_allowed()  # not on the event loop (iamd/store/guard.py)
         kept: _Kept | None = getattr(self._local, "writer", None)
-        if kept is None or kept.conn.closed or kept.conn.invalidated:
-            yield self._keep("writer")
-        elif closed_by_server(kept.conn.connection.driver_connection):
-            kept.conn.invalidate()  # never back to the pool
-            kept.conn.close()
-            yield self._keep("writer")
-        else:
-            yield kept.conn
+        if kept is not None:
+            conn = kept.conn
+            if not (conn.closed or conn.invalidated or closed_by_server(conn.connection.driver_connection)):
+                yield conn
+                return
+            if not (conn.closed or conn.invalidated):
+                conn.invalidate()  # the server closed it: never back to the pool
+            self._local.writer = None  # closed (``_Kept``), no longer counted
+        with self._kept_lock:  # a place among the kept, taken before the connection is
+            room = len(self._writers) + self._keeping < self._max_writers
+            self._keeping += room
+        if not room:  # as many kept as may be: one of the pool's for this write
+            with self._connect() as conn:
+                yield conn
+            return
+        try:
+            conn = self._keep("writer")
+        finally:
+            with self._kept_lock:
+                self._keeping -= 1
+        yield conn
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

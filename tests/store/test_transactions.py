@@ -533,6 +533,36 @@ def test_a_thread_keeps_its_write_connection_until_it_ends(store: Store, account
     assert engine.pool.checkedout() == 1
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_write_threads_keep_fewer_connections_than_the_pool_keeps_open(store: Store, account: str) -> None:
+    """PostgreSQL: however many threads write, at most one fewer connections than the pool's size
+    are kept by them between writes (a thread beyond checks one out per write): the reads, the
+    watcher and the threads beyond never wait for a connection only idle writers hold."""
+    engine = cast(Any, store).engine
+    size = engine.pool.size()
+    wrote, release = threading.Semaphore(0), threading.Event()
+
+    def writer(n: int) -> None:
+        with store.transaction() as tx:
+            tx.create_user(account, f"writer{n}")
+        wrote.release()
+        release.wait(60)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(size + 2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in threads:
+            assert wrote.acquire(timeout=60)
+        assert engine.pool.checkedout() == size - 1  # kept by the first writers, idle
+        with store.read() as r:
+            assert r.get_user(account, "writer0").name == "writer0"
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+
+
 def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_databases: PgDatabases) -> None:
     """PostgreSQL: the pool does not ping the server at every checkout (a round trip per read
     snapshot and per write); a pooled connection the server has closed (a restart, an
