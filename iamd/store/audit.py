@@ -106,8 +106,22 @@ def audit_event_from_record(record: Mapping[str, Any], *, event_time: datetime |
 def compact_audit_event(event: CallEvent, memo: Memo | None = None) -> CompactEvent:
     """The stored form of a call's event, built straight from the call (the fast path: the
     writer's batches and a write's own event); :func:`stored_audit_event` is its JSON form.
-    ``memo``: one per batch, what its events share (:data:`iamd.store.audit_codec.Memo`)."""
+    ``memo``: one per batch, what its events share (:data:`iamd.store.audit_codec.Memo`); None
+    (a write's own event, one at a time): the process's, shared with the writes before it."""
+    if memo is None:
+        memo = _ONE_AT_A_TIME
+        if len(memo) >= _ONE_AT_A_TIME_MAX:
+            memo.clear()
     return compact_call_event(event, memo)
+
+
+# What the events compacted one at a time (each write's own, in its transaction) share with the
+# ones before: a caller's ``userIdentity`` and a deciding set of statements' iamdDecision
+# template, summarized and written as JSON once rather than at every write (bench/README.md,
+# "Session 14: a write's connection kept by its thread"). Its entries keep the objects they are
+# keyed by (``Memo``), so they hold for as long as they are kept: at most this many.
+_ONE_AT_A_TIME: Memo = {}
+_ONE_AT_A_TIME_MAX = 4096
 
 
 Storable = AuditEvent | CompactEvent

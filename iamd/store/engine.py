@@ -24,7 +24,7 @@ from sqlalchemy.exc import DisconnectionError
 
 from iamd.store.driver import rolled_back
 
-__all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "make_engine"]
+__all__ = ["BUSY_TIMEOUT_MS", "WRITE_OPTION", "closed_by_server", "make_engine"]
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "iamd_write"
@@ -122,8 +122,14 @@ def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
 
 
 def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    if dbapi_connection.closed or dbapi_connection.broken or _readable(dbapi_connection.pgconn.socket):
+    if closed_by_server(dbapi_connection):
         raise DisconnectionError("the server closed this pooled connection")
+
+
+def closed_by_server(dbapi_connection: Any) -> bool:
+    """PostgreSQL: whether the idle psycopg connection ``dbapi_connection`` is closed, broken, or
+    about to be (the server's termination notice waits on its socket): to be replaced, not used."""
+    return bool(dbapi_connection.closed or dbapi_connection.broken or _readable(dbapi_connection.pgconn.socket))
 
 
 def _readable(fd: int) -> bool:

@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Executable, bindparam, delete, func, select, update
 from sqlalchemy.engine import URL
@@ -26,7 +26,7 @@ from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.driver import IN_ERROR, IN_TRANSACTION, roll_back, simple_query
-from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, make_engine
+from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
 from iamd.store.guard import check_database_allowed
@@ -122,8 +122,9 @@ def _utcnow() -> datetime:
 
 
 class _Kept:
-    """A thread's kept read connection (``SqlStore.read``): back to the pool when the thread
-    ends (its ``threading.local`` is dropped) or the store closes."""
+    """A connection a thread keeps (``SqlStore._keep``: its read snapshots on SQLite, its write
+    transactions on PostgreSQL): back to the pool when the thread ends (its ``threading.local``
+    is dropped) or the store closes."""
 
     __slots__ = ("__weakref__", "conn")
 
@@ -140,11 +141,16 @@ class SqlStore:
         self._engine = engine
         self._ctx = ctx
         self._local = threading.local()
-        # SQLite: each thread's read snapshots run on a connection it keeps (``read``); every
-        # kept connection, to close them with the store.
+        # SQLite: each thread's read snapshots run on a connection it keeps (``read``); PostgreSQL:
+        # its write transactions (``_writing``). Every kept connection, to close them with the store.
         self._keeps_readers = ctx.dialect == "sqlite"
         self._kept: weakref.WeakSet[_Kept] = weakref.WeakSet()
         self._kept_lock = threading.Lock()
+        # PostgreSQL: the kept write connections, at most one fewer than the pool keeps open: the
+        # rest of the pool (its overflow too) stays for the reads, the watcher and threads beyond.
+        self._writers: weakref.WeakSet[_Kept] = weakref.WeakSet()
+        self._max_writers = max(1, cast(Any, engine.pool).size() - 1) if ctx.dialect == "postgresql" else 0
+        self._keeping = 0  # places taken by threads connecting to keep one
         self._listeners: tuple[Listener, ...] = ()
         self._listeners_lock = threading.Lock()
         # Generations this store object's write transactions are committing: from just before
@@ -252,8 +258,7 @@ class SqlStore:
     def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
         committing: int | None = None  # the generation the transaction commits as, from just before its commit
         try:
-            with self._connect() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
-                conn.execution_options(**{WRITE_OPTION: True})
+            with self._writing() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
                 with conn.begin(), self._failed_writes_roll_back(conn):
                     tx = SqlTx(
                         conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
@@ -336,7 +341,7 @@ class SqlStore:
             kept = getattr(self._local, "reader", None)
             conn = None if kept is None else kept.conn
             if conn is None or conn.closed or conn.invalidated:
-                conn = self._keep_reader()
+                conn = self._keep("reader")
             driver: Any = conn.connection.driver_connection
             # else a read inside this thread's read: on a pooled connection
             if not driver.in_transaction and not conn.in_transaction():
@@ -372,18 +377,63 @@ class SqlStore:
                             snapshot.commit()
                     raise
 
-    def _keep_reader(self) -> Connection:
-        """The connection this thread keeps for its read snapshots (SQLite).
+    def _keep(self, use: str) -> Connection:
+        """A new connection this thread keeps for ``use``: ``"reader"``, its read snapshots (SQLite),
+        or ``"writer"``, its write transactions (PostgreSQL: ``_writing``).
 
         A snapshot is a deferred ``BEGIN`` (WAL: it takes no lock and waits for no writer) on it,
         as on a pooled one, without the pool's checkout and check-in around each snapshot (bench/README.md,
-        "A lighter hop to the read lane"). Between snapshots it holds no transaction, so it
-        keeps no checkpoint from running. Closed with the store, or with its thread."""
+        "A lighter hop to the read lane"). Between snapshots or writes it holds no transaction, so it
+        keeps no checkpoint or vacuum from running. Closed with the store, or with its thread."""
         conn = self._connect()
-        kept = self._local.reader = _Kept(conn)
+        kept = _Kept(conn)
+        setattr(self._local, use, kept)
         with self._kept_lock:
             self._kept.add(kept)
+            if use == "writer":
+                self._writers.add(kept)
         return conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The connection of a write transaction. PostgreSQL: the one this thread keeps for its
+        writes, without the pool's checkout and check-in around each write (about 20 µs of CPU
+        per write: bench/README.md, "Session 14: a write's connection kept by its thread"). It is
+        idle between writes (each ends with its commit or rollback) and holds one of the pool's
+        connections, as the thread would while it writes; at most one fewer than the pool's size
+        are kept (``_max_writers``: a thread beyond checks one out for each write, as before), so
+        that reads never wait for a connection only idle writers hold. Replaced when it is closed
+        or invalidated (lost), or the server closed it (``closed_by_server``, as the pool's
+        checkout does). SQLite: a pooled one, whose transaction the engine's ``begin`` listener
+        begins with the write lock (``BEGIN IMMEDIATE``)."""
+        if self._ctx.dialect != "postgresql":
+            with self._connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                yield conn
+            return
+        check_database_allowed()  # not on the event loop (iamd/store/guard.py)
+        kept: _Kept | None = getattr(self._local, "writer", None)
+        if kept is not None:
+            conn = kept.conn
+            if not (conn.closed or conn.invalidated or closed_by_server(conn.connection.driver_connection)):
+                yield conn
+                return
+            if not (conn.closed or conn.invalidated):
+                conn.invalidate()  # the server closed it: never back to the pool
+            self._local.writer = None  # closed (``_Kept``), no longer counted
+        with self._kept_lock:  # a place among the kept, taken before the connection is
+            room = len(self._writers) + self._keeping < self._max_writers
+            self._keeping += room
+        if not room:  # as many kept as may be: one of the pool's for this write
+            with self._connect() as conn:
+                yield conn
+            return
+        try:
+            conn = self._keep("writer")
+        finally:
+            with self._kept_lock:
+                self._keeping -= 1
+        yield conn
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -13,7 +13,7 @@ import pytest
 import iamd.audit
 from iamd.api.audit_writer import build_events
 from iamd.audit import CallEvent, CheckEvents
-from iamd.store import audit_codec
+from iamd.store import audit_codec, compact_audit_event
 from iamd.store.audit_codec import _clean, _dumps
 
 ACCOUNT = "123456789012"
@@ -213,3 +213,28 @@ def test_an_authorizations_checks_travel_as_a_plain_tuple_and_are_stored_the_sam
     expected = [event for item in batch for event in compact_check_events(item)]
     assert build_events(shipped) == expected
     assert len(expected) == 6 + 3 + 1 and len({e.event_id for e in expected}) == len(expected)
+
+
+def test_a_writes_own_events_one_at_a_time_share_the_callers_decision_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write's own event is compacted alone, in its transaction: what the caller's writes share
+    (the statements that allowed them) is summarized once, not at every write; each event is the
+    one compacted without anything shared."""
+    statements = ({"policyName": "p", "policyArn": None, "sid": None, "statementIndex": 0, "effect": "Allow"},)
+    identity = _identity("writer")
+    events = [
+        CallEvent(f"req-{n}", WHEN, "iam.amazonaws.com", "CreateUser", "us-east-1", "127.0.0.1", "sdk", identity,
+                  ACCOUNT, {"UserName": f"u{n}"}, {"User": {"UserName": f"u{n}"}}, None, None,
+                  ("allowed", "iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/u{n}", None, (), statements, (), ()))
+        for n in range(5)
+    ]  # fmt: skip
+    alone = [audit_codec.compact_call_event(event) for event in events]
+    summaries: list[object] = []
+    real = audit_codec.decision_summary
+
+    def counted(decision: Any) -> dict[str, Any]:
+        summaries.append(decision)
+        return real(decision)
+
+    monkeypatch.setattr(audit_codec, "decision_summary", counted)
+    assert [compact_audit_event(event) for event in events] == alone
+    assert len(summaries) <= 1

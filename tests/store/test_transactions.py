@@ -466,9 +466,18 @@ def _store_with_prepared_writes(pg_databases: PgDatabases, name: str) -> Store:
     return store
 
 
+def _pooled(store: Store) -> Any:
+    """The store's next pooled connection, once this thread's kept write connection (PostgreSQL:
+    ``SqlStore._writing``) is back in the pool: the one its writes ran on."""
+    kept = getattr(cast(Any, store)._local, "writer", None)
+    if kept is not None:
+        kept.conn.close()
+    return cast(Any, store).engine.connect()
+
+
 def _prepared_names(store: Store) -> set[str]:
     """The statements prepared on the store's next pooled connection."""
-    with cast(Any, store).engine.connect() as conn:
+    with _pooled(store) as conn:
         driver = cast(Any, conn.connection.driver_connection)
         names = {row[0] for row in driver.execute("SELECT name FROM pg_prepared_statements").fetchall()}
         driver.commit()
@@ -477,11 +486,81 @@ def _prepared_names(store: Store) -> set[str]:
 
 def _prepared(store: Store) -> tuple[int, int]:
     """(backend pid, statements prepared on it) of the store's next pooled connection."""
-    with cast(Any, store).engine.connect() as conn:
+    with _pooled(store) as conn:
         driver = cast(Any, conn.connection.driver_connection)
         row = driver.execute("SELECT pg_backend_pid(), count(*) FROM pg_prepared_statements").fetchone()
         driver.commit()
         return int(row[0]), int(row[1])
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite's writes take a pooled connection each
+def test_a_thread_keeps_its_write_connection_until_it_ends(store: Store, account: str) -> None:
+    """PostgreSQL: a thread's write transactions run on one connection it keeps (no pool
+    checkout and check-in around each write), idle between writes; it is back in the pool when
+    the thread ends."""
+    engine = cast(Any, store).engine
+    checkouts: list[int] = []
+
+    def checked_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        checkouts.append(dbapi_connection.pgconn.backend_pid)
+
+    def writes(prefix: str) -> set[int]:
+        backends = set()
+        for n in range(3):
+            with store.transaction(lock_later=n % 2 == 1) as tx:
+                tx.create_user(account, f"{prefix}{n}")
+                backends.add(cast(Any, tx)._conn.connection.driver_connection.pgconn.backend_pid)
+        return backends
+
+    event.listen(engine, "checkout", checked_out)
+    try:
+        writes("warm")  # the first write keeps a connection
+        checkouts.clear()
+        first = writes("kept")
+        assert checkouts == [] and len(first) == 1  # one connection, no checkout
+        assert engine.pool.checkedout() == 1  # kept, idle: nothing else holds one
+        other: list[set[int]] = []
+        thread = threading.Thread(target=lambda: other.append(writes("other")))
+        thread.start()
+        thread.join()
+        assert len(other[0]) == 1 and other[0] != first  # a thread of its own, its own connection
+        assert len(checkouts) == 1
+    finally:
+        event.remove(engine, "checkout", checked_out)
+    deadline = time.monotonic() + 10
+    while engine.pool.checkedout() != 1 and time.monotonic() < deadline:  # the ended thread's is back
+        time.sleep(0.01)
+    assert engine.pool.checkedout() == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_write_threads_keep_fewer_connections_than_the_pool_keeps_open(store: Store, account: str) -> None:
+    """PostgreSQL: however many threads write, at most one fewer connections than the pool's size
+    are kept by them between writes (a thread beyond checks one out per write): the reads, the
+    watcher and the threads beyond never wait for a connection only idle writers hold."""
+    engine = cast(Any, store).engine
+    size = engine.pool.size()
+    wrote, release = threading.Semaphore(0), threading.Event()
+
+    def writer(n: int) -> None:
+        with store.transaction() as tx:
+            tx.create_user(account, f"writer{n}")
+        wrote.release()
+        release.wait(60)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(size + 2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in threads:
+            assert wrote.acquire(timeout=60)
+        assert engine.pool.checkedout() == size - 1  # kept by the first writers, idle
+        with store.read() as r:
+            assert r.get_user(account, "writer0").name == "writer0"
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
 
 
 def test_pooled_connections_the_server_closed_are_replaced_without_a_failure(pg_databases: PgDatabases) -> None:
