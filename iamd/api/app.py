@@ -172,12 +172,19 @@ class IamdApp:
         """Whether ``http`` is cheap enough to answer on the event loop (see the module doc)."""
         return self._inline(http, _plain_action(http.body, http.query))
 
-    def answer_inline(self, http: HttpRequest) -> WireResponse | None:
-        """Answer ``http`` here if it is cheap (``inline``) and needs no database, scanning its
-        body once; else None (then answer it with ``query_async(http, inline=False)``)."""
+    def action_of(self, http: HttpRequest) -> str | None:
+        """The Action ``http`` plainly names (``_plain_action``), scanned once for the inline try,
+        the lane and the metrics label; None for a body too large to be tried inline, and for the
+        authorization API (not a Query request: ``answer_inline`` and ``answer_off_loop`` ignore it)."""
+        if http.path == AUTHORIZE or len(http.body) > INLINE_BODY:
+            return None
+        return _plain_action(http.body, http.query)
+
+    def answer_inline(self, http: HttpRequest, action: str | None) -> WireResponse | None:
+        """Answer ``http`` here if it is cheap (``inline``) and needs no database; else None (then
+        answer it with ``answer_off_loop``). ``action``: ``action_of(http)``."""
         if http.path == AUTHORIZE:
             return self._authorize.inline(http)
-        action = _plain_action(http.body, http.query)
         if not self._inline(http, action):
             return None
         return self._try_inline(http, action)
@@ -214,15 +221,19 @@ class IamdApp:
             self.metrics.observe_action(_label(action, self._known), status, seconds)
 
     def answer_off_loop(
-        self, http: HttpRequest, deliver: Callable[[WireResponse], None], loop: asyncio.AbstractEventLoop
+        self,
+        http: HttpRequest,
+        action: str | None,
+        deliver: Callable[[WireResponse], None],
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         """Answer ``http`` on a worker thread of its lane, then ``deliver(wire)`` on ``loop`` (the event loop's).
 
         The direct path's hop (``iamd.api.protocol``): one job on the lane's pool, whose thread
         hands the answer back with one ``call_soon_threadsafe`` (no asyncio future chained to
         the pool's, no task): bench/README.md, "A lighter hop to the read lane". The loop only
-        queues the job; the answer is counted on the loop when it is back, as ``query_async``'s."""
-        action = _plain_action(http.body, http.query) if len(http.body) <= INLINE_BODY else None
+        queues the job; the answer is counted on the loop when it is back, as ``query_async``'s.
+        ``action``: ``action_of(http)``, as the inline try was given it (not scanned again)."""
         pool = self.lanes.for_request(http, action)
         started = time.perf_counter()
 
@@ -250,7 +261,7 @@ class IamdApp:
         worker thread of its lane (``inline=False``: the loop was tried already)."""
         if http.path == AUTHORIZE:  # a read: the read lane
             return await self._authorize.off_loop(http, self.lanes.read)
-        action = _plain_action(http.body, http.query) if len(http.body) <= INLINE_BODY else None
+        action = self.action_of(http)
         if inline and self._inline(http, action):
             wire_inline = self._try_inline(http, action)
             if wire_inline is not None:

@@ -209,8 +209,9 @@ class QueryProtocol(HttpToolsProtocol):
         if not self._answered:
             request = self._request()
             assert self._endpoint is not None
-            if not self._answer_inline(request):
-                self._answer_off_loop(request)
+            action = self._endpoint.action_of(request)  # scanned once, for both
+            if not self._answer_inline(request, action):
+                self._answer_off_loop(request, action)
                 return
         if not self._keep_alive:
             self.transport.close()
@@ -241,11 +242,11 @@ class QueryProtocol(HttpToolsProtocol):
             wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
         self._write(wire)
 
-    def _answer_inline(self, request: HttpRequest) -> bool:
+    def _answer_inline(self, request: HttpRequest, action: str | None) -> bool:
         """Answer a cheap request here (``IamdApp.answer_inline``); False if it is not cheap."""
         assert self._endpoint is not None
         try:
-            wire = self._endpoint.answer_inline(request)
+            wire = self._endpoint.answer_inline(request, action)
         except Exception:  # as in _answer
             log.exception("the Query API failed")
             wire = WireResponse(500, (("Content-Type", "text/xml"),), INTERNAL_ERROR)
@@ -254,7 +255,7 @@ class QueryProtocol(HttpToolsProtocol):
         self._write(wire)
         return True
 
-    def _answer_off_loop(self, request: HttpRequest) -> None:
+    def _answer_off_loop(self, request: HttpRequest, action: str | None) -> None:
         """Answer on a worker thread, under a uvicorn request/response cycle: the requests
         pipelined behind it queue behind it (``_takes_direct``), and the cycle's state keeps
         keep-alive and graceful shutdown as for any ASGI request (``_answered_off_loop``)."""
@@ -275,7 +276,7 @@ class QueryProtocol(HttpToolsProtocol):
             self._start_asgi_task(cycle, functools.partial(self._run_off_loop, request))
             return
         assert self._endpoint is not None
-        self._endpoint.answer_off_loop(request, functools.partial(self._answered_off_loop, cycle), self.loop)
+        self._endpoint.answer_off_loop(request, action, functools.partial(self._answered_off_loop, cycle), self.loop)
 
     def _answered_off_loop(self, cycle: RequestResponseCycle, wire: WireResponse) -> None:
         """The answer of a request run on a worker thread, back on the loop: written as the

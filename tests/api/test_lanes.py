@@ -256,13 +256,13 @@ def test_a_read_on_the_event_loop_that_needs_the_database_runs_again_off_it(serv
     decisions = server.backend.decisions.counts
     before = dict(decisions)
     assert app.inline(http)
-    assert app.answer_inline(http) is None
+    assert app.answer_inline(http, app.action_of(http)) is None
     assert app.inline_retries == 1
     assert decisions == before  # the abandoned try counted no decision
     wire = app.query(http)  # what the worker thread runs
     assert wire.status == 200 and b"<UserName>cold</UserName>" in wire.body
     assert decisions["allowed"] == before["allowed"] + 1  # the call's one decision, once
-    assert app.answer_inline(http) is not None  # now cached: answered on the loop
+    assert app.answer_inline(http, app.action_of(http)) is not None  # now cached: answered on the loop
     assert app.inline_retries == 1
     assert decisions["allowed"] == before["allowed"] + 2
 

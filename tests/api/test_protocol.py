@@ -310,3 +310,39 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
     finally:
         app.lanes.shutdown()
         loop.close()
+
+
+def test_a_write_off_the_loop_is_scanned_for_its_action_once(
+    api_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write (CreateUser: never inline) is looked at by the inline try and sent to the write
+    lane: both, and its metrics label, use the one scan of its body (``IamdApp.action_of``)."""
+    import asyncio
+
+    import iamd.api.app as app_module
+    from bench.server.cpu import query_protocol
+
+    scans: list[bytes] = []
+    scan = app_module._plain_action
+
+    def counted(body: bytes, query: str) -> str | None:
+        scans.append(body)
+        return scan(body, query)
+
+    monkeypatch.setattr(app_module, "_plain_action", counted)
+    loop = asyncio.new_event_loop()
+    app = app_module.IamdApp(api_server.backend)
+    try:
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(_signed(api_server, b"Action=CreateUser&UserName=scanned-once&Version=2010-05-08"))
+        transport.waiter = loop.create_future()
+        loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        assert (
+            transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"<CreateUserResponse" in transport.written[0]
+        )
+        assert scans == [b"Action=CreateUser&UserName=scanned-once&Version=2010-05-08"]
+        assert app.lanes._write is not None and app.lanes._read is None  # the write lane, by the scanned Action
+        protocol.connection_lost(None)
+    finally:
+        app.lanes.shutdown()
+        loop.close()
