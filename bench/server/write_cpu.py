@@ -5,9 +5,10 @@ Backend on it with the server benchmark's caller (``bench-caller``, an inline po
 ``iam:*``), pre-signs CreateUser/DeleteUser pairs of distinct names and feeds their raw HTTP
 bytes, one at a time, to the protocol ``iamd serve`` runs (``bench.server.cpu``'s fake
 transport: no socket). Prints, per write: the CPU of this process (``time.process_time``, every
-thread), of the thread that ran the request (``time.thread_time`` around ``pipeline.handle``)
-and of the cluster's processes (``/proc``), and the wall time. CPU figures barely move with the
-machine's load; ``--profile`` prints a cProfile of the requests' thread in CPU time.
+thread), of the thread that ran the request (``time.thread_time`` around ``pipeline.handle``),
+of the event loop's thread (this one: HTTP parse, the inline try, the hand-off to the write lane,
+the wake-up, the answer's write) and of the cluster's processes (``/proc``), and the wall time.
+CPU figures barely move with the machine's load; ``--profile`` prints a cProfile of the requests' thread in CPU time.
 
 Run it in two trees for a before/after pair (``cd <tree> && PYTHONPATH=$PWD python -m ...``).
 """
@@ -84,6 +85,7 @@ def measure(
             protocol, transport = query_protocol(app, loop)
             handle = pipeline.handle
             thread_cpu = [0.0]
+            loop_cpu = 0.0
             profiler = cProfile.Profile(time.thread_time) if profile else None
 
             def timed(backend: Any, request: Any) -> Any:
@@ -105,7 +107,9 @@ def measure(
                 pipeline.handle = timed  # type: ignore[assignment]
                 drops = backend.watcher.foreign_writes if backend.watcher is not None else 0
                 pg, cpu, wall = _cpu_seconds(postmaster), time.process_time(), time.perf_counter()
+                loop_cpu = time.thread_time()  # this thread runs the event loop (and waits in it)
                 ok = _feed(protocol, transport, raws[WARM:], loop)
+                loop_cpu = time.thread_time() - loop_cpu
                 backend.audit.flush()
                 if backend.watcher is not None:  # how often it took a write of its own for another's
                     drops = backend.watcher.foreign_writes - drops
@@ -128,6 +132,7 @@ def measure(
         "cache_drops": drops,
         "iamd_us": cpu / writes * 1e6,
         "thread_us": thread_cpu[0] / writes * 1e6,
+        "loop_us": loop_cpu / writes * 1e6,
         "postgres_us": pg / writes * 1e6,
         "wall_us": wall / writes * 1e6,
     }
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     r = measure(args.writes, profile=args.profile, sort=args.sort, watch=args.watch, failing=args.failing)
     print(f"CreateUser/DeleteUser on PostgreSQL (fsync on), one at a time, {r['writes']} writes"
           + (f" ({r['failed']:.0f} failing)" if r["failed"] else "") + ": "
-          f"iamd {r['iamd_us']:.0f} µs CPU/write (the request's thread {r['thread_us']:.0f}), "
+          f"iamd {r['iamd_us']:.0f} µs CPU/write (the request's thread {r['thread_us']:.0f}, "
+          f"the event loop's {r['loop_us']:.0f}), "
           f"PostgreSQL {r['postgres_us']:.0f} µs CPU/write, wall {r['wall_us']:.0f} µs; "
           + (f"the watcher dropped the caches {r['cache_drops']:.0f} times; " if args.watch else "")
           + f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
