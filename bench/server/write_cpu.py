@@ -55,8 +55,24 @@ def with_failures(bodies: list[str], every: int) -> tuple[list[str], int]:
     return out, failing
 
 
+def new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """An event loop of ``kind``: ``asyncio``'s own, or ``uvloop`` (what ``iamd serve`` runs:
+    uvicorn's ``loop="auto"`` takes uvloop where it is installed)."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def measure(
-    writes: int, *, profile: bool = False, sort: str = "cumulative", watch: bool = False, failing: int = 0
+    writes: int,
+    *,
+    profile: bool = False,
+    sort: str = "cumulative",
+    watch: bool = False,
+    failing: int = 0,
+    loop_kind: str = "asyncio",
 ) -> dict[str, float]:
     import psycopg
 
@@ -81,7 +97,7 @@ def measure(
             bodies, failed = with_failures(write_bodies("w", writes // 2 + 1)[:writes], failing)
             raws = sign_query("127.0.0.1", 8000, key, [*warm_bodies, *bodies])
             tune_runtime()
-            loop = asyncio.new_event_loop()
+            loop = new_loop(loop_kind)
             protocol, transport = query_protocol(app, loop)
             handle = pipeline.handle
             thread_cpu = [0.0]
@@ -148,15 +164,21 @@ def main(argv: list[str] | None = None) -> int:
         "--failing", type=int, default=0, metavar="N",
         help="after every N pairs, a CreateUser of a taken name (fails after the writers' lock, rolls back)",
     )  # fmt: skip
+    parser.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio",
+        help="the event loop (iamd serve runs uvloop; asyncio's is the figure of earlier sessions)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    r = measure(args.writes, profile=args.profile, sort=args.sort, watch=args.watch, failing=args.failing)
+    r = measure(
+        args.writes, profile=args.profile, sort=args.sort, watch=args.watch, failing=args.failing, loop_kind=args.loop
+    )
     print(f"CreateUser/DeleteUser on PostgreSQL (fsync on), one at a time, {r['writes']} writes"
           + (f" ({r['failed']:.0f} failing)" if r["failed"] else "") + ": "
           f"iamd {r['iamd_us']:.0f} µs CPU/write (the request's thread {r['thread_us']:.0f}, "
           f"the event loop's {r['loop_us']:.0f}), "
           f"PostgreSQL {r['postgres_us']:.0f} µs CPU/write, wall {r['wall_us']:.0f} µs; "
           + (f"the watcher dropped the caches {r['cache_drops']:.0f} times; " if args.watch else "")
-          + f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          + f"{args.loop}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     return 0
 
 
