@@ -286,11 +286,20 @@ def insert_audit_events(
 
 def insert_audit_event(conn: Connection, ctx: Context, event: Storable) -> tuple[int, dict[str, int]]:
     """Store one event; its sequence number and the interned ids to remember after the commit."""
+    if ctx.dialect == "postgresql":  # the driver's statement, as the writer's batches (iamd/store/driver.py)
+        sql, values, new = audit_insert_pg(conn, ctx, event)
+        return int(execute_sql(conn, sql, values).fetchone()[0]), new
     c = _compact(event)
     ids, new = ctx.strings.ids(conn, ctx.dialect, _interned(c))
-    if ctx.dialect == "postgresql":  # the driver's statement, as the writer's batches (iamd/store/driver.py)
-        return int(execute_sql(conn, _INSERT_ONE_PG, _values(c, ids)).fetchone()[0]), new
     return int(conn.execute(_INSERT_ONE, _row(c, ids)).scalar_one()), new
+
+
+def audit_insert_pg(conn: Connection, ctx: Context, event: Storable) -> tuple[str, tuple[Any, ...], dict[str, int]]:
+    """PostgreSQL: the statement that stores one event and its parameters (its new strings
+    interned now, in ``conn``'s transaction), and the interned ids to remember after the commit."""
+    c = _compact(event)
+    ids, new = ctx.strings.ids(conn, ctx.dialect, _interned(c))
+    return _INSERT_ONE_PG, _values(c, ids), new
 
 
 def as_stored(event: AuditEvent, sequence: int) -> AuditEvent:
@@ -364,6 +373,19 @@ class AuditOps(Ops):
             self._interned.update(new)
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
         return seq
+
+    def add_audit_event_last(self, event: Storable) -> None:
+        """Store ``event`` as this write transaction's last statement. PostgreSQL, once the
+        writers' lock is taken: sent with the ``COMMIT`` and the durable flush, in their round
+        trip (``driver.commit_after``; nothing else may run in the transaction after it: the
+        write's own event, iamd.core.invoke); else as :meth:`add_audit_event`."""
+        if self._ctx.dialect != "postgresql" or self._unlocked or self._lock_pending or not self._writable:
+            self.add_audit_event(event)
+            return
+        sql, values, new = audit_insert_pg(self._conn, self._ctx, event)
+        self._interned.update(new)
+        self._last = (sql, values)
+        self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
 
     def _string_ids(self, values: Sequence[str]) -> dict[str, int]:
         """The interned ids of ``values`` that are stored (a value never stored matches no event)."""

@@ -30,10 +30,12 @@ processors (the stored UTC datetimes come back aware, as through SQLAlchemy).
 
 from __future__ import annotations
 
+import select
 import threading
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -45,9 +47,11 @@ __all__ = [
     "IN_ERROR",
     "IN_TRANSACTION",
     "DriverQuery",
+    "commit_after",
     "execute_sql",
     "first",
     "roll_back",
+    "round_trips",
     "rows",
     "run",
     "scalar",
@@ -131,6 +135,46 @@ def simple_query(driver: Any, sql: str) -> None:
     connection ``driver`` through libpq, unseen by listeners; raises psycopg's error for a
     statement that failed (the rest of the string is then not run)."""
     _prepared(driver).simple(sql)
+
+
+def commit_after(conn: Connection, sql: str, bound: Any, flush: str) -> tuple[bool, Exception | None]:
+    """PostgreSQL, a write transaction's end: ``sql`` with ``bound`` (its last statement), then
+    ``COMMIT`` and ``flush`` (a statement without parameters, in a transaction of its own: the
+    durable flush, ``SqlStore._commit_durably``) in one round trip, libpq's pipeline mode: the
+    statement's result is not needed before the commit is sent (bench/README.md, "Session 14:
+    the audit event sent with the commit"). Only once both are prepared on this connection
+    (a statement's first run prepares it): else nothing is sent and (False, None) returned, for
+    the caller to run them as before. Else (True, the flush's error or None): committed.
+
+    Raises the statement's error, as SQLAlchemy's (then neither the ``COMMIT`` nor the flush
+    ran: the transaction is failed, to be rolled back), a lost connection's, or the
+    ``COMMIT``'s (not known to be committed)."""
+    driver: Any = conn.connection.driver_connection
+    prepared = _prepared(driver)
+    try:
+        sending = prepared.pipelined(sql, bound, flush)
+        if sending is None or driver.pgconn.transaction_status != IN_TRANSACTION:
+            return False, None
+        if conn._has_events or conn.engine._has_events:
+            for listener in conn.dispatch.before_cursor_execute:
+                listener(conn, None, sql, bound, None, False)
+        last, commit, *flushed = prepared.commit_after(sending)
+        if last.status != _TUPLES_OK and last.status != _COMMAND_OK:
+            raise prepared.error(last)
+        if commit.status != _COMMAND_OK:
+            raise prepared.error(commit)
+    except conn.dialect.loaded_dbapi.Error as error:
+        conn._handle_dbapi_exception(error, sql, bound, None, None)
+        raise  # pragma: no cover - _handle_dbapi_exception always raises
+    failed = [r for r in flushed if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
+    return True, (prepared.error(failed[0]) if failed else None)
+
+
+def round_trips() -> int:
+    """Round trips to PostgreSQL through this module's libpq path so far, over the live
+    connections (for benchmarks and tests)."""
+    with _LOCK:
+        return sum(p.trips for p in _PREPARED.values())
 
 
 def rolled_back(driver: Any) -> None:
@@ -264,6 +308,7 @@ class _Prepared:
         self._simple: dict[str, bytes] = {}  # simple query strings as sent (BEGIN/COMMIT; EXECUTE iamd_<n>)
         self.room = True
         self.suspect = False  # rolled back since: psycopg may have deallocated every prepared statement
+        self.trips = 0  # round trips to the server through this object (bench.server.write_cpu, tests)
 
     def run(self, sql: str, bound: Any) -> _Result:
         converted = self._sql.get(sql)
@@ -278,6 +323,7 @@ class _Prepared:
         found = self.names.get(key)
         if found is None:
             found = self._prepare(key, pgsql, types)
+        self.trips += 1
         result = self._pgconn.exec_prepared(found[0], params, param_formats=tx.formats)
         status = result.status
         if status == _TUPLES_OK:
@@ -304,6 +350,7 @@ class _Prepared:
         """``pgsql`` prepared under a new name and kept as ``key``'s; (None, the result) if it failed."""
         name = f"iamd_{self._count}".encode()
         self._count += 1
+        self.trips += 1
         result = self._pgconn.prepare(name, pgsql, param_types=types or None)
         if result.status != _COMMAND_OK:
             return None, result
@@ -336,6 +383,7 @@ class _Prepared:
                 if self._pgconn.transaction_status == IDLE:
                     query = self._prepare_tail(sql, head, tail) or query
                     tail = None
+        self.trips += 1
         result = self._pgconn.exec_(query)
         status = result.status
         if tail is not None and status != _FATAL_ERROR and self._pgconn.transaction_status == IDLE:
@@ -345,6 +393,63 @@ class _Prepared:
         if status != _COMMAND_OK and status != _EMPTY_QUERY:
             self._raise(result)
         return _NO_ROWS
+
+    def pipelined(self, sql: str, bound: Any, flush: str) -> tuple[bytes, Any, Any, bytes] | None:
+        """What :meth:`commit_after` sends (the statement's name, its parameters and formats, the
+        flush's name), or None: ``sql`` (with ``bound``'s types) or ``flush`` is not prepared on
+        this connection yet, or may have been dropped."""
+        converted = self._sql.get(sql)
+        flushing = self.names.get((flush, ()))
+        if converted is None or flushing is None or self.suspect:
+            return None
+        order = converted[1]
+        values = bound if order is None else [bound[name] for name in order]
+        tx = self._tx
+        params = tx.dump_sequence(values, [self._auto] * len(values))
+        found = self.names.get((sql, tuple(tx.types or ())))
+        return None if found is None else (found[0], params, tx.formats, flushing[0])
+
+    def commit_after(self, sending: tuple[bytes, Any, Any, bytes]) -> list[Any]:
+        """In a transaction: the prepared statement of ``sending`` (:meth:`pipelined`), ``COMMIT``
+        and the flush's in one round trip, libpq's pipeline mode; their results up to the
+        pipeline's end (a statement skipped after a failed one: PIPELINE_ABORTED; the flush's
+        transaction, committed at the end, may add an error)."""
+        name, params, formats, flushing = sending
+        pg = self._pgconn
+        self.trips += 1
+        pg.enter_pipeline_mode()
+        try:
+            pg.send_query_prepared(name, params, param_formats=formats)
+            pg.send_query_params(b"COMMIT", None)
+            pg.send_query_prepared(flushing, None)
+            pg.pipeline_sync()
+            pg.flush()
+            results = [self._next_result()]
+            while results[-1].status != _PIPELINE_SYNC:
+                results.append(self._next_result())
+        finally:
+            with suppress(Exception):  # a connection lost on the way: its error is the one raised
+                pg.exit_pipeline_mode()
+        return results
+
+    def _next_result(self) -> Any:
+        """The next result of a pipeline (read past the None that ends a statement's results),
+        waiting for the socket without the GIL (``select``) rather than in libpq."""
+        result = self._ready_result()
+        if result is None:  # between results only when the connection is lost
+            from psycopg import errors
+
+            raise errors.OperationalError(self._pgconn.error_message.decode(self._encoding, "replace").strip())
+        if result.status != _PIPELINE_SYNC:
+            self._ready_result()
+        return result
+
+    def _ready_result(self) -> Any:
+        pg = self._pgconn
+        while pg.is_busy():
+            select.select([pg.socket], [], [])
+            pg.consume_input()
+        return pg.get_result()
 
     def _prepare_tail(self, sql: str, head: str, tail: str) -> bytes | None:
         """Outside a transaction: ``tail`` prepared, and ``sql`` as sent from now on (None: it
@@ -377,14 +482,19 @@ class _Prepared:
             self.room = True
 
     def _raise(self, result: Any) -> NoReturn:
+        raise self.error(result)
+
+    def error(self, result: Any) -> Exception:
+        """psycopg's error for a failed ``result``."""
         from psycopg import errors
 
         if self._pgconn.status == _BAD:  # as psycopg: the connection is lost
-            raise errors.OperationalError(result.error_message.decode(self._encoding, "replace").strip())
-        raise errors.error_from_result(result, encoding=self._encoding)
+            return errors.OperationalError(result.error_message.decode(self._encoding, "replace").strip())
+        return errors.error_from_result(result, encoding=self._encoding)
 
 
 _BAD = 1  # psycopg.pq.ConnStatus.BAD
+_PIPELINE_SYNC = 10  # psycopg.pq.ExecStatus
 _HEADS = frozenset({"BEGIN", "COMMIT"})
 _FATAL_ERROR = 7  # psycopg.pq.ExecStatus
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()

@@ -648,3 +648,77 @@ def test_a_kept_sqlite_snapshot_begins_on_the_driver_and_ends_clean(store: Store
     with store.read() as r:  # nothing through SQLAlchemy: no SQLAlchemy transaction at all
         assert kept.connection.driver_connection.in_transaction
     assert len(begins) == before and not kept.connection.driver_connection.in_transaction
+
+
+def _audited_write(store: Store, name: str, *, last: bool, when: int = 0) -> int:
+    """A CreateUser with its audit event (the event last, sent with the commit, or not): the
+    round trips it took on libpq."""
+    from datetime import UTC, datetime
+
+    from iamd.store import AuditEvent
+    from iamd.store.driver import round_trips
+
+    event = AuditEvent(
+        event_id=f"ev-{name}", account_id="111122223333", event_time=datetime.fromtimestamp(when or 1e9, UTC),
+        event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record="{}",
+    )  # fmt: skip
+    before = round_trips()
+    with store.transaction() as tx:
+        tx.create_user("111122223333", name)
+        if last:
+            tx.add_audit_event_last(event)
+        else:
+            tx.add_audit_event(event)
+    return round_trips() - before
+
+
+def test_a_writes_last_audit_event_goes_with_its_commit(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the write's own audit event (``add_audit_event_last``) is sent with the
+    ``COMMIT`` and the durable flush, in their round trip (libpq's pipeline mode), once its
+    statement is prepared on the connection; committed and stored like the other way."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last")
+    try:
+        _audited_write(store, "warm-1", last=False)
+        _audited_write(store, "warm-2", last=True)  # the flush's statement prepared
+        plain = _audited_write(store, "plain", last=False)
+        last = _audited_write(store, "last", last=True)
+        assert last == plain - 1, (plain, last)
+        with store.read() as r:
+            assert r.get_user("111122223333", "last").name == "last"
+            assert {"ev-plain", "ev-last"} <= {e.event_id for e in r.list_audit_events("111122223333").items}
+    finally:
+        store.close()
+
+
+def test_a_last_audit_event_that_fails_leaves_nothing_committed(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: an audit event that fails on the server, sent with the ``COMMIT``: the
+    ``COMMIT`` and the flush are skipped, the write is not committed (its user is not there)
+    and the error is raised; the connection keeps what it prepared and writes again."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last_fails")
+    try:
+        _audited_write(store, "warm-1", last=True)
+        sent = _audited_write(store, "warm-2", last=True)
+        assert sent == _audited_write(store, "warm-3", last=False) - 1  # sent with the commit
+        with cast(Any, store).engine.connect() as conn:  # a trigger refusing one event time
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.event_time = 12345 THEN RAISE EXCEPTION 'refused event'; END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+            conn.commit()
+        before = _prepared_names(store)
+        published: list[ChangeSet] = []
+        store.subscribe(published.append)
+        with pytest.raises(Exception, match="refused event"):
+            _audited_write(store, "lost", last=True, when=12345)
+        assert published == []
+        assert _prepared_names(store) >= before
+        assert _audited_write(store, "after", last=True) == sent  # pipelined again
+        with store.read() as r:
+            assert r.get_user("111122223333", "after").name == "after"
+            with pytest.raises(NotFound):
+                r.get_user("111122223333", "lost")
+    finally:
+        store.close()
