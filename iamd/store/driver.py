@@ -34,7 +34,7 @@ import select
 import threading
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -47,9 +47,11 @@ __all__ = [
     "IN_ERROR",
     "IN_TRANSACTION",
     "DriverQuery",
+    "begin_with",
     "commit_after",
     "execute_sql",
     "first",
+    "first_begun",
     "roll_back",
     "round_trips",
     "rows",
@@ -142,32 +144,69 @@ def commit_after(conn: Connection, sql: str, bound: Any, flush: str) -> tuple[bo
     ``COMMIT`` and ``flush`` (a statement without parameters, in a transaction of its own: the
     durable flush, ``SqlStore._commit_durably``) in one round trip, libpq's pipeline mode: the
     statement's result is not needed before the commit is sent (bench/README.md, "Session 14:
-    the audit event sent with the commit"). Only once both are prepared on this connection
-    (a statement's first run prepares it): else nothing is sent and (False, None) returned, for
+    PostgreSQL writes in pipelines"). Only once both are prepared on this connection (a
+    statement's first run prepares it): else nothing is sent and (False, None) returned, for
     the caller to run them as before. Else (True, the flush's error or None): committed.
 
     Raises the statement's error, as SQLAlchemy's (then neither the ``COMMIT`` nor the flush
     ran: the transaction is failed, to be rolled back), a lost connection's, or the
     ``COMMIT``'s (not known to be committed)."""
+    sent = _pipeline(conn, [(sql, bound)], [(sql, bound), b"COMMIT", (flush, ())], IN_TRANSACTION, checked=2)
+    if sent is None:
+        return False, None
+    prepared, results, _ = sent
+    failed = [r for r in results[2:] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
+    return True, (prepared.error(failed[0]) if failed else None)
+
+
+def begin_with(conn: Connection, lock: str, sql: str, bound: Any) -> tuple[Any, _Result] | None:
+    """PostgreSQL, a write transaction's start in autocommit: ``BEGIN``, ``lock`` (a statement
+    without parameters: the writers' lock) and ``sql`` with ``bound`` (the first statement under
+    the lock) in one round trip, libpq's pipeline mode; (the lock's first row, ``sql``'s result
+    as :func:`execute_sql` gives it). None, nothing sent: not both prepared on this connection
+    yet. Raises the first error, as SQLAlchemy's (the transaction is then failed)."""
+    seen = [(f"BEGIN; {lock}", None), (sql, bound)]  # as the listeners saw them in two round trips
+    sent = _pipeline(conn, seen, [b"BEGIN", (lock, ()), (sql, bound)], IDLE, checked=3)
+    if sent is None:
+        return None
+    prepared, results, ready = sent
+    last = results[2]
+    rows = prepared.rows_of(last, ready[2][3]) if last.status == _TUPLES_OK else _NO_ROWS
+    return prepared.rows_of(results[1], ready[1][3]).fetchone(), rows
+
+
+def _pipeline(
+    conn: Connection,
+    seen: list[tuple[str, Any]],
+    steps: list[bytes | tuple[str, Any]],
+    status: int,
+    *,
+    checked: int,
+) -> tuple[_Prepared, list[Any], list[Any]] | None:
+    """``steps`` in one round trip (:meth:`_Prepared.pipeline`), if the connection's transaction
+    status is ``status`` and every prepared step is ready (else None, nothing sent); ``seen``
+    (statement, parameters) are what the listeners see. Raises the error of any of the first ``checked`` results (as
+    SQLAlchemy's); returns the results and the steps sent."""
     driver: Any = conn.connection.driver_connection
     prepared = _prepared(driver)
     try:
-        sending = prepared.pipelined(sql, bound, flush)
-        if sending is None or driver.pgconn.transaction_status != IN_TRANSACTION:
-            return False, None
+        if driver.pgconn.transaction_status != status:
+            return None
+        ready = [s if isinstance(s, bytes) else prepared.step(*s) for s in steps]
+        if None in ready:
+            return None
         if conn._has_events or conn.engine._has_events:
-            for listener in conn.dispatch.before_cursor_execute:
-                listener(conn, None, sql, bound, None, False)
-        last, commit, *flushed = prepared.commit_after(sending)
-        if last.status != _TUPLES_OK and last.status != _COMMAND_OK:
-            raise prepared.error(last)
-        if commit.status != _COMMAND_OK:
-            raise prepared.error(commit)
+            for sql, bound in seen:
+                for listener in conn.dispatch.before_cursor_execute:
+                    listener(conn, None, sql, bound, None, False)
+        results = prepared.pipeline(ready)  # type: ignore[arg-type]
+        for result in results[:checked]:
+            if result.status != _TUPLES_OK and result.status != _COMMAND_OK:
+                raise prepared.error(result)
     except conn.dialect.loaded_dbapi.Error as error:
-        conn._handle_dbapi_exception(error, sql, bound, None, None)
+        conn._handle_dbapi_exception(error, seen[-1][0], seen[-1][1], None, None)
         raise  # pragma: no cover - _handle_dbapi_exception always raises
-    failed = [r for r in flushed if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
-    return True, (prepared.error(failed[0]) if failed else None)
+    return prepared, results, ready
 
 
 def round_trips() -> int:
@@ -327,11 +366,7 @@ class _Prepared:
         result = self._pgconn.exec_prepared(found[0], params, param_formats=tx.formats)
         status = result.status
         if status == _TUPLES_OK:
-            rows = self._rows(result)
-            names = found[1]
-            if not names and result.nfields:
-                names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
-            return _Result(rows, names)
+            return self.rows_of(result, found[1])
         if status != _COMMAND_OK:
             self._raise(result)
         return _NO_ROWS
@@ -394,34 +429,34 @@ class _Prepared:
             self._raise(result)
         return _NO_ROWS
 
-    def pipelined(self, sql: str, bound: Any, flush: str) -> tuple[bytes, Any, Any, bytes] | None:
-        """What :meth:`commit_after` sends (the statement's name, its parameters and formats, the
-        flush's name), or None: ``sql`` (with ``bound``'s types) or ``flush`` is not prepared on
-        this connection yet, or may have been dropped."""
-        converted = self._sql.get(sql)
-        flushing = self.names.get((flush, ()))
-        if converted is None or flushing is None or self.suspect:
+    def step(self, sql: str, bound: Any) -> tuple[bytes, Any, Any, list[str]] | None:
+        """A pipeline's step (:meth:`pipeline`) running ``sql`` with ``bound`` (``()``: none) as
+        iamd's prepared statement, and its column names (filled at its first run); None: not
+        prepared on this connection yet (a statement's first run prepares it), or maybe dropped."""
+        converted = self._sql.get(sql) if bound else (sql, None)
+        if converted is None or self.suspect:
             return None
         order = converted[1]
         values = bound if order is None else [bound[name] for name in order]
         tx = self._tx
-        params = tx.dump_sequence(values, [self._auto] * len(values))
-        found = self.names.get((sql, tuple(tx.types or ())))
-        return None if found is None else (found[0], params, tx.formats, flushing[0])
+        params = tx.dump_sequence(values, [self._auto] * len(values)) if values else None
+        found = self.names.get((sql, tuple(tx.types or ()) if values else ()))
+        return None if found is None else (found[0], params, tx.formats if values else None, found[1])
 
-    def commit_after(self, sending: tuple[bytes, Any, Any, bytes]) -> list[Any]:
-        """In a transaction: the prepared statement of ``sending`` (:meth:`pipelined`), ``COMMIT``
-        and the flush's in one round trip, libpq's pipeline mode; their results up to the
-        pipeline's end (a statement skipped after a failed one: PIPELINE_ABORTED; the flush's
-        transaction, committed at the end, may add an error)."""
-        name, params, formats, flushing = sending
+    def pipeline(self, steps: Sequence[bytes | tuple[bytes, Any, Any, list[str]]]) -> list[Any]:
+        """``steps`` (a statement without parameters, or a prepared one's :meth:`step`) in one
+        round trip, libpq's pipeline mode; their results, then the pipeline's end (a statement
+        skipped after a failed one: PIPELINE_ABORTED; a transaction of its own that the end
+        commits may add an error)."""
         pg = self._pgconn
         self.trips += 1
         pg.enter_pipeline_mode()
         try:
-            pg.send_query_prepared(name, params, param_formats=formats)
-            pg.send_query_params(b"COMMIT", None)
-            pg.send_query_prepared(flushing, None)
+            for step in steps:
+                if isinstance(step, bytes):
+                    pg.send_query_params(step, None)
+                else:
+                    pg.send_query_prepared(step[0], step[1], param_formats=step[2])
             pg.pipeline_sync()
             pg.flush()
             results = [self._next_result()]
@@ -431,6 +466,12 @@ class _Prepared:
             with suppress(Exception):  # a connection lost on the way: its error is the one raised
                 pg.exit_pipeline_mode()
         return results
+
+    def rows_of(self, result: Any, names: list[str]) -> _Result:
+        """A prepared statement's TUPLES_OK ``result`` as :meth:`run` gives it."""
+        if not names and result.nfields:
+            names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
+        return _Result(self._rows(result), names)
 
     def _next_result(self) -> Any:
         """The next result of a pipeline (read past the None that ends a statement's results),
@@ -536,6 +577,18 @@ def first(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | Non
     cursor, row_class = _execute(conn, stmt, params)
     found = cursor.fetchone()
     return None if found is None else _named(cursor, row_class)._make(found)
+
+
+def first_begun(conn: Connection, lock: str, stmt: ClauseElement, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """PostgreSQL, in autocommit: ``BEGIN``, ``lock`` and ``stmt`` in one round trip
+    (:func:`begin_with`): (the lock's first column, ``stmt``'s first row or None); None, nothing
+    sent: not prepared on this connection yet."""
+    _, sql, defaults, row_class = _compiled(stmt, conn)
+    sent = begin_with(conn, lock, sql, {**defaults, **params})
+    if sent is None:
+        return None
+    found = sent[1].fetchone()
+    return sent[0][0], (None if found is None else _named(sent[1], row_class)._make(found))
 
 
 def scalar(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> Any:

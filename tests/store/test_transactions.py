@@ -722,3 +722,34 @@ def test_a_last_audit_event_that_fails_leaves_nothing_committed(pg_databases: Pg
                 r.get_user("111122223333", "lost")
     finally:
         store.close()
+
+
+def test_a_writes_lock_goes_with_its_first_statement(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a write begun without the writers' lock (``lock_later``, as the server's calls)
+    sends ``BEGIN``, the lock and its first statement in one round trip (libpq's pipeline mode),
+    once they are prepared on the connection; the lock's bump is the write's generation, and a
+    write that fails there (a name taken) is rolled back, as before."""
+    from iamd.store.driver import round_trips
+
+    store = _store_with_prepared_writes(pg_databases, "iamd_lock_with")
+    try:
+
+        def create(name: str) -> int:
+            before = round_trips()
+            with store.transaction(lock_later=True) as tx:
+                tx.lock_writers()
+                tx.create_user("111122223333", name, quota=5000)  # checks and insert in one statement
+            return round_trips() - before
+
+        create("warm")  # the lock's statement prepared on the connection
+        generation = store.generation()
+        assert create("piped") == 2  # BEGIN + the lock + the create; COMMIT + the flush (was 3)
+        assert store.generation() == generation + 1
+        with pytest.raises(AlreadyExists):
+            create("piped")
+        assert create("again") == 2
+        assert store.generation() == generation + 2
+        with store.read() as r:
+            assert {u.name for u in r.list_users("111122223333").items} >= {"piped", "again"}
+    finally:
+        store.close()
