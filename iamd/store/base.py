@@ -241,9 +241,9 @@ class Ops:
         # Audit strings this transaction interned or found (value -> id): the process remembers
         # them once the transaction is committed and durable, not before (iamd/store/audit_strings.py).
         self._interned: dict[str, int] = {}
-        # PostgreSQL: the transaction's last statement (sql, parameters), sent with its COMMIT
-        # (AuditOps.add_audit_event_last, SqlStore._commit_durably)
-        self._last: tuple[str, Any] | None = None
+        # PostgreSQL: the transaction's last statements (sql, parameters, what takes the rows),
+        # sent with its COMMIT (AuditOps.add_audit_event_last, SqlStore._commit_durably)
+        self._last: list[tuple[str, Any, Callable[[list[Any]], None] | None]] = []
         # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
         # (a caller's first request asks for its user's id five times); never in a write transaction,
         # whose own writes may rename or delete what it looked up.

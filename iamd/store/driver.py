@@ -139,24 +139,31 @@ def simple_query(driver: Any, sql: str) -> None:
     _prepared(driver).simple(sql)
 
 
-def commit_after(conn: Connection, sql: str, bound: Any, flush: str) -> tuple[bool, Exception | None]:
-    """PostgreSQL, a write transaction's end: ``sql`` with ``bound`` (its last statement), then
-    ``COMMIT`` and ``flush`` (a statement without parameters, in a transaction of its own: the
-    durable flush, ``SqlStore._commit_durably``) in one round trip, libpq's pipeline mode: the
-    statement's result is not needed before the commit is sent (bench/README.md, "Session 14:
-    PostgreSQL writes in pipelines"). Only once both are prepared on this connection (a
-    statement's first run prepares it): else nothing is sent and (False, None) returned, for
-    the caller to run them as before. Else (True, the flush's error or None): committed.
+def commit_after(
+    conn: Connection, statements: list[tuple[str, Any]], flush: str
+) -> tuple[Exception | None, list[_Result]] | None:
+    """PostgreSQL, a write transaction's end: ``statements`` (sql, parameters: its last ones),
+    then ``COMMIT`` and ``flush`` (a statement without parameters, in a transaction of its own:
+    the durable flush, ``SqlStore._commit_durably``) in one round trip, libpq's pipeline mode:
+    no result is needed before the commit is sent (bench/README.md, "Session 14: PostgreSQL
+    writes in pipelines"). Only once all are prepared on this connection (a statement's first
+    run prepares it): else nothing is sent and None returned, for the caller to run them as
+    before. Else committed: (the flush's error or None, each statement's rows).
 
-    Raises the statement's error, as SQLAlchemy's (then neither the ``COMMIT`` nor the flush
-    ran: the transaction is failed, to be rolled back), a lost connection's, or the
+    Raises a statement's error, as SQLAlchemy's (then nothing after it ran, the ``COMMIT``
+    neither: the transaction is failed, to be rolled back), a lost connection's, or the
     ``COMMIT``'s (not known to be committed)."""
-    sent = _pipeline(conn, [(sql, bound)], [(sql, bound), b"COMMIT", (flush, ())], IN_TRANSACTION, checked=2)
+    n = len(statements)
+    sent = _pipeline(conn, statements, [*statements, b"COMMIT", (flush, ())], IN_TRANSACTION, checked=n + 1)
     if sent is None:
-        return False, None
-    prepared, results, _ = sent
-    failed = [r for r in results[2:] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
-    return True, (prepared.error(failed[0]) if failed else None)
+        return None
+    prepared, results, ready = sent
+    failed = [r for r in results[n + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
+    rows = [
+        prepared.rows_of(r, step[3]) if r.status == _TUPLES_OK else _NO_ROWS
+        for r, step in zip(results[:n], ready, strict=False)
+    ]
+    return (prepared.error(failed[0]) if failed else None), rows
 
 
 def begin_with(conn: Connection, lock: str, sql: str, bound: Any) -> tuple[Any, _Result] | None:

@@ -197,7 +197,9 @@ class SqlStore:
                 self._committing.pop(generation, None)
 
     @staticmethod
-    def _commit_durably(conn: Connection, last: tuple[str, Any] | None = None) -> Exception | None:
+    def _commit_durably(
+        conn: Connection, last: Sequence[tuple[str, Any, Callable[[list[Any]], None] | None]] = ()
+    ) -> Exception | None:
         """PostgreSQL: commit the write transaction on ``conn`` (asynchronously: the writers' lock
         is released at once) and wait until it is on disk, in one round trip: ``COMMIT`` and the
         flush's statement in one query string (the simple query protocol; were two round trips,
@@ -219,18 +221,23 @@ class SqlStore:
         the ``COMMIT`` itself reports none; the write is committed, not known to be on disk, and
         that error is returned (said and raised by the caller, as a failed flush was).
 
-        ``last``: the transaction's last statement, not sent yet (its audit event,
-        ``Tx.add_audit_event_last``), sent with the ``COMMIT`` and the flush in the same round
-        trip (libpq's pipeline mode, ``driver.commit_after``; raises its error, not committed),
-        or before them if it is not prepared on this connection yet."""
+        ``last``: the transaction's last statements, not sent yet (its audit event and the
+        strings it interns, ``Tx.add_audit_event_last``), sent with the ``COMMIT`` and the flush
+        in the same round trip (libpq's pipeline mode, ``driver.commit_after``; raises their
+        error, not committed), or before them, one by one, if one is not prepared on this
+        connection yet; each one's rows to its taker."""
         driver: Any = conn.connection.driver_connection
         if driver.info.transaction_status == IN_ERROR:  # a COMMIT would roll back without an error
             raise RuntimeError("the write transaction failed: not committed")
-        if last is not None:
-            sent, failed = commit_after(conn, last[0], last[1], _FLUSH)
-            if sent:
-                return failed
-            execute_sql(conn, last[0], last[1])
+        if last:
+            results = commit_after(conn, [(sql, bound) for sql, bound, _ in last], _FLUSH)
+            for (sql, bound, take), rows in zip(last, results[1] if results else [None] * len(last), strict=True):
+                if rows is None:  # not sent with the commit: run first, one by one
+                    rows = execute_sql(conn, sql, bound)
+                if take is not None:
+                    take(rows.fetchall())
+            if results is not None:
+                return results[0]
         try:
             simple_query(driver, _COMMIT_AND_FLUSH)  # on libpq: psycopg's cursor cost more CPU than the round trip
         except Exception as error:

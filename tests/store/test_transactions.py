@@ -650,7 +650,7 @@ def test_a_kept_sqlite_snapshot_begins_on_the_driver_and_ends_clean(store: Store
     assert len(begins) == before and not kept.connection.driver_connection.in_transaction
 
 
-def _audited_write(store: Store, name: str, *, last: bool, when: int = 0) -> int:
+def _audited_write(store: Store, name: str, *, last: bool, when: int = 0, user: str | None = None) -> int:
     """A CreateUser with its audit event (the event last, sent with the commit, or not): the
     round trips it took on libpq."""
     from datetime import UTC, datetime
@@ -660,7 +660,7 @@ def _audited_write(store: Store, name: str, *, last: bool, when: int = 0) -> int
 
     event = AuditEvent(
         event_id=f"ev-{name}", account_id="111122223333", event_time=datetime.fromtimestamp(when or 1e9, UTC),
-        event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record="{}",
+        event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record="{}", user_name=user,
     )  # fmt: skip
     before = round_trips()
     with store.transaction() as tx:
@@ -680,6 +680,7 @@ def test_a_writes_last_audit_event_goes_with_its_commit(pg_databases: PgDatabase
     try:
         _audited_write(store, "warm-1", last=False)
         _audited_write(store, "warm-2", last=True)  # the flush's statement prepared
+        _audited_write(store, "warm-3", last=True)
         plain = _audited_write(store, "plain", last=False)
         last = _audited_write(store, "last", last=True)
         assert last == plain - 1, (plain, last)
@@ -690,15 +691,35 @@ def test_a_writes_last_audit_event_goes_with_its_commit(pg_databases: PgDatabase
         store.close()
 
 
+def test_a_last_audit_events_new_strings_go_with_its_commit(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the strings of a write's last audit event that are not interned yet are
+    interned in the same round trip as the event, the ``COMMIT`` and the flush (the insert
+    takes their ids by digest); they are remembered once committed, and stored right."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last_strings")
+    try:
+        for n, last in enumerate((True, False, True)):  # every statement prepared, for each way
+            _audited_write(store, f"warm-{n}", last=last, user=f"warm-{n}")
+        plain = _audited_write(store, "plain", last=False, user="plain")  # the lock, create, strings, event, COMMIT
+        last = _audited_write(store, "last", last=True, user="last")
+        assert last == plain - 2, (plain, last)
+        assert "last" in cast(Any, store)._ctx.strings.known
+        with store.read() as r:
+            stored = {e.event_id: e.user_name for e in r.list_audit_events("111122223333").items}
+        assert stored["ev-last"] == "last" and stored["ev-warm-0"] == "warm-0" and stored["ev-plain"] == "plain"
+    finally:
+        store.close()
+
+
 def test_a_last_audit_event_that_fails_leaves_nothing_committed(pg_databases: PgDatabases) -> None:
     """PostgreSQL: an audit event that fails on the server, sent with the ``COMMIT``: the
     ``COMMIT`` and the flush are skipped, the write is not committed (its user is not there)
     and the error is raised; the connection keeps what it prepared and writes again."""
     store = _store_with_prepared_writes(pg_databases, "iamd_audit_last_fails")
     try:
-        _audited_write(store, "warm-1", last=True)
-        sent = _audited_write(store, "warm-2", last=True)
-        assert sent == _audited_write(store, "warm-3", last=False) - 1  # sent with the commit
+        _audited_write(store, "warm-1", last=True)  # its strings interned (by digest)
+        _audited_write(store, "warm-2", last=False)  # every statement prepared
+        sent = _audited_write(store, "warm-3", last=True)
+        assert sent == _audited_write(store, "warm-4", last=False) - 1  # sent with the commit
         with cast(Any, store).engine.connect() as conn:  # a trigger refusing one event time
             conn.exec_driver_sql(
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
