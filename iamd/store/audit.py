@@ -415,12 +415,12 @@ class AuditOps(Ops):
             return
         c = _compact(event)
         known = self._ctx.strings.known
-        try:
-            self._last = [(_INSERT_ONE_PG, _values(c, known), None)]
+        try:  # after any event added so before (each is stored)
+            self._last.append((_INSERT_ONE_PG, _values(c, known), None))
         except KeyError:  # its new strings interned in the same round trip, just before it
             by_digest = keyed({v for v in _interned(c) if v is not None and v not in known})
             intern, bound = intern_pg(by_digest)
-            self._last = [
+            self._last += [
                 (intern, bound, lambda rows: self._interned.update(interned_pg(rows, by_digest))),
                 (_INSERT_BY_DIGEST_PG, _values_by_digest(c, known), None),
             ]
