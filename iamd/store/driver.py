@@ -482,7 +482,7 @@ class _Prepared:
 
     def _next_result(self) -> Any:
         """The next result of a pipeline (read past the None that ends a statement's results),
-        waiting for the socket without the GIL (``select``) rather than in libpq."""
+        waiting for the socket without the GIL (``poll``) rather than in libpq."""
         result = self._ready_result()
         if result is None:  # between results only when the connection is lost
             from psycopg import errors
@@ -494,9 +494,12 @@ class _Prepared:
 
     def _ready_result(self) -> Any:
         pg = self._pgconn
-        while pg.is_busy():
-            select.select([pg.socket], [], [])
-            pg.consume_input()
+        if pg.is_busy():
+            readable = select.poll()  # not select.select: a server's descriptors may pass FD_SETSIZE
+            readable.register(pg.socket, select.POLLIN)
+            while pg.is_busy():
+                readable.poll()
+                pg.consume_input()
         return pg.get_result()
 
     def _prepare_tail(self, sql: str, head: str, tail: str) -> bytes | None:
