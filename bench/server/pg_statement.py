@@ -10,7 +10,13 @@ runs, on ONE connection, in turns (so that the machine's load weighs on both ali
 * ``lock+commit``: the writers' lock with ``BEGIN`` and the commit with its durable flush (the
   query strings of ``iamd.store.base`` and ``iamd.store.store``) — through psycopg's
   ``Connection.execute``, and through the driver (libpq; the statement after ``BEGIN``/``COMMIT``
-  as ``EXECUTE`` of a statement prepared once).
+  as ``EXECUTE`` of a statement prepared once);
+* ``lock+read``: ``BEGIN``, the lock and the authorization's read above (a one-row statement
+  under the lock), then the commit with its flush — the first three in two round trips, as
+  before session 14, and in one (``driver.first_begun``: libpq's pipeline mode);
+* ``event+commit``: the lock as above, then a write's audit event (``iamd.store.audit``'s insert)
+  and the commit with its flush — in two round trips, as before session 14 (both ways through
+  the driver), and in one (``driver.commit_after``: libpq's pipeline mode).
 
 Prints µs of CPU per call of this thread (``time.thread_time``) and of the connection's backend
 (``/proc``), each way, and new/old.
@@ -41,9 +47,10 @@ def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
     from sqlalchemy import text
 
     from iamd.store import driver, migrate
-    from iamd.store.base import _BEGIN_AND_LOCK
+    from iamd.store.audit import _INSERT_ONE_PG
+    from iamd.store.base import _BEGIN_AND_LOCK, _LOCK_WRITERS_SQL
     from iamd.store.engine import make_engine
-    from iamd.store.store import _COMMIT_AND_FLUSH
+    from iamd.store.store import _COMMIT_AND_FLUSH, _FLUSH
     from iamd.store.users import _GET_USER
 
     sys.path.insert(0, str(ROOT))
@@ -85,10 +92,39 @@ def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
                     driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()
                     driver.simple_query(pg, _COMMIT_AND_FLUSH)
 
+                event = [b"e" * 16, b"r" * 16, 1_800_000_000, 1, 2, 3, 4, 5, 6, 7, 8, None, None, 9, 10,
+                         '{"userName":"w00001"}', '{"user":{}}', None, None, None, 0]  # fmt: skip
+
+                def event_old() -> None:
+                    driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()
+                    event[0] = os.urandom(16)
+                    driver.execute_sql(conn, _INSERT_ONE_PG, event).fetchone()
+                    driver.simple_query(pg, _COMMIT_AND_FLUSH)
+
+                def event_new() -> None:
+                    driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()
+                    event[0] = os.urandom(16)
+                    if not driver.commit_after(conn, _INSERT_ONE_PG, event, _FLUSH)[0]:  # not prepared yet
+                        driver.execute_sql(conn, _INSERT_ONE_PG, event)
+                        driver.simple_query(pg, _COMMIT_AND_FLUSH)
+
+                def locked_old() -> None:
+                    driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()
+                    driver.first(conn, _GET_USER, params)
+                    driver.simple_query(pg, _COMMIT_AND_FLUSH)
+
+                def locked_new() -> None:
+                    if driver.first_begun(conn, _LOCK_WRITERS_SQL, _GET_USER, params) is None:  # not prepared yet
+                        locked_old()
+                    else:
+                        driver.simple_query(pg, _COMMIT_AND_FLUSH)
+
                 pg.autocommit = True  # as a write's reads before the lock (Store.transaction(lock_later=True))
                 ways: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
                     "select": (select_old, select_new),
                     "lock+commit": (lock_old, lock_new),
+                    "lock+read": (locked_old, locked_new),
+                    "event+commit": (event_old, event_new),
                 }
                 totals = {name: {"old": 0.0, "new": 0.0, "old_pg": 0.0, "new_pg": 0.0} for name in ways}
                 for name, pair in ways.items():
@@ -118,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = measure(args.calls, args.rounds)
     for name, r in results.items():
-        print(f"{name:12s} µs CPU per call: iamd {r['old']:.1f} (psycopg's cursor) -> {r['new']:.1f} (driver), "
+        piped = name in ("lock+read", "event+commit")
+        ways = ("two round trips", "pipelined") if piped else ("psycopg's cursor", "driver")
+        print(f"{name:12s} µs CPU per call: iamd {r['old']:.1f} ({ways[0]}) -> {r['new']:.1f} ({ways[1]}), "
               f"new/old {r['new'] / r['old']:.2f}; PostgreSQL's backend {r['old_pg']:.1f} -> "
               f"{r['new_pg']:.1f}")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f}")

@@ -122,10 +122,12 @@ def measure(
                 backend.audit.flush()
                 pipeline.handle = timed  # type: ignore[assignment]
                 drops = backend.watcher.foreign_writes if backend.watcher is not None else 0
+                trips = _round_trips()
                 pg, cpu, wall = _cpu_seconds(postmaster), time.process_time(), time.perf_counter()
                 loop_cpu = time.thread_time()  # this thread runs the event loop (and waits in it)
                 ok = _feed(protocol, transport, raws[WARM:], loop)
                 loop_cpu = time.thread_time() - loop_cpu
+                trips = _round_trips() - trips
                 backend.audit.flush()
                 if backend.watcher is not None:  # how often it took a write of its own for another's
                     drops = backend.watcher.foreign_writes - drops
@@ -151,7 +153,16 @@ def measure(
         "loop_us": loop_cpu / writes * 1e6,
         "postgres_us": pg / writes * 1e6,
         "wall_us": wall / writes * 1e6,
+        "round_trips": trips / writes,
     }
+
+
+def _round_trips() -> float:
+    """iamd's round trips to PostgreSQL on libpq so far (NaN in a tree without the count: before session 14)."""
+    from iamd.store import driver
+
+    count = getattr(driver, "round_trips", None)
+    return float("nan") if count is None else float(count())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f" ({r['failed']:.0f} failing)" if r["failed"] else "") + ": "
           f"iamd {r['iamd_us']:.0f} µs CPU/write (the request's thread {r['thread_us']:.0f}, "
           f"the event loop's {r['loop_us']:.0f}), "
-          f"PostgreSQL {r['postgres_us']:.0f} µs CPU/write, wall {r['wall_us']:.0f} µs; "
+          f"PostgreSQL {r['postgres_us']:.0f} µs CPU/write, wall {r['wall_us']:.0f} µs, "
+          f"{r['round_trips']:.2f} round trips/write on libpq; "
           + (f"the watcher dropped the caches {r['cache_drops']:.0f} times; " if args.watch else "")
           + f"{args.loop}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     return 0

@@ -191,7 +191,7 @@ class Core:
                 if decision is None and call.decisions:
                     decision = call.decisions[0]
                 event = _event(spec, call, result, decision)
-                wtx.add_audit_event(compact_audit_event(event))
+                wtx.add_audit_event_last(compact_audit_event(event))  # PostgreSQL: sent with the commit
             # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
             lint = lint_written(service, operation, input) if context.lint else ()
             return Outcome(result, decision, wtx.changes, event, lint=lint)

@@ -453,6 +453,8 @@ class Tx(ReadTx, Protocol):
 
     # audit, in the same transaction as the change the event describes
     def add_audit_event(self, event: AuditEvent | CompactEvent) -> int: ...
+    def add_audit_event_last(self, event: AuditEvent | CompactEvent) -> None:
+        """As add_audit_event, as the transaction's last statement (PostgreSQL: sent with the commit)."""
 
     # identity providers (federation)
     def create_oidc_provider(

@@ -29,6 +29,7 @@ from iamd.store.audit_codec import (
     id_text,
     rebuild,
 )
+from iamd.store.audit_strings import _digest, intern_pg, interned_pg, keyed
 from iamd.store.base import Context, Ops, decode_marker
 from iamd.store.changes import Entity, Verb
 from iamd.store.driver import execute_sql
@@ -274,6 +275,44 @@ def _rows(compact: Sequence[CompactEvent], ids: Mapping[str, int], paramstyle: s
 
 _INSERT_ONE = insert(s.audit_events).returning(s.audit_events.c.seq)
 _INSERT_ONE_PG = _INSERT_MANY["pyformat"] + " RETURNING seq"
+# The columns holding interned strings, in :func:`_interned`'s order (theirs in _COLUMNS).
+_REFS = frozenset(c.name for c in s.audit_events.columns if c.type is s._Ref)
+# PostgreSQL: the same insert with each interned column given by its id or, for a string the
+# same pipeline interned just before (AuditOps.add_audit_event_last), by its digest: a later
+# statement, so it sees the string whether this transaction or another one stored it.
+_INSERT_BY_DIGEST_PG = (
+    f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ("
+    + ", ".join(
+        "COALESCE(%s::bigint, (SELECT id FROM audit_strings WHERE digest = %s::bytea))" if c in _REFS else "%s"
+        for c in _COLUMNS
+    )
+    + ") RETURNING seq"
+)
+
+
+class _KnownOrNone:
+    """A string's remembered id, None for one not remembered (for :func:`_values`)."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self, known: Mapping[str, int]) -> None:
+        self._known = known
+
+    def __getitem__(self, value: str) -> int | None:
+        return self._known.get(value)
+
+
+def _values_by_digest(c: CompactEvent, known: Mapping[str, int]) -> tuple[Any, ...]:
+    """:data:`_INSERT_BY_DIGEST_PG`'s parameters: each interned column's id, or its string's digest."""
+    strings = iter(_interned(c))
+    out: list[Any] = []
+    for column, value in zip(_COLUMNS, _values(c, _KnownOrNone(known)), strict=True):  # type: ignore[arg-type]
+        if column in _REFS:
+            string = next(strings)
+            out += (value, _digest(string) if value is None and string is not None else None)
+        else:
+            out.append(value)
+    return tuple(out)
 
 
 def insert_audit_events(
@@ -378,6 +417,28 @@ class AuditOps(Ops):
             self._interned.update(new)
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
         return seq
+
+    def add_audit_event_last(self, event: Storable) -> None:
+        """Store ``event`` as this write transaction's last statement. PostgreSQL, once the
+        writers' lock is taken: sent with the ``COMMIT`` and the durable flush, in their round
+        trip (``driver.commit_after``; nothing else may run in the transaction after it: the
+        write's own event, iamd.core.invoke), its strings not interned yet interned in the same
+        round trip; else as :meth:`add_audit_event`."""
+        if self._ctx.dialect != "postgresql" or self._unlocked or self._lock_pending or not self._writable:
+            self.add_audit_event(event)
+            return
+        c = _compact(event)
+        known = self._ctx.strings.known
+        try:  # after any event added so before (each is stored)
+            self._last.append((_INSERT_ONE_PG, _values(c, known), None))
+        except KeyError:  # its new strings interned in the same round trip, just before it
+            by_digest = keyed({v for v in _interned(c) if v is not None and v not in known})
+            intern, bound = intern_pg(by_digest)
+            self._last += [
+                (intern, bound, lambda rows: self._interned.update(interned_pg(rows, by_digest))),
+                (_INSERT_BY_DIGEST_PG, _values_by_digest(c, known), None),
+            ]
+        self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
 
     def _string_ids(self, values: Sequence[str]) -> dict[str, int]:
         """The interned ids of ``values`` that are stored (a value never stored matches no event)."""

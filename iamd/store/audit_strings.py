@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from iamd.store import schema as s
 from iamd.store.driver import execute_sql
 
-__all__ = ["AuditStrings"]
+__all__ = ["AuditStrings", "keyed", "intern_pg", "interned_pg"]
 
 _MAX_REMEMBERED = 200_000  # values per process; past that the memory starts afresh
 _CHUNK = 500  # values per IN (...) query
@@ -34,6 +34,30 @@ _INTERN_PG = (
 
 def _digest(value: str) -> bytes:
     return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def keyed(values: Iterable[str]) -> dict[bytes, str]:
+    """``values`` by their digests (the interning's key)."""
+    return {_digest(v): v for v in values}
+
+
+def intern_pg(by_digest: dict[bytes, str]) -> tuple[str, list[Any]]:
+    """PostgreSQL: the statement interning ``by_digest``'s values (:data:`_INTERN_PG`), in the
+    digests' order, as every writer: two never wait for each other's rows crosswise."""
+    ordered = sorted(by_digest)
+    sql = _INTERN_PG.format(", ".join(["(%s::bytea, %s::text)"] * len(ordered)))
+    return sql, [x for d in ordered for x in (d, by_digest[d])]
+
+
+def interned_pg(rows: Iterable[Any], by_digest: dict[bytes, str]) -> dict[str, int]:
+    """The ids :func:`intern_pg`'s statement returned (value → id); those found are taken out of
+    ``by_digest``: what is left was stored meanwhile by a transaction the statement did not see."""
+    out: dict[str, int] = {}
+    for got, digest in rows:
+        value = by_digest.pop(bytes(digest), None)
+        if value is not None:
+            out[value] = int(got)
+    return out
 
 
 class AuditStrings:
@@ -77,18 +101,14 @@ class AuditStrings:
         if not missing:
             return out, {}
         new: dict[str, int] = {}
-        by_digest = {_digest(v): v for v in missing}
+        by_digest = keyed(missing)
         t = s.audit_strings
         if dialect == "postgresql" and len(by_digest) <= _CHUNK:
-            # One round trip: insert those not stored, read the ids of those that are (in the
-            # digests' order, as every writer: two never wait for each other's rows crosswise).
-            ordered = sorted(by_digest)
-            sql = _INTERN_PG.format(", ".join(["(%s::bytea, %s::text)"] * len(ordered)))
-            bound = [x for d in ordered for x in (d, by_digest[d])]
-            for got, digest in execute_sql(conn, sql, bound).fetchall():
-                value = by_digest.pop(bytes(digest), None)
-                if value is not None:
-                    out[value] = new[value] = int(got)
+            # One round trip: insert those not stored, read the ids of those that are.
+            sql, bound = intern_pg(by_digest)
+            found = interned_pg(execute_sql(conn, sql, bound).fetchall(), by_digest)
+            out.update(found)
+            new.update(found)
             for digest, value in by_digest.items():  # inserted meanwhile by a transaction this one did not see
                 got = conn.execute(select(t.c.id).where(t.c.digest == digest)).scalar_one()
                 out[value] = new[value] = int(got)

@@ -241,6 +241,9 @@ class Ops:
         # Audit strings this transaction interned or found (value -> id): the process remembers
         # them once the transaction is committed and durable, not before (iamd/store/audit_strings.py).
         self._interned: dict[str, int] = {}
+        # PostgreSQL: the transaction's last statements (sql, parameters, what takes the rows),
+        # sent with its COMMIT (AuditOps.add_audit_event_last, SqlStore._commit_durably)
+        self._last: list[tuple[str, Any, Callable[[list[Any]], None] | None]] = []
         # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
         # (a caller's first request asks for its user's id five times); never in a write transaction,
         # whose own writes may rename or delete what it looked up.
@@ -281,21 +284,32 @@ class Ops:
         """Take the pending writers' lock now."""
         if not self._lock_pending:
             return
-        self._lock_pending = False
-        conn = self._conn = cast(_LockFirst, self._conn).real
+        conn = cast(_LockFirst, self._conn).real
         if self._begins:
-            self._begins = False
-            self._taken = int(driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()[0])  # the lock's row
+            self._locked(conn, driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()[0])  # the lock's row
         else:
-            self._taken = int(driver.scalar(conn, LOCK_WRITERS))
+            self._locked(conn, driver.scalar(conn, LOCK_WRITERS))
+
+    def _locked(self, conn: Connection, generation: int) -> None:
+        """The writers' lock is taken on ``conn``: it bumped the generation to ``generation``."""
+        self._lock_pending = self._begins = False
+        self._conn = conn
+        self._taken = int(generation)
         if self._bump_wanted:
             self._bumped = self._taken
 
     def _first_locked(self, stmt: Any, params: Mapping[str, Any]) -> Any:
-        """``driver.first`` of ``stmt``, the writers' lock taken first if it is still pending. (Sent
-        in one round trip with it through psycopg's pipeline mode, it cost about 50 to 100 µs more
-        of iamd's CPU than two round trips: bench/README.md, "PostgreSQL writes in fewer round
-        trips".)"""
+        """``driver.first`` of ``stmt``, the writers' lock taken first if it is still pending: on
+        PostgreSQL with ``BEGIN`` and the lock in one round trip (libpq's pipeline mode,
+        ``driver.begin_with``; through psycopg's pipeline mode it had cost about 50 to 100 µs
+        more of iamd's CPU than two round trips: bench/README.md, "PostgreSQL writes in fewer
+        round trips", and "Session 14: PostgreSQL writes in pipelines")."""
+        if self._lock_pending and self._begins:
+            conn = cast(_LockFirst, self._conn).real
+            sent = driver.first_begun(conn, _LOCK_WRITERS_SQL, stmt, params)
+            if sent is not None:
+                self._locked(conn, sent[0])
+                return sent[1]
         self._take_lock()
         return driver.first(self._conn, stmt, params)
 

@@ -30,10 +30,12 @@ processors (the stored UTC datetimes come back aware, as through SQLAlchemy).
 
 from __future__ import annotations
 
+import select
 import threading
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -45,9 +47,13 @@ __all__ = [
     "IN_ERROR",
     "IN_TRANSACTION",
     "DriverQuery",
+    "begin_with",
+    "commit_after",
     "execute_sql",
     "first",
+    "first_begun",
     "roll_back",
+    "round_trips",
     "rows",
     "run",
     "scalar",
@@ -131,6 +137,90 @@ def simple_query(driver: Any, sql: str) -> None:
     connection ``driver`` through libpq, unseen by listeners; raises psycopg's error for a
     statement that failed (the rest of the string is then not run)."""
     _prepared(driver).simple(sql)
+
+
+def commit_after(
+    conn: Connection, statements: list[tuple[str, Any]], flush: str
+) -> tuple[Exception | None, list[_Result]] | None:
+    """PostgreSQL, a write transaction's end: ``statements`` (sql, parameters: its last ones),
+    then ``COMMIT`` and ``flush`` (a statement without parameters, in a transaction of its own:
+    the durable flush, ``SqlStore._commit_durably``) in one round trip, libpq's pipeline mode:
+    no result is needed before the commit is sent (bench/README.md, "Session 14: PostgreSQL
+    writes in pipelines"). Only once all are prepared on this connection (a statement's first
+    run prepares it): else nothing is sent and None returned, for the caller to run them as
+    before. Else committed: (the flush's error or None, each statement's rows).
+
+    Raises a statement's error, as SQLAlchemy's (then nothing after it ran, the ``COMMIT``
+    neither: the transaction is failed, to be rolled back), a lost connection's, or the
+    ``COMMIT``'s (not known to be committed)."""
+    n = len(statements)
+    sent = _pipeline(conn, statements, [*statements, b"COMMIT", (flush, ())], IN_TRANSACTION, checked=n + 1)
+    if sent is None:
+        return None
+    prepared, results, ready = sent
+    failed = [r for r in results[n + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
+    rows = [
+        prepared.rows_of(r, step[3]) if r.status == _TUPLES_OK else _NO_ROWS
+        for r, step in zip(results[:n], ready, strict=False)
+    ]
+    return (prepared.error(failed[0]) if failed else None), rows
+
+
+def begin_with(conn: Connection, lock: str, sql: str, bound: Any) -> tuple[Any, _Result] | None:
+    """PostgreSQL, a write transaction's start in autocommit: ``BEGIN``, ``lock`` (a statement
+    without parameters: the writers' lock) and ``sql`` with ``bound`` (the first statement under
+    the lock) in one round trip, libpq's pipeline mode; (the lock's first row, ``sql``'s result
+    as :func:`execute_sql` gives it). None, nothing sent: not both prepared on this connection
+    yet. Raises the first error, as SQLAlchemy's (the transaction is then failed)."""
+    seen = [(f"BEGIN; {lock}", None), (sql, bound)]  # as the listeners saw them in two round trips
+    sent = _pipeline(conn, seen, [b"BEGIN", (lock, ()), (sql, bound)], IDLE, checked=3)
+    if sent is None:
+        return None
+    prepared, results, ready = sent
+    last = results[2]
+    rows = prepared.rows_of(last, ready[2][3]) if last.status == _TUPLES_OK else _NO_ROWS
+    return prepared.rows_of(results[1], ready[1][3]).fetchone(), rows
+
+
+def _pipeline(
+    conn: Connection,
+    seen: list[tuple[str, Any]],
+    steps: list[bytes | tuple[str, Any]],
+    status: int,
+    *,
+    checked: int,
+) -> tuple[_Prepared, list[Any], list[Any]] | None:
+    """``steps`` in one round trip (:meth:`_Prepared.pipeline`), if the connection's transaction
+    status is ``status`` and every prepared step is ready (else None, nothing sent); ``seen``
+    (statement, parameters) are what the listeners see. Raises the error of any of the first ``checked`` results (as
+    SQLAlchemy's); returns the results and the steps sent."""
+    driver: Any = conn.connection.driver_connection
+    prepared = _prepared(driver)
+    try:
+        if driver.pgconn.transaction_status != status:
+            return None
+        ready = [s if isinstance(s, bytes) else prepared.step(*s) for s in steps]
+        if None in ready:
+            return None
+        if conn._has_events or conn.engine._has_events:
+            for sql, bound in seen:
+                for listener in conn.dispatch.before_cursor_execute:
+                    listener(conn, None, sql, bound, None, False)
+        results = prepared.pipeline(ready)  # type: ignore[arg-type]
+        for result in results[:checked]:
+            if result.status != _TUPLES_OK and result.status != _COMMAND_OK:
+                raise prepared.error(result)
+    except conn.dialect.loaded_dbapi.Error as error:
+        conn._handle_dbapi_exception(error, seen[-1][0], seen[-1][1], None, None)
+        raise  # pragma: no cover - _handle_dbapi_exception always raises
+    return prepared, results, ready
+
+
+def round_trips() -> int:
+    """Round trips to PostgreSQL through this module's libpq path so far, over the live
+    connections (for benchmarks and tests)."""
+    with _LOCK:
+        return sum(p.trips for p in _PREPARED.values())
 
 
 def rolled_back(driver: Any) -> None:
@@ -264,6 +354,7 @@ class _Prepared:
         self._simple: dict[str, bytes] = {}  # simple query strings as sent (BEGIN/COMMIT; EXECUTE iamd_<n>)
         self.room = True
         self.suspect = False  # rolled back since: psycopg may have deallocated every prepared statement
+        self.trips = 0  # round trips to the server through this object (bench.server.write_cpu, tests)
 
     def run(self, sql: str, bound: Any) -> _Result:
         converted = self._sql.get(sql)
@@ -278,14 +369,11 @@ class _Prepared:
         found = self.names.get(key)
         if found is None:
             found = self._prepare(key, pgsql, types)
+        self.trips += 1
         result = self._pgconn.exec_prepared(found[0], params, param_formats=tx.formats)
         status = result.status
         if status == _TUPLES_OK:
-            rows = self._rows(result)
-            names = found[1]
-            if not names and result.nfields:
-                names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
-            return _Result(rows, names)
+            return self.rows_of(result, found[1])
         if status != _COMMAND_OK:
             self._raise(result)
         return _NO_ROWS
@@ -304,6 +392,7 @@ class _Prepared:
         """``pgsql`` prepared under a new name and kept as ``key``'s; (None, the result) if it failed."""
         name = f"iamd_{self._count}".encode()
         self._count += 1
+        self.trips += 1
         result = self._pgconn.prepare(name, pgsql, param_types=types or None)
         if result.status != _COMMAND_OK:
             return None, result
@@ -336,6 +425,7 @@ class _Prepared:
                 if self._pgconn.transaction_status == IDLE:
                     query = self._prepare_tail(sql, head, tail) or query
                     tail = None
+        self.trips += 1
         result = self._pgconn.exec_(query)
         status = result.status
         if tail is not None and status != _FATAL_ERROR and self._pgconn.transaction_status == IDLE:
@@ -345,6 +435,72 @@ class _Prepared:
         if status != _COMMAND_OK and status != _EMPTY_QUERY:
             self._raise(result)
         return _NO_ROWS
+
+    def step(self, sql: str, bound: Any) -> tuple[bytes, Any, Any, list[str]] | None:
+        """A pipeline's step (:meth:`pipeline`) running ``sql`` with ``bound`` (``()``: none) as
+        iamd's prepared statement, and its column names (filled at its first run); None: not
+        prepared on this connection yet (a statement's first run prepares it), or maybe dropped."""
+        converted = self._sql.get(sql) if bound else (sql, None)
+        if converted is None or self.suspect:
+            return None
+        order = converted[1]
+        values = bound if order is None else [bound[name] for name in order]
+        tx = self._tx
+        params = tx.dump_sequence(values, [self._auto] * len(values)) if values else None
+        found = self.names.get((sql, tuple(tx.types or ()) if values else ()))
+        return None if found is None else (found[0], params, tx.formats if values else None, found[1])
+
+    def pipeline(self, steps: Sequence[bytes | tuple[bytes, Any, Any, list[str]]]) -> list[Any]:
+        """``steps`` (a statement without parameters, or a prepared one's :meth:`step`) in one
+        round trip, libpq's pipeline mode; their results, then the pipeline's end (a statement
+        skipped after a failed one: PIPELINE_ABORTED; a transaction of its own that the end
+        commits may add an error)."""
+        pg = self._pgconn
+        self.trips += 1
+        pg.enter_pipeline_mode()
+        try:
+            for step in steps:
+                if isinstance(step, bytes):
+                    pg.send_query_params(step, None)
+                else:
+                    pg.send_query_prepared(step[0], step[1], param_formats=step[2])
+            pg.pipeline_sync()
+            pg.flush()
+            results = [self._next_result()]
+            while results[-1].status != _PIPELINE_SYNC:
+                results.append(self._next_result())
+        finally:
+            with suppress(Exception):  # a connection lost on the way: its error is the one raised
+                pg.exit_pipeline_mode()
+        return results
+
+    def rows_of(self, result: Any, names: list[str]) -> _Result:
+        """A prepared statement's TUPLES_OK ``result`` as :meth:`run` gives it."""
+        if not names and result.nfields:
+            names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
+        return _Result(self._rows(result), names)
+
+    def _next_result(self) -> Any:
+        """The next result of a pipeline (read past the None that ends a statement's results),
+        waiting for the socket without the GIL (``poll``) rather than in libpq."""
+        result = self._ready_result()
+        if result is None:  # between results only when the connection is lost
+            from psycopg import errors
+
+            raise errors.OperationalError(self._pgconn.error_message.decode(self._encoding, "replace").strip())
+        if result.status != _PIPELINE_SYNC:
+            self._ready_result()
+        return result
+
+    def _ready_result(self) -> Any:
+        pg = self._pgconn
+        if pg.is_busy():
+            readable = select.poll()  # not select.select: a server's descriptors may pass FD_SETSIZE
+            readable.register(pg.socket, select.POLLIN)
+            while pg.is_busy():
+                readable.poll()
+                pg.consume_input()
+        return pg.get_result()
 
     def _prepare_tail(self, sql: str, head: str, tail: str) -> bytes | None:
         """Outside a transaction: ``tail`` prepared, and ``sql`` as sent from now on (None: it
@@ -377,14 +533,19 @@ class _Prepared:
             self.room = True
 
     def _raise(self, result: Any) -> NoReturn:
+        raise self.error(result)
+
+    def error(self, result: Any) -> Exception:
+        """psycopg's error for a failed ``result``."""
         from psycopg import errors
 
         if self._pgconn.status == _BAD:  # as psycopg: the connection is lost
-            raise errors.OperationalError(result.error_message.decode(self._encoding, "replace").strip())
-        raise errors.error_from_result(result, encoding=self._encoding)
+            return errors.OperationalError(result.error_message.decode(self._encoding, "replace").strip())
+        return errors.error_from_result(result, encoding=self._encoding)
 
 
 _BAD = 1  # psycopg.pq.ConnStatus.BAD
+_PIPELINE_SYNC = 10  # psycopg.pq.ExecStatus
 _HEADS = frozenset({"BEGIN", "COMMIT"})
 _FATAL_ERROR = 7  # psycopg.pq.ExecStatus
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
@@ -426,6 +587,18 @@ def first(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | Non
     cursor, row_class = _execute(conn, stmt, params)
     found = cursor.fetchone()
     return None if found is None else _named(cursor, row_class)._make(found)
+
+
+def first_begun(conn: Connection, lock: str, stmt: ClauseElement, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """PostgreSQL, in autocommit: ``BEGIN``, ``lock`` and ``stmt`` in one round trip
+    (:func:`begin_with`): (the lock's first column, ``stmt``'s first row or None); None, nothing
+    sent: not prepared on this connection yet."""
+    _, sql, defaults, row_class = _compiled(stmt, conn)
+    sent = begin_with(conn, lock, sql, {**defaults, **params})
+    if sent is None:
+        return None
+    found = sent[1].fetchone()
+    return sent[0][0], (None if found is None else _named(sent[1], row_class)._make(found))
 
 
 def scalar(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> Any:

@@ -25,7 +25,7 @@ from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
-from iamd.store.driver import IN_ERROR, IN_TRANSACTION, roll_back, simple_query
+from iamd.store.driver import IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
@@ -98,7 +98,8 @@ _PG_ROW_OVERHEAD = 140
 
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 # A write's COMMIT and its durable flush (SqlStore._commit_durably), one query string.
-_COMMIT_AND_FLUSH = "COMMIT; SELECT pg_logical_emit_message(true, 'iamd', '')"
+_FLUSH = "SELECT pg_logical_emit_message(true, 'iamd', '')"
+_COMMIT_AND_FLUSH = "COMMIT; " + _FLUSH
 _LOCK_WRITERS = _GENERATION.with_for_update()
 _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.generation + 1).returning(s.meta.c.generation)
 
@@ -202,7 +203,9 @@ class SqlStore:
                 self._committing.pop(generation, None)
 
     @staticmethod
-    def _commit_durably(conn: Connection) -> Exception | None:
+    def _commit_durably(
+        conn: Connection, last: Sequence[tuple[str, Any, Callable[[list[Any]], None] | None]] = ()
+    ) -> Exception | None:
         """PostgreSQL: commit the write transaction on ``conn`` (asynchronously: the writers' lock
         is released at once) and wait until it is on disk, in one round trip: ``COMMIT`` and the
         flush's statement in one query string (the simple query protocol; were two round trips,
@@ -222,10 +225,25 @@ class SqlStore:
         a commit whose connection was lost always did). An error the server reported came from
         the flush: this schema defers no check to the commit and writes run READ COMMITTED, so
         the ``COMMIT`` itself reports none; the write is committed, not known to be on disk, and
-        that error is returned (said and raised by the caller, as a failed flush was)."""
+        that error is returned (said and raised by the caller, as a failed flush was).
+
+        ``last``: the transaction's last statements, not sent yet (its audit event and the
+        strings it interns, ``Tx.add_audit_event_last``), sent with the ``COMMIT`` and the flush
+        in the same round trip (libpq's pipeline mode, ``driver.commit_after``; raises their
+        error, not committed), or before them, one by one, if one is not prepared on this
+        connection yet; each one's rows to its taker."""
         driver: Any = conn.connection.driver_connection
         if driver.info.transaction_status == IN_ERROR:  # a COMMIT would roll back without an error
             raise RuntimeError("the write transaction failed: not committed")
+        if last:
+            results = commit_after(conn, [(sql, bound) for sql, bound, _ in last], _FLUSH)
+            for (sql, bound, take), rows in zip(last, results[1] if results else [None] * len(last), strict=True):
+                if rows is None:  # not sent with the commit: run first, one by one
+                    rows = execute_sql(conn, sql, bound)
+                if take is not None:
+                    take(rows.fetchall())
+            if results is not None:
+                return results[0]
         try:
             simple_query(driver, _COMMIT_AND_FLUSH)  # on libpq: psycopg's cursor cost more CPU than the round trip
         except Exception as error:
@@ -284,7 +302,7 @@ class SqlStore:
                     # locked: wrote nothing (or committed synchronously on SQLite).
                     flush_failed = None
                     if self._ctx.dialect == "postgresql" and not tx._unlocked:
-                        flush_failed = self._commit_durably(conn)
+                        flush_failed = self._commit_durably(conn, tx._last)
                 try:
                     if flush_failed is not None:  # committed, not known to be on disk: said, and raised
                         raise flush_failed

@@ -310,6 +310,11 @@ ROWS: list[Row] = [
         lambda tx, v: v.setdefault("event", _event().event_id if tx.add_audit_event(_event()) else ""),
         lambda v: {ref("audit-event", A, v["event"])},
     ),
+    (
+        "add_audit_event_last",
+        lambda tx, v: v.setdefault("event", _event().event_id if tx.add_audit_event_last(_event()) is None else ""),
+        lambda v: {ref("audit-event", A, v["event"])},
+    ),
     # SSH public keys, signing certificates, service-specific credentials (nothing cached: reported, ignored)
     (
         "add_ssh_public_key",

@@ -727,3 +727,129 @@ def test_a_kept_sqlite_snapshot_begins_on_the_driver_and_ends_clean(store: Store
     with store.read() as r:  # nothing through SQLAlchemy: no SQLAlchemy transaction at all
         assert kept.connection.driver_connection.in_transaction
     assert len(begins) == before and not kept.connection.driver_connection.in_transaction
+
+
+def _audited_write(store: Store, name: str, *, last: bool, when: int = 0, user: str | None = None) -> int:
+    """A CreateUser with its audit event (the event last, sent with the commit, or not): the
+    round trips it took on libpq."""
+    from datetime import UTC, datetime
+
+    from iamd.store import AuditEvent
+    from iamd.store.driver import round_trips
+
+    event = AuditEvent(
+        event_id=f"ev-{name}", account_id="111122223333", event_time=datetime.fromtimestamp(when or 1e9, UTC),
+        event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record="{}", user_name=user,
+    )  # fmt: skip
+    before = round_trips()
+    with store.transaction() as tx:
+        tx.create_user("111122223333", name)
+        if last:
+            tx.add_audit_event_last(event)
+        else:
+            tx.add_audit_event(event)
+    return round_trips() - before
+
+
+def test_a_writes_last_audit_event_goes_with_its_commit(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the write's own audit event (``add_audit_event_last``) is sent with the
+    ``COMMIT`` and the durable flush, in their round trip (libpq's pipeline mode), once its
+    statement is prepared on the connection; committed and stored like the other way."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last")
+    try:
+        _audited_write(store, "warm-1", last=False)
+        _audited_write(store, "warm-2", last=True)  # the flush's statement prepared
+        _audited_write(store, "warm-3", last=True)
+        plain = _audited_write(store, "plain", last=False)
+        last = _audited_write(store, "last", last=True)
+        assert last == plain - 1, (plain, last)
+        with store.read() as r:
+            assert r.get_user("111122223333", "last").name == "last"
+            assert {"ev-plain", "ev-last"} <= {e.event_id for e in r.list_audit_events("111122223333").items}
+    finally:
+        store.close()
+
+
+def test_a_last_audit_events_new_strings_go_with_its_commit(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the strings of a write's last audit event that are not interned yet are
+    interned in the same round trip as the event, the ``COMMIT`` and the flush (the insert
+    takes their ids by digest); they are remembered once committed, and stored right."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last_strings")
+    try:
+        for n, last in enumerate((True, False, True)):  # every statement prepared, for each way
+            _audited_write(store, f"warm-{n}", last=last, user=f"warm-{n}")
+        plain = _audited_write(store, "plain", last=False, user="plain")  # the lock, create, strings, event, COMMIT
+        last = _audited_write(store, "last", last=True, user="last")
+        assert last == plain - 2, (plain, last)
+        assert "last" in cast(Any, store)._ctx.strings.known
+        with store.read() as r:
+            stored = {e.event_id: e.user_name for e in r.list_audit_events("111122223333").items}
+        assert stored["ev-last"] == "last" and stored["ev-warm-0"] == "warm-0" and stored["ev-plain"] == "plain"
+    finally:
+        store.close()
+
+
+def test_a_last_audit_event_that_fails_leaves_nothing_committed(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: an audit event that fails on the server, sent with the ``COMMIT``: the
+    ``COMMIT`` and the flush are skipped, the write is not committed (its user is not there)
+    and the error is raised; the connection keeps what it prepared and writes again."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last_fails")
+    try:
+        _audited_write(store, "warm-1", last=True)  # its strings interned (by digest)
+        _audited_write(store, "warm-2", last=False)  # every statement prepared
+        sent = _audited_write(store, "warm-3", last=True)
+        assert sent == _audited_write(store, "warm-4", last=False) - 1  # sent with the commit
+        with cast(Any, store).engine.connect() as conn:  # a trigger refusing one event time
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.event_time = 12345 THEN RAISE EXCEPTION 'refused event'; END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+            conn.commit()
+        before = _prepared_names(store)
+        published: list[ChangeSet] = []
+        store.subscribe(published.append)
+        with pytest.raises(Exception, match="refused event"):
+            _audited_write(store, "lost", last=True, when=12345)
+        assert published == []
+        assert _prepared_names(store) >= before
+        assert _audited_write(store, "after", last=True) == sent  # pipelined again
+        with store.read() as r:
+            assert r.get_user("111122223333", "after").name == "after"
+            with pytest.raises(NotFound):
+                r.get_user("111122223333", "lost")
+    finally:
+        store.close()
+
+
+def test_a_writes_lock_goes_with_its_first_statement(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a write begun without the writers' lock (``lock_later``, as the server's calls)
+    sends ``BEGIN``, the lock and its first statement in one round trip (libpq's pipeline mode),
+    once they are prepared on the connection; the lock's bump is the write's generation, and a
+    write that fails there (a name taken) is rolled back, as before."""
+    from iamd.store.driver import round_trips
+
+    store = _store_with_prepared_writes(pg_databases, "iamd_lock_with")
+    try:
+
+        def create(name: str) -> int:
+            before = round_trips()
+            with store.transaction(lock_later=True) as tx:
+                tx.lock_writers()
+                tx.create_user("111122223333", name, quota=5000)  # checks and insert in one statement
+            return round_trips() - before
+
+        create("warm")  # the lock's statement prepared on the connection
+        generation = store.generation()
+        assert create("piped") == 2  # BEGIN + the lock + the create; COMMIT + the flush (was 3)
+        assert store.generation() == generation + 1
+        with pytest.raises(AlreadyExists):
+            create("piped")
+        assert create("again") == 2
+        assert store.generation() == generation + 2
+        with store.read() as r:
+            assert {u.name for u in r.list_users("111122223333").items} >= {"piped", "again"}
+    finally:
+        store.close()
