@@ -30,11 +30,12 @@ class SignedRequest:
     _index: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, tuple[str, ...]] = {}
-        for name, value in self.headers:
-            key = name.lower()
-            seen = index.get(key)
-            index[key] = (value,) if seen is None else (*seen, value)
+        index = {name.lower(): (value,) for name, value in self.headers}
+        if len(index) < len(self.headers):  # a repeated header: each of its values, in order
+            index = {}
+            for name, value in self.headers:
+                key = name.lower()
+                index[key] = (*index.get(key, ()), value)
         _set_index(self, index)
 
     @classmethod
