@@ -445,12 +445,17 @@ def test_a_failed_write_keeps_what_its_connection_prepared(pg_databases: PgDatab
         finally:
             event.remove(engine, "before_cursor_execute", seen)
         assert not any("pg_prepared_statements" in sql for sql in statements)
-        with store.read() as r:
-            assert r.get_user("111122223333", "after").name == "after"
-            with pytest.raises(NotFound):
-                r.get_user("111122223333", "rolled-back")
+        _assert_stored_not(store, "after", "rolled-back")
     finally:
         store.close()
+
+
+def _assert_stored_not(store: Store, kept: str, lost: str) -> None:
+    """User ``kept`` is stored and user ``lost`` (of a write that failed) is not."""
+    with store.read() as r:
+        assert r.get_user("111122223333", kept).name == kept
+        with pytest.raises(NotFound):
+            r.get_user("111122223333", lost)
 
 
 def _store_with_prepared_writes(pg_databases: PgDatabases, name: str) -> Store:
@@ -816,10 +821,7 @@ def test_a_last_audit_event_that_fails_leaves_nothing_committed(pg_databases: Pg
         assert published == []
         assert _prepared_names(store) >= before
         assert _audited_write(store, "after", last=True) == sent  # pipelined again
-        with store.read() as r:
-            assert r.get_user("111122223333", "after").name == "after"
-            with pytest.raises(NotFound):
-                r.get_user("111122223333", "lost")
+        _assert_stored_not(store, "after", "lost")
     finally:
         store.close()
 
