@@ -465,7 +465,7 @@ class _Prepared:
                 else:
                     pg.send_query_prepared(step[0], step[1], param_formats=step[2])
             pg.pipeline_sync()
-            pg.flush()
+            self._send_all()
             results = [self._next_result()]
             while results[-1].status != _PIPELINE_SYNC:
                 results.append(self._next_result())
@@ -491,6 +491,21 @@ class _Prepared:
         if result.status != _PIPELINE_SYNC:
             self._ready_result()
         return result
+
+    def _send_all(self) -> None:
+        """Send what libpq holds of the pipeline: psycopg's connections are nonblocking, so a
+        flush leaves what the socket's buffer did not take (a large statement), and the server
+        answers nothing before it has the whole; read what it sends meanwhile, as psycopg's own
+        send does."""
+        pg = self._pgconn
+        if not pg.flush():
+            return
+        ready = select.poll()
+        ready.register(pg.socket, select.POLLIN | select.POLLOUT)
+        while pg.flush():
+            for _, events in ready.poll():
+                if events & select.POLLIN:
+                    pg.consume_input()
 
     def _ready_result(self) -> Any:
         pg = self._pgconn

@@ -734,7 +734,9 @@ def test_a_kept_sqlite_snapshot_begins_on_the_driver_and_ends_clean(store: Store
     assert len(begins) == before and not kept.connection.driver_connection.in_transaction
 
 
-def _audited_write(store: Store, name: str, *, last: bool, when: int = 0, user: str | None = None) -> int:
+def _audited_write(
+    store: Store, name: str, *, last: bool, when: int = 0, user: str | None = None, record: str = "{}"
+) -> int:
     """A CreateUser with its audit event (the event last, sent with the commit, or not): the
     round trips it took on libpq."""
     from datetime import UTC, datetime
@@ -744,7 +746,7 @@ def _audited_write(store: Store, name: str, *, last: bool, when: int = 0, user: 
 
     event = AuditEvent(
         event_id=f"ev-{name}", account_id="111122223333", event_time=datetime.fromtimestamp(when or 1e9, UTC),
-        event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record="{}", user_name=user,
+        event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record=record, user_name=user,
     )  # fmt: skip
     before = round_trips()
     with store.transaction() as tx:
@@ -853,5 +855,37 @@ def test_a_writes_lock_goes_with_its_first_statement(pg_databases: PgDatabases) 
         assert store.generation() == generation + 2
         with store.read() as r:
             assert {u.name for u in r.list_users("111122223333").items} >= {"piped", "again"}
+    finally:
+        store.close()
+
+
+def test_a_pipeline_larger_than_the_sockets_buffer_is_sent_whole(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: psycopg's connections are nonblocking, so libpq's flush of a pipeline may
+    leave part of it unsent when the socket's buffer is full; the rest must be sent before the
+    results are waited for (else the server waits for the rest of the message and the writer
+    for its answer, holding the writers' lock: every write would stall). Here a write's last
+    audit event of ~1 MiB goes with the ``COMMIT`` through a send buffer of a few KiB."""
+    import os
+    import socket
+
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_last_large")
+    try:
+        for n in range(3):  # the event's and the flush's statements prepared on the kept connection
+            _audited_write(store, f"warm-{n}", last=True)
+        small = _audited_write(store, "small", last=True)
+        kept = cast(Any, store)._local.writer.conn.connection.driver_connection.pgconn
+        sock = socket.socket(fileno=os.dup(kept.socket))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        watchdog = threading.Timer(30, lambda: sock.shutdown(socket.SHUT_RDWR))  # a hang fails, not stalls
+        watchdog.start()
+        try:
+            trips = _audited_write(store, "large", last=True, record='{"big": "' + "x" * (1 << 20) + '"}')
+        finally:
+            watchdog.cancel()
+            sock.close()
+        assert trips == small  # the event still with the COMMIT and the flush
+        with store.read() as r:
+            assert r.get_user("111122223333", "large").name == "large"
+            assert "ev-large" in {e.event_id for e in r.list_audit_events("111122223333").items}
     finally:
         store.close()
