@@ -26,3 +26,8 @@ class HttpLimits:
     """Open connections (and requests in progress) beyond which a request is answered 503."""
     request_threads: int = 4
     """Worker threads for the requests that do not run on the event loop."""
+    write_threads: int = 0
+    """The write lane's threads on PostgreSQL (0: as many as ``request_threads``; SQLite: always one).
+    Every write takes the writers' lock, so threads beyond what the lock lets through only
+    queue for it and for the GIL (bench/README.md, "Session 14: the merged tree's write cap at
+    8 connections, and the write lane's threads")."""

@@ -132,7 +132,7 @@ class IamdApp:
         # Bounded: at most this many requests off the loop at once, per lane; the others wait their
         # turn (how many can wait is bounded by the connection limit: one request per connection).
         # Made on first use, shut down at the end of the lifespan (which may run again).
-        self.lanes = Lanes(backend, self.limits.request_threads)
+        self.lanes = Lanes(backend, self.limits.request_threads, self.limits.write_threads)
         self.inline_retries = 0  # requests tried on the loop that needed the database (run again off it)
         self._no_auth_action_count = float("inf")  # moto's INITIAL_NO_AUTH_ACTION_COUNT (kept, never applied)
         registry = CollectorRegistry()

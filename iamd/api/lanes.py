@@ -154,10 +154,12 @@ class Lane(Executor):
 
 
 class Lanes:
-    def __init__(self, backend: Any, threads: int) -> None:
+    def __init__(self, backend: Any, threads: int, write_threads: int = 0) -> None:
+        """``threads`` per lane; ``write_threads``: the write lane's on PostgreSQL (0: ``threads``);
+        SQLite's write lane has one (one writer at a time)."""
         self._threads = max(1, threads)
         dialect = getattr(backend.store, "dialect", "sqlite")
-        self.write_threads = 1 if dialect == "sqlite" else self._threads
+        self.write_threads = 1 if dialect == "sqlite" else (write_threads or self._threads)
         registry = backend.registry
         self.writes = frozenset(
             name for service in registry.names for name, op in registry.get(service).operations.items() if op.writes

@@ -100,6 +100,8 @@ def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
          "Open connections (per server process) beyond which requests are answered 503."),
         ("--request-threads", "IAMD_REQUEST_THREADS", click.IntRange(min=1),
          "Worker threads (per server process) for the requests not answered on the event loop."),
+        ("--write-threads", "IAMD_WRITE_THREADS", click.IntRange(min=0),
+         "PostgreSQL: the write lane's threads (per server process); 0: as many as --request-threads. SQLite: one."),
     )  # fmt: skip
     for flag, env, kind, text in reversed(options):
         default = getattr(_DEFAULT_LIMITS, flag[2:].replace("-", "_"))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.client import BaseClient
@@ -225,6 +225,9 @@ def test_which_lane(server: RunningServer) -> None:
     app = IamdApp(server.backend, HttpLimits(request_threads=3))
     lanes = app.lanes
     assert lanes.write_threads == (1 if server.backend.store.dialect == "sqlite" else 3)
+    sized = IamdApp(server.backend, HttpLimits(request_threads=3, write_threads=2)).lanes  # --write-threads
+    assert sized.write_threads == (1 if server.backend.store.dialect == "sqlite" else 2)
+    assert cast(Any, sized.write)._max == sized.write_threads and cast(Any, sized.read)._max == 3
 
     def request(body: bytes, target: str = "") -> HttpRequest:
         headers = (("X-Amz-Target", target),) if target else ()
