@@ -361,16 +361,12 @@ class _Prepared:
         if converted is None:
             converted = self._sql[sql] = _to_pg(sql)
         pgsql, order = converted
-        values = bound if order is None else [bound[name] for name in order]
-        tx = self._tx
-        params = tx.dump_sequence(values, [self._auto] * len(values))
-        types = tuple(tx.types or ())
-        key = (sql, types)
+        params, formats, key = self._bind(sql, order, bound)
         found = self.names.get(key)
         if found is None:
-            found = self._prepare(key, pgsql, types)
+            found = self._prepare(key, pgsql, key[1])
         self.trips += 1
-        result = self._pgconn.exec_prepared(found[0], params, param_formats=tx.formats)
+        result = self._pgconn.exec_prepared(found[0], params, param_formats=formats)
         status = result.status
         if status == _TUPLES_OK:
             return self.rows_of(result, found[1])
@@ -443,12 +439,22 @@ class _Prepared:
         converted = self._sql.get(sql) if bound else (sql, None)
         if converted is None or self.suspect:
             return None
-        order = converted[1]
+        params, formats, key = self._bind(sql, converted[1], bound)
+        found = self.names.get(key)
+        return None if found is None else (found[0], params, formats, found[1])
+
+    def _bind(
+        self, sql: str, order: tuple[str, ...] | None, bound: Any
+    ) -> tuple[Any, Any, tuple[str, tuple[int, ...]]]:
+        """``bound`` (in ``order``: names, None positional) as libpq's parameters and their
+        formats (None, None: no parameters), and the key ``sql``'s prepared statement is kept
+        under (its parameters' types are part of it)."""
         values = bound if order is None else [bound[name] for name in order]
+        if not values:
+            return None, None, (sql, ())
         tx = self._tx
-        params = tx.dump_sequence(values, [self._auto] * len(values)) if values else None
-        found = self.names.get((sql, tuple(tx.types or ()) if values else ()))
-        return None if found is None else (found[0], params, tx.formats if values else None, found[1])
+        params = tx.dump_sequence(values, [self._auto] * len(values))
+        return params, tx.formats, (sql, tuple(tx.types or ()))
 
     def pipeline(self, steps: Sequence[bytes | tuple[bytes, Any, Any, list[str]]]) -> list[Any]:
         """``steps`` (a statement without parameters, or a prepared one's :meth:`step`) in one
