@@ -29,7 +29,7 @@ from iamd.store.audit_codec import (
     id_text,
     rebuild,
 )
-from iamd.store.audit_strings import _digest, intern_pg, interned_pg, keyed
+from iamd.store.audit_strings import intern_pg, interned_pg, keyed
 from iamd.store.base import Context, Ops, decode_marker
 from iamd.store.changes import Entity, Verb
 from iamd.store.driver import execute_sql
@@ -302,14 +302,15 @@ class _KnownOrNone:
         return self._known.get(value)
 
 
-def _values_by_digest(c: CompactEvent, known: Mapping[str, int]) -> tuple[Any, ...]:
-    """:data:`_INSERT_BY_DIGEST_PG`'s parameters: each interned column's id, or its string's digest."""
+def _values_by_digest(c: CompactEvent, known: Mapping[str, int], digests: Mapping[str, bytes]) -> tuple[Any, ...]:
+    """:data:`_INSERT_BY_DIGEST_PG`'s parameters: each interned column's id, or the digest of its
+    string (``digests``: those of the strings not ``known``)."""
     strings = iter(_interned(c))
     out: list[Any] = []
     for column, value in zip(_COLUMNS, _values(c, _KnownOrNone(known)), strict=True):  # type: ignore[arg-type]
         if column in _REFS:
             string = next(strings)
-            out += (value, _digest(string) if value is None and string is not None else None)
+            out += (value, digests[string] if value is None and string is not None else None)
         else:
             out.append(value)
     return tuple(out)
@@ -434,9 +435,10 @@ class AuditOps(Ops):
         except KeyError:  # its new strings interned in the same round trip, just before it
             by_digest = keyed({v for v in _interned(c) if v is not None and v not in known})
             intern, bound = intern_pg(by_digest)
+            digests = {v: d for d, v in by_digest.items()}  # (taken now: interned_pg empties by_digest)
             self._last += [
                 (intern, bound, lambda rows: self._interned.update(interned_pg(rows, by_digest))),
-                (_INSERT_BY_DIGEST_PG, _values_by_digest(c, known), None),
+                (_INSERT_BY_DIGEST_PG, _values_by_digest(c, known, digests), None),
             ]
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
 
