@@ -125,6 +125,9 @@ def check_input(data: Mapping[str, Any], *, escapes: bool = True) -> dict[str, A
     return dict(data)
 
 
+_HEADER_PAIR = "Each of Request.Headers must be a [name, value] pair of strings."
+
+
 def _check_request(request: Any) -> None:
     if not isinstance(request, dict):
         raise invalid("Request must be an object with Method, Path, Query and Headers.")
@@ -143,10 +146,10 @@ def _check_request(request: Any) -> None:
     size = 0
     for pair in headers:
         if not (isinstance(pair, list) and len(pair) == 2):
-            raise invalid("Each of Request.Headers must be a [name, value] pair of strings.")
+            raise invalid(_HEADER_PAIR)
         name, value = pair
         if not (isinstance(name, str) and isinstance(value, str) and name):
-            raise invalid("Each of Request.Headers must be a [name, value] pair of strings.")
+            raise invalid(_HEADER_PAIR)
         size += len(name) + len(value)
     if size > MAX_HEADER_BYTES:
         raise invalid(f"Request.Headers are too large: at most {MAX_HEADER_BYTES} characters together.")
