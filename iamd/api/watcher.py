@@ -75,8 +75,13 @@ class GenerationWatcher:
                 undecided = [g for g in range(seen + 1, current + 1) if g not in self._own]
                 # A generation this process is committing (committed, not yet published) is
                 # decided at the next poll: its own by then, or taken for another's (a commit
-                # that failed, whose generation another process may have committed since).
-                foreign = any(g not in committing or g in self._deferred for g in undecided)
+                # that failed, whose generation another process may have committed since). So
+                # is one of as many as it is committing without knowing their generations yet
+                # (negative in ``committing``: writes sent whole with their commit).
+                unknown = sum(1 for g in committing if g < 0)
+                foreign = any(g in self._deferred for g in undecided) or (
+                    sum(1 for g in undecided if g not in committing) > unknown
+                )
                 if undecided and not foreign:
                     # Decided up to the first of them: a steady stream of writes keeps one
                     # committing at nearly every poll, and the range checked must not grow.

@@ -177,21 +177,32 @@ class Core:
             # The writers' lock (PostgreSQL) is taken after the authorization's reads, not before:
             # writers wait for each other only for what must hold until the commit
             # (docs/architecture.md, "Writes on PostgreSQL").
-            with r.store.transaction(lock_later=True) as wtx:
-                decision = authorize(call, wtx, r.decisions) if authorize is not None else None
-                wtx.lock_writers()
-                try:
-                    result = op.handler(call, wtx)
-                except Exception:
-                    # Its denial is answered instead of the handler's error; so is its own failure
-                    # (fail closed: the handler's error might tell what the denial would hide).
-                    if spec.authorize_failed is not None:
-                        spec.authorize_failed(call, wtx, r.decisions)
-                    raise
-                if decision is None and call.decisions:
-                    decision = call.decisions[0]
-                event = _event(spec, call, result, decision)
-                wtx.add_audit_event_last(compact_audit_event(event))  # PostgreSQL: sent with the commit
+            handled = False
+            try:
+                with r.store.transaction(lock_later=True) as wtx:
+                    decision = authorize(call, wtx, r.decisions) if authorize is not None else None
+                    wtx.lock_writers()
+                    try:
+                        result = op.handler(call, wtx)
+                    except Exception:
+                        # Its denial is answered instead of the handler's error; so is its own failure
+                        # (fail closed: the handler's error might tell what the denial would hide).
+                        if spec.authorize_failed is not None:
+                            spec.authorize_failed(call, wtx, r.decisions)
+                        raise
+                    if decision is None and call.decisions:
+                        decision = call.decisions[0]
+                    event = _event(spec, call, result, decision)
+                    wtx.add_audit_event_last(compact_audit_event(event))  # PostgreSQL: sent with the commit
+                    handled = True
+            except StoreError:
+                # A check that failed in the commit's round trip (PostgreSQL: a write's statement
+                # sent whole with its commit, Ops._defer_first; a name taken): as a handler's error,
+                # authorized against what is stored now, in a snapshot (nothing was written).
+                if handled and spec.authorize_failed is not None:
+                    with r.store.read() as rtx:
+                        spec.authorize_failed(call, rtx, r.decisions)
+                raise
             # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
             lint = lint_written(service, operation, input) if context.lint else ()
             return Outcome(result, decision, wtx.changes, event, lint=lint)

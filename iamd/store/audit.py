@@ -425,7 +425,8 @@ class AuditOps(Ops):
         trip (``driver.commit_after``; nothing else may run in the transaction after it: the
         write's own event, iamd.core.invoke), its strings not interned yet interned in the same
         round trip; else as :meth:`add_audit_event`."""
-        if self._ctx.dialect != "postgresql" or self._unlocked or self._lock_pending or not self._writable:
+        pending = self._lock_pending and self._deferred is None  # else sent with the held-back statement
+        if self._ctx.dialect != "postgresql" or self._unlocked or pending or not self._writable:
             self.add_audit_event(event)
             return
         c = _compact(event)

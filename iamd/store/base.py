@@ -18,10 +18,20 @@ from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
-from iamd.store.errors import AlreadyExists, InvalidMarker, LimitExceeded, NotFound, ReadOnly
+from iamd.store.errors import AlreadyExists, InvalidMarker, LimitExceeded, NotFound, ReadOnly, StoreError
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
-__all__ = ["Context", "Ops", "name_key", "role_select", "user_select"]
+__all__ = [
+    "CREATE_REFUSED",
+    "REFUSED",
+    "Context",
+    "Ops",
+    "Refusal",
+    "name_key",
+    "refusal",
+    "role_select",
+    "user_select",
+]
 
 T = TypeVar("T")
 
@@ -118,6 +128,22 @@ LOCK_WRITERS = text(_LOCK_WRITERS_SQL)
 _BEGIN_AND_LOCK = "BEGIN; " + _LOCK_WRITERS_SQL
 # A transaction that took the lock and changed no entity gives its generation back before it commits.
 _UNBUMP = text("UPDATE iamd_meta SET generation = generation - 1 WHERE id = 1")
+# PostgreSQL: the SQLSTATE of a write's check that failed inside its statement (``iamd_refuse``,
+# migration 0016), whose message is the check's reason and whose detail its value.
+REFUSED = "IAM01"
+# A write's checks' reason and detail (``iamd_refuse``'s) -> the store's error for it.
+Refusal = Callable[[str, str], StoreError]
+
+
+def refusal(error: BaseException, refused: Refusal) -> StoreError | None:
+    """The store's error for ``error`` if it is a check's refusal (:data:`REFUSED`), else None."""
+    orig = getattr(error, "orig", error)
+    if getattr(orig, "sqlstate", None) != REFUSED:
+        return None
+    diag = cast(Any, orig).diag
+    return refused(diag.message_primary or "", diag.message_detail or "")
+
+
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
 
 
@@ -179,6 +205,12 @@ def _create_checks_statement(table: Any) -> Select[Any]:
 
 # The four tables with a quota: a create's account, name and quota checks in one round trip.
 CREATE_CHECKS = {t.name: _create_checks_statement(t) for t in (s.users, s.groups, s.roles, s.policies)}
+# PostgreSQL: a create's checks' row (CREATE_CHECKS' columns, as ``c``) refused in the statement
+# itself (``iamd_refuse``, migration 0016) as Ops._checked_for_create refuses it (Ops._defer_first).
+CREATE_REFUSED = (
+    "SELECT CASE WHEN NOT c.known THEN iamd_refuse('account', '') WHEN c.taken THEN iamd_refuse('taken', '')"
+    " WHEN c.count >= c.quota THEN iamd_refuse('quota', c.quota::text) END FROM c"
+)
 
 
 @overload
@@ -244,6 +276,9 @@ class Ops:
         # PostgreSQL: the transaction's last statements (sql, parameters, what takes the rows),
         # sent with its COMMIT (AuditOps.add_audit_event_last, SqlStore._commit_durably)
         self._last: list[tuple[str, Any, Callable[[list[Any]], None] | None]] = []
+        # PostgreSQL: the write's first statement held back, to go with its BEGIN, the lock, its
+        # last statements and its COMMIT (sql, parameters, its refusal's error: _defer_first)
+        self._deferred: tuple[str, Any, Refusal] | None = None
         # (table, account, name key) -> (id, stored name), looked up once per read-only snapshot
         # (a caller's first request asks for its user's id five times); never in a write transaction,
         # whose own writes may rename or delete what it looked up.
@@ -289,6 +324,15 @@ class Ops:
             self._locked(conn, driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()[0])  # the lock's row
         else:
             self._locked(conn, driver.scalar(conn, LOCK_WRITERS))
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:  # held back, and something more runs first: it runs now
+            try:
+                driver.execute_sql(conn, deferred[0], deferred[1])
+            except Exception as error:
+                refused = refusal(error, deferred[2])
+                if refused is None:
+                    raise
+                raise refused from error
 
     def _locked(self, conn: Connection, generation: int) -> None:
         """The writers' lock is taken on ``conn``: it bumped the generation to ``generation``."""
@@ -313,12 +357,60 @@ class Ops:
         self._take_lock()
         return driver.first(self._conn, stmt, params)
 
+    def _defer_first(self, stmt: Any, params: Mapping[str, Any], refused: Refusal) -> bool:
+        """PostgreSQL, a write whose lock is pending and begins its transaction (the server's
+        writes, ``lock_later``): hold ``stmt`` (its first statement) back, to be sent with
+        ``BEGIN``, the lock, its last statements (its audit event), ``COMMIT`` and the durable
+        flush in one round trip (:meth:`send_whole`): the writers' lock is then held only while
+        PostgreSQL runs them, never across iamd's Python. ``stmt`` makes its checks under the
+        lock itself and calls ``iamd_refuse`` (migration 0016) when one fails, which aborts the
+        transaction; ``refused`` gives the store's error for the reason (docs/architecture.md,
+        "Writes on PostgreSQL"). Anything run in the transaction after it takes the lock and runs
+        it first (:meth:`_take_lock`). False: not held back (the lock taken, or no transaction to
+        begin): the caller runs it its own way, now."""
+        if not (self._lock_pending and self._begins and self._bump_wanted) or self._deferred is not None:
+            return False
+        sql, bound = driver.sql_of(cast(_LockFirst, self._conn).real, stmt, params)
+        self._deferred = (sql, bound, refused)
+        return True
+
+    def send_whole(self, flush: str) -> tuple[bool, Exception | None]:
+        """PostgreSQL, the commit of a write whose first statement is held back
+        (:meth:`_defer_first`): ``BEGIN``, the lock, that statement, its last statements,
+        ``COMMIT`` and ``flush`` in one round trip (``driver.begin_and_commit``), the lock's
+        bump its generation: (True, the flush's error or None). Raises the store's error of a
+        check that failed (nothing committed). (False, None): not all prepared on this
+        connection yet: the lock taken and the statement run now, to be committed as any write."""
+        deferred = self._deferred
+        assert deferred is not None
+        conn = cast(_LockFirst, self._conn).real
+        last = self._last
+        statements = [(deferred[0], deferred[1]), *((sql, bound) for sql, bound, _ in last)]
+        try:
+            sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
+        except Exception as error:
+            refused = refusal(error, deferred[2])
+            if refused is None:
+                raise
+            raise refused from error
+        if sent is None:
+            self._take_lock()
+            return False, None
+        self._deferred = None
+        self._locked(conn, sent[0][0])
+        for (_, _, take), rows in zip(last, sent[2][1:], strict=True):
+            if take is not None:
+                take(rows.fetchall())
+        return True, sent[1]
+
     def settle_generation(self) -> None:
         """Before the commit: give back the generation the writers' lock took if no entity write
         used it (writes of only audit events, sign-in throttles, ...): the generation moves only
         with entity changes, as the processes' watchers expect (iamd/api/watcher.py). A lock
         still pending was never needed: nothing ran after it (the transaction is then one that
         never locked: it wrote nothing)."""
+        if self._deferred is not None:  # the lock's bump taken with the commit (send_whole)
+            return
         if self._lock_pending:
             if self._bump_wanted:  # pragma: no cover - every write runs a statement after _write
                 self._take_lock()
@@ -494,12 +586,28 @@ class Ops:
         LimitExceeded ("Cannot exceed quota for <name>PerAccount: <n>") when one more would pass
         the account's quota ``quota`` (its name and AWS's default, which a value set for the
         account replaces)."""
-        if not found.known:
-            raise NotFound("account", account)
-        if found.taken:
-            raise AlreadyExists(label, name)
-        if int(found.count) >= int(found.quota):
-            raise LimitExceeded(f"{quota[0]}PerAccount", int(found.quota))
+        reason = (
+            "account" if not found.known
+            else "taken" if found.taken
+            else "quota" if int(found.count) >= int(found.quota)
+            else None
+        )  # fmt: skip
+        if reason is not None:
+            raise self._create_refused(label, account, name, quota)(reason, str(found.quota))
+
+    @staticmethod
+    def _create_refused(label: str, account: str, name: str, quota: tuple[str, int]) -> Refusal:
+        """The error of a create's check that failed, by its reason (:meth:`_checked_for_create`,
+        or :data:`CREATE_REFUSED` in PostgreSQL): its detail is the quota."""
+
+        def refused(reason: str, detail: str) -> StoreError:
+            if reason == "account":
+                return NotFound("account", account)
+            if reason == "taken":
+                return AlreadyExists(label, name)
+            return LimitExceeded(f"{quota[0]}PerAccount", int(detail))
+
+        return refused
 
     def _require_account_free_name_and_room(
         self, table: Any, label: str, account: str, name: str, quota: tuple[str, int]

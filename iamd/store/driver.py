@@ -47,6 +47,7 @@ __all__ = [
     "IN_ERROR",
     "IN_TRANSACTION",
     "DriverQuery",
+    "begin_and_commit",
     "begin_with",
     "commit_after",
     "execute_sql",
@@ -57,6 +58,7 @@ __all__ = [
     "rows",
     "run",
     "scalar",
+    "sql_of",
 ]
 
 # id(statement) -> (statement, SQL text, bound defaults, row class or None): the statement is
@@ -155,13 +157,39 @@ def commit_after(
     ``COMMIT``'s (not known to be committed)."""
     n = len(statements)
     sent = _pipeline(conn, statements, [*statements, b"COMMIT", (flush, ())], IN_TRANSACTION, checked=n + 1)
+    return None if sent is None else _committed(*sent, 0, n)
+
+
+def begin_and_commit(
+    conn: Connection, lock: str, statements: list[tuple[str, Any]], flush: str
+) -> tuple[Any, Exception | None, list[_Result]] | None:
+    """PostgreSQL, a whole write transaction in autocommit: ``BEGIN``, ``lock`` (the writers'
+    lock, a statement without parameters), ``statements`` (sql, parameters), ``COMMIT`` and
+    ``flush`` in one round trip, libpq's pipeline mode (:func:`begin_with` and
+    :func:`commit_after` in one): (the lock's first row, the flush's error or None, each
+    statement's rows). None, nothing sent: not all prepared on this connection yet. Raises a
+    statement's error, as SQLAlchemy's (nothing after it ran, the ``COMMIT`` neither: the
+    transaction is failed, to be rolled back), or the ``COMMIT``'s."""
+    n = len(statements)
+    seen = [(f"BEGIN; {lock}", None), *statements]
+    steps: list[bytes | tuple[str, Any]] = [b"BEGIN", (lock, ()), *statements, b"COMMIT", (flush, ())]
+    sent = _pipeline(conn, seen, steps, IDLE, checked=n + 3)
     if sent is None:
         return None
     prepared, results, ready = sent
-    failed = [r for r in results[n + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
+    return (prepared.rows_of(results[1], ready[1][3]).fetchone(), *_committed(prepared, results, ready, 2, n))
+
+
+def _committed(
+    prepared: _Prepared, results: list[Any], ready: list[Any], start: int, n: int
+) -> tuple[Exception | None, list[_Result]]:
+    """A pipeline that ends with ``COMMIT`` and the flush, its ``n`` statements from ``start`` on:
+    (the flush's error or None, each statement's rows)."""
+    end = start + n
+    failed = [r for r in results[end + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
     rows = [
         prepared.rows_of(r, step[3]) if r.status == _TUPLES_OK else _NO_ROWS
-        for r, step in zip(results[:n], ready, strict=False)
+        for r, step in zip(results[start:end], ready[start:end], strict=True)
     ]
     return (prepared.error(failed[0]) if failed else None), rows
 
@@ -620,6 +648,12 @@ def first_begun(conn: Connection, lock: str, stmt: ClauseElement, params: Mappin
         return None
     found = sent[1].fetchone()
     return sent[0][0], (None if found is None else _named(sent[1], row_class)._make(found))
+
+
+def sql_of(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> tuple[str, Any]:
+    """``stmt``'s SQL and its parameters with ``params``, as :func:`execute_sql` takes them."""
+    _, sql, defaults, _ = _compiled(stmt, conn)
+    return sql, {**defaults, **params}
 
 
 def scalar(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> Any:

@@ -157,6 +157,7 @@ class SqlStore:
         # Generations this store object's write transactions are committing: from just before
         # their commit until their change set is published (``committing``).
         self._committing: dict[int, int] = {}
+        self._unknown = 0  # writes sent whole with their commit, not answered yet (``committing``)
         self._committing_lock = threading.Lock()
 
     @property
@@ -190,12 +191,32 @@ class SqlStore:
 
     def committing(self) -> frozenset[int]:
         """The generations this store object's write transactions are committing now: each from
-        just before its commit until its change set has been published (listeners called)."""
+        just before its commit until its change set has been published (listeners called). A
+        write sent whole with its commit (``Ops.send_whole``) learns its generation only with the
+        commit's answer: until then it is one negative number (-1, -2, ... one per such write),
+        a generation being committed that could be any (iamd/api/watcher.py)."""
         with self._committing_lock:
-            return frozenset(self._committing)
+            unknown = frozenset(range(-self._unknown, 0))
+            return frozenset(self._committing) | unknown if unknown else frozenset(self._committing)
 
-    def _count_committing(self, generation: int, step: int) -> None:
+    def _send_whole(self, tx: SqlTx) -> tuple[bool, Exception | None, int | None]:
+        """``tx.send_whole``, counted as committing meanwhile (its generation unknown until it
+        answers, then its own): (sent whole, the flush's error, the generation it committed as
+        and is counted as committing until published, or None)."""
+        self._count_committing(None, 0, unknown=1)
+        generation = None
+        try:
+            whole, flush_failed = tx.send_whole(_FLUSH)
+            generation = tx.bumped_generation() if whole else None
+            return whole, flush_failed, generation
+        finally:
+            self._count_committing(generation, 1, unknown=-1)  # at once: never seen as neither
+
+    def _count_committing(self, generation: int | None, step: int, *, unknown: int = 0) -> None:
         with self._committing_lock:
+            self._unknown += unknown
+            if generation is None:
+                return
             left = self._committing.get(generation, 0) + step
             if left > 0:
                 self._committing[generation] = left
@@ -292,17 +313,21 @@ class SqlStore:
                         tx.lock_writers()
                     yield tx
                     tx.settle_generation()
-                    # Other connections see the generation from the commit on; this process's
-                    # watcher takes it for its own until it is published (``committing``).
-                    committing = tx.bumped_generation()
-                    if committing is not None:
-                        self._count_committing(committing, 1)
-                    # Locked on PostgreSQL: committed asynchronously and made durable in the same round
-                    # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
-                    # locked: wrote nothing (or committed synchronously on SQLite).
                     flush_failed = None
-                    if self._ctx.dialect == "postgresql" and not tx._unlocked:
-                        flush_failed = self._commit_durably(conn, tx._last)
+                    whole = False
+                    if tx._deferred is not None:  # PostgreSQL: BEGIN to the flush in one round trip
+                        whole, flush_failed, committing = self._send_whole(tx)
+                    if not whole:
+                        # Other connections see the generation from the commit on; this process's
+                        # watcher takes it for its own until it is published (``committing``).
+                        committing = tx.bumped_generation()
+                        if committing is not None:
+                            self._count_committing(committing, 1)
+                        # Locked on PostgreSQL: committed asynchronously and made durable in the same
+                        # round trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to
+                        # do). Never locked: wrote nothing (or committed synchronously on SQLite).
+                        if self._ctx.dialect == "postgresql" and not tx._unlocked:
+                            flush_failed = self._commit_durably(conn, tx._last)
                 try:
                     if flush_failed is not None:  # committed, not known to be on disk: said, and raised
                         raise flush_failed

@@ -8,9 +8,9 @@ from sqlalchemy import bindparam, delete, exists, insert, select, text, update
 
 from iamd.store import driver
 from iamd.store import schema as s
-from iamd.store.base import Ops, name_key, user_select
+from iamd.store.base import CREATE_REFUSED, Ops, name_key, user_select
 from iamd.store.changes import Entity, Verb
-from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound
+from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound, StoreError
 from iamd.store.records import Page, Tag, TagTarget, User
 from iamd.store.tags import put_tags
 
@@ -52,7 +52,7 @@ _USER_BLOCKED = select(
 _QUOTA = (
     "COALESCE((SELECT value FROM account_quotas WHERE account_id = :account AND name = :quota_name), :default_limit)"
 )
-_CREATE_USER_PG = text(
+_CREATE_USER_PG_CTES = (
     "WITH c AS (SELECT"
     " EXISTS (SELECT 1 FROM accounts WHERE id = :account) AS known,"
     " EXISTS (SELECT 1 FROM users WHERE account_id = :account AND name_key = :key) AS taken,"
@@ -62,12 +62,14 @@ _CREATE_USER_PG = text(
     " SELECT :id, :account, :name, :key, :path, :create_date, NULL FROM c"
     " WHERE c.known AND NOT c.taken AND c.count < c.quota RETURNING id),"
     " h AS (INSERT INTO policy_history (account_id, changed_at, event, owner_kind, owner_id, subject, document)"
-    " SELECT :account, :changed_at, 'create', 'user', u.id, NULL, NULL FROM u)"
-    " SELECT c.known, c.taken, c.quota, c.count FROM c"
+    " SELECT :account, :changed_at, 'create', 'user', u.id, NULL, NULL FROM u) "
 )
+_CREATE_USER_PG = text(_CREATE_USER_PG_CTES + "SELECT c.known, c.taken, c.quota, c.count FROM c")
+# The same, its checks' failure an error (held back and sent whole with the commit: Ops._defer_first).
+_CREATE_USER_PG_REFUSING = text(_CREATE_USER_PG_CTES + CREATE_REFUSED)
 # PostgreSQL: DeleteUser's lookup of the user, its blockers (_USER_BLOCKED) and the delete if none
 # is there, in one statement (were three round trips under the lock). No row: no such user.
-_DELETE_USER_PG = text(
+_DELETE_USER_PG_CTES = (
     "WITH u AS (SELECT id, name FROM users WHERE account_id = :account AND name_key = :key),"
     " b AS (SELECT u.id, "
     + ", ".join(
@@ -77,8 +79,15 @@ _DELETE_USER_PG = text(
     + " FROM u),"
     " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT ("
     + " OR ".join(f"b.b{i}" for i in range(len(_BLOCKERS)))
-    + ")))"
-    " SELECT b.* FROM b"
+    + "))) "
+)
+_DELETE_USER_PG = text(_DELETE_USER_PG_CTES + "SELECT b.* FROM b")
+# The same, no such user or a blocker an error ("user", or the blocker's column), for Ops._defer_first.
+_DELETE_USER_PG_REFUSING = text(
+    _DELETE_USER_PG_CTES
+    + "SELECT CASE WHEN b.id IS NULL THEN iamd_refuse('user', '') "
+    + " ".join(f"WHEN b.b{i} THEN iamd_refuse('b{i}', '')" for i in range(len(_BLOCKERS)))
+    + " END FROM (SELECT 1) AS one LEFT JOIN b ON true"
 )
 
 
@@ -177,8 +186,10 @@ class UserOps(Ops):
             "create_date": user.create_date,
             "changed_at": self._now(),  # the history's own reading of the clock, as Ops._history's
         }
-        found = self._first_locked(_CREATE_USER_PG, values)  # with the writers' lock if still pending
-        self._checked_for_create("user", account, name, quota, found)
+        refused = self._create_refused("user", account, name, quota)
+        if not self._defer_first(_CREATE_USER_PG_REFUSING, values, refused):  # else sent with the commit
+            found = self._first_locked(_CREATE_USER_PG, values)  # with the writers' lock if still pending
+            self._checked_for_create("user", account, name, quota, found)
         put_tags(self._conn, TagTarget.USER, user.id, tags)
         self._changed(Entity.USER, account, name, Verb.CREATED)
         return user
@@ -226,17 +237,28 @@ class UserOps(Ops):
         """Refused (:class:`Conflict`) while the user has keys, policies, memberships or a login profile."""
         self._write()
         if self._ctx.dialect == "postgresql":
-            row = self._first_locked(_DELETE_USER_PG, {"account": account, "key": name_key(name)})
-            if row is None:
-                raise NotFound("user", name)
-            blocked = row[1:]
+            params = {"account": account, "key": name_key(name)}
+
+            def refused(reason: str, _: str) -> StoreError:  # _DELETE_USER_PG_REFUSING's reasons
+                if reason == "user":
+                    return NotFound("user", name)
+                return Conflict(_USER_BLOCKERS[int(reason[1:])], "user", name)
+
+            if not self._defer_first(_DELETE_USER_PG_REFUSING, params, refused):  # else sent with the commit
+                row = self._first_locked(_DELETE_USER_PG, params)
+                if row is None:
+                    raise refused("user", "")
+                self._raise_blocked(name, row[1:])
         else:
             user_id = self._named_id(s.users, "user", account, name)
             # One statement, one round trip under the writers' lock (was one per kind of blocker).
-            blocked = driver.first(self._conn, _USER_BLOCKED, {"user": user_id})
+            self._raise_blocked(name, driver.first(self._conn, _USER_BLOCKED, {"user": user_id}))
+            driver.run(self._conn, _DELETE_USER, {"user": user_id})
+        self._changed(Entity.USER, account, name, Verb.DELETED)
+
+    @staticmethod
+    def _raise_blocked(name: str, blocked: Sequence[bool]) -> None:
+        """Conflict for the first of the user's blockers found (``blocked``: one per :data:`_BLOCKERS`)."""
         for reason, found in zip(_USER_BLOCKERS, blocked, strict=True):
             if found:
                 raise Conflict(reason, "user", name)
-        if self._ctx.dialect != "postgresql":  # PostgreSQL: deleted by _DELETE_USER_PG
-            driver.run(self._conn, _DELETE_USER, {"user": user_id})
-        self._changed(Entity.USER, account, name, Verb.DELETED)

@@ -157,7 +157,9 @@ def test_a_write_begun_by_its_lock_is_one_transaction_from_the_lock_and_leaves_i
         tx.count_users(account)  # a read before the lock
         assert driver.info.transaction_status == 0  # idle: the read was its own transaction
         tx.lock_writers()
-        tx.create_user(account, "kept", quota=5000)
+        tx.create_user(account, "kept", quota=5000)  # held back, to go with the commit (Ops._defer_first)
+        assert driver.info.transaction_status == 0
+        assert tx.count_users(account) == 1  # run after the lock and the create it held back
         assert driver.info.transaction_status == 2  # in the transaction the lock began
     assert driver.autocommit is False
     with pytest.raises(RuntimeError), store.transaction(lock_later=True) as tx:

@@ -847,14 +847,82 @@ def test_a_writes_lock_goes_with_its_first_statement(pg_databases: PgDatabases) 
 
         create("warm")  # the lock's statement prepared on the connection
         generation = store.generation()
-        assert create("piped") == 2  # BEGIN + the lock + the create; COMMIT + the flush (was 3)
+        # BEGIN + the lock + the create + COMMIT + the flush (was 3, then 2): Ops._defer_first
+        assert create("piped") == 1
         assert store.generation() == generation + 1
         with pytest.raises(AlreadyExists):
             create("piped")
-        assert create("again") == 2
+        assert create("again") == 1
         assert store.generation() == generation + 2
         with store.read() as r:
             assert {u.name for u in r.list_users("111122223333").items} >= {"piped", "again"}
+    finally:
+        store.close()
+
+
+def test_a_write_sent_whole_with_its_commit_and_its_refusals(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a CreateUser or DeleteUser begun without the writers' lock (the server's) is
+    sent whole: ``BEGIN``, the lock, its statement, its audit event, ``COMMIT`` and the flush in
+    one round trip (Ops._defer_first). A check that fails there (``iamd_refuse``) raises the
+    store's error the old way raised, and leaves nothing: no user written or deleted, no audit
+    event, the generation as it was, no change set published, the connection's statements kept."""
+    from datetime import UTC, datetime
+
+    from iamd.store import AuditEvent, Conflict, ConflictReason, LimitExceeded
+    from iamd.store.driver import round_trips
+
+    account = "111122223333"
+    store = _store_with_prepared_writes(pg_databases, "iamd_whole")
+    published: list[ChangeSet] = []
+    store.subscribe(published.append)
+
+    def write(body: Callable[[Tx], object], event_id: str) -> int:
+        event = AuditEvent(
+            event_id=event_id, account_id=account, event_time=datetime.fromtimestamp(1e9, UTC),
+            event_source="iam.amazonaws.com", event_name="CreateUser", read_only=False, record="{}",
+        )  # fmt: skip
+        before = round_trips()
+        with store.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            body(tx)
+            tx.add_audit_event_last(event)
+        return round_trips() - before
+
+    try:
+        for n in range(2):  # every statement prepared on the connection
+            write(lambda tx, n=n: tx.create_user(account, f"warm{n}", quota=5000), f"warm-create-{n}")
+            write(lambda tx, n=n: tx.delete_user(account, f"warm{n}"), f"warm-delete-{n}")
+        generation = store.generation()
+        assert write(lambda tx: tx.create_user(account, "whole", quota=5000), "created") == 1
+        assert store.generation() == generation + 1 and published[-1].generation == generation + 1
+        with store.transaction() as tx:
+            tx.create_access_key(account, "user0", "AKIAWHOLE0000000000", b"sealed")
+        generation, count, kept = store.generation(), len(published), _prepared_names(store)
+        refusals: list[tuple[Callable[[Tx], object], type[Exception], str]] = [
+            (lambda tx: tx.create_user(account, "WHOLE", quota=5000), AlreadyExists, "user 'WHOLE' already exists"),
+            (lambda tx: tx.create_user(account, "over", quota=3), LimitExceeded, "UsersPerAccount"),
+            (lambda tx: tx.create_user("999999999999", "nowhere", quota=5000), NotFound, "account '999999999999'"),
+            (lambda tx: tx.delete_user(account, "nobody"), NotFound, "user 'nobody' not found"),
+            (lambda tx: tx.delete_user(account, "user0"), Conflict, "user 'user0'"),
+        ]
+        for n, (body, error, message) in enumerate(refusals):
+            before = round_trips()
+            with pytest.raises(error, match=message) as raised:
+                write(body, f"refused-{n}")
+            assert round_trips() - before == 1, n  # refused in the round trip that would have committed
+            if isinstance(raised.value, LimitExceeded):
+                assert raised.value.limit == "UsersPerAccount" and raised.value.value == 3
+            if isinstance(raised.value, Conflict):
+                assert raised.value.reason is ConflictReason.HAS_ACCESS_KEYS
+        assert store.generation() == generation and len(published) == count
+        assert _prepared_names(store) >= kept
+        with store.read() as r:
+            names = {u.name for u in r.list_users(account).items}
+            events = {e.event_id for e in r.list_audit_events(account).items}
+        assert "whole" in names and "user0" in names and "over" not in names
+        assert "created" in events and not any(e.startswith("refused-") for e in events)
+        write(lambda tx: tx.delete_user(account, "whole"), "deleted")  # the generation's next write
+        assert store.generation() == generation + 1 and published[-1].generation == generation + 1
     finally:
         store.close()
 
