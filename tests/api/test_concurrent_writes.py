@@ -191,3 +191,61 @@ def test_what_a_write_does_under_the_writers_lock(server: RunningServer) -> None
     )  # the ARN remembered from the create
     assert not any("iamd_meta" in sql for sql in after), after
     assert not any("user_tags" in sql for sql in after), after
+
+
+def test_a_write_refused_in_its_commit_answers_as_before(server: RunningServer) -> None:
+    """On PostgreSQL CreateUser and DeleteUser are sent whole with their commit, and a check that
+    fails there aborts them (Ops._defer_first): the answers are AWS's as before (and as
+    SQLite's), nothing is written, the generation stays, each failure's audit event is stored,
+    and a taken name's stored user is still authorized: a Deny on it wins over the taken name."""
+    store = server.backend.store
+    account = server.account_id
+    root = client_for(server, server.root_key, server.root_secret)
+    root.create_user(UserName="Admin", Path="/ops/")
+    root.create_user(UserName="keyed")
+    root.create_access_key(UserName="keyed")
+    root.create_user(UserName="caller")
+    deny = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"},'
+        ' {"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "arn:aws:iam::*:user/ops/*"}]}'
+    )
+    root.put_user_policy(UserName="caller", PolicyName="all", PolicyDocument=deny)
+    key = root.create_access_key(UserName="caller")["AccessKey"]
+    caller = client_for(server, key["AccessKeyId"], key["SecretAccessKey"])
+    generation = store.generation()
+    refused = {
+        "EntityAlreadyExists": (lambda: root.create_user(UserName="ADMIN"), "User with name ADMIN already exists."),
+        "NoSuchEntity": (lambda: root.delete_user(UserName="nobody"), "The user with name nobody cannot be found."),
+        "DeleteConflict": (
+            lambda: root.delete_user(UserName="keyed"),
+            "Cannot delete entity, must delete access keys first.",
+        ),
+        "AccessDenied": (lambda: caller.create_user(UserName="admin"), None),  # the stored /ops/Admin's Deny
+    }
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    for code, (call, message) in refused.items():
+        with pytest.raises(ClientError) as error:
+            call()
+        assert _code(error.value) == code
+        if message is not None:
+            assert error.value.response["Error"]["Message"] == message
+    with store.transaction() as tx:
+        tx.set_entity_quota(account, "Users", 3)
+    generation = store.generation()
+    with pytest.raises(ClientError) as error:
+        root.create_user(UserName="over")
+    assert error.value.response["Error"] == {**error.value.response["Error"], "Code": "LimitExceeded"}
+    assert error.value.response["Error"]["Message"] == "Cannot exceed quota for UsersPerAccount: 3"
+    assert store.generation() == generation
+    if store.dialect == "postgresql":  # refused by the statements sent whole with the commit
+        assert sum("iamd_refuse" in sql for sql in seen) >= len(refused) + 1, seen
+    event.remove(store.engine, "before_cursor_execute", record)
+    assert sorted(u["UserName"] for u in root.list_users()["Users"]) == ["Admin", "caller", "keyed"]
+    with store.read() as r:
+        failed = [e.error_code for e in r.list_audit_events(account, errors_only=True).items]
+    assert set(failed) >= {*refused, "LimitExceeded"}

@@ -115,6 +115,25 @@ def test_a_steady_stream_of_own_writes_is_never_foreign_and_keeps_little() -> No
     assert watcher.check() is False
 
 
+def test_a_write_committing_whose_generation_is_not_known_yet_is_not_foreign() -> None:
+    """A write sent whole with its commit learns its generation with the commit's answer (after
+    the flush): until then the store names it -1 in ``committing``, a generation that could be
+    any. One such write covers one undecided generation, decided at the next poll; a second
+    generation beside it is another process's."""
+    watcher, store, drops = _watcher()
+    store.value = 11
+    store.now_committing = {-1}
+    assert watcher.check() is False
+    watcher.own(11)  # answered and published
+    store.now_committing = set()
+    assert watcher.check() is False
+    assert drops == []
+    store.value = 13
+    store.now_committing = {-1}
+    assert watcher.check() is True  # 12 and 13: one of them is another's
+    assert drops == [13]
+
+
 def test_a_generation_still_committing_at_the_next_poll_is_taken_for_another() -> None:
     """A commit not published by the next poll (a lost connection: the generation may since be
     another process's): the caches are dropped then, one poll late at most."""
