@@ -6,7 +6,8 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast, overload
@@ -142,6 +143,18 @@ def refusal(error: BaseException, refused: Refusal) -> StoreError | None:
         return None
     diag = cast(Any, orig).diag
     return refused(diag.message_primary or "", diag.message_detail or "")
+
+
+@contextmanager
+def _refused_as(refused: Refusal) -> Iterator[None]:
+    """A check's refusal raised in the block raised as the store's error ``refused`` gives."""
+    try:
+        yield
+    except Exception as error:
+        found = refusal(error, refused)
+        if found is None:
+            raise
+        raise found from error
 
 
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
@@ -326,13 +339,8 @@ class Ops:
             self._locked(conn, driver.scalar(conn, LOCK_WRITERS))
         deferred, self._deferred = self._deferred, None
         if deferred is not None:  # held back, and something more runs first: it runs now
-            try:
+            with _refused_as(deferred[2]):
                 driver.execute_sql(conn, deferred[0], deferred[1])
-            except Exception as error:
-                refused = refusal(error, deferred[2])
-                if refused is None:
-                    raise
-                raise refused from error
 
     def _locked(self, conn: Connection, generation: int) -> None:
         """The writers' lock is taken on ``conn``: it bumped the generation to ``generation``."""
@@ -348,7 +356,7 @@ class Ops:
         ``driver.begin_with``; through psycopg's pipeline mode it had cost about 50 to 100 µs
         more of iamd's CPU than two round trips: bench/README.md, "PostgreSQL writes in fewer
         round trips", and "Session 14: PostgreSQL writes in pipelines")."""
-        if self._lock_pending and self._begins:
+        if self._lock_pending and self._begins and self._deferred is None:  # else _take_lock runs that first
             conn = cast(_LockFirst, self._conn).real
             sent = driver.first_begun(conn, _LOCK_WRITERS_SQL, stmt, params)
             if sent is not None:
@@ -386,13 +394,8 @@ class Ops:
         conn = cast(_LockFirst, self._conn).real
         last = self._last
         statements = [(deferred[0], deferred[1]), *((sql, bound) for sql, bound, _ in last)]
-        try:
+        with _refused_as(deferred[2]):
             sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
-        except Exception as error:
-            refused = refusal(error, deferred[2])
-            if refused is None:
-                raise
-            raise refused from error
         if sent is None:
             self._take_lock()
             return False, None

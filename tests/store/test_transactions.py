@@ -923,6 +923,18 @@ def test_a_write_sent_whole_with_its_commit_and_its_refusals(pg_databases: PgDat
         assert "created" in events and not any(e.startswith("refused-") for e in events)
         write(lambda tx: tx.delete_user(account, "whole"), "deleted")  # the generation's next write
         assert store.generation() == generation + 1 and published[-1].generation == generation + 1
+        # Two writes in one transaction: the first held back, run before the second (with the
+        # lock), also once the second's own statement is prepared (its lock in its pipeline).
+        for n in range(3):
+            write(
+                lambda tx, n=n: (
+                    tx.create_user(account, f"a{n}", quota=5000),
+                    tx.create_user(account, f"b{n}", quota=5000),
+                ),
+                "two",
+            )
+        with store.read() as r:
+            assert {f"{x}{n}" for x in "ab" for n in range(3)} <= {u.name for u in r.list_users(account).items}
     finally:
         store.close()
 
