@@ -141,15 +141,26 @@ def _feed(protocol: Any, transport: RecordingTransport, raws: Sequence[bytes], l
     its worker threads (woken by the thread when it is done): polling every millisecond instead
     cost the harness 150 to 350 µs of CPU per request answered on a worker thread (more on a
     loaded machine), counted as the server's (bench/README.md, "First requests in two statements").
+
+    The loop runs once for all of ``raws``, as ``iamd serve``'s runs for its life: one
+    ``run_until_complete`` per request cost the harness about 27 µs of the loop thread's CPU
+    per request on uvloop (its signal wake-up socket pair made and closed at each start and
+    stop), counted as the server's (bench/README.md, "Session 15: iamd's CPU per write").
     """
+    return loop.run_until_complete(_fed(protocol, transport, raws, loop))
+
+
+async def _fed(
+    protocol: Any, transport: RecordingTransport, raws: Sequence[bytes], loop: asyncio.AbstractEventLoop
+) -> int:
     ok = 0
     for raw in raws:
         protocol.data_received(raw)
         while protocol.tasks:  # answered through a task: run it to its end
-            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+            await asyncio.wait(list(protocol.tasks))
         if not transport.written:  # answered on a worker thread, handed back to the loop without a task
             transport.waiter = loop.create_future()
-            loop.run_until_complete(transport.waiter)
+            await transport.waiter
         ok += transport.written[0].startswith(b"HTTP/1.1 200 ")
         transport.written.clear()
     return ok

@@ -500,9 +500,7 @@ class _Prepared:
                     pg.send_query_prepared(step[0], step[1], param_formats=step[2])
             pg.pipeline_sync()
             self._send_all()
-            results = [self._next_result()]
-            while results[-1].status != _PIPELINE_SYNC:
-                results.append(self._next_result())
+            results = self._results()
         finally:
             with suppress(Exception):  # a connection lost on the way: its error is the one raised
                 pg.exit_pipeline_mode()
@@ -514,17 +512,27 @@ class _Prepared:
             names.extend(result.fname(i).decode(self._encoding) for i in range(result.nfields))
         return _Result(self._rows(result), names)
 
-    def _next_result(self) -> Any:
-        """The next result of a pipeline (read past the None that ends a statement's results),
-        waiting for the socket without the GIL (``poll``) rather than in libpq."""
-        result = self._ready_result()
-        if result is None:  # between results only when the connection is lost
-            from psycopg import errors
+    def _results(self) -> list[Any]:
+        """A pipeline's results to its end (PIPELINE_SYNC), read past the None that ends each
+        statement's results; the socket waited on without the GIL (``poll``, in
+        :meth:`_ready_result`) only when libpq has not read a whole result yet. One loop, not
+        two calls per result: most results are in the buffer already, read with the first
+        (bench/README.md, "Session 15: iamd's CPU per write")."""
+        pg = self._pgconn
+        results = []
+        while True:
+            result = self._ready_result() if pg.is_busy() else pg.get_result()
+            if result is None:  # between results only when the connection is lost
+                from psycopg import errors
 
-            raise errors.OperationalError(self._pgconn.error_message.decode(self._encoding, "replace").strip())
-        if result.status != _PIPELINE_SYNC:
-            self._ready_result()
-        return result
+                raise errors.OperationalError(pg.error_message.decode(self._encoding, "replace").strip())
+            results.append(result)
+            if result.status == _PIPELINE_SYNC:
+                return results
+            if pg.is_busy():  # (else the None is there: read below)
+                self._ready_result()
+            else:
+                pg.get_result()
 
     def _send_all(self) -> None:
         """Send what libpq holds of the pipeline: psycopg's connections are nonblocking, so a
