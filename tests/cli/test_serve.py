@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -52,58 +51,44 @@ def _custom_slices() -> bool:
 needs_custom_slices = pytest.mark.skipif(not _custom_slices(), reason="needs Linux 6.12+ (EEVDF custom slices)")
 
 
-_THREADS = """
-import json, os, sys, threading
-from iamd.cli.server import short_slices
-started, done = threading.Event(), threading.Event()
+@needs_custom_slices
+def test_short_slice_sets_the_calling_threads_slice_and_keeps_its_nice_value() -> None:
+    from iamd.cli.server import LOOP_SLICE_NS, short_slice
 
-def other():
-    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)  # raising one's nice value needs no privilege
-    started.set()
-    done.wait(30)
+    seen: list[object] = []
 
-os.setpriority(os.PRIO_PROCESS, 0, 3)
-if sys.argv[1] == "batch":
-    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-background = threading.Thread(target=other)
-background.start()
-started.wait(30)
-count = short_slices()
-threads = sorted(map(int, os.listdir("/proc/self/task")))
-print(json.dumps([count, [[open(f"/proc/self/task/{t}/sched").read().split("se.slice")[1].split()[1],
-                          os.getpriority(os.PRIO_PROCESS, t)] for t in threads]]))
-done.set()
-"""
+    def run() -> None:  # a thread of its own: the test process's slice stays as it was
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, 3)  # raising one's nice value needs no privilege
+        seen.extend([short_slice(), _slice_ns(os.getpid(), tid), os.getpriority(os.PRIO_PROCESS, tid)])
 
-
-def _run_threads(policy: str) -> list[object]:
-    """:func:`short_slices` in a process of its own: the count, each thread's slice and nice value."""
-    out = subprocess.run(
-        [sys.executable, "-c", _THREADS, policy], capture_output=True, text=True, timeout=60, check=True
-    )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [True, LOOP_SLICE_NS, 3]
 
 
 @needs_custom_slices
-def test_short_slices_sets_every_threads_slice_and_keeps_their_nice_values() -> None:
-    from iamd.cli.server import SLICE_NS
+def test_short_slice_leaves_a_thread_under_another_policy_alone() -> None:
+    from iamd.cli.server import short_slice
 
-    assert _run_threads("other") == [2, [[str(SLICE_NS), 3], [str(SLICE_NS), 5]]]
+    seen: list[object] = []
+
+    def run() -> None:
+        tid = threading.get_native_id()
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        before = _slice_ns(os.getpid(), tid)
+        seen.extend([short_slice(), _slice_ns(os.getpid(), tid) == before, os.sched_getscheduler(0)])
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [False, True, os.SCHED_BATCH]
 
 
 @needs_custom_slices
-def test_short_slices_leaves_threads_under_another_policy_alone() -> None:
-    from iamd.cli.server import SLICE_NS
-
-    count, threads = _run_threads("batch")  # the main thread under SCHED_BATCH, and the thread it started
-    assert count == 0
-    assert [nice for _, nice in threads] == [3, 5]  # type: ignore[attr-defined]
-    assert str(SLICE_NS) not in [ns for ns, _ in threads]  # type: ignore[attr-defined]
-
-
-@needs_custom_slices
-def test_the_servers_threads_run_with_the_short_slice_and_its_audit_writer_does_not(tmp_path: Path) -> None:
-    from iamd.cli.server import SLICE_NS
+def test_the_event_loops_thread_runs_with_the_short_slice(tmp_path: Path) -> None:
+    from iamd.cli.server import LOOP_SLICE_NS
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -121,12 +106,13 @@ def test_the_servers_threads_run_with_the_short_slice_and_its_audit_writer_does_
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None
                 time.sleep(0.1)
-        threads = [int(t.name) for t in Path(f"/proc/{server.pid}/task").iterdir()]
-        assert len(threads) > 1  # the event loop's (the main thread), the audit sender, the cache's watcher…
-        assert {_slice_ns(server.pid, tid) for tid in threads} == {SLICE_NS}
-        children = [int(c) for c in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
-        assert children  # the audit writer process (a file database): started before, it keeps the default
-        assert all(_slice_ns(child, child) != SLICE_NS for child in children)
+        threads = {
+            int(t.name): t.joinpath("comm").read_text().strip() for t in Path(f"/proc/{server.pid}/task").iterdir()
+        }
+        slices = {tid: _slice_ns(server.pid, tid) for tid in threads}
+        assert slices[server.pid] == LOOP_SLICE_NS  # the main thread runs uvicorn's event loop
+        # the threads started before it (the audit sender, the cache's watcher) keep the default
+        assert any(n != LOOP_SLICE_NS for n in slices.values())
     finally:
         server.terminate()
         server.wait(timeout=90)
