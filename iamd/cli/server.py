@@ -324,7 +324,6 @@ def serve(
     tune_runtime()
     if cache_preload:
         backend.preload(cache_preload)
-    short_slice()  # this thread runs the event loop: after the background threads are started
     try:
         uvicorn.run(app, host=host, port=port, **uvicorn_options(limits), **tls)
     finally:
@@ -369,34 +368,6 @@ def tune_runtime() -> None:
     sys.setswitchinterval(0.0005)
 
 
-LOOP_SLICE_NS = 100_000
-"""The CPU slice the event loop's thread asks the kernel for: 0.1 ms, Linux's shortest (its default
-is 0.7 ms times 1 + log2 of the CPUs: 1.4 ms on 2 CPUs). bench/README.md, "Session 15: the loop's
-place on the CPU"."""
-
-# sched_setattr(2)'s number where iamd runs (Linux); elsewhere nothing is asked.
-_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
-
-
-def short_slice(ns: int = LOOP_SLICE_NS) -> bool:
-    """Ask Linux's EEVDF scheduler (6.12 and later) for a CPU slice of ``ns`` for the calling thread
-    and the threads it starts later (``sched_setattr``'s ``sched_runtime`` under ``SCHED_OTHER``,
-    the thread's nice value kept). Its share of the CPU is unchanged (that is the nice value's); what
-    changes is how long it waits for the CPU, runnable, behind another task: a task with a shorter
-    slice preempts a longer one's when it wakes, and the running one's protected slice is cut to the
-    shortest waiting. Any user may ask; an older kernel accepts the call and keeps its default slice.
-    False where it is not asked for (not Linux on these machines, another scheduling policy) or refused."""
-    number = _SCHED_SETATTR.get(os.uname().machine) if sys.platform == "linux" else None
-    if number is None or os.sched_getscheduler(0) != os.SCHED_OTHER:
-        return False
-    import ctypes
-    import struct
-
-    # struct sched_attr, its first version (48 bytes): size, policy, flags, nice, priority, runtime, deadline, period
-    attr = struct.pack("IIQiIQQQ", 48, os.SCHED_OTHER, 0, os.getpriority(os.PRIO_PROCESS, 0), 0, ns, 0, 0)
-    return int(ctypes.CDLL(None, use_errno=True).syscall(number, 0, ctypes.create_string_buffer(attr, 48), 0)) == 0
-
-
 def worker_app() -> object:
     """The ASGI app of one ``iamd serve --workers N`` process (uvicorn calls this in each)."""
     from iamd.api import Backend, create_app
@@ -415,7 +386,6 @@ def worker_app() -> object:
     tune_runtime()
     if spec.get("cache_preload"):
         backend.preload(int(spec["cache_preload"]))
-    short_slice()  # this thread runs the event loop: after the background threads are started
     return app
 
 
