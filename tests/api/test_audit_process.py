@@ -239,6 +239,16 @@ def test_the_pipe_encoding_keeps_types_sharing_and_falls_back_to_pickle() -> Non
         assert {k: v[0].tzinfo for k, v in back[2].items()} == {k: v[0].tzinfo for k, v in message[2].items()}
 
 
+def _writer_with_a_small_pipe(tmp_path: Path) -> tuple[AuditProcessWriter, Store, int]:
+    """A writer whose pipe takes a batch or two, whatever the system's socket buffers (the rest
+    waits in the server), its store and its child's process id."""
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    assert writer._process.pid is not None
+    writer._budget = 1 << 16
+    return writer, store, writer._process.pid
+
+
 def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_full_pipe(tmp_path: Path) -> None:
     """With the child stopped (as a starved idle-only child is), a queue far larger than the pipe
     is taken at once: it leaves as batches of at most MESSAGE_EVENTS events (no long GIL hold, no
@@ -250,11 +260,7 @@ def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_fu
 
     from iamd.api.audit_process import MESSAGE_EVENTS
 
-    url, store = _store_with_a_key(tmp_path)
-    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
-    pid = writer._process.pid
-    assert pid is not None
-    writer._budget = 1 << 16  # room for a batch or two, whatever the system's socket buffers
+    writer, store, pid = _writer_with_a_small_pipe(tmp_path)
     count = 12 * MESSAGE_EVENTS  # over 1 MB: more than a default socket buffer holds
     try:
         writer.flush()  # the child is up
@@ -315,11 +321,7 @@ def test_a_backlog_waiting_for_the_child_is_held_encoded_not_as_objects_the_coll
 
     from iamd.api.audit_process import MESSAGE_EVENTS
 
-    url, store = _store_with_a_key(tmp_path)
-    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
-    pid = writer._process.pid
-    assert pid is not None
-    writer._budget = 1 << 16  # a batch or two in the pipe; the rest waits in the server
+    writer, store, pid = _writer_with_a_small_pipe(tmp_path)
     count = 8 * MESSAGE_EVENTS
     records = [_record(i) for i in range(count)]
     try:
