@@ -267,6 +267,33 @@ def writer_behind(
     return out[::-1]
 
 
+def thread_shares(before: dict[str, list[int]], after: dict[str, list[int]], calls: int) -> dict[str, float]:
+    """Per call, between two :func:`bench.authz_threads.sample` of the server: how long its main thread
+    (the event loop) ran and waited runnable for a CPU (the scheduler's ``schedstat``) and how often
+    it was preempted (involuntary switches), and how long its other threads and its children ran. A
+    window's tail with much waiting is the machine's (other processes, wrk, the audit writer's
+    store), one without is the server's own (bench/README.md, "Session 15: where the single check's
+    tail comes from")."""
+    out = {
+        "loop_run_us": 0.0,
+        "loop_wait_us": 0.0,
+        "loop_preempted": 0.0,
+        "threads_run_us": 0.0,
+        "children_run_us": 0.0,
+    }
+    for name, now in after.items():
+        if name not in before:
+            continue
+        run, wait, preempted = (now[i] - before[name][i] for i in (2, 3, 5))
+        if name.startswith("main "):
+            out["loop_run_us"] += run / 1e3 / calls
+            out["loop_wait_us"] += wait / 1e3 / calls
+            out["loop_preempted"] += preempted / calls
+        else:
+            out["threads_run_us" if name.startswith("thread ") else "children_run_us"] += run / 1e3 / calls
+    return {k: round(v, 3 if k == "loop_preempted" else 1) for k, v in out.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short windows, one round")
@@ -330,20 +357,29 @@ def main(argv: list[str] | None = None) -> int:
             runs, loads = {args.only: []}, {args.only: loads[args.only]}
         trail = tmp / "data" / "iamd.db"
         timeline: list[tuple[str, LoadResult, int]] = []  # each window, with the trail's length at its end
+        from bench.authz_threads import sample
+
+        shares: dict[str, list[dict[str, float]]] = {kind: [] for kind in runs}
         for r in range(rounds):
             say(f"round {r + 1}/{rounds}: single checks, batches of {args.batch}, IAM GetUser")
             for kind, requests in loads.items():
-                before = tree_cpu(server.pid)
+                before, threads_before = tree_cpu(server.pid), sample(server.pid)
                 runs[kind].append(run_load(client, host, port, requests, connections=args.connections,
                                            duration=window))  # fmt: skip
-                after = tree_cpu(server.pid)
+                after, threads_after = tree_cpu(server.pid), sample(server.pid)
                 cpu[kind][0] += after[0] - before[0]
                 cpu[kind][1] += after[1] - before[1]
                 last = runs[kind][-1]
                 timeline.append((kind, last, stored_events(trail)))
                 load = os.getloadavg()[0]
+                share = thread_shares(threads_before, threads_after, max(1, last.requests))
+                shares[kind].append(share)
                 say(f"  {kind}: {last.requests / last.seconds:,.0f} calls/s, p50 {last.p50_ms:.2f} ms, p99 "
-                    f"{last.p99_ms:.2f} ms, max {last.max_ms:.1f} ms (load average {load:.1f})")  # fmt: skip
+                    f"{last.p99_ms:.2f} ms, max {last.max_ms:.1f} ms (load average {load:.1f}); per call: the loop "
+                    f"thread ran {share['loop_run_us']:.1f} µs, waited {share['loop_wait_us']:.1f} µs for a CPU, "
+                    f"was preempted {share['loop_preempted']:.2f} times; the server's other threads ran "
+                    f"{share['threads_run_us']:.1f} µs, the audit writer "
+                    f"{share['children_run_us']:.1f} µs")  # fmt: skip
         for kind, done in runs.items():
             per_call = args.batch if kind == "batch" else 1
             requests = sum(x.requests for x in done)
@@ -360,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 # The load generator's own CPU (wrk's or bench/server/client.py's, by getrusage)
                 # per call: what it takes from the machine beside the server.
                 "load_generator_cpu_us_per_call": round(sum(x.client_cpu_s for x in done) / requests * 1e6, 1),
+                "threads_per_call": shares[kind],  # each window's (thread_shares)
             }  # fmt: skip
         results["server_cpu_s"] = round(server.cpu_s(), 1)
         server.process.send_signal(signal.SIGTERM)  # a clean stop stores the whole trail (within 60 s)

@@ -135,8 +135,8 @@ def start_iamd(
            **(extra_env or {})}  # fmt: skip
     env.pop("IAMD_DATABASE_URL", None)
     env.pop("IAMD_MASTER_KEY", None)
-    if source is not None:
-        env["PYTHONPATH"] = str(source)
+    if source is not None:  # after a PYTHONPATH given in extra_env (bench.loop_lag's probe)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [(extra_env or {}).get("PYTHONPATH"), str(source)]))
     return _spawn(name, command, env, data_dir.parent / f"{data_dir.name}.log", port, "/_iamd/health", cwd=source)
 
 

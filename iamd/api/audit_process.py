@@ -49,7 +49,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from iamd.api.audit_writer import KeyUses, Pending, Shipped, build_events, kept, store_batch, wire
+from iamd.api.audit_writer import KeyUses, Pending, build_events, kept, store_batch, wire
 from iamd.audit import CheckEvents
 from iamd.audit_budget import AuditBudget, ReadSampling, Retention
 from iamd.store import Store
@@ -313,7 +313,13 @@ def _close_all() -> None:
         writer.close()
 
 
-_Batch = tuple[float, list[Shipped], dict[str, tuple[datetime, str, str]]]  # queued since, items, key uses
+_Batch = tuple[float, int, bytes | tuple[Any, ...]]
+"""A batch not yet acknowledged: since when its events were queued, how many items it has, and
+its message as it went down the pipe (:func:`encode`; the message itself if it could not be
+encoded). Kept encoded, a backlog behind a lagging child is bytes, which the cyclic garbage
+collector does not track: as tuples it made the server's young generation grow with it, and a
+collection on the event loop's thread then scanned it all (bench/README.md, "Session 15: where
+the single check's tail comes from")."""
 
 
 class AuditProcessWriter:
@@ -380,11 +386,15 @@ class AuditProcessWriter:
             for chunk in _chunks(items):
                 shipped = wire(chunk)  # plain tuples, functions run: what pickles cheaply on either side
                 self._seq += 1
-                self._unacked[self._seq] = (since, shipped, uses)
+                message = (self._seq, shipped, uses, since)
                 try:
-                    self._unsent.append((self._seq, encode((self._seq, shipped, uses, since))))
+                    data = encode(message)
                 except Exception:  # stays unacknowledged: stored by the server if the child goes
                     log.exception("could not encode audit events for the writer process")
+                    self._unacked[self._seq] = (since, len(shipped), message)
+                else:
+                    self._unacked[self._seq] = (since, len(shipped), data)
+                    self._unsent.append((self._seq, data))
                 uses = {}
         self._send_unsent()
 
@@ -429,12 +439,13 @@ class AuditProcessWriter:
         """Store every unacknowledged batch in this process (the child is gone or stopped)."""
         if not self._unacked:
             return
-        count = sum(len(items) for _, items, _ in self._unacked.values())
+        count = sum(items for _, items, _ in self._unacked.values())
         log.warning("%s: storing its %d unstored audit events in the server process", reason, count)
         batches, self._unacked = list(self._unacked.values()), {}
         self._unsent.clear()
         self._in_pipe.clear()
-        for _, items, uses in batches:  # the child may have stored a batch without acknowledging it
+        for _, _, message in batches:  # the child may have stored a batch without acknowledging it
+            _, items, uses, _ = decode(message) if isinstance(message, bytes) else message
             store_batch(self._store, items, uses, skip_stored=True)
 
     def _cycle(self) -> None:

@@ -8,6 +8,7 @@ store on a SQLite file that the child process opens too.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -238,6 +239,16 @@ def test_the_pipe_encoding_keeps_types_sharing_and_falls_back_to_pickle() -> Non
         assert {k: v[0].tzinfo for k, v in back[2].items()} == {k: v[0].tzinfo for k, v in message[2].items()}
 
 
+def _writer_with_a_small_pipe(tmp_path: Path) -> tuple[AuditProcessWriter, Store, int]:
+    """A writer whose pipe takes a batch or two, whatever the system's socket buffers (the rest
+    waits in the server), its store and its child's process id."""
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    assert writer._process.pid is not None
+    writer._budget = 1 << 16
+    return writer, store, writer._process.pid
+
+
 def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_full_pipe(tmp_path: Path) -> None:
     """With the child stopped (as a starved idle-only child is), a queue far larger than the pipe
     is taken at once: it leaves as batches of at most MESSAGE_EVENTS events (no long GIL hold, no
@@ -249,11 +260,7 @@ def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_fu
 
     from iamd.api.audit_process import MESSAGE_EVENTS
 
-    url, store = _store_with_a_key(tmp_path)
-    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
-    pid = writer._process.pid
-    assert pid is not None
-    writer._budget = 1 << 16  # room for a batch or two, whatever the system's socket buffers
+    writer, store, pid = _writer_with_a_small_pipe(tmp_path)
     count = 12 * MESSAGE_EVENTS  # over 1 MB: more than a default socket buffer holds
     try:
         writer.flush()  # the child is up
@@ -265,7 +272,7 @@ def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_fu
             sender.start()
             sender.join(timeout=30)
             stuck = sender.is_alive()
-            sizes = [len(items) for _, items, _ in writer._unacked.values()]
+            sizes = [items for _, items, _ in writer._unacked.values()]
         finally:
             os.kill(pid, signal.SIGCONT)
         sender.join()
@@ -298,5 +305,46 @@ def test_a_batch_is_stamped_with_when_its_events_were_queued_not_when_it_was_sen
             stamps = [since for since, _, _ in writer._unacked.values()]
         assert stamps and all(since <= queued for since in stamps)
     finally:
+        writer.close()
+        store.close()
+
+
+def test_a_backlog_waiting_for_the_child_is_held_encoded_not_as_objects_the_collector_scans(tmp_path: Path) -> None:
+    """Behind a stopped (starved) child the server keeps every unacknowledged batch until it is
+    stored: as the bytes that went down the pipe, which the cyclic garbage collector does not
+    track. Kept as tuples, a backlog of thousands of events grew the server's young generation
+    until a collection on the event loop's thread scanned it all (tens of milliseconds). If the
+    child dies, the server still stores the batches itself, decoded, once each."""
+    import gc
+    import os
+    import signal
+
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    writer, store, pid = _writer_with_a_small_pipe(tmp_path)
+    count = 8 * MESSAGE_EVENTS
+    records = [_record(i) for i in range(count)]
+    try:
+        writer.flush()  # the child is up
+        os.kill(pid, signal.SIGSTOP)
+        gc.collect()
+        before = len(gc.get_objects())
+        for record in records:
+            writer.submit(record)
+        with writer._pipe_lock:
+            writer._send()
+        held = len(gc.get_objects()) - before
+        assert held < count // 10  # was about one tuple per event, and what it kept alive
+        assert sum(items for _, items, _ in writer._unacked.values()) == count
+        os.kill(pid, signal.SIGKILL)  # the child dies with the backlog unstored
+        writer._process.join(timeout=30)
+        with writer._pipe_lock:
+            writer._cycle()  # the sender's next cycle stores what the child did not acknowledge
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
         writer.close()
         store.close()
