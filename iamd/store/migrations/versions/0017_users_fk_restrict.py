@@ -6,8 +6,9 @@ one's place, ``RESTRICT`` does not; nothing in iamd does that) and in deferral (
 What changes is PostgreSQL's work at every DeleteUser: its ``NO ACTION`` trigger first looks,
 for each of the nine, for another ``users`` row with the deleted key (one more query through the
 trigger's SPI per foreign key) before it looks for referring rows; ``RESTRICT`` only does the
-latter. About 100 of DeleteUser's 400 µs of PostgreSQL's CPU (bench/README.md, "Session 15:
-PostgreSQL's own CPU per write"). SQLite copies each table (batch mode), as 0001 did.
+latter: DeleteUser's statement took about a fifth less of PostgreSQL's CPU (bench/README.md,
+"Session 15: PostgreSQL's own CPU per write"). SQLite copies each table (batch mode), as 0001
+did.
 
 Revision ID: 0017_users_fk_restrict
 Revises: 0015_audit_listed_indexes
