@@ -279,14 +279,27 @@ _INSERT_ONE_PG = _INSERT_MANY["pyformat"] + " RETURNING seq"
 _REFS = frozenset(c.name for c in s.audit_events.columns if c.type is s._Ref)
 # PostgreSQL: the same insert with each interned column given by its id or, for a string the
 # same pipeline interned just before (AuditOps.add_audit_event_last), by its digest: a later
-# statement, so it sees the string whether this transaction or another one stored it.
+# statement, so it sees the string whether this transaction or another one stored it. The
+# parameters come through a subquery PostgreSQL keeps as it is (``OFFSET 0``): a custom plan
+# cannot fold a COALESCE whose id is given, so it never looks cheaper than the generic plan,
+# and the statement is planned once per connection. (Given in VALUES, it was planned at every
+# run: about 100 µs of PostgreSQL's CPU per CreateUser; bench/README.md, "Session 15:
+# PostgreSQL's own CPU per write".)
+_PG_CAST = {bytes: "bytea", int: "bigint", str: "text"}  # (flags, an integer, taken from a bigint)
 _INSERT_BY_DIGEST_PG = (
-    f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ("
+    f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT "
     + ", ".join(
-        "COALESCE(%s::bigint, (SELECT id FROM audit_strings WHERE digest = %s::bytea))" if c in _REFS else "%s"
-        for c in _COLUMNS
+        f"COALESCE(p.i{n}, (SELECT id FROM audit_strings WHERE digest = p.d{n}))" if c in _REFS else f"p.v{n}"
+        for n, c in enumerate(_COLUMNS)
     )
-    + ") RETURNING seq"
+    + " FROM (SELECT "
+    + ", ".join(
+        f"%s::bigint AS i{n}, %s::bytea AS d{n}"
+        if c in _REFS
+        else f"%s::{_PG_CAST[s.audit_events.c[c].type.python_type]} AS v{n}"
+        for n, c in enumerate(_COLUMNS)
+    )
+    + " OFFSET 0) AS p RETURNING seq"
 )
 
 

@@ -86,6 +86,18 @@ def _named(name: str, *extra: Column[object] | Index | CheckConstraint) -> Table
     )
 
 
+def _entity_ref(kind: str) -> ForeignKey:
+    """A foreign key to an entity of ``kind`` (``user``, ``group``, ``role``)."""
+    return _user_ref() if kind == "user" else ForeignKey(f"{kind}s.id")
+
+
+def _user_ref() -> ForeignKey:
+    """A foreign key to ``users``: ``ON DELETE RESTRICT`` (migration 0017). The same integrity as
+    ``NO ACTION``, but PostgreSQL's check of a deleted user is one query per key instead of two
+    (bench/README.md, "Session 15: PostgreSQL's own CPU per write")."""
+    return ForeignKey("users.id", ondelete="RESTRICT")
+
+
 meta = Table(
     "iamd_meta",
     metadata,
@@ -121,7 +133,7 @@ group_members = Table(
     "group_members",
     metadata,
     Column("group_id", Str, ForeignKey("groups.id"), primary_key=True),
-    Column("user_id", Str, ForeignKey("users.id"), primary_key=True, index=True),
+    Column("user_id", Str, _user_ref(), primary_key=True, index=True),
 )
 
 roles = _named(
@@ -167,7 +179,7 @@ def _attachments(kind: str) -> Table:
     return Table(
         f"{kind}_policy_attachments",
         metadata,
-        Column("entity_id", Str, ForeignKey(f"{kind}s.id"), primary_key=True),
+        Column("entity_id", Str, _entity_ref(kind), primary_key=True),
         Column("policy_id", Str, ForeignKey("policies.id"), primary_key=True, index=True),
     )
 
@@ -176,7 +188,7 @@ def _inline(kind: str) -> Table:
     return Table(
         f"{kind}_inline_policies",
         metadata,
-        Column("entity_id", Str, ForeignKey(f"{kind}s.id"), primary_key=True),
+        Column("entity_id", Str, _entity_ref(kind), primary_key=True),
         Column("name", Str, primary_key=True),
         Column("document", Text, nullable=False),
     )
@@ -215,7 +227,7 @@ access_keys = Table(
     metadata,
     Column("id", Str, primary_key=True),
     Column("account_id", Str, ForeignKey("accounts.id"), nullable=False, index=True),
-    Column("user_id", Str, ForeignKey("users.id"), nullable=True, index=True),
+    Column("user_id", Str, _user_ref(), nullable=True, index=True),
     Column("status", Str, nullable=False),
     Column("secret_sealed", LargeBinary, nullable=False),
     Column("create_date", UtcDateTime, nullable=False),
@@ -331,7 +343,7 @@ policy_history = Table(
 mfa_devices = _named(
     "mfa_devices",
     Column("seed_sealed", LargeBinary, nullable=False),
-    Column("user_id", Str, ForeignKey("users.id"), nullable=True, index=True),
+    Column("user_id", Str, _user_ref(), nullable=True, index=True),
     Column("enable_date", UtcDateTime, nullable=True),
     Column("last_step", BigInteger, nullable=True),
     Column("drift", Integer, nullable=False),
@@ -374,7 +386,7 @@ saml_provider_tags = _tags("saml_provider", "saml_providers")
 login_profiles = Table(
     "login_profiles",
     metadata,
-    Column("user_id", Str, ForeignKey("users.id"), primary_key=True),
+    Column("user_id", Str, _user_ref(), primary_key=True),
     Column("password_hash", Text, nullable=False),  # argon2id, never the password
     Column("password_reset_required", Boolean, nullable=False),
     Column("create_date", UtcDateTime, nullable=False),  # first password creation
@@ -423,7 +435,7 @@ ssh_public_keys = Table(
     "ssh_public_keys",
     metadata,
     Column("id", Str, primary_key=True),
-    Column("user_id", Str, ForeignKey("users.id"), nullable=False, index=True),
+    Column("user_id", Str, _user_ref(), nullable=False, index=True),
     Column("body", Text, nullable=False),
     Column("fingerprint", Str, nullable=False),
     Column("status", Str, nullable=False),
@@ -437,7 +449,7 @@ signing_certificates = Table(
     metadata,
     Column("id", Str, primary_key=True),
     Column("account_id", Str, ForeignKey("accounts.id"), nullable=False),
-    Column("user_id", Str, ForeignKey("users.id"), nullable=True, index=True),
+    Column("user_id", Str, _user_ref(), nullable=True, index=True),
     Column("body", Text, nullable=False),
     Column("fingerprint", Str, nullable=False),
     Column("status", Str, nullable=False),
@@ -451,7 +463,7 @@ service_specific_credentials = Table(
     "service_specific_credentials",
     metadata,
     Column("id", Str, primary_key=True),
-    Column("user_id", Str, ForeignKey("users.id"), nullable=False, index=True),
+    Column("user_id", Str, _user_ref(), nullable=False, index=True),
     Column("service_name", Str, nullable=False),
     Column("service_user_name", Str, nullable=False),
     Column("password_hash", Text, nullable=False),

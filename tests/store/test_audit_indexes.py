@@ -139,7 +139,7 @@ def test_an_upgrade_from_0013_keeps_the_events_flags_odd_reads_and_leaves_four_i
             conn.execute(sa.insert(s.audit_events), [_row(c, ids) for c in compact])
     finally:
         engine.dispose()
-    assert migrate.upgrade(empty_url) == migrate.head_revision() == "0016_pg1trip_refusals"
+    assert migrate.upgrade(empty_url) == migrate.head_revision()  # 0015 and any later revision
     assert _indexes(empty_url) == INDEXES
     engine = make_engine(empty_url)
     try:

@@ -167,6 +167,27 @@ def test_tags_cascade_with_their_resource(store: Store, account: str, store_url:
         engine.dispose()
 
 
+def test_the_foreign_keys_to_users_restrict_deletes(store: Store, store_url: str) -> None:
+    """Every foreign key to ``users`` but its tags' (CASCADE) is ``ON DELETE RESTRICT`` (0017):
+    the same integrity as ``NO ACTION``, half of PostgreSQL's trigger queries at a DeleteUser."""
+    from sqlalchemy import inspect
+
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            actions = {
+                (table, (fk["options"].get("ondelete") or "NO ACTION").upper())
+                for table in inspector.get_table_names()
+                for fk in inspector.get_foreign_keys(table)
+                if fk["referred_table"] == "users"
+            }
+    finally:
+        engine.dispose()
+    assert {action for table, action in actions if table != "user_tags"} == {"RESTRICT"}, actions
+    assert ("user_tags", "CASCADE") in actions and len(actions) == 10
+
+
 def test_sqlite_connection_settings(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'iamd.db'}")
     try:

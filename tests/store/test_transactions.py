@@ -796,6 +796,28 @@ def test_a_last_audit_events_new_strings_go_with_its_commit(pg_databases: PgData
         store.close()
 
 
+def test_a_last_audit_events_insert_by_digest_is_not_planned_at_every_write(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: the insert that takes new strings' ids by digest gets PostgreSQL's generic plan
+    after its five first custom ones (with its parameters in VALUES it was planned at every write)."""
+    store = _store_with_prepared_writes(pg_databases, "iamd_audit_generic")
+    try:
+        for n in range(20):
+            _audited_write(store, f"user-{n}", last=True, user=f"user-{n}")
+        with _pooled(store) as conn:
+            driver = cast(Any, conn.connection.driver_connection)
+            plans = driver.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE 'INSERT INTO audit_events%%audit_strings%%'"
+            ).fetchall()
+            driver.commit()
+        assert plans and all(custom <= 5 for _, custom in plans) and sum(g for g, _ in plans) >= 14, plans
+        with store.read() as r:
+            stored = {e.event_id: e.user_name for e in r.list_audit_events("111122223333").items}
+        assert stored["ev-user-19"] == "user-19" and stored["ev-user-0"] == "user-0"
+    finally:
+        store.close()
+
+
 def test_a_last_audit_event_that_fails_leaves_nothing_committed(pg_databases: PgDatabases) -> None:
     """PostgreSQL: an audit event that fails on the server, sent with the ``COMMIT``: the
     ``COMMIT`` and the flush are skipped, the write is not committed (its user is not there)
