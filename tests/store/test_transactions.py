@@ -543,9 +543,9 @@ def test_a_write_transaction_is_the_drivers_without_sqlalchemys(
     store: Store, account: str, pg_databases: PgDatabases
 ) -> None:
     """PostgreSQL: a write transaction begins, commits and rolls back on the driver, without
-    SQLAlchemy's transaction and its events; a statement run through SQLAlchemy in it begins
-    SQLAlchemy's, ended with it. A write that fails, or whose connection is lost, leaves the
-    thread's next write a clean connection."""
+    SQLAlchemy's transaction and its events; a statement run through SQLAlchemy in it, or a
+    statement's error, begins SQLAlchemy's, ended with it. A write that fails, or whose
+    connection is lost, leaves the thread's next write a clean connection."""
     import psycopg
     from sqlalchemy import text
 
@@ -559,9 +559,15 @@ def test_a_write_transaction_is_the_drivers_without_sqlalchemys(
         for lock_later in (False, True):
             with store.transaction(lock_later=lock_later) as tx:
                 tx.create_user(account, f"user{int(lock_later)}")
+        assert seen == []
+        for lock_later in (False, True):
             with pytest.raises(AlreadyExists), store.transaction(lock_later=lock_later) as tx:
                 tx.create_user(account, "user0")
-        assert seen == []
+            with pytest.raises(NotFound), store.transaction(lock_later=lock_later) as tx:
+                tx.delete_user(account, "nobody")
+        # a driver's error (PostgreSQL's refusal) begins SQLAlchemy's, ended by the rollback
+        assert "commit" not in seen and seen.count("begin") == seen.count("rollback")
+        seen.clear()
         with store.transaction() as tx:
             tx.create_user(account, "through")
             cast(Any, tx)._conn.execute(text("SELECT 1"))
