@@ -107,8 +107,7 @@ def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
             try:
                 prepared.check()
             except conn.dialect.loaded_dbapi.Error as error:
-                conn._handle_dbapi_exception(error, "DESCRIBE", None, None, None)
-                raise  # pragma: no cover - _handle_dbapi_exception always raises
+                _raise(conn, error, "DESCRIBE", None, None)
         if (driver.autocommit or not idle) and (bound is None or (prepared.room and not prepared.suspect)):
             if conn._has_events or conn.engine._has_events:
                 for listener in conn.dispatch.before_cursor_execute:
@@ -116,8 +115,7 @@ def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
             try:
                 return prepared.simple(sql) if bound is None else prepared.run(sql, bound)
             except conn.dialect.loaded_dbapi.Error as error:
-                conn._handle_dbapi_exception(error, sql, bound, None, None)
-                raise  # pragma: no cover - _handle_dbapi_exception always raises
+                _raise(conn, error, sql, bound, None)
     cursor = driver.cursor()
     if conn._has_events or conn.engine._has_events:
         for listener in conn.dispatch.before_cursor_execute:
@@ -125,13 +123,23 @@ def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
     try:
         cursor.execute(sql, bound)
     except conn.dialect.loaded_dbapi.Error as error:
-        # As SQLAlchemy's own statements: wrapped, and a lost connection invalidated (raises).
-        conn._handle_dbapi_exception(error, sql, bound, cursor, None)
-        raise  # pragma: no cover - _handle_dbapi_exception always raises
+        _raise(conn, error, sql, bound, cursor)
     if bound is None:
         while cursor.nextset():  # to the last statement's result, as on libpq
             pass
     return cursor
+
+
+def _raise(conn: Connection, error: Exception, sql: str, bound: Any, cursor: Any) -> NoReturn:
+    """The driver's ``error`` raised as SQLAlchemy raises its own statements' (wrapped, a lost
+    connection invalidated). PostgreSQL: in a SQLAlchemy transaction, begun here if it is not
+    (a write transaction is the driver's alone: ``SqlStore._transaction_on``): outside one,
+    SQLAlchemy's handler rolls the driver back at once (its "autorollback"), which would end the
+    write's transaction in the middle, with psycopg's rollback (``DEALLOCATE ALL``)."""
+    if conn.dialect.name == "postgresql" and not conn.invalidated and not conn.in_transaction():
+        conn.begin()  # ended by the write's rollback
+    conn._handle_dbapi_exception(error, sql, bound, cursor, None)
+    raise error  # pragma: no cover - _handle_dbapi_exception always raises
 
 
 def simple_query(driver: Any, sql: str) -> None:
@@ -239,8 +247,7 @@ def _pipeline(
             if result.status != _TUPLES_OK and result.status != _COMMAND_OK:
                 raise prepared.error(result)
     except conn.dialect.loaded_dbapi.Error as error:
-        conn._handle_dbapi_exception(error, seen[-1][0], seen[-1][1], None, None)
-        raise  # pragma: no cover - _handle_dbapi_exception always raises
+        _raise(conn, error, seen[-1][0], seen[-1][1], None)
     return prepared, results, ready
 
 

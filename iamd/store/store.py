@@ -25,7 +25,7 @@ from iamd.store.base import Context
 from iamd.store.bulk import IamBulkOps
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
-from iamd.store.driver import IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
+from iamd.store.driver import IDLE, IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
@@ -297,8 +297,8 @@ class SqlStore:
     def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
         committing: int | None = None  # the generation the transaction commits as, from just before its commit
         try:
-            with self._writing() as conn, self._begun_by_the_lock(conn, lock_later) as begins:
-                with conn.begin(), self._failed_writes_roll_back(conn):
+            with self._writing() as conn:
+                with self._transaction_on(conn, lock_later) as begins:
                     tx = SqlTx(
                         conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
                     )
@@ -342,41 +342,56 @@ class SqlStore:
                 self._count_committing(committing, -1)
 
     @contextmanager
-    def _failed_writes_roll_back(self, conn: Connection) -> Iterator[None]:
-        """PostgreSQL: a write transaction that raises ends with a ``ROLLBACK`` of iamd's on
-        libpq, before SQLAlchemy's rollback (which then finds the driver idle): psycopg's would
-        deallocate every statement prepared on the connection (``DEALLOCATE ALL``), and the next
-        writes there would parse and plan them again (``driver.roll_back``)."""
-        if self._ctx.dialect != "postgresql":
-            yield
-            return
-        try:
-            yield
-        except BaseException:
-            if not conn.invalidated:  # else lost: nothing to roll back
-                with suppress(Exception):
-                    roll_back(conn.connection.driver_connection)
-            raise
+    def _transaction_on(self, conn: Connection, lock_later: bool) -> Iterator[bool]:
+        """A write transaction on ``conn``. SQLite: SQLAlchemy's (the engine's ``begin`` listener
+        takes the write lock). PostgreSQL: the driver's, without SQLAlchemy's transaction object,
+        its begin and commit events and psycopg's commit around each write (bench/README.md,
+        "Session 15: a write's transaction without SQLAlchemy's"): psycopg sends its ``BEGIN``
+        before the first statement, or the writers' lock does, and the write commits on libpq
+        (``_commit_durably``, ``Ops.send_whole``). A statement run through SQLAlchemy begins
+        SQLAlchemy's transaction on it, ended here once the driver's has (its commit or rollback
+        then sends nothing).
 
-    @contextmanager
-    def _begun_by_the_lock(self, conn: Connection, lock_later: bool) -> Iterator[bool]:
-        """PostgreSQL, ``lock_later``: the driver connection in autocommit for the transaction's
-        reads before the writers' lock, whose statement sends ``BEGIN`` with it (``Ops(begins=True)``:
-        one round trip less per write; psycopg's own ``BEGIN`` is one of its own before the first
-        statement). Yields whether it is so; the connection goes back to the pool as it came (or
-        is invalidated)."""
-        if not lock_later or self._ctx.dialect != "postgresql":
-            yield False
+        Yields whether the writers' lock begins it: PostgreSQL, ``lock_later``: the driver in
+        autocommit for the transaction's reads before the lock, whose statement sends ``BEGIN``
+        with it (``Ops(begins=True)``: one round trip less per write); back out of autocommit
+        after it, as it came (or invalidated).
+
+        A write that raises ends with a ``ROLLBACK`` of iamd's on libpq: psycopg's would deallocate
+        every statement prepared on the connection (``DEALLOCATE ALL``), and the next writes there
+        would parse and plan them again (``driver.roll_back``). A connection still in a
+        transaction after that (lost, or a statement's answer not read) is invalidated: never
+        used again (``_writing`` replaces it)."""
+        if self._ctx.dialect != "postgresql":
+            with conn.begin():
+                yield False
             return
         driver: Any = conn.connection.driver_connection
-        driver.autocommit = True
+        if lock_later:
+            driver.autocommit = True
         try:
-            yield True
+            yield lock_later
+        except BaseException:
+            if not conn.invalidated:  # else lost: nothing to roll back
+                roll_back(driver)
+                if _left_in_transaction(driver):
+                    conn.invalidate()
+            if conn.in_transaction():
+                with suppress(Exception):  # the write's own error is the one raised
+                    conn.rollback()
+            raise
+        else:
+            if _left_in_transaction(driver):  # pragma: no cover - every write commits on libpq or writes nothing
+                conn.invalidate()
+                raise RuntimeError("the write transaction was left open: not committed")
+            if conn.in_transaction():
+                conn.commit()
         finally:
-            try:
-                driver.autocommit = False  # committed or rolled back by now: idle
-            except Exception:
-                conn.invalidate()  # not idle (a lost connection): never back to the pool
+            if lock_later and not conn.invalidated:
+                try:
+                    driver.autocommit = False  # committed or rolled back by now: idle
+                except Exception:
+                    conn.invalidate()  # not idle (a lost connection): never back to the pool
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:
@@ -681,6 +696,11 @@ def _in_transaction(conn: Connection) -> bool:
     """PostgreSQL: whether ``conn``'s driver is in a transaction, idle, no statement failed in it."""
     driver: Any = conn.connection.driver_connection
     return not (driver.closed or driver.broken) and driver.info.transaction_status == IN_TRANSACTION
+
+
+def _left_in_transaction(driver: Any) -> bool:
+    """PostgreSQL: whether the psycopg connection ``driver`` is anything but idle."""
+    return bool(driver.closed or driver.broken or driver.pgconn.transaction_status != IDLE)
 
 
 def _lock_timed_out(error: OperationalError) -> bool:

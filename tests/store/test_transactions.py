@@ -539,6 +539,59 @@ def test_a_thread_keeps_its_write_connection_until_it_ends(store: Store, account
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_write_transaction_is_the_drivers_without_sqlalchemys(
+    store: Store, account: str, pg_databases: PgDatabases
+) -> None:
+    """PostgreSQL: a write transaction begins, commits and rolls back on the driver, without
+    SQLAlchemy's transaction and its events; a statement run through SQLAlchemy in it, or a
+    statement's error, begins SQLAlchemy's, ended with it. A write that fails, or whose
+    connection is lost, leaves the thread's next write a clean connection."""
+    import psycopg
+    from sqlalchemy import text
+
+    engine = cast(Any, store).engine
+    seen: list[str] = []
+    listeners = {name: (lambda *_, name=name: seen.append(name)) for name in ("begin", "commit", "rollback")}
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    admin = psycopg.connect(pg_databases.cluster.url(), autocommit=True)
+    try:
+        for lock_later in (False, True):
+            with store.transaction(lock_later=lock_later) as tx:
+                tx.create_user(account, f"user{int(lock_later)}")
+        assert seen == []
+        for lock_later in (False, True):
+            with pytest.raises(AlreadyExists), store.transaction(lock_later=lock_later) as tx:
+                tx.create_user(account, "user0")
+            with pytest.raises(NotFound), store.transaction(lock_later=lock_later) as tx:
+                tx.delete_user(account, "nobody")
+        # a driver's error (PostgreSQL's refusal) begins SQLAlchemy's, ended by the rollback
+        assert "commit" not in seen and seen.count("begin") == seen.count("rollback")
+        seen.clear()
+        with store.transaction() as tx:
+            tx.create_user(account, "through")
+            cast(Any, tx)._conn.execute(text("SELECT 1"))
+        assert seen == ["begin", "commit"]  # SQLAlchemy's, begun by its statement
+        conn = cast(Any, store)._local.writer.conn
+        assert not conn.in_transaction() and conn.connection.driver_connection.pgconn.transaction_status == 0
+        seen.clear()
+        with pytest.raises(psycopg.OperationalError), store.transaction() as tx:
+            tx.create_user(account, "lost")
+            pid = cast(Any, tx)._conn.connection.driver_connection.pgconn.backend_pid
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            cast(Any, tx)._conn.connection.driver_connection.execute("SELECT 1")
+        assert seen == [] and conn.invalidated
+        with store.transaction() as tx:
+            tx.create_user(account, "after")
+    finally:
+        admin.close()
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
+    with store.read() as r:
+        assert {u.name for u in r.list_users(account).items} == {"user0", "user1", "through", "after"}
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
 def test_write_threads_keep_fewer_connections_than_the_pool_keeps_open(store: Store, account: str) -> None:
     """PostgreSQL: however many threads write, at most one fewer connections than the pool's size
     are kept by them between writes (a thread beyond checks one out per write): the reads, the
