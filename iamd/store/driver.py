@@ -179,13 +179,11 @@ def begin_and_commit(
     statement's error, as SQLAlchemy's (nothing after it ran, the ``COMMIT`` neither: the
     transaction is failed, to be rolled back), or the ``COMMIT``'s."""
     n = len(statements)
-    seen = [(f"BEGIN; {lock}", None), *statements]
-    steps: list[bytes | tuple[str, Any]] = [b"BEGIN", (lock, ()), *statements, b"COMMIT", (flush, ())]
-    sent = _pipeline(conn, seen, steps, IDLE, checked=n + 3)
+    sent = _begun(conn, lock, statements, flush)
     if sent is None:
         return None
-    prepared, results, ready = sent
-    return (prepared.rows_of(results[1], ready[1][3]).fetchone(), *_committed(prepared, results, ready, 2, n))
+    locked, prepared, results, ready = sent
+    return (locked, *_committed(prepared, results, ready, 2, n))
 
 
 def _committed(
@@ -195,11 +193,30 @@ def _committed(
     (the flush's error or None, each statement's rows)."""
     end = start + n
     failed = [r for r in results[end + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
-    rows = [
-        prepared.rows_of(r, step[3]) if r.status == _TUPLES_OK else _NO_ROWS
-        for r, step in zip(results[start:end], ready[start:end], strict=True)
-    ]
+    rows = [_step_rows(prepared, r, step) for r, step in zip(results[start:end], ready[start:end], strict=True)]
     return (prepared.error(failed[0]) if failed else None), rows
+
+
+def _step_rows(prepared: _Prepared, result: Any, step: Any) -> _Result:
+    """A pipeline's statement's rows, as :func:`execute_sql` gives them (none but for TUPLES_OK)."""
+    return prepared.rows_of(result, step[3]) if result.status == _TUPLES_OK else _NO_ROWS
+
+
+def _begun(
+    conn: Connection, lock: str, statements: list[tuple[str, Any]], flush: str | None
+) -> tuple[Any, _Prepared, list[Any], list[Any]] | None:
+    """From autocommit, in one round trip (:func:`_pipeline`): ``BEGIN``, ``lock``,
+    ``statements`` and, given ``flush``, ``COMMIT`` and ``flush`` (the errors of all but the
+    flush raised), the listeners seeing ``BEGIN`` and the lock as one statement, as in two round
+    trips: (the lock's first row, then :func:`_pipeline`'s). None: nothing sent."""
+    seen = [(f"BEGIN; {lock}", None), *statements]
+    tail: list[bytes | tuple[str, Any]] = [] if flush is None else [b"COMMIT", (flush, ())]
+    steps: list[bytes | tuple[str, Any]] = [b"BEGIN", (lock, ()), *statements, *tail]
+    sent = _pipeline(conn, seen, steps, IDLE, checked=len(steps) - (flush is not None))  # all but the flush
+    if sent is None:
+        return None
+    prepared, results, ready = sent
+    return prepared.rows_of(results[1], ready[1][3]).fetchone(), prepared, results, ready
 
 
 def begin_with(conn: Connection, lock: str, sql: str, bound: Any) -> tuple[Any, _Result] | None:
@@ -208,14 +225,11 @@ def begin_with(conn: Connection, lock: str, sql: str, bound: Any) -> tuple[Any, 
     the lock) in one round trip, libpq's pipeline mode; (the lock's first row, ``sql``'s result
     as :func:`execute_sql` gives it). None, nothing sent: not both prepared on this connection
     yet. Raises the first error, as SQLAlchemy's (the transaction is then failed)."""
-    seen = [(f"BEGIN; {lock}", None), (sql, bound)]  # as the listeners saw them in two round trips
-    sent = _pipeline(conn, seen, [b"BEGIN", (lock, ()), (sql, bound)], IDLE, checked=3)
+    sent = _begun(conn, lock, [(sql, bound)], None)
     if sent is None:
         return None
-    prepared, results, ready = sent
-    last = results[2]
-    rows = prepared.rows_of(last, ready[2][3]) if last.status == _TUPLES_OK else _NO_ROWS
-    return prepared.rows_of(results[1], ready[1][3]).fetchone(), rows
+    locked, prepared, results, ready = sent
+    return locked, _step_rows(prepared, results[2], ready[2])
 
 
 def _pipeline(
