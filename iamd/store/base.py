@@ -24,12 +24,14 @@ from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
 __all__ = [
     "CREATE_REFUSED",
+    "FOREIGN_KEY_VIOLATION",
     "REFUSED",
     "Context",
     "Ops",
     "Refusal",
     "name_key",
     "refusal",
+    "refused_as",
     "role_select",
     "user_select",
 ]
@@ -132,21 +134,29 @@ _UNBUMP = text("UPDATE iamd_meta SET generation = generation - 1 WHERE id = 1")
 # PostgreSQL: the SQLSTATE of a write's check that failed inside its statement (``iamd_refuse``,
 # migration 0016), whose message is the check's reason and whose detail its value.
 REFUSED = "IAM01"
-# A write's checks' reason and detail (``iamd_refuse``'s) -> the store's error for it.
-Refusal = Callable[[str, str], StoreError]
+# PostgreSQL: the SQLSTATE of a foreign key's violation, given to a write's refusal as its reason
+# with the constraint's name as its detail (DeleteUser's blockers are its restricting keys).
+FOREIGN_KEY_VIOLATION = "23503"
+# A write's checks' reason and detail (``iamd_refuse``'s) -> the store's error for it; None: not
+# one of this write's refusals (the error raised as it is).
+Refusal = Callable[[str, str], StoreError | None]
 
 
 def refusal(error: BaseException, refused: Refusal) -> StoreError | None:
-    """The store's error for ``error`` if it is a check's refusal (:data:`REFUSED`), else None."""
+    """The store's error for ``error`` if it is a check's refusal (:data:`REFUSED`, or a foreign
+    key's violation that ``refused`` takes), else None."""
     orig = getattr(error, "orig", error)
-    if getattr(orig, "sqlstate", None) != REFUSED:
+    state = getattr(orig, "sqlstate", None)
+    diag = cast(Any, orig).diag if state in (REFUSED, FOREIGN_KEY_VIOLATION) else None
+    if diag is None:
         return None
-    diag = cast(Any, orig).diag
+    if state == FOREIGN_KEY_VIOLATION:
+        return refused(FOREIGN_KEY_VIOLATION, diag.constraint_name or "")
     return refused(diag.message_primary or "", diag.message_detail or "")
 
 
 @contextmanager
-def _refused_as(refused: Refusal) -> Iterator[None]:
+def refused_as(refused: Refusal) -> Iterator[None]:
     """A check's refusal raised in the block raised as the store's error ``refused`` gives."""
     try:
         yield
@@ -339,7 +349,7 @@ class Ops:
             self._locked(conn, driver.scalar(conn, LOCK_WRITERS))
         deferred, self._deferred = self._deferred, None
         if deferred is not None:  # held back, and something more runs first: it runs now
-            with _refused_as(deferred[2]):
+            with refused_as(deferred[2]):
                 driver.execute_sql(conn, deferred[0], deferred[1])
 
     def _locked(self, conn: Connection, generation: int) -> None:
@@ -394,7 +404,7 @@ class Ops:
         conn = cast(_LockFirst, self._conn).real
         last = self._last
         statements = [(deferred[0], deferred[1]), *((sql, bound) for sql, bound, _ in last)]
-        with _refused_as(deferred[2]):
+        with refused_as(deferred[2]):
             sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
         if sent is None:
             self._take_lock()
@@ -595,20 +605,23 @@ class Ops:
             else "quota" if int(found.count) >= int(found.quota)
             else None
         )  # fmt: skip
-        if reason is not None:
-            raise self._create_refused(label, account, name, quota)(reason, str(found.quota))
+        refused = (
+            None if reason is None else self._create_refused(label, account, name, quota)(reason, str(found.quota))
+        )
+        if refused is not None:
+            raise refused
 
     @staticmethod
     def _create_refused(label: str, account: str, name: str, quota: tuple[str, int]) -> Refusal:
         """The error of a create's check that failed, by its reason (:meth:`_checked_for_create`,
         or :data:`CREATE_REFUSED` in PostgreSQL): its detail is the quota."""
 
-        def refused(reason: str, detail: str) -> StoreError:
+        def refused(reason: str, detail: str) -> StoreError | None:
             if reason == "account":
                 return NotFound("account", account)
             if reason == "taken":
                 return AlreadyExists(label, name)
-            return LimitExceeded(f"{quota[0]}PerAccount", int(detail))
+            return LimitExceeded(f"{quota[0]}PerAccount", int(detail)) if reason == "quota" else None
 
         return refused
 

@@ -20,7 +20,9 @@ are serialized, so a check made inside a write transaction still holds at commit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "AlreadyExists",
@@ -79,11 +81,23 @@ class ConflictReason(StrEnum):
 
 
 class Conflict(StoreError):
-    def __init__(self, reason: ConflictReason, entity: str, name: str) -> None:
+    """``recheck``: given a read snapshot, the conflict to raise instead (None: this one), when
+    which of several conflicts is named can only be read after the write's transaction failed
+    (a restricting foreign key's violation: ``Store.transaction`` calls it after the rollback)."""
+
+    def __init__(
+        self,
+        reason: ConflictReason,
+        entity: str,
+        name: str,
+        *,
+        recheck: Callable[[Any], StoreError | None] | None = None,
+    ) -> None:
         super().__init__(f"{entity} {name!r}: {reason.value}")
         self.reason = reason
         self.entity = entity
         self.name = name
+        self.recheck = recheck
 
 
 class LimitExceeded(StoreError):

@@ -27,7 +27,7 @@ from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.driver import IDLE, IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
-from iamd.store.errors import SchemaMismatch, StoreBusy
+from iamd.store.errors import Conflict, SchemaMismatch, StoreBusy
 from iamd.store.groups import GroupOps
 from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
@@ -178,11 +178,21 @@ class SqlStore:
             # A second writer in the same thread would wait for the first forever.
             raise RuntimeError("nested write transaction: use the Tx you already have")
         self._local.writing = True
+        refused: Conflict | None = None
         try:
             with self._write_tx(self._committed, lock_later=lock_later) as tx:
                 yield tx
+        except Conflict as conflict:
+            if conflict.recheck is None:
+                raise
+            refused = conflict
         finally:
             self._local.writing = False
+        if refused is not None and refused.recheck is not None:
+            # Refused by a restricting foreign key (DeleteUser's blockers): the conflict to name is
+            # read in a snapshot after the rollback (Conflict.recheck); that one if none is found.
+            with self.read() as rtx:
+                raise (refused.recheck(rtx) or refused) from refused
 
     def _committed(self, tx: SqlTx) -> None:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import bindparam, delete, exists, insert, select, text, update
 
 from iamd.store import driver
 from iamd.store import schema as s
-from iamd.store.base import CREATE_REFUSED, Ops, name_key, user_select
+from iamd.store.base import CREATE_REFUSED, FOREIGN_KEY_VIOLATION, Ops, name_key, refused_as, user_select
 from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound, StoreError
 from iamd.store.records import Page, Tag, TagTarget, User
@@ -41,8 +42,19 @@ _INSERT_USER = insert(s.users).values(
 )
 _DELETE_USER = delete(s.users).where(s.users.c.id == bindparam("user"))
 _USER_BLOCKERS = tuple(reason for _, reason in _BLOCKERS)
-_USER_BLOCKED = select(
-    *(exists().where(column == bindparam("user")).label(f"b{i}") for i, (column, _) in enumerate(_BLOCKERS))
+
+
+def _blocked(user: Any) -> Any:
+    """Whether the user ``user`` (its id, a parameter or a subquery) has each of :data:`_BLOCKERS`."""
+    return select(*(exists().where(column == user).label(f"b{i}") for i, (column, _) in enumerate(_BLOCKERS)))
+
+
+_USER_BLOCKED = _blocked(bindparam("user"))
+# The same, the user by name (all false: no such user).
+_NAMED_USER_BLOCKED = _blocked(
+    select(s.users.c.id)
+    .where(s.users.c.account_id == bindparam("account"), s.users.c.name_key == bindparam("key"))
+    .scalar_subquery()
 )
 
 # PostgreSQL: a create's checks (CREATE_CHECKS), the user's insert and its history row in one
@@ -67,28 +79,17 @@ _CREATE_USER_PG_CTES = (
 _CREATE_USER_PG = text(_CREATE_USER_PG_CTES + "SELECT c.known, c.taken, c.quota, c.count FROM c")
 # The same, its checks' failure an error (held back and sent whole with the commit: Ops._defer_first).
 _CREATE_USER_PG_REFUSING = text(_CREATE_USER_PG_CTES + CREATE_REFUSED)
-# PostgreSQL: DeleteUser's lookup of the user, its blockers (_USER_BLOCKED) and the delete if none
-# is there, in one statement (were three round trips under the lock). No row: no such user.
-_DELETE_USER_PG_CTES = (
-    "WITH u AS (SELECT id, name FROM users WHERE account_id = :account AND name_key = :key),"
-    " b AS (SELECT u.id, "
-    + ", ".join(
-        f"EXISTS (SELECT 1 FROM {column.table.name} WHERE {column.name} = u.id) AS b{i}"
-        for i, (column, _) in enumerate(_BLOCKERS)
-    )
-    + " FROM u),"
-    " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT ("
-    + " OR ".join(f"b.b{i}" for i in range(len(_BLOCKERS)))
-    + "))) "
+# PostgreSQL: DeleteUser's lookup and delete in one statement, no such user an error ("user"). Its
+# blockers are the restricting foreign keys to users (migration 0017), which PostgreSQL checks
+# at the delete whatever the statement says: a blocker is their violation (FOREIGN_KEY_VIOLATION,
+# the constraint's name), not a second look at the same nine indexes (bench/README.md, "Session
+# 16: PostgreSQL's CPU per write"). Which one is named is read after the rollback (_first_blocker).
+_DELETE_USER_PG = text(
+    "WITH d AS (DELETE FROM users WHERE account_id = :account AND name_key = :key RETURNING id)"
+    " SELECT CASE WHEN d.id IS NULL THEN iamd_refuse('user', '') END FROM (SELECT 1) AS one LEFT JOIN d ON true"
 )
-_DELETE_USER_PG = text(_DELETE_USER_PG_CTES + "SELECT b.* FROM b")
-# The same, no such user or a blocker an error ("user", or the blocker's column), for Ops._defer_first.
-_DELETE_USER_PG_REFUSING = text(
-    _DELETE_USER_PG_CTES
-    + "SELECT CASE WHEN b.id IS NULL THEN iamd_refuse('user', '') "
-    + " ".join(f"WHEN b.b{i} THEN iamd_refuse('b{i}', '')" for i in range(len(_BLOCKERS)))
-    + " END FROM (SELECT 1) AS one LEFT JOIN b ON true"
-)
+# A restricting foreign key to users (fk_<table>_<column>_users, schema.NAMING) -> its blocker.
+_BLOCKER_OF_KEY = {f"fk_{column.table.name}_{column.name}_users": reason for column, reason in _BLOCKERS}
 
 
 class UserOps(Ops):
@@ -239,22 +240,35 @@ class UserOps(Ops):
         if self._ctx.dialect == "postgresql":
             params = {"account": account, "key": name_key(name)}
 
-            def refused(reason: str, _: str) -> StoreError:  # _DELETE_USER_PG_REFUSING's reasons
+            def refused(reason: str, key: str) -> StoreError | None:  # _DELETE_USER_PG's, or a key's
                 if reason == "user":
                     return NotFound("user", name)
-                return Conflict(_USER_BLOCKERS[int(reason[1:])], "user", name)
+                blocker = _BLOCKER_OF_KEY.get(key) if reason == FOREIGN_KEY_VIOLATION else None
+                return None if blocker is None else Conflict(blocker, "user", name, recheck=recheck)
 
-            if not self._defer_first(_DELETE_USER_PG_REFUSING, params, refused):  # else sent with the commit
-                row = self._first_locked(_DELETE_USER_PG, params)
-                if row is None:
-                    raise refused("user", "")
-                self._raise_blocked(name, row[1:])
+            def recheck(tx: Any) -> StoreError | None:
+                return cast(UserOps, tx)._first_blocker(account, name)
+
+            if not self._defer_first(_DELETE_USER_PG, params, refused):  # else sent with the commit
+                with refused_as(refused):
+                    self._first_locked(_DELETE_USER_PG, params)
         else:
             user_id = self._named_id(s.users, "user", account, name)
             # One statement, one round trip under the writers' lock (was one per kind of blocker).
             self._raise_blocked(name, driver.first(self._conn, _USER_BLOCKED, {"user": user_id}))
             driver.run(self._conn, _DELETE_USER, {"user": user_id})
         self._changed(Entity.USER, account, name, Verb.DELETED)
+
+    def _first_blocker(self, account: str, name: str) -> StoreError | None:
+        """The first of the user's blockers, in :data:`_BLOCKERS`' order, as stored now (None: the
+        user or its blockers are gone): what a DeleteUser refused by a foreign key names."""
+        try:
+            self._raise_blocked(
+                name, driver.first(self._conn, _NAMED_USER_BLOCKED, {"account": account, "key": name_key(name)})
+            )
+        except Conflict as found:
+            return found
+        return None
 
     @staticmethod
     def _raise_blocked(name: str, blocked: Sequence[bool]) -> None:

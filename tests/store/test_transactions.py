@@ -935,6 +935,34 @@ def test_a_writes_lock_goes_with_its_first_statement(pg_databases: PgDatabases) 
         store.close()
 
 
+def test_delete_users_statement_leaves_its_blockers_to_the_foreign_keys(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: DeleteUser's statement looks the user up and deletes it, and reads none of its
+    blockers' tables: the restricting foreign keys to users check them at the delete anyway (was
+    twice: the statement's nine probes, then the keys'); a blocker is the key's violation."""
+    from sqlalchemy import text
+
+    from iamd.store.users import _DELETE_USER_PG
+
+    url = pg_databases.create("iamd_delete_plan")
+    upgrade(url)
+    store = open_store(url)
+    try:
+        with store.engine.connect() as conn:
+            plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) {_DELETE_USER_PG}"), {"account": "a", "key": "k"}).scalar()
+    finally:
+        store.close()
+
+    def relations(node: Any) -> set[str]:
+        if isinstance(node, list):
+            return set().union(*map(relations, node))
+        if not isinstance(node, dict):
+            return set()
+        found = {node["Relation Name"]} if "Relation Name" in node else set()
+        return found.union(*map(relations, node.values()))
+
+    assert relations(plan) == {"users"}
+
+
 def test_a_write_sent_whole_with_its_commit_and_its_refusals(pg_databases: PgDatabases) -> None:
     """PostgreSQL: a CreateUser or DeleteUser begun without the writers' lock (the server's) is
     sent whole: ``BEGIN``, the lock, its statement, its audit event, ``COMMIT`` and the flush in

@@ -139,6 +139,34 @@ def test_delete_user_is_refused_while_it_has_dependents(store: Store, account: s
         assert r.get_user(account, "bob").name == "bob"
 
 
+def test_delete_user_names_the_first_of_several_blockers_in_its_order(store: Store, account: str) -> None:
+    """On PostgreSQL DeleteUser's blockers are the restricting foreign keys to users, which
+    PostgreSQL checks in an order of its own (group memberships before inline policies, from
+    migration 0017): the conflict named is still the first in DeleteUser's order, read after the
+    rollback, in the server's writes (the lock taken later, sent whole) and the others alike."""
+    with store.transaction() as tx:
+        tx.create_user(account, "bob")
+        tx.create_group(account, "g")
+        tx.add_user_to_group(account, "g", "bob")
+        tx.put_inline_policy(EntityKind.USER, account, "bob", "p", DOC)
+
+    def refused() -> list[ConflictReason]:
+        reasons = []
+        for later in (False, True, True):  # the server's way twice: its statements prepared by then
+            with pytest.raises(Conflict) as info, store.transaction(lock_later=later) as tx:
+                tx.lock_writers()
+                tx.delete_user(account, "bob")
+            reasons.append(info.value.reason)
+        return reasons
+
+    assert refused() == [ConflictReason.HAS_INLINE_POLICIES] * 3
+    with store.transaction() as tx:
+        tx.delete_inline_policy(EntityKind.USER, account, "bob", "p")
+    assert refused() == [ConflictReason.HAS_GROUP_MEMBERSHIPS] * 3
+    with store.read() as r:
+        assert r.get_user(account, "bob").name == "bob"
+
+
 def test_permissions_boundary_does_not_block_delete(store: Store, account: str) -> None:
     with store.transaction() as tx:
         policy = tx.create_policy(account, "boundary", DOC)
