@@ -31,7 +31,6 @@ __all__ = [
     "Refusal",
     "name_key",
     "refusal",
-    "refused_as",
     "role_select",
     "user_select",
 ]
@@ -156,7 +155,7 @@ def refusal(error: BaseException, refused: Refusal) -> StoreError | None:
 
 
 @contextmanager
-def refused_as(refused: Refusal) -> Iterator[None]:
+def _refused_as(refused: Refusal) -> Iterator[None]:
     """A check's refusal raised in the block raised as the store's error ``refused`` gives."""
     try:
         yield
@@ -349,7 +348,7 @@ class Ops:
             self._locked(conn, driver.scalar(conn, LOCK_WRITERS))
         deferred, self._deferred = self._deferred, None
         if deferred is not None:  # held back, and something more runs first: it runs now
-            with refused_as(deferred[2]):
+            with _refused_as(deferred[2]):
                 driver.execute_sql(conn, deferred[0], deferred[1])
 
     def _locked(self, conn: Connection, generation: int) -> None:
@@ -404,7 +403,7 @@ class Ops:
         conn = cast(_LockFirst, self._conn).real
         last = self._last
         statements = [(deferred[0], deferred[1]), *((sql, bound) for sql, bound, _ in last)]
-        with refused_as(deferred[2]):
+        with _refused_as(deferred[2]):
             sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
         if sent is None:
             self._take_lock()

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, exists, insert, select, text, update
 
 from iamd.store import driver
 from iamd.store import schema as s
-from iamd.store.base import CREATE_REFUSED, FOREIGN_KEY_VIOLATION, Ops, name_key, refused_as, user_select
+from iamd.store.base import CREATE_REFUSED, FOREIGN_KEY_VIOLATION, Ops, name_key, user_select
 from iamd.store.changes import Entity, Verb
 from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound, StoreError
 from iamd.store.records import Page, Tag, TagTarget, User
@@ -79,12 +79,28 @@ _CREATE_USER_PG_CTES = (
 _CREATE_USER_PG = text(_CREATE_USER_PG_CTES + "SELECT c.known, c.taken, c.quota, c.count FROM c")
 # The same, its checks' failure an error (held back and sent whole with the commit: Ops._defer_first).
 _CREATE_USER_PG_REFUSING = text(_CREATE_USER_PG_CTES + CREATE_REFUSED)
-# PostgreSQL: DeleteUser's lookup and delete in one statement, no such user an error ("user"). Its
-# blockers are the restricting foreign keys to users (migration 0017), which PostgreSQL checks
-# at the delete whatever the statement says: a blocker is their violation (FOREIGN_KEY_VIOLATION,
-# the constraint's name), not a second look at the same nine indexes (bench/README.md, "Session
-# 16: PostgreSQL's CPU per write"). Which one is named is read after the rollback (_first_blocker).
-_DELETE_USER_PG = text(
+# PostgreSQL: DeleteUser's lookup of the user, its blockers (_USER_BLOCKED) and the delete if none
+# is there, in one statement (were three round trips under the lock). No row: no such user.
+_DELETE_USER_PG_CTES = (
+    "WITH u AS (SELECT id, name FROM users WHERE account_id = :account AND name_key = :key),"
+    " b AS (SELECT u.id, "
+    + ", ".join(
+        f"EXISTS (SELECT 1 FROM {column.table.name} WHERE {column.name} = u.id) AS b{i}"
+        for i, (column, _) in enumerate(_BLOCKERS)
+    )
+    + " FROM u),"
+    " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT ("
+    + " OR ".join(f"b.b{i}" for i in range(len(_BLOCKERS)))
+    + "))) "
+)
+_DELETE_USER_PG = text(_DELETE_USER_PG_CTES + "SELECT b.* FROM b")
+# The same, held back and sent whole with the commit (Ops._defer_first): the lookup and the delete,
+# no such user an error ("user"). Its blockers are left to the restricting foreign keys to users
+# (migration 0017), which PostgreSQL checks at the delete whatever the statement says: a blocker is
+# their violation (FOREIGN_KEY_VIOLATION, the constraint's name), not a second look at the same
+# nine indexes (bench/README.md, "Session 16: PostgreSQL's CPU per write"); the one named is read
+# after the rollback (_first_blocker). The transaction is aborted then, as by any check refused there.
+_DELETE_USER_PG_REFUSING = text(
     "WITH d AS (DELETE FROM users WHERE account_id = :account AND name_key = :key RETURNING id)"
     " SELECT CASE WHEN d.id IS NULL THEN iamd_refuse('user', '') END FROM (SELECT 1) AS one LEFT JOIN d ON true"
 )
@@ -249,9 +265,11 @@ class UserOps(Ops):
             def recheck(tx: Any) -> StoreError | None:
                 return cast(UserOps, tx)._first_blocker(account, name)
 
-            if not self._defer_first(_DELETE_USER_PG, params, refused):  # else sent with the commit
-                with refused_as(refused):
-                    self._first_locked(_DELETE_USER_PG, params)
+            if not self._defer_first(_DELETE_USER_PG_REFUSING, params, refused):  # else sent with the commit
+                row = self._first_locked(_DELETE_USER_PG, params)
+                if row is None:
+                    raise NotFound("user", name)
+                self._raise_blocked(name, row[1:])
         else:
             user_id = self._named_id(s.users, "user", account, name)
             # One statement, one round trip under the writers' lock (was one per kind of blocker).

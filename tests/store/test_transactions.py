@@ -941,14 +941,16 @@ def test_delete_users_statement_leaves_its_blockers_to_the_foreign_keys(pg_datab
     twice: the statement's nine probes, then the keys'); a blocker is the key's violation."""
     from sqlalchemy import text
 
-    from iamd.store.users import _DELETE_USER_PG
+    from iamd.store.users import _DELETE_USER_PG_REFUSING
 
     url = pg_databases.create("iamd_delete_plan")
     upgrade(url)
     store = open_store(url)
     try:
         with store.engine.connect() as conn:
-            plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) {_DELETE_USER_PG}"), {"account": "a", "key": "k"}).scalar()
+            plan = conn.execute(
+                text(f"EXPLAIN (FORMAT JSON) {_DELETE_USER_PG_REFUSING}"), {"account": "a", "key": "k"}
+            ).scalar()
     finally:
         store.close()
 
