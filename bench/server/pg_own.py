@@ -10,6 +10,11 @@ are switched between the two ways' rounds (``ALTER TABLE``; which goes first alt
 
 Prints µs of backend CPU per call each way and new/old (bench/README.md, "Session 15:
 PostgreSQL's own CPU per write").
+
+``--statements``: the keys ``RESTRICT`` both ways, DeleteUser's statement as the server's writes
+send it: old, its lookup, its nine blockers and the delete (``_DELETE_USER_PG``, as before session
+16), against new, the lookup and the delete, its blockers left to the foreign keys
+(``_DELETE_USER_PG_REFUSING``; bench/README.md, "Session 16: PostgreSQL's CPU per write").
 """
 
 from __future__ import annotations
@@ -51,16 +56,21 @@ def _set_user_fks(conn: Any, action: str) -> None:
                      f" FOREIGN KEY ({column}) REFERENCES users (id) ON DELETE {action}")  # fmt: skip
 
 
-def measure(calls: int, rounds: int) -> dict[str, float]:
+def measure(calls: int, rounds: int, *, statements: bool = False) -> dict[str, float]:
     import psycopg
 
     from iamd.store import migrate
-    from iamd.store.users import _DELETE_USER_PG
+    from iamd.store.users import _DELETE_USER_PG, _DELETE_USER_PG_REFUSING
 
     sys.path.insert(0, str(ROOT))
     from tests.store.postgres import start_cluster
 
-    delete = str(_DELETE_USER_PG).replace(":account", "%(account)s").replace(":key", "%(key)s")
+    def sql(stmt: Any) -> str:
+        return str(stmt).replace(":account", "%(account)s").replace(":key", "%(key)s")
+
+    ways = [("old", "NO ACTION", sql(_DELETE_USER_PG)), ("new", "RESTRICT", sql(_DELETE_USER_PG))]
+    if statements:
+        ways = [("old", "RESTRICT", sql(_DELETE_USER_PG)), ("new", "RESTRICT", sql(_DELETE_USER_PG_REFUSING))]
     cluster = start_cluster(durable=True)
     try:
         with psycopg.connect(cluster.url(), autocommit=True) as admin:
@@ -72,7 +82,7 @@ def measure(calls: int, rounds: int) -> dict[str, float]:
             pid = conn.info.backend_pid
             calls_made = [0]
 
-            def delete_user() -> float:
+            def delete_user(delete: str) -> float:
                 key = f"u{calls_made[0]}"
                 calls_made[0] += 1
                 conn.execute(_INSERT_USER, {"id": f"AIDA{key}", "key": key}, prepare=True)
@@ -84,13 +94,12 @@ def measure(calls: int, rounds: int) -> dict[str, float]:
                 return spent
 
             totals = {"old": 0.0, "new": 0.0}
-            ways = [("old", "NO ACTION"), ("new", "RESTRICT")]
             for n in range(rounds):
-                for label, action in ways if n % 2 == 0 else ways[::-1]:
+                for label, action, delete in ways if n % 2 == 0 else ways[::-1]:
                     _set_user_fks(conn, action)
                     for _ in range(20):  # warm: prepared, planned
-                        delete_user()
-                    totals[label] += sum(delete_user() for _ in range(calls))
+                        delete_user(delete)
+                    totals[label] += sum(delete_user(delete) for _ in range(calls))
         return {label: total / (calls * rounds) * 1e6 for label, total in totals.items()}
     finally:
         cluster.stop()
@@ -100,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server.pg_own", description=__doc__)
     parser.add_argument("--calls", type=int, default=1000, help="calls per way and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--statements", action="store_true", help="the nine blockers' probes against none (RESTRICT)")
     args = parser.parse_args(argv)
-    r = measure(args.calls, args.rounds)
-    print(f"DeleteUser's statement, PostgreSQL's backend µs CPU per call: NO ACTION {r['old']:.1f} -> "
-          f"RESTRICT {r['new']:.1f}, new/old {r['new'] / r['old']:.2f}")  # fmt: skip
+    r = measure(args.calls, args.rounds, statements=args.statements)
+    old, new = ("with its blockers", "without") if args.statements else ("NO ACTION", "RESTRICT")
+    print(f"DeleteUser's statement, PostgreSQL's backend µs CPU per call: {old} {r['old']:.1f} -> "
+          f"{new} {r['new']:.1f}, new/old {r['new'] / r['old']:.2f}")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
