@@ -190,9 +190,17 @@ class SqlStore:
             self._local.writing = False
         if refused is not None and refused.recheck is not None:
             # Refused by a restricting foreign key (DeleteUser's blockers): the conflict to name is
-            # read in a snapshot after the rollback (Conflict.recheck); that one if none is found.
-            with self.read() as rtx:
-                raise (refused.recheck(rtx) or refused) from refused
+            # read in a snapshot after the rollback (Conflict.recheck); that one if none is found,
+            # or if the read fails (the write was refused either way).
+            try:
+                with self.read() as rtx:
+                    found = refused.recheck(rtx)
+            except Exception:
+                log.warning("the blocker of a refused write could not be read again", exc_info=True)
+                found = None
+            if found is not None:
+                raise found from refused
+            raise refused
 
     def _committed(self, tx: SqlTx) -> None:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
