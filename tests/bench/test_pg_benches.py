@@ -30,7 +30,8 @@ def test_pg_statement_measures_each_way_of_each_statement() -> None:
         assert r["old"] > 0 and r["new"] > 0, name  # iamd's CPU of each way: it ran
 
 
-def test_pg_own_measures_both_foreign_key_actions() -> None:
-    results = pg_own.measure(calls=3, rounds=2)
+@pytest.mark.parametrize("statements", [False, True])  # the keys' two actions; the blockers' probes or none
+def test_pg_own_measures_both_foreign_key_actions(statements: bool) -> None:
+    results = pg_own.measure(calls=3, rounds=2, statements=statements)
     assert set(results) == {"old", "new"}
     assert all(v >= 0 for v in results.values())  # the backend's CPU from /proc, in clock ticks
