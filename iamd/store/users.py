@@ -256,7 +256,7 @@ class UserOps(Ops):
         if self._ctx.dialect == "postgresql":
             params = {"account": account, "key": name_key(name)}
 
-            def refused(reason: str, key: str) -> StoreError | None:  # _DELETE_USER_PG's, or a key's
+            def refused(reason: str, key: str) -> StoreError | None:  # _DELETE_USER_PG_REFUSING's, or a key's
                 if reason == "user":
                     return NotFound("user", name)
                 blocker = _BLOCKER_OF_KEY.get(key) if reason == FOREIGN_KEY_VIOLATION else None
