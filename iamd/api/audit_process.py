@@ -3,8 +3,10 @@
 Same contract as :class:`iamd.api.audit_writer.AuditWriter` (``submit``, ``key_used``,
 ``flush``, ``close``): events of successful writes stay in the write's own transaction (the
 pipeline does that); everything else is queued here. The request path appends the queued
-item to a list (no work, no system call); a small sender thread ships the list every
-``window`` seconds to a child process over a pipe, as one numbered batch. The child turns
+item to a list (no work, no system call); every ``window`` seconds the list is shipped to a
+child process over a pipe, as one numbered batch: by a timer of ``iamd serve``'s event loop once
+the app's lifespan has attached it (:meth:`AuditProcessWriter.attach`), else by a small sender
+thread (which, attached, only watches the loop and the child). The child turns
 records into CloudTrail JSON, stores each batch in one transaction, with access-key
 last-used times, through its own connection to the same database, and acknowledges it.
 The server keeps every batch until it is acknowledged.
@@ -31,6 +33,7 @@ writer for a file or PostgreSQL database; tests and in-memory databases use the 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import logging
@@ -69,6 +72,9 @@ process), and the server stores the rest itself. Below systemd's default stop ti
 (90 s), so that a service manager's stop does not kill the server first.
 """
 _POLL = 0.1  # seconds between checks while waiting for the child
+WATCHDOG = 0.25
+"""Seconds between the sender thread's checks once the event loop ships (:meth:`AuditProcessWriter.attach`):
+it ships itself only if the loop has not for that long, and stores in the server if the child died."""
 MESSAGE_EVENTS = 256  # events a batch holds at most (an authorization's checks count one each)
 PIPE_BYTES = 4 << 20  # the pipe's buffer asked for (Linux caps it at net.core.wmem_max)
 
@@ -351,9 +357,47 @@ class AuditProcessWriter:
             self._process.start()
         child_conn.close()
         _close_at_exit(self)
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop that ships, once attached
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._ticked = 0.0  # when the loop last ran a cycle (time.monotonic)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-audit-sender", daemon=True)
         self._thread.start()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Ship from ``loop``'s thread from now on (``iamd serve``'s event loop, at the lifespan's start).
+
+        The loop answers most requests and holds the GIL most of the time: a sender thread woken
+        every ``window`` took the GIL from it at each system call of its cycle (polls, ``waitpid``,
+        the pipe's write), and each hand-over stalled the loop (bench/README.md, "Session 16: the
+        audit sender on the event loop"). Here a timer of the loop runs the same cycle, without
+        the thread: a few microseconds per queued call, once per window. The thread stays as a
+        watchdog, woken every :data:`WATCHDOG` seconds: it ships if the loop has not (a loop
+        stalled or stopped) and stores in the server what a dead child left, so that the loop
+        never does database work. Call on the loop's thread."""
+        if self._conn.closed or self._loop is not None:
+            return
+        self._loop = loop
+        self._ticked = time.monotonic()
+        self._tick_handle = loop.call_later(self._window, self._tick)
+
+    def _tick(self) -> None:
+        """One sender cycle on the loop, then the next one a window later (see :meth:`attach`). A
+        cycle that another thread runs (``flush``, the watchdog) is skipped, never waited for."""
+        assert self._loop is not None
+        if self._conn.closed:  # closed from another thread (at exit): nothing more to ship
+            return
+        self._ticked = time.monotonic()
+        if self._process.is_alive() and self._pipe_lock.acquire(blocking=False):
+            try:
+                self._collect()
+                self._send()
+                self._urge_if_late()
+            except Exception:
+                log.exception("the audit sender failed")
+            finally:
+                self._pipe_lock.release()
+        self._tick_handle = self._loop.call_later(self._window, self._tick)
 
     def submit(self, event: Pending) -> None:
         if self._sampling is not None:
@@ -431,8 +475,10 @@ class AuditProcessWriter:
             self._collect()
             self._take_over(f"the audit writer process ended (exit code {self._process.exitcode})")
             return
-        oldest = next(iter(self._unacked.values()))[0]
-        if time.monotonic() - oldest > self._lag_limit:
+        self._urge_if_late()
+
+    def _urge_if_late(self) -> None:
+        if self._unacked and time.monotonic() - next(iter(self._unacked.values()))[0] > self._lag_limit:
             self._urge()
 
     def _take_over(self, reason: str) -> None:
@@ -458,11 +504,16 @@ class AuditProcessWriter:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._unsent:  # batches wait for room in the pipe: the child's acknowledgement makes some
-                with contextlib.suppress(OSError, EOFError):
-                    self._conn.poll(self._window)
-            elif self._stop.wait(self._window):
+            if self._loop is None:
+                if self._unsent:  # batches wait for room in the pipe: the child's acknowledgement makes some
+                    with contextlib.suppress(OSError, EOFError):
+                        self._conn.poll(self._window)
+                elif self._stop.wait(self._window):
+                    return
+            elif self._stop.wait(WATCHDOG):
                 return
+            if self._loop is not None and time.monotonic() - self._ticked < WATCHDOG and self._process.is_alive():
+                continue  # the loop ships (attach) and the child lives: this thread only watches
             try:
                 self._cycle()
             except Exception:
@@ -508,6 +559,8 @@ class AuditProcessWriter:
         """
         if self._conn.closed:
             return
+        if self._tick_handle is not None:  # on the loop's thread (the lifespan's end): no cycle after this
+            self._tick_handle.cancel()
         _open.discard(self)
         deadline = time.monotonic() + self._drain_timeout
         self._stop.set()

@@ -12,6 +12,8 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from iamd.api.audit_process import AuditProcessWriter
 from iamd.audit import CallEvent as Record
 from iamd.store import Store, audit_event_from_record, migrate, open_store
@@ -347,4 +349,85 @@ def test_a_backlog_waiting_for_the_child_is_held_encoded_not_as_objects_the_coll
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
         writer.close()
+        store.close()
+
+
+def test_under_iamd_serve_the_event_loop_ships_the_batches_and_the_sender_thread_only_watches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's lifespan attaches the writer to the event loop: from then on the loop's timer
+    ships every batch (no sender thread taking the GIL from the loop at each of its system calls),
+    and the lifespan's end stores everything, as before."""
+    import asyncio
+    import threading
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api import Backend, create_app
+
+    shippers: set[int] = set()
+
+    def encode(message: tuple[object, ...]) -> bytes:
+        shippers.add(threading.get_ident())
+        return real_encode(message)
+
+    real_encode = audit_process.encode
+    monkeypatch.setattr(audit_process, "encode", encode)
+    url = f"sqlite:///{tmp_path / 'iamd.db'}"
+    backend, _ = Backend.open(url, tmp_path, dev=True, env={})
+    try:
+        backend.audit_in_process(url)
+        writer = backend.audit
+        assert isinstance(writer, AuditProcessWriter)
+        app = create_app(backend)
+
+        async def serve() -> None:
+            async with app._lifespan(app._starlette):
+                for i in range(20):
+                    writer.submit(_record(i))
+                for _ in range(600):  # shipped by the loop's timer within a window or so
+                    await asyncio.sleep(0.05)
+                    if shippers:
+                        break
+
+        asyncio.run(serve())
+        assert shippers == {threading.get_ident()}  # the loop's thread (this one), never the sender thread
+        with backend.store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=1000)]
+        assert {f"req-{i}" for i in range(20)} <= set(stored)
+    finally:
+        backend.close()
+
+
+def test_a_stalled_event_loop_leaves_the_shipping_to_the_sender_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attached to a loop that does not run its timers (stalled, or stopped), the writer still ships:
+    the sender thread, woken every WATCHDOG seconds, sees no cycle of the loop and runs its own."""
+    import asyncio
+    import threading
+    import time
+
+    import iamd.api.audit_process as audit_process
+
+    shippers: set[int] = set()
+
+    def encode(message: tuple[object, ...]) -> bytes:
+        shippers.add(threading.get_ident())
+        return real_encode(message)
+
+    real_encode = audit_process.encode
+    monkeypatch.setattr(audit_process, "encode", encode)
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=0.01, lag_limit=0.0)
+    loop = asyncio.new_event_loop()
+    try:
+        writer.attach(loop)  # never run
+        writer.submit(_record(1))
+        deadline = time.monotonic() + 60
+        while not shippers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shippers == {writer._thread.ident}
+    finally:
+        writer.close()
+        loop.close()
         store.close()
