@@ -360,6 +360,7 @@ class AuditProcessWriter:
         self._loop: asyncio.AbstractEventLoop | None = None  # the event loop that ships, once attached
         self._tick_handle: asyncio.TimerHandle | None = None
         self._ticked = 0.0  # when the loop last ran a cycle (time.monotonic)
+        self._reading = False  # the loop reads the child's acknowledgements as they come (batches wait)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-audit-sender", daemon=True)
         self._thread.start()
@@ -393,11 +394,38 @@ class AuditProcessWriter:
                 self._collect()
                 self._send()
                 self._urge_if_late()
+                self._await_acknowledgements()
             except Exception:
                 log.exception("the audit sender failed")
             finally:
                 self._pipe_lock.release()
         self._tick_handle = self._loop.call_later(self._window, self._tick)
+
+    def _await_acknowledgements(self) -> None:
+        """While batches wait for room in the pipe, the loop reads the child's acknowledgements as
+        they come and writes what they make room for (as the thread waits on the pipe meanwhile)."""
+        assert self._loop is not None
+        if self._unsent and not self._reading:
+            self._loop.add_reader(self._conn.fileno(), self._acknowledged)
+            self._reading = True
+        elif not self._unsent and self._reading:
+            self._loop.remove_reader(self._conn.fileno())
+            self._reading = False
+
+    def _acknowledged(self) -> None:
+        if not self._pipe_lock.acquire(blocking=False):  # another thread reads them: the next tick goes on
+            assert self._loop is not None
+            self._loop.remove_reader(self._conn.fileno())
+            self._reading = False
+            return
+        try:
+            self._collect()
+            self._send_unsent()
+            self._await_acknowledgements()
+        except Exception:
+            log.exception("the audit sender failed")
+        finally:
+            self._pipe_lock.release()
 
     def submit(self, event: Pending) -> None:
         if self._sampling is not None:
@@ -561,6 +589,8 @@ class AuditProcessWriter:
             return
         if self._tick_handle is not None:  # on the loop's thread (the lifespan's end): no cycle after this
             self._tick_handle.cancel()
+            if self._reading and self._loop is not None:
+                self._loop.remove_reader(self._conn.fileno())
         _open.discard(self)
         deadline = time.monotonic() + self._drain_timeout
         self._stop.set()

@@ -431,3 +431,42 @@ def test_a_stalled_event_loop_leaves_the_shipping_to_the_sender_thread(
         writer.close()
         loop.close()
         store.close()
+
+
+def test_on_the_event_loop_batches_waiting_for_room_go_as_the_child_acknowledges_not_at_the_next_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attached to a loop, a queue larger than the pipe's budget leaves in one cycle up to the budget;
+    the rest goes as the child's acknowledgements make room (the loop reads them as they come, as the
+    sender thread waited on the pipe), not a window later."""
+    import asyncio
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    monkeypatch.setattr(audit_process, "WATCHDOG", 3600.0)  # the sender thread never steps in
+    writer, store, _ = _writer_with_a_small_pipe(tmp_path)  # its window: 60 s
+    count = 12 * MESSAGE_EVENTS
+    try:
+        writer.flush()  # the child is up
+
+        async def ship() -> bool:
+            writer.attach(asyncio.get_running_loop())
+            for i in range(count):
+                writer.submit(_record(i))
+            writer._tick()  # one cycle now; the next one is a minute away
+            assert writer._unsent  # the budget holds a batch or two
+            for _ in range(1200):  # the child may take seconds to start on a busy machine
+                await asyncio.sleep(0.05)
+                if not writer._unsent:
+                    return True
+            return False
+
+        assert asyncio.run(ship())  # all written to the pipe, a minute before the next cycle
+        writer.flush()
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        writer.close()
+        store.close()
