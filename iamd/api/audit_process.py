@@ -413,7 +413,9 @@ class AuditProcessWriter:
             self._reading = False
 
     def _acknowledged(self) -> None:
-        if not self._pipe_lock.acquire(blocking=False):  # another thread reads them: the next tick goes on
+        # A dead child's pipe reads as its end for good: the watchdog takes over, the loop stops
+        # reading. Another thread on the pipe (flush, the watchdog) reads them: the next tick goes on.
+        if not self._process.is_alive() or not self._pipe_lock.acquire(blocking=False):
             assert self._loop is not None
             self._loop.remove_reader(self._conn.fileno())
             self._reading = False

@@ -470,3 +470,54 @@ def test_on_the_event_loop_batches_waiting_for_room_go_as_the_child_acknowledges
     finally:
         writer.close()
         store.close()
+
+
+def test_on_the_event_loop_a_dead_child_s_pipe_is_not_read_over_and_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While batches wait for room, the loop reads the child's acknowledgements; a child that dies
+    then leaves a pipe that reads as ended for good: the loop stops reading at once (not a callback
+    at every turn of the loop until the take-over), and what the child left is stored by the
+    sender thread's cycle, as before."""
+    import asyncio
+    import os
+    import signal
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    monkeypatch.setattr(audit_process, "WATCHDOG", 3600.0)  # the take-over is run by hand below
+    writer, store, pid = _writer_with_a_small_pipe(tmp_path)
+    count = 12 * MESSAGE_EVENTS
+    reads: list[int] = []
+    acknowledged = writer._acknowledged
+
+    def counted() -> None:
+        reads.append(1)
+        acknowledged()
+
+    monkeypatch.setattr(writer, "_acknowledged", counted)
+    try:
+        writer.flush()
+        os.kill(pid, signal.SIGSTOP)
+
+        async def die_while_batches_wait() -> None:
+            writer.attach(asyncio.get_running_loop())
+            for i in range(count):
+                writer.submit(_record(i))
+            writer._tick()
+            assert writer._reading and writer._unsent
+            os.kill(pid, signal.SIGKILL)
+            writer._process.join(timeout=30)
+            await asyncio.sleep(0.5)
+
+        asyncio.run(die_while_batches_wait())
+        assert len(reads) <= 2 and not writer._reading
+        with writer._pipe_lock:
+            writer._cycle()  # the watchdog's: stores what the child did not acknowledge
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        writer.close()
+        store.close()
