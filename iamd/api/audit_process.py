@@ -135,13 +135,27 @@ def _pipe_budget(conn: Connection) -> int:
         return 1 << 16
 
 
+def _events(item: Pending) -> int:
+    return len(item.checks) if type(item) is CheckEvents else 1  # an authorization's checks count one each
+
+
+def _first(items: list[Pending], events: int) -> int:
+    """How many of ``items``, from the first, hold at most ``events`` events (at least one item)."""
+    size = 0
+    for n, item in enumerate(items):
+        size += _events(item)
+        if size > events:
+            return max(n, 1)
+    return len(items)
+
+
 def _chunks(items: list[Pending]) -> list[list[Pending]]:
     """``items`` in order, in lists of at most :data:`MESSAGE_EVENTS` events (an item of more, alone)."""
     out: list[list[Pending]] = []
     chunk: list[Pending] = []
     size = 0
     for item in items:
-        count = len(item.checks) if type(item) is CheckEvents else 1
+        count = _events(item)
         if chunk and size + count > MESSAGE_EVENTS:
             out.append(chunk)
             chunk, size = [], 0
@@ -389,17 +403,28 @@ class AuditProcessWriter:
         if self._conn.closed:  # closed from another thread (at exit): nothing more to ship
             return
         self._ticked = time.monotonic()
-        if self._process.is_alive() and self._pipe_lock.acquire(blocking=False):
-            try:
-                self._collect()
-                self._send()
-                self._urge_if_late()
-                self._await_acknowledgements()
-            except Exception:
-                log.exception("the audit sender failed")
-            finally:
-                self._pipe_lock.release()
+        self._turn()
         self._tick_handle = self._loop.call_later(self._window, self._tick)
+
+    def _turn(self) -> None:
+        """The cycle on the loop, in bounded slices: one batch of the queue (:data:`MESSAGE_EVENTS`
+        events at most) per turn of the loop, the rest at the next turn, so that the requests'
+        callbacks run in between (bench/README.md, "Session 16: the audit sender on the event loop")."""
+        assert self._loop is not None
+        if self._conn.closed or not self._process.is_alive() or not self._pipe_lock.acquire(blocking=False):
+            return  # the next tick goes on
+        left = False
+        try:
+            self._collect()
+            left = self._ship(MESSAGE_EVENTS)
+            self._urge_if_late()
+            self._await_acknowledgements()
+        except Exception:
+            log.exception("the audit sender failed")
+        finally:
+            self._pipe_lock.release()
+        if left:
+            self._loop.call_soon(self._turn)
 
     def _await_acknowledgements(self) -> None:
         """While batches wait for room in the pipe, the loop reads the child's acknowledgements as
@@ -442,20 +467,30 @@ class AuditProcessWriter:
         with self._lock:
             self._uses[key_id] = (when, service, region)
 
-    def _take(self) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]]]:
+    def _take(self, events: int | None = None) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]], bool]:
+        """What is queued (or its first items of at most ``events`` events), and whether any is left."""
         with self._lock:
-            items, self._items = self._items, []
+            if events is None:
+                items, self._items = self._items, []
+            else:
+                n = _first(self._items, events)
+                items = self._items[:n]
+                del self._items[:n]
             uses, self._uses = self._uses, {}
-        return items, uses
+            left = bool(self._items)
+        return items, uses, left
 
     def _send(self) -> None:
         """Ship what is queued (functions are run here: their results are plain events)."""
         with self._pipe_lock:
             self._ship()
 
-    def _ship(self) -> None:
-        items, uses = self._take()
-        since, self._taken = self._taken, time.monotonic()  # what was queued came after the last take
+    def _ship(self, events: int | None = None) -> bool:
+        """Ship what is queued, or (``events``) its first batch; whether any is left queued."""
+        items, uses, left = self._take(events)
+        since = self._taken  # what was queued came after the last whole take
+        if not left:
+            self._taken = time.monotonic()
         if items or uses:
             for chunk in _chunks(items):
                 shipped = wire(chunk)  # plain tuples, functions run: what pickles cheaply on either side
@@ -471,6 +506,7 @@ class AuditProcessWriter:
                     self._unsent.append((self._seq, data))
                 uses = {}
         self._send_unsent()
+        return left
 
     def _send_unsent(self) -> None:
         """Write the batches waiting, in order, while the pipe has room for them (see :func:`_pipe_budget`)."""

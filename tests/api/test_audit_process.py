@@ -454,8 +454,7 @@ def test_on_the_event_loop_batches_waiting_for_room_go_as_the_child_acknowledges
             writer.attach(asyncio.get_running_loop())
             for i in range(count):
                 writer.submit(_record(i))
-            writer._tick()  # one cycle now; the next one is a minute away
-            assert writer._unsent  # the budget holds a batch or two
+            writer._tick()  # one cycle now (a batch a turn); the next one is a minute away
             for _ in range(1200):  # the child may take seconds to start on a busy machine
                 await asyncio.sleep(0.05)
                 if not writer._unsent:
@@ -506,7 +505,9 @@ def test_on_the_event_loop_a_dead_child_s_pipe_is_not_read_over_and_over(
             for i in range(count):
                 writer.submit(_record(i))
             writer._tick()
-            assert writer._reading and writer._unsent
+            while writer._items:  # a batch a turn of the loop
+                await asyncio.sleep(0)
+            assert writer._reading and writer._unsent  # the budget holds a batch or two
             os.kill(pid, signal.SIGKILL)
             writer._process.join(timeout=30)
             await asyncio.sleep(0.5)
@@ -515,6 +516,46 @@ def test_on_the_event_loop_a_dead_child_s_pipe_is_not_read_over_and_over(
         assert len(reads) <= 2 and not writer._reading
         with writer._pipe_lock:
             writer._cycle()  # the watchdog's: stores what the child did not acknowledge
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_on_the_event_loop_a_long_queue_goes_one_batch_per_turn_of_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's cycle encodes one batch (MESSAGE_EVENTS events at most) and leaves the rest queued
+    for its next turn, not for the next window: the requests' callbacks run between the slices, and
+    what is left stays queued where flush and close see it."""
+    import asyncio
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    monkeypatch.setattr(audit_process, "WATCHDOG", 3600.0)  # the sender thread never steps in
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    count = 4 * MESSAGE_EVENTS
+    try:
+
+        async def slices() -> list[int]:
+            writer.attach(asyncio.get_running_loop())
+            for i in range(count):
+                writer.submit(_record(i))
+            writer._tick()  # the next tick is a minute away
+            taken = [count - len(writer._items)]
+            for _ in range(6):
+                await asyncio.sleep(0)
+                taken.append(count - len(writer._items))
+            return taken
+
+        taken = asyncio.run(slices())
+        assert taken[0] == MESSAGE_EVENTS
+        assert taken[-1] == count and taken == sorted(taken)
+        writer.flush()
         with store.read() as tx:
             stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
         assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
