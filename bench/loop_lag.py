@@ -4,10 +4,11 @@
 server's path (a ``sitecustomize`` of this module's :data:`PROBE`, found first on ``PYTHONPATH``):
 a 1 ms ``call_later`` tick on the loop records the time, the loop thread's CPU time and its
 ``/proc/thread-self/schedstat`` (ns run, ns waited runnable); ``gc.callbacks`` time each
-collection; each audit sender cycle is timed. After one window of wrk's load the server stops
-(the probe writes what it recorded), and each gap between ticks longer than ``--gap-ms`` is split
-into the loop thread's own running, its wait for a CPU and the rest (asleep: the GIL, or idle),
-with the collections and sender cycles that overlap it. The tick itself costs the loop about
+collection; each audit sender cycle is timed (the sender thread's, or the event loop's turn
+where it ships). After one window of wrk's load the server stops (the probe writes what it
+recorded), and each gap between ticks longer than ``--gap-ms`` is split into the loop thread's
+own running, its wait for a CPU and the rest (asleep: the GIL, or idle), with the collections
+and sender cycles that overlap it. The tick itself costs the loop about
 1,000 small callbacks a second: read the split, not the rate. Needs Linux and wrk. Figures:
 bench/README.md, "Session 15: where the single check's tail comes from".
 """
@@ -53,14 +54,17 @@ if OUT and "serve" in __import__("sys").orig_argv:
         import asyncio
         from iamd.api import audit_process
 
-        cycle = audit_process.AuditProcessWriter._cycle
+        def timed(method):
+            def run(writer):
+                t0, c0 = time.monotonic(), time.thread_time()
+                method(writer)
+                rec["cycles"].append((t0, time.monotonic() - t0, time.thread_time() - c0))
+            return run
 
-        def _cycle(writer):
-            t0, c0 = time.monotonic(), time.thread_time()
-            cycle(writer)
-            rec["cycles"].append((t0, time.monotonic() - t0, time.thread_time() - c0))
-
-        audit_process.AuditProcessWriter._cycle = _cycle
+        # the sender thread's cycle, and (since session 16) the event loop's turn where it ships
+        for name in ("_cycle", "_turn"):
+            if hasattr(audit_process.AuditProcessWriter, name):
+                setattr(audit_process.AuditProcessWriter, name, timed(getattr(audit_process.AuditProcessWriter, name)))
         loop, fd, ticks = asyncio.get_running_loop(), os.open("/proc/thread-self/schedstat", os.O_RDONLY), rec["ticks"]
 
         def tick():

@@ -34,6 +34,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from iamd.api import pipeline
+from iamd.api.audit_process import AuditProcessWriter
 from iamd.api.authorize import authorize_endpoint
 from iamd.api.backend import Backend
 from iamd.api.explain import explain_route
@@ -336,6 +337,8 @@ class IamdApp:
 
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if isinstance(self.backend.audit, AuditProcessWriter):  # its batches shipped from the loop
+            self.backend.audit.attach(asyncio.get_running_loop())
         yield
         self.lanes.shutdown()  # uvicorn has waited for the requests in progress already
         # Shutdown: store every queued audit event and stop the writer (thread or child

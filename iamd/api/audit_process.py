@@ -3,8 +3,10 @@
 Same contract as :class:`iamd.api.audit_writer.AuditWriter` (``submit``, ``key_used``,
 ``flush``, ``close``): events of successful writes stay in the write's own transaction (the
 pipeline does that); everything else is queued here. The request path appends the queued
-item to a list (no work, no system call); a small sender thread ships the list every
-``window`` seconds to a child process over a pipe, as one numbered batch. The child turns
+item to a list (no work, no system call); every ``window`` seconds the list is shipped to a
+child process over a pipe, as one numbered batch: by a timer of ``iamd serve``'s event loop once
+the app's lifespan has attached it (:meth:`AuditProcessWriter.attach`), else by a small sender
+thread (which, attached, only watches the loop and the child). The child turns
 records into CloudTrail JSON, stores each batch in one transaction, with access-key
 last-used times, through its own connection to the same database, and acknowledges it.
 The server keeps every batch until it is acknowledged.
@@ -31,6 +33,7 @@ writer for a file or PostgreSQL database; tests and in-memory databases use the 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import logging
@@ -69,6 +72,9 @@ process), and the server stores the rest itself. Below systemd's default stop ti
 (90 s), so that a service manager's stop does not kill the server first.
 """
 _POLL = 0.1  # seconds between checks while waiting for the child
+WATCHDOG = 0.25
+"""Seconds between the sender thread's checks once the event loop ships (:meth:`AuditProcessWriter.attach`):
+it ships itself only if the loop has not for that long, and stores in the server if the child died."""
 MESSAGE_EVENTS = 256  # events a batch holds at most (an authorization's checks count one each)
 PIPE_BYTES = 4 << 20  # the pipe's buffer asked for (Linux caps it at net.core.wmem_max)
 
@@ -129,13 +135,27 @@ def _pipe_budget(conn: Connection) -> int:
         return 1 << 16
 
 
+def _events(item: Pending) -> int:
+    return len(item.checks) if type(item) is CheckEvents else 1  # an authorization's checks count one each
+
+
+def _first(items: list[Pending], events: int) -> int:
+    """How many of ``items``, from the first, hold at most ``events`` events (at least one item)."""
+    size = 0
+    for n, item in enumerate(items):
+        size += _events(item)
+        if size > events:
+            return max(n, 1)
+    return len(items)
+
+
 def _chunks(items: list[Pending]) -> list[list[Pending]]:
     """``items`` in order, in lists of at most :data:`MESSAGE_EVENTS` events (an item of more, alone)."""
     out: list[list[Pending]] = []
     chunk: list[Pending] = []
     size = 0
     for item in items:
-        count = len(item.checks) if type(item) is CheckEvents else 1
+        count = _events(item)
         if chunk and size + count > MESSAGE_EVENTS:
             out.append(chunk)
             chunk, size = [], 0
@@ -351,9 +371,88 @@ class AuditProcessWriter:
             self._process.start()
         child_conn.close()
         _close_at_exit(self)
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop that ships, once attached
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._ticked = 0.0  # when the loop last ran a cycle (time.monotonic)
+        self._reading = False  # the loop reads the child's acknowledgements as they come (batches wait)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-audit-sender", daemon=True)
         self._thread.start()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Ship from ``loop``'s thread from now on (``iamd serve``'s event loop, at the lifespan's start).
+
+        The loop answers most requests and holds the GIL most of the time: a sender thread woken
+        every ``window`` took the GIL from it at each system call of its cycle (polls, ``waitpid``,
+        the pipe's write), and each hand-over stalled the loop (bench/README.md, "Session 16: the
+        audit sender on the event loop"). Here a timer of the loop runs the same cycle, without
+        the thread: a few microseconds per queued call, once per window. The thread stays as a
+        watchdog, woken every :data:`WATCHDOG` seconds: it ships if the loop has not (a loop
+        stalled or stopped) and stores in the server what a dead child left, so that the loop
+        never does database work. Call on the loop's thread."""
+        if self._conn.closed or self._loop is not None:
+            return
+        self._loop = loop
+        self._ticked = time.monotonic()
+        self._tick_handle = loop.call_later(self._window, self._tick)
+
+    def _tick(self) -> None:
+        """One sender cycle on the loop, then the next one a window later (see :meth:`attach`). A
+        cycle that another thread runs (``flush``, the watchdog) is skipped, never waited for."""
+        assert self._loop is not None
+        if self._conn.closed:  # closed from another thread (at exit): nothing more to ship
+            return
+        self._ticked = time.monotonic()
+        self._turn()
+        self._tick_handle = self._loop.call_later(self._window, self._tick)
+
+    def _turn(self) -> None:
+        """The cycle on the loop, in bounded slices: one batch of the queue (:data:`MESSAGE_EVENTS`
+        events at most) per turn of the loop, the rest at the next turn, so that the requests'
+        callbacks run in between (bench/README.md, "Session 16: the audit sender on the event loop")."""
+        assert self._loop is not None
+        if self._conn.closed or not self._process.is_alive() or not self._pipe_lock.acquire(blocking=False):
+            return  # the next tick goes on
+        left = False
+        try:
+            self._collect()
+            left = self._ship(MESSAGE_EVENTS)
+            self._urge_if_late()
+            self._await_acknowledgements()
+        except Exception:
+            log.exception("the audit sender failed")
+        finally:
+            self._pipe_lock.release()
+        if left:
+            self._loop.call_soon(self._turn)
+
+    def _await_acknowledgements(self) -> None:
+        """While batches wait for room in the pipe, the loop reads the child's acknowledgements as
+        they come and writes what they make room for (as the thread waits on the pipe meanwhile)."""
+        assert self._loop is not None
+        if self._unsent and not self._reading:
+            self._loop.add_reader(self._conn.fileno(), self._acknowledged)
+            self._reading = True
+        elif not self._unsent and self._reading:
+            self._loop.remove_reader(self._conn.fileno())
+            self._reading = False
+
+    def _acknowledged(self) -> None:
+        # A dead child's pipe reads as its end for good: the watchdog takes over, the loop stops
+        # reading. Another thread on the pipe (flush, the watchdog) reads them: the next tick goes on.
+        if not self._process.is_alive() or not self._pipe_lock.acquire(blocking=False):
+            assert self._loop is not None
+            self._loop.remove_reader(self._conn.fileno())
+            self._reading = False
+            return
+        try:
+            self._collect()
+            self._send_unsent()
+            self._await_acknowledgements()
+        except Exception:
+            log.exception("the audit sender failed")
+        finally:
+            self._pipe_lock.release()
 
     def submit(self, event: Pending) -> None:
         if self._sampling is not None:
@@ -368,20 +467,30 @@ class AuditProcessWriter:
         with self._lock:
             self._uses[key_id] = (when, service, region)
 
-    def _take(self) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]]]:
+    def _take(self, events: int | None = None) -> tuple[list[Pending], dict[str, tuple[datetime, str, str]], bool]:
+        """What is queued (or its first items of at most ``events`` events), and whether any is left."""
         with self._lock:
-            items, self._items = self._items, []
+            if events is None:
+                items, self._items = self._items, []
+            else:
+                n = _first(self._items, events)
+                items = self._items[:n]
+                del self._items[:n]
             uses, self._uses = self._uses, {}
-        return items, uses
+            left = bool(self._items)
+        return items, uses, left
 
     def _send(self) -> None:
         """Ship what is queued (functions are run here: their results are plain events)."""
         with self._pipe_lock:
             self._ship()
 
-    def _ship(self) -> None:
-        items, uses = self._take()
-        since, self._taken = self._taken, time.monotonic()  # what was queued came after the last take
+    def _ship(self, events: int | None = None) -> bool:
+        """Ship what is queued, or (``events``) its first batch; whether any is left queued."""
+        items, uses, left = self._take(events)
+        since = self._taken  # what was queued came after the last whole take
+        if not left:
+            self._taken = time.monotonic()
         if items or uses:
             for chunk in _chunks(items):
                 shipped = wire(chunk)  # plain tuples, functions run: what pickles cheaply on either side
@@ -397,6 +506,7 @@ class AuditProcessWriter:
                     self._unsent.append((self._seq, data))
                 uses = {}
         self._send_unsent()
+        return left
 
     def _send_unsent(self) -> None:
         """Write the batches waiting, in order, while the pipe has room for them (see :func:`_pipe_budget`)."""
@@ -431,8 +541,10 @@ class AuditProcessWriter:
             self._collect()
             self._take_over(f"the audit writer process ended (exit code {self._process.exitcode})")
             return
-        oldest = next(iter(self._unacked.values()))[0]
-        if time.monotonic() - oldest > self._lag_limit:
+        self._urge_if_late()
+
+    def _urge_if_late(self) -> None:
+        if self._unacked and time.monotonic() - next(iter(self._unacked.values()))[0] > self._lag_limit:
             self._urge()
 
     def _take_over(self, reason: str) -> None:
@@ -458,11 +570,16 @@ class AuditProcessWriter:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._unsent:  # batches wait for room in the pipe: the child's acknowledgement makes some
-                with contextlib.suppress(OSError, EOFError):
-                    self._conn.poll(self._window)
-            elif self._stop.wait(self._window):
+            if self._loop is None:
+                if self._unsent:  # batches wait for room in the pipe: the child's acknowledgement makes some
+                    with contextlib.suppress(OSError, EOFError):
+                        self._conn.poll(self._window)
+                elif self._stop.wait(self._window):
+                    return
+            elif self._stop.wait(WATCHDOG):
                 return
+            if self._loop is not None and time.monotonic() - self._ticked < WATCHDOG and self._process.is_alive():
+                continue  # the loop ships (attach) and the child lives: this thread only watches
             try:
                 self._cycle()
             except Exception:
@@ -508,6 +625,10 @@ class AuditProcessWriter:
         """
         if self._conn.closed:
             return
+        if self._tick_handle is not None:  # on the loop's thread (the lifespan's end): no cycle after this
+            self._tick_handle.cancel()
+            if self._reading and self._loop is not None:
+                self._loop.remove_reader(self._conn.fileno())
         _open.discard(self)
         deadline = time.monotonic() + self._drain_timeout
         self._stop.set()

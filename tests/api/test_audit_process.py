@@ -12,6 +12,8 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from iamd.api.audit_process import AuditProcessWriter
 from iamd.audit import CallEvent as Record
 from iamd.store import Store, audit_event_from_record, migrate, open_store
@@ -346,5 +348,217 @@ def test_a_backlog_waiting_for_the_child_is_held_encoded_not_as_objects_the_coll
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+        writer.close()
+        store.close()
+
+
+def test_under_iamd_serve_the_event_loop_ships_the_batches_and_the_sender_thread_only_watches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's lifespan attaches the writer to the event loop: from then on the loop's timer
+    ships every batch (no sender thread taking the GIL from the loop at each of its system calls),
+    and the lifespan's end stores everything, as before."""
+    import asyncio
+    import threading
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api import Backend, create_app
+
+    shippers: set[int] = set()
+
+    def encode(message: tuple[object, ...]) -> bytes:
+        shippers.add(threading.get_ident())
+        return real_encode(message)
+
+    real_encode = audit_process.encode
+    monkeypatch.setattr(audit_process, "encode", encode)
+    url = f"sqlite:///{tmp_path / 'iamd.db'}"
+    backend, _ = Backend.open(url, tmp_path, dev=True, env={})
+    try:
+        backend.audit_in_process(url)
+        writer = backend.audit
+        assert isinstance(writer, AuditProcessWriter)
+        app = create_app(backend)
+
+        async def serve() -> None:
+            async with app._lifespan(app._starlette):
+                for i in range(20):
+                    writer.submit(_record(i))
+                for _ in range(600):  # shipped by the loop's timer within a window or so
+                    await asyncio.sleep(0.05)
+                    if shippers:
+                        break
+
+        asyncio.run(serve())
+        assert shippers == {threading.get_ident()}  # the loop's thread (this one), never the sender thread
+        with backend.store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=1000)]
+        assert {f"req-{i}" for i in range(20)} <= set(stored)
+    finally:
+        backend.close()
+
+
+def test_a_stalled_event_loop_leaves_the_shipping_to_the_sender_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attached to a loop that does not run its timers (stalled, or stopped), the writer still ships:
+    the sender thread, woken every WATCHDOG seconds, sees no cycle of the loop and runs its own."""
+    import asyncio
+    import threading
+    import time
+
+    import iamd.api.audit_process as audit_process
+
+    shippers: set[int] = set()
+
+    def encode(message: tuple[object, ...]) -> bytes:
+        shippers.add(threading.get_ident())
+        return real_encode(message)
+
+    real_encode = audit_process.encode
+    monkeypatch.setattr(audit_process, "encode", encode)
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=0.01, lag_limit=0.0)
+    loop = asyncio.new_event_loop()
+    try:
+        writer.attach(loop)  # never run
+        writer.submit(_record(1))
+        deadline = time.monotonic() + 60
+        while not shippers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shippers == {writer._thread.ident}
+    finally:
+        writer.close()
+        loop.close()
+        store.close()
+
+
+def test_on_the_event_loop_batches_waiting_for_room_go_as_the_child_acknowledges_not_at_the_next_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attached to a loop, a queue larger than the pipe's budget leaves in one cycle up to the budget;
+    the rest goes as the child's acknowledgements make room (the loop reads them as they come, as the
+    sender thread waited on the pipe), not a window later."""
+    import asyncio
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    monkeypatch.setattr(audit_process, "WATCHDOG", 3600.0)  # the sender thread never steps in
+    writer, store, _ = _writer_with_a_small_pipe(tmp_path)  # its window: 60 s
+    count = 12 * MESSAGE_EVENTS
+    try:
+        writer.flush()  # the child is up
+
+        async def ship() -> bool:
+            writer.attach(asyncio.get_running_loop())
+            for i in range(count):
+                writer.submit(_record(i))
+            writer._tick()  # one cycle now (a batch a turn); the next one is a minute away
+            for _ in range(1200):  # the child may take seconds to start on a busy machine
+                await asyncio.sleep(0.05)
+                if not writer._unsent:
+                    return True
+            return False
+
+        assert asyncio.run(ship())  # all written to the pipe, a minute before the next cycle
+        writer.flush()
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_on_the_event_loop_a_dead_child_s_pipe_is_not_read_over_and_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While batches wait for room, the loop reads the child's acknowledgements; a child that dies
+    then leaves a pipe that reads as ended for good: the loop stops reading at once (not a callback
+    at every turn of the loop until the take-over), and what the child left is stored by the
+    sender thread's cycle, as before."""
+    import asyncio
+    import os
+    import signal
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    monkeypatch.setattr(audit_process, "WATCHDOG", 3600.0)  # the take-over is run by hand below
+    writer, store, pid = _writer_with_a_small_pipe(tmp_path)
+    count = 12 * MESSAGE_EVENTS
+    reads: list[int] = []
+    acknowledged = writer._acknowledged
+
+    def counted() -> None:
+        reads.append(1)
+        acknowledged()
+
+    monkeypatch.setattr(writer, "_acknowledged", counted)
+    try:
+        writer.flush()
+        os.kill(pid, signal.SIGSTOP)
+
+        async def die_while_batches_wait() -> None:
+            writer.attach(asyncio.get_running_loop())
+            for i in range(count):
+                writer.submit(_record(i))
+            writer._tick()
+            while writer._items:  # a batch a turn of the loop
+                await asyncio.sleep(0)
+            assert writer._reading and writer._unsent  # the budget holds a batch or two
+            os.kill(pid, signal.SIGKILL)
+            writer._process.join(timeout=30)
+            await asyncio.sleep(0.5)
+
+        asyncio.run(die_while_batches_wait())
+        assert len(reads) <= 2 and not writer._reading
+        with writer._pipe_lock:
+            writer._cycle()  # the watchdog's: stores what the child did not acknowledge
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_on_the_event_loop_a_long_queue_goes_one_batch_per_turn_of_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's cycle encodes one batch (MESSAGE_EVENTS events at most) and leaves the rest queued
+    for its next turn, not for the next window: the requests' callbacks run between the slices, and
+    what is left stays queued where flush and close see it."""
+    import asyncio
+
+    import iamd.api.audit_process as audit_process
+    from iamd.api.audit_process import MESSAGE_EVENTS
+
+    monkeypatch.setattr(audit_process, "WATCHDOG", 3600.0)  # the sender thread never steps in
+    url, store = _store_with_a_key(tmp_path)
+    writer = AuditProcessWriter(store, url, window=60, lag_limit=0.0)
+    count = 4 * MESSAGE_EVENTS
+    try:
+
+        async def slices() -> list[int]:
+            writer.attach(asyncio.get_running_loop())
+            for i in range(count):
+                writer.submit(_record(i))
+            writer._tick()  # the next tick is a minute away
+            taken = [count - len(writer._items)]
+            for _ in range(6):
+                await asyncio.sleep(0)
+                taken.append(count - len(writer._items))
+            return taken
+
+        taken = asyncio.run(slices())
+        assert taken[0] == MESSAGE_EVENTS
+        assert taken[-1] == count and taken == sorted(taken)
+        writer.flush()
+        with store.read() as tx:
+            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+    finally:
         writer.close()
         store.close()
