@@ -43,6 +43,7 @@ from .pg_waits import KINDS, WaitSampler
 from .servers import Server, start_iamd
 from .setup import TARGETS, get_user_bodies, setup_iamd, target_users, verify
 from .signing import Key, query_body, sign_query
+from .thread_states import STATES, ThreadSampler
 from .wrk import available as wrk_available
 
 __all__ = ["main"]
@@ -254,10 +255,11 @@ def write_scaling(
                 signed = sign_query(server.host, server.port, key, write_bodies(names, 400))
                 _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
                 waits = WaitSampler(pg.cluster.url(), server.extra["database"])
+                threads = ThreadSampler(server.pid)  # one process: its threads (with --workers N, the parent's)
                 wal = pg.wal_syncs() if wal_syncs else (0, 0.0)
                 iamd_before, cluster_before = _process_seconds(server.pid), _cpu_seconds(postmaster)
                 machine_before, start = _machine_seconds(), time.monotonic()
-                with waits:
+                with waits, threads:
                     result = run_load(client, server.host, server.port, signed, connections=conns,
                                       duration=duration, unit=2)  # fmt: skip
                 iamd_after, cluster_after = _process_seconds(server.pid), _process_seconds(postmaster)
@@ -282,6 +284,7 @@ def write_scaling(
                     "others_cores": (busy - iamd - postgres - result.client_cpu_s) / wall,
                     "idle": idle / wall,
                     **{f"pg_{k}": v for k, v in waits.shares().items()},
+                    **{f"t_{g}_{k}": v for g, by in threads.report(result.requests).items() for k, v in by.items()},
                     **({"writes_per_sync": result.requests / max(syncs, 1), "sync_ms": sync_ms / max(syncs, 1)}
                        if wal_syncs else {}),
                 })  # fmt: skip
@@ -387,6 +390,16 @@ def render(results: dict[str, Any]) -> str:
                          f"{v['busiest_process_cores_8']:.2f} cores, on one core: one GIL), "
                          f"{cores * 1e3 / cpu_8:,.0f}/s ({cores} cores for all three)")  # fmt: skip
             lines.append(f"  {'':20} PostgreSQL backends ({v['pg_backends_8']:.1f}): {shares}")
+            for group in ("loop", "workers"):
+                t = {
+                    k[len(f"t_{group}_") : -2]: x
+                    for k, x in v.items()
+                    if k.startswith(f"t_{group}_") and k.endswith("_8")
+                }
+                states = ", ".join(f"{k} {t[k]:.0%}" for k in STATES if t[k] >= 0.005)
+                lines.append(f"  {'':20} iamd's {group} ({t['threads']:.1f} threads): {states}; per request "
+                             f"{t['cpu_us']:.0f} µs CPU, {t['runqueue_us']:.0f} µs waiting for a CPU, "
+                             f"{t['sleeps']:.1f} sleeps (bench/server/thread_states.py)")  # fmt: skip
             if "writes_per_sync_8" in v:
                 lines.append(f"  {'':20} the log's syncs: {v['writes_per_sync_1']:.2f} / {v['writes_per_sync_8']:.2f} "
                              f"writes per sync, {v['sync_ms_1']:.2f} / {v['sync_ms_8']:.2f} ms each")  # fmt: skip
