@@ -66,6 +66,11 @@ class SignedRequest:
         """Every value of one header (name already lowercase), in the order received."""
         return self._index.get(lowercase_name, ())
 
+    def headers_values(self, lowercase_names: Iterable[str]) -> list[tuple[str, ...]]:
+        """:meth:`header_values` of each name (a canonical request's signed headers), in one call."""
+        get = self._index.get
+        return [get(name, ()) for name in lowercase_names]
+
     def __repr__(self) -> str:
         # Values may carry session tokens and bodies may carry passwords: names and sizes only.
         names = sorted(self._index)

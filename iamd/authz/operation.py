@@ -52,6 +52,7 @@ from iamd.policy import (
     build_context,
     evaluate,
 )
+from iamd.policy.decision import make_decision
 from iamd.service.authorize import _time_keys as time_keys
 from iamd.service.call import Call, Caller
 from iamd.service.policy_loader import EMPTY
@@ -165,7 +166,7 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     if known is not None and known[0] is policies and (known[1] is caller.principal or known[1] == caller.principal):
         # The same principal, action and resource against the very same policy set (the cache
         # builds a new one when anything in it changes), decided without reading the context.
-        return Decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys)
+        return make_decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys, ())
     decision = evaluate(request, policies)
     if not decision.allowed:
         raise aws.AccessDenied(decision.message or "Access denied", decision)
