@@ -37,6 +37,8 @@ from iamd.audit import Check, CheckEvents, Summary, summary_without_resource
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
+from iamd.auth.request import new_signed_request
+from iamd.frozen import maker
 from iamd.ids import new_uuid4
 from iamd.moment import whole_second_utc
 from iamd.policy import (
@@ -195,12 +197,12 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
             raise invalid("PresignedUrl must be an http:// or https:// URL.") from None
         if url.scheme not in ("http", "https") or not url.netloc:
             raise invalid("PresignedUrl must be an http:// or https:// URL.")
-        return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
+        return new_signed_request("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
     # check_input made sure every header is a [name, value] pair of strings (and the method, path
     # and query strings): no str() of each.
     headers = tuple([(n, v) for n, v in request["Headers"]])
-    return SignedRequest(request["Method"], request["Path"], request.get("Query", ""), headers)
+    return new_signed_request(request["Method"], request["Path"], request.get("Query", ""), headers)
 
 
 def _authenticate(
@@ -463,9 +465,12 @@ def _check(
             decision, given_ip if isinstance(given_ip, str) else None)  # fmt: skip
 
 
+_new_check_events = maker(CheckEvents)  # CheckEvents(...) made cheaper (iamd.frozen.maker)
+
+
 def _events(call: Call, service: str, identity: Mapping[str, Any], user_agent: str, checks: list[Check]) -> CheckEvents:
     """One trail event per check: the client's request to the service, as the service's own event."""
-    return CheckEvents(
+    return _new_check_events(
         call.request_id, whole_second_utc(call.now), f"{service}.amazonaws.com", call.region,
         call.source_ip, user_agent[:1024], identity,
         call.caller.principal.arn, tuple(checks), new_uuid4(),
