@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from iamd.auth import canonical
-from iamd.auth.locate import AMZ_DATE_FORMAT, Located, locate
+from iamd.auth.locate import AMZ_DATE_FORMAT, Located, locate, scope_of
 from iamd.auth.request import SignedRequest
 from iamd.errors import (
     AwsError,
@@ -204,7 +204,7 @@ class SigV4Verifier:
                 payload_signed, declared = payload_hash != canonical.UNSIGNED_PAYLOAD, False
             text = _canonical_request(request, located, payload_hash, names)  # (no SigningDetails object per request)
             key = self._signing_key(credential.secret_access_key, located)
-            expected = key.sign(canonical.string_to_sign(located.amz_date, located.credential_scope, text))
+            expected = key.sign(canonical.string_to_sign(located.amz_date, scope_of(located), text))
             if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
                 raise SignatureDoesNotMatch(MISMATCH)
             if (

@@ -51,6 +51,7 @@ from iamd.policy import (
     PolicyType,
     Principal,
     Request,
+    Verdict,
     build_context,
     evaluate,
 )
@@ -97,11 +98,12 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
     checks: list[Check] = []
     last_context: Context | None = None
-    messages: dict[tuple[Any, ...], tuple[bool, str]] = {}  # each distinct denial's text rendered once per call
+    messages: dict[tuple[int, int], tuple[bool, str]] = {}  # each distinct denial's text rendered once per call
     client_account = client.principal.account if client is not None else None
+    service_account = call.caller.account_id
     for check in data["Checks"]:
         resource = str(check["Resource"])
-        owner = _owner(check, resource, client_account, call.account)
+        owner = _owner(check, resource, client_account, service_account)
         if error is not None:
             code, message, status = error
             why: dict[str, Any] = {"decision": "implicitDeny", "authentication": code}
@@ -120,12 +122,14 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
             else:
                 for key, values in context.values.items():
                     resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
-        why, summary, outcome = _why(decision)
-        if decision.allowed:
+        why, summary, _ = _why(decision)
+        if decision.verdict is Verdict.ALLOWED:  # (not the property: a call from C per check)
             results.append(_result(check, "Allow", "", why, None))
             checks.append(_check(check, resource, owner, summary, None))
             continue
-        message = _denial_message(decision, service, client, (outcome, id(context)), messages)
+        # The outcome by its Why (one object per outcome, which `results` holds for the whole call,
+        # so its id is not reused meanwhile): two ints to hash, not the outcome's nested key twice.
+        message = _denial_message(decision, service, client, (id(why), id(context)), messages)
         denial = ("AccessDenied", message or "Access Denied", 403)
         results.append(_result(check, "Deny", message, why, denial))
         checks.append(_check(check, resource, owner, summary, denial[:2]))
@@ -152,7 +156,7 @@ def _service_context(caller: Caller, now: datetime, secure: bool, source_ip: str
 def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
     caller = call.caller
-    target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
+    target = f"arn:{call.env.partition.name}:iamd::{caller.account_id}:service/{service}"
 
     # The builder holds what it reads, not the call: the decision goes into call.decisions, and a
     # builder holding the call would make a reference cycle (call → decision → request → context
@@ -379,8 +383,8 @@ def _denial_message(
     decision: Decision,
     service: str,
     client: Caller,
-    key: tuple[Any, ...],
-    known: dict[tuple[Any, ...], tuple[bool, str]],
+    key: tuple[int, int],
+    known: dict[tuple[int, int], tuple[bool, str]],
 ) -> str:
     """:func:`_message`, rendered once per call for each distinct outcome and context (``key``):
     the checks decided alike differ only by the resource the text names, which is spliced into
