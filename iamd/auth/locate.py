@@ -104,16 +104,16 @@ def _from_header(request: SignedRequest, values: tuple[str, ...], pairs: tuple[t
     # other shape, and every malformed one, takes the full parse and its AWS error.
     cut = len(header) - 64
     if cut > 0 and header.endswith("Signature=", 0, cut) and _HEX64.fullmatch(header, cut):
-        head = header[: cut - len("Signature=")]
+        head = header[: cut - 10]  # len("Signature=")
         # The key id is the part that differs between callers: with it cut out, one parse serves
         # every caller of the same scope and signed headers (not 1,024 callers, then one parse per
         # request). Only where the Credential is the first parameter and its id is plain
         # upper-case letters and digits (no separator, '=' or '/': the parse cannot change).
         key_id = None
         if head.startswith(_FIRST):
-            end = head.find("/", len(_FIRST))
-            if end > 0 and _KEY_ID.fullmatch(head, len(_FIRST), end):
-                key_id, head = head[len(_FIRST) : end], _FIRST + head[end:]
+            end = head.find("/", _AFTER_FIRST)
+            if end > 0 and _KEY_ID.fullmatch(head, _AFTER_FIRST, end):
+                key_id, head = head[_AFTER_FIRST:end], _FIRST + head[end:]
         template = _template(head)
         raw_date, from_date_header = _date_header(request)
         if template is not None and raw_date is not None:
@@ -145,6 +145,7 @@ class _Template:
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIRST = f"{ALGORITHM} Credential="
+_AFTER_FIRST = len(_FIRST)
 _KEY_ID = re.compile(r"[A-Z0-9]{16,128}")  # AWS's key id length; the upper-case ids of AKIA and ASIA keys
 
 

@@ -270,13 +270,13 @@ class _Memo:
 
     def __init__(self, call: Call, tx: ReadTx, client: Caller, region: str, user_agent: str) -> None:
         self.call, self.tx, self.client = call, tx, client
-        moment = call.now.astimezone(UTC)
-        current, epoch = time_keys(int(moment.timestamp()))
+        # (an aware time's timestamp and differences need no conversion to UTC first)
+        current, epoch = time_keys(int(call.now.timestamp()))
         self.base: list[tuple[str, str | Sequence[str]]] = [
             ("aws:CurrentTime", current),
             ("aws:EpochTime", epoch),
             ("aws:RequestedRegion", region),
-            *session_context_items(client, moment),
+            *session_context_items(client, call.now),
         ]
         if user_agent:
             self.base.append(("aws:UserAgent", user_agent))
