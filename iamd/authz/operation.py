@@ -56,6 +56,7 @@ from iamd.policy import (
     evaluate,
 )
 from iamd.policy.decision import make_decision
+from iamd.policy.request import make_request
 from iamd.service.authorize import _time_keys as time_keys
 from iamd.service.call import Call, Caller
 from iamd.service.policy_loader import EMPTY
@@ -163,7 +164,7 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     # → builder → call) that keeps each call's objects (its parsed body, its checks, its answer)
     # alive until the cyclic GC finds them, which then has every call's leftovers to scan.
     context = Context.deferred(functools.partial(_service_context, caller, call.now, call.secure, call.source_ip))
-    request = Request(caller.principal, ACTION, target, context, caller.account_id)
+    request = make_request(caller.principal, ACTION, target, context, caller.account_id)
     policies = call.env.policies.for_caller(tx, caller)
     entry = (target, caller.principal.arn)
     known = _SERVICE_ALLOWS.get(entry)
@@ -343,7 +344,9 @@ def _decide(memo: _Memo, check: Mapping[str, Any], resource: str, owner: str) ->
             resource_org=memo.org(owner),
         )
         memo.contexts[key] = context
-    return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
+    return evaluate(
+        make_request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner)
+    )
 
 
 def _owner(check: Mapping[str, Any], resource: str, client_account: str | None, service_account: str) -> str:
