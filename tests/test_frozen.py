@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import pickle
@@ -15,7 +16,7 @@ from iamd.auth.locate import Located
 from iamd.auth.request import SignedRequest
 from iamd.auth.sigv4 import SigningDetails, VerifiedRequest
 from iamd.core import CallContext
-from iamd.frozen import fast_init
+from iamd.frozen import fast_init, maker
 from iamd.service.call import Call
 
 
@@ -52,6 +53,30 @@ def test_builds_what_the_generated_init_builds(args: tuple[Any, ...], kwargs: di
     with pytest.raises(dataclasses.FrozenInstanceError):
         got.a = "z"
     assert inspect.signature(fast.__init__).parameters.keys() == inspect.signature(plain.__init__).parameters.keys()
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(("x",), {}), (("x", 5), {}), (("x", 5, [1]), {"e": "f"}), ((), {"a": "y", "c": [2], "b": 1})],
+)
+def test_the_maker_builds_what_the_class_builds(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    _, fast = _twins()
+    make = maker(fast)
+    want, got = fast(*args, **kwargs), make(*args, **kwargs)
+    assert type(got) is fast and got == want and got.d == want.d  # __post_init__ ran
+    assert repr(got) == repr(want) and hash(got.d) == hash(want.d)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.a = "z"
+    assert copy.copy(got) == want and dataclasses.replace(got, e="g") == dataclasses.replace(want, e="g")
+    assert make("x").c is not make("x").c  # each default factory called per object
+    assert inspect.signature(make).parameters.keys() == inspect.signature(fast).parameters.keys()
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [((), {}), (("x", 1, [], "e"), {}), (("x",), {"zz": 1}), ((), {"b": 1})])
+def test_the_maker_refuses_what_the_class_refuses(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    _, fast = _twins()
+    with pytest.raises(TypeError):
+        maker(fast)(*args, **kwargs)
 
 
 def test_each_default_factory_called_per_object() -> None:

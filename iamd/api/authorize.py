@@ -24,8 +24,10 @@ from iamd import errors as aws
 from iamd.api.backend import Backend
 from iamd.api.pipeline import HttpRequest, receive_request, refused_at_the_door
 from iamd.auth import SignedRequest, SigV4Verifier
+from iamd.auth.request import new_signed_request
 from iamd.authz.operation import MAX_BODY, read_body
 from iamd.core import CallContext
+from iamd.frozen import maker
 from iamd.ids import new_uuid4
 from iamd.protocol.errors import WireResponse
 from iamd.service.call import Caller
@@ -78,7 +80,7 @@ class AuthorizeDoor:
     def _inline(self, http: HttpRequest) -> WireResponse | None:
         if len(http.body) > INLINE_BODY:
             return None
-        signed = SignedRequest("POST", http.path, http.query, http.headers, http.body)
+        signed = new_signed_request("POST", http.path, http.query, http.headers, http.body)
         # A few checks: answered here on the event loop, where no database work is allowed; one
         # that needs the database after all (the service's or a client's key or policies not
         # cached yet, a refusal's audit event stored durably) is run again, from the start, on a
@@ -94,9 +96,11 @@ class AuthorizeDoor:
             return None
 
     def _answer(self, http: HttpRequest) -> WireResponse:
-        signed = SignedRequest("POST", http.path, http.query, http.headers, http.body)
+        signed = new_signed_request("POST", http.path, http.query, http.headers, http.body)
         return answer(self.backend, self.verifier, signed, http.client_ip, http.secure)
 
+
+_new_context = maker(CallContext)  # CallContext(...) made cheaper (iamd.frozen.maker)
 
 # A body this small carries at most a few dozen checks: at most about a millisecond on the loop.
 INLINE_BODY = 4 * 1024
@@ -108,7 +112,7 @@ def answer(
     """Decode → authenticate the service → invoke the core → encode."""
     request_id = new_uuid4()
     user_agent = (signed.header_values("user-agent") or ("",))[0]
-    context = CallContext(request_id, backend.clock(), source_ip, user_agent, secure, backend.partition.iam_region)
+    context = _new_context(request_id, backend.clock(), source_ip, user_agent, secure, backend.partition.iam_region)
     caller: Caller | None = None
     data: dict[str, Any] | None = None
     try:

@@ -27,12 +27,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from iamd.auth import canonical
-from iamd.auth.locate import AMZ_DATE_FORMAT, Located, locate
+from iamd.auth.locate import AMZ_DATE_FORMAT, Located, locate, scope_of
 from iamd.auth.request import SignedRequest
 from iamd.errors import (
     AwsError,
@@ -42,7 +42,7 @@ from iamd.errors import (
     RequestExpired,
     SignatureDoesNotMatch,
 )
-from iamd.frozen import fast_init
+from iamd.frozen import fast_init, maker
 from iamd.moment import whole_second_utc
 
 __all__ = [
@@ -64,6 +64,8 @@ REGION_SHAPE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 DEFAULT_SERVICES: Mapping[str, frozenset[str] | None] = MappingProxyType(
     {"iam": frozenset({"us-east-1"}), "sts": None, "organizations": None}
 )
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -120,6 +122,9 @@ class VerifiedRequest(Generic[P]):
     url_expires_at: datetime | None  # presigned only
 
 
+_new_verified = maker(VerifiedRequest)  # VerifiedRequest(...) made cheaper (iamd.frozen.maker)
+
+
 @dataclass(frozen=True, slots=True)
 class Presented(Generic[P]):
     """What a refused request presented, as far as verification got: the located signature
@@ -164,6 +169,7 @@ class SigV4Verifier:
         self._cache: OrderedDict[tuple[str, str, str, str], canonical.Signer] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._window = (_EPOCH, _EPOCH, _EPOCH)
 
     def verify(
         self,
@@ -185,6 +191,7 @@ class SigV4Verifier:
         located = locate(request)
         found: Credential[P] | None = None
         looked_up = False
+        names = _header_names(located.signed_headers)
         try:
             self._check_scope(located, self._candidates(service))
             _check_scope_date(located)
@@ -195,9 +202,9 @@ class SigV4Verifier:
                 payload_hash, payload_signed, declared = self._payload_hash(request)
             else:  # the caller's to check against the body
                 payload_signed, declared = payload_hash != canonical.UNSIGNED_PAYLOAD, False
-            text = _canonical_request(request, located, payload_hash)  # (no SigningDetails object per request)
+            text = _canonical_request(request, located, payload_hash, names)  # (no SigningDetails object per request)
             key = self._signing_key(credential.secret_access_key, located)
-            expected = key.sign(canonical.string_to_sign(located.amz_date, located.credential_scope, text))
+            expected = key.sign(canonical.string_to_sign(located.amz_date, scope_of(located), text))
             if not hmac.compare_digest(expected.encode(), located.signature.encode("utf-8", "surrogatepass")):
                 raise SignatureDoesNotMatch(MISMATCH)
             if (
@@ -216,16 +223,16 @@ class SigV4Verifier:
             raise
         # Positional, in field order (access key, principal, date, region, service, signed at,
         # presigned, token, signed headers, payload signed, URL expiry): half the cost of keywords.
-        return VerifiedRequest(
+        return _new_verified(
             located.access_key_id, credential.principal, located.scope_date, located.region, located.service,
-            located.signed_at, located.presigned, located.session_token, _header_names(located.signed_headers)[0],
-            payload_signed, url_expires_at,
+            located.signed_at, located.presigned, located.session_token, names[0], payload_signed, url_expires_at,
         )  # fmt: skip
 
     def describe(self, request: SignedRequest) -> SigningDetails:
         """The canonical request and string to sign for ``request``; needs no credential."""
         located = locate(request)
-        text = _canonical_request(request, located, self._payload_hash(request, strict=False)[0])
+        names = _header_names(located.signed_headers)
+        text = _canonical_request(request, located, self._payload_hash(request, strict=False)[0], names)
         scope = located.credential_scope
         return SigningDetails(text, canonical.string_to_sign(located.amz_date, scope, text), scope)
 
@@ -257,7 +264,10 @@ class SigV4Verifier:
 
     def _check_time(self, located: Located, now: datetime) -> datetime | None:
         signed_at, skew = located.signed_at, self._max_skew
-        if signed_at > now + skew:
+        window = self._window  # (now, earliest, latest): one tuple, replaced whole (threads read either)
+        if window[0] != now:  # whole seconds: the bounds once a second, not twice a request
+            window = self._window = (now, now - skew, now + skew)
+        if signed_at > window[2]:
             raise SignatureDoesNotMatch(
                 f"Signature not yet current: {located.amz_date} is still later than {_fmt(now + skew)} "
                 f"({_fmt(now)} + {self._skew_text})"
@@ -267,7 +277,7 @@ class SigV4Verifier:
             if now > expires_at:
                 raise RequestExpired("Request has expired")
             return expires_at
-        if signed_at < now - skew:
+        if signed_at < window[1]:
             raise SignatureDoesNotMatch(
                 f"Signature expired: {located.amz_date} is now earlier than {_fmt(now - skew)} "
                 f"({_fmt(now)} - {self._skew_text})"
@@ -338,9 +348,11 @@ def _header_names(signed_headers: str) -> tuple[tuple[str, ...], tuple[str, ...]
     return names, tuple(name.lower() for name in names)
 
 
-def _canonical_request(request: SignedRequest, located: Located, payload_hash: str) -> str:
-    names, lowered = _header_names(located.signed_headers)
-    values = [request.header_values(name) for name in lowered]
+def _canonical_request(
+    request: SignedRequest, located: Located, payload_hash: str, names: tuple[tuple[str, ...], tuple[str, ...]]
+) -> str:
+    """``names``: :func:`_header_names` of the located SignedHeaders."""
+    values = request.headers_values(names[1])
     if not all(values):
         raise SignatureDoesNotMatch(MISMATCH)  # a signed header is absent
     exclude = b"X-Amz-Signature" if located.presigned else None
@@ -351,7 +363,7 @@ def _canonical_request(request: SignedRequest, located: Located, payload_hash: s
         request.method,
         uri,
         canonical.canonical_query(located.query_pairs, exclude=exclude),
-        canonical.canonical_headers(names, values),
+        canonical.canonical_headers(names[0], values),
         located.signed_headers,
         payload_hash,
     )

@@ -75,7 +75,8 @@ def read_body(body: bytes) -> dict[str, Any]:
     else:
         if not isinstance(parsed, dict):
             raise invalid("The body must be a JSON object.")
-        return check_input(parsed, escapes=False)
+        _check(parsed, escapes=False)
+        return parsed  # parsed here: no copy
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -101,7 +102,13 @@ def _valid_unicode(data: Mapping[str, Any]) -> bool:
 
 
 def check_input(data: Mapping[str, Any], *, escapes: bool = True) -> dict[str, Any]:
-    """``data`` checked against the wire format (docs/authorization-api.md); the same for every door."""
+    """``data`` checked against the wire format (docs/authorization-api.md); the same for every
+    door. A copy: the caller's object is its own."""
+    _check(data, escapes=escapes)
+    return dict(data)
+
+
+def _check(data: Mapping[str, Any], *, escapes: bool) -> None:
     if not _MEMBERS.issuperset(data):  # (no set made for a body without unknown members)
         raise invalid(f"Unknown members: {', '.join(sorted(set(data) - _MEMBERS)[:10])}.")
     if escapes and not _valid_unicode(data):  # JSON can spell a lone surrogate (\ud800), which no text can be
@@ -122,7 +129,6 @@ def check_input(data: Mapping[str, Any], *, escapes: bool = True) -> dict[str, A
     service = data.get("Service")
     if service is not None and (not isinstance(service, str) or not _SERVICE.fullmatch(service)):
         raise invalid("Service must be a service prefix: lower-case letters, digits and hyphens (e.g. s3).")
-    return dict(data)
 
 
 _HEADER_PAIR = "Each of Request.Headers must be a [name, value] pair of strings."

@@ -37,6 +37,8 @@ from iamd.audit import Check, CheckEvents, Summary, summary_without_resource
 from iamd.auth import SignedRequest, SigV4Verifier, carries_signature
 from iamd.auth.canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from iamd.auth.locate import locate
+from iamd.auth.request import new_signed_request
+from iamd.frozen import maker
 from iamd.ids import new_uuid4
 from iamd.moment import whole_second_utc
 from iamd.policy import (
@@ -49,9 +51,12 @@ from iamd.policy import (
     PolicyType,
     Principal,
     Request,
+    Verdict,
     build_context,
     evaluate,
 )
+from iamd.policy.decision import make_decision
+from iamd.policy.request import make_request
 from iamd.service.authorize import _time_keys as time_keys
 from iamd.service.call import Call, Caller
 from iamd.service.policy_loader import EMPTY
@@ -94,11 +99,12 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
     checks: list[Check] = []
     last_context: Context | None = None
-    messages: dict[tuple[Any, ...], tuple[bool, str]] = {}  # each distinct denial's text rendered once per call
+    messages: dict[tuple[int, int], tuple[bool, str]] = {}  # each distinct denial's text rendered once per call
     client_account = client.principal.account if client is not None else None
+    service_account = call.caller.account_id
     for check in data["Checks"]:
         resource = str(check["Resource"])
-        owner = _owner(check, resource, client_account, call.account)
+        owner = _owner(check, resource, client_account, service_account)
         if error is not None:
             code, message, status = error
             why: dict[str, Any] = {"decision": "implicitDeny", "authentication": code}
@@ -117,12 +123,14 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
             else:
                 for key, values in context.values.items():
                     resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
-        why, summary, outcome = _why(decision)
-        if decision.allowed:
+        why, summary, _ = _why(decision)
+        if decision.verdict is Verdict.ALLOWED:  # (not the property: a call from C per check)
             results.append(_result(check, "Allow", "", why, None))
             checks.append(_check(check, resource, owner, summary, None))
             continue
-        message = _denial_message(decision, service, client, (outcome, id(context)), messages)
+        # The outcome by its Why (one object per outcome, which `results` holds for the whole call,
+        # so its id is not reused meanwhile): two ints to hash, not the outcome's nested key twice.
+        message = _denial_message(decision, service, client, (id(why), id(context)), messages)
         denial = ("AccessDenied", message or "Access Denied", 403)
         results.append(_result(check, "Deny", message, why, denial))
         checks.append(_check(check, resource, owner, summary, denial[:2]))
@@ -149,14 +157,14 @@ def _service_context(caller: Caller, now: datetime, secure: bool, source_ip: str
 def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     """``iamd:Authorize`` for the calling service, on its authorizer ARN in its own account."""
     caller = call.caller
-    target = f"arn:{call.partition}:iamd::{caller.account_id}:service/{service}"
+    target = f"arn:{call.env.partition.name}:iamd::{caller.account_id}:service/{service}"
 
     # The builder holds what it reads, not the call: the decision goes into call.decisions, and a
     # builder holding the call would make a reference cycle (call → decision → request → context
     # → builder → call) that keeps each call's objects (its parsed body, its checks, its answer)
     # alive until the cyclic GC finds them, which then has every call's leftovers to scan.
     context = Context.deferred(functools.partial(_service_context, caller, call.now, call.secure, call.source_ip))
-    request = Request(caller.principal, ACTION, target, context, caller.account_id)
+    request = make_request(caller.principal, ACTION, target, context, caller.account_id)
     policies = call.env.policies.for_caller(tx, caller)
     entry = (target, caller.principal.arn)
     known = _SERVICE_ALLOWS.get(entry)
@@ -165,7 +173,7 @@ def _authorize_service(call: Call, tx: ReadTx, service: str) -> Decision:
     if known is not None and known[0] is policies and (known[1] is caller.principal or known[1] == caller.principal):
         # The same principal, action and resource against the very same policy set (the cache
         # builds a new one when anything in it changes), decided without reading the context.
-        return Decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys)
+        return make_decision(known[2].verdict, request, known[2].matched, (), known[2].missing_context_keys, ())
     decision = evaluate(request, policies)
     if not decision.allowed:
         raise aws.AccessDenied(decision.message or "Access denied", decision)
@@ -194,12 +202,12 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
             raise invalid("PresignedUrl must be an http:// or https:// URL.") from None
         if url.scheme not in ("http", "https") or not url.netloc:
             raise invalid("PresignedUrl must be an http:// or https:// URL.")
-        return SignedRequest("GET", url.path or "/", url.query, (("host", url.netloc),))
+        return new_signed_request("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
     # check_input made sure every header is a [name, value] pair of strings (and the method, path
     # and query strings): no str() of each.
     headers = tuple([(n, v) for n, v in request["Headers"]])
-    return SignedRequest(request["Method"], request["Path"], request.get("Query", ""), headers)
+    return new_signed_request(request["Method"], request["Path"], request.get("Query", ""), headers)
 
 
 def _authenticate(
@@ -263,13 +271,13 @@ class _Memo:
 
     def __init__(self, call: Call, tx: ReadTx, client: Caller, region: str, user_agent: str) -> None:
         self.call, self.tx, self.client = call, tx, client
-        moment = call.now.astimezone(UTC)
-        current, epoch = time_keys(int(moment.timestamp()))
+        # (an aware time's timestamp and differences need no conversion to UTC first)
+        current, epoch = time_keys(int(call.now.timestamp()))
         self.base: list[tuple[str, str | Sequence[str]]] = [
             ("aws:CurrentTime", current),
             ("aws:EpochTime", epoch),
             ("aws:RequestedRegion", region),
-            *session_context_items(client, moment),
+            *session_context_items(client, call.now),
         ]
         if user_agent:
             self.base.append(("aws:UserAgent", user_agent))
@@ -336,7 +344,9 @@ def _decide(memo: _Memo, check: Mapping[str, Any], resource: str, owner: str) ->
             resource_org=memo.org(owner),
         )
         memo.contexts[key] = context
-    return evaluate(Request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner))
+    return evaluate(
+        make_request(principal, str(check["Action"]), resource, context, owner), memo.policies(check, owner)
+    )
 
 
 def _owner(check: Mapping[str, Any], resource: str, client_account: str | None, service_account: str) -> str:
@@ -376,8 +386,8 @@ def _denial_message(
     decision: Decision,
     service: str,
     client: Caller,
-    key: tuple[Any, ...],
-    known: dict[tuple[Any, ...], tuple[bool, str]],
+    key: tuple[int, int],
+    known: dict[tuple[int, int], tuple[bool, str]],
 ) -> str:
     """:func:`_message`, rendered once per call for each distinct outcome and context (``key``):
     the checks decided alike differ only by the resource the text names, which is spliced into
@@ -462,9 +472,12 @@ def _check(
             decision, given_ip if isinstance(given_ip, str) else None)  # fmt: skip
 
 
+_new_check_events = maker(CheckEvents)  # CheckEvents(...) made cheaper (iamd.frozen.maker)
+
+
 def _events(call: Call, service: str, identity: Mapping[str, Any], user_agent: str, checks: list[Check]) -> CheckEvents:
     """One trail event per check: the client's request to the service, as the service's own event."""
-    return CheckEvents(
+    return _new_check_events(
         call.request_id, whole_second_utc(call.now), f"{service}.amazonaws.com", call.region,
         call.source_ip, user_agent[:1024], identity,
         call.caller.principal.arn, tuple(checks), new_uuid4(),

@@ -476,16 +476,7 @@ class Request:
         # The dataclass's own __init__, without its cost (see draft_class): made a draft, the fields
         # are plain slot stores, then it is a Request. A __new__ rather than an __init__: the object is
         # made here (one class assignment, not two) and type() calls no Python __init__ after it.
-        d: Any = _new_object(_RequestDraft)
-        d.principal = principal
-        d.action = action
-        d.resource = resource
-        d.context = Context({}) if context is None else context
-        d.resource_account = resource_account
-        d.resource_display = resource_display
-        d.__class__ = Request
-        made: Request = d
-        return made
+        return make_request(principal, action, resource, context, resource_account, resource_display)
 
     def __reduce__(self) -> tuple[type[Request], tuple[object, ...]]:
         # copy and pickle remake a Request through __new__, with its fields (the default reduction
@@ -520,3 +511,26 @@ def draft_class(cls: type) -> type:
 
 _RequestDraft = draft_class(Request)
 _new_object = object.__new__
+
+
+def make_request(
+    principal: Principal,
+    action: str,
+    resource: str = "*",
+    context: Context | None = None,
+    resource_account: str | None = None,
+    resource_display: str | None = None,
+) -> Request:
+    """``Request(...)``, called from Python without ``type.__call__`` entering its ``__new__``
+    from C (about 2,000 instructions less; an authorization makes two per call), as
+    ``make_decision`` makes a Decision."""
+    d: Any = _new_object(_RequestDraft)
+    d.principal = principal
+    d.action = action
+    d.resource = resource
+    d.context = Context({}) if context is None else context
+    d.resource_account = resource_account
+    d.resource_display = resource_display
+    d.__class__ = Request
+    made: Request = d
+    return made
