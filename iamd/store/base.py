@@ -19,6 +19,7 @@ from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
 from iamd.store.errors import AlreadyExists, InvalidMarker, LimitExceeded, NotFound, ReadOnly
+from iamd.store.feed import NOTIFY
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
 __all__ = ["Context", "Ops", "name_key", "role_select", "user_select"]
@@ -329,6 +330,11 @@ class Ops:
         if self._taken is not None and self._bumped is None:
             driver.run(self._conn, _UNBUMP)
             self._taken = None
+
+    def notify_last(self, text: str) -> None:
+        """PostgreSQL: send ``text`` to the other processes' change feeds (iamd/store/feed.py) as
+        one more of the transaction's last statements: delivered at its commit, in commit order."""
+        self._last.append((NOTIFY, {"feed": text}, None))
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,

@@ -28,6 +28,7 @@ from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.driver import IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
+from iamd.store.feed import ChangeFeed, new_sender, payload
 from iamd.store.groups import GroupOps
 from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
@@ -158,6 +159,7 @@ class SqlStore:
         # their commit until their change set is published (``committing``).
         self._committing: dict[int, int] = {}
         self._committing_lock = threading.Lock()
+        self._sender = new_sender()  # this store object's id in the change feed (iamd/store/feed.py)
 
     @property
     def dialect(self) -> str:
@@ -297,6 +299,8 @@ class SqlStore:
                     committing = tx.bumped_generation()
                     if committing is not None:
                         self._count_committing(committing, 1)
+                        if self._ctx.dialect == "postgresql":  # to the other processes, at the commit
+                            tx.notify_last(payload(ChangeSet(tx.changes, committing), self._sender))
                     # Locked on PostgreSQL: committed asynchronously and made durable in the same round
                     # trip (``_commit_durably``; SQLAlchemy's commit then has nothing left to do). Never
                     # locked: wrote nothing (or committed synchronously on SQLite).
@@ -468,6 +472,21 @@ class SqlStore:
     def generation(self) -> int:
         with self._reading() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
+
+    def change_feed(self) -> ChangeFeed | None:
+        """PostgreSQL: the write transactions' change sets as they commit, this store object's
+        own among them, on a new connection of the feed's own (iamd/store/feed.py); None on SQLite."""
+        if self._ctx.dialect != "postgresql":
+            return None
+        check_database_allowed()  # not on the event loop (iamd/store/guard.py)
+        raw = self._engine.raw_connection()
+        driver: Any = raw.driver_connection
+        raw.detach()  # the feed's for as long as it lives, not the pool's
+        try:
+            return ChangeFeed(driver, self._sender)
+        except BaseException:
+            driver.close()
+            raise
 
     def reset(self) -> None:
         """Delete every account, entity and audit event, in one transaction.

@@ -1,0 +1,88 @@
+"""PostgreSQL: the change feed, each write's change set sent to the other processes on the database.
+
+A write transaction that bumped the generation sends, as one more statement of its last round
+trip (``Ops.notify_last``), ``pg_notify('iamd_changes', payload)``: PostgreSQL delivers it only
+if the transaction commits, at its commit, and in commit order; writers commit one at a time
+under the writers' lock, so the generations come consecutive. The payload is the generation,
+the sending store object's id and its changes (:mod:`iamd.store.changes`) in JSON, or only
+the first two when that would not fit PostgreSQL's payload limit: a receiver then drops
+everything. Audit events are left out: nothing cached is built from the trail.
+
+A process's generation watcher (iamd/api/watcher.py) listens on a connection of its own
+(:class:`ChangeFeed`) and applies another process's change sets to its caches as it applies
+its own writes'. Whatever the feed cannot vouch for (a generation missing from it, a change set
+it could not carry or read, the listening connection lost) drops every cache, as every write
+of another process did before (docs/architecture.md, "Caches and invalidation").
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from iamd.store.changes import Change, ChangeSet, Entity, Verb
+
+__all__ = ["NOTIFY", "ChangeFeed", "new_sender", "parse", "payload"]
+
+CHANNEL = "iamd_changes"
+# The write's last statement (``Ops.notify_last``): its change set to every listener, at its commit.
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', %(feed)s)"
+_LIMIT = 8000  # PostgreSQL's payload must be shorter than this many bytes (its default build)
+_GENERATION = "SELECT generation FROM iamd_meta WHERE id = 1"
+
+
+def new_sender() -> str:
+    """A store object's id in the feed: its own change sets come back to it, already applied."""
+    return secrets.token_hex(6)
+
+
+def payload(changes: ChangeSet, sender: str) -> str:
+    """``changes`` (committed as ``changes.generation``) as the feed sends it."""
+    head = f"{changes.generation} {sender}"
+    rows = [[c.entity.value, c.account, c.name, c.verb.value, c.detail]
+            for c in changes.changes if c.entity is not Entity.AUDIT_EVENT]  # fmt: skip
+    text = f"{head} {json.dumps(rows, separators=(',', ':'))}"  # ASCII: one byte per character
+    return text if len(text) < _LIMIT else head
+
+
+def parse(text: str, sender: str) -> tuple[int, ChangeSet | None]:
+    """(generation, change set) of a payload: the set is empty when ``sender`` wrote it (its
+    changes applied as it committed), None when it is unknown (too large to send, or not
+    readable: a newer iamd's kinds of change, say), and everything is to be dropped."""
+    generation, _, rest = text.partition(" ")
+    origin, _, body = rest.partition(" ")
+    number = int(generation)
+    if origin == sender:
+        return number, ChangeSet((), number)
+    try:
+        rows: Any = json.loads(body)
+        changes = tuple(Change(Entity(e), str(a), str(n), Verb(v), str(d)) for e, a, n, v, d in rows)
+    except (ValueError, TypeError):
+        return number, None
+    return number, ChangeSet(changes, number)
+
+
+class ChangeFeed:
+    """The feed on one connection of its own (a psycopg connection, in autocommit), listening
+    from before it reads the generation it starts at (``generation``): whatever commits later
+    comes through :meth:`poll`."""
+
+    def __init__(self, driver: Any, sender: str) -> None:
+        self._driver = driver
+        self._sender = sender
+        driver.autocommit = True
+        driver.execute(f"LISTEN {CHANNEL}")
+        self.generation = self._read()
+
+    def _read(self) -> int:
+        return int(self._driver.execute(_GENERATION).fetchone()[0])
+
+    def poll(self) -> tuple[int, list[tuple[int, ChangeSet | None]]]:
+        """The generation now, and the change sets received since the last poll, in commit order
+        (``parse``'s); raises when the connection is lost."""
+        current = self._read()
+        return current, [parse(n.payload, self._sender) for n in self._driver.notifies(timeout=0)]
+
+    def close(self) -> None:
+        self._driver.close()
