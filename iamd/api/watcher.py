@@ -134,20 +134,25 @@ class GenerationWatcher:
             return self._drop()
         missed = False
         for generation, changes in received:
-            if generation <= self._seen:
-                continue  # decided already (the caches were dropped after it committed)
-            missed = missed or changes is None or generation != self._seen + 1
-            if not missed and changes is not None and changes.changes:  # empty: this process's own
-                assert self._on_changes is not None  # a feed is read only with on_changes
-                self._on_changes(changes)
-                self.foreign_changes += 1
-            self._seen = generation
+            if generation is None:  # a last use (bookkeeping, no generation): whenever it comes
+                self._apply(changes)
+            elif generation > self._seen:  # else decided already (dropped after it committed)
+                missed = missed or changes is None or generation != self._seen + 1
+                if not missed:
+                    self._apply(changes)
+                self._seen = generation
         missed = missed or self._seen < self._read  # shown by the database a poll ago, not by the feed since
         self._read = current
         if missed:
             self._seen = max(self._seen, current)  # the caches are dropped after all of it committed
             return self._drop()
         return False
+
+    def _apply(self, changes: ChangeSet | None) -> None:
+        if changes is not None and changes.changes:  # empty: this process's own, applied already
+            assert self._on_changes is not None  # a feed is read only with on_changes
+            self._on_changes(changes)
+            self.foreign_changes += 1
 
     def _close_feed(self) -> None:
         feed, self._feed = self._feed, None

@@ -6,7 +6,10 @@ if the transaction commits, at its commit, and in commit order; writers commit o
 under the writers' lock, so the generations come consecutive. The payload is the generation,
 the sending store object's id and its changes (:mod:`iamd.store.changes`) in JSON, or only
 the first two when that would not fit PostgreSQL's payload limit: a receiver then drops
-everything. Audit events are left out: nothing cached is built from the trail.
+everything. Audit events are left out: nothing cached is built from the trail. A role's or a
+password's last use (a write outside write transactions, no generation) is sent too, with
+``-`` for its generation, on its own: a receiver applies it whenever it comes (bookkeeping:
+before the feed, another process refreshed those fields when it dropped everything).
 
 A process's generation watcher (iamd/api/watcher.py) listens on a connection of its own
 (:class:`ChangeFeed`) and applies another process's change sets to its caches as it applies
@@ -39,20 +42,20 @@ def new_sender() -> str:
 
 def payload(changes: ChangeSet, sender: str) -> str:
     """``changes`` (committed as ``changes.generation``) as the feed sends it."""
-    head = f"{changes.generation} {sender}"
+    head = f"{'-' if changes.generation is None else changes.generation} {sender}"
     rows = [[c.entity.value, c.account, c.name, c.verb.value, c.detail]
             for c in changes.changes if c.entity is not Entity.AUDIT_EVENT]  # fmt: skip
     text = f"{head} {json.dumps(rows, separators=(',', ':'))}"  # ASCII: one byte per character
     return text if len(text) < _LIMIT else head
 
 
-def parse(text: str, sender: str) -> tuple[int, ChangeSet | None]:
+def parse(text: str, sender: str) -> tuple[int | None, ChangeSet | None]:
     """(generation, change set) of a payload: the set is empty when ``sender`` wrote it (its
     changes applied as it committed), None when it is unknown (too large to send, or not
     readable: a newer iamd's kinds of change, say), and everything is to be dropped."""
     generation, _, rest = text.partition(" ")
     origin, _, body = rest.partition(" ")
-    number = int(generation)
+    number = None if generation == "-" else int(generation)
     if origin == sender:
         return number, ChangeSet((), number)
     try:
@@ -78,7 +81,7 @@ class ChangeFeed:
     def _read(self) -> int:
         return int(self._driver.execute(_GENERATION).fetchone()[0])
 
-    def poll(self) -> tuple[int, list[tuple[int, ChangeSet | None]]]:
+    def poll(self) -> tuple[int, list[tuple[int | None, ChangeSet | None]]]:
         """The generation now, and the change sets received since the last poll, in commit order
         (``parse``'s); raises when the connection is lost."""
         current = self._read()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,12 @@ def test_another_process_write_drops_only_what_it_changed(two: tuple[_Process, _
         tx.untag_resource(TagTarget.USER, ACCOUNT, "caller000002", ["locked"])
     assert watcher.check() is False
     assert b.allowed(k2)
+    with a.backend.store.read() as r:
+        user_id = r.get_user(ACCOUNT, "caller000002").id
+    applied = watcher.foreign_changes
+    a.backend.store.record_password_use(user_id, datetime.now(UTC))  # a last use: no generation
+    assert watcher.check() is False
+    assert watcher.foreign_changes == applied + 1  # GetUser's PasswordLastUsed on B: read again
     assert watcher.foreign_writes == 0
 
 
@@ -168,3 +175,5 @@ def test_a_change_set_too_large_for_a_notification_is_sent_as_its_generation_onl
     audit = ChangeSet((*small.changes, Change(Entity.AUDIT_EVENT, ACCOUNT, "e", Verb.CREATED)), 9)
     assert parse(payload(audit, "a"), "b") == (9, ChangeSet(small.changes, 9))  # nothing cached from the trail
     assert parse('9 a [["user","1","u","unheard-of",""]]', "b") == (9, None)  # a newer iamd's
+    used = ChangeSet((Change(Entity.ROLE, ACCOUNT, "r", Verb.USED),))
+    assert parse(payload(used, "a"), "b") == (None, used)  # no generation: applied whenever it comes
