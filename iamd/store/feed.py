@@ -7,9 +7,10 @@ under the writers' lock, so the generations come consecutive. The payload is the
 the sending store object's id and its changes (:mod:`iamd.store.changes`) in JSON, or only
 the first two when that would not fit PostgreSQL's payload limit: a receiver then drops
 everything. Audit events are left out: nothing cached is built from the trail. A role's or a
-password's last use (a write outside write transactions, no generation) is sent too, with
-``-`` for its generation, on its own: a receiver applies it whenever it comes (bookkeeping:
-before the feed, another process refreshed those fields when it dropped everything).
+password's last use (a write outside write transactions, no generation) is sent too, just
+after its commit, with ``-`` for its generation: a receiver applies it whenever it comes
+(bookkeeping: before the feed, another process refreshed those fields when it dropped
+everything).
 
 A process's generation watcher (iamd/api/watcher.py) listens on a connection of its own
 (:class:`ChangeFeed`) and applies another process's change sets to its caches as it applies
@@ -26,11 +27,15 @@ from typing import Any
 
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 
-__all__ = ["NOTIFY", "ChangeFeed", "new_sender", "parse", "payload"]
+__all__ = ["NOTIFY", "NOTIFY_ALONE", "ChangeFeed", "new_sender", "parse", "payload"]
 
 CHANNEL = "iamd_changes"
 # The write's last statement (``Ops.notify_last``): its change set to every listener, at its commit.
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', %(feed)s)"
+# A last use's, after its commit, in a transaction of its own committed asynchronously: a
+# notifying transaction holds a lock every notifying commit takes until its commit is done, and
+# the write path's commits are asynchronous (docs/architecture.md, "Writes on PostgreSQL").
+NOTIFY_ALONE = f"SELECT set_config('synchronous_commit', 'off', true), pg_notify('{CHANNEL}', %(feed)s)"
 _LIMIT = 8000  # PostgreSQL's payload must be shorter than this many bytes (its default build)
 _GENERATION = "SELECT generation FROM iamd_meta WHERE id = 1"
 

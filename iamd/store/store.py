@@ -28,7 +28,7 @@ from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.driver import IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
 from iamd.store.errors import SchemaMismatch, StoreBusy
-from iamd.store.feed import NOTIFY, ChangeFeed, new_sender, payload
+from iamd.store.feed import NOTIFY_ALONE, ChangeFeed, new_sender, payload
 from iamd.store.groups import GroupOps
 from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
@@ -635,10 +635,10 @@ class SqlStore:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 rows = conn.execute(stmt).all()
-                changes = ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows))
-                if rows and entity is not Entity.ACCESS_KEY and self._ctx.dialect == "postgresql":
-                    # a role's or a user's record cached by another process (iamd/store/feed.py)
-                    conn.exec_driver_sql(NOTIFY, {"feed": payload(changes, self._sender)})
+            changes = ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows))
+            if rows and entity is not Entity.ACCESS_KEY and self._ctx.dialect == "postgresql":
+                with conn.begin():  # a role's or a user's record another process cached (iamd/store/feed.py)
+                    conn.exec_driver_sql(NOTIFY_ALONE, {"feed": payload(changes, self._sender)})
         if rows:
             self._publish(changes)
 

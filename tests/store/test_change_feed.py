@@ -5,7 +5,7 @@ database. A write on A reaches B's caches through the feed (iamd/store/feed.py) 
 poll: a policy change, a key deactivation and a tag change apply to B's next authorization,
 while B's other callers stay cached (before the feed, every write of A dropped all of B's
 caches, its credential index included). Whatever the feed cannot vouch for drops everything:
-a generation committed without it (an older iamd, ``iamd admin``), a change set too large to
+a generation committed without it (an iamd before session 15, a reset), a change set too large to
 send, a feed lost. The watcher's polls are called by the test (its own thread waits a minute).
 """
 
@@ -116,7 +116,7 @@ def test_another_process_write_drops_only_what_it_changed(two: tuple[_Process, _
 
 
 def _bump_without_the_feed(process: _Process) -> None:
-    """A write of an older iamd, or of ``iamd admin``: a generation and no change set."""
+    """A write of an iamd before the change feed: a generation and no change set."""
     store = process.backend.store
     assert isinstance(store, SqlStore)
     with store.engine.begin() as conn:
