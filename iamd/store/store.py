@@ -637,8 +637,11 @@ class SqlStore:
                 rows = conn.execute(stmt).all()
             changes = ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows))
             if rows and entity is not Entity.ACCESS_KEY and self._ctx.dialect == "postgresql":
-                with conn.begin():  # a role's or a user's record another process cached (iamd/store/feed.py)
-                    conn.exec_driver_sql(NOTIFY_ALONE, {"feed": payload(changes, self._sender)})
+                try:  # a role's or a user's record another process cached (iamd/store/feed.py)
+                    with conn.begin():
+                        conn.exec_driver_sql(NOTIFY_ALONE, {"feed": payload(changes, self._sender)})
+                except Exception:  # the write is committed: published here all the same
+                    log.warning("a last use was not sent to the other processes", exc_info=True)
         if rows:
             self._publish(changes)
 
