@@ -21,9 +21,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from iamd.api import Backend, create_app
 from iamd.api.watcher import GenerationWatcher
+from iamd.store.changes import Change, ChangeSet, Entity, Verb
+from iamd.store.feed import payload
 
 from .baseline import ROOT
 from .callers import ACCOUNT, Key, prepare, signed
@@ -95,11 +98,90 @@ def measure(writes: int, callers: int) -> dict[str, dict[str, float]]:
     return result
 
 
+def notify_cost(calls: int, rounds: int) -> dict[str, float]:
+    """``--notify``: a write's lock and commit with its flush on one connection, its last statement
+    a ``SELECT`` of the payload's length or the feed's notification (``driver.commit_after``, as
+    the write path sends it beside the audit event), in turns, one
+    other connection listening (drained every 100 writes, as a poll would find them); µs of CPU
+    per write of this thread, of the writer's backend and of the listener's backend (``/proc``)."""
+    sys.path.insert(0, str(ROOT))
+    import psycopg
+
+    from iamd.store import driver, migrate
+    from iamd.store.base import _BEGIN_AND_LOCK
+    from iamd.store.engine import make_engine
+    from iamd.store.feed import CHANNEL, NOTIFY
+    from iamd.store.store import _COMMIT_AND_FLUSH, _FLUSH
+    from tests.store.postgres import start_cluster
+
+    from .pg_statement import _backend_cpu
+
+    cluster = start_cluster(durable=True)
+    try:
+        with psycopg.connect(cluster.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE bench_notify")
+        url = cluster.url("bench_notify")
+        migrate.upgrade(url)
+        engine = make_engine(url, pool_size=1)
+        text = payload(ChangeSet((Change(Entity.USER, ACCOUNT, "bench-w000001", Verb.CREATED),), 1), "bench")
+        with engine.connect() as conn, psycopg.connect(url, autocommit=True) as listener:
+            listener.execute(f"LISTEN {CHANNEL}")
+            pg: Any = conn.connection.driver_connection
+            pid = int(pg.info.backend_pid)
+            pg.autocommit = True
+
+            def commit(sql: str) -> None:  # after the lock: ``sql`` with the COMMIT, as the write's last statements
+                driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()
+                if driver.commit_after(conn, [(sql, {"feed": text})], _FLUSH) is None:  # not prepared yet
+                    driver.execute_sql(conn, sql, {"feed": text})
+                    driver.simple_query(pg, _COMMIT_AND_FLUSH)
+
+            def plain() -> None:  # a statement of the same shape that notifies no one
+                commit("SELECT length(%(feed)s)")
+
+            def notifying() -> None:
+                commit(NOTIFY)
+
+            totals = dict.fromkeys([f"{way}{what}" for way in ("plain", "notify")
+                                    for what in ("", "_pg", "_listener", "_drain")], 0.0)  # fmt: skip
+            for fn in (plain, notifying):
+                for _ in range(20):
+                    fn()
+            list(listener.notifies(timeout=0))
+            for _ in range(rounds):
+                for label, fn in (("plain", plain), ("notify", notifying)):
+                    cpu, backend, heard = time.thread_time(), _backend_cpu(pid), _backend_cpu(listener.info.backend_pid)
+                    drained = 0.0
+                    for i in range(calls):
+                        fn()
+                        if i % 100 == 99 or i == calls - 1:
+                            drain = time.thread_time()
+                            list(listener.notifies(timeout=0))
+                            drained += time.thread_time() - drain
+                    totals[label] += time.thread_time() - cpu - drained
+                    totals[label + "_drain"] += drained
+                    totals[label + "_pg"] += _backend_cpu(pid) - backend
+                    totals[label + "_listener"] += _backend_cpu(listener.info.backend_pid) - heard
+        engine.dispose()
+    finally:
+        cluster.stop()
+    return {k: v / (calls * rounds) * 1e6 for k, v in totals.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server.feed", description=__doc__)
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--callers", type=int, default=200)
+    parser.add_argument("--notify", action="store_true", help="what the notification costs a write's commit")
+    parser.add_argument("--rounds", type=int, default=3, help="--notify: rounds of --writes writes each way")
     args = parser.parse_args(argv)
+    if args.notify:
+        r = notify_cost(args.writes, args.rounds)
+        print(f"a write's lock and commit, without -> with the notification, µs CPU per write: iamd {r['plain']:.1f}"
+              f" -> {r['notify']:.1f}, the writer's backend {r['plain_pg']:.1f} -> {r['notify_pg']:.1f}, the"
+              f" listener's backend {r['plain_listener']:.1f} -> {r['notify_listener']:.1f}, the listener's"
+              f" reading {r['plain_drain']:.1f} -> {r['notify_drain']:.1f}")  # fmt: skip
+        return 0
     result = measure(args.writes, args.callers)
     print(f"{args.writes} writes of another process, each followed by one poll and one caller's GetUser "
           f"({args.callers} callers, round robin), per reader:")  # fmt: skip

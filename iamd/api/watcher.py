@@ -14,8 +14,10 @@ A write on one process is thus seen by the others within ``interval`` plus one q
 (docs/architecture.md, "Several processes"). If the counter cannot be read, the caches are
 dropped too: a process that cannot tell whether others wrote does not keep serving from them.
 
-On PostgreSQL, given ``on_changes``, the watcher reads the store's change feed instead
-(iamd/store/feed.py): each poll reads the generation on the feed's connection and applies
+On PostgreSQL, given ``on_changes``, the watcher reads the store's change feed instead from
+the first write of another process it sees on (iamd/store/feed.py; until then no connection
+listens, whose backend would work at every commit): each poll reads the generation on the
+feed's connection and applies
 another process's change sets (``on_changes``) as this process applies its own: only what
 they changed is dropped. The feed brings every generation in commit order, this process's
 own too; everything is dropped when it cannot vouch for one: a generation skipped, a change
@@ -50,20 +52,27 @@ class GenerationWatcher:
         self._store = store
         self._on_foreign_write = on_foreign_write
         self._on_changes = on_changes
-        self._feed: ChangeFeed | None = None if on_changes is None else store.change_feed()
-        self._feeds = self._feed is not None  # (a feed lost is listened to again: ``_check_feed``)
+        # The feed is listened to from the first write of another process on (a listening
+        # process's backend works at every write's commit): until then, the generation's poll.
+        self._feed: ChangeFeed | None = None
+        self._feeds = False  # (from then on, a feed lost is listened to again: ``_check_feed``)
         self.interval = interval
         self._lock = threading.Lock()
         self._own: set[int] = set()
         # Generations left undecided at the last poll: being committed by this process then
         # (``Store.committing``), decided at the next poll (``check``).
         self._deferred: frozenset[int] = frozenset()
-        self._seen = store.generation() if self._feed is None else self._feed.generation
+        self._seen = store.generation()
         self._read = self._seen  # the feed: the generation read at the last poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="iamd-generation", daemon=True)
         self.foreign_writes = 0  # how many polls found another process's write (for tests and metrics)
         self.foreign_changes = 0  # the feed: how many of another process's change sets were applied
+
+    @property
+    def listening(self) -> bool:
+        """Whether the change feed is read now (another process wrote, on PostgreSQL)."""
+        return self._feed is not None
 
     def start(self) -> None:
         self._thread.start()
@@ -71,7 +80,7 @@ class GenerationWatcher:
     def own(self, generation: int) -> None:
         """A write of this process committed as ``generation`` (call after the commit)."""
         with self._lock:
-            if generation > self._seen:
+            if generation > self._seen and not self._feeds:  # the feed tells its own apart itself
                 self._own.add(generation)
 
     def check(self) -> bool:
@@ -111,8 +120,21 @@ class GenerationWatcher:
             self._own = {g for g in self._own if g > current}
             self._deferred = frozenset()
         if foreign:
+            if self._on_changes is not None:
+                self._listen()  # before the drop: what commits after it is in the feed
             self._drop()
         return foreign
+
+    def _listen(self) -> None:
+        """Another process writes: its change sets from the feed from here on, if there is one."""
+        try:
+            feed = self._store.change_feed()
+        except Exception:
+            log.exception("could not listen to the change feed; polling the generation")
+            return
+        if feed is not None:  # from its generation on (what commits up to it: dropped next)
+            self._feed, self._feeds = feed, True
+            self._seen = self._read = feed.generation
 
     def _drop(self) -> bool:
         self.foreign_writes += 1

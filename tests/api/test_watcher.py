@@ -144,7 +144,7 @@ class _Feed:
     """A stand-in change feed: the generation the database shows, and what was received since."""
 
     def __init__(self) -> None:
-        self.generation = self.current = 10
+        self.generation = self.current = 11
         self.received: list[tuple[int | None, ChangeSet | None]] = []
 
     def poll(self) -> tuple[int, list[tuple[int | None, ChangeSet | None]]]:
@@ -163,15 +163,18 @@ def test_a_change_set_received_a_poll_after_its_generation_showed_is_applied() -
     store.change_feed = lambda: feed  # type: ignore[attr-defined]
     drops: list[int] = []
     applied: list[ChangeSet] = []
-    watcher = GenerationWatcher(cast(Store, cast(Any, store)), lambda: drops.append(feed.current), interval=60,
-                                on_changes=applied.append)  # fmt: skip
-    feed.current = 11
-    assert watcher.check() is False
-    tagged = ChangeSet((Change(Entity.USER, "123456789012", "u", Verb.TAGGED),), 11)
-    feed.received = [(11, tagged)]
+    drop = lambda: drops.append(max(store.value, feed.current))
+    watcher = GenerationWatcher(cast(Store, cast(Any, store)), drop, interval=60, on_changes=applied.append)
+    assert watcher.check() is False and not watcher.listening  # no one else writes: no one listens
+    store.value = 11
+    assert watcher.check() is True and watcher.listening  # another process wrote: listened to from here on
     feed.current = 12
     assert watcher.check() is False
-    assert applied == [tagged] and drops == []
-    assert watcher.check() is True  # 12 never came: everything dropped
-    assert drops == [12]
+    tagged = ChangeSet((Change(Entity.USER, "123456789012", "u", Verb.TAGGED),), 12)
+    feed.received = [(12, tagged)]
+    feed.current = 13
+    assert watcher.check() is False
+    assert applied == [tagged] and drops == [11]
+    assert watcher.check() is True  # 13 never came: everything dropped
+    assert drops == [11, 13]
     assert watcher.check() is False
