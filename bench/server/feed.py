@@ -4,7 +4,8 @@ Starts a throwaway PostgreSQL cluster (fsync on), and three backends on one data
 one ``iamd serve`` process holds: a writer, and two readers whose watchers are polled by the
 bench, one applying the writer's change sets from the change feed (``iamd/store/feed.py``,
 what ``Backend.watch`` runs), one dropping everything at each foreign write (the watcher
-without the feed: every process before session 15, SQLite now). The readers first serve one
+without the feed: every process before session 15, SQLite now). After one write of the
+writer (the feed's reader listens from its first poll, which sees it), the readers serve one
 signed GetUser for each of ``--callers`` callers (a user with a key and two managed policies),
 then, ``--writes`` times: the writer creates or deletes a user of its own (unrelated to the
 callers), and each reader polls once and serves the next caller's GetUser. Prints per reader
@@ -72,8 +73,13 @@ def measure(writes: int, callers: int) -> dict[str, dict[str, float]]:
             keys = prepare(writer, callers)
             raws = signed(keys, 8000)
             readers = {"feed": _Reader(opened[1], True), "drop all": _Reader(opened[2], False)}
+            with (
+                writer.store.transaction() as tx
+            ):  # seen by the readers' first poll: the feed's is listening from then on
+                tx.create_user(ACCOUNT, "bench-first")
             for reader in readers.values():
                 reader.watcher.check()
+                reader.watcher.foreign_writes = 0
                 if _feed(reader.protocol, reader.transport, raws, reader.loop) != callers:
                     raise RuntimeError("the warm-up requests failed")
                 reader.cpu = 0.0
