@@ -28,7 +28,7 @@ from iamd.api import Backend, create_app
 from iamd.api.watcher import GenerationWatcher
 from iamd.store import EntityKind, KeyStatus, Tag, TagTarget, Tx
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
-from iamd.store.feed import parse, payload
+from iamd.store.feed import notified, parse, payload
 from iamd.store.store import SqlStore
 from tests.store.conftest import PgDatabases
 
@@ -181,6 +181,9 @@ def test_a_change_set_too_large_for_a_notification_is_sent_as_its_generation_onl
     assert parse('9 a [["user","1","u","unheard-of",""]]', "b") == (9, None)  # a newer iamd's
     used = ChangeSet((Change(Entity.ROLE, ACCOUNT, "r", Verb.USED),))
     assert parse(payload(used, "a"), "b") == (None, used)  # no generation: applied whenever it comes
+    for size in range(7900, 8000):  # a write's: PostgreSQL puts the generation, up to 20 characters, in front
+        near = (Change(Entity.USER, ACCOUNT, "u" * (size - 50), Verb.TAGGED),)
+        assert len(f"{-(2**63)}{notified(near, 'a')}") < 8000, size
 
 
 def test_a_write_sent_whole_notifies_the_generation_it_commits_as(pg_databases: PgDatabases) -> None:
