@@ -104,7 +104,7 @@ def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
                 def event_new() -> None:
                     driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()
                     event[0] = os.urandom(16)
-                    if not driver.commit_after(conn, _INSERT_ONE_PG, event, _FLUSH)[0]:  # not prepared yet
+                    if driver.commit_after(conn, [(_INSERT_ONE_PG, event)], _FLUSH) is None:  # not prepared yet
                         driver.execute_sql(conn, _INSERT_ONE_PG, event)
                         driver.simple_query(pg, _COMMIT_AND_FLUSH)
 
