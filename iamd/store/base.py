@@ -20,6 +20,7 @@ from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
 from iamd.store.errors import AlreadyExists, InvalidMarker, LimitExceeded, NotFound, ReadOnly, StoreError
+from iamd.store.feed import NOTIFY, notified
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
 __all__ = [
@@ -424,6 +425,15 @@ class Ops:
         if self._taken is not None and self._bumped is None:
             driver.run(self._conn, _UNBUMP)
             self._taken = None
+
+    def notify_changes(self, sender: str) -> None:
+        """PostgreSQL, before the commit: if this transaction changed an entity, its change set to
+        the other processes' change feeds (iamd/store/feed.py), as one more of its last statements:
+        delivered at its commit, in commit order. The statement reads the generation it commits
+        as itself, after the lock's bump: a write sent whole (:meth:`send_whole`) knows it only
+        from the answer."""
+        if self._bumped is not None or self._deferred is not None:
+            self._last.append((NOTIFY, {"feed": notified(self._changes, sender)}, None))
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,
