@@ -20,6 +20,16 @@ A process's generation watcher (iamd/api/watcher.py) listens on a connection of 
 its own writes'. Whatever the feed cannot vouch for (a generation missing from it, a change set
 it could not carry or read, the listening connection lost) drops every cache, as every write
 of another process did before (docs/architecture.md, "Caches and invalidation").
+
+The feed is sent only while some process listens: a lone process's writes pay nothing for it
+(session 16; bench/README.md, "Session 16: the change feed sent only when listened to"). Each
+feed's connection holds the advisory lock :data:`LISTENERS` shared for as long as it lives
+(PostgreSQL releases it with the connection, a process that died included); the writers' lock
+statement tries it exclusively (:data:`LISTENED`: true when it cannot have it, some feed
+holding it), and a store's writes send their change sets from its next write on
+(:class:`Listened`). A write that did not send because its store did not know of a listener
+yet (one that has just begun listening) is a generation the feed never brings: that listener
+drops everything, as for any gap.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from typing import Any
 
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 
-__all__ = ["NOTIFY", "NOTIFY_ALONE", "ChangeFeed", "new_sender", "notified", "parse", "payload"]
+__all__ = ["LISTENED", "NOTIFY", "NOTIFY_ALONE", "ChangeFeed", "Listened", "new_sender", "notified", "parse", "payload"]
 
 CHANNEL = "iamd_changes"
 _GENERATION = "SELECT generation FROM iamd_meta WHERE id = 1"
@@ -42,8 +52,24 @@ NOTIFY = f"SELECT pg_notify('{CHANNEL}', ({_GENERATION})::text || %(feed)s)"
 # notifying transaction holds a lock every notifying commit takes until its commit is done, and
 # the write path's commits are asynchronous (docs/architecture.md, "Writes on PostgreSQL").
 NOTIFY_ALONE = f"SELECT set_config('synchronous_commit', 'off', true), pg_notify('{CHANNEL}', %(feed)s)"
+# The feeds' advisory lock (pg_advisory_lock key; the migrations' is 0x1A4D_5701), held shared by
+# each listening connection; a column of the writers' lock statement: whether one holds it. Its
+# exclusive try, when nobody listens, is held until the writer's commit (writers come one at a
+# time under their lock: it waits for nobody) and keeps a feed from starting until then.
+LISTENERS = 0x1A4D_5702
+LISTENED = f"NOT pg_try_advisory_xact_lock({LISTENERS})"
 _LIMIT = 8000  # PostgreSQL's payload must be shorter than this many bytes (its default build)
 _WIDEST = 20  # a generation's characters at most (a bigint's 19 digits and a sign)
+
+
+class Listened:
+    """Whether some process listens to the feed, as a store's last writers' lock found it: its
+    writes send their change sets while it does (one object per store, its transactions' own)."""
+
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = False
 
 
 def new_sender() -> str:
@@ -92,6 +118,7 @@ class ChangeFeed:
         self._driver = driver
         self._sender = sender
         driver.autocommit = True
+        driver.execute(f"SELECT pg_advisory_lock_shared({LISTENERS})")  # writers send from their next write on
         driver.execute(f"LISTEN {CHANNEL}")
         self.generation = self._read()
 

@@ -676,7 +676,7 @@ class SqlStore:
             with conn.begin():
                 rows = conn.execute(stmt).all()
             changes = ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows))
-            if rows and entity is not Entity.ACCESS_KEY and self._ctx.dialect == "postgresql":
+            if rows and entity is not Entity.ACCESS_KEY and self._ctx.listened.now:  # PostgreSQL, listened to
                 try:  # a role's or a user's record another process cached (iamd/store/feed.py)
                     with conn.begin():
                         conn.exec_driver_sql(NOTIFY_ALONE, {"feed": payload(changes, self._sender)})

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import text
@@ -238,3 +239,82 @@ def test_a_write_sent_whole_notifies_the_generation_it_commits_as(pg_databases: 
         feed.close()
         other.close()
         writer.close()
+
+
+def test_the_feed_is_sent_only_while_a_process_listens(pg_databases: PgDatabases) -> None:
+    """A lone process's writes send no change set: the writers' lock statement tells whether a
+    feed listens (its connection holds the advisory lock ``LISTENERS`` shared), and a store's
+    writes send from then on: a write sent whole (its lock answered with its commit) from its
+    next write on. A connection that LISTENs without the lock hears only what is sent."""
+    from iamd.store import open_store
+    from iamd.store.migrate import upgrade
+
+    url = pg_databases.create("iamd_feed_gate")
+    upgrade(url)
+    writer, other = open_store(url), open_store(url)
+    spy = cast(SqlStore, other).engine.raw_connection()
+    heard = spy.driver_connection
+    assert heard is not None
+    heard.autocommit = True
+    heard.execute("LISTEN iamd_changes")
+
+    def whole(body: Callable[[Tx], object]) -> None:
+        with writer.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            body(tx)
+
+    def sent() -> list[int | None]:
+        heard.execute("SELECT 1")
+        return [parse(n.payload, "spy")[0] for n in heard.notifies(timeout=0)]
+
+    try:
+        with writer.transaction() as tx:
+            tx.create_account(ACCOUNT)
+        for n in range(4):  # every statement prepared on the writer's connection
+            whole(lambda tx, n=n: tx.create_user(ACCOUNT, f"warm{n}", quota=5000))
+            whole(lambda tx, n=n: tx.delete_user(ACCOUNT, f"warm{n}"))
+        assert sent() == []  # nobody listened
+        feed = cast(SqlStore, other).change_feed()
+        assert feed is not None
+        whole(lambda tx: tx.create_user(ACCOUNT, "first", quota=5000))  # its lock finds the feed
+        whole(lambda tx: tx.delete_user(ACCOUNT, "first"))
+        with writer.transaction() as tx:  # the usual way: the lock's answer before the commit
+            tx.create_user(ACCOUNT, "usual")
+        start = feed.generation
+        assert sent() == [start + 2, start + 3]
+        assert feed.poll() == (start + 3, [(start + 2, ANY), (start + 3, ANY)])
+        feed.close()
+        whole(lambda tx: tx.create_user(ACCOUNT, "after", quota=5000))  # its lock finds none
+        whole(lambda tx: tx.delete_user(ACCOUNT, "after"))
+        assert sent() == [start + 4]
+    finally:
+        spy.close()
+        other.close()
+        writer.close()
+
+
+def test_a_feed_joining_before_the_writers_know_drops_everything(
+    two: tuple[_Process, _Process, GenerationWatcher],
+) -> None:
+    """A write sent whole by a process that did not know of the listener yet never comes through
+    the feed: the listener drops everything (a poll later: a change set may still be on its way)
+    rather than keep what it changed; from that process's next write on, the feed brings them."""
+    a, b, watcher = two
+    key = prepare(a.backend, 1)[0]  # nobody listens: A sends nothing
+    assert watcher.check() is True and watcher.listening  # B listens from here on
+    assert b.allowed(key)
+
+    def whole(name: str) -> None:  # the server's CreateUser
+        with a.backend.store.transaction(lock_later=True) as tx:
+            tx.lock_writers()
+            tx.create_user(ACCOUNT, name, quota=5000)
+
+    whole("unsent")  # its lock found B's feed: too late for it
+    assert watcher.check() is False
+    assert watcher.check() is True  # a generation the feed never brought
+    assert not b.backend.knows_key(key.access_key_id)
+    assert b.allowed(key)
+    whole("sent")
+    assert watcher.check() is False and watcher.check() is False
+    assert b.backend.knows_key(key.access_key_id)
+    assert watcher.foreign_writes == 2 and watcher.foreign_changes == 1
