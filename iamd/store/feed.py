@@ -58,6 +58,7 @@ NOTIFY_ALONE = f"SELECT set_config('synchronous_commit', 'off', true), pg_notify
 # time under their lock: it waits for nobody) and keeps a feed from starting until then.
 LISTENERS = 0x1A4D_5702
 LISTENED = f"NOT pg_try_advisory_xact_lock({LISTENERS})"
+_JOIN_WAIT = "'100ms'"  # a feed's wait for that lock: a write's transaction, not a stalled one's
 _LIMIT = 8000  # PostgreSQL's payload must be shorter than this many bytes (its default build)
 _WIDEST = 20  # a generation's characters at most (a bigint's 19 digits and a sign)
 
@@ -118,7 +119,11 @@ class ChangeFeed:
         self._driver = driver
         self._sender = sender
         driver.autocommit = True
-        driver.execute(f"SELECT pg_advisory_lock_shared({LISTENERS})")  # writers send from their next write on
+        # Writers send from their next write on. A writer that found no feed holds the lock to its
+        # commit: waited for at most ``_JOIN_WAIT`` (else this raises, and the watcher keeps
+        # polling the generation, dropping everything at another's write, and tries again).
+        driver.execute(f"SET lock_timeout = {_JOIN_WAIT}")
+        driver.execute(f"SELECT pg_advisory_lock_shared({LISTENERS})")
         driver.execute(f"LISTEN {CHANNEL}")
         self.generation = self._read()
 

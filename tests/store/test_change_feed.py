@@ -318,3 +318,30 @@ def test_a_feed_joining_before_the_writers_know_drops_everything(
     assert watcher.check() is False and watcher.check() is False
     assert b.backend.knows_key(key.access_key_id)
     assert watcher.foreign_writes == 2 and watcher.foreign_changes == 1
+
+
+def test_a_feed_waits_for_its_lock_no_longer_than_a_write(two: tuple[_Process, _Process, GenerationWatcher]) -> None:
+    """A feed starts by taking the listeners' lock shared; a writer that found no feed holds it
+    to its commit. One held far longer (a stalled transaction) makes the feed fail to start
+    within its wait, not stall the watcher: it keeps polling and dropping everything at another
+    process's write, and listens at the next one once the lock is free."""
+    import threading
+
+    from iamd.store.feed import LISTENERS
+
+    a, b, watcher = two
+    key = prepare(a.backend, 1)[0]
+    store = a.backend.store
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as holder:
+        holder.execute(text(f"SELECT pg_advisory_xact_lock({LISTENERS})"))  # until its rollback
+        checked: list[bool] = []
+        poll = threading.Thread(target=lambda: checked.append(watcher.check()), daemon=True)
+        poll.start()
+        poll.join(timeout=10)
+        assert checked == [True] and not watcher.listening  # dropped, still polling
+        holder.rollback()
+    assert b.allowed(key)
+    with store.transaction() as tx:
+        tx.create_user(ACCOUNT, "later")
+    assert watcher.check() is True and watcher.listening
