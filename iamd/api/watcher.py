@@ -23,7 +23,9 @@ they changed is dropped. The feed brings every generation in commit order, this 
 own too; everything is dropped when it cannot vouch for one: a generation skipped, a change
 set it could not carry, a generation the database showed at the previous poll and the feed
 has not brought since (a writer without the feed: an older iamd, a reset), a feed lost (then
-listened to again at the next poll).
+listened to again at the next poll). After ``quiet_polls`` polls without another process's
+change set the watcher stops listening and polls the generation again (the writes of a process
+nobody listens to send nothing): the next write of another process is dropped for, as the first.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class GenerationWatcher:
         self._feed: ChangeFeed | None = None
         self._feeds = False  # (from then on, a feed lost is listened to again: ``_check_feed``)
         self.interval = interval
+        # Polls of the feed without another process's change set after which the watcher stops
+        # listening (its process's writes then send nothing: iamd/store/feed.py), as before the
+        # first: the other processes gone, or a write of its own once taken for another's.
+        self.quiet_polls = 300
+        self._quiet = 0
         self._lock = threading.Lock()
         self._own: set[int] = set()
         # Generations left undecided at the last poll: being committed by this process then
@@ -138,7 +145,7 @@ class GenerationWatcher:
             log.exception("could not listen to the change feed; polling the generation")
             return
         if feed is not None:  # from its generation on (what commits up to it: dropped next)
-            self._feed, self._feeds = feed, True
+            self._feed, self._feeds, self._quiet = feed, True, 0
             self._seen = self._read = feed.generation
 
     def _drop(self) -> bool:
@@ -160,6 +167,7 @@ class GenerationWatcher:
             self._close_feed()
             return self._drop()
         missed = False
+        applied = self.foreign_changes
         for generation, changes in received:
             if generation is None:  # a last use (bookkeeping, no generation): whenever it comes
                 self._apply(changes)
@@ -173,6 +181,12 @@ class GenerationWatcher:
         if missed:
             self._seen = max(self._seen, current)  # the caches are dropped after all of it committed
             return self._drop()
+        self._quiet = 0 if self.foreign_changes > applied else self._quiet + 1
+        if self._quiet >= self.quiet_polls and self._seen == current:  # all of it brought: poll from here
+            with self._lock:
+                self._feeds = False
+                self._own, self._deferred = set(), frozenset()  # one published meanwhile: taken for another's
+            self._close_feed()
         return False
 
     def _apply(self, changes: ChangeSet | None) -> None:

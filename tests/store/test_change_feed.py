@@ -345,3 +345,30 @@ def test_a_feed_waits_for_its_lock_no_longer_than_a_write(two: tuple[_Process, _
     with store.transaction() as tx:
         tx.create_user(ACCOUNT, "later")
     assert watcher.check() is True and watcher.listening
+
+
+def test_a_feed_without_another_process_writing_stops_listening(
+    two: tuple[_Process, _Process, GenerationWatcher],
+) -> None:
+    """After ``quiet_polls`` polls without another process's change set, the watcher stops
+    listening (its own writes then send nothing: the other processes gone, or a write of its
+    own once taken for another's); another process's next write drops everything and listens
+    again, as the first did."""
+    a, b, watcher = two
+    watcher.quiet_polls = 3
+    key = prepare(a.backend, 1)[0]
+    assert watcher.check() is True and watcher.listening
+    with a.backend.store.transaction() as tx:
+        tx.create_user(ACCOUNT, "applied")
+    assert watcher.check() is False and watcher.listening  # a change set: not quiet
+    with b.backend.store.transaction() as tx:  # B's own: quiet all the same
+        tx.create_user(ACCOUNT, "own")
+    assert [watcher.check() for _ in range(3)] == [False] * 3 and not watcher.listening
+    with b.backend.store.transaction() as tx:  # polling again: its own is its own
+        tx.create_user(ACCOUNT, "own2")
+    assert watcher.check() is False
+    assert b.allowed(key)
+    with a.backend.store.transaction() as tx:
+        tx.create_user(ACCOUNT, "later")
+    assert watcher.check() is True and watcher.listening
+    assert not b.backend.knows_key(key.access_key_id)
