@@ -27,7 +27,7 @@ from bench.server.cpu import _feed, query_protocol
 from bench.server.servers import ROOT_KEY, ROOT_SECRET
 from iamd.api import Backend, create_app
 from iamd.api.watcher import GenerationWatcher
-from iamd.store import EntityKind, KeyStatus, Tag, TagTarget, Tx
+from iamd.store import EntityKind, KeyStatus, Store, Tag, TagTarget, Tx
 from iamd.store.changes import Change, ChangeSet, Entity, Verb
 from iamd.store.feed import notified, parse, payload
 from iamd.store.store import SqlStore
@@ -187,6 +187,23 @@ def test_a_change_set_too_large_for_a_notification_is_sent_as_its_generation_onl
         assert len(f"{-(2**63)}{notified(near, 'a')}") < 8000, size
 
 
+def _whole(store: Store, body: Callable[[Tx], object]) -> None:
+    """A write as the server sends it (``lock_later``): CreateUser or DeleteUser sent whole."""
+    with store.transaction(lock_later=True) as tx:
+        tx.lock_writers()
+        body(tx)
+
+
+def _warmed(store: Store, pairs: int) -> None:
+    """The account, then ``pairs`` CreateUser/DeleteUser sent whole: every statement prepared on
+    the writer's connection."""
+    with store.transaction() as tx:
+        tx.create_account(ACCOUNT)
+    for n in range(pairs):
+        _whole(store, lambda tx, n=n: tx.create_user(ACCOUNT, f"warm{n}", quota=5000))
+        _whole(store, lambda tx, n=n: tx.delete_user(ACCOUNT, f"warm{n}"))
+
+
 def test_a_write_sent_whole_notifies_the_generation_it_commits_as(pg_databases: PgDatabases) -> None:
     """A CreateUser or DeleteUser sent whole with its commit (``Ops.send_whole``) knows its
     generation only from the answer: its notification reads it in the write's transaction, after
@@ -207,17 +224,11 @@ def test_a_write_sent_whole_notifies_the_generation_it_commits_as(pg_databases: 
 
     def whole(body: Callable[[Tx], object]) -> int:
         before = round_trips()
-        with writer.transaction(lock_later=True) as tx:
-            tx.lock_writers()
-            body(tx)
+        _whole(writer, body)
         return round_trips() - before
 
     try:
-        with writer.transaction() as tx:
-            tx.create_account(ACCOUNT)
-        for n in range(8):  # every statement prepared on the writer's connection
-            whole(lambda tx, n=n: tx.create_user(ACCOUNT, f"warm{n}", quota=5000))
-            whole(lambda tx, n=n: tx.delete_user(ACCOUNT, f"warm{n}"))
+        _warmed(writer, 8)
         start, received = feed.poll()
         assert len(received) == 17 and [g for g, _ in received] == list(range(start - 16, start + 1))
         assert whole(lambda tx: tx.create_user(ACCOUNT, "whole", quota=5000)) == 1  # sent whole
@@ -259,20 +270,14 @@ def test_the_feed_is_sent_only_while_a_process_listens(pg_databases: PgDatabases
     heard.execute("LISTEN iamd_changes")
 
     def whole(body: Callable[[Tx], object]) -> None:
-        with writer.transaction(lock_later=True) as tx:
-            tx.lock_writers()
-            body(tx)
+        _whole(writer, body)
 
     def sent() -> list[int | None]:
         heard.execute("SELECT 1")
         return [parse(n.payload, "spy")[0] for n in heard.notifies(timeout=0)]
 
     try:
-        with writer.transaction() as tx:
-            tx.create_account(ACCOUNT)
-        for n in range(4):  # every statement prepared on the writer's connection
-            whole(lambda tx, n=n: tx.create_user(ACCOUNT, f"warm{n}", quota=5000))
-            whole(lambda tx, n=n: tx.delete_user(ACCOUNT, f"warm{n}"))
+        _warmed(writer, 4)
         assert sent() == []  # nobody listened
         feed = cast(SqlStore, other).change_feed()
         assert feed is not None
@@ -304,17 +309,14 @@ def test_a_feed_joining_before_the_writers_know_drops_everything(
     assert watcher.check() is True and watcher.listening  # B listens from here on
     assert b.allowed(key)
 
-    def whole(name: str) -> None:  # the server's CreateUser
-        with a.backend.store.transaction(lock_later=True) as tx:
-            tx.lock_writers()
-            tx.create_user(ACCOUNT, name, quota=5000)
-
-    whole("unsent")  # its lock found B's feed: too late for it
+    _whole(
+        a.backend.store, lambda tx: tx.create_user(ACCOUNT, "unsent", quota=5000)
+    )  # its lock found B's feed: too late for it
     assert watcher.check() is False
     assert watcher.check() is True  # a generation the feed never brought
     assert not b.backend.knows_key(key.access_key_id)
     assert b.allowed(key)
-    whole("sent")
+    _whole(a.backend.store, lambda tx: tx.create_user(ACCOUNT, "sent", quota=5000))
     assert watcher.check() is False and watcher.check() is False
     assert b.backend.knows_key(key.access_key_id)
     assert watcher.foreign_writes == 2 and watcher.foreign_changes == 1
