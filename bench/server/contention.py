@@ -430,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per load window")
     parser.add_argument("--callers", type=int, default=2000, help="first request: distinct callers")
     parser.add_argument("--workers", type=int, nargs="+", metavar="N",
-                        help="no baseline: the working tree under iamd serve --workers N, for each N")  # fmt: skip
+                        help="each tree (the baseline's too, unless --no-baseline) under iamd serve --workers N, "
+                        "for each N")  # fmt: skip
     parser.add_argument("--client", nargs="+", choices=["wrk", "python"],
                         default=["wrk"] if wrk_available() else ["python"],
                         help="writes: the load generator(s), each measured in the same run (default: wrk)")  # fmt: skip
@@ -446,11 +447,11 @@ def main(argv: list[str] | None = None) -> int:
     if not set(args.scenarios) <= {"reads", "writes", "first"}:
         parser.error(f"unknown scenario in {args.scenarios}: reads, writes, first")
     tmp = Path(tempfile.mkdtemp(prefix="iamd-contention-"))
-    old = None if args.no_baseline or args.workers else checkout(args.baseline)
+    old = None if args.no_baseline else checkout(args.baseline)
     versions: dict[str, Path | None] = {"new": None} if old is None else {"old": old, "new": None}
-    if args.workers:
-        versions = {f"workers={n}": None for n in args.workers}
-        WORKERS.update({f"workers={n}": n for n in args.workers})
+    if args.workers:  # each version under each --workers N, in turns
+        versions = {f"{v} w={n}": source for v, source in versions.items() for n in args.workers}
+        WORKERS.update({f"{v} w={n}": n for v in ("old", "new") for n in args.workers})
     results: dict[str, Any] = {"baseline": "none" if old is None else args.baseline}
     load0 = os.getloadavg()[0]
     pg: _Postgres | None = None

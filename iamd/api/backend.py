@@ -263,7 +263,7 @@ class Backend:
     def watch(self, interval: float = 0.1) -> GenerationWatcher:
         """Start noticing other processes' writes (``iamd serve`` does; tests may)."""
         if self.watcher is None:
-            self.watcher = GenerationWatcher(self.store, self.changed, interval=interval)
+            self.watcher = GenerationWatcher(self.store, self.changed, interval=interval, on_changes=self.invalidate)
             self.watcher.start()
         return self.watcher
 

@@ -24,6 +24,7 @@ from iamd.store.account_settings import DeletionTask
 from iamd.store.audit_codec import CompactEvent
 from iamd.store.changes import Change, ChangeSet
 from iamd.store.console_sessions import ConsoleSessionRow
+from iamd.store.feed import ChangeFeed
 from iamd.store.logins import CredentialReport, LoginProfile, SigninThrottle
 from iamd.store.organizations import (
     CreateAccountStatus,
@@ -591,6 +592,11 @@ class Store(Protocol):
         """The generations this store object's write transactions are committing: each from just
         before its commit (when other connections may see it) until its change set has been
         published to the subscribers (iamd/api/watcher.py takes them for this process's own)."""
+        ...
+
+    def change_feed(self) -> ChangeFeed | None:
+        """PostgreSQL: every process's write transactions' change sets as they commit, on a
+        connection of the feed's own (iamd/store/feed.py); None where there is none (SQLite)."""
         ...
 
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:

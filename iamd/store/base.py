@@ -20,6 +20,7 @@ from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
 from iamd.store.changes import Change, Entity, Verb
 from iamd.store.errors import AlreadyExists, InvalidMarker, LimitExceeded, NotFound, ReadOnly, StoreError
+from iamd.store.feed import LISTENED, NOTIFY, Listened, notified
 from iamd.store.records import AWS_ACCOUNT, EntityKind, Page, Role, User
 
 __all__ = [
@@ -55,6 +56,7 @@ class Context:
     clock: Callable[[], datetime]
     new_id: Callable[[str], str]
     strings: AuditStrings = field(default_factory=AuditStrings)  # the audit trail's interned strings
+    listened: Listened = field(default_factory=Listened)  # PostgreSQL: whether to send the change feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +121,11 @@ _BUMP = update(s.meta).where(s.meta.c.id == 1).values(generation=s.meta.c.genera
 _GENERATION = select(s.meta.c.generation).where(s.meta.c.id == 1)
 # PostgreSQL's writers' lock, the generation the transaction commits as, and the asynchronous
 # commit that releases the lock before the log flush (docs/architecture.md, "Writes on
-# PostgreSQL"), in one round trip: the generation row's update is the lock.
+# PostgreSQL"), in one round trip: the generation row's update is the lock. Its third column:
+# whether some process listens to the change feed (iamd/store/feed.py, ``LISTENED``).
 _LOCK_WRITERS_SQL = (
     "UPDATE iamd_meta SET generation = generation + 1 WHERE id = 1"
-    " RETURNING generation, set_config('synchronous_commit', 'off', true)"
+    f" RETURNING generation, set_config('synchronous_commit', 'off', true), {LISTENED}"
 )
 LOCK_WRITERS = text(_LOCK_WRITERS_SQL)
 # The same, beginning the transaction (``Ops(begins=True)``: its statements so far ran outside
@@ -343,19 +346,21 @@ class Ops:
             return
         conn = cast(_LockFirst, self._conn).real
         if self._begins:
-            self._locked(conn, driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone()[0])  # the lock's row
+            self._locked(conn, driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone())  # the lock's row
         else:
-            self._locked(conn, driver.scalar(conn, LOCK_WRITERS))
+            self._locked(conn, driver.first(conn, LOCK_WRITERS))
         deferred, self._deferred = self._deferred, None
         if deferred is not None:  # held back, and something more runs first: it runs now
             with _refused_as(deferred[2]):
                 driver.execute_sql(conn, deferred[0], deferred[1])
 
-    def _locked(self, conn: Connection, generation: int) -> None:
-        """The writers' lock is taken on ``conn``: it bumped the generation to ``generation``."""
+    def _locked(self, conn: Connection, row: Any) -> None:
+        """The writers' lock is taken on ``conn``, ``row`` its statement's: it bumped the generation
+        to ``row[0]``; ``row[2]``: whether the store's writes send the change feed from now on."""
         self._lock_pending = self._begins = False
         self._conn = conn
-        self._taken = int(generation)
+        self._taken = int(row[0])
+        self._ctx.listened.now = row[2]
         if self._bump_wanted:
             self._bumped = self._taken
 
@@ -409,7 +414,7 @@ class Ops:
             self._take_lock()
             return False, None
         self._deferred = None
-        self._locked(conn, sent[0][0])
+        self._locked(conn, sent[0])
         for (_, _, take), rows in zip(last, sent[2][1:], strict=True):
             if take is not None:
                 take(rows.fetchall())
@@ -433,6 +438,15 @@ class Ops:
         if self._taken is not None and self._bumped is None:
             driver.run(self._conn, _UNBUMP)
             self._taken = None
+
+    def notify_changes(self, sender: str) -> None:
+        """PostgreSQL, before the commit: if this transaction changed an entity and some process
+        listens (as the store's last writers' lock found), its change set to the change feeds
+        (iamd/store/feed.py), as one more of its last statements: delivered at its commit, in
+        commit order. The statement reads the generation it commits as itself, after the lock's
+        bump: a write sent whole (:meth:`send_whole`) knows it only from the answer."""
+        if self._ctx.listened.now and (self._bumped is not None or self._deferred is not None):
+            self._last.append((NOTIFY, {"feed": notified(self._changes, sender)}, None))
 
     def _history(
         self, account: str, event: str, owner_kind: str, owner_id: str, subject: str | None = None,

@@ -669,14 +669,14 @@ def first(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any] | Non
 
 def first_begun(conn: Connection, lock: str, stmt: ClauseElement, params: Mapping[str, Any]) -> tuple[Any, Any] | None:
     """PostgreSQL, in autocommit: ``BEGIN``, ``lock`` and ``stmt`` in one round trip
-    (:func:`begin_with`): (the lock's first column, ``stmt``'s first row or None); None, nothing
+    (:func:`begin_with`): (the lock's row, ``stmt``'s first row or None); None, nothing
     sent: not prepared on this connection yet."""
     _, sql, defaults, row_class = _compiled(stmt, conn)
     sent = begin_with(conn, lock, sql, {**defaults, **params})
     if sent is None:
         return None
     found = sent[1].fetchone()
-    return sent[0][0], (None if found is None else _named(sent[1], row_class)._make(found))
+    return sent[0], (None if found is None else _named(sent[1], row_class)._make(found))
 
 
 def sql_of(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> tuple[str, Any]:

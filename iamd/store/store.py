@@ -28,6 +28,7 @@ from iamd.store.console_sessions import ConsoleSessionOps
 from iamd.store.driver import IDLE, IN_ERROR, IN_TRANSACTION, commit_after, execute_sql, roll_back, simple_query
 from iamd.store.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, closed_by_server, make_engine
 from iamd.store.errors import Conflict, SchemaMismatch, StoreBusy
+from iamd.store.feed import NOTIFY_ALONE, ChangeFeed, new_sender, payload
 from iamd.store.groups import GroupOps
 from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
@@ -159,6 +160,7 @@ class SqlStore:
         self._committing: dict[int, int] = {}
         self._unknown = 0  # writes sent whole with their commit, not answered yet (``committing``)
         self._committing_lock = threading.Lock()
+        self._sender = new_sender()  # this store object's id in the change feed (iamd/store/feed.py)
 
     @property
     def dialect(self) -> str:
@@ -331,6 +333,8 @@ class SqlStore:
                         tx.lock_writers()
                     yield tx
                     tx.settle_generation()
+                    if self._ctx.dialect == "postgresql":  # to the other processes, at the commit (iamd/store/feed.py)
+                        tx.notify_changes(self._sender)
                     flush_failed = None
                     whole = False
                     if tx._deferred is not None:  # PostgreSQL: BEGIN to the flush in one round trip
@@ -527,6 +531,21 @@ class SqlStore:
         with self._reading() as conn:
             return int(conn.execute(_GENERATION).scalar_one())
 
+    def change_feed(self) -> ChangeFeed | None:
+        """PostgreSQL: the write transactions' change sets as they commit, this store object's
+        own among them, on a new connection of the feed's own (iamd/store/feed.py); None on SQLite."""
+        if self._ctx.dialect != "postgresql":
+            return None
+        check_database_allowed()  # not on the event loop (iamd/store/guard.py)
+        raw = self._engine.raw_connection()
+        driver: Any = raw.driver_connection
+        raw.detach()  # the feed's for as long as it lives, not the pool's
+        try:
+            return ChangeFeed(driver, self._sender)
+        except BaseException:
+            driver.close()
+            raise
+
     def reset(self) -> None:
         """Delete every account, entity and audit event, in one transaction.
 
@@ -674,8 +693,15 @@ class SqlStore:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 rows = conn.execute(stmt).all()
+            changes = ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows))
+            if rows and entity is not Entity.ACCESS_KEY and self._ctx.listened.now:  # PostgreSQL, listened to
+                try:  # a role's or a user's record another process cached (iamd/store/feed.py)
+                    with conn.begin():
+                        conn.exec_driver_sql(NOTIFY_ALONE, {"feed": payload(changes, self._sender)})
+                except Exception:  # the write is committed: published here all the same
+                    log.warning("a last use was not sent to the other processes", exc_info=True)
         if rows:
-            self._publish(ChangeSet(tuple(Change(entity, r[0], r[1], Verb.USED) for r in rows)))
+            self._publish(changes)
 
     def close(self) -> None:
         with self._kept_lock:

@@ -13,6 +13,7 @@ import pytest
 
 from iamd.api.watcher import GenerationWatcher
 from iamd.store import Store
+from iamd.store.changes import Change, ChangeSet, Entity, Verb
 
 
 class _Generation:
@@ -156,3 +157,43 @@ def test_an_unreadable_generation_drops_the_caches() -> None:
 def test_the_interval_must_be_positive(interval: float) -> None:
     with pytest.raises(ValueError):
         GenerationWatcher(cast(Store, cast(Any, _Generation())), lambda: None, interval=interval)
+
+
+class _Feed:
+    """A stand-in change feed: the generation the database shows, and what was received since."""
+
+    def __init__(self) -> None:
+        self.generation = self.current = 11
+        self.received: list[tuple[int | None, ChangeSet | None]] = []
+
+    def poll(self) -> tuple[int, list[tuple[int | None, ChangeSet | None]]]:
+        received, self.received = self.received, []
+        return self.current, received
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_change_set_received_a_poll_after_its_generation_showed_is_applied() -> None:
+    """The generation is visible from the commit on, its notification a moment later: a poll
+    between the two leaves it for the next one, which applies it; one never received by then
+    drops everything."""
+    store, feed = _Generation(), _Feed()
+    store.change_feed = lambda: feed  # type: ignore[attr-defined]
+    drops: list[int] = []
+    applied: list[ChangeSet] = []
+    drop = lambda: drops.append(max(store.value, feed.current))
+    watcher = GenerationWatcher(cast(Store, cast(Any, store)), drop, interval=60, on_changes=applied.append)
+    assert watcher.check() is False and not watcher.listening  # no one else writes: no one listens
+    store.value = 11
+    assert watcher.check() is True and watcher.listening  # another process wrote: listened to from here on
+    feed.current = 12
+    assert watcher.check() is False
+    tagged = ChangeSet((Change(Entity.USER, "123456789012", "u", Verb.TAGGED),), 12)
+    feed.received = [(12, tagged)]
+    feed.current = 13
+    assert watcher.check() is False
+    assert applied == [tagged] and drops == [11]
+    assert watcher.check() is True  # 13 never came: everything dropped
+    assert drops == [11, 13]
+    assert watcher.check() is False

@@ -704,6 +704,7 @@ def test_a_flush_that_fails_after_the_commit_is_raised_and_the_write_published(
     published: list[ChangeSet] = []
     store.subscribe(published.append)
     monkeypatch.setattr(store_module, "_COMMIT_AND_FLUSH", "COMMIT; SELECT 1 / 0")
+    monkeypatch.setattr(store_module, "_FLUSH", "SELECT 1 / 0")  # after the feed's notification (commit_after)
     with pytest.raises(Exception, match="division by zero"), store.transaction() as tx:
         tx.create_user(account, "flushed")
     monkeypatch.undo()
