@@ -173,13 +173,13 @@ class SqlStore:
         return self._engine.connect()
 
     @contextmanager
-    def transaction(self, *, lock_later: bool = False) -> Iterator[Tx]:
+    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> Iterator[Tx]:
         if getattr(self._local, "writing", False):
             # A second writer in the same thread would wait for the first forever.
             raise RuntimeError("nested write transaction: use the Tx you already have")
         self._local.writing = True
         try:
-            with self._write_tx(self._committed, lock_later=lock_later) as tx:
+            with self._write_tx(self._committed, lock_later=lock_later, assume=assume) as tx:
                 yield tx
         finally:
             self._local.writing = False
@@ -294,14 +294,17 @@ class SqlStore:
                 log.exception("a change listener failed")
 
     @contextmanager
-    def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
+    def _write_tx(
+        self, committed: Callable[[SqlTx], None], *, lock_later: bool = False, assume: bool = False
+    ) -> Iterator[SqlTx]:
         committing: int | None = None  # the generation the transaction commits as, from just before its commit
         try:
             with self._writing() as conn:
                 with self._transaction_on(conn, lock_later) as begins:
                     tx = SqlTx(
-                        conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
-                    )
+                        conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins,
+                        assumes=assume,
+                    )  # fmt: skip
                     if not lock_later:
                         # PostgreSQL: serialize writers on the generation row, so that checks made
                         # in this transaction hold until it commits; but not while the commit waits

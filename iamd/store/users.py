@@ -10,7 +10,7 @@ from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.base import CREATE_REFUSED, Ops, name_key, user_select
 from iamd.store.changes import Entity, Verb
-from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound, StoreError
+from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotAsAssumed, NotFound, StoreError
 from iamd.store.records import Page, Tag, TagTarget, User
 from iamd.store.tags import put_tags
 
@@ -69,23 +69,27 @@ _CREATE_USER_PG = text(_CREATE_USER_PG_CTES + "SELECT c.known, c.taken, c.quota,
 _CREATE_USER_PG_REFUSING = text(_CREATE_USER_PG_CTES + CREATE_REFUSED)
 # PostgreSQL: DeleteUser's lookup of the user, its blockers (_USER_BLOCKED) and the delete if none
 # is there, in one statement (were three round trips under the lock). No row: no such user.
+# ``moved``: its authorization took the user as stored at "/" and spelled ``:named`` without
+# reading it (Tx.assume_user; '': it read it), and it is stored otherwise: not deleted.
 _DELETE_USER_PG_CTES = (
-    "WITH u AS (SELECT id, name FROM users WHERE account_id = :account AND name_key = :key),"
-    " b AS (SELECT u.id, "
+    "WITH u AS (SELECT id, name, (:named <> '' AND (path <> '/' OR name <> :named)) AS moved"
+    " FROM users WHERE account_id = :account AND name_key = :key),"
+    " b AS (SELECT u.id, u.moved, "
     + ", ".join(
         f"EXISTS (SELECT 1 FROM {column.table.name} WHERE {column.name} = u.id) AS b{i}"
         for i, (column, _) in enumerate(_BLOCKERS)
     )
     + " FROM u),"
-    " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT ("
+    " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT (b.moved OR "
     + " OR ".join(f"b.b{i}" for i in range(len(_BLOCKERS)))
     + "))) "
 )
 _DELETE_USER_PG = text(_DELETE_USER_PG_CTES + "SELECT b.* FROM b")
-# The same, no such user or a blocker an error ("user", or the blocker's column), for Ops._defer_first.
+# The same, no such user, one not as assumed or a blocker an error ("user", "moved", or the
+# blocker's column), for Ops._defer_first.
 _DELETE_USER_PG_REFUSING = text(
     _DELETE_USER_PG_CTES
-    + "SELECT CASE WHEN b.id IS NULL THEN iamd_refuse('user', '') "
+    + "SELECT CASE WHEN b.id IS NULL THEN iamd_refuse('user', '') WHEN b.moved THEN iamd_refuse('moved', '') "
     + " ".join(f"WHEN b.b{i} THEN iamd_refuse('b{i}', '')" for i in range(len(_BLOCKERS)))
     + " END FROM (SELECT 1) AS one LEFT JOIN b ON true"
 )
@@ -119,6 +123,19 @@ class UserOps(Ops):
         return self._count_up_to(s.users, account, at_most)
 
     # -- writes --------------------------------------------------------------------------
+    def assume_user(self, account: str, name: str) -> bool:
+        """Whether the user ``name`` may be taken, unread, as stored at the path ``/`` and spelled
+        as given (DeleteUser's authorization, iamd.service.authorize): PostgreSQL, a write begun
+        by its writers' lock that may assume (``Store.transaction(assume=True)``), before the
+        lock. Its delete (:meth:`delete_user`) then checks that under the lock, in its statement,
+        and refuses with :class:`NotAsAssumed` (nothing written) if the user is stored otherwise.
+        The read it saves is a round trip of its own before the lock (docs/architecture.md,
+        "Session 16: DeleteUser's target assumed, checked by its delete")."""
+        if not (self._assumes and self._unlocked):
+            return False
+        self._assumed_users[(account, name_key(name))] = name
+        return True
+
     def create_user(
         self,
         account: str,
@@ -237,18 +254,23 @@ class UserOps(Ops):
         """Refused (:class:`Conflict`) while the user has keys, policies, memberships or a login profile."""
         self._write()
         if self._ctx.dialect == "postgresql":
-            params = {"account": account, "key": name_key(name)}
+            key = name_key(name)
+            params = {"account": account, "key": key, "named": self._assumed_users.get((account, key), "")}
 
             def refused(reason: str, _: str) -> StoreError:  # _DELETE_USER_PG_REFUSING's reasons
                 if reason == "user":
                     return NotFound("user", name)
+                if reason == "moved":
+                    return NotAsAssumed("user", name)
                 return Conflict(_USER_BLOCKERS[int(reason[1:])], "user", name)
 
             if not self._defer_first(_DELETE_USER_PG_REFUSING, params, refused):  # else sent with the commit
                 row = self._first_locked(_DELETE_USER_PG, params)
                 if row is None:
                     raise refused("user", "")
-                self._raise_blocked(name, row[1:])
+                if row[1]:
+                    raise refused("moved", "")
+                self._raise_blocked(name, row[2:])
         else:
             user_id = self._named_id(s.users, "user", account, name)
             # One statement, one round trip under the writers' lock (was one per kind of blocker).
