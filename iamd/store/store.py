@@ -172,18 +172,6 @@ class SqlStore:
         check_database_allowed()  # not on the event loop (iamd/store/guard.py)
         return self._engine.connect()
 
-    @contextmanager
-    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> Iterator[Tx]:
-        if getattr(self._local, "writing", False):
-            # A second writer in the same thread would wait for the first forever.
-            raise RuntimeError("nested write transaction: use the Tx you already have")
-        self._local.writing = True
-        try:
-            with self._write_tx(self._committed, lock_later=lock_later, assume=assume) as tx:
-                yield tx
-        finally:
-            self._local.writing = False
-
     def _committed(self, tx: SqlTx) -> None:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
         # before the caller goes on.
@@ -294,9 +282,11 @@ class SqlStore:
                 log.exception("a change listener failed")
 
     @contextmanager
-    def _write_tx(
-        self, committed: Callable[[SqlTx], None], *, lock_later: bool = False, assume: bool = False
-    ) -> Iterator[SqlTx]:
+    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> Iterator[Tx]:
+        if getattr(self._local, "writing", False):
+            # A second writer in the same thread would wait for the first forever.
+            raise RuntimeError("nested write transaction: use the Tx you already have")
+        self._local.writing = True
         committing: int | None = None  # the generation the transaction commits as, from just before its commit
         try:
             with self._writing() as conn:
@@ -339,8 +329,9 @@ class SqlStore:
                     if tx._interned:
                         self._ctx.strings.remember(tx._interned)
                 finally:
-                    committed(tx)
+                    self._committed(tx)
         finally:
+            self._local.writing = False
             if committing is not None:  # published, or failed (then to the watcher another's)
                 self._count_committing(committing, -1)
 
