@@ -182,10 +182,15 @@ class Core:
                 assert audit is not None
                 audit.submit(event)
                 return Outcome(result, decision, None, event)
+            counted = _Decisions()  # the answered attempt's
             try:
-                result, decision, changes, event = self._write(spec, op, call, assume=True)
-            except _ReadFirst:  # its target, taken as stored unread, was not so stored, or was denied
-                result, decision, changes, event = self._write(spec, op, call, assume=False)
+                try:
+                    result, decision, changes, event = self._write(spec, op, call, counted, assume=True)
+                except _ReadFirst:  # its target, taken as stored unread, was not so stored, or was denied
+                    counted = _Decisions()
+                    result, decision, changes, event = self._write(spec, op, call, counted, assume=False)
+            finally:
+                counted.report(r.decisions)
             lint = lint_written(service, operation, input) if context.lint else ()
             return Outcome(result, decision, changes, event, lint=lint)
         except Exception as error:
@@ -195,7 +200,7 @@ class Core:
             return Outcome(None, denied if isinstance(denied, Decision) else None, None, recorded, failure)
 
     def _write(
-        self, spec: ServiceDef, op: OperationLike, call: Call, *, assume: bool
+        self, spec: ServiceDef, op: OperationLike, call: Call, counted: DecisionCounter, *, assume: bool
     ) -> tuple[dict[str, Any] | None, Decision | None, tuple[Change, ...], CallEvent]:
         """A write call in its transaction: (result, decision, what it changed, its event), committed.
 
@@ -205,10 +210,10 @@ class Core:
         the target as stored without reading it (``Tx.assume_user``); :class:`_ReadFirst` if that
         was wrong (the write's statement found it otherwise: nothing written) or the call was
         denied so: the caller then writes again without (docs/architecture.md, "Session 16:
-        DeleteUser's target assumed, checked by its delete"). Its decisions are counted only then."""
+        DeleteUser's target assumed, checked by its delete"). The authorization's decisions go to
+        ``counted``, reported by the caller for the attempt it answers."""
         r = self._r
         authorize = spec.authorize
-        counted = _Decisions()
         handled = False
         try:
             with r.store.transaction(lock_later=True, assume=assume) as wtx:
@@ -217,9 +222,7 @@ class Core:
                 except aws.AccessDenied:
                     if wtx.assumed:  # denied what may not be the target as stored: authorized again, read
                         raise _ReadFirst() from None
-                    counted.report(r.decisions)
                     raise
-                counted.report(r.decisions)
                 wtx.lock_writers()
                 try:
                     result = op.handler(call, wtx)
