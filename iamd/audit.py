@@ -98,13 +98,16 @@ def redact(value: Any, path: str = "", found: list[str] | None = None) -> tuple[
     if kind is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            name = camel(str(key))
-            where = f"{path}.{name}" if path else name
+            name = camel(key if type(key) is str else str(key))
             if name in SECRET_MEMBERS:
                 out[name] = HIDDEN
-                hidden.append(where)
+                hidden.append(f"{path}.{name}" if path else name)
+                continue
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:  # a leaf: no call, no path
+                out[name] = item
             else:
-                out[name] = redact(item, where, hidden)[0]
+                out[name] = redact(item, f"{path}.{name}" if path else name, hidden)[0]
         return out, hidden
     if isinstance(value, (list, tuple)):
         return [redact(item, f"{path}[{i}]", hidden)[0] for i, item in enumerate(value)], hidden

@@ -66,7 +66,7 @@ def measure(calls: int, rounds: int, *, statements: bool = False) -> dict[str, f
     from tests.store.postgres import start_cluster
 
     def sql(stmt: Any) -> str:
-        return str(stmt).replace(":account", "%(account)s").replace(":key", "%(key)s")
+        return str(stmt).replace(":account", "%(account)s").replace(":key", "%(key)s").replace(":named", "%(named)s")
 
     ways = [("old", "NO ACTION", sql(_DELETE_USER_PG)), ("new", "RESTRICT", sql(_DELETE_USER_PG))]
     if statements:
@@ -88,7 +88,7 @@ def measure(calls: int, rounds: int, *, statements: bool = False) -> dict[str, f
                 conn.execute(_INSERT_USER, {"id": f"AIDA{key}", "key": key}, prepare=True)
                 conn.execute("BEGIN")
                 start = _on_cpu(pid)
-                conn.execute(delete, {"account": "aws", "key": key}, prepare=True)
+                conn.execute(delete, {"account": "aws", "key": key, "named": ""}, prepare=True)
                 spent = _on_cpu(pid) - start
                 conn.execute("COMMIT")
                 return spent

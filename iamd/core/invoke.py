@@ -39,11 +39,19 @@ from iamd.service.authorize import DecisionCounter, PolicyCache
 from iamd.service.call import Call, Caller, Env
 from iamd.service.errors import aws_error
 from iamd.service.sessions import resolve_caller
-from iamd.store import Change, Store, StoreBusy, StoreError, compact_audit_event, stored_audit_event
+from iamd.store import (
+    Change,
+    NotAsAssumed,
+    Store,
+    StoreBusy,
+    StoreError,
+    compact_audit_event,
+    stored_audit_event,
+)
 
 from .lint_on_write import lint_written
 from .reads import CachedReads
-from .registry import Registry, ServiceDef
+from .registry import OperationLike, Registry, ServiceDef
 
 __all__ = ["AuditSink", "CallContext", "Core", "CoreResources", "Outcome"]
 
@@ -174,43 +182,73 @@ class Core:
                 assert audit is not None
                 audit.submit(event)
                 return Outcome(result, decision, None, event)
-            # The writers' lock (PostgreSQL) is taken after the authorization's reads, not before:
-            # writers wait for each other only for what must hold until the commit
-            # (docs/architecture.md, "Writes on PostgreSQL").
-            handled = False
+            counted = _Decisions()  # the answered attempt's
             try:
-                with r.store.transaction(lock_later=True) as wtx:
-                    decision = authorize(call, wtx, r.decisions) if authorize is not None else None
-                    wtx.lock_writers()
-                    try:
-                        result = op.handler(call, wtx)
-                    except Exception:
-                        # Its denial is answered instead of the handler's error; so is its own failure
-                        # (fail closed: the handler's error might tell what the denial would hide).
-                        if spec.authorize_failed is not None:
-                            spec.authorize_failed(call, wtx, r.decisions)
-                        raise
-                    if decision is None and call.decisions:
-                        decision = call.decisions[0]
-                    event = _event(spec, call, result, decision)
-                    wtx.add_audit_event_last(compact_audit_event(event))  # PostgreSQL: sent with the commit
-                    handled = True
-            except StoreError:
-                # A check that failed in the commit's round trip (PostgreSQL: a write's statement
-                # sent whole with its commit, Ops._defer_first; a name taken): as a handler's error,
-                # authorized against what is stored now, in a snapshot (nothing was written).
-                if handled and spec.authorize_failed is not None:
-                    with r.store.read() as rtx:
-                        spec.authorize_failed(call, rtx, r.decisions)
-                raise
-            # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
+                try:
+                    result, decision, changes, event = self._write(spec, op, call, counted, assume=True)
+                except _ReadFirst:  # its target, taken as stored unread, was not so stored, or was denied
+                    counted = _Decisions()
+                    result, decision, changes, event = self._write(spec, op, call, counted, assume=False)
+            finally:
+                counted.report(r.decisions)
             lint = lint_written(service, operation, input) if context.lint else ()
-            return Outcome(result, decision, wtx.changes, event, lint=lint)
+            return Outcome(result, decision, changes, event, lint=lint)
         except Exception as error:
             failure = self.failure(error, context.request_id)
             recorded = self.record_failure(service, operation, context, failure, caller=caller, params=input)
             denied = getattr(failure, "decision", None)
             return Outcome(None, denied if isinstance(denied, Decision) else None, None, recorded, failure)
+
+    def _write(
+        self, spec: ServiceDef, op: OperationLike, call: Call, counted: DecisionCounter, *, assume: bool
+    ) -> tuple[dict[str, Any] | None, Decision | None, tuple[Change, ...], CallEvent]:
+        """A write call in its transaction: (result, decision, what it changed, its event), committed.
+
+        The writers' lock (PostgreSQL) is taken after the authorization's reads, not before:
+        writers wait for each other only for what must hold until the commit
+        (docs/architecture.md, "Writes on PostgreSQL"). ``assume``: the authorization may take
+        the target as stored without reading it (``Tx.assume_user``); :class:`_ReadFirst` if that
+        was wrong (the write's statement found it otherwise: nothing written) or the call was
+        denied so: the caller then writes again without (docs/architecture.md, "Session 16:
+        DeleteUser's target assumed, checked by its delete"). The authorization's decisions go to
+        ``counted``, reported by the caller for the attempt it answers."""
+        r = self._r
+        authorize = spec.authorize
+        handled = False
+        try:
+            with r.store.transaction(lock_later=True, assume=assume) as wtx:
+                try:
+                    decision = authorize(call, wtx, counted) if authorize is not None else None
+                except aws.AccessDenied:
+                    if wtx.assumed:  # denied what may not be the target as stored: authorized again, read
+                        raise _ReadFirst() from None
+                    raise
+                wtx.lock_writers()
+                try:
+                    result = op.handler(call, wtx)
+                except Exception:
+                    # Its denial is answered instead of the handler's error; so is its own failure
+                    # (fail closed: the handler's error might tell what the denial would hide).
+                    if spec.authorize_failed is not None:
+                        spec.authorize_failed(call, wtx, r.decisions)
+                    raise
+                if decision is None and call.decisions:
+                    decision = call.decisions[0]
+                event = _event(spec, call, result, decision)
+                wtx.add_audit_event_last(compact_audit_event(event))  # PostgreSQL: sent with the commit
+                handled = True
+        except NotAsAssumed:
+            raise _ReadFirst() from None
+        except StoreError:
+            # A check that failed in the commit's round trip (PostgreSQL: a write's statement
+            # sent whole with its commit, Ops._defer_first; a name taken): as a handler's error,
+            # authorized against what is stored now, in a snapshot (nothing was written).
+            if handled and spec.authorize_failed is not None:
+                with r.store.read() as rtx:
+                    spec.authorize_failed(call, rtx, r.decisions)
+            raise
+        # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
+        return result, decision, wtx.changes, event
 
     @staticmethod
     def failure(error: BaseException, request_id: str) -> aws.AwsError:
@@ -288,6 +326,11 @@ class Core:
             except Exception:
                 log.exception("could not queue the audit event of request %s", context.request_id)
         return record
+
+
+class _ReadFirst(Exception):
+    """A write's target taken as stored without reading it was not, or the call was denied so:
+    to be written again, the target read (:meth:`Core._write`)."""
 
 
 class _Decisions(DecisionCounter):

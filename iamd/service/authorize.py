@@ -188,9 +188,26 @@ def authorize_iam_call(call: Call, tx: ReadTx, counter: DecisionCounter | None =
     fails, in its transaction (a create that succeeds found none: names are unique; its read
     was spent for nothing on every successful create: docs/architecture.md, "Session 13: the
     taken name authorized when the create fails")."""
-    lookups = _lookups(call, tx)
-    target = iam_target(call.operation, call.params, call.account, *lookups, partition=call.partition, taken_name=False)
+    caller_user, stored, key_owner = _lookups(call, tx)
+    if call.operation == "DeleteUser":  # its target unread if its delete checks it (Tx.assume_user)
+        stored = _unread_user(tx, call.account, str(call.params.get("UserName", "")), stored)
+    target = iam_target(
+        call.operation, call.params, call.account, caller_user, stored, key_owner, partition=call.partition,
+        taken_name=False,
+    )  # fmt: skip
     return authorize_iam(call, tx, target, call.env.policies, counter)
+
+
+def _unread_user(tx: Any, account: str, name: str, stored: StoredArn) -> StoredArn:
+    """``stored``, but the user ``name`` not read if the write transaction ``tx`` takes it as
+    stored at ``/`` and spelled as given (``Tx.assume_user``): no stored ARN, so the target is
+    the ARN so spelled, as for a user not found (``targets._named``). DeleteUser's statement
+    checks the assumption under the writers' lock; the caller authorizes it again, read, if it
+    was wrong or denied (iamd.core.invoke)."""
+    assume = getattr(tx, "assume_user", None)  # a write transaction's (a read's has none)
+    if assume is None or not assume(account, name):
+        return stored
+    return lambda kind, ident: None if kind == "user" and ident == name else stored(kind, ident)
 
 
 def authorize_iam_taken(call: Call, tx: ReadTx, counter: DecisionCounter | None = None) -> Decision | None:

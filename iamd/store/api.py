@@ -546,6 +546,18 @@ class Tx(ReadTx, Protocol):
         self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None
     ) -> ServerCertificate: ...
     def delete_server_certificate(self, account: str, name: str) -> None: ...
+    def assume_user(self, account: str, name: str) -> bool:
+        """Whether the user ``name`` is taken, unread, as stored at the path ``/`` and spelled as
+        given: only before the writers' lock of a transaction begun with ``assume`` on
+        PostgreSQL, whose DeleteUser then checks it in its statement and raises
+        :class:`NotAsAssumed` if it is stored otherwise (nothing written). False: read it."""
+        ...
+
+    @property
+    def assumed(self) -> bool:
+        """Whether :meth:`assume_user` took a user so in this transaction."""
+        ...
+
     def lock_writers(self) -> None:
         """Take the writers' lock, if the transaction was begun without it
         (``Store.transaction(lock_later=True)``): what the transaction reads from here on holds
@@ -571,13 +583,17 @@ class Store(Protocol):
         """``sqlite`` or ``postgresql``."""
         ...
 
-    def transaction(self, *, lock_later: bool = False) -> AbstractContextManager[Tx]:
+    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> AbstractContextManager[Tx]:
         """A serialized write transaction; an exception in the body rolls everything back.
 
         ``lock_later``: on PostgreSQL, begin without the writers' lock; the body takes it with
         :meth:`Tx.lock_writers` once it has done the reads that need not hold until the commit
         (the caller's authorization), and its first entity write takes it at the latest. What
-        the body read before then is only as of when it read it."""
+        the body read before then is only as of when it read it.
+
+        ``assume`` (with ``lock_later``): the body's authorization may take its target as
+        stored without reading it (:meth:`Tx.assume_user`); a caller that passes it retries
+        without it when the write raises :class:`NotAsAssumed`."""
         ...
 
     def read(self) -> AbstractContextManager[ReadTx]:

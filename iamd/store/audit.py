@@ -427,7 +427,7 @@ class AuditOps(Ops):
         """Store ``event`` in this transaction; its sequence number."""
         self._writes_without_bump()
         seq, new = insert_audit_event(self._conn, self._ctx, event)
-        if new:  # remembered by the store once this transaction is committed and durable (SqlStore._write_tx)
+        if new:  # remembered by the store once this transaction is committed and durable (SqlStore.transaction)
             self._interned.update(new)
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
         return seq

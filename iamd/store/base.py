@@ -274,7 +274,14 @@ class Ops:
     """Base of the per-family mixins; one instance lives for one transaction."""
 
     def __init__(
-        self, conn: Connection, ctx: Context, *, writable: bool, unlocked: bool = False, begins: bool = False
+        self,
+        conn: Connection,
+        ctx: Context,
+        *,
+        writable: bool,
+        unlocked: bool = False,
+        begins: bool = False,
+        assumes: bool = False,
     ) -> None:
         self._conn = conn
         self._ctx = ctx
@@ -285,6 +292,11 @@ class Ops:
         # ``ReadTx``; a write takes the lock first, ``_write``), each seeing what is committed as
         # any statement of a READ COMMITTED transaction does.
         self._begins = begins
+        # PostgreSQL, begun by the lock (``begins``) for a caller that retries (``Store.transaction(assume=True)``):
+        # a target its authorization may take as stored without reading it (UserOps.assume_user),
+        # by (account, name key): the name as spelled, which the write's statement checks.
+        self._assumes = assumes and begins
+        self._assumed_users: dict[tuple[str, str], str] = {}
         # A PostgreSQL write transaction begun without the writers' lock (``lock_later``): taken by
         # ``lock_writers``, at the latest by the first write.
         self._unlocked = unlocked
@@ -473,6 +485,11 @@ class Ops:
     def _changed(self, entity: Entity, account: str, name: str, verb: Verb, detail: str = "") -> None:
         """Record what this write changed (iamd.store.changes)."""
         self._changes.append(Change(entity, account, name, verb, detail))
+
+    @property
+    def assumed(self) -> bool:
+        """Whether this transaction's authorization took a target as stored unread (UserOps.assume_user)."""
+        return bool(self._assumed_users)
 
     @property
     def changes(self) -> tuple[Change, ...]:

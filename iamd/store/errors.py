@@ -30,6 +30,7 @@ __all__ = [
     "ConflictReason",
     "InvalidMarker",
     "LimitExceeded",
+    "NotAsAssumed",
     "NotFound",
     "ReadOnly",
     "SchemaMismatch",
@@ -44,6 +45,18 @@ class StoreError(Exception):
 class NotFound(StoreError):
     def __init__(self, entity: str, name: str) -> None:
         super().__init__(f"{entity} {name!r} not found")
+        self.entity = entity
+        self.name = name
+
+
+class NotAsAssumed(StoreError):
+    """A write's authorization took its target as stored at the path ``/`` and spelled as
+    requested, without reading it (``Tx.assume_user``), and the write's statement found it stored
+    otherwise: nothing was written. The caller authorizes the target as stored, read, and writes
+    again (iamd.core.invoke); never answered."""
+
+    def __init__(self, entity: str, name: str) -> None:
+        super().__init__(f"{entity} {name!r} is not stored as assumed")
         self.entity = entity
         self.name = name
 

@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import Connection, Engine, Executable, bindparam, delete, func, select, update
 from sqlalchemy.engine import URL
@@ -174,36 +174,6 @@ class SqlStore:
         check_database_allowed()  # not on the event loop (iamd/store/guard.py)
         return self._engine.connect()
 
-    @contextmanager
-    def transaction(self, *, lock_later: bool = False) -> Iterator[Tx]:
-        if getattr(self._local, "writing", False):
-            # A second writer in the same thread would wait for the first forever.
-            raise RuntimeError("nested write transaction: use the Tx you already have")
-        self._local.writing = True
-        refused: Conflict | None = None
-        try:
-            with self._write_tx(self._committed, lock_later=lock_later) as tx:
-                yield tx
-        except Conflict as conflict:
-            if conflict.recheck is None:
-                raise
-            refused = conflict
-        finally:
-            self._local.writing = False
-        if refused is not None and refused.recheck is not None:
-            # Refused by a restricting foreign key (DeleteUser's blockers): the conflict to name is
-            # read in a snapshot after the rollback (Conflict.recheck); that one if none is found,
-            # or if the read fails (the write was refused either way).
-            try:
-                with self.read() as rtx:
-                    found = refused.recheck(rtx)
-            except Exception:
-                log.warning("the blocker of a refused write could not be read again", exc_info=True)
-                found = None
-            if found is not None:
-                raise found from refused
-            raise refused
-
     def _committed(self, tx: SqlTx) -> None:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
         # before the caller goes on.
@@ -314,14 +284,20 @@ class SqlStore:
                 log.exception("a change listener failed")
 
     @contextmanager
-    def _write_tx(self, committed: Callable[[SqlTx], None], *, lock_later: bool = False) -> Iterator[SqlTx]:
+    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> Iterator[Tx]:
+        if getattr(self._local, "writing", False):
+            # A second writer in the same thread would wait for the first forever.
+            raise RuntimeError("nested write transaction: use the Tx you already have")
+        self._local.writing = True
         committing: int | None = None  # the generation the transaction commits as, from just before its commit
+        refused: Conflict | None = None
         try:
             with self._writing() as conn:
                 with self._transaction_on(conn, lock_later) as begins:
                     tx = SqlTx(
-                        conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins
-                    )
+                        conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins,
+                        assumes=assume,
+                    )  # fmt: skip
                     if not lock_later:
                         # PostgreSQL: serialize writers on the generation row, so that checks made
                         # in this transaction hold until it commits; but not while the commit waits
@@ -358,10 +334,32 @@ class SqlStore:
                     if tx._interned:
                         self._ctx.strings.remember(tx._interned)
                 finally:
-                    committed(tx)
+                    self._committed(tx)
+        except Conflict as conflict:
+            if conflict.recheck is None:
+                raise
+            refused = conflict
         finally:
+            self._local.writing = False
             if committing is not None:  # published, or failed (then to the watcher another's)
                 self._count_committing(committing, -1)
+        if refused is not None:
+            self._raise_rechecked(refused)
+
+    def _raise_rechecked(self, refused: Conflict) -> NoReturn:
+        """Raise the conflict to name for a write refused by a restricting foreign key
+        (DeleteUser's blockers): read in a snapshot after the rollback (``Conflict.recheck``);
+        ``refused`` itself if none is found, or if the read fails (the write was refused either way)."""
+        assert refused.recheck is not None
+        try:
+            with self.read() as rtx:
+                found = refused.recheck(rtx)
+        except Exception:
+            log.warning("the blocker of a refused write could not be read again", exc_info=True)
+            found = None
+        if found is not None:
+            raise found from refused
+        raise refused
 
     @contextmanager
     def _transaction_on(self, conn: Connection, lock_later: bool) -> Iterator[bool]:

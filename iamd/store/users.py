@@ -11,7 +11,7 @@ from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.base import CREATE_REFUSED, FOREIGN_KEY_VIOLATION, Ops, name_key, user_select
 from iamd.store.changes import Entity, Verb
-from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotFound, StoreError
+from iamd.store.errors import AlreadyExists, Conflict, ConflictReason, NotAsAssumed, NotFound, StoreError
 from iamd.store.records import Page, Tag, TagTarget, User
 from iamd.store.tags import put_tags
 
@@ -81,28 +81,36 @@ _CREATE_USER_PG = text(_CREATE_USER_PG_CTES + "SELECT c.known, c.taken, c.quota,
 _CREATE_USER_PG_REFUSING = text(_CREATE_USER_PG_CTES + CREATE_REFUSED)
 # PostgreSQL: DeleteUser's lookup of the user, its blockers (_USER_BLOCKED) and the delete if none
 # is there, in one statement (were three round trips under the lock). No row: no such user.
+# ``moved``: its authorization took the user as stored at "/" and spelled ``:named`` without
+# reading it (Tx.assume_user; '': it read it), and it is stored otherwise: not deleted.
 _DELETE_USER_PG_CTES = (
-    "WITH u AS (SELECT id, name FROM users WHERE account_id = :account AND name_key = :key),"
-    " b AS (SELECT u.id, "
+    "WITH u AS (SELECT id, name, (:named <> '' AND (path <> '/' OR name <> :named)) AS moved"
+    " FROM users WHERE account_id = :account AND name_key = :key),"
+    " b AS (SELECT u.id, u.moved, "
     + ", ".join(
         f"EXISTS (SELECT 1 FROM {column.table.name} WHERE {column.name} = u.id) AS b{i}"
         for i, (column, _) in enumerate(_BLOCKERS)
     )
     + " FROM u),"
-    " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT ("
+    " d AS (DELETE FROM users WHERE id IN (SELECT b.id FROM b WHERE NOT (b.moved OR "
     + " OR ".join(f"b.b{i}" for i in range(len(_BLOCKERS)))
     + "))) "
 )
 _DELETE_USER_PG = text(_DELETE_USER_PG_CTES + "SELECT b.* FROM b")
-# The same, held back and sent whole with the commit (Ops._defer_first): the lookup and the delete,
-# no such user an error ("user"). Its blockers are left to the restricting foreign keys to users
-# (migration 0017), which PostgreSQL checks at the delete whatever the statement says: a blocker is
-# their violation (FOREIGN_KEY_VIOLATION, the constraint's name), not a second look at the same
-# nine indexes (bench/README.md, "Session 16: PostgreSQL's CPU per write"); the one named is read
-# after the rollback (_first_blocker). The transaction is aborted then, as by any check refused there.
+# The same, held back and sent whole with the commit (Ops._defer_first): the lookup and the delete;
+# no such user an error ("user"), one not stored as its authorization assumed too ("moved":
+# Tx.assume_user). Its blockers are left to the restricting foreign keys to users (migration
+# 0017), which PostgreSQL checks at the delete whatever the statement says: a blocker is their
+# violation (FOREIGN_KEY_VIOLATION, the constraint's name), not a second look at the same nine
+# indexes (bench/README.md, "Session 16: PostgreSQL's CPU per write"); the one named is read after
+# the rollback (_first_blocker). The transaction is aborted then, as by any check refused there.
+# (A data-modifying WITH runs once whether or not the query refers to it.)
 _DELETE_USER_PG_REFUSING = text(
-    "WITH d AS (DELETE FROM users WHERE account_id = :account AND name_key = :key RETURNING id)"
-    " SELECT CASE WHEN d.id IS NULL THEN iamd_refuse('user', '') END FROM (SELECT 1) AS one LEFT JOIN d ON true"
+    "WITH u AS (SELECT id, (:named <> '' AND (path <> '/' OR name <> :named)) AS moved"
+    " FROM users WHERE account_id = :account AND name_key = :key),"
+    " d AS (DELETE FROM users WHERE id IN (SELECT u.id FROM u WHERE NOT u.moved))"
+    " SELECT CASE WHEN u.id IS NULL THEN iamd_refuse('user', '') WHEN u.moved THEN iamd_refuse('moved', '') END"
+    " FROM (SELECT 1) AS one LEFT JOIN u ON true"
 )
 # A restricting foreign key to users (fk_<table>_<column>_users, schema.NAMING) -> its blocker.
 _BLOCKER_OF_KEY = {f"fk_{column.table.name}_{column.name}_users": reason for column, reason in _BLOCKERS}
@@ -136,6 +144,19 @@ class UserOps(Ops):
         return self._count_up_to(s.users, account, at_most)
 
     # -- writes --------------------------------------------------------------------------
+    def assume_user(self, account: str, name: str) -> bool:
+        """Whether the user ``name`` may be taken, unread, as stored at the path ``/`` and spelled
+        as given (DeleteUser's authorization, iamd.service.authorize): PostgreSQL, a write begun
+        by its writers' lock that may assume (``Store.transaction(assume=True)``), before the
+        lock. Its delete (:meth:`delete_user`) then checks that under the lock, in its statement,
+        and refuses with :class:`NotAsAssumed` (nothing written) if the user is stored otherwise.
+        The read it saves is a round trip of its own before the lock (docs/architecture.md,
+        "Session 16: DeleteUser's target assumed, checked by its delete")."""
+        if not (self._assumes and self._unlocked):
+            return False
+        self._assumed_users[(account, name_key(name))] = name
+        return True
+
     def create_user(
         self,
         account: str,
@@ -254,11 +275,14 @@ class UserOps(Ops):
         """Refused (:class:`Conflict`) while the user has keys, policies, memberships or a login profile."""
         self._write()
         if self._ctx.dialect == "postgresql":
-            params = {"account": account, "key": name_key(name)}
+            spelled = name_key(name)
+            params = {"account": account, "key": spelled, "named": self._assumed_users.get((account, spelled), "")}
 
             def refused(reason: str, key: str) -> StoreError | None:  # _DELETE_USER_PG_REFUSING's, or a key's
                 if reason == "user":
                     return NotFound("user", name)
+                if reason == "moved":
+                    return NotAsAssumed("user", name)
                 blocker = _BLOCKER_OF_KEY.get(key) if reason == FOREIGN_KEY_VIOLATION else None
                 return None if blocker is None else Conflict(blocker, "user", name, recheck=recheck)
 
@@ -269,7 +293,9 @@ class UserOps(Ops):
                 row = self._first_locked(_DELETE_USER_PG, params)
                 if row is None:
                     raise NotFound("user", name)
-                self._raise_blocked(name, row[1:])
+                if row[1]:
+                    raise NotAsAssumed("user", name)
+                self._raise_blocked(name, row[2:])
         else:
             user_id = self._named_id(s.users, "user", account, name)
             # One statement, one round trip under the writers' lock (was one per kind of blocker).

@@ -15,6 +15,7 @@ the lock (it never needed it).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -184,15 +185,61 @@ def test_what_a_write_does_under_the_writers_lock(server: RunningServer) -> None
     assert sum(sql.startswith("WITH v(digest, value)") for sql in after) == 1, after  # the interning
     assert not any("iamd_meta" in sql for sql in after), after  # the lock bumped the generation
     before, after = under_lock(lambda: iam.delete_user(UserName="target"))
-    # The target, for authorization; not its tags: the caller's policy reads no condition key
-    # (iamd.service.authorize reads them only for a statement that does; was 3 statements).
-    assert len(before) == 1 and "FROM users" in before[0], before
+    # Nothing read before the lock: the target is taken as stored at "/" as spelled, which its
+    # delete checks (Tx.assume_user; was one read of the user, and 3 statements before session
+    # 12); not its tags: the caller's policy reads no condition key (iamd.service.authorize
+    # reads them only for a statement that does).
+    assert before == [], before
     assert len(after) <= 4, after  # + the lock: 5 (was 20, then 7)
+    assert any("AS moved" in sql for sql in after), after
     assert not any(sql.startswith("WITH v(digest, value)") for sql in after), (
         after
     )  # the ARN remembered from the create
     assert not any("iamd_meta" in sql for sql in after), after
     assert not any("user_tags" in sql for sql in after), after
+
+
+def test_a_delete_of_a_user_stored_otherwise_is_authorized_as_stored(server: RunningServer) -> None:
+    """DeleteUser's target is authorized as stored, whatever the request's spelling: on PostgreSQL
+    it is first taken unread as stored at "/" as spelled (Tx.assume_user), and when its delete
+    finds it otherwise, or that guess is denied, it is read and authorized again; the answer, the
+    decision and the audit trail are those of the stored user, one event per call."""
+    account = server.account_id
+    root = client_for(server, server.root_key, server.root_secret)
+    root.create_user(UserName="Moved", Path="/ops/")
+    root.create_user(UserName="Plain")
+    policies = {
+        "all-but-ops": '{"Version": "2012-10-17", "Statement": ['
+        '{"Effect": "Allow", "Action": "iam:*", "Resource": "*"},'
+        ' {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "arn:aws:iam::*:user/ops/*"}]}',
+        "only-ops": '{"Version": "2012-10-17", "Statement": ['
+        '{"Effect": "Allow", "Action": "iam:DeleteUser", "Resource": "arn:aws:iam::*:user/ops/*"}]}',
+    }
+    callers = {}
+    for name, document in policies.items():
+        root.create_user(UserName=name)
+        root.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=document)
+        key = root.create_access_key(UserName=name)["AccessKey"]
+        callers[name] = client_for(server, key["AccessKeyId"], key["SecretAccessKey"])
+    stored = f"arn:aws:iam::{account}:user/ops/Moved"
+    with pytest.raises(ClientError) as denied:  # the guess (user/moved) allowed, the stored user denied
+        callers["all-but-ops"].delete_user(UserName="moved")
+    assert (
+        _code(denied.value) == "AccessDenied" and "resource: user Moved " in denied.value.response["Error"]["Message"]
+    )
+    with pytest.raises(ClientError) as denied:  # the guess denied, and the user stored as guessed
+        callers["only-ops"].delete_user(UserName="Plain")
+    assert _code(denied.value) == "AccessDenied"
+    assert "resource: user Plain " in denied.value.response["Error"]["Message"]
+    callers["only-ops"].delete_user(UserName="MOVED")  # the guess (user/MOVED) denied, the stored one allowed
+    assert sorted(u["UserName"] for u in root.list_users()["Users"]) == ["Plain", "all-but-ops", "only-ops"]
+    with server.backend.store.read() as r:
+        events = [e for e in r.list_audit_events(account, event_name="DeleteUser").items]
+    assert len(events) == 3
+    assert [e.error_code for e in events].count(None) == 1
+    assert sorted(json.loads(e.record)["iamdDecision"]["resource"] for e in events) == sorted(
+        [stored, stored, f"arn:aws:iam::{account}:user/Plain"]
+    )
 
 
 def test_a_write_refused_in_its_commit_answers_as_before(server: RunningServer) -> None:
@@ -251,3 +298,33 @@ def test_a_write_refused_in_its_commit_answers_as_before(server: RunningServer) 
     with store.read() as r:
         failed = [e.error_code for e in r.list_audit_events(account, errors_only=True).items]
     assert set(failed) >= {*refused, "LimitExceeded"}
+
+
+def test_a_delete_of_a_tagged_user_taken_unread_is_denied_by_its_tags(server: RunningServer) -> None:
+    """A Deny on DeleteUser conditioned on the user's tags (aws:ResourceTag, iam:ResourceTag) wins
+    when the user is stored exactly as the request spells it: on PostgreSQL its authorization
+    takes the user unread (Tx.assume_user), and the tags are still the stored user's (read for the
+    condition), so the guess cannot sidestep the Deny. AWS: "Controlling access to IAM users and
+    roles using tags" (IAM User Guide)."""
+    root = client_for(server, server.root_key, server.root_secret)
+    for name in ("Kept", "Keep2"):
+        root.create_user(UserName=name, Tags=[{"Key": "keep", "Value": "yes"}])
+    root.create_user(UserName="Free")
+    document = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"},'
+        ' {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*",'
+        ' "Condition": {"StringEquals": {"aws:ResourceTag/keep": "yes"}}},'
+        ' {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*",'
+        ' "Condition": {"StringEquals": {"iam:ResourceTag/keep": "yes"}}}]}'
+    )
+    root.create_user(UserName="caller")
+    root.put_user_policy(UserName="caller", PolicyName="p", PolicyDocument=document)
+    key = root.create_access_key(UserName="caller")["AccessKey"]
+    caller = client_for(server, key["AccessKeyId"], key["SecretAccessKey"])
+    for name in ("Kept", "Keep2", "kept"):
+        with pytest.raises(ClientError) as denied:
+            caller.delete_user(UserName=name)
+        assert _code(denied.value) == "AccessDenied", name
+        assert "explicit deny" in denied.value.response["Error"]["Message"], name
+    caller.delete_user(UserName="Free")
+    assert sorted(u["UserName"] for u in root.list_users()["Users"]) == ["Keep2", "Kept", "caller"]

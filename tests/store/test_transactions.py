@@ -950,7 +950,7 @@ def test_delete_users_statement_leaves_its_blockers_to_the_foreign_keys(pg_datab
     try:
         with store.engine.connect() as conn:
             plan = conn.execute(
-                text(f"EXPLAIN (FORMAT JSON) {_DELETE_USER_PG_REFUSING}"), {"account": "a", "key": "k"}
+                text(f"EXPLAIN (FORMAT JSON) {_DELETE_USER_PG_REFUSING}"), {"account": "a", "key": "k", "named": ""}
             ).scalar()
     finally:
         store.close()
@@ -1041,6 +1041,53 @@ def test_a_write_sent_whole_with_its_commit_and_its_refusals(pg_databases: PgDat
             )
         with store.read() as r:
             assert {f"{x}{n}" for x in "ab" for n in range(3)} <= {u.name for u in r.list_users(account).items}
+    finally:
+        store.close()
+
+
+def test_a_delete_user_assumed_as_named_is_checked_by_its_statement(pg_databases: PgDatabases) -> None:
+    """PostgreSQL: a write begun with ``assume`` may take its user as stored at ``/`` and spelled as
+    asked, unread (``Tx.assume_user``, DeleteUser's authorization); its delete checks that in its
+    statement, under the lock, sent whole with its commit (one round trip), and a user stored
+    otherwise (another path, another spelling) is refused with NotAsAssumed: nothing deleted, the
+    generation as it was. Without ``assume``, after the lock, or on a read, nothing is assumed."""
+    from iamd.store import NotAsAssumed
+    from iamd.store.driver import round_trips
+
+    account = "111122223333"
+    store = _store_with_prepared_writes(pg_databases, "iamd_assumed")
+
+    def delete(name: str, *, assume: bool = True) -> tuple[bool, int]:
+        before = round_trips()
+        with store.transaction(lock_later=True, assume=assume) as tx:
+            assumed = tx.assume_user(account, name)
+            assert tx.assumed is assumed
+            tx.lock_writers()
+            assert not tx.assume_user(account, "other")  # not after the lock
+            tx.delete_user(account, name)
+        return assumed, round_trips() - before
+
+    try:
+        with store.transaction() as tx:
+            tx.create_user(account, "Moved", path="/ops/")
+            tx.create_user(account, "Spelled")
+            for n in range(3):
+                tx.create_user(account, f"warm{n}")
+        for n in range(2):  # the delete's statements prepared on the kept connection
+            delete(f"warm{n}")
+        assert delete("warm2") == (True, 1)
+        generation = store.generation()
+        for name in ("Moved", "moved", "spelled"):
+            with pytest.raises(NotAsAssumed):
+                delete(name)
+        assert store.generation() == generation
+        with store.read() as r:
+            assert {"Moved", "Spelled"} <= {u.name for u in r.list_users(account).items}
+            assert not r.assume_user(account, "Spelled")  # a snapshot assumes nothing
+        assert delete("Moved", assume=False) == (False, 1)
+        assert delete("Spelled") == (True, 1)
+        with pytest.raises(NotFound):
+            delete("nobody")
     finally:
         store.close()
 
