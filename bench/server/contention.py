@@ -222,6 +222,7 @@ def write_scaling(
     clients: Sequence[str],
     tuned: dict[str, str],
     wal_syncs: bool = False,
+    thread_states: bool = False,
 ) -> dict[str, Any]:
     """A row per version, load generator and PostgreSQL configuration (the cluster's defaults,
     and ``tuned`` if given), labelled by what varies: rates at 1 and 8 connections and, per
@@ -255,11 +256,13 @@ def write_scaling(
                 signed = sign_query(server.host, server.port, key, write_bodies(names, 400))
                 _say(f"  round {r + 1}/{rounds} {label(version, client, config)}: {conns} connection(s)")
                 waits = WaitSampler(pg.cluster.url(), server.extra["database"])
-                threads = ThreadSampler(server.pid)  # one process: its threads (with --workers N, the parent's)
+                # one process: its threads (with --workers N, the parent's); sampling every 2 ms
+                # costs about a quarter of a core, so only when asked (--thread-states)
+                threads = ThreadSampler(server.pid) if thread_states else None
                 wal = pg.wal_syncs() if wal_syncs else (0, 0.0)
                 iamd_before, cluster_before = _process_seconds(server.pid), _cpu_seconds(postmaster)
                 machine_before, start = _machine_seconds(), time.monotonic()
-                with waits, threads:
+                with waits, threads or contextlib.nullcontext():
                     result = run_load(client, server.host, server.port, signed, connections=conns,
                                       duration=duration, unit=2)  # fmt: skip
                 iamd_after, cluster_after = _process_seconds(server.pid), _process_seconds(postmaster)
@@ -284,7 +287,8 @@ def write_scaling(
                     "others_cores": (busy - iamd - postgres - result.client_cpu_s) / wall,
                     "idle": idle / wall,
                     **{f"pg_{k}": v for k, v in waits.shares().items()},
-                    **{f"t_{g}_{k}": v for g, by in threads.report(result.requests).items() for k, v in by.items()},
+                    **({f"t_{g}_{k}": v for g, by in threads.report(result.requests).items() for k, v in by.items()}
+                       if threads is not None else {}),
                     **({"writes_per_sync": result.requests / max(syncs, 1), "sync_ms": sync_ms / max(syncs, 1)}
                        if wal_syncs else {}),
                 })  # fmt: skip
@@ -390,7 +394,7 @@ def render(results: dict[str, Any]) -> str:
                          f"{v['busiest_process_cores_8']:.2f} cores, on one core: one GIL), "
                          f"{cores * 1e3 / cpu_8:,.0f}/s ({cores} cores for all three)")  # fmt: skip
             lines.append(f"  {'':20} PostgreSQL backends ({v['pg_backends_8']:.1f}): {shares}")
-            for group in ("loop", "workers"):
+            for group in ("loop", "workers") if "t_loop_threads_8" in v else ():
                 t = {
                     k[len(f"t_{group}_") : -2]: x
                     for k, x in v.items()
@@ -440,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. commit_delay=200 commit_siblings=2")  # fmt: skip
     parser.add_argument("--wal-syncs", action="store_true",
                         help="writes: also the log's syncs per write (pg_stat_wal; 22 s more per window)")  # fmt: skip
+    parser.add_argument("--thread-states", action="store_true",
+                        help="writes: also sample iamd's threads every 2 ms (bench/server/thread_states.py; "
+                             "costs about a quarter of a core)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     tuned = dict(setting.split("=", 1) for setting in args.postgres_set)
@@ -464,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[f"reads_{backend}"] = reads_with_writer(versions, backend, args.rounds, args.duration, tmp, pg)
         if "writes" in args.scenarios and pg is not None:
             results["writes"] = write_scaling(
-                versions, args.rounds, args.duration, tmp, pg, args.client, tuned, args.wal_syncs
+                versions, args.rounds, args.duration, tmp, pg, args.client, tuned, args.wal_syncs, args.thread_states
             )
         if "first" in args.scenarios:
             results["first"] = first_request(versions, args.callers)
