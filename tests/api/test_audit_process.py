@@ -241,6 +241,13 @@ def test_the_pipe_encoding_keeps_types_sharing_and_falls_back_to_pickle() -> Non
         assert {k: v[0].tzinfo for k, v in back[2].items()} == {k: v[0].tzinfo for k, v in message[2].items()}
 
 
+def _assert_stored(store: Store, count: int) -> None:
+    """Every one of ``count`` events made by :func:`_record` is stored, once."""
+    with store.read() as tx:
+        stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
+    assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+
+
 def _writer_with_a_small_pipe(tmp_path: Path) -> tuple[AuditProcessWriter, Store, int]:
     """A writer whose pipe takes a batch or two, whatever the system's socket buffers (the rest
     waits in the server), its store and its child's process id."""
@@ -283,9 +290,7 @@ def test_a_long_queue_goes_in_bounded_batches_and_the_sender_never_waits_on_a_fu
         assert max(sizes) == MESSAGE_EVENTS
         assert writer._unsent  # what the pipe could not hold waits in the server
         writer.flush()
-        with store.read() as tx:
-            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
-        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+        _assert_stored(store, count)
     finally:
         writer.close()
         store.close()
@@ -342,9 +347,7 @@ def test_a_backlog_waiting_for_the_child_is_held_encoded_not_as_objects_the_coll
         writer._process.join(timeout=30)
         with writer._pipe_lock:
             writer._cycle()  # the sender's next cycle stores what the child did not acknowledge
-        with store.read() as tx:
-            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
-        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+        _assert_stored(store, count)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
@@ -463,9 +466,7 @@ def test_on_the_event_loop_batches_waiting_for_room_go_as_the_child_acknowledges
 
         assert asyncio.run(ship())  # all written to the pipe, a minute before the next cycle
         writer.flush()
-        with store.read() as tx:
-            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
-        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+        _assert_stored(store, count)
     finally:
         writer.close()
         store.close()
@@ -516,9 +517,7 @@ def test_on_the_event_loop_a_dead_child_s_pipe_is_not_read_over_and_over(
         assert len(reads) <= 2 and not writer._reading
         with writer._pipe_lock:
             writer._cycle()  # the watchdog's: stores what the child did not acknowledge
-        with store.read() as tx:
-            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
-        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+        _assert_stored(store, count)
     finally:
         writer.close()
         store.close()
@@ -556,9 +555,7 @@ def test_on_the_event_loop_a_long_queue_goes_one_batch_per_turn_of_the_loop(
         assert taken[0] == MESSAGE_EVENTS
         assert taken[-1] == count and taken == sorted(taken)
         writer.flush()
-        with store.read() as tx:
-            stored = [e.request_id for e in tx.scan_audit_events(limit=count + 10)]
-        assert sorted(stored) == sorted(f"req-{i}" for i in range(count))
+        _assert_stored(store, count)
     finally:
         writer.close()
         store.close()
