@@ -230,7 +230,7 @@ class Core:
                     # Its denial is answered instead of the handler's error; so is its own failure
                     # (fail closed: the handler's error might tell what the denial would hide).
                     if spec.authorize_failed is not None:
-                        spec.authorize_failed(call, wtx, r.decisions)
+                        spec.authorize_failed(call, wtx, counted)
                     raise
                 if decision is None and call.decisions:
                     decision = call.decisions[0]
@@ -245,7 +245,7 @@ class Core:
             # authorized against what is stored now, in a snapshot (nothing was written).
             if handled and spec.authorize_failed is not None:
                 with r.store.read() as rtx:
-                    spec.authorize_failed(call, rtx, r.decisions)
+                    spec.authorize_failed(call, rtx, counted)
             raise
         # Committed: the store has published wtx.changes; the process's cache dropped what they touched.
         return result, decision, wtx.changes, event
