@@ -355,6 +355,23 @@ def test_a_backlog_waiting_for_the_child_is_held_encoded_not_as_objects_the_coll
         store.close()
 
 
+def _shipping_threads(monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """The idents of the threads that encode a batch to ship from here on (filled as they do)."""
+    import threading
+
+    import iamd.api.audit_process as audit_process
+
+    shippers: set[int] = set()
+    real_encode = audit_process.encode
+
+    def encode(message: tuple[object, ...]) -> bytes:
+        shippers.add(threading.get_ident())
+        return real_encode(message)
+
+    monkeypatch.setattr(audit_process, "encode", encode)
+    return shippers
+
+
 def test_under_iamd_serve_the_event_loop_ships_the_batches_and_the_sender_thread_only_watches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -364,17 +381,9 @@ def test_under_iamd_serve_the_event_loop_ships_the_batches_and_the_sender_thread
     import asyncio
     import threading
 
-    import iamd.api.audit_process as audit_process
     from iamd.api import Backend, create_app
 
-    shippers: set[int] = set()
-
-    def encode(message: tuple[object, ...]) -> bytes:
-        shippers.add(threading.get_ident())
-        return real_encode(message)
-
-    real_encode = audit_process.encode
-    monkeypatch.setattr(audit_process, "encode", encode)
+    shippers = _shipping_threads(monkeypatch)
     url = f"sqlite:///{tmp_path / 'iamd.db'}"
     backend, _ = Backend.open(url, tmp_path, dev=True, env={})
     try:
@@ -407,19 +416,9 @@ def test_a_stalled_event_loop_leaves_the_shipping_to_the_sender_thread(
     """Attached to a loop that does not run its timers (stalled, or stopped), the writer still ships:
     the sender thread, woken every WATCHDOG seconds, sees no cycle of the loop and runs its own."""
     import asyncio
-    import threading
     import time
 
-    import iamd.api.audit_process as audit_process
-
-    shippers: set[int] = set()
-
-    def encode(message: tuple[object, ...]) -> bytes:
-        shippers.add(threading.get_ident())
-        return real_encode(message)
-
-    real_encode = audit_process.encode
-    monkeypatch.setattr(audit_process, "encode", encode)
+    shippers = _shipping_threads(monkeypatch)
     url, store = _store_with_a_key(tmp_path)
     writer = AuditProcessWriter(store, url, window=0.01, lag_limit=0.0)
     loop = asyncio.new_event_loop()
