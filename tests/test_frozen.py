@@ -18,6 +18,7 @@ from iamd.auth.sigv4 import SigningDetails, VerifiedRequest
 from iamd.core import CallContext
 from iamd.frozen import fast_init, maker
 from iamd.service.call import Call
+from iamd.store.changes import Change, ChangeSet
 
 
 def _twins() -> tuple[type[Any], type[Any]]:
@@ -120,6 +121,8 @@ def test_only_frozen_slotted_dataclasses() -> None:
         Call,
         CallEvent,
         CheckEvents,
+        Change,
+        ChangeSet,
     ],
 )
 def test_the_request_paths_classes_keep_their_signature(cls: type[Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast, overload
 from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from iamd.frozen import maker
 from iamd.store import driver
 from iamd.store import schema as s
 from iamd.store.audit_strings import AuditStrings
@@ -40,6 +41,8 @@ T = TypeVar("T")
 
 MAX_ITEMS_LIMIT = 1000
 _POLICY_ARN = re.compile(r"arn:([^:]+):iam::([^:]+):policy(/(?:.*/)?)([^/]+)")
+
+_new_change = maker(Change)  # Change(...) without type.__call__ (iamd/frozen.py): one or two per write
 
 
 def name_key(name: str) -> str:
@@ -350,13 +353,13 @@ class Ops:
         if self._unlocked:
             self._unlocked = False
             self._lock_pending = True
-            self._conn = cast(Connection, _LockFirst(self, self._conn))
+            self._conn = _LockFirst(self, self._conn)  # type: ignore[assignment]  # a Connection's stand-in
 
     def _take_lock(self) -> None:
         """Take the pending writers' lock now."""
         if not self._lock_pending:
             return
-        conn = cast(_LockFirst, self._conn).real
+        conn = self._conn.real  # type: ignore[attr-defined]  # a _LockFirst (typing.cast: a call)
         if self._begins:
             self._locked(conn, driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone())  # the lock's row
         else:
@@ -383,7 +386,7 @@ class Ops:
         more of iamd's CPU than two round trips: bench/README.md, "PostgreSQL writes in fewer
         round trips", and "Session 14: PostgreSQL writes in pipelines")."""
         if self._lock_pending and self._begins and self._deferred is None:  # else _take_lock runs that first
-            conn = cast(_LockFirst, self._conn).real
+            conn = self._conn.real  # type: ignore[attr-defined]  # a _LockFirst (typing.cast: a call)
             sent = driver.first_begun(conn, _LOCK_WRITERS_SQL, stmt, params)
             if sent is not None:
                 self._locked(conn, sent[0])
@@ -404,7 +407,7 @@ class Ops:
         begin): the caller runs it its own way, now."""
         if not (self._lock_pending and self._begins and self._bump_wanted) or self._deferred is not None:
             return False
-        sql, bound = driver.sql_of(cast(_LockFirst, self._conn).real, stmt, params)
+        sql, bound = driver.sql_of(self._conn.real, stmt, params)  # type: ignore[attr-defined]  # a _LockFirst
         self._deferred = (sql, bound, refused)
         return True
 
@@ -417,11 +420,16 @@ class Ops:
         connection yet: the lock taken and the statement run now, to be committed as any write."""
         deferred = self._deferred
         assert deferred is not None
-        conn = cast(_LockFirst, self._conn).real
+        conn = self._conn.real  # type: ignore[attr-defined]  # a _LockFirst (typing.cast: a call)
         last = self._last
         statements = [(deferred[0], deferred[1]), *((sql, bound) for sql, bound, _ in last)]
-        with _refused_as(deferred[2]):
+        try:  # _refused_as's, without a generator's context manager (once per write)
             sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
+        except Exception as error:
+            found = refusal(error, deferred[2])
+            if found is None:
+                raise
+            raise found from error
         if sent is None:
             self._take_lock()
             return False, None
@@ -484,7 +492,7 @@ class Ops:
 
     def _changed(self, entity: Entity, account: str, name: str, verb: Verb, detail: str = "") -> None:
         """Record what this write changed (iamd.store.changes)."""
-        self._changes.append(Change(entity, account, name, verb, detail))
+        self._changes.append(_new_change(entity, account, name, verb, detail))
 
     @property
     def assumed(self) -> bool:

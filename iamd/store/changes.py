@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from iamd.frozen import fast_init
 from iamd.refs import Ref, key_ref, policy_ref, ref
 
 __all__ = ["Change", "ChangeSet", "Entity", "Verb"]
@@ -74,6 +75,7 @@ class Verb(StrEnum):
     RESET = "reset"  # everything (a --dev reset): account "" and name ""
 
 
+@fast_init  # made on every write (iamd/frozen.py)
 @dataclass(frozen=True, slots=True)
 class Change:
     entity: Entity
@@ -94,6 +96,7 @@ class Change:
         return (ref(self.entity.value, self.account, self.name),)
 
 
+@fast_init  # made on every write (iamd/frozen.py)
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
     """The changes of one committed write; ``generation``: the store generation it committed as
@@ -105,4 +108,7 @@ class ChangeSet:
     @property
     def everything(self) -> bool:
         """A reset: every cached thing is gone."""
-        return any(c.verb is Verb.RESET for c in self.changes)
+        for c in self.changes:  # noqa: SIM110 - no generator and any(): asked after every write
+            if c.verb is Verb.RESET:
+                return True
+        return False
