@@ -98,7 +98,7 @@ def execute_sql(conn: Connection, sql: str, bound: Any) -> Any:
     ``BEGIN`` before the first statement of a transaction, so that one still goes through
     psycopg's cursor, as does any statement while iamd's prepared statements may have been
     dropped (:func:`rolled_back`) and the connection is in a transaction."""
-    driver: Any = conn.connection.driver_connection
+    driver: Any = conn.connection.dbapi_connection  # = driver_connection (psycopg, sqlite3), two property calls less
     if conn.dialect.name == "postgresql":
         pgconn = driver.pgconn
         idle = pgconn.transaction_status == IDLE
@@ -193,7 +193,10 @@ def _committed(
     (the flush's error or None, each statement's rows)."""
     end = start + n
     failed = [r for r in results[end + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
-    rows = [_step_rows(prepared, r, step) for r, step in zip(results[start:end], ready[start:end], strict=True)]
+    rows: list[_Result] = [
+        _Later(prepared, r, step[3]) if r.status == _TUPLES_OK else _NO_ROWS
+        for r, step in zip(results[start:end], ready[start:end], strict=True)
+    ]  # loaded only if read: a write reads few of them (its strings' interning)
     return (prepared.error(failed[0]) if failed else None), rows
 
 
@@ -244,7 +247,7 @@ def _pipeline(
     status is ``status`` and every prepared step is ready (else None, nothing sent); ``seen``
     (statement, parameters) are what the listeners see. Raises the error of any of the first ``checked`` results (as
     SQLAlchemy's); returns the results and the steps sent."""
-    driver: Any = conn.connection.driver_connection
+    driver: Any = conn.connection.dbapi_connection  # = driver_connection (psycopg, sqlite3), two property calls less
     prepared = _prepared(driver)
     try:
         if driver.pgconn.transaction_status != status:
@@ -253,9 +256,14 @@ def _pipeline(
         if None in ready:
             return None
         if conn._has_events or conn.engine._has_events:
-            for sql, bound in seen:
-                for listener in conn.dispatch.before_cursor_execute:
-                    listener(conn, None, sql, bound, None, False)
+            # The listeners looked up once, not once per statement: the engine has listeners of
+            # other events (iamd/store/engine.py), and an empty joined collection costs four
+            # Python calls to iterate (bench/README.md, "Session 17: iamd's CPU per write").
+            listeners = conn.dispatch.before_cursor_execute
+            if listeners:
+                for sql, bound in seen:
+                    for listener in listeners:
+                        listener(conn, None, sql, bound, None, False)
         results = prepared.pipeline(ready)  # type: ignore[arg-type]
         for result in results[:checked]:
             if result.status != _TUPLES_OK and result.status != _COMMAND_OK:
@@ -380,6 +388,40 @@ class _Result:
 
 
 _NO_ROWS = _Result([], [])
+_UNLOADED: list[Any] = []  # a _Later's rows before they are loaded (never a result's own list)
+
+
+class _Later(_Result):
+    """A pipelined statement's rows (:func:`commit_after`, :func:`begin_and_commit`), loaded when
+    first asked for: a write's commit reads the rows of few of its statements (its strings'
+    interning; not its own statement's, its audit event's or its notification's), and loading
+    them is psycopg's Transformer's work per result (bench/README.md, "Session 17: iamd's CPU
+    per write, fewer calls"). The result stands alone: loaded later, it is the same."""
+
+    __slots__ = ("_prepared", "_result")
+
+    def __init__(self, prepared: _Prepared, result: Any, names: list[str]) -> None:
+        self._prepared = prepared
+        self._result = result
+        self._names = names
+        self._rows = _UNLOADED
+
+    def _load(self) -> list[Any]:
+        if self._rows is _UNLOADED:
+            self._rows = self._prepared.rows_of(self._result, self._names)._rows
+        return self._rows
+
+    @property
+    def description(self) -> list[_Description]:
+        self._load()  # (fills the statement's column names at its first run)
+        return [_Description(name) for name in self._names]
+
+    def fetchone(self) -> Any:
+        rows = self._load()
+        return rows[0] if rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._load()
 
 
 class _Prepared:
