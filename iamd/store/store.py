@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from iamd.crypto import new_unique_id
+from iamd.frozen import maker
 from iamd.store import schema as s
 from iamd.store.account_settings import AccountSettingOps
 from iamd.store.accounts import AccountOps
@@ -119,6 +120,9 @@ _KEY_ACCOUNTS = select(s.access_keys.c.account_id, s.access_keys.c.id).where(
 )
 
 
+_new_change_set = maker(ChangeSet)  # ChangeSet(...) without type.__call__ (iamd/frozen.py): one per write
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -126,16 +130,24 @@ def _utcnow() -> datetime:
 class _Kept:
     """A connection a thread keeps (``SqlStore._keep``: its read snapshots on SQLite, its write
     transactions on PostgreSQL): back to the pool when the thread ends (its ``threading.local``
-    is dropped) or the store closes."""
+    is dropped) or the store closes; ``writes``: PostgreSQL's, back out of autocommit
+    (``_transaction_on`` leaves it as its last write had it)."""
 
-    __slots__ = ("__weakref__", "conn")
+    __slots__ = ("__weakref__", "conn", "writes")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, writes: bool) -> None:
         self.conn = conn
+        self.writes = writes
+
+    def release(self) -> None:
+        """Back to the pool as the pool gave it."""
+        if self.writes:
+            _out_of_autocommit(self.conn)
+        self.conn.close()
 
     def __del__(self) -> None:
         with suppress(Exception):  # the interpreter may be shutting down
-            self.conn.close()
+            self.release()
 
 
 class SqlStore:
@@ -177,7 +189,7 @@ class SqlStore:
     def _committed(self, tx: SqlTx) -> None:
         # Committed (on disk, or the flush failed): say what changed (iamd.store.changes),
         # before the caller goes on.
-        self._publish(ChangeSet(tx.changes, tx.bumped_generation()))
+        self._publish(_new_change_set(tuple(tx._changes), tx._bumped))
 
     def committing(self) -> frozenset[int]:
         """The generations this store object's write transactions are committing now: each from
@@ -193,14 +205,21 @@ class SqlStore:
         """``tx.send_whole``, counted as committing meanwhile (its generation unknown until it
         answers, then its own): (sent whole, the flush's error, the generation it committed as
         and is counted as committing until published, or None)."""
-        self._count_committing(None, 0, unknown=1)
+        # ``_count_committing``'s work, inline: it ran three times per write (bench/README.md,
+        # "Session 17: iamd's CPU per write, fewer calls").
+        lock = self._committing_lock
+        with lock:
+            self._unknown += 1
         generation = None
         try:
             whole, flush_failed = tx.send_whole(_FLUSH)
-            generation = tx.bumped_generation() if whole else None
+            generation = tx._bumped if whole else None
             return whole, flush_failed, generation
         finally:
-            self._count_committing(generation, 1, unknown=-1)  # at once: never seen as neither
+            with lock:  # at once: never seen as neither
+                self._unknown -= 1
+                if generation is not None:
+                    self._committing[generation] = self._committing.get(generation, 0) + 1
 
     def _count_committing(self, generation: int | None, step: int, *, unknown: int = 0) -> None:
         with self._committing_lock:
@@ -243,7 +262,7 @@ class SqlStore:
         in the same round trip (libpq's pipeline mode, ``driver.commit_after``; raises their
         error, not committed), or before them, one by one, if one is not prepared on this
         connection yet; each one's rows to its taker."""
-        driver: Any = conn.connection.driver_connection
+        driver: Any = conn.connection.dbapi_connection  # = driver_connection (psycopg), two property calls less
         if driver.info.transaction_status == IN_ERROR:  # a COMMIT would roll back without an error
             raise RuntimeError("the write transaction failed: not committed")
         if last:
@@ -374,8 +393,9 @@ class SqlStore:
 
         Yields whether the writers' lock begins it: PostgreSQL, ``lock_later``: the driver in
         autocommit for the transaction's reads before the lock, whose statement sends ``BEGIN``
-        with it (``Ops(begins=True)``: one round trip less per write); back out of autocommit
-        after it, as it came (or invalidated).
+        with it (``Ops(begins=True)``: one round trip less per write). Left in the mode it
+        needed, for the thread's next write on its kept connection; a pooled one goes back out of
+        autocommit (``_writing``; a kept one too, when released: ``_Kept.release``), or invalidated.
 
         A write that raises ends with a ``ROLLBACK`` of iamd's on libpq: psycopg's would deallocate
         every statement prepared on the connection (``DEALLOCATE ALL``), and the next writes there
@@ -386,9 +406,14 @@ class SqlStore:
             with conn.begin():
                 yield False
             return
-        driver: Any = conn.connection.driver_connection
-        if lock_later:
-            driver.autocommit = True
+        driver: Any = conn.connection.dbapi_connection  # = driver_connection (psycopg), two property calls less
+        # The mode is left as this write needs it, not switched back after it: a kept connection's
+        # writes are all ``lock_later`` (a server's), and psycopg's setter (a lock, a generator and
+        # its wait) cost about 11 µs per switch in place (bench/README.md, "Session 16: iamd's CPU
+        # per write, DeleteUser in one round trip"; "Session 17: iamd's CPU per write, fewer calls"). A
+        # connection goes back to the pool out of autocommit (``_writing``, ``_Kept.release``).
+        if driver.autocommit is not lock_later:
+            driver.autocommit = lock_later  # idle: each write ends with its commit or rollback
         try:
             yield lock_later
         except BaseException:
@@ -406,12 +431,6 @@ class SqlStore:
                 raise RuntimeError("the write transaction was left open: not committed")
             if conn.in_transaction():
                 conn.commit()
-        finally:
-            if lock_later and not conn.invalidated:
-                try:
-                    driver.autocommit = False  # committed or rolled back by now: idle
-                except Exception:
-                    conn.invalidate()  # not idle (a lost connection): never back to the pool
 
     @contextmanager
     def read(self) -> Iterator[ReadTx]:
@@ -464,7 +483,7 @@ class SqlStore:
         "A lighter hop to the read lane"). Between snapshots or writes it holds no transaction, so it
         keeps no checkpoint or vacuum from running. Closed with the store, or with its thread."""
         conn = self._connect()
-        kept = _Kept(conn)
+        kept = _Kept(conn, use == "writer")
         setattr(self._local, use, kept)
         with self._kept_lock:
             self._kept.add(kept)
@@ -493,7 +512,7 @@ class SqlStore:
         kept: _Kept | None = getattr(self._local, "writer", None)
         if kept is not None:
             conn = kept.conn
-            if not (conn.closed or conn.invalidated or closed_by_server(conn.connection.driver_connection)):
+            if not (conn.closed or conn.invalidated or closed_by_server(conn.connection.dbapi_connection)):
                 yield conn
                 return
             if not (conn.closed or conn.invalidated):
@@ -504,7 +523,10 @@ class SqlStore:
             self._keeping += room
         if not room:  # as many kept as may be: one of the pool's for this write
             with self._connect() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    _out_of_autocommit(conn)  # back to the pool as it came
             return
         try:
             conn = self._keep("writer")
@@ -705,7 +727,7 @@ class SqlStore:
         with self._kept_lock:
             kept, self._kept = list(self._kept), weakref.WeakSet()
         for holder in kept:
-            holder.conn.close()
+            holder.release()
         self._engine.dispose()
 
 
@@ -738,6 +760,19 @@ def _in_transaction(conn: Connection) -> bool:
     """PostgreSQL: whether ``conn``'s driver is in a transaction, idle, no statement failed in it."""
     driver: Any = conn.connection.driver_connection
     return not (driver.closed or driver.broken) and driver.info.transaction_status == IN_TRANSACTION
+
+
+def _out_of_autocommit(conn: Connection) -> None:
+    """PostgreSQL: ``conn``'s driver out of autocommit (a write's may have left it in), as the
+    pool's other users expect it; invalidated if it cannot be (not idle: a lost connection)."""
+    if conn.closed or conn.invalidated:
+        return
+    driver: Any = conn.connection.dbapi_connection
+    if driver.autocommit:
+        try:
+            driver.autocommit = False
+        except Exception:
+            conn.invalidate()  # never back to the pool
 
 
 def _left_in_transaction(driver: Any) -> bool:

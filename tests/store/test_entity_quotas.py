@@ -153,7 +153,10 @@ def test_a_write_begun_by_its_lock_is_one_transaction_from_the_lock_and_leaves_i
 ) -> None:
     """PostgreSQL, ``lock_later``: the reads before the writers' lock run outside a transaction
     (psycopg's autocommit, no BEGIN of their own); the lock's statement begins it, so that what
-    follows commits or rolls back as one; the connection goes back to the pool out of autocommit."""
+    follows commits or rolls back as one. The thread's kept connection stays in autocommit for
+    its next such write (psycopg's switch costs CPU: bench/README.md, "Session 17: iamd's CPU per
+    write, fewer calls"); a write not begun by its lock switches it back, and it goes back to the
+    pool out of autocommit (tests/store/test_transactions.py)."""
     with store.transaction(lock_later=True) as tx:
         driver: Any = tx._conn.connection.driver_connection  # type: ignore[attr-defined]
         tx.count_users(account)  # a read before the lock
@@ -163,7 +166,7 @@ def test_a_write_begun_by_its_lock_is_one_transaction_from_the_lock_and_leaves_i
         assert driver.info.transaction_status == 0
         assert tx.count_users(account) == 1  # run after the lock and the create it held back
         assert driver.info.transaction_status == 2  # in the transaction the lock began
-    assert driver.autocommit is False
+    assert driver.autocommit is True and driver.info.transaction_status == 0  # committed, kept so
     with pytest.raises(RuntimeError), store.transaction(lock_later=True) as tx:
         driver = tx._conn.connection.driver_connection  # type: ignore[attr-defined]
         tx.count_users(account)
@@ -171,6 +174,9 @@ def test_a_write_begun_by_its_lock_is_one_transaction_from_the_lock_and_leaves_i
         tx.create_user(account, "undone", quota=5000)
         tx.create_user(account, "undone-too", quota=5000)
         raise RuntimeError("the request failed after its writes")
-    assert driver.autocommit is False
+    assert driver.autocommit is True and driver.info.transaction_status == 0  # rolled back, kept so
+    with store.transaction() as tx:  # not begun by its lock: out of autocommit, one transaction
+        assert tx._conn.connection.driver_connection is driver  # type: ignore[attr-defined]
+        assert driver.autocommit is False
     with store.read() as tx:
         assert [u.name for u in tx.list_users(account).items] == ["kept"]

@@ -539,6 +539,51 @@ def test_a_thread_keeps_its_write_connection_until_it_ends(store: Store, account
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_kept_write_connection_stays_in_autocommit_between_writes_begun_by_their_lock(
+    store: Store, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a thread's ``lock_later`` writes (a server's) leave its kept connection in
+    autocommit for the next one: psycopg's switch runs once, not twice per write (bench/README.md,
+    "Session 17: iamd's CPU per write, fewer calls"); a write not begun by its lock switches it
+    back, and the connection goes back to the pool out of autocommit when the thread ends."""
+    import psycopg
+
+    engine = cast(Any, store).engine
+    switches: list[bool] = []
+    set_autocommit = psycopg.Connection.set_autocommit
+
+    def counted(self: Any, value: bool) -> None:
+        switches.append(value)
+        set_autocommit(self, value)
+
+    monkeypatch.setattr(psycopg.Connection, "set_autocommit", counted)
+    drivers: list[Any] = []
+
+    def writes() -> None:
+        for n, lock_later in enumerate([True, True, True, False, True, True]):
+            with store.transaction(lock_later=lock_later) as tx:
+                if lock_later:
+                    tx.lock_writers()
+                tx.create_user(account, f"kept{n}")
+                drivers.append(cast(Any, tx)._conn.connection.driver_connection)
+            assert drivers[-1].autocommit is lock_later and drivers[-1].info.transaction_status == 0
+
+    before = engine.pool.checkedout()  # (this thread's kept one, if it wrote)
+    thread = threading.Thread(target=writes)
+    thread.start()
+    thread.join()
+    assert len(drivers) == 6 and all(d is drivers[0] for d in drivers)  # the thread's kept connection
+    deadline = time.monotonic() + 10
+    while engine.pool.checkedout() != before and time.monotonic() < deadline:  # the ended thread's is back
+        time.sleep(0.01)
+    assert engine.pool.checkedout() == before
+    assert switches == [True, False, True, False]  # in, out for the write not begun by its lock, in, out to the pool
+    assert drivers[0].autocommit is False
+    with store.read() as r:
+        assert r.count_users(account) == 6
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_write_transaction_is_the_drivers_without_sqlalchemys(
     store: Store, account: str, pg_databases: PgDatabases
 ) -> None:
