@@ -301,32 +301,38 @@ _INSERT_BY_DIGEST_PG = (
     )
     + " OFFSET 0) AS p RETURNING seq"
 )
+# _values_of and _values_by_digest build their parameters in this order (the interned columns as in _interned).
+assert tuple(c for c in _COLUMNS if c in _REFS) == (
+    "account_id", "event_name", "event_source", "user_name", "identity", "region", "source_ip", "user_agent",
+    "error_code", "decision", "resource",
+)  # fmt: skip
 
 
-class _KnownOrNone:
-    """A string's remembered id, None for one not remembered (for :func:`_values`)."""
-
-    __slots__ = ("_known",)
-
-    def __init__(self, known: Mapping[str, int]) -> None:
-        self._known = known
-
-    def __getitem__(self, value: str) -> int | None:
-        return self._known.get(value)
+def _values_of(c: CompactEvent, i: list[int | None]) -> tuple[Any, ...]:
+    """:func:`_values` given the ids of :func:`_interned`'s strings, in its order (all known)."""
+    (event_id, request_id, _, time, _, _, _, _, _, _, _, _, message, _, _, params, response, authentication, redacted,
+     extra, flags) = c  # fmt: skip
+    return (
+        id_key(event_id), None if request_id is None else id_key(request_id), time, i[0], i[1], i[2], i[3], i[4],
+        i[5], i[6], i[7], i[8], message, i[9], i[10], params, response, authentication, redacted, extra, flags,
+    )  # fmt: skip
 
 
-def _values_by_digest(c: CompactEvent, known: Mapping[str, int], digests: Mapping[str, bytes]) -> tuple[Any, ...]:
-    """:data:`_INSERT_BY_DIGEST_PG`'s parameters: each interned column's id, or the digest of its
-    string (``digests``: those of the strings not ``known``)."""
-    strings = iter(_interned(c))
-    out: list[Any] = []
-    for column, value in zip(_COLUMNS, _values(c, _KnownOrNone(known)), strict=True):  # type: ignore[arg-type]
-        if column in _REFS:
-            string = next(strings)
-            out += (value, digests[string] if value is None and string is not None else None)
-        else:
-            out.append(value)
-    return tuple(out)
+def _values_by_digest(c: CompactEvent, i: list[int | None], digests: Mapping[str, bytes]) -> tuple[Any, ...]:
+    """:data:`_INSERT_BY_DIGEST_PG`'s parameters: each interned column's id (``i``: of
+    :func:`_interned`'s strings, in its order, None for one not known), or the digest of its
+    string (``digests``: those of the strings not known). Built in one expression (were a mapping
+    whose lookups were Python calls, ten per CreateUser: bench/README.md, "Session 17: iamd's CPU
+    per write, fewer calls")."""
+    (event_id, request_id, account, time, name, source, user, identity, region, ip, agent, code, message, decision,
+     resource, params, response, authentication, redacted, extra, flags) = c  # fmt: skip
+    refs = (account, name, source, user, identity, region, ip, agent, code, decision, resource)  # _interned's order
+    d = [None if found is not None or value is None else digests[value] for value, found in zip(refs, i, strict=True)]
+    return (
+        id_key(event_id), None if request_id is None else id_key(request_id), time, i[0], d[0], i[1], d[1], i[2], d[2],
+        i[3], d[3], i[4], d[4], i[5], d[5], i[6], d[6], i[7], d[7], i[8], d[8], message, i[9], d[9], i[10], d[10],
+        params, response, authentication, redacted, extra, flags,
+    )  # fmt: skip
 
 
 def insert_audit_events(
@@ -443,16 +449,18 @@ class AuditOps(Ops):
             self.add_audit_event(event)
             return
         c = _compact(event)
-        known = self._ctx.strings.known
-        try:  # after any event added so before (each is stored)
-            self._last.append((_INSERT_ONE_PG, _values(c, known), None))
-        except KeyError:  # its new strings interned in the same round trip, just before it
-            by_digest = keyed({v for v in _interned(c) if v is not None and v not in known})
+        refs = _interned(c)
+        get: Any = self._ctx.strings.known.get  # (None for None: no string is None)
+        ids = list(map(get, refs))  # each string looked up once (were twice for a new one, and a KeyError)
+        if None not in ids or ids.count(None) == refs.count(None):  # (a string's id is never None)
+            self._last.append((_INSERT_ONE_PG, _values_of(c, ids), None))  # after any event added so before
+        else:  # its new strings interned in the same round trip, just before it
+            by_digest = keyed({v for v, i in zip(refs, ids, strict=True) if i is None and v is not None})
             intern, bound = intern_pg(by_digest)
             digests = {v: d for d, v in by_digest.items()}  # (taken now: interned_pg empties by_digest)
             self._last += [
                 (intern, bound, lambda rows: self._interned.update(interned_pg(rows, by_digest))),
-                (_INSERT_BY_DIGEST_PG, _values_by_digest(c, known, digests), None),
+                (_INSERT_BY_DIGEST_PG, _values_by_digest(c, ids, digests), None),
             ]
         self._changed(Entity.AUDIT_EVENT, event.account_id, event.event_id, Verb.CREATED)
 
