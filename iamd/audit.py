@@ -83,7 +83,10 @@ def camel(name: str) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = value.astimezone(UTC)
+        if value.year >= 1000:  # the same text as strftime's, at a fifth of its cost (CreateUser's CreateDate)
+            return value.isoformat()[:19] + "Z"
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # (its %Y pads no year below 1000)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     return value

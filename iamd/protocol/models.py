@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from botocore.loaders import create_loader  # type: ignore[import-untyped]
 from botocore.model import OperationModel, ServiceModel  # type: ignore[import-untyped]
@@ -50,7 +50,7 @@ class Service:
         self.namespace: str | None = model.metadata.get("xmlNamespace")
         self._operations: dict[str, OperationModel] = {}
         self._names = frozenset(model.operation_names)
-        self._plans: dict[tuple[str, str], object] = {}
+        self._plans: dict[tuple[str, str], Any] = {}
 
     def __repr__(self) -> str:
         return f"Service({self.name!r}, {self.api_version!r})"
@@ -67,17 +67,19 @@ class Service:
             operation = self._operations[name] = cast(OperationModel, self.model.operation_model(name))
         return operation
 
-    def plan(self, kind: str, operation: str, build: Callable[[], T]) -> T:
-        """The ``kind`` plan of ``operation``, built by ``build()`` on first use.
+    def plan(self, kind: str, operation: str, build: Callable[..., T], *args: Any) -> T:
+        """The ``kind`` plan of ``operation``, built by ``build(*args)`` on first use.
 
         Parsers and serializers store their compiled per-operation programs here, so a
         service compiles each operation once and two catalogs never share mutable state.
+        (``build`` and its arguments rather than a closure, and no ``typing.cast``: each is a
+        call per request; bench/README.md, "Session 17: iamd's CPU per write, fewer calls".)
         """
         key = (kind, operation)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = build()
-        return cast(T, found)
+            found = self._plans[key] = build(*args)
+        return found  # what build made for this kind
 
 
 class Catalog:

@@ -321,7 +321,7 @@ def _collect(plan: _Plan, root: _Struct, params: Mapping[str, str], found: Viola
 # -- entry points --------------------------------------------------------------------------
 def compile_operation(service: Service, operation: OperationModel) -> _Plan:
     """The compiled input plan of ``operation``, built once per ``service``."""
-    return service.plan("query-input", operation.name, lambda: _Plan(operation))
+    return service.plan("query-input", operation.name, _Plan, operation)
 
 
 def parse_request(service: Service, params: Mapping[str, str]) -> tuple[OperationModel, dict[str, Any]]:

@@ -88,6 +88,8 @@ def format_timestamp(value: datetime | float | str) -> str:
 
 def format_whole_seconds(value: datetime | float | str) -> str:
     """IAM's timestamps: whole seconds (``2012-09-21T23:03:13Z``), as IAM returns them."""
+    if isinstance(value, datetime) and (value.tzinfo is UTC or value.tzinfo is None):
+        return value.isoformat()[:19] + "Z"  # format_timestamp's, its fraction cut (no ``replace``: a new datetime)
     if isinstance(value, datetime) and value.microsecond:
         value = value.replace(microsecond=0)
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -278,7 +280,7 @@ class _Plan:
 
 def compile_operation(service: Service, operation: OperationModel) -> _Plan:
     """The compiled response plan of ``operation``, built once per ``service``."""
-    return service.plan("xml-output", operation.name, lambda: _Plan(service, operation))
+    return service.plan("xml-output", operation.name, _Plan, service, operation)
 
 
 def serialize_result(service: Service, operation: OperationModel, result: Mapping[str, Any], request_id: str) -> bytes:
