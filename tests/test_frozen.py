@@ -19,6 +19,7 @@ from iamd.core import CallContext
 from iamd.frozen import fast_init, maker
 from iamd.service.call import Call
 from iamd.store.changes import Change, ChangeSet
+from iamd.store.records import User
 
 
 def _twins() -> tuple[type[Any], type[Any]]:
@@ -123,6 +124,7 @@ def test_only_frozen_slotted_dataclasses() -> None:
         CheckEvents,
         Change,
         ChangeSet,
+        User,
     ],
 )
 def test_the_request_paths_classes_keep_their_signature(cls: type[Any]) -> None:

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from iamd.frozen import fast_init
+
 __all__ = [
     "AWS_ACCOUNT",
     "Account",
@@ -113,6 +115,7 @@ class Account:
     created_by_organization: str | None = None  # the organization whose CreateAccount made it
 
 
+@fast_init  # one made per CreateUser, and per user read (iamd/frozen.py)
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
