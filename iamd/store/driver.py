@@ -509,7 +509,8 @@ class _Prepared:
         """A pipeline's ``BEGIN`` or ``COMMIT`` (``sql``): as the step of the statement prepared for
         it on this connection (:meth:`_prepare_tail`), else ``sql`` itself (sent unnamed). A
         statement sent unnamed is parsed by the server at every run: about 5 µs of PostgreSQL's
-        CPU each, two per write (bench/README.md, "Session 17: PostgreSQL's CPU per write")."""
+        CPU each, two per write (bench/README.md, "Session 17: PostgreSQL's CPU per write, the
+        shared flush and the audit indexes")."""
         key = _CONTROL.get(sql)
         found = None if key is None or self.suspect else self.names.get(key)
         return sql if found is None else (found[0], None, None, found[1])
