@@ -252,7 +252,7 @@ def _pipeline(
     try:
         if driver.pgconn.transaction_status != status:
             return None
-        ready = [s if isinstance(s, bytes) else prepared.step(*s) for s in steps]
+        ready = [prepared.control(s) if isinstance(s, bytes) else prepared.step(*s) for s in steps]
         if None in ready:
             return None
         if conn._has_events or conn.engine._has_events:
@@ -547,6 +547,16 @@ class _Prepared:
         params = tx.dump_sequence(values, [self._auto] * len(values))
         return params, tx.formats, (sql, tuple(tx.types or ()))
 
+    def control(self, sql: bytes) -> bytes | tuple[bytes, None, None, list[str]]:
+        """A pipeline's ``BEGIN`` or ``COMMIT`` (``sql``): as the step of the statement prepared for
+        it on this connection (:meth:`_prepare_tail`), else ``sql`` itself (sent unnamed). A
+        statement sent unnamed is parsed by the server at every run: about 5 µs of PostgreSQL's
+        CPU each, two per write (bench/README.md, "Session 17: PostgreSQL's CPU per write, the
+        shared flush and the audit indexes")."""
+        key = _CONTROL.get(sql)
+        found = None if key is None or self.suspect else self.names.get(key)
+        return sql if found is None else (found[0], None, None, found[1])
+
     def pipeline(self, steps: Sequence[bytes | tuple[bytes, Any, Any, list[str]]]) -> list[Any]:
         """``steps`` (a statement without parameters, or a prepared one's :meth:`step`) in one
         round trip, libpq's pipeline mode; their results, then the pipeline's end (a statement
@@ -624,7 +634,11 @@ class _Prepared:
 
     def _prepare_tail(self, sql: str, head: str, tail: str) -> bytes | None:
         """Outside a transaction: ``tail`` prepared, and ``sql`` as sent from now on (None: it
-        could not be prepared, and is sent as it is)."""
+        could not be prepared, and is sent as it is). ``head`` too, for the pipelines
+        (:meth:`control`): every connection sends ``BEGIN; <the lock>`` and ``COMMIT; <the
+        flush>`` so before its first pipeline, which needs those two statements prepared."""
+        if (head, ()) not in self.names:
+            self._new((head, ()), head.encode(self._encoding), ())  # failed: sent unnamed, as before
         key: tuple[str, tuple[int, ...]] = (tail, ())
         found = self.names.get(key)
         if found is None:
@@ -667,6 +681,7 @@ class _Prepared:
 _BAD = 1  # psycopg.pq.ConnStatus.BAD
 _PIPELINE_SYNC = 10  # psycopg.pq.ExecStatus
 _HEADS = frozenset({"BEGIN", "COMMIT"})
+_CONTROL: dict[bytes, tuple[str, tuple[int, ...]]] = {b"BEGIN": ("BEGIN", ()), b"COMMIT": ("COMMIT", ())}  # names' keys
 _FATAL_ERROR = 7  # psycopg.pq.ExecStatus
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
 

@@ -1090,6 +1090,43 @@ def test_a_write_sent_whole_with_its_commit_and_its_refusals(pg_databases: PgDat
         store.close()
 
 
+def test_a_write_sent_whole_parses_no_statement(pg_databases: PgDatabases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: once its connection is warm, a write sent whole (``BEGIN`` to the flush in one
+    pipeline) sends every statement as a prepared one, ``BEGIN`` and ``COMMIT`` too: the server
+    parses none of them again (sent unnamed, each was parsed at every write)."""
+    from iamd.store import driver
+
+    account = "111122223333"
+    store = _store_with_prepared_writes(pg_databases, "iamd_no_parse")
+    sent: list[list[Any]] = []
+    pipeline = driver._Prepared.pipeline
+
+    def recorded(self: Any, steps: list[Any]) -> list[Any]:
+        sent.append(list(steps))
+        return pipeline(self, steps)
+
+    monkeypatch.setattr(driver._Prepared, "pipeline", recorded)
+    try:
+        for n in range(3):
+            with store.transaction(lock_later=True) as tx:
+                tx.lock_writers()
+                tx.create_user(account, f"parsed{n}", quota=5000)
+            with store.transaction(lock_later=True) as tx:
+                tx.lock_writers()
+                tx.delete_user(account, f"parsed{n}")
+        assert len(sent) >= 4 and len(sent[-1]) >= 5, sent  # BEGIN, the lock, the statement, COMMIT, the flush
+        unnamed = [step for steps in sent[-4:] for step in steps if isinstance(step, bytes)]
+        assert unnamed == [], unnamed
+        with _pooled(store) as conn:
+            found = cast(Any, conn.connection.driver_connection).execute(
+                "SELECT statement FROM pg_prepared_statements WHERE statement IN ('BEGIN', 'COMMIT')"
+            )
+            assert sorted(row[0] for row in found.fetchall()) == ["BEGIN", "COMMIT"]
+            conn.connection.driver_connection.commit()
+    finally:
+        store.close()
+
+
 def test_a_delete_user_assumed_as_named_is_checked_by_its_statement(pg_databases: PgDatabases) -> None:
     """PostgreSQL: a write begun with ``assume`` may take its user as stored at ``/`` and spelled as
     asked, unread (``Tx.assume_user``, DeleteUser's authorization); its delete checks that in its
