@@ -32,8 +32,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import math
+import operator
 from typing import Any
 
 import httptools
@@ -66,6 +68,14 @@ _LINGER = 1.0  # seconds a refused connection stays open (not read) so that the 
 # pool) sends it only when it next reads: a stop would otherwise take 30 s (docs/console.md, "TLS").
 _TLS_CLOSE_WAIT = 1.0
 _SWEEP = "iamd_deadline_sweep"  # the ServerState attribute holding the sweep's timer
+_fields = itertools.chain.from_iterable  # a head's (name, value) pairs as one run of fields
+_name = operator.itemgetter(0)
+
+
+@functools.lru_cache(maxsize=64)
+def _field_start(name: str) -> bytes:
+    """``name: `` as an answer's header line begins, encoded once per name (iamd's own few names)."""
+    return name.lower().encode("latin-1") + b": "
 
 
 class _Refusal(Exception):
@@ -124,25 +134,28 @@ class QueryProtocol(HttpToolsProtocol):
         self._began = True
         self._head_bytes = 0
         if self._waiting != _HEAD:  # a new connection's deadline runs from its start
-            self._wait(_HEAD, self._limits.header_timeout)
+            self._waiting = _HEAD
+            self._deadline = self.loop.time() + self._limits.header_timeout
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._check_head()
-        self._wait(_BODY, self._limits.body_timeout)
-        upgrade = self.parser.should_upgrade()
-        if self._endpoint is not None and self._takes_direct():
+        parser = self.parser
+        upgrade = parser.should_upgrade()
+        self._check_head(upgrade)
+        self._waiting = _BODY
+        self._deadline = self.loop.time() + self._limits.body_timeout
+        method = parser.get_method()  # once: each parser call is a C call from Python (bench/README.md, "Session 17")
+        if self._endpoint is not None and self._takes_direct(method):
             parsed = httptools.parse_url(self.url)
-            if parsed.path == b"/" or (parsed.path == AUTHORIZE_PATH and self.parser.get_method() == b"POST"):
+            path = parsed.path
+            if path == b"/" or (path == AUTHORIZE_PATH and method == b"POST"):
                 self._direct = True
-                self._path = parsed.path.decode("ascii")
-                self._max_body = AUTHORIZE_MAX_BODY if parsed.path == AUTHORIZE_PATH else MAX_BODY
+                self._path = path.decode("ascii")
+                self._max_body = AUTHORIZE_MAX_BODY if path == AUTHORIZE_PATH else MAX_BODY
                 self._answered = False
-                self._method = self.parser.get_method().decode("ascii")
+                self._method = method.decode("ascii")
                 self._query = parsed.query or b""
-                self._keep_alive = (
-                    self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive() and not upgrade
-                )
+                self._keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive() and not upgrade
                 self._body = bytearray()
                 return
         self._direct = False
@@ -153,28 +166,28 @@ class QueryProtocol(HttpToolsProtocol):
             self._waiting = _NOTHING
             self._deadline = math.inf
 
-    def _check_head(self) -> None:
-        """Refuse a head over the limits, or an upgrade whose body the parser would not read."""
+    def _check_head(self, upgrade: bool) -> None:
+        """Refuse a head over the limits, or an upgrade whose body the parser would not read; note
+        whether it carries proxy headers (``_takes_direct``)."""
         limits = self._limits
-        if len(self.headers) > limits.max_headers:
+        headers = self.headers
+        if len(headers) > limits.max_headers:
             raise _Refusal(431, f"Request Header Fields Too Large: at most {limits.max_headers} header fields.")
-        size = len(self.url)
-        proxied = False
-        for name, value in self.headers:
-            size += len(name) + len(value)
-            if name == b"forwarded" or name.startswith(b"x-forwarded-"):
-                proxied = True
-        self._proxied = proxied
+        # The sizes summed and the names searched in C, not by a Python loop over the headers: a
+        # name holding "forwarded" is rare, and only then are the names compared one by one.
+        size = len(self.url) + sum(map(len, _fields(headers)))
+        self._proxied = b"forwarded" in b"\n".join(map(_name, headers)) and any(
+            name == b"forwarded" or name.startswith(b"x-forwarded-") for name, _ in headers
+        )
         if size > limits.max_header_bytes:
             raise _Refusal(431, f"Request Header Fields Too Large: at most {limits.max_header_bytes} bytes.")
-        if self.parser.should_upgrade() and any(
+        if upgrade and any(
             (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding"
-            for name, value in self.headers
+            for name, value in headers
         ):
             raise _Refusal(400, "Protocol upgrades are not supported: send the request without Upgrade.")
 
-    def _takes_direct(self) -> bool:
-        method = self.parser.get_method()
+    def _takes_direct(self, method: bytes) -> bool:
         if method != b"POST" and method != b"GET":
             return False
         if self.expect_100_continue:
@@ -185,7 +198,7 @@ class QueryProtocol(HttpToolsProtocol):
         if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
             return False  # uvicorn answers it: 503
         # uvicorn's proxy-headers middleware may rewrite the client and scheme: leave those to it
-        # (_check_head looked for the headers as it summed their sizes).
+        # (_check_head looked for the headers).
         return not self._proxied
 
     def on_body(self, body: bytes) -> None:
@@ -209,7 +222,8 @@ class QueryProtocol(HttpToolsProtocol):
         if not self._answered:
             request = self._request()
             assert self._endpoint is not None
-            action = self._endpoint.action_of(request)  # scanned once, for both
+            # Scanned once, for both; the authorization API's is None (IamdApp.action_of), not asked for.
+            action = None if self._path == AUTHORIZE else self._endpoint.action_of(request)
             if not self._answer_inline(request, action):
                 self._answer_off_loop(request, action)
                 return
@@ -308,7 +322,7 @@ class QueryProtocol(HttpToolsProtocol):
     def _write(self, wire: WireResponse, *, keep_alive: bool | None = None) -> None:
         parts = [STATUS_LINE[wire.status], self._default_headers()]
         for text_name, text_value in wire.headers:
-            parts += (text_name.lower().encode("latin-1"), b": ", text_value.encode("latin-1"), b"\r\n")
+            parts += (_field_start(text_name), text_value.encode("latin-1"), b"\r\n")
         parts += (b"content-length: ", str(len(wire.body)).encode("ascii"), b"\r\n")
         if not (self._keep_alive if keep_alive is None else keep_alive):
             parts.append(b"connection: close\r\n")
@@ -336,7 +350,8 @@ class QueryProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self._unset_keepalive_if_required()
+        if self.timeout_keep_alive_task is not None:  # uvicorn's timer (never armed by on_response_complete)
+            self._unset_keepalive_if_required()
         self._began = False
         try:
             self.parser.feed_data(data)
@@ -445,8 +460,11 @@ class QueryProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self._unset_keepalive_if_required()
-        self.flow.resume_reading()
+        if self.timeout_keep_alive_task is not None:
+            self._unset_keepalive_if_required()
+        flow = self.flow
+        if flow.read_paused:  # each call from here is a Python call per answer (bench/README.md, "Session 17")
+            flow.resume_reading()
         if self.pipeline:  # a request pipelined behind the one answered: it runs now
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
@@ -454,7 +472,8 @@ class QueryProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle  # the request the parser is at, if uvicorn has just started it
         if cycle is None or cycle.response_complete:
-            self._wait(_IDLE, self.timeout_keep_alive)
+            self._waiting = _IDLE
+            self._deadline = self.loop.time() + self.timeout_keep_alive
         elif cycle.more_body:
             self._wait(_BODY, self._limits.body_timeout)
 

@@ -346,3 +346,74 @@ def test_a_write_off_the_loop_is_scanned_for_its_action_once(
     finally:
         app.lanes.shutdown()
         loop.close()
+
+
+def _in_process(api_server: RunningServer, raw: bytes) -> tuple[list[bytes], int, list[str]]:
+    """``raw`` fed to the protocol ``iamd serve`` runs, on a fake transport: what was written at
+    once (the direct path, inline), how many ASGI tasks it started, and the paths whose Action
+    the app was asked for (``IamdApp.action_of``)."""
+    import asyncio
+
+    import iamd.api.app as app_module
+    from bench.server.cpu import query_protocol
+
+    loop = asyncio.new_event_loop()
+    app = app_module.IamdApp(api_server.backend)
+    scanned: list[str] = []
+    action_of = app.action_of
+
+    def counted(http: app_module.HttpRequest) -> str | None:
+        scanned.append(http.path)
+        return action_of(http)
+
+    app.action_of = counted  # type: ignore[method-assign]
+    try:
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(raw)
+        tasks = len(protocol.tasks)
+        if not tasks and not transport.written:  # on a worker thread of a lane: its answer comes back
+            transport.waiter = loop.create_future()
+            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        written = list(transport.written)
+        for task in list(protocol.tasks):
+            task.cancel()
+        protocol.connection_lost(None)
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        app.lanes.shutdown()
+        loop.close()
+    return written, tasks, scanned
+
+
+@pytest.mark.parametrize(
+    ("extra", "direct"),
+    [
+        ({}, True),
+        ({"X-Not-Forwarded": "1", "Forwarded-Note": "x"}, True),  # "forwarded" in a name, not a proxy header
+        ({"Forwarded": "for=192.0.2.1"}, False),
+        ({"X-Forwarded-For": "192.0.2.1"}, False),
+        ({"x-forwarded-proto": "https"}, False),
+    ],
+)
+def test_only_proxy_headers_send_a_request_through_asgi(
+    api_server: RunningServer, extra: dict[str, str], direct: bool
+) -> None:
+    """The head's check finds the proxy headers by a search of the names joined (bench/README.md,
+    "Session 17"): exactly ``Forwarded`` and ``X-Forwarded-*``, whatever their case."""
+    written, tasks, scanned = _in_process(api_server, _signed(api_server, extra=extra))
+    if direct:
+        assert tasks == 0 and scanned == ["/"]
+        assert written[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"<GetUserResponse" in written[0]
+    else:
+        assert tasks == 1 and scanned == [] and written == []  # uvicorn's ASGI cycle answers it
+
+
+def test_the_authorization_api_s_request_is_not_scanned_for_an_action(api_server: RunningServer) -> None:
+    """The direct path does not ask the app for the Action of ``POST /iamd/authorize`` (it has
+    none: ``IamdApp.action_of`` answered None); the request is answered all the same."""
+    body = b'{"Request": {}, "Checks": []}'
+    raw = (b"POST /iamd/authorize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+    written, tasks, scanned = _in_process(api_server, raw)
+    assert scanned == []
+    assert tasks == 1 or written[0].startswith(b"HTTP/1.1 4")  # refused (unsigned): inline, or on a worker
