@@ -34,6 +34,7 @@ drops everything, as for any gap.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -137,4 +138,9 @@ class ChangeFeed:
         return current, [parse(n.payload, self._sender) for n in self._driver.notifies(timeout=0)]
 
     def close(self) -> None:
+        """Stop listening: the lock released first, so that writers stop sending at once (a closed
+        socket alone frees it only once its backend has noticed and exited: writers would go on
+        sending for that moment), then the connection closed."""
+        with contextlib.suppress(Exception):  # a lost connection holds nothing any more
+            self._driver.execute(f"SELECT pg_advisory_unlock_shared({LISTENERS})")
         self._driver.close()
