@@ -52,3 +52,29 @@ def test_a_second_engine_in_the_process_keeps_the_first_ones_locks(tmp_path: Pat
         assert _other_process_counts_users(db) == 1
     finally:
         store.close()
+
+
+def test_the_generation_poll_reads_the_last_commit_and_holds_no_transaction(tmp_path: Path) -> None:
+    """The watcher's poll (``Store.generation``) on SQLite runs on the thread's kept reader, by the
+    driver itself: it sees another store object's (another process's) commit at once, and leaves
+    no transaction open that would keep the write-ahead log from being checkpointed."""
+    from typing import Any
+
+    from iamd.store.store import SqlStore
+
+    url = f"sqlite:///{tmp_path / 'iamd.db'}"
+    migrate.upgrade(url)
+    poller, writer = open_store(url), open_store(url)
+    try:
+        before = poller.generation()
+        with writer.transaction() as tx:
+            tx.create_account("111122223333")
+        assert poller.generation() == before + 1
+        assert isinstance(poller, SqlStore)
+        kept: Any = poller._local.reader
+        assert kept.conn.connection.driver_connection.in_transaction is False
+        with poller.read():  # inside the thread's own snapshot: read there, through SQLAlchemy
+            assert poller.generation() == before + 1
+    finally:
+        poller.close()
+        writer.close()
