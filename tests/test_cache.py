@@ -210,7 +210,8 @@ def test_a_marked_entry_is_marked_until_it_is_dropped_or_put_again_unmarked() ->
 
 def test_a_warm_users_set_and_resource_levels_are_read_without_a_build_closure() -> None:
     """PolicyCache.for_user and resource_levels look the cache up first (twice and once per
-    authorization): a hit makes no build function and calls no _cached (bench/README.md, "Session 17")."""
+    authorization): a hit makes no build function and calls no _cached (bench/README.md,
+    "Session 17: the single check's steps")."""
     from types import SimpleNamespace
     from typing import Any
 

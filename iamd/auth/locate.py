@@ -150,8 +150,8 @@ _FIRST = f"{ALGORITHM} Credential="
 _AFTER_FIRST = len(_FIRST)
 _KEY_ID = re.compile(r"[A-Z0-9]{16,128}")  # AWS's key id length; the upper-case ids of AKIA and ASIA keys
 # The key ids _KEY_ID matched already: a caller's next request is checked by a set lookup instead
-# of the pattern (bench/README.md, "Session 17"). Only matched ids go in; bounded (emptied when
-# full: a shortcut, never an answer).
+# of the pattern (bench/README.md, "Session 17: the single check's steps"). Only matched ids go
+# in; bounded (emptied when full: a shortcut, never an answer).
 _KEY_IDS_SEEN: set[str] = set()
 _KEY_IDS_SEEN_MAX = 4096
 

@@ -195,7 +195,7 @@ class SigV4Verifier:
         try:
             # Each check in AWS's order; where it passes (every accepted request) it is made here,
             # and only a request it refuses goes through the helper that raises AWS's error for it
-            # (bench/README.md, "Session 17: the single check's SigV4"): no call per check.
+            # (bench/README.md, "Session 17: the single check's steps"): no call per check.
             if service is not None and service not in self._services:
                 raise ValueError(f"service {service!r} is not configured")
             if located.terminator != canonical.TERMINATOR or (

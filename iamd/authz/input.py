@@ -135,7 +135,7 @@ def _check(data: Mapping[str, Any], *, escapes: bool) -> None:
 
 # The services and actions already found well formed (their patterns above), so that a call
 # naming one again is checked by one set lookup instead of a regex match (a single check names
-# one of each: bench/README.md, "Session 17: the single check's SigV4 and input"). Only valid
+# one of each: bench/README.md, "Session 17: the single check's steps"). Only valid
 # text goes in; each set is bounded (emptied when full: it is a shortcut, never an answer).
 _SERVICES_SEEN: set[str] = set()
 _ACTIONS_SEEN: set[str] = set()

@@ -396,7 +396,8 @@ def test_verify_requires_an_aware_now_and_a_configured_service() -> None:
 
 def test_an_accepted_request_is_checked_in_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """A request every check accepts calls none of the helpers that raise the checks' errors
-    (bench/README.md, "Session 17"); the time window is the verifier's kept one (same second)."""
+    (bench/README.md, "Session 17: the single check's steps"); the time window is the
+    verifier's kept one (same second)."""
     from iamd.auth import sigv4
 
     verifier = SigV4Verifier()

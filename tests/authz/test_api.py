@@ -440,7 +440,8 @@ def test_a_single_denied_check_renders_its_message_without_the_calls_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A single check's denial text is rendered for it alone (no per-call table of texts to share,
-    bench/README.md "Session 17"); a batch's still shares them: the same texts either way."""
+    bench/README.md "Session 17: the single check's steps"); a batch's still shares them: the
+    same texts either way."""
     from iamd.authz import operation
     from iamd.core.local import caller_for_user
 

@@ -207,7 +207,7 @@ def test_a_call_its_event_and_its_outcome_are_made_without_their_init(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Core.invoke makes them by iamd.frozen.maker (no __init__ through type.__call__ per call,
-    bench/README.md "Session 17"): the same objects, on a read and on a write."""
+    bench/README.md "Session 17: the single check's steps"): the same objects, on a read and on a write."""
     from iamd.audit import CallEvent
     from iamd.core import Outcome
 
