@@ -206,3 +206,27 @@ def test_a_marked_entry_is_marked_until_it_is_dropped_or_put_again_unmarked() ->
     cache.apply(ChangeSet((_user("alice"),)))
     assert not cache.put(Section.ENTITIES, key, "stale", [ref("user", "1", "alice")], stale, marked=True)
     assert not cache.marked(Section.ENTITIES, key)
+
+
+def test_a_warm_users_set_and_resource_levels_are_read_without_a_build_closure() -> None:
+    """PolicyCache.for_user and resource_levels look the cache up first (twice and once per
+    authorization): a hit makes no build function and calls no _cached (bench/README.md,
+    "Session 17: the single check's steps")."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    class Built:
+        identity = session = ()
+        rcp = ("levels",)
+
+    policies = PolicyCache()
+    user: Any = SimpleNamespace(id="AIDAWARM")
+    policies.cache.put(Section.SETS, user.id, Built(), [], policies.cache.version)
+    policies.cache.put(Section.SETS, ("rcp", "123456789012"), Built(), [], policies.cache.version)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm read built or looked up again")
+
+    policies._cached = refused  # type: ignore[method-assign]
+    assert isinstance(policies.for_user(None, user), Built)  # type: ignore[arg-type]
+    assert policies.resource_levels(None, "123456789012") == ("levels",)  # type: ignore[arg-type]

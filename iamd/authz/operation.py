@@ -102,6 +102,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     messages: dict[tuple[int, int], tuple[bool, str]] = {}  # each distinct denial's text rendered once per call
     client_account = client.principal.account if client is not None else None
     service_account = call.caller.account_id
+    many = len(data["Checks"]) > 1
     for check in data["Checks"]:
         resource = str(check["Resource"])
         owner = _owner(check, resource, client_account, service_account)
@@ -130,7 +131,11 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
             continue
         # The outcome by its Why (one object per outcome, which `results` holds for the whole call,
         # so its id is not reused meanwhile): two ints to hash, not the outcome's nested key twice.
-        message = _denial_message(decision, service, client, (id(why), id(context)), messages)
+        message = (
+            _denial_message(decision, service, client, (id(why), id(context)), messages)
+            if many
+            else _message(decision, service, client)  # a single check's: no text to share with another
+        )
         denial = ("AccessDenied", message or "Access Denied", 403)
         results.append(_result(check, "Deny", message, why, denial))
         checks.append(_check(check, resource, owner, summary, denial[:2]))
@@ -205,8 +210,8 @@ def _signed_request(data: Mapping[str, Any]) -> SignedRequest:
         return new_signed_request("GET", url.path or "/", url.query, (("host", url.netloc),))
     request = data["Request"]
     # check_input made sure every header is a [name, value] pair of strings (and the method, path
-    # and query strings): no str() of each.
-    headers = tuple([(n, v) for n, v in request["Headers"]])
+    # and query strings): no str() of each; each pair made a tuple in C (no Python loop).
+    headers = tuple(map(tuple, request["Headers"]))
     return new_signed_request(request["Method"], request["Path"], request.get("Query", ""), headers)
 
 

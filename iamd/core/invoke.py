@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from iamd import errors as aws
 from iamd.audit import CallEvent, is_read_only
 from iamd.cache import Cache
-from iamd.frozen import fast_init
+from iamd.frozen import fast_init, maker
 from iamd.moment import whole_second_utc
 from iamd.policy import Decision, Verdict
 from iamd.protocol.errors import INTERNAL_FAILURE_MESSAGE
@@ -133,6 +133,14 @@ class Outcome:
         return self.result or {}
 
 
+# The objects of every call made by iamd.frozen.maker (a plain function: no C-to-Python call of
+# __init__ through type.__call__; bench/README.md, "Session 16: the authorization API's CPU"):
+# the call, its event and its outcome, on every read and write.
+_new_call = maker(Call)
+_new_event = maker(CallEvent)
+_new_outcome = maker(Outcome)
+
+
 class Core:
     """The transport-neutral application core: one ``invoke`` for every service and door."""
 
@@ -156,7 +164,7 @@ class Core:
             if caller.session is not None:
                 with CachedReads(r.cache, r.store) as reads:
                     who = resolve_caller(caller, reads)
-            call = Call(
+            call = _new_call(
                 context.request_id, service, operation, input, who, context.now, context.source_ip,
                 context.user_agent, context.secure, r.env, context.region,
             )  # fmt: skip
@@ -181,7 +189,7 @@ class Core:
                 audit = r.audit
                 assert audit is not None
                 audit.submit(event)
-                return Outcome(result, decision, None, event)
+                return _new_outcome(result, decision, None, event)
             counted = _Decisions()  # the answered attempt's
             try:
                 try:
@@ -192,7 +200,7 @@ class Core:
             finally:
                 counted.report(r.decisions)
             lint = lint_written(service, operation, input) if context.lint else ()
-            return Outcome(result, decision, changes, event, lint=lint)
+            return _new_outcome(result, decision, changes, event, lint=lint)
         except Exception as error:
             failure = self.failure(error, context.request_id)
             recorded = self.record_failure(service, operation, context, failure, caller=caller, params=input)
@@ -355,7 +363,7 @@ def _event(spec: ServiceDef, call: Call, result: Mapping[str, Any] | None, decis
     # request id, time, source, name, region, source IP, user agent, identity, account,
     # request parameters, response elements, error code, error message, decision (summarized
     # when the record is built, off the request path).
-    return CallEvent(
+    return _new_event(
         call.request_id, whole_second_utc(call.now), f"{call.service}.amazonaws.com",
         call.operation, call.region if spec.regional else call.env.partition.iam_region, call.source_ip,
         call.user_agent,

@@ -70,6 +70,12 @@ class Caller:
         return self._identity
 
     def _make_identity(self) -> dict[str, Any]:
+        session, user, key = self.session, self.user, self.access_key_id
+        if session is None and user is not None and key and self.principal.kind is not PrincipalKind.ROOT:
+            # An IAM user's long-term key (two per authorization, one per IAM call): the members in
+            # the order the general path below adds them, as one literal (no update by keywords).
+            return {"accountId": self.account_id, "arn": self.principal.arn, "accessKeyId": key,
+                    "type": "IAMUser", "principalId": user.id, "userName": user.name}  # fmt: skip
         identity: dict[str, Any] = {"accountId": self.account_id, "arn": self.principal.arn}
         if self.access_key_id:
             identity["accessKeyId"] = self.access_key_id

@@ -438,11 +438,17 @@ class PolicyCache:
         """``started``: the cache version before ``tx``'s snapshot began, if it began earlier
         than this call (a caller's credential and its set read in one snapshot:
         ``iamd.api.credentials``); by default, the version now."""
+        cached: PolicySet | None = self.cache.get(Section.SETS, user.id)
+        if cached is not None:  # a warm request's (twice per authorization): no closure made for a build
+            return cached
         return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps), started)
 
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
         """The RCP levels that govern the resources of ``account`` (cached like the sets; a write
         to the account's organization or membership drops them)."""
+        cached: PolicySet | None = self.cache.get(Section.SETS, ("rcp", account))
+        if cached is not None:  # a warm request's: no closure made for a build
+            return cached.rcp
         built = self._cached(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
                              account, deps)[1]))  # fmt: skip
         return built.rcp

@@ -98,3 +98,31 @@ def test_one_parse_serves_every_key_id() -> None:
         assert locate(changed) == _parse_header(changed, header.replace(key_id, other), ())
     info = _template.cache_info()
     assert info.misses == 1 and info.currsize == 1
+
+
+def test_key_ids_seen_skip_the_pattern_and_only_matched_ones_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key id the pattern matched once is taken by a set lookup on the next request; ids the
+    pattern refuses are never kept and still take the full parse; the set is bounded."""
+    from unittest import mock
+
+    from iamd.auth import locate as module
+
+    request = sign("iam", "Action=ListUsers&Version=2010-05-08")
+    first = locate(request)
+    assert first.access_key_id in module._KEY_IDS_SEEN
+    pattern = mock.Mock(wraps=module._KEY_ID)
+    monkeypatch.setattr(module, "_KEY_ID", pattern)
+    assert locate(request) == first
+    pattern.fullmatch.assert_not_called()
+    header = request.header_values("authorization")[0]
+    lower = replace_header(request, "Authorization", header.replace(first.access_key_id, "akiaexamplelower0"))
+    assert (
+        locate(lower).access_key_id
+        == "akiaexamplelower0"
+        == _parse_header(lower, lower.header_values("authorization")[0], ()).access_key_id
+    )
+    assert "akiaexamplelower0" not in module._KEY_IDS_SEEN
+    monkeypatch.setattr(module, "_KEY_ID", module.re.compile(r"[A-Z0-9]{16,128}"))
+    for i in range(module._KEY_IDS_SEEN_MAX + 5):
+        assert module._key_id_shaped(f"AKIA{i:016d}")
+        assert len(module._KEY_IDS_SEEN) <= module._KEY_IDS_SEEN_MAX

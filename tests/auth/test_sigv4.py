@@ -392,3 +392,48 @@ def test_verify_requires_an_aware_now_and_a_configured_service() -> None:
         five.verify(request, now=NOW + timedelta(minutes=6), lookup=USERS)
     with pytest.raises(ValueError, match="expiry"):
         Credential(SECRET, "p", session_token=TOKEN)
+
+
+def test_an_accepted_request_is_checked_in_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request every check accepts calls none of the helpers that raise the checks' errors
+    (bench/README.md, "Session 17: the single check's steps"); the time window is the
+    verifier's kept one (same second)."""
+    from iamd.auth import sigv4
+
+    verifier = SigV4Verifier()
+    request = sign("iam", IAM_BODY)
+    assert verifier.verify(request, now=NOW, lookup=USERS).access_key_id == KEY  # the window kept
+    for name in ("_check_scope", "_check_time", "_candidates", "_payload_hash"):
+        monkeypatch.setattr(SigV4Verifier, name, mock.Mock(side_effect=AssertionError(name)))
+    monkeypatch.setattr(sigv4, "_check_scope_date", mock.Mock(side_effect=AssertionError("scope date")))
+    again = verifier.verify(request, now=NOW, lookup=USERS, service="iam")
+    assert again == verifier.verify(request, now=NOW, lookup=USERS)
+
+
+def test_a_reused_verifier_refuses_what_a_new_one_refuses() -> None:
+    """The in-line checks against the kept window and scope give the helpers' answers: the
+    same verifier, the same second, at the skew's edges, a wrong scope or service."""
+    verifier = SigV4Verifier()
+    fifteen = timedelta(minutes=15)
+    for now in (NOW + fifteen + timedelta(seconds=1), NOW - fifteen - timedelta(seconds=1)):
+        edge = sign("iam", IAM_BODY)
+        verifier.verify(sign("iam", IAM_BODY, at=now), now=now, lookup=USERS)  # the window of `now` kept
+        with pytest.raises(SignatureDoesNotMatch) as caught:
+            verifier.verify(edge, now=now, lookup=USERS)
+        with pytest.raises(SignatureDoesNotMatch) as fresh:
+            SigV4Verifier().verify(edge, now=now, lookup=USERS)
+        assert caught.value.message == fresh.value.message
+        assert caught.value.message.startswith(("Signature expired", "Signature not yet current"))
+    verifier.verify(sign("iam", IAM_BODY), now=NOW, lookup=USERS)
+    for request, message in (
+        (sign("iam", IAM_BODY, region="us-west-2"), "Credential should be scoped to a valid region. "),
+        (sign("sts", STS_BODY, region="moon"), "Credential should be scoped to a valid region, not 'moon'. "),
+    ):
+        with pytest.raises(SignatureDoesNotMatch) as caught:
+            verifier.verify(request, now=NOW, lookup=USERS)
+        assert caught.value.message == message
+    with pytest.raises(SignatureDoesNotMatch) as caught:
+        verifier.verify(sign("sts", STS_BODY), now=NOW, lookup=USERS, service="iam")
+    assert caught.value.message == "Credential should be scoped to correct service: 'iam'. "
+    with pytest.raises(ValueError, match="not configured"):
+        verifier.verify(sign("iam", IAM_BODY), now=NOW, lookup=USERS, service="s3")

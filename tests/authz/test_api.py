@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import boto3
 import httpx
@@ -429,6 +430,33 @@ def test_the_in_process_client_gives_the_same_answers(
     strip: Callable[[Any], Any] = lambda a: [(r.decision, r.message, r.why, r.error_code) for r in a.results]
     assert strip(over_http) == strip(in_process) and over_http.principal == in_process.principal
     assert [r.decision for r in in_process.results] == ["Allow", "Deny", "Deny"]
+
+
+def test_a_single_denied_check_renders_its_message_without_the_calls_table(
+    api_server: RunningServer,
+    service_key: Key,
+    make_user: Callable[..., Key],
+    acct: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A single check's denial text is rendered for it alone (no per-call table of texts to share,
+    bench/README.md "Session 17: the single check's steps"); a batch's still shares them: the
+    same texts either way."""
+    from iamd.authz import operation
+    from iamd.core.local import caller_for_user
+
+    jo = make_user("jo-message", policy(allow(GET, widget(acct, "a"))))
+    with api_server.backend.store.read() as tx:
+        service: Caller = caller_for_user(tx, acct, "widgets-service")
+    local = LocalAuthorizationClient(api_server.backend, service)
+    forwarded = sign(jo)
+    batch = local.authorize_sync(forwarded, [Check(GET, widget(acct, n)) for n in ("b", "c")], service="widgets")
+    shared = mock.Mock(side_effect=operation._denial_message)
+    monkeypatch.setattr(operation, "_denial_message", shared)
+    single = local.authorize_sync(forwarded, [Check(GET, widget(acct, "b"))], service="widgets")
+    shared.assert_not_called()
+    assert single.results[0].decision == "Deny" and single.results[0].message == batch.results[0].message
+    assert batch.results[1].message == batch.results[0].message.replace(widget(acct, "b"), widget(acct, "c"))
 
 
 def test_an_authorization_leaves_no_reference_cycle(

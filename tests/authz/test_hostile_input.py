@@ -105,3 +105,45 @@ def test_no_input_is_a_server_error(
         assert len(data["Results"]) == len(body["Checks"])
     else:
         assert data["__type"] in ("ValidationError", "MalformedPolicyDocument", "AccessDenied"), data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"Service": ["s3"]}, "Service must be a service prefix"),
+        ({"Service": {"a": 1}}, "Service must be a service prefix"),
+        ({"Checks": [{"Action": ["s3:GetObject"], "Resource": "r"}]}, "Checks[0].Action must be a non-empty string"),
+        ({"Checks": [{"Action": {"s3": 1}, "Resource": "r"}]}, "Checks[0].Action must be a non-empty string"),
+        ({"Request": {"Method": ["GET"], "Path": "/", "Headers": []}}, "Request.Method must be a non-empty string"),
+        ({"Request": {"Method": "get", "Path": "/", "Headers": []}}, "Request.Method must be an HTTP method"),
+    ],
+)
+def test_unhashable_or_unknown_members_are_validation_errors(change: dict[str, Any], message: str) -> None:
+    """The sets of services and actions seen (iamd/authz/input.py) are looked up only with text:
+    a list or an object where text belongs is the member's ValidationError, not a server error."""
+    from iamd import errors as aws
+    from iamd.authz.input import check_input
+
+    body = {"Request": {"Method": "GET", "Path": "/", "Headers": []}, "Checks": [{"Action": "s3:GetObject",
+            "Resource": "r"}], "Service": "s3", **change}  # fmt: skip
+    with pytest.raises(aws.ValidationError) as caught:
+        check_input(body)
+    assert caught.value.message.startswith(message)
+
+
+def test_the_sets_of_valid_services_and_actions_are_bounded_and_hold_only_valid_text() -> None:
+    from iamd import errors as aws
+    from iamd.authz import input as module
+
+    for i in range(module._SEEN_MAX + 10):
+        module.check_input({"PresignedUrl": "https://x/", "Checks": [{"Action": f"s{i}:Get", "Resource": "r"}],
+                            "Service": f"s{i}"})  # fmt: skip
+        assert len(module._ACTIONS_SEEN) <= module._SEEN_MAX and len(module._SERVICES_SEEN) <= module._SEEN_MAX
+    for action in ("s3:*", "s3:Get?", "nocolon"):
+        with pytest.raises(aws.ValidationError):
+            module.check_input({"PresignedUrl": "https://x/", "Checks": [{"Action": action, "Resource": "r"}]})
+        assert action not in module._ACTIONS_SEEN
+    with pytest.raises(aws.ValidationError):
+        module.check_input({"PresignedUrl": "https://x/", "Checks": [{"Action": "s3:Get", "Resource": "r"}],
+                            "Service": "S3"})  # fmt: skip
+    assert "S3" not in module._SERVICES_SEEN

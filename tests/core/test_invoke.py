@@ -201,3 +201,47 @@ def test_iamd_admin_call_uses_the_core(tmp_path: Path, backend: Backend) -> None
         page = tx.list_audit_events(backend.account_id, max_items=100)
     cli_events = {(e.event_name, e.error_code) for e in page.items if "iamd-cli/" in e.record}
     assert ("CreateUser", None) in cli_events and ("ListUsers", "AccessDenied") in cli_events
+
+
+def test_a_call_its_event_and_its_outcome_are_made_without_their_init(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Core.invoke makes them by iamd.frozen.maker (no __init__ through type.__call__ per call,
+    bench/README.md "Session 17: the single check's steps"): the same objects, on a read and on a write."""
+    from iamd.audit import CallEvent
+    from iamd.core import Outcome
+
+    def refused(self: object, *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{type(self).__name__}.__init__ called")
+
+    for cls in (Call, CallEvent, Outcome):
+        monkeypatch.setattr(cls, "__init__", refused)
+    caller = root_caller(backend.account_id)
+    written = backend.core.invoke(caller, "iam", "CreateUser", {"UserName": "Made"}, context())
+    read = backend.core.invoke(caller, "iam", "GetUser", {"UserName": "Made"}, context())
+    for outcome in (written, read):
+        assert type(outcome) is Outcome and outcome.ok and type(outcome.event) is CallEvent
+        assert outcome.event.event_id and outcome.event.user_identity["type"] == "Root"
+    assert read.value()["User"]["UserName"] == "Made"
+
+
+def test_a_users_identity_has_cloudtrails_members_in_their_order(backend: Backend) -> None:
+    """An IAM user's userIdentity (two per authorization, one per IAM call, made as one literal
+    since session 17) is the general path's: the same members, in the same order (the audit
+    records and the Authorize answer are encoded in it)."""
+    from dataclasses import replace
+
+    root(backend).call("iam", "CreateUser", UserName="Ida")
+    with backend.store.read() as tx:
+        caller = caller_for_user(tx, backend.account_id, "Ida")
+    assert caller.user is not None
+    keyed = replace(caller, access_key_id="AKIAEXAMPLEIDA000000")
+    assert list(keyed.user_identity().items()) == [
+        ("accountId", backend.account_id), ("arn", caller.principal.arn), ("accessKeyId", "AKIAEXAMPLEIDA000000"),
+        ("type", "IAMUser"), ("principalId", caller.user.id), ("userName", "Ida"),
+    ]  # fmt: skip
+    assert list(caller.user_identity().items()) == [
+        ("accountId", backend.account_id), ("arn", caller.principal.arn), ("type", "IAMUser"),
+        ("principalId", caller.user.id), ("userName", "Ida"),
+    ]  # fmt: skip
+    assert keyed.user_identity() is not keyed.user_identity()  # made anew each time (callers may change it)
