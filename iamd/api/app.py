@@ -203,15 +203,18 @@ class IamdApp:
         return wire
 
     def _inline(self, http: HttpRequest, action: str | None) -> bool:
-        if len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
+        if action is None or len(http.body) > INLINE_BODY or len(http.query) > INLINE_BODY:
+            return False
+        cheap = action in INLINE_ACTIONS
+        if not cheap and action and action in self._known:
+            # A known Action that is not cheap (a write, a list): told before the header's look,
+            # which the lane's choice makes again (bench/README.md, "Session 17: the event loop's
+            # share of a write").
             return False
         if http.header("x-amz-target"):  # the JSON protocol (Organizations): on a worker thread
             return False
-        if action is None:
-            return False
-        if action not in INLINE_ACTIONS:
-            # Refused before authentication (MissingAction, InvalidAction), or not cheap.
-            return action == "" or action not in self._known
+        if not cheap:
+            return True  # refused before authentication (MissingAction, InvalidAction)
         key_id = http.access_key_id()
         return key_id is None or key_id.startswith("ASIA") or self.backend.knows_key(key_id)
 

@@ -19,8 +19,9 @@ connection limit (uvicorn's ``timeout_keep_alive`` and ``limit_concurrency``: 50
 ``Upgrade`` requests answered as plain HTTP/1.1 (never switched; the connection then
 closes). A request that is not cheap (``IamdApp.inline``) is answered on a worker thread,
 which hands the answer back to the loop itself (``IamdApp.answer_off_loop``: no task); the
-connection keeps a request/response cycle of uvicorn's meanwhile, so the requests pipelined
-behind it wait in order, as behind any ASGI request.
+connection keeps a request/response cycle meanwhile (``_OffLoopCycle``: the state of uvicorn's
+that the connection reads), so the requests pipelined behind it wait in order, as behind any ASGI
+request.
 
 Measured with ``python -m bench.server``: see bench/README.md. The protocol subclasses
 uvicorn internals (``HttpToolsProtocol``), so pyproject.toml bounds uvicorn's version and
@@ -46,6 +47,7 @@ from uvicorn.server import ServerState
 from iamd.api.app import AUTHORIZE, INTERNAL_ERROR, IamdApp
 from iamd.api.pipeline import MAX_BODY, HttpRequest
 from iamd.authz.input import MAX_BODY as AUTHORIZE_MAX_BODY
+from iamd.frozen import maker
 from iamd.limits import HttpLimits
 from iamd.protocol.errors import WireResponse
 
@@ -70,6 +72,9 @@ _TLS_CLOSE_WAIT = 1.0
 _SWEEP = "iamd_deadline_sweep"  # the ServerState attribute holding the sweep's timer
 _fields = itertools.chain.from_iterable  # a head's (name, value) pairs as one run of fields
 _name = operator.itemgetter(0)
+# Every direct request's HttpRequest, made without type.__call__ and its __init__: 0.9 against 2.1 µs
+# (bench/README.md, "Session 17: the event loop's share of a write").
+_new_request = maker(HttpRequest)
 
 
 @functools.lru_cache(maxsize=64)
@@ -94,6 +99,42 @@ def _endpoint(app: Any) -> IamdApp | None:
             return app
         app = getattr(app, "app", None)
     return None
+
+
+class _NoEvent:
+    """The ``message_event`` of an :class:`_OffLoopCycle`: uvicorn's ``connection_lost`` sets the
+    cycle's event to wake an ASGI app waiting in ``receive``; a request answered off the loop has
+    no app waiting (its whole body was read), so there is nobody to wake."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+_NO_EVENT = _NoEvent()
+
+
+class _OffLoopCycle:
+    """The connection's cycle while a direct Query request runs on a worker thread, in place of
+    uvicorn's ``RequestResponseCycle`` (whose scope, transport, loggers, body buffer and
+    ``asyncio.Event`` serve an ASGI task this request does not have). It holds the state the
+    connection reads while the request runs, under uvicorn's names: ``keep_alive`` (cleared by
+    ``shutdown`` or a deadline: the answer then closes the connection), ``disconnected`` (set by
+    ``connection_lost``: the answer is dropped), ``response_started``/``response_complete`` (the
+    requests pipelined behind it wait until it is complete: ``_takes_direct``, uvicorn's
+    ``on_headers_complete``) and ``more_body`` (``on_response_complete``).
+    bench/README.md, "Session 17: the event loop's share of a write"."""
+
+    __slots__ = ("disconnected", "keep_alive", "more_body", "response_complete", "response_started")
+    message_event = _NO_EVENT
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.keep_alive = keep_alive
+        self.disconnected = False
+        self.response_started = False
+        self.response_complete = False
+        self.more_body = False
 
 
 class QueryProtocol(HttpToolsProtocol):
@@ -129,7 +170,13 @@ class QueryProtocol(HttpToolsProtocol):
     # -- parser callbacks ----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # uvicorn's, but for its ASGI scope (a dict of nine entries, a nested one and a copy of the
+        # app's state per request): made by ``_asgi_scope`` only for a request that needs one (one
+        # that takes uvicorn's path, or the authorization API's off-loop task), not for one the
+        # direct path answers (bench/README.md, "Session 17: the event loop's share of a write").
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._in_head = True
         self._began = True
         self._head_bytes = 0
@@ -159,12 +206,22 @@ class QueryProtocol(HttpToolsProtocol):
                 self._body = bytearray()
                 return
         self._direct = False
+        self._asgi_scope()
         super().on_headers_complete()
         if upgrade and self.cycle is not None:  # answered as HTTP/1.1; nothing after it is parsed: close
             self.cycle.keep_alive = False
         if self.pipeline:  # queued behind a request in progress, reading paused: its body waits too
             self._waiting = _NOTHING
             self._deadline = math.inf
+
+    def _asgi_scope(self) -> None:
+        """The request's ASGI scope, made by uvicorn's own ``on_message_begin`` now that it is
+        needed (the scope is uvicorn's, whatever its version), keeping what the head's callbacks
+        have gathered since the message began: its URL, its headers and ``Expect``."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
 
     def _check_head(self, upgrade: bool) -> None:
         """Refuse a head over the limits, or an upgrade whose body the parser would not read; note
@@ -237,7 +294,7 @@ class QueryProtocol(HttpToolsProtocol):
 
     def _request(self) -> HttpRequest:
         client = self.client
-        return HttpRequest(
+        return _new_request(  # HttpRequest(...), made as a plain call (iamd.frozen.maker)
             method=self._method,
             path=self._path,
             query=self._query.decode("latin-1"),
@@ -270,29 +327,34 @@ class QueryProtocol(HttpToolsProtocol):
         return True
 
     def _answer_off_loop(self, request: HttpRequest, action: str | None) -> None:
-        """Answer on a worker thread, under a uvicorn request/response cycle: the requests
+        """Answer on a worker thread. The connection keeps a cycle for it meanwhile: the requests
         pipelined behind it queue behind it (``_takes_direct``), and the cycle's state keeps
-        keep-alive and graceful shutdown as for any ASGI request (``_answered_off_loop``)."""
-        scope = self.scope
-        scope["method"] = self._method
-        scope["path"] = request.path
-        scope["raw_path"] = request.path.encode("ascii")
-        scope["query_string"] = self._query
-        cycle = RequestResponseCycle(
-            scope=scope, transport=self.transport, flow=self.flow, logger=self.logger,
-            access_logger=self.access_logger, access_log=self.access_log,
-            default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
-            expect_100_continue=False, keep_alive=self._keep_alive, on_response=self.on_response_complete,
-        )  # fmt: skip
-        cycle.more_body = False
-        self.cycle = cycle
+        keep-alive and graceful shutdown as for any ASGI request (``_answered_off_loop``). A Query
+        request's is an :class:`_OffLoopCycle` (no ASGI task to serve); the authorization API's
+        off-loop path runs as an ASGI task, under uvicorn's own cycle."""
         if request.path == AUTHORIZE:  # the authorization API's own off-loop path (iamd.api.authorize)
+            self._asgi_scope()
+            scope = self.scope
+            scope["method"] = self._method
+            scope["path"] = request.path
+            scope["raw_path"] = request.path.encode("ascii")
+            scope["query_string"] = self._query
+            cycle = RequestResponseCycle(
+                scope=scope, transport=self.transport, flow=self.flow, logger=self.logger,
+                access_logger=self.access_logger, access_log=self.access_log,
+                default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
+                expect_100_continue=False, keep_alive=self._keep_alive, on_response=self.on_response_complete,
+            )  # fmt: skip
+            cycle.more_body = False
+            self.cycle = cycle
             self._start_asgi_task(cycle, functools.partial(self._run_off_loop, request))
             return
         assert self._endpoint is not None
-        self._endpoint.answer_off_loop(request, action, functools.partial(self._answered_off_loop, cycle), self.loop)
+        off_loop = _OffLoopCycle(self._keep_alive)
+        self.cycle = off_loop  # type: ignore[assignment]  # duck-typed: the fields uvicorn and this class read
+        self._endpoint.answer_off_loop(request, action, functools.partial(self._answered_off_loop, off_loop), self.loop)
 
-    def _answered_off_loop(self, cycle: RequestResponseCycle, wire: WireResponse) -> None:
+    def _answered_off_loop(self, cycle: _OffLoopCycle, wire: WireResponse) -> None:
         """The answer of a request run on a worker thread, back on the loop: written as the
         cycle's ``send`` would (no task, no coroutines: bench/README.md, "A lighter hop to the
         read lane"), then the requests pipelined behind it go on (``on_response_complete``)."""

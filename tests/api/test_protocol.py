@@ -312,6 +312,49 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
         loop.close()
 
 
+def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
+    api_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Query request answered on a worker thread keeps a small cycle of iamd's on the
+    connection (``_OffLoopCycle``), not uvicorn's ``RequestResponseCycle`` with its scope and
+    ``asyncio.Event`` (bench/README.md, "Session 17: the event loop's share of a write"); the
+    request pipelined behind it still waits for it, and keep-alive holds."""
+    import asyncio
+
+    import iamd.api.protocol as protocol_module
+    from bench.server.cpu import query_protocol
+    from iamd.api.app import IamdApp
+
+    made: list[object] = []
+
+    class Counted(protocol_module.RequestResponseCycle):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            made.append(self)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(protocol_module, "RequestResponseCycle", Counted)
+    loop = asyncio.new_event_loop()
+    app = IamdApp(api_server.backend)
+    try:
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(_signed(api_server, b"Action=ListUsers&Version=2010-05-08"))
+        assert made == [] and not protocol.tasks
+        assert not protocol.cycle.response_complete and protocol.cycle.keep_alive
+        protocol.data_received(_signed(api_server))  # GetUser pipelined behind it: queued (uvicorn's own cycle)
+        assert transport.written == [] and len(protocol.pipeline) == 1
+        while len(transport.written) < 1:
+            transport.waiter = loop.create_future()
+            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        while protocol.tasks:
+            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        assert b"<ListUsersResponse" in transport.written[0] and b"connection: close" not in transport.written[0]
+        assert b"<GetUserResponse" in b"".join(transport.written[1:]) and not transport.closed
+        protocol.connection_lost(None)
+    finally:
+        app.lanes.shutdown()
+        loop.close()
+
+
 def test_a_write_off_the_loop_is_scanned_for_its_action_once(
     api_server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -417,3 +460,83 @@ def test_the_authorization_api_s_request_is_not_scanned_for_an_action(api_server
     written, tasks, scanned = _in_process(api_server, raw)
     assert scanned == []
     assert tasks == 1 or written[0].startswith(b"HTTP/1.1 4")  # refused (unsigned): inline, or on a worker
+
+
+def test_the_asgi_scope_is_made_only_for_a_request_through_asgi(api_server: RunningServer) -> None:
+    """The direct path makes no ASGI scope (``QueryProtocol._asgi_scope``: uvicorn's
+    ``on_message_begin``, called only when a request takes uvicorn's path); the scope a
+    request through ASGI gets is uvicorn's, with the head's headers, and uvicorn's
+    ``on_message_begin`` sets nothing else that the deferred call would lose."""
+    import asyncio
+
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from bench.server.cpu import query_protocol
+    from iamd.api.app import IamdApp
+
+    loop = asyncio.new_event_loop()
+    app = IamdApp(api_server.backend)
+    try:
+        protocol, transport = query_protocol(app, loop)
+        before = dict(vars(protocol))
+        HttpToolsProtocol.on_message_begin(protocol)
+        changed = {name for name, value in vars(protocol).items() if before.get(name, before) is not value}
+        assert {"scope", "headers"} <= changed <= {"url", "expect_100_continue", "headers", "scope"}
+
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(_signed(api_server))  # GetUser on the direct path (off the loop, if not cached)
+        if not transport.written:
+            transport.waiter = loop.create_future()
+            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        assert protocol.scope is None and b"<GetUserResponse" in transport.written[0]
+        transport.written.clear()
+        protocol.data_received(_signed(api_server, extra={"X-Forwarded-For": "192.0.2.1"}))  # through ASGI
+        scope = protocol.scope
+        assert scope is not None and scope["method"] == "POST" and scope["path"] == "/"
+        assert (b"x-forwarded-for", b"192.0.2.1") in scope["headers"] and scope["headers"] is protocol.headers
+        while protocol.tasks:
+            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        assert b"<GetUserResponse" in b"".join(transport.written)
+        protocol.connection_lost(None)
+    finally:
+        app.lanes.shutdown()
+        loop.close()
+
+
+def test_a_write_s_target_header_is_looked_for_once_on_the_loop(
+    api_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write (CreateUser: a known Action, never cheap) is told not inline before its headers
+    are searched for ``X-Amz-Target``: the one search on the loop is the lane's choice
+    (``Lanes.for_request``), not the inline try's too (bench/README.md, "Session 17: the event
+    loop's share of a write")."""
+    import asyncio
+    import threading
+
+    from bench.server.cpu import query_protocol
+    from iamd.api.app import IamdApp
+    from iamd.api.pipeline import HttpRequest
+
+    looks: list[str] = []
+    header = HttpRequest.header
+    loop_thread = threading.get_ident()
+
+    def counted(self: HttpRequest, name: str) -> str:
+        if threading.get_ident() == loop_thread:
+            looks.append(name)
+        return header(self, name)
+
+    monkeypatch.setattr(HttpRequest, "header", counted)
+    loop = asyncio.new_event_loop()
+    app = IamdApp(api_server.backend)
+    try:
+        protocol, transport = query_protocol(app, loop)
+        protocol.data_received(_signed(api_server, b"Action=CreateUser&UserName=looked-once&Version=2010-05-08"))
+        transport.waiter = loop.create_future()
+        loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        assert b"<CreateUserResponse" in transport.written[0]
+        assert looks == ["x-amz-target"]
+        protocol.connection_lost(None)
+    finally:
+        app.lanes.shutdown()
+        loop.close()
