@@ -433,14 +433,18 @@ class SqlStore:
             if conn.in_transaction():
                 conn.commit()
 
+    def _kept_reader(self) -> tuple[Connection, Any]:
+        """SQLite: this thread's kept reader (``_keep``, made anew if closed) and its driver."""
+        kept = getattr(self._local, "reader", None)
+        conn = None if kept is None else kept.conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._keep("reader")
+        return conn, conn.connection.driver_connection
+
     @contextmanager
     def read(self) -> Iterator[ReadTx]:
         if self._keeps_readers:
-            kept = getattr(self._local, "reader", None)
-            conn = None if kept is None else kept.conn
-            if conn is None or conn.closed or conn.invalidated:
-                conn = self._keep("reader")
-            driver: Any = conn.connection.driver_connection
+            conn, driver = self._kept_reader()
             # else a read inside this thread's read: on a pooled connection
             if not driver.in_transaction and not conn.in_transaction():
                 check_database_allowed()  # not on the event loop (iamd/store/guard.py)
@@ -555,11 +559,7 @@ class SqlStore:
             # 0.7 to 1.2 ms of the watcher's CPU under load, with the GIL hand-overs that go with
             # them: bench/README.md, "Session 17: the event loop's time per single check outside
             # the handler"). Outside a transaction a SELECT opens none: it reads the last commit.
-            kept = getattr(self._local, "reader", None)
-            conn = None if kept is None else kept.conn
-            if conn is None or conn.closed or conn.invalidated:
-                conn = self._keep("reader")
-            driver: Any = conn.connection.driver_connection
+            conn, driver = self._kept_reader()
             if not driver.in_transaction and not conn.in_transaction():
                 check_database_allowed()  # not on the event loop (iamd/store/guard.py)
                 return int(driver.execute(_GENERATION_TEXT).fetchone()[0])
