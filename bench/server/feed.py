@@ -109,24 +109,17 @@ def notify_cost(calls: int, rounds: int) -> dict[str, float]:
     the write path sends it beside the audit event), in turns, one
     other connection listening (drained every 100 writes, as a poll would find them); µs of CPU
     per write of this thread, of the writer's backend and of the listener's backend (``/proc``)."""
-    sys.path.insert(0, str(ROOT))
     import psycopg
 
-    from iamd.store import driver, migrate
+    from iamd.store import driver
     from iamd.store.base import _BEGIN_AND_LOCK
     from iamd.store.engine import make_engine
     from iamd.store.feed import CHANNEL, NOTIFY, notified
     from iamd.store.store import _COMMIT_AND_FLUSH, _FLUSH
-    from tests.store.postgres import start_cluster
 
-    from .pg_statement import _backend_cpu
+    from .pg_statement import _backend_cpu, migrated_database
 
-    cluster = start_cluster(durable=True)
-    try:
-        with psycopg.connect(cluster.url(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench_notify")
-        url = cluster.url("bench_notify")
-        migrate.upgrade(url)
+    with migrated_database("bench_notify") as url:
         engine = make_engine(url, pool_size=1)
         text = notified((Change(Entity.USER, ACCOUNT, "bench-w000001", Verb.CREATED),), "bench")
         with engine.connect() as conn, psycopg.connect(url, autocommit=True) as listener:
@@ -168,8 +161,6 @@ def notify_cost(calls: int, rounds: int) -> dict[str, float]:
                     totals[label + "_pg"] += _backend_cpu(pid) - backend
                     totals[label + "_listener"] += _backend_cpu(listener.info.backend_pid) - heard
         engine.dispose()
-    finally:
-        cluster.stop()
     return {k: v / (calls * rounds) * 1e6 for k, v in totals.items()}
 
 

@@ -22,11 +22,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from .baseline import ROOT
+from .pg_statement import migrated_database
 
 __all__ = ["main", "measure"]
 
@@ -59,11 +58,7 @@ def _set_user_fks(conn: Any, action: str) -> None:
 def measure(calls: int, rounds: int, *, statements: bool = False) -> dict[str, float]:
     import psycopg
 
-    from iamd.store import migrate
     from iamd.store.users import _DELETE_USER_PG, _DELETE_USER_PG_REFUSING
-
-    sys.path.insert(0, str(ROOT))
-    from tests.store.postgres import start_cluster
 
     def sql(stmt: Any) -> str:
         return str(stmt).replace(":account", "%(account)s").replace(":key", "%(key)s").replace(":named", "%(named)s")
@@ -71,12 +66,7 @@ def measure(calls: int, rounds: int, *, statements: bool = False) -> dict[str, f
     ways = [("old", "NO ACTION", sql(_DELETE_USER_PG)), ("new", "RESTRICT", sql(_DELETE_USER_PG))]
     if statements:
         ways = [("old", "RESTRICT", sql(_DELETE_USER_PG)), ("new", "RESTRICT", sql(_DELETE_USER_PG_REFUSING))]
-    cluster = start_cluster(durable=True)
-    try:
-        with psycopg.connect(cluster.url(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench_own")
-        url = cluster.url("bench_own")
-        migrate.upgrade(url)
+    with migrated_database("bench_own") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(_DATA)
             pid = conn.info.backend_pid
@@ -101,8 +91,6 @@ def measure(calls: int, rounds: int, *, statements: bool = False) -> dict[str, f
                         delete_user(delete)
                     totals[label] += sum(delete_user(delete) for _ in range(calls))
         return {label: total / (calls * rounds) * 1e6 for label, total in totals.items()}
-    finally:
-        cluster.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,13 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
+@contextmanager
+def migrated_database(name: str) -> Iterator[str]:
+    """A throwaway cluster with fsync on (tests/store/postgres.py) holding database ``name`` at the
+    schema's head: its URL; the cluster stopped after (``bench.server.pg_own``, ``bench.server.feed``)."""
     import psycopg
-    from sqlalchemy import text
 
-    from iamd.store import driver, migrate
-    from iamd.store.audit import _INSERT_ONE_PG
-    from iamd.store.base import _BEGIN_AND_LOCK, _LOCK_WRITERS_SQL
-    from iamd.store.engine import make_engine
-    from iamd.store.store import _COMMIT_AND_FLUSH, _FLUSH
-    from iamd.store.users import _GET_USER
+    from iamd.store import migrate
 
     sys.path.insert(0, str(ROOT))
     from tests.store.postgres import start_cluster
@@ -59,9 +57,25 @@ def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
     cluster = start_cluster(durable=True)
     try:
         with psycopg.connect(cluster.url(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench_statement")
-        url = cluster.url("bench_statement")
+            admin.execute(f"CREATE DATABASE {name}")
+        url = cluster.url(name)
         migrate.upgrade(url)
+        yield url
+    finally:
+        cluster.stop()
+
+
+def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
+    from sqlalchemy import text
+
+    from iamd.store import driver
+    from iamd.store.audit import _INSERT_ONE_PG
+    from iamd.store.base import _BEGIN_AND_LOCK, _LOCK_WRITERS_SQL
+    from iamd.store.engine import make_engine
+    from iamd.store.store import _COMMIT_AND_FLUSH, _FLUSH
+    from iamd.store.users import _GET_USER
+
+    with migrated_database("bench_statement") as url:
         engine = make_engine(url, pool_size=1)
         try:
             with engine.connect() as conn:
@@ -143,8 +157,6 @@ def measure(calls: int, rounds: int) -> dict[str, dict[str, float]]:
                 return {name: {k: v / n * 1e6 for k, v in t.items()} for name, t in totals.items()}
         finally:
             engine.dispose()
-    finally:
-        cluster.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
