@@ -441,7 +441,7 @@ class PolicyCache:
         cached: PolicySet | None = self.cache.get(Section.SETS, user.id)
         if cached is not None:  # a warm request's (twice per authorization): no closure made for a build
             return cached
-        return self._cached(user.id, lambda deps: self.loader.for_user(tx, user, deps), started)
+        return self._build(user.id, lambda deps: self.loader.for_user(tx, user, deps), started)
 
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
         """The RCP levels that govern the resources of ``account`` (cached like the sets; a write
@@ -449,8 +449,8 @@ class PolicyCache:
         cached: PolicySet | None = self.cache.get(Section.SETS, ("rcp", account))
         if cached is not None:  # a warm request's: no closure made for a build
             return cached.rcp
-        built = self._cached(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
-                             account, deps)[1]))  # fmt: skip
+        built = self._build(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
+                            account, deps)[1]))  # fmt: skip
         return built.rcp
 
     def org_membership(self, tx: ReadTx, account: str) -> OrgMembership | None:
@@ -535,6 +535,10 @@ class PolicyCache:
         cached: PolicySet | None = self.cache.get(Section.SETS, key)
         if cached is not None:
             return cached
+        return self._build(key, build, started)
+
+    def _build(self, key: object, build: Callable[[set[Ref]], PolicySet], started: int | None = None) -> PolicySet:
+        """:meth:`_cached` once the cache has no set for ``key`` (a caller that looked first)."""
         if started is None:
             started = self.cache.version  # a write to what it reads, committed meanwhile: not kept
         self.builds += 1
