@@ -18,6 +18,7 @@ from iamd.auth.canonical import ALGORITHM, parse_query
 from iamd.auth.request import SignedRequest
 from iamd.errors import IncompleteSignature, MissingAuthenticationToken
 from iamd.frozen import fast_init, maker
+from iamd.seen import remember
 
 __all__ = ["MAX_EXPIRES", "Located", "carries_signature", "locate"]
 
@@ -153,15 +154,12 @@ _KEY_ID = re.compile(r"[A-Z0-9]{16,128}")  # AWS's key id length; the upper-case
 # of the pattern (bench/README.md, "Session 17: the single check's steps"). Only matched ids go
 # in; bounded (emptied when full: a shortcut, never an answer).
 _KEY_IDS_SEEN: set[str] = set()
-_KEY_IDS_SEEN_MAX = 4096
 
 
 def _key_id_shaped(text: str) -> bool:
     if not _KEY_ID.fullmatch(text):
         return False
-    if len(_KEY_IDS_SEEN) >= _KEY_IDS_SEEN_MAX:
-        _KEY_IDS_SEEN.clear()
-    _KEY_IDS_SEEN.add(text)
+    remember(_KEY_IDS_SEEN, text)
     return True
 
 

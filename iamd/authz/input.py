@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from iamd import errors as aws
+from iamd.seen import remember
 
 __all__ = ["ACCOUNT", "MAX_BODY", "MAX_CHECKS", "MAX_POLICY", "audited_input", "check_input", "invalid", "read_body"]
 
@@ -130,7 +131,7 @@ def _check(data: Mapping[str, Any], *, escapes: bool) -> None:
     if service is not None and (type(service) is not str or service not in _SERVICES_SEEN):
         if not isinstance(service, str) or not _SERVICE.fullmatch(service):
             raise invalid("Service must be a service prefix: lower-case letters, digits and hyphens (e.g. s3).")
-        _seen(_SERVICES_SEEN, service)
+        remember(_SERVICES_SEEN, service)
 
 
 # The services and actions already found well formed (their patterns above), so that a call
@@ -139,14 +140,7 @@ def _check(data: Mapping[str, Any], *, escapes: bool) -> None:
 # text goes in; each set is bounded (emptied when full: it is a shortcut, never an answer).
 _SERVICES_SEEN: set[str] = set()
 _ACTIONS_SEEN: set[str] = set()
-_SEEN_MAX = 4096
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})  # all match _METHOD
-
-
-def _seen(seen: set[str], text: str) -> None:
-    if len(seen) >= _SEEN_MAX:
-        seen.clear()
-    seen.add(text)
 
 
 _HEADER_PAIR = "Each of Request.Headers must be a [name, value] pair of strings."
@@ -201,7 +195,7 @@ def _check_check(check: Any, i: int) -> None:
         action = _text(action, "Checks[{}].Action", i, limit=200)
         if not _ACTION.fullmatch(action) or "*" in action or "?" in action:
             raise invalid(f"Checks[{i}].Action must be one action, service:Name (e.g. s3:GetObject).")
-        _seen(_ACTIONS_SEEN, action)
+        remember(_ACTIONS_SEEN, action)
     resource = check.get("Resource")
     if type(resource) is not str or not 0 < len(resource) <= MAX_TEXT:
         _text(resource, "Checks[{}].Resource", i)

@@ -14,6 +14,7 @@ import pytest
 from iamd.auth import SignedRequest
 from iamd.auth.locate import _parse_header, _template, locate
 from iamd.errors import AwsError
+from iamd.seen import SEEN_MAX
 from tests.auth.signing import TOKEN, replace_header, sign
 
 SIGNATURE = "0123456789abcdef" * 4
@@ -123,6 +124,6 @@ def test_key_ids_seen_skip_the_pattern_and_only_matched_ones_are_kept(monkeypatc
     )
     assert "akiaexamplelower0" not in module._KEY_IDS_SEEN
     monkeypatch.setattr(module, "_KEY_ID", module.re.compile(r"[A-Z0-9]{16,128}"))
-    for i in range(module._KEY_IDS_SEEN_MAX + 5):
+    for i in range(SEEN_MAX + 5):
         assert module._key_id_shaped(f"AKIA{i:016d}")
-        assert len(module._KEY_IDS_SEEN) <= module._KEY_IDS_SEEN_MAX
+        assert len(module._KEY_IDS_SEEN) <= SEEN_MAX

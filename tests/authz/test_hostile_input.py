@@ -20,6 +20,7 @@ from iamd.api import Backend
 from iamd.api.authorize import answer
 from iamd.auth import SignedRequest, SigV4Verifier
 from iamd.core.local import LocalClient, root_caller
+from iamd.seen import SEEN_MAX
 from tests.api.server import ROOT_KEY, ROOT_SECRET
 
 SERVICE = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -135,10 +136,10 @@ def test_the_sets_of_valid_services_and_actions_are_bounded_and_hold_only_valid_
     from iamd import errors as aws
     from iamd.authz import input as module
 
-    for i in range(module._SEEN_MAX + 10):
+    for i in range(SEEN_MAX + 10):
         module.check_input({"PresignedUrl": "https://x/", "Checks": [{"Action": f"s{i}:Get", "Resource": "r"}],
                             "Service": f"s{i}"})  # fmt: skip
-        assert len(module._ACTIONS_SEEN) <= module._SEEN_MAX and len(module._SERVICES_SEEN) <= module._SEEN_MAX
+        assert len(module._ACTIONS_SEEN) <= SEEN_MAX and len(module._SERVICES_SEEN) <= SEEN_MAX
     for action in ("s3:*", "s3:Get?", "nocolon"):
         with pytest.raises(aws.ValidationError):
             module.check_input({"PresignedUrl": "https://x/", "Checks": [{"Action": action, "Resource": "r"}]})
