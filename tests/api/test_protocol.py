@@ -8,7 +8,9 @@ to ASGI (Expect: 100-continue, proxy headers, HEAD, other paths) must still be a
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -73,6 +75,20 @@ class _Reader:
     def closed(self) -> bool:
         """True once the server has closed the connection (nothing more to read)."""
         return not self.buffer and not self._fill()
+
+
+def _answered(loop: asyncio.AbstractEventLoop, transport: Any, count: int = 1) -> None:
+    """Run ``loop`` until the fake ``transport`` (bench.server.cpu) holds ``count`` writes: an answer
+    given on a worker thread comes back through the loop."""
+    while len(transport.written) < count:
+        transport.waiter = loop.create_future()
+        loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+
+
+def _drained(loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
+    """Run ``loop`` until ``protocol``'s ASGI tasks (uvicorn's path) are done."""
+    while protocol.tasks:
+        loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
 
 
 def test_query_requests_on_one_keep_alive_connection(api_server: RunningServer) -> None:
@@ -198,7 +214,6 @@ def test_head_and_malformed_requests(api_server: RunningServer) -> None:
 
 
 def test_a_query_answer_is_one_write(api_server: RunningServer) -> None:
-    import asyncio
 
     from bench.server.cpu import query_protocol  # the protocol on a transport that records writes
     from iamd.api.app import IamdApp
@@ -223,7 +238,6 @@ def test_an_answer_arms_no_keep_alive_timer_and_the_idle_deadline_closes(api_ser
     """After an answer the connection waits for the next request under the deadline sweep's idle
     deadline (a float stored), not a keep-alive timer armed per answer and cancelled by the next
     request (``call_later``); the deadline closes it once passed, and a new request replaces it."""
-    import asyncio
 
     from bench.server.cpu import query_protocol
     from iamd.api import protocol as module
@@ -233,13 +247,8 @@ def test_an_answer_arms_no_keep_alive_timer_and_the_idle_deadline_closes(api_ser
     try:
         protocol, transport = query_protocol(IamdApp(api_server.backend), loop)
 
-        def answered(count: int) -> None:  # inline, or on a worker thread if the key is not cached yet
-            while len(transport.written) < count:
-                transport.waiter = loop.create_future()
-                loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
-
         protocol.data_received(_signed(api_server))
-        answered(1)
+        _answered(loop, transport, 1)
         assert transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n")
         assert protocol.timeout_keep_alive_task is None  # no timer per answer
         assert protocol._waiting == module._IDLE
@@ -247,7 +256,7 @@ def test_an_answer_arms_no_keep_alive_timer_and_the_idle_deadline_closes(api_ser
         protocol.data_received(_signed(api_server)[:20])  # the next request's first bytes: its head's deadline
         assert protocol._waiting == module._HEAD and not transport.closed
         protocol.data_received(_signed(api_server)[20:])
-        answered(2)
+        _answered(loop, transport, 2)
         assert protocol._waiting == module._IDLE
         protocol._deadline = loop.time() - 1  # as if idle for the keep-alive timeout
         module.QueryProtocol._sweep_all(protocol.connections, protocol.server_state, 60.0)
@@ -262,7 +271,6 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
     loop by the thread itself (``IamdApp.answer_off_loop``): no asyncio task, no ASGI
     coroutines. The request pipelined behind it still waits for it; a client gone meanwhile
     gets nothing written; a shutdown meanwhile closes the connection after the answer."""
-    import asyncio
 
     from bench.server.cpu import query_protocol
     from iamd.api.app import IamdApp
@@ -271,20 +279,13 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
     loop = asyncio.new_event_loop()
     app = IamdApp(api_server.backend)
 
-    def answered(transport: object, count: int) -> None:
-        written = transport.written  # type: ignore[attr-defined]
-        while len(written) < count:
-            transport.waiter = loop.create_future()  # type: ignore[attr-defined]
-            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))  # type: ignore[attr-defined]
-
     try:
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server, list_users) + _signed(api_server))  # GetUser pipelined behind
         assert not protocol.tasks  # on the worker thread, with no task on the loop
         assert transport.written == []  # the GetUser behind it waits for it
-        answered(transport, 1)
-        while protocol.tasks:  # the GetUser queued behind it takes uvicorn's path (head, then body)
-            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        _answered(loop, transport)
+        _drained(loop, protocol)  # the GetUser queued behind it takes uvicorn's path (head, then body)
         first, *second = transport.written
         assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"<ListUsersResponse" in first
         assert second[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"<GetUserResponse" in b"".join(second)
@@ -294,7 +295,7 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
         transport.written.clear()
         protocol.data_received(_signed(api_server, list_users))
         protocol.shutdown()
-        answered(transport, 1)
+        _answered(loop, transport)
         assert b"<ListUsersResponse" in transport.written[0] and b"connection: close\r\n" in transport.written[0]
         assert transport.closed
         protocol.connection_lost(None)
@@ -319,7 +320,6 @@ def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
     connection (``_OffLoopCycle``), not uvicorn's ``RequestResponseCycle`` with its scope and
     ``asyncio.Event`` (bench/README.md, "Session 17: the event loop's share of a write"); the
     request pipelined behind it still waits for it, and keep-alive holds."""
-    import asyncio
 
     import iamd.api.protocol as protocol_module
     from bench.server.cpu import query_protocol
@@ -342,11 +342,8 @@ def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
         assert not protocol.cycle.response_complete and protocol.cycle.keep_alive
         protocol.data_received(_signed(api_server))  # GetUser pipelined behind it: queued (uvicorn's own cycle)
         assert transport.written == [] and len(protocol.pipeline) == 1
-        while len(transport.written) < 1:
-            transport.waiter = loop.create_future()
-            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
-        while protocol.tasks:
-            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        _answered(loop, transport)
+        _drained(loop, protocol)
         assert b"<ListUsersResponse" in transport.written[0] and b"connection: close" not in transport.written[0]
         assert b"<GetUserResponse" in b"".join(transport.written[1:]) and not transport.closed
         protocol.connection_lost(None)
@@ -360,7 +357,6 @@ def test_a_write_off_the_loop_is_scanned_for_its_action_once(
 ) -> None:
     """A write (CreateUser: never inline) is looked at by the inline try and sent to the write
     lane: both, and its metrics label, use the one scan of its body (``IamdApp.action_of``)."""
-    import asyncio
 
     import iamd.api.app as app_module
     from bench.server.cpu import query_protocol
@@ -395,7 +391,6 @@ def _in_process(api_server: RunningServer, raw: bytes) -> tuple[list[bytes], int
     """``raw`` fed to the protocol ``iamd serve`` runs, on a fake transport: what was written at
     once (the direct path, inline), how many ASGI tasks it started, and the paths whose Action
     the app was asked for (``IamdApp.action_of``)."""
-    import asyncio
 
     import iamd.api.app as app_module
     from bench.server.cpu import query_protocol
@@ -467,7 +462,6 @@ def test_the_asgi_scope_is_made_only_for_a_request_through_asgi(api_server: Runn
     ``on_message_begin``, called only when a request takes uvicorn's path); the scope a
     request through ASGI gets is uvicorn's, with the head's headers, and uvicorn's
     ``on_message_begin`` sets nothing else that the deferred call would lose."""
-    import asyncio
 
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -485,17 +479,14 @@ def test_the_asgi_scope_is_made_only_for_a_request_through_asgi(api_server: Runn
 
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server))  # GetUser on the direct path (off the loop, if not cached)
-        if not transport.written:
-            transport.waiter = loop.create_future()
-            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        _answered(loop, transport)
         assert protocol.scope is None and b"<GetUserResponse" in transport.written[0]
         transport.written.clear()
         protocol.data_received(_signed(api_server, extra={"X-Forwarded-For": "192.0.2.1"}))  # through ASGI
         scope = protocol.scope
         assert scope is not None and scope["method"] == "POST" and scope["path"] == "/"
         assert (b"x-forwarded-for", b"192.0.2.1") in scope["headers"] and scope["headers"] is protocol.headers
-        while protocol.tasks:
-            loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+        _drained(loop, protocol)
         assert b"<GetUserResponse" in b"".join(transport.written)
         protocol.connection_lost(None)
     finally:
@@ -510,7 +501,6 @@ def test_a_write_s_target_header_is_looked_for_once_on_the_loop(
     are searched for ``X-Amz-Target``: the one search on the loop is the lane's choice
     (``Lanes.for_request``), not the inline try's too (bench/README.md, "Session 17: the event
     loop's share of a write")."""
-    import asyncio
     import threading
 
     from bench.server.cpu import query_protocol
@@ -532,8 +522,7 @@ def test_a_write_s_target_header_is_looked_for_once_on_the_loop(
     try:
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server, b"Action=CreateUser&UserName=looked-once&Version=2010-05-08"))
-        transport.waiter = loop.create_future()
-        loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        _answered(loop, transport)
         assert b"<CreateUserResponse" in transport.written[0]
         assert looks == ["x-amz-target"]
         protocol.connection_lost(None)
