@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast, overload
+from typing import Any, NoReturn, TypeVar, cast, overload
 
 from sqlalchemy import Connection, Row, Select, bindparam, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -160,16 +160,21 @@ def refusal(error: BaseException, refused: Refusal) -> StoreError | None:
     return refused(diag.message_primary or "", diag.message_detail or "")
 
 
+def _raise_refused(error: Exception, refused: Refusal) -> NoReturn:
+    """``error`` raised as the store's error ``refused`` gives, if it is a check's refusal; else as it is."""
+    found = refusal(error, refused)
+    if found is None:
+        raise error
+    raise found from error
+
+
 @contextmanager
 def _refused_as(refused: Refusal) -> Iterator[None]:
     """A check's refusal raised in the block raised as the store's error ``refused`` gives."""
     try:
         yield
     except Exception as error:
-        found = refusal(error, refused)
-        if found is None:
-            raise
-        raise found from error
+        _raise_refused(error, refused)
 
 
 _ACCOUNT_EXISTS = select(s.accounts.c.id).where(s.accounts.c.id == bindparam("account"))
@@ -426,10 +431,7 @@ class Ops:
         try:  # _refused_as's, without a generator's context manager (once per write)
             sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
         except Exception as error:
-            found = refusal(error, deferred[2])
-            if found is None:
-                raise
-            raise found from error
+            _raise_refused(error, deferred[2])
         if sent is None:
             self._take_lock()
             return False, None
