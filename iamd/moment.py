@@ -6,9 +6,9 @@ event and its checks' events (``iamd.core.invoke``, ``iamd.authz.operation``): f
 ``astimezone(UTC).replace(microsecond=0)`` per call, each about 0.7 µs (``replace`` parses
 its keyword arguments). The same object comes in each time, so the last answer is kept by
 the object's identity: one conversion per request (bench/README.md, "Session 13"). That one is
-made by the positional constructor (bench/README.md, "Session 18: the single check's ids,
-time and enum members"): ``replace(microsecond=0)`` matches its one keyword against the nine it takes, 0.85 µs
-against 0.35 µs.
+made by the positional constructor: ``replace(microsecond=0)`` matches its one keyword against
+the nine it takes, 0.85 against 0.35 µs (bench/README.md, "Session 18: the single check's ids,
+time and enum members").
 """
 
 from __future__ import annotations

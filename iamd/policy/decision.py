@@ -24,9 +24,9 @@ class Verdict(StrEnum):
     IMPLICIT_DENY = "implicitDeny"
 
 
-# _ALLOWED, _PROTECTED, _SCP: an enum member read through its class costs a call through EnumType.__getattr__'s hook
-# on Python 3.11, about ten times a module constant's (bench/README.md, "Session 18: the single
-# check's ids, time and enum members"): read for each decision and denial text on every authorization.
+# _ALLOWED, _PROTECTED, _SCP: an enum member read through its class costs a call through
+# EnumType.__getattr__'s hook on Python 3.11, about ten times a module constant's (bench/README.md,
+# "Session 18: the single check's ids, time and enum members"): read for each decision and denial text.
 _ALLOWED = Verdict.ALLOWED
 _PROTECTED, _SCP = PolicyType.PROTECTED, PolicyType.SCP
 
