@@ -39,3 +39,22 @@ def test_threads_asking_about_different_moments_each_get_their_own() -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_the_answer_is_what_replace_made_field_for_field() -> None:
+    """Made by the positional constructor (bench/README.md, "Session 18: the single check's ids,
+    time and enum members"): the same type, fields, zone and fold as ``astimezone(UTC).replace(microsecond=0)``;
+    a subclass's moment still answered as its own type (``replace`` keeps the type)."""
+
+    class Moment(datetime):
+        pass
+
+    for moment in (
+        datetime(2026, 12, 7, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-5))),  # the next day in UTC
+        datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        Moment(2026, 12, 7, 7, 31, 29, 5, tzinfo=UTC),
+    ):
+        expected = moment.astimezone(UTC).replace(microsecond=0)
+        got = whole_second_utc(moment)
+        assert type(got) is type(expected)
+        assert (got, got.tzinfo, got.fold, repr(got)) == (expected, expected.tzinfo, expected.fold, repr(expected))

@@ -29,6 +29,10 @@ __all__ = ["CredentialResolver"]
 log = logging.getLogger("iamd.auth")
 
 _NO_KEY = object()  # the credential section's "no such access key"
+# _CREDENTIALS: an enum member read through its class costs a call through EnumType.__getattr__'s hook
+# on Python 3.11, about ten times a module constant's (bench/README.md, "Session 18: the single
+# check's ids, time and enum members"): read twice on every authorization.
+_CREDENTIALS = Section.CREDENTIALS
 
 
 class CredentialResolver:
@@ -57,7 +61,7 @@ class CredentialResolver:
         """The credential for SigV4; one indexed query on a miss, none in steady state."""
         if key_id.startswith("ASIA"):
             return self._session_credential(key_id, session_token)
-        cached = self._cache.get(Section.CREDENTIALS, key_id)
+        cached = self._cache.get(_CREDENTIALS, key_id)
         if cached is not None:
             return None if cached is _NO_KEY else cached
         started = self._cache.version

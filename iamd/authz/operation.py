@@ -79,6 +79,11 @@ __all__ = [
 
 ACTION = "iamd:Authorize"
 
+# _ALLOWED: an enum member read through its class costs a call through EnumType.__getattr__'s hook
+# on Python 3.11, about ten times a module constant's (bench/README.md, "Session 18: the single
+# check's ids, time and enum members"): read for each check on every authorization.
+_ALLOWED = Verdict.ALLOWED
+
 
 # -- the operation -----------------------------------------------------------------------------
 
@@ -125,7 +130,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
                 for key, values in context.values.items():
                     resolved.setdefault(key, values[0] if len(values) == 1 else list(values))
         why, summary, _ = _why(decision)
-        if decision.verdict is Verdict.ALLOWED:  # (not the property: a call from C per check)
+        if decision.verdict is _ALLOWED:  # (not the property: a call from C per check)
             results.append(_result(check, "Allow", "", why, None))
             checks.append(_check(check, resource, owner, summary, None))
             continue

@@ -24,6 +24,13 @@ class Verdict(StrEnum):
     IMPLICIT_DENY = "implicitDeny"
 
 
+# _ALLOWED, _PROTECTED, _SCP: an enum member read through its class costs a call through
+# EnumType.__getattr__'s hook on Python 3.11, about ten times a module constant's (bench/README.md,
+# "Session 18: the single check's ids, time and enum members"): read for each decision and denial text.
+_ALLOWED = Verdict.ALLOWED
+_PROTECTED, _SCP = PolicyType.PROTECTED, PolicyType.SCP
+
+
 @dataclass(frozen=True, slots=True)
 class Blocking:
     type: PolicyType
@@ -94,7 +101,7 @@ class Decision:
 
     @property
     def allowed(self) -> bool:
-        return self.verdict is Verdict.ALLOWED
+        return self.verdict is _ALLOWED
 
     @property
     def decisive_block(self) -> Blocking | None:
@@ -187,9 +194,9 @@ def render_denial(decision: Decision) -> str:
     block = decision.decisive_block
     if block is None:  # fail-closed denial with nothing to name
         return head
-    if block.type is PolicyType.PROTECTED:
+    if block.type is _PROTECTED:
         return f"{head} because the resource is managed by AWS and cannot be changed"
-    if block.explicit or block.type is PolicyType.SCP:
+    if block.explicit or block.type is _SCP:
         text = f"{head} with an explicit deny in {_EXPLICIT_PHRASE[block.type]}"
         arn = _denying_arn(decision, block.type) if block.explicit else None
         return f"{text}: {arn}" if arn else text

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Call", "Caller", "Env"]
 
+# _ROOT: an enum member read through its class costs a call through EnumType.__getattr__'s hook
+# on Python 3.11, about ten times a module constant's (bench/README.md, "Session 18: the single
+# check's ids, time and enum members"): read for each caller's identity, twice on every authorization.
+_ROOT = PrincipalKind.ROOT
+
 
 @dataclass(frozen=True, slots=True)
 class Env:
@@ -57,7 +62,7 @@ class Caller:
 
     @property
     def is_root(self) -> bool:
-        return self.principal.kind is PrincipalKind.ROOT
+        return self.principal.kind is _ROOT
 
     def user_identity(self) -> dict[str, Any]:
         """CloudTrail's ``userIdentity`` (AWS "CloudTrail userIdentity element"), not to be changed
@@ -71,7 +76,7 @@ class Caller:
 
     def _make_identity(self) -> dict[str, Any]:
         session, user, key = self.session, self.user, self.access_key_id
-        if session is None and user is not None and key and self.principal.kind is not PrincipalKind.ROOT:
+        if session is None and user is not None and key and self.principal.kind is not _ROOT:
             # An IAM user's long-term key (two per authorization, one per IAM call): the members in
             # the order the general path below adds them, as one literal (no update by keywords).
             return {"accountId": self.account_id, "arn": self.principal.arn, "accessKeyId": key,

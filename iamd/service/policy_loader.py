@@ -52,6 +52,11 @@ __all__ = ["EMPTY", "DocumentCache", "Levels", "PolicyCache", "PolicyLoader", "u
 
 log = logging.getLogger("iamd.authorize")
 
+# _SETS: an enum member read through its class costs a call through EnumType.__getattr__'s hook
+# on Python 3.11, about ten times a module constant's (bench/README.md, "Session 18: the single
+# check's ids, time and enum members"): read four times on every authorization.
+_SETS = Section.SETS
+
 EMPTY = PolicySet()
 K = TypeVar("K")
 V = TypeVar("V")
@@ -438,7 +443,7 @@ class PolicyCache:
         """``started``: the cache version before ``tx``'s snapshot began, if it began earlier
         than this call (a caller's credential and its set read in one snapshot:
         ``iamd.api.credentials``); by default, the version now."""
-        cached: PolicySet | None = self.cache.get(Section.SETS, user.id)
+        cached: PolicySet | None = self.cache.get(_SETS, user.id)
         if cached is not None:  # a warm request's (twice per authorization): no closure made for a build
             return cached
         return self._build(user.id, lambda deps: self.loader.for_user(tx, user, deps), started)
@@ -446,7 +451,7 @@ class PolicyCache:
     def resource_levels(self, tx: ReadTx, account: str) -> Levels:
         """The RCP levels that govern the resources of ``account`` (cached like the sets; a write
         to the account's organization or membership drops them)."""
-        cached: PolicySet | None = self.cache.get(Section.SETS, ("rcp", account))
+        cached: PolicySet | None = self.cache.get(_SETS, ("rcp", account))
         if cached is not None:  # a warm request's: no closure made for a build
             return cached.rcp
         built = self._build(("rcp", account), lambda deps: self.loader.build(rcp=self.loader.organizations(tx,
@@ -457,7 +462,7 @@ class PolicyCache:
         """:meth:`PolicyLoader.org_membership`, cached per account like the sets (one lookup on a
         warm request; a write to the account's organization or membership drops it)."""
         key = ("org-membership", account)
-        found = self.cache.get(Section.SETS, key)
+        found = self.cache.get(_SETS, key)
         if found is not None:
             return None if found is _NO_POLICY else found
         started = self.cache.version

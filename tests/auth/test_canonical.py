@@ -69,3 +69,11 @@ def test_canonical_headers_agree_with_botocore() -> None:
     signer = SigV4Auth(Credentials("a", "b"), "iam", "us-east-1")
     expected = signer.canonical_headers(signer.headers_to_sign(request)) + "\n"
     assert canonical_headers(["host", "x-a"], [["iam.amazonaws.com"], [" 1   2 "]]) == expected
+
+
+def test_canonical_headers_refuse_names_and_values_of_different_lengths() -> None:
+    """As ``zip(strict=True)`` did: a name without its values, or values without a name, is an error."""
+    with pytest.raises(ValueError):
+        canonical_headers(["host", "x-a"], [["h"]])
+    with pytest.raises(ValueError):
+        canonical_headers(["host"], [["h"], ["a"]])

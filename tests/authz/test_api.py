@@ -539,3 +539,42 @@ def test_the_services_own_allow_follows_every_change_and_its_conditions(
         with server_clock.moved(timedelta(minutes=2)), pytest.raises(AuthorizationError) as excinfo:
             client.authorize_sync(sign(reader), check, service="widgets")
         assert excinfo.value.code == "AccessDenied"
+
+
+def test_a_warm_check_reads_no_enum_member_through_its_class(
+    api_server: RunningServer,
+    service_key: Key,
+    make_user: Callable[..., Key],
+    acct: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Python 3.11 ``Verdict.ALLOWED`` costs a call through ``EnumType.__getattr__``'s hook, about
+    ten times a module constant: the members a warm authorization reads (the cache's sections, the
+    verdict, the root kind, the denial's blocking types) are module constants (bench/README.md,
+    "Session 18: the single check's ids, time and enum members"). An allowed and a denied check."""
+    import enum
+    import sys
+
+    from iamd.core.local import caller_for_user
+
+    kim = make_user("kim-enums", policy(allow(GET, widget(acct, "a"))))
+    with api_server.backend.store.read() as tx:
+        service: Caller = caller_for_user(tx, acct, "widgets-service")
+    local = LocalAuthorizationClient(api_server.backend, service)
+    forwarded = sign(kim)
+    checks = ([Check(GET, widget(acct, "a"))], [Check(GET, widget(acct, "b"))])
+    warm = [local.authorize_sync(forwarded, c, service="widgets").results[0].decision for c in checks]
+    read: list[str] = []
+    lookup = type.__getattribute__
+
+    def counting(cls: type, name: str) -> Any:
+        caller = sys._getframe(1).f_code.co_filename
+        if "/iamd/" in caller and name in lookup(cls, "_member_map_"):
+            read.append(f"{lookup(cls, '__name__')}.{name} in {caller}")
+        return lookup(cls, name)
+
+    monkeypatch.setattr(enum.EnumType, "__getattribute__", counting, raising=False)
+    again = [local.authorize_sync(forwarded, c, service="widgets").results[0].decision for c in checks]
+    monkeypatch.undo()
+    assert warm == again == ["Allow", "Deny"]
+    assert read == []
