@@ -27,7 +27,7 @@ def whole_second_utc(moment: datetime) -> datetime:
         return last[1]
     value = moment.astimezone(UTC)
     if value.microsecond:  # (less, not ``replace(microsecond=0)``: its keywords' parse was 8k instructions)
-        value -= timedelta(microseconds=value.microsecond)
+        value -= timedelta(0, 0, value.microsecond)  # (positional: no keyword matched by name)
     _last = (moment, value)
     return value
 
