@@ -40,6 +40,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from iamd.errors import AwsError
+from iamd.moment import whole_seconds_text
 from iamd.protocol.models import OperationModel, Service
 
 __all__ = [
@@ -89,7 +90,7 @@ def format_timestamp(value: datetime | float | str) -> str:
 def format_whole_seconds(value: datetime | float | str) -> str:
     """IAM's timestamps: whole seconds (``2012-09-21T23:03:13Z``), as IAM returns them."""
     if isinstance(value, datetime) and (value.tzinfo is UTC or value.tzinfo is None):
-        return value.isoformat()[:19] + "Z"  # format_timestamp's, its fraction cut (no ``replace``: a new datetime)
+        return whole_seconds_text(value)  # format_timestamp's, its fraction cut (no ``replace``: a new datetime)
     if isinstance(value, datetime) and value.microsecond:
         value = value.replace(microsecond=0)
     elif isinstance(value, int | float) and not isinstance(value, bool):

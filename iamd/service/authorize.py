@@ -116,7 +116,7 @@ class DecisionCounter:
 
     def add(self, verdict: Verdict) -> None:
         with self._lock:
-            self.counts[verdict.value] += 1
+            self.counts[verdict._value_] += 1  # (not ``.value``: iamd/audit.py, compact_decision)
 
 
 def authorize_iam(
@@ -128,27 +128,29 @@ def authorize_iam(
     password self-service grant allowed it); a denial carries its decision on the error.
     """
     caller = call.caller
+    account = caller.account_id  # ``call.account``, a property: read once (and each decision's ``allowed``)
     allowed: Decision | None = None
     policies = cache.for_caller(tx, caller)
-    org = cache.org_membership(tx, call.account)
+    org = cache.org_membership(tx, account)
     for operation, resource in ((call.operation, target), *target.also):
         # Built only if a statement that matches the action reads it (Context.deferred), and
         # the resource's tags read from ``tx`` only then: a write whose policies read no
         # condition key is authorized without its target's tag reads (one or two statements).
         context = Context.deferred(functools.partial(_tagged_context, call, tx, resource, org))
-        request = Request(caller.principal, f"iam:{operation}", resource.arn, context, call.account, resource.display)
+        request = Request(caller.principal, f"iam:{operation}", resource.arn, context, account, resource.display)
         decision = evaluate(request, policies)
         if counter is not None:
             counter.add(decision.verdict)
-        if not decision.allowed and context.unread:
+        ok = decision.allowed
+        if not ok and context.unread:
             # A denial's message may read the context later (an RCP's ARN), after ``tx`` is
             # done: built now, from the resource as stored in this transaction.
             context.values  # noqa: B018
-        if not decision.allowed and password_self_service_allows(call, tx, operation, resource.arn, decision):
+        if not ok and password_self_service_allows(call, tx, operation, resource.arn, decision):
             continue  # AllowUsersToChangePassword's implicit grant (iamd.service.password_grants)
         if resource is target:
             allowed = decision
-        if not decision.allowed:
+        if not ok:
             block = decision.decisive_block
             if block is not None and block.type is PolicyType.PROTECTED and resource.kind == "role":
                 # The engine refuses changes to service-linked and /aws-reserved/ roles whatever
@@ -188,11 +190,12 @@ def authorize_iam_call(call: Call, tx: ReadTx, counter: DecisionCounter | None =
     fails, in its transaction (a create that succeeds found none: names are unique; its read
     was spent for nothing on every successful create: docs/architecture.md, "Session 13: the
     taken name authorized when the create fails")."""
+    account = call.caller.account_id  # (``call.account``, a property: read once)
     caller_user, stored, key_owner = _lookups(call, tx)
     if call.operation == "DeleteUser":  # its target unread if its delete checks it (Tx.assume_user)
-        stored = _unread_user(tx, call.account, str(call.params.get("UserName", "")), stored)
+        stored = _unread_user(tx, account, str(call.params.get("UserName", "")), stored)
     target = iam_target(
-        call.operation, call.params, call.account, caller_user, stored, key_owner, partition=call.partition,
+        call.operation, call.params, account, caller_user, stored, key_owner, partition=call.partition,
         taken_name=False,
     )  # fmt: skip
     return authorize_iam(call, tx, target, call.env.policies, counter)
@@ -226,9 +229,10 @@ def authorize_iam_taken(call: Call, tx: ReadTx, counter: DecisionCounter | None 
 def _lookups(call: Call, tx: ReadTx) -> tuple[tuple[str, str] | None, StoredArn, KeyOwner]:
     """What :func:`iam_target` and :func:`taken_target` take after the account: the calling IAM
     user's path and name (None for anyone else), and the stored entities' lookups in ``tx``."""
-    user = call.caller.user
+    caller = call.caller
+    user = caller.user
     caller_user = (user.path, user.name) if user is not None else None
-    return caller_user, _stored(tx, call.account), _key_owner(tx, call.account)
+    return caller_user, _stored(tx, caller.account_id), _key_owner(tx, caller.account_id)
 
 
 def authorize_action(

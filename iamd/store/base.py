@@ -292,6 +292,11 @@ class Ops:
         assumes: bool = False,
     ) -> None:
         self._conn = conn
+        # The connection itself, also while ``_conn`` is its stand-in (``_LockFirst``): read through
+        # the stand-in, its ``real`` went by ``object.__getattribute__``'s wrapper (a class with
+        # ``__getattr__``), twice per write (bench/README.md, "Session 18: iamd's CPU per write,
+        # the request's small costs"). ``_conn`` is only ever it or its stand-in.
+        self._real_conn = conn
         self._ctx = ctx
         self._writable = writable
         # PostgreSQL, ``Store.transaction(lock_later=True)``: the connection runs its statements in
@@ -364,7 +369,7 @@ class Ops:
         """Take the pending writers' lock now."""
         if not self._lock_pending:
             return
-        conn = self._conn.real  # type: ignore[attr-defined]  # a _LockFirst (typing.cast: a call)
+        conn = self._real_conn
         if self._begins:
             self._locked(conn, driver.execute_sql(conn, _BEGIN_AND_LOCK, None).fetchone())  # the lock's row
         else:
@@ -391,7 +396,7 @@ class Ops:
         more of iamd's CPU than two round trips: bench/README.md, "PostgreSQL writes in fewer
         round trips", and "Session 14: PostgreSQL writes in pipelines")."""
         if self._lock_pending and self._begins and self._deferred is None:  # else _take_lock runs that first
-            conn = self._conn.real  # type: ignore[attr-defined]  # a _LockFirst (typing.cast: a call)
+            conn = self._real_conn
             sent = driver.first_begun(conn, _LOCK_WRITERS_SQL, stmt, params)
             if sent is not None:
                 self._locked(conn, sent[0])
@@ -412,7 +417,7 @@ class Ops:
         begin): the caller runs it its own way, now."""
         if not (self._lock_pending and self._begins and self._bump_wanted) or self._deferred is not None:
             return False
-        sql, bound = driver.sql_of(self._conn.real, stmt, params)  # type: ignore[attr-defined]  # a _LockFirst
+        sql, bound = driver.sql_of(self._real_conn, stmt, params)
         self._deferred = (sql, bound, refused)
         return True
 
@@ -425,9 +430,11 @@ class Ops:
         connection yet: the lock taken and the statement run now, to be committed as any write."""
         deferred = self._deferred
         assert deferred is not None
-        conn = self._conn.real  # type: ignore[attr-defined]  # a _LockFirst (typing.cast: a call)
+        conn = self._real_conn
         last = self._last
-        statements = [(deferred[0], deferred[1]), *((sql, bound) for sql, bound, _ in last)]
+        statements = [(deferred[0], deferred[1])]
+        for sql, bound, _ in last:  # (a loop: a generator's resumptions cost more for one or two)
+            statements.append((sql, bound))
         try:  # _refused_as's, without a generator's context manager (once per write)
             sent = driver.begin_and_commit(conn, _LOCK_WRITERS_SQL, statements, flush)
         except Exception as error:

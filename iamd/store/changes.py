@@ -91,9 +91,10 @@ class Change:
             return (policy_ref(self.name),)
         if self.entity is Entity.ACCESS_KEY:
             return (key_ref(self.name),)
+        kind = self.entity._value_  # not ``.value``: enum's property is a Python call (iamd/audit.py, compact_decision)
         if self.verb is Verb.RENAMED and self.detail:
-            return (ref(self.entity.value, self.account, self.name), ref(self.entity.value, self.account, self.detail))
-        return (ref(self.entity.value, self.account, self.name),)
+            return (ref(kind, self.account, self.name), ref(kind, self.account, self.detail))
+        return (ref(kind, self.account, self.name),)
 
 
 @fast_init  # made on every write (iamd/frozen.py)

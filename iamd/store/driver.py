@@ -192,12 +192,16 @@ def _committed(
     """A pipeline that ends with ``COMMIT`` and the flush, its ``n`` statements from ``start`` on:
     (the flush's error or None, each statement's rows)."""
     end = start + n
-    failed = [r for r in results[end + 1 :] if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC]
+    failed = None  # the flush's error: its result, then the pipeline's end (a loop, not a comprehension's function)
+    for r in results[end + 1 :]:
+        if r.status != _TUPLES_OK and r.status != _PIPELINE_SYNC:
+            failed = r
+            break
     rows: list[_Result] = [
         _Later(prepared, r, step[3]) if r.status == _TUPLES_OK else _NO_ROWS
         for r, step in zip(results[start:end], ready[start:end], strict=True)
     ]  # loaded only if read: a write reads few of them (its strings' interning)
-    return (prepared.error(failed[0]) if failed else None), rows
+    return (None if failed is None else prepared.error(failed)), rows
 
 
 def _step_rows(prepared: _Prepared, result: Any, step: Any) -> _Result:

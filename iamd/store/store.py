@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, NoReturn, cast
@@ -35,6 +35,7 @@ from iamd.store.guard import check_database_allowed
 from iamd.store.history import PolicyHistoryOps
 from iamd.store.keys import KeyOps
 from iamd.store.logins import LoginOps
+from iamd.store.managed import Managed
 from iamd.store.mfa import MfaOps
 from iamd.store.organizations import OrganizationOps
 from iamd.store.policies import PolicyOps
@@ -303,8 +304,11 @@ class SqlStore:
             except Exception:  # the write is committed: a listener's failure must not undo or hide it
                 log.exception("a change listener failed")
 
-    @contextmanager
-    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> Iterator[Tx]:
+    def transaction(self, *, lock_later: bool = False, assume: bool = False) -> Managed[Tx]:
+        # Managed, not contextlib's: this and the two it enters are on every write (iamd/store/managed.py).
+        return Managed(self._transaction(lock_later, assume))
+
+    def _transaction(self, lock_later: bool, assume: bool) -> Generator[Tx, None, None]:
         if getattr(self._local, "writing", False):
             # A second writer in the same thread would wait for the first forever.
             raise RuntimeError("nested write transaction: use the Tx you already have")
@@ -312,8 +316,8 @@ class SqlStore:
         committing: int | None = None  # the generation the transaction commits as, from just before its commit
         refused: Conflict | None = None
         try:
-            with self._writing() as conn:
-                with self._transaction_on(conn, lock_later) as begins:
+            with Managed(self._writing()) as (conn, driver):
+                with Managed(self._transaction_on(conn, driver, lock_later)) as begins:
                     tx = SqlTx(
                         conn, self._ctx, writable=True, unlocked=self._ctx.dialect == "postgresql", begins=begins,
                         assumes=assume,
@@ -381,8 +385,7 @@ class SqlStore:
             raise found from refused
         raise refused
 
-    @contextmanager
-    def _transaction_on(self, conn: Connection, lock_later: bool) -> Iterator[bool]:
+    def _transaction_on(self, conn: Connection, driver: Any, lock_later: bool) -> Generator[bool, None, None]:
         """A write transaction on ``conn``. SQLite: SQLAlchemy's (the engine's ``begin`` listener
         takes the write lock). PostgreSQL: the driver's, without SQLAlchemy's transaction object,
         its begin and commit events and psycopg's commit around each write (bench/README.md,
@@ -407,7 +410,6 @@ class SqlStore:
             with conn.begin():
                 yield False
             return
-        driver: Any = conn.connection.dbapi_connection  # = driver_connection (psycopg), two property calls less
         # The mode is left as this write needs it, not switched back after it: a kept connection's
         # writes are all ``lock_later`` (a server's), and psycopg's setter (a lock, a generator and
         # its wait) cost about 11 µs per switch in place (bench/README.md, "Session 16: iamd's CPU
@@ -496,8 +498,7 @@ class SqlStore:
                 self._writers.add(kept)
         return conn
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self) -> Generator[tuple[Connection, Any], None, None]:
         """The connection of a write transaction. PostgreSQL: the one this thread keeps for its
         writes, without the pool's checkout and check-in around each write (about 20 µs of CPU
         per write: bench/README.md, "Session 14: a write's connection kept by its thread"). It is
@@ -507,19 +508,25 @@ class SqlStore:
         that reads never wait for a connection only idle writers hold. Replaced when it is closed
         or invalidated (lost), or the server closed it (``closed_by_server``, as the pool's
         checkout does). SQLite: a pooled one, whose transaction the engine's ``begin`` listener
-        begins with the write lock (``BEGIN IMMEDIATE``)."""
+        begins with the write lock (``BEGIN IMMEDIATE``).
+
+        Yields the connection and, on PostgreSQL, its psycopg connection (the pool's
+        ``dbapi_connection``, looked up once per write: the pool's connection object has a
+        ``__getattr__``, which makes each lookup on it a wrapper's call)."""
         if self._ctx.dialect != "postgresql":
             with self._connect() as conn:
                 conn.execution_options(**{WRITE_OPTION: True})
-                yield conn
+                yield conn, None
             return
         check_database_allowed()  # not on the event loop (iamd/store/guard.py)
         kept: _Kept | None = getattr(self._local, "writer", None)
         if kept is not None:
             conn = kept.conn
-            if not (conn.closed or conn.invalidated or closed_by_server(conn.connection.dbapi_connection)):
-                yield conn
-                return
+            if not (conn.closed or conn.invalidated):
+                driver = conn.connection.dbapi_connection
+                if not closed_by_server(driver):
+                    yield conn, driver
+                    return
             if not (conn.closed or conn.invalidated):
                 conn.invalidate()  # the server closed it: never back to the pool
             self._local.writer = None  # closed (``_Kept``), no longer counted
@@ -529,7 +536,7 @@ class SqlStore:
         if not room:  # as many kept as may be: one of the pool's for this write
             with self._connect() as conn:
                 try:
-                    yield conn
+                    yield conn, conn.connection.dbapi_connection
                 finally:
                     _out_of_autocommit(conn)  # back to the pool as it came
             return
@@ -538,7 +545,7 @@ class SqlStore:
         finally:
             with self._kept_lock:
                 self._keeping -= 1
-        yield conn
+        yield conn, conn.connection.dbapi_connection
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
