@@ -59,6 +59,7 @@ def test_the_answer_is_what_replace_made_field_for_field() -> None:
         assert type(got) is type(expected)
         assert (got, got.tzinfo, got.fold, repr(got)) == (expected, expected.tzinfo, expected.fold, repr(expected))
 
+
 def test_whole_seconds_text_is_isoformat_s_cut_and_written_once_per_moment() -> None:
     """IAM's and CloudTrail's text of a time (CreateUser's CreateDate, written in its trail event and
     in its answer): strftime's ``%Y-%m-%dT%H:%M:%SZ`` for a year from 1000, isoformat's padded year
