@@ -156,8 +156,16 @@ def _start(version: str, source: Path | None, tmp: Path, backend: str, pg: _Post
 
 
 def reads_with_writer(
-    versions: dict[str, Path | None], backend: str, rounds: int, duration: float, tmp: Path, pg: _Postgres | None
+    versions: dict[str, Path | None],
+    backend: str,
+    rounds: int,
+    duration: float,
+    tmp: Path,
+    pg: _Postgres | None,
+    client: str = "python",
 ) -> dict[str, Any]:
+    """GetUser at 8 connections from ``client`` (wrk or the Python client), alone and beside one
+    writer (the Python client, one connection, in a closed loop)."""
     servers: dict[str, Server] = {}
     keys: dict[str, Key] = {}
     try:
@@ -176,17 +184,17 @@ def reads_with_writer(
                 server, key = servers[version], keys[version]
                 signed_reads = sign_query(server.host, server.port, key, reads)
                 signed_writes = sign_query(server.host, server.port, key, write_bodies(f"r{r}w", 200))
-                run_python(server.host, server.port, signed_reads, connections=READERS, duration=1)  # warm-up
+                run_load(client, server.host, server.port, signed_reads, connections=READERS, duration=1)  # warm-up
                 _say(f"  round {r + 1}/{rounds} {version}: the writer alone")
                 lone_writes = sign_query(server.host, server.port, key, write_bodies(f"r{r}a", 200))
                 lone = run_python(server.host, server.port, lone_writes, connections=1, duration=duration)
                 rows[version]["writer_alone"].append(lone.rps)
                 _say(f"  round {r + 1}/{rounds} {version}: GetUser alone")
-                alone = run_python(server.host, server.port, signed_reads, connections=READERS, duration=duration)
+                alone = run_load(client, server.host, server.port, signed_reads, connections=READERS, duration=duration)
                 _say(f"  round {r + 1}/{rounds} {version}: GetUser with a writer")
                 with _writer(server, signed_writes, duration + 1.0, tmp):
-                    beside = run_python(server.host, server.port, signed_reads, connections=READERS,
-                                        duration=duration)  # fmt: skip
+                    beside = run_load(client, server.host, server.port, signed_reads, connections=READERS,
+                                      duration=duration)  # fmt: skip
                 writer = _writer.last  # type: ignore[attr-defined]
                 bad = alone.bad_status + beside.bad_status + alone.errors + beside.errors
                 bad_writes = sum(v for k, v in writer["statuses"].items() if not 200 <= int(k) < 300)
@@ -438,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                         "for each N")  # fmt: skip
     parser.add_argument("--client", nargs="+", choices=["wrk", "python"],
                         default=["wrk"] if wrk_available() else ["python"],
-                        help="writes: the load generator(s), each measured in the same run (default: wrk)")  # fmt: skip
+                        help="the load generator(s): writes measures each in the same run, reads loads its GetUser "
+                             "with the first (default: wrk)")  # fmt: skip
     parser.add_argument("--postgres-set", nargs="+", default=[], metavar="NAME=VALUE",
                         help="writes: also measure with these PostgreSQL settings (ALTER SYSTEM, reloaded), "
                         "e.g. commit_delay=200 commit_siblings=2")  # fmt: skip
@@ -468,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
             pg = _Postgres()
         if "reads" in args.scenarios:
             for backend in args.backends:
-                results[f"reads_{backend}"] = reads_with_writer(versions, backend, args.rounds, args.duration, tmp, pg)
+                results[f"reads_{backend}"] = reads_with_writer(
+                    versions, backend, args.rounds, args.duration, tmp, pg, args.client[0]
+                )
         if "writes" in args.scenarios and pg is not None:
             results["writes"] = write_scaling(
                 versions, args.rounds, args.duration, tmp, pg, args.client, tuned, args.wal_syncs, args.thread_states
