@@ -31,8 +31,14 @@ def test_each_target_takes_the_largest_pace_of_its_own_yardsticks() -> None:
     assert (writes["pace"], writes["at_pace"], writes["met_at_pace"]) == (0.3, 450, True)  # not moto's 0.5
 
 
-def test_the_tail_is_not_scaled_and_an_unmeasured_yardstick_leaves_its_target_out() -> None:
+def test_the_tail_is_scaled_by_the_inverse_pace_and_an_unmeasured_yardstick_leaves_its_target_out() -> None:
     figures = {"authz_single": {"rate": 9_000.0, "p99_ms": 5.5}, "writes": {"rate": 2_000.0, "p99_ms": 0.0}}
-    (single,) = verdicts(figures, {"reference_get_user": 1.0})
+    (single,) = verdicts(figures, {"reference_get_user": 1.0})  # no writes yardstick: writes left out
     assert single["target"] == "authorization API, single check"
-    assert not single["met_as_filed"] and not single["met_at_pace"]  # p99 5.5 ms > 5 ms, at any pace
+    assert single["p99_target_at_pace_ms"] == 5.0
+    assert not single["met_as_filed"] and not single["met_at_pace"]  # at the filed pace, 5.5 ms > 5 ms
+    (slow,) = verdicts(figures, {"reference_get_user": 0.5})  # half the speed: twice the time allowed
+    assert (slow["at_pace"], slow["p99_target_at_pace_ms"]) == (2_500, 10.0)
+    assert slow["met_at_pace"] and not slow["met_as_filed"]
+    (tight,) = verdicts({"authz_single": {"rate": 9_000.0, "p99_ms": 11.0}}, {"reference_get_user": 0.5})
+    assert not tight["met_at_pace"]  # the rate is met, the scaled tail is not
