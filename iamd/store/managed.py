@@ -7,8 +7,10 @@ enters three (``SqlStore.transaction``, ``_writing``, ``_transaction_on``): abou
 instructions each (bench/README.md, "Session 18: iamd's CPU per write, the request's small
 costs"). :class:`Managed` takes the generator itself, ends it with ``next(gen, default)`` (a
 generator that returns makes no exception then), and on an exception does exactly what
-``contextlib``'s ``__exit__`` does (CPython 3.11's ``_GeneratorContextManager.__exit__``,
-copied: the exception thrown into the generator, raised again unless the generator handled it).
+``contextlib``'s ``__exit__`` does (CPython 3.12's ``_GeneratorContextManager.__exit__``, which
+3.11's differs from only by the deprecated three-argument ``throw`` and by not closing a
+generator that would not stop: the exception thrown into the generator, raised again unless the
+generator handled it).
 """
 
 from __future__ import annotations
@@ -44,12 +46,17 @@ class Managed(Generic[T]):
         if typ is None:
             if next(self._gen, _DONE) is _DONE:
                 return False
-            raise RuntimeError("generator didn't stop")
+            try:
+                raise RuntimeError("generator didn't stop")
+            finally:
+                self._gen.close()
         if value is None:
             # Need to force instantiation so we can reliably tell if we get the same exception back.
             value = typ()
         try:
-            self._gen.throw(typ, value, traceback)
+            # The one-argument form: the (type, value, traceback) one is deprecated from Python
+            # 3.12 on (a DeprecationWarning, an error under the suite's warning filter).
+            self._gen.throw(value)
         except StopIteration as exc:
             # Suppress StopIteration *unless* it's the same exception that was passed to throw().
             return exc is not value
@@ -71,4 +78,7 @@ class Managed(Generic[T]):
                 raise
             exc.__traceback__ = traceback
             return False
-        raise RuntimeError("generator didn't stop after throw()")
+        try:
+            raise RuntimeError("generator didn't stop after throw()")
+        finally:
+            self._gen.close()
