@@ -111,7 +111,7 @@ def answer(
 ) -> WireResponse:
     """Decode → authenticate the service → invoke the core → encode."""
     request_id = new_uuid4()
-    user_agent = (signed.header_values("user-agent") or ("",))[0]
+    user_agent = signed.first_value("user-agent")
     context = _new_context(request_id, backend.clock(), source_ip, user_agent, secure, backend.partition.iam_region)
     caller: Caller | None = None
     data: dict[str, Any] | None = None

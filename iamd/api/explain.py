@@ -58,7 +58,7 @@ async def explain_route(backend: Backend, request: HttpRequest) -> Response:
 def answer(backend: Backend, signed: SignedRequest, source_ip: str, secure: bool) -> Response:
     """Decode → authenticate → invoke the core → encode (module doc)."""
     request_id = new_uuid4()
-    user_agent = (signed.header_values("user-agent") or ("",))[0]
+    user_agent = signed.first_value("user-agent")
     context = CallContext(request_id, backend.clock(), source_ip, user_agent, secure, backend.partition.iam_region)
     caller: Caller | None = None
     data: dict[str, Any] | None = None

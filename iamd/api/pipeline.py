@@ -96,7 +96,7 @@ async def receive_request(
 
 def _service_name(request: SignedRequest, params: Mapping[str, str]) -> str:
     """IAM or STS: from the signature's scope, else from the API version."""
-    auth = (request.header_values("authorization") or ("",))[0]
+    auth = request.first_value("authorization")
     scope = auth.split("Credential=", 1)[1].split(",", 1)[0] if "Credential=" in auth else ""
     scope = scope or params.get("X-Amz-Credential", "")
     parts = scope.split("/")
@@ -112,9 +112,7 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
     # lowers every header's name at each look: bench/README.md, "Session 18: iamd's CPU per
     # write, the request's small costs").
     signed = SignedRequest(request.method, request.path, request.query, request.headers, request.body)
-    if (signed.header_values("x-amz-target") or ("",))[
-        0
-    ]:  # the AWS JSON 1.1 protocol (Organizations): iamd.api.json_api
+    if signed.first_value("x-amz-target"):  # the AWS JSON 1.1 protocol (Organizations): iamd.api.json_api
         from iamd.api import json_api
 
         return json_api.handle(backend, request)
@@ -149,8 +147,8 @@ def handle(backend: Backend, request: HttpRequest) -> WireResponse:
         context = CallContext(request_id, now, request.client_ip, request.header("user-agent"), request.secure, region)
         failure = refused_at_the_door(backend, service_name, action, context, error, caller, payload)
         return error_response(failure, _NAMESPACES[service_name], request_id)
-    user_agent = (signed.header_values("user-agent") or ("",))[0]
-    lint = (signed.header_values("x-iamd-lint") or ("",))[0].lower() in ("1", "true")  # docs/policy-validation.md
+    user_agent = signed.first_value("user-agent")
+    lint = signed.first_value("x-iamd-lint").lower() in ("1", "true")  # docs/policy-validation.md
     context = CallContext(request_id, now, request.client_ip, user_agent, request.secure, region, lint)
     outcome = backend.core.invoke(caller, service_name, operation.name, payload, context)
     if outcome.error is not None:

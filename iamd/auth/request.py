@@ -66,6 +66,11 @@ class SignedRequest:
         """Every value of one header (name already lowercase), in the order received."""
         return self._index.get(lowercase_name, ())
 
+    def first_value(self, lowercase_name: str) -> str:
+        """The first value of one header (name already lowercase), or "" if it was not sent."""
+        values = self._index.get(lowercase_name)
+        return values[0] if values else ""
+
     def headers_values(self, lowercase_names: Iterable[str]) -> list[tuple[str, ...]]:
         """:meth:`header_values` of each name (a canonical request's signed headers), in one call."""
         get = self._index.get

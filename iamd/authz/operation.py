@@ -98,7 +98,7 @@ def authorize_operation(call: Call, tx: ReadTx) -> dict[str, Any]:
     identity = _identity(client, signed)
     results: list[dict[str, Any]] = []
     resolved: dict[str, Any] = {}
-    user_agent = (signed.header_values("user-agent") or ("",))[0] if signed is not None else ""
+    user_agent = signed.first_value("user-agent") if signed is not None else ""
     memo = _Memo(call, tx, client, region, user_agent) if client is not None else None
     # The trail events are submitted once every check is answered: nothing is recorded by a try
     # abandoned for the database (iamd/store/guard.py) and run again on a worker thread.
