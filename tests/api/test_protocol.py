@@ -9,7 +9,9 @@ to ASGI (Expect: 100-continue, proxy headers, HEAD, other paths) must still be a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +20,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from iamd.api.app import IamdApp
 from iamd.api.pipeline import MAX_BODY
 from tests.api.server import RunningServer
 
@@ -89,6 +92,19 @@ def _drained(loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
     """Run ``loop`` until ``protocol``'s ASGI tasks (uvicorn's path) are done."""
     while protocol.tasks:
         loop.run_until_complete(asyncio.wait(list(protocol.tasks)))
+
+
+@contextlib.contextmanager
+def _app_on_a_loop(server: RunningServer) -> Iterator[tuple[asyncio.AbstractEventLoop, IamdApp]]:
+    """A new event loop and an app on ``server``'s backend, for the protocol on a fake transport
+    (``bench.server.cpu.query_protocol``); afterwards the app's lanes shut down and the loop closed."""
+    loop = asyncio.new_event_loop()
+    app = IamdApp(server.backend)
+    try:
+        yield loop, app
+    finally:
+        app.lanes.shutdown()
+        loop.close()
 
 
 def test_query_requests_on_one_keep_alive_connection(api_server: RunningServer) -> None:
@@ -273,13 +289,9 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
     gets nothing written; a shutdown meanwhile closes the connection after the answer."""
 
     from bench.server.cpu import query_protocol
-    from iamd.api.app import IamdApp
 
     list_users = b"Action=ListUsers&Version=2010-05-08"
-    loop = asyncio.new_event_loop()
-    app = IamdApp(api_server.backend)
-
-    try:
+    with _app_on_a_loop(api_server) as (loop, app):
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server, list_users) + _signed(api_server))  # GetUser pipelined behind
         assert not protocol.tasks  # on the worker thread, with no task on the loop
@@ -308,9 +320,6 @@ def test_an_answer_from_a_worker_thread_comes_back_without_a_task(api_server: Ru
         done.result(10)
         loop.run_until_complete(asyncio.sleep(0.05))
         assert transport.written == []
-    finally:
-        app.lanes.shutdown()
-        loop.close()
 
 
 def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
@@ -323,7 +332,6 @@ def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
 
     import iamd.api.protocol as protocol_module
     from bench.server.cpu import query_protocol
-    from iamd.api.app import IamdApp
 
     made: list[object] = []
 
@@ -333,9 +341,7 @@ def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(protocol_module, "RequestResponseCycle", Counted)
-    loop = asyncio.new_event_loop()
-    app = IamdApp(api_server.backend)
-    try:
+    with _app_on_a_loop(api_server) as (loop, app):
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server, b"Action=ListUsers&Version=2010-05-08"))
         assert made == [] and not protocol.tasks
@@ -347,9 +353,6 @@ def test_a_query_request_off_the_loop_keeps_no_asgi_cycle(
         assert b"<ListUsersResponse" in transport.written[0] and b"connection: close" not in transport.written[0]
         assert b"<GetUserResponse" in b"".join(transport.written[1:]) and not transport.closed
         protocol.connection_lost(None)
-    finally:
-        app.lanes.shutdown()
-        loop.close()
 
 
 def test_a_write_off_the_loop_is_scanned_for_its_action_once(
@@ -369,22 +372,16 @@ def test_a_write_off_the_loop_is_scanned_for_its_action_once(
         return scan(body, query)
 
     monkeypatch.setattr(app_module, "_plain_action", counted)
-    loop = asyncio.new_event_loop()
-    app = app_module.IamdApp(api_server.backend)
-    try:
+    with _app_on_a_loop(api_server) as (loop, app):
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server, b"Action=CreateUser&UserName=scanned-once&Version=2010-05-08"))
-        transport.waiter = loop.create_future()
-        loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+        _answered(loop, transport)
         assert (
             transport.written[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"<CreateUserResponse" in transport.written[0]
         )
         assert scans == [b"Action=CreateUser&UserName=scanned-once&Version=2010-05-08"]
         assert app.lanes._write is not None and app.lanes._read is None  # the write lane, by the scanned Action
         protocol.connection_lost(None)
-    finally:
-        app.lanes.shutdown()
-        loop.close()
 
 
 def _in_process(api_server: RunningServer, raw: bytes) -> tuple[list[bytes], int, list[str]]:
@@ -395,31 +392,25 @@ def _in_process(api_server: RunningServer, raw: bytes) -> tuple[list[bytes], int
     import iamd.api.app as app_module
     from bench.server.cpu import query_protocol
 
-    loop = asyncio.new_event_loop()
-    app = app_module.IamdApp(api_server.backend)
-    scanned: list[str] = []
-    action_of = app.action_of
+    with _app_on_a_loop(api_server) as (loop, app):
+        scanned: list[str] = []
+        action_of = app.action_of
 
-    def counted(http: app_module.HttpRequest) -> str | None:
-        scanned.append(http.path)
-        return action_of(http)
+        def counted(http: app_module.HttpRequest) -> str | None:
+            scanned.append(http.path)
+            return action_of(http)
 
-    app.action_of = counted  # type: ignore[method-assign]
-    try:
+        app.action_of = counted  # type: ignore[method-assign]
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(raw)
         tasks = len(protocol.tasks)
         if not tasks and not transport.written:  # on a worker thread of a lane: its answer comes back
-            transport.waiter = loop.create_future()
-            loop.run_until_complete(asyncio.wait_for(transport.waiter, 10))
+            _answered(loop, transport)
         written = list(transport.written)
         for task in list(protocol.tasks):
             task.cancel()
         protocol.connection_lost(None)
         loop.run_until_complete(asyncio.sleep(0))
-    finally:
-        app.lanes.shutdown()
-        loop.close()
     return written, tasks, scanned
 
 
@@ -466,11 +457,8 @@ def test_the_asgi_scope_is_made_only_for_a_request_through_asgi(api_server: Runn
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     from bench.server.cpu import query_protocol
-    from iamd.api.app import IamdApp
 
-    loop = asyncio.new_event_loop()
-    app = IamdApp(api_server.backend)
-    try:
+    with _app_on_a_loop(api_server) as (loop, app):
         protocol, transport = query_protocol(app, loop)
         before = dict(vars(protocol))
         HttpToolsProtocol.on_message_begin(protocol)
@@ -489,9 +477,6 @@ def test_the_asgi_scope_is_made_only_for_a_request_through_asgi(api_server: Runn
         _drained(loop, protocol)
         assert b"<GetUserResponse" in b"".join(transport.written)
         protocol.connection_lost(None)
-    finally:
-        app.lanes.shutdown()
-        loop.close()
 
 
 def test_a_write_s_target_header_is_looked_for_once_on_the_loop(
@@ -504,7 +489,6 @@ def test_a_write_s_target_header_is_looked_for_once_on_the_loop(
     import threading
 
     from bench.server.cpu import query_protocol
-    from iamd.api.app import IamdApp
     from iamd.api.pipeline import HttpRequest
 
     looks: list[str] = []
@@ -517,15 +501,10 @@ def test_a_write_s_target_header_is_looked_for_once_on_the_loop(
         return header(self, name)
 
     monkeypatch.setattr(HttpRequest, "header", counted)
-    loop = asyncio.new_event_loop()
-    app = IamdApp(api_server.backend)
-    try:
+    with _app_on_a_loop(api_server) as (loop, app):
         protocol, transport = query_protocol(app, loop)
         protocol.data_received(_signed(api_server, b"Action=CreateUser&UserName=looked-once&Version=2010-05-08"))
         _answered(loop, transport)
         assert b"<CreateUserResponse" in transport.written[0]
         assert looks == ["x-amz-target"]
         protocol.connection_lost(None)
-    finally:
-        app.lanes.shutdown()
-        loop.close()
